@@ -1,0 +1,63 @@
+# AlphaDecay harness. `make` builds bin/alphadecay; see README.md for every target.
+CC      ?= gcc
+CFLAGS  ?= -O3 -march=native
+CFLAGS  += -std=c11 -Wall -Wextra -fopenmp -D_GNU_SOURCE -Iengine -I/usr/include/x86_64-linux-gnu
+LDLIBS  := -llapacke -lopenblas -lyaml -lgsl -lz -lm -lpthread
+LDFLAGS += -fopenmp
+
+ifeq ($(SAN),1)
+CFLAGS  := -std=c11 -Wall -Wextra -fopenmp -D_GNU_SOURCE -Iengine -I/usr/include/x86_64-linux-gnu \
+           -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+BUILD   := build-san
+else
+BUILD   := build
+endif
+
+SRC      := $(wildcard engine/*.c) $(wildcard analysis/*.c)
+LIB_SRC  := $(filter-out engine/main.c,$(SRC))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+BIN      := $(if $(filter 1,$(SAN)),$(BUILD)/alphadecay,bin/alphadecay)
+
+.PHONY: all test run data bench paper deps clean
+all: $(BIN)
+
+$(BUILD)/%.o: %.c $(wildcard engine/*.h) $(wildcard analysis/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libalphadecay.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(BUILD)/engine/main.o $(BUILD)/libalphadecay.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/libalphadecay.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests $< $(BUILD)/libalphadecay.a $(LDFLAGS) $(LDLIBS) -o $@
+
+# Unit tests (C programs) then end-to-end tests (shell scripts); one closing "N passed, N failed" line.
+test: $(BIN) $(TEST_BIN)
+	@AD_BIN=$(abspath $(BIN)) AD_TESTBIN=$(abspath $(BUILD)/tests) bash tests/run_all.sh
+
+data: $(BIN)
+	@bash scripts/fetch_data.sh
+
+run: $(BIN)
+	@bash scripts/run_main.sh
+
+bench: $(BIN)
+	@bash scripts/bench.sh
+
+paper: $(BIN)
+	@bash scripts/make_paper.sh
+
+deps:
+	@bash scripts/deps.sh
+
+clean:
+	rm -rf build build-san bin

@@ -1,0 +1,53 @@
+/* checkpoint.h - run checkpoints and Hugging Face model files.
+ *
+ * A checkpoint is RUNDIR/checkpoint/step_XXXXXXXX/ holding
+ *   model.safetensors  fp32 weights, HF LLaMA names, __metadata__ {"format":"pt"}
+ *   config.json        a LlamaConfig (model_type llama, architectures [LlamaForCausalLM], ...)
+ *   optimizer.safetensors  Adam moments under the same names ("m." / "v." prefixed)
+ *   state.json         step, tokens, data position, RNG, decay state, per-tensor wd, elapsed
+ *   COMPLETE           written last; a directory without it is never loaded
+ * It is written under a temporary name and renamed into place; only the newest `keep` are kept. */
+#ifndef CHECKPOINT_H
+#define CHECKPOINT_H
+
+#include "common.h"
+#include "model.h"
+
+typedef struct {
+    long step;            /* updates completed */
+    long tokens;          /* training tokens consumed (non-pad targets) */
+    double elapsed_s;     /* wall seconds of training before this checkpoint */
+    uint64_t data_epoch;  /* data loader position */
+    uint64_t data_pos;
+    Rng rng;              /* training RNG state */
+    double awd_lambda;    /* decay state */
+    long decay_last_update;
+} TrainState;
+
+int checkpoint_save(const char *run_dir, const Model *m, const TrainState *s, int keep, Err *e);
+/* Loads the newest complete checkpoint of run_dir into m (which must already be built with the
+ * same shapes, with train buffers allocated) and s. Returns 1 if loaded, 0 if there is none. */
+int checkpoint_load_latest(const char *run_dir, Model *m, TrainState *s, Err *e);
+
+/* Hugging Face files. */
+int safetensors_save_model(const char *path, const Model *m, Err *e);
+/* Loads every table tensor by name; missing tensors or wrong shapes are errors naming the file. */
+int safetensors_load_model(const char *path, Model *m, Err *e);
+int hf_config_write(const char *path, const ModelConfig *c, Err *e);
+int hf_config_read(const char *path, ModelConfig *c, Err *e);
+
+/* Generic safetensors reading for tools (esd): every F32/F16/BF16 tensor converted to float. */
+typedef struct {
+    char name[160];
+    int ndim;
+    long shape[4];
+    float *data;
+} StTensor;
+typedef struct {
+    StTensor *t;
+    int n;
+} StFile;
+int safetensors_read_all(const char *path, StFile *f, Err *e);
+void safetensors_free(StFile *f);
+
+#endif

@@ -1,0 +1,49 @@
+/* common.h - error values, deterministic RNG, timing, small helpers shared by every file.
+ *
+ * Contract: library code never prints and never exits. A function that can fail returns 0 on
+ * success and -1 on failure after filling an Err with a one-line message that names the file
+ * (and line/column where it makes sense). Only the CLI layer (cmd_*.c, main.c) prints and exits. */
+#ifndef COMMON_H
+#define COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define AD_VERSION "0.1.0"
+#define AD_PATH_MAX 1024
+
+typedef struct {
+    char msg[1024];
+} Err;
+
+/* printf-style; always returns -1 so callers can write `return err_set(e, ...)`. e may be NULL. */
+int err_set(Err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- deterministic RNG (splitmix64 seeding + xoshiro256**), state is 4 words, serialisable ---- */
+typedef struct {
+    uint64_t s[4];
+} Rng;
+
+void rng_seed(Rng *r, uint64_t seed);
+uint64_t rng_u64(Rng *r);
+double rng_uniform(Rng *r);             /* in [0, 1) */
+double rng_normal(Rng *r);              /* standard normal, Box-Muller without caching */
+uint64_t rng_below(Rng *r, uint64_t n); /* uniform integer in [0, n) without modulo bias */
+
+/* ---- time and memory ---- */
+double now_seconds(void);      /* monotonic clock */
+double peak_rss_mb(void);      /* VmHWM of this process, MiB */
+double machine_memory_mb(void);/* MemTotal, MiB */
+
+/* ---- files ---- */
+int mkdir_p(const char *path, Err *e);
+int file_exists(const char *path);
+/* Write `len` bytes to path atomically: write path.tmp, fsync, rename. */
+int write_file_atomic(const char *path, const void *data, size_t len, Err *e);
+/* Read a whole file into a malloc'd, NUL-terminated buffer. */
+int read_file(const char *path, char **out, size_t *len, Err *e);
+
+void *xcalloc(size_t n, size_t size); /* calloc that aborts on OOM (the only abort in the engine) */
+
+#endif

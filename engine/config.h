@@ -1,0 +1,101 @@
+/* config.h - the resolved experiment configuration (DESIGN.md "YAML"): every key of an experiment
+ * file, with defaults. config_load parses YAML with libyaml; errors name file:line:column.
+ * Units: lr is the peak learning rate; batch sizes are sequences; steps are optimizer updates;
+ * eval.tokens are target tokens; every/ keep are counts of updates / checkpoints. */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include "common.h"
+#include "model.h"
+
+#define MAX_EXCLUDE 64
+
+typedef enum { OPT_ADAM, OPT_ADAMW } OptimizerKind;
+typedef enum { SCHED_COSINE, SCHED_LINEAR, SCHED_CONSTANT } ScheduleKind;
+typedef enum { DATA_PACK, DATA_PAD } DataMode;
+typedef enum { DECAY_NONE, DECAY_UNIFORM, DECAY_AWD, DECAY_ADADECAY, DECAY_ALPHADECAY } DecayMethod;
+typedef enum { METRIC_ALPHA, METRIC_GRADNORM, METRIC_FNORM, METRIC_SPECTRAL_NORM } DecayMetric;
+typedef enum { ASSIGN_LINEAR, ASSIGN_SQRT, ASSIGN_LOG2, ASSIGN_SIGMOID } DecayAssign;
+typedef enum { FIT_MEDIAN, FIT_GOODNESS, FIT_FIX_FINGER } PlFit;
+
+typedef struct {
+    ModelConfig model;            /* model: defaults = tiny (hidden 64, inter 172, 4 heads, 2 layers, vocab 512) */
+
+    struct {
+        char train[AD_PATH_MAX];  /* train shard path (relative paths are relative to the cwd) */
+        char val[AD_PATH_MAX];    /* val shard path; "" = no evaluation */
+        int seq_len;              /* tokens per row, default 256 */
+        DataMode mode;            /* pack (default) | pad */
+        int shuffle;              /* 1 (default) */
+    } data;
+
+    struct {
+        OptimizerKind optimizer;  /* adam (default, coupled L2) | adamw (decoupled) */
+        double lr;                /* 1e-3 */
+        double beta1, beta2;      /* 0.9, 0.999  (YAML: betas: [b1, b2]) */
+        double eps;               /* 1e-8 */
+        int batch_size;           /* sequences per update, 512 */
+        int micro_batch_size;     /* sequences per micro-step, must divide batch_size */
+        long steps;               /* updates */
+        long warmup_steps;
+        ScheduleKind schedule;    /* cosine */
+        double min_lr_ratio;      /* 0.1 */
+        double grad_clip;         /* 0 = off (the authors' code never clips) */
+        uint64_t seed;            /* 0 */
+        int threads;              /* 0 = all cores */
+        char init[AD_PATH_MAX];   /* checkpoint dir (model.safetensors + config.json) to start from, "" = random */
+    } train;
+
+    struct {
+        DecayMethod method;       /* uniform */
+        double weight_decay;      /* eta, 0 */
+        int update_every;         /* 500 */
+        double s1, s2;            /* 0.6666, 3 (s2 default 3 when eta >= 1e-5 for adam, else 5) */
+        int s2_set;               /* 1 when the file or --set gave s2 explicitly */
+        DecayMetric metric;       /* alpha */
+        DecayAssign assign;       /* linear */
+        PlFit pl_fit;             /* median */
+        double xmin_pos;          /* 2 */
+        double eigs_thresh;       /* 50: modules with fewer eigenvalues are not tuned */
+        int filter_zeros;         /* 0: drop eigenvalues <= zero_thresh before fitting when 1 */
+        double zero_thresh;       /* 1e-5 */
+        int paper_form;           /* 0: code's median Hill; 1: paper's k = N/2 form */
+        int fix_finger_corrected; /* 0: code's log10 quirk; 1: corrected 0.95*xmin2 bound */
+        char exclude[MAX_EXCLUDE][96]; /* HF module names (without ".weight") not tuned */
+        int n_exclude;            /* default 2: model.layers.0.self_attn.q_proj, lm_head */
+        double awd_scale;         /* 100 */
+    } decay;
+
+    struct {
+        long every;               /* updates between evaluations, 1000; 0 = only at the end */
+        long tokens;              /* target tokens per evaluation, 10,000,000 */
+    } eval;
+
+    struct {
+        long every;               /* updates between checkpoints, 1000; 0 = only at the end */
+        int keep;                 /* complete checkpoints kept, 2 */
+    } checkpoint;
+
+    struct {
+        long every;               /* updates between metrics.jsonl lines, 1 */
+    } log;
+
+    char source[AD_PATH_MAX];     /* the YAML file it came from */
+} Config;
+
+void config_defaults(Config *c);
+/* Parse an experiment file over the defaults. Unknown keys, wrong types, bad values: -1 with
+ * "FILE:LINE:COL: message". */
+int config_load(Config *c, const char *path, Err *e);
+/* Apply one "section.key=value" override (value parsed as YAML scalar / flow sequence). */
+int config_set(Config *c, const char *assignment, Err *e);
+/* Cross-field checks (batch divisible by micro batch, seq_len <= max positions, s1 <= s2, ...). */
+int config_validate(const Config *c, Err *e);
+/* Resolve defaults that depend on other keys (s2 from weight_decay and optimizer). */
+void config_resolve(Config *c);
+/* Write the fully resolved config as YAML (with the program version) to path, atomically. */
+int config_write_yaml(const Config *c, const char *path, Err *e);
+
+const char *decay_method_name(DecayMethod m);
+
+#endif

@@ -1,0 +1,35 @@
+/* decay.h - the five weight-decay methods of METHOD.md section 4 behind one hook.
+ *
+ * The training loop calls decay_init once (fresh start: sets m->wd for step 0, and for alphadecay
+ * fits the initial random weights and logs them as step 0), then decay_before_update after every
+ * backward pass and before every optimizer step, with `step` = the 0-based index of the update about
+ * to be applied. The method writes m->wd[i] for every tensor i (n_tensors entries). */
+#ifndef DECAY_H
+#define DECAY_H
+
+#include "common.h"
+#include "config.h"
+#include "model.h"
+
+typedef struct {
+    const Config *cfg;
+    FILE *log;              /* decay.jsonl, or NULL: one JSON line per tuned module per decay update */
+    char spectra_dir[AD_PATH_MAX]; /* where full spectra of the first / final update go; "" = don't save */
+    /* state that a checkpoint saves and restores (with m->wd) */
+    double awd_lambda;      /* AWD's lam_bar, starts at 0 */
+    long last_update_step;  /* step of the last spectral/adadecay update, -1 = none yet */
+    /* private scratch owned by decay.c */
+    void *priv;
+} DecayState;
+
+int decay_init(DecayState *st, const Config *cfg, Model *m, FILE *log, const char *spectra_dir,
+               int fresh, Err *e);
+/* grads of this update are in m->grads (already averaged over micro-steps). */
+int decay_before_update(DecayState *st, Model *m, long step, Err *e);
+/* Called once after the final update: saves the final spectra when spectra_dir is set. */
+int decay_finish(DecayState *st, Model *m, long step, Err *e);
+void decay_free(DecayState *st);
+/* Mean wd over tensors weighted by size (metrics.jsonl's wd_mean). */
+double decay_wd_mean(const Model *m);
+
+#endif

@@ -1,0 +1,49 @@
+/* main.c - `alphadecay SUBCOMMAND ...`: dispatch to the subcommands of cli.h. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "common.h"
+
+typedef struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *help;
+} Command;
+
+static const Command COMMANDS[] = {
+    {"train", cmd_train, "pre-train a LLaMA model from an experiment YAML (resumes a run directory)"},
+    {"eval", cmd_eval, "evaluate a checkpoint on a token shard, print one JSON line"},
+    {"prep", cmd_prep, "train a byte-level BPE tokenizer and write token shards from text/JSONL(.gz)"},
+    {"sample", cmd_sample, "generate text from a checkpoint"},
+    {"esd", cmd_esd, "eigenvalue spectra and power-law fits of a checkpoint's weight matrices"},
+    {"sweep", cmd_sweep, "run | status | list a YAML grid of runs (local or Slurm)"},
+    {"report", cmd_report, "index results, build tables and figures from YAML specs"},
+    {"bench", cmd_bench, "measure GEMM peak, training throughput, ESD seconds, memory"},
+};
+#define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
+
+static void usage(FILE *f) {
+    fprintf(f, "alphadecay %s - module-wise weight decay (AlphaDecay) research harness\n\n", AD_VERSION);
+    fprintf(f, "usage: alphadecay COMMAND [options]   (alphadecay COMMAND --help for details)\n\n");
+    for (size_t i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-8s %s\n", COMMANDS[i].name, COMMANDS[i].help);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("alphadecay %s\n", AD_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (!strcmp(argv[1], COMMANDS[i].name)) return COMMANDS[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "alphadecay: unknown command '%s' (try alphadecay --help)\n", argv[1]);
+    return 2;
+}

@@ -1,0 +1,92 @@
+/* model.h - the LLaMA decoder of METHOD.md section 1: one contiguous fp32 parameter buffer described
+ * by one module table, forward and backward passes over a micro-batch.
+ *
+ * Layout: every tensor lives in m->params at t->offset, row-major with PyTorch's shape, so a Linear
+ * weight is (out, in) and y = x W^T. Gradients (m->grads) and Adam moments (m->adam_m, m->adam_v) use
+ * the same offsets. The table is in Hugging Face state_dict order:
+ *   model.embed_tokens.weight
+ *   per layer l: model.layers.l.input_layernorm.weight, .self_attn.{q,k,v,o}_proj.weight,
+ *                model.layers.l.post_attention_layernorm.weight, .mlp.{gate,up,down}_proj.weight
+ *   model.norm.weight, lm_head.weight
+ */
+#ifndef MODEL_H
+#define MODEL_H
+
+#include "common.h"
+
+typedef struct {
+    int hidden_size;
+    int intermediate_size;
+    int num_attention_heads;
+    int num_hidden_layers;
+    int vocab_size;
+    int max_position_embeddings; /* maximum seq_len; 1024 unless a loaded config.json says otherwise */
+    double rms_norm_eps;         /* 1e-6 */
+    double rope_theta;           /* 10000 */
+    double initializer_range;    /* 0.02 */
+} ModelConfig;
+
+typedef enum { KIND_EMBEDDING, KIND_NORM, KIND_LINEAR, KIND_LM_HEAD } TensorKind;
+
+/* Module type, as decay.jsonl spells it (module_type_name). */
+typedef enum {
+    MT_EMBED, MT_ATTN_NORM, MT_Q, MT_K, MT_V, MT_O, MT_MLP_NORM, MT_GATE, MT_UP, MT_DOWN,
+    MT_FINAL_NORM, MT_LM_HEAD
+} ModuleType;
+
+typedef struct {
+    char name[96];     /* Hugging Face tensor name, e.g. "model.layers.3.mlp.up_proj.weight" */
+    int rows, cols;    /* PyTorch shape (out, in); a 1-D norm weight has rows = 1 */
+    size_t offset;     /* in floats, into params / grads / adam_m / adam_v */
+    size_t size;       /* rows * cols */
+    TensorKind kind;
+    int layer;         /* transformer layer, -1 for embedding, final norm, lm_head */
+    ModuleType type;
+} TensorInfo;
+
+/* Activations saved by the forward pass for the backward pass (allocated by model_alloc_acts). */
+typedef struct ModelActs ModelActs;
+
+typedef struct {
+    ModelConfig cfg;
+    TensorInfo *tensors;
+    int n_tensors;
+    size_t n_params;
+    float *params;   /* n_params */
+    float *grads;    /* n_params, NULL until model_alloc_train */
+    float *adam_m;   /* n_params, NULL until model_alloc_train */
+    float *adam_v;   /* n_params, NULL until model_alloc_train */
+    double *wd;      /* per tensor weight decay, n_tensors, set by the decay method */
+    ModelActs *acts; /* NULL until model_alloc_acts */
+    int B, T;        /* micro-batch shape the activations were allocated for */
+} Model;
+
+const char *module_type_name(ModuleType t); /* "embed","attn_norm","q","k","v","o","mlp_norm","gate","up","down","norm","lm_head" */
+
+/* Check the config (heads divide hidden, positive sizes, ...) and build the table; allocates params
+ * and wd only. */
+int model_build(Model *m, const ModelConfig *c, Err *e);
+void model_free(Model *m);
+/* N(0, initializer_range) for every Linear and the embedding, 1 for norm weights; deterministic. */
+void model_init_weights(Model *m, uint64_t seed);
+/* Allocate grads and Adam moments (zeroed). */
+int model_alloc_train(Model *m, Err *e);
+/* Allocate activation buffers for micro-batches of B sequences of T tokens (T <= max positions). */
+int model_alloc_acts(Model *m, int B, int T, Err *e);
+/* Bytes model_alloc_train + model_alloc_acts(B, T) would use, plus params: for the memory estimate. */
+size_t model_estimate_bytes(const ModelConfig *c, int B, int T, int training);
+int model_find_tensor(const Model *m, const char *name); /* index or -1 */
+
+/* Forward over inputs (B*T token ids). If targets is non-NULL (B*T ids, -1 = ignore / pad), returns the
+ * mean cross-entropy over non-ignored positions and stores their count in *n_valid (may be NULL);
+ * with no valid target it returns 0. If targets is NULL, returns 0 and only computes logits.
+ * B, T must not exceed the allocated activation shape. */
+float model_forward(Model *m, const int *inputs, const int *targets, int B, int T, int *n_valid);
+/* Logits (B, T, vocab) of the last forward; overwritten by model_backward. */
+float *model_logits(Model *m);
+/* Backward of the last forward (which must have had targets). Accumulates into m->grads
+ * d(scale * mean_loss)/d(params); gradient accumulation passes scale = 1 / micro_steps. */
+void model_backward(Model *m, float scale);
+void model_zero_grad(Model *m);
+
+#endif
