@@ -1,8 +1,84 @@
-/* eval.c - placeholder until the subcommand lands. */
-#include <stdio.h>
+/* eval.c - evaluate() and `alphadecay eval --checkpoint DIR --data SHARD`: pack-mode validation loss
+ * of a checkpoint (the llm.c row convention), printed as one JSON line. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "checkpoint.h"
 #include "cli.h"
+#include "evaluate.h"
+
+EvalResult evaluate(Model *m, const DataLoader *dl, int B, long max_tokens) {
+    int T = dl->T;
+    int *in = xcalloc((size_t)B * T, sizeof(int)), *tg = xcalloc((size_t)B * T, sizeof(int));
+    double sum = 0.0;
+    long count = 0;
+    size_t r = 0;
+    while (r < dl->n_rows && count < max_tokens) {
+        int rows = 0;
+        for (; rows < B && r < dl->n_rows; rows++, r++) loader_row(dl, r, in + (size_t)rows * T, tg + (size_t)rows * T);
+        int n_valid = 0;
+        float loss = model_forward(m, in, tg, rows, T, &n_valid);
+        sum += (double)loss * n_valid;
+        count += n_valid;
+    }
+    free(in);
+    free(tg);
+    EvalResult res = {NAN, NAN, count};
+    if (count > 0) {
+        res.loss = sum / (double)count;
+        res.ppl = exp(res.loss);
+    }
+    return res;
+}
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: alphadecay eval --checkpoint DIR --data SHARD [--seq-len T] [--batch B] [--tokens N]\n"
+               "  Loads DIR/config.json + DIR/model.safetensors (ours or Hugging Face's), reads the shard in pack\n"
+               "  mode from its start (row b of a batch: inputs [b*T, b*T+T), targets shifted by one) and prints\n"
+               "  {\"loss\": ..., \"ppl\": ..., \"tokens\": ...}. Defaults: T 256, B 8, N 10000000.\n");
+}
+
 int cmd_eval(int argc, char **argv) {
-    (void)argc; (void)argv;
-    fprintf(stderr, "alphadecay eval: not implemented yet\n");
+    const char *ckpt = NULL, *data = NULL;
+    int T = 256, B = 8;
+    long tokens = 10000000;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
+        if (i + 1 >= argc) { fprintf(stderr, "alphadecay eval: %s needs a value\n", argv[i]); return 2; }
+        if (!strcmp(argv[i], "--checkpoint")) ckpt = argv[++i];
+        else if (!strcmp(argv[i], "--data")) data = argv[++i];
+        else if (!strcmp(argv[i], "--seq-len")) T = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--batch")) B = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--tokens")) tokens = atol(argv[++i]);
+        else { fprintf(stderr, "alphadecay eval: unknown option %s\n", argv[i]); return 2; }
+    }
+    if (!ckpt || !data) { fprintf(stderr, "alphadecay eval: --checkpoint and --data are required\n"); return 2; }
+    if (T < 1 || B < 1 || tokens < 1) { fprintf(stderr, "alphadecay eval: --seq-len, --batch, --tokens must be positive\n"); return 2; }
+    Err e;
+    char path[AD_PATH_MAX + 32];
+    ModelConfig mc;
+    Model m = {0};
+    DataLoader dl;
+    snprintf(path, sizeof path, "%s/config.json", ckpt);
+    if (hf_config_read(path, &mc, &e)) goto fail;
+    if (T > mc.max_position_embeddings) {
+        fprintf(stderr, "alphadecay eval: --seq-len %d exceeds the model's max_position_embeddings %d\n", T,
+                mc.max_position_embeddings);
+        return 2;
+    }
+    if (model_build(&m, &mc, &e)) goto fail;
+    snprintf(path, sizeof path, "%s/model.safetensors", ckpt);
+    if (safetensors_load_model(path, &m, &e)) goto fail;
+    if (model_alloc_acts(&m, B, T, &e)) goto fail;
+    if (loader_open(&dl, data, DATA_PACK, T, mc.vocab_size, 0, 0, &e)) goto fail;
+    EvalResult r = evaluate(&m, &dl, B, tokens);
+    loader_close(&dl);
+    model_free(&m);
+    printf("{\"loss\": %.6f, \"ppl\": %.6f, \"tokens\": %ld}\n", r.loss, r.ppl, r.tokens);
+    return 0;
+fail:
+    fprintf(stderr, "alphadecay eval: %s\n", e.msg);
+    model_free(&m);
     return 1;
 }

@@ -1,8 +1,380 @@
-/* train.c - placeholder until the subcommand lands. */
-#include <stdio.h>
+/* train.c - `alphadecay train CONFIG.yaml [--set key=value]... [--out RUNDIR]`: the training loop.
+ *
+ * One update = batch_size / micro_batch_size micro-steps of forward + backward (gradients averaged),
+ * then the decay method sets each tensor's wd (decay.h), then optional clipping, then Adam/AdamW at
+ * the scheduled lr. After the update: log, evaluate, checkpoint when due. Running the command again on
+ * the same RUNDIR resumes from its newest complete checkpoint and reproduces an uninterrupted run
+ * bit for bit (same config, seed and thread count). SIGINT/SIGTERM finish the current update, write a
+ * checkpoint and exit with status 130. */
+#include <math.h>
+#include <omp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
 #include "cli.h"
+#include "config.h"
+#include "dataloader.h"
+#include "decay.h"
+#include "evaluate.h"
+#include "model.h"
+#include "optim.h"
+#include "runlog.h"
+
+void openblas_set_num_threads(int num_threads);
+
+static volatile sig_atomic_t g_stop = 0;
+static void on_signal(int sig) { g_stop = sig; }
+
+typedef struct {
+    Config cfg;
+    char run_dir[AD_PATH_MAX];
+    Model model;
+    DataLoader train, val;
+    int have_val;
+    DecayState decay;
+    TrainState st;
+    FILE *metrics, *evals, *decay_log;
+    int *inputs, *targets;
+    double start_time;     /* now_seconds() when this process started training */
+    double last_val_loss, last_val_ppl;
+} Run;
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: alphadecay train CONFIG.yaml [--set section.key=value]... [--out RUNDIR]\n"
+            "  Pre-trains the model the experiment file describes. RUNDIR (default results/<config name>)\n"
+            "  receives config.yaml, metrics.jsonl, eval.jsonl, decay.jsonl, summary.json, spectra/ and\n"
+            "  checkpoint/. If RUNDIR already holds a checkpoint the run resumes from it.\n"
+            "  Exit status: 0 completed, 1 failed or diverged, 2 bad usage, 130 interrupted (checkpoint written).\n");
+}
+
+/* ---- set-up ---- */
+
+static int parse_args(Run *r, int argc, char **argv, Err *e, int *usage_error) {
+    const char *cfg_path = NULL, *out = NULL;
+    config_defaults(&r->cfg);
+    *usage_error = 1;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--set") || !strcmp(argv[i], "--out")) {
+            if (i + 1 >= argc) return err_set(e, "%s needs a value", argv[i]);
+            if (!strcmp(argv[i], "--out")) out = argv[++i];
+            else i++; /* applied after loading the file */
+        } else if (argv[i][0] == '-') return err_set(e, "unknown option %s", argv[i]);
+        else if (cfg_path) return err_set(e, "more than one config file (%s, %s)", cfg_path, argv[i]);
+        else cfg_path = argv[i];
+    }
+    if (!cfg_path) return err_set(e, "missing CONFIG.yaml");
+    *usage_error = 0;
+    if (config_load(&r->cfg, cfg_path, e)) return -1;
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--set") && config_set(&r->cfg, argv[++i], e)) return -1;
+        else if (!strcmp(argv[i], "--out")) i++;
+    if (r->cfg.train.init[0]) {
+        char p[AD_PATH_MAX + 16];
+        snprintf(p, sizeof p, "%s/config.json", r->cfg.train.init);
+        if (hf_config_read(p, &r->cfg.model, e)) return -1; /* the checkpoint's shape wins */
+    }
+    config_resolve(&r->cfg);
+    if (config_validate(&r->cfg, e)) return -1;
+    if (out) snprintf(r->run_dir, sizeof r->run_dir, "%s", out);
+    else {
+        const char *base = strrchr(cfg_path, '/');
+        base = base ? base + 1 : cfg_path;
+        int n = (int)strcspn(base, ".");
+        snprintf(r->run_dir, sizeof r->run_dir, "results/%.*s", n, base);
+    }
+    return 0;
+}
+
+static int set_threads(const Config *c) {
+    int n = c->train.threads > 0 ? c->train.threads : omp_get_num_procs();
+    omp_set_num_threads(n);
+    openblas_set_num_threads(n);
+    return n;
+}
+
+static int check_memory(const Config *c, Err *e) {
+    double need = (double)model_estimate_bytes(&c->model, c->train.micro_batch_size, c->data.seq_len, 1) / 1048576.0;
+    double have = machine_memory_mb();
+    fprintf(stderr, "train: estimated peak memory %.0f MiB (machine has %.0f MiB)\n", need, have);
+    if (have > 0 && need > 0.95 * have)
+        return err_set(e, "estimated peak memory %.0f MiB exceeds this machine's %.0f MiB; lower "
+                          "train.micro_batch_size or the model size", need, have);
+    return 0;
+}
+
+/* config.yaml is written on a fresh start; a resume must find the same resolved config (the thread
+ * count may differ: it changes speed, and the guarantee of identical numbers holds per thread count). */
+static int same_config_file(const char *a, const char *b) {
+    const char *la = a, *lb = b;
+    while (*la || *lb) {
+        const char *ea = strchr(la, '\n'), *eb = strchr(lb, '\n');
+        size_t na = ea ? (size_t)(ea - la) : strlen(la), nb = eb ? (size_t)(eb - lb) : strlen(lb);
+        int skip = strstr(la, "threads:") && strstr(la, "threads:") < la + na;
+        if (!skip && (na != nb || memcmp(la, lb, na))) return 0;
+        la += na + (ea != NULL);
+        lb += nb + (eb != NULL);
+    }
+    return 1;
+}
+
+static int write_or_check_config(Run *r, int resuming, Err *e) {
+    char path[AD_PATH_MAX + 32], tmp[AD_PATH_MAX + 48];
+    snprintf(path, sizeof path, "%s/config.yaml", r->run_dir);
+    if (!resuming || !file_exists(path)) return config_write_yaml(&r->cfg, path, e);
+    snprintf(tmp, sizeof tmp, "%s/config.yaml.check", r->run_dir);
+    char *old = NULL, *now = NULL;
+    int rc = config_write_yaml(&r->cfg, tmp, e);
+    if (!rc) rc = read_file(path, &old, NULL, e);
+    if (!rc) rc = read_file(tmp, &now, NULL, e);
+    unlink(tmp);
+    if (!rc && !same_config_file(old, now))
+        rc = err_set(e, "%s: the run directory was made with a different config; use another --out", path);
+    free(old);
+    free(now);
+    return rc;
+}
+
+static int open_data(Run *r, Err *e) {
+    const Config *c = &r->cfg;
+    if (loader_open(&r->train, c->data.train, c->data.mode, c->data.seq_len, c->model.vocab_size, c->data.shuffle,
+                    c->train.seed, e))
+        return -1;
+    r->have_val = c->data.val[0] != 0;
+    if (r->have_val &&
+        loader_open(&r->val, c->data.val, c->data.mode, c->data.seq_len, c->model.vocab_size, 0, 0, e))
+        return -1;
+    return 0;
+}
+
+static int build_model(Run *r, Err *e) {
+    const Config *c = &r->cfg;
+    if (model_build(&r->model, &c->model, e)) return -1;
+    if (c->train.init[0]) {
+        char p[AD_PATH_MAX + 24];
+        snprintf(p, sizeof p, "%s/model.safetensors", c->train.init);
+        if (safetensors_load_model(p, &r->model, e)) return -1;
+    } else {
+        model_init_weights(&r->model, c->train.seed);
+    }
+    if (model_alloc_train(&r->model, e)) return -1;
+    if (model_alloc_acts(&r->model, c->train.micro_batch_size, c->data.seq_len, e)) return -1;
+    size_t n = (size_t)c->train.micro_batch_size * c->data.seq_len;
+    r->inputs = xcalloc(n, sizeof(int));
+    r->targets = xcalloc(n, sizeof(int));
+    return 0;
+}
+
+/* Loads the newest checkpoint if there is one; returns 1 when resuming, 0 fresh, -1 error. */
+static int maybe_resume(Run *r, Err *e) {
+    int got = checkpoint_load_latest(r->run_dir, &r->model, &r->st, e);
+    if (got <= 0) return got;
+    r->train.epoch = r->st.data_epoch;
+    r->train.pos = r->st.data_pos;
+    return 1;
+}
+
+static int open_logs(Run *r, int resuming, Err *e) {
+    long keep = resuming ? r->st.step : -1;
+    char spectra[AD_PATH_MAX + 16];
+    if (!(r->metrics = runlog_open(r->run_dir, "metrics.jsonl", keep, e))) return -1;
+    if (!(r->evals = runlog_open(r->run_dir, "eval.jsonl", keep, e))) return -1;
+    /* decay.jsonl's step is the index of the update about to be applied: keep those before ours */
+    if (!(r->decay_log = runlog_open(r->run_dir, "decay.jsonl", resuming ? r->st.step - 1 : -1, e))) return -1;
+    snprintf(spectra, sizeof spectra, "%s/spectra", r->run_dir);
+    if (mkdir_p(spectra, e)) return -1;
+    if (decay_init(&r->decay, &r->cfg, &r->model, r->decay_log, spectra, !resuming, e)) return -1;
+    if (resuming) {
+        r->decay.awd_lambda = r->st.awd_lambda;
+        r->decay.last_update_step = r->st.decay_last_update;
+    }
+    return 0;
+}
+
+/* ---- the loop ---- */
+
+/* Forward + backward over every micro-batch of one update; returns the mean micro-batch loss. */
+static double accumulate_gradients(Run *r, long *tokens) {
+    const Config *c = &r->cfg;
+    int B = c->train.micro_batch_size, T = c->data.seq_len, micro = c->train.batch_size / B;
+    double loss_sum = 0.0;
+    model_zero_grad(&r->model);
+    for (int k = 0; k < micro; k++) {
+        *tokens += loader_next(&r->train, r->inputs, r->targets, B);
+        int n_valid = 0;
+        float loss = model_forward(&r->model, r->inputs, r->targets, B, T, &n_valid);
+        loss_sum += loss;
+        if (n_valid > 0) model_backward(&r->model, 1.0f / (float)micro);
+    }
+    return loss_sum / micro;
+}
+
+static void do_eval(Run *r) {
+    if (!r->have_val) return;
+    EvalResult ev = evaluate(&r->model, &r->val, r->cfg.train.micro_batch_size, r->cfg.eval.tokens);
+    r->last_val_loss = ev.loss;
+    r->last_val_ppl = ev.ppl;
+    fprintf(r->evals, "{\"step\": %ld, \"loss\": %.6f, \"ppl\": %.6f, \"tokens\": %ld}\n", r->st.step, ev.loss, ev.ppl,
+            ev.tokens);
+    fflush(r->evals);
+    fprintf(stderr, "eval step %ld: val loss %.4f ppl %.2f (%ld tokens)\n", r->st.step, ev.loss, ev.ppl, ev.tokens);
+}
+
+static int save_checkpoint(Run *r, Err *e) {
+    r->st.data_epoch = r->train.epoch;
+    r->st.data_pos = r->train.pos;
+    r->st.awd_lambda = r->decay.awd_lambda;
+    r->st.decay_last_update = r->decay.last_update_step;
+    r->st.elapsed_s += now_seconds() - r->start_time;
+    r->start_time = now_seconds();
+    return checkpoint_save(r->run_dir, &r->model, &r->st, r->cfg.checkpoint.keep, e);
+}
+
+static void progress(const Run *r, double loss, double tok_s, double elapsed) {
+    long total = r->cfg.train.steps, done = r->st.step;
+    double eta = done > 0 ? elapsed / done * (total - done) : 0;
+    if (isatty(STDERR_FILENO))
+        fprintf(stderr, "\rstep %ld/%ld  loss %.4f  %.0f tok/s  ETA %.0fs   ", done, total, loss, tok_s, eta);
+    else if (done % r->cfg.log.every == 0 || done == total)
+        fprintf(stderr, "step %ld/%ld loss %.4f tok/s %.0f eta %.0fs\n", done, total, loss, tok_s, eta);
+}
+
+static int is_due(long every, long step) { return every > 0 && step % every == 0; }
+
+/* Returns 0 completed, 1 diverged, 130 interrupted, -1 error. */
+static int train_loop(Run *r, Err *e) {
+    Config *c = &r->cfg;
+    double t_run = now_seconds();
+    long step0 = r->st.step;
+    while (r->st.step < c->train.steps) {
+        double t0 = now_seconds();
+        long tokens = 0, step = r->st.step;
+        double loss = accumulate_gradients(r, &tokens);
+        if (!isfinite(loss)) {
+            fprintf(stderr, "\ntrain: loss is %f at update %ld: diverged\n", loss, step + 1);
+            return 1;
+        }
+        if (decay_before_update(&r->decay, &r->model, step, e)) return -1;
+        double gnorm = grad_global_norm(&r->model);
+        grad_clip(&r->model, c->train.grad_clip, gnorm);
+        double lr = lr_at(c, step);
+        adam_update(&r->model, c->train.optimizer, lr, c->train.beta1, c->train.beta2, c->train.eps, step + 1);
+        r->st.step = step + 1;
+        r->st.tokens += tokens;
+        double dt = now_seconds() - t0, elapsed = r->st.elapsed_s + now_seconds() - r->start_time;
+        if (is_due(c->log.every, r->st.step) || r->st.step == c->train.steps) {
+            fprintf(r->metrics,
+                    "{\"step\": %ld, \"tokens\": %ld, \"loss\": %.6f, \"lr\": %.9g, \"grad_norm\": %.6g, "
+                    "\"wd_mean\": %.9g, \"awd_lambda\": %.9g, \"tok_per_s\": %.1f, \"elapsed_s\": %.3f}\n",
+                    r->st.step, r->st.tokens, loss, lr, gnorm, decay_wd_mean(&r->model), r->decay.awd_lambda,
+                    tokens / dt, elapsed);
+            fflush(r->metrics);
+        }
+        progress(r, loss, tokens / dt, now_seconds() - t_run);
+        (void)step0;
+        if (is_due(c->eval.every, r->st.step) && r->st.step < c->train.steps) do_eval(r);
+        if (r->st.step == c->train.steps) break;
+        if (is_due(c->checkpoint.every, r->st.step) || g_stop) {
+            if (save_checkpoint(r, e)) return -1;
+            if (g_stop) {
+                fprintf(stderr, "\ntrain: stopped by signal %d after update %ld; checkpoint written, rerun to resume\n",
+                        (int)g_stop, r->st.step);
+                return 130;
+            }
+        }
+    }
+    if (isatty(STDERR_FILENO)) fputc('\n', stderr);
+    do_eval(r);
+    if (decay_finish(&r->decay, &r->model, r->st.step, e)) return -1;
+    return save_checkpoint(r, e) ? -1 : 0;
+}
+
+static void finish(Run *r, const char *status, const char *message) {
+    Err e;
+    RunSummary s = {.status = status,
+                    .val_loss = r->last_val_loss,
+                    .val_ppl = r->last_val_ppl,
+                    .steps = r->st.step,
+                    .tokens = r->st.tokens,
+                    .wall_seconds = r->st.elapsed_s,
+                    .peak_rss_mb = peak_rss_mb(),
+                    .tok_per_s = r->st.elapsed_s > 0 ? r->st.tokens / r->st.elapsed_s : 0,
+                    .method = decay_method_name(r->cfg.decay.method),
+                    .weight_decay = r->cfg.decay.weight_decay,
+                    .seed = r->cfg.train.seed,
+                    .message = message};
+    if (runlog_write_summary(r->run_dir, &s, &e)) fprintf(stderr, "alphadecay train: %s\n", e.msg);
+}
+
+static void cleanup(Run *r) {
+    if (r->metrics) fclose(r->metrics);
+    if (r->evals) fclose(r->evals);
+    if (r->decay_log) fclose(r->decay_log);
+    decay_free(&r->decay);
+    loader_close(&r->train);
+    if (r->have_val) loader_close(&r->val);
+    model_free(&r->model);
+    free(r->inputs);
+    free(r->targets);
+}
+
+static int already_completed(const char *run_dir) {
+    char path[AD_PATH_MAX + 32], *text = NULL;
+    Err e;
+    snprintf(path, sizeof path, "%s/summary.json", run_dir);
+    if (!file_exists(path) || read_file(path, &text, NULL, &e)) return 0;
+    int done = strstr(text, "\"status\": \"completed\"") != NULL;
+    free(text);
+    return done;
+}
+
 int cmd_train(int argc, char **argv) {
-    (void)argc; (void)argv;
-    fprintf(stderr, "alphadecay train: not implemented yet\n");
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
+    Run *r = xcalloc(1, sizeof(Run));
+    r->last_val_loss = r->last_val_ppl = NAN;
+    Err e;
+    int usage_error = 0, rc = 1, started = 0;
+    if (parse_args(r, argc, argv, &e, &usage_error)) {
+        fprintf(stderr, "alphadecay train: %s\n", e.msg);
+        free(r);
+        return usage_error ? 2 : 1;
+    }
+    if (already_completed(r->run_dir)) {
+        fprintf(stderr, "train: %s is already completed (delete summary.json and checkpoint/ to rerun)\n", r->run_dir);
+        free(r);
+        return 0;
+    }
+    int threads = set_threads(&r->cfg);
+    if (check_memory(&r->cfg, &e) || open_data(r, &e) || build_model(r, &e) || mkdir_p(r->run_dir, &e)) goto fail;
+    int resuming = maybe_resume(r, &e);
+    if (resuming < 0 || write_or_check_config(r, resuming, &e) || open_logs(r, resuming, &e)) goto fail;
+    fprintf(stderr, "train: %s, %zu parameters, %d threads, %s at step %ld of %ld\n", r->run_dir, r->model.n_params,
+            threads, resuming ? "resuming" : "starting", r->st.step, r->cfg.train.steps);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    started = 1;
+    r->start_time = now_seconds();
+    int res = train_loop(r, &e);
+    if (res == 0) {
+        finish(r, "completed", NULL);
+        rc = 0;
+    } else if (res == 1) {
+        finish(r, "diverged", "non-finite loss");
+        rc = 1;
+    } else if (res == 130) {
+        rc = 130;
+    } else goto fail;
+    cleanup(r);
+    free(r);
+    return rc;
+fail:
+    fprintf(stderr, "alphadecay train: %s\n", e.msg);
+    if (started) finish(r, "failed", e.msg);
+    cleanup(r);
+    free(r);
     return 1;
 }

@@ -1,0 +1,117 @@
+/* dataloader.c - see dataloader.h. */
+#include "dataloader.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int index_documents(DataLoader *dl, Err *e) {
+    size_t n = 0, cap = 1024;
+    dl->doc_start = malloc(cap * sizeof(size_t));
+    if (!dl->doc_start) return err_set(e, "%s: out of memory indexing documents", dl->shard.path);
+    size_t start = 0;
+    for (size_t i = 0; i < dl->shard.n_tokens; i++) {
+        if ((int)dl->shard.tokens[i] != dl->eot && i + 1 != dl->shard.n_tokens) continue;
+        if (n + 2 > cap) {
+            size_t *p = realloc(dl->doc_start, 2 * cap * sizeof(size_t));
+            if (!p) return err_set(e, "%s: out of memory indexing documents", dl->shard.path);
+            dl->doc_start = p;
+            cap *= 2;
+        }
+        dl->doc_start[n++] = start;
+        start = i + 1;
+    }
+    dl->doc_start[n] = dl->shard.n_tokens;
+    dl->n_rows = n;
+    return 0;
+}
+
+int loader_open(DataLoader *dl, const char *path, DataMode mode, int T, int vocab_size, int shuffle, uint64_t seed,
+                Err *e) {
+    memset(dl, 0, sizeof *dl);
+    if (shard_read(&dl->shard, path, e)) return -1;
+    for (size_t i = 0; i < dl->shard.n_tokens; i++)
+        if (dl->shard.tokens[i] >= (uint32_t)vocab_size) {
+            err_set(e, "%s: token %u at position %zu is outside the model's vocabulary of %d", path,
+                    dl->shard.tokens[i], i, vocab_size);
+            loader_close(dl);
+            return -1;
+        }
+    dl->mode = mode;
+    dl->T = T;
+    dl->eot = vocab_size - 1;
+    dl->shuffle = shuffle;
+    dl->seed = seed;
+    if (mode == DATA_PACK) {
+        dl->n_rows = dl->shard.n_tokens > 0 ? (dl->shard.n_tokens - 1) / (size_t)T : 0;
+    } else if (index_documents(dl, e)) {
+        loader_close(dl);
+        return -1;
+    }
+    if (dl->n_rows == 0) {
+        err_set(e, "%s: %zu tokens is too few for one row of %d tokens", path, dl->shard.n_tokens, T + 1);
+        loader_close(dl);
+        return -1;
+    }
+    dl->perm = malloc(dl->n_rows * sizeof(size_t));
+    if (!dl->perm) { loader_close(dl); return err_set(e, "%s: out of memory", path); }
+    dl->perm_epoch = UINT64_MAX;
+    return 0;
+}
+
+void loader_close(DataLoader *dl) {
+    shard_free(&dl->shard);
+    free(dl->doc_start);
+    free(dl->perm);
+    dl->doc_start = NULL;
+    dl->perm = NULL;
+}
+
+/* Fisher-Yates with an RNG seeded from (seed, epoch): any epoch's order can be rebuilt on resume. */
+static void build_perm(DataLoader *dl) {
+    for (size_t i = 0; i < dl->n_rows; i++) dl->perm[i] = i;
+    if (dl->shuffle) {
+        Rng r;
+        rng_seed(&r, dl->seed * 0x9E3779B97F4A7C15ULL + dl->epoch + 1);
+        for (size_t i = dl->n_rows - 1; i > 0; i--) {
+            size_t j = (size_t)rng_below(&r, i + 1), t = dl->perm[i];
+            dl->perm[i] = dl->perm[j];
+            dl->perm[j] = t;
+        }
+    }
+    dl->perm_epoch = dl->epoch;
+}
+
+int loader_row(const DataLoader *dl, size_t r, int *in, int *tg) {
+    int T = dl->T, valid = 0;
+    const uint32_t *tok = dl->shard.tokens;
+    if (dl->mode == DATA_PACK) {
+        const uint32_t *w = tok + r * (size_t)T;
+        for (int t = 0; t < T; t++) {
+            in[t] = (int)w[t];
+            tg[t] = (int)w[t + 1];
+        }
+        return T;
+    }
+    size_t s = dl->doc_start[r], len = dl->doc_start[r + 1] - s; /* includes the end-of-text token */
+    if (len > (size_t)T) len = (size_t)T;
+    for (int t = 0; t < T; t++) in[t] = (size_t)t < len ? (int)tok[s + t] : dl->eot;
+    for (int t = 0; t < T; t++) {
+        tg[t] = (size_t)(t + 1) < len ? in[t + 1] : -1;
+        valid += tg[t] >= 0;
+    }
+    return valid;
+}
+
+int loader_next(DataLoader *dl, int *inputs, int *targets, int B) {
+    int valid = 0;
+    for (int b = 0; b < B; b++) {
+        if (dl->pos >= dl->n_rows) {
+            dl->epoch++;
+            dl->pos = 0;
+        }
+        if (dl->perm_epoch != dl->epoch) build_perm(dl);
+        size_t r = dl->perm[dl->pos++];
+        valid += loader_row(dl, r, inputs + (size_t)b * dl->T, targets + (size_t)b * dl->T);
+    }
+    return valid;
+}

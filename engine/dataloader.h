@@ -1,0 +1,40 @@
+/* dataloader.h - micro-batches of (inputs, targets) from a token shard.
+ *
+ * pack mode: the shard is cut into windows of T+1 tokens starting at multiples of T (the llm.c
+ *   convention): inputs tok[w*T .. w*T+T), targets tok[w*T+1 .. w*T+T+1).
+ * pad mode:  one document per row (documents end with the end-of-text token, id vocab_size - 1),
+ *   the document and its end-of-text token truncated or padded to T tokens; targets are the inputs
+ *   shifted by one, -1 (ignored by the loss) at pad positions and the last position, as a
+ *   Hugging Face causal LM with labels = input_ids and pads set to -100 computes it.
+ * Order: with shuffle, each epoch visits the rows in a permutation drawn from (seed, epoch), so the
+ * position (epoch, pos) is the whole loader state and resume needs nothing else. */
+#ifndef DATALOADER_H
+#define DATALOADER_H
+
+#include "config.h"
+#include "shard.h"
+
+typedef struct {
+    Shard shard;
+    DataMode mode;
+    int T;
+    int eot;            /* end-of-text / pad token id */
+    int shuffle;
+    uint64_t seed;
+    size_t n_rows;      /* windows (pack) or documents (pad) */
+    size_t *doc_start;  /* pad mode: start offset of each document, n_rows + 1 entries */
+    size_t *perm;       /* current epoch's order */
+    uint64_t epoch, pos;/* state: next row is perm[pos] of epoch `epoch` */
+    uint64_t perm_epoch;/* epoch perm was built for */
+} DataLoader;
+
+/* Opens the shard, checks every token id < vocab_size, indexes rows. */
+int loader_open(DataLoader *dl, const char *path, DataMode mode, int T, int vocab_size, int shuffle, uint64_t seed,
+                Err *e);
+void loader_close(DataLoader *dl);
+/* Fills B rows of inputs / targets (B*T each) and advances; returns the number of non-ignored targets. */
+int loader_next(DataLoader *dl, int *inputs, int *targets, int B);
+/* Row r of the shard in file order (no shuffling, no state): for evaluation. */
+int loader_row(const DataLoader *dl, size_t r, int *inputs, int *targets);
+
+#endif

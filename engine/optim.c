@@ -1,0 +1,83 @@
+/* optim.c - see optim.h. */
+#include "optim.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+double lr_multiplier(ScheduleKind kind, long step, long warmup, long total, double min_ratio) {
+    if (step < warmup) return (double)step / (double)warmup;
+    if (kind == SCHED_CONSTANT) return 1.0;
+    long span = total - warmup;
+    double progress = span > 0 ? (double)(step - warmup) / (double)span : 1.0;
+    if (progress > 1.0) progress = 1.0;
+    if (kind == SCHED_LINEAR) return min_ratio + (1.0 - min_ratio) * (1.0 - progress);
+    return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + cos(M_PI * progress));
+}
+
+double lr_at(const Config *c, long step) {
+    return c->train.lr *
+           lr_multiplier(c->train.schedule, step, c->train.warmup_steps, c->train.steps, c->train.min_lr_ratio);
+}
+
+/* Chunk size fixed independently of the thread count so the sum's rounding never depends on it. */
+#define NORM_CHUNK 65536
+
+static double sumsq_range(const float *x, size_t n) {
+    size_t n_chunks = (n + NORM_CHUNK - 1) / NORM_CHUNK;
+    if (n_chunks == 0) return 0.0;
+    double *part = malloc(n_chunks * sizeof(double));
+    if (!part) return NAN;
+#pragma omp parallel for schedule(static)
+    for (size_t c = 0; c < n_chunks; c++) {
+        size_t lo = c * NORM_CHUNK, hi = lo + NORM_CHUNK < n ? lo + NORM_CHUNK : n;
+        double s = 0.0;
+        for (size_t i = lo; i < hi; i++) s += (double)x[i] * (double)x[i];
+        part[c] = s;
+    }
+    double total = 0.0;
+    for (size_t c = 0; c < n_chunks; c++) total += part[c];
+    free(part);
+    return total;
+}
+
+double grad_global_norm(const Model *m) { return sqrt(sumsq_range(m->grads, m->n_params)); }
+
+double grad_tensor_norm(const Model *m, int tensor) {
+    const TensorInfo *t = &m->tensors[tensor];
+    return sqrt(sumsq_range(m->grads + t->offset, t->size));
+}
+
+void grad_clip(Model *m, double max_norm, double norm) {
+    if (max_norm <= 0 || norm <= max_norm) return;
+    float scale = (float)(max_norm / (norm + 1e-6));
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < m->n_params; i++) m->grads[i] *= scale;
+}
+
+/* The update of one tensor; wd is that tensor's decay. Elementwise, so any threading is deterministic. */
+static void adam_tensor(float *w, float *g, float *mo, float *ve, size_t n, OptimizerKind kind, float wd, float lr,
+                        float b1, float b2, float eps, float bc1, float bc2_sqrt) {
+    float step_size = lr / bc1;
+    float decoupled = 1.0f - lr * wd;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float grad = g[i];
+        if (kind == OPT_ADAM) grad += wd * w[i]; /* coupled L2, not scaled by the schedule */
+        else w[i] *= decoupled;                  /* AdamW: decay scaled by the scheduled lr */
+        mo[i] = b1 * mo[i] + (1.0f - b1) * grad;
+        ve[i] = b2 * ve[i] + (1.0f - b2) * grad * grad;
+        float denom = sqrtf(ve[i]) / bc2_sqrt + eps;
+        w[i] -= step_size * mo[i] / denom;
+    }
+}
+
+void adam_update(Model *m, OptimizerKind kind, double lr, double beta1, double beta2, double eps, long t) {
+    float bc1 = (float)(1.0 - pow(beta1, (double)t));
+    float bc2_sqrt = (float)sqrt(1.0 - pow(beta2, (double)t));
+    for (int i = 0; i < m->n_tensors; i++) {
+        const TensorInfo *ti = &m->tensors[i];
+        size_t o = ti->offset;
+        adam_tensor(m->params + o, m->grads + o, m->adam_m + o, m->adam_v + o, ti->size, kind, (float)m->wd[i],
+                    (float)lr, (float)beta1, (float)beta2, (float)eps, bc1, bc2_sqrt);
+    }
+}

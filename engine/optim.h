@@ -1,0 +1,26 @@
+/* optim.h - learning-rate schedules, gradient norm / clipping, and the Adam / AdamW update with a
+ * weight decay per tensor (m->wd), exactly as torch.optim.Adam (coupled L2: g += wd * w) and
+ * torch.optim.AdamW (decoupled: w *= 1 - lr_t * wd) compute them. METHOD.md section 1. */
+#ifndef OPTIM_H
+#define OPTIM_H
+
+#include "config.h"
+#include "model.h"
+
+/* Learning rate of the update with 0-based index `step` (the scheduler is stepped after each update,
+ * so update 0 uses multiplier(0), which is 0 during warmup as in the authors' LambdaLR). */
+double lr_multiplier(ScheduleKind kind, long step, long warmup, long total, double min_ratio);
+double lr_at(const Config *c, long step);
+
+/* sqrt(sum of squared gradients) over every tensor, accumulated in double in fixed-size chunks
+ * combined in a fixed order: deterministic for any thread count. */
+double grad_global_norm(const Model *m);
+/* Frobenius norm of the tensor's gradient. */
+double grad_tensor_norm(const Model *m, int tensor);
+/* Scale every gradient by max_norm / norm when norm > max_norm (torch clip_grad_norm_). */
+void grad_clip(Model *m, double max_norm, double norm);
+
+/* One optimizer update. t = 1-based update count for bias correction, lr = scheduled rate. */
+void adam_update(Model *m, OptimizerKind kind, double lr, double beta1, double beta2, double eps, long t);
+
+#endif
