@@ -35,9 +35,10 @@ typedef struct {
         double beta1, beta2;      /* 0.9, 0.999  (YAML: betas: [b1, b2]) */
         double eps;               /* 1e-8 */
         int batch_size;           /* sequences per update, 512 */
-        int micro_batch_size;     /* sequences per micro-step, must divide batch_size */
-        long steps;               /* updates */
-        long warmup_steps;
+        int micro_batch_size;     /* sequences per micro-step, must divide batch_size; 0 (default) = batch_size,
+                                     filled in by config_resolve */
+        long steps;               /* updates, 10000 */
+        long warmup_steps;        /* updates, 1000 */
         ScheduleKind schedule;    /* cosine */
         double min_lr_ratio;      /* 0.1 */
         double grad_clip;         /* 0 = off (the authors' code never clips) */
@@ -81,6 +82,7 @@ typedef struct {
     } log;
 
     char source[AD_PATH_MAX];     /* the YAML file it came from */
+    char name[128];               /* optional top-level `name:` (experiment name), "" by default */
 } Config;
 
 void config_defaults(Config *c);
@@ -97,5 +99,16 @@ void config_resolve(Config *c);
 int config_write_yaml(const Config *c, const char *path, Err *e);
 
 const char *decay_method_name(DecayMethod m);
+/* YAML spellings of the other enums ("adam", "cosine", "pack", "alpha", "linear", "goodness-of-fit", ...). */
+const char *optimizer_name(OptimizerKind k);
+const char *schedule_name(ScheduleKind k);
+const char *data_mode_name(DataMode m);
+const char *decay_metric_name(DecayMetric m);
+const char *decay_assign_name(DecayAssign a);
+const char *pl_fit_name(PlFit f);
+/* 1 when "section.key" (or "name") is a key config_set accepts. */
+int config_key_exists(const char *dotted);
+/* The text config_write_yaml writes (malloc'd; caller frees). */
+char *config_to_yaml(const Config *c);
 
 #endif

@@ -1,0 +1,639 @@
+/* config.c - experiment YAML -> Config (see config.h and DESIGN.md "YAML").
+ *
+ * One table (KEYS) lists every key: section, name, type, where it lives in Config, its allowed range
+ * and, for enums, its names. Loading, --set overrides and writing the resolved file all walk that
+ * table, so a key added to the table is parsed, checked and written everywhere at once.
+ *
+ * Parsing uses libyaml's document API: the whole file becomes a node tree whose nodes keep their
+ * start marks, so every semantic error can name FILE:LINE:COL (libyaml marks are 0-based; we print
+ * 1-based). Scalars are typed strictly: a quoted scalar is a string, never a number; an integer key
+ * rejects 2.5; a number key rejects "abc"; a mapping or sequence where a scalar belongs is an error. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+/* ---- enum names (index = enum value) ---- */
+static const char *const OPT_NAMES[] = {"adam", "adamw", NULL};
+static const char *const SCHED_NAMES[] = {"cosine", "linear", "constant", NULL};
+static const char *const MODE_NAMES[] = {"pack", "pad", NULL};
+static const char *const METHOD_NAMES[] = {"none", "uniform", "awd", "adadecay", "alphadecay", NULL};
+static const char *const METRIC_NAMES[] = {"alpha", "gradnorm", "fnorm", "spectral_norm", NULL};
+static const char *const ASSIGN_NAMES[] = {"linear", "sqrt", "log2", "sigmoid", NULL};
+static const char *const FIT_NAMES[] = {"median", "goodness-of-fit", "fix-finger", NULL};
+
+static const char *enum_name(const char *const *names, int n, int v) {
+    return (v >= 0 && v < n) ? names[v] : "?";
+}
+const char *decay_method_name(DecayMethod m) { return enum_name(METHOD_NAMES, 5, (int)m); }
+const char *optimizer_name(OptimizerKind k) { return enum_name(OPT_NAMES, 2, (int)k); }
+const char *schedule_name(ScheduleKind k) { return enum_name(SCHED_NAMES, 3, (int)k); }
+const char *data_mode_name(DataMode m) { return enum_name(MODE_NAMES, 2, (int)m); }
+const char *decay_metric_name(DecayMetric m) { return enum_name(METRIC_NAMES, 4, (int)m); }
+const char *decay_assign_name(DecayAssign a) { return enum_name(ASSIGN_NAMES, 4, (int)a); }
+const char *pl_fit_name(PlFit f) { return enum_name(FIT_NAMES, 3, (int)f); }
+
+/* ---- the key table ---- */
+typedef enum { K_INT, K_LONG, K_U64, K_DOUBLE, K_BOOL, K_STR, K_ENUM, K_BETAS, K_EXCLUDE } KeyType;
+
+typedef struct {
+    const char *section, *key;
+    KeyType type;
+    size_t off;               /* offsetof(Config, ...) */
+    size_t size;              /* buffer size for K_STR */
+    double lo, hi;            /* allowed range for numbers */
+    int lo_open;              /* 1: value must be > lo (not >=) */
+    const char *const *names; /* K_ENUM */
+} KeyDef;
+
+#define OFF(m) offsetof(Config, m)
+#define BIG 1e300
+static const KeyDef KEYS[] = {
+    {"model", "hidden_size", K_INT, OFF(model.hidden_size), 0, 1, 1 << 20, 0, NULL},
+    {"model", "intermediate_size", K_INT, OFF(model.intermediate_size), 0, 1, 1 << 22, 0, NULL},
+    {"model", "num_attention_heads", K_INT, OFF(model.num_attention_heads), 0, 1, 4096, 0, NULL},
+    {"model", "num_hidden_layers", K_INT, OFF(model.num_hidden_layers), 0, 1, 4096, 0, NULL},
+    {"model", "vocab_size", K_INT, OFF(model.vocab_size), 0, 2, 2147483647.0, 0, NULL},
+    {"model", "max_position_embeddings", K_INT, OFF(model.max_position_embeddings), 0, 1, 1 << 20, 0, NULL},
+    {"model", "rms_norm_eps", K_DOUBLE, OFF(model.rms_norm_eps), 0, 0, 1, 1, NULL},
+    {"model", "rope_theta", K_DOUBLE, OFF(model.rope_theta), 0, 0, BIG, 1, NULL},
+    {"model", "initializer_range", K_DOUBLE, OFF(model.initializer_range), 0, 0, BIG, 0, NULL},
+
+    {"data", "train", K_STR, OFF(data.train), AD_PATH_MAX, 0, 0, 0, NULL},
+    {"data", "val", K_STR, OFF(data.val), AD_PATH_MAX, 0, 0, 0, NULL},
+    {"data", "seq_len", K_INT, OFF(data.seq_len), 0, 1, 1 << 20, 0, NULL},
+    {"data", "mode", K_ENUM, OFF(data.mode), 0, 0, 0, 0, MODE_NAMES},
+    {"data", "shuffle", K_BOOL, OFF(data.shuffle), 0, 0, 0, 0, NULL},
+
+    {"train", "optimizer", K_ENUM, OFF(train.optimizer), 0, 0, 0, 0, OPT_NAMES},
+    {"train", "lr", K_DOUBLE, OFF(train.lr), 0, 0, 10, 0, NULL},
+    {"train", "betas", K_BETAS, OFF(train.beta1), 0, 0, 1, 0, NULL},
+    {"train", "eps", K_DOUBLE, OFF(train.eps), 0, 0, 1, 1, NULL},
+    {"train", "batch_size", K_INT, OFF(train.batch_size), 0, 1, 1 << 24, 0, NULL},
+    {"train", "micro_batch_size", K_INT, OFF(train.micro_batch_size), 0, 0, 1 << 24, 0, NULL},
+    {"train", "steps", K_LONG, OFF(train.steps), 0, 1, 1e15, 0, NULL},
+    {"train", "warmup_steps", K_LONG, OFF(train.warmup_steps), 0, 0, 1e15, 0, NULL},
+    {"train", "schedule", K_ENUM, OFF(train.schedule), 0, 0, 0, 0, SCHED_NAMES},
+    {"train", "min_lr_ratio", K_DOUBLE, OFF(train.min_lr_ratio), 0, 0, 1, 0, NULL},
+    {"train", "grad_clip", K_DOUBLE, OFF(train.grad_clip), 0, 0, BIG, 0, NULL},
+    {"train", "seed", K_U64, OFF(train.seed), 0, 0, 0, 0, NULL},
+    {"train", "threads", K_INT, OFF(train.threads), 0, 0, 4096, 0, NULL},
+    {"train", "init", K_STR, OFF(train.init), AD_PATH_MAX, 0, 0, 0, NULL},
+
+    {"decay", "method", K_ENUM, OFF(decay.method), 0, 0, 0, 0, METHOD_NAMES},
+    {"decay", "weight_decay", K_DOUBLE, OFF(decay.weight_decay), 0, 0, BIG, 0, NULL},
+    {"decay", "update_every", K_INT, OFF(decay.update_every), 0, 1, 2147483647.0, 0, NULL},
+    {"decay", "s1", K_DOUBLE, OFF(decay.s1), 0, 0, BIG, 0, NULL},
+    {"decay", "s2", K_DOUBLE, OFF(decay.s2), 0, 0, BIG, 0, NULL},
+    {"decay", "metric", K_ENUM, OFF(decay.metric), 0, 0, 0, 0, METRIC_NAMES},
+    {"decay", "assign", K_ENUM, OFF(decay.assign), 0, 0, 0, 0, ASSIGN_NAMES},
+    {"decay", "pl_fit", K_ENUM, OFF(decay.pl_fit), 0, 0, 0, 0, FIT_NAMES},
+    {"decay", "xmin_pos", K_DOUBLE, OFF(decay.xmin_pos), 0, 1, BIG, 0, NULL},
+    {"decay", "eigs_thresh", K_DOUBLE, OFF(decay.eigs_thresh), 0, 0, BIG, 0, NULL},
+    {"decay", "filter_zeros", K_BOOL, OFF(decay.filter_zeros), 0, 0, 0, 0, NULL},
+    {"decay", "zero_thresh", K_DOUBLE, OFF(decay.zero_thresh), 0, 0, BIG, 0, NULL},
+    {"decay", "paper_form", K_BOOL, OFF(decay.paper_form), 0, 0, 0, 0, NULL},
+    {"decay", "fix_finger_corrected", K_BOOL, OFF(decay.fix_finger_corrected), 0, 0, 0, 0, NULL},
+    {"decay", "exclude", K_EXCLUDE, OFF(decay.exclude), 0, 0, 0, 0, NULL},
+    {"decay", "awd_scale", K_DOUBLE, OFF(decay.awd_scale), 0, 0, BIG, 0, NULL},
+
+    {"eval", "every", K_LONG, OFF(eval.every), 0, 0, 1e15, 0, NULL},
+    {"eval", "tokens", K_LONG, OFF(eval.tokens), 0, 1, 1e15, 0, NULL},
+    {"checkpoint", "every", K_LONG, OFF(checkpoint.every), 0, 0, 1e15, 0, NULL},
+    {"checkpoint", "keep", K_INT, OFF(checkpoint.keep), 0, 1, 1000000, 0, NULL},
+    {"log", "every", K_LONG, OFF(log.every), 0, 1, 1e15, 0, NULL},
+};
+#define N_KEYS (sizeof KEYS / sizeof KEYS[0])
+static const char *const SECTIONS[] = {"model", "data", "train", "decay", "eval", "checkpoint", "log", NULL};
+
+static const KeyDef *find_key(const char *section, const char *key) {
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (!strcmp(KEYS[i].section, section) && !strcmp(KEYS[i].key, key)) return &KEYS[i];
+    return NULL;
+}
+
+static int is_section(const char *s) {
+    for (int i = 0; SECTIONS[i]; i++)
+        if (!strcmp(SECTIONS[i], s)) return 1;
+    return 0;
+}
+
+int config_key_exists(const char *dotted) {
+    char sec[64];
+    const char *dot = strchr(dotted, '.');
+    if (!dot || (size_t)(dot - dotted) >= sizeof sec) return !strcmp(dotted, "name");
+    memcpy(sec, dotted, (size_t)(dot - dotted));
+    sec[dot - dotted] = 0;
+    return find_key(sec, dot + 1) != NULL;
+}
+
+/* ---- defaults ---- */
+void config_defaults(Config *c) {
+    memset(c, 0, sizeof *c);
+    c->model = (ModelConfig){.hidden_size = 64, .intermediate_size = 172, .num_attention_heads = 4,
+                             .num_hidden_layers = 2, .vocab_size = 512, .max_position_embeddings = 1024,
+                             .rms_norm_eps = 1e-6, .rope_theta = 10000.0, .initializer_range = 0.02};
+    c->data.seq_len = 256;
+    c->data.mode = DATA_PACK;
+    c->data.shuffle = 1;
+    c->train.optimizer = OPT_ADAM;
+    c->train.lr = 1e-3;
+    c->train.beta1 = 0.9;
+    c->train.beta2 = 0.999;
+    c->train.eps = 1e-8;
+    c->train.batch_size = 512;
+    c->train.micro_batch_size = 0; /* = batch_size, resolved by config_resolve */
+    c->train.steps = 10000;
+    c->train.warmup_steps = 1000;
+    c->train.schedule = SCHED_COSINE;
+    c->train.min_lr_ratio = 0.1;
+    c->train.grad_clip = 0.0;
+    c->train.seed = 0;
+    c->train.threads = 0;
+    c->decay.method = DECAY_UNIFORM;
+    c->decay.weight_decay = 0.0;
+    c->decay.update_every = 500;
+    c->decay.s1 = 0.6666;
+    c->decay.s2 = 3.0;
+    c->decay.metric = METRIC_ALPHA;
+    c->decay.assign = ASSIGN_LINEAR;
+    c->decay.pl_fit = FIT_MEDIAN;
+    c->decay.xmin_pos = 2.0;
+    c->decay.eigs_thresh = 50.0;
+    c->decay.zero_thresh = 1e-5;
+    snprintf(c->decay.exclude[0], sizeof c->decay.exclude[0], "model.layers.0.self_attn.q_proj");
+    snprintf(c->decay.exclude[1], sizeof c->decay.exclude[1], "lm_head");
+    c->decay.n_exclude = 2;
+    c->decay.awd_scale = 100.0;
+    c->eval.every = 1000;
+    c->eval.tokens = 10000000;
+    c->checkpoint.every = 1000;
+    c->checkpoint.keep = 2;
+    c->log.every = 1;
+}
+
+/* ---- scalar parsing ---- */
+
+/* Where an error happened: "FILE:LINE:COL" for a file, "--set ASSIGNMENT" for an override. */
+typedef struct {
+    const char *file;   /* NULL for --set */
+    const char *assign; /* the --set text */
+} Ctx;
+
+static int node_err(const Ctx *x, const yaml_node_t *n, Err *e, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int node_err(const Ctx *x, const yaml_node_t *n, Err *e, const char *fmt, ...) {
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (x->file)
+        return err_set(e, "%s:%lu:%lu: %s", x->file, n ? (unsigned long)n->start_mark.line + 1 : 1UL,
+                       n ? (unsigned long)n->start_mark.column + 1 : 1UL, msg);
+    return err_set(e, "--set %s: %s", x->assign, msg);
+}
+
+static const char *sval(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
+static int is_plain(const yaml_node_t *n) { return n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE; }
+
+static int is_null_scalar(const yaml_node_t *n) {
+    if (n->type != YAML_SCALAR_NODE || !is_plain(n)) return 0;
+    const char *s = sval(n);
+    return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL");
+}
+
+static const char *node_kind(const yaml_node_t *n) {
+    return n->type == YAML_MAPPING_NODE ? "a mapping" : n->type == YAML_SEQUENCE_NODE ? "a sequence" : "a scalar";
+}
+
+/* A finite real written as a plain YAML scalar. */
+static int parse_real(const yaml_node_t *n, double *out) {
+    if (n->type != YAML_SCALAR_NODE || !is_plain(n)) return -1;
+    const char *s = sval(n);
+    if (!*s || isspace((unsigned char)*s)) return -1;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (*end || errno == ERANGE || !isfinite(v)) return -1;
+    /* strtod also takes hex floats and "infinity"; YAML numbers are decimal */
+    for (const char *p = s; *p; p++)
+        if (!strchr("0123456789+-.eE", *p)) return -1;
+    *out = v;
+    return 0;
+}
+
+/* An integer: digits with an optional sign and optional non-negative exponent (1e7), no '.'. */
+static int parse_integer(const yaml_node_t *n, double *out) {
+    if (parse_real(n, out) != 0) return -1;
+    if (strchr(sval(n), '.') || floor(*out) != *out) return -1;
+    return 0;
+}
+
+static int check_range(const Ctx *x, const KeyDef *k, const yaml_node_t *n, double v, Err *e) {
+    int below = k->lo_open ? !(v > k->lo) : !(v >= k->lo);
+    if (!below && v <= k->hi) return 0;
+    if (k->hi >= BIG)
+        return node_err(x, n, e, "%s.%s: %s out of range (must be %s %g)", k->section, k->key, sval(n),
+                        k->lo_open ? ">" : ">=", k->lo);
+    return node_err(x, n, e, "%s.%s: %s out of range (must be in %c%.15g, %.15g])", k->section, k->key, sval(n),
+                    k->lo_open ? '(' : '[', k->lo, k->hi);
+}
+
+static int set_number(Config *c, const KeyDef *k, const Ctx *x, const yaml_node_t *n, Err *e) {
+    char *base = (char *)c + k->off;
+    if (n->type != YAML_SCALAR_NODE)
+        return node_err(x, n, e, "%s.%s: expected a number, got %s", k->section, k->key, node_kind(n));
+    double v;
+    if (k->type == K_DOUBLE) {
+        if (parse_real(n, &v) != 0)
+            return node_err(x, n, e, "%s.%s: expected a number, got '%s'", k->section, k->key, sval(n));
+        if (check_range(x, k, n, v, e)) return -1;
+        *(double *)base = v;
+        if (!strcmp(k->section, "decay") && !strcmp(k->key, "s2")) c->decay.s2_set = 1;
+        return 0;
+    }
+    if (k->type == K_U64) {
+        const char *s = sval(n);
+        if (!is_plain(n) || !*s || !isdigit((unsigned char)*s))
+            return node_err(x, n, e, "%s.%s: expected a non-negative integer, got '%s'", k->section, k->key, s);
+        char *end;
+        errno = 0;
+        unsigned long long u = strtoull(s, &end, 10);
+        if (*end || errno == ERANGE)
+            return node_err(x, n, e, "%s.%s: expected a non-negative integer, got '%s'", k->section, k->key, s);
+        *(uint64_t *)base = (uint64_t)u;
+        return 0;
+    }
+    if (parse_integer(n, &v) != 0)
+        return node_err(x, n, e, "%s.%s: expected an integer, got '%s'", k->section, k->key, sval(n));
+    if (check_range(x, k, n, v, e)) return -1;
+    if (k->type == K_INT) *(int *)base = (int)v;
+    else *(long *)base = (long)v;
+    return 0;
+}
+
+static int set_scalar_key(Config *c, const KeyDef *k, const Ctx *x, const yaml_node_t *n, Err *e) {
+    char *base = (char *)c + k->off;
+    if (n->type != YAML_SCALAR_NODE)
+        return node_err(x, n, e, "%s.%s: expected a scalar, got %s", k->section, k->key, node_kind(n));
+    const char *s = sval(n);
+    if (k->type == K_BOOL) {
+        if (is_plain(n) && (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "yes"))) *(int *)base = 1;
+        else if (is_plain(n) && (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "no"))) *(int *)base = 0;
+        else return node_err(x, n, e, "%s.%s: expected true or false, got '%s'", k->section, k->key, s);
+        return 0;
+    }
+    if (k->type == K_STR) {
+        if (is_null_scalar(n)) s = "";
+        if (strlen(s) >= k->size) return node_err(x, n, e, "%s.%s: string too long", k->section, k->key);
+        snprintf(base, k->size, "%s", s);
+        return 0;
+    }
+    /* K_ENUM */
+    for (int i = 0; k->names[i]; i++)
+        if (!strcmp(k->names[i], s)) {
+            *(int *)base = i;
+            return 0;
+        }
+    char list[256] = "";
+    for (int i = 0; k->names[i]; i++) {
+        strncat(list, i ? "|" : "", sizeof list - strlen(list) - 1);
+        strncat(list, k->names[i], sizeof list - strlen(list) - 1);
+    }
+    return node_err(x, n, e, "%s.%s: unknown value '%s' (expected %s)", k->section, k->key, s, list);
+}
+
+static int set_betas(Config *c, const KeyDef *k, const Ctx *x, yaml_document_t *d, const yaml_node_t *n, Err *e) {
+    if (n->type != YAML_SEQUENCE_NODE || n->data.sequence.items.top - n->data.sequence.items.start != 2)
+        return node_err(x, n, e, "train.betas: expected a sequence of two numbers [beta1, beta2]");
+    double b[2];
+    for (int i = 0; i < 2; i++) {
+        yaml_node_t *it = yaml_document_get_node(d, n->data.sequence.items.start[i]);
+        if (!it || parse_real(it, &b[i]) != 0)
+            return node_err(x, it ? it : n, e, "train.betas: expected a number, got %s",
+                            it && it->type == YAML_SCALAR_NODE ? sval(it) : "a collection");
+        if (b[i] < 0 || b[i] >= 1) return node_err(x, it, e, "train.betas: %s out of range (must be in [0, 1))", sval(it));
+    }
+    (void)k;
+    c->train.beta1 = b[0];
+    c->train.beta2 = b[1];
+    return 0;
+}
+
+static int set_exclude(Config *c, const Ctx *x, yaml_document_t *d, const yaml_node_t *n, Err *e) {
+    if (n->type != YAML_SEQUENCE_NODE)
+        return node_err(x, n, e, "decay.exclude: expected a sequence of module names, got %s", node_kind(n));
+    int cnt = (int)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (cnt > MAX_EXCLUDE) return node_err(x, n, e, "decay.exclude: more than %d names", MAX_EXCLUDE);
+    char names[MAX_EXCLUDE][96];
+    memset(names, 0, sizeof names); /* keeps Config comparable with memcmp */
+    for (int i = 0; i < cnt; i++) {
+        yaml_node_t *it = yaml_document_get_node(d, n->data.sequence.items.start[i]);
+        if (!it || it->type != YAML_SCALAR_NODE || !*sval(it))
+            return node_err(x, it ? it : n, e, "decay.exclude: expected a module name");
+        if (strlen(sval(it)) >= sizeof names[0]) return node_err(x, it, e, "decay.exclude: name too long");
+        snprintf(names[i], sizeof names[i], "%s", sval(it));
+    }
+    memcpy(c->decay.exclude, names, sizeof names[0] * (size_t)cnt);
+    c->decay.n_exclude = cnt;
+    return 0;
+}
+
+static int set_key(Config *c, const KeyDef *k, const Ctx *x, yaml_document_t *d, const yaml_node_t *n, Err *e) {
+    switch (k->type) {
+    case K_INT: case K_LONG: case K_U64: case K_DOUBLE: return set_number(c, k, x, n, e);
+    case K_BOOL: case K_STR: case K_ENUM: return set_scalar_key(c, k, x, n, e);
+    case K_BETAS: return set_betas(c, k, x, d, n, e);
+    case K_EXCLUDE: return set_exclude(c, x, d, n, e);
+    }
+    return node_err(x, n, e, "internal: bad key type");
+}
+
+/* ---- documents ---- */
+
+static int set_name(Config *c, const Ctx *x, const yaml_node_t *n, Err *e) {
+    if (n->type != YAML_SCALAR_NODE) return node_err(x, n, e, "name: expected a string, got %s", node_kind(n));
+    if (strlen(sval(n)) >= sizeof c->name) return node_err(x, n, e, "name: too long");
+    snprintf(c->name, sizeof c->name, "%s", sval(n));
+    return 0;
+}
+
+static int load_section(Config *c, const Ctx *x, yaml_document_t *d, const char *sec, const yaml_node_t *map, Err *e) {
+    if (map->type != YAML_MAPPING_NODE) {
+        if (is_null_scalar(map)) return 0; /* "eval:" with nothing under it */
+        return node_err(x, map, e, "%s: expected a mapping of keys, got %s", sec, node_kind(map));
+    }
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = yaml_document_get_node(d, p->key), *vn = yaml_document_get_node(d, p->value);
+        if (kn->type != YAML_SCALAR_NODE) return node_err(x, kn, e, "%s: keys must be scalars", sec);
+        const KeyDef *k = find_key(sec, sval(kn));
+        if (!k) return node_err(x, kn, e, "unknown key '%s.%s'", sec, sval(kn));
+        for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
+            yaml_node_t *qk = yaml_document_get_node(d, q->key);
+            if (qk->type == YAML_SCALAR_NODE && !strcmp(sval(qk), sval(kn)))
+                return node_err(x, kn, e, "duplicate key '%s.%s'", sec, sval(kn));
+        }
+        if (set_key(c, k, x, d, vn, e)) return -1;
+    }
+    return 0;
+}
+
+static int load_root(Config *c, const Ctx *x, yaml_document_t *d, Err *e) {
+    yaml_node_t *root = yaml_document_get_root_node(d);
+    if (!root) return 0; /* empty file: all defaults */
+    if (root->type != YAML_MAPPING_NODE) return node_err(x, root, e, "expected a mapping of sections at the top level");
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = yaml_document_get_node(d, p->key), *vn = yaml_document_get_node(d, p->value);
+        if (kn->type != YAML_SCALAR_NODE) return node_err(x, kn, e, "section names must be scalars");
+        const char *s = sval(kn);
+        for (yaml_node_pair_t *q = root->data.mapping.pairs.start; q < p; q++) {
+            yaml_node_t *qk = yaml_document_get_node(d, q->key);
+            if (qk->type == YAML_SCALAR_NODE && !strcmp(sval(qk), s))
+                return node_err(x, kn, e, "duplicate section '%s'", s);
+        }
+        if (!strcmp(s, "version")) continue; /* written by config_write_yaml; informative only */
+        if (!strcmp(s, "name")) {
+            if (set_name(c, x, vn, e)) return -1;
+            continue;
+        }
+        if (!is_section(s))
+            return node_err(x, kn, e, "unknown section '%s' (expected model, data, train, decay, eval, checkpoint, log)", s);
+        if (load_section(c, x, d, s, vn, e)) return -1;
+    }
+    return 0;
+}
+
+static int parser_err(const char *file, yaml_parser_t *p, Err *e) {
+    const char *what = p->problem ? p->problem : "malformed YAML";
+    if (file)
+        return err_set(e, "%s:%lu:%lu: YAML syntax error: %s%s%s", file, (unsigned long)p->problem_mark.line + 1,
+                       (unsigned long)p->problem_mark.column + 1, what, p->context ? " " : "",
+                       p->context ? p->context : "");
+    return err_set(e, "YAML syntax error: %s", what);
+}
+
+int config_load(Config *c, const char *path, Err *e) {
+    char *text;
+    size_t len;
+    if (read_file(path, &text, &len, e)) return -1;
+    yaml_parser_t p;
+    yaml_document_t d;
+    if (!yaml_parser_initialize(&p)) {
+        free(text);
+        return err_set(e, "%s: cannot initialise the YAML parser", path);
+    }
+    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+    int rc = 0;
+    if (!yaml_parser_load(&p, &d)) {
+        rc = parser_err(path, &p, e);
+    } else {
+        Ctx x = {path, NULL};
+        rc = load_root(c, &x, &d, e);
+        yaml_document_delete(&d);
+        if (rc == 0) { /* a second document would be silently ignored otherwise */
+            if (!yaml_parser_load(&p, &d)) rc = parser_err(path, &p, e);
+            else {
+                yaml_node_t *r2 = yaml_document_get_root_node(&d);
+                if (r2) rc = node_err(&x, r2, e, "more than one YAML document in an experiment file");
+                yaml_document_delete(&d);
+            }
+        }
+    }
+    yaml_parser_delete(&p);
+    free(text);
+    if (rc == 0) snprintf(c->source, sizeof c->source, "%s", path);
+    return rc;
+}
+
+int config_set(Config *c, const char *assignment, Err *e) {
+    const char *eq = strchr(assignment, '=');
+    if (!eq || eq == assignment) return err_set(e, "--set %s: expected section.key=value", assignment);
+    char key[128];
+    if ((size_t)(eq - assignment) >= sizeof key) return err_set(e, "--set %s: key too long", assignment);
+    memcpy(key, assignment, (size_t)(eq - assignment));
+    key[eq - assignment] = 0;
+    const char *value = eq + 1;
+    const KeyDef *k = NULL;
+    int is_name = !strcmp(key, "name");
+    if (!is_name) {
+        char *dot = strchr(key, '.');
+        if (!dot) return err_set(e, "--set %s: unknown key '%s' (expected section.key)", assignment, key);
+        *dot = 0;
+        k = find_key(key, dot + 1);
+        *dot = '.';
+        if (!k) return err_set(e, "--set %s: unknown key '%s'", assignment, key);
+    }
+    yaml_parser_t p;
+    yaml_document_t d;
+    if (!yaml_parser_initialize(&p)) return err_set(e, "--set %s: cannot initialise the YAML parser", assignment);
+    yaml_parser_set_input_string(&p, (const unsigned char *)value, strlen(value));
+    int rc;
+    if (!yaml_parser_load(&p, &d)) {
+        rc = err_set(e, "--set %s: YAML syntax error in the value: %s", assignment, p.problem ? p.problem : "?");
+    } else {
+        Ctx x = {NULL, assignment};
+        yaml_node_t *n = yaml_document_get_root_node(&d);
+        if (!n) { /* "key=" : an empty value is a null scalar */
+            yaml_document_delete(&d);
+            yaml_document_initialize(&d, NULL, NULL, NULL, 1, 1);
+            yaml_document_add_scalar(&d, NULL, (yaml_char_t *)"", 0, YAML_PLAIN_SCALAR_STYLE);
+            n = yaml_document_get_root_node(&d);
+        }
+        rc = is_name ? set_name(c, &x, n, e) : set_key(c, k, &x, &d, n, e);
+        yaml_document_delete(&d);
+    }
+    yaml_parser_delete(&p);
+    return rc;
+}
+
+/* ---- cross-field checks and derived defaults ---- */
+
+int config_validate(const Config *c, Err *e) {
+    const char *src = c->source[0] ? c->source : "config";
+    const ModelConfig *m = &c->model;
+    if (m->hidden_size % m->num_attention_heads)
+        return err_set(e, "%s: model.num_attention_heads (%d) must divide model.hidden_size (%d)", src,
+                       m->num_attention_heads, m->hidden_size);
+    if ((m->hidden_size / m->num_attention_heads) % 2)
+        return err_set(e, "%s: head dimension hidden_size/num_attention_heads = %d must be even (RoPE)", src,
+                       m->hidden_size / m->num_attention_heads);
+    if (c->data.seq_len > m->max_position_embeddings)
+        return err_set(e, "%s: data.seq_len (%d) exceeds model.max_position_embeddings (%d)", src, c->data.seq_len,
+                       m->max_position_embeddings);
+    int micro = c->train.micro_batch_size ? c->train.micro_batch_size : c->train.batch_size;
+    if (micro > c->train.batch_size || c->train.batch_size % micro)
+        return err_set(e, "%s: train.batch_size (%d) must be a multiple of train.micro_batch_size (%d)", src,
+                       c->train.batch_size, micro);
+    if (c->train.warmup_steps > c->train.steps)
+        return err_set(e, "%s: train.warmup_steps (%ld) exceeds train.steps (%ld)", src, c->train.warmup_steps,
+                       c->train.steps);
+    if (c->decay.s1 > c->decay.s2)
+        return err_set(e, "%s: decay.s1 (%g) must not exceed decay.s2 (%g)", src, c->decay.s1, c->decay.s2);
+    if (c->decay.weight_decay < 0 || c->decay.s1 < 0 || c->decay.s2 < 0 || c->decay.awd_scale < 0)
+        return err_set(e, "%s: decay.weight_decay, s1, s2 and awd_scale must be non-negative", src);
+    if (c->decay.update_every < 1) return err_set(e, "%s: decay.update_every must be >= 1", src);
+    if (c->train.optimizer == OPT_ADAMW && c->decay.weight_decay * c->train.lr >= 1.0)
+        return err_set(e, "%s: train.lr * decay.weight_decay >= 1 would flip the sign of the weights (adamw)", src);
+    if (!c->data.train[0]) return err_set(e, "%s: data.train is not set (path of the training shard)", src);
+    if (m->vocab_size < 2) return err_set(e, "%s: model.vocab_size must be at least 2", src);
+    return 0;
+}
+
+void config_resolve(Config *c) {
+    if (c->train.micro_batch_size == 0) c->train.micro_batch_size = c->train.batch_size;
+    /* METHOD.md section 4: s2 = 3 for Adam with eta = 1e-5, 5 for smaller eta and for every AdamW eta.
+     * The 1e-12 slack keeps "1e-5" written in any spelling on the 3 side. */
+    if (!c->decay.s2_set)
+        c->decay.s2 = (c->train.optimizer == OPT_ADAM && c->decay.weight_decay >= 1e-5 - 1e-12) ? 3.0 : 5.0;
+}
+
+/* ---- writing ---- */
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+} Sb;
+
+static void sb_printf(Sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(Sb *b, const char *fmt, ...) {
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->buf + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+        if (n >= 0 && (size_t)n < b->cap - b->len) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t need = b->len + (size_t)(n > 0 ? n : 0) + 1, cap = b->cap * 2;
+        while (cap < need) cap *= 2;
+        char *nb = realloc(b->buf, cap);
+        if (!nb) abort(); /* like xcalloc: OOM is the only abort */
+        b->buf = nb;
+        b->cap = cap;
+    }
+}
+
+/* A YAML double-quoted string (escapes backslash, quote and control characters). */
+static void sb_quoted(Sb *b, const char *s) {
+    sb_printf(b, "\"");
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') sb_printf(b, "\\%c", ch);
+        else if (ch < 0x20) sb_printf(b, "\\x%02x", ch);
+        else sb_printf(b, "%c", ch);
+    }
+    sb_printf(b, "\"");
+}
+
+/* The shortest %g spelling that reads back as exactly the same double (1e-06, not 9.99...e-07). */
+static void sb_double(Sb *b, double v) {
+    char t[40];
+    for (int prec = 6; prec <= 17; prec++) {
+        snprintf(t, sizeof t, "%.*g", prec, v);
+        if (strtod(t, NULL) == v) break;
+    }
+    sb_printf(b, "%s", t);
+}
+
+static void write_key(Sb *b, const Config *c, const KeyDef *k) {
+    const char *base = (const char *)c + k->off;
+    sb_printf(b, "  %s: ", k->key);
+    switch (k->type) {
+    case K_INT: sb_printf(b, "%d", *(const int *)base); break;
+    case K_LONG: sb_printf(b, "%ld", *(const long *)base); break;
+    case K_U64: sb_printf(b, "%llu", (unsigned long long)*(const uint64_t *)base); break;
+    case K_DOUBLE: sb_double(b, *(const double *)base); break;
+    case K_BOOL: sb_printf(b, "%s", *(const int *)base ? "true" : "false"); break;
+    case K_STR: sb_quoted(b, base); break;
+    case K_ENUM: sb_printf(b, "%s", k->names[*(const int *)base]); break;
+    case K_BETAS:
+        sb_printf(b, "[");
+        sb_double(b, c->train.beta1);
+        sb_printf(b, ", ");
+        sb_double(b, c->train.beta2);
+        sb_printf(b, "]");
+        break;
+    case K_EXCLUDE:
+        sb_printf(b, "[");
+        for (int i = 0; i < c->decay.n_exclude; i++) {
+            if (i) sb_printf(b, ", ");
+            sb_quoted(b, c->decay.exclude[i]);
+        }
+        sb_printf(b, "]");
+        break;
+    }
+    sb_printf(b, "\n");
+}
+
+char *config_to_yaml(const Config *c) {
+    Sb b = {malloc(4096), 0, 4096};
+    if (!b.buf) abort();
+    b.buf[0] = 0;
+    sb_printf(&b, "# fully resolved configuration written by alphadecay\nversion: \"%s\"\n", AD_VERSION);
+    if (c->name[0]) {
+        sb_printf(&b, "name: ");
+        sb_quoted(&b, c->name);
+        sb_printf(&b, "\n");
+    }
+    for (int s = 0; SECTIONS[s]; s++) {
+        sb_printf(&b, "%s:\n", SECTIONS[s]);
+        for (size_t i = 0; i < N_KEYS; i++)
+            if (!strcmp(KEYS[i].section, SECTIONS[s])) write_key(&b, c, &KEYS[i]);
+    }
+    return b.buf;
+}
+
+int config_write_yaml(const Config *c, const char *path, Err *e) {
+    char *text = config_to_yaml(c);
+    int rc = write_file_atomic(path, text, strlen(text), e);
+    free(text);
+    return rc;
+}
