@@ -1,0 +1,225 @@
+/* kernels.c - elementwise and row-wise kernels (see kernels.h): exp, embedding, RMSNorm, residual,
+ * RoPE, SwiGLU, cross-entropy. GEMM-based kernels (linear, attention) live in kernels_gemm.c.
+ *
+ * Every parallel loop splits work by rows (or fixed column/row chunks) so each output element is
+ * written by exactly one thread, in an order that does not depend on the thread count. Within a row,
+ * `omp simd reduction` sums are fixed by the compiled code (same binary -> same bits). */
+#include "kernels.h"
+#include "kernels_exp.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- exp */
+
+float kn_expf(float x) { return exp_fast(x); }
+
+/* ---------------------------------------------------------------- embedding */
+
+void embedding_forward(float *out, const int *tokens, const float *wte, int N, int C) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++)
+        memcpy(out + (size_t)n * C, wte + (size_t)tokens[n] * C, (size_t)C * sizeof(float));
+}
+
+/* Rows sharing a token add into the same dwte row, so threads split the columns instead of the rows;
+ * each column block walks the rows in order. */
+void embedding_backward(float *dwte, const float *dout, const int *tokens, int N, int C) {
+    const int CB = 64;
+    int nblocks = (C + CB - 1) / CB;
+#pragma omp parallel for schedule(static)
+    for (int blk = 0; blk < nblocks; blk++) {
+        int j0 = blk * CB, j1 = j0 + CB < C ? j0 + CB : C;
+        for (int n = 0; n < N; n++) {
+            float *d = dwte + (size_t)tokens[n] * C;
+            const float *g = dout + (size_t)n * C;
+            for (int j = j0; j < j1; j++) d[j] += g[j];
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- RMSNorm */
+
+void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int N, int C, float eps) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *xr = x + (size_t)n * C;
+        float *o = out + (size_t)n * C;
+        float ss = 0.0f;
+#pragma omp simd reduction(+ : ss)
+        for (int j = 0; j < C; j++) ss += xr[j] * xr[j];
+        float r = 1.0f / sqrtf(ss / (float)C + eps);
+        rstd[n] = r;
+#pragma omp simd
+        for (int j = 0; j < C; j++) o[j] = w[j] * (xr[j] * r);
+    }
+}
+
+/* Fixed number of row chunks for the dw partial sums: independent of the thread count. */
+static int rms_chunks(int N) { return N < 32 ? (N > 0 ? N : 1) : 32; }
+
+size_t rmsnorm_scratch_floats(int N, int C) { return (size_t)rms_chunks(N) * (size_t)C; }
+
+/* xhat = x * rstd, g = dout * w:  dx = rstd * (g - xhat * mean(g * xhat)),  dw = sum_rows dout * xhat. */
+void rmsnorm_backward(float *dx, float *dw, float *scratch, const float *dout, const float *x,
+                      const float *w, const float *rstd, int N, int C) {
+    int nch = rms_chunks(N);
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < nch; c++) {
+        int n0 = (int)((long)N * c / nch), n1 = (int)((long)N * (c + 1) / nch);
+        float *part = scratch + (size_t)c * C;
+        memset(part, 0, (size_t)C * sizeof(float));
+        for (int n = n0; n < n1; n++) {
+            const float *xr = x + (size_t)n * C, *g = dout + (size_t)n * C;
+            float *d = dx + (size_t)n * C;
+            float r = rstd[n], dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+            for (int j = 0; j < C; j++) dot += g[j] * w[j] * xr[j];
+            float m = dot * r * r / (float)C; /* mean(g*w * xhat) / rstd, folded */
+#pragma omp simd
+            for (int j = 0; j < C; j++) {
+                d[j] += r * (g[j] * w[j] - xr[j] * m);
+                part[j] += g[j] * xr[j] * r;
+            }
+        }
+    }
+#pragma omp parallel for schedule(static)
+    for (int j = 0; j < C; j++) {
+        float s = 0.0f;
+        for (int c = 0; c < nch; c++) s += scratch[(size_t)c * C + j];
+        dw[j] += s;
+    }
+}
+
+/* ---------------------------------------------------------------- residual */
+
+void residual_forward(float *out, const float *a, const float *b, size_t n) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+void residual_backward(float *da, float *db, const float *dout, size_t n) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        da[i] += dout[i];
+        db[i] += dout[i];
+    }
+}
+
+/* ---------------------------------------------------------------- RoPE */
+
+/* Angles in double so long positions keep full float accuracy in the tables. */
+void rope_tables(float *cos_t, float *sin_t, int T, int D, double theta) {
+    int half = D / 2;
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < half; i++) {
+            double a = (double)t * pow(theta, -2.0 * i / (double)D);
+            cos_t[(size_t)t * half + i] = (float)cos(a);
+            sin_t[(size_t)t * half + i] = (float)sin(a);
+        }
+}
+
+/* sign = +1: forward rotation; sign = -1: its transpose (the backward). */
+static void rope_apply(float *x, int ld, const float *cos_t, const float *sin_t, int B, int T, int H, int D,
+                       float sign) {
+    int half = D / 2;
+#pragma omp parallel for schedule(static)
+    for (int row = 0; row < B * T; row++) {
+        int t = row % T;
+        const float *cs = cos_t + (size_t)t * half, *sn = sin_t + (size_t)t * half;
+        for (int h = 0; h < H; h++) {
+            float *a = x + (size_t)row * ld + (size_t)h * D, *b = a + half;
+#pragma omp simd
+            for (int i = 0; i < half; i++) {
+                float x1 = a[i], x2 = b[i], s = sign * sn[i];
+                a[i] = x1 * cs[i] - x2 * s;
+                b[i] = x2 * cs[i] + x1 * s;
+            }
+        }
+    }
+}
+
+void rope_forward(float *x, int ld, const float *cos_t, const float *sin_t, int B, int T, int H, int D) {
+    rope_apply(x, ld, cos_t, sin_t, B, T, H, D, 1.0f);
+}
+
+void rope_backward(float *dx, int ld, const float *cos_t, const float *sin_t, int B, int T, int H, int D) {
+    rope_apply(dx, ld, cos_t, sin_t, B, T, H, D, -1.0f);
+}
+
+/* ---------------------------------------------------------------- SwiGLU */
+
+void swiglu_forward(float *h, const float *gu, int N, int I) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *g = gu + (size_t)n * 2 * I, *u = g + I;
+        float *o = h + (size_t)n * I;
+#pragma omp simd
+        for (int j = 0; j < I; j++) o[j] = g[j] / (1.0f + exp_fast(-g[j])) * u[j];
+    }
+}
+
+/* silu(g) = g s, s = sigmoid(g); silu'(g) = s (1 + g (1 - s)). */
+void swiglu_backward(float *dgu, const float *dh, const float *gu, int N, int I) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *g = gu + (size_t)n * 2 * I, *u = g + I, *d = dh + (size_t)n * I;
+        float *dg = dgu + (size_t)n * 2 * I, *du = dg + I;
+#pragma omp simd
+        for (int j = 0; j < I; j++) {
+            float s = 1.0f / (1.0f + exp_fast(-g[j]));
+            du[j] = d[j] * g[j] * s;
+            dg[j] = d[j] * u[j] * s * (1.0f + g[j] * (1.0f - s));
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- cross-entropy */
+
+static float row_lse(const float *l, int V) {
+    float mx = l[0];
+#pragma omp simd reduction(max : mx)
+    for (int j = 0; j < V; j++) mx = l[j] > mx ? l[j] : mx;
+    float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+    for (int j = 0; j < V; j++) s += exp_fast(l[j] - mx);
+    return mx + logf(s);
+}
+
+float crossentropy_forward(float *lse, float *losses, const float *logits, const int *targets, int N, int V,
+                           int *n_valid) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *l = logits + (size_t)n * V;
+        lse[n] = row_lse(l, V);
+        int t = targets[n];
+        losses[n] = t >= 0 ? lse[n] - l[t] : 0.0f;
+    }
+    double sum = 0.0; /* fixed order, in double: the loss is bit-identical for any thread count */
+    int cnt = 0;
+    for (int n = 0; n < N; n++)
+        if (targets[n] >= 0) {
+            sum += losses[n];
+            cnt++;
+        }
+    if (n_valid) *n_valid = cnt;
+    return cnt ? (float)(sum / cnt) : 0.0f;
+}
+
+void crossentropy_backward(float *dlogits, const float *logits, const float *lse, const int *targets, int N,
+                           int V, float dscale) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *l = logits + (size_t)n * V;
+        float *d = dlogits + (size_t)n * V;
+        int t = targets[n];
+        if (t < 0) {
+            memset(d, 0, (size_t)V * sizeof(float));
+            continue;
+        }
+        float m = lse[n];
+#pragma omp simd
+        for (int j = 0; j < V; j++) d[j] = dscale * exp_fast(l[j] - m);
+        d[t] -= dscale;
+    }
+}

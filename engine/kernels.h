@@ -1,0 +1,81 @@
+/* kernels.h - the model's compute kernels in forward/backward pairs (fp32).
+ *
+ * Conventions:
+ *  - N = rows (B*T positions), C = hidden, I = intermediate, V = vocab, H heads of D = C/H dims.
+ *  - Activations are row-major (N, width); a Linear weight is (out, in) row-major, y = x W^T.
+ *  - "ld" arguments are leading dimensions in floats, so a kernel can read a column slice of a wider
+ *    buffer (e.g. q, k, v inside one fused (N, 3C) qkv buffer) without copies.
+ *  - Backward kernels ACCUMULATE (+=) into parameter gradients. For activation gradients each
+ *    function says whether it overwrites or accumulates.
+ *  - Threading: elementwise kernels use OpenMP `parallel for` over rows or fixed chunks; GEMM kernels
+ *    call cblas_sgemm (threaded by OpenBLAS) outside any OpenMP region. The two never nest.
+ *  - Determinism: no float is reduced across threads in an unspecified order. Reductions over rows
+ *    (norm-weight gradients, embedding gradients, the loss) use fixed chunks combined in a fixed order,
+ *    so results are bit-identical for any thread count.
+ */
+#ifndef KERNELS_H
+#define KERNELS_H
+
+#include <stddef.h>
+
+/* exp for softmax / sigmoid: vectorisable, relative error < 2e-7 for x in [-87, 88]; inputs are
+ * clamped to that range (exp(-inf) -> ~1e-38, not 0, which no caller distinguishes from 0). */
+float kn_expf(float x);
+
+/* ---- embedding: out[n] = wte[tokens[n]] ---- */
+void embedding_forward(float *out, const int *tokens, const float *wte, int N, int C);
+/* dwte[tokens[n]] += dout[n]; parallel over columns, rows in order (deterministic, race-free). */
+void embedding_backward(float *dwte, const float *dout, const int *tokens, int N, int C);
+
+/* ---- RMSNorm: out = w * x * rstd, rstd = 1/sqrt(mean(x^2) + eps) (rstd saved, N floats) ---- */
+void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int N, int C, float eps);
+/* dx += d/dx, dw += d/dw. scratch: rmsnorm_scratch_floats(N, C) floats for the deterministic dw. */
+void rmsnorm_backward(float *dx, float *dw, float *scratch, const float *dout, const float *x,
+                      const float *w, const float *rstd, int N, int C);
+size_t rmsnorm_scratch_floats(int N, int C);
+
+/* ---- linear (cblas_sgemm): out = beta * out + x W^T, x (N, in), W (out_dim, in), out (N, out_dim).
+ * beta = 1 fuses a residual add: out already holds the residual stream. ---- */
+void linear_forward(float *out, const float *x, const float *w, int N, int in, int out_dim, float beta);
+/* dw += dout^T x; dx = beta_dx * dx + dout W (dx may be NULL to skip). */
+void linear_backward(float *dx, float *dw, const float *dout, const float *x, const float *w, int N,
+                     int in, int out_dim, float beta_dx);
+
+/* ---- residual: out = a + b; backward da += dout, db += dout. (The model fuses its residual adds
+ * into the output projections with beta = 1; these exist for completeness and tests.) ---- */
+void residual_forward(float *out, const float *a, const float *b, size_t n);
+void residual_backward(float *da, float *db, const float *dout, size_t n);
+
+/* ---- RoPE, Hugging Face rotate_half form. Tables (T, D/2): cos/sin of t * theta^(-2i/D).
+ * x rows (b, t) at x + (b*T + t) * ld, head h at column h*D; rotated in place:
+ *   x'[i] = x[i] cos - x[i+D/2] sin,  x'[i+D/2] = x[i+D/2] cos + x[i] sin  (i < D/2). ---- */
+void rope_tables(float *cos_t, float *sin_t, int T, int D, double theta);
+void rope_forward(float *x, int ld, const float *cos_t, const float *sin_t, int B, int T, int H, int D);
+/* in place: dx = R^T dx */
+void rope_backward(float *dx, int ld, const float *cos_t, const float *sin_t, int B, int T, int H, int D);
+
+/* ---- causal multi-head attention, scale 1/sqrt(D).
+ * q, k, v: rows with leading dimension ldqkv (head h at column h*D); y: rows with leading dim ldy.
+ * att: (B, H, T, T) softmax probabilities, saved for backward (entries above the diagonal are 0). ---- */
+void attention_forward(float *y, int ldy, float *att, const float *q, const float *k, const float *v,
+                       int ldqkv, int B, int T, int H, int D);
+/* Overwrites dq, dk, dv (leading dim lddqkv). datt: (B, H, T, T) scratch. */
+void attention_backward(float *dq, float *dk, float *dv, int lddqkv, float *datt, const float *dy, int lddy,
+                        const float *att, const float *q, const float *k, const float *v, int ldqkv,
+                        int B, int T, int H, int D);
+
+/* ---- SwiGLU: gu (N, 2I) holds gate in columns [0, I) and up in [I, 2I);
+ * h (N, I) = silu(gate) * up. Backward overwrites dgu (N, 2I). ---- */
+void swiglu_forward(float *h, const float *gu, int N, int I);
+void swiglu_backward(float *dgu, const float *dh, const float *gu, int N, int I);
+
+/* ---- cross-entropy with ignore mask (target -1). Saves lse (N); losses (N) per-row loss (0 if
+ * ignored). Returns the mean over valid rows (0 if none), *n_valid = their count. ---- */
+float crossentropy_forward(float *lse, float *losses, const float *logits, const int *targets, int N, int V,
+                           int *n_valid);
+/* Writes dlogits = dscale * (softmax - onehot) for valid rows, 0 for ignored ones. dlogits may alias
+ * logits (in-place). For the mean loss times s, dscale = s / n_valid. */
+void crossentropy_backward(float *dlogits, const float *logits, const float *lse, const int *targets, int N,
+                           int V, float dscale);
+
+#endif
