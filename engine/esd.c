@@ -1,0 +1,310 @@
+/* esd.c - eigenvalues of W^T W per module, metrics, parallel passes, spectra files; see esd.h. */
+#include "esd.h"
+
+#include <cblas.h>
+#include <lapacke.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int check_finite(const float *w, size_t n, const char *name, Err *e) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(w[i]))
+            return err_set(e, "esd: tensor %s has a non-finite value (%g) at flat index %zu",
+                           name ? name : "?", (double)w[i], i);
+    return 0;
+}
+
+/* Gram matrix of the smaller side in double, then dsyevd (eigenvalues only, ascending). */
+static int eigs_gram(const float *w, int rows, int cols, const char *name, double *lam, Err *e) {
+    int N = rows < cols ? rows : cols;
+    size_t sz = (size_t)rows * cols;
+    double *W = malloc(sizeof(double) * sz), *G = malloc(sizeof(double) * (size_t)N * N);
+    if (!W || !G) { free(W); free(G); return err_set(e, "esd: out of memory for %s", name); }
+    for (size_t i = 0; i < sz; i++) W[i] = w[i];
+    /* cols <= rows: G = W^T W (cols x cols); else G = W W^T (rows x rows): same nonzero spectrum. */
+    if (cols <= rows)
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, cols, rows, 1.0, W, cols, 0.0, G, N);
+    else
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, rows, cols, 1.0, W, cols, 0.0, G, N);
+    free(W);
+    lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'N', 'U', N, G, N, lam);
+    free(G);
+    if (info != 0) return err_set(e, "esd: dsyevd failed for %s (info %d)", name, (int)info);
+    return 0;
+}
+
+static int eigs_gram_f32(const float *w, int rows, int cols, const char *name, double *lam, Err *e) {
+    int N = rows < cols ? rows : cols;
+    float *G = malloc(sizeof(float) * (size_t)N * N), *ev = malloc(sizeof(float) * (size_t)N);
+    if (!G || !ev) { free(G); free(ev); return err_set(e, "esd: out of memory for %s", name); }
+    if (cols <= rows)
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, cols, rows, 1.0f, w, cols, 0.0f, G, N);
+    else
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, rows, cols, 1.0f, w, cols, 0.0f, G, N);
+    lapack_int info = LAPACKE_ssyevd(LAPACK_ROW_MAJOR, 'N', 'U', N, G, N, ev);
+    for (int i = 0; i < N; i++) lam[i] = ev[i];
+    free(G);
+    free(ev);
+    if (info != 0) return err_set(e, "esd: ssyevd failed for %s (info %d)", name, (int)info);
+    return 0;
+}
+
+/* Singular values by dgesdd (descending), squared and reversed to ascending. */
+static int eigs_svd(const float *w, int rows, int cols, const char *name, double *lam, Err *e) {
+    int N = rows < cols ? rows : cols;
+    size_t sz = (size_t)rows * cols;
+    double *W = malloc(sizeof(double) * sz), *s = malloc(sizeof(double) * (size_t)N);
+    if (!W || !s) { free(W); free(s); return err_set(e, "esd: out of memory for %s", name); }
+    for (size_t i = 0; i < sz; i++) W[i] = w[i];
+    double dummy = 0;
+    lapack_int info = LAPACKE_dgesdd(LAPACK_ROW_MAJOR, 'N', rows, cols, W, cols, s, &dummy, cols,
+                                     &dummy, cols);
+    free(W);
+    if (info == 0)
+        for (int i = 0; i < N; i++) lam[i] = s[N - 1 - i] * s[N - 1 - i];
+    free(s);
+    if (info != 0) return err_set(e, "esd: dgesdd failed for %s (info %d)", name, (int)info);
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int esd_eigs(const float *w, int rows, int cols, EsdSolver s, const char *name, double *lam, Err *e) {
+    if (!w || rows < 1 || cols < 1) return err_set(e, "esd: tensor %s has an empty shape", name);
+    if (check_finite(w, (size_t)rows * cols, name, e)) return -1;
+    int N = rows < cols ? rows : cols, rc;
+    if (s == ESD_SVD) rc = eigs_svd(w, rows, cols, name, lam, e);
+    else if (s == ESD_GRAM_F32) rc = eigs_gram_f32(w, rows, cols, name, lam, e);
+    else rc = eigs_gram(w, rows, cols, name, lam, e);
+    if (rc) return -1;
+    /* LAPACK returns ascending order already; sorting again is cheap and makes it a guarantee. */
+    qsort(lam, (size_t)N, sizeof(double), cmp_double);
+    for (int i = 0; i < N; i++)
+        if (lam[i] < 0) lam[i] = 0; /* round-off below zero on rank-deficient matrices */
+    return 0;
+}
+
+static double softplus(double x) { return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)); }
+
+void esd_metrics(const double *lam, int N, double alpha, EsdJob *j) {
+    const double eps = 6e-5;
+    double sum = 0, mx = N > 0 ? lam[N - 1] : 0;
+    int rank = 0;
+    for (int i = 0; i < N; i++) {
+        sum += lam[i];
+        if (sqrt(lam[i]) > eps) rank++; /* the code counts singular values above eps */
+    }
+    j->fnorm = sum;
+    j->spectral_norm = mx;
+    j->stable_rank = mx > 0 ? sum / mx : 0;
+    double lg = mx > 0 ? log10(mx) : -10.0; /* the code's safe_log10 */
+    j->alpha_weighted = alpha > 0 ? alpha * lg : -1.0;
+    j->alphahat = alpha > 0 ? softplus(alpha * lg) : -1.0;
+    double h = 0;
+    if (sum > 0 && rank > 0) {
+        for (int i = 0; i < N; i++) {
+            double p = lam[i] / sum + eps;
+            h -= p * log(p);
+        }
+        h /= log(rank + eps);
+    }
+    j->entropy = isfinite(h) ? h : 0;
+}
+
+double esd_gradnorm(const float *g, size_t n) {
+    if (!g) return 10.0;
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (double)g[i] * g[i];
+    return sqrt(s);
+}
+
+void esd_job_clear(EsdJob *j) {
+    free(j->lam);
+    j->lam = NULL;
+}
+
+static int run_job(EsdJob *j, EsdSolver s, const PlFitOpts *fit, Err *e) {
+    double t0 = now_seconds();
+    j->N = j->rows < j->cols ? j->rows : j->cols;
+    free(j->lam);
+    j->lam = malloc(sizeof(double) * (size_t)(j->N > 0 ? j->N : 1));
+    if (!j->lam) return err_set(e, "esd: out of memory for %s", j->name);
+    if (esd_eigs(j->w, j->rows, j->cols, s, j->name, j->lam, e)) return -1;
+    plfit(j->lam, j->N, fit, &j->fit);
+    esd_metrics(j->lam, j->N, j->fit.status == PL_OK ? j->fit.alpha : -1.0, j);
+    j->gradnorm = esd_gradnorm(j->grad, (size_t)j->rows * j->cols);
+    j->seconds = now_seconds() - t0;
+    return 0;
+}
+
+int esd_many(EsdJob *jobs, int n, EsdSolver s, const PlFitOpts *fit, int threads, Err *e) {
+    if (n <= 0) return 0;
+    if (threads <= 0) threads = omp_get_max_threads();
+    if (threads > n) threads = n;
+    Err *errs = calloc((size_t)n, sizeof *errs);
+    int *rc = calloc((size_t)n, sizeof *rc);
+    if (!errs || !rc) { free(errs); free(rc); return err_set(e, "esd: out of memory"); }
+    int blas_threads = openblas_get_num_threads();
+    if (threads > 1) openblas_set_num_threads(1); /* one module per core, LAPACK single-threaded */
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+    for (int i = 0; i < n; i++) rc[i] = run_job(&jobs[i], s, fit, &errs[i]);
+    if (threads > 1) openblas_set_num_threads(blas_threads);
+    int ret = 0;
+    for (int i = 0; i < n && !ret; i++)
+        if (rc[i]) ret = err_set(e, "%s", errs[i].msg);
+    free(errs);
+    free(rc);
+    return ret;
+}
+
+/* ---- spectra files ---- */
+
+typedef struct {
+    unsigned char *p;
+    size_t len, cap;
+} Buf;
+
+static int buf_put(Buf *b, const void *x, size_t n) {
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 4096;
+        while (cap < b->len + n) cap *= 2;
+        unsigned char *q = realloc(b->p, cap);
+        if (!q) return -1;
+        b->p = q;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, x, n);
+    b->len += n;
+    return 0;
+}
+
+int esd_write_spectra(const char *path, long step, const SpectrumRec *recs, int n, Err *e) {
+    Buf b = {0};
+    int64_t st = step;
+    uint32_t nm = (uint32_t)n;
+    int bad = buf_put(&b, "ADSPEC01", 8) | buf_put(&b, &st, 8) | buf_put(&b, &nm, 4);
+    for (int i = 0; i < n && !bad; i++) {
+        const SpectrumRec *r = &recs[i];
+        size_t nl = strlen(r->name);
+        uint16_t l16 = (uint16_t)(nl > 65535 ? 65535 : nl);
+        int32_t ints[4] = {r->layer, r->type, r->rows, r->cols};
+        double fit[2] = {r->alpha, r->xmin};
+        uint32_t N = (uint32_t)r->N;
+        bad |= buf_put(&b, &l16, 2) | buf_put(&b, r->name, l16) | buf_put(&b, ints, sizeof ints) |
+               buf_put(&b, fit, sizeof fit) | buf_put(&b, &N, 4) |
+               buf_put(&b, r->lam, sizeof(double) * N);
+    }
+    if (bad) { free(b.p); return err_set(e, "%s: out of memory building the spectra file", path); }
+    int rc = write_file_atomic(path, b.p, b.len, e);
+    free(b.p);
+    return rc;
+}
+
+void esd_free_spectra(SpectrumRec *recs, int n) {
+    if (!recs) return;
+    for (int i = 0; i < n; i++) {
+        free((char *)recs[i].name);
+        free((double *)recs[i].lam);
+    }
+    free(recs);
+}
+
+/* Bounds-checked sequential reader over the file bytes. */
+typedef struct {
+    const unsigned char *p;
+    size_t len, pos;
+} Rd;
+
+static int rd(Rd *r, void *x, size_t n) {
+    if (r->len - r->pos < n) return -1;
+    memcpy(x, r->p + r->pos, n);
+    r->pos += n;
+    return 0;
+}
+
+int esd_read_spectra(const char *path, long *step, SpectrumRec **out, int *n_out, Err *e) {
+    char *data;
+    size_t len;
+    *out = NULL;
+    *n_out = 0;
+    if (read_file(path, &data, &len, e)) return -1;
+    Rd r = {(const unsigned char *)data, len, 0};
+    char magic[8];
+    int64_t st;
+    uint32_t n;
+    if (rd(&r, magic, 8) || memcmp(magic, "ADSPEC01", 8) || rd(&r, &st, 8) || rd(&r, &n, 4)) {
+        free(data);
+        return err_set(e, "%s: not a spectra file (bad magic or header)", path);
+    }
+    SpectrumRec *recs = calloc(n ? n : 1, sizeof *recs);
+    if (!recs) { free(data); return err_set(e, "%s: out of memory", path); }
+    for (uint32_t i = 0; i < n; i++) {
+        uint16_t nl;
+        int32_t ints[4];
+        double fit[2];
+        uint32_t N;
+        char *name = NULL;
+        double *lam = NULL;
+        int bad = rd(&r, &nl, 2);
+        if (!bad) {
+            name = calloc((size_t)nl + 1, 1);
+            bad = !name || rd(&r, name, nl) || rd(&r, ints, sizeof ints) || rd(&r, fit, sizeof fit) ||
+                  rd(&r, &N, 4) || (size_t)N > (r.len - r.pos) / sizeof(double);
+        }
+        if (!bad) {
+            lam = malloc(sizeof(double) * (N ? N : 1));
+            bad = !lam || rd(&r, lam, sizeof(double) * N);
+        }
+        if (bad) {
+            free(name);
+            free(lam);
+            esd_free_spectra(recs, (int)i);
+            free(data);
+            return err_set(e, "%s: truncated or corrupt record %u", path, i);
+        }
+        recs[i] = (SpectrumRec){name, ints[0], ints[1], ints[2], ints[3], fit[0], fit[1], (int)N, lam};
+    }
+    free(data);
+    *step = (long)st;
+    *out = recs;
+    *n_out = (int)n;
+    return 0;
+}
+
+/* ---- benchmark hook ---- */
+
+double esd_bench_pass(const int *rows, const int *cols, int count, EsdSolver s, int threads, int reps) {
+    float **w = calloc((size_t)count, sizeof *w);
+    EsdJob *jobs = calloc((size_t)count, sizeof *jobs);
+    double best = -1;
+    Rng rng;
+    rng_seed(&rng, 1234);
+    int ok = w && jobs;
+    for (int i = 0; ok && i < count; i++) {
+        size_t sz = (size_t)rows[i] * cols[i];
+        w[i] = malloc(sizeof(float) * sz);
+        if (!w[i]) { ok = 0; break; }
+        for (size_t k = 0; k < sz; k++) w[i][k] = (float)(0.02 * rng_normal(&rng));
+    }
+    PlFitOpts fit;
+    plfit_defaults(&fit);
+    for (int r = 0; ok && r < reps; r++) {
+        for (int i = 0; i < count; i++)
+            jobs[i] = (EsdJob){.name = "bench", .w = w[i], .rows = rows[i], .cols = cols[i]};
+        double t0 = now_seconds();
+        Err e;
+        if (esd_many(jobs, count, s, &fit, threads, &e)) ok = 0;
+        double t = now_seconds() - t0;
+        if (ok && (best < 0 || t < best)) best = t;
+        for (int i = 0; i < count; i++) esd_job_clear(&jobs[i]);
+    }
+    for (int i = 0; w && i < count; i++) free(w[i]);
+    free(w);
+    free(jobs);
+    return ok ? best : -1;
+}
