@@ -1,8 +1,327 @@
-/* prep.c - placeholder until the subcommand lands. */
-#include <stdio.h>
+/* prep.c - `alphadecay prep`: a corpus (text / JSONL / gzip files, directories, globs) to a byte-level
+ * BPE tokenizer and llm.c token shards.
+ *
+ * Writes DIR/tokenizer.bin (bpe.h format), DIR/train.bin and DIR/val.bin (shard.h; each document's
+ * tokens followed by the end-of-text token, id vocab_size - 1; uint16 tokens, uint32 when the
+ * vocabulary exceeds 65536) and DIR/prep.json, last, as the mark of a complete preparation.
+ * Everything is computed in memory before the first file is written; every file is written
+ * atomically (tmp + rename) and a stale prep.json is removed first, so a failure never leaves a
+ * partial shard under its final name nor a prep.json describing files that were not written. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bpe.h"
 #include "cli.h"
-int cmd_prep(int argc, char **argv) {
-    (void)argc; (void)argv;
-    fprintf(stderr, "alphadecay prep: not implemented yet\n");
+#include "corpus.h"
+#include "shard.h"
+
+typedef struct {
+    PathList inputs;        /* as given */
+    const char *out;
+    int vocab_size;         /* 0 = default (or the tokenizer file's) */
+    double val_fraction;
+    const char *tokenizer;
+    uint64_t seed;
+    int skip_bad;
+    int quiet;
+} PrepArgs;
+
+#define DEFAULT_VOCAB 8192
+#define DEFAULT_VAL_FRACTION 0.05
+#define DEFAULT_SEED 1
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: alphadecay prep --input PATH... --out DIR [--vocab-size N] [--val-fraction F]\n"
+            "                       [--tokenizer FILE] [--seed S] [--skip-bad-lines] [--quiet]\n\n"
+            "Reads a corpus, trains a byte-level BPE tokenizer on its training documents (unless --tokenizer\n"
+            "gives one) and writes DIR/tokenizer.bin, DIR/train.bin, DIR/val.bin (llm.c token shards, each\n"
+            "document followed by the end-of-text token id vocab_size-1) and DIR/prep.json.\n\n"
+            "  --input PATH...     files, directories (walked in sorted order, *.txt *.jsonl *.json [.gz]) or\n"
+            "                      glob patterns; may repeat. *.jsonl/*.json[.gz]: one JSON object per line,\n"
+            "                      its \"text\" field is a document; any other file is one document.\n"
+            "  --out DIR           output directory (created)\n"
+            "  --vocab-size N      tokens incl. 256 bytes and end-of-text, >= 257 (default %d)\n"
+            "  --val-fraction F    fraction of documents held out for validation, in [0,1) (default %g)\n"
+            "  --tokenizer FILE    use this tokenizer instead of training one (copied to DIR)\n"
+            "  --seed S            seed of the document split (default %d)\n"
+            "  --skip-bad-lines    skip and count JSON lines that do not parse or lack \"text\"\n"
+            "  --quiet             no progress on stderr\n",
+            DEFAULT_VOCAB, DEFAULT_VAL_FRACTION, DEFAULT_SEED);
+}
+
+static int parse_long(const char *s, long lo, long hi, long *out) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+/* 0 ok, 2 bad usage (message printed), -1 --help shown. */
+static int parse_args(int argc, char **argv, PrepArgs *a) {
+    static const struct option opts[] = {
+        {"input", required_argument, 0, 'i'},      {"out", required_argument, 0, 'o'},
+        {"vocab-size", required_argument, 0, 'v'}, {"val-fraction", required_argument, 0, 'f'},
+        {"tokenizer", required_argument, 0, 't'},  {"seed", required_argument, 0, 's'},
+        {"skip-bad-lines", no_argument, 0, 'b'},   {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
+    memset(a, 0, sizeof *a);
+    a->val_fraction = DEFAULT_VAL_FRACTION;
+    a->seed = DEFAULT_SEED;
+    Err e;
+    optind = 1;
+    opterr = 0;
+    int c;
+    long v;
+    char *end;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'i': /* --input takes every following argument up to the next option */
+            if (pathlist_add(&a->inputs, optarg, &e) != 0) goto oom;
+            while (optind < argc && argv[optind][0] != '-')
+                if (pathlist_add(&a->inputs, argv[optind++], &e) != 0) goto oom;
+            break;
+        case 'o': a->out = optarg; break;
+        case 'v':
+            if (parse_long(optarg, 257, 1L << 24, &v) != 0) {
+                fprintf(stderr, "alphadecay prep: --vocab-size '%s' must be an integer in [257, %ld] "
+                                "(256 byte tokens + merges + end-of-text)\n", optarg, 1L << 24);
+                return 2;
+            }
+            a->vocab_size = (int)v;
+            break;
+        case 'f':
+            a->val_fraction = strtod(optarg, &end);
+            if (!*optarg || *end || !(a->val_fraction >= 0 && a->val_fraction < 1)) {
+                fprintf(stderr, "alphadecay prep: --val-fraction '%s' must be a number in [0, 1)\n", optarg);
+                return 2;
+            }
+            break;
+        case 't': a->tokenizer = optarg; break;
+        case 's':
+            a->seed = strtoull(optarg, &end, 10);
+            if (!*optarg || *end || optarg[0] == '-') {
+                fprintf(stderr, "alphadecay prep: --seed '%s' must be a non-negative integer\n", optarg);
+                return 2;
+            }
+            break;
+        case 'b': a->skip_bad = 1; break;
+        case 'q': a->quiet = 1; break;
+        case 'h': usage(stdout); return -1;
+        default:
+            fprintf(stderr, "alphadecay prep: unknown option or missing value: '%s' (see --help)\n", argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "alphadecay prep: unexpected argument '%s' (inputs follow --input)\n", argv[optind]);
+        return 2;
+    }
+    if (!a->inputs.n || !a->out) {
+        fprintf(stderr, "alphadecay prep: --input and --out are required (see --help)\n");
+        return 2;
+    }
+    return 0;
+oom:
+    fprintf(stderr, "alphadecay prep: %s\n", e.msg);
+    return 2;
+}
+
+/* ---- progress: one stderr line at most every second */
+typedef struct {
+    int quiet;
+    double last, t0;
+} Progress;
+
+static int progress_due(Progress *p) {
+    if (p->quiet) return 0;
+    double t = now_seconds();
+    if (t - p->last < 1.0) return 0;
+    p->last = t;
     return 1;
+}
+
+static void on_merges(void *ctx, int done, int total) {
+    Progress *p = ctx;
+    if (progress_due(p) || (done == total && !p->quiet))
+        fprintf(stderr, "prep: BPE merges %d/%d (%.1fs)\n", done, total, now_seconds() - p->t0);
+}
+
+static void json_str(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
+        else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
+        else fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
+typedef struct {
+    size_t docs, bytes;
+    TokVec toks;
+} Split;
+
+/* Encodes the documents of one side of the split, each followed by the end-of-text token. */
+static int encode_split(Bpe *b, const Corpus *c, const unsigned char *is_val, int want_val, Split *s,
+                        Progress *p, const char *label, Err *e) {
+    for (size_t d = 0; d < c->n_docs; d++) {
+        if (is_val[d] != want_val) continue;
+        size_t len = c->off[d + 1] - c->off[d];
+        if (bpe_encode(b, (const uint8_t *)c->buf + c->off[d], len, &s->toks, e) != 0) return -1;
+        if (tokvec_push(&s->toks, (uint32_t)b->eot, e) != 0) return -1;
+        s->docs++;
+        s->bytes += len;
+        if (progress_due(p))
+            fprintf(stderr, "prep: encoding %s: %zu documents, %zu tokens (%.1fs)\n", label, s->docs, s->toks.n,
+                    now_seconds() - p->t0);
+    }
+    return 0;
+}
+
+static int join(char *dst, const char *dir, const char *name, Err *e) {
+    if ((size_t)snprintf(dst, AD_PATH_MAX, "%s/%s", dir, name) >= AD_PATH_MAX)
+        return err_set(e, "%s/%s: path too long", dir, name);
+    return 0;
+}
+
+static int run(const PrepArgs *a, Err *e) {
+    double t0 = now_seconds();
+    Progress pr = {a->quiet, t0, t0};
+    PathList files = {0};
+    Corpus c = {0};
+    Bpe b = {0};
+    unsigned char *is_val = NULL;
+    Split tr = {0}, va = {0};
+    int rc = -1, trained = 0;
+    double t_read = 0, t_bpe = 0, t_enc = 0;
+    char *json = NULL;
+    size_t json_len = 0;
+
+    if (corpus_expand(a->inputs.v, (int)a->inputs.n, &files, e) != 0) goto done;
+    if (!files.n) { err_set(e, "no input files found under the given paths"); goto done; }
+    for (size_t i = 0; i < files.n; i++) {
+        if (corpus_add_file(&c, files.v[i], a->skip_bad, e) != 0) goto done;
+        if (progress_due(&pr))
+            fprintf(stderr, "prep: read %zu/%zu files, %zu documents, %.1f MB\n", i + 1, files.n, c.n_docs,
+                    c.bytes_in / 1e6);
+    }
+    if (!c.n_docs) {
+        err_set(e, "empty corpus: %zu input file(s) hold no non-empty document%s", files.n,
+                c.n_bad_lines ? " (all JSON lines were bad and skipped)" : "");
+        goto done;
+    }
+    t_read = now_seconds() - t0;
+    if (!a->quiet)
+        fprintf(stderr, "prep: %zu documents (%.1f MB) from %zu files in %.1fs\n", c.n_docs, c.len / 1e6, files.n,
+                t_read);
+
+    size_t n_val;
+    is_val = malloc(c.n_docs);
+    if (!is_val) { err_set(e, "out of memory"); goto done; }
+    if (corpus_split(c.n_docs, a->val_fraction, a->seed, is_val, &n_val, e) != 0) goto done;
+
+    double t1 = now_seconds();
+    if (a->tokenizer) {
+        if (bpe_load(&b, a->tokenizer, e) != 0) goto done;
+        if (a->vocab_size && a->vocab_size != b.vocab_size) {
+            err_set(e, "%s: tokenizer has vocab size %d but --vocab-size is %d", a->tokenizer, b.vocab_size,
+                    a->vocab_size);
+            goto done;
+        }
+    } else {
+        size_t n_tr = c.n_docs - n_val, k = 0;
+        const uint8_t **docs = malloc(n_tr * sizeof *docs);
+        size_t *lens = malloc(n_tr * sizeof *lens);
+        if (!docs || !lens) { free(docs); free(lens); err_set(e, "out of memory"); goto done; }
+        for (size_t d = 0; d < c.n_docs; d++)
+            if (!is_val[d]) {
+                docs[k] = (const uint8_t *)c.buf + c.off[d];
+                lens[k++] = c.off[d + 1] - c.off[d];
+            }
+        int vs = a->vocab_size ? a->vocab_size : DEFAULT_VOCAB;
+        int r = bpe_train(&b, docs, lens, n_tr, vs, on_merges, &pr, e);
+        free(docs);
+        free(lens);
+        if (r != 0) goto done;
+        trained = 1;
+    }
+    t_bpe = now_seconds() - t1;
+
+    double t2 = now_seconds();
+    if (encode_split(&b, &c, is_val, 0, &tr, &pr, "train", e) != 0) goto done;
+    if (encode_split(&b, &c, is_val, 1, &va, &pr, "val", e) != 0) goto done;
+    t_enc = now_seconds() - t2;
+
+    /* everything is in memory: now write, prep.json last */
+    char path[AD_PATH_MAX];
+    int wide = b.vocab_size > 65536;
+    if (mkdir_p(a->out, e) != 0) goto done;
+    if (join(path, a->out, "prep.json", e) != 0) goto done;
+    unlink(path);
+    if (join(path, a->out, "tokenizer.bin", e) != 0 || bpe_save(&b, path, e) != 0) goto done;
+    if (join(path, a->out, "train.bin", e) != 0 || shard_write(path, tr.toks.v, tr.toks.n, wide, e) != 0) goto done;
+    if (join(path, a->out, "val.bin", e) != 0 || shard_write(path, va.toks.v, va.toks.n, wide, e) != 0) goto done;
+
+    double total = now_seconds() - t0;
+    FILE *f = open_memstream(&json, &json_len);
+    if (!f) { err_set(e, "out of memory"); goto done; }
+    fprintf(f, "{\n  \"version\": \"%s\",\n  \"inputs\": [", AD_VERSION);
+    for (size_t i = 0; i < a->inputs.n; i++) { fputs(i ? ", " : "", f); json_str(f, a->inputs.v[i]); }
+    fprintf(f, "],\n  \"files\": [");
+    for (size_t i = 0; i < files.n; i++) { fputs(i ? ",\n    " : "\n    ", f); json_str(f, files.v[i]); }
+    fprintf(f, "],\n  \"n_files\": %zu,\n  \"bytes_read\": %zu,\n", files.n, c.bytes_in);
+    fprintf(f, "  \"documents\": {\"train\": %zu, \"val\": %zu, \"empty_dropped\": %zu, \"bad_lines_skipped\": %zu},\n",
+            tr.docs, va.docs, c.n_empty, c.n_bad_lines);
+    fprintf(f, "  \"bytes\": {\"train\": %zu, \"val\": %zu},\n", tr.bytes, va.bytes);
+    fprintf(f, "  \"tokens\": {\"train\": %zu, \"val\": %zu},\n", tr.toks.n, va.toks.n);
+    fprintf(f, "  \"vocab_size\": %d,\n  \"eot_id\": %d,\n  \"token_bytes\": %d,\n", b.vocab_size, b.eot,
+            wide ? 4 : 2);
+    fprintf(f, "  \"tokenizer\": {\"file\": \"tokenizer.bin\", \"trained\": %s, \"source\": ",
+            trained ? "true" : "false");
+    if (a->tokenizer) json_str(f, a->tokenizer);
+    else fputs("null", f);
+    fprintf(f, "},\n  \"val_fraction\": %.17g,\n  \"seed\": %llu,\n", a->val_fraction, (unsigned long long)a->seed);
+    fprintf(f, "  \"seconds\": {\"read\": %.3f, \"tokenizer\": %.3f, \"encode\": %.3f, \"total\": %.3f},\n", t_read,
+            t_bpe, t_enc, total);
+    fprintf(f, "  \"throughput\": {\"bpe_train_bytes_per_s\": %.0f, \"encode_bytes_per_s\": %.0f, "
+               "\"encode_tokens_per_s\": %.0f}\n}\n",
+            trained && t_bpe > 0 ? tr.bytes / t_bpe : 0.0, t_enc > 0 ? (tr.bytes + va.bytes) / t_enc : 0.0,
+            t_enc > 0 ? (tr.toks.n + va.toks.n) / t_enc : 0.0);
+    fclose(f);
+    if (join(path, a->out, "prep.json", e) != 0 || write_file_atomic(path, json, json_len, e) != 0) goto done;
+    if (!a->quiet)
+        fprintf(stderr, "prep: vocab %d; train %zu docs %zu tokens, val %zu docs %zu tokens (%.2f bytes/token); "
+                        "tokenizer %.1fs, encode %.1fs, total %.1fs -> %s\n",
+                b.vocab_size, tr.docs, tr.toks.n, va.docs, va.toks.n,
+                (double)(tr.bytes + va.bytes) / (double)(tr.toks.n + va.toks.n - tr.docs - va.docs + 1e-9), t_bpe,
+                t_enc, total, a->out);
+    rc = 0;
+done:
+    free(json);
+    tokvec_free(&tr.toks);
+    tokvec_free(&va.toks);
+    free(is_val);
+    bpe_free(&b);
+    corpus_free(&c);
+    pathlist_free(&files);
+    return rc;
+}
+
+int cmd_prep(int argc, char **argv) {
+    PrepArgs a;
+    int r = parse_args(argc, argv, &a);
+    if (r != 0) {
+        pathlist_free(&a.inputs);
+        return r < 0 ? 0 : r;
+    }
+    Err e = {{0}};
+    int rc = run(&a, &e);
+    if (rc != 0) fprintf(stderr, "alphadecay prep: %s\n", e.msg);
+    pathlist_free(&a.inputs);
+    return rc ? 1 : 0;
 }
