@@ -1,0 +1,443 @@
+/* test_kernels.c - every kernel of kernels.h against a plain double-precision reference written here:
+ * the float forward must equal the double forward to float tolerance, and the float backward must
+ * equal central finite differences of the double reference (loss = sum(dy * f(x)) for a random dy).
+ * Also: exp accuracy, RoPE against hand-computed values, accumulate/overwrite semantics, in-place
+ * cross-entropy backward, masking, and thread-count independence of the row reductions. */
+#include "check.h"
+#include "common.h"
+#include "kernels.h"
+
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+static Rng rng;
+
+static float *frand(size_t n, double sd) {
+    float *p = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) p[i] = (float)(sd * rng_normal(&rng));
+    return p;
+}
+static double *todouble(const float *f, size_t n) {
+    double *d = malloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++) d[i] = f[i];
+    return d;
+}
+static double maxdiff(const float *a, const double *b, size_t n, double *scale) {
+    double m = 0, s = 0;
+    for (size_t i = 0; i < n; i++) m = fmax(m, fabs(a[i] - b[i])), s = fmax(s, fabs(b[i]));
+    if (scale) *scale = s;
+    return m;
+}
+
+/* Finite-difference check of a float gradient g (n entries) against loss(x) in double, sampling up to
+ * `samples` entries. Relative error with a floor of `floor`. */
+typedef double (*LossFn)(void *ctx);
+static double fd_check(double *x, const float *g, size_t n, int samples, LossFn f, void *ctx, double floor) {
+    double worst = 0, h = 1e-6;
+    for (int s = 0; s < samples; s++) {
+        size_t i = (size_t)samples >= n ? (size_t)s % n : rng_below(&rng, n);
+        double x0 = x[i];
+        x[i] = x0 + h;
+        double lp = f(ctx);
+        x[i] = x0 - h;
+        double lm = f(ctx);
+        x[i] = x0;
+        double fd = (lp - lm) / (2 * h);
+        worst = fmax(worst, fabs(g[i] - fd) / (floor + fabs(fd)));
+    }
+    return worst;
+}
+
+/* ---------------------------------------------------------------- exp */
+
+static void test_exp(void) {
+    double worst = 0;
+    for (double x = -86.0; x <= 87.5; x += 0.01237) {
+        double e = exp((float)x);
+        worst = fmax(worst, fabs(kn_expf((float)x) - e) / e);
+    }
+    CHECK(worst < 3e-7, "exp_relative_error", "worst %g", worst);
+    CHECK(kn_expf(0.0f) == 1.0f, "exp_zero", "%.9g", kn_expf(0.0f));
+    CHECK(kn_expf(-1e30f) < 1e-37f && kn_expf(-1e30f) >= 0.0f, "exp_very_negative", "%g", kn_expf(-1e30f));
+    CHECK(isfinite(kn_expf(1e30f)), "exp_very_positive_finite", "%g", kn_expf(1e30f));
+}
+
+/* ---------------------------------------------------------------- embedding */
+
+static void test_embedding(void) {
+    int N = 6, C = 70, V = 5; /* C > 64: two column blocks */
+    int tok[6] = {3, 1, 3, 0, 4, 3};
+    float *wte = frand((size_t)V * C, 1), *out = malloc((size_t)N * C * 4), *dout = frand((size_t)N * C, 1);
+    embedding_forward(out, tok, wte, N, C);
+    int ok = 1;
+    for (int n = 0; n < N; n++) ok &= memcmp(out + n * C, wte + tok[n] * C, C * 4) == 0;
+    CHECK(ok, "embedding_forward", "row mismatch");
+    float *dw = calloc((size_t)V * C, 4);
+    dw[2 * C + 1] = 5.0f; /* accumulates, untouched rows stay */
+    embedding_backward(dw, dout, tok, N, C);
+    double err = 0;
+    for (int j = 0; j < C; j++) {
+        err = fmax(err, fabs(dw[3 * C + j] - ((double)dout[0 * C + j] + dout[2 * C + j] + dout[5 * C + j])));
+        err = fmax(err, fabs(dw[1 * C + j] - dout[1 * C + j]));
+        err = fmax(err, fabs(dw[2 * C + j] - (j == 1 ? 5.0 : 0.0)));
+    }
+    CHECK(err < 1e-6, "embedding_backward_sums_repeats", "err %g", err);
+    free(wte), free(out), free(dout), free(dw);
+}
+
+/* ---------------------------------------------------------------- RMSNorm */
+
+typedef struct {
+    int N, C;
+    double *x, *w, *dy, eps;
+} RmsCtx;
+
+static void rms_ref(const RmsCtx *c, double *out) {
+    for (int n = 0; n < c->N; n++) {
+        double ss = 0;
+        for (int j = 0; j < c->C; j++) ss += c->x[n * c->C + j] * c->x[n * c->C + j];
+        double r = 1 / sqrt(ss / c->C + c->eps);
+        for (int j = 0; j < c->C; j++) out[n * c->C + j] = c->w[j] * c->x[n * c->C + j] * r;
+    }
+}
+static double rms_loss(void *p) {
+    RmsCtx *c = p;
+    double *o = malloc((size_t)c->N * c->C * 8), s = 0;
+    rms_ref(c, o);
+    for (int i = 0; i < c->N * c->C; i++) s += o[i] * c->dy[i];
+    free(o);
+    return s;
+}
+
+static void test_rmsnorm(void) {
+    int N = 37, C = 24; /* N > 32: several dw chunks */
+    float *x = frand((size_t)N * C, 1.5), *w = frand(C, 1), *dy = frand((size_t)N * C, 1);
+    float *out = malloc((size_t)N * C * 4), *rstd = malloc(N * 4), *dx = malloc((size_t)N * C * 4);
+    float *dw = calloc(C, 4), *scratch = malloc(rmsnorm_scratch_floats(N, C) * 4);
+    for (int i = 0; i < N * C; i++) dx[i] = 0.25f; /* accumulate semantics */
+    dw[0] = 1.0f;
+    RmsCtx c = {N, C, todouble(x, N * C), todouble(w, C), todouble(dy, N * C), 1e-6};
+    double *ref = malloc((size_t)N * C * 8), sc;
+    rms_ref(&c, ref);
+    rmsnorm_forward(out, rstd, x, w, N, C, 1e-6f);
+    CHECK(maxdiff(out, ref, N * C, &sc) < 2e-6 * sc, "rmsnorm_forward_vs_double", "diff %g", maxdiff(out, ref, N * C, NULL));
+    rmsnorm_backward(dx, dw, scratch, dy, x, w, rstd, N, C);
+    for (int i = 0; i < N * C; i++) dx[i] -= 0.25f;
+    dw[0] -= 1.0f;
+    CHECK(fd_check(c.x, dx, N * C, 60, rms_loss, &c, 1e-3) < 1e-4, "rmsnorm_backward_dx_fd", "worst %g",
+          fd_check(c.x, dx, N * C, 60, rms_loss, &c, 1e-3));
+    CHECK(fd_check(c.w, dw, C, C, rms_loss, &c, 1e-3) < 1e-4, "rmsnorm_backward_dw_fd", "worst %g",
+          fd_check(c.w, dw, C, C, rms_loss, &c, 1e-3));
+    /* thread-count independence of dw and dx */
+    float *dw1 = calloc(C, 4), *dw2 = calloc(C, 4), *dx1 = calloc((size_t)N * C, 4), *dx2 = calloc((size_t)N * C, 4);
+    int nt = omp_get_max_threads();
+    omp_set_num_threads(1);
+    rmsnorm_backward(dx1, dw1, scratch, dy, x, w, rstd, N, C);
+    omp_set_num_threads(nt > 1 ? nt : 2);
+    rmsnorm_backward(dx2, dw2, scratch, dy, x, w, rstd, N, C);
+    omp_set_num_threads(nt);
+    CHECK(memcmp(dw1, dw2, C * 4) == 0 && memcmp(dx1, dx2, (size_t)N * C * 4) == 0, "rmsnorm_thread_independent",
+          "differs between 1 and 2 threads");
+    free(x), free(w), free(dy), free(out), free(rstd), free(dx), free(dw), free(scratch), free(ref);
+    free(c.x), free(c.w), free(c.dy), free(dw1), free(dw2), free(dx1), free(dx2);
+}
+
+/* ---------------------------------------------------------------- linear, residual */
+
+typedef struct {
+    int N, in, out;
+    double *x, *w, *dy;
+} LinCtx;
+static double lin_loss(void *p) {
+    LinCtx *c = p;
+    double s = 0;
+    for (int n = 0; n < c->N; n++)
+        for (int o = 0; o < c->out; o++) {
+            double y = 0;
+            for (int i = 0; i < c->in; i++) y += c->x[n * c->in + i] * c->w[o * c->in + i];
+            s += y * c->dy[n * c->out + o];
+        }
+    return s;
+}
+
+static void test_linear(void) {
+    int N = 7, in = 13, out = 9;
+    float *x = frand(N * in, 1), *w = frand(out * in, 1), *dy = frand(N * out, 1);
+    float *y = malloc(N * out * 4), *dx = malloc(N * in * 4), *dw = calloc(out * in, 4);
+    LinCtx c = {N, in, out, todouble(x, N * in), todouble(w, out * in), todouble(dy, N * out)};
+    double *ref = malloc(N * out * 8), sc;
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < out; o++) {
+            double s = 0;
+            for (int i = 0; i < in; i++) s += c.x[n * in + i] * c.w[o * in + i];
+            ref[n * out + o] = s;
+        }
+    linear_forward(y, x, w, N, in, out, 0.0f);
+    CHECK(maxdiff(y, ref, N * out, &sc) < 1e-5 * sc, "linear_forward_vs_double", "diff %g",
+          maxdiff(y, ref, N * out, NULL));
+    /* beta = 1 adds onto what is there (the fused residual) */
+    for (int i = 0; i < N * out; i++) y[i] = 1.0f, ref[i] += 1.0;
+    linear_forward(y, x, w, N, in, out, 1.0f);
+    CHECK(maxdiff(y, ref, N * out, &sc) < 1e-5 * sc, "linear_forward_beta1_residual", "diff %g",
+          maxdiff(y, ref, N * out, NULL));
+    dw[0] = 2.0f;
+    linear_backward(dx, dw, dy, x, w, N, in, out, 0.0f);
+    dw[0] -= 2.0f;
+    CHECK(fd_check(c.x, dx, N * in, N * in, lin_loss, &c, 1e-3) < 1e-4, "linear_backward_dx_fd", "bad dx");
+    CHECK(fd_check(c.w, dw, out * in, out * in, lin_loss, &c, 1e-3) < 1e-4, "linear_backward_dw_fd", "bad dw");
+
+    float a[3] = {1, 2, 3}, b[3] = {0.5f, -1, 4}, o[3], da[3] = {1, 1, 1}, db[3] = {0, 0, 0}, d[3] = {2, 3, 4};
+    residual_forward(o, a, b, 3);
+    CHECK(o[0] == 1.5f && o[1] == 1.0f && o[2] == 7.0f, "residual_forward", "%g %g %g", o[0], o[1], o[2]);
+    residual_backward(da, db, d, 3);
+    CHECK(da[0] == 3 && da[2] == 5 && db[0] == 2 && db[2] == 4, "residual_backward_accumulates", "wrong");
+    free(x), free(w), free(dy), free(y), free(dx), free(dw), free(ref), free(c.x), free(c.w), free(c.dy);
+}
+
+/* ---------------------------------------------------------------- RoPE */
+
+static void test_rope(void) {
+    /* D = 4, theta = 10000: inv_freq = {1, 0.01}; dims (0, 2) rotate by t rad, (1, 3) by 0.01 t rad.
+     * Expected values computed by hand (python math.cos/sin) for x = (1, 2, 3, 4). */
+    int T = 4, D = 4;
+    float cs[8], sn[8];
+    rope_tables(cs, sn, T, D, 10000.0);
+    float x[4 * 4];
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < 4; i++) x[t * 4 + i] = (float)(i + 1);
+    rope_forward(x, 4, cs, sn, 1, T, 1, D);
+    const double e1[4] = {-1.9841106486, 1.9599006675, 2.4623779024, 4.0197996683};
+    const double e3[4] = {-1.4133525208, 1.8791180667, -2.8288574817, 4.0581911354};
+    double err = 0;
+    for (int i = 0; i < 4; i++) {
+        err = fmax(err, fabs(x[0 * 4 + i] - (i + 1)));
+        err = fmax(err, fabs(x[1 * 4 + i] - e1[i]));
+        err = fmax(err, fabs(x[3 * 4 + i] - e3[i]));
+    }
+    CHECK(err < 2e-6, "rope_hand_computed_rotate_half", "err %g", err);
+
+    /* larger case with a leading dimension wider than H*D: backward is the transpose (x.Ry == R^T x.y) */
+    int B = 2, T2 = 5, H = 3, D2 = 8, ld = 30;
+    float *c2 = malloc(T2 * D2 / 2 * 4), *s2 = malloc(T2 * D2 / 2 * 4);
+    rope_tables(c2, s2, T2, D2, 500.0);
+    float *a = frand((size_t)B * T2 * ld, 1), *g = frand((size_t)B * T2 * ld, 1);
+    float *ra = malloc((size_t)B * T2 * ld * 4), *rg = malloc((size_t)B * T2 * ld * 4);
+    memcpy(ra, a, (size_t)B * T2 * ld * 4), memcpy(rg, g, (size_t)B * T2 * ld * 4);
+    rope_forward(ra, ld, c2, s2, B, T2, H, D2);
+    rope_backward(rg, ld, c2, s2, B, T2, H, D2);
+    double l = 0, r = 0, na = 0, nra = 0;
+    int untouched = 1;
+    for (int row = 0; row < B * T2; row++)
+        for (int j = 0; j < ld; j++) {
+            size_t i = (size_t)row * ld + j;
+            if (j >= H * D2) untouched &= ra[i] == a[i] && rg[i] == g[i];
+            l += (double)ra[i] * g[i], r += (double)a[i] * rg[i];
+            na += (double)a[i] * a[i], nra += (double)ra[i] * ra[i];
+        }
+    CHECK(fabs(l - r) < 1e-4 * fabs(l) + 1e-5, "rope_backward_is_transpose", "%g vs %g", l, r);
+    CHECK(fabs(na - nra) < 1e-5 * na, "rope_preserves_norm", "%g vs %g", na, nra);
+    CHECK(untouched, "rope_respects_ld", "columns beyond H*D changed");
+    free(c2), free(s2), free(a), free(g), free(ra), free(rg);
+}
+
+/* ---------------------------------------------------------------- attention */
+
+typedef struct {
+    int B, T, H, D, ld;
+    double *q, *k, *v, *dy; /* q, k, v with leading dim ld; dy and y with leading dim H*D */
+} AttCtx;
+
+static void att_ref(const AttCtx *c, double *y) {
+    int C = c->H * c->D;
+    double *p = malloc(c->T * 8);
+    for (int b = 0; b < c->B; b++)
+        for (int h = 0; h < c->H; h++)
+            for (int t = 0; t < c->T; t++) {
+                const double *qr = c->q + (size_t)(b * c->T + t) * c->ld + h * c->D;
+                double mx = -1e300, s = 0;
+                for (int j = 0; j <= t; j++) {
+                    const double *kr = c->k + (size_t)(b * c->T + j) * c->ld + h * c->D;
+                    double d = 0;
+                    for (int i = 0; i < c->D; i++) d += qr[i] * kr[i];
+                    p[j] = d / sqrt((double)c->D);
+                    mx = fmax(mx, p[j]);
+                }
+                for (int j = 0; j <= t; j++) s += (p[j] = exp(p[j] - mx));
+                for (int i = 0; i < c->D; i++) {
+                    double acc = 0;
+                    for (int j = 0; j <= t; j++) acc += p[j] / s * c->v[(size_t)(b * c->T + j) * c->ld + h * c->D + i];
+                    y[(size_t)(b * c->T + t) * C + h * c->D + i] = acc;
+                }
+            }
+    free(p);
+}
+static double att_loss(void *p) {
+    AttCtx *c = p;
+    size_t n = (size_t)c->B * c->T * c->H * c->D;
+    double *y = malloc(n * 8), s = 0;
+    att_ref(c, y);
+    for (size_t i = 0; i < n; i++) s += y[i] * c->dy[i];
+    free(y);
+    return s;
+}
+
+static void attention_case(int B, int T, int H, int D, const char *tag) {
+    int C = H * D, ld = 3 * C;
+    size_t nq = (size_t)B * T * ld, ny = (size_t)B * T * C, na = (size_t)B * H * T * T;
+    float *qkv = frand(nq, 1.0), *dy = frand(ny, 1), *y = malloc(ny * 4), *att = malloc(na * 4);
+    float *datt = malloc(na * 4), *dqkv = malloc(nq * 4);
+    double *qd = todouble(qkv, nq);
+    AttCtx c = {B, T, H, D, ld, qd, qd + C, qd + 2 * C, todouble(dy, ny)};
+    double *ref = malloc(ny * 8), sc;
+    att_ref(&c, ref);
+    attention_forward(y, C, att, qkv, qkv + C, qkv + 2 * C, ld, B, T, H, D);
+    char nm[96];
+    double md = maxdiff(y, ref, ny, &sc);
+    snprintf(nm, sizeof nm, "attention_forward_vs_double_%s", tag);
+    CHECK(md < 1e-5 * sc, nm, "diff %g (scale %g)", md, sc);
+    int causal = 1;
+    for (size_t r = 0; r < (size_t)B * H * T; r++)
+        for (int j = (int)(r % T) + 1; j < T; j++) causal &= att[r * T + j] == 0.0f;
+    snprintf(nm, sizeof nm, "attention_probs_causal_%s", tag);
+    CHECK(causal, nm, "nonzero probability above the diagonal");
+    for (size_t i = 0; i < nq; i++) dqkv[i] = NAN; /* backward must overwrite every q, k, v entry */
+    attention_backward(dqkv, dqkv + C, dqkv + 2 * C, ld, datt, dy, C, att, qkv, qkv + C, qkv + 2 * C, ld, B, T,
+                       H, D);
+    /* gradients of q, k, v live interleaved in dqkv; fd_check perturbs qd at the same index */
+    double w = fd_check(qd, dqkv, nq, 120, att_loss, &c, 1e-2);
+    snprintf(nm, sizeof nm, "attention_backward_fd_%s", tag);
+    CHECK(w < 2e-4, nm, "worst %g", w);
+    free(qkv), free(dy), free(y), free(att), free(datt), free(dqkv), free(qd), free(c.dy), free(ref);
+}
+
+static void test_attention(void) {
+    attention_case(2, 5, 2, 4, "small");
+    attention_case(1, 150, 2, 4, "blocked"); /* T > the kernel's row block: exercises the causal blocking */
+}
+
+/* ---------------------------------------------------------------- SwiGLU */
+
+typedef struct {
+    int N, I;
+    double *gu, *dh;
+} SwCtx;
+static double sw_loss(void *p) {
+    SwCtx *c = p;
+    double s = 0;
+    for (int n = 0; n < c->N; n++)
+        for (int j = 0; j < c->I; j++) {
+            double g = c->gu[n * 2 * c->I + j], u = c->gu[n * 2 * c->I + c->I + j];
+            s += g / (1 + exp(-g)) * u * c->dh[n * c->I + j];
+        }
+    return s;
+}
+
+static void test_swiglu(void) {
+    int N = 6, I = 19;
+    float *gu = frand(N * 2 * I, 3), *dh = frand(N * I, 1), *h = malloc(N * I * 4), *dgu = malloc(N * 2 * I * 4);
+    gu[0] = 40.0f, gu[1] = -40.0f; /* saturated sigmoid */
+    SwCtx c = {N, I, todouble(gu, N * 2 * I), todouble(dh, N * I)};
+    double *ref = malloc(N * I * 8), sc;
+    for (int n = 0; n < N; n++)
+        for (int j = 0; j < I; j++) {
+            double g = c.gu[n * 2 * I + j];
+            ref[n * I + j] = g / (1 + exp(-g)) * c.gu[n * 2 * I + I + j];
+        }
+    swiglu_forward(h, gu, N, I);
+    double md = maxdiff(h, ref, N * I, &sc);
+    CHECK(md < 1e-6 * sc, "swiglu_forward_vs_double", "diff %g", md);
+    swiglu_backward(dgu, dh, gu, N, I);
+    double w = fd_check(c.gu, dgu, N * 2 * I, N * 2 * I, sw_loss, &c, 1e-3);
+    CHECK(w < 1e-4, "swiglu_backward_fd", "worst %g", w);
+    free(gu), free(dh), free(h), free(dgu), free(c.gu), free(c.dh), free(ref);
+}
+
+/* ---------------------------------------------------------------- cross-entropy */
+
+typedef struct {
+    int N, V;
+    double *logits;
+    const int *tg;
+} CeCtx;
+static double ce_loss(void *p) {
+    CeCtx *c = p;
+    double s = 0;
+    int cnt = 0;
+    for (int n = 0; n < c->N; n++) {
+        if (c->tg[n] < 0) continue;
+        const double *l = c->logits + (size_t)n * c->V;
+        double mx = l[0], z = 0;
+        for (int j = 0; j < c->V; j++) mx = fmax(mx, l[j]);
+        for (int j = 0; j < c->V; j++) z += exp(l[j] - mx);
+        s += mx + log(z) - l[c->tg[n]];
+        cnt++;
+    }
+    return cnt ? s / cnt : 0;
+}
+
+static void test_crossentropy(void) {
+    int N = 5, V = 37;
+    int tg[5] = {3, -1, 36, 0, -1};
+    float *lg = frand(N * V, 2), *lse = malloc(N * 4), *losses = malloc(N * 4);
+    for (int j = 0; j < V; j++) lg[2 * V + j] += 80.0f; /* a row of large logits: stability */
+    CeCtx c = {N, V, todouble(lg, N * V), tg};
+    int nv = -1;
+    float loss = crossentropy_forward(lse, losses, lg, tg, N, V, &nv);
+    CHECK(nv == 3, "ce_n_valid", "%d", nv);
+    CHECK_CLOSE(loss, ce_loss(&c), 1e-6, 2e-6, "ce_forward_vs_double");
+    CHECK(losses[1] == 0.0f && losses[4] == 0.0f, "ce_ignored_rows_zero_loss", "%g %g", losses[1], losses[4]);
+    float *d = malloc(N * V * 4);
+    memcpy(d, lg, N * V * 4);
+    float s = 0.7f;
+    crossentropy_backward(d, d, lse, tg, N, V, s / nv); /* in place over the logits */
+    /* FD of s * mean loss */
+    double worst = 0, h = 1e-6;
+    for (int i = 0; i < N * V; i += 3) {
+        double x0 = c.logits[i];
+        c.logits[i] = x0 + h;
+        double lp = ce_loss(&c);
+        c.logits[i] = x0 - h;
+        double lm = ce_loss(&c);
+        c.logits[i] = x0;
+        double fd = s * (lp - lm) / (2 * h);
+        worst = fmax(worst, fabs(d[i] - fd) / (1e-3 + fabs(fd)));
+    }
+    CHECK(worst < 1e-4, "ce_backward_fd_inplace", "worst %g", worst);
+    int z = 1;
+    for (int j = 0; j < V; j++) z &= d[1 * V + j] == 0.0f && d[4 * V + j] == 0.0f;
+    CHECK(z, "ce_ignored_rows_zero_grad", "nonzero gradient on an ignored row");
+    int none[5] = {-1, -1, -1, -1, -1};
+    CHECK(crossentropy_forward(lse, losses, lg, none, N, V, &nv) == 0.0f && nv == 0, "ce_no_valid_zero",
+          "nonzero");
+    free(lg), free(lse), free(losses), free(d), free(c.logits);
+}
+
+static void test_embedding_threads(void) {
+    int N = 300, C = 200, V = 7;
+    int *tok = malloc(N * sizeof(int));
+    for (int i = 0; i < N; i++) tok[i] = (int)rng_below(&rng, V);
+    float *dout = frand((size_t)N * C, 1), *d1 = calloc((size_t)V * C, 4), *d2 = calloc((size_t)V * C, 4);
+    int nt = omp_get_max_threads();
+    omp_set_num_threads(1);
+    embedding_backward(d1, dout, tok, N, C);
+    omp_set_num_threads(nt > 1 ? nt : 2);
+    embedding_backward(d2, dout, tok, N, C);
+    omp_set_num_threads(nt);
+    CHECK(memcmp(d1, d2, (size_t)V * C * 4) == 0, "embedding_backward_thread_independent", "differs");
+    free(tok), free(dout), free(d1), free(d2);
+}
+
+int main(void) {
+    rng_seed(&rng, 1234);
+    test_exp();
+    test_embedding();
+    test_embedding_threads();
+    test_rmsnorm();
+    test_linear();
+    test_rope();
+    test_attention();
+    test_swiglu();
+    test_crossentropy();
+    return check_summary();
+}
