@@ -33,6 +33,13 @@ int checkpoint_load_latest(const char *run_dir, Model *m, TrainState *s, Err *e)
 int safetensors_save_model(const char *path, const Model *m, Err *e);
 /* Loads every table tensor by name; missing tensors or wrong shapes are errors naming the file. */
 int safetensors_load_model(const char *path, Model *m, Err *e);
+/* The table's tensors taken from n buffers of the params layout (params, adam_m, adam_v), buffer k's
+ * tensors named prefixes[k] + HF name (e.g. "m." for optimizer.safetensors). Load checks every
+ * prefixed table tensor exists with the table's shape, fills the buffers, ignores other tensors. */
+int safetensors_save_table(const char *path, const Model *m, int n, const float *const *bufs,
+                           const char *const *prefixes, Err *e);
+int safetensors_load_table(const char *path, const Model *m, int n, float *const *bufs,
+                           const char *const *prefixes, Err *e);
 int hf_config_write(const char *path, const ModelConfig *c, Err *e);
 int hf_config_read(const char *path, ModelConfig *c, Err *e);
 

@@ -1,0 +1,440 @@
+/* checkpoint.c - run checkpoints (see checkpoint.h for the directory layout) and the Hugging Face
+ * config.json.
+ *
+ * Save: everything is written into checkpoint/step_XXXXXXXX.tmp/ (each file fsync'd), COMPLETE last,
+ * then the directory is renamed to step_XXXXXXXX and the parent fsync'd. A kill at any moment leaves
+ * either a complete checkpoint or a directory that load never reads and the next save/load removes.
+ * Exactness: weights and moments are raw float bytes (safetensors); doubles are printed with %.17g
+ * (which strtod reads back to the same bits); 64-bit words (RNG, data position) are decimal strings
+ * because a JSON number is a double and cannot hold them. */
+#include "checkpoint.h"
+#include "json.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---------------------------------------------------------------- config.json ---- */
+
+int hf_config_write(const char *path, const ModelConfig *c, Err *e) {
+    StrBuf b = {0};
+    char d1[32], d2[32], d3[32];
+    sb_printf(&b,
+              "{\n"
+              "  \"architectures\": [\"LlamaForCausalLM\"],\n"
+              "  \"model_type\": \"llama\",\n"
+              "  \"hidden_size\": %d,\n"
+              "  \"intermediate_size\": %d,\n"
+              "  \"num_attention_heads\": %d,\n"
+              "  \"num_key_value_heads\": %d,\n"
+              "  \"num_hidden_layers\": %d,\n"
+              "  \"head_dim\": %d,\n"
+              "  \"vocab_size\": %d,\n"
+              "  \"max_position_embeddings\": %d,\n"
+              "  \"rms_norm_eps\": %s,\n"
+              "  \"rope_theta\": %s,\n"
+              "  \"rope_scaling\": null,\n"
+              "  \"initializer_range\": %s,\n"
+              "  \"hidden_act\": \"silu\",\n"
+              "  \"attention_bias\": false,\n"
+              "  \"mlp_bias\": false,\n"
+              "  \"tie_word_embeddings\": false,\n"
+              "  \"torch_dtype\": \"float32\",\n"
+              "  \"use_cache\": true\n"
+              "}\n",
+              c->hidden_size, c->intermediate_size, c->num_attention_heads, c->num_attention_heads,
+              c->num_hidden_layers, c->num_attention_heads > 0 ? c->hidden_size / c->num_attention_heads : 0,
+              c->vocab_size, c->max_position_embeddings, json_fmt_double(d1, c->rms_norm_eps),
+              json_fmt_double(d2, c->rope_theta), json_fmt_double(d3, c->initializer_range));
+    int rc = write_file_atomic(path, b.p, b.len, e);
+    sb_free(&b);
+    return rc;
+}
+
+/* A required positive integer key. */
+static int cfg_int(const Json *j, const char *path, const char *key, int *out, Err *e) {
+    const Json *v = json_get(j, key);
+    int64_t x;
+    if (!v) return err_set(e, "%s: missing key \"%s\"", path, key);
+    if (v->type != JSON_NUM || json_i64(v, &x) || x <= 0 || x > INT32_MAX)
+        return err_set(e, "%s: \"%s\" must be a positive integer", path, key);
+    *out = (int)x;
+    return 0;
+}
+
+/* An optional positive number: keeps *out (the Hugging Face default) when absent. */
+static int cfg_num(const Json *j, const char *path, const char *key, double *out, Err *e) {
+    const Json *v = json_get(j, key);
+    if (!v) return 0;
+    if (v->type != JSON_NUM || !(v->num > 0) || !isfinite(v->num)) return err_set(e, "%s: \"%s\" must be a positive number", path, key);
+    *out = v->num;
+    return 0;
+}
+
+/* Keys that, if present, must have the value our model implements. */
+static int cfg_check(const Json *j, const char *path, Err *e) {
+    const char *s;
+    if ((s = json_str(j, "model_type")) && strcmp(s, "llama"))
+        return err_set(e, "%s: model_type \"%s\" is not supported (llama only)", path, s);
+    if (json_get(j, "model_type") && !s) return err_set(e, "%s: \"model_type\" must be a string", path);
+    const Json *arch = json_get(j, "architectures");
+    if (arch) {
+        int ok = arch->type == JSON_ARR && json_len(arch) >= 1;
+        for (int i = 0; ok && i < json_len(arch); i++)
+            ok = json_at(arch, i)->type == JSON_STR && !strcmp(json_at(arch, i)->str, "LlamaForCausalLM");
+        if (!ok) return err_set(e, "%s: \"architectures\" must be [\"LlamaForCausalLM\"]", path);
+    }
+    if ((s = json_str(j, "hidden_act")) && strcmp(s, "silu"))
+        return err_set(e, "%s: hidden_act \"%s\" is not supported (silu only)", path, s);
+    int b;
+    if (json_get(j, "tie_word_embeddings") && (json_bool(j, "tie_word_embeddings", &b) || b))
+        return err_set(e, "%s: tie_word_embeddings must be false (the model has an untied lm_head)", path);
+    if (json_get(j, "attention_bias") && (json_bool(j, "attention_bias", &b) || b))
+        return err_set(e, "%s: attention_bias must be false (the model has no biases)", path);
+    if (json_get(j, "mlp_bias") && (json_bool(j, "mlp_bias", &b) || b))
+        return err_set(e, "%s: mlp_bias must be false (the model has no biases)", path);
+    const Json *rs = json_get(j, "rope_scaling");
+    if (rs && rs->type != JSON_NULL) return err_set(e, "%s: rope_scaling is not supported (must be null)", path);
+    return 0;
+}
+
+int hf_config_read(const char *path, ModelConfig *c, Err *e) {
+    Json *j;
+    if (json_parse_file(path, &j, e)) return -1;
+    ModelConfig r = {0};
+    /* Hugging Face LlamaConfig defaults for the optional keys. */
+    r.max_position_embeddings = 2048;
+    r.rms_norm_eps = 1e-6;
+    r.rope_theta = 10000.0;
+    r.initializer_range = 0.02;
+    int rc = -1, kv = 0;
+    if (j->type != JSON_OBJ) { err_set(e, "%s: not a JSON object", path); goto done; }
+    if (cfg_check(j, path, e)) goto done;
+    if (cfg_int(j, path, "hidden_size", &r.hidden_size, e) || cfg_int(j, path, "intermediate_size", &r.intermediate_size, e) ||
+        cfg_int(j, path, "num_attention_heads", &r.num_attention_heads, e) ||
+        cfg_int(j, path, "num_hidden_layers", &r.num_hidden_layers, e) || cfg_int(j, path, "vocab_size", &r.vocab_size, e))
+        goto done;
+    if (json_get(j, "max_position_embeddings") && cfg_int(j, path, "max_position_embeddings", &r.max_position_embeddings, e)) goto done;
+    if (json_get(j, "num_key_value_heads")) {
+        if (cfg_int(j, path, "num_key_value_heads", &kv, e)) goto done;
+        if (kv != r.num_attention_heads) {
+            err_set(e, "%s: num_key_value_heads %d != num_attention_heads %d (grouped-query attention is not supported)", path,
+                    kv, r.num_attention_heads);
+            goto done;
+        }
+    }
+    if (r.hidden_size % r.num_attention_heads) {
+        err_set(e, "%s: num_attention_heads %d does not divide hidden_size %d", path, r.num_attention_heads, r.hidden_size);
+        goto done;
+    }
+    if (json_get(j, "head_dim")) {
+        int hd = 0;
+        if (json_get(j, "head_dim")->type != JSON_NULL) {
+            if (cfg_int(j, path, "head_dim", &hd, e)) goto done;
+            if (hd != r.hidden_size / r.num_attention_heads) {
+                err_set(e, "%s: head_dim %d != hidden_size / num_attention_heads = %d", path, hd, r.hidden_size / r.num_attention_heads);
+                goto done;
+            }
+        }
+    }
+    if (cfg_num(j, path, "rms_norm_eps", &r.rms_norm_eps, e) || cfg_num(j, path, "rope_theta", &r.rope_theta, e) ||
+        cfg_num(j, path, "initializer_range", &r.initializer_range, e))
+        goto done;
+    *c = r;
+    rc = 0;
+done:
+    json_free(j);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- state.json ---- */
+
+/* A double exactly: %.17g when finite; JSON has no NaN/Inf, so those are the strings "nan", "inf", "-inf". */
+static void sb_exact_double(StrBuf *b, double x) {
+    if (isnan(x)) sb_printf(b, "\"nan\"");
+    else if (isinf(x)) sb_printf(b, x > 0 ? "\"inf\"" : "\"-inf\"");
+    else sb_printf(b, "%.17g", x);
+}
+
+static int get_exact_double(const Json *v, double *out) {
+    if (!v) return -1;
+    if (v->type == JSON_NUM) { *out = v->num; return 0; }
+    if (v->type != JSON_STR) return -1;
+    if (!strcmp(v->str, "nan")) *out = NAN;
+    else if (!strcmp(v->str, "inf")) *out = INFINITY;
+    else if (!strcmp(v->str, "-inf")) *out = -INFINITY;
+    else return -1;
+    return 0;
+}
+
+static int state_write(const char *path, const Model *m, const TrainState *s, Err *e) {
+    StrBuf b = {0};
+    sb_printf(&b, "{\n  \"format\": \"alphadecay-train-state\",\n  \"version\": \"%s\",\n", AD_VERSION);
+    sb_printf(&b, "  \"step\": %ld,\n  \"tokens\": %ld,\n  \"elapsed_s\": ", s->step, s->tokens);
+    sb_exact_double(&b, s->elapsed_s);
+    sb_printf(&b, ",\n  \"data_epoch\": \"%" PRIu64 "\",\n  \"data_pos\": \"%" PRIu64 "\",\n", s->data_epoch, s->data_pos);
+    sb_printf(&b, "  \"rng\": [\"%" PRIu64 "\", \"%" PRIu64 "\", \"%" PRIu64 "\", \"%" PRIu64 "\"],\n", s->rng.s[0],
+              s->rng.s[1], s->rng.s[2], s->rng.s[3]);
+    sb_printf(&b, "  \"awd_lambda\": ");
+    sb_exact_double(&b, s->awd_lambda);
+    sb_printf(&b, ",\n  \"decay_last_update\": %ld,\n  \"wd\": {", s->decay_last_update);
+    for (int i = 0; i < m->n_tensors; i++) {
+        sb_printf(&b, "%s\n    ", i ? "," : "");
+        sb_json_str(&b, m->tensors[i].name);
+        sb_printf(&b, ": ");
+        sb_exact_double(&b, m->wd[i]);
+    }
+    sb_printf(&b, "\n  }\n}\n");
+    int rc = write_file_atomic(path, b.p, b.len, e);
+    sb_free(&b);
+    return rc;
+}
+
+static int state_long(const Json *j, const char *path, const char *key, long *out, Err *e) {
+    int64_t v;
+    if (json_i64(json_get(j, key), &v)) return err_set(e, "%s: \"%s\" missing or not an integer", path, key);
+    *out = (long)v;
+    return 0;
+}
+
+static int state_u64(const Json *v, const char *path, const char *key, uint64_t *out, Err *e) {
+    if (!v || v->type != JSON_STR || json_u64(v, out)) return err_set(e, "%s: \"%s\" missing or not a decimal uint64 string", path, key);
+    return 0;
+}
+
+static int state_read(const char *path, Model *m, TrainState *out, Err *e) {
+    Json *j;
+    if (json_parse_file(path, &j, e)) return -1;
+    TrainState s = {0};
+    int rc = -1;
+    const Json *rng = json_get(j, "rng"), *wd = json_get(j, "wd");
+    const char *fmt = json_str(j, "format");
+    if (!fmt || strcmp(fmt, "alphadecay-train-state")) { err_set(e, "%s: not an alphadecay training state (\"format\")", path); goto done; }
+    if (state_long(j, path, "step", &s.step, e) || state_long(j, path, "tokens", &s.tokens, e) ||
+        state_long(j, path, "decay_last_update", &s.decay_last_update, e) ||
+        state_u64(json_get(j, "data_epoch"), path, "data_epoch", &s.data_epoch, e) ||
+        state_u64(json_get(j, "data_pos"), path, "data_pos", &s.data_pos, e))
+        goto done;
+    if (get_exact_double(json_get(j, "elapsed_s"), &s.elapsed_s)) { err_set(e, "%s: \"elapsed_s\" missing or not a number", path); goto done; }
+    if (get_exact_double(json_get(j, "awd_lambda"), &s.awd_lambda)) { err_set(e, "%s: \"awd_lambda\" missing or not a number", path); goto done; }
+    if (!rng || rng->type != JSON_ARR || json_len(rng) != 4) { err_set(e, "%s: \"rng\" must be an array of 4 strings", path); goto done; }
+    for (int i = 0; i < 4; i++)
+        if (state_u64(json_at(rng, i), path, "rng", &s.rng.s[i], e)) goto done;
+    if (!wd || wd->type != JSON_OBJ) { err_set(e, "%s: \"wd\" must be an object of per-tensor weight decays", path); goto done; }
+    if (json_len(wd) != m->n_tensors) {
+        err_set(e, "%s: \"wd\" has %d tensors, the model has %d", path, json_len(wd), m->n_tensors);
+        goto done;
+    }
+    for (int i = 0; i < m->n_tensors; i++) {
+        const Json *v = json_get(wd, m->tensors[i].name);
+        if (!v) { err_set(e, "%s: \"wd\" has no entry for tensor '%s'", path, m->tensors[i].name); goto done; }
+        if (get_exact_double(v, &m->wd[i])) { err_set(e, "%s: \"wd\" entry for '%s' is not a number", path, m->tensors[i].name); goto done; }
+    }
+    *out = s;
+    rc = 0;
+done:
+    json_free(j);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- directories ---- */
+
+static void fsync_dir(const char *dir) {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+/* Remove a directory of plain files (what a checkpoint holds). Best effort. */
+static void remove_flat_dir(const char *dir) {
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *de;
+        char p[AD_PATH_MAX + 300];
+        while ((de = readdir(d))) {
+            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+            snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+            if (unlink(p) != 0) rmdir(p);
+        }
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+/* "step_" followed by decimal digits and then `suffix` exactly; the step is returned in *step. */
+static int parse_step_name(const char *name, const char *suffix, long *step) {
+    if (strncmp(name, "step_", 5)) return 0;
+    const char *p = name + 5;
+    if (*p < '0' || *p > '9') return 0;
+    long v = 0;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (v > (LONG_MAX - 9) / 10) return 0;
+        v = v * 10 + (*p - '0');
+    }
+    if (strcmp(p, suffix)) return 0;
+    *step = v;
+    return 1;
+}
+
+static int cmp_long(const void *a, const void *b) {
+    long x = *(const long *)a, y = *(const long *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sorted steps of the complete checkpoints in ckdir; removes leftovers (.tmp, .old, incomplete). */
+static int list_complete(const char *ckdir, long **steps, int *n) {
+    *steps = NULL;
+    *n = 0;
+    DIR *d = opendir(ckdir);
+    if (!d) return 0;
+    int cap = 0;
+    struct dirent *de;
+    char p[AD_PATH_MAX + 300];
+    while ((de = readdir(d))) {
+        long step;
+        snprintf(p, sizeof p, "%s/%s", ckdir, de->d_name);
+        if (parse_step_name(de->d_name, ".tmp", &step) || parse_step_name(de->d_name, ".old", &step)) {
+            remove_flat_dir(p);
+            continue;
+        }
+        if (!parse_step_name(de->d_name, "", &step)) continue;
+        char marker[AD_PATH_MAX + 320];
+        snprintf(marker, sizeof marker, "%s/COMPLETE", p);
+        if (!file_exists(marker)) {
+            remove_flat_dir(p);
+            continue;
+        }
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 16;
+            long *ns = realloc(*steps, (size_t)cap * sizeof *ns);
+            if (!ns) { closedir(d); free(*steps); *steps = NULL; *n = 0; return -1; }
+            *steps = ns;
+        }
+        (*steps)[(*n)++] = step;
+    }
+    closedir(d);
+    if (*n) qsort(*steps, (size_t)*n, sizeof **steps, cmp_long);
+    return 0;
+}
+
+static void step_dir(char *buf, size_t n, const char *ckdir, long step, const char *suffix) {
+    snprintf(buf, n, "%s/step_%08ld%s", ckdir, step, suffix);
+}
+
+/* ---------------------------------------------------------------- save / load ---- */
+
+/* dir/name into out; -1 (with an error) if it does not fit. */
+static int path_join(char *out, size_t n, const char *dir, const char *name, Err *e) {
+    int k = snprintf(out, n, "%s/%s", dir, name);
+    if (k < 0 || (size_t)k >= n) return err_set(e, "%s: path too long", dir);
+    return 0;
+}
+
+static int write_checkpoint_files(const char *dir, const Model *m, const TrainState *s, Err *e) {
+    char p[AD_PATH_MAX + 128];
+    if (path_join(p, sizeof p, dir, "model.safetensors", e) || safetensors_save_model(p, m, e)) return -1;
+    if (path_join(p, sizeof p, dir, "config.json", e) || hf_config_write(p, &m->cfg, e)) return -1;
+    const float *bufs[2] = {m->adam_m, m->adam_v};
+    const char *prefixes[2] = {"m.", "v."};
+    if (path_join(p, sizeof p, dir, "optimizer.safetensors", e) || safetensors_save_table(p, m, 2, bufs, prefixes, e)) return -1;
+    if (path_join(p, sizeof p, dir, "state.json", e) || state_write(p, m, s, e)) return -1;
+    char marker[64];
+    int len = snprintf(marker, sizeof marker, "step %ld\n", s->step);
+    if (path_join(p, sizeof p, dir, "COMPLETE", e) || write_file_atomic(p, marker, (size_t)len, e)) return -1;
+    fsync_dir(dir);
+    return 0;
+}
+
+int checkpoint_save(const char *run_dir, const Model *m, const TrainState *s, int keep, Err *e) {
+    if (!m->adam_m || !m->adam_v) return err_set(e, "%s: checkpoint needs the optimizer moments (model_alloc_train)", run_dir);
+    if (s->step < 0) return err_set(e, "%s: checkpoint step %ld is negative", run_dir, s->step);
+    char ckdir[AD_PATH_MAX], fin[AD_PATH_MAX + 64], tmp[AD_PATH_MAX + 64], old[AD_PATH_MAX + 64];
+    if (snprintf(ckdir, sizeof ckdir, "%s/checkpoint", run_dir) >= (int)sizeof ckdir) return err_set(e, "%s: path too long", run_dir);
+    if (mkdir_p(ckdir, e)) return -1;
+    step_dir(fin, sizeof fin, ckdir, s->step, "");
+    step_dir(tmp, sizeof tmp, ckdir, s->step, ".tmp");
+    step_dir(old, sizeof old, ckdir, s->step, ".old");
+    remove_flat_dir(tmp); /* leftover of a killed save */
+    if (mkdir(tmp, 0777) != 0) return err_set(e, "%s: cannot create directory: %s", tmp, strerror(errno));
+    if (write_checkpoint_files(tmp, m, s, e)) {
+        remove_flat_dir(tmp);
+        return -1;
+    }
+    /* Same step saved again (e.g. a signal right after a periodic save): move the old one aside first,
+     * since rename() does not replace a non-empty directory. */
+    int had_old = file_exists(fin);
+    if (had_old && rename(fin, old) != 0) {
+        remove_flat_dir(tmp);
+        return err_set(e, "%s: cannot move the previous checkpoint aside: %s", fin, strerror(errno));
+    }
+    if (rename(tmp, fin) != 0) {
+        int err = errno;
+        remove_flat_dir(tmp);
+        if (had_old) rename(old, fin);
+        return err_set(e, "%s: cannot rename into place: %s", fin, strerror(err));
+    }
+    fsync_dir(ckdir);
+    if (had_old) remove_flat_dir(old);
+
+    /* keep only the newest `keep` complete checkpoints (keep <= 0: keep all) */
+    long *steps;
+    int n;
+    if (list_complete(ckdir, &steps, &n) == 0 && keep > 0) {
+        for (int i = 0; i + keep < n; i++) {
+            step_dir(old, sizeof old, ckdir, steps[i], "");
+            remove_flat_dir(old);
+        }
+    }
+    free(steps);
+    return 0;
+}
+
+static int check_config(const char *path, const ModelConfig *got, const ModelConfig *want, Err *e) {
+#define SAME_INT(f) \
+    if (got->f != want->f) return err_set(e, "%s: " #f " %d does not match the model's %d", path, got->f, want->f)
+    SAME_INT(hidden_size);
+    SAME_INT(intermediate_size);
+    SAME_INT(num_attention_heads);
+    SAME_INT(num_hidden_layers);
+    SAME_INT(vocab_size);
+#undef SAME_INT
+    if (got->rms_norm_eps != want->rms_norm_eps)
+        return err_set(e, "%s: rms_norm_eps %g does not match the model's %g", path, got->rms_norm_eps, want->rms_norm_eps);
+    if (got->rope_theta != want->rope_theta)
+        return err_set(e, "%s: rope_theta %g does not match the model's %g", path, got->rope_theta, want->rope_theta);
+    return 0;
+}
+
+int checkpoint_load_latest(const char *run_dir, Model *m, TrainState *s, Err *e) {
+    char ckdir[AD_PATH_MAX], dir[AD_PATH_MAX + 64], p[AD_PATH_MAX + 128];
+    if (snprintf(ckdir, sizeof ckdir, "%s/checkpoint", run_dir) >= (int)sizeof ckdir) return err_set(e, "%s: path too long", run_dir);
+    long *steps;
+    int n;
+    if (list_complete(ckdir, &steps, &n)) return err_set(e, "%s: out of memory listing checkpoints", ckdir);
+    if (n == 0) { free(steps); return 0; }
+    long step = steps[n - 1];
+    free(steps);
+    if (!m->adam_m || !m->adam_v) return err_set(e, "%s: loading a checkpoint needs the optimizer moments (model_alloc_train)", run_dir);
+    step_dir(dir, sizeof dir, ckdir, step, "");
+
+    ModelConfig c;
+    if (path_join(p, sizeof p, dir, "config.json", e) || hf_config_read(p, &c, e) || check_config(p, &c, &m->cfg, e)) return -1;
+    TrainState st;
+    if (path_join(p, sizeof p, dir, "state.json", e) || state_read(p, m, &st, e)) return -1;
+    if (st.step != step) return err_set(e, "%s: step %ld does not match the directory name (step %ld)", p, st.step, step);
+    if (path_join(p, sizeof p, dir, "model.safetensors", e) || safetensors_load_model(p, m, e)) return -1;
+    float *bufs[2] = {m->adam_m, m->adam_v};
+    const char *prefixes[2] = {"m.", "v."};
+    if (path_join(p, sizeof p, dir, "optimizer.safetensors", e) || safetensors_load_table(p, m, 2, bufs, prefixes, e)) return -1;
+    *s = st;
+    return 1;
+}
