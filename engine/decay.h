@@ -32,4 +32,14 @@ void decay_free(DecayState *st);
 /* Mean wd over tensors weighted by size (metrics.jsonl's wd_mean). */
 double decay_wd_mean(const Model *m);
 
+/* The pure pieces of METHOD.md section 4 (decay.c), exposed for tests.
+ * decay_assign: metric values v[0..n-1] of the tuned modules -> wd[0..n-1] with eta, s1, s2;
+ * layer[] groups modules for ASSIGN_SIGMOID (per-layer z-score); names[] (may be NULL) only label
+ * errors. Returns -1 (naming the module) if a decay would be negative or not finite (e.g. log2 of a
+ * metric below 1), so a run never trains with a silent NaN decay. */
+int decay_assign(DecayAssign how, const double *v, const int *layer, const char *const *names, int n,
+                 double eta, double s1, double s2, double *wd, Err *e);
+/* One AWD step: lam_t = awd_scale * eta * gnorm / (wnorm + 1e-8); returns 0.1 lam_bar + 0.9 lam_t. */
+double decay_awd_step(double lam_bar, double eta, double awd_scale, double gnorm, double wnorm);
+
 #endif

@@ -1,0 +1,347 @@
+/* decay.c - the five weight-decay methods (METHOD.md section 4) behind the hook of decay.h.
+ *
+ * Candidates for module-wise tuning: every Linear weight and lm_head whose HF module name (tensor name
+ * without ".weight") is not in decay.exclude (default: model.layers.0.self_attn.q_proj, lm_head).
+ * A candidate is tuned at an update when it also has at least eigs_thresh eigenvalues (the filter is
+ * skipped when the metric is gradnorm, i.e. for AdaDecay) and its metric is valid (a failed power-law
+ * fit is not: that module keeps eta for this update and its decay.jsonl line shows alpha = -1).
+ * Everything else (embedding, norms, excluded and filtered modules) gets eta.
+ *
+ *   none       wd = 0 everywhere            uniform  wd = eta everywhere
+ *   awd        every update: lam_bar EMA of awd_scale * eta * ||g|| / ||w|| over all tensors; wd = lam_bar
+ *   adadecay   = metric gradnorm + assign sigmoid, at init (all gradnorms 10 -> eta) and whenever
+ *              (step + 1) % update_every == 0
+ *   alphadecay metric / assign from the config, at init on the random weights and whenever
+ *              (step + 1) % update_every == 0 (before that update is applied)
+ *
+ * decay.jsonl: one line per tuned candidate per module-wise update (failed fits included), written with
+ * a single fprintf + fflush. fit_seconds is the wall time of the whole update (ESD pass + fits +
+ * assignment), the same on each line of that update: Table 10's "seconds per AlphaDecay call".
+ * Spectra (esd.h format) of the tuned candidates go to spectra_dir/spectra_step<STEP>.bin at the fresh
+ * start (step 0) and from decay_finish (STEP = updates done), for every method, so ESD histograms of
+ * Uniform runs can be compared with AlphaDecay's. */
+#include "decay.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "esd.h"
+
+typedef struct {
+    int *cand;      /* tensor indices of the candidates */
+    int n_cand;
+    EsdJob *jobs;   /* one per candidate */
+    PlFitOpts fit;
+} DecayPriv;
+
+static int method_is_modulewise(DecayMethod m) { return m == DECAY_ADADECAY || m == DECAY_ALPHADECAY; }
+
+static DecayMetric eff_metric(const Config *c) {
+    return c->decay.method == DECAY_ADADECAY ? METRIC_GRADNORM : c->decay.metric;
+}
+static DecayAssign eff_assign(const Config *c) {
+    return c->decay.method == DECAY_ADADECAY ? ASSIGN_SIGMOID : c->decay.assign;
+}
+
+/* ---- pure pieces ---- */
+
+double decay_awd_step(double lam_bar, double eta, double awd_scale, double gnorm, double wnorm) {
+    double lam_t = awd_scale * eta * gnorm / (wnorm + 1e-8);
+    return 0.1 * lam_bar + 0.9 * lam_t;
+}
+
+static void assign_sigmoid(const double *v, const int *layer, int n, double eta, double *wd) {
+    for (int i = 0; i < n; i++) {
+        double mean = 0, var = 0;
+        int cnt = 0;
+        for (int j = 0; j < n; j++)
+            if (layer[j] == layer[i]) { mean += v[j]; cnt++; }
+        mean /= cnt;
+        for (int j = 0; j < n; j++)
+            if (layer[j] == layer[i]) var += (v[j] - mean) * (v[j] - mean);
+        double z = (v[i] - mean) / (sqrt(var / cnt) + 1e-8); /* population std, as np.std */
+        wd[i] = eta * 2.0 / (1.0 + exp(-4.0 * z));
+    }
+}
+
+int decay_assign(DecayAssign how, const double *v, const int *layer, const char *const *names, int n,
+                 double eta, double s1, double s2, double *wd, Err *e) {
+    if (n <= 0) return 0;
+    if (how == ASSIGN_LINEAR) {
+        double lo = v[0], hi = v[0];
+        for (int i = 1; i < n; i++) {
+            if (v[i] < lo) lo = v[i];
+            if (v[i] > hi) hi = v[i];
+        }
+        for (int i = 0; i < n; i++) {
+            /* numpy.interp with equal end points returns the right end: every module gets s2 * eta */
+            double t = hi > lo ? (v[i] - lo) / (hi - lo) : 1.0;
+            double w = eta * (t * (s2 - s1) + s1);
+            if (w < s1 * eta) w = s1 * eta;
+            if (w > s2 * eta) w = s2 * eta;
+            wd[i] = w;
+        }
+    } else if (how == ASSIGN_SQRT || how == ASSIGN_LOG2) {
+        double sum = 0;
+        for (int i = 0; i < n; i++) sum += (how == ASSIGN_SQRT ? sqrt(v[i]) : log2(v[i])) + 1e-8;
+        for (int i = 0; i < n; i++) wd[i] = eta * n * (how == ASSIGN_SQRT ? sqrt(v[i]) : log2(v[i])) / sum;
+    } else if (how == ASSIGN_SIGMOID) {
+        assign_sigmoid(v, layer, n, eta, wd);
+    } else {
+        return err_set(e, "decay: unknown assignment function %d", (int)how);
+    }
+    for (int i = 0; i < n; i++)
+        if (!isfinite(wd[i]) || wd[i] < 0)
+            return err_set(e, "decay: the %s assignment gives weight decay %g for %s (metric %g); "
+                              "use another assign or metric",
+                           how == ASSIGN_LINEAR ? "linear" : how == ASSIGN_SQRT ? "sqrt"
+                                                           : how == ASSIGN_LOG2 ? "log2" : "sigmoid",
+                           wd[i], names ? names[i] : "a module", v[i]);
+    return 0;
+}
+
+/* ---- helpers ---- */
+
+static void module_name(const TensorInfo *t, char *out, size_t n) {
+    snprintf(out, n, "%s", t->name);
+    size_t l = strlen(out);
+    if (l > 7 && !strcmp(out + l - 7, ".weight")) out[l - 7] = 0;
+}
+
+static int is_excluded(const Config *c, const char *name) {
+    for (int i = 0; i < c->decay.n_exclude; i++)
+        if (!strcmp(c->decay.exclude[i], name)) return 1;
+    return 0;
+}
+
+static void set_all(Model *m, double v) {
+    for (int i = 0; i < m->n_tensors; i++) m->wd[i] = v;
+}
+
+static int check_config(const Config *c, Err *e) {
+    const char *src = c->source[0] ? c->source : "config";
+    if (c->decay.method < DECAY_NONE || c->decay.method > DECAY_ALPHADECAY)
+        return err_set(e, "%s: unknown decay.method %d", src, (int)c->decay.method);
+    if (!(c->decay.weight_decay >= 0) || !(c->decay.s1 >= 0) || !(c->decay.s2 >= 0) ||
+        !(c->decay.awd_scale >= 0))
+        return err_set(e, "%s: decay.weight_decay, s1, s2 and awd_scale must be non-negative", src);
+    if (c->decay.s1 > c->decay.s2)
+        return err_set(e, "%s: decay.s1 (%g) must not exceed decay.s2 (%g)", src, c->decay.s1, c->decay.s2);
+    if (c->decay.update_every < 1)
+        return err_set(e, "%s: decay.update_every must be at least 1 (got %d)", src, c->decay.update_every);
+    if (!(c->decay.xmin_pos > 1))
+        return err_set(e, "%s: decay.xmin_pos must be > 1 (got %g)", src, c->decay.xmin_pos);
+    if (c->decay.metric < METRIC_ALPHA || c->decay.metric > METRIC_SPECTRAL_NORM ||
+        c->decay.assign < ASSIGN_LINEAR || c->decay.assign > ASSIGN_SIGMOID ||
+        c->decay.pl_fit < FIT_MEDIAN || c->decay.pl_fit > FIT_FIX_FINGER)
+        return err_set(e, "%s: unknown decay.metric, assign or pl_fit value", src);
+    return 0;
+}
+
+/* Run the ESD pass over the candidates; grads are used for gradnorm when use_grads. */
+static int esd_pass(DecayState *st, Model *m, int use_grads, Err *e) {
+    DecayPriv *p = st->priv;
+    for (int k = 0; k < p->n_cand; k++) {
+        const TensorInfo *t = &m->tensors[p->cand[k]];
+        esd_job_clear(&p->jobs[k]);
+        p->jobs[k] = (EsdJob){.name = t->name, .w = m->params + t->offset, .rows = t->rows, .cols = t->cols,
+                              .grad = use_grads && m->grads ? m->grads + t->offset : NULL};
+    }
+    return esd_many(p->jobs, p->n_cand, ESD_GRAM, &p->fit, st->cfg->train.threads, e);
+}
+
+/* Candidate k passes the exclusion list already; the eigenvalue-count filter applies unless the
+ * metric is the gradient norm (AdaDecay skips it, as the code does). */
+static int passes_filter(const DecayState *st, const EsdJob *j) {
+    return eff_metric(st->cfg) == METRIC_GRADNORM || j->N >= st->cfg->decay.eigs_thresh;
+}
+
+static double metric_of(DecayMetric mt, const EsdJob *j) {
+    switch (mt) {
+    case METRIC_GRADNORM: return j->gradnorm;
+    case METRIC_FNORM: return j->fnorm;
+    case METRIC_SPECTRAL_NORM: return j->spectral_norm;
+    default: return j->fit.status == PL_OK ? j->fit.alpha : NAN;
+    }
+}
+
+static void fmt_num(char *out, size_t n, double v) {
+    if (isfinite(v)) snprintf(out, n, "%.9g", v);
+    else snprintf(out, n, "null");
+}
+
+static void log_line(FILE *f, long step, const TensorInfo *t, const EsdJob *j, double wd, double secs) {
+    char name[96], v[10][32];
+    module_name(t, name, sizeof name);
+    double vals[10] = {j->fit.alpha, j->fit.D, j->fit.xmin, j->spectral_norm, j->fnorm,
+                       j->stable_rank, j->entropy, j->gradnorm, wd, secs};
+    for (int i = 0; i < 10; i++) fmt_num(v[i], sizeof v[i], vals[i]);
+    fprintf(f,
+            "{\"step\": %ld, \"module\": \"%s\", \"layer\": %d, \"type\": \"%s\", \"alpha\": %s, \"D\": %s, "
+            "\"xmin\": %s, \"n_tail\": %d, \"spectral_norm\": %s, \"fnorm\": %s, \"stable_rank\": %s, "
+            "\"entropy\": %s, \"gradnorm\": %s, \"wd\": %s, \"fit_seconds\": %s}\n",
+            step, name, t->layer, module_type_name(t->type), v[0], v[1], v[2], j->fit.n_tail, v[3], v[4],
+            v[5], v[6], v[7], v[8], v[9]);
+    fflush(f);
+}
+
+static int save_spectra(DecayState *st, Model *m, long step, Err *e) {
+    DecayPriv *p = st->priv;
+    if (!st->spectra_dir[0]) return 0;
+    SpectrumRec *r = calloc((size_t)(p->n_cand ? p->n_cand : 1), sizeof *r);
+    char (*names)[96] = calloc((size_t)(p->n_cand ? p->n_cand : 1), sizeof *names);
+    if (!r || !names) { free(r); free(names); return err_set(e, "decay: out of memory"); }
+    int n = 0;
+    for (int k = 0; k < p->n_cand; k++) {
+        const EsdJob *j = &p->jobs[k];
+        if (!passes_filter(st, j) || !j->lam) continue;
+        const TensorInfo *t = &m->tensors[p->cand[k]];
+        module_name(t, names[n], sizeof names[n]);
+        r[n] = (SpectrumRec){names[n], t->layer, (int)t->type, t->rows, t->cols, j->fit.alpha, j->fit.xmin,
+                             j->N, j->lam};
+        n++;
+    }
+    char path[AD_PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/spectra_step%ld.bin", st->spectra_dir, step);
+    int rc = esd_write_spectra(path, step, r, n, e);
+    free(r);
+    free(names);
+    return rc;
+}
+
+/* One module-wise update (AdaDecay / AlphaDecay): ESD pass, metric, assignment, log. */
+static int modulewise_update(DecayState *st, Model *m, long step, int use_grads, Err *e) {
+    DecayPriv *p = st->priv;
+    const Config *c = st->cfg;
+    double eta = c->decay.weight_decay, t0 = now_seconds();
+    if (esd_pass(st, m, use_grads, e)) return -1;
+    int n = 0, nc = p->n_cand ? p->n_cand : 1;
+    double *v = malloc(sizeof(double) * nc), *wd = malloc(sizeof(double) * nc);
+    int *layer = malloc(sizeof(int) * nc), *which = malloc(sizeof(int) * nc);
+    const char **names = malloc(sizeof(char *) * nc);
+    if (!v || !wd || !layer || !which || !names) {
+        free(v); free(wd); free(layer); free(which); free(names);
+        return err_set(e, "decay: out of memory");
+    }
+    DecayMetric mt = eff_metric(c);
+    for (int k = 0; k < p->n_cand; k++) {
+        const EsdJob *j = &p->jobs[k];
+        double x = metric_of(mt, j);
+        if (!passes_filter(st, j) || !isfinite(x)) continue;
+        const TensorInfo *t = &m->tensors[p->cand[k]];
+        v[n] = x;
+        layer[n] = t->layer;
+        names[n] = t->name;
+        which[n++] = k;
+    }
+    int rc = decay_assign(eff_assign(c), v, layer, names, n, eta, c->decay.s1, c->decay.s2, wd, e);
+    if (rc == 0) {
+        set_all(m, eta);
+        for (int i = 0; i < n; i++) m->wd[p->cand[which[i]]] = wd[i];
+        double secs = now_seconds() - t0;
+        if (st->log)
+            for (int k = 0; k < p->n_cand; k++)
+                if (passes_filter(st, &p->jobs[k]))
+                    log_line(st->log, step, &m->tensors[p->cand[k]], &p->jobs[k], m->wd[p->cand[k]], secs);
+        st->last_update_step = step;
+    }
+    free(v); free(wd); free(layer); free(which); free(names);
+    return rc;
+}
+
+/* ---- the hook ---- */
+
+int decay_init(DecayState *st, const Config *cfg, Model *m, FILE *log, const char *spectra_dir, int fresh,
+               Err *e) {
+    double keep_lambda = st->awd_lambda;
+    long keep_last = st->last_update_step;
+    memset(st, 0, sizeof *st);
+    st->cfg = cfg;
+    st->log = log;
+    snprintf(st->spectra_dir, sizeof st->spectra_dir, "%s", spectra_dir ? spectra_dir : "");
+    st->awd_lambda = fresh ? 0.0 : keep_lambda;
+    st->last_update_step = fresh ? -1 : keep_last;
+    if (check_config(cfg, e)) return -1;
+    if (!m->wd) return err_set(e, "decay: the model has no per-tensor wd array");
+    DecayPriv *p = calloc(1, sizeof *p);
+    if (!p) return err_set(e, "decay: out of memory");
+    st->priv = p;
+    plfit_opts_from_config(&p->fit, cfg);
+    p->cand = calloc((size_t)(m->n_tensors ? m->n_tensors : 1), sizeof *p->cand);
+    p->jobs = calloc((size_t)(m->n_tensors ? m->n_tensors : 1), sizeof *p->jobs);
+    if (!p->cand || !p->jobs) return err_set(e, "decay: out of memory");
+    for (int i = 0; i < m->n_tensors; i++) {
+        const TensorInfo *t = &m->tensors[i];
+        char name[96];
+        module_name(t, name, sizeof name);
+        if ((t->kind == KIND_LINEAR || t->kind == KIND_LM_HEAD) && !is_excluded(cfg, name))
+            p->cand[p->n_cand++] = i;
+    }
+    if (!fresh) return 0; /* resume: m->wd and the state come from the checkpoint */
+    double eta = cfg->decay.weight_decay;
+    switch (cfg->decay.method) {
+    case DECAY_NONE: set_all(m, 0.0); break;
+    case DECAY_AWD: set_all(m, 0.0); break; /* lam_bar starts at 0; the first update sets it */
+    case DECAY_UNIFORM: set_all(m, eta); break;
+    default:
+        /* step-0 assignment on the initial weights; no gradient exists yet (gradnorm = 10) */
+        if (modulewise_update(st, m, 0, 0, e)) return -1;
+    }
+    if (!method_is_modulewise(cfg->decay.method) && st->spectra_dir[0] && esd_pass(st, m, 0, e)) return -1;
+    return save_spectra(st, m, 0, e);
+}
+
+int decay_before_update(DecayState *st, Model *m, long step, Err *e) {
+    const Config *c = st->cfg;
+    if (!c || !st->priv) return err_set(e, "decay: decay_init was not called");
+    switch (c->decay.method) {
+    case DECAY_NONE: set_all(m, 0.0); return 0;
+    case DECAY_UNIFORM: set_all(m, c->decay.weight_decay); return 0;
+    case DECAY_AWD: {
+        if (!m->grads) return err_set(e, "decay: AWD needs gradients (model has no grads buffer)");
+        double g2 = 0, w2 = 0;
+        for (size_t i = 0; i < m->n_params; i++) {
+            g2 += (double)m->grads[i] * m->grads[i];
+            w2 += (double)m->params[i] * m->params[i];
+        }
+        st->awd_lambda = decay_awd_step(st->awd_lambda, c->decay.weight_decay, c->decay.awd_scale, sqrt(g2),
+                                        sqrt(w2));
+        if (!isfinite(st->awd_lambda))
+            return err_set(e, "decay: AWD lambda is not finite at update %ld (gradient %g, weights %g)", step,
+                           sqrt(g2), sqrt(w2));
+        set_all(m, st->awd_lambda);
+        return 0;
+    }
+    default:
+        /* update_every = 1 would repeat the step-0 assignment on the same weights: done once */
+        if ((step + 1) % c->decay.update_every != 0 || st->last_update_step == step) return 0;
+        return modulewise_update(st, m, step, 1, e);
+    }
+}
+
+int decay_finish(DecayState *st, Model *m, long step, Err *e) {
+    if (!st->priv) return err_set(e, "decay: decay_init was not called");
+    if (!st->spectra_dir[0]) return 0;
+    if (esd_pass(st, m, 1, e)) return -1;
+    return save_spectra(st, m, step, e);
+}
+
+void decay_free(DecayState *st) {
+    DecayPriv *p = st->priv;
+    if (!p) return;
+    for (int k = 0; p->jobs && k < p->n_cand; k++) esd_job_clear(&p->jobs[k]);
+    free(p->jobs);
+    free(p->cand);
+    free(p);
+    st->priv = NULL;
+}
+
+double decay_wd_mean(const Model *m) {
+    double s = 0, n = 0;
+    for (int i = 0; i < m->n_tensors; i++) {
+        s += m->wd[i] * (double)m->tensors[i].size;
+        n += (double)m->tensors[i].size;
+    }
+    return n > 0 ? s / n : 0;
+}
