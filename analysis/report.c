@@ -1,8 +1,271 @@
-/* report.c - placeholder until analysis lands. */
-#include <stdio.h>
+/* report.c - `alphadecay report index|table|plot|all`: the CLI over the analysis library.
+ *
+ *   report index RESULTS_DIR [--out FILE]        a CSV row per run (stdout, or FILE)
+ *   report table SPEC... [common options]        NAME.md / NAME.tex / NAME.csv, Markdown also to stdout
+ *   report plot SPEC...  [common options]        NAME.png / NAME.pdf (+ NAME.gp and data) via gnuplot
+ *   report all [--specs DIR] [common options]    every *.yaml spec in DIR (default analysis/specs)
+ * common: --root DIR (spec `results:` paths are relative to it, default .), --out-dir DIR (default
+ * paper/generated), --reported CSV (default ROOT/analysis/reported/paper_tables.csv), --quiet.
+ * Warnings (failed runs, missing spectra, gnuplot absent) go to stderr as "warning: ..." lines. */
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
 #include "cli.h"
+#include "kv.h"
+#include "report.h"
+#include "reported.h"
+#include "table.h"
+
+typedef struct {
+    const char *root, *out_dir, *reported, *specs, *out;
+    int quiet;
+} Opts;
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: alphadecay report index RESULTS_DIR [--out FILE]\n"
+            "       alphadecay report table SPEC.yaml... [--root DIR] [--out-dir DIR] [--reported CSV] [--quiet]\n"
+            "       alphadecay report plot SPEC.yaml... [--root DIR] [--out-dir DIR]\n"
+            "       alphadecay report all [--specs DIR] [--root DIR] [--out-dir DIR] [--reported CSV] [--quiet]\n\n"
+            "index: scan a results tree, one CSV row per run (grid coordinates, status, final val loss/ppl,\n"
+            "       steps, tokens, wall seconds); partial, failed and unreadable runs are listed as such.\n"
+            "table: a table spec -> OUT_DIR/NAME.md, NAME.tex (booktabs), NAME.csv; Markdown also on stdout.\n"
+            "plot:  a figure spec -> OUT_DIR/NAME.png and NAME.pdf through gnuplot (NAME.gp kept).\n"
+            "all:   every *.yaml in --specs (default ROOT/analysis/specs); specs whose results directory\n"
+            "       does not exist are skipped with a message.\n"
+            "Spec `results:` paths are relative to --root (default .). --out-dir defaults to paper/generated;\n"
+            "--reported defaults to ROOT/analysis/reported/paper_tables.csv. Spec format: analysis/spec.h.\n");
+}
+
+static void path_join(char *dst, size_t cap, const char *root, const char *p) {
+    if (p[0] == '/' || !strcmp(root, ".")) strfmt(dst, cap, "%s", p);
+    else strfmt(dst, cap, "%s/%s", root, p);
+}
+
+static int is_dir(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static void print_warnings(const char *text) {
+    const char *p = text;
+    while (p && *p) {
+        const char *nl = strchr(p, '\n');
+        int len = nl ? (int)(nl - p) : (int)strlen(p);
+        if (len) fprintf(stderr, "warning: %.*s\n", len, p);
+        p = nl ? nl + 1 : NULL;
+    }
+}
+
+static int write_out(const char *dir, const char *name, const char *ext, const StrBuf *b, Err *e) {
+    char path[AD_PATH_MAX];
+    strfmt(path, sizeof path, "%s/%s.%s", dir, name, ext);
+    return write_file_atomic(path, b->p ? b->p : "", b->len, e);
+}
+
+/* 0 done, 1 failed (message printed), 2 skipped because the results directory is absent. */
+static int do_spec(const char *spec_path, const Opts *o, int want_table, int want_fig, int skip_missing) {
+    Err e = {{0}};
+    Spec *s = xcalloc(1, sizeof *s);
+    int rc = 1;
+    RunSet rs = {0};
+    Reported rep = {0};
+    Table t = {0};
+    if (spec_load(s, spec_path, &e)) goto fail;
+    if ((s->is_figure && !want_fig) || (!s->is_figure && !want_table)) {
+        fprintf(stderr, "alphadecay report: %s is a %s spec; use `report %s`\n", spec_path,
+                s->is_figure ? "figure" : "table", s->is_figure ? "plot" : "table");
+        free(s);
+        return 1;
+    }
+    char results[AD_PATH_MAX];
+    path_join(results, sizeof results, o->root, s->results);
+    if (!is_dir(results) && skip_missing) {
+        fprintf(stderr, "skipped %s: no results at %s\n", spec_path, results);
+        free(s);
+        return 2;
+    }
+    if (runs_scan(results, &rs, &e)) goto fail;
+    if (!rs.n) fprintf(stderr, "warning: %s: no run directories under %s\n", spec_path, results);
+    if (mkdir_p(o->out_dir, &e)) goto fail;
+    if (s->is_figure) {
+        StrBuf warn = {0};
+        int frc = figure_make(s, &rs, o->out_dir, &warn, &e);
+        if (warn.p) print_warnings(warn.p);
+        sb_free(&warn);
+        if (frc) goto fail;
+        if (!o->quiet) printf("%s/%s.png\n%s/%s.pdf\n", o->out_dir, s->name, o->out_dir, s->name);
+    } else {
+        if (s->rep_mode && reported_load(&rep, o->reported, &e)) goto fail;
+        if (table_build(&t, s, &rs, s->rep_mode ? &rep : NULL, &e)) goto fail;
+        print_warnings(t.warn.p);
+        StrBuf md = {0}, tex = {0}, csv = {0};
+        table_markdown(&t, &md);
+        table_latex(&t, &tex);
+        table_csv(&t, &csv);
+        int wrc = write_out(o->out_dir, s->name, "md", &md, &e) || write_out(o->out_dir, s->name, "tex", &tex, &e) ||
+                  write_out(o->out_dir, s->name, "csv", &csv, &e);
+        if (!wrc && !o->quiet) printf("%s\n", md.p);
+        sb_free(&md);
+        sb_free(&tex);
+        sb_free(&csv);
+        if (wrc) goto fail;
+    }
+    rc = 0;
+fail:
+    if (rc) fprintf(stderr, "alphadecay report: %s\n", e.msg[0] ? e.msg : "failed");
+    table_free(&t);
+    reported_free(&rep);
+    runs_free(&rs);
+    free(s);
+    return rc;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static int do_all(const Opts *o) {
+    char dir[AD_PATH_MAX];
+    if (o->specs) strfmt(dir, sizeof dir, "%s", o->specs);
+    else path_join(dir, sizeof dir, o->root, "analysis/specs");
+    DIR *d = opendir(dir);
+    if (!d) {
+        fprintf(stderr, "alphadecay report: %s: cannot open spec directory\n", dir);
+        return 1;
+    }
+    char *names[512];
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) && n < 512) {
+        size_t l = strlen(de->d_name);
+        if (l > 5 && !strcmp(de->d_name + l - 5, ".yaml")) {
+            names[n] = xcalloc(l + 1, 1);
+            memcpy(names[n++], de->d_name, l);
+        }
+    }
+    closedir(d);
+    qsort(names, (size_t)n, sizeof *names, cmp_str);
+    int failed = 0, done = 0, skipped = 0;
+    for (int i = 0; i < n; i++) {
+        char path[AD_PATH_MAX];
+        strfmt(path, sizeof path, "%s/%s", dir, names[i]);
+        int rc = do_spec(path, o, 1, 1, 1);
+        failed += rc == 1;
+        skipped += rc == 2;
+        done += rc == 0;
+        free(names[i]);
+    }
+    fprintf(stderr, "report all: %d specs done, %d skipped (no results), %d failed\n", done, skipped, failed);
+    return failed ? 1 : 0;
+}
+
+static int do_index(const char *results, const Opts *o) {
+    Err e = {{0}};
+    RunSet rs;
+    if (runs_scan(results, &rs, &e)) {
+        fprintf(stderr, "alphadecay report index: %s\n", e.msg);
+        return 1;
+    }
+    StrBuf b = {0};
+    char root[AD_PATH_MAX];
+    strfmt(root, sizeof root, "%s", results);
+    size_t l = strlen(root);
+    while (l > 1 && root[l - 1] == '/') root[--l] = 0;
+    index_csv(&rs, root, &b);
+    int bad = 0;
+    for (int i = 0; i < rs.n; i++)
+        if (strcmp(rs.runs[i].status, "completed")) {
+            fprintf(stderr, "warning: %s: %s%s%s\n", rs.runs[i].dir, rs.runs[i].status, rs.runs[i].problem[0] ? ": " : "",
+                    rs.runs[i].problem);
+            bad++;
+        }
+    int rc = 0;
+    if (o->out) {
+        if (write_file_atomic(o->out, b.p, b.len, &e)) {
+            fprintf(stderr, "alphadecay report index: %s\n", e.msg);
+            rc = 1;
+        }
+    } else {
+        fwrite(b.p, 1, b.len, stdout);
+    }
+    fprintf(stderr, "index: %d runs, %d not completed\n", rs.n, bad);
+    sb_free(&b);
+    runs_free(&rs);
+    return rc;
+}
+
 int cmd_report(int argc, char **argv) {
-    (void)argc; (void)argv;
-    fprintf(stderr, "alphadecay report: not implemented yet\n");
-    return 1;
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *verb = argv[1];
+    if (!strcmp(verb, "--help") || !strcmp(verb, "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(verb, "index") && strcmp(verb, "table") && strcmp(verb, "plot") && strcmp(verb, "all")) {
+        fprintf(stderr, "alphadecay report: unknown verb '%s' (index, table, plot, all)\n", verb);
+        return 2;
+    }
+    Opts o = {".", NULL, NULL, NULL, NULL, 0};
+    const char *pos[256];
+    int npos = 0;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        const char **slot = !strcmp(a, "--root")       ? &o.root
+                            : !strcmp(a, "--out-dir")  ? &o.out_dir
+                            : !strcmp(a, "--reported") ? &o.reported
+                            : !strcmp(a, "--specs")    ? &o.specs
+                            : !strcmp(a, "--out")      ? &o.out
+                                                       : NULL;
+        if (slot) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "alphadecay report: %s needs a value\n", a);
+                return 2;
+            }
+            *slot = argv[++i];
+        } else if (!strcmp(a, "--quiet")) {
+            o.quiet = 1;
+        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "alphadecay report: unknown option '%s'\n", a);
+            return 2;
+        } else if (npos < 256) {
+            pos[npos++] = a;
+        }
+    }
+    char out_dir[AD_PATH_MAX], reported[AD_PATH_MAX];
+    if (!o.out_dir) {
+        path_join(out_dir, sizeof out_dir, o.root, "paper/generated");
+        o.out_dir = out_dir;
+    }
+    if (!o.reported) {
+        path_join(reported, sizeof reported, o.root, "analysis/reported/paper_tables.csv");
+        o.reported = reported;
+    }
+    if (!strcmp(verb, "index")) {
+        if (npos != 1) {
+            fprintf(stderr, "alphadecay report index: expected one RESULTS_DIR\n");
+            return 2;
+        }
+        return do_index(pos[0], &o);
+    }
+    if (!strcmp(verb, "all")) {
+        if (npos) {
+            fprintf(stderr, "alphadecay report all: takes no positional arguments (use --specs DIR)\n");
+            return 2;
+        }
+        return do_all(&o);
+    }
+    if (!npos) {
+        fprintf(stderr, "alphadecay report %s: expected at least one SPEC.yaml\n", verb);
+        return 2;
+    }
+    int failed = 0;
+    for (int i = 0; i < npos; i++) failed |= do_spec(pos[i], &o, !strcmp(verb, "table"), !strcmp(verb, "plot"), 0) != 0;
+    return failed ? 1 : 0;
 }

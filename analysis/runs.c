@@ -1,0 +1,344 @@
+/* runs.c - see runs.h. */
+#include "runs.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int is_dir(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static void base_names(Run *r) {
+    char tmp[AD_PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", r->dir);
+    size_t n = strlen(tmp);
+    while (n > 1 && tmp[n - 1] == '/') tmp[--n] = 0;
+    char *s = strrchr(tmp, '/');
+    strfmt(r->name, sizeof r->name, "%s", s ? s + 1 : tmp);
+    if (s) {
+        *s = 0;
+        char *t = strrchr(tmp, '/');
+        strfmt(r->sweep, sizeof r->sweep, "%s", t ? t + 1 : tmp);
+    } else {
+        r->sweep[0] = 0;
+    }
+}
+
+/* Last record of a JSON-lines file: 0 with *last filled (caller frees), 1 when the file is absent
+ * or empty, -1 when it is malformed. */
+static int last_record(const char *path, KVList *last, Err *e) {
+    if (!file_exists(path)) return 1;
+    KVList *recs;
+    int n;
+    if (jsonl_read(path, &recs, &n, e)) return -1;
+    if (n == 0) { jsonl_free(recs, n); return 1; }
+    *last = recs[n - 1];
+    kv_init(&recs[n - 1]);
+    jsonl_free(recs, n);
+    return 0;
+}
+
+static double num_or_nan(const KVList *l, const char *key) {
+    double v;
+    return kv_num(l, key, &v) == 0 ? v : NAN;
+}
+
+static void set_problem(Run *r, const char *msg) {
+    if (!r->problem[0]) strfmt(r->problem, sizeof r->problem, "%s", msg);
+}
+
+void run_load(Run *r, const char *dir) {
+    memset(r, 0, sizeof *r);
+    snprintf(r->dir, sizeof r->dir, "%s", dir);
+    base_names(r);
+    kv_init(&r->cfg);
+    r->val_loss = r->val_ppl = r->steps = r->tokens = NAN;
+    r->wall_seconds = r->peak_rss_mb = r->tok_per_s = NAN;
+    char path[AD_PATH_MAX + 32];
+    Err e = {{0}};
+
+    snprintf(path, sizeof path, "%s/config.yaml", dir);
+    if (yaml_flatten_file(path, &r->cfg, &e)) {
+        snprintf(r->status, sizeof r->status, "unreadable");
+        set_problem(r, e.msg);
+        return;
+    }
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    if (file_exists(path)) {
+        char *text = NULL;
+        size_t len;
+        KVList s;
+        if (read_file(path, &text, &len, &e) || flatjson_parse(text, &s, path, &e)) {
+            if (e.msg[0] == 0) strfmt(e.msg, sizeof e.msg, "%s: unreadable", path);
+            snprintf(r->status, sizeof r->status, "unreadable");
+            set_problem(r, e.msg);
+            free(text);
+            return;
+        }
+        free(text);
+        const char *st = kv_get(&s, "status");
+        if (!st || (strcmp(st, "completed") && strcmp(st, "failed") && strcmp(st, "diverged"))) {
+            snprintf(r->status, sizeof r->status, "unreadable");
+            strfmt(r->problem, sizeof r->problem, "%s: status is %s%s%s, expected completed|failed|diverged",
+                     path, st ? "\"" : "", st ? st : "missing", st ? "\"" : "");
+            kv_free(&s);
+            return;
+        }
+        snprintf(r->status, sizeof r->status, "%s", st);
+        r->val_loss = num_or_nan(&s, "final_val_loss");
+        r->val_ppl = num_or_nan(&s, "final_val_ppl");
+        r->steps = num_or_nan(&s, "steps");
+        r->tokens = num_or_nan(&s, "tokens");
+        r->wall_seconds = num_or_nan(&s, "wall_seconds");
+        r->peak_rss_mb = num_or_nan(&s, "peak_rss_mb");
+        r->tok_per_s = num_or_nan(&s, "tok_per_s");
+        const char *msg = kv_get(&s, "message");
+        if (msg && strcmp(msg, "null")) set_problem(r, msg);
+        if (!strcmp(st, "completed") && isnan(r->val_ppl))
+            set_problem(r, "summary.json: completed but final_val_ppl is missing");
+        kv_free(&s);
+        return;
+    }
+    /* no summary: a run in progress or killed; report how far its logs got */
+    snprintf(r->status, sizeof r->status, "partial");
+    KVList last;
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    int rc = last_record(path, &last, &e);
+    if (rc < 0) {
+        snprintf(r->status, sizeof r->status, "unreadable");
+        set_problem(r, e.msg);
+        return;
+    }
+    if (rc == 0) {
+        r->steps = num_or_nan(&last, "step");
+        r->tokens = num_or_nan(&last, "tokens");
+        r->wall_seconds = num_or_nan(&last, "elapsed_s");
+        r->tok_per_s = num_or_nan(&last, "tok_per_s");
+        kv_free(&last);
+    }
+    snprintf(path, sizeof path, "%s/eval.jsonl", dir);
+    rc = last_record(path, &last, &e);
+    if (rc < 0) {
+        snprintf(r->status, sizeof r->status, "unreadable");
+        set_problem(r, e.msg);
+        return;
+    }
+    if (rc == 0) {
+        r->val_loss = num_or_nan(&last, "loss");
+        r->val_ppl = num_or_nan(&last, "ppl");
+        kv_free(&last);
+    }
+    set_problem(r, "no summary.json (running or killed)");
+}
+
+void run_free(Run *r) { kv_free(&r->cfg); }
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static void push_run(RunSet *rs, const char *dir) {
+    if (rs->n == rs->cap) {
+        int cap = rs->cap ? rs->cap * 2 : 32;
+        Run *nr = xcalloc((size_t)cap, sizeof *nr);
+        if (rs->n) memcpy(nr, rs->runs, (size_t)rs->n * sizeof *nr);
+        free(rs->runs);
+        rs->runs = nr;
+        rs->cap = cap;
+    }
+    run_load(&rs->runs[rs->n++], dir);
+}
+
+static int scan_dir(const char *dir, RunSet *rs, int depth, Err *e) {
+    char path[AD_PATH_MAX];
+    snprintf(path, sizeof path, "%s/config.yaml", dir);
+    if (file_exists(path)) {
+        push_run(rs, dir);
+        return 0;
+    }
+    if (depth > 8) return 0;
+    DIR *d = opendir(dir);
+    if (!d) return err_set(e, "%s: cannot open directory", dir);
+    char **names = NULL;
+    int n = 0, cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.' || !strcmp(de->d_name, "checkpoint")) continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            char **nn = xcalloc((size_t)cap, sizeof *nn);
+            if (n) memcpy(nn, names, (size_t)n * sizeof *nn);
+            free(names);
+            names = nn;
+        }
+        names[n] = xcalloc(strlen(de->d_name) + 1, 1);
+        strcpy(names[n++], de->d_name);
+    }
+    closedir(d);
+    qsort(names, (size_t)n, sizeof *names, cmp_str); /* deterministic order, whatever the filesystem */
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        if (!rc && is_dir(path)) rc = scan_dir(path, rs, depth + 1, e);
+        free(names[i]);
+    }
+    free(names);
+    return rc;
+}
+
+int runs_scan(const char *root, RunSet *rs, Err *e) {
+    memset(rs, 0, sizeof *rs);
+    if (!is_dir(root)) return err_set(e, "%s: no such results directory", root);
+    char clean[AD_PATH_MAX];
+    snprintf(clean, sizeof clean, "%s", root);
+    size_t n = strlen(clean);
+    while (n > 1 && clean[n - 1] == '/') clean[--n] = 0;
+    if (scan_dir(clean, rs, 0, e)) {
+        runs_free(rs);
+        return -1;
+    }
+    return 0;
+}
+
+void runs_free(RunSet *rs) {
+    for (int i = 0; i < rs->n; i++) run_free(&rs->runs[i]);
+    free(rs->runs);
+    memset(rs, 0, sizeof *rs);
+}
+
+const char *run_coord(const Run *r, const char *key) {
+    if (!strcmp(key, "run.name")) return r->name;
+    if (!strcmp(key, "run.sweep")) return r->sweep;
+    if (!strcmp(key, "run.status")) return r->status;
+    return kv_get(&r->cfg, key);
+}
+
+const char *const RUN_METRICS[] = {
+    "val_ppl",     "val_loss",    "best_val_ppl", "train_loss", "wall_seconds", "wall_hours",
+    "steps",       "tokens",      "peak_rss_mb",  "tok_per_s",  "fit_seconds_per_call", "decay_calls",
+    NULL,
+};
+
+int metric_known(const char *name) {
+    for (int i = 0; RUN_METRICS[i]; i++)
+        if (!strcmp(RUN_METRICS[i], name)) return 1;
+    return 0;
+}
+
+static int have(double v, const Run *r, const char *metric, double *out, Err *e) {
+    if (isnan(v)) return err_set(e, "%s: %s is not available (status %s)", r->dir, metric, r->status);
+    *out = v;
+    return 0;
+}
+
+/* Seconds per decay update: decay.c writes the wall time of the whole update (ESD pass + fits +
+ * assignment) as fit_seconds on each module line of that update, so take one value per distinct
+ * step (the largest, should they ever differ) and average over updates; *calls = updates. */
+static int decay_timing(const Run *r, double *per_call, double *calls, Err *e) {
+    KVList *recs;
+    int n;
+    if (run_decay(r, &recs, &n, e)) return -1;
+    double total = 0, prev_step = NAN, step_max = 0;
+    int ncall = 0;
+    for (int i = 0; i < n; i++) {
+        double s, f;
+        if (kv_num(&recs[i], "step", &s) || kv_num(&recs[i], "fit_seconds", &f)) {
+            jsonl_free(recs, n);
+            return err_set(e, "%s/decay.jsonl: record %d lacks step or fit_seconds", r->dir, i + 1);
+        }
+        if (s != prev_step) {
+            if (ncall) total += step_max;
+            ncall++;
+            step_max = f;
+        } else if (f > step_max) {
+            step_max = f;
+        }
+        prev_step = s;
+    }
+    if (ncall) total += step_max;
+    jsonl_free(recs, n);
+    if (!ncall) return err_set(e, "%s/decay.jsonl: no decay updates logged", r->dir);
+    *per_call = total / ncall;
+    *calls = ncall;
+    return 0;
+}
+
+static int series_extreme(const Run *r, const char *file, const char *key, int want_min, int want_last,
+                          double *out, Err *e) {
+    double *x, *y;
+    int n;
+    if (run_series(r, file, "step", key, &x, &y, &n, e)) return -1;
+    if (!n) {
+        free(x);
+        free(y);
+        return err_set(e, "%s/%s: no %s values", r->dir, file, key);
+    }
+    double v = y[want_last ? n - 1 : 0];
+    if (!want_last)
+        for (int i = 0; i < n; i++) v = want_min ? fmin(v, y[i]) : fmax(v, y[i]);
+    free(x);
+    free(y);
+    *out = v;
+    return 0;
+}
+
+int run_metric(const Run *r, const char *metric, double *out, Err *e) {
+    if (!strcmp(r->status, "unreadable")) return err_set(e, "%s: unreadable: %s", r->dir, r->problem);
+    if (!strcmp(metric, "val_ppl")) return have(r->val_ppl, r, metric, out, e);
+    if (!strcmp(metric, "val_loss")) return have(r->val_loss, r, metric, out, e);
+    if (!strcmp(metric, "wall_seconds")) return have(r->wall_seconds, r, metric, out, e);
+    if (!strcmp(metric, "wall_hours")) {
+        if (have(r->wall_seconds, r, metric, out, e)) return -1;
+        *out /= 3600.0;
+        return 0;
+    }
+    if (!strcmp(metric, "steps")) return have(r->steps, r, metric, out, e);
+    if (!strcmp(metric, "tokens")) return have(r->tokens, r, metric, out, e);
+    if (!strcmp(metric, "peak_rss_mb")) return have(r->peak_rss_mb, r, metric, out, e);
+    if (!strcmp(metric, "tok_per_s")) return have(r->tok_per_s, r, metric, out, e);
+    if (!strcmp(metric, "best_val_ppl")) return series_extreme(r, "eval.jsonl", "ppl", 1, 0, out, e);
+    if (!strcmp(metric, "train_loss")) return series_extreme(r, "metrics.jsonl", "loss", 0, 1, out, e);
+    if (!strcmp(metric, "fit_seconds_per_call") || !strcmp(metric, "decay_calls")) {
+        double per, calls;
+        if (decay_timing(r, &per, &calls, e)) return -1;
+        *out = metric[0] == 'f' ? per : calls;
+        return 0;
+    }
+    return err_set(e, "unknown metric \"%s\"", metric);
+}
+
+int run_series(const Run *r, const char *file, const char *xkey, const char *ykey, double **x, double **y,
+               int *n, Err *e) {
+    char path[AD_PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/%s", r->dir, file);
+    *x = *y = NULL;
+    *n = 0;
+    if (!file_exists(path)) return err_set(e, "%s: missing", path);
+    KVList *recs;
+    int nr;
+    if (jsonl_read(path, &recs, &nr, e)) return -1;
+    *x = xcalloc((size_t)nr + 1, sizeof **x);
+    *y = xcalloc((size_t)nr + 1, sizeof **y);
+    for (int i = 0; i < nr; i++) {
+        double a, b;
+        if (kv_num(&recs[i], xkey, &a) == 0 && kv_num(&recs[i], ykey, &b) == 0 && isfinite(a) && isfinite(b)) {
+            (*x)[*n] = a;
+            (*y)[*n] = b;
+            (*n)++;
+        }
+    }
+    jsonl_free(recs, nr);
+    return 0;
+}
+
+int run_decay(const Run *r, KVList **recs, int *n, Err *e) {
+    char path[AD_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/decay.jsonl", r->dir);
+    *recs = NULL;
+    *n = 0;
+    if (!file_exists(path)) return err_set(e, "%s: missing (method %s logs no decay updates?)", path,
+                                           run_coord(r, "decay.method") ? run_coord(r, "decay.method") : "?");
+    return jsonl_read(path, recs, n, e);
+}

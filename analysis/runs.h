@@ -1,0 +1,56 @@
+/* runs.h - run directories (DESIGN.md "Run directory") as analysis sees them.
+ *
+ * A run directory is any directory holding config.yaml. Loading one never fails as a whole: a run
+ * whose files cannot be read is kept with status "unreadable" and a message in `problem`, so the
+ * index and the tables can show it instead of silently dropping it. Status is
+ *   completed | failed | diverged  (from summary.json),
+ *   partial     (no summary.json yet: still running, or killed; numbers from the logs so far),
+ *   unreadable  (config.yaml or summary.json missing pieces or malformed; see problem).
+ * Grid coordinates are the dotted keys of config.yaml ("decay.weight_decay"), plus "run.name"
+ * (directory name), "run.sweep" (parent directory name) and "run.status". */
+#ifndef RUNS_H
+#define RUNS_H
+
+#include "common.h"
+#include "kv.h"
+
+typedef struct {
+    char dir[AD_PATH_MAX];
+    char name[256];
+    char sweep[256];
+    KVList cfg;             /* config.yaml, flattened */
+    char status[16];
+    double val_loss, val_ppl; /* final evaluation; NAN when none */
+    double steps, tokens, wall_seconds, peak_rss_mb, tok_per_s; /* NAN when unknown */
+    char problem[1024];     /* "" when the run read cleanly */
+} Run;
+
+typedef struct {
+    Run *runs;
+    int n, cap;
+} RunSet;
+
+/* Load every run directory under root (root itself may be one), sorted by path. -1 only when root
+ * cannot be read at all. */
+int runs_scan(const char *root, RunSet *rs, Err *e);
+void runs_free(RunSet *rs);
+void run_load(Run *r, const char *dir);
+void run_free(Run *r);
+
+/* A coordinate: config key or run.name / run.sweep / run.status; NULL when absent. */
+const char *run_coord(const Run *r, const char *key);
+
+/* Names of the per-run metrics, NULL-terminated, and whether a name is one of them. */
+extern const char *const RUN_METRICS[];
+int metric_known(const char *name);
+/* A metric of one run: 0 and *out, or -1 with Err naming the run and what is missing. */
+int run_metric(const Run *r, const char *metric, double *out, Err *e);
+
+/* Column `ykey` against `xkey` from RUNDIR/file (a JSON-lines file); rows lacking either or with a
+ * non-number are skipped. Arrays are malloc'd. */
+int run_series(const Run *r, const char *file, const char *xkey, const char *ykey, double **x, double **y,
+               int *n, Err *e);
+/* The records of RUNDIR/decay.jsonl. */
+int run_decay(const Run *r, KVList **recs, int *n, Err *e);
+
+#endif

@@ -1,0 +1,315 @@
+/* spec.c - parse table/figure specs (spec.h) with libyaml's document API, strictly: every key is
+ * checked against the keys its context allows, and errors point at FILE:LINE:COL. */
+#include "spec.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "kv.h"
+#include "runs.h"
+
+typedef struct {
+    yaml_document_t *doc;
+    const char *path;
+    Err *e;
+} Ctx;
+
+static int fail(Ctx *c, yaml_node_t *n, const char *fmt, const char *arg) {
+    char msg[512];
+    strfmt(msg, sizeof msg, fmt, arg);
+    return err_set(c->e, "%s:%zu:%zu: %s", c->path, n->start_mark.line + 1, n->start_mark.column + 1, msg);
+}
+
+static yaml_node_t *node(Ctx *c, int id) { return yaml_document_get_node(c->doc, id); }
+
+static int scalar(Ctx *c, yaml_node_t *n, char *dst, size_t cap, const char *what) {
+    if (n->type != YAML_SCALAR_NODE) return fail(c, n, "%s must be a plain value", what);
+    if (strlen((const char *)n->data.scalar.value) >= cap) return fail(c, n, "%s is too long", what);
+    strfmt(dst, cap, "%s", (const char *)n->data.scalar.value);
+    return 0;
+}
+
+static int key_in(const char *k, const char *const *allowed) {
+    for (int i = 0; allowed[i]; i++)
+        if (!strcmp(k, allowed[i])) return 1;
+    return 0;
+}
+
+/* Every key of a mapping must be one of `allowed`. */
+static int check_keys(Ctx *c, yaml_node_t *map, const char *const *allowed, const char *where) {
+    if (map->type != YAML_MAPPING_NODE) return fail(c, map, "%s must be a mapping", where);
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = node(c, p->key);
+        if (k->type != YAML_SCALAR_NODE) return fail(c, k, "%s: keys must be plain", where);
+        if (!key_in((const char *)k->data.scalar.value, allowed)) {
+            char msg[256];
+            strfmt(msg, sizeof msg, "unknown key \"%s\" in %s", (const char *)k->data.scalar.value, where);
+            return fail(c, k, "%s", msg);
+        }
+    }
+    return 0;
+}
+
+static yaml_node_t *get(Ctx *c, yaml_node_t *map, const char *key) {
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = node(c, p->key);
+        if (k->type == YAML_SCALAR_NODE && !strcmp((const char *)k->data.scalar.value, key)) return node(c, p->value);
+    }
+    return NULL;
+}
+
+static int get_str(Ctx *c, yaml_node_t *map, const char *key, char *dst, size_t cap) {
+    yaml_node_t *n = get(c, map, key);
+    return n ? scalar(c, n, dst, cap, key) : 0;
+}
+
+static int get_int(Ctx *c, yaml_node_t *map, const char *key, int *dst) {
+    yaml_node_t *n = get(c, map, key);
+    if (!n) return 0;
+    char b[32];
+    double v;
+    if (scalar(c, n, b, sizeof b, key) || parse_number(b, &v) || v != (int)v) return fail(c, n, "%s must be an integer", key);
+    *dst = (int)v;
+    return 0;
+}
+
+static int get_better(Ctx *c, yaml_node_t *map, int *dst) {
+    yaml_node_t *n = get(c, map, "better");
+    if (!n) return 0;
+    char b[16];
+    if (scalar(c, n, b, sizeof b, "better")) return -1;
+    if (!strcmp(b, "lower")) *dst = -1;
+    else if (!strcmp(b, "higher")) *dst = 1;
+    else return fail(c, n, "better must be lower or higher, not \"%s\"", b);
+    return 0;
+}
+
+static int get_metric(Ctx *c, yaml_node_t *map, const char *key, char *dst, size_t cap) {
+    yaml_node_t *n = get(c, map, key);
+    if (!n) return 0;
+    if (scalar(c, n, dst, cap, key)) return -1;
+    if (!metric_known(dst)) {
+        char msg[1024] = "";
+        for (int i = 0; RUN_METRICS[i]; i++) {
+            strncat(msg, RUN_METRICS[i], sizeof msg - strlen(msg) - 3);
+            if (RUN_METRICS[i + 1]) strncat(msg, ", ", sizeof msg - strlen(msg) - 1);
+        }
+        char full[1200];
+        strfmt(full, sizeof full, "unknown metric \"%s\" (known: %s)", dst, msg);
+        return fail(c, n, "%s", full);
+    }
+    return 0;
+}
+
+/* A list of plain values (or one value) into dst[k][cap]. */
+static int get_list(Ctx *c, yaml_node_t *n, char *dst, size_t cap, int max, int *count, const char *what) {
+    *count = 0;
+    if (n->type == YAML_SCALAR_NODE) return scalar(c, n, dst, cap, what) ? -1 : (*count = 1, 0);
+    if (n->type != YAML_SEQUENCE_NODE) return fail(c, n, "%s must be a value or a list of values", what);
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+        if (*count == max) return fail(c, n, "%s: too many entries", what);
+        if (scalar(c, node(c, *it), dst + (size_t)*count * cap, cap, what)) return -1;
+        (*count)++;
+    }
+    return 0;
+}
+
+static int get_where(Ctx *c, yaml_node_t *map, Where *w) {
+    yaml_node_t *n = get(c, map, "where");
+    if (!n) return 0;
+    if (n->type != YAML_MAPPING_NODE) return fail(c, n, "%s must be a mapping of coordinate: value(s)", "where");
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        if (w->n == SPEC_MAX_COND) return fail(c, n, "%s: too many conditions", "where");
+        Cond *cd = &w->c[w->n];
+        if (scalar(c, node(c, p->key), cd->key, sizeof cd->key, "where key")) return -1;
+        if (get_list(c, node(c, p->value), cd->vals[0], sizeof cd->vals[0], SPEC_MAX_VALS, &cd->nvals, cd->key)) return -1;
+        w->n++;
+    }
+    return 0;
+}
+
+static const char *const REP_KEYS[] = {"mode", "table", "model", "optimizer", "weight_decay", "method", "variant",
+                                       "metric", NULL};
+
+static int get_rep(Ctx *c, yaml_node_t *map, RepSel *r, int *mode) {
+    yaml_node_t *n = get(c, map, "reported");
+    if (!n) return 0;
+    if (n->type == YAML_SCALAR_NODE && !strcmp((const char *)n->data.scalar.value, "false")) {
+        r->off = 1;
+        return 0;
+    }
+    if (check_keys(c, n, REP_KEYS, "reported")) return -1;
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        const char *k = (const char *)node(c, p->key)->data.scalar.value;
+        char v[64];
+        if (scalar(c, node(c, p->value), v, sizeof v, k)) return -1;
+        if (!strcmp(k, "mode")) {
+            if (!mode) return fail(c, node(c, p->key), "%s is only allowed at the top level", "reported.mode");
+            if (!strcmp(v, "beside")) *mode = 1;
+            else if (!strcmp(v, "diff")) *mode = 2;
+            else return fail(c, node(c, p->value), "reported.mode must be beside or diff, not \"%s\"", v);
+            continue;
+        }
+        if (r->n == SPEC_MAX_KEYS) return fail(c, n, "%s: too many keys", "reported");
+        strfmt(r->key[r->n], sizeof r->key[0], "%s", k);
+        strfmt(r->val[r->n], sizeof r->val[0], "%s", v);
+        r->n++;
+    }
+    if (mode && !*mode) *mode = 1;
+    return 0;
+}
+
+static const char *const ROW_KEYS[] = {"label", "where", "any", "reported", NULL};
+static const char *const COL_KEYS[] = {"label", "where", "reported", "metric", "better", "digits", NULL};
+static const char *const GROUP_KEYS[] = {"group", "where", "reported", "columns", NULL};
+
+static int parse_sel(Ctx *c, yaml_node_t *n, Sel *s, int is_col, const char *what) {
+    memset(s, 0, sizeof *s);
+    s->digits = -1;
+    s->line = (int)n->start_mark.line + 1;
+    if (check_keys(c, n, is_col ? COL_KEYS : ROW_KEYS, what)) return -1;
+    if (!get(c, n, "label")) return fail(c, n, "%s needs a label", what);
+    if (get_str(c, n, "label", s->label, sizeof s->label) || get_where(c, n, &s->where) ||
+        get_rep(c, n, &s->rep, NULL))
+        return -1;
+    if (!is_col) {
+        yaml_node_t *a = get(c, n, "any");
+        if (a && get_list(c, a, s->any[0], sizeof s->any[0], 4, &s->nany, "any")) return -1;
+        return 0;
+    }
+    return get_metric(c, n, "metric", s->metric, sizeof s->metric) || get_better(c, n, &s->better) ||
+                   get_int(c, n, "digits", &s->digits)
+               ? -1
+               : 0;
+}
+
+static int parse_rows(Ctx *c, yaml_node_t *n, Spec *s, const char *what) {
+    if (n->type != YAML_SEQUENCE_NODE) return fail(c, n, "%s must be a list", what);
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+        if (s->nrows == SPEC_MAX_SEL) return fail(c, n, "%s: too many entries", what);
+        if (parse_sel(c, node(c, *it), &s->rows[s->nrows++], 0, what)) return -1;
+    }
+    return 0;
+}
+
+static int parse_cols(Ctx *c, yaml_node_t *n, Spec *s, const char *what) {
+    if (n->type != YAML_SEQUENCE_NODE) return fail(c, n, "%s must be a list", what);
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+        yaml_node_t *g = node(c, *it);
+        if (g->type == YAML_MAPPING_NODE && get(c, g, "columns")) {
+            /* a group: its where / reported apply to each of its columns */
+            Sel base;
+            memset(&base, 0, sizeof base);
+            if (check_keys(c, g, GROUP_KEYS, "a column group") ||
+                get_str(c, g, "group", base.group, sizeof base.group) || get_where(c, g, &base.where) ||
+                get_rep(c, g, &base.rep, NULL))
+                return -1;
+            yaml_node_t *cl = get(c, g, "columns");
+            if (cl->type != YAML_SEQUENCE_NODE) return fail(c, cl, "%s must be a list", "columns");
+            for (yaml_node_item_t *ci = cl->data.sequence.items.start; ci < cl->data.sequence.items.top; ci++) {
+                if (s->ncols == SPEC_MAX_SEL) return fail(c, n, "%s: too many entries", what);
+                Sel *col = &s->cols[s->ncols++];
+                if (parse_sel(c, node(c, *ci), col, 1, "a column")) return -1;
+                strfmt(col->group, sizeof col->group, "%s", base.group);
+                for (int k = 0; k < base.where.n; k++) {
+                    if (col->where.n == SPEC_MAX_COND) return fail(c, g, "%s: too many conditions", "where");
+                    col->where.c[col->where.n++] = base.where.c[k];
+                }
+                for (int k = 0; k < base.rep.n && col->rep.n < SPEC_MAX_KEYS; k++) {
+                    strfmt(col->rep.key[col->rep.n], sizeof col->rep.key[0], "%s", base.rep.key[k]);
+                    strfmt(col->rep.val[col->rep.n], sizeof col->rep.val[0], "%s", base.rep.val[k]);
+                    col->rep.n++;
+                }
+                col->rep.off |= base.rep.off;
+            }
+            continue;
+        }
+        if (s->ncols == SPEC_MAX_SEL) return fail(c, n, "%s: too many entries", what);
+        if (parse_sel(c, g, &s->cols[s->ncols++], 1, what)) return -1;
+    }
+    return 0;
+}
+
+static const char *const TOP_KEYS[] = {"table",   "figure", "kind",     "title",    "caption", "results",
+                                       "metric",  "better", "digits",   "where",    "allow_differ", "ttest",
+                                       "reported", "rows",  "columns",  "series",   "bars",    "panels",
+                                       "x",       "logx",   "y2_metric", "layer",   "step",    "types",
+                                       NULL};
+static const char *const KINDS[] = {"table", "curves", "module_wd", "esd", "wd_sweep", "bars", NULL};
+
+static int parse_top(Ctx *c, yaml_node_t *root, Spec *s) {
+    if (check_keys(c, root, TOP_KEYS, "the spec")) return -1;
+    yaml_node_t *t = get(c, root, "table"), *f = get(c, root, "figure");
+    if (!!t == !!f) return fail(c, root, "a spec names exactly one of %s", "table: NAME or figure: NAME");
+    s->is_figure = f != NULL;
+    if (scalar(c, t ? t : f, s->name, sizeof s->name, "name")) return -1;
+    strfmt(s->kind, sizeof s->kind, "%s", t ? "table" : "curves");
+    if (get_str(c, root, "kind", s->kind, sizeof s->kind)) return -1;
+    if (!key_in(s->kind, KINDS)) return fail(c, get(c, root, "kind"), "unknown kind \"%s\"", s->kind);
+    if (!s->is_figure && strcmp(s->kind, "table")) return fail(c, root, "a table spec has kind table, not %s", s->kind);
+    if (s->is_figure && !strcmp(s->kind, "table")) return fail(c, root, "a figure spec needs a figure kind, not %s", s->kind);
+    if (!get(c, root, "results")) return fail(c, root, "%s", "missing results: DIRECTORY");
+    if (get_str(c, root, "title", s->title, sizeof s->title) ||
+        get_str(c, root, "caption", s->caption, sizeof s->caption) ||
+        get_str(c, root, "results", s->results, sizeof s->results) ||
+        get_metric(c, root, "metric", s->metric, sizeof s->metric) ||
+        get_metric(c, root, "y2_metric", s->y2_metric, sizeof s->y2_metric) || get_better(c, root, &s->better) ||
+        get_int(c, root, "digits", &s->digits) || get_where(c, root, &s->where) ||
+        get_rep(c, root, &s->rep, &s->rep_mode) || get_str(c, root, "x", s->x_key, sizeof s->x_key) ||
+        get_int(c, root, "logx", &s->logx) || get_int(c, root, "layer", &s->layer) ||
+        get_str(c, root, "step", s->step, sizeof s->step))
+        return -1;
+    if (strcmp(s->step, "final") && strcmp(s->step, "first"))
+        return fail(c, get(c, root, "step"), "step must be first or final, not \"%s\"", s->step);
+    yaml_node_t *n;
+    if ((n = get(c, root, "allow_differ")) && get_list(c, n, s->allow_differ[0], sizeof s->allow_differ[0], 16, &s->nallow, "allow_differ"))
+        return -1;
+    if ((n = get(c, root, "types")) && get_list(c, n, s->types[0], sizeof s->types[0], 8, &s->ntypes, "types")) return -1;
+    if ((n = get(c, root, "ttest"))) {
+        static const char *const TK[] = {"vs", NULL};
+        if (check_keys(c, n, TK, "ttest") || get_str(c, n, "vs", s->ttest_vs, sizeof s->ttest_vs)) return -1;
+    }
+    const char *rowkey = get(c, root, "rows") ? "rows" : get(c, root, "series") ? "series" : "bars";
+    if ((n = get(c, root, rowkey)) && parse_rows(c, n, s, rowkey)) return -1;
+    const char *colkey = get(c, root, "columns") ? "columns" : "panels";
+    if ((n = get(c, root, colkey)) && parse_cols(c, n, s, colkey)) return -1;
+    if (!s->is_figure && (!s->nrows || !s->ncols)) return fail(c, root, "%s", "a table needs rows and columns");
+    if (s->is_figure && strcmp(s->kind, "module_wd") && !s->nrows)
+        return fail(c, root, "%s", "this figure needs series (or bars)");
+    if (s->ttest_vs[0]) {
+        int found = 0;
+        for (int i = 0; i < s->nrows; i++) found |= !strcmp(s->rows[i].label, s->ttest_vs);
+        if (!found) return fail(c, get(c, root, "ttest"), "ttest.vs names no row label (\"%s\")", s->ttest_vs);
+    }
+    return 0;
+}
+
+int spec_load(Spec *s, const char *path, Err *e) {
+    memset(s, 0, sizeof *s);
+    strfmt(s->path, sizeof s->path, "%s", path);
+    strfmt(s->metric, sizeof s->metric, "val_ppl");
+    strfmt(s->step, sizeof s->step, "final");
+    s->better = -1;
+    s->digits = 2;
+    s->layer = -1;
+    FILE *f = fopen(path, "rb");
+    if (!f) return err_set(e, "%s: cannot open spec", path);
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    yaml_parser_initialize(&parser);
+    yaml_parser_set_input_file(&parser, f);
+    int rc;
+    if (!yaml_parser_load(&parser, &doc)) {
+        rc = err_set(e, "%s:%zu:%zu: %s", path, parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+                     parser.problem ? parser.problem : "YAML syntax error");
+    } else {
+        Ctx c = {&doc, path, e};
+        yaml_node_t *root = yaml_document_get_root_node(&doc);
+        rc = !root ? err_set(e, "%s: empty spec", path) : parse_top(&c, root, s);
+        yaml_document_delete(&doc);
+    }
+    yaml_parser_delete(&parser);
+    fclose(f);
+    return rc;
+}

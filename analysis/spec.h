@@ -1,0 +1,97 @@
+/* spec.h - the YAML specs of tables and figures (analysis/specs/NAME.yaml).
+ *
+ * A spec selects runs by their config coordinates and arranges them. Selection ("where") is a
+ * mapping from a coordinate (a dotted config.yaml key, or run.name / run.sweep) to a value or a
+ * list of accepted values; values compare numerically when both sides are numbers (1e-5 == 1e-05).
+ *
+ *   table: NAME | figure: NAME   output base name
+ *   kind:      table (default for `table:`) | curves | module_wd | esd | wd_sweep | bars
+ *   title, caption:  text
+ *   results:   directory scanned for run directories (relative to the report's --root)
+ *   metric, better (lower|higher), digits:   the value shown (see runs.h RUN_METRICS)
+ *   where:     applied to every cell;   allow_differ: [keys allowed to differ within a cell]
+ *   ttest: {vs: ROW_LABEL}               paired t-test p-values against that row, per column
+ *   reported: {mode: beside|diff, table, model, optimizer, metric, ...}   paper_tables.csv keys
+ *   rows:      [{label, where, any: [keys of the column selection this row ignores], reported: {...}|false}]
+ *   columns:   [{label, where, reported, metric, better, digits}
+ *               | {group, where, columns: [...]}]     column groups (one level)
+ * Figures use rows as series / bars (key `series:` or `bars:`) and columns as panels (`panels:`),
+ * plus: x (coordinate on the x axis), logx, y2_metric, layer, step (first|final), types.
+ * Unknown keys are errors naming FILE:LINE:COL, as are unknown metrics. */
+#ifndef SPEC_H
+#define SPEC_H
+
+#include "common.h"
+
+#define SPEC_MAX_COND 12
+#define SPEC_MAX_VALS 8
+#define SPEC_MAX_SEL 48
+#define SPEC_MAX_KEYS 12
+
+typedef struct {
+    char key[96];
+    char vals[SPEC_MAX_VALS][48];
+    int nvals;
+} Cond;
+
+typedef struct {
+    Cond c[SPEC_MAX_COND];
+    int n;
+} Where;
+
+typedef struct {
+    char key[SPEC_MAX_KEYS][24];
+    char val[SPEC_MAX_KEYS][64];
+    int n;
+    int off; /* `reported: false` */
+} RepSel;
+
+/* A row, a column, a series, a bar or a panel. */
+typedef struct {
+    char label[96];
+    char group[96];          /* columns: the group's label, "" when ungrouped */
+    Where where;
+    char any[4][96];         /* rows: column keys this row ignores (WD=0 spans every wd column) */
+    int nany;
+    RepSel rep;
+    char metric[48];         /* columns: "" = the table's */
+    int better;              /* columns: 0 = the table's, -1 lower, +1 higher */
+    int digits;              /* columns: -1 = the table's */
+    int line;                /* where it was defined, for messages */
+} Sel;
+
+typedef struct {
+    char path[AD_PATH_MAX];
+    int is_figure;
+    char name[96];
+    char kind[24];
+    char title[256];
+    char caption[1024];
+    char results[AD_PATH_MAX];
+    char metric[48];
+    int better;              /* -1 lower (default), +1 higher */
+    int digits;              /* 2 */
+    Where where;
+    char allow_differ[16][96];
+    int nallow;
+    char ttest_vs[96];       /* "" = no test */
+    int rep_mode;            /* 0 none, 1 beside, 2 diff */
+    RepSel rep;
+    Sel rows[SPEC_MAX_SEL];
+    int nrows;
+    Sel cols[SPEC_MAX_SEL];
+    int ncols;
+    /* figures */
+    char x_key[96];
+    int logx;
+    char y2_metric[48];
+    int layer;               /* -1 = middle layer */
+    char step[16];           /* "final" (default) | "first" */
+    char types[8][16];
+    int ntypes;
+} Spec;
+
+/* Parse a spec; -1 with FILE:LINE:COL in the Err. The Spec is large: allocate it on the heap. */
+int spec_load(Spec *s, const char *path, Err *e);
+
+#endif

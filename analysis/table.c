@@ -1,0 +1,273 @@
+/* table.c - build the cells of a table (table.h): selection, consistency checks, statistics. */
+#include "table.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kv.h"
+#include "stats.h"
+
+static int cond_match(const Run *r, const Cond *c) {
+    const char *v = run_coord(r, c->key);
+    if (!v) return 0;
+    for (int i = 0; i < c->nvals; i++)
+        if (value_equal(v, c->vals[i])) return 1;
+    return 0;
+}
+
+static int listed(const char *key, const char (*list)[96], int n) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(key, list[i])) return 1;
+    return 0;
+}
+
+static int where_match(const Run *r, const Where *w, const char (*skip)[96], int nskip) {
+    for (int i = 0; i < w->n; i++)
+        if (!listed(w->c[i].key, skip, nskip) && !cond_match(r, &w->c[i])) return 0;
+    return 1;
+}
+
+/* Keys that may differ between the seeds of one cell without making them different experiments. */
+static int bookkeeping(const char *k) {
+    return !strcmp(k, "train.seed") || !strcmp(k, "version") || !strcmp(k, "program_version") ||
+           !strcmp(k, "source") || !strcmp(k, "train.threads") || !strncmp(k, "checkpoint.", 11) ||
+           !strncmp(k, "log.", 4);
+}
+
+/* Runs a and b must be the same experiment up to the seed; else an error naming both and the key. */
+static int same_experiment(const Spec *s, const Run *a, const Run *b, const char *cell, Err *e) {
+    const KVList *la = &a->cfg, *lb = &b->cfg;
+    for (int pass = 0; pass < 2; pass++) {
+        const KVList *x = pass ? lb : la, *y = pass ? la : lb;
+        for (int i = 0; i < x->n; i++) {
+            const char *k = x->items[i].key;
+            if (bookkeeping(k) || listed(k, s->allow_differ, s->nallow)) continue;
+            const char *vy = kv_get(y, k);
+            if (!vy || !value_equal(x->items[i].val, vy))
+                return err_set(e,
+                               "%s: %s: runs %s and %s differ in %s (%s vs %s); refusing to average different "
+                               "experiments (narrow the where, or list the key in allow_differ)",
+                               s->path, cell, a->dir, b->dir, k, kv_get(la, k) ? kv_get(la, k) : "absent",
+                               kv_get(lb, k) ? kv_get(lb, k) : "absent");
+        }
+    }
+    const char *sa = run_coord(a, "train.seed"), *sb = run_coord(b, "train.seed");
+    if (sa && sb && value_equal(sa, sb))
+        return err_set(e, "%s: %s: runs %s and %s have the same seed %s (the same run twice?)", s->path, cell,
+                       a->dir, b->dir, sa);
+    return 0;
+}
+
+int select_runs(const Spec *s, const RunSet *rs, const Sel *row, const Sel *col, int **idx, int *n, Err *e) {
+    *idx = xcalloc((size_t)rs->n + 1, sizeof **idx);
+    *n = 0;
+    static const char none[1][96] = {""};
+    for (int i = 0; i < rs->n; i++) {
+        const Run *r = &rs->runs[i];
+        if (!r->cfg.n) continue; /* config unreadable: cannot be placed (warned about by the caller) */
+        if (!where_match(r, &s->where, none, 0)) continue;
+        if (row && !where_match(r, &row->where, none, 0)) continue;
+        if (col && !where_match(r, &col->where, row ? (const char(*)[96])row->any : none, row ? row->nany : 0))
+            continue;
+        (*idx)[(*n)++] = i;
+    }
+    char cell[256];
+    strfmt(cell, sizeof cell, "cell (%s%s%s%s%s)", row ? row->label : "", row && col ? ", " : "",
+           col ? col->group : "", col && col->group[0] ? " " : "", col ? col->label : "");
+    for (int i = 1; i < *n; i++)
+        for (int j = 0; j < i; j++)
+            if (same_experiment(s, &rs->runs[(*idx)[j]], &rs->runs[(*idx)[i]], cell, e)) {
+                free(*idx);
+                *idx = NULL;
+                return -1;
+            }
+    return 0;
+}
+
+/* A where key that no run has is almost always a typo; say so instead of printing empty cells. */
+static int check_keys_exist(const Spec *s, const RunSet *rs, const Where *w, Err *e) {
+    int any_cfg = 0;
+    for (int i = 0; i < rs->n; i++) any_cfg |= rs->runs[i].cfg.n > 0;
+    if (!any_cfg) return 0;
+    for (int k = 0; k < w->n; k++) {
+        int seen = 0;
+        for (int i = 0; i < rs->n && !seen; i++) seen = run_coord(&rs->runs[i], w->c[k].key) != NULL;
+        if (!seen)
+            return err_set(e, "%s: coordinate \"%s\" is in no run's config.yaml under %s (unknown column/key?)",
+                           s->path, w->c[k].key, s->results);
+    }
+    return 0;
+}
+
+static double round_to(double v, int digits) {
+    char b[64];
+    snprintf(b, sizeof b, "%.*f", digits, v);
+    return atof(b);
+}
+
+static void merge_rep(RepSel *dst, const RepSel *src) {
+    for (int k = 0; k < src->n; k++) {
+        int j = 0;
+        while (j < dst->n && strcmp(dst->key[j], src->key[k])) j++;
+        if (j == dst->n) {
+            if (dst->n == SPEC_MAX_KEYS) continue;
+            dst->n++;
+        }
+        strfmt(dst->key[j], sizeof dst->key[j], "%s", src->key[k]);
+        strfmt(dst->val[j], sizeof dst->val[j], "%s", src->val[k]);
+    }
+}
+
+static int fill_cell(Table *t, const RunSet *rs, int ri, int ci, Err *e) {
+    const Spec *s = t->spec;
+    const Sel *row = &s->rows[ri], *col = &s->cols[ci];
+    Cell *c = table_cell(t, ri, ci);
+    c->metric = col->metric[0] ? col->metric : s->metric;
+    c->better = col->better ? col->better : s->better;
+    c->digits = col->digits >= 0 ? col->digits : s->digits;
+    c->mean = c->sd = c->min = c->max = NAN;
+    int *idx, n;
+    if (select_runs(s, rs, row, col, &idx, &n, e)) return -1;
+    c->nruns = n;
+    c->vals = xcalloc((size_t)n + 1, sizeof *c->vals);
+    c->seeds = xcalloc((size_t)n + 1, sizeof *c->seeds);
+    StrBuf names = {0};
+    sb_printf(&names, "%s", "");
+    for (int i = 0; i < n; i++) {
+        const Run *r = &rs->runs[idx[i]];
+        sb_printf(&names, "%s%s", i ? ";" : "", r->name);
+        if (strcmp(r->status, "completed")) {
+            if (!strcmp(r->status, "failed")) c->nfailed++;
+            else if (!strcmp(r->status, "diverged")) c->ndiverged++;
+            else if (!strcmp(r->status, "partial")) c->npartial++;
+            else c->nunreadable++;
+            sb_printf(&t->warn, "%s (%s, %s): run %s is %s%s%s\n", s->name, row->label, col->label, r->dir,
+                      r->status, r->problem[0] ? ": " : "", r->problem);
+            continue;
+        }
+        double v;
+        if (run_metric(r, c->metric, &v, e)) {
+            free(idx);
+            sb_free(&names);
+            return -1;
+        }
+        const char *seed = run_coord(r, "train.seed");
+        strfmt(c->seeds[c->n], sizeof c->seeds[0], "%s", seed ? seed : "?");
+        c->vals[c->n++] = v;
+    }
+    free(idx);
+    c->runs = names.p;
+    stats_mean_sd(c->vals, c->n, &c->mean, &c->sd);
+    c->min = stats_min(c->vals, c->n);
+    c->max = stats_max(c->vals, c->n);
+    return 0;
+}
+
+static void fill_ttest(Table *t, int vs) {
+    for (int ci = 0; ci < t->ncols; ci++) {
+        const Cell *b = table_cell(t, vs, ci);
+        for (int ri = 0; ri < t->nrows; ri++) {
+            Cell *a = table_cell(t, ri, ci);
+            if (ri == vs || !a->n || !b->n) continue;
+            double *x = xcalloc((size_t)a->n, sizeof *x), *y = xcalloc((size_t)a->n, sizeof *y);
+            int m = 0;
+            for (int i = 0; i < a->n; i++)
+                for (int j = 0; j < b->n; j++)
+                    if (!strcmp(a->seeds[i], b->seeds[j])) {
+                        x[m] = a->vals[i];
+                        y[m++] = b->vals[j];
+                    }
+            double tt;
+            if (m != a->n || m != b->n)
+                sb_printf(&t->warn, "%s (%s, %s): t-test pairs %d seeds (%d vs %d completed runs)\n", t->spec->name,
+                          t->spec->rows[ri].label, t->spec->cols[ci].label, m, a->n, b->n);
+            a->has_p = stats_paired_t(x, y, m, &tt, &a->p) == 0;
+            free(x);
+            free(y);
+        }
+    }
+}
+
+static void fill_best(Table *t) {
+    for (int ci = 0; ci < t->ncols; ci++) {
+        double best = NAN;
+        for (int ri = 0; ri < t->nrows; ri++) {
+            Cell *c = table_cell(t, ri, ci);
+            if (!c->n) continue;
+            double v = round_to(c->mean, c->digits);
+            if (isnan(best) || (c->better < 0 ? v < best : v > best)) best = v;
+        }
+        int nwith = 0;
+        for (int ri = 0; ri < t->nrows; ri++) nwith += table_cell(t, ri, ci)->n > 0;
+        if (nwith < 2) continue; /* "best" of one entry says nothing */
+        for (int ri = 0; ri < t->nrows; ri++) {
+            Cell *c = table_cell(t, ri, ci);
+            c->best = c->n && round_to(c->mean, c->digits) == best;
+        }
+    }
+}
+
+static int fill_paper(Table *t, const Reported *rep, Err *e) {
+    const Spec *s = t->spec;
+    for (int ri = 0; ri < t->nrows; ri++)
+        for (int ci = 0; ci < t->ncols; ci++) {
+            const Sel *row = &s->rows[ri], *col = &s->cols[ci];
+            if (row->rep.off || col->rep.off || s->rep.off) continue;
+            RepSel m = {0};
+            merge_rep(&m, &s->rep);
+            merge_rep(&m, &row->rep);
+            merge_rep(&m, &col->rep);
+            Cell *c = table_cell(t, ri, ci);
+            int rc = reported_lookup(rep, &m, &c->paper, e);
+            if (rc < 0) {
+                char msg[sizeof e->msg];
+                strfmt(msg, sizeof msg, "%s: cell (%s, %s): %s", s->path, row->label, col->label, e->msg);
+                return err_set(e, "%s", msg);
+            }
+            c->has_paper = rc == 0;
+        }
+    return 0;
+}
+
+int table_build(Table *t, const Spec *s, const RunSet *rs, const Reported *rep, Err *e) {
+    memset(t, 0, sizeof *t);
+    t->spec = s;
+    t->nrows = s->nrows;
+    t->ncols = s->ncols;
+    t->cells = xcalloc((size_t)(s->nrows * s->ncols) + 1, sizeof *t->cells);
+    sb_printf(&t->warn, "%s", "");
+    if (check_keys_exist(s, rs, &s->where, e)) return -1;
+    for (int i = 0; i < s->nrows; i++)
+        if (check_keys_exist(s, rs, &s->rows[i].where, e)) return -1;
+    for (int i = 0; i < s->ncols; i++)
+        if (check_keys_exist(s, rs, &s->cols[i].where, e)) return -1;
+    for (int i = 0; i < rs->n; i++)
+        if (!rs->runs[i].cfg.n)
+            sb_printf(&t->warn, "%s: run %s cannot be placed in any cell: %s\n", s->name, rs->runs[i].dir,
+                      rs->runs[i].problem);
+    for (int ri = 0; ri < s->nrows; ri++)
+        for (int ci = 0; ci < s->ncols; ci++)
+            if (fill_cell(t, rs, ri, ci, e)) return -1;
+    if (s->ttest_vs[0])
+        for (int ri = 0; ri < s->nrows; ri++)
+            if (!strcmp(s->rows[ri].label, s->ttest_vs)) fill_ttest(t, ri);
+    fill_best(t);
+    if (s->rep_mode) {
+        if (!rep) return err_set(e, "%s: reported values requested but no paper_tables.csv loaded", s->path);
+        if (fill_paper(t, rep, e)) return -1;
+    }
+    return 0;
+}
+
+void table_free(Table *t) {
+    if (t->cells)
+        for (int i = 0; i < t->nrows * t->ncols; i++) {
+            free(t->cells[i].vals);
+            free(t->cells[i].seeds);
+            free(t->cells[i].runs);
+        }
+    free(t->cells);
+    sb_free(&t->warn);
+    memset(t, 0, sizeof *t);
+}

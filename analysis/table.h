@@ -1,0 +1,57 @@
+/* table.h - a table spec applied to a set of runs: one Cell per (row, column).
+ *
+ * A cell's runs are those matching the spec's where, the row's and the column's (minus the column
+ * keys the row lists in `any`). Before anything is averaged the cell's runs must agree on every
+ * config key except the seed and bookkeeping keys (version, source, train.threads, checkpoint.*,
+ * log.*) and the spec's allow_differ; two runs with the same seed in one cell are also an error.
+ * Only completed runs contribute values; failed / diverged / partial / unreadable runs are counted
+ * and shown. Mean and sample std over seeds (stats.h), the best mean per column at the printed
+ * precision, paired t-test p-values against the ttest row (paired by train.seed), and the paper's
+ * value when the spec asks for it (reported.h). */
+#ifndef TABLE_H
+#define TABLE_H
+
+#include "json.h"
+#include "reported.h"
+#include "runs.h"
+#include "spec.h"
+
+typedef struct {
+    int nruns;            /* runs selected, any status */
+    int n;                /* completed runs with a value */
+    double *vals;         /* n values and their seeds (train.seed text) */
+    char (*seeds)[32];
+    double mean, sd, min, max;
+    int nfailed, ndiverged, npartial, nunreadable;
+    int has_p;
+    double p;
+    int has_paper;
+    double paper;
+    int best;
+    char *runs;           /* run names joined by ';' */
+    const char *metric;
+    int better, digits;
+} Cell;
+
+typedef struct {
+    const Spec *spec;
+    int nrows, ncols;
+    Cell *cells;          /* row-major */
+    StrBuf warn;          /* one line per problem worth telling the reader (runs named) */
+} Table;
+
+/* rep may be NULL when the spec has no `reported:`. */
+int table_build(Table *t, const Spec *s, const RunSet *rs, const Reported *rep, Err *e);
+void table_free(Table *t);
+static inline Cell *table_cell(const Table *t, int r, int c) { return &t->cells[r * t->ncols + c]; }
+
+/* Renderings (table_render.c), appended to b. */
+void table_markdown(const Table *t, StrBuf *b);
+void table_latex(const Table *t, StrBuf *b);
+void table_csv(const Table *t, StrBuf *b);
+
+/* Shared cell selection for figures: indices of runs matching the spec's where and the selections
+ * given (either may be NULL); checks the same consistency rules as a table cell. *idx is malloc'd. */
+int select_runs(const Spec *s, const RunSet *rs, const Sel *row, const Sel *col, int **idx, int *n, Err *e);
+
+#endif

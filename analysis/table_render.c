@@ -1,0 +1,252 @@
+/* table_render.c - a built Table (table.h) as Markdown, LaTeX (booktabs) and long-format CSV.
+ * All three are deterministic functions of the cells, so committed results regenerate them
+ * byte for byte. A missing cell is "–"; a cell whose runs all failed shows their status. */
+#include <math.h>
+#include <string.h>
+
+#include "kv.h"
+#include "table.h"
+
+enum { FMT_MD, FMT_TEX };
+
+static const char *metric_words(const char *m) {
+    if (!strcmp(m, "val_ppl")) return "validation perplexity";
+    if (!strcmp(m, "val_loss")) return "validation loss";
+    if (!strcmp(m, "best_val_ppl")) return "best validation perplexity";
+    if (!strcmp(m, "wall_hours")) return "wall-clock hours";
+    if (!strcmp(m, "wall_seconds")) return "wall-clock seconds";
+    if (!strcmp(m, "fit_seconds_per_call")) return "seconds per decay update (ESD + fit of every module)";
+    return m;
+}
+
+/* "2 diverged, 1 failed" for runs that produced no value. */
+static void status_text(const Cell *c, char *out, size_t cap, int with_counts) {
+    const int counts[4] = {c->nfailed, c->ndiverged, c->npartial, c->nunreadable};
+    static const char *const words[4] = {"failed", "diverged", "partial", "unreadable"};
+    out[0] = 0;
+    for (int k = 0; k < 4; k++) {
+        if (!counts[k]) continue;
+        char piece[48];
+        if (with_counts) strfmt(piece, sizeof piece, "%s%d %s", out[0] ? ", " : "", counts[k], words[k]);
+        else strfmt(piece, sizeof piece, "%s%s", out[0] ? "/" : "", words[k]);
+        strncat(out, piece, cap - strlen(out) - 1);
+    }
+}
+
+static void cell_text(const Cell *c, int fmt, StrBuf *b) {
+    if (!c->nruns) {
+        sb_printf(b, "%s", fmt == FMT_TEX ? "--" : "–");
+        return;
+    }
+    char st[96];
+    if (!c->n) {
+        status_text(c, st, sizeof st, c->nruns > 1);
+        sb_printf(b, "%s", st);
+        return;
+    }
+    const char *pm = fmt == FMT_TEX ? " $\\pm$ " : " ± ";
+    if (c->best) sb_printf(b, "%s", fmt == FMT_TEX ? "\\textbf{" : "**");
+    sb_printf(b, "%.*f", c->digits, c->mean);
+    if (c->n > 1) sb_printf(b, "%s%.*f", pm, c->digits, c->sd);
+    if (c->best) sb_printf(b, "%s", fmt == FMT_TEX ? "}" : "**");
+    if (c->n > 1) sb_printf(b, " (n=%d)", c->n);
+    if (c->nruns > c->n) {
+        status_text(c, st, sizeof st, 1);
+        sb_printf(b, " (+%s)", st);
+    }
+}
+
+static void p_text(const Cell *c, int fmt, StrBuf *b) {
+    if (!c->has_p) sb_printf(b, "%s", fmt == FMT_TEX ? "--" : "–");
+    else if (c->p < 1e-3) sb_printf(b, fmt == FMT_TEX ? "$%.2e$" : "%.2e", c->p);
+    else sb_printf(b, "%.3f", c->p);
+}
+
+static void paper_text(const Table *t, const Cell *c, int fmt, StrBuf *b) {
+    const char *dash = fmt == FMT_TEX ? "--" : "–";
+    if (!c->has_paper) sb_printf(b, "%s", dash);
+    else if (t->spec->rep_mode == 1) sb_printf(b, "%.*f", c->digits, c->paper);
+    else if (!c->n) sb_printf(b, "%s", dash);
+    else sb_printf(b, "%+.*f", c->digits, c->mean - c->paper);
+}
+
+/* Extra columns after each data column. */
+static int has_p(const Table *t) { return t->spec->ttest_vs[0] != 0; }
+static int has_paper(const Table *t) { return t->spec->rep_mode != 0; }
+
+static void tex_escape(const char *s, StrBuf *b) {
+    for (; *s; s++) {
+        switch (*s) {
+        case '_': case '%': case '&': case '#': case '$': case '{': case '}': sb_printf(b, "\\%c", *s); break;
+        case '~': sb_printf(b, "%s", "\\textasciitilde{}"); break;
+        case '^': sb_printf(b, "%s", "\\textasciicircum{}"); break;
+        case '\\': sb_printf(b, "%s", "\\textbackslash{}"); break;
+        default: sb_printf(b, "%c", *s);
+        }
+    }
+}
+
+static void notes(const Table *t, int fmt, StrBuf *b) {
+    const Spec *s = t->spec;
+    int any_other = 0;
+    for (int i = 0; i < s->ncols; i++) any_other |= s->cols[i].metric[0] && strcmp(s->cols[i].metric, s->metric);
+    sb_printf(b, "Values: %s%s; mean%s sample std over seeds, n shown when n > 1; ", metric_words(s->metric),
+              any_other ? " (other columns as labelled)" : "", fmt == FMT_TEX ? " $\\pm$" : " ±");
+    sb_printf(b, "%s = best per column (%s is better); %s = no run. ", fmt == FMT_TEX ? "bold" : "**bold**",
+              s->better < 0 ? "lower" : "higher", fmt == FMT_TEX ? "--" : "–");
+    if (has_p(t)) {
+        sb_printf(b, "p: two-sided paired t-test by seed against ");
+        if (fmt == FMT_TEX) tex_escape(s->ttest_vs, b);
+        else sb_printf(b, "%s", s->ttest_vs);
+        sb_printf(b, ". ");
+    }
+    if (has_paper(t))
+        sb_printf(b, "%s", s->rep_mode == 1 ? "paper: the value printed in the paper (its scale, not ours). "
+                                            : "Δ paper: ours minus the paper's value. ");
+}
+
+void table_markdown(const Table *t, StrBuf *b) {
+    const Spec *s = t->spec;
+    if (s->title[0]) sb_printf(b, "### %s\n\n", s->title);
+    sb_printf(b, "| |");
+    for (int c = 0; c < t->ncols; c++) {
+        const Sel *col = &s->cols[c];
+        sb_printf(b, " %s%s%s |", col->group, col->group[0] ? " " : "", col->label);
+        if (has_p(t)) sb_printf(b, " p |");
+        if (has_paper(t)) sb_printf(b, " %s |", s->rep_mode == 1 ? "paper" : "Δ paper");
+    }
+    sb_printf(b, "\n|---|");
+    for (int c = 0; c < t->ncols * (1 + has_p(t) + has_paper(t)); c++) sb_printf(b, "---:|");
+    sb_printf(b, "\n");
+    for (int r = 0; r < t->nrows; r++) {
+        sb_printf(b, "| %s |", s->rows[r].label);
+        for (int c = 0; c < t->ncols; c++) {
+            const Cell *cell = table_cell(t, r, c);
+            sb_printf(b, " ");
+            cell_text(cell, FMT_MD, b);
+            sb_printf(b, " |");
+            if (has_p(t)) {
+                sb_printf(b, " ");
+                p_text(cell, FMT_MD, b);
+                sb_printf(b, " |");
+            }
+            if (has_paper(t)) {
+                sb_printf(b, " ");
+                paper_text(t, cell, FMT_MD, b);
+                sb_printf(b, " |");
+            }
+        }
+        sb_printf(b, "\n");
+    }
+    sb_printf(b, "\n");
+    notes(t, FMT_MD, b);
+    sb_printf(b, "\n");
+}
+
+void table_latex(const Table *t, StrBuf *b) {
+    const Spec *s = t->spec;
+    int per = 1 + has_p(t) + has_paper(t);
+    sb_printf(b, "%% generated by `alphadecay report table %s`; do not edit\n", s->path);
+    sb_printf(b, "\\begin{table}[htbp]\n\\centering\n\\small\n");
+    if (s->title[0] || s->caption[0]) {
+        sb_printf(b, "\\caption{");
+        tex_escape(s->title, b);
+        if (s->caption[0]) {
+            sb_printf(b, "%s", s->title[0] ? ". " : "");
+            tex_escape(s->caption, b);
+        }
+        sb_printf(b, "}\n");
+    }
+    sb_printf(b, "\\label{tab:");
+    tex_escape(s->name, b);
+    sb_printf(b, "}\n\\begin{tabular}{l");
+    for (int c = 0; c < t->ncols * per; c++) sb_printf(b, "r");
+    sb_printf(b, "}\n\\toprule\n");
+    int any_group = 0;
+    for (int c = 0; c < t->ncols; c++) any_group |= s->cols[c].group[0] != 0;
+    if (any_group) {
+        StrBuf rules = {0};
+        sb_printf(&rules, "%s", "");
+        for (int c = 0; c < t->ncols;) {
+            int e = c;
+            while (e < t->ncols && !strcmp(s->cols[e].group, s->cols[c].group)) e++;
+            int first = 2 + c * per, last = 1 + e * per;
+            sb_printf(b, " & \\multicolumn{%d}{c}{", last - first + 1);
+            tex_escape(s->cols[c].group, b);
+            sb_printf(b, "}");
+            if (s->cols[c].group[0]) sb_printf(&rules, "\\cmidrule(lr){%d-%d}", first, last);
+            c = e;
+        }
+        sb_printf(b, " \\\\\n%s\n", rules.p);
+        sb_free(&rules);
+    }
+    for (int c = 0; c < t->ncols; c++) {
+        sb_printf(b, " & ");
+        tex_escape(s->cols[c].label, b);
+        if (has_p(t)) sb_printf(b, " & $p$");
+        if (has_paper(t)) sb_printf(b, " & %s", s->rep_mode == 1 ? "paper" : "$\\Delta$ paper");
+    }
+    sb_printf(b, " \\\\\n\\midrule\n");
+    for (int r = 0; r < t->nrows; r++) {
+        tex_escape(s->rows[r].label, b);
+        for (int c = 0; c < t->ncols; c++) {
+            const Cell *cell = table_cell(t, r, c);
+            sb_printf(b, " & ");
+            cell_text(cell, FMT_TEX, b);
+            if (has_p(t)) {
+                sb_printf(b, " & ");
+                p_text(cell, FMT_TEX, b);
+            }
+            if (has_paper(t)) {
+                sb_printf(b, " & ");
+                paper_text(t, cell, FMT_TEX, b);
+            }
+        }
+        sb_printf(b, " \\\\\n");
+    }
+    sb_printf(b, "\\bottomrule\n\\end{tabular}\n\\par\\smallskip\\footnotesize ");
+    notes(t, FMT_TEX, b);
+    sb_printf(b, "\n\\end{table}\n");
+}
+
+static void csv_field(StrBuf *b, const char *s) {
+    if (strpbrk(s, ",\"\n")) {
+        sb_printf(b, "\"");
+        for (; *s; s++) sb_printf(b, *s == '"' ? "\"\"" : "%c", *s);
+        sb_printf(b, "\"");
+    } else {
+        sb_printf(b, "%s", s);
+    }
+}
+
+static void csv_num(StrBuf *b, double v, int ok) {
+    if (ok && !isnan(v)) sb_printf(b, ",%.10g", v);
+    else sb_printf(b, ",");
+}
+
+void table_csv(const Table *t, StrBuf *b) {
+    const Spec *s = t->spec;
+    sb_printf(b, "row,group,column,metric,n_runs,n,mean,std,min,max,status,best,p_value,paper,runs\n");
+    for (int r = 0; r < t->nrows; r++)
+        for (int c = 0; c < t->ncols; c++) {
+            const Cell *cell = table_cell(t, r, c);
+            char st[96];
+            status_text(cell, st, sizeof st, 1);
+            csv_field(b, s->rows[r].label);
+            sb_printf(b, ",");
+            csv_field(b, s->cols[c].group);
+            sb_printf(b, ",");
+            csv_field(b, s->cols[c].label);
+            sb_printf(b, ",%s,%d,%d", cell->metric, cell->nruns, cell->n);
+            csv_num(b, cell->mean, cell->n > 0);
+            csv_num(b, cell->sd, cell->n > 1);
+            csv_num(b, cell->min, cell->n > 0);
+            csv_num(b, cell->max, cell->n > 0);
+            sb_printf(b, ",%s,%d", !cell->nruns ? "missing" : st[0] ? st : "completed", cell->best);
+            csv_num(b, cell->p, cell->has_p);
+            csv_num(b, cell->paper, cell->has_paper);
+            sb_printf(b, ",");
+            csv_field(b, cell->runs ? cell->runs : "");
+            sb_printf(b, "\n");
+        }
+}

@@ -1,0 +1,94 @@
+/* yamlflat.c - a YAML file of nested mappings -> dotted keys (kv.h). Used for run config.yaml files:
+ * whatever the writer's exact layout, every leaf is reachable as "section.key". */
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "kv.h"
+
+static int flatten(yaml_document_t *doc, yaml_node_t *node, const char *prefix, KVList *out,
+                   const char *path, Err *e) {
+    char key[512];
+    switch (node->type) {
+    case YAML_SCALAR_NODE:
+        kv_set(out, prefix, (const char *)node->data.scalar.value);
+        return 0;
+    case YAML_SEQUENCE_NODE: {
+        /* a sequence of scalars is one value "[a, b]"; anything else is indexed */
+        int all_scalar = 1;
+        for (yaml_node_item_t *it = node->data.sequence.items.start; it < node->data.sequence.items.top; it++)
+            if (yaml_document_get_node(doc, *it)->type != YAML_SCALAR_NODE) all_scalar = 0;
+        if (all_scalar) {
+            size_t cap = 64, n = 0;
+            char *b = xcalloc(cap, 1);
+            b[n++] = '[';
+            int first = 1;
+            for (yaml_node_item_t *it = node->data.sequence.items.start; it < node->data.sequence.items.top; it++) {
+                const char *v = (const char *)yaml_document_get_node(doc, *it)->data.scalar.value;
+                size_t need = n + strlen(v) + 4;
+                if (need > cap) {
+                    while (need > cap) cap *= 2;
+                    char *nb = xcalloc(cap, 1);
+                    memcpy(nb, b, n);
+                    free(b);
+                    b = nb;
+                }
+                if (!first) { b[n++] = ','; b[n++] = ' '; }
+                memcpy(b + n, v, strlen(v));
+                n += strlen(v);
+                first = 0;
+            }
+            b[n++] = ']';
+            b[n] = 0;
+            kv_set(out, prefix, b);
+            free(b);
+            return 0;
+        }
+        int i = 0;
+        for (yaml_node_item_t *it = node->data.sequence.items.start; it < node->data.sequence.items.top; it++, i++) {
+            snprintf(key, sizeof key, "%s%s%d", prefix, *prefix ? "." : "", i);
+            if (flatten(doc, yaml_document_get_node(doc, *it), key, out, path, e)) return -1;
+        }
+        return 0;
+    }
+    case YAML_MAPPING_NODE:
+        for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
+            yaml_node_t *k = yaml_document_get_node(doc, p->key);
+            if (k->type != YAML_SCALAR_NODE)
+                return err_set(e, "%s:%zu:%zu: mapping keys must be plain scalars", path,
+                               k->start_mark.line + 1, k->start_mark.column + 1);
+            snprintf(key, sizeof key, "%s%s%s", prefix, *prefix ? "." : "", (const char *)k->data.scalar.value);
+            if (flatten(doc, yaml_document_get_node(doc, p->value), key, out, path, e)) return -1;
+        }
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+int yaml_flatten_file(const char *path, KVList *out, Err *e) {
+    kv_init(out);
+    FILE *f = fopen(path, "rb");
+    if (!f) return err_set(e, "%s: cannot open", path);
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    yaml_parser_initialize(&parser);
+    yaml_parser_set_input_file(&parser, f);
+    int rc = 0;
+    if (!yaml_parser_load(&parser, &doc)) {
+        rc = err_set(e, "%s:%zu:%zu: %s", path, parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+                     parser.problem ? parser.problem : "YAML syntax error");
+    } else {
+        yaml_node_t *root = yaml_document_get_root_node(&doc);
+        if (!root) rc = err_set(e, "%s: empty YAML document", path);
+        else if (root->type != YAML_MAPPING_NODE)
+            rc = err_set(e, "%s:%zu:%zu: expected a mapping at the top", path, root->start_mark.line + 1,
+                         root->start_mark.column + 1);
+        else rc = flatten(&doc, root, "", out, path, e);
+        yaml_document_delete(&doc);
+    }
+    yaml_parser_delete(&parser);
+    fclose(f);
+    if (rc) kv_free(out);
+    return rc;
+}
