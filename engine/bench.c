@@ -1,8 +1,396 @@
-/* bench.c - placeholder until the subcommand lands. */
-#include <stdio.h>
+/* bench.c - `alphadecay bench`: the machine's sgemm peak, training throughput and its fraction of that
+ * peak per experiment configuration, seconds per ESD pass at the 60M and 135M shapes, peak memory per
+ * configuration, and the OpenBLAS kernel; a table on stdout and a JSON file (DESIGN.md "Benchmark
+ * definitions").
+ *
+ * Processes: OpenBLAS reads OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE when it is loaded, so unless
+ * --keep-env is given the command removes them and re-executes itself once, letting OpenBLAS choose its
+ * kernel. Each training configuration is measured in a child process (this binary with the hidden
+ * --child-train option) so that its VmHWM is its own; the child prints one JSON line on a pipe.
+ *
+ * Training measurement: random tokens, the model API (model_forward + model_backward) for `steps` timed
+ * micro-steps after one warm-up micro-step, and adam_update timed separately. tok/s counts the Adam
+ * update amortised over the configuration's micro-steps per update (batch_size / micro_batch_size), as
+ * the training loop runs it; fwd+bwd tok/s alone is reported too. */
+#include <cblas.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "cli.h"
+#include "config.h"
+#include "esd.h"
+#include "json.h"
+#include "model.h"
+#include "optim.h"
+
+#define MAX_CONFIGS 16
+
+typedef struct {
+    const char *configs[MAX_CONFIGS];
+    int n_configs;
+    int steps;        /* timed micro-steps per configuration; 0 = by size */
+    int threads;      /* 0 = all cores */
+    int esd_reps;
+    int quick;        /* small sgemm sizes, no ESD, one timed step: for tests */
+    int keep_env;
+    const char *out;
+    const char *child; /* --child-train CONFIG */
+} BenchArgs;
+
+typedef struct {
+    char name[128];
+    size_t n_params;
+    int B, T, accum;
+    double flops_per_token, fb_s, adam_s, tok_s, tok_s_fb, frac, peak_mb, est_mb;
+    int ok;
+    char err[512];
+} TrainResult;
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: alphadecay bench [--config FILE.yaml]... [--steps N] [--threads N] [--esd-reps N]\n"
+            "                        [--out bench.json] [--quick] [--keep-env]\n\n"
+            "Measures the sgemm peak (best of several large square cblas_sgemm), training throughput and its\n"
+            "fraction of that peak for each experiment configuration (default: experiments/llama_60m.yaml,\n"
+            "tiny.yaml, tiny_test.yaml; model shape, seq_len and micro_batch_size from the file), seconds per\n"
+            "ESD pass over the tuned modules at the 60M and 135M shapes, peak memory (VmHWM) per configuration\n"
+            "in its own process, and the OpenBLAS kernel. Prints a table, writes the JSON file.\n\n"
+            "  --config FILE   experiment YAML to measure (repeatable; replaces the default list)\n"
+            "  --steps N       timed micro-steps per configuration (default: 3 for >10M parameters, else 20)\n"
+            "  --threads N     threads for OpenBLAS and OpenMP (default 0 = all cores)\n"
+            "  --esd-reps N    ESD passes per shape, best is reported (default 3)\n"
+            "  --out FILE      JSON output (default bench.json)\n"
+            "  --quick         small sgemm, one step, no ESD (a smoke test; numbers not meaningful)\n"
+            "  --keep-env      keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (default: unset them for this run)\n");
+}
+
+static int parse_int_arg(const char *s, int lo, int *out) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s == 0 || *end || v < lo || v > 1000000) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, BenchArgs *a) {
+    memset(a, 0, sizeof *a);
+    a->esd_reps = 3;
+    a->out = "bench.json";
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        int has = i + 1 < argc;
+        if (!strcmp(o, "--quick")) a->quick = 1;
+        else if (!strcmp(o, "--keep-env")) a->keep_env = 1;
+        else if (!strcmp(o, "--config") && has) {
+            if (a->n_configs == MAX_CONFIGS) { fprintf(stderr, "alphadecay bench: at most %d --config\n", MAX_CONFIGS); return -1; }
+            a->configs[a->n_configs++] = argv[++i];
+        } else if (!strcmp(o, "--steps") && has) {
+            if (parse_int_arg(argv[++i], 1, &a->steps)) { fprintf(stderr, "alphadecay bench: --steps needs a positive integer\n"); return -1; }
+        } else if (!strcmp(o, "--threads") && has) {
+            if (parse_int_arg(argv[++i], 0, &a->threads)) { fprintf(stderr, "alphadecay bench: --threads needs an integer >= 0\n"); return -1; }
+        } else if (!strcmp(o, "--esd-reps") && has) {
+            if (parse_int_arg(argv[++i], 1, &a->esd_reps)) { fprintf(stderr, "alphadecay bench: --esd-reps needs a positive integer\n"); return -1; }
+        } else if (!strcmp(o, "--out") && has) a->out = argv[++i];
+        else if (!strcmp(o, "--child-train") && has) a->child = argv[++i];
+        else {
+            fprintf(stderr, "alphadecay bench: unknown or incomplete option '%s' (see --help)\n", o);
+            return -1;
+        }
+    }
+    if (a->n_configs == 0) {
+        a->configs[a->n_configs++] = "experiments/llama_60m.yaml";
+        a->configs[a->n_configs++] = "experiments/tiny.yaml";
+        a->configs[a->n_configs++] = "experiments/tiny_test.yaml";
+    }
+    return 0;
+}
+
+static int set_threads(int threads) {
+    int n = threads > 0 ? threads : omp_get_num_procs();
+    omp_set_num_threads(n);
+    openblas_set_num_threads(n);
+    return n;
+}
+
+/* ---------------------------------------------------------------- sgemm peak ---- */
+
+/* Best GFLOP/s of `reps` C = A B products of n x n fp32 matrices (2 n^3 flops each). */
+static double sgemm_gflops(int n, int reps) {
+    size_t sz = (size_t)n * n;
+    float *a = malloc(sz * sizeof *a), *b = malloc(sz * sizeof *b), *c = malloc(sz * sizeof *c);
+    double best = 0;
+    if (a && b && c) {
+        Rng r;
+        rng_seed(&r, 1);
+        for (size_t i = 0; i < sz; i++) { a[i] = (float)rng_uniform(&r) - 0.5f; b[i] = (float)rng_uniform(&r) - 0.5f; }
+        for (int k = 0; k <= reps; k++) {
+            double t0 = now_seconds();
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+            double g = 2.0 * n * n * (double)n / (now_seconds() - t0) / 1e9;
+            if (k > 0 && g > best) best = g; /* k = 0 warms up threads and caches */
+        }
+    }
+    free(a);
+    free(b);
+    free(c);
+    return best;
+}
+
+/* ---------------------------------------------------------------- training (child) ---- */
+
+/* DESIGN.md: 6 x (every Linear weight and lm_head, not the embedding lookup) + 6 * 2 * L * T * hidden
+ * (scores and weighted sum, forward and backward, the full T x T product although half is masked). */
+static double model_flops_per_token(const Model *m, int T) {
+    double mm = 0;
+    for (int i = 0; i < m->n_tensors; i++)
+        if (m->tensors[i].kind == KIND_LINEAR || m->tensors[i].kind == KIND_LM_HEAD) mm += (double)m->tensors[i].size;
+    return 6.0 * mm + 6.0 * 2.0 * m->cfg.num_hidden_layers * (double)T * m->cfg.hidden_size;
+}
+
+static int child_train(const char *cfg_path, int steps, int threads) {
+    Config c;
+    Err e;
+    config_defaults(&c);
+    if (config_load(&c, cfg_path, &e) || (config_resolve(&c), config_validate(&c, &e))) {
+        printf("{\"error\": ");
+        json_write_str(stdout, e.msg);
+        printf("}\n");
+        return 1;
+    }
+    set_threads(threads);
+    int B = c.train.micro_batch_size, T = c.data.seq_len, accum = c.train.batch_size / B;
+    Model m;
+    if (model_build(&m, &c.model, &e) || model_alloc_train(&m, &e) || model_alloc_acts(&m, B, T, &e)) {
+        printf("{\"error\": ");
+        json_write_str(stdout, e.msg);
+        printf("}\n");
+        return 1;
+    }
+    model_init_weights(&m, 0);
+    for (int i = 0; i < m.n_tensors; i++) m.wd[i] = 1e-5;
+    int *in = xcalloc((size_t)B * T, sizeof *in), *tg = xcalloc((size_t)B * T, sizeof *tg);
+    Rng r;
+    rng_seed(&r, 5);
+    if (steps <= 0) steps = m.n_params > 10000000 ? 3 : 20;
+    double fb = 0, adam = 0;
+    for (int s = 0; s <= steps; s++) {
+        for (int i = 0; i < B * T; i++) {
+            in[i] = (int)rng_below(&r, (uint64_t)c.model.vocab_size);
+            tg[i] = (int)rng_below(&r, (uint64_t)c.model.vocab_size);
+        }
+        double t0 = now_seconds();
+        model_zero_grad(&m);
+        model_forward(&m, in, tg, B, T, NULL);
+        model_backward(&m, 1.0f);
+        double t1 = now_seconds();
+        adam_update(&m, c.train.optimizer, 1e-4, 0.9, 0.999, 1e-8, s + 1);
+        double t2 = now_seconds();
+        if (s > 0) { fb += t1 - t0; adam += t2 - t1; } /* step 0 is a warm-up */
+    }
+    fb /= steps;
+    adam /= steps;
+    double tokens = (double)B * T;
+    printf("{\"n_params\": %zu, \"B\": %d, \"T\": %d, \"accum\": %d, \"flops_per_token\": %.6g, \"fb_s\": %.6g, "
+           "\"adam_s\": %.6g, \"tok_s\": %.6g, \"tok_s_fb\": %.6g, \"peak_mb\": %.1f, \"est_mb\": %.1f}\n",
+           m.n_params, B, T, accum, model_flops_per_token(&m, T), fb, adam, tokens / (fb + adam / accum), tokens / fb,
+           peak_rss_mb(), model_estimate_bytes(&c.model, B, T, 1) / 1048576.0);
+    free(in);
+    free(tg);
+    model_free(&m);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- parent ---- */
+
+/* Runs this binary as `bench --child-train CFG ...` and reads its JSON line. */
+static void run_child(const char *cfg, const BenchArgs *a, TrainResult *res) {
+    memset(res, 0, sizeof *res);
+    const char *base = strrchr(cfg, '/');
+    snprintf(res->name, sizeof res->name, "%s", base ? base + 1 : cfg);
+    char *dot = strrchr(res->name, '.');
+    if (dot) *dot = 0;
+    int fd[2];
+    if (pipe(fd) != 0) { snprintf(res->err, sizeof res->err, "pipe failed"); return; }
+    char steps[16], threads[16];
+    snprintf(steps, sizeof steps, "%d", a->quick ? 1 : a->steps);
+    snprintf(threads, sizeof threads, "%d", a->threads);
+    pid_t pid = fork();
+    if (pid < 0) { close(fd[0]); close(fd[1]); snprintf(res->err, sizeof res->err, "fork failed"); return; }
+    if (pid == 0) {
+        dup2(fd[1], STDOUT_FILENO);
+        close(fd[0]);
+        close(fd[1]);
+        char *argv[] = {"alphadecay", "bench", "--child-train", (char *)cfg, "--steps", steps, "--threads", threads, NULL};
+        execv("/proc/self/exe", argv);
+        _exit(127);
+    }
+    close(fd[1]);
+    char buf[4096];
+    size_t n = 0;
+    ssize_t k;
+    while (n + 1 < sizeof buf && (k = read(fd[0], buf + n, sizeof buf - 1 - n)) > 0) n += (size_t)k;
+    close(fd[0]);
+    buf[n] = 0;
+    int status = 0;
+    waitpid(pid, &status, 0);
+    Json *j = NULL;
+    Err e;
+    if (json_parse(buf, n, cfg, &j, &e)) {
+        snprintf(res->err, sizeof res->err, "child exited with status %d and no result", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        return;
+    }
+    const char *msg = json_str(j, "error");
+    if (msg) {
+        snprintf(res->err, sizeof res->err, "%s", msg);
+    } else {
+        double v;
+        res->n_params = json_num(j, "n_params", &v) ? 0 : (size_t)v;
+        res->B = json_num(j, "B", &v) ? 0 : (int)v;
+        res->T = json_num(j, "T", &v) ? 0 : (int)v;
+        res->accum = json_num(j, "accum", &v) ? 0 : (int)v;
+        res->ok = !json_num(j, "flops_per_token", &res->flops_per_token) && !json_num(j, "fb_s", &res->fb_s) &&
+                  !json_num(j, "adam_s", &res->adam_s) && !json_num(j, "tok_s", &res->tok_s) &&
+                  !json_num(j, "tok_s_fb", &res->tok_s_fb) && !json_num(j, "peak_mb", &res->peak_mb) &&
+                  !json_num(j, "est_mb", &res->est_mb);
+        if (!res->ok) snprintf(res->err, sizeof res->err, "child result incomplete");
+    }
+    json_free(j);
+}
+
+/* Tuned-module shapes of a LLaMA (METHOD.md section 2: every layer's q,k,v,o,gate,up,down, minus
+ * layer 0's q_proj; lm_head excluded). Returns the count. */
+static int tuned_shapes(int C, int inter, int L, int *rows, int *cols) {
+    int n = 0;
+    for (int l = 0; l < L; l++) {
+        for (int k = 0; k < 4; k++) {
+            if (l == 0 && k == 0) continue;
+            rows[n] = C; cols[n] = C; n++;
+        }
+        rows[n] = inter; cols[n] = C; n++; /* gate */
+        rows[n] = inter; cols[n] = C; n++; /* up */
+        rows[n] = C; cols[n] = inter; n++; /* down */
+    }
+    return n;
+}
+
+static void reexec_without_openblas_env(char **argv) {
+    /* OpenBLAS reads these at load time; only a fresh process sees them gone. */
+    if (!getenv("OPENBLAS_CORETYPE") && !getenv("OPENBLAS_L2_SIZE")) return;
+    unsetenv("OPENBLAS_CORETYPE");
+    unsetenv("OPENBLAS_L2_SIZE");
+    setenv("ALPHADECAY_BENCH_ENV_CLEARED", "1", 1);
+    fflush(NULL);
+    char **nargv = calloc(64, sizeof *nargv);
+    int k = 0;
+    nargv[k++] = "alphadecay";
+    for (int i = 0; argv[i] && k < 62; i++) nargv[k++] = argv[i];
+    execv("/proc/self/exe", nargv);
+    free(nargv); /* exec failed: continue in this process with the variables it was started with */
+}
+
 int cmd_bench(int argc, char **argv) {
-    (void)argc; (void)argv;
-    fprintf(stderr, "alphadecay bench: not implemented yet\n");
-    return 1;
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
+    BenchArgs a;
+    if (parse_args(argc, argv, &a)) return 2;
+    if (a.child) return child_train(a.child, a.steps, a.threads);
+    /* the environment as this command was started, before any re-exec */
+    const char *was_cleared = getenv("ALPHADECAY_BENCH_ENV_CLEARED");
+    if (!a.keep_env && !was_cleared) reexec_without_openblas_env(argv);
+
+    int threads = set_threads(a.threads);
+    const char *core = openblas_get_corename(), *ocfg = openblas_get_config();
+    fprintf(stderr, "bench: OpenBLAS %s, kernel %s, %d threads%s\n", ocfg, core, threads,
+            was_cleared ? " (OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset for this run)" : "");
+
+    /* sgemm peak */
+    int sizes_full[] = {1024, 2048, 3072, 4096}, sizes_quick[] = {256};
+    int *sizes = a.quick ? sizes_quick : sizes_full, n_sizes = a.quick ? 1 : 4;
+    double peak = 0, per_size[4] = {0};
+    for (int i = 0; i < n_sizes; i++) {
+        per_size[i] = sgemm_gflops(sizes[i], a.quick ? 1 : 3);
+        if (per_size[i] > peak) peak = per_size[i];
+        fprintf(stderr, "bench: sgemm %d: %.1f GFLOP/s\n", sizes[i], per_size[i]);
+    }
+
+    /* training, one child per configuration */
+    TrainResult res[MAX_CONFIGS];
+    for (int i = 0; i < a.n_configs; i++) {
+        fprintf(stderr, "bench: training %s ...\n", a.configs[i]);
+        run_child(a.configs[i], &a, &res[i]);
+        if (res[i].ok) res[i].frac = res[i].flops_per_token * res[i].tok_s / (peak * 1e9);
+        else fprintf(stderr, "bench: %s: %s\n", a.configs[i], res[i].err);
+    }
+
+    /* ESD passes at the 60M and 135M shapes */
+    struct { const char *name; int C, inter, L; double s; int n; } esd[2] = {{"60m", 512, 1376, 8, -1, 0}, {"135m", 768, 2048, 12, -1, 0}};
+    if (!a.quick) {
+        for (int k = 0; k < 2; k++) {
+            int rows[64], cols[64];
+            esd[k].n = tuned_shapes(esd[k].C, esd[k].inter, esd[k].L, rows, cols);
+            esd[k].s = esd_bench_pass(rows, cols, esd[k].n, ESD_GRAM, threads, a.esd_reps);
+            fprintf(stderr, "bench: ESD pass %s (%d modules): %.3f s\n", esd[k].name, esd[k].n, esd[k].s);
+        }
+    }
+
+    /* table */
+    printf("OpenBLAS: %s | kernel: %s | threads: %d | sgemm peak: %.1f GFLOP/s\n", ocfg, core, threads, peak);
+    printf("%-14s %10s %5s %5s %6s %11s %10s %10s %8s %9s %9s\n", "config", "params", "B", "T", "accum", "MFLOP/tok",
+           "tok/s", "fb tok/s", "% peak", "peak MB", "est MB");
+    for (int i = 0; i < a.n_configs; i++) {
+        if (!res[i].ok) { printf("%-14s failed: %s\n", res[i].name, res[i].err); continue; }
+        printf("%-14s %10zu %5d %5d %6d %11.1f %10.1f %10.1f %7.1f%% %9.0f %9.0f\n", res[i].name, res[i].n_params, res[i].B,
+               res[i].T, res[i].accum, res[i].flops_per_token / 1e6, res[i].tok_s, res[i].tok_s_fb, 100 * res[i].frac,
+               res[i].peak_mb, res[i].est_mb);
+    }
+    for (int k = 0; k < 2 && !a.quick; k++)
+        printf("ESD pass %-5s %3d modules: %.3f s\n", esd[k].name, esd[k].n, esd[k].s);
+
+    /* bench.json */
+    StrBuf b = {0};
+    sb_printf(&b, "{\n  \"openblas_config\": ");
+    sb_json_str(&b, ocfg);
+    sb_printf(&b, ",\n  \"openblas_kernel\": ");
+    sb_json_str(&b, core);
+    sb_printf(&b, ",\n  \"openblas_env_unset\": %s,\n  \"threads\": %d,\n  \"quick\": %s,\n", was_cleared ? "true" : "false",
+              threads, a.quick ? "true" : "false");
+    sb_printf(&b, "  \"sgemm\": {\"peak_gflops\": %.2f, \"sizes\": [", peak);
+    for (int i = 0; i < n_sizes; i++) sb_printf(&b, "%s{\"n\": %d, \"gflops\": %.2f}", i ? ", " : "", sizes[i], per_size[i]);
+    sb_printf(&b, "]},\n  \"flops_note\": \"6 x (Linear + lm_head params) + 6*2*L*T*hidden; full T x T attention counted although half is masked\",\n");
+    sb_printf(&b, "  \"training\": [");
+    for (int i = 0; i < a.n_configs; i++) {
+        const TrainResult *r = &res[i];
+        sb_printf(&b, "%s\n    {\"config\": ", i ? "," : "");
+        sb_json_str(&b, a.configs[i]);
+        if (!r->ok) {
+            sb_printf(&b, ", \"error\": ");
+            sb_json_str(&b, r->err);
+            sb_printf(&b, "}");
+            continue;
+        }
+        sb_printf(&b, ", \"name\": ");
+        sb_json_str(&b, r->name);
+        sb_printf(&b, ", \"n_params\": %zu, \"micro_batch\": %d, \"seq_len\": %d, \"accum\": %d, \"flops_per_token\": %.6g, "
+                      "\"fwd_bwd_s\": %.6g, \"adam_s\": %.6g, \"tok_s\": %.2f, \"tok_s_fwd_bwd\": %.2f, \"fraction_of_peak\": %.4f, "
+                      "\"peak_rss_mb\": %.1f, \"estimated_mb\": %.1f}",
+                  r->n_params, r->B, r->T, r->accum, r->flops_per_token, r->fb_s, r->adam_s, r->tok_s, r->tok_s_fb, r->frac,
+                  r->peak_mb, r->est_mb);
+    }
+    sb_printf(&b, "\n  ],\n  \"esd\": [");
+    for (int k = 0; k < 2 && !a.quick; k++)
+        sb_printf(&b, "%s{\"shape\": \"%s\", \"modules\": %d, \"seconds_per_pass\": %.4f}", k ? ", " : "", esd[k].name, esd[k].n,
+                  esd[k].s);
+    sb_printf(&b, "]\n}\n");
+    Err e;
+    int rc = write_file_atomic(a.out, b.p, b.len, &e);
+    sb_free(&b);
+    if (rc) { fprintf(stderr, "alphadecay bench: %s\n", e.msg); return 1; }
+    fprintf(stderr, "bench: wrote %s\n", a.out);
+    int failed = 0;
+    for (int i = 0; i < a.n_configs; i++) failed |= !res[i].ok;
+    for (int k = 0; k < 2 && !a.quick; k++) failed |= esd[k].s < 0;
+    return failed ? 1 : 0;
 }
