@@ -103,8 +103,9 @@ int flatjson_parse(const char *text, KVList *out, const char *where, Err *e) {
     kv_init(out);
     if (json_parse(text, strlen(text), where, &j, e)) return -1;
     if (j->type != JSON_OBJ) {
+        err_set(e, "%s: expected a JSON object, found a %s", where, json_type_name(j->type));
         json_free(j);
-        return err_set(e, "%s: expected a JSON object, found a %s", where, json_type_name(j->type));
+        return -1;
     }
     for (int i = 0; i < j->n; i++) {
         const Json *m = &j->kids[i];
@@ -114,10 +115,11 @@ int flatjson_parse(const char *text, KVList *out, const char *where, Err *e) {
         case JSON_BOOL: kv_set(out, m->key, m->boolean ? "true" : "false"); break;
         case JSON_NULL: kv_set(out, m->key, "null"); break;
         default:
+            err_set(e, "%s: key \"%s\" holds a nested %s; a flat object was expected", where, m->key,
+                    json_type_name(m->type));
             kv_free(out);
             json_free(j);
-            return err_set(e, "%s: key \"%s\" holds a nested %s; a flat object was expected", where,
-                           j->kids[i].key, json_type_name(j->kids[i].type));
+            return -1;
         }
     }
     json_free(j);

@@ -228,7 +228,7 @@ int metric_known(const char *name) {
 }
 
 static int have(double v, const Run *r, const char *metric, double *out, Err *e) {
-    if (isnan(v)) return err_set(e, "%s: %s is not available (status %s)", r->dir, metric, r->status);
+    if (isnan(v)) return err_set(e, "%s: %s is missing from summary.json (status %s)", r->dir, metric, r->status);
     *out = v;
     return 0;
 }
@@ -238,8 +238,8 @@ static int have(double v, const Run *r, const char *metric, double *out, Err *e)
  * step (the largest, should they ever differ) and average over updates; *calls = updates. */
 static int decay_timing(const Run *r, double *per_call, double *calls, Err *e) {
     KVList *recs;
-    int n;
-    if (run_decay(r, &recs, &n, e)) return -1;
+    int n, rc = run_decay(r, &recs, &n, e);
+    if (rc) return rc;
     double total = 0, prev_step = NAN, step_max = 0;
     int ncall = 0;
     for (int i = 0; i < n; i++) {
@@ -259,7 +259,10 @@ static int decay_timing(const Run *r, double *per_call, double *calls, Err *e) {
     }
     if (ncall) total += step_max;
     jsonl_free(recs, n);
-    if (!ncall) return err_set(e, "%s/decay.jsonl: no decay updates logged", r->dir);
+    if (!ncall) {
+        err_set(e, "%s/decay.jsonl: no decay updates logged", r->dir);
+        return 1; /* not an error: methods without module-wise updates log none */
+    }
     *per_call = total / ncall;
     *calls = ncall;
     return 0;
@@ -302,7 +305,8 @@ int run_metric(const Run *r, const char *metric, double *out, Err *e) {
     if (!strcmp(metric, "train_loss")) return series_extreme(r, "metrics.jsonl", "loss", 0, 1, out, e);
     if (!strcmp(metric, "fit_seconds_per_call") || !strcmp(metric, "decay_calls")) {
         double per, calls;
-        if (decay_timing(r, &per, &calls, e)) return -1;
+        int rc = decay_timing(r, &per, &calls, e);
+        if (rc) return rc;
         *out = metric[0] == 'f' ? per : calls;
         return 0;
     }
@@ -338,7 +342,9 @@ int run_decay(const Run *r, KVList **recs, int *n, Err *e) {
     snprintf(path, sizeof path, "%s/decay.jsonl", r->dir);
     *recs = NULL;
     *n = 0;
-    if (!file_exists(path)) return err_set(e, "%s: missing (method %s logs no decay updates?)", path,
-                                           run_coord(r, "decay.method") ? run_coord(r, "decay.method") : "?");
+    if (!file_exists(path)) {
+        err_set(e, "%s: missing", path);
+        return 1;
+    }
     return jsonl_read(path, recs, n, e);
 }

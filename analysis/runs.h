@@ -43,14 +43,16 @@ const char *run_coord(const Run *r, const char *key);
 /* Names of the per-run metrics, NULL-terminated, and whether a name is one of them. */
 extern const char *const RUN_METRICS[];
 int metric_known(const char *name);
-/* A metric of one run: 0 and *out, or -1 with Err naming the run and what is missing. */
+/* A metric of one run: 0 and *out; 1 when it does not apply to this run (no decay updates logged,
+ * e.g. fit_seconds_per_call of a Uniform run; Err says why); -1 when the run's files lack what they
+ * should have or are malformed (Err names the run). */
 int run_metric(const Run *r, const char *metric, double *out, Err *e);
 
 /* Column `ykey` against `xkey` from RUNDIR/file (a JSON-lines file); rows lacking either or with a
  * non-number are skipped. Arrays are malloc'd. */
 int run_series(const Run *r, const char *file, const char *xkey, const char *ykey, double **x, double **y,
                int *n, Err *e);
-/* The records of RUNDIR/decay.jsonl. */
+/* The records of RUNDIR/decay.jsonl: 0, or 1 when the file does not exist, -1 when malformed. */
 int run_decay(const Run *r, KVList **recs, int *n, Err *e);
 
 #endif

@@ -30,7 +30,7 @@ static int where_match(const Run *r, const Where *w, const char (*skip)[96], int
 
 /* Keys that may differ between the seeds of one cell without making them different experiments. */
 static int bookkeeping(const char *k) {
-    return !strcmp(k, "train.seed") || !strcmp(k, "version") || !strcmp(k, "program_version") ||
+    return !strcmp(k, "train.seed") || !strcmp(k, "version") || !strcmp(k, "name") || !strcmp(k, "program_version") ||
            !strcmp(k, "source") || !strcmp(k, "train.threads") || !strncmp(k, "checkpoint.", 11) ||
            !strncmp(k, "log.", 4);
 }
@@ -147,7 +147,12 @@ static int fill_cell(Table *t, const RunSet *rs, int ri, int ci, Err *e) {
             continue;
         }
         double v;
-        if (run_metric(r, c->metric, &v, e)) {
+        int mrc = run_metric(r, c->metric, &v, e);
+        if (mrc > 0) {
+            c->nna++;
+            continue;
+        }
+        if (mrc < 0) {
             free(idx);
             sb_free(&names);
             return -1;

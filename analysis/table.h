@@ -23,6 +23,7 @@ typedef struct {
     char (*seeds)[32];
     double mean, sd, min, max;
     int nfailed, ndiverged, npartial, nunreadable;
+    int nna;              /* completed runs for which the metric does not apply */
     int has_p;
     double p;
     int has_paper;

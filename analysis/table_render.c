@@ -21,10 +21,10 @@ static const char *metric_words(const char *m) {
 
 /* "2 diverged, 1 failed" for runs that produced no value. */
 static void status_text(const Cell *c, char *out, size_t cap, int with_counts) {
-    const int counts[4] = {c->nfailed, c->ndiverged, c->npartial, c->nunreadable};
-    static const char *const words[4] = {"failed", "diverged", "partial", "unreadable"};
+    const int counts[5] = {c->nfailed, c->ndiverged, c->npartial, c->nunreadable, c->nna};
+    static const char *const words[5] = {"failed", "diverged", "partial", "unreadable", "n/a"};
     out[0] = 0;
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < 5; k++) {
         if (!counts[k]) continue;
         char piece[48];
         if (with_counts) strfmt(piece, sizeof piece, "%s%d %s", out[0] ? ", " : "", counts[k], words[k]);
@@ -40,7 +40,8 @@ static void cell_text(const Cell *c, int fmt, StrBuf *b) {
     }
     char st[96];
     if (!c->n) {
-        status_text(c, st, sizeof st, c->nruns > 1);
+        /* "n/a" alone when the metric does not apply to any run; otherwise counts when several */
+        status_text(c, st, sizeof st, c->nruns > 1 && c->nna < c->nruns);
         sb_printf(b, "%s", st);
         return;
     }

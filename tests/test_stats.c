@@ -1,0 +1,274 @@
+/* test_stats.c - analysis statistics and tables against hand-computed values on synthetic run
+ * directories: mean, sample std, paired t-test p-values (closed forms of the t distribution for
+ * df = 1 and 2), cell selection, failed / partial / missing runs, and the refusals (mixed configs,
+ * duplicate seeds, unknown metric or coordinate, truncated JSON). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../analysis/kv.h"
+#include "../analysis/reported.h"
+#include "../analysis/runs.h"
+#include "../analysis/spec.h"
+#include "../analysis/stats.h"
+#include "../analysis/table.h"
+#include "check.h"
+
+static char ROOT[256];
+
+static void put(const char *rel, const char *text) {
+    char path[512], dir[512];
+    snprintf(path, sizeof path, "%s/%s", ROOT, rel);
+    snprintf(dir, sizeof dir, "%s", path);
+    *strrchr(dir, '/') = 0;
+    Err e;
+    mkdir_p(dir, &e);
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+/* A run as train writes it (only the keys analysis reads, plus a few). status NULL = no summary. */
+static void run(const char *name, const char *method, const char *wd, int seed, const char *status, double ppl) {
+    char rel[256], text[1024];
+    snprintf(rel, sizeof rel, "res/%s/config.yaml", name);
+    snprintf(text, sizeof text,
+             "# fully resolved\nversion: \"0.1.0\"\nmodel:\n  hidden_size: 64\ntrain:\n  optimizer: adam\n"
+             "  betas: [0.9, 0.999]\n  seed: %d\n  threads: 1\ndecay:\n  method: %s\n  weight_decay: %s\n",
+             seed, method, wd);
+    put(rel, text);
+    snprintf(rel, sizeof rel, "res/%s/metrics.jsonl", name);
+    put(rel, "{\"step\": 1, \"tokens\": 256, \"loss\": 5.5, \"elapsed_s\": 0.5}\n"
+             "{\"step\": 2, \"tokens\": 512, \"loss\": 5.0, \"elapsed_s\": 1.0}\n");
+    if (!status) return;
+    snprintf(rel, sizeof rel, "res/%s/summary.json", name);
+    snprintf(text, sizeof text,
+             "{\"status\": \"%s\", \"final_val_loss\": %.17g, \"final_val_ppl\": %.17g, \"steps\": 2, "
+             "\"tokens\": 512, \"wall_seconds\": 7200, \"peak_rss_mb\": 12}\n",
+             status, log(ppl), ppl);
+    put(rel, text);
+}
+
+static const char *SPEC =
+    "table: t\n"
+    "results: res\n"
+    "metric: val_ppl\n"
+    "ttest: {vs: AlphaDecay}\n"
+    "rows:\n"
+    "  - {label: WD=0, where: {decay.method: none}, any: [decay.weight_decay]}\n"
+    "  - {label: Uniform, where: {decay.method: uniform}}\n"
+    "  - {label: AlphaDecay, where: {decay.method: alphadecay}}\n"
+    "columns:\n"
+    "  - {label: 1e-5, where: {decay.weight_decay: 1e-5}}\n"
+    "  - {label: 5e-6, where: {decay.weight_decay: 5.0e-06}}\n"
+    "  - {label: 1e-6, where: {decay.weight_decay: [1e-6, 2e-6]}}\n"
+    "  - {label: hours, where: {decay.weight_decay: 1e-5}, metric: wall_hours}\n";
+
+static int build(const char *spec_text, Table *t, Spec *s, RunSet *rs, Err *e) {
+    put("spec.yaml", spec_text);
+    char sp[512], rp[512];
+    snprintf(sp, sizeof sp, "%s/spec.yaml", ROOT);
+    snprintf(rp, sizeof rp, "%s/res", ROOT);
+    if (spec_load(s, sp, e)) return -1;
+    if (runs_scan(rp, rs, e)) return -1;
+    return table_build(t, s, rs, NULL, e);
+}
+
+static void test_formulas(void) {
+    double a[3] = {10.0, 10.2, 10.4}, b[3] = {10.3, 10.4, 10.8}, m, sd, t, p;
+    stats_mean_sd(a, 3, &m, &sd);
+    CHECK_CLOSE(m, 10.2, 1e-12, 0, "mean of 10, 10.2, 10.4");
+    CHECK_CLOSE(sd, 0.2, 1e-12, 0, "sample std of 10, 10.2, 10.4 (n - 1)");
+    stats_mean_sd(a, 1, &m, &sd);
+    CHECK(isnan(sd), "std of one value is undefined", "got %g", sd);
+    /* d = -0.3, -0.2, -0.4: mean -0.3, sd 0.1, t = -0.3 / (0.1 / sqrt 3) = -3 sqrt 3;
+     * df = 2: P(|T| > t) = 1 - t / sqrt(t^2 + 2) = 1 - sqrt(27 / 29) */
+    CHECK(stats_paired_t(a, b, 3, &t, &p) == 0, "paired t defined for 3 pairs", "rc != 0");
+    CHECK_CLOSE(t, -3 * sqrt(3.0), 1e-9, 0, "paired t statistic, df 2");
+    CHECK_CLOSE(p, 1 - sqrt(27.0 / 29.0), 1e-10, 0, "paired t p-value, df 2 closed form");
+    /* d = 0.6, 0.4: t = 0.5 / (sqrt(0.02) / sqrt 2) = 5; df = 1 (Cauchy): p = 1 - 2 atan(5) / pi */
+    double c[2] = {35.1, 35.3}, d[2] = {34.5, 34.9};
+    CHECK(stats_paired_t(c, d, 2, &t, &p) == 0, "paired t defined for 2 pairs", "rc != 0");
+    CHECK_CLOSE(t, 5.0, 1e-9, 0, "paired t statistic, df 1");
+    CHECK_CLOSE(p, 1 - 2 * atan(5.0) / M_PI, 1e-10, 0, "paired t p-value, df 1 closed form");
+    double e1[2] = {1, 2}, e2[2] = {0, 1};
+    CHECK(stats_paired_t(e1, e2, 2, &t, &p) < 0, "paired t undefined for constant differences", "rc 0");
+    CHECK(stats_paired_t(a, b, 1, &t, &p) < 0, "paired t undefined for one pair", "rc 0");
+}
+
+static void test_values_and_json(void) {
+    CHECK(value_equal("1e-5", "1e-05") && value_equal("0.00001", "1e-5"), "1e-5 == 1e-05 == 0.00001", "no");
+    CHECK(!value_equal("1e-5", "1e-6") && !value_equal("adam", "adamw") && value_equal("adam", "adam"),
+          "different values differ", "no");
+    KVList l;
+    Err e = {{0}};
+    CHECK(flatjson_parse("{\"a\": {\"b\": 1}}", &l, "x.json", &e) < 0 && strstr(e.msg, "nested"),
+          "nested JSON object refused", "%s", e.msg);
+    CHECK(flatjson_parse("{\"step\": 1, \"loss\"", &l, "x.json", &e) < 0 && strstr(e.msg, "x.json"),
+          "truncated JSON object refused, file named", "%s", e.msg);
+    CHECK(flatjson_parse("{\"status\": \"completed\", \"v\": null, \"x\": 2.5e-3}", &l, "x", &e) == 0,
+          "flat JSON object parsed", "%s", e.msg);
+    double v;
+    CHECK(kv_num(&l, "x", &v) == 0 && v == 2.5e-3 && kv_num(&l, "v", &v) < 0 &&
+              !strcmp(kv_get(&l, "status"), "completed"),
+          "flat JSON values", "wrong");
+    kv_free(&l);
+    put("trunc.jsonl", "{\"step\": 1, \"loss\": 2}\n{\"step\": 2, \"lo");
+    char p[512];
+    snprintf(p, sizeof p, "%s/trunc.jsonl", ROOT);
+    KVList *recs;
+    int n;
+    CHECK(jsonl_read(p, &recs, &n, &e) < 0 && strstr(e.msg, "trunc.jsonl:2"), "truncated JSONL line named FILE:2",
+          "%s", e.msg);
+}
+
+static void test_runs(void) {
+    run("none_s1", "none", "0", 1, "completed", 40.0);
+    run("uni_1e-5_s1", "uniform", "1e-05", 1, "completed", 35.1);
+    run("uni_1e-5_s2", "uniform", "1e-05", 2, "completed", 35.3);
+    run("alpha_1e-5_s1", "alphadecay", "1e-05", 1, "completed", 34.5);
+    run("alpha_1e-5_s2", "alphadecay", "1e-05", 2, "completed", 34.9);
+    run("alpha_5e-6_s1", "alphadecay", "5e-06", 1, "failed", 99.0);
+    run("alpha_5e-6_s2", "alphadecay", "5e-06", 2, "completed", 34.8);
+    run("uni_5e-6_s1", "uniform", "5e-06", 1, NULL, 0); /* still running: no summary */
+    run("bad_summary", "awd", "1e-05", 1, "completed", 1);
+    put("res/bad_summary/summary.json", "{\"status\": \"completed\", \"final_val_ppl\": 3");
+
+    Err e = {{0}};
+    RunSet rs;
+    char rp[512];
+    snprintf(rp, sizeof rp, "%s/res", ROOT);
+    CHECK(runs_scan(rp, &rs, &e) == 0 && rs.n == 9, "scan finds 9 run directories", "%d runs: %s", rs.n, e.msg);
+    int seen = 0;
+    for (int i = 0; i < rs.n; i++) {
+        Run *r = &rs.runs[i];
+        if (!strcmp(r->name, "uni_5e-6_s1")) {
+            CHECK(!strcmp(r->status, "partial") && r->steps == 2 && r->tokens == 512, "run without summary is partial",
+                  "%s steps %g", r->status, r->steps);
+            seen++;
+        }
+        if (!strcmp(r->name, "bad_summary")) {
+            CHECK(!strcmp(r->status, "unreadable") && strstr(r->problem, "summary.json"),
+                  "truncated summary.json makes the run unreadable, file named", "%s: %s", r->status, r->problem);
+            seen++;
+        }
+        if (!strcmp(r->name, "alpha_5e-6_s1")) {
+            CHECK(!strcmp(r->status, "failed"), "failed run keeps its status", "%s", r->status);
+            seen++;
+        }
+        if (!strcmp(r->name, "uni_1e-5_s2")) {
+            CHECK(!strcmp(run_coord(r, "decay.weight_decay"), "1e-05") && !strcmp(run_coord(r, "train.betas"), "[0.9, 0.999]") &&
+                      !strcmp(run_coord(r, "run.sweep"), "res"),
+                  "config coordinates flattened", "wd %s", run_coord(r, "decay.weight_decay"));
+            double h;
+            CHECK(run_metric(r, "wall_hours", &h, &e) == 0 && h == 2.0, "wall_hours = 7200 s / 3600", "%g", h);
+            seen++;
+        }
+    }
+    CHECK(seen == 4, "expected runs found", "%d", seen);
+    runs_free(&rs);
+}
+
+static void test_table(void) {
+    Spec *s = xcalloc(1, sizeof *s);
+    Table t;
+    RunSet rs;
+    Err e = {{0}};
+    CHECK(build(SPEC, &t, s, &rs, &e) == 0, "table builds from synthetic runs", "%s", e.msg);
+    if (!t.cells) return;
+    Cell *u = table_cell(&t, 1, 0), *a = table_cell(&t, 2, 0), *z = table_cell(&t, 0, 0);
+    CHECK(u->n == 2 && a->n == 2, "two seeds per cell at 1e-5", "%d %d", u->n, a->n);
+    CHECK_CLOSE(u->mean, 35.2, 1e-9, 0, "Uniform 1e-5 mean");
+    CHECK_CLOSE(u->sd, sqrt(0.02), 1e-9, 0, "Uniform 1e-5 std");
+    CHECK_CLOSE(a->mean, 34.7, 1e-9, 0, "AlphaDecay 1e-5 mean");
+    CHECK(u->has_p, "Uniform 1e-5 has a p-value", "no p");
+    CHECK_CLOSE(u->p, 1 - 2 * atan(5.0) / M_PI, 1e-9, 0, "Uniform vs AlphaDecay p (df 1, t = 5)");
+    CHECK(a->best && !u->best, "lowest mean is bold", "best %d %d", a->best, u->best);
+    CHECK(z->n == 1 && z->mean == 40.0 && table_cell(&t, 0, 2)->n == 1, "WD=0 spans every wd column (any:)",
+          "n %d", z->n);
+    CHECK(!z->has_p, "no p-value from a single pair", "p %g", z->p);
+    Cell *a5 = table_cell(&t, 2, 1), *u5 = table_cell(&t, 1, 1), *u6 = table_cell(&t, 1, 2);
+    CHECK(a5->nruns == 2 && a5->n == 1 && a5->nfailed == 1 && a5->mean == 34.8, "failed run counted, not averaged",
+          "nruns %d n %d failed %d", a5->nruns, a5->n, a5->nfailed);
+    CHECK(u5->nruns == 1 && u5->n == 0 && u5->npartial == 1, "partial run shown as partial", "n %d partial %d",
+          u5->n, u5->npartial);
+    CHECK(u6->nruns == 0, "missing cell has no runs", "%d", u6->nruns);
+    CHECK(t.warn.p && strstr(t.warn.p, "alpha_5e-6_s1") && strstr(t.warn.p, "failed"), "failed run named in warnings",
+          "%s", t.warn.p ? t.warn.p : "");
+    CHECK_CLOSE(table_cell(&t, 1, 3)->mean, 2.0, 1e-12, 0, "per-column metric (wall_hours)");
+    StrBuf md = {0};
+    table_markdown(&t, &md);
+    CHECK(strstr(md.p, "| Uniform | 35.20 ± 0.14 (n=2) | 0.126 | partial | – | – |") != NULL,
+          "Markdown row: mean ± std (n), p, partial, missing", "%s", md.p);
+    CHECK(strstr(md.p, "**34.80** (+1 failed)") != NULL, "Markdown: failed run noted beside the value", "%s", md.p);
+    sb_free(&md);
+    table_free(&t);
+    runs_free(&rs);
+
+    /* one column without a wd condition mixes 1e-5 and 5e-6 runs: refused, runs named */
+    const char *mixed = "table: m\nresults: res\nrows:\n  - {label: U, where: {decay.method: alphadecay}}\n"
+                        "columns:\n  - {label: all}\n";
+    CHECK(build(mixed, &t, s, &rs, &e) < 0 && strstr(e.msg, "differ in decay.weight_decay") && strstr(e.msg, "alpha_"),
+          "runs of different configs in one cell refused", "%s", e.msg);
+    table_free(&t);
+    runs_free(&rs);
+
+    const char *typo = "table: m\nresults: res\nrows:\n  - {label: U, where: {decay.methd: uniform}}\ncolumns:\n  - {label: all}\n";
+    CHECK(build(typo, &t, s, &rs, &e) < 0 && strstr(e.msg, "decay.methd"), "unknown coordinate refused", "%s", e.msg);
+    table_free(&t);
+    runs_free(&rs);
+
+    const char *badmetric = "table: m\nresults: res\nmetric: val_pppl\nrows:\n  - {label: U}\ncolumns:\n  - {label: a}\n";
+    CHECK(build(badmetric, &t, s, &rs, &e) < 0 && strstr(e.msg, "spec.yaml:3:9") && strstr(e.msg, "unknown metric"),
+          "unknown metric refused with line:column", "%s", e.msg);
+    const char *badkey = "table: m\nresults: res\nrows:\n  - {label: U, wher: {a: 1}}\ncolumns:\n  - {label: a}\n";
+    CHECK(build(badkey, &t, s, &rs, &e) < 0 && strstr(e.msg, "spec.yaml:4:") && strstr(e.msg, "wher"),
+          "unknown spec key refused with line", "%s", e.msg);
+
+    /* the same run copied: the same seed twice in one cell */
+    run("uni_1e-5_s1_copy", "uniform", "1e-05", 1, "completed", 35.1);
+    CHECK(build(SPEC, &t, s, &rs, &e) < 0 && strstr(e.msg, "same seed"), "duplicate seed in a cell refused", "%s", e.msg);
+    table_free(&t);
+    runs_free(&rs);
+    free(s);
+}
+
+static void test_reported(void) {
+    Reported r;
+    Err e = {{0}};
+    if (reported_load(&r, "analysis/reported/paper_tables.csv", &e)) {
+        SKIP("reported_lookup", "run from the repository root: %s", e.msg);
+        return;
+    }
+    RepSel q = {.n = 6};
+    const char *kv[6][2] = {{"table", "table2"}, {"model", "60M"},          {"optimizer", "adam"},
+                            {"weight_decay", "1e-05"}, {"method", "uniform"}, {"metric", "val_ppl"}};
+    for (int i = 0; i < 6; i++) {
+        strcpy(q.key[i], kv[i][0]);
+        strcpy(q.val[i], kv[i][1]);
+    }
+    double v = 0;
+    CHECK(reported_lookup(&r, &q, &v, &e) == 0 && v == 32.39, "paper Table 2, 60M, 1e-5, Uniform = 32.39", "%g %s", v, e.msg);
+    RepSel amb = {.n = 2};
+    strcpy(amb.key[0], "table");
+    strcpy(amb.val[0], "table10");
+    strcpy(amb.key[1], "model");
+    strcpy(amb.val[1], "60M");
+    CHECK(reported_lookup(&r, &amb, &v, &e) < 0 && strstr(e.msg, "several"), "ambiguous paper lookup refused", "%s", e.msg);
+    reported_free(&r);
+}
+
+int main(void) {
+    snprintf(ROOT, sizeof ROOT, "/tmp/adstats.XXXXXX");
+    if (!mkdtemp(ROOT)) return 1;
+    test_formulas();
+    test_values_and_json();
+    test_runs();
+    test_table();
+    test_reported();
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", ROOT);
+    if (system(cmd)) {}
+    return check_summary();
+}
