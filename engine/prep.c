@@ -285,7 +285,7 @@ static int run(const PrepArgs *a, Err *e) {
             trained ? "true" : "false");
     if (a->tokenizer) json_str(f, a->tokenizer);
     else fputs("null", f);
-    fprintf(f, "},\n  \"val_fraction\": %.17g,\n  \"seed\": %llu,\n", a->val_fraction, (unsigned long long)a->seed);
+    fprintf(f, "},\n  \"val_fraction\": %.6g,\n  \"seed\": %llu,\n", a->val_fraction, (unsigned long long)a->seed);
     fprintf(f, "  \"seconds\": {\"read\": %.3f, \"tokenizer\": %.3f, \"encode\": %.3f, \"total\": %.3f},\n", t_read,
             t_bpe, t_enc, total);
     fprintf(f, "  \"throughput\": {\"bpe_train_bytes_per_s\": %.0f, \"encode_bytes_per_s\": %.0f, "
