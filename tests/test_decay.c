@@ -1,0 +1,361 @@
+/* test_decay.c - the weight-decay methods: every assignment function against hand values (including
+ * equal metrics), AWD's EMA over three updates and AdaDecay's per-layer z-score/sigmoid through the
+ * hook on a hand-built model, AlphaDecay's tuned set (exclusion list, eigenvalue-count filter, untuned
+ * tensors at eta), its update schedule, its decay.jsonl lines (wd follows from the logged alpha), and
+ * bad configurations. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "decay.h"
+
+/* ---- a hand-built model: embed, per layer {norm, q, k, up (N = 32 < 50)}, final norm, lm_head ---- */
+
+#define D 64
+static void add(Model *m, const char *name, int rows, int cols, TensorKind kind, int layer, ModuleType type) {
+    TensorInfo *t = &m->tensors[m->n_tensors++];
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->rows = rows;
+    t->cols = cols;
+    t->offset = m->n_params;
+    t->size = (size_t)rows * cols;
+    t->kind = kind;
+    t->layer = layer;
+    t->type = type;
+    m->n_params += t->size;
+}
+
+static void build(Model *m) {
+    memset(m, 0, sizeof *m);
+    m->tensors = calloc(16, sizeof(TensorInfo));
+    add(m, "model.embed_tokens.weight", 10, D, KIND_EMBEDDING, -1, MT_EMBED);
+    char n[96];
+    for (int l = 0; l < 2; l++) {
+        snprintf(n, sizeof n, "model.layers.%d.input_layernorm.weight", l);
+        add(m, n, 1, D, KIND_NORM, l, MT_ATTN_NORM);
+        snprintf(n, sizeof n, "model.layers.%d.self_attn.q_proj.weight", l);
+        add(m, n, D, D, KIND_LINEAR, l, MT_Q);
+        snprintf(n, sizeof n, "model.layers.%d.self_attn.k_proj.weight", l);
+        add(m, n, D, D, KIND_LINEAR, l, MT_K);
+        snprintf(n, sizeof n, "model.layers.%d.mlp.up_proj.weight", l);
+        add(m, n, 32, D, KIND_LINEAR, l, MT_UP);
+    }
+    add(m, "model.norm.weight", 1, D, KIND_NORM, -1, MT_FINAL_NORM);
+    add(m, "lm_head.weight", 10, D, KIND_LM_HEAD, -1, MT_LM_HEAD);
+    m->params = calloc(m->n_params, sizeof(float));
+    m->grads = calloc(m->n_params, sizeof(float));
+    m->wd = calloc((size_t)m->n_tensors, sizeof(double));
+    /* Linear weights: diagonal with singular values s_j = (j+1)^(p) for a per-tensor p, so every
+     * module has a different, exactly known spectrum {s_j^2}. Others: ones. */
+    for (int i = 0; i < m->n_tensors; i++) {
+        TensorInfo *t = &m->tensors[i];
+        float *w = m->params + t->offset;
+        if (t->kind == KIND_LINEAR || t->kind == KIND_LM_HEAD) {
+            double p = 0.3 + 0.15 * i;
+            int N = t->rows < t->cols ? t->rows : t->cols;
+            for (int j = 0; j < N; j++) w[(size_t)j * t->cols + j] = (float)(0.01 * pow(j + 1, p));
+        } else {
+            for (size_t j = 0; j < t->size; j++) w[j] = 1.0f;
+        }
+    }
+}
+
+static void unbuild(Model *m) {
+    free(m->tensors);
+    free(m->params);
+    free(m->grads);
+    free(m->wd);
+}
+
+/* Median-Hill alpha of a diagonal tensor, computed here from the definition (independent of plfit). */
+static double hand_alpha(const Model *m, int i) {
+    const TensorInfo *t = &m->tensors[i];
+    int N = t->rows < t->cols ? t->rows : t->cols;
+    double lam[D];
+    for (int j = 0; j < N; j++) {
+        double s = m->params[t->offset + (size_t)j * t->cols + j];
+        lam[j] = s * s; /* ascending already: p > 0 */
+    }
+    int k = N / 2, n = N - k;
+    double s = 0;
+    for (int j = k; j < N; j++) s += log(lam[j] / lam[k]);
+    return 1 + n / s;
+}
+
+static void config(Config *c, DecayMethod method) {
+    memset(c, 0, sizeof *c);
+    c->train.threads = 2;
+    c->decay.method = method;
+    c->decay.weight_decay = 1e-5;
+    c->decay.update_every = 3;
+    c->decay.s1 = 0.6666;
+    c->decay.s2 = 3;
+    c->decay.metric = METRIC_ALPHA;
+    c->decay.assign = ASSIGN_LINEAR;
+    c->decay.pl_fit = FIT_MEDIAN;
+    c->decay.xmin_pos = 2;
+    c->decay.eigs_thresh = 50;
+    c->decay.zero_thresh = 1e-5;
+    c->decay.awd_scale = 100;
+    snprintf(c->decay.exclude[0], 96, "model.layers.0.self_attn.q_proj");
+    snprintf(c->decay.exclude[1], 96, "lm_head");
+    c->decay.n_exclude = 2;
+}
+
+/* ---- pure assignment functions ---- */
+
+static void test_assign(void) {
+    double wd[5], eta = 1e-5;
+    Err e;
+    double v[3] = {2, 3, 4};
+    decay_assign(ASSIGN_LINEAR, v, NULL, NULL, 3, eta, 0.5, 1.5, wd, &e);
+    CHECK(fabs(wd[0] - 0.5e-5) < 1e-18 && fabs(wd[1] - 1e-5) < 1e-18 && fabs(wd[2] - 1.5e-5) < 1e-18,
+          "assign_linear", "%g %g %g", wd[0], wd[1], wd[2]);
+    double eq[2] = {2.2, 2.2};
+    decay_assign(ASSIGN_LINEAR, eq, NULL, NULL, 2, eta, 0.5, 3, wd, &e);
+    CHECK(wd[0] == 3 * eta && wd[1] == 3 * eta, "assign_linear_equal_metrics_get_s2", "%g %g", wd[0], wd[1]);
+    double sq[2] = {1, 4};
+    decay_assign(ASSIGN_SQRT, sq, NULL, NULL, 2, eta, 0, 0, wd, &e);
+    CHECK_CLOSE(wd[0], eta * 2 * 1 / (3 + 2e-8), 1e-20, 1e-12, "assign_sqrt_0");
+    CHECK_CLOSE(wd[1], eta * 2 * 2 / (3 + 2e-8), 1e-20, 1e-12, "assign_sqrt_1");
+    double lg[2] = {2, 8};
+    decay_assign(ASSIGN_LOG2, lg, NULL, NULL, 2, eta, 0, 0, wd, &e);
+    CHECK_CLOSE(wd[0], eta * 2 * 1 / (4 + 2e-8), 1e-20, 1e-12, "assign_log2_0");
+    CHECK_CLOSE(wd[1], eta * 2 * 3 / (4 + 2e-8), 1e-20, 1e-12, "assign_log2_1");
+    double neg[2] = {0.5, 4};
+    const char *names[2] = {"mod_a", "mod_b"};
+    int rc = decay_assign(ASSIGN_LOG2, neg, NULL, names, 2, eta, 0, 0, wd, &e);
+    CHECK(rc == -1 && strstr(e.msg, "mod_a"), "assign_log2_negative_rejected", "rc %d %s", rc, e.msg);
+    /* sigmoid: layer 0 {1,2,3}: mean 2, population std sqrt(2/3); layer 1 {5,5}: std 0 -> z 0 -> eta. */
+    double sg[5] = {1, 2, 3, 5, 5};
+    int layer[5] = {0, 0, 0, 1, 1};
+    decay_assign(ASSIGN_SIGMOID, sg, layer, NULL, 5, eta, 0, 0, wd, &e);
+    double z = 1 / (sqrt(2.0 / 3.0) + 1e-8);
+    CHECK_CLOSE(wd[0], eta * 2 / (1 + exp(4 * z)), 1e-20, 1e-12, "assign_sigmoid_low");
+    CHECK_CLOSE(wd[1], eta, 1e-20, 1e-12, "assign_sigmoid_mean");
+    CHECK_CLOSE(wd[2], eta * 2 / (1 + exp(-4 * z)), 1e-20, 1e-12, "assign_sigmoid_high");
+    CHECK_CLOSE(wd[3], eta, 1e-20, 1e-12, "assign_sigmoid_flat_layer");
+}
+
+/* ---- methods through the hook ---- */
+
+static void test_none_uniform_bad(void) {
+    Model m;
+    build(&m);
+    Config c;
+    DecayState st;
+    Err e;
+    config(&c, DECAY_NONE);
+    memset(&st, 0, sizeof st);
+    int rc = decay_init(&st, &c, &m, NULL, "", 1, &e) | decay_before_update(&st, &m, 0, &e);
+    int zero = 1;
+    for (int i = 0; i < m.n_tensors; i++) zero &= m.wd[i] == 0;
+    CHECK(rc == 0 && zero, "method_none_zero", "rc %d", rc);
+    decay_free(&st);
+    config(&c, DECAY_UNIFORM);
+    rc = decay_init(&st, &c, &m, NULL, "", 1, &e) | decay_before_update(&st, &m, 5, &e);
+    int all = 1;
+    for (int i = 0; i < m.n_tensors; i++) all &= m.wd[i] == 1e-5;
+    CHECK(rc == 0 && all, "method_uniform_eta", "rc %d", rc);
+    CHECK_CLOSE(decay_wd_mean(&m), 1e-5, 1e-20, 1e-12, "wd_mean_uniform");
+    decay_free(&st);
+
+    config(&c, DECAY_ALPHADECAY);
+    c.decay.s1 = 3;
+    c.decay.s2 = 1;
+    rc = decay_init(&st, &c, &m, NULL, "", 1, &e);
+    CHECK(rc == -1 && strstr(e.msg, "s1"), "bad_s1_gt_s2", "rc %d %s", rc, e.msg);
+    decay_free(&st);
+    config(&c, DECAY_ALPHADECAY);
+    c.decay.weight_decay = -1e-5;
+    rc = decay_init(&st, &c, &m, NULL, "", 1, &e);
+    CHECK(rc == -1, "bad_negative_decay", "rc %d", rc);
+    decay_free(&st);
+    config(&c, DECAY_ALPHADECAY);
+    c.decay.update_every = 0;
+    rc = decay_init(&st, &c, &m, NULL, "", 1, &e);
+    CHECK(rc == -1, "bad_update_every_0", "rc %d", rc);
+    decay_free(&st);
+    unbuild(&m);
+}
+
+static void test_awd(void) {
+    Model m;
+    build(&m);
+    Config c;
+    config(&c, DECAY_AWD);
+    DecayState st;
+    memset(&st, 0, sizeof st);
+    Err e;
+    decay_init(&st, &c, &m, NULL, "", 1, &e);
+    /* Scale weights and grads so that ||w|| and ||g|| over all tensors take chosen values. */
+    double w2 = 0;
+    for (size_t i = 0; i < m.n_params; i++) w2 += (double)m.params[i] * m.params[i];
+    double gs[3] = {2, 1, 3}, ws[3] = {4, 4, 2}, lam = 0;
+    int ok = 1;
+    for (int s = 0; s < 3; s++) {
+        for (size_t i = 0; i < m.n_params; i++) m.grads[i] = 0;
+        m.grads[0] = (float)gs[s];
+        double f = ws[s] / sqrt(w2);
+        for (size_t i = 0; i < m.n_params; i++) m.params[i] = (float)(m.params[i] * f);
+        w2 = 0;
+        for (size_t i = 0; i < m.n_params; i++) w2 += (double)m.params[i] * m.params[i];
+        decay_before_update(&st, &m, s, &e);
+        /* by hand: lam_t = 100 * 1e-5 * G / W; lam_bar = 0.1 lam_bar + 0.9 lam_t */
+        lam = 0.1 * lam + 0.9 * (100 * 1e-5 * gs[s] / (sqrt(w2) + 1e-8));
+        for (int i = 0; i < m.n_tensors; i++) ok &= fabs(m.wd[i] - lam) <= 1e-9 * lam;
+    }
+    /* the three values by hand with W exactly 4, 4, 2: 4.5e-4, 2.7e-4, 1.377e-3 */
+    CHECK_CLOSE(st.awd_lambda, 1.377e-3, 0, 1e-5, "awd_ema_three_steps");
+    CHECK(ok, "awd_every_tensor_gets_lambda", "wd differs from lam_bar");
+    decay_free(&st);
+    unbuild(&m);
+}
+
+static int count_lines(const char *path, long step) {
+    FILE *f = fopen(path, "r");
+    char line[1024];
+    int n = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        long s;
+        if (sscanf(line, "{\"step\": %ld", &s) == 1 && s == step) n++;
+    }
+    if (f) fclose(f);
+    return n;
+}
+
+static void test_alphadecay(void) {
+    Model m;
+    build(&m);
+    Config c;
+    config(&c, DECAY_ALPHADECAY);
+    DecayState st;
+    memset(&st, 0, sizeof st);
+    Err e = {{0}};
+    char dir[] = "/tmp/test_decayXXXXXX";
+    if (!mkdtemp(dir)) return;
+    char logp[128];
+    snprintf(logp, sizeof logp, "%s/decay.jsonl", dir);
+    FILE *log = fopen(logp, "w");
+    int rc = decay_init(&st, &c, &m, log, dir, 1, &e);
+    CHECK(rc == 0, "alphadecay_init", "%s", e.msg);
+    /* Tuned at step 0: layer-1 q, layer-0/1 k (64 x 64). Not tuned: layer-0 q (excluded), up_proj
+     * (N = 32 < 50), lm_head (excluded), embedding, norms. */
+    int q1 = model_find_tensor(&m, "model.layers.1.self_attn.q_proj.weight");
+    int k0 = model_find_tensor(&m, "model.layers.0.self_attn.k_proj.weight");
+    int k1 = model_find_tensor(&m, "model.layers.1.self_attn.k_proj.weight");
+    int tuned[3] = {q1, k0, k1};
+    double a[3], lo = 1e9, hi = -1;
+    for (int t = 0; t < 3; t++) {
+        a[t] = hand_alpha(&m, tuned[t]);
+        lo = fmin(lo, a[t]);
+        hi = fmax(hi, a[t]);
+    }
+    int okt = 1;
+    for (int t = 0; t < 3; t++) {
+        double want = 1e-5 * ((a[t] - lo) / (hi - lo) * (3 - 0.6666) + 0.6666);
+        okt &= fabs(m.wd[tuned[t]] - want) <= 1e-9 * want;
+    }
+    CHECK(okt, "alphadecay_tuned_linear_map", "wd %g %g %g", m.wd[q1], m.wd[k0], m.wd[k1]);
+    int oku = 1;
+    for (int i = 0; i < m.n_tensors; i++)
+        if (i != q1 && i != k0 && i != k1) oku &= m.wd[i] == 1e-5;
+    CHECK(oku, "alphadecay_untuned_get_eta", "an untuned tensor is not at eta");
+    CHECK(count_lines(logp, 0) == 3, "alphadecay_log_step0_lines", "%d lines", count_lines(logp, 0));
+    char sp[160];
+    snprintf(sp, sizeof sp, "%s/spectra_step0.bin", dir);
+    CHECK(access(sp, F_OK) == 0, "alphadecay_spectra_step0", "missing %s", sp);
+
+    /* update_every 3: steps 0..5 update at 2 and 5 only */
+    for (long s = 0; s < 6; s++) decay_before_update(&st, &m, s, &e);
+    CHECK(count_lines(logp, 2) == 3 && count_lines(logp, 5) == 3 && count_lines(logp, 1) == 0 &&
+              count_lines(logp, 3) == 0 && st.last_update_step == 5,
+          "alphadecay_schedule", "lines at 2: %d, 5: %d, last %ld", count_lines(logp, 2), count_lines(logp, 5),
+          st.last_update_step);
+    /* every logged wd follows from the logged alphas by the linear formula */
+    fclose(log);
+    FILE *f = fopen(logp, "r");
+    char line[1024];
+    double la[3], lw[3];
+    int n = 0, good = 1;
+    while (fgets(line, sizeof line, f)) {
+        char *pa = strstr(line, "\"alpha\": "), *pw = strstr(line, "\"wd\": ");
+        la[n] = atof(pa + 9);
+        lw[n] = atof(pw + 6);
+        if (++n == 3) {
+            double l = fmin(la[0], fmin(la[1], la[2])), h = fmax(la[0], fmax(la[1], la[2]));
+            for (int t = 0; t < 3; t++) {
+                double want = 1e-5 * ((la[t] - l) / (h - l) * (3 - 0.6666) + 0.6666);
+                good &= fabs(lw[t] - want) <= 1e-6 * want;
+            }
+            n = 0;
+        }
+    }
+    fclose(f);
+    CHECK(good, "alphadecay_log_wd_from_alpha", "a logged wd does not follow from the logged alphas");
+    rc = decay_finish(&st, &m, 6, &e);
+    snprintf(sp, sizeof sp, "%s/spectra_step6.bin", dir);
+    CHECK(rc == 0 && access(sp, F_OK) == 0, "alphadecay_spectra_final", "missing %s", sp);
+    decay_free(&st);
+
+    /* A NaN weight stops the update with an error naming the tensor, never a NaN decay. */
+    m.params[m.tensors[k1].offset + 5] = NAN;
+    memset(&st, 0, sizeof st);
+    rc = decay_init(&st, &c, &m, NULL, "", 1, &e);
+    CHECK(rc == -1 && strstr(e.msg, "layers.1.self_attn.k_proj"), "alphadecay_nan_weight", "rc %d %s", rc, e.msg);
+    decay_free(&st);
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd)) perror("rm");
+    unbuild(&m);
+}
+
+static void test_adadecay(void) {
+    Model m;
+    build(&m);
+    Config c;
+    config(&c, DECAY_ADADECAY);
+    DecayState st;
+    memset(&st, 0, sizeof st);
+    Err e;
+    decay_init(&st, &c, &m, NULL, "", 1, &e);
+    int all = 1;
+    for (int i = 0; i < m.n_tensors; i++) all &= fabs(m.wd[i] - 1e-5) < 1e-18;
+    CHECK(all, "adadecay_init_all_eta", "gradnorm 10 everywhere must give eta");
+    /* Gradient norms: layer 0 {k: 1, up: 3} (q excluded), layer 1 {q: 2, k: 2, up: 5}. The eigenvalue
+     * filter is skipped for gradnorm, so up_proj (N = 32) is tuned. */
+    const char *nm[5] = {"model.layers.0.self_attn.k_proj.weight", "model.layers.0.mlp.up_proj.weight",
+                         "model.layers.1.self_attn.q_proj.weight", "model.layers.1.self_attn.k_proj.weight",
+                         "model.layers.1.mlp.up_proj.weight"};
+    double g[5] = {1, 3, 2, 2, 5};
+    int idx[5];
+    for (int t = 0; t < 5; t++) {
+        idx[t] = model_find_tensor(&m, nm[t]);
+        m.grads[m.tensors[idx[t]].offset] = (float)g[t];
+    }
+    decay_before_update(&st, &m, 2, &e);
+    /* layer 0: mean 2, std 1 -> z = -1, +1. layer 1: mean 3, std sqrt(2) -> z = -1/sqrt2 (x2), +2/sqrt2 */
+    double z[5] = {-1 / (1 + 1e-8), 1 / (1 + 1e-8), -1 / (sqrt(2) + 1e-8), -1 / (sqrt(2) + 1e-8), 2 / (sqrt(2) + 1e-8)};
+    int ok = 1;
+    for (int t = 0; t < 5; t++) {
+        double want = 1e-5 * 2 / (1 + exp(-4 * z[t]));
+        ok &= fabs(m.wd[idx[t]] - want) <= 1e-12 * want;
+    }
+    CHECK(ok, "adadecay_layer_zscore_sigmoid", "wd %g %g %g %g %g", m.wd[idx[0]], m.wd[idx[1]], m.wd[idx[2]],
+          m.wd[idx[3]], m.wd[idx[4]]);
+    int q0 = model_find_tensor(&m, "model.layers.0.self_attn.q_proj.weight");
+    CHECK(m.wd[q0] == 1e-5 && m.wd[0] == 1e-5, "adadecay_untuned_eta", "q0 %g embed %g", m.wd[q0], m.wd[0]);
+    decay_free(&st);
+    unbuild(&m);
+}
+
+int main(void) {
+    test_assign();
+    test_none_uniform_bad();
+    test_awd();
+    test_alphadecay();
+    test_adadecay();
+    return check_summary();
+}
