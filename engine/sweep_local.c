@@ -1,0 +1,347 @@
+/* sweep_local.c - the local executor: pending runs become child `train` processes, N at a time.
+ *
+ * Each child gets its run's lock fd (flock, inherited across exec, so the lock lives exactly as long
+ * as the train process, even if this launcher is SIGKILLed), stdout/stderr appended to
+ * RUNDIR/train.log and train.threads = cores / N. When a child ends, its summary.json decides the
+ * outcome; a non-zero exit without a summary is a failure, recorded in RUNDIR/failed so the next
+ * invocation knows (and reruns it only with --retry-failed). Runs locked by another process (an
+ * orphaned train of a killed launcher, another launcher) are waited for, then re-examined.
+ * SIGINT/SIGTERM: forwarded to the children (train checkpoints and exits 130), nothing new starts. */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sweep.h"
+
+static volatile sig_atomic_t g_stop;
+static void on_stop(int sig) { g_stop = sig; }
+
+typedef struct {
+    pid_t pid;
+    int run;
+    double start;
+} Child;
+
+typedef struct {
+    int completed, failed, diverged, interrupted, skipped;
+} Tally;
+
+static void rundir(const char *dir, const SweepRun *r, char *out, size_t n) { snprintf(out, n, "%s/%s", dir, r->name); }
+
+static void print_log_tail(const char *run_dir) {
+    char path[AD_PATH_MAX + 400], line[512];
+    snprintf(path, sizeof path, "%s/train.log", run_dir);
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    char last[3][512] = {{0}};
+    int n = 0;
+    while (fgets(line, sizeof line, f)) snprintf(last[n++ % 3], sizeof last[0], "%s", line);
+    fclose(f);
+    for (int i = n > 3 ? n - 3 : 0; i < n; i++) fprintf(stderr, "    | %s", last[i % 3]);
+}
+
+/* fork + exec one run; returns the child's pid or -1. The lock fd is closed here in the parent. */
+static pid_t launch(const SweepRun *r, const char *run_dir, int lock_fd, int threads) {
+    char **argv = sweep_run_argv(r, run_dir, threads);
+    char logp[AD_PATH_MAX + 400];
+    snprintf(logp, sizeof logp, "%s/train.log", run_dir);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int log = open(logp, O_WRONLY | O_CREAT | O_APPEND, 0666);
+        int nul = open("/dev/null", O_RDONLY);
+        if (nul >= 0) dup2(nul, 0);
+        if (log >= 0) {
+            dup2(log, 1);
+            dup2(log, 2);
+        }
+        /* keep the lock across exec, and make the file name the train process */
+        fcntl(lock_fd, F_SETFD, 0);
+        char t[32];
+        int n = snprintf(t, sizeof t, "%ld\n", (long)getpid());
+        if (ftruncate(lock_fd, 0) != 0 || pwrite(lock_fd, t, (size_t)n, 0) != n) _exit(127);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        execv(argv[0], argv);
+        dprintf(2, "sweep: cannot execute %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    close(lock_fd);
+    sweep_argv_free(argv);
+    return pid;
+}
+
+/* Turn a finished child into an outcome; writes RUNDIR/failed when train left no summary. */
+static RunState finish(const SweepRun *r, const char *run_dir, int wstatus, int stopping, double secs) {
+    RunStatus st;
+    run_status(run_dir, &st);
+    int code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1;
+    int sig = WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0;
+    if (st.state == RS_COMPLETED || st.state == RS_DIVERGED || st.state == RS_FAILED) {
+        if (st.state == RS_COMPLETED)
+            printf("done     %-40s completed in %.1f s, val ppl %.4g\n", r->name, secs, st.val_ppl);
+        else {
+            fprintf(stderr, "%s %-40s %s (exit %d); log: %s/train.log\n", st.state == RS_FAILED ? "FAILED  " : "DIVERGED",
+                    r->name, run_state_name(st.state), code, run_dir);
+            if (st.state == RS_FAILED) print_log_tail(run_dir);
+        }
+        return st.state;
+    }
+    if (code == 130 || ((sig == SIGINT || sig == SIGTERM) && stopping) || (stopping && code != 0)) {
+        printf("stopped  %-40s interrupted at step %ld (resumes next time)\n", r->name, st.step);
+        return RS_INTERRUPTED;
+    }
+    if (code == 0) { /* exited 0 without a summary: not a finished run */
+        fprintf(stderr, "FAILED   %-40s train exited 0 without summary.json\n", r->name);
+    } else {
+        fprintf(stderr, "FAILED   %-40s %s %d; log: %s/train.log\n", r->name, sig ? "killed by signal" : "exit status",
+                sig ? sig : code, run_dir);
+        print_log_tail(run_dir);
+    }
+    char path[AD_PATH_MAX + 400], msg[96];
+    snprintf(path, sizeof path, "%s/failed", run_dir);
+    int n = snprintf(msg, sizeof msg, "%s %d\n", sig ? "signal" : "exit", sig ? sig : code);
+    Err e;
+    write_file_atomic(path, msg, (size_t)n, &e);
+    return RS_FAILED;
+}
+
+static void tally_add(Tally *t, RunState s) {
+    if (s == RS_COMPLETED) t->completed++;
+    else if (s == RS_FAILED) t->failed++;
+    else if (s == RS_DIVERGED) t->diverged++;
+    else t->interrupted++;
+}
+
+/* Before a retry: keep the failed summary for reference, drop the marker. */
+static void clear_failure(const char *run_dir) {
+    char a[AD_PATH_MAX + 400], b[AD_PATH_MAX + 400];
+    snprintf(a, sizeof a, "%s/summary.json", run_dir);
+    snprintf(b, sizeof b, "%s/summary.failed.json", run_dir);
+    if (file_exists(a)) rename(a, b);
+    snprintf(a, sizeof a, "%s/failed", run_dir);
+    unlink(a);
+}
+
+static void sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+int sweep_run_local(const Sweep *s, const SweepOpts *o) {
+    char dir[AD_PATH_MAX], rd[AD_PATH_MAX + 300];
+    Err e;
+    sweep_dir(s, o->results, dir, sizeof dir);
+    if (sweep_check_results(s, dir, !o->dry_run, &e)) {
+        fprintf(stderr, "alphadecay sweep: %s\n", e.msg);
+        return 1;
+    }
+    int jobs = o->jobs > 0 ? o->jobs : 1;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int threads = (int)(cores / jobs) > 0 ? (int)(cores / jobs) : 1;
+
+    /* 0 = to run, 1 = final already (skipped), 2 = held by another process */
+    int *todo = xcalloc((size_t)s->n_runs, sizeof(int));
+    Tally t = {0};
+    int n_todo = 0, n_wait = 0, prev_failed = 0;
+    for (int i = 0; i < s->n_runs; i++) {
+        RunStatus st;
+        rundir(dir, &s->runs[i], rd, sizeof rd);
+        run_status(rd, &st);
+        int run = st.state == RS_PENDING || st.state == RS_INTERRUPTED || (st.state == RS_FAILED && o->retry_failed);
+        todo[i] = run ? 0 : st.state == RS_RUNNING ? 2 : 1;
+        if (todo[i] == 1) {
+            t.skipped++;
+            if (st.state == RS_FAILED) prev_failed++;
+            if (st.state == RS_DIVERGED) t.diverged++;
+        }
+        n_todo += todo[i] == 0;
+        n_wait += todo[i] == 2;
+        if (o->dry_run)
+            printf("%-10s %-44s %s\n", run ? (st.state == RS_INTERRUPTED ? "resume" : st.state == RS_FAILED ? "retry" : "run")
+                                           : run_state_name(st.state),
+                   s->runs[i].name, s->runs[i].label);
+    }
+    printf("sweep %s: %d runs in %s: %d to run, %d already final, %d running elsewhere; -j %d, %d thread%s each\n",
+           s->name, s->n_runs, dir, n_todo, t.skipped, n_wait, jobs, threads, threads == 1 ? "" : "s");
+    if (o->dry_run) {
+        free(todo);
+        return 0;
+    }
+    fflush(stdout);
+
+    struct sigaction sa = {0}, old_int, old_term;
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int); /* no SA_RESTART: waitpid returns EINTR */
+    sigaction(SIGTERM, &sa, &old_term);
+    g_stop = 0;
+
+    Child *kids = xcalloc((size_t)jobs, sizeof(Child));
+    int active = 0, next = 0, forwarded = 0, started = 0, said = 0;
+    double t0 = now_seconds();
+    for (;;) {
+        while (!g_stop && active < jobs && next < s->n_runs) {
+            int i = next++;
+            if (todo[i] != 0) continue;
+            rundir(dir, &s->runs[i], rd, sizeof rd);
+            int fd = run_lock(rd, &e);
+            if (fd == -1) { /* someone else took it meanwhile */
+                todo[i] = 2;
+                n_wait++;
+                continue;
+            }
+            if (fd < 0) {
+                fprintf(stderr, "FAILED   %-40s %s\n", s->runs[i].name, e.msg);
+                tally_add(&t, RS_FAILED);
+                continue;
+            }
+            /* re-read under the lock: another launcher may have finished it meanwhile */
+            RunStatus st;
+            run_status_files(rd, &st);
+            if (st.state == RS_COMPLETED || st.state == RS_DIVERGED || (st.state == RS_FAILED && !o->retry_failed)) {
+                close(fd);
+                t.skipped++;
+                t.diverged += st.state == RS_DIVERGED;
+                prev_failed += st.state == RS_FAILED;
+                continue;
+            }
+            if (st.state == RS_FAILED) clear_failure(rd);
+            pid_t pid = launch(&s->runs[i], rd, fd, threads);
+            if (pid < 0) {
+                fprintf(stderr, "FAILED   %-40s cannot fork: %s\n", s->runs[i].name, strerror(errno));
+                tally_add(&t, RS_FAILED);
+                continue;
+            }
+            started++;
+            printf("start    %-40s [%d/%d] pid %ld\n", s->runs[i].name, started, n_todo, (long)pid);
+            fflush(stdout);
+            for (int k = 0; k < jobs; k++)
+                if (!kids[k].pid) {
+                    kids[k] = (Child){pid, i, now_seconds()};
+                    break;
+                }
+            active++;
+        }
+        if (g_stop && !forwarded) {
+            fprintf(stderr, "sweep: stopping: asking %d running train process%s to checkpoint and exit\n", active,
+                    active == 1 ? "" : "es");
+            for (int k = 0; k < jobs; k++)
+                if (kids[k].pid) kill(kids[k].pid, SIGINT);
+            forwarded = 1;
+        }
+        if (active == 0) {
+            if (g_stop || n_wait == 0) break;
+            /* only runs held by other processes remain: poll until their locks free up */
+            int still = 0;
+            for (int i = 0; i < s->n_runs; i++) {
+                if (todo[i] != 2) continue;
+                RunStatus st;
+                rundir(dir, &s->runs[i], rd, sizeof rd);
+                run_status(rd, &st);
+                if (st.state == RS_RUNNING) {
+                    still++;
+                    continue;
+                }
+                n_wait--;
+                if (st.state == RS_PENDING || st.state == RS_INTERRUPTED) {
+                    todo[i] = 0; /* its process died before finishing: run it here */
+                    n_todo++;
+                    if (i < next) next = i;
+                } else {
+                    todo[i] = 1;
+                    printf("seen     %-40s %s by another process\n", s->runs[i].name, run_state_name(st.state));
+                    tally_add(&t, st.state);
+                }
+            }
+            if (still) {
+                if (!said++) printf("waiting  for %d run%s held by other processes\n", still, still == 1 ? "" : "s");
+                fflush(stdout);
+                sleep_ms(500);
+            }
+            continue;
+        }
+        int wst;
+        pid_t pid = waitpid(-1, &wst, 0);
+        if (pid < 0) {
+            if (errno == EINTR) continue;
+            break; /* ECHILD: nothing left */
+        }
+        for (int k = 0; k < jobs; k++)
+            if (kids[k].pid == pid) {
+                rundir(dir, &s->runs[kids[k].run], rd, sizeof rd);
+                tally_add(&t, finish(&s->runs[kids[k].run], rd, wst, g_stop != 0, now_seconds() - kids[k].start));
+                fflush(stdout);
+                kids[k].pid = 0;
+                active--;
+            }
+    }
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    int not_started = 0;
+    for (int i = next; i < s->n_runs; i++) not_started += todo[i] == 0;
+    printf("sweep %s: %d completed, %d failed, %d diverged, %d interrupted, %d skipped (already final%s)%s in %.1f s\n",
+           s->name, t.completed, t.failed + prev_failed, t.diverged, t.interrupted + not_started, t.skipped,
+           prev_failed ? ", failed ones need --retry-failed" : "", g_stop ? " - stopped" : "", now_seconds() - t0);
+    free(kids);
+    free(todo);
+    if (g_stop) return 130;
+    return (t.failed + prev_failed + t.interrupted + not_started) ? 1 : 0;
+}
+
+/* One run in the current process's place (a Slurm array task): lock, run train as a child holding
+ * the lock, record the outcome like the local executor does. */
+int sweep_exec_one(const Sweep *s, const char *run_name, const SweepOpts *o, int threads) {
+    char dir[AD_PATH_MAX], rd[AD_PATH_MAX + 300];
+    Err e;
+    const SweepRun *r = NULL;
+    for (int i = 0; i < s->n_runs; i++)
+        if (!strcmp(s->runs[i].name, run_name)) r = &s->runs[i];
+    if (!r) {
+        fprintf(stderr, "alphadecay sweep exec: %s: no run named '%s'\n", s->file, run_name);
+        return 1;
+    }
+    sweep_dir(s, o->results, dir, sizeof dir);
+    if (sweep_check_results(s, dir, 1, &e)) {
+        fprintf(stderr, "alphadecay sweep exec: %s\n", e.msg);
+        return 1;
+    }
+    rundir(dir, r, rd, sizeof rd);
+    int fd = run_lock(rd, &e);
+    if (fd < 0) {
+        fprintf(stderr, "alphadecay sweep exec: %s\n", e.msg);
+        return fd == -1 ? 0 : 1; /* held by another process: that one will finish it */
+    }
+    RunStatus st;
+    run_status_files(rd, &st);
+    if (st.state == RS_COMPLETED || st.state == RS_DIVERGED || (st.state == RS_FAILED && !o->retry_failed)) {
+        printf("skip     %-40s already %s\n", r->name, run_state_name(st.state));
+        close(fd);
+        return st.state == RS_FAILED;
+    }
+    if (st.state == RS_FAILED) clear_failure(rd);
+    struct sigaction sa = {0};
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    double t0 = now_seconds();
+    pid_t pid = launch(r, rd, fd, threads);
+    if (pid < 0) return 1;
+    printf("start    %-40s pid %ld\n", r->name, (long)pid);
+    fflush(stdout);
+    int wst, forwarded = 0;
+    while (waitpid(pid, &wst, 0) < 0) {
+        if (errno != EINTR) return 1;
+        if (g_stop && !forwarded++) kill(pid, SIGINT); /* scancel sends SIGTERM: let train checkpoint */
+    }
+    RunState out = finish(r, rd, wst, g_stop != 0, now_seconds() - t0);
+    return out == RS_COMPLETED || out == RS_DIVERGED ? 0 : 1;
+}

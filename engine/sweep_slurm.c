@@ -1,0 +1,218 @@
+/* sweep_slurm.c - the Slurm backend: one sbatch job array per submission, one task per pending run.
+ *
+ * Files under results/<sweep>/slurm/: submit-N.sbatch (the script), jobs (one job id per line, in
+ * submission order) and %A_%a.log (one log per task). Each task runs `alphadecay sweep exec SWEEP
+ * --run NAME`, which takes the run's lock and runs train exactly as the local executor does, so
+ * completed runs are skipped and interrupted ones resume across submissions. Progress comes from
+ * squeue (is the job still there?) and the run directories (what state is each run in?): clusters
+ * often have no accounting, so sacct is never used. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sweep.h"
+
+/* Run a shell command, capture up to n-1 bytes of stdout; returns the exit status or -1. */
+static int capture(const char *cmd, char *out, size_t n) {
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    size_t k = fread(out, 1, n - 1, p);
+    out[k] = 0;
+    while (fgetc(p) != EOF) {}
+    int st = pclose(p);
+    return st == -1 ? -1 : WEXITSTATUS(st);
+}
+
+/* Single-quote s for the shell. */
+static void shq(char *out, size_t n, const char *s) {
+    size_t k = 0;
+    out[k++] = '\'';
+    for (; *s && k + 5 < n; s++) {
+        if (*s == '\'') {
+            memcpy(out + k, "'\\''", 4);
+            k += 4;
+        } else out[k++] = *s;
+    }
+    out[k++] = '\'';
+    out[k] = 0;
+}
+
+/* Number of the job's array tasks squeue still lists as not finished; -1 if squeue fails. */
+static int active_tasks(const char *job) {
+    char cmd[256], out[65536];
+    snprintf(cmd, sizeof cmd, "squeue -h -r -j %s -o %%T 2>/dev/null", job);
+    int rc = capture(cmd, out, sizeof out);
+    if (rc != 0) return rc < 0 ? -1 : 0; /* "Invalid job id": purged, i.e. finished long ago */
+    int n = 0;
+    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n"))
+        if (strstr("PENDING RUNNING CONFIGURING COMPLETING SUSPENDED REQUEUED REQUEUE_HOLD RESIZING SIGNALING STAGE_OUT",
+                   line) && *line)
+            n++;
+    return n;
+}
+
+static void sleep_s(double s) {
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    nanosleep(&ts, NULL);
+}
+
+static int abs_path(const char *p, char *out, size_t n) {
+    if (p[0] == '/') return snprintf(out, n, "%s", p) < (int)n ? 0 : -1;
+    char cwd[AD_PATH_MAX];
+    if (!getcwd(cwd, sizeof cwd)) return -1;
+    return snprintf(out, n, "%s/%s", cwd, p) < (int)n ? 0 : -1;
+}
+
+int sweep_run_slurm(const Sweep *s, const SweepOpts *o) {
+    char dir[AD_PATH_MAX], rd[AD_PATH_MAX + 300], sdir[AD_PATH_MAX + 16], jobs_path[AD_PATH_MAX + 32];
+    Err e;
+    sweep_dir(s, o->results, dir, sizeof dir);
+    if (sweep_check_results(s, dir, !o->dry_run, &e)) {
+        fprintf(stderr, "alphadecay sweep: %s\n", e.msg);
+        return 1;
+    }
+    snprintf(sdir, sizeof sdir, "%s/slurm", dir);
+    snprintf(jobs_path, sizeof jobs_path, "%s/jobs", sdir);
+
+    /* a still-active earlier submission would race with this one */
+    int n_sub = 0;
+    FILE *jf = fopen(jobs_path, "r");
+    if (jf) {
+        char id[64];
+        while (fscanf(jf, "%63s", id) == 1) {
+            n_sub++;
+            if (!o->dry_run && active_tasks(id) > 0) {
+                fclose(jf);
+                fprintf(stderr, "alphadecay sweep: %s: Slurm job %s of this sweep is still active; wait for it or "
+                                "scancel %s\n", s->file, id, id);
+                return 1;
+            }
+        }
+        fclose(jf);
+    }
+
+    int *pend = xcalloc((size_t)s->n_runs + 1, sizeof(int));
+    int n = 0, skipped = 0;
+    for (int i = 0; i < s->n_runs; i++) {
+        RunStatus st;
+        snprintf(rd, sizeof rd, "%s/%s", dir, s->runs[i].name);
+        run_status(rd, &st);
+        if (st.state == RS_PENDING || st.state == RS_INTERRUPTED || (st.state == RS_FAILED && o->retry_failed))
+            pend[n++] = i;
+        else
+            skipped++;
+    }
+    printf("sweep %s: %d runs, %d to submit, %d skipped (final or running)\n", s->name, s->n_runs, n, skipped);
+    if (n == 0 || o->dry_run) {
+        for (int k = 0; k < n; k++) printf("would submit %s\n", s->runs[pend[k]].name);
+        free(pend);
+        return 0;
+    }
+
+    char self[AD_PATH_MAX], file_abs[AD_PATH_MAX], res_abs[AD_PATH_MAX], sdir_abs[AD_PATH_MAX + 16], cwd[AD_PATH_MAX];
+    ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
+    self[k > 0 ? k : 0] = 0;
+    if (k <= 0 || abs_path(s->file, file_abs, sizeof file_abs) || abs_path(o->results ? o->results : "results", res_abs, sizeof res_abs) ||
+        abs_path(sdir, sdir_abs, sizeof sdir_abs) || !getcwd(cwd, sizeof cwd)) {
+        fprintf(stderr, "alphadecay sweep: cannot resolve absolute paths\n");
+        free(pend);
+        return 1;
+    }
+    if (mkdir_p(sdir, &e)) {
+        fprintf(stderr, "alphadecay sweep: %s\n", e.msg);
+        free(pend);
+        return 1;
+    }
+    char script[AD_PATH_MAX + 64], q1[AD_PATH_MAX * 2], q2[AD_PATH_MAX * 2], q3[AD_PATH_MAX * 2], q4[AD_PATH_MAX * 2];
+    snprintf(script, sizeof script, "%s/submit-%d.sbatch", sdir, n_sub + 1);
+    FILE *f = fopen(script, "w");
+    if (!f) {
+        fprintf(stderr, "alphadecay sweep: %s: cannot write: %s\n", script, strerror(errno));
+        free(pend);
+        return 1;
+    }
+    fprintf(f, "#!/bin/bash\n# Written by alphadecay sweep run --backend slurm for %s (%d runs).\n", s->file, n);
+    fprintf(f, "#SBATCH --job-name=ad-%s\n", s->name);
+    if (o->max_parallel > 0) fprintf(f, "#SBATCH --array=0-%d%%%d\n", n - 1, o->max_parallel);
+    else fprintf(f, "#SBATCH --array=0-%d\n", n - 1);
+    fprintf(f, "#SBATCH --output=%s/%%A_%%a.log\n#SBATCH --chdir=%s\n", sdir_abs, cwd);
+    if (o->partition) fprintf(f, "#SBATCH --partition=%s\n", o->partition);
+    if (o->time) fprintf(f, "#SBATCH --time=%s\n", o->time);
+    if (o->cpus_per_task > 0) fprintf(f, "#SBATCH --cpus-per-task=%d\n", o->cpus_per_task);
+    fprintf(f, "RUNS=(\n");
+    for (int i = 0; i < n; i++) {
+        shq(q1, sizeof q1, s->runs[pend[i]].name);
+        fprintf(f, "  %s\n", q1);
+    }
+    shq(q1, sizeof q1, self);
+    shq(q2, sizeof q2, file_abs);
+    shq(q3, sizeof q3, res_abs);
+    fprintf(f, ")\nexec %s sweep exec %s --run \"${RUNS[$SLURM_ARRAY_TASK_ID]}\" --results %s --threads "
+               "\"${SLURM_CPUS_PER_TASK:-1}\"%s\n",
+            q1, q2, q3, o->retry_failed ? " --retry-failed" : "");
+    fclose(f);
+
+    char cmd[AD_PATH_MAX * 2 + 64], out[4096];
+    shq(q4, sizeof q4, script);
+    snprintf(cmd, sizeof cmd, "sbatch --parsable %s 2>&1", q4);
+    int rc = capture(cmd, out, sizeof out);
+    char *semi = strpbrk(out, ";\n");
+    if (semi) *semi = 0;
+    if (rc != 0 || !out[0] || strspn(out, "0123456789") != strlen(out)) {
+        fprintf(stderr, "alphadecay sweep: sbatch failed (status %d): %s\n", rc, out);
+        free(pend);
+        return 1;
+    }
+    char job[64];
+    snprintf(job, sizeof job, "%.63s", out);
+    jf = fopen(jobs_path, "a");
+    if (jf) {
+        fprintf(jf, "%s\n", job);
+        fclose(jf);
+    }
+    printf("submitted Slurm job %s: %d task%s%s; script %s, logs %s/%s_*.log\n", job, n, n == 1 ? "" : "s",
+           o->max_parallel > 0 ? " (throttled)" : "", script, sdir, job);
+    fflush(stdout);
+    if (o->no_wait) {
+        free(pend);
+        return 0;
+    }
+
+    /* track: squeue says whether the job lives; the run directories say how each run ended */
+    RunState *last = xcalloc((size_t)n, sizeof(RunState));
+    for (int i = 0; i < n; i++) last[i] = RS_PENDING;
+    double poll = getenv("AD_SLURM_POLL") ? atof(getenv("AD_SLURM_POLL")) : 5.0;
+    int gone_polls = 0;
+    for (;;) {
+        int act = active_tasks(job);
+        for (int i = 0; i < n; i++) {
+            RunStatus st;
+            snprintf(rd, sizeof rd, "%s/%s", dir, s->runs[pend[i]].name);
+            run_status(rd, &st);
+            if (st.state != last[i] && st.state != RS_PENDING) {
+                printf("%-9s %s\n", run_state_name(st.state), s->runs[pend[i]].name);
+                fflush(stdout);
+            }
+            last[i] = st.state;
+        }
+        if (act == 0 && ++gone_polls >= 2) break; /* twice, so a task's last files are in place */
+        if (act != 0) gone_polls = 0;
+        sleep_s(poll > 0.05 ? poll : 0.05);
+    }
+    int c = 0, fl = 0, dv = 0, other = 0;
+    for (int i = 0; i < n; i++) {
+        if (last[i] == RS_COMPLETED) c++;
+        else if (last[i] == RS_FAILED) fl++;
+        else if (last[i] == RS_DIVERGED) dv++;
+        else other++;
+    }
+    printf("sweep %s: Slurm job %s finished: %d completed, %d failed, %d diverged, %d not finished, %d skipped\n",
+           s->name, job, c, fl, dv, other, skipped);
+    free(last);
+    free(pend);
+    return (fl || other) ? 1 : 0;
+}

@@ -1,0 +1,257 @@
+/* sweep_state.c - what a run directory says about its run, the per-run lock, the results directory's
+ * grid fingerprint (sweep.json), and the train command line of a run.
+ *
+ * Lock: RUNDIR/.lock is flock()ed by the launcher and inherited by the train process across exec, so
+ * it is held exactly as long as some process works on the run. The kernel drops it when the last
+ * holder dies (SIGKILL included), so a stale lock never blocks anything; the file's text is the pid of
+ * the train process, for humans and `status`. */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "sweep.h"
+
+const char *run_state_name(RunState s) {
+    static const char *const n[] = {"pending", "interrupted", "running", "completed", "failed", "diverged"};
+    return (s >= RS_PENDING && s <= RS_DIVERGED) ? n[s] : "?";
+}
+
+/* The last complete line of a JSONL file, parsed; NULL if none. */
+static Json *last_jsonl(const char *dir, const char *name) {
+    char path[AD_PATH_MAX + 400];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char buf[8192];
+    long start = 0;
+    if (fseek(f, 0, SEEK_END) == 0) {
+        long sz = ftell(f);
+        start = sz > (long)sizeof buf - 1 ? sz - (long)sizeof buf + 1 : 0;
+    }
+    fseek(f, start, SEEK_SET);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    /* drop an unterminated tail, then take the text after the previous newline */
+    char *end = strrchr(buf, '\n');
+    if (!end) return NULL;
+    *end = 0;
+    char *line = strrchr(buf, '\n');
+    line = line ? line + 1 : buf;
+    Json *j = NULL;
+    Err e;
+    if (json_parse(line, strlen(line), path, &j, &e)) return NULL;
+    return j;
+}
+
+static double num_or_nan(const Json *o, const char *key) {
+    double v;
+    return json_num(o, key, &v) == 0 ? v : NAN;
+}
+
+/* A held lock means some process is working on the run, whatever the files say. */
+static int lock_holder(const char *run_dir, long *pid) {
+    char path[AD_PATH_MAX + 400];
+    snprintf(path, sizeof path, "%s/.lock", run_dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC), held = 0;
+    if (fd < 0) return 0;
+    if (flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+        char t[32] = {0};
+        if (pread(fd, t, sizeof t - 1, 0) > 0) *pid = atol(t);
+        held = 1;
+    }
+    close(fd);
+    return held;
+}
+
+void run_status(const char *run_dir, RunStatus *st) {
+    long pid = 0;
+    run_status_files(run_dir, st);
+    if (lock_holder(run_dir, &pid)) {
+        st->state = RS_RUNNING;
+        st->pid = pid;
+    }
+}
+
+void run_status_files(const char *run_dir, RunStatus *st) {
+    char path[AD_PATH_MAX + 400];
+    st->state = RS_PENDING;
+    st->step = -1;
+    st->loss = st->val_ppl = NAN;
+    st->pid = 0;
+
+    Json *m = last_jsonl(run_dir, "metrics.jsonl");
+    if (m) {
+        double v = num_or_nan(m, "step");
+        st->step = isnan(v) ? -1 : (long)v;
+        st->loss = num_or_nan(m, "loss");
+        json_free(m);
+    }
+    Json *ev = last_jsonl(run_dir, "eval.jsonl");
+    if (ev) {
+        st->val_ppl = num_or_nan(ev, "ppl");
+        json_free(ev);
+    }
+    int started = st->step >= 0;
+    snprintf(path, sizeof path, "%s/checkpoint", run_dir);
+    started |= file_exists(path);
+
+    snprintf(path, sizeof path, "%s/summary.json", run_dir);
+    Json *s = NULL;
+    Err e;
+    if (file_exists(path) && json_parse_file(path, &s, &e) == 0) {
+        const char *status = json_str(s, "status");
+        double ppl = num_or_nan(s, "final_val_ppl");
+        if (!isnan(ppl)) st->val_ppl = ppl;
+        double steps = num_or_nan(s, "steps");
+        if (!isnan(steps)) st->step = (long)steps;
+        RunState r = RS_FAILED;
+        if (status && !strcmp(status, "completed")) r = RS_COMPLETED;
+        else if (status && !strcmp(status, "diverged")) r = RS_DIVERGED;
+        json_free(s);
+        st->state = r;
+        return;
+    }
+    snprintf(path, sizeof path, "%s/failed", run_dir);
+    if (file_exists(path)) {
+        st->state = RS_FAILED;
+        return;
+    }
+    st->state = started ? RS_INTERRUPTED : RS_PENDING;
+}
+
+void sweep_dir(const Sweep *s, const char *results_root, char *out, size_t n) {
+    snprintf(out, n, "%s/%s", results_root && *results_root ? results_root : "results", s->name);
+}
+
+int sweep_check_results(const Sweep *s, const char *dir, int create, Err *e) {
+    char path[AD_PATH_MAX + 32], fp[32];
+    snprintf(path, sizeof path, "%s/sweep.json", dir);
+    snprintf(fp, sizeof fp, "%016llx", (unsigned long long)s->fingerprint);
+    if (file_exists(path)) {
+        Json *j = NULL;
+        if (json_parse_file(path, &j, e)) return -1;
+        const char *old = json_str(j, "fingerprint");
+        int same = old && !strcmp(old, fp);
+        char oldfile[AD_PATH_MAX] = "?";
+        if (json_str(j, "file")) snprintf(oldfile, sizeof oldfile, "%s", json_str(j, "file"));
+        json_free(j);
+        if (!same)
+            return err_set(e, "%s: %s holds runs of a different grid named '%s' (from %s, fingerprint %s; this "
+                              "grid is %s): give the sweep another name or use --results DIR",
+                           s->file, dir, s->name, oldfile, old ? old : "missing", fp);
+        return 0;
+    }
+    if (!create) return 0;
+    if (mkdir_p(dir, e)) return -1;
+    StrBuf b = {0};
+    sb_printf(&b, "{\"name\": ");
+    sb_json_str(&b, s->name);
+    sb_printf(&b, ", \"file\": ");
+    sb_json_str(&b, s->file);
+    sb_printf(&b, ", \"fingerprint\": \"%s\", \"version\": \"%s\", \"n_runs\": %d, \"runs\": [", fp, AD_VERSION,
+              s->n_runs);
+    for (int i = 0; i < s->n_runs; i++) {
+        const SweepRun *r = &s->runs[i];
+        sb_printf(&b, "%s\n  {\"name\": ", i ? "," : "");
+        sb_json_str(&b, r->name);
+        sb_printf(&b, ", \"experiment\": ");
+        sb_json_str(&b, r->experiment);
+        sb_printf(&b, ", \"set\": {");
+        for (int k = 0; k < r->n_kv; k++) {
+            sb_printf(&b, "%s", k ? ", " : "");
+            sb_json_str(&b, r->kv[k].key);
+            sb_printf(&b, ": ");
+            sb_json_str(&b, r->kv[k].value);
+        }
+        sb_printf(&b, "}}");
+    }
+    sb_printf(&b, "]}\n");
+    int rc = write_file_atomic(path, b.p, b.len, e);
+    sb_free(&b);
+    return rc;
+}
+
+int run_lock(const char *run_dir, Err *e) {
+    if (mkdir_p(run_dir, e)) return -2;
+    char path[AD_PATH_MAX + 400];
+    snprintf(path, sizeof path, "%s/.lock", run_dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        err_set(e, "%s: cannot open: %s", path, strerror(errno));
+        return -2;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int busy = errno == EWOULDBLOCK;
+        char t[32] = {0};
+        if (pread(fd, t, sizeof t - 1, 0) < 0) t[0] = 0;
+        close(fd);
+        if (busy) {
+            err_set(e, "%s: already running (pid %ld)", run_dir, atol(t));
+            return -1;
+        }
+        err_set(e, "%s: cannot lock: %s", path, strerror(errno));
+        return -2;
+    }
+    char t[32];
+    int n = snprintf(t, sizeof t, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, t, (size_t)n, 0) != n) {
+        close(fd);
+        err_set(e, "%s: cannot write", path);
+        return -2;
+    }
+    return fd;
+}
+
+static char *dupstr(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *d = xcalloc(n, 1);
+    memcpy(d, s, n);
+    return d;
+}
+
+char **sweep_run_argv(const SweepRun *r, const char *run_dir, int threads) {
+    char **v = xcalloc((size_t)(2 * r->n_kv + 10), sizeof(char *));
+    int n = 0;
+    const char *cmd = getenv("AD_TRAIN_CMD");
+    if (cmd && *cmd) {
+        v[n++] = dupstr(cmd);
+    } else {
+        char self[AD_PATH_MAX];
+        ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
+        self[k > 0 ? k : 0] = 0;
+        v[n++] = dupstr(k > 0 ? self : "alphadecay");
+        v[n++] = dupstr("train");
+    }
+    v[n++] = dupstr(r->experiment);
+    int sets_threads = 0;
+    for (int i = 0; i < r->n_kv; i++) {
+        char a[sizeof r->kv[i].key + SWEEP_VAL_MAX + 2];
+        snprintf(a, sizeof a, "%s=%s", r->kv[i].key, r->kv[i].value);
+        v[n++] = dupstr("--set");
+        v[n++] = dupstr(a);
+        sets_threads |= !strcmp(r->kv[i].key, "train.threads");
+    }
+    if (threads > 0 && !sets_threads) {
+        char a[64];
+        snprintf(a, sizeof a, "train.threads=%d", threads);
+        v[n++] = dupstr("--set");
+        v[n++] = dupstr(a);
+    }
+    v[n++] = dupstr("--out");
+    v[n++] = dupstr(run_dir);
+    v[n] = NULL;
+    return v;
+}
+
+void sweep_argv_free(char **argv) {
+    if (!argv) return;
+    for (char **p = argv; *p; p++) free(*p);
+    free(argv);
+}
