@@ -59,7 +59,7 @@ static void usage(FILE *f) {
             "ESD pass over the tuned modules at the 60M and 135M shapes, peak memory (VmHWM) per configuration\n"
             "in its own process, and the OpenBLAS kernel. Prints a table, writes the JSON file.\n\n"
             "  --config FILE   experiment YAML to measure (repeatable; replaces the default list)\n"
-            "  --steps N       timed micro-steps per configuration (default: 3 for >10M parameters, else 20)\n"
+            "  --steps N       timed micro-steps per configuration (default 0: 3 for >10M parameters, else 20)\n"
             "  --threads N     threads for OpenBLAS and OpenMP (default 0 = all cores)\n"
             "  --esd-reps N    ESD passes per shape, best is reported (default 3)\n"
             "  --out FILE      JSON output (default bench.json)\n"
@@ -88,7 +88,7 @@ static int parse_args(int argc, char **argv, BenchArgs *a) {
             if (a->n_configs == MAX_CONFIGS) { fprintf(stderr, "alphadecay bench: at most %d --config\n", MAX_CONFIGS); return -1; }
             a->configs[a->n_configs++] = argv[++i];
         } else if (!strcmp(o, "--steps") && has) {
-            if (parse_int_arg(argv[++i], 1, &a->steps)) { fprintf(stderr, "alphadecay bench: --steps needs a positive integer\n"); return -1; }
+            if (parse_int_arg(argv[++i], 0, &a->steps)) { fprintf(stderr, "alphadecay bench: --steps needs an integer >= 0\n"); return -1; }
         } else if (!strcmp(o, "--threads") && has) {
             if (parse_int_arg(argv[++i], 0, &a->threads)) { fprintf(stderr, "alphadecay bench: --threads needs an integer >= 0\n"); return -1; }
         } else if (!strcmp(o, "--esd-reps") && has) {
