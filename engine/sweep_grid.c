@@ -78,6 +78,10 @@ static int numeric_text(const char *s, double *v) {
 
 /* Shortest %g spelling that reads back to the same double: 1e-05, 0.6666, 300. */
 static void fmt_number(double v, char *out, size_t n) {
+    if (v == floor(v) && fabs(v) < 1e15) { /* integers as integers: 300, not 3e+02 */
+        snprintf(out, n, "%.0f", v);
+        return;
+    }
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(out, n, "%.*g", prec, v);
         if (strtod(out, NULL) == v) return;
@@ -386,6 +390,20 @@ static void name_append(char *name, size_t size, const char *text, int *lossy) {
     name[k] = 0;
 }
 
+/* The text inside a double-quoted canonical value (escapes dropped), else the value itself. */
+static void unquote(const char *v, char *out, size_t n) {
+    size_t k = 0;
+    if (v[0] != '"') {
+        snprintf(out, n, "%s", v);
+        return;
+    }
+    for (v++; *v && *v != '"' && k + 1 < n; v++) {
+        if (*v == '\\' && v[1]) v++;
+        out[k++] = *v;
+    }
+    out[k] = 0;
+}
+
 static void exp_base(const char *path, char *out, size_t n) {
     const char *b = strrchr(path, '/');
     snprintf(out, n, "%s", b ? b + 1 : path);
@@ -415,7 +433,9 @@ static void make_name(const Pairs *own, int key_full[], char all_keys[][96], int
             if (!strcmp(all_keys[k], kv->key)) full = key_full[k];
         name_append(name, size, full ? kv->key : short_key(kv->key), lossy);
         name_append(name, size, "=", lossy);
-        name_append(name, size, kv->value[0] ? kv->value : "none", lossy);
+        char plain[SWEEP_VAL_MAX];
+        unquote(kv->value, plain, sizeof plain);
+        name_append(name, size, plain[0] ? plain : "none", lossy);
     }
     if (!name[0]) name_append(name, size, "base", lossy);
 }
@@ -457,8 +477,12 @@ static int check_run(P *p, SweepRun *r, const char *base, int base_line) {
     for (int i = 0; i < r->n_kv; i++) {
         char a[sizeof r->kv[i].key + SWEEP_VAL_MAX + 2];
         snprintf(a, sizeof a, "%s=%s", r->kv[i].key, r->kv[i].value);
-        if (config_set(&c, a, &e2))
-            return err_set(p->e, "%s:%d:%d: %s", p->file, r->kv[i].line, r->kv[i].col, e2.msg);
+        if (config_set(&c, a, &e2)) { /* drop config_set's "--set k=v: " prefix: we give the position */
+            const char *m = e2.msg;
+            size_t pre = strlen("--set ") + strlen(a) + 2;
+            if (!strncmp(m, "--set ", 6) && strlen(m) > pre) m += pre;
+            return err_set(p->e, "%s:%d:%d: %s", p->file, r->kv[i].line, r->kv[i].col, m);
+        }
     }
     config_resolve(&c);
     if (config_validate(&c, &e2))
