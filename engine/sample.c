@@ -1,8 +1,181 @@
-/* sample.c - placeholder until the subcommand lands. */
-#include <stdio.h>
+/* sample.c - `alphadecay sample`: generate text from a checkpoint, to see what a run learned.
+ *
+ * Loads config.json + model.safetensors (a checkpoint directory, or a run directory / its
+ * checkpoint/ folder, in which case the newest complete step_* is used) and a tokenizer whose
+ * vocabulary must match the model's. The context starts with the end-of-text token (documents in
+ * the shards end with it, so it marks "a document starts here") followed by the prompt's tokens.
+ * Each step runs the forward pass over the whole context (at most max_position_embeddings tokens,
+ * the oldest dropped beyond that): quadratic, fine for the small models trained here. Sampling is
+ * from softmax(logits / temperature) with the seeded RNG; temperature 0 is greedy. The prompt and
+ * the generated text go to stdout as they are produced; a generated end-of-text token prints as
+ * "<|endoftext|>" on its own line. */
+#include <dirent.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bpe.h"
+#include "checkpoint.h"
 #include "cli.h"
+#include "model.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: alphadecay sample --checkpoint DIR --tokenizer FILE [--prompt TEXT] [--tokens N]\n"
+            "                         [--temperature T] [--seed S]\n\n"
+            "Generates text from a trained model.\n"
+            "  --checkpoint DIR    a directory with config.json and model.safetensors, or a run directory\n"
+            "                      (its newest complete checkpoint is used)\n"
+            "  --tokenizer FILE    the tokenizer.bin the training shards were made with\n"
+            "  --prompt TEXT       text to continue (default: none, start a new document)\n"
+            "  --tokens N          tokens to generate (default 100)\n"
+            "  --temperature T     softmax temperature, 0 = greedy (default 0.8)\n"
+            "  --seed S            sampling seed (default 0)\n");
+}
+
+/* DIR itself if it holds model.safetensors, else the newest complete step_* under DIR or DIR/checkpoint. */
+static int resolve_checkpoint(const char *dir, char *out, Err *e) {
+    char p[AD_PATH_MAX + 320];
+    snprintf(p, sizeof p, "%s/model.safetensors", dir);
+    if (file_exists(p)) { snprintf(out, AD_PATH_MAX, "%s", dir); return 0; }
+    const char *bases[2] = {"%s/checkpoint", "%s"};
+    for (int k = 0; k < 2; k++) {
+        char base[AD_PATH_MAX];
+        snprintf(base, sizeof base, bases[k], dir);
+        DIR *d = opendir(base);
+        if (!d) continue;
+        char best[256] = "";
+        struct dirent *de;
+        while ((de = readdir(d)) != NULL) {
+            if (strncmp(de->d_name, "step_", 5) != 0 || strlen(de->d_name) >= sizeof best) continue;
+            snprintf(p, sizeof p, "%s/%s/COMPLETE", base, de->d_name);
+            if (file_exists(p) && strcmp(de->d_name, best) > 0) snprintf(best, sizeof best, "%s", de->d_name);
+        }
+        closedir(d);
+        if (best[0]) {
+            if ((size_t)snprintf(out, AD_PATH_MAX, "%s/%s", base, best) >= AD_PATH_MAX)
+                return err_set(e, "%s: path too long", base);
+            return 0;
+        }
+    }
+    return err_set(e, "%s: no model.safetensors and no complete checkpoint (step_*/COMPLETE) under it", dir);
+}
+
+/* Index drawn from softmax(logits / temp), or the argmax when temp == 0. */
+static int sample_token(const float *logits, int V, double temp, Rng *r, double *prob) {
+    int best = 0;
+    for (int i = 1; i < V; i++)
+        if (logits[i] > logits[best]) best = i;
+    if (temp <= 0) return best;
+    double z = 0;
+    for (int i = 0; i < V; i++) z += prob[i] = exp(((double)logits[i] - logits[best]) / temp);
+    double u = rng_uniform(r) * z, acc = 0;
+    for (int i = 0; i < V; i++) {
+        acc += prob[i];
+        if (u < acc) return i;
+    }
+    return best; /* only reached through rounding at the very top */
+}
+
+static void emit(const Bpe *b, uint32_t id) {
+    if (id == (uint32_t)b->eot) fputs("\n<|endoftext|>\n", stdout);
+    else {
+        size_t l;
+        const uint8_t *p = bpe_token_bytes(b, id, &l);
+        fwrite(p, 1, l, stdout);
+    }
+    fflush(stdout);
+}
+
 int cmd_sample(int argc, char **argv) {
-    (void)argc; (void)argv;
-    fprintf(stderr, "alphadecay sample: not implemented yet\n");
+    const char *ckpt = NULL, *tok = NULL, *prompt = "";
+    long n_new = 100;
+    double temp = 0.8;
+    uint64_t seed = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
+        if (i + 1 >= argc || strncmp(argv[i], "--", 2) != 0) {
+            fprintf(stderr, "alphadecay sample: %s %s\n", argv[i], strncmp(argv[i], "--", 2) ? "is not an option" : "needs a value");
+            return 2;
+        }
+        const char *v = argv[++i];
+        char *end = NULL;
+        if (!strcmp(argv[i - 1], "--checkpoint")) ckpt = v;
+        else if (!strcmp(argv[i - 1], "--tokenizer")) tok = v;
+        else if (!strcmp(argv[i - 1], "--prompt")) prompt = v;
+        else if (!strcmp(argv[i - 1], "--tokens")) {
+            n_new = strtol(v, &end, 10);
+            if (*end || !*v || n_new < 0) { fprintf(stderr, "alphadecay sample: --tokens '%s' must be >= 0\n", v); return 2; }
+        } else if (!strcmp(argv[i - 1], "--temperature")) {
+            temp = strtod(v, &end);
+            if (*end || !*v || !(temp >= 0) || isinf(temp)) {
+                fprintf(stderr, "alphadecay sample: --temperature '%s' must be a number >= 0\n", v);
+                return 2;
+            }
+        } else if (!strcmp(argv[i - 1], "--seed")) {
+            seed = strtoull(v, &end, 10);
+            if (*end || !*v || v[0] == '-') { fprintf(stderr, "alphadecay sample: --seed '%s' must be >= 0\n", v); return 2; }
+        } else { fprintf(stderr, "alphadecay sample: unknown option %s (see --help)\n", argv[i - 1]); return 2; }
+    }
+    if (!ckpt || !tok) { fprintf(stderr, "alphadecay sample: --checkpoint and --tokenizer are required\n"); return 2; }
+
+    Err e;
+    Bpe b = {0};
+    Model m = {0};
+    ModelConfig mc;
+    TokVec ctx = {0};
+    int *inputs = NULL;
+    double *prob = NULL;
+    char dir[AD_PATH_MAX], path[AD_PATH_MAX + 32];
+    if (bpe_load(&b, tok, &e) != 0 || resolve_checkpoint(ckpt, dir, &e) != 0) goto fail;
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    if (hf_config_read(path, &mc, &e) != 0) goto fail;
+    if (mc.vocab_size != b.vocab_size) {
+        err_set(&e, "%s has vocab size %d but the model in %s has %d: use the tokenizer the shards were made with",
+                tok, b.vocab_size, dir, mc.vocab_size);
+        goto fail;
+    }
+    if (model_build(&m, &mc, &e) != 0) goto fail;
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    if (safetensors_load_model(path, &m, &e) != 0) goto fail;
+    if (tokvec_push(&ctx, (uint32_t)b.eot, &e) != 0) goto fail;
+    if (bpe_encode(&b, (const uint8_t *)prompt, strlen(prompt), &ctx, &e) != 0) goto fail;
+    int Tmax = mc.max_position_embeddings;
+    long want = (long)ctx.n + n_new;
+    int Talloc = want < Tmax ? (int)want : Tmax;
+    if (model_alloc_acts(&m, 1, Talloc, &e) != 0) goto fail;
+    int V = mc.vocab_size;
+    inputs = malloc((size_t)Talloc * sizeof *inputs);
+    prob = malloc((size_t)V * sizeof *prob);
+    if (!inputs || !prob) { err_set(&e, "out of memory"); goto fail; }
+    fputs(prompt, stdout);
+    fflush(stdout);
+    Rng r;
+    rng_seed(&r, seed);
+    for (long k = 0; k < n_new; k++) {
+        size_t T = ctx.n < (size_t)Talloc ? ctx.n : (size_t)Talloc, start = ctx.n - T;
+        for (size_t t = 0; t < T; t++) inputs[t] = (int)ctx.v[start + t];
+        model_forward(&m, inputs, NULL, 1, (int)T, NULL);
+        const float *lg = model_logits(&m) + (T - 1) * (size_t)V;
+        if (!isfinite(lg[0])) { err_set(&e, "%s: the model produced non-finite logits", dir); goto fail; }
+        int id = sample_token(lg, V, temp, &r, prob);
+        if (tokvec_push(&ctx, (uint32_t)id, &e) != 0) goto fail;
+        emit(&b, (uint32_t)id);
+    }
+    fputc('\n', stdout);
+    free(inputs);
+    free(prob);
+    tokvec_free(&ctx);
+    model_free(&m);
+    bpe_free(&b);
+    return 0;
+fail:
+    fflush(stdout);
+    fprintf(stderr, "alphadecay sample: %s\n", e.msg);
+    free(inputs);
+    free(prob);
+    tokvec_free(&ctx);
+    model_free(&m);
+    bpe_free(&b);
     return 1;
 }
