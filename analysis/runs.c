@@ -103,8 +103,21 @@ void run_load(Run *r, const char *dir) {
         kv_free(&s);
         return;
     }
-    /* no summary: a run in progress or killed; report how far its logs got */
-    snprintf(r->status, sizeof r->status, "partial");
+    /* no summary: a run in progress or killed; report how far its logs got. The sweep launcher
+     * writes RUN/failed when train exited non-zero without a summary. */
+    snprintf(path, sizeof path, "%s/failed", dir);
+    int launcher_failed = file_exists(path);
+    snprintf(r->status, sizeof r->status, "%s", launcher_failed ? "failed" : "partial");
+    if (launcher_failed) {
+        char *text = NULL;
+        size_t len;
+        if (read_file(path, &text, &len, &e) == 0) {
+            char *nl = strchr(text, '\n');
+            if (nl) *nl = 0;
+            strfmt(r->problem, sizeof r->problem, "failed (sweep launcher): %s", text);
+        }
+        free(text);
+    }
     KVList last;
     snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
     int rc = last_record(path, &last, &e);

@@ -4,6 +4,7 @@
  * whose files cannot be read is kept with status "unreadable" and a message in `problem`, so the
  * index and the tables can show it instead of silently dropping it. Status is
  *   completed | failed | diverged  (from summary.json),
+ *   failed      also when the sweep launcher left RUN/failed (train died without a summary),
  *   partial     (no summary.json yet: still running, or killed; numbers from the logs so far),
  *   unreadable  (config.yaml or summary.json missing pieces or malformed; see problem).
  * Grid coordinates are the dotted keys of config.yaml ("decay.weight_decay"), plus "run.name"

@@ -11,7 +11,8 @@
  *   metric, better (lower|higher), digits:   the value shown (see runs.h RUN_METRICS)
  *   where:     applied to every cell;   allow_differ: [keys allowed to differ within a cell]
  *   ttest: {vs: ROW_LABEL}               paired t-test p-values against that row, per column
- *   reported: {mode: beside|diff, table, model, optimizer, metric, ...}   paper_tables.csv keys
+ *   reported: {mode: beside|diff, table, model, optimizer, metric, ...}   paper_tables.csv keys;
+ *              a cell's lookup merges the top level's, its column's, then its row's keys (row wins)
  *   rows:      [{label, where, any: [keys of the column selection this row ignores], reported: {...}|false}]
  *   columns:   [{label, where, reported, metric, better, digits}
  *               | {group, where, columns: [...]}]     column groups (one level)

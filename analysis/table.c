@@ -221,8 +221,8 @@ static int fill_paper(Table *t, const Reported *rep, Err *e) {
             if (row->rep.off || col->rep.off || s->rep.off) continue;
             RepSel m = {0};
             merge_rep(&m, &s->rep);
-            merge_rep(&m, &row->rep);
             merge_rep(&m, &col->rep);
+            merge_rep(&m, &row->rep); /* the row wins: WD=0's weight_decay 0 spans every wd column */
             Cell *c = table_cell(t, ri, ci);
             int rc = reported_lookup(rep, &m, &c->paper, e);
             if (rc < 0) {

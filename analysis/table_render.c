@@ -104,6 +104,7 @@ static void notes(const Table *t, int fmt, StrBuf *b) {
     if (has_paper(t))
         sb_printf(b, "%s", s->rep_mode == 1 ? "paper: the value printed in the paper (its scale, not ours). "
                                             : "Δ paper: ours minus the paper's value. ");
+    if (b->len && b->p[b->len - 1] == ' ') b->p[--b->len] = 0; /* no trailing blank in committed files */
 }
 
 void table_markdown(const Table *t, StrBuf *b) {

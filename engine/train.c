@@ -294,6 +294,8 @@ static int train_loop(Run *r, Err *e) {
 
 static void finish(Run *r, const char *status, const char *message) {
     Err e;
+    if (r->start_time > 0) r->st.elapsed_s += now_seconds() - r->start_time;
+    r->start_time = 0;
     RunSummary s = {.status = status,
                     .val_loss = r->last_val_loss,
                     .val_ppl = r->last_val_ppl,

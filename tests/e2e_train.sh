@@ -86,7 +86,7 @@ f1=$(losses "$T/init" | head -1 | awk '{print $2}')
 awk -v f="$f1" -v l="$last" 'BEGIN { exit !(f < l + 0.5) }' && ok train_init_starts_trained || fail train_init_starts_trained "first loss $f1 vs trained $last"
 
 # 7. divergence is recorded as such
-"$BIN" train "$T/tiny.yaml" --set train.lr=1e6 --set train.warmup_steps=0 --set checkpoint.every=0 --out "$T/div" >"$T/div.log" 2>&1
+"$BIN" train "$T/tiny.yaml" --set model.initializer_range=1e20 --set checkpoint.every=0 --out "$T/div" >"$T/div.log" 2>&1
 grep -q '"status": "diverged"' "$T/div/summary.json" 2>/dev/null && ok divergence_recorded || fail divergence_recorded "$(tail -1 "$T/div.log")"
 
 # 8. bad input: clear one-line errors, non-zero exit, nothing claiming completion
@@ -99,7 +99,7 @@ printf 'model: {hidden_size: 32}\ntrain:\n  lr: 0.01\n  bogus_key: 3\n' > "$T/un
 bad unknown_key "unknown.yaml:4" "$T/unknown.yaml"
 printf 'train: {lr: fast}\n' > "$T/type.yaml"
 bad wrong_type "type.yaml:1" "$T/type.yaml"
-bad batch_divisible "divis" "$T/tiny.yaml" --set train.micro_batch_size=3
+bad batch_divisible "multiple of" "$T/tiny.yaml" --set train.micro_batch_size=3
 bad heads_divide "head" "$T/tiny.yaml" --set model.num_attention_heads=3
 bad seq_too_long "seq_len" "$T/tiny.yaml" --set data.seq_len=5000
 bad missing_shard "nope.bin" "$T/tiny.yaml" --set data.train=$T/nope.bin

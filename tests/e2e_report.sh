@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# End-to-end report: synthetic run directories (written here) -> results index, a table that must match
+# tests/data/report/expected_table.md byte for byte, failed / partial / unreadable runs shown as such,
+# refusals of bad specs and mixed cells, and figures rendered to non-empty PNG/PDF when gnuplot exists.
+set -u
+BIN=${AD_BIN:?}; T=${AD_TMP:?}/report; rm -rf "$T"; mkdir -p "$T"
+HERE=$(cd "$(dirname "$0")" && pwd)
+ok()   { echo "ok $1"; }
+fail() { echo "FAIL $1: $2"; FAILED=1; }
+FAILED=0
+
+# run NAME METHOD WD SEED STATUS PPL   (STATUS "-" = no summary.json yet)
+run() {
+    local d="$T/res/fx/$1"; mkdir -p "$d"
+    printf 'version: "0.1.0"\nmodel:\n  hidden_size: 64\n  num_hidden_layers: 2\ntrain:\n  optimizer: adam\n  seed: %s\n  threads: 1\ndecay:\n  method: %s\n  weight_decay: %s\n' \
+        "$4" "$2" "$3" > "$d/config.yaml"
+    local l=$(awk -v p="$6" 'BEGIN { printf "%.6f", log(p) }')
+    for s in 10 20 30 40; do
+        printf '{"step": %d, "tokens": %d, "loss": %s, "lr": 0.001, "elapsed_s": %s}\n' $s $((s * 256)) \
+            $(awk -v s=$s -v l="$l" 'BEGIN { printf "%.4f %.2f", l + 2.0 / s, s / 10 }') >> "$d/metrics.jsonl"
+    done
+    printf '{"step": 20, "loss": %s, "ppl": %s, "tokens": 1000}\n{"step": 40, "loss": %s, "ppl": %s, "tokens": 1000}\n' \
+        $(awk -v l="$l" 'BEGIN { printf "%.6f %.6f", l + 0.2, exp(l + 0.2) }') "$l" "$6" > "$d/eval.jsonl"
+    [ "$5" = "-" ] && return
+    printf '{"status": "%s", "final_val_loss": %s, "final_val_ppl": %s, "steps": 40, "tokens": 10240, "wall_seconds": 12.5, "peak_rss_mb": 30}\n' \
+        "$5" "$l" "$6" > "$d/summary.json"
+}
+run none_s1        none       0     1 completed 40.0
+run uni_1e-5_s1    uniform    1e-05 1 completed 35.1
+run uni_1e-5_s2    uniform    1e-05 2 completed 35.3
+run alpha_1e-5_s1  alphadecay 1e-05 1 completed 34.5
+run alpha_1e-5_s2  alphadecay 1e-05 2 completed 34.9
+run alpha_5e-6_s1  alphadecay 5e-06 1 failed    99.0
+run alpha_5e-6_s2  alphadecay 5e-06 2 completed 34.8
+run uni_5e-6_s1    uniform    5e-06 1 -         36.0
+run awd_1e-5_s1    awd        1e-05 1 -         37.0
+printf '{"step": 50, "tokens": 12800, "lo' >> "$T/res/fx/awd_1e-5_s1/metrics.jsonl"   # killed mid-line
+
+mkdir -p "$T/analysis/reported"; cp "$HERE/../analysis/reported/paper_tables.csv" "$T/analysis/reported/"
+cat > "$T/table.yaml" <<'YAML'
+table: fixture
+title: Fixture table
+results: res/fx
+metric: val_ppl
+better: lower
+ttest: {vs: AlphaDecay}
+reported: {mode: beside, table: table2, model: 60M, optimizer: adam, metric: val_ppl}
+rows:
+  - {label: WD=0, where: {decay.method: none}, any: [decay.weight_decay], reported: {method: none, weight_decay: 0}}
+  - {label: Uniform, where: {decay.method: uniform}, reported: {method: uniform}}
+  - {label: AWD, where: {decay.method: awd}, reported: {method: awd}}
+  - {label: AlphaDecay, where: {decay.method: alphadecay}, reported: {method: alphadecay}}
+columns:
+  - {label: 1e-5, where: {decay.weight_decay: 1e-5}, reported: {weight_decay: 1e-5}}
+  - {label: 5e-6, where: {decay.weight_decay: 5e-6}, reported: {weight_decay: 5e-6}}
+  - {label: 1e-6, where: {decay.weight_decay: 1e-6}, reported: {weight_decay: 1e-6}}
+YAML
+
+# 1. index: every run, with its status
+"$BIN" report index "$T/res" --out "$T/index.csv" 2>"$T/index.err"; rc=$?
+[ $rc -eq 0 ] && [ $(($(wc -l < "$T/index.csv") - 1)) -eq 9 ] && ok index_lists_every_run || fail index_lists_every_run "rc $rc, $(wc -l < "$T/index.csv") lines"
+grep -q '^fx/uni_5e-6_s1,fx,uni_5e-6_s1,partial,' "$T/index.csv" && grep -q '^fx/alpha_5e-6_s1,fx,alpha_5e-6_s1,failed,' "$T/index.csv" \
+    && grep -q '^fx/awd_1e-5_s1,fx,awd_1e-5_s1,unreadable,.*metrics.jsonl:5' "$T/index.csv" \
+    && ok index_statuses || fail index_statuses "$(cut -d, -f1-4 "$T/index.csv" | tr '\n' ' ')"
+grep -q '^fx/uni_1e-5_s2,.*,uniform,1e-05,.*,2,3.5[0-9]*,35.3,40,10240,12.5,30,$' "$T/index.csv" && ok index_row_values \
+    || fail index_row_values "$(grep uni_1e-5_s2 "$T/index.csv")"
+grep -q 'warning: .*awd_1e-5_s1: unreadable' "$T/index.err" && ok index_warns_naming_run || fail index_warns_naming_run "$(cat "$T/index.err")"
+
+# 2. the table, byte for byte, in the three formats
+"$BIN" report table "$T/table.yaml" --root "$T" --out-dir "$T/out" --quiet 2>"$T/table.err"; rc=$?
+if [ $rc -eq 0 ] && cmp -s "$T/out/fixture.md" "$HERE/data/report/expected_table.md"; then ok table_matches_expected_markdown
+else fail table_matches_expected_markdown "rc $rc; $(diff "$T/out/fixture.md" "$HERE/data/report/expected_table.md" | head -5 | tr '\n' ' ')"; fi
+grep -q 'alpha_5e-6_s1 is failed' "$T/table.err" && grep -q 'awd_1e-5_s1 is unreadable: .*metrics.jsonl:5' "$T/table.err" \
+    && ok table_warns_naming_runs || fail table_warns_naming_runs "$(cat "$T/table.err")"
+grep -q '\\textbf{34.70 $\\pm$ 0.28} (n=2)' "$T/out/fixture.tex" && grep -q '\\toprule' "$T/out/fixture.tex" \
+    && ok latex_booktabs || fail latex_booktabs "$(sed -n 10,14p "$T/out/fixture.tex")"
+grep -q '^AlphaDecay,,5e-6,val_ppl,2,1,34.8,,34.8,34.8,1 failed,1,,31.58,alpha_5e-6_s1;alpha_5e-6_s2$' "$T/out/fixture.csv" \
+    && ok csv_long_format || fail csv_long_format "$(grep '^AlphaDecay,,5e-6' "$T/out/fixture.csv")"
+cp -r "$T/out" "$T/out1"
+"$BIN" report table "$T/table.yaml" --root "$T" --out-dir "$T/out" --quiet 2>/dev/null
+diff -r "$T/out" "$T/out1" >/dev/null && ok table_regenerates_identically || fail table_regenerates_identically "outputs differ"
+
+# 3. refusals
+sed 's/metric: val_ppl/metric: val_pp/' "$T/table.yaml" > "$T/badmetric.yaml"
+"$BIN" report table "$T/badmetric.yaml" --root "$T" --out-dir "$T/o2" >/dev/null 2>"$T/bm.err"; rc=$?
+[ $rc -eq 1 ] && grep -q 'badmetric.yaml:4:9: unknown metric "val_pp"' "$T/bm.err" && ok unknown_metric_refused || fail unknown_metric_refused "rc $rc: $(cat "$T/bm.err")"
+printf 'table: mixed\nresults: res/fx\nrows:\n  - {label: A, where: {decay.method: alphadecay}}\ncolumns:\n  - {label: all}\n' > "$T/mixed.yaml"
+"$BIN" report table "$T/mixed.yaml" --root "$T" --out-dir "$T/o3" >/dev/null 2>"$T/mx.err"; rc=$?
+[ $rc -eq 1 ] && grep -q 'differ in decay.weight_decay' "$T/mx.err" && [ ! -e "$T/o3/mixed.md" ] && ok mixed_cell_refused || fail mixed_cell_refused "rc $rc: $(cat "$T/mx.err")"
+"$BIN" report >/dev/null 2>&1; [ $? -eq 2 ] && ok usage_exit_2 || fail usage_exit_2 "no verb did not exit 2"
+"$BIN" report table --bogus >/dev/null 2>&1; [ $? -eq 2 ] && ok bad_option_exit_2 || fail bad_option_exit_2 "exit not 2"
+"$BIN" report --help | grep -q 'report index' && ok help || fail help "no usage text"
+
+# 4. figures
+cat > "$T/curves.yaml" <<'YAML'
+figure: fx_curves
+kind: curves
+results: res/fx
+where: {decay.weight_decay: 1e-5}
+series:
+  - {label: Uniform, where: {decay.method: uniform}}
+  - {label: AlphaDecay, where: {decay.method: alphadecay}}
+YAML
+cat > "$T/bars.yaml" <<'YAML'
+figure: fx_bars
+kind: bars
+results: res/fx
+y2_metric: wall_seconds
+bars:
+  - {label: Uniform, where: {decay.method: uniform}}
+  - {label: AlphaDecay, where: {decay.method: alphadecay}}
+panels:
+  - {label: "wd 1e-5", where: {decay.weight_decay: 1e-5}}
+  - {label: "wd 5e-6", where: {decay.weight_decay: 5e-6}}
+YAML
+if ! command -v gnuplot >/dev/null 2>&1; then
+    echo "skipped figures_render: gnuplot not installed (Debian package gnuplot-nox)"
+    "$BIN" report plot "$T/curves.yaml" --root "$T" --out-dir "$T/fig" 2>"$T/fig.err" >/dev/null
+    grep -q 'gnuplot not found' "$T/fig.err" && ok figures_warn_without_gnuplot || fail figures_warn_without_gnuplot "$(cat "$T/fig.err")"
+else
+    "$BIN" report plot "$T/curves.yaml" "$T/bars.yaml" --root "$T" --out-dir "$T/fig" >/dev/null 2>"$T/fig.err"; rc=$?
+    for f in fx_curves fx_bars; do
+        [ $rc -eq 0 ] && [ -s "$T/fig/$f.png" ] && head -c 4 "$T/fig/$f.png" | grep -q PNG && ok "figure_png_$f" || fail "figure_png_$f" "rc $rc: $(cat "$T/fig.err")"
+        if gnuplot -e 'set terminal' 2>&1 | grep -q pdfcairo; then
+            [ -s "$T/fig/$f.pdf" ] && ok "figure_pdf_$f" || fail "figure_pdf_$f" "no PDF"
+        else echo "skipped figure_pdf_$f: gnuplot has no pdfcairo"; fi
+    done
+    # the bar labels: leftmost bar's value, then the difference to it (AlphaDecay 34.70 - Uniform 35.20)
+    grep -q '"35.20"' "$T/fig/fx_bars_panel0.dat" && grep -q '"-0.50"' "$T/fig/fx_bars_panel0.dat" \
+        && ok bars_difference_labels || fail bars_difference_labels "$(cat "$T/fig/fx_bars_panel0.dat")"
+fi
+exit $FAILED
