@@ -32,7 +32,7 @@ typedef struct {
     const char *configs[MAX_CONFIGS];
     int n_configs;
     int steps;        /* timed micro-steps per configuration; 0 = by size */
-    int threads;      /* 0 = all cores */
+    int threads;      /* -1 = each configuration's train.threads; 0 = all cores */
     int esd_reps;
     int quick;        /* small sgemm sizes, no ESD, one timed step: for tests */
     int keep_env;
@@ -43,7 +43,7 @@ typedef struct {
 typedef struct {
     char name[128];
     size_t n_params;
-    int B, T, accum;
+    int B, T, accum, threads;
     double flops_per_token, fb_s, adam_s, tok_s, tok_s_fb, frac, peak_mb, est_mb;
     int ok;
     char err[512];
@@ -60,7 +60,8 @@ static void usage(FILE *f) {
             "in its own process, and the OpenBLAS kernel. Prints a table, writes the JSON file.\n\n"
             "  --config FILE   experiment YAML to measure (repeatable; replaces the default list)\n"
             "  --steps N       timed micro-steps per configuration (default 0: 3 for >10M parameters, else 20)\n"
-            "  --threads N     threads for OpenBLAS and OpenMP (default 0 = all cores)\n"
+            "  --threads N     threads for OpenBLAS and OpenMP, 0 = all cores (default: each configuration's\n"
+            "                  train.threads for its training run, all cores for the ESD passes)\n"
             "  --esd-reps N    ESD passes per shape, best is reported (default 3)\n"
             "  --out FILE      JSON output (default bench.json)\n"
             "  --quick         small sgemm, one step, no ESD (a smoke test; numbers not meaningful)\n"
@@ -78,6 +79,7 @@ static int parse_int_arg(const char *s, int lo, int *out) {
 static int parse_args(int argc, char **argv, BenchArgs *a) {
     memset(a, 0, sizeof *a);
     a->esd_reps = 3;
+    a->threads = -1;
     a->out = "bench.json";
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
@@ -139,6 +141,17 @@ static double sgemm_gflops(int n, int reps) {
     return best;
 }
 
+/* Best over the sizes at the current thread setting; per_size gets each size's GFLOP/s. */
+static double sgemm_peak(int quick, double *per_size) {
+    static const int full[] = {1024, 2048, 3072, 4096}, small[] = {256};
+    double peak = 0;
+    for (int i = 0; i < (quick ? 1 : 4); i++) {
+        per_size[i] = sgemm_gflops(quick ? small[i] : full[i], quick ? 1 : 3);
+        if (per_size[i] > peak) peak = per_size[i];
+    }
+    return peak;
+}
+
 /* ---------------------------------------------------------------- training (child) ---- */
 
 /* DESIGN.md: 6 x (every Linear weight and lm_head, not the embedding lookup) + 6 * 2 * L * T * hidden
@@ -160,7 +173,7 @@ static int child_train(const char *cfg_path, int steps, int threads) {
         printf("}\n");
         return 1;
     }
-    set_threads(threads);
+    int nthreads = set_threads(threads >= 0 ? threads : c.train.threads);
     int B = c.train.micro_batch_size, T = c.data.seq_len, accum = c.train.batch_size / B;
     Model m;
     if (model_build(&m, &c.model, &e) || model_alloc_train(&m, &e) || model_alloc_acts(&m, B, T, &e)) {
@@ -193,9 +206,9 @@ static int child_train(const char *cfg_path, int steps, int threads) {
     fb /= steps;
     adam /= steps;
     double tokens = (double)B * T;
-    printf("{\"n_params\": %zu, \"B\": %d, \"T\": %d, \"accum\": %d, \"flops_per_token\": %.6g, \"fb_s\": %.6g, "
+    printf("{\"threads\": %d, \"n_params\": %zu, \"B\": %d, \"T\": %d, \"accum\": %d, \"flops_per_token\": %.6g, \"fb_s\": %.6g, "
            "\"adam_s\": %.6g, \"tok_s\": %.6g, \"tok_s_fb\": %.6g, \"peak_mb\": %.1f, \"est_mb\": %.1f}\n",
-           m.n_params, B, T, accum, model_flops_per_token(&m, T), fb, adam, tokens / (fb + adam / accum), tokens / fb,
+           nthreads, m.n_params, B, T, accum, model_flops_per_token(&m, T), fb, adam, tokens / (fb + adam / accum), tokens / fb,
            peak_rss_mb(), model_estimate_bytes(&c.model, B, T, 1) / 1048576.0);
     free(in);
     free(tg);
@@ -224,6 +237,7 @@ static void run_child(const char *cfg, const BenchArgs *a, TrainResult *res) {
         close(fd[0]);
         close(fd[1]);
         char *argv[] = {"alphadecay", "bench", "--child-train", (char *)cfg, "--steps", steps, "--threads", threads, NULL};
+        if (a->threads < 0) argv[6] = NULL; /* the configuration's own train.threads */
         execv("/proc/self/exe", argv);
         _exit(127);
     }
@@ -251,6 +265,7 @@ static void run_child(const char *cfg, const BenchArgs *a, TrainResult *res) {
         res->B = json_num(j, "B", &v) ? 0 : (int)v;
         res->T = json_num(j, "T", &v) ? 0 : (int)v;
         res->accum = json_num(j, "accum", &v) ? 0 : (int)v;
+        res->threads = json_num(j, "threads", &v) ? 0 : (int)v;
         res->ok = !json_num(j, "flops_per_token", &res->flops_per_token) && !json_num(j, "fb_s", &res->fb_s) &&
                   !json_num(j, "adam_s", &res->adam_s) && !json_num(j, "tok_s", &res->tok_s) &&
                   !json_num(j, "tok_s_fb", &res->tok_s_fb) && !json_num(j, "peak_mb", &res->peak_mb) &&
@@ -301,7 +316,7 @@ int cmd_bench(int argc, char **argv) {
     const char *was_cleared = getenv("ALPHADECAY_BENCH_ENV_CLEARED");
     if (!a.keep_env && !was_cleared) reexec_without_openblas_env(argv);
 
-    int threads = set_threads(a.threads);
+    int threads = set_threads(a.threads > 0 ? a.threads : 0);
     const char *core = openblas_get_corename(), *ocfg = openblas_get_config();
     fprintf(stderr, "bench: OpenBLAS %s, kernel %s, %d threads%s\n", ocfg, core, threads,
             was_cleared ? " (OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset for this run)" : "");
@@ -309,19 +324,27 @@ int cmd_bench(int argc, char **argv) {
     /* sgemm peak */
     int sizes_full[] = {1024, 2048, 3072, 4096}, sizes_quick[] = {256};
     int *sizes = a.quick ? sizes_quick : sizes_full, n_sizes = a.quick ? 1 : 4;
-    double peak = 0, per_size[4] = {0};
-    for (int i = 0; i < n_sizes; i++) {
-        per_size[i] = sgemm_gflops(sizes[i], a.quick ? 1 : 3);
-        if (per_size[i] > peak) peak = per_size[i];
-        fprintf(stderr, "bench: sgemm %d: %.1f GFLOP/s\n", sizes[i], per_size[i]);
-    }
+    double per_size[4] = {0}, peak = sgemm_peak(a.quick, per_size);
+    for (int i = 0; i < n_sizes; i++) fprintf(stderr, "bench: sgemm %d: %.1f GFLOP/s (%d threads)\n", sizes[i], per_size[i], threads);
+    /* the fraction of peak of a configuration is taken against the peak at its own thread count */
+    double peak_at[65] = {0}, scratch[4];
+    peak_at[threads < 65 ? threads : 64] = peak;
 
     /* training, one child per configuration */
     TrainResult res[MAX_CONFIGS];
     for (int i = 0; i < a.n_configs; i++) {
         fprintf(stderr, "bench: training %s ...\n", a.configs[i]);
         run_child(a.configs[i], &a, &res[i]);
-        if (res[i].ok) res[i].frac = res[i].flops_per_token * res[i].tok_s / (peak * 1e9);
+        if (res[i].ok) {
+            int t = res[i].threads > 0 && res[i].threads < 65 ? res[i].threads : threads;
+            if (peak_at[t] == 0) {
+                set_threads(t);
+                peak_at[t] = sgemm_peak(a.quick, scratch);
+                set_threads(threads);
+                fprintf(stderr, "bench: sgemm peak at %d threads: %.1f GFLOP/s\n", t, peak_at[t]);
+            }
+            res[i].frac = res[i].flops_per_token * res[i].tok_s / (peak_at[t] * 1e9);
+        }
         else fprintf(stderr, "bench: %s: %s\n", a.configs[i], res[i].err);
     }
 
@@ -338,12 +361,12 @@ int cmd_bench(int argc, char **argv) {
 
     /* table */
     printf("OpenBLAS: %s | kernel: %s | threads: %d | sgemm peak: %.1f GFLOP/s\n", ocfg, core, threads, peak);
-    printf("%-14s %10s %5s %5s %6s %11s %10s %10s %8s %9s %9s\n", "config", "params", "B", "T", "accum", "MFLOP/tok",
+    printf("%-14s %10s %5s %5s %6s %3s %11s %10s %10s %8s %9s %9s\n", "config", "params", "B", "T", "accum", "thr", "MFLOP/tok",
            "tok/s", "fb tok/s", "% peak", "peak MB", "est MB");
     for (int i = 0; i < a.n_configs; i++) {
         if (!res[i].ok) { printf("%-14s failed: %s\n", res[i].name, res[i].err); continue; }
-        printf("%-14s %10zu %5d %5d %6d %11.1f %10.1f %10.1f %7.1f%% %9.0f %9.0f\n", res[i].name, res[i].n_params, res[i].B,
-               res[i].T, res[i].accum, res[i].flops_per_token / 1e6, res[i].tok_s, res[i].tok_s_fb, 100 * res[i].frac,
+        printf("%-14s %10zu %5d %5d %6d %3d %11.1f %10.1f %10.1f %7.1f%% %9.0f %9.0f\n", res[i].name, res[i].n_params, res[i].B,
+               res[i].T, res[i].accum, res[i].threads, res[i].flops_per_token / 1e6, res[i].tok_s, res[i].tok_s_fb, 100 * res[i].frac,
                res[i].peak_mb, res[i].est_mb);
     }
     for (int k = 0; k < 2 && !a.quick; k++)
@@ -373,6 +396,8 @@ int cmd_bench(int argc, char **argv) {
         }
         sb_printf(&b, ", \"name\": ");
         sb_json_str(&b, r->name);
+        sb_printf(&b, ", \"threads\": %d, \"peak_gflops_at_threads\": %.2f", r->threads,
+                  r->threads > 0 && r->threads < 65 ? peak_at[r->threads] : peak);
         sb_printf(&b, ", \"n_params\": %zu, \"micro_batch\": %d, \"seq_len\": %d, \"accum\": %d, \"flops_per_token\": %.6g, "
                       "\"fwd_bwd_s\": %.6g, \"adam_s\": %.6g, \"tok_s\": %.2f, \"tok_s_fwd_bwd\": %.2f, \"fraction_of_peak\": %.4f, "
                       "\"peak_rss_mb\": %.1f, \"estimated_mb\": %.1f}",
