@@ -303,6 +303,21 @@ size_t model_estimate_bytes(const ModelConfig *c, int B, int T, int training) {
     return bytes;
 }
 
+/* ---------------------------------------------------------------- profiling (off by default) */
+
+/* Built with -DMODEL_PROFILE, every kernel call is timed into model_prof[] (seconds per category):
+ * a development aid for finding where a step's time goes; the normal build compiles it away. */
+#ifdef MODEL_PROFILE
+enum { P_LINEAR, P_ATTN, P_NORM, P_ROPE, P_SWIGLU, P_CE, P_EMBED, P_COPY, P_N };
+double model_prof[P_N];
+static double prof_t;
+#define PROF_START() (prof_t = now_seconds())
+#define PROF(k) (model_prof[k] += now_seconds() - prof_t, prof_t = now_seconds())
+#else
+#define PROF_START() ((void)0)
+#define PROF(k) ((void)0)
+#endif
+
 /* ---------------------------------------------------------------- forward */
 
 /* Offsets of the first tensor of layer l (its input_layernorm) and the ones after it. */
@@ -326,7 +341,9 @@ float model_forward(Model *m, const int *inputs, const int *targets, int B, int 
     size_t capATT = (size_t)a->B * H * a->T * a->T;
     const float *P = m->params;
 
+    PROF_START();
     embedding_forward(a->res, inputs, P + m->tensors[0].offset, N, C);
+    PROF(P_EMBED);
     for (int l = 0; l < L; l++) {
         size_t base = layer_base(m, l);
         const float *w_ln1 = P + base, *w_qkv = w_ln1 + C, *w_o = w_qkv + (size_t)3 * C * C;
@@ -337,28 +354,42 @@ float model_forward(Model *m, const int *inputs, const int *targets, int B, int 
         float *gu = a->gu + (size_t)2 * I * l * capN, *hm = a->hmlp + (size_t)I * l * capN;
 
         rmsnorm_forward(ln1, a->rstd1 + l * capN, res, w_ln1, N, C, (float)c->rms_norm_eps);
+        PROF(P_NORM);
         linear_forward(qkv, ln1, w_qkv, N, C, 3 * C, 0.0f);
+        PROF(P_LINEAR);
         rope_forward(qkv, 3 * C, a->rope_cos, a->rope_sin, B, T, H, D);     /* q */
         rope_forward(qkv + C, 3 * C, a->rope_cos, a->rope_sin, B, T, H, D); /* k */
+        PROF(P_ROPE);
         attention_forward(atty, C, att, qkv, qkv + C, qkv + 2 * C, 3 * C, B, T, H, D);
+        PROF(P_ATTN);
         memcpy(res_mid, res, NC * sizeof(float));
+        PROF(P_COPY);
         linear_forward(res_mid, atty, w_o, N, C, C, 1.0f); /* res_mid = res + o_proj(atty) */
+        PROF(P_LINEAR);
 
         rmsnorm_forward(ln2, a->rstd2 + l * capN, res_mid, w_ln2, N, C, (float)c->rms_norm_eps);
+        PROF(P_NORM);
         linear_forward(gu, ln2, w_gu, N, C, 2 * I, 0.0f);
+        PROF(P_LINEAR);
         swiglu_forward(hm, gu, N, I);
+        PROF(P_SWIGLU);
         memcpy(res_out, res_mid, NC * sizeof(float));
+        PROF(P_COPY);
         linear_forward(res_out, hm, w_down, N, I, C, 1.0f); /* res_out = res_mid + down(h) */
+        PROF(P_LINEAR);
     }
     const TensorInfo *tn = &m->tensors[m->n_tensors - 2], *th = &m->tensors[m->n_tensors - 1];
     rmsnorm_forward(a->lnf, a->rstdf, a->res + L * capNC, P + tn->offset, N, C, (float)c->rms_norm_eps);
+    PROF(P_NORM);
     linear_forward(a->logits, a->lnf, P + th->offset, N, C, V, 0.0f);
+    PROF(P_LINEAR);
     if (!targets) {
         a->n_valid = 0;
         return 0.0f;
     }
     memcpy(a->targets, targets, (size_t)N * sizeof(int));
     float loss = crossentropy_forward(a->lse, a->losses, a->logits, targets, N, V, &a->n_valid);
+    PROF(P_CE);
     if (n_valid) *n_valid = a->n_valid;
     return loss;
 }
@@ -385,11 +416,15 @@ void model_backward(Model *m, float scale) {
     const TensorInfo *tn = &m->tensors[m->n_tensors - 2], *th = &m->tensors[m->n_tensors - 1];
 
     float dscale = a->n_valid ? scale / (float)a->n_valid : 0.0f;
+    PROF_START();
     crossentropy_backward(a->logits, a->logits, a->lse, a->targets, N, V, dscale); /* dlogits in place */
+    PROF(P_CE);
     linear_backward(a->d_tmp, G + th->offset, a->logits, a->lnf, P + th->offset, N, C, V, 0.0f);
+    PROF(P_LINEAR);
     memset(a->d_res, 0, (size_t)N * C * sizeof(float));
     rmsnorm_backward(a->d_res, G + tn->offset, a->d_norm, a->d_tmp, a->res + L * capNC, P + tn->offset,
                      a->rstdf, N, C);
+    PROF(P_NORM);
 
     for (int l = L - 1; l >= 0; l--) {
         size_t base = layer_base(m, l);
@@ -404,19 +439,29 @@ void model_backward(Model *m, float scale) {
 
         /* MLP block: d_res is the gradient of res_out and passes through the residual unchanged */
         linear_backward(a->d_h, g_down, a->d_res, hm, w_down, N, I, C, 0.0f);
+        PROF(P_LINEAR);
         swiglu_backward(a->d_gu, a->d_h, gu, N, I);
+        PROF(P_SWIGLU);
         linear_backward(a->d_tmp, g_gu, a->d_gu, ln2, w_gu, N, C, 2 * I, 0.0f);
+        PROF(P_LINEAR);
         rmsnorm_backward(a->d_res, g_ln2, a->d_norm, a->d_tmp, res_mid, w_ln2, a->rstd2 + l * capN, N, C);
+        PROF(P_NORM);
 
         /* attention block: d_tmp first holds d(atty), then d(ln1) */
         linear_backward(a->d_tmp, g_o, a->d_res, atty, w_o, N, C, C, 0.0f);
+        PROF(P_LINEAR);
         attention_backward(a->d_qkv, a->d_qkv + C, a->d_qkv + 2 * C, 3 * C, a->d_att, a->d_tmp, C, att, qkv,
                            qkv + C, qkv + 2 * C, 3 * C, B, T, H, D);
+        PROF(P_ATTN);
         rope_backward(a->d_qkv, 3 * C, a->rope_cos, a->rope_sin, B, T, H, D);
         rope_backward(a->d_qkv + C, 3 * C, a->rope_cos, a->rope_sin, B, T, H, D);
+        PROF(P_ROPE);
         linear_backward(a->d_tmp, g_qkv, a->d_qkv, ln1, w_qkv, N, C, 3 * C, 0.0f);
+        PROF(P_LINEAR);
         rmsnorm_backward(a->d_res, g_ln1, a->d_norm, a->d_tmp, res, w_ln1, a->rstd1 + l * capN, N, C);
+        PROF(P_NORM);
     }
     embedding_backward(G + m->tensors[0].offset, a->d_res, a->inputs, N, C);
+    PROF(P_EMBED);
     a->have_targets = 0; /* logits now hold dlogits: a second backward would be wrong */
 }
