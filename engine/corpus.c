@@ -159,10 +159,17 @@ typedef struct {
     int have_text;
     size_t text_len;
     Err *e;
+    int multiline;  /* a whole-file array: errors name the line */
 } Scan;
 
+/* "column C: what"; for a whole-file array, "L: column C: what" so that "FILE:" in front reads as FILE:L. */
 static int scan_err(Scan *sc, const char *what) {
-    return err_set(sc->e, "column %zu: %s", (size_t)(sc->p - sc->s) + 1, what);
+    const char *ls = sc->s;
+    size_t line = 1;
+    for (const char *q = sc->s; q < sc->p && q < sc->end; q++)
+        if (*q == '\n') { line++; ls = q + 1; }
+    if (!sc->multiline) return err_set(sc->e, "column %zu: %s", (size_t)(sc->p - ls) + 1, what);
+    return err_set(sc->e, "%zu: column %zu: %s", line, (size_t)(sc->p - ls) + 1, what);
 }
 
 static void skip_ws(Scan *sc) {
@@ -334,7 +341,7 @@ static int scan_value(Scan *sc, int depth, int out) {
 
 int corpus_add_json_line(Corpus *c, const char *line, size_t len, Err *e) {
     if (doc_begin(c, e) != 0) return -1;
-    Scan sc = {line, line, line + len, c, 0, 0, e};
+    Scan sc = {line, line, line + len, c, 0, 0, e, 0};
     skip_ws(&sc);
     if (sc.p >= sc.end || *sc.p != '{') return scan_err(&sc, "a JSON object expected");
     if (scan_object(&sc, 0)) return -1;
@@ -343,6 +350,50 @@ int corpus_add_json_line(Corpus *c, const char *line, size_t len, Err *e) {
     if (!sc.have_text) return err_set(e, "no \"text\" field");
     c->len += sc.text_len;
     return close_doc(c, e);
+}
+
+/* A whole .json file holding one array: each string element, or each object's "text", is a document. */
+static int add_json_array(Corpus *c, const char *data, size_t n, const char *path, int skip_bad, Err *e) {
+    Err le;
+    Scan sc = {data, data, data + n, c, 0, 0, &le, 1};
+    skip_ws(&sc);
+    sc.p++; /* the '[' */
+    skip_ws(&sc);
+    int rc = 0;
+    if (sc.p < sc.end && *sc.p == ']') sc.p++;
+    else
+        for (;;) {
+            skip_ws(&sc);
+            if (sc.p >= sc.end) { rc = scan_err(&sc, "unterminated array"); break; }
+            const char *elem = sc.p;
+            sc.have_text = 0;
+            if (*sc.p == '"') { rc = scan_string(&sc, 1, NULL); sc.have_text = rc == 0; }
+            else if (*sc.p == '{') rc = scan_object(&sc, 0);
+            else rc = scan_value(&sc, 1, 0);
+            if (rc) break;
+            if (sc.have_text) {
+                c->len += sc.text_len;
+                if (close_doc(c, e) != 0) return -1;
+            } else {
+                const char *after = sc.p;
+                sc.p = elem;
+                scan_err(&sc, *elem == '{' ? "no \"text\" field" : "array element is not a string or an object");
+                sc.p = after;
+                if (!skip_bad) { rc = -1; break; }
+                c->n_bad_lines++;
+            }
+            skip_ws(&sc);
+            if (sc.p < sc.end && *sc.p == ',') { sc.p++; continue; }
+            if (sc.p < sc.end && *sc.p == ']') { sc.p++; break; }
+            rc = scan_err(&sc, "',' or ']' expected in an array");
+            break;
+        }
+    if (rc == 0) {
+        skip_ws(&sc);
+        if (sc.p != sc.end) rc = scan_err(&sc, "unexpected text after the JSON array");
+    }
+    if (rc) return err_set(e, "%s:%s", path, le.msg);
+    return 0;
 }
 
 /* ---------------------------------------------------------------- files */
@@ -399,8 +450,14 @@ int corpus_add_file(Corpus *c, const char *path, int skip_bad, Err *e) {
     c->n_files++;
     c->bytes_in += n;
     int rc = 0;
+    size_t first = 0;
+    while (first < n && (data[first] == ' ' || data[first] == '\t' || data[first] == '\r' || data[first] == '\n'))
+        first++;
     if (!json) rc = corpus_add_doc(c, data, n, e);
-    else {
+    else if (first < n && data[first] == '[') {
+        rc = doc_begin(c, e) == 0 ? add_json_array(c, data, n, path, skip_bad, e) : -1;
+        if (rc) c->len = c->off ? c->off[c->n_docs] : 0; /* drop a half-decoded element */
+    } else {
         size_t lineno = 0;
         for (size_t i = 0; i < n && rc == 0;) {
             size_t j = i;

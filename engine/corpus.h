@@ -10,6 +10,9 @@
  *     ignored; if "text" repeats, the last wins); blank lines are skipped; a line that does not
  *     parse, is not an object, or has no string "text" is an error "FILE:LINE: ..." unless
  *     skip_bad is set, in which case it is counted in n_bad_lines and skipped;
+ *     a *.json file whose first non-blank byte is '[' is instead one JSON array whose elements are
+ *     documents: strings, or objects with a "text" string (errors are "FILE:LINE: column C: ...";
+ *     skip_bad skips elements of another kind but not syntax errors);
  *   - anything else: the whole file is one document (plain text, bytes kept exactly).
  * Empty documents are dropped and counted in n_empty. */
 #ifndef CORPUS_H

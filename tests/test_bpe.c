@@ -427,6 +427,31 @@ static void test_files(void) {
           "jsonl_doc_text", "wrong text");
     corpus_free(&c);
 
+    /* a .json file holding one array: strings and objects with "text" are documents */
+    const char *arr = "[\n  \"one \\u00e9\",\n  {\"text\": \"two\", \"id\": 2},\n  \"\",\n  \"three\"\n]\n";
+    write_str("arr.json", arr, strlen(arr));
+    tpath(p, "arr.json");
+    rc = corpus_add_file(&c, p, 0, &e);
+    CHECK(rc == 0 && c.n_docs == 3 && c.n_empty == 1 && c.off[1] == 6 && memcmp(c.buf, "one \xc3\xa9twothree", 14) == 0,
+          "json_array_file", "rc %d docs %zu: %s", rc, c.n_docs, rc ? e.msg : "");
+    corpus_free(&c);
+    const char *arr_bad = "[\n  \"ok\",\n  5,\n  \"x\"\n]";
+    write_str("arr_bad.json", arr_bad, strlen(arr_bad));
+    tpath(p, "arr_bad.json");
+    rc = corpus_add_file(&c, p, 0, &e);
+    CHECK(rc != 0 && strstr(e.msg, "arr_bad.json:3: column 3"), "json_array_bad_element_line", "%s",
+          rc ? e.msg : "accepted");
+    corpus_free(&c);
+    rc = corpus_add_file(&c, p, 1, &e);
+    CHECK(rc == 0 && c.n_docs == 2 && c.n_bad_lines == 1, "json_array_skip_bad", "rc %d docs %zu", rc, c.n_docs);
+    corpus_free(&c);
+    write_str("arr_syntax.json", "[\"a\",\n \"b\" \"c\"]", 15);
+    tpath(p, "arr_syntax.json");
+    rc = corpus_add_file(&c, p, 1, &e);
+    CHECK(rc != 0 && strstr(e.msg, "arr_syntax.json:2: column 6"), "json_array_syntax_error", "%s",
+          rc ? e.msg : "accepted");
+    corpus_free(&c);
+
     /* gzip: the same lines compressed, read back identically; .txt.gz is one document */
     const char *good = "{\"text\": \"first doc\"}\n{\"text\": \"second\"}\n";
     write_gz("b.jsonl.gz", good, strlen(good));
