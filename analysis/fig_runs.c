@@ -88,9 +88,11 @@ int fig_curves(const Fig *f, StrBuf *body, Err *e) {
     sb_printf(body, "set multiplot layout 1,2 title ");
     gp_str(body, s->title[0] ? s->title : s->name);
     sb_printf(body, "\nset xlabel \"update\"\nset ylabel \"training loss\"\nset key top right\n");
-    sb_printf(body, "%s\n", plot_l.len ? plot_l.p : "plot NaN notitle");
-    sb_printf(body, "set ylabel \"validation perplexity\"\nset logscale y\n%s\nunset logscale y\n",
-              plot_r.len ? plot_r.p : "plot NaN notitle");
+    if (plot_l.len) sb_printf(body, "%s\n", plot_l.p);
+    else gp_empty_panel(body, "no training logs");
+    sb_printf(body, "set ylabel \"validation perplexity\"\n");
+    if (plot_r.len) sb_printf(body, "set logscale y\n%s\nunset logscale y\n", plot_r.p);
+    else gp_empty_panel(body, "no evaluations");
     sb_free(&plot_l);
     sb_free(&plot_r);
     return 0;
@@ -133,8 +135,9 @@ int fig_bars(const Fig *f, StrBuf *body, Err *e) {
     sb_printf(body, "set multiplot layout 1,%d title ", t.ncols);
     gp_str(body, s->title[0] ? s->title : s->name);
     sb_printf(body, "\nset style fill solid 0.75 border -1\nset boxwidth 0.6\nset xtics rotate by -25 nomirror\n");
-    sb_printf(body, "set ylabel \"%s\"\nset key top left\n", metric_label(sm->metric));
-    if (s2) sb_printf(body, "set y2label \"%s\"\nset y2tics\nset ytics nomirror\n", metric_label(s2->metric));
+    sb_printf(body, "set ylabel \"%s\"\nset key below\n", metric_label(sm->metric));
+    if (s2) sb_printf(body, "set y2label \"%s\"\nset y2tics\nset ytics nomirror\nset format y2 \"%%.3g\"\n",
+                      metric_label(s2->metric));
     for (int c = 0; c < t.ncols; c++) {
         StrBuf d = {0};
         double lo = INFINITY, hi = -INFINITY, base = NAN;
@@ -146,11 +149,14 @@ int fig_bars(const Fig *f, StrBuf *body, Err *e) {
             }
             if (r == 0) base = cell->n ? cell->mean : NAN;
         }
+        int any_val = 0, any_y2 = 0;
         for (int r = 0; r < t.nrows; r++) {
             const Cell *cell = table_cell(&t, r, c);
+            any_val |= cell->n > 0;
+            any_y2 |= s2 && table_cell(&t2, r, c)->n > 0;
             char lab[64];
             int dg = cell->digits;
-            if (!cell->n) strfmt(lab, sizeof lab, "%s", cell->nruns ? "failed" : "no run");
+            if (!cell->n) strfmt(lab, sizeof lab, "%s", cell->nruns ? "failed" : "–");
             else if (r == 0 || isnan(base)) strfmt(lab, sizeof lab, "%.*f", dg, cell->mean);
             else strfmt(lab, sizeof lab, "%+.*f", dg, cell->mean - base);
             double y2 = NAN;
@@ -177,12 +183,17 @@ int fig_bars(const Fig *f, StrBuf *body, Err *e) {
         } else {
             sb_printf(body, "\nset yrange [*:*]\n");
         }
+        if (!any_val) {
+            sb_printf(f->warn, "%s: panel %s: no completed runs\n", s->name, s->ncols ? col->label : "");
+            gp_empty_panel(body, "no completed runs");
+            continue;
+        }
         sb_printf(body, "set xrange [-0.6:%d.6]\n", t.nrows - 1);
         sb_printf(body, "plot \"%s\" using 1:2:xtic(6) with boxes lc rgb \"#4477aa\" title \"%s (mean over seeds)\", "
                         "\"%s\" using 1:2:3 with yerrorbars lc rgb \"black\" pt -1 notitle, "
                         "\"%s\" using 1:4:7 with labels offset 0,0.8 notitle",
                   rel, metric_label(sm->metric), rel, rel);
-        if (s2) sb_printf(body, ", \"%s\" using 1:5 axes x1y2 with linespoints pt 7 lc rgb \"#cc3311\" title \"%s\"", rel,
+        if (any_y2) sb_printf(body, ", \"%s\" using 1:5 axes x1y2 with linespoints pt 7 lc rgb \"#cc3311\" title \"%s\"", rel,
                           metric_label(s2->metric));
         sb_printf(body, "\n");
     }
@@ -337,7 +348,7 @@ int fig_wd_sweep(const Fig *f, StrBuf *body, Err *e) {
     if (right.len) sb_printf(body, "%s\n", right.p);
     else {
         sb_printf(f->warn, "%s: no spectra files in the selected runs: the alpha panel is empty\n", s->name);
-        sb_printf(body, "set label 1 \"no spectra files\" at graph 0.5,0.5 center\nplot NaN notitle\n");
+        gp_empty_panel(body, "no spectra files");
     }
     rc = 0;
 done:

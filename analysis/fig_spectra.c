@@ -178,7 +178,8 @@ int fig_esd(const Fig *f, StrBuf *body, Err *e) {
         sb_printf(body, "set title \"%s\"\n", types[k]);
         if (!(hi > lo)) {
             sb_printf(f->warn, "%s: no layer-%d %s module in the spectra\n", s->name, layer, types[k]);
-            sb_printf(body, "unset logscale y\nplot NaN notitle\nset logscale y\n");
+            gp_empty_panel(body, "module not in the spectra");
+            sb_printf(body, "set logscale xy\n");
             continue;
         }
         const int nb = 30;

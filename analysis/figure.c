@@ -32,6 +32,13 @@ void gp_str(StrBuf *b, const char *s) {
     sb_printf(b, "\"");
 }
 
+void gp_empty_panel(StrBuf *b, const char *msg) {
+    sb_printf(b, "set label 99 ");
+    gp_str(b, msg);
+    sb_printf(b, " at graph 0.5,0.5 center\nunset logscale\nset xrange [0:1]\nset yrange [0:1]\nunset key\n"
+                 "plot NaN notitle\nunset label 99\nset autoscale\nset key\n");
+}
+
 int fig_data(const Fig *f, const char *suffix, const StrBuf *text, char *rel, size_t cap, Err *e) {
     char path[AD_PATH_MAX];
     strfmt(rel, cap, "%s_%s.dat", f->spec->name, suffix);
@@ -82,9 +89,11 @@ int figure_render(const Fig *f, const StrBuf *body, Err *e) {
         Err e2;
         const char *tail = "";
         if (read_file(log, &text, &len, &e2) == 0) {
-            tail = text;
+            /* the last line with text: gnuplot ends its message with the offending line */
             for (char *q = text; *q; q++)
-                if (*q == '\n' && q[1]) tail = q + 1; /* last non-empty line */
+                if (*q == '\n') *q = 0;
+            for (char *q = text; q < text + len; q += strlen(q) + 1)
+                if (*q && *q != ' ') tail = q;
         }
         err_set(e, "%s: gnuplot failed on %s.gp: %s (see %s)", s->path, s->name, tail, log);
         free(text);

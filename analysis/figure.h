@@ -24,6 +24,9 @@ typedef struct {
 int fig_data(const Fig *f, const char *suffix, const StrBuf *text, char *rel, size_t cap, Err *e);
 /* Write NAME.gp from a plot body and run gnuplot in OUT_DIR (warns and returns 0 without gnuplot). */
 int figure_render(const Fig *f, const StrBuf *body, Err *e);
+/* An empty panel saying why (gnuplot refuses to plot nothing, so: fixed ranges and a NaN). Leaves
+ * autoscaling on and logscale off. */
+void gp_empty_panel(StrBuf *b, const char *msg);
 /* gnuplot string literal: quotes escaped. */
 void gp_str(StrBuf *b, const char *s);
 

@@ -72,6 +72,15 @@ void reported_free(Reported *r) {
     memset(r, 0, sizeof *r);
 }
 
+/* "a=1;*" matches "a=1" and "a=1;anything": a variant named by its first keys only. */
+static int field_match(int col, const char *have, const char *want) {
+    if (col == 3) return value_equal(have, want);
+    size_t n = strlen(want);
+    if (n >= 2 && !strcmp(want + n - 2, ";*"))
+        return !strncmp(have, want, n - 2) && (have[n - 2] == 0 || have[n - 2] == ';');
+    return !strcmp(have, want);
+}
+
 int reported_lookup(const Reported *r, const RepSel *sel, double *out, Err *e) {
     int idx[SPEC_MAX_KEYS];
     for (int k = 0; k < sel->n; k++)
@@ -81,8 +90,7 @@ int reported_lookup(const Reported *r, const RepSel *sel, double *out, Err *e) {
     for (int i = 0; i < r->n; i++) {
         int ok = 1;
         for (int k = 0; k < sel->n && ok; k++) {
-            const char *have = r->rows[i].f[idx[k]];
-            ok = idx[k] == 3 ? value_equal(have, sel->val[k]) : !strcmp(have, sel->val[k]);
+            ok = field_match(idx[k], r->rows[i].f[idx[k]], sel->val[k]);
         }
         if (!ok) continue;
         if (found >= 0) {

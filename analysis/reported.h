@@ -1,7 +1,8 @@
 /* reported.h - the paper's printed numbers (analysis/reported/paper_tables.csv, a copy of
  * shared/reported/paper_tables.csv): columns table, model, optimizer, weight_decay, method, variant,
  * metric, value; one number a row. A lookup names some of those columns; every named column must
- * match (weight_decay numerically, so 1e-5 finds "1e-05"); the others are free. */
+ * match (weight_decay numerically, so 1e-5 finds "1e-05"; a value ending in ";*" such as
+ * "assign=sqrt;*" matches that variant with or without further keys); the others are free. */
 #ifndef REPORTED_H
 #define REPORTED_H
 
