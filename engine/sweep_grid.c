@@ -280,12 +280,12 @@ static int parse_when(P *p, const yaml_node_t *vn, When **out, int *n_out) {
                         w->n_alts[j] = na;
                     } else {
                         if (pairs_add_node(p, &w->cond, ck, cv)) return -1;
-                        if (w->cond.experiment[0] && w->cond.n == j) return perr(p, ck, "when.if: use an experiment axis value, not a path condition");
+                        if (w->cond.n == j) continue; /* the experiment: compared as a path */
                         memcpy(w->alts[j][0], w->cond.kv[j].value, sizeof w->alts[j][0]); /* same size */
                         w->n_alts[j] = 1;
                     }
                 }
-                if (w->cond.n == 0) return perr(p, v, "when.if: no condition");
+                if (w->cond.n == 0 && !w->cond.experiment[0]) return perr(p, v, "when.if: no condition");
             } else {
                 return perr(p, k, "when: unknown key '%s' (expected if, set, else)", ks);
             }
@@ -334,6 +334,7 @@ static int matches(const Pairs *pt, const Pairs *pattern) {
 }
 
 static int when_matches(const When *w, const Pairs *cur) {
+    if (w->cond.experiment[0] && strcmp(w->cond.experiment, cur->experiment)) return 0;
     for (int i = 0; i < w->cond.n; i++) {
         int j = pairs_find(cur, w->cond.kv[i].key), hit = 0;
         if (j < 0) return 0;

@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# e2e_sweep.sh - the sweep launcher end to end with a fake train (AD_TRAIN_CMD): 4 runs with -j 2,
+# skip on rerun, SIGKILL of the launcher mid-way then rerun (each run completed exactly once, same
+# final numbers as an uninterrupted sweep), a failing run does not stop the others (exit 1, rerun
+# only with --retry-failed), status output, bad input launches nothing, and the committed sweep files
+# load. The fake train resumes from its own "checkpoint" like the real one.
+set -u
+BIN=${AD_BIN:-bin/alphadecay}
+T=$(mktemp -d "${AD_TMP:-/tmp}/e2e_sweep.XXXXXX")
+fail=0
+ok() { echo "ok $1"; }
+bad() { echo "FAIL $1: $2"; fail=1; }
+
+cat >"$T/fake_train.sh" <<'EOF'
+#!/bin/bash
+# CONFIG [--set k=v]... --out DIR: 'steps' updates of FAKE_SLEEP s, a checkpoint after each, resumes.
+cfg=$1; shift; out=""; sets=()
+while [ $# -gt 0 ]; do
+  case $1 in --set) sets+=("$2"); shift 2;; --out) out=$2; shift 2;; *) echo "bad arg $1" >&2; exit 2;; esac
+done
+[ -n "$out" ] || exit 2
+mkdir -p "$out"; name=$(basename "$out")
+steps=4
+for s in "${sets[@]}"; do case $s in train.steps=*) steps=${s#*=};; esac; done
+for s in "${sets[@]}"; do
+  if [ -n "${FAKE_FAIL:-}" ] && [ "$s" = "$FAKE_FAIL" ]; then echo "fake failure for $s" >&2; exit 1; fi
+done
+echo "start $name" >>"$FAKE_LOG"
+trap 'exit 130' INT TERM
+step=0; [ -f "$out/ckpt" ] && step=$(cat "$out/ckpt")
+h=$(printf '%s\n' "$cfg" "${sets[@]}" | grep -v threads | cksum | cut -d' ' -f1)
+while [ "$step" -lt "$steps" ]; do
+  sleep "${FAKE_SLEEP:-0.02}"; step=$((step + 1))
+  echo "{\"step\": $step, \"loss\": $((h % 1000)).$step}" >>"$out/metrics.jsonl"
+  echo $step >"$out/ckpt.tmp"; mv "$out/ckpt.tmp" "$out/ckpt"
+done
+echo "{\"step\": $steps, \"loss\": 1, \"ppl\": $((h % 97)).5, \"tokens\": 10}" >>"$out/eval.jsonl"
+printf '{"status": "completed", "final_val_loss": 1.0, "final_val_ppl": %s.5, "steps": %s}\n' $((h % 97)) "$steps" >"$out/summary.json.tmp"
+mv "$out/summary.json.tmp" "$out/summary.json"
+echo "done $name" >>"$FAKE_LOG"
+EOF
+chmod +x "$T/fake_train.sh"
+export AD_TRAIN_CMD="$T/fake_train.sh" FAKE_LOG="$T/log"
+
+printf 'data: {train: t.bin, seq_len: 32}\ntrain: {batch_size: 4, steps: 100, warmup_steps: 1}\n' >"$T/exp.yaml"
+cat >"$T/four.yaml" <<EOF
+name: four
+base: $T/exp.yaml
+set: {train.steps: 6}
+grid:
+  decay.method: [uniform, alphadecay]
+  decay.weight_decay: [1e-5, 5e-6]
+EOF
+
+# finals: "name ppl" of every completed run, sorted
+finals() { for d in "$1"/*/; do [ -f "$d/summary.json" ] && echo "$(basename "$d") $(grep -o '"final_val_ppl": [0-9.]*' "$d/summary.json")"; done | sort; }
+
+# --- 1. four runs, -j 2, all complete; a rerun skips them
+"$BIN" sweep run "$T/four.yaml" -j 2 --results "$T/ref" >"$T/out1" 2>&1; rc=$?
+n_done=$(grep -c '"completed"' "$T"/ref/four/*/summary.json 2>/dev/null | grep -c ':1$')
+if [ $rc -eq 0 ] && [ "$n_done" -eq 4 ] && grep -q "4 completed, 0 failed" "$T/out1"; then ok sweep_four_runs_j2
+else bad sweep_four_runs_j2 "rc $rc, $n_done completed"; sed 's/^/    /' "$T/out1"; fi
+grep -q -- "decay.weight_decay=5e-06 --out $T/ref/four/alphadecay-wd=5e-06" <("$BIN" sweep list "$T/four.yaml" -v --results "$T/ref") &&
+  grep -q "^4 runs" <("$BIN" sweep list "$T/four.yaml") &&
+  ok sweep_list || bad sweep_list "no threads override or count"
+starts_before=$(grep -c '^start' "$FAKE_LOG")
+"$BIN" sweep run "$T/four.yaml" -j 2 --results "$T/ref" >"$T/out2" 2>&1; rc=$?
+[ $rc -eq 0 ] && [ "$(grep -c '^start' "$FAKE_LOG")" -eq "$starts_before" ] && grep -q "4 skipped" "$T/out2" &&
+  ok sweep_rerun_skips_completed || bad sweep_rerun_skips_completed "rc $rc"
+"$BIN" sweep status "$T/four.yaml" --results "$T/ref" >"$T/st" 2>&1
+[ "$(grep -c '^completed  *6/6 ' "$T/st")" -eq 4 ] && grep -q "total 4: 4 completed" "$T/st" &&
+  ok sweep_status_completed || { bad sweep_status_completed "unexpected status"; sed 's/^/    /' "$T/st"; }
+finals "$T/ref/four" >"$T/ref.finals"
+
+# --- 2. SIGKILL the launcher mid-way; rerun; every run completed exactly once, same numbers
+: >"$FAKE_LOG"
+FAKE_SLEEP=0.15 "$BIN" sweep run "$T/four.yaml" -j 2 --results "$T/kill" >"$T/out3" 2>&1 &
+lp=$!
+for _ in $(seq 200); do [ "$(cat "$T"/kill/four/*/metrics.jsonl 2>/dev/null | wc -l)" -ge 2 ] && break; sleep 0.05; done
+kill -KILL $lp; wait $lp 2>/dev/null
+"$BIN" sweep status "$T/four.yaml" --results "$T/kill" >"$T/st2" 2>&1
+grep -q '^running ' "$T/st2" && ok sweep_status_running_after_kill || { bad sweep_status_running_after_kill "no running run"; sed 's/^/    /' "$T/st2"; }
+FAKE_SLEEP=0.15 "$BIN" sweep run "$T/four.yaml" -j 2 --results "$T/kill" >"$T/out4" 2>&1; rc=$?
+dups=$(grep '^done' "$FAKE_LOG" | sort | uniq -d | wc -l); ndone=$(grep -c '^done' "$FAKE_LOG")
+finals "$T/kill/four" >"$T/kill.finals"
+if [ $rc -eq 0 ] && [ "$dups" -eq 0 ] && [ "$ndone" -eq 4 ] && cmp -s "$T/ref.finals" "$T/kill.finals"; then ok sweep_sigkill_resume_exactly_once
+else bad sweep_sigkill_resume_exactly_once "rc $rc, $ndone completions, $dups duplicated"; sed 's/^/    /' "$T/out4"; fi
+
+# --- 3. kill launcher and children (whole group): interrupted runs resume from their checkpoint
+: >"$FAKE_LOG"
+setsid bash -c "FAKE_SLEEP=0.1 exec '$BIN' sweep run '$T/four.yaml' -j 2 --results '$T/grp'" >"$T/out5" 2>&1 &
+sp=$!
+for _ in $(seq 100); do [ "$(cat "$T"/grp/four/*/ckpt 2>/dev/null | wc -l)" -ge 2 ] && break; sleep 0.05; done
+kill -KILL -- -$sp 2>/dev/null; wait $sp 2>/dev/null
+"$BIN" sweep status "$T/four.yaml" --results "$T/grp" >"$T/st3"
+ni=$(grep -c '^interrupted' "$T/st3")
+"$BIN" sweep run "$T/four.yaml" -j 2 --results "$T/grp" >"$T/out6" 2>&1; rc=$?
+finals "$T/grp/four" >"$T/grp.finals"
+nlines=$(cat "$T"/grp/four/*/metrics.jsonl | wc -l)
+if [ $rc -eq 0 ] && [ "$ni" -ge 1 ] && [ "$nlines" -eq 24 ] && cmp -s "$T/ref.finals" "$T/grp.finals"; then ok sweep_group_kill_resumes
+else bad sweep_group_kill_resumes "rc $rc, $ni interrupted, $nlines metric lines (want 24)"; fi
+
+# --- 4. a failing run is reported at once, the others go on, exit 1; rerun only with --retry-failed
+: >"$FAKE_LOG"
+FAKE_FAIL=decay.weight_decay=5e-06 "$BIN" sweep run "$T/four.yaml" -j 1 --results "$T/fail" >"$T/out7" 2>&1; rc=$?
+nf=$(grep -c '^FAILED' "$T/out7"); nc=$(grep -c '^done ' "$FAKE_LOG")
+if [ $rc -eq 1 ] && [ "$nf" -eq 2 ] && [ "$nc" -eq 2 ] && grep -q "2 completed, 2 failed" "$T/out7"; then ok sweep_failure_others_go_on
+else bad sweep_failure_others_go_on "rc $rc, $nf FAILED lines, $nc completed"; sed 's/^/    /' "$T/out7"; fi
+"$BIN" sweep status "$T/four.yaml" --results "$T/fail" | grep -q "2 failed" && ok sweep_status_failed || bad sweep_status_failed "no failed count"
+"$BIN" sweep run "$T/four.yaml" --results "$T/fail" >"$T/out8" 2>&1; rc=$?
+[ $rc -eq 1 ] && [ "$(grep -c '^start' "$FAKE_LOG")" -eq 2 ] && ok sweep_failed_not_rerun_without_flag ||
+  bad sweep_failed_not_rerun_without_flag "rc $rc"
+"$BIN" sweep run "$T/four.yaml" --retry-failed --results "$T/fail" >"$T/out9" 2>&1; rc=$?
+[ $rc -eq 0 ] && [ "$(grep -c '^done' "$FAKE_LOG")" -eq 4 ] && ok sweep_retry_failed || { bad sweep_retry_failed "rc $rc"; sed 's/^/    /' "$T/out9"; }
+
+# --- 5. bad input: clear error naming file and line, nothing launched
+: >"$FAKE_LOG"
+check_bad() { # name, yaml text, expected message part
+  printf '%s\n' "$2" >"$T/bad.yaml"
+  "$BIN" sweep run "$T/bad.yaml" -j 2 --results "$T/badres" >"$T/bout" 2>&1; local rc=$?
+  if [ $rc -eq 1 ] && grep -q -- "$3" "$T/bout" && [ ! -s "$FAKE_LOG" ]; then ok "$1"
+  else bad "$1" "rc $rc: $(head -2 "$T/bout")"; fi
+}
+check_bad sweep_bad_yaml_syntax "base: $T/exp.yaml
+grid:
+  decay.method: [uniform" "bad.yaml:4:1: YAML syntax error"
+check_bad sweep_bad_unknown_key "base: $T/exp.yaml
+grid:
+  decay.metod: [uniform]" "bad.yaml:3:3: unknown key 'decay.metod'"
+check_bad sweep_bad_empty_axis "base: $T/exp.yaml
+grid:
+  decay.method: []" "bad.yaml:3:17: .*no values"
+check_bad sweep_bad_unknown_experiment "base: $T/nope.yaml" "bad.yaml:1:7: unknown experiment file"
+check_bad sweep_bad_duplicate_points "base: $T/exp.yaml
+grid:
+  decay.method: [uniform, none]
+extra:
+  - {decay.method: uniform}" "bad.yaml:5:.*duplicate point"
+cat >"$T/four_changed.yaml" <<EOF
+name: four
+base: $T/exp.yaml
+set: {train.steps: 6}
+grid:
+  decay.method: [uniform, awd]
+  decay.weight_decay: [1e-5, 5e-6]
+EOF
+"$BIN" sweep run "$T/four_changed.yaml" --results "$T/ref" >"$T/bout" 2>&1; rc=$?
+[ $rc -eq 1 ] && grep -q "different grid" "$T/bout" && [ ! -s "$FAKE_LOG" ] && [ ! -d "$T/ref/four/awd-wd=1e-05" ] &&
+  ok sweep_bad_different_grid_same_name || bad sweep_bad_different_grid_same_name "rc $rc: $(head -1 "$T/bout")"
+"$BIN" sweep run "$T/four.yaml" -j 0 >/dev/null 2>&1; [ $? -eq 2 ] && ok sweep_bad_usage_exit_2 || bad sweep_bad_usage_exit_2 "-j 0 accepted"
+"$BIN" sweep --help | grep -q "retry-failed" && ok sweep_help || bad sweep_help "no help"
+
+# --- 6. dry run lists without running or creating anything
+"$BIN" sweep run "$T/four.yaml" --dry-run --results "$T/dry" >"$T/dout" 2>&1; rc=$?
+[ $rc -eq 0 ] && [ "$(grep -c '^run ' "$T/dout")" -eq 4 ] && [ ! -e "$T/dry" ] && ok sweep_dry_run || bad sweep_dry_run "rc $rc"
+
+# --- 7. every committed sweep file loads and expands (from the repository root)
+if [ -d sweeps ]; then
+  nfiles=0; nbad=0
+  for f in sweeps/*.yaml sweeps/small/*.yaml; do
+    [ -f "$f" ] || continue
+    nfiles=$((nfiles + 1))
+    "$BIN" sweep list "$f" >"$T/l" 2>&1 || { nbad=$((nbad + 1)); echo "    $f: $(tail -1 "$T/l")"; }
+  done
+  [ $nfiles -gt 0 ] && [ $nbad -eq 0 ] && ok "sweep_files_load ($nfiles files)" || bad sweep_files_load "$nbad of $nfiles failed"
+fi
+
+rm -rf "$T"
+exit $fail
