@@ -137,15 +137,15 @@ int sweep_check_results(const Sweep *s, const char *dir, int create, Err *e) {
     if (file_exists(path)) {
         Json *j = NULL;
         if (json_parse_file(path, &j, e)) return -1;
-        const char *old = json_str(j, "fingerprint");
-        int same = old && !strcmp(old, fp);
-        char oldfile[AD_PATH_MAX] = "?";
+        char old[40] = "missing", oldfile[AD_PATH_MAX] = "?"; /* copied out before json_free */
+        int same = json_str(j, "fingerprint") && !strcmp(json_str(j, "fingerprint"), fp);
+        if (json_str(j, "fingerprint")) snprintf(old, sizeof old, "%s", json_str(j, "fingerprint"));
         if (json_str(j, "file")) snprintf(oldfile, sizeof oldfile, "%s", json_str(j, "file"));
         json_free(j);
         if (!same)
             return err_set(e, "%s: %s holds runs of a different grid named '%s' (from %s, fingerprint %s; this "
                               "grid is %s): give the sweep another name or use --results DIR",
-                           s->file, dir, s->name, oldfile, old ? old : "missing", fp);
+                           s->file, dir, s->name, oldfile, old, fp);
         return 0;
     }
     if (!create) return 0;
