@@ -122,7 +122,8 @@ int fig_pick_run(const Fig *f, const Sel *sel, Err *e) {
         }
     if (best < 0) {
         free(idx);
-        err_set(e, "%s: %s%s: no run matches", f->spec->path, sel ? "series " : "", sel ? sel->label : "");
+        err_set(e, "%s: no run under %s matches %s%s", f->spec->path, f->spec->results, sel ? "series " : "the spec's where",
+                sel ? sel->label : "");
         return -1;
     }
     if (n > 1)
