@@ -5,7 +5,8 @@
  *   report plot SPEC...  [common options]        NAME.png / NAME.pdf (+ NAME.gp and data) via gnuplot
  *   report all [--specs DIR] [common options]    every *.yaml spec in DIR (default analysis/specs)
  * common: --root DIR (spec `results:` paths are relative to it, default .), --out-dir DIR (default
- * paper/generated), --reported CSV (default ROOT/analysis/reported/paper_tables.csv), --quiet.
+ * paper/generated), --reported CSV (default ROOT/analysis/reported/paper_tables.csv), --quiet,
+ * --results DIR (read runs from DIR instead of the spec's `results:`, e.g. a fresh results/quick).
  * Warnings (failed runs, missing spectra, gnuplot absent) go to stderr as "warning: ..." lines. */
 #include <dirent.h>
 #include <stdlib.h>
@@ -19,15 +20,15 @@
 #include "table.h"
 
 typedef struct {
-    const char *root, *out_dir, *reported, *specs, *out;
+    const char *root, *out_dir, *reported, *specs, *out, *results;
     int quiet;
 } Opts;
 
 static void usage(FILE *f) {
     fprintf(f,
             "usage: alphadecay report index RESULTS_DIR [--out FILE]\n"
-            "       alphadecay report table SPEC.yaml... [--root DIR] [--out-dir DIR] [--reported CSV] [--quiet]\n"
-            "       alphadecay report plot SPEC.yaml... [--root DIR] [--out-dir DIR]\n"
+            "       alphadecay report table SPEC.yaml... [--root DIR] [--out-dir DIR] [--reported CSV] [--results DIR] [--quiet]\n"
+            "       alphadecay report plot SPEC.yaml... [--root DIR] [--out-dir DIR] [--results DIR]\n"
             "       alphadecay report all [--specs DIR] [--root DIR] [--out-dir DIR] [--reported CSV] [--quiet]\n\n"
             "index: scan a results tree, one CSV row per run (grid coordinates, status, final val loss/ppl,\n"
             "       steps, tokens, wall seconds); partial, failed and unreadable runs are listed as such.\n"
@@ -36,7 +37,8 @@ static void usage(FILE *f) {
             "all:   every *.yaml in --specs (default ROOT/analysis/specs); specs whose results directory\n"
             "       does not exist are skipped with a message.\n"
             "Spec `results:` paths are relative to --root (default .). --out-dir defaults to paper/generated;\n"
-            "--reported defaults to ROOT/analysis/reported/paper_tables.csv. Spec format: analysis/spec.h.\n");
+            "--reported defaults to ROOT/analysis/reported/paper_tables.csv. --results DIR reads the runs from\n"
+            "DIR instead of the spec's results: (e.g. make run's fresh results/quick). Spec format: analysis/spec.h.\n");
 }
 
 static void path_join(char *dst, size_t cap, const char *root, const char *p) {
@@ -81,7 +83,7 @@ static int do_spec(const char *spec_path, const Opts *o, int want_table, int wan
         return 1;
     }
     char results[AD_PATH_MAX];
-    path_join(results, sizeof results, o->root, s->results);
+    path_join(results, sizeof results, o->root, o->results ? o->results : s->results);
     if (!is_dir(results) && skip_missing) {
         fprintf(stderr, "skipped %s: no results at %s\n", spec_path, results);
         free(s);
@@ -209,7 +211,7 @@ int cmd_report(int argc, char **argv) {
         fprintf(stderr, "alphadecay report: unknown verb '%s' (index, table, plot, all)\n", verb);
         return 2;
     }
-    Opts o = {".", NULL, NULL, NULL, NULL, 0};
+    Opts o = {".", NULL, NULL, NULL, NULL, NULL, 0};
     const char *pos[256];
     int npos = 0;
     for (int i = 2; i < argc; i++) {
@@ -219,6 +221,7 @@ int cmd_report(int argc, char **argv) {
                             : !strcmp(a, "--reported") ? &o.reported
                             : !strcmp(a, "--specs")    ? &o.specs
                             : !strcmp(a, "--out")      ? &o.out
+                            : !strcmp(a, "--results")  ? &o.results
                                                        : NULL;
         if (slot) {
             if (i + 1 >= argc) {
