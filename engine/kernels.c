@@ -10,6 +10,10 @@
 #include <math.h>
 #include <string.h>
 
+/* Loops with less work than this run on the calling thread: waking the team costs more than it saves,
+ * and a team that is never woken does not spin beside OpenBLAS afterwards. */
+#define PAR(work) ((work) >= 32768)
+
 /* ---------------------------------------------------------------- exp */
 
 float kn_expf(float x) { return exp_fast(x); }
@@ -17,7 +21,7 @@ float kn_expf(float x) { return exp_fast(x); }
 /* ---------------------------------------------------------------- embedding */
 
 void embedding_forward(float *out, const int *tokens, const float *wte, int N, int C) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR((long)N * C))
     for (int n = 0; n < N; n++)
         memcpy(out + (size_t)n * C, wte + (size_t)tokens[n] * C, (size_t)C * sizeof(float));
 }
@@ -27,7 +31,7 @@ void embedding_forward(float *out, const int *tokens, const float *wte, int N, i
 void embedding_backward(float *dwte, const float *dout, const int *tokens, int N, int C) {
     const int CB = 64;
     int nblocks = (C + CB - 1) / CB;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR((long)N * C))
     for (int blk = 0; blk < nblocks; blk++) {
         int j0 = blk * CB, j1 = j0 + CB < C ? j0 + CB : C;
         for (int n = 0; n < N; n++) {
@@ -41,7 +45,7 @@ void embedding_backward(float *dwte, const float *dout, const int *tokens, int N
 /* ---------------------------------------------------------------- RMSNorm */
 
 void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int N, int C, float eps) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR((long)N * C))
     for (int n = 0; n < N; n++) {
         const float *xr = x + (size_t)n * C;
         float *o = out + (size_t)n * C;
@@ -64,7 +68,7 @@ size_t rmsnorm_scratch_floats(int N, int C) { return (size_t)rms_chunks(N) * (si
 void rmsnorm_backward(float *dx, float *dw, float *scratch, const float *dout, const float *x,
                       const float *w, const float *rstd, int N, int C) {
     int nch = rms_chunks(N);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR((long)N * C))
     for (int c = 0; c < nch; c++) {
         int n0 = (int)((long)N * c / nch), n1 = (int)((long)N * (c + 1) / nch);
         float *part = scratch + (size_t)c * C;
@@ -83,7 +87,7 @@ void rmsnorm_backward(float *dx, float *dw, float *scratch, const float *dout, c
             }
         }
     }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR((long)C * nch))
     for (int j = 0; j < C; j++) {
         float s = 0.0f;
         for (int c = 0; c < nch; c++) s += scratch[(size_t)c * C + j];
@@ -94,12 +98,12 @@ void rmsnorm_backward(float *dx, float *dw, float *scratch, const float *dout, c
 /* ---------------------------------------------------------------- residual */
 
 void residual_forward(float *out, const float *a, const float *b, size_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR((long)n))
     for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 
 void residual_backward(float *da, float *db, const float *dout, size_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR((long)n))
     for (size_t i = 0; i < n; i++) {
         da[i] += dout[i];
         db[i] += dout[i];
@@ -123,7 +127,7 @@ void rope_tables(float *cos_t, float *sin_t, int T, int D, double theta) {
 static void rope_apply(float *x, int ld, const float *cos_t, const float *sin_t, int B, int T, int H, int D,
                        float sign) {
     int half = D / 2;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR((long)B * T * H * D))
     for (int row = 0; row < B * T; row++) {
         int t = row % T;
         const float *cs = cos_t + (size_t)t * half, *sn = sin_t + (size_t)t * half;
@@ -150,7 +154,7 @@ void rope_backward(float *dx, int ld, const float *cos_t, const float *sin_t, in
 /* ---------------------------------------------------------------- SwiGLU */
 
 void swiglu_forward(float *h, const float *gu, int N, int I) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR((long)N * I))
     for (int n = 0; n < N; n++) {
         const float *g = gu + (size_t)n * 2 * I, *u = g + I;
         float *o = h + (size_t)n * I;
@@ -161,7 +165,7 @@ void swiglu_forward(float *h, const float *gu, int N, int I) {
 
 /* silu(g) = g s, s = sigmoid(g); silu'(g) = s (1 + g (1 - s)). */
 void swiglu_backward(float *dgu, const float *dh, const float *gu, int N, int I) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR((long)N * I))
     for (int n = 0; n < N; n++) {
         const float *g = gu + (size_t)n * 2 * I, *u = g + I, *d = dh + (size_t)n * I;
         float *dg = dgu + (size_t)n * 2 * I, *du = dg + I;
@@ -188,7 +192,7 @@ static float row_lse(const float *l, int V) {
 
 float crossentropy_forward(float *lse, float *losses, const float *logits, const int *targets, int N, int V,
                            int *n_valid) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR((long)N * V))
     for (int n = 0; n < N; n++) {
         const float *l = logits + (size_t)n * V;
         lse[n] = row_lse(l, V);
@@ -208,7 +212,7 @@ float crossentropy_forward(float *lse, float *losses, const float *logits, const
 
 void crossentropy_backward(float *dlogits, const float *logits, const float *lse, const int *targets, int N,
                            int V, float dscale) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PAR((long)N * V))
     for (int n = 0; n < N; n++) {
         const float *l = logits + (size_t)n * V;
         float *d = dlogits + (size_t)n * V;

@@ -54,7 +54,7 @@ void attention_forward(float *y, int ldy, float *att, const float *q, const floa
         }
     /* phase 2: causal softmax per row; entries above the diagonal become exact zeros */
     long rows = (long)B * H * T;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((long)rows * T >= 65536)
     for (long r = 0; r < rows; r++) {
         int t = (int)(r % T);
         float *p = att + (size_t)r * T;
@@ -107,7 +107,7 @@ void attention_backward(float *dq, float *dk, float *dv, int lddqkv, float *datt
             }
         }
     long rows = (long)B * H * T;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((long)rows * T >= 65536)
     for (long r = 0; r < rows; r++) {
         int t = (int)(r % T);
         const float *p = att + (size_t)r * T;

@@ -357,8 +357,7 @@ float model_forward(Model *m, const int *inputs, const int *targets, int B, int 
         PROF(P_NORM);
         linear_forward(qkv, ln1, w_qkv, N, C, 3 * C, 0.0f);
         PROF(P_LINEAR);
-        rope_forward(qkv, 3 * C, a->rope_cos, a->rope_sin, B, T, H, D);     /* q */
-        rope_forward(qkv + C, 3 * C, a->rope_cos, a->rope_sin, B, T, H, D); /* k */
+        rope_forward(qkv, 3 * C, a->rope_cos, a->rope_sin, B, T, 2 * H, D); /* q and k: 2H adjacent heads */
         PROF(P_ROPE);
         attention_forward(atty, C, att, qkv, qkv + C, qkv + 2 * C, 3 * C, B, T, H, D);
         PROF(P_ATTN);
@@ -453,8 +452,7 @@ void model_backward(Model *m, float scale) {
         attention_backward(a->d_qkv, a->d_qkv + C, a->d_qkv + 2 * C, 3 * C, a->d_att, a->d_tmp, C, att, qkv,
                            qkv + C, qkv + 2 * C, 3 * C, B, T, H, D);
         PROF(P_ATTN);
-        rope_backward(a->d_qkv, 3 * C, a->rope_cos, a->rope_sin, B, T, H, D);
-        rope_backward(a->d_qkv + C, 3 * C, a->rope_cos, a->rope_sin, B, T, H, D);
+        rope_backward(a->d_qkv, 3 * C, a->rope_cos, a->rope_sin, B, T, 2 * H, D); /* dq and dk */
         PROF(P_ROPE);
         linear_backward(a->d_tmp, g_qkv, a->d_qkv, ln1, w_qkv, N, C, 3 * C, 0.0f);
         PROF(P_LINEAR);

@@ -129,8 +129,17 @@ static void test_rmsnorm(void) {
           fd_check(c.x, dx, N * C, 60, rms_loss, &c, 1e-3));
     CHECK(fd_check(c.w, dw, C, C, rms_loss, &c, 1e-3) < 1e-4, "rmsnorm_backward_dw_fd", "worst %g",
           fd_check(c.w, dw, C, C, rms_loss, &c, 1e-3));
-    /* thread-count independence of dw and dx */
+    free(x), free(w), free(dy), free(out), free(rstd), free(dx), free(dw), free(scratch), free(ref);
+    free(c.x), free(c.w), free(c.dy);
+}
+
+/* Large enough for the kernels to run on the whole team: 1 thread and 2 threads must agree bit for bit. */
+static void test_rmsnorm_threads(void) {
+    int N = 300, C = 200;
+    float *x = frand((size_t)N * C, 1), *w = frand(C, 1), *dy = frand((size_t)N * C, 1);
+    float *out = malloc((size_t)N * C * 4), *rstd = malloc(N * 4), *scratch = malloc(rmsnorm_scratch_floats(N, C) * 4);
     float *dw1 = calloc(C, 4), *dw2 = calloc(C, 4), *dx1 = calloc((size_t)N * C, 4), *dx2 = calloc((size_t)N * C, 4);
+    rmsnorm_forward(out, rstd, x, w, N, C, 1e-6f);
     int nt = omp_get_max_threads();
     omp_set_num_threads(1);
     rmsnorm_backward(dx1, dw1, scratch, dy, x, w, rstd, N, C);
@@ -139,8 +148,7 @@ static void test_rmsnorm(void) {
     omp_set_num_threads(nt);
     CHECK(memcmp(dw1, dw2, C * 4) == 0 && memcmp(dx1, dx2, (size_t)N * C * 4) == 0, "rmsnorm_thread_independent",
           "differs between 1 and 2 threads");
-    free(x), free(w), free(dy), free(out), free(rstd), free(dx), free(dw), free(scratch), free(ref);
-    free(c.x), free(c.w), free(c.dy), free(dw1), free(dw2), free(dx1), free(dx2);
+    free(x), free(w), free(dy), free(out), free(rstd), free(scratch), free(dw1), free(dw2), free(dx1), free(dx2);
 }
 
 /* ---------------------------------------------------------------- linear, residual */
@@ -434,6 +442,7 @@ int main(void) {
     test_embedding();
     test_embedding_threads();
     test_rmsnorm();
+    test_rmsnorm_threads();
     test_linear();
     test_rope();
     test_attention();

@@ -388,6 +388,40 @@ static void test_determinism_and_causality(void) {
     model_free(&m);
 }
 
+/* A shape large enough for every elementwise kernel to use the OpenMP team: the gradients with 1 and
+ * with 2 OpenMP threads (OpenBLAS unchanged) must be bit-identical, and so must two repeated passes. */
+static void test_threads(void) {
+    ModelConfig c = tiny_config();
+    c.hidden_size = 64, c.num_attention_heads = 4, c.intermediate_size = 128, c.vocab_size = 256;
+    c.max_position_embeddings = 64;
+    int B = 8, T = 64, N = B * T;
+    Model m;
+    if (build(&m, c, 9, B, T)) return;
+    int *in = malloc(N * sizeof(int)), *tg = malloc(N * sizeof(int));
+    random_tokens(in, N, c.vocab_size, 31);
+    random_tokens(tg, N, c.vocab_size, 32);
+    for (int i = 0; i < N; i += 7) tg[i] = -1;
+    float *g[3];
+    float loss[3];
+    int nt = omp_get_max_threads();
+    for (int k = 0; k < 3; k++) {
+        omp_set_num_threads(k == 2 ? 1 : (nt > 1 ? nt : 2));
+        model_zero_grad(&m);
+        loss[k] = model_forward(&m, in, tg, B, T, NULL);
+        model_backward(&m, 1.0f);
+        g[k] = malloc(m.n_params * sizeof(float));
+        memcpy(g[k], m.grads, m.n_params * sizeof(float));
+    }
+    omp_set_num_threads(nt);
+    CHECK(loss[0] == loss[1] && memcmp(g[0], g[1], m.n_params * sizeof(float)) == 0, "bit_identical_passes_large",
+          "repeated passes differ");
+    CHECK(loss[0] == loss[2] && memcmp(g[0], g[2], m.n_params * sizeof(float)) == 0, "omp_thread_count_independent",
+          "1 vs %d OpenMP threads differ", nt > 1 ? nt : 2);
+    for (int k = 0; k < 3; k++) free(g[k]);
+    free(in), free(tg);
+    model_free(&m);
+}
+
 static void test_init(void) {
     ModelConfig c = tiny_config();
     c.hidden_size = 128, c.intermediate_size = 344, c.num_attention_heads = 4, c.vocab_size = 1000;
@@ -469,6 +503,7 @@ int main(void) {
     test_gradients();
     test_mask();
     test_determinism_and_causality();
+    test_threads();
     test_init();
     test_estimate();
     return check_summary();
