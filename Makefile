@@ -21,7 +21,7 @@ TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BIN      := $(if $(filter 1,$(SAN)),$(BUILD)/alphadecay,bin/alphadecay)
 
-.PHONY: all test run data bench paper deps clean
+.PHONY: all test run data bench paper deps clean _test _run _data _bench _paper
 all: $(BIN)
 
 $(BUILD)/%.o: %.c $(wildcard engine/*.h) $(wildcard analysis/*.h)
@@ -40,20 +40,26 @@ $(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/libalphadecay.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests $< $(BUILD)/libalphadecay.a $(LDFLAGS) $(LDLIBS) -o $@
 
+# The README's commands first install any missing Debian package (scripts/deps.sh, as root), then
+# build and do their job; the underscored targets do the job alone.
+test run data bench paper:
+	@bash scripts/deps.sh
+	@$(MAKE) --no-print-directory _$@
+
 # Unit tests (C programs) then end-to-end tests (shell scripts); one closing "N passed, N failed" line.
-test: $(BIN) $(TEST_BIN)
+_test: $(BIN) $(TEST_BIN)
 	@AD_BIN=$(abspath $(BIN)) AD_TESTBIN=$(abspath $(BUILD)/tests) bash tests/run_all.sh
 
-data: $(BIN)
+_data: $(BIN)
 	@bash scripts/fetch_data.sh
 
-run: $(BIN)
+_run: $(BIN)
 	@bash scripts/run_main.sh
 
-bench: $(BIN)
+_bench: $(BIN)
 	@bash scripts/bench.sh
 
-paper: $(BIN)
+_paper: $(BIN)
 	@bash scripts/make_paper.sh
 
 deps:

@@ -8,7 +8,7 @@ OPTIONAL_PKGS="slurm-wlm munge"
 missing=""; optional=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 for p in $OPTIONAL_PKGS; do dpkg -s "$p" >/dev/null 2>&1 || optional="$optional $p"; done
-if [ -z "$missing" ] && { [ -z "$optional" ] || [ "$(id -u)" != 0 ]; }; then echo "deps: all packages present"; exit 0; fi
+if [ -z "$missing" ] && { [ -z "$optional" ] || [ "$(id -u)" != 0 ]; }; then exit 0; fi
 if [ -n "$missing" ] && [ "$(id -u)" != 0 ]; then echo "deps: missing:$missing (run 'sudo make deps')" >&2; exit 1; fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
