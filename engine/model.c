@@ -320,7 +320,8 @@ static double prof_t;
 
 /* ---------------------------------------------------------------- forward */
 
-/* Offsets of the first tensor of layer l (its input_layernorm) and the ones after it. */
+/* Offset of layer l's first tensor (input_layernorm). The layer's tensors follow contiguously in table
+ * order: ln1 (C), q, k, v, o (C x C each), ln2 (C), gate, up (I x C each), down (C x I). */
 static size_t layer_base(const Model *m, int l) { return m->tensors[1 + 9 * l].offset; }
 
 float model_forward(Model *m, const int *inputs, const int *targets, int B, int T, int *n_valid) {
