@@ -161,3 +161,19 @@ void *xcalloc(size_t n, size_t size) {
     }
     return p;
 }
+
+long self_exe_path(char *buf, size_t size) {
+    ssize_t k = readlink("/proc/self/exe", buf, size - 1);
+    if (k <= 0) {
+        buf[0] = 0;
+        return -1;
+    }
+    buf[k] = 0;
+    const char *suffix = " (deleted)";
+    size_t sl = strlen(suffix);
+    if ((size_t)k > sl && !strcmp(buf + k - sl, suffix)) {
+        k -= (ssize_t)sl;
+        buf[k] = 0;
+    }
+    return (long)k;
+}

@@ -44,6 +44,11 @@ int write_file_atomic(const char *path, const void *data, size_t len, Err *e);
 /* Read a whole file into a malloc'd, NUL-terminated buffer. */
 int read_file(const char *path, char **out, size_t *len, Err *e);
 
+/* Path of the running executable. When the binary was rebuilt while we run, the kernel reports the
+ * old file as "PATH (deleted)": the new file at PATH is what a relaunch wants, so the suffix is cut.
+ * Returns the length, or -1. */
+long self_exe_path(char *buf, size_t size);
+
 void *xcalloc(size_t n, size_t size); /* calloc that aborts on OOM (the only abort in the engine) */
 
 #endif

@@ -114,8 +114,7 @@ int sweep_run_slurm(const Sweep *s, const SweepOpts *o) {
     }
 
     char self[AD_PATH_MAX], file_abs[AD_PATH_MAX], res_abs[AD_PATH_MAX], sdir_abs[AD_PATH_MAX + 16], cwd[AD_PATH_MAX];
-    ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
-    self[k > 0 ? k : 0] = 0;
+    long k = self_exe_path(self, sizeof self);
     if (k <= 0 || abs_path(s->file, file_abs, sizeof file_abs) || abs_path(o->results ? o->results : "results", res_abs, sizeof res_abs) ||
         abs_path(sdir, sdir_abs, sizeof sdir_abs) || !getcwd(cwd, sizeof cwd)) {
         fprintf(stderr, "alphadecay sweep: cannot resolve absolute paths\n");

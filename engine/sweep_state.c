@@ -224,8 +224,7 @@ char **sweep_run_argv(const SweepRun *r, const char *run_dir, int threads) {
         v[n++] = dupstr(cmd);
     } else {
         char self[AD_PATH_MAX];
-        ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
-        self[k > 0 ? k : 0] = 0;
+        long k = self_exe_path(self, sizeof self);
         v[n++] = dupstr(k > 0 ? self : "alphadecay");
         v[n++] = dupstr("train");
     }
