@@ -16,38 +16,97 @@ static int check_finite(const float *w, size_t n, const char *name, Err *e) {
     return 0;
 }
 
-/* Gram matrix of the smaller side in double, then dsyevd (eigenvalues only, ascending). */
-static int eigs_gram(const float *w, int rows, int cols, const char *name, double *lam, Err *e) {
+/* Per-thread scratch, grown on demand and reused across modules: no allocation, page faults or
+ * LAPACKE transposes per module. */
+typedef struct {
+    double *W, *G, *work;
+    float *Gf, *workf;
+    int *iwork;
+    size_t capW, capG, capwork, capGf, capworkf, capiwork; /* bytes */
+} EsdScratch;
+
+static int grow(void **p, size_t *cap, size_t bytes) {
+    if (bytes <= *cap) return 0;
+    void *q = malloc(bytes);
+    if (!q) return -1;
+    free(*p);
+    *p = q;
+    *cap = bytes;
+    return 0;
+}
+
+static void scratch_free(EsdScratch *s) {
+    free(s->W);
+    free(s->G);
+    free(s->work);
+    free(s->Gf);
+    free(s->workf);
+    free(s->iwork);
+    memset(s, 0, sizeof *s);
+}
+
+/* Workspace of ?syevd (jobz 'N') for order N: the LAPACK query's optimum (lets dsytrd run blocked). */
+static int syevd_work(EsdScratch *s, int N, int single, lapack_int *lwork, lapack_int *liwork) {
+    lapack_int n = N, info = 0, qi = 0, m1 = -1;
+    if (single) {
+        float qw = 0, dummy = 0;
+        LAPACK_ssyevd("N", "L", &n, &dummy, &n, &dummy, &qw, &m1, &qi, &m1, &info);
+        *lwork = (lapack_int)qw;
+    } else {
+        double qw = 0, dummy = 0;
+        LAPACK_dsyevd("N", "L", &n, &dummy, &n, &dummy, &qw, &m1, &qi, &m1, &info);
+        *lwork = (lapack_int)qw;
+    }
+    if (info != 0) return -1;
+    if (*lwork < 2 * n + 1) *lwork = 2 * n + 1;
+    *liwork = qi > 1 ? qi : 1;
+    if (grow((void **)&s->iwork, &s->capiwork, sizeof(int) * (size_t)*liwork)) return -1;
+    if (single) return grow((void **)&s->workf, &s->capworkf, sizeof(float) * (size_t)*lwork);
+    return grow((void **)&s->work, &s->capwork, sizeof(double) * (size_t)*lwork);
+}
+
+/* Gram matrix of the smaller side in double (dsyrk), then dsyevd (eigenvalues only, ascending).
+ * W is row-major rows x cols, i.e. column-major cols x rows with leading dimension cols, and the Gram
+ * matrix is symmetric, so everything runs column-major on the lower triangle without transposes. */
+static int eigs_gram(EsdScratch *s, const float *w, int rows, int cols, const char *name, double *lam,
+                     Err *e) {
     int N = rows < cols ? rows : cols;
     size_t sz = (size_t)rows * cols;
-    double *W = malloc(sizeof(double) * sz), *G = malloc(sizeof(double) * (size_t)N * N);
-    if (!W || !G) { free(W); free(G); return err_set(e, "esd: out of memory for %s", name); }
+    lapack_int lwork = 0, liwork = 0;
+    if (grow((void **)&s->W, &s->capW, sizeof(double) * sz) ||
+        grow((void **)&s->G, &s->capG, sizeof(double) * (size_t)N * N) ||
+        syevd_work(s, N, 0, &lwork, &liwork))
+        return err_set(e, "esd: out of memory for %s", name);
+    double *W = s->W, *G = s->G;
     for (size_t i = 0; i < sz; i++) W[i] = w[i];
     /* cols <= rows: G = W^T W (cols x cols); else G = W W^T (rows x rows): same nonzero spectrum. */
     if (cols <= rows)
-        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, cols, rows, 1.0, W, cols, 0.0, G, N);
+        cblas_dsyrk(CblasColMajor, CblasLower, CblasNoTrans, cols, rows, 1.0, W, cols, 0.0, G, N);
     else
-        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, rows, cols, 1.0, W, cols, 0.0, G, N);
-    free(W);
-    lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'N', 'U', N, G, N, lam);
-    free(G);
+        cblas_dsyrk(CblasColMajor, CblasLower, CblasTrans, rows, cols, 1.0, W, cols, 0.0, G, N);
+    lapack_int n = N, info = 0;
+    LAPACK_dsyevd("N", "L", &n, G, &n, lam, s->work, &lwork, s->iwork, &liwork, &info);
     if (info != 0) return err_set(e, "esd: dsyevd failed for %s (info %d)", name, (int)info);
     return 0;
 }
 
-static int eigs_gram_f32(const float *w, int rows, int cols, const char *name, double *lam, Err *e) {
+static int eigs_gram_f32(EsdScratch *s, const float *w, int rows, int cols, const char *name, double *lam,
+                         Err *e) {
     int N = rows < cols ? rows : cols;
-    float *G = malloc(sizeof(float) * (size_t)N * N), *ev = malloc(sizeof(float) * (size_t)N);
-    if (!G || !ev) { free(G); free(ev); return err_set(e, "esd: out of memory for %s", name); }
+    lapack_int lwork = 0, liwork = 0;
+    /* the float eigenvalues go to the front of the (otherwise unused) double Gram buffer */
+    if (grow((void **)&s->Gf, &s->capGf, sizeof(float) * (size_t)N * N) ||
+        grow((void **)&s->G, &s->capG, sizeof(float) * (size_t)N) || syevd_work(s, N, 1, &lwork, &liwork))
+        return err_set(e, "esd: out of memory for %s", name);
+    float *G = s->Gf, *ev = (float *)s->G;
     if (cols <= rows)
-        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, cols, rows, 1.0f, w, cols, 0.0f, G, N);
+        cblas_ssyrk(CblasColMajor, CblasLower, CblasNoTrans, cols, rows, 1.0f, w, cols, 0.0f, G, N);
     else
-        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, rows, cols, 1.0f, w, cols, 0.0f, G, N);
-    lapack_int info = LAPACKE_ssyevd(LAPACK_ROW_MAJOR, 'N', 'U', N, G, N, ev);
-    for (int i = 0; i < N; i++) lam[i] = ev[i];
-    free(G);
-    free(ev);
+        cblas_ssyrk(CblasColMajor, CblasLower, CblasTrans, rows, cols, 1.0f, w, cols, 0.0f, G, N);
+    lapack_int n = N, info = 0;
+    LAPACK_ssyevd("N", "L", &n, G, &n, ev, s->workf, &lwork, s->iwork, &liwork, &info);
     if (info != 0) return err_set(e, "esd: ssyevd failed for %s (info %d)", name, (int)info);
+    for (int i = 0; i < N; i++) lam[i] = ev[i];
     return 0;
 }
 
@@ -74,19 +133,29 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-int esd_eigs(const float *w, int rows, int cols, EsdSolver s, const char *name, double *lam, Err *e) {
+static int eigs_with(EsdScratch *sc, const float *w, int rows, int cols, EsdSolver s, const char *name,
+                     double *lam, Err *e) {
     if (!w || rows < 1 || cols < 1) return err_set(e, "esd: tensor %s has an empty shape", name);
     if (check_finite(w, (size_t)rows * cols, name, e)) return -1;
     int N = rows < cols ? rows : cols, rc;
     if (s == ESD_SVD) rc = eigs_svd(w, rows, cols, name, lam, e);
-    else if (s == ESD_GRAM_F32) rc = eigs_gram_f32(w, rows, cols, name, lam, e);
-    else rc = eigs_gram(w, rows, cols, name, lam, e);
+    else if (s == ESD_GRAM_F32) rc = eigs_gram_f32(sc, w, rows, cols, name, lam, e);
+    else rc = eigs_gram(sc, w, rows, cols, name, lam, e);
     if (rc) return -1;
-    /* LAPACK returns ascending order already; sorting again is cheap and makes it a guarantee. */
-    qsort(lam, (size_t)N, sizeof(double), cmp_double);
+    /* LAPACK returns ascending order already; check it (O(N)) and sort only if it ever is not. */
+    for (int i = 1; i < N; i++)
+        if (lam[i] < lam[i - 1]) { qsort(lam, (size_t)N, sizeof(double), cmp_double); break; }
     for (int i = 0; i < N; i++)
         if (lam[i] < 0) lam[i] = 0; /* round-off below zero on rank-deficient matrices */
     return 0;
+}
+
+int esd_eigs(const float *w, int rows, int cols, EsdSolver s, const char *name, double *lam, Err *e) {
+    EsdScratch sc;
+    memset(&sc, 0, sizeof sc);
+    int rc = eigs_with(&sc, w, rows, cols, s, name, lam, e);
+    scratch_free(&sc);
+    return rc;
 }
 
 static double softplus(double x) { return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)); }
@@ -128,18 +197,29 @@ void esd_job_clear(EsdJob *j) {
     j->lam = NULL;
 }
 
-static int run_job(EsdJob *j, EsdSolver s, const PlFitOpts *fit, Err *e) {
+static int run_job(EsdScratch *sc, EsdJob *j, EsdSolver s, const PlFitOpts *fit, Err *e) {
     double t0 = now_seconds();
     j->N = j->rows < j->cols ? j->rows : j->cols;
     free(j->lam);
     j->lam = malloc(sizeof(double) * (size_t)(j->N > 0 ? j->N : 1));
     if (!j->lam) return err_set(e, "esd: out of memory for %s", j->name);
-    if (esd_eigs(j->w, j->rows, j->cols, s, j->name, j->lam, e)) return -1;
+    if (eigs_with(sc, j->w, j->rows, j->cols, s, j->name, j->lam, e)) return -1;
     plfit(j->lam, j->N, fit, &j->fit);
     esd_metrics(j->lam, j->N, j->fit.status == PL_OK ? j->fit.alpha : -1.0, j);
     j->gradnorm = esd_gradnorm(j->grad, (size_t)j->rows * j->cols);
     j->seconds = now_seconds() - t0;
     return 0;
+}
+
+typedef struct {
+    double cost;
+    int idx;
+} JobOrder;
+
+static int cmp_cost_desc(const void *a, const void *b) {
+    const JobOrder *x = a, *y = b;
+    if (x->cost != y->cost) return x->cost < y->cost ? 1 : -1;
+    return x->idx - y->idx;
 }
 
 int esd_many(EsdJob *jobs, int n, EsdSolver s, const PlFitOpts *fit, int threads, Err *e) {
@@ -148,19 +228,39 @@ int esd_many(EsdJob *jobs, int n, EsdSolver s, const PlFitOpts *fit, int threads
     if (threads > n) threads = n;
     Err *errs = calloc((size_t)n, sizeof *errs);
     int *rc = calloc((size_t)n, sizeof *rc);
-    if (!errs || !rc) { free(errs); free(rc); return err_set(e, "esd: out of memory"); }
+    JobOrder *order = calloc((size_t)n, sizeof *order);
+    EsdScratch *sc = calloc((size_t)threads, sizeof *sc);
+    if (!errs || !rc || !order || !sc) {
+        free(errs); free(rc); free(order); free(sc);
+        return err_set(e, "esd: out of memory");
+    }
+    /* Largest modules first (Gram rows*N^2 plus tridiagonalisation ~N^3): the dynamic schedule then
+     * ends with small modules and the cores finish together. */
+    for (int i = 0; i < n; i++) {
+        double r = jobs[i].rows > 0 ? jobs[i].rows : 0, c = jobs[i].cols > 0 ? jobs[i].cols : 0;
+        double N = r < c ? r : c, M = r < c ? c : r;
+        order[i] = (JobOrder){M * N * N + 2.0 * N * N * N, i};
+    }
+    qsort(order, (size_t)n, sizeof *order, cmp_cost_desc);
     int blas_threads = openblas_get_num_threads();
-    /* One module per core with LAPACK single-threaded: faster than threaded LAPACK per module on this
-     * machine, and the spectra do not depend on the thread count (same summation order). */
+    /* One module per core with BLAS/LAPACK single-threaded: faster than threaded LAPACK per module on
+     * this machine, and the spectra do not depend on the thread count (same summation order). Each
+     * thread reuses its own scratch buffers across modules. */
     openblas_set_num_threads(1);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-    for (int i = 0; i < n; i++) rc[i] = run_job(&jobs[i], s, fit, &errs[i]);
+    for (int k = 0; k < n; k++) {
+        int i = order[k].idx;
+        rc[i] = run_job(&sc[omp_get_thread_num()], &jobs[i], s, fit, &errs[i]);
+    }
     openblas_set_num_threads(blas_threads);
+    for (int t = 0; t < threads; t++) scratch_free(&sc[t]);
     int ret = 0;
     for (int i = 0; i < n && !ret; i++)
         if (rc[i]) ret = err_set(e, "%s", errs[i].msg);
     free(errs);
     free(rc);
+    free(order);
+    free(sc);
     return ret;
 }
 

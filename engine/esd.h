@@ -3,14 +3,22 @@
  *
  * Spectrum: for W (rows x cols, row-major fp32) the N = min(rows, cols) eigenvalues of W^T W (the
  * squared singular values), ascending, not normalised. ESD_GRAM (default) forms the smaller Gram
- * matrix in double with cblas_dsyrk and calls LAPACKE_dsyevd (eigenvalues only); tiny negative
- * round-off eigenvalues are clamped to 0 (squared singular values are >= 0). ESD_SVD runs dgesdd on
- * a double copy of W (a cross-check: about 2-3x slower at 512 x 512 on this machine). ESD_GRAM_F32
- * does the same as ESD_GRAM in single precision (about 1.7x faster, eigenvalues accurate to ~1e-6
- * of lam_max: fine for the upper half used by the median fit, not for the smallest eigenvalues).
+ * matrix in double with cblas_dsyrk and calls LAPACK dsyevd (eigenvalues only: dsytrd + dsterf),
+ * column-major on the lower triangle (no LAPACKE transposes) with a preallocated workspace; agrees
+ * with dgesdd's squared singular values to ~1e-14 of lam_max. Tiny negative round-off eigenvalues are
+ * clamped to 0 (squared singular values are >= 0). ESD_SVD runs dgesdd on a double copy of W (a
+ * cross-check: about 2-3x slower at 512 x 512 on this machine). ESD_GRAM_F32 does the same as
+ * ESD_GRAM in single precision (about 1.6x faster, eigenvalues accurate to ~1e-6 of lam_max: fine for
+ * the upper half used by the median fit, not for the smallest eigenvalues).
+ * Measured and rejected for the default (OpenBLAS 0.3.21, per 512/768-wide module): the two-stage
+ * reductions dsyev_2stage / dsyevd_2stage / dsyevr_2stage (1.5-2x slower: the band-to-tridiagonal
+ * bulge chase dominates), dsyevr / dstemr / dqds instead of dsterf (no faster), dgemm instead of
+ * dsyrk for the Gram (slower: twice the flops).
  *
- * Parallelism: esd_many runs one module per OpenMP thread with OpenBLAS set to one thread for the
- * duration (restored afterwards); measured faster than threaded LAPACK per module on 2 cores.
+ * Parallelism: esd_many runs one module per OpenMP thread, largest modules first, with OpenBLAS set
+ * to one thread for the duration (restored afterwards; measured faster than threaded LAPACK per
+ * module on 2 cores); each thread reuses its scratch (double copy of W, Gram, LAPACK workspace)
+ * across modules.
  *
  * Spectra file (esd_write_spectra; the ESD histograms of the report are plotted from it), little endian:
  *   char   magic[8] = "ADSPEC01"

@@ -1,6 +1,8 @@
 /* test_esd.c - spectra of W^T W: hand matrices, Gram vs SVD vs float, Marchenko-Pastur edges, the
  * median-Hill alpha of Gaussian matrices vs aspect ratio (METHOD.md section 6), metrics against hand
- * formulas, NaN rejection, parallel == serial, spectra file round trip and corruption. */
+ * formulas, NaN rejection, parallel == serial, esd_many (reused scratch) == esd_eigs, spectra file
+ * round trip and corruption. */
+#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +65,64 @@ static void test_solvers_agree(void) {
         CHECK(sorted, name, "not ascending");
         free(w);
     }
+}
+
+static void test_solvers_agree_model_shapes(void) {
+    /* The 60M model's MLP shapes, tall (gate/up) and wide (down): the default double solver must
+     * agree with dgesdd's squared singular values to ~1e-10 of lam_max (it reaches ~1e-14). */
+    int shapes[2][2] = {{1376, 512}, {512, 1376}};
+    for (int s = 0; s < 2; s++) {
+        int r = shapes[s][0], c = shapes[s][1], N = 512;
+        float *w = gaussian(r, c, 0.02, 71 + s);
+        double *a = malloc(sizeof(double) * N), *b = malloc(sizeof(double) * N);
+        Err e;
+        int rc = esd_eigs(w, r, c, ESD_GRAM, "g", a, &e) | esd_eigs(w, r, c, ESD_SVD, "s", b, &e);
+        double d = 0;
+        for (int i = 0; i < N; i++) d = fmax(d, fabs(a[i] - b[i]) / b[N - 1]);
+        char name[48];
+        snprintf(name, sizeof name, "gram_vs_svd_%dx%d", r, c);
+        CHECK(rc == 0 && d < 1e-12, name, "rc %d max rel diff %g", rc, d);
+        free(w);
+        free(a);
+        free(b);
+    }
+}
+
+static void test_many_matches_single(void) {
+    /* esd_many reuses per-thread scratch buffers across modules of different sizes (growing and
+     * shrinking, tall and wide) and runs them largest first: every module's spectrum must equal the
+     * one-off esd_eigs result bit for bit, for both Gram solvers and 1 or 2 threads. esd_many runs
+     * OpenBLAS single-threaded, so the reference does too (threaded BLAS sums in another order). */
+    enum { NJ = 7 };
+    int rows[NJ] = {30, 200, 90, 50, 300, 10, 64}, cols[NJ] = {40, 90, 200, 50, 120, 10, 256};
+    float *w[NJ];
+    for (int i = 0; i < NJ; i++) w[i] = gaussian(rows[i], cols[i], 0.05, 81 + i);
+    PlFitOpts o;
+    plfit_defaults(&o);
+    EsdSolver solvers[2] = {ESD_GRAM, ESD_GRAM_F32};
+    for (int si = 0; si < 2; si++)
+        for (int threads = 1; threads <= 2; threads++) {
+            EsdJob jobs[NJ];
+            memset(jobs, 0, sizeof jobs);
+            for (int i = 0; i < NJ; i++) jobs[i] = (EsdJob){.name = "m", .w = w[i], .rows = rows[i], .cols = cols[i]};
+            Err e;
+            int rc = esd_many(jobs, NJ, solvers[si], &o, threads, &e), same = rc == 0;
+            int blas_threads = openblas_get_num_threads();
+            openblas_set_num_threads(1);
+            for (int i = 0; same && i < NJ; i++) {
+                int N = rows[i] < cols[i] ? rows[i] : cols[i];
+                double *lam = malloc(sizeof(double) * N);
+                same = jobs[i].N == N && esd_eigs(w[i], rows[i], cols[i], solvers[si], "m", lam, &e) == 0 &&
+                       !memcmp(lam, jobs[i].lam, sizeof(double) * N);
+                free(lam);
+            }
+            openblas_set_num_threads(blas_threads);
+            char name[48];
+            snprintf(name, sizeof name, "many_equals_single_solver%d_threads%d", (int)solvers[si], threads);
+            CHECK(same, name, "rc %d", rc);
+            for (int i = 0; i < NJ; i++) esd_job_clear(&jobs[i]);
+        }
+    for (int i = 0; i < NJ; i++) free(w[i]);
 }
 
 static void test_mp_edges(void) {
@@ -206,6 +266,8 @@ static void test_spectra_file(void) {
 int main(void) {
     test_hand();
     test_solvers_agree();
+    test_solvers_agree_model_shapes();
+    test_many_matches_single();
     test_mp_edges();
     test_gaussian_alpha();
     test_metrics();
