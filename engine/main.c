@@ -1,6 +1,8 @@
 /* main.c - `alphadecay SUBCOMMAND ...`: dispatch to the subcommands of cli.h. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "common.h"
@@ -29,7 +31,20 @@ static void usage(FILE *f) {
     for (size_t i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-8s %s\n", COMMANDS[i].name, COMMANDS[i].help);
 }
 
+/* OpenMP worker threads that spin between our parallel loops steal the cores OpenBLAS's own threads
+ * need for the GEMMs that follow (measured: ~11% of CPU time on an idle machine, 5-10x slowdowns on a
+ * loaded one). libgomp reads OMP_WAIT_POLICY once, when it is loaded, so a process started without it
+ * re-executes itself with "passive". A user's explicit setting is kept. */
+static void ensure_passive_wait(char **argv) {
+    if (getenv("OMP_WAIT_POLICY")) return;
+    setenv("OMP_WAIT_POLICY", "passive", 1);
+    char self[AD_PATH_MAX];
+    if (self_exe_path(self, sizeof self) > 0) execv(self, argv);
+    /* exec failed: carry on with the default policy, only slower */
+}
+
 int main(int argc, char **argv) {
+    ensure_passive_wait(argv);
     if (argc < 2) {
         usage(stderr);
         return 2;
