@@ -88,6 +88,27 @@ static void test_solvers_agree_model_shapes(void) {
     }
 }
 
+static void test_extreme_scales(void) {
+    /* An all-zero matrix (the Gram matrix's norm is outside the tridiagonal path's safe range, so this
+     * goes through the dsyevd fallback) gives zeros; a matrix scaled by 1e-30 (Gram entries ~1e-62)
+     * gives the unscaled spectrum times 1e-60 to full relative precision (no underflow). */
+    float z[20 * 30];
+    memset(z, 0, sizeof z);
+    double lam[20], ref[20];
+    Err e;
+    int rc = esd_eigs(z, 20, 30, ESD_GRAM, "zero", lam, &e), allzero = rc == 0;
+    for (int i = 0; i < 20 && allzero; i++) allzero = lam[i] == 0;
+    CHECK(allzero, "zero_matrix_zero_spectrum", "rc %d lam[19] %g", rc, lam[19]);
+    float *w = gaussian(30, 20, 1.0, 91), *ws = malloc(sizeof(float) * 600);
+    for (int i = 0; i < 600; i++) ws[i] = w[i] * 1e-30f;
+    rc = esd_eigs(w, 30, 20, ESD_GRAM, "w", ref, &e) | esd_eigs(ws, 30, 20, ESD_GRAM, "ws", lam, &e);
+    double d = 0;
+    for (int i = 0; i < 20; i++) d = fmax(d, fabs(lam[i] / 1e-60 - ref[i]) / ref[19]);
+    CHECK(rc == 0 && d < 1e-6, "tiny_scale_spectrum", "rc %d max rel diff %g", rc, d);
+    free(w);
+    free(ws);
+}
+
 static void test_many_matches_single(void) {
     /* esd_many reuses per-thread scratch buffers across modules of different sizes (growing and
      * shrinking, tall and wide) and runs them largest first: every module's spectrum must equal the
@@ -268,6 +289,7 @@ int main(void) {
     test_solvers_agree();
     test_solvers_agree_model_shapes();
     test_many_matches_single();
+    test_extreme_scales();
     test_mp_edges();
     test_gaussian_alpha();
     test_metrics();
