@@ -9,9 +9,13 @@
 
 #include <stdint.h>
 
-static inline float exp_fast(float x) {
-    x = x < -87.0f ? -87.0f : x;
+static inline float exp_fast(float xin) {
+    float x = xin < -87.0f ? -87.0f : xin;
     x = x > 88.0f ? 88.0f : x;
+    /* NaN passes both clamps; converting it to int is undefined, so compute on 0 and return the NaN
+     * (a diverged run must still see NaN, not a finite value) */
+    int is_nan = x != x;
+    x = is_nan ? 0.0f : x;
     float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round to nearest integer */
     float r = x - n * 0.693145751953125f;                              /* ln2 split hi + lo */
     r = r - n * 1.428606820309417232e-6f;
@@ -25,7 +29,7 @@ static inline float exp_fast(float x) {
     p = p * r + 1.0f;
     union { int32_t i; float f; } s;
     s.i = ((int32_t)n + 127) << 23;
-    return p * s.f;
+    return is_nan ? xin : p * s.f;
 }
 
 #endif
