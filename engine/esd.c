@@ -115,7 +115,7 @@ static int tridiag_lower(int n, double *A, double *d, double *e, double *tau, do
 
 /* Gram matrix of the smaller side in double (dsyrk), tridiagonalised (tridiag_lower), eigenvalues by
  * dsterf (ascending): what dsyevd does for jobz 'N'. Matrices whose largest entry is outside dsyevd's
- * safe range (it would rescale them) go to dsyevd itself.
+ * safe range (it would rescale them; from fp32 weights only the all-zero matrix) go to dsyevd itself.
  * W is row-major rows x cols, i.e. column-major cols x rows with leading dimension cols, and the Gram
  * matrix is symmetric, so everything runs column-major on the lower triangle without transposes. */
 static int eigs_gram(EsdScratch *s, const float *w, int rows, int cols, const char *name, double *lam,
@@ -133,9 +133,9 @@ static int eigs_gram(EsdScratch *s, const float *w, int rows, int cols, const ch
         cblas_dsyrk(CblasColMajor, CblasLower, CblasNoTrans, cols, rows, 1.0, W, cols, 0.0, G, N);
     else
         cblas_dsyrk(CblasColMajor, CblasLower, CblasTrans, rows, cols, 1.0, W, cols, 0.0, G, N);
+    /* largest |G_ij|: G is positive semidefinite, so |G_ij| <= sqrt(G_ii G_jj) and the diagonal has it */
     double anrm = 0;
-    for (int j = 0; j < N; j++)
-        for (int i = j; i < N; i++) anrm = fmax(anrm, fabs(G[i + (size_t)j * N]));
+    for (int j = 0; j < N; j++) anrm = fmax(anrm, G[j + (size_t)j * N]);
     const double rmin = sqrt(DBL_MIN / DBL_EPSILON), rmax = sqrt(DBL_EPSILON / DBL_MIN);
     lapack_int n = N, info = 0;
     if (anrm >= rmin && anrm <= rmax) {
