@@ -71,6 +71,24 @@ if [ $rc -eq 130 ] && ls "$T/s/checkpoint" | grep -q step_ && [ ! -e "$T/s/summa
 cmp -s "$T/a/checkpoint/step_00000040/model.safetensors" "$T/s/checkpoint/step_00000040/model.safetensors" \
     && ok sigterm_resume_identical || fail sigterm_resume_identical "weights differ"
 
+# 4b. the decay methods' state survives a stop at an arbitrary update (AWD's EMA, AdaDecay's and
+# AlphaDecay's last assignment between updates): stopped + resumed == uninterrupted, weights and decay log
+for m in awd adadecay alphadecay; do
+    args=(--set decay.method=$m --set decay.update_every=7 --set decay.eigs_thresh=8 --set checkpoint.every=1000)
+    "$BIN" train "$T/tiny.yaml" "${args[@]}" --out "$T/u_$m" >"$T/u_$m.log" 2>&1
+    "$BIN" train "$T/tiny.yaml" "${args[@]}" --out "$T/r_$m" >"$T/r_$m.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 400); do [ "$(cat "$T/r_$m/metrics.jsonl" 2>/dev/null | wc -l)" -ge 9 ] && break; sleep 0.01; done
+    kill -TERM $pid; wait $pid; rc=$?
+    "$BIN" train "$T/tiny.yaml" "${args[@]}" --out "$T/r_$m" >>"$T/r_$m.log" 2>&1
+    stopped_at=$(grep -o 'after update [0-9]*' "$T/r_$m.log" | head -1)
+    if [ $rc -eq 130 ] && cmp -s "$T/u_$m/checkpoint/step_00000040/model.safetensors" "$T/r_$m/checkpoint/step_00000040/model.safetensors" \
+       && cmp -s <(sed 's/"fit_seconds": [0-9.e+-]*//' "$T/u_$m/decay.jsonl") <(sed 's/"fit_seconds": [0-9.e+-]*//' "$T/r_$m/decay.jsonl") \
+       && cmp -s <(grep -o '"awd_lambda": [^,]*' "$T/u_$m/metrics.jsonl") <(grep -o '"awd_lambda": [^,]*' "$T/r_$m/metrics.jsonl"); then
+        ok "resume_identical_$m"
+    else fail "resume_identical_$m" "rc=$rc ($stopped_at): weights, decay.jsonl or awd_lambda differ"; fi
+done
+
 # 5. a completed run is not rerun; a different config in the same directory is refused
 "$BIN" train "$T/tiny.yaml" --out "$T/a" >"$T/again.log" 2>&1 && grep -q "already completed" "$T/again.log" \
     && ok completed_not_rerun || fail completed_not_rerun "$(tail -1 "$T/again.log")"
