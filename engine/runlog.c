@@ -57,7 +57,7 @@ int runlog_write_summary(const char *run_dir, const RunSummary *s, Err *e) {
     json_num(f, "tok_per_s", s->tok_per_s, 0);
     fprintf(f, "\"method\": \"%s\", ", s->method);
     json_num(f, "weight_decay", s->weight_decay, 0);
-    fprintf(f, "\"seed\": %llu, \"version\": \"%s\"", (unsigned long long)s->seed, AD_VERSION);
+    fprintf(f, "\"seed\": %llu, \"dtype\": \"float32\", \"version\": \"%s\"", (unsigned long long)s->seed, AD_VERSION);
     if (s->message) {
         fprintf(f, ", \"message\": \"");
         for (const char *p = s->message; *p; p++) {

@@ -5,7 +5,7 @@
  *   eval.jsonl     step, loss, ppl, tokens
  *   decay.jsonl    written by decay.c
  *   summary.json   status completed|failed|diverged, final_val_loss, final_val_ppl, steps, tokens,
- *                  wall_seconds, peak_rss_mb, tok_per_s, method, weight_decay, seed; written atomically
+ *                  wall_seconds, peak_rss_mb, tok_per_s, method, weight_decay, seed, dtype (float32: the paper trained in bf16); written atomically
  *                  at the end only, so its presence with "completed" means the run finished.
  * Every JSONL line is written with one fprintf and flushed, so a crash never leaves half a line; on
  * resume each log is cut back to the lines of the checkpoint's step, so a resumed run's logs equal an
