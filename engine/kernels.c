@@ -110,6 +110,27 @@ void residual_backward(float *da, float *db, const float *dout, size_t n) {
     }
 }
 
+/* Fixed 256 KB chunks: big enough to stream, enough of them to share. */
+#define VEC_CHUNK ((size_t)65536)
+
+void vec_copy(float *dst, const float *src, size_t n) {
+    long nch = (long)((n + VEC_CHUNK - 1) / VEC_CHUNK);
+#pragma omp parallel for schedule(static) if (nch > 1)
+    for (long c = 0; c < nch; c++) {
+        size_t j0 = (size_t)c * VEC_CHUNK, len = n - j0 < VEC_CHUNK ? n - j0 : VEC_CHUNK;
+        memcpy(dst + j0, src + j0, len * sizeof(float));
+    }
+}
+
+void vec_zero(float *dst, size_t n) {
+    long nch = (long)((n + VEC_CHUNK - 1) / VEC_CHUNK);
+#pragma omp parallel for schedule(static) if (nch > 1)
+    for (long c = 0; c < nch; c++) {
+        size_t j0 = (size_t)c * VEC_CHUNK, len = n - j0 < VEC_CHUNK ? n - j0 : VEC_CHUNK;
+        memset(dst + j0, 0, len * sizeof(float));
+    }
+}
+
 /* ---------------------------------------------------------------- RoPE */
 
 /* Angles in double so long positions keep full float accuracy in the tables. */

@@ -7,9 +7,11 @@
  *    buffer (e.g. q, k, v inside one fused (N, 3C) qkv buffer) without copies.
  *  - Backward kernels ACCUMULATE (+=) into parameter gradients. For activation gradients each
  *    function says whether it overwrites or accumulates.
- *  - Threading: elementwise kernels use OpenMP `parallel for` over rows or fixed chunks; GEMM kernels
- *    call cblas_sgemm (threaded by OpenBLAS) outside any OpenMP region. The two never nest.
- *  - Determinism: no float is reduced across threads in an unspecified order. Reductions over rows
+ *  - Threading: one pool, OpenMP's. Elementwise kernels use `parallel for` over rows or fixed chunks;
+ *    GEMM kernels call cblas_sgemm single-threaded from an OpenMP loop over output slabs (linear) or
+ *    (batch, head) pairs (attention), see kernels_gemm.c. Call every kernel outside parallel regions.
+ *  - Determinism: no float is reduced across threads in an unspecified order; products are cut by
+ *    shape and OpenBLAS's thread setting, not by the OpenMP thread count. Reductions over rows
  *    (norm-weight gradients, embedding gradients, the loss) use fixed chunks combined in a fixed order,
  *    so results are bit-identical for any thread count.
  */
@@ -45,6 +47,9 @@ void linear_backward(float *dx, float *dw, const float *dout, const float *x, co
  * into the output projections with beta = 1; these exist for completeness and tests.) ---- */
 void residual_forward(float *out, const float *a, const float *b, size_t n);
 void residual_backward(float *da, float *db, const float *dout, size_t n);
+/* dst = src (n floats, no overlap), split over the OpenMP team when large; set: dst = 0. */
+void vec_copy(float *dst, const float *src, size_t n);
+void vec_zero(float *dst, size_t n);
 
 /* ---- RoPE, Hugging Face rotate_half form. Tables (T, D/2): cos/sin of t * theta^(-2i/D).
  * x rows (b, t) at x + (b*T + t) * ld, head h at column h*D; rotated in place:

@@ -1,87 +1,152 @@
 /* kernels_gemm.c - the matrix-product kernels (see kernels.h): linear layers and causal attention.
  *
- * All products go through cblas_sgemm, called from the main thread so OpenBLAS owns the cores while
- * it runs; the per-row softmax between the GEMM phases is an OpenMP loop. Attention works per
- * (batch, head) directly on column slices of the fused qkv buffer (leading dimension = its width),
- * so no head is ever copied out. */
+ * Thread model: one pool. Every product runs as single-threaded OpenBLAS calls, and the cores are
+ * shared out by OpenMP: a large linear-layer product is cut into one slab of output rows (or columns)
+ * per OpenMP thread, attention into its (batch, head) pairs. OpenBLAS's own pthread pool is then never
+ * woken, so its workers do not spin and yield beside our OpenMP loops (measured ~9% of CPU time when
+ * OpenBLAS threaded the GEMMs itself), and the slabs need no synchronisation inside a product, which
+ * matters on a loaded machine. OpenBLAS's thread count is set to 1 around these calls and restored.
+ *
+ * Determinism: how a product is cut depends on its shape and on OpenBLAS's thread setting (the same
+ * knob that decided how OpenBLAS itself cut it before), never on the OpenMP thread count: with fewer
+ * OpenMP threads than slabs, a thread computes several slabs, with the same calls. So results are
+ * bit-identical for any OpenMP thread count, as the row-chunked elementwise kernels are. (Cutting is
+ * not invisible to the bits: some OpenBLAS kernels, e.g. Haswell's sgemm, round element (i, j)
+ * differently when the slab edges move.)
+ *
+ * Attention works per (batch, head) directly on column slices of the fused qkv buffer (leading
+ * dimension = its width), so no head is ever copied out; one thread does all products of a pair, so
+ * its T x T block stays in cache between the GEMMs and the softmax. */
 #include "kernels.h"
 #include "kernels_exp.h"
 
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <string.h>
+
+/* ---------------------------------------------------------------- threaded product */
+
+/* Products with fewer flops than this run as one call on the calling thread. */
+#define GEMM_PAR_FLOPS (1 << 22)
+
+/* Slab edges are rounded to multiples of this, so slabs are mostly whole kernel tiles (the sgemm
+ * kernels unroll by 4 to 32) while the two halves of a product stay within a few percent. */
+#define GEMM_ALIGN 32
+
+/* OpenBLAS single-threaded for the duration of a kernel; returns the setting to restore. */
+static int blas_single_begin(void) {
+    int n = openblas_get_num_threads();
+    if (n != 1) openblas_set_num_threads(1);
+    return n;
+}
+
+static void blas_single_end(int saved) {
+    if (saved != 1) openblas_set_num_threads(saved);
+}
+
+static int slab_edge(int n, int part, int parts) {
+    if (part >= parts) return n;
+    int e = (int)((long)n * part / parts);
+    e = (e + GEMM_ALIGN / 2) / GEMM_ALIGN * GEMM_ALIGN;
+    return e < n ? e : n;
+}
+
+/* C (M x N, row-major, ldc) = alpha op(A) op(B) + beta C, cut into as many slabs as OpenBLAS has
+ * threads: rows of C when N <= M (each slab packs all of B, the smaller operand), else columns (each
+ * packs all of A). Must be called outside any OpenMP parallel region. */
+static void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha, const float *A,
+                 int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    int saved = blas_single_begin();
+    int parts = saved;
+    int split_rows = N <= M, len = split_rows ? M : N;
+    if (2.0 * M * N * K < GEMM_PAR_FLOPS) parts = 1;
+    if (parts > len / GEMM_ALIGN) parts = len / GEMM_ALIGN;
+    if (parts <= 1) {
+        cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    } else {
+        int nt = omp_get_max_threads();
+#pragma omp parallel for schedule(static) num_threads(nt < parts ? nt : parts)
+        for (int p = 0; p < parts; p++) {
+            int s0 = slab_edge(len, p, parts), s1 = slab_edge(len, p + 1, parts);
+            if (s1 <= s0) continue;
+            if (split_rows) {
+                const float *Ap = ta == CblasNoTrans ? A + (size_t)s0 * lda : A + s0;
+                cblas_sgemm(CblasRowMajor, ta, tb, s1 - s0, N, K, alpha, Ap, lda, B, ldb, beta,
+                            C + (size_t)s0 * ldc, ldc);
+            } else {
+                const float *Bp = tb == CblasNoTrans ? B + s0 : B + (size_t)s0 * ldb;
+                cblas_sgemm(CblasRowMajor, ta, tb, M, s1 - s0, K, alpha, A, lda, Bp, ldb, beta, C + s0, ldc);
+            }
+        }
+    }
+    blas_single_end(saved);
+}
 
 /* ---------------------------------------------------------------- linear */
 
 void linear_forward(float *out, const float *x, const float *w, int N, int in, int out_dim, float beta) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, out_dim, in, 1.0f, x, in, w, in, beta, out,
-                out_dim);
+    gemm(CblasNoTrans, CblasTrans, N, out_dim, in, 1.0f, x, in, w, in, beta, out, out_dim);
 }
 
 void linear_backward(float *dx, float *dw, const float *dout, const float *x, const float *w, int N,
                      int in, int out_dim, float beta_dx) {
     /* dW (out, in) += dout^T (out, N) x (N, in) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out_dim, in, N, 1.0f, dout, out_dim, x, in, 1.0f, dw,
-                in);
+    gemm(CblasTrans, CblasNoTrans, out_dim, in, N, 1.0f, dout, out_dim, x, in, 1.0f, dw, in);
     /* dx (N, in) = dout (N, out) W (out, in) */
-    if (dx)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, out_dim, 1.0f, dout, out_dim, w, in,
-                    beta_dx, dx, in);
+    if (dx) gemm(CblasNoTrans, CblasNoTrans, N, in, out_dim, 1.0f, dout, out_dim, w, in, beta_dx, dx, in);
 }
 
 /* ---------------------------------------------------------------- attention */
 
-/* Row-block size for the causal products: row block [r0, r1) of the scores only needs keys [0, r1),
- * which skips most of the masked upper triangle while keeping each GEMM large enough to be efficient. */
+/* Causal block size: query rows [r0, r1) only need keys [0, r1), and key rows [c0, c1) only receive
+ * gradient from queries [c0, T); the products skip the blocks that are entirely masked. */
 #define ATT_BLOCK 128
 
+/* Pairs (b, h) are shared between threads when the whole attention is worth a parallel region. */
+#define ATT_PAR(B, H, T, D) ((double)(B) * (H) * (T) * (T) * (D) >= (double)(1 << 20))
+
 static inline size_t bh_off(int b, int h, int H, int T) { return ((size_t)b * H + h) * (size_t)T * T; }
+
+static inline int blk_end(int r0, int T) { return r0 + ATT_BLOCK < T ? r0 + ATT_BLOCK : T; }
 
 void attention_forward(float *y, int ldy, float *att, const float *q, const float *k, const float *v,
                        int ldqkv, int B, int T, int H, int D) {
     float scale = 1.0f / sqrtf((float)D);
-    /* phase 1: scores S = scale Q K^T, lower block-triangle only */
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < H; h++) {
-            const float *qb = q + (size_t)b * T * ldqkv + (size_t)h * D;
-            const float *kb = k + (size_t)b * T * ldqkv + (size_t)h * D;
-            float *S = att + bh_off(b, h, H, T);
-            for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
-                int r1 = r0 + ATT_BLOCK < T ? r0 + ATT_BLOCK : T;
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r1, D, scale,
-                            qb + (size_t)r0 * ldqkv, ldqkv, kb, ldqkv, 0.0f, S + (size_t)r0 * T, T);
-            }
-        }
-    /* phase 2: causal softmax per row; entries above the diagonal become exact zeros */
-    long rows = (long)B * H * T;
-#pragma omp parallel for schedule(static) if ((long)rows * T >= 65536)
-    for (long r = 0; r < rows; r++) {
-        int t = (int)(r % T);
-        float *p = att + (size_t)r * T;
-        float mx = p[0], s = 0.0f;
+    int saved = blas_single_begin();
+#pragma omp parallel for schedule(static) if (ATT_PAR(B, H, T, D))
+    for (int bh = 0; bh < B * H; bh++) {
+        int b = bh / H, h = bh % H;
+        size_t col = (size_t)h * D;
+        const float *qb = q + (size_t)b * T * ldqkv + col, *kb = k + (size_t)b * T * ldqkv + col;
+        const float *vb = v + (size_t)b * T * ldqkv + col;
+        float *S = att + bh_off(b, h, H, T), *yb = y + (size_t)b * T * ldy + col;
+        for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
+            int r1 = blk_end(r0, T);
+            /* scores S = scale Q K^T for the row block, keys [0, r1) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r1, D, scale, qb + (size_t)r0 * ldqkv,
+                        ldqkv, kb, ldqkv, 0.0f, S + (size_t)r0 * T, T);
+            /* causal softmax per row; entries above the diagonal become exact zeros */
+            for (int t = r0; t < r1; t++) {
+                float *p = S + (size_t)t * T;
+                float mx = p[0], s = 0.0f;
 #pragma omp simd reduction(max : mx)
-        for (int j = 0; j <= t; j++) mx = p[j] > mx ? p[j] : mx;
+                for (int j = 0; j <= t; j++) mx = p[j] > mx ? p[j] : mx;
 #pragma omp simd
-        for (int j = 0; j <= t; j++) p[j] = exp_fast(p[j] - mx);
+                for (int j = 0; j <= t; j++) p[j] = exp_fast(p[j] - mx);
 #pragma omp simd reduction(+ : s)
-        for (int j = 0; j <= t; j++) s += p[j];
-        float inv = 1.0f / s;
+                for (int j = 0; j <= t; j++) s += p[j];
+                float inv = 1.0f / s;
 #pragma omp simd
-        for (int j = 0; j <= t; j++) p[j] *= inv;
-        memset(p + t + 1, 0, (size_t)(T - t - 1) * sizeof(float));
-    }
-    /* phase 3: Y = P V, again skipping the zero upper blocks */
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < H; h++) {
-            const float *vb = v + (size_t)b * T * ldqkv + (size_t)h * D;
-            const float *P = att + bh_off(b, h, H, T);
-            float *yb = y + (size_t)b * T * ldy + (size_t)h * D;
-            for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
-                int r1 = r0 + ATT_BLOCK < T ? r0 + ATT_BLOCK : T;
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, D, r1, 1.0f, P + (size_t)r0 * T,
-                            T, vb, ldqkv, 0.0f, yb + (size_t)r0 * ldy, ldy);
+                for (int j = 0; j <= t; j++) p[j] *= inv;
+                memset(p + t + 1, 0, (size_t)(T - t - 1) * sizeof(float));
             }
+            /* Y = P V for the row block */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, D, r1, 1.0f, S + (size_t)r0 * T, T,
+                        vb, ldqkv, 0.0f, yb + (size_t)r0 * ldy, ldy);
         }
+    }
+    blas_single_end(saved);
 }
 
 /* With P the probabilities and dP = dY V^T:  dS = P * (dP - rowsum(P * dP)),
@@ -90,48 +155,44 @@ void attention_backward(float *dq, float *dk, float *dv, int lddqkv, float *datt
                         const float *att, const float *q, const float *k, const float *v, int ldqkv,
                         int B, int T, int H, int D) {
     float scale = 1.0f / sqrtf((float)D);
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < H; h++) {
-            size_t col = (size_t)h * D;
-            const float *P = att + bh_off(b, h, H, T);
-            const float *dyb = dy + (size_t)b * T * lddy + col;
-            const float *vb = v + (size_t)b * T * ldqkv + col;
-            float *dP = datt + bh_off(b, h, H, T);
-            /* dV = P^T dY: P is lower triangular, so the full product is exact (zeros add nothing) */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1.0f, P, T, dyb, lddy, 0.0f,
-                        dv + (size_t)b * T * lddqkv + col, lddqkv);
-            for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
-                int r1 = r0 + ATT_BLOCK < T ? r0 + ATT_BLOCK : T;
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r1, D, 1.0f,
-                            dyb + (size_t)r0 * lddy, lddy, vb, ldqkv, 0.0f, dP + (size_t)r0 * T, T);
-            }
-        }
-    long rows = (long)B * H * T;
-#pragma omp parallel for schedule(static) if ((long)rows * T >= 65536)
-    for (long r = 0; r < rows; r++) {
-        int t = (int)(r % T);
-        const float *p = att + (size_t)r * T;
-        float *d = datt + (size_t)r * T;
-        float dot = 0.0f;
-#pragma omp simd reduction(+ : dot)
-        for (int j = 0; j <= t; j++) dot += p[j] * d[j];
-#pragma omp simd
-        for (int j = 0; j <= t; j++) d[j] = p[j] * (d[j] - dot);
-        memset(d + t + 1, 0, (size_t)(T - t - 1) * sizeof(float));
-    }
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < H; h++) {
-            size_t col = (size_t)h * D;
-            const float *dS = datt + bh_off(b, h, H, T);
-            const float *qb = q + (size_t)b * T * ldqkv + col, *kb = k + (size_t)b * T * ldqkv + col;
-            float *dqb = dq + (size_t)b * T * lddqkv + col, *dkb = dk + (size_t)b * T * lddqkv + col;
-            /* dQ rows r0..r1 need keys 0..r1 only */
-            for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
-                int r1 = r0 + ATT_BLOCK < T ? r0 + ATT_BLOCK : T;
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, D, r1, scale, dS + (size_t)r0 * T,
-                            T, kb, ldqkv, 0.0f, dqb + (size_t)r0 * lddqkv, lddqkv);
-            }
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, scale, dS, T, qb, ldqkv, 0.0f, dkb,
+    int saved = blas_single_begin();
+#pragma omp parallel for schedule(static) if (ATT_PAR(B, H, T, D))
+    for (int bh = 0; bh < B * H; bh++) {
+        int b = bh / H, h = bh % H;
+        size_t col = (size_t)h * D, off = (size_t)b * T * ldqkv + col, doff = (size_t)b * T * lddqkv + col;
+        const float *P = att + bh_off(b, h, H, T), *dyb = dy + (size_t)b * T * lddy + col;
+        const float *qb = q + off, *kb = k + off, *vb = v + off;
+        float *dS = datt + bh_off(b, h, H, T), *dqb = dq + doff, *dkb = dk + doff, *dvb = dv + doff;
+        /* dV[c0, c1) = P[c0.., c0..c1)^T dY[c0..]: queries before c0 have exact zeros there */
+        for (int c0 = 0; c0 < T; c0 += ATT_BLOCK)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blk_end(c0, T) - c0, D, T - c0, 1.0f,
+                        P + (size_t)c0 * T + c0, T, dyb + (size_t)c0 * lddy, lddy, 0.0f, dvb + (size_t)c0 * lddqkv,
                         lddqkv);
+        for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
+            int r1 = blk_end(r0, T);
+            /* dP = dY V^T for the row block, keys [0, r1) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r1, D, 1.0f, dyb + (size_t)r0 * lddy,
+                        lddy, vb, ldqkv, 0.0f, dS + (size_t)r0 * T, T);
+            /* softmax backward; zeros above the diagonal up to the block end (all the products read) */
+            for (int t = r0; t < r1; t++) {
+                const float *p = P + (size_t)t * T;
+                float *d = dS + (size_t)t * T;
+                float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+                for (int j = 0; j <= t; j++) dot += p[j] * d[j];
+#pragma omp simd
+                for (int j = 0; j <= t; j++) d[j] = p[j] * (d[j] - dot);
+                memset(d + t + 1, 0, (size_t)(r1 - t - 1) * sizeof(float));
+            }
+            /* dQ rows [r0, r1) need keys [0, r1) only */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, D, r1, scale, dS + (size_t)r0 * T, T,
+                        kb, ldqkv, 0.0f, dqb + (size_t)r0 * lddqkv, lddqkv);
         }
+        /* dK[c0, c1) = scale dS[c0.., c0..c1)^T Q[c0..] */
+        for (int c0 = 0; c0 < T; c0 += ATT_BLOCK)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blk_end(c0, T) - c0, D, T - c0, scale,
+                        dS + (size_t)c0 * T + c0, T, qb + (size_t)c0 * ldqkv, ldqkv, 0.0f, dkb + (size_t)c0 * lddqkv,
+                        lddqkv);
+    }
+    blas_single_end(saved);
 }

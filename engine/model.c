@@ -362,7 +362,7 @@ float model_forward(Model *m, const int *inputs, const int *targets, int B, int 
         PROF(P_ROPE);
         attention_forward(atty, C, att, qkv, qkv + C, qkv + 2 * C, 3 * C, B, T, H, D);
         PROF(P_ATTN);
-        memcpy(res_mid, res, NC * sizeof(float));
+        vec_copy(res_mid, res, NC);
         PROF(P_COPY);
         linear_forward(res_mid, atty, w_o, N, C, C, 1.0f); /* res_mid = res + o_proj(atty) */
         PROF(P_LINEAR);
@@ -373,7 +373,7 @@ float model_forward(Model *m, const int *inputs, const int *targets, int B, int 
         PROF(P_LINEAR);
         swiglu_forward(hm, gu, N, I);
         PROF(P_SWIGLU);
-        memcpy(res_out, res_mid, NC * sizeof(float));
+        vec_copy(res_out, res_mid, NC);
         PROF(P_COPY);
         linear_forward(res_out, hm, w_down, N, I, C, 1.0f); /* res_out = res_mid + down(h) */
         PROF(P_LINEAR);
@@ -397,7 +397,7 @@ float model_forward(Model *m, const int *inputs, const int *targets, int B, int 
 float *model_logits(Model *m) { return m->acts ? m->acts->logits : NULL; }
 
 void model_zero_grad(Model *m) {
-    if (m->grads) memset(m->grads, 0, m->n_params * sizeof(float));
+    if (m->grads) vec_zero(m->grads, m->n_params);
 }
 
 /* ---------------------------------------------------------------- backward */
@@ -421,7 +421,7 @@ void model_backward(Model *m, float scale) {
     PROF(P_CE);
     linear_backward(a->d_tmp, G + th->offset, a->logits, a->lnf, P + th->offset, N, C, V, 0.0f);
     PROF(P_LINEAR);
-    memset(a->d_res, 0, (size_t)N * C * sizeof(float));
+    vec_zero(a->d_res, (size_t)N * C);
     rmsnorm_backward(a->d_res, G + tn->offset, a->d_norm, a->d_tmp, a->res + L * capNC, P + tn->offset,
                      a->rstdf, N, C);
     PROF(P_NORM);

@@ -2,11 +2,16 @@
  * the float forward must equal the double forward to float tolerance, and the float backward must
  * equal central finite differences of the double reference (loss = sum(dy * f(x)) for a random dy).
  * Also: exp accuracy, RoPE against hand-computed values, accumulate/overwrite semantics, in-place
- * cross-entropy backward, masking, and thread-count independence of the row reductions. */
+ * cross-entropy backward, masking, and thread-count independence of the row reductions. The linear
+ * and attention kernels, which cut their products into slabs / (batch, head) pairs on the OpenMP team,
+ * are also checked at sizes that take those paths: against one plain cblas_sgemm call, against the
+ * double reference, and bit for bit between 1 and 2 OpenMP threads. */
 #include "check.h"
 #include "common.h"
 #include "kernels.h"
 
+#include <cblas.h>
+#undef I /* OpenBLAS's cblas.h pulls in complex.h; the tests use I for the intermediate size */
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,6 +208,58 @@ static void test_linear(void) {
     free(x), free(w), free(dy), free(y), free(dx), free(dw), free(ref), free(c.x), free(c.w), free(c.dy);
 }
 
+/* Shapes big enough for linear_* to cut each product into slabs (rows of the output when it is
+ * taller than wide, columns otherwise): the slabbed results against one single-threaded cblas_sgemm
+ * (float tolerance: slab edges may change the kernel's rounding) and against double; 1 vs 2 OpenMP
+ * threads bit-identical with OpenBLAS's thread setting fixed at 2 (the slab count). */
+static void linear_slab_case(int N, int in, int out, const char *tag) {
+    float *x = frand((size_t)N * in, 1), *w = frand((size_t)out * in, 1), *dy = frand((size_t)N * out, 1);
+    float *y[2], *dx[2], *dw[2];
+    float *y0 = malloc((size_t)N * out * 4), *dx0 = malloc((size_t)N * in * 4), *dw0 = calloc((size_t)out * in, 4);
+    int nt = omp_get_max_threads(), bt = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, out, in, 1.0f, x, in, w, in, 0.0f, y0, out);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, N, 1.0f, dy, out, x, in, 1.0f, dw0, in);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, out, 1.0f, dy, out, w, in, 0.0f, dx0, in);
+    openblas_set_num_threads(2);
+    for (int k = 0; k < 2; k++) {
+        omp_set_num_threads(k == 0 ? 1 : (nt > 1 ? nt : 2));
+        y[k] = malloc((size_t)N * out * 4), dx[k] = malloc((size_t)N * in * 4), dw[k] = calloc((size_t)out * in, 4);
+        linear_forward(y[k], x, w, N, in, out, 0.0f);
+        linear_backward(dx[k], dw[k], dy, x, w, N, in, out, 0.0f);
+    }
+    omp_set_num_threads(nt);
+    openblas_set_num_threads(bt);
+    /* double reference of y, plus float-vs-float against the single call */
+    double *ref = malloc((size_t)N * out * 8), sc;
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < out; o++) {
+            double a = 0;
+            for (int i = 0; i < in; i++) a += (double)x[(size_t)n * in + i] * w[(size_t)o * in + i];
+            ref[(size_t)n * out + o] = a;
+        }
+    char nm[96];
+    double md = maxdiff(y[1], ref, (size_t)N * out, &sc);
+    snprintf(nm, sizeof nm, "linear_slabs_forward_vs_double_%s", tag);
+    CHECK(md < 1e-5 * sc, nm, "diff %g (scale %g)", md, sc);
+    double *r0 = todouble(y0, (size_t)N * out), *r1 = todouble(dx0, (size_t)N * in), *r2 = todouble(dw0, (size_t)out * in);
+    double e0 = maxdiff(y[1], r0, (size_t)N * out, &sc) / sc, s1, s2;
+    double e1 = maxdiff(dx[1], r1, (size_t)N * in, &s1) / s1, e2 = maxdiff(dw[1], r2, (size_t)out * in, &s2) / s2;
+    snprintf(nm, sizeof nm, "linear_slabs_vs_single_sgemm_%s", tag);
+    CHECK(e0 < 1e-5 && e1 < 1e-5 && e2 < 1e-5, nm, "relative diffs y %g dx %g dw %g", e0, e1, e2);
+    snprintf(nm, sizeof nm, "linear_slabs_thread_independent_%s", tag);
+    CHECK(!memcmp(y[0], y[1], (size_t)N * out * 4) && !memcmp(dx[0], dx[1], (size_t)N * in * 4) &&
+              !memcmp(dw[0], dw[1], (size_t)out * in * 4),
+          nm, "1 vs 2 OpenMP threads differ");
+    for (int k = 0; k < 2; k++) free(y[k]), free(dx[k]), free(dw[k]);
+    free(x), free(w), free(dy), free(y0), free(dx0), free(dw0), free(ref), free(r0), free(r1), free(r2);
+}
+
+static void test_linear_slabs(void) {
+    linear_slab_case(600, 96, 200, "rows");  /* every product taller than wide: row slabs */
+    linear_slab_case(300, 64, 700, "cols");  /* forward wider than tall: column slabs */
+}
+
 /* ---------------------------------------------------------------- RoPE */
 
 static void test_rope(void) {
@@ -319,9 +376,32 @@ static void attention_case(int B, int T, int H, int D, const char *tag) {
     free(qkv), free(dy), free(y), free(att), free(datt), free(dqkv), free(qd), free(c.dy), free(ref);
 }
 
+/* Large enough for the (batch, head) pairs to be shared by the OpenMP team: 1 vs 2 threads bit-identical. */
+static void test_attention_threads(void) {
+    int B = 2, T = 150, H = 2, D = 16, C = H * D, ld = 3 * C;
+    size_t nq = (size_t)B * T * ld, ny = (size_t)B * T * C, na = (size_t)B * H * T * T;
+    float *qkv = frand(nq, 1.0), *dy = frand(ny, 1), *datt = malloc(na * 4);
+    float *y[2], *att[2], *dqkv[2];
+    int nt = omp_get_max_threads();
+    for (int k = 0; k < 2; k++) {
+        omp_set_num_threads(k == 0 ? 1 : (nt > 1 ? nt : 2));
+        y[k] = malloc(ny * 4), att[k] = malloc(na * 4), dqkv[k] = malloc(nq * 4);
+        attention_forward(y[k], C, att[k], qkv, qkv + C, qkv + 2 * C, ld, B, T, H, D);
+        attention_backward(dqkv[k], dqkv[k] + C, dqkv[k] + 2 * C, ld, datt, dy, C, att[k], qkv, qkv + C,
+                           qkv + 2 * C, ld, B, T, H, D);
+    }
+    omp_set_num_threads(nt);
+    CHECK(!memcmp(y[0], y[1], ny * 4) && !memcmp(att[0], att[1], na * 4) && !memcmp(dqkv[0], dqkv[1], nq * 4),
+          "attention_thread_independent", "1 vs 2 OpenMP threads differ");
+    for (int k = 0; k < 2; k++) free(y[k]), free(att[k]), free(dqkv[k]);
+    free(qkv), free(dy), free(datt);
+}
+
 static void test_attention(void) {
     attention_case(2, 5, 2, 4, "small");
     attention_case(1, 150, 2, 4, "blocked"); /* T > the kernel's row block: exercises the causal blocking */
+    attention_case(2, 150, 2, 16, "parallel"); /* pairs shared by the OpenMP team, blocked */
+    test_attention_threads();
 }
 
 /* ---------------------------------------------------------------- SwiGLU */
@@ -444,6 +524,7 @@ int main(void) {
     test_rmsnorm();
     test_rmsnorm_threads();
     test_linear();
+    test_linear_slabs();
     test_rope();
     test_attention();
     test_swiglu();
