@@ -101,7 +101,7 @@ void linear_backward(float *dx, float *dw, const float *dout, const float *x, co
 
 /* Causal block size: query rows [r0, r1) only need keys [0, r1), and key rows [c0, c1) only receive
  * gradient from queries [c0, T); the products skip the blocks that are entirely masked. */
-#define ATT_BLOCK 128
+#define ATT_BLOCK 64
 
 /* Pairs (b, h) are shared between threads when the whole attention is worth a parallel region. */
 #define ATT_PAR(B, H, T, D) ((double)(B) * (H) * (T) * (T) * (D) >= (double)(1 << 20))
