@@ -3,8 +3,10 @@
  *
  * Spectrum: for W (rows x cols, row-major fp32) the N = min(rows, cols) eigenvalues of W^T W (the
  * squared singular values), ascending, not normalised. ESD_GRAM (default) forms the smaller Gram
- * matrix in double with cblas_dsyrk and calls LAPACK dsyevd (eigenvalues only: dsytrd + dsterf),
- * column-major on the lower triangle (no LAPACKE transposes) with a preallocated workspace; agrees
+ * matrix in double with cblas_dsyrk, reduces it to tridiagonal form (dsytrd's blocked algorithm, panel
+ * 16) and takes the tridiagonal's eigenvalues with dsterf's algorithm (own code: esd_many runs two
+ * modules' iterations interleaved in one thread to hide the divider latency; same operations, so the
+ * same bits as LAPACK dsterf), column-major on the lower triangle (no LAPACKE transposes); agrees
  * with dgesdd's squared singular values to ~1e-14 of lam_max. Tiny negative round-off eigenvalues are
  * clamped to 0 (squared singular values are >= 0). ESD_SVD runs dgesdd on a double copy of W (a
  * cross-check: about 2-3x slower at 512 x 512 on this machine). ESD_GRAM_F32 does the same as
@@ -15,7 +17,8 @@
  * bulge chase dominates), dsyevr / dstemr / dqds instead of dsterf (no faster), dgemm instead of
  * dsyrk for the Gram (slower: twice the flops).
  *
- * Parallelism: esd_many runs one module per OpenMP thread, largest modules first, with OpenBLAS set
+ * Parallelism: esd_many runs one module per OpenMP thread, largest modules first (each thread holds one
+ * module's tridiagonal until its next module's is ready, then finishes both together), with OpenBLAS set
  * to one thread for the duration (restored afterwards; measured faster than threaded LAPACK per
  * module on 2 cores); each thread reuses its scratch (double copy of W, Gram, LAPACK workspace)
  * across modules.
@@ -56,7 +59,8 @@ typedef struct {
     double alphahat;       /* softplus(alpha * log10 lam_max), the code's variant */
     double entropy;        /* normalised matrix entropy, eps 6e-5 */
     double gradnorm;       /* ||grad||_F, or 10 when grad is NULL */
-    double seconds;        /* wall time of this module's eigenvalues + fit */
+    double seconds;        /* wall time of this module's eigenvalues + fit (esd_many: half of a shared
+                            * interleaved tridiagonal stage each) */
 } EsdJob;
 
 /* Eigenvalues of W^T W into lam (N = min(rows, cols) doubles, ascending). NaN/Inf in W is an error
@@ -84,6 +88,12 @@ int esd_write_spectra(const char *path, long step, const SpectrumRec *recs, int 
  * free with esd_free_spectra. */
 int esd_read_spectra(const char *path, long *step, SpectrumRec **recs, int *n, Err *e);
 void esd_free_spectra(SpectrumRec *recs, int n);
+
+/* Eigenvalues (ascending, into d) of the symmetric tridiagonals (d0, e0) of order n0 and (d1, e1) of
+ * order n1 (0: none), e holding n - 1 values (overwritten): LAPACK dsterf's algorithm with the two
+ * matrices' sweeps interleaved. Returns -1 if a matrix needs what is left to LAPACK (a block outside
+ * dsterf's unscaled range, or no convergence); its d, e are then undefined. For tests. */
+int esd_tridiag_eigs2(int n0, double *d0, double *e0, int n1, double *d1, double *e1);
 
 /* Benchmark hook: one full pass (random N(0, 0.02) matrices of the given shapes, eigenvalues + median
  * fit + metrics) `reps` times; returns the best wall seconds of one pass, or -1 on error. */
