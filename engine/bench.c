@@ -354,12 +354,15 @@ int cmd_bench(int argc, char **argv) {
                                                                                {"135m", 768, 2048, 12, -1, -1, 0}};
     if (!a.quick) {
         for (int k = 0; k < 2; k++) {
-            int rows[64], cols[64];
+            /* 7 Linear modules per layer (one fewer in layer 0): 83 at 135M */
+            int *rows = xcalloc((size_t)7 * esd[k].L, sizeof(int)), *cols = xcalloc((size_t)7 * esd[k].L, sizeof(int));
             esd[k].n = tuned_shapes(esd[k].C, esd[k].inter, esd[k].L, rows, cols);
             esd[k].s = esd_bench_pass(rows, cols, esd[k].n, ESD_GRAM, threads, a.esd_reps);
             esd[k].s32 = esd_bench_pass(rows, cols, esd[k].n, ESD_GRAM_F32, threads, a.esd_reps);
             fprintf(stderr, "bench: ESD pass %s (%d modules): gram (double, default) %.3f s, gram-f32 %.3f s\n", esd[k].name,
                     esd[k].n, esd[k].s, esd[k].s32);
+            free(rows);
+            free(cols);
         }
     }
 
