@@ -19,5 +19,5 @@ for s in "${SWEEPS[@]}"; do
     mkdir -p results/committed
     rm -rf "results/committed/$name"
     rsync -a --exclude checkpoint --exclude .lock "results/$name/" "results/committed/$name/" 2>/dev/null \
-        || { cp -r "results/$name" "results/committed/$name" && find "results/committed/$name" -name checkpoint -type d -prune -exec rm -rf {} +; }
+        || { cp -r "results/$name" "results/committed/$name" && find "results/committed/$name" -name checkpoint -type d -prune -exec rm -rf {} +; find "results/committed/$name" -name .lock -delete; }
 done
