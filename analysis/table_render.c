@@ -188,7 +188,9 @@ void table_latex(const Table *t, StrBuf *b) {
     }
     sb_printf(b, "\\label{tab:");
     tex_escape(s->name, b);
-    sb_printf(b, "}\n\\begin{tabular}{l");
+    /* a table wider than the text is scaled down to it (graphicx); a narrower one keeps its size */
+    sb_printf(b, "}\n\\resizebox{\\ifdim\\width>\\linewidth\\linewidth\\else\\width\\fi}{!}{%%\n");
+    sb_printf(b, "\\begin{tabular}{l");
     for (int c = 2; c < start[t->ncols]; c++) sb_printf(b, "r");
     sb_printf(b, "}\n\\toprule\n");
     int any_group = 0;
@@ -233,7 +235,7 @@ void table_latex(const Table *t, StrBuf *b) {
         }
         sb_printf(b, " \\\\\n");
     }
-    sb_printf(b, "\\bottomrule\n\\end{tabular}\n\\par\\smallskip\\footnotesize ");
+    sb_printf(b, "\\bottomrule\n\\end{tabular}}\n\\par\\smallskip\\footnotesize ");
     notes(t, FMT_TEX, b);
     sb_printf(b, "\n\\end{table}\n");
     free(start);
