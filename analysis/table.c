@@ -52,6 +52,11 @@ static int same_experiment(const Spec *s, const Run *a, const Run *b, const char
                                kv_get(lb, k) ? kv_get(lb, k) : "absent");
         }
     }
+    /* two runs that differ in an allowed key (a figure's x axis, say) are not the same run twice */
+    for (int k = 0; k < s->nallow; k++) {
+        const char *va = run_coord(a, s->allow_differ[k]), *vb = run_coord(b, s->allow_differ[k]);
+        if (va && vb && !value_equal(va, vb)) return 0;
+    }
     const char *sa = run_coord(a, "train.seed"), *sb = run_coord(b, "train.seed");
     if (sa && sb && value_equal(sa, sb))
         return err_set(e, "%s: %s: runs %s and %s have the same seed %s (the same run twice?)", s->path, cell,
