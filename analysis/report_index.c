@@ -22,13 +22,7 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *
 
 static void field(StrBuf *b, const char *s, int first) {
     if (!first) sb_printf(b, ",");
-    if (strpbrk(s, ",\"\n")) {
-        sb_printf(b, "\"");
-        for (; *s; s++) sb_printf(b, *s == '"' ? "\"\"" : "%c", *s);
-        sb_printf(b, "\"");
-    } else {
-        sb_printf(b, "%s", s);
-    }
+    sb_csv_field(b, s);
 }
 
 static void num(StrBuf *b, double v) {

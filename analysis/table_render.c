@@ -241,16 +241,6 @@ void table_latex(const Table *t, StrBuf *b) {
     free(start);
 }
 
-static void csv_field(StrBuf *b, const char *s) {
-    if (strpbrk(s, ",\"\n")) {
-        sb_printf(b, "\"");
-        for (; *s; s++) sb_printf(b, *s == '"' ? "\"\"" : "%c", *s);
-        sb_printf(b, "\"");
-    } else {
-        sb_printf(b, "%s", s);
-    }
-}
-
 static void csv_num(StrBuf *b, double v, int ok) {
     if (ok && !isnan(v)) sb_printf(b, ",%.10g", v);
     else sb_printf(b, ",");
@@ -264,11 +254,11 @@ void table_csv(const Table *t, StrBuf *b) {
             const Cell *cell = table_cell(t, r, c);
             char st[96];
             status_text(cell, st, sizeof st, 1);
-            csv_field(b, s->rows[r].label);
+            sb_csv_field(b, s->rows[r].label);
             sb_printf(b, ",");
-            csv_field(b, s->cols[c].group);
+            sb_csv_field(b, s->cols[c].group);
             sb_printf(b, ",");
-            csv_field(b, s->cols[c].label);
+            sb_csv_field(b, s->cols[c].label);
             sb_printf(b, ",%s,%d,%d", cell->metric, cell->nruns, cell->n);
             csv_num(b, cell->mean, cell->n > 0);
             csv_num(b, cell->sd, cell->n > 1);
@@ -278,7 +268,7 @@ void table_csv(const Table *t, StrBuf *b) {
             csv_num(b, cell->p, cell->has_p);
             csv_num(b, cell->paper, cell->has_paper);
             sb_printf(b, ",");
-            csv_field(b, cell->runs ? cell->runs : "");
+            sb_csv_field(b, cell->runs ? cell->runs : "");
             sb_printf(b, "\n");
         }
 }

@@ -484,3 +484,13 @@ void sb_free(StrBuf *b) {
     b->p = NULL;
     b->len = b->cap = 0;
 }
+
+void sb_csv_field(StrBuf *b, const char *s) {
+    if (!strpbrk(s, ",\"\n")) {
+        sb_printf(b, "%s", s);
+        return;
+    }
+    sb_printf(b, "\"");
+    for (; *s; s++) sb_printf(b, *s == '"' ? "\"\"" : "%c", *s);
+    sb_printf(b, "\"");
+}

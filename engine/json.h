@@ -70,6 +70,7 @@ typedef struct {
 } StrBuf;
 void sb_printf(StrBuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sb_json_str(StrBuf *b, const char *s);  /* append "..." with escapes */
+void sb_csv_field(StrBuf *b, const char *s); /* append one CSV field, quoted (RFC 4180) when it needs to be */
 void sb_json_num(StrBuf *b, double x);       /* append json_fmt_double(x) */
 void sb_free(StrBuf *b);
 

@@ -248,7 +248,6 @@ static int is_due(long every, long step) { return every > 0 && step % every == 0
 static int train_loop(Run *r, Err *e) {
     Config *c = &r->cfg;
     double t_run = now_seconds();
-    long step0 = r->st.step;
     while (r->st.step < c->train.steps) {
         double t0 = now_seconds();
         long tokens = 0, step = r->st.step;
@@ -274,7 +273,6 @@ static int train_loop(Run *r, Err *e) {
             fflush(r->metrics);
         }
         progress(r, loss, tokens / dt, now_seconds() - t_run);
-        (void)step0;
         if (is_due(c->eval.every, r->st.step) && r->st.step < c->train.steps) do_eval(r);
         if (r->st.step == c->train.steps) break;
         if (is_due(c->checkpoint.every, r->st.step) || g_stop) {
