@@ -3,8 +3,8 @@
  *
  * Spectrum: for W (rows x cols, row-major fp32) the N = min(rows, cols) eigenvalues of W^T W (the
  * squared singular values), ascending, not normalised. ESD_GRAM (default) forms the smaller Gram
- * matrix in double with cblas_dsyrk, reduces it to tridiagonal form (dsytrd's blocked algorithm, panel
- * 16) and takes the tridiagonal's eigenvalues with dsterf's algorithm (own code: esd_many runs two
+ * matrix in double with cblas_dsyrk, reduces it to tridiagonal form (tridiag.c: dsytrd's blocked
+ * algorithm, panel 16, with our own panel and AVX-512 symmetric matrix-vector kernel) and takes the tridiagonal's eigenvalues with dsterf's algorithm (own code: esd_many runs two
  * modules' iterations interleaved in one thread to hide the divider latency; same operations, so the
  * same bits as LAPACK dsterf), column-major on the lower triangle (no LAPACKE transposes); agrees
  * with dgesdd's squared singular values to ~1e-14 of lam_max. Tiny negative round-off eigenvalues are
