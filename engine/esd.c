@@ -21,10 +21,10 @@ static int check_finite(const float *w, size_t n, const char *name, Err *e) {
 /* Per-thread scratch, grown on demand and reused across modules: no allocation, page faults or
  * LAPACKE transposes per module. */
 typedef struct {
-    double *W, *G, *work, *off[2]; /* off: tridiagonal off-diagonals (+ fallback copies), 2 in flight */
+    double *W, *G, *work, *off[TRD_GROUP]; /* off: tridiagonal off-diagonals (+ fallback copies) */
     float *Gf, *workf;
     int *iwork;
-    size_t capW, capG, capwork, capoff[2], capGf, capworkf, capiwork; /* bytes */
+    size_t capW, capG, capwork, capoff[TRD_GROUP], capGf, capworkf, capiwork; /* bytes */
 } EsdScratch;
 
 static int grow(void **p, size_t *cap, size_t bytes) {
@@ -41,8 +41,7 @@ static void scratch_free(EsdScratch *s) {
     free(s->W);
     free(s->G);
     free(s->work);
-    free(s->off[0]);
-    free(s->off[1]);
+    for (int j = 0; j < TRD_GROUP; j++) free(s->off[j]);
     free(s->Gf);
     free(s->workf);
     free(s->iwork);
@@ -67,245 +66,6 @@ static int syevd_work(EsdScratch *s, int N, int single, lapack_int *lwork, lapac
     if (grow((void **)&s->iwork, &s->capiwork, sizeof(int) * (size_t)*liwork)) return -1;
     if (single) return grow((void **)&s->workf, &s->capworkf, sizeof(float) * (size_t)*lwork);
     return grow((void **)&s->work, &s->capwork, sizeof(double) * (size_t)*lwork);
-}
-
-/* ---- eigenvalues of a symmetric tridiagonal: LAPACK dsterf's algorithm, two matrices interleaved ----
- *
- * dsterf (Pal-Walker-Kahan root-free QL/QR with implicit Wilkinson shifts) spends its time in the inner
- * sweep, a chain of dependent divisions: one matrix keeps the divider's latency exposed. Here the same
- * algorithm is a resumable state machine per matrix, and the sweeps of two independent matrices run in
- * one loop, so their chains overlap. Every arithmetic operation of each matrix is the one dsterf does,
- * in the same order, so the result of a matrix does not depend on its partner (nor on whether it had
- * one). Blocks that dsterf would rescale (max entry outside [sqrt(safmin)/eps^2, sqrt(safmax)/3]) and
- * non-convergence are handed back: the caller reruns LAPACK dsterf on a saved copy. */
-void LAPACK_GLOBAL(dlae2, DLAE2)(const double *a, const double *b, const double *c, double *rt1, double *rt2);
-
-enum { ST_BLOCK, ST_QL, ST_QR, ST_DONE, ST_FALLBACK };
-
-typedef struct {
-    double *d, *e; /* diagonal (n), off-diagonal (n - 1; squared in place while iterating) */
-    int n, state, l1, l, lend, lsv, jtot, nmaxit;
-    double eps, eps2, ssfmin, ssfmax;
-    /* the sweep in flight: `len` steps left at e position pe, direction dir (-1 QL, +1 QR) */
-    int len, dir;
-    double *pe, *pdr, *pdw;
-    double p, c, s, gamma, sigma;
-} Sterf;
-
-static void sterf_init(Sterf *t, int n, double *d, double *e) {
-    memset(t, 0, sizeof *t);
-    t->d = d;
-    t->e = e;
-    t->n = n;
-    t->state = n > 0 ? ST_BLOCK : ST_DONE;
-    t->nmaxit = 30 * n;
-    t->eps = LAPACK_dlamch("E");
-    t->eps2 = t->eps * t->eps;
-    double safmin = LAPACK_dlamch("S");
-    t->ssfmax = sqrt(1.0 / safmin) / 3.0;
-    t->ssfmin = sqrt(safmin) / t->eps2;
-}
-
-/* Starts a sweep from row m (QL: i = m-1 down to l; QR: i = m up to l-1) with the shift computed from
- * rows l and l+dir, doing its first step (the one without an e store) here. */
-static void sterf_sweep(Sterf *t, int m, int dir) {
-    double *d = t->d, *e = t->e;
-    int l = t->l;
-    double p = d[l], rte = sqrt(dir < 0 ? e[l] : e[l - 1]), one = 1.0;
-    double sigma = ((dir < 0 ? d[l + 1] : d[l - 1]) - p) / (2.0 * rte);
-    double r = LAPACK_dlapy2(&sigma, &one);
-    sigma = p - (rte / (sigma + copysign(r, sigma)));
-    double gamma = d[m] - sigma;
-    p = gamma * gamma;
-    /* QL: reads e[i], d[i], writes d[i+1], e[i+1]; QR: reads e[i], d[i+1], writes d[i], e[i-1] */
-    int i = dir < 0 ? m - 1 : m;
-    double *pe = e + i, *pdr = d + i + (dir > 0), *pdw = d + i + (dir < 0);
-    double bb = *pe, rr = p + bb, c = p / rr, s = bb / rr, og = gamma, al = *pdr;
-    gamma = c * (al - sigma) - s * og;
-    *pdw = og + (al - gamma);
-    p = c != 0 ? (gamma * gamma) / c : 1.0 * bb;
-    t->len = dir < 0 ? m - l - 1 : l - m - 1;
-    t->dir = dir;
-    t->pe = pe + dir;
-    t->pdr = pdr + dir;
-    t->pdw = pdw + dir;
-    t->p = p;
-    t->c = c;
-    t->s = s;
-    t->gamma = gamma;
-    t->sigma = sigma;
-}
-
-/* One inner step of a sweep on local copies of its state (dsterf loops 80 and 130). */
-#define PWK_STEP(pe, pdr, pdw, dir, p, c, s, g, sg)                                                       \
-    do {                                                                                              \
-        double bb_ = *(pe), r_ = (p) + bb_, oc_ = (c), og_ = (g), al_ = *(pdr);                         \
-        (pe)[-(dir)] = (s) * r_;                                                                      \
-        (c) = (p) / r_;                                                                               \
-        (s) = bb_ / r_;                                                                               \
-        (g) = (c) * (al_ - (sg)) - (s) * og_;                                                         \
-        *(pdw) = og_ + (al_ - (g));                                                                   \
-        (p) = (c) != 0 ? ((g) * (g)) / (c) : oc_ * bb_;                                               \
-        (pe) += (dir);                                                                                \
-        (pdr) += (dir);                                                                               \
-        (pdw) += (dir);                                                                               \
-    } while (0)
-
-static void sterf_run(Sterf *t, int k) {
-    double *pe = t->pe, *pdr = t->pdr, *pdw = t->pdw, p = t->p, c = t->c, s = t->s, g = t->gamma,
-           sg = t->sigma;
-    int dir = t->dir;
-    for (int q = 0; q < k; q++) PWK_STEP(pe, pdr, pdw, dir, p, c, s, g, sg);
-    t->pe = pe, t->pdr = pdr, t->pdw = pdw, t->p = p, t->c = c, t->s = s, t->gamma = g;
-    t->len -= k;
-}
-
-static void sterf_run2(Sterf *a, Sterf *b, int k) {
-    double *pea = a->pe, *pdra = a->pdr, *pdwa = a->pdw, pa = a->p, ca = a->c, sa = a->s, ga = a->gamma,
-           sga = a->sigma;
-    double *peb = b->pe, *pdrb = b->pdr, *pdwb = b->pdw, pb = b->p, cb = b->c, sb = b->s, gb = b->gamma,
-           sgb = b->sigma;
-    int da = a->dir, db = b->dir;
-    for (int q = 0; q < k; q++) {
-        PWK_STEP(pea, pdra, pdwa, da, pa, ca, sa, ga, sga);
-        PWK_STEP(peb, pdrb, pdwb, db, pb, cb, sb, gb, sgb);
-    }
-    a->pe = pea, a->pdr = pdra, a->pdw = pdwa, a->p = pa, a->c = ca, a->s = sa, a->gamma = ga;
-    b->pe = peb, b->pdr = pdrb, b->pdw = pdwb, b->p = pb, b->c = cb, b->s = sb, b->gamma = gb;
-    a->len -= k;
-    b->len -= k;
-}
-
-/* Closes the finished sweep (if any) and advances the control logic of dsterf until the next sweep
- * is set up (returns 1) or the matrix is done (0) or must go to LAPACK (-1). */
-static int sterf_next(Sterf *t) {
-    double *d = t->d, *e = t->e;
-    if (t->state == ST_QL && t->len == 0 && t->pe) { /* end of a QL sweep */
-        e[t->l] = t->s * t->p;
-        d[t->l] = t->sigma + t->gamma;
-    } else if (t->state == ST_QR && t->len == 0 && t->pe) {
-        e[t->l - 1] = t->s * t->p;
-        d[t->l] = t->sigma + t->gamma;
-    }
-    t->pe = NULL;
-    for (;;) {
-        int m, l = t->l, lend = t->lend;
-        switch (t->state) {
-        case ST_BLOCK: {
-            int n = t->n, l1 = t->l1;
-            if (l1 > n - 1) {
-                LAPACK_dlasrt("I", &(lapack_int){n}, d, &(lapack_int){0});
-                t->state = ST_DONE;
-                return 0;
-            }
-            if (l1 > 0) e[l1 - 1] = 0;
-            for (m = l1; m < n - 1; m++)
-                if (fabs(e[m]) <= (sqrt(fabs(d[m])) * sqrt(fabs(d[m + 1]))) * t->eps) {
-                    e[m] = 0;
-                    break;
-                }
-            t->l = t->lsv = l1;
-            t->lend = m;
-            t->l1 = m + 1;
-            if (m == l1) break;
-            double anorm = 0;
-            for (int i = l1; i <= m; i++) {
-                double a = fabs(d[i]);
-                if (anorm < a || isnan(a)) anorm = a;
-            }
-            for (int i = l1; i < m; i++) {
-                double a = fabs(e[i]);
-                if (anorm < a || isnan(a)) anorm = a;
-            }
-            if (anorm == 0) break;
-            if (!(anorm <= t->ssfmax && anorm >= t->ssfmin)) return t->state = ST_FALLBACK, -1;
-            for (int i = l1; i < m; i++) e[i] = e[i] * e[i];
-            if (fabs(d[m]) < fabs(d[l1])) {
-                t->lend = l1;
-                t->l = m;
-            }
-            t->state = t->lend >= t->l ? ST_QL : ST_QR;
-            break;
-        }
-        case ST_QL:
-            for (m = l; m < lend; m++)
-                if (fabs(e[m]) <= t->eps2 * fabs(d[m] * d[m + 1])) break;
-            if (m < lend) e[m] = 0;
-            if (m == l) { /* eigenvalue found */
-                t->l = ++l;
-                if (l > lend) t->state = ST_BLOCK;
-                break;
-            }
-            if (m == l + 1) {
-                double rte = sqrt(e[l]), rt1, rt2;
-                LAPACK_GLOBAL(dlae2, DLAE2)(&d[l], &rte, &d[l + 1], &rt1, &rt2);
-                d[l] = rt1;
-                d[l + 1] = rt2;
-                e[l] = 0;
-                t->l = l += 2;
-                if (l > lend) t->state = ST_BLOCK;
-                break;
-            }
-            if (t->jtot == t->nmaxit) return t->state = ST_FALLBACK, -1;
-            t->jtot++;
-            sterf_sweep(t, m, -1);
-            return 1;
-        case ST_QR:
-            for (m = l; m > lend; m--)
-                if (fabs(e[m - 1]) <= t->eps2 * fabs(d[m] * d[m - 1])) break;
-            if (m > lend) e[m - 1] = 0;
-            if (m == l) {
-                t->l = --l;
-                if (l < lend) t->state = ST_BLOCK;
-                break;
-            }
-            if (m == l - 1) {
-                double rte = sqrt(e[l - 1]), rt1, rt2;
-                LAPACK_GLOBAL(dlae2, DLAE2)(&d[l], &rte, &d[l - 1], &rt1, &rt2);
-                d[l] = rt1;
-                d[l - 1] = rt2;
-                e[l - 1] = 0;
-                t->l = l -= 2;
-                if (l < lend) t->state = ST_BLOCK;
-                break;
-            }
-            if (t->jtot == t->nmaxit) return t->state = ST_FALLBACK, -1;
-            t->jtot++;
-            sterf_sweep(t, m, 1);
-            return 1;
-        case ST_DONE:
-            return 0;
-        default:
-            return -1;
-        }
-    }
-}
-
-/* Eigenvalues (ascending, into d) of up to two symmetric tridiagonals (n1 = 0: one). Each e holds n - 1
- * values. Returns for each matrix 0, or -1 if it needs LAPACK dsterf (d, e are then scrambled). */
-static void tridiag_eigs2(int n0, double *d0, double *e0, int n1, double *d1, double *e1, int rc[2]) {
-    Sterf t[2];
-    sterf_init(&t[0], n0, d0, e0);
-    sterf_init(&t[1], n1, d1, e1);
-    int act[2] = {sterf_next(&t[0]), sterf_next(&t[1])};
-    while (act[0] == 1 && act[1] == 1) {
-        sterf_run2(&t[0], &t[1], t[0].len < t[1].len ? t[0].len : t[1].len);
-        for (int j = 0; j < 2; j++)
-            if (t[j].len == 0) act[j] = sterf_next(&t[j]);
-    }
-    for (int j = 0; j < 2; j++)
-        while (act[j] == 1) {
-            sterf_run(&t[j], t[j].len);
-            act[j] = sterf_next(&t[j]);
-        }
-    rc[0] = act[0];
-    rc[1] = act[1];
-}
-
-int esd_tridiag_eigs2(int n0, double *d0, double *e0, int n1, double *d1, double *e1) {
-    int rc[2];
-    tridiag_eigs2(n0, d0, e0, n1, d1, e1, rc);
-    return rc[0] || rc[1] ? -1 : 0;
 }
 
 /* Stage 1 of the default solver: the Gram matrix of the smaller side in double (dsyrk) and its
@@ -357,21 +117,19 @@ static int gram_tridiag(EsdScratch *s, const float *w, int rows, int cols, const
     return 0;
 }
 
-/* Stage 2: eigenvalues of one or two tridiagonals from gram_tridiag (d = lam, e = off with room for
- * 3N values: the off-diagonal and a copy of both for the LAPACK fallback). n1 = 0: one matrix. */
-static int gram_eigs2(int n0, double *d0, double *e0, int n1, double *d1, double *e1, int info[2]) {
-    int n[2] = {n0, n1}, rc[2];
-    double *d[2] = {d0, d1}, *e[2] = {e0, e1};
-    for (int j = 0; j < 2; j++)
-        if (n[j] > 0) {
-            memcpy(e[j] + n[j], d[j], sizeof(double) * (size_t)n[j]);
-            memcpy(e[j] + 2 * (size_t)n[j], e[j], sizeof(double) * (size_t)n[j]);
-        }
-    tridiag_eigs2(n0, d0, e0, n1, d1, e1, rc);
-    int bad = 0;
-    for (int j = 0; j < 2; j++) {
+/* Stage 2: eigenvalues of cnt <= TRD_GROUP tridiagonals from gram_tridiag, interleaved (d = lam,
+ * e = off with room for 3N values: the off-diagonal and a copy of both for the LAPACK fallback).
+ * info[j]: 0, or LAPACK dsterf's nonzero info for matrix j. */
+static int gram_eigs(int cnt, const int *n, double *const *d, double *const *e, int *info) {
+    int rc[TRD_GROUP], bad = 0;
+    for (int j = 0; j < cnt; j++) {
+        memcpy(e[j] + n[j], d[j], sizeof(double) * (size_t)n[j]);
+        memcpy(e[j] + 2 * (size_t)n[j], e[j], sizeof(double) * (size_t)n[j]);
+    }
+    trd_eigs(cnt, n, d, e, rc);
+    for (int j = 0; j < cnt; j++) {
         info[j] = 0;
-        if (rc[j] == 0 || n[j] == 0) continue;
+        if (rc[j] == 0) continue;
         lapack_int nn = n[j], inf = 0;
         memcpy(d[j], e[j] + n[j], sizeof(double) * (size_t)n[j]);
         memcpy(e[j], e[j] + 2 * (size_t)n[j], sizeof(double) * (size_t)n[j]);
@@ -385,11 +143,11 @@ static int gram_eigs2(int n0, double *d0, double *e0, int n1, double *d1, double
 /* The default solver for one module: stages 1 and 2. */
 static int eigs_gram(EsdScratch *s, const float *w, int rows, int cols, const char *name, double *lam,
                      Err *e) {
-    int N = rows < cols ? rows : cols, done = 0, info[2];
+    int N = rows < cols ? rows : cols, done = 0, info[1];
     if (grow((void **)&s->off[0], &s->capoff[0], sizeof(double) * 3 * (size_t)N))
         return err_set(e, "esd: out of memory for %s", name);
     if (gram_tridiag(s, w, rows, cols, name, lam, s->off[0], &done, e)) return -1;
-    if (!done && gram_eigs2(N, lam, s->off[0], 0, NULL, NULL, info))
+    if (!done && gram_eigs(1, &N, &lam, &s->off[0], info))
         return err_set(e, "esd: tridiagonal eigenvalues failed for %s (info %d)", name, info[0]);
     return 0;
 }
@@ -533,30 +291,39 @@ static void job_end(EsdJob *j, const PlFitOpts *fit) {
     j->gradnorm = esd_gradnorm(j->grad, (size_t)j->rows * j->cols);
 }
 
-/* Stage 2 of jobs a and b (b < 0: a alone), interleaved, then their ends. seconds: each job's own
- * stages plus its share of the common stage 2. */
-static void jobs_finish(EsdScratch *sc, EsdJob *jobs, int a, int slot_a, double ta, int b, int slot_b,
-                        double tb, const PlFitOpts *fit, int *rc, Err *errs) {
+/* A thread's jobs whose stage 2 is pending: job index (its off-diagonal is in scratch slot k), own
+ * seconds. */
+typedef struct {
+    int cnt, idx[TRD_GROUP];
+    double own[TRD_GROUP];
+} Pending;
+
+/* Stage 2 of the pending jobs, interleaved, then their ends. seconds: each job's own stages plus its
+ * share of the common stage 2. */
+static void jobs_finish(EsdScratch *sc, EsdJob *jobs, Pending *pd, const PlFitOpts *fit, int *rc, Err *errs) {
+    if (pd->cnt == 0) return;
     double t0 = now_seconds();
-    int info[2];
-    EsdJob *ja = &jobs[a], *jb = b >= 0 ? &jobs[b] : NULL;
-    gram_eigs2(ja->N, ja->lam, sc->off[slot_a], jb ? jb->N : 0, jb ? jb->lam : NULL, jb ? sc->off[slot_b] : NULL,
-               info);
-    double share = (now_seconds() - t0) / (jb ? 2 : 1);
-    int idx[2] = {a, b};
-    double own[2] = {ta, tb};
-    for (int k = 0; k < (jb ? 2 : 1); k++) {
-        EsdJob *j = &jobs[idx[k]];
+    int n[TRD_GROUP], info[TRD_GROUP];
+    double *d[TRD_GROUP];
+    for (int k = 0; k < pd->cnt; k++) {
+        n[k] = jobs[pd->idx[k]].N;
+        d[k] = jobs[pd->idx[k]].lam;
+    }
+    gram_eigs(pd->cnt, n, d, sc->off, info);
+    double share = (now_seconds() - t0) / pd->cnt;
+    for (int k = 0; k < pd->cnt; k++) {
+        EsdJob *j = &jobs[pd->idx[k]];
         if (info[k]) {
-            rc[idx[k]] = err_set(&errs[idx[k]], "esd: tridiagonal eigenvalues failed for %s (info %d)", j->name,
-                                 info[k]);
+            rc[pd->idx[k]] = err_set(&errs[pd->idx[k]], "esd: tridiagonal eigenvalues failed for %s (info %d)",
+                                     j->name, info[k]);
             continue;
         }
         double t1 = now_seconds();
         eigs_finish(j->lam, j->N);
         job_end(j, fit);
-        j->seconds = own[k] + share + (now_seconds() - t1);
+        j->seconds = pd->own[k] + share + (now_seconds() - t1);
     }
+    pd->cnt = 0;
 }
 
 typedef struct {
@@ -597,31 +364,27 @@ int esd_many(EsdJob *jobs, int n, EsdSolver s, const PlFitOpts *fit, int threads
     openblas_set_num_threads(1);
 #pragma omp parallel num_threads(threads)
     {
-        /* Default solver: each thread keeps one module's tridiagonal pending until it has a second, then
-         * computes both spectra in one interleaved pass (tridiag_eigs2); results do not depend on the
-         * pairing. */
+        /* Default solver: each thread keeps its modules' tridiagonals pending until it has TRD_GROUP,
+         * then computes their spectra in one interleaved pass (trd_eigs); results do not depend on the
+         * grouping. */
         EsdScratch *S = &sc[omp_get_thread_num()];
-        int pend = -1, slot = 0;
-        double pend_t = 0;
+        Pending pd = {0};
 #pragma omp for schedule(dynamic, 1) nowait
         for (int k = 0; k < n; k++) {
             int i = order[k].idx, waiting = 0;
             double t0 = now_seconds();
-            rc[i] = job_begin(S, slot, &jobs[i], s, &waiting, &errs[i]);
+            rc[i] = job_begin(S, pd.cnt, &jobs[i], s, &waiting, &errs[i]);
             if (rc[i]) continue;
             if (!waiting) {
                 job_end(&jobs[i], fit);
                 jobs[i].seconds = now_seconds() - t0;
-            } else if (pend < 0) {
-                pend = i;
-                pend_t = now_seconds() - t0;
-                slot ^= 1;
-            } else {
-                jobs_finish(S, jobs, pend, slot ^ 1, pend_t, i, slot, now_seconds() - t0, fit, rc, errs);
-                pend = -1;
+                continue;
             }
+            pd.idx[pd.cnt] = i;
+            pd.own[pd.cnt++] = now_seconds() - t0;
+            if (pd.cnt == TRD_GROUP) jobs_finish(S, jobs, &pd, fit, rc, errs);
         }
-        if (pend >= 0) jobs_finish(S, jobs, pend, slot ^ 1, pend_t, -1, 0, 0, fit, rc, errs);
+        jobs_finish(S, jobs, &pd, fit, rc, errs);
     }
     openblas_set_num_threads(blas_threads);
     for (int t = 0; t < threads; t++) scratch_free(&sc[t]);

@@ -89,12 +89,6 @@ int esd_write_spectra(const char *path, long step, const SpectrumRec *recs, int 
 int esd_read_spectra(const char *path, long *step, SpectrumRec **recs, int *n, Err *e);
 void esd_free_spectra(SpectrumRec *recs, int n);
 
-/* Eigenvalues (ascending, into d) of the symmetric tridiagonals (d0, e0) of order n0 and (d1, e1) of
- * order n1 (0: none), e holding n - 1 values (overwritten): LAPACK dsterf's algorithm with the two
- * matrices' sweeps interleaved. Returns -1 if a matrix needs what is left to LAPACK (a block outside
- * dsterf's unscaled range, or no convergence); its d, e are then undefined. For tests. */
-int esd_tridiag_eigs2(int n0, double *d0, double *e0, int n1, double *d1, double *e1);
-
 /* Benchmark hook: one full pass (random N(0, 0.02) matrices of the given shapes, eigenvalues + median
  * fit + metrics) `reps` times; returns the best wall seconds of one pass, or -1 on error. */
 double esd_bench_pass(const int *rows, const int *cols, int count, EsdSolver s, int threads, int reps);

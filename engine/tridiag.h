@@ -1,4 +1,5 @@
-/* tridiag.h - reduction of a symmetric matrix to tridiagonal form (the first stage of the ESD solver).
+/* tridiag.h - the symmetric eigenvalue stages of the ESD solver: reduction to tridiagonal form, and the
+ * tridiagonal's eigenvalues.
  *
  * trd_reduce_lower is LAPACK dsytrd('L')'s blocked algorithm with our own panel and symmetric
  * matrix-vector kernel (see tridiag.c for why); it agrees with dsytrd to rounding, not bit for bit. */
@@ -7,12 +8,20 @@
 
 /* panel width (ILAENV's 32 measured ~7% slower here at n = 512 and 768: less BLAS-2 panel work) and the
  * order below which the unblocked dsytd2 finishes */
-enum { TRD_NB = 16, TRD_NX = 64 };
+enum { TRD_NB = 16, TRD_NX = 32 };
 
 /* Reduces the symmetric A (n x n, column-major, leading dimension n, lower triangle referenced and
  * overwritten) to tridiagonal form: d gets the n diagonal values, e the n - 1 off-diagonal ones, tau the
  * reflectors' scalars (n). work: n * TRD_NB doubles. Returns 0, or dsytd2's nonzero info. */
 int trd_reduce_lower(int n, double *A, double *d, double *e, double *tau, double *work);
+
+/* Eigenvalues (ascending, into d[j]) of cnt <= TRD_GROUP symmetric tridiagonals (d[j], e[j]) of orders
+ * n[j] (e[j] holds n[j] - 1 values; overwritten): LAPACK dsterf's algorithm, bit for bit, with the
+ * matrices' sweeps interleaved. rc[j] is 0, or -1 if matrix j needs what is left to LAPACK (a block
+ * outside dsterf's unscaled range, or no convergence; d[j], e[j] are then undefined). Returns 0 when
+ * every rc is 0, else -1. */
+enum { TRD_GROUP = 4 };
+int trd_eigs(int cnt, const int *n, double *const *d, double *const *e, int *rc);
 
 /* y = A x for the symmetric A (m x m, lower triangle, column-major, leading dimension lda); `reverse`
  * walks the columns right to left (a different, fixed summation order). Exposed for its test. */

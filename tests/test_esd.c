@@ -1,8 +1,7 @@
 /* test_esd.c - spectra of W^T W: hand matrices, Gram vs SVD vs float, Marchenko-Pastur edges, the
  * median-Hill alpha of Gaussian matrices vs aspect ratio (METHOD.md section 6), metrics against hand
- * formulas, NaN rejection, parallel == serial, esd_many (reused scratch) == esd_eigs, the interleaved
- * tridiagonal eigenvalues vs LAPACK dsterf, structured matrices vs dgesdd, spectra file
- * round trip and corruption. */
+ * formulas, NaN rejection, parallel == serial, esd_many (reused scratch) == esd_eigs, structured
+ * matrices vs dgesdd, spectra file round trip and corruption. (The tridiagonal stages: test_tridiag.c.) */
 #include <cblas.h>
 #include <lapacke.h>
 #include <math.h>
@@ -109,63 +108,6 @@ static void test_extreme_scales(void) {
     CHECK(rc == 0 && d < 1e-6, "tiny_scale_spectrum", "rc %d max rel diff %g", rc, d);
     free(w);
     free(ws);
-}
-
-/* The interleaved tridiagonal eigenvalue code against LAPACK dsterf: random, graded (both QL and QR
- * directions), split (zero off-diagonals), 2 x 2 blocks, constant (immediate deflation), indefinite,
- * tiny orders; each matrix alone and paired with every other (pairs of different orders). */
-static void test_tridiag_vs_dsterf(void) {
-    enum { NT = 9, NMAX = 300 };
-    int ns[NT] = {1, 2, 3, 300, 200, 150, 120, 64, 257};
-    static double d[NT][NMAX], e[NT][NMAX], ref[NT][NMAX];
-    Rng r;
-    rng_seed(&r, 7);
-    for (int t = 0; t < NT; t++)
-        for (int i = 0; i < ns[t]; i++) {
-            double u = rng_normal(&r), v = rng_normal(&r);
-            switch (t) {
-            case 3: d[t][i] = 5 + u; e[t][i] = v; break;                               /* random */
-            case 4: d[t][i] = pow(10.0, -6.0 * i / ns[t]); e[t][i] = 0.3 * d[t][i] * v; break; /* graded down */
-            case 5: d[t][i] = pow(10.0, 6.0 * i / ns[t] - 6); e[t][i] = (i % 17 == 5 || i % 29 == 0) ? 0 : 1e-3 * v; break;
-            case 6: d[t][i] = 2.0; e[t][i] = (i % 3 == 2) ? 0 : 1e-20 * v; break;     /* constant, 2x2 blocks */
-            case 7: d[t][i] = u; e[t][i] = (i % 2) ? 0 : v; break;                      /* 2 x 2 blocks, indefinite */
-            default: d[t][i] = 1 + u; e[t][i] = 0.5 * v; break;
-            }
-        }
-    for (int t = 0; t < NT; t++) {
-        double dd[NMAX], ee[NMAX];
-        memcpy(dd, d[t], sizeof dd);
-        memcpy(ee, e[t], sizeof ee);
-        lapack_int info = LAPACKE_dsterf(ns[t], dd, ee);
-        memcpy(ref[t], dd, sizeof dd);
-        CHECK(info == 0, "dsterf_reference", "info %d", (int)info);
-    }
-    double worst = 0;
-    int all_ok = 1, bitwise = 1;
-    for (int a = 0; a < NT; a++)
-        for (int b = -1; b < NT; b++) {
-            double da[NMAX], ea[NMAX], db[NMAX], eb[NMAX];
-            memcpy(da, d[a], sizeof da);
-            memcpy(ea, e[a], sizeof ea);
-            if (b >= 0) {
-                memcpy(db, d[b], sizeof db);
-                memcpy(eb, e[b], sizeof eb);
-            }
-            all_ok &= esd_tridiag_eigs2(ns[a], da, ea, b >= 0 ? ns[b] : 0, db, eb) == 0;
-            for (int k = 0; k < (b >= 0 ? 2 : 1); k++) {
-                int t = k ? b : a;
-                double *got = k ? db : da, mx = 0;
-                for (int i = 0; i < ns[t]; i++) mx = fmax(mx, fabs(ref[t][i]));
-                for (int i = 0; i < ns[t]; i++) {
-                    worst = fmax(worst, fabs(got[i] - ref[t][i]) / mx);
-                    if (got[i] != ref[t][i]) bitwise = 0;
-                }
-            }
-        }
-    CHECK(all_ok && worst <= 1e-13, "tridiag_interleaved_vs_dsterf", "ok %d max rel diff %g (bitwise %d)", all_ok,
-          worst, bitwise);
-    printf("# interleaved tridiagonal eigenvalues vs LAPACK dsterf: max diff %g of max |lambda|, bitwise equal %s\n",
-           worst, bitwise ? "yes" : "no");
 }
 
 /* Structured matrices (block diagonal: the Gram splits; rank deficient; equal singular values; graded
@@ -372,7 +314,6 @@ static void test_spectra_file(void) {
 }
 
 int main(void) {
-    test_tridiag_vs_dsterf();
     test_structured_vs_svd();
     test_hand();
     test_solvers_agree();

@@ -1,7 +1,8 @@
 /* test_tridiag.c - the tridiagonal reduction of the ESD solver: the symmetric matrix-vector kernel
  * (both walking orders, every block remainder, padded leading dimension) against a plain double loop
  * over the full matrix, and trd_reduce_lower against LAPACK dsytrd (same diagonal, same off-diagonal
- * up to sign) and against dsyev's eigenvalues. */
+ * up to sign) and against dsyev's eigenvalues; the interleaved tridiagonal eigenvalues against LAPACK
+ * dsterf. */
 #include <lapacke.h>
 #include <math.h>
 #include <stdlib.h>
@@ -92,7 +93,82 @@ static void test_reduce(void) {
           ok, worst_eig);
 }
 
+/* The interleaved tridiagonal eigenvalue code against LAPACK dsterf: random, graded (both QL and QR
+ * directions), split (zero off-diagonals), 2 x 2 blocks, constant (immediate deflation), indefinite,
+ * tiny orders; each matrix alone, paired with every other, and in groups of three and four of
+ * different orders. Bitwise equality is expected (same operations in the same order) and reported;
+ * the check allows 1e-13 of max |lambda|. */
+static void test_eigs_vs_dsterf(void) {
+    enum { NT = 9, NMAX = 300 };
+    int ns[NT] = {1, 2, 3, 300, 200, 150, 120, 64, 257};
+    static double d[NT][NMAX], e[NT][NMAX], ref[NT][NMAX];
+    Rng r;
+    rng_seed(&r, 7);
+    for (int t = 0; t < NT; t++)
+        for (int i = 0; i < ns[t]; i++) {
+            double u = rng_normal(&r), v = rng_normal(&r);
+            switch (t) {
+            case 3: d[t][i] = 5 + u; e[t][i] = v; break;                               /* random */
+            case 4: d[t][i] = pow(10.0, -6.0 * i / ns[t]); e[t][i] = 0.3 * d[t][i] * v; break; /* graded down */
+            case 5: d[t][i] = pow(10.0, 6.0 * i / ns[t] - 6); e[t][i] = (i % 17 == 5 || i % 29 == 0) ? 0 : 1e-3 * v; break;
+            case 6: d[t][i] = 2.0; e[t][i] = (i % 3 == 2) ? 0 : 1e-20 * v; break;     /* constant, 2x2 blocks */
+            case 7: d[t][i] = u; e[t][i] = (i % 2) ? 0 : v; break;                      /* 2 x 2 blocks, indefinite */
+            default: d[t][i] = 1 + u; e[t][i] = 0.5 * v; break;
+            }
+        }
+    int ref_ok = 1;
+    for (int t = 0; t < NT; t++) {
+        double dd[NMAX], ee[NMAX];
+        memcpy(dd, d[t], sizeof dd);
+        memcpy(ee, e[t], sizeof ee);
+        ref_ok &= LAPACKE_dsterf(ns[t], dd, ee) == 0;
+        memcpy(ref[t], dd, sizeof dd);
+    }
+    CHECK(ref_ok, "dsterf_reference", "LAPACK dsterf failed on a test matrix");
+    /* groups: every single and pair, then triples and quadruples of distinct matrices */
+    int groups[200][TRD_GROUP], sizes[200], ng = 0;
+    for (int a = 0; a < NT; a++) {
+        groups[ng][0] = a, sizes[ng++] = 1;
+        for (int b = 0; b < NT; b++) groups[ng][0] = a, groups[ng][1] = b, sizes[ng++] = 2;
+        groups[ng][0] = a, groups[ng][1] = (a + 1) % NT, groups[ng][2] = (a + 4) % NT, sizes[ng++] = 3;
+        for (int q = 0; q < 4; q++) groups[ng][q] = (a + 2 * q) % NT;
+        sizes[ng++] = 4;
+    }
+    double worst = 0;
+    int all_ok = 1, bitwise = 1, counted = 0;
+    for (int g = 0; g < ng; g++) {
+        static double dg[TRD_GROUP][NMAX], eg[TRD_GROUP][NMAX];
+        double *dp[TRD_GROUP], *ep[TRD_GROUP];
+        int n[TRD_GROUP], rc[TRD_GROUP];
+        for (int k = 0; k < sizes[g]; k++) {
+            memcpy(dg[k], d[groups[g][k]], sizeof dg[k]);
+            memcpy(eg[k], e[groups[g][k]], sizeof eg[k]);
+            dp[k] = dg[k], ep[k] = eg[k], n[k] = ns[groups[g][k]];
+        }
+        all_ok &= trd_eigs(sizes[g], n, dp, ep, rc) == 0;
+        for (int k = 0; k < sizes[g]; k++) {
+            int t = groups[g][k];
+            double mx = 0;
+            for (int i = 0; i < ns[t]; i++) mx = fmax(mx, fabs(ref[t][i]));
+            for (int i = 0; i < ns[t]; i++) {
+                worst = fmax(worst, fabs(dg[k][i] - ref[t][i]) / mx);
+                if (dg[k][i] != ref[t][i]) bitwise = 0;
+            }
+            counted++;
+        }
+    }
+    CHECK(all_ok && worst <= 1e-13 && counted == 9 + 81 * 2 + 9 * 3 + 9 * 4, "eigs_interleaved_vs_dsterf",
+          "ok %d max rel diff %g (bitwise %d) over %d matrices", all_ok, worst, bitwise, counted);
+    printf("# interleaved tridiagonal eigenvalues vs LAPACK dsterf: max diff %g of max |lambda|, bitwise equal %s\n",
+           worst, bitwise ? "yes" : "no");
+    int n0 = 5, rcx[1];
+    double dx[5] = {1, 2, 3, 4, 5}, ex[5] = {1, 1, 1, 1, 0}, *dpx = dx, *epx = ex;
+    CHECK(trd_eigs(0, &n0, &dpx, &epx, rcx) == -1 && trd_eigs(TRD_GROUP + 1, &n0, &dpx, &epx, rcx) == -1,
+          "eigs_group_size_checked", "a group of 0 or more than TRD_GROUP matrices was accepted");
+}
+
 int main(void) {
+    test_eigs_vs_dsterf();
     test_symv();
     test_reduce();
     return check_summary();
