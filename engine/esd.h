@@ -3,22 +3,27 @@
  *
  * Spectrum: for W (rows x cols, row-major fp32) the N = min(rows, cols) eigenvalues of W^T W (the
  * squared singular values), ascending, not normalised. ESD_GRAM (default) forms the smaller Gram
- * matrix in double with cblas_dsyrk, reduces it to tridiagonal form (tridiag.c: dsytrd's blocked
- * algorithm, panel 16, with our own panel and AVX-512 symmetric matrix-vector kernel) and takes the tridiagonal's eigenvalues with dsterf's algorithm (own code: esd_many runs two
- * modules' iterations interleaved in one thread to hide the divider latency; same operations, so the
- * same bits as LAPACK dsterf), column-major on the lower triangle (no LAPACKE transposes); agrees
- * with dgesdd's squared singular values to ~1e-14 of lam_max. Tiny negative round-off eigenvalues are
- * clamped to 0 (squared singular values are >= 0). ESD_SVD runs dgesdd on a double copy of W (a
- * cross-check: about 2-3x slower at 512 x 512 on this machine). ESD_GRAM_F32 does the same as
- * ESD_GRAM in single precision (about 1.6x faster, eigenvalues accurate to ~1e-6 of lam_max: fine for
- * the upper half used by the median fit, not for the smallest eigenvalues).
- * Measured and rejected for the default (OpenBLAS 0.3.21, per 512/768-wide module): the two-stage
- * reductions dsyev_2stage / dsyevd_2stage / dsyevr_2stage (1.5-2x slower: the band-to-tridiagonal
- * bulge chase dominates), dsyevr / dstemr / dqds instead of dsterf (no faster), dgemm instead of
- * dsyrk for the Gram (slower: twice the flops).
+ * matrix in double with cblas_dsyrk, reduces it to tridiagonal form and takes the tridiagonal's
+ * eigenvalues (both in tridiag.c: dsytrd's blocked algorithm with our own panel and AVX-512 symmetric
+ * matrix-vector kernel; dsterf's algorithm, bit for bit, with four modules' iterations interleaved in
+ * one thread to hide the divider latency), column-major on the lower triangle (no LAPACKE
+ * transposes); agrees with dgesdd's squared singular values to ~1e-14 of lam_max. Tiny negative
+ * round-off eigenvalues are clamped to 0 (squared singular values are >= 0). ESD_SVD runs dgesdd on a
+ * double copy of W (a cross-check: about 2-3x slower at 512 x 512 on this machine). ESD_GRAM_F32 does
+ * the same as ESD_GRAM in single precision with LAPACK ssyevd (about 1.2-1.3x faster, eigenvalues accurate
+ * to ~1e-6 of lam_max: fine for the upper half used by the median fit, not for the smallest
+ * eigenvalues).
+ * Cost of one 768-order module on one core (Zen 5, OpenBLAS 0.3.21 Cooperlake kernel): dsyrk 5.1 ms
+ * (768 x 768 W) or 13.6 ms (2048 x 768), reduction 11.3-11.7 ms (symv 6.8, dsyr2k 3.5, the rest of the
+ * panel 1), eigenvalues 2.1 ms (LAPACK dsterf alone: 5.9 ms; dsytrd: 13.4 ms).
+ * Measured and rejected for the default (per 512/768-wide module): the two-stage reductions
+ * dsyev_2stage / dsyevd_2stage / dsyevr_2stage (1.5-2x slower: the band-to-tridiagonal bulge chase
+ * dominates), dsyevr / dstemr / dqds instead of dsterf (no faster), dgemm instead of dsyrk for the Gram
+ * (slower: twice the flops; a 2 x 2 blocked syrk + dgemm: no faster), panel widths 8-32 (16 best by a
+ * hair), software prefetch in the symv (slower), huge pages for the Gram (no change).
  *
- * Parallelism: esd_many runs one module per OpenMP thread, largest modules first (each thread holds one
- * module's tridiagonal until its next module's is ready, then finishes both together), with OpenBLAS set
+ * Parallelism: esd_many runs one module per OpenMP thread, largest modules first (each thread holds its
+ * modules' tridiagonals until it has four, then finishes them together), with OpenBLAS set
  * to one thread for the duration (restored afterwards; measured faster than threaded LAPACK per
  * module on 2 cores); each thread reuses its scratch (double copy of W, Gram, LAPACK workspace)
  * across modules.
@@ -59,8 +64,8 @@ typedef struct {
     double alphahat;       /* softplus(alpha * log10 lam_max), the code's variant */
     double entropy;        /* normalised matrix entropy, eps 6e-5 */
     double gradnorm;       /* ||grad||_F, or 10 when grad is NULL */
-    double seconds;        /* wall time of this module's eigenvalues + fit (esd_many: half of a shared
-                            * interleaved tridiagonal stage each) */
+    double seconds;        /* wall time of this module's eigenvalues + fit (esd_many: an equal share of
+                            * the interleaved tridiagonal stage it ran in) */
 } EsdJob;
 
 /* Eigenvalues of W^T W into lam (N = min(rows, cols) doubles, ascending). NaN/Inf in W is an error
