@@ -514,13 +514,19 @@ int esd_read_spectra(const char *path, long *step, SpectrumRec **out, int *n_out
 
 /* ---- benchmark hook ---- */
 
-double esd_bench_pass(const int *rows, const int *cols, int count, EsdSolver s, int threads, int reps) {
+static int cmp_seconds(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double esd_bench_pass(const int *rows, const int *cols, int count, EsdSolver s, int threads, int reps,
+                      double *median) {
     float **w = calloc((size_t)count, sizeof *w);
     EsdJob *jobs = calloc((size_t)count, sizeof *jobs);
-    double best = -1;
+    double best = -1, *times = calloc((size_t)(reps > 0 ? reps : 1), sizeof *times);
     Rng rng;
     rng_seed(&rng, 1234);
-    int ok = w && jobs;
+    int ok = w && jobs && times;
     for (int i = 0; ok && i < count; i++) {
         size_t sz = (size_t)rows[i] * cols[i];
         w[i] = malloc(sizeof(float) * sz);
@@ -536,11 +542,17 @@ double esd_bench_pass(const int *rows, const int *cols, int count, EsdSolver s, 
         Err e;
         if (esd_many(jobs, count, s, &fit, threads, &e)) ok = 0;
         double t = now_seconds() - t0;
+        times[r] = t;
         if (ok && (best < 0 || t < best)) best = t;
         for (int i = 0; i < count; i++) esd_job_clear(&jobs[i]);
     }
     for (int i = 0; w && i < count; i++) free(w[i]);
     free(w);
     free(jobs);
+    if (ok && median) {
+        qsort(times, (size_t)reps, sizeof *times, cmp_seconds);
+        *median = reps % 2 ? times[reps / 2] : 0.5 * (times[reps / 2 - 1] + times[reps / 2]);
+    }
+    free(times);
     return ok ? best : -1;
 }
