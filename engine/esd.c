@@ -514,11 +514,6 @@ int esd_read_spectra(const char *path, long *step, SpectrumRec **out, int *n_out
 
 /* ---- benchmark hook ---- */
 
-static int cmp_seconds(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 double esd_bench_pass(const int *rows, const int *cols, int count, EsdSolver s, int threads, int reps,
                       double *median) {
     float **w = calloc((size_t)count, sizeof *w);
@@ -550,7 +545,7 @@ double esd_bench_pass(const int *rows, const int *cols, int count, EsdSolver s, 
     free(w);
     free(jobs);
     if (ok && median) {
-        qsort(times, (size_t)reps, sizeof *times, cmp_seconds);
+        qsort(times, (size_t)reps, sizeof *times, cmp_double);
         *median = reps % 2 ? times[reps / 2] : 0.5 * (times[reps / 2 - 1] + times[reps / 2]);
     }
     free(times);

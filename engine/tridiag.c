@@ -146,8 +146,9 @@ static void gemv_sub(int M, int K, const double *A, int lda, const double *x, in
 
 /* Reduces the first TRD_NB columns of A; e, tau get their TRD_NB values, W (m x TRD_NB, leading
  * dimension m) the matrix with which the caller updates the trailing block: A22 -= V W^T + W V^T.
- * `flip` sets the direction of the first symv; the rest alternate. */
-static void trd_panel(int m, double *A, int lda, double *e, double *tau, double *W, int flip) {
+ * The symv alternates direction from column to column (which direction comes first after the dsyr2k
+ * measured the same). */
+static void trd_panel(int m, double *A, int lda, double *e, double *tau, double *W) {
     const int ldw = m;
     for (int i = 0; i < TRD_NB; i++) {
         double *ai = A + i + (size_t)i * lda; /* A(i, i) */
@@ -162,7 +163,7 @@ static void trd_panel(int m, double *A, int lda, double *e, double *tau, double 
         v[0] = 1.0;
         /* W(i+1:m, i) = tau (A22 v - V (W^T v) - W (V^T v)), then -= tau/2 (w.v) v */
         double *wi = W + i + 1 + (size_t)i * ldw, wv[TRD_NB], vv[TRD_NB];
-        trd_symv_lower((int)mv, ai + 1 + lda, lda, v, wi, (i + flip) & 1);
+        trd_symv_lower((int)mv, ai + 1 + lda, lda, v, wi, i & 1);
         for (int k = 0; k < i; k++) {
             wv[k] = dot((int)mv, W + i + 1 + (size_t)k * ldw, v);
             vv[k] = dot((int)mv, A + i + 1 + (size_t)k * lda, v);
@@ -182,7 +183,7 @@ int trd_reduce_lower(int n, double *A, double *d, double *e, double *tau, double
     for (; n - i > TRD_NX; i += TRD_NB) {
         int m = n - i;
         double *Aii = A + i + (size_t)i * lda;
-        trd_panel(m, Aii, (int)lda, e + i, tau + i, work, 0);
+        trd_panel(m, Aii, (int)lda, e + i, tau + i, work);
         /* A22 -= V W^T + W V^T on the trailing block */
         cblas_dsyr2k(CblasColMajor, CblasLower, CblasNoTrans, m - TRD_NB, TRD_NB, -1.0, Aii + TRD_NB, (int)lda,
                      work + TRD_NB, m, 1.0, Aii + TRD_NB + (size_t)TRD_NB * lda, (int)lda);
