@@ -49,8 +49,7 @@ const char *module_type_name(ModuleType t) {
     return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "?";
 }
 
-static void add_tensor(Model *m, const char *name, int rows, int cols, TensorKind kind, int layer,
-                       ModuleType type) {
+void model_add_tensor(Model *m, const char *name, int rows, int cols, TensorKind kind, int layer, ModuleType type) {
     TensorInfo *t = &m->tensors[m->n_tensors++];
     snprintf(t->name, sizeof t->name, "%s", name);
     t->rows = rows;
@@ -91,26 +90,26 @@ int model_build(Model *m, const ModelConfig *c, Err *e) {
     int L = c->num_hidden_layers, C = c->hidden_size, I = c->intermediate_size, V = c->vocab_size;
     m->tensors = xcalloc((size_t)9 * L + 3, sizeof(TensorInfo));
     char nm[96];
-    add_tensor(m, "model.embed_tokens.weight", V, C, KIND_EMBEDDING, -1, MT_EMBED);
+    model_add_tensor(m, "model.embed_tokens.weight", V, C, KIND_EMBEDDING, -1, MT_EMBED);
     for (int l = 0; l < L; l++) {
         static const char *attn[] = {"q", "k", "v", "o"};
         snprintf(nm, sizeof nm, "model.layers.%d.input_layernorm.weight", l);
-        add_tensor(m, nm, 1, C, KIND_NORM, l, MT_ATTN_NORM);
+        model_add_tensor(m, nm, 1, C, KIND_NORM, l, MT_ATTN_NORM);
         for (int i = 0; i < 4; i++) {
             snprintf(nm, sizeof nm, "model.layers.%d.self_attn.%s_proj.weight", l, attn[i]);
-            add_tensor(m, nm, C, C, KIND_LINEAR, l, (ModuleType)(MT_Q + i));
+            model_add_tensor(m, nm, C, C, KIND_LINEAR, l, (ModuleType)(MT_Q + i));
         }
         snprintf(nm, sizeof nm, "model.layers.%d.post_attention_layernorm.weight", l);
-        add_tensor(m, nm, 1, C, KIND_NORM, l, MT_MLP_NORM);
+        model_add_tensor(m, nm, 1, C, KIND_NORM, l, MT_MLP_NORM);
         snprintf(nm, sizeof nm, "model.layers.%d.mlp.gate_proj.weight", l);
-        add_tensor(m, nm, I, C, KIND_LINEAR, l, MT_GATE);
+        model_add_tensor(m, nm, I, C, KIND_LINEAR, l, MT_GATE);
         snprintf(nm, sizeof nm, "model.layers.%d.mlp.up_proj.weight", l);
-        add_tensor(m, nm, I, C, KIND_LINEAR, l, MT_UP);
+        model_add_tensor(m, nm, I, C, KIND_LINEAR, l, MT_UP);
         snprintf(nm, sizeof nm, "model.layers.%d.mlp.down_proj.weight", l);
-        add_tensor(m, nm, C, I, KIND_LINEAR, l, MT_DOWN);
+        model_add_tensor(m, nm, C, I, KIND_LINEAR, l, MT_DOWN);
     }
-    add_tensor(m, "model.norm.weight", 1, C, KIND_NORM, -1, MT_FINAL_NORM);
-    add_tensor(m, "lm_head.weight", V, C, KIND_LM_HEAD, -1, MT_LM_HEAD);
+    model_add_tensor(m, "model.norm.weight", 1, C, KIND_NORM, -1, MT_FINAL_NORM);
+    model_add_tensor(m, "lm_head.weight", V, C, KIND_LM_HEAD, -1, MT_LM_HEAD);
     m->params = calloc(m->n_params, sizeof(float));
     m->wd = calloc((size_t)m->n_tensors, sizeof(double));
     if (!m->params || !m->wd) {

@@ -76,6 +76,9 @@ int model_alloc_acts(Model *m, int B, int T, Err *e);
 /* Bytes model_alloc_train + model_alloc_acts(B, T) would use, plus params: for the memory estimate. */
 size_t model_estimate_bytes(const ModelConfig *c, int B, int T, int training);
 int model_find_tensor(const Model *m, const char *name); /* index or -1 */
+/* Appends a tensor to the layout (offset = parameters so far); model_build uses it, tests build
+ * hand-made layouts with it. */
+void model_add_tensor(Model *m, const char *name, int rows, int cols, TensorKind kind, int layer, ModuleType type);
 
 /* Forward over inputs (B*T token ids). If targets is non-NULL (B*T ids, -1 = ignore / pad), returns the
  * mean cross-entropy over non-ignored positions and stores their count in *n_valid (may be NULL);

@@ -14,36 +14,23 @@
 /* ---- a hand-built model: embed, per layer {norm, q, k, up (N = 32 < 50)}, final norm, lm_head ---- */
 
 #define D 64
-static void add(Model *m, const char *name, int rows, int cols, TensorKind kind, int layer, ModuleType type) {
-    TensorInfo *t = &m->tensors[m->n_tensors++];
-    snprintf(t->name, sizeof t->name, "%s", name);
-    t->rows = rows;
-    t->cols = cols;
-    t->offset = m->n_params;
-    t->size = (size_t)rows * cols;
-    t->kind = kind;
-    t->layer = layer;
-    t->type = type;
-    m->n_params += t->size;
-}
-
 static void build(Model *m) {
     memset(m, 0, sizeof *m);
     m->tensors = calloc(16, sizeof(TensorInfo));
-    add(m, "model.embed_tokens.weight", 10, D, KIND_EMBEDDING, -1, MT_EMBED);
+    model_add_tensor(m, "model.embed_tokens.weight", 10, D, KIND_EMBEDDING, -1, MT_EMBED);
     char n[96];
     for (int l = 0; l < 2; l++) {
         snprintf(n, sizeof n, "model.layers.%d.input_layernorm.weight", l);
-        add(m, n, 1, D, KIND_NORM, l, MT_ATTN_NORM);
+        model_add_tensor(m, n, 1, D, KIND_NORM, l, MT_ATTN_NORM);
         snprintf(n, sizeof n, "model.layers.%d.self_attn.q_proj.weight", l);
-        add(m, n, D, D, KIND_LINEAR, l, MT_Q);
+        model_add_tensor(m, n, D, D, KIND_LINEAR, l, MT_Q);
         snprintf(n, sizeof n, "model.layers.%d.self_attn.k_proj.weight", l);
-        add(m, n, D, D, KIND_LINEAR, l, MT_K);
+        model_add_tensor(m, n, D, D, KIND_LINEAR, l, MT_K);
         snprintf(n, sizeof n, "model.layers.%d.mlp.up_proj.weight", l);
-        add(m, n, 32, D, KIND_LINEAR, l, MT_UP);
+        model_add_tensor(m, n, 32, D, KIND_LINEAR, l, MT_UP);
     }
-    add(m, "model.norm.weight", 1, D, KIND_NORM, -1, MT_FINAL_NORM);
-    add(m, "lm_head.weight", 10, D, KIND_LM_HEAD, -1, MT_LM_HEAD);
+    model_add_tensor(m, "model.norm.weight", 1, D, KIND_NORM, -1, MT_FINAL_NORM);
+    model_add_tensor(m, "lm_head.weight", 10, D, KIND_LM_HEAD, -1, MT_LM_HEAD);
     m->params = calloc(m->n_params, sizeof(float));
     m->grads = calloc(m->n_params, sizeof(float));
     m->wd = calloc((size_t)m->n_tensors, sizeof(double));
@@ -85,23 +72,11 @@ static double hand_alpha(const Model *m, int i) {
 }
 
 static void config(Config *c, DecayMethod method) {
-    memset(c, 0, sizeof *c);
+    config_defaults(c); /* decay section: s1 0.6666, s2 3, alpha, linear, median, exclusions, awd_scale 100 */
     c->train.threads = 2;
     c->decay.method = method;
     c->decay.weight_decay = 1e-5;
     c->decay.update_every = 3;
-    c->decay.s1 = 0.6666;
-    c->decay.s2 = 3;
-    c->decay.metric = METRIC_ALPHA;
-    c->decay.assign = ASSIGN_LINEAR;
-    c->decay.pl_fit = FIT_MEDIAN;
-    c->decay.xmin_pos = 2;
-    c->decay.eigs_thresh = 50;
-    c->decay.zero_thresh = 1e-5;
-    c->decay.awd_scale = 100;
-    snprintf(c->decay.exclude[0], 96, "model.layers.0.self_attn.q_proj");
-    snprintf(c->decay.exclude[1], 96, "lm_head");
-    c->decay.n_exclude = 2;
 }
 
 /* ---- pure assignment functions ---- */
