@@ -11,6 +11,8 @@
 
 #include "common.h"
 
+#include <yaml.h>
+
 typedef struct {
     char *key;
     char *val;
@@ -49,5 +51,9 @@ void jsonl_free(KVList *recs, int n);
 /* A YAML file of nested mappings -> dotted keys; a sequence of scalars becomes "[a, b]" and a
  * sequence of mappings "key.0.sub", "key.1.sub". Errors name FILE:LINE:COL. */
 int yaml_flatten_file(const char *path, KVList *out, Err *e);
+
+/* Loads the YAML file into *doc (the caller deletes it); -1 with "PATH: cannot open" or
+ * "PATH:LINE:COL: problem". */
+int yaml_load_file(const char *path, yaml_document_t *doc, Err *e);
 
 #endif

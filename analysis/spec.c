@@ -293,23 +293,11 @@ int spec_load(Spec *s, const char *path, Err *e) {
     s->better = -1;
     s->digits = 2;
     s->layer = -1;
-    FILE *f = fopen(path, "rb");
-    if (!f) return err_set(e, "%s: cannot open spec", path);
-    yaml_parser_t parser;
     yaml_document_t doc;
-    yaml_parser_initialize(&parser);
-    yaml_parser_set_input_file(&parser, f);
-    int rc;
-    if (!yaml_parser_load(&parser, &doc)) {
-        rc = err_set(e, "%s:%zu:%zu: %s", path, parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-                     parser.problem ? parser.problem : "YAML syntax error");
-    } else {
-        Ctx c = {&doc, path, e};
-        yaml_node_t *root = yaml_document_get_root_node(&doc);
-        rc = !root ? err_set(e, "%s: empty spec", path) : parse_top(&c, root, s);
-        yaml_document_delete(&doc);
-    }
-    yaml_parser_delete(&parser);
-    fclose(f);
+    if (yaml_load_file(path, &doc, e)) return -1;
+    Ctx c = {&doc, path, e};
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    int rc = !root ? err_set(e, "%s: empty spec", path) : parse_top(&c, root, s);
+    yaml_document_delete(&doc);
     return rc;
 }

@@ -66,29 +66,33 @@ static int flatten(yaml_document_t *doc, yaml_node_t *node, const char *prefix, 
     }
 }
 
-int yaml_flatten_file(const char *path, KVList *out, Err *e) {
-    kv_init(out);
+int yaml_load_file(const char *path, yaml_document_t *doc, Err *e) {
     FILE *f = fopen(path, "rb");
     if (!f) return err_set(e, "%s: cannot open", path);
     yaml_parser_t parser;
-    yaml_document_t doc;
     yaml_parser_initialize(&parser);
     yaml_parser_set_input_file(&parser, f);
     int rc = 0;
-    if (!yaml_parser_load(&parser, &doc)) {
+    if (!yaml_parser_load(&parser, doc))
         rc = err_set(e, "%s:%zu:%zu: %s", path, parser.problem_mark.line + 1, parser.problem_mark.column + 1,
                      parser.problem ? parser.problem : "YAML syntax error");
-    } else {
-        yaml_node_t *root = yaml_document_get_root_node(&doc);
-        if (!root) rc = err_set(e, "%s: empty YAML document", path);
-        else if (root->type != YAML_MAPPING_NODE)
-            rc = err_set(e, "%s:%zu:%zu: expected a mapping at the top", path, root->start_mark.line + 1,
-                         root->start_mark.column + 1);
-        else rc = flatten(&doc, root, "", out, path, e);
-        yaml_document_delete(&doc);
-    }
     yaml_parser_delete(&parser);
     fclose(f);
+    return rc;
+}
+
+int yaml_flatten_file(const char *path, KVList *out, Err *e) {
+    kv_init(out);
+    yaml_document_t doc;
+    if (yaml_load_file(path, &doc, e)) return -1;
+    int rc;
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (!root) rc = err_set(e, "%s: empty YAML document", path);
+    else if (root->type != YAML_MAPPING_NODE)
+        rc = err_set(e, "%s:%zu:%zu: expected a mapping at the top", path, root->start_mark.line + 1,
+                     root->start_mark.column + 1);
+    else rc = flatten(&doc, root, "", out, path, e);
+    yaml_document_delete(&doc);
     if (rc) kv_free(out);
     return rc;
 }
