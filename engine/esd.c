@@ -1,5 +1,6 @@
 /* esd.c - eigenvalues of W^T W per module, metrics, parallel passes, spectra files; see esd.h. */
 #include "esd.h"
+#include "gram.h"
 #include "tridiag.h"
 
 #include <cblas.h>
@@ -21,7 +22,7 @@ static int check_finite(const float *w, size_t n, const char *name, Err *e) {
 /* Per-thread scratch, grown on demand and reused across modules: no allocation, page faults or
  * LAPACKE transposes per module. */
 typedef struct {
-    double *W, *G, *work, *off[TRD_GROUP]; /* off: tridiagonal off-diagonals (+ fallback copies) */
+    double *W, *G, *work, *off[TRD_GROUP]; /* W: gram_lower's packing; off: tridiagonal off-diagonals (+ fallback copies) */
     float *Gf, *workf;
     int *iwork;
     size_t capW, capG, capwork, capoff[TRD_GROUP], capGf, capworkf, capiwork; /* bytes */
@@ -68,36 +69,21 @@ static int syevd_work(EsdScratch *s, int N, int single, lapack_int *lwork, lapac
     return grow((void **)&s->work, &s->capwork, sizeof(double) * (size_t)*lwork);
 }
 
-/* Stage 1 of the default solver: the Gram matrix of the smaller side in double (dsyrk) and its
- * tridiagonal form (tridiag_lower), diagonal into lam, off-diagonal into off (N values). Matrices whose
- * largest entry is outside dsyevd's safe range (it would rescale them; from fp32 weights only the
- * all-zero matrix) go to dsyevd itself: *done = 1, lam holds the eigenvalues. W is row-major rows x cols,
- * i.e. column-major cols x rows with leading dimension cols, and the Gram matrix is symmetric, so
- * everything runs column-major on the lower triangle without transposes. The conversion to double also
- * detects non-finite values (x * 0 is NaN exactly for them). */
+/* Stage 1 of the default solver: the Gram matrix of the smaller side in double (gram_lower) and its
+ * tridiagonal form (trd_reduce_lower), diagonal into lam, off-diagonal into off (N values). Matrices
+ * whose largest entry is outside dsyevd's safe range (it would rescale them; from fp32 weights only the
+ * all-zero matrix) go to dsyevd itself: *done = 1, lam holds the eigenvalues. G is column-major and
+ * only its lower triangle is used. */
 static int gram_tridiag(EsdScratch *s, const float *w, int rows, int cols, const char *name, double *lam,
                         double *off, int *done, Err *e) {
     int N = rows < cols ? rows : cols;
-    size_t sz = (size_t)rows * cols;
     *done = 0;
-    if (grow((void **)&s->W, &s->capW, sizeof(double) * sz) ||
+    if (grow((void **)&s->W, &s->capW, sizeof(double) * gram_pack_doubles(rows, cols)) ||
         grow((void **)&s->G, &s->capG, sizeof(double) * (size_t)N * N) ||
         grow((void **)&s->work, &s->capwork, sizeof(double) * (size_t)N * (TRD_NB + 2)))
         return err_set(e, "esd: out of memory for %s", name);
-    double *W = s->W, *G = s->G;
-    unsigned nonfinite = 0;
-    for (size_t i = 0; i < sz; i++) { /* exponent bits all ones: Inf or NaN */
-        uint32_t u;
-        memcpy(&u, &w[i], sizeof u);
-        nonfinite |= (u & 0x7f800000u) == 0x7f800000u;
-        W[i] = w[i];
-    }
-    if (nonfinite && check_finite(w, sz, name, e)) return -1;
-    /* cols <= rows: G = W^T W (cols x cols); else G = W W^T (rows x rows): same nonzero spectrum. */
-    if (cols <= rows)
-        cblas_dsyrk(CblasColMajor, CblasLower, CblasNoTrans, cols, rows, 1.0, W, cols, 0.0, G, N);
-    else
-        cblas_dsyrk(CblasColMajor, CblasLower, CblasTrans, rows, cols, 1.0, W, cols, 0.0, G, N);
+    double *G = s->G;
+    if (gram_lower(w, rows, cols, G, s->W) && check_finite(w, (size_t)rows * cols, name, e)) return -1;
     /* largest |G_ij|: G is positive semidefinite, so |G_ij| <= sqrt(G_ii G_jj) and the diagonal has it */
     double anrm = 0;
     for (int j = 0; j < N; j++) anrm = fmax(anrm, G[j + (size_t)j * N]);
