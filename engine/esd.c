@@ -80,7 +80,7 @@ static int gram_tridiag(EsdScratch *s, const float *w, int rows, int cols, const
     *done = 0;
     if (grow((void **)&s->W, &s->capW, sizeof(double) * gram_pack_doubles(rows, cols)) ||
         grow((void **)&s->G, &s->capG, sizeof(double) * (size_t)N * N) ||
-        grow((void **)&s->work, &s->capwork, sizeof(double) * (size_t)N * (TRD_NB + 2)))
+        grow((void **)&s->work, &s->capwork, sizeof(double) * ((size_t)N * 2 + trd_work_doubles(N))))
         return err_set(e, "esd: out of memory for %s", name);
     double *G = s->G;
     if (gram_lower(w, rows, cols, G, s->W) && check_finite(w, (size_t)rows * cols, name, e)) return -1;

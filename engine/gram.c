@@ -1,4 +1,5 @@
-/* gram.c - the Gram matrix of a float32 weight matrix, in double; see gram.h.
+/* gram.c - the Gram matrix of a float32 weight matrix, in double, and the rank-2k update of the
+ * tridiagonal reduction, on one micro-kernel; see gram.h.
  *
  * G[i][j] = sum_k a(i, k) a(j, k), where a(i, k) = W[k][i] for a tall W (G = W^T W) and W[i][k] for a
  * wide one (G = W W^T). The layout is a GEMM's, with one packing serving both operands because both are
@@ -11,7 +12,8 @@
  *     same packed slab, at stride GR_MR, so no second copy is made;
  *   - only tiles that reach the lower triangle are computed (the diagonal tiles in full).
  * The packing also tests every value for Inf/NaN (x * 0 is NaN exactly for those), so the weights are
- * read once. */
+ * read once. The rank-2k update C -= V W^T + W V^T packs [V | W] the same way and runs the kernel with
+ * the two halves of the column block swapped. */
 #include "gram.h"
 
 #include <math.h>
@@ -36,41 +38,56 @@ static int imin(int a, int b) { return a < b ? a : b; }
 /* lanes 0 .. v-1 of 8 */
 static __mmask8 lanes(int v) { return v >= 8 ? (__mmask8)0xff : v <= 0 ? (__mmask8)0 : (__mmask8)((1u << v) - 1); }
 
-/* C[0:m, 0:n] (column-major, ldc; m <= GR_MR, n <= GR_NR) = (first) or += a^T b over kc steps: a is a
- * packed panel (GR_MR per k), b points at GR_NR entries of a packed panel (stride GR_MR per k). */
-static void kernel(int kc, const double *a, const double *b, double *c, int ldc, int m, int n, int first) {
+/* C[0:m, 0:n] (column-major, ldc; m <= GR_MR, n <= GR_NR) = (mode 0), += (mode 1) or -= (mode -1)
+ * a^T b: a is a packed panel (GR_MR per k) read for k1 + k2 steps; b points at GR_NR entries of a packed
+ * panel (stride GR_MR per k), taken from b1 for the first k1 steps and from b2 for the next k2 (the
+ * rank-2k update pairs each half of a with the other half of b). */
+static void kernel(const double *a, const double *b1, int k1, const double *b2, int k2, double *c, int ldc,
+                   int m, int n, int mode) {
     __m512d c0[GR_NR], c1[GR_NR], c2[GR_NR];
     for (int j = 0; j < GR_NR; j++) c0[j] = c1[j] = c2[j] = _mm512_setzero_pd();
-    for (int k = 0; k < kc; k++, a += GR_MR, b += GR_MR) {
-        __m512d a0 = _mm512_load_pd(a), a1 = _mm512_load_pd(a + 8), a2 = _mm512_load_pd(a + 16);
-        for (int j = 0; j < GR_NR; j++) {
-            __m512d bj = _mm512_set1_pd(b[j]);
-            c0[j] = _mm512_fmadd_pd(a0, bj, c0[j]);
-            c1[j] = _mm512_fmadd_pd(a1, bj, c1[j]);
-            c2[j] = _mm512_fmadd_pd(a2, bj, c2[j]);
+    for (int h = 0; h < 2; h++) {
+        const double *b = h ? b2 : b1;
+        for (int k = h ? k2 : k1; k > 0; k--, a += GR_MR, b += GR_MR) {
+            __m512d a0 = _mm512_load_pd(a), a1 = _mm512_load_pd(a + 8), a2 = _mm512_load_pd(a + 16);
+            for (int j = 0; j < GR_NR; j++) {
+                __m512d bj = _mm512_set1_pd(b[j]);
+                c0[j] = _mm512_fmadd_pd(a0, bj, c0[j]);
+                c1[j] = _mm512_fmadd_pd(a1, bj, c1[j]);
+                c2[j] = _mm512_fmadd_pd(a2, bj, c2[j]);
+            }
         }
     }
-    __mmask8 k0 = lanes(m), k1 = lanes(m - 8), k2 = lanes(m - 16);
+    __mmask8 k0 = lanes(m), k1m = lanes(m - 8), k2m = lanes(m - 16);
     for (int j = 0; j < n; j++) {
         double *cj = c + (size_t)j * ldc;
-        if (!first) {
-            c0[j] = _mm512_add_pd(c0[j], _mm512_maskz_loadu_pd(k0, cj));
-            c1[j] = _mm512_add_pd(c1[j], _mm512_maskz_loadu_pd(k1, cj + 8));
-            c2[j] = _mm512_add_pd(c2[j], _mm512_maskz_loadu_pd(k2, cj + 16));
+        if (mode) {
+            __m512d o0 = _mm512_maskz_loadu_pd(k0, cj), o1 = _mm512_maskz_loadu_pd(k1m, cj + 8),
+                    o2 = _mm512_maskz_loadu_pd(k2m, cj + 16);
+            c0[j] = mode > 0 ? _mm512_add_pd(o0, c0[j]) : _mm512_sub_pd(o0, c0[j]);
+            c1[j] = mode > 0 ? _mm512_add_pd(o1, c1[j]) : _mm512_sub_pd(o1, c1[j]);
+            c2[j] = mode > 0 ? _mm512_add_pd(o2, c2[j]) : _mm512_sub_pd(o2, c2[j]);
         }
         _mm512_mask_storeu_pd(cj, k0, c0[j]);
-        _mm512_mask_storeu_pd(cj + 8, k1, c1[j]);
-        _mm512_mask_storeu_pd(cj + 16, k2, c2[j]);
+        _mm512_mask_storeu_pd(cj + 8, k1m, c1[j]);
+        _mm512_mask_storeu_pd(cj + 16, k2m, c2[j]);
     }
 }
 #else
-static void kernel(int kc, const double *a, const double *b, double *c, int ldc, int m, int n, int first) {
+static void kernel(const double *a, const double *b1, int k1, const double *b2, int k2, double *c, int ldc,
+                   int m, int n, int mode) {
     double t[GR_NR][GR_MR] = {{0}};
-    for (int k = 0; k < kc; k++, a += GR_MR, b += GR_MR)
-        for (int j = 0; j < GR_NR; j++)
-            for (int i = 0; i < GR_MR; i++) t[j][i] += a[i] * b[j];
+    for (int h = 0; h < 2; h++) {
+        const double *b = h ? b2 : b1;
+        for (int k = h ? k2 : k1; k > 0; k--, a += GR_MR, b += GR_MR)
+            for (int j = 0; j < GR_NR; j++)
+                for (int i = 0; i < GR_MR; i++) t[j][i] += a[i] * b[j];
+    }
     for (int j = 0; j < n; j++)
-        for (int i = 0; i < m; i++) c[(size_t)j * ldc + i] = first ? t[j][i] : c[(size_t)j * ldc + i] + t[j][i];
+        for (int i = 0; i < m; i++) {
+            double *o = c + (size_t)j * ldc + i;
+            *o = mode == 0 ? t[j][i] : mode > 0 ? *o + t[j][i] : *o - t[j][i];
+        }
 }
 #endif
 
@@ -169,9 +186,40 @@ int gram_lower(const float *w, int rows, int cols, double *G, double *pack) {
         for (int j0 = 0; j0 < N; j0 += GR_NR) {
             const double *b = pack + (size_t)(j0 / GR_MR) * GR_MR * kc + j0 % GR_MR;
             for (int i0 = j0 / GR_MR * GR_MR; i0 < N; i0 += GR_MR)
-                kernel(kc, pack + (size_t)(i0 / GR_MR) * GR_MR * kc, b, G + (size_t)j0 * N + i0, N,
-                       imin(GR_MR, N - i0), imin(GR_NR, N - j0), k0 == 0);
+                kernel(pack + (size_t)(i0 / GR_MR) * GR_MR * kc, b, kc, b, 0, G + (size_t)j0 * N + i0, N,
+                       imin(GR_MR, N - i0), imin(GR_NR, N - j0), k0 == 0 ? 0 : 1);
         }
     }
     return isnan(nf) ? 1 : 0;
+}
+
+/* P (rows 0..m-1, k 0..2k-1) = [V | W] packed in panels of GR_MR rows, k-major */
+static void pack_pair(int m, int k, const double *V, int ldv, const double *W, int ldw, double *P) {
+    int np = (m + GR_MR - 1) / GR_MR;
+    for (int p = 0; p < np; p++)
+        for (int q = 0; q < 2 * k; q++) {
+            const double *src = q < k ? V + (size_t)q * ldv : W + (size_t)(q - k) * ldw;
+            double *d = P + ((size_t)p * 2 * k + q) * GR_MR;
+            for (int t = 0; t < GR_MR; t++) {
+                int i = p * GR_MR + t;
+                d[t] = i < m ? src[i] : 0.0;
+            }
+        }
+}
+
+size_t gram_syr2k_pack_doubles(int m, int k) { return (size_t)(m + GR_MR - 1) / GR_MR * GR_MR * 2 * k + 8; }
+
+void gram_syr2k_lower(int m, int k, const double *V, int ldv, const double *W, int ldw, double *C, int ldc,
+                      double *pack) {
+    if (m <= 0 || k <= 0) return;
+    double *P = (double *)(((uintptr_t)pack + 63) & ~(uintptr_t)63);
+    pack_pair(m, k, V, ldv, W, ldw, P);
+    const size_t panel = (size_t)GR_MR * 2 * k; /* doubles per packed panel */
+    for (int j0 = 0; j0 < m; j0 += GR_NR) {
+        /* b: rows j0.. of the same packing; V's half of a meets W's half of b and vice versa */
+        const double *b = P + (size_t)(j0 / GR_MR) * panel + j0 % GR_MR;
+        for (int i0 = j0 / GR_MR * GR_MR; i0 < m; i0 += GR_MR)
+            kernel(P + (size_t)(i0 / GR_MR) * panel, b + (size_t)k * GR_MR, k, b, k, C + (size_t)j0 * ldc + i0, ldc,
+                   imin(GR_MR, m - i0), imin(GR_NR, m - j0), -1);
+    }
 }

@@ -6,13 +6,16 @@
 #ifndef TRIDIAG_H
 #define TRIDIAG_H
 
+#include <stddef.h>
+
 /* panel width (ILAENV's 32 measured ~7% slower here at n = 512 and 768: less BLAS-2 panel work) and the
  * order below which the unblocked dsytd2 finishes */
 enum { TRD_NB = 16, TRD_NX = 32 };
 
 /* Reduces the symmetric A (n x n, column-major, leading dimension n, lower triangle referenced and
  * overwritten) to tridiagonal form: d gets the n diagonal values, e the n - 1 off-diagonal ones, tau the
- * reflectors' scalars (n). work: n * TRD_NB doubles. Returns 0, or dsytd2's nonzero info. */
+ * reflectors' scalars (n). work: trd_work_doubles(n) doubles. Returns 0, or dsytd2's nonzero info. */
+size_t trd_work_doubles(int n);
 int trd_reduce_lower(int n, double *A, double *d, double *e, double *tau, double *work);
 
 /* Eigenvalues (ascending, into d[j]) of cnt <= TRD_GROUP symmetric tridiagonals (d[j], e[j]) of orders

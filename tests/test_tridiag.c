@@ -68,7 +68,7 @@ static void test_reduce(void) {
         int n = sizes[s];
         double *F, *A = random_sym(n, n, 7 + s, &F); /* trd_reduce_lower needs lda == n */
         double *B = malloc(sizeof(double) * n * n), *d = malloc(sizeof(double) * n), *e = malloc(sizeof(double) * n),
-               *tau = malloc(sizeof(double) * n), *work = malloc(sizeof(double) * n * TRD_NB),
+               *tau = malloc(sizeof(double) * n), *work = malloc(sizeof(double) * trd_work_doubles(n)),
                *d2 = malloc(sizeof(double) * n), *e2 = malloc(sizeof(double) * n), *ev = malloc(sizeof(double) * n);
         memcpy(B, F, sizeof(double) * n * n);
         ok &= trd_reduce_lower(n, A, d, e, tau, work) == 0;
