@@ -349,7 +349,7 @@ int cmd_bench(int argc, char **argv) {
     }
 
     /* ESD passes at the 60M and 135M shapes */
-    /* s: the default solver (ESD_GRAM, double: dsyrk + dsyevd); s32: ESD_GRAM_F32 (single precision) */
+    /* s: the default solver (ESD_GRAM, double: gram.c + tridiag.c); s32: ESD_GRAM_F32 (single precision, ssyrk + ssyevd) */
     struct { const char *name; int C, inter, L; double s, s32; int n; double med, med32; } esd[2] = {
         {"60m", 512, 1376, 8, -1, -1, 0, -1, -1}, {"135m", 768, 2048, 12, -1, -1, 0, -1, -1}};
     if (!a.quick) {

@@ -3,19 +3,20 @@
  *
  * Spectrum: for W (rows x cols, row-major fp32) the N = min(rows, cols) eigenvalues of W^T W (the
  * squared singular values), ascending, not normalised. ESD_GRAM (default) forms the smaller Gram
- * matrix in double with cblas_dsyrk, reduces it to tridiagonal form and takes the tridiagonal's
- * eigenvalues (both in tridiag.c: dsytrd's blocked algorithm with our own panel and AVX-512 symmetric
- * matrix-vector kernel; dsterf's algorithm, bit for bit, with four modules' iterations interleaved in
+ * matrix in double with our own kernel (gram.c, straight from the fp32 weights), reduces it to
+ * tridiagonal form and takes the tridiagonal's eigenvalues (both in tridiag.c: dsytrd's blocked
+ * algorithm with our own panel, AVX-512 symmetric matrix-vector kernel and the Gram kernel for the
+ * trailing rank-2k update; dsterf's algorithm, bit for bit, with four modules' iterations interleaved in
  * one thread to hide the divider latency), column-major on the lower triangle (no LAPACKE
  * transposes); agrees with dgesdd's squared singular values to ~1e-14 of lam_max. Tiny negative
  * round-off eigenvalues are clamped to 0 (squared singular values are >= 0). ESD_SVD runs dgesdd on a
- * double copy of W (a cross-check: about 2-3x slower at 512 x 512 on this machine). ESD_GRAM_F32 does
+ * double copy of W (a cross-check: 3-3.5x slower per module at 512 and 768 on this machine). ESD_GRAM_F32 does
  * the same as ESD_GRAM in single precision with LAPACK ssyevd (about 1.2-1.3x faster, eigenvalues accurate
  * to ~1e-6 of lam_max: fine for the upper half used by the median fit, not for the smallest
  * eigenvalues).
- * Cost of one 768-order module on one core (Zen 5, OpenBLAS 0.3.21 Cooperlake kernel): dsyrk 5.1 ms
- * (768 x 768 W) or 13.6 ms (2048 x 768), reduction 11.3-11.7 ms (symv 6.8, dsyr2k 3.5, the rest of the
- * panel 1), eigenvalues 2.1 ms (LAPACK dsterf alone: 5.9 ms; dsytrd: 13.4 ms).
+ * Cost of one 768-order module on one core (Zen 5): Gram 3.8 ms (768 x 768 W) or 10.1-10.3 ms
+ * (2048 x 768 either way round; float->double copy + OpenBLAS 0.3.21 dsyrk, Cooperlake kernel: 5.1 and
+ * 13-14 ms), reduction 10.9-11.2 ms (LAPACK dsytrd: 13.4 ms), eigenvalues 2.1 ms (LAPACK dsterf: 5.9 ms).
  * Measured and rejected for the default (per 512/768-wide module): the two-stage reductions
  * dsyev_2stage / dsyevd_2stage / dsyevr_2stage (1.5-2x slower: the band-to-tridiagonal bulge chase
  * dominates), dsyevr / dstemr / dqds instead of dsterf (no faster), dgemm instead of dsyrk for the Gram
@@ -25,7 +26,7 @@
  * Parallelism: esd_many runs one module per OpenMP thread, largest modules first (each thread holds its
  * modules' tridiagonals until it has four, then finishes them together), with OpenBLAS set
  * to one thread for the duration (restored afterwards; measured faster than threaded LAPACK per
- * module on 2 cores); each thread reuses its scratch (double copy of W, Gram, LAPACK workspace)
+ * module on 2 cores); each thread reuses its scratch (Gram packing, Gram, reduction workspace)
  * across modules.
  *
  * Spectra file (esd_write_spectra; the ESD histograms of the report are plotted from it), little endian:
