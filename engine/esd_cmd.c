@@ -27,7 +27,7 @@ static void usage(FILE *f) {
             "  --save-spectra  write the sorted eigenvalues of every module to DIR/spectra.bin\n"
             "  --xmin-pos      median fit threshold index floor(N / X) (default 2, must be > 1)\n"
             "  --threads       modules analysed at once (default: all cores)\n"
-            "  --solver        gram (W^T W + dsyevd, default), svd (dgesdd), gram-f32 (single precision)\n"
+            "  --solver        gram (W^T W in double, default), svd (dgesdd, a cross-check), gram-f32 (single precision)\n"
             "Modules: self_attn.{q,k,v,o}_proj, mlp.{gate,up,down}_proj, lm_head (HF names).\n");
 }
 
