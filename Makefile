@@ -7,7 +7,7 @@ LDFLAGS += -fopenmp
 
 ifeq ($(SAN),1)
 CFLAGS  := -std=c11 -Wall -Wextra -fopenmp -D_GNU_SOURCE -Iengine -I/usr/include/x86_64-linux-gnu \
-           -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+           -march=native -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 BUILD   := build-san
 else
@@ -19,6 +19,9 @@ LIB_SRC  := $(filter-out engine/main.c,$(SRC))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+# The kernels with an AVX-512 path also have a portable one: their tests again, built without AVX-512.
+PORT_BIN := $(BUILD)/tests/portable/test_gram $(BUILD)/tests/portable/test_tridiag
+PORT_SRC := engine/gram.c engine/tridiag.c engine/common.c
 BIN      := $(if $(filter 1,$(SAN)),$(BUILD)/alphadecay,bin/alphadecay)
 
 .PHONY: all test run data bench paper deps clean _test _run _data _bench _paper
@@ -40,6 +43,10 @@ $(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/libalphadecay.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests $< $(BUILD)/libalphadecay.a $(LDFLAGS) $(LDLIBS) -o $@
 
+$(BUILD)/tests/portable/%: tests/%.c tests/check.h $(PORT_SRC) $(wildcard engine/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -mno-avx512f -Itests $< $(PORT_SRC) $(LDFLAGS) $(LDLIBS) -o $@
+
 # The README's commands first install any missing Debian package (scripts/deps.sh, as root), then
 # build and do their job; the underscored targets do the job alone.
 test run data bench paper:
@@ -47,7 +54,7 @@ test run data bench paper:
 	@$(MAKE) --no-print-directory _$@
 
 # Unit tests (C programs) then end-to-end tests (shell scripts); one closing "N passed, N failed" line.
-_test: $(BIN) $(TEST_BIN)
+_test: $(BIN) $(TEST_BIN) $(PORT_BIN)
 	@AD_BIN=$(abspath $(BIN)) AD_TESTBIN=$(abspath $(BUILD)/tests) bash tests/run_all.sh
 
 _data: $(BIN)

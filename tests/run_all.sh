@@ -21,9 +21,10 @@ run_one() {
     printf '%-28s %3d ok %3d failed %3d skipped  %3ds\n' "$name" "$p" "$f" "$s" $((SECONDS - start))
     passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
 }
-for t in "$AD_TESTBIN"/test_*; do
-    [ -x "$t" ] || continue
-    run_one "$(basename "$t")" "$t"
+for t in "$AD_TESTBIN"/test_* "$AD_TESTBIN"/portable/test_*; do
+    [ -f "$t" ] && [ -x "$t" ] || continue
+    case $t in */portable/*) name="$(basename "$t") (portable)" ;; *) name=$(basename "$t") ;; esac
+    run_one "$name" "$t"
 done
 for t in tests/e2e_*.sh; do
     [ -f "$t" ] || continue
