@@ -22,10 +22,10 @@ static int check_finite(const float *w, size_t n, const char *name, Err *e) {
 /* Per-thread scratch, grown on demand and reused across modules: no allocation, page faults or
  * LAPACKE transposes per module. */
 typedef struct {
-    double *W, *G, *work, *off[TRD_GROUP]; /* W: gram_lower's packing; off: tridiagonal off-diagonals (+ fallback copies) */
+    double *pack, *G, *work, *off[TRD_GROUP]; /* pack: gram_lower's; off: tridiagonal off-diagonals (+ fallback copies) */
     float *Gf, *workf;
     int *iwork;
-    size_t capW, capG, capwork, capoff[TRD_GROUP], capGf, capworkf, capiwork; /* bytes */
+    size_t cappack, capG, capwork, capoff[TRD_GROUP], capGf, capworkf, capiwork; /* bytes */
 } EsdScratch;
 
 static int grow(void **p, size_t *cap, size_t bytes) {
@@ -39,7 +39,7 @@ static int grow(void **p, size_t *cap, size_t bytes) {
 }
 
 static void scratch_free(EsdScratch *s) {
-    free(s->W);
+    free(s->pack);
     free(s->G);
     free(s->work);
     for (int j = 0; j < TRD_GROUP; j++) free(s->off[j]);
@@ -73,24 +73,25 @@ static int syevd_work(EsdScratch *s, int N, int single, lapack_int *lwork, lapac
  * tridiagonal form (trd_reduce_lower), diagonal into lam, off-diagonal into off (N values). Matrices
  * whose largest entry is outside dsyevd's safe range (it would rescale them; from fp32 weights only the
  * all-zero matrix) go to dsyevd itself: *done = 1, lam holds the eigenvalues. G is column-major and
- * only its lower triangle is used. */
+ * only its lower triangle is used. gram_lower flags a non-finite weight while it packs; check_finite
+ * then names it. */
 static int gram_tridiag(EsdScratch *s, const float *w, int rows, int cols, const char *name, double *lam,
                         double *off, int *done, Err *e) {
     int N = rows < cols ? rows : cols;
     *done = 0;
-    if (grow((void **)&s->W, &s->capW, sizeof(double) * gram_pack_doubles(rows, cols)) ||
+    if (grow((void **)&s->pack, &s->cappack, sizeof(double) * gram_pack_doubles(rows, cols)) ||
         grow((void **)&s->G, &s->capG, sizeof(double) * (size_t)N * N) ||
-        grow((void **)&s->work, &s->capwork, sizeof(double) * ((size_t)N * 2 + trd_work_doubles(N))))
+        grow((void **)&s->work, &s->capwork, sizeof(double) * ((size_t)N + trd_work_doubles(N))))
         return err_set(e, "esd: out of memory for %s", name);
     double *G = s->G;
-    if (gram_lower(w, rows, cols, G, s->W) && check_finite(w, (size_t)rows * cols, name, e)) return -1;
+    if (gram_lower(w, rows, cols, G, s->pack) && check_finite(w, (size_t)rows * cols, name, e)) return -1;
     /* largest |G_ij|: G is positive semidefinite, so |G_ij| <= sqrt(G_ii G_jj) and the diagonal has it */
     double anrm = 0;
     for (int j = 0; j < N; j++) anrm = fmax(anrm, G[j + (size_t)j * N]);
     const double rmin = sqrt(DBL_MIN / DBL_EPSILON), rmax = sqrt(DBL_EPSILON / DBL_MIN);
     lapack_int n = N, info = 0;
     if (anrm >= rmin && anrm <= rmax) {
-        double *tau = s->work, *pw = tau + N;
+        double *tau = s->work, *pw = tau + N; /* N + trd_work_doubles(N), grown above */
         info = trd_reduce_lower(N, G, lam, off, tau, pw);
         if (info != 0) return err_set(e, "esd: tridiagonal reduction failed for %s (info %d)", name, (int)info);
         return 0;
