@@ -1,12 +1,15 @@
 # AlphaDecay harness. `make` builds bin/alphadecay; see README.md for every target.
 CC      ?= gcc
 CFLAGS  ?= -O3 -march=native
-CFLAGS  += -std=c11 -Wall -Wextra -fopenmp -D_GNU_SOURCE -Iengine -I/usr/include/x86_64-linux-gnu
+# engine/<concern>/ directories: every header is found by its bare name; tests/check_layers.sh keeps
+# each concern to the ones below it.
+INC     := $(patsubst %/,-I%,$(sort $(wildcard engine/*/))) -Ianalysis -I/usr/include/x86_64-linux-gnu
+CFLAGS  += -std=c11 -Wall -Wextra -fopenmp -D_GNU_SOURCE $(INC)
 LDLIBS  := -llapacke -lopenblas -lyaml -lgsl -lz -lm -lpthread
 LDFLAGS += -fopenmp
 
 ifeq ($(SAN),1)
-CFLAGS  := -std=c11 -Wall -Wextra -fopenmp -D_GNU_SOURCE -Iengine -I/usr/include/x86_64-linux-gnu \
+CFLAGS  := -std=c11 -Wall -Wextra -fopenmp -D_GNU_SOURCE $(INC) \
            -march=native -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 BUILD   := build-san
@@ -14,20 +17,21 @@ else
 BUILD   := build
 endif
 
-SRC      := $(wildcard engine/*.c) $(wildcard analysis/*.c)
-LIB_SRC  := $(filter-out engine/main.c,$(SRC))
+SRC      := $(wildcard engine/*/*.c) $(wildcard analysis/*.c)
+HDR      := $(wildcard engine/*/*.h) $(wildcard analysis/*.h)
+LIB_SRC  := $(filter-out engine/cli/main.c,$(SRC))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 # The kernels with an AVX-512 path also have a portable one: their tests again, built without AVX-512.
 PORT_BIN := $(BUILD)/tests/portable/test_gram $(BUILD)/tests/portable/test_tridiag
-PORT_SRC := engine/gram.c engine/tridiag.c engine/common.c
+PORT_SRC := engine/spectra/gram.c engine/spectra/tridiag.c engine/base/common.c
 BIN      := $(if $(filter 1,$(SAN)),$(BUILD)/alphadecay,bin/alphadecay)
 
 .PHONY: all test run data bench paper deps clean _test _run _data _bench _paper
 all: $(BIN)
 
-$(BUILD)/%.o: %.c $(wildcard engine/*.h) $(wildcard analysis/*.h)
+$(BUILD)/%.o: %.c $(HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -35,7 +39,7 @@ $(BUILD)/libalphadecay.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BIN): $(BUILD)/engine/main.o $(BUILD)/libalphadecay.a
+$(BIN): $(BUILD)/engine/cli/main.o $(BUILD)/libalphadecay.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
@@ -43,7 +47,7 @@ $(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/libalphadecay.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests $< $(BUILD)/libalphadecay.a $(LDFLAGS) $(LDLIBS) -o $@
 
-$(BUILD)/tests/portable/%: tests/%.c tests/check.h $(PORT_SRC) $(wildcard engine/*.h)
+$(BUILD)/tests/portable/%: tests/%.c tests/check.h $(PORT_SRC) $(HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -mno-avx512f -Itests $< $(PORT_SRC) $(LDFLAGS) $(LDLIBS) -o $@
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "figure.h"
+#include "model.h"
 #include "kv.h"
 #include "stats.h"
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "figure.h"
+#include "model.h"
 #include "kv.h"
 
 static const char *const DEFAULT_TYPES[7] = {"q", "k", "v", "o", "gate", "up", "down"};

@@ -1,5 +1,5 @@
 /* kv.c - flat key/value lists, number parsing, and the JSON-lines reader of kv.h (parsing itself is
- * engine/json.h's). The run-directory contract only writes flat objects, so anything nested is
+ * engine/base/json.h's). The run-directory contract only writes flat objects, so anything nested is
  * rejected rather than half-understood. */
 #include "kv.h"
 #include "json.h"
@@ -96,7 +96,7 @@ int value_equal(const char *a, const char *b) {
     return strcmp(a, b) == 0;
 }
 
-/* ---- flat JSON, on engine/json.h's strict parser ---- */
+/* ---- flat JSON, on engine/base/json.h's strict parser ---- */
 
 int flatjson_parse(const char *text, KVList *out, const char *where, Err *e) {
     Json *j;

@@ -11,6 +11,7 @@
 
 #include "check.h"
 #include "esd.h"
+#include "model.h"
 
 static float *gaussian(int rows, int cols, double sd, uint64_t seed) {
     Rng r;

@@ -43,7 +43,6 @@
 #define ESD_H
 
 #include "common.h"
-#include "model.h"
 #include "plfit.h"
 
 typedef enum { ESD_GRAM = 0, ESD_SVD = 1, ESD_GRAM_F32 = 2 } EsdSolver;

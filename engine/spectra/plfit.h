@@ -25,8 +25,8 @@
 #ifndef PLFIT_H
 #define PLFIT_H
 
-#include "config.h"
 
+typedef enum { FIT_MEDIAN, FIT_GOODNESS, FIT_FIX_FINGER } PlFit;
 typedef enum { PL_OK = 0, PL_FAILED = 1 } PlStatus;
 
 typedef struct {
@@ -46,8 +46,6 @@ typedef struct {
 } PlFitResult;
 
 void plfit_defaults(PlFitOpts *o);
-/* Fill opts from a resolved Config's decay section. */
-void plfit_opts_from_config(PlFitOpts *o, const Config *c);
 /* Fit lam (ascending, N values). Returns 0 when the fit is ok, -1 when it failed (r filled either way). */
 int plfit(const double *lam, int N, const PlFitOpts *o, PlFitResult *r);
 

@@ -28,6 +28,18 @@
 
 #include "esd.h"
 
+/* The fit options of a resolved config's decay section. */
+static void plfit_opts_from_config(PlFitOpts *o, const Config *c) {
+    plfit_defaults(o);
+    o->method = c->decay.pl_fit;
+    o->xmin_pos = c->decay.xmin_pos;
+    o->paper_form = c->decay.paper_form;
+    o->fix_finger_corrected = c->decay.fix_finger_corrected;
+    o->filter_zeros = c->decay.filter_zeros;
+    o->zero_thresh = c->decay.zero_thresh;
+}
+
+
 typedef struct {
     int *cand;      /* tensor indices of the candidates */
     int n_cand;

@@ -11,8 +11,9 @@
 #ifndef DATALOADER_H
 #define DATALOADER_H
 
-#include "config.h"
 #include "shard.h"
+
+typedef enum { DATA_PACK, DATA_PAD } DataMode;
 
 typedef struct {
     Shard shard;

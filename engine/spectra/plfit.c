@@ -14,16 +14,6 @@ void plfit_defaults(PlFitOpts *o) {
     o->bins = 100;
 }
 
-void plfit_opts_from_config(PlFitOpts *o, const Config *c) {
-    plfit_defaults(o);
-    o->method = c->decay.pl_fit;
-    o->xmin_pos = c->decay.xmin_pos;
-    o->paper_form = c->decay.paper_form;
-    o->fix_finger_corrected = c->decay.fix_finger_corrected;
-    o->filter_zeros = c->decay.filter_zeros;
-    o->zero_thresh = c->decay.zero_thresh;
-}
-
 static int fail(PlFitResult *r) {
     r->alpha = r->D = r->xmin = r->sigma = -1.0;
     r->n_tail = 0;

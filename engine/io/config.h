@@ -7,16 +7,16 @@
 
 #include "common.h"
 #include "model.h"
+#include "plfit.h"
+#include "dataloader.h"
 
 #define MAX_EXCLUDE 64
 
 typedef enum { OPT_ADAM, OPT_ADAMW } OptimizerKind;
 typedef enum { SCHED_COSINE, SCHED_LINEAR, SCHED_CONSTANT } ScheduleKind;
-typedef enum { DATA_PACK, DATA_PAD } DataMode;
 typedef enum { DECAY_NONE, DECAY_UNIFORM, DECAY_AWD, DECAY_ADADECAY, DECAY_ALPHADECAY } DecayMethod;
 typedef enum { METRIC_ALPHA, METRIC_GRADNORM, METRIC_FNORM, METRIC_SPECTRAL_NORM } DecayMetric;
 typedef enum { ASSIGN_LINEAR, ASSIGN_SQRT, ASSIGN_LOG2, ASSIGN_SIGMOID } DecayAssign;
-typedef enum { FIT_MEDIAN, FIT_GOODNESS, FIT_FIX_FINGER } PlFit;
 
 typedef struct {
     ModelConfig model;            /* model: defaults = tiny (hidden 64, inter 172, 4 heads, 2 layers, vocab 512) */
