@@ -88,6 +88,35 @@ static void test_shuffle(void) {
     loader_close(&a); loader_close(&b); loader_close(&c);
 }
 
+/* data.train_tokens: only rows inside the first N tokens, in both modes, and every epoch stays inside. */
+static void test_limit(void) {
+    uint32_t tok[21];
+    for (int i = 0; i < 21; i++) tok[i] = (uint32_t)i;
+    char path[256];
+    write_shard("limit.bin", tok, 21, path);
+    DataLoader dl;
+    Err e;
+    loader_open(&dl, path, DATA_PACK, 4, 64, 1, 3, &e);
+    CHECK(loader_limit(&dl, 13, &e) == 0 && dl.n_rows == 3, "limit_pack_rows", "rows %zu, expected (13-1)/4 = 3",
+          dl.n_rows);
+    int in[4], tg[4], max_tg = 0;
+    for (int k = 0; k < 12; k++) { /* four epochs of three rows */
+        loader_next(&dl, in, tg, 1);
+        for (int t = 0; t < 4; t++) max_tg = tg[t] > max_tg ? tg[t] : max_tg;
+    }
+    CHECK(max_tg == 12 && dl.epoch == 3, "limit_pack_stays_inside", "largest target %d (want 12), epoch %lu", max_tg,
+          (unsigned long)dl.epoch);
+    CHECK(loader_limit(&dl, 4, &e) != 0 && strstr(e.msg, "limit.bin"), "limit_too_small_refused", "%s", e.msg);
+    loader_close(&dl);
+    /* pad: documents [1 2 3 9] [4 9] [5 6 7 8 1 2 9]; 7 tokens hold the first two only */
+    uint32_t docs[13] = {1, 2, 3, 9, 4, 9, 5, 6, 7, 8, 1, 2, 9};
+    write_shard("limitpad.bin", docs, 13, path);
+    loader_open(&dl, path, DATA_PAD, 5, 10, 0, 0, &e);
+    CHECK(loader_limit(&dl, 7, &e) == 0 && dl.n_rows == 2, "limit_pad_whole_documents", "rows %zu", dl.n_rows);
+    CHECK(loader_limit(&dl, 1000, &e) == 0 && dl.n_rows == 2, "limit_beyond_shard_no_change", "rows %zu", dl.n_rows);
+    loader_close(&dl);
+}
+
 static void test_bad(void) {
     uint32_t tok[9] = {1, 2, 3, 70, 1, 2, 3, 4, 5};
     char path[256];
@@ -106,6 +135,7 @@ int main(void) {
     test_pack();
     test_pad();
     test_shuffle();
+    test_limit();
     test_bad();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

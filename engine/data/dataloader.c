@@ -66,6 +66,21 @@ void loader_close(DataLoader *dl) {
     dl->perm = NULL;
 }
 
+int loader_limit(DataLoader *dl, size_t max_tokens, Err *e) {
+    if (max_tokens >= dl->shard.n_tokens) return 0;
+    if (dl->mode == DATA_PACK) {
+        dl->n_rows = max_tokens > 0 ? (max_tokens - 1) / (size_t)dl->T : 0;
+    } else {
+        size_t n = 0;
+        while (n < dl->n_rows && dl->doc_start[n + 1] <= max_tokens) n++;
+        dl->n_rows = n;
+    }
+    if (dl->n_rows == 0)
+        return err_set(e, "%s: data.train_tokens = %zu leaves no row of %d tokens", dl->shard.path, max_tokens,
+                       dl->T + 1);
+    return 0;
+}
+
 /* Fisher-Yates with an RNG seeded from (seed, epoch): any epoch's order can be rebuilt on resume. */
 static void build_perm(DataLoader *dl) {
     for (size_t i = 0; i < dl->n_rows; i++) dl->perm[i] = i;

@@ -33,6 +33,10 @@ typedef struct {
 int loader_open(DataLoader *dl, const char *path, DataMode mode, int T, int vocab_size, int shuffle, uint64_t seed,
                 Err *e);
 void loader_close(DataLoader *dl);
+/* Keeps only the shard's first max_tokens tokens (pack: the windows that lie inside them; pad: the
+ * documents that end inside them) for a data-constrained subset. Call right after loader_open; an
+ * error when no row is left. max_tokens >= the shard's size changes nothing. */
+int loader_limit(DataLoader *dl, size_t max_tokens, Err *e);
 /* Fills B rows of inputs / targets (B*T each) and advances; returns the number of non-ignored targets. */
 int loader_next(DataLoader *dl, int *inputs, int *targets, int B);
 /* Row r of the shard in file order (no shuffling, no state): for evaluation. */

@@ -70,6 +70,7 @@ static const KeyDef KEYS[] = {
     {"data", "seq_len", K_INT, OFF(data.seq_len), 0, 1, 1 << 20, 0, NULL},
     {"data", "mode", K_ENUM, OFF(data.mode), 0, 0, 0, 0, MODE_NAMES},
     {"data", "shuffle", K_BOOL, OFF(data.shuffle), 0, 0, 0, 0, NULL},
+    {"data", "train_tokens", K_LONG, OFF(data.train_tokens), 0, 0, 1e15, 0, NULL},
 
     {"train", "optimizer", K_ENUM, OFF(train.optimizer), 0, 0, 0, 0, OPT_NAMES},
     {"train", "lr", K_DOUBLE, OFF(train.lr), 0, 0, 10, 0, NULL},

@@ -27,6 +27,8 @@ typedef struct {
         int seq_len;              /* tokens per row, default 256 */
         DataMode mode;            /* pack (default) | pad */
         int shuffle;              /* 1 (default) */
+        long train_tokens;        /* train on the shard's first N tokens only (a data-constrained subset seen
+                                     for many epochs); 0 (default) = the whole shard */
     } data;
 
     struct {

@@ -143,6 +143,7 @@ static int open_data(Run *r, Err *e) {
     if (loader_open(&r->train, c->data.train, c->data.mode, c->data.seq_len, c->model.vocab_size, c->data.shuffle,
                     c->train.seed, e))
         return -1;
+    if (c->data.train_tokens > 0 && loader_limit(&r->train, (size_t)c->data.train_tokens, e)) return -1;
     r->have_val = c->data.val[0] != 0;
     if (r->have_val &&
         loader_open(&r->val, c->data.val, c->data.mode, c->data.seq_len, c->model.vocab_size, 0, 0, e))
