@@ -232,7 +232,7 @@ static int parse_cols(Ctx *c, yaml_node_t *n, Spec *s, const char *what) {
 }
 
 static const char *const TOP_KEYS[] = {"table",   "figure", "kind",     "title",    "caption", "results",
-                                       "metric",  "better", "digits",   "where",    "allow_differ", "ttest",
+                                       "metric",  "better", "digits",   "where",    "allow_differ", "ttest", "compare",
                                        "reported", "rows",  "columns",  "series",   "bars",    "panels",
                                        "x",       "logx",   "y2_metric", "layer",   "step",    "types",
                                        NULL};
@@ -270,6 +270,10 @@ static int parse_top(Ctx *c, yaml_node_t *root, Spec *s) {
         static const char *const TK[] = {"vs", NULL};
         if (check_keys(c, n, TK, "ttest") || get_str(c, n, "vs", s->ttest_vs, sizeof s->ttest_vs)) return -1;
     }
+    if ((n = get(c, root, "compare"))) {
+        static const char *const CK[] = {"vs", NULL};
+        if (check_keys(c, n, CK, "compare") || get_str(c, n, "vs", s->compare_vs, sizeof s->compare_vs)) return -1;
+    }
     const char *rowkey = get(c, root, "rows") ? "rows" : get(c, root, "series") ? "series" : "bars";
     if ((n = get(c, root, rowkey)) && parse_rows(c, n, s, rowkey)) return -1;
     const char *colkey = get(c, root, "columns") ? "columns" : "panels";
@@ -281,6 +285,11 @@ static int parse_top(Ctx *c, yaml_node_t *root, Spec *s) {
         int found = 0;
         for (int i = 0; i < s->nrows; i++) found |= !strcmp(s->rows[i].label, s->ttest_vs);
         if (!found) return fail(c, get(c, root, "ttest"), "ttest.vs names no row label (\"%s\")", s->ttest_vs);
+    }
+    if (s->compare_vs[0]) {
+        int found = 0;
+        for (int i = 0; i < s->nrows; i++) found |= !strcmp(s->rows[i].label, s->compare_vs);
+        if (!found) return fail(c, get(c, root, "compare"), "compare.vs names no row label (\"%s\")", s->compare_vs);
     }
     return 0;
 }

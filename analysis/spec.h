@@ -11,6 +11,9 @@
  *   metric, better (lower|higher), digits:   the value shown (see runs.h RUN_METRICS)
  *   where:     applied to every cell;   allow_differ: [keys allowed to differ within a cell]
  *   ttest: {vs: ROW_LABEL}               paired t-test p-values against that row, per column
+ *   compare: {vs: ROW_LABEL}             a second table of paired comparisons against that row: mean
+ *              difference with 95% interval, t-test p, Holm-adjusted p over the table's comparisons,
+ *              exact Wilcoxon p, minimum detectable effect at 80% power (docs/analysis.md)
  *   reported: {mode: beside|diff, table, model, optimizer, metric, ...}   paper_tables.csv keys;
  *              a cell's lookup merges the top level's, its column's, then its row's keys (row wins)
  *   rows:      [{label, where, any: [keys of the column selection this row ignores], reported: {...}|false}]
@@ -76,6 +79,7 @@ typedef struct {
     char allow_differ[16][96];
     int nallow;
     char ttest_vs[96];       /* "" = no test */
+    char compare_vs[96];     /* "" = no comparison table */
     int rep_mode;            /* 0 none, 1 beside, 2 diff */
     RepSel rep;
     Sel rows[SPEC_MAX_SEL];

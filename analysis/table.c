@@ -174,29 +174,66 @@ static int fill_cell(Table *t, const RunSet *rs, int ri, int ci, Err *e) {
     return 0;
 }
 
-static void fill_ttest(Table *t, int vs) {
+/* The values of cells a and b paired by seed into x and y (each of a->n entries); returns the pairs. */
+static int pair_by_seed(const Cell *a, const Cell *b, double *x, double *y) {
+    int m = 0;
+    for (int i = 0; i < a->n; i++)
+        for (int j = 0; j < b->n; j++)
+            if (!strcmp(a->seeds[i], b->seeds[j])) {
+                x[m] = a->vals[i];
+                y[m++] = b->vals[j];
+            }
+    return m;
+}
+
+/* Calls fn for every (row, column) cell with completed runs other than the baseline row vs, with
+ * its values paired by seed against the baseline's; warns once per cell when seeds are missing. */
+typedef void (*PairFn)(Cell *a, const double *x, const double *y, int m);
+static void for_each_pair(Table *t, int vs, const char *what, PairFn fn) {
     for (int ci = 0; ci < t->ncols; ci++) {
         const Cell *b = table_cell(t, vs, ci);
         for (int ri = 0; ri < t->nrows; ri++) {
             Cell *a = table_cell(t, ri, ci);
             if (ri == vs || !a->n || !b->n) continue;
             double *x = xcalloc((size_t)a->n, sizeof *x), *y = xcalloc((size_t)a->n, sizeof *y);
-            int m = 0;
-            for (int i = 0; i < a->n; i++)
-                for (int j = 0; j < b->n; j++)
-                    if (!strcmp(a->seeds[i], b->seeds[j])) {
-                        x[m] = a->vals[i];
-                        y[m++] = b->vals[j];
-                    }
-            double tt;
+            int m = pair_by_seed(a, b, x, y);
             if (m != a->n || m != b->n)
-                sb_printf(&t->warn, "%s (%s, %s): t-test pairs %d seeds (%d vs %d completed runs)\n", t->spec->name,
-                          t->spec->rows[ri].label, t->spec->cols[ci].label, m, a->n, b->n);
-            a->has_p = stats_paired_t(x, y, m, &tt, &a->p) == 0;
+                sb_printf(&t->warn, "%s (%s, %s): %s pairs %d seeds (%d vs %d completed runs)\n", t->spec->name,
+                          t->spec->rows[ri].label, t->spec->cols[ci].label, what, m, a->n, b->n);
+            fn(a, x, y, m);
             free(x);
             free(y);
         }
     }
+}
+
+static void ttest_cell(Cell *a, const double *x, const double *y, int m) {
+    double tt;
+    a->has_p = stats_paired_t(x, y, m, &tt, &a->p) == 0;
+}
+
+static void compare_cell(Cell *a, const double *x, const double *y, int m) {
+    a->npairs = m;
+    a->has_cmp = stats_paired_ci(x, y, m, 0.95, &a->diff, &a->diff_lo, &a->diff_hi) == 0;
+    double tt, md, sd;
+    if (!a->has_cmp || stats_paired_t(x, y, m, &tt, &a->p_t)) a->p_t = NAN;
+    double *d = xcalloc((size_t)m + 1, sizeof *d);
+    for (int i = 0; i < m; i++) d[i] = x[i] - y[i];
+    stats_mean_sd(d, m, &md, &sd);
+    free(d);
+    a->mde = a->has_cmp ? stats_paired_mde(m, 0.05, 0.8) * sd : NAN;
+    a->has_w = stats_wilcoxon_exact(x, y, m, &tt, &a->p_w) == 0;
+}
+
+/* Holm over the table's family: every comparison with a defined t-test. */
+static void fill_holm(Table *t) {
+    int n = t->nrows * t->ncols;
+    double *p = xcalloc((size_t)n, sizeof *p), *adj = xcalloc((size_t)n, sizeof *adj);
+    for (int i = 0; i < n; i++) p[i] = t->cells[i].has_cmp ? t->cells[i].p_t : NAN;
+    stats_holm(p, n, adj);
+    for (int i = 0; i < n; i++) t->cells[i].p_holm = adj[i];
+    free(p);
+    free(adj);
 }
 
 static void fill_best(Table *t) {
@@ -259,9 +296,12 @@ int table_build(Table *t, const Spec *s, const RunSet *rs, const Reported *rep, 
     for (int ri = 0; ri < s->nrows; ri++)
         for (int ci = 0; ci < s->ncols; ci++)
             if (fill_cell(t, rs, ri, ci, e)) return -1;
-    if (s->ttest_vs[0])
-        for (int ri = 0; ri < s->nrows; ri++)
-            if (!strcmp(s->rows[ri].label, s->ttest_vs)) fill_ttest(t, ri);
+    for (int ri = 0; ri < s->nrows; ri++) {
+        if (s->ttest_vs[0] && !strcmp(s->rows[ri].label, s->ttest_vs)) for_each_pair(t, ri, "t-test", ttest_cell);
+        if (s->compare_vs[0] && !strcmp(s->rows[ri].label, s->compare_vs))
+            for_each_pair(t, ri, "comparison", compare_cell);
+    }
+    if (s->compare_vs[0]) fill_holm(t);
     fill_best(t);
     if (s->rep_mode) {
         if (!rep) return err_set(e, "%s: reported values requested but no paper_tables.csv loaded", s->path);

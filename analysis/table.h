@@ -29,6 +29,13 @@ typedef struct {
     int has_paper;
     double paper;
     int best;
+    /* compare: this row against the spec's compare.vs row over the seeds both have (docs/analysis.md) */
+    int has_cmp, npairs;  /* has_cmp: >= 2 pairs */
+    double diff, diff_lo, diff_hi; /* mean of (this - baseline) and its 95% t interval */
+    double p_t, p_holm;   /* paired t-test; Holm-adjusted over every comparison of the table */
+    int has_w;
+    double p_w;           /* exact Wilcoxon signed-rank (has_w: some difference is nonzero) */
+    double mde;           /* minimum detectable difference at 80% power, alpha 0.05, metric units */
     char *runs;           /* run names joined by ';' */
     const char *metric;
     int better, digits;

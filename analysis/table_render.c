@@ -131,6 +131,71 @@ static void notes(const Table *t, int fmt, StrBuf *b) {
     if (b->len && b->p[b->len - 1] == ' ') b->p[--b->len] = 0; /* no trailing blank in committed files */
 }
 
+/* ---- the comparison table (spec key compare): one line per (row, column) against the baseline ---- */
+static void pval(StrBuf *b, double p, int ok, int fmt) {
+    if (!ok || isnan(p)) sb_printf(b, "%s", fmt == FMT_TEX ? "--" : "–");
+    else if (p < 1e-3) sb_printf(b, fmt == FMT_TEX ? "$%.1e$" : "%.1e", p);
+    else sb_printf(b, "%.3f", p);
+}
+
+/* The cells of one comparison line, separated by sep. */
+static void compare_fields(const Cell *c, int fmt, const char *sep, StrBuf *b) {
+    const char *dash = fmt == FMT_TEX ? "--" : "–";
+    sb_printf(b, "%d%s", c->npairs, sep);
+    if (c->has_cmp)
+        sb_printf(b, "%+.*f [%+.*f, %+.*f]%s%.*f", c->digits, c->diff, c->digits, c->diff_lo, c->digits, c->diff_hi,
+                  sep, c->digits, c->mde);
+    else sb_printf(b, "%s%s%s", dash, sep, dash);
+    sb_printf(b, "%s", sep);
+    pval(b, c->p_t, c->has_cmp, fmt);
+    sb_printf(b, "%s", sep);
+    pval(b, c->p_holm, c->has_cmp, fmt);
+    sb_printf(b, "%s", sep);
+    pval(b, c->p_w, c->has_w, fmt);
+}
+
+static int compare_count(const Table *t) {
+    int k = 0;
+    for (int i = 0; i < t->nrows * t->ncols; i++) k += t->cells[i].has_cmp;
+    return k;
+}
+
+static const char *const CMP_HEAD[] = {"pairs", "Δ mean [95% CI]", "MDE (80%)", "p (t)", "p (Holm)",
+                                       "p (Wilcoxon)"};
+
+static void compare_note(const Table *t, int fmt, StrBuf *b) {
+    int tex = fmt == FMT_TEX;
+    sb_printf(b, "Paired by train%sseed against ", tex ? "\\_" : ".");
+    if (tex) tex_escape(t->spec->compare_vs, b);
+    else sb_printf(b, "%s", t->spec->compare_vs);
+    sb_printf(b, "%s", tex ? ": $\\Delta$ = row minus baseline with its 95\\% $t$ interval; "
+                           : ": Δ = row minus baseline with its 95% t interval; ");
+    sb_printf(b, "MDE = the smallest true difference a two-sided paired t-test at 0.05 detects with 80%s power at "
+                 "this n (noncentral t, observed std of the differences); p (t): paired t-test; p (Holm): "
+                 "Holm-Bonferroni over the table's %d comparisons; p (Wilcoxon): exact signed-rank test (zeros "
+                 "dropped, ties by mid-ranks; it cannot go below %s). Formulas: docs/analysis.md.",
+              tex ? "\\%" : "%", compare_count(t), tex ? "$2/2^n$" : "2/2^n");
+}
+
+static void compare_markdown(const Table *t, StrBuf *b) {
+    const Spec *s = t->spec;
+    sb_printf(b, "\n#### Paired comparisons against %s\n\n| | |", s->compare_vs);
+    for (size_t k = 0; k < sizeof CMP_HEAD / sizeof *CMP_HEAD; k++) sb_printf(b, " %s |", CMP_HEAD[k]);
+    sb_printf(b, "\n|---|---|---:|---:|---:|---:|---:|---:|\n");
+    for (int r = 0; r < t->nrows; r++)
+        for (int c = 0; c < t->ncols; c++) {
+            const Cell *cell = table_cell(t, r, c);
+            if (!strcmp(s->rows[r].label, s->compare_vs) || !cell->n || !cell->npairs) continue;
+            sb_printf(b, "| %s | %s%s%s | ", s->rows[r].label, s->cols[c].group, s->cols[c].group[0] ? " " : "",
+                      s->cols[c].label);
+            compare_fields(cell, FMT_MD, " | ", b);
+            sb_printf(b, " |\n");
+        }
+    sb_printf(b, "\n");
+    compare_note(t, FMT_MD, b);
+    sb_printf(b, "\n");
+}
+
 void table_markdown(const Table *t, StrBuf *b) {
     const Spec *s = t->spec;
     if (s->title[0]) sb_printf(b, "### %s\n\n", s->title);
@@ -168,6 +233,36 @@ void table_markdown(const Table *t, StrBuf *b) {
     sb_printf(b, "\n");
     notes(t, FMT_MD, b);
     sb_printf(b, "\n");
+    if (t->spec->compare_vs[0]) compare_markdown(t, b);
+}
+
+static void compare_latex(const Table *t, StrBuf *b) {
+    const Spec *s = t->spec;
+    static const char *const head[] = {"pairs", "$\\Delta$ mean [95\\% CI]", "MDE (80\\%)", "$p$ ($t$)",
+                                       "$p$ (Holm)", "$p$ (Wilcoxon)"};
+    sb_printf(b, "\n\n\\medskip\\normalsize Paired comparisons against ");
+    tex_escape(s->compare_vs, b);
+    sb_printf(b, "\n\n\\resizebox{\\ifdim\\width>\\linewidth\\linewidth\\else\\width\\fi}{!}{%%\n"
+                 "\\begin{tabular}{llrrrrrr}\n\\toprule\n &");
+    for (int k = 0; k < 6; k++) sb_printf(b, " & %s", head[k]);
+    sb_printf(b, " \\\\\n\\midrule\n");
+    for (int r = 0; r < t->nrows; r++)
+        for (int c = 0; c < t->ncols; c++) {
+            const Cell *cell = table_cell(t, r, c);
+            if (!strcmp(s->rows[r].label, s->compare_vs) || !cell->n || !cell->npairs) continue;
+            tex_escape(s->rows[r].label, b);
+            sb_printf(b, " & ");
+            if (s->cols[c].group[0]) {
+                tex_escape(s->cols[c].group, b);
+                sb_printf(b, " ");
+            }
+            tex_escape(s->cols[c].label, b);
+            sb_printf(b, " & ");
+            compare_fields(cell, FMT_TEX, " & ", b);
+            sb_printf(b, " \\\\\n");
+        }
+    sb_printf(b, "\\bottomrule\n\\end{tabular}}\n\\par\\smallskip\\footnotesize ");
+    compare_note(t, FMT_TEX, b);
 }
 
 void table_latex(const Table *t, StrBuf *b) {
@@ -237,6 +332,7 @@ void table_latex(const Table *t, StrBuf *b) {
     }
     sb_printf(b, "\\bottomrule\n\\end{tabular}}\n\\par\\smallskip\\footnotesize ");
     notes(t, FMT_TEX, b);
+    if (s->compare_vs[0]) compare_latex(t, b);
     sb_printf(b, "\n\\end{table}\n");
     free(start);
 }
@@ -248,7 +344,9 @@ static void csv_num(StrBuf *b, double v, int ok) {
 
 void table_csv(const Table *t, StrBuf *b) {
     const Spec *s = t->spec;
-    sb_printf(b, "row,group,column,metric,n_runs,n,mean,std,min,max,status,best,p_value,paper,runs\n");
+    int cmp = s->compare_vs[0] != 0;
+    sb_printf(b, "row,group,column,metric,n_runs,n,mean,std,min,max,status,best,p_value,paper,runs%s\n",
+              cmp ? ",pairs,diff,diff_lo,diff_hi,p_t,p_holm,p_wilcoxon,mde" : "");
     for (int r = 0; r < t->nrows; r++)
         for (int c = 0; c < t->ncols; c++) {
             const Cell *cell = table_cell(t, r, c);
@@ -269,6 +367,16 @@ void table_csv(const Table *t, StrBuf *b) {
             csv_num(b, cell->paper, cell->has_paper);
             sb_printf(b, ",");
             sb_csv_field(b, cell->runs ? cell->runs : "");
+            if (cmp) {
+                sb_printf(b, ",%d", cell->npairs);
+                csv_num(b, cell->diff, cell->has_cmp);
+                csv_num(b, cell->diff_lo, cell->has_cmp);
+                csv_num(b, cell->diff_hi, cell->has_cmp);
+                csv_num(b, cell->p_t, cell->has_cmp);
+                csv_num(b, cell->p_holm, cell->has_cmp);
+                csv_num(b, cell->p_w, cell->has_w);
+                csv_num(b, cell->mde, cell->has_cmp);
+            }
             sb_printf(b, "\n");
         }
 }

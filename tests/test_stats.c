@@ -236,6 +236,61 @@ static void test_table(void) {
     free(s);
 }
 
+/* compare: paired differences, intervals, Holm and Wilcoxon wired to the right cells, by hand. */
+static void test_compare(void) {
+    const double base[4] = {40, 41, 42, 43}, awd[4] = {39, 39.5, 41, 41.5}, ada[4] = {40.5, 40, 42.5, 42};
+    char name[64];
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof name, "cmp_none_s%d", i + 1);
+        run(name, "none", "0.5", i + 1, "completed", base[i]);
+        snprintf(name, sizeof name, "cmp_awd_s%d", i + 1);
+        run(name, "awd", "0.5", i + 1, "completed", awd[i]);
+        snprintf(name, sizeof name, "cmp_ada_s%d", 4 - i); /* seeds listed in another order: pairing is by seed */
+        run(name, "adadecay", "0.5", i + 1, "completed", ada[i]);
+    }
+    const char *spec = "table: c\nresults: res\nwhere: {decay.weight_decay: 0.5}\ncompare: {vs: WD=0}\nrows:\n"
+                       "  - {label: WD=0, where: {decay.method: none}}\n  - {label: AWD, where: {decay.method: awd}}\n"
+                       "  - {label: AdaDecay, where: {decay.method: adadecay}}\ncolumns:\n  - {label: ppl}\n";
+    Spec *s = xcalloc(1, sizeof *s);
+    Table t;
+    RunSet rs;
+    Err e = {{0}};
+    CHECK(build(spec, &t, s, &rs, &e) == 0, "compare table builds", "%s", e.msg);
+    if (!t.cells) return;
+    const Cell *a = table_cell(&t, 1, 0), *d = table_cell(&t, 2, 0), *b = table_cell(&t, 0, 0);
+    /* AWD - WD=0 = -1, -1.5, -1, -1.5: mean -1.25, sd sqrt(1/12), t_{0.975,3} = 3.182446 */
+    double half = 3.182446305284263 * sqrt(1.0 / 12) / 2;
+    CHECK(a->has_cmp && a->npairs == 4 && !b->has_cmp, "AWD compared on 4 pairs, baseline not", "pairs %d", a->npairs);
+    CHECK_CLOSE(a->diff, -1.25, 1e-12, 0, "AWD mean difference -1.25");
+    CHECK_CLOSE(a->diff_lo, -1.25 - half, 1e-9, 0, "AWD 95% interval lower");
+    CHECK_CLOSE(a->diff_hi, -1.25 + half, 1e-9, 0, "AWD 95% interval upper");
+    CHECK_CLOSE(a->p_w, 2.0 / 16, 1e-15, 0, "AWD Wilcoxon: 4 negative pairs, p = 2/16");
+    /* AdaDecay - WD=0 = 0.5, -1, 0.5, -1 (paired by seed, not by listing order): mean -0.25 */
+    CHECK_CLOSE(d->diff, -0.25, 1e-12, 0, "AdaDecay mean difference paired by seed");
+    double lo = fmin(a->p_t, d->p_t), hi = fmax(a->p_t, d->p_t);
+    const Cell *first = a->p_t < d->p_t ? a : d, *second = a->p_t < d->p_t ? d : a;
+    CHECK_CLOSE(first->p_holm, fmin(1, 2 * lo), 1e-15, 0, "Holm: smaller p doubled");
+    CHECK_CLOSE(second->p_holm, fmax(fmin(1, 2 * lo), hi), 1e-15, 0, "Holm: larger p at least the smaller's");
+    CHECK_CLOSE(a->mde, stats_paired_mde(4, 0.05, 0.8) * sqrt(1.0 / 12), 1e-12, 0, "AWD MDE = e(4) x sd");
+    StrBuf md = {0};
+    table_markdown(&t, &md);
+    CHECK(strstr(md.p, "#### Paired comparisons against WD=0") && strstr(md.p, "| AWD | ppl | 4 | -1.25 [") &&
+              strstr(md.p, "over the table's 2 comparisons"),
+          "Markdown comparison table", "%s", md.p);
+    StrBuf csv = {0};
+    table_csv(&t, &csv);
+    CHECK(strstr(csv.p, ",pairs,diff,diff_lo,diff_hi,p_t,p_holm,p_wilcoxon,mde\n") && strstr(csv.p, ",4,-1.25,"),
+          "CSV comparison columns", "%s", csv.p);
+    sb_free(&md);
+    sb_free(&csv);
+    table_free(&t);
+    runs_free(&rs);
+    const char *bad = "table: c\nresults: res\ncompare: {vs: Nobody}\nrows:\n  - {label: A}\ncolumns:\n  - {label: x}\n";
+    CHECK(build(bad, &t, s, &rs, &e) < 0 && strstr(e.msg, "compare.vs names no row"), "compare.vs must name a row",
+          "%s", e.msg);
+    free(s);
+}
+
 static void test_reported(void) {
     Reported r;
     Err e = {{0}};
@@ -269,6 +324,7 @@ int main(void) {
     test_runs();
     test_table();
     test_reported();
+    test_compare();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", ROOT);
     if (system(cmd)) {}
