@@ -5,7 +5,7 @@ CFLAGS  ?= -O3 -march=native
 # each concern to the ones below it.
 INC     := $(patsubst %/,-I%,$(sort $(wildcard engine/*/))) -Ianalysis -I/usr/include/x86_64-linux-gnu
 CFLAGS  += -std=c11 -Wall -Wextra -fopenmp -D_GNU_SOURCE $(INC)
-LDLIBS  := -llapacke -lopenblas -lyaml -lgsl -lz -lm -lpthread
+LDLIBS  := -ldnnl -llapacke -lopenblas -lyaml -lgsl -lz -lm -lpthread
 LDFLAGS += -fopenmp
 
 ifeq ($(SAN),1)

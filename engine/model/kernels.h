@@ -43,6 +43,11 @@ void linear_forward(float *out, const float *x, const float *w, int N, int in, i
 void linear_backward(float *dx, float *dw, const float *dout, const float *x, const float *w, int N,
                      int in, int out_dim, float beta_dx);
 
+/* C (M x N, ldc) = alpha op(A) op(B) + beta C, row-major, op = transpose when the flag is set: the
+ * slab-threaded OpenBLAS product the linear kernels use (for the bf16 fallback, matmul_bf16.h). */
+void sgemm_threaded(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                    int ldb, float beta, float *C, int ldc);
+
 /* ---- residual: out = a + b; backward da += dout, db += dout. (The model fuses its residual adds
  * into the output projections with beta = 1; these exist for completeness and tests.) ---- */
 void residual_forward(float *out, const float *a, const float *b, size_t n);

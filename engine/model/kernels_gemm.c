@@ -196,3 +196,11 @@ void attention_backward(float *dq, float *dk, float *dv, int lddqkv, float *datt
     }
     blas_single_end(saved);
 }
+
+/* ---------------------------------------------------------------- exported product */
+
+void sgemm_threaded(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                    int ldb, float beta, float *C, int ldc) {
+    gemm(trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta,
+         C, ldc);
+}

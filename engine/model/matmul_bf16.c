@@ -1,0 +1,259 @@
+/* matmul_bf16.c - bf16 conversions and products (see matmul_bf16.h): oneDNN matmul primitives cached by
+ * shape, and the widen-to-fp32 fallback for CPUs where oneDNN has no bf16 matmul. */
+#include "matmul_bf16.h"
+
+#include "kernels.h"
+
+#include <dnnl.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Conversions longer than this are split over the OpenMP team. */
+#define CONV_PAR 65536
+
+void bf16_round_vec(bf16_t *dst, const float *src, size_t n) {
+#pragma omp parallel for schedule(static) if (n > CONV_PAR)
+    for (size_t i = 0; i < n; i++) dst[i] = bf16_round(src[i]);
+}
+
+void bf16_widen_vec(float *dst, const bf16_t *src, size_t n) {
+#pragma omp parallel for schedule(static) if (n > CONV_PAR)
+    for (size_t i = 0; i < n; i++) dst[i] = bf16_widen(src[i]);
+}
+
+void bf16_quantize_vec(float *x, size_t n) {
+#pragma omp parallel for schedule(static) if (n > CONV_PAR)
+    for (size_t i = 0; i < n; i++) x[i] = bf16_quantize(x[i]);
+}
+
+/* ---------------------------------------------------------------- oneDNN primitives */
+
+typedef struct {
+    int dt, ta, tb, M, N, K, lda, ldb, ldc, beta; /* the key; dt is dnnl_bf16 or dnnl_f32 */
+    dnnl_primitive_t prim;
+    dnnl_memory_t src, wei, dst;
+} MmEntry;
+
+#define MM_CACHE_MAX 256
+
+static struct {
+    int state; /* 0 undecided, 1 oneDNN bf16, 2 fallback */
+    char why[160];
+    dnnl_engine_t eng;
+    dnnl_stream_t stream;
+    int have_engine;
+    MmEntry cache[MM_CACHE_MAX];
+    int n_cache;
+    float *wa, *wb; /* fallback scratch (widened inputs) */
+    size_t wa_n, wb_n;
+} g;
+
+static int engine_up(void) {
+    if (g.have_engine) return 0;
+    if (dnnl_engine_create(&g.eng, dnnl_cpu, 0) != dnnl_success) return -1;
+    if (dnnl_stream_create(&g.stream, g.eng, dnnl_stream_default_flags) != dnnl_success) {
+        dnnl_engine_destroy(g.eng);
+        return -1;
+    }
+    g.have_engine = 1;
+    return 0;
+}
+
+/* op(X) of a row-major matrix with leading dimension ld as a rows x cols oneDNN descriptor: the
+ * transpose is the same memory read with swapped strides. */
+static dnnl_status_t desc(dnnl_memory_desc_t *d, int rows, int cols, int trans, int ld, dnnl_data_type_t dt) {
+    dnnl_dims_t dims = {rows, cols};
+    dnnl_dims_t strides = {trans ? 1 : ld, trans ? ld : 1};
+    return dnnl_memory_desc_init_by_strides(d, 2, dims, dt, strides);
+}
+
+static void entry_free(MmEntry *e) {
+    if (e->prim) dnnl_primitive_destroy(e->prim);
+    if (e->src) dnnl_memory_destroy(e->src);
+    if (e->wei) dnnl_memory_destroy(e->wei);
+    if (e->dst) dnnl_memory_destroy(e->dst);
+    memset(e, 0, sizeof *e);
+}
+
+/* Creates the primitive of key k; returns 0, or -1 when oneDNN has no implementation (or fails). */
+static int entry_create(MmEntry *k) {
+    dnnl_data_type_t dt = (dnnl_data_type_t)k->dt;
+    dnnl_memory_desc_t ds, dw, dd;
+    if (desc(&ds, k->M, k->K, k->ta, k->lda, dt) || desc(&dw, k->K, k->N, k->tb, k->ldb, dt) ||
+        desc(&dd, k->M, k->N, 0, k->ldc, dnnl_f32))
+        return -1;
+    dnnl_matmul_desc_t md;
+    if (dnnl_matmul_desc_init(&md, &ds, &dw, NULL, &dd) != dnnl_success) return -1;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
+    int rc = -1;
+    dnnl_primitive_desc_t pd = NULL;
+    if (dnnl_primitive_attr_create(&attr) != dnnl_success) return -1;
+    if (k->beta) { /* C += product: oneDNN's sum post-op reads dst before writing it */
+        if (dnnl_post_ops_create(&po) != dnnl_success || dnnl_post_ops_append_sum(po, 1.0f) != dnnl_success ||
+            dnnl_primitive_attr_set_post_ops(attr, po) != dnnl_success)
+            goto done;
+    }
+    if (dnnl_primitive_desc_create(&pd, &md, attr, g.eng, NULL) != dnnl_success) goto done;
+    if (dnnl_primitive_create(&k->prim, pd) != dnnl_success) goto done;
+    if (dnnl_memory_create(&k->src, &ds, g.eng, DNNL_MEMORY_NONE) != dnnl_success ||
+        dnnl_memory_create(&k->wei, &dw, g.eng, DNNL_MEMORY_NONE) != dnnl_success ||
+        dnnl_memory_create(&k->dst, &dd, g.eng, DNNL_MEMORY_NONE) != dnnl_success)
+        goto done;
+    rc = 0;
+done:
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (po) dnnl_post_ops_destroy(po);
+    dnnl_primitive_attr_destroy(attr);
+    if (rc) entry_free(k);
+    return rc;
+}
+
+/* The cached primitive of this key, created on first use; NULL if oneDNN cannot make it. */
+static MmEntry *entry_get(const MmEntry *key) {
+    for (int i = 0; i < g.n_cache; i++) {
+        MmEntry *e = &g.cache[i];
+        if (e->dt == key->dt && e->ta == key->ta && e->tb == key->tb && e->M == key->M && e->N == key->N &&
+            e->K == key->K && e->lda == key->lda && e->ldb == key->ldb && e->ldc == key->ldc && e->beta == key->beta)
+            return e;
+    }
+    if (engine_up()) return NULL;
+    if (g.n_cache == MM_CACHE_MAX) { /* a model has a few dozen shapes; start over rather than grow */
+        for (int i = 0; i < g.n_cache; i++) entry_free(&g.cache[i]);
+        g.n_cache = 0;
+    }
+    MmEntry *e = &g.cache[g.n_cache];
+    *e = *key;
+    e->prim = NULL;
+    e->src = e->wei = e->dst = NULL;
+    if (entry_create(e)) return NULL;
+    g.n_cache++;
+    return e;
+}
+
+static int run_onednn(int dt, int ta, int tb, int M, int N, int K, const void *A, int lda, const void *B, int ldb,
+                      float beta, float *C, int ldc) {
+    MmEntry key = {.dt = dt, .ta = !!ta, .tb = !!tb, .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb, .ldc = ldc,
+                   .beta = beta != 0.0f};
+    MmEntry *e = entry_get(&key);
+    if (!e) return -1;
+    if (dnnl_memory_set_data_handle(e->src, (void *)A) != dnnl_success ||
+        dnnl_memory_set_data_handle(e->wei, (void *)B) != dnnl_success ||
+        dnnl_memory_set_data_handle(e->dst, C) != dnnl_success)
+        return -1;
+    dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, e->src}, {DNNL_ARG_WEIGHTS, e->wei}, {DNNL_ARG_DST, e->dst}};
+    if (dnnl_primitive_execute(e->prim, g.stream, 3, args) != dnnl_success) return -1;
+    return dnnl_stream_wait(g.stream) == dnnl_success ? 0 : -1;
+}
+
+static const char *isa_name(dnnl_cpu_isa_t isa) {
+    switch (isa) {
+    case dnnl_cpu_isa_avx512_core_amx: return "AMX";
+    case dnnl_cpu_isa_avx512_core_bf16: return "AVX512-BF16";
+    case dnnl_cpu_isa_avx512_core_vnni: return "AVX512-VNNI, bf16 emulated";
+    case dnnl_cpu_isa_avx512_core: return "AVX512, bf16 emulated";
+    case dnnl_cpu_isa_avx2_vnni: return "AVX2-VNNI";
+    case dnnl_cpu_isa_avx2: return "AVX2";
+    default: return "older than AVX2";
+    }
+}
+
+/* Decide once: try a small bf16 primitive. */
+static void decide(void) {
+    if (g.state) return;
+    const char *force = getenv("ALPHADECAY_BF16_BACKEND");
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    if (force && !strcmp(force, "fallback")) {
+        g.state = 2;
+        snprintf(g.why, sizeof g.why, "fallback: forced by ALPHADECAY_BF16_BACKEND (bf16 widened to fp32, sgemm)");
+        return;
+    }
+    MmEntry probe = {.dt = dnnl_bf16, .M = 16, .N = 16, .K = 16, .lda = 16, .ldb = 16, .ldc = 16};
+    if (entry_get(&probe)) {
+        g.state = 1;
+        snprintf(g.why, sizeof g.why, "oneDNN %d.%d matmul (%s)", dnnl_version()->major, dnnl_version()->minor,
+                 isa_name(isa));
+    } else {
+        g.state = 2;
+        snprintf(g.why, sizeof g.why,
+                 "fallback: oneDNN %d.%d has no bf16 matmul on this CPU (%s); bf16 widened to fp32, sgemm",
+                 dnnl_version()->major, dnnl_version()->minor, isa_name(isa));
+    }
+}
+
+const char *mm_bf16_backend(void) {
+    decide();
+    return g.why;
+}
+
+int mm_bf16_native(void) {
+    decide();
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    return g.state == 1 && (isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx);
+}
+
+/* ---------------------------------------------------------------- fallback */
+
+/* op(X) (rows x cols of the product) widened into a compact buffer, stored as X is (transposed or not). */
+static float *widen_operand(float **buf, size_t *cap, const bf16_t *X, int ld, int trans, int rows, int cols) {
+    int r = trans ? cols : rows, c = trans ? rows : cols; /* X's stored shape */
+    size_t need = (size_t)r * c;
+    if (need > *cap) {
+        free(*buf);
+        *buf = malloc((need ? need : 1) * sizeof(float));
+        *cap = *buf ? need : 0;
+        if (!*buf) {
+            fprintf(stderr, "alphadecay: out of memory in the bf16 product fallback\n");
+            abort();
+        }
+    }
+    float *out = *buf;
+#pragma omp parallel for schedule(static) if (need > CONV_PAR)
+    for (int i = 0; i < r; i++)
+        for (int j = 0; j < c; j++) out[(size_t)i * c + j] = bf16_widen(X[(size_t)i * ld + j]);
+    return out;
+}
+
+static void run_fallback(int ta, int tb, int M, int N, int K, const bf16_t *A, int lda, const bf16_t *B, int ldb,
+                         float beta, float *C, int ldc) {
+    const float *a = widen_operand(&g.wa, &g.wa_n, A, lda, ta, M, K);
+    const float *b = widen_operand(&g.wb, &g.wb_n, B, ldb, tb, K, N);
+    sgemm_threaded(ta, tb, M, N, K, 1.0f, a, ta ? M : K, b, tb ? K : N, beta, C, ldc);
+}
+
+/* ---------------------------------------------------------------- entry points */
+
+void mm_bf16(int trans_a, int trans_b, int M, int N, int K, const bf16_t *A, int lda, const bf16_t *B, int ldb,
+             float beta, float *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) { /* an empty sum: C = beta C */
+        if (beta == 0.0f)
+            for (int i = 0; i < M; i++) memset(C + (size_t)i * ldc, 0, (size_t)N * sizeof(float));
+        return;
+    }
+    decide();
+    if (g.state == 1 && run_onednn(dnnl_bf16, trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc) == 0) return;
+    run_fallback(trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc);
+}
+
+int mm_onednn_f32(int trans_a, int trans_b, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                  float beta, float *C, int ldc) {
+    return run_onednn(dnnl_f32, trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc);
+}
+
+int mm_bf16_cache_size(void) { return g.n_cache; }
+
+void mm_bf16_release(void) {
+    for (int i = 0; i < g.n_cache; i++) entry_free(&g.cache[i]);
+    g.n_cache = 0;
+    if (g.have_engine) {
+        dnnl_stream_destroy(g.stream);
+        dnnl_engine_destroy(g.eng);
+        g.have_engine = 0;
+    }
+    free(g.wa);
+    free(g.wb);
+    g.wa = g.wb = NULL;
+    g.wa_n = g.wb_n = 0;
+    g.state = 0;
+}

@@ -1,0 +1,74 @@
+/* matmul_bf16.h - bf16 numbers and the matrix product of bf16 inputs with fp32 accumulation and fp32
+ * output, the building block of the bf16 training modes (model.h, train.dtype).
+ *
+ * bf16 is the top half of an IEEE float: 8 exponent bits, 7 stored mantissa bits, so rounding a float
+ * to bf16 has relative error <= 2^-8. Rounding is to nearest, ties to even, NaN -> 0x7FC0: bit for bit
+ * what PyTorch's c10::BFloat16 and oneDNN's converters do, so a tensor we round equals PyTorch's.
+ *
+ * Products: C (M x N, fp32, row-major, leading dimension ldc) = op(A) op(B) + beta C, A and B bf16
+ * row-major with their leading dimensions, op = transpose when the flag is set, beta 0 or 1 (1 fuses a
+ * residual add). Two back ends behind one call:
+ *  - oneDNN's matmul primitive (libdnnl), one primitive per (shape, transposes, leading dimensions,
+ *    beta) created on first use and kept in a small cache. oneDNN threads with the same OpenMP runtime
+ *    as the engine (Debian's libdnnl links libgomp) and uses omp_get_max_threads() threads.
+ *  - a fallback when oneDNN has no bf16 matmul for this CPU (oneDNN 2.6 implements it only from
+ *    AVX-512 on; on an AVX2 CPU primitive creation fails): both inputs widened to fp32 (exactly: a bf16
+ *    is a float) and multiplied by the engine's sgemm. Same inputs, same fp32 accumulation, so the same
+ *    numbers up to summation order; no speed-up, the memory saving of bf16 storage stays.
+ * The choice is made once, on the first call, by trying to create a bf16 primitive; mm_bf16_backend()
+ * names it. ALPHADECAY_BF16_BACKEND=fallback forces the fallback (tests use it to cover both paths).
+ *
+ * Not thread-safe: call from outside OpenMP parallel regions (the products thread themselves). */
+#ifndef MATMUL_BF16_H
+#define MATMUL_BF16_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef uint16_t bf16_t;
+
+/* float -> bf16, round to nearest even (PyTorch's rule, NaN -> 0x7FC0). */
+static inline bf16_t bf16_round(float x) {
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    if ((u & 0x7FFFFFFFu) > 0x7F800000u) return 0x7FC0;
+    u += 0x7FFFu + ((u >> 16) & 1u);
+    return (bf16_t)(u >> 16);
+}
+
+static inline float bf16_widen(bf16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* The float nearest to x that a bf16 holds: bf16_widen(bf16_round(x)). */
+static inline float bf16_quantize(float x) { return bf16_widen(bf16_round(x)); }
+
+/* Vector forms, split over the OpenMP team when long (call outside parallel regions). */
+void bf16_round_vec(bf16_t *dst, const float *src, size_t n);
+void bf16_widen_vec(float *dst, const bf16_t *src, size_t n);
+void bf16_quantize_vec(float *x, size_t n); /* in place */
+
+/* C = op(A) op(B) + beta C (see above). beta must be 0 or 1. */
+void mm_bf16(int trans_a, int trans_b, int M, int N, int K, const bf16_t *A, int lda, const bf16_t *B, int ldb,
+             float beta, float *C, int ldc);
+
+/* "oneDNN (<isa>)" or "fallback: <why>"; decides the back end if no product ran yet. */
+const char *mm_bf16_backend(void);
+/* 1 when products run on oneDNN with native bf16 instructions (AVX512-BF16 or AMX), 0 otherwise. */
+int mm_bf16_native(void);
+
+/* The oneDNN path with fp32 inputs (same descriptors, strides, post-op and cache as the bf16 path): lets
+ * the tests exercise the primitive code on CPUs where oneDNN has no bf16 matmul. Returns -1 if oneDNN
+ * refused. */
+int mm_onednn_f32(int trans_a, int trans_b, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                  float beta, float *C, int ldc);
+/* Primitives created so far (each distinct shape once). */
+int mm_bf16_cache_size(void);
+/* Frees the cached primitives and scratch (the next product recreates what it needs). */
+void mm_bf16_release(void);
+
+#endif

@@ -1,0 +1,203 @@
+/* test_bf16.c - bf16 rounding and the bf16 matrix product (matmul_bf16.h) against double-precision
+ * references, on both back ends (oneDNN where it has a bf16 matmul, the widening fallback always).
+ *
+ * Error bound of a product with inputs rounded to bf16 (unit roundoff u = 2^-9, round to nearest): each
+ * term a_k b_k carries a relative error of at most 2u = 2^-8 (one rounding per factor), the errors of the
+ * K terms have random signs, so the error of a K-long dot product grows like the square root of the sum
+ * of the squared terms: for unit-variance inputs, like sqrt(K) 2^-8. The test allows
+ *     |C - C_ref| <= 4 * 2^-8 * sqrt(sum_k (a_k b_k)^2) + 2^-21 * sum_k |a_k b_k|
+ * (the first term is about ten standard deviations of the rounding noise, so it is never exceeded by
+ * chance; the second is fp32 accumulation). Truncating instead of rounding biases every term the same
+ * way, an error growing like K: the all-positive case below fails that bound for K >= 30. */
+#include "check.h"
+#include "common.h"
+#include "matmul_bf16.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- rounding ---- */
+
+/* Reference rounding through double: the two bf16 neighbours of x, the nearer, ties to the even one. */
+static bf16_t ref_round(float x) {
+    if (isnan(x)) return 0x7FC0;
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    bf16_t lo = (bf16_t)(u >> 16), hi = (bf16_t)(lo + 1); /* toward zero, and one step away from zero */
+    if ((u & 0xFFFF) == 0) return lo;
+    double dl = fabs((double)bf16_widen(lo) - x), dh = fabs((double)bf16_widen(hi) - x); /* callers keep hi finite */
+    if (dl < dh) return lo;
+    if (dh < dl) return hi;
+    return (lo & 1) ? hi : lo;
+}
+
+static void test_rounding(void) {
+    struct { float x; bf16_t want; const char *what; } cases[] = {
+        {1.0f, 0x3F80, "1"},
+        {1.0f + 0x1p-8f, 0x3F80, "1 + 2^-8 (tie) rounds to even 1"},
+        {1.0f + 3 * 0x1p-8f, 0x3F82, "1 + 3 2^-8 (tie) rounds to even 1 + 2^-6"},
+        {1.0f + 0x1p-8f + 0x1p-20f, 0x3F81, "just above the tie rounds up"},
+        {-2.5f, 0xC020, "-2.5 exact"},
+        {-0.0f, 0x8000, "-0 keeps its sign"},
+        {INFINITY, 0x7F80, "inf"},
+        {3.4028235e38f, 0x7F80, "FLT_MAX rounds to inf, as PyTorch"},
+        {NAN, 0x7FC0, "NaN -> 0x7FC0"},
+        {0x1p-130f, 0x0008, "denormal 2^-130 = 8 x 2^-133"},
+    };
+    char name[160];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(name, sizeof name, "bf16 round: %s", cases[i].what);
+        CHECK(bf16_round(cases[i].x) == cases[i].want, name, "got 0x%04X, want 0x%04X", bf16_round(cases[i].x), cases[i].want);
+    }
+    /* random floats of every magnitude against the double reference */
+    Rng r;
+    rng_seed(&r, 3);
+    int bad = 0;
+    uint32_t first = 0;
+    for (int i = 0; i < 200000; i++) {
+        uint32_t u = (uint32_t)rng_u64(&r);
+        if ((u & 0x7F800000u) == 0x7F800000u) continue; /* inf / NaN covered above */
+        if ((u & 0x7FFFFFFFu) >= 0x7F7F8000u) continue; /* rounds to inf: covered above */
+        float x;
+        memcpy(&x, &u, 4);
+        if (bf16_round(x) != ref_round(x) && !bad++) first = u;
+    }
+    CHECK(bad == 0, "bf16 round: 200000 random floats match the nearest-even reference", "%d differ, first 0x%08X", bad, first);
+    float v[5] = {1.0f + 0x1p-8f, 1.0f + 3 * 0x1p-8f, -7.0f, 1e-3f, 3.0e38f}, w[5];
+    bf16_t h[5];
+    memcpy(w, v, sizeof v);
+    bf16_round_vec(h, v, 5);
+    bf16_quantize_vec(w, 5);
+    int ok = 1;
+    for (int i = 0; i < 5; i++) ok &= h[i] == bf16_round(v[i]) && w[i] == bf16_widen(h[i]);
+    CHECK(ok, "bf16 vector round / quantize equal the scalar rounding", "mismatch");
+}
+
+/* ---- products ---- */
+
+typedef struct { int M, N, K, ta, tb, pad; float beta; int kind; } Case; /* kind 0 normal, 1 positive, 2 integers */
+
+static float draw(Rng *r, int kind) {
+    if (kind == 1) return (float)rng_uniform(r);
+    if (kind == 2) return (float)((int)rng_below(r, 9) - 4);
+    return (float)rng_normal(r);
+}
+
+/* One product: fp32 inputs, rounded to bf16, through mm_bf16 (or the oneDNN f32 path when f32 is set),
+ * compared element-wise with the double product of the unrounded inputs. Returns the worst ratio of the
+ * error to the bound, or -1 if the oneDNN f32 path refused. */
+static double run_case(const Case *c, int f32, double *max_err_out) {
+    int ar = c->ta ? c->K : c->M, ac = c->ta ? c->M : c->K, br = c->tb ? c->N : c->K, bc = c->tb ? c->K : c->N;
+    int lda = ac + c->pad, ldb = bc + c->pad, ldc = c->N + c->pad;
+    float *A = calloc((size_t)ar * lda, sizeof(float)), *B = calloc((size_t)br * ldb, sizeof(float));
+    float *C = calloc((size_t)c->M * ldc, sizeof(float)), *C0 = calloc((size_t)c->M * ldc, sizeof(float));
+    bf16_t *Ah = calloc((size_t)ar * lda, sizeof(bf16_t)), *Bh = calloc((size_t)br * ldb, sizeof(bf16_t));
+    Rng r;
+    rng_seed(&r, (uint64_t)(c->M * 7919 + c->N * 31 + c->K + c->ta * 2 + c->tb + c->kind * 1000003));
+    for (size_t i = 0; i < (size_t)ar * lda; i++) A[i] = draw(&r, c->kind);
+    for (size_t i = 0; i < (size_t)br * ldb; i++) B[i] = draw(&r, c->kind);
+    for (size_t i = 0; i < (size_t)c->M * ldc; i++) C[i] = C0[i] = draw(&r, c->kind == 2 ? 2 : 0);
+    bf16_round_vec(Ah, A, (size_t)ar * lda);
+    bf16_round_vec(Bh, B, (size_t)br * ldb);
+    double worst = 0, max_err = 0;
+    if (f32) {
+        if (mm_onednn_f32(c->ta, c->tb, c->M, c->N, c->K, A, lda, B, ldb, c->beta, C, ldc)) worst = -1;
+    } else {
+        mm_bf16(c->ta, c->tb, c->M, c->N, c->K, Ah, lda, Bh, ldb, c->beta, C, ldc);
+    }
+    for (int i = 0; i < c->M && worst >= 0; i++)
+        for (int j = 0; j < c->N; j++) {
+            double s = 0, s2 = 0, sa = 0;
+            for (int k = 0; k < c->K; k++) {
+                double a = c->ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
+                double b = c->tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j];
+                s += a * b;
+                s2 += a * b * a * b;
+                sa += fabs(a * b);
+            }
+            double ref = s + (c->beta != 0 ? C0[(size_t)i * ldc + j] : 0);
+            double err = fabs(C[(size_t)i * ldc + j] - ref);
+            double bound = f32 ? 0x1p-21 * (sa + fabs(ref)) : 4 * 0x1p-8 * sqrt(s2) + 0x1p-21 * (sa + fabs(ref));
+            if (c->kind == 2) bound = 0; /* small integers: every product and sum exact in fp32 */
+            double ratio = bound > 0 ? err / bound : (err > 0 ? INFINITY : 0);
+            if (ratio > worst) worst = ratio;
+            if (err > max_err) max_err = err;
+        }
+    /* columns beyond N (the padding) must be untouched */
+    for (int i = 0; i < c->M && worst >= 0; i++)
+        for (int j = c->N; j < ldc; j++)
+            if (C[(size_t)i * ldc + j] != C0[(size_t)i * ldc + j]) worst = INFINITY;
+    if (max_err_out) *max_err_out = max_err;
+    free(A);
+    free(B);
+    free(C);
+    free(C0);
+    free(Ah);
+    free(Bh);
+    return worst;
+}
+
+static const Case CASES[] = {
+    {1, 1, 1, 0, 0, 0, 0, 0},      {7, 13, 5, 0, 1, 0, 0, 0},      {33, 17, 129, 0, 1, 3, 0, 0},
+    {33, 17, 129, 1, 0, 1, 1, 0},  {64, 96, 257, 0, 0, 0, 1, 0},   {65, 31, 200, 1, 1, 2, 0, 0},
+    {128, 192, 512, 0, 1, 0, 0, 0}, {256, 64, 1000, 1, 0, 0, 0, 0}, {31, 47, 1000, 0, 1, 5, 0, 1},
+    {48, 40, 333, 1, 1, 0, 1, 1},  {19, 23, 77, 0, 1, 4, 0, 2},    {40, 24, 300, 1, 0, 0, 1, 2},
+};
+
+static void test_products(const char *label) {
+    char name[200];
+    for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
+        const Case *c = &CASES[i];
+        double max_err;
+        double w = run_case(c, 0, &max_err);
+        snprintf(name, sizeof name, "%s: %dx%dx%d %s%s ld+%d beta %g %s within bound", label, c->M, c->N, c->K,
+                 c->ta ? "A^T" : "A", c->tb ? "B^T" : "B", c->pad, c->beta,
+                 c->kind == 2 ? "integers exact" : c->kind == 1 ? "positive" : "normal");
+        CHECK(w <= 1.0, name, "worst error / bound %.3g (max abs error %.3g)", w, max_err);
+    }
+    /* the bound is not loose enough to pass fp32-free truncation: a truncating rounding fails it */
+    Case c = {31, 47, 1000, 0, 1, 0, 0, 1};
+    double max_err;
+    run_case(&c, 0, &max_err);
+    snprintf(name, sizeof name, "%s: bf16 inputs do change the result (the product is not fp32)", label);
+    CHECK(max_err > 0x1p-16, name, "max error %.3g: inputs were not rounded to bf16", max_err);
+}
+
+static void test_onednn_f32(void) {
+    int refused = 0;
+    char name[200];
+    for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
+        const Case *c = &CASES[i];
+        double w = run_case(c, 1, NULL);
+        if (w < 0) { refused = 1; break; }
+        snprintf(name, sizeof name, "oneDNN f32 path: %dx%dx%d ta %d tb %d ld+%d beta %g matches double", c->M, c->N,
+                 c->K, c->ta, c->tb, c->pad, c->beta);
+        CHECK(w <= 1.0, name, "worst error / bound %.3g", w);
+    }
+    if (refused) SKIP("oneDNN f32 path", "oneDNN refused an fp32 matmul");
+    int n0 = mm_bf16_cache_size();
+    float A[6] = {1, 2, 3, 4, 5, 6}, B[6] = {1, 0, 0, 1, 1, 1}, C[4];
+    for (int k = 0; k < 3; k++) mm_onednn_f32(0, 0, 2, 2, 3, A, 3, B, 2, 0, C, 2);
+    CHECK(mm_bf16_cache_size() == n0 + 1, "primitive cache: one primitive per shape, reused", "cache grew from %d to %d",
+          n0, mm_bf16_cache_size());
+    CHECK(C[0] == 4 && C[1] == 5 && C[2] == 10 && C[3] == 11, "oneDNN f32 path: 2x3 by 3x2 by hand",
+          "got %g %g %g %g", C[0], C[1], C[2], C[3]);
+}
+
+int main(void) {
+    test_rounding();
+    printf("# bf16 product back end: %s\n", mm_bf16_backend());
+    test_products("bf16 product");
+    test_onednn_f32();
+    if (strncmp(mm_bf16_backend(), "fallback", 8)) {
+        setenv("ALPHADECAY_BF16_BACKEND", "fallback", 1);
+        mm_bf16_release();
+        printf("# bf16 product back end: %s\n", mm_bf16_backend());
+        test_products("bf16 product (fallback)");
+    } else {
+        SKIP("bf16 product on oneDNN", "%s", mm_bf16_backend());
+    }
+    mm_bf16_release();
+    return check_summary();
+}
