@@ -15,6 +15,7 @@
 #include "checkpoint.h"
 #include "cli.h"
 #include "esd.h"
+#include "json.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -50,7 +51,7 @@ static int type_of(const char *name, int *layer) {
     return -1;
 }
 
-static void json_num(double v) {
+static void print_num(double v) {
     if (isfinite(v)) printf("%.9g", v);
     else printf("null");
 }
@@ -76,17 +77,22 @@ static void print_csv(const EsdJob *j, const int *type, const int *layer, int n)
 
 static void print_json(const char *path, const char *fit, const EsdJob *j, const int *type, const int *layer,
                        int n, double secs) {
-    printf("{\"path\": \"%s\", \"fit\": \"%s\", \"seconds\": %.6f, \"modules\": [", path, fit, secs);
+    /* Names come from the file (a path, tensor names): written through the JSON string escaper. */
+    printf("{\"path\": ");
+    json_write_str(stdout, path);
+    printf(", \"fit\": \"%s\", \"seconds\": %.6f, \"modules\": [", fit, secs);
     for (int i = 0; i < n; i++) {
-        printf("%s\n  {\"module\": \"%s\", \"layer\": %d, \"type\": \"%s\", \"rows\": %d, \"cols\": %d, ",
-               i ? "," : "", j[i].name, layer[i], TYPES[type[i]], j[i].rows, j[i].cols);
+        printf("%s\n  {\"module\": ", i ? "," : "");
+        json_write_str(stdout, j[i].name);
+        printf(", \"layer\": %d, \"type\": \"%s\", \"rows\": %d, \"cols\": %d, ", layer[i], TYPES[type[i]], j[i].rows,
+               j[i].cols);
         double v[10] = {j[i].fit.alpha, j[i].fit.D, j[i].fit.xmin, j[i].fit.sigma, j[i].spectral_norm,
                         j[i].fnorm, j[i].stable_rank, j[i].alpha_weighted, j[i].alphahat, j[i].entropy};
         static const char *k[10] = {"alpha", "D", "xmin", "sigma", "spectral_norm", "fnorm", "stable_rank",
                                     "alpha_weighted", "alphahat", "entropy"};
         for (int q = 0; q < 10; q++) {
             printf("\"%s\": ", k[q]);
-            json_num(v[q]);
+            print_num(v[q]);
             printf(", ");
         }
         printf("\"n_tail\": %d, \"status\": \"%s\"}", j[i].fit.n_tail, j[i].fit.status == PL_OK ? "ok" : "failed");
@@ -236,16 +242,16 @@ int cmd_esd(int argc, char **argv) {
     EsdJob *jobs = calloc((size_t)(f.n ? f.n : 1), sizeof *jobs);
     int *type = calloc((size_t)(f.n ? f.n : 1), sizeof *type), *layer = calloc((size_t)(f.n ? f.n : 1), sizeof *layer);
     int *idx = calloc((size_t)(f.n ? f.n : 1), sizeof *idx);
-    char (*names)[160] = calloc((size_t)(f.n ? f.n : 1), sizeof *names);
+    char **names = calloc((size_t)(f.n ? f.n : 1), sizeof *names); /* module names: tensor names without ".weight" */
     int n = 0, rc = 1;
     if (!jobs || !type || !layer || !idx || !names) { fprintf(stderr, "alphadecay esd: out of memory\n"); goto done; }
     for (int i = 0; i < f.n; i++) {
         const StTensor *t = &f.t[i];
         int l, ty = type_of(t->name, &l);
         if (ty < 0 || t->ndim != 2) continue;
-        snprintf(names[n], sizeof names[n], "%s", t->name);
-        size_t ln = strlen(names[n]);
-        if (ln > 7) names[n][ln - 7] = 0; /* drop ".weight" */
+        size_t ln = strlen(t->name);
+        names[n] = strndup(t->name, ln > 7 ? ln - 7 : ln); /* drop ".weight" */
+        if (!names[n]) { fprintf(stderr, "alphadecay esd: out of memory\n"); goto done; }
         jobs[n] = (EsdJob){.name = names[n], .w = t->data, .rows = (int)t->shape[0], .cols = (int)t->shape[1]};
         type[n] = ty;
         layer[n] = l;
@@ -279,6 +285,7 @@ done:
     free(type);
     free(layer);
     free(idx);
+    for (int i = 0; names && i < n; i++) free(names[i]);
     free(names);
     safetensors_free(&f);
     return rc;

@@ -45,7 +45,7 @@ int hf_config_read(const char *path, ModelConfig *c, Err *e);
 
 /* Generic safetensors reading for tools (esd): every F32/F16/BF16 tensor converted to float. */
 typedef struct {
-    char name[160];
+    char *name; /* malloc'd, any length */
     int ndim;
     long shape[4];
     float *data;

@@ -248,18 +248,16 @@ int safetensors_read_all(const char *path, StFile *f, Err *e) {
         /* Only floating tensors of up to 4 dimensions are weights a tool can analyse. */
         if (t->dtype == DT_OTHER || t->ndim > 4) continue;
         StTensor *o = &f->t[f->n];
-        if (strlen(t->name) >= sizeof o->name) {
-            st_close(&r);
-            safetensors_free(f);
-            return err_set(e, "%s: tensor name '%.60s...' is too long", path, t->name);
-        }
-        strcpy(o->name, t->name);
+        /* The name is copied out of the header before anything can free it (an error message that
+         * quoted the header's own string after st_close was a use-after-free). */
+        o->name = strdup(t->name);
+        if (!o->name) { err_set(e, "%s: out of memory", path); st_close(&r); safetensors_free(f); return -1; }
+        f->n++;
         o->ndim = t->ndim;
         size_t nelem = 1;
         for (int d = 0; d < t->ndim; d++) { o->shape[d] = t->shape[d]; nelem *= (size_t)t->shape[d]; }
         o->data = malloc((nelem ? nelem : 1) * sizeof(float));
-        f->n++;
-        if (!o->data) { st_close(&r); safetensors_free(f); return err_set(e, "%s: out of memory for tensor '%s'", path, t->name); }
+        if (!o->data) { err_set(e, "%s: out of memory for tensor '%s'", path, o->name); st_close(&r); safetensors_free(f); return -1; }
         if (st_read_floats(&r, t, o->data, e)) { st_close(&r); safetensors_free(f); return -1; }
     }
     st_close(&r);
@@ -268,7 +266,10 @@ int safetensors_read_all(const char *path, StFile *f, Err *e) {
 
 void safetensors_free(StFile *f) {
     if (!f->t) return;
-    for (int i = 0; i < f->n; i++) free(f->t[i].data);
+    for (int i = 0; i < f->n; i++) {
+        free(f->t[i].name);
+        free(f->t[i].data);
+    }
     free(f->t);
     f->t = NULL;
     f->n = 0;
