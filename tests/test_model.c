@@ -4,7 +4,8 @@
  *  - ignored targets (-1) contribute nothing; no valid target -> loss 0, zero gradients;
  *  - two forward+backward passes are bit-identical; init does not depend on the thread count;
  *  - causality: changing a later token leaves earlier logits unchanged;
- *  - init statistics; the module table (names, order, offsets, shapes); memory estimate. */
+ *  - init statistics; the module table (names, order, offsets, shapes); the views over params and
+ *    grads, and their refusal of a broken table; memory estimate. */
 #include "check.h"
 #include "model.h"
 
@@ -142,7 +143,7 @@ static ModelConfig tiny_config(void) {
 static int build(Model *m, ModelConfig c, uint64_t seed, int B, int T) {
     Err e = {{0}};
     if (model_build(m, &c, &e) || model_alloc_train(m, &e) || model_alloc_acts(m, B, T, &e)) {
-        printf("FAIL build: %s\n", e.msg);
+        CHECK(0, "build", "%s", e.msg);
         return -1;
     }
     model_init_weights(m, seed);
@@ -162,7 +163,8 @@ static void test_table(void) {
     ModelConfig c = tiny_config();
     Err e = {{0}};
     CHECK(model_build(&m, &c, &e) == 0, "table_build", "%s", e.msg);
-    CHECK(m.n_tensors == 9 * 2 + 3, "table_count", "%d tensors", m.n_tensors);
+    /* embedding, 2 layers of {2 norms, q, k, v, o, gate, up, down}, final norm, lm_head */
+    CHECK(m.n_tensors == 21, "table_count", "%d tensors", m.n_tensors);
     static const char *expect[] = {
         "model.embed_tokens.weight", "model.layers.0.input_layernorm.weight",
         "model.layers.0.self_attn.q_proj.weight", "model.layers.0.self_attn.k_proj.weight",
@@ -205,6 +207,59 @@ static void test_table(void) {
     CHECK(model_build(&m, &bad, &e) == -1, "config_odd_head_dim", "accepted odd head dim");
     CHECK(model_build(&m, &c, &e) == 0 && model_alloc_acts(&m, 1, 17, &e) == -1, "acts_seq_too_long",
           "accepted T above max positions");
+    model_free(&m);
+}
+
+/* The views name the tensors the table names, in both buffers; a table out of the LLaMA layout (a
+ * missing tensor, q/k/v not adjacent, a duplicate) is refused. */
+static void test_views(void) {
+    Model m;
+    ModelConfig c = tiny_config();
+    Err e = {{0}};
+    if (model_build(&m, &c, &e) || model_alloc_train(&m, &e)) {
+        CHECK(0, "views_build", "%s", e.msg);
+        return;
+    }
+    struct { const char *name; float *w, *g; } want[] = {
+        {"model.embed_tokens.weight", m.w.embed, m.g.embed},
+        {"model.layers.0.input_layernorm.weight", m.w.layer[0].ln1, m.g.layer[0].ln1},
+        {"model.layers.1.self_attn.q_proj.weight", m.w.layer[1].qkv, m.g.layer[1].qkv},
+        {"model.layers.1.self_attn.o_proj.weight", m.w.layer[1].o, m.g.layer[1].o},
+        {"model.layers.0.post_attention_layernorm.weight", m.w.layer[0].ln2, m.g.layer[0].ln2},
+        {"model.layers.1.mlp.gate_proj.weight", m.w.layer[1].gate_up, m.g.layer[1].gate_up},
+        {"model.layers.0.mlp.down_proj.weight", m.w.layer[0].down, m.g.layer[0].down},
+        {"model.norm.weight", m.w.norm, m.g.norm},
+        {"lm_head.weight", m.w.lm_head, m.g.lm_head},
+    };
+    int ok = 1;
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        int id = model_find_tensor(&m, want[i].name);
+        ok &= id >= 0 && want[i].w == m.params + m.tensors[id].offset && want[i].g == m.grads + m.tensors[id].offset;
+    }
+    CHECK(ok, "views_name_table_tensors", "a view points elsewhere than its tensor");
+    /* the fused views: k and v follow q, up follows gate */
+    int k1 = model_find_tensor(&m, "model.layers.1.self_attn.k_proj.weight");
+    int v1 = model_find_tensor(&m, "model.layers.1.self_attn.v_proj.weight");
+    int u0 = model_find_tensor(&m, "model.layers.0.mlp.up_proj.weight");
+    size_t C = c.hidden_size, I = c.intermediate_size;
+    CHECK(m.w.layer[1].qkv + C * C == m.params + m.tensors[k1].offset &&
+              m.w.layer[1].qkv + 2 * C * C == m.params + m.tensors[v1].offset &&
+              m.w.layer[0].gate_up + I * C == m.params + m.tensors[u0].offset,
+          "views_fused_adjacent", "k, v or up not where the fused view expects them");
+
+    ModelView v;
+    TensorInfo saved = m.tensors[k1];
+    m.tensors[k1].offset += 1; /* k no longer starts where q ends */
+    CHECK(model_view(&m, m.params, &v, &e) == -1 && strstr(e.msg, "adjacent"), "views_reject_split_qkv", "%s", e.msg);
+    m.tensors[k1] = saved;
+    m.tensors[v1].type = MT_K; /* two k tensors in layer 1, no v */
+    CHECK(model_view(&m, m.params, &v, &e) == -1 && strstr(e.msg, "taken"), "views_reject_duplicate", "%s", e.msg);
+    m.tensors[v1].type = MT_V;
+    m.n_tensors--; /* no lm_head */
+    CHECK(model_view(&m, m.params, &v, &e) == -1 && strstr(e.msg, "lm_head"), "views_reject_missing", "%s", e.msg);
+    m.n_tensors++;
+    CHECK(model_view(&m, m.params, &v, &e) == 0 && v.layer[1].down == m.w.layer[1].down, "views_rebuild", "%s", e.msg);
+    model_view_free(&v);
     model_free(&m);
 }
 
@@ -428,7 +483,7 @@ static void test_init(void) {
     Model m, m2;
     Err e = {{0}};
     if (model_build(&m, &c, &e) || model_build(&m2, &c, &e)) {
-        printf("FAIL init_build: %s\n", e.msg);
+        CHECK(0, "init_build", "%s", e.msg);
         return;
     }
     model_init_weights(&m, 42);
@@ -481,7 +536,7 @@ static void test_estimate(void) {
         Err e = {{0}};
         size_t before = heap_bytes();
         if (model_build(&m, &c, &e) || (training && model_alloc_train(&m, &e)) || model_alloc_acts(&m, 4, 128, &e)) {
-            printf("FAIL estimate_build: %s\n", e.msg);
+            CHECK(0, "estimate_build", "%s", e.msg);
             return;
         }
         size_t used = heap_bytes() - before, est = model_estimate_bytes(&c, 4, 128, training);
@@ -500,6 +555,7 @@ static void test_estimate(void) {
 
 int main(void) {
     test_table();
+    test_views();
     test_gradients();
     test_mask();
     test_determinism_and_causality();

@@ -1,13 +1,15 @@
 /* model.c - the LLaMA decoder of model.h: module table, parameter buffers, init, activations,
  * forward and backward.
  *
- * Fusions that rely on the table order (model.h): q, k, v of a layer are consecutive, so they form one
- * (3C, C) weight and one GEMM writes a (N, 3C) qkv buffer; gate and up are consecutive, one (2I, C)
- * weight writing (N, 2I). The residual adds are folded into o_proj and down_proj (GEMM with beta = 1
- * on a copy of the residual stream).
+ * The passes reach tensors only through the views m->w and m->g (model_view), built once from the
+ * table. Fusions that rely on the table order (model.h): q, k, v of a layer are consecutive, so they
+ * form one (3C, C) weight and one GEMM writes a (N, 3C) qkv buffer; gate and up are consecutive, one
+ * (2I, C) weight writing (N, 2I); model_view checks the adjacency. The residual adds are folded into
+ * o_proj and down_proj (GEMM with beta = 1 on a copy of the residual stream).
  *
- * Memory: the activations saved for backward and the backward scratch are sized once by acts_layout,
- * which both model_alloc_acts and model_estimate_bytes use, so the estimate is what gets allocated. */
+ * Memory: the activations saved for backward and the backward scratch are laid out by carve_forward
+ * and carve_backward, which both size the blocks (counting mode) and assign the pointers; the memory
+ * estimate runs the same functions and the same table, so it is what gets allocated. */
 #include "model.h"
 
 #include "kernels.h"
@@ -16,25 +18,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* One layer's activations saved by the forward pass: pointers into ModelActs.mem, each of the
+ * micro-batch capacity (N = B*T rows). */
+typedef struct {
+    float *res;          /* (N, C) residual stream entering the layer */
+    float *res_mid;      /* (N, C) after the attention block */
+    float *res_out;      /* (N, C) leaving the layer: the next layer's res, or ModelActs.res_final */
+    float *ln1, *ln2;    /* (N, C) normed inputs of attention and MLP */
+    float *rstd1, *rstd2;/* (N) */
+    float *qkv;          /* (N, 3C) q, k after RoPE; v */
+    float *att;          /* (B, H, T, T) softmax probabilities */
+    float *atty;         /* (N, C) attention output before o_proj */
+    float *gu;           /* (N, 2I) gate, up pre-activations */
+    float *hmlp;         /* (N, I) silu(gate) * up */
+} LayerActs;
+
 struct ModelActs {
     int B, T;            /* capacity */
-    float *mem;          /* one block holding every float buffer below */
-    size_t mem_floats;
-    /* saved by the forward pass; per-layer buffers are [L][capacity] */
-    float *res;          /* (L+1, N, C) residual stream entering each layer; res[L] enters the final norm */
-    float *res_mid;      /* (L, N, C) after the attention block */
-    float *ln1, *ln2;    /* (L, N, C) normed inputs of attention and MLP */
-    float *rstd1, *rstd2;/* (L, N) */
-    float *qkv;          /* (L, N, 3C) q, k after RoPE; v */
-    float *att;          /* (L, B, H, T, T) softmax probabilities */
-    float *atty;         /* (L, N, C) attention output before o_proj */
-    float *gu;           /* (L, N, 2I) gate, up pre-activations */
-    float *hmlp;         /* (L, N, I) silu(gate) * up */
+    float *mem;          /* one block holding every float buffer below (carve_forward) */
+    LayerActs *layer;    /* num_hidden_layers */
+    float *res_final;    /* (N, C) residual stream entering the final norm */
     float *lnf, *rstdf;  /* (N, C), (N) */
     float *logits;       /* (N, V); dlogits after backward */
     float *lse, *losses; /* (N) */
     float *rope_cos, *rope_sin; /* (T, D/2) */
-    /* backward scratch, allocated with the activations when grads exist, else on first backward */
+    /* backward scratch (carve_backward), allocated with the activations when grads exist, else on
+     * the first backward */
     float *bmem;
     float *d_res, *d_tmp, *d_qkv, *d_gu, *d_h, *d_att, *d_norm;
     int *inputs, *targets; /* (N) copies of the last forward's ids */
@@ -62,6 +71,26 @@ void model_add_tensor(Model *m, const char *name, int rows, int cols, TensorKind
     m->n_params += t->size;
 }
 
+/* One layer's tensors in Hugging Face state_dict order; shapes in units of the config's sizes. */
+enum { DIM_ONE, DIM_HIDDEN, DIM_INTER };
+static const struct {
+    const char *name; /* between "model.layers.<l>." and ".weight" */
+    TensorKind kind;
+    ModuleType type;
+    int rows, cols; /* DIM_* */
+} LAYER_TENSORS[] = {
+    {"input_layernorm", KIND_NORM, MT_ATTN_NORM, DIM_ONE, DIM_HIDDEN},
+    {"self_attn.q_proj", KIND_LINEAR, MT_Q, DIM_HIDDEN, DIM_HIDDEN},
+    {"self_attn.k_proj", KIND_LINEAR, MT_K, DIM_HIDDEN, DIM_HIDDEN},
+    {"self_attn.v_proj", KIND_LINEAR, MT_V, DIM_HIDDEN, DIM_HIDDEN},
+    {"self_attn.o_proj", KIND_LINEAR, MT_O, DIM_HIDDEN, DIM_HIDDEN},
+    {"post_attention_layernorm", KIND_NORM, MT_MLP_NORM, DIM_ONE, DIM_HIDDEN},
+    {"mlp.gate_proj", KIND_LINEAR, MT_GATE, DIM_INTER, DIM_HIDDEN},
+    {"mlp.up_proj", KIND_LINEAR, MT_UP, DIM_INTER, DIM_HIDDEN},
+    {"mlp.down_proj", KIND_LINEAR, MT_DOWN, DIM_HIDDEN, DIM_INTER},
+};
+#define N_LAYER_TENSORS ((int)(sizeof LAYER_TENSORS / sizeof LAYER_TENSORS[0]))
+
 static int check_config(const ModelConfig *c, Err *e) {
     if (c->hidden_size <= 0 || c->intermediate_size <= 0 || c->num_attention_heads <= 0 ||
         c->num_hidden_layers <= 0 || c->vocab_size <= 0 || c->max_position_embeddings <= 0)
@@ -83,33 +112,32 @@ static int check_config(const ModelConfig *c, Err *e) {
     return 0;
 }
 
-int model_build(Model *m, const ModelConfig *c, Err *e) {
+static int dim(const ModelConfig *c, int d) {
+    return d == DIM_HIDDEN ? c->hidden_size : d == DIM_INTER ? c->intermediate_size : 1;
+}
+
+/* The tensor table of config c (m->tensors, m->n_tensors, m->n_params); no parameter memory. */
+static int build_table(Model *m, const ModelConfig *c, Err *e) {
     memset(m, 0, sizeof *m);
     if (check_config(c, e)) return -1;
     m->cfg = *c;
-    int L = c->num_hidden_layers, C = c->hidden_size, I = c->intermediate_size, V = c->vocab_size;
-    m->tensors = xcalloc((size_t)9 * L + 3, sizeof(TensorInfo));
+    int L = c->num_hidden_layers, C = c->hidden_size, V = c->vocab_size;
+    m->tensors = xcalloc((size_t)L * N_LAYER_TENSORS + 3, sizeof(TensorInfo)); /* + embed, norm, lm_head */
     char nm[96];
     model_add_tensor(m, "model.embed_tokens.weight", V, C, KIND_EMBEDDING, -1, MT_EMBED);
-    for (int l = 0; l < L; l++) {
-        static const char *attn[] = {"q", "k", "v", "o"};
-        snprintf(nm, sizeof nm, "model.layers.%d.input_layernorm.weight", l);
-        model_add_tensor(m, nm, 1, C, KIND_NORM, l, MT_ATTN_NORM);
-        for (int i = 0; i < 4; i++) {
-            snprintf(nm, sizeof nm, "model.layers.%d.self_attn.%s_proj.weight", l, attn[i]);
-            model_add_tensor(m, nm, C, C, KIND_LINEAR, l, (ModuleType)(MT_Q + i));
+    for (int l = 0; l < L; l++)
+        for (int i = 0; i < N_LAYER_TENSORS; i++) {
+            snprintf(nm, sizeof nm, "model.layers.%d.%s.weight", l, LAYER_TENSORS[i].name);
+            model_add_tensor(m, nm, dim(c, LAYER_TENSORS[i].rows), dim(c, LAYER_TENSORS[i].cols),
+                             LAYER_TENSORS[i].kind, l, LAYER_TENSORS[i].type);
         }
-        snprintf(nm, sizeof nm, "model.layers.%d.post_attention_layernorm.weight", l);
-        model_add_tensor(m, nm, 1, C, KIND_NORM, l, MT_MLP_NORM);
-        snprintf(nm, sizeof nm, "model.layers.%d.mlp.gate_proj.weight", l);
-        model_add_tensor(m, nm, I, C, KIND_LINEAR, l, MT_GATE);
-        snprintf(nm, sizeof nm, "model.layers.%d.mlp.up_proj.weight", l);
-        model_add_tensor(m, nm, I, C, KIND_LINEAR, l, MT_UP);
-        snprintf(nm, sizeof nm, "model.layers.%d.mlp.down_proj.weight", l);
-        model_add_tensor(m, nm, C, I, KIND_LINEAR, l, MT_DOWN);
-    }
     model_add_tensor(m, "model.norm.weight", 1, C, KIND_NORM, -1, MT_FINAL_NORM);
     model_add_tensor(m, "lm_head.weight", V, C, KIND_LM_HEAD, -1, MT_LM_HEAD);
+    return 0;
+}
+
+int model_build(Model *m, const ModelConfig *c, Err *e) {
+    if (build_table(m, c, e)) return -1;
     m->params = calloc(m->n_params, sizeof(float));
     m->wd = calloc((size_t)m->n_tensors, sizeof(double));
     if (!m->params || !m->wd) {
@@ -117,13 +145,81 @@ int model_build(Model *m, const ModelConfig *c, Err *e) {
         model_free(m);
         return err_set(e, "model: cannot allocate %.1f MB of parameters", np * 4.0 / 1e6);
     }
+    if (model_view(m, m->params, &m->w, e)) {
+        model_free(m);
+        return -1;
+    }
     return 0;
+}
+
+/* ---------------------------------------------------------------- views */
+
+/* Where each tensor of one layer sits in the table (-1: not seen yet). */
+typedef struct {
+    int at[MT_DOWN + 1]; /* indexed by ModuleType, MT_ATTN_NORM .. MT_DOWN */
+} LayerSlots;
+
+/* The tensor of type `after` must start where `first` ends, with first's shape: the fused GEMMs read
+ * them as one weight. */
+static int adjacent(const Model *m, const LayerSlots *s, ModuleType first, ModuleType after) {
+    const TensorInfo *a = &m->tensors[s->at[first]], *b = &m->tensors[s->at[after]];
+    return b->offset == a->offset + a->size && b->rows == a->rows && b->cols == a->cols;
+}
+
+int model_view(const Model *m, float *base, ModelView *v, Err *e) {
+    int L = m->cfg.num_hidden_layers;
+    memset(v, 0, sizeof *v);
+    if (L <= 0) return err_set(e, "model: no layers to view");
+    LayerSlots *slots = xcalloc((size_t)L, sizeof *slots);
+    for (int l = 0; l < L; l++)
+        for (int k = 0; k <= MT_DOWN; k++) slots[l].at[k] = -1;
+    int rc = 0;
+    for (int i = 0; i < m->n_tensors && !rc; i++) {
+        const TensorInfo *t = &m->tensors[i];
+        float **global = t->type == MT_EMBED ? &v->embed : t->type == MT_FINAL_NORM ? &v->norm
+                       : t->type == MT_LM_HEAD ? &v->lm_head : NULL;
+        int in_layer = t->layer >= 0 && t->layer < L && t->type >= MT_ATTN_NORM && t->type <= MT_DOWN;
+        if (t->layer < 0 && global && !*global) *global = base + t->offset;
+        else if (in_layer && slots[t->layer].at[t->type] < 0) slots[t->layer].at[t->type] = i;
+        else rc = err_set(e, "model: tensor %s has no place, or a taken one, in the LLaMA layout", t->name);
+    }
+    if (!rc && !(v->embed && v->norm && v->lm_head))
+        rc = err_set(e, "model: the tensor table lacks the embedding, final norm or lm_head");
+    for (int l = 0; l < L && !rc; l++) {
+        const LayerSlots *s = &slots[l];
+        for (int k = MT_ATTN_NORM; k <= MT_DOWN && !rc; k++)
+            if (s->at[k] < 0) rc = err_set(e, "model: layer %d lacks its %s tensor", l, module_type_name((ModuleType)k));
+        if (!rc && !(adjacent(m, s, MT_Q, MT_K) && adjacent(m, s, MT_K, MT_V) && adjacent(m, s, MT_GATE, MT_UP)))
+            rc = err_set(e, "model: layer %d's q, k, v or gate, up are not adjacent in the table", l);
+    }
+    if (!rc) {
+        v->layer = xcalloc((size_t)L, sizeof(LayerView));
+        for (int l = 0; l < L; l++) {
+            const LayerSlots *s = &slots[l];
+            LayerView *lv = &v->layer[l];
+            lv->ln1 = base + m->tensors[s->at[MT_ATTN_NORM]].offset;
+            lv->qkv = base + m->tensors[s->at[MT_Q]].offset;
+            lv->o = base + m->tensors[s->at[MT_O]].offset;
+            lv->ln2 = base + m->tensors[s->at[MT_MLP_NORM]].offset;
+            lv->gate_up = base + m->tensors[s->at[MT_GATE]].offset;
+            lv->down = base + m->tensors[s->at[MT_DOWN]].offset;
+        }
+    }
+    free(slots);
+    if (rc) memset(v, 0, sizeof *v);
+    return rc;
+}
+
+void model_view_free(ModelView *v) {
+    free(v->layer);
+    memset(v, 0, sizeof *v);
 }
 
 static void free_acts(ModelActs *a) {
     if (!a) return;
     free(a->mem);
     free(a->bmem);
+    free(a->layer);
     free(a->inputs);
     free(a->targets);
     free(a);
@@ -131,6 +227,8 @@ static void free_acts(ModelActs *a) {
 
 void model_free(Model *m) {
     if (!m) return;
+    model_view_free(&m->w);
+    model_view_free(&m->g);
     free(m->tensors);
     free(m->params);
     free(m->grads);
@@ -188,58 +286,89 @@ int model_alloc_train(Model *m, Err *e) {
         return err_set(e, "model: cannot allocate %.1f MB for gradients and Adam moments",
                        m->n_params * 12.0 / 1e6);
     }
-    return 0;
+    model_view_free(&m->g);
+    return model_view(m, m->grads, &m->g, e);
 }
 
 /* ---------------------------------------------------------------- activation layout */
 
+/* Hands out consecutive pieces of one float block. With base NULL it only counts: the same carve
+ * function then sizes the block (first call) and assigns the pointers (second call), so the size and
+ * the layout cannot disagree. */
 typedef struct {
-    size_t fwd;  /* floats saved by the forward pass */
-    size_t bwd;  /* floats of backward scratch */
-    size_t ints; /* ints (inputs, targets) */
-} ActSizes;
+    float *base;
+    size_t used; /* floats handed out so far */
+} Carver;
 
-static ActSizes acts_layout(const ModelConfig *c, int B, int T) {
-    size_t L = c->num_hidden_layers, C = c->hidden_size, I = c->intermediate_size, V = c->vocab_size;
-    size_t H = c->num_attention_heads, D = C / H, N = (size_t)B * T, TT = (size_t)T * T;
-    ActSizes s;
-    s.fwd = (L + 1) * N * C               /* res */
-            + L * N * C * 4               /* res_mid, ln1, ln2, atty */
-            + L * N * 2                   /* rstd1, rstd2 */
-            + L * N * 3 * C               /* qkv */
-            + L * B * H * TT              /* att */
-            + L * N * 3 * I               /* gu, hmlp */
-            + N * C + N                   /* lnf, rstdf */
-            + N * V + 2 * N               /* logits, lse, losses */
-            + (size_t)T * D;              /* rope cos + sin */
-    s.bwd = N * C * 2 + N * 3 * C + N * 3 * I + B * H * TT + rmsnorm_scratch_floats((int)N, (int)C);
-    s.ints = 2 * N;
-    return s;
+static float *take(Carver *k, size_t n) {
+    float *p = k->base ? k->base + k->used : NULL;
+    k->used += n;
+    return p;
 }
 
-static float *carve(float **p, size_t n) {
-    float *r = *p;
-    *p += n;
-    return r;
+/* The forward block: per-layer buffers grouped by kind ([L][capacity]), then the head's. */
+static void carve_forward(ModelActs *a, const ModelConfig *c, Carver *k) {
+    int L = c->num_hidden_layers;
+    size_t C = c->hidden_size, I = c->intermediate_size, V = c->vocab_size;
+    size_t H = c->num_attention_heads, D = C / H, N = (size_t)a->B * a->T, TT = (size_t)a->T * a->T;
+    for (int l = 0; l < L; l++) a->layer[l].res = take(k, N * C);
+    a->res_final = take(k, N * C);
+    for (int l = 0; l < L; l++) a->layer[l].res_mid = take(k, N * C);
+    for (int l = 0; l < L; l++) a->layer[l].ln1 = take(k, N * C);
+    for (int l = 0; l < L; l++) a->layer[l].ln2 = take(k, N * C);
+    for (int l = 0; l < L; l++) a->layer[l].atty = take(k, N * C);
+    for (int l = 0; l < L; l++) a->layer[l].rstd1 = take(k, N);
+    for (int l = 0; l < L; l++) a->layer[l].rstd2 = take(k, N);
+    for (int l = 0; l < L; l++) a->layer[l].qkv = take(k, N * 3 * C);
+    for (int l = 0; l < L; l++) a->layer[l].att = take(k, (size_t)a->B * H * TT);
+    for (int l = 0; l < L; l++) a->layer[l].gu = take(k, N * 2 * I);
+    for (int l = 0; l < L; l++) a->layer[l].hmlp = take(k, N * I);
+    for (int l = 0; l < L; l++) a->layer[l].res_out = l + 1 < L ? a->layer[l + 1].res : a->res_final;
+    a->lnf = take(k, N * C);
+    a->rstdf = take(k, N);
+    a->logits = take(k, N * V);
+    a->lse = take(k, N);
+    a->losses = take(k, N);
+    a->rope_cos = take(k, (size_t)a->T * D / 2);
+    a->rope_sin = take(k, (size_t)a->T * D / 2);
+}
+
+/* The backward scratch block: one layer's worth, reused by every layer. */
+static void carve_backward(ModelActs *a, const ModelConfig *c, Carver *k) {
+    size_t C = c->hidden_size, I = c->intermediate_size, H = c->num_attention_heads;
+    size_t N = (size_t)a->B * a->T;
+    a->d_res = take(k, N * C);
+    a->d_tmp = take(k, N * C);
+    a->d_qkv = take(k, N * 3 * C);
+    a->d_gu = take(k, N * 2 * I);
+    a->d_h = take(k, N * I);
+    a->d_att = take(k, (size_t)a->B * H * a->T * a->T);
+    a->d_norm = take(k, rmsnorm_scratch_floats((int)N, (int)C));
+}
+
+typedef struct {
+    size_t fwd, bwd; /* floats of the two blocks */
+} ActSizes;
+
+/* Sizes of both blocks for capacity B x T: the carve functions run in counting mode on a scratch
+ * ModelActs whose layer array is a.layer (L entries, contents overwritten). */
+static ActSizes acts_sizes(ModelActs *a, const ModelConfig *c) {
+    Carver f = {0}, b = {0};
+    carve_forward(a, c, &f);
+    carve_backward(a, c, &b);
+    return (ActSizes){f.used, b.used};
 }
 
 /* must_succeed: called lazily from model_backward, which cannot report errors: xcalloc aborts on OOM. */
 static int alloc_backward_scratch(Model *m, int must_succeed) {
     ModelActs *a = m->acts;
-    const ModelConfig *c = &m->cfg;
-    size_t C = c->hidden_size, I = c->intermediate_size, H = c->num_attention_heads;
-    size_t N = (size_t)a->B * a->T;
-    ActSizes s = acts_layout(c, a->B, a->T);
-    a->bmem = must_succeed ? xcalloc(s.bwd, sizeof(float)) : malloc(s.bwd * sizeof(float));
+    Carver count = {0}; /* counting mode only touches the d_* pointers, which are set just below */
+    carve_backward(a, &m->cfg, &count);
+    size_t n = count.used;
+    a->bmem = must_succeed ? xcalloc(n, sizeof(float)) : malloc(n * sizeof(float));
     if (!a->bmem) return -1;
-    float *p = a->bmem;
-    a->d_res = carve(&p, N * C);
-    a->d_tmp = carve(&p, N * C);
-    a->d_qkv = carve(&p, N * 3 * C);
-    a->d_gu = carve(&p, N * 2 * I);
-    a->d_h = carve(&p, N * I);
-    a->d_att = carve(&p, (size_t)a->B * H * a->T * a->T);
-    a->d_norm = carve(&p, rmsnorm_scratch_floats((int)N, (int)C));
+    Carver k = {a->bmem, 0};
+    carve_backward(a, &m->cfg, &k);
     return 0;
 }
 
@@ -252,53 +381,44 @@ int model_alloc_acts(Model *m, int B, int T, Err *e) {
     m->acts = NULL;
     ModelActs *a = calloc(1, sizeof *a);
     if (!a) return err_set(e, "model: out of memory");
-    size_t L = c->num_hidden_layers, C = c->hidden_size, I = c->intermediate_size, V = c->vocab_size;
-    size_t H = c->num_attention_heads, D = C / H, N = (size_t)B * T;
-    ActSizes s = acts_layout(c, B, T);
+    size_t N = (size_t)B * T;
     a->B = B;
     a->T = T;
+    a->layer = calloc((size_t)c->num_hidden_layers, sizeof(LayerActs));
+    m->acts = a;
+    ActSizes s = a->layer ? acts_sizes(a, c) : (ActSizes){0, 0};
     a->mem = malloc(s.fwd * sizeof(float));
     a->inputs = malloc(N * sizeof(int));
     a->targets = malloc(N * sizeof(int));
-    m->acts = a;
-    if (!a->mem || !a->inputs || !a->targets || (m->grads && alloc_backward_scratch(m, 0))) {
+    if (!a->layer || !a->mem || !a->inputs || !a->targets || (m->grads && alloc_backward_scratch(m, 0))) {
         free_acts(a);
         m->acts = NULL;
         return err_set(e, "model: cannot allocate %.1f MB of activations for micro-batch %d x %d",
                        (s.fwd + (m->grads ? s.bwd : 0)) * 4.0 / 1e6, B, T);
     }
-    float *p = a->mem;
-    a->res = carve(&p, (L + 1) * N * C);
-    a->res_mid = carve(&p, L * N * C);
-    a->ln1 = carve(&p, L * N * C);
-    a->ln2 = carve(&p, L * N * C);
-    a->atty = carve(&p, L * N * C);
-    a->rstd1 = carve(&p, L * N);
-    a->rstd2 = carve(&p, L * N);
-    a->qkv = carve(&p, L * N * 3 * C);
-    a->att = carve(&p, L * (size_t)B * H * T * T);
-    a->gu = carve(&p, L * N * 2 * I);
-    a->hmlp = carve(&p, L * N * I);
-    a->lnf = carve(&p, N * C);
-    a->rstdf = carve(&p, N);
-    a->logits = carve(&p, N * V);
-    a->lse = carve(&p, N);
-    a->losses = carve(&p, N);
-    a->rope_cos = carve(&p, (size_t)T * D / 2);
-    a->rope_sin = carve(&p, (size_t)T * D / 2);
-    rope_tables(a->rope_cos, a->rope_sin, T, (int)D, c->rope_theta);
+    Carver k = {a->mem, 0};
+    carve_forward(a, c, &k);
+    rope_tables(a->rope_cos, a->rope_sin, T, c->hidden_size / c->num_attention_heads, c->rope_theta);
     m->B = B;
     m->T = T;
     return 0;
 }
 
+/* Counts what model_build, model_alloc_train and model_alloc_acts allocate, from the same table and
+ * carve functions they use. */
 size_t model_estimate_bytes(const ModelConfig *c, int B, int T, int training) {
-    size_t L = c->num_hidden_layers, C = c->hidden_size, I = c->intermediate_size, V = c->vocab_size;
-    size_t n_params = 2 * V * C + L * (4 * C * C + 3 * C * I + 2 * C) + C;
-    ActSizes s = acts_layout(c, B, T);
-    size_t bytes = n_params * sizeof(float) * (training ? 4 : 1);
-    bytes += (9 * L + 3) * (sizeof(TensorInfo) + sizeof(double));
-    bytes += (s.fwd + (training ? s.bwd : 0)) * sizeof(float) + s.ints * sizeof(int);
+    Model m;
+    Err e;
+    if (B <= 0 || T <= 0 || build_table(&m, c, &e)) return 0;
+    size_t L = c->num_hidden_layers;
+    ModelActs a = {.B = B, .T = T, .layer = xcalloc(L, sizeof(LayerActs))};
+    ActSizes s = acts_sizes(&a, c);
+    free(a.layer);
+    size_t views = (training ? 2 : 1) * L * sizeof(LayerView);
+    size_t bytes = m.n_params * sizeof(float) * (training ? 4 : 1);
+    bytes += (size_t)m.n_tensors * (sizeof(TensorInfo) + sizeof(double)) + views + L * sizeof(LayerActs);
+    bytes += (s.fwd + (training ? s.bwd : 0)) * sizeof(float) + 2 * (size_t)B * T * sizeof(int);
+    free(m.tensors);
     return bytes;
 }
 
@@ -319,15 +439,12 @@ static double prof_t;
 
 /* ---------------------------------------------------------------- forward */
 
-/* Offset of layer l's first tensor (input_layernorm). The layer's tensors follow contiguously in table
- * order: ln1 (C), q, k, v, o (C x C each), ln2 (C), gate, up (I x C each), down (C x I). */
-static size_t layer_base(const Model *m, int l) { return m->tensors[1 + 9 * l].offset; }
-
 float model_forward(Model *m, const int *inputs, const int *targets, int B, int T, int *n_valid) {
     ModelActs *a = m->acts;
     const ModelConfig *c = &m->cfg;
     int L = c->num_hidden_layers, C = c->hidden_size, I = c->intermediate_size, V = c->vocab_size;
     int H = c->num_attention_heads, D = C / H, N = B * T;
+    float eps = (float)c->rms_norm_eps;
     if (n_valid) *n_valid = 0;
     if (!a || B > a->B || T > a->T || B <= 0 || T <= 0) return NAN;
     /* ids outside the vocabulary would read outside the embedding: refuse them (NaN loss) */
@@ -337,50 +454,41 @@ float model_forward(Model *m, const int *inputs, const int *targets, int B, int 
     a->fwd_B = B;
     a->fwd_T = T;
     a->have_targets = targets != NULL;
-    size_t NC = (size_t)N * C, capNC = (size_t)a->B * a->T * C, capN = (size_t)a->B * a->T;
-    size_t capATT = (size_t)a->B * H * a->T * a->T;
-    const float *P = m->params;
+    size_t NC = (size_t)N * C;
 
     PROF_START();
-    embedding_forward(a->res, inputs, P + m->tensors[0].offset, N, C);
+    embedding_forward(a->layer[0].res, inputs, m->w.embed, N, C);
     PROF(P_EMBED);
     for (int l = 0; l < L; l++) {
-        size_t base = layer_base(m, l);
-        const float *w_ln1 = P + base, *w_qkv = w_ln1 + C, *w_o = w_qkv + (size_t)3 * C * C;
-        const float *w_ln2 = w_o + (size_t)C * C, *w_gu = w_ln2 + C, *w_down = w_gu + (size_t)2 * I * C;
-        float *res = a->res + l * capNC, *res_mid = a->res_mid + l * capNC, *res_out = a->res + (l + 1) * capNC;
-        float *ln1 = a->ln1 + l * capNC, *ln2 = a->ln2 + l * capNC, *atty = a->atty + l * capNC;
-        float *qkv = a->qkv + 3 * l * capNC, *att = a->att + l * capATT;
-        float *gu = a->gu + (size_t)2 * I * l * capN, *hm = a->hmlp + (size_t)I * l * capN;
-
-        rmsnorm_forward(ln1, a->rstd1 + l * capN, res, w_ln1, N, C, (float)c->rms_norm_eps);
+        const LayerView *w = &m->w.layer[l];
+        LayerActs *s = &a->layer[l];
+        rmsnorm_forward(s->ln1, s->rstd1, s->res, w->ln1, N, C, eps);
         PROF(P_NORM);
-        linear_forward(qkv, ln1, w_qkv, N, C, 3 * C, 0.0f);
+        linear_forward(s->qkv, s->ln1, w->qkv, N, C, 3 * C, 0.0f);
         PROF(P_LINEAR);
-        rope_forward(qkv, 3 * C, a->rope_cos, a->rope_sin, B, T, 2 * H, D); /* q and k: 2H adjacent heads */
+        rope_forward(s->qkv, 3 * C, a->rope_cos, a->rope_sin, B, T, 2 * H, D); /* q and k: 2H adjacent heads */
         PROF(P_ROPE);
-        attention_forward(atty, C, att, qkv, qkv + C, qkv + 2 * C, 3 * C, B, T, H, D);
+        attention_forward(s->atty, C, s->att, s->qkv, s->qkv + C, s->qkv + 2 * C, 3 * C, B, T, H, D);
         PROF(P_ATTN);
-        vec_copy(res_mid, res, NC);
+        vec_copy(s->res_mid, s->res, NC);
         PROF(P_COPY);
-        linear_forward(res_mid, atty, w_o, N, C, C, 1.0f); /* res_mid = res + o_proj(atty) */
+        linear_forward(s->res_mid, s->atty, w->o, N, C, C, 1.0f); /* res_mid = res + o_proj(atty) */
         PROF(P_LINEAR);
 
-        rmsnorm_forward(ln2, a->rstd2 + l * capN, res_mid, w_ln2, N, C, (float)c->rms_norm_eps);
+        rmsnorm_forward(s->ln2, s->rstd2, s->res_mid, w->ln2, N, C, eps);
         PROF(P_NORM);
-        linear_forward(gu, ln2, w_gu, N, C, 2 * I, 0.0f);
+        linear_forward(s->gu, s->ln2, w->gate_up, N, C, 2 * I, 0.0f);
         PROF(P_LINEAR);
-        swiglu_forward(hm, gu, N, I);
+        swiglu_forward(s->hmlp, s->gu, N, I);
         PROF(P_SWIGLU);
-        vec_copy(res_out, res_mid, NC);
+        vec_copy(s->res_out, s->res_mid, NC);
         PROF(P_COPY);
-        linear_forward(res_out, hm, w_down, N, I, C, 1.0f); /* res_out = res_mid + down(h) */
+        linear_forward(s->res_out, s->hmlp, w->down, N, I, C, 1.0f); /* res_out = res_mid + down(h) */
         PROF(P_LINEAR);
     }
-    const TensorInfo *tn = &m->tensors[m->n_tensors - 2], *th = &m->tensors[m->n_tensors - 1];
-    rmsnorm_forward(a->lnf, a->rstdf, a->res + L * capNC, P + tn->offset, N, C, (float)c->rms_norm_eps);
+    rmsnorm_forward(a->lnf, a->rstdf, a->res_final, m->w.norm, N, C, eps);
     PROF(P_NORM);
-    linear_forward(a->logits, a->lnf, P + th->offset, N, C, V, 0.0f);
+    linear_forward(a->logits, a->lnf, m->w.lm_head, N, C, V, 0.0f);
     PROF(P_LINEAR);
     if (!targets) {
         a->n_valid = 0;
@@ -408,58 +516,44 @@ void model_backward(Model *m, float scale) {
     const ModelConfig *c = &m->cfg;
     int L = c->num_hidden_layers, C = c->hidden_size, I = c->intermediate_size, V = c->vocab_size;
     int H = c->num_attention_heads, D = C / H, B = a->fwd_B, T = a->fwd_T, N = B * T;
-    size_t capNC = (size_t)a->B * a->T * C, capN = (size_t)a->B * a->T;
-    size_t capATT = (size_t)a->B * H * a->T * a->T;
-    const float *P = m->params;
-    float *G = m->grads;
-    const TensorInfo *tn = &m->tensors[m->n_tensors - 2], *th = &m->tensors[m->n_tensors - 1];
 
     float dscale = a->n_valid ? scale / (float)a->n_valid : 0.0f;
     PROF_START();
     crossentropy_backward(a->logits, a->logits, a->lse, a->targets, N, V, dscale); /* dlogits in place */
     PROF(P_CE);
-    linear_backward(a->d_tmp, G + th->offset, a->logits, a->lnf, P + th->offset, N, C, V, 0.0f);
+    linear_backward(a->d_tmp, m->g.lm_head, a->logits, a->lnf, m->w.lm_head, N, C, V, 0.0f);
     PROF(P_LINEAR);
     vec_zero(a->d_res, (size_t)N * C);
-    rmsnorm_backward(a->d_res, G + tn->offset, a->d_norm, a->d_tmp, a->res + L * capNC, P + tn->offset,
-                     a->rstdf, N, C);
+    rmsnorm_backward(a->d_res, m->g.norm, a->d_norm, a->d_tmp, a->res_final, m->w.norm, a->rstdf, N, C);
     PROF(P_NORM);
 
     for (int l = L - 1; l >= 0; l--) {
-        size_t base = layer_base(m, l);
-        const float *w_ln1 = P + base, *w_qkv = w_ln1 + C, *w_o = w_qkv + (size_t)3 * C * C;
-        const float *w_ln2 = w_o + (size_t)C * C, *w_gu = w_ln2 + C, *w_down = w_gu + (size_t)2 * I * C;
-        float *g_ln1 = G + base, *g_qkv = g_ln1 + C, *g_o = g_qkv + (size_t)3 * C * C;
-        float *g_ln2 = g_o + (size_t)C * C, *g_gu = g_ln2 + C, *g_down = g_gu + (size_t)2 * I * C;
-        float *res = a->res + l * capNC, *res_mid = a->res_mid + l * capNC;
-        float *ln1 = a->ln1 + l * capNC, *ln2 = a->ln2 + l * capNC, *atty = a->atty + l * capNC;
-        float *qkv = a->qkv + 3 * l * capNC, *att = a->att + l * capATT;
-        float *gu = a->gu + (size_t)2 * I * l * capN, *hm = a->hmlp + (size_t)I * l * capN;
-
+        const LayerView *w = &m->w.layer[l], *g = &m->g.layer[l];
+        const LayerActs *s = &a->layer[l];
         /* MLP block: d_res is the gradient of res_out and passes through the residual unchanged */
-        linear_backward(a->d_h, g_down, a->d_res, hm, w_down, N, I, C, 0.0f);
+        linear_backward(a->d_h, g->down, a->d_res, s->hmlp, w->down, N, I, C, 0.0f);
         PROF(P_LINEAR);
-        swiglu_backward(a->d_gu, a->d_h, gu, N, I);
+        swiglu_backward(a->d_gu, a->d_h, s->gu, N, I);
         PROF(P_SWIGLU);
-        linear_backward(a->d_tmp, g_gu, a->d_gu, ln2, w_gu, N, C, 2 * I, 0.0f);
+        linear_backward(a->d_tmp, g->gate_up, a->d_gu, s->ln2, w->gate_up, N, C, 2 * I, 0.0f);
         PROF(P_LINEAR);
-        rmsnorm_backward(a->d_res, g_ln2, a->d_norm, a->d_tmp, res_mid, w_ln2, a->rstd2 + l * capN, N, C);
+        rmsnorm_backward(a->d_res, g->ln2, a->d_norm, a->d_tmp, s->res_mid, w->ln2, s->rstd2, N, C);
         PROF(P_NORM);
 
         /* attention block: d_tmp first holds d(atty), then d(ln1) */
-        linear_backward(a->d_tmp, g_o, a->d_res, atty, w_o, N, C, C, 0.0f);
+        linear_backward(a->d_tmp, g->o, a->d_res, s->atty, w->o, N, C, C, 0.0f);
         PROF(P_LINEAR);
-        attention_backward(a->d_qkv, a->d_qkv + C, a->d_qkv + 2 * C, 3 * C, a->d_att, a->d_tmp, C, att, qkv,
-                           qkv + C, qkv + 2 * C, 3 * C, B, T, H, D);
+        attention_backward(a->d_qkv, a->d_qkv + C, a->d_qkv + 2 * C, 3 * C, a->d_att, a->d_tmp, C, s->att, s->qkv,
+                           s->qkv + C, s->qkv + 2 * C, 3 * C, B, T, H, D);
         PROF(P_ATTN);
         rope_backward(a->d_qkv, 3 * C, a->rope_cos, a->rope_sin, B, T, 2 * H, D); /* dq and dk */
         PROF(P_ROPE);
-        linear_backward(a->d_tmp, g_qkv, a->d_qkv, ln1, w_qkv, N, C, 3 * C, 0.0f);
+        linear_backward(a->d_tmp, g->qkv, a->d_qkv, s->ln1, w->qkv, N, C, 3 * C, 0.0f);
         PROF(P_LINEAR);
-        rmsnorm_backward(a->d_res, g_ln1, a->d_norm, a->d_tmp, res, w_ln1, a->rstd1 + l * capN, N, C);
+        rmsnorm_backward(a->d_res, g->ln1, a->d_norm, a->d_tmp, s->res, w->ln1, s->rstd1, N, C);
         PROF(P_NORM);
     }
-    embedding_backward(G + m->tensors[0].offset, a->d_res, a->inputs, N, C);
+    embedding_backward(m->g.embed, a->d_res, a->inputs, N, C);
     PROF(P_EMBED);
     a->have_targets = 0; /* logits now hold dlogits: a second backward would be wrong */
 }

@@ -44,6 +44,26 @@ typedef struct {
     ModuleType type;
 } TensorInfo;
 
+/* Named pointers to one layer's tensors inside one buffer laid out by the table (params, grads, or
+ * an Adam moment). q, k, v are adjacent in the table, so qkv is the fused (3C, C) weight: q at qkv,
+ * k at qkv + C*C, v at qkv + 2*C*C; likewise gate_up is gate (I, C) followed by up (I, C). */
+typedef struct {
+    float *ln1;     /* (C) input_layernorm */
+    float *qkv;     /* (3C, C) q_proj, k_proj, v_proj */
+    float *o;       /* (C, C) o_proj */
+    float *ln2;     /* (C) post_attention_layernorm */
+    float *gate_up; /* (2I, C) gate_proj, up_proj */
+    float *down;    /* (C, I) down_proj */
+} LayerView;
+
+/* The whole model as named pointers into one buffer (llm.c's ParameterTensors). */
+typedef struct {
+    float *embed;     /* (V, C) */
+    LayerView *layer; /* num_hidden_layers entries */
+    float *norm;      /* (C) final norm */
+    float *lm_head;   /* (V, C) */
+} ModelView;
+
 /* Activations saved by the forward pass for the backward pass (allocated by model_alloc_acts). */
 typedef struct ModelActs ModelActs;
 
@@ -57,6 +77,8 @@ typedef struct {
     float *adam_m;   /* n_params, NULL until model_alloc_train */
     float *adam_v;   /* n_params, NULL until model_alloc_train */
     double *wd;      /* per tensor weight decay, n_tensors, set by the decay method */
+    ModelView w;     /* views of params (model_build) */
+    ModelView g;     /* views of grads (model_alloc_train) */
     ModelActs *acts; /* NULL until model_alloc_acts */
     int B, T;        /* micro-batch shape the activations were allocated for */
 } Model;
@@ -73,9 +95,15 @@ void model_init_weights(Model *m, uint64_t seed);
 int model_alloc_train(Model *m, Err *e);
 /* Allocate activation buffers for micro-batches of B sequences of T tokens (T <= max positions). */
 int model_alloc_acts(Model *m, int B, int T, Err *e);
-/* Bytes model_alloc_train + model_alloc_acts(B, T) would use, plus params: for the memory estimate. */
+/* Bytes model_alloc_train + model_alloc_acts(B, T) would use, plus params: for the memory estimate
+ * (0 if the config is invalid). */
 size_t model_estimate_bytes(const ModelConfig *c, int B, int T, int training);
 int model_find_tensor(const Model *m, const char *name); /* index or -1 */
+/* Views of `base` (a buffer with the table's offsets), built by walking the table once: each tensor
+ * lands in the slot of its (layer, type); fails unless every slot is filled exactly once and the fused
+ * pairs are adjacent. model_build and model_alloc_train make m->w and m->g with it. */
+int model_view(const Model *m, float *base, ModelView *v, Err *e);
+void model_view_free(ModelView *v);
 /* Appends a tensor to the layout (offset = parameters so far); model_build uses it, tests build
  * hand-made layouts with it. */
 void model_add_tensor(Model *m, const char *name, int rows, int cols, TensorKind kind, int layer, ModuleType type);
