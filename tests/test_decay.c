@@ -326,8 +326,35 @@ static void test_adadecay(void) {
     unbuild(&m);
 }
 
+/* update_every 1: the authors' code refits at step 0 too, after the init assignment, now with the
+ * gradients of update 0; AdaDecay's wd then moves off eta at step 0 already. */
+static void test_refit_step0(void) {
+    Model m;
+    build(&m);
+    Config c;
+    config(&c, DECAY_ADADECAY);
+    c.decay.update_every = 1;
+    DecayState st;
+    memset(&st, 0, sizeof st);
+    Err e;
+    decay_init(&st, &c, &m, NULL, "", 1, &e);
+    int k0 = model_find_tensor(&m, "model.layers.0.self_attn.k_proj.weight");
+    int u0 = model_find_tensor(&m, "model.layers.0.mlp.up_proj.weight");
+    m.grads[m.tensors[k0].offset] = 1.0f;
+    m.grads[m.tensors[u0].offset] = 3.0f;
+    int rc = decay_before_update(&st, &m, 0, &e);
+    double z = 1 / (1 + 1e-8), lo = 1e-5 * 2 / (1 + exp(4 * z)), hi = 1e-5 * 2 / (1 + exp(-4 * z));
+    CHECK(rc == 0 && fabs(m.wd[k0] - lo) <= 1e-12 * lo && fabs(m.wd[u0] - hi) <= 1e-12 * hi &&
+              st.last_update_step == 0,
+          "update_every_1_refits_at_step0", "rc %d wd k %g (want %g) up %g (want %g) last %ld", rc, m.wd[k0], lo,
+          m.wd[u0], hi, st.last_update_step);
+    decay_free(&st);
+    unbuild(&m);
+}
+
 int main(void) {
     test_assign();
+    test_refit_step0();
     test_none_uniform_bad();
     test_awd();
     test_alphadecay();

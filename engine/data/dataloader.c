@@ -1,6 +1,8 @@
 /* dataloader.c - see dataloader.h. */
 #include "dataloader.h"
 
+#include "json.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,7 +29,16 @@ static int index_documents(DataLoader *dl, Err *e) {
 
 int loader_open(DataLoader *dl, const char *path, DataMode mode, int T, int vocab_size, int shuffle, uint64_t seed,
                 Err *e) {
+    TokenIds ids = {vocab_size - 1, vocab_size - 1, 0};
+    return loader_open_ids(dl, path, mode, T, vocab_size, shuffle, seed, ids, e);
+}
+
+int loader_open_ids(DataLoader *dl, const char *path, DataMode mode, int T, int vocab_size, int shuffle,
+                    uint64_t seed, TokenIds ids, Err *e) {
     memset(dl, 0, sizeof *dl);
+    if (ids.eos < 0 || ids.eos >= vocab_size || ids.pad < 0 || ids.pad >= vocab_size)
+        return err_set(e, "%s: EOS id %d / pad id %d outside the model's vocabulary of %d", path, ids.eos, ids.pad,
+                       vocab_size);
     if (shard_read(&dl->shard, path, e)) return -1;
     for (size_t i = 0; i < dl->shard.n_tokens; i++)
         if (dl->shard.tokens[i] >= (uint32_t)vocab_size) {
@@ -38,7 +49,9 @@ int loader_open(DataLoader *dl, const char *path, DataMode mode, int T, int voca
         }
     dl->mode = mode;
     dl->T = T;
-    dl->eot = vocab_size - 1;
+    dl->eot = ids.eos;
+    dl->pad = ids.pad;
+    dl->keep_eos = ids.keep_eos;
     dl->shuffle = shuffle;
     dl->seed = seed;
     if (mode == DATA_PACK) {
@@ -81,12 +94,14 @@ int loader_limit(DataLoader *dl, size_t max_tokens, Err *e) {
     return 0;
 }
 
-/* Fisher-Yates with an RNG seeded from (seed, epoch): any epoch's order can be rebuilt on resume. */
+/* Fisher-Yates with an RNG seeded from (seed, epoch): any epoch's order can be rebuilt on resume.
+ * The stream is keyed by seed XOR 42 so that the default data.seed 42 draws exactly the order that
+ * runs made before data.seed existed drew with their train.seed 0 (committed results stay valid). */
 static void build_perm(DataLoader *dl) {
     for (size_t i = 0; i < dl->n_rows; i++) dl->perm[i] = i;
     if (dl->shuffle) {
         Rng r;
-        rng_seed(&r, dl->seed * 0x9E3779B97F4A7C15ULL + dl->epoch + 1);
+        rng_seed(&r, (dl->seed ^ 42u) * 0x9E3779B97F4A7C15ULL + dl->epoch + 1);
         for (size_t i = dl->n_rows - 1; i > 0; i--) {
             size_t j = (size_t)rng_below(&r, i + 1), t = dl->perm[i];
             dl->perm[i] = dl->perm[j];
@@ -108,8 +123,10 @@ int loader_row(const DataLoader *dl, size_t r, int *in, int *tg) {
         return T;
     }
     size_t s = dl->doc_start[r], len = dl->doc_start[r + 1] - s; /* includes the end-of-text token */
-    if (len > (size_t)T) len = (size_t)T;
-    for (int t = 0; t < T; t++) in[t] = (size_t)t < len ? (int)tok[s + t] : dl->eot;
+    int cut = len > (size_t)T;
+    if (cut) len = (size_t)T;
+    for (int t = 0; t < T; t++) in[t] = (size_t)t < len ? (int)tok[s + t] : dl->pad;
+    if (cut && dl->keep_eos) in[T - 1] = dl->eot;
     for (int t = 0; t < T; t++) {
         tg[t] = (size_t)(t + 1) < len ? in[t + 1] : -1;
         valid += tg[t] >= 0;
@@ -129,4 +146,27 @@ int loader_next(DataLoader *dl, int *inputs, int *targets, int B) {
         valid += loader_row(dl, r, inputs + (size_t)b * dl->T, targets + (size_t)b * dl->T);
     }
     return valid;
+}
+
+int prep_read_ids(const char *shard_path, TokenIds *ids, Err *e) {
+    char path[AD_PATH_MAX + 16];
+    const char *slash = strrchr(shard_path, '/');
+    int dir = slash ? (int)(slash - shard_path) : 1;
+    snprintf(path, sizeof path, "%.*s/prep.json", dir, slash ? shard_path : ".");
+    if (!file_exists(path)) return 1;
+    Json *j = NULL;
+    if (json_parse_file(path, &j, e)) return -1;
+    double eos, pad;
+    int keep = 0, rc = 1;
+    if (json_num(j, "eos_id", &eos) == 0 && json_num(j, "pad_id", &pad) == 0) {
+        if (eos != (int)eos || pad != (int)pad || eos < 0 || pad < 0)
+            rc = err_set(e, "%s: eos_id %g / pad_id %g must be non-negative integers", path, eos, pad);
+        else {
+            json_bool(j, "keep_eos_on_truncate", &keep);
+            *ids = (TokenIds){(int)eos, (int)pad, keep};
+            rc = 0;
+        }
+    }
+    json_free(j);
+    return rc;
 }

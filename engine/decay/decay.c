@@ -326,8 +326,10 @@ int decay_before_update(DecayState *st, Model *m, long step, Err *e) {
         return 0;
     }
     default:
-        /* update_every = 1 would repeat the step-0 assignment on the same weights: done once */
-        if ((step + 1) % c->decay.update_every != 0 || st->last_update_step == step) return 0;
+        /* refit whenever (step + 1) % update_every == 0, step 0 included when update_every is 1: the
+         * authors' code refits there although the init assignment saw the same weights (with gradients
+         * now, which AdaDecay and the gradnorm metric use) */
+        if ((step + 1) % c->decay.update_every != 0) return 0;
         return modulewise_update(st, m, step, 1, e);
     }
 }

@@ -27,6 +27,7 @@ static const char *const METHOD_NAMES[] = {"none", "uniform", "awd", "adadecay",
 static const char *const METRIC_NAMES[] = {"alpha", "gradnorm", "fnorm", "spectral_norm", NULL};
 static const char *const ASSIGN_NAMES[] = {"linear", "sqrt", "log2", "sigmoid", NULL};
 static const char *const FIT_NAMES[] = {"median", "goodness-of-fit", "fix-finger", NULL};
+static const char *const EVAL_CONV_NAMES[] = {"token", "authors", NULL};
 
 static const char *enum_name(const char *const *names, int n, int v) {
     return (v >= 0 && v < n) ? names[v] : "?";
@@ -38,6 +39,7 @@ const char *data_mode_name(DataMode m) { return enum_name(MODE_NAMES, 2, (int)m)
 const char *decay_metric_name(DecayMetric m) { return enum_name(METRIC_NAMES, 4, (int)m); }
 const char *decay_assign_name(DecayAssign a) { return enum_name(ASSIGN_NAMES, 4, (int)a); }
 const char *pl_fit_name(PlFit f) { return enum_name(FIT_NAMES, 3, (int)f); }
+const char *eval_convention_name(EvalConvention v) { return enum_name(EVAL_CONV_NAMES, 2, (int)v); }
 
 /* ---- the key table ---- */
 typedef enum { K_INT, K_LONG, K_U64, K_DOUBLE, K_BOOL, K_STR, K_ENUM, K_BETAS, K_EXCLUDE } KeyType;
@@ -71,6 +73,7 @@ static const KeyDef KEYS[] = {
     {"data", "mode", K_ENUM, OFF(data.mode), 0, 0, 0, 0, MODE_NAMES},
     {"data", "shuffle", K_BOOL, OFF(data.shuffle), 0, 0, 0, 0, NULL},
     {"data", "train_tokens", K_LONG, OFF(data.train_tokens), 0, 0, 1e15, 0, NULL},
+    {"data", "seed", K_U64, OFF(data.seed), 0, 0, 0, 0, NULL},
 
     {"train", "optimizer", K_ENUM, OFF(train.optimizer), 0, 0, 0, 0, OPT_NAMES},
     {"train", "lr", K_DOUBLE, OFF(train.lr), 0, 0, 10, 0, NULL},
@@ -106,6 +109,7 @@ static const KeyDef KEYS[] = {
 
     {"eval", "every", K_LONG, OFF(eval.every), 0, 0, 1e15, 0, NULL},
     {"eval", "tokens", K_LONG, OFF(eval.tokens), 0, 1, 1e15, 0, NULL},
+    {"eval", "convention", K_ENUM, OFF(eval.convention), 0, 0, 0, 0, EVAL_CONV_NAMES},
     {"checkpoint", "every", K_LONG, OFF(checkpoint.every), 0, 0, 1e15, 0, NULL},
     {"checkpoint", "keep", K_INT, OFF(checkpoint.keep), 0, 1, 1000000, 0, NULL},
     {"log", "every", K_LONG, OFF(log.every), 0, 1, 1e15, 0, NULL},
@@ -143,6 +147,7 @@ void config_defaults(Config *c) {
     c->data.seq_len = 256;
     c->data.mode = DATA_PACK;
     c->data.shuffle = 1;
+    c->data.seed = 42;
     c->train.optimizer = OPT_ADAM;
     c->train.lr = 1e-3;
     c->train.beta1 = 0.9;

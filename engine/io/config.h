@@ -17,6 +17,9 @@ typedef enum { SCHED_COSINE, SCHED_LINEAR, SCHED_CONSTANT } ScheduleKind;
 typedef enum { DECAY_NONE, DECAY_UNIFORM, DECAY_AWD, DECAY_ADADECAY, DECAY_ALPHADECAY } DecayMethod;
 typedef enum { METRIC_ALPHA, METRIC_GRADNORM, METRIC_FNORM, METRIC_SPECTRAL_NORM } DecayMetric;
 typedef enum { ASSIGN_LINEAR, ASSIGN_SQRT, ASSIGN_LOG2, ASSIGN_SIGMOID } DecayAssign;
+/* token: mean loss over every evaluated target token (ours); authors: the sum of the batches' mean
+ * losses divided by n_batches + 1, as the authors' (GaLore-derived) evaluation computes it */
+typedef enum { EVAL_TOKEN, EVAL_AUTHORS } EvalConvention;
 
 typedef struct {
     ModelConfig model;            /* model: defaults = tiny (hidden 64, inter 172, 4 heads, 2 layers, vocab 512) */
@@ -29,6 +32,8 @@ typedef struct {
         int shuffle;              /* 1 (default) */
         long train_tokens;        /* train on the shard's first N tokens only (a data-constrained subset seen
                                      for many epochs); 0 (default) = the whole shard */
+        uint64_t seed;            /* 42: seeds the training shuffle only (the authors shuffle with a fixed 42;
+                                     train.seed does not touch the data order) */
     } data;
 
     struct {
@@ -44,7 +49,7 @@ typedef struct {
         ScheduleKind schedule;    /* cosine */
         double min_lr_ratio;      /* 0.1 */
         double grad_clip;         /* 0 = off (the authors' code never clips) */
-        uint64_t seed;            /* 0 */
+        uint64_t seed;            /* 0: the model initialisation only (data order: data.seed) */
         int threads;              /* 0 = all cores */
         char init[AD_PATH_MAX];   /* checkpoint dir (model.safetensors + config.json) to start from, "" = random */
     } train;
@@ -72,6 +77,7 @@ typedef struct {
     struct {
         long every;               /* updates between evaluations, 1000; 0 = only at the end */
         long tokens;              /* target tokens per evaluation, 10,000,000 */
+        EvalConvention convention;/* token (default) | authors (see evaluate.h) */
     } eval;
 
     struct {
@@ -108,6 +114,7 @@ const char *data_mode_name(DataMode m);
 const char *decay_metric_name(DecayMetric m);
 const char *decay_assign_name(DecayAssign a);
 const char *pl_fit_name(PlFit f);
+const char *eval_convention_name(EvalConvention v);
 /* 1 when "section.key" (or "name") is a key config_set accepts. */
 int config_key_exists(const char *dotted);
 /* The text config_write_yaml writes (malloc'd; caller frees). */

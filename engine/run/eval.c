@@ -8,41 +8,52 @@
 #include "cli.h"
 #include "evaluate.h"
 
-EvalResult evaluate(Model *m, const DataLoader *dl, int B, long max_tokens) {
-    int T = dl->T;
+EvalResult evaluate_conv(Model *m, const DataLoader *dl, int B, long max_tokens, EvalConvention conv) {
+    int T = dl->T, authors = conv == EVAL_AUTHORS;
     int *in = xcalloc((size_t)B * T, sizeof(int)), *tg = xcalloc((size_t)B * T, sizeof(int));
-    double sum = 0.0;
-    long count = 0;
+    double sum = 0.0, batch_means = 0.0;
+    long count = 0, seen = 0, batches = 0;
     size_t r = 0;
-    while (r < dl->n_rows && count < max_tokens) {
+    while (r < dl->n_rows && (authors ? seen <= max_tokens : count < max_tokens)) {
         int rows = 0;
         for (; rows < B && r < dl->n_rows; rows++, r++) loader_row(dl, r, in + (size_t)rows * T, tg + (size_t)rows * T);
         int n_valid = 0;
         float loss = model_forward(m, in, tg, rows, T, &n_valid);
         sum += (double)loss * n_valid;
         count += n_valid;
+        if (n_valid > 0) batch_means += loss;
+        batches++;
+        for (int i = 0; i < rows * T; i++) seen += dl->mode == DATA_PACK || in[i] != dl->pad;
     }
     free(in);
     free(tg);
     EvalResult res = {NAN, NAN, count};
     if (count > 0) {
-        res.loss = sum / (double)count;
+        res.loss = authors ? batch_means / (double)(batches + 1) : sum / (double)count;
         res.ppl = exp(res.loss);
     }
     return res;
 }
 
+EvalResult evaluate(Model *m, const DataLoader *dl, int B, long max_tokens) {
+    return evaluate_conv(m, dl, B, max_tokens, EVAL_TOKEN);
+}
+
 static void usage(FILE *f) {
     fprintf(f, "usage: alphadecay eval --checkpoint DIR --data SHARD [--seq-len T] [--batch B] [--tokens N]\n"
+               "                      [--convention token|authors]\n"
                "  Loads DIR/config.json + DIR/model.safetensors (ours or Hugging Face's), reads the shard in pack\n"
                "  mode from its start (row b of a batch: inputs [b*T, b*T+T), targets shifted by one) and prints\n"
-               "  {\"loss\": ..., \"ppl\": ..., \"tokens\": ...}. Defaults: T 256, B 8, N 10000000.\n");
+               "  {\"loss\": ..., \"ppl\": ..., \"tokens\": ...} (+ \"convention\" when not token). Defaults: T 256,\n"
+               "  B 8, N 10000000, convention token (mean over target tokens); authors = the sum of batch-mean\n"
+               "  losses divided by n_batches + 1, as the paper's evaluation computed it.\n");
 }
 
 int cmd_eval(int argc, char **argv) {
     const char *ckpt = NULL, *data = NULL;
     int T = 256, B = 8;
     long tokens = 10000000;
+    EvalConvention conv = EVAL_TOKEN;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
         if (i + 1 >= argc) { fprintf(stderr, "alphadecay eval: %s needs a value\n", argv[i]); return 2; }
@@ -51,6 +62,12 @@ int cmd_eval(int argc, char **argv) {
         else if (!strcmp(argv[i], "--seq-len")) T = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--batch")) B = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--tokens")) tokens = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--convention")) {
+            const char *v = argv[++i];
+            if (!strcmp(v, "token")) conv = EVAL_TOKEN;
+            else if (!strcmp(v, "authors")) conv = EVAL_AUTHORS;
+            else { fprintf(stderr, "alphadecay eval: --convention must be token or authors (got '%s')\n", v); return 2; }
+        }
         else { fprintf(stderr, "alphadecay eval: unknown option %s\n", argv[i]); return 2; }
     }
     if (!ckpt || !data) { fprintf(stderr, "alphadecay eval: --checkpoint and --data are required\n"); return 2; }
@@ -72,10 +89,12 @@ int cmd_eval(int argc, char **argv) {
     if (safetensors_load_model(path, &m, &e)) goto fail;
     if (model_alloc_acts(&m, B, T, &e)) goto fail;
     if (loader_open(&dl, data, DATA_PACK, T, mc.vocab_size, 0, 0, &e)) goto fail;
-    EvalResult r = evaluate(&m, &dl, B, tokens);
+    EvalResult r = evaluate_conv(&m, &dl, B, tokens, conv);
     loader_close(&dl);
     model_free(&m);
-    printf("{\"loss\": %.6f, \"ppl\": %.6f, \"tokens\": %ld}\n", r.loss, r.ppl, r.tokens);
+    printf("{\"loss\": %.6f, \"ppl\": %.6f, \"tokens\": %ld", r.loss, r.ppl, r.tokens);
+    if (conv != EVAL_TOKEN) printf(", \"convention\": \"%s\"", eval_convention_name(conv));
+    printf("}\n");
     return 0;
 fail:
     fprintf(stderr, "alphadecay eval: %s\n", e.msg);

@@ -5,6 +5,7 @@
 #ifndef EVALUATE_H
 #define EVALUATE_H
 
+#include "config.h"
 #include "dataloader.h"
 #include "model.h"
 
@@ -13,7 +14,12 @@ typedef struct {
     long tokens;
 } EvalResult;
 
-/* B must not exceed the model's allocated activation rows; T = dl->T. */
+/* B must not exceed the model's allocated activation rows; T = dl->T. Token convention. */
 EvalResult evaluate(Model *m, const DataLoader *dl, int B, long max_tokens);
+/* conv EVAL_TOKEN: as evaluate(). EVAL_AUTHORS reproduces the authors' evaluation loop: before each
+ * batch it stops once more than max_tokens non-pad input tokens were seen (pack mode: every input),
+ * and the loss is the sum of the batches' mean losses divided by n_batches + 1 (their counter starts
+ * at 1), about 1% lower than the token mean on long evaluations. tokens = target tokens evaluated. */
+EvalResult evaluate_conv(Model *m, const DataLoader *dl, int B, long max_tokens, EvalConvention conv);
 
 #endif

@@ -1,8 +1,8 @@
 /* train.c - `alphadecay train CONFIG.yaml [--set key=value]... [--out RUNDIR]`: the training loop.
  *
  * One update = batch_size / micro_batch_size micro-steps of forward + backward (gradients averaged),
- * then the decay method sets each tensor's wd (decay.h), then optional clipping, then Adam/AdamW at
- * the scheduled lr. After the update: log, evaluate, checkpoint when due. Running the command again on
+ * then optional clipping, then the decay method sets each tensor's wd from the (clipped) gradients
+ * (decay.h), then Adam/AdamW at the scheduled lr. After the update: log, evaluate, checkpoint when due. Running the command again on
  * the same RUNDIR resumes from its newest complete checkpoint and reproduces an uninterrupted run
  * bit for bit (same config, seed and thread count). SIGINT/SIGTERM finish the current update, write a
  * checkpoint and exit with status 130. */
@@ -138,15 +138,19 @@ static int write_or_check_config(Run *r, int resuming, Err *e) {
     return rc;
 }
 
+/* EOS and pad ids: prep.json beside the train shard when it records them (SentencePiece: T5's
+ * EOS 1 and pad 0), else both vocab_size - 1 (our BPE's end-of-text). */
 static int open_data(Run *r, Err *e) {
     const Config *c = &r->cfg;
-    if (loader_open(&r->train, c->data.train, c->data.mode, c->data.seq_len, c->model.vocab_size, c->data.shuffle,
-                    c->train.seed, e))
+    TokenIds ids = {c->model.vocab_size - 1, c->model.vocab_size - 1, 0};
+    if (prep_read_ids(c->data.train, &ids, e) < 0) return -1;
+    if (loader_open_ids(&r->train, c->data.train, c->data.mode, c->data.seq_len, c->model.vocab_size,
+                        c->data.shuffle, c->data.seed, ids, e))
         return -1;
     if (c->data.train_tokens > 0 && loader_limit(&r->train, (size_t)c->data.train_tokens, e)) return -1;
     r->have_val = c->data.val[0] != 0;
     if (r->have_val &&
-        loader_open(&r->val, c->data.val, c->data.mode, c->data.seq_len, c->model.vocab_size, 0, 0, e))
+        loader_open_ids(&r->val, c->data.val, c->data.mode, c->data.seq_len, c->model.vocab_size, 0, 0, ids, e))
         return -1;
     return 0;
 }
@@ -215,7 +219,8 @@ static double accumulate_gradients(Run *r, long *tokens) {
 
 static void do_eval(Run *r) {
     if (!r->have_val) return;
-    EvalResult ev = evaluate(&r->model, &r->val, r->cfg.train.micro_batch_size, r->cfg.eval.tokens);
+    EvalResult ev = evaluate_conv(&r->model, &r->val, r->cfg.train.micro_batch_size, r->cfg.eval.tokens,
+                                  r->cfg.eval.convention);
     r->last_val_loss = ev.loss;
     r->last_val_ppl = ev.ppl;
     fprintf(r->evals, "{\"step\": %ld, \"loss\": %.6f, \"ppl\": %.6f, \"tokens\": %ld}\n", r->st.step, ev.loss, ev.ppl,
@@ -257,9 +262,10 @@ static int train_loop(Run *r, Err *e) {
             fprintf(stderr, "\ntrain: loss is %f at update %ld: diverged\n", loss, step + 1);
             return 1;
         }
-        if (decay_before_update(&r->decay, &r->model, step, e)) return -1;
+        /* clip first, as the authors' code does: AWD and AdaDecay then see the clipped gradients */
         double gnorm = grad_global_norm(&r->model);
         grad_clip(&r->model, c->train.grad_clip, gnorm);
+        if (decay_before_update(&r->decay, &r->model, step, e)) return -1;
         double lr = lr_at(c, step);
         adam_update(&r->model, c->train.optimizer, lr, c->train.beta1, c->train.beta2, c->train.eps, step + 1);
         r->st.step = step + 1;
