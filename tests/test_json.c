@@ -1,7 +1,11 @@
 /* test_json.c - the strict JSON parser on valid documents (values, escapes, exact integers) and on
  * malformed ones (each must fail, at the right byte offset), plus the writer helpers' round trips. */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "json.h"
@@ -146,8 +150,88 @@ static void test_writer(void) {
     sb_free(&b);
 }
 
+/* n_obj objects of n_keys distinct keys each ({"k0": 0, "k1": 1, ...}), one bare object when n_obj
+ * is 1, else an array of them; dup adds a repeated key to the last object. */
+static char *wide_json(int n_obj, int n_keys, int dup, size_t *len) {
+    char *t = malloc((size_t)n_obj * ((size_t)n_keys * 24 + 32) + 64);
+    size_t k = 0;
+    if (n_obj > 1) t[k++] = '[';
+    for (int o = 0; o < n_obj; o++) {
+        k += (size_t)sprintf(t + k, "%s{", o ? ", " : "");
+        for (int i = 0; i < n_keys; i++) k += (size_t)sprintf(t + k, "%s\"k%d\": %d", i ? ", " : "", i, i);
+        if (dup && o == n_obj - 1) k += (size_t)sprintf(t + k, ", \"k%d\": 0", n_keys / 2);
+        t[k++] = '}';
+    }
+    if (n_obj > 1) t[k++] = ']';
+    *len = k;
+    return t;
+}
+
+static double seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts); /* CPU time: other processes' load does not count */
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Best of three parses, in seconds; -1 if the text does not parse. */
+static double parse_time(int n_obj, int n_keys) {
+    size_t len;
+    char *t = wide_json(n_obj, n_keys, 0, &len);
+    double best = 1e30;
+    for (int r = 0; r < 3; r++) {
+        Json *j = NULL;
+        Err e;
+        double t0 = seconds();
+        int rc = json_parse(t, len, "wide.json", &j, &e);
+        double dt = seconds() - t0;
+        json_free(j);
+        if (rc) { best = -1; break; }
+        if (dt < best) best = dt;
+    }
+    free(t);
+    return best;
+}
+
+static void on_alarm(int sig) {
+    (void)sig;
+    static const char msg[] = "FAIL json_duplicate_check_linear: one 200k-key object took over 10x the time of "
+                              "100 objects of 2k keys\n";
+    if (write(STDOUT_FILENO, msg, sizeof msg - 1) < 0) _exit(1);
+    _exit(1);
+}
+
+/* The duplicate-key check must be linear in the number of members (a safetensors header has one
+ * member per tensor). The reference is the same number of members and bytes split into 100 objects
+ * of 2k keys, so allocation and cache effects cancel: linear costs about the same for both, a
+ * quadratic check 100x more for the single object (measured: linear 2-2.5x, from cache
+ * misses on the one big member array). The bound is 10x; an alarm stops a quadratic parser
+ * instead of letting it run for minutes. */
+static void test_wide_object(void) {
+    size_t len;
+    char *t = wide_json(1, 1000, 1, &len);
+    Json *j = NULL;
+    Err e = {{0}};
+    CHECK(json_parse(t, len, "dup.json", &j, &e) == -1 && strstr(e.msg, "duplicate key"),
+          "json_duplicate_key_among_many", "%s", e.msg);
+    free(t);
+    double split = parse_time(100, 2000);
+    CHECK(split > 0, "json_wide_objects_parse", "100 objects of 2k keys did not parse");
+    if (split <= 0) return;
+    double limit = 10 * split + 0.05; /* + 50 ms: timer granularity on a busy machine */
+    double guard = 4 * limit + 2;     /* wall clock for building the text and all three parses */
+    struct itimerval it = {{0, 0}, {(time_t)guard, (suseconds_t)((guard - (time_t)guard) * 1e6)}};
+    signal(SIGALRM, on_alarm);
+    setitimer(ITIMER_REAL, &it, NULL);
+    double one = parse_time(1, 200000);
+    struct itimerval off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &off, NULL);
+    CHECK(one > 0 && one <= limit, "json_duplicate_check_linear", "100 x 2k keys %.4f s, 1 x 200k keys %.4f s",
+          split, one);
+}
+
 int main(void) {
     test_valid();
+    test_wide_object();
     test_malformed();
     test_writer();
     return check_summary();

@@ -232,11 +232,45 @@ static int parse_array(Parser *p, Json *out) {
     }
 }
 
-static int parse_object(Parser *p, Json *out) {
-    out->type = JSON_OBJ;
-    p->pos++;
-    skip_ws(p);
-    if (peek(p) == '}') { p->pos++; return 0; }
+/* ---- duplicate keys: an open-addressing set of member indices, so an object of n members costs O(n)
+ * (a safetensors header holds one member per tensor; comparing each key with all earlier ones was
+ * quadratic: 4 s at 40k tensors). Keys compare as C strings, the way json_get finds them. */
+
+typedef struct {
+    int *slot; /* member index + 1, 0 = empty */
+    size_t mask;
+} KeySet;
+
+static uint64_t key_hash(const char *s) { /* FNV-1a */
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* Adds member i of obj; 1 if an earlier member has the same key, 0 if added, -1 out of memory. */
+static int keyset_add(KeySet *ks, const Json *obj, int i) {
+    if ((size_t)obj->n * 2 > ks->mask) { /* keep the load at most 1/2: grow and re-insert */
+        size_t cap = ks->mask ? 2 * (ks->mask + 1) : 16;
+        while ((size_t)obj->n * 2 > cap - 1) cap *= 2;
+        int *slot = calloc(cap, sizeof *slot);
+        if (!slot) return -1;
+        free(ks->slot);
+        ks->slot = slot;
+        ks->mask = cap - 1;
+        for (int k = 0; k < i; k++) {
+            size_t h = (size_t)key_hash(obj->kids[k].key) & ks->mask;
+            while (ks->slot[h]) h = (h + 1) & ks->mask;
+            ks->slot[h] = k + 1;
+        }
+    }
+    size_t h = (size_t)key_hash(obj->kids[i].key) & ks->mask;
+    for (; ks->slot[h]; h = (h + 1) & ks->mask)
+        if (!strcmp(obj->kids[ks->slot[h] - 1].key, obj->kids[i].key)) return 1;
+    ks->slot[h] = i + 1;
+    return 0;
+}
+
+static int parse_members(Parser *p, Json *out, KeySet *ks) {
     int cap = 0;
     for (;;) {
         skip_ws(p);
@@ -246,11 +280,12 @@ static int parse_object(Parser *p, Json *out) {
         Json *kid = &out->kids[out->n - 1];
         size_t klen;
         if (parse_string_raw(p, &kid->key, &klen)) return -1;
-        for (int i = 0; i < out->n - 1; i++)
-            if (!strcmp(out->kids[i].key, kid->key)) {
-                p->pos = key_pos;
-                return fail(p, "duplicate key in object");
-            }
+        int dup = keyset_add(ks, out, out->n - 1);
+        if (dup < 0) return fail(p, "out of memory");
+        if (dup) {
+            p->pos = key_pos;
+            return fail(p, "duplicate key in object");
+        }
         skip_ws(p);
         if (peek(p) != ':') return fail(p, "expected ':' after object key");
         p->pos++;
@@ -262,6 +297,17 @@ static int parse_object(Parser *p, Json *out) {
         if (c == '}') { p->pos++; return 0; }
         return fail(p, c < 0 ? "unterminated object" : "expected ',' or '}' in object");
     }
+}
+
+static int parse_object(Parser *p, Json *out) {
+    out->type = JSON_OBJ;
+    p->pos++;
+    skip_ws(p);
+    if (peek(p) == '}') { p->pos++; return 0; }
+    KeySet ks = {0};
+    int rc = parse_members(p, out, &ks);
+    free(ks.slot);
+    return rc;
 }
 
 static int parse_value(Parser *p, Json *out) {

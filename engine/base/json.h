@@ -7,6 +7,12 @@
  *   "NAME: byte OFFSET (line L, column C): what is wrong".
  * Numbers are kept both as a double and as their source text, so integers wider than 2^53 (uint64 RNG
  * words, step counters) can be read back exactly with json_i64 / json_u64. Objects keep document order.
+ * Parsing is linear in the input: duplicate keys are found through a hash set per object.
+ *
+ * Why not a library: Debian's jansson was measured against this parser on a safetensors header of
+ * 10^6 tensors (116 MB): jansson 11.8-29 s, this parser 5.2-10.7 s (same runs, a loaded 2-core
+ * machine), peak memory 1.12 vs 1.26 GB. jansson also rejects integer literals above 2^63-1, which
+ * json_u64 reads exactly. So the parser stays ours.
  *
  * Lookups never fail loudly: they return NULL / -1 on a missing key or a wrong type, and callers turn
  * that into an error that names their file.
