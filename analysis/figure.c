@@ -6,21 +6,18 @@
 
 #include "kv.h"
 
-static int run_quiet(const char *cmd) { return system(cmd); }
-
-int gnuplot_available(void) { return run_quiet("gnuplot --version >/dev/null 2>&1") == 0; }
+/* gnuplot is always run through an argument vector (run_argv), never a shell: figure names and
+ * output directories reach it unchanged whatever characters they hold. */
+int gnuplot_available(void) {
+    char *argv[] = {"gnuplot", "--version", NULL};
+    return run_argv(argv, NULL, NULL, NULL, 0, NULL) == 0;
+}
 
 int gnuplot_has_cairo(void) {
-    FILE *p = popen("gnuplot -e 'set terminal' 2>&1", "r");
-    if (!p) return 0;
-    char line[256];
-    int png = 0, pdf = 0;
-    while (fgets(line, sizeof line, p)) {
-        png |= strstr(line, "pngcairo") != NULL;
-        pdf |= strstr(line, "pdfcairo") != NULL;
-    }
-    pclose(p);
-    return png && pdf;
+    static char out[65536];
+    char *argv[] = {"gnuplot", "-e", "set terminal", NULL};
+    if (run_argv(argv, NULL, NULL, out, sizeof out, NULL) < 0) return 0;
+    return strstr(out, "pngcairo") && strstr(out, "pdfcairo");
 }
 
 void gp_str(StrBuf *b, const char *s) {
@@ -82,9 +79,11 @@ int figure_render(const Fig *f, const StrBuf *body, Err *e) {
         sb_printf(f->warn, "%s: gnuplot lacks the cairo terminals: PNG from the plain png terminal, no PDF "
                            "(install gnuplot-nox or gnuplot-qt with cairo)\n", s->name);
     /* "reset session" needs gnuplot >= 5.2; the terminal is set before it and survives it */
-    char cmd[3 * AD_PATH_MAX];
-    strfmt(cmd, sizeof cmd, "cd '%s' && gnuplot '%s.gp' > '%s.gnuplot.log' 2>&1", f->out_dir, s->name, s->name);
-    if (run_quiet(cmd) != 0) {
+    char gp_name[AD_PATH_MAX], log_name[AD_PATH_MAX];
+    strfmt(gp_name, sizeof gp_name, "%s.gp", s->name);
+    strfmt(log_name, sizeof log_name, "%s.gnuplot.log", s->name);
+    char *argv[] = {"gnuplot", gp_name, NULL};
+    if (run_argv(argv, f->out_dir, log_name, NULL, 0, NULL) != 0) {
         char log[AD_PATH_MAX], *text = NULL;
         size_t len;
         strfmt(log, sizeof log, "%s/%s.gnuplot.log", f->out_dir, s->name);

@@ -244,6 +244,12 @@ static int parse_top(Ctx *c, yaml_node_t *root, Spec *s) {
     if (!!t == !!f) return fail(c, root, "a spec names exactly one of %s", "table: NAME or figure: NAME");
     s->is_figure = f != NULL;
     if (scalar(c, t ? t : f, s->name, sizeof s->name, "name")) return -1;
+    const char *bad = path_name_problem(s->name); /* the name becomes NAME.md / NAME.png in --out-dir */
+    if (bad) {
+        char why[128];
+        strfmt(why, sizeof why, "%s", bad);
+        return fail(c, t ? t : f, "the name %s (it names output files: no '/', no leading '.', no quotes, no control characters)", why);
+    }
     strfmt(s->kind, sizeof s->kind, "%s", t ? "table" : "curves");
     if (get_str(c, root, "kind", s->kind, sizeof s->kind)) return -1;
     if (!key_in(s->kind, KINDS)) return fail(c, get(c, root, "kind"), "unknown kind \"%s\"", s->kind);

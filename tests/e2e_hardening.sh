@@ -36,4 +36,116 @@ else
     echo "skipped esd_long_quoted_name_json: python3 is not installed"
 fi
 
+# ---- names that become paths: one rule (no '/', no leading '.', no quotes or control characters) ----
+printf 'data: {train: t.bin, seq_len: 32}\ntrain: {batch_size: 4, steps: 10, warmup_steps: 1}\n' >"$T/exp.yaml"
+mkdir -p "$T/names"
+cp "$T/exp.yaml" "$T/names/..yaml"
+printf 'name: esc\ngrid:\n  experiment: [%s]\n' "$T/names/..yaml" >"$T/names/runesc.yaml"
+"$BIN" sweep run "$T/names/runesc.yaml" --dry-run --results "$T/names/res" >"$T/names/out" 2>&1; rc=$?
+if [ $rc -ne 0 ] && grep -q "runesc.yaml" "$T/names/out" && grep -q "starts with '.'" "$T/names/out"; then
+    ok sweep_run_name_from_dotdot_yaml_rejected
+else
+    fail sweep_run_name_from_dotdot_yaml_rejected "rc $rc: $(head -c 300 "$T/names/out")"
+fi
+printf 'base: %s\n' "$T/exp.yaml" >"$T/names/...yaml"
+"$BIN" sweep run "$T/names/...yaml" --dry-run --results "$T/names/res" >"$T/names/out2" 2>&1; rc=$?
+if [ $rc -ne 0 ] && grep -q '\.\.\.yaml' "$T/names/out2" && grep -q "name:" "$T/names/out2"; then
+    ok sweep_name_from_dotdotdot_yaml_rejected
+else
+    fail sweep_name_from_dotdotdot_yaml_rejected "rc $rc: $(head -c 300 "$T/names/out2")"
+fi
+# one finished run for the report commands
+d="$T/rep/res/one/run1"; mkdir -p "$d" "$T/rep/out"
+printf 'version: "0.1.0"\ntrain:\n  seed: 1\ndecay:\n  method: uniform\n  weight_decay: 1e-05\n' >"$d/config.yaml"
+printf '{"step": 10, "tokens": 100, "loss": 4.5, "lr": 0.001, "elapsed_s": 1}\n{"step": 20, "tokens": 200, "loss": 4.0, "lr": 0.001, "elapsed_s": 2}\n' >"$d/metrics.jsonl"
+printf '{"step": 20, "loss": 4.0, "ppl": 54.6, "tokens": 100}\n' >"$d/eval.jsonl"
+printf '{"status": "completed", "final_val_loss": 4.0, "final_val_ppl": 54.6, "steps": 20, "tokens": 200, "wall_seconds": 2, "peak_rss_mb": 30}\n' >"$d/summary.json"
+printf 'table: ../escaped\nresults: res/one\nrows:\n  - {label: A, where: {decay.method: uniform}}\ncolumns:\n  - {label: all}\n' >"$T/rep/t.yaml"
+"$BIN" report table "$T/rep/t.yaml" --root "$T/rep" --out-dir "$T/rep/out" >"$T/rep/out1" 2>&1; rc=$?
+if [ $rc -ne 0 ] && ! ls "$T/rep"/escaped* >/dev/null 2>&1 && grep -q "t.yaml:1:8: the name starts with '.'" "$T/rep/out1"; then
+    ok report_table_name_escape_rejected
+else
+    fail report_table_name_escape_rejected "rc $rc: $(head -c 300 "$T/rep/out1")"
+fi
+
+# ---- report plot: gnuplot through an argument vector; a figure name with a quote runs nothing and an
+# output directory with an apostrophe works ----
+if command -v gnuplot >/dev/null; then
+    printf "figure: \"a'; touch PWNED; '\"\nkind: curves\nresults: res/one\nseries:\n  - {label: A, where: {decay.method: uniform}}\n" >"$T/rep/f.yaml"
+    (cd "$T/rep" && "$BIN" report plot f.yaml --root . --out-dir out >out2 2>&1); rc=$?
+    if [ $rc -ne 0 ] && [ ! -e "$T/rep/PWNED" ] && [ ! -e "$T/rep/out/PWNED" ] && grep -q "f.yaml:1:9: the name contains a quote" "$T/rep/out2"; then
+        ok report_plot_quote_in_name_rejected
+    else
+        fail report_plot_quote_in_name_rejected "rc $rc: $(head -c 300 "$T/rep/out2")"
+    fi
+    printf "figure: fig_ok\nkind: curves\nresults: res/one\nseries:\n  - {label: A, where: {decay.method: uniform}}\n" >"$T/rep/g.yaml"
+    mkdir -p "$T/rep/it's here"
+    "$BIN" report plot "$T/rep/g.yaml" --root "$T/rep" --out-dir "$T/rep/it's here" >"$T/rep/out3" 2>&1; rc=$?
+    if [ $rc -eq 0 ] && [ -s "$T/rep/it's here/fig_ok.png" ]; then
+        ok report_plot_apostrophe_out_dir
+    else
+        fail report_plot_apostrophe_out_dir "rc $rc: $(head -c 300 "$T/rep/out3")"
+    fi
+else
+    echo "skipped report_plot_quote_in_name_rejected: gnuplot is not installed"
+fi
+
+# ---- Slurm backend: job ids and #SBATCH values validated, commands run without a shell (fake squeue
+# and sbatch record their arguments) ----
+mkdir -p "$T/slurm/bin"
+printf '#!/bin/sh\necho "$@" >>"%s/squeue.args"\n' "$T/slurm" >"$T/slurm/bin/squeue"
+printf '#!/bin/sh\necho "$@" >>"%s/sbatch.args"\necho 4242\n' "$T/slurm" >"$T/slurm/bin/sbatch"
+chmod +x "$T/slurm/bin/squeue" "$T/slurm/bin/sbatch"
+printf 'name: sl\nbase: %s\ngrid:\n  decay.method: [uniform]\n' "$T/exp.yaml" >"$T/slurm/sl.yaml"
+mkdir -p "$T/slurm/res/sl/slurm"
+"$BIN" sweep run "$T/slurm/sl.yaml" --dry-run --results "$T/slurm/res" >/dev/null 2>&1  # writes sweep.json
+printf '1;touch${IFS}%s/PWNED\n' "$T/slurm" >"$T/slurm/res/sl/slurm/jobs"
+(cd "$T/slurm" && PATH="$T/slurm/bin:$PATH" AD_SLURM_POLL=0.05 "$BIN" sweep run sl.yaml --backend slurm --results res >out1 2>&1); rc=$?
+if [ $rc -ne 0 ] && [ ! -e "$T/slurm/PWNED" ] && grep -q "not a Slurm job id" "$T/slurm/out1"; then
+    ok slurm_job_id_validated
+else
+    fail slurm_job_id_validated "rc $rc: $(head -c 300 "$T/slurm/out1")"
+fi
+rm -f "$T/slurm/res/sl/slurm/jobs"
+(cd "$T/slurm" && PATH="$T/slurm/bin:$PATH" AD_SLURM_POLL=0.05 "$BIN" sweep run sl.yaml --backend slurm --results res \
+    --partition 'debug
+#SBATCH --wrap=true' >out2 2>&1); rc=$?
+if [ $rc -ne 0 ] && grep -q -- "--partition" "$T/slurm/out2" && [ ! -e "$T/slurm/sbatch.args" ]; then
+    ok slurm_partition_validated
+else
+    fail slurm_partition_validated "rc $rc: $(head -c 300 "$T/slurm/out2")"
+fi
+(cd "$T/slurm" && PATH="$T/slurm/bin:$PATH" AD_SLURM_POLL=0.05 "$BIN" sweep run sl.yaml --backend slurm --results res \
+    --partition gpu-a,gpu_b --time 1-02:00:00 >out3 2>&1); rc=$?
+sc=res/sl/slurm/submit-1.sbatch
+if grep -q "submitted Slurm job 4242" "$T/slurm/out3" && grep -qx -- "--parsable $sc" "$T/slurm/sbatch.args" &&
+   grep -qx -- "-h -r -j 4242 -o %T" "$T/slurm/squeue.args" && grep -qx "#SBATCH --partition=gpu-a,gpu_b" "$T/slurm/$sc"; then
+    ok slurm_commands_as_argv
+else
+    fail slurm_commands_as_argv "rc $rc: $(head -c 300 "$T/slurm/out3") / $(cat "$T/slurm/sbatch.args" "$T/slurm/squeue.args" 2>&1 | head -3)"
+fi
+
+# ---- grid size cap: a 10^6-point grid is refused before anything is allocated; max_runs raises the cap ----
+{ printf 'name: huge\nbase: %s\ngrid:\n' "$T/exp.yaml"
+  for k in train.lr train.seed train.warmup_steps train.batch_size decay.weight_decay model.hidden_size; do
+      printf '  %s: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n' $k; done; } >"$T/huge.yaml"
+start=$SECONDS
+( case $BIN in *build-san*) ;; *) ulimit -v 4000000 ;; esac
+  "$BIN" sweep list "$T/huge.yaml" >"$T/huge.out" 2>&1 ); rc=$?
+if [ $rc -eq 1 ] && grep -q "huge.yaml: the grid has 1000000 points" "$T/huge.out" && grep -q "max_runs" "$T/huge.out" &&
+   [ $((SECONDS - start)) -le 5 ]; then
+    ok sweep_grid_size_capped
+else
+    fail sweep_grid_size_capped "rc $rc in $((SECONDS - start)) s: $(head -c 300 "$T/huge.out")"
+fi
+printf 'name: capped\nbase: %s\nmax_runs: 2\ngrid:\n  train.lr: [0.001, 0.002, 0.003]\n' "$T/exp.yaml" >"$T/capped.yaml"
+"$BIN" sweep list "$T/capped.yaml" >"$T/capped.out" 2>&1; rc1=$?
+sed -i 's/max_runs: 2/max_runs: 3/' "$T/capped.yaml"
+"$BIN" sweep list "$T/capped.yaml" >"$T/capped2.out" 2>&1; rc2=$?
+if [ $rc1 -eq 1 ] && grep -q "3 points .*max_runs 2" "$T/capped.out" && [ $rc2 -eq 0 ] && [ "$(grep -c lr= "$T/capped2.out")" -eq 3 ]; then
+    ok sweep_max_runs_overrides_cap
+else
+    fail sweep_max_runs_overrides_cap "rc $rc1/$rc2: $(head -c 300 "$T/capped.out") / $(head -c 300 "$T/capped2.out")"
+fi
+
 exit $FAILED

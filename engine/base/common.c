@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -99,6 +100,60 @@ int mkdir_p(const char *path, Err *e) {
 int file_exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0;
+}
+
+const char *path_name_problem(const char *name) {
+    size_t n = strlen(name);
+    if (n == 0) return "is empty";
+    if (n > 255) return "is longer than 255 bytes";
+    if (name[0] == '.') return "starts with '.'";
+    for (const unsigned char *c = (const unsigned char *)name; *c; c++) {
+        if (*c == '/' || *c == '\\') return "contains a path separator ('/' or '\\')";
+        if (*c < 0x20 || *c == 0x7f) return "contains a control character";
+        if (*c == '\'' || *c == '"' || *c == '`') return "contains a quote";
+    }
+    return NULL;
+}
+
+int run_argv(char *const argv[], const char *cwd, const char *out_path, char *out, size_t n, Err *e) {
+    int fds[2] = {-1, -1};
+    if (!out_path && pipe(fds) != 0) return err_set(e, "%s: cannot create a pipe: %s", argv[0], strerror(errno));
+    pid_t pid = fork();
+    if (pid < 0) {
+        if (fds[0] >= 0) { close(fds[0]); close(fds[1]); }
+        return err_set(e, "%s: cannot fork: %s", argv[0], strerror(errno));
+    }
+    if (pid == 0) { /* child: only async-signal-safe calls until exec */
+        int in = open("/dev/null", O_RDONLY);
+        if (in >= 0) dup2(in, 0);
+        if (cwd && chdir(cwd) != 0) _exit(127);
+        int o = out_path ? open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666) : fds[1];
+        if (o < 0) _exit(127);
+        dup2(o, 1);
+        dup2(o, 2);
+        if (fds[0] >= 0) close(fds[0]);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    size_t k = 0;
+    if (!out_path) {
+        close(fds[1]);
+        char buf[4096];
+        ssize_t r;
+        while ((r = read(fds[0], buf, sizeof buf)) != 0) {
+            if (r < 0) {
+                if (errno == EINTR) continue;
+                break;
+            }
+            for (ssize_t i = 0; i < r && out && k + 1 < n; i++) out[k++] = buf[i];
+        }
+        close(fds[0]);
+    }
+    if (out && n) out[k] = 0;
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR) return err_set(e, "%s: waitpid failed: %s", argv[0], strerror(errno));
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
 
 int write_file_atomic(const char *path, const void *data, size_t len, Err *e) {

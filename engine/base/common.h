@@ -39,10 +39,23 @@ double machine_memory_mb(void);/* MemTotal, MiB */
 /* ---- files ---- */
 int mkdir_p(const char *path, Err *e);
 int file_exists(const char *path);
+/* The one rule for every name that becomes a file or directory name (sweep, run, table and figure
+ * names, also when derived from a file name): 1-255 bytes, no '/' or '\\', no leading '.' (so
+ * neither "." nor ".." nor hidden files), no control character (bytes < 0x20 and 0x7f), no quote
+ * (' " `). Returns NULL when name fits, else a short reason ("contains '/'", ...). */
+const char *path_name_problem(const char *name);
 /* Write `len` bytes to path atomically: write path.tmp, fsync, rename. */
 int write_file_atomic(const char *path, const void *data, size_t len, Err *e);
 /* Read a whole file into a malloc'd, NUL-terminated buffer. */
 int read_file(const char *path, char **out, size_t *len, Err *e);
+
+/* Run a program without a shell: fork, chdir(cwd) when cwd is not NULL, exec argv[0] (searched in
+ * PATH) with the argument vector argv (NULL-terminated). Its stdout and stderr go to the file
+ * out_path (created/truncated; relative to cwd) or, when out_path is NULL, into out[0..n-1]
+ * (NUL-terminated, the rest discarded; out may be NULL to discard everything). stdin is /dev/null.
+ * Returns the exit status, 127 when the program cannot be run, -1 (with e) when fork/pipe fail. No
+ * argument is ever interpreted by a shell, so names and paths with quotes or spaces pass unchanged. */
+int run_argv(char *const argv[], const char *cwd, const char *out_path, char *out, size_t n, Err *e);
 
 /* Path of the running executable. When the binary was rebuilt while we run, the kernel reports the
  * old file as "PATH (deleted)": the new file at PATH is what a relaunch wants, so the suffix is cut.

@@ -24,6 +24,7 @@
  *       set: {decay.s2: 3}
  *       else: {decay.s2: 5}
  *   seeds: [5, 6, 7]        # every point (product and extra) once per seed (train.seed)
+ *   max_runs: 20000         # refuse grids larger than this before expanding them (default 10000)
  *
  * Semantics. A point is the ordered list of key=value pairs its axes / extra entry give, plus
  * train.seed from seeds. `if` compares against the point's own keys (axes, extra, set, earlier when
@@ -50,6 +51,7 @@
 #include "common.h"
 
 #define SWEEP_MAX_KV 32
+#define SWEEP_MAX_RUNS 10000 /* default cap on a grid's size (product x seeds + extra); max_runs: N overrides */
 #define SWEEP_VAL_MAX 256
 
 typedef struct {

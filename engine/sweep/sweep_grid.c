@@ -508,6 +508,7 @@ typedef struct {
     char seeds[MAX_VALUES][32];
     int n_seeds, seeds_line;
     int seed_lines[MAX_VALUES], seed_cols[MAX_VALUES];
+    long max_runs; /* cap on the number of runs (max_runs:, default SWEEP_MAX_RUNS) */
 } Spec;
 
 static void spec_free(Spec *sp) {
@@ -532,7 +533,7 @@ static int parse_spec(P *p, Spec *sp) {
             int lossy = 0;
             sp->name[0] = 0;
             name_append(sp->name, sizeof sp->name, sv(v), &lossy);
-            if (lossy || sv(v)[0] == '.') return perr(p, v, "name: use only letters, digits and ._+-= (it names a directory)");
+            if (lossy || path_name_problem(sp->name)) return perr(p, v, "name: use only letters, digits and ._+-=, not starting with '.' (it names a directory)");
         } else if (!strcmp(ks, "base")) {
             if (v->type != YAML_SCALAR_NODE || !*sv(v)) return perr(p, v, "base: expected an experiment file path");
             snprintf(sp->base, sizeof sp->base, "%s", sv(v));
@@ -576,8 +577,14 @@ static int parse_spec(P *p, Spec *sp) {
                 sp->seed_cols[i] = col_of(s);
             }
             sp->n_seeds = n;
+        } else if (!strcmp(ks, "max_runs")) {
+            const char *t = v->type == YAML_SCALAR_NODE ? sv(v) : "";
+            char *end;
+            long x = strtol(t, &end, 10);
+            if (!*t || *end || x <= 0) return perr(p, v, "max_runs: expected a positive integer");
+            sp->max_runs = x;
         } else {
-            return perr(p, k, "unknown key '%s' (expected name, base, set, grid, exclude, extra, when, seeds)", ks);
+            return perr(p, k, "unknown key '%s' (expected name, base, set, grid, exclude, extra, when, seeds, max_runs)", ks);
         }
     }
     return 0;
@@ -585,6 +592,16 @@ static int parse_spec(P *p, Spec *sp) {
 
 /* Expand into own-pair points (before set/when), in final order. */
 static int expand_points(P *p, Spec *sp, PointList *pts) {
+    /* Count before allocating anything: each point costs ~25 KB and naming compares every pair, so a
+     * mistyped grid (six axes of ten values) must be refused here, not die in malloc. */
+    double n_points = sp->n_axes > 0 || sp->n_extra == 0 ? 1 : 0;
+    for (int a = 0; a < sp->n_axes; a++) n_points *= sp->axes[a].n;
+    n_points = (n_points + sp->n_extra) * (sp->n_seeds ? sp->n_seeds : 1);
+    long cap = sp->max_runs > 0 ? sp->max_runs : SWEEP_MAX_RUNS;
+    if (n_points > (double)cap)
+        return err_set(p->e, "%s: the grid has %.0f points (before exclude), more than max_runs %ld; set max_runs: N in the "
+                             "sweep file to allow more",
+                       p->file, n_points, cap);
     PointList base = {0};
     if (sp->n_axes > 0 || sp->n_extra == 0) {
         if (expand_product(p, sp->axes, sp->n_axes, sp->excl, sp->n_excl, sp->grid_line ? sp->grid_line : 1, &base)) {
@@ -704,6 +721,12 @@ static int name_runs(P *p, Sweep *s, const PointList *pts) {
         for (int j = 0; j < i && !rc; j++)
             if (!strcmp(s->runs[i].name, s->runs[j].name))
                 rc = err_set(p->e, "%s:%d: two points map to the run name %s", p->file, s->runs[i].line, s->runs[i].name);
+    /* A name from an experiment file such as `..yaml` would name a directory outside the sweep's. */
+    for (int i = 0; i < s->n_runs && !rc; i++) {
+        const char *bad = path_name_problem(s->runs[i].name);
+        if (bad) rc = err_set(p->e, "%s:%d: run name \"%s\" (from experiment %s) %s: rename the experiment file", p->file,
+                              s->runs[i].line, s->runs[i].name, s->runs[i].experiment, bad);
+    }
     free(lossy);
     free(ident);
     return rc;
@@ -735,6 +758,8 @@ int sweep_load(Sweep *s, const char *path, Err *e) {
         exp_base(path, b, sizeof b);
         int lossy = 0;
         name_append(sp->name, sizeof sp->name, b, &lossy);
+        const char *bad = path_name_problem(sp->name);
+        if (bad) rc = err_set(e, "%s: the sweep name \"%s\" taken from the file name %s (it names the results directory): add name: to the file", path, sp->name, bad);
     }
     if (!rc) rc = expand_points(&p, sp, &pts);
     if (!rc) {

@@ -6,6 +6,7 @@
  * completed runs are skipped and interrupted ones resume across submissions. Progress comes from
  * squeue (is the job still there?) and the run directories (what state is each run in?): clusters
  * often have no accounting, so sacct is never used. */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -16,15 +17,17 @@
 
 #include "sweep.h"
 
-/* Run a shell command, capture up to n-1 bytes of stdout; returns the exit status or -1. */
-static int capture(const char *cmd, char *out, size_t n) {
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    size_t k = fread(out, 1, n - 1, p);
-    out[k] = 0;
-    while (fgetc(p) != EOF) {}
-    int st = pclose(p);
-    return st == -1 ? -1 : WEXITSTATUS(st);
+/* A Slurm job id as sbatch --parsable prints it and the jobs file stores it: decimal digits only (it is
+ * passed to squeue / named in messages, so nothing else may get through). */
+static int is_job_id(const char *s) { return *s && strlen(s) < 32 && strspn(s, "0123456789") == strlen(s); }
+
+/* An #SBATCH option value: letters, digits and ._,:+- only (partition lists, D-HH:MM:SS times), so it can
+ * neither end the line nor be read as another option. */
+static int sbatch_value_ok(const char *v) {
+    if (!*v || strlen(v) > 128) return 0;
+    for (const char *c = v; *c; c++)
+        if (!isalnum((unsigned char)*c) && !strchr("._,:+-", *c)) return 0;
+    return 1;
 }
 
 /* Single-quote s for the shell. */
@@ -43,9 +46,11 @@ static void shq(char *out, size_t n, const char *s) {
 
 /* Number of the job's array tasks squeue still lists as not finished; -1 if squeue fails. */
 static int active_tasks(const char *job) {
-    char cmd[256], out[65536];
-    snprintf(cmd, sizeof cmd, "squeue -h -r -j %s -o %%T 2>/dev/null", job);
-    int rc = capture(cmd, out, sizeof out);
+    static char out[65536];
+    char jb[32];
+    snprintf(jb, sizeof jb, "%s", job);
+    char *argv[] = {"squeue", "-h", "-r", "-j", jb, "-o", "%T", NULL};
+    int rc = run_argv(argv, NULL, NULL, out, sizeof out, NULL);
     if (rc != 0) return rc < 0 ? -1 : 0; /* "Invalid job id": purged, i.e. finished long ago */
     int n = 0;
     for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n"))
@@ -75,6 +80,12 @@ int sweep_run_slurm(const Sweep *s, const SweepOpts *o) {
         fprintf(stderr, "alphadecay sweep: %s\n", e.msg);
         return 1;
     }
+    if ((o->partition && !sbatch_value_ok(o->partition)) || (o->time && !sbatch_value_ok(o->time))) {
+        fprintf(stderr, "alphadecay sweep: --%s '%s': use only letters, digits and ._,:+- (it becomes an #SBATCH line)\n",
+                o->partition && !sbatch_value_ok(o->partition) ? "partition" : "time",
+                o->partition && !sbatch_value_ok(o->partition) ? o->partition : o->time);
+        return 1;
+    }
     snprintf(sdir, sizeof sdir, "%s/slurm", dir);
     snprintf(jobs_path, sizeof jobs_path, "%s/jobs", sdir);
 
@@ -85,6 +96,12 @@ int sweep_run_slurm(const Sweep *s, const SweepOpts *o) {
         char id[64];
         while (fscanf(jf, "%63s", id) == 1) {
             n_sub++;
+            if (!is_job_id(id)) {
+                fclose(jf);
+                fprintf(stderr, "alphadecay sweep: %s: '%s' is not a Slurm job id (digits only); fix or remove the file\n",
+                        jobs_path, id);
+                return 1;
+            }
             if (!o->dry_run && active_tasks(id) > 0) {
                 fclose(jf);
                 fprintf(stderr, "alphadecay sweep: %s: Slurm job %s of this sweep is still active; wait for it or "
@@ -126,7 +143,7 @@ int sweep_run_slurm(const Sweep *s, const SweepOpts *o) {
         free(pend);
         return 1;
     }
-    char script[AD_PATH_MAX + 64], q1[AD_PATH_MAX * 2], q2[AD_PATH_MAX * 2], q3[AD_PATH_MAX * 2], q4[AD_PATH_MAX * 2];
+    char script[AD_PATH_MAX + 64], q1[AD_PATH_MAX * 2], q2[AD_PATH_MAX * 2], q3[AD_PATH_MAX * 2];
     snprintf(script, sizeof script, "%s/submit-%d.sbatch", sdir, n_sub + 1);
     FILE *f = fopen(script, "w");
     if (!f) {
@@ -155,13 +172,12 @@ int sweep_run_slurm(const Sweep *s, const SweepOpts *o) {
             q1, q2, q3, o->retry_failed ? " --retry-failed" : "");
     fclose(f);
 
-    char cmd[AD_PATH_MAX * 2 + 64], out[4096];
-    shq(q4, sizeof q4, script);
-    snprintf(cmd, sizeof cmd, "sbatch --parsable %s 2>&1", q4);
-    int rc = capture(cmd, out, sizeof out);
+    char out[4096];
+    char *sb_argv[] = {"sbatch", "--parsable", script, NULL};
+    int rc = run_argv(sb_argv, NULL, NULL, out, sizeof out, NULL);
     char *semi = strpbrk(out, ";\n");
     if (semi) *semi = 0;
-    if (rc != 0 || !out[0] || strspn(out, "0123456789") != strlen(out)) {
+    if (rc != 0 || !is_job_id(out)) {
         fprintf(stderr, "alphadecay sweep: sbatch failed (status %d): %s\n", rc, out);
         free(pend);
         return 1;
