@@ -130,6 +130,7 @@ static int get_where(Ctx *c, yaml_node_t *map, Where *w) {
 }
 
 static const char *const REP_KEYS[] = {"mode", "table", "model", "optimizer", "weight_decay", "method", "variant",
+                                       "std_metric", "p_metric",
                                        "metric", NULL};
 
 static int get_rep(Ctx *c, yaml_node_t *map, RepSel *r, int *mode) {
@@ -161,8 +162,19 @@ static int get_rep(Ctx *c, yaml_node_t *map, RepSel *r, int *mode) {
 }
 
 static const char *const ROW_KEYS[] = {"label", "where", "any", "reported", NULL};
-static const char *const COL_KEYS[] = {"label", "where", "reported", "metric", "better", "digits", NULL};
-static const char *const GROUP_KEYS[] = {"group", "where", "reported", "columns", NULL};
+static const char *const COL_KEYS[] = {"label", "where", "reported", "metric", "better", "digits", "paper_only", NULL};
+static const char *const GROUP_KEYS[] = {"group", "where", "reported", "paper_only", "columns", NULL};
+
+static int get_bool(Ctx *c, yaml_node_t *map, const char *key, int *dst) {
+    yaml_node_t *n = get(c, map, key);
+    if (!n) return 0;
+    char b[16];
+    if (scalar(c, n, b, sizeof b, key)) return -1;
+    if (!strcmp(b, "true")) *dst = 1;
+    else if (!strcmp(b, "false")) *dst = 0;
+    else return fail(c, n, "paper_only must be true or false, not \"%s\"", b);
+    return 0;
+}
 
 static int parse_sel(Ctx *c, yaml_node_t *n, Sel *s, int is_col, const char *what) {
     memset(s, 0, sizeof *s);
@@ -179,7 +191,7 @@ static int parse_sel(Ctx *c, yaml_node_t *n, Sel *s, int is_col, const char *wha
         return 0;
     }
     return get_metric(c, n, "metric", s->metric, sizeof s->metric) || get_better(c, n, &s->better) ||
-                   get_int(c, n, "digits", &s->digits)
+                   get_int(c, n, "digits", &s->digits) || get_bool(c, n, "paper_only", &s->paper_only)
                ? -1
                : 0;
 }
@@ -203,7 +215,7 @@ static int parse_cols(Ctx *c, yaml_node_t *n, Spec *s, const char *what) {
             memset(&base, 0, sizeof base);
             if (check_keys(c, g, GROUP_KEYS, "a column group") ||
                 get_str(c, g, "group", base.group, sizeof base.group) || get_where(c, g, &base.where) ||
-                get_rep(c, g, &base.rep, NULL))
+                get_rep(c, g, &base.rep, NULL) || get_bool(c, g, "paper_only", &base.paper_only))
                 return -1;
             yaml_node_t *cl = get(c, g, "columns");
             if (cl->type != YAML_SEQUENCE_NODE) return fail(c, cl, "%s must be a list", "columns");
@@ -212,6 +224,7 @@ static int parse_cols(Ctx *c, yaml_node_t *n, Spec *s, const char *what) {
                 Sel *col = &s->cols[s->ncols++];
                 if (parse_sel(c, node(c, *ci), col, 1, "a column")) return -1;
                 strfmt(col->group, sizeof col->group, "%s", base.group);
+                col->paper_only |= base.paper_only;
                 for (int k = 0; k < base.where.n; k++) {
                     if (col->where.n == SPEC_MAX_COND) return fail(c, g, "%s: too many conditions", "where");
                     col->where.c[col->where.n++] = base.where.c[k];

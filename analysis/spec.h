@@ -15,10 +15,12 @@
  *              difference with 95% interval, t-test p, Holm-adjusted p over the table's comparisons,
  *              exact Wilcoxon p, minimum detectable effect at 80% power (docs/analysis.md)
  *   reported: {mode: beside|diff, table, model, optimizer, metric, ...}   paper_tables.csv keys;
- *              a cell's lookup merges the top level's, its column's, then its row's keys (row wins)
+ *              a cell's lookup merges the top level's, its column's, then its row's keys (row wins);
+ *              std_metric / p_metric name the paper's std and p-value metrics printed beside the mean
  *   rows:      [{label, where, any: [keys of the column selection this row ignores], reported: {...}|false}]
- *   columns:   [{label, where, reported, metric, better, digits}
- *               | {group, where, columns: [...]}]     column groups (one level)
+ *   columns:   [{label, where, reported, metric, better, digits, paper_only}
+ *               | {group, where, reported, paper_only, columns: [...]}]     column groups (one level);
+ *              paper_only: true = a column of the paper's values only (a model size we have no twin of)
  * Figures use rows as series / bars (key `series:` or `bars:`) and columns as panels (`panels:`),
  * plus: x (coordinate on the x axis), logx, y2_metric, layer, step (first|final), types.
  * Unknown keys are errors naming FILE:LINE:COL, as are unknown metrics. */
@@ -61,6 +63,7 @@ typedef struct {
     char metric[48];         /* columns: "" = the table's */
     int better;              /* columns: 0 = the table's, -1 lower, +1 higher */
     int digits;              /* columns: -1 = the table's */
+    int paper_only;          /* columns: no run of ours; only the paper's value is shown */
     int line;                /* where it was defined, for messages */
 } Sel;
 

@@ -133,6 +133,10 @@ static int fill_cell(Table *t, const RunSet *rs, int ri, int ci, Err *e) {
     c->digits = col->digits >= 0 ? col->digits : s->digits;
     c->mean = c->sd = c->min = c->max = NAN;
     int *idx, n;
+    if (col->paper_only) { /* no run of ours belongs here: the paper's value alone */
+        c->runs = xcalloc(1, 1);
+        return 0;
+    }
     if (select_runs(s, rs, row, col, &idx, &n, e)) return -1;
     c->nruns = n;
     c->vals = xcalloc((size_t)n + 1, sizeof *c->vals);
@@ -162,6 +166,8 @@ static int fill_cell(Table *t, const RunSet *rs, int ri, int ci, Err *e) {
             sb_free(&names);
             return -1;
         }
+        const char *conv = run_coord(r, "eval.convention");
+        c->conv |= conv && !strcmp(conv, "authors") ? 2 : 1; /* runs from before the key used the token mean */
         const char *seed = run_coord(r, "train.seed");
         strfmt(c->seeds[c->n], sizeof c->seeds[0], "%s", seed ? seed : "?");
         c->vals[c->n++] = v;
@@ -255,6 +261,37 @@ static void fill_best(Table *t) {
     }
 }
 
+/* Removes key from a merged selection, copying its value to out ("" when absent). */
+static void take_rep(RepSel *m, const char *key, char *out, size_t cap) {
+    out[0] = 0;
+    for (int k = 0; k < m->n; k++)
+        if (!strcmp(m->key[k], key)) {
+            strfmt(out, cap, "%s", m->val[k]);
+            for (int j = k + 1; j < m->n; j++) {
+                strfmt(m->key[j - 1], sizeof m->key[0], "%s", m->key[j]);
+                strfmt(m->val[j - 1], sizeof m->val[0], "%s", m->val[j]);
+            }
+            m->n--;
+            return;
+        }
+}
+
+/* The same selection with another metric (the paper's std or p-value of that mean); 0 or -1. */
+static int paper_extra(const Reported *rep, const RepSel *sel, const char *metric, double *out, int *has, Err *e) {
+    RepSel m = *sel;
+    int k = 0;
+    while (k < m.n && strcmp(m.key[k], "metric")) k++;
+    if (k == m.n) {
+        if (m.n == SPEC_MAX_KEYS) return err_set(e, "too many reported keys");
+        m.n++;
+    }
+    strfmt(m.key[k], sizeof m.key[0], "metric");
+    strfmt(m.val[k], sizeof m.val[0], "%s", metric);
+    int rc = reported_lookup(rep, &m, out, e);
+    *has = rc == 0;
+    return rc < 0 ? -1 : 0;
+}
+
 static int fill_paper(Table *t, const Reported *rep, Err *e) {
     const Spec *s = t->spec;
     for (int ri = 0; ri < t->nrows; ri++)
@@ -266,13 +303,18 @@ static int fill_paper(Table *t, const Reported *rep, Err *e) {
             merge_rep(&m, &col->rep);
             merge_rep(&m, &row->rep); /* the row wins: WD=0's weight_decay 0 spans every wd column */
             Cell *c = table_cell(t, ri, ci);
+            char std_metric[64] = "", p_metric[64] = "";
+            take_rep(&m, "std_metric", std_metric, sizeof std_metric);
+            take_rep(&m, "p_metric", p_metric, sizeof p_metric);
             int rc = reported_lookup(rep, &m, &c->paper, e);
+            c->has_paper = rc == 0;
+            if (rc == 0 && std_metric[0]) rc = paper_extra(rep, &m, std_metric, &c->paper_sd, &c->has_paper_sd, e);
+            if (rc == 0 && p_metric[0]) rc = paper_extra(rep, &m, p_metric, &c->paper_p, &c->has_paper_p, e);
             if (rc < 0) {
                 char msg[sizeof e->msg];
                 strfmt(msg, sizeof msg, "%s: cell (%s, %s): %s", s->path, row->label, col->label, e->msg);
                 return err_set(e, "%s", msg);
             }
-            c->has_paper = rc == 0;
         }
     return 0;
 }
@@ -288,7 +330,7 @@ int table_build(Table *t, const Spec *s, const RunSet *rs, const Reported *rep, 
     for (int i = 0; i < s->nrows; i++)
         if (check_keys_exist(s, rs, &s->rows[i].where, e)) return -1;
     for (int i = 0; i < s->ncols; i++)
-        if (check_keys_exist(s, rs, &s->cols[i].where, e)) return -1;
+        if (!s->cols[i].paper_only && check_keys_exist(s, rs, &s->cols[i].where, e)) return -1;
     for (int i = 0; i < rs->n; i++)
         if (!rs->runs[i].cfg.n)
             sb_printf(&t->warn, "%s: run %s cannot be placed in any cell: %s\n", s->name, rs->runs[i].dir,

@@ -28,6 +28,9 @@ typedef struct {
     double p;
     int has_paper;
     double paper;
+    int has_paper_sd, has_paper_p; /* the paper's std and p-value beside its mean (reported std_metric, p_metric) */
+    double paper_sd, paper_p;
+    int conv;             /* eval.convention of the cell's runs: bit 1 token (or unset), bit 2 authors */
     int best;
     /* compare: this row against the spec's compare.vs row over the seeds both have (docs/analysis.md) */
     int has_cmp, npairs;  /* has_cmp: >= 2 pairs */

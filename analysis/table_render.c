@@ -64,39 +64,88 @@ static void p_text(const Cell *c, int fmt, StrBuf *b) {
     else sb_printf(b, "%.3f", c->p);
 }
 
+/* A printed number of the paper as it was printed: the fewest decimals (at least `digits`, at most 2 of
+ * them required) that give back the value, so 32.166 stays 32.166 in a 2-decimal table and A100
+ * seconds stay 24.86 in a 4-decimal column of ours. */
+static void paper_num(StrBuf *b, double v, int digits) {
+    char txt[64];
+    int d = digits < 2 ? digits : 2;
+    for (; d < 8; d++) {
+        snprintf(txt, sizeof txt, "%.*f", d, v);
+        if (fabs(atof(txt) - v) <= 1e-9 * fmax(1.0, fabs(v))) break;
+    }
+    sb_printf(b, "%.*f", d, v);
+}
+
 static void paper_text(const Table *t, const Cell *c, int fmt, StrBuf *b) {
     const char *dash = fmt == FMT_TEX ? "--" : "–";
     if (!c->has_paper) sb_printf(b, "%s", dash);
-    else if (t->spec->rep_mode == 1) sb_printf(b, "%.*f", c->digits, c->paper);
-    else if (!c->n) sb_printf(b, "%s", dash);
+    else if (t->spec->rep_mode == 1 || !c->nruns) {
+        paper_num(b, c->paper, c->digits);
+        if (c->has_paper_sd) {
+            sb_printf(b, "%s", fmt == FMT_TEX ? " $\\pm$ " : " ± ");
+            paper_num(b, c->paper_sd, c->digits);
+        }
+    } else if (!c->n) sb_printf(b, "%s", dash);
     else sb_printf(b, "%+.*f", c->digits, c->mean - c->paper);
 }
 
-/* Extra columns after each data column: a p-value column when the spec asks for t-tests and some
- * cell of that column has one (a single-seed sweep has none), and a paper column when the spec
- * reports paper values and some cell of that column has one (`reported: false` columns have none). */
+static void paper_p_text(const Cell *c, int fmt, StrBuf *b) {
+    Cell q = {0};
+    q.has_p = c->has_paper_p;
+    q.p = c->paper_p;
+    p_text(&q, fmt, b);
+}
+
+/* The sub-columns of a data column: ours, then a p-value column when the spec asks for t-tests and
+ * some cell of that column has one (a single-seed sweep has none), a paper column when the spec
+ * reports paper values and some cell of that column has one (`reported: false` columns have none),
+ * and the paper's own p-values when it printed any. A paper_only column has no "ours" and no p. */
+enum { PART_OURS, PART_P, PART_PAPER, PART_PAPER_P };
 static int has_p(const Table *t) { return t->spec->ttest_vs[0] != 0; }
 static int has_paper(const Table *t) { return t->spec->rep_mode != 0; }
-static int col_has_p(const Table *t, int c) {
-    for (int r = 0; has_p(t) && r < t->nrows; r++)
-        if (table_cell(t, r, c)->has_p) return 1;
+static int col_any(const Table *t, int c, int part) {
+    for (int r = 0; r < t->nrows; r++) {
+        const Cell *x = table_cell(t, r, c);
+        if ((part == PART_P && has_p(t) && x->has_p) || (part == PART_PAPER && has_paper(t) && x->has_paper) ||
+            (part == PART_PAPER_P && has_paper(t) && x->has_paper_p))
+            return 1;
+    }
     return 0;
 }
-static int col_has_paper(const Table *t, int c) {
-    for (int r = 0; has_paper(t) && r < t->nrows; r++)
-        if (table_cell(t, r, c)->has_paper) return 1;
-    return 0;
+static int col_parts(const Table *t, int c, int parts[4]) {
+    int n = 0, only = t->spec->cols[c].paper_only;
+    if (!only) parts[n++] = PART_OURS;
+    if (!only && col_any(t, c, PART_P)) parts[n++] = PART_P;
+    if (only || col_any(t, c, PART_PAPER)) parts[n++] = PART_PAPER;
+    if (col_any(t, c, PART_PAPER_P)) parts[n++] = PART_PAPER_P;
+    return n;
 }
-static int col_width(const Table *t, int c) { return 1 + col_has_p(t, c) + col_has_paper(t, c); }
-static int any_col_p(const Table *t) {
+static int col_width(const Table *t, int c) {
+    int parts[4];
+    return col_parts(t, c, parts);
+}
+static int any_col(const Table *t, int part) {
     for (int c = 0; c < t->ncols; c++)
-        if (col_has_p(t, c)) return 1;
+        if ((part == PART_OURS && t->spec->cols[c].paper_only) || (part != PART_OURS && col_any(t, c, part))) return 1;
     return 0;
 }
-static int any_col_paper(const Table *t) {
-    for (int c = 0; c < t->ncols; c++)
-        if (col_has_paper(t, c)) return 1;
-    return 0;
+static const char *part_head(const Table *t, int part, int fmt) {
+    switch (part) {
+    case PART_P: return fmt == FMT_TEX ? "$p$" : "p";
+    case PART_PAPER:
+        return t->spec->rep_mode == 1 ? "paper" : fmt == FMT_TEX ? "$\\Delta$ paper" : "Δ paper";
+    case PART_PAPER_P: return fmt == FMT_TEX ? "paper $p$" : "paper p";
+    default: return "";
+    }
+}
+static void part_text(const Table *t, const Cell *c, int part, int fmt, StrBuf *b) {
+    switch (part) {
+    case PART_OURS: cell_text(c, fmt, b); break;
+    case PART_P: p_text(c, fmt, b); break;
+    case PART_PAPER: paper_text(t, c, fmt, b); break;
+    default: paper_p_text(c, fmt, b);
+    }
 }
 
 static void tex_escape(const char *s, StrBuf *b) {
@@ -111,6 +160,59 @@ static void tex_escape(const char *s, StrBuf *b) {
     }
 }
 
+/* Which evaluation each column's perplexities (or losses) used: eval.convention of its runs. */
+static int is_eval_metric(const char *m) {
+    return !strcmp(m, "val_ppl") || !strcmp(m, "val_loss") || !strcmp(m, "best_val_ppl");
+}
+static int col_conv(const Table *t, int c) {
+    int conv = 0;
+    for (int r = 0; r < t->nrows; r++) {
+        const Cell *x = table_cell(t, r, c);
+        if (x->n && is_eval_metric(x->metric)) conv |= x->conv;
+    }
+    return conv;
+}
+static const char *conv_words(int conv) {
+    return conv == 1   ? "token-weighted mean loss over the validation tokens (eval.convention token)"
+           : conv == 2 ? "the authors' convention, sum of batch-mean losses / (batches + 1) (eval.convention authors)"
+                       : "a mix of eval.convention token and authors runs";
+}
+static void convention_note(const Table *t, int fmt, StrBuf *b) {
+    int all = 0, uniform = 1, first = -1;
+    for (int c = 0; c < t->ncols; c++) {
+        int v = col_conv(t, c);
+        if (!v) continue;
+        if (first < 0) first = v;
+        uniform &= v == first;
+        all |= v;
+    }
+    if (!all) return;
+    const char *us = fmt == FMT_TEX ? "\\_" : "_";
+    StrBuf w = {0};
+    sb_printf(&w, "%s", "");
+    if (uniform) sb_printf(&w, "Evaluation: ours %s", conv_words(all));
+    else {
+        sb_printf(&w, "Evaluation per column:");
+        for (int c = 0, k = 0; c < t->ncols; c++) {
+            int v = col_conv(t, c);
+            if (!v) continue;
+            sb_printf(&w, "%s %s%s%s %s", k++ ? ";" : "", t->spec->cols[c].group, t->spec->cols[c].group[0] ? " " : "",
+                      t->spec->cols[c].label, v == 1 ? "token" : v == 2 ? "authors" : "mixed");
+        }
+    }
+    if (any_col(t, PART_PAPER))
+        sb_printf(&w, "; the paper's numbers come from the authors' convention (about 1%% lower loss than the token "
+                      "mean)");
+    sb_printf(&w, ". ");
+    /* the words name config keys with underscores: escape them for LaTeX */
+    for (const char *p = w.p; *p; p++) {
+        if (*p == '_') sb_printf(b, "%s", us);
+        else if (*p == '%' && fmt == FMT_TEX) sb_printf(b, "\\%%");
+        else sb_printf(b, "%c", *p);
+    }
+    sb_free(&w);
+}
+
 static void notes(const Table *t, int fmt, StrBuf *b) {
     const Spec *s = t->spec;
     int any_other = 0;
@@ -119,15 +221,18 @@ static void notes(const Table *t, int fmt, StrBuf *b) {
               any_other ? " (other columns as labelled)" : "", fmt == FMT_TEX ? " $\\pm$" : " ±");
     sb_printf(b, "%s = best per column (%s is better); %s = no run. ", fmt == FMT_TEX ? "bold" : "**bold**",
               s->better < 0 ? "lower" : "higher", fmt == FMT_TEX ? "--" : "–");
-    if (any_col_p(t)) {
+    if (any_col(t, PART_P)) {
         sb_printf(b, "p: two-sided paired t-test by seed against ");
         if (fmt == FMT_TEX) tex_escape(s->ttest_vs, b);
         else sb_printf(b, "%s", s->ttest_vs);
         sb_printf(b, ". ");
     }
-    if (any_col_paper(t))
+    if (any_col(t, PART_PAPER))
         sb_printf(b, "%s", s->rep_mode == 1 ? "paper: the value printed in the paper (its scale, not ours). "
                                             : "Δ paper: ours minus the paper's value. ");
+    if (any_col(t, PART_PAPER_P)) sb_printf(b, "paper p: the paper's paired t-test p-value. ");
+    if (any_col(t, PART_OURS)) sb_printf(b, "(paper) columns: the paper's values where we have no run of that model size. ");
+    convention_note(t, fmt, b);
     if (b->len && b->p[b->len - 1] == ' ') b->p[--b->len] = 0; /* no trailing blank in committed files */
 }
 
@@ -202,9 +307,12 @@ void table_markdown(const Table *t, StrBuf *b) {
     sb_printf(b, "| |");
     for (int c = 0; c < t->ncols; c++) {
         const Sel *col = &s->cols[c];
-        sb_printf(b, " %s%s%s |", col->group, col->group[0] ? " " : "", col->label);
-        if (col_has_p(t, c)) sb_printf(b, " p |");
-        if (col_has_paper(t, c)) sb_printf(b, " %s |", s->rep_mode == 1 ? "paper" : "Δ paper");
+        int parts[4], np = col_parts(t, c, parts);
+        for (int k = 0; k < np; k++) {
+            if (k == 0) sb_printf(b, " %s%s%s%s |", col->group, col->group[0] ? " " : "", col->label,
+                                  col->paper_only ? " (paper)" : "");
+            else sb_printf(b, " %s |", part_head(t, parts[k], FMT_MD));
+        }
     }
     sb_printf(b, "\n|---|");
     for (int c = 0; c < t->ncols; c++)
@@ -214,17 +322,10 @@ void table_markdown(const Table *t, StrBuf *b) {
         sb_printf(b, "| %s |", s->rows[r].label);
         for (int c = 0; c < t->ncols; c++) {
             const Cell *cell = table_cell(t, r, c);
-            sb_printf(b, " ");
-            cell_text(cell, FMT_MD, b);
-            sb_printf(b, " |");
-            if (col_has_p(t, c)) {
+            int parts[4], np = col_parts(t, c, parts);
+            for (int k = 0; k < np; k++) {
                 sb_printf(b, " ");
-                p_text(cell, FMT_MD, b);
-                sb_printf(b, " |");
-            }
-            if (col_has_paper(t, c)) {
-                sb_printf(b, " ");
-                paper_text(t, cell, FMT_MD, b);
+                part_text(t, cell, parts[k], FMT_MD, b);
                 sb_printf(b, " |");
             }
         }
@@ -307,25 +408,25 @@ void table_latex(const Table *t, StrBuf *b) {
         sb_free(&rules);
     }
     for (int c = 0; c < t->ncols; c++) {
-        sb_printf(b, " & ");
-        tex_escape(s->cols[c].label, b);
-        if (col_has_p(t, c)) sb_printf(b, " & $p$");
-        if (col_has_paper(t, c)) sb_printf(b, " & %s", s->rep_mode == 1 ? "paper" : "$\\Delta$ paper");
+        int parts[4], np = col_parts(t, c, parts);
+        for (int k = 0; k < np; k++) {
+            sb_printf(b, " & ");
+            if (k > 0) sb_printf(b, "%s", part_head(t, parts[k], FMT_TEX));
+            else {
+                tex_escape(s->cols[c].label, b);
+                if (s->cols[c].paper_only) sb_printf(b, " (paper)");
+            }
+        }
     }
     sb_printf(b, " \\\\\n\\midrule\n");
     for (int r = 0; r < t->nrows; r++) {
         tex_escape(s->rows[r].label, b);
         for (int c = 0; c < t->ncols; c++) {
             const Cell *cell = table_cell(t, r, c);
-            sb_printf(b, " & ");
-            cell_text(cell, FMT_TEX, b);
-            if (col_has_p(t, c)) {
+            int parts[4], np = col_parts(t, c, parts);
+            for (int k = 0; k < np; k++) {
                 sb_printf(b, " & ");
-                p_text(cell, FMT_TEX, b);
-            }
-            if (col_has_paper(t, c)) {
-                sb_printf(b, " & ");
-                paper_text(t, cell, FMT_TEX, b);
+                part_text(t, cell, parts[k], FMT_TEX, b);
             }
         }
         sb_printf(b, " \\\\\n");
@@ -344,9 +445,10 @@ static void csv_num(StrBuf *b, double v, int ok) {
 
 void table_csv(const Table *t, StrBuf *b) {
     const Spec *s = t->spec;
-    int cmp = s->compare_vs[0] != 0;
-    sb_printf(b, "row,group,column,metric,n_runs,n,mean,std,min,max,status,best,p_value,paper,runs%s\n",
-              cmp ? ",pairs,diff,diff_lo,diff_hi,p_t,p_holm,p_wilcoxon,mde" : "");
+    int cmp = s->compare_vs[0] != 0, extra = any_col(t, PART_PAPER_P);
+    for (int i = 0; i < t->nrows * t->ncols; i++) extra |= t->cells[i].has_paper_sd;
+    sb_printf(b, "row,group,column,metric,n_runs,n,mean,std,min,max,status,best,p_value,paper,runs%s%s\n",
+              extra ? ",paper_std,paper_p_value" : "", cmp ? ",pairs,diff,diff_lo,diff_hi,p_t,p_holm,p_wilcoxon,mde" : "");
     for (int r = 0; r < t->nrows; r++)
         for (int c = 0; c < t->ncols; c++) {
             const Cell *cell = table_cell(t, r, c);
@@ -362,11 +464,17 @@ void table_csv(const Table *t, StrBuf *b) {
             csv_num(b, cell->sd, cell->n > 1);
             csv_num(b, cell->min, cell->n > 0);
             csv_num(b, cell->max, cell->n > 0);
-            sb_printf(b, ",%s,%d", !cell->nruns ? "missing" : st[0] ? st : "completed", cell->best);
+            sb_printf(b, ",%s,%d",
+                      s->cols[c].paper_only ? "paper_only" : !cell->nruns ? "missing" : st[0] ? st : "completed",
+                      cell->best);
             csv_num(b, cell->p, cell->has_p);
             csv_num(b, cell->paper, cell->has_paper);
             sb_printf(b, ",");
             sb_csv_field(b, cell->runs ? cell->runs : "");
+            if (extra) {
+                csv_num(b, cell->paper_sd, cell->has_paper_sd);
+                csv_num(b, cell->paper_p, cell->has_paper_p);
+            }
             if (cmp) {
                 sb_printf(b, ",%d", cell->npairs);
                 csv_num(b, cell->diff, cell->has_cmp);

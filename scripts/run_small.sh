@@ -8,7 +8,7 @@ BIN=${AD_BIN:-bin/alphadecay}
 [ -f data/sotu/prep.json ] || bash scripts/fetch_data.sh
 SWEEPS=("$@")
 [ ${#SWEEPS[@]} -gt 0 ] || SWEEPS=(quick small/table2 small/table8 small/table9 small/table10 small/table11
-                                   small/table12 small/table7 small/fig9 small/table13)
+                                   small/table12 small/table7 small/fig9 small/fig9_extra small/table13)
 for s in "${SWEEPS[@]}"; do
     file=sweeps/$s.yaml
     name=$(awk '/^name:/ {print $2; exit}' "$file")

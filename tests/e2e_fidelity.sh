@@ -79,4 +79,42 @@ tl=$(grep -o '"loss": [0-9.]*' "$T/authors/eval.jsonl" | tail -1 | awk '{print $
 cl=$("$BIN" eval --checkpoint "$(dirname "$(final "$T/authors")")" --data "$T/data/val.bin" --seq-len 32 --batch 4 --tokens 2000 --convention authors 2>&1 | grep -o '"loss": [0-9.]*' | awk '{print $2}')
 [ -n "$tl" ] && [ "$tl" = "$cl" ] && ok train_eval_uses_convention || fail train_eval_uses_convention "train's eval $tl vs eval --convention authors $cl"
 
+# --- 3. generated tables carry every number the paper prints in Tables 2, 10, 11 and 13 (mean, std,
+#     p-value), from the committed results, with paper-only columns where we have no run of that size
+if [ -d results/committed ]; then
+    for tab in table2 table10 table11 table13; do
+        "$BIN" report table analysis/specs/$tab.yaml --out-dir "$T/tabs" --quiet >/dev/null 2>"$T/tabs.err" \
+            || { fail "paper_numbers_$tab" "$(tail -1 "$T/tabs.err")"; continue; }
+        missing=$(awk -F, -v tab=$tab '
+            FNR == 1 { for (i = 1; i <= NF; i++) col[FILENAME, $i] = i; next }
+            FILENAME ~ /paper_tables/ { if ($1 == tab) want[++n] = $8 + 0; next }
+            { for (k = 1; k <= 3; k++) { name = k == 1 ? "paper" : k == 2 ? "paper_std" : "paper_p_value"
+                  i = col[FILENAME, name]; if (i && $i != "") have[$i + 0] = 1 } }
+            END { m = 0; for (j = 1; j <= n; j++) { f = 0
+                      for (h in have) if ((h - want[j]) ^ 2 <= (1e-9 * want[j]) ^ 2) { f = 1; break }
+                      if (!f) { m++; if (m <= 3) printf "%s ", want[j] } }
+                  print m " of " n }' "$T/tabs/$tab.csv" analysis/reported/paper_tables.csv)
+        case $missing in "0 of "*) ok "paper_numbers_$tab ($missing missing)";; *) fail "paper_numbers_$tab" "missing: $missing";; esac
+    done
+    grep -q "350M 1e-5 (paper)" "$T/tabs/table2.md" && grep -q "1B 1e-6 (paper)" "$T/tabs/table2.md" \
+        && ok table2_paper_only_columns || fail table2_paper_only_columns "$(sed -n 3p "$T/tabs/table2.md")"
+    grep -q "ESD per module type, wd 5e-6" analysis/specs/fig3.yaml && grep -q "decay.weight_decay: 5e-6" analysis/specs/fig3.yaml \
+        && ok fig3_at_5e-6 || fail fig3_at_5e-6 "$(grep where analysis/specs/fig3.yaml)"
+fi
+
+# --- 5b. table notes say which evaluation convention each column used
+mkdir -p "$T/conv/res" && cp -r "$T/authors" "$T/seed1" "$T/conv/res/"
+cat > "$T/conv/spec.yaml" <<YAML
+table: conv
+results: res
+metric: val_loss
+rows: [{label: run, where: {}}]
+columns:
+  - {label: A, where: {run.name: authors}}
+  - {label: B, where: {run.name: seed1}}
+YAML
+"$BIN" report table "$T/conv/spec.yaml" --root "$T/conv" --out-dir "$T/conv/out" --quiet >/dev/null 2>"$T/conv.err"
+grep -q "Evaluation per column: A authors; B token" "$T/conv/out/conv.md" 2>/dev/null \
+    && ok table_notes_name_convention || fail table_notes_name_convention "$(tail -1 "$T/conv/out/conv.md" 2>/dev/null) $(cat "$T/conv.err")"
+
 exit $FAILED

@@ -6,7 +6,7 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot layout 2,4 title "Figure 3 twin: ESD per module type, wd 1e-5 (layer 2, final spectra)"
+set multiplot layout 2,4 title "Figure 3 twin: ESD per module type, wd 5e-6 (layer 2, final spectra)"
 set logscale xy
 set format x "10^{%L}"
 set format y "10^{%L}"
@@ -15,19 +15,19 @@ set ylabel "density"
 set key top right font ",8"
 set style fill transparent solid 0.35 noborder
 set title "q"
-plot "fig3_q_s0.dat" using 1:2:3 with boxes lc rgb "#4477aa" title "Uniform", "fig3_q_s0_pl.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" title "PL fit, alpha = 1.87", "fig3_q_s1.dat" using 1:2:3 with boxes lc rgb "#cc3311" title "AlphaDecay", "fig3_q_s1_pl.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#cc3311" title "PL fit, alpha = 1.88"
+plot "fig3_q_s0.dat" using 1:2:3 with boxes lc rgb "#4477aa" title "Uniform", "fig3_q_s0_pl.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" title "PL fit, alpha = 1.89", "fig3_q_s1.dat" using 1:2:3 with boxes lc rgb "#cc3311" title "AlphaDecay", "fig3_q_s1_pl.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#cc3311" title "PL fit, alpha = 1.89"
 set title "k"
-plot "fig3_k_s0.dat" using 1:2:3 with boxes lc rgb "#4477aa" title "Uniform", "fig3_k_s0_pl.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" title "PL fit, alpha = 1.88", "fig3_k_s1.dat" using 1:2:3 with boxes lc rgb "#cc3311" title "AlphaDecay", "fig3_k_s1_pl.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#cc3311" title "PL fit, alpha = 1.89"
+plot "fig3_k_s0.dat" using 1:2:3 with boxes lc rgb "#4477aa" title "Uniform", "fig3_k_s0_pl.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" title "PL fit, alpha = 1.90", "fig3_k_s1.dat" using 1:2:3 with boxes lc rgb "#cc3311" title "AlphaDecay", "fig3_k_s1_pl.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#cc3311" title "PL fit, alpha = 1.90"
 set title "v"
-plot "fig3_v_s0.dat" using 1:2:3 with boxes lc rgb "#4477aa" title "Uniform", "fig3_v_s0_pl.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" title "PL fit, alpha = 2.10", "fig3_v_s1.dat" using 1:2:3 with boxes lc rgb "#cc3311" title "AlphaDecay", "fig3_v_s1_pl.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#cc3311" title "PL fit, alpha = 2.09"
+plot "fig3_v_s0.dat" using 1:2:3 with boxes lc rgb "#4477aa" title "Uniform", "fig3_v_s0_pl.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" title "PL fit, alpha = 2.10", "fig3_v_s1.dat" using 1:2:3 with boxes lc rgb "#cc3311" title "AlphaDecay", "fig3_v_s1_pl.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#cc3311" title "PL fit, alpha = 2.10"
 set title "o"
-plot "fig3_o_s0.dat" using 1:2:3 with boxes lc rgb "#4477aa" title "Uniform", "fig3_o_s0_pl.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" title "PL fit, alpha = 2.07", "fig3_o_s1.dat" using 1:2:3 with boxes lc rgb "#cc3311" title "AlphaDecay", "fig3_o_s1_pl.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#cc3311" title "PL fit, alpha = 2.07"
+plot "fig3_o_s0.dat" using 1:2:3 with boxes lc rgb "#4477aa" title "Uniform", "fig3_o_s0_pl.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" title "PL fit, alpha = 2.08", "fig3_o_s1.dat" using 1:2:3 with boxes lc rgb "#cc3311" title "AlphaDecay", "fig3_o_s1_pl.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#cc3311" title "PL fit, alpha = 2.11"
 set title "gate"
-plot "fig3_gate_s0.dat" using 1:2:3 with boxes lc rgb "#4477aa" title "Uniform", "fig3_gate_s0_pl.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" title "PL fit, alpha = 2.70", "fig3_gate_s1.dat" using 1:2:3 with boxes lc rgb "#cc3311" title "AlphaDecay", "fig3_gate_s1_pl.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#cc3311" title "PL fit, alpha = 2.64"
+plot "fig3_gate_s0.dat" using 1:2:3 with boxes lc rgb "#4477aa" title "Uniform", "fig3_gate_s0_pl.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" title "PL fit, alpha = 2.67", "fig3_gate_s1.dat" using 1:2:3 with boxes lc rgb "#cc3311" title "AlphaDecay", "fig3_gate_s1_pl.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#cc3311" title "PL fit, alpha = 2.66"
 set title "up"
-plot "fig3_up_s0.dat" using 1:2:3 with boxes lc rgb "#4477aa" title "Uniform", "fig3_up_s0_pl.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" title "PL fit, alpha = 2.70", "fig3_up_s1.dat" using 1:2:3 with boxes lc rgb "#cc3311" title "AlphaDecay", "fig3_up_s1_pl.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#cc3311" title "PL fit, alpha = 2.68"
+plot "fig3_up_s0.dat" using 1:2:3 with boxes lc rgb "#4477aa" title "Uniform", "fig3_up_s0_pl.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" title "PL fit, alpha = 2.73", "fig3_up_s1.dat" using 1:2:3 with boxes lc rgb "#cc3311" title "AlphaDecay", "fig3_up_s1_pl.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#cc3311" title "PL fit, alpha = 2.68"
 set title "down"
-plot "fig3_down_s0.dat" using 1:2:3 with boxes lc rgb "#4477aa" title "Uniform", "fig3_down_s0_pl.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" title "PL fit, alpha = 2.60", "fig3_down_s1.dat" using 1:2:3 with boxes lc rgb "#cc3311" title "AlphaDecay", "fig3_down_s1_pl.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#cc3311" title "PL fit, alpha = 2.56"
+plot "fig3_down_s0.dat" using 1:2:3 with boxes lc rgb "#4477aa" title "Uniform", "fig3_down_s0_pl.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" title "PL fit, alpha = 2.59", "fig3_down_s1.dat" using 1:2:3 with boxes lc rgb "#cc3311" title "AlphaDecay", "fig3_down_s1_pl.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#cc3311" title "PL fit, alpha = 2.53"
 
 unset multiplot
 set output
@@ -37,7 +37,7 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot layout 2,4 title "Figure 3 twin: ESD per module type, wd 1e-5 (layer 2, final spectra)"
+set multiplot layout 2,4 title "Figure 3 twin: ESD per module type, wd 5e-6 (layer 2, final spectra)"
 set logscale xy
 set format x "10^{%L}"
 set format y "10^{%L}"
@@ -46,19 +46,19 @@ set ylabel "density"
 set key top right font ",8"
 set style fill transparent solid 0.35 noborder
 set title "q"
-plot "fig3_q_s0.dat" using 1:2:3 with boxes lc rgb "#4477aa" title "Uniform", "fig3_q_s0_pl.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" title "PL fit, alpha = 1.87", "fig3_q_s1.dat" using 1:2:3 with boxes lc rgb "#cc3311" title "AlphaDecay", "fig3_q_s1_pl.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#cc3311" title "PL fit, alpha = 1.88"
+plot "fig3_q_s0.dat" using 1:2:3 with boxes lc rgb "#4477aa" title "Uniform", "fig3_q_s0_pl.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" title "PL fit, alpha = 1.89", "fig3_q_s1.dat" using 1:2:3 with boxes lc rgb "#cc3311" title "AlphaDecay", "fig3_q_s1_pl.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#cc3311" title "PL fit, alpha = 1.89"
 set title "k"
-plot "fig3_k_s0.dat" using 1:2:3 with boxes lc rgb "#4477aa" title "Uniform", "fig3_k_s0_pl.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" title "PL fit, alpha = 1.88", "fig3_k_s1.dat" using 1:2:3 with boxes lc rgb "#cc3311" title "AlphaDecay", "fig3_k_s1_pl.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#cc3311" title "PL fit, alpha = 1.89"
+plot "fig3_k_s0.dat" using 1:2:3 with boxes lc rgb "#4477aa" title "Uniform", "fig3_k_s0_pl.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" title "PL fit, alpha = 1.90", "fig3_k_s1.dat" using 1:2:3 with boxes lc rgb "#cc3311" title "AlphaDecay", "fig3_k_s1_pl.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#cc3311" title "PL fit, alpha = 1.90"
 set title "v"
-plot "fig3_v_s0.dat" using 1:2:3 with boxes lc rgb "#4477aa" title "Uniform", "fig3_v_s0_pl.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" title "PL fit, alpha = 2.10", "fig3_v_s1.dat" using 1:2:3 with boxes lc rgb "#cc3311" title "AlphaDecay", "fig3_v_s1_pl.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#cc3311" title "PL fit, alpha = 2.09"
+plot "fig3_v_s0.dat" using 1:2:3 with boxes lc rgb "#4477aa" title "Uniform", "fig3_v_s0_pl.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" title "PL fit, alpha = 2.10", "fig3_v_s1.dat" using 1:2:3 with boxes lc rgb "#cc3311" title "AlphaDecay", "fig3_v_s1_pl.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#cc3311" title "PL fit, alpha = 2.10"
 set title "o"
-plot "fig3_o_s0.dat" using 1:2:3 with boxes lc rgb "#4477aa" title "Uniform", "fig3_o_s0_pl.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" title "PL fit, alpha = 2.07", "fig3_o_s1.dat" using 1:2:3 with boxes lc rgb "#cc3311" title "AlphaDecay", "fig3_o_s1_pl.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#cc3311" title "PL fit, alpha = 2.07"
+plot "fig3_o_s0.dat" using 1:2:3 with boxes lc rgb "#4477aa" title "Uniform", "fig3_o_s0_pl.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" title "PL fit, alpha = 2.08", "fig3_o_s1.dat" using 1:2:3 with boxes lc rgb "#cc3311" title "AlphaDecay", "fig3_o_s1_pl.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#cc3311" title "PL fit, alpha = 2.11"
 set title "gate"
-plot "fig3_gate_s0.dat" using 1:2:3 with boxes lc rgb "#4477aa" title "Uniform", "fig3_gate_s0_pl.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" title "PL fit, alpha = 2.70", "fig3_gate_s1.dat" using 1:2:3 with boxes lc rgb "#cc3311" title "AlphaDecay", "fig3_gate_s1_pl.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#cc3311" title "PL fit, alpha = 2.64"
+plot "fig3_gate_s0.dat" using 1:2:3 with boxes lc rgb "#4477aa" title "Uniform", "fig3_gate_s0_pl.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" title "PL fit, alpha = 2.67", "fig3_gate_s1.dat" using 1:2:3 with boxes lc rgb "#cc3311" title "AlphaDecay", "fig3_gate_s1_pl.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#cc3311" title "PL fit, alpha = 2.66"
 set title "up"
-plot "fig3_up_s0.dat" using 1:2:3 with boxes lc rgb "#4477aa" title "Uniform", "fig3_up_s0_pl.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" title "PL fit, alpha = 2.70", "fig3_up_s1.dat" using 1:2:3 with boxes lc rgb "#cc3311" title "AlphaDecay", "fig3_up_s1_pl.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#cc3311" title "PL fit, alpha = 2.68"
+plot "fig3_up_s0.dat" using 1:2:3 with boxes lc rgb "#4477aa" title "Uniform", "fig3_up_s0_pl.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" title "PL fit, alpha = 2.73", "fig3_up_s1.dat" using 1:2:3 with boxes lc rgb "#cc3311" title "AlphaDecay", "fig3_up_s1_pl.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#cc3311" title "PL fit, alpha = 2.68"
 set title "down"
-plot "fig3_down_s0.dat" using 1:2:3 with boxes lc rgb "#4477aa" title "Uniform", "fig3_down_s0_pl.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" title "PL fit, alpha = 2.60", "fig3_down_s1.dat" using 1:2:3 with boxes lc rgb "#cc3311" title "AlphaDecay", "fig3_down_s1_pl.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#cc3311" title "PL fit, alpha = 2.56"
+plot "fig3_down_s0.dat" using 1:2:3 with boxes lc rgb "#4477aa" title "Uniform", "fig3_down_s0_pl.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" title "PL fit, alpha = 2.59", "fig3_down_s1.dat" using 1:2:3 with boxes lc rgb "#cc3311" title "AlphaDecay", "fig3_down_s1_pl.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#cc3311" title "PL fit, alpha = 2.53"
 
 unset multiplot
 set output
