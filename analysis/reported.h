@@ -1,5 +1,5 @@
-/* reported.h - the paper's printed numbers (analysis/reported/paper_tables.csv, a copy of
- * shared/reported/paper_tables.csv): columns table, model, optimizer, weight_decay, method, variant,
+/* reported.h - the paper's printed numbers (analysis/reported/paper_tables.csv, transcribed
+ * from the paper's tables): columns table, model, optimizer, weight_decay, method, variant,
  * metric, value; one number a row. A lookup names some of those columns; every named column must
  * match (weight_decay numerically, so 1e-5 finds "1e-05"; a value ending in ";*" such as
  * "assign=sqrt;*" matches that variant with or without further keys); the others are free. */

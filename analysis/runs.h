@@ -1,4 +1,4 @@
-/* runs.h - run directories (DESIGN.md "Run directory") as analysis sees them.
+/* runs.h - run directories (docs/formats.md, "Run directory") as analysis sees them.
  *
  * A run directory is any directory holding config.yaml. Loading one never fails as a whole: a run
  * whose files cannot be read is kept with status "unreadable" and a message in `problem`, so the

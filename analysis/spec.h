@@ -1,4 +1,5 @@
-/* spec.h - the YAML specs of tables and figures (analysis/specs/NAME.yaml).
+/* spec.h - the YAML specs of tables and figures (analysis/specs/NAME.yaml); documented with examples in
+ * docs/schemas.md, "Table and figure specs".
  *
  * A spec selects runs by their config coordinates and arranges them. Selection ("where") is a
  * mapping from a coordinate (a dotted config.yaml key, or run.name / run.sweep) to a value or a

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `alphadecay esd` and `eval`-side loading on safetensors files the engine did not write: a Hugging Face
 # style file built here byte by byte (BF16 weights, tensors in reverse order, an extra rotary inv_freq
-# tensor, extra metadata). Gaussian weights must give the Marchenko-Pastur-shaped alphas of METHOD.md
+# tensor, extra metadata). Gaussian weights must give the Marchenko-Pastur-shaped alphas of docs/method.md
 # section 6 (square ~2.1, aspect ratio 2.69 ~3.0), identical to the same weights stored as F32.
 set -u
 BIN=${AD_BIN:?}; T=${AD_TMP:?}/esdforeign; mkdir -p "$T"

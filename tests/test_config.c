@@ -313,7 +313,7 @@ static void test_validate_resolve(void) {
     expect_invalid("invalid_warmup", "train.steps=10 train.warmup_steps=20", "warmup");
     expect_invalid("invalid_no_train", "data.train=", "data.train");
 
-    /* s2 by METHOD.md section 4 */
+    /* s2 as docs/method.md "s1 and s2" states */
     struct { const char *opt; double wd; double s2; } cases[] = {
         {"adam", 1e-5, 3}, {"adam", 5e-6, 5}, {"adam", 1e-6, 5}, {"adamw", 0.1, 5}, {"adamw", 0.01, 5}, {"adam", 2e-5, 3}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -367,7 +367,7 @@ static void test_experiment_files(void) {
                   c.train.warmup_steps == 1000 && c.train.lr == 1e-3 && c.train.batch_size == 512 &&
                   c.data.seq_len == 256 && c.decay.method == DECAY_ALPHADECAY && c.decay.weight_decay == 1e-5 &&
                   c.decay.s2 == 3 && c.data.mode == DATA_PAD,
-              "experiment_60m_recipe", "60m recipe differs from METHOD.md");
+              "experiment_60m_recipe", "60m recipe differs from docs/method.md");
     }
 }
 

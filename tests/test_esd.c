@@ -1,5 +1,5 @@
 /* test_esd.c - spectra of W^T W: hand matrices, Gram vs SVD vs float, Marchenko-Pastur edges, the
- * median-Hill alpha of Gaussian matrices vs aspect ratio (METHOD.md section 6), metrics against hand
+ * median-Hill alpha of Gaussian matrices vs aspect ratio (docs/method.md, "Reference values the tests use"), metrics against hand
  * formulas, NaN rejection, parallel == serial, esd_many (reused scratch) == esd_eigs, structured
  * matrices vs dgesdd, spectra file round trip and corruption. (The tridiagonal stages: test_tridiag.c.) */
 #include <cblas.h>
@@ -197,7 +197,7 @@ static void test_mp_edges(void) {
 }
 
 static void test_gaussian_alpha(void) {
-    /* Median-Hill alpha depends on the aspect ratio only (METHOD.md section 6). */
+    /* Median-Hill alpha depends on the aspect ratio only (docs/method.md, "Reference values the tests use"). */
     static const double q[4] = {1, 2, 2.6875, 4}, want[4] = {2.12, 2.71, 2.99, 3.47};
     PlFitOpts o;
     plfit_defaults(&o);

@@ -1,5 +1,5 @@
 /* test_model.c - the whole model on tiny configurations:
- *  - the float forward against an independent double-precision reference of METHOD.md section 1;
+ *  - the float forward against an independent double-precision reference of docs/method.md, "The model";
  *  - every tensor's gradient (sampled entries) against central finite differences of that reference;
  *  - ignored targets (-1) contribute nothing; no valid target -> loss 0, zero gradients;
  *  - two forward+backward passes are bit-identical; init does not depend on the thread count;

@@ -72,7 +72,7 @@ static void test_decay_kinds_differ(void) {
 }
 
 static void test_schedule(void) {
-    /* METHOD.md: s < W: s/W, else 0.1 + 0.9*0.5*(1 + cos(pi (s-W)/(T-W))). T=100, W=10. */
+    /* docs/method.md, "Schedule": s < W: s/W, else 0.1 + 0.9*0.5*(1 + cos(pi (s-W)/(T-W))). T=100, W=10. */
     CHECK_CLOSE(lr_multiplier(SCHED_COSINE, 0, 10, 100, 0.1), 0.0, 0, 0, "cosine_step0_zero");
     CHECK_CLOSE(lr_multiplier(SCHED_COSINE, 5, 10, 100, 0.1), 0.5, 1e-15, 0, "cosine_warmup_half");
     CHECK_CLOSE(lr_multiplier(SCHED_COSINE, 10, 10, 100, 0.1), 1.0, 1e-15, 0, "cosine_peak");

@@ -1,4 +1,4 @@
-/* test_plfit.c - power-law fits against hand-computed values (METHOD.md section 6), seeded Pareto
+/* test_plfit.c - power-law fits against hand-computed values (docs/method.md, "Reference values the tests use"), seeded Pareto
  * samples (GSL RNG), the fast goodness-of-fit scan against the naive one, and failure cases. */
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>

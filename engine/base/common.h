@@ -2,7 +2,12 @@
  *
  * Contract: library code never prints and never exits. A function that can fail returns 0 on
  * success and -1 on failure after filling an Err with a one-line message that names the file
- * (and line/column where it makes sense). Only the CLI layer (cmd_*.c, main.c) prints and exits. */
+ * (and line/column where it makes sense). Only the command entry points print and decide the exit
+ * status: the cmd_* functions of cli.h (train.c, eval.c, sample.c, prep.c, esd_cmd.c, bench.c, sweep.c,
+ * analysis/report.c) and main.c; they return the status to main rather than calling exit().
+ * Out of memory is not an error value: xcalloc and the growable buffers (json.c's string builder,
+ * config.c's YAML writer, the sweep grid's point list) abort. A forked child whose exec failed
+ * leaves with _exit(127). */
 #ifndef COMMON_H
 #define COMMON_H
 
@@ -62,6 +67,6 @@ int run_argv(char *const argv[], const char *cwd, const char *out_path, char *ou
  * Returns the length, or -1. */
 long self_exe_path(char *buf, size_t size);
 
-void *xcalloc(size_t n, size_t size); /* calloc that aborts on OOM (the only abort in the engine) */
+void *xcalloc(size_t n, size_t size); /* calloc that aborts on OOM (see the contract above) */
 
 #endif

@@ -1,7 +1,7 @@
 /* bench.c - `alphadecay bench`: the machine's sgemm peak, training throughput and its fraction of that
  * peak per experiment configuration, seconds per ESD pass at the 60M and 135M shapes, peak memory per
- * configuration, and the OpenBLAS kernel; a table on stdout and a JSON file (DESIGN.md "Benchmark
- * definitions").
+ * configuration, and the OpenBLAS kernel; a table on stdout and a JSON file (definitions in
+ * docs/performance.md, "Benchmark definitions").
  *
  * Processes: OpenBLAS reads OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE when it is loaded, so unless
  * --keep-env is given the command removes them and re-executes itself once, letting OpenBLAS choose its
@@ -154,7 +154,7 @@ static double sgemm_peak(int quick, double *per_size) {
 
 /* ---------------------------------------------------------------- training (child) ---- */
 
-/* DESIGN.md: 6 x (every Linear weight and lm_head, not the embedding lookup) + 6 * 2 * L * T * hidden
+/* docs/performance.md, "Benchmark definitions": 6 x (every Linear weight and lm_head, not the embedding lookup) + 6 * 2 * L * T * hidden
  * (scores and weighted sum, forward and backward, the full T x T product although half is masked). */
 static double model_flops_per_token(const Model *m, int T) {
     double mm = 0;
@@ -275,7 +275,7 @@ static void run_child(const char *cfg, const BenchArgs *a, TrainResult *res) {
     json_free(j);
 }
 
-/* Tuned-module shapes of a LLaMA (METHOD.md section 2: every layer's q,k,v,o,gate,up,down, minus
+/* Tuned-module shapes of a LLaMA (docs/method.md, "Which tensors are tuned": every layer's q,k,v,o,gate,up,down, minus
  * layer 0's q_proj; lm_head excluded). Returns the count. */
 static int tuned_shapes(int C, int inter, int L, int *rows, int *cols) {
     int n = 0;

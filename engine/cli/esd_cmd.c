@@ -23,7 +23,7 @@ static void usage(FILE *f) {
             "                       [--save-spectra DIR] [--xmin-pos X] [--threads N] [--solver gram|svd|gram-f32]\n"
             "  PATH            a checkpoint directory (with model.safetensors) or a .safetensors file\n"
             "                  (ours or a Hugging Face LLaMA, F32/F16/BF16)\n"
-            "  --fit           power-law fit of each module's ESD (default median, METHOD.md section 3)\n"
+            "  --fit           power-law fit of each module's ESD (default median; docs/method.md)\n"
             "  --format        table (default), json (one document) or csv (one row per module)\n"
             "  --save-spectra  write the sorted eigenvalues of every module to DIR/spectra.bin\n"
             "  --xmin-pos      median fit threshold index floor(N / X) (default 2, must be > 1)\n"

@@ -1,4 +1,4 @@
-/* shard.h - llm.c token shards (DESIGN.md "Files"): a 256 x int32 header (magic 20240520, version 1,
+/* shard.h - llm.c token shards (docs/formats.md, "Token shards"): a 256 x int32 header (magic 20240520, version 1,
  * token count, rest 0) then uint16 tokens; or magic 20240801, version 7, uint32 tokens for
  * vocabularies above 65535. Loaders check magic, version and file size. */
 #ifndef SHARD_H

@@ -1,4 +1,4 @@
-/* decay.c - the five weight-decay methods (METHOD.md section 4) behind the hook of decay.h.
+/* decay.c - the five weight-decay methods (docs/method.md, "The five methods") behind the hook of decay.h.
  *
  * Candidates for module-wise tuning: every Linear weight and lm_head whose HF module name (tensor name
  * without ".weight") is not in decay.exclude (default: model.layers.0.self_attn.q_proj, lm_head).

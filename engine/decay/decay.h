@@ -1,4 +1,4 @@
-/* decay.h - the five weight-decay methods of METHOD.md section 4 behind one hook.
+/* decay.h - the five weight-decay methods (docs/method.md, "The five methods") behind one hook.
  *
  * The training loop calls decay_init once (fresh start: sets m->wd for step 0, and for alphadecay
  * fits the initial random weights and logs them as step 0), then decay_before_update after every
@@ -32,7 +32,7 @@ void decay_free(DecayState *st);
 /* Mean wd over tensors weighted by size (metrics.jsonl's wd_mean). */
 double decay_wd_mean(const Model *m);
 
-/* The pure pieces of METHOD.md section 4 (decay.c), exposed for tests.
+/* The pure pieces of the methods (decay.c), exposed for tests.
  * decay_assign: metric values v[0..n-1] of the tuned modules -> wd[0..n-1] with eta, s1, s2;
  * layer[] groups modules for ASSIGN_SIGMOID (per-layer z-score); names[] (may be NULL) only label
  * errors. Returns -1 (naming the module) if a decay would be negative or not finite (e.g. log2 of a

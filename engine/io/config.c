@@ -1,4 +1,4 @@
-/* config.c - experiment YAML -> Config (see config.h and DESIGN.md "YAML").
+/* config.c - experiment YAML -> Config (see config.h; every key is documented in docs/schemas.md).
  *
  * One table (KEYS) lists every key: section, name, type, where it lives in Config, its allowed range
  * and, for enums, its names. Loading, --set overrides and writing the resolved file all walk that
@@ -534,7 +534,7 @@ int config_validate(const Config *c, Err *e) {
 
 void config_resolve(Config *c) {
     if (c->train.micro_batch_size == 0) c->train.micro_batch_size = c->train.batch_size;
-    /* METHOD.md section 4: s2 = 3 for Adam with eta = 1e-5, 5 for smaller eta and for every AdamW eta.
+    /* docs/method.md, "s1 and s2": s2 = 3 for Adam with eta = 1e-5, 5 for smaller eta and for every AdamW eta.
      * The 1e-12 slack keeps "1e-5" written in any spelling on the 3 side. */
     if (!c->decay.s2_set)
         c->decay.s2 = (c->train.optimizer == OPT_ADAM && c->decay.weight_decay >= 1e-5 - 1e-12) ? 3.0 : 5.0;
@@ -561,7 +561,7 @@ static void sb_printf(Sb *b, const char *fmt, ...) {
         size_t need = b->len + (size_t)(n > 0 ? n : 0) + 1, cap = b->cap * 2;
         while (cap < need) cap *= 2;
         char *nb = realloc(b->buf, cap);
-        if (!nb) abort(); /* like xcalloc: OOM is the only abort */
+        if (!nb) abort(); /* like xcalloc: out of memory aborts (common.h) */
         b->buf = nb;
         b->cap = cap;
     }

@@ -1,4 +1,4 @@
-/* config.h - the resolved experiment configuration (DESIGN.md "YAML"): every key of an experiment
+/* config.h - the resolved experiment configuration (docs/schemas.md, "Experiment files"): every key of an experiment
  * file, with defaults. config_load parses YAML with libyaml; errors name file:line:column.
  * Units: lr is the peak learning rate; batch sizes are sequences; steps are optimizer updates;
  * eval.tokens are target tokens; every/ keep are counts of updates / checkpoints. */

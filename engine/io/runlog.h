@@ -1,4 +1,4 @@
-/* runlog.h - the files of a run directory (DESIGN.md "Run directory"):
+/* runlog.h - the files of a run directory (docs/formats.md, "Run directory"):
  *   config.yaml    resolved config + version (written once; a resume must match it)
  *   metrics.jsonl  per logged update: step (updates done), tokens, loss, lr, grad_norm, wd_mean,
  *                  awd_lambda, tok_per_s, elapsed_s

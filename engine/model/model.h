@@ -1,4 +1,4 @@
-/* model.h - the LLaMA decoder of METHOD.md section 1: one contiguous fp32 parameter buffer described
+/* model.h - the LLaMA decoder (docs/method.md, "The model"): one contiguous fp32 parameter buffer described
  * by one module table, forward and backward passes over a micro-batch.
  *
  * Layout: every tensor lives in m->params at t->offset, row-major with PyTorch's shape, so a Linear

@@ -1,6 +1,6 @@
 /* optim.h - learning-rate schedules, gradient norm / clipping, and the Adam / AdamW update with a
  * weight decay per tensor (m->wd), exactly as torch.optim.Adam (coupled L2: g += wd * w) and
- * torch.optim.AdamW (decoupled: w *= 1 - lr_t * wd) compute them. METHOD.md section 1. */
+ * torch.optim.AdamW (decoupled: w *= 1 - lr_t * wd) compute them. docs/method.md, "Training recipe". */
 #ifndef OPTIM_H
 #define OPTIM_H
 

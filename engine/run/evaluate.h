@@ -1,5 +1,5 @@
 /* evaluate.h - validation loss: mean token loss over the first `max_tokens` non-ignored targets of a
- * shard, rows taken in file order (METHOD.md: the first 10M non-pad validation tokens), in
+ * shard, rows taken in file order (the paper: the first 10M non-pad validation tokens; docs/method.md, "Evaluation"), in
  * micro-batches of B rows. Whole micro-batches are used, so the count may overshoot max_tokens by
  * less than one batch; the exact count is returned. */
 #ifndef EVALUATE_H

@@ -1,33 +1,20 @@
-/* esd.h - empirical spectral densities of weight matrices and the per-module metrics of METHOD.md
- * section 3.
+/* esd.h - empirical spectral densities of weight matrices and the per-module metrics
+ * (docs/method.md, "Spectra" and "Per-module metrics").
  *
  * Spectrum: for W (rows x cols, row-major fp32) the N = min(rows, cols) eigenvalues of W^T W (the
- * squared singular values), ascending, not normalised. ESD_GRAM (default) forms the smaller Gram
- * matrix in double with our own kernel (gram.c, straight from the fp32 weights), reduces it to
- * tridiagonal form and takes the tridiagonal's eigenvalues (both in tridiag.c: dsytrd's blocked
- * algorithm with our own panel, AVX-512 symmetric matrix-vector kernel and the Gram kernel for the
- * trailing rank-2k update; dsterf's algorithm, bit for bit, with four modules' iterations interleaved in
- * one thread to hide the divider latency), column-major on the lower triangle (no LAPACKE
- * transposes); agrees with dgesdd's squared singular values to ~1e-14 of lam_max. Tiny negative
- * round-off eigenvalues are clamped to 0 (squared singular values are >= 0). ESD_SVD runs dgesdd on a
- * double copy of W (a cross-check: 3-3.5x slower per module at 512 and 768 on this machine). ESD_GRAM_F32 does
- * the same as ESD_GRAM in single precision with LAPACK ssyevd (about 1.2-1.3x faster, eigenvalues accurate
- * to ~1e-6 of lam_max: fine for the upper half used by the median fit, not for the smallest
- * eigenvalues).
- * Cost of one 768-order module on one core (Zen 5): Gram 3.8 ms (768 x 768 W) or 10.1-10.3 ms
- * (2048 x 768 either way round; float->double copy + OpenBLAS 0.3.21 dsyrk, Cooperlake kernel: 5.1 and
- * 13-14 ms), reduction 10.9-11.2 ms (LAPACK dsytrd: 13.4 ms), eigenvalues 2.1 ms (LAPACK dsterf: 5.9 ms).
- * Measured and rejected for the default (per 512/768-wide module): the two-stage reductions
- * dsyev_2stage / dsyevd_2stage / dsyevr_2stage (1.5-2x slower: the band-to-tridiagonal bulge chase
- * dominates), dsyevr / dstemr / dqds instead of dsterf (no faster), dgemm instead of dsyrk for the Gram
- * (slower: twice the flops; a 2 x 2 blocked syrk + dgemm: no faster), panel widths 8-32 (16 best by a
- * hair), software prefetch in the symv (slower), huge pages for the Gram (no change).
+ * squared singular values), ascending, not normalised; tiny negative round-off values are clamped to 0.
+ * Solvers:
+ *   ESD_GRAM (default)  the smaller Gram matrix in double (gram.h), reduced to tridiagonal form and
+ *                       its eigenvalues taken (tridiag.h: dsytrd's and dsterf's algorithms); agrees
+ *                       with dgesdd's squared singular values to ~1e-14 of lam_max;
+ *   ESD_SVD             dgesdd on a double copy of W (a cross-check);
+ *   ESD_GRAM_F32        the Gram in single precision + LAPACK ssyevd: ~1e-6 of lam_max, fine for the
+ *                       upper half the median fit uses, not for the smallest eigenvalues.
+ * Timings per stage and the alternatives measured and rejected: docs/performance.md, "The ESD pass".
  *
- * Parallelism: esd_many runs one module per OpenMP thread, largest modules first (each thread holds its
- * modules' tridiagonals until it has four, then finishes them together), with OpenBLAS set
- * to one thread for the duration (restored afterwards; measured faster than threaded LAPACK per
- * module on 2 cores); each thread reuses its scratch (Gram packing, Gram, reduction workspace)
- * across modules.
+ * Threading: esd_many runs one module per OpenMP thread, largest modules first, with OpenBLAS set to
+ * one thread for the duration (restored afterwards); spectra do not depend on the thread count.
+ * esd_eigs and esd_metrics work in the calling thread.
  *
  * Spectra file (esd_write_spectra; the ESD histograms of the report are plotted from it), little endian:
  *   char   magic[8] = "ADSPEC01"
@@ -71,7 +58,7 @@ typedef struct {
 /* Eigenvalues of W^T W into lam (N = min(rows, cols) doubles, ascending). NaN/Inf in W is an error
  * naming `name`. */
 int esd_eigs(const float *w, int rows, int cols, EsdSolver s, const char *name, double *lam, Err *e);
-/* Metrics of a spectrum (METHOD.md section 3) given the fitted alpha (-1 if failed: alpha_weighted
+/* Metrics of a spectrum (docs/method.md, "Per-module metrics") given the fitted alpha (-1 if failed: alpha_weighted
  * and alphahat are then -1 too). */
 void esd_metrics(const double *lam, int N, double alpha, EsdJob *j);
 double esd_gradnorm(const float *g, size_t n); /* 10 when g is NULL, the code's placeholder */

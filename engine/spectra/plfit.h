@@ -1,4 +1,4 @@
-/* plfit.h - power-law fits of an eigenvalue spectrum (METHOD.md section 3).
+/* plfit.h - power-law fits of an eigenvalue spectrum (docs/method.md, "Power-law fits").
  *
  * Input: eigenvalues lam[0..N-1] sorted ascending (the ESD of one module). Output: the tail exponent
  * alpha of p(lam) ~ lam^-alpha, the KS distance D of the fitted tail, xmin, the tail size n_tail and

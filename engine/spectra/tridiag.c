@@ -1,14 +1,13 @@
-/* tridiag.c - Householder reduction of a symmetric matrix to tridiagonal form; see tridiag.h.
+/* tridiag.c - Householder reduction of a symmetric matrix to tridiagonal form, and the tridiagonal's
+ * eigenvalues; see tridiag.h.
  *
- * The algorithm is LAPACK dsytrd's (lower triangle): panels of TRD_NB columns reduced by the dlatrd
- * recurrence, each followed by one rank-2k update of the trailing block (gram_syr2k_lower, the Gram's
- * kernel: 11.9 -> 11.4 ms at order 768 against OpenBLAS dsyr2k), and the unblocked dsytd2 for the last
- * TRD_NX columns. Two more things are our own, both for memory traffic: the panel (trd_panel) runs
- * the symmetric matrix-vector product of every column with its own kernel (symv_lower), and that
- * kernel walks the trailing block left to right and right to left on alternate columns. The product
- * streams the whole trailing lower triangle (2.4 MB at order 768, more than this machine's 1 MB L2),
- * so a fixed direction starts every call where the previous one evicted the data; alternating starts
- * it on the ~1 MB the previous call left in L2 (measured 13% less time in the products at order 768). */
+ * The reduction is LAPACK dsytrd's algorithm (lower triangle): panels of TRD_NB columns reduced by the
+ * dlatrd recurrence, each followed by one rank-2k update of the trailing block (gram_syr2k_lower, the
+ * Gram's kernel), and the unblocked dsytd2 for the last TRD_NX columns. Two more things are our own,
+ * both for memory traffic: the panel (trd_panel) runs the symmetric matrix-vector product of every
+ * column with its own kernel (symv_lower), and that kernel walks the trailing block left to right and
+ * right to left on alternate columns, so each call starts on the part of the triangle the previous one
+ * left in cache. Measurements: docs/performance.md, "Tridiagonal reduction". */
 #include "tridiag.h"
 #include "gram.h"
 
@@ -208,10 +207,9 @@ int trd_reduce_lower(int n, double *A, double *d, double *e, double *tau, double
  * dsterf (Pal-Walker-Kahan root-free QL/QR with implicit Wilkinson shifts) spends its time in the inner
  * sweep, a chain of dependent divisions: one matrix keeps the divider's latency exposed. Here the same
  * algorithm is a resumable state machine per matrix, and the sweeps of up to four independent matrices
- * run in one loop, so their chains overlap (per 768-order matrix: dsterf 5.9 ms, two interleaved
- * 3.4 ms each, four 2.1 ms each). Every arithmetic operation of each matrix is the one dsterf does, in
- * the same order, so the result of a matrix does not depend on its partners (nor on whether it had
- * any). Blocks that dsterf would rescale (max entry outside [sqrt(safmin)/eps^2, sqrt(safmax)/3]) and
+ * run in one loop, so their chains overlap (timings: docs/performance.md). Every arithmetic operation
+ * of each matrix is the one dsterf does, in the same order, so the result of a matrix does not depend
+ * on its partners (nor on whether it had any). Blocks that dsterf would rescale (max entry outside [sqrt(safmin)/eps^2, sqrt(safmax)/3]) and
  * non-convergence are handed back: the caller reruns LAPACK dsterf on a saved copy. */
 void LAPACK_GLOBAL(dlae2, DLAE2)(const double *a, const double *b, const double *c, double *rt1, double *rt2);
 

@@ -2,14 +2,15 @@
  * tridiagonal's eigenvalues.
  *
  * trd_reduce_lower is LAPACK dsytrd('L')'s blocked algorithm with our own panel and symmetric
- * matrix-vector kernel (see tridiag.c for why); it agrees with dsytrd to rounding, not bit for bit. */
+ * matrix-vector kernel (why and how fast: docs/performance.md); it agrees with dsytrd to rounding, not bit
+ * for bit. Single-threaded, reentrant. */
 #ifndef TRIDIAG_H
 #define TRIDIAG_H
 
 #include <stddef.h>
 
-/* panel width (ILAENV's 32 measured ~7% slower here at n = 512 and 768: less BLAS-2 panel work) and the
- * order below which the unblocked dsytd2 finishes */
+/* panel width (16, not LAPACK's 32: docs/performance.md, "Tridiagonal reduction") and the order
+ * below which the unblocked dsytd2 finishes */
 enum { TRD_NB = 16, TRD_NX = 32 };
 
 /* Reduces the symmetric A (n x n, column-major, leading dimension n, lower triangle referenced and

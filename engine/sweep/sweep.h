@@ -1,6 +1,7 @@
 /* sweep.h - YAML grids of training runs: parse + expand (sweep_grid.c), run directories, locks and
  * states (sweep_state.c), the local executor (sweep_local.c), the Slurm backend (sweep_slurm.c) and
- * the CLI (sweep.c). sweeps/README.md has the same schema with examples.
+ * the CLI (sweep.c). The schema is documented in docs/schemas.md, "Sweep files"; the state files in
+ * docs/formats.md, "Sweep state".
  *
  * Sweep file schema (every key optional except base or an `experiment` axis):
  *
@@ -37,7 +38,7 @@
  * Run names: the point's pairs in axis order joined by '-': the experiment file's base name and the
  * decay method appear bare, other keys as short=value (weight_decay -> wd, train.seed -> seed, other
  * keys by their last component, or the whole dotted key when two keys share it). Characters outside
- * [A-Za-z0-9._+-] become '_' and then a hash of the point is appended; so is it when two names would
+ * [A-Za-z0-9._+-=] become '_' and then a hash of the point is appended; so is it when two names would
  * still coincide. The same point always maps to the same name within a grid.
  *
  * Results: results/<name>/sweep.json records the grid's fingerprint (a hash of every run's name,
