@@ -120,6 +120,6 @@ if [ -f experiments/tiny_test.yaml ]; then
         fail train_on_prepared "$(tail -2 "$T/train.log")"
     fi
 else
-    echo "skipped train_on_prepared: experiments/tiny_test.yaml missing"
+    fail train_on_prepared "experiments/tiny_test.yaml missing (make test runs this from the repository root)"
 fi
 [ $fails -eq 0 ]

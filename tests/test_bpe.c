@@ -694,7 +694,7 @@ static void test_prep(void) {
 
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "%s/test_bpe.XXXXXX", getenv("AD_TMP") ? getenv("AD_TMP") : "/tmp");
-    if (!mkdtemp(tmpdir)) { printf("FAIL setup: cannot create a temporary directory\n"); return 1; }
+    if (!mkdtemp(tmpdir)) { CHECK(0, "setup", "cannot create a temporary directory"); return check_summary(); }
     test_split_chunks();
     test_hand_merges();
     test_against_reference();

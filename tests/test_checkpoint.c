@@ -41,8 +41,8 @@ static void fill_bits(float *x, size_t n, Rng *r) {
 
 static int build(Model *m, ModelConfig c, int train) {
     Err e;
-    if (model_build(m, &c, &e)) { printf("FAIL model_build: %s\n", e.msg); return -1; }
-    if (train && model_alloc_train(m, &e)) { printf("FAIL model_alloc_train: %s\n", e.msg); return -1; }
+    if (model_build(m, &c, &e)) { CHECK(0, "model_build", "%s", e.msg); return -1; }
+    if (train && model_alloc_train(m, &e)) { CHECK(0, "model_alloc_train", "%s", e.msg); return -1; }
     return 0;
 }
 
@@ -535,8 +535,8 @@ static void test_checkpoints(void) {
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "%s/ckptXXXXXX", getenv("AD_TMP") ? getenv("AD_TMP") : "/tmp");
     if (!mkdtemp(tmpdir)) {
-        printf("FAIL setup: cannot create a temporary directory\n");
-        return 1;
+        CHECK(0, "setup", "cannot create a temporary directory");
+        return check_summary();
     }
     test_round_trip();
     test_foreign();

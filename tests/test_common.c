@@ -62,7 +62,10 @@ static void test_shard(const char *dir) {
 
 int main(void) {
     char dir[] = "/tmp/adcommonXXXXXX";
-    if (!mkdtemp(dir)) return 1;
+    if (!mkdtemp(dir)) {
+        CHECK(0, "setup", "cannot create %s", dir);
+        return check_summary();
+    }
     test_rng();
     test_shard(dir);
     char cmd[600];

@@ -346,7 +346,7 @@ static void test_experiment_files(void) {
         char nm[96];
         snprintf(nm, sizeof nm, "experiment_%s", strrchr(files[i], '/') + 1);
         if (!file_exists(files[i])) {
-            SKIP(nm, "%s not found (not run from the repository root?)", files[i]);
+            CHECK(0, nm, "%s not found (make test runs this from the repository root)", files[i]);
             continue;
         }
         Config c;
@@ -375,8 +375,8 @@ int main(void) {
     const char *base = getenv("AD_TMP") ? getenv("AD_TMP") : "/tmp";
     snprintf(dir, sizeof dir, "%s/test_config.XXXXXX", base);
     if (!mkdtemp(dir)) {
-        printf("FAIL test_config: cannot create a temp dir under %s\n", base);
-        return 1;
+        CHECK(0, "setup", "cannot create a temp dir under %s", base);
+        return check_summary();
     }
     test_defaults();
     test_full_and_roundtrip();

@@ -12,7 +12,7 @@ static char dir[] = "/tmp/addlXXXXXX";
 static void write_shard(const char *name, const uint32_t *tok, size_t n, char *path) {
     Err e;
     sprintf(path, "%s/%s", dir, name);
-    if (shard_write(path, tok, n, 0, &e)) printf("FAIL write %s\n", e.msg);
+    if (shard_write(path, tok, n, 0, &e)) CHECK(0, "write_shard", "%s", e.msg);
 }
 
 static void test_pack(void) {
@@ -131,7 +131,10 @@ static void test_bad(void) {
 }
 
 int main(void) {
-    if (!mkdtemp(dir)) return 1;
+    if (!mkdtemp(dir)) {
+        CHECK(0, "setup", "cannot create %s", dir);
+        return check_summary();
+    }
     test_pack();
     test_pad();
     test_shuffle();

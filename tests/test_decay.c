@@ -210,7 +210,11 @@ static void test_alphadecay(void) {
     memset(&st, 0, sizeof st);
     Err e = {{0}};
     char dir[] = "/tmp/test_decayXXXXXX";
-    if (!mkdtemp(dir)) return;
+    if (!mkdtemp(dir)) {
+        CHECK(0, "alphadecay_tmpdir", "cannot create %s", dir);
+        unbuild(&m);
+        return;
+    }
     char logp[128];
     snprintf(logp, sizeof logp, "%s/decay.jsonl", dir);
     FILE *log = fopen(logp, "w");

@@ -279,8 +279,8 @@ int main(void) {
     const char *base = getenv("AD_TMP") ? getenv("AD_TMP") : "/tmp";
     snprintf(dir, sizeof dir, "%s/test_sweep.XXXXXX", base);
     if (!mkdtemp(dir)) {
-        printf("FAIL test_sweep: cannot create a temp dir\n");
-        return 1;
+        CHECK(0, "setup", "cannot create a temp dir");
+        return check_summary();
     }
     char sub[600];
     snprintf(sub, sizeof sub, "%s/results", dir);
