@@ -404,7 +404,6 @@ static TrainState make_state(long step) {
     s.elapsed_s = 1.0 / 7.0 * (double)step;
     s.data_epoch = 0xFFFFFFFFFFFFFFFFULL;
     s.data_pos = (1ULL << 53) + 1; /* not representable as a double */
-    rng_seed(&s.rng, (uint64_t)step);
     s.awd_lambda = 0.1 + 1e-17 * (double)step;
     s.decay_last_update = -1;
     return s;
@@ -412,7 +411,7 @@ static TrainState make_state(long step) {
 
 static int same_state(const TrainState *a, const TrainState *b) {
     return a->step == b->step && a->tokens == b->tokens && !memcmp(&a->elapsed_s, &b->elapsed_s, 8) &&
-           a->data_epoch == b->data_epoch && a->data_pos == b->data_pos && !memcmp(&a->rng, &b->rng, sizeof a->rng) &&
+           a->data_epoch == b->data_epoch && a->data_pos == b->data_pos &&
            !memcmp(&a->awd_lambda, &b->awd_lambda, 8) && a->decay_last_update == b->decay_last_update;
 }
 

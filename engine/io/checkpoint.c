@@ -180,8 +180,6 @@ static int state_write(const char *path, const Model *m, const TrainState *s, Er
     sb_printf(&b, "  \"step\": %ld,\n  \"tokens\": %ld,\n  \"elapsed_s\": ", s->step, s->tokens);
     sb_exact_double(&b, s->elapsed_s);
     sb_printf(&b, ",\n  \"data_epoch\": \"%" PRIu64 "\",\n  \"data_pos\": \"%" PRIu64 "\",\n", s->data_epoch, s->data_pos);
-    sb_printf(&b, "  \"rng\": [\"%" PRIu64 "\", \"%" PRIu64 "\", \"%" PRIu64 "\", \"%" PRIu64 "\"],\n", s->rng.s[0],
-              s->rng.s[1], s->rng.s[2], s->rng.s[3]);
     sb_printf(&b, "  \"awd_lambda\": ");
     sb_exact_double(&b, s->awd_lambda);
     sb_printf(&b, ",\n  \"decay_last_update\": %ld,\n  \"wd\": {", s->decay_last_update);
@@ -214,7 +212,7 @@ static int state_read(const char *path, Model *m, TrainState *out, Err *e) {
     if (json_parse_file(path, &j, e)) return -1;
     TrainState s = {0};
     int rc = -1;
-    const Json *rng = json_get(j, "rng"), *wd = json_get(j, "wd");
+    const Json *wd = json_get(j, "wd");
     const char *fmt = json_str(j, "format");
     if (!fmt || strcmp(fmt, "alphadecay-train-state")) { err_set(e, "%s: not an alphadecay training state (\"format\")", path); goto done; }
     if (state_long(j, path, "step", &s.step, e) || state_long(j, path, "tokens", &s.tokens, e) ||
@@ -224,9 +222,6 @@ static int state_read(const char *path, Model *m, TrainState *out, Err *e) {
         goto done;
     if (get_exact_double(json_get(j, "elapsed_s"), &s.elapsed_s)) { err_set(e, "%s: \"elapsed_s\" missing or not a number", path); goto done; }
     if (get_exact_double(json_get(j, "awd_lambda"), &s.awd_lambda)) { err_set(e, "%s: \"awd_lambda\" missing or not a number", path); goto done; }
-    if (!rng || rng->type != JSON_ARR || json_len(rng) != 4) { err_set(e, "%s: \"rng\" must be an array of 4 strings", path); goto done; }
-    for (int i = 0; i < 4; i++)
-        if (state_u64(json_at(rng, i), path, "rng", &s.rng.s[i], e)) goto done;
     if (!wd || wd->type != JSON_OBJ) { err_set(e, "%s: \"wd\" must be an object of per-tensor weight decays", path); goto done; }
     if (json_len(wd) != m->n_tensors) {
         err_set(e, "%s: \"wd\" has %d tensors, the model has %d", path, json_len(wd), m->n_tensors);

@@ -19,7 +19,6 @@ typedef struct {
     double elapsed_s;     /* wall seconds of training before this checkpoint */
     uint64_t data_epoch;  /* data loader position */
     uint64_t data_pos;
-    Rng rng;              /* training RNG state */
     double awd_lambda;    /* decay state */
     long decay_last_update;
 } TrainState;
