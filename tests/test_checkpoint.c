@@ -13,6 +13,7 @@
 
 #include "check.h"
 #include "checkpoint.h"
+#include "crc32c.h"
 #include "json.h"
 
 static char tmpdir[256];
@@ -428,6 +429,38 @@ static int dir_exists(const char *run, const char *name) {
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+static void flip_byte(const char *path, long off) {
+    FILE *f = fopen(path, "r+b");
+    if (!f) return;
+    fseek(f, off, SEEK_SET);
+    int c = fgetc(f);
+    fseek(f, off, SEEK_SET);
+    fputc(c ^ 0x10, f);
+    fclose(f);
+}
+
+/* COMPLETE: "step N", then "NAME SIZE crc32c=HEX" for the four files, each matching the file. */
+static void test_marker(const char *dir) {
+    char p[1100], *text = NULL;
+    size_t len;
+    Err e;
+    snprintf(p, sizeof p, "%s/COMPLETE", dir);
+    int ok = read_file(p, &text, &len, &e) == 0 && !strncmp(text, "step ", 5), lines = 0;
+    for (char *q = text ? strchr(text, '\n') : NULL; ok && q && q[1]; q = strchr(q + 1, '\n')) {
+        char name[64], f[1200];
+        unsigned long long size;
+        unsigned crc;
+        uint32_t got;
+        uint64_t gsize;
+        ok = sscanf(q + 1, "%63s %llu crc32c=%x", name, &size, &crc) == 3;
+        snprintf(f, sizeof f, "%s/%s", dir, name);
+        ok = ok && crc32c_file(f, &got, &gsize, &e) == 0 && got == crc && gsize == size;
+        lines++;
+    }
+    CHECK(ok && lines == 4, "ckpt_marker_lists_checksums", "%d lines: %s", lines, text ? text : e.msg);
+    free(text);
+}
+
 static void test_checkpoints(void) {
     Err e = {{0}};
     Model a, b;
@@ -435,7 +468,7 @@ static void test_checkpoints(void) {
     char run[512];
     path_in(run, sizeof run, "run");
     TrainState s, got;
-    int rc = checkpoint_load_latest(run, &b, &got, &e);
+    int rc = checkpoint_load_latest(run, &b, &got, NULL, &e);
     CHECK(rc == 0, "ckpt_none_returns_0", "rc %d: %s", rc, e.msg);
 
     fill_model(&a, 3);
@@ -445,7 +478,7 @@ static void test_checkpoints(void) {
     char p[1000];
     snprintf(p, sizeof p, "%s/checkpoint/step_00000005/COMPLETE", run);
     CHECK(file_exists(p) && !dir_exists(run, "step_00000005.tmp"), "ckpt_layout_complete_marker", "no %s", p);
-    rc = checkpoint_load_latest(run, &b, &got, &e);
+    rc = checkpoint_load_latest(run, &b, &got, NULL, &e);
     CHECK(rc == 1 && same_model(&a, &b) && same_state(&s, &got), "ckpt_round_trip_every_field", "rc %d %s", rc,
           rc == 1 ? "field differs" : e.msg);
     /* the checkpoint's model is a plain HF model directory */
@@ -479,7 +512,7 @@ static void test_checkpoints(void) {
     mkdir(inc, 0777);
     snprintf(p, sizeof p, "%s/COMPLETE", inc);
     write_text(p, "step 13\n");
-    rc = checkpoint_load_latest(run, &b, &got, &e);
+    rc = checkpoint_load_latest(run, &b, &got, NULL, &e);
     CHECK(rc == 1 && got.step == 9 && same_model(&a, &b), "ckpt_incomplete_ignored", "rc %d step %ld %s", rc, got.step, e.msg);
     CHECK(!dir_exists(run, "step_00000012") && !dir_exists(run, "step_00000013.tmp"), "ckpt_incomplete_cleaned_up",
           "leftover directories remain");
@@ -489,14 +522,22 @@ static void test_checkpoints(void) {
     s = make_state(9);
     s.elapsed_s = 123.5;
     rc = checkpoint_save(run, &a, &s, 2, &e);
-    int rc2 = checkpoint_load_latest(run, &b, &got, &e);
+    int rc2 = checkpoint_load_latest(run, &b, &got, NULL, &e);
     CHECK(rc == 0 && rc2 == 1 && same_model(&a, &b) && got.elapsed_s == 123.5 && dir_exists(run, "step_00000008") &&
               !dir_exists(run, "step_00000009.old"),
           "ckpt_same_step_replaced", "rc %d/%d: %s", rc, rc2, e.msg);
 
-    /* corrupt newest checkpoint: one-line errors naming the file */
+    /* the marker records every file's size and CRC-32C, as read back from disk */
+    snprintf(p, sizeof p, "%s/checkpoint/step_00000009", run);
+    test_marker(p);
+
+    /* damaged newest checkpoint (truncated optimizer state): step 8 is loaded, the warning names the file */
     char *raw;
     size_t len;
+    Err warn;
+    Model keep8;
+    int have8 = build(&keep8, tiny_cfg(), 1) == 0;
+    fill_model(&a, 8); /* what step 8 holds */
     snprintf(p, sizeof p, "%s/checkpoint/step_00000009/optimizer.safetensors", run);
     if (read_file(p, &raw, &len, &e) == 0) {
         FILE *f = fopen(p, "wb");
@@ -504,11 +545,40 @@ static void test_checkpoints(void) {
         fclose(f);
         free(raw);
     }
-    rc = checkpoint_load_latest(run, &b, &got, &e);
-    CHECK(rc == -1 && strstr(e.msg, p) && !strchr(e.msg, '\n'), "ckpt_truncated_optimizer_rejected", "rc %d: %s", rc, e.msg);
+    rc = checkpoint_load_latest(run, &b, &got, &warn, &e);
+    CHECK(rc == 1 && got.step == 8 && same_model(&a, &b) && strstr(warn.msg, p) && strstr(warn.msg, "truncated") &&
+              !strchr(warn.msg, '\n'),
+          "ckpt_truncated_newest_falls_back", "rc %d step %ld warn '%s' err '%s'", rc, got.step, warn.msg, e.msg);
+    /* one flipped byte in the newest model: found by its checksum, step 8 loaded */
+    if (checkpoint_save(run, &a, &s, 2, &e) == 0 && have8) { /* a good step 9 again */
+        snprintf(p, sizeof p, "%s/checkpoint/step_00000009/model.safetensors", run);
+        flip_byte(p, 200);
+        fill_model(&keep8, 8);
+        rc = checkpoint_load_latest(run, &b, &got, &warn, &e);
+        CHECK(rc == 1 && got.step == 8 && same_model(&keep8, &b) && strstr(warn.msg, p) && strstr(warn.msg, "corrupt"),
+              "ckpt_flipped_byte_falls_back", "rc %d step %ld warn '%s' err '%s'", rc, got.step, warn.msg, e.msg);
+        snprintf(p, sizeof p, "%s/checkpoint/step_00000009", run);
+        rc = checkpoint_verify_model(p, &e);
+        CHECK(rc == -1 && strstr(e.msg, "step_00000009/model.safetensors") && strstr(e.msg, "corrupt"),
+              "ckpt_verify_model_flipped_byte", "rc %d: %s", rc, e.msg);
+        /* every checkpoint damaged: an error, never a silent start from step 0 */
+        snprintf(p, sizeof p, "%s/checkpoint/step_00000008/state.json", run);
+        flip_byte(p, 5);
+        rc = checkpoint_load_latest(run, &b, &got, &warn, &e);
+        CHECK(rc == -1 && strstr(e.msg, "no intact checkpoint") && strstr(warn.msg, p), "ckpt_all_damaged_is_error",
+              "rc %d: %s / %s", rc, e.msg, warn.msg);
+        flip_byte(p, 5); /* restore step 8 */
+    }
+    if (have8) model_free(&keep8);
+    /* an older checkpoint (COMPLETE without checksums) is loaded unverified; errors still name the file */
+    snprintf(p, sizeof p, "%s/checkpoint/step_00000009/COMPLETE", run);
+    write_text(p, "step 9\n");
+    snprintf(p, sizeof p, "%s/checkpoint/step_00000009", run);
+    rc = checkpoint_verify(p, NULL, &e);
+    CHECK(rc == 0, "ckpt_legacy_marker_unverified", "rc %d: %s", rc, e.msg);
     snprintf(p, sizeof p, "%s/checkpoint/step_00000009/state.json", run);
     write_text(p, "{\"format\": \"alphadecay-train-state\", \"step\": 9,");
-    rc = checkpoint_load_latest(run, &b, &got, &e);
+    rc = checkpoint_load_latest(run, &b, &got, NULL, &e);
     CHECK(rc == -1 && strstr(e.msg, p) && strstr(e.msg, "unterminated object"), "ckpt_bad_state_json_rejected", "rc %d: %s", rc, e.msg);
 
     /* a model of another shape refuses the (good) step 8 checkpoint, naming config.json */
@@ -519,16 +589,58 @@ static void test_checkpoints(void) {
     ModelConfig other = tiny_cfg();
     other.intermediate_size = 16;
     if (build(&c, other, 1) == 0) {
-        rc = checkpoint_load_latest(run, &c, &got, &e);
+        rc = checkpoint_load_latest(run, &c, &got, NULL, &e);
         CHECK(rc == -1 && strstr(e.msg, "step_00000008/config.json") && strstr(e.msg, "intermediate_size 12"),
               "ckpt_mismatched_model_rejected", "rc %d: %s", rc, e.msg);
         model_free(&c);
     }
-    rc = checkpoint_load_latest(run, &b, &got, &e);
+    rc = checkpoint_load_latest(run, &b, &got, NULL, &e);
     CHECK(rc == 1 && got.step == 8 && !dir_exists(run, "step_00000009"), "ckpt_falls_back_after_incomplete", "rc %d step %ld: %s",
           rc, got.step, e.msg);
+    /* keep 1 and a re-save of the same step killed between its two renames (step_N moved to .old, the
+     * new one not yet in place): the old copy is put back, never deleted with the leftovers */
+    char run2[512];
+    path_in(run2, sizeof run2, "run_keep1");
+    fill_model(&a, 31);
+    s = make_state(3);
+    if (checkpoint_save(run2, &a, &s, 1, &e) == 0) {
+        char fin[800], old[800], tmp[800];
+        snprintf(fin, sizeof fin, "%s/checkpoint/step_00000003", run2);
+        snprintf(old, sizeof old, "%s/checkpoint/step_00000003.old", run2);
+        snprintf(tmp, sizeof tmp, "%s/checkpoint/step_00000003.tmp", run2);
+        rename(fin, old);
+        mkdir(tmp, 0777); /* the new copy, half written */
+        rc = checkpoint_load_latest(run2, &b, &got, NULL, &e);
+        CHECK(rc == 1 && got.step == 3 && same_model(&a, &b) && dir_exists(run2, "step_00000003") &&
+                  !dir_exists(run2, "step_00000003.old") && !dir_exists(run2, "step_00000003.tmp"),
+              "ckpt_interrupted_resave_keeps_old", "rc %d step %ld: %s", rc, got.step, e.msg);
+        /* and a finished re-save leaves exactly one verified copy */
+        fill_model(&a, 32);
+        rc = checkpoint_save(run2, &a, &s, 1, &e);
+        int rc2 = checkpoint_load_latest(run2, &b, &got, NULL, &e);
+        CHECK(rc == 0 && rc2 == 1 && same_model(&a, &b) && checkpoint_verify(fin, NULL, &e) == 1 &&
+                  !dir_exists(run2, "step_00000003.old"),
+              "ckpt_resave_keep1", "rc %d/%d: %s", rc, rc2, e.msg);
+    }
     model_free(&a);
     model_free(&b);
+}
+
+/* CRC-32C: the standard check value, and pieces give the value of the whole. */
+static void test_crc32c(void) {
+    uint32_t c = crc32c_update(0, "123456789", 9);
+    CHECK(c == 0xE3069283u, "crc32c_check_value", "got %08x", c);
+    unsigned char buf[1000];
+    for (int i = 0; i < 1000; i++) buf[i] = (unsigned char)(i * 131 + 7);
+    uint32_t whole = crc32c_update(0, buf, 1000), parts = crc32c_update(crc32c_update(crc32c_update(0, buf, 3), buf + 3, 500), buf + 503, 497);
+    CHECK(whole == parts, "crc32c_incremental", "%08x vs %08x", whole, parts);
+    /* a bitwise reference (no table, no instruction) */
+    uint32_t r = 0xFFFFFFFFu;
+    for (int i = 0; i < 1000; i++) {
+        r ^= buf[i];
+        for (int k = 0; k < 8; k++) r = r & 1 ? (r >> 1) ^ 0x82F63B78u : r >> 1;
+    }
+    CHECK(whole == ~r, "crc32c_matches_bitwise_reference", "%08x vs %08x", whole, ~r);
 }
 
 int main(void) {
@@ -541,6 +653,7 @@ int main(void) {
     test_foreign();
     test_config();
     test_checkpoints();
+    test_crc32c();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0) printf("skipped cleanup: could not remove %s\n", tmpdir);

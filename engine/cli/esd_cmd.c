@@ -235,7 +235,13 @@ int cmd_esd(int argc, char **argv) {
     else snprintf(file, sizeof file, "%s", a.path);
     Err e = {{0}};
     StFile f = {0};
-    if (safetensors_read_all(file, &f, &e)) {
+    /* Our checkpoint's COMPLETE vouches for the file: check it first (a no-op for other files). */
+    char dir[AD_PATH_MAX + 32];
+    snprintf(dir, sizeof dir, "%s", file);
+    char *slash = strrchr(dir, '/');
+    const char *only[2] = {slash ? slash + 1 : dir, NULL};
+    if (slash) *slash = 0;
+    if (checkpoint_verify(slash ? dir : ".", only, &e) < 0 || safetensors_read_all(file, &f, &e)) {
         fprintf(stderr, "alphadecay esd: %s\n", e.msg);
         return 1;
     }

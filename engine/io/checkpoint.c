@@ -1,13 +1,18 @@
 /* checkpoint.c - run checkpoints (see checkpoint.h for the directory layout) and the Hugging Face
  * config.json.
  *
- * Save: everything is written into checkpoint/step_XXXXXXXX.tmp/ (each file fsync'd), COMPLETE last,
- * then the directory is renamed to step_XXXXXXXX and the parent fsync'd. A kill at any moment leaves
- * either a complete checkpoint or a directory that load never reads and the next save/load removes.
+ * Save: everything is written into checkpoint/step_XXXXXXXX.tmp/ (each file fsync'd), then every file is
+ * read back and its size and CRC-32C go into COMPLETE, written last; then the directory is renamed to
+ * step_XXXXXXXX and the parent fsync'd. A kill at any moment leaves either a complete checkpoint or a
+ * directory that load never reads and the next save/load removes. Re-saving a step that exists moves
+ * the old directory to step_XXXXXXXX.old first; a kill between the two renames leaves .old, which the
+ * next list puts back (so the newest intact checkpoint is never lost, also with keep 1).
+ * Load verifies the checksums newest first and falls back past a damaged checkpoint (with a warning). 
  * Exactness: weights and moments are raw float bytes (safetensors); doubles are printed with %.17g
  * (which strtod reads back to the same bits); 64-bit words (RNG, data position) are decimal strings
  * because a JSON number is a double and cannot hold them. */
 #include "checkpoint.h"
+#include "crc32c.h"
 #include "json.h"
 
 #include <dirent.h>
@@ -286,9 +291,30 @@ static int cmp_long(const void *a, const void *b) {
 }
 
 /* Sorted steps of the complete checkpoints in ckdir; removes leftovers (.tmp, .old, incomplete). */
+/* A re-save killed between its two renames leaves step_N.old (complete) and no step_N: put it back. When
+ * step_N is there the re-save finished and .old is a leftover. */
+static void recover_old(const char *ckdir) {
+    DIR *d = opendir(ckdir);
+    if (!d) return;
+    struct dirent *de;
+    char p[AD_PATH_MAX + 300], fin[AD_PATH_MAX + 300], marker[AD_PATH_MAX + 320];
+    while ((de = readdir(d))) {
+        long step;
+        if (!parse_step_name(de->d_name, ".old", &step)) continue;
+        snprintf(p, sizeof p, "%s/%s", ckdir, de->d_name);
+        snprintf(fin, sizeof fin, "%s/step_%08ld", ckdir, step);
+        snprintf(marker, sizeof marker, "%s/COMPLETE", fin);
+        if (file_exists(marker)) continue; /* removed with the other leftovers */
+        remove_flat_dir(fin);              /* an incomplete step_N, if any */
+        if (rename(p, fin) == 0) fsync_dir(ckdir);
+    }
+    closedir(d);
+}
+
 static int list_complete(const char *ckdir, long **steps, int *n) {
     *steps = NULL;
     *n = 0;
+    recover_old(ckdir);
     DIR *d = opendir(ckdir);
     if (!d) return 0;
     int cap = 0;
@@ -342,11 +368,61 @@ static int write_checkpoint_files(const char *dir, const Model *m, const TrainSt
     const char *prefixes[2] = {"m.", "v."};
     if (path_join(p, sizeof p, dir, "optimizer.safetensors", e) || safetensors_save_table(p, m, 2, bufs, prefixes, e)) return -1;
     if (path_join(p, sizeof p, dir, "state.json", e) || state_write(p, m, s, e)) return -1;
-    char marker[64];
-    int len = snprintf(marker, sizeof marker, "step %ld\n", s->step);
-    if (path_join(p, sizeof p, dir, "COMPLETE", e) || write_file_atomic(p, marker, (size_t)len, e)) return -1;
+    /* The checksums are of the files as read back from disk, so COMPLETE vouches for what is there. */
+    static const char *const files[] = {"model.safetensors", "config.json", "optimizer.safetensors", "state.json"};
+    StrBuf mk = {0};
+    sb_printf(&mk, "step %ld\n", s->step);
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        uint32_t crc;
+        uint64_t size;
+        if (path_join(p, sizeof p, dir, files[i], e) || crc32c_file(p, &crc, &size, e)) { sb_free(&mk); return -1; }
+        sb_printf(&mk, "%s %llu crc32c=%08x\n", files[i], (unsigned long long)size, crc);
+    }
+    int rc = path_join(p, sizeof p, dir, "COMPLETE", e) || write_file_atomic(p, mk.p, mk.len, e) ? -1 : 0;
+    sb_free(&mk);
+    if (rc) return -1;
     fsync_dir(dir);
     return 0;
+}
+
+int checkpoint_verify(const char *dir, const char *const *only, Err *e) {
+    char p[AD_PATH_MAX + 128], *text;
+    size_t len;
+    if (path_join(p, sizeof p, dir, "COMPLETE", e)) return -1;
+    if (!file_exists(p)) return 0; /* not ours (a Hugging Face directory) */
+    if (read_file(p, &text, &len, e)) return -1;
+    int verified = 0, rc = 0, line = 1;
+    for (char *q = text, *nl; q < text + len && !rc; q = nl + 1, line++) {
+        nl = strchr(q, '\n');
+        if (!nl) nl = text + len;
+        *nl = 0;
+        if (line == 1 || !*q) continue; /* "step N" */
+        char name[256];
+        unsigned long long want_size;
+        unsigned want_crc;
+        int used = 0;
+        if (sscanf(q, "%255s %llu crc32c=%8x%n", name, &want_size, &want_crc, &used) != 3 || q[used] ||
+            path_name_problem(name)) {
+            rc = err_set(e, "%s: line %d is not \"FILE SIZE crc32c=HEX\"", p, line);
+            break;
+        }
+        int wanted = !only;
+        for (int i = 0; only && only[i]; i++) wanted |= !strcmp(only[i], name);
+        if (!wanted) continue;
+        char f[AD_PATH_MAX + 384];
+        uint32_t crc;
+        uint64_t size;
+        snprintf(f, sizeof f, "%s/%s", dir, name);
+        if (!file_exists(f)) rc = err_set(e, "%s: missing (COMPLETE lists it)", f);
+        else if (crc32c_file(f, &crc, &size, e)) rc = -1;
+        else if (size != want_size)
+            rc = err_set(e, "%s: %llu bytes, COMPLETE records %llu (truncated or overwritten)", f, (unsigned long long)size, want_size);
+        else if (crc != want_crc)
+            rc = err_set(e, "%s: CRC-32C %08x, COMPLETE records %08x (the file is corrupt)", f, crc, want_crc);
+        else verified = 1;
+    }
+    free(text);
+    return rc ? -1 : verified;
 }
 
 int checkpoint_save(const char *run_dir, const Model *m, const TrainState *s, int keep, Err *e) {
@@ -409,18 +485,14 @@ static int check_config(const char *path, const ModelConfig *got, const ModelCon
     return 0;
 }
 
-int checkpoint_load_latest(const char *run_dir, Model *m, TrainState *s, Err *e) {
-    char ckdir[AD_PATH_MAX], dir[AD_PATH_MAX + 64], p[AD_PATH_MAX + 128];
-    if (snprintf(ckdir, sizeof ckdir, "%s/checkpoint", run_dir) >= (int)sizeof ckdir) return err_set(e, "%s: path too long", run_dir);
-    long *steps;
-    int n;
-    if (list_complete(ckdir, &steps, &n)) return err_set(e, "%s: out of memory listing checkpoints", ckdir);
-    if (n == 0) { free(steps); return 0; }
-    long step = steps[n - 1];
-    free(steps);
-    if (!m->adam_m || !m->adam_v) return err_set(e, "%s: loading a checkpoint needs the optimizer moments (model_alloc_train)", run_dir);
-    step_dir(dir, sizeof dir, ckdir, step, "");
+int checkpoint_verify_model(const char *dir, Err *e) {
+    static const char *const model_files[] = {"config.json", "model.safetensors", NULL};
+    return checkpoint_verify(dir, model_files, e);
+}
 
+/* Load the checkpoint in dir (already verified) into m and s. */
+static int load_one(const char *dir, long step, Model *m, TrainState *s, Err *e) {
+    char p[AD_PATH_MAX + 128];
     ModelConfig c;
     if (path_join(p, sizeof p, dir, "config.json", e) || hf_config_read(p, &c, e) || check_config(p, &c, &m->cfg, e)) return -1;
     TrainState st;
@@ -431,5 +503,40 @@ int checkpoint_load_latest(const char *run_dir, Model *m, TrainState *s, Err *e)
     const char *prefixes[2] = {"m.", "v."};
     if (path_join(p, sizeof p, dir, "optimizer.safetensors", e) || safetensors_load_table(p, m, 2, bufs, prefixes, e)) return -1;
     *s = st;
-    return 1;
+    return 0;
+}
+
+int checkpoint_load_latest(const char *run_dir, Model *m, TrainState *s, Err *warn, Err *e) {
+    char ckdir[AD_PATH_MAX], dir[AD_PATH_MAX + 64];
+    if (warn) warn->msg[0] = 0;
+    if (snprintf(ckdir, sizeof ckdir, "%s/checkpoint", run_dir) >= (int)sizeof ckdir) return err_set(e, "%s: path too long", run_dir);
+    long *steps;
+    int n;
+    if (list_complete(ckdir, &steps, &n)) return err_set(e, "%s: out of memory listing checkpoints", ckdir);
+    if (n == 0) { free(steps); return 0; }
+    if (!m->adam_m || !m->adam_v) {
+        free(steps);
+        return err_set(e, "%s: loading a checkpoint needs the optimizer moments (model_alloc_train)", run_dir);
+    }
+    /* Newest first; a checkpoint whose files fail their checksums is skipped with a warning. A
+     * verified one that does not load (another model shape) is an error, not a reason to go back. */
+    Err bad = {{0}}, first_bad = {{0}};
+    int rc = 2; /* 2: every checkpoint is damaged */
+    for (int i = n - 1; i >= 0; i--) {
+        step_dir(dir, sizeof dir, ckdir, steps[i], "");
+        if (checkpoint_verify(dir, NULL, &bad) < 0) {
+            if (!first_bad.msg[0]) first_bad = bad;
+            if (warn) {
+                size_t k = strlen(warn->msg);
+                snprintf(warn->msg + k, sizeof warn->msg - k, "%s%.700s; ", k ? "" : "skipping damaged checkpoint(s): ", bad.msg);
+            }
+            continue;
+        }
+        rc = load_one(dir, steps[i], m, s, e) ? -1 : 1;
+        break;
+    }
+    free(steps);
+    if (rc == 2) /* never start over silently: the user decides (delete checkpoint/ to start from step 0) */
+        return err_set(e, "%s: no intact checkpoint (%d damaged; the newest: %.900s)", ckdir, n, first_bad.msg);
+    return rc;
 }

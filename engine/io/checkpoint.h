@@ -5,8 +5,10 @@
  *   config.json        a LlamaConfig (model_type llama, architectures [LlamaForCausalLM], ...)
  *   optimizer.safetensors  Adam moments under the same names ("m." / "v." prefixed)
  *   state.json         step, tokens, data position, RNG, decay state, per-tensor wd, elapsed
- *   COMPLETE           written last; a directory without it is never loaded
- * It is written under a temporary name and renamed into place; only the newest `keep` are kept. */
+ *   COMPLETE           written last; a directory without it is never loaded. Text: "step N", then
+ *                      one line per file "NAME SIZE crc32c=XXXXXXXX" (bytes, CRC-32C in hex)
+ * It is written under a temporary name and renamed into place; only the newest `keep` are kept (the
+ * one just written, verified, is always among them). */
 #ifndef CHECKPOINT_H
 #define CHECKPOINT_H
 
@@ -24,9 +26,19 @@ typedef struct {
 } TrainState;
 
 int checkpoint_save(const char *run_dir, const Model *m, const TrainState *s, int keep, Err *e);
-/* Loads the newest complete checkpoint of run_dir into m (which must already be built with the
- * same shapes, with train buffers allocated) and s. Returns 1 if loaded, 0 if there is none. */
-int checkpoint_load_latest(const char *run_dir, Model *m, TrainState *s, Err *e);
+/* Loads the newest intact checkpoint of run_dir into m (which must already be built with the same
+ * shapes, with train buffers allocated) and s. Returns 1 if loaded, 0 if there is none, -1 on an error
+ * (also when every checkpoint is damaged). A newer checkpoint whose files fail their checksums is
+ * skipped; warn (may be NULL) then names each skipped file and why, else warn->msg is empty. */
+int checkpoint_load_latest(const char *run_dir, Model *m, TrainState *s, Err *warn, Err *e);
+/* Check the files of checkpoint directory dir against the sizes and CRC-32Cs in its COMPLETE: every
+ * listed file, or only those named in the NULL-terminated list `only`. Returns 1 when verified, 0 when
+ * there is nothing to check (no COMPLETE: a Hugging Face directory; or a COMPLETE without checksums,
+ * from an older version), -1 when a file is missing, of another size or corrupt (e names it). */
+int checkpoint_verify(const char *dir, const char *const *only, Err *e);
+/* The same for the two files a model is loaded from (config.json, model.safetensors): eval, sample,
+ * esd and train.init call it before loading a directory. */
+int checkpoint_verify_model(const char *dir, Err *e);
 
 /* Hugging Face files. */
 int safetensors_save_model(const char *path, const Model *m, Err *e);

@@ -78,7 +78,7 @@ int cmd_eval(int argc, char **argv) {
     Model m = {0};
     DataLoader dl;
     snprintf(path, sizeof path, "%s/config.json", ckpt);
-    if (hf_config_read(path, &mc, &e)) goto fail;
+    if (checkpoint_verify_model(ckpt, &e) < 0 || hf_config_read(path, &mc, &e)) goto fail;
     if (T > mc.max_position_embeddings) {
         fprintf(stderr, "alphadecay eval: --seq-len %d exceeds the model's max_position_embeddings %d\n", T,
                 mc.max_position_embeddings);

@@ -129,7 +129,7 @@ int cmd_sample(int argc, char **argv) {
     char dir[AD_PATH_MAX], path[AD_PATH_MAX + 32];
     if (bpe_load(&b, tok, &e) != 0 || resolve_checkpoint(ckpt, dir, &e) != 0) goto fail;
     snprintf(path, sizeof path, "%s/config.json", dir);
-    if (hf_config_read(path, &mc, &e) != 0) goto fail;
+    if (checkpoint_verify_model(dir, &e) < 0 || hf_config_read(path, &mc, &e) != 0) goto fail;
     if (mc.vocab_size != b.vocab_size) {
         err_set(&e, "%s has vocab size %d but the model in %s has %d: use the tokenizer the shards were made with",
                 tok, b.vocab_size, dir, mc.vocab_size);

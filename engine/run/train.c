@@ -75,7 +75,7 @@ static int parse_args(Run *r, int argc, char **argv, Err *e, int *usage_error) {
     if (r->cfg.train.init[0]) {
         char p[AD_PATH_MAX + 16];
         snprintf(p, sizeof p, "%s/config.json", r->cfg.train.init);
-        if (hf_config_read(p, &r->cfg.model, e)) return -1; /* the checkpoint's shape wins */
+        if (checkpoint_verify_model(r->cfg.train.init, e) < 0 || hf_config_read(p, &r->cfg.model, e)) return -1; /* the checkpoint's shape wins */
     }
     config_resolve(&r->cfg);
     if (config_validate(&r->cfg, e)) return -1;
@@ -175,7 +175,9 @@ static int build_model(Run *r, Err *e) {
 
 /* Loads the newest checkpoint if there is one; returns 1 when resuming, 0 fresh, -1 error. */
 static int maybe_resume(Run *r, Err *e) {
-    int got = checkpoint_load_latest(r->run_dir, &r->model, &r->st, e);
+    Err warn;
+    int got = checkpoint_load_latest(r->run_dir, &r->model, &r->st, &warn, e);
+    if (warn.msg[0]) fprintf(stderr, "alphadecay train: warning: %s\n", warn.msg);
     if (got <= 0) return got;
     r->train.epoch = r->st.data_epoch;
     r->train.pos = r->st.data_pos;
