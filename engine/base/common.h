@@ -2,12 +2,14 @@
  *
  * Contract: library code never prints and never exits. A function that can fail returns 0 on
  * success and -1 on failure after filling an Err with a one-line message that names the file
- * (and line/column where it makes sense). Only the command entry points print and decide the exit
- * status: the cmd_* functions of cli.h (train.c, eval.c, sample.c, prep.c, esd_cmd.c, bench.c, sweep.c,
- * analysis/report.c) and main.c; they return the status to main rather than calling exit().
+ * (and line/column where it makes sense). Only the command layer prints and decides the exit status:
+ * main.c, the cmd_* entry points of cli.h (in train.c, eval.c, sample.c, prep.c, esd_cmd.c, bench.c,
+ * sweep.c, analysis/report.c) and the code that serves one command alone and reports its progress
+ * (the sweep executors sweep_local.c and sweep_slurm.c, the report's table and figure writers). They
+ * return the status to main rather than calling exit().
  * Out of memory is not an error value: xcalloc and the growable buffers (json.c's string builder,
- * config.c's YAML writer, the sweep grid's point list) abort. A forked child whose exec failed
- * leaves with _exit(127). */
+ * config.c's YAML writer, the sweep grid's point list, the bf16 product's scratch) abort, some after
+ * printing one line. A forked child whose exec failed leaves with _exit(127). */
 #ifndef COMMON_H
 #define COMMON_H
 
