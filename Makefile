@@ -1,11 +1,14 @@
 # AlphaDecay harness. `make` builds bin/alphadecay; see README.md for every target.
 CC      ?= gcc
 CFLAGS  ?= -O3 -march=native
+# Open MPI (engine/dist/): include and link flags as its compiler wrapper reports them.
+MPI_INC := $(shell mpicc --showme:compile 2>/dev/null || pkg-config --cflags ompi-c)
+MPI_LIB := $(shell mpicc --showme:link 2>/dev/null || pkg-config --libs ompi-c)
 # engine/<concern>/ directories: every header is found by its bare name; tests/check_layers.sh keeps
 # each concern to the ones below it.
-INC     := $(patsubst %/,-I%,$(sort $(wildcard engine/*/))) -Ianalysis -I/usr/include/x86_64-linux-gnu
+INC     := $(patsubst %/,-I%,$(sort $(wildcard engine/*/))) -Ianalysis -I/usr/include/x86_64-linux-gnu $(MPI_INC)
 CFLAGS  += -std=c11 -Wall -Wextra -fopenmp -D_GNU_SOURCE $(INC)
-LDLIBS  := -ldnnl -llapacke -lopenblas -lyaml -lgsl -lz -lm -lpthread
+LDLIBS  := $(MPI_LIB) -ldnnl -llapacke -lopenblas -lyaml -lgsl -lz -lm -lpthread
 LDFLAGS += -fopenmp
 
 ifeq ($(SAN),1)

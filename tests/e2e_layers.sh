@@ -12,10 +12,11 @@ declare -A ALLOWED=(
     [data]="base"
     [optim]="base model io spectra"
     [io]="base model spectra data"
-    [decay]="base model spectra io"
-    [run]="base model optim data spectra decay io"
+    [dist]="base"
+    [decay]="base model spectra io dist"
+    [run]="base model optim data spectra decay io dist"
     [sweep]="base io spectra model"
-    [cli]="base model optim data spectra decay io run sweep"
+    [cli]="base model optim data spectra decay io run sweep dist"
 )
 declare -A OWNER=()
 for h in engine/*/*.h; do d=${h#engine/}; OWNER[$(basename "$h")]=${d%%/*}; done

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dist.h"
 #include "esd.h"
 
 /* The fit options of a resolved config's decay section. */
@@ -151,6 +152,72 @@ static int check_config(const Config *c, Err *e) {
     return 0;
 }
 
+/* The ESD pass of a data-parallel job: each rank computes the spectra and fits of the modules
+ * dist_assign_balanced gives it (cost as esd_many orders them: Gram M N^2 + reduction ~2 N^3), then one
+ * bitwise-OR all-reduce hands every rank every module's results, byte for byte as its owner computed
+ * them. A module's results do not depend on which other modules share its pass (esd.h), so the
+ * gathered fits equal a single-rank pass bit for bit. Each rank's error slot travels with the results:
+ * an error on any rank is an error on every rank (they must leave the collective schedule together). */
+static int esd_many_sharded(EsdJob *jobs, int n, const PlFitOpts *fit, int threads, Err *e) {
+    int size = dist_size(), me = dist_rank(), mine = 0;
+    double *cost = xcalloc((size_t)n + 1, sizeof *cost);
+    int *owner = xcalloc((size_t)n + 1, sizeof *owner);
+    EsdJob *local = xcalloc((size_t)n + 1, sizeof *local);
+    size_t bytes = (size_t)size * sizeof(Err);
+    for (int k = 0; k < n; k++) {
+        double r = jobs[k].rows, c = jobs[k].cols, N = r < c ? r : c, M = r < c ? c : r;
+        cost[k] = M * N * N + 2.0 * N * N * N;
+        jobs[k].N = (int)N;
+        bytes += sizeof(EsdJob) + (size_t)N * sizeof(double);
+    }
+    dist_assign_balanced(cost, n, size, owner);
+    for (int k = 0; k < n; k++)
+        if (owner[k] == me) local[mine++] = jobs[k];
+    Err my_err = {{0}};
+    int rc = esd_many(local, mine, ESD_GRAM, fit, threads, &my_err);
+    /* pack: rank errors, then per module its whole EsdJob record and its N eigenvalues */
+    unsigned char *buf = xcalloc(bytes, 1), *q = buf + (size_t)size * sizeof(Err);
+    if (rc) memcpy(buf + (size_t)me * sizeof(Err), &my_err, sizeof(Err));
+    for (int k = 0, i = 0; k < n; k++) {
+        size_t lam_bytes = (size_t)jobs[k].N * sizeof(double);
+        if (owner[k] == me) {
+            memcpy(q, &local[i], sizeof(EsdJob));
+            if (!rc && local[i].lam) memcpy(q + sizeof(EsdJob), local[i].lam, lam_bytes);
+            free(local[i].lam);
+            i++;
+        }
+        q += sizeof(EsdJob) + lam_bytes;
+    }
+    dist_or_bytes(buf, bytes);
+    int failed = -1;
+    for (int r = 0; r < size && failed < 0; r++)
+        if (((Err *)(void *)(buf + (size_t)r * sizeof(Err)))->msg[0]) failed = r;
+    q = buf + (size_t)size * sizeof(Err);
+    for (int k = 0; k < n && failed < 0; k++) {
+        /* the owner's record, with this rank's own inputs and a fresh lam */
+        EsdJob got;
+        memcpy(&got, q, sizeof got);
+        got.name = jobs[k].name;
+        got.w = jobs[k].w;
+        got.grad = jobs[k].grad;
+        got.lam = malloc((size_t)(got.N > 0 ? got.N : 1) * sizeof(double));
+        if (!got.lam) { failed = me; snprintf(my_err.msg, sizeof my_err.msg, "decay: out of memory"); break; }
+        memcpy(got.lam, q + sizeof(EsdJob), (size_t)got.N * sizeof(double));
+        esd_job_clear(&jobs[k]);
+        jobs[k] = got;
+        q += sizeof(EsdJob) + (size_t)got.N * sizeof(double);
+    }
+    if (failed >= 0) {
+        const Err *fe = failed == me ? &my_err : (const Err *)(void *)(buf + (size_t)failed * sizeof(Err));
+        err_set(e, "%s (on rank %d)", fe->msg, failed);
+    }
+    free(buf);
+    free(local);
+    free(owner);
+    free(cost);
+    return failed >= 0 ? -1 : 0;
+}
+
 /* Run the ESD pass over the candidates; grads are used for gradnorm when use_grads. */
 static int esd_pass(DecayState *st, Model *m, int use_grads, Err *e) {
     DecayPriv *p = st->priv;
@@ -160,7 +227,8 @@ static int esd_pass(DecayState *st, Model *m, int use_grads, Err *e) {
         p->jobs[k] = (EsdJob){.name = t->name, .w = m->params + t->offset, .rows = t->rows, .cols = t->cols,
                               .grad = use_grads && m->grads ? m->grads + t->offset : NULL};
     }
-    return esd_many(p->jobs, p->n_cand, ESD_GRAM, &p->fit, st->cfg->train.threads, e);
+    if (dist_size() == 1) return esd_many(p->jobs, p->n_cand, ESD_GRAM, &p->fit, st->cfg->train.threads, e);
+    return esd_many_sharded(p->jobs, p->n_cand, &p->fit, st->cfg->train.threads, e);
 }
 
 /* Candidate k passes the exclusion list already; the eigenvalue-count filter applies unless the
@@ -200,7 +268,7 @@ static void log_line(FILE *f, long step, const TensorInfo *t, const EsdJob *j, d
 
 static int save_spectra(DecayState *st, Model *m, long step, Err *e) {
     DecayPriv *p = st->priv;
-    if (!st->spectra_dir[0]) return 0;
+    if (!st->spectra_dir[0] || dist_rank() != 0) return 0; /* rank 0 writes for the whole job */
     SpectrumRec *r = calloc((size_t)(p->n_cand ? p->n_cand : 1), sizeof *r);
     char (*names)[96] = calloc((size_t)(p->n_cand ? p->n_cand : 1), sizeof *names);
     if (!r || !names) { free(r); free(names); return err_set(e, "decay: out of memory"); }

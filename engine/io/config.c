@@ -88,6 +88,7 @@ static const KeyDef KEYS[] = {
     {"train", "grad_clip", K_DOUBLE, OFF(train.grad_clip), 0, 0, BIG, 0, NULL},
     {"train", "seed", K_U64, OFF(train.seed), 0, 0, 0, 0, NULL},
     {"train", "threads", K_INT, OFF(train.threads), 0, 0, 4096, 0, NULL},
+    {"train", "zero", K_BOOL, OFF(train.zero), 0, 0, 0, 0, NULL},
     {"train", "init", K_STR, OFF(train.init), AD_PATH_MAX, 0, 0, 0, NULL},
 
     {"decay", "method", K_ENUM, OFF(decay.method), 0, 0, 0, 0, METHOD_NAMES},

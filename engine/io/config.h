@@ -50,7 +50,8 @@ typedef struct {
         double min_lr_ratio;      /* 0.1 */
         double grad_clip;         /* 0 = off (the authors' code never clips) */
         uint64_t seed;            /* 0: the model initialisation only (data order: data.seed) */
-        int threads;              /* 0 = all cores */
+        int threads;              /* 0 = all cores (under an MPI launcher: the cores divided by the ranks per node) */
+        int zero;                 /* 0 (default); 1 = data-parallel runs shard the Adam moments across ranks */
         char init[AD_PATH_MAX];   /* checkpoint dir (model.safetensors + config.json) to start from, "" = random */
     } train;
 

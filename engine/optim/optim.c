@@ -72,12 +72,19 @@ static void adam_tensor(float *w, float *g, float *mo, float *ve, size_t n, Opti
 }
 
 void adam_update(Model *m, OptimizerKind kind, double lr, double beta1, double beta2, double eps, long t) {
+    adam_update_slice(m, kind, lr, beta1, beta2, eps, t, 0, m->n_params, m->adam_m, m->adam_v);
+}
+
+void adam_update_slice(Model *m, OptimizerKind kind, double lr, double beta1, double beta2, double eps, long t,
+                       size_t lo, size_t hi, float *mo, float *ve) {
     float bc1 = (float)(1.0 - pow(beta1, (double)t));
     float bc2_sqrt = (float)sqrt(1.0 - pow(beta2, (double)t));
     for (int i = 0; i < m->n_tensors; i++) {
         const TensorInfo *ti = &m->tensors[i];
-        size_t o = ti->offset;
-        adam_tensor(m->params + o, m->grads + o, m->adam_m + o, m->adam_v + o, ti->size, kind, (float)m->wd[i],
+        /* the part of this tensor inside [lo, hi); each element's update is the same whatever the slice */
+        size_t a = ti->offset > lo ? ti->offset : lo, b = ti->offset + ti->size < hi ? ti->offset + ti->size : hi;
+        if (a >= b) continue;
+        adam_tensor(m->params + a, m->grads + a, mo + (a - lo), ve + (a - lo), b - a, kind, (float)m->wd[i],
                     (float)lr, (float)beta1, (float)beta2, (float)eps, bc1, bc2_sqrt);
     }
 }

@@ -8,31 +8,50 @@
 #include "cli.h"
 #include "evaluate.h"
 
-EvalResult evaluate_conv(Model *m, const DataLoader *dl, int B, long max_tokens, EvalConvention conv) {
+void evaluate_part(Model *m, const DataLoader *dl, int B, long max_tokens, EvalConvention conv, int part, int parts,
+                   double sums[4]) {
     int T = dl->T, authors = conv == EVAL_AUTHORS;
     int *in = xcalloc((size_t)B * T, sizeof(int)), *tg = xcalloc((size_t)B * T, sizeof(int));
     double sum = 0.0, batch_means = 0.0;
-    long count = 0, seen = 0, batches = 0;
+    long count = 0, seen = 0, batches = 0, all_valid = 0;
     size_t r = 0;
-    while (r < dl->n_rows && (authors ? seen <= max_tokens : count < max_tokens)) {
+    /* The stop rule needs only the loader's counts (valid targets, non-pad inputs), so every part walks
+     * all the batches a single process would run and computes the forward of its own (k % parts). */
+    for (long k = 0; r < dl->n_rows && (authors ? seen <= max_tokens : all_valid < max_tokens); k++) {
         int rows = 0;
-        for (; rows < B && r < dl->n_rows; rows++, r++) loader_row(dl, r, in + (size_t)rows * T, tg + (size_t)rows * T);
+        for (; rows < B && r < dl->n_rows; rows++, r++)
+            all_valid += loader_row(dl, r, in + (size_t)rows * T, tg + (size_t)rows * T);
+        for (int i = 0; i < rows * T; i++) seen += dl->mode == DATA_PACK || in[i] != dl->pad;
+        if (k % parts != part) continue;
         int n_valid = 0;
         float loss = model_forward(m, in, tg, rows, T, &n_valid);
         sum += (double)loss * n_valid;
         count += n_valid;
         if (n_valid > 0) batch_means += loss;
         batches++;
-        for (int i = 0; i < rows * T; i++) seen += dl->mode == DATA_PACK || in[i] != dl->pad;
     }
     free(in);
     free(tg);
+    sums[0] = sum;
+    sums[1] = (double)count;
+    sums[2] = batch_means;
+    sums[3] = (double)batches;
+}
+
+EvalResult evaluate_result(const double sums[4], EvalConvention conv) {
+    long count = (long)sums[1];
     EvalResult res = {NAN, NAN, count};
     if (count > 0) {
-        res.loss = authors ? batch_means / (double)(batches + 1) : sum / (double)count;
+        res.loss = conv == EVAL_AUTHORS ? sums[2] / (sums[3] + 1.0) : sums[0] / (double)count;
         res.ppl = exp(res.loss);
     }
     return res;
+}
+
+EvalResult evaluate_conv(Model *m, const DataLoader *dl, int B, long max_tokens, EvalConvention conv) {
+    double sums[4];
+    evaluate_part(m, dl, B, max_tokens, conv, 0, 1, sums);
+    return evaluate_result(sums, conv);
 }
 
 EvalResult evaluate(Model *m, const DataLoader *dl, int B, long max_tokens) {

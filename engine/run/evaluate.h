@@ -21,5 +21,13 @@ EvalResult evaluate(Model *m, const DataLoader *dl, int B, long max_tokens);
  * and the loss is the sum of the batches' mean losses divided by n_batches + 1 (their counter starts
  * at 1), about 1% lower than the token mean on long evaluations. tokens = target tokens evaluated. */
 EvalResult evaluate_conv(Model *m, const DataLoader *dl, int B, long max_tokens, EvalConvention conv);
+/* The same evaluation divided into `parts` (data-parallel validation): part p runs the forward of the
+ * batches k with k % parts == p of those evaluate_conv runs and fills sums = {sum of loss x valid
+ * targets, valid targets, sum of batch-mean losses, batches}. The element-wise sum of every part's
+ * sums, passed to evaluate_result, gives evaluate_conv's result (to round-off in the order of the sum;
+ * exactly with one part). */
+void evaluate_part(Model *m, const DataLoader *dl, int B, long max_tokens, EvalConvention conv, int part, int parts,
+                   double sums[4]);
+EvalResult evaluate_result(const double sums[4], EvalConvention conv);
 
 #endif
