@@ -5,7 +5,17 @@
  * (decay.h), then Adam/AdamW at the scheduled lr. After the update: log, evaluate, checkpoint when due. Running the command again on
  * the same RUNDIR resumes from its newest complete checkpoint and reproduces an uninterrupted run
  * bit for bit (same config, seed and thread count). SIGINT/SIGTERM finish the current update, write a
- * checkpoint and exit with status 130. */
+ * checkpoint and exit with status 130.
+ *
+ * Data parallel (`mpirun -np N alphadecay train ...`, or srun; dist.h): each update's micro-batches are
+ * split into N consecutive blocks, rank r computing block r, so the job sees the micro-batches of a
+ * single process in the same order; every rank reads every micro-batch from the shard (a copy of
+ * tokens) so the loader positions stay equal. One all-reduce sums the gradient buffer (each rank's
+ * part already scaled by 1/micro), another the losses and the stop requests; every rank then applies
+ * the same update, so the weights stay identical. With train.zero each rank keeps the Adam moments of
+ * its slice of the flat parameter buffer only, updates that slice and all-gathers the weights. The
+ * decay statistics are computed once per update for the job (decay.c shards the spectra), validation
+ * is split by batches and reduced, and rank 0 alone writes the run directory. */
 #include <math.h>
 #include <omp.h>
 #include <signal.h>
@@ -18,6 +28,7 @@
 #include "config.h"
 #include "dataloader.h"
 #include "decay.h"
+#include "dist.h"
 #include "evaluate.h"
 #include "model.h"
 #include "optim.h"
@@ -40,6 +51,11 @@ typedef struct {
     int *inputs, *targets;
     double start_time;     /* now_seconds() when this process started training */
     double last_val_loss, last_val_ppl;
+    /* data parallel (dist.h): rank of ranks; 1 rank without an MPI launcher */
+    int rank, ranks;
+    int stop;                /* the job's stop request of this update (a signal on any rank) */
+    float *zero_m, *zero_v;  /* train.zero: Adam moments of this rank's slice [zero_lo, zero_hi) only */
+    size_t zero_lo, zero_hi;
 } Run;
 
 static void usage(FILE *f) {
@@ -90,7 +106,8 @@ static int parse_args(Run *r, int argc, char **argv, Err *e, int *usage_error) {
 }
 
 static int set_threads(const Config *c) {
-    int n = c->train.threads > 0 ? c->train.threads : omp_get_num_procs();
+    int local = dist_local_size(), n = c->train.threads > 0 ? c->train.threads : omp_get_num_procs() / local;
+    if (n < 1) n = 1;
     omp_set_num_threads(n);
     openblas_set_num_threads(n);
     return n;
@@ -99,7 +116,8 @@ static int set_threads(const Config *c) {
 static int check_memory(const Config *c, Err *e) {
     double need = (double)model_estimate_bytes(&c->model, c->train.micro_batch_size, c->data.seq_len, 1) / 1048576.0;
     double have = machine_memory_mb();
-    fprintf(stderr, "train: estimated peak memory %.0f MiB (machine has %.0f MiB)\n", need, have);
+    if (dist_rank() == 0)
+        fprintf(stderr, "train: estimated peak memory %.0f MiB per rank (machine has %.0f MiB)\n", need, have);
     if (have > 0 && need > 0.95 * have)
         return err_set(e, "estimated peak memory %.0f MiB exceeds this machine's %.0f MiB; lower "
                           "train.micro_batch_size or the model size", need, have);
@@ -123,6 +141,7 @@ static int same_config_file(const char *a, const char *b) {
 
 static int write_or_check_config(Run *r, int resuming, Err *e) {
     char path[AD_PATH_MAX + 32], tmp[AD_PATH_MAX + 48];
+    if (r->rank != 0) return 0; /* rank 0 writes the run directory */
     snprintf(path, sizeof path, "%s/config.yaml", r->run_dir);
     if (!resuming || !file_exists(path)) return config_write_yaml(&r->cfg, path, e);
     snprintf(tmp, sizeof tmp, "%s/config.yaml.check", r->run_dir);
@@ -187,12 +206,20 @@ static int maybe_resume(Run *r, Err *e) {
 static int open_logs(Run *r, int resuming, Err *e) {
     long keep = resuming ? r->st.step : -1;
     char spectra[AD_PATH_MAX + 16];
+    if (r->rank != 0) return 0; /* rank 0 writes the run directory */
     if (!(r->metrics = runlog_open(r->run_dir, "metrics.jsonl", keep, e))) return -1;
     if (!(r->evals = runlog_open(r->run_dir, "eval.jsonl", keep, e))) return -1;
     /* decay.jsonl's step is the index of the update about to be applied: keep those before ours */
     if (!(r->decay_log = runlog_open(r->run_dir, "decay.jsonl", resuming ? r->st.step - 1 : -1, e))) return -1;
     snprintf(spectra, sizeof spectra, "%s/spectra", r->run_dir);
-    if (mkdir_p(spectra, e)) return -1;
+    return mkdir_p(spectra, e);
+}
+
+/* The decay method's state; on a fresh start its step-0 pass, a collective under MPI (every rank
+ * takes part, decay.c writes from rank 0 only). */
+static int start_decay(Run *r, int resuming, Err *e) {
+    char spectra[AD_PATH_MAX + 16];
+    snprintf(spectra, sizeof spectra, "%s/spectra", r->run_dir);
     if (decay_init(&r->decay, &r->cfg, &r->model, r->decay_log, spectra, !resuming, e)) return -1;
     if (resuming) {
         r->decay.awd_lambda = r->st.awd_lambda;
@@ -207,23 +234,85 @@ static int open_logs(Run *r, int resuming, Err *e) {
 static double accumulate_gradients(Run *r, long *tokens) {
     const Config *c = &r->cfg;
     int B = c->train.micro_batch_size, T = c->data.seq_len, micro = c->train.batch_size / B;
+    int per = micro / r->ranks, first = r->rank * per;
     double loss_sum = 0.0;
     model_zero_grad(&r->model);
     for (int k = 0; k < micro; k++) {
         *tokens += loader_next(&r->train, r->inputs, r->targets, B);
+        if (k < first || k >= first + per) continue; /* another rank's micro-batch */
         int n_valid = 0;
         float loss = model_forward(&r->model, r->inputs, r->targets, B, T, &n_valid);
         loss_sum += loss;
         if (n_valid > 0) model_backward(&r->model, 1.0f / (float)micro);
     }
+    if (r->ranks > 1) {
+        /* the gradient sum over ranks is the mean over all micro-batches; the stop request travels
+         * with the losses so every rank stops after the same update */
+        double sums[2] = {loss_sum, g_stop != 0};
+        dist_sum_floats(r->model.grads, r->model.n_params);
+        dist_sum_doubles(sums, 2);
+        loss_sum = sums[0];
+        r->stop = sums[1] > 0;
+    }
     return loss_sum / micro;
+}
+
+/* Adam/AdamW on every parameter, or (train.zero) on this rank's slice followed by an all-gather. */
+static void apply_update(Run *r, double lr, long t) {
+    const Config *c = &r->cfg;
+    if (!r->zero_m) {
+        adam_update(&r->model, c->train.optimizer, lr, c->train.beta1, c->train.beta2, c->train.eps, t);
+        return;
+    }
+    adam_update_slice(&r->model, c->train.optimizer, lr, c->train.beta1, c->train.beta2, c->train.eps, t, r->zero_lo,
+                      r->zero_hi, r->zero_m, r->zero_v);
+    dist_allgather_floats(r->model.params, r->model.n_params);
+}
+
+/* train.zero on two or more ranks: keep only this rank's slice of the (loaded or zero) moments. */
+static int shard_moments(Run *r, Err *e) {
+    Model *m = &r->model;
+    if (!r->cfg.train.zero || r->ranks < 2) return 0;
+    dist_range(m->n_params, r->rank, r->ranks, &r->zero_lo, &r->zero_hi);
+    size_t n = r->zero_hi - r->zero_lo;
+    r->zero_m = malloc((n ? n : 1) * sizeof(float));
+    r->zero_v = malloc((n ? n : 1) * sizeof(float));
+    if (!r->zero_m || !r->zero_v) return err_set(e, "train: cannot allocate this rank's Adam moments (%zu floats)", n);
+    memcpy(r->zero_m, m->adam_m + r->zero_lo, n * sizeof(float));
+    memcpy(r->zero_v, m->adam_v + r->zero_lo, n * sizeof(float));
+    free(m->adam_m);
+    free(m->adam_v);
+    m->adam_m = m->adam_v = NULL;
+    return 0;
+}
+
+/* Set-up must fail on every rank or on none (a rank left waiting in a collective would hang): returns
+ * -1 when any rank failed. Only rank 0 reports an error that rank 0 also had (all ranks saw it). */
+static int all_ranks_ok(Run *r, int failed, int *quiet, Err *e) {
+    *quiet = 0;
+    if (r->ranks == 1) return failed ? -1 : 0;
+    double f[2] = {failed != 0, r->rank == 0 && failed};
+    dist_sum_doubles(f, 2);
+    if (failed) {
+        *quiet = r->rank != 0 && f[1] > 0;
+        return -1;
+    }
+    if (f[0] > 0) {
+        *quiet = 1;
+        return err_set(e, "another rank failed during set-up");
+    }
+    return 0;
 }
 
 static void do_eval(Run *r) {
     if (!r->have_val) return;
-    EvalResult ev = evaluate_conv(&r->model, &r->val, r->cfg.train.micro_batch_size, r->cfg.eval.tokens,
-                                  r->cfg.eval.convention);
+    double sums[4];
+    evaluate_part(&r->model, &r->val, r->cfg.train.micro_batch_size, r->cfg.eval.tokens, r->cfg.eval.convention,
+                  r->rank, r->ranks, sums);
+    dist_sum_doubles(sums, 4);
+    EvalResult ev = evaluate_result(sums, r->cfg.eval.convention);
     r->last_val_loss = ev.loss;
+    if (r->rank != 0) return;
     r->last_val_ppl = ev.ppl;
     fprintf(r->evals, "{\"step\": %ld, \"loss\": %.6f, \"ppl\": %.6f, \"tokens\": %ld}\n", r->st.step, ev.loss, ev.ppl,
             ev.tokens);
@@ -238,11 +327,34 @@ static int save_checkpoint(Run *r, Err *e) {
     r->st.decay_last_update = r->decay.last_update_step;
     r->st.elapsed_s += now_seconds() - r->start_time;
     r->start_time = now_seconds();
-    return checkpoint_save(r->run_dir, &r->model, &r->st, r->cfg.checkpoint.keep, e);
+    if (!r->zero_m) return r->rank == 0 ? checkpoint_save(r->run_dir, &r->model, &r->st, r->cfg.checkpoint.keep, e) : 0;
+    /* train.zero: rank 0 gathers the full moments for the checkpoint (the same file as without zero) */
+    Model *m = &r->model;
+    size_t n = r->rank == 0 ? m->n_params : 0;
+    float *full_m = r->rank == 0 ? malloc((n ? n : 1) * sizeof(float)) : NULL;
+    float *full_v = r->rank == 0 ? malloc((n ? n : 1) * sizeof(float)) : NULL;
+    if (r->rank == 0 && (!full_m || !full_v)) {
+        free(full_m);
+        free(full_v);
+        return err_set(e, "train: cannot allocate the full Adam moments for the checkpoint");
+    }
+    dist_gather_floats(r->zero_m, full_m, m->n_params);
+    dist_gather_floats(r->zero_v, full_v, m->n_params);
+    int rc = 0;
+    if (r->rank == 0) {
+        m->adam_m = full_m;
+        m->adam_v = full_v;
+        rc = checkpoint_save(r->run_dir, m, &r->st, r->cfg.checkpoint.keep, e);
+        m->adam_m = m->adam_v = NULL;
+    }
+    free(full_m);
+    free(full_v);
+    return rc;
 }
 
 static void progress(const Run *r, double loss, double tok_s, double elapsed) {
     long total = r->cfg.train.steps, done = r->st.step;
+    if (r->rank != 0) return;
     double eta = done > 0 ? elapsed / done * (total - done) : 0;
     if (isatty(STDERR_FILENO))
         fprintf(stderr, "\rstep %ld/%ld  loss %.4f  %.0f tok/s  ETA %.0fs   ", done, total, loss, tok_s, eta);
@@ -257,11 +369,11 @@ static int train_loop(Run *r, Err *e) {
     Config *c = &r->cfg;
     double t_run = now_seconds();
     while (r->st.step < c->train.steps) {
-        double t0 = now_seconds();
+        double t0 = now_seconds(), comm0 = dist_comm_seconds();
         long tokens = 0, step = r->st.step;
         double loss = accumulate_gradients(r, &tokens);
         if (!isfinite(loss)) {
-            fprintf(stderr, "\ntrain: loss is %f at update %ld: diverged\n", loss, step + 1);
+            if (r->rank == 0) fprintf(stderr, "\ntrain: loss is %f at update %ld: diverged\n", loss, step + 1);
             return 1;
         }
         /* clip first, as the authors' code does: AWD and AdaDecay then see the clipped gradients */
@@ -269,31 +381,36 @@ static int train_loop(Run *r, Err *e) {
         grad_clip(&r->model, c->train.grad_clip, gnorm);
         if (decay_before_update(&r->decay, &r->model, step, e)) return -1;
         double lr = lr_at(c, step);
-        adam_update(&r->model, c->train.optimizer, lr, c->train.beta1, c->train.beta2, c->train.eps, step + 1);
+        apply_update(r, lr, step + 1);
         r->st.step = step + 1;
         r->st.tokens += tokens;
         double dt = now_seconds() - t0, elapsed = r->st.elapsed_s + now_seconds() - r->start_time;
-        if (is_due(c->log.every, r->st.step) || r->st.step == c->train.steps) {
+        if (r->metrics && (is_due(c->log.every, r->st.step) || r->st.step == c->train.steps)) {
+            char par[96] = ""; /* data-parallel runs: ranks and rank 0's seconds in collectives this update */
+            if (r->ranks > 1)
+                snprintf(par, sizeof par, ", \"ranks\": %d, \"comm_s\": %.4f", r->ranks, dist_comm_seconds() - comm0);
             fprintf(r->metrics,
                     "{\"step\": %ld, \"tokens\": %ld, \"loss\": %.6f, \"lr\": %.9g, \"grad_norm\": %.6g, "
-                    "\"wd_mean\": %.9g, \"awd_lambda\": %.9g, \"tok_per_s\": %.1f, \"elapsed_s\": %.3f}\n",
+                    "\"wd_mean\": %.9g, \"awd_lambda\": %.9g, \"tok_per_s\": %.1f, \"elapsed_s\": %.3f%s}\n",
                     r->st.step, r->st.tokens, loss, lr, gnorm, decay_wd_mean(&r->model), r->decay.awd_lambda,
-                    tokens / dt, elapsed);
+                    tokens / dt, elapsed, par);
             fflush(r->metrics);
         }
         progress(r, loss, tokens / dt, now_seconds() - t_run);
         if (is_due(c->eval.every, r->st.step) && r->st.step < c->train.steps) do_eval(r);
         if (r->st.step == c->train.steps) break;
-        if (is_due(c->checkpoint.every, r->st.step) || g_stop) {
+        int stop = r->ranks > 1 ? r->stop : g_stop != 0; /* data parallel: the request every rank agreed on */
+        if (is_due(c->checkpoint.every, r->st.step) || stop) {
             if (save_checkpoint(r, e)) return -1;
-            if (g_stop) {
-                fprintf(stderr, "\ntrain: stopped by signal %d after update %ld; checkpoint written, rerun to resume\n",
-                        (int)g_stop, r->st.step);
+            if (stop) {
+                if (r->rank == 0)
+                    fprintf(stderr, "\ntrain: stopped by signal %d after update %ld; checkpoint written, rerun to resume\n",
+                            g_stop ? (int)g_stop : SIGTERM, r->st.step);
                 return 130;
             }
         }
     }
-    if (isatty(STDERR_FILENO)) fputc('\n', stderr);
+    if (isatty(STDERR_FILENO) && r->rank == 0) fputc('\n', stderr);
     do_eval(r);
     if (decay_finish(&r->decay, &r->model, r->st.step, e)) return -1;
     return save_checkpoint(r, e) ? -1 : 0;
@@ -303,6 +420,7 @@ static void finish(Run *r, const char *status, const char *message) {
     Err e;
     if (r->start_time > 0) r->st.elapsed_s += now_seconds() - r->start_time;
     r->start_time = 0;
+    if (r->rank != 0) return; /* rank 0 writes the run directory */
     RunSummary s = {.status = status,
                     .val_loss = r->last_val_loss,
                     .val_ppl = r->last_val_ppl,
@@ -340,29 +458,63 @@ static int already_completed(const char *run_dir) {
     return done;
 }
 
+/* batch_size / micro_batch_size micro-batches per update are split evenly over the ranks. */
+static int check_ranks(const Run *r, Err *e) {
+    int micro = r->cfg.train.batch_size / r->cfg.train.micro_batch_size;
+    if (micro % r->ranks)
+        return err_set(e, "train.batch_size / train.micro_batch_size = %d micro-batches per update cannot be "
+                          "divided among %d ranks: use a rank count that divides %d, or another micro_batch_size",
+                       micro, r->ranks, micro);
+    return 0;
+}
+
+static void cleanup_all(Run *r) {
+    cleanup(r);
+    free(r->zero_m);
+    free(r->zero_v);
+    free(r);
+    dist_finalize();
+}
+
 int cmd_train(int argc, char **argv) {
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
     Run *r = xcalloc(1, sizeof(Run));
     r->last_val_loss = r->last_val_ppl = NAN;
     Err e;
-    int usage_error = 0, rc = 1, started = 0;
-    if (parse_args(r, argc, argv, &e, &usage_error)) {
-        fprintf(stderr, "alphadecay train: %s\n", e.msg);
+    int usage_error = 0, rc = 1, started = 0, quiet = 0;
+    char msg[256];
+    r->ranks = dist_init(&argc, &argv, msg, sizeof msg); /* 1 without an MPI launcher: MPI untouched */
+    if (r->ranks < 0) {
+        fprintf(stderr, "alphadecay train: %s\n", msg);
         free(r);
+        dist_abort(1);
+    }
+    r->rank = dist_rank();
+    if (parse_args(r, argc, argv, &e, &usage_error) || (usage_error = 0, check_ranks(r, &e))) {
+        if (r->rank == 0) fprintf(stderr, "alphadecay train: %s\n", e.msg);
+        free(r);
+        dist_finalize();
         return usage_error ? 2 : 1;
     }
     if (already_completed(r->run_dir)) {
-        fprintf(stderr, "train: %s is already completed (delete summary.json and checkpoint/ to rerun)\n", r->run_dir);
+        if (r->rank == 0)
+            fprintf(stderr, "train: %s is already completed (delete summary.json and checkpoint/ to rerun)\n", r->run_dir);
         free(r);
+        dist_finalize();
         return 0;
     }
-    int threads = set_threads(&r->cfg);
-    if (check_memory(&r->cfg, &e) || open_data(r, &e) || build_model(r, &e) || mkdir_p(r->run_dir, &e)) goto fail;
-    int resuming = maybe_resume(r, &e);
-    if (resuming < 0 || write_or_check_config(r, resuming, &e) || open_logs(r, resuming, &e)) goto fail;
-    fprintf(stderr, "train: %s, %zu parameters, %d threads, %s at step %ld of %ld\n", r->run_dir, r->model.n_params,
-            threads, resuming ? "resuming" : "starting", r->st.step, r->cfg.train.steps);
+    int threads = set_threads(&r->cfg), resuming = 0;
+    int bad = check_memory(&r->cfg, &e) || open_data(r, &e) || build_model(r, &e) || mkdir_p(r->run_dir, &e) ||
+              (resuming = maybe_resume(r, &e)) < 0 || write_or_check_config(r, resuming, &e) ||
+              open_logs(r, resuming, &e) || shard_moments(r, &e);
+    if (all_ranks_ok(r, bad, &quiet, &e) || start_decay(r, resuming, &e)) goto fail;
+    if (r->rank == 0) {
+        char par[64] = "";
+        if (r->ranks > 1) snprintf(par, sizeof par, " x %d ranks%s", r->ranks, r->zero_m ? " (zero)" : "");
+        fprintf(stderr, "train: %s, %zu parameters, %d threads%s, %s at step %ld of %ld\n", r->run_dir,
+                r->model.n_params, threads, par, resuming ? "resuming" : "starting", r->st.step, r->cfg.train.steps);
+    }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     started = 1;
@@ -377,13 +529,15 @@ int cmd_train(int argc, char **argv) {
     } else if (res == 130) {
         rc = 130;
     } else goto fail;
-    cleanup(r);
-    free(r);
+    cleanup_all(r);
     return rc;
 fail:
-    fprintf(stderr, "alphadecay train: %s\n", e.msg);
+    if (!quiet && r->rank) fprintf(stderr, "alphadecay train (rank %d): %s\n", r->rank, e.msg);
+    else if (!quiet) fprintf(stderr, "alphadecay train: %s\n", e.msg);
     if (started) finish(r, "failed", e.msg);
-    cleanup(r);
-    free(r);
+    /* a failure inside the loop may be this rank's alone (a checkpoint write): the others would wait
+     * in the next collective, so the whole job ends here */
+    if (started && r->ranks > 1) dist_abort(1);
+    cleanup_all(r);
     return 1;
 }
