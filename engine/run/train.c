@@ -125,13 +125,15 @@ static int check_memory(const Config *c, Err *e) {
 }
 
 /* config.yaml is written on a fresh start; a resume must find the same resolved config (the thread
- * count may differ: it changes speed, and the guarantee of identical numbers holds per thread count). */
+ * count may differ: it changes speed, and the guarantee of identical numbers holds per thread count;
+ * so may train.zero, whose checkpoints are the same files). */
 static int same_config_file(const char *a, const char *b) {
     const char *la = a, *lb = b;
     while (*la || *lb) {
         const char *ea = strchr(la, '\n'), *eb = strchr(lb, '\n');
         size_t na = ea ? (size_t)(ea - la) : strlen(la), nb = eb ? (size_t)(eb - lb) : strlen(lb);
-        int skip = strstr(la, "threads:") && strstr(la, "threads:") < la + na;
+        const char *th = strstr(la, "threads:"), *z = strstr(la, "zero:");
+        int skip = (th && th < la + na) || (z && z < la + na);
         if (!skip && (na != nb || memcmp(la, lb, na))) return 0;
         la += na + (ea != NULL);
         lb += nb + (eb != NULL);
