@@ -135,44 +135,167 @@ static void sleep_ms(long ms) {
     nanosleep(&ts, NULL);
 }
 
-int sweep_run_local(const Sweep *s, const SweepOpts *o) {
-    char dir[AD_PATH_MAX], rd[AD_PATH_MAX + 300];
-    Err e;
-    sweep_dir(s, o->results, dir, sizeof dir);
-    if (sweep_check_results(s, dir, !o->dry_run, &e)) {
-        fprintf(stderr, "alphadecay sweep: %s\n", e.msg);
-        return 1;
-    }
-    int jobs = o->jobs > 0 ? o->jobs : 1;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int threads = (int)(cores / jobs) > 0 ? (int)(cores / jobs) : 1;
+/* What the launcher does with each run of the grid. */
+typedef enum {
+    TODO_RUN,       /* pending, interrupted, or failed with --retry-failed: run it here */
+    TODO_FINAL,     /* completed, diverged, or failed: skipped */
+    TODO_ELSEWHERE, /* held by another process: waited for, then re-examined */
+} Todo;
 
-    /* 0 = to run, 1 = final already (skipped), 2 = held by another process */
-    int *todo = xcalloc((size_t)s->n_runs, sizeof(int));
-    Tally t = {0};
-    int n_todo = 0, n_wait = 0, prev_failed = 0;
+/* The state of one sweep_run_local call. */
+typedef struct {
+    const Sweep *s;
+    const SweepOpts *o;
+    char dir[AD_PATH_MAX];
+    int jobs, threads;
+    Todo *todo;   /* one per run */
+    Child *kids;  /* one slot per job; pid 0 = free */
+    Tally t;
+    int n_todo, n_wait, prev_failed;
+    int active, next, started, said;
+} Local;
+
+/* Plan: classify every run (and print the plan under --dry-run), then the one-line summary. */
+static void local_plan(Local *L) {
+    const Sweep *s = L->s;
+    char rd[AD_PATH_MAX + 300];
     for (int i = 0; i < s->n_runs; i++) {
         RunStatus st;
-        rundir(dir, &s->runs[i], rd, sizeof rd);
+        rundir(L->dir, &s->runs[i], rd, sizeof rd);
         run_status(rd, &st);
-        int run = st.state == RS_PENDING || st.state == RS_INTERRUPTED || (st.state == RS_FAILED && o->retry_failed);
-        todo[i] = run ? 0 : st.state == RS_RUNNING ? 2 : 1;
-        if (todo[i] == 1) {
-            t.skipped++;
-            if (st.state == RS_FAILED) prev_failed++;
-            if (st.state == RS_DIVERGED) t.diverged++;
+        int run = st.state == RS_PENDING || st.state == RS_INTERRUPTED || (st.state == RS_FAILED && L->o->retry_failed);
+        L->todo[i] = run ? TODO_RUN : st.state == RS_RUNNING ? TODO_ELSEWHERE : TODO_FINAL;
+        if (L->todo[i] == TODO_FINAL) {
+            L->t.skipped++;
+            if (st.state == RS_FAILED) L->prev_failed++;
+            if (st.state == RS_DIVERGED) L->t.diverged++;
         }
-        n_todo += todo[i] == 0;
-        n_wait += todo[i] == 2;
-        if (o->dry_run)
+        L->n_todo += L->todo[i] == TODO_RUN;
+        L->n_wait += L->todo[i] == TODO_ELSEWHERE;
+        if (L->o->dry_run)
             printf("%-10s %-44s %s\n", run ? (st.state == RS_INTERRUPTED ? "resume" : st.state == RS_FAILED ? "retry" : "run")
                                            : run_state_name(st.state),
                    s->runs[i].name, s->runs[i].label);
     }
     printf("sweep %s: %d runs in %s: %d to run, %d already final, %d running elsewhere; -j %d, %d thread%s each\n",
-           s->name, s->n_runs, dir, n_todo, t.skipped, n_wait, jobs, threads, threads == 1 ? "" : "s");
+           s->name, s->n_runs, L->dir, L->n_todo, L->t.skipped, L->n_wait, L->jobs, L->threads, L->threads == 1 ? "" : "s");
+}
+
+/* Launch: start runs in grid order while job slots are free (and no stop was asked for). */
+static void local_launch(Local *L) {
+    const Sweep *s = L->s;
+    char rd[AD_PATH_MAX + 300];
+    Err e;
+    while (!g_stop && L->active < L->jobs && L->next < s->n_runs) {
+        int i = L->next++;
+        if (L->todo[i] != TODO_RUN) continue;
+        rundir(L->dir, &s->runs[i], rd, sizeof rd);
+        int fd = run_lock(rd, &e);
+        if (fd == -1) { /* someone else took it meanwhile */
+            L->todo[i] = TODO_ELSEWHERE;
+            L->n_wait++;
+            continue;
+        }
+        if (fd < 0) {
+            fprintf(stderr, "FAILED   %-40s %s\n", s->runs[i].name, e.msg);
+            tally_add(&L->t, RS_FAILED);
+            continue;
+        }
+        /* re-read under the lock: another launcher may have finished it meanwhile */
+        RunStatus st;
+        run_status_files(rd, &st);
+        if (st.state == RS_COMPLETED || st.state == RS_DIVERGED || (st.state == RS_FAILED && !L->o->retry_failed)) {
+            close(fd);
+            L->t.skipped++;
+            L->t.diverged += st.state == RS_DIVERGED;
+            L->prev_failed += st.state == RS_FAILED;
+            continue;
+        }
+        if (st.state == RS_FAILED) clear_failure(rd);
+        pid_t pid = launch(&s->runs[i], rd, fd, L->threads);
+        if (pid < 0) {
+            fprintf(stderr, "FAILED   %-40s cannot fork: %s\n", s->runs[i].name, strerror(errno));
+            tally_add(&L->t, RS_FAILED);
+            continue;
+        }
+        L->started++;
+        printf("start    %-40s [%d/%d] pid %ld\n", s->runs[i].name, L->started, L->n_todo, (long)pid);
+        fflush(stdout);
+        for (int k = 0; k < L->jobs; k++)
+            if (!L->kids[k].pid) {
+                L->kids[k] = (Child){pid, i, now_seconds()};
+                break;
+            }
+        L->active++;
+    }
+}
+
+/* Only runs held by other processes remain: re-examine them, sleep while any is still held. */
+static void local_poll_elsewhere(Local *L) {
+    const Sweep *s = L->s;
+    char rd[AD_PATH_MAX + 300];
+    int still = 0;
+    for (int i = 0; i < s->n_runs; i++) {
+        if (L->todo[i] != TODO_ELSEWHERE) continue;
+        RunStatus st;
+        rundir(L->dir, &s->runs[i], rd, sizeof rd);
+        run_status(rd, &st);
+        if (st.state == RS_RUNNING) {
+            still++;
+            continue;
+        }
+        L->n_wait--;
+        if (st.state == RS_PENDING || st.state == RS_INTERRUPTED) {
+            L->todo[i] = TODO_RUN; /* its process died before finishing: run it here */
+            L->n_todo++;
+            if (i < L->next) L->next = i;
+        } else {
+            L->todo[i] = TODO_FINAL;
+            printf("seen     %-40s %s by another process\n", s->runs[i].name, run_state_name(st.state));
+            tally_add(&L->t, st.state);
+        }
+    }
+    if (still) {
+        if (!L->said++) printf("waiting  for %d run%s held by other processes\n", still, still == 1 ? "" : "s");
+        fflush(stdout);
+        sleep_ms(500);
+    }
+}
+
+/* Reap: wait for one child and record its outcome. Returns -1 when there is no child left to wait
+ * for, 0 otherwise (also when a signal interrupted the wait). */
+static int local_reap(Local *L) {
+    char rd[AD_PATH_MAX + 300];
+    int wst;
+    pid_t pid = waitpid(-1, &wst, 0);
+    if (pid < 0) return errno == EINTR ? 0 : -1; /* ECHILD: nothing left */
+    for (int k = 0; k < L->jobs; k++)
+        if (L->kids[k].pid == pid) {
+            const SweepRun *r = &L->s->runs[L->kids[k].run];
+            rundir(L->dir, r, rd, sizeof rd);
+            tally_add(&L->t, finish(r, rd, wst, g_stop != 0, now_seconds() - L->kids[k].start));
+            fflush(stdout);
+            L->kids[k].pid = 0;
+            L->active--;
+        }
+    return 0;
+}
+
+int sweep_run_local(const Sweep *s, const SweepOpts *o) {
+    Local L = {.s = s, .o = o};
+    Err e;
+    sweep_dir(s, o->results, L.dir, sizeof L.dir);
+    if (sweep_check_results(s, L.dir, !o->dry_run, &e)) {
+        fprintf(stderr, "alphadecay sweep: %s\n", e.msg);
+        return 1;
+    }
+    L.jobs = o->jobs > 0 ? o->jobs : 1;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    L.threads = (int)(cores / L.jobs) > 0 ? (int)(cores / L.jobs) : 1;
+    L.todo = xcalloc((size_t)s->n_runs, sizeof(Todo));
+    local_plan(&L);
     if (o->dry_run) {
-        free(todo);
+        free(L.todo);
         return 0;
     }
     fflush(stdout);
@@ -184,116 +307,37 @@ int sweep_run_local(const Sweep *s, const SweepOpts *o) {
     sigaction(SIGTERM, &sa, &old_term);
     g_stop = 0;
 
-    Child *kids = xcalloc((size_t)jobs, sizeof(Child));
-    int active = 0, next = 0, forwarded = 0, started = 0, said = 0;
+    L.kids = xcalloc((size_t)L.jobs, sizeof(Child));
+    int forwarded = 0;
     double t0 = now_seconds();
     for (;;) {
-        while (!g_stop && active < jobs && next < s->n_runs) {
-            int i = next++;
-            if (todo[i] != 0) continue;
-            rundir(dir, &s->runs[i], rd, sizeof rd);
-            int fd = run_lock(rd, &e);
-            if (fd == -1) { /* someone else took it meanwhile */
-                todo[i] = 2;
-                n_wait++;
-                continue;
-            }
-            if (fd < 0) {
-                fprintf(stderr, "FAILED   %-40s %s\n", s->runs[i].name, e.msg);
-                tally_add(&t, RS_FAILED);
-                continue;
-            }
-            /* re-read under the lock: another launcher may have finished it meanwhile */
-            RunStatus st;
-            run_status_files(rd, &st);
-            if (st.state == RS_COMPLETED || st.state == RS_DIVERGED || (st.state == RS_FAILED && !o->retry_failed)) {
-                close(fd);
-                t.skipped++;
-                t.diverged += st.state == RS_DIVERGED;
-                prev_failed += st.state == RS_FAILED;
-                continue;
-            }
-            if (st.state == RS_FAILED) clear_failure(rd);
-            pid_t pid = launch(&s->runs[i], rd, fd, threads);
-            if (pid < 0) {
-                fprintf(stderr, "FAILED   %-40s cannot fork: %s\n", s->runs[i].name, strerror(errno));
-                tally_add(&t, RS_FAILED);
-                continue;
-            }
-            started++;
-            printf("start    %-40s [%d/%d] pid %ld\n", s->runs[i].name, started, n_todo, (long)pid);
-            fflush(stdout);
-            for (int k = 0; k < jobs; k++)
-                if (!kids[k].pid) {
-                    kids[k] = (Child){pid, i, now_seconds()};
-                    break;
-                }
-            active++;
-        }
+        local_launch(&L);
         if (g_stop && !forwarded) {
-            fprintf(stderr, "sweep: stopping: asking %d running train process%s to checkpoint and exit\n", active,
-                    active == 1 ? "" : "es");
-            for (int k = 0; k < jobs; k++)
-                if (kids[k].pid) kill(kids[k].pid, SIGINT);
+            fprintf(stderr, "sweep: stopping: asking %d running train process%s to checkpoint and exit\n", L.active,
+                    L.active == 1 ? "" : "es");
+            for (int k = 0; k < L.jobs; k++)
+                if (L.kids[k].pid) kill(L.kids[k].pid, SIGINT);
             forwarded = 1;
         }
-        if (active == 0) {
-            if (g_stop || n_wait == 0) break;
-            /* only runs held by other processes remain: poll until their locks free up */
-            int still = 0;
-            for (int i = 0; i < s->n_runs; i++) {
-                if (todo[i] != 2) continue;
-                RunStatus st;
-                rundir(dir, &s->runs[i], rd, sizeof rd);
-                run_status(rd, &st);
-                if (st.state == RS_RUNNING) {
-                    still++;
-                    continue;
-                }
-                n_wait--;
-                if (st.state == RS_PENDING || st.state == RS_INTERRUPTED) {
-                    todo[i] = 0; /* its process died before finishing: run it here */
-                    n_todo++;
-                    if (i < next) next = i;
-                } else {
-                    todo[i] = 1;
-                    printf("seen     %-40s %s by another process\n", s->runs[i].name, run_state_name(st.state));
-                    tally_add(&t, st.state);
-                }
-            }
-            if (still) {
-                if (!said++) printf("waiting  for %d run%s held by other processes\n", still, still == 1 ? "" : "s");
-                fflush(stdout);
-                sleep_ms(500);
-            }
+        if (L.active == 0) {
+            if (g_stop || L.n_wait == 0) break;
+            local_poll_elsewhere(&L);
             continue;
         }
-        int wst;
-        pid_t pid = waitpid(-1, &wst, 0);
-        if (pid < 0) {
-            if (errno == EINTR) continue;
-            break; /* ECHILD: nothing left */
-        }
-        for (int k = 0; k < jobs; k++)
-            if (kids[k].pid == pid) {
-                rundir(dir, &s->runs[kids[k].run], rd, sizeof rd);
-                tally_add(&t, finish(&s->runs[kids[k].run], rd, wst, g_stop != 0, now_seconds() - kids[k].start));
-                fflush(stdout);
-                kids[k].pid = 0;
-                active--;
-            }
+        if (local_reap(&L) < 0) break;
     }
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     int not_started = 0;
-    for (int i = next; i < s->n_runs; i++) not_started += todo[i] == 0;
+    for (int i = L.next; i < s->n_runs; i++) not_started += L.todo[i] == TODO_RUN;
+    Tally t = L.t;
     printf("sweep %s: %d completed, %d failed, %d diverged, %d interrupted, %d skipped (already final%s)%s in %.1f s\n",
-           s->name, t.completed, t.failed + prev_failed, t.diverged, t.interrupted + not_started, t.skipped,
-           prev_failed ? ", failed ones need --retry-failed" : "", g_stop ? " - stopped" : "", now_seconds() - t0);
-    free(kids);
-    free(todo);
+           s->name, t.completed, t.failed + L.prev_failed, t.diverged, t.interrupted + not_started, t.skipped,
+           L.prev_failed ? ", failed ones need --retry-failed" : "", g_stop ? " - stopped" : "", now_seconds() - t0);
+    free(L.kids);
+    free(L.todo);
     if (g_stop) return 130;
-    return (t.failed + prev_failed + t.interrupted + not_started) ? 1 : 0;
+    return (t.failed + L.prev_failed + t.interrupted + not_started) ? 1 : 0;
 }
 
 /* One run in the current process's place (a Slurm array task): lock, run train as a child holding
