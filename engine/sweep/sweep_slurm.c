@@ -72,84 +72,40 @@ static int abs_path(const char *p, char *out, size_t n) {
     return snprintf(out, n, "%s/%s", cwd, p) < (int)n ? 0 : -1;
 }
 
-int sweep_run_slurm(const Sweep *s, const SweepOpts *o) {
-    char dir[AD_PATH_MAX], rd[AD_PATH_MAX + 300], sdir[AD_PATH_MAX + 16], jobs_path[AD_PATH_MAX + 32];
-    Err e;
-    sweep_dir(s, o->results, dir, sizeof dir);
-    if (sweep_check_results(s, dir, !o->dry_run, &e)) {
-        fprintf(stderr, "alphadecay sweep: %s\n", e.msg);
-        return 1;
-    }
-    if ((o->partition && !sbatch_value_ok(o->partition)) || (o->time && !sbatch_value_ok(o->time))) {
-        fprintf(stderr, "alphadecay sweep: --%s '%s': use only letters, digits and ._,:+- (it becomes an #SBATCH line)\n",
-                o->partition && !sbatch_value_ok(o->partition) ? "partition" : "time",
-                o->partition && !sbatch_value_ok(o->partition) ? o->partition : o->time);
-        return 1;
-    }
-    snprintf(sdir, sizeof sdir, "%s/slurm", dir);
-    snprintf(jobs_path, sizeof jobs_path, "%s/jobs", sdir);
-
-    /* a still-active earlier submission would race with this one */
+/* Submissions so far (lines of the jobs file); -1 when one of them is still active, which would race
+ * with a new one. */
+static int previous_submissions(const Sweep *s, const SweepOpts *o, const char *jobs_path) {
     int n_sub = 0;
     FILE *jf = fopen(jobs_path, "r");
-    if (jf) {
-        char id[64];
-        while (fscanf(jf, "%63s", id) == 1) {
-            n_sub++;
-            if (!is_job_id(id)) {
-                fclose(jf);
-                fprintf(stderr, "alphadecay sweep: %s: '%s' is not a Slurm job id (digits only); fix or remove the file\n",
-                        jobs_path, id);
-                return 1;
-            }
-            if (!o->dry_run && active_tasks(id) > 0) {
-                fclose(jf);
-                fprintf(stderr, "alphadecay sweep: %s: Slurm job %s of this sweep is still active; wait for it or "
-                                "scancel %s\n", s->file, id, id);
-                return 1;
-            }
+    if (!jf) return 0;
+    char id[64];
+    while (fscanf(jf, "%63s", id) == 1) {
+        n_sub++;
+        if (!is_job_id(id)) {
+            fclose(jf);
+            fprintf(stderr, "alphadecay sweep: %s: '%s' is not a Slurm job id (digits only); fix or remove the file\n",
+                    jobs_path, id);
+            return -1;
         }
-        fclose(jf);
+        if (!o->dry_run && active_tasks(id) > 0) {
+            fclose(jf);
+            fprintf(stderr, "alphadecay sweep: %s: Slurm job %s of this sweep is still active; wait for it or "
+                            "scancel %s\n", s->file, id, id);
+            return -1;
+        }
     }
+    fclose(jf);
+    return n_sub;
+}
 
-    int *pend = xcalloc((size_t)s->n_runs + 1, sizeof(int));
-    int n = 0, skipped = 0;
-    for (int i = 0; i < s->n_runs; i++) {
-        RunStatus st;
-        snprintf(rd, sizeof rd, "%s/%s", dir, s->runs[i].name);
-        run_status(rd, &st);
-        if (st.state == RS_PENDING || st.state == RS_INTERRUPTED || (st.state == RS_FAILED && o->retry_failed))
-            pend[n++] = i;
-        else
-            skipped++;
-    }
-    printf("sweep %s: %d runs, %d to submit, %d skipped (final or running)\n", s->name, s->n_runs, n, skipped);
-    if (n == 0 || o->dry_run) {
-        for (int k = 0; k < n; k++) printf("would submit %s\n", s->runs[pend[k]].name);
-        free(pend);
-        return 0;
-    }
-
-    char self[AD_PATH_MAX], file_abs[AD_PATH_MAX], res_abs[AD_PATH_MAX], sdir_abs[AD_PATH_MAX + 16], cwd[AD_PATH_MAX];
-    long k = self_exe_path(self, sizeof self);
-    if (k <= 0 || abs_path(s->file, file_abs, sizeof file_abs) || abs_path(o->results ? o->results : "results", res_abs, sizeof res_abs) ||
-        abs_path(sdir, sdir_abs, sizeof sdir_abs) || !getcwd(cwd, sizeof cwd)) {
-        fprintf(stderr, "alphadecay sweep: cannot resolve absolute paths\n");
-        free(pend);
-        return 1;
-    }
-    if (mkdir_p(sdir, &e)) {
-        fprintf(stderr, "alphadecay sweep: %s\n", e.msg);
-        free(pend);
-        return 1;
-    }
-    char script[AD_PATH_MAX + 64], q1[AD_PATH_MAX * 2], q2[AD_PATH_MAX * 2], q3[AD_PATH_MAX * 2];
-    snprintf(script, sizeof script, "%s/submit-%d.sbatch", sdir, n_sub + 1);
+/* Write the sbatch script: one array task per pending run, each running `sweep exec`. */
+static int write_script(const Sweep *s, const SweepOpts *o, const char *script, const char *sdir_abs, const char *cwd,
+                        const char *self, const char *file_abs, const char *res_abs, const int *pend, int n) {
+    char q1[AD_PATH_MAX * 2], q2[AD_PATH_MAX * 2], q3[AD_PATH_MAX * 2];
     FILE *f = fopen(script, "w");
     if (!f) {
         fprintf(stderr, "alphadecay sweep: %s: cannot write: %s\n", script, strerror(errno));
-        free(pend);
-        return 1;
+        return -1;
     }
     fprintf(f, "#!/bin/bash\n# Written by alphadecay sweep run --backend slurm for %s (%d runs).\n", s->file, n);
     fprintf(f, "#SBATCH --job-name=ad-%s\n", s->name);
@@ -171,33 +127,28 @@ int sweep_run_slurm(const Sweep *s, const SweepOpts *o) {
                "\"${SLURM_CPUS_PER_TASK:-1}\"%s\n",
             q1, q2, q3, o->retry_failed ? " --retry-failed" : "");
     fclose(f);
+    return 0;
+}
 
+/* sbatch the script; the job id into job[64]. */
+static int submit(const char *script, char *job) {
     char out[4096];
-    char *sb_argv[] = {"sbatch", "--parsable", script, NULL};
+    char *sb_argv[] = {"sbatch", "--parsable", (char *)script, NULL};
     int rc = run_argv(sb_argv, NULL, NULL, out, sizeof out, NULL);
     char *semi = strpbrk(out, ";\n");
     if (semi) *semi = 0;
     if (rc != 0 || !is_job_id(out)) {
         fprintf(stderr, "alphadecay sweep: sbatch failed (status %d): %s\n", rc, out);
-        free(pend);
-        return 1;
+        return -1;
     }
-    char job[64];
-    snprintf(job, sizeof job, "%.63s", out);
-    jf = fopen(jobs_path, "a");
-    if (jf) {
-        fprintf(jf, "%s\n", job);
-        fclose(jf);
-    }
-    printf("submitted Slurm job %s: %d task%s%s; script %s, logs %s/%s_*.log\n", job, n, n == 1 ? "" : "s",
-           o->max_parallel > 0 ? " (throttled)" : "", script, sdir, job);
-    fflush(stdout);
-    if (o->no_wait) {
-        free(pend);
-        return 0;
-    }
+    snprintf(job, 64, "%.63s", out);
+    return 0;
+}
 
-    /* track: squeue says whether the job lives; the run directories say how each run ended */
+/* Track: squeue says whether the job lives; the run directories say how each run ended. Prints each
+ * change of state, then the totals; returns the exit code (1 when a run failed or did not finish). */
+static int track(const Sweep *s, const char *dir, const char *job, const int *pend, int n, int skipped) {
+    char rd[AD_PATH_MAX + 300];
     RunState *last = xcalloc((size_t)n, sizeof(RunState));
     for (int i = 0; i < n; i++) last[i] = RS_PENDING;
     double poll = getenv("AD_SLURM_POLL") ? atof(getenv("AD_SLURM_POLL")) : 5.0;
@@ -228,6 +179,78 @@ int sweep_run_slurm(const Sweep *s, const SweepOpts *o) {
     printf("sweep %s: Slurm job %s finished: %d completed, %d failed, %d diverged, %d not finished, %d skipped\n",
            s->name, job, c, fl, dv, other, skipped);
     free(last);
-    free(pend);
     return (fl || other) ? 1 : 0;
+}
+
+/* Submit the pending runs as one job array (and, unless --no-wait, track it); 0/1 exit code. */
+static int submit_and_track(const Sweep *s, const SweepOpts *o, const char *dir, const char *sdir,
+                            const char *jobs_path, int n_sub, const int *pend, int n, int skipped) {
+    char self[AD_PATH_MAX], file_abs[AD_PATH_MAX], res_abs[AD_PATH_MAX], sdir_abs[AD_PATH_MAX + 16], cwd[AD_PATH_MAX];
+    Err e;
+    long k = self_exe_path(self, sizeof self);
+    if (k <= 0 || abs_path(s->file, file_abs, sizeof file_abs) || abs_path(o->results ? o->results : "results", res_abs, sizeof res_abs) ||
+        abs_path(sdir, sdir_abs, sizeof sdir_abs) || !getcwd(cwd, sizeof cwd)) {
+        fprintf(stderr, "alphadecay sweep: cannot resolve absolute paths\n");
+        return 1;
+    }
+    if (mkdir_p(sdir, &e)) {
+        fprintf(stderr, "alphadecay sweep: %s\n", e.msg);
+        return 1;
+    }
+    char script[AD_PATH_MAX + 64], job[64];
+    snprintf(script, sizeof script, "%s/submit-%d.sbatch", sdir, n_sub + 1);
+    if (write_script(s, o, script, sdir_abs, cwd, self, file_abs, res_abs, pend, n)) return 1;
+    if (submit(script, job)) return 1;
+    FILE *jf = fopen(jobs_path, "a");
+    if (jf) {
+        fprintf(jf, "%s\n", job);
+        fclose(jf);
+    }
+    printf("submitted Slurm job %s: %d task%s%s; script %s, logs %s/%s_*.log\n", job, n, n == 1 ? "" : "s",
+           o->max_parallel > 0 ? " (throttled)" : "", script, sdir, job);
+    fflush(stdout);
+    if (o->no_wait) return 0;
+    return track(s, dir, job, pend, n, skipped);
+}
+
+int sweep_run_slurm(const Sweep *s, const SweepOpts *o) {
+    char dir[AD_PATH_MAX], rd[AD_PATH_MAX + 300], sdir[AD_PATH_MAX + 16], jobs_path[AD_PATH_MAX + 32];
+    Err e;
+    sweep_dir(s, o->results, dir, sizeof dir);
+    if (sweep_check_results(s, dir, !o->dry_run, &e)) {
+        fprintf(stderr, "alphadecay sweep: %s\n", e.msg);
+        return 1;
+    }
+    if ((o->partition && !sbatch_value_ok(o->partition)) || (o->time && !sbatch_value_ok(o->time))) {
+        fprintf(stderr, "alphadecay sweep: --%s '%s': use only letters, digits and ._,:+- (it becomes an #SBATCH line)\n",
+                o->partition && !sbatch_value_ok(o->partition) ? "partition" : "time",
+                o->partition && !sbatch_value_ok(o->partition) ? o->partition : o->time);
+        return 1;
+    }
+    snprintf(sdir, sizeof sdir, "%s/slurm", dir);
+    snprintf(jobs_path, sizeof jobs_path, "%s/jobs", sdir);
+    int n_sub = previous_submissions(s, o, jobs_path);
+    if (n_sub < 0) return 1;
+
+    /* plan: the runs to submit, in grid order */
+    int *pend = xcalloc((size_t)s->n_runs + 1, sizeof(int));
+    int n = 0, skipped = 0;
+    for (int i = 0; i < s->n_runs; i++) {
+        RunStatus st;
+        snprintf(rd, sizeof rd, "%s/%s", dir, s->runs[i].name);
+        run_status(rd, &st);
+        if (st.state == RS_PENDING || st.state == RS_INTERRUPTED || (st.state == RS_FAILED && o->retry_failed))
+            pend[n++] = i;
+        else
+            skipped++;
+    }
+    printf("sweep %s: %d runs, %d to submit, %d skipped (final or running)\n", s->name, s->n_runs, n, skipped);
+    int rc = 0;
+    if (n == 0 || o->dry_run) {
+        for (int k = 0; k < n; k++) printf("would submit %s\n", s->runs[pend[k]].name);
+    } else {
+        rc = submit_and_track(s, o, dir, sdir, jobs_path, n_sub, pend, n, skipped);
+    }
+    free(pend);
+    return rc;
 }
