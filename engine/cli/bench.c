@@ -306,6 +306,135 @@ static void reexec_without_openblas_env(char **argv) {
     free(nargv); /* exec failed: continue in this process with the variables it was started with */
 }
 
+/* ESD pass timings at one paper shape. s: the default solver (ESD_GRAM, double: gram.c + tridiag.c);
+ * s32: ESD_GRAM_F32 (single precision, ssyrk + ssyevd); med*: the medians. */
+typedef struct {
+    const char *name;
+    int C, inter, L;
+    double s, s32;
+    int n;
+    double med, med32;
+} EsdResult;
+
+/* Everything one bench run measures. */
+typedef struct {
+    const char *ocfg, *core;  /* OpenBLAS build and kernel */
+    int threads, env_cleared;
+    const int *sizes;         /* sgemm sizes, n_sizes of them */
+    int n_sizes;
+    double per_size[4], peak;
+    double peak_at[65];       /* sgemm peak per thread count, 0 = not measured */
+    TrainResult res[MAX_CONFIGS];
+    EsdResult esd[2];
+} BenchResults;
+
+/* Training: one child per configuration; each one's fraction of peak against the sgemm peak at its
+ * own thread count (measured here when not yet known). */
+static void bench_training(const BenchArgs *a, BenchResults *br) {
+    double scratch[4];
+    for (int i = 0; i < a->n_configs; i++) {
+        TrainResult *r = &br->res[i];
+        fprintf(stderr, "bench: training %s ...\n", a->configs[i]);
+        run_child(a->configs[i], a, r);
+        if (r->ok) {
+            int t = r->threads > 0 && r->threads < 65 ? r->threads : br->threads;
+            if (br->peak_at[t] == 0) {
+                set_threads(t);
+                br->peak_at[t] = sgemm_peak(a->quick, scratch);
+                set_threads(br->threads);
+                fprintf(stderr, "bench: sgemm peak at %d threads: %.1f GFLOP/s\n", t, br->peak_at[t]);
+            }
+            r->frac = r->flops_per_token * r->tok_s / (br->peak_at[t] * 1e9);
+        }
+        else fprintf(stderr, "bench: %s: %s\n", a->configs[i], r->err);
+    }
+}
+
+/* ESD passes at the 60M and 135M shapes (not under --quick). */
+static void bench_esd(const BenchArgs *a, BenchResults *br) {
+    br->esd[0] = (EsdResult){"60m", 512, 1376, 8, -1, -1, 0, -1, -1};
+    br->esd[1] = (EsdResult){"135m", 768, 2048, 12, -1, -1, 0, -1, -1};
+    if (a->quick) return;
+    for (int k = 0; k < 2; k++) {
+        EsdResult *x = &br->esd[k];
+        /* 7 Linear modules per layer (one fewer in layer 0): 83 at 135M */
+        int *rows = xcalloc((size_t)7 * x->L, sizeof(int)), *cols = xcalloc((size_t)7 * x->L, sizeof(int));
+        x->n = tuned_shapes(x->C, x->inter, x->L, rows, cols);
+        x->s = esd_bench_pass(rows, cols, x->n, ESD_GRAM, br->threads, a->esd_reps, &x->med);
+        x->s32 = esd_bench_pass(rows, cols, x->n, ESD_GRAM_F32, br->threads, a->esd_reps, &x->med32);
+        fprintf(stderr, "bench: ESD pass %s (%d modules): gram (double, default) %.3f s, gram-f32 %.3f s\n", x->name, x->n,
+                x->s, x->s32);
+        free(rows);
+        free(cols);
+    }
+}
+
+static void print_table(const BenchArgs *a, const BenchResults *br) {
+    printf("OpenBLAS: %s | kernel: %s | threads: %d | sgemm peak: %.1f GFLOP/s\n", br->ocfg, br->core, br->threads, br->peak);
+    printf("%-14s %10s %5s %5s %6s %3s %11s %10s %10s %8s %9s %9s\n", "config", "params", "B", "T", "accum", "thr", "MFLOP/tok",
+           "tok/s", "fb tok/s", "% peak", "peak MB", "est MB");
+    for (int i = 0; i < a->n_configs; i++) {
+        const TrainResult *r = &br->res[i];
+        if (!r->ok) { printf("%-14s failed: %s\n", r->name, r->err); continue; }
+        printf("%-14s %10zu %5d %5d %6d %3d %11.1f %10.1f %10.1f %7.1f%% %9.0f %9.0f\n", r->name, r->n_params, r->B, r->T,
+               r->accum, r->threads, r->flops_per_token / 1e6, r->tok_s, r->tok_s_fb, 100 * r->frac, r->peak_mb, r->est_mb);
+    }
+    for (int k = 0; k < 2 && !a->quick; k++)
+        printf("ESD pass %-5s %3d modules: %.3f s best, %.3f s median of %d (gram, double, default) | %.3f s best (gram-f32)\n",
+               br->esd[k].name, br->esd[k].n, br->esd[k].s, br->esd[k].med, a->esd_reps, br->esd[k].s32);
+}
+
+/* bench.json, written atomically. */
+static int write_json(const BenchArgs *a, const BenchResults *br) {
+    StrBuf b = {0};
+    sb_printf(&b, "{\n  \"openblas_config\": ");
+    sb_json_str(&b, br->ocfg);
+    sb_printf(&b, ",\n  \"openblas_kernel\": ");
+    sb_json_str(&b, br->core);
+    sb_printf(&b, ",\n  \"openblas_env_unset\": %s,\n  \"threads\": %d,\n  \"quick\": %s,\n",
+              br->env_cleared ? "true" : "false", br->threads, a->quick ? "true" : "false");
+    sb_printf(&b, "  \"sgemm\": {\"peak_gflops\": %.2f, \"sizes\": [", br->peak);
+    for (int i = 0; i < br->n_sizes; i++)
+        sb_printf(&b, "%s{\"n\": %d, \"gflops\": %.2f}", i ? ", " : "", br->sizes[i], br->per_size[i]);
+    sb_printf(&b, "]},\n  \"flops_note\": \"6 x (Linear + lm_head params) + 6*2*L*T*hidden; full T x T attention counted although half is masked\",\n");
+    sb_printf(&b, "  \"training\": [");
+    for (int i = 0; i < a->n_configs; i++) {
+        const TrainResult *r = &br->res[i];
+        sb_printf(&b, "%s\n    {\"config\": ", i ? "," : "");
+        sb_json_str(&b, a->configs[i]);
+        if (!r->ok) {
+            sb_printf(&b, ", \"error\": ");
+            sb_json_str(&b, r->err);
+            sb_printf(&b, "}");
+            continue;
+        }
+        sb_printf(&b, ", \"name\": ");
+        sb_json_str(&b, r->name);
+        sb_printf(&b, ", \"threads\": %d, \"peak_gflops_at_threads\": %.2f", r->threads,
+                  r->threads > 0 && r->threads < 65 ? br->peak_at[r->threads] : br->peak);
+        sb_printf(&b, ", \"n_params\": %zu, \"micro_batch\": %d, \"seq_len\": %d, \"accum\": %d, \"flops_per_token\": %.6g, "
+                      "\"fwd_bwd_s\": %.6g, \"adam_s\": %.6g, \"tok_s\": %.2f, \"tok_s_fwd_bwd\": %.2f, \"fraction_of_peak\": %.4f, "
+                      "\"peak_rss_mb\": %.1f, \"estimated_mb\": %.1f}",
+                  r->n_params, r->B, r->T, r->accum, r->flops_per_token, r->fb_s, r->adam_s, r->tok_s, r->tok_s_fb, r->frac,
+                  r->peak_mb, r->est_mb);
+    }
+    sb_printf(&b, "\n  ],\n  \"esd\": [");
+    for (int k = 0; k < 2 && !a->quick; k++) {
+        const EsdResult *x = &br->esd[k];
+        sb_printf(&b, "%s{\"shape\": \"%s\", \"modules\": %d, \"solver\": \"gram\", \"seconds_per_pass\": %.4f, "
+                      "\"seconds_per_pass_median\": %.4f, \"passes\": %d, \"seconds_per_pass_gram_f32\": %.4f, "
+                      "\"seconds_per_pass_gram_f32_median\": %.4f}",
+                  k ? ", " : "", x->name, x->n, x->s, x->med, a->esd_reps, x->s32, x->med32);
+    }
+    sb_printf(&b, "]\n}\n");
+    Err e;
+    int rc = write_file_atomic(a->out, b.p, b.len, &e);
+    sb_free(&b);
+    if (rc) { fprintf(stderr, "alphadecay bench: %s\n", e.msg); return -1; }
+    fprintf(stderr, "bench: wrote %s\n", a->out);
+    return 0;
+}
+
 int cmd_bench(int argc, char **argv) {
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
@@ -316,116 +445,30 @@ int cmd_bench(int argc, char **argv) {
     const char *was_cleared = getenv("ALPHADECAY_BENCH_ENV_CLEARED");
     if (!a.keep_env && !was_cleared) reexec_without_openblas_env(argv);
 
-    int threads = set_threads(a.threads > 0 ? a.threads : 0);
-    const char *core = openblas_get_corename(), *ocfg = openblas_get_config();
-    fprintf(stderr, "bench: OpenBLAS %s, kernel %s, %d threads%s\n", ocfg, core, threads,
+    static BenchResults br; /* MAX_CONFIGS results with their messages: not for the stack */
+    memset(&br, 0, sizeof br);
+    br.env_cleared = was_cleared != NULL;
+    br.threads = set_threads(a.threads > 0 ? a.threads : 0);
+    br.core = openblas_get_corename();
+    br.ocfg = openblas_get_config();
+    fprintf(stderr, "bench: OpenBLAS %s, kernel %s, %d threads%s\n", br.ocfg, br.core, br.threads,
             was_cleared ? " (OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset for this run)" : "");
 
     /* sgemm peak */
-    int sizes_full[] = {1024, 2048, 3072, 4096}, sizes_quick[] = {256};
-    int *sizes = a.quick ? sizes_quick : sizes_full, n_sizes = a.quick ? 1 : 4;
-    double per_size[4] = {0}, peak = sgemm_peak(a.quick, per_size);
-    for (int i = 0; i < n_sizes; i++) fprintf(stderr, "bench: sgemm %d: %.1f GFLOP/s (%d threads)\n", sizes[i], per_size[i], threads);
-    /* the fraction of peak of a configuration is taken against the peak at its own thread count */
-    double peak_at[65] = {0}, scratch[4];
-    peak_at[threads < 65 ? threads : 64] = peak;
+    static const int sizes_full[] = {1024, 2048, 3072, 4096}, sizes_quick[] = {256};
+    br.sizes = a.quick ? sizes_quick : sizes_full;
+    br.n_sizes = a.quick ? 1 : 4;
+    br.peak = sgemm_peak(a.quick, br.per_size);
+    for (int i = 0; i < br.n_sizes; i++)
+        fprintf(stderr, "bench: sgemm %d: %.1f GFLOP/s (%d threads)\n", br.sizes[i], br.per_size[i], br.threads);
+    br.peak_at[br.threads < 65 ? br.threads : 64] = br.peak;
 
-    /* training, one child per configuration */
-    TrainResult res[MAX_CONFIGS];
-    for (int i = 0; i < a.n_configs; i++) {
-        fprintf(stderr, "bench: training %s ...\n", a.configs[i]);
-        run_child(a.configs[i], &a, &res[i]);
-        if (res[i].ok) {
-            int t = res[i].threads > 0 && res[i].threads < 65 ? res[i].threads : threads;
-            if (peak_at[t] == 0) {
-                set_threads(t);
-                peak_at[t] = sgemm_peak(a.quick, scratch);
-                set_threads(threads);
-                fprintf(stderr, "bench: sgemm peak at %d threads: %.1f GFLOP/s\n", t, peak_at[t]);
-            }
-            res[i].frac = res[i].flops_per_token * res[i].tok_s / (peak_at[t] * 1e9);
-        }
-        else fprintf(stderr, "bench: %s: %s\n", a.configs[i], res[i].err);
-    }
-
-    /* ESD passes at the 60M and 135M shapes */
-    /* s: the default solver (ESD_GRAM, double: gram.c + tridiag.c); s32: ESD_GRAM_F32 (single precision, ssyrk + ssyevd) */
-    struct { const char *name; int C, inter, L; double s, s32; int n; double med, med32; } esd[2] = {
-        {"60m", 512, 1376, 8, -1, -1, 0, -1, -1}, {"135m", 768, 2048, 12, -1, -1, 0, -1, -1}};
-    if (!a.quick) {
-        for (int k = 0; k < 2; k++) {
-            /* 7 Linear modules per layer (one fewer in layer 0): 83 at 135M */
-            int *rows = xcalloc((size_t)7 * esd[k].L, sizeof(int)), *cols = xcalloc((size_t)7 * esd[k].L, sizeof(int));
-            esd[k].n = tuned_shapes(esd[k].C, esd[k].inter, esd[k].L, rows, cols);
-            esd[k].s = esd_bench_pass(rows, cols, esd[k].n, ESD_GRAM, threads, a.esd_reps, &esd[k].med);
-            esd[k].s32 = esd_bench_pass(rows, cols, esd[k].n, ESD_GRAM_F32, threads, a.esd_reps, &esd[k].med32);
-            fprintf(stderr, "bench: ESD pass %s (%d modules): gram (double, default) %.3f s, gram-f32 %.3f s\n", esd[k].name,
-                    esd[k].n, esd[k].s, esd[k].s32);
-            free(rows);
-            free(cols);
-        }
-    }
-
-    /* table */
-    printf("OpenBLAS: %s | kernel: %s | threads: %d | sgemm peak: %.1f GFLOP/s\n", ocfg, core, threads, peak);
-    printf("%-14s %10s %5s %5s %6s %3s %11s %10s %10s %8s %9s %9s\n", "config", "params", "B", "T", "accum", "thr", "MFLOP/tok",
-           "tok/s", "fb tok/s", "% peak", "peak MB", "est MB");
-    for (int i = 0; i < a.n_configs; i++) {
-        if (!res[i].ok) { printf("%-14s failed: %s\n", res[i].name, res[i].err); continue; }
-        printf("%-14s %10zu %5d %5d %6d %3d %11.1f %10.1f %10.1f %7.1f%% %9.0f %9.0f\n", res[i].name, res[i].n_params, res[i].B,
-               res[i].T, res[i].accum, res[i].threads, res[i].flops_per_token / 1e6, res[i].tok_s, res[i].tok_s_fb, 100 * res[i].frac,
-               res[i].peak_mb, res[i].est_mb);
-    }
-    for (int k = 0; k < 2 && !a.quick; k++)
-        printf("ESD pass %-5s %3d modules: %.3f s best, %.3f s median of %d (gram, double, default) | %.3f s best (gram-f32)\n",
-               esd[k].name, esd[k].n, esd[k].s, esd[k].med, a.esd_reps, esd[k].s32);
-
-    /* bench.json */
-    StrBuf b = {0};
-    sb_printf(&b, "{\n  \"openblas_config\": ");
-    sb_json_str(&b, ocfg);
-    sb_printf(&b, ",\n  \"openblas_kernel\": ");
-    sb_json_str(&b, core);
-    sb_printf(&b, ",\n  \"openblas_env_unset\": %s,\n  \"threads\": %d,\n  \"quick\": %s,\n", was_cleared ? "true" : "false",
-              threads, a.quick ? "true" : "false");
-    sb_printf(&b, "  \"sgemm\": {\"peak_gflops\": %.2f, \"sizes\": [", peak);
-    for (int i = 0; i < n_sizes; i++) sb_printf(&b, "%s{\"n\": %d, \"gflops\": %.2f}", i ? ", " : "", sizes[i], per_size[i]);
-    sb_printf(&b, "]},\n  \"flops_note\": \"6 x (Linear + lm_head params) + 6*2*L*T*hidden; full T x T attention counted although half is masked\",\n");
-    sb_printf(&b, "  \"training\": [");
-    for (int i = 0; i < a.n_configs; i++) {
-        const TrainResult *r = &res[i];
-        sb_printf(&b, "%s\n    {\"config\": ", i ? "," : "");
-        sb_json_str(&b, a.configs[i]);
-        if (!r->ok) {
-            sb_printf(&b, ", \"error\": ");
-            sb_json_str(&b, r->err);
-            sb_printf(&b, "}");
-            continue;
-        }
-        sb_printf(&b, ", \"name\": ");
-        sb_json_str(&b, r->name);
-        sb_printf(&b, ", \"threads\": %d, \"peak_gflops_at_threads\": %.2f", r->threads,
-                  r->threads > 0 && r->threads < 65 ? peak_at[r->threads] : peak);
-        sb_printf(&b, ", \"n_params\": %zu, \"micro_batch\": %d, \"seq_len\": %d, \"accum\": %d, \"flops_per_token\": %.6g, "
-                      "\"fwd_bwd_s\": %.6g, \"adam_s\": %.6g, \"tok_s\": %.2f, \"tok_s_fwd_bwd\": %.2f, \"fraction_of_peak\": %.4f, "
-                      "\"peak_rss_mb\": %.1f, \"estimated_mb\": %.1f}",
-                  r->n_params, r->B, r->T, r->accum, r->flops_per_token, r->fb_s, r->adam_s, r->tok_s, r->tok_s_fb, r->frac,
-                  r->peak_mb, r->est_mb);
-    }
-    sb_printf(&b, "\n  ],\n  \"esd\": [");
-    for (int k = 0; k < 2 && !a.quick; k++)
-        sb_printf(&b, "%s{\"shape\": \"%s\", \"modules\": %d, \"solver\": \"gram\", \"seconds_per_pass\": %.4f, "
-                      "\"seconds_per_pass_median\": %.4f, \"passes\": %d, \"seconds_per_pass_gram_f32\": %.4f, "
-                      "\"seconds_per_pass_gram_f32_median\": %.4f}",
-                  k ? ", " : "", esd[k].name, esd[k].n, esd[k].s, esd[k].med, a.esd_reps, esd[k].s32, esd[k].med32);
-    sb_printf(&b, "]\n}\n");
-    Err e;
-    int rc = write_file_atomic(a.out, b.p, b.len, &e);
-    sb_free(&b);
-    if (rc) { fprintf(stderr, "alphadecay bench: %s\n", e.msg); return 1; }
-    fprintf(stderr, "bench: wrote %s\n", a.out);
+    bench_training(&a, &br);
+    bench_esd(&a, &br);
+    print_table(&a, &br);
+    if (write_json(&a, &br)) return 1;
     int failed = 0;
-    for (int i = 0; i < a.n_configs; i++) failed |= !res[i].ok;
-    for (int k = 0; k < 2 && !a.quick; k++) failed |= esd[k].s < 0 || esd[k].s32 < 0;
+    for (int i = 0; i < a.n_configs; i++) failed |= !br.res[i].ok;
+    for (int k = 0; k < 2 && !a.quick; k++) failed |= br.esd[k].s < 0 || br.esd[k].s32 < 0;
     return failed ? 1 : 0;
 }
