@@ -189,126 +189,160 @@ static int join(char *dst, const char *dir, const char *name, Err *e) {
     return 0;
 }
 
-static int run(const PrepArgs *a, Err *e) {
-    double t0 = now_seconds();
-    Progress pr = {a->quiet, t0, t0};
-    PathList files = {0};
-    Corpus c = {0};
-    Bpe b = {0};
-    unsigned char *is_val = NULL;
-    Split tr = {0}, va = {0};
-    int rc = -1, trained = 0;
-    double t_read = 0, t_bpe = 0, t_enc = 0;
-    char *json = NULL;
-    size_t json_len = 0;
-
-    if (corpus_expand(a->inputs.v, (int)a->inputs.n, &files, e) != 0) goto done;
-    if (!files.n) { err_set(e, "no input files found under the given paths"); goto done; }
-    for (size_t i = 0; i < files.n; i++) {
-        if (corpus_add_file(&c, files.v[i], a->skip_bad, e) != 0) goto done;
-        if (progress_due(&pr))
-            fprintf(stderr, "prep: read %zu/%zu files, %zu documents, %.1f MB\n", i + 1, files.n, c.n_docs,
-                    c.bytes_in / 1e6);
-    }
-    if (!c.n_docs) {
-        err_set(e, "empty corpus: %zu input file(s) hold no non-empty document%s", files.n,
-                c.n_bad_lines ? " (all JSON lines were bad and skipped)" : "");
-        goto done;
-    }
-    t_read = now_seconds() - t0;
-    if (!a->quiet)
-        fprintf(stderr, "prep: %zu documents (%.1f MB) from %zu files in %.1fs\n", c.n_docs, c.len / 1e6, files.n,
-                t_read);
-
+/* One preparation's state, from the files read to the timings reported. */
+typedef struct {
+    const PrepArgs *a;
+    Progress pr;
+    PathList files;
+    Corpus c;
+    Bpe b;
+    unsigned char *is_val; /* per document: 1 = validation */
     size_t n_val;
-    is_val = malloc(c.n_docs);
-    if (!is_val) { err_set(e, "out of memory"); goto done; }
-    if (corpus_split(c.n_docs, a->val_fraction, a->seed, is_val, &n_val, e) != 0) goto done;
+    Split tr, va;
+    int trained;
+    double t0, t_read, t_bpe, t_enc;
+} Prep;
 
-    double t1 = now_seconds();
-    if (a->tokenizer) {
-        if (bpe_load(&b, a->tokenizer, e) != 0) goto done;
-        if (a->vocab_size && a->vocab_size != b.vocab_size) {
-            err_set(e, "%s: tokenizer has vocab size %d but --vocab-size is %d", a->tokenizer, b.vocab_size,
-                    a->vocab_size);
-            goto done;
-        }
-    } else {
-        size_t n_tr = c.n_docs - n_val, k = 0;
-        const uint8_t **docs = malloc(n_tr * sizeof *docs);
-        size_t *lens = malloc(n_tr * sizeof *lens);
-        if (!docs || !lens) { free(docs); free(lens); err_set(e, "out of memory"); goto done; }
-        for (size_t d = 0; d < c.n_docs; d++)
-            if (!is_val[d]) {
-                docs[k] = (const uint8_t *)c.buf + c.off[d];
-                lens[k++] = c.off[d + 1] - c.off[d];
-            }
-        int vs = a->vocab_size ? a->vocab_size : DEFAULT_VOCAB;
-        int r = bpe_train(&b, docs, lens, n_tr, vs, on_merges, &pr, e);
-        free(docs);
-        free(lens);
-        if (r != 0) goto done;
-        trained = 1;
+/* Read: the inputs expanded to files, every file's documents into one corpus. */
+static int prep_read(Prep *p, Err *e) {
+    const PrepArgs *a = p->a;
+    if (corpus_expand(a->inputs.v, (int)a->inputs.n, &p->files, e) != 0) return -1;
+    if (!p->files.n) return err_set(e, "no input files found under the given paths");
+    for (size_t i = 0; i < p->files.n; i++) {
+        if (corpus_add_file(&p->c, p->files.v[i], a->skip_bad, e) != 0) return -1;
+        if (progress_due(&p->pr))
+            fprintf(stderr, "prep: read %zu/%zu files, %zu documents, %.1f MB\n", i + 1, p->files.n, p->c.n_docs,
+                    p->c.bytes_in / 1e6);
     }
-    t_bpe = now_seconds() - t1;
+    if (!p->c.n_docs)
+        return err_set(e, "empty corpus: %zu input file(s) hold no non-empty document%s", p->files.n,
+                       p->c.n_bad_lines ? " (all JSON lines were bad and skipped)" : "");
+    p->t_read = now_seconds() - p->t0;
+    if (!a->quiet)
+        fprintf(stderr, "prep: %zu documents (%.1f MB) from %zu files in %.1fs\n", p->c.n_docs, p->c.len / 1e6,
+                p->files.n, p->t_read);
+    return 0;
+}
 
-    double t2 = now_seconds();
-    if (encode_split(&b, &c, is_val, 0, &tr, &pr, "train", e) != 0) goto done;
-    if (encode_split(&b, &c, is_val, 1, &va, &pr, "val", e) != 0) goto done;
-    t_enc = now_seconds() - t2;
+/* Tokenizer: --tokenizer's file, or BPE trained on the training documents. */
+static int prep_tokenizer(Prep *p, Err *e) {
+    const PrepArgs *a = p->a;
+    const Corpus *c = &p->c;
+    if (a->tokenizer) {
+        if (bpe_load(&p->b, a->tokenizer, e) != 0) return -1;
+        if (a->vocab_size && a->vocab_size != p->b.vocab_size)
+            return err_set(e, "%s: tokenizer has vocab size %d but --vocab-size is %d", a->tokenizer, p->b.vocab_size,
+                           a->vocab_size);
+        return 0;
+    }
+    size_t n_tr = c->n_docs - p->n_val, k = 0;
+    const uint8_t **docs = malloc(n_tr * sizeof *docs);
+    size_t *lens = malloc(n_tr * sizeof *lens);
+    if (!docs || !lens) { free(docs); free(lens); return err_set(e, "out of memory"); }
+    for (size_t d = 0; d < c->n_docs; d++)
+        if (!p->is_val[d]) {
+            docs[k] = (const uint8_t *)c->buf + c->off[d];
+            lens[k++] = c->off[d + 1] - c->off[d];
+        }
+    int vs = a->vocab_size ? a->vocab_size : DEFAULT_VOCAB;
+    int r = bpe_train(&p->b, docs, lens, n_tr, vs, on_merges, &p->pr, e);
+    free(docs);
+    free(lens);
+    if (r != 0) return -1;
+    p->trained = 1;
+    return 0;
+}
 
-    /* everything is in memory: now write, prep.json last */
-    char path[AD_PATH_MAX];
-    int wide = b.vocab_size > 65536;
-    if (mkdir_p(a->out, e) != 0) goto done;
-    if (join(path, a->out, "prep.json", e) != 0) goto done;
-    unlink(path);
-    if (join(path, a->out, "tokenizer.bin", e) != 0 || bpe_save(&b, path, e) != 0) goto done;
-    if (join(path, a->out, "train.bin", e) != 0 || shard_write(path, tr.toks.v, tr.toks.n, wide, e) != 0) goto done;
-    if (join(path, a->out, "val.bin", e) != 0 || shard_write(path, va.toks.v, va.toks.n, wide, e) != 0) goto done;
-
-    double total = now_seconds() - t0;
-    FILE *f = open_memstream(&json, &json_len);
-    if (!f) { err_set(e, "out of memory"); goto done; }
+/* prep.json's text (in *json, malloc'd): inputs, files, counts, timings. */
+static int prep_json(const Prep *p, int wide, double total, char **json, size_t *json_len, Err *e) {
+    const PrepArgs *a = p->a;
+    const Split *tr = &p->tr, *va = &p->va;
+    FILE *f = open_memstream(json, json_len);
+    if (!f) return err_set(e, "out of memory");
     fprintf(f, "{\n  \"version\": \"%s\",\n  \"inputs\": [", AD_VERSION);
     for (size_t i = 0; i < a->inputs.n; i++) { fputs(i ? ", " : "", f); json_str(f, a->inputs.v[i]); }
     fprintf(f, "],\n  \"files\": [");
-    for (size_t i = 0; i < files.n; i++) { fputs(i ? ",\n    " : "\n    ", f); json_str(f, files.v[i]); }
-    fprintf(f, "],\n  \"n_files\": %zu,\n  \"bytes_read\": %zu,\n", files.n, c.bytes_in);
+    for (size_t i = 0; i < p->files.n; i++) { fputs(i ? ",\n    " : "\n    ", f); json_str(f, p->files.v[i]); }
+    fprintf(f, "],\n  \"n_files\": %zu,\n  \"bytes_read\": %zu,\n", p->files.n, p->c.bytes_in);
     fprintf(f, "  \"documents\": {\"train\": %zu, \"val\": %zu, \"empty_dropped\": %zu, \"bad_lines_skipped\": %zu},\n",
-            tr.docs, va.docs, c.n_empty, c.n_bad_lines);
-    fprintf(f, "  \"bytes\": {\"train\": %zu, \"val\": %zu},\n", tr.bytes, va.bytes);
-    fprintf(f, "  \"tokens\": {\"train\": %zu, \"val\": %zu},\n", tr.toks.n, va.toks.n);
-    fprintf(f, "  \"vocab_size\": %d,\n  \"eot_id\": %d,\n  \"token_bytes\": %d,\n", b.vocab_size, b.eot,
+            tr->docs, va->docs, p->c.n_empty, p->c.n_bad_lines);
+    fprintf(f, "  \"bytes\": {\"train\": %zu, \"val\": %zu},\n", tr->bytes, va->bytes);
+    fprintf(f, "  \"tokens\": {\"train\": %zu, \"val\": %zu},\n", tr->toks.n, va->toks.n);
+    fprintf(f, "  \"vocab_size\": %d,\n  \"eot_id\": %d,\n  \"token_bytes\": %d,\n", p->b.vocab_size, p->b.eot,
             wide ? 4 : 2);
     fprintf(f, "  \"tokenizer\": {\"file\": \"tokenizer.bin\", \"trained\": %s, \"source\": ",
-            trained ? "true" : "false");
+            p->trained ? "true" : "false");
     if (a->tokenizer) json_str(f, a->tokenizer);
     else fputs("null", f);
     fprintf(f, "},\n  \"val_fraction\": %.6g,\n  \"seed\": %llu,\n", a->val_fraction, (unsigned long long)a->seed);
-    fprintf(f, "  \"seconds\": {\"read\": %.3f, \"tokenizer\": %.3f, \"encode\": %.3f, \"total\": %.3f},\n", t_read,
-            t_bpe, t_enc, total);
+    fprintf(f, "  \"seconds\": {\"read\": %.3f, \"tokenizer\": %.3f, \"encode\": %.3f, \"total\": %.3f},\n", p->t_read,
+            p->t_bpe, p->t_enc, total);
     fprintf(f, "  \"throughput\": {\"bpe_train_bytes_per_s\": %.0f, \"encode_bytes_per_s\": %.0f, "
                "\"encode_tokens_per_s\": %.0f}\n}\n",
-            trained && t_bpe > 0 ? tr.bytes / t_bpe : 0.0, t_enc > 0 ? (tr.bytes + va.bytes) / t_enc : 0.0,
-            t_enc > 0 ? (tr.toks.n + va.toks.n) / t_enc : 0.0);
+            p->trained && p->t_bpe > 0 ? tr->bytes / p->t_bpe : 0.0,
+            p->t_enc > 0 ? (tr->bytes + va->bytes) / p->t_enc : 0.0,
+            p->t_enc > 0 ? (tr->toks.n + va->toks.n) / p->t_enc : 0.0);
     fclose(f);
-    if (join(path, a->out, "prep.json", e) != 0 || write_file_atomic(path, json, json_len, e) != 0) goto done;
-    if (!a->quiet)
+    return 0;
+}
+
+/* Write: everything is in memory; a stale prep.json goes first, the new one is written last. */
+static int prep_write(const Prep *p, Err *e) {
+    const PrepArgs *a = p->a;
+    char path[AD_PATH_MAX];
+    int wide = p->b.vocab_size > 65536;
+    if (mkdir_p(a->out, e) != 0) return -1;
+    if (join(path, a->out, "prep.json", e) != 0) return -1;
+    unlink(path);
+    if (join(path, a->out, "tokenizer.bin", e) != 0 || bpe_save(&p->b, path, e) != 0) return -1;
+    if (join(path, a->out, "train.bin", e) != 0 || shard_write(path, p->tr.toks.v, p->tr.toks.n, wide, e) != 0) return -1;
+    if (join(path, a->out, "val.bin", e) != 0 || shard_write(path, p->va.toks.v, p->va.toks.n, wide, e) != 0) return -1;
+
+    double total = now_seconds() - p->t0;
+    char *json = NULL;
+    size_t json_len = 0;
+    if (prep_json(p, wide, total, &json, &json_len, e) != 0) return -1;
+    int rc = join(path, a->out, "prep.json", e) != 0 || write_file_atomic(path, json, json_len, e) != 0 ? -1 : 0;
+    free(json);
+    if (rc) return -1;
+    if (!a->quiet) {
+        const Split *tr = &p->tr, *va = &p->va;
         fprintf(stderr, "prep: vocab %d; train %zu docs %zu tokens, val %zu docs %zu tokens (%.2f bytes/token); "
                         "tokenizer %.1fs, encode %.1fs, total %.1fs -> %s\n",
-                b.vocab_size, tr.docs, tr.toks.n, va.docs, va.toks.n,
-                (double)(tr.bytes + va.bytes) / (double)(tr.toks.n + va.toks.n - tr.docs - va.docs + 1e-9), t_bpe,
-                t_enc, total, a->out);
-    rc = 0;
+                p->b.vocab_size, tr->docs, tr->toks.n, va->docs, va->toks.n,
+                (double)(tr->bytes + va->bytes) / (double)(tr->toks.n + va->toks.n - tr->docs - va->docs + 1e-9),
+                p->t_bpe, p->t_enc, total, a->out);
+    }
+    return 0;
+}
+
+/* read -> split -> tokenizer -> encode -> write. */
+static int run(const PrepArgs *a, Err *e) {
+    Prep p = {.a = a};
+    p.t0 = now_seconds();
+    p.pr = (Progress){a->quiet, p.t0, p.t0};
+    int rc = -1;
+    if (prep_read(&p, e) != 0) goto done;
+    p.is_val = malloc(p.c.n_docs);
+    if (!p.is_val) { err_set(e, "out of memory"); goto done; }
+    if (corpus_split(p.c.n_docs, a->val_fraction, a->seed, p.is_val, &p.n_val, e) != 0) goto done;
+
+    double t1 = now_seconds();
+    if (prep_tokenizer(&p, e) != 0) goto done;
+    p.t_bpe = now_seconds() - t1;
+
+    double t2 = now_seconds();
+    if (encode_split(&p.b, &p.c, p.is_val, 0, &p.tr, &p.pr, "train", e) != 0) goto done;
+    if (encode_split(&p.b, &p.c, p.is_val, 1, &p.va, &p.pr, "val", e) != 0) goto done;
+    p.t_enc = now_seconds() - t2;
+    rc = prep_write(&p, e);
 done:
-    free(json);
-    tokvec_free(&tr.toks);
-    tokvec_free(&va.toks);
-    free(is_val);
-    bpe_free(&b);
-    corpus_free(&c);
-    pathlist_free(&files);
+    tokvec_free(&p.tr.toks);
+    tokvec_free(&p.va.toks);
+    free(p.is_val);
+    bpe_free(&p.b);
+    corpus_free(&p.c);
+    pathlist_free(&p.files);
     return rc;
 }
 
