@@ -223,30 +223,31 @@ static int group_of(const char *type) {
     return -1;
 }
 
-int fig_wd_sweep(const Fig *f, StrBuf *body, Err *e) {
+/* The x values: the distinct values of key xk among the runs of any series, in numeric order (each
+ * a malloc'd copy). Mixing is checked per (series, x) cell by the table; a series spans x. */
+static int wd_x_values(const Fig *f, const char *xk, char **xs, Err *e) {
     const Spec *s = f->spec;
-    const char *xk = s->x_key[0] ? s->x_key : "decay.weight_decay";
-    /* the x values: distinct values of xk among the runs of any series */
-    char *xs[SPEC_MAX_SEL];
     int nx = 0;
     for (int r = 0; r < s->nrows; r++) {
         int *idx, n;
-        if (select_runs(s, f->rs, &s->rows[r], NULL, &idx, &n, e) == 0) {
-            for (int i = 0; i < n; i++) {
-                const char *v = run_coord(&f->rs->runs[idx[i]], xk);
-                int seen = !v;
-                for (int j = 0; j < nx && !seen; j++) seen = value_equal(xs[j], v);
-                if (!seen && nx < SPEC_MAX_SEL) {
-                    xs[nx] = xcalloc(strlen(v) + 1, 1);
-                    strcpy(xs[nx++], v);
-                }
+        if (select_runs(s, f->rs, &s->rows[r], NULL, &idx, &n, e) != 0) continue;
+        for (int i = 0; i < n; i++) {
+            const char *v = run_coord(&f->rs->runs[idx[i]], xk);
+            int seen = !v;
+            for (int j = 0; j < nx && !seen; j++) seen = value_equal(xs[j], v);
+            if (!seen && nx < SPEC_MAX_SEL) {
+                xs[nx] = xcalloc(strlen(v) + 1, 1);
+                strcpy(xs[nx++], v);
             }
-            free(idx);
         }
-        /* mixing is checked per (series, x) cell below; a whole series legitimately spans x */
+        free(idx);
     }
-    if (!nx) return err_set(e, "%s: no runs with %s", s->path, xk);
     qsort(xs, (size_t)nx, sizeof *xs, cmp_num);
+    return nx;
+}
+
+/* The spec as a table with one column per x value (where xk = x). */
+static Spec *wd_spec(const Spec *s, const char *xk, char *const *xs, int nx) {
     Spec *c = spec_variant(s, s->metric);
     c->ncols = nx;
     for (int i = 0; i < nx; i++) {
@@ -258,85 +259,108 @@ int fig_wd_sweep(const Fig *f, StrBuf *body, Err *e) {
         strfmt(c->cols[i].where.c[0].vals[0], sizeof c->cols[i].where.c[0].vals[0], "%s", xs[i]);
         c->cols[i].where.c[0].nvals = 1;
     }
+    return c;
+}
+
+/* One line "x mean min max" x3 groups of alpha from the final spectra of the completed runs of a
+ * cell into a (nothing when no module has a fit); *points counts the lines. */
+static int wd_alpha_line(const Fig *f, const Spec *c, int r, int i, const char *x, StrBuf *a, int *points, Err *e) {
+    int *idx, n;
+    if (select_runs(c, f->rs, &c->rows[r], &c->cols[i], &idx, &n, e)) return -1;
+    double sum[3] = {0}, mn[3], mx[3];
+    int cnt[3] = {0};
+    for (int g = 0; g < 3; g++) mn[g] = INFINITY, mx[g] = -INFINITY;
+    for (int k = 0; k < n; k++) {
+        const Run *run = &f->rs->runs[idx[k]];
+        if (strcmp(run->status, "completed")) continue;
+        SpectrumRec *recs;
+        int nr;
+        long step;
+        Err e2 = {{0}};
+        if (fig_run_spectra(run, "final", &recs, &nr, &step, &e2)) {
+            sb_printf(f->warn, "%s: %s\n", f->spec->name, e2.msg);
+            continue;
+        }
+        for (int m = 0; m < nr; m++) {
+            int g = group_of(module_type_name((ModuleType)recs[m].type));
+            if (g < 0 || !(recs[m].alpha > 0)) continue; /* failed fits have alpha -1 */
+            sum[g] += recs[m].alpha;
+            cnt[g]++;
+            mn[g] = fmin(mn[g], recs[m].alpha);
+            mx[g] = fmax(mx[g], recs[m].alpha);
+        }
+        esd_free_spectra(recs, nr);
+    }
+    free(idx);
+    if (cnt[0] || cnt[1] || cnt[2]) {
+        sb_printf(a, "%s", x);
+        for (int g = 0; g < 3; g++)
+            if (cnt[g]) sb_printf(a, " %.10g %.10g %.10g", sum[g] / cnt[g], mn[g], mx[g]);
+            else sb_printf(a, " NaN NaN NaN");
+        sb_printf(a, "\n");
+        (*points)++;
+    }
+    return 0;
+}
+
+/* Series r: its data files (perplexity per x, alpha per group per x) and its plot clauses in the
+ * left (perplexity) and right (alpha) panels. */
+static int wd_series(const Fig *f, const Spec *c, const Table *t, int r, char *const *xs, int nx, StrBuf *left,
+                     StrBuf *right, Err *e) {
+    static const char *const colors[6] = {"#4477aa", "#cc3311", "#228833", "#aa3377", "#ee7733", "#555555"};
+    const Spec *s = f->spec;
+    StrBuf d = {0}, a = {0};
+    int apoints = 0;
+    for (int i = 0; i < nx; i++) {
+        const Cell *cell = table_cell(t, r, i);
+        if (cell->n) sb_printf(&d, "%s %.10g %.10g\n", xs[i], cell->mean, cell->n > 1 ? cell->sd : 0);
+        if (wd_alpha_line(f, c, r, i, xs[i], &a, &apoints, e)) {
+            sb_free(&d);
+            sb_free(&a);
+            return -1;
+        }
+    }
+    char suffix[32], rel[AD_PATH_MAX], rela[AD_PATH_MAX];
+    snprintf(suffix, sizeof suffix, "ppl%d", r);
+    int w1 = d.len ? fig_data(f, suffix, &d, rel, sizeof rel, e) : 0;
+    snprintf(suffix, sizeof suffix, "alpha%d", r);
+    int w2 = apoints ? fig_data(f, suffix, &a, rela, sizeof rela, e) : 0;
+    int has_d = d.len > 0;
+    sb_free(&d);
+    sb_free(&a);
+    if (w1 || w2) return -1;
+    if (has_d) {
+        sb_printf(left, "%s\"%s\" using 1:2:3 with yerrorlines lw 2 pt 7 lc rgb \"%s\" title ", left->len ? ", " : "plot ",
+                  rel, colors[r % 6]);
+        gp_str(left, s->rows[r].label);
+    }
+    for (int g = 0; apoints && g < 3; g++) {
+        const char *gc = colors[g];
+        sb_printf(right, "%s\"%s\" using 1:%d:%d with filledcurves fs transparent solid 0.15 lc rgb \"%s\" notitle, ",
+                  right->len ? ", " : "plot ", rela, 3 + 3 * g, 4 + 3 * g, gc);
+        sb_printf(right, "\"%s\" using 1:%d with linespoints lw 2 pt %d dt %d lc rgb \"%s\" title ", rela, 2 + 3 * g,
+                  r ? 6 : 7, r ? 2 : 1, gc);
+        char title[160];
+        strfmt(title, sizeof title, "%s, %s", s->rows[r].label, GROUP_NAMES[g]);
+        gp_str(right, title);
+    }
+    return 0;
+}
+
+int fig_wd_sweep(const Fig *f, StrBuf *body, Err *e) {
+    const Spec *s = f->spec;
+    const char *xk = s->x_key[0] ? s->x_key : "decay.weight_decay";
+    char *xs[SPEC_MAX_SEL];
+    int nx = wd_x_values(f, xk, xs, e);
+    if (!nx) return err_set(e, "%s: no runs with %s", s->path, xk);
+    Spec *c = wd_spec(s, xk, xs, nx);
     Table t = {0};
     int rc = -1;
     StrBuf left = {0}, right = {0};
     if (table_build(&t, c, f->rs, NULL, e)) goto done;
     if (t.warn.p) sb_printf(f->warn, "%s", t.warn.p);
-    static const char *const colors[6] = {"#4477aa", "#cc3311", "#228833", "#aa3377", "#ee7733", "#555555"};
-    for (int r = 0; r < t.nrows; r++) {
-        StrBuf d = {0}, a = {0};
-        int apoints = 0;
-        for (int i = 0; i < nx; i++) {
-            const Cell *cell = table_cell(&t, r, i);
-            if (cell->n) sb_printf(&d, "%s %.10g %.10g\n", xs[i], cell->mean, cell->n > 1 ? cell->sd : 0);
-            /* alpha per module group from the final spectra of the completed runs of this cell */
-            int *idx, n;
-            if (select_runs(c, f->rs, &c->rows[r], &c->cols[i], &idx, &n, e)) {
-                sb_free(&d);
-                sb_free(&a);
-                goto done;
-            }
-            double sum[3] = {0}, mn[3], mx[3];
-            int cnt[3] = {0};
-            for (int g = 0; g < 3; g++) mn[g] = INFINITY, mx[g] = -INFINITY;
-            for (int k = 0; k < n; k++) {
-                const Run *run = &f->rs->runs[idx[k]];
-                if (strcmp(run->status, "completed")) continue;
-                SpectrumRec *recs;
-                int nr;
-                long step;
-                Err e2 = {{0}};
-                if (fig_run_spectra(run, "final", &recs, &nr, &step, &e2)) {
-                    sb_printf(f->warn, "%s: %s\n", s->name, e2.msg);
-                    continue;
-                }
-                for (int m = 0; m < nr; m++) {
-                    int g = group_of(module_type_name((ModuleType)recs[m].type));
-                    if (g < 0 || !(recs[m].alpha > 0)) continue; /* failed fits have alpha -1 */
-                    sum[g] += recs[m].alpha;
-                    cnt[g]++;
-                    mn[g] = fmin(mn[g], recs[m].alpha);
-                    mx[g] = fmax(mx[g], recs[m].alpha);
-                }
-                esd_free_spectra(recs, nr);
-            }
-            free(idx);
-            if (cnt[0] || cnt[1] || cnt[2]) {
-                sb_printf(&a, "%s", xs[i]);
-                for (int g = 0; g < 3; g++)
-                    if (cnt[g]) sb_printf(&a, " %.10g %.10g %.10g", sum[g] / cnt[g], mn[g], mx[g]);
-                    else sb_printf(&a, " NaN NaN NaN");
-                sb_printf(&a, "\n");
-                apoints++;
-            }
-        }
-        char suffix[32], rel[AD_PATH_MAX], rela[AD_PATH_MAX];
-        snprintf(suffix, sizeof suffix, "ppl%d", r);
-        int w1 = d.len ? fig_data(f, suffix, &d, rel, sizeof rel, e) : 0;
-        snprintf(suffix, sizeof suffix, "alpha%d", r);
-        int w2 = apoints ? fig_data(f, suffix, &a, rela, sizeof rela, e) : 0;
-        int has_d = d.len > 0;
-        sb_free(&d);
-        sb_free(&a);
-        if (w1 || w2) goto done;
-        const char *col = colors[r % 6];
-        if (has_d) {
-            sb_printf(&left, "%s\"%s\" using 1:2:3 with yerrorlines lw 2 pt 7 lc rgb \"%s\" title ", left.len ? ", " : "plot ",
-                      rel, col);
-            gp_str(&left, s->rows[r].label);
-        }
-        for (int g = 0; apoints && g < 3; g++) {
-            const char *gc = colors[g];
-            sb_printf(&right, "%s\"%s\" using 1:%d:%d with filledcurves fs transparent solid 0.15 lc rgb \"%s\" notitle, ",
-                      right.len ? ", " : "plot ", rela, 3 + 3 * g, 4 + 3 * g, gc);
-            sb_printf(&right, "\"%s\" using 1:%d with linespoints lw 2 pt %d dt %d lc rgb \"%s\" title ", rela, 2 + 3 * g,
-                      r ? 6 : 7, r ? 2 : 1, gc);
-            char title[160];
-            strfmt(title, sizeof title, "%s, %s", s->rows[r].label, GROUP_NAMES[g]);
-            gp_str(&right, title);
-        }
-    }
+    for (int r = 0; r < t.nrows; r++)
+        if (wd_series(f, c, &t, r, xs, nx, &left, &right, e)) goto done;
     if (!left.len) {
         err_set(e, "%s: no completed runs to plot", s->path);
         goto done;
