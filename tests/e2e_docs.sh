@@ -81,9 +81,13 @@ keys_from_binary() {
     mkdir -p "$d"
     awk 'BEGIN { for (i = 0; i < 200; i++) print "{\"text\": \"the cat sees the dog " i " times\"}" }' > "$d/c.jsonl"
     "$BIN" prep --input "$d/c.jsonl" --out "$d/data" --vocab-size 260 --val-fraction 0.1 --quiet >"$d/prep.log" 2>&1 || return 1
-    "$BIN" train /dev/null --set data.train="$d/data/train.bin" --set model.vocab_size=260 --set train.steps=1 \
-        --set train.warmup_steps=0 --set train.batch_size=1 --set data.seq_len=8 --set train.threads=1 \
-        --set eval.every=0 --out "$d/out" >"$d/train.log" 2>&1 || return 1
+    cat > "$d/x.yaml" <<YAML
+model: {vocab_size: 260}
+data: {train: $d/data/train.bin, seq_len: 8}
+train: {steps: 1, warmup_steps: 0, batch_size: 1, threads: 1}
+eval: {every: 0}
+YAML
+    "$BIN" train "$d/x.yaml" --out "$d/out" >"$d/train.log" 2>&1 || return 1
     awk '/^[a-z_]+:$/ { sec = substr($1, 1, length($1) - 1); next }
          /^  [a-z_0-9]+:/ { k = $1; sub(/:$/, "", k); print sec "." k }' "$d/out/config.yaml"
 }

@@ -9,7 +9,7 @@
  * next list puts back (so the newest intact checkpoint is never lost, also with keep 1).
  * Load verifies the checksums newest first and falls back past a damaged checkpoint (with a warning). 
  * Exactness: weights and moments are raw float bytes (safetensors); doubles are printed with %.17g
- * (which strtod reads back to the same bits); 64-bit words (RNG, data position) are decimal strings
+ * (which strtod reads back to the same bits); 64-bit words (the data position) are decimal strings
  * because a JSON number is a double and cannot hold them. */
 #include "checkpoint.h"
 #include "crc32c.h"

@@ -4,7 +4,7 @@
  *   model.safetensors  fp32 weights, HF LLaMA names, __metadata__ {"format":"pt"}
  *   config.json        a LlamaConfig (model_type llama, architectures [LlamaForCausalLM], ...)
  *   optimizer.safetensors  Adam moments under the same names ("m." / "v." prefixed)
- *   state.json         step, tokens, data position, RNG, decay state, per-tensor wd, elapsed
+ *   state.json         step, tokens, data position, decay state, per-tensor wd, elapsed
  *   COMPLETE           written last; a directory without it is never loaded. Text: "step N", then
  *                      one line per file "NAME SIZE crc32c=XXXXXXXX" (bytes, CRC-32C in hex)
  * It is written under a temporary name and renamed into place; only the newest `keep` are kept (the
