@@ -148,4 +148,75 @@ else
     fail sweep_max_runs_overrides_cap "rc $rc1/$rc2: $(head -c 300 "$T/capped.out") / $(head -c 300 "$T/capped2.out")"
 fi
 
+# ---- a trained tiny run for the checkpoint and silent-acceptance cases ----
+awk 'BEGIN { srand(3); split("the a one every some", D); split("cat dog bird model matrix layer", N);
+             split("eats sees trains decays fits learns", V);
+             for (d = 0; d < 120; d++) { s = "";
+               for (k = 0; k < 4; k++) s = s D[int(rand()*5)+1] " " N[int(rand()*6)+1] " " V[int(rand()*6)+1] ". ";
+               print "{\"text\": \"" s "\"}" } }' >"$T/corpus.jsonl"
+"$BIN" prep --input "$T/corpus.jsonl" --out "$T/data" --vocab-size 300 --val-fraction 0.1 --seed 1 >"$T/prep.log" 2>&1 ||
+    { fail prep "$(tail -1 "$T/prep.log")"; exit 1; }
+cat >"$T/tiny.yaml" <<YAML
+model: {hidden_size: 32, intermediate_size: 88, num_attention_heads: 2, num_hidden_layers: 2, vocab_size: 300}
+data: {train: $T/data/train.bin, val: $T/data/val.bin, seq_len: 16}
+train: {lr: 0.005, batch_size: 4, micro_batch_size: 4, steps: 6, warmup_steps: 1, seed: 5, threads: 1}
+decay: {method: uniform, weight_decay: 1.0e-5}
+eval: {every: 0, tokens: 500}
+checkpoint: {every: 2, keep: 3}
+YAML
+"$BIN" train "$T/tiny.yaml" --out "$T/full" >"$T/full.log" 2>&1 || { fail train "$(tail -2 "$T/full.log")"; exit 1; }
+
+# ---- checkpoints: one flipped byte in the newest model is found; resume falls back with a warning
+# naming the file; eval, esd and sample refuse the damaged directory ----
+# $T/run: the same run killed after step 6's logs but before its last checkpoint and summary
+cp -r "$T/full" "$T/run"; rm -rf "$T/run/summary.json" "$T/run/checkpoint/step_00000006"
+ck="$T/run/checkpoint/step_00000004"
+printf "\x55" | dd of="$ck/model.safetensors" bs=1 seek=$(( $(stat -c %s "$ck/model.safetensors") - 100 )) conv=notrunc 2>/dev/null
+cmp -s "$ck/model.safetensors" "$T/full/checkpoint/step_00000004/model.safetensors" && fail flip "byte not changed"
+"$BIN" eval --checkpoint "$ck" --data "$T/data/val.bin" --seq-len 16 >"$T/ev.out" 2>&1; rc=$?
+if [ $rc -ne 0 ] && grep -q "step_00000004/model.safetensors: CRC-32C .*corrupt" "$T/ev.out"; then ok eval_refuses_corrupt_checkpoint
+else fail eval_refuses_corrupt_checkpoint "rc $rc: $(head -c 300 "$T/ev.out")"; fi
+"$BIN" esd "$ck/model.safetensors" --threads 1 >"$T/esd2.out" 2>&1; rc=$?
+if [ $rc -ne 0 ] && grep -q "model.safetensors: CRC-32C" "$T/esd2.out"; then ok esd_refuses_corrupt_checkpoint
+else fail esd_refuses_corrupt_checkpoint "rc $rc: $(head -c 300 "$T/esd2.out")"; fi
+"$BIN" sample --checkpoint "$ck" --tokenizer "$T/data/tokenizer.bin" --tokens 4 >"$T/sm.out" 2>&1; rc=$?
+if [ $rc -ne 0 ] && grep -q "model.safetensors: CRC-32C" "$T/sm.out"; then ok sample_refuses_corrupt_checkpoint
+else fail sample_refuses_corrupt_checkpoint "rc $rc: $(head -c 300 "$T/sm.out")"; fi
+"$BIN" train "$T/tiny.yaml" --out "$T/run" >"$T/resume.log" 2>&1; rc=$?
+# resumed from step 2: the run ends with the same weights and logs as the uninterrupted one
+if [ $rc -eq 0 ] && grep -q "warning: .*step_00000004/model.safetensors: CRC-32C" "$T/resume.log" &&
+   cmp -s "$T/run/checkpoint/step_00000006/model.safetensors" "$T/full/checkpoint/step_00000006/model.safetensors" &&
+   cmp -s <(grep -o '"loss": [-0-9.e]*' "$T/run/metrics.jsonl") <(grep -o '"loss": [-0-9.e]*' "$T/full/metrics.jsonl"); then
+    ok resume_falls_back_past_corrupt_checkpoint
+else
+    fail resume_falls_back_past_corrupt_checkpoint "rc $rc: $(grep -i 'warn\|error' "$T/resume.log" | head -3)"
+fi
+
+# ---- silent acceptance -> clear errors ----
+"$BIN" train "$T/tiny.yaml" --set model.vocab_size=320 --out "$T/v" >"$T/v.log" 2>&1; rc=$?
+if [ $rc -ne 0 ] && grep -q "vocabulary of 300 (prep.json)" "$T/v.log" && [ ! -e "$T/v/summary.json" ]; then ok vocab_differs_from_prep_json
+else fail vocab_differs_from_prep_json "rc $rc: $(tail -1 "$T/v.log")"; fi
+"$BIN" train "$T/tiny.yaml" --set 'decay.exclude=[model.layers.0.self_attn.q_proj, lm_head, model.layers.0.attn.k_proj]' \
+    --out "$T/x" >"$T/x.log" 2>&1; rc=$?
+if [ $rc -ne 0 ] && grep -q "decay.exclude: no module named 'model.layers.0.attn.k_proj'" "$T/x.log"; then ok decay_exclude_unknown_module
+else fail decay_exclude_unknown_module "rc $rc: $(tail -1 "$T/x.log")"; fi
+# config.json that declares fewer layers than the weights hold
+mkdir -p "$T/trunc"; cp "$T/full/checkpoint/step_00000004/model.safetensors" "$T/trunc/"
+sed 's/"num_hidden_layers": 2/"num_hidden_layers": 1/' "$T/full/checkpoint/step_00000004/config.json" >"$T/trunc/config.json"
+"$BIN" eval --checkpoint "$T/trunc" --data "$T/data/val.bin" --seq-len 16 >"$T/tr.out" 2>&1; rc=$?
+if [ $rc -ne 0 ] && grep -q "model.layers.1.* has no place" "$T/tr.out"; then ok config_fewer_layers_than_weights
+else fail config_fewer_layers_than_weights "rc $rc: $(head -c 300 "$T/tr.out")"; fi
+# pad mode on documents of one token each (nothing to predict)
+if [ $have_py = 1 ]; then
+    mkdir -p "$T/one"
+    python3 -c '
+import struct, sys
+n = 500
+hdr = [20240520, 1, n] + [0] * 253
+open(sys.argv[1], "wb").write(struct.pack("<256i", *hdr) + struct.pack("<%dH" % n, *([299] * n)))' "$T/one/train.bin"
+    "$BIN" train "$T/tiny.yaml" --set data.mode=pad --set "data.train=$T/one/train.bin" --set data.val= --out "$T/p" >"$T/p.log" 2>&1; rc=$?
+    if [ $rc -ne 0 ] && grep -q "pad mode: every one of the 500 documents is a single token" "$T/p.log"; then ok pad_mode_nothing_to_predict
+    else fail pad_mode_nothing_to_predict "rc $rc: $(tail -1 "$T/p.log")"; fi
+fi
+
 exit $FAILED

@@ -29,7 +29,7 @@ static int index_documents(DataLoader *dl, Err *e) {
 
 int loader_open(DataLoader *dl, const char *path, DataMode mode, int T, int vocab_size, int shuffle, uint64_t seed,
                 Err *e) {
-    TokenIds ids = {vocab_size - 1, vocab_size - 1, 0};
+    TokenIds ids = {vocab_size - 1, vocab_size - 1, 0, 0};
     return loader_open_ids(dl, path, mode, T, vocab_size, shuffle, seed, ids, e);
 }
 
@@ -64,6 +64,16 @@ int loader_open_ids(DataLoader *dl, const char *path, DataMode mode, int T, int 
         err_set(e, "%s: %zu tokens is too few for one row of %d tokens", path, dl->shard.n_tokens, T + 1);
         loader_close(dl);
         return -1;
+    }
+    if (mode == DATA_PAD) { /* a row predicts min(document, T) - 1 tokens: all one-token documents give 0 */
+        size_t targets = 0;
+        for (size_t r = 0; r < dl->n_rows && !targets; r++) targets += dl->doc_start[r + 1] - dl->doc_start[r] > 1;
+        if (!targets) {
+            err_set(e, "%s: pad mode: every one of the %zu documents is a single token, so there is nothing to predict",
+                    path, dl->n_rows);
+            loader_close(dl);
+            return -1;
+        }
     }
     dl->perm = malloc(dl->n_rows * sizeof(size_t));
     if (!dl->perm) { loader_close(dl); return err_set(e, "%s: out of memory", path); }
@@ -156,14 +166,21 @@ int prep_read_ids(const char *shard_path, TokenIds *ids, Err *e) {
     if (!file_exists(path)) return 1;
     Json *j = NULL;
     if (json_parse_file(path, &j, e)) return -1;
-    double eos, pad;
+    double eos, pad, vocab;
     int keep = 0, rc = 1;
+    if (json_num(j, "vocab_size", &vocab) == 0) {
+        if (vocab != (int)vocab || vocab < 1) {
+            json_free(j);
+            return err_set(e, "%s: vocab_size %g must be a positive integer", path, vocab);
+        }
+        ids->vocab = (int)vocab;
+    }
     if (json_num(j, "eos_id", &eos) == 0 && json_num(j, "pad_id", &pad) == 0) {
         if (eos != (int)eos || pad != (int)pad || eos < 0 || pad < 0)
             rc = err_set(e, "%s: eos_id %g / pad_id %g must be non-negative integers", path, eos, pad);
         else {
             json_bool(j, "keep_eos_on_truncate", &keep);
-            *ids = (TokenIds){(int)eos, (int)pad, keep};
+            *ids = (TokenIds){(int)eos, (int)pad, keep, ids->vocab};
             rc = 0;
         }
     }

@@ -42,11 +42,13 @@ int loader_open(DataLoader *dl, const char *path, DataMode mode, int T, int voca
  * SentencePiece ids are EOS 1, pad 0, and a truncated document keeps its EOS as the last token. */
 typedef struct {
     int eos, pad, keep_eos;
+    int vocab; /* prep.json's vocab_size, 0 when not recorded (filled by prep_read_ids) */
 } TokenIds;
 int loader_open_ids(DataLoader *dl, const char *path, DataMode mode, int T, int vocab_size, int shuffle,
                     uint64_t seed, TokenIds ids, Err *e);
-/* Reads eos_id / pad_id / keep_eos of the prep.json in the shard's directory into *ids; leaves *ids
- * unchanged (returns 1) when there is no prep.json or it predates these keys; -1 on a bad file. */
+/* Reads eos_id / pad_id / keep_eos of the prep.json in the shard's directory into *ids; leaves them
+ * unchanged (returns 1) when there is no prep.json or it predates these keys; -1 on a bad file. Its
+ * vocab_size (the vocabulary the shard was encoded with) goes to ids->vocab whenever present. */
 int prep_read_ids(const char *shard_path, TokenIds *ids, Err *e);
 void loader_close(DataLoader *dl);
 /* Keeps only the shard's first max_tokens tokens (pack: the windows that lie inside them; pad: the

@@ -358,6 +358,19 @@ int decay_init(DecayState *st, const Config *cfg, Model *m, FILE *log, const cha
         if ((t->kind == KIND_LINEAR || t->kind == KIND_LM_HEAD) && !is_excluded(cfg, name))
             p->cand[p->n_cand++] = i;
     }
+    /* A name in decay.exclude that matches no module is a typo that would silently tune the module. */
+    for (int x = 0; x < cfg->decay.n_exclude; x++) {
+        int found = 0;
+        for (int i = 0; i < m->n_tensors && !found; i++) {
+            char name[96];
+            module_name(&m->tensors[i], name, sizeof name);
+            found = (m->tensors[i].kind == KIND_LINEAR || m->tensors[i].kind == KIND_LM_HEAD) && !strcmp(name, cfg->decay.exclude[x]);
+        }
+        if (!found)
+            return err_set(e, "%s: decay.exclude: no module named '%s' in this model (names look like "
+                              "model.layers.0.self_attn.q_proj, model.layers.%d.mlp.down_proj, lm_head)",
+                           cfg->source[0] ? cfg->source : "config", cfg->decay.exclude[x], m->cfg.num_hidden_layers - 1);
+    }
     if (!fresh) return 0; /* resume: m->wd and the state come from the checkpoint */
     double eta = cfg->decay.weight_decay;
     switch (cfg->decay.method) {

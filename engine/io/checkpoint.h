@@ -42,7 +42,8 @@ int checkpoint_verify_model(const char *dir, Err *e);
 
 /* Hugging Face files. */
 int safetensors_save_model(const char *path, const Model *m, Err *e);
-/* Loads every table tensor by name; missing tensors or wrong shapes are errors naming the file. */
+/* Loads every table tensor by name; missing tensors, wrong shapes and weights (*.weight) the table has
+ * no place for (more layers than the config declares) are errors naming the file. */
 int safetensors_load_model(const char *path, Model *m, Err *e);
 /* The table's tensors taken from n buffers of the params layout (params, adam_m, adam_v), buffer k's
  * tensors named prefixes[k] + HF name (e.g. "m." for optimizer.safetensors). Load checks every

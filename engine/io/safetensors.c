@@ -231,7 +231,30 @@ int safetensors_load_table(const char *path, const Model *m, int nbuf, float *co
     return 0;
 }
 
+/* A weight in the file that the model has no place for: config.json declares fewer layers (or a
+ * smaller model) than the file holds. Loading would silently evaluate a truncated model. Buffers that
+ * are not weights (rotary inv_freq, counters) are not named *.weight and stay ignored. */
+static int check_no_extra_weights(const StReader *r, const Model *m, Err *e) {
+    for (int k = 0; k < r->n; k++) {
+        const char *nm = r->ents[k].name;
+        size_t l = strlen(nm);
+        if (l < 7 || strcmp(nm + l - 7, ".weight")) continue;
+        int known = 0;
+        for (int i = 0; i < m->n_tensors && !known; i++) known = !strcmp(m->tensors[i].name, nm);
+        if (!known)
+            return err_set(e, "%s: tensor '%s' has no place in the model config.json describes (%d layers): config.json "
+                              "and the weights disagree",
+                           r->path, nm, m->cfg.num_hidden_layers);
+    }
+    return 0;
+}
+
 int safetensors_load_model(const char *path, Model *m, Err *e) {
+    StReader r;
+    if (st_open(&r, path, e)) return -1;
+    int rc = check_no_extra_weights(&r, m, e);
+    st_close(&r);
+    if (rc) return -1;
     float *bufs[1] = {m->params};
     const char *prefixes[1] = {""};
     return safetensors_load_table(path, m, 1, bufs, prefixes, e);
