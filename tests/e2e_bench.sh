@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # e2e_bench: `alphadecay bench` smoke test: --help, bad usage, and a --quick run on tiny_test that must
-# write a bench.json with a sgemm peak, the OpenBLAS kernel and one training result. No timing checks.
+# write a bench.json with a sgemm peak, the OpenBLAS kernel, one training result and the scaling row
+# (1 and 2 ranks); the --scaling-model table against its formula computed here. No timing checks.
 set -u
 fail=0
 ok() { echo "ok $1"; }
@@ -29,4 +30,29 @@ else
     echo "skipped bench_json_valid: no python3"
 fi
 grep -q 'tiny_test' "$AD_TMP/bench.out" && ok bench_table || bad bench_table "no table row for tiny_test"
+
+# The scaling row: four measurements, the 2-rank ones through mpirun (skipped without it).
+if command -v mpirun >/dev/null 2>&1; then
+    grep -q '"parallel_efficiency": [0-9]' "$out" && grep -q '"zero": true, "micro": 2, "tok_s": [0-9]' "$out" &&
+        grep -q '2 x 1 (zero)' "$AD_TMP/bench.out" && ok bench_scaling_row ||
+        bad bench_scaling_row "no 2-rank results in bench.json / the table: $(grep -m1 -A5 '^scaling' "$AD_TMP/bench.out")"
+else
+    echo "skipped bench_scaling_row: mpirun not installed"
+fi
+
+# The scaling model against the formula worked out here: tiny_test (8 x 64 tokens per update, 40 steps),
+# one node at 1000 tok/s, no Adam time, no latency: t(N) = 0.512 / N + 2 (N-1)/N x 4 params / (G/8 1e9).
+np=$(grep -o '"n_params": [0-9]*' "$out" | head -1 | awk '{print $2}')
+"$AD_BIN" bench --scaling-model --config experiments/tiny_test.yaml --node-tok-s 1000 --adam-s 0 --latency-us 0 \
+    --out "$AD_TMP/scaling.md" >"$AD_TMP/scaling.out" 2>&1
+want=$(awk -v p="$np" 'BEGIN { for (n = 2; n <= 64; n *= 2) { line = "| tiny_test | " n;
+    split("10 25 100", g, " "); for (k = 1; k <= 3; k++) { c = 2 * (n - 1) / n * 4 * p / (g[k] * 1e9 / 8); t = 0.512 / n + c;
+    line = line sprintf(" | %.0f | %.2f | %.1f", 512 / t, 0.512 / (n * t), 40 * 512 / (512 / t) / 86400) } print line " |" } }')
+if [ -n "$np" ] && [ "$(grep '^| tiny_test | [0-9]' "$AD_TMP/scaling.md")" = "$want" ] && grep -q '^| tiny_test (1M) | 1 | 1000 |' "$AD_TMP/scaling.md"; then
+    ok bench_scaling_model_formula
+else
+    bad bench_scaling_model_formula "table differs from the formula: $(grep -m2 '^| tiny_test' "$AD_TMP/scaling.md") vs $(echo "$want" | head -1)"
+fi
+"$AD_BIN" bench --scaling-model --latency-us -1 >/dev/null 2>&1; [ $? -eq 2 ] && ok bench_scaling_model_bad_usage ||
+    bad bench_scaling_model_bad_usage "a negative latency was accepted"
 exit $fail

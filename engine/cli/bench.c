@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench_scaling.h"
 #include "cli.h"
 #include "config.h"
 #include "esd.h"
@@ -65,7 +66,10 @@ static void usage(FILE *f) {
             "  --esd-reps N    ESD passes per shape; the best and the median are reported (default 5)\n"
             "  --out FILE      JSON output (default bench.json)\n"
             "  --quick         small sgemm, one step, no ESD (a smoke test; numbers not meaningful)\n"
-            "  --keep-env      keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (default: unset them for this run)\n");
+            "  --keep-env      keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (default: unset them for this run)\n\n"
+            "The scaling row trains the first configuration with 1 rank x 2 threads, 1 x 1 and (through mpirun)\n"
+            "2 ranks x 1 thread, replicated and with train.zero: tok/s, communication share, memory per rank.\n"
+            "`alphadecay bench --scaling-model --help`: the predicted multi-node table (ring all-reduce model).\n");
 }
 
 static int parse_int_arg(const char *s, int lo, int *out) {
@@ -156,7 +160,7 @@ static double sgemm_peak(int quick, double *per_size) {
 
 /* docs/performance.md, "Benchmark definitions": 6 x (every Linear weight and lm_head, not the embedding lookup) + 6 * 2 * L * T * hidden
  * (scores and weighted sum, forward and backward, the full T x T product although half is masked). */
-static double model_flops_per_token(const Model *m, int T) {
+double bench_flops_per_token(const Model *m, int T) {
     double mm = 0;
     for (int i = 0; i < m->n_tensors; i++)
         if (m->tensors[i].kind == KIND_LINEAR || m->tensors[i].kind == KIND_LM_HEAD) mm += (double)m->tensors[i].size;
@@ -208,7 +212,7 @@ static int child_train(const char *cfg_path, int steps, int threads) {
     double tokens = (double)B * T;
     printf("{\"threads\": %d, \"n_params\": %zu, \"B\": %d, \"T\": %d, \"accum\": %d, \"flops_per_token\": %.6g, \"fb_s\": %.6g, "
            "\"adam_s\": %.6g, \"tok_s\": %.6g, \"tok_s_fb\": %.6g, \"peak_mb\": %.1f, \"est_mb\": %.1f}\n",
-           nthreads, m.n_params, B, T, accum, model_flops_per_token(&m, T), fb, adam, tokens / (fb + adam / accum), tokens / fb,
+           nthreads, m.n_params, B, T, accum, bench_flops_per_token(&m, T), fb, adam, tokens / (fb + adam / accum), tokens / fb,
            peak_rss_mb(), model_estimate_bytes(&c.model, B, T, 1) / 1048576.0);
     free(in);
     free(tg);
@@ -326,6 +330,7 @@ typedef struct {
     double peak_at[65];       /* sgemm peak per thread count, 0 = not measured */
     TrainResult res[MAX_CONFIGS];
     EsdResult esd[2];
+    ScalingRow scaling[SCALING_ROWS]; /* data-parallel runs of the first configuration (bench_scaling.h) */
 } BenchResults;
 
 /* Training: one child per configuration; each one's fraction of peak against the sgemm peak at its
@@ -382,6 +387,7 @@ static void print_table(const BenchArgs *a, const BenchResults *br) {
     for (int k = 0; k < 2 && !a->quick; k++)
         printf("ESD pass %-5s %3d modules: %.3f s best, %.3f s median of %d (gram, double, default) | %.3f s best (gram-f32)\n",
                br->esd[k].name, br->esd[k].n, br->esd[k].s, br->esd[k].med, a->esd_reps, br->esd[k].s32);
+    bench_scaling_print(a->configs[0], br->scaling);
 }
 
 /* bench.json, written atomically. */
@@ -426,7 +432,9 @@ static int write_json(const BenchArgs *a, const BenchResults *br) {
                       "\"seconds_per_pass_gram_f32_median\": %.4f}",
                   k ? ", " : "", x->name, x->n, x->s, x->med, a->esd_reps, x->s32, x->med32);
     }
-    sb_printf(&b, "]\n}\n");
+    sb_printf(&b, "],\n  \"scaling\": ");
+    bench_scaling_json(&b, a->configs[0], br->scaling);
+    sb_printf(&b, "\n}\n");
     Err e;
     int rc = write_file_atomic(a->out, b.p, b.len, &e);
     sb_free(&b);
@@ -438,6 +446,10 @@ static int write_json(const BenchArgs *a, const BenchResults *br) {
 int cmd_bench(int argc, char **argv) {
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--scaling-model")) return bench_scaling_model(argc, argv);
+        if (!strcmp(argv[i], "--child-dist")) return bench_dist_child(argc, argv);
+    }
     BenchArgs a;
     if (parse_args(argc, argv, &a)) return 2;
     if (a.child) return child_train(a.child, a.steps, a.threads);
@@ -465,6 +477,8 @@ int cmd_bench(int argc, char **argv) {
 
     bench_training(&a, &br);
     bench_esd(&a, &br);
+    fprintf(stderr, "bench: scaling %s: 1 rank x 2 threads, 1 x 1, 2 ranks x 1 thread (replicated, zero) ...\n", a.configs[0]);
+    bench_scaling_measure(a.configs[0], a.quick, br.scaling);
     print_table(&a, &br);
     if (write_json(&a, &br)) return 1;
     int failed = 0;

@@ -1,0 +1,403 @@
+/* bench_scaling.c - see bench_scaling.h.
+ *
+ * Measured row: each measurement is a child process (this binary, `bench --child-dist`), started
+ * directly for 1 rank and through `mpirun --oversubscribe -np 2` for 2 ranks, so each rank's VmHWM is
+ * its own. A child builds the configuration's model with random tokens and times `reps` updates of
+ * `micro` micro-batches (each rank computing micro / ranks of them) exactly as train does them:
+ * forward + backward, the gradient all-reduce, Adam (under zero: this rank's slice, then the weight
+ * all-gather). tok/s = micro x B x T / update seconds; the communication share is the seconds inside
+ * the collectives over the update seconds. The recipe accumulates many more micro-batches per update
+ * (64 at 60M), over which the same all-reduce is amortised: the table also gives the share projected
+ * to the recipe's accumulation.
+ *
+ * Scaling model: per update on N nodes, t(N) = t_fb / N + t_adam + 2 (N - 1) / N x gradient bytes /
+ * bandwidth + 2 (N - 1) x latency (a ring all-reduce: reduce-scatter then all-gather, each N - 1
+ * steps of 1/N of the buffer). t_fb is the forward + backward time of the whole global batch on one
+ * node: measured for the 60M model (or given with --node-tok-s) and scaled to the other sizes by model
+ * FLOPs per token (the same fraction of peak assumed); t_adam scales with the parameter count.
+ * Parallel efficiency = t(1) / (N t(N)). */
+#include "bench_scaling.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "dist.h"
+#include "json.h"
+#include "optim.h"
+
+void openblas_set_num_threads(int num_threads);
+
+/* ---------------------------------------------------------------- one rank of a measurement ---- */
+
+static int load_config(const char *path, Config *c, Err *e) {
+    config_defaults(c);
+    if (config_load(c, path, e)) return -1;
+    config_resolve(c);
+    return config_validate(c, e);
+}
+
+int bench_dist_child(int argc, char **argv) {
+    const char *cfg_path = NULL;
+    int micro = 4, threads = 1, zero = 0, reps = 2;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--child-dist") && i + 1 < argc) cfg_path = argv[++i];
+        else if (!strcmp(argv[i], "--micro") && i + 1 < argc) micro = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--zero")) zero = 1;
+    }
+    char msg[256];
+    Err e;
+    Config c;
+    Model m = {0};
+    int ranks = dist_init(&argc, &argv, msg, sizeof msg);
+    if (ranks < 0) { printf("{\"error\": \"%s\"}\n", msg); return 1; }
+    int me = dist_rank();
+    if (!cfg_path || micro < ranks || micro % ranks || reps < 1) {
+        if (me == 0) printf("{\"error\": \"bad --child-dist arguments\"}\n");
+        dist_finalize();
+        return 1;
+    }
+    if (load_config(cfg_path, &c, &e) || model_build(&m, &c.model, &e) || model_alloc_train(&m, &e) ||
+        model_alloc_acts(&m, c.train.micro_batch_size, c.data.seq_len, &e)) {
+        if (me == 0) { printf("{\"error\": "); json_write_str(stdout, e.msg); printf("}\n"); }
+        model_free(&m);
+        dist_finalize();
+        return 1;
+    }
+    omp_set_num_threads(threads);
+    openblas_set_num_threads(threads);
+    model_init_weights(&m, 0);
+    for (int i = 0; i < m.n_tensors; i++) m.wd[i] = 1e-5;
+    size_t lo = 0, hi = m.n_params;
+    float *mo = m.adam_m, *ve = m.adam_v;
+    if (zero && ranks > 1) { /* as train.zero: only this rank's slice of the moments */
+        dist_range(m.n_params, me, ranks, &lo, &hi);
+        free(m.adam_m);
+        free(m.adam_v);
+        m.adam_m = m.adam_v = NULL;
+        mo = xcalloc(hi - lo + 1, sizeof(float));
+        ve = xcalloc(hi - lo + 1, sizeof(float));
+    }
+    int B = c.train.micro_batch_size, T = c.data.seq_len, per = micro / ranks;
+    int *in = xcalloc((size_t)B * T, sizeof *in), *tg = xcalloc((size_t)B * T, sizeof *tg);
+    Rng r;
+    rng_seed(&r, 11 + (uint64_t)me);
+    double fb = 0, comm = 0, adam = 0, upd = 0;
+    for (int s = 0; s <= reps; s++) { /* update 0 warms up */
+        dist_barrier();
+        double t0 = now_seconds(), c0 = dist_comm_seconds(), f = 0;
+        model_zero_grad(&m);
+        for (int k = 0; k < per; k++) {
+            for (int i = 0; i < B * T; i++) {
+                in[i] = (int)rng_below(&r, (uint64_t)c.model.vocab_size);
+                tg[i] = (int)rng_below(&r, (uint64_t)c.model.vocab_size);
+            }
+            double t1 = now_seconds();
+            model_forward(&m, in, tg, B, T, NULL);
+            model_backward(&m, 1.0f / (float)micro);
+            f += now_seconds() - t1;
+        }
+        dist_sum_floats(m.grads, m.n_params);
+        double t2 = now_seconds();
+        adam_update_slice(&m, c.train.optimizer, 1e-4, 0.9, 0.999, 1e-8, s + 1, lo, hi, mo, ve);
+        double a = now_seconds() - t2;
+        if (zero && ranks > 1) dist_allgather_floats(m.params, m.n_params);
+        if (s == 0) continue;
+        upd += now_seconds() - t0;
+        fb += f / per;
+        adam += a;
+        comm += dist_comm_seconds() - c0;
+    }
+    /* every rank's peak memory, gathered to rank 0 */
+    double *peaks = xcalloc((size_t)ranks, sizeof *peaks), peak = 0;
+    peaks[me] = peak_rss_mb();
+    dist_sum_doubles(peaks, (size_t)ranks);
+    for (int k = 0; k < ranks; k++) if (peaks[k] > peak) peak = peaks[k];
+    if (me == 0)
+        printf("{\"ranks\": %d, \"threads\": %d, \"zero\": %d, \"micro\": %d, \"tok_s\": %.6g, \"update_s\": %.6g, "
+               "\"comm_s\": %.6g, \"fb_s\": %.6g, \"adam_s\": %.6g, \"peak_mb\": %.1f, \"grad_mb\": %.2f}\n",
+               ranks, threads, zero, micro, (double)micro * B * T / (upd / reps), upd / reps, comm / reps, fb / reps,
+               adam / reps, peak, m.n_params * 4.0 / 1048576.0);
+    fflush(stdout);
+    free(peaks);
+    free(in);
+    free(tg);
+    if (mo != m.adam_m) { free(mo); free(ve); }
+    model_free(&m);
+    dist_finalize();
+    return 0;
+}
+
+/* ---------------------------------------------------------------- the measured row ---- */
+
+/* Single-quoted for the shell. */
+static void shq(char *out, size_t n, const char *s) {
+    size_t k = 0;
+    out[k++] = '\'';
+    for (; *s && k + 5 < n; s++) {
+        if (*s == '\'') { memcpy(out + k, "'\\''", 4); k += 4; }
+        else out[k++] = *s;
+    }
+    out[k++] = '\'';
+    out[k] = 0;
+}
+
+static void run_one(const char *cfg, int ranks, int threads, int zero, int micro, ScalingRow *row) {
+    memset(row, 0, sizeof *row);
+    row->ranks = ranks;
+    row->threads = threads;
+    row->zero = zero;
+    row->micro = micro;
+    char self[AD_PATH_MAX], qs[2 * AD_PATH_MAX], qc[2 * AD_PATH_MAX], cmd[4 * AD_PATH_MAX + 256];
+    if (self_exe_path(self, sizeof self) <= 0) { snprintf(row->err, sizeof row->err, "cannot find this binary"); return; }
+    shq(qs, sizeof qs, self);
+    shq(qc, sizeof qc, cfg);
+    const char *launch = "";
+    if (ranks > 1) {
+        if (system("command -v mpirun >/dev/null 2>&1") != 0) { snprintf(row->err, sizeof row->err, "mpirun not found"); return; }
+        /* Open MPI refuses root unless told; a waiting rank yields its core to the other */
+        launch = geteuid() == 0 ? "mpirun --oversubscribe --allow-run-as-root --mca mpi_yield_when_idle 1 -np 2 "
+                                : "mpirun --oversubscribe --mca mpi_yield_when_idle 1 -np 2 ";
+    }
+    snprintf(cmd, sizeof cmd, "%s%s bench --child-dist %s --micro %d --threads %d%s 2>&1", launch, qs, qc, micro, threads,
+             zero ? " --zero" : "");
+    FILE *p = popen(cmd, "r");
+    if (!p) { snprintf(row->err, sizeof row->err, "cannot start the measurement"); return; }
+    char line[4096], last[4096] = "";
+    while (fgets(line, sizeof line, p))
+        if (line[0] == '{') snprintf(last, sizeof last, "%s", line);
+    int st = pclose(p);
+    Json *j = NULL;
+    Err e;
+    if (!last[0] || json_parse(last, strlen(last), "child", &j, &e)) {
+        snprintf(row->err, sizeof row->err, "no result (status %d) from: %.150s", st, cmd);
+        return;
+    }
+    const char *msg = json_str(j, "error");
+    if (msg) snprintf(row->err, sizeof row->err, "%s", msg);
+    else
+        row->ok = !json_num(j, "tok_s", &row->tok_s) && !json_num(j, "update_s", &row->update_s) &&
+                  !json_num(j, "comm_s", &row->comm_s) && !json_num(j, "fb_s", &row->fb_s) &&
+                  !json_num(j, "adam_s", &row->adam_s) && !json_num(j, "peak_mb", &row->peak_mb) &&
+                  !json_num(j, "grad_mb", &row->grad_mb);
+    if (!msg && !row->ok) snprintf(row->err, sizeof row->err, "incomplete result");
+    json_free(j);
+}
+
+void bench_scaling_measure(const char *cfg, int quick, ScalingRow rows[SCALING_ROWS]) {
+    int micro = quick ? 2 : 4;
+    run_one(cfg, 1, 2, 0, micro, &rows[0]);
+    run_one(cfg, 1, 1, 0, micro, &rows[1]);
+    run_one(cfg, 2, 1, 0, micro, &rows[2]);
+    run_one(cfg, 2, 1, 1, micro, &rows[3]);
+}
+
+/* The communication share once the all-reduce is amortised over `accum` micro-batches per update
+ * (the recipe's) instead of the measured few: compute and Adam scale, the communication does not. */
+static double projected_share(const ScalingRow *r, int accum) {
+    double t = (double)accum / r->ranks * r->fb_s + r->adam_s + r->comm_s;
+    return t > 0 ? r->comm_s / t : 0;
+}
+
+static int recipe_accum(const char *cfg) {
+    Config c;
+    Err e;
+    return load_config(cfg, &c, &e) ? 0 : c.train.batch_size / c.train.micro_batch_size;
+}
+
+void bench_scaling_print(const char *cfg, const ScalingRow rows[SCALING_ROWS]) {
+    int accum = recipe_accum(cfg);
+    printf("scaling %s (%d micro-batches per measured update; the recipe has %d):\n", cfg, rows[0].micro, accum);
+    printf("  %-22s %10s %10s %9s %12s %14s %10s\n", "ranks x threads", "tok/s", "update s", "comm s", "comm share",
+           "share @recipe", "MB/rank");
+    for (int i = 0; i < SCALING_ROWS; i++) {
+        const ScalingRow *r = &rows[i];
+        char label[64];
+        snprintf(label, sizeof label, "%d x %d%s", r->ranks, r->threads, r->zero ? " (zero)" : "");
+        if (!r->ok) { printf("  %-22s skipped: %s\n", label, r->err); continue; }
+        printf("  %-22s %10.1f %10.3f %9.4f %11.1f%% %13.2f%% %10.0f\n", label, r->tok_s, r->update_s, r->comm_s,
+               100 * r->comm_s / r->update_s, 100 * projected_share(r, accum), r->peak_mb);
+    }
+    if (rows[0].ok && rows[2].ok)
+        printf("  2 ranks x 1 thread / 1 rank x 2 threads: %.2f\n", rows[2].tok_s / rows[0].tok_s);
+    if (rows[1].ok && rows[2].ok)
+        printf("  parallel efficiency, 2 ranks x 1 thread / (2 x 1 rank x 1 thread): %.2f\n", rows[2].tok_s / (2 * rows[1].tok_s));
+}
+
+void bench_scaling_json(StrBuf *b, const char *cfg, const ScalingRow rows[SCALING_ROWS]) {
+    int accum = recipe_accum(cfg);
+    sb_printf(b, "{\"config\": ");
+    sb_json_str(b, cfg);
+    sb_printf(b, ", \"recipe_accum\": %d, \"rows\": [", accum);
+    for (int i = 0; i < SCALING_ROWS; i++) {
+        const ScalingRow *r = &rows[i];
+        sb_printf(b, "%s{\"ranks\": %d, \"threads\": %d, \"zero\": %s, \"micro\": %d", i ? ", " : "", r->ranks, r->threads,
+                  r->zero ? "true" : "false", r->micro);
+        if (!r->ok) {
+            sb_printf(b, ", \"error\": ");
+            sb_json_str(b, r->err);
+            sb_printf(b, "}");
+            continue;
+        }
+        sb_printf(b, ", \"tok_s\": %.2f, \"update_s\": %.5f, \"comm_s\": %.5f, \"comm_share\": %.4f, "
+                     "\"comm_share_at_recipe\": %.5f, \"fwd_bwd_s\": %.5f, \"adam_s\": %.5f, \"peak_rss_mb_per_rank\": %.1f}",
+                  r->tok_s, r->update_s, r->comm_s, r->comm_s / r->update_s, projected_share(r, accum), r->fb_s,
+                  r->adam_s, r->peak_mb);
+    }
+    sb_printf(b, "]");
+    if (rows[1].ok && rows[2].ok) sb_printf(b, ", \"parallel_efficiency\": %.4f", rows[2].tok_s / (2 * rows[1].tok_s));
+    sb_printf(b, "}");
+}
+
+/* ---------------------------------------------------------------- the scaling model ---- */
+
+typedef struct {
+    const char *path;
+    char name[64];
+    double params, flops, tokens_per_update, steps;
+} ModelCase;
+
+static int model_case(const char *path, ModelCase *mc, Err *e) {
+    Config c;
+    Model m = {0};
+    if (load_config(path, &c, e) || model_build(&m, &c.model, e)) return -1; /* params untouched: no memory */
+    mc->path = path;
+    const char *base = strrchr(path, '/');
+    snprintf(mc->name, sizeof mc->name, "%s", base ? base + 1 : path);
+    char *dot = strrchr(mc->name, '.');
+    if (dot) *dot = 0;
+    mc->params = (double)m.n_params;
+    mc->flops = bench_flops_per_token(&m, c.data.seq_len);
+    mc->tokens_per_update = (double)c.train.batch_size * c.data.seq_len;
+    mc->steps = (double)c.train.steps;
+    model_free(&m);
+    return 0;
+}
+
+/* Forward + backward tok/s and Adam seconds per update of cfg on this machine (all cores), from two
+ * timed micro-steps after a warm-up. */
+static int measure_node(const char *cfg, double *tok_s, double *adam_s, Err *e) {
+    Config c;
+    Model m = {0};
+    if (load_config(cfg, &c, e) || model_build(&m, &c.model, e) || model_alloc_train(&m, e) ||
+        model_alloc_acts(&m, c.train.micro_batch_size, c.data.seq_len, e)) {
+        model_free(&m);
+        return -1;
+    }
+    model_init_weights(&m, 0);
+    int B = c.train.micro_batch_size, T = c.data.seq_len;
+    int *in = xcalloc((size_t)B * T, sizeof *in), *tg = xcalloc((size_t)B * T, sizeof *tg);
+    Rng r;
+    rng_seed(&r, 5);
+    for (int i = 0; i < B * T; i++) {
+        in[i] = (int)rng_below(&r, (uint64_t)c.model.vocab_size);
+        tg[i] = (int)rng_below(&r, (uint64_t)c.model.vocab_size);
+    }
+    double fb = 0, ad = 0;
+    for (int s = 0; s < 3; s++) {
+        double t0 = now_seconds();
+        model_zero_grad(&m);
+        model_forward(&m, in, tg, B, T, NULL);
+        model_backward(&m, 1.0f);
+        double t1 = now_seconds();
+        adam_update(&m, c.train.optimizer, 1e-4, 0.9, 0.999, 1e-8, s + 1);
+        if (s > 0) { fb += t1 - t0; ad += now_seconds() - t1; }
+    }
+    *tok_s = 2.0 * B * T / fb;
+    *adam_s = ad / 2;
+    free(in);
+    free(tg);
+    model_free(&m);
+    return 0;
+}
+
+static void model_usage(FILE *f) {
+    fprintf(f,
+            "usage: alphadecay bench --scaling-model [--config FILE.yaml]... [--node-tok-s X] [--adam-s S]\n"
+            "                        [--latency-us U] [--out FILE.md]\n\n"
+            "Predicted data-parallel throughput over N = 2..64 nodes at 10, 25 and 100 Gb/s for each configuration\n"
+            "(default: experiments/llama_{60m,135m,350m,1b}.yaml): per update t(N) = t_fb / N + t_adam\n"
+            "+ 2 (N-1)/N x gradient bytes / bandwidth + 2 (N-1) x latency (ring all-reduce), tok/s, parallel\n"
+            "efficiency t(1) / (N t(N)) and days for the configuration's run (steps x batch x seq_len tokens).\n"
+            "t_fb and t_adam are measured on this machine for the first configuration (two micro-steps, all\n"
+            "cores) and scaled to the others by FLOPs per token and parameter count.\n\n"
+            "  --node-tok-s X  forward+backward tok/s of the first configuration on one node (skips the measurement)\n"
+            "  --adam-s S      its Adam seconds per update (with --node-tok-s; default 0)\n"
+            "  --latency-us U  per-message latency of the network (default 20)\n"
+            "  --out FILE      also write the table (Markdown) to FILE\n");
+}
+
+int bench_scaling_model(int argc, char **argv) {
+    const char *cfgs[8], *out = NULL;
+    int n_cfg = 0;
+    double node_tok_s = 0, adam_s = 0, lat_us = 20;
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        int has = i + 1 < argc;
+        char *end = NULL;
+        if (!strcmp(o, "--scaling-model")) continue;
+        if (!strcmp(o, "--help") || !strcmp(o, "-h")) { model_usage(stdout); return 0; }
+        if (!strcmp(o, "--config") && has && n_cfg < 8) cfgs[n_cfg++] = argv[++i];
+        else if (!strcmp(o, "--out") && has) out = argv[++i];
+        else if (!strcmp(o, "--node-tok-s") && has) node_tok_s = strtod(argv[++i], &end);
+        else if (!strcmp(o, "--adam-s") && has) adam_s = strtod(argv[++i], &end);
+        else if (!strcmp(o, "--latency-us") && has) lat_us = strtod(argv[++i], &end);
+        else { fprintf(stderr, "alphadecay bench --scaling-model: unknown or incomplete option '%s'\n", o); return 2; }
+        if (end && (*end || !(node_tok_s >= 0) || !(adam_s >= 0) || !(lat_us >= 0))) {
+            fprintf(stderr, "alphadecay bench --scaling-model: %s needs a non-negative number\n", o);
+            return 2;
+        }
+    }
+    if (n_cfg == 0) {
+        cfgs[n_cfg++] = "experiments/llama_60m.yaml";
+        cfgs[n_cfg++] = "experiments/llama_135m.yaml";
+        cfgs[n_cfg++] = "experiments/llama_350m.yaml";
+        cfgs[n_cfg++] = "experiments/llama_1b.yaml";
+    }
+    Err e;
+    ModelCase mc[8];
+    for (int k = 0; k < n_cfg; k++)
+        if (model_case(cfgs[k], &mc[k], &e)) { fprintf(stderr, "alphadecay bench: %s\n", e.msg); return 1; }
+    const char *how = "given";
+    if (node_tok_s <= 0) {
+        how = "measured on this machine";
+        fprintf(stderr, "bench: measuring %s forward+backward and Adam on this node ...\n", cfgs[0]);
+        if (measure_node(cfgs[0], &node_tok_s, &adam_s, &e)) { fprintf(stderr, "alphadecay bench: %s\n", e.msg); return 1; }
+    }
+    static const double gbps[3] = {10, 25, 100};
+    static const int nodes[6] = {2, 4, 8, 16, 32, 64};
+    StrBuf b = {0};
+    sb_printf(&b, "Ring all-reduce model: %s forward+backward %.0f tok/s on one node (%s), Adam %.3f s per update, "
+                  "latency %g us; other sizes scaled by FLOPs per token and parameters.\n\n",
+              mc[0].name, node_tok_s, how, adam_s, lat_us);
+    sb_printf(&b, "| config | nodes | 10 Gb/s tok/s | eff. | days | 25 Gb/s tok/s | eff. | days | 100 Gb/s tok/s | eff. | days |\n");
+    sb_printf(&b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for (int k = 0; k < n_cfg; k++) {
+        const ModelCase *c = &mc[k];
+        double fb1 = c->tokens_per_update / node_tok_s * (c->flops / mc[0].flops);
+        double ad = adam_s * c->params / mc[0].params, t1 = fb1 + ad, bytes = 4.0 * c->params;
+        double tok1 = c->tokens_per_update / t1;
+        sb_printf(&b, "| %s (%.0fM) | 1 | %.0f | 1 | %.0f | | | | | | |\n", c->name, c->params / 1e6, tok1,
+                  c->steps * c->tokens_per_update / tok1 / 86400.0);
+        for (int ni = 0; ni < 6; ni++) {
+            double N = nodes[ni];
+            sb_printf(&b, "| %s | %d", c->name, nodes[ni]);
+            for (int g = 0; g < 3; g++) {
+                double comm = 2.0 * (N - 1) / N * bytes / (gbps[g] * 1e9 / 8.0) + 2.0 * (N - 1) * lat_us * 1e-6;
+                double tN = fb1 / N + ad + comm, tok = c->tokens_per_update / tN;
+                sb_printf(&b, " | %.0f | %.2f | %.1f", tok, t1 / (N * tN), c->steps * c->tokens_per_update / tok / 86400.0);
+            }
+            sb_printf(&b, " |\n");
+        }
+    }
+    fputs(b.p, stdout);
+    int rc = 0;
+    if (out && write_file_atomic(out, b.p, b.len, &e)) { fprintf(stderr, "alphadecay bench: %s\n", e.msg); rc = 1; }
+    sb_free(&b);
+    return rc;
+}
