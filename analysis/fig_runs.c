@@ -8,6 +8,7 @@
 #include "figure.h"
 #include "model.h"
 #include "kv.h"
+#include "rundir.h"
 #include "stats.h"
 
 /* ---- curves ---- */
@@ -66,7 +67,7 @@ int fig_curves(const Fig *f, StrBuf *body, Err *e) {
         for (int side = 0; side < 2; side++) {
             StrBuf d = {0};
             int pts;
-            mean_curve(f, idx, n, side ? "eval.jsonl" : "metrics.jsonl", side ? "ppl" : "loss", &d, &pts, e);
+            mean_curve(f, idx, n, side ? RUNDIR_EVAL : RUNDIR_METRICS, side ? "ppl" : "loss", &d, &pts, e);
             char suffix[32], rel[AD_PATH_MAX];
             snprintf(suffix, sizeof suffix, "%s%d", side ? "val" : "train", i);
             if (pts && fig_data(f, suffix, &d, rel, sizeof rel, e)) {

@@ -1,5 +1,6 @@
 /* runs.c - see runs.h. */
 #include "runs.h"
+#include "rundir.h"
 
 #include <dirent.h>
 #include <math.h>
@@ -47,6 +48,11 @@ static double num_or_nan(const KVList *l, const char *key) {
     return kv_num(l, key, &v) == 0 ? v : NAN;
 }
 
+static double json_num_or_nan(const Json *o, const char *key) {
+    double v;
+    return json_num(o, key, &v) == 0 ? v : NAN;
+}
+
 static void set_problem(Run *r, const char *msg) {
     if (!r->problem[0]) strfmt(r->problem, sizeof r->problem, "%s", msg);
 }
@@ -61,65 +67,42 @@ void run_load(Run *r, const char *dir) {
     char path[AD_PATH_MAX + 32];
     Err e = {{0}};
 
-    snprintf(path, sizeof path, "%s/config.yaml", dir);
+    rundir_path(path, sizeof path, dir, RUNDIR_CONFIG);
     if (yaml_flatten_file(path, &r->cfg, &e)) {
         snprintf(r->status, sizeof r->status, "unreadable");
         set_problem(r, e.msg);
         return;
     }
-    snprintf(path, sizeof path, "%s/summary.json", dir);
-    if (file_exists(path)) {
-        char *text = NULL;
-        size_t len;
-        KVList s;
-        if (read_file(path, &text, &len, &e) || flatjson_parse(text, &s, path, &e)) {
-            if (e.msg[0] == 0) strfmt(e.msg, sizeof e.msg, "%s: unreadable", path);
-            snprintf(r->status, sizeof r->status, "unreadable");
-            set_problem(r, e.msg);
-            free(text);
-            return;
-        }
-        free(text);
-        const char *st = kv_get(&s, "status");
-        if (!st || (strcmp(st, "completed") && strcmp(st, "failed") && strcmp(st, "diverged"))) {
-            snprintf(r->status, sizeof r->status, "unreadable");
-            strfmt(r->problem, sizeof r->problem, "%s: status is %s%s%s, expected completed|failed|diverged",
-                     path, st ? "\"" : "", st ? st : "missing", st ? "\"" : "");
-            kv_free(&s);
-            return;
-        }
-        snprintf(r->status, sizeof r->status, "%s", st);
-        r->val_loss = num_or_nan(&s, "final_val_loss");
-        r->val_ppl = num_or_nan(&s, "final_val_ppl");
-        r->steps = num_or_nan(&s, "steps");
-        r->tokens = num_or_nan(&s, "tokens");
-        r->wall_seconds = num_or_nan(&s, "wall_seconds");
-        r->peak_rss_mb = num_or_nan(&s, "peak_rss_mb");
-        r->tok_per_s = num_or_nan(&s, "tok_per_s");
-        const char *msg = kv_get(&s, "message");
-        if (msg && strcmp(msg, "null")) set_problem(r, msg);
-        if (!strcmp(st, "completed") && isnan(r->val_ppl))
+    Json *sum = NULL;
+    char why[sizeof r->problem];
+    RundirStatus rs = rundir_status(dir, &sum, why, sizeof why);
+    if (rs == RUNDIR_UNREADABLE) {
+        snprintf(r->status, sizeof r->status, "unreadable");
+        set_problem(r, why);
+        return;
+    }
+    if (sum) {
+        snprintf(r->status, sizeof r->status, "%s", rundir_status_name(rs));
+        r->val_loss = json_num_or_nan(sum, "final_val_loss");
+        r->val_ppl = json_num_or_nan(sum, "final_val_ppl");
+        r->steps = json_num_or_nan(sum, "steps");
+        r->tokens = json_num_or_nan(sum, "tokens");
+        r->wall_seconds = json_num_or_nan(sum, "wall_seconds");
+        r->peak_rss_mb = json_num_or_nan(sum, "peak_rss_mb");
+        r->tok_per_s = json_num_or_nan(sum, "tok_per_s");
+        const char *msg = json_str(sum, "message");
+        if (msg) set_problem(r, msg);
+        if (rs == RUNDIR_COMPLETED && isnan(r->val_ppl))
             set_problem(r, "summary.json: completed but final_val_ppl is missing");
-        kv_free(&s);
+        json_free(sum);
         return;
     }
     /* no summary: a run in progress or killed; report how far its logs got. The sweep launcher
      * writes RUN/failed when train exited non-zero without a summary. */
-    snprintf(path, sizeof path, "%s/failed", dir);
-    int launcher_failed = file_exists(path);
-    snprintf(r->status, sizeof r->status, "%s", launcher_failed ? "failed" : "partial");
-    if (launcher_failed) {
-        char *text = NULL;
-        size_t len;
-        if (read_file(path, &text, &len, &e) == 0) {
-            char *nl = strchr(text, '\n');
-            if (nl) *nl = 0;
-            strfmt(r->problem, sizeof r->problem, "failed (sweep launcher): %s", text);
-        }
-        free(text);
-    }
+    snprintf(r->status, sizeof r->status, "%s", rs == RUNDIR_FAILED ? "failed" : "partial");
+    if (rs == RUNDIR_FAILED) strfmt(r->problem, sizeof r->problem, "failed (sweep launcher): %s", why);
     KVList last;
-    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    rundir_path(path, sizeof path, dir, RUNDIR_METRICS);
     int rc = last_record(path, &last, &e);
     if (rc < 0) {
         snprintf(r->status, sizeof r->status, "unreadable");
@@ -133,7 +116,7 @@ void run_load(Run *r, const char *dir) {
         r->tok_per_s = num_or_nan(&last, "tok_per_s");
         kv_free(&last);
     }
-    snprintf(path, sizeof path, "%s/eval.jsonl", dir);
+    rundir_path(path, sizeof path, dir, RUNDIR_EVAL);
     rc = last_record(path, &last, &e);
     if (rc < 0) {
         snprintf(r->status, sizeof r->status, "unreadable");
@@ -166,7 +149,7 @@ static void push_run(RunSet *rs, const char *dir) {
 
 static int scan_dir(const char *dir, RunSet *rs, int depth, Err *e) {
     char path[AD_PATH_MAX];
-    snprintf(path, sizeof path, "%s/config.yaml", dir);
+    rundir_path(path, sizeof path, dir, RUNDIR_CONFIG);
     if (file_exists(path)) {
         push_run(rs, dir);
         return 0;
@@ -314,8 +297,8 @@ int run_metric(const Run *r, const char *metric, double *out, Err *e) {
     if (!strcmp(metric, "tokens")) return have(r->tokens, r, metric, out, e);
     if (!strcmp(metric, "peak_rss_mb")) return have(r->peak_rss_mb, r, metric, out, e);
     if (!strcmp(metric, "tok_per_s")) return have(r->tok_per_s, r, metric, out, e);
-    if (!strcmp(metric, "best_val_ppl")) return series_extreme(r, "eval.jsonl", "ppl", 1, 0, out, e);
-    if (!strcmp(metric, "train_loss")) return series_extreme(r, "metrics.jsonl", "loss", 0, 1, out, e);
+    if (!strcmp(metric, "best_val_ppl")) return series_extreme(r, RUNDIR_EVAL, "ppl", 1, 0, out, e);
+    if (!strcmp(metric, "train_loss")) return series_extreme(r, RUNDIR_METRICS, "loss", 0, 1, out, e);
     if (!strcmp(metric, "fit_seconds_per_call") || !strcmp(metric, "decay_calls")) {
         double per, calls;
         int rc = decay_timing(r, &per, &calls, e);
@@ -352,7 +335,7 @@ int run_series(const Run *r, const char *file, const char *xkey, const char *yke
 
 int run_decay(const Run *r, KVList **recs, int *n, Err *e) {
     char path[AD_PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/decay.jsonl", r->dir);
+    rundir_path(path, sizeof path, r->dir, RUNDIR_DECAY);
     *recs = NULL;
     *n = 0;
     if (!file_exists(path)) {

@@ -1,6 +1,7 @@
 /* test_common.c - RNG determinism and range, atomic writes, shard round trip and bad shards. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -60,6 +61,39 @@ static void test_shard(const char *dir) {
     CHECK(shard_read(&s, "/nonexistent/x.bin", &e) != 0, "shard_missing_rejected", "opened a missing file");
 }
 
+/* Two processes replacing the same file at once (two sweep launchers writing sweep.json): every
+ * write succeeds, and the file always holds one writer's whole text. With one fixed temp name the
+ * two would rename each other's temp file away and fail. */
+static void test_atomic_concurrent(const char *dir) {
+    char path[256], a[4096], b[4096];
+    snprintf(path, sizeof path, "%s/shared.json", dir);
+    memset(a, 'a', sizeof a);
+    memset(b, 'b', sizeof b);
+    const int rounds = 300;
+    pid_t child = fork();
+    if (child < 0) { SKIP("atomic_write_concurrent", "fork failed"); return; }
+    if (child == 0) {
+        Err e;
+        int bad = 0;
+        for (int i = 0; i < rounds; i++) bad += write_file_atomic(path, b, sizeof b, &e) != 0;
+        _exit(bad ? 1 : 0);
+    }
+    Err e = {{0}};
+    int bad = 0, torn = 0;
+    for (int i = 0; i < rounds; i++) {
+        bad += write_file_atomic(path, a, sizeof a, &e) != 0;
+        char *t = NULL;
+        size_t n = 0;
+        if (read_file(path, &t, &n, &e) == 0)
+            torn += n != sizeof a || (memcmp(t, a, n) && memcmp(t, b, n));
+        free(t);
+    }
+    int st = 0;
+    waitpid(child, &st, 0);
+    CHECK(bad == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0 && torn == 0, "atomic_write_concurrent",
+          "%d failed writes here (last: %s), child status %d, %d torn reads", bad, e.msg, st, torn);
+}
+
 int main(void) {
     char dir[] = "/tmp/adcommonXXXXXX";
     if (!mkdtemp(dir)) {
@@ -68,6 +102,7 @@ int main(void) {
     }
     test_rng();
     test_shard(dir);
+    test_atomic_concurrent(dir);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd)) {}

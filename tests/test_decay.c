@@ -217,8 +217,9 @@ static void test_alphadecay(void) {
     }
     char logp[128];
     snprintf(logp, sizeof logp, "%s/decay.jsonl", dir);
-    FILE *log = fopen(logp, "w");
-    int rc = decay_init(&st, &c, &m, log, dir, 1, &e);
+    RunLog log = {fopen(logp, "w"), ""};
+    snprintf(log.path, sizeof log.path, "%s", logp);
+    int rc = decay_init(&st, &c, &m, &log, dir, 1, &e);
     CHECK(rc == 0, "alphadecay_init", "%s", e.msg);
     /* Tuned at step 0: layer-1 q, layer-0/1 k (64 x 64). Not tuned: layer-0 q (excluded), up_proj
      * (N = 32 < 50), lm_head (excluded), embedding, norms. */
@@ -254,7 +255,7 @@ static void test_alphadecay(void) {
           "alphadecay_schedule", "lines at 2: %d, 5: %d, last %ld", count_lines(logp, 2), count_lines(logp, 5),
           st.last_update_step);
     /* every logged wd follows from the logged alphas by the linear formula */
-    fclose(log);
+    fclose(log.f);
     FILE *f = fopen(logp, "r");
     char line[1024];
     double la[3], lw[3];

@@ -156,10 +156,15 @@ int run_argv(char *const argv[], const char *cwd, const char *out_path, char *ou
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
 
+void tmp_name(char *out, size_t n, const char *path) {
+    static unsigned counter; /* several temp files of one process at once (threads do not write files) */
+    snprintf(out, n, "%s.tmp.%ld.%u", path, (long)getpid(), counter++);
+}
+
 int write_file_atomic(const char *path, const void *data, size_t len, Err *e) {
-    char tmp[AD_PATH_MAX + 8];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    char tmp[AD_PATH_MAX + 48];
+    tmp_name(tmp, sizeof tmp, path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd < 0) return err_set(e, "%s: cannot write: %s", tmp, strerror(errno));
     const char *p = data;
     size_t left = len;

@@ -51,8 +51,12 @@ int file_exists(const char *path);
  * neither "." nor ".." nor hidden files), no control character (bytes < 0x20 and 0x7f), no quote
  * (' " `). Returns NULL when name fits, else a short reason ("contains '/'", ...). */
 const char *path_name_problem(const char *name);
-/* Write `len` bytes to path atomically: write path.tmp, fsync, rename. */
+/* Write `len` bytes to path atomically: write a temp file beside it (tmp_name), fsync, rename. Two
+ * processes writing the same path at once both succeed; the file holds one whole text. */
 int write_file_atomic(const char *path, const void *data, size_t len, Err *e);
+/* A temp name for path unique to this process and call: "PATH.tmp.PID.N". A process killed
+ * mid-write leaves such a file behind; it is never read. */
+void tmp_name(char *out, size_t n, const char *path);
 /* Read a whole file into a malloc'd, NUL-terminated buffer. */
 int read_file(const char *path, char **out, size_t *len, Err *e);
 

@@ -246,24 +246,31 @@ static double metric_of(DecayMetric mt, const EsdJob *j) {
     }
 }
 
-static void fmt_num(char *out, size_t n, double v) {
-    if (isfinite(v)) snprintf(out, n, "%.9g", v);
-    else snprintf(out, n, "null");
-}
-
-static void log_line(FILE *f, long step, const TensorInfo *t, const EsdJob *j, double wd, double secs) {
-    char name[96], v[10][32];
+/* One decay.jsonl record through the JSON writer (names escaped, non-finite numbers as null). */
+static int log_line(RunLog *log, long step, const TensorInfo *t, const EsdJob *j, double wd, double secs, Err *e) {
+    char name[96];
     module_name(t, name, sizeof name);
-    double vals[10] = {j->fit.alpha, j->fit.D, j->fit.xmin, j->spectral_norm, j->fnorm,
-                       j->stable_rank, j->entropy, j->gradnorm, wd, secs};
-    for (int i = 0; i < 10; i++) fmt_num(v[i], sizeof v[i], vals[i]);
-    fprintf(f,
-            "{\"step\": %ld, \"module\": \"%s\", \"layer\": %d, \"type\": \"%s\", \"alpha\": %s, \"D\": %s, "
-            "\"xmin\": %s, \"n_tail\": %d, \"spectral_norm\": %s, \"fnorm\": %s, \"stable_rank\": %s, "
-            "\"entropy\": %s, \"gradnorm\": %s, \"wd\": %s, \"fit_seconds\": %s}\n",
-            step, name, t->layer, module_type_name(t->type), v[0], v[1], v[2], j->fit.n_tail, v[3], v[4],
-            v[5], v[6], v[7], v[8], v[9]);
-    fflush(f);
+    StrBuf b = {0};
+    rec_begin(&b);
+    rec_int(&b, "step", step);
+    rec_str(&b, "module", name);
+    rec_int(&b, "layer", t->layer);
+    rec_str(&b, "type", module_type_name(t->type));
+    rec_num(&b, "alpha", "%.9g", j->fit.alpha);
+    rec_num(&b, "D", "%.9g", j->fit.D);
+    rec_num(&b, "xmin", "%.9g", j->fit.xmin);
+    rec_int(&b, "n_tail", j->fit.n_tail);
+    rec_num(&b, "spectral_norm", "%.9g", j->spectral_norm);
+    rec_num(&b, "fnorm", "%.9g", j->fnorm);
+    rec_num(&b, "stable_rank", "%.9g", j->stable_rank);
+    rec_num(&b, "entropy", "%.9g", j->entropy);
+    rec_num(&b, "gradnorm", "%.9g", j->gradnorm);
+    rec_num(&b, "wd", "%.9g", wd);
+    rec_num(&b, "fit_seconds", "%.9g", secs);
+    rec_end(&b);
+    int rc = runlog_append(log, &b, e);
+    sb_free(&b);
+    return rc;
 }
 
 static int save_spectra(DecayState *st, Model *m, long step, Err *e) {
@@ -320,10 +327,9 @@ static int modulewise_update(DecayState *st, Model *m, long step, int use_grads,
         set_all(m, eta);
         for (int i = 0; i < n; i++) m->wd[p->cand[which[i]]] = wd[i];
         double secs = now_seconds() - t0;
-        if (st->log)
-            for (int k = 0; k < p->n_cand; k++)
-                if (passes_filter(st, &p->jobs[k]))
-                    log_line(st->log, step, &m->tensors[p->cand[k]], &p->jobs[k], m->wd[p->cand[k]], secs);
+        for (int k = 0; st->log && rc == 0 && k < p->n_cand; k++)
+            if (passes_filter(st, &p->jobs[k]))
+                rc = log_line(st->log, step, &m->tensors[p->cand[k]], &p->jobs[k], m->wd[p->cand[k]], secs, e);
         st->last_update_step = step;
     }
     free(v); free(wd); free(layer); free(which); free(names);
@@ -332,7 +338,7 @@ static int modulewise_update(DecayState *st, Model *m, long step, int use_grads,
 
 /* ---- the hook ---- */
 
-int decay_init(DecayState *st, const Config *cfg, Model *m, FILE *log, const char *spectra_dir, int fresh,
+int decay_init(DecayState *st, const Config *cfg, Model *m, RunLog *log, const char *spectra_dir, int fresh,
                Err *e) {
     double keep_lambda = st->awd_lambda;
     long keep_last = st->last_update_step;

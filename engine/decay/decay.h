@@ -10,10 +10,12 @@
 #include "common.h"
 #include "config.h"
 #include "model.h"
+#include "rundir.h"
 
 typedef struct {
     const Config *cfg;
-    FILE *log;              /* decay.jsonl, or NULL: one JSON line per tuned module per decay update */
+    RunLog *log;            /* decay.jsonl, or NULL: one JSON line per tuned module per decay update;
+                               a failed write makes the update fail */
     char spectra_dir[AD_PATH_MAX]; /* where full spectra of the first / final update go; "" = don't save */
     /* state that a checkpoint saves and restores (with m->wd) */
     double awd_lambda;      /* AWD's lam_bar, starts at 0 */
@@ -22,7 +24,7 @@ typedef struct {
     void *priv;
 } DecayState;
 
-int decay_init(DecayState *st, const Config *cfg, Model *m, FILE *log, const char *spectra_dir,
+int decay_init(DecayState *st, const Config *cfg, Model *m, RunLog *log, const char *spectra_dir,
                int fresh, Err *e);
 /* grads of this update are in m->grads (already averaged over micro-steps). */
 int decay_before_update(DecayState *st, Model *m, long step, Err *e);

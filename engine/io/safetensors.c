@@ -323,9 +323,9 @@ int safetensors_save_table(const char *path, const Model *m, int nbuf, const flo
     sb_printf(&h, "}");
     while (h.len % 8) sb_printf(&h, " "); /* data starts 8-byte aligned */
 
-    char tmp[AD_PATH_MAX + 8];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
+    char tmp[AD_PATH_MAX + 48];
+    tmp_name(tmp, sizeof tmp, path);
+    FILE *f = fopen(tmp, "wbx");
     if (!f) { sb_free(&h); return err_set(e, "%s: cannot write: %s", tmp, strerror(errno)); }
     unsigned char lenb[8];
     for (int i = 0; i < 8; i++) lenb[i] = (unsigned char)((uint64_t)h.len >> (8 * i));

@@ -15,7 +15,12 @@
  * the same update, so the weights stay identical. With train.zero each rank keeps the Adam moments of
  * its slice of the flat parameter buffer only, updates that slice and all-gathers the weights. The
  * decay statistics are computed once per update for the job (decay.c shards the spectra), validation
- * is split by batches and reduced, and rank 0 alone writes the run directory. */
+ * is split by batches and reduced, and rank 0 alone writes the run directory.
+ *
+ * The run directory (rundir.h) is locked by rank 0 for the whole run: a second process on it fails at
+ * once. A failed log write stops the run with status "failed" (a resume redoes the lost part from the
+ * last checkpoint). Divergence: a non-finite training loss, or a validation loss above ln(vocab_size)
+ * + DIVERGE_MARGIN nats (uniform guessing scores ln(vocab_size)), ends the run as "diverged". */
 #include <math.h>
 #include <omp.h>
 #include <signal.h>
@@ -32,9 +37,13 @@
 #include "evaluate.h"
 #include "model.h"
 #include "optim.h"
-#include "runlog.h"
+#include "rundir.h"
 
 void openblas_set_num_threads(int num_threads);
+
+/* A validation loss this many nats above uniform guessing (ln vocab_size) is divergence: a model
+ * that learns anything stays below ln V, and an exploding one passes it by hundreds of nats. */
+#define DIVERGE_MARGIN 1.0
 
 static volatile sig_atomic_t g_stop = 0;
 static void on_signal(int sig) { g_stop = sig; }
@@ -47,10 +56,13 @@ typedef struct {
     int have_val;
     DecayState decay;
     TrainState st;
-    FILE *metrics, *evals, *decay_log;
+    RunLog metrics, evals, decay_log; /* open on rank 0 only */
+    int lock_fd;           /* rank 0: rundir_lock's fd, held until exit; else -1 */
+    long resumed_step;     /* step of the checkpoint resumed from, -1 on a fresh start */
     int *inputs, *targets;
     double start_time;     /* now_seconds() when this process started training */
     double last_val_loss, last_val_ppl;
+    char diverged[160];    /* why the run diverged, "" while it has not (the same on every rank) */
     /* data parallel (dist.h): rank of ranks; 1 rank without an MPI launcher */
     int rank, ranks;
     int stop;                /* the job's stop request of this update (a signal on any rank) */
@@ -142,16 +154,12 @@ static int same_config_file(const char *a, const char *b) {
 }
 
 static int write_or_check_config(Run *r, int resuming, Err *e) {
-    char path[AD_PATH_MAX + 32], tmp[AD_PATH_MAX + 48];
+    char path[AD_PATH_MAX + 32];
     if (r->rank != 0) return 0; /* rank 0 writes the run directory */
-    snprintf(path, sizeof path, "%s/config.yaml", r->run_dir);
+    rundir_path(path, sizeof path, r->run_dir, RUNDIR_CONFIG);
     if (!resuming || !file_exists(path)) return config_write_yaml(&r->cfg, path, e);
-    snprintf(tmp, sizeof tmp, "%s/config.yaml.check", r->run_dir);
-    char *old = NULL, *now = NULL;
-    int rc = config_write_yaml(&r->cfg, tmp, e);
-    if (!rc) rc = read_file(path, &old, NULL, e);
-    if (!rc) rc = read_file(tmp, &now, NULL, e);
-    unlink(tmp);
+    char *old = NULL, *now = config_to_yaml(&r->cfg);
+    int rc = read_file(path, &old, NULL, e);
     if (!rc && !same_config_file(old, now))
         rc = err_set(e, "%s: the run directory was made with a different config; use another --out", path);
     free(old);
@@ -206,6 +214,7 @@ static int maybe_resume(Run *r, Err *e) {
     int got = checkpoint_load_latest(r->run_dir, &r->model, &r->st, &warn, e);
     if (warn.msg[0]) fprintf(stderr, "alphadecay train: warning: %s\n", warn.msg);
     if (got <= 0) return got;
+    r->resumed_step = r->st.step;
     r->train.epoch = r->st.data_epoch;
     r->train.pos = r->st.data_pos;
     return 1;
@@ -213,22 +222,25 @@ static int maybe_resume(Run *r, Err *e) {
 
 static int open_logs(Run *r, int resuming, Err *e) {
     long keep = resuming ? r->st.step : -1;
+    /* resumed from the final checkpoint (killed before summary.json): the final evaluation runs again,
+     * so its line goes; the evaluations inside the loop stop before the final step */
+    long keep_eval = resuming && r->st.step == r->cfg.train.steps ? keep - 1 : keep;
     char spectra[AD_PATH_MAX + 16];
     if (r->rank != 0) return 0; /* rank 0 writes the run directory */
-    if (!(r->metrics = runlog_open(r->run_dir, "metrics.jsonl", keep, e))) return -1;
-    if (!(r->evals = runlog_open(r->run_dir, "eval.jsonl", keep, e))) return -1;
+    if (runlog_open(&r->metrics, r->run_dir, RUNDIR_METRICS, keep, e)) return -1;
+    if (runlog_open(&r->evals, r->run_dir, RUNDIR_EVAL, keep_eval, e)) return -1;
     /* decay.jsonl's step is the index of the update about to be applied: keep those before ours */
-    if (!(r->decay_log = runlog_open(r->run_dir, "decay.jsonl", resuming ? r->st.step - 1 : -1, e))) return -1;
-    snprintf(spectra, sizeof spectra, "%s/spectra", r->run_dir);
-    return mkdir_p(spectra, e);
+    if (runlog_open(&r->decay_log, r->run_dir, RUNDIR_DECAY, resuming ? r->st.step - 1 : -1, e)) return -1;
+    return mkdir_p(rundir_path(spectra, sizeof spectra, r->run_dir, RUNDIR_SPECTRA), e);
 }
 
 /* The decay method's state; on a fresh start its step-0 pass, a collective under MPI (every rank
  * takes part, decay.c writes from rank 0 only). */
 static int start_decay(Run *r, int resuming, Err *e) {
     char spectra[AD_PATH_MAX + 16];
-    snprintf(spectra, sizeof spectra, "%s/spectra", r->run_dir);
-    if (decay_init(&r->decay, &r->cfg, &r->model, r->decay_log, spectra, !resuming, e)) return -1;
+    rundir_path(spectra, sizeof spectra, r->run_dir, RUNDIR_SPECTRA);
+    if (decay_init(&r->decay, &r->cfg, &r->model, r->rank == 0 ? &r->decay_log : NULL, spectra, !resuming, e))
+        return -1;
     if (resuming) {
         r->decay.awd_lambda = r->st.awd_lambda;
         r->decay.last_update_step = r->st.decay_last_update;
@@ -312,20 +324,58 @@ static int all_ranks_ok(Run *r, int failed, int *quiet, Err *e) {
     return 0;
 }
 
-static void do_eval(Run *r) {
-    if (!r->have_val) return;
+/* Evaluates (a collective), checks for divergence on every rank (sets r->diverged), logs on rank 0.
+ * -1 when the log write fails. */
+static int do_eval(Run *r, Err *e) {
+    if (!r->have_val) return 0;
     double sums[4];
     evaluate_part(&r->model, &r->val, r->cfg.train.micro_batch_size, r->cfg.eval.tokens, r->cfg.eval.convention,
                   r->rank, r->ranks, sums);
     dist_sum_doubles(sums, 4);
     EvalResult ev = evaluate_result(sums, r->cfg.eval.convention);
     r->last_val_loss = ev.loss;
-    if (r->rank != 0) return;
+    double limit = log((double)r->cfg.model.vocab_size) + DIVERGE_MARGIN;
+    if (!(ev.loss <= limit))
+        snprintf(r->diverged, sizeof r->diverged, "validation loss %g at step %ld exceeds ln(vocab_size) + %g = %.4g",
+                 ev.loss, r->st.step, DIVERGE_MARGIN, limit);
+    if (r->rank != 0) return 0;
     r->last_val_ppl = ev.ppl;
-    fprintf(r->evals, "{\"step\": %ld, \"loss\": %.6f, \"ppl\": %.6f, \"tokens\": %ld}\n", r->st.step, ev.loss, ev.ppl,
-            ev.tokens);
-    fflush(r->evals);
+    StrBuf b = {0};
+    rec_begin(&b);
+    rec_int(&b, "step", r->st.step);
+    rec_num(&b, "loss", "%.6f", ev.loss);
+    rec_num(&b, "ppl", "%.6f", ev.ppl);
+    rec_int(&b, "tokens", ev.tokens);
+    rec_end(&b);
+    int rc = runlog_append(&r->evals, &b, e);
+    sb_free(&b);
     fprintf(stderr, "eval step %ld: val loss %.4f ppl %.2f (%ld tokens)\n", r->st.step, ev.loss, ev.ppl, ev.tokens);
+    return rc;
+}
+
+/* One metrics.jsonl record (rank 0). Data-parallel runs add ranks and rank 0's seconds in collectives
+ * this update (comm_s). */
+static int log_metrics(Run *r, double loss, double lr, double gnorm, double tok_s, double elapsed, double comm_s,
+                       Err *e) {
+    StrBuf b = {0};
+    rec_begin(&b);
+    rec_int(&b, "step", r->st.step);
+    rec_int(&b, "tokens", r->st.tokens);
+    rec_num(&b, "loss", "%.6f", loss);
+    rec_num(&b, "lr", "%.9g", lr);
+    rec_num(&b, "grad_norm", "%.6g", gnorm);
+    rec_num(&b, "wd_mean", "%.9g", decay_wd_mean(&r->model));
+    rec_num(&b, "awd_lambda", "%.9g", r->decay.awd_lambda);
+    rec_num(&b, "tok_per_s", "%.1f", tok_s);
+    rec_num(&b, "elapsed_s", "%.3f", elapsed);
+    if (r->ranks > 1) {
+        rec_int(&b, "ranks", r->ranks);
+        rec_num(&b, "comm_s", "%.4f", comm_s);
+    }
+    rec_end(&b);
+    int rc = runlog_append(&r->metrics, &b, e);
+    sb_free(&b);
+    return rc;
 }
 
 static int save_checkpoint(Run *r, Err *e) {
@@ -380,8 +430,8 @@ static int train_loop(Run *r, Err *e) {
         double t0 = now_seconds(), comm0 = dist_comm_seconds();
         long tokens = 0, step = r->st.step;
         double loss = accumulate_gradients(r, &tokens);
-        if (!isfinite(loss)) {
-            if (r->rank == 0) fprintf(stderr, "\ntrain: loss is %f at update %ld: diverged\n", loss, step + 1);
+        if (!isfinite(loss)) { /* the job's loss: every rank sees it */
+            snprintf(r->diverged, sizeof r->diverged, "non-finite training loss at update %ld", step + 1);
             return 1;
         }
         /* clip first, as the authors' code does: AWD and AdaDecay then see the clipped gradients */
@@ -393,19 +443,12 @@ static int train_loop(Run *r, Err *e) {
         r->st.step = step + 1;
         r->st.tokens += tokens;
         double dt = now_seconds() - t0, elapsed = r->st.elapsed_s + now_seconds() - r->start_time;
-        if (r->metrics && (is_due(c->log.every, r->st.step) || r->st.step == c->train.steps)) {
-            char par[96] = ""; /* data-parallel runs: ranks and rank 0's seconds in collectives this update */
-            if (r->ranks > 1)
-                snprintf(par, sizeof par, ", \"ranks\": %d, \"comm_s\": %.4f", r->ranks, dist_comm_seconds() - comm0);
-            fprintf(r->metrics,
-                    "{\"step\": %ld, \"tokens\": %ld, \"loss\": %.6f, \"lr\": %.9g, \"grad_norm\": %.6g, "
-                    "\"wd_mean\": %.9g, \"awd_lambda\": %.9g, \"tok_per_s\": %.1f, \"elapsed_s\": %.3f%s}\n",
-                    r->st.step, r->st.tokens, loss, lr, gnorm, decay_wd_mean(&r->model), r->decay.awd_lambda,
-                    tokens / dt, elapsed, par);
-            fflush(r->metrics);
-        }
+        if (r->rank == 0 && (is_due(c->log.every, r->st.step) || r->st.step == c->train.steps) &&
+            log_metrics(r, loss, lr, gnorm, tokens / dt, elapsed, dist_comm_seconds() - comm0, e))
+            return -1;
         progress(r, loss, tokens / dt, now_seconds() - t_run);
-        if (is_due(c->eval.every, r->st.step) && r->st.step < c->train.steps) do_eval(r);
+        if (is_due(c->eval.every, r->st.step) && r->st.step < c->train.steps && do_eval(r, e)) return -1;
+        if (r->diverged[0]) return 1;
         if (r->st.step == c->train.steps) break;
         int stop = r->ranks > 1 ? r->stop : g_stop != 0; /* data parallel: the request every rank agreed on */
         if (is_due(c->checkpoint.every, r->st.step) || stop) {
@@ -419,16 +462,19 @@ static int train_loop(Run *r, Err *e) {
         }
     }
     if (isatty(STDERR_FILENO) && r->rank == 0) fputc('\n', stderr);
-    do_eval(r);
+    if (do_eval(r, e)) return -1;
+    if (r->diverged[0]) return 1;
     if (decay_finish(&r->decay, &r->model, r->st.step, e)) return -1;
+    if (r->st.step == r->resumed_step) return 0; /* resumed from the final checkpoint: it is on disk */
     return save_checkpoint(r, e) ? -1 : 0;
 }
 
-static void finish(Run *r, const char *status, const char *message) {
+/* Writes summary.json (rank 0); -1 (reported) when it cannot be written. */
+static int finish(Run *r, const char *status, const char *message) {
     Err e;
     if (r->start_time > 0) r->st.elapsed_s += now_seconds() - r->start_time;
     r->start_time = 0;
-    if (r->rank != 0) return; /* rank 0 writes the run directory */
+    if (r->rank != 0) return 0; /* rank 0 writes the run directory */
     RunSummary s = {.status = status,
                     .val_loss = r->last_val_loss,
                     .val_ppl = r->last_val_ppl,
@@ -441,13 +487,23 @@ static void finish(Run *r, const char *status, const char *message) {
                     .weight_decay = r->cfg.decay.weight_decay,
                     .seed = r->cfg.train.seed,
                     .message = message};
-    if (runlog_write_summary(r->run_dir, &s, &e)) fprintf(stderr, "alphadecay train: %s\n", e.msg);
+    if (rundir_write_summary(r->run_dir, &s, &e) == 0) return 0;
+    fprintf(stderr, "alphadecay train: %s\n", e.msg);
+    return -1;
+}
+
+/* Closes the logs; -1 (with e) if a close reports a lost write. */
+static int close_logs(Run *r, Err *e) {
+    Err ignored;
+    int rc = runlog_close(&r->metrics, e ? e : &ignored);
+    rc |= runlog_close(&r->evals, rc || !e ? &ignored : e);
+    rc |= runlog_close(&r->decay_log, rc || !e ? &ignored : e);
+    return rc ? -1 : 0;
 }
 
 static void cleanup(Run *r) {
-    if (r->metrics) fclose(r->metrics);
-    if (r->evals) fclose(r->evals);
-    if (r->decay_log) fclose(r->decay_log);
+    close_logs(r, NULL);
+    if (r->lock_fd >= 0) close(r->lock_fd);
     decay_free(&r->decay);
     loader_close(&r->train);
     if (r->have_val) loader_close(&r->val);
@@ -456,14 +512,14 @@ static void cleanup(Run *r) {
     free(r->targets);
 }
 
-static int already_completed(const char *run_dir) {
-    char path[AD_PATH_MAX + 32], *text = NULL;
-    Err e;
-    snprintf(path, sizeof path, "%s/summary.json", run_dir);
-    if (!file_exists(path) || read_file(path, &text, NULL, &e)) return 0;
-    int done = strstr(text, "\"status\": \"completed\"") != NULL;
-    free(text);
-    return done;
+/* A completed directory: 1 when this config is the one it ran (nothing to do), -1 (with e) when it
+ * differs (rank 0 compares), 0 when the directory is not completed. */
+static int completed_before(Run *r, Err *e) {
+    if (rundir_status(r->run_dir, NULL, NULL, 0) != RUNDIR_COMPLETED) return 0;
+    if (write_or_check_config(r, 1, e)) return -1;
+    if (r->rank == 0)
+        fprintf(stderr, "train: %s is already completed (delete summary.json and checkpoint/ to rerun)\n", r->run_dir);
+    return 1;
 }
 
 /* batch_size / micro_batch_size micro-batches per update are split evenly over the ranks. */
@@ -489,6 +545,8 @@ int cmd_train(int argc, char **argv) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
     Run *r = xcalloc(1, sizeof(Run));
     r->last_val_loss = r->last_val_ppl = NAN;
+    r->lock_fd = -1;
+    r->resumed_step = -1;
     Err e;
     int usage_error = 0, rc = 1, started = 0, quiet = 0;
     char msg[256];
@@ -505,15 +563,16 @@ int cmd_train(int argc, char **argv) {
         dist_finalize();
         return usage_error ? 2 : 1;
     }
-    if (already_completed(r->run_dir)) {
-        if (r->rank == 0)
-            fprintf(stderr, "train: %s is already completed (delete summary.json and checkpoint/ to rerun)\n", r->run_dir);
-        free(r);
-        dist_finalize();
+    /* one writer per run directory (rank 0), from before the first read of it to exit */
+    int locked = r->rank != 0 || (r->lock_fd = rundir_lock(r->run_dir, &e)) >= 0;
+    int done = locked ? completed_before(r, &e) : -1;
+    if (all_ranks_ok(r, done < 0, &quiet, &e)) goto fail;
+    if (done > 0) {
+        cleanup_all(r);
         return 0;
     }
     int threads = set_threads(&r->cfg), resuming = 0;
-    int bad = check_memory(&r->cfg, &e) || open_data(r, &e) || build_model(r, &e) || mkdir_p(r->run_dir, &e) ||
+    int bad = check_memory(&r->cfg, &e) || open_data(r, &e) || build_model(r, &e) ||
               (resuming = maybe_resume(r, &e)) < 0 || write_or_check_config(r, resuming, &e) ||
               open_logs(r, resuming, &e) || shard_moments(r, &e);
     if (all_ranks_ok(r, bad, &quiet, &e) || start_decay(r, resuming, &e)) goto fail;
@@ -528,14 +587,12 @@ int cmd_train(int argc, char **argv) {
     started = 1;
     r->start_time = now_seconds();
     int res = train_loop(r, &e);
-    if (res == 0) {
-        finish(r, "completed", NULL);
-        rc = 0;
-    } else if (res == 1) {
-        finish(r, "diverged", "non-finite loss");
-        rc = 1;
-    } else if (res == 130) {
+    if (res == 130) {
         rc = 130;
+    } else if (res == 0 || res == 1) {
+        if (close_logs(r, &e)) goto fail; /* a write lost at close: not a finished run */
+        if (res == 1 && r->rank == 0) fprintf(stderr, "\ntrain: diverged: %s\n", r->diverged);
+        rc = finish(r, res == 0 ? "completed" : "diverged", res == 0 ? NULL : r->diverged) || res;
     } else goto fail;
     cleanup_all(r);
     return rc;

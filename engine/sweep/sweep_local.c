@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rundir.h"
 #include "sweep.h"
 
 static volatile sig_atomic_t g_stop;
@@ -36,7 +37,7 @@ static void rundir(const char *dir, const SweepRun *r, char *out, size_t n) { sn
 
 static void print_log_tail(const char *run_dir) {
     char path[AD_PATH_MAX + 400], line[512];
-    snprintf(path, sizeof path, "%s/train.log", run_dir);
+    rundir_path(path, sizeof path, run_dir, RUNDIR_TRAIN_LOG);
     FILE *f = fopen(path, "r");
     if (!f) return;
     char last[3][512] = {{0}};
@@ -50,7 +51,7 @@ static void print_log_tail(const char *run_dir) {
 static pid_t launch(const SweepRun *r, const char *run_dir, int lock_fd, int threads) {
     char **argv = sweep_run_argv(r, run_dir, threads);
     char logp[AD_PATH_MAX + 400];
-    snprintf(logp, sizeof logp, "%s/train.log", run_dir);
+    rundir_path(logp, sizeof logp, run_dir, RUNDIR_TRAIN_LOG);
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
@@ -105,11 +106,17 @@ static RunState finish(const SweepRun *r, const char *run_dir, int wstatus, int 
                 sig ? sig : code, run_dir);
         print_log_tail(run_dir);
     }
+    /* the marker is written under the run's lock; if another process holds it by now, that one
+     * works on the run and decides its outcome */
     char path[AD_PATH_MAX + 400], msg[96];
-    snprintf(path, sizeof path, "%s/failed", run_dir);
     int n = snprintf(msg, sizeof msg, "%s %d\n", sig ? "signal" : "exit", sig ? sig : code);
     Err e;
-    write_file_atomic(path, msg, (size_t)n, &e);
+    int fd = rundir_lock(run_dir, &e);
+    if (fd >= 0) {
+        rundir_path(path, sizeof path, run_dir, RUNDIR_FAILED_MARKER);
+        if (write_file_atomic(path, msg, (size_t)n, &e)) fprintf(stderr, "sweep: %s\n", e.msg);
+        close(fd);
+    }
     return RS_FAILED;
 }
 
@@ -123,10 +130,10 @@ static void tally_add(Tally *t, RunState s) {
 /* Before a retry: keep the failed summary for reference, drop the marker. */
 static void clear_failure(const char *run_dir) {
     char a[AD_PATH_MAX + 400], b[AD_PATH_MAX + 400];
-    snprintf(a, sizeof a, "%s/summary.json", run_dir);
-    snprintf(b, sizeof b, "%s/summary.failed.json", run_dir);
+    rundir_path(a, sizeof a, run_dir, RUNDIR_SUMMARY);
+    rundir_path(b, sizeof b, run_dir, RUNDIR_SUMMARY_FAILED);
     if (file_exists(a)) rename(a, b);
-    snprintf(a, sizeof a, "%s/failed", run_dir);
+    rundir_path(a, sizeof a, run_dir, RUNDIR_FAILED_MARKER);
     unlink(a);
 }
 

@@ -1,10 +1,11 @@
 /* sweep_state.c - what a run directory says about its run, the per-run lock, the results directory's
  * grid fingerprint (sweep.json), and the train command line of a run.
  *
- * Lock: RUNDIR/.lock is flock()ed by the launcher and inherited by the train process across exec, so
- * it is held exactly as long as some process works on the run. The kernel drops it when the last
- * holder dies (SIGKILL included), so a stale lock never blocks anything; the file's text is the pid of
- * the train process, for humans and `status`. */
+ * Lock: RUNDIR/.lock (rundir.h) is flock()ed by the launcher and inherited by the train process across
+ * exec, which finds the inherited descriptor and holds the same lock, so it is held exactly as long as
+ * some process works on the run. The kernel drops it when the last holder dies (SIGKILL included), so
+ * a stale lock never blocks anything; the file's text is the pid of the train process, for humans and
+ * `status`. */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "json.h"
+#include "rundir.h"
 #include "sweep.h"
 
 const char *run_state_name(RunState s) {
@@ -22,58 +24,16 @@ const char *run_state_name(RunState s) {
     return (s >= RS_PENDING && s <= RS_DIVERGED) ? n[s] : "?";
 }
 
-/* The last complete line of a JSONL file, parsed; NULL if none. */
-static Json *last_jsonl(const char *dir, const char *name) {
-    char path[AD_PATH_MAX + 400];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    char buf[8192];
-    long start = 0;
-    if (fseek(f, 0, SEEK_END) == 0) {
-        long sz = ftell(f);
-        start = sz > (long)sizeof buf - 1 ? sz - (long)sizeof buf + 1 : 0;
-    }
-    fseek(f, start, SEEK_SET);
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    /* drop an unterminated tail, then take the text after the previous newline */
-    char *end = strrchr(buf, '\n');
-    if (!end) return NULL;
-    *end = 0;
-    char *line = strrchr(buf, '\n');
-    line = line ? line + 1 : buf;
-    Json *j = NULL;
-    Err e;
-    if (json_parse(line, strlen(line), path, &j, &e)) return NULL;
-    return j;
-}
-
 static double num_or_nan(const Json *o, const char *key) {
     double v;
     return json_num(o, key, &v) == 0 ? v : NAN;
 }
 
-/* A held lock means some process is working on the run, whatever the files say. */
-static int lock_holder(const char *run_dir, long *pid) {
-    char path[AD_PATH_MAX + 400];
-    snprintf(path, sizeof path, "%s/.lock", run_dir);
-    int fd = open(path, O_RDONLY | O_CLOEXEC), held = 0;
-    if (fd < 0) return 0;
-    if (flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
-        char t[32] = {0};
-        if (pread(fd, t, sizeof t - 1, 0) > 0) *pid = atol(t);
-        held = 1;
-    }
-    close(fd);
-    return held;
-}
-
 void run_status(const char *run_dir, RunStatus *st) {
     long pid = 0;
     run_status_files(run_dir, st);
-    if (lock_holder(run_dir, &pid)) {
+    /* a held lock means some process is working on the run, whatever the files say */
+    if (rundir_lock_holder(run_dir, &pid)) {
         st->state = RS_RUNNING;
         st->pid = pid;
     }
@@ -86,44 +46,32 @@ void run_status_files(const char *run_dir, RunStatus *st) {
     st->loss = st->val_ppl = NAN;
     st->pid = 0;
 
-    Json *m = last_jsonl(run_dir, "metrics.jsonl");
+    Json *m = rundir_last_record(run_dir, RUNDIR_METRICS);
     if (m) {
         double v = num_or_nan(m, "step");
         st->step = isnan(v) ? -1 : (long)v;
         st->loss = num_or_nan(m, "loss");
         json_free(m);
     }
-    Json *ev = last_jsonl(run_dir, "eval.jsonl");
+    Json *ev = rundir_last_record(run_dir, RUNDIR_EVAL);
     if (ev) {
         st->val_ppl = num_or_nan(ev, "ppl");
         json_free(ev);
     }
     int started = st->step >= 0;
-    snprintf(path, sizeof path, "%s/checkpoint", run_dir);
-    started |= file_exists(path);
+    started |= file_exists(rundir_path(path, sizeof path, run_dir, RUNDIR_CHECKPOINTS));
 
-    snprintf(path, sizeof path, "%s/summary.json", run_dir);
     Json *s = NULL;
-    Err e;
-    if (file_exists(path) && json_parse_file(path, &s, &e) == 0) {
-        const char *status = json_str(s, "status");
-        double ppl = num_or_nan(s, "final_val_ppl");
-        if (!isnan(ppl)) st->val_ppl = ppl;
-        double steps = num_or_nan(s, "steps");
-        if (!isnan(steps)) st->step = (long)steps;
-        RunState r = RS_FAILED;
-        if (status && !strcmp(status, "completed")) r = RS_COMPLETED;
-        else if (status && !strcmp(status, "diverged")) r = RS_DIVERGED;
-        json_free(s);
-        st->state = r;
-        return;
+    switch (rundir_status(run_dir, &s, NULL, 0)) {
+    case RUNDIR_NO_SUMMARY: st->state = started ? RS_INTERRUPTED : RS_PENDING; return;
+    case RUNDIR_COMPLETED: st->state = RS_COMPLETED; break;
+    case RUNDIR_DIVERGED: st->state = RS_DIVERGED; break;
+    default: st->state = RS_FAILED; break; /* failed, or a summary nobody can read */
     }
-    snprintf(path, sizeof path, "%s/failed", run_dir);
-    if (file_exists(path)) {
-        st->state = RS_FAILED;
-        return;
-    }
-    st->state = started ? RS_INTERRUPTED : RS_PENDING;
+    double ppl = num_or_nan(s, "final_val_ppl"), steps = num_or_nan(s, "steps");
+    if (!isnan(ppl)) st->val_ppl = ppl;
+    if (!isnan(steps)) st->step = (long)steps;
+    json_free(s);
 }
 
 void sweep_dir(const Sweep *s, const char *results_root, char *out, size_t n) {
@@ -178,36 +126,7 @@ int sweep_check_results(const Sweep *s, const char *dir, int create, Err *e) {
     return rc;
 }
 
-int run_lock(const char *run_dir, Err *e) {
-    if (mkdir_p(run_dir, e)) return -2;
-    char path[AD_PATH_MAX + 400];
-    snprintf(path, sizeof path, "%s/.lock", run_dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-    if (fd < 0) {
-        err_set(e, "%s: cannot open: %s", path, strerror(errno));
-        return -2;
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        int busy = errno == EWOULDBLOCK;
-        char t[32] = {0};
-        if (pread(fd, t, sizeof t - 1, 0) < 0) t[0] = 0;
-        close(fd);
-        if (busy) {
-            err_set(e, "%s: already running (pid %ld)", run_dir, atol(t));
-            return -1;
-        }
-        err_set(e, "%s: cannot lock: %s", path, strerror(errno));
-        return -2;
-    }
-    char t[32];
-    int n = snprintf(t, sizeof t, "%ld\n", (long)getpid());
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, t, (size_t)n, 0) != n) {
-        close(fd);
-        err_set(e, "%s: cannot write", path);
-        return -2;
-    }
-    return fd;
-}
+int run_lock(const char *run_dir, Err *e) { return rundir_lock(run_dir, e); }
 
 static char *dupstr(const char *s) {
     size_t n = strlen(s) + 1;

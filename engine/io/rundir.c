@@ -1,0 +1,286 @@
+/* rundir.c - see rundir.h. */
+#include "rundir.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+char *rundir_path(char *out, size_t n, const char *run_dir, const char *name) {
+    snprintf(out, n, "%s/%s", run_dir, name);
+    return out;
+}
+
+/* ---- the lock ---- */
+
+/* A descriptor inherited across exec that is open on the lock file (same device and inode), or -1.
+ * The launcher clears close-on-exec on the one it hands over; every descriptor we open ourselves is
+ * close-on-exec, so a second rundir_lock in one process finds none and fails like any other. */
+static int inherited_fd(const char *path) {
+    struct stat want, have;
+    if (stat(path, &want) != 0) return -1;
+    long max = sysconf(_SC_OPEN_MAX);
+    if (max < 0 || max > 4096) max = 4096;
+    for (int fd = 3; fd < max; fd++) {
+        int flags = fcntl(fd, F_GETFD);
+        if (flags < 0 || (flags & FD_CLOEXEC)) continue;
+        if (fstat(fd, &have) == 0 && have.st_dev == want.st_dev && have.st_ino == want.st_ino) return fd;
+    }
+    return -1;
+}
+
+static long read_pid(int fd) {
+    char t[32] = {0};
+    if (pread(fd, t, sizeof t - 1, 0) <= 0) return 0;
+    return atol(t);
+}
+
+int rundir_lock(const char *run_dir, Err *e) {
+    char path[AD_PATH_MAX + 32];
+    if (mkdir_p(run_dir, e)) return -2;
+    rundir_path(path, sizeof path, run_dir, RUNDIR_LOCK);
+    int fd = inherited_fd(path);
+    if (fd >= 0) {
+        /* the same open file description as the holder's: flock succeeds when it is ours */
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) fcntl(fd, F_SETFD, FD_CLOEXEC);
+        else fd = -1; /* inherited but not locked by us: lock through our own descriptor below */
+    }
+    if (fd < 0) fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        err_set(e, "%s: cannot open: %s", path, strerror(errno));
+        return -2;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int busy = errno == EWOULDBLOCK;
+        long pid = read_pid(fd);
+        close(fd);
+        if (busy) {
+            err_set(e, "%s: already running (pid %ld holds %s); wait for it or stop it", run_dir, pid, path);
+            return -1;
+        }
+        err_set(e, "%s: cannot lock: %s", path, strerror(errno));
+        return -2;
+    }
+    char t[32];
+    int n = snprintf(t, sizeof t, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, t, (size_t)n, 0) != n) {
+        close(fd);
+        err_set(e, "%s: cannot write: %s", path, strerror(errno));
+        return -2;
+    }
+    return fd;
+}
+
+int rundir_lock_holder(const char *run_dir, long *pid) {
+    char path[AD_PATH_MAX + 32];
+    rundir_path(path, sizeof path, run_dir, RUNDIR_LOCK);
+    int fd = open(path, O_RDONLY | O_CLOEXEC), held = 0;
+    *pid = 0;
+    if (fd < 0) return 0;
+    if (flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+        *pid = read_pid(fd);
+        held = 1;
+    }
+    close(fd);
+    return held;
+}
+
+/* ---- JSONL logs ---- */
+
+/* "step" of one line, -1 if the line is not a JSON object with an integer step. */
+static long line_step(const char *line, size_t len) {
+    Json *j = NULL;
+    Err e;
+    int64_t s = -1;
+    if (json_parse(line, len, "line", &j, &e)) return -1;
+    if (json_i64(json_get(j, "step"), &s)) s = -1;
+    json_free(j);
+    return (long)s;
+}
+
+int runlog_open(RunLog *l, const char *run_dir, const char *name, long keep_max_step, Err *e) {
+    rundir_path(l->path, sizeof l->path, run_dir, name);
+    l->f = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    if (keep_max_step >= 0 && file_exists(l->path) && read_file(l->path, &text, &len, e)) return -1;
+    /* Keep complete lines (ending in '\n') of steps <= keep_max_step, in order. */
+    size_t out = 0;
+    for (size_t i = 0; text && i < len;) {
+        char *nl = memchr(text + i, '\n', len - i);
+        if (!nl) break;
+        size_t n = (size_t)(nl - (text + i)) + 1;
+        long s = line_step(text + i, n - 1);
+        if (s >= 0 && s <= keep_max_step) {
+            memmove(text + out, text + i, n);
+            out += n;
+        }
+        i += n;
+    }
+    int rc = write_file_atomic(l->path, text ? text : "", out, e);
+    free(text);
+    if (rc) return -1;
+    if (!(l->f = fopen(l->path, "a"))) return err_set(e, "%s: cannot open for appending: %s", l->path, strerror(errno));
+    return 0;
+}
+
+int runlog_append(RunLog *l, const StrBuf *rec, Err *e) {
+    if (!l->f) return err_set(e, "%s: log is not open", l->path);
+    errno = 0;
+    int ok = fwrite(rec->p, 1, rec->len, l->f) == rec->len && fputc('\n', l->f) != EOF;
+    ok = fflush(l->f) == 0 && ok && !ferror(l->f);
+    if (!ok) return err_set(e, "%s: write failed: %s", l->path, errno ? strerror(errno) : "I/O error");
+    return 0;
+}
+
+int runlog_close(RunLog *l, Err *e) {
+    if (!l->f) return 0;
+    int bad = ferror(l->f);
+    errno = 0;
+    bad |= fclose(l->f) != 0;
+    l->f = NULL;
+    if (bad) return err_set(e, "%s: write failed on close: %s", l->path, errno ? strerror(errno) : "I/O error");
+    return 0;
+}
+
+/* ---- records ---- */
+
+void rec_begin(StrBuf *b) {
+    b->len = 0;
+    sb_printf(b, "{");
+}
+
+static void rec_key(StrBuf *b, const char *key) {
+    if (b->len > 1) sb_printf(b, ", ");
+    sb_json_str(b, key);
+    sb_printf(b, ": ");
+}
+
+void rec_num(StrBuf *b, const char *key, const char *fmt, double v) {
+    rec_key(b, key);
+    if (!isfinite(v)) {
+        sb_printf(b, "null");
+        return;
+    }
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+    sb_printf(b, fmt, v);
+#pragma GCC diagnostic pop
+}
+
+void rec_int(StrBuf *b, const char *key, long long v) {
+    rec_key(b, key);
+    sb_printf(b, "%lld", v);
+}
+
+void rec_str(StrBuf *b, const char *key, const char *v) {
+    rec_key(b, key);
+    if (v) sb_json_str(b, v);
+    else sb_printf(b, "null");
+}
+
+void rec_end(StrBuf *b) { sb_printf(b, "}"); }
+
+/* ---- summary ---- */
+
+int rundir_write_summary(const char *run_dir, const RunSummary *s, Err *e) {
+    StrBuf b = {0};
+    rec_begin(&b);
+    rec_str(&b, "status", s->status);
+    rec_num(&b, "final_val_loss", "%.9g", s->val_loss);
+    rec_num(&b, "final_val_ppl", "%.9g", s->val_ppl);
+    rec_int(&b, "steps", s->steps);
+    rec_int(&b, "tokens", s->tokens);
+    rec_num(&b, "wall_seconds", "%.9g", s->wall_seconds);
+    rec_num(&b, "peak_rss_mb", "%.9g", s->peak_rss_mb);
+    rec_num(&b, "tok_per_s", "%.9g", s->tok_per_s);
+    rec_str(&b, "method", s->method);
+    rec_num(&b, "weight_decay", "%.9g", s->weight_decay);
+    rec_key(&b, "seed");
+    sb_printf(&b, "%llu", (unsigned long long)s->seed);
+    rec_str(&b, "dtype", "float32");
+    rec_str(&b, "version", AD_VERSION);
+    if (s->message) rec_str(&b, "message", s->message);
+    rec_end(&b);
+    sb_printf(&b, "\n");
+    char path[AD_PATH_MAX + 32];
+    int rc = write_file_atomic(rundir_path(path, sizeof path, run_dir, RUNDIR_SUMMARY), b.p, b.len, e);
+    sb_free(&b);
+    return rc;
+}
+
+const char *rundir_status_name(RundirStatus s) {
+    static const char *const n[] = {"none", "completed", "failed", "diverged", "unreadable"};
+    return (unsigned)s < sizeof n / sizeof n[0] ? n[s] : "?";
+}
+
+RundirStatus rundir_status(const char *run_dir, Json **summary, char *why, size_t n) {
+    char path[AD_PATH_MAX + 32], scratch[8];
+    if (!why) { why = scratch; n = sizeof scratch; }
+    why[0] = 0;
+    if (summary) *summary = NULL;
+    rundir_path(path, sizeof path, run_dir, RUNDIR_SUMMARY);
+    if (file_exists(path)) {
+        Json *j = NULL;
+        Err e;
+        if (json_parse_file(path, &j, &e)) {
+            snprintf(why, n, "%s", e.msg);
+            return RUNDIR_UNREADABLE;
+        }
+        const char *st = json_str(j, "status");
+        RundirStatus r = RUNDIR_UNREADABLE;
+        if (st && !strcmp(st, "completed")) r = RUNDIR_COMPLETED;
+        else if (st && !strcmp(st, "failed")) r = RUNDIR_FAILED;
+        else if (st && !strcmp(st, "diverged")) r = RUNDIR_DIVERGED;
+        if (r == RUNDIR_UNREADABLE)
+            snprintf(why, n, "%s: status is %s%s%s, expected completed|failed|diverged", path, st ? "\"" : "",
+                     st ? st : "missing", st ? "\"" : "");
+        if (summary && r != RUNDIR_UNREADABLE) *summary = j;
+        else json_free(j);
+        return r;
+    }
+    rundir_path(path, sizeof path, run_dir, RUNDIR_FAILED_MARKER);
+    if (!file_exists(path)) return RUNDIR_NO_SUMMARY;
+    char *text = NULL;
+    Err e;
+    if (read_file(path, &text, NULL, &e) == 0) {
+        text[strcspn(text, "\n")] = 0;
+        snprintf(why, n, "%s", text);
+    }
+    free(text);
+    return RUNDIR_FAILED;
+}
+
+Json *rundir_last_record(const char *run_dir, const char *name) {
+    char path[AD_PATH_MAX + 32];
+    rundir_path(path, sizeof path, run_dir, name);
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    /* the last 64 KiB hold the last line of every log we write */
+    char *buf = malloc(1 << 16);
+    long start = 0;
+    if (!buf) { fclose(f); return NULL; }
+    if (fseek(f, 0, SEEK_END) == 0) {
+        long sz = ftell(f);
+        start = sz > (1 << 16) - 1 ? sz - (1 << 16) + 1 : 0;
+    }
+    size_t len = fseek(f, start, SEEK_SET) == 0 ? fread(buf, 1, (1 << 16) - 1, f) : 0;
+    fclose(f);
+    buf[len] = 0;
+    /* drop an unterminated tail, then take the text after the previous newline */
+    char *end = strrchr(buf, '\n');
+    Json *j = NULL;
+    if (end) {
+        *end = 0;
+        char *line = strrchr(buf, '\n');
+        line = line ? line + 1 : buf;
+        Err e;
+        if (json_parse(line, strlen(line), path, &j, &e)) j = NULL;
+    }
+    free(buf);
+    return j;
+}
