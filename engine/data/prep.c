@@ -15,6 +15,7 @@
 #include "bpe.h"
 #include "cli.h"
 #include "corpus.h"
+#include "json.h"
 #include "shard.h"
 
 typedef struct {
@@ -150,17 +151,6 @@ static void on_merges(void *ctx, int done, int total) {
         fprintf(stderr, "prep: BPE merges %d/%d (%.1fs)\n", done, total, now_seconds() - p->t0);
 }
 
-static void json_str(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
-        else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
-        else fputc(ch, f);
-    }
-    fputc('"', f);
-}
-
 typedef struct {
     size_t docs, bytes;
     TokVec toks;
@@ -260,9 +250,9 @@ static int prep_json(const Prep *p, int wide, double total, char **json, size_t 
     FILE *f = open_memstream(json, json_len);
     if (!f) return err_set(e, "out of memory");
     fprintf(f, "{\n  \"version\": \"%s\",\n  \"inputs\": [", AD_VERSION);
-    for (size_t i = 0; i < a->inputs.n; i++) { fputs(i ? ", " : "", f); json_str(f, a->inputs.v[i]); }
+    for (size_t i = 0; i < a->inputs.n; i++) { fputs(i ? ", " : "", f); json_write_str(f, a->inputs.v[i]); }
     fprintf(f, "],\n  \"files\": [");
-    for (size_t i = 0; i < p->files.n; i++) { fputs(i ? ",\n    " : "\n    ", f); json_str(f, p->files.v[i]); }
+    for (size_t i = 0; i < p->files.n; i++) { fputs(i ? ",\n    " : "\n    ", f); json_write_str(f, p->files.v[i]); }
     fprintf(f, "],\n  \"n_files\": %zu,\n  \"bytes_read\": %zu,\n", p->files.n, p->c.bytes_in);
     fprintf(f, "  \"documents\": {\"train\": %zu, \"val\": %zu, \"empty_dropped\": %zu, \"bad_lines_skipped\": %zu},\n",
             tr->docs, va->docs, p->c.n_empty, p->c.n_bad_lines);
@@ -272,7 +262,7 @@ static int prep_json(const Prep *p, int wide, double total, char **json, size_t 
             wide ? 4 : 2);
     fprintf(f, "  \"tokenizer\": {\"file\": \"tokenizer.bin\", \"trained\": %s, \"source\": ",
             p->trained ? "true" : "false");
-    if (a->tokenizer) json_str(f, a->tokenizer);
+    if (a->tokenizer) json_write_str(f, a->tokenizer);
     else fputs("null", f);
     fprintf(f, "},\n  \"val_fraction\": %.6g,\n  \"seed\": %llu,\n", a->val_fraction, (unsigned long long)a->seed);
     fprintf(f, "  \"seconds\": {\"read\": %.3f, \"tokenizer\": %.3f, \"encode\": %.3f, \"total\": %.3f},\n", p->t_read,
