@@ -7,6 +7,8 @@
 #                          path (docs/method.md, "Power-law fits") exists
 #   docs_config_keys       every experiment key (the resolved config.yaml a one-update `train` writes,
 #                          and the key table of engine/io/config.c) appears in docs/schemas.md
+#   docs_spec_keys         every key a table/figure spec accepts (the key lists of analysis/spec.c)
+#                          appears in the "Table and figure specs" section of docs/schemas.md
 #   docs_commands          every subcommand of engine/cli/cli.h appears in README.md as `alphadecay NAME`
 # Each check is a function over explicit inputs; the self-tests at the end feed each one a fixture with
 # a planted flaw and require that it fails.
@@ -95,6 +97,15 @@ keys_from_table() {
     sed -nE 's/^[[:space:]]*\{"([a-z_]+)", "([a-z_0-9]+)", K_[A-Z0-9]+,.*/\1.\2/p' engine/io/config.c
 }
 
+# ---- spec keys: $1 spec.c, $2 schemas page; prints undocumented keys ----
+spec_keys() {
+    sed -n '/^static const char \*const [A-Z_]*KEYS\[\] = {/,/};/p' "$1" | grep -oE '"[a-z_0-9]+"' | tr -d '"' | sort -u
+}
+check_spec_keys() {
+    sed -n '/^## Table and figure specs/,$p' "$2" > "$T/spec_section"
+    spec_keys "$1" | while read -r k; do grep -qw -- "$k" "$T/spec_section" || echo "$k"; done
+}
+
 # ---- (d) $1: cli.h, $2: README; prints commands the README does not show ----
 check_commands() {
     sed -nE 's/^int cmd_([a-z_]+)\(.*/\1/p' "$1" | while read -r c; do
@@ -123,6 +134,12 @@ else
     out=$(check_keys "$T/keys" docs/schemas.md)
     [ -z "$out" ] && ok "docs_config_keys ($n_keys keys)" || fail docs_config_keys "not in docs/schemas.md: $(echo $out)"
 fi
+
+n_spec=$(spec_keys analysis/spec.c | wc -l)
+out=$(check_spec_keys analysis/spec.c docs/schemas.md)
+if [ "$n_spec" -lt 20 ]; then fail docs_spec_keys "only $n_spec spec keys found in analysis/spec.c: has the key lists' format changed?"
+elif [ -n "$out" ]; then fail docs_spec_keys "not in docs/schemas.md: $(echo $out)"
+else ok "docs_spec_keys ($n_spec keys)"; fi
 
 out=$(check_commands engine/cli/cli.h README.md)
 n_cmd=$(grep -c '^int cmd_' engine/cli/cli.h)
@@ -153,6 +170,10 @@ done
 
 printf 'train.lr\ntrain.not_documented\n' > "$F/keys"; printf '| `train.lr` | 1e-3 |\n' > "$F/schemas.md"
 [ "$(check_keys "$F/keys" "$F/schemas.md")" = train.not_documented ] && ok docs_selftest_keys || fail docs_selftest_keys "an undocumented key was not reported"
+
+printf 'static const char *const TOP_KEYS[] = {"table", "figure",\n    "frobnicity", NULL};\n' > "$F/spec.c"
+printf '## Table and figure specs\n\n| `table` | `figure` |\n' > "$F/schemas_spec.md"
+[ "$(check_spec_keys "$F/spec.c" "$F/schemas_spec.md")" = frobnicity ] && ok docs_selftest_spec_keys || fail docs_selftest_spec_keys "an undocumented spec key was not reported"
 
 printf 'int cmd_train(int argc, char **argv);\nint cmd_frobnicate(int argc, char **argv);\n' > "$F/cli.h"
 printf 'run `alphadecay train X`; alphadecay frobnicator is another word\n' > "$F/README.md"
