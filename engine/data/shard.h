@@ -18,7 +18,8 @@ typedef struct {
 
 int shard_read(Shard *s, const char *path, Err *e);
 void shard_free(Shard *s);
-/* Writes path atomically (path.tmp then rename); wide selects the uint32 format. */
+/* Writes path atomically (write_file_atomic: a temp name of this process's, then rename); wide selects
+ * the uint32 format. */
 int shard_write(const char *path, const uint32_t *tokens, size_t n, int wide, Err *e);
 
 #endif

@@ -7,7 +7,9 @@
  * directory that load never reads and the next save/load removes. Re-saving a step that exists moves
  * the old directory to step_XXXXXXXX.old first; a kill between the two renames leaves .old, which the
  * next list puts back (so the newest intact checkpoint is never lost, also with keep 1).
- * Load verifies the checksums newest first and falls back past a damaged checkpoint (with a warning). 
+ * Load verifies the checksums newest first and falls back past a damaged checkpoint (with a warning).
+ * The fixed .tmp/.old names are safe because one process saves: train, holding the run directory's
+ * lock (rundir.h). 
  * Exactness: weights and moments are raw float bytes (safetensors); doubles are printed with %.17g
  * (which strtod reads back to the same bits); 64-bit words (the data position) are decimal strings
  * because a JSON number is a double and cannot hold them. */
