@@ -8,13 +8,17 @@ MPI_LIB := $(shell mpicc --showme:link 2>/dev/null || pkg-config --libs ompi-c)
 # each concern to the ones below it.
 INC     := $(patsubst %/,-I%,$(sort $(wildcard engine/*/))) -Ianalysis -I/usr/include/x86_64-linux-gnu $(MPI_INC)
 CFLAGS  += -std=c11 -Wall -Wextra -fopenmp -D_GNU_SOURCE $(INC)
-LDLIBS  := $(MPI_LIB) -ldnnl -llapacke -lopenblas -lyaml -lgsl -lz -lm -lpthread
+LDLIBS  := $(MPI_LIB) -ldnnl -llapacke -lopenblas -lyaml -lgsl -lz -lsentencepiece -lstdc++ -lm -lpthread
 LDFLAGS += -fopenmp
+# The SentencePiece shim (engine/data/spm_shim.cc) is the one C++ file: g++, behind a C interface.
+CXX      ?= g++
+CXXFLAGS := -O2 -std=c++17 -Wall -Wextra $(INC)
 
 ifeq ($(SAN),1)
 CFLAGS  := -std=c11 -Wall -Wextra -fopenmp -D_GNU_SOURCE $(INC) \
            -march=native -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
+CXXFLAGS := -std=c++17 -Wall -Wextra $(INC) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined
 BUILD   := build-san
 else
 BUILD   := build
@@ -23,7 +27,8 @@ endif
 SRC      := $(wildcard engine/*/*.c) $(wildcard analysis/*.c)
 HDR      := $(wildcard engine/*/*.h) $(wildcard analysis/*.h)
 LIB_SRC  := $(filter-out engine/cli/main.c,$(SRC))
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CXX_SRC  := $(wildcard engine/*/*.cc)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(CXX_SRC:%.cc=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 # The kernels with an AVX-512 path also have a portable one: their tests again, built without AVX-512.
@@ -37,6 +42,10 @@ all: $(BIN)
 $(BUILD)/%.o: %.c $(HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/%.o: %.cc $(HDR)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
 
 $(BUILD)/libalphadecay.a: $(LIB_OBJ)
 	@rm -f $@

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "json.h"
+
 static int is_dir(const char *p) {
     struct stat st;
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
@@ -217,10 +219,39 @@ const char *const RUN_METRICS[] = {
     NULL,
 };
 
+/* task.NAME.acc | task.NAME.acc_norm: from RUNDIR/tasks.json (`alphadecay eval-tasks --out`). */
+static const char *task_field(const char *name, char *task, size_t cap) {
+    if (strncmp(name, "task.", 5)) return NULL;
+    const char *dot = strrchr(name + 5, '.');
+    if (!dot || dot == name + 5 || (strcmp(dot, ".acc") && strcmp(dot, ".acc_norm"))) return NULL;
+    snprintf(task, cap, "%.*s", (int)(dot - name - 5), name + 5);
+    return dot + 1;
+}
+
 int metric_known(const char *name) {
+    char task[128];
     for (int i = 0; RUN_METRICS[i]; i++)
         if (!strcmp(RUN_METRICS[i], name)) return 1;
-    return 0;
+    return task_field(name, task, sizeof task) != NULL;
+}
+
+static int task_metric(const Run *r, const char *task, const char *field, double *out, Err *e) {
+    char path[AD_PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/tasks.json", r->dir);
+    if (!file_exists(path)) {
+        err_set(e, "%s: no tasks.json (run alphadecay eval-tasks --out %s)", r->dir, path);
+        return 1;
+    }
+    Json *j;
+    if (json_parse_file(path, &j, e)) return -1;
+    const Json *t = json_get(json_get(j, "tasks"), task);
+    int rc = 0;
+    if (!t) {
+        err_set(e, "%s: no task \"%s\"", path, task);
+        rc = 1;
+    } else if (json_num(t, field, out)) rc = err_set(e, "%s: task \"%s\" has no number %s", path, task, field);
+    json_free(j);
+    return rc;
 }
 
 static int have(double v, const Run *r, const char *metric, double *out, Err *e) {
@@ -306,6 +337,9 @@ int run_metric(const Run *r, const char *metric, double *out, Err *e) {
         *out = metric[0] == 'f' ? per : calls;
         return 0;
     }
+    char task[128];
+    const char *field = task_field(metric, task, sizeof task);
+    if (field) return task_metric(r, task, field, out, e);
     return err_set(e, "unknown metric \"%s\"", metric);
 }
 

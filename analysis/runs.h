@@ -41,7 +41,8 @@ void run_free(Run *r);
 /* A coordinate: config key or run.name / run.sweep / run.status; NULL when absent. */
 const char *run_coord(const Run *r, const char *key);
 
-/* Names of the per-run metrics, NULL-terminated, and whether a name is one of them. */
+/* Names of the per-run metrics, NULL-terminated, and whether a name is one of them (also
+ * task.NAME.acc / task.NAME.acc_norm: zero-shot accuracy from RUNDIR/tasks.json, eval-tasks --out). */
 extern const char *const RUN_METRICS[];
 int metric_known(const char *name);
 /* A metric of one run: 0 and *out; 1 when it does not apply to this run (no decay updates logged,

@@ -17,6 +17,7 @@ static const char *metric_words(const char *m) {
     if (!strcmp(m, "wall_hours")) return "wall-clock hours";
     if (!strcmp(m, "wall_seconds")) return "wall-clock seconds";
     if (!strcmp(m, "fit_seconds_per_call")) return "seconds per decay update (ESD + fit of every module)";
+    if (!strncmp(m, "task.", 5)) return "zero-shot multiple-choice accuracy (alphadecay eval-tasks)";
     return m;
 }
 

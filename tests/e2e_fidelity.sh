@@ -117,4 +117,42 @@ YAML
 grep -q "Evaluation per column: A authors; B token" "$T/conv/out/conv.md" 2>/dev/null \
     && ok table_notes_name_convention || fail table_notes_name_convention "$(tail -1 "$T/conv/out/conv.md" 2>/dev/null) $(cat "$T/conv.err")"
 
+# --- 7. eval-tasks: lm-eval-harness multiple choice. Each choice's log-likelihood equals what `eval`
+#     gives for the same text: loglik(cont | ctx) = -(loss(ctx+cont) * targets - loss(ctx) * targets)
+ck=$(dirname "$(final "$T/base")")
+cat > "$T/mc.jsonl" <<'JSONL'
+{"context": "the cat eats slowly. a dog", "choices": ["sees quickly.", "matrix layer the", "eats"], "gold": 0}
+{"context": "every model", "choices": ["fits well.", "bird bird bird bird"], "gold": 1}
+
+{"contexts": ["the cat", "one matrix"], "continuation": "learns today.", "gold": 1}
+{"context": "", "choices": ["the cat eats.", "zzzz qqq"], "gold": 0, "delimiter": ""}
+JSONL
+"$BIN" eval-tasks --checkpoint "$ck" --tokenizer "$T/data/tokenizer.bin" --task "$T/mc.jsonl" --details "$T/mc.det" \
+    --seq-len 32 --out "$T/mc.json" 2>"$T/mc.err" || fail eval_tasks_runs "$(tail -1 "$T/mc.err")"
+for d in "the cat eats slowly. a dog sees quickly." "the cat eats slowly. a dog"; do
+    n=$(printf '%s' "$d" | wc -c); printf '{"text": "%s"}\n' "$d" > "$T/doc$n.jsonl"
+    "$BIN" prep --input "$T/doc$n.jsonl" --out "$T/sh$n" --tokenizer "$T/data/tokenizer.bin" --val-fraction 0 --quiet
+    k=$(grep -o '"tokens": {"train": [0-9]*' "$T/sh$n/prep.json" | grep -o '[0-9]*$')  # document tokens + EOS
+    l=$("$BIN" eval --checkpoint "$ck" --data "$T/sh$n/train.bin" --seq-len $((k - 2)) --batch 1 | grep -o '"loss": [0-9.]*' | awk '{print $2}')
+    echo "$((k - 2)) $l"
+done > "$T/mc.eval"
+ll=$(head -1 "$T/mc.det" | grep -o '"loglik": \[[^,]*' | grep -o '[-0-9.e]*$')
+want=$(awk 'NR == 1 { a = $1 * $2 } NR == 2 { b = $1 * $2 } END { printf "%.6f", -(a - b) }' "$T/mc.eval")
+awk -v a="$ll" -v b="$want" 'BEGIN { exit !(a != "" && (a - b) ^ 2 < 1e-6) }' && ok eval_tasks_loglik_matches_eval \
+    || fail eval_tasks_loglik_matches_eval "eval-tasks $ll, from eval $want ($(tr '\n' ' ' < "$T/mc.eval"))"
+# acc and acc_norm recomputed from the per-choice details: argmax of loglik, and of loglik / characters
+exp=$(awk '{ match($0, /"gold": [0-9]+/); g = substr($0, RSTART + 8, RLENGTH - 8) + 0
+             match($0, /"loglik": \[[^]]*\]/); split(substr($0, RSTART + 11, RLENGTH - 12), L, ", ")
+             match($0, /"chars": \[[^]]*\]/); split(substr($0, RSTART + 10, RLENGTH - 11), C, ", ")
+             b = 1; bn = 1; for (i = 2; i in L; i++) { if (L[i] + 0 > L[b] + 0) b = i; if (L[i] / C[i] > L[bn] / C[bn]) bn = i }
+             n++; a += (b - 1 == g); an += (bn - 1 == g) } END { printf "%d %.4f %.4f", n, a / n, an / n }' "$T/mc.det")
+got=$(grep -o '"n": [0-9]*, "acc": [0-9.e-]*, "acc_stderr": [^,]*, "acc_norm": [0-9.e-]*' "$T/mc.json" \
+      | awk -F'[:,]' '{ printf "%d %.4f %.4f", $2, $4, $8 }')
+[ -n "$got" ] && [ "$got" = "$exp" ] && ok eval_tasks_acc_acc_norm || fail eval_tasks_acc_acc_norm "json [$got] from details [$exp]"
+grep -q '"chars": \[13, 16, 4\]' "$T/mc.det" && ok eval_tasks_norm_by_choice_characters || fail eval_tasks_norm_by_choice_characters "$(head -1 "$T/mc.det")"
+printf '{"context": "a", "choices": ["b"], "gold": 0}\n' > "$T/bad.jsonl"
+"$BIN" eval-tasks --checkpoint "$ck" --tokenizer "$T/data/tokenizer.bin" --task "$T/bad.jsonl" >/dev/null 2>"$T/bad.err"
+[ $? -eq 1 ] && grep -q 'bad.jsonl:1: "choices" must be a list of at least 2' "$T/bad.err" && ok eval_tasks_bad_line_named \
+    || fail eval_tasks_bad_line_named "$(cat "$T/bad.err")"
+
 exit $FAILED

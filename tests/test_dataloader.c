@@ -55,6 +55,39 @@ static void test_pad(void) {
     loader_close(&dl);
 }
 
+/* T5's SentencePiece conventions: EOS 1 ends each document, rows are padded with 0 (ignored by the
+ * loss), and a truncated document keeps its EOS last; ids read from prep.json beside the shard. */
+static void test_pad_t5_ids(void) {
+    /* vocab 10, EOS 1, pad 0. Documents: [5 6 1] [7 1] [2 3 4 5 6 7 8 1] */
+    uint32_t tok[] = {5, 6, 1, 7, 1, 2, 3, 4, 5, 6, 7, 8, 1};
+    char path[256], json[300];
+    write_shard("t5.bin", tok, sizeof tok / 4, path);
+    Err e;
+    TokenIds ids = {9, 9, 0};
+    CHECK(prep_read_ids(path, &ids, &e) == 1 && ids.eos == 9, "prep_ids_absent_keeps_default", "eos %d", ids.eos);
+    snprintf(json, sizeof json, "%s/prep.json", dir);
+    const char *txt = "{\"eos_id\": 1, \"pad_id\": 0, \"keep_eos_on_truncate\": true}";
+    if (write_file_atomic(json, txt, strlen(txt), &e)) printf("FAIL write %s\n", e.msg);
+    CHECK(prep_read_ids(path, &ids, &e) == 0 && ids.eos == 1 && ids.pad == 0 && ids.keep_eos == 1, "prep_ids_read",
+          "eos %d pad %d keep %d", ids.eos, ids.pad, ids.keep_eos);
+    DataLoader dl;
+    CHECK(loader_open_ids(&dl, path, DATA_PAD, 5, 10, 0, 0, ids, &e) == 0 && dl.n_rows == 3, "t5_three_documents",
+          "%s", e.msg);
+    int in[15], tg[15];
+    int valid = loader_next(&dl, in, tg, 3);
+    int want_in[15] = {5, 6, 1, 0, 0, /**/ 7, 1, 0, 0, 0, /**/ 2, 3, 4, 5, 1};
+    int want_tg[15] = {6, 1, -1, -1, -1, /**/ 1, -1, -1, -1, -1, /**/ 3, 4, 5, 1, -1};
+    CHECK(!memcmp(in, want_in, sizeof in), "t5_pad_0_and_eos_kept_on_truncation", "inputs differ");
+    CHECK(!memcmp(tg, want_tg, sizeof tg) && valid == 2 + 1 + 4, "t5_pads_out_of_the_loss", "targets differ (%d)",
+          valid);
+    loader_close(&dl);
+    unlink(json);
+    const char *bad = "{\"eos_id\": -1, \"pad_id\": 0}";
+    if (write_file_atomic(json, bad, strlen(bad), &e)) printf("FAIL write %s\n", e.msg);
+    CHECK(prep_read_ids(path, &ids, &e) == -1 && strstr(e.msg, "prep.json"), "prep_ids_bad_rejected", "%s", e.msg);
+    unlink(json);
+}
+
 static void test_shuffle(void) {
     uint32_t tok[401];
     for (int i = 0; i < 401; i++) tok[i] = (uint32_t)(i % 50);
@@ -137,6 +170,7 @@ int main(void) {
     }
     test_pack();
     test_pad();
+    test_pad_t5_ids();
     test_shuffle();
     test_limit();
     test_bad();

@@ -5,6 +5,7 @@
 
 int cmd_train(int argc, char **argv);  /* train.c */
 int cmd_eval(int argc, char **argv);   /* eval.c */
+int cmd_eval_tasks(int argc, char **argv); /* eval_tasks.c */
 int cmd_prep(int argc, char **argv);   /* prep.c */
 int cmd_sample(int argc, char **argv); /* sample.c */
 int cmd_esd(int argc, char **argv);    /* esd_cmd.c */

@@ -16,6 +16,7 @@ typedef struct {
 static const Command COMMANDS[] = {
     {"train", cmd_train, "pre-train a LLaMA model from an experiment YAML (resumes a run directory)"},
     {"eval", cmd_eval, "evaluate a checkpoint on a token shard, print one JSON line"},
+    {"eval-tasks", cmd_eval_tasks, "zero-shot multiple-choice accuracy (acc, acc_norm) of a checkpoint on JSONL tasks"},
     {"prep", cmd_prep, "train a byte-level BPE tokenizer and write token shards from text/JSONL(.gz)"},
     {"sample", cmd_sample, "generate text from a checkpoint"},
     {"esd", cmd_esd, "eigenvalue spectra and power-law fits of a checkpoint's weight matrices"},
