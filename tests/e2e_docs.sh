@@ -109,7 +109,7 @@ check_spec_keys() {
 # ---- (d) $1: cli.h, $2: README; prints commands the README does not show ----
 check_commands() {
     sed -nE 's/^int cmd_([a-z_]+)\(.*/\1/p' "$1" | while read -r c; do
-        grep -qE "alphadecay $c([^a-z_]|$)" "$2" || echo "$c"
+        grep -qE "alphadecay ($c|${c//_/-})([^a-z_]|$)" "$2" || echo "$c"   # cmd_eval_tasks is `eval-tasks`
     done
 }
 

@@ -117,6 +117,32 @@ YAML
 grep -q "Evaluation per column: A authors; B token" "$T/conv/out/conv.md" 2>/dev/null \
     && ok table_notes_name_convention || fail table_notes_name_convention "$(tail -1 "$T/conv/out/conv.md" 2>/dev/null) $(cat "$T/conv.err")"
 
+# --- 6. prep --tokenizer spm:MODEL: shards hold exactly spm_encode's ids, EOS appended per document;
+#     prep.json records EOS and pad ids, and train uses them (T5 layout: pad 0, EOS 1, unk 2)
+if command -v spm_train >/dev/null && command -v spm_encode >/dev/null; then
+    sed 's/^{"text": "//; s/"}$//' "$T/corpus.jsonl" > "$T/spm.txt"
+    printf '{"text": "Caf\\u00e9 na\\u00efve, THE Model: 42 layers!"}\n' >> "$T/corpus.jsonl.spm"
+    spm_train --input="$T/spm.txt" --model_prefix="$T/spm" --vocab_size=60 --hard_vocab_limit=false --model_type=unigram \
+        --pad_id=0 --eos_id=1 --unk_id=2 --bos_id=-1 --minloglevel=2 >/dev/null 2>&1
+    cat "$T/corpus.jsonl" "$T/corpus.jsonl.spm" > "$T/spmcorpus.jsonl"
+    printf 'Café naïve, THE Model: 42 layers!\n' >> "$T/spm.txt"
+    "$BIN" prep --input "$T/spmcorpus.jsonl" --out "$T/spmdata" --tokenizer "spm:$T/spm.model" --val-fraction 0 --quiet \
+        >"$T/spmprep.log" 2>&1 || fail spm_prep "$(tail -1 "$T/spmprep.log")"
+    spm_encode --model="$T/spm.model" --output_format=id < "$T/spm.txt" | sed 's/$/ 1/' | tr ' ' '\n' | grep -v '^$' > "$T/spm.want"
+    od -An -tu2 -v -j1024 "$T/spmdata/train.bin" | tr -s ' ' '\n' | grep -v '^$' > "$T/spm.got"
+    [ -s "$T/spm.want" ] && cmp -s "$T/spm.want" "$T/spm.got" && ok spm_shards_equal_spm_encode \
+        || fail spm_shards_equal_spm_encode "$(wc -l < "$T/spm.want") ids from spm_encode, $(wc -l < "$T/spm.got") in the shard"
+    grep -q '"eos_id": 1' "$T/spmdata/prep.json" && grep -q '"pad_id": 0' "$T/spmdata/prep.json" \
+        && grep -q '"keep_eos_on_truncate": true' "$T/spmdata/prep.json" && ok spm_prep_json_ids || fail spm_prep_json_ids "$(grep -E 'eos|pad' "$T/spmdata/prep.json")"
+    sv=$(grep -o '"vocab_size": [0-9]*' "$T/spmdata/prep.json" | grep -o '[0-9]*$')
+    "$BIN" train "$T/tiny.yaml" --set data.train="$T/spmdata/train.bin" --set data.val="$T/spmdata/train.bin" \
+        --set data.mode=pad --set model.vocab_size="$sv" --set data.seq_len=16 --out "$T/spmrun" >"$T/spmrun.log" 2>&1
+    grep -q '"status": "completed"' "$T/spmrun/summary.json" 2>/dev/null && grep -q 'EOS id 1, pad id 0' "$T/spmrun.log" \
+        && ok spm_train_uses_ids || fail spm_train_uses_ids "$(tail -1 "$T/spmrun.log")"
+else
+    echo "skipped spm: spm_train / spm_encode not installed (Debian package sentencepiece)"
+fi
+
 # --- 7. eval-tasks: lm-eval-harness multiple choice. Each choice's log-likelihood equals what `eval`
 #     gives for the same text: loglik(cont | ctx) = -(loss(ctx+cont) * targets - loss(ctx) * targets)
 ck=$(dirname "$(final "$T/base")")

@@ -1,9 +1,12 @@
 /* prep.c - `alphadecay prep`: a corpus (text / JSONL / gzip files, directories, globs) to a byte-level
- * BPE tokenizer and llm.c token shards.
+ * BPE tokenizer (or a given one: our tokenizer.bin, or a SentencePiece model as spm:PATH) and llm.c
+ * token shards.
  *
- * Writes DIR/tokenizer.bin (bpe.h format), DIR/train.bin and DIR/val.bin (shard.h; each document's
- * tokens followed by the end-of-text token, id vocab_size - 1; uint16 tokens, uint32 when the
- * vocabulary exceeds 65536) and DIR/prep.json, last, as the mark of a complete preparation.
+ * Writes DIR/tokenizer.bin (bpe.h format; DIR/spiece.model, a copy, for SentencePiece), DIR/train.bin
+ * and DIR/val.bin (shard.h; each document's tokens followed by the EOS token: our BPE's end-of-text,
+ * id vocab_size - 1, or the SentencePiece model's EOS, 1 for T5; uint16 tokens, uint32 when the
+ * vocabulary exceeds 65536) and DIR/prep.json, last, as the mark of a complete preparation. prep.json's
+ * eos_id, pad_id and keep_eos_on_truncate tell train and eval how to build pad-mode rows (dataloader.h).
  * Everything is computed in memory before the first file is written; every file is written
  * atomically (tmp + rename) and a stale prep.json is removed first, so a failure never leaves a
  * partial shard under its final name nor a prep.json describing files that were not written. */
@@ -17,6 +20,7 @@
 #include "corpus.h"
 #include "json.h"
 #include "shard.h"
+#include "tokenizer.h"
 
 typedef struct {
     PathList inputs;        /* as given */
@@ -36,7 +40,7 @@ typedef struct {
 static void usage(FILE *f) {
     fprintf(f,
             "usage: alphadecay prep --input PATH... --out DIR [--vocab-size N] [--val-fraction F]\n"
-            "                       [--tokenizer FILE] [--seed S] [--skip-bad-lines] [--quiet]\n\n"
+            "                       [--tokenizer FILE|spm:MODEL] [--seed S] [--skip-bad-lines] [--quiet]\n\n"
             "Reads a corpus, trains a byte-level BPE tokenizer on its training documents (unless --tokenizer\n"
             "gives one) and writes DIR/tokenizer.bin, DIR/train.bin, DIR/val.bin (llm.c token shards, each\n"
             "document followed by the end-of-text token id vocab_size-1) and DIR/prep.json.\n\n"
@@ -46,7 +50,9 @@ static void usage(FILE *f) {
             "  --out DIR           output directory (created)\n"
             "  --vocab-size N      tokens incl. 256 bytes and end-of-text, >= 257 (default %d)\n"
             "  --val-fraction F    fraction of documents held out for validation, in [0,1) (default %g)\n"
-            "  --tokenizer FILE    use this tokenizer instead of training one (copied to DIR)\n"
+            "  --tokenizer FILE    use this tokenizer.bin instead of training one (copied to DIR)\n"
+            "  --tokenizer spm:MODEL  a SentencePiece model (e.g. T5's spiece.model, copied to DIR/spiece.model):\n"
+            "                      its ids, EOS after each document, its pad id recorded for pad mode\n"
             "  --seed S            seed of the document split (default %d)\n"
             "  --skip-bad-lines    skip and count JSON lines that do not parse or lack \"text\"\n"
             "  --quiet             no progress on stderr\n",
@@ -157,13 +163,13 @@ typedef struct {
 } Split;
 
 /* Encodes the documents of one side of the split, each followed by the end-of-text token. */
-static int encode_split(Bpe *b, const Corpus *c, const unsigned char *is_val, int want_val, Split *s,
+static int encode_split(Tokenizer *tk, const Corpus *c, const unsigned char *is_val, int want_val, Split *s,
                         Progress *p, const char *label, Err *e) {
     for (size_t d = 0; d < c->n_docs; d++) {
         if (is_val[d] != want_val) continue;
         size_t len = c->off[d + 1] - c->off[d];
-        if (bpe_encode(b, (const uint8_t *)c->buf + c->off[d], len, &s->toks, e) != 0) return -1;
-        if (tokvec_push(&s->toks, (uint32_t)b->eot, e) != 0) return -1;
+        if (tokenizer_encode(tk, c->buf + c->off[d], len, &s->toks, e) != 0) return -1;
+        if (tokvec_push(&s->toks, (uint32_t)tk->eos, e) != 0) return -1;
         s->docs++;
         s->bytes += len;
         if (progress_due(p))
@@ -185,7 +191,7 @@ typedef struct {
     Progress pr;
     PathList files;
     Corpus c;
-    Bpe b;
+    Tokenizer tk;          /* BPE (trained or loaded) or SentencePiece */
     unsigned char *is_val; /* per document: 1 = validation */
     size_t n_val;
     Split tr, va;
@@ -219,9 +225,9 @@ static int prep_tokenizer(Prep *p, Err *e) {
     const PrepArgs *a = p->a;
     const Corpus *c = &p->c;
     if (a->tokenizer) {
-        if (bpe_load(&p->b, a->tokenizer, e) != 0) return -1;
-        if (a->vocab_size && a->vocab_size != p->b.vocab_size)
-            return err_set(e, "%s: tokenizer has vocab size %d but --vocab-size is %d", a->tokenizer, p->b.vocab_size,
+        if (tokenizer_open(&p->tk, a->tokenizer, e) != 0) return -1;
+        if (a->vocab_size && a->vocab_size != p->tk.vocab_size)
+            return err_set(e, "%s: tokenizer has vocab size %d but --vocab-size is %d", a->tokenizer, p->tk.vocab_size,
                            a->vocab_size);
         return 0;
     }
@@ -235,10 +241,12 @@ static int prep_tokenizer(Prep *p, Err *e) {
             lens[k++] = c->off[d + 1] - c->off[d];
         }
     int vs = a->vocab_size ? a->vocab_size : DEFAULT_VOCAB;
-    int r = bpe_train(&p->b, docs, lens, n_tr, vs, on_merges, &p->pr, e);
+    int r = bpe_train(&p->tk.bpe, docs, lens, n_tr, vs, on_merges, &p->pr, e);
     free(docs);
     free(lens);
     if (r != 0) return -1;
+    p->tk.vocab_size = p->tk.bpe.vocab_size;
+    p->tk.eos = p->tk.pad = p->tk.bpe.eot;
     p->trained = 1;
     return 0;
 }
@@ -258,9 +266,12 @@ static int prep_json(const Prep *p, int wide, double total, char **json, size_t 
             tr->docs, va->docs, p->c.n_empty, p->c.n_bad_lines);
     fprintf(f, "  \"bytes\": {\"train\": %zu, \"val\": %zu},\n", tr->bytes, va->bytes);
     fprintf(f, "  \"tokens\": {\"train\": %zu, \"val\": %zu},\n", tr->toks.n, va->toks.n);
-    fprintf(f, "  \"vocab_size\": %d,\n  \"eot_id\": %d,\n  \"token_bytes\": %d,\n", p->b.vocab_size, p->b.eot,
+    fprintf(f, "  \"vocab_size\": %d,\n  \"eot_id\": %d,\n  \"token_bytes\": %d,\n", p->tk.vocab_size, p->tk.eos,
             wide ? 4 : 2);
-    fprintf(f, "  \"tokenizer\": {\"file\": \"tokenizer.bin\", \"trained\": %s, \"source\": ",
+    fprintf(f, "  \"eos_id\": %d,\n  \"pad_id\": %d,\n  \"keep_eos_on_truncate\": %s,\n", p->tk.eos, p->tk.pad,
+            p->tk.is_spm ? "true" : "false");
+    fprintf(f, "  \"tokenizer\": {\"kind\": \"%s\", \"file\": \"%s\", \"trained\": %s, \"source\": ",
+            p->tk.is_spm ? "sentencepiece" : "bpe", p->tk.is_spm ? "spiece.model" : "tokenizer.bin",
             p->trained ? "true" : "false");
     if (a->tokenizer) json_write_str(f, a->tokenizer);
     else fputs("null", f);
@@ -280,11 +291,18 @@ static int prep_json(const Prep *p, int wide, double total, char **json, size_t 
 static int prep_write(const Prep *p, Err *e) {
     const PrepArgs *a = p->a;
     char path[AD_PATH_MAX];
-    int wide = p->b.vocab_size > 65536;
+    int wide = p->tk.vocab_size > 65536;
     if (mkdir_p(a->out, e) != 0) return -1;
     if (join(path, a->out, "prep.json", e) != 0) return -1;
     unlink(path);
-    if (join(path, a->out, "tokenizer.bin", e) != 0 || bpe_save(&p->b, path, e) != 0) return -1;
+    if (p->tk.is_spm) { /* the model file as it is: train / eval-tasks users pass spm:DIR/spiece.model */
+        char *model;
+        size_t n;
+        if (read_file(p->tk.path, &model, &n, e) != 0) return -1;
+        int rc = join(path, a->out, "spiece.model", e) != 0 || write_file_atomic(path, model, n, e) != 0;
+        free(model);
+        if (rc) return -1;
+    } else if (join(path, a->out, "tokenizer.bin", e) != 0 || bpe_save(&p->tk.bpe, path, e) != 0) return -1;
     if (join(path, a->out, "train.bin", e) != 0 || shard_write(path, p->tr.toks.v, p->tr.toks.n, wide, e) != 0) return -1;
     if (join(path, a->out, "val.bin", e) != 0 || shard_write(path, p->va.toks.v, p->va.toks.n, wide, e) != 0) return -1;
 
@@ -299,7 +317,7 @@ static int prep_write(const Prep *p, Err *e) {
         const Split *tr = &p->tr, *va = &p->va;
         fprintf(stderr, "prep: vocab %d; train %zu docs %zu tokens, val %zu docs %zu tokens (%.2f bytes/token); "
                         "tokenizer %.1fs, encode %.1fs, total %.1fs -> %s\n",
-                p->b.vocab_size, tr->docs, tr->toks.n, va->docs, va->toks.n,
+                p->tk.vocab_size, tr->docs, tr->toks.n, va->docs, va->toks.n,
                 (double)(tr->bytes + va->bytes) / (double)(tr->toks.n + va->toks.n - tr->docs - va->docs + 1e-9),
                 p->t_bpe, p->t_enc, total, a->out);
     }
@@ -322,15 +340,15 @@ static int run(const PrepArgs *a, Err *e) {
     p.t_bpe = now_seconds() - t1;
 
     double t2 = now_seconds();
-    if (encode_split(&p.b, &p.c, p.is_val, 0, &p.tr, &p.pr, "train", e) != 0) goto done;
-    if (encode_split(&p.b, &p.c, p.is_val, 1, &p.va, &p.pr, "val", e) != 0) goto done;
+    if (encode_split(&p.tk, &p.c, p.is_val, 0, &p.tr, &p.pr, "train", e) != 0) goto done;
+    if (encode_split(&p.tk, &p.c, p.is_val, 1, &p.va, &p.pr, "val", e) != 0) goto done;
     p.t_enc = now_seconds() - t2;
     rc = prep_write(&p, e);
 done:
     tokvec_free(&p.tr.toks);
     tokvec_free(&p.va.toks);
     free(p.is_val);
-    bpe_free(&p.b);
+    tokenizer_close(&p.tk);
     corpus_free(&p.c);
     pathlist_free(&p.files);
     return rc;

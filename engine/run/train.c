@@ -172,13 +172,15 @@ static int write_or_check_config(Run *r, int resuming, Err *e) {
 static int open_data(Run *r, Err *e) {
     const Config *c = &r->cfg;
     TokenIds ids = {c->model.vocab_size - 1, c->model.vocab_size - 1, 0, 0};
-    if (prep_read_ids(c->data.train, &ids, e) < 0) return -1;
+    int got = prep_read_ids(c->data.train, &ids, e);
+    if (got < 0) return -1;
     /* The ids of a shard depend on its vocabulary (our end-of-text is vocab_size - 1): another model
      * vocabulary would train with the wrong end and pad ids. */
     if (ids.vocab && ids.vocab != c->model.vocab_size)
         return err_set(e, "%s: model.vocab_size is %d but %s was prepared with a vocabulary of %d (prep.json): set "
                           "model.vocab_size: %d",
                        c->source[0] ? c->source : "config", c->model.vocab_size, c->data.train, ids.vocab, ids.vocab);
+    if (got == 0) fprintf(stderr, "train: EOS id %d, pad id %d (prep.json)\n", ids.eos, ids.pad);
     if (loader_open_ids(&r->train, c->data.train, c->data.mode, c->data.seq_len, c->model.vocab_size,
                         c->data.shuffle, c->data.seed, ids, e))
         return -1;
