@@ -148,6 +148,10 @@ else
     fail sweep_max_runs_overrides_cap "rc $rc1/$rc2: $(head -c 300 "$T/capped.out") / $(head -c 300 "$T/capped2.out")"
 fi
 
+# ---- no shell anywhere: no system() / popen() in the sources (commands run through run_argv) ----
+hits=$(grep -rnE '(^|[^_a-zA-Z])(system|popen) *\(' "$ROOT"/engine "$ROOT"/analysis "$ROOT"/tests/*.c 2>/dev/null | grep -v '^\s*\*')
+if [ -z "$hits" ]; then ok no_system_or_popen; else fail no_system_or_popen "$(echo "$hits" | head -3)"; fi
+
 # ---- a trained tiny run for the checkpoint and silent-acceptance cases ----
 awk 'BEGIN { srand(3); split("the a one every some", D); split("cat dog bird model matrix layer", N);
              split("eats sees trains decays fits learns", V);

@@ -703,8 +703,7 @@ int main(void) {
     test_files();
     test_doc_split();
     test_prep();
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) printf("note: could not remove %s\n", tmpdir);
+    char *rm_argv[] = {"rm", "-rf", (char *)tmpdir, NULL}; /* no shell */
+    if (run_argv(rm_argv, NULL, NULL, NULL, 0, NULL) != 0) printf("note: could not remove %s\n", tmpdir);
     return check_summary();
 }

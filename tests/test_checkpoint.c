@@ -654,8 +654,7 @@ int main(void) {
     test_config();
     test_checkpoints();
     test_crc32c();
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) printf("skipped cleanup: could not remove %s\n", tmpdir);
+    char *rm_argv[] = {"rm", "-rf", (char *)tmpdir, NULL}; /* no shell */
+    if (run_argv(rm_argv, NULL, NULL, NULL, 0, NULL) != 0) printf("skipped cleanup: could not remove %s\n", tmpdir);
     return check_summary();
 }

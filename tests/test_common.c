@@ -103,8 +103,7 @@ int main(void) {
     test_rng();
     test_shard(dir);
     test_atomic_concurrent(dir);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd)) {}
+    char *rm_argv[] = {"rm", "-rf", (char *)dir, NULL}; /* no shell */
+    if (run_argv(rm_argv, NULL, NULL, NULL, 0, NULL)) {}
     return check_summary();
 }

@@ -174,8 +174,7 @@ int main(void) {
     test_shuffle();
     test_limit();
     test_bad();
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd)) {}
+    char *rm_argv[] = {"rm", "-rf", (char *)dir, NULL}; /* no shell */
+    if (run_argv(rm_argv, NULL, NULL, NULL, 0, NULL)) {}
     return check_summary();
 }

@@ -286,9 +286,8 @@ static void test_alphadecay(void) {
     rc = decay_init(&st, &c, &m, NULL, "", 1, &e);
     CHECK(rc == -1 && strstr(e.msg, "layers.1.self_attn.k_proj"), "alphadecay_nan_weight", "rc %d %s", rc, e.msg);
     decay_free(&st);
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd)) perror("rm");
+    char *rm_argv[] = {"rm", "-rf", (char *)dir, NULL}; /* no shell */
+    if (run_argv(rm_argv, NULL, NULL, NULL, 0, NULL)) perror("rm");
     unbuild(&m);
 }
 

@@ -328,8 +328,7 @@ int main(void) {
     test_table();
     test_reported();
     test_compare();
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", ROOT);
-    if (system(cmd)) {}
+    char *rm_argv[] = {"rm", "-rf", (char *)ROOT, NULL}; /* no shell */
+    if (run_argv(rm_argv, NULL, NULL, NULL, 0, NULL)) {}
     return check_summary();
 }

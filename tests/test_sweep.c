@@ -294,8 +294,7 @@ int main(void) {
     test_errors();
     test_results_guard();
     test_lock_and_status();
-    char cmd[700];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd)) {}
+    char *rm_argv[] = {"rm", "-rf", (char *)dir, NULL}; /* no shell */
+    if (run_argv(rm_argv, NULL, NULL, NULL, 0, NULL)) {}
     return check_summary();
 }

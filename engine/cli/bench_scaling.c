@@ -135,47 +135,47 @@ int bench_dist_child(int argc, char **argv) {
 
 /* ---------------------------------------------------------------- the measured row ---- */
 
-/* Single-quoted for the shell. */
-static void shq(char *out, size_t n, const char *s) {
-    size_t k = 0;
-    out[k++] = '\'';
-    for (; *s && k + 5 < n; s++) {
-        if (*s == '\'') { memcpy(out + k, "'\\''", 4); k += 4; }
-        else out[k++] = *s;
-    }
-    out[k++] = '\'';
-    out[k] = 0;
-}
-
 static void run_one(const char *cfg, int ranks, int threads, int zero, int micro, ScalingRow *row) {
     memset(row, 0, sizeof *row);
     row->ranks = ranks;
     row->threads = threads;
     row->zero = zero;
     row->micro = micro;
-    char self[AD_PATH_MAX], qs[2 * AD_PATH_MAX], qc[2 * AD_PATH_MAX], cmd[4 * AD_PATH_MAX + 256];
+    char self[AD_PATH_MAX], micro_s[16], threads_s[16];
     if (self_exe_path(self, sizeof self) <= 0) { snprintf(row->err, sizeof row->err, "cannot find this binary"); return; }
-    shq(qs, sizeof qs, self);
-    shq(qc, sizeof qc, cfg);
-    const char *launch = "";
+    snprintf(micro_s, sizeof micro_s, "%d", micro);
+    snprintf(threads_s, sizeof threads_s, "%d", threads);
+    /* an argument vector, never a shell string: the config path may hold any character */
+    char *argv[20];
+    int a = 0;
     if (ranks > 1) {
-        if (system("command -v mpirun >/dev/null 2>&1") != 0) { snprintf(row->err, sizeof row->err, "mpirun not found"); return; }
+        char *probe[] = {"mpirun", "--version", NULL};
+        if (run_argv(probe, NULL, NULL, NULL, 0, NULL) != 0) { snprintf(row->err, sizeof row->err, "mpirun not found"); return; }
         /* Open MPI refuses root unless told; a waiting rank yields its core to the other */
-        launch = geteuid() == 0 ? "mpirun --oversubscribe --allow-run-as-root --mca mpi_yield_when_idle 1 -np 2 "
-                                : "mpirun --oversubscribe --mca mpi_yield_when_idle 1 -np 2 ";
+        argv[a++] = "mpirun";
+        argv[a++] = "--oversubscribe";
+        if (geteuid() == 0) argv[a++] = "--allow-run-as-root";
+        argv[a++] = "--mca";
+        argv[a++] = "mpi_yield_when_idle";
+        argv[a++] = "1";
+        argv[a++] = "-np";
+        argv[a++] = "2";
     }
-    snprintf(cmd, sizeof cmd, "%s%s bench --child-dist %s --micro %d --threads %d%s 2>&1", launch, qs, qc, micro, threads,
-             zero ? " --zero" : "");
-    FILE *p = popen(cmd, "r");
-    if (!p) { snprintf(row->err, sizeof row->err, "cannot start the measurement"); return; }
-    char line[4096], last[4096] = "";
-    while (fgets(line, sizeof line, p))
+    char *rest[] = {self, "bench", "--child-dist", (char *)cfg, "--micro", micro_s, "--threads", threads_s};
+    for (size_t i = 0; i < sizeof rest / sizeof rest[0]; i++) argv[a++] = rest[i];
+    if (zero) argv[a++] = "--zero";
+    argv[a] = NULL;
+    size_t cap = 1 << 20;
+    char *out = malloc(cap), last[4096] = "";
+    if (!out) { snprintf(row->err, sizeof row->err, "out of memory"); return; }
+    int st = run_argv(argv, NULL, NULL, out, cap, NULL);
+    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n"))
         if (line[0] == '{') snprintf(last, sizeof last, "%s", line);
-    int st = pclose(p);
+    free(out);
     Json *j = NULL;
     Err e;
     if (!last[0] || json_parse(last, strlen(last), "child", &j, &e)) {
-        snprintf(row->err, sizeof row->err, "no result (status %d) from: %.150s", st, cmd);
+        snprintf(row->err, sizeof row->err, "no result (status %d) from the %s measurement child", st, ranks > 1 ? "mpirun" : "bench");
         return;
     }
     const char *msg = json_str(j, "error");
