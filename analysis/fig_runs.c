@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "figure.h"
+#include "figure.h" /* this file's kinds */
+#include "plot.h"
 #include "model.h"
 #include "kv.h"
 #include "rundir.h"

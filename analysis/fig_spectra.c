@@ -1,13 +1,13 @@
 /* fig_spectra.c - figures from one run's modules: per-module weight decay with alpha (kind
  * module_wd, Figure 1b, from decay.jsonl) and log-log ESD histograms with the fitted power law
  * (kind esd, Figures 1a/3, from the spectra files of esd.h). */
-#include <dirent.h>
 #include <gsl/gsl_histogram.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "figure.h"
+#include "figure.h" /* this file's kinds */
+#include "plot.h"
 #include "model.h"
 #include "kv.h"
 
@@ -20,33 +20,6 @@ static int spec_types(const Spec *s, const char *out[8]) {
     }
     for (int i = 0; i < s->ntypes; i++) out[i] = s->types[i];
     return s->ntypes;
-}
-
-int fig_run_spectra(const Run *r, const char *which, SpectrumRec **recs, int *n, long *step, Err *e) {
-    char dir[AD_PATH_MAX + 16];
-    strfmt(dir, sizeof dir, "%s/spectra", r->dir);
-    DIR *d = opendir(dir);
-    if (!d) {
-        err_set(e, "%s: no spectra directory (run written before spectra were saved?)", r->dir);
-        return 1;
-    }
-    long best = -1;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        long s;
-        char tail[8];
-        if (sscanf(de->d_name, "spectra_step%ld.%7s", &s, tail) == 2 && !strcmp(tail, "bin"))
-            if (best < 0 || (!strcmp(which, "first") ? s < best : s > best)) best = s;
-    }
-    closedir(d);
-    if (best < 0) {
-        err_set(e, "%s: no spectra_step*.bin files", dir);
-        return 1;
-    }
-    char path[AD_PATH_MAX + 64];
-    strfmt(path, sizeof path, "%s/spectra_step%ld.bin", dir, best);
-    *step = best;
-    return esd_read_spectra(path, step, recs, n, e);
 }
 
 /* ---- Figure 1b: per-module weight decay per layer, alpha on the second axis ---- */

@@ -17,8 +17,4 @@ void index_csv(const RunSet *rs, const char *root, StrBuf *b);
  * (gnuplot missing, runs absent, spectra absent). -1 on a real error (bad spec, mixed runs). */
 int figure_make(const Spec *s, const RunSet *rs, const char *out_dir, StrBuf *warn, Err *e);
 
-/* Is gnuplot runnable, and does it have the cairo terminals? (figure.c) */
-int gnuplot_available(void);
-int gnuplot_has_cairo(void);
-
 #endif
