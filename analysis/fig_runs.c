@@ -14,10 +14,12 @@
 
 /* ---- curves ---- */
 
-/* Mean of `key` over the given runs at the steps every one of them logged. */
+/* Mean and sample std of `key` over the given runs at the steps every one of them logged: lines
+ * "step mean std" into out (std 0 for one run). *used = runs read; [*lo, *hi] the band's range. */
 static int mean_curve(const Fig *f, const int *idx, int n, const char *file, const char *key, StrBuf *out,
-                      int *points, Err *e) {
+                      int *points, int *used_out, double *lo, double *hi, Err *e) {
     double **xs = xcalloc((size_t)n, sizeof *xs), **ys = xcalloc((size_t)n, sizeof *ys);
+    double *v = xcalloc((size_t)n, sizeof *v);
     int *ns = xcalloc((size_t)n, sizeof *ns), *pos = xcalloc((size_t)n, sizeof *pos), used = 0, rc = 0;
     for (int i = 0; i < n && !rc; i++) {
         const Run *r = &f->rs->runs[idx[i]];
@@ -32,43 +34,64 @@ static int mean_curve(const Fig *f, const int *idx, int n, const char *file, con
     }
     *points = 0;
     for (int k = 0; used && k < ns[0]; k++) {
-        double x = xs[0][k], sum = ys[0][k];
+        double x = xs[0][k];
         int all = 1;
+        v[0] = ys[0][k];
         for (int j = 1; j < used && all; j++) {
             while (pos[j] < ns[j] && xs[j][pos[j]] < x) pos[j]++;
             all = pos[j] < ns[j] && xs[j][pos[j]] == x;
-            if (all) sum += ys[j][pos[j]];
+            if (all) v[j] = ys[j][pos[j]];
         }
         if (!all) continue;
-        sb_printf(out, "%.10g %.10g\n", x, sum / used);
+        double m, sd;
+        stats_mean_sd(v, used, &m, &sd);
+        if (used < 2) sd = 0;
+        sb_printf(out, "%.10g %.10g %.10g\n", x, m, sd);
+        *lo = fmin(*lo, m - sd);
+        *hi = fmax(*hi, m + sd);
         (*points)++;
     }
     for (int i = 0; i < used; i++) {
         free(xs[i]);
         free(ys[i]);
     }
+    *used_out = used;
     free(xs);
     free(ys);
+    free(v);
     free(ns);
     free(pos);
     return rc;
 }
 
-int fig_curves(const Fig *f, StrBuf *body, Err *e) {
+/* The clauses of one curve: its +- std band when several runs make it, then its mean line. */
+static void curve_clauses(StrBuf *p, const char *rel, const char *color, int nruns) {
+    if (nruns > 1)
+        sb_printf(p, "%s\"%s\" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb \"%s\" notitle",
+                  p->len ? ", " : "plot ", rel, color);
+    sb_printf(p, "%s\"%s\" using 1:2 with lines lw 2 lc rgb \"%s\" notitle", p->len ? ", " : "plot ", rel, color);
+}
+
+int fig_curves(Fig *f, StrBuf *body, Err *e) {
     const Spec *s = f->spec;
-    StrBuf plot_l = {0}, plot_r = {0};
+    StrBuf plot[2] = {{0}};
+    Key key = {0};
+    int nmin = 1 << 30, nmax = 0;
+    double lo[2] = {INFINITY, INFINITY}, hi[2] = {-INFINITY, -INFINITY};
     for (int i = 0; i < s->nrows; i++) {
-        int *idx, n;
+        int *idx, n, drawn = 0, used = 0;
         if (select_runs(s, f->rs, &s->rows[i], NULL, &idx, &n, e)) return -1;
         if (!n) {
             sb_printf(f->warn, "%s: series %s: no runs\n", s->name, s->rows[i].label);
             free(idx);
             continue;
         }
+        const char *color = FIG_COLORS[i % 8];
         for (int side = 0; side < 2; side++) {
             StrBuf d = {0};
             int pts;
-            mean_curve(f, idx, n, side ? RUNDIR_EVAL : RUNDIR_METRICS, side ? "ppl" : "loss", &d, &pts, e);
+            mean_curve(f, idx, n, side ? RUNDIR_EVAL : RUNDIR_METRICS, side ? "ppl" : "loss", &d, &pts, &used, &lo[side],
+                       &hi[side], e);
             char suffix[32], rel[AD_PATH_MAX];
             snprintf(suffix, sizeof suffix, "%s%d", side ? "val" : "train", i);
             if (pts && fig_data(f, suffix, &d, rel, sizeof rel, e)) {
@@ -78,26 +101,49 @@ int fig_curves(const Fig *f, StrBuf *body, Err *e) {
             }
             sb_free(&d);
             if (!pts) continue;
-            StrBuf *p = side ? &plot_r : &plot_l;
-            sb_printf(p, "%s\"%s\" using 1:2 with lines lw 2 title ", p->len ? ", " : "plot ", rel);
-            char title[160];
-            if (n > 1) strfmt(title, sizeof title, "%s (mean of %d runs)", s->rows[i].label, n);
-            else strfmt(title, sizeof title, "%s", s->rows[i].label);
-            gp_str(p, title);
+            curve_clauses(&plot[side], rel, color, used);
+            drawn = 1;
         }
         free(idx);
+        if (!drawn) continue;
+        char style[64], title[160], nt[32];
+        fig_n_text(nt, sizeof nt, used, used);
+        if (used > 1) strfmt(title, sizeof title, "%s (mean, %s)", s->rows[i].label, nt);
+        else strfmt(title, sizeof title, "%s (%s)", s->rows[i].label, nt);
+        strfmt(style, sizeof style, "lines lw 2 lc rgb \"%s\"", color);
+        key_add(&key, style, title);
+        nmin = used < nmin ? used : nmin;
+        nmax = used > nmax ? used : nmax;
     }
-    if (!plot_l.len && !plot_r.len) return err_set(e, "%s: no curve data in any run", s->path);
-    sb_printf(body, "set multiplot layout 1,2 title ");
-    gp_str(body, s->title[0] ? s->title : s->name);
-    sb_printf(body, "\nset xlabel \"update\"\nset ylabel \"training loss\"\nset key top right\n");
-    if (plot_l.len) sb_printf(body, "%s\n", plot_l.p);
+    if (!plot[0].len && !plot[1].len) {
+        key_free(&key);
+        return err_set(e, "%s: no curve data in any run", s->path);
+    }
+    if (nmax > 1) key_add(&key, "filledcurves fs transparent solid 0.2 noborder lc rgb \"#777777\"", "band: mean +- std over seeds");
+    const Key *keys[1] = {&key};
+    int span[1] = {2};
+    Grid g;
+    gp_grid_begin(f, body, s->title[0] ? s->title : s->name, NULL, 1, 2, keys, span, 1, &g);
+    sb_printf(body, "set xlabel \"update\"\nset ylabel \"training loss\"\n");
+    gp_grid_panel(body, &g, 0);
+    if (plot[0].len) sb_printf(body, "%s\n", plot[0].p);
     else gp_empty_panel(body, "no training logs");
     sb_printf(body, "set ylabel \"validation perplexity\"\n");
-    if (plot_r.len) sb_printf(body, "set logscale y\n%s\nunset logscale y\n", plot_r.p);
+    gp_grid_panel(body, &g, 1);
+    /* a log axis only when the curves span a wide range (an overfitting run's climb); its range
+     * is the data's, since gnuplot would widen a log axis to whole decades */
+    if (plot[1].len && lo[1] > 0 && hi[1] / lo[1] > 3)
+    {
+        sb_printf(body, "set logscale y\nset yrange [%.6g:%.6g]\n", lo[1] / 1.08, hi[1] * 1.08);
+        gp_log_tics(body, "y", lo[1] / 1.08, hi[1] * 1.08);
+        sb_printf(body, "%s\nunset logscale y\nset yrange [*:*]\nset ytics auto\n", plot[1].p);
+    }
+    else if (plot[1].len) sb_printf(body, "%s\n", plot[1].p);
     else gp_empty_panel(body, "no evaluations");
-    sb_free(&plot_l);
-    sb_free(&plot_r);
+    gp_grid_key(body, &g, &key, 0, 2);
+    sb_free(&plot[0]);
+    sb_free(&plot[1]);
+    key_free(&key);
     return 0;
 }
 
@@ -128,82 +174,138 @@ static const char *metric_label(const char *m) {
     return m;
 }
 
-int fig_bars(const Fig *f, StrBuf *body, Err *e) {
+/* One panel's data file: "row mean sd n label_y y2 xtic label" per bar (sd 0 for a single run; the
+ * plot draws error bars only where n > 1). [*lo, *hi]: the bars' range with
+ * their error bars; *nmin / *nmax the runs per bar. */
+static int bars_panel_data(const Fig *f, const Table *t, const Table *t2, int c, char *rel, size_t cap, double *lo,
+                           double *hi, int *nmin, int *nmax, int *any_y2, Err *e) {
+    const Spec *s = f->spec;
+    StrBuf d = {0};
+    double base = t->nrows ? (table_cell(t, 0, c)->n ? table_cell(t, 0, c)->mean : NAN) : NAN;
+    *lo = INFINITY, *hi = -INFINITY;
+    for (int r = 0; r < t->nrows; r++) {
+        const Cell *cell = table_cell(t, r, c);
+        double sd = cell->n > 1 ? cell->sd : 0;
+        if (cell->n) {
+            *lo = fmin(*lo, cell->mean - sd);
+            *hi = fmax(*hi, cell->mean + sd);
+            *nmin = cell->n < *nmin ? cell->n : *nmin;
+            *nmax = cell->n > *nmax ? cell->n : *nmax;
+        }
+    }
+    for (int r = 0; r < t->nrows; r++) {
+        const Cell *cell = table_cell(t, r, c);
+        *any_y2 |= t2 && table_cell(t2, r, c)->n > 0;
+        char lab[64];
+        int dg = cell->digits;
+        if (!cell->n) strfmt(lab, sizeof lab, "%s", cell->nruns ? "failed" : "–");
+        else if (r == 0 || isnan(base)) strfmt(lab, sizeof lab, "%.*f", dg, cell->mean);
+        else strfmt(lab, sizeof lab, "%+.*f", dg, cell->mean - base);
+        double y2 = t2 && table_cell(t2, r, c)->n ? table_cell(t2, r, c)->mean : NAN;
+        double ylab = cell->n ? cell->mean + (cell->n > 1 ? cell->sd : 0) : (isfinite(*lo) ? *lo : 0);
+        sb_printf(&d, "%d %.10g %.10g %d %.10g %.10g ", r, cell->n ? cell->mean : NAN, cell->n > 1 ? cell->sd : 0, cell->n,
+                  ylab, y2);
+        gp_str(&d, s->rows[r].label);
+        sb_printf(&d, " ");
+        gp_str(&d, lab);
+        sb_printf(&d, "\n");
+    }
+    char suffix[32];
+    snprintf(suffix, sizeof suffix, "panel%d", c);
+    int rc = fig_data(f, suffix, &d, rel, cap, e);
+    sb_free(&d);
+    return rc;
+}
+
+/* The y range of a bar panel. Bars start at zero when the differences stay readable there (the
+ * spread is at least a tenth of the top); otherwise the axis starts near the data and the panel
+ * says so, since a bar's height then no longer measures its value. Returns 1 when cut. */
+static int bars_yrange(StrBuf *b, double lo, double hi) {
+    if (!isfinite(lo)) {
+        sb_printf(b, "set yrange [*:*]\n");
+        return 0;
+    }
+    double pad = (hi - lo) > 0 ? (hi - lo) : fmax(fabs(hi) * 0.05, 1e-3);
+    if (lo >= 0 && (lo - 0.5 * pad <= 0 || (hi - lo) >= 0.1 * hi)) {
+        sb_printf(b, "set yrange [0:%.10g]\n", hi + 0.6 * pad);
+        return 0;
+    }
+    sb_printf(b, "set yrange [%.10g:%.10g]\n", lo - 0.5 * pad, hi + 0.6 * pad);
+    return lo > 0;
+}
+
+int fig_bars(Fig *f, StrBuf *body, Err *e) {
     const Spec *s = f->spec;
     Spec *sm = spec_variant(s, s->metric), *s2 = s->y2_metric[0] ? spec_variant(s, s->y2_metric) : NULL;
     Table t = {0}, t2 = {0};
-    int rc = -1;
+    StrBuf *pan = xcalloc(SPEC_MAX_SEL, sizeof *pan);
+    Key key = {0};
+    int rc = -1, nmin = 1 << 30, nmax = 0, any_y2 = 0;
     if (table_build(&t, sm, f->rs, NULL, e) || (s2 && table_build(&t2, s2, f->rs, NULL, e))) goto done;
     if (t.warn.p) sb_printf(f->warn, "%s", t.warn.p);
-    sb_printf(body, "set multiplot layout 1,%d title ", t.ncols);
-    gp_str(body, s->title[0] ? s->title : s->name);
-    sb_printf(body, "\nset style fill solid 0.75 border -1\nset boxwidth 0.6\nset xtics rotate by -25 nomirror\n");
-    sb_printf(body, "set ylabel \"%s\"\nset key below\n", metric_label(sm->metric));
+    /* about 55 px per bar (its value label in a 9 pt font) plus the axes of each panel */
+    int want = t.ncols * (t.nrows * 55 + (s2 ? 230 : 130));
+    if (want > f->width) f->width = want;
+    for (int c = 0; c < t.ncols; c++) {
+        char rel[AD_PATH_MAX];
+        double lo, hi;
+        int py2 = 0;
+        if (bars_panel_data(f, &t, s2 ? &t2 : NULL, c, rel, sizeof rel, &lo, &hi, &nmin, &nmax, &py2, e)) goto done;
+        any_y2 |= py2;
+        const Sel *col = &s->cols[c < s->ncols ? c : 0];
+        StrBuf yr = {0};
+        int cut = bars_yrange(&yr, lo, hi);
+        StrBuf *panel = &pan[c];
+        sb_printf(panel, "set title ");
+        /* every panel gets a second title line, so the panels keep one height */
+        gp_title(panel, s->ncols ? col->label : "", cut ? "y axis does not start at 0" : " ");
+        sb_printf(panel, "\n%s", yr.p);
+        sb_free(&yr);
+        if (!isfinite(lo)) {
+            sb_printf(f->warn, "%s: panel %s: no completed runs\n", s->name, s->ncols ? col->label : "");
+            gp_empty_panel(panel, "no completed runs");
+            continue;
+        }
+        sb_printf(panel, "set xrange [-0.6:%d.6]\n", t.nrows - 1);
+        sb_printf(panel, "plot \"%s\" using 1:2:xtic(7) with boxes lc rgb \"%s\" notitle, "
+                         "\"%s\" using 1:($4 > 1 ? $2 : NaN):3 with yerrorbars lc rgb \"black\" lw 1.5 pt 0 notitle, "
+                         "\"%s\" using 1:5:8 with labels offset 0,0.8 font \",9\" notitle",
+                  rel, FIG_COLORS[0], rel, rel);
+        if (py2) sb_printf(panel, ", \"%s\" using 1:6 axes x1y2 with linespoints pt 7 lc rgb \"%s\" notitle", rel, FIG_COLORS[1]);
+        sb_printf(panel, "\n");
+    }
+    char title[256], nt[32];
+    fig_n_text(nt, sizeof nt, nmax ? nmin : 0, nmax);
+    if (nmax > 1) strfmt(title, sizeof title, "%s: mean +- std over seeds (%s per bar)", metric_label(sm->metric), nt);
+    else strfmt(title, sizeof title, "%s (%s per bar: no error bars)", metric_label(sm->metric), nt);
+    char style[96];
+    strfmt(style, sizeof style, "boxes fs solid 0.75 border -1 lc rgb \"%s\"", FIG_COLORS[0]);
+    key_add(&key, style, title);
+    if (any_y2) {
+        strfmt(style, sizeof style, "linespoints pt 7 lc rgb \"%s\"", FIG_COLORS[1]);
+        key_add(&key, style, metric_label(s2->metric));
+    }
+    const Key *keys[1] = {&key};
+    int span[1] = {t.ncols};
+    Grid g;
+    gp_grid_begin(f, body, s->title[0] ? s->title : s->name, "label above a bar: the leftmost bar's value, the others' difference to it",
+                  1, t.ncols, keys, span, 1, &g);
+    sb_printf(body, "set style fill solid 0.75 border -1\nset boxwidth 0.6\nset xtics rotate by -25 nomirror\n");
+    sb_printf(body, "set ylabel \"%s\"\n", metric_label(sm->metric));
     if (s2) sb_printf(body, "set y2label \"%s\"\nset y2tics\nset ytics nomirror\nset format y2 \"%%.3g\"\n",
                       metric_label(s2->metric));
     for (int c = 0; c < t.ncols; c++) {
-        StrBuf d = {0};
-        double lo = INFINITY, hi = -INFINITY, base = NAN;
-        for (int r = 0; r < t.nrows; r++) {
-            const Cell *cell = table_cell(&t, r, c);
-            if (cell->n) {
-                lo = fmin(lo, cell->mean - (cell->n > 1 ? cell->sd : 0));
-                hi = fmax(hi, cell->mean + (cell->n > 1 ? cell->sd : 0));
-            }
-            if (r == 0) base = cell->n ? cell->mean : NAN;
-        }
-        int any_val = 0, any_y2 = 0;
-        for (int r = 0; r < t.nrows; r++) {
-            const Cell *cell = table_cell(&t, r, c);
-            any_val |= cell->n > 0;
-            any_y2 |= s2 && table_cell(&t2, r, c)->n > 0;
-            char lab[64];
-            int dg = cell->digits;
-            if (!cell->n) strfmt(lab, sizeof lab, "%s", cell->nruns ? "failed" : "–");
-            else if (r == 0 || isnan(base)) strfmt(lab, sizeof lab, "%.*f", dg, cell->mean);
-            else strfmt(lab, sizeof lab, "%+.*f", dg, cell->mean - base);
-            double y2 = NAN;
-            if (s2 && table_cell(&t2, r, c)->n) y2 = table_cell(&t2, r, c)->mean;
-            double ylab = cell->n ? cell->mean + (cell->n > 1 ? cell->sd : 0) : (isfinite(lo) ? lo : 0);
-            sb_printf(&d, "%d %.10g %.10g %.10g %.10g ", r, cell->n ? cell->mean : NAN, cell->n > 1 ? cell->sd : 0, ylab,
-                      y2);
-            gp_str(&d, s->rows[r].label);
-            sb_printf(&d, " ");
-            gp_str(&d, lab);
-            sb_printf(&d, "\n");
-        }
-        char suffix[32], rel[AD_PATH_MAX];
-        snprintf(suffix, sizeof suffix, "panel%d", c);
-        int wrc = fig_data(f, suffix, &d, rel, sizeof rel, e);
-        sb_free(&d);
-        if (wrc) goto done;
-        const Sel *col = &s->cols[c < s->ncols ? c : 0];
-        sb_printf(body, "set title ");
-        gp_str(body, s->ncols ? col->label : "");
-        if (isfinite(lo)) {
-            double pad = (hi - lo) > 0 ? (hi - lo) : fmax(fabs(hi) * 0.05, 1e-3);
-            sb_printf(body, "\nset yrange [%.10g:%.10g]\n", lo - 0.5 * pad, hi + 0.6 * pad);
-        } else {
-            sb_printf(body, "\nset yrange [*:*]\n");
-        }
-        if (!any_val) {
-            sb_printf(f->warn, "%s: panel %s: no completed runs\n", s->name, s->ncols ? col->label : "");
-            gp_empty_panel(body, "no completed runs");
-            continue;
-        }
-        sb_printf(body, "set xrange [-0.6:%d.6]\n", t.nrows - 1);
-        sb_printf(body, "plot \"%s\" using 1:2:xtic(6) with boxes lc rgb \"#4477aa\" title \"%s (mean over seeds)\", "
-                        "\"%s\" using 1:2:3 with yerrorbars lc rgb \"black\" pt -1 notitle, "
-                        "\"%s\" using 1:4:7 with labels offset 0,0.8 notitle",
-                  rel, metric_label(sm->metric), rel, rel);
-        if (any_y2) sb_printf(body, ", \"%s\" using 1:5 axes x1y2 with linespoints pt 7 lc rgb \"#cc3311\" title \"%s\"", rel,
-                          metric_label(s2->metric));
-        sb_printf(body, "\n");
+        gp_grid_panel(body, &g, c);
+        sb_printf(body, "%s", pan[c].p);
     }
+    gp_grid_key(body, &g, &key, 0, t.ncols);
     rc = 0;
 done:
     table_free(&t);
     table_free(&t2);
+    for (int c = 0; c < SPEC_MAX_SEL; c++) sb_free(&pan[c]);
+    free(pan);
+    key_free(&key);
     free(sm);
     free(s2);
     return rc;
@@ -305,51 +407,116 @@ static int wd_alpha_line(const Fig *f, const Spec *c, int r, int i, const char *
     return 0;
 }
 
-/* Series r: its data files (perplexity per x, alpha per group per x) and its plot clauses in the
- * left (perplexity) and right (alpha) panels. */
-static int wd_series(const Fig *f, const Spec *c, const Table *t, int r, char *const *xs, int nx, StrBuf *left,
-                     StrBuf *right, Err *e) {
-    static const char *const colors[6] = {"#4477aa", "#cc3311", "#228833", "#aa3377", "#ee7733", "#555555"};
+/* What the sweep's panels share: the x range drawn and, on a log axis, the x values that cannot
+ * sit on it (WD=0), which are drawn as horizontal reference lines across the range instead. */
+typedef struct {
+    int logx;
+    double xlo, xhi;       /* the plotted range (padded) */
+    char lo_s[32], hi_s[32];
+} WdAxis;
+
+static int wd_off_axis(const WdAxis *ax, const char *x) { return ax->logx && atof(x) <= 0; }
+
+/* A reference line: the cell's value drawn at both ends of the x range ("x mean sd n" twice). */
+static void wd_ref_lines(const WdAxis *ax, const Cell *cell, StrBuf *d) {
+    for (int k = 0; k < 2; k++)
+        sb_printf(d, "%s %.10g %.10g %d\n", k ? ax->hi_s : ax->lo_s, cell->mean, cell->n > 1 ? cell->sd : 0, cell->n);
+}
+
+/* Series r: its data files (perplexity per x as "x mean sd n", alpha per group per x; WD=0 on a log
+ * axis as reference lines in *_ref files) and its plot clauses in the left (perplexity) and right
+ * (alpha) panels, with their key entries. */
+static int wd_series(const Fig *f, const Spec *c, const Table *t, int r, char *const *xs, int nx, const WdAxis *ax,
+                     StrBuf *left, StrBuf *right, Key *kl, int *nmin, int *nmax, Err *e) {
     const Spec *s = f->spec;
-    StrBuf d = {0}, a = {0};
-    int apoints = 0;
-    for (int i = 0; i < nx; i++) {
+    const char *color = FIG_COLORS[r % 8];
+    StrBuf d = {0}, a = {0}, dref = {0}, aref = {0};
+    int apoints = 0, arpoints = 0, rc = 0, refn = 0;
+    for (int i = 0; i < nx && !rc; i++) {
         const Cell *cell = table_cell(t, r, i);
-        if (cell->n) sb_printf(&d, "%s %.10g %.10g\n", xs[i], cell->mean, cell->n > 1 ? cell->sd : 0);
-        if (wd_alpha_line(f, c, r, i, xs[i], &a, &apoints, e)) {
-            sb_free(&d);
-            sb_free(&a);
-            return -1;
+        int off = wd_off_axis(ax, xs[i]);
+        if (cell->n && !off) sb_printf(&d, "%s %.10g %.10g %d\n", xs[i], cell->mean, cell->n > 1 ? cell->sd : 0, cell->n);
+        if (cell->n && off) wd_ref_lines(ax, cell, &dref), refn = cell->n;
+        if (cell->n) {
+            *nmin = cell->n < *nmin ? cell->n : *nmin;
+            *nmax = cell->n > *nmax ? cell->n : *nmax;
         }
+        if (!off) rc = wd_alpha_line(f, c, r, i, xs[i], &a, &apoints, e);
+        else if (!(rc = wd_alpha_line(f, c, r, i, ax->lo_s, &aref, &arpoints, e)))
+            rc = wd_alpha_line(f, c, r, i, ax->hi_s, &aref, &arpoints, e);
     }
-    char suffix[32], rel[AD_PATH_MAX], rela[AD_PATH_MAX];
+    char suffix[32], rel[AD_PATH_MAX] = "", rela[AD_PATH_MAX] = "", relr[AD_PATH_MAX] = "", relar[AD_PATH_MAX] = "";
     snprintf(suffix, sizeof suffix, "ppl%d", r);
-    int w1 = d.len ? fig_data(f, suffix, &d, rel, sizeof rel, e) : 0;
+    if (!rc && d.len) rc = fig_data(f, suffix, &d, rel, sizeof rel, e);
     snprintf(suffix, sizeof suffix, "alpha%d", r);
-    int w2 = apoints ? fig_data(f, suffix, &a, rela, sizeof rela, e) : 0;
-    int has_d = d.len > 0;
+    if (!rc && apoints) rc = fig_data(f, suffix, &a, rela, sizeof rela, e);
+    snprintf(suffix, sizeof suffix, "ppl%d_ref", r);
+    if (!rc && dref.len) rc = fig_data(f, suffix, &dref, relr, sizeof relr, e);
+    snprintf(suffix, sizeof suffix, "alpha%d_ref", r);
+    if (!rc && arpoints) rc = fig_data(f, suffix, &aref, relar, sizeof relar, e);
     sb_free(&d);
     sb_free(&a);
-    if (w1 || w2) return -1;
-    if (has_d) {
-        sb_printf(left, "%s\"%s\" using 1:2:3 with yerrorlines lw 2 pt 7 lc rgb \"%s\" title ", left->len ? ", " : "plot ",
-                  rel, colors[r % 6]);
-        gp_str(left, s->rows[r].label);
+    sb_free(&dref);
+    sb_free(&aref);
+    if (rc) return -1;
+    char style[96], title[200];
+    if (rel[0]) {
+        sb_printf(left, "%s\"%s\" using 1:2:($4 > 1 ? $3 : NaN) with yerrorbars lw 1.5 pt 7 lc rgb \"%s\" notitle, "
+                        "\"%s\" using 1:2 with lines lw 2 lc rgb \"%s\" notitle",
+                  left->len ? ", " : "plot ", rel, color, rel, color);
+        strfmt(style, sizeof style, "linespoints lw 2 pt 7 lc rgb \"%s\"", color);
+        key_add(kl, style, s->rows[r].label);
+    }
+    if (relr[0]) {
+        /* WD=0 has no place on a log axis: its mean as a dashed line across, its std as a band */
+        sb_printf(left, "%s\"%s\" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.15 noborder lc rgb \"%s\" "
+                        "notitle, \"%s\" using 1:2 with lines lw 2 dt 2 lc rgb \"%s\" notitle",
+                  left->len ? ", " : "plot ", relr, color, relr, color);
+        strfmt(style, sizeof style, "lines lw 2 dt 2 lc rgb \"%s\"", color);
+        strfmt(title, sizeof title, "%s: WD=0%s", s->rows[r].label, refn > 1 ? " (band +- std)" : "");
+        key_add(kl, style, title);
     }
     for (int g = 0; apoints && g < 3; g++) {
-        const char *gc = colors[g];
-        sb_printf(right, "%s\"%s\" using 1:%d:%d with filledcurves fs transparent solid 0.15 lc rgb \"%s\" notitle, ",
+        const char *gc = FIG_COLORS[g];
+        sb_printf(right, "%s\"%s\" using 1:%d:%d with filledcurves fs transparent solid 0.15 noborder lc rgb \"%s\" notitle, ",
                   right->len ? ", " : "plot ", rela, 3 + 3 * g, 4 + 3 * g, gc);
-        sb_printf(right, "\"%s\" using 1:%d with linespoints lw 2 pt %d dt %d lc rgb \"%s\" title ", rela, 2 + 3 * g,
+        sb_printf(right, "\"%s\" using 1:%d with linespoints lw 2 pt %d dt %d lc rgb \"%s\" notitle", rela, 2 + 3 * g,
                   r ? 6 : 7, r ? 2 : 1, gc);
-        char title[160];
-        strfmt(title, sizeof title, "%s, %s", s->rows[r].label, GROUP_NAMES[g]);
-        gp_str(right, title);
     }
+    for (int g = 0; arpoints && g < 3; g++)
+        sb_printf(right, "%s\"%s\" using 1:%d with lines lw 1.5 dt 3 lc rgb \"%s\" notitle", right->len ? ", " : "plot ", relar,
+                  2 + 3 * g, FIG_COLORS[g]);
     return 0;
 }
 
-int fig_wd_sweep(const Fig *f, StrBuf *body, Err *e) {
+/* The x axis: padded range over the values that sit on it, ticks at the values themselves. */
+static void wd_axis(const Spec *s, char *const *xs, int nx, WdAxis *ax, StrBuf *b) {
+    ax->logx = s->logx;
+    ax->xlo = INFINITY, ax->xhi = -INFINITY;
+    for (int i = 0; i < nx; i++)
+        if (!wd_off_axis(ax, xs[i])) ax->xlo = fmin(ax->xlo, atof(xs[i])), ax->xhi = fmax(ax->xhi, atof(xs[i]));
+    if (!isfinite(ax->xlo)) ax->xlo = ax->logx ? 1e-6 : 0, ax->xhi = ax->logx ? 1 : 1;
+    if (ax->logx) {
+        /* 6% of the decades spanned on each side (at least 15%), so end points clear the frame */
+        double m = fmax(1.15, pow(ax->xhi / ax->xlo, 0.06));
+        ax->xlo /= m, ax->xhi *= m;
+    }
+    else {
+        double pad = ax->xhi > ax->xlo ? 0.05 * (ax->xhi - ax->xlo) : 0.5;
+        ax->xlo -= pad, ax->xhi += pad;
+    }
+    snprintf(ax->lo_s, sizeof ax->lo_s, "%.6g", ax->xlo);
+    snprintf(ax->hi_s, sizeof ax->hi_s, "%.6g", ax->xhi);
+    sb_printf(b, "set xlabel \"weight decay\"\n%sset xrange [%s:%s]\nset xtics (", ax->logx ? "set logscale x\n" : "", ax->lo_s,
+              ax->hi_s);
+    int n = 0;
+    for (int i = 0; i < nx; i++)
+        if (!wd_off_axis(ax, xs[i])) sb_printf(b, "%s\"%s\" %s", n++ ? ", " : "", xs[i], xs[i]);
+    /* more than six values crowd a panel's width: turn their labels */
+    sb_printf(b, ")%s\n", n > 6 ? " rotate by -45" : "");
+}
+
+int fig_wd_sweep(Fig *f, StrBuf *body, Err *e) {
     const Spec *s = f->spec;
     const char *xk = s->x_key[0] ? s->x_key : "decay.weight_decay";
     char *xs[SPEC_MAX_SEL];
@@ -357,32 +524,58 @@ int fig_wd_sweep(const Fig *f, StrBuf *body, Err *e) {
     if (!nx) return err_set(e, "%s: no runs with %s", s->path, xk);
     Spec *c = wd_spec(s, xk, xs, nx);
     Table t = {0};
-    int rc = -1;
-    StrBuf left = {0}, right = {0};
+    int rc = -1, nmin = 1 << 30, nmax = 0;
+    StrBuf left = {0}, right = {0}, axis = {0};
+    Key kl = {0}, kr = {0};
+    WdAxis ax;
+    wd_axis(s, xs, nx, &ax, &axis);
+    f->height = 560; /* room for the keys under the panels */
     if (table_build(&t, c, f->rs, NULL, e)) goto done;
     if (t.warn.p) sb_printf(f->warn, "%s", t.warn.p);
     for (int r = 0; r < t.nrows; r++)
-        if (wd_series(f, c, &t, r, xs, nx, &left, &right, e)) goto done;
+        if (wd_series(f, c, &t, r, xs, nx, &ax, &left, &right, &kl, &nmin, &nmax, e)) goto done;
     if (!left.len) {
         err_set(e, "%s: no completed runs to plot", s->path);
         goto done;
     }
-    sb_printf(body, "set multiplot layout 1,2 title ");
-    gp_str(body, s->title[0] ? s->title : s->name);
-    sb_printf(body, "\nset xlabel \"weight decay\"\n%s", s->logx ? "set logscale x\n" : "");
-    sb_printf(body, "set format x \"%%.0e\"\nset ylabel \"%s\"\nset key top right\n%s\n", metric_label(c->metric), left.p);
-    sb_printf(body, "set ylabel \"mean alpha (band: min-max over modules)\"\n");
+    for (int g = 0; g < 3; g++) {
+        char style[64];
+        strfmt(style, sizeof style, "lines lw 2 lc rgb \"%s\"", FIG_COLORS[g]);
+        key_add(&kr, style, GROUP_NAMES[g]);
+    }
+    for (int r = 0; r < t.nrows && r < 2; r++)
+        key_add(&kr, r ? "linespoints lw 2 pt 6 dt 2 lc rgb \"black\"" : "linespoints lw 2 pt 7 lc rgb \"black\"", s->rows[r].label);
+    key_add(&kr, "filledcurves fs transparent solid 0.15 noborder lc rgb \"#777777\"", "band: min-max over modules");
+    if (strstr(right.p ? right.p : "", "dt 3")) key_add(&kr, "lines lw 1.5 dt 3 lc rgb \"black\"", "WD=0 (eta 0)");
+    char sub[128], nt[32];
+    fig_n_text(nt, sizeof nt, nmin, nmax);
+    if (nmax > 1) strfmt(sub, sizeof sub, "points: mean +- std over seeds (%s per point)", nt);
+    else strfmt(sub, sizeof sub, "one run per point (%s): no error bars", nt);
+    const Key *keys[2] = {&kl, &kr};
+    int span[2] = {1, 1};
+    Grid g;
+    gp_grid_begin(f, body, s->title[0] ? s->title : s->name, sub, 1, 2, keys, span, 2, &g);
+    sb_printf(body, "%sset ylabel \"%s\"\n", axis.p, metric_label(c->metric));
+    gp_grid_panel(body, &g, 0);
+    sb_printf(body, "%s\n", left.p);
+    sb_printf(body, "set ylabel \"mean alpha\"\n");
+    gp_grid_panel(body, &g, 1);
     if (right.len) sb_printf(body, "%s\n", right.p);
     else {
         sb_printf(f->warn, "%s: no spectra files in the selected runs: the alpha panel is empty\n", s->name);
         gp_empty_panel(body, "no spectra files");
     }
+    gp_grid_key(body, &g, &kl, 0, 1);
+    if (right.len) gp_grid_key(body, &g, &kr, 1, 2);
     rc = 0;
 done:
     for (int i = 0; i < nx; i++) free(xs[i]);
     table_free(&t);
     sb_free(&left);
     sb_free(&right);
+    sb_free(&axis);
+    key_free(&kl);
+    key_free(&kr);
     free(c);
     return rc;
 }

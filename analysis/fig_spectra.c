@@ -24,7 +24,7 @@ static int spec_types(const Spec *s, const char *out[8]) {
 
 /* ---- Figure 1b: per-module weight decay per layer, alpha on the second axis ---- */
 
-int fig_module_wd(const Fig *f, StrBuf *body, Err *e) {
+int fig_module_wd(Fig *f, StrBuf *body, Err *e) {
     const Spec *s = f->spec;
     int ri = fig_pick_run(f, s->nrows ? &s->rows[0] : NULL, e);
     if (ri < 0) return -1;
@@ -46,6 +46,7 @@ int fig_module_wd(const Fig *f, StrBuf *body, Err *e) {
     }
     const char *types[8];
     int nt = spec_types(s, types), nl = 0;
+    double wmax = 0, amin = INFINITY, amax = -INFINITY;
     StrBuf d[8] = {{0}};
     for (int i = 0; i < n; i++) {
         double st, layer, wd, alpha;
@@ -56,6 +57,8 @@ int fig_module_wd(const Fig *f, StrBuf *body, Err *e) {
         for (int k = 0; k < nt; k++)
             if (!strcmp(type, types[k])) {
                 sb_printf(&d[k], "%.10g %.10g %.10g\n", layer * (nt + 1) + k, wd, alpha > 0 ? alpha : NAN);
+                wmax = fmax(wmax, wd);
+                if (alpha > 0) amin = fmin(amin, alpha), amax = fmax(amax, alpha);
                 if ((int)layer + 1 > nl) nl = (int)layer + 1;
             }
     }
@@ -63,31 +66,42 @@ int fig_module_wd(const Fig *f, StrBuf *body, Err *e) {
     double eta = 0;
     kv_num(&r->cfg, "decay.weight_decay", &eta);
     sb_printf(body, "set title ");
-    char title[512];
-    strfmt(title, sizeof title, "%s (%s, update %.0f; uniform decay dashed)", s->title[0] ? s->title : s->name, r->name, step);
-    gp_str(body, title);
+    char sub[512];
+    strfmt(sub, sizeof sub, "run %s, update %.0f; dashed: the uniform decay", r->name, step);
+    gp_title(body, s->title[0] ? s->title : s->name, sub);
     sb_printf(body, "\nset style fill solid 0.8 border -1\nset boxwidth 0.9\nset ylabel \"weight decay\"\n"
                     "set y2label \"alpha\"\nset y2tics\nset ytics nomirror\nset format y \"%%.1e\"\n"
-                    "set key outside right\nset xrange [-1:%d]\nset yrange [0:*]\nset xtics (",
+                    "set key outside right\nset xrange [-1:%d]\nset xtics (",
               nl * (nt + 1) - 1);
     for (int l = 0; l < nl; l++) sb_printf(body, "%s\"layer %d\" %.1f", l ? ", " : "", l, l * (nt + 1) + (nt - 1) / 2.0);
-    sb_printf(body, ")\nset arrow 1 from graph 0, first %.10g to graph 1, first %.10g nohead dt 2 lw 2 lc rgb \"black\"\n",
-              eta, eta);
+    sb_printf(body, ")\n");
+    /* headroom above the tallest bar and the highest alpha, so neither touches the frame */
+    if (wmax > 0) sb_printf(body, "set yrange [0:%.6g]\n", fmax(wmax, eta) * 1.08);
+    else sb_printf(body, "set yrange [0:*]\n");
+    double apad = 0.08 * fmax(amax - amin, 0.1);
+    if (isfinite(amin)) sb_printf(body, "set y2range [%.6g:%.6g]\n", amin - apad, amax + apad);
+    sb_printf(body, "set arrow 1 from graph 0, first %.10g to graph 1, first %.10g nohead dt 2 lw 2 lc rgb \"black\"\n", eta, eta);
     static const char *const colors[8] = {"#4477aa", "#66ccee", "#228833", "#ccbb44", "#ee6677", "#aa3377", "#bbbbbb", "#000000"};
     int plotted = 0;
+    StrBuf pts = {0};
     for (int k = 0; k < nt; k++) {
         if (!d[k].len) continue;
         char rel[AD_PATH_MAX], suffix[32];
         snprintf(suffix, sizeof suffix, "%s", types[k]);
         if (fig_data(f, suffix, &d[k], rel, sizeof rel, e)) {
             for (int j = 0; j < 8; j++) sb_free(&d[j]);
+            sb_free(&pts);
             return -1;
         }
-        sb_printf(body, "%s\"%s\" using 1:2 with boxes lc rgb \"%s\" title \"%s wd\", \"%s\" using 1:3 axes x1y2 with "
-                        "points pt 7 ps 1.2 lc rgb \"black\" %s",
-                  plotted ? ", " : "plot ", rel, colors[k], types[k], rel, plotted ? "notitle" : "title \"alpha\"");
+        sb_printf(body, "%s\"%s\" using 1:2 with boxes lc rgb \"%s\" title \"%s wd\"", plotted ? ", " : "plot ", rel, colors[k],
+                  types[k]);
+        sb_printf(&pts, "%s\"%s\" using 1:3 axes x1y2 with points pt 7 ps 1.2 lc rgb \"black\" %s", pts.len ? ", " : "", rel,
+                  pts.len ? "notitle" : "title \"alpha (right axis)\"");
         plotted++;
     }
+    /* the alpha points after every bar: drawn on top, and last in the key */
+    if (pts.len) sb_printf(body, ", %s", pts.p);
+    sb_free(&pts);
     for (int j = 0; j < 8; j++) sb_free(&d[j]);
     if (!plotted) return err_set(e, "%s: %s/decay.jsonl has none of the module types asked for", s->path, r->dir);
     sb_printf(body, ", NaN with lines dt 2 lw 2 lc rgb \"black\" title \"uniform %.0e\"\n", eta);
@@ -102,7 +116,7 @@ static const SpectrumRec *find_module(const SpectrumRec *recs, int n, const char
     return NULL;
 }
 
-int fig_esd(const Fig *f, StrBuf *body, Err *e) {
+int fig_esd(Fig *f, StrBuf *body, Err *e) {
     const Spec *s = f->spec;
     const char *types[8];
     int nt = spec_types(s, types), ns = s->nrows < 4 ? s->nrows : 4;
@@ -132,13 +146,29 @@ int fig_esd(const Fig *f, StrBuf *body, Err *e) {
     for (int i = 0; i < ns; i++)
         if (runs[i]) kv_num(&runs[i]->cfg, "model.num_hidden_layers", &layers);
     int layer = s->layer >= 0 ? s->layer : (int)layers / 2;
-    sb_printf(body, "set multiplot layout 2,%d title ", (nt + 1) / 2);
+    static const char *const colors[4] = {"#4477aa", "#cc3311", "#228833", "#aa3377"};
+    /* one key for every panel (a key per panel covered the histograms); each panel's fitted alphas
+     * go into its title instead, in the key's order */
+    Key key = {0};
+    char sub[512] = "", style[96];
+    for (int i = 0; i < ns; i++) {
+        strfmt(style, sizeof style, "boxes fs transparent solid 0.35 noborder lc rgb \"%s\"", colors[i]);
+        key_add(&key, style, s->rows[i].label);
+        strfmt(style, sizeof style, "lines lw 2 dt %d lc rgb \"%s\"", i + 1, colors[i]);
+        char t[160];
+        strfmt(t, sizeof t, "%s: power-law fit", s->rows[i].label);
+        key_add(&key, style, t);
+        size_t l = strlen(sub);
+        strfmt(sub + l, sizeof sub - l, "%s%s", i ? " / " : "alpha in each panel: ", s->rows[i].label);
+    }
+    const Key *keys[1] = {&key};
+    int span[1] = {(nt + 1) / 2};
+    Grid g;
     char title[512];
     strfmt(title, sizeof title, "%s (layer %d, %s spectra)", s->title[0] ? s->title : s->name, layer, s->step);
-    gp_str(body, title);
-    sb_printf(body, "\nset logscale xy\nset format x \"10^{%%L}\"\nset format y \"10^{%%L}\"\nset xlabel \"eigenvalue of W^TW\"\n"
-                    "set ylabel \"density\"\nset key top right font \",8\"\nset style fill transparent solid 0.35 noborder\n");
-    static const char *const colors[4] = {"#4477aa", "#cc3311", "#228833", "#aa3377"};
+    gp_grid_begin(f, body, title, sub, 2, (nt + 1) / 2, keys, span, 1, &g);
+    sb_printf(body, "set logscale xy\nset format x \"10^{%%L}\"\nset format y \"10^{%%L}\"\nset xlabel \"eigenvalue of W^TW\"\n"
+                    "set ylabel \"density\"\nset style fill transparent solid 0.35 noborder\n");
     int rc = 0;
     for (int k = 0; k < nt && !rc; k++) {
         /* common log-spaced bins over both series so the histograms compare */
@@ -149,8 +179,9 @@ int fig_esd(const Fig *f, StrBuf *body, Err *e) {
             for (int j = 0; j < m[i]->N; j++)
                 if (m[i]->lam[j] > 0) lo = fmin(lo, m[i]->lam[j]), hi = fmax(hi, m[i]->lam[j]);
         }
-        sb_printf(body, "set title \"%s\"\n", types[k]);
+        gp_grid_panel(body, &g, k);
         if (!(hi > lo)) {
+            sb_printf(body, "set title \"%s\"\n", types[k]);
             sb_printf(f->warn, "%s: no layer-%d %s module in the spectra\n", s->name, layer, types[k]);
             gp_empty_panel(body, "module not in the spectra");
             sb_printf(body, "set logscale xy\n");
@@ -160,7 +191,7 @@ int fig_esd(const Fig *f, StrBuf *body, Err *e) {
         double *edges = xcalloc(nb + 1, sizeof *edges);
         for (int b = 0; b <= nb; b++) edges[b] = exp(log(lo) + (log(hi) - log(lo)) * b / nb);
         edges[nb] = hi * (1 + 1e-12); /* the largest eigenvalue lands in the last bin */
-        StrBuf plot = {0};
+        StrBuf plot = {0}, alphas = {0};
         for (int i = 0; i < ns && !rc; i++) {
             if (!m[i]) continue;
             gsl_histogram *h = gsl_histogram_alloc(nb);
@@ -192,24 +223,24 @@ int fig_esd(const Fig *f, StrBuf *body, Err *e) {
             snprintf(suffix, sizeof suffix, "%s_s%d_pl", types[k], i);
             if (!rc && pl.len) rc = fig_data(f, suffix, &pl, relp, sizeof relp, e);
             if (!rc) {
-                char lab[200];
-                strfmt(lab, sizeof lab, "%s", s->rows[i].label);
-                sb_printf(&plot, "%s\"%s\" using 1:2:3 with boxes lc rgb \"%s\" title ", plot.len ? ", " : "plot ", rel,
+                sb_printf(&plot, "%s\"%s\" using 1:2:3 with boxes lc rgb \"%s\" notitle", plot.len ? ", " : "plot ", rel,
                           colors[i]);
-                gp_str(&plot, lab);
-                if (pl.len) {
-                    strfmt(lab, sizeof lab, "PL fit, alpha = %.2f", a);
-                    sb_printf(&plot, ", \"%s\" using 1:2 with lines lw 2 dt %d lc rgb \"%s\" title ", relp, i + 1, colors[i]);
-                    gp_str(&plot, lab);
-                }
+                if (pl.len) sb_printf(&plot, ", \"%s\" using 1:2 with lines lw 2 dt %d lc rgb \"%s\" notitle", relp, i + 1, colors[i]);
+                if (a > 1) sb_printf(&alphas, "%s%.2f", alphas.len ? " / " : "alpha ", a);
+                else sb_printf(&alphas, "%sno fit", alphas.len ? " / " : "alpha ");
             }
             sb_free(&d);
             sb_free(&pl);
         }
         free(edges);
-        if (!rc) sb_printf(body, "%s\n", plot.p);
+        sb_printf(body, "set title ");
+        gp_title(body, types[k], alphas.p ? alphas.p : "");
+        if (!rc) sb_printf(body, "\n%s\n", plot.p);
         sb_free(&plot);
+        sb_free(&alphas);
     }
+    if (!rc) gp_grid_key(body, &g, &key, 0, (nt + 1) / 2);
+    key_free(&key);
     for (int i = 0; i < ns; i++)
         if (have[i]) esd_free_spectra(recs[i], nrec[i]);
     return rc;

@@ -12,6 +12,7 @@ int figure_make(const Spec *s, const RunSet *rs, const char *out_dir, StrBuf *wa
     else if (!strcmp(s->kind, "bars")) rc = fig_bars(&f, &body, e);
     else if (!strcmp(s->kind, "wd_sweep")) rc = fig_wd_sweep(&f, &body, e);
     else if (!strcmp(s->kind, "module_wd")) rc = fig_module_wd(&f, &body, e);
+    else if (!strcmp(s->kind, "alpha_steps")) rc = fig_alpha_steps(&f, &body, e);
     else if (!strcmp(s->kind, "esd")) {
         f.height = 700;
         rc = fig_esd(&f, &body, e);

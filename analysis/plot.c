@@ -3,6 +3,7 @@
 #include "plot.h"
 
 #include <dirent.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,20 +23,107 @@ int gnuplot_has_cairo(void) {
     return strstr(out, "pngcairo") && strstr(out, "pdfcairo");
 }
 
-void gp_str(StrBuf *b, const char *s) {
-    sb_printf(b, "\"");
+/* The text of a string literal without its quotes. */
+static void gp_esc(StrBuf *b, const char *s) {
     /* "\\_" in a double-quoted string reaches enhanced text as \_ : a literal underscore, not a subscript */
     for (; *s; s++)
-        if (*s == '_' || *s == '^') sb_printf(b, "\\\\%c", *s);
+        if (*s == '_' || *s == '^' || *s == '{' || *s == '}') sb_printf(b, "\\\\%c", *s);
         else sb_printf(b, (*s == '"' || *s == '\\') ? "\\%c" : "%c", *s);
+}
+
+void gp_str(StrBuf *b, const char *s) {
     sb_printf(b, "\"");
+    gp_esc(b, s);
+    sb_printf(b, "\"");
+}
+
+void gp_title(StrBuf *b, const char *main, const char *sub) {
+    sb_printf(b, "\"");
+    gp_esc(b, main);
+    if (sub && sub[0]) {
+        sb_printf(b, "\\n{/*0.8 ");
+        gp_esc(b, sub);
+        sb_printf(b, "}");
+    }
+    sb_printf(b, "\"");
+}
+
+const char *const FIG_COLORS[8] = {"#4477aa", "#ee6677", "#228833", "#ccbb44", "#66ccee", "#aa3377", "#555555", "#ee7733"};
+
+void key_add(Key *k, const char *style, const char *title) {
+    sb_printf(&k->clauses, "%sNaN with %s title ", k->n ? ", " : "", style);
+    gp_str(&k->clauses, title);
+    int len = (int)strlen(title);
+    if (len > k->maxlen) k->maxlen = len;
+    k->n++;
+}
+
+void key_free(Key *k) { sb_free(&k->clauses); }
+
+/* Layout estimates in pixels of the PNG: an average character of its 11 pt font is about 7 px
+ * (a little more is assumed, for the PDF's relatively larger font). */
+static double char_px(const Grid *g) { return 0.0068 * g->width; }
+static const double LINE_PX = 22;
+
+static int key_cols(const Grid *g, const Key *k, int span) {
+    double avail = (double)g->width * span / g->cols - 20, col = (k->maxlen + 8) * char_px(g);
+    int c = (int)(avail / col);
+    return c < 1 ? 1 : c > k->n ? k->n : c;
+}
+
+void gp_grid_begin(const Fig *f, StrBuf *b, const char *title, const char *sub, int rows, int cols, const Key *const *keys,
+                   const int *span, int nkeys, Grid *g) {
+    *g = (Grid){rows, cols, f->width, f->height, 1, 0};
+    int lines = 0;
+    for (int i = 0; i < nkeys; i++)
+        if (keys[i] && keys[i]->n) {
+            int c = key_cols(g, keys[i], span[i]), l = (keys[i]->n + c - 1) / c;
+            if (l > lines) lines = l;
+        }
+    g->bottom = lines ? (lines * LINE_PX + 16) / f->height : 0;
+    g->top = 1 - ((sub && sub[0] ? 2 : 1) * LINE_PX + 8) / f->height;
+    sb_printf(b, "set multiplot title ");
+    gp_title(b, title, sub);
+    sb_printf(b, "\nunset key\n");
+}
+
+void gp_grid_panel(StrBuf *b, const Grid *g, int i) {
+    double w = 1.0 / g->cols, h = (g->top - g->bottom) / g->rows;
+    sb_printf(b, "set origin %.4f,%.4f\nset size %.4f,%.4f\n", (i % g->cols) * w, g->top - (i / g->cols + 1) * h, w, h);
+}
+
+void gp_grid_key(StrBuf *b, const Grid *g, const Key *k, int c0, int c1) {
+    if (!k->n) return;
+    double x = (c0 + c1) / 2.0 / g->cols;
+    sb_printf(b, "# the key: an invisible plot whose only visible part is its key\n"
+                 "unset title\nunset xlabel\nunset ylabel\nunset y2label\nunset tics\nunset border\nunset grid\n"
+                 "unset logscale\nunset arrow\nunset label\nunset object\nset xrange [0:1]\nset yrange [0:1]\n"
+                 "set origin 0,0\nset size 1,%.4f\nset margins 0,0,0,0\n", g->bottom > 0.01 ? g->bottom : 0.01);
+    sb_printf(b, "set key at screen %.4f,%.4f center bottom horizontal maxcols %d box opaque samplen 3 Left reverse\n", x,
+              6.0 / g->height, key_cols(g, k, c1 - c0));
+    sb_printf(b, "plot %s\nset key default\nunset key\nset margins -1,-1,-1,-1\nset border\nset tics\nset grid\n", k->clauses.p);
+}
+
+void gp_log_tics(StrBuf *b, const char *axis, double lo, double hi) {
+    static const double M[4] = {1, 2, 3, 5};
+    int n = 0;
+    sb_printf(b, "set %stics (", axis);
+    for (double dec = pow(10, floor(log10(lo))); dec <= hi; dec *= 10)
+        for (int i = 0; i < 4; i++)
+            if (M[i] * dec >= lo && M[i] * dec <= hi) sb_printf(b, "%s\"%g\" %g", n++ ? ", " : "", M[i] * dec, M[i] * dec);
+    sb_printf(b, ")\n");
+}
+
+void fig_n_text(char *dst, size_t cap, int nmin, int nmax) {
+    if (nmin == nmax) strfmt(dst, cap, "n = %d", nmin);
+    else strfmt(dst, cap, "n = %d-%d", nmin, nmax);
 }
 
 void gp_empty_panel(StrBuf *b, const char *msg) {
     sb_printf(b, "set label 99 ");
     gp_str(b, msg);
-    sb_printf(b, " at graph 0.5,0.5 center\nunset logscale\nset xrange [0:1]\nset yrange [0:1]\nunset key\n"
-                 "plot NaN notitle\nunset label 99\nset autoscale\nset key\n");
+    sb_printf(b, " at graph 0.5,0.5 center\nunset logscale\nset xrange [0:1]\nset yrange [0:1]\n"
+                 "plot NaN notitle\nunset label 99\nset autoscale\n");
 }
 
 int fig_data(const Fig *f, const char *suffix, const StrBuf *text, char *rel, size_t cap, Err *e) {

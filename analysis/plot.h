@@ -29,6 +29,41 @@ int figure_render(const Fig *f, const StrBuf *body, Err *e);
 void gp_empty_panel(StrBuf *b, const char *msg);
 /* gnuplot string literal: quotes escaped. */
 void gp_str(StrBuf *b, const char *s);
+/* A two-line title literal: `main`, then `sub` in a smaller font below it (sub may be NULL or ""). */
+void gp_title(StrBuf *b, const char *main, const char *sub);
+
+/* Colour-blind-safe palette (Paul Tol's "bright" and "muted" sets) every kind draws series from. */
+extern const char *const FIG_COLORS[8];
+
+/* A key drawn below the panels. gnuplot reserves no room for a key placed in screen coordinates,
+ * and a key inside a panel covers data, so the panels share a strip at the bottom of the figure
+ * where each key is drawn by an invisible plot of NaN clauses that carry only styles and titles. */
+typedef struct {
+    StrBuf clauses; /* "NaN with ... title \"...\"" joined by ", " */
+    int n, maxlen;  /* entries and the longest title in characters, to lay the key out */
+} Key;
+void key_add(Key *k, const char *style, const char *title);
+void key_free(Key *k);
+
+/* Panels in a rows x cols grid between the figure's title and the key strip (screen fractions). */
+typedef struct {
+    int rows, cols, width, height;
+    double top, bottom;
+} Grid;
+/* Start the multiplot: title (and a smaller subtitle line), and a key strip tall enough for the
+ * keys given (each laid out over `span` columns of panels; NULL keys are skipped). */
+void gp_grid_begin(const Fig *f, StrBuf *b, const char *title, const char *sub, int rows, int cols, const Key *const *keys,
+                   const int *span, int nkeys, Grid *g);
+/* Place the next plot in panel i (row-major). */
+void gp_grid_panel(StrBuf *b, const Grid *g, int i);
+/* Draw key k in the strip, centred under panel columns [c0, c1). Leaves the plot state reset for
+ * nothing after it: call it after the last panel. */
+void gp_grid_key(StrBuf *b, const Grid *g, const Key *k, int c0, int c1);
+/* Tick marks at 1, 2, 3, 5 x 10^k inside [lo, hi] on a log axis ("x" or "y"): gnuplot marks only
+ * whole decades, which leaves a narrow log axis with one label or none. */
+void gp_log_tics(StrBuf *b, const char *axis, double lo, double hi);
+/* "n = 3" or "n = 2-3": the number of runs behind each point or bar. */
+void fig_n_text(char *dst, size_t cap, int nmin, int nmax);
 /* Is gnuplot runnable, and does it have the cairo terminals? */
 int gnuplot_available(void);
 int gnuplot_has_cairo(void);

@@ -249,7 +249,7 @@ static const char *const TOP_KEYS[] = {"table",   "figure", "kind",     "title",
                                        "reported", "rows",  "columns",  "series",   "bars",    "panels",
                                        "x",       "logx",   "y2_metric", "layer",   "step",    "types",
                                        NULL};
-static const char *const KINDS[] = {"table", "curves", "module_wd", "esd", "wd_sweep", "bars", NULL};
+static const char *const KINDS[] = {"table", "curves", "module_wd", "esd", "wd_sweep", "bars", "alpha_steps", NULL};
 
 static int parse_top(Ctx *c, yaml_node_t *root, Spec *s) {
     if (check_keys(c, root, TOP_KEYS, "the spec")) return -1;

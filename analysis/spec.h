@@ -6,7 +6,7 @@
  * list of accepted values; values compare numerically when both sides are numbers (1e-5 == 1e-05).
  *
  *   table: NAME | figure: NAME   output base name
- *   kind:      table (default for `table:`) | curves | module_wd | esd | wd_sweep | bars
+ *   kind:      table (default for `table:`) | curves | module_wd | esd | wd_sweep | bars | alpha_steps
  *   title, caption:  text
  *   results:   directory scanned for run directories (relative to the report's --root)
  *   metric, better (lower|higher), digits:   the value shown (see runs.h RUN_METRICS)
