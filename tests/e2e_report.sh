@@ -128,6 +128,26 @@ else
     # the bar labels: leftmost bar's value, then the difference to it (AlphaDecay 34.70 - Uniform 35.20)
     grep -q '"35.20"' "$T/fig/fx_bars_panel0.dat" && grep -q '"-0.50"' "$T/fig/fx_bars_panel0.dat" \
         && ok bars_difference_labels || fail bars_difference_labels "$(cat "$T/fig/fx_bars_panel0.dat")"
+    # error bars: Uniform at 1e-5 is 35.1 and 35.3 (mean 35.2, sample std 0.1414, n 2), drawn only where n > 1
+    grep -q '^0 35.2 0.14142135[0-9]* 2 ' "$T/fig/fx_bars_panel0.dat" && grep -q 'using 1:(\$4 > 1 ? \$2 : NaN):3 with yerrorbars' "$T/fig/fx_bars.gp" \
+        && ok bars_error_bars_mean_std_n || fail bars_error_bars_mean_std_n "$(head -1 "$T/fig/fx_bars_panel0.dat")"
+    # 34.5..35.35 on an axis from ~34 says so; the key is drawn below the panels, none inside them
+    grep -q 'y axis does not start at 0' "$T/fig/fx_bars.gp" && ok bars_cut_axis_marked || fail bars_cut_axis_marked "no note"
+    for f in fx_curves fx_bars; do
+        grep -q '^set key at screen [0-9.]*,[0-9.]* center bottom' "$T/fig/$f.gp" && ! grep -Eq '^set key (top|bottom|left|right|inside|below|above)' "$T/fig/$f.gp" \
+            && ok "key_below_panels_$f" || fail "key_below_panels_$f" "$(grep '^set key' "$T/fig/$f.gp" | head -3 | tr '\n' ' ')"
+    done
+    # curves of several seeds: "step mean std"; val ppl of Uniform at step 40 is mean(35.1, 35.3) with its std band
+    grep -q '^40 35.2 0.14142135' "$T/fig/fx_curves_val0.dat" && grep -q 'using 1:(\$2-\$3):(\$2+\$3) with filledcurves' "$T/fig/fx_curves.gp" \
+        && grep -q 'title "Uniform (mean, n = 2)"' "$T/fig/fx_curves.gp" \
+        && ok curves_mean_std_band || fail curves_mean_std_band "$(tail -1 "$T/fig/fx_curves_val0.dat")"
+    # WD=0 on a log x axis: a dashed reference line at its mean (40) across the range, not a dropped point
+    printf 'figure: fx_wd\nkind: wd_sweep\nresults: res/fx\nlogx: 1\nallow_differ: [decay.weight_decay, decay.method]\nseries:\n  - {label: U, where: {decay.method: [none, uniform]}}\n' > "$T/wdref.yaml"
+    "$BIN" report plot "$T/wdref.yaml" --root "$T" --out-dir "$T/fig" >/dev/null 2>"$T/wdref.err"; rc=$?
+    [ $rc -eq 0 ] && [ "$(awk '$2 == 40 && $4 == 1' "$T/fig/fx_wd_ppl0_ref.dat" 2>/dev/null | wc -l)" -eq 2 ] \
+        && ! grep -q '^0 ' "$T/fig/fx_wd_ppl0.dat" && grep -q '"fx_wd_ppl0_ref.dat" using 1:2 with lines lw 2 dt 2' "$T/fig/fx_wd.gp" \
+        && grep -q 'title "U: WD=0"' "$T/fig/fx_wd.gp" \
+        && ok wd_sweep_wd0_reference_line || fail wd_sweep_wd0_reference_line "rc $rc: $(cat "$T/wdref.err" "$T/fig/fx_wd_ppl0_ref.dat" 2>&1 | head -3)"
 fi
 # 5. figures from real runs (spectra files, decay.jsonl): a tiny Uniform and AlphaDecay run each
 if command -v gnuplot >/dev/null 2>&1; then
@@ -154,9 +174,24 @@ YAML
         "$BIN" report plot "$T/$f.yaml" --root "$T" --out-dir "$T/fig" >/dev/null 2>"$T/$f.err"; rc=$?
         [ $rc -eq 0 ] && [ -s "$T/fig/r_$f.png" ] && ok "figure_png_real_$f" || fail "figure_png_real_$f" "rc $rc: $(cat "$T/$f.err")"
     done
-    # the PL line of the ESD legend carries the alpha of the final spectra; Figure 1b's dashed line is eta
-    grep -q 'PL fit, alpha = [0-9]' "$T/fig/r_esd.gp" && ok esd_legend_has_alpha || fail esd_legend_has_alpha "no alpha in legend"
+    # each ESD panel's title carries the alphas of the final spectra; Figure 1b's dashed line is eta
+    grep -q '^set title "q\\n{/\*0.8 alpha [0-9.]* / [0-9.]*}"' "$T/fig/r_esd.gp" && ok esd_title_has_alpha || fail esd_title_has_alpha "$(grep 'set title' "$T/fig/r_esd.gp" | head -2)"
     grep -q 'first 1e-05 ' "$T/fig/r_mwd.gp" && ok module_wd_uniform_line || fail module_wd_uniform_line "$(grep arrow "$T/fig/r_mwd.gp")"
+    # alpha_steps: AlphaDecay from decay.jsonl (its q mean at step 0 recomputed here), Uniform from its
+    # first and final spectra (two rows, dashed); a missing results directory is skipped by report all
+    printf 'figure: r_alpha\nkind: alpha_steps\nresults: real\nseries:\n  - {label: Uniform, where: {decay.method: uniform}}\n  - {label: AlphaDecay, where: {decay.method: alphadecay}}\n' > "$T/alpha.yaml"
+    "$BIN" report plot "$T/alpha.yaml" --root "$T" --out-dir "$T/fig" >/dev/null 2>"$T/alpha.err"; rc=$?
+    want=$(awk -F'[:,]' '{ for (i = 1; i < NF; i++) { gsub(/[" {}]/, "", $i); v[$i] = $(i + 1) } gsub(/[" ]/, "", v["type"]) }
+                         v["step"] + 0 == 0 && v["type"] == "q" && v["alpha"] + 0 > 0 { s += v["alpha"]; n++ } END { printf "%.6f", s / n }' "$T/real/tw/alphadecay/decay.jsonl")
+    got=$(awk '$1 == 0 { printf "%.6f", $2 }' "$T/fig/r_alpha_s1.dat" 2>/dev/null)
+    [ $rc -eq 0 ] && [ -s "$T/fig/r_alpha.png" ] && [ -n "$want" ] && [ "$got" = "$want" ] && [ "$(awk 'NF == 16' "$T/fig/r_alpha_s1.dat" | wc -l)" -ge 2 ] \
+        && ok alpha_steps_from_decay_log || fail alpha_steps_from_decay_log "rc $rc, q at 0: $got vs $want; $(cat "$T/alpha.err")"
+    [ "$(grep -vc '^#' "$T/fig/r_alpha_s0.dat")" -eq 2 ] && grep -q 'first and final spectra only' "$T/fig/r_alpha.gp" && grep -q 'dt 2 lc rgb' "$T/fig/r_alpha.gp" \
+        && ok alpha_steps_spectra_fallback || fail alpha_steps_spectra_fallback "$(cat "$T/fig/r_alpha_s0.dat")"
+    mkdir -p "$T/specs_missing"; sed 's/^results: real/results: nowhere/' "$T/alpha.yaml" > "$T/specs_missing/r_alpha.yaml"
+    "$BIN" report all --specs "$T/specs_missing" --root "$T" --out-dir "$T/fig_missing" --quiet >/dev/null 2>"$T/missing.err"; rc=$?
+    [ $rc -eq 0 ] && grep -q 'skipped .*r_alpha.yaml: no results' "$T/missing.err" && ok alpha_steps_missing_results_skipped \
+        || fail alpha_steps_missing_results_skipped "rc $rc: $(cat "$T/missing.err")"
     rm -rf "$T/real/tw/uniform/spectra"
     "$BIN" report plot "$T/esd.yaml" --root "$T" --out-dir "$T/fig" >/dev/null 2>"$T/esd2.err"
     grep -q 'series Uniform: .*uniform: no spectra directory' "$T/esd2.err" && ok missing_spectra_warned || fail missing_spectra_warned "$(cat "$T/esd2.err")"

@@ -6,7 +6,7 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set title "Figure 1b twin: module-wise weight decay (AlphaDecay, wd 1e-5; tiny h128, the twin of 135M; the paper shows 60M) (tiny-wd=1e-05-alphadecay, update 299; uniform decay dashed)"
+set title "Figure 1b twin: module-wise weight decay (AlphaDecay, wd 1e-5; tiny h128, the twin of 135M; the paper shows 60M)\n{/*0.8 run tiny-wd=1e-05-alphadecay, update 299; dashed: the uniform decay}"
 set style fill solid 0.8 border -1
 set boxwidth 0.9
 set ylabel "weight decay"
@@ -16,10 +16,11 @@ set ytics nomirror
 set format y "%.1e"
 set key outside right
 set xrange [-1:31]
-set yrange [0:*]
 set xtics ("layer 0" 3.0, "layer 1" 11.0, "layer 2" 19.0, "layer 3" 27.0)
+set yrange [0:3.24e-05]
+set y2range [1.72718:2.76139]
 set arrow 1 from graph 0, first 1e-05 to graph 1, first 1e-05 nohead dt 2 lw 2 lc rgb "black"
-plot "fig1b_q.dat" using 1:2 with boxes lc rgb "#4477aa" title "q wd", "fig1b_q.dat" using 1:3 axes x1y2 with points pt 7 ps 1.2 lc rgb "black" title "alpha", "fig1b_k.dat" using 1:2 with boxes lc rgb "#66ccee" title "k wd", "fig1b_k.dat" using 1:3 axes x1y2 with points pt 7 ps 1.2 lc rgb "black" notitle, "fig1b_v.dat" using 1:2 with boxes lc rgb "#228833" title "v wd", "fig1b_v.dat" using 1:3 axes x1y2 with points pt 7 ps 1.2 lc rgb "black" notitle, "fig1b_o.dat" using 1:2 with boxes lc rgb "#ccbb44" title "o wd", "fig1b_o.dat" using 1:3 axes x1y2 with points pt 7 ps 1.2 lc rgb "black" notitle, "fig1b_gate.dat" using 1:2 with boxes lc rgb "#ee6677" title "gate wd", "fig1b_gate.dat" using 1:3 axes x1y2 with points pt 7 ps 1.2 lc rgb "black" notitle, "fig1b_up.dat" using 1:2 with boxes lc rgb "#aa3377" title "up wd", "fig1b_up.dat" using 1:3 axes x1y2 with points pt 7 ps 1.2 lc rgb "black" notitle, "fig1b_down.dat" using 1:2 with boxes lc rgb "#bbbbbb" title "down wd", "fig1b_down.dat" using 1:3 axes x1y2 with points pt 7 ps 1.2 lc rgb "black" notitle, NaN with lines dt 2 lw 2 lc rgb "black" title "uniform 1e-05"
+plot "fig1b_q.dat" using 1:2 with boxes lc rgb "#4477aa" title "q wd", "fig1b_k.dat" using 1:2 with boxes lc rgb "#66ccee" title "k wd", "fig1b_v.dat" using 1:2 with boxes lc rgb "#228833" title "v wd", "fig1b_o.dat" using 1:2 with boxes lc rgb "#ccbb44" title "o wd", "fig1b_gate.dat" using 1:2 with boxes lc rgb "#ee6677" title "gate wd", "fig1b_up.dat" using 1:2 with boxes lc rgb "#aa3377" title "up wd", "fig1b_down.dat" using 1:2 with boxes lc rgb "#bbbbbb" title "down wd", "fig1b_q.dat" using 1:3 axes x1y2 with points pt 7 ps 1.2 lc rgb "black" title "alpha (right axis)", "fig1b_k.dat" using 1:3 axes x1y2 with points pt 7 ps 1.2 lc rgb "black" notitle, "fig1b_v.dat" using 1:3 axes x1y2 with points pt 7 ps 1.2 lc rgb "black" notitle, "fig1b_o.dat" using 1:3 axes x1y2 with points pt 7 ps 1.2 lc rgb "black" notitle, "fig1b_gate.dat" using 1:3 axes x1y2 with points pt 7 ps 1.2 lc rgb "black" notitle, "fig1b_up.dat" using 1:3 axes x1y2 with points pt 7 ps 1.2 lc rgb "black" notitle, "fig1b_down.dat" using 1:3 axes x1y2 with points pt 7 ps 1.2 lc rgb "black" notitle, NaN with lines dt 2 lw 2 lc rgb "black" title "uniform 1e-05"
 
 unset multiplot
 set output
@@ -29,7 +30,7 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set title "Figure 1b twin: module-wise weight decay (AlphaDecay, wd 1e-5; tiny h128, the twin of 135M; the paper shows 60M) (tiny-wd=1e-05-alphadecay, update 299; uniform decay dashed)"
+set title "Figure 1b twin: module-wise weight decay (AlphaDecay, wd 1e-5; tiny h128, the twin of 135M; the paper shows 60M)\n{/*0.8 run tiny-wd=1e-05-alphadecay, update 299; dashed: the uniform decay}"
 set style fill solid 0.8 border -1
 set boxwidth 0.9
 set ylabel "weight decay"
@@ -39,10 +40,11 @@ set ytics nomirror
 set format y "%.1e"
 set key outside right
 set xrange [-1:31]
-set yrange [0:*]
 set xtics ("layer 0" 3.0, "layer 1" 11.0, "layer 2" 19.0, "layer 3" 27.0)
+set yrange [0:3.24e-05]
+set y2range [1.72718:2.76139]
 set arrow 1 from graph 0, first 1e-05 to graph 1, first 1e-05 nohead dt 2 lw 2 lc rgb "black"
-plot "fig1b_q.dat" using 1:2 with boxes lc rgb "#4477aa" title "q wd", "fig1b_q.dat" using 1:3 axes x1y2 with points pt 7 ps 1.2 lc rgb "black" title "alpha", "fig1b_k.dat" using 1:2 with boxes lc rgb "#66ccee" title "k wd", "fig1b_k.dat" using 1:3 axes x1y2 with points pt 7 ps 1.2 lc rgb "black" notitle, "fig1b_v.dat" using 1:2 with boxes lc rgb "#228833" title "v wd", "fig1b_v.dat" using 1:3 axes x1y2 with points pt 7 ps 1.2 lc rgb "black" notitle, "fig1b_o.dat" using 1:2 with boxes lc rgb "#ccbb44" title "o wd", "fig1b_o.dat" using 1:3 axes x1y2 with points pt 7 ps 1.2 lc rgb "black" notitle, "fig1b_gate.dat" using 1:2 with boxes lc rgb "#ee6677" title "gate wd", "fig1b_gate.dat" using 1:3 axes x1y2 with points pt 7 ps 1.2 lc rgb "black" notitle, "fig1b_up.dat" using 1:2 with boxes lc rgb "#aa3377" title "up wd", "fig1b_up.dat" using 1:3 axes x1y2 with points pt 7 ps 1.2 lc rgb "black" notitle, "fig1b_down.dat" using 1:2 with boxes lc rgb "#bbbbbb" title "down wd", "fig1b_down.dat" using 1:3 axes x1y2 with points pt 7 ps 1.2 lc rgb "black" notitle, NaN with lines dt 2 lw 2 lc rgb "black" title "uniform 1e-05"
+plot "fig1b_q.dat" using 1:2 with boxes lc rgb "#4477aa" title "q wd", "fig1b_k.dat" using 1:2 with boxes lc rgb "#66ccee" title "k wd", "fig1b_v.dat" using 1:2 with boxes lc rgb "#228833" title "v wd", "fig1b_o.dat" using 1:2 with boxes lc rgb "#ccbb44" title "o wd", "fig1b_gate.dat" using 1:2 with boxes lc rgb "#ee6677" title "gate wd", "fig1b_up.dat" using 1:2 with boxes lc rgb "#aa3377" title "up wd", "fig1b_down.dat" using 1:2 with boxes lc rgb "#bbbbbb" title "down wd", "fig1b_q.dat" using 1:3 axes x1y2 with points pt 7 ps 1.2 lc rgb "black" title "alpha (right axis)", "fig1b_k.dat" using 1:3 axes x1y2 with points pt 7 ps 1.2 lc rgb "black" notitle, "fig1b_v.dat" using 1:3 axes x1y2 with points pt 7 ps 1.2 lc rgb "black" notitle, "fig1b_o.dat" using 1:3 axes x1y2 with points pt 7 ps 1.2 lc rgb "black" notitle, "fig1b_gate.dat" using 1:3 axes x1y2 with points pt 7 ps 1.2 lc rgb "black" notitle, "fig1b_up.dat" using 1:3 axes x1y2 with points pt 7 ps 1.2 lc rgb "black" notitle, "fig1b_down.dat" using 1:3 axes x1y2 with points pt 7 ps 1.2 lc rgb "black" notitle, NaN with lines dt 2 lw 2 lc rgb "black" title "uniform 1e-05"
 
 unset multiplot
 set output

@@ -6,15 +6,42 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot layout 1,2 title "Quick sweep: training loss and validation perplexity (wd 1e-5)"
+set multiplot title "Quick sweep: training loss and validation perplexity (wd 1e-5)"
+unset key
 set xlabel "update"
 set ylabel "training loss"
-set key top right
-plot "quick_curves_train0.dat" using 1:2 with lines lw 2 title "WD=0", "quick_curves_train1.dat" using 1:2 with lines lw 2 title "Uniform", "quick_curves_train2.dat" using 1:2 with lines lw 2 title "AWD", "quick_curves_train3.dat" using 1:2 with lines lw 2 title "AdaDecay", "quick_curves_train4.dat" using 1:2 with lines lw 2 title "AlphaDecay"
+set origin 0.0000,0.0760
+set size 0.5000,0.8640
+plot "quick_curves_train0.dat" using 1:2 with lines lw 2 lc rgb "#4477aa" notitle, "quick_curves_train1.dat" using 1:2 with lines lw 2 lc rgb "#ee6677" notitle, "quick_curves_train2.dat" using 1:2 with lines lw 2 lc rgb "#228833" notitle, "quick_curves_train3.dat" using 1:2 with lines lw 2 lc rgb "#ccbb44" notitle, "quick_curves_train4.dat" using 1:2 with lines lw 2 lc rgb "#66ccee" notitle
 set ylabel "validation perplexity"
-set logscale y
-plot "quick_curves_val0.dat" using 1:2 with lines lw 2 title "WD=0", "quick_curves_val1.dat" using 1:2 with lines lw 2 title "Uniform", "quick_curves_val2.dat" using 1:2 with lines lw 2 title "AWD", "quick_curves_val3.dat" using 1:2 with lines lw 2 title "AdaDecay", "quick_curves_val4.dat" using 1:2 with lines lw 2 title "AlphaDecay"
-unset logscale y
+set origin 0.5000,0.0760
+set size 0.5000,0.8640
+plot "quick_curves_val0.dat" using 1:2 with lines lw 2 lc rgb "#4477aa" notitle, "quick_curves_val1.dat" using 1:2 with lines lw 2 lc rgb "#ee6677" notitle, "quick_curves_val2.dat" using 1:2 with lines lw 2 lc rgb "#228833" notitle, "quick_curves_val3.dat" using 1:2 with lines lw 2 lc rgb "#ccbb44" notitle, "quick_curves_val4.dat" using 1:2 with lines lw 2 lc rgb "#66ccee" notitle
+# the key: an invisible plot whose only visible part is its key
+unset title
+unset xlabel
+unset ylabel
+unset y2label
+unset tics
+unset border
+unset grid
+unset logscale
+unset arrow
+unset label
+unset object
+set xrange [0:1]
+set yrange [0:1]
+set origin 0,0
+set size 1,0.0760
+set margins 0,0,0,0
+set key at screen 0.5000,0.0120 center bottom horizontal maxcols 5 box opaque samplen 3 Left reverse
+plot NaN with lines lw 2 lc rgb "#4477aa" title "WD=0 (n = 1)", NaN with lines lw 2 lc rgb "#ee6677" title "Uniform (n = 1)", NaN with lines lw 2 lc rgb "#228833" title "AWD (n = 1)", NaN with lines lw 2 lc rgb "#ccbb44" title "AdaDecay (n = 1)", NaN with lines lw 2 lc rgb "#66ccee" title "AlphaDecay (n = 1)"
+set key default
+unset key
+set margins -1,-1,-1,-1
+set border
+set tics
+set grid
 
 unset multiplot
 set output
@@ -24,15 +51,42 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot layout 1,2 title "Quick sweep: training loss and validation perplexity (wd 1e-5)"
+set multiplot title "Quick sweep: training loss and validation perplexity (wd 1e-5)"
+unset key
 set xlabel "update"
 set ylabel "training loss"
-set key top right
-plot "quick_curves_train0.dat" using 1:2 with lines lw 2 title "WD=0", "quick_curves_train1.dat" using 1:2 with lines lw 2 title "Uniform", "quick_curves_train2.dat" using 1:2 with lines lw 2 title "AWD", "quick_curves_train3.dat" using 1:2 with lines lw 2 title "AdaDecay", "quick_curves_train4.dat" using 1:2 with lines lw 2 title "AlphaDecay"
+set origin 0.0000,0.0760
+set size 0.5000,0.8640
+plot "quick_curves_train0.dat" using 1:2 with lines lw 2 lc rgb "#4477aa" notitle, "quick_curves_train1.dat" using 1:2 with lines lw 2 lc rgb "#ee6677" notitle, "quick_curves_train2.dat" using 1:2 with lines lw 2 lc rgb "#228833" notitle, "quick_curves_train3.dat" using 1:2 with lines lw 2 lc rgb "#ccbb44" notitle, "quick_curves_train4.dat" using 1:2 with lines lw 2 lc rgb "#66ccee" notitle
 set ylabel "validation perplexity"
-set logscale y
-plot "quick_curves_val0.dat" using 1:2 with lines lw 2 title "WD=0", "quick_curves_val1.dat" using 1:2 with lines lw 2 title "Uniform", "quick_curves_val2.dat" using 1:2 with lines lw 2 title "AWD", "quick_curves_val3.dat" using 1:2 with lines lw 2 title "AdaDecay", "quick_curves_val4.dat" using 1:2 with lines lw 2 title "AlphaDecay"
-unset logscale y
+set origin 0.5000,0.0760
+set size 0.5000,0.8640
+plot "quick_curves_val0.dat" using 1:2 with lines lw 2 lc rgb "#4477aa" notitle, "quick_curves_val1.dat" using 1:2 with lines lw 2 lc rgb "#ee6677" notitle, "quick_curves_val2.dat" using 1:2 with lines lw 2 lc rgb "#228833" notitle, "quick_curves_val3.dat" using 1:2 with lines lw 2 lc rgb "#ccbb44" notitle, "quick_curves_val4.dat" using 1:2 with lines lw 2 lc rgb "#66ccee" notitle
+# the key: an invisible plot whose only visible part is its key
+unset title
+unset xlabel
+unset ylabel
+unset y2label
+unset tics
+unset border
+unset grid
+unset logscale
+unset arrow
+unset label
+unset object
+set xrange [0:1]
+set yrange [0:1]
+set origin 0,0
+set size 1,0.0760
+set margins 0,0,0,0
+set key at screen 0.5000,0.0120 center bottom horizontal maxcols 5 box opaque samplen 3 Left reverse
+plot NaN with lines lw 2 lc rgb "#4477aa" title "WD=0 (n = 1)", NaN with lines lw 2 lc rgb "#ee6677" title "Uniform (n = 1)", NaN with lines lw 2 lc rgb "#228833" title "AWD (n = 1)", NaN with lines lw 2 lc rgb "#ccbb44" title "AdaDecay (n = 1)", NaN with lines lw 2 lc rgb "#66ccee" title "AlphaDecay (n = 1)"
+set key default
+unset key
+set margins -1,-1,-1,-1
+set border
+set tics
+set grid
 
 unset multiplot
 set output
