@@ -3,7 +3,8 @@
 # munged (as the munge user), slurmctld and slurmd with a slurm.conf in a temp dir (SLURM_CONF;
 # proctrack/linuxproc, task/none, no accounting; node line from `slurmd -C`). A 3-run sweep with a
 # fake train goes through sbatch (array throttled with %2, one log per task), is followed with squeue,
-# and a second submission submits nothing. Installs nothing (scripts/deps.sh does, OPTIONAL_PKGS);
+# and a second submission submits nothing. A sweep with slurm: {ntasks: 2} then trains one real run as
+# a 2-rank MPI job step (srun --mpi=pmix) and matches a 1-rank run. Installs nothing (scripts/deps.sh does, OPTIONAL_PKGS);
 # when Slurm is missing or will not start it prints "skipped", never "ok". Stops only the daemons it
 # started, by their PIDs.
 set -u
@@ -116,4 +117,35 @@ if [ $rc -eq 0 ] && grep -q "0 to submit" "$T/out2" && [ ! -f "$T/res/sl/slurm/s
 else echo "FAIL slurm_resubmit_skips_completed: rc $rc"; sed 's/^/    /' "$T/out2"; fail=1; fi
 "$BIN" sweep status "$T/sl.yaml" --results "$T/res" | grep -q "total 3: 3 completed" && echo "ok slurm_status" ||
   { echo "FAIL slurm_status: not all completed"; fail=1; }
+
+# --- a 2-task MPI run: slurm.ntasks 2 makes the array task a 2-task allocation and sweep exec runs
+# train in it as one job step (srun --mpi=pmix); it must complete on 2 ranks and match a 1-rank run.
+if command -v mpirun >/dev/null 2>&1; then
+  unset AD_TRAIN_CMD
+  awk 'BEGIN { srand(3); for (d = 0; d < 300; d++) { s = ""; for (k = 0; k < 16; k++) s = s "w" int(rand()*30) " the " int(rand()*9) " "; print "{\"text\": \"" s ".\"}" } }' >"$T/c.jsonl"
+  "$BIN" prep --input "$T/c.jsonl" --out "$T/data" --vocab-size 280 --val-fraction 0.1 --seed 1 >"$T/prep.log" 2>&1
+  cat >"$T/mpi_exp.yaml" <<YAML
+model: {hidden_size: 32, intermediate_size: 64, num_attention_heads: 2, num_hidden_layers: 1, vocab_size: 280}
+data: {train: $T/data/train.bin, val: $T/data/val.bin, seq_len: 16}
+train: {lr: 0.005, batch_size: 8, micro_batch_size: 2, steps: 6, warmup_steps: 2, threads: 1}
+decay: {method: alphadecay, weight_decay: 1.0e-3, update_every: 3, eigs_thresh: 8}
+eval: {every: 3, tokens: 256}
+checkpoint: {every: 3}
+YAML
+  printf 'name: mp\nbase: %s\nslurm: {ntasks: 2, cpus_per_task: 1}\n' "$T/mpi_exp.yaml" >"$T/mp.yaml"
+  timeout 180 "$BIN" sweep run "$T/mp.yaml" --backend slurm --time 5 --results "$T/res" >"$T/out3" 2>&1; rc=$?
+  "$BIN" train "$T/mpi_exp.yaml" --out "$T/one" >"$T/one.log" 2>&1
+  run=$(ls -d "$T"/res/mp/*/ 2>/dev/null | head -1)
+  dl=$(paste <(grep -o '"loss": [0-9.]*' "$T/one/metrics.jsonl" | awk '{print $2}') <(grep -o '"loss": [0-9.]*' "${run}metrics.jsonl" 2>/dev/null | awk '{print $2}') |
+       awk '{ d = $1 - $2; if (d < 0) d = -d; if ($2 == "" ) d = 1; if (d / $1 > m) m = d / $1 } END { printf "%.3g", m + 0 }')
+  if [ $rc -eq 0 ] && grep -qs '"completed"' "${run}summary.json" && grep -q -- '--ntasks=2' "$T"/res/mp/slurm/submit-1.sbatch &&
+     grep -q '"ranks": 2' "${run}metrics.jsonl" && awk -v d="$dl" 'BEGIN { exit !(d <= 1e-6) }'; then
+    echo "ok slurm_mpi_two_tasks (loss rel diff to 1 rank $dl)"
+  else
+    echo "FAIL slurm_mpi_two_tasks: rc $rc, loss diff $dl"; sed 's/^/    /' "$T/out3" | tail -5; cat "$T"/res/mp/slurm/*.log 2>/dev/null | tail -15 | sed 's/^/    /'
+    tail -5 "${run}train.log" 2>/dev/null | sed 's/^/    /'; fail=1
+  fi
+else
+  echo "skipped slurm_mpi_two_tasks: mpirun not installed"
+fi
 exit $fail

@@ -77,6 +77,12 @@ typedef struct {
     SweepRun *runs;
     int n_runs;
     uint64_t fingerprint;
+    /* slurm: mapping of the file: resources of each run's job (not part of the fingerprint: a run may
+     * resume with other resources). ntasks > 1 runs train as one MPI job step `srun --mpi=MPI train ...` */
+    int slurm_ntasks;            /* 0 = one task */
+    int slurm_nodes;             /* 0 = Slurm's choice */
+    int slurm_cpus_per_task;     /* 0 = --cpus-per-task of the command line, else the cluster default */
+    char slurm_mpi[32];          /* srun --mpi= plugin, default "pmix" */
 } Sweep;
 
 /* Parse, expand and check a sweep file. Errors: "FILE:LINE:COL: message". */

@@ -509,6 +509,8 @@ typedef struct {
     int n_seeds, seeds_line;
     int seed_lines[MAX_VALUES], seed_cols[MAX_VALUES];
     long max_runs; /* cap on the number of runs (max_runs:, default SWEEP_MAX_RUNS) */
+    int slurm_ntasks, slurm_nodes, slurm_cpus; /* slurm: {ntasks, nodes, cpus_per_task}, 0 = unset */
+    char slurm_mpi[32];
 } Spec;
 
 static void spec_free(Spec *sp) {
@@ -516,6 +518,29 @@ static void spec_free(Spec *sp) {
     free(sp->excl);
     free(sp->extra);
     free(sp->when);
+}
+
+/* slurm: {ntasks: N, nodes: M, cpus_per_task: C, mpi: PLUGIN}: each run's Slurm job. */
+static int parse_slurm(P *p, yaml_node_t *v, Spec *sp) {
+    if (v->type != YAML_MAPPING_NODE) return perr(p, v, "slurm: expected a mapping of ntasks, nodes, cpus_per_task, mpi");
+    for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top; q++) {
+        yaml_node_t *k = node(p, q->key), *x = node(p, q->value);
+        const char *ks = k->type == YAML_SCALAR_NODE ? sv(k) : "", *t = x->type == YAML_SCALAR_NODE ? sv(x) : "";
+        if (!strcmp(ks, "mpi")) {
+            if (!*t || strlen(t) >= sizeof sp->slurm_mpi || strspn(t, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(t))
+                return perr(p, x, "slurm.mpi: expected a plugin name such as pmix, pmi2 or none");
+            snprintf(sp->slurm_mpi, sizeof sp->slurm_mpi, "%s", t);
+            continue;
+        }
+        int *dst = !strcmp(ks, "ntasks") ? &sp->slurm_ntasks : !strcmp(ks, "nodes") ? &sp->slurm_nodes
+                 : !strcmp(ks, "cpus_per_task") ? &sp->slurm_cpus : NULL;
+        if (!dst) return perr(p, k, "slurm: unknown key '%s' (expected ntasks, nodes, cpus_per_task, mpi)", ks);
+        char *end;
+        long n = strtol(t, &end, 10);
+        if (!*t || *end || n < 1 || n > 100000) return perr(p, x, "slurm.%s: expected a positive integer", ks);
+        *dst = (int)n;
+    }
+    return 0;
 }
 
 static int parse_spec(P *p, Spec *sp) {
@@ -583,8 +608,10 @@ static int parse_spec(P *p, Spec *sp) {
             long x = strtol(t, &end, 10);
             if (!*t || *end || x <= 0) return perr(p, v, "max_runs: expected a positive integer");
             sp->max_runs = x;
+        } else if (!strcmp(ks, "slurm")) {
+            if (parse_slurm(p, v, sp)) return -1;
         } else {
-            return perr(p, k, "unknown key '%s' (expected name, base, set, grid, exclude, extra, when, seeds, max_runs)", ks);
+            return perr(p, k, "unknown key '%s' (expected name, base, set, grid, exclude, extra, when, seeds, max_runs, slurm)", ks);
         }
     }
     return 0;
@@ -765,6 +792,10 @@ int sweep_load(Sweep *s, const char *path, Err *e) {
     if (!rc) {
         snprintf(s->name, sizeof s->name, "%s", sp->name);
         snprintf(s->file, sizeof s->file, "%s", path);
+        s->slurm_ntasks = sp->slurm_ntasks;
+        s->slurm_nodes = sp->slurm_nodes;
+        s->slurm_cpus_per_task = sp->slurm_cpus;
+        snprintf(s->slurm_mpi, sizeof s->slurm_mpi, "%s", sp->slurm_mpi[0] ? sp->slurm_mpi : "pmix");
         s->n_runs = pts.n;
         s->runs = xcalloc((size_t)(pts.n ? pts.n : 1), sizeof(SweepRun));
         for (int i = 0; i < pts.n && !rc; i++) rc = build_run(&p, sp, &pts.v[i], &s->runs[i]);

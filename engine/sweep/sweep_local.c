@@ -48,8 +48,34 @@ static void print_log_tail(const char *run_dir) {
 }
 
 /* fork + exec one run; returns the child's pid or -1. The lock fd is closed here in the parent. */
-static pid_t launch(const SweepRun *r, const char *run_dir, int lock_fd, int threads) {
+/* argv with `srun --mpi=PLUGIN --ntasks=N` in front: the run as one MPI job step of the allocation
+ * (sweep exec inside a Slurm job whose sweep asks for slurm.ntasks > 1). */
+static char **with_srun(char **argv, const Sweep *s) {
+    int n = 0;
+    while (argv[n]) n++;
+    char **v = xcalloc((size_t)n + 5, sizeof(char *));
+    char mpi[64], nt[32];
+    snprintf(mpi, sizeof mpi, "--mpi=%s", s->slurm_mpi[0] ? s->slurm_mpi : "pmix");
+    snprintf(nt, sizeof nt, "--ntasks=%d", s->slurm_ntasks);
+    int k = 0;
+    v[k++] = strcpy(xcalloc(5, 1), "srun");
+    v[k++] = strcpy(xcalloc(strlen(mpi) + 1, 1), mpi);
+    v[k++] = strcpy(xcalloc(strlen(nt) + 1, 1), nt);
+    /* srun does not take the job's cpus-per-task from the environment (Slurm >= 22.05): say it */
+    const char *cpt = getenv("SLURM_CPUS_PER_TASK");
+    if (cpt && *cpt && strlen(cpt) < 16) {
+        char c[48];
+        snprintf(c, sizeof c, "--cpus-per-task=%s", cpt);
+        v[k++] = strcpy(xcalloc(strlen(c) + 1, 1), c);
+    }
+    for (int i = 0; i < n; i++) v[k + i] = argv[i];
+    free(argv); /* the strings now belong to v */
+    return v;
+}
+
+static pid_t launch(const SweepRun *r, const char *run_dir, int lock_fd, int threads, const Sweep *srun_for) {
     char **argv = sweep_run_argv(r, run_dir, threads);
+    if (srun_for) argv = with_srun(argv, srun_for);
     char logp[AD_PATH_MAX + 400];
     rundir_path(logp, sizeof logp, run_dir, RUNDIR_TRAIN_LOG);
     fflush(stdout);
@@ -70,7 +96,7 @@ static pid_t launch(const SweepRun *r, const char *run_dir, int lock_fd, int thr
         if (ftruncate(lock_fd, 0) != 0 || pwrite(lock_fd, t, (size_t)n, 0) != n) _exit(127);
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
-        execv(argv[0], argv);
+        execvp(argv[0], argv); /* a path, or srun found on PATH */
         dprintf(2, "sweep: cannot execute %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
@@ -219,7 +245,7 @@ static void local_launch(Local *L) {
             continue;
         }
         if (st.state == RS_FAILED) clear_failure(rd);
-        pid_t pid = launch(&s->runs[i], rd, fd, L->threads);
+        pid_t pid = launch(&s->runs[i], rd, fd, L->threads, NULL);
         if (pid < 0) {
             fprintf(stderr, "FAILED   %-40s cannot fork: %s\n", s->runs[i].name, strerror(errno));
             tally_add(&L->t, RS_FAILED);
@@ -384,7 +410,8 @@ int sweep_exec_one(const Sweep *s, const char *run_name, const SweepOpts *o, int
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     double t0 = now_seconds();
-    pid_t pid = launch(r, rd, fd, threads);
+    /* inside a Slurm job of two or more tasks: the run is one job step over all of them */
+    pid_t pid = launch(r, rd, fd, threads, s->slurm_ntasks > 1 && getenv("SLURM_JOB_ID") ? s : NULL);
     if (pid < 0) return 1;
     printf("start    %-40s pid %ld\n", r->name, (long)pid);
     fflush(stdout);

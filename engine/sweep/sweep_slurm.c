@@ -114,7 +114,12 @@ static int write_script(const Sweep *s, const SweepOpts *o, const char *script, 
     fprintf(f, "#SBATCH --output=%s/%%A_%%a.log\n#SBATCH --chdir=%s\n", sdir_abs, cwd);
     if (o->partition) fprintf(f, "#SBATCH --partition=%s\n", o->partition);
     if (o->time) fprintf(f, "#SBATCH --time=%s\n", o->time);
-    if (o->cpus_per_task > 0) fprintf(f, "#SBATCH --cpus-per-task=%d\n", o->cpus_per_task);
+    int cpus = o->cpus_per_task > 0 ? o->cpus_per_task : s->slurm_cpus_per_task;
+    if (cpus > 0) fprintf(f, "#SBATCH --cpus-per-task=%d\n", cpus);
+    /* slurm.ntasks > 1: each array task is an allocation of N tasks; sweep exec runs train in it as one
+     * MPI job step (srun) */
+    if (s->slurm_ntasks > 1) fprintf(f, "#SBATCH --ntasks=%d\n", s->slurm_ntasks);
+    if (s->slurm_nodes > 0) fprintf(f, "#SBATCH --nodes=%d\n", s->slurm_nodes);
     fprintf(f, "RUNS=(\n");
     for (int i = 0; i < n; i++) {
         shq(q1, sizeof q1, s->runs[pend[i]].name);
