@@ -524,6 +524,15 @@ static int completed_before(Run *r, Err *e) {
     return 1;
 }
 
+/* A sweep that starts the run as a Slurm job step (srun) keeps holding the run's lock in srun, which
+ * the ranks do not inherit: it names itself in AD_LOCK_HELD_BY, and the lock counts as ours when that
+ * process holds it. */
+static int held_for_us(const char *run_dir) {
+    const char *by = getenv("AD_LOCK_HELD_BY");
+    long pid = 0;
+    return by && *by && rundir_lock_holder(run_dir, &pid) && pid > 0 && pid == atol(by);
+}
+
 /* batch_size / micro_batch_size micro-batches per update are split evenly over the ranks. */
 static int check_ranks(const Run *r, Err *e) {
     int micro = r->cfg.train.batch_size / r->cfg.train.micro_batch_size;
@@ -566,7 +575,7 @@ int cmd_train(int argc, char **argv) {
         return usage_error ? 2 : 1;
     }
     /* one writer per run directory (rank 0), from before the first read of it to exit */
-    int locked = r->rank != 0 || (r->lock_fd = rundir_lock(r->run_dir, &e)) >= 0;
+    int locked = r->rank != 0 || (r->lock_fd = rundir_lock(r->run_dir, &e)) >= 0 || held_for_us(r->run_dir);
     int done = locked ? completed_before(r, &e) : -1;
     if (all_ranks_ok(r, done < 0, &quiet, &e)) goto fail;
     if (done > 0) {

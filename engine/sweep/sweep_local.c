@@ -96,6 +96,11 @@ static pid_t launch(const SweepRun *r, const char *run_dir, int lock_fd, int thr
         if (ftruncate(lock_fd, 0) != 0 || pwrite(lock_fd, t, (size_t)n, 0) != n) _exit(127);
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
+        /* srun's ranks do not inherit the lock: they find its holder (this pid, srun) named here */
+        if (srun_for) {
+            t[n - 1] = 0; /* the pid without its newline */
+            setenv("AD_LOCK_HELD_BY", t, 1);
+        }
         execvp(argv[0], argv); /* a path, or srun found on PATH */
         dprintf(2, "sweep: cannot execute %s: %s\n", argv[0], strerror(errno));
         _exit(127);
