@@ -14,7 +14,9 @@
 #include "check.h"
 #include "checkpoint.h"
 #include "crc32c.h"
+#include "hf_config.h"
 #include "json.h"
+#include "safetensors.h"
 
 static char tmpdir[256];
 

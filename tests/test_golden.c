@@ -24,8 +24,10 @@
 
 #include "check.h"
 #include "checkpoint.h"
+#include "hf_config.h"
 #include "model.h"
 #include "optim.h"
+#include "safetensors.h"
 
 #define GOLDEN_DIR "tests/golden"
 

@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "esd.h"
 #include "json.h"
+#include "safetensors.h"
 
 static void usage(FILE *f) {
     fprintf(f,

@@ -1,4 +1,4 @@
-/* checkpoint.h - run checkpoints and Hugging Face model files.
+/* checkpoint.h - run checkpoints (the model files in them: safetensors.h, hf_config.h).
  *
  * A checkpoint is RUNDIR/checkpoint/step_XXXXXXXX/ holding
  *   model.safetensors  fp32 weights, HF LLaMA names, __metadata__ {"format":"pt"}
@@ -39,34 +39,5 @@ int checkpoint_verify(const char *dir, const char *const *only, Err *e);
 /* The same for the two files a model is loaded from (config.json, model.safetensors): eval, sample,
  * esd and train.init call it before loading a directory. */
 int checkpoint_verify_model(const char *dir, Err *e);
-
-/* Hugging Face files. */
-int safetensors_save_model(const char *path, const Model *m, Err *e);
-/* Loads every table tensor by name; missing tensors, wrong shapes and weights (*.weight) the table has
- * no place for (more layers than the config declares) are errors naming the file. */
-int safetensors_load_model(const char *path, Model *m, Err *e);
-/* The table's tensors taken from n buffers of the params layout (params, adam_m, adam_v), buffer k's
- * tensors named prefixes[k] + HF name (e.g. "m." for optimizer.safetensors). Load checks every
- * prefixed table tensor exists with the table's shape, fills the buffers, ignores other tensors. */
-int safetensors_save_table(const char *path, const Model *m, int n, const float *const *bufs,
-                           const char *const *prefixes, Err *e);
-int safetensors_load_table(const char *path, const Model *m, int n, float *const *bufs,
-                           const char *const *prefixes, Err *e);
-int hf_config_write(const char *path, const ModelConfig *c, Err *e);
-int hf_config_read(const char *path, ModelConfig *c, Err *e);
-
-/* Generic safetensors reading for tools (esd): every F32/F16/BF16 tensor converted to float. */
-typedef struct {
-    char *name; /* malloc'd, any length */
-    int ndim;
-    long shape[4];
-    float *data;
-} StTensor;
-typedef struct {
-    StTensor *t;
-    int n;
-} StFile;
-int safetensors_read_all(const char *path, StFile *f, Err *e);
-void safetensors_free(StFile *f);
 
 #endif

@@ -7,7 +7,7 @@
  * BF16 (converted to float), any key order, extra tensors ignored. Every offset is checked against the
  * file size when the header is read, so a truncated file is rejected before any data is touched.
  * Floats are stored as their raw bytes, so a save/load round trip is bit-exact. */
-#include "checkpoint.h"
+#include "safetensors.h"
 #include "json.h"
 
 #include <errno.h>

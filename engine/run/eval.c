@@ -7,6 +7,8 @@
 #include "checkpoint.h"
 #include "cli.h"
 #include "evaluate.h"
+#include "hf_config.h"
+#include "safetensors.h"
 
 void evaluate_part(Model *m, const DataLoader *dl, int B, long max_tokens, EvalConvention conv, int part, int parts,
                    double sums[4]) {

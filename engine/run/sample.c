@@ -17,7 +17,9 @@
 #include "bpe.h"
 #include "checkpoint.h"
 #include "cli.h"
+#include "hf_config.h"
 #include "model.h"
+#include "safetensors.h"
 
 static void usage(FILE *f) {
     fprintf(f,

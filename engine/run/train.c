@@ -35,9 +35,11 @@
 #include "decay.h"
 #include "dist.h"
 #include "evaluate.h"
+#include "hf_config.h"
 #include "model.h"
 #include "optim.h"
 #include "rundir.h"
+#include "safetensors.h"
 
 void openblas_set_num_threads(int num_threads);
 
