@@ -22,8 +22,10 @@
 
 #include "checkpoint.h"
 #include "cli.h"
+#include "hf_config.h"
 #include "json.h"
 #include "model.h"
+#include "safetensors.h"
 #include "tokenizer.h"
 
 typedef struct {
