@@ -63,6 +63,27 @@ uint64_t rng_below(Rng *r, uint64_t n) {
     return x % n;
 }
 
+/* Chunk size fixed independently of the thread count so the sum's rounding never depends on it. */
+#define SUMSQ_CHUNK 65536
+
+double sumsq_f32(const float *x, size_t n) {
+    size_t n_chunks = (n + SUMSQ_CHUNK - 1) / SUMSQ_CHUNK;
+    if (n_chunks == 0) return 0.0;
+    double *part = malloc(n_chunks * sizeof(double));
+    if (!part) return NAN;
+#pragma omp parallel for schedule(static)
+    for (size_t c = 0; c < n_chunks; c++) {
+        size_t lo = c * SUMSQ_CHUNK, hi = lo + SUMSQ_CHUNK < n ? lo + SUMSQ_CHUNK : n;
+        double s = 0.0;
+        for (size_t i = lo; i < hi; i++) s += (double)x[i] * (double)x[i];
+        part[c] = s;
+    }
+    double total = 0.0;
+    for (size_t c = 0; c < n_chunks; c++) total += part[c];
+    free(part);
+    return total;
+}
+
 double now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

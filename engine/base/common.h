@@ -39,6 +39,10 @@ double rng_normal(Rng *r);              /* standard normal, Box-Muller without c
 uint64_t rng_below(Rng *r, uint64_t n); /* uniform integer in [0, n) without modulo bias */
 
 /* ---- time and memory ---- */
+/* Sum of squares of n floats in double, in chunks of 65536 summed in a fixed order: the rounding never
+ * depends on the thread count. The one place a buffer's sum of squares (a gradient norm) is taken. */
+double sumsq_f32(const float *x, size_t n);
+
 double now_seconds(void);      /* monotonic clock */
 double peak_rss_mb(void);      /* VmHWM of this process, MiB */
 double machine_memory_mb(void);/* MemTotal, MiB */

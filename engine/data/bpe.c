@@ -285,19 +285,6 @@ static int bpe_finish(Bpe *b, const char *name, Err *e) {
     return 0;
 }
 
-int bpe_from_merges(Bpe *b, const uint32_t *merges, int n_merges, Err *e) {
-    memset(b, 0, sizeof *b);
-    if (n_merges < 0) return err_set(e, "tokenizer: negative merge count");
-    b->n_merges = n_merges;
-    b->vocab_size = 257 + n_merges;
-    b->eot = b->vocab_size - 1;
-    b->merges = malloc(2 * (size_t)(n_merges ? n_merges : 1) * sizeof *b->merges);
-    if (!b->merges) return err_set(e, "tokenizer: out of memory");
-    if (n_merges) memcpy(b->merges, merges, 2 * (size_t)n_merges * sizeof *merges);
-    if (bpe_finish(b, "tokenizer", e) != 0) { bpe_free(b); return -1; }
-    return 0;
-}
-
 /* ---------------------------------------------------------------- training */
 
 typedef struct {

@@ -76,8 +76,6 @@ size_t bpe_next_chunk(const uint8_t *s, size_t n, size_t i);
  * vocab_size < 257 or the text has too few repeated pairs to supply vocab_size - 257 merges. */
 int bpe_train(Bpe *b, const uint8_t *const *docs, const size_t *lens, size_t n_docs, int vocab_size,
               BpeProgress progress, void *ctx, Err *e);
-/* Builds a tokenizer from a merge list (copied); validates it. */
-int bpe_from_merges(Bpe *b, const uint32_t *merges, int n_merges, Err *e);
 void bpe_free(Bpe *b);
 
 int bpe_save(const Bpe *b, const char *path, Err *e);

@@ -33,12 +33,6 @@ static const char *enum_name(const char *const *names, int n, int v) {
     return (v >= 0 && v < n) ? names[v] : "?";
 }
 const char *decay_method_name(DecayMethod m) { return enum_name(METHOD_NAMES, 5, (int)m); }
-const char *optimizer_name(OptimizerKind k) { return enum_name(OPT_NAMES, 2, (int)k); }
-const char *schedule_name(ScheduleKind k) { return enum_name(SCHED_NAMES, 3, (int)k); }
-const char *data_mode_name(DataMode m) { return enum_name(MODE_NAMES, 2, (int)m); }
-const char *decay_metric_name(DecayMetric m) { return enum_name(METRIC_NAMES, 4, (int)m); }
-const char *decay_assign_name(DecayAssign a) { return enum_name(ASSIGN_NAMES, 4, (int)a); }
-const char *pl_fit_name(PlFit f) { return enum_name(FIT_NAMES, 3, (int)f); }
 const char *eval_convention_name(EvalConvention v) { return enum_name(EVAL_CONV_NAMES, 2, (int)v); }
 
 /* ---- the key table ---- */

@@ -107,14 +107,8 @@ void config_resolve(Config *c);
 /* Write the fully resolved config as YAML (with the program version) to path, atomically. */
 int config_write_yaml(const Config *c, const char *path, Err *e);
 
+/* YAML spellings of the decay method and the eval convention ("alphadecay", "token", ...). */
 const char *decay_method_name(DecayMethod m);
-/* YAML spellings of the other enums ("adam", "cosine", "pack", "alpha", "linear", "goodness-of-fit", ...). */
-const char *optimizer_name(OptimizerKind k);
-const char *schedule_name(ScheduleKind k);
-const char *data_mode_name(DataMode m);
-const char *decay_metric_name(DecayMetric m);
-const char *decay_assign_name(DecayAssign a);
-const char *pl_fit_name(PlFit f);
 const char *eval_convention_name(EvalConvention v);
 /* 1 when "section.key" (or "name") is a key config_set accepts. */
 int config_key_exists(const char *dotted);

@@ -97,19 +97,6 @@ void rmsnorm_backward(float *dx, float *dw, float *scratch, const float *dout, c
 
 /* ---------------------------------------------------------------- residual */
 
-void residual_forward(float *out, const float *a, const float *b, size_t n) {
-#pragma omp parallel for schedule(static) if (PAR((long)n))
-    for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
-}
-
-void residual_backward(float *da, float *db, const float *dout, size_t n) {
-#pragma omp parallel for schedule(static) if (PAR((long)n))
-    for (size_t i = 0; i < n; i++) {
-        da[i] += dout[i];
-        db[i] += dout[i];
-    }
-}
-
 /* Fixed 256 KB chunks: big enough to stream, enough of them to share. */
 #define VEC_CHUNK ((size_t)65536)
 

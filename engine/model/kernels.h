@@ -48,10 +48,6 @@ void linear_backward(float *dx, float *dw, const float *dout, const float *x, co
 void sgemm_threaded(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
                     int ldb, float beta, float *C, int ldc);
 
-/* ---- residual: out = a + b; backward da += dout, db += dout. (The model fuses its residual adds
- * into the output projections with beta = 1; these exist for completeness and tests.) ---- */
-void residual_forward(float *out, const float *a, const float *b, size_t n);
-void residual_backward(float *da, float *db, const float *dout, size_t n);
 /* dst = src (n floats, no overlap), split over the OpenMP team when large; set: dst = 0. */
 void vec_copy(float *dst, const float *src, size_t n);
 void vec_zero(float *dst, size_t n);

@@ -19,33 +19,7 @@ double lr_at(const Config *c, long step) {
            lr_multiplier(c->train.schedule, step, c->train.warmup_steps, c->train.steps, c->train.min_lr_ratio);
 }
 
-/* Chunk size fixed independently of the thread count so the sum's rounding never depends on it. */
-#define NORM_CHUNK 65536
-
-static double sumsq_range(const float *x, size_t n) {
-    size_t n_chunks = (n + NORM_CHUNK - 1) / NORM_CHUNK;
-    if (n_chunks == 0) return 0.0;
-    double *part = malloc(n_chunks * sizeof(double));
-    if (!part) return NAN;
-#pragma omp parallel for schedule(static)
-    for (size_t c = 0; c < n_chunks; c++) {
-        size_t lo = c * NORM_CHUNK, hi = lo + NORM_CHUNK < n ? lo + NORM_CHUNK : n;
-        double s = 0.0;
-        for (size_t i = lo; i < hi; i++) s += (double)x[i] * (double)x[i];
-        part[c] = s;
-    }
-    double total = 0.0;
-    for (size_t c = 0; c < n_chunks; c++) total += part[c];
-    free(part);
-    return total;
-}
-
-double grad_global_norm(const Model *m) { return sqrt(sumsq_range(m->grads, m->n_params)); }
-
-double grad_tensor_norm(const Model *m, int tensor) {
-    const TensorInfo *t = &m->tensors[tensor];
-    return sqrt(sumsq_range(m->grads + t->offset, t->size));
-}
+double grad_global_norm(const Model *m) { return sqrt(sumsq_f32(m->grads, m->n_params)); }
 
 void grad_clip(Model *m, double max_norm, double norm) {
     if (max_norm <= 0 || norm <= max_norm) return;

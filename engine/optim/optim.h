@@ -15,8 +15,6 @@ double lr_at(const Config *c, long step);
 /* sqrt(sum of squared gradients) over every tensor, accumulated in double in fixed-size chunks
  * combined in a fixed order: deterministic for any thread count. */
 double grad_global_norm(const Model *m);
-/* Frobenius norm of the tensor's gradient. */
-double grad_tensor_norm(const Model *m, int tensor);
 /* Scale every gradient by max_norm / norm when norm > max_norm (torch clip_grad_norm_). */
 void grad_clip(Model *m, double max_norm, double norm);
 
