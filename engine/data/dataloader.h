@@ -46,7 +46,7 @@ typedef struct {
 } TokenIds;
 int loader_open_ids(DataLoader *dl, const char *path, DataMode mode, int T, int vocab_size, int shuffle,
                     uint64_t seed, TokenIds ids, Err *e);
-/* Reads eos_id / pad_id / keep_eos of the prep.json in the shard's directory into *ids; leaves them
+/* Reads eos_id / pad_id / keep_eos_on_truncate of the prep.json in the shard's directory into *ids; leaves them
  * unchanged (returns 1) when there is no prep.json or it predates these keys; -1 on a bad file. Its
  * vocab_size (the vocabulary the shard was encoded with) goes to ids->vocab whenever present. */
 int prep_read_ids(const char *shard_path, TokenIds *ids, Err *e);
