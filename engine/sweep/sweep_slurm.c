@@ -198,6 +198,17 @@ static int submit_and_track(const Sweep *s, const SweepOpts *o, const char *dir,
         fprintf(stderr, "alphadecay sweep: cannot resolve absolute paths\n");
         return 1;
     }
+    /* --chdir and --output go into #SBATCH lines unquoted: a newline would start another directive */
+    for (const char *q = cwd; *q; q++)
+        if ((unsigned char)*q < 0x20 || *q == 0x7f) {
+            fprintf(stderr, "alphadecay sweep: the current directory holds a control character; Slurm cannot be given it\n");
+            return 1;
+        }
+    for (const char *q = sdir_abs; *q; q++)
+        if ((unsigned char)*q < 0x20 || *q == 0x7f) {
+            fprintf(stderr, "alphadecay sweep: %s: the results path holds a control character; Slurm cannot be given it\n", sdir);
+            return 1;
+        }
     if (mkdir_p(sdir, &e)) {
         fprintf(stderr, "alphadecay sweep: %s\n", e.msg);
         return 1;
