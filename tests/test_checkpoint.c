@@ -628,6 +628,30 @@ static void test_checkpoints(void) {
     model_free(&b);
 }
 
+/* A tensor name of 300 characters (a 160+-character name was a use-after-free in read_all's error path). */
+static void test_long_name(void) {
+    char name[301], hdr[512], path[600];
+    memset(name, 'x', 300);
+    memcpy(name, "model.", 6);
+    name[300] = 0;
+    int hl = snprintf(hdr, sizeof hdr, "{\"%s\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]}}", name);
+    uint64_t len = (uint64_t)hl;
+    float data[4] = {1, 2, 3, 4};
+    path_in(path, sizeof path, "longname.safetensors");
+    FILE *f = fopen(path, "wb");
+    if (!f) return;
+    fwrite(&len, 8, 1, f);
+    fwrite(hdr, 1, (size_t)hl, f);
+    fwrite(data, 4, 4, f);
+    fclose(f);
+    StFile st;
+    Err e = {{0}};
+    int rc = safetensors_read_all(path, &st, &e);
+    CHECK(rc == 0 && st.n == 1 && !strcmp(st.t[0].name, name) && st.t[0].data[3] == 4, "st_read_all_long_name", "rc %d: %s", rc,
+          e.msg);
+    if (rc == 0) safetensors_free(&st);
+}
+
 /* CRC-32C: the standard check value, and pieces give the value of the whole. */
 static void test_crc32c(void) {
     uint32_t c = crc32c_update(0, "123456789", 9);
@@ -656,6 +680,7 @@ int main(void) {
     test_config();
     test_checkpoints();
     test_crc32c();
+    test_long_name();
     char *rm_argv[] = {"rm", "-rf", (char *)tmpdir, NULL}; /* no shell */
     if (run_argv(rm_argv, NULL, NULL, NULL, 0, NULL) != 0) printf("skipped cleanup: could not remove %s\n", tmpdir);
     return check_summary();
