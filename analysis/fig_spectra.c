@@ -191,6 +191,8 @@ int fig_esd(Fig *f, StrBuf *body, Err *e) {
         double *edges = xcalloc(nb + 1, sizeof *edges);
         for (int b = 0; b <= nb; b++) edges[b] = exp(log(lo) + (log(hi) - log(lo)) * b / nb);
         edges[nb] = hi * (1 + 1e-12); /* the largest eigenvalue lands in the last bin */
+        /* a label per decade crowds a narrow panel past six decades: then every second one */
+        sb_printf(body, "set xtics %s\n", log10(hi / lo) > 6 ? "100" : "autofreq");
         StrBuf plot = {0}, alphas = {0};
         for (int i = 0; i < ns && !rc; i++) {
             if (!m[i]) continue;
