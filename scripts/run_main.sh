@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # run_main.sh - the body of `make run`: prepare the default corpus if needed, run the quick sweep
-# (all five weight-decay methods on the tiny model, 2 runs at a time), then regenerate its table and
+# (the five weight-decay methods in the data-constrained regime, 2 runs at a time), then regenerate its table and
 # figures and print them. Interrupt and rerun at will: finished runs are skipped, the others resume.
 set -euo pipefail
 cd "$(dirname "$0")/.."
