@@ -21,7 +21,10 @@ if [ "$(id -u)" = 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_RO
 export OMPI_MCA_mpi_yield_when_idle=1 OMPI_MCA_rmaps_base_oversubscribe=1
 # ASan builds: libmpi's own allocations at exit are reported as leaks; only leak detection is off.
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
-MPIRUN="mpirun --oversubscribe"
+# Each job its own session directory: several jobs start at once below, and Open MPI's shared
+# session directory under /tmp is created racily ("orte_session_dir failed").
+mpi_job() { local d; d=$(mktemp -d "$T/ompi.XXXXXX"); OMPI_MCA_orte_tmpdir_base=$d mpirun --oversubscribe "$@"; }
+MPIRUN=mpi_job
 
 awk 'BEGIN { srand(3); split("the a one every some", D); split("cat dog bird model matrix layer", N);
              split("eats sees trains decays fits learns", V); split("slowly quickly well badly today", A);
