@@ -8,6 +8,7 @@
 
 #include "kv.h"
 #include "runs.h"
+#include "yaml_err.h"
 
 typedef struct {
     yaml_document_t *doc;
@@ -18,7 +19,7 @@ typedef struct {
 static int fail(Ctx *c, yaml_node_t *n, const char *fmt, const char *arg) {
     char msg[512];
     strfmt(msg, sizeof msg, fmt, arg);
-    return err_set(c->e, "%s:%zu:%zu: %s", c->path, n->start_mark.line + 1, n->start_mark.column + 1, msg);
+    return yaml_node_err(c->e, c->path, n, "%s", msg);
 }
 
 static yaml_node_t *node(Ctx *c, int id) { return yaml_document_get_node(c->doc, id); }

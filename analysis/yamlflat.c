@@ -5,6 +5,7 @@
 #include <yaml.h>
 
 #include "kv.h"
+#include "yaml_err.h"
 
 static int flatten(yaml_document_t *doc, yaml_node_t *node, const char *prefix, KVList *out,
                    const char *path, Err *e) {
@@ -55,8 +56,7 @@ static int flatten(yaml_document_t *doc, yaml_node_t *node, const char *prefix, 
         for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
             yaml_node_t *k = yaml_document_get_node(doc, p->key);
             if (k->type != YAML_SCALAR_NODE)
-                return err_set(e, "%s:%zu:%zu: mapping keys must be plain scalars", path,
-                               k->start_mark.line + 1, k->start_mark.column + 1);
+                return yaml_node_err(e, path, k, "mapping keys must be plain scalars");
             snprintf(key, sizeof key, "%s%s%s", prefix, *prefix ? "." : "", (const char *)k->data.scalar.value);
             if (flatten(doc, yaml_document_get_node(doc, p->value), key, out, path, e)) return -1;
         }
@@ -74,8 +74,7 @@ int yaml_load_file(const char *path, yaml_document_t *doc, Err *e) {
     yaml_parser_set_input_file(&parser, f);
     int rc = 0;
     if (!yaml_parser_load(&parser, doc))
-        rc = err_set(e, "%s:%zu:%zu: %s", path, parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-                     parser.problem ? parser.problem : "YAML syntax error");
+        rc = yaml_parser_err(e, path, &parser);
     yaml_parser_delete(&parser);
     fclose(f);
     return rc;
@@ -89,8 +88,7 @@ int yaml_flatten_file(const char *path, KVList *out, Err *e) {
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (!root) rc = err_set(e, "%s: empty YAML document", path);
     else if (root->type != YAML_MAPPING_NODE)
-        rc = err_set(e, "%s:%zu:%zu: expected a mapping at the top", path, root->start_mark.line + 1,
-                     root->start_mark.column + 1);
+        rc = yaml_node_err(e, path, root, "expected a mapping at the top");
     else rc = flatten(&doc, root, "", out, path, e);
     yaml_document_delete(&doc);
     if (rc) kv_free(out);

@@ -9,6 +9,7 @@
  * 1-based). Scalars are typed strictly: a quoted scalar is a string, never a number; an integer key
  * rejects 2.5; a number key rejects "abc"; a mapping or sequence where a scalar belongs is an error. */
 #include "config.h"
+#include "yaml_err.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -195,9 +196,10 @@ static int node_err(const Ctx *x, const yaml_node_t *n, Err *e, const char *fmt,
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (x->file)
-        return err_set(e, "%s:%lu:%lu: %s", x->file, n ? (unsigned long)n->start_mark.line + 1 : 1UL,
-                       n ? (unsigned long)n->start_mark.column + 1 : 1UL, msg);
+    if (x->file) {
+        if (!n) return err_set(e, "%s:1:1: %s", x->file, msg); /* no node: the document's start */
+        return yaml_node_err(e, x->file, n, "%s", msg);
+    }
     return err_set(e, "--set %s: %s", x->assign, msg);
 }
 
@@ -413,10 +415,7 @@ static int load_root(Config *c, const Ctx *x, yaml_document_t *d, Err *e) {
 
 static int parser_err(const char *file, yaml_parser_t *p, Err *e) {
     const char *what = p->problem ? p->problem : "malformed YAML";
-    if (file)
-        return err_set(e, "%s:%lu:%lu: YAML syntax error: %s%s%s", file, (unsigned long)p->problem_mark.line + 1,
-                       (unsigned long)p->problem_mark.column + 1, what, p->context ? " " : "",
-                       p->context ? p->context : "");
+    if (file) return yaml_parser_err(e, file, p);
     return err_set(e, "YAML syntax error: %s", what);
 }
 

@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "sweep.h"
+#include "yaml_err.h"
 
 #define MAX_AXES 32
 #define MAX_VALUES 256
@@ -55,9 +56,7 @@ static int perr(P *p, const yaml_node_t *n, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (!n) return err_set(p->e, "%s: %s", p->file, msg);
-    return err_set(p->e, "%s:%lu:%lu: %s", p->file, (unsigned long)n->start_mark.line + 1,
-                   (unsigned long)n->start_mark.column + 1, msg);
+    return yaml_node_err(p->e, p->file, n, "%s", msg);
 }
 
 static yaml_node_t *node(P *p, int id) { return yaml_document_get_node(p->doc, id); }
@@ -769,9 +768,7 @@ int sweep_load(Sweep *s, const char *path, Err *e) {
     yaml_parser_initialize(&yp);
     yaml_parser_set_input_string(&yp, (const unsigned char *)text, len);
     if (!yaml_parser_load(&yp, &doc)) {
-        err_set(e, "%s:%lu:%lu: YAML syntax error: %s%s%s", path, (unsigned long)yp.problem_mark.line + 1,
-                (unsigned long)yp.problem_mark.column + 1, yp.problem ? yp.problem : "malformed YAML",
-                yp.context ? " " : "", yp.context ? yp.context : "");
+        yaml_parser_err(e, path, &yp);
         yaml_parser_delete(&yp);
         free(text);
         return -1;
