@@ -24,6 +24,7 @@
 #include "config.h"
 #include "esd.h"
 #include "json.h"
+#include "matmul_bf16.h"
 #include "model.h"
 #include "optim.h"
 
@@ -39,27 +40,35 @@ typedef struct {
     int keep_env;
     const char *out;
     const char *child; /* --child-train CONFIG */
+    Precision dtypes[3]; /* --dtype: the precisions measured per configuration */
+    int n_dtypes;
 } BenchArgs;
 
 typedef struct {
     char name[128];
+    Precision prec;
+    double state_bpp; /* bytes per parameter of weights, bf16 copy, gradients and moments */
     size_t n_params;
     int B, T, accum, threads;
     double flops_per_token, fb_s, adam_s, tok_s, tok_s_fb, frac, peak_mb, est_mb;
+    double peak_used; /* GFLOP/s the fraction is taken against: sgemm (fp32) or bf16 matmul peak */
     int ok;
     char err[512];
 } TrainResult;
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: alphadecay bench [--config FILE.yaml]... [--steps N] [--threads N] [--esd-reps N]\n"
+            "usage: alphadecay bench [--config FILE.yaml]... [--dtype LIST] [--steps N] [--threads N] [--esd-reps N]\n"
             "                        [--out bench.json] [--quick] [--keep-env]\n\n"
             "Measures the sgemm peak (best of several large square cblas_sgemm), training throughput and its\n"
             "fraction of that peak for each experiment configuration (default: experiments/llama_60m.yaml,\n"
             "tiny.yaml, tiny_test.yaml; model shape, seq_len and micro_batch_size from the file), seconds per\n"
             "ESD pass over the tuned modules at the 60M and 135M shapes, peak memory (VmHWM) per configuration\n"
-            "in its own process, and the OpenBLAS kernel. Prints a table, writes the JSON file.\n\n"
+            "in its own process, and the OpenBLAS kernel. Each configuration is measured in every train.dtype of\n"
+            "--dtype; bf16 rows report their fraction of the bf16 matmul peak (the same measurement with the\n"
+            "bf16 product the engine uses). Prints a table, writes the JSON file.\n\n"
             "  --config FILE   experiment YAML to measure (repeatable; replaces the default list)\n"
+            "  --dtype LIST    comma-separated train.dtype values to measure (default fp32,bf16,bf16_pure)\n"
             "  --steps N       timed micro-steps per configuration (default 0: 3 for >10M parameters, else 20)\n"
             "  --threads N     threads for OpenBLAS and OpenMP, 0 = all cores (default: each configuration's\n"
             "                  train.threads for its training run, all cores for the ESD passes)\n"
@@ -101,10 +110,28 @@ static int parse_args(int argc, char **argv, BenchArgs *a) {
             if (parse_int_arg(argv[++i], 1, &a->esd_reps)) { fprintf(stderr, "alphadecay bench: --esd-reps needs a positive integer\n"); return -1; }
         } else if (!strcmp(o, "--out") && has) a->out = argv[++i];
         else if (!strcmp(o, "--child-train") && has) a->child = argv[++i];
+        else if (!strcmp(o, "--dtype") && has) {
+            char list[64];
+            snprintf(list, sizeof list, "%s", argv[++i]);
+            a->n_dtypes = 0;
+            for (char *t = strtok(list, ","); t; t = strtok(NULL, ",")) {
+                int k = !strcmp(t, "fp32") ? PREC_FP32 : !strcmp(t, "bf16") ? PREC_BF16 : !strcmp(t, "bf16_pure") ? PREC_BF16_PURE : -1;
+                if (k < 0 || a->n_dtypes == 3) {
+                    fprintf(stderr, "alphadecay bench: --dtype takes up to three of fp32, bf16, bf16_pure (got '%s')\n", t);
+                    return -1;
+                }
+                a->dtypes[a->n_dtypes++] = (Precision)k;
+            }
+            if (a->n_dtypes == 0) { fprintf(stderr, "alphadecay bench: --dtype needs a value\n"); return -1; }
+        }
         else {
             fprintf(stderr, "alphadecay bench: unknown or incomplete option '%s' (see --help)\n", o);
             return -1;
         }
+    }
+    if (a->n_dtypes == 0) {
+        a->dtypes[0] = PREC_FP32, a->dtypes[1] = PREC_BF16, a->dtypes[2] = PREC_BF16_PURE;
+        a->n_dtypes = 3;
     }
     if (a->n_configs == 0) {
         a->configs[a->n_configs++] = "experiments/llama_60m.yaml";
@@ -156,6 +183,41 @@ static double sgemm_peak(int quick, double *per_size) {
     return peak;
 }
 
+/* Best GFLOP/s of `reps` C = A B products of n x n bf16 matrices with fp32 output (mm_bf16: the product
+ * the bf16 training modes use, on whichever back end matmul_bf16.h chose). */
+static double bf16_gflops(int n, int reps) {
+    size_t sz = (size_t)n * n;
+    bf16_t *a = malloc(sz * sizeof *a), *b = malloc(sz * sizeof *b);
+    float *c = malloc(sz * sizeof *c);
+    double best = 0;
+    if (a && b && c) {
+        Rng r;
+        rng_seed(&r, 1);
+        for (size_t i = 0; i < sz; i++) { a[i] = bf16_round((float)rng_uniform(&r) - 0.5f); b[i] = bf16_round((float)rng_uniform(&r) - 0.5f); }
+        for (int k = 0; k <= reps; k++) {
+            double t0 = now_seconds();
+            mm_bf16(0, 0, n, n, n, a, n, b, n, 0.0f, c, n);
+            double g = 2.0 * n * n * (double)n / (now_seconds() - t0) / 1e9;
+            if (k > 0 && g > best) best = g; /* k = 0 creates the primitive and warms up */
+        }
+    }
+    free(a);
+    free(b);
+    free(c);
+    return best;
+}
+
+static double bf16_peak(int quick, double *per_size) {
+    static const int full[] = {1024, 2048, 3072, 4096}, small[] = {256};
+    double peak = 0;
+    for (int i = 0; i < (quick ? 1 : 4); i++) {
+        per_size[i] = bf16_gflops(quick ? small[i] : full[i], quick ? 1 : 3);
+        if (per_size[i] > peak) peak = per_size[i];
+    }
+    mm_bf16_release(); /* the square-size primitives and scratch are not needed again */
+    return peak;
+}
+
 /* ---------------------------------------------------------------- training (child) ---- */
 
 /* docs/performance.md, "Benchmark definitions": 6 x (every Linear weight and lm_head, not the embedding lookup) + 6 * 2 * L * T * hidden
@@ -167,7 +229,7 @@ double bench_flops_per_token(const Model *m, int T) {
     return 6.0 * mm + 6.0 * 2.0 * m->cfg.num_hidden_layers * (double)T * m->cfg.hidden_size;
 }
 
-static int child_train(const char *cfg_path, int steps, int threads) {
+static int child_train(const char *cfg_path, int steps, int threads, Precision prec) {
     Config c;
     Err e;
     config_defaults(&c);
@@ -180,7 +242,8 @@ static int child_train(const char *cfg_path, int steps, int threads) {
     int nthreads = set_threads(threads >= 0 ? threads : c.train.threads);
     int B = c.train.micro_batch_size, T = c.data.seq_len, accum = c.train.batch_size / B;
     Model m;
-    if (model_build(&m, &c.model, &e) || model_alloc_train(&m, &e) || model_alloc_acts(&m, B, T, &e)) {
+    if (model_build(&m, &c.model, &e) || model_set_precision(&m, prec, &e) || model_alloc_train(&m, &e) ||
+        model_alloc_acts(&m, B, T, &e)) {
         printf("{\"error\": ");
         json_write_str(stdout, e.msg);
         printf("}\n");
@@ -210,10 +273,11 @@ static int child_train(const char *cfg_path, int steps, int threads) {
     fb /= steps;
     adam /= steps;
     double tokens = (double)B * T;
-    printf("{\"threads\": %d, \"n_params\": %zu, \"B\": %d, \"T\": %d, \"accum\": %d, \"flops_per_token\": %.6g, \"fb_s\": %.6g, "
+    double state = 16.0 + (prec != PREC_FP32 ? 2.0 : 0.0); /* params, grads, 2 moments (+ bf16 copy) */
+    printf("{\"dtype\": %d, \"state_bpp\": %.1f, \"threads\": %d, \"n_params\": %zu, \"B\": %d, \"T\": %d, \"accum\": %d, \"flops_per_token\": %.6g, \"fb_s\": %.6g, "
            "\"adam_s\": %.6g, \"tok_s\": %.6g, \"tok_s_fb\": %.6g, \"peak_mb\": %.1f, \"est_mb\": %.1f}\n",
-           nthreads, m.n_params, B, T, accum, bench_flops_per_token(&m, T), fb, adam, tokens / (fb + adam / accum), tokens / fb,
-           peak_rss_mb(), model_estimate_bytes(&c.model, B, T, 1) / 1048576.0);
+           (int)prec, state, nthreads, m.n_params, B, T, accum, bench_flops_per_token(&m, T), fb, adam,
+           tokens / (fb + adam / accum), tokens / fb, peak_rss_mb(), model_estimate_bytes_prec(&c.model, B, T, 1, prec) / 1048576.0);
     free(in);
     free(tg);
     model_free(&m);
@@ -223,15 +287,17 @@ static int child_train(const char *cfg_path, int steps, int threads) {
 /* ---------------------------------------------------------------- parent ---- */
 
 /* Runs this binary as `bench --child-train CFG ...` and reads its JSON line. */
-static void run_child(const char *cfg, const BenchArgs *a, TrainResult *res) {
+static void run_child(const char *cfg, Precision prec, const BenchArgs *a, TrainResult *res) {
     memset(res, 0, sizeof *res);
+    res->prec = prec;
     const char *base = strrchr(cfg, '/');
     snprintf(res->name, sizeof res->name, "%s", base ? base + 1 : cfg);
     char *dot = strrchr(res->name, '.');
     if (dot) *dot = 0;
     int fd[2];
     if (pipe(fd) != 0) { snprintf(res->err, sizeof res->err, "pipe failed"); return; }
-    char steps[16], threads[16];
+    char steps[16], threads[16], dtype[16];
+    snprintf(dtype, sizeof dtype, "%s", precision_name(prec));
     snprintf(steps, sizeof steps, "%d", a->quick ? 1 : a->steps);
     snprintf(threads, sizeof threads, "%d", a->threads);
     pid_t pid = fork();
@@ -240,8 +306,8 @@ static void run_child(const char *cfg, const BenchArgs *a, TrainResult *res) {
         dup2(fd[1], STDOUT_FILENO);
         close(fd[0]);
         close(fd[1]);
-        char *argv[] = {"alphadecay", "bench", "--child-train", (char *)cfg, "--steps", steps, "--threads", threads, NULL};
-        if (a->threads < 0) argv[6] = NULL; /* the configuration's own train.threads */
+        char *argv[] = {"alphadecay", "bench", "--child-train", (char *)cfg, "--dtype", dtype, "--steps", steps, "--threads", threads, NULL};
+        if (a->threads < 0) argv[8] = NULL; /* the configuration's own train.threads */
         execv("/proc/self/exe", argv);
         _exit(127);
     }
@@ -270,6 +336,7 @@ static void run_child(const char *cfg, const BenchArgs *a, TrainResult *res) {
         res->T = json_num(j, "T", &v) ? 0 : (int)v;
         res->accum = json_num(j, "accum", &v) ? 0 : (int)v;
         res->threads = json_num(j, "threads", &v) ? 0 : (int)v;
+        res->state_bpp = json_num(j, "state_bpp", &v) ? 0 : v;
         res->ok = !json_num(j, "flops_per_token", &res->flops_per_token) && !json_num(j, "fb_s", &res->fb_s) &&
                   !json_num(j, "adam_s", &res->adam_s) && !json_num(j, "tok_s", &res->tok_s) &&
                   !json_num(j, "tok_s_fb", &res->tok_s_fb) && !json_num(j, "peak_mb", &res->peak_mb) &&
@@ -328,31 +395,51 @@ typedef struct {
     int n_sizes;
     double per_size[4], peak;
     double peak_at[65];       /* sgemm peak per thread count, 0 = not measured */
-    TrainResult res[MAX_CONFIGS];
+    int want_bf16;            /* a bf16 mode is measured: the bf16 matmul peak too */
+    const char *backend;      /* mm_bf16_backend() */
+    int native;               /* mm_bf16_native() */
+    double per16[4], peak16, peak16_at[65]; /* bf16 matmul peak: per size, best, per thread count */
+    TrainResult res[MAX_CONFIGS * 3];       /* configuration i, dtype d at i * n_dtypes + d */
+    int n_res;
     EsdResult esd[2];
     ScalingRow scaling[SCALING_ROWS]; /* data-parallel runs of the first configuration (bench_scaling.h) */
 } BenchResults;
 
-/* Training: one child per configuration; each one's fraction of peak against the sgemm peak at its
- * own thread count (measured here when not yet known). */
+/* The bf16 matmul peak, when a bf16 mode is measured; says when the CPU has no native bf16. */
+static void bench_bf16_peak(const BenchArgs *a, BenchResults *br) {
+    for (int d = 0; d < a->n_dtypes; d++) br->want_bf16 |= a->dtypes[d] != PREC_FP32;
+    if (!br->want_bf16) return;
+    br->peak16 = bf16_peak(a->quick, br->per16);
+    br->peak16_at[br->threads < 65 ? br->threads : 64] = br->peak16;
+    br->backend = mm_bf16_backend();
+    br->native = mm_bf16_native();
+    for (int i = 0; i < br->n_sizes; i++)
+        fprintf(stderr, "bench: bf16 matmul %d: %.1f GFLOP/s (%d threads)\n", br->sizes[i], br->per16[i], br->threads);
+    fprintf(stderr, "bench: bf16 products: %s%s\n", br->backend,
+            br->native ? "" : " -- no native bf16 instructions (AVX512-BF16/AMX): bf16 rows are not faster than fp32 here");
+}
+
+/* Training: one child per configuration and dtype; each one's fraction of peak against the peak of its
+ * dtype's product (sgemm or bf16 matmul) at its own thread count (measured here when not yet known). */
 static void bench_training(const BenchArgs *a, BenchResults *br) {
     double scratch[4];
-    for (int i = 0; i < a->n_configs; i++) {
-        TrainResult *r = &br->res[i];
-        fprintf(stderr, "bench: training %s ...\n", a->configs[i]);
-        run_child(a->configs[i], a, r);
-        if (r->ok) {
-            int t = r->threads > 0 && r->threads < 65 ? r->threads : br->threads;
-            if (br->peak_at[t] == 0) {
+    for (int i = 0; i < a->n_configs; i++)
+        for (int d = 0; d < a->n_dtypes; d++) {
+            TrainResult *r = &br->res[br->n_res++];
+            fprintf(stderr, "bench: training %s (%s) ...\n", a->configs[i], precision_name(a->dtypes[d]));
+            run_child(a->configs[i], a->dtypes[d], a, r);
+            if (!r->ok) { fprintf(stderr, "bench: %s: %s\n", a->configs[i], r->err); continue; }
+            int t = r->threads > 0 && r->threads < 65 ? r->threads : br->threads, f32 = r->prec == PREC_FP32;
+            double *at = f32 ? br->peak_at : br->peak16_at;
+            if (at[t] == 0) {
                 set_threads(t);
-                br->peak_at[t] = sgemm_peak(a->quick, scratch);
+                at[t] = f32 ? sgemm_peak(a->quick, scratch) : bf16_peak(a->quick, scratch);
                 set_threads(br->threads);
-                fprintf(stderr, "bench: sgemm peak at %d threads: %.1f GFLOP/s\n", t, br->peak_at[t]);
+                fprintf(stderr, "bench: %s peak at %d threads: %.1f GFLOP/s\n", f32 ? "sgemm" : "bf16 matmul", t, at[t]);
             }
-            r->frac = r->flops_per_token * r->tok_s / (br->peak_at[t] * 1e9);
+            r->peak_used = at[t];
+            r->frac = r->flops_per_token * r->tok_s / (at[t] * 1e9);
         }
-        else fprintf(stderr, "bench: %s: %s\n", a->configs[i], r->err);
-    }
 }
 
 /* ESD passes at the 60M and 135M shapes (not under --quick). */
@@ -376,14 +463,20 @@ static void bench_esd(const BenchArgs *a, BenchResults *br) {
 
 static void print_table(const BenchArgs *a, const BenchResults *br) {
     printf("OpenBLAS: %s | kernel: %s | threads: %d | sgemm peak: %.1f GFLOP/s\n", br->ocfg, br->core, br->threads, br->peak);
-    printf("%-14s %10s %5s %5s %6s %3s %11s %10s %10s %8s %9s %9s\n", "config", "params", "B", "T", "accum", "thr", "MFLOP/tok",
-           "tok/s", "fb tok/s", "% peak", "peak MB", "est MB");
-    for (int i = 0; i < a->n_configs; i++) {
+    if (br->want_bf16)
+        printf("bf16 matmul peak: %.1f GFLOP/s | %s%s\n", br->peak16, br->backend,
+               br->native ? "" : " | no native bf16 instructions: bf16 rows are not faster than fp32 here");
+    printf("%-14s %-9s %10s %5s %5s %6s %3s %11s %10s %10s %8s %7s %9s %9s\n", "config", "dtype", "params", "B", "T", "accum",
+           "thr", "MFLOP/tok", "tok/s", "fb tok/s", "% peak", "B/param", "peak MB", "est MB");
+    for (int i = 0; i < br->n_res; i++) {
         const TrainResult *r = &br->res[i];
-        if (!r->ok) { printf("%-14s failed: %s\n", r->name, r->err); continue; }
-        printf("%-14s %10zu %5d %5d %6d %3d %11.1f %10.1f %10.1f %7.1f%% %9.0f %9.0f\n", r->name, r->n_params, r->B, r->T,
-               r->accum, r->threads, r->flops_per_token / 1e6, r->tok_s, r->tok_s_fb, 100 * r->frac, r->peak_mb, r->est_mb);
+        if (!r->ok) { printf("%-14s %-9s failed: %s\n", r->name, precision_name(r->prec), r->err); continue; }
+        printf("%-14s %-9s %10zu %5d %5d %6d %3d %11.1f %10.1f %10.1f %7.1f%% %7.0f %9.0f %9.0f\n", r->name,
+               precision_name(r->prec), r->n_params, r->B, r->T, r->accum, r->threads, r->flops_per_token / 1e6, r->tok_s,
+               r->tok_s_fb, 100 * r->frac, r->state_bpp, r->peak_mb, r->est_mb);
     }
+    printf("%% peak: of the sgemm peak (fp32 rows) or of the bf16 matmul peak (bf16 rows). B/param: weights, gradients,\n"
+           "Adam moments and (bf16 modes) the bf16 weight copy; activations are in peak MB / est MB\n");
     for (int k = 0; k < 2 && !a->quick; k++)
         printf("ESD pass %-5s %3d modules: %.3f s best, %.3f s median of %d (gram, double, default) | %.3f s best (gram-f32)\n",
                br->esd[k].name, br->esd[k].n, br->esd[k].s, br->esd[k].med, a->esd_reps, br->esd[k].s32);
@@ -402,12 +495,18 @@ static int write_json(const BenchArgs *a, const BenchResults *br) {
     sb_printf(&b, "  \"sgemm\": {\"peak_gflops\": %.2f, \"sizes\": [", br->peak);
     for (int i = 0; i < br->n_sizes; i++)
         sb_printf(&b, "%s{\"n\": %d, \"gflops\": %.2f}", i ? ", " : "", br->sizes[i], br->per_size[i]);
+    sb_printf(&b, "]},\n  \"bf16\": {\"backend\": ");
+    sb_json_str(&b, br->want_bf16 ? br->backend : "not measured");
+    sb_printf(&b, ", \"native\": %s, \"peak_gflops\": %.2f, \"sizes\": [", br->native ? "true" : "false", br->peak16);
+    for (int i = 0; i < br->n_sizes && br->want_bf16; i++)
+        sb_printf(&b, "%s{\"n\": %d, \"gflops\": %.2f}", i ? ", " : "", br->sizes[i], br->per16[i]);
     sb_printf(&b, "]},\n  \"flops_note\": \"6 x (Linear + lm_head params) + 6*2*L*T*hidden; full T x T attention counted although half is masked\",\n");
     sb_printf(&b, "  \"training\": [");
-    for (int i = 0; i < a->n_configs; i++) {
+    for (int i = 0; i < br->n_res; i++) {
         const TrainResult *r = &br->res[i];
         sb_printf(&b, "%s\n    {\"config\": ", i ? "," : "");
-        sb_json_str(&b, a->configs[i]);
+        sb_json_str(&b, a->configs[i / a->n_dtypes]);
+        sb_printf(&b, ", \"dtype\": \"%s\"", precision_name(r->prec));
         if (!r->ok) {
             sb_printf(&b, ", \"error\": ");
             sb_json_str(&b, r->err);
@@ -416,8 +515,8 @@ static int write_json(const BenchArgs *a, const BenchResults *br) {
         }
         sb_printf(&b, ", \"name\": ");
         sb_json_str(&b, r->name);
-        sb_printf(&b, ", \"threads\": %d, \"peak_gflops_at_threads\": %.2f", r->threads,
-                  r->threads > 0 && r->threads < 65 ? br->peak_at[r->threads] : br->peak);
+        sb_printf(&b, ", \"threads\": %d, \"peak_gflops_at_threads\": %.2f, \"state_bytes_per_param\": %.1f", r->threads,
+                  r->peak_used, r->state_bpp);
         sb_printf(&b, ", \"n_params\": %zu, \"micro_batch\": %d, \"seq_len\": %d, \"accum\": %d, \"flops_per_token\": %.6g, "
                       "\"fwd_bwd_s\": %.6g, \"adam_s\": %.6g, \"tok_s\": %.2f, \"tok_s_fwd_bwd\": %.2f, \"fraction_of_peak\": %.4f, "
                       "\"peak_rss_mb\": %.1f, \"estimated_mb\": %.1f}",
@@ -452,7 +551,7 @@ int cmd_bench(int argc, char **argv) {
     }
     BenchArgs a;
     if (parse_args(argc, argv, &a)) return 2;
-    if (a.child) return child_train(a.child, a.steps, a.threads);
+    if (a.child) return child_train(a.child, a.steps, a.threads, a.dtypes[0]);
     /* the environment as this command was started, before any re-exec */
     const char *was_cleared = getenv("ALPHADECAY_BENCH_ENV_CLEARED");
     if (!a.keep_env && !was_cleared) reexec_without_openblas_env(argv);
@@ -475,6 +574,7 @@ int cmd_bench(int argc, char **argv) {
         fprintf(stderr, "bench: sgemm %d: %.1f GFLOP/s (%d threads)\n", br.sizes[i], br.per_size[i], br.threads);
     br.peak_at[br.threads < 65 ? br.threads : 64] = br.peak;
 
+    bench_bf16_peak(&a, &br);
     bench_training(&a, &br);
     bench_esd(&a, &br);
     fprintf(stderr, "bench: scaling %s: 1 rank x 2 threads, 1 x 1, 2 ranks x 1 thread (replicated, zero) ...\n", a.configs[0]);
@@ -482,7 +582,7 @@ int cmd_bench(int argc, char **argv) {
     print_table(&a, &br);
     if (write_json(&a, &br)) return 1;
     int failed = 0;
-    for (int i = 0; i < a.n_configs; i++) failed |= !br.res[i].ok;
+    for (int i = 0; i < br.n_res; i++) failed |= !br.res[i].ok;
     for (int k = 0; k < 2 && !a.quick; k++) failed |= br.esd[k].s < 0 || br.esd[k].s32 < 0;
     return failed ? 1 : 0;
 }

@@ -230,13 +230,22 @@ static int path_join(char *out, size_t n, const char *dir, const char *name, Err
     return 0;
 }
 
-static int write_checkpoint_files(const char *dir, const Model *m, const TrainState *s, Err *e) {
+/* With BF16 weights the exact weights also go to optimizer.safetensors unless they are bf16 numbers already
+ * (bf16_pure rounds them after every update). */
+static int keeps_masters(const Model *m, int bf16) { return bf16 && m->prec != PREC_BF16_PURE; }
+
+static int write_checkpoint_files(const char *dir, const Model *m, const TrainState *s, int bf16, Err *e) {
     char p[AD_PATH_MAX + 128];
-    if (path_join(p, sizeof p, dir, "model.safetensors", e) || safetensors_save_model(p, m, e)) return -1;
-    if (path_join(p, sizeof p, dir, "config.json", e) || hf_config_write(p, &m->cfg, e)) return -1;
-    const float *bufs[2] = {m->adam_m, m->adam_v};
-    const char *prefixes[2] = {"m.", "v."};
-    if (path_join(p, sizeof p, dir, "optimizer.safetensors", e) || safetensors_save_table(p, m, 2, bufs, prefixes, e)) return -1;
+    if (path_join(p, sizeof p, dir, "model.safetensors", e) ||
+        (bf16 ? safetensors_save_model_bf16(p, m, e) : safetensors_save_model(p, m, e)))
+        return -1;
+    if (path_join(p, sizeof p, dir, "config.json", e) || hf_config_write_dtype(p, &m->cfg, bf16 ? "bfloat16" : "float32", e))
+        return -1;
+    const float *bufs[3] = {m->adam_m, m->adam_v, m->params};
+    const char *prefixes[3] = {"m.", "v.", "master."};
+    if (path_join(p, sizeof p, dir, "optimizer.safetensors", e) ||
+        safetensors_save_table(p, m, keeps_masters(m, bf16) ? 3 : 2, bufs, prefixes, e))
+        return -1;
     if (path_join(p, sizeof p, dir, "state.json", e) || state_write(p, m, s, e)) return -1;
     /* The checksums are of the files as read back from disk, so COMPLETE vouches for what is there. */
     static const char *const files[] = {"model.safetensors", "config.json", "optimizer.safetensors", "state.json"};
@@ -296,6 +305,10 @@ int checkpoint_verify(const char *dir, const char *const *only, Err *e) {
 }
 
 int checkpoint_save(const char *run_dir, const Model *m, const TrainState *s, int keep, Err *e) {
+    return checkpoint_save_dtype(run_dir, m, s, keep, 0, e);
+}
+
+int checkpoint_save_dtype(const char *run_dir, const Model *m, const TrainState *s, int keep, int bf16, Err *e) {
     if (!m->adam_m || !m->adam_v) return err_set(e, "%s: checkpoint needs the optimizer moments (model_alloc_train)", run_dir);
     if (s->step < 0) return err_set(e, "%s: checkpoint step %ld is negative", run_dir, s->step);
     char ckdir[AD_PATH_MAX], fin[AD_PATH_MAX + 64], tmp[AD_PATH_MAX + 64], old[AD_PATH_MAX + 64];
@@ -306,7 +319,7 @@ int checkpoint_save(const char *run_dir, const Model *m, const TrainState *s, in
     step_dir(old, sizeof old, ckdir, s->step, ".old");
     remove_flat_dir(tmp); /* leftover of a killed save */
     if (mkdir(tmp, 0777) != 0) return err_set(e, "%s: cannot create directory: %s", tmp, strerror(errno));
-    if (write_checkpoint_files(tmp, m, s, e)) {
+    if (write_checkpoint_files(tmp, m, s, bf16, e)) {
         remove_flat_dir(tmp);
         return -1;
     }
@@ -369,9 +382,14 @@ static int load_one(const char *dir, long step, Model *m, TrainState *s, Err *e)
     if (path_join(p, sizeof p, dir, "state.json", e) || state_read(p, m, &st, e)) return -1;
     if (st.step != step) return err_set(e, "%s: step %ld does not match the directory name (step %ld)", p, st.step, step);
     if (path_join(p, sizeof p, dir, "model.safetensors", e) || safetensors_load_model(p, m, e)) return -1;
-    float *bufs[2] = {m->adam_m, m->adam_v};
-    const char *prefixes[2] = {"m.", "v."};
-    if (path_join(p, sizeof p, dir, "optimizer.safetensors", e) || safetensors_load_table(p, m, 2, bufs, prefixes, e)) return -1;
+    float *bufs[3] = {m->adam_m, m->adam_v, m->params};
+    const char *prefixes[3] = {"m.", "v.", "master."};
+    char master[256];
+    snprintf(master, sizeof master, "master.%s", m->tensors[0].name);
+    if (path_join(p, sizeof p, dir, "optimizer.safetensors", e)) return -1;
+    int masters = safetensors_has_tensor(p, master, e); /* BF16 model.safetensors: the exact weights are here */
+    if (masters < 0 || safetensors_load_table(p, m, masters ? 3 : 2, bufs, prefixes, e)) return -1;
+    model_params_changed(m);
     *s = st;
     return 0;
 }

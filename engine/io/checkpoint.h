@@ -1,9 +1,10 @@
 /* checkpoint.h - run checkpoints (the model files in them: safetensors.h, hf_config.h).
  *
  * A checkpoint is RUNDIR/checkpoint/step_XXXXXXXX/ holding
- *   model.safetensors  fp32 weights, HF LLaMA names, __metadata__ {"format":"pt"}
+ *   model.safetensors  fp32 (or bf16, checkpoint.dtype) weights, HF LLaMA names, __metadata__ {"format":"pt"}
  *   config.json        a LlamaConfig (model_type llama, architectures [LlamaForCausalLM], ...)
- *   optimizer.safetensors  Adam moments under the same names ("m." / "v." prefixed)
+ *   optimizer.safetensors  Adam moments under the same names ("m." / "v." prefixed); with BF16 weights
+ *                      (checkpoint.dtype: bf16) also the exact fp32 weights ("master." prefixed)
  *   state.json         step, tokens, data position, decay state, per-tensor wd, elapsed
  *   COMPLETE           written last; a directory without it is never loaded. Text: "step N", then
  *                      one line per file "NAME SIZE crc32c=XXXXXXXX" (bytes, CRC-32C in hex)
@@ -26,6 +27,10 @@ typedef struct {
 } TrainState;
 
 int checkpoint_save(const char *run_dir, const Model *m, const TrainState *s, int keep, Err *e);
+/* The same with model.safetensors in BF16 when bf16 is set (checkpoint.dtype: bf16). Weights that are not
+ * all bf16 numbers (fp32 and mixed-precision masters) are then also kept exactly, as F32 "master."
+ * tensors in optimizer.safetensors, which load prefers: resume stays exact. */
+int checkpoint_save_dtype(const char *run_dir, const Model *m, const TrainState *s, int keep, int bf16, Err *e);
 /* Loads the newest intact checkpoint of run_dir into m (which must already be built with the same
  * shapes, with train buffers allocated) and s. Returns 1 if loaded, 0 if there is none, -1 on an error
  * (also when every checkpoint is damaged). A newer checkpoint whose files fail their checksums is

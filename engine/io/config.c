@@ -29,6 +29,8 @@ static const char *const METRIC_NAMES[] = {"alpha", "gradnorm", "fnorm", "spectr
 static const char *const ASSIGN_NAMES[] = {"linear", "sqrt", "log2", "sigmoid", NULL};
 static const char *const FIT_NAMES[] = {"median", "goodness-of-fit", "fix-finger", NULL};
 static const char *const EVAL_CONV_NAMES[] = {"token", "authors", NULL};
+static const char *const DTYPE_NAMES[] = {"fp32", "bf16", "bf16_pure", NULL};   /* Precision */
+static const char *const CKPT_DTYPE_NAMES[] = {"f32", "bf16", NULL};           /* checkpoint.bf16 */
 
 static const char *enum_name(const char *const *names, int n, int v) {
     return (v >= 0 && v < n) ? names[v] : "?";
@@ -85,6 +87,7 @@ static const KeyDef KEYS[] = {
     {"train", "threads", K_INT, OFF(train.threads), 0, 0, 4096, 0, NULL},
     {"train", "zero", K_BOOL, OFF(train.zero), 0, 0, 0, 0, NULL},
     {"train", "init", K_STR, OFF(train.init), AD_PATH_MAX, 0, 0, 0, NULL},
+    {"train", "dtype", K_ENUM, OFF(train.dtype), 0, 0, 0, 0, DTYPE_NAMES},
 
     {"decay", "method", K_ENUM, OFF(decay.method), 0, 0, 0, 0, METHOD_NAMES},
     {"decay", "weight_decay", K_DOUBLE, OFF(decay.weight_decay), 0, 0, BIG, 0, NULL},
@@ -108,6 +111,7 @@ static const KeyDef KEYS[] = {
     {"eval", "convention", K_ENUM, OFF(eval.convention), 0, 0, 0, 0, EVAL_CONV_NAMES},
     {"checkpoint", "every", K_LONG, OFF(checkpoint.every), 0, 0, 1e15, 0, NULL},
     {"checkpoint", "keep", K_INT, OFF(checkpoint.keep), 0, 1, 1000000, 0, NULL},
+    {"checkpoint", "dtype", K_ENUM, OFF(checkpoint.bf16), 0, 0, 0, 0, CKPT_DTYPE_NAMES},
     {"log", "every", K_LONG, OFF(log.every), 0, 1, 1e15, 0, NULL},
 };
 #define N_KEYS (sizeof KEYS / sizeof KEYS[0])

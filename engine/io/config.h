@@ -53,6 +53,7 @@ typedef struct {
         int threads;              /* 0 = all cores (under an MPI launcher: the cores divided by the ranks per node) */
         int zero;                 /* 0 (default); 1 = data-parallel runs shard the Adam moments across ranks */
         char init[AD_PATH_MAX];   /* checkpoint dir (model.safetensors + config.json) to start from, "" = random */
+        Precision dtype;          /* fp32 (default) | bf16 (mixed precision) | bf16_pure (model.h) */
     } train;
 
     struct {
@@ -84,6 +85,7 @@ typedef struct {
     struct {
         long every;               /* updates between checkpoints, 1000; 0 = only at the end */
         int keep;                 /* complete checkpoints kept, 2 */
+        int bf16;                 /* YAML dtype: f32 (default, 0) | bf16 (1): model.safetensors tensor type */
     } checkpoint;
 
     struct {

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
-int hf_config_write(const char *path, const ModelConfig *c, Err *e) {
+int hf_config_write_dtype(const char *path, const ModelConfig *c, const char *torch_dtype, Err *e) {
     StrBuf b = {0};
     char d1[32], d2[32], d3[32];
     sb_printf(&b,
@@ -30,17 +30,19 @@ int hf_config_write(const char *path, const ModelConfig *c, Err *e) {
               "  \"attention_bias\": false,\n"
               "  \"mlp_bias\": false,\n"
               "  \"tie_word_embeddings\": false,\n"
-              "  \"torch_dtype\": \"float32\",\n"
+              "  \"torch_dtype\": \"%s\",\n"
               "  \"use_cache\": true\n"
               "}\n",
               c->hidden_size, c->intermediate_size, c->num_attention_heads, c->num_attention_heads,
               c->num_hidden_layers, c->num_attention_heads > 0 ? c->hidden_size / c->num_attention_heads : 0,
               c->vocab_size, c->max_position_embeddings, json_fmt_double(d1, c->rms_norm_eps),
-              json_fmt_double(d2, c->rope_theta), json_fmt_double(d3, c->initializer_range));
+              json_fmt_double(d2, c->rope_theta), json_fmt_double(d3, c->initializer_range), torch_dtype);
     int rc = write_file_atomic(path, b.p, b.len, e);
     sb_free(&b);
     return rc;
 }
+
+int hf_config_write(const char *path, const ModelConfig *c, Err *e) { return hf_config_write_dtype(path, c, "float32", e); }
 
 /* A required positive integer key. */
 static int cfg_int(const Json *j, const char *path, const char *key, int *out, Err *e) {

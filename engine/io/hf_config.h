@@ -13,6 +13,8 @@
 #include "model.h"
 
 int hf_config_write(const char *path, const ModelConfig *c, Err *e);
+/* The same with torch_dtype naming model.safetensors' tensor type ("float32" or "bfloat16"). */
+int hf_config_write_dtype(const char *path, const ModelConfig *c, const char *torch_dtype, Err *e);
 int hf_config_read(const char *path, ModelConfig *c, Err *e);
 
 #endif

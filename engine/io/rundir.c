@@ -202,7 +202,7 @@ int rundir_write_summary(const char *run_dir, const RunSummary *s, Err *e) {
     rec_num(&b, "weight_decay", "%.9g", s->weight_decay);
     rec_key(&b, "seed");
     sb_printf(&b, "%llu", (unsigned long long)s->seed);
-    rec_str(&b, "dtype", "float32");
+    rec_str(&b, "dtype", s->dtype ? s->dtype : "float32");
     rec_str(&b, "version", AD_VERSION);
     if (s->message) rec_str(&b, "message", s->message);
     rec_end(&b);

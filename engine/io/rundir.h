@@ -85,6 +85,7 @@ typedef struct {
     double weight_decay;
     uint64_t seed;
     const char *message;      /* failure reason or NULL */
+    const char *dtype;        /* train.dtype: NULL = "float32" (fp32), else "bf16" / "bf16_pure" */
 } RunSummary;
 
 int rundir_write_summary(const char *run_dir, const RunSummary *s, Err *e);

@@ -2,13 +2,14 @@
  *
  * File layout: u64 little-endian N, then N bytes of JSON header
  *   {"__metadata__": {"format": "pt"}, NAME: {"dtype": "F32", "shape": [..], "data_offsets": [b, e]}, ...}
- * then the data buffer; offsets are relative to the buffer start. We write F32 only, tensors in table
- * order, contiguous, header padded with spaces so the data starts 8-byte aligned. We read F32, F16 and
+ * then the data buffer; offsets are relative to the buffer start. We write F32 (or BF16, rounded to nearest
+ * even, for checkpoint.dtype: bf16), tensors in table order, contiguous, header padded with spaces so the data starts 8-byte aligned. We read F32, F16 and
  * BF16 (converted to float), any key order, extra tensors ignored. Every offset is checked against the
  * file size when the header is read, so a truncated file is rejected before any data is touched.
  * Floats are stored as their raw bytes, so a save/load round trip is bit-exact. */
 #include "safetensors.h"
 #include "json.h"
+#include "matmul_bf16.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -257,7 +258,16 @@ int safetensors_load_model(const char *path, Model *m, Err *e) {
     if (rc) return -1;
     float *bufs[1] = {m->params};
     const char *prefixes[1] = {""};
+    model_params_changed(m);
     return safetensors_load_table(path, m, 1, bufs, prefixes, e);
+}
+
+int safetensors_has_tensor(const char *path, const char *name, Err *e) {
+    StReader r;
+    if (st_open(&r, path, e)) return -1;
+    int found = st_find(&r, name) != NULL;
+    st_close(&r);
+    return found;
 }
 
 int safetensors_read_all(const char *path, StFile *f, Err *e) {
@@ -300,7 +310,25 @@ void safetensors_free(StFile *f) {
 
 /* ---- writing ---- */
 
-int safetensors_save_table(const char *path, const Model *m, int nbuf, const float *const *bufs, const char *const *prefixes, Err *e) {
+/* BF16 tensors are written through this many elements of rounding at a time. */
+#define ST_BF16_CHUNK 8192
+
+static int write_bf16(FILE *f, const float *x, size_t n) {
+    bf16_t chunk[ST_BF16_CHUNK];
+    for (size_t done = 0; done < n;) {
+        size_t k = n - done < ST_BF16_CHUNK ? n - done : ST_BF16_CHUNK;
+        for (size_t i = 0; i < k; i++) chunk[i] = bf16_round(x[done + i]);
+        if (fwrite(chunk, sizeof(bf16_t), k, f) != k) return 0;
+        done += k;
+    }
+    return 1;
+}
+
+/* The tables of nbuf buffers; bf16 != 0 writes every tensor as BF16 (rounded to nearest even), else F32. */
+static int save_tables(const char *path, const Model *m, int nbuf, const float *const *bufs, const char *const *prefixes,
+                       int bf16, Err *e) {
+    const char *dt = bf16 ? "BF16" : "F32";
+    size_t esize = bf16 ? 2 : 4;
     StrBuf h = {0};
     sb_printf(&h, "{\"__metadata__\":{\"format\":\"pt\"}");
     uint64_t off = 0;
@@ -311,11 +339,11 @@ int safetensors_save_table(const char *path, const Model *m, int nbuf, const flo
             snprintf(name, sizeof name, "%s%s", prefixes[b], ti->name);
             long shape[2];
             int nd = table_shape(ti, shape);
-            uint64_t bytes = (uint64_t)ti->size * 4;
+            uint64_t bytes = (uint64_t)ti->size * esize;
             sb_printf(&h, ",");
             sb_json_str(&h, name);
-            if (nd == 1) sb_printf(&h, ":{\"dtype\":\"F32\",\"shape\":[%ld]", shape[0]);
-            else sb_printf(&h, ":{\"dtype\":\"F32\",\"shape\":[%ld,%ld]", shape[0], shape[1]);
+            if (nd == 1) sb_printf(&h, ":{\"dtype\":\"%s\",\"shape\":[%ld]", dt, shape[0]);
+            else sb_printf(&h, ":{\"dtype\":\"%s\",\"shape\":[%ld,%ld]", dt, shape[0], shape[1]);
             sb_printf(&h, ",\"data_offsets\":[%llu,%llu]}", (unsigned long long)off, (unsigned long long)(off + bytes));
             off += bytes;
         }
@@ -334,7 +362,8 @@ int safetensors_save_table(const char *path, const Model *m, int nbuf, const flo
     for (int b = 0; ok && b < nbuf; b++)
         for (int i = 0; ok && i < m->n_tensors; i++) {
             const TensorInfo *ti = &m->tensors[i];
-            ok = fwrite(bufs[b] + ti->offset, sizeof(float), ti->size, f) == ti->size;
+            ok = bf16 ? write_bf16(f, bufs[b] + ti->offset, ti->size)
+                      : fwrite(bufs[b] + ti->offset, sizeof(float), ti->size, f) == ti->size;
         }
     ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
     int saved_errno = errno;
@@ -348,6 +377,16 @@ int safetensors_save_table(const char *path, const Model *m, int nbuf, const flo
         return err_set(e, "%s: cannot rename into place: %s", path, strerror(errno));
     }
     return 0;
+}
+
+int safetensors_save_table(const char *path, const Model *m, int nbuf, const float *const *bufs, const char *const *prefixes, Err *e) {
+    return save_tables(path, m, nbuf, bufs, prefixes, 0, e);
+}
+
+int safetensors_save_model_bf16(const char *path, const Model *m, Err *e) {
+    const float *bufs[1] = {m->params};
+    const char *prefixes[1] = {""};
+    return save_tables(path, m, 1, bufs, prefixes, 1, e);
 }
 
 int safetensors_save_model(const char *path, const Model *m, Err *e) {

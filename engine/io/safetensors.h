@@ -9,6 +9,10 @@
 
 /* The table's tensors of m->params under their Hugging Face names (fp32). */
 int safetensors_save_model(const char *path, const Model *m, Err *e);
+/* The weights as BF16 tensors (rounded to nearest even), what Hugging Face bf16 checkpoints hold. */
+int safetensors_save_model_bf16(const char *path, const Model *m, Err *e);
+/* 1 if the file has a tensor of that name, 0 if not, -1 (error) if the file is unreadable. */
+int safetensors_has_tensor(const char *path, const char *name, Err *e);
 /* Loads every table tensor by name; missing tensors, wrong shapes and weights (*.weight) the table has
  * no place for (more layers than the config declares) are errors naming the file. */
 int safetensors_load_model(const char *path, Model *m, Err *e);

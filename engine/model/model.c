@@ -9,7 +9,12 @@
  *
  * Memory: the activations saved for backward and the backward scratch are laid out by carve_forward
  * and carve_backward, which both size the blocks (counting mode) and assign the pointers; the memory
- * estimate runs the same functions and the same table, so it is what gets allocated. */
+ * estimate runs the same functions and the same table, so it is what gets allocated.
+ *
+ * Precision (model.h): in the bf16 modes the Linear products run through mm_bf16 (matmul_bf16.h) on the
+ * bf16 weight copy m->wbf, and the activations that only feed those products (ln1, ln2, atty, hmlp, lnf)
+ * are saved in bf16 (a second block, ModelActs.hmem): their producers (RMSNorm, attention, SwiGLU) write
+ * fp32 into the scratch xf, which is rounded into the bf16 buffer. Everything else stays fp32. */
 #include "model.h"
 
 #include "kernels.h"
@@ -25,6 +30,7 @@ typedef struct {
     float *res_mid;      /* (N, C) after the attention block */
     float *res_out;      /* (N, C) leaving the layer: the next layer's res, or ModelActs.res_final */
     float *ln1, *ln2;    /* (N, C) normed inputs of attention and MLP */
+    bf16_t *ln1h, *ln2h, *attyh, *hmlph; /* bf16 modes: these four in bf16 (the fp32 ones are then NULL) */
     float *rstd1, *rstd2;/* (N) */
     float *qkv;          /* (N, 3C) q, k after RoPE; v */
     float *att;          /* (B, H, T, T) softmax probabilities */
@@ -35,10 +41,14 @@ typedef struct {
 
 struct ModelActs {
     int B, T;            /* capacity */
+    Precision prec;      /* what the blocks were carved for */
     float *mem;          /* one block holding every float buffer below (carve_forward) */
+    bf16_t *hmem;        /* bf16 modes: the block of the bf16 buffers (ln1h ... lnfh, douth: carve_*) */
     LayerActs *layer;    /* num_hidden_layers */
     float *res_final;    /* (N, C) residual stream entering the final norm */
     float *lnf, *rstdf;  /* (N, C), (N) */
+    bf16_t *lnfh;        /* bf16 modes: lnf in bf16 */
+    float *xf;           /* bf16 modes: (N, max(C, I)) a product input in fp32 before it is rounded */
     float *logits;       /* (N, V); dlogits after backward */
     float *lse, *losses; /* (N) */
     float *rope_cos, *rope_sin; /* (T, D/2) */
@@ -46,6 +56,8 @@ struct ModelActs {
      * the first backward */
     float *bmem;
     float *d_res, *d_tmp, *d_qkv, *d_gu, *d_h, *d_att, *d_norm;
+    bf16_t *bhmem;       /* bf16 modes: the backward's bf16 block */
+    bf16_t *douth;       /* (N, max(3C, 2I, V)) a product's output gradient rounded to bf16 */
     int *inputs, *targets; /* (N) copies of the last forward's ids */
     int fwd_B, fwd_T, have_targets, n_valid;
 };
@@ -219,6 +231,8 @@ static void free_acts(ModelActs *a) {
     if (!a) return;
     free(a->mem);
     free(a->bmem);
+    free(a->hmem);
+    free(a->bhmem);
     free(a->layer);
     free(a->inputs);
     free(a->targets);
@@ -235,6 +249,7 @@ void model_free(Model *m) {
     free(m->adam_m);
     free(m->adam_v);
     free(m->wd);
+    free(m->wbf);
     free_acts(m->acts);
     memset(m, 0, sizeof *m);
 }
@@ -269,6 +284,8 @@ void model_init_weights(Model *m, uint64_t seed) {
             for (size_t j = j0; j < j1; j++) p[j] = (float)(sd * rng_normal(&r));
         }
     }
+    if (m->prec == PREC_BF16_PURE) bf16_quantize_vec(m->params, m->n_params);
+    model_params_changed(m);
 }
 
 int model_alloc_train(Model *m, Err *e) {
@@ -306,36 +323,57 @@ static float *take(Carver *k, size_t n) {
     return p;
 }
 
+/* The same for the bf16 block. */
+typedef struct {
+    bf16_t *base;
+    size_t used;
+} HCarver;
+
+static bf16_t *take_h(HCarver *k, size_t n) {
+    bf16_t *p = k->base ? k->base + k->used : NULL;
+    k->used += n;
+    return p;
+}
+
+/* A saved product input: fp32 in fp32 mode, bf16 in the bf16 modes (the other pointer stays NULL). */
+static void take_input(ModelActs *a, Carver *k, HCarver *kh, size_t n, float **f, bf16_t **h) {
+    if (a->prec == PREC_FP32) *f = take(k, n);
+    else *h = take_h(kh, n);
+}
+
+static size_t max3(size_t a, size_t b, size_t c) { return a > b ? (a > c ? a : c) : (b > c ? b : c); }
+
 /* The forward block: per-layer buffers grouped by kind ([L][capacity]), then the head's. */
-static void carve_forward(ModelActs *a, const ModelConfig *c, Carver *k) {
+static void carve_forward(ModelActs *a, const ModelConfig *c, Carver *k, HCarver *kh) {
     int L = c->num_hidden_layers;
     size_t C = c->hidden_size, I = c->intermediate_size, V = c->vocab_size;
     size_t H = c->num_attention_heads, D = C / H, N = (size_t)a->B * a->T, TT = (size_t)a->T * a->T;
     for (int l = 0; l < L; l++) a->layer[l].res = take(k, N * C);
     a->res_final = take(k, N * C);
     for (int l = 0; l < L; l++) a->layer[l].res_mid = take(k, N * C);
-    for (int l = 0; l < L; l++) a->layer[l].ln1 = take(k, N * C);
-    for (int l = 0; l < L; l++) a->layer[l].ln2 = take(k, N * C);
-    for (int l = 0; l < L; l++) a->layer[l].atty = take(k, N * C);
+    for (int l = 0; l < L; l++) take_input(a, k, kh, N * C, &a->layer[l].ln1, &a->layer[l].ln1h);
+    for (int l = 0; l < L; l++) take_input(a, k, kh, N * C, &a->layer[l].ln2, &a->layer[l].ln2h);
+    for (int l = 0; l < L; l++) take_input(a, k, kh, N * C, &a->layer[l].atty, &a->layer[l].attyh);
     for (int l = 0; l < L; l++) a->layer[l].rstd1 = take(k, N);
     for (int l = 0; l < L; l++) a->layer[l].rstd2 = take(k, N);
     for (int l = 0; l < L; l++) a->layer[l].qkv = take(k, N * 3 * C);
     for (int l = 0; l < L; l++) a->layer[l].att = take(k, (size_t)a->B * H * TT);
     for (int l = 0; l < L; l++) a->layer[l].gu = take(k, N * 2 * I);
-    for (int l = 0; l < L; l++) a->layer[l].hmlp = take(k, N * I);
+    for (int l = 0; l < L; l++) take_input(a, k, kh, N * I, &a->layer[l].hmlp, &a->layer[l].hmlph);
     for (int l = 0; l < L; l++) a->layer[l].res_out = l + 1 < L ? a->layer[l + 1].res : a->res_final;
-    a->lnf = take(k, N * C);
+    take_input(a, k, kh, N * C, &a->lnf, &a->lnfh);
     a->rstdf = take(k, N);
     a->logits = take(k, N * V);
     a->lse = take(k, N);
     a->losses = take(k, N);
     a->rope_cos = take(k, (size_t)a->T * D / 2);
     a->rope_sin = take(k, (size_t)a->T * D / 2);
+    if (a->prec != PREC_FP32) a->xf = take(k, N * (C > I ? C : I));
 }
 
 /* The backward scratch block: one layer's worth, reused by every layer. */
-static void carve_backward(ModelActs *a, const ModelConfig *c, Carver *k) {
-    size_t C = c->hidden_size, I = c->intermediate_size, H = c->num_attention_heads;
+static void carve_backward(ModelActs *a, const ModelConfig *c, Carver *k, HCarver *kh) {
+    size_t C = c->hidden_size, I = c->intermediate_size, H = c->num_attention_heads, V = c->vocab_size;
     size_t N = (size_t)a->B * a->T;
     a->d_res = take(k, N * C);
     a->d_tmp = take(k, N * C);
@@ -344,31 +382,40 @@ static void carve_backward(ModelActs *a, const ModelConfig *c, Carver *k) {
     a->d_h = take(k, N * I);
     a->d_att = take(k, (size_t)a->B * H * a->T * a->T);
     a->d_norm = take(k, rmsnorm_scratch_floats((int)N, (int)C));
+    if (a->prec != PREC_FP32) a->douth = take_h(kh, N * max3(3 * C, 2 * I, V));
 }
 
 typedef struct {
-    size_t fwd, bwd; /* floats of the two blocks */
+    size_t fwd, bwd;     /* floats of the two blocks */
+    size_t fwd_h, bwd_h; /* bf16 values of the bf16 modes' two blocks */
 } ActSizes;
 
 /* Sizes of both blocks for capacity B x T: the carve functions run in counting mode on a scratch
  * ModelActs whose layer array is a.layer (L entries, contents overwritten). */
 static ActSizes acts_sizes(ModelActs *a, const ModelConfig *c) {
     Carver f = {0}, b = {0};
-    carve_forward(a, c, &f);
-    carve_backward(a, c, &b);
-    return (ActSizes){f.used, b.used};
+    HCarver fh = {0}, bh = {0};
+    carve_forward(a, c, &f, &fh);
+    carve_backward(a, c, &b, &bh);
+    return (ActSizes){f.used, b.used, fh.used, bh.used};
 }
 
 /* must_succeed: called lazily from model_backward, which cannot report errors: xcalloc aborts on OOM. */
 static int alloc_backward_scratch(Model *m, int must_succeed) {
     ModelActs *a = m->acts;
     Carver count = {0}; /* counting mode only touches the d_* pointers, which are set just below */
-    carve_backward(a, &m->cfg, &count);
-    size_t n = count.used;
+    HCarver count_h = {0};
+    carve_backward(a, &m->cfg, &count, &count_h);
+    size_t n = count.used, nh = count_h.used;
     a->bmem = must_succeed ? xcalloc(n, sizeof(float)) : malloc(n * sizeof(float));
     if (!a->bmem) return -1;
+    if (nh) {
+        a->bhmem = must_succeed ? xcalloc(nh, sizeof(bf16_t)) : malloc(nh * sizeof(bf16_t));
+        if (!a->bhmem) return -1;
+    }
     Carver k = {a->bmem, 0};
-    carve_backward(a, &m->cfg, &k);
+    HCarver kh = {a->bhmem, 0};
+    carve_backward(a, &m->cfg, &k, &kh);
     return 0;
 }
 
@@ -384,20 +431,24 @@ int model_alloc_acts(Model *m, int B, int T, Err *e) {
     size_t N = (size_t)B * T;
     a->B = B;
     a->T = T;
+    a->prec = m->prec;
     a->layer = calloc((size_t)c->num_hidden_layers, sizeof(LayerActs));
     m->acts = a;
-    ActSizes s = a->layer ? acts_sizes(a, c) : (ActSizes){0, 0};
+    ActSizes s = a->layer ? acts_sizes(a, c) : (ActSizes){0, 0, 0, 0};
     a->mem = malloc(s.fwd * sizeof(float));
+    a->hmem = s.fwd_h ? malloc(s.fwd_h * sizeof(bf16_t)) : NULL;
     a->inputs = malloc(N * sizeof(int));
     a->targets = malloc(N * sizeof(int));
-    if (!a->layer || !a->mem || !a->inputs || !a->targets || (m->grads && alloc_backward_scratch(m, 0))) {
+    if (!a->layer || !a->mem || !a->inputs || !a->targets || (s.fwd_h && !a->hmem) ||
+        (m->grads && alloc_backward_scratch(m, 0))) {
         free_acts(a);
         m->acts = NULL;
         return err_set(e, "model: cannot allocate %.1f MB of activations for micro-batch %d x %d",
                        (s.fwd + (m->grads ? s.bwd : 0)) * 4.0 / 1e6, B, T);
     }
     Carver k = {a->mem, 0};
-    carve_forward(a, c, &k);
+    HCarver kh = {a->hmem, 0};
+    carve_forward(a, c, &k, &kh);
     rope_tables(a->rope_cos, a->rope_sin, T, c->hidden_size / c->num_attention_heads, c->rope_theta);
     m->B = B;
     m->T = T;
@@ -406,20 +457,81 @@ int model_alloc_acts(Model *m, int B, int T, Err *e) {
 
 /* Counts what model_build, model_alloc_train and model_alloc_acts allocate, from the same table and
  * carve functions they use. */
-size_t model_estimate_bytes(const ModelConfig *c, int B, int T, int training) {
+size_t model_estimate_bytes_prec(const ModelConfig *c, int B, int T, int training, Precision prec) {
     Model m;
     Err e;
     if (B <= 0 || T <= 0 || build_table(&m, c, &e)) return 0;
     size_t L = c->num_hidden_layers;
-    ModelActs a = {.B = B, .T = T, .layer = xcalloc(L, sizeof(LayerActs))};
+    ModelActs a = {.B = B, .T = T, .prec = prec, .layer = xcalloc(L, sizeof(LayerActs))};
     ActSizes s = acts_sizes(&a, c);
     free(a.layer);
     size_t views = (training ? 2 : 1) * L * sizeof(LayerView);
     size_t bytes = m.n_params * sizeof(float) * (training ? 4 : 1);
     bytes += (size_t)m.n_tensors * (sizeof(TensorInfo) + sizeof(double)) + views + L * sizeof(LayerActs);
     bytes += (s.fwd + (training ? s.bwd : 0)) * sizeof(float) + 2 * (size_t)B * T * sizeof(int);
+    bytes += (s.fwd_h + (training ? s.bwd_h : 0) + (prec != PREC_FP32 ? m.n_params : 0)) * sizeof(bf16_t);
     free(m.tensors);
     return bytes;
+}
+
+size_t model_estimate_bytes(const ModelConfig *c, int B, int T, int training) {
+    return model_estimate_bytes_prec(c, B, T, training, PREC_FP32);
+}
+
+/* ---------------------------------------------------------------- precision */
+
+const char *precision_name(Precision p) {
+    return p == PREC_BF16 ? "bf16" : p == PREC_BF16_PURE ? "bf16_pure" : "fp32";
+}
+
+int model_set_precision(Model *m, Precision p, Err *e) {
+    free(m->wbf);
+    m->wbf = NULL;
+    m->prec = p;
+    if (p != PREC_FP32) {
+        m->wbf = malloc(m->n_params * sizeof(bf16_t));
+        if (!m->wbf) return err_set(e, "model: cannot allocate %.1f MB for the bf16 weights", m->n_params * 2.0 / 1e6);
+    }
+    if (p == PREC_BF16_PURE) bf16_quantize_vec(m->params, m->n_params);
+    model_params_changed(m);
+    if (m->acts) return model_alloc_acts(m, m->acts->B, m->acts->T, e); /* carved by the precision */
+    return 0;
+}
+
+/* Where the producer of a saved product input writes: the fp32 buffer itself, or (bf16 modes) the
+ * scratch that save_input then rounds into the bf16 buffer. */
+static float *input_target(const Model *m, float *f) { return m->prec == PREC_FP32 ? f : m->acts->xf; }
+
+static void save_input(const Model *m, bf16_t *h, size_t n) {
+    if (m->prec != PREC_FP32) bf16_round_vec(h, m->acts->xf, n);
+}
+
+/* bf16 copy of the fp32 weight w (same offset into wbf). */
+static const bf16_t *wb(const Model *m, const float *w) { return m->wbf + (w - m->params); }
+
+/* out = beta * out + x W^T (kernels.h linear_forward); the input is x (fp32 mode) or xh (bf16 modes). */
+static void lin_fwd(const Model *m, float *out, const float *x, const bf16_t *xh, const float *w, int N, int in,
+                    int out_dim, float beta) {
+    if (m->prec == PREC_FP32) linear_forward(out, x, w, N, in, out_dim, beta);
+    else mm_bf16(0, 1, N, out_dim, in, xh, in, wb(m, w), in, beta, out, out_dim);
+}
+
+/* dw += dout^T x; dx = beta_dx dx + dout W (kernels.h linear_backward); bf16 modes round dout first. */
+static void lin_bwd(const Model *m, float *dx, float *dw, const float *dout, const float *x, const bf16_t *xh,
+                    const float *w, int N, int in, int out_dim, float beta_dx) {
+    if (m->prec == PREC_FP32) {
+        linear_backward(dx, dw, dout, x, w, N, in, out_dim, beta_dx);
+        return;
+    }
+    bf16_t *dh = m->acts->douth;
+    bf16_round_vec(dh, dout, (size_t)N * out_dim);
+    mm_bf16(1, 0, out_dim, in, N, dh, out_dim, xh, in, 1.0f, dw, in);
+    if (dx) mm_bf16(0, 0, N, in, out_dim, dh, out_dim, wb(m, w), in, beta_dx, dx, in);
+}
+
+/* bf16_pure: a tensor PyTorch's bf16 model holds in bf16, rounded where it is produced. */
+static void pure_round(const Model *m, float *x, size_t n) {
+    if (m->prec == PREC_BF16_PURE) bf16_quantize_vec(x, n);
 }
 
 /* ---------------------------------------------------------------- profiling (off by default) */
@@ -455,6 +567,10 @@ float model_forward(Model *m, const int *inputs, const int *targets, int B, int 
     a->fwd_T = T;
     a->have_targets = targets != NULL;
     size_t NC = (size_t)N * C;
+    if (m->prec != PREC_FP32 && m->wbf_stale) { /* the bf16 weights, once per update */
+        bf16_round_vec(m->wbf, m->params, m->n_params);
+        m->wbf_stale = 0;
+    }
 
     PROF_START();
     embedding_forward(a->layer[0].res, inputs, m->w.embed, N, C);
@@ -462,33 +578,44 @@ float model_forward(Model *m, const int *inputs, const int *targets, int B, int 
     for (int l = 0; l < L; l++) {
         const LayerView *w = &m->w.layer[l];
         LayerActs *s = &a->layer[l];
-        rmsnorm_forward(s->ln1, s->rstd1, s->res, w->ln1, N, C, eps);
+        rmsnorm_forward(input_target(m, s->ln1), s->rstd1, s->res, w->ln1, N, C, eps);
+        save_input(m, s->ln1h, NC);
         PROF(P_NORM);
-        linear_forward(s->qkv, s->ln1, w->qkv, N, C, 3 * C, 0.0f);
+        lin_fwd(m, s->qkv, s->ln1, s->ln1h, w->qkv, N, C, 3 * C, 0.0f);
+        pure_round(m, s->qkv, 3 * NC);
         PROF(P_LINEAR);
         rope_forward(s->qkv, 3 * C, a->rope_cos, a->rope_sin, B, T, 2 * H, D); /* q and k: 2H adjacent heads */
+        pure_round(m, s->qkv, 3 * NC);
         PROF(P_ROPE);
-        attention_forward(s->atty, C, s->att, s->qkv, s->qkv + C, s->qkv + 2 * C, 3 * C, B, T, H, D);
+        attention_forward(input_target(m, s->atty), C, s->att, s->qkv, s->qkv + C, s->qkv + 2 * C, 3 * C, B, T, H, D);
+        save_input(m, s->attyh, NC);
         PROF(P_ATTN);
         vec_copy(s->res_mid, s->res, NC);
         PROF(P_COPY);
-        linear_forward(s->res_mid, s->atty, w->o, N, C, C, 1.0f); /* res_mid = res + o_proj(atty) */
+        lin_fwd(m, s->res_mid, s->atty, s->attyh, w->o, N, C, C, 1.0f); /* res_mid = res + o_proj(atty) */
+        pure_round(m, s->res_mid, NC);
         PROF(P_LINEAR);
 
-        rmsnorm_forward(s->ln2, s->rstd2, s->res_mid, w->ln2, N, C, eps);
+        rmsnorm_forward(input_target(m, s->ln2), s->rstd2, s->res_mid, w->ln2, N, C, eps);
+        save_input(m, s->ln2h, NC);
         PROF(P_NORM);
-        linear_forward(s->gu, s->ln2, w->gate_up, N, C, 2 * I, 0.0f);
+        lin_fwd(m, s->gu, s->ln2, s->ln2h, w->gate_up, N, C, 2 * I, 0.0f);
+        pure_round(m, s->gu, (size_t)N * 2 * I);
         PROF(P_LINEAR);
-        swiglu_forward(s->hmlp, s->gu, N, I);
+        swiglu_forward(input_target(m, s->hmlp), s->gu, N, I);
+        save_input(m, s->hmlph, (size_t)N * I);
         PROF(P_SWIGLU);
         vec_copy(s->res_out, s->res_mid, NC);
         PROF(P_COPY);
-        linear_forward(s->res_out, s->hmlp, w->down, N, I, C, 1.0f); /* res_out = res_mid + down(h) */
+        lin_fwd(m, s->res_out, s->hmlp, s->hmlph, w->down, N, I, C, 1.0f); /* res_out = res_mid + down(h) */
+        pure_round(m, s->res_out, NC);
         PROF(P_LINEAR);
     }
-    rmsnorm_forward(a->lnf, a->rstdf, a->res_final, m->w.norm, N, C, eps);
+    rmsnorm_forward(input_target(m, a->lnf), a->rstdf, a->res_final, m->w.norm, N, C, eps);
+    save_input(m, a->lnfh, NC);
     PROF(P_NORM);
-    linear_forward(a->logits, a->lnf, m->w.lm_head, N, C, V, 0.0f);
+    lin_fwd(m, a->logits, a->lnf, a->lnfh, m->w.lm_head, N, C, V, 0.0f);
+    pure_round(m, a->logits, (size_t)N * V);
     PROF(P_LINEAR);
     if (!targets) {
         a->n_valid = 0;
@@ -521,39 +648,43 @@ void model_backward(Model *m, float scale) {
     PROF_START();
     crossentropy_backward(a->logits, a->logits, a->lse, a->targets, N, V, dscale); /* dlogits in place */
     PROF(P_CE);
-    linear_backward(a->d_tmp, m->g.lm_head, a->logits, a->lnf, m->w.lm_head, N, C, V, 0.0f);
+    lin_bwd(m, a->d_tmp, m->g.lm_head, a->logits, a->lnf, a->lnfh, m->w.lm_head, N, C, V, 0.0f);
     PROF(P_LINEAR);
     vec_zero(a->d_res, (size_t)N * C);
     rmsnorm_backward(a->d_res, m->g.norm, a->d_norm, a->d_tmp, a->res_final, m->w.norm, a->rstdf, N, C);
+    pure_round(m, a->d_res, (size_t)N * C);
     PROF(P_NORM);
 
     for (int l = L - 1; l >= 0; l--) {
         const LayerView *w = &m->w.layer[l], *g = &m->g.layer[l];
         const LayerActs *s = &a->layer[l];
         /* MLP block: d_res is the gradient of res_out and passes through the residual unchanged */
-        linear_backward(a->d_h, g->down, a->d_res, s->hmlp, w->down, N, I, C, 0.0f);
+        lin_bwd(m, a->d_h, g->down, a->d_res, s->hmlp, s->hmlph, w->down, N, I, C, 0.0f);
         PROF(P_LINEAR);
         swiglu_backward(a->d_gu, a->d_h, s->gu, N, I);
         PROF(P_SWIGLU);
-        linear_backward(a->d_tmp, g->gate_up, a->d_gu, s->ln2, w->gate_up, N, C, 2 * I, 0.0f);
+        lin_bwd(m, a->d_tmp, g->gate_up, a->d_gu, s->ln2, s->ln2h, w->gate_up, N, C, 2 * I, 0.0f);
         PROF(P_LINEAR);
         rmsnorm_backward(a->d_res, g->ln2, a->d_norm, a->d_tmp, s->res_mid, w->ln2, s->rstd2, N, C);
+        pure_round(m, a->d_res, (size_t)N * C);
         PROF(P_NORM);
 
         /* attention block: d_tmp first holds d(atty), then d(ln1) */
-        linear_backward(a->d_tmp, g->o, a->d_res, s->atty, w->o, N, C, C, 0.0f);
+        lin_bwd(m, a->d_tmp, g->o, a->d_res, s->atty, s->attyh, w->o, N, C, C, 0.0f);
         PROF(P_LINEAR);
         attention_backward(a->d_qkv, a->d_qkv + C, a->d_qkv + 2 * C, 3 * C, a->d_att, a->d_tmp, C, s->att, s->qkv,
                            s->qkv + C, s->qkv + 2 * C, 3 * C, B, T, H, D);
         PROF(P_ATTN);
         rope_backward(a->d_qkv, 3 * C, a->rope_cos, a->rope_sin, B, T, 2 * H, D); /* dq and dk */
         PROF(P_ROPE);
-        linear_backward(a->d_tmp, g->qkv, a->d_qkv, s->ln1, w->qkv, N, C, 3 * C, 0.0f);
+        lin_bwd(m, a->d_tmp, g->qkv, a->d_qkv, s->ln1, s->ln1h, w->qkv, N, C, 3 * C, 0.0f);
         PROF(P_LINEAR);
         rmsnorm_backward(a->d_res, g->ln1, a->d_norm, a->d_tmp, s->res, w->ln1, s->rstd1, N, C);
+        pure_round(m, a->d_res, (size_t)N * C);
         PROF(P_NORM);
     }
     embedding_backward(m->g.embed, a->d_res, a->inputs, N, C);
+    pure_round(m, m->grads, m->n_params); /* the accumulated gradients are bf16 tensors */
     PROF(P_EMBED);
     a->have_targets = 0; /* logits now hold dlogits: a second backward would be wrong */
 }

@@ -13,6 +13,7 @@
 #define MODEL_H
 
 #include "common.h"
+#include "matmul_bf16.h"
 
 typedef struct {
     int hidden_size;
@@ -25,6 +26,20 @@ typedef struct {
     double rope_theta;           /* 10000 */
     double initializer_range;    /* 0.02 */
 } ModelConfig;
+
+/* Training precision (train.dtype):
+ *  PREC_FP32       everything fp32 (OpenBLAS products).
+ *  PREC_BF16       mixed precision: Linear and lm_head products take bf16 inputs (weights rounded from the
+ *                  fp32 masters once per update into wbf; the saved activations that only feed those products,
+ *                  i.e. the normed inputs, the attention output and the SwiGLU output, stored in bf16) with
+ *                  fp32 accumulation and output; RMSNorm, RoPE, attention, SiLU and the loss in fp32; fp32
+ *                  master weights, gradients and Adam moments.
+ *  PREC_BF16_PURE  what a bf16 model in PyTorch computes: as PREC_BF16, and every tensor PyTorch would store
+ *                  in bf16 is rounded to bf16 where it is produced: weights after each update, gradients after
+ *                  each backward, both Adam moments, the residual stream, q/k/v, the product outputs, logits.
+ *                  Values live in the fp32 buffers (exactly representable), so the spectra read them widened. */
+typedef enum { PREC_FP32, PREC_BF16, PREC_BF16_PURE } Precision;
+const char *precision_name(Precision p); /* "fp32", "bf16", "bf16_pure" */
 
 typedef enum { KIND_EMBEDDING, KIND_NORM, KIND_LINEAR, KIND_LM_HEAD } TensorKind;
 
@@ -81,6 +96,9 @@ typedef struct {
     ModelView g;     /* views of grads (model_alloc_train) */
     ModelActs *acts; /* NULL until model_alloc_acts */
     int B, T;        /* micro-batch shape the activations were allocated for */
+    Precision prec;  /* PREC_FP32 unless model_set_precision */
+    bf16_t *wbf;     /* bf16 modes: params rounded to bf16 (same offsets), refreshed when wbf_stale */
+    int wbf_stale;   /* set by whatever changes params (updates, loads, init); cleared by the next forward */
 } Model;
 
 const char *module_type_name(ModuleType t); /* "embed","attn_norm","q","k","v","o","mlp_norm","gate","up","down","norm","lm_head" */
@@ -98,12 +116,19 @@ int model_alloc_acts(Model *m, int B, int T, Err *e);
 /* Bytes model_alloc_train + model_alloc_acts(B, T) would use, plus params: for the memory estimate
  * (0 if the config is invalid). */
 size_t model_estimate_bytes(const ModelConfig *c, int B, int T, int training);
+/* The same for a precision: bf16 modes add the 2-byte weight copy and store some activations in bf16. */
+size_t model_estimate_bytes_prec(const ModelConfig *c, int B, int T, int training, Precision prec);
 int model_find_tensor(const Model *m, const char *name); /* index or -1 */
 /* Views of `base` (a buffer with the table's offsets), built by walking the table once: each tensor
  * lands in the slot of its (layer, type); fails unless every slot is filled exactly once and the fused
  * pairs are adjacent. model_build and model_alloc_train make m->w and m->g with it. */
 int model_view(const Model *m, float *base, ModelView *v, Err *e);
 void model_view_free(ModelView *v);
+/* Switch to a precision before training (after model_build; call before model_alloc_acts, which sizes the
+ * activations by it). bf16 modes allocate wbf; bf16_pure also rounds the weights to bf16. */
+int model_set_precision(Model *m, Precision p, Err *e);
+/* The parameters changed (optimizer update, load): the bf16 copy is refreshed before the next forward. */
+static inline void model_params_changed(Model *m) { m->wbf_stale = 1; }
 /* Appends a tensor to the layout (offset = parameters so far); model_build uses it, tests build
  * hand-made layouts with it. */
 void model_add_tensor(Model *m, const char *name, int rows, int cols, TensorKind kind, int layer, ModuleType type);

@@ -26,6 +26,7 @@ void grad_clip(Model *m, double max_norm, double norm) {
     float scale = (float)(max_norm / (norm + 1e-6));
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < m->n_params; i++) m->grads[i] *= scale;
+    if (m->prec == PREC_BF16_PURE) bf16_quantize_vec(m->grads, m->n_params); /* bf16 grads stay bf16 */
 }
 
 /* The update of one tensor; wd is that tensor's decay. Elementwise, so any threading is deterministic. */
@@ -45,6 +46,31 @@ static void adam_tensor(float *w, float *g, float *mo, float *ve, size_t n, Opti
     }
 }
 
+/* bf16_pure: the same update as PyTorch's Adam computes on bf16 tensors. Each tensor operation of
+ * torch.optim.Adam's step computes in fp32 and rounds its result to bf16 (q below), so we round at the same
+ * points: the L2 term added to the gradient (or AdamW's decay), exp_avg.lerp_, exp_avg_sq.mul_ then
+ * .addcmul_, the denominator's sqrt, division and + eps, and param.addcdiv_. An update smaller than half a
+ * bf16 step of the weight (2^-9 relative) is lost, as it is in PyTorch. */
+static void adam_tensor_bf16(float *w, float *g, float *mo, float *ve, size_t n, OptimizerKind kind, float wd,
+                             float lr, float b1, float b2, float eps, float bc1, float bc2_sqrt) {
+    float step_size = lr / bc1;
+    float decoupled = 1.0f - lr * wd;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float grad = g[i], wi = w[i];
+        if (wd != 0.0f) {
+            if (kind == OPT_ADAM) grad = bf16_quantize(grad + wd * wi);
+            else wi = bf16_quantize(wi * decoupled);
+        }
+        float mi = bf16_quantize(mo[i] + (1.0f - b1) * (grad - mo[i]));
+        float vi = bf16_quantize(bf16_quantize(b2 * ve[i]) + (1.0f - b2) * grad * grad);
+        float denom = bf16_quantize(bf16_quantize(bf16_quantize(sqrtf(vi)) / bc2_sqrt) + eps);
+        mo[i] = mi;
+        ve[i] = vi;
+        w[i] = bf16_quantize(wi - step_size * mi / denom);
+    }
+}
+
 void adam_update(Model *m, OptimizerKind kind, double lr, double beta1, double beta2, double eps, long t) {
     adam_update_slice(m, kind, lr, beta1, beta2, eps, t, 0, m->n_params, m->adam_m, m->adam_v);
 }
@@ -58,7 +84,10 @@ void adam_update_slice(Model *m, OptimizerKind kind, double lr, double beta1, do
         /* the part of this tensor inside [lo, hi); each element's update is the same whatever the slice */
         size_t a = ti->offset > lo ? ti->offset : lo, b = ti->offset + ti->size < hi ? ti->offset + ti->size : hi;
         if (a >= b) continue;
-        adam_tensor(m->params + a, m->grads + a, mo + (a - lo), ve + (a - lo), b - a, kind, (float)m->wd[i],
-                    (float)lr, (float)beta1, (float)beta2, (float)eps, bc1, bc2_sqrt);
+        (m->prec == PREC_BF16_PURE ? adam_tensor_bf16 : adam_tensor)(m->params + a, m->grads + a, mo + (a - lo),
+                                                                      ve + (a - lo), b - a, kind, (float)m->wd[i],
+                                                                      (float)lr, (float)beta1, (float)beta2,
+                                                                      (float)eps, bc1, bc2_sqrt);
     }
+    model_params_changed(m);
 }

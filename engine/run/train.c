@@ -128,7 +128,9 @@ static int set_threads(const Config *c) {
 }
 
 static int check_memory(const Config *c, Err *e) {
-    double need = (double)model_estimate_bytes(&c->model, c->train.micro_batch_size, c->data.seq_len, 1) / 1048576.0;
+    double need =
+        (double)model_estimate_bytes_prec(&c->model, c->train.micro_batch_size, c->data.seq_len, 1, c->train.dtype) /
+        1048576.0;
     double have = machine_memory_mb();
     if (dist_rank() == 0)
         fprintf(stderr, "train: estimated peak memory %.0f MiB per rank (machine has %.0f MiB)\n", need, have);
@@ -204,6 +206,7 @@ static int build_model(Run *r, Err *e) {
     } else {
         model_init_weights(&r->model, c->train.seed);
     }
+    if (model_set_precision(&r->model, c->train.dtype, e)) return -1;
     if (model_alloc_train(&r->model, e)) return -1;
     if (model_alloc_acts(&r->model, c->train.micro_batch_size, c->data.seq_len, e)) return -1;
     size_t n = (size_t)c->train.micro_batch_size * c->data.seq_len;
@@ -389,7 +392,8 @@ static int save_checkpoint(Run *r, Err *e) {
     r->st.decay_last_update = r->decay.last_update_step;
     r->st.elapsed_s += now_seconds() - r->start_time;
     r->start_time = now_seconds();
-    if (!r->zero_m) return r->rank == 0 ? checkpoint_save(r->run_dir, &r->model, &r->st, r->cfg.checkpoint.keep, e) : 0;
+    int bf16 = r->cfg.checkpoint.bf16;
+    if (!r->zero_m) return r->rank == 0 ? checkpoint_save_dtype(r->run_dir, &r->model, &r->st, r->cfg.checkpoint.keep, bf16, e) : 0;
     /* train.zero: rank 0 gathers the full moments for the checkpoint (the same file as without zero) */
     Model *m = &r->model;
     size_t n = r->rank == 0 ? m->n_params : 0;
@@ -406,7 +410,7 @@ static int save_checkpoint(Run *r, Err *e) {
     if (r->rank == 0) {
         m->adam_m = full_m;
         m->adam_v = full_v;
-        rc = checkpoint_save(r->run_dir, m, &r->st, r->cfg.checkpoint.keep, e);
+        rc = checkpoint_save_dtype(r->run_dir, m, &r->st, r->cfg.checkpoint.keep, bf16, e);
         m->adam_m = m->adam_v = NULL;
     }
     free(full_m);
@@ -490,7 +494,8 @@ static int finish(Run *r, const char *status, const char *message) {
                     .method = decay_method_name(r->cfg.decay.method),
                     .weight_decay = r->cfg.decay.weight_decay,
                     .seed = r->cfg.train.seed,
-                    .message = message};
+                    .message = message,
+                    .dtype = r->cfg.train.dtype == PREC_FP32 ? NULL : precision_name(r->cfg.train.dtype)};
     if (rundir_write_summary(r->run_dir, &s, &e) == 0) return 0;
     fprintf(stderr, "alphadecay train: %s\n", e.msg);
     return -1;
@@ -592,8 +597,10 @@ int cmd_train(int argc, char **argv) {
     if (r->rank == 0) {
         char par[64] = "";
         if (r->ranks > 1) snprintf(par, sizeof par, " x %d ranks%s", r->ranks, r->zero_m ? " (zero)" : "");
-        fprintf(stderr, "train: %s, %zu parameters, %d threads%s, %s at step %ld of %ld\n", r->run_dir,
-                r->model.n_params, threads, par, resuming ? "resuming" : "starting", r->st.step, r->cfg.train.steps);
+        fprintf(stderr, "train: %s, %zu parameters, %d threads%s, %s, %s at step %ld of %ld\n", r->run_dir,
+                r->model.n_params, threads, par, precision_name(r->cfg.train.dtype), resuming ? "resuming" : "starting",
+                r->st.step, r->cfg.train.steps);
+        if (r->cfg.train.dtype != PREC_FP32) fprintf(stderr, "train: bf16 products: %s\n", mm_bf16_backend());
     }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
