@@ -261,14 +261,8 @@ static int child_train(const char *cfg_path, int steps, int threads, Precision p
             in[i] = (int)rng_below(&r, (uint64_t)c.model.vocab_size);
             tg[i] = (int)rng_below(&r, (uint64_t)c.model.vocab_size);
         }
-        double t0 = now_seconds();
-        model_zero_grad(&m);
-        model_forward(&m, in, tg, B, T, NULL);
-        model_backward(&m, 1.0f);
-        double t1 = now_seconds();
-        adam_update(&m, c.train.optimizer, 1e-4, 0.9, 0.999, 1e-8, s + 1);
-        double t2 = now_seconds();
-        if (s > 0) { fb += t1 - t0; adam += t2 - t1; } /* step 0 is a warm-up */
+        double warm_fb = 0, warm_adam = 0; /* step 0 is a warm-up */
+        bench_time_step(&m, in, tg, B, T, c.train.optimizer, s + 1, s ? &fb : &warm_fb, s ? &adam : &warm_adam);
     }
     fb /= steps;
     adam /= steps;

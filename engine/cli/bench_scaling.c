@@ -298,16 +298,9 @@ static int measure_node(const char *cfg, double *tok_s, double *adam_s, Err *e) 
         in[i] = (int)rng_below(&r, (uint64_t)c.model.vocab_size);
         tg[i] = (int)rng_below(&r, (uint64_t)c.model.vocab_size);
     }
-    double fb = 0, ad = 0;
-    for (int s = 0; s < 3; s++) {
-        double t0 = now_seconds();
-        model_zero_grad(&m);
-        model_forward(&m, in, tg, B, T, NULL);
-        model_backward(&m, 1.0f);
-        double t1 = now_seconds();
-        adam_update(&m, c.train.optimizer, 1e-4, 0.9, 0.999, 1e-8, s + 1);
-        if (s > 0) { fb += t1 - t0; ad += now_seconds() - t1; }
-    }
+    double fb = 0, ad = 0, warm_fb = 0, warm_ad = 0;
+    for (int s = 0; s < 3; s++) /* step 0 is a warm-up */
+        bench_time_step(&m, in, tg, B, T, c.train.optimizer, s + 1, s ? &fb : &warm_fb, s ? &ad : &warm_ad);
     *tok_s = 2.0 * B * T / fb;
     *adam_s = ad / 2;
     free(in);
@@ -400,4 +393,16 @@ int bench_scaling_model(int argc, char **argv) {
     if (out && write_file_atomic(out, b.p, b.len, &e)) { fprintf(stderr, "alphadecay bench: %s\n", e.msg); rc = 1; }
     sb_free(&b);
     return rc;
+}
+
+void bench_time_step(Model *m, const int *in, const int *tg, int B, int T, OptimizerKind opt, long step,
+                     double *fb, double *adam) {
+    double t0 = now_seconds();
+    model_zero_grad(m);
+    model_forward(m, in, tg, B, T, NULL);
+    model_backward(m, 1.0f);
+    double t1 = now_seconds();
+    adam_update(m, opt, 1e-4, 0.9, 0.999, 1e-8, step);
+    *fb += t1 - t0;
+    *adam += now_seconds() - t1;
 }

@@ -8,6 +8,7 @@
 
 #include "common.h"
 #include "json.h"
+#include "config.h"
 #include "model.h"
 
 /* Model FLOPs per token: 6 x (Linear + lm_head parameters) + 6 * 2 * L * T * hidden (bench.c). */
@@ -32,5 +33,11 @@ void bench_scaling_json(StrBuf *b, const char *cfg, const ScalingRow rows[SCALIN
 int bench_dist_child(int argc, char **argv);
 /* `bench --scaling-model [...]`: the predicted table. */
 int bench_scaling_model(int argc, char **argv);
+
+/* One timed training micro-step of m on (in, tg): zero the gradients, forward + backward, then an
+ * Adam update at step `step`; adds the seconds of each part to *fb and *adam. Shared by the training
+ * rows (bench.c) and the scaling rows so both time the same thing. */
+void bench_time_step(Model *m, const int *in, const int *tg, int B, int T, OptimizerKind opt, long step,
+                     double *fb, double *adam);
 
 #endif
