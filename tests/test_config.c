@@ -205,6 +205,10 @@ static void test_errors(void) {
     expect_error("err_zero_heads", "model:\n  num_attention_heads: 0\n", "bad.yaml:2:24:", "out of range");
     expect_error("err_negative_wd", "decay:\n  weight_decay: -1e-5\n", "bad.yaml:2:17:", "out of range");
     expect_error("err_zero_update_every", "decay: {update_every: 0}\n", "bad.yaml:1:23:", "out of range");
+    expect_error("err_negative_s1", "decay:\n  s1: -0.5\n", "bad.yaml:2:7:", "out of range");
+    expect_error("err_negative_s2", "decay:\n  s2: -1\n", "bad.yaml:2:7:", "out of range");
+    expect_error("err_negative_awd_scale", "decay:\n  awd_scale: -100\n", "bad.yaml:2:14:", "out of range");
+    expect_error("err_xmin_pos_1", "decay:\n  xmin_pos: 1\n", "bad.yaml:2:13:", "must be > 1");
     expect_error("err_unknown_method", "decay:\n  method: alphadeacy\n", "bad.yaml:2:11:", "none|uniform|awd|adadecay|alphadecay");
     expect_error("err_unknown_pl_fit", "decay:\n  pl_fit: hill\n", "bad.yaml:2:11:", "median|goodness-of-fit|fix-finger");
     expect_error("err_unknown_assign", "decay:\n  assign: cubic\n", "bad.yaml:2:11:", "unknown value 'cubic'");
@@ -312,6 +316,23 @@ static void test_validate_resolve(void) {
     expect_invalid("invalid_s1_gt_s2", "decay.s1=4 decay.s2=3", "s1");
     expect_invalid("invalid_warmup", "train.steps=10 train.warmup_steps=20", "warmup");
     expect_invalid("invalid_no_train", "data.train=", "data.train");
+    /* the same ranges as the key table, for a Config set in code (the decay module checks none of them) */
+    struct { const char *name; double *field; double bad; const char *want; } ranges[] = {
+        {"invalid_code_negative_wd", &c.decay.weight_decay, -1e-5, "non-negative"},
+        {"invalid_code_negative_s1", &c.decay.s1, -0.1, "non-negative"},
+        {"invalid_code_negative_awd_scale", &c.decay.awd_scale, -1, "non-negative"},
+        {"invalid_code_xmin_pos_1", &c.decay.xmin_pos, 1, "xmin_pos must be > 1"}};
+    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
+        config_defaults(&c);
+        strcpy(c.data.train, "t.bin");
+        *ranges[i].field = ranges[i].bad;
+        int rc = config_validate(&c, &e);
+        CHECK(rc == -1 && strstr(e.msg, ranges[i].want), ranges[i].name, "rc %d msg '%s'", rc, e.msg);
+    }
+    config_defaults(&c);
+    strcpy(c.data.train, "t.bin");
+    c.decay.update_every = 0;
+    CHECK(config_validate(&c, &e) == -1 && strstr(e.msg, "update_every"), "invalid_code_update_every_0", "%s", e.msg);
 
     /* s2 as docs/method.md "s1 and s2" states */
     struct { const char *opt; double wd; double s2; } cases[] = {
@@ -336,6 +357,39 @@ static void test_validate_resolve(void) {
     config_set(&c, "train.batch_size=32", &e);
     config_resolve(&c);
     CHECK(c.train.micro_batch_size == 32, "resolve_micro_default", "micro %d", c.train.micro_batch_size);
+}
+
+/* Load text, resolve, validate: expect the cross-field error at want ("bad.yaml:L:C:") with want2 in it. */
+static void expect_cross(const char *name, const char *text, const char *set, const char *want, const char *want2) {
+    Config c;
+    config_defaults(&c);
+    Err e = {{0}};
+    int rc = config_load(&c, put("bad.yaml", text), &e);
+    if (rc == 0 && set) rc = config_set(&c, set, &e);
+    if (rc == 0) {
+        config_resolve(&c);
+        rc = config_validate(&c, &e) == -1 ? 1 : 0;
+    }
+    CHECK(rc == 1 && strstr(e.msg, want) && strstr(e.msg, want2), name, "rc %d message '%s', wanted '%s'", rc, e.msg,
+          want);
+}
+
+/* Cross-field errors name the line of the value in the file, like the parser's. */
+static void test_cross_field_lines(void) {
+    const char *d = "data:\n  train: t.bin\n";
+    char t[512];
+    snprintf(t, sizeof t, "%sdecay:\n  weight_decay: 1e-5\n  s1: 4\n  s2: 3\n", d);
+    expect_cross("cross_s1_gt_s2_line", t, NULL, "bad.yaml:5:7:", "decay.s1 (4) must not exceed decay.s2 (3)");
+    snprintf(t, sizeof t, "%sdecay:\n  s2: 3\n", d);
+    expect_cross("cross_s1_gt_s2_other_key", t, "decay.s1=4", "bad.yaml:4:7:", "must not exceed");
+    snprintf(t, sizeof t, "%smodel:\n  hidden_size: 64\n  num_attention_heads: 6\n", d);
+    expect_cross("cross_heads_line", t, NULL, "bad.yaml:5:24:", "must divide");
+    snprintf(t, sizeof t, "%strain:\n  steps: 10\n  warmup_steps: 20\n", d);
+    expect_cross("cross_warmup_line", t, NULL, "bad.yaml:5:17:", "warmup");
+    snprintf(t, sizeof t, "%strain: {optimizer: adamw, lr: 1e-3}\ndecay: {weight_decay: 1000}\n", d);
+    expect_cross("cross_adamw_flip_line", t, NULL, "bad.yaml:4:23:", "flip the sign");
+    /* a key the file does not set: the message names the file alone */
+    expect_cross("cross_without_line", d, "decay.s1=9", "bad.yaml: decay.s1 (9)", "must not exceed");
 }
 
 /* The committed experiment files load and validate (run from the repo root by make test). */
@@ -383,6 +437,7 @@ int main(void) {
     test_errors();
     test_set();
     test_validate_resolve();
+    test_cross_field_lines();
     test_experiment_files();
     char *rm_argv[] = {"rm", "-rf", (char *)dir, NULL}; /* no shell */
     if (run_argv(rm_argv, NULL, NULL, NULL, 0, NULL)) {}

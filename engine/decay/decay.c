@@ -132,26 +132,6 @@ static void set_all(Model *m, double v) {
     for (int i = 0; i < m->n_tensors; i++) m->wd[i] = v;
 }
 
-static int check_config(const Config *c, Err *e) {
-    const char *src = c->source[0] ? c->source : "config";
-    if (c->decay.method < DECAY_NONE || c->decay.method > DECAY_ALPHADECAY)
-        return err_set(e, "%s: unknown decay.method %d", src, (int)c->decay.method);
-    if (!(c->decay.weight_decay >= 0) || !(c->decay.s1 >= 0) || !(c->decay.s2 >= 0) ||
-        !(c->decay.awd_scale >= 0))
-        return err_set(e, "%s: decay.weight_decay, s1, s2 and awd_scale must be non-negative", src);
-    if (c->decay.s1 > c->decay.s2)
-        return err_set(e, "%s: decay.s1 (%g) must not exceed decay.s2 (%g)", src, c->decay.s1, c->decay.s2);
-    if (c->decay.update_every < 1)
-        return err_set(e, "%s: decay.update_every must be at least 1 (got %d)", src, c->decay.update_every);
-    if (!(c->decay.xmin_pos > 1))
-        return err_set(e, "%s: decay.xmin_pos must be > 1 (got %g)", src, c->decay.xmin_pos);
-    if (c->decay.metric < METRIC_ALPHA || c->decay.metric > METRIC_SPECTRAL_NORM ||
-        c->decay.assign < ASSIGN_LINEAR || c->decay.assign > ASSIGN_SIGMOID ||
-        c->decay.pl_fit < FIT_MEDIAN || c->decay.pl_fit > FIT_FIX_FINGER)
-        return err_set(e, "%s: unknown decay.metric, assign or pl_fit value", src);
-    return 0;
-}
-
 /* The ESD pass of a data-parallel job: each rank computes the spectra and fits of the modules
  * dist_assign_balanced gives it (cost as esd_many orders them: Gram M N^2 + reduction ~2 N^3), then one
  * bitwise-OR all-reduce hands every rank every module's results, byte for byte as its owner computed
@@ -348,7 +328,6 @@ int decay_init(DecayState *st, const Config *cfg, Model *m, RunLog *log, const c
     snprintf(st->spectra_dir, sizeof st->spectra_dir, "%s", spectra_dir ? spectra_dir : "");
     st->awd_lambda = fresh ? 0.0 : keep_lambda;
     st->last_update_step = fresh ? -1 : keep_last;
-    if (check_config(cfg, e)) return -1;
     if (!m->wd) return err_set(e, "decay: the model has no per-tensor wd array");
     DecayPriv *p = calloc(1, sizeof *p);
     if (!p) return err_set(e, "decay: out of memory");

@@ -24,6 +24,9 @@ typedef struct {
     void *priv;
 } DecayState;
 
+/* cfg must have passed config_validate (config.h): the decay module checks no config value again
+ * (s1 <= s2, update_every >= 1, xmin_pos > 1, known enum values are its preconditions). What it does
+ * check is the config against the model: every decay.exclude name must be a Linear module of it. */
 int decay_init(DecayState *st, const Config *cfg, Model *m, RunLog *log, const char *spectra_dir,
                int fresh, Err *e);
 /* grads of this update are in m->grads (already averaged over micro-steps). */

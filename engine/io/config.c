@@ -97,7 +97,7 @@ static const KeyDef KEYS[] = {
     {"decay", "metric", K_ENUM, OFF(decay.metric), 0, 0, 0, 0, METRIC_NAMES},
     {"decay", "assign", K_ENUM, OFF(decay.assign), 0, 0, 0, 0, ASSIGN_NAMES},
     {"decay", "pl_fit", K_ENUM, OFF(decay.pl_fit), 0, 0, 0, 0, FIT_NAMES},
-    {"decay", "xmin_pos", K_DOUBLE, OFF(decay.xmin_pos), 0, 1, BIG, 0, NULL},
+    {"decay", "xmin_pos", K_DOUBLE, OFF(decay.xmin_pos), 0, 1, BIG, 1, NULL},
     {"decay", "eigs_thresh", K_DOUBLE, OFF(decay.eigs_thresh), 0, 0, BIG, 0, NULL},
     {"decay", "filter_zeros", K_BOOL, OFF(decay.filter_zeros), 0, 0, 0, 0, NULL},
     {"decay", "zero_thresh", K_DOUBLE, OFF(decay.zero_thresh), 0, 0, BIG, 0, NULL},
@@ -499,36 +499,105 @@ int config_set(Config *c, const char *assignment, Err *e) {
 
 /* ---- cross-field checks and derived defaults ---- */
 
+/* The value node of SECTION.KEY in the loaded file, or NULL when the file does not set it. */
+static const yaml_node_t *find_value(yaml_document_t *d, const char *dotted) {
+    const char *dot = strchr(dotted, '.');
+    yaml_node_t *map = yaml_document_get_root_node(d);
+    for (int depth = 0; depth < 2 && map; depth++) {
+        if (map->type != YAML_MAPPING_NODE) return NULL;
+        const char *want = depth == 0 ? dotted : dot + 1;
+        size_t len = depth == 0 ? (size_t)(dot - dotted) : strlen(want);
+        yaml_node_t *next = NULL;
+        for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top && !next; p++) {
+            yaml_node_t *k = yaml_document_get_node(d, p->key);
+            if (k && k->type == YAML_SCALAR_NODE && strlen(sval(k)) == len && !strncmp(sval(k), want, len))
+                next = yaml_document_get_node(d, p->value);
+        }
+        map = next;
+    }
+    return map;
+}
+
+/* A cross-field error at the first of keys[] (NULL-terminated "section.key" names) that the source file
+ * sets: "FILE:LINE:COL: message", like the per-key errors of the parser. When none is in the file (defaults,
+ * --set overrides, a Config built in code) the message names the file alone. The file is read again only
+ * here, on the error path, so a Config carries no positions. */
+static int cross_err(const Config *c, const char *const *keys, Err *e, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int cross_err(const Config *c, const char *const *keys, Err *e, const char *fmt, ...) {
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (!c->source[0]) return err_set(e, "config: %s", msg);
+    char *text;
+    size_t len;
+    Err ignored;
+    yaml_parser_t p;
+    yaml_document_t d;
+    int rc = -2;
+    if (read_file(c->source, &text, &len, &ignored)) return err_set(e, "%s: %s", c->source, msg);
+    if (yaml_parser_initialize(&p)) {
+        yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+        if (yaml_parser_load(&p, &d)) {
+            const yaml_node_t *n = NULL;
+            for (int i = 0; keys[i] && !n; i++) n = find_value(&d, keys[i]);
+            if (n) rc = yaml_node_err(e, c->source, n, "%s", msg);
+            yaml_document_delete(&d);
+        }
+        yaml_parser_delete(&p);
+    }
+    free(text);
+    return rc == -2 ? err_set(e, "%s: %s", c->source, msg) : rc;
+}
+#define AT(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+/* Every check of a value's meaning lives here or in the key table (ranges, types, enum names): the
+ * modules that use a Config (model, decay, optimizer, train) trust a validated one and check nothing again. */
 int config_validate(const Config *c, Err *e) {
-    const char *src = c->source[0] ? c->source : "config";
     const ModelConfig *m = &c->model;
+    const char *heads = "model.num_attention_heads";
     if (m->hidden_size % m->num_attention_heads)
-        return err_set(e, "%s: model.num_attention_heads (%d) must divide model.hidden_size (%d)", src,
-                       m->num_attention_heads, m->hidden_size);
+        return cross_err(c, AT(heads, "model.hidden_size"), e,
+                         "model.num_attention_heads (%d) must divide model.hidden_size (%d)", m->num_attention_heads,
+                         m->hidden_size);
     if ((m->hidden_size / m->num_attention_heads) % 2)
-        return err_set(e, "%s: head dimension hidden_size/num_attention_heads = %d must be even (RoPE)", src,
-                       m->hidden_size / m->num_attention_heads);
+        return cross_err(c, AT(heads, "model.hidden_size"), e,
+                         "head dimension hidden_size/num_attention_heads = %d must be even (RoPE)",
+                         m->hidden_size / m->num_attention_heads);
     if (c->data.seq_len > m->max_position_embeddings)
-        return err_set(e, "%s: data.seq_len (%d) exceeds model.max_position_embeddings (%d)", src, c->data.seq_len,
-                       m->max_position_embeddings);
+        return cross_err(c, AT("data.seq_len", "model.max_position_embeddings"), e,
+                         "data.seq_len (%d) exceeds model.max_position_embeddings (%d)", c->data.seq_len,
+                         m->max_position_embeddings);
     int micro = c->train.micro_batch_size ? c->train.micro_batch_size : c->train.batch_size;
     if (micro > c->train.batch_size || c->train.batch_size % micro)
-        return err_set(e, "%s: train.batch_size (%d) must be a multiple of train.micro_batch_size (%d)", src,
-                       c->train.batch_size, micro);
+        return cross_err(c, AT("train.micro_batch_size", "train.batch_size"), e,
+                         "train.batch_size (%d) must be a multiple of train.micro_batch_size (%d)",
+                         c->train.batch_size, micro);
     if (c->train.warmup_steps > c->train.steps)
-        return err_set(e, "%s: train.warmup_steps (%ld) exceeds train.steps (%ld)", src, c->train.warmup_steps,
-                       c->train.steps);
+        return cross_err(c, AT("train.warmup_steps", "train.steps"), e, "train.warmup_steps (%ld) exceeds train.steps (%ld)",
+                         c->train.warmup_steps, c->train.steps);
+    /* ranges the key table enforces on every parsed value; repeated for a Config set in code */
+    if (!(c->decay.weight_decay >= 0) || !(c->decay.s1 >= 0) || !(c->decay.s2 >= 0) || !(c->decay.awd_scale >= 0))
+        return cross_err(c, AT("decay.weight_decay", "decay.s1", "decay.s2", "decay.awd_scale"), e,
+                         "decay.weight_decay, s1, s2 and awd_scale must be non-negative");
     if (c->decay.s1 > c->decay.s2)
-        return err_set(e, "%s: decay.s1 (%g) must not exceed decay.s2 (%g)", src, c->decay.s1, c->decay.s2);
-    if (c->decay.weight_decay < 0 || c->decay.s1 < 0 || c->decay.s2 < 0 || c->decay.awd_scale < 0)
-        return err_set(e, "%s: decay.weight_decay, s1, s2 and awd_scale must be non-negative", src);
-    if (c->decay.update_every < 1) return err_set(e, "%s: decay.update_every must be >= 1", src);
+        return cross_err(c, AT("decay.s1", "decay.s2"), e, "decay.s1 (%g) must not exceed decay.s2 (%g)", c->decay.s1,
+                         c->decay.s2);
+    if (c->decay.update_every < 1)
+        return cross_err(c, AT("decay.update_every"), e, "decay.update_every must be >= 1 (got %d)",
+                         c->decay.update_every);
+    if (!(c->decay.xmin_pos > 1))
+        return cross_err(c, AT("decay.xmin_pos"), e, "decay.xmin_pos must be > 1 (got %g)", c->decay.xmin_pos);
     if (c->train.optimizer == OPT_ADAMW && c->decay.weight_decay * c->train.lr >= 1.0)
-        return err_set(e, "%s: train.lr * decay.weight_decay >= 1 would flip the sign of the weights (adamw)", src);
-    if (!c->data.train[0]) return err_set(e, "%s: data.train is not set (path of the training shard)", src);
-    if (m->vocab_size < 2) return err_set(e, "%s: model.vocab_size must be at least 2", src);
+        return cross_err(c, AT("decay.weight_decay", "train.lr"), e,
+                         "train.lr * decay.weight_decay >= 1 would flip the sign of the weights (adamw)");
+    if (!c->data.train[0]) return cross_err(c, AT("data.train"), e, "data.train is not set (path of the training shard)");
+    if (m->vocab_size < 2) return cross_err(c, AT("model.vocab_size"), e, "model.vocab_size must be at least 2");
     return 0;
 }
+#undef AT
 
 void config_resolve(Config *c) {
     if (c->train.micro_batch_size == 0) c->train.micro_batch_size = c->train.batch_size;
