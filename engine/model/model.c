@@ -103,6 +103,9 @@ static const struct {
 };
 #define N_LAYER_TENSORS ((int)(sizeof LAYER_TENSORS / sizeof LAYER_TENSORS[0]))
 
+/* Not a second validation of the experiment file: model_build also takes the config.json of a checkpoint or
+ * Hugging Face directory (eval, sample, esd, train.init), which config.c never sees, and every size below
+ * sizes a buffer or an index (a zero head count or an odd head dimension would write out of bounds). */
 static int check_config(const ModelConfig *c, Err *e) {
     if (c->hidden_size <= 0 || c->intermediate_size <= 0 || c->num_attention_heads <= 0 ||
         c->num_hidden_layers <= 0 || c->vocab_size <= 0 || c->max_position_embeddings <= 0)
