@@ -58,11 +58,11 @@ $(BIN): $(BUILD)/engine/cli/main.o $(BUILD)/libalphadecay.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/libalphadecay.a
+$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(BUILD)/libalphadecay.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests $< $(BUILD)/libalphadecay.a $(LDFLAGS) $(LDLIBS) -o $@
 
-$(BUILD)/tests/portable/%: tests/%.c tests/check.h $(PORT_SRC) $(HDR)
+$(BUILD)/tests/portable/%: tests/%.c $(wildcard tests/*.h) $(PORT_SRC) $(HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -mno-avx512f -Itests $< $(PORT_SRC) $(LDFLAGS) $(LDLIBS) -o $@
 

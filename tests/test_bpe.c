@@ -12,6 +12,7 @@
 
 #include "bpe.h"
 #include "check.h"
+#include "testutil.h"
 #include "cli.h"
 #include "corpus.h"
 #include "dataloader.h"
@@ -693,8 +694,7 @@ static void test_prep(void) {
 }
 
 int main(void) {
-    snprintf(tmpdir, sizeof tmpdir, "%s/test_bpe.XXXXXX", getenv("AD_TMP") ? getenv("AD_TMP") : "/tmp");
-    if (!mkdtemp(tmpdir)) { CHECK(0, "setup", "cannot create a temporary directory"); return check_summary(); }
+    if (!scratch_dir(tmpdir, sizeof tmpdir, NULL, "test_bpe")) return check_summary();
     test_split_chunks();
     test_hand_merges();
     test_against_reference();
@@ -703,7 +703,6 @@ int main(void) {
     test_files();
     test_doc_split();
     test_prep();
-    char *rm_argv[] = {"rm", "-rf", (char *)tmpdir, NULL}; /* no shell */
-    if (run_argv(rm_argv, NULL, NULL, NULL, 0, NULL) != 0) printf("note: could not remove %s\n", tmpdir);
+    scratch_remove(tmpdir);
     return check_summary();
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "testutil.h"
 #include "checkpoint.h"
 #include "crc32c.h"
 #include "hf_config.h"
@@ -19,20 +20,6 @@
 #include "safetensors.h"
 
 static char tmpdir[256];
-
-static ModelConfig tiny_cfg(void) {
-    ModelConfig c = {0};
-    c.hidden_size = 8;
-    c.intermediate_size = 12;
-    c.num_attention_heads = 2;
-    c.num_hidden_layers = 2;
-    c.vocab_size = 16;
-    c.max_position_embeddings = 32;
-    c.rms_norm_eps = 1e-6;
-    c.rope_theta = 10000.0;
-    c.initializer_range = 0.02;
-    return c;
-}
 
 /* Random bit patterns, including NaN payloads, denormals and -0: a round trip must keep every bit. */
 static void fill_bits(float *x, size_t n, Rng *r) {
@@ -76,7 +63,7 @@ static int shape_is(const Json *h, const char *name, long a, long b) {
 static void test_round_trip(void) {
     Model a, b;
     Err e = {{0}};
-    if (build(&a, tiny_cfg(), 0) || build(&b, tiny_cfg(), 0)) return;
+    if (build(&a, tiny_model_config(), 0) || build(&b, tiny_model_config(), 0)) return;
     Rng r;
     rng_seed(&r, 7);
     fill_bits(a.params, a.n_params, &r);
@@ -142,7 +129,7 @@ static void test_round_trip(void) {
 
     /* wrong shape: a model with another intermediate size */
     Model c;
-    ModelConfig cc = tiny_cfg();
+    ModelConfig cc = tiny_model_config();
     cc.intermediate_size = 16;
     if (build(&c, cc, 0) == 0) {
         rc = safetensors_load_model(path, &c, &e);
@@ -152,7 +139,7 @@ static void test_round_trip(void) {
         model_free(&c);
     }
     /* missing tensors: a model with one more layer */
-    cc = tiny_cfg();
+    cc = tiny_model_config();
     cc.num_hidden_layers = 3;
     if (build(&c, cc, 0) == 0) {
         rc = safetensors_load_model(path, &c, &e);
@@ -271,7 +258,7 @@ static void write_foreign(const char *path, const Model *m, const char *omit, in
 static void test_foreign(void) {
     Model m;
     Err e = {{0}};
-    if (build(&m, tiny_cfg(), 0)) return;
+    if (build(&m, tiny_model_config(), 0)) return;
     char path[512];
     path_in(path, sizeof path, "foreign.safetensors");
     write_foreign(path, &m, NULL, 0);
@@ -346,7 +333,7 @@ static void test_config(void) {
     Err e = {{0}};
     char path[512];
     path_in(path, sizeof path, "config.json");
-    ModelConfig c = tiny_cfg(), r;
+    ModelConfig c = tiny_model_config(), r;
     c.max_position_embeddings = 1024;
     c.rms_norm_eps = 1e-5 / 3; /* not a short decimal: must still round-trip exactly */
     int rc = hf_config_write(path, &c, &e) || hf_config_read(path, &r, &e);
@@ -365,7 +352,7 @@ static void test_config(void) {
 
     /* written by transformers (hand copy of LlamaConfig.save_pretrained output) */
     rc = hf_config_read("tests/fixtures/hf_llama_config.json", &r, &e);
-    ModelConfig want = tiny_cfg();
+    ModelConfig want = tiny_model_config();
     CHECK(rc == 0 && !memcmp(&r, &want, sizeof r), "hf_config_read_transformers_fixture", "%s", rc ? e.msg : "fields differ");
 
     struct { const char *text; const char *want; const char *name; } bad[] = {
@@ -466,7 +453,7 @@ static void test_marker(const char *dir) {
 static void test_checkpoints(void) {
     Err e = {{0}};
     Model a, b;
-    if (build(&a, tiny_cfg(), 1) || build(&b, tiny_cfg(), 1)) return;
+    if (build(&a, tiny_model_config(), 1) || build(&b, tiny_model_config(), 1)) return;
     char run[512];
     path_in(run, sizeof run, "run");
     TrainState s, got;
@@ -538,7 +525,7 @@ static void test_checkpoints(void) {
     size_t len;
     Err warn;
     Model keep8;
-    int have8 = build(&keep8, tiny_cfg(), 1) == 0;
+    int have8 = build(&keep8, tiny_model_config(), 1) == 0;
     fill_model(&a, 8); /* what step 8 holds */
     snprintf(p, sizeof p, "%s/checkpoint/step_00000009/optimizer.safetensors", run);
     if (read_file(p, &raw, &len, &e) == 0) {
@@ -588,7 +575,7 @@ static void test_checkpoints(void) {
     char mk[1100];
     snprintf(mk, sizeof mk, "%s/COMPLETE", p);
     unlink(mk); /* step 9 now incomplete: step 8 is the newest */
-    ModelConfig other = tiny_cfg();
+    ModelConfig other = tiny_model_config();
     other.intermediate_size = 16;
     if (build(&c, other, 1) == 0) {
         rc = checkpoint_load_latest(run, &c, &got, NULL, &e);
@@ -670,18 +657,13 @@ static void test_crc32c(void) {
 }
 
 int main(void) {
-    snprintf(tmpdir, sizeof tmpdir, "%s/ckptXXXXXX", getenv("AD_TMP") ? getenv("AD_TMP") : "/tmp");
-    if (!mkdtemp(tmpdir)) {
-        CHECK(0, "setup", "cannot create a temporary directory");
-        return check_summary();
-    }
+    if (!scratch_dir(tmpdir, sizeof tmpdir, NULL, "test_checkpoint")) return check_summary();
     test_round_trip();
     test_foreign();
     test_config();
     test_checkpoints();
     test_crc32c();
     test_long_name();
-    char *rm_argv[] = {"rm", "-rf", (char *)tmpdir, NULL}; /* no shell */
-    if (run_argv(rm_argv, NULL, NULL, NULL, 0, NULL) != 0) printf("skipped cleanup: could not remove %s\n", tmpdir);
+    scratch_remove(tmpdir);
     return check_summary();
 }

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "testutil.h"
 #include "common.h"
 #include "shard.h"
 
@@ -95,15 +96,11 @@ static void test_atomic_concurrent(const char *dir) {
 }
 
 int main(void) {
-    char dir[] = "/tmp/adcommonXXXXXX";
-    if (!mkdtemp(dir)) {
-        CHECK(0, "setup", "cannot create %s", dir);
-        return check_summary();
-    }
+    char dir[256];
+    if (!scratch_dir(dir, sizeof dir, NULL, "test_common")) return check_summary();
     test_rng();
     test_shard(dir);
     test_atomic_concurrent(dir);
-    char *rm_argv[] = {"rm", "-rf", (char *)dir, NULL}; /* no shell */
-    if (run_argv(rm_argv, NULL, NULL, NULL, 0, NULL)) {}
+    scratch_remove(dir);
     return check_summary();
 }

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "testutil.h"
 #include "config.h"
 
 static char dir[256];
@@ -426,12 +427,7 @@ static void test_experiment_files(void) {
 }
 
 int main(void) {
-    const char *base = getenv("AD_TMP") ? getenv("AD_TMP") : "/tmp";
-    snprintf(dir, sizeof dir, "%s/test_config.XXXXXX", base);
-    if (!mkdtemp(dir)) {
-        CHECK(0, "setup", "cannot create a temp dir under %s", base);
-        return check_summary();
-    }
+    if (!scratch_dir(dir, sizeof dir, NULL, "test_config")) return check_summary();
     test_defaults();
     test_full_and_roundtrip();
     test_errors();
@@ -439,7 +435,6 @@ int main(void) {
     test_validate_resolve();
     test_cross_field_lines();
     test_experiment_files();
-    char *rm_argv[] = {"rm", "-rf", (char *)dir, NULL}; /* no shell */
-    if (run_argv(rm_argv, NULL, NULL, NULL, 0, NULL)) {}
+    scratch_remove(dir);
     return check_summary();
 }

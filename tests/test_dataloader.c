@@ -5,9 +5,10 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "testutil.h"
 #include "dataloader.h"
 
-static char dir[] = "/tmp/addlXXXXXX";
+static char dir[256];
 
 static void write_shard(const char *name, const uint32_t *tok, size_t n, char *path) {
     Err e;
@@ -164,17 +165,13 @@ static void test_bad(void) {
 }
 
 int main(void) {
-    if (!mkdtemp(dir)) {
-        CHECK(0, "setup", "cannot create %s", dir);
-        return check_summary();
-    }
+    if (!scratch_dir(dir, sizeof dir, NULL, "test_dataloader")) return check_summary();
     test_pack();
     test_pad();
     test_pad_t5_ids();
     test_shuffle();
     test_limit();
     test_bad();
-    char *rm_argv[] = {"rm", "-rf", (char *)dir, NULL}; /* no shell */
-    if (run_argv(rm_argv, NULL, NULL, NULL, 0, NULL)) {}
+    scratch_remove(dir);
     return check_summary();
 }

@@ -16,6 +16,7 @@
 
 #include "bpe.h"
 #include "check.h"
+#include "testutil.h"
 #include "checkpoint.h"
 #include "config.h"
 #include "dataloader.h"
@@ -168,20 +169,6 @@ static void fuzz(const char *name, const char *path, Reader rd, uint64_t seed) {
 
 /* ---- readers: each returns 0 / -1 like the library ---- */
 
-static ModelConfig tiny_cfg(void) {
-    ModelConfig c = {0};
-    c.hidden_size = 8;
-    c.intermediate_size = 12;
-    c.num_attention_heads = 2;
-    c.num_hidden_layers = 2;
-    c.vocab_size = 16;
-    c.max_position_embeddings = 32;
-    c.rms_norm_eps = 1e-6;
-    c.rope_theta = 10000.0;
-    c.initializer_range = 0.02;
-    return c;
-}
-
 static Model g_model; /* built once: the shapes every checkpoint reader checks against */
 
 static int rd_safetensors(const char *path, Err *e) {
@@ -280,14 +267,10 @@ int main(void) {
     /* thousands of small files written and read: tmpfs when there is one */
     struct stat sb;
     const char *base = stat("/dev/shm", &sb) == 0 && access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("AD_TMP") ? getenv("AD_TMP") : "/tmp";
-    snprintf(tmpdir, sizeof tmpdir, "%s/adfuzzXXXXXX", base);
-    if (!mkdtemp(tmpdir)) {
-        printf("FAIL setup: cannot create a temporary directory\n");
-        return 1;
-    }
+    if (!scratch_dir(tmpdir, sizeof tmpdir, base, "test_fuzz")) return check_summary();
     Err e;
     char p[600], q[1400];
-    ModelConfig mc = tiny_cfg();
+    ModelConfig mc = tiny_model_config();
     if (model_build(&g_model, &mc, &e) || model_alloc_train(&g_model, &e)) {
         CHECK(0, "setup_model", "%s", e.msg);
         return check_summary();
@@ -385,7 +368,6 @@ int main(void) {
     fuzz("results_jsonl", p, rd_jsonl, 21);
 
     model_free(&g_model);
-    char *rm_argv[] = {"rm", "-rf", (char *)tmpdir, NULL}; /* no shell */
-    if (run_argv(rm_argv, NULL, NULL, NULL, 0, NULL) != 0) printf("skipped cleanup: could not remove %s\n", tmpdir);
+    scratch_remove(tmpdir);
     return check_summary();
 }

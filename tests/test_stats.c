@@ -14,6 +14,7 @@
 #include "../analysis/stats.h"
 #include "../analysis/table.h"
 #include "check.h"
+#include "testutil.h"
 
 static char ROOT[256];
 
@@ -317,18 +318,13 @@ static void test_reported(void) {
 }
 
 int main(void) {
-    snprintf(ROOT, sizeof ROOT, "/tmp/adstats.XXXXXX");
-    if (!mkdtemp(ROOT)) {
-        CHECK(0, "setup", "cannot create %s", ROOT);
-        return check_summary();
-    }
+    if (!scratch_dir(ROOT, sizeof ROOT, NULL, "test_stats")) return check_summary();
     test_formulas();
     test_values_and_json();
     test_runs();
     test_table();
     test_reported();
     test_compare();
-    char *rm_argv[] = {"rm", "-rf", (char *)ROOT, NULL}; /* no shell */
-    if (run_argv(rm_argv, NULL, NULL, NULL, 0, NULL)) {}
+    scratch_remove(ROOT);
     return check_summary();
 }

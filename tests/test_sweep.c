@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "testutil.h"
 #include "sweep.h"
 
 static char dir[256];
@@ -276,12 +277,7 @@ static void test_lock_and_status(void) {
 }
 
 int main(void) {
-    const char *base = getenv("AD_TMP") ? getenv("AD_TMP") : "/tmp";
-    snprintf(dir, sizeof dir, "%s/test_sweep.XXXXXX", base);
-    if (!mkdtemp(dir)) {
-        CHECK(0, "setup", "cannot create a temp dir");
-        return check_summary();
-    }
+    if (!scratch_dir(dir, sizeof dir, NULL, "test_sweep")) return check_summary();
     char sub[600];
     snprintf(sub, sizeof sub, "%s/results", dir);
     Err e;
@@ -294,7 +290,6 @@ int main(void) {
     test_errors();
     test_results_guard();
     test_lock_and_status();
-    char *rm_argv[] = {"rm", "-rf", (char *)dir, NULL}; /* no shell */
-    if (run_argv(rm_argv, NULL, NULL, NULL, 0, NULL)) {}
+    scratch_remove(dir);
     return check_summary();
 }

@@ -1,0 +1,45 @@
+/* testutil.h - what several C unit tests share: a scratch directory of their own (made at the start
+ * of main, removed at its end) and the tiny model configuration the checkpoint and fuzz tests write
+ * their files for. Static inline, so a test that uses only part of it compiles without warnings. */
+#ifndef TESTUTIL_H
+#define TESTUTIL_H
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "common.h"
+#include "model.h"
+
+/* Makes base/NAME.XXXXXX into dir (base NULL: $AD_TMP, else /tmp). Returns 1, or prints a counted
+ * FAIL setup line and returns 0: a test that cannot set up must not pass by running nothing. */
+static inline int scratch_dir(char *dir, size_t n, const char *base, const char *name) {
+    if (!base) base = getenv("AD_TMP") ? getenv("AD_TMP") : "/tmp";
+    snprintf(dir, n, "%s/%s.XXXXXX", base, name);
+    if (mkdtemp(dir)) return 1;
+    CHECK(0, "setup", "cannot create a temporary directory under %s", base);
+    return 0;
+}
+
+/* Removes the scratch directory and all in it: rm -rf, run without a shell. */
+static inline void scratch_remove(const char *dir) {
+    char *argv[] = {"rm", "-rf", (char *)dir, NULL};
+    if (run_argv(argv, NULL, NULL, NULL, 0, NULL) != 0) printf("note: could not remove %s\n", dir);
+}
+
+/* Two layers of width 8: every tensor kind, files of a few kilobytes. */
+static inline ModelConfig tiny_model_config(void) {
+    ModelConfig c = {0};
+    c.hidden_size = 8;
+    c.intermediate_size = 12;
+    c.num_attention_heads = 2;
+    c.num_hidden_layers = 2;
+    c.vocab_size = 16;
+    c.max_position_embeddings = 32;
+    c.rms_norm_eps = 1e-6;
+    c.rope_theta = 10000.0;
+    c.initializer_range = 0.02;
+    return c;
+}
+
+#endif
