@@ -394,15 +394,15 @@ static TrainState make_state(long step) {
     s.elapsed_s = 1.0 / 7.0 * (double)step;
     s.data_epoch = 0xFFFFFFFFFFFFFFFFULL;
     s.data_pos = (1ULL << 53) + 1; /* not representable as a double */
-    s.awd_lambda = 0.1 + 1e-17 * (double)step;
-    s.decay_last_update = -1;
+    s.decay.awd_lambda = 0.1 + 1e-17 * (double)step;
+    s.decay.last_update_step = -1;
     return s;
 }
 
 static int same_state(const TrainState *a, const TrainState *b) {
     return a->step == b->step && a->tokens == b->tokens && !memcmp(&a->elapsed_s, &b->elapsed_s, 8) &&
            a->data_epoch == b->data_epoch && a->data_pos == b->data_pos &&
-           !memcmp(&a->awd_lambda, &b->awd_lambda, 8) && a->decay_last_update == b->decay_last_update;
+           !memcmp(&a->decay.awd_lambda, &b->decay.awd_lambda, 8) && a->decay.last_update_step == b->decay.last_update_step;
 }
 
 static int same_model(const Model *a, const Model *b) {

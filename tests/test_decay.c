@@ -2,7 +2,8 @@
  * equal metrics), AWD's EMA over three updates and AdaDecay's per-layer z-score/sigmoid through the
  * hook on a hand-built model, AlphaDecay's tuned set (exclusion list, eigenvalue-count filter, untuned
  * tensors at eta), its update schedule, its decay.jsonl lines (wd follows from the logged alpha), and
- * bad configurations. */
+ * the state a checkpoint carries (decay_save / decay_restore). Config values are checked by config.c
+ * (test_config.c), not here. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -340,11 +341,73 @@ static void test_refit_step0(void) {
     unbuild(&m);
 }
 
+/* Gradients and a small weight drift that differ per update, so every update's AWD lambda differs. */
+static void drift(Model *m, long s) {
+    for (size_t i = 0; i < m->n_params; i++) {
+        m->grads[i] = (float)(1e-3 * sin(0.37 * (double)i + (double)s));
+        m->params[i] *= 1.0f + 0.01f * (float)s;
+    }
+}
+
+/* decay_save / decay_restore: a state restored into a resumed hook (decay_init with fresh = 0) continues
+ * exactly as the uninterrupted one, for each method with state; without the restore AWD's differs. */
+static void test_save_restore(void) {
+    DecayMethod methods[3] = {DECAY_AWD, DECAY_ADADECAY, DECAY_ALPHADECAY};
+    const char *names[3] = {"awd", "adadecay", "alphadecay"};
+    for (int k = 0; k < 3; k++) {
+        Model m;
+        build(&m);
+        Config c;
+        config(&c, methods[k]);
+        c.decay.update_every = 2;
+        c.decay.eigs_thresh = 8;
+        DecayState a, b, cold;
+        memset(&a, 0, sizeof a);
+        Err e = {{0}};
+        int rc = decay_init(&a, &c, &m, NULL, "", 1, &e);
+        for (long s = 0; s < 3 && rc == 0; s++) {
+            drift(&m, s);
+            rc = decay_before_update(&a, &m, s, &e);
+        }
+        DecayCkpt ck;
+        decay_save(&a, &ck);
+        memset(&b, 0, sizeof b);
+        memset(&cold, 0, sizeof cold);
+        rc |= decay_init(&b, &c, &m, NULL, "", 0, &e) | decay_init(&cold, &c, &m, NULL, "", 0, &e);
+        decay_restore(&b, &ck);
+        int same = b.last_update_step == a.last_update_step && !memcmp(&b.awd_lambda, &a.awd_lambda, sizeof(double));
+        int cold_differs = 0;
+        double *wd_a = calloc((size_t)m.n_tensors, sizeof(double));
+        for (long s = 3; s < 6 && rc == 0; s++) {
+            drift(&m, s);
+            rc |= decay_before_update(&a, &m, s, &e);
+            memcpy(wd_a, m.wd, (size_t)m.n_tensors * sizeof(double));
+            rc |= decay_before_update(&cold, &m, s, &e);
+            cold_differs |= cold.awd_lambda != a.awd_lambda;
+            rc |= decay_before_update(&b, &m, s, &e);
+            same &= !memcmp(wd_a, m.wd, (size_t)m.n_tensors * sizeof(double)) &&
+                    !memcmp(&b.awd_lambda, &a.awd_lambda, sizeof(double)) && b.last_update_step == a.last_update_step;
+        }
+        char nm[64];
+        snprintf(nm, sizeof nm, "save_restore_continues_%s", names[k]);
+        CHECK(rc == 0 && same && a.last_update_step == (methods[k] == DECAY_AWD ? -1 : 5), nm,
+              "rc %d (%s) same %d last %ld", rc, e.msg, same, a.last_update_step);
+        if (methods[k] == DECAY_AWD)
+            CHECK(cold_differs, "save_restore_awd_needs_the_state", "a resume without decay_restore continued the same");
+        free(wd_a);
+        decay_free(&a);
+        decay_free(&b);
+        decay_free(&cold);
+        unbuild(&m);
+    }
+}
+
 int main(void) {
     test_assign();
     test_refit_step0();
     test_none_uniform_bad();
     test_awd();
+    test_save_restore();
     test_alphadecay();
     test_adadecay();
     return check_summary();

@@ -305,8 +305,7 @@ int main(void) {
     /* a checkpoint: state.json and config.json with an old-style COMPLETE (no checksums, so the parsers
      * are reached), then COMPLETE itself with checksums */
     path_in(g_run, sizeof g_run, "run");
-    TrainState st = {.step = 3, .tokens = 100, .elapsed_s = 1.5, .data_epoch = 1, .data_pos = 7, .awd_lambda = 0.25,
-                     .decay_last_update = 2};
+    TrainState st = {.step = 3, .tokens = 100, .elapsed_s = 1.5, .data_epoch = 1, .data_pos = 7, .decay = {0.25, 2}};
     if (checkpoint_save(g_run, &g_model, &st, 1, &e) == 0) {
         snprintf(q, sizeof q, "%s/checkpoint/step_00000003/COMPLETE", g_run);
         fuzz_named("complete_marker", q, g_run, rd_checkpoint, 14);

@@ -320,14 +320,12 @@ static int modulewise_update(DecayState *st, Model *m, long step, int use_grads,
 
 int decay_init(DecayState *st, const Config *cfg, Model *m, RunLog *log, const char *spectra_dir, int fresh,
                Err *e) {
-    double keep_lambda = st->awd_lambda;
-    long keep_last = st->last_update_step;
     memset(st, 0, sizeof *st);
     st->cfg = cfg;
     st->log = log;
     snprintf(st->spectra_dir, sizeof st->spectra_dir, "%s", spectra_dir ? spectra_dir : "");
-    st->awd_lambda = fresh ? 0.0 : keep_lambda;
-    st->last_update_step = fresh ? -1 : keep_last;
+    st->awd_lambda = 0.0; /* a resume restores both with decay_restore */
+    st->last_update_step = -1;
     if (!m->wd) return err_set(e, "decay: the model has no per-tensor wd array");
     DecayPriv *p = calloc(1, sizeof *p);
     if (!p) return err_set(e, "decay: out of memory");
@@ -356,7 +354,7 @@ int decay_init(DecayState *st, const Config *cfg, Model *m, RunLog *log, const c
                               "model.layers.0.self_attn.q_proj, model.layers.%d.mlp.down_proj, lm_head)",
                            cfg->source[0] ? cfg->source : "config", cfg->decay.exclude[x], m->cfg.num_hidden_layers - 1);
     }
-    if (!fresh) return 0; /* resume: m->wd and the state come from the checkpoint */
+    if (!fresh) return 0; /* resume: m->wd comes from the checkpoint, the state from decay_restore */
     double eta = cfg->decay.weight_decay;
     switch (cfg->decay.method) {
     case DECAY_NONE: set_all(m, 0.0); break;
@@ -405,6 +403,16 @@ int decay_finish(DecayState *st, Model *m, long step, Err *e) {
     if (!st->spectra_dir[0]) return 0;
     if (esd_pass(st, m, 1, e)) return -1;
     return save_spectra(st, m, step, e);
+}
+
+void decay_save(const DecayState *st, DecayCkpt *out) {
+    out->awd_lambda = st->awd_lambda;
+    out->last_update_step = st->last_update_step;
+}
+
+void decay_restore(DecayState *st, const DecayCkpt *in) {
+    st->awd_lambda = in->awd_lambda;
+    st->last_update_step = in->last_update_step;
 }
 
 void decay_free(DecayState *st) {

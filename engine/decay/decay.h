@@ -7,6 +7,7 @@
 #ifndef DECAY_H
 #define DECAY_H
 
+#include "checkpoint.h"
 #include "common.h"
 #include "config.h"
 #include "model.h"
@@ -17,7 +18,7 @@ typedef struct {
     RunLog *log;            /* decay.jsonl, or NULL: one JSON line per tuned module per decay update;
                                a failed write makes the update fail */
     char spectra_dir[AD_PATH_MAX]; /* where full spectra of the first / final update go; "" = don't save */
-    /* state that a checkpoint saves and restores (with m->wd) */
+    /* state that a checkpoint saves and restores (with m->wd): decay_save / decay_restore */
     double awd_lambda;      /* AWD's lam_bar, starts at 0 */
     long last_update_step;  /* step of the last spectral/adadecay update, -1 = none yet */
     /* private scratch owned by decay.c */
@@ -29,6 +30,11 @@ typedef struct {
  * check is the config against the model: every decay.exclude name must be a Linear module of it. */
 int decay_init(DecayState *st, const Config *cfg, Model *m, RunLog *log, const char *spectra_dir,
                int fresh, Err *e);
+/* What a checkpoint must hold of st (with m->wd, which the checkpoint keeps per tensor), and its return
+ * after decay_init(..., fresh = 0, ...) on resume: the next update is then the one the saved run would
+ * have applied, bit for bit. */
+void decay_save(const DecayState *st, DecayCkpt *out);
+void decay_restore(DecayState *st, const DecayCkpt *in);
 /* grads of this update are in m->grads (already averaged over micro-steps). */
 int decay_before_update(DecayState *st, Model *m, long step, Err *e);
 /* Called once after the final update: saves the final spectra when spectra_dir is set. */

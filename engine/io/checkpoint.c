@@ -56,8 +56,8 @@ static int state_write(const char *path, const Model *m, const TrainState *s, Er
     sb_exact_double(&b, s->elapsed_s);
     sb_printf(&b, ",\n  \"data_epoch\": \"%" PRIu64 "\",\n  \"data_pos\": \"%" PRIu64 "\",\n", s->data_epoch, s->data_pos);
     sb_printf(&b, "  \"awd_lambda\": ");
-    sb_exact_double(&b, s->awd_lambda);
-    sb_printf(&b, ",\n  \"decay_last_update\": %ld,\n  \"wd\": {", s->decay_last_update);
+    sb_exact_double(&b, s->decay.awd_lambda);
+    sb_printf(&b, ",\n  \"decay_last_update\": %ld,\n  \"wd\": {", s->decay.last_update_step);
     for (int i = 0; i < m->n_tensors; i++) {
         sb_printf(&b, "%s\n    ", i ? "," : "");
         sb_json_str(&b, m->tensors[i].name);
@@ -91,12 +91,12 @@ static int state_read(const char *path, Model *m, TrainState *out, Err *e) {
     const char *fmt = json_str(j, "format");
     if (!fmt || strcmp(fmt, "alphadecay-train-state")) { err_set(e, "%s: not an alphadecay training state (\"format\")", path); goto done; }
     if (state_long(j, path, "step", &s.step, e) || state_long(j, path, "tokens", &s.tokens, e) ||
-        state_long(j, path, "decay_last_update", &s.decay_last_update, e) ||
+        state_long(j, path, "decay_last_update", &s.decay.last_update_step, e) ||
         state_u64(json_get(j, "data_epoch"), path, "data_epoch", &s.data_epoch, e) ||
         state_u64(json_get(j, "data_pos"), path, "data_pos", &s.data_pos, e))
         goto done;
     if (get_exact_double(json_get(j, "elapsed_s"), &s.elapsed_s)) { err_set(e, "%s: \"elapsed_s\" missing or not a number", path); goto done; }
-    if (get_exact_double(json_get(j, "awd_lambda"), &s.awd_lambda)) { err_set(e, "%s: \"awd_lambda\" missing or not a number", path); goto done; }
+    if (get_exact_double(json_get(j, "awd_lambda"), &s.decay.awd_lambda)) { err_set(e, "%s: \"awd_lambda\" missing or not a number", path); goto done; }
     if (!wd || wd->type != JSON_OBJ) { err_set(e, "%s: \"wd\" must be an object of per-tensor weight decays", path); goto done; }
     if (json_len(wd) != m->n_tensors) {
         err_set(e, "%s: \"wd\" has %d tensors, the model has %d", path, json_len(wd), m->n_tensors);

@@ -16,14 +16,21 @@
 #include "common.h"
 #include "model.h"
 
+/* What a checkpoint holds of the decay method's state besides the per-tensor wd (state.json's
+ * "awd_lambda" and "decay_last_update"). Only the decay module fills and reads it (decay_save /
+ * decay_restore, decay.h): a new piece of decay state goes here and into those two functions. */
+typedef struct {
+    double awd_lambda;     /* AWD's lam_bar */
+    long last_update_step; /* step of the last module-wise update, -1 = none yet */
+} DecayCkpt;
+
 typedef struct {
     long step;            /* updates completed */
     long tokens;          /* training tokens consumed (non-pad targets) */
     double elapsed_s;     /* wall seconds of training before this checkpoint */
     uint64_t data_epoch;  /* data loader position */
     uint64_t data_pos;
-    double awd_lambda;    /* decay state */
-    long decay_last_update;
+    DecayCkpt decay;      /* decay state */
 } TrainState;
 
 int checkpoint_save(const char *run_dir, const Model *m, const TrainState *s, int keep, Err *e);

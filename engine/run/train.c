@@ -248,10 +248,7 @@ static int start_decay(Run *r, int resuming, Err *e) {
     rundir_path(spectra, sizeof spectra, r->run_dir, RUNDIR_SPECTRA);
     if (decay_init(&r->decay, &r->cfg, &r->model, r->rank == 0 ? &r->decay_log : NULL, spectra, !resuming, e))
         return -1;
-    if (resuming) {
-        r->decay.awd_lambda = r->st.awd_lambda;
-        r->decay.last_update_step = r->st.decay_last_update;
-    }
+    if (resuming) decay_restore(&r->decay, &r->st.decay);
     return 0;
 }
 
@@ -388,8 +385,7 @@ static int log_metrics(Run *r, double loss, double lr, double gnorm, double tok_
 static int save_checkpoint(Run *r, Err *e) {
     r->st.data_epoch = r->train.epoch;
     r->st.data_pos = r->train.pos;
-    r->st.awd_lambda = r->decay.awd_lambda;
-    r->st.decay_last_update = r->decay.last_update_step;
+    decay_save(&r->decay, &r->st.decay);
     r->st.elapsed_s += now_seconds() - r->start_time;
     r->start_time = now_seconds();
     int bf16 = r->cfg.checkpoint.bf16;
