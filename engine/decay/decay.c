@@ -198,9 +198,38 @@ static int esd_many_sharded(EsdJob *jobs, int n, const PlFitOpts *fit, int threa
     return failed >= 0 ? -1 : 0;
 }
 
+/* bf16_pure (no fp32 weights): the candidates widened to fp32 a batch at a time, each batch at most an eighth
+ * of the parameters (or one tensor), so the spectra cost 0.5 bytes per parameter of transient memory, not 4.
+ * Every job's result is its own (esd_many's order does not change it), so batching changes no number. */
+static int esd_pass_bf16(DecayState *st, Model *m, int use_grads, Err *e) {
+    DecayPriv *p = st->priv;
+    size_t cap = m->n_params / 8;
+    for (int k = 0; k < p->n_cand; k++) cap = m->tensors[p->cand[k]].size > cap ? m->tensors[p->cand[k]].size : cap;
+    int grads = use_grads && m->hg;
+    float *wbuf = xcalloc(cap, sizeof(float)), *gbuf = grads ? xcalloc(cap, sizeof(float)) : NULL;
+    int rc = 0;
+    for (int k0 = 0, k1; k0 < p->n_cand && !rc; k0 = k1) {
+        size_t used = 0;
+        for (k1 = k0; k1 < p->n_cand && used + m->tensors[p->cand[k1]].size <= cap; k1++) {
+            const TensorInfo *t = &m->tensors[p->cand[k1]];
+            esd_job_clear(&p->jobs[k1]);
+            p->jobs[k1] = (EsdJob){.name = t->name, .w = model_weight_f32(m, p->cand[k1], wbuf + used),
+                                   .rows = t->rows, .cols = t->cols,
+                                   .grad = grads ? model_grad_f32(m, p->cand[k1], gbuf + used) : NULL};
+            used += t->size;
+        }
+        rc = esd_many(p->jobs + k0, k1 - k0, ESD_GRAM, &p->fit, st->cfg->train.threads, e);
+        for (int k = k0; k < k1; k++) p->jobs[k].w = p->jobs[k].grad = NULL; /* the batch buffers are reused */
+    }
+    free(wbuf);
+    free(gbuf);
+    return rc;
+}
+
 /* Run the ESD pass over the candidates; grads are used for gradnorm when use_grads. */
 static int esd_pass(DecayState *st, Model *m, int use_grads, Err *e) {
     DecayPriv *p = st->priv;
+    if (!m->params) return esd_pass_bf16(st, m, use_grads, e); /* single process: train.c refuses ranks */
     for (int k = 0; k < p->n_cand; k++) {
         const TensorInfo *t = &m->tensors[p->cand[k]];
         esd_job_clear(&p->jobs[k]);
@@ -375,11 +404,19 @@ int decay_before_update(DecayState *st, Model *m, long step, Err *e) {
     case DECAY_NONE: set_all(m, 0.0); return 0;
     case DECAY_UNIFORM: set_all(m, c->decay.weight_decay); return 0;
     case DECAY_AWD: {
-        if (!m->grads) return err_set(e, "decay: AWD needs gradients (model has no grads buffer)");
+        if (!m->grads && !m->hg) return err_set(e, "decay: AWD needs gradients (model has no grads buffer)");
         double g2 = 0, w2 = 0;
-        for (size_t i = 0; i < m->n_params; i++) {
-            g2 += (double)m->grads[i] * m->grads[i];
-            w2 += (double)m->params[i] * m->params[i];
+        if (m->grads) {
+            for (size_t i = 0; i < m->n_params; i++) {
+                g2 += (double)m->grads[i] * m->grads[i];
+                w2 += (double)m->params[i] * m->params[i];
+            }
+        } else { /* bf16_pure: the same sums over the widened values */
+            for (size_t i = 0; i < m->n_params; i++) {
+                double g = bf16_widen(m->hg[i]), w = bf16_widen(m->hw[i]);
+                g2 += g * g;
+                w2 += w * w;
+            }
         }
         st->awd_lambda = decay_awd_step(st->awd_lambda, c->decay.weight_decay, c->decay.awd_scale, sqrt(g2),
                                         sqrt(w2));

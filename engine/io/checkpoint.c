@@ -241,10 +241,10 @@ static int write_checkpoint_files(const char *dir, const Model *m, const TrainSt
         return -1;
     if (path_join(p, sizeof p, dir, "config.json", e) || hf_config_write_dtype(p, &m->cfg, bf16 ? "bfloat16" : "float32", e))
         return -1;
-    const float *bufs[3] = {m->adam_m, m->adam_v, m->params};
+    TableBuf bufs[3] = {model_moment1_buf(m), model_moment2_buf(m), model_weights_buf(m)};
     const char *prefixes[3] = {"m.", "v.", "master."};
     if (path_join(p, sizeof p, dir, "optimizer.safetensors", e) ||
-        safetensors_save_table(p, m, keeps_masters(m, bf16) ? 3 : 2, bufs, prefixes, e))
+        safetensors_save_bufs(p, m, keeps_masters(m, bf16) ? 3 : 2, bufs, prefixes, 0, e))
         return -1;
     if (path_join(p, sizeof p, dir, "state.json", e) || state_write(p, m, s, e)) return -1;
     /* The checksums are of the files as read back from disk, so COMPLETE vouches for what is there. */
@@ -309,7 +309,8 @@ int checkpoint_save(const char *run_dir, const Model *m, const TrainState *s, in
 }
 
 int checkpoint_save_dtype(const char *run_dir, const Model *m, const TrainState *s, int keep, int bf16, Err *e) {
-    if (!m->adam_m || !m->adam_v) return err_set(e, "%s: checkpoint needs the optimizer moments (model_alloc_train)", run_dir);
+    if (!(m->adam_m || m->hm) || !(m->adam_v || m->hv))
+        return err_set(e, "%s: checkpoint needs the optimizer moments (model_alloc_train)", run_dir);
     if (s->step < 0) return err_set(e, "%s: checkpoint step %ld is negative", run_dir, s->step);
     char ckdir[AD_PATH_MAX], fin[AD_PATH_MAX + 64], tmp[AD_PATH_MAX + 64], old[AD_PATH_MAX + 64];
     if (snprintf(ckdir, sizeof ckdir, "%s/checkpoint", run_dir) >= (int)sizeof ckdir) return err_set(e, "%s: path too long", run_dir);
@@ -382,13 +383,13 @@ static int load_one(const char *dir, long step, Model *m, TrainState *s, Err *e)
     if (path_join(p, sizeof p, dir, "state.json", e) || state_read(p, m, &st, e)) return -1;
     if (st.step != step) return err_set(e, "%s: step %ld does not match the directory name (step %ld)", p, st.step, step);
     if (path_join(p, sizeof p, dir, "model.safetensors", e) || safetensors_load_model(p, m, e)) return -1;
-    float *bufs[3] = {m->adam_m, m->adam_v, m->params};
+    TableBuf bufs[3] = {model_moment1_buf(m), model_moment2_buf(m), model_weights_buf(m)};
     const char *prefixes[3] = {"m.", "v.", "master."};
     char master[256];
     snprintf(master, sizeof master, "master.%s", m->tensors[0].name);
     if (path_join(p, sizeof p, dir, "optimizer.safetensors", e)) return -1;
     int masters = safetensors_has_tensor(p, master, e); /* BF16 model.safetensors: the exact weights are here */
-    if (masters < 0 || safetensors_load_table(p, m, masters ? 3 : 2, bufs, prefixes, e)) return -1;
+    if (masters < 0 || safetensors_load_bufs(p, m, masters ? 3 : 2, bufs, prefixes, e)) return -1;
     model_params_changed(m);
     *s = st;
     return 0;
@@ -402,7 +403,7 @@ int checkpoint_load_latest(const char *run_dir, Model *m, TrainState *s, Err *wa
     int n;
     if (list_complete(ckdir, &steps, &n)) return err_set(e, "%s: out of memory listing checkpoints", ckdir);
     if (n == 0) { free(steps); return 0; }
-    if (!m->adam_m || !m->adam_v) {
+    if (!(m->adam_m || m->hm) || !(m->adam_v || m->hv)) {
         free(steps);
         return err_set(e, "%s: loading a checkpoint needs the optimizer moments (model_alloc_train)", run_dir);
     }

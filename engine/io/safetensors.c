@@ -206,30 +206,54 @@ static void fmt_shape(char *buf, size_t n, int ndim, const long *shape) {
     if (k < n) snprintf(buf + k, n - k, "]");
 }
 
-int safetensors_load_table(const char *path, const Model *m, int nbuf, float *const *bufs, const char *const *prefixes, Err *e) {
+/* Tensor t into a bf16 destination: read as floats into scratch (its size), rounded to nearest even. */
+static int st_read_bf16(StReader *r, const StEntry *t, bf16_t *dst, float *scratch, size_t n, Err *e) {
+    if (st_read_floats(r, t, scratch, e)) return -1;
+    bf16_round_vec(dst, scratch, n);
+    return 0;
+}
+
+int safetensors_load_bufs(const char *path, const Model *m, int nbuf, const TableBuf *bufs, const char *const *prefixes,
+                          Err *e) {
     StReader r;
     if (st_open(&r, path, e)) return -1;
-    for (int b = 0; b < nbuf; b++) {
+    size_t big = 1; /* bf16 destinations go through a scratch of the largest tensor */
+    for (int i = 0; i < m->n_tensors; i++) big = m->tensors[i].size > big ? m->tensors[i].size : big;
+    float *scratch = NULL;
+    for (int b = 0; b < nbuf && !scratch; b++)
+        if (!bufs[b].f) scratch = xcalloc(big, sizeof(float));
+    int rc = 0;
+    for (int b = 0; b < nbuf && !rc; b++) {
         for (int i = 0; i < m->n_tensors; i++) {
             const TensorInfo *ti = &m->tensors[i];
             char name[256];
             snprintf(name, sizeof name, "%s%s", prefixes[b], ti->name);
             const StEntry *t = st_find(&r, name);
-            if (!t) { st_close(&r); return err_set(e, "%s: tensor '%s' is missing", path, name); }
+            if (!t) { rc = err_set(e, "%s: tensor '%s' is missing", path, name); break; }
             long want[2];
             int wd = table_shape(ti, want);
             if (t->ndim != wd || memcmp(t->shape, want, (size_t)wd * sizeof(long)) != 0) {
                 char got_s[96], want_s[96];
                 fmt_shape(got_s, sizeof got_s, t->ndim, t->shape);
                 fmt_shape(want_s, sizeof want_s, wd, want);
-                st_close(&r);
-                return err_set(e, "%s: tensor '%s' has shape %s, expected %s", path, name, got_s, want_s);
+                rc = err_set(e, "%s: tensor '%s' has shape %s, expected %s", path, name, got_s, want_s);
+                break;
             }
-            if (st_read_floats(&r, t, bufs[b] + ti->offset, e)) { st_close(&r); return -1; }
+            rc = bufs[b].f ? st_read_floats(&r, t, bufs[b].f + ti->offset, e)
+                           : st_read_bf16(&r, t, bufs[b].h + ti->offset, scratch, ti->size, e);
+            if (rc) break;
         }
     }
+    free(scratch);
     st_close(&r);
-    return 0;
+    return rc ? -1 : 0;
+}
+
+int safetensors_load_table(const char *path, const Model *m, int nbuf, float *const *bufs, const char *const *prefixes, Err *e) {
+    TableBuf tb[8];
+    if (nbuf > 8) return err_set(e, "%s: at most 8 buffers per file", path);
+    for (int b = 0; b < nbuf; b++) tb[b] = (TableBuf){bufs[b], NULL};
+    return safetensors_load_bufs(path, m, nbuf, tb, prefixes, e);
 }
 
 /* A weight in the file that the model has no place for: config.json declares fewer layers (or a
@@ -256,10 +280,10 @@ int safetensors_load_model(const char *path, Model *m, Err *e) {
     int rc = check_no_extra_weights(&r, m, e);
     st_close(&r);
     if (rc) return -1;
-    float *bufs[1] = {m->params};
+    TableBuf bufs[1] = {model_weights_buf(m)};
     const char *prefixes[1] = {""};
     model_params_changed(m);
-    return safetensors_load_table(path, m, 1, bufs, prefixes, e);
+    return safetensors_load_bufs(path, m, 1, bufs, prefixes, e);
 }
 
 int safetensors_has_tensor(const char *path, const char *name, Err *e) {
@@ -324,9 +348,27 @@ static int write_bf16(FILE *f, const float *x, size_t n) {
     return 1;
 }
 
+/* A bf16 buffer as F32 (widened exactly), in chunks. */
+static int write_widened(FILE *f, const bf16_t *x, size_t n) {
+    float chunk[ST_BF16_CHUNK];
+    for (size_t done = 0; done < n;) {
+        size_t k = n - done < ST_BF16_CHUNK ? n - done : ST_BF16_CHUNK;
+        for (size_t i = 0; i < k; i++) chunk[i] = bf16_widen(x[done + i]);
+        if (fwrite(chunk, sizeof(float), k, f) != k) return 0;
+        done += k;
+    }
+    return 1;
+}
+
+/* One tensor (n values at offset o of buffer b) as BF16 or F32, from fp32 or bf16 storage. */
+static int write_tensor(FILE *f, const TableBuf *b, size_t o, size_t n, int bf16) {
+    if (b->f) return bf16 ? write_bf16(f, b->f + o, n) : fwrite(b->f + o, sizeof(float), n, f) == n;
+    return bf16 ? fwrite(b->h + o, sizeof(bf16_t), n, f) == n : write_widened(f, b->h + o, n);
+}
+
 /* The tables of nbuf buffers; bf16 != 0 writes every tensor as BF16 (rounded to nearest even), else F32. */
-static int save_tables(const char *path, const Model *m, int nbuf, const float *const *bufs, const char *const *prefixes,
-                       int bf16, Err *e) {
+int safetensors_save_bufs(const char *path, const Model *m, int nbuf, const TableBuf *bufs, const char *const *prefixes,
+                          int bf16, Err *e) {
     const char *dt = bf16 ? "BF16" : "F32";
     size_t esize = bf16 ? 2 : 4;
     StrBuf h = {0};
@@ -362,8 +404,7 @@ static int save_tables(const char *path, const Model *m, int nbuf, const float *
     for (int b = 0; ok && b < nbuf; b++)
         for (int i = 0; ok && i < m->n_tensors; i++) {
             const TensorInfo *ti = &m->tensors[i];
-            ok = bf16 ? write_bf16(f, bufs[b] + ti->offset, ti->size)
-                      : fwrite(bufs[b] + ti->offset, sizeof(float), ti->size, f) == ti->size;
+            ok = write_tensor(f, &bufs[b], ti->offset, ti->size, bf16);
         }
     ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
     int saved_errno = errno;
@@ -380,17 +421,20 @@ static int save_tables(const char *path, const Model *m, int nbuf, const float *
 }
 
 int safetensors_save_table(const char *path, const Model *m, int nbuf, const float *const *bufs, const char *const *prefixes, Err *e) {
-    return save_tables(path, m, nbuf, bufs, prefixes, 0, e);
+    TableBuf tb[8];
+    if (nbuf > 8) return err_set(e, "%s: at most 8 buffers per file", path);
+    for (int b = 0; b < nbuf; b++) tb[b] = (TableBuf){(float *)bufs[b], NULL}; /* only read */
+    return safetensors_save_bufs(path, m, nbuf, tb, prefixes, 0, e);
 }
 
 int safetensors_save_model_bf16(const char *path, const Model *m, Err *e) {
-    const float *bufs[1] = {m->params};
+    TableBuf bufs[1] = {model_weights_buf(m)};
     const char *prefixes[1] = {""};
-    return save_tables(path, m, 1, bufs, prefixes, 1, e);
+    return safetensors_save_bufs(path, m, 1, bufs, prefixes, 1, e);
 }
 
 int safetensors_save_model(const char *path, const Model *m, Err *e) {
-    const float *bufs[1] = {m->params};
+    TableBuf bufs[1] = {model_weights_buf(m)};
     const char *prefixes[1] = {""};
-    return safetensors_save_table(path, m, 1, bufs, prefixes, e);
+    return safetensors_save_bufs(path, m, 1, bufs, prefixes, 0, e);
 }

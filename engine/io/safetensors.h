@@ -7,7 +7,7 @@
 #include "common.h"
 #include "model.h"
 
-/* The table's tensors of m->params under their Hugging Face names (fp32). */
+/* The table's weights (m->params, or bf16_pure's m->hw widened) under their Hugging Face names (F32). */
 int safetensors_save_model(const char *path, const Model *m, Err *e);
 /* The weights as BF16 tensors (rounded to nearest even), what Hugging Face bf16 checkpoints hold. */
 int safetensors_save_model_bf16(const char *path, const Model *m, Err *e);
@@ -23,6 +23,12 @@ int safetensors_save_table(const char *path, const Model *m, int n, const float 
                            const char *const *prefixes, Err *e);
 int safetensors_load_table(const char *path, const Model *m, int n, float *const *bufs,
                            const char *const *prefixes, Err *e);
+/* The same for buffers in fp32 or bf16 storage (bf16_pure's weights and moments): a bf16 buffer is written
+ * widened to F32 (exact) or as BF16, and loads rounded to nearest even. bf16 != 0 writes BF16 tensors. */
+int safetensors_save_bufs(const char *path, const Model *m, int n, const TableBuf *bufs, const char *const *prefixes,
+                          int bf16, Err *e);
+int safetensors_load_bufs(const char *path, const Model *m, int n, const TableBuf *bufs, const char *const *prefixes,
+                          Err *e);
 
 /* Generic safetensors reading for tools (esd): every F32/F16/BF16 tensor converted to float. */
 typedef struct {

@@ -49,6 +49,7 @@ struct ModelActs {
     float *lnf, *rstdf;  /* (N, C), (N) */
     bf16_t *lnfh;        /* bf16 modes: lnf in bf16 */
     float *xf;           /* bf16 modes: (N, max(C, I)) a product input in fp32 before it is rounded */
+    float *wvec;         /* bf16_pure: (C) a norm weight widened to fp32 for its kernel */
     float *logits;       /* (N, V); dlogits after backward */
     float *lse, *losses; /* (N) */
     float *rope_cos, *rope_sin; /* (T, D/2) */
@@ -58,6 +59,8 @@ struct ModelActs {
     float *d_res, *d_tmp, *d_qkv, *d_gu, *d_h, *d_att, *d_norm;
     bf16_t *bhmem;       /* bf16 modes: the backward's bf16 block */
     bf16_t *douth;       /* (N, max(3C, 2I, V)) a product's output gradient rounded to bf16 */
+    float *gacc;         /* bf16_pure: (max(VC, 3CC, 2IC)) one tensor's gradient widened to fp32, accumulated
+                          * into by its backward kernel, then rounded back */
     int *inputs, *targets; /* (N) copies of the last forward's ids */
     int fwd_B, fwd_T, have_targets, n_valid;
 };
@@ -160,7 +163,7 @@ int model_build(Model *m, const ModelConfig *c, Err *e) {
         model_free(m);
         return err_set(e, "model: cannot allocate %.1f MB of parameters", np * 4.0 / 1e6);
     }
-    if (model_view(m, m->params, &m->w, e)) {
+    if (model_offsets(m, &m->at, e) || model_view(m, m->params, &m->w, e)) {
         model_free(m);
         return -1;
     }
@@ -181,24 +184,24 @@ static int adjacent(const Model *m, const LayerSlots *s, ModuleType first, Modul
     return b->offset == a->offset + a->size && b->rows == a->rows && b->cols == a->cols;
 }
 
-int model_view(const Model *m, float *base, ModelView *v, Err *e) {
+int model_offsets(const Model *m, ModelAt *at, Err *e) {
     int L = m->cfg.num_hidden_layers;
-    memset(v, 0, sizeof *v);
+    memset(at, 0, sizeof *at);
     if (L <= 0) return err_set(e, "model: no layers to view");
     LayerSlots *slots = xcalloc((size_t)L, sizeof *slots);
     for (int l = 0; l < L; l++)
         for (int k = 0; k <= MT_DOWN; k++) slots[l].at[k] = -1;
-    int rc = 0;
+    int rc = 0, seen[3] = {0, 0, 0}; /* embed, final norm, lm_head */
     for (int i = 0; i < m->n_tensors && !rc; i++) {
         const TensorInfo *t = &m->tensors[i];
-        float **global = t->type == MT_EMBED ? &v->embed : t->type == MT_FINAL_NORM ? &v->norm
-                       : t->type == MT_LM_HEAD ? &v->lm_head : NULL;
+        int g = t->type == MT_EMBED ? 0 : t->type == MT_FINAL_NORM ? 1 : t->type == MT_LM_HEAD ? 2 : -1;
+        size_t *global = g == 0 ? &at->embed : g == 1 ? &at->norm : g == 2 ? &at->lm_head : NULL;
         int in_layer = t->layer >= 0 && t->layer < L && t->type >= MT_ATTN_NORM && t->type <= MT_DOWN;
-        if (t->layer < 0 && global && !*global) *global = base + t->offset;
+        if (t->layer < 0 && global && !seen[g]) *global = t->offset, seen[g] = 1;
         else if (in_layer && slots[t->layer].at[t->type] < 0) slots[t->layer].at[t->type] = i;
         else rc = err_set(e, "model: tensor %s has no place, or a taken one, in the LLaMA layout", t->name);
     }
-    if (!rc && !(v->embed && v->norm && v->lm_head))
+    if (!rc && !(seen[0] && seen[1] && seen[2]))
         rc = err_set(e, "model: the tensor table lacks the embedding, final norm or lm_head");
     for (int l = 0; l < L && !rc; l++) {
         const LayerSlots *s = &slots[l];
@@ -208,21 +211,39 @@ int model_view(const Model *m, float *base, ModelView *v, Err *e) {
             rc = err_set(e, "model: layer %d's q, k, v or gate, up are not adjacent in the table", l);
     }
     if (!rc) {
-        v->layer = xcalloc((size_t)L, sizeof(LayerView));
+        at->layer = xcalloc((size_t)L, sizeof(LayerAt));
         for (int l = 0; l < L; l++) {
             const LayerSlots *s = &slots[l];
-            LayerView *lv = &v->layer[l];
-            lv->ln1 = base + m->tensors[s->at[MT_ATTN_NORM]].offset;
-            lv->qkv = base + m->tensors[s->at[MT_Q]].offset;
-            lv->o = base + m->tensors[s->at[MT_O]].offset;
-            lv->ln2 = base + m->tensors[s->at[MT_MLP_NORM]].offset;
-            lv->gate_up = base + m->tensors[s->at[MT_GATE]].offset;
-            lv->down = base + m->tensors[s->at[MT_DOWN]].offset;
+            at->layer[l] = (LayerAt){m->tensors[s->at[MT_ATTN_NORM]].offset, m->tensors[s->at[MT_Q]].offset,
+                                     m->tensors[s->at[MT_O]].offset,         m->tensors[s->at[MT_MLP_NORM]].offset,
+                                     m->tensors[s->at[MT_GATE]].offset,      m->tensors[s->at[MT_DOWN]].offset};
         }
     }
     free(slots);
-    if (rc) memset(v, 0, sizeof *v);
+    if (rc) memset(at, 0, sizeof *at);
     return rc;
+}
+
+void model_offsets_free(ModelAt *at) {
+    free(at->layer);
+    memset(at, 0, sizeof *at);
+}
+
+int model_view(const Model *m, float *base, ModelView *v, Err *e) {
+    ModelAt at;
+    memset(v, 0, sizeof *v);
+    if (model_offsets(m, &at, e)) return -1;
+    int L = m->cfg.num_hidden_layers;
+    v->embed = base + at.embed;
+    v->norm = base + at.norm;
+    v->lm_head = base + at.lm_head;
+    v->layer = xcalloc((size_t)L, sizeof(LayerView));
+    for (int l = 0; l < L; l++) {
+        const LayerAt *a = &at.layer[l];
+        v->layer[l] = (LayerView){base + a->ln1, base + a->qkv, base + a->o, base + a->ln2, base + a->gate_up, base + a->down};
+    }
+    model_offsets_free(&at);
+    return 0;
 }
 
 void model_view_free(ModelView *v) {
@@ -246,11 +267,14 @@ void model_free(Model *m) {
     if (!m) return;
     model_view_free(&m->w);
     model_view_free(&m->g);
+    model_offsets_free(&m->at);
     free(m->tensors);
     free(m->params);
     free(m->grads);
     free(m->adam_m);
     free(m->adam_v);
+    free(m->hw);
+    free(m->hg); /* the block of hg, hm, hv */
     free(m->wd);
     free(m->wbf);
     free_acts(m->acts);
@@ -263,35 +287,75 @@ int model_find_tensor(const Model *m, const char *name) {
     return -1;
 }
 
+/* Elements of the largest tensor: the size of a scratch that holds any one tensor. */
+static size_t model_max_tensor(const Model *m) {
+    size_t n = 1;
+    for (int i = 0; i < m->n_tensors; i++) n = m->tensors[i].size > n ? m->tensors[i].size : n;
+    return n;
+}
+
+const float *model_weight_f32(const Model *m, int i, float *scratch) {
+    const TensorInfo *t = &m->tensors[i];
+    if (m->params) return m->params + t->offset;
+    bf16_widen_vec(scratch, m->hw + t->offset, t->size);
+    return scratch;
+}
+
+const float *model_grad_f32(const Model *m, int i, float *scratch) {
+    const TensorInfo *t = &m->tensors[i];
+    if (m->grads) return m->grads + t->offset;
+    if (!m->hg) return NULL;
+    bf16_widen_vec(scratch, m->hg + t->offset, t->size);
+    return scratch;
+}
+
 /* ---------------------------------------------------------------- init */
 
 /* Each tensor is filled in chunks of INIT_CHUNK values, chunk j of tensor i from its own RNG stream
  * seeded by (seed, i, j): the weights do not depend on the thread count, and init runs in parallel. */
 #define INIT_CHUNK 65536
 
-void model_init_weights(Model *m, uint64_t seed) {
-    for (int i = 0; i < m->n_tensors; i++) {
-        const TensorInfo *t = &m->tensors[i];
-        float *p = m->params + t->offset;
-        if (t->kind == KIND_NORM) {
-            for (size_t j = 0; j < t->size; j++) p[j] = 1.0f;
-            continue;
-        }
-        double sd = m->cfg.initializer_range;
-        long nch = (long)((t->size + INIT_CHUNK - 1) / INIT_CHUNK);
-#pragma omp parallel for schedule(static)
-        for (long c = 0; c < nch; c++) {
-            Rng r;
-            rng_seed(&r, seed * 0x9E3779B97F4A7C15ULL ^ ((uint64_t)i << 40) ^ (uint64_t)c);
-            size_t j0 = (size_t)c * INIT_CHUNK, j1 = j0 + INIT_CHUNK < t->size ? j0 + INIT_CHUNK : t->size;
-            for (size_t j = j0; j < j1; j++) p[j] = (float)(sd * rng_normal(&r));
-        }
+/* Tensor i's initial values into p (its size floats). */
+static void init_tensor(const Model *m, int i, float *p, uint64_t seed) {
+    const TensorInfo *t = &m->tensors[i];
+    if (t->kind == KIND_NORM) {
+        for (size_t j = 0; j < t->size; j++) p[j] = 1.0f;
+        return;
     }
-    if (m->prec == PREC_BF16_PURE) bf16_quantize_vec(m->params, m->n_params);
+    double sd = m->cfg.initializer_range;
+    long nch = (long)((t->size + INIT_CHUNK - 1) / INIT_CHUNK);
+#pragma omp parallel for schedule(static)
+    for (long c = 0; c < nch; c++) {
+        Rng r;
+        rng_seed(&r, seed * 0x9E3779B97F4A7C15ULL ^ ((uint64_t)i << 40) ^ (uint64_t)c);
+        size_t j0 = (size_t)c * INIT_CHUNK, j1 = j0 + INIT_CHUNK < t->size ? j0 + INIT_CHUNK : t->size;
+        for (size_t j = j0; j < j1; j++) p[j] = (float)(sd * rng_normal(&r));
+    }
+}
+
+void model_init_weights(Model *m, uint64_t seed) {
+    if (m->params) {
+        for (int i = 0; i < m->n_tensors; i++) init_tensor(m, i, m->params + m->tensors[i].offset, seed);
+    } else { /* bf16_pure: each tensor drawn in fp32 into a scratch, then rounded into hw */
+        float *scratch = xcalloc(model_max_tensor(m), sizeof(float));
+        for (int i = 0; i < m->n_tensors; i++) {
+            init_tensor(m, i, scratch, seed);
+            bf16_round_vec(m->hw + m->tensors[i].offset, scratch, m->tensors[i].size);
+        }
+        free(scratch);
+    }
     model_params_changed(m);
 }
 
 int model_alloc_train(Model *m, Err *e) {
+    if (m->prec == PREC_BF16_PURE) { /* one block: gradients, first moments, second moments */
+        free(m->hg);
+        m->hg = calloc(3 * m->n_params, sizeof(bf16_t));
+        if (!m->hg) return err_set(e, "model: cannot allocate %.1f MB for bf16 gradients and Adam moments", m->n_params * 6.0 / 1e6);
+        m->hm = m->hg + m->n_params;
+        m->hv = m->hm + m->n_params;
+        return 0;
+    }
     free(m->grads);
     free(m->adam_m);
     free(m->adam_v);
@@ -372,6 +436,7 @@ static void carve_forward(ModelActs *a, const ModelConfig *c, Carver *k, HCarver
     a->rope_cos = take(k, (size_t)a->T * D / 2);
     a->rope_sin = take(k, (size_t)a->T * D / 2);
     if (a->prec != PREC_FP32) a->xf = take(k, N * (C > I ? C : I));
+    if (a->prec == PREC_BF16_PURE) a->wvec = take(k, C);
 }
 
 /* The backward scratch block: one layer's worth, reused by every layer. */
@@ -386,6 +451,7 @@ static void carve_backward(ModelActs *a, const ModelConfig *c, Carver *k, HCarve
     a->d_att = take(k, (size_t)a->B * H * a->T * a->T);
     a->d_norm = take(k, rmsnorm_scratch_floats((int)N, (int)C));
     if (a->prec != PREC_FP32) a->douth = take_h(kh, N * max3(3 * C, 2 * I, V));
+    if (a->prec == PREC_BF16_PURE) a->gacc = take(k, max3(V * C, 3 * C * C, 2 * I * C));
 }
 
 typedef struct {
@@ -443,11 +509,11 @@ int model_alloc_acts(Model *m, int B, int T, Err *e) {
     a->inputs = malloc(N * sizeof(int));
     a->targets = malloc(N * sizeof(int));
     if (!a->layer || !a->mem || !a->inputs || !a->targets || (s.fwd_h && !a->hmem) ||
-        (m->grads && alloc_backward_scratch(m, 0))) {
+        ((m->grads || m->hg) && alloc_backward_scratch(m, 0))) {
         free_acts(a);
         m->acts = NULL;
         return err_set(e, "model: cannot allocate %.1f MB of activations for micro-batch %d x %d",
-                       (s.fwd + (m->grads ? s.bwd : 0)) * 4.0 / 1e6, B, T);
+                       (s.fwd + (m->grads || m->hg ? s.bwd : 0)) * 4.0 / 1e6, B, T);
     }
     Carver k = {a->mem, 0};
     HCarver kh = {a->hmem, 0};
@@ -458,23 +524,37 @@ int model_alloc_acts(Model *m, int B, int T, Err *e) {
     return 0;
 }
 
-/* Counts what model_build, model_alloc_train and model_alloc_acts allocate, from the same table and
- * carve functions they use. */
-size_t model_estimate_bytes_prec(const ModelConfig *c, int B, int T, int training, Precision prec) {
+size_t model_state_bytes_per_param(Precision prec, int training) {
+    if (prec == PREC_BF16_PURE) return (training ? 4 : 1) * sizeof(bf16_t); /* hw (+ hg, hm, hv) */
+    return (training ? 4 : 1) * sizeof(float) + (prec == PREC_BF16 ? sizeof(bf16_t) : 0); /* + wbf */
+}
+
+/* Counts what model_build, model_set_precision, model_alloc_train and model_alloc_acts allocate, from the
+ * same table and carve functions they use. */
+int model_estimate_mem(const ModelConfig *c, int B, int T, int training, Precision prec, ModelMem *mm) {
     Model m;
     Err e;
-    if (B <= 0 || T <= 0 || build_table(&m, c, &e)) return 0;
+    memset(mm, 0, sizeof *mm);
+    if (B <= 0 || T <= 0 || build_table(&m, c, &e)) return -1;
     size_t L = c->num_hidden_layers;
     ModelActs a = {.B = B, .T = T, .prec = prec, .layer = xcalloc(L, sizeof(LayerActs))};
     ActSizes s = acts_sizes(&a, c);
     free(a.layer);
-    size_t views = (training ? 2 : 1) * L * sizeof(LayerView);
-    size_t bytes = m.n_params * sizeof(float) * (training ? 4 : 1);
-    bytes += (size_t)m.n_tensors * (sizeof(TensorInfo) + sizeof(double)) + views + L * sizeof(LayerActs);
-    bytes += (s.fwd + (training ? s.bwd : 0)) * sizeof(float) + 2 * (size_t)B * T * sizeof(int);
-    bytes += (s.fwd_h + (training ? s.bwd_h : 0) + (prec != PREC_FP32 ? m.n_params : 0)) * sizeof(bf16_t);
+    /* offsets always; pointer views of params (and grads) unless bf16_pure, which has no fp32 buffers */
+    size_t views = (prec == PREC_BF16_PURE ? 0 : training ? 2 : 1) * L * sizeof(LayerView) + L * sizeof(LayerAt);
+    mm->state = m.n_params * model_state_bytes_per_param(prec, training);
+    mm->acts_h = s.fwd_h * sizeof(bf16_t);
+    mm->acts = s.fwd * sizeof(float) + mm->acts_h;
+    mm->scratch = training ? s.bwd * sizeof(float) + s.bwd_h * sizeof(bf16_t) : 0;
+    mm->other = (size_t)m.n_tensors * (sizeof(TensorInfo) + sizeof(double)) + views + L * sizeof(LayerActs) +
+                2 * (size_t)B * T * sizeof(int);
     free(m.tensors);
-    return bytes;
+    return 0;
+}
+
+size_t model_estimate_bytes_prec(const ModelConfig *c, int B, int T, int training, Precision prec) {
+    ModelMem mm;
+    return model_estimate_mem(c, B, T, training, prec, &mm) ? 0 : model_mem_total(&mm);
 }
 
 size_t model_estimate_bytes(const ModelConfig *c, int B, int T, int training) {
@@ -488,14 +568,29 @@ const char *precision_name(Precision p) {
 }
 
 int model_set_precision(Model *m, Precision p, Err *e) {
+    if (m->prec == PREC_BF16_PURE) {
+        if (p == PREC_BF16_PURE) return 0;
+        return err_set(e, "model: a bf16_pure model holds bf16 weights only; it cannot switch to %s", precision_name(p));
+    }
     free(m->wbf);
     m->wbf = NULL;
     m->prec = p;
-    if (p != PREC_FP32) {
+    if (p == PREC_BF16) {
         m->wbf = malloc(m->n_params * sizeof(bf16_t));
         if (!m->wbf) return err_set(e, "model: cannot allocate %.1f MB for the bf16 weights", m->n_params * 2.0 / 1e6);
     }
-    if (p == PREC_BF16_PURE) bf16_quantize_vec(m->params, m->n_params);
+    if (p == PREC_BF16_PURE) { /* the weights move to bf16 storage; fp32 gradients and moments go too */
+        m->hw = malloc(m->n_params * sizeof(bf16_t));
+        if (!m->hw) return err_set(e, "model: cannot allocate %.1f MB for the bf16 weights", m->n_params * 2.0 / 1e6);
+        bf16_round_vec(m->hw, m->params, m->n_params);
+        free(m->params);
+        free(m->grads);
+        free(m->adam_m);
+        free(m->adam_v);
+        m->params = m->grads = m->adam_m = m->adam_v = NULL;
+        model_view_free(&m->w);
+        model_view_free(&m->g);
+    }
     model_params_changed(m);
     if (m->acts) return model_alloc_acts(m, m->acts->B, m->acts->T, e); /* carved by the precision */
     return 0;
@@ -509,27 +604,70 @@ static void save_input(const Model *m, bf16_t *h, size_t n) {
     if (m->prec != PREC_FP32) bf16_round_vec(h, m->acts->xf, n);
 }
 
-/* bf16 copy of the fp32 weight w (same offset into wbf). */
-static const bf16_t *wb(const Model *m, const float *w) { return m->wbf + (w - m->params); }
+/* Weights and gradients are reached by their table offset (m->at), whatever their storage. */
 
-/* out = beta * out + x W^T (kernels.h linear_forward); the input is x (fp32 mode) or xh (bf16 modes). */
-static void lin_fwd(const Model *m, float *out, const float *x, const bf16_t *xh, const float *w, int N, int in,
+/* The bf16 weights a product reads: the copy wbf (bf16) or the weights themselves (bf16_pure). */
+static const bf16_t *wb(const Model *m, size_t w) { return (m->prec == PREC_BF16_PURE ? m->hw : m->wbf) + w; }
+
+/* A norm weight (C floats) for its kernel: the fp32 weights, or (bf16_pure) widened into the scratch wvec. */
+static const float *norm_w(const Model *m, size_t w, int C) {
+    if (m->prec != PREC_BF16_PURE) return m->params + w;
+    bf16_widen_vec(m->acts->wvec, m->hw + w, (size_t)C);
+    return m->acts->wvec;
+}
+
+/* The fp32 gradient a backward kernel accumulates into (n values at offset g): the gradients themselves, or
+ * (bf16_pure) the bf16 gradient widened into the scratch gacc, which grad_store then rounds back. So a bf16
+ * gradient takes each backward's contribution with one rounding, after fp32 accumulation inside the kernel. */
+static float *grad_acc(const Model *m, size_t g, size_t n) {
+    if (m->prec != PREC_BF16_PURE) return m->grads + g;
+    bf16_widen_vec(m->acts->gacc, m->hg + g, n);
+    return m->acts->gacc;
+}
+
+static void grad_store(const Model *m, size_t g, size_t n) {
+    if (m->prec == PREC_BF16_PURE) bf16_round_vec(m->hg + g, m->acts->gacc, n);
+}
+
+/* out = beta * out + x W^T (kernels.h linear_forward), W at offset w; the input is x (fp32 mode) or xh (bf16
+ * modes). */
+static void lin_fwd(const Model *m, float *out, const float *x, const bf16_t *xh, size_t w, int N, int in,
                     int out_dim, float beta) {
-    if (m->prec == PREC_FP32) linear_forward(out, x, w, N, in, out_dim, beta);
+    if (m->prec == PREC_FP32) linear_forward(out, x, m->params + w, N, in, out_dim, beta);
     else mm_bf16(0, 1, N, out_dim, in, xh, in, wb(m, w), in, beta, out, out_dim);
 }
 
-/* dw += dout^T x; dx = beta_dx dx + dout W (kernels.h linear_backward); bf16 modes round dout first. */
-static void lin_bwd(const Model *m, float *dx, float *dw, const float *dout, const float *x, const bf16_t *xh,
-                    const float *w, int N, int in, int out_dim, float beta_dx) {
+/* dW += dout^T x; dx = beta_dx dx + dout W (kernels.h linear_backward), W and dW at offset w; bf16 modes round
+ * dout first. */
+static void lin_bwd(const Model *m, float *dx, const float *dout, const float *x, const bf16_t *xh, size_t w, int N,
+                    int in, int out_dim, float beta_dx) {
+    size_t n = (size_t)out_dim * in;
     if (m->prec == PREC_FP32) {
-        linear_backward(dx, dw, dout, x, w, N, in, out_dim, beta_dx);
+        linear_backward(dx, m->grads + w, dout, x, m->params + w, N, in, out_dim, beta_dx);
         return;
     }
     bf16_t *dh = m->acts->douth;
     bf16_round_vec(dh, dout, (size_t)N * out_dim);
-    mm_bf16(1, 0, out_dim, in, N, dh, out_dim, xh, in, 1.0f, dw, in);
+    mm_bf16(1, 0, out_dim, in, N, dh, out_dim, xh, in, 1.0f, grad_acc(m, w, n), in);
+    grad_store(m, w, n);
     if (dx) mm_bf16(0, 0, N, in, out_dim, dh, out_dim, wb(m, w), in, beta_dx, dx, in);
+}
+
+/* out[n] = wte[tokens[n]] from bf16 embeddings (kernels.h embedding_forward), widened exactly. */
+static void embedding_forward_bf16(float *out, const int *tokens, const bf16_t *wte, int N, int C) {
+#pragma omp parallel for schedule(static) if ((long)N * C > 65536)
+    for (int n = 0; n < N; n++) {
+        const bf16_t *row = wte + (size_t)tokens[n] * C;
+        float *o = out + (size_t)n * C;
+        for (int j = 0; j < C; j++) o[j] = bf16_widen(row[j]);
+    }
+}
+
+/* RMSNorm backward (kernels.h) with the norm weight and its gradient at offset w. */
+static void norm_bwd(const Model *m, float *dx, const float *dout, const float *x, size_t w, const float *rstd, int N,
+                     int C) {
+    rmsnorm_backward(dx, grad_acc(m, w, (size_t)C), m->acts->d_norm, dout, x, norm_w(m, w, C), rstd, N, C);
+    grad_store(m, w, (size_t)C);
 }
 
 /* bf16_pure: a tensor PyTorch's bf16 model holds in bf16, rounded where it is produced. */
@@ -570,18 +708,19 @@ float model_forward(Model *m, const int *inputs, const int *targets, int B, int 
     a->fwd_T = T;
     a->have_targets = targets != NULL;
     size_t NC = (size_t)N * C;
-    if (m->prec != PREC_FP32 && m->wbf_stale) { /* the bf16 weights, once per update */
+    if (m->prec == PREC_BF16 && m->wbf_stale) { /* the bf16 weights, once per update */
         bf16_round_vec(m->wbf, m->params, m->n_params);
         m->wbf_stale = 0;
     }
 
     PROF_START();
-    embedding_forward(a->layer[0].res, inputs, m->w.embed, N, C);
+    if (m->prec == PREC_BF16_PURE) embedding_forward_bf16(a->layer[0].res, inputs, m->hw + m->at.embed, N, C);
+    else embedding_forward(a->layer[0].res, inputs, m->params + m->at.embed, N, C);
     PROF(P_EMBED);
     for (int l = 0; l < L; l++) {
-        const LayerView *w = &m->w.layer[l];
+        const LayerAt *w = &m->at.layer[l];
         LayerActs *s = &a->layer[l];
-        rmsnorm_forward(input_target(m, s->ln1), s->rstd1, s->res, w->ln1, N, C, eps);
+        rmsnorm_forward(input_target(m, s->ln1), s->rstd1, s->res, norm_w(m, w->ln1, C), N, C, eps);
         save_input(m, s->ln1h, NC);
         PROF(P_NORM);
         lin_fwd(m, s->qkv, s->ln1, s->ln1h, w->qkv, N, C, 3 * C, 0.0f);
@@ -599,7 +738,7 @@ float model_forward(Model *m, const int *inputs, const int *targets, int B, int 
         pure_round(m, s->res_mid, NC);
         PROF(P_LINEAR);
 
-        rmsnorm_forward(input_target(m, s->ln2), s->rstd2, s->res_mid, w->ln2, N, C, eps);
+        rmsnorm_forward(input_target(m, s->ln2), s->rstd2, s->res_mid, norm_w(m, w->ln2, C), N, C, eps);
         save_input(m, s->ln2h, NC);
         PROF(P_NORM);
         lin_fwd(m, s->gu, s->ln2, s->ln2h, w->gate_up, N, C, 2 * I, 0.0f);
@@ -614,10 +753,10 @@ float model_forward(Model *m, const int *inputs, const int *targets, int B, int 
         pure_round(m, s->res_out, NC);
         PROF(P_LINEAR);
     }
-    rmsnorm_forward(input_target(m, a->lnf), a->rstdf, a->res_final, m->w.norm, N, C, eps);
+    rmsnorm_forward(input_target(m, a->lnf), a->rstdf, a->res_final, norm_w(m, m->at.norm, C), N, C, eps);
     save_input(m, a->lnfh, NC);
     PROF(P_NORM);
-    lin_fwd(m, a->logits, a->lnf, a->lnfh, m->w.lm_head, N, C, V, 0.0f);
+    lin_fwd(m, a->logits, a->lnf, a->lnfh, m->at.lm_head, N, C, V, 0.0f);
     pure_round(m, a->logits, (size_t)N * V);
     PROF(P_LINEAR);
     if (!targets) {
@@ -635,13 +774,14 @@ float *model_logits(Model *m) { return m->acts ? m->acts->logits : NULL; }
 
 void model_zero_grad(Model *m) {
     if (m->grads) vec_zero(m->grads, m->n_params);
+    if (m->hg) memset(m->hg, 0, m->n_params * sizeof(bf16_t)); /* bf16 zero is all-zero bits */
 }
 
 /* ---------------------------------------------------------------- backward */
 
 void model_backward(Model *m, float scale) {
     ModelActs *a = m->acts;
-    if (!a || !a->have_targets || !m->grads) return;
+    if (!a || !a->have_targets || !(m->grads || m->hg)) return;
     if (!a->bmem) alloc_backward_scratch(m, 1);
     const ModelConfig *c = &m->cfg;
     int L = c->num_hidden_layers, C = c->hidden_size, I = c->intermediate_size, V = c->vocab_size;
@@ -651,43 +791,44 @@ void model_backward(Model *m, float scale) {
     PROF_START();
     crossentropy_backward(a->logits, a->logits, a->lse, a->targets, N, V, dscale); /* dlogits in place */
     PROF(P_CE);
-    lin_bwd(m, a->d_tmp, m->g.lm_head, a->logits, a->lnf, a->lnfh, m->w.lm_head, N, C, V, 0.0f);
+    lin_bwd(m, a->d_tmp, a->logits, a->lnf, a->lnfh, m->at.lm_head, N, C, V, 0.0f);
     PROF(P_LINEAR);
     vec_zero(a->d_res, (size_t)N * C);
-    rmsnorm_backward(a->d_res, m->g.norm, a->d_norm, a->d_tmp, a->res_final, m->w.norm, a->rstdf, N, C);
+    norm_bwd(m, a->d_res, a->d_tmp, a->res_final, m->at.norm, a->rstdf, N, C);
     pure_round(m, a->d_res, (size_t)N * C);
     PROF(P_NORM);
 
     for (int l = L - 1; l >= 0; l--) {
-        const LayerView *w = &m->w.layer[l], *g = &m->g.layer[l];
+        const LayerAt *w = &m->at.layer[l];
         const LayerActs *s = &a->layer[l];
         /* MLP block: d_res is the gradient of res_out and passes through the residual unchanged */
-        lin_bwd(m, a->d_h, g->down, a->d_res, s->hmlp, s->hmlph, w->down, N, I, C, 0.0f);
+        lin_bwd(m, a->d_h, a->d_res, s->hmlp, s->hmlph, w->down, N, I, C, 0.0f);
         PROF(P_LINEAR);
         swiglu_backward(a->d_gu, a->d_h, s->gu, N, I);
         PROF(P_SWIGLU);
-        lin_bwd(m, a->d_tmp, g->gate_up, a->d_gu, s->ln2, s->ln2h, w->gate_up, N, C, 2 * I, 0.0f);
+        lin_bwd(m, a->d_tmp, a->d_gu, s->ln2, s->ln2h, w->gate_up, N, C, 2 * I, 0.0f);
         PROF(P_LINEAR);
-        rmsnorm_backward(a->d_res, g->ln2, a->d_norm, a->d_tmp, s->res_mid, w->ln2, s->rstd2, N, C);
+        norm_bwd(m, a->d_res, a->d_tmp, s->res_mid, w->ln2, s->rstd2, N, C);
         pure_round(m, a->d_res, (size_t)N * C);
         PROF(P_NORM);
 
         /* attention block: d_tmp first holds d(atty), then d(ln1) */
-        lin_bwd(m, a->d_tmp, g->o, a->d_res, s->atty, s->attyh, w->o, N, C, C, 0.0f);
+        lin_bwd(m, a->d_tmp, a->d_res, s->atty, s->attyh, w->o, N, C, C, 0.0f);
         PROF(P_LINEAR);
         attention_backward(a->d_qkv, a->d_qkv + C, a->d_qkv + 2 * C, 3 * C, a->d_att, a->d_tmp, C, s->att, s->qkv,
                            s->qkv + C, s->qkv + 2 * C, 3 * C, B, T, H, D);
         PROF(P_ATTN);
         rope_backward(a->d_qkv, 3 * C, a->rope_cos, a->rope_sin, B, T, 2 * H, D); /* dq and dk */
         PROF(P_ROPE);
-        lin_bwd(m, a->d_tmp, g->qkv, a->d_qkv, s->ln1, s->ln1h, w->qkv, N, C, 3 * C, 0.0f);
+        lin_bwd(m, a->d_tmp, a->d_qkv, s->ln1, s->ln1h, w->qkv, N, C, 3 * C, 0.0f);
         PROF(P_LINEAR);
-        rmsnorm_backward(a->d_res, g->ln1, a->d_norm, a->d_tmp, s->res, w->ln1, s->rstd1, N, C);
+        norm_bwd(m, a->d_res, a->d_tmp, s->res, w->ln1, s->rstd1, N, C);
         pure_round(m, a->d_res, (size_t)N * C);
         PROF(P_NORM);
     }
-    embedding_backward(m->g.embed, a->d_res, a->inputs, N, C);
-    pure_round(m, m->grads, m->n_params); /* the accumulated gradients are bf16 tensors */
+    size_t VC = (size_t)V * C;
+    embedding_backward(grad_acc(m, m->at.embed, VC), a->d_res, a->inputs, N, C);
+    grad_store(m, m->at.embed, VC);
     PROF(P_EMBED);
     a->have_targets = 0; /* logits now hold dlogits: a second backward would be wrong */
 }

@@ -37,7 +37,11 @@ typedef struct {
  *  PREC_BF16_PURE  what a bf16 model in PyTorch computes: as PREC_BF16, and every tensor PyTorch would store
  *                  in bf16 is rounded to bf16 where it is produced: weights after each update, gradients after
  *                  each backward, both Adam moments, the residual stream, q/k/v, the product outputs, logits.
- *                  Values live in the fp32 buffers (exactly representable), so the spectra read them widened. */
+ *                  Weights, gradients and moments are STORED in bf16 (Model.hw, hg, hm, hv: 8 bytes per
+ *                  parameter; params, grads, adam_m, adam_v are NULL). Kernels still compute in fp32: a norm
+ *                  weight is widened into a C-float scratch before its kernel, a gradient into an fp32
+ *                  accumulator before its backward kernel adds to it (then rounded back), the products read
+ *                  the bf16 weights directly; spectra and checkpoints widen tensor by tensor. */
 typedef enum { PREC_FP32, PREC_BF16, PREC_BF16_PURE } Precision;
 const char *precision_name(Precision p); /* "fp32", "bf16", "bf16_pure" */
 
@@ -58,6 +62,19 @@ typedef struct {
     int layer;         /* transformer layer, -1 for embedding, final norm, lm_head */
     ModuleType type;
 } TensorInfo;
+
+/* Offsets (in elements) of one layer's tensors in any buffer laid out by the table, fp32 or bf16; the
+ * fused pairs as in LayerView below. */
+typedef struct {
+    size_t ln1, qkv, o, ln2, gate_up, down;
+} LayerAt;
+
+/* The whole model's tensor offsets (model_offsets): what the forward and backward passes index every
+ * buffer with, whatever its element type. */
+typedef struct {
+    size_t embed, norm, lm_head;
+    LayerAt *layer; /* num_hidden_layers entries */
+} ModelAt;
 
 /* Named pointers to one layer's tensors inside one buffer laid out by the table (params, grads, or
  * an Adam moment). q, k, v are adjacent in the table, so qkv is the fused (3C, C) weight: q at qkv,
@@ -87,19 +104,32 @@ typedef struct {
     TensorInfo *tensors;
     int n_tensors;
     size_t n_params;
-    float *params;   /* n_params */
-    float *grads;    /* n_params, NULL until model_alloc_train */
-    float *adam_m;   /* n_params, NULL until model_alloc_train */
-    float *adam_v;   /* n_params, NULL until model_alloc_train */
+    float *params;   /* n_params (NULL in bf16_pure) */
+    float *grads;    /* n_params, NULL until model_alloc_train (and in bf16_pure) */
+    float *adam_m;   /* n_params, NULL until model_alloc_train (and in bf16_pure) */
+    float *adam_v;   /* n_params, NULL until model_alloc_train (and in bf16_pure) */
+    bf16_t *hw;      /* bf16_pure: the weights, n_params bf16 (model_set_precision) */
+    bf16_t *hg, *hm, *hv; /* bf16_pure: gradients, Adam moments: one block of 3 * n_params (model_alloc_train) */
     double *wd;      /* per tensor weight decay, n_tensors, set by the decay method */
-    ModelView w;     /* views of params (model_build) */
-    ModelView g;     /* views of grads (model_alloc_train) */
+    ModelAt at;      /* tensor offsets (model_build) */
+    ModelView w;     /* views of params (model_build; empty in bf16_pure) */
+    ModelView g;     /* views of grads (model_alloc_train; empty in bf16_pure) */
     ModelActs *acts; /* NULL until model_alloc_acts */
     int B, T;        /* micro-batch shape the activations were allocated for */
     Precision prec;  /* PREC_FP32 unless model_set_precision */
     bf16_t *wbf;     /* bf16 modes: params rounded to bf16 (same offsets), refreshed when wbf_stale */
     int wbf_stale;   /* set by whatever changes params (updates, loads, init); cleared by the next forward */
 } Model;
+
+/* One buffer laid out by the table, in fp32 (f) or bf16 (h) storage: exactly one is non-NULL. Checkpoints
+ * read and write the weights and moments through it, whatever the precision. */
+typedef struct {
+    float *f;
+    bf16_t *h;
+} TableBuf;
+static inline TableBuf model_weights_buf(const Model *m) { return (TableBuf){m->params, m->hw}; }
+static inline TableBuf model_moment1_buf(const Model *m) { return (TableBuf){m->adam_m, m->hm}; }
+static inline TableBuf model_moment2_buf(const Model *m) { return (TableBuf){m->adam_v, m->hv}; }
 
 const char *module_type_name(ModuleType t); /* "embed","attn_norm","q","k","v","o","mlp_norm","gate","up","down","norm","lm_head" */
 
@@ -113,19 +143,41 @@ void model_init_weights(Model *m, uint64_t seed);
 int model_alloc_train(Model *m, Err *e);
 /* Allocate activation buffers for micro-batches of B sequences of T tokens (T <= max positions). */
 int model_alloc_acts(Model *m, int B, int T, Err *e);
-/* Bytes model_alloc_train + model_alloc_acts(B, T) would use, plus params: for the memory estimate
- * (0 if the config is invalid). */
+/* The engine's memory accounting, in bytes. state: weights, gradients, Adam moments and the bf16 weight
+ * copy (what scales with the parameter count: state / n_params is the "bytes per parameter" of a dtype);
+ * acts: the forward block (activations saved for backward) in both its fp32 and bf16 parts; scratch: the
+ * backward block; other: the table, views, id copies. */
+typedef struct {
+    size_t state, acts, acts_h, scratch, other; /* acts_h: the part of acts held in bf16 */
+} ModelMem;
+static inline size_t model_mem_total(const ModelMem *mm) { return mm->state + mm->acts + mm->scratch + mm->other; }
+/* What model_build (+ model_set_precision) + model_alloc_train + model_alloc_acts(B, T) allocate, counted from
+ * the same table and carve functions, without allocating; -1 if the config or shape is invalid. */
+int model_estimate_mem(const ModelConfig *c, int B, int T, int training, Precision prec, ModelMem *mm);
+/* The total of model_estimate_mem (0 if the config is invalid), fp32 or a given precision. */
 size_t model_estimate_bytes(const ModelConfig *c, int B, int T, int training);
-/* The same for a precision: bf16 modes add the 2-byte weight copy and store some activations in bf16. */
 size_t model_estimate_bytes_prec(const ModelConfig *c, int B, int T, int training, Precision prec);
+/* Bytes of parameter state per parameter (weights, grads, moments, bf16 copy) of a precision, for training
+ * (model_alloc_train) or inference: fp32 16 / 4, bf16 18 / 6, bf16_pure 8 / 2. */
+size_t model_state_bytes_per_param(Precision prec, int training);
 int model_find_tensor(const Model *m, const char *name); /* index or -1 */
 /* Views of `base` (a buffer with the table's offsets), built by walking the table once: each tensor
  * lands in the slot of its (layer, type); fails unless every slot is filled exactly once and the fused
  * pairs are adjacent. model_build and model_alloc_train make m->w and m->g with it. */
 int model_view(const Model *m, float *base, ModelView *v, Err *e);
 void model_view_free(ModelView *v);
-/* Switch to a precision before training (after model_build; call before model_alloc_acts, which sizes the
- * activations by it). bf16 modes allocate wbf; bf16_pure also rounds the weights to bf16. */
+/* The offsets behind model_view (the same checks), for buffers of any element type. */
+int model_offsets(const Model *m, ModelAt *at, Err *e);
+void model_offsets_free(ModelAt *at);
+/* fp32 copy of tensor i's weights: in fp32 and bf16 modes a pointer into params (scratch unused), in
+ * bf16_pure the bf16 weights widened into scratch (tensor size floats). Likewise for its gradient (NULL
+ * without gradients). The spectra and the decay methods read weights through these. */
+const float *model_weight_f32(const Model *m, int i, float *scratch);
+const float *model_grad_f32(const Model *m, int i, float *scratch);
+/* Switch to a precision before training (after model_build and loading or initialising the weights; before
+ * model_alloc_train and model_alloc_acts, which size their buffers by it). bf16 allocates wbf; bf16_pure
+ * rounds the weights into hw and frees the fp32 params (so it is one-way: switching a bf16_pure model back
+ * is an error). */
 int model_set_precision(Model *m, Precision p, Err *e);
 /* The parameters changed (optimizer update, load): the bf16 copy is refreshed before the next forward. */
 static inline void model_params_changed(Model *m) { m->wbf_stale = 1; }

@@ -19,14 +19,20 @@ double lr_at(const Config *c, long step) {
            lr_multiplier(c->train.schedule, step, c->train.warmup_steps, c->train.steps, c->train.min_lr_ratio);
 }
 
-double grad_global_norm(const Model *m) { return sqrt(sumsq_f32(m->grads, m->n_params)); }
+double grad_global_norm(const Model *m) {
+    return sqrt(m->hg ? bf16_sumsq(m->hg, m->n_params) : sumsq_f32(m->grads, m->n_params));
+}
 
 void grad_clip(Model *m, double max_norm, double norm) {
     if (max_norm <= 0 || norm <= max_norm) return;
     float scale = (float)(max_norm / (norm + 1e-6));
+    if (m->hg) { /* bf16_pure: the scaled gradient rounded, as PyTorch's mul_ on a bf16 tensor */
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < m->n_params; i++) m->hg[i] = bf16_round(bf16_widen(m->hg[i]) * scale);
+        return;
+    }
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < m->n_params; i++) m->grads[i] *= scale;
-    if (m->prec == PREC_BF16_PURE) bf16_quantize_vec(m->grads, m->n_params); /* bf16 grads stay bf16 */
 }
 
 /* The update of one tensor; wd is that tensor's decay. Elementwise, so any threading is deterministic. */
@@ -51,43 +57,58 @@ static void adam_tensor(float *w, float *g, float *mo, float *ve, size_t n, Opti
  * points: the L2 term added to the gradient (or AdamW's decay), exp_avg.lerp_, exp_avg_sq.mul_ then
  * .addcmul_, the denominator's sqrt, division and + eps, and param.addcdiv_. An update smaller than half a
  * bf16 step of the weight (2^-9 relative) is lost, as it is in PyTorch. */
-static void adam_tensor_bf16(float *w, float *g, float *mo, float *ve, size_t n, OptimizerKind kind, float wd,
-                             float lr, float b1, float b2, float eps, float bc1, float bc2_sqrt) {
+static void adam_tensor_bf16(bf16_t *w, const bf16_t *g, bf16_t *mo, bf16_t *ve, size_t n, OptimizerKind kind,
+                             float wd, float lr, float b1, float b2, float eps, float bc1, float bc2_sqrt) {
     float step_size = lr / bc1;
     float decoupled = 1.0f - lr * wd;
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {
-        float grad = g[i], wi = w[i];
+        float grad = bf16_widen(g[i]), wi = bf16_widen(w[i]), m0 = bf16_widen(mo[i]), v0 = bf16_widen(ve[i]);
         if (wd != 0.0f) {
             if (kind == OPT_ADAM) grad = bf16_quantize(grad + wd * wi);
             else wi = bf16_quantize(wi * decoupled);
         }
-        float mi = bf16_quantize(mo[i] + (1.0f - b1) * (grad - mo[i]));
-        float vi = bf16_quantize(bf16_quantize(b2 * ve[i]) + (1.0f - b2) * grad * grad);
+        float mi = bf16_quantize(m0 + (1.0f - b1) * (grad - m0));
+        float vi = bf16_quantize(bf16_quantize(b2 * v0) + (1.0f - b2) * grad * grad);
         float denom = bf16_quantize(bf16_quantize(bf16_quantize(sqrtf(vi)) / bc2_sqrt) + eps);
-        mo[i] = mi;
-        ve[i] = vi;
-        w[i] = bf16_quantize(wi - step_size * mi / denom);
+        mo[i] = bf16_round(mi);
+        ve[i] = bf16_round(vi);
+        w[i] = bf16_round(wi - step_size * mi / denom);
     }
 }
 
+/* Bias corrections of update t (1-based). */
+static void bias_corrections(double beta1, double beta2, long t, float *bc1, float *bc2_sqrt) {
+    *bc1 = (float)(1.0 - pow(beta1, (double)t));
+    *bc2_sqrt = (float)sqrt(1.0 - pow(beta2, (double)t));
+}
+
 void adam_update(Model *m, OptimizerKind kind, double lr, double beta1, double beta2, double eps, long t) {
-    adam_update_slice(m, kind, lr, beta1, beta2, eps, t, 0, m->n_params, m->adam_m, m->adam_v);
+    if (m->prec != PREC_BF16_PURE) {
+        adam_update_slice(m, kind, lr, beta1, beta2, eps, t, 0, m->n_params, m->adam_m, m->adam_v);
+        return;
+    }
+    float bc1, bc2_sqrt; /* bf16_pure: weights, gradients and moments in bf16 storage (hw, hg, hm, hv) */
+    bias_corrections(beta1, beta2, t, &bc1, &bc2_sqrt);
+    for (int i = 0; i < m->n_tensors; i++) {
+        size_t o = m->tensors[i].offset;
+        adam_tensor_bf16(m->hw + o, m->hg + o, m->hm + o, m->hv + o, m->tensors[i].size, kind, (float)m->wd[i],
+                         (float)lr, (float)beta1, (float)beta2, (float)eps, bc1, bc2_sqrt);
+    }
+    model_params_changed(m);
 }
 
 void adam_update_slice(Model *m, OptimizerKind kind, double lr, double beta1, double beta2, double eps, long t,
                        size_t lo, size_t hi, float *mo, float *ve) {
-    float bc1 = (float)(1.0 - pow(beta1, (double)t));
-    float bc2_sqrt = (float)sqrt(1.0 - pow(beta2, (double)t));
+    float bc1, bc2_sqrt;
+    bias_corrections(beta1, beta2, t, &bc1, &bc2_sqrt);
     for (int i = 0; i < m->n_tensors; i++) {
         const TensorInfo *ti = &m->tensors[i];
         /* the part of this tensor inside [lo, hi); each element's update is the same whatever the slice */
         size_t a = ti->offset > lo ? ti->offset : lo, b = ti->offset + ti->size < hi ? ti->offset + ti->size : hi;
         if (a >= b) continue;
-        (m->prec == PREC_BF16_PURE ? adam_tensor_bf16 : adam_tensor)(m->params + a, m->grads + a, mo + (a - lo),
-                                                                      ve + (a - lo), b - a, kind, (float)m->wd[i],
-                                                                      (float)lr, (float)beta1, (float)beta2,
-                                                                      (float)eps, bc1, bc2_sqrt);
+        adam_tensor(m->params + a, m->grads + a, mo + (a - lo), ve + (a - lo), b - a, kind, (float)m->wd[i], (float)lr,
+                    (float)beta1, (float)beta2, (float)eps, bc1, bc2_sqrt);
     }
     model_params_changed(m);
 }

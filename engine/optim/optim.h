@@ -22,7 +22,7 @@ void grad_clip(Model *m, double max_norm, double norm);
 void adam_update(Model *m, OptimizerKind kind, double lr, double beta1, double beta2, double eps, long t);
 /* The same update restricted to the flat parameter range [lo, hi), with that range's moments in
  * mo[0 .. hi-lo) and ve (a rank's shard under train.zero). Bit-identical, element for element, to
- * adam_update. */
+ * adam_update. fp32 buffers only (fp32 and bf16 modes): bf16_pure updates its bf16 storage in adam_update. */
 void adam_update_slice(Model *m, OptimizerKind kind, double lr, double beta1, double beta2, double eps, long t,
                        size_t lo, size_t hi, float *mo, float *ve);
 

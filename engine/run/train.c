@@ -543,6 +543,11 @@ static int check_ranks(const Run *r, Err *e) {
         return err_set(e, "train.batch_size / train.micro_batch_size = %d micro-batches per update cannot be "
                           "divided among %d ranks: use a rank count that divides %d, or another micro_batch_size",
                        micro, r->ranks, micro);
+    /* its gradients and moments are bf16 arrays, which the all-reduce and the train.zero shards (fp32) do not
+     * carry */
+    if (r->ranks > 1 && r->cfg.train.dtype == PREC_BF16_PURE)
+        return err_set(e, "train.dtype bf16_pure trains in one process (its weights, gradients and moments are bf16 "
+                          "arrays the MPI exchange does not carry): use bf16 or fp32 with %d ranks", r->ranks);
     return 0;
 }
 
