@@ -44,10 +44,23 @@ typedef struct {
     int n_dtypes;
 } BenchArgs;
 
+/* The 1B configuration's memory at micro-batch 4 by the engine's accounting (model_estimate_mem): whether it
+ * trains in 24 GiB, without training it. */
+#define MEM_CONFIG "experiments/llama_1b.yaml"
+#define MEM_MICRO_BATCH 4
+#define MEM_BUDGET_GIB 24.0
+typedef struct {
+    Precision prec;
+    int ok, T;
+    size_t n_params;
+    double state_bpp, state_gib, acts_gib, scratch_gib, total_gib;
+} MemCheck;
+
 typedef struct {
     char name[128];
     Precision prec;
-    double state_bpp; /* bytes per parameter of weights, bf16 copy, gradients and moments */
+    double state_bpp; /* bytes per parameter of weights, bf16 copy, gradients and moments (memory accounting) */
+    double act_mb;    /* saved activations (memory accounting) */
     size_t n_params;
     int B, T, accum, threads;
     double flops_per_token, fb_s, adam_s, tok_s, tok_s_fb, frac, peak_mb, est_mb;
@@ -267,10 +280,12 @@ static int child_train(const char *cfg_path, int steps, int threads, Precision p
     fb /= steps;
     adam /= steps;
     double tokens = (double)B * T;
-    double state = 16.0 + (prec != PREC_FP32 ? 2.0 : 0.0); /* params, grads, 2 moments (+ bf16 copy) */
-    printf("{\"dtype\": %d, \"state_bpp\": %.1f, \"threads\": %d, \"n_params\": %zu, \"B\": %d, \"T\": %d, \"accum\": %d, \"flops_per_token\": %.6g, \"fb_s\": %.6g, "
+    ModelMem mm; /* the engine's accounting, which test_bf16 checks against the allocator's */
+    model_estimate_mem(&c.model, B, T, 1, prec, &mm);
+    double state = (double)mm.state / m.n_params;
+    printf("{\"dtype\": %d, \"state_bpp\": %.2f, \"act_mb\": %.1f, \"threads\": %d, \"n_params\": %zu, \"B\": %d, \"T\": %d, \"accum\": %d, \"flops_per_token\": %.6g, \"fb_s\": %.6g, "
            "\"adam_s\": %.6g, \"tok_s\": %.6g, \"tok_s_fb\": %.6g, \"peak_mb\": %.1f, \"est_mb\": %.1f}\n",
-           (int)prec, state, nthreads, m.n_params, B, T, accum, bench_flops_per_token(&m, T), fb, adam,
+           (int)prec, state, mm.acts / 1048576.0, nthreads, m.n_params, B, T, accum, bench_flops_per_token(&m, T), fb, adam,
            tokens / (fb + adam / accum), tokens / fb, peak_rss_mb(), model_estimate_bytes_prec(&c.model, B, T, 1, prec) / 1048576.0);
     free(in);
     free(tg);
@@ -331,6 +346,7 @@ static void run_child(const char *cfg, Precision prec, const BenchArgs *a, Train
         res->accum = json_num(j, "accum", &v) ? 0 : (int)v;
         res->threads = json_num(j, "threads", &v) ? 0 : (int)v;
         res->state_bpp = json_num(j, "state_bpp", &v) ? 0 : v;
+        res->act_mb = json_num(j, "act_mb", &v) ? 0 : v;
         res->ok = !json_num(j, "flops_per_token", &res->flops_per_token) && !json_num(j, "fb_s", &res->fb_s) &&
                   !json_num(j, "adam_s", &res->adam_s) && !json_num(j, "tok_s", &res->tok_s) &&
                   !json_num(j, "tok_s_fb", &res->tok_s_fb) && !json_num(j, "peak_mb", &res->peak_mb) &&
@@ -397,6 +413,7 @@ typedef struct {
     int n_res;
     EsdResult esd[2];
     ScalingRow scaling[SCALING_ROWS]; /* data-parallel runs of the first configuration (bench_scaling.h) */
+    MemCheck mem[3];                  /* the 1B configuration at micro-batch 4, per dtype (accounting only) */
 } BenchResults;
 
 /* The bf16 matmul peak, when a bf16 mode is measured; says when the CPU has no native bf16. */
@@ -455,22 +472,54 @@ static void bench_esd(const BenchArgs *a, BenchResults *br) {
     }
 }
 
+static void bench_memory(BenchResults *br) {
+    Config c;
+    Err e;
+    int ok = !config_load(&c, MEM_CONFIG, &e);
+    if (!ok) fprintf(stderr, "bench: %s\n", e.msg);
+    const Precision precs[3] = {PREC_FP32, PREC_BF16, PREC_BF16_PURE};
+    for (int d = 0; d < 3; d++) {
+        MemCheck *x = &br->mem[d];
+        ModelMem mm;
+        x->prec = precs[d];
+        x->T = ok ? c.data.seq_len : 0;
+        x->ok = ok && !model_estimate_mem(&c.model, MEM_MICRO_BATCH, x->T, 1, x->prec, &mm);
+        if (!x->ok) continue;
+        x->n_params = mm.state / model_state_bytes_per_param(x->prec, 1);
+        x->state_bpp = (double)model_state_bytes_per_param(x->prec, 1);
+        x->state_gib = mm.state / 1073741824.0;
+        x->acts_gib = mm.acts / 1073741824.0;
+        x->scratch_gib = (mm.scratch + mm.other) / 1073741824.0;
+        x->total_gib = model_mem_total(&mm) / 1073741824.0;
+    }
+}
+
 static void print_table(const BenchArgs *a, const BenchResults *br) {
     printf("OpenBLAS: %s | kernel: %s | threads: %d | sgemm peak: %.1f GFLOP/s\n", br->ocfg, br->core, br->threads, br->peak);
     if (br->want_bf16)
         printf("bf16 matmul peak: %.1f GFLOP/s | %s%s\n", br->peak16, br->backend,
                br->native ? "" : " | no native bf16 instructions: bf16 rows are not faster than fp32 here");
-    printf("%-14s %-9s %10s %5s %5s %6s %3s %11s %10s %10s %8s %7s %9s %9s\n", "config", "dtype", "params", "B", "T", "accum",
-           "thr", "MFLOP/tok", "tok/s", "fb tok/s", "% peak", "B/param", "peak MB", "est MB");
+    printf("%-14s %-9s %10s %5s %5s %6s %3s %11s %10s %10s %8s %7s %8s %9s %9s\n", "config", "dtype", "params", "B", "T",
+           "accum", "thr", "MFLOP/tok", "tok/s", "fb tok/s", "% peak", "B/param", "act MB", "peak MB", "est MB");
     for (int i = 0; i < br->n_res; i++) {
         const TrainResult *r = &br->res[i];
         if (!r->ok) { printf("%-14s %-9s failed: %s\n", r->name, precision_name(r->prec), r->err); continue; }
-        printf("%-14s %-9s %10zu %5d %5d %6d %3d %11.1f %10.1f %10.1f %7.1f%% %7.0f %9.0f %9.0f\n", r->name,
+        printf("%-14s %-9s %10zu %5d %5d %6d %3d %11.1f %10.1f %10.1f %7.1f%% %7.1f %8.1f %9.0f %9.0f\n", r->name,
                precision_name(r->prec), r->n_params, r->B, r->T, r->accum, r->threads, r->flops_per_token / 1e6, r->tok_s,
-               r->tok_s_fb, 100 * r->frac, r->state_bpp, r->peak_mb, r->est_mb);
+               r->tok_s_fb, 100 * r->frac, r->state_bpp, r->act_mb, r->peak_mb, r->est_mb);
     }
     printf("%% peak: of the sgemm peak (fp32 rows) or of the bf16 matmul peak (bf16 rows). B/param: weights, gradients,\n"
-           "Adam moments and (bf16 modes) the bf16 weight copy; activations are in peak MB / est MB\n");
+           "Adam moments and (bf16) the bf16 weight copy, by the engine's memory accounting (bf16_pure stores all four in\n"
+           "bf16); act MB: the saved activations by the same accounting; peak MB: the process's peak RSS; est MB: the\n"
+           "accounting's total (state, activations, backward scratch)\n");
+    for (int d = 0; d < 3; d++) {
+        const MemCheck *x = &br->mem[d];
+        if (!x->ok) { printf("memory %s: %s could not be read\n", precision_name(x->prec), MEM_CONFIG); continue; }
+        printf("memory %-9s %s (%.0fM params) micro-batch %d x %d: %.1f GiB = state %.1f (%.0f B/param) + activations "
+               "%.1f + scratch %.1f: %s %.0f GiB\n", precision_name(x->prec), MEM_CONFIG, x->n_params / 1e6, MEM_MICRO_BATCH,
+               x->T, x->total_gib, x->state_gib, x->state_bpp, x->acts_gib, x->scratch_gib,
+               x->total_gib <= MEM_BUDGET_GIB ? "fits in" : "exceeds", MEM_BUDGET_GIB);
+    }
     for (int k = 0; k < 2 && !a->quick; k++)
         printf("ESD pass %-5s %3d modules: %.3f s best, %.3f s median of %d (gram, double, default) | %.3f s best (gram-f32)\n",
                br->esd[k].name, br->esd[k].n, br->esd[k].s, br->esd[k].med, a->esd_reps, br->esd[k].s32);
@@ -509,8 +558,8 @@ static int write_json(const BenchArgs *a, const BenchResults *br) {
         }
         sb_printf(&b, ", \"name\": ");
         sb_json_str(&b, r->name);
-        sb_printf(&b, ", \"threads\": %d, \"peak_gflops_at_threads\": %.2f, \"state_bytes_per_param\": %.1f", r->threads,
-                  r->peak_used, r->state_bpp);
+        sb_printf(&b, ", \"threads\": %d, \"peak_gflops_at_threads\": %.2f, \"state_bytes_per_param\": %.2f, "
+                      "\"activations_mb\": %.1f", r->threads, r->peak_used, r->state_bpp, r->act_mb);
         sb_printf(&b, ", \"n_params\": %zu, \"micro_batch\": %d, \"seq_len\": %d, \"accum\": %d, \"flops_per_token\": %.6g, "
                       "\"fwd_bwd_s\": %.6g, \"adam_s\": %.6g, \"tok_s\": %.2f, \"tok_s_fwd_bwd\": %.2f, \"fraction_of_peak\": %.4f, "
                       "\"peak_rss_mb\": %.1f, \"estimated_mb\": %.1f}",
@@ -525,7 +574,18 @@ static int write_json(const BenchArgs *a, const BenchResults *br) {
                       "\"seconds_per_pass_gram_f32_median\": %.4f}",
                   k ? ", " : "", x->name, x->n, x->s, x->med, a->esd_reps, x->s32, x->med32);
     }
-    sb_printf(&b, "],\n  \"scaling\": ");
+    sb_printf(&b, "],\n  \"memory_1b\": {\"config\": \"%s\", \"micro_batch\": %d, \"budget_gib\": %.0f, \"dtypes\": [",
+              MEM_CONFIG, MEM_MICRO_BATCH, MEM_BUDGET_GIB);
+    for (int d = 0, first = 1; d < 3; d++) {
+        const MemCheck *x = &br->mem[d];
+        if (!x->ok) continue;
+        sb_printf(&b, "%s{\"dtype\": \"%s\", \"seq_len\": %d, \"state_bytes_per_param\": %.1f, \"state_gib\": %.3f, "
+                      "\"activations_gib\": %.3f, \"scratch_gib\": %.3f, \"total_gib\": %.3f, \"fits\": %s}",
+                  first ? "" : ", ", precision_name(x->prec), x->T, x->state_bpp, x->state_gib, x->acts_gib, x->scratch_gib,
+                  x->total_gib, x->total_gib <= MEM_BUDGET_GIB ? "true" : "false");
+        first = 0;
+    }
+    sb_printf(&b, "]},\n  \"scaling\": ");
     bench_scaling_json(&b, a->configs[0], br->scaling);
     sb_printf(&b, "\n}\n");
     Err e;
@@ -571,6 +631,7 @@ int cmd_bench(int argc, char **argv) {
     bench_bf16_peak(&a, &br);
     bench_training(&a, &br);
     bench_esd(&a, &br);
+    bench_memory(&br);
     fprintf(stderr, "bench: scaling %s: 1 rank x 2 threads, 1 x 1, 2 ranks x 1 thread (replicated, zero) ...\n", a.configs[0]);
     bench_scaling_measure(a.configs[0], a.quick, br.scaling);
     print_table(&a, &br);
