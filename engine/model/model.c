@@ -36,6 +36,8 @@ typedef struct {
     float *att;          /* (B, H, T, T) softmax probabilities */
     float *atty;         /* (N, C) attention output before o_proj */
     float *gu;           /* (N, 2I) gate, up pre-activations */
+    bf16_t *qkvh, *atth, *guh; /* bf16 modes: qkv, att, gu saved in bf16; the fp32 pointers above then all point
+                                * to ModelActs' one-layer working buffers (keep / restore) */
     float *hmlp;         /* (N, I) silu(gate) * up */
 } LayerActs;
 
@@ -402,6 +404,14 @@ static bf16_t *take_h(HCarver *k, size_t n) {
     return p;
 }
 
+/* A tensor the backward pass reads that the bf16 modes save in bf16: fp32 per layer in fp32 mode; in the bf16
+ * modes bf16 per layer, and *f is the one-layer fp32 working buffer `work` the kernels compute in (keep rounds it
+ * into the layer's bf16 copy in the forward pass, restore widens it back before the layer's backward). */
+static void take_saved(ModelActs *a, Carver *k, HCarver *kh, size_t n, float *work, float **f, bf16_t **h) {
+    if (a->prec == PREC_FP32) *f = take(k, n);
+    else *h = take_h(kh, n), *f = work;
+}
+
 /* A saved product input: fp32 in fp32 mode, bf16 in the bf16 modes (the other pointer stays NULL). */
 static void take_input(ModelActs *a, Carver *k, HCarver *kh, size_t n, float **f, bf16_t **h) {
     if (a->prec == PREC_FP32) *f = take(k, n);
@@ -423,9 +433,12 @@ static void carve_forward(ModelActs *a, const ModelConfig *c, Carver *k, HCarver
     for (int l = 0; l < L; l++) take_input(a, k, kh, N * C, &a->layer[l].atty, &a->layer[l].attyh);
     for (int l = 0; l < L; l++) a->layer[l].rstd1 = take(k, N);
     for (int l = 0; l < L; l++) a->layer[l].rstd2 = take(k, N);
-    for (int l = 0; l < L; l++) a->layer[l].qkv = take(k, N * 3 * C);
-    for (int l = 0; l < L; l++) a->layer[l].att = take(k, (size_t)a->B * H * TT);
-    for (int l = 0; l < L; l++) a->layer[l].gu = take(k, N * 2 * I);
+    /* bf16 modes: one layer's fp32 qkv, att, gu to compute in (take_saved) */
+    float *qkv_w = a->prec != PREC_FP32 ? take(k, N * 3 * C) : NULL, *att_w = a->prec != PREC_FP32 ? take(k, a->B * H * TT) : NULL,
+          *gu_w = a->prec != PREC_FP32 ? take(k, N * 2 * I) : NULL;
+    for (int l = 0; l < L; l++) take_saved(a, k, kh, N * 3 * C, qkv_w, &a->layer[l].qkv, &a->layer[l].qkvh);
+    for (int l = 0; l < L; l++) take_saved(a, k, kh, a->B * H * TT, att_w, &a->layer[l].att, &a->layer[l].atth);
+    for (int l = 0; l < L; l++) take_saved(a, k, kh, N * 2 * I, gu_w, &a->layer[l].gu, &a->layer[l].guh);
     for (int l = 0; l < L; l++) take_input(a, k, kh, N * I, &a->layer[l].hmlp, &a->layer[l].hmlph);
     for (int l = 0; l < L; l++) a->layer[l].res_out = l + 1 < L ? a->layer[l + 1].res : a->res_final;
     take_input(a, k, kh, N * C, &a->lnf, &a->lnfh);
@@ -670,6 +683,22 @@ static void norm_bwd(const Model *m, float *dx, const float *dout, const float *
     grad_store(m, w, (size_t)C);
 }
 
+/* bf16 modes: the working buffer f (n values) rounded into the layer's saved bf16 copy h, and f set to the
+ * rounded values, so the rest of the forward pass computes with what the backward pass will read. */
+static void keep(const Model *m, bf16_t *h, float *f, size_t n) {
+    if (m->prec == PREC_FP32) return;
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++) {
+        h[i] = bf16_round(f[i]);
+        f[i] = bf16_widen(h[i]);
+    }
+}
+
+/* bf16 modes: the layer's saved bf16 copy widened back into the working buffer, before its backward. */
+static void restore(const Model *m, float *f, const bf16_t *h, size_t n) {
+    if (m->prec != PREC_FP32) bf16_widen_vec(f, h, n);
+}
+
 /* bf16_pure: a tensor PyTorch's bf16 model holds in bf16, rounded where it is produced. */
 static void pure_round(const Model *m, float *x, size_t n) {
     if (m->prec == PREC_BF16_PURE) bf16_quantize_vec(x, n);
@@ -728,9 +757,11 @@ float model_forward(Model *m, const int *inputs, const int *targets, int B, int 
         PROF(P_LINEAR);
         rope_forward(s->qkv, 3 * C, a->rope_cos, a->rope_sin, B, T, 2 * H, D); /* q and k: 2H adjacent heads */
         pure_round(m, s->qkv, 3 * NC);
+        keep(m, s->qkvh, s->qkv, 3 * NC);
         PROF(P_ROPE);
         attention_forward(input_target(m, s->atty), C, s->att, s->qkv, s->qkv + C, s->qkv + 2 * C, 3 * C, B, T, H, D);
         save_input(m, s->attyh, NC);
+        keep(m, s->atth, s->att, (size_t)B * H * T * T); /* y above used the unrounded probabilities */
         PROF(P_ATTN);
         vec_copy(s->res_mid, s->res, NC);
         PROF(P_COPY);
@@ -743,6 +774,7 @@ float model_forward(Model *m, const int *inputs, const int *targets, int B, int 
         PROF(P_NORM);
         lin_fwd(m, s->gu, s->ln2, s->ln2h, w->gate_up, N, C, 2 * I, 0.0f);
         pure_round(m, s->gu, (size_t)N * 2 * I);
+        keep(m, s->guh, s->gu, (size_t)N * 2 * I);
         PROF(P_LINEAR);
         swiglu_forward(input_target(m, s->hmlp), s->gu, N, I);
         save_input(m, s->hmlph, (size_t)N * I);
@@ -801,6 +833,9 @@ void model_backward(Model *m, float scale) {
     for (int l = L - 1; l >= 0; l--) {
         const LayerAt *w = &m->at.layer[l];
         const LayerActs *s = &a->layer[l];
+        restore(m, s->qkv, s->qkvh, (size_t)N * 3 * C);
+        restore(m, s->att, s->atth, (size_t)B * H * T * T);
+        restore(m, s->gu, s->guh, (size_t)N * 2 * I);
         /* MLP block: d_res is the gradient of res_out and passes through the residual unchanged */
         lin_bwd(m, a->d_h, a->d_res, s->hmlp, s->hmlph, w->down, N, I, C, 0.0f);
         PROF(P_LINEAR);
