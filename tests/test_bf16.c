@@ -11,6 +11,7 @@
  * way, an error growing like K: the all-positive case below fails that bound for K >= 30. */
 #include "check.h"
 #include "common.h"
+#include "config.h"
 #include "matmul_bf16.h"
 #include "model.h"
 #include "optim.h"
@@ -384,16 +385,45 @@ static void test_memory(void) {
     }
     CHECK(mm[1].acts < mm[0].acts, "bf16 activations take less memory than fp32's", "bf16 %zu fp32 %zu", mm[1].acts,
           mm[0].acts);
-    /* experiments/llama_1b.yaml's model and sequence length, bf16_pure, micro-batch 4 */
-    ModelConfig b1 = {.hidden_size = 2048, .intermediate_size = 5461, .num_attention_heads = 32, .num_hidden_layers = 24,
-                      .vocab_size = 32000, .max_position_embeddings = 1024, .rms_norm_eps = 1e-6, .rope_theta = 10000,
-                      .initializer_range = 0.02};
+
+    /* The 60M configuration's saved activations per layer (the difference of 8 and 7 layers, so the head's logits
+     * and the bf16 modes' one-layer working buffers drop out): bf16 stores every per-layer activation but the
+     * residual stream in bf16, so a layer takes 0.55 of fp32's at 60M (seq 256); the budget is 0.6 ("roughly
+     * half"). */
+    Config cfg;
+    Err e = {{0}};
+    if (config_load(&cfg, "experiments/llama_60m.yaml", &e)) {
+        CHECK(0, "read experiments/llama_60m.yaml", "%s", e.msg);
+        return;
+    }
+    int B = cfg.train.micro_batch_size, T = cfg.data.seq_len;
+    double layer[3], total[3];
+    for (int k = 0; k < 3; k++) {
+        ModelConfig c8 = cfg.model, c7 = cfg.model;
+        c7.num_hidden_layers = c8.num_hidden_layers - 1;
+        ModelMem m8, m7;
+        model_estimate_mem(&c8, B, T, 1, precs[k], &m8);
+        model_estimate_mem(&c7, B, T, 1, precs[k], &m7);
+        layer[k] = (double)(m8.acts - m7.acts);
+        total[k] = (double)m8.acts;
+        printf("# 60M micro-batch %d x %d, %s: saved activations %.1f MB, %.2f MB per layer\n", B, T,
+               precision_name(precs[k]), total[k] / 1e6, layer[k] / 1e6);
+    }
+    CHECK(layer[1] <= 0.6 * layer[0] && layer[2] <= 0.6 * layer[0],
+          "bf16 modes' saved activations per layer at most 0.6 of fp32's (60M)", "fp32 %.0f bf16 %.0f bf16_pure %.0f",
+          layer[0], layer[1], layer[2]);
+
+    /* experiments/llama_1b.yaml in bf16_pure at micro-batch 4 */
+    if (config_load(&cfg, "experiments/llama_1b.yaml", &e)) {
+        CHECK(0, "read experiments/llama_1b.yaml", "%s", e.msg);
+        return;
+    }
     ModelMem big;
-    double gb = model_estimate_mem(&b1, 4, 256, 1, PREC_BF16_PURE, &big) ? -1 : model_mem_total(&big) / 1e9;
-    CHECK(gb > 0 && gb < 24.0 * 1073741824 / 1e9, "1B bf16_pure at micro-batch 4 x 256 fits in 24 GiB (accounting)",
-          "%.2f GB", gb);
-    printf("# 1B bf16_pure micro-batch 4 x 256: %.2f GB (state %.2f, activations %.2f, backward scratch %.2f)\n", gb,
-           big.state / 1e9, big.acts / 1e9, big.scratch / 1e9);
+    double gib = model_estimate_mem(&cfg.model, 4, cfg.data.seq_len, 1, PREC_BF16_PURE, &big) ? -1
+                                                                                               : model_mem_total(&big) / 1073741824.0;
+    CHECK(gib > 0 && gib <= 24.0, "1B bf16_pure at micro-batch 4 fits in 24 GiB (memory accounting)", "%.2f GiB", gib);
+    printf("# 1B bf16_pure micro-batch 4 x %d: %.2f GiB (state %.2f, activations %.2f, backward scratch %.2f)\n",
+           cfg.data.seq_len, gib, big.state / 1073741824.0, big.acts / 1073741824.0, big.scratch / 1073741824.0);
 }
 
 int main(void) {
