@@ -8,7 +8,8 @@
 # with MPI's message and leaves no unloadable checkpoint marked complete; rerunning resumes: on 2 ranks
 # bit for bit the uninterrupted 2-rank run, on 1 rank (a copy of the interrupted run) within the
 # tolerances above.
-# A batch that does not divide among the ranks is refused. Skipped only when mpirun is missing.
+# A batch that does not divide among the ranks is refused, as is train.dtype bf16_pure. Skipped only when
+# mpirun is missing.
 set -u
 BIN=${AD_BIN:?}; T=${AD_TMP:?}/mpi; mkdir -p "$T"
 ok()   { echo "ok $1"; }
@@ -112,6 +113,11 @@ ranks0=$(find "$T/two_alphadecay" -newer "$T/tiny.yaml" -name '*.tmp*' | wc -l)
 $MPIRUN -np 3 "$BIN" train "$T/tiny.yaml" --out "$T/three" >"$T/three.log" 2>&1; rc=$?
 [ $rc -ne 0 ] && grep -q "cannot be divided among 3 ranks" "$T/three.log" && [ ! -e "$T/three/summary.json" ] &&
     ok mpi_indivisible_batch_refused || fail mpi_indivisible_batch_refused "rc $rc: $(head -2 "$T/three.log")"
+
+# bf16_pure keeps bf16 gradients and moments, which the ranks do not exchange: refused on 2 ranks.
+$MPIRUN -np 2 "$BIN" train "$T/tiny.yaml" --set train.dtype=bf16_pure --out "$T/pure2" >"$T/pure2.log" 2>&1; rc=$?
+[ $rc -ne 0 ] && grep -q "bf16_pure trains in one process" "$T/pure2.log" && [ ! -e "$T/pure2/summary.json" ] &&
+    ok mpi_bf16_pure_refused || fail mpi_bf16_pure_refused "rc $rc: $(head -2 "$T/pure2.log")"
 
 # SIGKILL of rank 1 after the first checkpoint, then resume on 2 ranks: equal to two_alphadecay.
 K="$T/kill"

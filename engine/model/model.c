@@ -1,10 +1,11 @@
 /* model.c - the LLaMA decoder of model.h: module table, parameter buffers, init, activations,
  * forward and backward.
  *
- * The passes reach tensors only through the views m->w and m->g (model_view), built once from the
- * table. Fusions that rely on the table order (model.h): q, k, v of a layer are consecutive, so they
- * form one (3C, C) weight and one GEMM writes a (N, 3C) qkv buffer; gate and up are consecutive, one
- * (2I, C) weight writing (N, 2I); model_view checks the adjacency. The residual adds are folded into
+ * The passes reach tensors only through their offsets m->at (model_offsets), built once from the table,
+ * in whichever buffer holds them (fp32 params/grads, the bf16 copy wbf, or bf16_pure's hw/hg). Fusions
+ * that rely on the table order (model.h): q, k, v of a layer are consecutive, so they form one (3C, C)
+ * weight and one GEMM writes a (N, 3C) qkv buffer; gate and up are consecutive, one (2I, C) weight
+ * writing (N, 2I); model_offsets checks the adjacency. The residual adds are folded into
  * o_proj and down_proj (GEMM with beta = 1 on a copy of the residual stream).
  *
  * Memory: the activations saved for backward and the backward scratch are laid out by carve_forward
@@ -14,7 +15,10 @@
  * Precision (model.h): in the bf16 modes the Linear products run through mm_bf16 (matmul_bf16.h) on the
  * bf16 weight copy m->wbf, and the activations that only feed those products (ln1, ln2, atty, hmlp, lnf)
  * are saved in bf16 (a second block, ModelActs.hmem): their producers (RMSNorm, attention, SwiGLU) write
- * fp32 into the scratch xf, which is rounded into the bf16 buffer. Everything else stays fp32. */
+ * fp32 into the scratch xf, which is rounded into the bf16 buffer. q/k/v, the attention probabilities and
+ * the gate/up values are computed in one-layer fp32 working buffers and saved in bf16 (keep / restore).
+ * The residual stream, the RMSNorm scales and the logits stay fp32. bf16_pure reads its bf16 weights and
+ * accumulates into its bf16 gradients through norm_w and grad_acc / grad_store. */
 #include "model.h"
 
 #include "kernels.h"

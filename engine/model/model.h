@@ -1,9 +1,9 @@
-/* model.h - the LLaMA decoder (docs/method.md, "The model"): one contiguous fp32 parameter buffer described
+/* model.h - the LLaMA decoder (docs/method.md, "The model"): one contiguous parameter buffer described
  * by one module table, forward and backward passes over a micro-batch.
  *
  * Layout: every tensor lives in m->params at t->offset, row-major with PyTorch's shape, so a Linear
  * weight is (out, in) and y = x W^T. Gradients (m->grads) and Adam moments (m->adam_m, m->adam_v) use
- * the same offsets. The table is in Hugging Face state_dict order:
+ * the same offsets, as do bf16_pure's bf16 arrays (m->hw, hg, hm, hv) that replace those four buffers. The table is in Hugging Face state_dict order:
  *   model.embed_tokens.weight
  *   per layer l: model.layers.l.input_layernorm.weight, .self_attn.{q,k,v,o}_proj.weight,
  *                model.layers.l.post_attention_layernorm.weight, .mlp.{gate,up,down}_proj.weight
