@@ -9,27 +9,11 @@
 #    twice that; measured 7e-4);
 #  - the dtype is recorded in config.yaml and summary.json; a bad dtype is refused.
 set -u
-BIN=${AD_BIN:?}; T=${AD_TMP:?}/bf16; mkdir -p "$T"
-ok()   { echo "ok $1"; }
-fail() { echo "FAIL $1: $2"; FAILED=1; }
-FAILED=0
+. "$(dirname "$0")/lib.sh"; e2e_setup bf16
 
-awk 'BEGIN { srand(3); split("the a one every some", D); split("cat dog bird model matrix layer", N);
-             split("eats sees trains decays fits learns", V); split("slowly quickly well badly today", A);
-             for (d = 0; d < 300; d++) { s = "";
-               for (k = 0; k < 4; k++) s = s D[int(rand()*5)+1] " " N[int(rand()*6)+1] " " V[int(rand()*6)+1] " " A[int(rand()*5)+1] ". ";
-               print "{\"text\": \"" s "\"}" } }' > "$T/corpus.jsonl"
-if ! "$BIN" prep --input "$T/corpus.jsonl" --out "$T/data" --vocab-size 300 --val-fraction 0.1 --seed 1 >"$T/prep.log" 2>&1; then
-    fail prep_for_bf16 "$(tail -1 "$T/prep.log")"; exit 1
-fi
-cat > "$T/small.yaml" <<YAML
-model: {hidden_size: 64, intermediate_size: 172, num_attention_heads: 4, num_hidden_layers: 2, vocab_size: 300}
-data: {train: $T/data/train.bin, val: $T/data/val.bin, seq_len: 32}
-train: {lr: 0.003, batch_size: 8, micro_batch_size: 4, steps: 200, warmup_steps: 10, seed: 5, threads: 1}
-decay: {method: uniform, weight_decay: 1.0e-5}
-eval: {every: 0, tokens: 4000}
-checkpoint: {every: 0, keep: 1}
-YAML
+grammar_corpus "$T/corpus.jsonl" 3 300 adverbs
+prep_corpus prep_for_bf16
+tiny_yaml hidden=64 inter=172 heads=4 lr=0.003 steps=200 warmup=10 eval_tokens=4000 >"$T/small.yaml"
 val_loss() { grep -o '"final_val_loss": [0-9.e+-]*' "$1/summary.json" | awk '{print $2}'; }
 
 # 1. final loss gaps after 200 updates

@@ -4,29 +4,14 @@
 # AdaDecay run's from its logged gradnorms by the per-layer sigmoid; AWD's lambda is in metrics.jsonl;
 # spectra files exist; `esd` reads the checkpoint in every format; bad input fails cleanly.
 set -u
-BIN=${AD_BIN:?}; T=${AD_TMP:?}/decay; mkdir -p "$T"
-ok()   { echo "ok $1"; }
-fail() { echo "FAIL $1: $2"; FAILED=1; }
-FAILED=0
+. "$(dirname "$0")/lib.sh"; e2e_setup decay
 
-awk 'BEGIN { srand(5); split("the a one every some", D); split("cat dog bird model matrix layer", N);
-             split("eats sees trains decays fits learns", V);
-             for (d = 0; d < 200; d++) { s = "";
-               for (k = 0; k < 4; k++) s = s D[int(rand()*5)+1] " " N[int(rand()*6)+1] " " V[int(rand()*6)+1] ". ";
-               print "{\"text\": \"" s "\"}" } }' > "$T/corpus.jsonl"
-if ! "$BIN" prep --input "$T/corpus.jsonl" --out "$T/data" --vocab-size 300 --val-fraction 0.1 --seed 1 >"$T/prep.log" 2>&1; then
-    fail decay_prep "$(tail -1 "$T/prep.log")"; exit 1
-fi
+grammar_corpus "$T/corpus.jsonl" 5 200
+prep_corpus decay_prep
 
 run() { # name method [extra yaml decay keys]
-    cat > "$T/$1.yaml" <<YAML
-model: {hidden_size: 64, intermediate_size: 172, num_attention_heads: 2, num_hidden_layers: 2, vocab_size: 300}
-data: {train: $T/data/train.bin, val: $T/data/val.bin, seq_len: 32}
-train: {lr: 0.005, batch_size: 4, micro_batch_size: 4, steps: 12, warmup_steps: 2, seed: 3, threads: 1}
-decay: {method: $2, weight_decay: 1.0e-5, update_every: 5 $3}
-eval: {every: 0, tokens: 1000}
-checkpoint: {every: 0, keep: 1}
-YAML
+    tiny_yaml hidden=64 inter=172 batch=4 steps=12 seed=3 eval_tokens=1000 \
+        decay="method: $2, weight_decay: 1.0e-5, update_every: 5 $3" >"$T/$1.yaml"
     "$BIN" train "$T/$1.yaml" --out "$T/$1" >"$T/$1.log" 2>&1
 }
 

@@ -4,10 +4,7 @@
 # tensor, extra metadata). Gaussian weights must give the Marchenko-Pastur-shaped alphas of docs/method.md
 # section 6 (square ~2.1, aspect ratio 2.69 ~3.0), identical to the same weights stored as F32.
 set -u
-BIN=${AD_BIN:?}; T=${AD_TMP:?}/esdforeign; mkdir -p "$T"
-FAILED=0
-ok()   { echo "ok $1"; }
-fail() { echo "FAIL $1: $2"; FAILED=1; }
+. "$(dirname "$0")/lib.sh"; e2e_setup esdforeign
 if ! command -v python3 >/dev/null; then echo "skipped esd_foreign_files: python3 is not installed"; exit 0; fi
 
 python3 - "$T" <<'PY'

@@ -3,10 +3,7 @@
 # the paper's Figure 9 grid, the data order fixed by data.seed (train.seed seeds the initialisation
 # only), gradient clipping before the decay hook, and the authors' evaluation convention.
 set -u
-BIN=${AD_BIN:?}; T=${AD_TMP:?}/fidelity; mkdir -p "$T"
-ok()   { echo "ok $1"; }
-fail() { echo "FAIL $1: $2"; FAILED=1; }
-FAILED=0
+. "$(dirname "$0")/lib.sh"; e2e_setup fidelity
 
 # --- 1. Figure 9: exactly the paper's (s1, s2) pairs on LLaMA-135M, mirrored by the small twin
 pairs() { "$BIN" sweep list "$1" | grep -o 'decay.s1=[0-9.]* decay.s2=[0-9.]*' | sort -u | tr '\n' ' '; }
@@ -17,21 +14,9 @@ if [ "$got" = "$want" ] && [ "$got_small" = "$want" ] && grep -q '^base: experim
 else fail fig9_paper_grid "paper-scale [$got] small [$got_small] base $(grep '^base' sweeps/fig9.yaml)"; fi
 
 # a corpus with structure to learn (as e2e_train.sh)
-awk 'BEGIN { srand(3); split("the a one every some", D); split("cat dog bird model matrix layer", N);
-             split("eats sees trains decays fits learns", V); split("slowly quickly well badly today", A);
-             for (d = 0; d < 300; d++) { s = "";
-               for (k = 0; k < 4; k++) s = s D[int(rand()*5)+1] " " N[int(rand()*6)+1] " " V[int(rand()*6)+1] " " A[int(rand()*5)+1] ". ";
-               print "{\"text\": \"" s "\"}" } }' > "$T/corpus.jsonl"
-"$BIN" prep --input "$T/corpus.jsonl" --out "$T/data" --vocab-size 300 --val-fraction 0.1 --seed 1 --quiet >"$T/prep.log" 2>&1 \
-    || { fail prep "$(tail -1 "$T/prep.log")"; exit 1; }
-cat > "$T/tiny.yaml" <<YAML
-model: {hidden_size: 32, intermediate_size: 88, num_attention_heads: 2, num_hidden_layers: 2, vocab_size: 300}
-data: {train: $T/data/train.bin, val: $T/data/val.bin, seq_len: 32}
-train: {lr: 0.005, batch_size: 8, micro_batch_size: 4, steps: 6, warmup_steps: 2, seed: 5, threads: 1}
-decay: {method: uniform, weight_decay: 1.0e-5}
-eval: {every: 0, tokens: 2000}
-checkpoint: {every: 0, keep: 1}
-YAML
+grammar_corpus "$T/corpus.jsonl" 3 300 adverbs
+prep_corpus prep --quiet
+tiny_yaml >"$T/tiny.yaml"
 losses() { grep -o '"loss": [-0-9.e]*' "$1/metrics.jsonl"; }
 final() { echo "$1"/checkpoint/step_*/model.safetensors; }
 

@@ -3,11 +3,8 @@
 # result or a one-line error naming the file, never a crash, a write outside the output directory or
 # a silently wrong run.
 set -u
-BIN=${AD_BIN:?}; T=${AD_TMP:?}/hardening; mkdir -p "$T"
+. "$(dirname "$0")/lib.sh"; e2e_setup hardening
 ROOT=$(pwd)
-FAILED=0
-ok()   { echo "ok $1"; }
-fail() { echo "FAIL $1: $2"; FAILED=1; }
 have_py=1; command -v python3 >/dev/null || have_py=0
 
 # ---- esd: a tensor name of 200+ characters with a quote and a backslash (was a heap use-after-free;
@@ -153,21 +150,9 @@ hits=$(grep -rnE '(^|[^_a-zA-Z])(system|popen) *\(' "$ROOT"/engine "$ROOT"/analy
 if [ -z "$hits" ]; then ok no_system_or_popen; else fail no_system_or_popen "$(echo "$hits" | head -3)"; fi
 
 # ---- a trained tiny run for the checkpoint and silent-acceptance cases ----
-awk 'BEGIN { srand(3); split("the a one every some", D); split("cat dog bird model matrix layer", N);
-             split("eats sees trains decays fits learns", V);
-             for (d = 0; d < 120; d++) { s = "";
-               for (k = 0; k < 4; k++) s = s D[int(rand()*5)+1] " " N[int(rand()*6)+1] " " V[int(rand()*6)+1] ". ";
-               print "{\"text\": \"" s "\"}" } }' >"$T/corpus.jsonl"
-"$BIN" prep --input "$T/corpus.jsonl" --out "$T/data" --vocab-size 300 --val-fraction 0.1 --seed 1 >"$T/prep.log" 2>&1 ||
-    { fail prep "$(tail -1 "$T/prep.log")"; exit 1; }
-cat >"$T/tiny.yaml" <<YAML
-model: {hidden_size: 32, intermediate_size: 88, num_attention_heads: 2, num_hidden_layers: 2, vocab_size: 300}
-data: {train: $T/data/train.bin, val: $T/data/val.bin, seq_len: 16}
-train: {lr: 0.005, batch_size: 4, micro_batch_size: 4, steps: 6, warmup_steps: 1, seed: 5, threads: 1}
-decay: {method: uniform, weight_decay: 1.0e-5}
-eval: {every: 0, tokens: 500}
-checkpoint: {every: 2, keep: 3}
-YAML
+grammar_corpus "$T/corpus.jsonl" 3 120
+prep_corpus prep
+tiny_yaml seq=16 batch=4 warmup=1 eval_tokens=500 ckpt_every=2 keep=3 >"$T/tiny.yaml"
 "$BIN" train "$T/tiny.yaml" --out "$T/full" >"$T/full.log" 2>&1 || { fail train "$(tail -2 "$T/full.log")"; exit 1; }
 
 # ---- checkpoints: one flipped byte in the newest model is found; resume falls back with a warning

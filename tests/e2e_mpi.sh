@@ -11,10 +11,7 @@
 # A batch that does not divide among the ranks is refused, as is train.dtype bf16_pure. Skipped only when
 # mpirun is missing.
 set -u
-BIN=${AD_BIN:?}; T=${AD_TMP:?}/mpi; mkdir -p "$T"
-ok()   { echo "ok $1"; }
-fail() { echo "FAIL $1: $2"; FAILED=1; }
-FAILED=0
+. "$(dirname "$0")/lib.sh"; e2e_setup mpi
 command -v mpirun >/dev/null 2>&1 || { echo "skipped mpi: mpirun not installed (apt-get install openmpi-bin libopenmpi-dev)"; exit 0; }
 # Open MPI refuses to run as root without these; set here only, for this test's jobs. Yielding when
 # idle keeps a waiting rank from spinning on the core the other rank needs (2 cores, shared).
@@ -27,23 +24,12 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
 mpi_job() { local d; d=$(mktemp -d "$T/ompi.XXXXXX"); OMPI_MCA_orte_tmpdir_base=$d mpirun --oversubscribe "$@"; }
 MPIRUN=mpi_job
 
-awk 'BEGIN { srand(3); split("the a one every some", D); split("cat dog bird model matrix layer", N);
-             split("eats sees trains decays fits learns", V); split("slowly quickly well badly today", A);
-             for (d = 0; d < 300; d++) { s = "";
-               for (k = 0; k < 4; k++) s = s D[int(rand()*5)+1] " " N[int(rand()*6)+1] " " V[int(rand()*6)+1] " " A[int(rand()*5)+1] ". ";
-               print "{\"text\": \"" s "\"}" } }' > "$T/corpus.jsonl"
-"$BIN" prep --input "$T/corpus.jsonl" --out "$T/data" --vocab-size 300 --val-fraction 0.1 --seed 1 >"$T/prep.log" 2>&1 ||
-    { fail mpi_prep "$(tail -1 "$T/prep.log")"; exit 1; }
+grammar_corpus "$T/corpus.jsonl" 3 300 adverbs
+prep_corpus mpi_prep
 
 # 4 micro-batches per update: 2 per rank. Width 64 so the tuned modules pass eigs_thresh 10.
-cat > "$T/tiny.yaml" <<YAML
-model: {hidden_size: 64, intermediate_size: 96, num_attention_heads: 2, num_hidden_layers: 2, vocab_size: 300}
-data: {train: $T/data/train.bin, val: $T/data/val.bin, seq_len: 32}
-train: {lr: 0.005, batch_size: 8, micro_batch_size: 2, steps: 20, warmup_steps: 4, seed: 5, threads: 1}
-decay: {weight_decay: 1.0e-3, update_every: 5, eigs_thresh: 10}
-eval: {every: 10, tokens: 2000}
-checkpoint: {every: 10, keep: 2}
-YAML
+tiny_yaml hidden=64 inter=96 micro=2 steps=20 warmup=4 decay="weight_decay: 1.0e-3, update_every: 5, eigs_thresh: 10" \
+    eval_every=10 ckpt_every=10 keep=2 >"$T/tiny.yaml"
 
 # Largest relative difference of two files' float32 payloads after their safetensors headers (same
 # layout): |a - b| / max(|a|, |b|, 0.01), the floor being about half the initial weight scale.

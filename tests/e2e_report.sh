@@ -3,11 +3,8 @@
 # tests/data/report/expected_table.md byte for byte, failed / partial / unreadable runs shown as such,
 # refusals of bad specs and mixed cells, and figures rendered to non-empty PNG/PDF when gnuplot exists.
 set -u
-BIN=${AD_BIN:?}; T=${AD_TMP:?}/report; rm -rf "$T"; mkdir -p "$T"
+. "$(dirname "$0")/lib.sh"; e2e_setup report fresh
 HERE=$(cd "$(dirname "$0")" && pwd)
-ok()   { echo "ok $1"; }
-fail() { echo "FAIL $1: $2"; FAILED=1; }
-FAILED=0
 
 # run NAME METHOD WD SEED STATUS PPL   (STATUS "-" = no summary.json yet)
 run() {
@@ -151,19 +148,10 @@ else
 fi
 # 5. figures from real runs (spectra files, decay.jsonl): a tiny Uniform and AlphaDecay run each
 if command -v gnuplot >/dev/null 2>&1; then
-    awk 'BEGIN { srand(7); split("the a one every some", D); split("cat dog bird model matrix layer", N);
-                 split("eats sees trains decays fits learns", V);
-                 for (d = 0; d < 200; d++) { s = ""; for (k = 0; k < 4; k++) s = s D[int(rand()*5)+1] " " N[int(rand()*6)+1] " " V[int(rand()*6)+1] ". ";
-                   print "{\"text\": \"" s "\"}" } }' > "$T/corpus.jsonl"
-    "$BIN" prep --input "$T/corpus.jsonl" --out "$T/data" --vocab-size 300 --val-fraction 0.1 --seed 1 >"$T/prep.log" 2>&1
-    cat > "$T/tiny.yaml" <<YAML
-model: {hidden_size: 64, intermediate_size: 172, num_attention_heads: 2, num_hidden_layers: 2, vocab_size: 300}
-data: {train: $T/data/train.bin, val: $T/data/val.bin, seq_len: 32}
-train: {lr: 0.005, batch_size: 8, micro_batch_size: 4, steps: 20, warmup_steps: 2, seed: 1, threads: 1}
-decay: {method: uniform, weight_decay: 1.0e-5, update_every: 10}
-eval: {every: 10, tokens: 1000}
-checkpoint: {every: 0, keep: 1}
-YAML
+    grammar_corpus "$T/corpus.jsonl" 7 200
+    prep_corpus report_prep
+    tiny_yaml hidden=64 inter=172 steps=20 seed=1 decay="method: uniform, weight_decay: 1.0e-5, update_every: 10" \
+        eval_every=10 eval_tokens=1000 >"$T/tiny.yaml"
     for m in uniform alphadecay; do
         "$BIN" train "$T/tiny.yaml" --set decay.method=$m --out "$T/real/tw/$m" >"$T/train_$m.log" 2>&1 || fail "train_$m" "$(tail -1 "$T/train_$m.log")"
     done

@@ -6,30 +6,15 @@
 # to the same files, a completed directory refuses a different config, and a diverging run is marked
 # diverged (validation loss above ln(vocab) + margin), writes only valid JSON and shows in tables.
 set -u
-BIN=${AD_BIN:?}; T=${AD_TMP:?}/rundir; rm -rf "$T"; mkdir -p "$T"
-ok()   { echo "ok $1"; }
-fail() { echo "FAIL $1: $2"; FAILED=1; }
-FAILED=0
+. "$(dirname "$0")/lib.sh"; e2e_setup rundir fresh
 
-awk 'BEGIN { srand(7); split("the a one every some", D); split("cat dog bird model matrix layer", N);
-             split("eats sees trains decays fits learns", V);
-             for (d = 0; d < 200; d++) { s = "";
-               for (k = 0; k < 4; k++) s = s D[int(rand()*5)+1] " " N[int(rand()*6)+1] " " V[int(rand()*6)+1] ". ";
-               print "{\"text\": \"" s "\"}" } }' > "$T/corpus.jsonl"
-if ! "$BIN" prep --input "$T/corpus.jsonl" --out "$T/data" --vocab-size 300 --val-fraction 0.1 --seed 1 >"$T/prep.log" 2>&1; then
-    fail rundir_prep "$(tail -1 "$T/prep.log")"; exit 1
-fi
+grammar_corpus "$T/corpus.jsonl" 7 200
+prep_corpus rundir_prep
 # STEPS CHECKPOINT_EVERY METHOD [HIDDEN INTERMEDIATE]
 config() {
-    cat <<YAML
-model: {hidden_size: ${4:-32}, intermediate_size: ${5:-88}, num_attention_heads: 2, num_hidden_layers: 2, vocab_size: 300}
-data: {train: $T/data/train.bin, val: $T/data/val.bin, seq_len: 32}
-train: {lr: 0.005, batch_size: 4, micro_batch_size: 4, steps: $1, warmup_steps: 2, seed: 5, threads: 1}
-decay: {method: $3, weight_decay: 1.0e-5, update_every: 2}
-eval: {every: 5, tokens: 500}
-log: {every: 1}
-checkpoint: {every: $2, keep: 2}
-YAML
+    tiny_yaml hidden="${4:-32}" inter="${5:-88}" batch=4 steps="$1" decay="method: $3, weight_decay: 1.0e-5, update_every: 2" \
+        eval_every=5 eval_tokens=500 ckpt_every="$2" keep=2
+    echo "log: {every: 1}"
 }
 config 20 5 uniform > "$T/tiny.yaml"
 config 20 0 uniform > "$T/tiny_end.yaml"      # checkpoint only at the end: the logs fill up first

@@ -3,32 +3,13 @@
 # bit-identical; a run killed with SIGKILL (and one stopped by SIGTERM) and resumed ends with exactly
 # the weights and losses of an uninterrupted run; eval and train.init work; bad input fails cleanly.
 set -u
-BIN=${AD_BIN:?}; T=${AD_TMP:?}/train; mkdir -p "$T"
-ok()   { echo "ok $1"; }
-fail() { echo "FAIL $1: $2"; FAILED=1; }
-FAILED=0
+. "$(dirname "$0")/lib.sh"; e2e_setup train
 
 # A corpus with structure to learn: sentences from a small grammar, deterministic.
-gen_corpus() {
-    awk 'BEGIN { srand(3); split("the a one every some", D); split("cat dog bird model matrix layer", N);
-                 split("eats sees trains decays fits learns", V); split("slowly quickly well badly today", A);
-                 for (d = 0; d < 300; d++) { s = "";
-                   for (k = 0; k < 4; k++) s = s D[int(rand()*5)+1] " " N[int(rand()*6)+1] " " V[int(rand()*6)+1] " " A[int(rand()*5)+1] ". ";
-                   print "{\"text\": \"" s "\"}" } }' > "$T/corpus.jsonl"
-}
-gen_corpus
-if ! "$BIN" prep --input "$T/corpus.jsonl" --out "$T/data" --vocab-size 300 --val-fraction 0.1 --seed 1 >"$T/prep.log" 2>&1; then
-    fail prep_for_training "$(tail -1 "$T/prep.log")"; exit 1
-fi
+grammar_corpus "$T/corpus.jsonl" 3 300 adverbs
+prep_corpus prep_for_training
 
-cat > "$T/tiny.yaml" <<YAML
-model: {hidden_size: 32, intermediate_size: 88, num_attention_heads: 2, num_hidden_layers: 2, vocab_size: 300}
-data: {train: $T/data/train.bin, val: $T/data/val.bin, seq_len: 32}
-train: {lr: 0.005, batch_size: 8, micro_batch_size: 4, steps: 40, warmup_steps: 4, seed: 5, threads: 1}
-decay: {method: uniform, weight_decay: 1.0e-5}
-eval: {every: 20, tokens: 2000}
-checkpoint: {every: 10, keep: 2}
-YAML
+tiny_yaml steps=40 warmup=4 eval_every=20 ckpt_every=10 keep=2 >"$T/tiny.yaml"
 
 losses() { grep -o '"loss": [-0-9.e]*' "$1/metrics.jsonl"; }
 
