@@ -16,11 +16,16 @@ static void write_shard(const char *name, const uint32_t *tok, size_t n, char *p
     if (shard_write(path, tok, n, 0, &e)) CHECK(0, "write_shard", "%s", e.msg);
 }
 
-static void test_pack(void) {
+/* The tokens 0, 1, ..., 20: each row shows by its values where in the stream it starts. */
+static void write_ramp(const char *name, char *path) {
     uint32_t tok[21];
     for (int i = 0; i < 21; i++) tok[i] = (uint32_t)i;
+    write_shard(name, tok, 21, path);
+}
+
+static void test_pack(void) {
     char path[256];
-    write_shard("pack.bin", tok, 21, path);
+    write_ramp("pack.bin", path);
     DataLoader dl;
     Err e;
     CHECK(loader_open(&dl, path, DATA_PACK, 4, 64, 0, 0, &e) == 0, "pack_open", "%s", e.msg);
@@ -124,10 +129,8 @@ static void test_shuffle(void) {
 
 /* data.train_tokens: only rows inside the first N tokens, in both modes, and every epoch stays inside. */
 static void test_limit(void) {
-    uint32_t tok[21];
-    for (int i = 0; i < 21; i++) tok[i] = (uint32_t)i;
     char path[256];
-    write_shard("limit.bin", tok, 21, path);
+    write_ramp("limit.bin", path);
     DataLoader dl;
     Err e;
     loader_open(&dl, path, DATA_PACK, 4, 64, 1, 3, &e);

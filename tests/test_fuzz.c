@@ -263,6 +263,14 @@ static void path_in(char *buf, size_t n, const char *name) { snprintf(buf, n, "%
 
 static void write_text(const char *path, const char *s) { write_bytes(path, s, strlen(s)); }
 
+/* Writes text to FILE in the scratch directory and fuzzes its reader there. */
+static void fuzz_text(const char *name, const char *file, const char *text, Reader rd, uint64_t seed) {
+    char p[600];
+    path_in(p, sizeof p, file);
+    write_text(p, text);
+    fuzz(name, p, rd, seed);
+}
+
 int main(void) {
     /* thousands of small files written and read: tmpfs when there is one */
     struct stat sb;
@@ -321,15 +329,14 @@ int main(void) {
     } else CHECK(0, "setup_checkpoint", "%s", e.msg);
 
     /* prep.json */
-    path_in(p, sizeof p, "prep.json");
-    write_text(p, "{\n  \"vocab_size\": 16,\n  \"eot_id\": 15,\n  \"eos_id\": 15,\n  \"pad_id\": 15,\n"
-                  "  \"keep_eos_on_truncate\": false,\n  \"tokens\": {\"train\": 300, \"val\": 0}\n}\n");
-    fuzz("prep_json", p, rd_prep_json, 17);
+    fuzz_text("prep_json", "prep.json",
+              "{\n  \"vocab_size\": 16,\n  \"eot_id\": 15,\n  \"eos_id\": 15,\n  \"pad_id\": 15,\n"
+              "  \"keep_eos_on_truncate\": false,\n  \"tokens\": {\"train\": 300, \"val\": 0}\n}\n",
+              rd_prep_json, 17);
 
     /* experiment YAML */
     char shard[600];
     path_in(shard, sizeof shard, "train.bin");
-    path_in(p, sizeof p, "exp.yaml");
     snprintf(q, sizeof q,
              "model: {hidden_size: 32, intermediate_size: 88, num_attention_heads: 2, num_hidden_layers: 2, vocab_size: 300}\n"
              "data: {train: %s, seq_len: 32, mode: pack}\n"
@@ -337,34 +344,31 @@ int main(void) {
              "decay:\n  method: alphadecay\n  weight_decay: 1.0e-5\n  exclude: [lm_head]\n"
              "eval: {every: 20, tokens: 2000}\ncheckpoint: {every: 10, keep: 2}\n",
              shard);
-    write_text(p, q);
-    fuzz("experiment_yaml", p, rd_config, 18);
+    fuzz_text("experiment_yaml", "exp.yaml", q, rd_config, 18);
 
     /* sweep YAML */
     char exp[300];
     path_in(exp, sizeof exp, "exp.yaml");
-    path_in(p, sizeof p, "grid.yaml");
     snprintf(q, sizeof q,
              "name: fz\nbase: %s\nset: {train.steps: 6}\ngrid:\n  decay.method: [uniform, alphadecay]\n"
              "  decay.weight_decay: [1e-5, 5e-6]\nexclude:\n  - {decay.method: uniform, decay.weight_decay: 5e-6}\n"
              "extra:\n  - {decay.method: none}\nwhen:\n  - if: {decay.weight_decay: 1e-5}\n    set: {decay.s2: 3}\n"
              "    else: {decay.s2: 5}\nseeds: [1, 2]\n",
              exp);
-    write_text(p, q);
-    fuzz("sweep_yaml", p, rd_sweep, 19);
+    fuzz_text("sweep_yaml", "grid.yaml", q, rd_sweep, 19);
 
     /* analysis spec */
-    path_in(p, sizeof p, "table.yaml");
-    write_text(p, "table: fz\ntitle: \"Fuzz\"\nresults: res/fx\nmetric: val_ppl\nbetter: lower\nttest: {vs: B}\n"
-                  "rows:\n  - {label: A, where: {decay.method: uniform}}\n  - {label: B, where: {decay.method: alphadecay}}\n"
-                  "columns:\n  - {label: 1e-5, where: {decay.weight_decay: 1e-5}}\n  - {label: all}\n");
-    fuzz("spec_yaml", p, rd_spec, 20);
+    fuzz_text("spec_yaml", "table.yaml",
+              "table: fz\ntitle: \"Fuzz\"\nresults: res/fx\nmetric: val_ppl\nbetter: lower\nttest: {vs: B}\n"
+              "rows:\n  - {label: A, where: {decay.method: uniform}}\n  - {label: B, where: {decay.method: alphadecay}}\n"
+              "columns:\n  - {label: 1e-5, where: {decay.weight_decay: 1e-5}}\n  - {label: all}\n",
+              rd_spec, 20);
 
     /* a results JSONL (metrics / eval lines) */
-    path_in(p, sizeof p, "metrics.jsonl");
-    write_text(p, "{\"step\": 10, \"tokens\": 2560, \"loss\": 4.25, \"lr\": 0.001, \"elapsed_s\": 1.5}\n"
-                  "{\"step\": 20, \"tokens\": 5120, \"loss\": 3.75, \"lr\": 0.001, \"elapsed_s\": 3}\n");
-    fuzz("results_jsonl", p, rd_jsonl, 21);
+    fuzz_text("results_jsonl", "metrics.jsonl",
+              "{\"step\": 10, \"tokens\": 2560, \"loss\": 4.25, \"lr\": 0.001, \"elapsed_s\": 1.5}\n"
+              "{\"step\": 20, \"tokens\": 5120, \"loss\": 3.75, \"lr\": 0.001, \"elapsed_s\": 3}\n",
+              rd_jsonl, 21);
 
     model_free(&g_model);
     scratch_remove(tmpdir);

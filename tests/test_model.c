@@ -150,6 +150,21 @@ static int build(Model *m, ModelConfig c, uint64_t seed, int B, int T) {
     return 0;
 }
 
+/* Forward and backward from zero gradients: the loss; the gradients stay in m->grads. */
+static float one_pass(Model *m, const int *in, const int *tg, int B, int T) {
+    model_zero_grad(m);
+    float loss = model_forward(m, in, tg, B, T, NULL);
+    model_backward(m, 1.0f);
+    return loss;
+}
+
+/* A copy of the gradients (malloc'd), to compare a later pass with. */
+static float *grads_copy(const Model *m) {
+    float *g = malloc(m->n_params * sizeof(float));
+    memcpy(g, m->grads, m->n_params * sizeof(float));
+    return g;
+}
+
 static void random_tokens(int *ids, int n, int V, uint64_t seed) {
     Rng r;
     rng_seed(&r, seed);
@@ -315,8 +330,7 @@ static void test_gradients(void) {
         CHECK(worst < 5e-4, name, "worst relative error %g (max |fd| %g)", worst, gmax);
     }
     /* scale: backward(scale) accumulates scale * grad */
-    float *g1 = malloc(m.n_params * sizeof(float));
-    memcpy(g1, m.grads, m.n_params * sizeof(float));
+    float *g1 = grads_copy(&m);
     model_forward(&m, in, tg, B, T, NULL);
     model_backward(&m, 0.5f);
     double maxrel = 0;
@@ -364,14 +378,11 @@ static void test_mask(void) {
     for (int j = 0; j < V; j++) rs += dl[(size_t)1 * V + j];
     CHECK(fabs(rs) < 1e-7, "dlogits_row_sums_zero", "%g", rs);
     /* a masked target's value does not matter */
-    float *g1 = malloc(m.n_params * sizeof(float));
-    memcpy(g1, m.grads, m.n_params * sizeof(float));
+    float *g1 = grads_copy(&m);
     int tg2[16];
     memcpy(tg2, tg, sizeof tg);
     for (int i = 0; i < 4; i++) tg2[masked[i]] = -1; /* same mask; */
-    model_zero_grad(&m);
-    float loss2 = model_forward(&m, in, tg2, B, T, NULL);
-    model_backward(&m, 1.0f);
+    float loss2 = one_pass(&m, in, tg2, B, T);
     CHECK(loss2 == loss && memcmp(g1, m.grads, m.n_params * sizeof(float)) == 0, "mask_repeatable",
           "loss %g vs %g", loss2, loss);
     /* no valid targets: loss 0, zero gradients */
@@ -401,14 +412,9 @@ static void test_determinism_and_causality(void) {
     int in[16], tg[16];
     random_tokens(in, N, c.vocab_size, 21);
     random_tokens(tg, N, c.vocab_size, 22);
-    model_zero_grad(&m);
-    float l1 = model_forward(&m, in, tg, B, T, NULL);
-    model_backward(&m, 1.0f);
-    float *g1 = malloc(m.n_params * sizeof(float));
-    memcpy(g1, m.grads, m.n_params * sizeof(float));
-    model_zero_grad(&m);
-    float l2 = model_forward(&m, in, tg, B, T, NULL);
-    model_backward(&m, 1.0f);
+    float l1 = one_pass(&m, in, tg, B, T);
+    float *g1 = grads_copy(&m);
+    float l2 = one_pass(&m, in, tg, B, T);
     CHECK(l1 == l2 && memcmp(g1, m.grads, m.n_params * sizeof(float)) == 0, "bit_identical_passes",
           "two passes differ");
 
@@ -461,11 +467,8 @@ static void test_threads(void) {
     int nt = omp_get_max_threads();
     for (int k = 0; k < 3; k++) {
         omp_set_num_threads(k == 2 ? 1 : (nt > 1 ? nt : 2));
-        model_zero_grad(&m);
-        loss[k] = model_forward(&m, in, tg, B, T, NULL);
-        model_backward(&m, 1.0f);
-        g[k] = malloc(m.n_params * sizeof(float));
-        memcpy(g[k], m.grads, m.n_params * sizeof(float));
+        loss[k] = one_pass(&m, in, tg, B, T);
+        g[k] = grads_copy(&m);
     }
     omp_set_num_threads(nt);
     CHECK(loss[0] == loss[1] && memcmp(g[0], g[1], m.n_params * sizeof(float)) == 0, "bit_identical_passes_large",

@@ -51,6 +51,14 @@ static int load(Sweep *s, const char *name, const char *text, Err *e) {
     return sweep_load(s, put(name, buf), e);
 }
 
+/* Loads text as the sweep file NAME, a counted check TEST that it loads; returns its status. */
+static int load_ok(Sweep *s, const char *name, const char *text, const char *test) {
+    Err e = {{0}};
+    int rc = load(s, name, text, &e);
+    CHECK(rc == 0, test, "%s", e.msg);
+    return rc;
+}
+
 static void expect_names(const Sweep *s, const char *const *names, int n, const char *test) {
     int ok = s->n_runs == n;
     for (int i = 0; ok && i < n; i++) ok = !strcmp(s->runs[i].name, names[i]);
@@ -63,13 +71,13 @@ static void expect_names(const Sweep *s, const char *const *names, int n, const 
 static void test_product(void) {
     Sweep s;
     Err e = {{0}};
-    int rc = load(&s, "p.yaml",
-                  "base: @EXP@\n"
-                  "grid:\n"
-                  "  decay.method: [uniform, alphadecay]\n"
-                  "  decay.weight_decay: [1e-5, 0.000005, 1.0e-6]\n", &e);
-    CHECK(rc == 0, "product_load", "%s", e.msg);
-    if (rc) return;
+    if (load_ok(&s, "p.yaml",
+                "base: @EXP@\n"
+                "grid:\n"
+                "  decay.method: [uniform, alphadecay]\n"
+                "  decay.weight_decay: [1e-5, 0.000005, 1.0e-6]\n",
+                "product_load"))
+        return;
     const char *want[] = {"uniform-wd=1e-05", "uniform-wd=5e-06", "uniform-wd=1e-06",
                           "alphadecay-wd=1e-05", "alphadecay-wd=5e-06", "alphadecay-wd=1e-06"};
     expect_names(&s, want, 6, "product_names_in_order");
@@ -96,26 +104,26 @@ static void test_product(void) {
 static void test_full_features(void) {
     Sweep s;
     Err e = {{0}};
-    int rc = load(&s, "f.yaml",
-                  "name: feat\n"
-                  "base: @EXP@\n"
-                  "set: {train.steps: 4}\n"
-                  "grid:\n"
-                  "  decay.weight_decay: [1e-5, 5e-6]\n"
-                  "  decay.method: [uniform, alphadecay]\n"
-                  "extra:\n"
-                  "  - {decay.method: none}\n"
-                  "exclude:\n"
-                  "  - {decay.method: uniform, decay.weight_decay: 5e-6}\n"
-                  "when:\n"
-                  "  - if: {decay.weight_decay: 1e-5}\n"
-                  "    set: {decay.s2: 3}\n"
-                  "    else: {decay.s2: 5}\n"
-                  "  - if: {decay.method: [uniform, none]}\n"
-                  "    set: {decay.update_every: 7}\n"
-                  "seeds: [0, 1]\n", &e);
-    CHECK(rc == 0, "features_load", "%s", e.msg);
-    if (rc) return;
+    if (load_ok(&s, "f.yaml",
+                "name: feat\n"
+                "base: @EXP@\n"
+                "set: {train.steps: 4}\n"
+                "grid:\n"
+                "  decay.weight_decay: [1e-5, 5e-6]\n"
+                "  decay.method: [uniform, alphadecay]\n"
+                "extra:\n"
+                "  - {decay.method: none}\n"
+                "exclude:\n"
+                "  - {decay.method: uniform, decay.weight_decay: 5e-6}\n"
+                "when:\n"
+                "  - if: {decay.weight_decay: 1e-5}\n"
+                "    set: {decay.s2: 3}\n"
+                "    else: {decay.s2: 5}\n"
+                "  - if: {decay.method: [uniform, none]}\n"
+                "    set: {decay.update_every: 7}\n"
+                "seeds: [0, 1]\n",
+                "features_load"))
+        return;
     const char *want[] = {"wd=1e-05-uniform-seed=0",    "wd=1e-05-uniform-seed=1",    "wd=1e-05-alphadecay-seed=0",
                           "wd=1e-05-alphadecay-seed=1", "wd=5e-06-alphadecay-seed=0", "wd=5e-06-alphadecay-seed=1",
                           "none-seed=0",                "none-seed=1"};
@@ -139,9 +147,9 @@ static void test_full_features(void) {
     sweep_free(&s);
 
     /* when does not override a key the point gives itself */
-    rc = load(&s, "w.yaml",
-              "base: @EXP@\ngrid:\n  decay.s2: [4, 6]\nwhen:\n  - if: {decay.s2: 4}\n    set: {decay.s2: 9, decay.s1: 0.5}\n",
-              &e);
+    int rc = load(&s, "w.yaml",
+                  "base: @EXP@\ngrid:\n  decay.s2: [4, 6]\nwhen:\n  - if: {decay.s2: 4}\n    set: {decay.s2: 9, decay.s1: 0.5}\n",
+                  &e);
     CHECK(rc == 0 && !strcmp(val(&s.runs[0], "decay.s2"), "4") && !strcmp(val(&s.runs[0], "decay.s1"), "0.5") &&
               !val(&s.runs[1], "decay.s1"),
           "when_keeps_own_keys", "%s", rc ? e.msg : "wrong values");
@@ -151,14 +159,14 @@ static void test_full_features(void) {
 static void test_bundles_and_experiments(void) {
     Sweep s;
     Err e = {{0}};
-    int rc = load(&s, "b.yaml",
-                  "grid:\n"
-                  "  experiment: [@EXP@, @EXP2@]\n"
-                  "  s1_s2:\n"
-                  "    - {decay.s1: 0.6666, decay.s2: 3}\n"
-                  "    - {decay.s1: 0.5, decay.s2: 5}\n", &e);
-    CHECK(rc == 0, "bundle_load", "%s", e.msg);
-    if (rc) return;
+    if (load_ok(&s, "b.yaml",
+                "grid:\n"
+                "  experiment: [@EXP@, @EXP2@]\n"
+                "  s1_s2:\n"
+                "    - {decay.s1: 0.6666, decay.s2: 3}\n"
+                "    - {decay.s1: 0.5, decay.s2: 5}\n",
+                "bundle_load"))
+        return;
     const char *want[] = {"exp-s1=0.6666-s2=3", "exp-s1=0.5-s2=5", "exp2-s1=0.6666-s2=3", "exp2-s1=0.5-s2=5"};
     expect_names(&s, want, 4, "bundle_and_experiment_names");
     CHECK(strstr(s.runs[2].experiment, "exp2.yaml") && s.runs[2].steps == 12, "experiment_axis_file", "%s steps %ld",
@@ -166,7 +174,7 @@ static void test_bundles_and_experiments(void) {
     sweep_free(&s);
 
     /* values that sanitise to the same text get a hash suffix and stay distinct */
-    rc = load(&s, "h.yaml", "base: @EXP@\ngrid:\n  data.val: [\"v a.bin\", \"v_a.bin\"]\n", &e);
+    int rc = load(&s, "h.yaml", "base: @EXP@\ngrid:\n  data.val: [\"v a.bin\", \"v_a.bin\"]\n", &e);
     CHECK(rc == 0 && s.n_runs == 2 && strcmp(s.runs[0].name, s.runs[1].name) && strstr(s.runs[0].name, "val=v_a.bin-"),
           "sanitised_names_unique", "%s / %s", rc ? e.msg : s.runs[0].name, rc ? "" : s.runs[1].name);
     if (!rc) sweep_free(&s);
@@ -227,12 +235,10 @@ static void test_results_guard(void) {
     Err e = {{0}};
     char rdir[512];
     snprintf(rdir, sizeof rdir, "%s/results/g", dir);
-    int rc = load(&a, "g.yaml", "name: g\nbase: @EXP@\ngrid:\n  decay.method: [uniform, none]\n", &e);
-    CHECK(rc == 0, "guard_load", "%s", e.msg);
-    if (rc) return;
+    if (load_ok(&a, "g.yaml", "name: g\nbase: @EXP@\ngrid:\n  decay.method: [uniform, none]\n", "guard_load")) return;
     CHECK(sweep_check_results(&a, rdir, 1, &e) == 0, "guard_create", "%s", e.msg);
     CHECK(sweep_check_results(&a, rdir, 0, &e) == 0, "guard_same_grid_ok", "%s", e.msg);
-    rc = load(&b, "g.yaml", "name: g\nbase: @EXP@\ngrid:\n  decay.method: [uniform, awd]\n", &e);
+    int rc = load(&b, "g.yaml", "name: g\nbase: @EXP@\ngrid:\n  decay.method: [uniform, awd]\n", &e);
     CHECK(rc == 0 && sweep_check_results(&b, rdir, 1, &e) == -1 && strstr(e.msg, "different grid"),
           "guard_different_grid", "%s", e.msg);
     if (!rc) sweep_free(&b);
