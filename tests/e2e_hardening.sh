@@ -38,19 +38,16 @@ printf 'data: {train: t.bin, seq_len: 32}\ntrain: {batch_size: 4, steps: 10, war
 mkdir -p "$T/names"
 cp "$T/exp.yaml" "$T/names/..yaml"
 printf 'name: esc\ngrid:\n  experiment: [%s]\n' "$T/names/..yaml" >"$T/names/runesc.yaml"
-"$BIN" sweep run "$T/names/runesc.yaml" --dry-run --results "$T/names/res" >"$T/names/out" 2>&1; rc=$?
-if [ $rc -ne 0 ] && grep -q "runesc.yaml" "$T/names/out" && grep -q "starts with '.'" "$T/names/out"; then
-    ok sweep_run_name_from_dotdot_yaml_rejected
-else
-    fail sweep_run_name_from_dotdot_yaml_rejected "rc $rc: $(head -c 300 "$T/names/out")"
-fi
+# dry_run_refused TEST FILE PATTERN1 PATTERN2: `sweep run --dry-run FILE` fails and says both
+dry_run_refused() {
+    local out="$T/names/$1.out" rc
+    "$BIN" sweep run "$2" --dry-run --results "$T/names/res" >"$out" 2>&1; rc=$?
+    if [ $rc -ne 0 ] && grep -q -- "$3" "$out" && grep -q -- "$4" "$out"; then ok "$1"
+    else fail "$1" "rc $rc: $(head -c 300 "$out")"; fi
+}
+dry_run_refused sweep_run_name_from_dotdot_yaml_rejected "$T/names/runesc.yaml" "runesc.yaml" "starts with '.'"
 printf 'base: %s\n' "$T/exp.yaml" >"$T/names/...yaml"
-"$BIN" sweep run "$T/names/...yaml" --dry-run --results "$T/names/res" >"$T/names/out2" 2>&1; rc=$?
-if [ $rc -ne 0 ] && grep -q '\.\.\.yaml' "$T/names/out2" && grep -q "name:" "$T/names/out2"; then
-    ok sweep_name_from_dotdotdot_yaml_rejected
-else
-    fail sweep_name_from_dotdotdot_yaml_rejected "rc $rc: $(head -c 300 "$T/names/out2")"
-fi
+dry_run_refused sweep_name_from_dotdotdot_yaml_rejected "$T/names/...yaml" '\.\.\.yaml' "name:"
 # one finished run for the report commands
 d="$T/rep/res/one/run1"; mkdir -p "$d" "$T/rep/out"
 printf 'version: "0.1.0"\ntrain:\n  seed: 1\ndecay:\n  method: uniform\n  weight_decay: 1e-05\n' >"$d/config.yaml"

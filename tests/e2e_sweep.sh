@@ -43,14 +43,12 @@ chmod +x "$T/fake_train.sh"
 export AD_TRAIN_CMD="$T/fake_train.sh" FAKE_LOG="$T/log"
 
 printf 'data: {train: t.bin, seq_len: 32}\ntrain: {batch_size: 4, steps: 100, warmup_steps: 1}\n' >"$T/exp.yaml"
-cat >"$T/four.yaml" <<EOF
-name: four
-base: $T/exp.yaml
-set: {train.steps: 6}
-grid:
-  decay.method: [uniform, alphadecay]
-  decay.weight_decay: [1e-5, 5e-6]
-EOF
+# four_yaml METHODS: the sweep "four", METHODS x two weight decays over exp.yaml
+four_yaml() {
+    printf 'name: four\nbase: %s\nset: {train.steps: 6}\ngrid:\n  decay.method: [%s]\n  decay.weight_decay: [1e-5, 5e-6]\n' \
+        "$T/exp.yaml" "$1"
+}
+four_yaml "uniform, alphadecay" >"$T/four.yaml"
 
 # finals: "name ppl" of every completed run, sorted
 finals() { for d in "$1"/*/; do [ -f "$d/summary.json" ] && echo "$(basename "$d") $(grep -o '"final_val_ppl": [0-9.]*' "$d/summary.json")"; done | sort; }
@@ -136,14 +134,7 @@ grid:
   decay.method: [uniform, none]
 extra:
   - {decay.method: uniform}" "bad.yaml:5:.*duplicate point"
-cat >"$T/four_changed.yaml" <<EOF
-name: four
-base: $T/exp.yaml
-set: {train.steps: 6}
-grid:
-  decay.method: [uniform, awd]
-  decay.weight_decay: [1e-5, 5e-6]
-EOF
+four_yaml "uniform, awd" >"$T/four_changed.yaml"
 "$BIN" sweep run "$T/four_changed.yaml" --results "$T/ref" >"$T/bout" 2>&1; rc=$?
 [ $rc -eq 1 ] && grep -q "different grid" "$T/bout" && [ ! -s "$FAKE_LOG" ] && [ ! -d "$T/ref/four/awd-wd=1e-05" ] &&
   ok sweep_bad_different_grid_same_name || bad sweep_bad_different_grid_same_name "rc $rc: $(head -1 "$T/bout")"

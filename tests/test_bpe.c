@@ -30,6 +30,14 @@ static void write_str(const char *name, const char *s, size_t n) {
     fclose(f);
 }
 
+/* Writes n bytes as NAME in the scratch directory and adds that file to the corpus. */
+static int add_written(Corpus *c, const char *name, const char *bytes, size_t n, int skip_bad, Err *e) {
+    char path[AD_PATH_MAX];
+    write_str(name, bytes, n);
+    tpath(path, name);
+    return corpus_add_file(c, path, skip_bad, e);
+}
+
 static void write_gz(const char *name, const char *s, size_t n) {
     char p[AD_PATH_MAX];
     tpath(p, name);
@@ -470,31 +478,23 @@ static void test_files(void) {
     char *raw;
     size_t n;
     read_file(p, &raw, &n, &e);
-    write_str("trunc.jsonl.gz", raw, n / 2);
-    tpath(q, "trunc.jsonl.gz");
-    rc = corpus_add_file(&c, q, 0, &e);
+    rc = add_written(&c, "trunc.jsonl.gz", raw, n / 2, 0, &e);
     CHECK(rc != 0 && strstr(e.msg, "trunc.jsonl.gz") && strstr(e.msg, "gzip"), "gzip_truncated", "%s",
           rc ? e.msg : "accepted");
     corpus_free(&c);
     raw[n / 2] ^= 0x55;
     raw[n / 2 + 1] ^= 0x55;
-    write_str("flip.jsonl.gz", raw, n);
-    tpath(q, "flip.jsonl.gz");
-    rc = corpus_add_file(&c, q, 0, &e);
+    rc = add_written(&c, "flip.jsonl.gz", raw, n, 0, &e);
     CHECK(rc != 0 && strstr(e.msg, "flip.jsonl.gz"), "gzip_corrupt_bytes", "%s", rc ? e.msg : "accepted");
     corpus_free(&c);
     raw[n - 1] ^= 0x01; /* restore the body, break the trailer's size field */
     raw[n / 2] ^= 0x55;
     raw[n / 2 + 1] ^= 0x55;
-    write_str("crc.jsonl.gz", raw, n);
-    tpath(q, "crc.jsonl.gz");
-    rc = corpus_add_file(&c, q, 0, &e);
+    rc = add_written(&c, "crc.jsonl.gz", raw, n, 0, &e);
     CHECK(rc != 0 && strstr(e.msg, "crc.jsonl.gz"), "gzip_bad_trailer", "%s", rc ? e.msg : "accepted");
     corpus_free(&c);
     free(raw);
-    write_str("plain.jsonl.gz", good, strlen(good));
-    tpath(q, "plain.jsonl.gz");
-    rc = corpus_add_file(&c, q, 0, &e);
+    rc = add_written(&c, "plain.jsonl.gz", good, strlen(good), 0, &e);
     CHECK(rc != 0 && strstr(e.msg, "not a gzip"), "gzip_not_gzip", "%s", rc ? e.msg : "accepted");
     corpus_free(&c);
 
