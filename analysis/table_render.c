@@ -149,6 +149,19 @@ static void part_text(const Table *t, const Cell *c, int part, int fmt, StrBuf *
     }
 }
 
+/* The cells of body row r: every shown part of every column, each between pre and post. */
+static void row_cells(const Table *t, int r, int fmt, const char *pre, const char *post, StrBuf *b) {
+    for (int c = 0; c < t->ncols; c++) {
+        const Cell *cell = table_cell(t, r, c);
+        int parts[4], np = col_parts(t, c, parts);
+        for (int k = 0; k < np; k++) {
+            sb_printf(b, "%s", pre);
+            part_text(t, cell, parts[k], fmt, b);
+            sb_printf(b, "%s", post);
+        }
+    }
+}
+
 static void tex_escape(const char *s, StrBuf *b) {
     for (; *s; s++) {
         switch (*s) {
@@ -321,15 +334,7 @@ void table_markdown(const Table *t, StrBuf *b) {
     sb_printf(b, "\n");
     for (int r = 0; r < t->nrows; r++) {
         sb_printf(b, "| %s |", s->rows[r].label);
-        for (int c = 0; c < t->ncols; c++) {
-            const Cell *cell = table_cell(t, r, c);
-            int parts[4], np = col_parts(t, c, parts);
-            for (int k = 0; k < np; k++) {
-                sb_printf(b, " ");
-                part_text(t, cell, parts[k], FMT_MD, b);
-                sb_printf(b, " |");
-            }
-        }
+        row_cells(t, r, FMT_MD, " ", " |", b);
         sb_printf(b, "\n");
     }
     sb_printf(b, "\n");
@@ -422,14 +427,7 @@ void table_latex(const Table *t, StrBuf *b) {
     sb_printf(b, " \\\\\n\\midrule\n");
     for (int r = 0; r < t->nrows; r++) {
         tex_escape(s->rows[r].label, b);
-        for (int c = 0; c < t->ncols; c++) {
-            const Cell *cell = table_cell(t, r, c);
-            int parts[4], np = col_parts(t, c, parts);
-            for (int k = 0; k < np; k++) {
-                sb_printf(b, " & ");
-                part_text(t, cell, parts[k], FMT_TEX, b);
-            }
-        }
+        row_cells(t, r, FMT_TEX, " & ", "", b);
         sb_printf(b, " \\\\\n");
     }
     sb_printf(b, "\\bottomrule\n\\end{tabular}}\n\\par\\smallskip\\footnotesize ");
