@@ -59,6 +59,21 @@ static void set_problem(Run *r, const char *msg) {
     if (!r->problem[0]) strfmt(r->problem, sizeof r->problem, "%s", msg);
 }
 
+static void set_unreadable(Run *r, const char *msg) {
+    snprintf(r->status, sizeof r->status, "unreadable");
+    set_problem(r, msg);
+}
+
+/* last_record of the run's log NAME (rundir.h); a malformed log marks the run unreadable. */
+static int last_log_record(Run *r, const char *name, KVList *last) {
+    char path[AD_PATH_MAX + 32];
+    Err e = {{0}};
+    rundir_path(path, sizeof path, r->dir, name);
+    int rc = last_record(path, last, &e);
+    if (rc < 0) set_unreadable(r, e.msg);
+    return rc;
+}
+
 void run_load(Run *r, const char *dir) {
     memset(r, 0, sizeof *r);
     snprintf(r->dir, sizeof r->dir, "%s", dir);
@@ -71,16 +86,14 @@ void run_load(Run *r, const char *dir) {
 
     rundir_path(path, sizeof path, dir, RUNDIR_CONFIG);
     if (yaml_flatten_file(path, &r->cfg, &e)) {
-        snprintf(r->status, sizeof r->status, "unreadable");
-        set_problem(r, e.msg);
+        set_unreadable(r, e.msg);
         return;
     }
     Json *sum = NULL;
     char why[sizeof r->problem];
     RundirStatus rs = rundir_status(dir, &sum, why, sizeof why);
     if (rs == RUNDIR_UNREADABLE) {
-        snprintf(r->status, sizeof r->status, "unreadable");
-        set_problem(r, why);
+        set_unreadable(r, why);
         return;
     }
     if (sum) {
@@ -104,13 +117,8 @@ void run_load(Run *r, const char *dir) {
     snprintf(r->status, sizeof r->status, "%s", rs == RUNDIR_FAILED ? "failed" : "partial");
     if (rs == RUNDIR_FAILED) strfmt(r->problem, sizeof r->problem, "failed (sweep launcher): %s", why);
     KVList last;
-    rundir_path(path, sizeof path, dir, RUNDIR_METRICS);
-    int rc = last_record(path, &last, &e);
-    if (rc < 0) {
-        snprintf(r->status, sizeof r->status, "unreadable");
-        set_problem(r, e.msg);
-        return;
-    }
+    int rc = last_log_record(r, RUNDIR_METRICS, &last);
+    if (rc < 0) return;
     if (rc == 0) {
         r->steps = num_or_nan(&last, "step");
         r->tokens = num_or_nan(&last, "tokens");
@@ -118,13 +126,8 @@ void run_load(Run *r, const char *dir) {
         r->tok_per_s = num_or_nan(&last, "tok_per_s");
         kv_free(&last);
     }
-    rundir_path(path, sizeof path, dir, RUNDIR_EVAL);
-    rc = last_record(path, &last, &e);
-    if (rc < 0) {
-        snprintf(r->status, sizeof r->status, "unreadable");
-        set_problem(r, e.msg);
-        return;
-    }
+    rc = last_log_record(r, RUNDIR_EVAL, &last);
+    if (rc < 0) return;
     if (rc == 0) {
         r->val_loss = num_or_nan(&last, "loss");
         r->val_ppl = num_or_nan(&last, "ppl");
