@@ -93,8 +93,9 @@ YAML
     awk '/^[a-z_]+:$/ { sec = substr($1, 1, length($1) - 1); next }
          /^  [a-z_0-9]+:/ { k = $1; sub(/:$/, "", k); print sec "." k }' "$d/out/config.yaml"
 }
-keys_from_table() {
-    sed -nE 's/^[[:space:]]*\{"([a-z_]+)", "([a-z_0-9]+)", K_[A-Z0-9]+,.*/\1.\2/p' engine/io/config.c
+keys_from_table() { # rows written out ({"section", "key", K_TYPE, ...}) and rows by type (INT_KEY(section, key, ...))
+    sed -nE 's/^[[:space:]]*\{"([a-z_]+)", "([a-z_0-9]+)", K_[A-Z0-9]+,.*/\1.\2/p
+             s/^[[:space:]]*[A-Z0-9_]+_KEY(_GT)?\(([a-z_]+), ([a-z_0-9]+)[,)].*/\2.\3/p' engine/io/config.c
 }
 
 # ---- spec keys: $1 spec.c, $2 schemas page; prints undocumented keys ----
