@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "testutil.h"
 #include "decay.h"
 
 /* ---- a hand-built model: embed, per layer {norm, q, k, up (N = 32 < 50)}, final norm, lm_head ---- */
@@ -117,15 +118,20 @@ static void test_assign(void) {
 
 /* ---- methods through the hook ---- */
 
+/* The test model, and a decay state of the method initialised on it (no log, no spectra directory). */
+static int start(Model *m, Config *c, DecayState *st, DecayMethod method, Err *e) {
+    build(m);
+    config(c, method);
+    memset(st, 0, sizeof *st);
+    return decay_init(st, c, m, NULL, "", 1, e);
+}
+
 static void test_none_uniform_bad(void) {
     Model m;
-    build(&m);
     Config c;
     DecayState st;
     Err e;
-    config(&c, DECAY_NONE);
-    memset(&st, 0, sizeof st);
-    int rc = decay_init(&st, &c, &m, NULL, "", 1, &e) | decay_before_update(&st, &m, 0, &e);
+    int rc = start(&m, &c, &st, DECAY_NONE, &e) | decay_before_update(&st, &m, 0, &e);
     int zero = 1;
     for (int i = 0; i < m.n_tensors; i++) zero &= m.wd[i] == 0;
     CHECK(rc == 0 && zero, "method_none_zero", "rc %d", rc);
@@ -143,13 +149,10 @@ static void test_none_uniform_bad(void) {
 
 static void test_awd(void) {
     Model m;
-    build(&m);
     Config c;
-    config(&c, DECAY_AWD);
     DecayState st;
-    memset(&st, 0, sizeof st);
     Err e;
-    decay_init(&st, &c, &m, NULL, "", 1, &e);
+    start(&m, &c, &st, DECAY_AWD, &e);
     /* Scale weights and grads so that ||w|| and ||g|| over all tensors take chosen values. */
     double w2 = 0;
     for (size_t i = 0; i < m.n_params; i++) w2 += (double)m.params[i] * m.params[i];
@@ -194,13 +197,12 @@ static void test_alphadecay(void) {
     DecayState st;
     memset(&st, 0, sizeof st);
     Err e = {{0}};
-    char dir[] = "/tmp/test_decayXXXXXX";
-    if (!mkdtemp(dir)) {
-        CHECK(0, "alphadecay_tmpdir", "cannot create %s", dir);
+    char dir[256];
+    if (!scratch_dir(dir, sizeof dir, NULL, "test_decay")) {
         unbuild(&m);
         return;
     }
-    char logp[128];
+    char logp[300];
     snprintf(logp, sizeof logp, "%s/decay.jsonl", dir);
     RunLog log = {fopen(logp, "w"), ""};
     snprintf(log.path, sizeof log.path, "%s", logp);
@@ -229,7 +231,7 @@ static void test_alphadecay(void) {
         if (i != q1 && i != k0 && i != k1) oku &= m.wd[i] == 1e-5;
     CHECK(oku, "alphadecay_untuned_get_eta", "an untuned tensor is not at eta");
     CHECK(count_lines(logp, 0) == 3, "alphadecay_log_step0_lines", "%d lines", count_lines(logp, 0));
-    char sp[160];
+    char sp[300];
     snprintf(sp, sizeof sp, "%s/spectra_step0.bin", dir);
     CHECK(access(sp, F_OK) == 0, "alphadecay_spectra_step0", "missing %s", sp);
 
@@ -271,20 +273,16 @@ static void test_alphadecay(void) {
     rc = decay_init(&st, &c, &m, NULL, "", 1, &e);
     CHECK(rc == -1 && strstr(e.msg, "layers.1.self_attn.k_proj"), "alphadecay_nan_weight", "rc %d %s", rc, e.msg);
     decay_free(&st);
-    char *rm_argv[] = {"rm", "-rf", (char *)dir, NULL}; /* no shell */
-    if (run_argv(rm_argv, NULL, NULL, NULL, 0, NULL)) perror("rm");
+    scratch_remove(dir);
     unbuild(&m);
 }
 
 static void test_adadecay(void) {
     Model m;
-    build(&m);
     Config c;
-    config(&c, DECAY_ADADECAY);
     DecayState st;
-    memset(&st, 0, sizeof st);
     Err e;
-    decay_init(&st, &c, &m, NULL, "", 1, &e);
+    start(&m, &c, &st, DECAY_ADADECAY, &e);
     int all = 1;
     for (int i = 0; i < m.n_tensors; i++) all &= fabs(m.wd[i] - 1e-5) < 1e-18;
     CHECK(all, "adadecay_init_all_eta", "gradnorm 10 everywhere must give eta");
