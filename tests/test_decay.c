@@ -12,6 +12,7 @@
 #include "check.h"
 #include "testutil.h"
 #include "decay.h"
+#include "optim.h"
 
 /* ---- a hand-built model: embed, per layer {norm, q, k, up (N = 32 < 50)}, final norm, lm_head ---- */
 
@@ -50,6 +51,10 @@ static void build(Model *m) {
         }
     }
 }
+
+/* The norm the training loop hands to the hook: the gradients' index-order norm (optim.h's
+ * grad_norm_index_order, here without linking the optimizer in; only AWD reads it). */
+static double norm_of(const Model *m) { return sqrt(sumsq_blocked(m->grads, m->hg, m->n_params, 0)); }
 
 static void unbuild(Model *m) {
     free(m->tensors);
@@ -131,13 +136,13 @@ static void test_none_uniform_bad(void) {
     Config c;
     DecayState st;
     Err e;
-    int rc = start(&m, &c, &st, DECAY_NONE, &e) | decay_before_update(&st, &m, 0, &e);
+    int rc = start(&m, &c, &st, DECAY_NONE, &e) | decay_before_update(&st, &m, 0, norm_of(&m), &e);
     int zero = 1;
     for (int i = 0; i < m.n_tensors; i++) zero &= m.wd[i] == 0;
     CHECK(rc == 0 && zero, "method_none_zero", "rc %d", rc);
     decay_free(&st);
     config(&c, DECAY_UNIFORM);
-    rc = decay_init(&st, &c, &m, NULL, "", 1, &e) | decay_before_update(&st, &m, 5, &e);
+    rc = decay_init(&st, &c, &m, NULL, "", 1, &e) | decay_before_update(&st, &m, 5, norm_of(&m), &e);
     int all = 1;
     for (int i = 0; i < m.n_tensors; i++) all &= m.wd[i] == 1e-5;
     CHECK(rc == 0 && all, "method_uniform_eta", "rc %d", rc);
@@ -165,7 +170,7 @@ static void test_awd(void) {
         for (size_t i = 0; i < m.n_params; i++) m.params[i] = (float)(m.params[i] * f);
         w2 = 0;
         for (size_t i = 0; i < m.n_params; i++) w2 += (double)m.params[i] * m.params[i];
-        decay_before_update(&st, &m, s, &e);
+        decay_before_update(&st, &m, s, norm_of(&m), &e);
         /* by hand: lam_t = 100 * 1e-5 * G / W; lam_bar = 0.1 lam_bar + 0.9 lam_t */
         lam = 0.1 * lam + 0.9 * (100 * 1e-5 * gs[s] / (sqrt(w2) + 1e-8));
         for (int i = 0; i < m.n_tensors; i++) ok &= fabs(m.wd[i] - lam) <= 1e-9 * lam;
@@ -236,7 +241,7 @@ static void test_alphadecay(void) {
     CHECK(access(sp, F_OK) == 0, "alphadecay_spectra_step0", "missing %s", sp);
 
     /* update_every 3: steps 0..5 update at 2 and 5 only */
-    for (long s = 0; s < 6; s++) decay_before_update(&st, &m, s, &e);
+    for (long s = 0; s < 6; s++) decay_before_update(&st, &m, s, norm_of(&m), &e);
     CHECK(count_lines(logp, 2) == 3 && count_lines(logp, 5) == 3 && count_lines(logp, 1) == 0 &&
               count_lines(logp, 3) == 0 && st.last_update_step == 5,
           "alphadecay_schedule", "lines at 2: %d, 5: %d, last %ld", count_lines(logp, 2), count_lines(logp, 5),
@@ -297,7 +302,7 @@ static void test_adadecay(void) {
         idx[t] = model_find_tensor(&m, nm[t]);
         m.grads[m.tensors[idx[t]].offset] = (float)g[t];
     }
-    decay_before_update(&st, &m, 2, &e);
+    decay_before_update(&st, &m, 2, norm_of(&m), &e);
     /* layer 0: mean 2, std 1 -> z = -1, +1. layer 1: mean 3, std sqrt(2) -> z = -1/sqrt2 (x2), +2/sqrt2 */
     double z[5] = {-1 / (1 + 1e-8), 1 / (1 + 1e-8), -1 / (sqrt(2) + 1e-8), -1 / (sqrt(2) + 1e-8), 2 / (sqrt(2) + 1e-8)};
     int ok = 1;
@@ -329,7 +334,7 @@ static void test_refit_step0(void) {
     int u0 = model_find_tensor(&m, "model.layers.0.mlp.up_proj.weight");
     m.grads[m.tensors[k0].offset] = 1.0f;
     m.grads[m.tensors[u0].offset] = 3.0f;
-    int rc = decay_before_update(&st, &m, 0, &e);
+    int rc = decay_before_update(&st, &m, 0, norm_of(&m), &e);
     double z = 1 / (1 + 1e-8), lo = 1e-5 * 2 / (1 + exp(4 * z)), hi = 1e-5 * 2 / (1 + exp(-4 * z));
     CHECK(rc == 0 && fabs(m.wd[k0] - lo) <= 1e-12 * lo && fabs(m.wd[u0] - hi) <= 1e-12 * hi &&
               st.last_update_step == 0,
@@ -365,7 +370,7 @@ static void test_save_restore(void) {
         int rc = decay_init(&a, &c, &m, NULL, "", 1, &e);
         for (long s = 0; s < 3 && rc == 0; s++) {
             drift(&m, s);
-            rc = decay_before_update(&a, &m, s, &e);
+            rc = decay_before_update(&a, &m, s, norm_of(&m), &e);
         }
         DecayCkpt ck;
         decay_save(&a, &ck);
@@ -378,11 +383,11 @@ static void test_save_restore(void) {
         double *wd_a = calloc((size_t)m.n_tensors, sizeof(double));
         for (long s = 3; s < 6 && rc == 0; s++) {
             drift(&m, s);
-            rc |= decay_before_update(&a, &m, s, &e);
+            rc |= decay_before_update(&a, &m, s, norm_of(&m), &e);
             memcpy(wd_a, m.wd, (size_t)m.n_tensors * sizeof(double));
-            rc |= decay_before_update(&cold, &m, s, &e);
+            rc |= decay_before_update(&cold, &m, s, norm_of(&m), &e);
             cold_differs |= cold.awd_lambda != a.awd_lambda;
-            rc |= decay_before_update(&b, &m, s, &e);
+            rc |= decay_before_update(&b, &m, s, norm_of(&m), &e);
             same &= !memcmp(wd_a, m.wd, (size_t)m.n_tensors * sizeof(double)) &&
                     !memcmp(&b.awd_lambda, &a.awd_lambda, sizeof(double)) && b.last_update_step == a.last_update_step;
         }
@@ -400,12 +405,72 @@ static void test_save_restore(void) {
     }
 }
 
+/* AWD in the loop's order of operations (grad_global_norm, grad_clip, grad_norm_index_order, the hook) on a
+ * model of more than 65536 parameters, where the blocked norm and the index-order norm differ in their
+ * last bits. AWD's lambda must equal, bit for bit, the formula as AWD computed it before the loop handed
+ * it the norm: its own index-order sums of squares of the clipped gradients and of the weights, over all
+ * parameters, then lam_bar = 0.1 lam_bar + 0.9 awd_scale eta ||g|| / (||w|| + 1e-8). With and without
+ * clipping. (The committed AWD results were computed by that formula.) */
+static void test_awd_norm_bits(void) {
+    double clips[2] = {0.0, 0.05};
+    int orders_differ = 0;
+    for (int k = 0; k < 2; k++) {
+        Model m;
+        memset(&m, 0, sizeof m);
+        m.tensors = calloc(4, sizeof(TensorInfo));
+        model_add_tensor(&m, "model.layers.0.self_attn.q_proj.weight", 300, 300, KIND_LINEAR, 0, MT_Q);
+        model_add_tensor(&m, "model.layers.0.mlp.up_proj.weight", 300, 300, KIND_LINEAR, 0, MT_UP);
+        model_add_tensor(&m, "lm_head.weight", 10, 300, KIND_LM_HEAD, -1, MT_LM_HEAD);
+        m.params = calloc(m.n_params, sizeof(float));
+        m.grads = calloc(m.n_params, sizeof(float));
+        m.wd = calloc((size_t)m.n_tensors, sizeof(double));
+        Rng r;
+        rng_seed(&r, 11);
+        for (size_t i = 0; i < m.n_params; i++) m.params[i] = (float)(0.02 * rng_normal(&r));
+        Config c;
+        config(&c, DECAY_AWD);
+        c.train.grad_clip = clips[k];
+        DecayState st;
+        memset(&st, 0, sizeof st);
+        Err e = {{0}};
+        int rc = decay_init(&st, &c, &m, NULL, "", 1, &e), same = 1, clipped = 0;
+        double lam_ref = 0;
+        for (long s = 0; s < 5 && rc == 0; s++) {
+            for (size_t i = 0; i < m.n_params; i++) {
+                m.grads[i] = (float)(1e-3 * (double)(s + 1) * rng_normal(&r));
+                m.params[i] -= 1e-3f * m.grads[i];
+            }
+            double gnorm = grad_global_norm(&m);
+            grad_clip(&m, c.train.grad_clip, gnorm);
+            clipped |= c.train.grad_clip > 0 && gnorm > c.train.grad_clip;
+            double applied = grad_norm_index_order(&m);
+            orders_differ |= applied != grad_global_norm(&m);
+            rc = decay_before_update(&st, &m, s, applied, &e);
+            double g2 = 0, w2 = 0; /* AWD's previous sums, written out */
+            for (size_t i = 0; i < m.n_params; i++) {
+                g2 += (double)m.grads[i] * m.grads[i];
+                w2 += (double)m.params[i] * m.params[i];
+            }
+            double lam_t = c.decay.awd_scale * c.decay.weight_decay * sqrt(g2) / (sqrt(w2) + 1e-8);
+            lam_ref = 0.1 * lam_ref + 0.9 * lam_t;
+            same &= !memcmp(&lam_ref, &st.awd_lambda, sizeof(double)) && !memcmp(&lam_ref, &m.wd[1], sizeof(double));
+        }
+        CHECK(rc == 0 && same && (c.train.grad_clip == 0 || clipped), k ? "awd_bits_as_before_clipped" : "awd_bits_as_before_unclipped",
+              "rc %d (%s): lambda %.17g, the previous formula %.17g, clipped %d", rc, e.msg, st.awd_lambda, lam_ref, clipped);
+        decay_free(&st);
+        unbuild(&m);
+    }
+    /* the test can tell the two orders apart: handing AWD the blocked norm would change its bits */
+    CHECK(orders_differ, "awd_bits_norm_orders_differ", "the blocked and index-order norms agree on every update");
+}
+
 int main(void) {
     test_assign();
     test_refit_step0();
     test_none_uniform_bad();
     test_awd();
     test_save_restore();
+    test_awd_norm_bits();
     test_alphadecay();
     test_adadecay();
     return check_summary();

@@ -63,26 +63,35 @@ uint64_t rng_below(Rng *r, uint64_t n) {
     return x % n;
 }
 
-/* Chunk size fixed independently of the thread count so the sum's rounding never depends on it. */
-#define SUMSQ_CHUNK 65536
+/* One block, in index order. Two loops, not a test per value, so the float loop stays as plain as before. */
+static double block_sumsq(const float *f, const uint16_t *h, size_t lo, size_t hi) {
+    double s = 0.0;
+    if (f)
+        for (size_t i = lo; i < hi; i++) s += (double)f[i] * (double)f[i];
+    else
+        for (size_t i = lo; i < hi; i++) {
+            uint32_t u = (uint32_t)h[i] << 16; /* bf16 -> float: the high half of the float's bits */
+            float x;
+            memcpy(&x, &u, sizeof x);
+            s += (double)x * (double)x;
+        }
+    return s;
+}
 
-double sumsq_f32(const float *x, size_t n) {
-    size_t n_chunks = (n + SUMSQ_CHUNK - 1) / SUMSQ_CHUNK;
-    if (n_chunks == 0) return 0.0;
-    double *part = malloc(n_chunks * sizeof(double));
+double sumsq_blocked(const float *f, const uint16_t *h, size_t n, size_t block) {
+    if (block == 0 || block >= n) return block_sumsq(f, h, 0, n); /* no scratch, no threads (callers may be threads) */
+    size_t n_blocks = (n + block - 1) / block;
+    double *part = malloc(n_blocks * sizeof(double));
     if (!part) return NAN;
 #pragma omp parallel for schedule(static)
-    for (size_t c = 0; c < n_chunks; c++) {
-        size_t lo = c * SUMSQ_CHUNK, hi = lo + SUMSQ_CHUNK < n ? lo + SUMSQ_CHUNK : n;
-        double s = 0.0;
-        for (size_t i = lo; i < hi; i++) s += (double)x[i] * (double)x[i];
-        part[c] = s;
-    }
+    for (size_t c = 0; c < n_blocks; c++) part[c] = block_sumsq(f, h, c * block, c * block + block < n ? c * block + block : n);
     double total = 0.0;
-    for (size_t c = 0; c < n_chunks; c++) total += part[c];
+    for (size_t c = 0; c < n_blocks; c++) total += part[c];
     free(part);
     return total;
 }
+
+double sumsq_f32(const float *x, size_t n) { return sumsq_blocked(x, NULL, n, SUMSQ_BLOCK); }
 
 double now_seconds(void) {
     struct timespec ts;

@@ -39,9 +39,16 @@ double rng_normal(Rng *r);              /* standard normal, Box-Muller without c
 uint64_t rng_below(Rng *r, uint64_t n); /* uniform integer in [0, n) without modulo bias */
 
 /* ---- time and memory ---- */
-/* Sum of squares of n floats in double, in chunks of 65536 summed in a fixed order: the rounding never
- * depends on the thread count. The one place a buffer's sum of squares (a gradient norm) is taken. */
-double sumsq_f32(const float *x, size_t n);
+/* Sum of squares in double of n values: the floats f[], or, when f is NULL, the bf16 bit patterns h[]
+ * widened exactly to float (a model's fp32 or bf16_pure storage). Blocks of `block` values, each summed in
+ * index order, then the block sums added in block order; block 0 (or >= n) is one block, the plain
+ * index-order sum. The rounding never depends on the thread count. The one place a buffer's sum of squares
+ * is taken: the gradient norm that logs and clips (blocks of SUMSQ_BLOCK, so threads share the work:
+ * sumsq_f32, bf16_sumsq), AWD's gradient and weight norms and AdaDecay's per-module gradient norms (index
+ * order, the order their published numbers were computed in). */
+#define SUMSQ_BLOCK 65536
+double sumsq_blocked(const float *f, const uint16_t *h, size_t n, size_t block);
+double sumsq_f32(const float *x, size_t n); /* sumsq_blocked(x, NULL, n, SUMSQ_BLOCK) */
 
 double now_seconds(void);      /* monotonic clock */
 double peak_rss_mb(void);      /* VmHWM of this process, MiB */

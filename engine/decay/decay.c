@@ -397,32 +397,21 @@ int decay_init(DecayState *st, const Config *cfg, Model *m, RunLog *log, const c
     return save_spectra(st, m, 0, e);
 }
 
-int decay_before_update(DecayState *st, Model *m, long step, Err *e) {
+int decay_needs_grad_norm(const DecayState *st) { return st->cfg && st->cfg->decay.method == DECAY_AWD; }
+
+int decay_before_update(DecayState *st, Model *m, long step, double grad_norm, Err *e) {
     const Config *c = st->cfg;
     if (!c || !st->priv) return err_set(e, "decay: decay_init was not called");
     switch (c->decay.method) {
     case DECAY_NONE: set_all(m, 0.0); return 0;
     case DECAY_UNIFORM: set_all(m, c->decay.weight_decay); return 0;
     case DECAY_AWD: {
-        if (!m->grads && !m->hg) return err_set(e, "decay: AWD needs gradients (model has no grads buffer)");
-        double g2 = 0, w2 = 0;
-        if (m->grads) {
-            for (size_t i = 0; i < m->n_params; i++) {
-                g2 += (double)m->grads[i] * m->grads[i];
-                w2 += (double)m->params[i] * m->params[i];
-            }
-        } else { /* bf16_pure: the same sums over the widened values */
-            for (size_t i = 0; i < m->n_params; i++) {
-                double g = bf16_widen(m->hg[i]), w = bf16_widen(m->hw[i]);
-                g2 += g * g;
-                w2 += w * w;
-            }
-        }
-        st->awd_lambda = decay_awd_step(st->awd_lambda, c->decay.weight_decay, c->decay.awd_scale, sqrt(g2),
-                                        sqrt(w2));
+        /* ||w|| in index order, as the loop's ||g|| (the order AWD's published numbers were computed in) */
+        double wnorm = sqrt(sumsq_blocked(m->params, m->hw, m->n_params, 0));
+        st->awd_lambda = decay_awd_step(st->awd_lambda, c->decay.weight_decay, c->decay.awd_scale, grad_norm, wnorm);
         if (!isfinite(st->awd_lambda))
-            return err_set(e, "decay: AWD lambda is not finite at update %ld (gradient %g, weights %g)", step,
-                           sqrt(g2), sqrt(w2));
+            return err_set(e, "decay: AWD lambda is not finite at update %ld (gradient norm %g, weights %g)", step,
+                           grad_norm, wnorm);
         set_all(m, st->awd_lambda);
         return 0;
     }

@@ -35,8 +35,12 @@ int decay_init(DecayState *st, const Config *cfg, Model *m, RunLog *log, const c
  * have applied, bit for bit. */
 void decay_save(const DecayState *st, DecayCkpt *out);
 void decay_restore(DecayState *st, const DecayCkpt *in);
-/* grads of this update are in m->grads (already averaged over micro-steps). */
-int decay_before_update(DecayState *st, Model *m, long step, Err *e);
+/* grads of this update are in m->grads (averaged over micro-steps, then clipped). grad_norm is their norm,
+ * as the update applies them (after clipping), summed in index order (grad_norm_index_order, optim.h):
+ * AWD's ||g||, which the loop computes so that the decay module takes no second pass over the gradients.
+ * Only AWD reads it (decay_needs_grad_norm); the others ignore it (pass NAN). */
+int decay_before_update(DecayState *st, Model *m, long step, double grad_norm, Err *e);
+int decay_needs_grad_norm(const DecayState *st);
 /* Called once after the final update: saves the final spectra when spectra_dir is set. */
 int decay_finish(DecayState *st, Model *m, long step, Err *e);
 void decay_free(DecayState *st);

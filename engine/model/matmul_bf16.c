@@ -27,24 +27,8 @@ void bf16_quantize_vec(float *x, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] = bf16_quantize(x[i]);
 }
 
-/* sumsq_f32's chunk (common.c), so the two sums agree bit for bit */
-#define SUMSQ_CHUNK 65536
-
-double bf16_sumsq(const bf16_t *x, size_t n) {
-    size_t n_chunks = (n + SUMSQ_CHUNK - 1) / SUMSQ_CHUNK;
-    double *part = xcalloc(n_chunks ? n_chunks : 1, sizeof(double));
-#pragma omp parallel for schedule(static)
-    for (size_t c = 0; c < n_chunks; c++) {
-        size_t lo = c * SUMSQ_CHUNK, hi = lo + SUMSQ_CHUNK < n ? lo + SUMSQ_CHUNK : n;
-        double s = 0.0;
-        for (size_t i = lo; i < hi; i++) s += (double)bf16_widen(x[i]) * (double)bf16_widen(x[i]);
-        part[c] = s;
-    }
-    double total = 0.0;
-    for (size_t c = 0; c < n_chunks; c++) total += part[c];
-    free(part);
-    return total;
-}
+/* the one sum-of-squares helper (common.h) in sumsq_f32's blocks, so the two sums agree bit for bit */
+double bf16_sumsq(const bf16_t *x, size_t n) { return sumsq_blocked(NULL, x, n, SUMSQ_BLOCK); }
 
 /* ---------------------------------------------------------------- oneDNN primitives */
 

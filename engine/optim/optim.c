@@ -23,6 +23,8 @@ double grad_global_norm(const Model *m) {
     return sqrt(m->hg ? bf16_sumsq(m->hg, m->n_params) : sumsq_f32(m->grads, m->n_params));
 }
 
+double grad_norm_index_order(const Model *m) { return sqrt(sumsq_blocked(m->grads, m->hg, m->n_params, 0)); }
+
 void grad_clip(Model *m, double max_norm, double norm) {
     if (max_norm <= 0 || norm <= max_norm) return;
     float scale = (float)(max_norm / (norm + 1e-6));

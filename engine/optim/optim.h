@@ -15,6 +15,10 @@ double lr_at(const Config *c, long step);
 /* sqrt(sum of squared gradients) over every tensor, accumulated in double in fixed-size chunks
  * combined in a fixed order: deterministic for any thread count. */
 double grad_global_norm(const Model *m);
+/* The same norm summed in index order (sumsq_blocked with one block): the norm of the gradients an
+ * update applies (after clipping) that the loop hands to the decay hook for AWD, whose published numbers
+ * were computed in this order. */
+double grad_norm_index_order(const Model *m);
 /* Scale every gradient by max_norm / norm when norm > max_norm (torch clip_grad_norm_). */
 void grad_clip(Model *m, double max_norm, double norm);
 

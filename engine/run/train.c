@@ -438,10 +438,12 @@ static int train_loop(Run *r, Err *e) {
             snprintf(r->diverged, sizeof r->diverged, "non-finite training loss at update %ld", step + 1);
             return 1;
         }
-        /* clip first, as the authors' code does: AWD and AdaDecay then see the clipped gradients */
+        /* clip first, as the authors' code does: AWD and AdaDecay then see the clipped gradients. gnorm (logged,
+         * decides the clip) is the blocked sum; AWD's norm of the clipped gradients is the index-order sum */
         double gnorm = grad_global_norm(&r->model);
         grad_clip(&r->model, c->train.grad_clip, gnorm);
-        if (decay_before_update(&r->decay, &r->model, step, e)) return -1;
+        double applied_norm = decay_needs_grad_norm(&r->decay) ? grad_norm_index_order(&r->model) : NAN;
+        if (decay_before_update(&r->decay, &r->model, step, applied_norm, e)) return -1;
         double lr = lr_at(c, step);
         apply_update(r, lr, step + 1);
         r->st.step = step + 1;
