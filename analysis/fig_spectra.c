@@ -150,7 +150,8 @@ int fig_esd(Fig *f, StrBuf *body, Err *e) {
     /* one key for every panel (a key per panel covered the histograms); each panel's fitted alphas
      * go into its title instead, in the key's order */
     Key key = {0};
-    char sub[512] = "", style[96];
+    char style[96];
+    StrBuf sub = {0};
     for (int i = 0; i < ns; i++) {
         strfmt(style, sizeof style, "boxes fs transparent solid 0.35 noborder lc rgb \"%s\"", colors[i]);
         key_add(&key, style, s->rows[i].label);
@@ -158,15 +159,15 @@ int fig_esd(Fig *f, StrBuf *body, Err *e) {
         char t[160];
         strfmt(t, sizeof t, "%s: power-law fit", s->rows[i].label);
         key_add(&key, style, t);
-        size_t l = strlen(sub);
-        strfmt(sub + l, sizeof sub - l, "%s%s", i ? " / " : "alpha in each panel: ", s->rows[i].label);
+        sb_printf(&sub, "%s%s", i ? " / " : "alpha in each panel: ", s->rows[i].label);
     }
     const Key *keys[1] = {&key};
     int span[1] = {(nt + 1) / 2};
     Grid g;
     char title[512];
     strfmt(title, sizeof title, "%s (layer %d, %s spectra)", s->title[0] ? s->title : s->name, layer, s->step);
-    gp_grid_begin(f, body, title, sub, 2, (nt + 1) / 2, keys, span, 1, &g);
+    gp_grid_begin(f, body, title, sb_str(&sub), 2, (nt + 1) / 2, keys, span, 1, &g);
+    sb_free(&sub);
     sb_printf(body, "set logscale xy\nset format x \"10^{%%L}\"\nset format y \"10^{%%L}\"\nset xlabel \"eigenvalue of W^TW\"\n"
                     "set ylabel \"density\"\nset style fill transparent solid 0.35 noborder\n");
     int rc = 0;

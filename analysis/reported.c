@@ -1,5 +1,6 @@
 /* reported.c - see reported.h. */
 #include "reported.h"
+#include "strbuf.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -94,13 +95,12 @@ int reported_lookup(const Reported *r, const RepSel *sel, double *out, Err *e) {
         }
         if (!ok) continue;
         if (found >= 0) {
-            char msg[512] = "";
-            for (int k = 0; k < sel->n; k++) {
-                char kv[100];
-                strfmt(kv, sizeof kv, "%s%s=%s", k ? ", " : "", sel->key[k], sel->val[k]);
-                strncat(msg, kv, sizeof msg - strlen(msg) - 1);
-            }
-            return err_set(e, "reported: selection {%s} matches several rows of paper_tables.csv (add variant/metric)", msg);
+            StrBuf sel_text = {0};
+            for (int k = 0; k < sel->n; k++) sb_printf(&sel_text, "%s%s=%s", k ? ", " : "", sel->key[k], sel->val[k]);
+            err_set(e, "reported: selection {%s} matches several rows of paper_tables.csv (add variant/metric)",
+                    sb_str(&sel_text));
+            sb_free(&sel_text);
+            return -1;
         }
         found = i;
     }

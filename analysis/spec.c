@@ -8,6 +8,7 @@
 
 #include "kv.h"
 #include "runs.h"
+#include "strbuf.h"
 #include "yaml_err.h"
 
 typedef struct {
@@ -91,14 +92,13 @@ static int get_metric(Ctx *c, yaml_node_t *map, const char *key, char *dst, size
     if (!n) return 0;
     if (scalar(c, n, dst, cap, key)) return -1;
     if (!metric_known(dst)) {
-        char msg[1024] = "";
-        for (int i = 0; RUN_METRICS[i]; i++) {
-            strncat(msg, RUN_METRICS[i], sizeof msg - strlen(msg) - 3);
-            if (RUN_METRICS[i + 1]) strncat(msg, ", ", sizeof msg - strlen(msg) - 1);
-        }
-        char full[1200];
-        strfmt(full, sizeof full, "unknown metric \"%s\" (known: %s)", dst, msg);
-        return fail(c, n, "%s", full);
+        StrBuf msg = {0};
+        sb_printf(&msg, "unknown metric \"%s\" (known: ", dst);
+        for (int i = 0; RUN_METRICS[i]; i++) sb_printf(&msg, "%s%s", i ? ", " : "", RUN_METRICS[i]);
+        sb_printf(&msg, ")");
+        int rc = fail(c, n, "%s", sb_str(&msg));
+        sb_free(&msg);
+        return rc;
     }
     return 0;
 }

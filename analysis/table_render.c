@@ -22,16 +22,15 @@ static const char *metric_words(const char *m) {
 }
 
 /* "2 diverged, 1 failed" for runs that produced no value. */
-static void status_text(const Cell *c, char *out, size_t cap, int with_counts) {
+static void status_text(const Cell *c, StrBuf *b, int with_counts) {
     const int counts[5] = {c->nfailed, c->ndiverged, c->npartial, c->nunreadable, c->nna};
     static const char *const words[5] = {"failed", "diverged", "partial", "unreadable", "n/a"};
-    out[0] = 0;
+    int any = 0;
     for (int k = 0; k < 5; k++) {
         if (!counts[k]) continue;
-        char piece[48];
-        if (with_counts) strfmt(piece, sizeof piece, "%s%d %s", out[0] ? ", " : "", counts[k], words[k]);
-        else strfmt(piece, sizeof piece, "%s%s", out[0] ? "/" : "", words[k]);
-        strncat(out, piece, cap - strlen(out) - 1);
+        if (with_counts) sb_printf(b, "%s%d %s", any ? ", " : "", counts[k], words[k]);
+        else sb_printf(b, "%s%s", any ? "/" : "", words[k]);
+        any = 1;
     }
 }
 
@@ -40,11 +39,9 @@ static void cell_text(const Cell *c, int fmt, StrBuf *b) {
         sb_printf(b, "%s", fmt == FMT_TEX ? "--" : "–");
         return;
     }
-    char st[96];
     if (!c->n) {
         /* "n/a" alone when the metric does not apply to any run; otherwise counts when several */
-        status_text(c, st, sizeof st, c->nruns > 1 && c->nna < c->nruns);
-        sb_printf(b, "%s", st);
+        status_text(c, b, c->nruns > 1 && c->nna < c->nruns);
         return;
     }
     const char *pm = fmt == FMT_TEX ? " $\\pm$ " : " ± ";
@@ -54,8 +51,9 @@ static void cell_text(const Cell *c, int fmt, StrBuf *b) {
     if (c->best) sb_printf(b, "%s", fmt == FMT_TEX ? "}" : "**");
     if (c->n > 1) sb_printf(b, " (n=%d)", c->n);
     if (c->nruns > c->n) {
-        status_text(c, st, sizeof st, 1);
-        sb_printf(b, " (+%s)", st);
+        sb_printf(b, " (+");
+        status_text(c, b, 1);
+        sb_printf(b, ")");
     }
 }
 
@@ -451,8 +449,8 @@ void table_csv(const Table *t, StrBuf *b) {
     for (int r = 0; r < t->nrows; r++)
         for (int c = 0; c < t->ncols; c++) {
             const Cell *cell = table_cell(t, r, c);
-            char st[96];
-            status_text(cell, st, sizeof st, 1);
+            StrBuf st = {0};
+            status_text(cell, &st, 1);
             sb_csv_field(b, s->rows[r].label);
             sb_printf(b, ",");
             sb_csv_field(b, s->cols[c].group);
@@ -464,8 +462,9 @@ void table_csv(const Table *t, StrBuf *b) {
             csv_num(b, cell->min, cell->n > 0);
             csv_num(b, cell->max, cell->n > 0);
             sb_printf(b, ",%s,%d",
-                      s->cols[c].paper_only ? "paper_only" : !cell->nruns ? "missing" : st[0] ? st : "completed",
+                      s->cols[c].paper_only ? "paper_only" : !cell->nruns ? "missing" : st.len ? sb_str(&st) : "completed",
                       cell->best);
+            sb_free(&st);
             csv_num(b, cell->p, cell->has_p);
             csv_num(b, cell->paper, cell->has_paper);
             sb_printf(b, ",");

@@ -7,8 +7,8 @@
  * sweep.c, analysis/report.c) and the code that serves one command alone and reports its progress
  * (the sweep executors sweep_local.c and sweep_slurm.c, the report's table and figure writers). They
  * return the status to main rather than calling exit().
- * Out of memory is not an error value: xcalloc and the growable buffers (json.c's string builder,
- * config.c's YAML writer, the sweep grid's point list, the bf16 product's scratch) abort, some after
+ * Out of memory is not an error value: xcalloc and the growable buffers (strbuf.h's string builder,
+ * the sweep grid's point list, the bf16 product's scratch) abort, some after
  * printing one line. A forked child whose exec failed leaves with _exit(127). */
 #ifndef COMMON_H
 #define COMMON_H

@@ -479,56 +479,21 @@ void json_write_str(FILE *f, const char *s) {
     fputc('"', f);
 }
 
-static void sb_reserve(StrBuf *b, size_t extra) {
-    if (b->len + extra + 1 <= b->cap) return;
-    size_t nc = b->cap ? b->cap : 256;
-    while (nc < b->len + extra + 1) nc *= 2;
-    b->p = realloc(b->p, nc);
-    if (!b->p) { fprintf(stderr, "alphadecay: out of memory\n"); abort(); }
-    b->cap = nc;
-}
-
-void sb_printf(StrBuf *b, const char *fmt, ...) {
-    va_list ap;
-    char probe[1];
-    va_start(ap, fmt);
-    int n = vsnprintf(probe, sizeof probe, fmt, ap);
-    va_end(ap);
-    if (n < 0) return;
-    sb_reserve(b, (size_t)n);
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
 void sb_json_str(StrBuf *b, const char *s) {
     char tmp[8];
     sb_reserve(b, strlen(s) + 2);
-    b->p[b->len++] = '"';
+    sb_putc(b, '"');
     for (const unsigned char *q = (const unsigned char *)s; *q; q++) {
         const char *esc = escape_of(*q, tmp);
-        if (esc) {
-            sb_printf(b, "%s", esc);
-        } else {
-            sb_reserve(b, 1);
-            b->p[b->len++] = (char)*q;
-        }
+        if (esc) sb_printf(b, "%s", esc);
+        else sb_putc(b, (char)*q);
     }
-    sb_reserve(b, 1);
-    b->p[b->len++] = '"';
-    b->p[b->len] = 0;
+    sb_putc(b, '"');
 }
 
 void sb_json_num(StrBuf *b, double x) {
     char buf[32];
     sb_printf(b, "%s", json_fmt_double(buf, x));
-}
-
-void sb_free(StrBuf *b) {
-    free(b->p);
-    b->p = NULL;
-    b->len = b->cap = 0;
 }
 
 void sb_csv_field(StrBuf *b, const char *s) {

@@ -19,7 +19,7 @@
  *
  * Writing: json_fmt_double formats the shortest text that strtod reads back to the same double
  * ("null" for NaN/Inf, which JSON cannot express); json_write_str / sb_json_str write an escaped,
- * quoted string; StrBuf is a growable text buffer for building a document before an atomic write. */
+ * quoted string, sb_json_str the same into a string builder (strbuf.h). */
 #ifndef JSON_H
 #define JSON_H
 
@@ -28,6 +28,7 @@
 #include <stdio.h>
 
 #include "common.h"
+#include "strbuf.h"
 
 #define JSON_MAX_DEPTH 256
 
@@ -70,14 +71,9 @@ int json_u64(const Json *v, uint64_t *out);
 char *json_fmt_double(char buf[32], double x);
 void json_write_str(FILE *f, const char *s); /* "..." with escapes */
 
-typedef struct {
-    char *p;
-    size_t len, cap;
-} StrBuf;
-void sb_printf(StrBuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* JSON and CSV pieces appended to the string builder (strbuf.h) */
 void sb_json_str(StrBuf *b, const char *s);  /* append "..." with escapes */
 void sb_csv_field(StrBuf *b, const char *s); /* append one CSV field, quoted (RFC 4180) when it needs to be */
 void sb_json_num(StrBuf *b, double x);       /* append json_fmt_double(x) */
-void sb_free(StrBuf *b);
 
 #endif

@@ -9,6 +9,7 @@
  * 1-based). Scalars are typed strictly: a quoted scalar is a string, never a number; an integer key
  * rejects 2.5; a number key rejects "abc"; a mapping or sequence where a scalar belongs is an error. */
 #include "config.h"
+#include "strbuf.h"
 #include "yaml_err.h"
 
 #include <ctype.h>
@@ -321,12 +322,11 @@ static int set_scalar_key(Config *c, const KeyDef *k, const Ctx *x, const yaml_n
             *(int *)base = i;
             return 0;
         }
-    char list[256] = "";
-    for (int i = 0; k->names[i]; i++) {
-        strncat(list, i ? "|" : "", sizeof list - strlen(list) - 1);
-        strncat(list, k->names[i], sizeof list - strlen(list) - 1);
-    }
-    return node_err(x, n, e, "%s.%s: unknown value '%s' (expected %s)", k->section, k->key, s, list);
+    StrBuf list = {0};
+    for (int i = 0; k->names[i]; i++) sb_printf(&list, "%s%s", i ? "|" : "", k->names[i]);
+    int rc = node_err(x, n, e, "%s.%s: unknown value '%s' (expected %s)", k->section, k->key, s, sb_str(&list));
+    sb_free(&list);
+    return rc;
 }
 
 static int set_betas(Config *c, const KeyDef *k, const Ctx *x, yaml_document_t *d, const yaml_node_t *n, Err *e) {
@@ -621,33 +621,8 @@ void config_resolve(Config *c) {
 
 /* ---- writing ---- */
 
-typedef struct {
-    char *buf;
-    size_t len, cap;
-} Sb;
-
-static void sb_printf(Sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(Sb *b, const char *fmt, ...) {
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->buf + b->len, b->cap - b->len, fmt, ap);
-        va_end(ap);
-        if (n >= 0 && (size_t)n < b->cap - b->len) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t need = b->len + (size_t)(n > 0 ? n : 0) + 1, cap = b->cap * 2;
-        while (cap < need) cap *= 2;
-        char *nb = realloc(b->buf, cap);
-        if (!nb) abort(); /* like xcalloc: out of memory aborts (common.h) */
-        b->buf = nb;
-        b->cap = cap;
-    }
-}
-
 /* A YAML double-quoted string (escapes backslash, quote and control characters). */
-static void sb_quoted(Sb *b, const char *s) {
+static void sb_quoted(StrBuf *b, const char *s) {
     sb_printf(b, "\"");
     for (; *s; s++) {
         unsigned char ch = (unsigned char)*s;
@@ -659,7 +634,7 @@ static void sb_quoted(Sb *b, const char *s) {
 }
 
 /* The shortest %g spelling that reads back as exactly the same double (1e-06, not 9.99...e-07). */
-static void sb_double(Sb *b, double v) {
+static void sb_double(StrBuf *b, double v) {
     char t[40];
     for (int prec = 6; prec <= 17; prec++) {
         snprintf(t, sizeof t, "%.*g", prec, v);
@@ -668,7 +643,7 @@ static void sb_double(Sb *b, double v) {
     sb_printf(b, "%s", t);
 }
 
-static void write_key(Sb *b, const Config *c, const KeyDef *k) {
+static void write_key(StrBuf *b, const Config *c, const KeyDef *k) {
     const char *base = (const char *)c + k->off;
     sb_printf(b, "  %s: ", k->key);
     switch (k->type) {
@@ -699,9 +674,7 @@ static void write_key(Sb *b, const Config *c, const KeyDef *k) {
 }
 
 char *config_to_yaml(const Config *c) {
-    Sb b = {malloc(4096), 0, 4096};
-    if (!b.buf) abort();
-    b.buf[0] = 0;
+    StrBuf b = sb_alloc(4096);
     sb_printf(&b, "# fully resolved configuration written by alphadecay\nversion: \"%s\"\n", AD_VERSION);
     if (c->name[0]) {
         sb_printf(&b, "name: ");
@@ -713,7 +686,7 @@ char *config_to_yaml(const Config *c) {
         for (size_t i = 0; i < N_KEYS; i++)
             if (!strcmp(KEYS[i].section, SECTIONS[s])) write_key(&b, c, &KEYS[i]);
     }
-    return b.buf;
+    return b.p;
 }
 
 int config_write_yaml(const Config *c, const char *path, Err *e) {

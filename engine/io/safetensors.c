@@ -200,10 +200,10 @@ static int table_shape(const TensorInfo *t, long shape[2]) {
     return 2;
 }
 
-static void fmt_shape(char *buf, size_t n, int ndim, const long *shape) {
-    size_t k = (size_t)snprintf(buf, n, "[");
-    for (int d = 0; d < ndim && k < n; d++) k += (size_t)snprintf(buf + k, n - k, d ? ", %ld" : "%ld", shape[d]);
-    if (k < n) snprintf(buf + k, n - k, "]");
+static void sb_shape(StrBuf *b, int ndim, const long *shape) {
+    sb_putc(b, '[');
+    for (int d = 0; d < ndim; d++) sb_printf(b, d ? ", %ld" : "%ld", shape[d]);
+    sb_putc(b, ']');
 }
 
 /* Tensor t into a bf16 destination: read as floats into scratch (its size), rounded to nearest even. */
@@ -233,10 +233,12 @@ int safetensors_load_bufs(const char *path, const Model *m, int nbuf, const Tabl
             long want[2];
             int wd = table_shape(ti, want);
             if (t->ndim != wd || memcmp(t->shape, want, (size_t)wd * sizeof(long)) != 0) {
-                char got_s[96], want_s[96];
-                fmt_shape(got_s, sizeof got_s, t->ndim, t->shape);
-                fmt_shape(want_s, sizeof want_s, wd, want);
-                rc = err_set(e, "%s: tensor '%s' has shape %s, expected %s", path, name, got_s, want_s);
+                StrBuf got_s = {0}, want_s = {0};
+                sb_shape(&got_s, t->ndim, t->shape);
+                sb_shape(&want_s, wd, want);
+                rc = err_set(e, "%s: tensor '%s' has shape %s, expected %s", path, name, sb_str(&got_s), sb_str(&want_s));
+                sb_free(&got_s);
+                sb_free(&want_s);
                 break;
             }
             rc = bufs[b].f ? st_read_floats(&r, t, bufs[b].f + ti->offset, e)

@@ -13,6 +13,7 @@
 #include <yaml.h>
 
 #include "config.h"
+#include "strbuf.h"
 #include "sweep.h"
 #include "yaml_err.h"
 
@@ -128,18 +129,20 @@ static int canon_scalar(P *p, const yaml_node_t *n, char *out, size_t size) {
 static int canon_value(P *p, const yaml_node_t *n, char *out, size_t size) {
     if (n->type == YAML_SCALAR_NODE) return canon_scalar(p, n, out, size);
     if (n->type == YAML_MAPPING_NODE) return perr(p, n, "expected a value, got a mapping");
-    size_t k = 0;
-    out[k++] = '[';
-    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+    StrBuf v = {0};
+    sb_putc(&v, '[');
+    int rc = 0;
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top && !rc; it++) {
         yaml_node_t *c = node(p, *it);
-        if (c->type != YAML_SCALAR_NODE) return perr(p, c, "expected a scalar inside a list value");
         char one[SWEEP_VAL_MAX];
-        if (canon_scalar(p, c, one, sizeof one)) return -1;
-        if (k + strlen(one) + 4 >= size) return perr(p, n, "value too long");
-        k += (size_t)snprintf(out + k, size - k, "%s%s", it > n->data.sequence.items.start ? ", " : "", one);
+        if (c->type != YAML_SCALAR_NODE) rc = perr(p, c, "expected a scalar inside a list value");
+        else if (canon_scalar(p, c, one, sizeof one)) rc = -1;
+        else sb_printf(&v, "%s%s", it > n->data.sequence.items.start ? ", " : "", one);
     }
-    snprintf(out + k, size - k, "]");
-    return 0;
+    sb_putc(&v, ']');
+    if (!rc && sb_copy(&v, out, size)) rc = perr(p, n, "value too long");
+    sb_free(&v);
+    return rc;
 }
 
 /* ---- pairs ---- */
