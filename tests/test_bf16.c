@@ -10,13 +10,13 @@
  * chance; the second is fp32 accumulation). Truncating instead of rounding biases every term the same
  * way, an error growing like K: the all-positive case below fails that bound for K >= 30. */
 #include "check.h"
+#include "testutil.h"
 #include "common.h"
 #include "config.h"
 #include "matmul_bf16.h"
 #include "model.h"
 #include "optim.h"
 
-#include <malloc.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -333,11 +333,6 @@ static void test_updates(void) {
         model_free(&m);
         model_free(&f);
     }
-}
-
-static size_t heap_bytes(void) {
-    struct mallinfo2 mi = mallinfo2();
-    return mi.uordblks + mi.hblkhd;
 }
 
 /* Memory: bytes per parameter of the training state and the activations per dtype, from the engine's memory

@@ -7,9 +7,9 @@
  *  - init statistics; the module table (names, order, offsets, shapes); the views over params and
  *    grads, and their refusal of a broken table; memory estimate. */
 #include "check.h"
+#include "testutil.h"
 #include "model.h"
 
-#include <malloc.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -525,11 +525,6 @@ static void test_init(void) {
 
 /* The estimate must match what the model really allocates (glibc's own accounting, mallinfo2),
  * within 10%, for training (grads, moments, backward scratch) and for evaluation. */
-static size_t heap_bytes(void) {
-    struct mallinfo2 mi = mallinfo2();
-    return mi.uordblks + mi.hblkhd;
-}
-
 static void test_estimate(void) {
     ModelConfig c = tiny_config();
     c.hidden_size = 64, c.intermediate_size = 172, c.num_attention_heads = 4, c.vocab_size = 512;

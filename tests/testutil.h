@@ -4,6 +4,7 @@
 #ifndef TESTUTIL_H
 #define TESTUTIL_H
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -25,6 +26,13 @@ static inline int scratch_dir(char *dir, size_t n, const char *base, const char 
 static inline void scratch_remove(const char *dir) {
     char *argv[] = {"rm", "-rf", (char *)dir, NULL};
     if (run_argv(argv, NULL, NULL, NULL, 0, NULL) != 0) printf("note: could not remove %s\n", dir);
+}
+
+/* Bytes the C heap has handed out (glibc's mallinfo2): allocations are measured as the difference
+ * around them. ASan's allocator is not seen, so a test skips when the difference is implausibly small. */
+static inline size_t heap_bytes(void) {
+    struct mallinfo2 mi = mallinfo2();
+    return mi.uordblks + mi.hblkhd;
 }
 
 /* Two layers of width 8: every tensor kind, files of a few kilobytes. */
