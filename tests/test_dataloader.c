@@ -69,7 +69,7 @@ static void test_pad_t5_ids(void) {
     char path[256], json[300];
     write_shard("t5.bin", tok, sizeof tok / 4, path);
     Err e;
-    TokenIds ids = {9, 9, 0};
+    TokenIds ids = {.eos = 9, .pad = 9, .keep_eos = 0, .vocab = 0};
     CHECK(prep_read_ids(path, &ids, &e) == 1 && ids.eos == 9, "prep_ids_absent_keeps_default", "eos %d", ids.eos);
     snprintf(json, sizeof json, "%s/prep.json", dir);
     const char *txt = "{\"eos_id\": 1, \"pad_id\": 0, \"keep_eos_on_truncate\": true}";
