@@ -410,21 +410,21 @@ int checkpoint_load_latest(const char *run_dir, Model *m, TrainState *s, Err *wa
     /* Newest first; a checkpoint whose files fail their checksums is skipped with a warning. A
      * verified one that does not load (another model shape) is an error, not a reason to go back. */
     Err bad = {{0}}, first_bad = {{0}};
+    StrBuf skipped = {0}; /* the warning: every damaged checkpoint passed over */
     int rc = 2; /* 2: every checkpoint is damaged */
     for (int i = n - 1; i >= 0; i--) {
         step_dir(dir, sizeof dir, ckdir, steps[i], "");
         if (checkpoint_verify(dir, NULL, &bad) < 0) {
             if (!first_bad.msg[0]) first_bad = bad;
-            if (warn) {
-                size_t k = strlen(warn->msg);
-                snprintf(warn->msg + k, sizeof warn->msg - k, "%s%.700s; ", k ? "" : "skipping damaged checkpoint(s): ", bad.msg);
-            }
+            sb_printf(&skipped, "%s%.700s; ", skipped.len ? "" : "skipping damaged checkpoint(s): ", bad.msg);
             continue;
         }
         rc = load_one(dir, steps[i], m, s, e) ? -1 : 1;
         break;
     }
     free(steps);
+    if (warn && skipped.len) err_set(warn, "%s", sb_str(&skipped)); /* as much as an Err holds */
+    sb_free(&skipped);
     if (rc == 2) /* never start over silently: the user decides (delete checkpoint/ to start from step 0) */
         return err_set(e, "%s: no intact checkpoint (%d damaged; the newest: %.900s)", ckdir, n, first_bad.msg);
     return rc;
