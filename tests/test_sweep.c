@@ -86,6 +86,8 @@ static void test_product(void) {
               !strcmp(val(&s.runs[4], "decay.weight_decay"), "5e-06"),
           "product_values_canonical", "run 4 kv");
     CHECK(s.runs[0].steps == 40, "resolved_steps", "steps %ld", s.runs[0].steps);
+    CHECK(!strcmp(s.runs[4].label, "decay.method=alphadecay decay.weight_decay=5e-06"), "label_own_pairs",
+          "'%s'", s.runs[4].label);
     uint64_t fp = s.fingerprint;
     sweep_free(&s);
     /* same file again: same names, same fingerprint */
@@ -282,6 +284,21 @@ static void test_lock_and_status(void) {
           run_state_name(st.state), st.val_ppl);
 }
 
+/* A label longer than its field says so ("..." at the end) instead of stopping short silently. */
+static void test_long_label(void) {
+    char text[2048], path[240];
+    memset(path, 'p', 230);
+    path[230] = 0; /* three values of 230 characters, each under its field's limit: a 700-character label */
+    snprintf(text, sizeof text, "base: @EXP@\ngrid:\n  train.init: [%s]\n  data.val: [%s]\n  data.train: [%s]\n", path, path, path);
+    Sweep s;
+    if (load_ok(&s, "l.yaml", text, "long_label_load")) return;
+    size_t n = strlen(s.runs[0].label);
+    CHECK(n == sizeof s.runs[0].label - 1 && !strcmp(s.runs[0].label + n - 3, "...") &&
+              !strncmp(s.runs[0].label, "train.init=ppp", 14),
+          "long_label_marked_cut", "len %zu, '%s'", n, s.runs[0].label + (n > 10 ? n - 10 : 0));
+    sweep_free(&s);
+}
+
 int main(void) {
     if (!scratch_dir(dir, sizeof dir, NULL, "test_sweep")) return check_summary();
     char sub[600];
@@ -291,6 +308,7 @@ int main(void) {
     put("exp.yaml", "data: {train: t.bin, seq_len: 64}\ntrain: {batch_size: 12, micro_batch_size: 4, steps: 40, warmup_steps: 4}\n");
     put("exp2.yaml", "data: {train: t.bin, seq_len: 64}\ntrain: {batch_size: 12, micro_batch_size: 4, steps: 12, warmup_steps: 2}\n");
     test_product();
+    test_long_label();
     test_full_features();
     test_bundles_and_experiments();
     test_errors();

@@ -667,6 +667,18 @@ static int expand_points(P *p, Spec *sp, PointList *pts) {
     return 0;
 }
 
+/* The point's own pairs as "key=value ..." for list output. The label is for people only (the run's
+ * identity is its name and keys), so a label longer than the field ends in "..." instead of failing,
+ * but never stops short without saying so. */
+static void run_label(SweepRun *r, const Pairs *own) {
+    StrBuf b = {0};
+    if (own->experiment[0]) sb_printf(&b, "experiment=%s", own->experiment);
+    for (int i = 0; i < own->n; i++) sb_printf(&b, "%s%s=%s", b.len ? " " : "", own->kv[i].key, own->kv[i].value);
+    if (sb_copy(&b, r->label, sizeof r->label) != 0)
+        snprintf(r->label, sizeof r->label, "%.*s...", (int)(sizeof r->label - 4), sb_str(&b));
+    sb_free(&b);
+}
+
 /* set, then when (in order), then the point's own pairs: later wins, but when never overrides own. */
 static int build_run(P *p, Spec *sp, const Pairs *own, SweepRun *r) {
     Pairs all = sp->set;
@@ -686,11 +698,7 @@ static int build_run(P *p, Spec *sp, const Pairs *own, SweepRun *r) {
         for (int i = 0; i < all.n; i++)
             if ((pairs_find(own, all.kv[i].key) >= 0) == (pass == 1)) r->kv[r->n_kv++] = all.kv[i];
     r->line = own->line;
-    size_t k = 0;
-    r->label[0] = 0;
-    if (own->experiment[0]) k += (size_t)snprintf(r->label, sizeof r->label, "experiment=%s", own->experiment);
-    for (int i = 0; i < own->n && k < sizeof r->label; i++)
-        k += (size_t)snprintf(r->label + k, sizeof r->label - k, "%s%s=%s", k ? " " : "", own->kv[i].key, own->kv[i].value);
+    run_label(r, own);
     return 0;
 }
 
