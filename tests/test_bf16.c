@@ -10,6 +10,7 @@
  * chance; the second is fp32 accumulation). Truncating instead of rounding biases every term the same
  * way, an error growing like K: the all-positive case below fails that bound for K >= 30. */
 #include "check.h"
+#include "checkpoint.h"
 #include "testutil.h"
 #include "common.h"
 #include "config.h"
@@ -421,6 +422,40 @@ static void test_memory(void) {
            cfg.data.seq_len, gib, big.state / 1073741824.0, big.acts / 1073741824.0, big.scratch / 1073741824.0);
 }
 
+/* bf16_pure checkpoints: its bf16 weights and moments saved (F32 widened, or BF16 with checkpoint.dtype bf16) and
+ * loaded into another bf16_pure model come back bit for bit. */
+static void test_pure_checkpoint(void) {
+    char dir[512];
+    if (!scratch_dir(dir, sizeof dir, NULL, "bf16_ckpt")) return;
+    Model a, b;
+    if (build_prec(&a, PREC_BF16_PURE, 2, 8) || build_prec(&b, PREC_BF16_PURE, 2, 8)) return;
+    Rng r;
+    rng_seed(&r, 31);
+    for (size_t i = 0; i < a.n_params; i++) { /* finite values of the magnitudes weights and moments take */
+        a.hw[i] = bf16_round((float)rng_normal(&r) * 0.02f);
+        a.hm[i] = bf16_round((float)rng_normal(&r) * 1e-4f);
+        a.hv[i] = bf16_round((float)(rng_uniform(&r) * 1e-9));
+    }
+    size_t n = a.n_params * sizeof(bf16_t);
+    for (int bf16 = 0; bf16 <= 1; bf16++) {
+        TrainState st = {.step = 3 + bf16}, got;
+        st.decay.last_update_step = -1;
+        Err e = {{0}}, warn;
+        memset(b.hw, 0, n);
+        memset(b.hm, 0, n);
+        memset(b.hv, 0, n);
+        int rc = checkpoint_save_dtype(dir, &a, &st, 0, bf16, &e) || checkpoint_load_latest(dir, &b, &got, &warn, &e) != 1;
+        char name[128];
+        snprintf(name, sizeof name, "bf16_pure checkpoint (%s weights) reloads its bf16 weights and moments bit for bit",
+                 bf16 ? "BF16" : "F32");
+        CHECK(!rc && got.step == st.step && !memcmp(a.hw, b.hw, n) && !memcmp(a.hm, b.hm, n) && !memcmp(a.hv, b.hv, n),
+              name, "%s", rc ? e.msg : "values differ");
+    }
+    model_free(&a);
+    model_free(&b);
+    scratch_remove(dir);
+}
+
 int main(void) {
     test_rounding();
     printf("# bf16 product back end: %s\n", mm_bf16_backend());
@@ -437,6 +472,7 @@ int main(void) {
     unsetenv("ALPHADECAY_BF16_BACKEND");
     mm_bf16_release();
     test_model_gradients();
+    test_pure_checkpoint();
     test_updates();
     test_memory();
     mm_bf16_release();

@@ -437,9 +437,9 @@ static void carve_forward(ModelActs *a, const ModelConfig *c, Carver *k, HCarver
     for (int l = 0; l < L; l++) take_input(a, k, kh, N * C, &a->layer[l].atty, &a->layer[l].attyh);
     for (int l = 0; l < L; l++) a->layer[l].rstd1 = take(k, N);
     for (int l = 0; l < L; l++) a->layer[l].rstd2 = take(k, N);
-    /* bf16 modes: one layer's fp32 qkv, att, gu to compute in (take_saved) */
-    float *qkv_w = a->prec != PREC_FP32 ? take(k, N * 3 * C) : NULL, *att_w = a->prec != PREC_FP32 ? take(k, a->B * H * TT) : NULL,
-          *gu_w = a->prec != PREC_FP32 ? take(k, N * 2 * I) : NULL;
+    int work = a->prec != PREC_FP32; /* bf16 modes: one layer's fp32 qkv, att, gu to compute in (take_saved) */
+    float *qkv_w = work ? take(k, N * 3 * C) : NULL, *att_w = work ? take(k, a->B * H * TT) : NULL;
+    float *gu_w = work ? take(k, N * 2 * I) : NULL;
     for (int l = 0; l < L; l++) take_saved(a, k, kh, N * 3 * C, qkv_w, &a->layer[l].qkv, &a->layer[l].qkvh);
     for (int l = 0; l < L; l++) take_saved(a, k, kh, a->B * H * TT, att_w, &a->layer[l].att, &a->layer[l].atth);
     for (int l = 0; l < L; l++) take_saved(a, k, kh, N * 2 * I, gu_w, &a->layer[l].gu, &a->layer[l].guh);
