@@ -516,6 +516,19 @@ static void wd_axis(const Spec *s, char *const *xs, int nx, WdAxis *ax, StrBuf *
     sb_printf(b, ")%s\n", n > 6 ? " rotate by -45" : "");
 }
 
+/* A log metric axis keeps the optimum readable beside a diverged end of the scan: the range hugs
+ * the data (gnuplot would widen it to whole decades) and ticks sit at 1, 2, 3, 5 x 10^k. */
+static void wd_logy(StrBuf *b, int on) {
+    if (!on) {
+        sb_printf(b, "unset logscale y\nset offsets 0, 0, 0, 0\nset autoscale y\nset ytics autofreq\n");
+        return;
+    }
+    sb_printf(b, "set logscale y\nset autoscale yfix\nset offsets 0, 0, graph 0.06, graph 0.06\nset format y \"%%g\"\nset ytics (");
+    for (int k = -3, n = 0; k <= 7; k++)
+        for (int m = 0; m < 4; m++) sb_printf(b, "%s%g", n++ ? ", " : "", (double[]){1, 2, 3, 5}[m] * pow(10, k));
+    sb_printf(b, ")\n");
+}
+
 int fig_wd_sweep(Fig *f, StrBuf *body, Err *e) {
     const Spec *s = f->spec;
     const char *xk = s->x_key[0] ? s->x_key : "decay.weight_decay";
@@ -557,7 +570,10 @@ int fig_wd_sweep(Fig *f, StrBuf *body, Err *e) {
     gp_grid_begin(f, body, s->title[0] ? s->title : s->name, sub, 1, 2, keys, span, 2, &g);
     sb_printf(body, "%sset ylabel \"%s\"\n", axis.p, metric_label(c->metric));
     gp_grid_panel(body, &g, 0);
+    /* a log metric axis keeps the optimum readable beside a diverged end of the scan */
+    if (s->logy) wd_logy(body, 1);
     sb_printf(body, "%s\n", left.p);
+    if (s->logy) wd_logy(body, 0);
     sb_printf(body, "set ylabel \"mean alpha\"\n");
     gp_grid_panel(body, &g, 1);
     if (right.len) sb_printf(body, "%s\n", right.p);

@@ -23,7 +23,7 @@
  *               | {group, where, reported, paper_only, columns: [...]}]     column groups (one level);
  *              paper_only: true = a column of the paper's values only (a model size we have no twin of)
  * Figures use rows as series / bars (key `series:` or `bars:`) and columns as panels (`panels:`),
- * plus: x (coordinate on the x axis), logx, y2_metric, layer, step (first|final), types.
+ * plus: x (coordinate on the x axis), logx, logy, y2_metric, layer, step (first|final), types.
  * Unknown keys are errors naming FILE:LINE:COL, as are unknown metrics. */
 #ifndef SPEC_H
 #define SPEC_H
@@ -93,6 +93,7 @@ typedef struct {
     /* figures */
     char x_key[96];
     int logx;
+    int logy;                /* wd_sweep: logarithmic metric axis */
     char y2_metric[48];
     int layer;               /* -1 = middle layer */
     char step[16];           /* "final" (default) | "first" */

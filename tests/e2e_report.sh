@@ -145,6 +145,11 @@ else
         && ! grep -q '^0 ' "$T/fig/fx_wd_ppl0.dat" && grep -q '"fx_wd_ppl0_ref.dat" using 1:2 with lines lw 2 dt 2' "$T/fig/fx_wd.gp" \
         && grep -q 'title "U: WD=0"' "$T/fig/fx_wd.gp" \
         && ok wd_sweep_wd0_reference_line || fail wd_sweep_wd0_reference_line "rc $rc: $(cat "$T/wdref.err" "$T/fig/fx_wd_ppl0_ref.dat" 2>&1 | head -3)"
+    # logy puts the metric panel (only) on a log axis: set before the perplexity plot, unset before alpha's
+    ! grep -q 'logscale y' "$T/fig/fx_wd.gp" && sed 's/^logx: 1$/logx: 1\nlogy: 1/' "$T/wdref.yaml" > "$T/wdlogy.yaml" \
+        && "$BIN" report plot "$T/wdlogy.yaml" --root "$T" --out-dir "$T/fig" >/dev/null 2>"$T/wdlogy.err" \
+        && [ "$(grep -n -e '^set logscale y' -e '^plot ' -e '^unset logscale y' "$T/fig/fx_wd.gp" | head -3 | cut -d' ' -f1 | tr -d '0-9:' | tr '\n' ' ')" = "set plot unset " ] \
+        && ok wd_sweep_logy_left_panel_only || fail wd_sweep_logy_left_panel_only "$(cat "$T/wdlogy.err"; grep -n 'logscale\|^plot' "$T/fig/fx_wd.gp" | head -4)"
 fi
 # 5. figures from real runs (spectra files, decay.jsonl): a tiny Uniform and AlphaDecay run each
 if command -v gnuplot >/dev/null 2>&1; then
