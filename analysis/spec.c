@@ -163,7 +163,7 @@ static int get_rep(Ctx *c, yaml_node_t *map, RepSel *r, int *mode) {
 }
 
 static const char *const ROW_KEYS[] = {"label", "where", "any", "reported", NULL};
-static const char *const COL_KEYS[] = {"label", "where", "reported", "metric", "better", "digits", "paper_only", NULL};
+static const char *const COL_KEYS[] = {"label", "where", "reported", "metric", "better", "digits", "paper_only", "best_of", NULL};
 static const char *const GROUP_KEYS[] = {"group", "where", "reported", "paper_only", "columns", NULL};
 
 static int get_bool(Ctx *c, yaml_node_t *map, const char *key, int *dst) {
@@ -195,6 +195,26 @@ static int parse_sel(Ctx *c, yaml_node_t *n, Sel *s, int is_col, const char *wha
                    get_int(c, n, "digits", &s->digits) || get_bool(c, n, "paper_only", &s->paper_only)
                ? -1
                : 0;
+}
+
+/* best_of: [LABEL, ...] names earlier run columns of the same metric; resolved to their indices. */
+static int parse_best_of(Ctx *c, yaml_node_t *n, Spec *s, int ci) {
+    yaml_node_t *b = get(c, n, "best_of");
+    if (!b) return 0;
+    Sel *col = &s->cols[ci];
+    char labels[SPEC_MAX_SEL][96];
+    if (get_list(c, b, labels[0], sizeof labels[0], SPEC_MAX_SEL, &col->nbest_of, "best_of")) return -1;
+    if (col->nbest_of < 2) return fail(c, b, "%s", "best_of needs at least two columns to choose from");
+    if (col->where.n || col->paper_only) return fail(c, n, "%s", "a best_of column takes its runs from the columns it names: no where or paper_only");
+    for (int k = 0; k < col->nbest_of; k++) {
+        int j = 0;
+        while (j < ci && strcmp(s->cols[j].label, labels[k])) j++;
+        if (j == ci) return fail(c, b, "best_of: \"%s\" is not a column defined before this one", labels[k]);
+        if (s->cols[j].nbest_of || s->cols[j].paper_only || strcmp(s->cols[j].metric, col->metric))
+            return fail(c, b, "best_of: \"%s\" must be a column of runs with this column's metric", labels[k]);
+        col->best_of[k] = j;
+    }
+    return 0;
 }
 
 static int parse_rows(Ctx *c, yaml_node_t *n, Spec *s, const char *what) {
@@ -236,11 +256,12 @@ static int parse_cols(Ctx *c, yaml_node_t *n, Spec *s, const char *what) {
                     col->rep.n++;
                 }
                 col->rep.off |= base.rep.off;
+                if (parse_best_of(c, node(c, *ci), s, s->ncols - 1)) return -1;
             }
             continue;
         }
         if (s->ncols == SPEC_MAX_SEL) return fail(c, n, "%s: too many entries", what);
-        if (parse_sel(c, g, &s->cols[s->ncols++], 1, what)) return -1;
+        if (parse_sel(c, g, &s->cols[s->ncols++], 1, what) || parse_best_of(c, g, s, s->ncols - 1)) return -1;
     }
     return 0;
 }

@@ -19,9 +19,10 @@
  *              a cell's lookup merges the top level's, its column's, then its row's keys (row wins);
  *              std_metric / p_metric name the paper's std and p-value metrics printed beside the mean
  *   rows:      [{label, where, any: [keys of the column selection this row ignores], reported: {...}|false}]
- *   columns:   [{label, where, reported, metric, better, digits, paper_only}
+ *   columns:   [{label, where, reported, metric, better, digits, paper_only, best_of}
  *               | {group, where, reported, paper_only, columns: [...]}]     column groups (one level);
  *              paper_only: true = a column of the paper's values only (a model size we have no twin of)
+ *              best_of: [LABEL, ...] = per row, the best of those earlier columns (no where)
  * Figures use rows as series / bars (key `series:` or `bars:`) and columns as panels (`panels:`),
  * plus: x (coordinate on the x axis), logx, logy, y2_metric, layer, step (first|final), types.
  * Unknown keys are errors naming FILE:LINE:COL, as are unknown metrics. */
@@ -65,6 +66,8 @@ typedef struct {
     int better;              /* columns: 0 = the table's, -1 lower, +1 higher */
     int digits;              /* columns: -1 = the table's */
     int paper_only;          /* columns: no run of ours; only the paper's value is shown */
+    int best_of[SPEC_MAX_SEL]; /* columns: each row's best of these earlier columns (indices) */
+    int nbest_of;
     int line;                /* where it was defined, for messages */
 } Sel;
 

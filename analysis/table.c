@@ -133,7 +133,7 @@ static int fill_cell(Table *t, const RunSet *rs, int ri, int ci, Err *e) {
     c->digits = col->digits >= 0 ? col->digits : s->digits;
     c->mean = c->sd = c->min = c->max = NAN;
     int *idx, n;
-    if (col->paper_only) { /* no run of ours belongs here: the paper's value alone */
+    if (col->paper_only || col->nbest_of) { /* no run of ours belongs here: the paper's value alone */
         c->runs = xcalloc(1, 1);
         return 0;
     }
@@ -231,6 +231,33 @@ static void compare_cell(Cell *a, const double *x, const double *y, int m) {
     a->has_w = stats_wilcoxon_exact(x, y, m, &tt, &a->p_w) == 0;
 }
 
+/* A best_of cell: a copy of the row's cell with the best mean among the named columns (the first on a
+ * tie), so comparisons pair it by seed like any other cell. */
+static void fill_best_of(Table *t) {
+    const Spec *s = t->spec;
+    for (int ci = 0; ci < t->ncols; ci++)
+        for (int ri = 0; ri < t->nrows && s->cols[ci].nbest_of; ri++) {
+            const Cell *src = NULL;
+            int from = -1;
+            for (int k = 0; k < s->cols[ci].nbest_of; k++) {
+                const Cell *c = table_cell(t, ri, s->cols[ci].best_of[k]);
+                if (c->n && (!src || (c->better < 0 ? c->mean < src->mean : c->mean > src->mean)))
+                    src = c, from = s->cols[ci].best_of[k];
+            }
+            if (!src) continue;
+            Cell *d = table_cell(t, ri, ci);
+            free(d->vals), free(d->seeds), free(d->runs);
+            *d = *src;
+            d->vals = xcalloc((size_t)src->n + 1, sizeof *d->vals);
+            d->seeds = xcalloc((size_t)src->n + 1, sizeof *d->seeds);
+            memcpy(d->vals, src->vals, (size_t)src->n * sizeof *d->vals);
+            memcpy(d->seeds, src->seeds, (size_t)src->n * sizeof *d->seeds);
+            d->runs = xcalloc(strlen(src->runs) + 1, 1);
+            memcpy(d->runs, src->runs, strlen(src->runs));
+            d->from = s->cols[from].label;
+        }
+}
+
 /* Holm over the table's family: every comparison with a defined t-test. */
 static void fill_holm(Table *t) {
     int n = t->nrows * t->ncols;
@@ -297,7 +324,7 @@ static int fill_paper(Table *t, const Reported *rep, Err *e) {
     for (int ri = 0; ri < t->nrows; ri++)
         for (int ci = 0; ci < t->ncols; ci++) {
             const Sel *row = &s->rows[ri], *col = &s->cols[ci];
-            if (row->rep.off || col->rep.off || s->rep.off) continue;
+            if (row->rep.off || col->rep.off || s->rep.off || col->nbest_of) continue;
             RepSel m = {0};
             merge_rep(&m, &s->rep);
             merge_rep(&m, &col->rep);
@@ -338,6 +365,7 @@ int table_build(Table *t, const Spec *s, const RunSet *rs, const Reported *rep, 
     for (int ri = 0; ri < s->nrows; ri++)
         for (int ci = 0; ci < s->ncols; ci++)
             if (fill_cell(t, rs, ri, ci, e)) return -1;
+    fill_best_of(t);
     for (int ri = 0; ri < s->nrows; ri++) {
         if (s->ttest_vs[0] && !strcmp(s->rows[ri].label, s->ttest_vs)) for_each_pair(t, ri, "t-test", ttest_cell);
         if (s->compare_vs[0] && !strcmp(s->rows[ri].label, s->compare_vs))

@@ -32,6 +32,7 @@ typedef struct {
     double paper_sd, paper_p;
     int conv;             /* eval.convention of the cell's runs: bit 1 token (or unset), bit 2 authors */
     int best;
+    const char *from;     /* best_of columns: the label of the column this row's value comes from */
     /* compare: this row against the spec's compare.vs row over the seeds both have (docs/analysis.md) */
     int has_cmp, npairs;  /* has_cmp: >= 2 pairs */
     double diff, diff_lo, diff_hi; /* mean of (this - baseline) and its 95% t interval */

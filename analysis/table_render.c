@@ -34,6 +34,8 @@ static void status_text(const Cell *c, StrBuf *b, int with_counts) {
     }
 }
 
+static void tex_escape(const char *s, StrBuf *b);
+
 static void cell_text(const Cell *c, int fmt, StrBuf *b) {
     if (!c->nruns) {
         sb_printf(b, "%s", fmt == FMT_TEX ? "--" : "–");
@@ -50,6 +52,11 @@ static void cell_text(const Cell *c, int fmt, StrBuf *b) {
     if (c->n > 1) sb_printf(b, "%s%.*f", pm, c->digits, c->sd);
     if (c->best) sb_printf(b, "%s", fmt == FMT_TEX ? "}" : "**");
     if (c->n > 1) sb_printf(b, " (n=%d)", c->n);
+    if (c->from) {
+        sb_printf(b, " at ");
+        if (fmt == FMT_TEX) tex_escape(c->from, b);
+        else sb_printf(b, "%s", c->from);
+    }
     if (c->nruns > c->n) {
         sb_printf(b, " (+");
         status_text(c, b, 1);
@@ -225,6 +232,25 @@ static void convention_note(const Table *t, int fmt, StrBuf *b) {
     sb_free(&w);
 }
 
+/* A best_of column picks each row's best column on the very seeds its comparisons then use: say so. */
+static void best_of_note(const Table *t, int fmt, StrBuf *b) {
+    const Spec *s = t->spec;
+    for (int ci = 0; ci < s->ncols; ci++) {
+        const Sel *col = &s->cols[ci];
+        if (!col->nbest_of) continue;
+        if (fmt == FMT_TEX) tex_escape(col->label, b);
+        else sb_printf(b, "%s", col->label);
+        sb_printf(b, ": each row at its best mean among ");
+        for (int k = 0; k < col->nbest_of; k++) {
+            sb_printf(b, "%s", k ? (k == col->nbest_of - 1 ? " and " : ", ") : "");
+            if (fmt == FMT_TEX) tex_escape(s->cols[col->best_of[k]].label, b);
+            else sb_printf(b, "%s", s->cols[col->best_of[k]].label);
+        }
+        sb_printf(b, " (named in the cell), chosen on the same seeds its comparisons use, so its differences lean "
+                     "in the row's favour. ");
+    }
+}
+
 static void notes(const Table *t, int fmt, StrBuf *b) {
     const Spec *s = t->spec;
     int any_other = 0;
@@ -244,6 +270,7 @@ static void notes(const Table *t, int fmt, StrBuf *b) {
                                             : "Δ paper: ours minus the paper's value. ");
     if (any_col(t, PART_PAPER_P)) sb_printf(b, "paper p: the paper's paired t-test p-value. ");
     if (any_col(t, PART_OURS)) sb_printf(b, "(paper) columns: the paper's values where we have no run of that model size. ");
+    best_of_note(t, fmt, b);
     convention_note(t, fmt, b);
     if (b->len && b->p[b->len - 1] == ' ') b->p[--b->len] = 0; /* no trailing blank in committed files */
 }
@@ -442,10 +469,12 @@ static void csv_num(StrBuf *b, double v, int ok) {
 
 void table_csv(const Table *t, StrBuf *b) {
     const Spec *s = t->spec;
-    int cmp = s->compare_vs[0] != 0, extra = any_col(t, PART_PAPER_P);
+    int cmp = s->compare_vs[0] != 0, extra = any_col(t, PART_PAPER_P), from = 0;
+    for (int c = 0; c < s->ncols; c++) from |= s->cols[c].nbest_of > 0;
     for (int i = 0; i < t->nrows * t->ncols; i++) extra |= t->cells[i].has_paper_sd;
-    sb_printf(b, "row,group,column,metric,n_runs,n,mean,std,min,max,status,best,p_value,paper,runs%s%s\n",
-              extra ? ",paper_std,paper_p_value" : "", cmp ? ",pairs,diff,diff_lo,diff_hi,p_t,p_holm,p_wilcoxon,mde" : "");
+    sb_printf(b, "row,group,column,metric,n_runs,n,mean,std,min,max,status,best,p_value,paper,runs%s%s%s\n",
+              extra ? ",paper_std,paper_p_value" : "", cmp ? ",pairs,diff,diff_lo,diff_hi,p_t,p_holm,p_wilcoxon,mde" : "",
+              from ? ",from_column" : "");
     for (int r = 0; r < t->nrows; r++)
         for (int c = 0; c < t->ncols; c++) {
             const Cell *cell = table_cell(t, r, c);
@@ -482,6 +511,10 @@ void table_csv(const Table *t, StrBuf *b) {
                 csv_num(b, cell->p_holm, cell->has_cmp);
                 csv_num(b, cell->p_w, cell->has_w);
                 csv_num(b, cell->mde, cell->has_cmp);
+            }
+            if (from) {
+                sb_printf(b, ",");
+                sb_csv_field(b, cell->from ? cell->from : "");
             }
             sb_printf(b, "\n");
         }

@@ -84,6 +84,25 @@ sed 's/metric: val_ppl/metric: val_pp/' "$T/table.yaml" > "$T/badmetric.yaml"
 printf 'table: mixed\nresults: res/fx\nrows:\n  - {label: A, where: {decay.method: alphadecay}}\ncolumns:\n  - {label: all}\n' > "$T/mixed.yaml"
 "$BIN" report table "$T/mixed.yaml" --root "$T" --out-dir "$T/o3" >/dev/null 2>"$T/mx.err"; rc=$?
 [ $rc -eq 1 ] && grep -q 'differ in decay.weight_decay' "$T/mx.err" && [ ! -e "$T/o3/mixed.md" ] && ok mixed_cell_refused || fail mixed_cell_refused "rc $rc: $(cat "$T/mx.err")"
+# best_of: each row at its best column (by the spec's better), compared by seed with the baseline's best
+printf 'table: bo\nresults: res/fx\nmetric: val_ppl\nbetter: lower\ncompare: {vs: Uniform}\nrows:\n  - {label: Uniform, where: {decay.method: uniform}}\n  - {label: AlphaDecay, where: {decay.method: alphadecay}}\ncolumns:\n  - {label: 1e-5, where: {decay.weight_decay: 1e-5}}\n  - {label: 5e-6, where: {decay.weight_decay: 5e-6}}\n  - {label: best, best_of: [1e-5, 5e-6]}\n' > "$T/bo.yaml"
+"$BIN" report table "$T/bo.yaml" --root "$T" --out-dir "$T/o4" --quiet 2>/dev/null; rc=$?
+[ $rc -eq 0 ] && grep -q '| AlphaDecay | \*\*34.70 ± 0.28\*\* (n=2) | 34.80 (+1 failed) | \*\*34.70 ± 0.28\*\* (n=2) at 1e-5 |' "$T/o4/bo.md" \
+    && grep -q '| AlphaDecay | best | 2 | -0.50 \[' "$T/o4/bo.md" && grep -q '^AlphaDecay,,best,.*,1e-5$' "$T/o4/bo.csv" \
+    && grep -q 'best: each row at its best mean among 1e-5 and 5e-6' "$T/o4/bo.md" \
+    && ok best_of_lower_picks_best_mean || fail best_of_lower_picks_best_mean "rc $rc: $(grep -e AlphaDecay "$T/o4/bo.md" 2>&1 | head -3)"
+sed 's/better: lower/better: higher/' "$T/bo.yaml" > "$T/bohi.yaml"
+"$BIN" report table "$T/bohi.yaml" --root "$T" --out-dir "$T/o5" --quiet 2>/dev/null; rc=$?
+[ $rc -eq 0 ] && grep -q '| AlphaDecay | .* | 34.80 at 5e-6 (+1 failed) |$' "$T/o5/bo.md" && grep -q '^Uniform,,best,.*,1e-5$' "$T/o5/bo.csv" \
+    && ok best_of_higher_picks_other_column || fail best_of_higher_picks_other_column "rc $rc: $(grep -e AlphaDecay -e Uniform "$T/o5/bo.md" 2>&1 | head -3)"
+sed 's/best_of: \[1e-5, 5e-6\]/best_of: [1e-5, 1e-6]/' "$T/bo.yaml" > "$T/bobad.yaml"
+"$BIN" report table "$T/bobad.yaml" --root "$T" --out-dir "$T/o6" >/dev/null 2>"$T/bobad.err"; rc=$?
+[ $rc -eq 1 ] && grep -q 'bobad.yaml:12:.*best_of: "1e-6" is not a column defined before this one' "$T/bobad.err" && [ ! -e "$T/o6/bo.md" ] \
+    && ok best_of_unknown_column_refused || fail best_of_unknown_column_refused "rc $rc: $(cat "$T/bobad.err")"
+sed 's/{label: best, best_of/{label: best, where: {decay.method: uniform}, best_of/' "$T/bo.yaml" > "$T/bowhere.yaml"
+"$BIN" report table "$T/bowhere.yaml" --root "$T" --out-dir "$T/o7" >/dev/null 2>"$T/bowhere.err"; rc=$?
+[ $rc -eq 1 ] && grep -q 'bowhere.yaml:12:.*a best_of column takes its runs from the columns it names' "$T/bowhere.err" \
+    && ok best_of_with_where_refused || fail best_of_with_where_refused "rc $rc: $(cat "$T/bowhere.err")"
 "$BIN" report >/dev/null 2>&1; [ $? -eq 2 ] && ok usage_exit_2 || fail usage_exit_2 "no verb did not exit 2"
 "$BIN" report table --bogus >/dev/null 2>&1; [ $? -eq 2 ] && ok bad_option_exit_2 || fail bad_option_exit_2 "exit not 2"
 "$BIN" report --help | grep -q 'report index' && ok help || fail help "no usage text"
