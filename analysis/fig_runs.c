@@ -171,6 +171,7 @@ static const char *metric_label(const char *m) {
     if (!strcmp(m, "fit_seconds_per_call")) return "seconds per decay update";
     if (!strcmp(m, "wall_hours")) return "total hours";
     if (!strcmp(m, "wall_seconds")) return "total seconds";
+    if (!strcmp(m, "mean_wd")) return "weight decay applied (mean over training)";
     return m;
 }
 

@@ -219,7 +219,7 @@ const char *run_coord(const Run *r, const char *key) {
 const char *const RUN_METRICS[] = {
     "val_ppl",     "val_loss",    "best_val_ppl", "train_loss", "wall_seconds", "wall_hours",
     "steps",       "tokens",      "peak_rss_mb",  "tok_per_s",  "fit_seconds_per_call", "decay_calls",
-    NULL,
+    "mean_wd",     NULL,
 };
 
 /* task.NAME.acc | task.NAME.acc_norm: from RUNDIR/tasks.json (`alphadecay eval-tasks --out`). */
@@ -317,6 +317,19 @@ static int series_extreme(const Run *r, const char *file, const char *key, int w
     return 0;
 }
 
+/* The mean of a metrics.jsonl series over its logged updates. */
+static int series_mean(const Run *r, const char *file, const char *key, double *out, Err *e) {
+    double *x, *y, s = 0;
+    int n;
+    if (run_series(r, file, "step", key, &x, &y, &n, e)) return -1;
+    for (int i = 0; i < n; i++) s += y[i];
+    free(x);
+    free(y);
+    if (!n) return err_set(e, "%s/%s: no %s values", r->dir, file, key);
+    *out = s / n;
+    return 0;
+}
+
 int run_metric(const Run *r, const char *metric, double *out, Err *e) {
     if (!strcmp(r->status, "unreadable")) return err_set(e, "%s: unreadable: %s", r->dir, r->problem);
     if (!strcmp(metric, "val_ppl")) return have(r->val_ppl, r, metric, out, e);
@@ -332,6 +345,8 @@ int run_metric(const Run *r, const char *metric, double *out, Err *e) {
     if (!strcmp(metric, "peak_rss_mb")) return have(r->peak_rss_mb, r, metric, out, e);
     if (!strcmp(metric, "tok_per_s")) return have(r->tok_per_s, r, metric, out, e);
     if (!strcmp(metric, "best_val_ppl")) return series_extreme(r, RUNDIR_EVAL, "ppl", 1, 0, out, e);
+    /* the decay a method actually applied, averaged over training (size-weighted over tensors) */
+    if (!strcmp(metric, "mean_wd")) return series_mean(r, RUNDIR_METRICS, "wd_mean", out, e);
     if (!strcmp(metric, "train_loss")) return series_extreme(r, RUNDIR_METRICS, "loss", 0, 1, out, e);
     if (!strcmp(metric, "fit_seconds_per_call") || !strcmp(metric, "decay_calls")) {
         double per, calls;

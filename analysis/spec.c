@@ -83,7 +83,8 @@ static int get_better(Ctx *c, yaml_node_t *map, int *dst) {
     if (scalar(c, n, b, sizeof b, "better")) return -1;
     if (!strcmp(b, "lower")) *dst = -1;
     else if (!strcmp(b, "higher")) *dst = 1;
-    else return fail(c, n, "better must be lower or higher, not \"%s\"", b);
+    else if (!strcmp(b, "none")) *dst = BETTER_NONE;
+    else return fail(c, n, "better must be lower, higher or none, not \"%s\"", b);
     return 0;
 }
 
@@ -205,6 +206,7 @@ static int parse_best_of(Ctx *c, yaml_node_t *n, Spec *s, int ci) {
     char labels[SPEC_MAX_SEL][96];
     if (get_list(c, b, labels[0], sizeof labels[0], SPEC_MAX_SEL, &col->nbest_of, "best_of")) return -1;
     if (col->nbest_of < 2) return fail(c, b, "%s", "best_of needs at least two columns to choose from");
+    if ((col->better ? col->better : s->better) == BETTER_NONE) return fail(c, b, "%s", "best_of needs better: lower or higher");
     if (col->where.n || col->paper_only) return fail(c, n, "%s", "a best_of column takes its runs from the columns it names: no where or paper_only");
     for (int k = 0; k < col->nbest_of; k++) {
         int j = 0;

@@ -35,6 +35,7 @@
 #define SPEC_MAX_VALS 8
 #define SPEC_MAX_SEL 48
 #define SPEC_MAX_KEYS 12
+#define BETTER_NONE 2
 
 typedef struct {
     char key[96];
@@ -80,7 +81,7 @@ typedef struct {
     char caption[1024];
     char results[AD_PATH_MAX];
     char metric[48];
-    int better;              /* -1 lower (default), +1 higher */
+    int better;              /* -1 lower (default), +1 higher, BETTER_NONE (no best: e.g. the decay applied) */
     int digits;              /* 2 */
     Where where;
     char allow_differ[16][96];

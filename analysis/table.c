@@ -276,6 +276,7 @@ static void fill_best(Table *t) {
             Cell *c = table_cell(t, ri, ci);
             if (!c->n) continue;
             double v = round_to(c->mean, c->digits);
+            if (c->better == BETTER_NONE) continue;
             if (isnan(best) || (c->better < 0 ? v < best : v > best)) best = v;
         }
         int nwith = 0;

@@ -15,6 +15,7 @@ static const char *metric_words(const char *m) {
     if (!strcmp(m, "val_loss")) return "validation loss";
     if (!strcmp(m, "best_val_ppl")) return "best validation perplexity";
     if (!strcmp(m, "wall_hours")) return "wall-clock hours";
+    if (!strcmp(m, "mean_wd")) return "weight decay applied, mean over training (size-weighted over tensors)";
     if (!strcmp(m, "wall_seconds")) return "wall-clock seconds";
     if (!strcmp(m, "fit_seconds_per_call")) return "seconds per decay update (ESD + fit of every module)";
     if (!strncmp(m, "task.", 5)) return "zero-shot multiple-choice accuracy (alphadecay eval-tasks)";
@@ -257,8 +258,10 @@ static void notes(const Table *t, int fmt, StrBuf *b) {
     for (int i = 0; i < s->ncols; i++) any_other |= s->cols[i].metric[0] && strcmp(s->cols[i].metric, s->metric);
     sb_printf(b, "Values: %s%s; mean%s sample std over seeds, n shown when n > 1; ", metric_words(s->metric),
               any_other ? " (other columns as labelled)" : "", fmt == FMT_TEX ? " $\\pm$" : " ±");
-    sb_printf(b, "%s = best per column (%s is better); %s = no run. ", fmt == FMT_TEX ? "bold" : "**bold**",
-              s->better < 0 ? "lower" : "higher", fmt == FMT_TEX ? "--" : "–");
+    if (s->better != BETTER_NONE)
+        sb_printf(b, "%s = best per column (%s is better); ", fmt == FMT_TEX ? "bold" : "**bold**",
+                  s->better < 0 ? "lower" : "higher");
+    sb_printf(b, "%s = no run. ", fmt == FMT_TEX ? "--" : "–");
     if (any_col(t, PART_P)) {
         sb_printf(b, "p: two-sided paired t-test by seed against ");
         if (fmt == FMT_TEX) tex_escape(s->ttest_vs, b);

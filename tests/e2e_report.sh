@@ -103,6 +103,20 @@ sed 's/{label: best, best_of/{label: best, where: {decay.method: uniform}, best_
 "$BIN" report table "$T/bowhere.yaml" --root "$T" --out-dir "$T/o7" >/dev/null 2>"$T/bowhere.err"; rc=$?
 [ $rc -eq 1 ] && grep -q 'bowhere.yaml:12:.*a best_of column takes its runs from the columns it names' "$T/bowhere.err" \
     && ok best_of_with_where_refused || fail best_of_with_where_refused "rc $rc: $(cat "$T/bowhere.err")"
+# mean_wd: metrics.jsonl's wd_mean averaged over the logged updates (1, 2 and 4.5: 2.5); a run whose
+# metrics carry no wd_mean is refused with its file named
+run wd_a uniform 1 1 completed 50.0
+printf '{"step": 10, "loss": 3, "wd_mean": 1}\n{"step": 20, "loss": 3, "wd_mean": 2}\n{"step": 30, "loss": 3, "wd_mean": 4.5}\n' > "$T/res/fx/wd_a/metrics.jsonl"
+printf 'table: mw\nresults: res/fx\nmetric: mean_wd\nbetter: none\ndigits: 3\nwhere: {decay.weight_decay: 1}\nrows:\n  - {label: U, where: {decay.method: uniform}}\ncolumns:\n  - {label: applied}\n' > "$T/mw.yaml"
+"$BIN" report table "$T/mw.yaml" --root "$T" --out-dir "$T/o8" --quiet 2>"$T/mw.err"; rc=$?
+[ $rc -eq 0 ] && grep -q '^| U | 2.500 |$' "$T/o8/mw.md" && ! grep -q 'best per column' "$T/o8/mw.md" && ok mean_wd_metric || fail mean_wd_metric "rc $rc: $(cat "$T/mw.err"; grep '| U' "$T/o8/mw.md" 2>&1)"
+printf '{"step": 10, "loss": 3}\n' > "$T/res/fx/wd_a/metrics.jsonl"
+"$BIN" report table "$T/mw.yaml" --root "$T" --out-dir "$T/o9" --quiet 2>"$T/mw2.err"; rc=$?
+[ $rc -eq 1 ] && grep -q 'wd_a/metrics.jsonl: no wd_mean values' "$T/mw2.err" && ok mean_wd_missing_refused || fail mean_wd_missing_refused "rc $rc: $(cat "$T/mw2.err")"
+rm -rf "$T/res/fx/wd_a"
+sed 's/better: lower/better: none/' "$T/bo.yaml" > "$T/bonone.yaml"
+"$BIN" report table "$T/bonone.yaml" --root "$T" --out-dir "$T/o10" >/dev/null 2>"$T/bonone.err"; rc=$?
+[ $rc -eq 1 ] && grep -q 'bonone.yaml:12:.*best_of needs better: lower or higher' "$T/bonone.err" && ok best_of_needs_direction || fail best_of_needs_direction "rc $rc: $(cat "$T/bonone.err")"
 "$BIN" report >/dev/null 2>&1; [ $? -eq 2 ] && ok usage_exit_2 || fail usage_exit_2 "no verb did not exit 2"
 "$BIN" report table --bogus >/dev/null 2>&1; [ $? -eq 2 ] && ok bad_option_exit_2 || fail bad_option_exit_2 "exit not 2"
 "$BIN" report --help | grep -q 'report index' && ok help || fail help "no usage text"
