@@ -428,7 +428,7 @@ static void wd_ref_lines(const WdAxis *ax, const Cell *cell, StrBuf *d) {
  * axis as reference lines in *_ref files) and its plot clauses in the left (perplexity) and right
  * (alpha) panels, with their key entries. */
 static int wd_series(const Fig *f, const Spec *c, const Table *t, int r, char *const *xs, int nx, const WdAxis *ax,
-                     StrBuf *left, StrBuf *right, Key *kl, int *nmin, int *nmax, Err *e) {
+                     int ref_prefix, StrBuf *left, StrBuf *right, Key *kl, int *nmin, int *nmax, Err *e) {
     const Spec *s = f->spec;
     const char *color = FIG_COLORS[r % 8];
     StrBuf d = {0}, a = {0}, dref = {0}, aref = {0};
@@ -474,7 +474,9 @@ static int wd_series(const Fig *f, const Spec *c, const Table *t, int r, char *c
                         "notitle, \"%s\" using 1:2 with lines lw 2 dt 2 lc rgb \"%s\" notitle",
                   left->len ? ", " : "plot ", relr, color, relr, color);
         strfmt(style, sizeof style, "lines lw 2 dt 2 lc rgb \"%s\"", color);
-        strfmt(title, sizeof title, "%s: WD=0%s", s->rows[r].label, refn > 1 ? " (band +- std)" : "");
+        /* one WD=0 line is the baseline of every series: no series name in front of it */
+        strfmt(title, sizeof title, "%s%sWD=0%s", ref_prefix ? s->rows[r].label : "", ref_prefix ? ": " : "",
+               refn > 1 ? " (band +- std)" : "");
         key_add(kl, style, title);
     }
     for (int g = 0; apoints && g < 3; g++) {
@@ -546,8 +548,15 @@ int fig_wd_sweep(Fig *f, StrBuf *body, Err *e) {
     f->height = 560; /* room for the keys under the panels */
     if (table_build(&t, c, f->rs, NULL, e)) goto done;
     if (t.warn.p) sb_printf(f->warn, "%s", t.warn.p);
+    int nref = 0; /* series with a WD=0 reference line */
     for (int r = 0; r < t.nrows; r++)
-        if (wd_series(f, c, &t, r, xs, nx, &ax, &left, &right, &kl, &nmin, &nmax, e)) goto done;
+        for (int i = 0; i < nx; i++)
+            if (table_cell(&t, r, i)->n && wd_off_axis(&ax, xs[i])) {
+                nref++;
+                break;
+            }
+    for (int r = 0; r < t.nrows; r++)
+        if (wd_series(f, c, &t, r, xs, nx, &ax, nref > 1, &left, &right, &kl, &nmin, &nmax, e)) goto done;
     if (!left.len) {
         err_set(e, "%s: no completed runs to plot", s->path);
         goto done;

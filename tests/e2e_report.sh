@@ -176,8 +176,13 @@ else
     "$BIN" report plot "$T/wdref.yaml" --root "$T" --out-dir "$T/fig" >/dev/null 2>"$T/wdref.err"; rc=$?
     [ $rc -eq 0 ] && [ "$(awk '$2 == 40 && $4 == 1' "$T/fig/fx_wd_ppl0_ref.dat" 2>/dev/null | wc -l)" -eq 2 ] \
         && ! grep -q '^0 ' "$T/fig/fx_wd_ppl0.dat" && grep -q '"fx_wd_ppl0_ref.dat" using 1:2 with lines lw 2 dt 2' "$T/fig/fx_wd.gp" \
-        && grep -q 'title "U: WD=0"' "$T/fig/fx_wd.gp" \
+        && grep -q 'title "WD=0"' "$T/fig/fx_wd.gp" \
         && ok wd_sweep_wd0_reference_line || fail wd_sweep_wd0_reference_line "rc $rc: $(cat "$T/wdref.err" "$T/fig/fx_wd_ppl0_ref.dat" 2>&1 | head -3)"
+    # two series with a WD=0 line each: each line names its series
+    printf '  - {label: A, where: {decay.method: [none, alphadecay]}}\n' | cat "$T/wdref.yaml" - > "$T/wdref2.yaml"
+    "$BIN" report plot "$T/wdref2.yaml" --root "$T" --out-dir "$T/fig2" >/dev/null 2>"$T/wdref2.err" \
+        && grep -q 'title "U: WD=0"' "$T/fig2/fx_wd.gp" && grep -q 'title "A: WD=0"' "$T/fig2/fx_wd.gp" \
+        && ok wd_sweep_wd0_lines_named_per_series || fail wd_sweep_wd0_lines_named_per_series "$(cat "$T/wdref2.err"; grep -o 'title "[^"]*WD=0[^"]*"' "$T/fig2/fx_wd.gp" 2>&1)"
     # logy puts the metric panel (only) on a log axis: set before the perplexity plot, unset before alpha's
     ! grep -q 'logscale y' "$T/fig/fx_wd.gp" && sed 's/^logx: 1$/logx: 1\nlogy: 1/' "$T/wdref.yaml" > "$T/wdlogy.yaml" \
         && "$BIN" report plot "$T/wdlogy.yaml" --root "$T" --out-dir "$T/fig" >/dev/null 2>"$T/wdlogy.err" \

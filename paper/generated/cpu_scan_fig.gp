@@ -47,7 +47,7 @@ set origin 0,0
 set size 1,0.1857
 set margins 0,0,0,0
 set key at screen 0.2500,0.0107 center bottom horizontal maxcols 2 box opaque samplen 3 Left reverse
-plot NaN with linespoints lw 2 pt 7 lc rgb "#4477aa" title "AdamW", NaN with lines lw 2 dt 2 lc rgb "#4477aa" title "AdamW: WD=0 (band +- std)", NaN with linespoints lw 2 pt 7 lc rgb "#ee6677" title "Adam"
+plot NaN with linespoints lw 2 pt 7 lc rgb "#4477aa" title "AdamW", NaN with lines lw 2 dt 2 lc rgb "#4477aa" title "WD=0 (band +- std)", NaN with linespoints lw 2 pt 7 lc rgb "#ee6677" title "Adam"
 set key default
 unset key
 set margins -1,-1,-1,-1
@@ -129,7 +129,7 @@ set origin 0,0
 set size 1,0.1857
 set margins 0,0,0,0
 set key at screen 0.2500,0.0107 center bottom horizontal maxcols 2 box opaque samplen 3 Left reverse
-plot NaN with linespoints lw 2 pt 7 lc rgb "#4477aa" title "AdamW", NaN with lines lw 2 dt 2 lc rgb "#4477aa" title "AdamW: WD=0 (band +- std)", NaN with linespoints lw 2 pt 7 lc rgb "#ee6677" title "Adam"
+plot NaN with linespoints lw 2 pt 7 lc rgb "#4477aa" title "AdamW", NaN with lines lw 2 dt 2 lc rgb "#4477aa" title "WD=0 (band +- std)", NaN with linespoints lw 2 pt 7 lc rgb "#ee6677" title "Adam"
 set key default
 unset key
 set margins -1,-1,-1,-1
