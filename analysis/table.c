@@ -133,7 +133,8 @@ static int fill_cell(Table *t, const RunSet *rs, int ri, int ci, Err *e) {
     c->digits = col->digits >= 0 ? col->digits : s->digits;
     c->mean = c->sd = c->min = c->max = NAN;
     int *idx, n;
-    if (col->paper_only || col->nbest_of) { /* no run of ours belongs here: the paper's value alone */
+    /* paper_only: the paper's value alone; best_of: filled from other columns by fill_best_of */
+    if (col->paper_only || col->nbest_of) {
         c->runs = xcalloc(1, 1);
         return 0;
     }
@@ -274,9 +275,8 @@ static void fill_best(Table *t) {
         double best = NAN;
         for (int ri = 0; ri < t->nrows; ri++) {
             Cell *c = table_cell(t, ri, ci);
-            if (!c->n) continue;
+            if (!c->n || c->better == BETTER_NONE) continue;
             double v = round_to(c->mean, c->digits);
-            if (c->better == BETTER_NONE) continue;
             if (isnan(best) || (c->better < 0 ? v < best : v > best)) best = v;
         }
         int nwith = 0;
