@@ -418,16 +418,44 @@ typedef struct {
 
 static int wd_off_axis(const WdAxis *ax, const char *x) { return ax->logx && atof(x) <= 0; }
 
+/* Where a (series, x) cell's point sits: at x itself, or with x_metric at the cell's mean of that
+ * metric (e.g. mean_wd, the decay a method applied) with its std over seeds. "" = no value. */
+typedef struct {
+    char x[32];
+    double sd;
+} WdPos;
+
+static int wd_positions(const Fig *f, const Spec *c, char *const *xs, int nx, WdPos *pos, Err *e) {
+    const Spec *s = f->spec;
+    if (!s->x_metric[0]) {
+        for (int r = 0; r < c->nrows; r++)
+            for (int i = 0; i < nx; i++) strfmt(pos[r * nx + i].x, sizeof pos->x, "%s", xs[i]);
+        return 0;
+    }
+    Spec *cx = spec_variant(c, s->x_metric);
+    Table tx = {0};
+    int rc = table_build(&tx, cx, f->rs, NULL, e);
+    for (int r = 0; !rc && r < c->nrows; r++)
+        for (int i = 0; i < nx; i++) {
+            const Cell *cell = table_cell(&tx, r, i);
+            if (cell->n) strfmt(pos[r * nx + i].x, sizeof pos->x, "%.6g", cell->mean);
+            pos[r * nx + i].sd = cell->n > 1 ? cell->sd : 0;
+        }
+    table_free(&tx);
+    free(cx);
+    return rc;
+}
+
 /* A reference line: the cell's value drawn at both ends of the x range ("x mean sd n" twice). */
 static void wd_ref_lines(const WdAxis *ax, const Cell *cell, StrBuf *d) {
     for (int k = 0; k < 2; k++)
         sb_printf(d, "%s %.10g %.10g %d\n", k ? ax->hi_s : ax->lo_s, cell->mean, cell->n > 1 ? cell->sd : 0, cell->n);
 }
 
-/* Series r: its data files (perplexity per x as "x mean sd n", alpha per group per x; WD=0 on a log
+/* Series r: its data files (perplexity per x as "x mean sd n xsd", alpha per group per x; WD=0 on a log
  * axis as reference lines in *_ref files) and its plot clauses in the left (perplexity) and right
- * (alpha) panels, with their key entries. */
-static int wd_series(const Fig *f, const Spec *c, const Table *t, int r, char *const *xs, int nx, const WdAxis *ax,
+ * (alpha) panels, with their key entries; right NULL: no alpha panel. */
+static int wd_series(const Fig *f, const Spec *c, const Table *t, int r, const WdPos *pos, int nx, const WdAxis *ax,
                      int ref_prefix, StrBuf *left, StrBuf *right, Key *kl, int *nmin, int *nmax, Err *e) {
     const Spec *s = f->spec;
     const char *color = FIG_COLORS[r % 8];
@@ -435,14 +463,21 @@ static int wd_series(const Fig *f, const Spec *c, const Table *t, int r, char *c
     int apoints = 0, arpoints = 0, rc = 0, refn = 0;
     for (int i = 0; i < nx && !rc; i++) {
         const Cell *cell = table_cell(t, r, i);
-        int off = wd_off_axis(ax, xs[i]);
-        if (cell->n && !off) sb_printf(&d, "%s %.10g %.10g %d\n", xs[i], cell->mean, cell->n > 1 ? cell->sd : 0, cell->n);
+        const char *x = pos[i].x;
+        if (cell->n && !x[0]) {
+            sb_printf(f->warn, "%s: series %s: no %s for its point at %s: not drawn\n", s->name, s->rows[r].label, s->x_metric,
+                      c->cols[i].label);
+            continue;
+        }
+        int off = wd_off_axis(ax, x);
+        if (cell->n && !off) sb_printf(&d, "%s %.10g %.10g %d %.10g\n", x, cell->mean, cell->n > 1 ? cell->sd : 0, cell->n, pos[i].sd);
         if (cell->n && off) wd_ref_lines(ax, cell, &dref), refn = cell->n;
         if (cell->n) {
             *nmin = cell->n < *nmin ? cell->n : *nmin;
             *nmax = cell->n > *nmax ? cell->n : *nmax;
         }
-        if (!off) rc = wd_alpha_line(f, c, r, i, xs[i], &a, &apoints, e);
+        if (!right) continue;
+        if (!off) rc = wd_alpha_line(f, c, r, i, x, &a, &apoints, e);
         else if (!(rc = wd_alpha_line(f, c, r, i, ax->lo_s, &aref, &arpoints, e)))
             rc = wd_alpha_line(f, c, r, i, ax->hi_s, &aref, &arpoints, e);
     }
@@ -462,9 +497,12 @@ static int wd_series(const Fig *f, const Spec *c, const Table *t, int r, char *c
     if (rc) return -1;
     char style[96], title[200];
     if (rel[0]) {
-        sb_printf(left, "%s\"%s\" using 1:2:($4 > 1 ? $3 : NaN) with yerrorbars lw 1.5 pt 7 lc rgb \"%s\" notitle, "
+        /* with x_metric the point's x is a mean over seeds too: its std as a horizontal bar */
+        sb_printf(left, "%s\"%s\" using 1:2:%s lw 1.5 pt 7 lc rgb \"%s\" notitle, "
                         "\"%s\" using 1:2 with lines lw 2 lc rgb \"%s\" notitle",
-                  left->len ? ", " : "plot ", rel, color, rel, color);
+                  left->len ? ", " : "plot ", rel,
+                  s->x_metric[0] ? "5:($4 > 1 ? $3 : 0) with xyerrorbars" : "($4 > 1 ? $3 : NaN) with yerrorbars", color, rel,
+                  color);
         strfmt(style, sizeof style, "linespoints lw 2 pt 7 lc rgb \"%s\"", color);
         key_add(kl, style, s->rows[r].label);
     }
@@ -492,12 +530,17 @@ static int wd_series(const Fig *f, const Spec *c, const Table *t, int r, char *c
     return 0;
 }
 
-/* The x axis: padded range over the values that sit on it, ticks at the values themselves. */
-static void wd_axis(const Spec *s, char *const *xs, int nx, WdAxis *ax, StrBuf *b) {
+/* The x axis: padded range over the points that sit on it (npos of them, "" = none), ticks at the
+ * nominal values themselves, or with x_metric (points anywhere) at round values. */
+static void wd_axis(const Spec *s, char *const *xs, int nx, const WdPos *pos, int npos, WdAxis *ax, StrBuf *b) {
     ax->logx = s->logx;
     ax->xlo = INFINITY, ax->xhi = -INFINITY;
-    for (int i = 0; i < nx; i++)
-        if (!wd_off_axis(ax, xs[i])) ax->xlo = fmin(ax->xlo, atof(xs[i])), ax->xhi = fmax(ax->xhi, atof(xs[i]));
+    for (int i = 0; i < npos; i++) {
+        if (!pos[i].x[0] || wd_off_axis(ax, pos[i].x)) continue;
+        double x = atof(pos[i].x), lo = x - pos[i].sd;
+        ax->xlo = fmin(ax->xlo, ax->logx && lo <= 0 ? x : lo);
+        ax->xhi = fmax(ax->xhi, x + pos[i].sd);
+    }
     if (!isfinite(ax->xlo)) ax->xlo = ax->logx ? 1e-6 : 0, ax->xhi = ax->logx ? 1 : 1;
     if (ax->logx) {
         /* 6% of the decades spanned on each side (at least 15%), so end points clear the frame */
@@ -510,8 +553,14 @@ static void wd_axis(const Spec *s, char *const *xs, int nx, WdAxis *ax, StrBuf *
     }
     snprintf(ax->lo_s, sizeof ax->lo_s, "%.6g", ax->xlo);
     snprintf(ax->hi_s, sizeof ax->hi_s, "%.6g", ax->xhi);
-    sb_printf(b, "set xlabel \"weight decay\"\n%sset xrange [%s:%s]\nset xtics (", ax->logx ? "set logscale x\n" : "", ax->lo_s,
-              ax->hi_s);
+    sb_printf(b, "set xlabel \"%s\"\n%sset xrange [%s:%s]\n", s->x_metric[0] ? metric_label(s->x_metric) : "weight decay",
+              ax->logx ? "set logscale x\n" : "", ax->lo_s, ax->hi_s);
+    if (s->x_metric[0]) {
+        if (ax->logx) gp_log_tics(b, "x", ax->xlo, ax->xhi);
+        else sb_printf(b, "set xtics autofreq\n");
+        return;
+    }
+    sb_printf(b, "set xtics (");
     int n = 0;
     for (int i = 0; i < nx; i++)
         if (!wd_off_axis(ax, xs[i])) sb_printf(b, "%s\"%s\" %s", n++ ? ", " : "", xs[i], xs[i]);
@@ -544,19 +593,24 @@ int fig_wd_sweep(Fig *f, StrBuf *body, Err *e) {
     StrBuf left = {0}, right = {0}, axis = {0};
     Key kl = {0}, kr = {0};
     WdAxis ax;
-    wd_axis(s, xs, nx, &ax, &axis);
+    WdPos *pos = xcalloc((size_t)(c->nrows * nx), sizeof *pos);
     f->height = 560; /* room for the keys under the panels */
+    if (wd_positions(f, c, xs, nx, pos, e)) goto done;
+    wd_axis(s, xs, nx, pos, c->nrows * nx, &ax, &axis);
     if (table_build(&t, c, f->rs, NULL, e)) goto done;
     if (t.warn.p) sb_printf(f->warn, "%s", t.warn.p);
     int nref = 0; /* series with a WD=0 reference line */
     for (int r = 0; r < t.nrows; r++)
         for (int i = 0; i < nx; i++)
-            if (table_cell(&t, r, i)->n && wd_off_axis(&ax, xs[i])) {
+            if (table_cell(&t, r, i)->n && pos[r * nx + i].x[0] && wd_off_axis(&ax, pos[r * nx + i].x)) {
                 nref++;
                 break;
             }
+    /* the alpha panel tells series apart by point and dash style: two at most */
+    int alpha_panel = t.nrows <= 2;
     for (int r = 0; r < t.nrows; r++)
-        if (wd_series(f, c, &t, r, xs, nx, &ax, nref > 1, &left, &right, &kl, &nmin, &nmax, e)) goto done;
+        if (wd_series(f, c, &t, r, pos + r * nx, nx, &ax, nref > 1, &left, alpha_panel ? &right : NULL, &kl, &nmin, &nmax, e))
+            goto done;
     if (!left.len) {
         err_set(e, "%s: no completed runs to plot", s->path);
         goto done;
@@ -572,18 +626,25 @@ int fig_wd_sweep(Fig *f, StrBuf *body, Err *e) {
     if (strstr(right.p ? right.p : "", "dt 3")) key_add(&kr, "lines lw 1.5 dt 3 lc rgb \"black\"", "WD=0 (eta 0)");
     char sub[128], nt[32];
     fig_n_text(nt, sizeof nt, nmin, nmax);
-    if (nmax > 1) strfmt(sub, sizeof sub, "points: mean +- std over seeds (%s per point)", nt);
+    if (nmax > 1 && s->x_metric[0])
+        strfmt(sub, sizeof sub, "points: mean +- std over seeds of both coordinates (%s per point)", nt);
+    else if (nmax > 1) strfmt(sub, sizeof sub, "points: mean +- std over seeds (%s per point)", nt);
     else strfmt(sub, sizeof sub, "one run per point (%s): no error bars", nt);
     const Key *keys[2] = {&kl, &kr};
     int span[2] = {1, 1};
     Grid g;
-    gp_grid_begin(f, body, s->title[0] ? s->title : s->name, sub, 1, 2, keys, span, 2, &g);
+    gp_grid_begin(f, body, s->title[0] ? s->title : s->name, sub, 1, alpha_panel ? 2 : 1, keys, span, alpha_panel ? 2 : 1, &g);
     sb_printf(body, "%sset ylabel \"%s\"\n", axis.p, metric_label(c->metric));
     gp_grid_panel(body, &g, 0);
     /* a log metric axis keeps the optimum readable beside a diverged end of the scan */
     if (s->logy) wd_logy(body, 1);
     sb_printf(body, "%s\n", left.p);
     if (s->logy) wd_logy(body, 0);
+    if (!alpha_panel) {
+        gp_grid_key(body, &g, &kl, 0, 1);
+        rc = 0;
+        goto done;
+    }
     sb_printf(body, "set ylabel \"mean alpha\"\n");
     gp_grid_panel(body, &g, 1);
     if (right.len) sb_printf(body, "%s\n", right.p);
@@ -596,6 +657,7 @@ int fig_wd_sweep(Fig *f, StrBuf *body, Err *e) {
     rc = 0;
 done:
     for (int i = 0; i < nx; i++) free(xs[i]);
+    free(pos);
     table_free(&t);
     sb_free(&left);
     sb_free(&right);

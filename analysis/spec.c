@@ -271,7 +271,7 @@ static int parse_cols(Ctx *c, yaml_node_t *n, Spec *s, const char *what) {
 static const char *const TOP_KEYS[] = {"table",   "figure", "kind",     "title",    "caption", "results",
                                        "metric",  "better", "digits",   "where",    "allow_differ", "ttest", "compare",
                                        "reported", "rows",  "columns",  "series",   "bars",    "panels",
-                                       "x",       "logx",   "logy",   "y2_metric", "layer",   "step",    "types",
+                                       "x",       "x_metric", "logx",   "logy",   "y2_metric", "layer",   "step",    "types",
                                        NULL};
 static const char *const KINDS[] = {"table", "curves", "module_wd", "esd", "wd_sweep", "bars", "alpha_steps", NULL};
 
@@ -298,11 +298,14 @@ static int parse_top(Ctx *c, yaml_node_t *root, Spec *s) {
         get_str(c, root, "results", s->results, sizeof s->results) ||
         get_metric(c, root, "metric", s->metric, sizeof s->metric) ||
         get_metric(c, root, "y2_metric", s->y2_metric, sizeof s->y2_metric) || get_better(c, root, &s->better) ||
+        get_metric(c, root, "x_metric", s->x_metric, sizeof s->x_metric) ||
         get_int(c, root, "digits", &s->digits) || get_where(c, root, &s->where) ||
         get_rep(c, root, &s->rep, &s->rep_mode) || get_str(c, root, "x", s->x_key, sizeof s->x_key) ||
         get_int(c, root, "logx", &s->logx) || get_int(c, root, "logy", &s->logy) || get_int(c, root, "layer", &s->layer) ||
         get_str(c, root, "step", s->step, sizeof s->step))
         return -1;
+    if (s->x_metric[0] && strcmp(s->kind, "wd_sweep"))
+        return fail(c, get(c, root, "x_metric"), "x_metric applies to wd_sweep figures, not %s", s->kind);
     if (strcmp(s->step, "final") && strcmp(s->step, "first"))
         return fail(c, get(c, root, "step"), "step must be first or final, not \"%s\"", s->step);
     yaml_node_t *n;

@@ -24,7 +24,8 @@
  *              paper_only: true = a column of the paper's values only (a model size we have no twin of)
  *              best_of: [LABEL, ...] = per row, the best of those earlier columns (no where)
  * Figures use rows as series / bars (key `series:` or `bars:`) and columns as panels (`panels:`),
- * plus: x (coordinate on the x axis), logx, logy, y2_metric, layer, step (first|final), types.
+ * plus: x (coordinate on the x axis), x_metric (wd_sweep: points at a metric's mean instead of at x),
+ * logx, logy, y2_metric, layer, step (first|final), types.
  * Unknown keys are errors naming FILE:LINE:COL, as are unknown metrics. */
 #ifndef SPEC_H
 #define SPEC_H
@@ -98,6 +99,7 @@ typedef struct {
     char x_key[96];
     int logx;
     int logy;                /* wd_sweep: logarithmic metric axis */
+    char x_metric[48];       /* wd_sweep: each point at this metric's cell mean (e.g. mean_wd), not at x */
     char y2_metric[48];
     int layer;               /* -1 = middle layer */
     char step[16];           /* "final" (default) | "first" */

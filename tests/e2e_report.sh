@@ -188,7 +188,32 @@ else
         && "$BIN" report plot "$T/wdlogy.yaml" --root "$T" --out-dir "$T/fig" >/dev/null 2>"$T/wdlogy.err" \
         && [ "$(grep -n -e '^set logscale y' -e '^plot ' -e '^unset logscale y' "$T/fig/fx_wd.gp" | head -3 | cut -d' ' -f1 | tr -d '0-9:' | tr '\n' ' ')" = "set plot unset " ] \
         && ok wd_sweep_logy_left_panel_only || fail wd_sweep_logy_left_panel_only "$(cat "$T/wdlogy.err"; grep -n 'logscale\|^plot' "$T/fig/fx_wd.gp" | head -4)"
+    # x_metric: a point at its cell's mean of a metric (mean_wd, the decay applied) with that metric's std
+    # as a horizontal bar. AWD at nominal 1 applied 1.5 and 2.5 over its two seeds (mean 2, std 0.7071),
+    # perplexity 30 and 32; with three series the alpha panel (two styles) is left out
+    xm_run() { # NAME METHOD WD SEED PPL WD_MEAN1 WD_MEAN2
+        local d="$T/res/xm/$1"; mkdir -p "$d"
+        printf 'version: "0.1.0"\ntrain:\n  seed: %s\ndecay:\n  method: %s\n  weight_decay: %s\n' "$4" "$2" "$3" > "$d/config.yaml"
+        printf '{"step": 10, "loss": 3, "wd_mean": %s}\n{"step": 20, "loss": 3, "wd_mean": %s}\n' "$6" "$7" > "$d/metrics.jsonl"
+        printf '{"step": 20, "loss": 3.4, "ppl": %s, "tokens": 100}\n' "$5" > "$d/eval.jsonl"
+        printf '{"status": "completed", "final_val_loss": 3.4, "final_val_ppl": %s, "steps": 20, "tokens": 100, "wall_seconds": 1, "peak_rss_mb": 1}\n' "$5" > "$d/summary.json"
+    }
+    xm_run a1 awd 1 1 30 1 2; xm_run a2 awd 1 2 32 2 3; xm_run u1 uniform 1 1 40 1 1; xm_run n1 none 0 1 50 0 0
+    printf 'figure: xm\nkind: wd_sweep\nresults: res/xm\nx_metric: mean_wd\nlogx: 1\nseries:\n  - {label: U, where: {decay.method: uniform}}\n  - {label: A, where: {decay.method: awd}}\n  - {label: N, where: {decay.method: none}}\n' > "$T/xm.yaml"
+    "$BIN" report plot "$T/xm.yaml" --root "$T" --out-dir "$T/figxm" >/dev/null 2>"$T/xm.err"; rc=$?
+    [ $rc -eq 0 ] && [ -s "$T/figxm/xm.png" ] && grep -q '^2 31 1.41421356[0-9]* 2 0.70710678[0-9]*$' "$T/figxm/xm_ppl1.dat" \
+        && grep -q '^1 40 0 1 0$' "$T/figxm/xm_ppl0.dat" && [ "$(awk '$2 == 50' "$T/figxm/xm_ppl2_ref.dat" | wc -l)" -eq 2 ] \
+        && grep -q '"xm_ppl1.dat" using 1:2:5:(\$4 > 1 ? \$3 : 0) with xyerrorbars' "$T/figxm/xm.gp" \
+        && grep -q '^set xlabel "weight decay applied (mean over training)"' "$T/figxm/xm.gp" && ! grep -q 'mean alpha' "$T/figxm/xm.gp" \
+        && ok wd_sweep_x_metric_points_at_applied_decay || fail wd_sweep_x_metric_points_at_applied_decay "rc $rc: $(cat "$T/xm.err" "$T/figxm/xm_ppl1.dat" 2>&1 | head -3)"
+    # the x range covers the horizontal bars: 1 to 2.707 padded, not the nominal 1
+    grep -m1 '^set xrange' "$T/figxm/xm.gp" | tr '[:]' '   ' | awk '{ exit !($3 < 1 && $4 > 2.7071 && $4 < 4) }' && ok wd_sweep_x_metric_range_covers_bars \
+        || fail wd_sweep_x_metric_range_covers_bars "$(grep '^set xrange' "$T/figxm/xm.gp")"
 fi
+printf 'figure: xmc\nkind: curves\nresults: res/fx\nx_metric: mean_wd\nseries:\n  - {label: U, where: {decay.method: uniform}}\n' > "$T/xmc.yaml"
+"$BIN" report plot "$T/xmc.yaml" --root "$T" --out-dir "$T/figxmc" >/dev/null 2>"$T/xmc.err"; rc=$?
+[ $rc -eq 1 ] && grep -q 'xmc.yaml:4:.*x_metric applies to wd_sweep figures, not curves' "$T/xmc.err" && ok x_metric_only_wd_sweep \
+    || fail x_metric_only_wd_sweep "rc $rc: $(cat "$T/xmc.err")"
 # 5. figures from real runs (spectra files, decay.jsonl): a tiny Uniform and AlphaDecay run each
 if command -v gnuplot >/dev/null 2>&1; then
     grammar_corpus "$T/corpus.jsonl" 7 200
