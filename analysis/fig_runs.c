@@ -329,13 +329,17 @@ static int group_of(const char *type) {
 }
 
 /* The x values: the distinct values of key xk among the runs of any series, in numeric order (each
- * a malloc'd copy). Mixing is checked per (series, x) cell by the table; a series spans x. */
+ * a malloc'd copy); -1 when a series cannot be selected (its runs differ in a key, xk itself unless
+ * allow_differ names it). Mixing is checked per (series, x) cell by the table; a series spans x. */
 static int wd_x_values(const Fig *f, const char *xk, char **xs, Err *e) {
     const Spec *s = f->spec;
     int nx = 0;
     for (int r = 0; r < s->nrows; r++) {
         int *idx, n;
-        if (select_runs(s, f->rs, &s->rows[r], NULL, &idx, &n, e) != 0) continue;
+        if (select_runs(s, f->rs, &s->rows[r], NULL, &idx, &n, e) != 0) {
+            for (int i = 0; i < nx; i++) free(xs[i]);
+            return -1;
+        }
         for (int i = 0; i < n; i++) {
             const char *v = run_coord(&f->rs->runs[idx[i]], xk);
             int seen = !v;
@@ -586,6 +590,7 @@ int fig_wd_sweep(Fig *f, StrBuf *body, Err *e) {
     const char *xk = s->x_key[0] ? s->x_key : "decay.weight_decay";
     char *xs[SPEC_MAX_SEL];
     int nx = wd_x_values(f, xk, xs, e);
+    if (nx < 0) return -1;
     if (!nx) return err_set(e, "%s: no runs with %s", s->path, xk);
     Spec *c = wd_spec(s, xk, xs, nx);
     Table t = {0};

@@ -206,6 +206,12 @@ else
         && grep -q '"xm_ppl1.dat" using 1:2:5:(\$4 > 1 ? \$3 : 0) with xyerrorbars' "$T/figxm/xm.gp" \
         && grep -q '^set xlabel "weight decay applied (mean over training)"' "$T/figxm/xm.gp" && ! grep -q 'mean alpha' "$T/figxm/xm.gp" \
         && ok wd_sweep_x_metric_points_at_applied_decay || fail wd_sweep_x_metric_points_at_applied_decay "rc $rc: $(cat "$T/xm.err" "$T/figxm/xm_ppl1.dat" 2>&1 | head -3)"
+    # a series over several x values without allow_differ naming x: the selection's own error, not "no runs"
+    xm_run a4 awd 2 1 35 4 4
+    "$BIN" report plot "$T/xm.yaml" --root "$T" --out-dir "$T/figxm2" >/dev/null 2>"$T/xm2.err"; rc=$?
+    [ $rc -eq 1 ] && grep -q 'differ in decay.weight_decay' "$T/xm2.err" && ok wd_sweep_series_mixing_x_says_why \
+        || fail wd_sweep_series_mixing_x_says_why "rc $rc: $(cat "$T/xm2.err")"
+    rm -rf "$T/res/xm/a4"
     # the x range covers the horizontal bars: 1 to 2.707 padded, not the nominal 1
     grep -m1 '^set xrange' "$T/figxm/xm.gp" | tr '[:]' '   ' | awk '{ exit !($3 < 1 && $4 > 2.7071 && $4 < 4) }' && ok wd_sweep_x_metric_range_covers_bars \
         || fail wd_sweep_x_metric_range_covers_bars "$(grep '^set xrange' "$T/figxm/xm.gp")"
