@@ -194,14 +194,16 @@ static int pair_by_seed(const Cell *a, const Cell *b, double *x, double *y) {
 }
 
 /* Calls fn for every (row, column) cell with completed runs other than the baseline row vs, with
- * its values paired by seed against the baseline's; warns once per cell when seeds are missing. */
+ * its values paired by seed against the baseline's; warns once per cell when seeds are missing. A
+ * cell with no better direction (a cost, the decay applied) is described, not tested: it stays out of
+ * the comparisons and so out of the Holm family. */
 typedef void (*PairFn)(Cell *a, const double *x, const double *y, int m);
 static void for_each_pair(Table *t, int vs, const char *what, PairFn fn) {
     for (int ci = 0; ci < t->ncols; ci++) {
         const Cell *b = table_cell(t, vs, ci);
         for (int ri = 0; ri < t->nrows; ri++) {
             Cell *a = table_cell(t, ri, ci);
-            if (ri == vs || !a->n || !b->n) continue;
+            if (ri == vs || !a->n || !b->n || a->better == BETTER_NONE) continue;
             double *x = xcalloc((size_t)a->n, sizeof *x), *y = xcalloc((size_t)a->n, sizeof *y);
             int m = pair_by_seed(a, b, x, y);
             if (m != a->n || m != b->n)

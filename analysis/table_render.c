@@ -319,9 +319,9 @@ static void compare_note(const Table *t, int fmt, StrBuf *b) {
                            : ": Δ = row minus baseline with its 95% t interval; ");
     sb_printf(b, "MDE = the smallest true difference a two-sided paired t-test at 0.05 detects with 80%s power at "
                  "this n (noncentral t, observed std of the differences); p (t): paired t-test; p (Holm): "
-                 "Holm-Bonferroni over the table's %d comparisons; p (Wilcoxon): exact signed-rank test (zeros "
+                 "Holm-Bonferroni over the table's %d comparison%s; p (Wilcoxon): exact signed-rank test (zeros "
                  "dropped, ties by mid-ranks; it cannot go below %s). Formulas: docs/analysis.md.",
-              tex ? "\\%" : "%", compare_count(t), tex ? "$2/2^n$" : "2/2^n");
+              tex ? "\\%" : "%", compare_count(t), compare_count(t) == 1 ? "" : "s", tex ? "$2/2^n$" : "2/2^n");
 }
 
 static void compare_markdown(const Table *t, StrBuf *b) {

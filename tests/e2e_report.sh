@@ -114,6 +114,13 @@ printf '{"step": 10, "loss": 3}\n' > "$T/res/fx/wd_a/metrics.jsonl"
 "$BIN" report table "$T/mw.yaml" --root "$T" --out-dir "$T/o9" --quiet 2>"$T/mw2.err"; rc=$?
 [ $rc -eq 1 ] && grep -q 'wd_a/metrics.jsonl: no wd_mean values' "$T/mw2.err" && ok mean_wd_missing_refused || fail mean_wd_missing_refused "rc $rc: $(cat "$T/mw2.err")"
 rm -rf "$T/res/fx/wd_a"
+# a column with no better direction is shown but not compared: its cells stay out of the paired table
+# and the Holm family (AlphaDecay pairs with Uniform at 1e-5 only: one comparison; the cost would be a second)
+sed -e 's/  - {label: best, best_of: \[1e-5, 5e-6\]}/  - {label: cost, where: {decay.weight_decay: 1e-5}, metric: wall_seconds, better: none}/' "$T/bo.yaml" > "$T/bocost.yaml"
+"$BIN" report table "$T/bocost.yaml" --root "$T" --out-dir "$T/o11" --quiet 2>/dev/null; rc=$?
+[ $rc -eq 0 ] && grep -q '^| AlphaDecay | cost |' "$T/o11/bo.md" && fail no_direction_column_not_compared "cost compared" \
+    || { [ $rc -eq 0 ] && grep -q '^| AlphaDecay | 1e-5 | 2 |' "$T/o11/bo.md" && grep -q "Holm-Bonferroni over the table's 1 comparison;" "$T/o11/bo.md" \
+        && ok no_direction_column_not_compared || fail no_direction_column_not_compared "rc $rc: $(grep -e '^| AlphaDecay' -e Holm "$T/o11/bo.md" 2>&1 | head -4)"; }
 sed 's/better: lower/better: none/' "$T/bo.yaml" > "$T/bonone.yaml"
 "$BIN" report table "$T/bonone.yaml" --root "$T" --out-dir "$T/o10" >/dev/null 2>"$T/bonone.err"; rc=$?
 [ $rc -eq 1 ] && grep -q 'bonone.yaml:12:.*best_of needs better: lower or higher' "$T/bonone.err" && ok best_of_needs_direction || fail best_of_needs_direction "rc $rc: $(cat "$T/bonone.err")"
