@@ -234,6 +234,9 @@ static void compare_cell(Cell *a, const double *x, const double *y, int m) {
     a->has_w = stats_wilcoxon_exact(x, y, m, &tt, &a->p_w) == 0;
 }
 
+/* Whether a beats b in the direction `better` (lower: < 0, higher: > 0). */
+static int beats(int better, double a, double b) { return better < 0 ? a < b : a > b; }
+
 /* A best_of cell: a copy of the row's cell with the best mean among the named columns (the first on a
  * tie), so comparisons pair it by seed like any other cell. */
 static void fill_best_of(Table *t) {
@@ -244,7 +247,7 @@ static void fill_best_of(Table *t) {
             int from = -1;
             for (int k = 0; k < s->cols[ci].nbest_of; k++) {
                 const Cell *c = table_cell(t, ri, s->cols[ci].best_of[k]);
-                if (c->n && (!src || (c->better < 0 ? c->mean < src->mean : c->mean > src->mean)))
+                if (c->n && (!src || beats(c->better, c->mean, src->mean)))
                     src = c, from = s->cols[ci].best_of[k];
             }
             if (!src) continue;
@@ -279,7 +282,7 @@ static void fill_best(Table *t) {
             Cell *c = table_cell(t, ri, ci);
             if (!c->n || c->better == BETTER_NONE) continue;
             double v = round_to(c->mean, c->digits);
-            if (isnan(best) || (c->better < 0 ? v < best : v > best)) best = v;
+            if (isnan(best) || beats(c->better, v, best)) best = v;
         }
         int nwith = 0;
         for (int ri = 0; ri < t->nrows; ri++) nwith += table_cell(t, ri, ci)->n > 0;
