@@ -5,7 +5,8 @@
  * (decay.h), then Adam/AdamW at the scheduled lr. After the update: log, evaluate, checkpoint when due. Running the command again on
  * the same RUNDIR resumes from its newest complete checkpoint and reproduces an uninterrupted run
  * bit for bit (same config, seed and thread count). SIGINT/SIGTERM finish the current update, write a
- * checkpoint and exit with status 130.
+ * checkpoint and exit with status 130. `--stop-after N` does the same after update N, deterministically
+ * (tests stop runs at chosen updates with it; a signal lands wherever the run happens to be).
  *
  * Data parallel (`mpirun -np N alphadecay train ...`, or srun; dist.h): each update's micro-batches are
  * split into N consecutive blocks, rank r computing block r, so the job sees the micro-batches of a
@@ -68,16 +69,19 @@ typedef struct {
     /* data parallel (dist.h): rank of ranks; 1 rank without an MPI launcher */
     int rank, ranks;
     int stop;                /* the job's stop request of this update (a signal on any rank) */
+    long stop_after;         /* --stop-after N: stop as if signalled once update N is done; 0 = never */
     float *zero_m, *zero_v;  /* train.zero: Adam moments of this rank's slice [zero_lo, zero_hi) only */
     size_t zero_lo, zero_hi;
 } Run;
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: alphadecay train CONFIG.yaml [--set section.key=value]... [--out RUNDIR]\n"
+            "usage: alphadecay train CONFIG.yaml [--set section.key=value]... [--out RUNDIR] [--stop-after N]\n"
             "  Pre-trains the model the experiment file describes. RUNDIR (default results/<config name>)\n"
             "  receives config.yaml, metrics.jsonl, eval.jsonl, decay.jsonl, summary.json, spectra/ and\n"
             "  checkpoint/. If RUNDIR already holds a checkpoint the run resumes from it.\n"
+            "  --stop-after N: after update N (or the first update, if resumed past N) stop as SIGINT does:\n"
+            "  write a checkpoint and exit 130. A run that reaches train.steps first completes as usual.\n"
             "  Exit status: 0 completed, 1 failed or diverged, 2 bad usage, 130 interrupted (checkpoint written).\n");
 }
 
@@ -88,10 +92,15 @@ static int parse_args(Run *r, int argc, char **argv, Err *e, int *usage_error) {
     config_defaults(&r->cfg);
     *usage_error = 1;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--set") || !strcmp(argv[i], "--out")) {
+        if (!strcmp(argv[i], "--set") || !strcmp(argv[i], "--out") || !strcmp(argv[i], "--stop-after")) {
             if (i + 1 >= argc) return err_set(e, "%s needs a value", argv[i]);
             if (!strcmp(argv[i], "--out")) out = argv[++i];
-            else i++; /* applied after loading the file */
+            else if (!strcmp(argv[i], "--stop-after")) {
+                char *end;
+                r->stop_after = strtol(argv[++i], &end, 10);
+                if (*end || end == argv[i] || r->stop_after < 1)
+                    return err_set(e, "--stop-after needs an update number >= 1, not '%s'", argv[i]);
+            } else i++; /* applied after loading the file */
         } else if (argv[i][0] == '-') return err_set(e, "unknown option %s", argv[i]);
         else if (cfg_path) return err_set(e, "more than one config file (%s, %s)", cfg_path, argv[i]);
         else cfg_path = argv[i];
@@ -101,7 +110,7 @@ static int parse_args(Run *r, int argc, char **argv, Err *e, int *usage_error) {
     if (config_load(&r->cfg, cfg_path, e)) return -1;
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--set") && config_set(&r->cfg, argv[++i], e)) return -1;
-        else if (!strcmp(argv[i], "--out")) i++;
+        else if (!strcmp(argv[i], "--out") || !strcmp(argv[i], "--stop-after")) i++;
     if (r->cfg.train.init[0]) {
         char p[AD_PATH_MAX + 16];
         snprintf(p, sizeof p, "%s/config.json", r->cfg.train.init);
@@ -456,13 +465,17 @@ static int train_loop(Run *r, Err *e) {
         if (is_due(c->eval.every, r->st.step) && r->st.step < c->train.steps && do_eval(r, e)) return -1;
         if (r->diverged[0]) return 1;
         if (r->st.step == c->train.steps) break;
-        int stop = r->ranks > 1 ? r->stop : g_stop != 0; /* data parallel: the request every rank agreed on */
+        /* data parallel: the request every rank agreed on; --stop-after is the same on every rank */
+        int stop = (r->ranks > 1 ? r->stop : g_stop != 0) || (r->stop_after > 0 && r->st.step >= r->stop_after);
         if (is_due(c->checkpoint.every, r->st.step) || stop) {
             if (save_checkpoint(r, e)) return -1;
             if (stop) {
-                if (r->rank == 0)
+                if (r->rank == 0 && (g_stop || (r->ranks > 1 && r->stop)))
                     fprintf(stderr, "\ntrain: stopped by signal %d after update %ld; checkpoint written, rerun to resume\n",
                             g_stop ? (int)g_stop : SIGTERM, r->st.step);
+                else if (r->rank == 0)
+                    fprintf(stderr, "\ntrain: stopped by --stop-after after update %ld; checkpoint written, rerun to resume\n",
+                            r->st.step);
                 return 130;
             }
         }
