@@ -215,7 +215,7 @@ static int node_err(const Ctx *x, const yaml_node_t *n, Err *e, const char *fmt,
     va_end(ap);
     if (x->file) {
         if (!n) return err_set(e, "%s:1:1: %s", x->file, msg); /* no node: the document's start */
-        return yaml_node_err(e, x->file, n, "%s", msg);
+        return yamlerr_node(e, x->file, n, "%s", msg);
     }
     return err_set(e, "--set %s: %s", x->assign, msg);
 }
@@ -431,7 +431,7 @@ static int load_root(Config *c, const Ctx *x, yaml_document_t *d, Err *e) {
 
 static int parser_err(const char *file, yaml_parser_t *p, Err *e) {
     const char *what = p->problem ? p->problem : "malformed YAML";
-    if (file) return yaml_parser_err(e, file, p);
+    if (file) return yamlerr_parser(e, file, p);
     return err_set(e, "YAML syntax error: %s", what);
 }
 
@@ -555,7 +555,7 @@ static int cross_err(const Config *c, const char *const *keys, Err *e, const cha
         if (yaml_parser_load(&p, &d)) {
             const yaml_node_t *n = NULL;
             for (int i = 0; keys[i] && !n; i++) n = find_value(&d, keys[i]);
-            if (n) rc = yaml_node_err(e, c->source, n, "%s", msg);
+            if (n) rc = yamlerr_node(e, c->source, n, "%s", msg);
             yaml_document_delete(&d);
         }
         yaml_parser_delete(&p);
