@@ -1,6 +1,7 @@
 /* table_render.c - a built Table (table.h) as Markdown, LaTeX (booktabs) and long-format CSV.
  * All three are deterministic functions of the cells, so committed results regenerate them
  * byte for byte. A missing cell is "–"; a cell whose runs all failed shows their status. */
+#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,6 +179,13 @@ static void tex_escape(const char *s, StrBuf *b) {
         default: sb_printf(b, "%c", *s);
         }
     }
+}
+
+/* A \label name is read as a control-sequence name, not typeset: escapes like "\\_" there break the
+ * build ("Missing \\endcsname"). Letters, digits, '_', '-' and '.' are safe as they are; anything else
+ * becomes '-', so tab:NAME is the spec's name whenever that name is a plain identifier. */
+static void tex_label(const char *s, StrBuf *b) {
+    for (; *s; s++) sb_printf(b, "%c", isalnum((unsigned char)*s) || strchr("_-.", *s) ? *s : '-');
 }
 
 /* Which evaluation each column's perplexities (or losses) used: eval.convention of its runs. */
@@ -417,7 +425,7 @@ void table_latex(const Table *t, StrBuf *b) {
         sb_printf(b, "}\n");
     }
     sb_printf(b, "\\label{tab:");
-    tex_escape(s->name, b);
+    tex_label(s->name, b);
     /* a table wider than the text is scaled down to it (graphicx); a narrower one keeps its size */
     sb_printf(b, "}\n\\resizebox{\\ifdim\\width>\\linewidth\\linewidth\\else\\width\\fi}{!}{%%\n");
     sb_printf(b, "\\begin{tabular}{l");

@@ -619,6 +619,28 @@ void config_resolve(Config *c) {
         c->decay.s2 = (c->train.optimizer == OPT_ADAM && c->decay.weight_decay >= 1e-5 - 1e-12) ? 3.0 : 5.0;
 }
 
+int config_load_overrides(Config *c, const char *path, const char *const *sets, int n_sets, ConfigAt *at, Err *e) {
+    ConfigAt own;
+    if (!at) at = &own;
+    config_defaults(c);
+    at->step = CONFIG_AT_LOAD;
+    if (config_load(c, path, e)) return -1;
+    at->step = CONFIG_AT_SET;
+    for (at->set = 0; at->set < n_sets; at->set++)
+        if (config_set(c, sets[at->set], e)) return -1;
+    return 0;
+}
+
+int config_finish(Config *c, ConfigAt *at, Err *e) {
+    if (at) at->step = CONFIG_AT_VALIDATE;
+    config_resolve(c);
+    return config_validate(c, e);
+}
+
+int config_load_resolved(Config *c, const char *path, const char *const *sets, int n_sets, ConfigAt *at, Err *e) {
+    return config_load_overrides(c, path, sets, n_sets, at, e) ? -1 : config_finish(c, at, e);
+}
+
 /* ---- writing ---- */
 
 /* A YAML double-quoted string (escapes backslash, quote and control characters). */
