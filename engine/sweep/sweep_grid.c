@@ -57,7 +57,7 @@ static int perr(P *p, const yaml_node_t *n, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return yaml_node_err(p->e, p->file, n, "%s", msg);
+    return yamlerr_node(p->e, p->file, n, "%s", msg);
 }
 
 static yaml_node_t *node(P *p, int id) { return yaml_document_get_node(p->doc, id); }
@@ -783,7 +783,7 @@ int sweep_load(Sweep *s, const char *path, Err *e) {
     yaml_parser_initialize(&yp);
     yaml_parser_set_input_string(&yp, (const unsigned char *)text, len);
     if (!yaml_parser_load(&yp, &doc)) {
-        yaml_parser_err(e, path, &yp);
+        yamlerr_parser(e, path, &yp);
         yaml_parser_delete(&yp);
         free(text);
         return -1;
