@@ -569,14 +569,19 @@ int cmd_train(int argc, char **argv) {
         dist_abort(1);
     }
     r->rank = dist_rank();
-    if (parse_args(r, argc, argv, &e, &usage_error) || (usage_error = 0, check_ranks(r, &e))) {
+    /* parse_args clears usage_error once the arguments themselves are read: what fails after is not usage */
+    if (parse_args(r, argc, argv, &e, &usage_error) || check_ranks(r, &e)) {
         if (r->rank == 0) fprintf(stderr, "alphadecay train: %s\n", e.msg);
         free(r);
         dist_finalize();
         return usage_error ? 2 : 1;
     }
     /* one writer per run directory (rank 0), from before the first read of it to exit */
-    int locked = r->rank != 0 || (r->lock_fd = rundir_lock(r->run_dir, &e)) >= 0 || held_for_us(r->run_dir);
+    int locked = 1;
+    if (r->rank == 0) {
+        r->lock_fd = rundir_lock(r->run_dir, &e);
+        locked = r->lock_fd >= 0 || held_for_us(r->run_dir);
+    }
     int done = locked ? completed_before(r, &e) : -1;
     if (all_ranks_ok(r, done < 0, &quiet, &e)) goto fail;
     if (done > 0) {
@@ -584,9 +589,12 @@ int cmd_train(int argc, char **argv) {
         return 0;
     }
     int threads = set_threads(&r->cfg), resuming = 0;
-    int bad = check_memory(&r->cfg, &e) || open_data(r, &e) || build_model(r, &e) ||
-              (resuming = maybe_resume(r, &e)) < 0 || write_or_check_config(r, resuming, &e) ||
-              open_logs(r, resuming, &e) || shard_moments(r, &e);
+    int bad = check_memory(&r->cfg, &e) || open_data(r, &e) || build_model(r, &e);
+    if (!bad) {
+        resuming = maybe_resume(r, &e);
+        bad = resuming < 0 || write_or_check_config(r, resuming, &e) || open_logs(r, resuming, &e) ||
+              shard_moments(r, &e);
+    }
     if (all_ranks_ok(r, bad, &quiet, &e) || start_decay(r, resuming, &e)) goto fail;
     if (r->rank == 0) {
         char par[64] = "";
