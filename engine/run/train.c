@@ -5,7 +5,8 @@
  * (decay.h), then Adam/AdamW at the scheduled lr. After the update: log, evaluate, checkpoint when due. Running the command again on
  * the same RUNDIR resumes from its newest complete checkpoint and reproduces an uninterrupted run
  * bit for bit (same config, seed and thread count). SIGINT/SIGTERM finish the current update, write a
- * checkpoint and exit with status 130.
+ * checkpoint and exit with status 130. `--stop-after N` does the same after update N, deterministically
+ * (tests stop runs at chosen updates with it; a signal lands wherever the run happens to be).
  *
  * Data parallel (`mpirun -np N alphadecay train ...`, or srun; dist.h): each update's micro-batches are
  * split into N consecutive blocks, rank r computing block r, so the job sees the micro-batches of a
@@ -64,20 +65,25 @@ typedef struct {
     int *inputs, *targets;
     double start_time;     /* now_seconds() when this process started training */
     double last_val_loss, last_val_ppl;
+    size_t test_row;       /* eval.test_tokens: the test set's first row of the val shard (after the selection set) */
+    double last_test_loss, last_test_ppl;
     char diverged[160];    /* why the run diverged, "" while it has not (the same on every rank) */
     /* data parallel (dist.h): rank of ranks; 1 rank without an MPI launcher */
     int rank, ranks;
     int stop;                /* the job's stop request of this update (a signal on any rank) */
+    long stop_after;         /* --stop-after N: stop as if signalled once update N is done; 0 = never */
     float *zero_m, *zero_v;  /* train.zero: Adam moments of this rank's slice [zero_lo, zero_hi) only */
     size_t zero_lo, zero_hi;
 } Run;
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: alphadecay train CONFIG.yaml [--set section.key=value]... [--out RUNDIR]\n"
+            "usage: alphadecay train CONFIG.yaml [--set section.key=value]... [--out RUNDIR] [--stop-after N]\n"
             "  Pre-trains the model the experiment file describes. RUNDIR (default results/<config name>)\n"
             "  receives config.yaml, metrics.jsonl, eval.jsonl, decay.jsonl, summary.json, spectra/ and\n"
             "  checkpoint/. If RUNDIR already holds a checkpoint the run resumes from it.\n"
+            "  --stop-after N: after update N (or the first update, if resumed past N) stop as SIGINT does:\n"
+            "  write a checkpoint and exit 130. A run that reaches train.steps first completes as usual.\n"
             "  Exit status: 0 completed, 1 failed or diverged, 2 bad usage, 130 interrupted (checkpoint written).\n");
 }
 
@@ -88,10 +94,15 @@ static int parse_args(Run *r, int argc, char **argv, Err *e, int *usage_error) {
     int n_sets = 0;
     *usage_error = 1;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--set") || !strcmp(argv[i], "--out")) {
+        if (!strcmp(argv[i], "--set") || !strcmp(argv[i], "--out") || !strcmp(argv[i], "--stop-after")) {
             if (i + 1 >= argc) return err_set(e, "%s needs a value", argv[i]);
             if (!strcmp(argv[i], "--out")) out = argv[++i];
-            else sets[n_sets++] = argv[++i]; /* applied after loading the file */
+            else if (!strcmp(argv[i], "--stop-after")) {
+                char *end;
+                r->stop_after = strtol(argv[++i], &end, 10);
+                if (*end || end == argv[i] || r->stop_after < 1)
+                    return err_set(e, "--stop-after needs an update number >= 1, not '%s'", argv[i]);
+            } else sets[n_sets++] = argv[++i]; /* applied after loading the file */
         } else if (argv[i][0] == '-') return err_set(e, "unknown option %s", argv[i]);
         else if (cfg_path) return err_set(e, "more than one config file (%s, %s)", cfg_path, argv[i]);
         else cfg_path = argv[i];
@@ -178,14 +189,23 @@ static int open_data(Run *r, Err *e) {
                           "model.vocab_size: %d",
                        c->source[0] ? c->source : "config", c->model.vocab_size, c->data.train, ids.vocab, ids.vocab);
     if (got == 0) fprintf(stderr, "train: EOS id %d, pad id %d (prep.json)\n", ids.eos, ids.pad);
+    /* data.follow_train_seed: each train.seed draws its own data order (seed 0 keeps data.seed's) */
+    uint64_t order_seed = c->data.seed + (c->data.follow_train_seed ? c->train.seed : 0);
     if (loader_open_ids(&r->train, c->data.train, c->data.mode, c->data.seq_len, c->model.vocab_size,
-                        c->data.shuffle, c->data.seed, ids, e))
+                        c->data.shuffle, order_seed, ids, e))
         return -1;
     if (c->data.train_tokens > 0 && loader_limit(&r->train, (size_t)c->data.train_tokens, e)) return -1;
     r->have_val = c->data.val[0] != 0;
     if (r->have_val &&
         loader_open_ids(&r->val, c->data.val, c->data.mode, c->data.seq_len, c->model.vocab_size, 0, 0, ids, e))
         return -1;
+    if (r->have_val && c->eval.test_tokens > 0) {
+        r->test_row = evaluate_rows_used(&r->val, c->train.micro_batch_size, c->eval.tokens, c->eval.convention);
+        if (r->test_row >= r->val.n_rows)
+            return err_set(e, "%s: eval.test_tokens: the selection set (eval.tokens %ld) uses all %zu rows of %s, leaving "
+                              "none for the test set: lower eval.tokens",
+                           c->source[0] ? c->source : "config", c->eval.tokens, r->val.n_rows, c->data.val);
+    }
     return 0;
 }
 
@@ -329,6 +349,16 @@ static int do_eval(Run *r, Err *e) {
     dist_sum_doubles(sums, 4);
     EvalResult ev = evaluate_result(sums, r->cfg.eval.convention);
     r->last_val_loss = ev.loss;
+    /* the held-out test set: evaluated and logged beside the selection set, never used to decide anything */
+    EvalResult te = {NAN, NAN, 0};
+    if (r->cfg.eval.test_tokens > 0) {
+        evaluate_part_from(&r->model, &r->val, r->cfg.train.micro_batch_size, r->test_row, r->cfg.eval.test_tokens,
+                           r->cfg.eval.convention, r->rank, r->ranks, sums);
+        dist_sum_doubles(sums, 4);
+        te = evaluate_result(sums, r->cfg.eval.convention);
+        r->last_test_loss = te.loss;
+        r->last_test_ppl = te.ppl;
+    }
     double limit = log((double)r->cfg.model.vocab_size) + DIVERGE_MARGIN;
     if (!(ev.loss <= limit))
         snprintf(r->diverged, sizeof r->diverged, "validation loss %g at step %ld exceeds ln(vocab_size) + %g = %.4g",
@@ -341,6 +371,11 @@ static int do_eval(Run *r, Err *e) {
     rec_num(&b, "loss", "%.6f", ev.loss);
     rec_num(&b, "ppl", "%.6f", ev.ppl);
     rec_int(&b, "tokens", ev.tokens);
+    if (r->cfg.eval.test_tokens > 0) {
+        rec_num(&b, "test_loss", "%.6f", te.loss);
+        rec_num(&b, "test_ppl", "%.6f", te.ppl);
+        rec_int(&b, "test_tokens", te.tokens);
+    }
     rec_end(&b);
     int rc = runlog_append(&r->evals, &b, e);
     sb_free(&b);
@@ -447,13 +482,17 @@ static int train_loop(Run *r, Err *e) {
         if (is_due(c->eval.every, r->st.step) && r->st.step < c->train.steps && do_eval(r, e)) return -1;
         if (r->diverged[0]) return 1;
         if (r->st.step == c->train.steps) break;
-        int stop = r->ranks > 1 ? r->stop : g_stop != 0; /* data parallel: the request every rank agreed on */
+        /* data parallel: the request every rank agreed on; --stop-after is the same on every rank */
+        int stop = (r->ranks > 1 ? r->stop : g_stop != 0) || (r->stop_after > 0 && r->st.step >= r->stop_after);
         if (is_due(c->checkpoint.every, r->st.step) || stop) {
             if (save_checkpoint(r, e)) return -1;
             if (stop) {
-                if (r->rank == 0)
+                if (r->rank == 0 && (g_stop || (r->ranks > 1 && r->stop)))
                     fprintf(stderr, "\ntrain: stopped by signal %d after update %ld; checkpoint written, rerun to resume\n",
                             g_stop ? (int)g_stop : SIGTERM, r->st.step);
+                else if (r->rank == 0)
+                    fprintf(stderr, "\ntrain: stopped by --stop-after after update %ld; checkpoint written, rerun to resume\n",
+                            r->st.step);
                 return 130;
             }
         }
@@ -475,6 +514,9 @@ static int finish(Run *r, const char *status, const char *message) {
     RunSummary s = {.status = status,
                     .val_loss = r->last_val_loss,
                     .val_ppl = r->last_val_ppl,
+                    .has_test = r->cfg.eval.test_tokens > 0 && r->have_val,
+                    .test_loss = r->last_test_loss,
+                    .test_ppl = r->last_test_ppl,
                     .steps = r->st.step,
                     .tokens = r->st.tokens,
                     .wall_seconds = r->st.elapsed_s,
@@ -556,7 +598,7 @@ int cmd_train(int argc, char **argv) {
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
     Run *r = xcalloc(1, sizeof(Run));
-    r->last_val_loss = r->last_val_ppl = NAN;
+    r->last_val_loss = r->last_val_ppl = r->last_test_loss = r->last_test_ppl = NAN;
     r->lock_fd = -1;
     r->resumed_step = -1;
     Err e;
