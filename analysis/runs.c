@@ -21,11 +21,11 @@ static void base_names(Run *r) {
     size_t n = strlen(tmp);
     while (n > 1 && tmp[n - 1] == '/') tmp[--n] = 0;
     char *s = strrchr(tmp, '/');
-    strfmt(r->name, sizeof r->name, "%s", s ? s + 1 : tmp);
+    kv_strfmt(r->name, sizeof r->name, "%s", s ? s + 1 : tmp);
     if (s) {
         *s = 0;
         char *t = strrchr(tmp, '/');
-        strfmt(r->sweep, sizeof r->sweep, "%s", t ? t + 1 : tmp);
+        kv_strfmt(r->sweep, sizeof r->sweep, "%s", t ? t + 1 : tmp);
     } else {
         r->sweep[0] = 0;
     }
@@ -56,7 +56,7 @@ static double json_num_or_nan(const Json *o, const char *key) {
 }
 
 static void set_problem(Run *r, const char *msg) {
-    if (!r->problem[0]) strfmt(r->problem, sizeof r->problem, "%s", msg);
+    if (!r->problem[0]) kv_strfmt(r->problem, sizeof r->problem, "%s", msg);
 }
 
 static void set_unreadable(Run *r, const char *msg) {
@@ -85,7 +85,7 @@ void run_load(Run *r, const char *dir) {
     Err e = {{0}};
 
     rundir_path(path, sizeof path, dir, RUNDIR_CONFIG);
-    if (yaml_flatten_file(path, &r->cfg, &e)) {
+    if (kv_yaml_flatten(path, &r->cfg, &e)) {
         set_unreadable(r, e.msg);
         return;
     }
@@ -115,7 +115,7 @@ void run_load(Run *r, const char *dir) {
     /* no summary: a run in progress or killed; report how far its logs got. The sweep launcher
      * writes RUN/failed when train exited non-zero without a summary. */
     snprintf(r->status, sizeof r->status, "%s", rs == RUNDIR_FAILED ? "failed" : "partial");
-    if (rs == RUNDIR_FAILED) strfmt(r->problem, sizeof r->problem, "failed (sweep launcher): %s", why);
+    if (rs == RUNDIR_FAILED) kv_strfmt(r->problem, sizeof r->problem, "failed (sweep launcher): %s", why);
     KVList last;
     int rc = last_log_record(r, RUNDIR_METRICS, &last);
     if (rc < 0) return;

@@ -233,20 +233,10 @@ static double bf16_peak(int quick, double *per_size) {
 
 /* ---------------------------------------------------------------- training (child) ---- */
 
-/* docs/performance.md, "Benchmark definitions": 6 x (every Linear weight and lm_head, not the embedding lookup) + 6 * 2 * L * T * hidden
- * (scores and weighted sum, forward and backward, the full T x T product although half is masked). */
-double bench_flops_per_token(const Model *m, int T) {
-    double mm = 0;
-    for (int i = 0; i < m->n_tensors; i++)
-        if (m->tensors[i].kind == KIND_LINEAR || m->tensors[i].kind == KIND_LM_HEAD) mm += (double)m->tensors[i].size;
-    return 6.0 * mm + 6.0 * 2.0 * m->cfg.num_hidden_layers * (double)T * m->cfg.hidden_size;
-}
-
 static int child_train(const char *cfg_path, int steps, int threads, Precision prec) {
     Config c;
     Err e;
-    config_defaults(&c);
-    if (config_load(&c, cfg_path, &e) || (config_resolve(&c), config_validate(&c, &e))) {
+    if (config_load_resolved(&c, cfg_path, NULL, 0, NULL, &e)) {
         printf("{\"error\": ");
         json_write_str(stdout, e.msg);
         printf("}\n");
@@ -285,7 +275,7 @@ static int child_train(const char *cfg_path, int steps, int threads, Precision p
     double state = (double)mm.state / m.n_params;
     printf("{\"dtype\": %d, \"state_bpp\": %.2f, \"act_mb\": %.1f, \"threads\": %d, \"n_params\": %zu, \"B\": %d, \"T\": %d, \"accum\": %d, \"flops_per_token\": %.6g, \"fb_s\": %.6g, "
            "\"adam_s\": %.6g, \"tok_s\": %.6g, \"tok_s_fb\": %.6g, \"peak_mb\": %.1f, \"est_mb\": %.1f}\n",
-           (int)prec, state, mm.acts / 1048576.0, nthreads, m.n_params, B, T, accum, bench_flops_per_token(&m, T), fb, adam,
+           (int)prec, state, mm.acts / 1048576.0, nthreads, m.n_params, B, T, accum, model_flops_per_token(&m, T), fb, adam,
            tokens / (fb + adam / accum), tokens / fb, peak_rss_mb(), model_estimate_bytes_prec(&c.model, B, T, 1, prec) / 1048576.0);
     free(in);
     free(tg);
@@ -475,7 +465,7 @@ static void bench_esd(const BenchArgs *a, BenchResults *br) {
 static void bench_memory(BenchResults *br) {
     Config c;
     Err e;
-    int ok = !config_load(&c, MEM_CONFIG, &e);
+    int ok = !config_load_resolved(&c, MEM_CONFIG, NULL, 0, NULL, &e);
     if (!ok) fprintf(stderr, "bench: %s\n", e.msg);
     const Precision precs[3] = {PREC_FP32, PREC_BF16, PREC_BF16_PURE};
     for (int d = 0; d < 3; d++) {

@@ -106,6 +106,19 @@ int config_set(Config *c, const char *assignment, Err *e);
 int config_validate(const Config *c, Err *e);
 /* Resolve defaults that depend on other keys (s2 from weight_decay and optimizer). */
 void config_resolve(Config *c);
+/* The one way from a file to a usable config: config_defaults, config_load(path), config_set of each
+ * of the n_sets "section.key=value" overrides in order, config_resolve, config_validate. at (may be
+ * NULL) says where it failed, for callers that place the error themselves (a sweep file's line). */
+typedef enum { CONFIG_AT_LOAD, CONFIG_AT_SET, CONFIG_AT_VALIDATE } ConfigStep;
+typedef struct {
+    ConfigStep step;
+    int set; /* CONFIG_AT_SET: the index of the override that failed */
+} ConfigAt;
+int config_load_resolved(Config *c, const char *path, const char *const *sets, int n_sets, ConfigAt *at, Err *e);
+/* Its two halves, for a caller that changes the config in between (train.init's model shape):
+ * defaults + file + overrides, then resolve + validate. */
+int config_load_overrides(Config *c, const char *path, const char *const *sets, int n_sets, ConfigAt *at, Err *e);
+int config_finish(Config *c, ConfigAt *at, Err *e);
 /* Write the fully resolved config as YAML (with the program version) to path, atomically. */
 int config_write_yaml(const Config *c, const char *path, Err *e);
 

@@ -160,6 +160,13 @@ static int build_table(Model *m, const ModelConfig *c, Err *e) {
     return 0;
 }
 
+double model_flops_per_token(const Model *m, int T) {
+    double mm = 0;
+    for (int i = 0; i < m->n_tensors; i++)
+        if (m->tensors[i].kind == KIND_LINEAR || m->tensors[i].kind == KIND_LM_HEAD) mm += (double)m->tensors[i].size;
+    return 6.0 * mm + 6.0 * 2.0 * m->cfg.num_hidden_layers * (double)T * m->cfg.hidden_size;
+}
+
 int model_build(Model *m, const ModelConfig *c, Err *e) {
     if (build_table(m, c, e)) return -1;
     m->params = calloc(m->n_params, sizeof(float));

@@ -4,11 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checkpoint.h"
 #include "cli.h"
 #include "evaluate.h"
-#include "hf_config.h"
-#include "safetensors.h"
+#include "model_open.h"
 
 void evaluate_part(Model *m, const DataLoader *dl, int B, long max_tokens, EvalConvention conv, int part, int parts,
                    double sums[4]) {
@@ -61,9 +59,10 @@ EvalResult evaluate(Model *m, const DataLoader *dl, int B, long max_tokens) {
 }
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: alphadecay eval --checkpoint DIR --data SHARD [--seq-len T] [--batch B] [--tokens N]\n"
+    fprintf(f, "usage: alphadecay eval --checkpoint PATH --data SHARD [--seq-len T] [--batch B] [--tokens N]\n"
                "                      [--convention token|authors]\n"
-               "  Loads DIR/config.json + DIR/model.safetensors (ours or Hugging Face's), reads the shard in pack\n"
+               "  PATH: a run directory (its newest complete checkpoint), a checkpoint/step_N directory (ours or\n"
+               "  Hugging Face's: config.json + model.safetensors) or a .safetensors file. Reads the shard in pack\n"
                "  mode from its start (row b of a batch: inputs [b*T, b*T+T), targets shifted by one) and prints\n"
                "  {\"loss\": ..., \"ppl\": ..., \"tokens\": ...} (+ \"convention\" when not token). Defaults: T 256,\n"
                "  B 8, N 10000000, convention token (mean over target tokens); authors = the sum of batch-mean\n"
@@ -94,20 +93,17 @@ int cmd_eval(int argc, char **argv) {
     if (!ckpt || !data) { fprintf(stderr, "alphadecay eval: --checkpoint and --data are required\n"); return 2; }
     if (T < 1 || B < 1 || tokens < 1) { fprintf(stderr, "alphadecay eval: --seq-len, --batch, --tokens must be positive\n"); return 2; }
     Err e;
-    char path[AD_PATH_MAX + 32];
+    ModelFiles mf;
     ModelConfig mc;
     Model m = {0};
     DataLoader dl;
-    snprintf(path, sizeof path, "%s/config.json", ckpt);
-    if (checkpoint_verify_model(ckpt, &e) < 0 || hf_config_read(path, &mc, &e)) goto fail;
+    if (model_open_find(ckpt, &mf, &mc, &e)) goto fail;
     if (T > mc.max_position_embeddings) {
         fprintf(stderr, "alphadecay eval: --seq-len %d exceeds the model's max_position_embeddings %d\n", T,
                 mc.max_position_embeddings);
         return 2;
     }
-    if (model_build(&m, &mc, &e)) goto fail;
-    snprintf(path, sizeof path, "%s/model.safetensors", ckpt);
-    if (safetensors_load_model(path, &m, &e)) goto fail;
+    if (model_open_load(&mf, &mc, &m, &e)) goto fail;
     if (model_alloc_acts(&m, B, T, &e)) goto fail;
     if (loader_open(&dl, data, DATA_PACK, T, mc.vocab_size, 0, 0, &e)) goto fail;
     EvalResult r = evaluate_conv(&m, &dl, B, tokens, conv);

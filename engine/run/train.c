@@ -35,11 +35,10 @@
 #include "decay.h"
 #include "dist.h"
 #include "evaluate.h"
-#include "hf_config.h"
 #include "model.h"
+#include "model_open.h"
 #include "optim.h"
 #include "rundir.h"
-#include "safetensors.h"
 
 void openblas_set_num_threads(int num_threads);
 
@@ -54,6 +53,7 @@ typedef struct {
     Config cfg;
     char run_dir[AD_PATH_MAX];
     Model model;
+    ModelFiles init;       /* train.init's files (model_open.h), found and verified before the config resolves */
     DataLoader train, val;
     int have_val;
     DecayState decay;
@@ -84,31 +84,24 @@ static void usage(FILE *f) {
 /* ---- set-up ---- */
 
 static int parse_args(Run *r, int argc, char **argv, Err *e, int *usage_error) {
-    const char *cfg_path = NULL, *out = NULL;
-    config_defaults(&r->cfg);
+    const char *cfg_path = NULL, *out = NULL, *sets[argc > 0 ? argc : 1]; /* the --set values, in order */
+    int n_sets = 0;
     *usage_error = 1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--set") || !strcmp(argv[i], "--out")) {
             if (i + 1 >= argc) return err_set(e, "%s needs a value", argv[i]);
             if (!strcmp(argv[i], "--out")) out = argv[++i];
-            else i++; /* applied after loading the file */
+            else sets[n_sets++] = argv[++i]; /* applied after loading the file */
         } else if (argv[i][0] == '-') return err_set(e, "unknown option %s", argv[i]);
         else if (cfg_path) return err_set(e, "more than one config file (%s, %s)", cfg_path, argv[i]);
         else cfg_path = argv[i];
     }
     if (!cfg_path) return err_set(e, "missing CONFIG.yaml");
     *usage_error = 0;
-    if (config_load(&r->cfg, cfg_path, e)) return -1;
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--set") && config_set(&r->cfg, argv[++i], e)) return -1;
-        else if (!strcmp(argv[i], "--out")) i++;
-    if (r->cfg.train.init[0]) {
-        char p[AD_PATH_MAX + 16];
-        snprintf(p, sizeof p, "%s/config.json", r->cfg.train.init);
-        if (checkpoint_verify_model(r->cfg.train.init, e) < 0 || hf_config_read(p, &r->cfg.model, e)) return -1; /* the checkpoint's shape wins */
-    }
-    config_resolve(&r->cfg);
-    if (config_validate(&r->cfg, e)) return -1;
+    if (config_load_overrides(&r->cfg, cfg_path, sets, n_sets, NULL, e)) return -1;
+    if (r->cfg.train.init[0] && model_open_find(r->cfg.train.init, &r->init, &r->cfg.model, e))
+        return -1; /* the checkpoint's shape wins */
+    if (config_finish(&r->cfg, NULL, e)) return -1;
     if (out) snprintf(r->run_dir, sizeof r->run_dir, "%s", out);
     else {
         const char *base = strrchr(cfg_path, '/');
@@ -198,12 +191,10 @@ static int open_data(Run *r, Err *e) {
 
 static int build_model(Run *r, Err *e) {
     const Config *c = &r->cfg;
-    if (model_build(&r->model, &c->model, e)) return -1;
     if (c->train.init[0]) {
-        char p[AD_PATH_MAX + 24];
-        snprintf(p, sizeof p, "%s/model.safetensors", c->train.init);
-        if (safetensors_load_model(p, &r->model, e)) return -1;
+        if (model_open_load(&r->init, &c->model, &r->model, e)) return -1;
     } else {
+        if (model_build(&r->model, &c->model, e)) return -1;
         model_init_weights(&r->model, c->train.seed);
     }
     if (model_set_precision(&r->model, c->train.dtype, e)) return -1;
