@@ -168,6 +168,7 @@ static Spec *spec_variant(const Spec *s, const char *metric) {
 static const char *metric_label(const char *m) {
     if (!strcmp(m, "val_ppl")) return "validation perplexity";
     if (!strcmp(m, "val_loss")) return "validation loss";
+    if (!strcmp(m, "test_ppl")) return "final test perplexity";
     if (!strcmp(m, "fit_seconds_per_call")) return "seconds per decay update";
     if (!strcmp(m, "wall_hours")) return "total hours";
     if (!strcmp(m, "wall_seconds")) return "total seconds";

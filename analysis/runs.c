@@ -219,7 +219,7 @@ const char *run_coord(const Run *r, const char *key) {
 const char *const RUN_METRICS[] = {
     "val_ppl",     "val_loss",    "best_val_ppl", "train_loss", "wall_seconds", "wall_hours",
     "steps",       "tokens",      "peak_rss_mb",  "tok_per_s",  "fit_seconds_per_call", "decay_calls",
-    "mean_wd",     NULL,
+    "mean_wd",     "test_ppl",    "test_ppl_at_best", "best_val_step", NULL,
 };
 
 /* task.NAME.acc | task.NAME.acc_norm: from RUNDIR/tasks.json (`alphadecay eval-tasks --out`). */
@@ -330,6 +330,35 @@ static int series_mean(const Run *r, const char *file, const char *key, double *
     return 0;
 }
 
+/* The held-out test set (eval.test_tokens; docs/method.md, "Evaluation"): test_ppl at the last evaluation, or at the
+ * evaluation whose SELECTION perplexity is lowest (the first such, early stopping chosen on the selection set), or
+ * that evaluation's step (best_val_step). */
+static int test_metric(const Run *r, const char *metric, double *out, Err *e) {
+    double *x, *y, *tx, *ty;
+    int n, tn;
+    if (run_series(r, RUNDIR_EVAL, "step", "ppl", &x, &y, &n, e)) return -1;
+    if (run_series(r, RUNDIR_EVAL, "step", "test_ppl", &tx, &ty, &tn, e)) {
+        free(x);
+        free(y);
+        return -1;
+    }
+    int rc = 0, best = 0;
+    for (int i = 1; i < n; i++)
+        if (y[i] < y[best]) best = i;
+    if (!n || !tn) rc = err_set(e, "%s/%s: no test_ppl values (eval.test_tokens was 0)", r->dir, RUNDIR_EVAL);
+    else if (!strcmp(metric, "best_val_step")) *out = x[best];
+    else if (!strcmp(metric, "test_ppl")) *out = ty[tn - 1];
+    else {
+        int k = -1;
+        for (int i = 0; i < tn && k < 0; i++)
+            if (tx[i] == x[best]) k = i;
+        if (k < 0) rc = err_set(e, "%s/%s: no test_ppl at step %g", r->dir, RUNDIR_EVAL, x[best]);
+        else *out = ty[k];
+    }
+    free(x); free(y); free(tx); free(ty);
+    return rc;
+}
+
 int run_metric(const Run *r, const char *metric, double *out, Err *e) {
     if (!strcmp(r->status, "unreadable")) return err_set(e, "%s: unreadable: %s", r->dir, r->problem);
     if (!strcmp(metric, "val_ppl")) return have(r->val_ppl, r, metric, out, e);
@@ -345,6 +374,8 @@ int run_metric(const Run *r, const char *metric, double *out, Err *e) {
     if (!strcmp(metric, "peak_rss_mb")) return have(r->peak_rss_mb, r, metric, out, e);
     if (!strcmp(metric, "tok_per_s")) return have(r->tok_per_s, r, metric, out, e);
     if (!strcmp(metric, "best_val_ppl")) return series_extreme(r, RUNDIR_EVAL, "ppl", 1, 0, out, e);
+    if (!strcmp(metric, "test_ppl") || !strcmp(metric, "test_ppl_at_best")) return test_metric(r, metric, out, e);
+    if (!strcmp(metric, "best_val_step")) return test_metric(r, metric, out, e);
     /* the decay a method actually applied, averaged over training (size-weighted over tensors) */
     if (!strcmp(metric, "mean_wd")) return series_mean(r, RUNDIR_METRICS, "wd_mean", out, e);
     if (!strcmp(metric, "train_loss")) return series_extreme(r, RUNDIR_METRICS, "loss", 0, 1, out, e);

@@ -84,6 +84,7 @@ static const KeyDef KEYS[] = {
     BOOL_KEY(data, shuffle),
     LONG_KEY(data, train_tokens, 0, 1e15),
     U64_KEY(data, seed),
+    BOOL_KEY(data, follow_train_seed),
 
     ENUM_KEY(train, optimizer, OPT_NAMES),
     REAL_KEY(train, lr, 0, 10),
@@ -118,9 +119,11 @@ static const KeyDef KEYS[] = {
     BOOL_KEY(decay, fix_finger_corrected),
     {"decay", "exclude", K_EXCLUDE, OFF(decay.exclude), 0, 0, 0, 0, NULL},
     REAL_KEY(decay, awd_scale, 0, BIG),
+    BOOL_KEY(decay, mean_preserving),
 
     LONG_KEY(eval, every, 0, 1e15),
     LONG_KEY(eval, tokens, 1, 1e15),
+    LONG_KEY(eval, test_tokens, 0, 1e15),
     ENUM_KEY(eval, convention, EVAL_CONV_NAMES),
     LONG_KEY(checkpoint, every, 0, 1e15),
     INT_KEY(checkpoint, keep, 1, 1000000),
@@ -605,6 +608,12 @@ int config_validate(const Config *c, Err *e) {
     if (c->train.optimizer == OPT_ADAMW && c->decay.weight_decay * c->train.lr >= 1.0)
         return cross_err(c, AT("decay.weight_decay", "train.lr"), e,
                          "train.lr * decay.weight_decay >= 1 would flip the sign of the weights (adamw)");
+    /* AWD gives every tensor the same decay: a mean-preserving AWD would be Uniform itself */
+    if (c->decay.mean_preserving && c->decay.method != DECAY_ADADECAY && c->decay.method != DECAY_ALPHADECAY)
+        return cross_err(c, AT("decay.mean_preserving", "decay.method"), e,
+                         "decay.mean_preserving applies to the module-wise methods (adadecay, alphadecay) only: %s "
+                         "gives every tensor the same decay",
+                         decay_method_name(c->decay.method));
     if (!c->data.train[0]) return cross_err(c, AT("data.train"), e, "data.train is not set (path of the training shard)");
     if (m->vocab_size < 2) return cross_err(c, AT("model.vocab_size"), e, "model.vocab_size must be at least 2");
     return 0;

@@ -33,7 +33,9 @@ typedef struct {
         long train_tokens;        /* train on the shard's first N tokens only (a data-constrained subset seen
                                      for many epochs); 0 (default) = the whole shard */
         uint64_t seed;            /* 42: seeds the training shuffle only (the authors shuffle with a fixed 42;
-                                     train.seed does not touch the data order) */
+                                     train.seed does not touch the data order unless follow_train_seed) */
+        int follow_train_seed;    /* 0 (default); 1 = the shuffle seed is data.seed + train.seed, so seeds vary the
+                                     data order too (train.seed 0 keeps data.seed's order) */
     } data;
 
     struct {
@@ -74,11 +76,15 @@ typedef struct {
         char exclude[MAX_EXCLUDE][96]; /* HF module names (without ".weight") not tuned */
         int n_exclude;            /* default 2: model.layers.0.self_attn.q_proj, lm_head */
         double awd_scale;         /* 100 */
+        int mean_preserving;      /* 0 (default); 1 = AdaDecay / AlphaDecay rescale the tuned modules' decays at
+                                     every assignment so that their size-weighted mean is eta (docs/method.md) */
     } decay;
 
     struct {
         long every;               /* updates between evaluations, 1000; 0 = only at the end */
-        long tokens;              /* target tokens per evaluation, 10,000,000 */
+        long tokens;              /* target tokens per evaluation, 10,000,000: the SELECTION set (first rows) */
+        long test_tokens;         /* 0 (default) = none; N = also evaluate a disjoint TEST set at every evaluation:
+                                     the first N target tokens of the rows after the selection set's */
         EvalConvention convention;/* token (default) | authors (see evaluate.h) */
     } eval;
 

@@ -8,13 +8,15 @@
 #include "evaluate.h"
 #include "model_open.h"
 
-void evaluate_part(Model *m, const DataLoader *dl, int B, long max_tokens, EvalConvention conv, int part, int parts,
-                   double sums[4]) {
+/* The evaluation loop over rows [first_row, ...): forward of this part's batches when m is non-NULL; returns the
+ * row after the last one the evaluation reads (the same for every part). */
+static size_t eval_rows(Model *m, const DataLoader *dl, int B, size_t first_row, long max_tokens, EvalConvention conv,
+                        int part, int parts, double sums[4]) {
     int T = dl->T, authors = conv == EVAL_AUTHORS;
     int *in = xcalloc((size_t)B * T, sizeof(int)), *tg = xcalloc((size_t)B * T, sizeof(int));
     double sum = 0.0, batch_means = 0.0;
     long count = 0, seen = 0, batches = 0, all_valid = 0;
-    size_t r = 0;
+    size_t r = first_row;
     /* The stop rule needs only the loader's counts (valid targets, non-pad inputs), so every part walks
      * all the batches a single process would run and computes the forward of its own (k % parts). */
     for (long k = 0; r < dl->n_rows && (authors ? seen <= max_tokens : all_valid < max_tokens); k++) {
@@ -22,7 +24,7 @@ void evaluate_part(Model *m, const DataLoader *dl, int B, long max_tokens, EvalC
         for (; rows < B && r < dl->n_rows; rows++, r++)
             all_valid += loader_row(dl, r, in + (size_t)rows * T, tg + (size_t)rows * T);
         for (int i = 0; i < rows * T; i++) seen += dl->mode == DATA_PACK || in[i] != dl->pad;
-        if (k % parts != part) continue;
+        if (k % parts != part || !m) continue;
         int n_valid = 0;
         float loss = model_forward(m, in, tg, rows, T, &n_valid);
         sum += (double)loss * n_valid;
@@ -36,6 +38,22 @@ void evaluate_part(Model *m, const DataLoader *dl, int B, long max_tokens, EvalC
     sums[1] = (double)count;
     sums[2] = batch_means;
     sums[3] = (double)batches;
+    return r;
+}
+
+void evaluate_part(Model *m, const DataLoader *dl, int B, long max_tokens, EvalConvention conv, int part, int parts,
+                   double sums[4]) {
+    eval_rows(m, dl, B, 0, max_tokens, conv, part, parts, sums);
+}
+
+void evaluate_part_from(Model *m, const DataLoader *dl, int B, size_t first_row, long max_tokens, EvalConvention conv,
+                        int part, int parts, double sums[4]) {
+    eval_rows(m, dl, B, first_row, max_tokens, conv, part, parts, sums);
+}
+
+size_t evaluate_rows_used(const DataLoader *dl, int B, long max_tokens, EvalConvention conv) {
+    double sums[4];
+    return eval_rows(NULL, dl, B, 0, max_tokens, conv, 0, 1, sums);
 }
 
 EvalResult evaluate_result(const double sums[4], EvalConvention conv) {

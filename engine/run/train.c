@@ -64,6 +64,8 @@ typedef struct {
     int *inputs, *targets;
     double start_time;     /* now_seconds() when this process started training */
     double last_val_loss, last_val_ppl;
+    size_t test_row;       /* eval.test_tokens: the test set's first row of the val shard (after the selection set) */
+    double last_test_loss, last_test_ppl;
     char diverged[160];    /* why the run diverged, "" while it has not (the same on every rank) */
     /* data parallel (dist.h): rank of ranks; 1 rank without an MPI launcher */
     int rank, ranks;
@@ -178,14 +180,23 @@ static int open_data(Run *r, Err *e) {
                           "model.vocab_size: %d",
                        c->source[0] ? c->source : "config", c->model.vocab_size, c->data.train, ids.vocab, ids.vocab);
     if (got == 0) fprintf(stderr, "train: EOS id %d, pad id %d (prep.json)\n", ids.eos, ids.pad);
+    /* data.follow_train_seed: each train.seed draws its own data order (seed 0 keeps data.seed's) */
+    uint64_t order_seed = c->data.seed + (c->data.follow_train_seed ? c->train.seed : 0);
     if (loader_open_ids(&r->train, c->data.train, c->data.mode, c->data.seq_len, c->model.vocab_size,
-                        c->data.shuffle, c->data.seed, ids, e))
+                        c->data.shuffle, order_seed, ids, e))
         return -1;
     if (c->data.train_tokens > 0 && loader_limit(&r->train, (size_t)c->data.train_tokens, e)) return -1;
     r->have_val = c->data.val[0] != 0;
     if (r->have_val &&
         loader_open_ids(&r->val, c->data.val, c->data.mode, c->data.seq_len, c->model.vocab_size, 0, 0, ids, e))
         return -1;
+    if (r->have_val && c->eval.test_tokens > 0) {
+        r->test_row = evaluate_rows_used(&r->val, c->train.micro_batch_size, c->eval.tokens, c->eval.convention);
+        if (r->test_row >= r->val.n_rows)
+            return err_set(e, "%s: eval.test_tokens: the selection set (eval.tokens %ld) uses all %zu rows of %s, leaving "
+                              "none for the test set: lower eval.tokens",
+                           c->source[0] ? c->source : "config", c->eval.tokens, r->val.n_rows, c->data.val);
+    }
     return 0;
 }
 
@@ -329,6 +340,16 @@ static int do_eval(Run *r, Err *e) {
     dist_sum_doubles(sums, 4);
     EvalResult ev = evaluate_result(sums, r->cfg.eval.convention);
     r->last_val_loss = ev.loss;
+    /* the held-out test set: evaluated and logged beside the selection set, never used to decide anything */
+    EvalResult te = {NAN, NAN, 0};
+    if (r->cfg.eval.test_tokens > 0) {
+        evaluate_part_from(&r->model, &r->val, r->cfg.train.micro_batch_size, r->test_row, r->cfg.eval.test_tokens,
+                           r->cfg.eval.convention, r->rank, r->ranks, sums);
+        dist_sum_doubles(sums, 4);
+        te = evaluate_result(sums, r->cfg.eval.convention);
+        r->last_test_loss = te.loss;
+        r->last_test_ppl = te.ppl;
+    }
     double limit = log((double)r->cfg.model.vocab_size) + DIVERGE_MARGIN;
     if (!(ev.loss <= limit))
         snprintf(r->diverged, sizeof r->diverged, "validation loss %g at step %ld exceeds ln(vocab_size) + %g = %.4g",
@@ -341,6 +362,11 @@ static int do_eval(Run *r, Err *e) {
     rec_num(&b, "loss", "%.6f", ev.loss);
     rec_num(&b, "ppl", "%.6f", ev.ppl);
     rec_int(&b, "tokens", ev.tokens);
+    if (r->cfg.eval.test_tokens > 0) {
+        rec_num(&b, "test_loss", "%.6f", te.loss);
+        rec_num(&b, "test_ppl", "%.6f", te.ppl);
+        rec_int(&b, "test_tokens", te.tokens);
+    }
     rec_end(&b);
     int rc = runlog_append(&r->evals, &b, e);
     sb_free(&b);
@@ -475,6 +501,9 @@ static int finish(Run *r, const char *status, const char *message) {
     RunSummary s = {.status = status,
                     .val_loss = r->last_val_loss,
                     .val_ppl = r->last_val_ppl,
+                    .has_test = r->cfg.eval.test_tokens > 0 && r->have_val,
+                    .test_loss = r->last_test_loss,
+                    .test_ppl = r->last_test_ppl,
                     .steps = r->st.step,
                     .tokens = r->st.tokens,
                     .wall_seconds = r->st.elapsed_s,
@@ -556,7 +585,7 @@ int cmd_train(int argc, char **argv) {
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
     Run *r = xcalloc(1, sizeof(Run));
-    r->last_val_loss = r->last_val_ppl = NAN;
+    r->last_val_loss = r->last_val_ppl = r->last_test_loss = r->last_test_ppl = NAN;
     r->lock_fd = -1;
     r->resumed_step = -1;
     Err e;
