@@ -16,9 +16,9 @@
 #include <unistd.h>
 
 #include "bpe.h"
-#include "cli.h"
 #include "corpus.h"
 #include "json.h"
+#include "prep.h"
 #include "shard.h"
 #include "tokenizer.h"
 
