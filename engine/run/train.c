@@ -5,7 +5,8 @@
  * (decay.h), then Adam/AdamW at the scheduled lr. After the update: log, evaluate, checkpoint when due. Running the command again on
  * the same RUNDIR resumes from its newest complete checkpoint and reproduces an uninterrupted run
  * bit for bit (same config, seed and thread count). SIGINT/SIGTERM finish the current update, write a
- * checkpoint and exit with status 130.
+ * checkpoint and exit with status 130. `--stop-after N` does the same after update N, deterministically
+ * (tests stop runs at chosen updates with it; a signal lands wherever the run happens to be).
  *
  * Data parallel (`mpirun -np N alphadecay train ...`, or srun; dist.h): each update's micro-batches are
  * split into N consecutive blocks, rank r computing block r, so the job sees the micro-batches of a
@@ -29,7 +30,6 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
-#include "cli.h"
 #include "config.h"
 #include "dataloader.h"
 #include "decay.h"
@@ -38,6 +38,7 @@
 #include "model.h"
 #include "model_open.h"
 #include "optim.h"
+#include "run.h"
 #include "rundir.h"
 
 void openblas_set_num_threads(int num_threads);
@@ -70,16 +71,19 @@ typedef struct {
     /* data parallel (dist.h): rank of ranks; 1 rank without an MPI launcher */
     int rank, ranks;
     int stop;                /* the job's stop request of this update (a signal on any rank) */
+    long stop_after;         /* --stop-after N: stop as if signalled once update N is done; 0 = never */
     float *zero_m, *zero_v;  /* train.zero: Adam moments of this rank's slice [zero_lo, zero_hi) only */
     size_t zero_lo, zero_hi;
 } Run;
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: alphadecay train CONFIG.yaml [--set section.key=value]... [--out RUNDIR]\n"
+            "usage: alphadecay train CONFIG.yaml [--set section.key=value]... [--out RUNDIR] [--stop-after N]\n"
             "  Pre-trains the model the experiment file describes. RUNDIR (default results/<config name>)\n"
             "  receives config.yaml, metrics.jsonl, eval.jsonl, decay.jsonl, summary.json, spectra/ and\n"
             "  checkpoint/. If RUNDIR already holds a checkpoint the run resumes from it.\n"
+            "  --stop-after N: after update N (or the first update, if resumed past N) stop as SIGINT does:\n"
+            "  write a checkpoint and exit 130. A run that reaches train.steps first completes as usual.\n"
             "  Exit status: 0 completed, 1 failed or diverged, 2 bad usage, 130 interrupted (checkpoint written).\n");
 }
 
@@ -90,10 +94,15 @@ static int parse_args(Run *r, int argc, char **argv, Err *e, int *usage_error) {
     int n_sets = 0;
     *usage_error = 1;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--set") || !strcmp(argv[i], "--out")) {
+        if (!strcmp(argv[i], "--set") || !strcmp(argv[i], "--out") || !strcmp(argv[i], "--stop-after")) {
             if (i + 1 >= argc) return err_set(e, "%s needs a value", argv[i]);
             if (!strcmp(argv[i], "--out")) out = argv[++i];
-            else sets[n_sets++] = argv[++i]; /* applied after loading the file */
+            else if (!strcmp(argv[i], "--stop-after")) {
+                char *end;
+                r->stop_after = strtol(argv[++i], &end, 10);
+                if (*end || end == argv[i] || r->stop_after < 1)
+                    return err_set(e, "--stop-after needs an update number >= 1, not '%s'", argv[i]);
+            } else sets[n_sets++] = argv[++i]; /* applied after loading the file */
         } else if (argv[i][0] == '-') return err_set(e, "unknown option %s", argv[i]);
         else if (cfg_path) return err_set(e, "more than one config file (%s, %s)", cfg_path, argv[i]);
         else cfg_path = argv[i];
@@ -223,6 +232,8 @@ static int maybe_resume(Run *r, Err *e) {
     int got = checkpoint_load_latest(r->run_dir, &r->model, &r->st, &warn, e);
     if (warn.msg[0]) fprintf(stderr, "alphadecay train: warning: %s\n", warn.msg);
     if (got <= 0) return got;
+    /* a kill between a save and its pruning left one too many: prune the ones older than ours */
+    if (r->rank == 0 && checkpoint_prune(r->run_dir, r->cfg.checkpoint.keep, r->st.step, e)) return -1;
     r->resumed_step = r->st.step;
     r->train.epoch = r->st.data_epoch;
     r->train.pos = r->st.data_pos;
@@ -473,13 +484,17 @@ static int train_loop(Run *r, Err *e) {
         if (is_due(c->eval.every, r->st.step) && r->st.step < c->train.steps && do_eval(r, e)) return -1;
         if (r->diverged[0]) return 1;
         if (r->st.step == c->train.steps) break;
-        int stop = r->ranks > 1 ? r->stop : g_stop != 0; /* data parallel: the request every rank agreed on */
+        /* data parallel: the request every rank agreed on; --stop-after is the same on every rank */
+        int stop = (r->ranks > 1 ? r->stop : g_stop != 0) || (r->stop_after > 0 && r->st.step >= r->stop_after);
         if (is_due(c->checkpoint.every, r->st.step) || stop) {
             if (save_checkpoint(r, e)) return -1;
             if (stop) {
-                if (r->rank == 0)
+                if (r->rank == 0 && (g_stop || (r->ranks > 1 && r->stop)))
                     fprintf(stderr, "\ntrain: stopped by signal %d after update %ld; checkpoint written, rerun to resume\n",
                             g_stop ? (int)g_stop : SIGTERM, r->st.step);
+                else if (r->rank == 0)
+                    fprintf(stderr, "\ntrain: stopped by --stop-after after update %ld; checkpoint written, rerun to resume\n",
+                            r->st.step);
                 return 130;
             }
         }
@@ -542,8 +557,12 @@ static void cleanup(Run *r) {
 /* A completed directory: 1 when this config is the one it ran (nothing to do), -1 (with e) when it
  * differs (rank 0 compares), 0 when the directory is not completed. */
 static int completed_before(Run *r, Err *e) {
+    /* rank 0, holding the lock: no planted links, no temp files of killed writers */
+    if (r->rank == 0 && (rundir_check_links(r->run_dir, e) || rundir_clean_tmp(r->run_dir, e))) return -1;
     if (rundir_status(r->run_dir, NULL, NULL, 0) != RUNDIR_COMPLETED) return 0;
     if (write_or_check_config(r, 1, e)) return -1;
+    /* killed between the final checkpoint and its pruning: finish the pruning */
+    if (r->rank == 0 && checkpoint_prune(r->run_dir, r->cfg.checkpoint.keep, r->cfg.train.steps, e)) return -1;
     if (r->rank == 0)
         fprintf(stderr, "train: %s is already completed (delete summary.json and checkpoint/ to rerun)\n", r->run_dir);
     return 1;
@@ -598,14 +617,19 @@ int cmd_train(int argc, char **argv) {
         dist_abort(1);
     }
     r->rank = dist_rank();
-    if (parse_args(r, argc, argv, &e, &usage_error) || (usage_error = 0, check_ranks(r, &e))) {
+    /* parse_args clears usage_error once the arguments themselves are read: what fails after is not usage */
+    if (parse_args(r, argc, argv, &e, &usage_error) || check_ranks(r, &e)) {
         if (r->rank == 0) fprintf(stderr, "alphadecay train: %s\n", e.msg);
         free(r);
         dist_finalize();
         return usage_error ? 2 : 1;
     }
     /* one writer per run directory (rank 0), from before the first read of it to exit */
-    int locked = r->rank != 0 || (r->lock_fd = rundir_lock(r->run_dir, &e)) >= 0 || held_for_us(r->run_dir);
+    int locked = 1;
+    if (r->rank == 0) {
+        r->lock_fd = rundir_lock(r->run_dir, &e);
+        locked = r->lock_fd >= 0 || held_for_us(r->run_dir);
+    }
     int done = locked ? completed_before(r, &e) : -1;
     if (all_ranks_ok(r, done < 0, &quiet, &e)) goto fail;
     if (done > 0) {
@@ -613,9 +637,12 @@ int cmd_train(int argc, char **argv) {
         return 0;
     }
     int threads = set_threads(&r->cfg), resuming = 0;
-    int bad = check_memory(&r->cfg, &e) || open_data(r, &e) || build_model(r, &e) ||
-              (resuming = maybe_resume(r, &e)) < 0 || write_or_check_config(r, resuming, &e) ||
-              open_logs(r, resuming, &e) || shard_moments(r, &e);
+    int bad = check_memory(&r->cfg, &e) || open_data(r, &e) || build_model(r, &e);
+    if (!bad) {
+        resuming = maybe_resume(r, &e);
+        bad = resuming < 0 || write_or_check_config(r, resuming, &e) || open_logs(r, resuming, &e) ||
+              shard_moments(r, &e);
+    }
     if (all_ranks_ok(r, bad, &quiet, &e) || start_decay(r, resuming, &e)) goto fail;
     if (r->rank == 0) {
         char par[64] = "";
