@@ -106,6 +106,7 @@ static int do_spec(const char *spec_path, const Opts *o, int want_table, int wan
         return 2;
     }
     if (runs_scan(results, &rs, &e)) goto fail;
+    if (rs.warn.p) fputs(rs.warn.p, stderr);
     if (!rs.n) fprintf(stderr, "warning: %s: no run directories under %s\n", spec_path, results);
     char out_dir[AD_PATH_MAX];
     if (o->out_dir) kv_strfmt(out_dir, sizeof out_dir, "%s", o->out_dir);
@@ -189,6 +190,7 @@ static int do_index(const char *results, const Opts *o) {
         fprintf(stderr, "alphadecay report index: %s\n", e.msg);
         return 1;
     }
+    if (rs.warn.p) fputs(rs.warn.p, stderr);
     StrBuf b = {0};
     char root[AD_PATH_MAX];
     kv_strfmt(root, sizeof root, "%s", results);
