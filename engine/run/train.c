@@ -232,6 +232,8 @@ static int maybe_resume(Run *r, Err *e) {
     int got = checkpoint_load_latest(r->run_dir, &r->model, &r->st, &warn, e);
     if (warn.msg[0]) fprintf(stderr, "alphadecay train: warning: %s\n", warn.msg);
     if (got <= 0) return got;
+    /* a kill between a save and its pruning left one too many: prune the ones older than ours */
+    if (r->rank == 0 && checkpoint_prune(r->run_dir, r->cfg.checkpoint.keep, r->st.step, e)) return -1;
     r->resumed_step = r->st.step;
     r->train.epoch = r->st.data_epoch;
     r->train.pos = r->st.data_pos;
@@ -555,8 +557,12 @@ static void cleanup(Run *r) {
 /* A completed directory: 1 when this config is the one it ran (nothing to do), -1 (with e) when it
  * differs (rank 0 compares), 0 when the directory is not completed. */
 static int completed_before(Run *r, Err *e) {
+    /* rank 0, holding the lock: no planted links, no temp files of killed writers */
+    if (r->rank == 0 && (rundir_check_links(r->run_dir, e) || rundir_clean_tmp(r->run_dir, e))) return -1;
     if (rundir_status(r->run_dir, NULL, NULL, 0) != RUNDIR_COMPLETED) return 0;
     if (write_or_check_config(r, 1, e)) return -1;
+    /* killed between the final checkpoint and its pruning: finish the pruning */
+    if (r->rank == 0 && checkpoint_prune(r->run_dir, r->cfg.checkpoint.keep, r->cfg.train.steps, e)) return -1;
     if (r->rank == 0)
         fprintf(stderr, "train: %s is already completed (delete summary.json and checkpoint/ to rerun)\n", r->run_dir);
     return 1;
@@ -611,14 +617,19 @@ int cmd_train(int argc, char **argv) {
         dist_abort(1);
     }
     r->rank = dist_rank();
-    if (parse_args(r, argc, argv, &e, &usage_error) || (usage_error = 0, check_ranks(r, &e))) {
+    /* parse_args clears usage_error once the arguments themselves are read: what fails after is not usage */
+    if (parse_args(r, argc, argv, &e, &usage_error) || check_ranks(r, &e)) {
         if (r->rank == 0) fprintf(stderr, "alphadecay train: %s\n", e.msg);
         free(r);
         dist_finalize();
         return usage_error ? 2 : 1;
     }
     /* one writer per run directory (rank 0), from before the first read of it to exit */
-    int locked = r->rank != 0 || (r->lock_fd = rundir_lock(r->run_dir, &e)) >= 0 || held_for_us(r->run_dir);
+    int locked = 1;
+    if (r->rank == 0) {
+        r->lock_fd = rundir_lock(r->run_dir, &e);
+        locked = r->lock_fd >= 0 || held_for_us(r->run_dir);
+    }
     int done = locked ? completed_before(r, &e) : -1;
     if (all_ranks_ok(r, done < 0, &quiet, &e)) goto fail;
     if (done > 0) {
@@ -626,9 +637,12 @@ int cmd_train(int argc, char **argv) {
         return 0;
     }
     int threads = set_threads(&r->cfg), resuming = 0;
-    int bad = check_memory(&r->cfg, &e) || open_data(r, &e) || build_model(r, &e) ||
-              (resuming = maybe_resume(r, &e)) < 0 || write_or_check_config(r, resuming, &e) ||
-              open_logs(r, resuming, &e) || shard_moments(r, &e);
+    int bad = check_memory(&r->cfg, &e) || open_data(r, &e) || build_model(r, &e);
+    if (!bad) {
+        resuming = maybe_resume(r, &e);
+        bad = resuming < 0 || write_or_check_config(r, resuming, &e) || open_logs(r, resuming, &e) ||
+              shard_moments(r, &e);
+    }
     if (all_ranks_ok(r, bad, &quiet, &e) || start_decay(r, resuming, &e)) goto fail;
     if (r->rank == 0) {
         char par[64] = "";

@@ -778,6 +778,13 @@ int sweep_load(Sweep *s, const char *path, Err *e) {
     char *text;
     size_t len;
     if (read_file(path, &text, &len, e)) return -1;
+    int rc = sweep_load_text(s, path, text, len, e);
+    free(text);
+    return rc;
+}
+
+int sweep_load_text(Sweep *s, const char *path, const char *text, size_t len, Err *e) {
+    memset(s, 0, sizeof *s);
     yaml_parser_t yp;
     yaml_document_t doc;
     yaml_parser_initialize(&yp);
@@ -785,7 +792,6 @@ int sweep_load(Sweep *s, const char *path, Err *e) {
     if (!yaml_parser_load(&yp, &doc)) {
         yamlerr_parser(e, path, &yp);
         yaml_parser_delete(&yp);
-        free(text);
         return -1;
     }
     P p = {path, &doc, e};
@@ -829,7 +835,6 @@ int sweep_load(Sweep *s, const char *path, Err *e) {
     free(sp);
     yaml_document_delete(&doc);
     yaml_parser_delete(&yp);
-    free(text);
     if (rc) sweep_free(s);
     return rc;
 }
