@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cli.h"
 #include "kv.h"
 #include "report.h"
 #include "reported.h"
@@ -90,6 +89,7 @@ static int do_spec(const char *spec_path, const Opts *o, int want_table, int wan
         return 2;
     }
     if (runs_scan(results, &rs, &e)) goto fail;
+    if (rs.warn.p) fputs(rs.warn.p, stderr);
     if (!rs.n) fprintf(stderr, "warning: %s: no run directories under %s\n", spec_path, results);
     if (mkdir_p(o->out_dir, &e)) goto fail;
     if (s->is_figure) {
@@ -169,6 +169,7 @@ static int do_index(const char *results, const Opts *o) {
         fprintf(stderr, "alphadecay report index: %s\n", e.msg);
         return 1;
     }
+    if (rs.warn.p) fputs(rs.warn.p, stderr);
     StrBuf b = {0};
     char root[AD_PATH_MAX];
     kv_strfmt(root, sizeof root, "%s", results);
