@@ -331,6 +331,9 @@ void table_family_holm(Table *t, const FamTest *others, int nothers, const char 
     for (int i = 0; i < t->nrows * t->ncols; i++) {
         Cell *c = &t->cells[i];
         c->p_holm = NAN;
+        c->repeats = 0; /* the same test as an earlier cell of this table (shares its p) */
+        for (int j = 0; j < i && c->key && c->has_cmp; j++)
+            if (t->cells[j].key && t->cells[j].has_cmp && !strcmp(t->cells[j].key, c->key)) c->repeats = 1;
         for (int j = 0; j < m && c->key && c->has_cmp && !isnan(c->p_t); j++)
             if (!strcmp(keys[j], c->key)) c->p_holm = adj[j];
     }

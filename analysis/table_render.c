@@ -369,9 +369,10 @@ static void compare_fields(const Cell *c, int fmt, const char *sep, StrBuf *b) {
     holds_text(c, b);
 }
 
-static int compare_count(const Table *t) {
+/* Comparisons that repeat an earlier cell's test on the same runs (the family's size is t->holm_m). */
+static int repeat_count(const Table *t) {
     int k = 0;
-    for (int i = 0; i < t->nrows * t->ncols; i++) k += t->cells[i].has_cmp;
+    for (int i = 0; i < t->nrows * t->ncols; i++) k += t->cells[i].has_cmp && t->cells[i].repeats;
     return k;
 }
 
@@ -389,7 +390,7 @@ static void compare_note(const Table *t, int fmt, StrBuf *b) {
                  "this n (noncentral t, observed std of the differences); p (t): paired t-test; p (Holm): "
                  "Holm-Bonferroni over ",
               tex ? "\\%" : "%");
-    int m = t->holm_m;
+    int m = t->holm_m, rep = repeat_count(t);
     if (t->spec->family[0] && t->holm_tables.len) {
         sb_printf(b, "the family ");
         if (tex) tex_escape(t->spec->family, b);
@@ -398,9 +399,10 @@ static void compare_note(const Table *t, int fmt, StrBuf *b) {
         if (tex) tex_escape(t->holm_tables.p, b);
         else sb_printf(b, "%s", t->holm_tables.p);
         sb_printf(b, ")");
-    } else sb_printf(b, "the table's %d distinct comparison%s", m, m == 1 ? "" : "s");
-    if (compare_count(t) > m && !t->spec->family[0])
-        sb_printf(b, " (a comparison shown in two columns, such as a best_of copy, counts once)");
+    } else sb_printf(b, "the table's %d comparison%s", m, m == 1 ? "" : "s");
+    if (rep)
+        sb_printf(b, " (distinct tests: %d more repeat%s one of them on the same runs and share%s its p)", rep,
+                  rep == 1 ? "s" : "", rep == 1 ? "s" : "");
     sb_printf(b, "; p (Wilcoxon): exact signed-rank test (zeros dropped, ties by mid-ranks); p (sign): exact sign "
                  "test (zeros dropped); neither can go below %s with n nonzero pairs; p < 0.05 under: the tests "
                  "that reject at 0.05 (t, Holm, W = Wilcoxon, S = sign); with none, the interval and the MDE say "
