@@ -59,6 +59,11 @@ if "$BIN" sweep list "$T/sw.yaml" --results "$T/swres" | grep -q '^seed=5 '; the
     else fail symlink_train_log_refused "rc $rc: $(tail -3 "$T/sw.out")"; fi
 else fail symlink_train_log_refused "the run is not named seed=5: $("$BIN" sweep list "$T/sw.yaml" --results "$T/swres")"; fi
 
+mkdir -p "$T/swres2/sw"; ln -s "$V/important.txt" "$T/swres2/sw/sweep.log"
+"$BIN" sweep run "$T/sw.yaml" --results "$T/swres2" >"$T/sw2.out" 2>&1; rc=$?
+if [ $rc -ne 0 ] && victim_intact && grep -q "sweep.log: is a symbolic link" "$T/sw2.out"; then ok symlink_sweep_log_refused
+else fail symlink_sweep_log_refused "rc $rc: $(tail -2 "$T/sw2.out")"; fi
+
 # ---- 7. pruning: COMPLETE first; a resumed or completed run finishes it ----
 d="$T/prune"; rm -rf "$d"
 run prune1 "$d" steps=6 ckpt_every=2 keep=2
@@ -163,6 +168,94 @@ l" 4e-5
     fi
 else
     echo "skipped report_plot_hostile_text_runs_nothing: gnuplot is not installed"
+fi
+
+# ---- 5. YAML bombs: a one-line error naming file and line, at once (timeout only guards a hang) ----
+Y="$T/yaml"; rm -rf "$Y"; mkdir -p "$Y/res/sw/r1"
+{   printf 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    p=a; for c in b c d e f g h i; do printf '%s: &%s [' $c $c; for k in 1 2 3 4 5 6 7 8; do printf '*%s,' $p; done; printf '*%s]\n' $p; p=$c; done
+    printf 'train: {seed: 1}\n'; } >"$Y/res/sw/r1/config.yaml"
+{ printf 'a: '; head -c 200000 /dev/zero | tr '\0' '['; head -c 200000 /dev/zero | tr '\0' ']'; echo; } >"$Y/deep.yaml"
+tiny_yaml >"$Y/ok.yaml"
+{ printf 'x: &x 1\nl: ['; for k in $(seq 1 1100); do printf '*x, '; done; printf '1]\n'; } >"$Y/aliases.yaml"
+cp "$Y/res/sw/r1/config.yaml" "$Y/laughs.yaml"
+{ printf 'name: bomb\ngrid:\n  train.seed: '; cat "$Y/deep.yaml" | sed 's/^a: //'; } >"$Y/sweep_deep.yaml"
+bad=""
+# bomb_case NAME PATTERN COMMAND...: fails within the guard, with PATTERN (FILE:LINE:COL: ...) in one line
+bomb_case() {
+    local name=$1 pat=$2; shift 2
+    (cd "$Y" && timeout 300 "$@") >"$Y/$name.out" 2>&1; local r=$? # a hang guard, generous for a loaded machine
+    if [ $r -eq 124 ] || ! grep -q -- "$pat" "$Y/$name.out"; then bad="$bad $name(rc $r: $(head -c 200 "$Y/$name.out"))"; fi
+}
+bomb_case index_laughs 'res/sw/r1/config.yaml:[0-9]*:[0-9]*: YAML aliases expand' "$BIN" report index res
+bomb_case train_laughs 'laughs.yaml:[0-9]*:[0-9]*: YAML aliases expand' "$BIN" train laughs.yaml
+bomb_case train_deep 'deep.yaml:1:[0-9]*: YAML nested deeper than' "$BIN" train deep.yaml
+bomb_case train_aliases 'aliases.yaml:2:[0-9]*: more than 1000 YAML aliases' "$BIN" train aliases.yaml
+bomb_case sweep_deep 'sweep_deep.yaml:3:[0-9]*: YAML nested deeper than' "$BIN" sweep list sweep_deep.yaml
+bomb_case set_deep 'YAML nested deeper than' "$BIN" train ok.yaml --set "train.seed=$(head -c 300 "$Y/deep.yaml" | sed 's/^a: //')"
+if [ -z "$bad" ]; then ok yaml_bombs_fail_fast; else fail yaml_bombs_fail_fast "$bad"; fi
+
+# ---- 6. Slurm backend: a full results disk or an unwritable jobs file is an error, never "submitted"
+# with an empty script (a stand-in sbatch on PATH records what it was given) ----
+S="$T/slurm"; rm -rf "$S"; mkdir -p "$S/bin" "$S/disk"
+printf '#!/bin/sh\nwc -c <"$2" >>"%s/sbatch.sizes"\necho 777\n' "$S" >"$S/bin/sbatch"
+printf '#!/bin/sh\nexit 0\n' >"$S/bin/squeue"
+chmod +x "$S/bin/sbatch" "$S/bin/squeue"
+tiny_yaml steps=2 >"$S/base.yaml"
+printf 'name: sl\nbase: %s\ngrid:\n  train.seed: [1, 2]\n' "$S/base.yaml" >"$S/sl.yaml"
+if mount -t tmpfs -o size=64k tmpfs "$S/disk" 2>/dev/null; then
+    # a first submission while there is space (writes sweep.json and submit-1), then the disk fills
+    (cd "$S" && PATH="$S/bin:$PATH" "$BIN" sweep run sl.yaml --backend slurm --no-wait --results disk >first.out 2>&1)
+    rm -f "$S/sbatch.sizes"
+    dd if=/dev/zero of="$S/disk/fill" bs=1k count=200 >/dev/null 2>&1
+    (cd "$S" && PATH="$S/bin:$PATH" "$BIN" sweep run sl.yaml --backend slurm --no-wait --results disk >full.out 2>&1); rc=$?
+    umount "$S/disk"
+    if grep -q 'submitted Slurm job 777' "$S/first.out" && [ $rc -ne 0 ] && ! grep -q submitted "$S/full.out" &&
+       [ ! -e "$S/sbatch.sizes" ] && grep -q 'submit-2.sbatch.*No space' "$S/full.out"; then
+        ok slurm_full_disk_refused
+    else fail slurm_full_disk_refused "rc $rc, sbatch saw $(cat "$S/sbatch.sizes" 2>/dev/null) bytes: $(tail -2 "$S/full.out")"; fi
+else
+    echo "skipped slurm_full_disk_refused: cannot mount a tmpfs (not root)"
+fi
+mkdir -p "$S/res/sl/slurm"
+ln -s "$S/outside_jobs" "$S/res/sl/slurm/jobs"   # the jobs append fails (a link is never followed)
+(cd "$S" && PATH="$S/bin:$PATH" "$BIN" sweep run sl.yaml --backend slurm --no-wait --results res >jobs.out 2>&1); rc=$?
+if [ $rc -ne 0 ] && [ ! -e "$S/outside_jobs" ] && grep -q 'cannot record submitted Slurm job 777' "$S/jobs.out"; then
+    ok slurm_jobs_append_checked
+else fail slurm_jobs_append_checked "rc $rc: $(tail -2 "$S/jobs.out")"; fi
+
+# ---- smaller: weight_decay 1e308 names its real bound; an over-long --out is refused whole ----
+tiny_yaml >"$T/small.yaml"
+"$BIN" train "$T/small.yaml" --set decay.weight_decay=1e308 --out "$T/wd_big" >"$T/wd_big.out" 2>&1; rc=$?
+if [ $rc -ne 0 ] && grep -q "decay.weight_decay: 1e308 out of range (must be at most 1e+300)" "$T/wd_big.out"; then ok weight_decay_1e308_message
+else fail weight_decay_1e308_message "rc $rc: $(tail -1 "$T/wd_big.out")"; fi
+long="$T/long"; for k in 1 2 3 4 5; do long="$long/$(printf "$k%.0s" $(seq 1 190))"; done
+"$BIN" train "$T/small.yaml" --out "$long" >"$T/long.out" 2>&1; rc=$?
+if [ $rc -eq 2 ] && [ ! -e "$T/long" ] && grep -q "the run directory path is [0-9]* bytes, over the limit of" "$T/long.out"; then
+    ok out_path_over_limit_refused
+else fail out_path_over_limit_refused "rc $rc, $(ls "$T/long" 2>&1 | head -c 100): $(tail -1 "$T/long.out" | head -c 300)"; fi
+
+# ---- smaller: esd --format csv quotes as RFC 4180 (a module name with a comma and a quote) ----
+if command -v python3 >/dev/null; then
+    python3 - "$T/csvname.safetensors" <<'PY'
+import json, random, struct, sys
+random.seed(3)
+name = 'model.layers.0.a,"b".self_attn.q_proj.weight'
+vals = [random.gauss(0.0, 0.02) for _ in range(64 * 64)]
+blob = struct.pack('<%df' % len(vals), *vals)
+h = json.dumps({name: {"dtype": "F32", "shape": [64, 64], "data_offsets": [0, len(blob)]}}).encode()
+open(sys.argv[1], "wb").write(struct.pack('<Q', len(h)) + h + blob)
+PY
+    "$BIN" esd "$T/csvname.safetensors" --format csv --threads 1 >"$T/esd.csv" 2>"$T/esd.err"; rc=$?
+    if [ $rc -eq 0 ] && python3 -c '
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1], newline="")))
+assert len(rows) == 2 and len(rows[1]) == len(rows[0]), rows
+assert rows[1][0] == "model.layers.0.a,\"b\".self_attn.q_proj", rows[1][0]' "$T/esd.csv" 2>"$T/esd.py"; then
+        ok esd_csv_rfc4180
+    else fail esd_csv_rfc4180 "rc $rc: $(head -c 200 "$T/esd.err") $(tail -1 "$T/esd.py")"; fi
+else
+    echo "skipped esd_csv_rfc4180: python3 is not installed"
 fi
 
 exit $FAILED

@@ -127,6 +127,20 @@ sed -e 's/  - {label: best, best_of: \[1e-5, 5e-6\]}/  - {label: cost, where: {d
 [ $rc -eq 0 ] && grep -q '^| AlphaDecay | cost |' "$T/o11/bo.md" && fail no_direction_column_not_compared "cost compared" \
     || { [ $rc -eq 0 ] && grep -q '^| AlphaDecay | 1e-5 | 2 |' "$T/o11/bo.md" && grep -q "Holm-Bonferroni over the table's 1 comparison;" "$T/o11/bo.md" \
         && ok no_direction_column_not_compared || fail no_direction_column_not_compared "rc $rc: $(grep -e '^| AlphaDecay' -e Holm "$T/o11/bo.md" 2>&1 | head -4)"; }
+# a Holm family declared by two specs in one directory (compare.family): the report of one counts the
+# other's comparisons, the same test (AlphaDecay vs Uniform at 1e-5, final ppl) once: 2 distinct tests
+mkdir -p "$T/fam"
+printf 'table: fa\nresults: res/fx\ncompare: {vs: U, family: claims}\nwhere: {decay.weight_decay: 1e-5}\nrows:\n  - {label: U, where: {decay.method: uniform}}\n  - {label: A, where: {decay.method: alphadecay}}\ncolumns:\n  - {label: final}\n' > "$T/fam/fa.yaml"
+printf 'table: fb\nresults: res/fx\ncompare: {vs: U, family: claims}\nwhere: {decay.weight_decay: 1e-5}\nrows:\n  - {label: U, where: {decay.method: uniform}}\n  - {label: A, where: {decay.method: alphadecay}}\ncolumns:\n  - {label: final}\n  - {label: best, metric: best_val_ppl}\n' > "$T/fam/fb.yaml"
+"$BIN" report table "$T/fam/fa.yaml" --root "$T" --out-dir "$T/o12" --quiet 2>"$T/fam.err"; rc=$?
+[ $rc -eq 0 ] && grep -q "Holm-Bonferroni over the family claims's 2 distinct comparisons (tables fa, fb);" "$T/o12/fa.md" \
+    && [ "$(grep -c '^A,,final,' "$T/o12/fa.csv")" = 1 ] \
+    && awk -F, '/^A,,final,/ { exit !($21 + 0 > $20 + 0) }' "$T/o12/fa.csv" \
+    && ok holm_family_across_specs || fail holm_family_across_specs "rc $rc: $(cat "$T/fam.err"; grep Holm "$T/o12/fa.md" 2>&1 | cut -c1-400)"
+sed 's/family: claims/family: "a\/b"/' "$T/fam/fa.yaml" > "$T/famslash.yaml"
+"$BIN" report table "$T/famslash.yaml" --root "$T" --out-dir "$T/o13" --quiet 2>"$T/famslash.err"; rc=$?
+[ $rc -eq 1 ] && grep -q 'famslash.yaml:3:.*compare.family must be a plain name' "$T/famslash.err" \
+    && ok holm_family_name_checked || fail holm_family_name_checked "rc $rc: $(cat "$T/famslash.err")"
 sed 's/better: lower/better: none/' "$T/bo.yaml" > "$T/bonone.yaml"
 "$BIN" report table "$T/bonone.yaml" --root "$T" --out-dir "$T/o10" >/dev/null 2>"$T/bonone.err"; rc=$?
 [ $rc -eq 1 ] && grep -q 'bonone.yaml:12:.*best_of needs better: lower or higher' "$T/bonone.err" && ok best_of_needs_direction || fail best_of_needs_direction "rc $rc: $(cat "$T/bonone.err")"
@@ -252,6 +266,20 @@ if command -v gnuplot >/dev/null 2>&1; then
     # each ESD panel's title carries the alphas of the final spectra; Figure 1b's dashed line is eta
     grep -q "^set title 'q'\\.\"\\\\n\"\\.'{/\\*0.8 alpha [0-9.]* / [0-9.]*}'" "$T/fig/r_esd.gp" && ok esd_title_has_alpha || fail esd_title_has_alpha "$(grep 'set title' "$T/fig/r_esd.gp" | head -2)"
     grep -q 'first 1e-05 ' "$T/fig/r_mwd.gp" && ok module_wd_uniform_line || fail module_wd_uniform_line "$(grep arrow "$T/fig/r_mwd.gp")"
+    # layer: 1 draws that layer only: one bar per module type, labelled layer 1, its wd from decay.jsonl
+    printf 'figure: r_mwd1\nkind: module_wd\nresults: real\nlayer: 1\nwhere: {decay.method: alphadecay}\n' > "$T/mwd1.yaml"
+    "$BIN" report plot "$T/mwd1.yaml" --root "$T" --out-dir "$T/fig" >/dev/null 2>"$T/mwd1.err"; rc=$?
+    wq=$(awk -F'[:,]' '{ for (i = 1; i < NF; i++) { gsub(/[" {}]/, "", $i); v[$i] = $(i + 1) } gsub(/[" ]/, "", v["type"]) }
+                       v["type"] == "q" && v["layer"] + 0 == 1 { w = v["wd"] + 0 } END { printf "%.6g", w }' "$T/real/tw/alphadecay/decay.jsonl")
+    nlines=$(cat "$T"/fig/r_mwd1_*.dat 2>/dev/null | wc -l); ntypes=$(ls "$T"/fig/r_mwd1_*.dat 2>/dev/null | wc -l)
+    if [ $rc -eq 0 ] && grep -q 'set xtics ("layer 1" ' "$T/fig/r_mwd1.gp" && ! grep -q '"layer 0"' "$T/fig/r_mwd1.gp" &&
+       [ "$ntypes" -ge 2 ] && [ "$nlines" -eq "$ntypes" ] && [ "$(awk '{ printf "%.6g", $2 }' "$T/fig/r_mwd1_q.dat")" = "$wq" ]; then
+        ok module_wd_layer_draws_that_layer
+    else fail module_wd_layer_draws_that_layer "rc $rc, $nlines lines in $ntypes files, q wd $wq: $(cat "$T/mwd1.err")"; fi
+    printf 'figure: r_mwd9\nkind: module_wd\nresults: real\nlayer: 9\nwhere: {decay.method: alphadecay}\n' > "$T/mwd9.yaml"
+    "$BIN" report plot "$T/mwd9.yaml" --root "$T" --out-dir "$T/fig" >/dev/null 2>"$T/mwd9.err"; rc=$?
+    [ $rc -eq 1 ] && grep -q 'layer: 9, but .*decay.jsonl has layers 0..1' "$T/mwd9.err" && ok module_wd_layer_out_of_range ||
+        fail module_wd_layer_out_of_range "rc $rc: $(cat "$T/mwd9.err")"
     # alpha_steps: AlphaDecay from decay.jsonl (its q mean at step 0 recomputed here), Uniform from its
     # first and final spectra (two rows, dashed); a missing results directory is skipped by report all
     printf 'figure: r_alpha\nkind: alpha_steps\nresults: real\nseries:\n  - {label: Uniform, where: {decay.method: uniform}}\n  - {label: AlphaDecay, where: {decay.method: alphadecay}}\n' > "$T/alpha.yaml"

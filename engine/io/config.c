@@ -33,11 +33,14 @@ static const char *const EVAL_CONV_NAMES[] = {"token", "authors", NULL};
 static const char *const DTYPE_NAMES[] = {"fp32", "bf16", "bf16_pure", NULL};   /* Precision */
 static const char *const CKPT_DTYPE_NAMES[] = {"f32", "bf16", NULL};           /* checkpoint.bf16 */
 
-static const char *enum_name(const char *const *names, int n, int v) {
-    return (v >= 0 && v < n) ? names[v] : "?";
+/* names[v] of a NULL-terminated list, "?" past its end: a new enum value needs only its name in the list */
+static const char *enum_name(const char *const *names, int v) {
+    for (int i = 0; names[i]; i++)
+        if (i == v) return names[i];
+    return "?";
 }
-const char *decay_method_name(DecayMethod m) { return enum_name(METHOD_NAMES, 5, (int)m); }
-const char *eval_convention_name(EvalConvention v) { return enum_name(EVAL_CONV_NAMES, 2, (int)v); }
+const char *decay_method_name(DecayMethod m) { return enum_name(METHOD_NAMES, (int)m); }
+const char *eval_convention_name(EvalConvention v) { return enum_name(EVAL_CONV_NAMES, (int)v); }
 
 /* ---- the key table ---- */
 typedef enum { K_INT, K_LONG, K_U64, K_DOUBLE, K_BOOL, K_STR, K_ENUM, K_BETAS, K_EXCLUDE } KeyType;
@@ -264,9 +267,11 @@ static int parse_integer(const yaml_node_t *n, double *out) {
 static int check_range(const Ctx *x, const KeyDef *k, const yaml_node_t *n, double v, Err *e) {
     int below = k->lo_open ? !(v > k->lo) : !(v >= k->lo);
     if (!below && v <= k->hi) return 0;
-    if (k->hi >= BIG)
+    if (k->hi >= BIG && below)
         return node_err(x, n, e, "%s.%s: %s out of range (must be %s %g)", k->section, k->key, sval(n),
                         k->lo_open ? ">" : ">=", k->lo);
+    if (k->hi >= BIG) /* the bound that keeps arithmetic on the value finite */
+        return node_err(x, n, e, "%s.%s: %s out of range (must be at most %g)", k->section, k->key, sval(n), k->hi);
     return node_err(x, n, e, "%s.%s: %s out of range (must be in %c%.15g, %.15g])", k->section, k->key, sval(n),
                     k->lo_open ? '(' : '[', k->lo, k->hi);
 }
@@ -453,6 +458,10 @@ int config_load(Config *c, const char *path, Err *e) {
     char *text;
     size_t len;
     if (read_file(path, &text, &len, e)) return -1;
+    if (yaml_check_bounds(text, len, path, e)) {
+        free(text);
+        return -1;
+    }
     yaml_parser_t p;
     yaml_document_t d;
     if (!yaml_parser_initialize(&p)) {
@@ -501,6 +510,9 @@ int config_set(Config *c, const char *assignment, Err *e) {
         *dot = '.';
         if (!k) return err_set(e, "--set %s: unknown key '%s'", assignment, key);
     }
+    char where[300];
+    snprintf(where, sizeof where, "--set %.280s", assignment);
+    if (yaml_check_bounds(value, strlen(value), where, e)) return -1;
     yaml_parser_t p;
     yaml_document_t d;
     if (!yaml_parser_initialize(&p)) return err_set(e, "--set %s: cannot initialise the YAML parser", assignment);

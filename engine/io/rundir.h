@@ -45,13 +45,19 @@
  * are opened O_NOFOLLOW, checkpoint/ is handled relative to its fd (checkpoint.h), files are replaced by
  * rename (which replaces a link, never its target), and train refuses a run directory where any of the
  * names above is a link. The directory given as --out is taken as given (it may itself be a link). */
-#define RUNDIR_LINK_REFUSED "is a symbolic link; alphadecay never follows a link inside a run directory (remove it)"
+#define RUNDIR_LINK_REFUSED "is a symbolic link; alphadecay never follows a link among the files it writes (remove it)"
 /* -1 naming the first of the names above that is a symbolic link in run_dir; 0 when none is (or run_dir
  * does not exist yet). */
 int rundir_check_links(const char *run_dir, Err *e);
 /* Remove the temp files (tmp_name's NAME.tmp.PID.N) that killed writers left in run_dir and spectra/.
  * Only the holder of the lock calls it: no other process writes there then. */
 int rundir_clean_tmp(const char *run_dir, Err *e);
+
+/* The longest run directory path: its files add up to about 200 bytes to it (checkpoint/step_N.tmp/
+ * optimizer.safetensors.tmp.PID.N) within AD_PATH_MAX. A longer --out is refused whole, before anything
+ * is created, never cut short. */
+#define RUNDIR_PATH_MAX (AD_PATH_MAX - 200)
+int rundir_check_path(const char *run_dir, Err *e);
 
 /* run_dir/name into out (n bytes); returns out. */
 char *rundir_path(char *out, size_t n, const char *run_dir, const char *name);
