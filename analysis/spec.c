@@ -317,8 +317,12 @@ static int parse_top(Ctx *c, yaml_node_t *root, Spec *s) {
         if (check_keys(c, n, TK, "ttest") || get_str(c, n, "vs", s->ttest_vs, sizeof s->ttest_vs)) return -1;
     }
     if ((n = get(c, root, "compare"))) {
-        static const char *const CK[] = {"vs", NULL};
-        if (check_keys(c, n, CK, "compare") || get_str(c, n, "vs", s->compare_vs, sizeof s->compare_vs)) return -1;
+        static const char *const CK[] = {"vs", "family", NULL};
+        if (check_keys(c, n, CK, "compare") || get_str(c, n, "vs", s->compare_vs, sizeof s->compare_vs) ||
+            get_str(c, n, "family", s->family, sizeof s->family))
+            return -1;
+        if (get(c, n, "family") && path_name_problem(s->family))
+            return fail(c, get(c, n, "family"), "%s", "compare.family must be a plain name (no '/', quotes or control characters)");
     }
     const char *rowkey = get(c, root, "rows") ? "rows" : get(c, root, "series") ? "series" : "bars";
     if ((n = get(c, root, rowkey)) && parse_rows(c, n, s, rowkey)) return -1;
