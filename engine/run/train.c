@@ -22,6 +22,7 @@
  * once. A failed log write stops the run with status "failed" (a resume redoes the lost part from the
  * last checkpoint). Divergence: a non-finite training loss, or a validation loss above ln(vocab_size)
  * + DIVERGE_MARGIN nats (uniform guessing scores ln(vocab_size)), ends the run as "diverged". */
+#include <limits.h>
 #include <math.h>
 #include <omp.h>
 #include <signal.h>
@@ -29,6 +30,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "checkpoint.h"
 #include "config.h"
 #include "dataloader.h"
@@ -89,26 +91,22 @@ static void usage(FILE *f) {
 
 /* ---- set-up ---- */
 
-static int parse_args(Run *r, int argc, char **argv, Err *e, int *usage_error) {
+/* Reads the arguments (returns args.h's 1 for --help, 2 for bad usage, printed by rank 0 only), then the
+ * config: -1 with e set when that fails. */
+static int parse_args(Run *r, int argc, char **argv, Err *e) {
     const char *cfg_path = NULL, *out = NULL, *sets[argc > 0 ? argc : 1]; /* the --set values, in order */
-    int n_sets = 0;
-    *usage_error = 1;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--set") || !strcmp(argv[i], "--out") || !strcmp(argv[i], "--stop-after")) {
-            if (i + 1 >= argc) return err_set(e, "%s needs a value", argv[i]);
-            if (!strcmp(argv[i], "--out")) out = argv[++i];
-            else if (!strcmp(argv[i], "--stop-after")) {
-                char *end;
-                r->stop_after = strtol(argv[++i], &end, 10);
-                if (*end || end == argv[i] || r->stop_after < 1)
-                    return err_set(e, "--stop-after needs an update number >= 1, not '%s'", argv[i]);
-            } else sets[n_sets++] = argv[++i]; /* applied after loading the file */
-        } else if (argv[i][0] == '-') return err_set(e, "unknown option %s", argv[i]);
-        else if (cfg_path) return err_set(e, "more than one config file (%s, %s)", cfg_path, argv[i]);
-        else cfg_path = argv[i];
-    }
-    if (!cfg_path) return err_set(e, "missing CONFIG.yaml");
-    *usage_error = 0;
+    const char *cmd = r->rank == 0 ? "train" : NULL;
+    ArgList set_list = {sets, 0, argc > 0 ? argc : 1}, pos = {&cfg_path, 0, 1};
+    const ArgSpec specs[] = {
+        {"--set", NULL, ARG_EACH, &set_list, 0, 0}, /* applied after loading the file */
+        {"--out", NULL, ARG_STR, &out, 0, 0},
+        {"--stop-after", NULL, ARG_LONG, &r->stop_after, 1, LONG_MAX},
+        {NULL, NULL, 0, NULL, 0, 0},
+    };
+    int u = args_parse(cmd, argc, argv, specs, &pos, usage);
+    if (u) return u;
+    if (!cfg_path) return args_usage_error(cmd, "missing CONFIG.yaml");
+    int n_sets = set_list.n;
     if (config_load_overrides(&r->cfg, cfg_path, sets, n_sets, NULL, e)) return -1;
     if (r->cfg.train.init[0] && model_open_find(r->cfg.train.init, &r->init, &r->cfg.model, e))
         return -1; /* the checkpoint's shape wins */
@@ -601,14 +599,14 @@ static void cleanup_all(Run *r) {
 }
 
 int cmd_train(int argc, char **argv) {
-    for (int i = 1; i < argc; i++)
+    for (int i = 1; i < argc; i++) /* before MPI starts */
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
     Run *r = xcalloc(1, sizeof(Run));
     r->last_val_loss = r->last_val_ppl = r->last_test_loss = r->last_test_ppl = NAN;
     r->lock_fd = -1;
     r->resumed_step = -1;
     Err e;
-    int usage_error = 0, rc = 1, started = 0, quiet = 0;
+    int rc = 1, started = 0, quiet = 0;
     char msg[256];
     r->ranks = dist_init(&argc, &argv, msg, sizeof msg); /* 1 without an MPI launcher: MPI untouched */
     if (r->ranks < 0) {
@@ -617,12 +615,12 @@ int cmd_train(int argc, char **argv) {
         dist_abort(1);
     }
     r->rank = dist_rank();
-    /* parse_args clears usage_error once the arguments themselves are read: what fails after is not usage */
-    if (parse_args(r, argc, argv, &e, &usage_error) || check_ranks(r, &e)) {
-        if (r->rank == 0) fprintf(stderr, "alphadecay train: %s\n", e.msg);
+    int u = parse_args(r, argc, argv, &e);
+    if (u || check_ranks(r, &e)) {
+        if (u != 2 && r->rank == 0) fprintf(stderr, "alphadecay train: %s\n", e.msg);
         free(r);
         dist_finalize();
-        return usage_error ? 2 : 1;
+        return u == 2 ? 2 : 1;
     }
     /* one writer per run directory (rank 0), from before the first read of it to exit */
     int locked = 1;
