@@ -106,6 +106,10 @@ static int parse_args(Run *r, int argc, char **argv, Err *e) {
     int u = args_parse(cmd, argc, argv, specs, &pos, usage);
     if (u) return u;
     if (!cfg_path) return args_usage_error(cmd, "missing CONFIG.yaml");
+    if (out && rundir_check_path(out, e)) { /* whole or refused: never cut short */
+        if (cmd) fprintf(stderr, "alphadecay train: %s\n", e->msg);
+        return 2;
+    }
     int n_sets = set_list.n;
     if (config_load_overrides(&r->cfg, cfg_path, sets, n_sets, NULL, e)) return -1;
     if (r->cfg.train.init[0] && model_open_find(r->cfg.train.init, &r->init, &r->cfg.model, e))
