@@ -22,7 +22,6 @@
  * once. A failed log write stops the run with status "failed" (a resume redoes the lost part from the
  * last checkpoint). Divergence: a non-finite training loss, or a validation loss above ln(vocab_size)
  * + DIVERGE_MARGIN nats (uniform guessing scores ln(vocab_size)), ends the run as "diverged". */
-#include <limits.h>
 #include <math.h>
 #include <omp.h>
 #include <signal.h>
@@ -95,17 +94,23 @@ static void usage(FILE *f) {
  * config: -1 with e set when that fails. */
 static int parse_args(Run *r, int argc, char **argv, Err *e) {
     const char *cfg_path = NULL, *out = NULL, *sets[argc > 0 ? argc : 1]; /* the --set values, in order */
-    const char *cmd = r->rank == 0 ? "train" : NULL;
+    const char *cmd = r->rank == 0 ? "train" : NULL, *stop_after = NULL;
     ArgList set_list = {sets, 0, argc > 0 ? argc : 1}, pos = {&cfg_path, 0, 1};
     const ArgSpec specs[] = {
         {"--set", NULL, ARG_EACH, &set_list, 0, 0}, /* applied after loading the file */
         {"--out", NULL, ARG_STR, &out, 0, 0},
-        {"--stop-after", NULL, ARG_LONG, &r->stop_after, 1, LONG_MAX},
+        {"--stop-after", NULL, ARG_STR, &stop_after, 0, 0},
         {NULL, NULL, 0, NULL, 0, 0},
     };
     int u = args_parse(cmd, argc, argv, specs, &pos, usage);
     if (u) return u;
     if (!cfg_path) return args_usage_error(cmd, "missing CONFIG.yaml");
+    if (stop_after) {
+        char *end;
+        r->stop_after = strtol(stop_after, &end, 10);
+        if (*end || end == stop_after || r->stop_after < 1)
+            return args_usage_error(cmd, "--stop-after needs an update number >= 1, not '%s'", stop_after);
+    }
     if (out && rundir_check_path(out, e)) { /* whole or refused: never cut short */
         if (cmd) fprintf(stderr, "alphadecay train: %s\n", e->msg);
         return 2;
