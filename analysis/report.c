@@ -231,7 +231,7 @@ int cmd_report(int argc, char **argv) {
         return args_usage_error("report", "unknown verb '%s' (index, table, plot, all)", verb);
     Opts o = {".", NULL, NULL, NULL, NULL, NULL, 0};
     const char *pos[256];
-    ArgList pl = {pos, 0, 256};
+    ArgList pl = {.v = pos, .cap = 256};
     const ArgSpec specs[] = {
         {"--root", NULL, ARG_STR, &o.root, 0, 0},
         {"--out-dir", NULL, ARG_STR, &o.out_dir, 0, 0},

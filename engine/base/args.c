@@ -29,6 +29,7 @@ static int looks_like_option(const char *s) {
 static int push(const char *cmd, ArgList *l, const char *v, const char *what) {
     if (l->n == l->cap && !what) return args_usage_error(cmd, "unexpected argument '%s'", v);
     if (l->n == l->cap) return args_usage_error(cmd, "too many values for %s (at most %d)", what, l->cap);
+    if (l->occ) l->occ[l->n] = l->n_occ;
     l->v[l->n++] = v;
     return 0;
 }
@@ -89,6 +90,12 @@ int args_parse(const char *cmd, int argc, char **argv, const ArgSpec *specs, Arg
         const ArgSpec *s = specs;
         for (; s->name; s++)
             if ((strlen(s->name) == len && !strncmp(s->name, a, len)) || (s->alias && !eq && !strcmp(s->alias, a))) break;
+        if (!s->name && a[1] != '-' && a[2]) /* -j4: a short alias with its value glued on */
+            for (s = specs; s->name; s++)
+                if (s->alias && strlen(s->alias) == 2 && !strncmp(s->alias, a, 2) && s->kind != ARG_FLAG) {
+                    eq = a + 1; /* the value starts after the two characters */
+                    break;
+                }
         if (!s->name) return args_usage_error(cmd, "unknown option %.*s", (int)len, a);
         if (s->kind == ARG_FLAG) {
             if (eq) return args_usage_error(cmd, "%s takes no value", s->name);
@@ -105,6 +112,7 @@ int args_parse(const char *cmd, int argc, char **argv, const ArgSpec *specs, Arg
         if (push(cmd, l, v, s->name)) return 2;
         while (s->kind == ARG_LIST && !eq && i + 1 < argc && !looks_like_option(argv[i + 1]))
             if (push(cmd, l, argv[++i], s->name)) return 2;
+        l->n_occ++;
     }
     return 0;
 }

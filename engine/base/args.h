@@ -5,7 +5,8 @@
  * optional short alias (-j VALUE); a flag takes no value. Typed values are checked whole, with their
  * range: "--batch '0' must be an integer in [1, 2147483647]". A list option takes every following
  * argument up to the next option (--task a.jsonl b.jsonl); an each option takes one value an
- * occurrence (--set a=1 --set b=2); both append when repeated. Arguments that are not options are positional, up to max_pos of them.
+ * occurrence (--set a=1 --set b=2); both append when repeated. A short alias may carry its value
+ * glued on (-j4). Arguments that are not options are positional, up to max_pos of them.
  *
  * The same for every command: --help or -h prints the usage to stdout and args_parse returns 1 (exit
  * 0); a bad argument prints one line to stderr, "alphadecay CMD: WHAT (see alphadecay CMD --help)",
@@ -22,6 +23,9 @@ typedef enum { ARG_FLAG, ARG_STR, ARG_INT, ARG_LONG, ARG_DOUBLE, ARG_LIST, ARG_E
 typedef struct {
     const char **v;
     int n, cap;
+    int *occ; /* may be NULL; else cap entries: occ[k] = which occurrence of the option value k came with
+                 (0, 1, ...), so "--extra a=1 b=2 --extra c=3" keeps its two groups */
+    int n_occ;
 } ArgList;
 
 typedef struct {

@@ -106,7 +106,7 @@ static int parse_args(int argc, char **argv, BenchArgs *a) {
     a->threads = -1;
     a->out = "bench.json";
     const char *dtypes = NULL;
-    ArgList configs = {a->configs, 0, MAX_CONFIGS};
+    ArgList configs = {.v = a->configs, .cap = MAX_CONFIGS};
     const ArgSpec specs[] = {
         {"--quick", NULL, ARG_FLAG, &a->quick, 0, 0},
         {"--keep-env", NULL, ARG_FLAG, &a->keep_env, 0, 0},

@@ -324,7 +324,7 @@ int bench_scaling_model(int argc, char **argv) {
     const char *cfgs[8], *out = NULL;
     double node_tok_s = 0, adam_s = 0, lat_us = 20;
     int model_flag = 0;
-    ArgList cfg_list = {cfgs, 0, 8};
+    ArgList cfg_list = {.v = cfgs, .cap = 8};
     const ArgSpec specs[] = {
         {"--scaling-model", NULL, ARG_FLAG, &model_flag, 0, 0},
         {"--config", NULL, ARG_EACH, &cfg_list, 0, 0},

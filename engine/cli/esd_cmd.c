@@ -180,7 +180,7 @@ static int parse_args(int argc, char **argv, EsdArgs *a) {
     a->fit_name = "median";
     a->format = "table";
     const char *solver = "gram", *paths[1];
-    ArgList pos = {paths, 0, 1};
+    ArgList pos = {.v = paths, .cap = 1};
     const ArgSpec specs[] = {
         {"--fit", NULL, ARG_STR, &a->fit_name, 0, 0},
         {"--format", NULL, ARG_STR, &a->format, 0, 0},

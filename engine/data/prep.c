@@ -76,7 +76,7 @@ static int parse_args(int argc, char **argv, PrepArgs *a) {
     a->val_fraction = DEFAULT_VAL_FRACTION;
     a->seed = DEFAULT_SEED;
     const char *inputs[argc > 0 ? argc : 1], *vocab = NULL, *fraction = NULL, *seed = NULL, *exts = NULL;
-    ArgList in = {inputs, 0, argc > 0 ? argc : 1};
+    ArgList in = {.v = inputs, .cap = argc > 0 ? argc : 1};
     const ArgSpec specs[] = {
         {"--input", NULL, ARG_LIST, &in, 0, 0}, /* every following argument up to the next option */
         {"--out", NULL, ARG_STR, &a->out, 0, 0},

@@ -213,7 +213,7 @@ static int parse(int argc, char **argv, Args *a) {
     memset(a, 0, sizeof *a);
     a->T = 256;
     a->B = 8;
-    ArgList tasks = {a->tasks, 0, 64};
+    ArgList tasks = {.v = a->tasks, .cap = 64};
     const ArgSpec specs[] = {
         {"--checkpoint", NULL, ARG_STR, &a->ckpt, 0, 0},
         {"--tokenizer", NULL, ARG_STR, &a->tok, 0, 0},

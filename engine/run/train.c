@@ -95,7 +95,7 @@ static void usage(FILE *f) {
 static int parse_args(Run *r, int argc, char **argv, Err *e) {
     const char *cfg_path = NULL, *out = NULL, *sets[argc > 0 ? argc : 1]; /* the --set values, in order */
     const char *cmd = r->rank == 0 ? "train" : NULL, *stop_after = NULL;
-    ArgList set_list = {sets, 0, argc > 0 ? argc : 1}, pos = {&cfg_path, 0, 1};
+    ArgList set_list = {.v = sets, .cap = argc > 0 ? argc : 1}, pos = {.v = &cfg_path, .cap = 1};
     const ArgSpec specs[] = {
         {"--set", NULL, ARG_EACH, &set_list, 0, 0}, /* applied after loading the file */
         {"--out", NULL, ARG_STR, &out, 0, 0},
