@@ -12,9 +12,11 @@
  *   metric, better (lower|higher), digits:   the value shown (see runs.h RUN_METRICS)
  *   where:     applied to every cell;   allow_differ: [keys allowed to differ within a cell]
  *   ttest: {vs: ROW_LABEL}               paired t-test p-values against that row, per column
- *   compare: {vs: ROW_LABEL}             a second table of paired comparisons against that row: mean
- *              difference with 95% interval, t-test p, Holm-adjusted p over the table's comparisons,
- *              exact Wilcoxon p, minimum detectable effect at 80% power (docs/analysis.md)
+ *   compare: {vs: ROW_LABEL, family: NAME}   a second table of paired comparisons against that row:
+ *              mean difference with 95% interval, t-test p, Holm-adjusted p, exact Wilcoxon and sign
+ *              test p, minimum detectable effect at 80% power (docs/analysis.md); Holm runs over the
+ *              table's distinct comparisons, or with family over those of every spec in the same
+ *              directory that names the same family (the claims that stand together)
  *   reported: {mode: beside|diff, table, model, optimizer, metric, ...}   paper_tables.csv keys;
  *              a cell's lookup merges the top level's, its column's, then its row's keys (row wins);
  *              std_metric / p_metric name the paper's std and p-value metrics printed beside the mean
@@ -24,7 +26,7 @@
  *              paper_only: true = a column of the paper's values only (a model size we have no twin of)
  *              best_of: [LABEL, ...] = per row, the best of those earlier columns (no where)
  * Figures use rows as series / bars (key `series:` or `bars:`) and columns as panels (`panels:`),
- * plus: x (coordinate on the x axis), x_metric (wd_sweep: points at a metric's mean instead of at x),
+ * plus: x (coordinate on the x axis), x_metric (wd_sweep: points at a metric's mean instead of at x), interval (wd_sweep: std | ci95),
  * logx, logy, y2_metric, layer, step (first|final), types.
  * Unknown keys are errors naming FILE:LINE:COL, as are unknown metrics. */
 #ifndef SPEC_H
@@ -89,6 +91,7 @@ typedef struct {
     int nallow;
     char ttest_vs[96];       /* "" = no test */
     char compare_vs[96];     /* "" = no comparison table */
+    char family[96];         /* compare.family: the Holm family's name; "" = the table alone */
     int rep_mode;            /* 0 none, 1 beside, 2 diff */
     RepSel rep;
     Sel rows[SPEC_MAX_SEL];
@@ -100,6 +103,8 @@ typedef struct {
     int logx;
     int logy;                /* wd_sweep: logarithmic metric axis */
     char x_metric[48];       /* wd_sweep: each point at this metric's cell mean (e.g. mean_wd), not at x */
+    char interval[8];        /* wd_sweep error bars: "std" (default, +- the std over seeds) | "ci95" (the mean's 95%
+                                t interval, +- t_{0.975, n-1} std / sqrt(n)) */
     char y2_metric[48];
     int layer;               /* -1: esd the middle layer, module_wd every layer; N: that layer only */
     char step[16];           /* "final" (default) | "first" */
