@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "facts.h"
 #include "kv.h"
 #include "report.h"
 #include "reported.h"
@@ -67,8 +68,9 @@ static int write_out(const char *dir, const char *name, const char *ext, const S
     return write_file_atomic(path, b->p ? b->p : "", b->len, e);
 }
 
-/* 0 done, 1 failed (message printed), 2 skipped because the results directory is absent. */
-static int do_spec(const char *spec_path, const Opts *o, int want_table, int want_fig, int skip_missing) {
+/* 0 done, 1 failed (message printed), 2 skipped because the results directory is absent. A table's
+ * numbers and claims (facts.h) are appended to *facts when given. */
+static int do_spec(const char *spec_path, const Opts *o, int want_table, int want_fig, int skip_missing, Facts *facts) {
     Err e = {{0}};
     Spec *s = xcalloc(1, sizeof *s);
     int rc = 1;
@@ -110,6 +112,7 @@ static int do_spec(const char *spec_path, const Opts *o, int want_table, int wan
         int wrc = write_out(o->out_dir, s->name, "md", &md, &e) || write_out(o->out_dir, s->name, "tex", &tex, &e) ||
                   write_out(o->out_dir, s->name, "csv", &csv, &e);
         if (!wrc && !o->quiet) printf("%s\n", md.p);
+        if (!wrc && facts) facts_eval(&t, facts, &e);
         sb_free(&md);
         sb_free(&tex);
         sb_free(&csv);
@@ -149,16 +152,33 @@ static int do_all(const Opts *o) {
     closedir(d);
     qsort(names, (size_t)n, sizeof *names, cmp_str);
     int failed = 0, done = 0, skipped = 0;
+    Facts facts = {0};
+    facts_begin(&facts);
     for (int i = 0; i < n; i++) {
         char path[AD_PATH_MAX];
         strfmt(path, sizeof path, "%s/%s", dir, names[i]);
-        int rc = do_spec(path, o, 1, 1, 1);
+        int rc = do_spec(path, o, 1, 1, 1, &facts);
         failed += rc == 1;
         skipped += rc == 2;
         done += rc == 0;
         free(names[i]);
     }
     fprintf(stderr, "report all: %d specs done, %d skipped (no results), %d failed\n", done, skipped, failed);
+    /* the prose's numbers and claims: written even when some fail, so the reader sees which */
+    Err e = {{0}};
+    if (mkdir_p(o->out_dir, &e) || write_out(o->out_dir, "numbers", "tex", &facts.num_tex, &e) || write_out(o->out_dir, "numbers", "md", &facts.num_md, &e) ||
+        write_out(o->out_dir, "claims", "tex", &facts.claim_tex, &e) || write_out(o->out_dir, "claims", "md", &facts.claim_md, &e)) {
+        fprintf(stderr, "alphadecay report: %s\n", e.msg);
+        failed++;
+    }
+    if (facts.nfailed) {
+        fprintf(stderr, "%s", facts.failures.p);
+        fprintf(stderr, "report all: %d numbers or claims do not hold or cannot be evaluated\n", facts.nfailed);
+        failed++;
+    } else {
+        fprintf(stderr, "report all: %d numbers and %d claims, every claim holds\n", facts.nnumbers, facts.nclaims);
+    }
+    facts_free(&facts);
     return failed ? 1 : 0;
 }
 
@@ -269,6 +289,11 @@ int cmd_report(int argc, char **argv) {
         return 2;
     }
     int failed = 0;
-    for (int i = 0; i < npos; i++) failed |= do_spec(pos[i], &o, !strcmp(verb, "table"), !strcmp(verb, "plot"), 0) != 0;
+    Facts facts = {0};
+    facts_begin(&facts);
+    for (int i = 0; i < npos; i++) failed |= do_spec(pos[i], &o, !strcmp(verb, "table"), !strcmp(verb, "plot"), 0, &facts) != 0;
+    if (facts.nfailed) fprintf(stderr, "%s", facts.failures.p);
+    failed |= facts.nfailed > 0;
+    facts_free(&facts);
     return failed ? 1 : 0;
 }
