@@ -1,6 +1,7 @@
 /* table_render.c - a built Table (table.h) as Markdown, LaTeX (booktabs) and long-format CSV.
  * All three are deterministic functions of the cells, so committed results regenerate them
  * byte for byte. A missing cell is "–"; a cell whose runs all failed shows their status. */
+#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,6 @@ static void status_text(const Cell *c, StrBuf *b, int with_counts) {
 }
 
 static void tex_escape(const char *s, StrBuf *b);
-static void tex_label(const char *name, StrBuf *b);
 
 static void cell_text(const Cell *c, int fmt, StrBuf *b) {
     if (!c->nruns) {
@@ -179,6 +179,13 @@ static void tex_escape(const char *s, StrBuf *b) {
         default: sb_printf(b, "%c", *s);
         }
     }
+}
+
+/* A \label name is read as a control-sequence name, not typeset: escapes like "\\_" there break the
+ * build ("Missing \\endcsname"). Letters, digits, '_', '-' and '.' are safe as they are; anything else
+ * becomes '-', so tab:NAME is the spec's name whenever that name is a plain identifier. */
+static void tex_label(const char *s, StrBuf *b) {
+    for (; *s; s++) sb_printf(b, "%c", isalnum((unsigned char)*s) || strchr("_-.", *s) ? *s : '-');
 }
 
 /* Which evaluation each column's perplexities (or losses) used: eval.convention of its runs. */
@@ -472,15 +479,6 @@ static int split_cols(const Table *t, int *cut) {
     }
     cut[n] = t->ncols;
     return n;
-}
-
-/* LaTeX labels are plain identifiers: tab:NAME with anything but letters, digits, '-' and '_' as '-'. */
-static void tex_label(const char *name, StrBuf *b) {
-    for (; *name; name++) {
-        char ch = *name;
-        int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_';
-        sb_printf(b, "%c", ok ? ch : '-');
-    }
 }
 
 /* One tabular of columns [c0, c1), in \adfit (paper/main.tex: scales it only when it is still too wide). */

@@ -71,6 +71,12 @@ grep -q 'alpha_5e-6_s1 is failed' "$T/table.err" && grep -q 'awd_1e-5_s1 is unre
     && ok table_warns_naming_runs || fail table_warns_naming_runs "$(cat "$T/table.err")"
 grep -q '\\textbf{34.70 $\\pm$ 0.28} (n=2)' "$T/out/fixture.tex" && grep -q '\\toprule' "$T/out/fixture.tex" \
     && ok latex_booktabs || fail latex_booktabs "$(sed -n 10,14p "$T/out/fixture.tex")"
+# a \label is a control-sequence name, not text: tab:NAME as it is, never TeX-escaped ("tab:fix\_ture" stops
+# latexmk with "Missing \endcsname")
+sed 's/^table: fixture$/table: fix_ture/' "$T/table.yaml" > "$T/fix_ture.yaml"
+"$BIN" report table "$T/fix_ture.yaml" --root "$T" --out-dir "$T/o1" --quiet 2>/dev/null
+grep -qx '\\label{tab:fix_ture}' "$T/o1/fix_ture.tex" && ok latex_label_plain_identifier \
+    || fail latex_label_plain_identifier "$(grep -s label "$T/o1/fix_ture.tex")"
 grep -q '^AlphaDecay,,5e-6,val_ppl,2,1,34.8,,34.8,34.8,1 failed,1,,31.58,alpha_5e-6_s1;alpha_5e-6_s2$' "$T/out/fixture.csv" \
     && ok csv_long_format || fail csv_long_format "$(grep '^AlphaDecay,,5e-6' "$T/out/fixture.csv")"
 cp -r "$T/out" "$T/out1"

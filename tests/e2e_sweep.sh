@@ -156,5 +156,60 @@ if [ -d sweeps ]; then
   [ $nfiles -gt 0 ] && [ $nbad -eq 0 ] && ok "sweep_files_load ($nfiles files)" || bad sweep_files_load "$nbad of $nfiles failed"
 fi
 
+# --- 8. Ctrl-C: the summary counts runs as status does, with the checkpoint step. Deterministic: the
+# runs named in FAKE_BLOCK stop after update 3 (checkpoint 3, last metrics line 2) and wait; when both
+# wait, one sends SIGINT to the launcher (its parent), as Ctrl-C would. uniform completes first.
+cat >"$T/fake_block.sh" <<'EOF'
+#!/bin/bash
+cfg=$1; shift; out=""
+while [ $# -gt 0 ]; do case $1 in --set) shift 2;; --out) out=$2; shift 2;; *) shift;; esac; done
+mkdir -p "$out"; name=$(basename "$out")
+trap 'exit 130' INT TERM
+step=0; [ -f "$out/ckpt" ] && step=$(cat "$out/ckpt")
+while [ "$step" -lt 6 ]; do
+  step=$((step + 1))
+  [ $((step % 2)) -eq 0 ] && echo "{\"step\": $step, \"loss\": 2.$step, \"elapsed_s\": $((2 * step))}" >>"$out/metrics.jsonl"
+  mkdir -p "$out/checkpoint/step_0000000$step"; : >"$out/checkpoint/step_0000000$step/COMPLETE"; echo $step >"$out/ckpt"
+  if [ "$step" -eq 3 ] && [ -n "${FAKE_BLOCK:-}" ] && [[ $name =~ $FAKE_BLOCK ]]; then
+    : >"$FAKE_DIR/blocked.$name"
+    [ "$(ls "$FAKE_DIR" | grep -c '^blocked\.')" -eq 2 ] && kill -INT $PPID
+    while :; do sleep 0.05; done
+  fi
+done
+printf '{"status": "completed", "final_val_loss": 1.0, "final_val_ppl": 9.5, "steps": 6, "wall_seconds": 12}\n' >"$out/summary.json"
+EOF
+chmod +x "$T/fake_block.sh"
+printf 'name: five\nbase: %s\nset: {train.steps: 6}\ngrid:\n  decay.method: [uniform, awd, adadecay, alphadecay, none]\n' "$T/exp.yaml" >"$T/five.yaml"
+mkdir -p "$T/blk"
+AD_TRAIN_CMD="$T/fake_block.sh" FAKE_DIR="$T/blk" FAKE_BLOCK='^(awd|adadecay)$' \
+  "$BIN" sweep run "$T/five.yaml" -j 2 --results "$T/int" >"$T/iout" 2>&1; rc=$?
+"$BIN" sweep status "$T/five.yaml" --results "$T/int" >"$T/ist" 2>&1
+summary=$(grep '^sweep five: .* completed' "$T/iout")
+if [ $rc -eq 130 ] && echo "$summary" | grep -q "1 completed, 0 failed, 0 diverged, 2 interrupted, 2 pending" &&
+   grep -q "total 5: 1 completed, 0 running, 2 pending, 2 interrupted" "$T/ist" &&
+   [ "$(grep -c 'resumes from its checkpoint at step 3$' "$T/iout")" -eq 2 ] &&
+   [ "$(grep -c '^interrupted  *3/6 ' "$T/ist")" -eq 2 ]; then ok sweep_sigint_summary_counts_like_status
+else bad sweep_sigint_summary_counts_like_status "rc $rc"; sed 's/^/    /' "$T/iout" "$T/ist"; fi
+# ETA: uniform took 12 s for 6 updates (2 s each); left: 2 x 3 + 2 x 6 = 18 updates at -j 2 -> 18 s
+grep -q "^eta: 18 s for 18 updates left at 2 s per update (completed runs' mean) and -j 2" "$T/ist" &&
+  grep -q '^completed .* 12 s  *uniform' "$T/ist" &&
+  ok sweep_status_eta || { bad sweep_status_eta "no or wrong eta"; sed 's/^/    /' "$T/ist"; }
+# the sweep log holds what the launcher said, time-stamped
+grep -q '^20[0-9-]*T[0-9:]*Z sweep five: 1 completed' "$T/int/five/sweep.log" &&
+  grep -q 'Z sweep: stopping (signal 2)' "$T/int/five/sweep.log" &&
+  ok sweep_log_written || { bad sweep_log_written "sweep.log"; sed 's/^/    /' "$T/int/five/sweep.log"; }
+AD_TRAIN_CMD="$T/fake_block.sh" "$BIN" sweep run "$T/five.yaml" -j 2 --results "$T/int" >"$T/iout2" 2>&1; rc=$?
+[ $rc -eq 0 ] && grep -q "^sweep five: 5 completed, 0 failed, 0 diverged, 0 interrupted, 0 pending" "$T/iout2" &&
+  [ "$(grep -c '"step": 4,' "$T/int/five/awd/metrics.jsonl")" -eq 1 ] &&
+  ok sweep_sigint_then_resume || { bad sweep_sigint_then_resume "rc $rc"; sed 's/^/    /' "$T/iout2"; }
+
+# --- 9. --detach: returns at once naming the log; the launcher runs in its own session to the end
+AD_TRAIN_CMD="$T/fake_block.sh" "$BIN" sweep run "$T/five.yaml" -j 2 --detach --results "$T/det" >"$T/dout" 2>&1; rc=$?
+dpid=$(sed -n 's/.*launcher pid \([0-9]*\);.*/\1/p' "$T/dout")
+for _ in $(seq 600); do grep -q "sweep five: 5 completed" "$T/det/five/sweep.log" 2>/dev/null && break; sleep 0.05; done
+if [ $rc -eq 0 ] && grep -q "log: $T/det/five/sweep.log" "$T/dout" && [ -n "$dpid" ] &&
+   grep -q "sweep five: 5 completed" "$T/det/five/sweep.log"; then ok sweep_detach
+else bad sweep_detach "rc $rc"; sed 's/^/    /' "$T/dout"; fi
+
 rm -rf "$T"
 exit $fail

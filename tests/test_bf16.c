@@ -1,14 +1,25 @@
 /* test_bf16.c - bf16 rounding and the bf16 matrix product (matmul_bf16.h) against double-precision
- * references, on both back ends (oneDNN where it has a bf16 matmul, the widening fallback always).
+ * references, on both back ends (oneDNN where it has a bf16 matmul, the widening fallback always), and
+ * oneDNN's fp32 product.
  *
- * Error bound of a product with inputs rounded to bf16 (unit roundoff u = 2^-9, round to nearest): each
- * term a_k b_k carries a relative error of at most 2u = 2^-8 (one rounding per factor), the errors of the
- * K terms have random signs, so the error of a K-long dot product grows like the square root of the sum
- * of the squared terms: for unit-variance inputs, like sqrt(K) 2^-8. The test allows
- *     |C - C_ref| <= 4 * 2^-8 * sqrt(sum_k (a_k b_k)^2) + 2^-21 * sum_k |a_k b_k|
- * (the first term is about ten standard deviations of the rounding noise, so it is never exceeded by
- * chance; the second is fp32 accumulation). Truncating instead of rounding biases every term the same
- * way, an error growing like K: the all-positive case below fails that bound for K >= 30. */
+ * Error bound of the products, valid for every summation order (oneDNN and OpenBLAS block the K loop
+ * differently on AVX2, AVX-512 and AMX, so no one order may be assumed). A product computes
+ *     C = sum_k a_k b_k + beta C0 (beta 0 or 1, the sum post-op)
+ * in fp32, u = 2^-24. Treat beta C0 as a (K+1)-th term: whatever the order (a tree of K additions,
+ * FMAs or not) each term passes through at most one rounding for its product and K for the additions
+ * above it, so (Higham, Accuracy and Stability, thm 3.1 and section 3.1)
+ *     |C - C_exact| <= gamma_{K+1} S,  S = sum_k |a_k b_k| + |beta C0|,  gamma_n = n u / (1 - n u).
+ * Two small terms are added: (K+1) 2^-126 for products or partial sums flushed to zero (vdpbf16ps and
+ * AMX run with flush-to-zero; each flush loses less than 2^-126), and the double reference's own error,
+ * at most gamma_{K+1} in double (2^-53) times S. Both are negligible here; they keep the bound rigorous.
+ *  - oneDNN's fp32 product: C_exact is the product of the fp32 inputs.
+ *  - the bf16 product: C_exact is the product of the bf16 inputs, widened (a bf16 times a bf16, 8-bit
+ *    significands, is exact in fp32; the bound still allows a rounding per product).
+ * Small-integer inputs have every product and partial sum exact in fp32 in any order: bound 0.
+ * gamma_{K+1} S is a worst case: it grows like K while real rounding errors grow like sqrt(K), so it
+ * catches errors of relative size K u or more. The negative cases below show it is tight enough to
+ * fail a wrong computation: a dropped block of 8 K-terms, and (at K = 77) fp32 inputs rounded to
+ * bf16 before an fp32 product. */
 #include "check.h"
 #include "checkpoint.h"
 #include "testutil.h"
@@ -89,45 +100,66 @@ static float draw(Rng *r, int kind) {
     return (float)rng_normal(r);
 }
 
-/* One product: fp32 inputs, rounded to bf16, through mm_bf16 (or the oneDNN f32 path when f32 is set),
- * compared element-wise with the double product of the unrounded inputs. Returns the worst ratio of the
- * error to the bound, or -1 if the oneDNN f32 path refused. */
-static double run_case(const Case *c, int f32, double *max_err_out) {
+/* What run_case feeds the product: the inputs as drawn, or (negative cases) a wrong computation. */
+enum { RIGHT = 0, DROP_K_BLOCK = 1, F32_OF_BF16 = 2 };
+#define DROPPED 8 /* K-terms a DROP_K_BLOCK product leaves out */
+
+/* gamma_n = n u / (1 - n u), the bound on n roundings of unit roundoff u (any order). */
+static double gamma_n(double n, double u) { return n * u / (1 - n * u); }
+
+/* One product: fp32 inputs through oneDNN's fp32 path (f32 set), or rounded to bf16 through mm_bf16,
+ * compared element-wise with the exact product (in double) of the inputs the product was given, under
+ * the bound of the header. wrong: DROP_K_BLOCK leaves out the last DROPPED K-terms; F32_OF_BF16 (f32 only)
+ * gives oneDNN's fp32 path the bf16-rounded inputs while the reference keeps the fp32 ones. Returns the
+ * worst ratio of the error to the bound (INFINITY if padding was written), or -1 if oneDNN's fp32 path
+ * refused. *max_err_out: the largest error against the product of the unrounded fp32 inputs. */
+static double run_case(const Case *c, int f32, int wrong, double *max_err_out) {
     int ar = c->ta ? c->K : c->M, ac = c->ta ? c->M : c->K, br = c->tb ? c->N : c->K, bc = c->tb ? c->K : c->N;
     int lda = ac + c->pad, ldb = bc + c->pad, ldc = c->N + c->pad;
-    float *A = calloc((size_t)ar * lda, sizeof(float)), *B = calloc((size_t)br * ldb, sizeof(float));
+    size_t na = (size_t)ar * lda, nb = (size_t)br * ldb;
+    float *A = calloc(na, sizeof(float)), *B = calloc(nb, sizeof(float)), *Aq = calloc(na, sizeof(float)),
+          *Bq = calloc(nb, sizeof(float));
     float *C = calloc((size_t)c->M * ldc, sizeof(float)), *C0 = calloc((size_t)c->M * ldc, sizeof(float));
-    bf16_t *Ah = calloc((size_t)ar * lda, sizeof(bf16_t)), *Bh = calloc((size_t)br * ldb, sizeof(bf16_t));
+    bf16_t *Ah = calloc(na, sizeof(bf16_t)), *Bh = calloc(nb, sizeof(bf16_t));
     Rng r;
     rng_seed(&r, (uint64_t)(c->M * 7919 + c->N * 31 + c->K + c->ta * 2 + c->tb + c->kind * 1000003));
-    for (size_t i = 0; i < (size_t)ar * lda; i++) A[i] = draw(&r, c->kind);
-    for (size_t i = 0; i < (size_t)br * ldb; i++) B[i] = draw(&r, c->kind);
+    for (size_t i = 0; i < na; i++) A[i] = draw(&r, c->kind);
+    for (size_t i = 0; i < nb; i++) B[i] = draw(&r, c->kind);
     for (size_t i = 0; i < (size_t)c->M * ldc; i++) C[i] = C0[i] = draw(&r, c->kind == 2 ? 2 : 0);
-    bf16_round_vec(Ah, A, (size_t)ar * lda);
-    bf16_round_vec(Bh, B, (size_t)br * ldb);
+    bf16_round_vec(Ah, A, na);
+    bf16_round_vec(Bh, B, nb);
+    bf16_widen_vec(Aq, Ah, na);
+    bf16_widen_vec(Bq, Bh, nb);
+    /* a prefix of the K-terms keeps every leading dimension (op(A)'s first columns, op(B)'s first rows) */
+    int K = wrong == DROP_K_BLOCK ? c->K - DROPPED : c->K;
     double worst = 0, max_err = 0;
     if (f32) {
-        if (mm_onednn_f32(c->ta, c->tb, c->M, c->N, c->K, A, lda, B, ldb, c->beta, C, ldc)) worst = -1;
+        const float *a = wrong == F32_OF_BF16 ? Aq : A, *b = wrong == F32_OF_BF16 ? Bq : B;
+        if (mm_onednn_f32(c->ta, c->tb, c->M, c->N, K, a, lda, b, ldb, c->beta, C, ldc)) worst = -1;
     } else {
-        mm_bf16(c->ta, c->tb, c->M, c->N, c->K, Ah, lda, Bh, ldb, c->beta, C, ldc);
+        mm_bf16(c->ta, c->tb, c->M, c->N, K, Ah, lda, Bh, ldb, c->beta, C, ldc);
     }
+    /* the inputs the product should have multiplied: fp32 ones for the fp32 path, widened bf16 ones for
+     * the bf16 path */
+    const float *ra = f32 ? A : Aq, *rb = f32 ? B : Bq;
+    double g = gamma_n(c->K + 1, 0x1p-24) + gamma_n(c->K + 1, 0x1p-53), eta = (c->K + 1) * 0x1p-126;
     for (int i = 0; i < c->M && worst >= 0; i++)
         for (int j = 0; j < c->N; j++) {
-            double s = 0, s2 = 0, sa = 0;
+            double s = 0, sa = 0, s32 = 0;
             for (int k = 0; k < c->K; k++) {
-                double a = c->ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
-                double b = c->tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j];
-                s += a * b;
-                s2 += a * b * a * b;
-                sa += fabs(a * b);
+                size_t ia = c->ta ? (size_t)k * lda + i : (size_t)i * lda + k;
+                size_t ib = c->tb ? (size_t)j * ldb + k : (size_t)k * ldb + j;
+                double p = (double)ra[ia] * rb[ib]; /* exact in double: 24 + 24 significand bits */
+                s += p;
+                sa += fabs(p);
+                s32 += (double)A[ia] * B[ib];
             }
-            double ref = s + (c->beta != 0 ? C0[(size_t)i * ldc + j] : 0);
-            double err = fabs(C[(size_t)i * ldc + j] - ref);
-            double bound = f32 ? 0x1p-21 * (sa + fabs(ref)) : 4 * 0x1p-8 * sqrt(s2) + 0x1p-21 * (sa + fabs(ref));
-            if (c->kind == 2) bound = 0; /* small integers: every product and sum exact in fp32 */
+            double c0 = c->beta != 0 ? C0[(size_t)i * ldc + j] : 0, got = C[(size_t)i * ldc + j];
+            double err = fabs(got - (s + c0));
+            double bound = c->kind == 2 ? 0 : g * (sa + fabs(c0)) + eta;
             double ratio = bound > 0 ? err / bound : (err > 0 ? INFINITY : 0);
             if (ratio > worst) worst = ratio;
-            if (err > max_err) max_err = err;
+            if (fabs(got - (s32 + c0)) > max_err) max_err = fabs(got - (s32 + c0));
         }
     /* columns beyond N (the padding) must be untouched */
     for (int i = 0; i < c->M && worst >= 0; i++)
@@ -136,6 +168,8 @@ static double run_case(const Case *c, int f32, double *max_err_out) {
     if (max_err_out) *max_err_out = max_err;
     free(A);
     free(B);
+    free(Aq);
+    free(Bq);
     free(C);
     free(C0);
     free(Ah);
@@ -150,37 +184,73 @@ static const Case CASES[] = {
     {48, 40, 333, 1, 1, 0, 1, 1},  {19, 23, 77, 0, 1, 4, 0, 2},    {40, 24, 300, 1, 0, 0, 1, 2},
 };
 
+/* A wrong computation must fail the bound, and not by a hair: its exact error is at least its measured
+ * error minus one bound (the fp32 evaluation of the wrong product is itself within one bound), so a
+ * measured worst ratio above 4 fails the bound (ratio > 3 - 1) in any summation order. */
+#define WRONG_MARGIN 4.0
+
+static void test_wrong_fails(const char *label, int f32) {
+    char name[200];
+    const Case drop[2] = {{33, 17, 129, 1, 0, 1, 1, 0}, {31, 47, 1000, 0, 1, 5, 0, 1}};
+    for (int i = 0; i < 2; i++) {
+        double w = run_case(&drop[i], f32, DROP_K_BLOCK, NULL);
+        if (w < 0) return; /* oneDNN refused: test_onednn_f32 says so */
+        snprintf(name, sizeof name, "%s: dropping %d of %d K-terms fails the bound (worst error / bound > %g)", label,
+                 DROPPED, drop[i].K, WRONG_MARGIN);
+        CHECK(w > WRONG_MARGIN, name, "worst error / bound %.3g: the bound would pass a wrong product", w);
+        printf("# %s, %d of %d K-terms dropped: worst error / bound %.3g\n", label, DROPPED, drop[i].K, w);
+    }
+    if (!f32) return;
+    const Case q = {19, 23, 77, 0, 1, 4, 0, 0};
+    double w = run_case(&q, 1, F32_OF_BF16, NULL);
+    snprintf(name, sizeof name, "%s: inputs rounded to bf16 fail the fp32 bound at K = %d (worst error / bound > %g)",
+             label, q.K, WRONG_MARGIN);
+    CHECK(w > WRONG_MARGIN, name, "worst error / bound %.3g: the bound would pass bf16-rounded inputs", w);
+    printf("# %s, inputs rounded to bf16 at K = %d: worst error / bound %.3g\n", label, q.K, w);
+}
+
 static void test_products(const char *label) {
     char name[200];
+    double most = 0;
     for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
         const Case *c = &CASES[i];
         double max_err;
-        double w = run_case(c, 0, &max_err);
+        double w = run_case(c, 0, RIGHT, &max_err);
+        if (w > most) most = w;
         snprintf(name, sizeof name, "%s: %dx%dx%d %s%s ld+%d beta %g %s within bound", label, c->M, c->N, c->K,
                  c->ta ? "A^T" : "A", c->tb ? "B^T" : "B", c->pad, c->beta,
                  c->kind == 2 ? "integers exact" : c->kind == 1 ? "positive" : "normal");
         CHECK(w <= 1.0, name, "worst error / bound %.3g (max abs error %.3g)", w, max_err);
     }
-    /* the bound is not loose enough to pass fp32-free truncation: a truncating rounding fails it */
+    printf("# %s: worst error / bound over the cases %.3g\n", label, most);
+    /* the product multiplied the bf16 inputs, not fp32 ones: it is off the unrounded product by far more
+     * than fp32 rounding */
     Case c = {31, 47, 1000, 0, 1, 0, 0, 1};
     double max_err;
-    run_case(&c, 0, &max_err);
+    run_case(&c, 0, RIGHT, &max_err);
     snprintf(name, sizeof name, "%s: bf16 inputs do change the result (the product is not fp32)", label);
     CHECK(max_err > 0x1p-16, name, "max error %.3g: inputs were not rounded to bf16", max_err);
+    test_wrong_fails(label, 0);
 }
 
 static void test_onednn_f32(void) {
     int refused = 0;
     char name[200];
+    double most = 0;
     for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
         const Case *c = &CASES[i];
-        double w = run_case(c, 1, NULL);
+        double w = run_case(c, 1, RIGHT, NULL);
         if (w < 0) { refused = 1; break; }
+        if (w > most) most = w;
         snprintf(name, sizeof name, "oneDNN f32 path: %dx%dx%d ta %d tb %d ld+%d beta %g matches double", c->M, c->N,
                  c->K, c->ta, c->tb, c->pad, c->beta);
         CHECK(w <= 1.0, name, "worst error / bound %.3g", w);
     }
     if (refused) SKIP("oneDNN f32 path", "oneDNN refused an fp32 matmul");
+    else {
+        printf("# oneDNN f32 path: worst error / bound over the cases %.3g\n", most);
+        test_wrong_fails("oneDNN f32 path", 1);
+    }
     int n0 = mm_bf16_cache_size();
     float A[6] = {1, 2, 3, 4, 5, 6}, B[6] = {1, 0, 0, 1, 1, 1}, C[4];
     for (int k = 0; k < 3; k++) mm_onednn_f32(0, 0, 2, 2, 3, A, 3, B, 2, 0, C, 2);

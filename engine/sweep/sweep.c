@@ -3,9 +3,13 @@
  * run executes pending runs locally (-j N) or on Slurm; exec is the per-task entry of the Slurm
  * script. Exit status: 0 ok, 1 a run failed / bad sweep file, 2 bad usage, 130 interrupted. */
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "json.h"
 
 #include "cli.h"
 #include "sweep.h"
@@ -14,15 +18,20 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: alphadecay sweep list   SWEEP.yaml [-v] [--results DIR]\n"
             "       alphadecay sweep status SWEEP.yaml [--results DIR]\n"
-            "       alphadecay sweep run    SWEEP.yaml [-j N] [--dry-run] [--retry-failed] [--results DIR]\n"
+            "       alphadecay sweep run    SWEEP.yaml [-j N] [--dry-run] [--retry-failed] [--results DIR] [--detach]\n"
             "                               [--backend local|slurm] [--partition P] [--max-parallel K] [--time T]\n"
             "                               [--cpus-per-task C] [--no-wait]\n"
             "  Expands a grid of runs (schema: sweeps/README.md) into results/<sweep name>/<run name>/.\n"
             "  list        the runs, their directories and the keys that differ between them (-v: full commands)\n"
-            "  status      one line per run: state, step/total, last loss, val ppl; then totals\n"
+            "  status      one line per run: state, step/total (an interrupted run's newest checkpoint), last loss,\n"
+            "              val ppl, training time; then totals, and an ETA from the completed runs' seconds per update\n"
             "  run         run pending runs as child `alphadecay train` processes, N at a time (cores split\n"
             "              between them); completed runs are skipped, interrupted ones resume from their last\n"
             "              checkpoint, failed ones rerun only with --retry-failed. --dry-run shows what would run.\n"
+            "              Everything it prints also goes to RESULTS/<sweep>/sweep.log. Ctrl-C (SIGINT/SIGTERM): every\n"
+            "              running train checkpoints and exits, nothing new starts, the summary counts the runs as\n"
+            "              status does; the same command again resumes. --detach: keeps running after the terminal\n"
+            "              closes (output to sweep.log only; stop it with kill -INT PID).\n"
             "  --backend slurm  submits one sbatch job array (one task per pending run, throttled to K at once\n"
             "              with --max-parallel) and follows it with squeue and the run directories.\n"
             "  AD_TRAIN_CMD=PROG replaces `alphadecay train` (same arguments; for tests).\n"
@@ -62,6 +71,31 @@ static int cmd_list(const Sweep *s, int verbose, const char *results) {
     return 0;
 }
 
+/* "2 h 05 min", "3 min 20 s", "12 s" */
+static void fmt_dur(double secs, char *out, size_t n) {
+    long t = (long)(secs + 0.5);
+    if (t >= 3600) snprintf(out, n, "%ld h %02ld min", t / 3600, t % 3600 / 60);
+    else if (t >= 60) snprintf(out, n, "%ld min %02ld s", t / 60, t % 60);
+    else snprintf(out, n, "%ld s", t);
+}
+
+/* The launcher's launcher.json (sweep_local.c): its pid when that process is alive, and its -j. */
+static void launcher_info(const char *dir, long *pid, int *jobs, double *started) {
+    char path[AD_PATH_MAX + 32];
+    Json *j = NULL;
+    Err e;
+    double v;
+    *pid = 0;
+    *jobs = 1;
+    *started = NAN;
+    snprintf(path, sizeof path, "%s/launcher.json", dir);
+    if (!file_exists(path) || json_parse_file(path, &j, &e)) return;
+    if (json_num(j, "jobs", &v) == 0 && v >= 1) *jobs = (int)v;
+    if (json_num(j, "started", &v) == 0) *started = v;
+    if (json_num(j, "pid", &v) == 0 && v > 0 && kill((pid_t)v, 0) == 0) *pid = (long)v;
+    json_free(j);
+}
+
 static int cmd_status(const Sweep *s, const char *results) {
     char dir[AD_PATH_MAX], rd[AD_PATH_MAX + 300];
     Err e;
@@ -70,27 +104,52 @@ static int cmd_status(const Sweep *s, const char *results) {
         fprintf(stderr, "alphadecay sweep: %s\n", e.msg);
         return 1;
     }
-    int count[RS_DIVERGED + 1] = {0};
-    printf("%-12s %-15s %-10s %-10s %s\n", "state", "step/total", "loss", "val_ppl", "run");
+    printf("%-12s %-15s %-10s %-10s %-12s %s\n", "state", "step/total", "loss", "val_ppl", "time", "run");
     for (int i = 0; i < s->n_runs; i++) {
         RunStatus st;
         snprintf(rd, sizeof rd, "%s/%s", dir, s->runs[i].name);
         run_status(rd, &st);
-        count[st.state]++;
-        char step[40], loss[24], ppl[24];
-        if (st.step >= 0) snprintf(step, sizeof step, "%ld/%ld", st.step, s->runs[i].steps);
+        char step[48], loss[24], ppl[24], dur[32];
+        /* an interrupted run resumes from its newest checkpoint: that is its progress */
+        long at = st.state == RS_INTERRUPTED ? st.ckpt_step : st.step;
+        if (at >= 0) snprintf(step, sizeof step, "%ld/%ld", at, s->runs[i].steps);
         else snprintf(step, sizeof step, "-/%ld", s->runs[i].steps);
         if (isnan(st.loss)) snprintf(loss, sizeof loss, "-");
         else snprintf(loss, sizeof loss, "%.4f", st.loss);
         if (isnan(st.val_ppl)) snprintf(ppl, sizeof ppl, "-");
         else snprintf(ppl, sizeof ppl, "%.3f", st.val_ppl);
-        printf("%-12s %-15s %-10s %-10s %s", run_state_name(st.state), step, loss, ppl, s->runs[i].name);
+        if (isnan(st.seconds)) snprintf(dur, sizeof dur, "-");
+        else fmt_dur(st.seconds, dur, sizeof dur);
+        printf("%-12s %-15s %-10s %-10s %-12s %s", run_state_name(st.state), step, loss, ppl, dur, s->runs[i].name);
         if (st.pid) printf(" (pid %ld)", st.pid);
         printf("\n");
     }
+    SweepCount c;
+    sweep_count(s, dir, &c);
+    int *n = c.count;
     printf("total %d: %d completed, %d running, %d pending, %d interrupted, %d failed, %d diverged\n", s->n_runs,
-           count[RS_COMPLETED], count[RS_RUNNING], count[RS_PENDING], count[RS_INTERRUPTED], count[RS_FAILED],
-           count[RS_DIVERGED]);
+           n[RS_COMPLETED], n[RS_RUNNING], n[RS_PENDING], n[RS_INTERRUPTED], n[RS_FAILED], n[RS_DIVERGED]);
+    long lpid;
+    int jobs;
+    double started;
+    char a[32], b[32];
+    launcher_info(dir, &lpid, &jobs, &started);
+    fmt_dur(c.run_seconds, a, sizeof a);
+    printf("time: %s of training so far (all runs)", a);
+    if (lpid && !isnan(started)) {
+        fmt_dur((double)time(NULL) - started, b, sizeof b);
+        printf("; launcher pid %ld running for %s (-j %d), log %s/sweep.log", lpid, b, jobs, dir);
+    }
+    printf("\n");
+    if (c.left_steps == 0) printf("eta: nothing left to run\n");
+    else if (c.done_steps > 0) {
+        /* seconds per update of the finished runs, times what is left, over the runs at once */
+        double per = c.done_seconds / c.done_steps;
+        fmt_dur(per * (double)c.left_steps / jobs, a, sizeof a);
+        printf("eta: %s for %ld updates left at %.3g s per update (completed runs' mean) and -j %d\n", a, c.left_steps,
+               per, jobs);
+    } else
+        printf("eta: unknown until a run completes (%ld updates left)\n", c.left_steps);
     return 0;
 }
 
@@ -113,6 +172,7 @@ int cmd_sweep(int argc, char **argv) {
         else if (!strcmp(a, "--dry-run")) o.dry_run = 1;
         else if (!strcmp(a, "--retry-failed")) o.retry_failed = 1;
         else if (!strcmp(a, "--no-wait")) o.no_wait = 1;
+        else if (!strcmp(a, "--detach")) o.detach = 1;
         else if (!strcmp(a, "-j") || !strcmp(a, "--jobs")) {
             if (!has || parse_int(argv[++i], 1, &o.jobs)) return bad("-j needs a positive integer", has ? argv[i] : NULL);
         } else if (!strncmp(a, "-j", 2) && a[2]) {

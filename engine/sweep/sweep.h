@@ -99,12 +99,25 @@ typedef struct {
     double loss;        /* last logged training loss, NAN if none */
     double val_ppl;     /* final (summary) or last evaluated ppl, NAN if none */
     long pid;           /* lock holder's pid when running, else 0 */
+    long ckpt_step;     /* step of the newest complete checkpoint (where a resume starts), -1 if none */
+    double seconds;     /* wall seconds of training so far (summary, else the last metrics record), NAN */
 } RunStatus;
 
 /* The state of one run directory (never fails: unreadable files count as absent). */
 void run_status(const char *run_dir, RunStatus *st);
 /* The same from the files alone, ignoring the lock (for the process that holds it). */
 void run_status_files(const char *run_dir, RunStatus *st);
+
+/* Every run's state, tallied as `sweep status` does (count[RunState]); the launcher's summary uses the
+ * same count. secs_per_step: completed runs' wall seconds per update (NAN if none has finished);
+ * left_steps: updates the unfinished runs still need (from their newest checkpoint). */
+typedef struct {
+    int count[RS_DIVERGED + 1];
+    double done_seconds, done_steps; /* completed runs: total wall seconds and updates */
+    double run_seconds;              /* every run's wall seconds so far */
+    long left_steps;
+} SweepCount;
+void sweep_count(const Sweep *s, const char *dir, SweepCount *c);
 
 /* Results directory of the sweep: <results_root>/<sweep name>. */
 void sweep_dir(const Sweep *s, const char *results_root, char *out, size_t n);
@@ -127,6 +140,7 @@ typedef struct {
     int dry_run;
     int retry_failed;
     const char *results;   /* results root, default "results" */
+    int detach;            /* local: leave the terminal (setsid), write to RESULTS/<sweep>/sweep.log only */
     /* slurm */
     const char *partition; /* NULL = cluster default */
     int max_parallel;      /* %K throttle, 0 = none */

@@ -6,11 +6,16 @@
  * outcome; a non-zero exit without a summary is a failure, recorded in RUNDIR/failed so the next
  * invocation knows (and reruns it only with --retry-failed). Runs locked by another process (an
  * orphaned train of a killed launcher, another launcher) are waited for, then re-examined.
- * SIGINT/SIGTERM: forwarded to the children (train checkpoints and exits 130), nothing new starts. */
+ * SIGINT/SIGTERM: forwarded to the children (train checkpoints and exits 130), nothing new starts; the
+ * summary then counts the runs from their directories exactly as `sweep status` does (sweep_count).
+ * Everything the launcher says also goes, time-stamped, to RESULTS/<sweep>/sweep.log; its pid and -j
+ * go to RESULTS/<sweep>/launcher.json (for status's ETA). --detach: the launcher leaves the terminal's
+ * session (setsid) and writes only to sweep.log, so closing the terminal does not stop it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -22,6 +27,34 @@
 
 static volatile sig_atomic_t g_stop;
 static void on_stop(int sig) { g_stop = sig; }
+
+/* The sweep log: g_log (appended, line-buffered) receives every line the launcher prints, with a UTC
+ * time stamp; g_stamp: stdout/stderr are the log themselves (--detach), so stamp them instead. */
+static FILE *g_log;
+static int g_stamp;
+
+static void stamp(FILE *f) {
+    time_t t = time(NULL);
+    struct tm tm;
+    char b[32];
+    gmtime_r(&t, &tm);
+    strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%SZ ", &tm);
+    fputs(b, f);
+}
+
+__attribute__((format(printf, 2, 3))) static void say(FILE *to, const char *fmt, ...) {
+    va_list ap;
+    if (g_stamp) stamp(to);
+    va_start(ap, fmt);
+    vfprintf(to, fmt, ap);
+    va_end(ap);
+    if (g_log) {
+        stamp(g_log);
+        va_start(ap, fmt);
+        vfprintf(g_log, fmt, ap);
+        va_end(ap);
+    }
+}
 
 typedef struct {
     pid_t pid;
@@ -44,7 +77,7 @@ static void print_log_tail(const char *run_dir) {
     int n = 0;
     while (fgets(line, sizeof line, f)) snprintf(last[n++ % 3], sizeof last[0], "%s", line);
     fclose(f);
-    for (int i = n > 3 ? n - 3 : 0; i < n; i++) fprintf(stderr, "    | %s", last[i % 3]);
+    for (int i = n > 3 ? n - 3 : 0; i < n; i++) say(stderr, "    | %s", last[i % 3]);
 }
 
 /* fork + exec one run; returns the child's pid or -1. The lock fd is closed here in the parent. */
@@ -118,22 +151,25 @@ static RunState finish(const SweepRun *r, const char *run_dir, int wstatus, int 
     int sig = WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0;
     if (st.state == RS_COMPLETED || st.state == RS_DIVERGED || st.state == RS_FAILED) {
         if (st.state == RS_COMPLETED)
-            printf("done     %-40s completed in %.1f s, val ppl %.4g\n", r->name, secs, st.val_ppl);
+            say(stdout, "done     %-40s completed in %.1f s, val ppl %.4g\n", r->name, secs, st.val_ppl);
         else {
-            fprintf(stderr, "%s %-40s %s (exit %d); log: %s/train.log\n", st.state == RS_FAILED ? "FAILED  " : "DIVERGED",
+            say(stderr, "%s %-40s %s (exit %d); log: %s/train.log\n", st.state == RS_FAILED ? "FAILED  " : "DIVERGED",
                     r->name, run_state_name(st.state), code, run_dir);
             if (st.state == RS_FAILED) print_log_tail(run_dir);
         }
         return st.state;
     }
     if (code == 130 || ((sig == SIGINT || sig == SIGTERM) && stopping) || (stopping && code != 0)) {
-        printf("stopped  %-40s interrupted at step %ld (resumes next time)\n", r->name, st.step);
+        if (st.ckpt_step >= 0)
+            say(stdout, "stopped  %-40s interrupted; resumes from its checkpoint at step %ld\n", r->name, st.ckpt_step);
+        else
+            say(stdout, "stopped  %-40s interrupted before its first checkpoint (restarts from step 0)\n", r->name);
         return RS_INTERRUPTED;
     }
     if (code == 0) { /* exited 0 without a summary: not a finished run */
-        fprintf(stderr, "FAILED   %-40s train exited 0 without summary.json\n", r->name);
+        say(stderr, "FAILED   %-40s train exited 0 without summary.json\n", r->name);
     } else {
-        fprintf(stderr, "FAILED   %-40s %s %d; log: %s/train.log\n", r->name, sig ? "killed by signal" : "exit status",
+        say(stderr, "FAILED   %-40s %s %d; log: %s/train.log\n", r->name, sig ? "killed by signal" : "exit status",
                 sig ? sig : code, run_dir);
         print_log_tail(run_dir);
     }
@@ -145,7 +181,7 @@ static RunState finish(const SweepRun *r, const char *run_dir, int wstatus, int 
     int fd = rundir_lock(run_dir, &e);
     if (fd >= 0) {
         rundir_path(path, sizeof path, run_dir, RUNDIR_FAILED_MARKER);
-        if (write_file_atomic(path, msg, (size_t)n, &e)) fprintf(stderr, "sweep: %s\n", e.msg);
+        if (write_file_atomic(path, msg, (size_t)n, &e)) say(stderr, "sweep: %s\n", e.msg);
         close(fd);
     }
     return RS_FAILED;
@@ -211,11 +247,11 @@ static void local_plan(Local *L) {
         L->n_todo += L->todo[i] == TODO_RUN;
         L->n_wait += L->todo[i] == TODO_ELSEWHERE;
         if (L->o->dry_run)
-            printf("%-10s %-44s %s\n", run ? (st.state == RS_INTERRUPTED ? "resume" : st.state == RS_FAILED ? "retry" : "run")
+            say(stdout, "%-10s %-44s %s\n", run ? (st.state == RS_INTERRUPTED ? "resume" : st.state == RS_FAILED ? "retry" : "run")
                                            : run_state_name(st.state),
                    s->runs[i].name, s->runs[i].label);
     }
-    printf("sweep %s: %d runs in %s: %d to run, %d already final, %d running elsewhere; -j %d, %d thread%s each\n",
+    say(stdout, "sweep %s: %d runs in %s: %d to run, %d already final, %d running elsewhere; -j %d, %d thread%s each\n",
            s->name, s->n_runs, L->dir, L->n_todo, L->t.skipped, L->n_wait, L->jobs, L->threads, L->threads == 1 ? "" : "s");
 }
 
@@ -235,7 +271,7 @@ static void local_launch(Local *L) {
             continue;
         }
         if (fd < 0) {
-            fprintf(stderr, "FAILED   %-40s %s\n", s->runs[i].name, e.msg);
+            say(stderr, "FAILED   %-40s %s\n", s->runs[i].name, e.msg);
             tally_add(&L->t, RS_FAILED);
             continue;
         }
@@ -252,12 +288,12 @@ static void local_launch(Local *L) {
         if (st.state == RS_FAILED) clear_failure(rd);
         pid_t pid = launch(&s->runs[i], rd, fd, L->threads, NULL);
         if (pid < 0) {
-            fprintf(stderr, "FAILED   %-40s cannot fork: %s\n", s->runs[i].name, strerror(errno));
+            say(stderr, "FAILED   %-40s cannot fork: %s\n", s->runs[i].name, strerror(errno));
             tally_add(&L->t, RS_FAILED);
             continue;
         }
         L->started++;
-        printf("start    %-40s [%d/%d] pid %ld\n", s->runs[i].name, L->started, L->n_todo, (long)pid);
+        say(stdout, "start    %-40s [%d/%d] pid %ld\n", s->runs[i].name, L->started, L->n_todo, (long)pid);
         fflush(stdout);
         for (int k = 0; k < L->jobs; k++)
             if (!L->kids[k].pid) {
@@ -289,12 +325,12 @@ static void local_poll_elsewhere(Local *L) {
             if (i < L->next) L->next = i;
         } else {
             L->todo[i] = TODO_FINAL;
-            printf("seen     %-40s %s by another process\n", s->runs[i].name, run_state_name(st.state));
+            say(stdout, "seen     %-40s %s by another process\n", s->runs[i].name, run_state_name(st.state));
             tally_add(&L->t, st.state);
         }
     }
     if (still) {
-        if (!L->said++) printf("waiting  for %d run%s held by other processes\n", still, still == 1 ? "" : "s");
+        if (!L->said++) say(stdout, "waiting  for %d run%s held by other processes\n", still, still == 1 ? "" : "s");
         fflush(stdout);
         sleep_ms(500);
     }
@@ -319,6 +355,40 @@ static int local_reap(Local *L) {
     return 0;
 }
 
+/* RESULTS/<sweep>/launcher.json: who runs the sweep and how many at a time (status's ETA divides by it). */
+static void write_launcher_json(const char *dir, int jobs) {
+    char path[AD_PATH_MAX + 32], b[160];
+    Err e;
+    snprintf(path, sizeof path, "%s/launcher.json", dir);
+    int n = snprintf(b, sizeof b, "{\"pid\": %ld, \"jobs\": %d, \"started\": %ld}\n", (long)getpid(), jobs, (long)time(NULL));
+    if (write_file_atomic(path, b, (size_t)n, &e)) say(stderr, "sweep: %s\n", e.msg);
+}
+
+/* --detach: fork; the parent says where the log is and returns 1, the child (returns 0) leaves the
+ * terminal's session and writes to the log only. -1 on failure. */
+static int detach(const char *dir, const char *log_path) {
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid > 0) {
+        printf("sweep: detached, launcher pid %ld; log: %s\n"
+               "  follow: tail -f %s    progress: alphadecay sweep status ...    stop: kill -INT %ld\n",
+               (long)pid, log_path, log_path, (long)pid);
+        (void)dir;
+        return 1;
+    }
+    setsid(); /* no controlling terminal: closing it sends no SIGHUP here */
+    int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0666), nul = open("/dev/null", O_RDONLY);
+    if (fd < 0) _exit(1);
+    if (nul >= 0) dup2(nul, 0);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    if (fd > 2) close(fd);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    return 0;
+}
+
 int sweep_run_local(const Sweep *s, const SweepOpts *o) {
     Local L = {.s = s, .o = o};
     Err e;
@@ -327,10 +397,29 @@ int sweep_run_local(const Sweep *s, const SweepOpts *o) {
         fprintf(stderr, "alphadecay sweep: %s\n", e.msg);
         return 1;
     }
+    char log_path[AD_PATH_MAX + 32];
+    snprintf(log_path, sizeof log_path, "%s/sweep.log", L.dir);
+    if (!o->dry_run && o->detach) {
+        int d = detach(L.dir, log_path);
+        if (d < 0) {
+            fprintf(stderr, "alphadecay sweep: --detach: cannot fork: %s\n", strerror(errno));
+            return 1;
+        }
+        if (d > 0) return 0;
+        g_stamp = 1;
+    } else if (!o->dry_run) {
+        g_log = fopen(log_path, "a");
+        if (!g_log) {
+            fprintf(stderr, "alphadecay sweep: %s: cannot open: %s\n", log_path, strerror(errno));
+            return 1;
+        }
+        setvbuf(g_log, NULL, _IOLBF, 0);
+    }
     L.jobs = o->jobs > 0 ? o->jobs : 1;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     L.threads = (int)(cores / L.jobs) > 0 ? (int)(cores / L.jobs) : 1;
     L.todo = xcalloc((size_t)s->n_runs, sizeof(Todo));
+    if (!o->dry_run) write_launcher_json(L.dir, L.jobs);
     local_plan(&L);
     if (o->dry_run) {
         free(L.todo);
@@ -351,8 +440,8 @@ int sweep_run_local(const Sweep *s, const SweepOpts *o) {
     for (;;) {
         local_launch(&L);
         if (g_stop && !forwarded) {
-            fprintf(stderr, "sweep: stopping: asking %d running train process%s to checkpoint and exit\n", L.active,
-                    L.active == 1 ? "" : "es");
+            say(stderr, "sweep: stopping (signal %d): asking %d running train process%s to checkpoint and exit; "
+                        "nothing new starts\n", (int)g_stop, L.active, L.active == 1 ? "" : "es");
             for (int k = 0; k < L.jobs; k++)
                 if (L.kids[k].pid) kill(L.kids[k].pid, SIGINT);
             forwarded = 1;
@@ -366,16 +455,24 @@ int sweep_run_local(const Sweep *s, const SweepOpts *o) {
     }
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
-    int not_started = 0;
-    for (int i = L.next; i < s->n_runs; i++) not_started += L.todo[i] == TODO_RUN;
-    Tally t = L.t;
-    printf("sweep %s: %d completed, %d failed, %d diverged, %d interrupted, %d skipped (already final%s)%s in %.1f s\n",
-           s->name, t.completed, t.failed + L.prev_failed, t.diverged, t.interrupted + not_started, t.skipped,
-           L.prev_failed ? ", failed ones need --retry-failed" : "", g_stop ? " - stopped" : "", now_seconds() - t0);
+    /* The account: every run's state from its directory, counted as `sweep status` counts it. */
+    SweepCount c;
+    sweep_count(s, L.dir, &c);
+    int *n = c.count;
+    say(stdout, "sweep %s: %d completed, %d failed, %d diverged, %d interrupted, %d pending, %d running elsewhere "
+                "(of %d); this invocation started %d, %d skipped (already final%s)%s in %.1f s\n",
+        s->name, n[RS_COMPLETED], n[RS_FAILED], n[RS_DIVERGED], n[RS_INTERRUPTED], n[RS_PENDING], n[RS_RUNNING],
+        s->n_runs, L.started, L.t.skipped, L.prev_failed ? ", failed ones need --retry-failed" : "",
+        g_stop ? " - stopped" : "", now_seconds() - t0);
+    if (n[RS_INTERRUPTED] + n[RS_PENDING] > 0)
+        say(stdout, "sweep %s: to resume, run the same command again (interrupted runs continue from their newest "
+                    "checkpoint); log: %s\n", s->name, log_path);
     free(L.kids);
     free(L.todo);
+    if (g_log) fclose(g_log);
+    g_log = NULL;
     if (g_stop) return 130;
-    return (t.failed + L.prev_failed + t.interrupted + not_started) ? 1 : 0;
+    return (n[RS_FAILED] + n[RS_INTERRUPTED] + n[RS_PENDING] + n[RS_RUNNING]) ? 1 : 0;
 }
 
 /* One run in the current process's place (a Slurm array task): lock, run train as a child holding
@@ -387,24 +484,24 @@ int sweep_exec_one(const Sweep *s, const char *run_name, const SweepOpts *o, int
     for (int i = 0; i < s->n_runs; i++)
         if (!strcmp(s->runs[i].name, run_name)) r = &s->runs[i];
     if (!r) {
-        fprintf(stderr, "alphadecay sweep exec: %s: no run named '%s'\n", s->file, run_name);
+        say(stderr, "alphadecay sweep exec: %s: no run named '%s'\n", s->file, run_name);
         return 1;
     }
     sweep_dir(s, o->results, dir, sizeof dir);
     if (sweep_check_results(s, dir, 1, &e)) {
-        fprintf(stderr, "alphadecay sweep exec: %s\n", e.msg);
+        say(stderr, "alphadecay sweep exec: %s\n", e.msg);
         return 1;
     }
     rundir(dir, r, rd, sizeof rd);
     int fd = run_lock(rd, &e);
     if (fd < 0) {
-        fprintf(stderr, "alphadecay sweep exec: %s\n", e.msg);
+        say(stderr, "alphadecay sweep exec: %s\n", e.msg);
         return fd == -1 ? 0 : 1; /* held by another process: that one will finish it */
     }
     RunStatus st;
     run_status_files(rd, &st);
     if (st.state == RS_COMPLETED || st.state == RS_DIVERGED || (st.state == RS_FAILED && !o->retry_failed)) {
-        printf("skip     %-40s already %s\n", r->name, run_state_name(st.state));
+        say(stdout, "skip     %-40s already %s\n", r->name, run_state_name(st.state));
         close(fd);
         return st.state == RS_FAILED;
     }
@@ -418,7 +515,7 @@ int sweep_exec_one(const Sweep *s, const char *run_name, const SweepOpts *o, int
     /* inside a Slurm job of two or more tasks: the run is one job step over all of them */
     pid_t pid = launch(r, rd, fd, threads, s->slurm_ntasks > 1 && getenv("SLURM_JOB_ID") ? s : NULL);
     if (pid < 0) return 1;
-    printf("start    %-40s pid %ld\n", r->name, (long)pid);
+    say(stdout, "start    %-40s pid %ld\n", r->name, (long)pid);
     fflush(stdout);
     int wst, forwarded = 0;
     while (waitpid(pid, &wst, 0) < 0) {

@@ -6,6 +6,7 @@
  * some process works on the run. The kernel drops it when the last holder dies (SIGKILL included), so
  * a stale lock never blocks anything; the file's text is the pid of the train process, for humans and
  * `status`. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -39,18 +40,41 @@ void run_status(const char *run_dir, RunStatus *st) {
     }
 }
 
+/* Step of the newest checkpoint/step_N/ holding COMPLETE (checkpoint.h), -1 if none: where a resume
+ * starts, which is not the last logged step when the run stopped between two log lines. */
+static long newest_checkpoint(const char *run_dir) {
+    char ck[AD_PATH_MAX + 400], marker[AD_PATH_MAX + 700];
+    rundir_path(ck, sizeof ck, run_dir, RUNDIR_CHECKPOINTS);
+    DIR *d = opendir(ck);
+    if (!d) return -1;
+    long best = -1;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        char *end;
+        if (strncmp(de->d_name, "step_", 5)) continue;
+        long step = strtol(de->d_name + 5, &end, 10);
+        if (*end || end == de->d_name + 5 || step <= best) continue;
+        snprintf(marker, sizeof marker, "%s/%s/COMPLETE", ck, de->d_name);
+        if (file_exists(marker)) best = step;
+    }
+    closedir(d);
+    return best;
+}
+
 void run_status_files(const char *run_dir, RunStatus *st) {
     char path[AD_PATH_MAX + 400];
     st->state = RS_PENDING;
     st->step = -1;
-    st->loss = st->val_ppl = NAN;
+    st->loss = st->val_ppl = st->seconds = NAN;
     st->pid = 0;
+    st->ckpt_step = newest_checkpoint(run_dir);
 
     Json *m = rundir_last_record(run_dir, RUNDIR_METRICS);
     if (m) {
         double v = num_or_nan(m, "step");
         st->step = isnan(v) ? -1 : (long)v;
         st->loss = num_or_nan(m, "loss");
+        st->seconds = num_or_nan(m, "elapsed_s");
         json_free(m);
     }
     Json *ev = rundir_last_record(run_dir, RUNDIR_EVAL);
@@ -68,10 +92,32 @@ void run_status_files(const char *run_dir, RunStatus *st) {
     case RUNDIR_DIVERGED: st->state = RS_DIVERGED; break;
     default: st->state = RS_FAILED; break; /* failed, or a summary nobody can read */
     }
-    double ppl = num_or_nan(s, "final_val_ppl"), steps = num_or_nan(s, "steps");
+    double ppl = num_or_nan(s, "final_val_ppl"), steps = num_or_nan(s, "steps"), wall = num_or_nan(s, "wall_seconds");
     if (!isnan(ppl)) st->val_ppl = ppl;
+    if (!isnan(wall)) st->seconds = wall;
     if (!isnan(steps)) st->step = (long)steps;
     json_free(s);
+}
+
+void sweep_count(const Sweep *s, const char *dir, SweepCount *c) {
+    char rd[AD_PATH_MAX + 300];
+    memset(c, 0, sizeof *c);
+    for (int i = 0; i < s->n_runs; i++) {
+        RunStatus st;
+        snprintf(rd, sizeof rd, "%s/%s", dir, s->runs[i].name);
+        run_status(rd, &st);
+        c->count[st.state]++;
+        if (!isnan(st.seconds)) c->run_seconds += st.seconds;
+        if (st.state == RS_COMPLETED && !isnan(st.seconds) && st.step > 0) {
+            c->done_seconds += st.seconds;
+            c->done_steps += (double)st.step;
+        }
+        if (st.state == RS_PENDING || st.state == RS_INTERRUPTED || st.state == RS_RUNNING) {
+            long from = st.state == RS_RUNNING ? (st.step > st.ckpt_step ? st.step : st.ckpt_step) : st.ckpt_step;
+            long left = s->runs[i].steps - (from > 0 ? from : 0);
+            c->left_steps += left > 0 ? left : 0;
+        }
+    }
 }
 
 void sweep_dir(const Sweep *s, const char *results_root, char *out, size_t n) {
