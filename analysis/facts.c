@@ -24,12 +24,13 @@ void facts_free(Facts *f) {
     sb_free(&f->failures);
 }
 
-static int is_p(const char *stat) { return !strncmp(stat, "p_", 2); }
+static int is_p(const char *stat) { return !strncmp(stat, "p_", 2) || !strcmp(stat, "p"); }
 
 /* A statistic of a cell: 0 and *v, or 1 when it is undefined there. */
 static int cell_stat(const Cell *c, const char *stat, double *v) {
     int ok;
     if (!strcmp(stat, "mean")) ok = c->n > 0, *v = c->mean;
+    else if (!strcmp(stat, "p")) ok = c->has_p, *v = c->p;
     else if (!strcmp(stat, "sd")) ok = c->n > 1, *v = c->sd;
     else if (!strcmp(stat, "n")) ok = 1, *v = c->n;
     else if (!strcmp(stat, "min")) ok = c->n > 0, *v = c->min;
@@ -107,6 +108,7 @@ static void format_value(double v, const char *stat, int digits, int tex, StrBuf
             for (const char *q = num + 1; *q; q++) zero &= *q == '0' || *q == '.';
             if (zero) memmove(num, num + 1, strlen(num));
         }
+        if (!strcmp(stat, "signed") && num[0] != '-') sb_printf(b, "+");
         group_digits(num, tex, b);
     }
     if (tex) sb_printf(b, "}");
@@ -141,13 +143,13 @@ static void eval_number(const Table *t, const Fact *n, Facts *f) {
             if (!strcmp(n->stat, "from")) {
                 if (!cell->from) continue;
                 v = 0;
-            } else if (cell_stat(cell, n->stat, &v)) {
+            } else if (cell_stat(cell, !strcmp(n->stat, "mean_sd") ? "mean" : !strcmp(n->stat, "diff_ci") ? "diff" : n->stat, &v)) {
                 continue;
             }
             found++, one = cell, acc = v;
             lo = fmin(lo, v), hi = fmax(hi, v);
         }
-    if (!n->agg[0] && found != 1) {
+    if ((!n->agg[0] || !strcmp(n->stat, "mean_sd") || !strcmp(n->stat, "diff_ci") || !strcmp(n->stat, "from")) && strcmp(n->agg, "count") && found != 1) {
         sb_printf(&f->failures, "%s: number %s.%s (line %d) selects %d cells with a %s, not one (give agg: min|max|span)\n",
                   s->path, s->name, n->name, n->line, found, n->stat);
         f->nfailed++;
@@ -165,7 +167,27 @@ static void eval_number(const Table *t, const Fact *n, Facts *f) {
     int digits = n->digits >= 0 ? n->digits : one->digits;
     sb_printf(&f->num_tex, "\\expandafter\\def\\csname adval@%s.%s\\endcsname{", s->name, n->name);
     sb_printf(&f->num_md, "| `%s.%s` | ", s->name, n->name);
-    if (!strcmp(n->stat, "from")) {
+    if (!strcmp(n->agg, "count")) {
+        format_value(found, "n", 0, 1, &f->num_tex);
+        format_value(found, "n", 0, 0, &f->num_md);
+    } else if (!strcmp(n->stat, "mean_sd") || !strcmp(n->stat, "diff_ci")) {
+        /* "374.3 ± 21.7" (mean ± sd) or "-6.2 [-7.6, -4.8]" (difference and its 95% interval) */
+        int ci = n->stat[0] == 'd';
+        for (int tex = 1; tex >= 0; tex--) {
+            StrBuf *o = tex ? &f->num_tex : &f->num_md;
+            format_value(ci ? one->diff : one->mean, ci ? "signed" : "mean", digits, tex, o);
+            if (ci) { /* signed, as the tables print differences */
+                sb_printf(o, " [");
+                format_value(one->diff_lo, "signed", digits, tex, o);
+                sb_printf(o, ", ");
+                format_value(one->diff_hi, "signed", digits, tex, o);
+                sb_printf(o, "]");
+            } else if (one->n > 1) {
+                sb_printf(o, "%s", tex ? " \\ensuremath{\\pm} " : " ± ");
+                format_value(one->sd, "sd", digits, tex, o);
+            }
+        }
+    } else if (!strcmp(n->stat, "from")) {
         tex_text(one->from, &f->num_tex);
         sb_printf(&f->num_md, "%s", one->from);
     } else {
@@ -197,7 +219,7 @@ static int eval_term(const Table *t, int r, int c, const char *term, char *why, 
         strfmt(row, sizeof row, "%.*s", (int)(rhs + l - 1 - br - 1), br + 1);
         char *bar = strchr(row, '|');
         if (bar) *bar = 0, strfmt(col, sizeof col, "%s", bar + 1);
-        int rr = row_index(t->spec, row), cc = col[0] ? col_index(t->spec, col) : c;
+        int rr = row[0] ? row_index(t->spec, row) : r, cc = col[0] ? col_index(t->spec, col) : c; /* "" = this cell's */
         if (rr < 0 || cc < 0) {
             strfmt(why, cap, "\"%s\" names no %s of the table", rhs, rr < 0 ? "row" : "column");
             return -2;
@@ -215,8 +237,8 @@ static int eval_term(const Table *t, int r, int c, const char *term, char *why, 
     return -2;
 }
 
-/* The whole condition at a cell: 1, 0, -1 (some term undefined), -2 malformed. */
-static int eval_cond(const Table *t, int r, int c, const char *holds, char *why, size_t cap) {
+/* A conjunction "TERM and TERM ..." at a cell: 1, 0, -1 (some term undefined), -2 malformed. */
+static int eval_and(const Table *t, int r, int c, const char *holds, char *why, size_t cap) {
     char buf[256];
     strfmt(buf, sizeof buf, "%s", holds);
     int res = 1;
@@ -228,6 +250,23 @@ static int eval_cond(const Table *t, int r, int c, const char *holds, char *why,
         if (v == -1) return -1;
         res &= v;
         p = and ? and + 5 : NULL;
+    }
+    return res;
+}
+
+/* The whole condition, conjunctions joined by "or": 1, 0, -1 (no alternative defined), -2 malformed. */
+static int eval_cond(const Table *t, int r, int c, const char *holds, char *why, size_t cap) {
+    char buf[256];
+    strfmt(buf, sizeof buf, "%s", holds);
+    int res = -1;
+    for (char *p = buf; p;) {
+        char *or = strstr(p, " or ");
+        if (or) *or = 0;
+        int v = eval_and(t, r, c, p, why, cap);
+        if (v == -2) return -2;
+        if (v == 1) res = 1;
+        else if (v == 0 && res < 0) res = 0;
+        p = or ? or + 4 : NULL;
     }
     return res;
 }

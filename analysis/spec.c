@@ -272,7 +272,7 @@ static int parse_cols(Ctx *c, yaml_node_t *n, Spec *s, const char *what) {
  * once rows and columns are parsed. */
 static const char *const NUM_KEYS[] = {"row", "rows", "col", "cols", "stat", "agg", "digits", NULL};
 static const char *const CLAIM_KEYS[] = {"row", "rows", "col", "cols", "holds", "says", NULL};
-static const char *const STATS[] = {"mean", "sd", "n", "min", "max", "diff", "lo", "hi", "p_t",
+static const char *const STATS[] = {"mean", "mean_sd", "diff_ci", "p", "sd", "n", "min", "max", "diff", "lo", "hi", "p_t",
                                     "p_holm", "p_w", "mde", "paper", "npairs", "from", NULL};
 
 static int label_known(const Spec *s, const char *l, int col) {
@@ -290,7 +290,7 @@ static int get_labels(Ctx *c, yaml_node_t *m, const Spec *s, const char *one, co
     yaml_node_t *a = get(c, m, one), *b = get(c, m, many);
     if (a && b) return fail(c, m, "give %s or its list, not both", one);
     if (!a && !b) return 0;
-    if (get_list(c, a ? a : b, dst[0], sizeof dst[0], 8, n, many)) return -1;
+    if (get_list(c, a ? a : b, dst[0], sizeof dst[0], 16, n, many)) return -1;
     if (*n == 1 && !strcmp(dst[0], "all")) *n = 0;
     for (int i = 0; i < *n; i++)
         if (!label_known(s, dst[i], col))
@@ -331,8 +331,8 @@ static int parse_facts(Ctx *c, yaml_node_t *root, Spec *s, int claims) {
                 get_int(c, v, "digits", &f->digits))
                 return -1;
             if (!key_in(f->stat, STATS)) return fail(c, get(c, v, "stat"), "unknown stat \"%s\"", f->stat);
-            if (f->agg[0] && strcmp(f->agg, "min") && strcmp(f->agg, "max") && strcmp(f->agg, "span"))
-                return fail(c, get(c, v, "agg"), "agg must be min, max or span, not \"%s\"", f->agg);
+            if (f->agg[0] && strcmp(f->agg, "min") && strcmp(f->agg, "max") && strcmp(f->agg, "span") && strcmp(f->agg, "count"))
+                return fail(c, get(c, v, "agg"), "agg must be min, max, span or count, not \"%s\"", f->agg);
         }
         (*cnt)++;
     }

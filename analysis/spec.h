@@ -81,12 +81,12 @@ typedef struct {
  * cell, or of several cells reduced by agg (numbers) or all required to satisfy `holds` (claims). */
 typedef struct {
     char name[64];           /* identifier; cited as SPECNAME.name */
-    char rows[8][96];        /* row labels; none = every row */
+    char rows[16][96];       /* row labels; none = every row */
     int nrows;
-    char cols[8][96];        /* column labels (groups: "GROUP LABEL"); none = every column */
+    char cols[16][96];        /* column labels (groups: "GROUP LABEL"); none = every column */
     int ncols;
-    char stat[16];           /* numbers: mean (default), sd, n, min, max, diff, lo, hi, p_t, p_holm, p_w, mde, paper, npairs, from */
-    char agg[8];             /* numbers over several cells: min, max, span; "" = exactly one cell */
+    char stat[16];           /* numbers: mean (default), mean_sd ("m ± s"), diff_ci ("d [lo, hi]"), sd, p (ttest), n, min, max, diff, lo, hi, p_t, p_holm, p_w, mde, paper, npairs, from */
+    char agg[8];             /* numbers over several cells: min, max, span, count (of cells with the stat); "" = one cell */
     int digits;              /* -1: the cell's */
     char holds[256];         /* claims: "STAT OP RHS [and ...]" */
     char says[512];          /* claims: the sentence it backs, in words */

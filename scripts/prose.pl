@@ -47,7 +47,9 @@ sub close_brace {
     return length $s;
 }
 
-my $COMPARATIVE = qr/\b(beats?|beating|better|worse|lower than|higher than|below|above|excludes? zero|lowest|highest|ranks?|outperforms?|smaller than|larger than|more than|less than|fewer than)\b/i;
+# "below" / "above" count when they compare ("ends below WD=0", "above zero"), not when they point ("the
+# text below", "above one")
+my $COMPARATIVE = qr/\b(beats?|beating|better|worse|lower than|higher than|(?:below|above)(?=\s+(?:[A-Z\$\\]|the default|the paper|zero|every|it\b|that\b|them\b))|excludes? zero|lowest|highest|ranks?|outperforms?|smaller than|larger than|more than|less than|fewer than)\b/;
 
 sub check_file {
     my ($f) = @_;
@@ -55,7 +57,7 @@ sub check_file {
     my @lines = <$fh>;
     close $fh;
     my $tex = $f =~ /\.tex$/;
-    my ($in_doc, $sentence, $sline, $has_claim) = (!$tex || $f !~ /main\.tex$/, '', 0, 0);
+    my ($in_doc, $sentence, $sline, $has_claim, $in_comment) = (!$tex || $f !~ /main\.tex$/, '', 0, 0, 0);
     for my $n (0 .. $#lines) {
         my $l = $lines[$n];
         my $at = "$f:" . ($n + 1);
@@ -64,8 +66,10 @@ sub check_file {
             $in_doc = 1 if $l =~ /\\begin\{document\}/;
             $in_doc = 0 if $l =~ /\\end\{document\}/;
             next unless $in_doc;
-        } else {
+        } else {                              # Markdown: HTML comments, also over several lines
             $l =~ s/<!--.*?-->//g;
+            if ($in_comment) { if ($l =~ s/^.*?-->//) { $in_comment = 0 } else { next } }
+            if ($l =~ s/<!--.*//) { $in_comment = 1 }
         }
         for my $m ($l =~ /\\val\{([^}]*)\}/g) { problem("$at: \\val{$m} is not in $gen/numbers.md") unless exists $val{$m} }
         for my $m ($l =~ /\\claimed\{([^}]*)\}/g) {
@@ -74,12 +78,13 @@ sub check_file {
         }
         # strip what carries no results, then look for digits
         my $s = $l;
-        for my $macro (qw(val claimed given ref label texttt input IfFileExists gentable genfig url href eqref cite includegraphics)) {
+        for my $macro (qw(val claimed given ptab pfig ref label texttt input IfFileExists gentable genfig url href eqref cite includegraphics)) {
             while ((my $p = index($s, "\\$macro\{")) >= 0) {
                 my $e = close_brace($s, $p + length($macro) + 1);
                 substr($s, $p, $e - $p) = ' ';
             }
         }
+        $s =~ s/\bWD=0\b//g;                         # the method's name
         $s =~ s/`[^`]*`//g;                          # Markdown code
         $s =~ s/\]\([^)]*\)/]/g;                     # Markdown link targets
         $s =~ s/[A-Za-z]_\{?[0-9a-z]+\}?//g;          # subscripts: s_1, L_2, \alpha_{\min}

@@ -6,7 +6,7 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title "Figure 3 twin: ESD per module type, wd 5e-6 (layer 2, final spectra)\n{/*0.8 alpha in each panel: Uniform / AlphaDecay}"
+set multiplot title "Twin of paper Figure 3: ESD per module type, wd 5e-6 (layer 2, final spectra)\n{/*0.8 alpha in each panel: Uniform / AlphaDecay}"
 unset key
 set logscale xy
 set format x "10^{%L}"
@@ -83,7 +83,7 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title "Figure 3 twin: ESD per module type, wd 5e-6 (layer 2, final spectra)\n{/*0.8 alpha in each panel: Uniform / AlphaDecay}"
+set multiplot title "Twin of paper Figure 3: ESD per module type, wd 5e-6 (layer 2, final spectra)\n{/*0.8 alpha in each panel: Uniform / AlphaDecay}"
 unset key
 set logscale xy
 set format x "10^{%L}"

@@ -6,7 +6,7 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title "Figure 4 twin: weight-decay sweep\n{/*0.8 one run per point (n = 1): no error bars}"
+set multiplot title "Twin of paper Figure 4: weight-decay sweep\n{/*0.8 one run per point (n = 1): no error bars}"
 unset key
 set xlabel "weight decay"
 set logscale x
@@ -79,7 +79,7 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title "Figure 4 twin: weight-decay sweep\n{/*0.8 one run per point (n = 1): no error bars}"
+set multiplot title "Twin of paper Figure 4: weight-decay sweep\n{/*0.8 one run per point (n = 1): no error bars}"
 unset key
 set xlabel "weight decay"
 set logscale x

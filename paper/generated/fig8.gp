@@ -6,7 +6,7 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title "Figure 8 twin: decay update interval (total hours on the right axis)\n{/*0.8 label above a bar: the leftmost bar's value, the others' difference to it}"
+set multiplot title "Twin of paper Figure 8: decay update interval (total hours on the right axis)\n{/*0.8 label above a bar: the leftmost bar's value, the others' difference to it}"
 unset key
 set style fill solid 0.75 border -1
 set boxwidth 0.6
@@ -68,7 +68,7 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title "Figure 8 twin: decay update interval (total hours on the right axis)\n{/*0.8 label above a bar: the leftmost bar's value, the others' difference to it}"
+set multiplot title "Twin of paper Figure 8: decay update interval (total hours on the right axis)\n{/*0.8 label above a bar: the leftmost bar's value, the others' difference to it}"
 unset key
 set style fill solid 0.75 border -1
 set boxwidth 0.6

@@ -6,7 +6,7 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title "Table 2 twin (tiny): training loss and validation perplexity (wd 1e-5)"
+set multiplot title "Twin of paper Table 2 (tiny): training loss and validation perplexity (wd 1e-5)"
 unset key
 set xlabel "update"
 set ylabel "training loss"
@@ -51,7 +51,7 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title "Table 2 twin (tiny): training loss and validation perplexity (wd 1e-5)"
+set multiplot title "Twin of paper Table 2 (tiny): training loss and validation perplexity (wd 1e-5)"
 unset key
 set xlabel "update"
 set ylabel "training loss"
