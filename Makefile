@@ -4,9 +4,11 @@ CFLAGS  ?= -O3 -march=native
 # Open MPI (engine/dist/): include and link flags as its compiler wrapper reports them.
 MPI_INC := $(shell mpicc --showme:compile 2>/dev/null || pkg-config --cflags ompi-c)
 MPI_LIB := $(shell mpicc --showme:link 2>/dev/null || pkg-config --libs ompi-c)
-# engine/<concern>/ directories: every header is found by its bare name; tests/check_layers.sh keeps
+# OpenBLAS's cblas.h (a Debian alternative under the multiarch include directory, on any architecture).
+BLAS_INC := $(shell pkg-config --cflags openblas 2>/dev/null)
+# engine/<concern>/ directories: every header is found by its bare name; tests/e2e_layers.sh keeps
 # each concern to the ones below it.
-INC     := $(patsubst %/,-I%,$(sort $(wildcard engine/*/))) -Ianalysis -I/usr/include/x86_64-linux-gnu $(MPI_INC)
+INC     := $(patsubst %/,-I%,$(sort $(wildcard engine/*/))) $(BLAS_INC) $(MPI_INC)
 # -fno-trapping-math: we never read floating-point exception flags, and without it GCC keeps the
 # clamps in exp_fast as branches, so the softmax, cross-entropy and SwiGLU loops stay scalar (they
 # were a third of a tiny model's step). Arithmetic is not reassociated: only `omp simd` loops change.
@@ -39,16 +41,20 @@ PORT_BIN := $(BUILD)/tests/portable/test_gram $(BUILD)/tests/portable/test_tridi
 PORT_SRC := engine/spectra/gram.c engine/spectra/tridiag.c engine/base/common.c
 BIN      := $(if $(filter 1,$(SAN)),$(BUILD)/alphadecay,bin/alphadecay)
 
-.PHONY: all test run data bench paper deps clean _test _run _data _bench _paper
+.PHONY: all test run data bench paper deps clean format-check _test _run _data _bench _paper
 all: $(BIN)
 
-$(BUILD)/%.o: %.c $(HDR) Makefile
+# The layers (docs/architecture.md): analysis/ headers are reachable only from the command layer
+# (engine/cli/) and the tests; analysis/ finds its own headers beside its files.
+$(BUILD)/engine/cli/%.o: CFLAGS += -Ianalysis
+# Each object depends on the headers it includes (-MMD: the compiler writes them to a .d file beside it).
+$(BUILD)/%.o: %.c Makefile
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/%.o: %.cc $(HDR) Makefile
+$(BUILD)/%.o: %.cc Makefile
 	@mkdir -p $(dir $@)
-	$(CXX) $(CXXFLAGS) -c $< -o $@
+	$(CXX) $(CXXFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/libalphadecay.a: $(LIB_OBJ)
 	@rm -f $@
@@ -58,13 +64,15 @@ $(BIN): $(BUILD)/engine/cli/main.o $(BUILD)/libalphadecay.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(BUILD)/libalphadecay.a
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libalphadecay.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests $< $(BUILD)/libalphadecay.a $(LDFLAGS) $(LDLIBS) -o $@
+	$(CC) $(CFLAGS) -Itests -Ianalysis -MMD -MP -MF $@.d $< $(BUILD)/libalphadecay.a $(LDFLAGS) $(LDLIBS) -o $@
 
 $(BUILD)/tests/portable/%: tests/%.c $(wildcard tests/*.h) $(PORT_SRC) $(HDR)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -mno-avx512f -Itests $< $(PORT_SRC) $(LDFLAGS) $(LDLIBS) -o $@
+	$(CC) $(CFLAGS) -mno-avx512f -Itests -Ianalysis $< $(PORT_SRC) $(LDFLAGS) $(LDLIBS) -o $@
+
+-include $(LIB_OBJ:.o=.d) $(BUILD)/engine/cli/main.d $(TEST_BIN:=.d)
 
 # The README's commands first install any missing Debian package (scripts/deps.sh, as root), then
 # build and do their job; the underscored targets do the job alone.
@@ -90,6 +98,13 @@ _paper: $(BIN)
 
 deps:
 	@bash scripts/deps.sh
+
+# The sources against .clang-format (Debian's clang-format): names every file that differs, exit 1.
+# Not part of `make test`.
+FMT_SRC := $(SRC) $(HDR) $(CXX_SRC) $(wildcard tests/*.c tests/*.h)
+format-check:
+	@command -v clang-format >/dev/null || { echo "format-check: clang-format is not installed (Debian package clang-format)"; exit 1; }
+	@bad=0; for f in $(FMT_SRC); do clang-format "$$f" | cmp -s "$$f" - || { echo "format-check: $$f differs from .clang-format"; bad=1; }; done; exit $$bad
 
 clean:
 	rm -rf build build-san bin

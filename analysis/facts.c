@@ -50,7 +50,7 @@ static int cell_stat(const Cell *c, const char *stat, double *v) {
 
 static int col_matches(const Sel *col, const char *l) {
     char full[200];
-    strfmt(full, sizeof full, "%s%s%s", col->group, col->group[0] ? " " : "", col->label);
+    kv_strfmt(full, sizeof full, "%s%s%s", col->group, col->group[0] ? " " : "", col->label);
     return !strcmp(col->label, l) || !strcmp(full, l);
 }
 
@@ -205,7 +205,7 @@ static void eval_number(const Table *t, const Fact *n, Facts *f) {
 static int eval_term(const Table *t, int r, int c, const char *term, char *why, size_t cap) {
     char lhs[32], op[4], rhs[256];
     if (sscanf(term, " %31[a-z_] %3[<>=] %255[^\n]", lhs, op, rhs) != 3) {
-        strfmt(why, cap, "cannot read \"%s\" (STAT OP VALUE)", term);
+        kv_strfmt(why, cap, "cannot read \"%s\" (STAT OP VALUE)", term);
         return -2;
     }
     size_t l = strlen(rhs);
@@ -215,32 +215,32 @@ static int eval_term(const Table *t, int r, int c, const char *term, char *why, 
     const char *br = strchr(rhs, '[');
     if (br && rhs[l - 1] == ']') {
         char stat[32], row[96], col[200] = "";
-        strfmt(stat, sizeof stat, "%.*s", (int)(br - rhs), rhs);
-        strfmt(row, sizeof row, "%.*s", (int)(rhs + l - 1 - br - 1), br + 1);
+        kv_strfmt(stat, sizeof stat, "%.*s", (int)(br - rhs), rhs);
+        kv_strfmt(row, sizeof row, "%.*s", (int)(rhs + l - 1 - br - 1), br + 1);
         char *bar = strchr(row, '|');
-        if (bar) *bar = 0, strfmt(col, sizeof col, "%s", bar + 1);
+        if (bar) *bar = 0, kv_strfmt(col, sizeof col, "%s", bar + 1);
         int rr = row[0] ? row_index(t->spec, row) : r, cc = col[0] ? col_index(t->spec, col) : c; /* "" = this cell's */
         if (rr < 0 || cc < 0) {
-            strfmt(why, cap, "\"%s\" names no %s of the table", rhs, rr < 0 ? "row" : "column");
+            kv_strfmt(why, cap, "\"%s\" names no %s of the table", rhs, rr < 0 ? "row" : "column");
             return -2;
         }
         if (cell_stat(table_cell(t, rr, cc), stat, &b)) return -1;
-    } else if (parse_number(rhs, &b)) {
-        strfmt(why, cap, "\"%s\" is neither a number nor STAT[ROW]", rhs);
+    } else if (kv_parse_number(rhs, &b)) {
+        kv_strfmt(why, cap, "\"%s\" is neither a number nor STAT[ROW]", rhs);
         return -2;
     }
     if (!strcmp(op, "<")) return a < b;
     if (!strcmp(op, "<=")) return a <= b;
     if (!strcmp(op, ">")) return a > b;
     if (!strcmp(op, ">=")) return a >= b;
-    strfmt(why, cap, "unknown operator \"%s\"", op);
+    kv_strfmt(why, cap, "unknown operator \"%s\"", op);
     return -2;
 }
 
 /* A conjunction "TERM and TERM ..." at a cell: 1, 0, -1 (some term undefined), -2 malformed. */
 static int eval_and(const Table *t, int r, int c, const char *holds, char *why, size_t cap) {
     char buf[256];
-    strfmt(buf, sizeof buf, "%s", holds);
+    kv_strfmt(buf, sizeof buf, "%s", holds);
     int res = 1;
     for (char *p = buf; p;) {
         char *and = strstr(p, " and ");
@@ -257,7 +257,7 @@ static int eval_and(const Table *t, int r, int c, const char *holds, char *why, 
 /* The whole condition, conjunctions joined by "or": 1, 0, -1 (no alternative defined), -2 malformed. */
 static int eval_cond(const Table *t, int r, int c, const char *holds, char *why, size_t cap) {
     char buf[256];
-    strfmt(buf, sizeof buf, "%s", holds);
+    kv_strfmt(buf, sizeof buf, "%s", holds);
     int res = -1;
     for (char *p = buf; p;) {
         char *or = strstr(p, " or ");

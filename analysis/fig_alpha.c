@@ -188,8 +188,8 @@ int fig_alpha_steps(Fig *f, StrBuf *body, Err *e) {
         }
         sb_free(&d);
         nmax = used > nmax ? used : nmax;
-        if (!used) strfmt(sub, sizeof sub, "no completed run with alphas");
-        else strfmt(sub, sizeof sub, "n = %d%s", used, spectra ? "; first and final spectra only (dashed)" : "; decay.jsonl");
+        if (!used) kv_strfmt(sub, sizeof sub, "no completed run with alphas");
+        else kv_strfmt(sub, sizeof sub, "n = %d%s", used, spectra ? "; first and final spectra only (dashed)" : "; decay.jsonl");
         sb_printf(&pan[i], "set title ");
         gp_title(&pan[i], s->rows[i].label, sub);
         sb_printf(&pan[i], "\n");
@@ -220,7 +220,7 @@ int fig_alpha_steps(Fig *f, StrBuf *body, Err *e) {
     Key key = {0};
     for (int t = 0; t < AT_TYPES; t++) {
         char style[64];
-        strfmt(style, sizeof style, "linespoints lw 2 pt 7 ps 0.6 lc rgb \"%s\"", FIG_COLORS[t]);
+        kv_strfmt(style, sizeof style, "linespoints lw 2 pt 7 ps 0.6 lc rgb \"%s\"", FIG_COLORS[t]);
         key_add(&key, style, AT_NAMES[t]);
     }
     if (nmax > 1) key_add(&key, "filledcurves fs transparent solid 0.15 noborder lc rgb \"#777777\"", "band: +- std over seeds");

@@ -108,9 +108,9 @@ int fig_curves(Fig *f, StrBuf *body, Err *e) {
         if (!drawn) continue;
         char style[64], title[160], nt[32];
         fig_n_text(nt, sizeof nt, used, used);
-        if (used > 1) strfmt(title, sizeof title, "%s (mean, %s)", s->rows[i].label, nt);
-        else strfmt(title, sizeof title, "%s (%s)", s->rows[i].label, nt);
-        strfmt(style, sizeof style, "lines lw 2 lc rgb \"%s\"", color);
+        if (used > 1) kv_strfmt(title, sizeof title, "%s (mean, %s)", s->rows[i].label, nt);
+        else kv_strfmt(title, sizeof title, "%s (%s)", s->rows[i].label, nt);
+        kv_strfmt(style, sizeof style, "lines lw 2 lc rgb \"%s\"", color);
         key_add(&key, style, title);
         nmin = used < nmin ? used : nmin;
         nmax = used > nmax ? used : nmax;
@@ -153,7 +153,7 @@ int fig_curves(Fig *f, StrBuf *body, Err *e) {
 static Spec *spec_variant(const Spec *s, const char *metric) {
     Spec *c = xcalloc(1, sizeof *c);
     *c = *s;
-    if (metric && metric[0]) strfmt(c->metric, sizeof c->metric, "%s", metric);
+    if (metric && metric[0]) kv_strfmt(c->metric, sizeof c->metric, "%s", metric);
     for (int i = 0; i < c->ncols; i++) c->cols[i].metric[0] = 0;
     if (!c->ncols) {
         c->ncols = 1;
@@ -168,6 +168,7 @@ static Spec *spec_variant(const Spec *s, const char *metric) {
 static const char *metric_label(const char *m) {
     if (!strcmp(m, "val_ppl")) return "validation perplexity";
     if (!strcmp(m, "val_loss")) return "validation loss";
+    if (!strcmp(m, "test_ppl")) return "final test perplexity";
     if (!strcmp(m, "fit_seconds_per_call")) return "seconds per decay update";
     if (!strcmp(m, "wall_hours")) return "total hours";
     if (!strcmp(m, "wall_seconds")) return "total seconds";
@@ -199,9 +200,9 @@ static int bars_panel_data(const Fig *f, const Table *t, const Table *t2, int c,
         *any_y2 |= t2 && table_cell(t2, r, c)->n > 0;
         char lab[64];
         int dg = cell->digits;
-        if (!cell->n) strfmt(lab, sizeof lab, "%s", cell->nruns ? "failed" : "–");
-        else if (r == 0 || isnan(base)) strfmt(lab, sizeof lab, "%.*f", dg, cell->mean);
-        else strfmt(lab, sizeof lab, "%+.*f", dg, cell->mean - base);
+        if (!cell->n) kv_strfmt(lab, sizeof lab, "%s", cell->nruns ? "failed" : "–");
+        else if (r == 0 || isnan(base)) kv_strfmt(lab, sizeof lab, "%.*f", dg, cell->mean);
+        else kv_strfmt(lab, sizeof lab, "%+.*f", dg, cell->mean - base);
         double y2 = t2 && table_cell(t2, r, c)->n ? table_cell(t2, r, c)->mean : NAN;
         double ylab = cell->n ? cell->mean + (cell->n > 1 ? cell->sd : 0) : (isfinite(*lo) ? *lo : 0);
         sb_printf(&d, "%d %.10g %.10g %d %.10g %.10g ", r, cell->n ? cell->mean : NAN, cell->n > 1 ? cell->sd : 0, cell->n,
@@ -277,13 +278,13 @@ int fig_bars(Fig *f, StrBuf *body, Err *e) {
     }
     char title[256], nt[32];
     fig_n_text(nt, sizeof nt, nmax ? nmin : 0, nmax);
-    if (nmax > 1) strfmt(title, sizeof title, "%s: mean +- std over seeds (%s per bar)", metric_label(sm->metric), nt);
-    else strfmt(title, sizeof title, "%s (%s per bar: no error bars)", metric_label(sm->metric), nt);
+    if (nmax > 1) kv_strfmt(title, sizeof title, "%s: mean +- std over seeds (%s per bar)", metric_label(sm->metric), nt);
+    else kv_strfmt(title, sizeof title, "%s (%s per bar: no error bars)", metric_label(sm->metric), nt);
     char style[96];
-    strfmt(style, sizeof style, "boxes fs solid 0.75 border -1 lc rgb \"%s\"", FIG_COLORS[0]);
+    kv_strfmt(style, sizeof style, "boxes fs solid 0.75 border -1 lc rgb \"%s\"", FIG_COLORS[0]);
     key_add(&key, style, title);
     if (any_y2) {
-        strfmt(style, sizeof style, "linespoints pt 7 lc rgb \"%s\"", FIG_COLORS[1]);
+        kv_strfmt(style, sizeof style, "linespoints pt 7 lc rgb \"%s\"", FIG_COLORS[1]);
         key_add(&key, style, metric_label(s2->metric));
     }
     const Key *keys[1] = {&key};
@@ -343,7 +344,7 @@ static int wd_x_values(const Fig *f, const char *xk, char **xs, Err *e) {
         for (int i = 0; i < n; i++) {
             const char *v = run_coord(&f->rs->runs[idx[i]], xk);
             int seen = !v;
-            for (int j = 0; j < nx && !seen; j++) seen = value_equal(xs[j], v);
+            for (int j = 0; j < nx && !seen; j++) seen = kv_value_equal(xs[j], v);
             if (!seen && nx < SPEC_MAX_SEL) {
                 xs[nx] = xcalloc(strlen(v) + 1, 1);
                 strcpy(xs[nx++], v);
@@ -362,10 +363,10 @@ static Spec *wd_spec(const Spec *s, const char *xk, char *const *xs, int nx) {
     for (int i = 0; i < nx; i++) {
         memset(&c->cols[i], 0, sizeof c->cols[i]);
         c->cols[i].digits = -1;
-        strfmt(c->cols[i].label, sizeof c->cols[i].label, "%s", xs[i]);
+        kv_strfmt(c->cols[i].label, sizeof c->cols[i].label, "%s", xs[i]);
         c->cols[i].where.n = 1;
-        strfmt(c->cols[i].where.c[0].key, sizeof c->cols[i].where.c[0].key, "%s", xk);
-        strfmt(c->cols[i].where.c[0].vals[0], sizeof c->cols[i].where.c[0].vals[0], "%s", xs[i]);
+        kv_strfmt(c->cols[i].where.c[0].key, sizeof c->cols[i].where.c[0].key, "%s", xk);
+        kv_strfmt(c->cols[i].where.c[0].vals[0], sizeof c->cols[i].where.c[0].vals[0], "%s", xs[i]);
         c->cols[i].where.c[0].nvals = 1;
     }
     return c;
@@ -433,7 +434,7 @@ static int wd_positions(const Fig *f, const Spec *c, char *const *xs, int nx, Wd
     const Spec *s = f->spec;
     if (!s->x_metric[0]) {
         for (int r = 0; r < c->nrows; r++)
-            for (int i = 0; i < nx; i++) strfmt(pos[r * nx + i].x, sizeof pos->x, "%s", xs[i]);
+            for (int i = 0; i < nx; i++) kv_strfmt(pos[r * nx + i].x, sizeof pos->x, "%s", xs[i]);
         return 0;
     }
     Spec *cx = spec_variant(c, s->x_metric);
@@ -442,7 +443,7 @@ static int wd_positions(const Fig *f, const Spec *c, char *const *xs, int nx, Wd
     for (int r = 0; !rc && r < c->nrows; r++)
         for (int i = 0; i < nx; i++) {
             const Cell *cell = table_cell(&tx, r, i);
-            if (cell->n) strfmt(pos[r * nx + i].x, sizeof pos->x, "%.6g", cell->mean);
+            if (cell->n) kv_strfmt(pos[r * nx + i].x, sizeof pos->x, "%.6g", cell->mean);
             pos[r * nx + i].sd = cell->n > 1 ? cell->sd : 0;
         }
     table_free(&tx);
@@ -507,7 +508,7 @@ static int wd_series(const Fig *f, const Spec *c, const Table *t, int r, const W
                   left->len ? ", " : "plot ", rel,
                   s->x_metric[0] ? "5:($4 > 1 ? $3 : 0) with xyerrorbars" : "($4 > 1 ? $3 : NaN) with yerrorbars", color, rel,
                   color);
-        strfmt(style, sizeof style, "linespoints lw 2 pt 7 lc rgb \"%s\"", color);
+        kv_strfmt(style, sizeof style, "linespoints lw 2 pt 7 lc rgb \"%s\"", color);
         key_add(kl, style, s->rows[r].label);
     }
     if (relr[0]) {
@@ -515,9 +516,9 @@ static int wd_series(const Fig *f, const Spec *c, const Table *t, int r, const W
         sb_printf(left, "%s\"%s\" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.15 noborder lc rgb \"%s\" "
                         "notitle, \"%s\" using 1:2 with lines lw 2 dt 2 lc rgb \"%s\" notitle",
                   left->len ? ", " : "plot ", relr, color, relr, color);
-        strfmt(style, sizeof style, "lines lw 2 dt 2 lc rgb \"%s\"", color);
+        kv_strfmt(style, sizeof style, "lines lw 2 dt 2 lc rgb \"%s\"", color);
         /* one WD=0 line is the baseline of every series: no series name in front of it */
-        strfmt(title, sizeof title, "%s%sWD=0%s", ref_prefix ? s->rows[r].label : "", ref_prefix ? ": " : "",
+        kv_strfmt(title, sizeof title, "%s%sWD=0%s", ref_prefix ? s->rows[r].label : "", ref_prefix ? ": " : "",
                refn > 1 ? " (band +- std)" : "");
         key_add(kl, style, title);
     }
@@ -622,7 +623,7 @@ int fig_wd_sweep(Fig *f, StrBuf *body, Err *e) {
     }
     for (int g = 0; g < 3; g++) {
         char style[64];
-        strfmt(style, sizeof style, "lines lw 2 lc rgb \"%s\"", FIG_COLORS[g]);
+        kv_strfmt(style, sizeof style, "lines lw 2 lc rgb \"%s\"", FIG_COLORS[g]);
         key_add(&kr, style, GROUP_NAMES[g]);
     }
     for (int r = 0; r < t.nrows && r < 2; r++)
@@ -632,9 +633,9 @@ int fig_wd_sweep(Fig *f, StrBuf *body, Err *e) {
     char sub[128], nt[32];
     fig_n_text(nt, sizeof nt, nmin, nmax);
     if (nmax > 1 && s->x_metric[0])
-        strfmt(sub, sizeof sub, "points: mean +- std over seeds of both coordinates (%s per point)", nt);
-    else if (nmax > 1) strfmt(sub, sizeof sub, "points: mean +- std over seeds (%s per point)", nt);
-    else strfmt(sub, sizeof sub, "one run per point (%s): no error bars", nt);
+        kv_strfmt(sub, sizeof sub, "points: mean +- std over seeds of both coordinates (%s per point)", nt);
+    else if (nmax > 1) kv_strfmt(sub, sizeof sub, "points: mean +- std over seeds (%s per point)", nt);
+    else kv_strfmt(sub, sizeof sub, "one run per point (%s): no error bars", nt);
     const Key *keys[2] = {&kl, &kr};
     int span[2] = {1, 1};
     Grid g;

@@ -67,7 +67,7 @@ int fig_module_wd(Fig *f, StrBuf *body, Err *e) {
     kv_num(&r->cfg, "decay.weight_decay", &eta);
     sb_printf(body, "set title ");
     char sub[512];
-    strfmt(sub, sizeof sub, "run %s, update %.0f; dashed: the uniform decay", r->name, step);
+    kv_strfmt(sub, sizeof sub, "run %s, update %.0f; dashed: the uniform decay", r->name, step);
     gp_title(body, s->title[0] ? s->title : s->name, sub);
     sb_printf(body, "\nset style fill solid 0.8 border -1\nset boxwidth 0.9\nset ylabel \"weight decay\"\n"
                     "set y2label \"alpha\"\nset y2tics\nset ytics nomirror\nset format y \"%%.1e\"\n"
@@ -153,11 +153,11 @@ int fig_esd(Fig *f, StrBuf *body, Err *e) {
     char style[96];
     StrBuf sub = {0};
     for (int i = 0; i < ns; i++) {
-        strfmt(style, sizeof style, "boxes fs transparent solid 0.35 noborder lc rgb \"%s\"", colors[i]);
+        kv_strfmt(style, sizeof style, "boxes fs transparent solid 0.35 noborder lc rgb \"%s\"", colors[i]);
         key_add(&key, style, s->rows[i].label);
-        strfmt(style, sizeof style, "lines lw 2 dt %d lc rgb \"%s\"", i + 1, colors[i]);
+        kv_strfmt(style, sizeof style, "lines lw 2 dt %d lc rgb \"%s\"", i + 1, colors[i]);
         char t[160];
-        strfmt(t, sizeof t, "%s: power-law fit", s->rows[i].label);
+        kv_strfmt(t, sizeof t, "%s: power-law fit", s->rows[i].label);
         key_add(&key, style, t);
         sb_printf(&sub, "%s%s", i ? " / " : "alpha in each panel: ", s->rows[i].label);
     }
@@ -165,7 +165,7 @@ int fig_esd(Fig *f, StrBuf *body, Err *e) {
     int span[1] = {(nt + 1) / 2};
     Grid g;
     char title[512];
-    strfmt(title, sizeof title, "%s (layer %d, %s spectra)", s->title[0] ? s->title : s->name, layer, s->step);
+    kv_strfmt(title, sizeof title, "%s (layer %d, %s spectra)", s->title[0] ? s->title : s->name, layer, s->step);
     gp_grid_begin(f, body, title, sb_str(&sub), 2, (nt + 1) / 2, keys, span, 1, &g);
     sb_free(&sub);
     sb_printf(body, "set logscale xy\nset format x \"10^{%%L}\"\nset format y \"10^{%%L}\"\nset xlabel \"eigenvalue of W^TW\"\n"

@@ -58,17 +58,17 @@ const char *kv_get(const KVList *l, const char *key) {
 
 int kv_num(const KVList *l, const char *key, double *out) {
     const char *v = kv_get(l, key);
-    return v ? parse_number(v, out) : -1;
+    return v ? kv_parse_number(v, out) : -1;
 }
 
-void strfmt(char *dst, size_t n, const char *fmt, ...) {
+void kv_strfmt(char *dst, size_t n, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(dst, n, fmt, ap);
     va_end(ap);
 }
 
-int parse_number(const char *s, double *out) {
+int kv_parse_number(const char *s, double *out) {
     while (isspace((unsigned char)*s)) s++;
     if (!*s) return -1;
     /* the spellings Python's json and C's printf use for non-finite values */
@@ -86,9 +86,9 @@ int parse_number(const char *s, double *out) {
     return 0;
 }
 
-int value_equal(const char *a, const char *b) {
+int kv_value_equal(const char *a, const char *b) {
     double x, y;
-    if (parse_number(a, &x) == 0 && parse_number(b, &y) == 0) {
+    if (kv_parse_number(a, &x) == 0 && kv_parse_number(b, &y) == 0) {
         if (isnan(x) || isnan(y)) return isnan(x) && isnan(y);
         double s = fmax(fabs(x), fabs(y));
         return fabs(x - y) <= 1e-9 * s;

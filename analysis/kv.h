@@ -31,13 +31,13 @@ const char *kv_get(const KVList *l, const char *key);          /* NULL when abse
 int kv_num(const KVList *l, const char *key, double *out);
 
 /* snprintf into a fixed buffer, truncating quietly (labels and messages, never data). */
-void strfmt(char *dst, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void kv_strfmt(char *dst, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Text -> double, whole string must be a number (leading/trailing blanks allowed). */
-int parse_number(const char *s, double *out);
+int kv_parse_number(const char *s, double *out);
 /* Equality the way a grid coordinate is meant: both numbers -> |a-b| <= 1e-9 max(|a|,|b|),
  * otherwise exact text. So "1e-5", "1e-05" and "0.00001" are equal. */
-int value_equal(const char *a, const char *b);
+int kv_value_equal(const char *a, const char *b);
 
 /* One flat JSON object (numbers and strings as their text, true/false/null as words) from text;
  * nested objects or arrays are an error. `where` names the source for messages. "null" is what the
@@ -50,10 +50,10 @@ void jsonl_free(KVList *recs, int n);
 
 /* A YAML file of nested mappings -> dotted keys; a sequence of scalars becomes "[a, b]" and a
  * sequence of mappings "key.0.sub", "key.1.sub". Errors name FILE:LINE:COL. */
-int yaml_flatten_file(const char *path, KVList *out, Err *e);
+int kv_yaml_flatten(const char *path, KVList *out, Err *e);
 
 /* Loads the YAML file into *doc (the caller deletes it); -1 with "PATH: cannot open" or
  * "PATH:LINE:COL: problem". */
-int yaml_load_file(const char *path, yaml_document_t *doc, Err *e);
+int kv_yaml_load(const char *path, yaml_document_t *doc, Err *e);
 
 #endif

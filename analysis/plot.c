@@ -115,8 +115,8 @@ void gp_log_tics(StrBuf *b, const char *axis, double lo, double hi) {
 }
 
 void fig_n_text(char *dst, size_t cap, int nmin, int nmax) {
-    if (nmin == nmax) strfmt(dst, cap, "n = %d", nmin);
-    else strfmt(dst, cap, "n = %d-%d", nmin, nmax);
+    if (nmin == nmax) kv_strfmt(dst, cap, "n = %d", nmin);
+    else kv_strfmt(dst, cap, "n = %d-%d", nmin, nmax);
 }
 
 void gp_empty_panel(StrBuf *b, const char *msg) {
@@ -128,8 +128,8 @@ void gp_empty_panel(StrBuf *b, const char *msg) {
 
 int fig_data(const Fig *f, const char *suffix, const StrBuf *text, char *rel, size_t cap, Err *e) {
     char path[AD_PATH_MAX];
-    strfmt(rel, cap, "%s_%s.dat", f->spec->name, suffix);
-    strfmt(path, sizeof path, "%s/%s", f->out_dir, rel);
+    kv_strfmt(rel, cap, "%s_%s.dat", f->spec->name, suffix);
+    kv_strfmt(path, sizeof path, "%s/%s", f->out_dir, rel);
     return write_file_atomic(path, text->p ? text->p : "", text->len, e);
 }
 
@@ -156,7 +156,7 @@ int figure_render(const Fig *f, const StrBuf *body, Err *e) {
         sb_printf(&gp, "%s\nunset multiplot\nset output\n", body->p ? body->p : "");
     }
     char path[AD_PATH_MAX];
-    strfmt(path, sizeof path, "%s/%s.gp", f->out_dir, s->name);
+    kv_strfmt(path, sizeof path, "%s/%s.gp", f->out_dir, s->name);
     int rc = write_file_atomic(path, gp.p, gp.len, e);
     sb_free(&gp);
     if (rc) return -1;
@@ -170,13 +170,13 @@ int figure_render(const Fig *f, const StrBuf *body, Err *e) {
                            "(install gnuplot-nox or gnuplot-qt with cairo)\n", s->name);
     /* "reset session" needs gnuplot >= 5.2; the terminal is set before it and survives it */
     char gp_name[AD_PATH_MAX], log_name[AD_PATH_MAX];
-    strfmt(gp_name, sizeof gp_name, "%s.gp", s->name);
-    strfmt(log_name, sizeof log_name, "%s.gnuplot.log", s->name);
+    kv_strfmt(gp_name, sizeof gp_name, "%s.gp", s->name);
+    kv_strfmt(log_name, sizeof log_name, "%s.gnuplot.log", s->name);
     char *argv[] = {"gnuplot", gp_name, NULL};
     if (run_argv(argv, f->out_dir, log_name, NULL, 0, NULL) != 0) {
         char log[AD_PATH_MAX], *text = NULL;
         size_t len;
-        strfmt(log, sizeof log, "%s/%s.gnuplot.log", f->out_dir, s->name);
+        kv_strfmt(log, sizeof log, "%s/%s.gnuplot.log", f->out_dir, s->name);
         Err e2;
         const char *tail = "";
         if (read_file(log, &text, &len, &e2) == 0) {
@@ -190,7 +190,7 @@ int figure_render(const Fig *f, const StrBuf *body, Err *e) {
         free(text);
         return -1;
     }
-    strfmt(path, sizeof path, "%s/%s.gnuplot.log", f->out_dir, s->name);
+    kv_strfmt(path, sizeof path, "%s/%s.gnuplot.log", f->out_dir, s->name);
     remove(path);
     return 0;
 }

@@ -43,8 +43,8 @@ static void usage(FILE *f) {
 }
 
 static void path_join(char *dst, size_t cap, const char *root, const char *p) {
-    if (p[0] == '/' || !strcmp(root, ".")) strfmt(dst, cap, "%s", p);
-    else strfmt(dst, cap, "%s/%s", root, p);
+    if (p[0] == '/' || !strcmp(root, ".")) kv_strfmt(dst, cap, "%s", p);
+    else kv_strfmt(dst, cap, "%s/%s", root, p);
 }
 
 static int is_dir(const char *p) {
@@ -64,7 +64,7 @@ static void print_warnings(const char *text) {
 
 static int write_out(const char *dir, const char *name, const char *ext, const StrBuf *b, Err *e) {
     char path[AD_PATH_MAX];
-    strfmt(path, sizeof path, "%s/%s.%s", dir, name, ext);
+    kv_strfmt(path, sizeof path, "%s/%s.%s", dir, name, ext);
     return write_file_atomic(path, b->p ? b->p : "", b->len, e);
 }
 
@@ -138,7 +138,7 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *
 
 static int do_all(const Opts *o) {
     char dir[AD_PATH_MAX];
-    if (o->specs) strfmt(dir, sizeof dir, "%s", o->specs);
+    if (o->specs) kv_strfmt(dir, sizeof dir, "%s", o->specs);
     else path_join(dir, sizeof dir, o->root, "analysis/specs");
     DIR *d = opendir(dir);
     if (!d) {
@@ -162,7 +162,7 @@ static int do_all(const Opts *o) {
     facts_begin(&facts);
     for (int i = 0; i < n; i++) {
         char path[AD_PATH_MAX];
-        strfmt(path, sizeof path, "%s/%s", dir, names[i]);
+        kv_strfmt(path, sizeof path, "%s/%s", dir, names[i]);
         int rc = do_spec(path, o, 1, 1, 1, &facts);
         failed += rc == 1;
         skipped += rc == 2;
@@ -197,7 +197,7 @@ static int do_index(const char *results, const Opts *o) {
     }
     StrBuf b = {0};
     char root[AD_PATH_MAX];
-    strfmt(root, sizeof root, "%s", results);
+    kv_strfmt(root, sizeof root, "%s", results);
     size_t l = strlen(root);
     while (l > 1 && root[l - 1] == '/') root[--l] = 0;
     index_csv(&rs, root, &b);

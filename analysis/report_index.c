@@ -44,7 +44,7 @@ void index_csv(const RunSet *rs, const char *root, StrBuf *b) {
             for (int j = 0; j < rs->n && !differs; j++) {
                 if (!rs->runs[j].cfg.n) continue;
                 const char *o = kv_get(&rs->runs[j].cfg, key);
-                differs = !o || !value_equal(o, val);
+                differs = !o || !kv_value_equal(o, val);
             }
             if (!differs) continue;
             if (nv == cap) {

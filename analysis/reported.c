@@ -52,8 +52,8 @@ int reported_load(Reported *r, const char *path, Err *e) {
                     return err_set(e, "%s:%d: expected 8 comma-separated fields", path, lineno);
                 }
                 if (comma) *comma = 0;
-                if (k < REP_NCOLS) strfmt(row->f[k], sizeof row->f[k], "%s", p);
-                else if (parse_number(p, &row->value)) {
+                if (k < REP_NCOLS) kv_strfmt(row->f[k], sizeof row->f[k], "%s", p);
+                else if (kv_parse_number(p, &row->value)) {
                     free(buf);
                     reported_free(r);
                     return err_set(e, "%s:%d: value \"%s\" is not a number", path, lineno, p);
@@ -75,7 +75,7 @@ void reported_free(Reported *r) {
 
 /* "a=1;*" matches "a=1" and "a=1;anything": a variant named by its first keys only. */
 static int field_match(int col, const char *have, const char *want) {
-    if (col == 3) return value_equal(have, want);
+    if (col == 3) return kv_value_equal(have, want);
     size_t n = strlen(want);
     if (n >= 2 && !strcmp(want + n - 2, ";*"))
         return !strncmp(have, want, n - 2) && (have[n - 2] == 0 || have[n - 2] == ';');

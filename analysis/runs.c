@@ -22,11 +22,11 @@ static void base_names(Run *r) {
     size_t n = strlen(tmp);
     while (n > 1 && tmp[n - 1] == '/') tmp[--n] = 0;
     char *s = strrchr(tmp, '/');
-    strfmt(r->name, sizeof r->name, "%s", s ? s + 1 : tmp);
+    kv_strfmt(r->name, sizeof r->name, "%s", s ? s + 1 : tmp);
     if (s) {
         *s = 0;
         char *t = strrchr(tmp, '/');
-        strfmt(r->sweep, sizeof r->sweep, "%s", t ? t + 1 : tmp);
+        kv_strfmt(r->sweep, sizeof r->sweep, "%s", t ? t + 1 : tmp);
     } else {
         r->sweep[0] = 0;
     }
@@ -57,7 +57,7 @@ static double json_num_or_nan(const Json *o, const char *key) {
 }
 
 static void set_problem(Run *r, const char *msg) {
-    if (!r->problem[0]) strfmt(r->problem, sizeof r->problem, "%s", msg);
+    if (!r->problem[0]) kv_strfmt(r->problem, sizeof r->problem, "%s", msg);
 }
 
 static void set_unreadable(Run *r, const char *msg) {
@@ -86,7 +86,7 @@ void run_load(Run *r, const char *dir) {
     Err e = {{0}};
 
     rundir_path(path, sizeof path, dir, RUNDIR_CONFIG);
-    if (yaml_flatten_file(path, &r->cfg, &e)) {
+    if (kv_yaml_flatten(path, &r->cfg, &e)) {
         set_unreadable(r, e.msg);
         return;
     }
@@ -116,7 +116,7 @@ void run_load(Run *r, const char *dir) {
     /* no summary: a run in progress or killed; report how far its logs got. The sweep launcher
      * writes RUN/failed when train exited non-zero without a summary. */
     snprintf(r->status, sizeof r->status, "%s", rs == RUNDIR_FAILED ? "failed" : "partial");
-    if (rs == RUNDIR_FAILED) strfmt(r->problem, sizeof r->problem, "failed (sweep launcher): %s", why);
+    if (rs == RUNDIR_FAILED) kv_strfmt(r->problem, sizeof r->problem, "failed (sweep launcher): %s", why);
     KVList last;
     int rc = last_log_record(r, RUNDIR_METRICS, &last);
     if (rc < 0) return;
@@ -220,7 +220,7 @@ const char *run_coord(const Run *r, const char *key) {
 const char *const RUN_METRICS[] = {
     "val_ppl",     "val_loss",    "best_val_ppl", "train_loss", "wall_seconds", "wall_hours",
     "steps",       "tokens",      "peak_rss_mb",  "tok_per_s",  "fit_seconds_per_call", "decay_calls",
-    "mean_wd",     NULL,
+    "mean_wd",     "test_ppl",    "test_ppl_at_best", "best_val_step", NULL,
 };
 
 /* task.NAME.acc | task.NAME.acc_norm: from RUNDIR/tasks.json (`alphadecay eval-tasks --out`). */
@@ -234,7 +234,7 @@ static const char *task_field(const char *name, char *task, size_t cap) {
 
 int run_spectra(const Run *r, const char *which, SpectrumRec **recs, int *n, long *step, Err *e) {
     char dir[AD_PATH_MAX + 16];
-    strfmt(dir, sizeof dir, "%s/spectra", r->dir);
+    kv_strfmt(dir, sizeof dir, "%s/spectra", r->dir);
     DIR *d = opendir(dir);
     if (!d) {
         err_set(e, "%s: no spectra directory (run written before spectra were saved?)", r->dir);
@@ -254,7 +254,7 @@ int run_spectra(const Run *r, const char *which, SpectrumRec **recs, int *n, lon
         return 1;
     }
     char path[AD_PATH_MAX + 64];
-    strfmt(path, sizeof path, "%s/spectra_step%ld.bin", dir, best);
+    kv_strfmt(path, sizeof path, "%s/spectra_step%ld.bin", dir, best);
     *step = best;
     return esd_read_spectra(path, step, recs, n, e);
 }
@@ -320,7 +320,7 @@ static int module_metric(const Run *r, const char *type, int which, double *out,
     if (which == 2) {
         const char *wd = run_coord(r, "decay.weight_decay");
         double eta;
-        if (!wd || parse_number(wd, &eta) || eta <= 0) return err_set(e, "%s: wd_factor needs decay.weight_decay > 0", r->dir), 1;
+        if (!wd || kv_parse_number(wd, &eta) || eta <= 0) return err_set(e, "%s: wd_factor needs decay.weight_decay > 0", r->dir), 1;
         *out /= eta;
     }
     return 0;
@@ -418,6 +418,35 @@ static int series_mean(const Run *r, const char *file, const char *key, double *
     return 0;
 }
 
+/* The held-out test set (eval.test_tokens; docs/method.md, "Evaluation"): test_ppl at the last evaluation, or at the
+ * evaluation whose SELECTION perplexity is lowest (the first such, early stopping chosen on the selection set), or
+ * that evaluation's step (best_val_step). */
+static int test_metric(const Run *r, const char *metric, double *out, Err *e) {
+    double *x, *y, *tx, *ty;
+    int n, tn;
+    if (run_series(r, RUNDIR_EVAL, "step", "ppl", &x, &y, &n, e)) return -1;
+    if (run_series(r, RUNDIR_EVAL, "step", "test_ppl", &tx, &ty, &tn, e)) {
+        free(x);
+        free(y);
+        return -1;
+    }
+    int rc = 0, best = 0;
+    for (int i = 1; i < n; i++)
+        if (y[i] < y[best]) best = i;
+    if (!n || !tn) rc = err_set(e, "%s/%s: no test_ppl values (eval.test_tokens was 0)", r->dir, RUNDIR_EVAL);
+    else if (!strcmp(metric, "best_val_step")) *out = x[best];
+    else if (!strcmp(metric, "test_ppl")) *out = ty[tn - 1];
+    else {
+        int k = -1;
+        for (int i = 0; i < tn && k < 0; i++)
+            if (tx[i] == x[best]) k = i;
+        if (k < 0) rc = err_set(e, "%s/%s: no test_ppl at step %g", r->dir, RUNDIR_EVAL, x[best]);
+        else *out = ty[k];
+    }
+    free(x); free(y); free(tx); free(ty);
+    return rc;
+}
+
 int run_metric(const Run *r, const char *metric, double *out, Err *e) {
     if (!strcmp(r->status, "unreadable")) return err_set(e, "%s: unreadable: %s", r->dir, r->problem);
     if (!strcmp(metric, "val_ppl")) return have(r->val_ppl, r, metric, out, e);
@@ -433,6 +462,8 @@ int run_metric(const Run *r, const char *metric, double *out, Err *e) {
     if (!strcmp(metric, "peak_rss_mb")) return have(r->peak_rss_mb, r, metric, out, e);
     if (!strcmp(metric, "tok_per_s")) return have(r->tok_per_s, r, metric, out, e);
     if (!strcmp(metric, "best_val_ppl")) return series_extreme(r, RUNDIR_EVAL, "ppl", 1, 0, out, e);
+    if (!strcmp(metric, "test_ppl") || !strcmp(metric, "test_ppl_at_best")) return test_metric(r, metric, out, e);
+    if (!strcmp(metric, "best_val_step")) return test_metric(r, metric, out, e);
     /* the decay a method actually applied, averaged over training (size-weighted over tensors) */
     if (!strcmp(metric, "mean_wd")) return series_mean(r, RUNDIR_METRICS, "wd_mean", out, e);
     if (!strcmp(metric, "train_loss")) return series_extreme(r, RUNDIR_METRICS, "loss", 0, 1, out, e);

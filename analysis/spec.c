@@ -19,8 +19,8 @@ typedef struct {
 
 static int fail(Ctx *c, yaml_node_t *n, const char *fmt, const char *arg) {
     char msg[512];
-    strfmt(msg, sizeof msg, fmt, arg);
-    return yaml_node_err(c->e, c->path, n, "%s", msg);
+    kv_strfmt(msg, sizeof msg, fmt, arg);
+    return yamlerr_node(c->e, c->path, n, "%s", msg);
 }
 
 static yaml_node_t *node(Ctx *c, int id) { return yaml_document_get_node(c->doc, id); }
@@ -28,7 +28,7 @@ static yaml_node_t *node(Ctx *c, int id) { return yaml_document_get_node(c->doc,
 static int scalar(Ctx *c, yaml_node_t *n, char *dst, size_t cap, const char *what) {
     if (n->type != YAML_SCALAR_NODE) return fail(c, n, "%s must be a plain value", what);
     if (strlen((const char *)n->data.scalar.value) >= cap) return fail(c, n, "%s is too long", what);
-    strfmt(dst, cap, "%s", (const char *)n->data.scalar.value);
+    kv_strfmt(dst, cap, "%s", (const char *)n->data.scalar.value);
     return 0;
 }
 
@@ -46,7 +46,7 @@ static int check_keys(Ctx *c, yaml_node_t *map, const char *const *allowed, cons
         if (k->type != YAML_SCALAR_NODE) return fail(c, k, "%s: keys must be plain", where);
         if (!key_in((const char *)k->data.scalar.value, allowed)) {
             char msg[256];
-            strfmt(msg, sizeof msg, "unknown key \"%s\" in %s", (const char *)k->data.scalar.value, where);
+            kv_strfmt(msg, sizeof msg, "unknown key \"%s\" in %s", (const char *)k->data.scalar.value, where);
             return fail(c, k, "%s", msg);
         }
     }
@@ -71,7 +71,7 @@ static int get_int(Ctx *c, yaml_node_t *map, const char *key, int *dst) {
     if (!n) return 0;
     char b[32];
     double v;
-    if (scalar(c, n, b, sizeof b, key) || parse_number(b, &v) || v != (int)v) return fail(c, n, "%s must be an integer", key);
+    if (scalar(c, n, b, sizeof b, key) || kv_parse_number(b, &v) || v != (int)v) return fail(c, n, "%s must be an integer", key);
     *dst = (int)v;
     return 0;
 }
@@ -155,8 +155,8 @@ static int get_rep(Ctx *c, yaml_node_t *map, RepSel *r, int *mode) {
             continue;
         }
         if (r->n == SPEC_MAX_KEYS) return fail(c, n, "%s: too many keys", "reported");
-        strfmt(r->key[r->n], sizeof r->key[0], "%s", k);
-        strfmt(r->val[r->n], sizeof r->val[0], "%s", v);
+        kv_strfmt(r->key[r->n], sizeof r->key[0], "%s", k);
+        kv_strfmt(r->val[r->n], sizeof r->val[0], "%s", v);
         r->n++;
     }
     if (mode && !*mode) *mode = 1;
@@ -246,15 +246,15 @@ static int parse_cols(Ctx *c, yaml_node_t *n, Spec *s, const char *what) {
                 if (s->ncols == SPEC_MAX_SEL) return fail(c, n, "%s: too many entries", what);
                 Sel *col = &s->cols[s->ncols++];
                 if (parse_sel(c, node(c, *ci), col, 1, "a column")) return -1;
-                strfmt(col->group, sizeof col->group, "%s", base.group);
+                kv_strfmt(col->group, sizeof col->group, "%s", base.group);
                 col->paper_only |= base.paper_only;
                 for (int k = 0; k < base.where.n; k++) {
                     if (col->where.n == SPEC_MAX_COND) return fail(c, g, "%s: too many conditions", "where");
                     col->where.c[col->where.n++] = base.where.c[k];
                 }
                 for (int k = 0; k < base.rep.n && col->rep.n < SPEC_MAX_KEYS; k++) {
-                    strfmt(col->rep.key[col->rep.n], sizeof col->rep.key[0], "%s", base.rep.key[k]);
-                    strfmt(col->rep.val[col->rep.n], sizeof col->rep.val[0], "%s", base.rep.val[k]);
+                    kv_strfmt(col->rep.key[col->rep.n], sizeof col->rep.key[0], "%s", base.rep.key[k]);
+                    kv_strfmt(col->rep.val[col->rep.n], sizeof col->rep.val[0], "%s", base.rep.val[k]);
                     col->rep.n++;
                 }
                 col->rep.off |= base.rep.off;
@@ -279,7 +279,7 @@ static int label_known(const Spec *s, const char *l, int col) {
     for (int i = 0; i < (col ? s->ncols : s->nrows); i++) {
         const Sel *x = col ? &s->cols[i] : &s->rows[i];
         char full[200];
-        strfmt(full, sizeof full, "%s%s%s", x->group, x->group[0] ? " " : "", x->label);
+        kv_strfmt(full, sizeof full, "%s%s%s", x->group, x->group[0] ? " " : "", x->label);
         if (!strcmp(x->label, l) || !strcmp(full, l)) return 1;
     }
     return 0;
@@ -326,7 +326,7 @@ static int parse_facts(Ctx *c, yaml_node_t *root, Spec *s, int claims) {
             if (!get(c, v, "holds") || !get(c, v, "says")) return fail(c, v, "%s", "a claim needs holds: CONDITION and says: TEXT");
             if (get_str(c, v, "holds", f->holds, sizeof f->holds) || get_str(c, v, "says", f->says, sizeof f->says)) return -1;
         } else {
-            strfmt(f->stat, sizeof f->stat, "mean");
+            kv_strfmt(f->stat, sizeof f->stat, "mean");
             if (get_str(c, v, "stat", f->stat, sizeof f->stat) || get_str(c, v, "agg", f->agg, sizeof f->agg) ||
                 get_int(c, v, "digits", &f->digits))
                 return -1;
@@ -355,10 +355,10 @@ static int parse_top(Ctx *c, yaml_node_t *root, Spec *s) {
     const char *bad = path_name_problem(s->name); /* the name becomes NAME.md / NAME.png in --out-dir */
     if (bad) {
         char why[128];
-        strfmt(why, sizeof why, "%s", bad);
+        kv_strfmt(why, sizeof why, "%s", bad);
         return fail(c, t ? t : f, "the name %s (it names output files: no '/', no leading '.', no quotes, no control characters)", why);
     }
-    strfmt(s->kind, sizeof s->kind, "%s", t ? "table" : "curves");
+    kv_strfmt(s->kind, sizeof s->kind, "%s", t ? "table" : "curves");
     if (get_str(c, root, "kind", s->kind, sizeof s->kind)) return -1;
     if (!key_in(s->kind, KINDS)) return fail(c, get(c, root, "kind"), "unknown kind \"%s\"", s->kind);
     if (!s->is_figure && strcmp(s->kind, "table")) return fail(c, root, "a table spec has kind table, not %s", s->kind);
@@ -414,14 +414,14 @@ static int parse_top(Ctx *c, yaml_node_t *root, Spec *s) {
 
 int spec_load(Spec *s, const char *path, Err *e) {
     memset(s, 0, sizeof *s);
-    strfmt(s->path, sizeof s->path, "%s", path);
-    strfmt(s->metric, sizeof s->metric, "val_ppl");
-    strfmt(s->step, sizeof s->step, "final");
+    kv_strfmt(s->path, sizeof s->path, "%s", path);
+    kv_strfmt(s->metric, sizeof s->metric, "val_ppl");
+    kv_strfmt(s->step, sizeof s->step, "final");
     s->better = -1;
     s->digits = 2;
     s->layer = -1;
     yaml_document_t doc;
-    if (yaml_load_file(path, &doc, e)) return -1;
+    if (kv_yaml_load(path, &doc, e)) return -1;
     Ctx c = {&doc, path, e};
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     int rc = !root ? err_set(e, "%s: empty spec", path) : parse_top(&c, root, s);

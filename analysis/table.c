@@ -12,7 +12,7 @@ static int cond_match(const Run *r, const Cond *c) {
     const char *v = run_coord(r, c->key);
     if (!v) return 0;
     for (int i = 0; i < c->nvals; i++)
-        if (value_equal(v, c->vals[i])) return 1;
+        if (kv_value_equal(v, c->vals[i])) return 1;
     return 0;
 }
 
@@ -44,7 +44,7 @@ static int same_experiment(const Spec *s, const Run *a, const Run *b, const char
             const char *k = x->items[i].key;
             if (bookkeeping(k) || listed(k, s->allow_differ, s->nallow)) continue;
             const char *vy = kv_get(y, k);
-            if (!vy || !value_equal(x->items[i].val, vy))
+            if (!vy || !kv_value_equal(x->items[i].val, vy))
                 return err_set(e,
                                "%s: %s: runs %s and %s differ in %s (%s vs %s); refusing to average different "
                                "experiments (narrow the where, or list the key in allow_differ)",
@@ -55,10 +55,10 @@ static int same_experiment(const Spec *s, const Run *a, const Run *b, const char
     /* two runs that differ in an allowed key (a figure's x axis, say) are not the same run twice */
     for (int k = 0; k < s->nallow; k++) {
         const char *va = run_coord(a, s->allow_differ[k]), *vb = run_coord(b, s->allow_differ[k]);
-        if (va && vb && !value_equal(va, vb)) return 0;
+        if (va && vb && !kv_value_equal(va, vb)) return 0;
     }
     const char *sa = run_coord(a, "train.seed"), *sb = run_coord(b, "train.seed");
-    if (sa && sb && value_equal(sa, sb))
+    if (sa && sb && kv_value_equal(sa, sb))
         return err_set(e, "%s: %s: runs %s and %s have the same seed %s (the same run twice?)", s->path, cell,
                        a->dir, b->dir, sa);
     return 0;
@@ -78,7 +78,7 @@ int select_runs(const Spec *s, const RunSet *rs, const Sel *row, const Sel *col,
         (*idx)[(*n)++] = i;
     }
     char cell[256];
-    strfmt(cell, sizeof cell, "cell (%s%s%s%s%s)", row ? row->label : "", row && col ? ", " : "",
+    kv_strfmt(cell, sizeof cell, "cell (%s%s%s%s%s)", row ? row->label : "", row && col ? ", " : "",
            col ? col->group : "", col && col->group[0] ? " " : "", col ? col->label : "");
     for (int i = 1; i < *n; i++)
         for (int j = 0; j < i; j++)
@@ -119,8 +119,8 @@ static void merge_rep(RepSel *dst, const RepSel *src) {
             if (dst->n == SPEC_MAX_KEYS) continue;
             dst->n++;
         }
-        strfmt(dst->key[j], sizeof dst->key[j], "%s", src->key[k]);
-        strfmt(dst->val[j], sizeof dst->val[j], "%s", src->val[k]);
+        kv_strfmt(dst->key[j], sizeof dst->key[j], "%s", src->key[k]);
+        kv_strfmt(dst->val[j], sizeof dst->val[j], "%s", src->val[k]);
     }
 }
 
@@ -170,7 +170,7 @@ static int fill_cell(Table *t, const RunSet *rs, int ri, int ci, Err *e) {
         const char *conv = run_coord(r, "eval.convention");
         c->conv |= conv && !strcmp(conv, "authors") ? 2 : 1; /* runs from before the key used the token mean */
         const char *seed = run_coord(r, "train.seed");
-        strfmt(c->seeds[c->n], sizeof c->seeds[0], "%s", seed ? seed : "?");
+        kv_strfmt(c->seeds[c->n], sizeof c->seeds[0], "%s", seed ? seed : "?");
         c->vals[c->n++] = v;
     }
     free(idx);
@@ -299,10 +299,10 @@ static void take_rep(RepSel *m, const char *key, char *out, size_t cap) {
     out[0] = 0;
     for (int k = 0; k < m->n; k++)
         if (!strcmp(m->key[k], key)) {
-            strfmt(out, cap, "%s", m->val[k]);
+            kv_strfmt(out, cap, "%s", m->val[k]);
             for (int j = k + 1; j < m->n; j++) {
-                strfmt(m->key[j - 1], sizeof m->key[0], "%s", m->key[j]);
-                strfmt(m->val[j - 1], sizeof m->val[0], "%s", m->val[j]);
+                kv_strfmt(m->key[j - 1], sizeof m->key[0], "%s", m->key[j]);
+                kv_strfmt(m->val[j - 1], sizeof m->val[0], "%s", m->val[j]);
             }
             m->n--;
             return;
@@ -318,8 +318,8 @@ static int paper_extra(const Reported *rep, const RepSel *sel, const char *metri
         if (m.n == SPEC_MAX_KEYS) return err_set(e, "too many reported keys");
         m.n++;
     }
-    strfmt(m.key[k], sizeof m.key[0], "metric");
-    strfmt(m.val[k], sizeof m.val[0], "%s", metric);
+    kv_strfmt(m.key[k], sizeof m.key[0], "metric");
+    kv_strfmt(m.val[k], sizeof m.val[0], "%s", metric);
     int rc = reported_lookup(rep, &m, out, e);
     *has = rc == 0;
     return rc < 0 ? -1 : 0;
@@ -345,7 +345,7 @@ static int fill_paper(Table *t, const Reported *rep, Err *e) {
             if (rc == 0 && p_metric[0]) rc = paper_extra(rep, &m, p_metric, &c->paper_p, &c->has_paper_p, e);
             if (rc < 0) {
                 char msg[sizeof e->msg];
-                strfmt(msg, sizeof msg, "%s: cell (%s, %s): %s", s->path, row->label, col->label, e->msg);
+                kv_strfmt(msg, sizeof msg, "%s: cell (%s, %s): %s", s->path, row->label, col->label, e->msg);
                 return err_set(e, "%s", msg);
             }
         }

@@ -15,6 +15,8 @@ static const char *metric_words(const char *m) {
     if (!strcmp(m, "val_ppl")) return "validation perplexity";
     if (!strcmp(m, "val_loss")) return "validation loss";
     if (!strcmp(m, "best_val_ppl")) return "best validation perplexity";
+    if (!strcmp(m, "test_ppl")) return "final test perplexity (held-out test set)";
+    if (!strcmp(m, "test_ppl_at_best")) return "test perplexity at the update of the lowest selection-set perplexity";
     if (!strcmp(m, "wall_hours")) return "wall-clock hours";
     if (!strcmp(m, "mean_wd")) return "weight decay applied, mean over training (size-weighted over tensors)";
     if (!strcmp(m, "wall_seconds")) return "wall-clock seconds";
@@ -190,7 +192,8 @@ static void tex_label(const char *s, StrBuf *b) {
 
 /* Which evaluation each column's perplexities (or losses) used: eval.convention of its runs. */
 static int is_eval_metric(const char *m) {
-    return !strcmp(m, "val_ppl") || !strcmp(m, "val_loss") || !strcmp(m, "best_val_ppl");
+    return !strcmp(m, "val_ppl") || !strcmp(m, "val_loss") || !strcmp(m, "best_val_ppl") || !strcmp(m, "test_ppl") ||
+           !strcmp(m, "test_ppl_at_best");
 }
 static int col_conv(const Table *t, int c) {
     int conv = 0;

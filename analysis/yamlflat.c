@@ -56,7 +56,7 @@ static int flatten(yaml_document_t *doc, yaml_node_t *node, const char *prefix, 
         for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
             yaml_node_t *k = yaml_document_get_node(doc, p->key);
             if (k->type != YAML_SCALAR_NODE)
-                return yaml_node_err(e, path, k, "mapping keys must be plain scalars");
+                return yamlerr_node(e, path, k, "mapping keys must be plain scalars");
             snprintf(key, sizeof key, "%s%s%s", prefix, *prefix ? "." : "", (const char *)k->data.scalar.value);
             if (flatten(doc, yaml_document_get_node(doc, p->value), key, out, path, e)) return -1;
         }
@@ -66,7 +66,7 @@ static int flatten(yaml_document_t *doc, yaml_node_t *node, const char *prefix, 
     }
 }
 
-int yaml_load_file(const char *path, yaml_document_t *doc, Err *e) {
+int kv_yaml_load(const char *path, yaml_document_t *doc, Err *e) {
     FILE *f = fopen(path, "rb");
     if (!f) return err_set(e, "%s: cannot open", path);
     yaml_parser_t parser;
@@ -74,21 +74,21 @@ int yaml_load_file(const char *path, yaml_document_t *doc, Err *e) {
     yaml_parser_set_input_file(&parser, f);
     int rc = 0;
     if (!yaml_parser_load(&parser, doc))
-        rc = yaml_parser_err(e, path, &parser);
+        rc = yamlerr_parser(e, path, &parser);
     yaml_parser_delete(&parser);
     fclose(f);
     return rc;
 }
 
-int yaml_flatten_file(const char *path, KVList *out, Err *e) {
+int kv_yaml_flatten(const char *path, KVList *out, Err *e) {
     kv_init(out);
     yaml_document_t doc;
-    if (yaml_load_file(path, &doc, e)) return -1;
+    if (kv_yaml_load(path, &doc, e)) return -1;
     int rc;
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (!root) rc = err_set(e, "%s: empty YAML document", path);
     else if (root->type != YAML_MAPPING_NODE)
-        rc = yaml_node_err(e, path, root, "expected a mapping at the top");
+        rc = yamlerr_node(e, path, root, "expected a mapping at the top");
     else rc = flatten(&doc, root, "", out, path, e);
     yaml_document_delete(&doc);
     if (rc) kv_free(out);

@@ -31,6 +31,38 @@ else
 fi
 grep -q 'tiny_test' "$AD_TMP/bench.out" && ok bench_table || bad bench_table "no table row for tiny_test"
 
+# Where the time goes (issue 28) and a fraction of peak that cannot exceed 1 on a noisy machine (issue 24):
+# every row has every phase, the phases add up to the row's time per token, the fraction of peak is at most
+# 1, and each peak was probed more than once (interleaved with the training runs), with its spread.
+if command -v python3 >/dev/null 2>&1; then
+    if python3 - "$out" <<'PY' >"$AD_TMP/bench_phases.out" 2>&1; then ok bench_phases_and_peak; else bad bench_phases_and_peak "$(tail -1 "$AD_TMP/bench_phases.out")"; fi
+import json, sys
+d = json.load(open(sys.argv[1]))
+names = ["mm_fwd_fp32", "mm_bwd_data_fp32", "mm_bwd_weights_fp32", "mm_fwd_bf16", "mm_bwd_data_bf16", "mm_bwd_weights_bf16",
+         "attention_products", "attention_softmax", "convert", "rmsnorm", "rope", "swiglu", "cross_entropy", "embedding",
+         "optimizer", "other"]
+rows = d["training"]
+assert len(rows) == 3, "expected the three dtypes of tiny_test"
+for r in rows:
+    ph = r["phases"]
+    assert sorted(ph) == sorted(names), "phases %s" % sorted(ph)
+    total = sum(p["us_per_token"] for p in ph.values())
+    assert abs(total - 1e6 / r["tok_s"]) <= 0.01 * 1e6 / r["tok_s"] + 0.01, "%s: phases add to %g us, 1/tok_s is %g" % (r["dtype"], total, 1e6 / r["tok_s"])
+    assert abs(sum(p["share"] for p in ph.values()) - 1) < 0.01, "shares do not add to 1"
+    assert 0 < r["fraction_of_peak"] <= 1, "%s: fraction of peak %g" % (r["dtype"], r["fraction_of_peak"])
+    if r["dtype"] == "fp32":
+        assert ph["convert"]["us_per_token"] == 0 and ph["mm_fwd_bf16"]["us_per_token"] == 0, "fp32 row converts"
+probes = d["peak_probes"]
+assert {p["product"] for p in probes} == {"sgemm", "bf16"}, "probes %s" % probes
+for p in probes:
+    assert p["probes"] >= 2 and 0 <= p["spread"] < 1 and p["worst_gflops"] <= p["best_gflops"], "probe %s" % p
+PY
+    grep -q '^where the time goes' "$AD_TMP/bench.out" && grep -q 'peak at 1 thread: best .* probes' "$AD_TMP/bench.out" &&
+        ok bench_breakdown_table || bad bench_breakdown_table "no breakdown table or probe line in the output"
+else
+    echo "skipped bench_phases_and_peak: no python3"
+fi
+
 # The scaling row: four measurements, the 2-rank ones through mpirun (skipped without it).
 if command -v mpirun >/dev/null 2>&1; then
     grep -q '"parallel_efficiency": [0-9]' "$out" && grep -q '"zero": true, "micro": 2, "tok_s": [0-9]' "$out" &&

@@ -28,6 +28,8 @@ done
 echo "start $name" >>"$FAKE_LOG"
 trap 'exit 130' INT TERM
 step=0; [ -f "$out/ckpt" ] && step=$(cat "$out/ckpt")
+# like train: on resume the log is cut back to the checkpoint's step (a kill may fall between the two)
+[ -f "$out/metrics.jsonl" ] && { head -n "$step" "$out/metrics.jsonl" >"$out/m.tmp"; mv "$out/m.tmp" "$out/metrics.jsonl"; }
 h=$(printf '%s\n' "$cfg" "${sets[@]}" | grep -v threads | cksum | cut -d' ' -f1)
 while [ "$step" -lt "$steps" ]; do
   sleep "${FAKE_SLEEP:-0.02}"; step=$((step + 1))
@@ -210,6 +212,37 @@ for _ in $(seq 600); do grep -q "sweep five: 5 completed" "$T/det/five/sweep.log
 if [ $rc -eq 0 ] && grep -q "log: $T/det/five/sweep.log" "$T/dout" && [ -n "$dpid" ] &&
    grep -q "sweep five: 5 completed" "$T/det/five/sweep.log"; then ok sweep_detach
 else bad sweep_detach "rc $rc"; sed 's/^/    /' "$T/dout"; fi
+
+# --- 10. multirun: the command line expands exactly as the equivalent sweep file (same runs, same
+# overrides, same grid fingerprint), runs and records like it, and writes that file into the results
+"$BIN" sweep list "$T/four.yaml" -v --results "$T/mr" >"$T/mr_file" 2>&1
+"$BIN" sweep list --base "$T/exp.yaml" -m decay.method=uniform,alphadecay decay.weight_decay=1e-5,5e-6 \
+  --set train.steps=6 --name four -v --results "$T/mr" >"$T/mr_cli" 2>&1; rc=$?
+[ $rc -eq 0 ] && cmp -s "$T/mr_file" "$T/mr_cli" && grep -q '^4 runs' "$T/mr_cli" && ok sweep_multirun_equals_file ||
+  { bad sweep_multirun_equals_file "rc $rc"; diff "$T/mr_file" "$T/mr_cli" | sed 's/^/    /'; }
+# with seeds, an extra point and a fixed -m value; the default name is stable across invocations
+printf 'name: fifteen\nbase: %s\nset:\n  decay.s2: 3\n  train.steps: 6\ngrid:\n  decay.method: [uniform, alphadecay]\n  decay.weight_decay: [1, 2]\nextra:\n  - {decay.method: none}\nseeds: [0, 1, 2]\n' \
+  "$T/exp.yaml" >"$T/fifteen.yaml"
+mr15() { "$BIN" sweep "$1" --base "$T/exp.yaml" -m decay.method=uniform,alphadecay decay.weight_decay=1,2 decay.s2=3 \
+  --set train.steps=6 --extra decay.method=none --seeds 0-2 "${@:2}"; }
+"$BIN" sweep list "$T/fifteen.yaml" -v --results "$T/mr" >"$T/mr15_file" 2>&1
+mr15 list --name fifteen -v --results "$T/mr" >"$T/mr15_cli" 2>&1; rc=$?
+[ $rc -eq 0 ] && cmp -s "$T/mr15_file" "$T/mr15_cli" && grep -q '^15 runs' "$T/mr15_cli" && ok sweep_multirun_seeds_extra_equal_file ||
+  { bad sweep_multirun_seeds_extra_equal_file "rc $rc"; diff "$T/mr15_file" "$T/mr15_cli" | sed 's/^/    /'; }
+mr15 run -j 2 --results "$T/mr" >"$T/mr15_run" 2>&1; rc=$?
+f15=$(sed -n 's/.*its sweep file: \(.*sweep\.yaml\) .*/\1/p' "$T/mr15_run")
+if [ $rc -eq 0 ] && [ -n "$f15" ] && [ -f "$f15" ] && grep -q "15 completed, 0 failed" "$T/mr15_run" &&
+   [ "$(basename "$(dirname "$f15")")" = "$(mr15 list | sed -n 's/.*(sweep \([^,]*\),.*/\1/p')" ]; then ok sweep_multirun_runs_and_writes_file
+else bad sweep_multirun_runs_and_writes_file "rc $rc, file '$f15'"; sed 's/^/    /' "$T/mr15_run"; fi
+# the written file is the grid: run and status from it see the same runs (skipped: already completed)
+"$BIN" sweep run "$f15" --results "$T/mr" >"$T/mr15_again" 2>&1; rc=$?
+[ $rc -eq 0 ] && grep -q "15 skipped" "$T/mr15_again" && "$BIN" sweep status "$f15" --results "$T/mr" | grep -q "total 15: 15 completed" &&
+  ok sweep_multirun_file_reruns || { bad sweep_multirun_file_reruns "rc $rc"; sed 's/^/    /' "$T/mr15_again"; }
+"$BIN" sweep list --base "$T/exp.yaml" -m decay.method >/dev/null 2>&1; r1=$?
+"$BIN" sweep list --base "$T/exp.yaml" -m decay.method=uniform,awd --seeds 2-1 >/dev/null 2>&1; r2=$?
+"$BIN" sweep list --base "$T/exp.yaml" -m decay.metod=uniform,awd >"$T/mrbad" 2>&1; r3=$?
+[ $r1 -eq 2 ] && [ $r2 -eq 2 ] && [ $r3 -eq 1 ] && grep -q "unknown key 'decay.metod'" "$T/mrbad" && ok sweep_multirun_bad_usage ||
+  bad sweep_multirun_bad_usage "exit $r1 $r2 $r3"
 
 rm -rf "$T"
 exit $fail

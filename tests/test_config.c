@@ -389,6 +389,16 @@ static void test_cross_field_lines(void) {
     expect_cross("cross_warmup_line", t, NULL, "bad.yaml:5:17:", "warmup");
     snprintf(t, sizeof t, "%strain: {optimizer: adamw, lr: 1e-3}\ndecay: {weight_decay: 1000}\n", d);
     expect_cross("cross_adamw_flip_line", t, NULL, "bad.yaml:4:23:", "flip the sign");
+    snprintf(t, sizeof t, "%sdecay:\n  method: awd\n  mean_preserving: true\n", d);
+    expect_cross("cross_mean_preserving_awd_refused", t, NULL, "bad.yaml:5:20:", "module-wise methods");
+    snprintf(t, sizeof t, "%sdecay:\n  method: alphadecay\n  mean_preserving: true\n", d);
+    Config ok;
+    config_defaults(&ok);
+    Err oe = {{0}};
+    int orc = config_load(&ok, put("good.yaml", t), &oe);
+    config_resolve(&ok);
+    orc = orc || config_validate(&ok, &oe);
+    CHECK(orc == 0 && ok.decay.mean_preserving == 1, "mean_preserving_alphadecay_accepted", "rc %d %s", orc, oe.msg);
     /* a key the file does not set: the message names the file alone */
     expect_cross("cross_without_line", d, "decay.s1=9", "bad.yaml: decay.s1 (9)", "must not exceed");
 }

@@ -7,6 +7,7 @@
 #include "check.h"
 #include "testutil.h"
 #include "dataloader.h"
+#include "evaluate.h"
 
 static char dir[256];
 
@@ -39,6 +40,35 @@ static void test_pack(void) {
     loader_next(&dl, in, tg, 2); /* rows 4 then wraps to epoch 1 row 0 */
     CHECK(in[0] == 16 && tg[3] == 20 && in[4] == 0 && dl.epoch == 1, "pack_wraps_epoch", "in0 %d in4 %d epoch %lu",
           in[0], in[4], (unsigned long)dl.epoch);
+    loader_close(&dl);
+}
+
+/* eval.test_tokens: the selection evaluation of 10 targets in batches of 2 rows x 4 reads rows 0-3 (8 targets
+ * after one batch, 16 after two); the test set starts at row 4, whose targets (17..20) are none of the selection
+ * rows' targets (1..16). A test set of 4 targets from there reads row 4 only (one batch; the shard ends). */
+static void test_eval_split(void) {
+    char path[256];
+    write_ramp("split.bin", path);
+    DataLoader dl;
+    Err e;
+    CHECK(loader_open(&dl, path, DATA_PACK, 4, 64, 0, 0, &e) == 0, "split_open", "%s", e.msg);
+    size_t k = evaluate_rows_used(&dl, 2, 10, EVAL_TOKEN);
+    CHECK(k == 4, "split_selection_rows", "selection reads %zu rows, expected 4", k);
+    int seen[21] = {0}, in[4], tg[4], overlap = 0;
+    for (size_t r = 0; r < k; r++) {
+        loader_row(&dl, r, in, tg);
+        for (int i = 0; i < 4; i++) seen[tg[i]] = 1;
+    }
+    double sums[4];
+    evaluate_part_from(NULL, &dl, 2, k, 4, EVAL_TOKEN, 0, 1, sums);
+    CHECK(sums[1] == 0, "split_no_forward_without_model", "%g targets", sums[1]);
+    for (size_t r = k; r < dl.n_rows; r++) {
+        loader_row(&dl, r, in, tg);
+        for (int i = 0; i < 4; i++) overlap += seen[tg[i]];
+    }
+    CHECK(overlap == 0 && k < dl.n_rows, "split_test_targets_disjoint", "%d shared targets", overlap);
+    CHECK(evaluate_rows_used(&dl, 2, 1000, EVAL_TOKEN) == dl.n_rows, "split_selection_all_rows",
+          "a selection larger than the shard reads every row");
     loader_close(&dl);
 }
 
@@ -170,6 +200,7 @@ static void test_bad(void) {
 int main(void) {
     if (!scratch_dir(dir, sizeof dir, NULL, "test_dataloader")) return check_summary();
     test_pack();
+    test_eval_split();
     test_pad();
     test_pad_t5_ids();
     test_shuffle();

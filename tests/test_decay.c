@@ -121,6 +121,24 @@ static void test_assign(void) {
     CHECK_CLOSE(wd[3], eta, 1e-20, 1e-12, "assign_sigmoid_flat_layer");
 }
 
+/* decay.mean_preserving: wd {1, 2, 3} with sizes {1, 1, 2} and eta 1: sum(wd x size) = 9 over a size of 4, so
+ * the factor is 4/9 and the decays become {4/9, 8/9, 12/9}, whose size-weighted mean is (4 + 8 + 24) / 36 = 1. */
+static void test_mean_preserve(void) {
+    Err e;
+    double wd[3] = {1, 2, 3}, size[3] = {1, 1, 2};
+    int rc = decay_mean_preserve(wd, size, 3, 1.0, &e);
+    CHECK(rc == 0, "mean_preserve_ok", "rc %d %s", rc, e.msg);
+    CHECK_CLOSE(wd[0], 4.0 / 9, 0, 1e-15, "mean_preserve_0");
+    CHECK_CLOSE(wd[1], 8.0 / 9, 0, 1e-15, "mean_preserve_1");
+    CHECK_CLOSE(wd[2], 12.0 / 9, 0, 1e-15, "mean_preserve_2");
+    double w2[2] = {0.5, 0.5}, s2[2] = {3, 1};
+    decay_mean_preserve(w2, s2, 2, 2.0, &e);
+    CHECK(w2[0] == 2.0 && w2[1] == 2.0, "mean_preserve_equal_decays_become_eta", "%g %g", w2[0], w2[1]);
+    double z[2] = {0, 0};
+    rc = decay_mean_preserve(z, s2, 2, 1.0, &e);
+    CHECK(rc == -1 && strstr(e.msg, "mean_preserving"), "mean_preserve_zero_refused", "rc %d %s", rc, e.msg);
+}
+
 /* ---- methods through the hook ---- */
 
 /* The test model, and a decay state of the method initialised on it (no log, no spectra directory). */
@@ -314,6 +332,19 @@ static void test_adadecay(void) {
           m.wd[idx[3]], m.wd[idx[4]]);
     int q0 = model_find_tensor(&m, "model.layers.0.self_attn.q_proj.weight");
     CHECK(m.wd[q0] == 1e-5 && m.wd[0] == 1e-5, "adadecay_untuned_eta", "q0 %g embed %g", m.wd[q0], m.wd[0]);
+    CHECK(fabs(decay_wd_mean(&m) - 1e-5) > 1e-8, "adadecay_mean_differs_from_eta", "wd_mean %.17g", decay_wd_mean(&m));
+    /* the same update with decay.mean_preserving: every tuned decay times one factor, the model's size-weighted
+     * mean exactly eta (to round-off: a few ulps of sums over 11 tensors), untuned tensors still at eta */
+    double before[5];
+    for (int t = 0; t < 5; t++) before[t] = m.wd[idx[t]];
+    c.decay.mean_preserving = 1;
+    decay_before_update(&st, &m, 2, norm_of(&m), &e);
+    double f = m.wd[idx[0]] / before[0];
+    int same_ratio = 1;
+    for (int t = 1; t < 5; t++) same_ratio &= fabs(m.wd[idx[t]] / before[t] - f) <= 1e-14 * f;
+    CHECK(same_ratio && f != 1.0, "adadecay_mean_preserving_one_factor", "factor %g", f);
+    CHECK_CLOSE(decay_wd_mean(&m), 1e-5, 0, 1e-14, "adadecay_mean_preserving_wd_mean_is_eta");
+    CHECK(m.wd[q0] == 1e-5 && m.wd[0] == 1e-5, "adadecay_mean_preserving_untuned_eta", "q0 %g embed %g", m.wd[q0], m.wd[0]);
     decay_free(&st);
     unbuild(&m);
 }
@@ -466,6 +497,7 @@ static void test_awd_norm_bits(void) {
 
 int main(void) {
     test_assign();
+    test_mean_preserve();
     test_refit_step0();
     test_none_uniform_bad();
     test_awd();

@@ -99,8 +99,8 @@ static void test_formulas(void) {
 }
 
 static void test_values_and_json(void) {
-    CHECK(value_equal("1e-5", "1e-05") && value_equal("0.00001", "1e-5"), "1e-5 == 1e-05 == 0.00001", "no");
-    CHECK(!value_equal("1e-5", "1e-6") && !value_equal("adam", "adamw") && value_equal("adam", "adam"),
+    CHECK(kv_value_equal("1e-5", "1e-05") && kv_value_equal("0.00001", "1e-5"), "1e-5 == 1e-05 == 0.00001", "no");
+    CHECK(!kv_value_equal("1e-5", "1e-6") && !kv_value_equal("adam", "adamw") && kv_value_equal("adam", "adam"),
           "different values differ", "no");
     KVList l;
     Err e = {{0}};

@@ -33,13 +33,6 @@ void openblas_set_num_threads(int num_threads);
 
 /* ---------------------------------------------------------------- one rank of a measurement ---- */
 
-static int load_config(const char *path, Config *c, Err *e) {
-    config_defaults(c);
-    if (config_load(c, path, e)) return -1;
-    config_resolve(c);
-    return config_validate(c, e);
-}
-
 int bench_dist_child(int argc, char **argv) {
     const char *cfg_path = NULL;
     int micro = 4, threads = 1, zero = 0, reps = 2;
@@ -62,7 +55,7 @@ int bench_dist_child(int argc, char **argv) {
         dist_finalize();
         return 1;
     }
-    if (load_config(cfg_path, &c, &e) || model_build(&m, &c.model, &e) || model_alloc_train(&m, &e) ||
+    if (config_load_resolved(&c, cfg_path, NULL, 0, NULL, &e) || model_build(&m, &c.model, &e) || model_alloc_train(&m, &e) ||
         model_alloc_acts(&m, c.train.micro_batch_size, c.data.seq_len, &e)) {
         if (me == 0) { printf("{\"error\": "); json_write_str(stdout, e.msg); printf("}\n"); }
         model_free(&m);
@@ -207,7 +200,7 @@ static double projected_share(const ScalingRow *r, int accum) {
 static int recipe_accum(const char *cfg) {
     Config c;
     Err e;
-    return load_config(cfg, &c, &e) ? 0 : c.train.batch_size / c.train.micro_batch_size;
+    return config_load_resolved(&c, cfg, NULL, 0, NULL, &e) ? 0 : c.train.batch_size / c.train.micro_batch_size;
 }
 
 void bench_scaling_print(const char *cfg, const ScalingRow rows[SCALING_ROWS]) {
@@ -265,14 +258,14 @@ typedef struct {
 static int model_case(const char *path, ModelCase *mc, Err *e) {
     Config c;
     Model m = {0};
-    if (load_config(path, &c, e) || model_build(&m, &c.model, e)) return -1; /* params untouched: no memory */
+    if (config_load_resolved(&c, path, NULL, 0, NULL, e) || model_build(&m, &c.model, e)) return -1; /* params untouched: no memory */
     mc->path = path;
     const char *base = strrchr(path, '/');
     snprintf(mc->name, sizeof mc->name, "%s", base ? base + 1 : path);
     char *dot = strrchr(mc->name, '.');
     if (dot) *dot = 0;
     mc->params = (double)m.n_params;
-    mc->flops = bench_flops_per_token(&m, c.data.seq_len);
+    mc->flops = model_flops_per_token(&m, c.data.seq_len);
     mc->tokens_per_update = (double)c.train.batch_size * c.data.seq_len;
     mc->steps = (double)c.train.steps;
     model_free(&m);
@@ -284,7 +277,7 @@ static int model_case(const char *path, ModelCase *mc, Err *e) {
 static int measure_node(const char *cfg, double *tok_s, double *adam_s, Err *e) {
     Config c;
     Model m = {0};
-    if (load_config(cfg, &c, e) || model_build(&m, &c.model, e) || model_alloc_train(&m, e) ||
+    if (config_load_resolved(&c, cfg, NULL, 0, NULL, e) || model_build(&m, &c.model, e) || model_alloc_train(&m, e) ||
         model_alloc_acts(&m, c.train.micro_batch_size, c.data.seq_len, e)) {
         model_free(&m);
         return -1;

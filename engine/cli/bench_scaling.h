@@ -11,9 +11,6 @@
 #include "config.h"
 #include "model.h"
 
-/* Model FLOPs per token: 6 x (Linear + lm_head parameters) + 6 * 2 * L * T * hidden (bench.c). */
-double bench_flops_per_token(const Model *m, int T);
-
 typedef struct {
     int ok, ranks, threads, zero, micro;
     double tok_s, update_s, comm_s, fb_s, adam_s, peak_mb, grad_mb;

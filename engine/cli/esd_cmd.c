@@ -1,7 +1,8 @@
 /* esd_cmd.c - `alphadecay esd PATH`: ESD power-law analysis of any LLaMA checkpoint.
  *
- * PATH is a checkpoint directory (holding model.safetensors) or a .safetensors file, ours or a
- * Hugging Face LLaMA (F32/F16/BF16). Modules are recognised from HF names: every 2-D tensor named
+ * PATH is a run directory (its newest complete checkpoint), a checkpoint directory (holding
+ * model.safetensors) or a .safetensors file, ours or a Hugging Face LLaMA (F32/F16/BF16), found and
+ * verified by model_open.h. Modules are recognised from HF names: every 2-D tensor named
  * "...self_attn.{q,k,v,o}_proj.weight", "...mlp.{gate,up,down}_proj.weight" or "lm_head.weight"; the
  * layer is the number after "layers.". A file without any such tensor is an error, and so is a
  * NaN/Inf weight (naming the tensor). Prints a per-module table (or --format json|csv) and a per-type
@@ -10,20 +11,20 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#include "checkpoint.h"
 #include "cli.h"
 #include "esd.h"
 #include "json.h"
+#include "model_open.h"
 #include "safetensors.h"
 
 static void usage(FILE *f) {
     fprintf(f,
             "usage: alphadecay esd PATH [--fit median|goodness-of-fit|fix-finger] [--format table|json|csv]\n"
             "                       [--save-spectra DIR] [--xmin-pos X] [--threads N] [--solver gram|svd|gram-f32]\n"
-            "  PATH            a checkpoint directory (with model.safetensors) or a .safetensors file\n"
-            "                  (ours or a Hugging Face LLaMA, F32/F16/BF16)\n"
+            "  PATH            a run directory (its newest complete checkpoint), a checkpoint/step_N directory\n"
+            "                  (with model.safetensors) or a .safetensors file (ours or a Hugging Face LLaMA,\n"
+            "                  F32/F16/BF16)\n"
             "  --fit           power-law fit of each module's ESD (default median; docs/method.md)\n"
             "  --format        table (default), json (one document) or csv (one row per module)\n"
             "  --save-spectra  write the sorted eigenvalues of every module to DIR/spectra.bin\n"
@@ -230,19 +231,11 @@ int cmd_esd(int argc, char **argv) {
     int u = parse_args(argc, argv, &a);
     if (u == 1) return 0;
     if (u) return u;
-    char file[AD_PATH_MAX + 32];
-    struct stat sb;
-    if (stat(a.path, &sb) == 0 && S_ISDIR(sb.st_mode)) snprintf(file, sizeof file, "%s/model.safetensors", a.path);
-    else snprintf(file, sizeof file, "%s", a.path);
     Err e = {{0}};
     StFile f = {0};
-    /* Our checkpoint's COMPLETE vouches for the file: check it first (a no-op for other files). */
-    char dir[AD_PATH_MAX + 32];
-    snprintf(dir, sizeof dir, "%s", file);
-    char *slash = strrchr(dir, '/');
-    const char *only[2] = {slash ? slash + 1 : dir, NULL};
-    if (slash) *slash = 0;
-    if (checkpoint_verify(slash ? dir : ".", only, &e) < 0 || safetensors_read_all(file, &f, &e)) {
+    ModelFiles mf; /* the weights only: esd reads every 2-D tensor, no config.json needed */
+    const char *file = mf.weights;
+    if (model_open_find(a.path, &mf, NULL, &e) || safetensors_read_all(file, &f, &e)) {
         fprintf(stderr, "alphadecay esd: %s\n", e.msg);
         return 1;
     }

@@ -5,7 +5,9 @@
  * A candidate is tuned at an update when it also has at least eigs_thresh eigenvalues (the filter is
  * skipped when the metric is gradnorm, i.e. for AdaDecay) and its metric is valid (a failed power-law
  * fit is not: that module keeps eta for this update and its decay.jsonl line shows alpha = -1).
- * Everything else (embedding, norms, excluded and filtered modules) gets eta.
+ * Everything else (embedding, norms, excluded and filtered modules) gets eta. With decay.mean_preserving the
+ * tuned modules' decays are rescaled after each assignment so that their size-weighted mean is eta: the model's
+ * size-weighted mean (wd_mean) is then eta too, Uniform's strength with the method's allocation.
  *
  *   none       wd = 0 everywhere            uniform  wd = eta everywhere
  *   awd        every update: lam_bar EMA of awd_scale * eta * ||g|| / ||w|| over all tensors; wd = lam_bar
@@ -111,6 +113,21 @@ int decay_assign(DecayAssign how, const double *v, const int *layer, const char 
                            how == ASSIGN_LINEAR ? "linear" : how == ASSIGN_SQRT ? "sqrt"
                                                            : how == ASSIGN_LOG2 ? "log2" : "sigmoid",
                            wd[i], names ? names[i] : "a module", v[i]);
+    return 0;
+}
+
+int decay_mean_preserve(double *wd, const double *size, int n, double eta, Err *e) {
+    double sw = 0, s = 0;
+    for (int i = 0; i < n; i++) {
+        sw += wd[i] * size[i];
+        s += size[i];
+    }
+    if (n <= 0 || eta == 0) return 0;
+    if (!(sw > 0) || !isfinite(sw))
+        return err_set(e, "decay: mean_preserving: the assigned decays sum to %g, which cannot be rescaled to a mean of %g",
+                       sw, eta);
+    double f = eta * s / sw;
+    for (int i = 0; i < n; i++) wd[i] *= f;
     return 0;
 }
 
@@ -332,6 +349,13 @@ static int modulewise_update(DecayState *st, Model *m, long step, int use_grads,
         which[n++] = k;
     }
     int rc = decay_assign(eff_assign(c), v, layer, names, n, eta, c->decay.s1, c->decay.s2, wd, e);
+    if (rc == 0 && c->decay.mean_preserving) {
+        double *size = malloc(sizeof(double) * nc);
+        if (!size) rc = err_set(e, "decay: out of memory");
+        for (int i = 0; rc == 0 && i < n; i++) size[i] = (double)m->tensors[p->cand[which[i]]].size;
+        if (rc == 0) rc = decay_mean_preserve(wd, size, n, eta, e);
+        free(size);
+    }
     if (rc == 0) {
         set_all(m, eta);
         for (int i = 0; i < n; i++) m->wd[p->cand[which[i]]] = wd[i];

@@ -54,6 +54,10 @@ double decay_wd_mean(const Model *m);
  * metric below 1), so a run never trains with a silent NaN decay. */
 int decay_assign(DecayAssign how, const double *v, const int *layer, const char *const *names, int n,
                  double eta, double s1, double s2, double *wd, Err *e);
+/* decay.mean_preserving: scales wd[0..n-1] by one factor so that sum(wd * size) / sum(size) = eta (the ratios
+ * between modules are kept). -1 when the decays sum to zero or are not finite (nothing to rescale); eta 0 or
+ * n 0 changes nothing. */
+int decay_mean_preserve(double *wd, const double *size, int n, double eta, Err *e);
 /* One AWD step: lam_t = awd_scale * eta * gnorm / (wnorm + 1e-8); returns 0.1 lam_bar + 0.9 lam_t. */
 double decay_awd_step(double lam_bar, double eta, double awd_scale, double gnorm, double wnorm);
 

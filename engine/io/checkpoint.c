@@ -217,6 +217,23 @@ static int list_complete(const char *ckdir, long **steps, int *n) {
     return 0;
 }
 
+int checkpoint_newest(const char *ckdir, char *out, size_t n, Err *e) {
+    DIR *d = opendir(ckdir);
+    if (!d) return 0;
+    long best = -1, step;
+    struct dirent *de;
+    char marker[AD_PATH_MAX + 320], name[256] = "";
+    while ((de = readdir(d))) {
+        if (!parse_step_name(de->d_name, "", &step) || step <= best || strlen(de->d_name) >= sizeof name) continue;
+        snprintf(marker, sizeof marker, "%s/%s/COMPLETE", ckdir, de->d_name);
+        if (file_exists(marker)) { best = step; snprintf(name, sizeof name, "%s", de->d_name); }
+    }
+    closedir(d);
+    if (best < 0) return 0;
+    if ((size_t)snprintf(out, n, "%s/%s", ckdir, name) >= n) return err_set(e, "%s: path too long", ckdir);
+    return 1;
+}
+
 static void step_dir(char *buf, size_t n, const char *ckdir, long step, const char *suffix) {
     snprintf(buf, n, "%s/step_%08ld%s", ckdir, step, suffix);
 }

@@ -43,13 +43,16 @@ int checkpoint_save_dtype(const char *run_dir, const Model *m, const TrainState 
  * (also when every checkpoint is damaged). A newer checkpoint whose files fail their checksums is
  * skipped; warn (may be NULL) then names each skipped file and why, else warn->msg is empty. */
 int checkpoint_load_latest(const char *run_dir, Model *m, TrainState *s, Err *warn, Err *e);
+/* The newest complete checkpoint directory (step_N with COMPLETE) in ckdir (a run's checkpoint/) into out,
+ * without changing anything on disk (load's clean-up is train's). Returns 1 found, 0 none, -1 error. */
+int checkpoint_newest(const char *ckdir, char *out, size_t n, Err *e);
 /* Check the files of checkpoint directory dir against the sizes and CRC-32Cs in its COMPLETE: every
  * listed file, or only those named in the NULL-terminated list `only`. Returns 1 when verified, 0 when
  * there is nothing to check (no COMPLETE: a Hugging Face directory; or a COMPLETE without checksums,
  * from an older version), -1 when a file is missing, of another size or corrupt (e names it). */
 int checkpoint_verify(const char *dir, const char *const *only, Err *e);
-/* The same for the two files a model is loaded from (config.json, model.safetensors): eval, sample,
- * esd and train.init call it before loading a directory. */
+/* The same for the two files a model is loaded from (config.json, model.safetensors). Commands open a
+ * model through model_open.h, which checks the files it reads this way. */
 int checkpoint_verify_model(const char *dir, Err *e);
 
 #endif

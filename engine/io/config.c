@@ -84,6 +84,7 @@ static const KeyDef KEYS[] = {
     BOOL_KEY(data, shuffle),
     LONG_KEY(data, train_tokens, 0, 1e15),
     U64_KEY(data, seed),
+    BOOL_KEY(data, follow_train_seed),
 
     ENUM_KEY(train, optimizer, OPT_NAMES),
     REAL_KEY(train, lr, 0, 10),
@@ -118,9 +119,11 @@ static const KeyDef KEYS[] = {
     BOOL_KEY(decay, fix_finger_corrected),
     {"decay", "exclude", K_EXCLUDE, OFF(decay.exclude), 0, 0, 0, 0, NULL},
     REAL_KEY(decay, awd_scale, 0, BIG),
+    BOOL_KEY(decay, mean_preserving),
 
     LONG_KEY(eval, every, 0, 1e15),
     LONG_KEY(eval, tokens, 1, 1e15),
+    LONG_KEY(eval, test_tokens, 0, 1e15),
     ENUM_KEY(eval, convention, EVAL_CONV_NAMES),
     LONG_KEY(checkpoint, every, 0, 1e15),
     INT_KEY(checkpoint, keep, 1, 1000000),
@@ -215,7 +218,7 @@ static int node_err(const Ctx *x, const yaml_node_t *n, Err *e, const char *fmt,
     va_end(ap);
     if (x->file) {
         if (!n) return err_set(e, "%s:1:1: %s", x->file, msg); /* no node: the document's start */
-        return yaml_node_err(e, x->file, n, "%s", msg);
+        return yamlerr_node(e, x->file, n, "%s", msg);
     }
     return err_set(e, "--set %s: %s", x->assign, msg);
 }
@@ -431,7 +434,7 @@ static int load_root(Config *c, const Ctx *x, yaml_document_t *d, Err *e) {
 
 static int parser_err(const char *file, yaml_parser_t *p, Err *e) {
     const char *what = p->problem ? p->problem : "malformed YAML";
-    if (file) return yaml_parser_err(e, file, p);
+    if (file) return yamlerr_parser(e, file, p);
     return err_set(e, "YAML syntax error: %s", what);
 }
 
@@ -555,7 +558,7 @@ static int cross_err(const Config *c, const char *const *keys, Err *e, const cha
         if (yaml_parser_load(&p, &d)) {
             const yaml_node_t *n = NULL;
             for (int i = 0; keys[i] && !n; i++) n = find_value(&d, keys[i]);
-            if (n) rc = yaml_node_err(e, c->source, n, "%s", msg);
+            if (n) rc = yamlerr_node(e, c->source, n, "%s", msg);
             yaml_document_delete(&d);
         }
         yaml_parser_delete(&p);
@@ -605,6 +608,12 @@ int config_validate(const Config *c, Err *e) {
     if (c->train.optimizer == OPT_ADAMW && c->decay.weight_decay * c->train.lr >= 1.0)
         return cross_err(c, AT("decay.weight_decay", "train.lr"), e,
                          "train.lr * decay.weight_decay >= 1 would flip the sign of the weights (adamw)");
+    /* AWD gives every tensor the same decay: a mean-preserving AWD would be Uniform itself */
+    if (c->decay.mean_preserving && c->decay.method != DECAY_ADADECAY && c->decay.method != DECAY_ALPHADECAY)
+        return cross_err(c, AT("decay.mean_preserving", "decay.method"), e,
+                         "decay.mean_preserving applies to the module-wise methods (adadecay, alphadecay) only: %s "
+                         "gives every tensor the same decay",
+                         decay_method_name(c->decay.method));
     if (!c->data.train[0]) return cross_err(c, AT("data.train"), e, "data.train is not set (path of the training shard)");
     if (m->vocab_size < 2) return cross_err(c, AT("model.vocab_size"), e, "model.vocab_size must be at least 2");
     return 0;
@@ -617,6 +626,28 @@ void config_resolve(Config *c) {
      * The 1e-12 slack keeps "1e-5" written in any spelling on the 3 side. */
     if (!c->decay.s2_set)
         c->decay.s2 = (c->train.optimizer == OPT_ADAM && c->decay.weight_decay >= 1e-5 - 1e-12) ? 3.0 : 5.0;
+}
+
+int config_load_overrides(Config *c, const char *path, const char *const *sets, int n_sets, ConfigAt *at, Err *e) {
+    ConfigAt own;
+    if (!at) at = &own;
+    config_defaults(c);
+    at->step = CONFIG_AT_LOAD;
+    if (config_load(c, path, e)) return -1;
+    at->step = CONFIG_AT_SET;
+    for (at->set = 0; at->set < n_sets; at->set++)
+        if (config_set(c, sets[at->set], e)) return -1;
+    return 0;
+}
+
+int config_finish(Config *c, ConfigAt *at, Err *e) {
+    if (at) at->step = CONFIG_AT_VALIDATE;
+    config_resolve(c);
+    return config_validate(c, e);
+}
+
+int config_load_resolved(Config *c, const char *path, const char *const *sets, int n_sets, ConfigAt *at, Err *e) {
+    return config_load_overrides(c, path, sets, n_sets, at, e) ? -1 : config_finish(c, at, e);
 }
 
 /* ---- writing ---- */

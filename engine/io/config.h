@@ -33,7 +33,9 @@ typedef struct {
         long train_tokens;        /* train on the shard's first N tokens only (a data-constrained subset seen
                                      for many epochs); 0 (default) = the whole shard */
         uint64_t seed;            /* 42: seeds the training shuffle only (the authors shuffle with a fixed 42;
-                                     train.seed does not touch the data order) */
+                                     train.seed does not touch the data order unless follow_train_seed) */
+        int follow_train_seed;    /* 0 (default); 1 = the shuffle seed is data.seed + train.seed, so seeds vary the
+                                     data order too (train.seed 0 keeps data.seed's order) */
     } data;
 
     struct {
@@ -74,11 +76,15 @@ typedef struct {
         char exclude[MAX_EXCLUDE][96]; /* HF module names (without ".weight") not tuned */
         int n_exclude;            /* default 2: model.layers.0.self_attn.q_proj, lm_head */
         double awd_scale;         /* 100 */
+        int mean_preserving;      /* 0 (default); 1 = AdaDecay / AlphaDecay rescale the tuned modules' decays at
+                                     every assignment so that their size-weighted mean is eta (docs/method.md) */
     } decay;
 
     struct {
         long every;               /* updates between evaluations, 1000; 0 = only at the end */
-        long tokens;              /* target tokens per evaluation, 10,000,000 */
+        long tokens;              /* target tokens per evaluation, 10,000,000: the SELECTION set (first rows) */
+        long test_tokens;         /* 0 (default) = none; N = also evaluate a disjoint TEST set at every evaluation:
+                                     the first N target tokens of the rows after the selection set's */
         EvalConvention convention;/* token (default) | authors (see evaluate.h) */
     } eval;
 
@@ -106,6 +112,19 @@ int config_set(Config *c, const char *assignment, Err *e);
 int config_validate(const Config *c, Err *e);
 /* Resolve defaults that depend on other keys (s2 from weight_decay and optimizer). */
 void config_resolve(Config *c);
+/* The one way from a file to a usable config: config_defaults, config_load(path), config_set of each
+ * of the n_sets "section.key=value" overrides in order, config_resolve, config_validate. at (may be
+ * NULL) says where it failed, for callers that place the error themselves (a sweep file's line). */
+typedef enum { CONFIG_AT_LOAD, CONFIG_AT_SET, CONFIG_AT_VALIDATE } ConfigStep;
+typedef struct {
+    ConfigStep step;
+    int set; /* CONFIG_AT_SET: the index of the override that failed */
+} ConfigAt;
+int config_load_resolved(Config *c, const char *path, const char *const *sets, int n_sets, ConfigAt *at, Err *e);
+/* Its two halves, for a caller that changes the config in between (train.init's model shape):
+ * defaults + file + overrides, then resolve + validate. */
+int config_load_overrides(Config *c, const char *path, const char *const *sets, int n_sets, ConfigAt *at, Err *e);
+int config_finish(Config *c, ConfigAt *at, Err *e);
 /* Write the fully resolved config as YAML (with the program version) to path, atomically. */
 int config_write_yaml(const Config *c, const char *path, Err *e);
 

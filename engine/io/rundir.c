@@ -193,6 +193,10 @@ int rundir_write_summary(const char *run_dir, const RunSummary *s, Err *e) {
     rec_str(&b, "status", s->status);
     rec_num(&b, "final_val_loss", "%.9g", s->val_loss);
     rec_num(&b, "final_val_ppl", "%.9g", s->val_ppl);
+    if (s->has_test) {
+        rec_num(&b, "final_test_loss", "%.9g", s->test_loss);
+        rec_num(&b, "final_test_ppl", "%.9g", s->test_ppl);
+    }
     rec_int(&b, "steps", s->steps);
     rec_int(&b, "tokens", s->tokens);
     rec_num(&b, "wall_seconds", "%.9g", s->wall_seconds);

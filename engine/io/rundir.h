@@ -79,6 +79,8 @@ void rec_end(StrBuf *b);                                      /* "}" */
 typedef struct {
     const char *status;       /* "completed", "failed", "diverged" */
     double val_loss, val_ppl; /* NAN when there was no evaluation */
+    int has_test;             /* eval.test_tokens > 0: final_test_loss / final_test_ppl are written */
+    double test_loss, test_ppl;
     long steps, tokens;
     double wall_seconds, peak_rss_mb, tok_per_s;
     const char *method;

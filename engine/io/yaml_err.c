@@ -4,7 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-int yaml_node_err(Err *e, const char *file, const yaml_node_t *n, const char *fmt, ...) {
+int yamlerr_node(Err *e, const char *file, const yaml_node_t *n, const char *fmt, ...) {
     char msg[800];
     va_list ap;
     va_start(ap, fmt);
@@ -15,7 +15,7 @@ int yaml_node_err(Err *e, const char *file, const yaml_node_t *n, const char *fm
                    (unsigned long)n->start_mark.column + 1, msg);
 }
 
-int yaml_parser_err(Err *e, const char *file, const yaml_parser_t *p) {
+int yamlerr_parser(Err *e, const char *file, const yaml_parser_t *p) {
     return err_set(e, "%s:%lu:%lu: YAML syntax error: %s%s%s", file, (unsigned long)p->problem_mark.line + 1,
                    (unsigned long)p->problem_mark.column + 1, p->problem ? p->problem : "malformed YAML",
                    p->context ? " " : "", p->context ? p->context : "");

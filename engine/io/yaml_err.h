@@ -9,9 +9,9 @@
 #include "common.h"
 
 /* The message at a node's start; without a node (n NULL) "FILE: message". */
-int yaml_node_err(Err *e, const char *file, const yaml_node_t *n, const char *fmt, ...)
+int yamlerr_node(Err *e, const char *file, const yaml_node_t *n, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* A parser failure: "FILE:LINE:COLUMN: YAML syntax error: PROBLEM CONTEXT". */
-int yaml_parser_err(Err *e, const char *file, const yaml_parser_t *p);
+int yamlerr_parser(Err *e, const char *file, const yaml_parser_t *p);
 
 #endif

@@ -19,6 +19,7 @@
  * its T x T block stays in cache between the GEMMs and the softmax. */
 #include "kernels.h"
 #include "kernels_exp.h"
+#include "prof.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -92,9 +93,19 @@ void linear_forward(float *out, const float *x, const float *w, int N, int in, i
 void linear_backward(float *dx, float *dw, const float *dout, const float *x, const float *w, int N,
                      int in, int out_dim, float beta_dx) {
     /* dW (out, in) += dout^T (out, N) x (N, in) */
+    Phase o = prof_push(PH_MM_BWDW_F32);
     gemm(CblasTrans, CblasNoTrans, out_dim, in, N, 1.0f, dout, out_dim, x, in, 1.0f, dw, in);
     /* dx (N, in) = dout (N, out) W (out, in) */
+    prof_at(PH_MM_BWDD_F32);
     if (dx) gemm(CblasNoTrans, CblasNoTrans, N, in, out_dim, 1.0f, dout, out_dim, w, in, beta_dx, dx, in);
+    prof_pop(o);
+}
+
+/* Profiling (prof.h): attention's products and softmax share one parallel loop, so each thread sums the
+ * time of its products (mm) and of its whole share (all); the call's wall time, charged to the softmax
+ * phase, is split in that proportion. */
+static void att_split(double t0, double mm, double all) {
+    if (all > 0) prof_move(PH_ATT_GLUE, PH_ATT_MM, (prof_now() - t0) * (mm / all));
 }
 
 /* ---------------------------------------------------------------- attention */
@@ -114,8 +125,11 @@ void attention_forward(float *y, int ldy, float *att, const float *q, const floa
                        int ldqkv, int B, int T, int H, int D) {
     float scale = 1.0f / sqrtf((float)D);
     int saved = blas_single_begin();
-#pragma omp parallel for schedule(static) if (ATT_PAR(B, H, T, D))
+    Phase po = prof_push(PH_ATT_GLUE);
+    double t_in = prof_now(), t_mm = 0, t_all = 0;
+#pragma omp parallel for schedule(static) if (ATT_PAR(B, H, T, D)) reduction(+ : t_mm, t_all)
     for (int bh = 0; bh < B * H; bh++) {
+        double t0 = prof_now(), t1;
         int b = bh / H, h = bh % H;
         size_t col = (size_t)h * D;
         const float *qb = q + (size_t)b * T * ldqkv + col, *kb = k + (size_t)b * T * ldqkv + col;
@@ -124,8 +138,10 @@ void attention_forward(float *y, int ldy, float *att, const float *q, const floa
         for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
             int r1 = blk_end(r0, T);
             /* scores S = scale Q K^T for the row block, keys [0, r1) */
+            t1 = prof_now();
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r1, D, scale, qb + (size_t)r0 * ldqkv,
                         ldqkv, kb, ldqkv, 0.0f, S + (size_t)r0 * T, T);
+            t_mm += prof_now() - t1;
             /* causal softmax per row; entries above the diagonal become exact zeros */
             for (int t = r0; t < r1; t++) {
                 float *p = S + (size_t)t * T;
@@ -142,10 +158,15 @@ void attention_forward(float *y, int ldy, float *att, const float *q, const floa
                 memset(p + t + 1, 0, (size_t)(T - t - 1) * sizeof(float));
             }
             /* Y = P V for the row block */
+            t1 = prof_now();
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, D, r1, 1.0f, S + (size_t)r0 * T, T,
                         vb, ldqkv, 0.0f, yb + (size_t)r0 * ldy, ldy);
+            t_mm += prof_now() - t1;
         }
+        t_all += prof_now() - t0;
     }
+    prof_pop(po);
+    att_split(t_in, t_mm, t_all);
     blas_single_end(saved);
 }
 
@@ -156,8 +177,11 @@ void attention_backward(float *dq, float *dk, float *dv, int lddqkv, float *datt
                         int B, int T, int H, int D) {
     float scale = 1.0f / sqrtf((float)D);
     int saved = blas_single_begin();
-#pragma omp parallel for schedule(static) if (ATT_PAR(B, H, T, D))
+    Phase po = prof_push(PH_ATT_GLUE);
+    double t_in = prof_now(), t_mm = 0, t_all = 0;
+#pragma omp parallel for schedule(static) if (ATT_PAR(B, H, T, D)) reduction(+ : t_mm, t_all)
     for (int bh = 0; bh < B * H; bh++) {
+        double t0 = prof_now(), t1 = t0;
         int b = bh / H, h = bh % H;
         size_t col = (size_t)h * D, off = (size_t)b * T * ldqkv + col, doff = (size_t)b * T * lddqkv + col;
         const float *P = att + bh_off(b, h, H, T), *dyb = dy + (size_t)b * T * lddy + col;
@@ -168,11 +192,14 @@ void attention_backward(float *dq, float *dk, float *dv, int lddqkv, float *datt
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blk_end(c0, T) - c0, D, T - c0, 1.0f,
                         P + (size_t)c0 * T + c0, T, dyb + (size_t)c0 * lddy, lddy, 0.0f, dvb + (size_t)c0 * lddqkv,
                         lddqkv);
+        t_mm += prof_now() - t1;
         for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
             int r1 = blk_end(r0, T);
             /* dP = dY V^T for the row block, keys [0, r1) */
+            t1 = prof_now();
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r1, D, 1.0f, dyb + (size_t)r0 * lddy,
                         lddy, vb, ldqkv, 0.0f, dS + (size_t)r0 * T, T);
+            t_mm += prof_now() - t1;
             /* softmax backward; zeros above the diagonal up to the block end (all the products read) */
             for (int t = r0; t < r1; t++) {
                 const float *p = P + (size_t)t * T;
@@ -185,15 +212,22 @@ void attention_backward(float *dq, float *dk, float *dv, int lddqkv, float *datt
                 memset(d + t + 1, 0, (size_t)(r1 - t - 1) * sizeof(float));
             }
             /* dQ rows [r0, r1) need keys [0, r1) only */
+            t1 = prof_now();
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, D, r1, scale, dS + (size_t)r0 * T, T,
                         kb, ldqkv, 0.0f, dqb + (size_t)r0 * lddqkv, lddqkv);
+            t_mm += prof_now() - t1;
         }
+        t1 = prof_now();
         /* dK[c0, c1) = scale dS[c0.., c0..c1)^T Q[c0..] */
         for (int c0 = 0; c0 < T; c0 += ATT_BLOCK)
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blk_end(c0, T) - c0, D, T - c0, scale,
                         dS + (size_t)c0 * T + c0, T, qb + (size_t)c0 * ldqkv, ldqkv, 0.0f, dkb + (size_t)c0 * lddqkv,
                         lddqkv);
+        t_mm += prof_now() - t1;
+        t_all += prof_now() - t0;
     }
+    prof_pop(po);
+    att_split(t_in, t_mm, t_all);
     blas_single_end(saved);
 }
 

@@ -3,6 +3,7 @@
 #include "matmul_bf16.h"
 
 #include "kernels.h"
+#include "prof.h"
 #include "common.h"
 
 #include <dnnl.h>
@@ -13,18 +14,24 @@
 #define CONV_PAR 65536
 
 void bf16_round_vec(bf16_t *dst, const float *src, size_t n) {
+    Phase o = prof_push(PH_CONVERT);
 #pragma omp parallel for schedule(static) if (n > CONV_PAR)
     for (size_t i = 0; i < n; i++) dst[i] = bf16_round(src[i]);
+    prof_pop(o);
 }
 
 void bf16_widen_vec(float *dst, const bf16_t *src, size_t n) {
+    Phase o = prof_push(PH_CONVERT);
 #pragma omp parallel for schedule(static) if (n > CONV_PAR)
     for (size_t i = 0; i < n; i++) dst[i] = bf16_widen(src[i]);
+    prof_pop(o);
 }
 
 void bf16_quantize_vec(float *x, size_t n) {
+    Phase o = prof_push(PH_CONVERT);
 #pragma omp parallel for schedule(static) if (n > CONV_PAR)
     for (size_t i = 0; i < n; i++) x[i] = bf16_quantize(x[i]);
+    prof_pop(o);
 }
 
 /* the one sum-of-squares helper (common.h) in sumsq_f32's blocks, so the two sums agree bit for bit */
@@ -212,9 +219,11 @@ static float *widen_operand(float **buf, size_t *cap, const bf16_t *X, int ld, i
         }
     }
     float *out = *buf;
+    Phase o = prof_push(PH_CONVERT);
 #pragma omp parallel for schedule(static) if (need > CONV_PAR)
     for (int i = 0; i < r; i++)
         for (int j = 0; j < c; j++) out[(size_t)i * c + j] = bf16_widen(X[(size_t)i * ld + j]);
+    prof_pop(o);
     return out;
 }
 

@@ -22,6 +22,7 @@
 #include "model.h"
 
 #include "kernels.h"
+#include "prof.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -158,6 +159,13 @@ static int build_table(Model *m, const ModelConfig *c, Err *e) {
     model_add_tensor(m, "model.norm.weight", 1, C, KIND_NORM, -1, MT_FINAL_NORM);
     model_add_tensor(m, "lm_head.weight", V, C, KIND_LM_HEAD, -1, MT_LM_HEAD);
     return 0;
+}
+
+double model_flops_per_token(const Model *m, int T) {
+    double mm = 0;
+    for (int i = 0; i < m->n_tensors; i++)
+        if (m->tensors[i].kind == KIND_LINEAR || m->tensors[i].kind == KIND_LM_HEAD) mm += (double)m->tensors[i].size;
+    return 6.0 * mm + 6.0 * 2.0 * m->cfg.num_hidden_layers * (double)T * m->cfg.hidden_size;
 }
 
 int model_build(Model *m, const ModelConfig *c, Err *e) {
@@ -650,6 +658,7 @@ static void grad_store(const Model *m, size_t g, size_t n) {
  * modes). */
 static void lin_fwd(const Model *m, float *out, const float *x, const bf16_t *xh, size_t w, int N, int in,
                     int out_dim, float beta) {
+    prof_at(m->prec == PREC_FP32 ? PH_MM_FWD_F32 : PH_MM_FWD_BF16);
     if (m->prec == PREC_FP32) linear_forward(out, x, m->params + w, N, in, out_dim, beta);
     else mm_bf16(0, 1, N, out_dim, in, xh, in, wb(m, w), in, beta, out, out_dim);
 }
@@ -665,8 +674,11 @@ static void lin_bwd(const Model *m, float *dx, const float *dout, const float *x
     }
     bf16_t *dh = m->acts->douth;
     bf16_round_vec(dh, dout, (size_t)N * out_dim);
-    mm_bf16(1, 0, out_dim, in, N, dh, out_dim, xh, in, 1.0f, grad_acc(m, w, n), in);
+    float *gw = grad_acc(m, w, n);
+    prof_at(PH_MM_BWDW_BF16);
+    mm_bf16(1, 0, out_dim, in, N, dh, out_dim, xh, in, 1.0f, gw, in);
     grad_store(m, w, n);
+    prof_at(PH_MM_BWDD_BF16);
     if (dx) mm_bf16(0, 0, N, in, out_dim, dh, out_dim, wb(m, w), in, beta_dx, dx, in);
 }
 
@@ -691,11 +703,13 @@ static void norm_bwd(const Model *m, float *dx, const float *dout, const float *
  * rounded values, so the rest of the forward pass computes with what the backward pass will read. */
 static void keep(const Model *m, bf16_t *h, float *f, size_t n) {
     if (m->prec == PREC_FP32) return;
+    Phase o = prof_push(PH_CONVERT);
 #pragma omp parallel for schedule(static) if (n > 65536)
     for (size_t i = 0; i < n; i++) {
         h[i] = bf16_round(f[i]);
         f[i] = bf16_widen(h[i]);
     }
+    prof_pop(o);
 }
 
 /* bf16 modes: the layer's saved bf16 copy widened back into the working buffer, before its backward. */
@@ -707,21 +721,6 @@ static void restore(const Model *m, float *f, const bf16_t *h, size_t n) {
 static void pure_round(const Model *m, float *x, size_t n) {
     if (m->prec == PREC_BF16_PURE) bf16_quantize_vec(x, n);
 }
-
-/* ---------------------------------------------------------------- profiling (off by default) */
-
-/* Built with -DMODEL_PROFILE, every kernel call is timed into model_prof[] (seconds per category):
- * a development aid for finding where a step's time goes; the normal build compiles it away. */
-#ifdef MODEL_PROFILE
-enum { P_LINEAR, P_ATTN, P_NORM, P_ROPE, P_SWIGLU, P_CE, P_EMBED, P_COPY, P_N };
-double model_prof[P_N];
-static double prof_t;
-#define PROF_START() (prof_t = now_seconds())
-#define PROF(k) (model_prof[k] += now_seconds() - prof_t, prof_t = now_seconds())
-#else
-#define PROF_START() ((void)0)
-#define PROF(k) ((void)0)
-#endif
 
 /* ---------------------------------------------------------------- forward */
 
@@ -746,62 +745,58 @@ float model_forward(Model *m, const int *inputs, const int *targets, int B, int 
         m->wbf_stale = 0;
     }
 
-    PROF_START();
+    prof_at(PH_EMBED);
     if (m->prec == PREC_BF16_PURE) embedding_forward_bf16(a->layer[0].res, inputs, m->hw + m->at.embed, N, C);
     else embedding_forward(a->layer[0].res, inputs, m->params + m->at.embed, N, C);
-    PROF(P_EMBED);
     for (int l = 0; l < L; l++) {
         const LayerAt *w = &m->at.layer[l];
         LayerActs *s = &a->layer[l];
+        prof_at(PH_NORM);
         rmsnorm_forward(input_target(m, s->ln1), s->rstd1, s->res, norm_w(m, w->ln1, C), N, C, eps);
         save_input(m, s->ln1h, NC);
-        PROF(P_NORM);
         lin_fwd(m, s->qkv, s->ln1, s->ln1h, w->qkv, N, C, 3 * C, 0.0f);
         pure_round(m, s->qkv, 3 * NC);
-        PROF(P_LINEAR);
+        prof_at(PH_ROPE);
         rope_forward(s->qkv, 3 * C, a->rope_cos, a->rope_sin, B, T, 2 * H, D); /* q and k: 2H adjacent heads */
         pure_round(m, s->qkv, 3 * NC);
         keep(m, s->qkvh, s->qkv, 3 * NC);
-        PROF(P_ROPE);
+        prof_at(PH_ATT_GLUE);
         attention_forward(input_target(m, s->atty), C, s->att, s->qkv, s->qkv + C, s->qkv + 2 * C, 3 * C, B, T, H, D);
         save_input(m, s->attyh, NC);
         keep(m, s->atth, s->att, (size_t)B * H * T * T); /* y above used the unrounded probabilities */
-        PROF(P_ATTN);
+        prof_at(PH_OTHER);
         vec_copy(s->res_mid, s->res, NC);
-        PROF(P_COPY);
         lin_fwd(m, s->res_mid, s->atty, s->attyh, w->o, N, C, C, 1.0f); /* res_mid = res + o_proj(atty) */
         pure_round(m, s->res_mid, NC);
-        PROF(P_LINEAR);
 
+        prof_at(PH_NORM);
         rmsnorm_forward(input_target(m, s->ln2), s->rstd2, s->res_mid, norm_w(m, w->ln2, C), N, C, eps);
         save_input(m, s->ln2h, NC);
-        PROF(P_NORM);
         lin_fwd(m, s->gu, s->ln2, s->ln2h, w->gate_up, N, C, 2 * I, 0.0f);
         pure_round(m, s->gu, (size_t)N * 2 * I);
         keep(m, s->guh, s->gu, (size_t)N * 2 * I);
-        PROF(P_LINEAR);
+        prof_at(PH_SWIGLU);
         swiglu_forward(input_target(m, s->hmlp), s->gu, N, I);
         save_input(m, s->hmlph, (size_t)N * I);
-        PROF(P_SWIGLU);
+        prof_at(PH_OTHER);
         vec_copy(s->res_out, s->res_mid, NC);
-        PROF(P_COPY);
         lin_fwd(m, s->res_out, s->hmlp, s->hmlph, w->down, N, I, C, 1.0f); /* res_out = res_mid + down(h) */
         pure_round(m, s->res_out, NC);
-        PROF(P_LINEAR);
     }
+    prof_at(PH_NORM);
     rmsnorm_forward(input_target(m, a->lnf), a->rstdf, a->res_final, norm_w(m, m->at.norm, C), N, C, eps);
     save_input(m, a->lnfh, NC);
-    PROF(P_NORM);
     lin_fwd(m, a->logits, a->lnf, a->lnfh, m->at.lm_head, N, C, V, 0.0f);
     pure_round(m, a->logits, (size_t)N * V);
-    PROF(P_LINEAR);
+    prof_at(PH_CE);
     if (!targets) {
         a->n_valid = 0;
+        prof_at(PH_OTHER);
         return 0.0f;
     }
     memcpy(a->targets, targets, (size_t)N * sizeof(int));
     float loss = crossentropy_forward(a->lse, a->losses, a->logits, targets, N, V, &a->n_valid);
-    PROF(P_CE);
+    prof_at(PH_OTHER);
     if (n_valid) *n_valid = a->n_valid;
     return loss;
 }
@@ -824,15 +819,14 @@ void model_backward(Model *m, float scale) {
     int H = c->num_attention_heads, D = C / H, B = a->fwd_B, T = a->fwd_T, N = B * T;
 
     float dscale = a->n_valid ? scale / (float)a->n_valid : 0.0f;
-    PROF_START();
+    prof_at(PH_CE);
     crossentropy_backward(a->logits, a->logits, a->lse, a->targets, N, V, dscale); /* dlogits in place */
-    PROF(P_CE);
     lin_bwd(m, a->d_tmp, a->logits, a->lnf, a->lnfh, m->at.lm_head, N, C, V, 0.0f);
-    PROF(P_LINEAR);
+    prof_at(PH_OTHER);
     vec_zero(a->d_res, (size_t)N * C);
+    prof_at(PH_NORM);
     norm_bwd(m, a->d_res, a->d_tmp, a->res_final, m->at.norm, a->rstdf, N, C);
     pure_round(m, a->d_res, (size_t)N * C);
-    PROF(P_NORM);
 
     for (int l = L - 1; l >= 0; l--) {
         const LayerAt *w = &m->at.layer[l];
@@ -842,32 +836,29 @@ void model_backward(Model *m, float scale) {
         restore(m, s->gu, s->guh, (size_t)N * 2 * I);
         /* MLP block: d_res is the gradient of res_out and passes through the residual unchanged */
         lin_bwd(m, a->d_h, a->d_res, s->hmlp, s->hmlph, w->down, N, I, C, 0.0f);
-        PROF(P_LINEAR);
+        prof_at(PH_SWIGLU);
         swiglu_backward(a->d_gu, a->d_h, s->gu, N, I);
-        PROF(P_SWIGLU);
         lin_bwd(m, a->d_tmp, a->d_gu, s->ln2, s->ln2h, w->gate_up, N, C, 2 * I, 0.0f);
-        PROF(P_LINEAR);
+        prof_at(PH_NORM);
         norm_bwd(m, a->d_res, a->d_tmp, s->res_mid, w->ln2, s->rstd2, N, C);
         pure_round(m, a->d_res, (size_t)N * C);
-        PROF(P_NORM);
 
         /* attention block: d_tmp first holds d(atty), then d(ln1) */
         lin_bwd(m, a->d_tmp, a->d_res, s->atty, s->attyh, w->o, N, C, C, 0.0f);
-        PROF(P_LINEAR);
+        prof_at(PH_ATT_GLUE);
         attention_backward(a->d_qkv, a->d_qkv + C, a->d_qkv + 2 * C, 3 * C, a->d_att, a->d_tmp, C, s->att, s->qkv,
                            s->qkv + C, s->qkv + 2 * C, 3 * C, B, T, H, D);
-        PROF(P_ATTN);
+        prof_at(PH_ROPE);
         rope_backward(a->d_qkv, 3 * C, a->rope_cos, a->rope_sin, B, T, 2 * H, D); /* dq and dk */
-        PROF(P_ROPE);
         lin_bwd(m, a->d_tmp, a->d_qkv, s->ln1, s->ln1h, w->qkv, N, C, 3 * C, 0.0f);
-        PROF(P_LINEAR);
+        prof_at(PH_NORM);
         norm_bwd(m, a->d_res, a->d_tmp, s->res, w->ln1, s->rstd1, N, C);
         pure_round(m, a->d_res, (size_t)N * C);
-        PROF(P_NORM);
     }
     size_t VC = (size_t)V * C;
+    prof_at(PH_EMBED);
     embedding_backward(grad_acc(m, m->at.embed, VC), a->d_res, a->inputs, N, C);
     grad_store(m, m->at.embed, VC);
-    PROF(P_EMBED);
+    prof_at(PH_OTHER);
     a->have_targets = 0; /* logits now hold dlogits: a second backward would be wrong */
 }

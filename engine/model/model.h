@@ -139,6 +139,10 @@ int model_build(Model *m, const ModelConfig *c, Err *e);
 void model_free(Model *m);
 /* N(0, initializer_range) for every Linear and the embedding, 1 for norm weights; deterministic. */
 void model_init_weights(Model *m, uint64_t seed);
+/* Training FLOPs per token of sequences of T tokens (docs/performance.md, "Benchmark definitions"):
+ * 6 x (every Linear weight and lm_head, not the embedding lookup) + 6 x 2 x L x T x hidden (scores and
+ * weighted sum, forward and backward, the full T x T product although half is masked). */
+double model_flops_per_token(const Model *m, int T);
 /* Allocate grads and Adam moments (zeroed). */
 int model_alloc_train(Model *m, Err *e);
 /* Allocate activation buffers for micro-batches of B sequences of T tokens (T <= max positions). */

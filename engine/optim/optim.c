@@ -1,6 +1,8 @@
 /* optim.c - see optim.h. */
 #include "optim.h"
 
+#include "prof.h"
+
 #include <math.h>
 #include <stdlib.h>
 
@@ -86,8 +88,10 @@ static void bias_corrections(double beta1, double beta2, long t, float *bc1, flo
 }
 
 void adam_update(Model *m, OptimizerKind kind, double lr, double beta1, double beta2, double eps, long t) {
+    Phase po = prof_push(PH_ADAM);
     if (m->prec != PREC_BF16_PURE) {
         adam_update_slice(m, kind, lr, beta1, beta2, eps, t, 0, m->n_params, m->adam_m, m->adam_v);
+        prof_pop(po);
         return;
     }
     float bc1, bc2_sqrt; /* bf16_pure: weights, gradients and moments in bf16 storage (hw, hg, hm, hv) */
@@ -98,6 +102,7 @@ void adam_update(Model *m, OptimizerKind kind, double lr, double beta1, double b
                          (float)lr, (float)beta1, (float)beta2, (float)eps, bc1, bc2_sqrt);
     }
     model_params_changed(m);
+    prof_pop(po);
 }
 
 void adam_update_slice(Model *m, OptimizerKind kind, double lr, double beta1, double beta2, double eps, long t,

@@ -4,19 +4,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checkpoint.h"
 #include "cli.h"
 #include "evaluate.h"
-#include "hf_config.h"
-#include "safetensors.h"
+#include "model_open.h"
 
-void evaluate_part(Model *m, const DataLoader *dl, int B, long max_tokens, EvalConvention conv, int part, int parts,
-                   double sums[4]) {
+/* The evaluation loop over rows [first_row, ...): forward of this part's batches when m is non-NULL; returns the
+ * row after the last one the evaluation reads (the same for every part). */
+static size_t eval_rows(Model *m, const DataLoader *dl, int B, size_t first_row, long max_tokens, EvalConvention conv,
+                        int part, int parts, double sums[4]) {
     int T = dl->T, authors = conv == EVAL_AUTHORS;
     int *in = xcalloc((size_t)B * T, sizeof(int)), *tg = xcalloc((size_t)B * T, sizeof(int));
     double sum = 0.0, batch_means = 0.0;
     long count = 0, seen = 0, batches = 0, all_valid = 0;
-    size_t r = 0;
+    size_t r = first_row;
     /* The stop rule needs only the loader's counts (valid targets, non-pad inputs), so every part walks
      * all the batches a single process would run and computes the forward of its own (k % parts). */
     for (long k = 0; r < dl->n_rows && (authors ? seen <= max_tokens : all_valid < max_tokens); k++) {
@@ -24,7 +24,7 @@ void evaluate_part(Model *m, const DataLoader *dl, int B, long max_tokens, EvalC
         for (; rows < B && r < dl->n_rows; rows++, r++)
             all_valid += loader_row(dl, r, in + (size_t)rows * T, tg + (size_t)rows * T);
         for (int i = 0; i < rows * T; i++) seen += dl->mode == DATA_PACK || in[i] != dl->pad;
-        if (k % parts != part) continue;
+        if (k % parts != part || !m) continue;
         int n_valid = 0;
         float loss = model_forward(m, in, tg, rows, T, &n_valid);
         sum += (double)loss * n_valid;
@@ -38,6 +38,22 @@ void evaluate_part(Model *m, const DataLoader *dl, int B, long max_tokens, EvalC
     sums[1] = (double)count;
     sums[2] = batch_means;
     sums[3] = (double)batches;
+    return r;
+}
+
+void evaluate_part(Model *m, const DataLoader *dl, int B, long max_tokens, EvalConvention conv, int part, int parts,
+                   double sums[4]) {
+    eval_rows(m, dl, B, 0, max_tokens, conv, part, parts, sums);
+}
+
+void evaluate_part_from(Model *m, const DataLoader *dl, int B, size_t first_row, long max_tokens, EvalConvention conv,
+                        int part, int parts, double sums[4]) {
+    eval_rows(m, dl, B, first_row, max_tokens, conv, part, parts, sums);
+}
+
+size_t evaluate_rows_used(const DataLoader *dl, int B, long max_tokens, EvalConvention conv) {
+    double sums[4];
+    return eval_rows(NULL, dl, B, 0, max_tokens, conv, 0, 1, sums);
 }
 
 EvalResult evaluate_result(const double sums[4], EvalConvention conv) {
@@ -61,9 +77,10 @@ EvalResult evaluate(Model *m, const DataLoader *dl, int B, long max_tokens) {
 }
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: alphadecay eval --checkpoint DIR --data SHARD [--seq-len T] [--batch B] [--tokens N]\n"
+    fprintf(f, "usage: alphadecay eval --checkpoint PATH --data SHARD [--seq-len T] [--batch B] [--tokens N]\n"
                "                      [--convention token|authors]\n"
-               "  Loads DIR/config.json + DIR/model.safetensors (ours or Hugging Face's), reads the shard in pack\n"
+               "  PATH: a run directory (its newest complete checkpoint), a checkpoint/step_N directory (ours or\n"
+               "  Hugging Face's: config.json + model.safetensors) or a .safetensors file. Reads the shard in pack\n"
                "  mode from its start (row b of a batch: inputs [b*T, b*T+T), targets shifted by one) and prints\n"
                "  {\"loss\": ..., \"ppl\": ..., \"tokens\": ...} (+ \"convention\" when not token). Defaults: T 256,\n"
                "  B 8, N 10000000, convention token (mean over target tokens); authors = the sum of batch-mean\n"
@@ -94,20 +111,17 @@ int cmd_eval(int argc, char **argv) {
     if (!ckpt || !data) { fprintf(stderr, "alphadecay eval: --checkpoint and --data are required\n"); return 2; }
     if (T < 1 || B < 1 || tokens < 1) { fprintf(stderr, "alphadecay eval: --seq-len, --batch, --tokens must be positive\n"); return 2; }
     Err e;
-    char path[AD_PATH_MAX + 32];
+    ModelFiles mf;
     ModelConfig mc;
     Model m = {0};
     DataLoader dl;
-    snprintf(path, sizeof path, "%s/config.json", ckpt);
-    if (checkpoint_verify_model(ckpt, &e) < 0 || hf_config_read(path, &mc, &e)) goto fail;
+    if (model_open_find(ckpt, &mf, &mc, &e)) goto fail;
     if (T > mc.max_position_embeddings) {
         fprintf(stderr, "alphadecay eval: --seq-len %d exceeds the model's max_position_embeddings %d\n", T,
                 mc.max_position_embeddings);
         return 2;
     }
-    if (model_build(&m, &mc, &e)) goto fail;
-    snprintf(path, sizeof path, "%s/model.safetensors", ckpt);
-    if (safetensors_load_model(path, &m, &e)) goto fail;
+    if (model_open_load(&mf, &mc, &m, &e)) goto fail;
     if (model_alloc_acts(&m, B, T, &e)) goto fail;
     if (loader_open(&dl, data, DATA_PACK, T, mc.vocab_size, 0, 0, &e)) goto fail;
     EvalResult r = evaluate_conv(&m, &dl, B, tokens, conv);

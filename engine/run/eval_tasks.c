@@ -1,4 +1,4 @@
-/* eval_tasks.c - `alphadecay eval-tasks --checkpoint DIR --tokenizer T --task FILE.jsonl...`: zero-shot
+/* eval_tasks.c - `alphadecay eval-tasks --checkpoint PATH --tokenizer T --task FILE.jsonl...`: zero-shot
  * multiple-choice accuracy of a checkpoint, scored the way lm-eval-harness scores its multiple-choice
  * tasks (ARC, PIQA, HellaSwag, OBQA, WinoGrande, BoolQ: the paper's Table 3).
  *
@@ -20,12 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checkpoint.h"
 #include "cli.h"
-#include "hf_config.h"
 #include "json.h"
 #include "model.h"
-#include "safetensors.h"
+#include "model_open.h"
 #include "tokenizer.h"
 
 typedef struct {
@@ -188,12 +186,14 @@ static void score_batch(Model *m, Pair **pairs, int nb, int T, int *in) {
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: alphadecay eval-tasks --checkpoint DIR --tokenizer T --task FILE.jsonl... [--out FILE.json]\n"
+            "usage: alphadecay eval-tasks --checkpoint PATH --tokenizer T --task FILE.jsonl... [--out FILE.json]\n"
             "                            [--details FILE.jsonl] [--seq-len T] [--batch B]\n"
-            "  Zero-shot multiple-choice accuracy of a checkpoint, scored as lm-eval-harness scores its\n"
+            "  Zero-shot multiple-choice accuracy of a model, scored as lm-eval-harness scores its\n"
             "  multiple-choice tasks: each choice's summed log-likelihood given the context; acc = the gold\n"
             "  choice scores highest, acc_norm = the same after dividing by the choice's length in characters.\n"
-            "  --tokenizer: the run's tokenizer.bin, or spm:PATH for a SentencePiece model (T5's spiece.model).\n"
+            "  --checkpoint: a run directory (its newest complete checkpoint), a checkpoint/step_N directory or a\n"
+            "  .safetensors file. --tokenizer: the run's tokenizer.bin (its size must be the model's vocabulary),\n"
+            "  or spm:PATH for a SentencePiece model (T5's spiece.model).\n"
             "  Task files: one JSON object per line, {\"context\", \"choices\", \"gold\"} or {\"contexts\",\n"
             "  \"continuation\", \"gold\"} (docs/formats.md); the task's name is the file name without .jsonl.\n"
             "  Prints (or writes to --out) {\"checkpoint\", \"tokenizer\", \"seq_len\", \"tasks\": {NAME: {n, acc,\n"
@@ -327,25 +327,25 @@ int cmd_eval_tasks(int argc, char **argv) {
     int pr = parse(argc, argv, &a);
     if (pr) return pr == 1 ? 0 : 2;
     Err e;
-    char path[AD_PATH_MAX + 32];
+    ModelFiles mf;
     ModelConfig mc;
     Model m = {0};
     Tokenizer tk;
     int have_tok = 0, *in = NULL, rc = 1;
     FILE *det = NULL;
     StrBuf res = {0};
-    snprintf(path, sizeof path, "%s/config.json", a.ckpt);
-    if (hf_config_read(path, &mc, &e)) goto done;
+    if (model_open_find(a.ckpt, &mf, &mc, &e)) goto done;
     if (a.T > mc.max_position_embeddings) a.T = mc.max_position_embeddings;
     if (tokenizer_open(&tk, a.tok, &e)) goto done;
     have_tok = 1;
-    if (tk.vocab_size > mc.vocab_size) {
-        err_set(&e, "%s: tokenizer has %d tokens but the model only %d", a.tok, tk.vocab_size, mc.vocab_size);
+    /* Our tokenizer.bin made the model's vocabulary: it must be that size, as sample requires. A
+     * SentencePiece model may be smaller than the embedding (T5's 32000 pieces, a padded table). */
+    if (tk.is_spm ? tk.vocab_size > mc.vocab_size : tk.vocab_size != mc.vocab_size) {
+        err_set(&e, "%s has vocab size %d but the model in %s has %d: use the tokenizer the shards were made with",
+                a.tok, tk.vocab_size, mf.dir, mc.vocab_size);
         goto done;
     }
-    if (model_build(&m, &mc, &e)) goto done;
-    snprintf(path, sizeof path, "%s/model.safetensors", a.ckpt);
-    if (safetensors_load_model(path, &m, &e) || model_alloc_acts(&m, a.B, a.T, &e)) goto done;
+    if (model_open_load(&mf, &mc, &m, &e) || model_alloc_acts(&m, a.B, a.T, &e)) goto done;
     in = xcalloc((size_t)a.B * a.T, sizeof(int));
     if (a.details && !(det = fopen(a.details, "w"))) {
         err_set(&e, "%s: cannot write", a.details);

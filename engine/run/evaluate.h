@@ -29,5 +29,12 @@ EvalResult evaluate_conv(Model *m, const DataLoader *dl, int B, long max_tokens,
 void evaluate_part(Model *m, const DataLoader *dl, int B, long max_tokens, EvalConvention conv, int part, int parts,
                    double sums[4]);
 EvalResult evaluate_result(const double sums[4], EvalConvention conv);
+/* The held-out TEST set (eval.test_tokens) beside the SELECTION set the evaluation above reads: the rows an
+ * evaluation of max_tokens from row 0 reads are [0, evaluate_rows_used(...)); the test set is evaluated by
+ * evaluate_part_from with first_row = that count, so no target token of one set is a target of the other (m NULL:
+ * the rows are read, nothing is computed). */
+size_t evaluate_rows_used(const DataLoader *dl, int B, long max_tokens, EvalConvention conv);
+void evaluate_part_from(Model *m, const DataLoader *dl, int B, size_t first_row, long max_tokens, EvalConvention conv,
+                        int part, int parts, double sums[4]);
 
 #endif

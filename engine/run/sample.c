@@ -1,7 +1,7 @@
 /* sample.c - `alphadecay sample`: generate text from a checkpoint, to see what a run learned.
  *
- * Loads config.json + model.safetensors (a checkpoint directory, or a run directory / its
- * checkpoint/ folder, in which case the newest complete step_* is used) and a tokenizer whose
+ * Opens the model with model_open.h (a run directory: its newest complete checkpoint; a checkpoint
+ * directory; or a .safetensors file) and a tokenizer whose
  * vocabulary must match the model's. The context starts with the end-of-text token (documents in
  * the shards end with it, so it marks "a document starts here") followed by the prompt's tokens.
  * Each step runs the forward pass over the whole context (at most max_position_embeddings tokens,
@@ -9,58 +9,27 @@
  * from softmax(logits / temperature) with the seeded RNG; temperature 0 is greedy. The prompt and
  * the generated text go to stdout as they are produced; a generated end-of-text token prints as
  * "<|endoftext|>" on its own line. */
-#include <dirent.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bpe.h"
-#include "checkpoint.h"
 #include "cli.h"
-#include "hf_config.h"
 #include "model.h"
-#include "safetensors.h"
+#include "model_open.h"
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: alphadecay sample --checkpoint DIR --tokenizer FILE [--prompt TEXT] [--tokens N]\n"
+            "usage: alphadecay sample --checkpoint PATH --tokenizer FILE [--prompt TEXT] [--tokens N]\n"
             "                         [--temperature T] [--seed S]\n\n"
             "Generates text from a trained model.\n"
-            "  --checkpoint DIR    a directory with config.json and model.safetensors, or a run directory\n"
-            "                      (its newest complete checkpoint is used)\n"
+            "  --checkpoint PATH   a run directory (its newest complete checkpoint is used), a checkpoint/step_N\n"
+            "                      directory (config.json + model.safetensors) or a .safetensors file\n"
             "  --tokenizer FILE    the tokenizer.bin the training shards were made with\n"
             "  --prompt TEXT       text to continue (default: none, start a new document)\n"
             "  --tokens N          tokens to generate (default 100)\n"
             "  --temperature T     softmax temperature, 0 = greedy (default 0.8)\n"
             "  --seed S            sampling seed (default 0)\n");
-}
-
-/* DIR itself if it holds model.safetensors, else the newest complete step_* under DIR or DIR/checkpoint. */
-static int resolve_checkpoint(const char *dir, char *out, Err *e) {
-    char p[AD_PATH_MAX + 320];
-    snprintf(p, sizeof p, "%s/model.safetensors", dir);
-    if (file_exists(p)) { snprintf(out, AD_PATH_MAX, "%s", dir); return 0; }
-    const char *bases[2] = {"%s/checkpoint", "%s"};
-    for (int k = 0; k < 2; k++) {
-        char base[AD_PATH_MAX];
-        snprintf(base, sizeof base, bases[k], dir);
-        DIR *d = opendir(base);
-        if (!d) continue;
-        char best[256] = "";
-        struct dirent *de;
-        while ((de = readdir(d)) != NULL) {
-            if (strncmp(de->d_name, "step_", 5) != 0 || strlen(de->d_name) >= sizeof best) continue;
-            snprintf(p, sizeof p, "%s/%s/COMPLETE", base, de->d_name);
-            if (file_exists(p) && strcmp(de->d_name, best) > 0) snprintf(best, sizeof best, "%s", de->d_name);
-        }
-        closedir(d);
-        if (best[0]) {
-            if ((size_t)snprintf(out, AD_PATH_MAX, "%s/%s", base, best) >= AD_PATH_MAX)
-                return err_set(e, "%s: path too long", base);
-            return 0;
-        }
-    }
-    return err_set(e, "%s: no model.safetensors and no complete checkpoint (step_*/COMPLETE) under it", dir);
 }
 
 /* Index drawn from softmax(logits / temp), or the argmax when temp == 0. */
@@ -128,18 +97,15 @@ int cmd_sample(int argc, char **argv) {
     TokVec ctx = {0};
     int *inputs = NULL;
     double *prob = NULL;
-    char dir[AD_PATH_MAX], path[AD_PATH_MAX + 32];
-    if (bpe_load(&b, tok, &e) != 0 || resolve_checkpoint(ckpt, dir, &e) != 0) goto fail;
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    if (checkpoint_verify_model(dir, &e) < 0 || hf_config_read(path, &mc, &e) != 0) goto fail;
+    ModelFiles mf;
+    const char *dir = mf.dir;
+    if (bpe_load(&b, tok, &e) != 0 || model_open_find(ckpt, &mf, &mc, &e) != 0) goto fail;
     if (mc.vocab_size != b.vocab_size) {
         err_set(&e, "%s has vocab size %d but the model in %s has %d: use the tokenizer the shards were made with",
                 tok, b.vocab_size, dir, mc.vocab_size);
         goto fail;
     }
-    if (model_build(&m, &mc, &e) != 0) goto fail;
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    if (safetensors_load_model(path, &m, &e) != 0) goto fail;
+    if (model_open_load(&mf, &mc, &m, &e) != 0) goto fail;
     if (tokvec_push(&ctx, (uint32_t)b.eot, &e) != 0) goto fail;
     if (bpe_encode(&b, (const uint8_t *)prompt, strlen(prompt), &ctx, &e) != 0) goto fail;
     int Tmax = mc.max_position_embeddings;

@@ -5,7 +5,8 @@
  * (decay.h), then Adam/AdamW at the scheduled lr. After the update: log, evaluate, checkpoint when due. Running the command again on
  * the same RUNDIR resumes from its newest complete checkpoint and reproduces an uninterrupted run
  * bit for bit (same config, seed and thread count). SIGINT/SIGTERM finish the current update, write a
- * checkpoint and exit with status 130.
+ * checkpoint and exit with status 130. `--stop-after N` does the same after update N, deterministically
+ * (tests stop runs at chosen updates with it; a signal lands wherever the run happens to be).
  *
  * Data parallel (`mpirun -np N alphadecay train ...`, or srun; dist.h): each update's micro-batches are
  * split into N consecutive blocks, rank r computing block r, so the job sees the micro-batches of a
@@ -35,11 +36,10 @@
 #include "decay.h"
 #include "dist.h"
 #include "evaluate.h"
-#include "hf_config.h"
 #include "model.h"
+#include "model_open.h"
 #include "optim.h"
 #include "rundir.h"
-#include "safetensors.h"
 
 void openblas_set_num_threads(int num_threads);
 
@@ -54,6 +54,7 @@ typedef struct {
     Config cfg;
     char run_dir[AD_PATH_MAX];
     Model model;
+    ModelFiles init;       /* train.init's files (model_open.h), found and verified before the config resolves */
     DataLoader train, val;
     int have_val;
     DecayState decay;
@@ -64,51 +65,54 @@ typedef struct {
     int *inputs, *targets;
     double start_time;     /* now_seconds() when this process started training */
     double last_val_loss, last_val_ppl;
+    size_t test_row;       /* eval.test_tokens: the test set's first row of the val shard (after the selection set) */
+    double last_test_loss, last_test_ppl;
     char diverged[160];    /* why the run diverged, "" while it has not (the same on every rank) */
     /* data parallel (dist.h): rank of ranks; 1 rank without an MPI launcher */
     int rank, ranks;
     int stop;                /* the job's stop request of this update (a signal on any rank) */
+    long stop_after;         /* --stop-after N: stop as if signalled once update N is done; 0 = never */
     float *zero_m, *zero_v;  /* train.zero: Adam moments of this rank's slice [zero_lo, zero_hi) only */
     size_t zero_lo, zero_hi;
 } Run;
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: alphadecay train CONFIG.yaml [--set section.key=value]... [--out RUNDIR]\n"
+            "usage: alphadecay train CONFIG.yaml [--set section.key=value]... [--out RUNDIR] [--stop-after N]\n"
             "  Pre-trains the model the experiment file describes. RUNDIR (default results/<config name>)\n"
             "  receives config.yaml, metrics.jsonl, eval.jsonl, decay.jsonl, summary.json, spectra/ and\n"
             "  checkpoint/. If RUNDIR already holds a checkpoint the run resumes from it.\n"
+            "  --stop-after N: after update N (or the first update, if resumed past N) stop as SIGINT does:\n"
+            "  write a checkpoint and exit 130. A run that reaches train.steps first completes as usual.\n"
             "  Exit status: 0 completed, 1 failed or diverged, 2 bad usage, 130 interrupted (checkpoint written).\n");
 }
 
 /* ---- set-up ---- */
 
 static int parse_args(Run *r, int argc, char **argv, Err *e, int *usage_error) {
-    const char *cfg_path = NULL, *out = NULL;
-    config_defaults(&r->cfg);
+    const char *cfg_path = NULL, *out = NULL, *sets[argc > 0 ? argc : 1]; /* the --set values, in order */
+    int n_sets = 0;
     *usage_error = 1;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--set") || !strcmp(argv[i], "--out")) {
+        if (!strcmp(argv[i], "--set") || !strcmp(argv[i], "--out") || !strcmp(argv[i], "--stop-after")) {
             if (i + 1 >= argc) return err_set(e, "%s needs a value", argv[i]);
             if (!strcmp(argv[i], "--out")) out = argv[++i];
-            else i++; /* applied after loading the file */
+            else if (!strcmp(argv[i], "--stop-after")) {
+                char *end;
+                r->stop_after = strtol(argv[++i], &end, 10);
+                if (*end || end == argv[i] || r->stop_after < 1)
+                    return err_set(e, "--stop-after needs an update number >= 1, not '%s'", argv[i]);
+            } else sets[n_sets++] = argv[++i]; /* applied after loading the file */
         } else if (argv[i][0] == '-') return err_set(e, "unknown option %s", argv[i]);
         else if (cfg_path) return err_set(e, "more than one config file (%s, %s)", cfg_path, argv[i]);
         else cfg_path = argv[i];
     }
     if (!cfg_path) return err_set(e, "missing CONFIG.yaml");
     *usage_error = 0;
-    if (config_load(&r->cfg, cfg_path, e)) return -1;
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--set") && config_set(&r->cfg, argv[++i], e)) return -1;
-        else if (!strcmp(argv[i], "--out")) i++;
-    if (r->cfg.train.init[0]) {
-        char p[AD_PATH_MAX + 16];
-        snprintf(p, sizeof p, "%s/config.json", r->cfg.train.init);
-        if (checkpoint_verify_model(r->cfg.train.init, e) < 0 || hf_config_read(p, &r->cfg.model, e)) return -1; /* the checkpoint's shape wins */
-    }
-    config_resolve(&r->cfg);
-    if (config_validate(&r->cfg, e)) return -1;
+    if (config_load_overrides(&r->cfg, cfg_path, sets, n_sets, NULL, e)) return -1;
+    if (r->cfg.train.init[0] && model_open_find(r->cfg.train.init, &r->init, &r->cfg.model, e))
+        return -1; /* the checkpoint's shape wins */
+    if (config_finish(&r->cfg, NULL, e)) return -1;
     if (out) snprintf(r->run_dir, sizeof r->run_dir, "%s", out);
     else {
         const char *base = strrchr(cfg_path, '/');
@@ -185,25 +189,32 @@ static int open_data(Run *r, Err *e) {
                           "model.vocab_size: %d",
                        c->source[0] ? c->source : "config", c->model.vocab_size, c->data.train, ids.vocab, ids.vocab);
     if (got == 0) fprintf(stderr, "train: EOS id %d, pad id %d (prep.json)\n", ids.eos, ids.pad);
+    /* data.follow_train_seed: each train.seed draws its own data order (seed 0 keeps data.seed's) */
+    uint64_t order_seed = c->data.seed + (c->data.follow_train_seed ? c->train.seed : 0);
     if (loader_open_ids(&r->train, c->data.train, c->data.mode, c->data.seq_len, c->model.vocab_size,
-                        c->data.shuffle, c->data.seed, ids, e))
+                        c->data.shuffle, order_seed, ids, e))
         return -1;
     if (c->data.train_tokens > 0 && loader_limit(&r->train, (size_t)c->data.train_tokens, e)) return -1;
     r->have_val = c->data.val[0] != 0;
     if (r->have_val &&
         loader_open_ids(&r->val, c->data.val, c->data.mode, c->data.seq_len, c->model.vocab_size, 0, 0, ids, e))
         return -1;
+    if (r->have_val && c->eval.test_tokens > 0) {
+        r->test_row = evaluate_rows_used(&r->val, c->train.micro_batch_size, c->eval.tokens, c->eval.convention);
+        if (r->test_row >= r->val.n_rows)
+            return err_set(e, "%s: eval.test_tokens: the selection set (eval.tokens %ld) uses all %zu rows of %s, leaving "
+                              "none for the test set: lower eval.tokens",
+                           c->source[0] ? c->source : "config", c->eval.tokens, r->val.n_rows, c->data.val);
+    }
     return 0;
 }
 
 static int build_model(Run *r, Err *e) {
     const Config *c = &r->cfg;
-    if (model_build(&r->model, &c->model, e)) return -1;
     if (c->train.init[0]) {
-        char p[AD_PATH_MAX + 24];
-        snprintf(p, sizeof p, "%s/model.safetensors", c->train.init);
-        if (safetensors_load_model(p, &r->model, e)) return -1;
+        if (model_open_load(&r->init, &c->model, &r->model, e)) return -1;
     } else {
+        if (model_build(&r->model, &c->model, e)) return -1;
         model_init_weights(&r->model, c->train.seed);
     }
     if (model_set_precision(&r->model, c->train.dtype, e)) return -1;
@@ -338,6 +349,16 @@ static int do_eval(Run *r, Err *e) {
     dist_sum_doubles(sums, 4);
     EvalResult ev = evaluate_result(sums, r->cfg.eval.convention);
     r->last_val_loss = ev.loss;
+    /* the held-out test set: evaluated and logged beside the selection set, never used to decide anything */
+    EvalResult te = {NAN, NAN, 0};
+    if (r->cfg.eval.test_tokens > 0) {
+        evaluate_part_from(&r->model, &r->val, r->cfg.train.micro_batch_size, r->test_row, r->cfg.eval.test_tokens,
+                           r->cfg.eval.convention, r->rank, r->ranks, sums);
+        dist_sum_doubles(sums, 4);
+        te = evaluate_result(sums, r->cfg.eval.convention);
+        r->last_test_loss = te.loss;
+        r->last_test_ppl = te.ppl;
+    }
     double limit = log((double)r->cfg.model.vocab_size) + DIVERGE_MARGIN;
     if (!(ev.loss <= limit))
         snprintf(r->diverged, sizeof r->diverged, "validation loss %g at step %ld exceeds ln(vocab_size) + %g = %.4g",
@@ -350,6 +371,11 @@ static int do_eval(Run *r, Err *e) {
     rec_num(&b, "loss", "%.6f", ev.loss);
     rec_num(&b, "ppl", "%.6f", ev.ppl);
     rec_int(&b, "tokens", ev.tokens);
+    if (r->cfg.eval.test_tokens > 0) {
+        rec_num(&b, "test_loss", "%.6f", te.loss);
+        rec_num(&b, "test_ppl", "%.6f", te.ppl);
+        rec_int(&b, "test_tokens", te.tokens);
+    }
     rec_end(&b);
     int rc = runlog_append(&r->evals, &b, e);
     sb_free(&b);
@@ -456,13 +482,17 @@ static int train_loop(Run *r, Err *e) {
         if (is_due(c->eval.every, r->st.step) && r->st.step < c->train.steps && do_eval(r, e)) return -1;
         if (r->diverged[0]) return 1;
         if (r->st.step == c->train.steps) break;
-        int stop = r->ranks > 1 ? r->stop : g_stop != 0; /* data parallel: the request every rank agreed on */
+        /* data parallel: the request every rank agreed on; --stop-after is the same on every rank */
+        int stop = (r->ranks > 1 ? r->stop : g_stop != 0) || (r->stop_after > 0 && r->st.step >= r->stop_after);
         if (is_due(c->checkpoint.every, r->st.step) || stop) {
             if (save_checkpoint(r, e)) return -1;
             if (stop) {
-                if (r->rank == 0)
+                if (r->rank == 0 && (g_stop || (r->ranks > 1 && r->stop)))
                     fprintf(stderr, "\ntrain: stopped by signal %d after update %ld; checkpoint written, rerun to resume\n",
                             g_stop ? (int)g_stop : SIGTERM, r->st.step);
+                else if (r->rank == 0)
+                    fprintf(stderr, "\ntrain: stopped by --stop-after after update %ld; checkpoint written, rerun to resume\n",
+                            r->st.step);
                 return 130;
             }
         }
@@ -484,6 +514,9 @@ static int finish(Run *r, const char *status, const char *message) {
     RunSummary s = {.status = status,
                     .val_loss = r->last_val_loss,
                     .val_ppl = r->last_val_ppl,
+                    .has_test = r->cfg.eval.test_tokens > 0 && r->have_val,
+                    .test_loss = r->last_test_loss,
+                    .test_ppl = r->last_test_ppl,
                     .steps = r->st.step,
                     .tokens = r->st.tokens,
                     .wall_seconds = r->st.elapsed_s,
@@ -565,7 +598,7 @@ int cmd_train(int argc, char **argv) {
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
     Run *r = xcalloc(1, sizeof(Run));
-    r->last_val_loss = r->last_val_ppl = NAN;
+    r->last_val_loss = r->last_val_ppl = r->last_test_loss = r->last_test_ppl = NAN;
     r->lock_fd = -1;
     r->resumed_step = -1;
     Err e;
@@ -578,14 +611,19 @@ int cmd_train(int argc, char **argv) {
         dist_abort(1);
     }
     r->rank = dist_rank();
-    if (parse_args(r, argc, argv, &e, &usage_error) || (usage_error = 0, check_ranks(r, &e))) {
+    /* parse_args clears usage_error once the arguments themselves are read: what fails after is not usage */
+    if (parse_args(r, argc, argv, &e, &usage_error) || check_ranks(r, &e)) {
         if (r->rank == 0) fprintf(stderr, "alphadecay train: %s\n", e.msg);
         free(r);
         dist_finalize();
         return usage_error ? 2 : 1;
     }
     /* one writer per run directory (rank 0), from before the first read of it to exit */
-    int locked = r->rank != 0 || (r->lock_fd = rundir_lock(r->run_dir, &e)) >= 0 || held_for_us(r->run_dir);
+    int locked = 1;
+    if (r->rank == 0) {
+        r->lock_fd = rundir_lock(r->run_dir, &e);
+        locked = r->lock_fd >= 0 || held_for_us(r->run_dir);
+    }
     int done = locked ? completed_before(r, &e) : -1;
     if (all_ranks_ok(r, done < 0, &quiet, &e)) goto fail;
     if (done > 0) {
@@ -593,9 +631,12 @@ int cmd_train(int argc, char **argv) {
         return 0;
     }
     int threads = set_threads(&r->cfg), resuming = 0;
-    int bad = check_memory(&r->cfg, &e) || open_data(r, &e) || build_model(r, &e) ||
-              (resuming = maybe_resume(r, &e)) < 0 || write_or_check_config(r, resuming, &e) ||
-              open_logs(r, resuming, &e) || shard_moments(r, &e);
+    int bad = check_memory(&r->cfg, &e) || open_data(r, &e) || build_model(r, &e);
+    if (!bad) {
+        resuming = maybe_resume(r, &e);
+        bad = resuming < 0 || write_or_check_config(r, resuming, &e) || open_logs(r, resuming, &e) ||
+              shard_moments(r, &e);
+    }
     if (all_ranks_ok(r, bad, &quiet, &e) || start_decay(r, resuming, &e)) goto fail;
     if (r->rank == 0) {
         char par[64] = "";

@@ -18,6 +18,8 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: alphadecay sweep list   SWEEP.yaml [-v] [--results DIR]\n"
             "       alphadecay sweep status SWEEP.yaml [--results DIR]\n"
+            "  multirun: in place of SWEEP.yaml, --base EXP.yaml -m KEY=V1,V2 ... [--set KEY=V ...]\n"
+            "            [--extra KEY=V ...]... [--seeds A-B|A,B,C] [--name NAME]\n"
             "       alphadecay sweep run    SWEEP.yaml [-j N] [--dry-run] [--retry-failed] [--results DIR] [--detach]\n"
             "                               [--backend local|slurm] [--partition P] [--max-parallel K] [--time T]\n"
             "                               [--cpus-per-task C] [--no-wait]\n"
@@ -34,6 +36,12 @@ static void usage(FILE *f) {
             "              closes (output to sweep.log only; stop it with kill -INT PID).\n"
             "  --backend slurm  submits one sbatch job array (one task per pending run, throttled to K at once\n"
             "              with --max-parallel) and follows it with squeue and the run directories.\n"
+            "  multirun    builds the sweep file from the command line (Hydra's -m): each -m key with comma-separated\n"
+            "              values is a grid axis (the first varies slowest), a single value and --set fix a key for\n"
+            "              every run, each --extra adds one point outside the grid (e.g. --extra decay.method=none),\n"
+            "              --seeds runs every point once per seed. The name defaults to multirun-<base>-<hash of\n"
+            "              the grid>, so the same command names the same sweep; run writes the file to\n"
+            "              RESULTS/<name>/sweep.yaml, which reruns, resumes or cites it.\n"
             "  AD_TRAIN_CMD=PROG replaces `alphadecay train` (same arguments; for tests).\n"
             "  Exit status: 0 all runs completed (or diverged), 1 a run failed or is unfinished / bad sweep\n"
             "  file, 2 bad usage, 130 interrupted.\n");
@@ -153,19 +161,65 @@ static int cmd_status(const Sweep *s, const char *results) {
     return 0;
 }
 
+/* The words after -m / --set / --extra: every following KEY=VALUE argument (not starting with '-'). */
+static int take_kvs(int argc, char **argv, int *i, const char **dst, int *n, int *group, int g) {
+    int start = *n;
+    while (*i + 1 < argc && argv[*i + 1][0] != '-' && strchr(argv[*i + 1], '=')) {
+        if (*n == SWEEP_MAX_KV) return -1;
+        if (group) group[*n] = g;
+        dst[(*n)++] = argv[++*i];
+    }
+    return *n > start ? 0 : -1;
+}
+
+/* Multirun: the command line's sweep file, loaded as RESULTS/<name>/sweep.yaml (written by `run`). */
+static int load_multirun(Sweep *s, const Multirun *m, const SweepOpts *o, int write, Err *e) {
+    StrBuf y = {0};
+    char dir[AD_PATH_MAX], path[AD_PATH_MAX + 16];
+    if (multirun_yaml(m, &y, e)) return 2;
+    /* the name first (the file's path holds it), then the whole text */
+    Sweep probe;
+    memset(&probe, 0, sizeof probe);
+    const char *nl = strchr(y.p, '\n');
+    snprintf(probe.name, sizeof probe.name, "%.*s", (int)(nl - y.p - 6), y.p + 6);
+    sweep_dir(&probe, o->results, dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/sweep.yaml", dir);
+    int rc = sweep_load_text(s, path, y.p, y.len, e);
+    if (rc) {
+        char why[sizeof e->msg];
+        snprintf(why, sizeof why, "%s", e->msg);
+        err_set(e, "%s\n(the sweep file the command line expands to; not written:)\n%s", why, y.p);
+        sb_free(&y);
+        return 1;
+    }
+    if (write) {
+        StrBuf f = {0};
+        sb_printf(&f, "# written by `alphadecay sweep run` from its command line (multirun); run it again with\n"
+                      "#   alphadecay sweep run %s\n%s", path, y.p);
+        rc = sweep_check_results(s, dir, 1, e) || write_file_atomic(path, f.p, f.len, e) ? 1 : 0;
+        sb_free(&f);
+        if (rc) sweep_free(s);
+        else printf("multirun: %d runs as sweep %s; its sweep file: %s (rerun, resume or cite it)\n", s->n_runs, s->name,
+                    path);
+    }
+    sb_free(&y);
+    return rc;
+}
+
 int cmd_sweep(int argc, char **argv) {
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             return 0;
         }
-    if (argc < 3) return bad("expected an action (list, status, run) and a sweep file", NULL);
-    const char *action = argv[1], *file = argv[2], *backend = "local", *run_name = NULL;
+    if (argc < 3) return bad("expected an action (list, status, run) and a sweep file (or --base EXP -m KEY=V1,V2)", NULL);
+    const char *action = argv[1], *file = NULL, *backend = "local", *run_name = NULL;
     if (strcmp(action, "list") && strcmp(action, "status") && strcmp(action, "run") && strcmp(action, "exec"))
         return bad("unknown action", action);
     SweepOpts o = {.jobs = 1, .results = "results"};
-    int verbose = 0, threads = 0;
-    for (int i = 3; i < argc; i++) {
+    Multirun m = {0};
+    int verbose = 0, threads = 0, n_groups = 0;
+    for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
         if (!strcmp(a, "-v")) verbose = 1;
@@ -183,19 +237,41 @@ int cmd_sweep(int argc, char **argv) {
             if (!has || parse_int(argv[++i], 1, &o.cpus_per_task)) return bad("--cpus-per-task needs a positive integer", NULL);
         } else if (!strcmp(a, "--threads")) {
             if (!has || parse_int(argv[++i], 0, &threads)) return bad("--threads needs a non-negative integer", NULL);
-        } else if (!strcmp(a, "--backend") && has) backend = argv[++i];
+        } else if (!strcmp(a, "-m") || !strcmp(a, "--multirun")) {
+            if (take_kvs(argc, argv, &i, m.m, &m.n_m, NULL, 0)) return bad("-m needs KEY=V1,V2 arguments", NULL);
+        } else if (!strcmp(a, "--set")) {
+            if (take_kvs(argc, argv, &i, m.set, &m.n_set, NULL, 0)) return bad("--set needs KEY=VALUE arguments", NULL);
+        } else if (!strcmp(a, "--extra")) {
+            if (take_kvs(argc, argv, &i, m.extra, &m.n_extra, m.extra_group, n_groups++))
+                return bad("--extra needs KEY=VALUE arguments (one extra point)", NULL);
+        } else if (!strcmp(a, "--base") && has) m.base = argv[++i];
+        else if (!strcmp(a, "--name") && has) m.name = argv[++i];
+        else if (!strcmp(a, "--seeds") && has) m.seeds = argv[++i];
+        else if (!strcmp(a, "--backend") && has) backend = argv[++i];
         else if (!strcmp(a, "--partition") && has) o.partition = argv[++i];
         else if (!strcmp(a, "--time") && has) o.time = argv[++i];
         else if (!strcmp(a, "--results") && has) o.results = argv[++i];
         else if (!strcmp(a, "--run") && has) run_name = argv[++i];
+        else if (a[0] != '-' && !file) file = a;
         else return bad("unknown or incomplete option", a);
     }
+    int multi = m.base || m.n_m || m.n_set || m.n_extra || m.seeds || m.name;
+    if (multi && file) return bad("give a sweep file or --base ... -m ..., not both", file);
+    if (!multi && !file) return bad("expected a sweep file (or --base EXP -m KEY=V1,V2)", NULL);
+    if (multi && !strcmp(action, "exec")) return bad("exec takes the sweep file multirun wrote", NULL);
     if (strcmp(backend, "local") && strcmp(backend, "slurm")) return bad("--backend must be local or slurm", backend);
     if (!strcmp(action, "exec") && !run_name) return bad("exec needs --run NAME", NULL);
 
     Sweep s;
     Err e;
-    if (sweep_load(&s, file, &e)) {
+    if (multi) {
+        int rc = load_multirun(&s, &m, &o, !strcmp(action, "run") && !o.dry_run, &e);
+        if (rc == 2) return bad(e.msg, NULL);
+        if (rc) {
+            fprintf(stderr, "alphadecay sweep: %s\n", e.msg);
+            return 1;
+        }
+    } else if (sweep_load(&s, file, &e)) {
         fprintf(stderr, "alphadecay sweep: %s\n", e.msg);
         return 1;
     }

@@ -50,6 +50,7 @@
 #define SWEEP_H
 
 #include "common.h"
+#include "strbuf.h"
 
 #define SWEEP_MAX_KV 32
 #define SWEEP_MAX_RUNS 10000 /* default cap on a grid's size (product x seeds + extra); max_runs: N overrides */
@@ -87,6 +88,27 @@ typedef struct {
 
 /* Parse, expand and check a sweep file. Errors: "FILE:LINE:COL: message". */
 int sweep_load(Sweep *s, const char *path, Err *e);
+/* The same from text in memory; path names it in errors and becomes Sweep.file. */
+int sweep_load_text(Sweep *s, const char *path, const char *text, size_t len, Err *e);
+
+/* ---- multirun (sweep_multirun.c): a sweep file from the command line ----
+ * `--base EXP -m KEY=V1,V2 ... [--set KEY=V ...] [--extra KEY=V ...]... [--seeds 0-2] [--name N]`:
+ * each -m key with two or more comma-separated values is a grid axis (in command-line order, the
+ * first varying slowest), a -m key with one value and every --set go to set:, each --extra starts one
+ * extra point, --seeds A-B or A,B,C is seeds:. The text is an ordinary sweep file (name: included), so
+ * the launcher loads, runs and records it like one and writes it to RESULTS/<name>/sweep.yaml. */
+typedef struct {
+    const char *base, *name, *seeds;
+    const char *m[SWEEP_MAX_KV];     /* -m KEY=V[,V...] */
+    int n_m;
+    const char *set[SWEEP_MAX_KV];   /* --set KEY=V */
+    int n_set;
+    const char *extra[SWEEP_MAX_KV]; /* --extra KEY=V: the pairs of all extra points in order */
+    int extra_group[SWEEP_MAX_KV];   /* the extra point each pair belongs to (0, 1, ...) */
+    int n_extra;
+} Multirun;
+/* The sweep file's text into out (caller sb_free's it); -1 with a one-line reason for bad arguments. */
+int multirun_yaml(const Multirun *m, StrBuf *out, Err *e);
 void sweep_free(Sweep *s);
 
 /* ---- run states (sweep_state.c) ---- */

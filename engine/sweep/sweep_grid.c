@@ -57,7 +57,7 @@ static int perr(P *p, const yaml_node_t *n, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return yaml_node_err(p->e, p->file, n, "%s", msg);
+    return yamlerr_node(p->e, p->file, n, "%s", msg);
 }
 
 static yaml_node_t *node(P *p, int id) { return yaml_document_get_node(p->doc, id); }
@@ -470,28 +470,32 @@ static void order_like_axes(Pairs *pt, const Axis *ax, int n_ax) {
 
 static int check_run(P *p, SweepRun *r, const char *base, int base_line) {
     Config c;
-    config_defaults(&c);
     Err e2;
     if (!file_exists(r->experiment))
         return err_set(p->e, "%s:%d: unknown experiment file '%s' (no such file)", p->file, r->line, r->experiment);
-    if (config_load(&c, r->experiment, &e2))
-        return err_set(p->e, "%s:%d: experiment %s: %s", p->file, r->line ? r->line : base_line, r->experiment, e2.msg);
     (void)base;
+    /* the run's overrides as --set would give them */
+    size_t one = sizeof r->kv[0].key + SWEEP_VAL_MAX + 2;
+    char *buf = xcalloc((size_t)(r->n_kv ? r->n_kv : 1), one);
+    const char **sets = xcalloc((size_t)(r->n_kv ? r->n_kv : 1), sizeof *sets);
     for (int i = 0; i < r->n_kv; i++) {
-        char a[sizeof r->kv[i].key + SWEEP_VAL_MAX + 2];
-        snprintf(a, sizeof a, "%s=%s", r->kv[i].key, r->kv[i].value);
-        if (config_set(&c, a, &e2)) { /* drop config_set's "--set k=v: " prefix: we give the position */
-            const char *m = e2.msg;
-            size_t pre = strlen("--set ") + strlen(a) + 2;
-            if (!strncmp(m, "--set ", 6) && strlen(m) > pre) m += pre;
-            return err_set(p->e, "%s:%d:%d: %s", p->file, r->kv[i].line, r->kv[i].col, m);
-        }
+        snprintf(buf + i * one, one, "%s=%s", r->kv[i].key, r->kv[i].value);
+        sets[i] = buf + i * one;
     }
-    config_resolve(&c);
-    if (config_validate(&c, &e2))
-        return err_set(p->e, "%s:%d: run %s: %s", p->file, r->line, r->name, e2.msg);
-    r->steps = c.train.steps;
-    return 0;
+    ConfigAt at;
+    int rc = config_load_resolved(&c, r->experiment, sets, r->n_kv, &at, &e2);
+    if (rc && at.step == CONFIG_AT_LOAD)
+        err_set(p->e, "%s:%d: experiment %s: %s", p->file, r->line ? r->line : base_line, r->experiment, e2.msg);
+    else if (rc && at.step == CONFIG_AT_SET) { /* drop config_set's "--set k=v: " prefix: we give the position */
+        const char *m = e2.msg;
+        size_t pre = strlen("--set ") + strlen(sets[at.set]) + 2;
+        if (!strncmp(m, "--set ", 6) && strlen(m) > pre) m += pre;
+        err_set(p->e, "%s:%d:%d: %s", p->file, r->kv[at.set].line, r->kv[at.set].col, m);
+    } else if (rc) err_set(p->e, "%s:%d: run %s: %s", p->file, r->line, r->name, e2.msg);
+    else r->steps = c.train.steps;
+    free(sets);
+    free(buf);
+    return rc ? -1 : 0;
 }
 
 /* ---- the whole file ---- */
@@ -774,14 +778,20 @@ int sweep_load(Sweep *s, const char *path, Err *e) {
     char *text;
     size_t len;
     if (read_file(path, &text, &len, e)) return -1;
+    int rc = sweep_load_text(s, path, text, len, e);
+    free(text);
+    return rc;
+}
+
+int sweep_load_text(Sweep *s, const char *path, const char *text, size_t len, Err *e) {
+    memset(s, 0, sizeof *s);
     yaml_parser_t yp;
     yaml_document_t doc;
     yaml_parser_initialize(&yp);
     yaml_parser_set_input_string(&yp, (const unsigned char *)text, len);
     if (!yaml_parser_load(&yp, &doc)) {
-        yaml_parser_err(e, path, &yp);
+        yamlerr_parser(e, path, &yp);
         yaml_parser_delete(&yp);
-        free(text);
         return -1;
     }
     P p = {path, &doc, e};
@@ -825,7 +835,6 @@ int sweep_load(Sweep *s, const char *path, Err *e) {
     free(sp);
     yaml_document_delete(&doc);
     yaml_parser_delete(&yp);
-    free(text);
     if (rc) sweep_free(s);
     return rc;
 }

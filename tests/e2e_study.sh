@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# The switches of Study 2 (docs/study.md) end to end on a generated corpus:
+#   mean_preserving   AlphaDecay and AdaDecay with decay.mean_preserving: every metrics.jsonl wd_mean is eta
+#                     (the default AlphaDecay's is not); AWD with it is refused
+#   test set          eval.test_tokens: every eval.jsonl line and summary.json carry the test set's numbers,
+#                     which differ from the selection set's; a selection set using every row is refused
+#   data order        data.follow_train_seed: the order is data.seed + train.seed (seed 3 following = seed 3 with
+#                     data.seed 45 fixed, bit for bit; differs from seed 3 with the fixed order; seed 0 unchanged);
+#                     a stopped and resumed run equals the uninterrupted one
+set -u
+. "$(dirname "$0")/lib.sh"; e2e_setup study fresh
+
+grammar_corpus "$T/corpus.jsonl" 7 300 adverbs
+prep_corpus prep_for_study
+
+tiny_yaml steps=30 warmup=3 eval_every=10 eval_tokens=600 ckpt_every=10 keep=1 \
+    decay="method: alphadecay, weight_decay: 0.5, update_every: 5, eigs_thresh: 8" >"$T/s.yaml"
+run() { local out=$1; shift; "$BIN" train "$T/s.yaml" --set train.optimizer=adamw "$@" --out "$T/$out" >"$T/$out.log" 2>&1; }
+wd_means() { grep -o '"wd_mean": [-0-9.e+]*' "$1/metrics.jsonl" | awk '{print $2}'; }
+losses() { grep -o '"loss": [-0-9.e]*' "$1/metrics.jsonl"; }
+
+# ---- mean-preserving allocation ----
+for m in alphadecay adadecay; do
+    run "mp_$m" --set decay.method=$m --set decay.mean_preserving=true; rc=$?
+    n=$(wd_means "$T/mp_$m" | wc -l)
+    # eta = 0.5; the mean is a size-weighted sum over a few tensors: a relative 1e-12 is thousands of ulps
+    bad=$(wd_means "$T/mp_$m" | awk '{ d = $1 - 0.5; if (d < 0) d = -d; if (d > 0.5e-12) print }' | wc -l)
+    [ $rc -eq 0 ] && [ "$n" -eq 30 ] && [ "$bad" -eq 0 ] && ok "mean_preserving_wd_mean_is_eta_$m" \
+        || fail "mean_preserving_wd_mean_is_eta_$m" "rc=$rc, $n lines, $bad off eta: $(wd_means "$T/mp_$m" | sort -u | head -3 | tr '\n' ' ')"
+done
+run default --set decay.method=alphadecay
+off=$(wd_means "$T/default" | awk '{ d = $1 - 0.5; if (d < 0) d = -d; if (d > 1e-3) print }' | wc -l)
+[ "$off" -gt 0 ] && ok default_alphadecay_mean_not_eta || fail default_alphadecay_mean_not_eta "every wd_mean is 0.5: the test cannot tell"
+# the allocation is kept: the step-0 decays are the default's times one factor (decay.jsonl prints 9 digits: 1e-8)
+ratio() { grep '"step": 0,' "$1/decay.jsonl" | grep -o '"wd": [-0-9.e+]*' | awk '{print $2}'; }
+paste <(ratio "$T/default") <(ratio "$T/mp_alphadecay") | awk 'NR == 1 { f = $2 / $1 } { r = $2 / $1 - f; if (r < 0) r = -r; if (r > 1e-8 * f) bad++ } END { exit !(NR > 2 && !bad && (f < 0.999 || f > 1.001)) }' \
+    && ok mean_preserving_keeps_ratios || fail mean_preserving_keeps_ratios "the step-0 decays are not one factor times the default's"
+run mp_awd --set decay.method=awd --set decay.mean_preserving=true; rc=$?
+[ $rc -ne 0 ] && grep -q "module-wise methods" "$T/mp_awd.log" && ok mean_preserving_awd_refused \
+    || fail mean_preserving_awd_refused "rc=$rc $(tail -1 "$T/mp_awd.log")"
+
+# ---- the held-out test set ----
+run test --set eval.test_tokens=500; rc=$?
+lines=$(wc -l < "$T/test/eval.jsonl"); with=$(grep -c '"test_ppl": [0-9]' "$T/test/eval.jsonl")
+[ $rc -eq 0 ] && [ "$lines" -eq 3 ] && [ "$with" -eq 3 ] && ok test_set_every_eval_line || fail test_set_every_eval_line "rc=$rc, $with of $lines lines"
+tt=$(grep -o '"test_tokens": [0-9]*' "$T/test/eval.jsonl" | head -1 | awk '{print $2}')
+[ "${tt:-0}" -ge 500 ] && ok test_set_token_count || fail test_set_token_count "test_tokens $tt"
+last=$(tail -1 "$T/test/eval.jsonl")
+fin=$(grep -o '"final_test_ppl": [0-9.e+]*' "$T/test/summary.json" | awk '{print $2}')
+lt=$(echo "$last" | grep -o '"test_ppl": [0-9.e+]*' | awk '{print $2}'); lv=$(echo "$last" | grep -o '"ppl": [0-9.e+]*' | awk '{print $2}')
+awk -v a="$fin" -v b="$lt" 'BEGIN { exit !(a != "" && (a - b < 1e-5 * b) && (b - a < 1e-5 * b)) }' \
+    && ok summary_final_test_ppl || fail summary_final_test_ppl "summary $fin, last eval line $lt"
+[ -n "$lt" ] && [ "$lt" != "$lv" ] && ok test_differs_from_selection || fail test_differs_from_selection "test $lt selection $lv"
+# the selection set's numbers do not move when a test set is added (the same rows, the same run)
+cmp -s <(grep -o '"ppl": [0-9.]*' "$T/default/eval.jsonl") <(grep -o '"ppl": [0-9.]*' "$T/test/eval.jsonl") \
+    && ok selection_unchanged_by_test_set || fail selection_unchanged_by_test_set "eval ppl differs"
+run test_all --set eval.test_tokens=500 --set eval.tokens=100000000; rc=$?
+[ $rc -ne 0 ] && grep -q "leaving none for the test set" "$T/test_all.log" && ok test_set_needs_rows \
+    || fail test_set_needs_rows "rc=$rc $(tail -1 "$T/test_all.log")"
+
+# ---- the data order follows the seed ----
+u=(--set decay.method=uniform --set train.seed=3)
+run f3 "${u[@]}" --set data.follow_train_seed=true
+run d45 "${u[@]}" --set data.seed=45
+run fixed3 "${u[@]}"
+cmp -s <(losses "$T/f3") <(losses "$T/d45") && ok follow_seed_is_data_seed_plus_train_seed \
+    || fail follow_seed_is_data_seed_plus_train_seed "seed 3 following differs from data.seed 45"
+cmp -s <(losses "$T/f3") <(losses "$T/fixed3") && fail follow_seed_changes_order "the same losses as the fixed order" \
+    || ok follow_seed_changes_order
+run f0 --set decay.method=uniform --set train.seed=0 --set data.follow_train_seed=true
+run fixed0 --set decay.method=uniform --set train.seed=0
+cmp -s <(losses "$T/f0") <(losses "$T/fixed0") && ok follow_seed_0_keeps_order || fail follow_seed_0_keeps_order "seed 0 differs"
+run f3b "${u[@]}" --set data.follow_train_seed=true
+cmp -s <(losses "$T/f3") <(losses "$T/f3b") && ok follow_seed_deterministic || fail follow_seed_deterministic "two runs differ"
+# stopped mid-way (SIGTERM after the first metrics lines; no checkpoint before then) and resumed = uninterrupted
+tiny_yaml steps=60 warmup=3 eval_every=0 ckpt_every=1000 keep=1 decay="method: uniform, weight_decay: 0.5" >"$T/r.yaml"
+args=(--set train.optimizer=adamw --set train.seed=3 --set data.follow_train_seed=true)
+"$BIN" train "$T/r.yaml" "${args[@]}" --out "$T/ru" >"$T/ru.log" 2>&1
+"$BIN" train "$T/r.yaml" "${args[@]}" --out "$T/rr" >"$T/rr.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 1000); do [ "$(cat "$T/rr/metrics.jsonl" 2>/dev/null | wc -l)" -ge 5 ] && break; sleep 0.01; done
+kill -TERM $pid; wait $pid; rc=$?
+"$BIN" train "$T/r.yaml" "${args[@]}" --out "$T/rr" >>"$T/rr.log" 2>&1
+if [ $rc -eq 130 ] && cmp -s <(losses "$T/ru") <(losses "$T/rr") \
+   && cmp -s "$T/ru/checkpoint/step_00000060/model.safetensors" "$T/rr/checkpoint/step_00000060/model.safetensors"; then
+    ok follow_seed_resume_identical
+else fail follow_seed_resume_identical "rc=$rc ($(grep -o 'after update [0-9]*' "$T/rr.log" | head -1)): losses or weights differ"; fi
+
+exit $FAILED
