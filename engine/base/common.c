@@ -157,7 +157,7 @@ int run_argv(char *const argv[], const char *cwd, const char *out_path, char *ou
         int in = open("/dev/null", O_RDONLY);
         if (in >= 0) dup2(in, 0);
         if (cwd && chdir(cwd) != 0) _exit(127);
-        int o = out_path ? open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666) : fds[1];
+        int o = out_path ? open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666) : fds[1];
         if (o < 0) _exit(127);
         dup2(o, 1);
         dup2(o, 2);
@@ -191,31 +191,87 @@ void tmp_name(char *out, size_t n, const char *path) {
     snprintf(out, n, "%s.tmp.%ld.%u", path, (long)getpid(), counter++);
 }
 
-int write_file_atomic(const char *path, const void *data, size_t len, Err *e) {
-    char tmp[AD_PATH_MAX + 48];
-    tmp_name(tmp, sizeof tmp, path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0) return err_set(e, "%s: cannot write: %s", tmp, strerror(errno));
-    const char *p = data;
-    size_t left = len;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            close(fd);
-            unlink(tmp);
-            return err_set(e, "%s: write failed: %s", tmp, strerror(errno));
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    fsync(fd);
-    close(fd);
-    if (rename(tmp, path) != 0) {
-        unlink(tmp);
-        return err_set(e, "%s: cannot rename into place: %s", path, strerror(errno));
+/* fsync the directory holding path, so a rename in it survives a power loss. A file system that cannot
+ * sync a directory says EINVAL (or EROFS when nothing was written): nothing to do there. */
+static int fsync_parent(const char *path, Err *e) {
+    char dir[AD_PATH_MAX + 64];
+    const char *slash = strrchr(path, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    return fsync_dir(dir, e);
+}
+
+int fsync_dir(const char *dir, Err *e) {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return err_set(e, "%s: cannot open the directory to sync it: %s", dir, strerror(errno));
+    int rc = fsync(fd) != 0 && errno != EINVAL && errno != EROFS ? -1 : 0, err = errno;
+    if (close(fd) != 0 && !rc) rc = -1, err = errno;
+    if (rc) return err_set(e, "%s: cannot sync the directory: %s", dir, strerror(err));
+    return 0;
+}
+
+int atomic_begin(AtomicFile *a, const char *path, Err *e) {
+    a->f = NULL;
+    if (snprintf(a->path, sizeof a->path, "%s", path) >= (int)sizeof a->path)
+        return err_set(e, "%.200s...: path longer than %d bytes", path, AD_PATH_MAX);
+    tmp_name(a->tmp, sizeof a->tmp, path);
+    /* O_EXCL: never through a link or into a file someone else made under our temp name */
+    int fd = open(a->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0) return err_set(e, "%s: cannot write: %s", a->tmp, strerror(errno));
+    if (!(a->f = fdopen(fd, "wb"))) {
+        int err = errno;
+        close(fd);
+        unlink(a->tmp);
+        return err_set(e, "%s: cannot write: %s", a->tmp, strerror(err));
     }
     return 0;
+}
+
+void atomic_abort(AtomicFile *a) {
+    if (!a->f) return;
+    fclose(a->f);
+    a->f = NULL;
+    unlink(a->tmp);
+}
+
+/* Every step is checked: a lost write shows up at fflush, fsync or close (NFS, quotas, a failing disk),
+ * and only a file that got through all three is renamed into place. A failed directory sync leaves the
+ * rename possibly undone by a crash: the file is removed again so the caller's error is the whole truth. */
+int atomic_commit(AtomicFile *a, Err *e) {
+    if (!a->f) return err_set(e, "%s: not open for writing", a->path);
+    errno = 0;
+    const char *step = "write failed";
+    int ok = !ferror(a->f);
+    if (ok && fflush(a->f) != 0) ok = 0;
+    if (ok && fsync(fileno(a->f)) != 0) ok = 0, step = "fsync failed";
+    int err = errno;
+    if (fclose(a->f) != 0 && ok) ok = 0, step = "close failed", err = errno;
+    a->f = NULL;
+    if (!ok) {
+        unlink(a->tmp);
+        return err_set(e, "%s: %s: %s", a->tmp, step, err ? strerror(err) : "I/O error");
+    }
+    if (rename(a->tmp, a->path) != 0) {
+        err = errno;
+        unlink(a->tmp);
+        return err_set(e, "%s: cannot rename into place: %s", a->path, strerror(err));
+    }
+    if (fsync_parent(a->path, e)) {
+        unlink(a->path);
+        return -1;
+    }
+    return 0;
+}
+
+int write_file_atomic(const char *path, const void *data, size_t len, Err *e) {
+    AtomicFile a;
+    if (atomic_begin(&a, path, e)) return -1;
+    if (len && fwrite(data, 1, len, a.f) != len) {
+        int err = errno;
+        atomic_abort(&a);
+        return err_set(e, "%s: write failed: %s", a.tmp, strerror(err));
+    }
+    return atomic_commit(&a, e);
 }
 
 int read_file(const char *path, char **out, size_t *len, Err *e) {

@@ -62,9 +62,24 @@ int file_exists(const char *path);
  * neither "." nor ".." nor hidden files), no control character (bytes < 0x20 and 0x7f), no quote
  * (' " `). Returns NULL when name fits, else a short reason ("contains '/'", ...). */
 const char *path_name_problem(const char *name);
-/* Write `len` bytes to path atomically: write a temp file beside it (tmp_name), fsync, rename. Two
- * processes writing the same path at once both succeed; the file holds one whole text. */
-int write_file_atomic(const char *path, const void *data, size_t len, Err *e);
+/* The one atomic write: a temp file beside path (tmp_name, created O_EXCL so never through a link),
+ * then fflush, fsync and close, each checked, then rename over path and fsync of the directory. Any
+ * failure is an error naming the file and the step, and leaves path as it was (or, when only the
+ * directory sync failed, absent): never a file that looks whole but may not be. Two processes writing
+ * the same path at once both succeed; the file holds one whole text.
+ *   AtomicFile a; atomic_begin(&a, path, e); fwrite(..., a.f); atomic_commit(&a, e);
+ * atomic_abort drops the temp file (after a failed write of the caller's own). */
+typedef struct {
+    FILE *f;
+    char path[AD_PATH_MAX];
+    char tmp[AD_PATH_MAX + 48];
+} AtomicFile;
+int atomic_begin(AtomicFile *a, const char *path, Err *e);
+int atomic_commit(AtomicFile *a, Err *e);
+void atomic_abort(AtomicFile *a);
+int write_file_atomic(const char *path, const void *data, size_t len, Err *e); /* begin, one fwrite, commit */
+/* fsync a directory (after a rename or unlink in it); EINVAL/EROFS (cannot sync here) are not errors. */
+int fsync_dir(const char *dir, Err *e);
 /* A temp name for path unique to this process and call: "PATH.tmp.PID.N". A process killed
  * mid-write leaves such a file behind; it is never read. */
 void tmp_name(char *out, size_t n, const char *path);
@@ -73,7 +88,7 @@ int read_file(const char *path, char **out, size_t *len, Err *e);
 
 /* Run a program without a shell: fork, chdir(cwd) when cwd is not NULL, exec argv[0] (searched in
  * PATH) with the argument vector argv (NULL-terminated). Its stdout and stderr go to the file
- * out_path (created/truncated; relative to cwd) or, when out_path is NULL, into out[0..n-1]
+ * out_path (created/truncated, never through a symbolic link; relative to cwd) or, when out_path is NULL, into out[0..n-1]
  * (NUL-terminated, the rest discarded; out may be NULL to discard everything). stdin is /dev/null.
  * Returns the exit status, 127 when the program cannot be run, -1 (with e) when fork/pipe fail. No
  * argument is ever interpreted by a shell, so names and paths with quotes or spaces pass unchanged. */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "bpe.h"
+#include "brown.h"
 #include "cli.h"
 #include "corpus.h"
 #include "json.h"
@@ -31,6 +32,7 @@ typedef struct {
     uint64_t seed;
     int skip_bad;
     int quiet;
+    int brown;              /* --brown: every input file is Brown word/TAG text (brown.h) */
 } PrepArgs;
 
 #define DEFAULT_VOCAB 8192
@@ -40,7 +42,7 @@ typedef struct {
 static void usage(FILE *f) {
     fprintf(f,
             "usage: alphadecay prep --input PATH... --out DIR [--vocab-size N] [--val-fraction F]\n"
-            "                       [--tokenizer FILE|spm:MODEL] [--seed S] [--skip-bad-lines] [--quiet]\n\n"
+            "                       [--tokenizer FILE|spm:MODEL] [--seed S] [--skip-bad-lines] [--quiet] [--brown]\n\n"
             "Reads a corpus, trains a byte-level BPE tokenizer on its training documents (unless --tokenizer\n"
             "gives one) and writes DIR/tokenizer.bin, DIR/train.bin, DIR/val.bin (llm.c token shards, each\n"
             "document followed by the end-of-text token id vocab_size-1) and DIR/prep.json.\n\n"
@@ -55,7 +57,9 @@ static void usage(FILE *f) {
             "                      its ids, EOS after each document, its pad id recorded for pad mode\n"
             "  --seed S            seed of the document split (default %d)\n"
             "  --skip-bad-lines    skip and count JSON lines that do not parse or lack \"text\"\n"
-            "  --quiet             no progress on stderr\n",
+            "  --quiet             no progress on stderr\n"
+            "  --brown             the input files are the Brown corpus's word/TAG text: tags stripped, words\n"
+            "                      joined with English spacing (each file one document)\n",
             DEFAULT_VOCAB, DEFAULT_VAL_FRACTION, DEFAULT_SEED);
 }
 
@@ -74,7 +78,8 @@ static int parse_args(int argc, char **argv, PrepArgs *a) {
         {"vocab-size", required_argument, 0, 'v'}, {"val-fraction", required_argument, 0, 'f'},
         {"tokenizer", required_argument, 0, 't'},  {"seed", required_argument, 0, 's'},
         {"skip-bad-lines", no_argument, 0, 'b'},   {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
+        {"help", no_argument, 0, 'h'},             {"brown", no_argument, 0, 'B'},
+        {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
     a->val_fraction = DEFAULT_VAL_FRACTION;
     a->seed = DEFAULT_SEED;
@@ -117,6 +122,7 @@ static int parse_args(int argc, char **argv, PrepArgs *a) {
             break;
         case 'b': a->skip_bad = 1; break;
         case 'q': a->quiet = 1; break;
+        case 'B': a->brown = 1; break;
         case 'h': usage(stdout); return -1;
         default:
             fprintf(stderr, "alphadecay prep: unknown option or missing value: '%s' (see --help)\n", argv[optind - 1]);
@@ -205,7 +211,9 @@ static int prep_read(Prep *p, Err *e) {
     if (corpus_expand(a->inputs.v, (int)a->inputs.n, &p->files, e) != 0) return -1;
     if (!p->files.n) return err_set(e, "no input files found under the given paths");
     for (size_t i = 0; i < p->files.n; i++) {
+        size_t first = p->c.n_docs;
         if (corpus_add_file(&p->c, p->files.v[i], a->skip_bad, e) != 0) return -1;
+        if (a->brown && brown_convert_tail(&p->c, first, p->files.v[i], e) != 0) return -1;
         if (progress_due(&p->pr))
             fprintf(stderr, "prep: read %zu/%zu files, %zu documents, %.1f MB\n", i + 1, p->files.n, p->c.n_docs,
                     p->c.bytes_in / 1e6);

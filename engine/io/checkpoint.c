@@ -16,6 +16,7 @@
 #include "crc32c.h"
 #include "hf_config.h"
 #include "json.h"
+#include "rundir.h"
 #include "safetensors.h"
 
 #include <dirent.h>
@@ -114,30 +115,97 @@ done:
     return rc;
 }
 
-/* ---------------------------------------------------------------- directories ---- */
+/* ---------------------------------------------------------------- directories ----
+ * Everything under checkpoint/ is opened, listed, renamed and deleted relative to the directory's fd
+ * (openat, fstatat, unlinkat with O_NOFOLLOW / AT_SYMLINK_NOFOLLOW): a symbolic link planted there (or
+ * checkpoint/ itself one) is refused with an error naming it, never followed, so cleanup can never
+ * delete or overwrite a file outside the run directory. */
 
-static void fsync_dir(const char *dir) {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
+static int link_error(const char *dir, const char *name, Err *e) {
+    return err_set(e, "%s/%s: %s", dir, name, RUNDIR_LINK_REFUSED);
 }
 
-/* Remove a directory of plain files (what a checkpoint holds). Best effort. */
-static void remove_flat_dir(const char *dir) {
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *de;
-        char p[AD_PATH_MAX + 300];
-        while ((de = readdir(d))) {
-            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
-            snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-            if (unlink(p) != 0) rmdir(p);
-        }
-        closedir(d);
+/* RUN_DIR/checkpoint as a directory fd (created when `create`): >= 0, -2 when absent, -1 on an error. */
+static int open_ckdir(const char *run_dir, int create, Err *e) {
+    if (create && mkdir_p(run_dir, e)) return -1;
+    int rfd = open(run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (rfd < 0) {
+        if (errno == ENOENT && !create) return -2;
+        return err_set(e, "%s: cannot open the run directory: %s", run_dir, strerror(errno));
     }
-    rmdir(dir);
+    if (create && mkdirat(rfd, "checkpoint", 0777) != 0 && errno != EEXIST) {
+        int err = errno;
+        close(rfd);
+        return err_set(e, "%s/checkpoint: cannot create directory: %s", run_dir, strerror(err));
+    }
+    int fd = openat(rfd, "checkpoint", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), err = errno;
+    struct stat st;
+    int is_link = fd < 0 && fstatat(rfd, "checkpoint", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
+    close(rfd);
+    if (fd >= 0) return fd;
+    if (is_link) return link_error(run_dir, "checkpoint", e);
+    if (err == ENOENT && !create) return -2;
+    return err_set(e, "%s/checkpoint: cannot open: %s", run_dir, strerror(err));
+}
+
+static int sync_fd(int fd, const char *what, Err *e) {
+    if (fsync(fd) != 0 && errno != EINVAL && errno != EROFS) return err_set(e, "%s: cannot sync the directory: %s", what, strerror(errno));
+    return 0;
+}
+
+/* Remove checkpoint/NAME, a directory of plain files (what a checkpoint holds). COMPLETE goes first and
+ * that is made durable before anything else goes, so a kill midway leaves a directory that is not a
+ * checkpoint (the next listing removes it), never a half-deleted one that still claims to be complete.
+ * Links inside it are removed as links. */
+static int remove_entry(int ckfd, const char *ckdir, const char *name, Err *e) {
+    struct stat st;
+    if (fstatat(ckfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return errno == ENOENT ? 0 : err_set(e, "%s/%s: %s", ckdir, name, strerror(errno));
+    if (S_ISLNK(st.st_mode)) return link_error(ckdir, name, e);
+    if (!S_ISDIR(st.st_mode)) {
+        if (unlinkat(ckfd, name, 0) != 0) return err_set(e, "%s/%s: cannot remove: %s", ckdir, name, strerror(errno));
+        return 0;
+    }
+    char where[AD_PATH_MAX + 300];
+    snprintf(where, sizeof where, "%s/%s", ckdir, name);
+    int fd = openat(ckfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return err_set(e, "%s: cannot open: %s", where, strerror(errno));
+    if (unlinkat(fd, "COMPLETE", 0) == 0) {
+        if (sync_fd(fd, where, e)) { close(fd); return -1; }
+    } else if (errno != ENOENT) {
+        int err = errno;
+        close(fd);
+        return err_set(e, "%s/COMPLETE: cannot remove: %s", where, strerror(err));
+    }
+    DIR *d = fdopendir(fd);
+    if (!d) { close(fd); return err_set(e, "%s: cannot list: %s", where, strerror(errno)); }
+    struct dirent *de;
+    int rc = 0;
+    while (!rc && (de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+        if (unlinkat(fd, de->d_name, 0) == 0) continue;
+        /* a directory inside is not ours: removed only when empty */
+        if (errno != EISDIR || unlinkat(fd, de->d_name, AT_REMOVEDIR) != 0)
+            rc = err_set(e, "%s/%s: cannot remove: %s", where, de->d_name, strerror(errno));
+    }
+    closedir(d);
+    if (rc) return -1;
+    if (unlinkat(ckfd, name, AT_REMOVEDIR) != 0) return err_set(e, "%s: cannot remove: %s", where, strerror(errno));
+    return 0;
+}
+
+/* 1 when checkpoint/NAME is a directory holding COMPLETE, 0 when it is absent or holds none, -1 when
+ * it is a link. */
+static int has_complete(int ckfd, const char *ckdir, const char *name, Err *e) {
+    struct stat st;
+    if (fstatat(ckfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return 0;
+    if (S_ISLNK(st.st_mode)) return link_error(ckdir, name, e);
+    if (!S_ISDIR(st.st_mode)) return 0;
+    int fd = openat(ckfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return 0;
+    int got = fstatat(fd, "COMPLETE", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+    close(fd);
+    return got;
 }
 
 /* "step_" followed by decimal digits and then `suffix` exactly; the step is returned in *step. */
@@ -160,61 +228,106 @@ static int cmp_long(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* Sorted steps of the complete checkpoints in ckdir; removes leftovers (.tmp, .old, incomplete). */
 /* A re-save killed between its two renames leaves step_N.old (complete) and no step_N: put it back. When
  * step_N is there the re-save finished and .old is a leftover. */
-static void recover_old(const char *ckdir) {
-    DIR *d = opendir(ckdir);
-    if (!d) return;
+static int recover_old(int ckfd, const char *ckdir, Err *e) {
+    int dfd = dup(ckfd);
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (!d) {
+        if (dfd >= 0) close(dfd);
+        return err_set(e, "%s: cannot list: %s", ckdir, strerror(errno));
+    }
+    rewinddir(d); /* the dup shares the offset of the last listing */
     struct dirent *de;
-    char p[AD_PATH_MAX + 300], fin[AD_PATH_MAX + 300], marker[AD_PATH_MAX + 320];
-    while ((de = readdir(d))) {
+    char fin[64];
+    int rc = 0;
+    while (!rc && (de = readdir(d))) {
         long step;
         if (!parse_step_name(de->d_name, ".old", &step)) continue;
-        snprintf(p, sizeof p, "%s/%s", ckdir, de->d_name);
-        snprintf(fin, sizeof fin, "%s/step_%08ld", ckdir, step);
-        snprintf(marker, sizeof marker, "%s/COMPLETE", fin);
-        if (file_exists(marker)) continue; /* removed with the other leftovers */
-        remove_flat_dir(fin);              /* an incomplete step_N, if any */
-        if (rename(p, fin) == 0) fsync_dir(ckdir);
+        snprintf(fin, sizeof fin, "step_%08ld", step);
+        int old_ok = has_complete(ckfd, ckdir, de->d_name, e), fin_ok = old_ok < 0 ? 0 : has_complete(ckfd, ckdir, fin, e);
+        if (old_ok < 0 || fin_ok < 0) rc = -1;
+        else if (old_ok && !fin_ok) { /* else the .old is a leftover, removed with the others */
+            if (remove_entry(ckfd, ckdir, fin, e)) rc = -1; /* an incomplete step_N, if any */
+            else if (renameat(ckfd, de->d_name, ckfd, fin) != 0)
+                rc = err_set(e, "%s/%s: cannot rename back: %s", ckdir, de->d_name, strerror(errno));
+            else rc = sync_fd(ckfd, ckdir, e);
+        }
     }
     closedir(d);
+    return rc;
 }
 
-static int list_complete(const char *ckdir, long **steps, int *n) {
+/* Sorted steps of the complete checkpoints in checkpoint/; removes leftovers (.tmp, .old, incomplete). */
+static int list_complete(int ckfd, const char *ckdir, long **steps, int *n, Err *e) {
     *steps = NULL;
     *n = 0;
-    recover_old(ckdir);
-    DIR *d = opendir(ckdir);
-    if (!d) return 0;
-    int cap = 0;
+    if (recover_old(ckfd, ckdir, e)) return -1;
+    int dfd = dup(ckfd);
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (!d) {
+        if (dfd >= 0) close(dfd);
+        return err_set(e, "%s: cannot list: %s", ckdir, strerror(errno));
+    }
+    rewinddir(d); /* the dup shares the offset of the last listing */
+    int cap = 0, rc = 0;
     struct dirent *de;
-    char p[AD_PATH_MAX + 300];
-    while ((de = readdir(d))) {
+    while (!rc && (de = readdir(d))) {
         long step;
-        snprintf(p, sizeof p, "%s/%s", ckdir, de->d_name);
         if (parse_step_name(de->d_name, ".tmp", &step) || parse_step_name(de->d_name, ".old", &step)) {
-            remove_flat_dir(p);
+            rc = remove_entry(ckfd, ckdir, de->d_name, e);
             continue;
         }
         if (!parse_step_name(de->d_name, "", &step)) continue;
-        char marker[AD_PATH_MAX + 320];
-        snprintf(marker, sizeof marker, "%s/COMPLETE", p);
-        if (!file_exists(marker)) {
-            remove_flat_dir(p);
+        int complete = has_complete(ckfd, ckdir, de->d_name, e);
+        if (complete <= 0) {
+            rc = complete < 0 ? -1 : remove_entry(ckfd, ckdir, de->d_name, e);
             continue;
         }
         if (*n == cap) {
             cap = cap ? 2 * cap : 16;
             long *ns = realloc(*steps, (size_t)cap * sizeof *ns);
-            if (!ns) { closedir(d); free(*steps); *steps = NULL; *n = 0; return -1; }
+            if (!ns) { rc = err_set(e, "%s: out of memory listing checkpoints", ckdir); break; }
             *steps = ns;
         }
         (*steps)[(*n)++] = step;
     }
     closedir(d);
+    if (rc) {
+        free(*steps);
+        *steps = NULL;
+        *n = 0;
+        return -1;
+    }
     if (*n) qsort(*steps, (size_t)*n, sizeof **steps, cmp_long);
     return 0;
+}
+
+/* Keep the newest `keep` complete checkpoints (keep <= 0: all); only those of a step below `below` go,
+ * oldest first. */
+static int prune(int ckfd, const char *ckdir, int keep, long below, Err *e) {
+    long *steps;
+    int n;
+    if (list_complete(ckfd, ckdir, &steps, &n, e)) return -1;
+    int rc = 0;
+    char name[64];
+    for (int i = 0; keep > 0 && !rc && n - i > keep && steps[i] < below; i++) {
+        snprintf(name, sizeof name, "step_%08ld", steps[i]);
+        rc = remove_entry(ckfd, ckdir, name, e);
+    }
+    free(steps);
+    return rc;
+}
+
+int checkpoint_prune(const char *run_dir, int keep, long below, Err *e) {
+    char ckdir[AD_PATH_MAX + 16];
+    snprintf(ckdir, sizeof ckdir, "%s/checkpoint", run_dir);
+    int ckfd = open_ckdir(run_dir, 0, e);
+    if (ckfd == -2) return 0;
+    if (ckfd < 0) return -1;
+    int rc = prune(ckfd, ckdir, keep, below, e);
+    close(ckfd);
+    return rc;
 }
 
 int checkpoint_newest(const char *ckdir, char *out, size_t n, Err *e) {
@@ -276,9 +389,7 @@ static int write_checkpoint_files(const char *dir, const Model *m, const TrainSt
     }
     int rc = path_join(p, sizeof p, dir, "COMPLETE", e) || write_file_atomic(p, mk.p, mk.len, e) ? -1 : 0;
     sb_free(&mk);
-    if (rc) return -1;
-    fsync_dir(dir);
-    return 0;
+    return rc; /* write_file_atomic synced the directory */
 }
 
 int checkpoint_verify(const char *dir, const char *const *only, Err *e) {
@@ -309,7 +420,9 @@ int checkpoint_verify(const char *dir, const char *const *only, Err *e) {
         uint32_t crc;
         uint64_t size;
         snprintf(f, sizeof f, "%s/%s", dir, name);
-        if (!file_exists(f)) rc = err_set(e, "%s: missing (COMPLETE lists it)", f);
+        struct stat st;
+        if (lstat(f, &st) != 0) rc = err_set(e, "%s: missing (COMPLETE lists it)", f);
+        else if (!S_ISREG(st.st_mode)) rc = err_set(e, "%s: not a regular file (a link or a device is never read)", f);
         else if (crc32c_file(f, &crc, &size, e)) rc = -1;
         else if (size != want_size)
             rc = err_set(e, "%s: %llu bytes, COMPLETE records %llu (truncated or overwritten)", f, (unsigned long long)size, want_size);
@@ -329,45 +442,51 @@ int checkpoint_save_dtype(const char *run_dir, const Model *m, const TrainState 
     if (!(m->adam_m || m->hm) || !(m->adam_v || m->hv))
         return err_set(e, "%s: checkpoint needs the optimizer moments (model_alloc_train)", run_dir);
     if (s->step < 0) return err_set(e, "%s: checkpoint step %ld is negative", run_dir, s->step);
-    char ckdir[AD_PATH_MAX], fin[AD_PATH_MAX + 64], tmp[AD_PATH_MAX + 64], old[AD_PATH_MAX + 64];
+    char ckdir[AD_PATH_MAX], tmpdir[AD_PATH_MAX + 64], fin[64], tmp[64], old[64];
     if (snprintf(ckdir, sizeof ckdir, "%s/checkpoint", run_dir) >= (int)sizeof ckdir) return err_set(e, "%s: path too long", run_dir);
-    if (mkdir_p(ckdir, e)) return -1;
-    step_dir(fin, sizeof fin, ckdir, s->step, "");
-    step_dir(tmp, sizeof tmp, ckdir, s->step, ".tmp");
-    step_dir(old, sizeof old, ckdir, s->step, ".old");
-    remove_flat_dir(tmp); /* leftover of a killed save */
-    if (mkdir(tmp, 0777) != 0) return err_set(e, "%s: cannot create directory: %s", tmp, strerror(errno));
-    if (write_checkpoint_files(tmp, m, s, bf16, e)) {
-        remove_flat_dir(tmp);
-        return -1;
+    int ckfd = open_ckdir(run_dir, 1, e);
+    if (ckfd < 0) return -1;
+    snprintf(fin, sizeof fin, "step_%08ld", s->step);
+    snprintf(tmp, sizeof tmp, "step_%08ld.tmp", s->step);
+    snprintf(old, sizeof old, "step_%08ld.old", s->step);
+    step_dir(tmpdir, sizeof tmpdir, ckdir, s->step, ".tmp");
+    int rc = -1, had_old = 0;
+    struct stat st;
+    if (remove_entry(ckfd, ckdir, tmp, e)) goto done; /* leftover of a killed save */
+    if (mkdirat(ckfd, tmp, 0777) != 0) { err_set(e, "%s: cannot create directory: %s", tmpdir, strerror(errno)); goto done; }
+    if (write_checkpoint_files(tmpdir, m, s, bf16, e)) {
+        Err ignored;
+        remove_entry(ckfd, ckdir, tmp, &ignored);
+        goto done;
     }
     /* Same step saved again (e.g. a signal right after a periodic save): move the old one aside first,
      * since rename() does not replace a non-empty directory. */
-    int had_old = file_exists(fin);
-    if (had_old && rename(fin, old) != 0) {
-        remove_flat_dir(tmp);
-        return err_set(e, "%s: cannot move the previous checkpoint aside: %s", fin, strerror(errno));
-    }
-    if (rename(tmp, fin) != 0) {
-        int err = errno;
-        remove_flat_dir(tmp);
-        if (had_old) rename(old, fin);
-        return err_set(e, "%s: cannot rename into place: %s", fin, strerror(err));
-    }
-    fsync_dir(ckdir);
-    if (had_old) remove_flat_dir(old);
-
-    /* keep only the newest `keep` complete checkpoints (keep <= 0: keep all) */
-    long *steps;
-    int n;
-    if (list_complete(ckdir, &steps, &n) == 0 && keep > 0) {
-        for (int i = 0; i + keep < n; i++) {
-            step_dir(old, sizeof old, ckdir, steps[i], "");
-            remove_flat_dir(old);
+    if (fstatat(ckfd, fin, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        if (S_ISLNK(st.st_mode)) { link_error(ckdir, fin, e); goto done; }
+        if (remove_entry(ckfd, ckdir, old, e)) goto done;
+        if (renameat(ckfd, fin, ckfd, old) != 0) {
+            Err ignored;
+            remove_entry(ckfd, ckdir, tmp, &ignored);
+            err_set(e, "%s/%s: cannot move the previous checkpoint aside: %s", ckdir, fin, strerror(errno));
+            goto done;
         }
+        had_old = 1;
     }
-    free(steps);
-    return 0;
+    if (renameat(ckfd, tmp, ckfd, fin) != 0) {
+        int err = errno;
+        Err ignored;
+        remove_entry(ckfd, ckdir, tmp, &ignored);
+        if (had_old) renameat(ckfd, old, ckfd, fin);
+        err_set(e, "%s/%s: cannot rename into place: %s", ckdir, fin, strerror(err));
+        goto done;
+    }
+    if (sync_fd(ckfd, ckdir, e)) goto done;
+    if (had_old && remove_entry(ckfd, ckdir, old, e)) goto done;
+    /* keep only the newest `keep` complete checkpoints (keep <= 0: keep all) */
+    rc = prune(ckfd, ckdir, keep, LONG_MAX, e);
+done:
+    close(ckfd);
+    return rc;
 }
 
 static int check_config(const char *path, const ModelConfig *got, const ModelConfig *want, Err *e) {
@@ -418,7 +537,12 @@ int checkpoint_load_latest(const char *run_dir, Model *m, TrainState *s, Err *wa
     if (snprintf(ckdir, sizeof ckdir, "%s/checkpoint", run_dir) >= (int)sizeof ckdir) return err_set(e, "%s: path too long", run_dir);
     long *steps;
     int n;
-    if (list_complete(ckdir, &steps, &n)) return err_set(e, "%s: out of memory listing checkpoints", ckdir);
+    int ckfd = open_ckdir(run_dir, 0, e);
+    if (ckfd == -2) return 0;
+    if (ckfd < 0) return -1;
+    int listed = list_complete(ckfd, ckdir, &steps, &n, e);
+    close(ckfd);
+    if (listed) return -1;
     if (n == 0) { free(steps); return 0; }
     if (!(m->adam_m || m->hm) || !(m->adam_v || m->hv)) {
         free(steps);

@@ -9,7 +9,8 @@
  *   COMPLETE           written last; a directory without it is never loaded. Text: "step N", then
  *                      one line per file "NAME SIZE crc32c=XXXXXXXX" (bytes, CRC-32C in hex)
  * It is written under a temporary name and renamed into place; only the newest `keep` are kept (the
- * one just written, verified, is always among them). */
+ * one just written, verified, is always among them). Pruning deletes COMPLETE first. Nothing under
+ * checkpoint/ is followed through a symbolic link: a link there is an error naming it. */
 #ifndef CHECKPOINT_H
 #define CHECKPOINT_H
 
@@ -38,6 +39,11 @@ int checkpoint_save(const char *run_dir, const Model *m, const TrainState *s, in
  * all bf16 numbers (fp32 and mixed-precision masters) are then also kept exactly, as F32 "master."
  * tensors in optimizer.safetensors, which load prefers: resume stays exact. */
 int checkpoint_save_dtype(const char *run_dir, const Model *m, const TrainState *s, int keep, int bf16, Err *e);
+/* Removes the oldest complete checkpoints of a step below `below` while more than `keep` remain (keep <= 0:
+ * none), and the leftovers of killed saves and prunes. A resumed run calls it with the step it resumed
+ * from and a completed run with its last step, so a kill between the final save and its pruning never
+ * leaves a checkpoint too many. Returns 0, or -1 (with e) on a failed removal or a symbolic link. */
+int checkpoint_prune(const char *run_dir, int keep, long below, Err *e);
 /* Loads the newest intact checkpoint of run_dir into m (which must already be built with the same
  * shapes, with train buffers allocated) and s. Returns 1 if loaded, 0 if there is none, -1 on an error
  * (also when every checkpoint is damaged). A newer checkpoint whose files fail their checksums is

@@ -1,6 +1,7 @@
 /* rundir.c - see rundir.h. */
 #include "rundir.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -22,7 +23,7 @@ char *rundir_path(char *out, size_t n, const char *run_dir, const char *name) {
  * close-on-exec, so a second rundir_lock in one process finds none and fails like any other. */
 static int inherited_fd(const char *path) {
     struct stat want, have;
-    if (stat(path, &want) != 0) return -1;
+    if (lstat(path, &want) != 0 || !S_ISREG(want.st_mode)) return -1;
     long max = sysconf(_SC_OPEN_MAX);
     if (max < 0 || max > 4096) max = 4096;
     for (int fd = 3; fd < max; fd++) {
@@ -49,9 +50,18 @@ int rundir_lock(const char *run_dir, Err *e) {
         if (flock(fd, LOCK_EX | LOCK_NB) == 0) fcntl(fd, F_SETFD, FD_CLOEXEC);
         else fd = -1; /* inherited but not locked by us: lock through our own descriptor below */
     }
-    if (fd < 0) fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    /* O_NOFOLLOW: a link planted as .lock would have us truncate and write whatever it points at;
+     * O_NONBLOCK: a FIFO planted there cannot hang us (it is refused below as not a regular file) */
+    if (fd < 0) fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0666);
     if (fd < 0) {
-        err_set(e, "%s: cannot open: %s", path, strerror(errno));
+        if (errno == ELOOP) err_set(e, "%s: %s", path, RUNDIR_LINK_REFUSED);
+        else err_set(e, "%s: cannot open: %s", path, strerror(errno));
+        return -2;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        err_set(e, "%s: not a regular file; remove it", path);
         return -2;
     }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -78,7 +88,7 @@ int rundir_lock(const char *run_dir, Err *e) {
 int rundir_lock_holder(const char *run_dir, long *pid) {
     char path[AD_PATH_MAX + 32];
     rundir_path(path, sizeof path, run_dir, RUNDIR_LOCK);
-    int fd = open(path, O_RDONLY | O_CLOEXEC), held = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK), held = 0;
     *pid = 0;
     if (fd < 0) return 0;
     if (flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
@@ -87,6 +97,72 @@ int rundir_lock_holder(const char *run_dir, long *pid) {
     }
     close(fd);
     return held;
+}
+
+/* ---- links and leftovers ---- */
+
+int rundir_check_links(const char *run_dir, Err *e) {
+    static const char *const names[] = {RUNDIR_CONFIG, RUNDIR_METRICS, RUNDIR_EVAL, RUNDIR_DECAY,
+                                        RUNDIR_SUMMARY, RUNDIR_SUMMARY_FAILED, RUNDIR_SPECTRA, RUNDIR_CHECKPOINTS,
+                                        RUNDIR_LOCK, RUNDIR_FAILED_MARKER, RUNDIR_TRAIN_LOG};
+    int dfd = open(run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return errno == ENOENT ? 0 : err_set(e, "%s: cannot open the run directory: %s", run_dir, strerror(errno));
+    int rc = 0;
+    struct stat st;
+    for (size_t i = 0; i < sizeof names / sizeof names[0] && !rc; i++)
+        if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+            rc = err_set(e, "%s/%s: %s", run_dir, names[i], RUNDIR_LINK_REFUSED);
+    close(dfd);
+    return rc;
+}
+
+/* "NAME.tmp.PID.N" (tmp_name's pattern) */
+static int is_tmp_name(const char *name) {
+    const char *t = NULL;
+    for (const char *p = strstr(name, ".tmp."); p; p = strstr(p + 1, ".tmp.")) t = p;
+    if (!t || t == name) return 0;
+    const char *p = t + 5;
+    size_t a = strspn(p, "0123456789");
+    if (!a || p[a] != '.') return 0;
+    p += a + 1;
+    size_t b = strspn(p, "0123456789");
+    return b && !p[b];
+}
+
+/* unlinkat every temp file in dir (relative to the open directory dfd); a link is removed as a link. */
+static int clean_dir(int dfd, const char *where, Err *e) {
+    int dup_fd = dup(dfd);
+    DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+    if (!d) {
+        if (dup_fd >= 0) close(dup_fd);
+        return err_set(e, "%s: cannot list: %s", where, strerror(errno));
+    }
+    rewinddir(d); /* the dup shares the offset of any earlier listing */
+    struct dirent *de;
+    struct stat st;
+    int rc = 0;
+    while (!rc && (de = readdir(d))) {
+        if (!is_tmp_name(de->d_name) || fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || S_ISDIR(st.st_mode))
+            continue;
+        if (unlinkat(dfd, de->d_name, 0) != 0 && errno != ENOENT)
+            rc = err_set(e, "%s/%s: cannot remove a leftover temp file: %s", where, de->d_name, strerror(errno));
+    }
+    closedir(d);
+    return rc;
+}
+
+int rundir_clean_tmp(const char *run_dir, Err *e) {
+    int dfd = open(run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return errno == ENOENT ? 0 : err_set(e, "%s: cannot open the run directory: %s", run_dir, strerror(errno));
+    int rc = clean_dir(dfd, run_dir, e);
+    int sfd = rc ? -1 : openat(dfd, RUNDIR_SPECTRA, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (sfd >= 0) {
+        char where[AD_PATH_MAX + 32];
+        rc = clean_dir(sfd, rundir_path(where, sizeof where, run_dir, RUNDIR_SPECTRA), e);
+        close(sfd);
+    }
+    close(dfd);
+    return rc;
 }
 
 /* ---- JSONL logs ---- */
@@ -124,7 +200,12 @@ int runlog_open(RunLog *l, const char *run_dir, const char *name, long keep_max_
     int rc = write_file_atomic(l->path, text ? text : "", out, e);
     free(text);
     if (rc) return -1;
-    if (!(l->f = fopen(l->path, "a"))) return err_set(e, "%s: cannot open for appending: %s", l->path, strerror(errno));
+    int fd = open(l->path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0 || !(l->f = fdopen(fd, "a"))) {
+        int err = errno;
+        if (fd >= 0) close(fd);
+        return err_set(e, "%s: cannot open for appending: %s", l->path, err == ELOOP ? RUNDIR_LINK_REFUSED : strerror(err));
+    }
     return 0;
 }
 

@@ -41,6 +41,18 @@
 #define RUNDIR_FAILED_MARKER "failed"
 #define RUNDIR_TRAIN_LOG "train.log"
 
+/* The run directory's own entries are never followed through a symbolic link: the lock and the logs
+ * are opened O_NOFOLLOW, checkpoint/ is handled relative to its fd (checkpoint.h), files are replaced by
+ * rename (which replaces a link, never its target), and train refuses a run directory where any of the
+ * names above is a link. The directory given as --out is taken as given (it may itself be a link). */
+#define RUNDIR_LINK_REFUSED "is a symbolic link; alphadecay never follows a link inside a run directory (remove it)"
+/* -1 naming the first of the names above that is a symbolic link in run_dir; 0 when none is (or run_dir
+ * does not exist yet). */
+int rundir_check_links(const char *run_dir, Err *e);
+/* Remove the temp files (tmp_name's NAME.tmp.PID.N) that killed writers left in run_dir and spectra/.
+ * Only the holder of the lock calls it: no other process writes there then. */
+int rundir_clean_tmp(const char *run_dir, Err *e);
+
 /* run_dir/name into out (n bytes); returns out. */
 char *rundir_path(char *out, size_t n, const char *run_dir, const char *name);
 

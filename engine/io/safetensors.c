@@ -395,10 +395,9 @@ int safetensors_save_bufs(const char *path, const Model *m, int nbuf, const Tabl
     sb_printf(&h, "}");
     while (h.len % 8) sb_printf(&h, " "); /* data starts 8-byte aligned */
 
-    char tmp[AD_PATH_MAX + 48];
-    tmp_name(tmp, sizeof tmp, path);
-    FILE *f = fopen(tmp, "wbx");
-    if (!f) { sb_free(&h); return err_set(e, "%s: cannot write: %s", tmp, strerror(errno)); }
+    AtomicFile a;
+    if (atomic_begin(&a, path, e)) { sb_free(&h); return -1; }
+    FILE *f = a.f;
     unsigned char lenb[8];
     for (int i = 0; i < 8; i++) lenb[i] = (unsigned char)((uint64_t)h.len >> (8 * i));
     int ok = fwrite(lenb, 1, 8, f) == 8 && fwrite(h.p, 1, h.len, f) == h.len;
@@ -408,18 +407,12 @@ int safetensors_save_bufs(const char *path, const Model *m, int nbuf, const Tabl
             const TensorInfo *ti = &m->tensors[i];
             ok = write_tensor(f, &bufs[b], ti->offset, ti->size, bf16);
         }
-    ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    int saved_errno = errno;
-    if (fclose(f) != 0) ok = 0;
     if (!ok) {
-        unlink(tmp);
-        return err_set(e, "%s: write failed: %s", tmp, strerror(saved_errno));
+        int err = errno;
+        atomic_abort(&a);
+        return err_set(e, "%s: write failed: %s", a.tmp, strerror(err));
     }
-    if (rename(tmp, path) != 0) {
-        unlink(tmp);
-        return err_set(e, "%s: cannot rename into place: %s", path, strerror(errno));
-    }
-    return 0;
+    return atomic_commit(&a, e); /* flush, fsync, close, rename, directory sync: each checked */
 }
 
 int safetensors_save_table(const char *path, const Model *m, int nbuf, const float *const *bufs, const char *const *prefixes, Err *e) {

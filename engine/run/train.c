@@ -232,6 +232,8 @@ static int maybe_resume(Run *r, Err *e) {
     int got = checkpoint_load_latest(r->run_dir, &r->model, &r->st, &warn, e);
     if (warn.msg[0]) fprintf(stderr, "alphadecay train: warning: %s\n", warn.msg);
     if (got <= 0) return got;
+    /* a kill between a save and its pruning left one too many: prune the ones older than ours */
+    if (r->rank == 0 && checkpoint_prune(r->run_dir, r->cfg.checkpoint.keep, r->st.step, e)) return -1;
     r->resumed_step = r->st.step;
     r->train.epoch = r->st.data_epoch;
     r->train.pos = r->st.data_pos;
@@ -555,8 +557,12 @@ static void cleanup(Run *r) {
 /* A completed directory: 1 when this config is the one it ran (nothing to do), -1 (with e) when it
  * differs (rank 0 compares), 0 when the directory is not completed. */
 static int completed_before(Run *r, Err *e) {
+    /* rank 0, holding the lock: no planted links, no temp files of killed writers */
+    if (r->rank == 0 && (rundir_check_links(r->run_dir, e) || rundir_clean_tmp(r->run_dir, e))) return -1;
     if (rundir_status(r->run_dir, NULL, NULL, 0) != RUNDIR_COMPLETED) return 0;
     if (write_or_check_config(r, 1, e)) return -1;
+    /* killed between the final checkpoint and its pruning: finish the pruning */
+    if (r->rank == 0 && checkpoint_prune(r->run_dir, r->cfg.checkpoint.keep, r->cfg.train.steps, e)) return -1;
     if (r->rank == 0)
         fprintf(stderr, "train: %s is already completed (delete summary.json and checkpoint/ to rerun)\n", r->run_dir);
     return 1;

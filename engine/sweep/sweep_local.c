@@ -71,8 +71,12 @@ static void rundir(const char *dir, const SweepRun *r, char *out, size_t n) { sn
 static void print_log_tail(const char *run_dir) {
     char path[AD_PATH_MAX + 400], line[512];
     rundir_path(path, sizeof path, run_dir, RUNDIR_TRAIN_LOG);
-    FILE *f = fopen(path, "r");
-    if (!f) return;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
+    if (!f) {
+        if (fd >= 0) close(fd);
+        return;
+    }
     char last[3][512] = {{0}};
     int n = 0;
     while (fgets(line, sizeof line, f)) snprintf(last[n++ % 3], sizeof last[0], "%s", line);
@@ -115,13 +119,16 @@ static pid_t launch(const SweepRun *r, const char *run_dir, int lock_fd, int thr
     fflush(stderr);
     pid_t pid = fork();
     if (pid == 0) {
-        int log = open(logp, O_WRONLY | O_CREAT | O_APPEND, 0666);
+        /* never through a link planted as train.log (it would append to whatever it points at) */
+        int log = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK, 0666);
         int nul = open("/dev/null", O_RDONLY);
         if (nul >= 0) dup2(nul, 0);
-        if (log >= 0) {
-            dup2(log, 1);
-            dup2(log, 2);
+        if (log < 0) {
+            dprintf(2, "sweep: %s: %s\n", logp, errno == ELOOP ? RUNDIR_LINK_REFUSED : strerror(errno));
+            _exit(127);
         }
+        dup2(log, 1);
+        dup2(log, 2);
         /* keep the lock across exec, and make the file name the train process */
         fcntl(lock_fd, F_SETFD, 0);
         char t[32];

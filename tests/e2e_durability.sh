@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Issue 25: what a hostile run directory, a failing disk and hostile names can do. Planted symbolic
+# links are refused and nothing outside the run directory changes; every failed fsync, close or rename
+# of a written file fails the run (no "completed" summary); pruning deletes COMPLETE first and a resumed
+# or completed run finishes it; temp files of killed writers are cleaned; YAML bombs fail fast.
+set -u
+. "$(dirname "$0")/lib.sh"; e2e_setup durability fresh
+grammar_corpus "$T/corpus.jsonl" 3 300
+prep_corpus prep_for_durability
+
+# run NAME DIR [yaml settings]: a tiny run into DIR; its exit status in $rc, its output in $T/NAME.out
+run() {
+    local name=$1 dir=$2; shift 2
+    tiny_yaml "$@" >"$T/$name.yaml"
+    "$BIN" train "$T/$name.yaml" --out "$dir" >"$T/$name.out" 2>&1; rc=$?
+}
+status_of() { sed -n 's/.*"status": "\([a-z]*\)".*/\1/p' "$1/summary.json" 2>/dev/null; }
+
+# ---- 1. symbolic links planted in a run directory (the issue's reproduction) ----
+V="$T/victim"; mkdir -p "$V/dir"; echo precious >"$V/dir/thesis.tex"; echo important >"$V/important.txt"
+victim_intact() { [ "$(cat "$V/dir/thesis.tex" 2>/dev/null)" = precious ] && [ "$(cat "$V/important.txt")" = important ]; }
+# plant NAME LINK TARGET: a fresh run directory $T/NAME with LINK -> TARGET, then train on it
+plant() {
+    local name=$1 link=$2 target=$3 d="$T/$1"
+    rm -rf "$d"; mkdir -p "$(dirname "$d/$link")"
+    ln -s "$target" "$d/$link"
+    run "$name" "$d" steps=4 ckpt_every=2 keep=1
+    if [ $rc -ne 0 ] && victim_intact && grep -q "$link: is a symbolic link" "$T/$name.out" &&
+       [ "$(status_of "$d")" != completed ]; then ok "$name"
+    else fail "$name" "rc $rc, victim $(ls "$V/dir" | tr '\n' ' ')/$(cat "$V/important.txt"): $(tail -1 "$T/$name.out")"; fi
+}
+plant symlink_step_tmp_refused checkpoint/step_00000099.tmp "$V/dir"
+plant symlink_step_old_refused checkpoint/step_00000002.old "$V/dir"
+plant symlink_step_dir_refused checkpoint/step_00000001 "$V/dir"
+plant symlink_lock_refused .lock "$V/important.txt"
+plant symlink_checkpoint_dir_refused checkpoint "$V/dir"
+plant symlink_spectra_dir_refused spectra "$V/dir"
+plant symlink_metrics_refused metrics.jsonl "$V/important.txt"
+plant symlink_summary_refused summary.json "$V/important.txt"
+# a link planted inside a checkpoint that pruning removes: the link goes, its target stays
+d="$T/inner"; rm -rf "$d"
+run inner1 "$d" steps=4 ckpt_every=2 keep=1 >/dev/null
+rm -f "$d/summary.json"; ln -s "$V/important.txt" "$d/checkpoint/step_00000004/extra"
+mkdir -p "$d/checkpoint/step_00000003"; ln -s "$V/dir" "$d/checkpoint/step_00000003/sub" # incomplete: removed
+run inner2 "$d" steps=4 ckpt_every=2 keep=1
+if [ $rc -eq 0 ] && victim_intact && [ ! -e "$d/checkpoint/step_00000003" ]; then ok symlink_inside_checkpoint_removed_as_link
+else fail symlink_inside_checkpoint_removed_as_link "rc $rc: $(tail -1 "$T/inner2.out")"; fi
+
+# the sweep launcher's train.log
+printf 'name: sw\nbase: %s\ngrid:\n  train.seed: [5]\n' "$T/sw_base.yaml" >"$T/sw.yaml"
+tiny_yaml steps=2 >"$T/sw_base.yaml"
+rd="$T/swres/sw/seed=5"
+mkdir -p "$rd"
+if "$BIN" sweep list "$T/sw.yaml" --results "$T/swres" | grep -q '^seed=5 '; then
+    ln -s "$V/important.txt" "$rd/train.log"
+    "$BIN" sweep run "$T/sw.yaml" --results "$T/swres" >"$T/sw.out" 2>&1; rc=$?
+    if [ $rc -ne 0 ] && victim_intact && grep -q "train.log: is a symbolic link" "$T/sw.out" "$rd/failed" 2>/dev/null; then
+        ok symlink_train_log_refused
+    else fail symlink_train_log_refused "rc $rc: $(tail -3 "$T/sw.out")"; fi
+else fail symlink_train_log_refused "the run is not named seed=5: $("$BIN" sweep list "$T/sw.yaml" --results "$T/swres")"; fi
+
+# ---- 7. pruning: COMPLETE first; a resumed or completed run finishes it ----
+d="$T/prune"; rm -rf "$d"
+run prune1 "$d" steps=6 ckpt_every=2 keep=2
+ls "$d/checkpoint" >"$T/prune.ref"
+# as if killed between the final checkpoint and its pruning: an older complete checkpoint too many
+cp -r "$d/checkpoint/step_00000006" "$d/checkpoint/step_00000002"
+sed -i 's/^step 6$/step 2/' "$d/checkpoint/step_00000002/COMPLETE"
+run prune2 "$d" steps=6 ckpt_every=2 keep=2
+if [ $rc -eq 0 ] && ls "$d/checkpoint" | cmp -s - "$T/prune.ref"; then ok prune_finished_by_completed_run
+else fail prune_finished_by_completed_run "rc $rc: $(ls "$d/checkpoint" | tr '\n' ' ')"; fi
+cp -r "$d/checkpoint/step_00000006" "$d/checkpoint/step_00000002"
+rm "$d/summary.json"
+run prune3 "$d" steps=6 ckpt_every=2 keep=2
+if [ $rc -eq 0 ] && ls "$d/checkpoint" | cmp -s - "$T/prune.ref"; then ok prune_finished_by_resumed_run
+else fail prune_finished_by_resumed_run "rc $rc: $(ls "$d/checkpoint" | tr '\n' ' ')"; fi
+
+# ---- smaller: temp files of killed writers are removed on the next open ----
+d="$T/tmps"; rm -rf "$d"
+run tmps1 "$d" steps=4 ckpt_every=2
+rm "$d/summary.json"
+touch "$d/summary.json.tmp.12345.0" "$d/metrics.jsonl.tmp.999.7" "$d/spectra/spectra_step2.bin.tmp.4.1" "$d/keep.tmp.x.1"
+run tmps2 "$d" steps=4 ckpt_every=2
+left=$(cd "$d" && ls -a . spectra | grep -c '\.tmp\.[0-9]*\.[0-9]*$')
+if [ $rc -eq 0 ] && [ "$left" = 0 ] && [ -e "$d/keep.tmp.x.1" ]; then ok tmp_files_cleaned_on_open
+else fail tmp_files_cleaned_on_open "rc $rc, $left left: $(ls "$d" | tr '\n' ' ')"; fi
+
+# ---- 3. a failed fsync, close or rename of any written file fails the run (strace -e inject) ----
+if command -v strace >/dev/null && strace -o /dev/null true 2>/dev/null; then
+    d="$T/io_ref"; rm -rf "$d"
+    tiny_yaml steps=6 ckpt_every=2 keep=2 >"$T/io.yaml"
+    strace -f -o "$T/io.trace" -y -e trace=fsync,close,rename "$BIN" train "$T/io.yaml" --out "$d" >/dev/null 2>&1
+    n_fsync=$(grep -c ' fsync(' "$T/io.trace")
+    bad=""; tried=0
+    # inject_run WHAT INJECT: a run with the fault, then the same command again without it, which must
+    # end as the uninterrupted run did (metrics.jsonl equal up to its clock fields)
+    inject_run() {
+        local what=$1 inj=$2 d="$T/io_$1"
+        rm -rf "$d"; tried=$((tried + 1))
+        strace -f -o /dev/null -e trace="${inj%%:*}" -e inject="$inj" "$BIN" train "$T/io.yaml" --out "$d" >"$T/io_$what.out" 2>&1
+        local r=$? st; st=$(status_of "$d")
+        if [ $r -eq 0 ] || [ "$st" = completed ]; then bad="$bad $what(rc $r, $st)"; return; fi
+        "$BIN" train "$T/io.yaml" --out "$d" >"$T/io_$what.out2" 2>&1
+        if [ "$(status_of "$d")" != completed ] ||
+           ! cmp -s <(sed 's/"tok_per_s.*//' "$T/io_ref/metrics.jsonl") <(sed 's/"tok_per_s.*//' "$d/metrics.jsonl"); then
+            bad="$bad $what(rerun: $(tail -1 "$T/io_$what.out2"))"
+        fi
+    }
+    for k in $(seq 1 "$n_fsync"); do inject_run "fsync$k" "fsync:error=EIO:when=$k"; done
+    # the close of one JSON file, of one safetensors file, and a rename: their index in the main thread
+    main=$(head -1 "$T/io.trace" | cut -d' ' -f1)
+    nth() { awk -v p="$main" '$1 == p' "$T/io.trace" | grep " $1(" | grep -n -- "$2" | sed -n '$p' | cut -d: -f1; }
+    for f in summary.json.tmp model.safetensors.tmp COMPLETE.tmp; do
+        k=$(nth close "$f"); [ -n "$k" ] && inject_run "close_$f" "close:error=EIO:when=$k"
+    done
+    k=$(nth rename 'summary.json'); [ -n "$k" ] && inject_run rename_summary "rename:error=EIO:when=$k"
+    if [ -z "$bad" ] && [ "$tried" -ge 20 ]; then ok "injected_io_errors_fail_the_run ($tried faults)"
+    else fail injected_io_errors_fail_the_run "$tried faults, bad:$bad"; fi
+else
+    echo "skipped injected_io_errors_fail_the_run: strace is not installed or cannot trace here"
+fi
+
+exit $FAILED
