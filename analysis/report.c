@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cli.h"
 #include "facts.h"
 #include "kv.h"
 #include "report.h"

@@ -17,4 +17,8 @@ void index_csv(const RunSet *rs, const char *root, StrBuf *b);
  * (gnuplot missing, runs absent, spectra absent). -1 on a real error (bad spec, mixed runs). */
 int figure_make(const Spec *s, const RunSet *rs, const char *out_dir, StrBuf *warn, Err *e);
 
+/* `alphadecay report index | table | plot ...` (report.c): the command layer's entry point
+ * (engine/cli/main.c); argv[0] is "report", the return value the exit status (0, 1, 2 bad usage). */
+int cmd_report(int argc, char **argv);
+
 #endif

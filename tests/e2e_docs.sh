@@ -9,7 +9,7 @@
 #                          and the key table of engine/io/config.c) appears in docs/schemas.md
 #   docs_spec_keys         every key a table/figure spec accepts (the key lists of analysis/spec.c)
 #                          appears in the "Table and figure specs" section of docs/schemas.md
-#   docs_commands          every subcommand of engine/cli/cli.h appears in README.md as `alphadecay NAME`
+#   docs_commands          every command of the table in engine/cli/main.c appears in README.md as `alphadecay NAME`
 # Each check is a function over explicit inputs; the self-tests at the end feed each one a fixture with
 # a planted flaw and require that it fails.
 set -u
@@ -107,10 +107,11 @@ check_spec_keys() {
     spec_keys "$1" | while read -r k; do grep -qw -- "$k" "$T/spec_section" || echo "$k"; done
 }
 
-# ---- (d) $1: cli.h, $2: README; prints commands the README does not show ----
+# ---- (d) $1: main.c (its table: {"NAME", cmd_..., "help"}), $2: README; prints commands the README does not show ----
+command_names() { sed -nE 's/^[[:space:]]*\{"([a-z-]+)", cmd_[a-z_]+,.*/\1/p' "$1"; }
 check_commands() {
-    sed -nE 's/^int cmd_([a-z_]+)\(.*/\1/p' "$1" | while read -r c; do
-        grep -qE "alphadecay ($c|${c//_/-})([^a-z_]|$)" "$2" || echo "$c"   # cmd_eval_tasks is `eval-tasks`
+    command_names "$1" | while read -r c; do
+        grep -qE "alphadecay $c([^a-z_-]|$)" "$2" || echo "$c"
     done
 }
 
@@ -142,9 +143,9 @@ if [ "$n_spec" -lt 20 ]; then fail docs_spec_keys "only $n_spec spec keys found 
 elif [ -n "$out" ]; then fail docs_spec_keys "not in docs/schemas.md: $(echo $out)"
 else ok "docs_spec_keys ($n_spec keys)"; fi
 
-out=$(check_commands engine/cli/cli.h README.md)
-n_cmd=$(grep -c '^int cmd_' engine/cli/cli.h)
-if [ "$n_cmd" -lt 5 ]; then fail docs_commands "only $n_cmd commands found in engine/cli/cli.h"
+out=$(check_commands engine/cli/main.c README.md)
+n_cmd=$(command_names engine/cli/main.c | wc -l)
+if [ "$n_cmd" -lt 5 ]; then fail docs_commands "only $n_cmd commands found in the table of engine/cli/main.c"
 elif [ -n "$out" ]; then fail docs_commands "README.md never shows: $(echo $out)"
 else ok "docs_commands ($n_cmd commands)"; fi
 
@@ -176,8 +177,8 @@ printf 'static const char *const TOP_KEYS[] = {"table", "figure",\n    "frobnici
 printf '## Table and figure specs\n\n| `table` | `figure` |\n' > "$F/schemas_spec.md"
 [ "$(check_spec_keys "$F/spec.c" "$F/schemas_spec.md")" = frobnicity ] && ok docs_selftest_spec_keys || fail docs_selftest_spec_keys "an undocumented spec key was not reported"
 
-printf 'int cmd_train(int argc, char **argv);\nint cmd_frobnicate(int argc, char **argv);\n' > "$F/cli.h"
+printf '    {"train", cmd_train, "train"},\n    {"frobnicate", cmd_frobnicate, "frob"},\n' > "$F/main.c"
 printf 'run `alphadecay train X`; alphadecay frobnicator is another word\n' > "$F/README.md"
-[ "$(check_commands "$F/cli.h" "$F/README.md")" = frobnicate ] && ok docs_selftest_commands || fail docs_selftest_commands "a missing command was not reported"
+[ "$(check_commands "$F/main.c" "$F/README.md")" = frobnicate ] && ok docs_selftest_commands || fail docs_selftest_commands "a missing command was not reported"
 
 exit $FAILED

@@ -13,7 +13,7 @@
 #include "bpe.h"
 #include "check.h"
 #include "testutil.h"
-#include "cli.h"
+#include "prep.h"
 #include "corpus.h"
 #include "dataloader.h"
 #include "shard.h"

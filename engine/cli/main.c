@@ -1,4 +1,5 @@
-/* main.c - `alphadecay SUBCOMMAND ...`: dispatch to the subcommands of cli.h. */
+/* main.c - `alphadecay COMMAND ...`: the table of commands, the top of the layers (docs/architecture.md).
+ * Every command is listed here and nowhere else; each entry point is declared in its concern's header. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,6 +7,10 @@
 
 #include "cli.h"
 #include "common.h"
+#include "prep.h"
+#include "report.h"
+#include "run.h"
+#include "sweep.h"
 
 typedef struct {
     const char *name;

@@ -17,9 +17,9 @@
 
 #include "bpe.h"
 #include "brown.h"
-#include "cli.h"
 #include "corpus.h"
 #include "json.h"
+#include "prep.h"
 #include "shard.h"
 #include "tokenizer.h"
 

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
 #include "evaluate.h"
 #include "model_open.h"
+#include "run.h"
 
 /* The evaluation loop over rows [first_row, ...): forward of this part's batches when m is non-NULL; returns the
  * row after the last one the evaluation reads (the same for every part). */

@@ -20,10 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
 #include "json.h"
 #include "model.h"
 #include "model_open.h"
+#include "run.h"
 #include "tokenizer.h"
 
 typedef struct {

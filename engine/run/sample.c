@@ -14,9 +14,9 @@
 #include <string.h>
 
 #include "bpe.h"
-#include "cli.h"
 #include "model.h"
 #include "model_open.h"
+#include "run.h"
 
 static void usage(FILE *f) {
     fprintf(f,

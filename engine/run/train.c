@@ -30,7 +30,6 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
-#include "cli.h"
 #include "config.h"
 #include "dataloader.h"
 #include "decay.h"
@@ -39,6 +38,7 @@
 #include "model.h"
 #include "model_open.h"
 #include "optim.h"
+#include "run.h"
 #include "rundir.h"
 
 void openblas_set_num_threads(int num_threads);

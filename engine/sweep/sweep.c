@@ -11,7 +11,6 @@
 
 #include "json.h"
 
-#include "cli.h"
 #include "sweep.h"
 
 static void usage(FILE *f) {

@@ -179,4 +179,8 @@ int sweep_run_slurm(const Sweep *s, const SweepOpts *o);
 /* One run inside a Slurm task: lock, exec train (the lock fd stays open across exec). */
 int sweep_exec_one(const Sweep *s, const char *run_name, const SweepOpts *o, int threads);
 
+/* `alphadecay sweep run | status | list ...` (sweep.c): the command layer's entry point (engine/cli/main.c);
+ * argv[0] is "sweep", the return value the exit status (0 ok, 1 failure, 2 bad usage). */
+int cmd_sweep(int argc, char **argv);
+
 #endif
