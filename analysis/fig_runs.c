@@ -207,9 +207,9 @@ static int bars_panel_data(const Fig *f, const Table *t, const Table *t2, int c,
         double ylab = cell->n ? cell->mean + (cell->n > 1 ? cell->sd : 0) : (isfinite(*lo) ? *lo : 0);
         sb_printf(&d, "%d %.10g %.10g %d %.10g %.10g ", r, cell->n ? cell->mean : NAN, cell->n > 1 ? cell->sd : 0, cell->n,
                   ylab, y2);
-        gp_str(&d, s->rows[r].label);
+        gp_dat_str(&d, s->rows[r].label);
         sb_printf(&d, " ");
-        gp_str(&d, lab);
+        gp_dat_str(&d, lab);
         sb_printf(&d, "\n");
     }
     char suffix[32];
@@ -293,9 +293,14 @@ int fig_bars(Fig *f, StrBuf *body, Err *e) {
     gp_grid_begin(f, body, s->title[0] ? s->title : s->name, "label above a bar: the leftmost bar's value, the others' difference to it",
                   1, t.ncols, keys, span, 1, &g);
     sb_printf(body, "set style fill solid 0.75 border -1\nset boxwidth 0.6\nset xtics rotate by -25 nomirror\n");
-    sb_printf(body, "set ylabel \"%s\"\n", metric_label(sm->metric));
-    if (s2) sb_printf(body, "set y2label \"%s\"\nset y2tics\nset ytics nomirror\nset format y2 \"%%.3g\"\n",
-                      metric_label(s2->metric));
+    sb_printf(body, "set ylabel ");
+    gp_str(body, metric_label(sm->metric));
+    if (s2) {
+        sb_printf(body, "\nset y2label ");
+        gp_str(body, metric_label(s2->metric));
+        sb_printf(body, "\nset y2tics\nset ytics nomirror\nset format y2 \"%%.3g\"");
+    }
+    sb_printf(body, "\n");
     for (int c = 0; c < t.ncols; c++) {
         gp_grid_panel(body, &g, c);
         sb_printf(body, "%s", pan[c].p);
@@ -558,8 +563,9 @@ static void wd_axis(const Spec *s, char *const *xs, int nx, const WdPos *pos, in
     }
     snprintf(ax->lo_s, sizeof ax->lo_s, "%.6g", ax->xlo);
     snprintf(ax->hi_s, sizeof ax->hi_s, "%.6g", ax->xhi);
-    sb_printf(b, "set xlabel \"%s\"\n%sset xrange [%s:%s]\n", s->x_metric[0] ? metric_label(s->x_metric) : "weight decay",
-              ax->logx ? "set logscale x\n" : "", ax->lo_s, ax->hi_s);
+    sb_printf(b, "set xlabel ");
+    gp_str(b, s->x_metric[0] ? metric_label(s->x_metric) : "weight decay");
+    sb_printf(b, "\n%sset xrange [%s:%s]\n", ax->logx ? "set logscale x\n" : "", ax->lo_s, ax->hi_s);
     if (s->x_metric[0]) {
         if (ax->logx) gp_log_tics(b, "x", ax->xlo, ax->xhi);
         else sb_printf(b, "set xtics autofreq\n");
@@ -568,7 +574,11 @@ static void wd_axis(const Spec *s, char *const *xs, int nx, const WdPos *pos, in
     sb_printf(b, "set xtics (");
     int n = 0;
     for (int i = 0; i < nx; i++)
-        if (!wd_off_axis(ax, xs[i])) sb_printf(b, "%s\"%s\" %s", n++ ? ", " : "", xs[i], xs[i]);
+        if (!wd_off_axis(ax, xs[i]) && isfinite(atof(xs[i]))) { /* values from config.yaml: a label and a number */
+            sb_printf(b, "%s", n++ ? ", " : "");
+            gp_str(b, xs[i]);
+            sb_printf(b, " %.17g", atof(xs[i]));
+        }
     /* more than six values crowd a panel's width: turn their labels */
     sb_printf(b, ")%s\n", n > 6 ? " rotate by -45" : "");
 }
@@ -640,7 +650,9 @@ int fig_wd_sweep(Fig *f, StrBuf *body, Err *e) {
     int span[2] = {1, 1};
     Grid g;
     gp_grid_begin(f, body, s->title[0] ? s->title : s->name, sub, 1, alpha_panel ? 2 : 1, keys, span, alpha_panel ? 2 : 1, &g);
-    sb_printf(body, "%sset ylabel \"%s\"\n", axis.p, metric_label(c->metric));
+    sb_printf(body, "%sset ylabel ", axis.p);
+    gp_str(body, metric_label(c->metric));
+    sb_printf(body, "\n");
     gp_grid_panel(body, &g, 0);
     /* a log metric axis keeps the optimum readable beside a diverged end of the scan */
     if (s->logy) wd_logy(body, 1);

@@ -23,27 +23,44 @@ int gnuplot_has_cairo(void) {
     return strstr(out, "pngcairo") && strstr(out, "pdfcairo");
 }
 
-/* The text of a string literal without its quotes. */
+/* The text of a single-quoted gnuplot string literal without its quotes. gnuplot expands nothing
+ * inside single quotes (no backticks, no backslash escapes, no macros), and a quote is written twice:
+ * so no text from a spec or a run directory can run a command (double quotes expand `...`). A control
+ * character (a newline would end the command) becomes a space; the enhanced-text specials get a
+ * backslash, so "lr_max" prints as itself instead of a subscript. */
 static void gp_esc(StrBuf *b, const char *s) {
-    /* "\\_" in a double-quoted string reaches enhanced text as \_ : a literal underscore, not a subscript */
-    for (; *s; s++)
-        if (*s == '_' || *s == '^' || *s == '{' || *s == '}') sb_printf(b, "\\\\%c", *s);
-        else sb_printf(b, (*s == '"' || *s == '\\') ? "\\%c" : "%c", *s);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '\'') sb_printf(b, "''");
+        else if (c < 0x20 || c == 0x7f) sb_printf(b, " ");
+        else if (strchr("_^{}@&~", c)) sb_printf(b, "\\%c", c);
+        else sb_printf(b, "%c", c);
+    }
 }
 
 void gp_str(StrBuf *b, const char *s) {
-    sb_printf(b, "\"");
+    sb_printf(b, "'");
     gp_esc(b, s);
-    sb_printf(b, "\"");
+    sb_printf(b, "'");
 }
 
 void gp_title(StrBuf *b, const char *main, const char *sub) {
-    sb_printf(b, "\"");
-    gp_esc(b, main);
-    if (sub && sub[0]) {
-        sb_printf(b, "\\n{/*0.8 ");
+    gp_str(b, main);
+    if (sub && sub[0]) { /* our line break is the only double-quoted piece: 'main' . "\n" . 'sub' */
+        sb_printf(b, ".\"\\n\".'{/*0.8 ");
         gp_esc(b, sub);
-        sb_printf(b, "}");
+        sb_printf(b, "}'");
+    }
+}
+
+void gp_dat_str(StrBuf *b, const char *s) {
+    sb_printf(b, "\"");
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c < 0x20 || c == 0x7f) sb_printf(b, " ");
+        else if (c == '"') sb_printf(b, "'");
+        else if (strchr("_^{}@&~\\", c)) sb_printf(b, "\\%c", c);
+        else sb_printf(b, "%c", c);
     }
     sb_printf(b, "\"");
 }

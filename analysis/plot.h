@@ -27,8 +27,12 @@ int figure_render(const Fig *f, const StrBuf *body, Err *e);
 /* An empty panel saying why (gnuplot refuses to plot nothing, so: fixed ranges and a NaN). Leaves
  * autoscaling on and logscale off. */
 void gp_empty_panel(StrBuf *b, const char *msg);
-/* gnuplot string literal: quotes escaped. */
+/* The one way text reaches a gnuplot script: a single-quoted literal ('' for a quote), which gnuplot
+ * never expands (backticks run commands only inside double quotes); control characters become spaces. */
 void gp_str(StrBuf *b, const char *s);
+/* A string column of a .dat file (data files know only double quotes and are never expanded): '"'
+ * becomes "'", control characters spaces. */
+void gp_dat_str(StrBuf *b, const char *s);
 /* A two-line title literal: `main`, then `sub` in a smaller font below it (sub may be NULL or ""). */
 void gp_title(StrBuf *b, const char *main, const char *sub);
 

@@ -153,8 +153,37 @@ static void push_run(RunSet *rs, const char *dir) {
     run_load(&rs->runs[rs->n++], dir);
 }
 
-static int scan_dir(const char *dir, RunSet *rs, int depth, Err *e) {
+/* The directories a scan has entered, by device and inode: a link back to an ancestor (a loop) or a
+ * second link to one run is entered once. */
+typedef struct {
+    dev_t *dev;
+    ino_t *ino;
+    int n, cap;
+} Seen;
+
+static int seen_before(Seen *v, const char *dir) {
+    struct stat st;
+    if (stat(dir, &st) != 0) return 1;
+    for (int i = 0; i < v->n; i++)
+        if (v->dev[i] == st.st_dev && v->ino[i] == st.st_ino) return 1;
+    if (v->n == v->cap) {
+        v->cap = v->cap ? 2 * v->cap : 64;
+        dev_t *nd = xcalloc((size_t)v->cap, sizeof *nd);
+        ino_t *ni = xcalloc((size_t)v->cap, sizeof *ni);
+        if (v->n) memcpy(nd, v->dev, (size_t)v->n * sizeof *nd), memcpy(ni, v->ino, (size_t)v->n * sizeof *ni);
+        free(v->dev);
+        free(v->ino);
+        v->dev = nd;
+        v->ino = ni;
+    }
+    v->dev[v->n] = st.st_dev;
+    v->ino[v->n++] = st.st_ino;
+    return 0;
+}
+
+static int scan_dir(const char *dir, RunSet *rs, Seen *seen, int depth, Err *e) {
     char path[AD_PATH_MAX];
+    if (seen_before(seen, dir)) return 0;
     rundir_path(path, sizeof path, dir, RUNDIR_CONFIG);
     if (file_exists(path)) {
         push_run(rs, dir);
@@ -182,8 +211,18 @@ static int scan_dir(const char *dir, RunSet *rs, int depth, Err *e) {
     qsort(names, (size_t)n, sizeof *names, cmp_str); /* deterministic order, whatever the filesystem */
     int rc = 0;
     for (int i = 0; i < n; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        if (!rc && is_dir(path)) rc = scan_dir(path, rs, depth + 1, e);
+        int k = snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        const char *bad = path_name_problem(names[i]);
+        if (!rc && is_dir(path)) {
+            /* names found on disk follow the run-name rule too: they reach tables and figures */
+            char shown[256];
+            kv_strfmt(shown, sizeof shown, "%s", names[i]);
+            for (char *c = shown; *c; c++)
+                if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?'; /* one line per warning */
+            if (bad) sb_printf(&rs->warn, "warning: skipping %.300s/%s: the name %s (the run-name rule)\n", dir, shown, bad);
+            else if (k >= (int)sizeof path) sb_printf(&rs->warn, "warning: skipping %.300s/%s: path too long\n", dir, shown);
+            else rc = scan_dir(path, rs, seen, depth + 1, e);
+        }
         free(names[i]);
     }
     free(names);
@@ -197,7 +236,11 @@ int runs_scan(const char *root, RunSet *rs, Err *e) {
     snprintf(clean, sizeof clean, "%s", root);
     size_t n = strlen(clean);
     while (n > 1 && clean[n - 1] == '/') clean[--n] = 0;
-    if (scan_dir(clean, rs, 0, e)) {
+    Seen seen = {0};
+    int rc = scan_dir(clean, rs, &seen, 0, e);
+    free(seen.dev);
+    free(seen.ino);
+    if (rc) {
         runs_free(rs);
         return -1;
     }
@@ -207,6 +250,7 @@ int runs_scan(const char *root, RunSet *rs, Err *e) {
 void runs_free(RunSet *rs) {
     for (int i = 0; i < rs->n; i++) run_free(&rs->runs[i]);
     free(rs->runs);
+    sb_free(&rs->warn);
     memset(rs, 0, sizeof *rs);
 }
 

@@ -15,6 +15,7 @@
 #include "common.h"
 #include "esd.h"
 #include "kv.h"
+#include "strbuf.h"
 
 typedef struct {
     char dir[AD_PATH_MAX];
@@ -30,10 +31,13 @@ typedef struct {
 typedef struct {
     Run *runs;
     int n, cap;
+    StrBuf warn; /* one line per directory skipped by runs_scan; the caller prints it */
 } RunSet;
 
 /* Load every run directory under root (root itself may be one), sorted by path. -1 only when root
- * cannot be read at all. */
+ * cannot be read at all. A directory reached twice (a symbolic link loop, two links to one run) is
+ * loaded once; a subdirectory whose name breaks the run-name rule (path_name_problem) is skipped with a
+ * line in rs->warn. */
 int runs_scan(const char *root, RunSet *rs, Err *e);
 void runs_free(RunSet *rs);
 void run_load(Run *r, const char *dir);

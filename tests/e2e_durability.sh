@@ -120,4 +120,49 @@ else
     echo "skipped injected_io_errors_fail_the_run: strace is not installed or cannot trace here"
 fi
 
+# ---- 2. report plot: no text from a spec or a results tree runs a command through gnuplot ----
+if command -v gnuplot >/dev/null; then
+    G="$T/gp"; rm -rf "$G"; mkdir -p "$G/out"
+    # mkrun DIR WD: a finished run with weight decay WD (a string: it reaches the x tick labels)
+    mkrun() {
+        mkdir -p "$1"
+        printf 'version: "0.1.0"\ntrain:\n  seed: 1\n  optimizer: adamw\ndecay:\n  method: uniform\n  weight_decay: %s\n' "$2" >"$1/config.yaml"
+        printf '{"step": 10, "tokens": 100, "loss": 4.5, "lr": 0.001, "elapsed_s": 1}\n{"step": 20, "tokens": 200, "loss": 4.0, "lr": 0.001, "elapsed_s": 2}\n' >"$1/metrics.jsonl"
+        printf '{"step": 20, "loss": 4.0, "ppl": 54.6, "tokens": 100}\n' >"$1/eval.jsonl"
+        printf '{"status": "completed", "final_val_loss": 4.0, "final_val_ppl": 54.6, "steps": 20, "tokens": 200, "wall_seconds": 2, "peak_rss_mb": 30}\n' >"$1/summary.json"
+    }
+    mkrun "$G/res/sw/ok1" 1e-5
+    mkrun "$G/res/sw/a\$(touch PWNED2)b" 2e-5
+    mkrun "$G/res/sw/x\`touch PWNED1\`y" 3e-5
+    mkrun "$G/res/sw/n
+l" 4e-5
+    mkrun "$G/res/sw/wd" "'5e-5\`touch PWNED3\`'"
+    mkrun "$G/loopres/sw/ok1" 1e-5
+    ln -s .. "$G/loopres/sw/loop"   # a symbolic link loop: each run still listed once
+    hostile='"T `touch PWNED4` $(touch PWNED5) it'"'"'s \"q\" \\ \n `touch PWNED6`"'
+    lab='"L `touch PWNED7` '"'"'x'"'"' \"y\" $(touch PWNED8)\\nz"'
+    printf 'figure: gp_curves\nkind: curves\ntitle: %s\nresults: res/sw\nallow_differ: [decay.weight_decay]\nseries:\n  - {label: %s, where: {decay.method: uniform}}\n' \
+        "$hostile" "$lab" >"$G/c.yaml"
+    printf 'figure: gp_wd\nkind: wd_sweep\ntitle: %s\nresults: res/sw\nx: decay.weight_decay\nallow_differ: [decay.weight_decay]\nlogx: 1\nseries:\n  - {label: %s, where: {train.optimizer: adamw}}\n' \
+        "$hostile" "$lab" >"$G/w.yaml"
+    printf 'figure: gp_bars\nkind: bars\ntitle: %s\nresults: res/sw\nmetric: val_ppl\nbars:\n  - {label: %s, where: {decay.weight_decay: 1e-5}}\n  - {label: B, where: {decay.weight_decay: 2e-5}}\npanels:\n  - {label: %s, where: {decay.method: uniform}}\n' \
+        "$hostile" "$lab" "$lab" >"$G/b.yaml"
+    bad=""
+    for f in c w b; do
+        (cd "$G" && "$BIN" report plot $f.yaml --root . --out-dir out >"$G/$f.out" 2>&1) || bad="$bad $f(rc $?: $(tail -1 "$G/$f.out"))"
+    done
+    (cd "$G" && "$BIN" report index res >"$G/index.out" 2>"$G/index.err")
+    (cd "$G" && "$BIN" report index loopres >"$G/loop.out" 2>&1)
+    pwned=$(find "$G" -name 'PWNED*' | wc -l)
+    n_ok1=$(grep -c 'ok1' "$G/loop.out")
+    if [ "$pwned" = 0 ] && [ -z "$bad" ] && [ "$n_ok1" = 1 ] && grep -q 'skipping .*x`touch PWNED1`y: the name contains a quote' "$G/index.err" &&
+       grep -q 'the name contains a control character' "$G/index.err" && [ -s "$G/out/gp_curves.png" ] && [ -s "$G/out/gp_wd.png" ] && [ -s "$G/out/gp_bars.png" ]; then
+        ok report_plot_hostile_text_runs_nothing
+    else
+        fail report_plot_hostile_text_runs_nothing "$pwned PWNED files, ok1 listed $n_ok1 times, failed:$bad; $(head -c 300 "$G/index.err")"
+    fi
+else
+    echo "skipped report_plot_hostile_text_runs_nothing: gnuplot is not installed"
+fi
+
 exit $FAILED

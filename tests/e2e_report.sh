@@ -182,20 +182,20 @@ else
     done
     # curves of several seeds: "step mean std"; val ppl of Uniform at step 40 is mean(35.1, 35.3) with its std band
     grep -q '^40 35.2 0.14142135' "$T/fig/fx_curves_val0.dat" && grep -q 'using 1:(\$2-\$3):(\$2+\$3) with filledcurves' "$T/fig/fx_curves.gp" \
-        && grep -q 'title "Uniform (mean, n = 2)"' "$T/fig/fx_curves.gp" \
+        && grep -q "title 'Uniform (mean, n = 2)'" "$T/fig/fx_curves.gp" \
         && ok curves_mean_std_band || fail curves_mean_std_band "$(tail -1 "$T/fig/fx_curves_val0.dat")"
     # WD=0 on a log x axis: a dashed reference line at its mean (40) across the range, not a dropped point
     printf 'figure: fx_wd\nkind: wd_sweep\nresults: res/fx\nlogx: 1\nallow_differ: [decay.weight_decay, decay.method]\nseries:\n  - {label: U, where: {decay.method: [none, uniform]}}\n' > "$T/wdref.yaml"
     "$BIN" report plot "$T/wdref.yaml" --root "$T" --out-dir "$T/fig" >/dev/null 2>"$T/wdref.err"; rc=$?
     [ $rc -eq 0 ] && [ "$(awk '$2 == 40 && $4 == 1' "$T/fig/fx_wd_ppl0_ref.dat" 2>/dev/null | wc -l)" -eq 2 ] \
         && ! grep -q '^0 ' "$T/fig/fx_wd_ppl0.dat" && grep -q '"fx_wd_ppl0_ref.dat" using 1:2 with lines lw 2 dt 2' "$T/fig/fx_wd.gp" \
-        && grep -q 'title "WD=0"' "$T/fig/fx_wd.gp" \
+        && grep -q "title 'WD=0'" "$T/fig/fx_wd.gp" \
         && ok wd_sweep_wd0_reference_line || fail wd_sweep_wd0_reference_line "rc $rc: $(cat "$T/wdref.err" "$T/fig/fx_wd_ppl0_ref.dat" 2>&1 | head -3)"
     # two series with a WD=0 line each: each line names its series
     printf '  - {label: A, where: {decay.method: [none, alphadecay]}}\n' | cat "$T/wdref.yaml" - > "$T/wdref2.yaml"
     "$BIN" report plot "$T/wdref2.yaml" --root "$T" --out-dir "$T/fig2" >/dev/null 2>"$T/wdref2.err" \
-        && grep -q 'title "U: WD=0"' "$T/fig2/fx_wd.gp" && grep -q 'title "A: WD=0"' "$T/fig2/fx_wd.gp" \
-        && ok wd_sweep_wd0_lines_named_per_series || fail wd_sweep_wd0_lines_named_per_series "$(cat "$T/wdref2.err"; grep -o 'title "[^"]*WD=0[^"]*"' "$T/fig2/fx_wd.gp" 2>&1)"
+        && grep -q "title 'U: WD=0'" "$T/fig2/fx_wd.gp" && grep -q "title 'A: WD=0'" "$T/fig2/fx_wd.gp" \
+        && ok wd_sweep_wd0_lines_named_per_series || fail wd_sweep_wd0_lines_named_per_series "$(cat "$T/wdref2.err"; grep -o "title '[^']*WD=0[^']*'" "$T/fig2/fx_wd.gp" 2>&1)"
     # logy puts the metric panel (only) on a log axis: set before the perplexity plot, unset before alpha's
     ! grep -q 'logscale y' "$T/fig/fx_wd.gp" && sed 's/^logx: 1$/logx: 1\nlogy: 1/' "$T/wdref.yaml" > "$T/wdlogy.yaml" \
         && "$BIN" report plot "$T/wdlogy.yaml" --root "$T" --out-dir "$T/fig" >/dev/null 2>"$T/wdlogy.err" \
@@ -217,7 +217,7 @@ else
     [ $rc -eq 0 ] && [ -s "$T/figxm/xm.png" ] && grep -q '^2 31 1.41421356[0-9]* 2 0.70710678[0-9]*$' "$T/figxm/xm_ppl1.dat" \
         && grep -q '^1 40 0 1 0$' "$T/figxm/xm_ppl0.dat" && [ "$(awk '$2 == 50' "$T/figxm/xm_ppl2_ref.dat" | wc -l)" -eq 2 ] \
         && grep -q '"xm_ppl1.dat" using 1:2:5:(\$4 > 1 ? \$3 : 0) with xyerrorbars' "$T/figxm/xm.gp" \
-        && grep -q '^set xlabel "weight decay applied (mean over training)"' "$T/figxm/xm.gp" && ! grep -q 'mean alpha' "$T/figxm/xm.gp" \
+        && grep -q "^set xlabel 'weight decay applied (mean over training)'" "$T/figxm/xm.gp" && ! grep -q 'mean alpha' "$T/figxm/xm.gp" \
         && ok wd_sweep_x_metric_points_at_applied_decay || fail wd_sweep_x_metric_points_at_applied_decay "rc $rc: $(cat "$T/xm.err" "$T/figxm/xm_ppl1.dat" 2>&1 | head -3)"
     # a series over several x values without allow_differ naming x: the selection's own error, not "no runs"
     xm_run a4 awd 2 1 35 4 4
@@ -250,7 +250,7 @@ if command -v gnuplot >/dev/null 2>&1; then
         [ $rc -eq 0 ] && [ -s "$T/fig/r_$f.png" ] && ok "figure_png_real_$f" || fail "figure_png_real_$f" "rc $rc: $(cat "$T/$f.err")"
     done
     # each ESD panel's title carries the alphas of the final spectra; Figure 1b's dashed line is eta
-    grep -q '^set title "q\\n{/\*0.8 alpha [0-9.]* / [0-9.]*}"' "$T/fig/r_esd.gp" && ok esd_title_has_alpha || fail esd_title_has_alpha "$(grep 'set title' "$T/fig/r_esd.gp" | head -2)"
+    grep -q "^set title 'q'\\.\"\\\\n\"\\.'{/\\*0.8 alpha [0-9.]* / [0-9.]*}'" "$T/fig/r_esd.gp" && ok esd_title_has_alpha || fail esd_title_has_alpha "$(grep 'set title' "$T/fig/r_esd.gp" | head -2)"
     grep -q 'first 1e-05 ' "$T/fig/r_mwd.gp" && ok module_wd_uniform_line || fail module_wd_uniform_line "$(grep arrow "$T/fig/r_mwd.gp")"
     # alpha_steps: AlphaDecay from decay.jsonl (its q mean at step 0 recomputed here), Uniform from its
     # first and final spectra (two rows, dashed); a missing results directory is skipped by report all

@@ -38,17 +38,39 @@ static int ends_with(const char *s, const char *suf) {
     return n >= m && strcmp(s + n - m, suf) == 0;
 }
 
-/* A directory walk takes only the corpus extensions, so README files and the like are left out. */
-static int corpus_name(const char *name) {
-    static const char *const ext[] = {".txt", ".jsonl", ".json", ".txt.gz", ".jsonl.gz", ".json.gz"};
-    for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++)
-        if (ends_with(name, ext[i])) return 1;
+/* A directory walk takes only the corpus extensions (CORPUS_EXTS, or the caller's list), so README
+ * files and the like are left out; the ones left out are counted for the "no input files" message. */
+typedef struct {
+    const char *exts; /* comma-separated suffixes without the dot ("txt,md"), "*" = every file, NULL = default */
+    CorpusWalk *w;
+} Walk;
+
+static int ext_match(const char *name, const char *exts) {
+    if (!exts) {
+        static const char *const ext[] = {".txt", ".jsonl", ".json", ".txt.gz", ".jsonl.gz", ".json.gz"};
+        for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++)
+            if (ends_with(name, ext[i])) return 1;
+        return 0;
+    }
+    if (!strcmp(exts, "*")) return 1;
+    size_t n = strlen(name);
+    for (const char *q = exts; *q;) {
+        size_t m = strcspn(q, ",");
+        /* ".EXT" and ".EXT.gz" */
+        for (int gz = 0; gz < 2; gz++) {
+            size_t tail = gz ? 3 : 0;
+            if (m && n > m + 1 + tail && name[n - m - 1 - tail] == '.' && !strncmp(name + n - m - tail, q, m) &&
+                (!gz || !strcmp(name + n - 3, ".gz")))
+                return 1;
+        }
+        q += m + (q[m] == ',');
+    }
     return 0;
 }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-static int walk_dir(const char *dir, PathList *out, int depth, Err *e) {
+static int walk_dir(const char *dir, PathList *out, int depth, const Walk *wk, Err *e) {
     if (depth > 64) return err_set(e, "%s: directories nested deeper than 64 levels (a symlink loop?)", dir);
     DIR *d = opendir(dir);
     if (!d) return err_set(e, "%s: cannot open directory: %s", dir, strerror(errno));
@@ -67,17 +89,20 @@ static int walk_dir(const char *dir, PathList *out, int depth, Err *e) {
         }
         struct stat st;
         if (stat(path, &st) != 0) rc = err_set(e, "%s: cannot stat: %s", path, strerror(errno));
-        else if (S_ISDIR(st.st_mode)) rc = walk_dir(path, out, depth + 1, e);
-        else if (S_ISREG(st.st_mode) && corpus_name(names.v[i])) rc = pathlist_add(out, path, e);
+        else if (S_ISDIR(st.st_mode)) rc = walk_dir(path, out, depth + 1, wk, e);
+        else if (S_ISREG(st.st_mode) && ext_match(names.v[i], wk->exts)) rc = pathlist_add(out, path, e);
+        else if (S_ISREG(st.st_mode) && wk->w) {
+            if (!wk->w->n_skipped++) snprintf(wk->w->first_skipped, sizeof wk->w->first_skipped, "%s", path);
+        }
     }
     pathlist_free(&names);
     return rc;
 }
 
-static int expand_one(const char *in, PathList *out, Err *e) {
+static int expand_one(const char *in, PathList *out, const Walk *wk, Err *e) {
     struct stat st;
     if (stat(in, &st) == 0) {
-        if (S_ISDIR(st.st_mode)) return walk_dir(in, out, 0, e);
+        if (S_ISDIR(st.st_mode)) return walk_dir(in, out, 0, wk, e);
         return pathlist_add(out, in, e);
     }
     if (!strpbrk(in, "*?[")) return err_set(e, "%s: cannot open input: %s", in, strerror(errno));
@@ -87,7 +112,7 @@ static int expand_one(const char *in, PathList *out, Err *e) {
     if (r != 0) { globfree(&g); return err_set(e, "%s: cannot expand pattern", in); }
     int rc = 0;
     for (size_t i = 0; i < g.gl_pathc && rc == 0; i++) {
-        if (stat(g.gl_pathv[i], &st) == 0 && S_ISDIR(st.st_mode)) rc = walk_dir(g.gl_pathv[i], out, 0, e);
+        if (stat(g.gl_pathv[i], &st) == 0 && S_ISDIR(st.st_mode)) rc = walk_dir(g.gl_pathv[i], out, 0, wk, e);
         else rc = pathlist_add(out, g.gl_pathv[i], e);
     }
     globfree(&g);
@@ -95,8 +120,14 @@ static int expand_one(const char *in, PathList *out, Err *e) {
 }
 
 int corpus_expand(char *const *inputs, int n_inputs, PathList *out, Err *e) {
+    return corpus_expand_walk(inputs, n_inputs, NULL, out, NULL, e);
+}
+
+int corpus_expand_walk(char *const *inputs, int n_inputs, const char *exts, PathList *out, CorpusWalk *w, Err *e) {
+    Walk wk = {exts, w};
+    if (w) memset(w, 0, sizeof *w);
     for (int i = 0; i < n_inputs; i++)
-        if (expand_one(inputs[i], out, e) != 0) return -1;
+        if (expand_one(inputs[i], out, &wk, e) != 0) return -1;
     return 0;
 }
 
@@ -506,5 +537,64 @@ int corpus_split(size_t n_docs, double val_fraction, uint64_t seed, unsigned cha
     for (size_t i = 0; i < nv; i++) is_val[perm[i]] = 1;
     free(perm);
     *n_val = nv;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- exact duplicates */
+
+static uint64_t doc_hash(const char *p, size_t n) {
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 0x100000001b3ULL;
+    return h ^ (uint64_t)n;
+}
+
+int corpus_dedup(Corpus *c, size_t *n_dropped, size_t *n_groups, Err *e) {
+    *n_dropped = *n_groups = 0;
+    if (c->n_docs < 2) return 0;
+    size_t cap = 16;
+    while (cap < 2 * c->n_docs) cap *= 2;
+    /* open addressing: slot = kept document index + 1, 0 = empty; a group counts once, at its first repeat */
+    size_t *slot = calloc(cap, sizeof *slot);
+    unsigned char *repeated = calloc(c->n_docs, 1);
+    if (!slot || !repeated) {
+        free(slot);
+        free(repeated);
+        return err_set(e, "out of memory finding duplicate documents");
+    }
+    size_t kept = 0, w = 0; /* kept documents so far; write position in buf */
+    for (size_t d = 0; d < c->n_docs; d++) {
+        size_t start = c->off[d], len = c->off[d + 1] - start;
+        uint64_t h = doc_hash(c->buf + start, len);
+        size_t i = (size_t)h & (cap - 1), dup = 0;
+        for (; slot[i]; i = (i + 1) & (cap - 1)) {
+            size_t k = slot[i] - 1, klen = c->off[k + 1] - c->off[k];
+            if (klen == len && !memcmp(c->buf + c->off[k], c->buf + start, len)) {
+                dup = slot[i];
+                break;
+            }
+        }
+        if (dup) {
+            if (!repeated[dup - 1]) {
+                repeated[dup - 1] = 1;
+                (*n_groups)++;
+            }
+            (*n_dropped)++;
+            continue;
+        }
+        /* keep: move the document down to w (kept documents stay in order; w <= start) */
+        memmove(c->buf + w, c->buf + start, len);
+        c->off[kept] = w;
+        slot[i] = kept + 1;
+        w += len;
+        kept++;
+        /* off[kept], the end of the last kept document for later probes: when kept <= d it is the start of
+         * a document already read; otherwise nothing was dropped yet and it already equals w */
+        if (kept <= d) c->off[kept] = w;
+    }
+    c->off[kept] = w;
+    c->n_docs = kept;
+    c->len = w;
+    free(slot);
+    free(repeated);
     return 0;
 }

@@ -40,6 +40,20 @@ int pathlist_add(PathList *p, const char *s, Err *e); /* appends a copy of s */
 void pathlist_free(PathList *p);
 /* Resolves the inputs into files as described above, appending to out. */
 int corpus_expand(char *const *inputs, int n_inputs, PathList *out, Err *e);
+/* What a directory walk left out (regular files of other extensions), for the caller's messages. */
+typedef struct {
+    size_t n_skipped;
+    char first_skipped[AD_PATH_MAX];
+} CorpusWalk;
+#define CORPUS_EXTS ".txt, .jsonl, .json (each also .gz)"
+/* The same, the walk taking files whose name ends in ".EXT" or ".EXT.gz" for an EXT of exts
+ * ("md,txt"; "*" = every file; NULL = the default list above); w (may be NULL) counts the rest. */
+int corpus_expand_walk(char *const *inputs, int n_inputs, const char *exts, PathList *out, CorpusWalk *w, Err *e);
+
+/* Drops every document whose bytes equal an earlier one's (exact duplicates, found by hash and
+ * confirmed byte by byte), keeping first occurrences in order. *n_dropped: documents dropped;
+ * *n_groups: distinct texts that occurred more than once. */
+int corpus_dedup(Corpus *c, size_t *n_dropped, size_t *n_groups, Err *e);
 
 /* Reads one file's documents into c. */
 int corpus_add_file(Corpus *c, const char *path, int skip_bad, Err *e);

@@ -32,6 +32,8 @@ typedef struct {
     uint64_t seed;
     int skip_bad;
     int quiet;
+    const char *exts;       /* --ext: the directory walk's extensions ("md,txt", "*" = all); NULL = default */
+    int keep_duplicates;    /* --keep-duplicates: no exact-duplicate removal */
     int brown;              /* --brown: every input file is Brown word/TAG text (brown.h) */
 } PrepArgs;
 
@@ -42,13 +44,18 @@ typedef struct {
 static void usage(FILE *f) {
     fprintf(f,
             "usage: alphadecay prep --input PATH... --out DIR [--vocab-size N] [--val-fraction F]\n"
-            "                       [--tokenizer FILE|spm:MODEL] [--seed S] [--skip-bad-lines] [--quiet] [--brown]\n\n"
+            "                       [--tokenizer FILE|spm:MODEL] [--seed S] [--skip-bad-lines] [--quiet] [--brown]\n"
+            "                       [--ext EXT,...|'*'] [--keep-duplicates]\n\n"
             "Reads a corpus, trains a byte-level BPE tokenizer on its training documents (unless --tokenizer\n"
             "gives one) and writes DIR/tokenizer.bin, DIR/train.bin, DIR/val.bin (llm.c token shards, each\n"
             "document followed by the end-of-text token id vocab_size-1) and DIR/prep.json.\n\n"
             "  --input PATH...     files, directories (walked in sorted order, *.txt *.jsonl *.json [.gz]) or\n"
             "                      glob patterns; may repeat. *.jsonl/*.json[.gz]: one JSON object per line,\n"
             "                      its \"text\" field is a document; any other file is one document.\n"
+            "  --ext EXT,...       directories: take files named *.EXT (and *.EXT.gz) instead; '*' takes every\n"
+            "                      file (files other than *.jsonl/*.json are one document each)\n"
+            "  --keep-duplicates   keep exact-duplicate documents (by default every repeat of an earlier\n"
+            "                      document's exact bytes is dropped before the split, and counted)\n"
             "  --out DIR           output directory (created)\n"
             "  --vocab-size N      tokens incl. 256 bytes and end-of-text, >= 257 (default %d)\n"
             "  --val-fraction F    fraction of documents held out for validation, in [0,1) (default %g)\n"
@@ -78,6 +85,7 @@ static int parse_args(int argc, char **argv, PrepArgs *a) {
         {"vocab-size", required_argument, 0, 'v'}, {"val-fraction", required_argument, 0, 'f'},
         {"tokenizer", required_argument, 0, 't'},  {"seed", required_argument, 0, 's'},
         {"skip-bad-lines", no_argument, 0, 'b'},   {"quiet", no_argument, 0, 'q'},
+        {"ext", required_argument, 0, 'x'},        {"keep-duplicates", no_argument, 0, 'k'},
         {"help", no_argument, 0, 'h'},             {"brown", no_argument, 0, 'B'},
         {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
@@ -121,6 +129,16 @@ static int parse_args(int argc, char **argv, PrepArgs *a) {
             }
             break;
         case 'b': a->skip_bad = 1; break;
+        case 'x':
+            if (!*optarg || strspn(optarg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.,*") != strlen(optarg) ||
+                (strchr(optarg, '*') && strcmp(optarg, "*"))) {
+                fprintf(stderr, "alphadecay prep: --ext '%s': expected extensions like md,txt (no dots needed) or '*' "
+                                "for every file\n", optarg);
+                return 2;
+            }
+            a->exts = optarg[0] == '.' ? optarg + 1 : optarg;
+            break;
+        case 'k': a->keep_duplicates = 1; break;
         case 'q': a->quiet = 1; break;
         case 'B': a->brown = 1; break;
         case 'h': usage(stdout); return -1;
@@ -202,14 +220,27 @@ typedef struct {
     size_t n_val;
     Split tr, va;
     int trained;
+    size_t n_dup, n_dup_groups; /* exact duplicates dropped; distinct texts among them */
     double t0, t_read, t_bpe, t_enc;
 } Prep;
 
 /* Read: the inputs expanded to files, every file's documents into one corpus. */
 static int prep_read(Prep *p, Err *e) {
     const PrepArgs *a = p->a;
-    if (corpus_expand(a->inputs.v, (int)a->inputs.n, &p->files, e) != 0) return -1;
-    if (!p->files.n) return err_set(e, "no input files found under the given paths");
+    CorpusWalk w;
+    if (corpus_expand_walk(a->inputs.v, (int)a->inputs.n, a->exts, &p->files, &w, e) != 0) return -1;
+    if (!p->files.n && w.n_skipped)
+        return err_set(e, "no input files found under the given paths: directories are walked for files named %s%s "
+                          "only, and %zu other file%s %s skipped (e.g. %s); --ext md,txt names the extensions to take, "
+                          "--ext '*' takes every file",
+                       a->exts ? "by --ext " : "", a->exts ? a->exts : CORPUS_EXTS, w.n_skipped, w.n_skipped == 1 ? "" : "s",
+                       w.n_skipped == 1 ? "was" : "were", w.first_skipped);
+    if (!p->files.n)
+        return err_set(e, "no input files found under the given paths (directories are walked for files named %s%s)",
+                       a->exts ? "by --ext " : "", a->exts ? a->exts : CORPUS_EXTS);
+    if (w.n_skipped && !a->quiet)
+        fprintf(stderr, "prep: %zu file%s of other extensions skipped in directories (e.g. %s; --ext to take them)\n",
+                w.n_skipped, w.n_skipped == 1 ? "" : "s", w.first_skipped);
     for (size_t i = 0; i < p->files.n; i++) {
         size_t first = p->c.n_docs;
         if (corpus_add_file(&p->c, p->files.v[i], a->skip_bad, e) != 0) return -1;
@@ -221,6 +252,12 @@ static int prep_read(Prep *p, Err *e) {
     if (!p->c.n_docs)
         return err_set(e, "empty corpus: %zu input file(s) hold no non-empty document%s", p->files.n,
                        p->c.n_bad_lines ? " (all JSON lines were bad and skipped)" : "");
+    /* exact duplicates (licence texts, boilerplate) would otherwise land in train and val alike */
+    if (!a->keep_duplicates && corpus_dedup(&p->c, &p->n_dup, &p->n_dup_groups, e) != 0) return -1;
+    if (p->n_dup && !a->quiet)
+        fprintf(stderr, "prep: dropped %zu exact-duplicate document%s (%zu distinct text%s occurred more than once; "
+                        "--keep-duplicates keeps them)\n",
+                p->n_dup, p->n_dup == 1 ? "" : "s", p->n_dup_groups, p->n_dup_groups == 1 ? "" : "s");
     p->t_read = now_seconds() - p->t0;
     if (!a->quiet)
         fprintf(stderr, "prep: %zu documents (%.1f MB) from %zu files in %.1fs\n", p->c.n_docs, p->c.len / 1e6,
@@ -270,8 +307,10 @@ static int prep_json(const Prep *p, int wide, double total, char **json, size_t 
     fprintf(f, "],\n  \"files\": [");
     for (size_t i = 0; i < p->files.n; i++) { fputs(i ? ",\n    " : "\n    ", f); json_write_str(f, p->files.v[i]); }
     fprintf(f, "],\n  \"n_files\": %zu,\n  \"bytes_read\": %zu,\n", p->files.n, p->c.bytes_in);
-    fprintf(f, "  \"documents\": {\"train\": %zu, \"val\": %zu, \"empty_dropped\": %zu, \"bad_lines_skipped\": %zu},\n",
-            tr->docs, va->docs, p->c.n_empty, p->c.n_bad_lines);
+    fprintf(f, "  \"documents\": {\"train\": %zu, \"val\": %zu, \"empty_dropped\": %zu, \"bad_lines_skipped\": %zu, "
+               "\"duplicates_dropped\": %zu, \"duplicate_groups\": %zu, \"deduplicated\": %s},\n",
+            tr->docs, va->docs, p->c.n_empty, p->c.n_bad_lines, p->n_dup, p->n_dup_groups,
+            a->keep_duplicates ? "false" : "true");
     fprintf(f, "  \"bytes\": {\"train\": %zu, \"val\": %zu},\n", tr->bytes, va->bytes);
     fprintf(f, "  \"tokens\": {\"train\": %zu, \"val\": %zu},\n", tr->toks.n, va->toks.n);
     fprintf(f, "  \"vocab_size\": %d,\n  \"eot_id\": %d,\n  \"token_bytes\": %d,\n", p->tk.vocab_size, p->tk.eos,

@@ -77,6 +77,7 @@ static const KeyDef KEYS[] = {
     REAL_KEY_GT(model, rope_theta, 0, BIG),
     REAL_KEY(model, initializer_range, 0, BIG),
 
+    PATH_KEY(data, dir),
     PATH_KEY(data, train),
     PATH_KEY(data, val),
     INT_KEY(data, seq_len, 1, 1 << 20),
@@ -160,6 +161,7 @@ void config_defaults(Config *c) {
     c->model = (ModelConfig){.hidden_size = 64, .intermediate_size = 172, .num_attention_heads = 4,
                              .num_hidden_layers = 2, .vocab_size = 512, .max_position_embeddings = 1024,
                              .rms_norm_eps = 1e-6, .rope_theta = 10000.0, .initializer_range = 0.02};
+    c->layer.dir = c->layer.train = c->layer.val = c->layer.vocab = -1;
     c->data.seq_len = 256;
     c->data.mode = DATA_PACK;
     c->data.shuffle = 1;
@@ -368,7 +370,16 @@ static int set_exclude(Config *c, const Ctx *x, yaml_document_t *d, const yaml_n
     return 0;
 }
 
+/* Record the layer of the keys data.dir stands for (Config.layer). */
+static void note_layer(Config *c, const KeyDef *k) {
+    int *at = !strcmp(k->section, "data") ? (!strcmp(k->key, "dir") ? &c->layer.dir : !strcmp(k->key, "train") ? &c->layer.train
+                                                     : !strcmp(k->key, "val")  ? &c->layer.val : NULL)
+              : !strcmp(k->section, "model") && !strcmp(k->key, "vocab_size") ? &c->layer.vocab : NULL;
+    if (at) *at = c->layer.n;
+}
+
 static int set_key(Config *c, const KeyDef *k, const Ctx *x, yaml_document_t *d, const yaml_node_t *n, Err *e) {
+    note_layer(c, k);
     switch (k->type) {
     case K_INT: case K_LONG: case K_U64: case K_DOUBLE: return set_number(c, k, x, n, e);
     case K_BOOL: case K_STR: case K_ENUM: return set_scalar_key(c, k, x, n, e);
@@ -481,6 +492,7 @@ int config_set(Config *c, const char *assignment, Err *e) {
     const char *value = eq + 1;
     const KeyDef *k = NULL;
     int is_name = !strcmp(key, "name");
+    c->layer.n++; /* each override is a layer above the file and the overrides before it */
     if (!is_name) {
         char *dot = strchr(key, '.');
         if (!dot) return err_set(e, "--set %s: unknown key '%s' (expected section.key)", assignment, key);
@@ -640,8 +652,39 @@ int config_load_overrides(Config *c, const char *path, const char *const *sets, 
     return 0;
 }
 
+/* data.dir: the prepared corpus's shards and vocabulary (its prep.json) for the keys no later layer gave. */
+static int resolve_data_dir(Config *c, Err *e) {
+    if (!c->data.dir[0]) return 0;
+    char meta[AD_PATH_MAX + 16], shard[AD_PATH_MAX + 16];
+    const char *d = c->data.dir;
+    snprintf(meta, sizeof meta, "%s/prep.json", d);
+    if (!file_exists(meta))
+        return cross_err(c, (const char *const[]){"data.dir", NULL}, e,
+                         "data.dir %s: no %s (expected a directory written by alphadecay prep)", d, meta);
+    int L = c->layer.dir;
+    snprintf(shard, sizeof shard, "%s/train.bin", d);
+    if (c->layer.train < L) {
+        if (strlen(shard) >= sizeof c->data.train) return err_set(e, "data.dir %s: path too long", d);
+        memcpy(c->data.train, shard, strlen(shard) + 1);
+    }
+    if (c->layer.val < L) {
+        char val[AD_PATH_MAX + 16];
+        snprintf(val, sizeof val, "%s/val.bin", d);
+        if (strlen(val) >= sizeof c->data.val) return err_set(e, "data.dir %s: path too long", d);
+        memcpy(c->data.val, file_exists(val) ? val : "", file_exists(val) ? strlen(val) + 1 : 1); /* no val shard: no evaluation */
+    }
+    if (c->layer.vocab < L) {
+        TokenIds ids = {0};
+        if (prep_read_ids(shard, &ids, e) < 0) return -1;
+        if (!ids.vocab) return err_set(e, "%s: no vocab_size (data.dir needs it for model.vocab_size)", meta);
+        c->model.vocab_size = ids.vocab;
+    }
+    return 0;
+}
+
 int config_finish(Config *c, ConfigAt *at, Err *e) {
     if (at) at->step = CONFIG_AT_VALIDATE;
+    if (resolve_data_dir(c, e)) return -1;
     config_resolve(c);
     return config_validate(c, e);
 }
@@ -676,6 +719,8 @@ static void sb_double(StrBuf *b, double v) {
 
 static void write_key(StrBuf *b, const Config *c, const KeyDef *k) {
     const char *base = (const char *)c + k->off;
+    /* only when given: a run written before data.dir existed resumes against the same lines */
+    if (!strcmp(k->section, "data") && !strcmp(k->key, "dir") && !c->data.dir[0]) return;
     sb_printf(b, "  %s: ", k->key);
     switch (k->type) {
     case K_INT: sb_printf(b, "%d", *(const int *)base); break;

@@ -25,6 +25,9 @@ typedef struct {
     ModelConfig model;            /* model: defaults = tiny (hidden 64, inter 172, 4 heads, 2 layers, vocab 512) */
 
     struct {
+        char dir[AD_PATH_MAX];    /* "" (default); a directory `alphadecay prep` made: train, val and
+                                     model.vocab_size come from it (config_finish) unless a later layer
+                                     gives them (see layer below) */
         char train[AD_PATH_MAX];  /* train shard path (relative paths are relative to the cwd) */
         char val[AD_PATH_MAX];    /* val shard path; "" = no evaluation */
         int seq_len;              /* tokens per row, default 256 */
@@ -98,6 +101,12 @@ typedef struct {
         long every;               /* updates between metrics.jsonl lines, 1 */
     } log;
 
+    /* Which layer last set the keys data.dir stands for: the file is layer 0, the i-th config_set
+     * layer i (n counts them); -1 = never set. data.dir fills a key set in an earlier layer (or never),
+     * so `--set data.dir=D` over a file switches corpus, and a key given with data.dir or after it wins. */
+    struct {
+        int n, dir, train, val, vocab;
+    } layer;
     char source[AD_PATH_MAX];     /* the YAML file it came from */
     char name[128];               /* optional top-level `name:` (experiment name), "" by default */
 } Config;
