@@ -97,8 +97,7 @@ static int do_spec(const char *spec_path, const Opts *o, int want_table, int wan
     if (is_dir(results) || !paper_cols) {
         if (runs_scan(results, &rs, &e)) goto fail;
         if (rs.warn.p) fputs(rs.warn.p, stderr);
-        if (!rs.n) fprintf(stderr, "warning: %s: no run directories under %s
-", spec_path, results);
+        if (!rs.n) fprintf(stderr, "warning: %s: no run directories under %s\n", spec_path, results);
     }
     if (mkdir_p(o->out_dir, &e)) goto fail;
     if (s->is_figure) {
