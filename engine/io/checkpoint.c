@@ -156,20 +156,22 @@ static int sync_fd(int fd, const char *what, Err *e) {
 /* Remove checkpoint/NAME, a directory of plain files (what a checkpoint holds). COMPLETE goes first and
  * that is made durable before anything else goes, so a kill midway leaves a directory that is not a
  * checkpoint (the next listing removes it), never a half-deleted one that still claims to be complete.
- * Links inside it are removed as links. */
+ * Links inside it are removed as links. An entry already gone is not an error: on resume every rank of a
+ * data-parallel job lists the checkpoints, and all of them remove the same unfinished one. */
 static int remove_entry(int ckfd, const char *ckdir, const char *name, Err *e) {
     struct stat st;
     if (fstatat(ckfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
         return errno == ENOENT ? 0 : err_set(e, "%s/%s: %s", ckdir, name, strerror(errno));
     if (S_ISLNK(st.st_mode)) return link_error(ckdir, name, e);
     if (!S_ISDIR(st.st_mode)) {
-        if (unlinkat(ckfd, name, 0) != 0) return err_set(e, "%s/%s: cannot remove: %s", ckdir, name, strerror(errno));
+        if (unlinkat(ckfd, name, 0) != 0 && errno != ENOENT)
+            return err_set(e, "%s/%s: cannot remove: %s", ckdir, name, strerror(errno));
         return 0;
     }
     char where[AD_PATH_MAX + 300];
     snprintf(where, sizeof where, "%s/%s", ckdir, name);
     int fd = openat(ckfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return err_set(e, "%s: cannot open: %s", where, strerror(errno));
+    if (fd < 0) return errno == ENOENT ? 0 : err_set(e, "%s: cannot open: %s", where, strerror(errno));
     if (unlinkat(fd, "COMPLETE", 0) == 0) {
         if (sync_fd(fd, where, e)) { close(fd); return -1; }
     } else if (errno != ENOENT) {
@@ -183,14 +185,15 @@ static int remove_entry(int ckfd, const char *ckdir, const char *name, Err *e) {
     int rc = 0;
     while (!rc && (de = readdir(d))) {
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
-        if (unlinkat(fd, de->d_name, 0) == 0) continue;
+        if (unlinkat(fd, de->d_name, 0) == 0 || errno == ENOENT) continue;
         /* a directory inside is not ours: removed only when empty */
         if (errno != EISDIR || unlinkat(fd, de->d_name, AT_REMOVEDIR) != 0)
             rc = err_set(e, "%s/%s: cannot remove: %s", where, de->d_name, strerror(errno));
     }
     closedir(d);
     if (rc) return -1;
-    if (unlinkat(ckfd, name, AT_REMOVEDIR) != 0) return err_set(e, "%s: cannot remove: %s", where, strerror(errno));
+    if (unlinkat(ckfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
+        return err_set(e, "%s: cannot remove: %s", where, strerror(errno));
     return 0;
 }
 

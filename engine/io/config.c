@@ -33,11 +33,14 @@ static const char *const EVAL_CONV_NAMES[] = {"token", "authors", NULL};
 static const char *const DTYPE_NAMES[] = {"fp32", "bf16", "bf16_pure", NULL};   /* Precision */
 static const char *const CKPT_DTYPE_NAMES[] = {"f32", "bf16", NULL};           /* checkpoint.bf16 */
 
-static const char *enum_name(const char *const *names, int n, int v) {
-    return (v >= 0 && v < n) ? names[v] : "?";
+/* names[v] of a NULL-terminated list, "?" past its end: a new enum value needs only its name in the list */
+static const char *enum_name(const char *const *names, int v) {
+    for (int i = 0; names[i]; i++)
+        if (i == v) return names[i];
+    return "?";
 }
-const char *decay_method_name(DecayMethod m) { return enum_name(METHOD_NAMES, 5, (int)m); }
-const char *eval_convention_name(EvalConvention v) { return enum_name(EVAL_CONV_NAMES, 2, (int)v); }
+const char *decay_method_name(DecayMethod m) { return enum_name(METHOD_NAMES, (int)m); }
+const char *eval_convention_name(EvalConvention v) { return enum_name(EVAL_CONV_NAMES, (int)v); }
 
 /* ---- the key table ---- */
 typedef enum { K_INT, K_LONG, K_U64, K_DOUBLE, K_BOOL, K_STR, K_ENUM, K_BETAS, K_EXCLUDE } KeyType;
