@@ -67,16 +67,21 @@ static int flatten(yaml_document_t *doc, yaml_node_t *node, const char *prefix, 
 }
 
 int kv_yaml_load(const char *path, yaml_document_t *doc, Err *e) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return err_set(e, "%s: cannot open", path);
+    char *text;
+    size_t len;
+    if (read_file(path, &text, &len, e)) return -1;
+    if (yaml_check_bounds(text, len, path, e)) {
+        free(text);
+        return -1;
+    }
     yaml_parser_t parser;
     yaml_parser_initialize(&parser);
-    yaml_parser_set_input_file(&parser, f);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     int rc = 0;
     if (!yaml_parser_load(&parser, doc))
         rc = yamlerr_parser(e, path, &parser);
     yaml_parser_delete(&parser);
-    fclose(f);
+    free(text);
     return rc;
 }
 

@@ -88,6 +88,6 @@ if command -v latexmk >/dev/null 2>&1 && command -v pdflatex >/dev/null 2>&1; th
         || { echo "make paper: latexmk failed; see paper/main.log"; rc=1; }
 else
     echo "make paper: TeX is not installed, so paper/main.pdf was not built. Tables and figures are in $OUT/."
-    echo "  Install: apt-get install latexmk texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended lmodern"
+    echo "  Install: sudo make deps (latexmk texlive-latex-base texlive-latex-recommended lmodern)"
 fi
 exit $rc

@@ -165,4 +165,58 @@ else
     echo "skipped report_plot_hostile_text_runs_nothing: gnuplot is not installed"
 fi
 
+# ---- 5. YAML bombs: a one-line error naming file and line, at once (timeout only guards a hang) ----
+Y="$T/yaml"; rm -rf "$Y"; mkdir -p "$Y/res/sw/r1"
+{   printf 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    p=a; for c in b c d e f g h i; do printf '%s: &%s [' $c $c; for k in 1 2 3 4 5 6 7 8; do printf '*%s,' $p; done; printf '*%s]\n' $p; p=$c; done
+    printf 'train: {seed: 1}\n'; } >"$Y/res/sw/r1/config.yaml"
+{ printf 'a: '; head -c 200000 /dev/zero | tr '\0' '['; head -c 200000 /dev/zero | tr '\0' ']'; echo; } >"$Y/deep.yaml"
+tiny_yaml >"$Y/ok.yaml"
+{ printf 'x: &x 1\nl: ['; for k in $(seq 1 1100); do printf '*x, '; done; printf '1]\n'; } >"$Y/aliases.yaml"
+cp "$Y/res/sw/r1/config.yaml" "$Y/laughs.yaml"
+{ printf 'name: bomb\ngrid:\n  train.seed: '; cat "$Y/deep.yaml" | sed 's/^a: //'; } >"$Y/sweep_deep.yaml"
+bad=""
+# bomb_case NAME PATTERN COMMAND...: fails within the guard, with PATTERN (FILE:LINE:COL: ...) in one line
+bomb_case() {
+    local name=$1 pat=$2; shift 2
+    (cd "$Y" && timeout 20 "$@") >"$Y/$name.out" 2>&1; local r=$?
+    if [ $r -eq 124 ] || ! grep -q -- "$pat" "$Y/$name.out"; then bad="$bad $name(rc $r: $(head -c 200 "$Y/$name.out"))"; fi
+}
+bomb_case index_laughs 'res/sw/r1/config.yaml:[0-9]*:[0-9]*: YAML aliases expand' "$BIN" report index res
+bomb_case train_laughs 'laughs.yaml:[0-9]*:[0-9]*: YAML aliases expand' "$BIN" train laughs.yaml
+bomb_case train_deep 'deep.yaml:1:[0-9]*: YAML nested deeper than' "$BIN" train deep.yaml
+bomb_case train_aliases 'aliases.yaml:2:[0-9]*: more than 1000 YAML aliases' "$BIN" train aliases.yaml
+bomb_case sweep_deep 'sweep_deep.yaml:3:[0-9]*: YAML nested deeper than' "$BIN" sweep list sweep_deep.yaml
+bomb_case set_deep 'YAML nested deeper than' "$BIN" train ok.yaml --set "train.seed=$(head -c 300 "$Y/deep.yaml" | sed 's/^a: //')"
+if [ -z "$bad" ]; then ok yaml_bombs_fail_fast; else fail yaml_bombs_fail_fast "$bad"; fi
+
+# ---- 6. Slurm backend: a full results disk or an unwritable jobs file is an error, never "submitted"
+# with an empty script (a stand-in sbatch on PATH records what it was given) ----
+S="$T/slurm"; rm -rf "$S"; mkdir -p "$S/bin" "$S/disk"
+printf '#!/bin/sh\nwc -c <"$2" >>"%s/sbatch.sizes"\necho 777\n' "$S" >"$S/bin/sbatch"
+printf '#!/bin/sh\nexit 0\n' >"$S/bin/squeue"
+chmod +x "$S/bin/sbatch" "$S/bin/squeue"
+tiny_yaml steps=2 >"$S/base.yaml"
+printf 'name: sl\nbase: %s\ngrid:\n  train.seed: [1, 2]\n' "$S/base.yaml" >"$S/sl.yaml"
+if mount -t tmpfs -o size=64k tmpfs "$S/disk" 2>/dev/null; then
+    # a first submission while there is space (writes sweep.json and submit-1), then the disk fills
+    (cd "$S" && PATH="$S/bin:$PATH" "$BIN" sweep run sl.yaml --backend slurm --no-wait --results disk >first.out 2>&1)
+    rm -f "$S/sbatch.sizes"
+    dd if=/dev/zero of="$S/disk/fill" bs=1k count=200 >/dev/null 2>&1
+    (cd "$S" && PATH="$S/bin:$PATH" "$BIN" sweep run sl.yaml --backend slurm --no-wait --results disk >full.out 2>&1); rc=$?
+    umount "$S/disk"
+    if grep -q 'submitted Slurm job 777' "$S/first.out" && [ $rc -ne 0 ] && ! grep -q submitted "$S/full.out" &&
+       [ ! -e "$S/sbatch.sizes" ] && grep -q 'submit-2.sbatch.*No space' "$S/full.out"; then
+        ok slurm_full_disk_refused
+    else fail slurm_full_disk_refused "rc $rc, sbatch saw $(cat "$S/sbatch.sizes" 2>/dev/null) bytes: $(tail -2 "$S/full.out")"; fi
+else
+    echo "skipped slurm_full_disk_refused: cannot mount a tmpfs (not root)"
+fi
+mkdir -p "$S/res/sl/slurm"
+ln -s "$S/outside_jobs" "$S/res/sl/slurm/jobs"   # the jobs append fails (a link is never followed)
+(cd "$S" && PATH="$S/bin:$PATH" "$BIN" sweep run sl.yaml --backend slurm --no-wait --results res >jobs.out 2>&1); rc=$?
+if [ $rc -ne 0 ] && [ ! -e "$S/outside_jobs" ] && grep -q 'cannot record submitted Slurm job 777' "$S/jobs.out"; then
+    ok slurm_jobs_append_checked
+else fail slurm_jobs_append_checked "rc $rc: $(tail -2 "$S/jobs.out")"; fi
+
 exit $FAILED

@@ -785,6 +785,7 @@ int sweep_load(Sweep *s, const char *path, Err *e) {
 
 int sweep_load_text(Sweep *s, const char *path, const char *text, size_t len, Err *e) {
     memset(s, 0, sizeof *s);
+    if (yaml_check_bounds(text, len, path, e)) return -1;
     yaml_parser_t yp;
     yaml_document_t doc;
     yaml_parser_initialize(&yp);

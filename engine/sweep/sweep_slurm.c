@@ -8,6 +8,7 @@
  * often have no accounting, so sacct is never used. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,41 +99,41 @@ static int previous_submissions(const Sweep *s, const SweepOpts *o, const char *
     return n_sub;
 }
 
-/* Write the sbatch script: one array task per pending run, each running `sweep exec`. */
+/* Write the sbatch script (atomically): one array task per pending run, each running `sweep exec`. */
 static int write_script(const Sweep *s, const SweepOpts *o, const char *script, const char *sdir_abs, const char *cwd,
                         const char *self, const char *file_abs, const char *res_abs, const int *pend, int n) {
     char q1[AD_PATH_MAX * 2], q2[AD_PATH_MAX * 2], q3[AD_PATH_MAX * 2];
-    FILE *f = fopen(script, "w");
-    if (!f) {
-        fprintf(stderr, "alphadecay sweep: %s: cannot write: %s\n", script, strerror(errno));
-        return -1;
-    }
-    fprintf(f, "#!/bin/bash\n# Written by alphadecay sweep run --backend slurm for %s (%d runs).\n", s->file, n);
-    fprintf(f, "#SBATCH --job-name=ad-%s\n", s->name);
-    if (o->max_parallel > 0) fprintf(f, "#SBATCH --array=0-%d%%%d\n", n - 1, o->max_parallel);
-    else fprintf(f, "#SBATCH --array=0-%d\n", n - 1);
-    fprintf(f, "#SBATCH --output=%s/%%A_%%a.log\n#SBATCH --chdir=%s\n", sdir_abs, cwd);
-    if (o->partition) fprintf(f, "#SBATCH --partition=%s\n", o->partition);
-    if (o->time) fprintf(f, "#SBATCH --time=%s\n", o->time);
+    StrBuf f = {0};
+    sb_printf(&f, "#!/bin/bash\n# Written by alphadecay sweep run --backend slurm for %s (%d runs).\n", s->file, n);
+    sb_printf(&f, "#SBATCH --job-name=ad-%s\n", s->name);
+    if (o->max_parallel > 0) sb_printf(&f, "#SBATCH --array=0-%d%%%d\n", n - 1, o->max_parallel);
+    else sb_printf(&f, "#SBATCH --array=0-%d\n", n - 1);
+    sb_printf(&f, "#SBATCH --output=%s/%%A_%%a.log\n#SBATCH --chdir=%s\n", sdir_abs, cwd);
+    if (o->partition) sb_printf(&f, "#SBATCH --partition=%s\n", o->partition);
+    if (o->time) sb_printf(&f, "#SBATCH --time=%s\n", o->time);
     int cpus = o->cpus_per_task > 0 ? o->cpus_per_task : s->slurm_cpus_per_task;
-    if (cpus > 0) fprintf(f, "#SBATCH --cpus-per-task=%d\n", cpus);
+    if (cpus > 0) sb_printf(&f, "#SBATCH --cpus-per-task=%d\n", cpus);
     /* slurm.ntasks > 1: each array task is an allocation of N tasks; sweep exec runs train in it as one
      * MPI job step (srun) */
-    if (s->slurm_ntasks > 1) fprintf(f, "#SBATCH --ntasks=%d\n", s->slurm_ntasks);
-    if (s->slurm_nodes > 0) fprintf(f, "#SBATCH --nodes=%d\n", s->slurm_nodes);
-    fprintf(f, "RUNS=(\n");
+    if (s->slurm_ntasks > 1) sb_printf(&f, "#SBATCH --ntasks=%d\n", s->slurm_ntasks);
+    if (s->slurm_nodes > 0) sb_printf(&f, "#SBATCH --nodes=%d\n", s->slurm_nodes);
+    sb_printf(&f, "RUNS=(\n");
     for (int i = 0; i < n; i++) {
         shq(q1, sizeof q1, s->runs[pend[i]].name);
-        fprintf(f, "  %s\n", q1);
+        sb_printf(&f, "  %s\n", q1);
     }
     shq(q1, sizeof q1, self);
     shq(q2, sizeof q2, file_abs);
     shq(q3, sizeof q3, res_abs);
-    fprintf(f, ")\nexec %s sweep exec %s --run \"${RUNS[$SLURM_ARRAY_TASK_ID]}\" --results %s --threads "
+    sb_printf(&f, ")\nexec %s sweep exec %s --run \"${RUNS[$SLURM_ARRAY_TASK_ID]}\" --results %s --threads "
                "\"${SLURM_CPUS_PER_TASK:-1}\"%s\n",
             q1, q2, q3, o->retry_failed ? " --retry-failed" : "");
-    fclose(f);
-    return 0;
+    /* whole or absent, every write checked (a full disk must not give sbatch an empty script) */
+    Err e;
+    int rc = write_file_atomic(script, f.p, f.len, &e);
+    sb_free(&f);
+    if (rc) fprintf(stderr, "alphadecay sweep: %s\n", e.msg);
+    return rc;
 }
 
 /* sbatch the script; the job id into job[64]. */
@@ -187,6 +188,25 @@ static int track(const Sweep *s, const char *dir, const char *job, const int *pe
     return (fl || other) ? 1 : 0;
 }
 
+/* Append the job id to the jobs file (one write, synced, never through a link); a failure is an error
+ * that names the job, which is submitted but would be unknown to the next `sweep run`. */
+static int record_job(const char *jobs_path, const char *job) {
+    char line[72];
+    int n = snprintf(line, sizeof line, "%s\n", job);
+    int fd = open(jobs_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666), err = 0;
+    if (fd < 0) err = errno;
+    else {
+        ssize_t w = write(fd, line, (size_t)n);
+        if (w != n) err = w < 0 ? errno : ENOSPC;
+        if (!err && fsync(fd) != 0) err = errno;
+        if (close(fd) != 0 && !err) err = errno;
+    }
+    if (!err) return 0;
+    fprintf(stderr, "alphadecay sweep: %s: cannot record submitted Slurm job %s: %s; add the line '%s' to it by hand "
+                    "(or scancel %s) before the next sweep run\n", jobs_path, job, strerror(err), job, job);
+    return -1;
+}
+
 /* Submit the pending runs as one job array (and, unless --no-wait, track it); 0/1 exit code. */
 static int submit_and_track(const Sweep *s, const SweepOpts *o, const char *dir, const char *sdir,
                             const char *jobs_path, int n_sub, const int *pend, int n, int skipped) {
@@ -217,11 +237,7 @@ static int submit_and_track(const Sweep *s, const SweepOpts *o, const char *dir,
     snprintf(script, sizeof script, "%s/submit-%d.sbatch", sdir, n_sub + 1);
     if (write_script(s, o, script, sdir_abs, cwd, self, file_abs, res_abs, pend, n)) return 1;
     if (submit(script, job)) return 1;
-    FILE *jf = fopen(jobs_path, "a");
-    if (jf) {
-        fprintf(jf, "%s\n", job);
-        fclose(jf);
-    }
+    if (record_job(jobs_path, job)) return 1;
     printf("submitted Slurm job %s: %d task%s%s; script %s, logs %s/%s_*.log\n", job, n, n == 1 ? "" : "s",
            o->max_parallel > 0 ? " (throttled)" : "", script, sdir, job);
     fflush(stdout);
