@@ -44,6 +44,7 @@ static int cell_stat(const Cell *c, const char *stat, double *v) {
     else if (!strcmp(stat, "mde")) ok = c->has_cmp, *v = c->mde;
     else if (!strcmp(stat, "paper")) ok = c->has_paper, *v = c->paper;
     else if (!strcmp(stat, "npairs")) ok = c->has_cmp, *v = c->npairs;
+    else if (!strcmp(stat, "distinct")) ok = c->has_cmp && !c->repeats, *v = 1; /* a test of the Holm family */
     else return 1;
     return ok && isfinite(*v) ? 0 : 1;
 }

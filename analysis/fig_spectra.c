@@ -45,7 +45,7 @@ int fig_module_wd(Fig *f, StrBuf *body, Err *e) {
         return err_set(e, "%s: %s/decay.jsonl has no decay updates", s->path, r->dir);
     }
     const char *types[8];
-    int nt = spec_types(s, types), nl = 0;
+    int nt = spec_types(s, types), nl = 0, all_nl = 0;
     double wmax = 0, amin = INFINITY, amax = -INFINITY;
     StrBuf d[8] = {{0}};
     for (int i = 0; i < n; i++) {
@@ -54,15 +54,23 @@ int fig_module_wd(Fig *f, StrBuf *body, Err *e) {
         if (kv_num(&recs[i], "step", &st) || st != step || !type || kv_num(&recs[i], "layer", &layer) ||
             kv_num(&recs[i], "wd", &wd) || kv_num(&recs[i], "alpha", &alpha))
             continue;
+        if ((int)layer + 1 > all_nl) all_nl = (int)layer + 1;
+        /* layer: N draws only that layer (in the first slot); the default draws every layer */
+        if (s->layer >= 0 && (int)layer != s->layer) continue;
+        int slot = s->layer >= 0 ? 0 : (int)layer;
         for (int k = 0; k < nt; k++)
             if (!strcmp(type, types[k])) {
-                sb_printf(&d[k], "%.10g %.10g %.10g\n", layer * (nt + 1) + k, wd, alpha > 0 ? alpha : NAN);
+                sb_printf(&d[k], "%.10g %.10g %.10g\n", (double)slot * (nt + 1) + k, wd, alpha > 0 ? alpha : NAN);
                 wmax = fmax(wmax, wd);
                 if (alpha > 0) amin = fmin(amin, alpha), amax = fmax(amax, alpha);
-                if ((int)layer + 1 > nl) nl = (int)layer + 1;
+                if (slot + 1 > nl) nl = slot + 1;
             }
     }
     jsonl_free(recs, n);
+    if (s->layer >= 0 && s->layer >= all_nl) {
+        for (int j = 0; j < 8; j++) sb_free(&d[j]);
+        return err_set(e, "%s: layer: %d, but %s/decay.jsonl has layers 0..%d", s->path, s->layer, r->dir, all_nl - 1);
+    }
     double eta = 0;
     kv_num(&r->cfg, "decay.weight_decay", &eta);
     sb_printf(body, "set title ");
@@ -73,7 +81,8 @@ int fig_module_wd(Fig *f, StrBuf *body, Err *e) {
                     "set y2label \"alpha\"\nset y2tics\nset ytics nomirror\nset format y \"%%.1e\"\n"
                     "set key outside right\nset xrange [-1:%d]\nset xtics (",
               nl * (nt + 1) - 1);
-    for (int l = 0; l < nl; l++) sb_printf(body, "%s\"layer %d\" %.1f", l ? ", " : "", l, l * (nt + 1) + (nt - 1) / 2.0);
+    for (int l = 0; l < nl; l++)
+        sb_printf(body, "%s\"layer %d\" %.1f", l ? ", " : "", s->layer >= 0 ? s->layer : l, l * (nt + 1) + (nt - 1) / 2.0);
     sb_printf(body, ")\n");
     /* headroom above the tallest bar and the highest alpha, so neither touches the frame */
     if (wmax > 0) sb_printf(body, "set yrange [0:%.6g]\n", fmax(wmax, eta) * 1.08);

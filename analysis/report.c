@@ -5,10 +5,12 @@
  *   report plot SPEC...  [common options]        NAME.png / NAME.pdf (+ NAME.gp and data) via gnuplot
  *   report all [--specs DIR] [common options]    every *.yaml spec in DIR (default analysis/specs)
  * common: --root DIR (spec `results:` paths are relative to it, default .), --out-dir DIR (default
- * paper/generated), --reported CSV (default ROOT/analysis/reported/paper_tables.csv), --quiet,
+ * ROOT/paper/generated for the paper's specs, those in ROOT/analysis/specs/; for any other spec the
+ * directory of the runs it reads + /report, so a user's spec never writes into the paper), --reported CSV (default ROOT/analysis/reported/paper_tables.csv), --quiet,
  * --results DIR (read runs from DIR instead of the spec's `results:`, e.g. a fresh results/quick).
  * Warnings (failed runs, missing spectra, gnuplot absent) go to stderr as "warning: ..." lines. */
 #include <dirent.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -36,7 +38,9 @@ static void usage(FILE *f) {
             "plot:  a figure spec -> OUT_DIR/NAME.png and NAME.pdf through gnuplot (NAME.gp kept).\n"
             "all:   every *.yaml in --specs (default ROOT/analysis/specs); specs whose results directory\n"
             "       does not exist are skipped with a message.\n"
-            "Spec `results:` paths are relative to --root (default .). --out-dir defaults to paper/generated;\n"
+            "Spec `results:` paths are relative to --root (default .). --out-dir defaults to ROOT/paper/generated\n"
+            "for the paper's specs (those in ROOT/analysis/specs/) and to RESULTS/report/ for any other spec\n"
+            "(RESULTS: the runs it reads, --results or its results:), so your own specs stay out of the paper;\n"
             "--reported defaults to ROOT/analysis/reported/paper_tables.csv. --results DIR reads the runs from\n"
             "DIR instead of the spec's results: (e.g. make run's fresh results/quick). Spec format: analysis/spec.h.\n");
 }
@@ -65,6 +69,19 @@ static int write_out(const char *dir, const char *name, const char *ext, const S
     char path[AD_PATH_MAX];
     kv_strfmt(path, sizeof path, "%s/%s.%s", dir, name, ext);
     return write_file_atomic(path, b->p ? b->p : "", b->len, e);
+}
+
+/* The default output directory of one spec: the paper's own specs (in ROOT/analysis/specs/) write to
+ * ROOT/paper/generated, every other spec beside the runs it reads, in RESULTS/report. */
+static void default_out_dir(const char *spec_path, const char *root, const char *results, char *out, size_t cap) {
+    char specs[AD_PATH_MAX], dir[AD_PATH_MAX], a[PATH_MAX], b[PATH_MAX];
+    path_join(specs, sizeof specs, root, "analysis/specs");
+    kv_strfmt(dir, sizeof dir, "%s", spec_path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = 0;
+    else kv_strfmt(dir, sizeof dir, ".");
+    if (realpath(specs, a) && realpath(dir, b) && !strcmp(a, b)) path_join(out, cap, root, "paper/generated");
+    else kv_strfmt(out, cap, "%s/report", results);
 }
 
 /* 0 done, 1 failed (message printed), 2 skipped because the results directory is absent. A table's
@@ -99,14 +116,17 @@ static int do_spec(const char *spec_path, const Opts *o, int want_table, int wan
         if (rs.warn.p) fputs(rs.warn.p, stderr);
         if (!rs.n) fprintf(stderr, "warning: %s: no run directories under %s\n", spec_path, results);
     }
-    if (mkdir_p(o->out_dir, &e)) goto fail;
+    char out_dir[AD_PATH_MAX];
+    if (o->out_dir) kv_strfmt(out_dir, sizeof out_dir, "%s", o->out_dir);
+    else default_out_dir(spec_path, o->root, results, out_dir, sizeof out_dir);
+    if (mkdir_p(out_dir, &e)) goto fail;
     if (s->is_figure) {
         StrBuf warn = {0};
-        int frc = figure_make(s, &rs, o->out_dir, &warn, &e);
+        int frc = figure_make(s, &rs, out_dir, &warn, &e);
         if (warn.p) print_warnings(warn.p);
         sb_free(&warn);
         if (frc) goto fail;
-        if (!o->quiet) printf("%s/%s.png\n%s/%s.pdf\n", o->out_dir, s->name, o->out_dir, s->name);
+        if (!o->quiet) printf("%s/%s.png\n%s/%s.pdf\n", out_dir, s->name, out_dir, s->name);
     } else {
         if (s->rep_mode && reported_load(&rep, o->reported, &e)) goto fail;
         if (table_build(&t, s, &rs, s->rep_mode ? &rep : NULL, &e)) goto fail;
@@ -115,9 +135,10 @@ static int do_spec(const char *spec_path, const Opts *o, int want_table, int wan
         table_markdown(&t, &md);
         table_latex(&t, &tex);
         table_csv(&t, &csv);
-        int wrc = write_out(o->out_dir, s->name, "md", &md, &e) || write_out(o->out_dir, s->name, "tex", &tex, &e) ||
-                  write_out(o->out_dir, s->name, "csv", &csv, &e);
+        int wrc = write_out(out_dir, s->name, "md", &md, &e) || write_out(out_dir, s->name, "tex", &tex, &e) ||
+                  write_out(out_dir, s->name, "csv", &csv, &e);
         if (!wrc && !o->quiet) printf("%s\n", md.p);
+        if (!wrc && !o->quiet && !o->out_dir) fprintf(stderr, "report: wrote %s/%s.md, .tex, .csv\n", out_dir, s->name);
         if (!wrc && facts) facts_eval(&t, facts, &e);
         sb_free(&md);
         sb_free(&tex);
@@ -172,8 +193,11 @@ static int do_all(const Opts *o) {
     fprintf(stderr, "report all: %d specs done, %d skipped (no results), %d failed\n", done, skipped, failed);
     /* the prose's numbers and claims: written even when some fail, so the reader sees which */
     Err e = {{0}};
-    if (mkdir_p(o->out_dir, &e) || write_out(o->out_dir, "numbers", "tex", &facts.num_tex, &e) || write_out(o->out_dir, "numbers", "md", &facts.num_md, &e) ||
-        write_out(o->out_dir, "claims", "tex", &facts.claim_tex, &e) || write_out(o->out_dir, "claims", "md", &facts.claim_md, &e)) {
+    char fdir[AD_PATH_MAX]; /* --out-dir, else the paper's (where the specs of analysis/specs write) */
+    if (o->out_dir) kv_strfmt(fdir, sizeof fdir, "%s", o->out_dir);
+    else path_join(fdir, sizeof fdir, o->root, "paper/generated");
+    if (mkdir_p(fdir, &e) || write_out(fdir, "numbers", "tex", &facts.num_tex, &e) || write_out(fdir, "numbers", "md", &facts.num_md, &e) ||
+        write_out(fdir, "claims", "tex", &facts.claim_tex, &e) || write_out(fdir, "claims", "md", &facts.claim_md, &e)) {
         fprintf(stderr, "alphadecay report: %s\n", e.msg);
         failed++;
     }
@@ -268,11 +292,7 @@ int cmd_report(int argc, char **argv) {
             pos[npos++] = a;
         }
     }
-    char out_dir[AD_PATH_MAX], reported[AD_PATH_MAX];
-    if (!o.out_dir) {
-        path_join(out_dir, sizeof out_dir, o.root, "paper/generated");
-        o.out_dir = out_dir;
-    }
+    char reported[AD_PATH_MAX]; /* no --out-dir: each spec's default (default_out_dir) */
     if (!o.reported) {
         path_join(reported, sizeof reported, o.root, "analysis/reported/paper_tables.csv");
         o.reported = reported;

@@ -121,7 +121,7 @@ typedef struct {
     int logy;                /* wd_sweep: logarithmic metric axis */
     char x_metric[48];       /* wd_sweep: each point at this metric's cell mean (e.g. mean_wd), not at x */
     char y2_metric[48];
-    int layer;               /* -1 = middle layer */
+    int layer;               /* -1: esd the middle layer, module_wd every layer; N: that layer only */
     char step[16];           /* "final" (default) | "first" */
     char types[8][16];
     int ntypes;

@@ -264,15 +264,39 @@ static void fill_best_of(Table *t) {
         }
 }
 
-/* Holm over the table's family: every comparison with a defined t-test. */
-static void fill_holm(Table *t) {
+/* The same runs giving the same numbers (a metric read at another step is another sample). */
+static int same_sample(const Cell *a, const Cell *b) {
+    return a->n == b->n && !strcmp(a->runs, b->runs) && !memcmp(a->vals, b->vals, (size_t)a->n * sizeof *a->vals);
+}
+
+/* Holm over the table's family: every distinct comparison with a defined t-test. A comparison is its
+ * two run sets (the cell's and the baseline cell's, in the same column); one that repeats an earlier
+ * cell's (same runs, same values, on both sides) is the same test, counted once, and takes that
+ * cell's adjusted p. Comparisons of the same
+ * row against different baselines are different hypotheses and all count. */
+static void fill_holm(Table *t, int vs) {
     int n = t->nrows * t->ncols;
     double *p = xcalloc((size_t)n, sizeof *p), *adj = xcalloc((size_t)n, sizeof *adj);
-    for (int i = 0; i < n; i++) p[i] = t->cells[i].has_cmp ? t->cells[i].p_t : NAN;
+    int *first = xcalloc((size_t)n, sizeof *first);
+    for (int i = 0; i < n; i++) {
+        Cell *a = &t->cells[i];
+        const Cell *b = table_cell(t, vs, i % t->ncols);
+        first[i] = i;
+        for (int j = 0; j < i && a->has_cmp; j++) {
+            const Cell *c = &t->cells[j], *cb = table_cell(t, vs, j % t->ncols);
+            if (c->has_cmp && !c->repeats && same_sample(c, a) && same_sample(cb, b)) {
+                first[i] = j;
+                a->repeats = 1;
+                break;
+            }
+        }
+        p[i] = a->has_cmp && !a->repeats ? a->p_t : NAN;
+    }
     stats_holm(p, n, adj);
-    for (int i = 0; i < n; i++) t->cells[i].p_holm = adj[i];
+    for (int i = 0; i < n; i++) t->cells[i].p_holm = adj[first[i]];
     free(p);
     free(adj);
+    free(first);
 }
 
 static void fill_best(Table *t) {
@@ -374,10 +398,11 @@ int table_build(Table *t, const Spec *s, const RunSet *rs, const Reported *rep, 
     fill_best_of(t);
     for (int ri = 0; ri < s->nrows; ri++) {
         if (s->ttest_vs[0] && !strcmp(s->rows[ri].label, s->ttest_vs)) for_each_pair(t, ri, "t-test", ttest_cell);
-        if (s->compare_vs[0] && !strcmp(s->rows[ri].label, s->compare_vs))
+        if (s->compare_vs[0] && !strcmp(s->rows[ri].label, s->compare_vs)) {
             for_each_pair(t, ri, "comparison", compare_cell);
+            fill_holm(t, ri);
+        }
     }
-    if (s->compare_vs[0]) fill_holm(t);
     fill_best(t);
     if (s->rep_mode) {
         if (!rep) return err_set(e, "%s: reported values requested but no paper_tables.csv loaded", s->path);

@@ -36,7 +36,10 @@ typedef struct {
     /* compare: this row against the spec's compare.vs row over the seeds both have (docs/analysis.md) */
     int has_cmp, npairs;  /* has_cmp: >= 2 pairs */
     double diff, diff_lo, diff_hi; /* mean of (this - baseline) and its 95% t interval */
-    double p_t, p_holm;   /* paired t-test; Holm-adjusted over every comparison of the table */
+    double p_t, p_holm;   /* paired t-test; Holm-adjusted over the table's distinct comparisons */
+    int repeats;          /* 1: the same runs on both sides as an earlier cell's comparison (WD=0's runs
+                             against one baseline in several columns, a best_of copy): one test, counted
+                             once in the Holm family, sharing its adjusted p */
     int has_w;
     double p_w;           /* exact Wilcoxon signed-rank (has_w: some difference is nonzero) */
     double mde;           /* minimum detectable difference at 80% power, alpha 0.05, metric units */

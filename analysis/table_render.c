@@ -312,9 +312,16 @@ static void compare_fields(const Cell *c, int fmt, const char *sep, StrBuf *b) {
     pval(b, c->p_w, c->has_w, fmt);
 }
 
+/* The Holm family's size: distinct comparisons (a repeat of the same runs on both sides counts once). */
 static int compare_count(const Table *t) {
     int k = 0;
-    for (int i = 0; i < t->nrows * t->ncols; i++) k += t->cells[i].has_cmp;
+    for (int i = 0; i < t->nrows * t->ncols; i++) k += t->cells[i].has_cmp && !t->cells[i].repeats;
+    return k;
+}
+
+static int repeat_count(const Table *t) {
+    int k = 0;
+    for (int i = 0; i < t->nrows * t->ncols; i++) k += t->cells[i].has_cmp && t->cells[i].repeats;
     return k;
 }
 
@@ -330,9 +337,14 @@ static void compare_note(const Table *t, int fmt, StrBuf *b) {
                            : ": Δ = row minus baseline with its 95% t interval; ");
     sb_printf(b, "MDE = the smallest true difference a two-sided paired t-test at 0.05 detects with 80%s power at "
                  "this n (noncentral t, observed std of the differences); p (t): paired t-test; p (Holm): "
-                 "Holm-Bonferroni over the table's %d comparison%s; p (Wilcoxon): exact signed-rank test (zeros "
-                 "dropped, ties by mid-ranks; it cannot go below %s). Formulas: docs/analysis.md.",
-              tex ? "\\%" : "%", compare_count(t), compare_count(t) == 1 ? "" : "s", tex ? "$2/2^n$" : "2/2^n");
+                 "Holm-Bonferroni over the table's %d comparison%s",
+              tex ? "\\%" : "%", compare_count(t), compare_count(t) == 1 ? "" : "s");
+    if (repeat_count(t))
+        sb_printf(b, " (distinct tests: %d more repeat%s one of them on the same runs and share%s its p)", repeat_count(t),
+                  repeat_count(t) == 1 ? "s" : "", repeat_count(t) == 1 ? "s" : "");
+    sb_printf(b, "; p (Wilcoxon): exact signed-rank test (zeros dropped, ties by mid-ranks; it cannot go below %s). "
+                 "Formulas: docs/analysis.md.",
+              tex ? "$2/2^n$" : "2/2^n");
 }
 
 static void compare_markdown(const Table *t, StrBuf *b) {

@@ -219,4 +219,38 @@ if [ $rc -ne 0 ] && [ ! -e "$S/outside_jobs" ] && grep -q 'cannot record submitt
     ok slurm_jobs_append_checked
 else fail slurm_jobs_append_checked "rc $rc: $(tail -2 "$S/jobs.out")"; fi
 
+# ---- smaller: weight_decay 1e308 names its real bound; an over-long --out is refused whole ----
+tiny_yaml >"$T/small.yaml"
+"$BIN" train "$T/small.yaml" --set decay.weight_decay=1e308 --out "$T/wd_big" >"$T/wd_big.out" 2>&1; rc=$?
+if [ $rc -ne 0 ] && grep -q "decay.weight_decay: 1e308 out of range (must be at most 1e+300)" "$T/wd_big.out"; then ok weight_decay_1e308_message
+else fail weight_decay_1e308_message "rc $rc: $(tail -1 "$T/wd_big.out")"; fi
+long="$T/long"; for k in 1 2 3 4 5; do long="$long/$(printf "$k%.0s" $(seq 1 190))"; done
+"$BIN" train "$T/small.yaml" --out "$long" >"$T/long.out" 2>&1; rc=$?
+if [ $rc -eq 2 ] && [ ! -e "$T/long" ] && grep -q "the run directory path is [0-9]* bytes, over the limit of" "$T/long.out"; then
+    ok out_path_over_limit_refused
+else fail out_path_over_limit_refused "rc $rc, $(ls "$T/long" 2>&1 | head -c 100): $(tail -1 "$T/long.out" | head -c 300)"; fi
+
+# ---- smaller: esd --format csv quotes as RFC 4180 (a module name with a comma and a quote) ----
+if command -v python3 >/dev/null; then
+    python3 - "$T/csvname.safetensors" <<'PY'
+import json, random, struct, sys
+random.seed(3)
+name = 'model.layers.0.a,"b".self_attn.q_proj.weight'
+vals = [random.gauss(0.0, 0.02) for _ in range(64 * 64)]
+blob = struct.pack('<%df' % len(vals), *vals)
+h = json.dumps({name: {"dtype": "F32", "shape": [64, 64], "data_offsets": [0, len(blob)]}}).encode()
+open(sys.argv[1], "wb").write(struct.pack('<Q', len(h)) + h + blob)
+PY
+    "$BIN" esd "$T/csvname.safetensors" --format csv --threads 1 >"$T/esd.csv" 2>"$T/esd.err"; rc=$?
+    if [ $rc -eq 0 ] && python3 -c '
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1], newline="")))
+assert len(rows) == 2 and len(rows[1]) == len(rows[0]), rows
+assert rows[1][0] == "model.layers.0.a,\"b\".self_attn.q_proj", rows[1][0]' "$T/esd.csv" 2>"$T/esd.py"; then
+        ok esd_csv_rfc4180
+    else fail esd_csv_rfc4180 "rc $rc: $(head -c 200 "$T/esd.err") $(tail -1 "$T/esd.py")"; fi
+else
+    echo "skipped esd_csv_rfc4180: python3 is not installed"
+fi
+
 exit $FAILED

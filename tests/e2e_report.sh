@@ -252,6 +252,20 @@ if command -v gnuplot >/dev/null 2>&1; then
     # each ESD panel's title carries the alphas of the final spectra; Figure 1b's dashed line is eta
     grep -q "^set title 'q'\\.\"\\\\n\"\\.'{/\\*0.8 alpha [0-9.]* / [0-9.]*}'" "$T/fig/r_esd.gp" && ok esd_title_has_alpha || fail esd_title_has_alpha "$(grep 'set title' "$T/fig/r_esd.gp" | head -2)"
     grep -q 'first 1e-05 ' "$T/fig/r_mwd.gp" && ok module_wd_uniform_line || fail module_wd_uniform_line "$(grep arrow "$T/fig/r_mwd.gp")"
+    # layer: 1 draws that layer only: one bar per module type, labelled layer 1, its wd from decay.jsonl
+    printf 'figure: r_mwd1\nkind: module_wd\nresults: real\nlayer: 1\nwhere: {decay.method: alphadecay}\n' > "$T/mwd1.yaml"
+    "$BIN" report plot "$T/mwd1.yaml" --root "$T" --out-dir "$T/fig" >/dev/null 2>"$T/mwd1.err"; rc=$?
+    wq=$(awk -F'[:,]' '{ for (i = 1; i < NF; i++) { gsub(/[" {}]/, "", $i); v[$i] = $(i + 1) } gsub(/[" ]/, "", v["type"]) }
+                       v["type"] == "q" && v["layer"] + 0 == 1 { w = v["wd"] + 0 } END { printf "%.6g", w }' "$T/real/tw/alphadecay/decay.jsonl")
+    nlines=$(cat "$T"/fig/r_mwd1_*.dat 2>/dev/null | wc -l); ntypes=$(ls "$T"/fig/r_mwd1_*.dat 2>/dev/null | wc -l)
+    if [ $rc -eq 0 ] && grep -q 'set xtics ("layer 1" ' "$T/fig/r_mwd1.gp" && ! grep -q '"layer 0"' "$T/fig/r_mwd1.gp" &&
+       [ "$ntypes" -ge 2 ] && [ "$nlines" -eq "$ntypes" ] && [ "$(awk '{ printf "%.6g", $2 }' "$T/fig/r_mwd1_q.dat")" = "$wq" ]; then
+        ok module_wd_layer_draws_that_layer
+    else fail module_wd_layer_draws_that_layer "rc $rc, $nlines lines in $ntypes files, q wd $wq: $(cat "$T/mwd1.err")"; fi
+    printf 'figure: r_mwd9\nkind: module_wd\nresults: real\nlayer: 9\nwhere: {decay.method: alphadecay}\n' > "$T/mwd9.yaml"
+    "$BIN" report plot "$T/mwd9.yaml" --root "$T" --out-dir "$T/fig" >/dev/null 2>"$T/mwd9.err"; rc=$?
+    [ $rc -eq 1 ] && grep -q 'layer: 9, but .*decay.jsonl has layers 0..1' "$T/mwd9.err" && ok module_wd_layer_out_of_range ||
+        fail module_wd_layer_out_of_range "rc $rc: $(cat "$T/mwd9.err")"
     # alpha_steps: AlphaDecay from decay.jsonl (its q mean at step 0 recomputed here), Uniform from its
     # first and final spectra (two rows, dashed); a missing results directory is skipped by report all
     printf 'figure: r_alpha\nkind: alpha_steps\nresults: real\nseries:\n  - {label: Uniform, where: {decay.method: uniform}}\n  - {label: AlphaDecay, where: {decay.method: alphadecay}}\n' > "$T/alpha.yaml"

@@ -67,14 +67,31 @@ static void print_table(const EsdJob *j, const int *type, const int *layer, int 
                j[i].spectral_norm, j[i].stable_rank, j[i].entropy);
 }
 
+/* One CSV field as RFC 4180 has it: quoted when it holds a comma, a quote or a line break, a quote
+ * doubled (module names come from the file). */
+static void csv_field(const char *s) {
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, stdout);
+        return;
+    }
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"') putchar('"');
+        putchar(*s);
+    }
+    putchar('"');
+}
+
 static void print_csv(const EsdJob *j, const int *type, const int *layer, int n) {
     printf("module,layer,type,rows,cols,N,alpha,D,xmin,n_tail,sigma,status,spectral_norm,fnorm,"
            "stable_rank,alpha_weighted,alphahat,entropy,seconds\n");
-    for (int i = 0; i < n; i++)
-        printf("%s,%d,%s,%d,%d,%d,%.9g,%.9g,%.9g,%d,%.9g,%s,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.6f\n", j[i].name,
+    for (int i = 0; i < n; i++) {
+        csv_field(j[i].name);
+        printf(",%d,%s,%d,%d,%d,%.9g,%.9g,%.9g,%d,%.9g,%s,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.6f\n",
                layer[i], TYPES[type[i]], j[i].rows, j[i].cols, j[i].N, j[i].fit.alpha, j[i].fit.D, j[i].fit.xmin,
                j[i].fit.n_tail, j[i].fit.sigma, j[i].fit.status == PL_OK ? "ok" : "failed", j[i].spectral_norm,
                j[i].fnorm, j[i].stable_rank, j[i].alpha_weighted, j[i].alphahat, j[i].entropy, j[i].seconds);
+    }
 }
 
 static void print_json(const char *path, const char *fit, const EsdJob *j, const int *type, const int *layer,

@@ -267,9 +267,11 @@ static int parse_integer(const yaml_node_t *n, double *out) {
 static int check_range(const Ctx *x, const KeyDef *k, const yaml_node_t *n, double v, Err *e) {
     int below = k->lo_open ? !(v > k->lo) : !(v >= k->lo);
     if (!below && v <= k->hi) return 0;
-    if (k->hi >= BIG)
+    if (k->hi >= BIG && below)
         return node_err(x, n, e, "%s.%s: %s out of range (must be %s %g)", k->section, k->key, sval(n),
                         k->lo_open ? ">" : ">=", k->lo);
+    if (k->hi >= BIG) /* the bound that keeps arithmetic on the value finite */
+        return node_err(x, n, e, "%s.%s: %s out of range (must be at most %g)", k->section, k->key, sval(n), k->hi);
     return node_err(x, n, e, "%s.%s: %s out of range (must be in %c%.15g, %.15g])", k->section, k->key, sval(n),
                     k->lo_open ? '(' : '[', k->lo, k->hi);
 }

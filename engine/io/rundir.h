@@ -53,6 +53,12 @@ int rundir_check_links(const char *run_dir, Err *e);
  * Only the holder of the lock calls it: no other process writes there then. */
 int rundir_clean_tmp(const char *run_dir, Err *e);
 
+/* The longest run directory path: its files add up to about 200 bytes to it (checkpoint/step_N.tmp/
+ * optimizer.safetensors.tmp.PID.N) within AD_PATH_MAX. A longer --out is refused whole, before anything
+ * is created, never cut short. */
+#define RUNDIR_PATH_MAX (AD_PATH_MAX - 200)
+int rundir_check_path(const char *run_dir, Err *e);
+
 /* run_dir/name into out (n bytes); returns out. */
 char *rundir_path(char *out, size_t n, const char *run_dir, const char *name);
 

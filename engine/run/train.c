@@ -108,6 +108,7 @@ static int parse_args(Run *r, int argc, char **argv, Err *e, int *usage_error) {
         else cfg_path = argv[i];
     }
     if (!cfg_path) return err_set(e, "missing CONFIG.yaml");
+    if (out && rundir_check_path(out, e)) return -1; /* whole or refused: never cut short */
     *usage_error = 0;
     if (config_load_overrides(&r->cfg, cfg_path, sets, n_sets, NULL, e)) return -1;
     if (r->cfg.train.init[0] && model_open_find(r->cfg.train.init, &r->init, &r->cfg.model, e))
