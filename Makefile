@@ -39,6 +39,9 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 # The kernels with an AVX-512 path also have a portable one: their tests again, built without AVX-512.
 PORT_BIN := $(BUILD)/tests/portable/test_gram $(BUILD)/tests/portable/test_tridiag
 PORT_SRC := engine/spectra/gram.c engine/spectra/tridiag.c engine/base/common.c
+# bf16_vec.h's kernels (bf16_pure's Adam, the fused conversions): the model, kernels and optimizer without AVX-512.
+PORT_BIN += $(BUILD)/tests/portable/test_bf16_kernels
+PORT_SRC_BF16 := $(wildcard engine/model/*.c) engine/optim/optim.c engine/base/common.c
 BIN      := $(if $(filter 1,$(SAN)),$(BUILD)/alphadecay,bin/alphadecay)
 
 .PHONY: all test run data bench paper deps clean format-check _test _run _data _bench _paper
@@ -73,6 +76,10 @@ $(BUILD)/tests/portable/%: tests/%.c $(wildcard tests/*.h) $(PORT_SRC) $(HDR)
 	$(CC) $(CFLAGS) -mno-avx512f -Itests -Ianalysis $< $(PORT_SRC) $(LDFLAGS) $(LDLIBS) -o $@
 
 -include $(LIB_OBJ:.o=.d) $(BUILD)/engine/cli/main.d $(TEST_BIN:=.d)
+
+$(BUILD)/tests/portable/test_bf16_kernels: tests/test_bf16_kernels.c $(wildcard tests/*.h) $(PORT_SRC_BF16) $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -mno-avx512f -Itests $< $(PORT_SRC_BF16) $(LDFLAGS) $(LDLIBS) -o $@
 
 # The README's commands first install any missing Debian package (scripts/deps.sh, as root), then
 # build and do their job; the underscored targets do the job alone.

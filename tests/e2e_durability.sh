@@ -59,6 +59,11 @@ if "$BIN" sweep list "$T/sw.yaml" --results "$T/swres" | grep -q '^seed=5 '; the
     else fail symlink_train_log_refused "rc $rc: $(tail -3 "$T/sw.out")"; fi
 else fail symlink_train_log_refused "the run is not named seed=5: $("$BIN" sweep list "$T/sw.yaml" --results "$T/swres")"; fi
 
+mkdir -p "$T/swres2/sw"; ln -s "$V/important.txt" "$T/swres2/sw/sweep.log"
+"$BIN" sweep run "$T/sw.yaml" --results "$T/swres2" >"$T/sw2.out" 2>&1; rc=$?
+if [ $rc -ne 0 ] && victim_intact && grep -q "sweep.log: is a symbolic link" "$T/sw2.out"; then ok symlink_sweep_log_refused
+else fail symlink_sweep_log_refused "rc $rc: $(tail -2 "$T/sw2.out")"; fi
+
 # ---- 7. pruning: COMPLETE first; a resumed or completed run finishes it ----
 d="$T/prune"; rm -rf "$d"
 run prune1 "$d" steps=6 ckpt_every=2 keep=2

@@ -35,6 +35,10 @@ while [ "$step" -lt "$steps" ]; do
   sleep "${FAKE_SLEEP:-0.02}"; step=$((step + 1))
   echo "{\"step\": $step, \"loss\": $((h % 1000)).$step}" >>"$out/metrics.jsonl"
   echo $step >"$out/ckpt.tmp"; mv "$out/ckpt.tmp" "$out/ckpt"
+  # FAKE_GATE: after update 2, wait until that file exists (the tests kill at a known point, not a time)
+  if [ -n "${FAKE_GATE:-}" ] && [ "$step" -eq 2 ] && [ ! -e "$FAKE_GATE" ]; then
+    echo $$ >"$out/at_gate"; while [ ! -e "$FAKE_GATE" ]; do sleep 0.05; done; rm -f "$out/at_gate"
+  fi
 done
 echo "{\"step\": $steps, \"loss\": 1, \"ppl\": $((h % 97)).5, \"tokens\": 10}" >>"$out/eval.jsonl"
 printf '{"status": "completed", "final_val_loss": 1.0, "final_val_ppl": %s.5, "steps": %s}\n' $((h % 97)) "$steps" >"$out/summary.json.tmp"
@@ -72,14 +76,22 @@ starts_before=$(grep -c '^start' "$FAKE_LOG")
   ok sweep_status_completed || { bad sweep_status_completed "unexpected status"; sed 's/^/    /' "$T/st"; }
 finals "$T/ref/four" >"$T/ref.finals"
 
-# --- 2. SIGKILL the launcher mid-way; rerun; every run completed exactly once, same numbers
+# wait_gate DIR PID: until both runs of -j 2 wait at FAKE_GATE (update 2) under DIR, or PID ended; an event, with
+# a 10-minute guard against a hang, not a time the work must beat
+wait_gate() { for _ in $(seq 12000); do [ "$(ls "$1"/*/at_gate 2>/dev/null | wc -l)" -ge 2 ] || ! kill -0 $2 2>/dev/null && break; sleep 0.05; done; }
+
+# --- 2. SIGKILL the launcher mid-way (both running runs held after update 2); rerun; every run completed
+# exactly once, same numbers
 : >"$FAKE_LOG"
-FAKE_SLEEP=0.15 "$BIN" sweep run "$T/four.yaml" -j 2 --results "$T/kill" >"$T/out3" 2>&1 &
+FAKE_GATE="$T/gate2" "$BIN" sweep run "$T/four.yaml" -j 2 --results "$T/kill" >"$T/out3" 2>&1 &
 lp=$!
-for _ in $(seq 200); do [ "$(cat "$T"/kill/four/*/metrics.jsonl 2>/dev/null | wc -l)" -ge 2 ] && break; sleep 0.05; done
+wait_gate "$T/kill/four" $lp
 kill -KILL $lp; wait $lp 2>/dev/null
 "$BIN" sweep status "$T/four.yaml" --results "$T/kill" >"$T/st2" 2>&1
 grep -q '^running ' "$T/st2" && ok sweep_status_running_after_kill || { bad sweep_status_running_after_kill "no running run"; sed 's/^/    /' "$T/st2"; }
+# release the orphaned runs and let them end (their pids are in at_gate) before the rerun
+orphans=$(cat "$T"/kill/four/*/at_gate 2>/dev/null); : >"$T/gate2"
+for p in $orphans; do while kill -0 "$p" 2>/dev/null; do sleep 0.05; done; done
 FAKE_SLEEP=0.15 "$BIN" sweep run "$T/four.yaml" -j 2 --results "$T/kill" >"$T/out4" 2>&1; rc=$?
 dups=$(grep '^done' "$FAKE_LOG" | sort | uniq -d | wc -l); ndone=$(grep -c '^done' "$FAKE_LOG")
 finals "$T/kill/four" >"$T/kill.finals"
@@ -88,10 +100,11 @@ else bad sweep_sigkill_resume_exactly_once "rc $rc, $ndone completions, $dups du
 
 # --- 3. kill launcher and children (whole group): interrupted runs resume from their checkpoint
 : >"$FAKE_LOG"
-setsid bash -c "FAKE_SLEEP=0.1 exec '$BIN' sweep run '$T/four.yaml' -j 2 --results '$T/grp'" >"$T/out5" 2>&1 &
+setsid bash -c "FAKE_GATE='$T/gate3' exec '$BIN' sweep run '$T/four.yaml' -j 2 --results '$T/grp'" >"$T/out5" 2>&1 &
 sp=$!
-for _ in $(seq 100); do [ "$(cat "$T"/grp/four/*/ckpt 2>/dev/null | wc -l)" -ge 2 ] && break; sleep 0.05; done
+wait_gate "$T/grp/four" $sp
 kill -KILL -- -$sp 2>/dev/null; wait $sp 2>/dev/null
+rm -f "$T"/grp/four/*/at_gate
 "$BIN" sweep status "$T/four.yaml" --results "$T/grp" >"$T/st3"
 ni=$(grep -c '^interrupted' "$T/st3")
 "$BIN" sweep run "$T/four.yaml" -j 2 --results "$T/grp" >"$T/out6" 2>&1; rc=$?
@@ -208,7 +221,7 @@ AD_TRAIN_CMD="$T/fake_block.sh" "$BIN" sweep run "$T/five.yaml" -j 2 --results "
 # --- 9. --detach: returns at once naming the log; the launcher runs in its own session to the end
 AD_TRAIN_CMD="$T/fake_block.sh" "$BIN" sweep run "$T/five.yaml" -j 2 --detach --results "$T/det" >"$T/dout" 2>&1; rc=$?
 dpid=$(sed -n 's/.*launcher pid \([0-9]*\);.*/\1/p' "$T/dout")
-for _ in $(seq 600); do grep -q "sweep five: 5 completed" "$T/det/five/sweep.log" 2>/dev/null && break; sleep 0.05; done
+for _ in $(seq 12000); do grep -q "sweep five: 5 completed" "$T/det/five/sweep.log" 2>/dev/null && break; sleep 0.05; done # an event; 10-minute guard
 if [ $rc -eq 0 ] && grep -q "log: $T/det/five/sweep.log" "$T/dout" && [ -n "$dpid" ] &&
    grep -q "sweep five: 5 completed" "$T/det/five/sweep.log"; then ok sweep_detach
 else bad sweep_detach "rc $rc"; sed 's/^/    /' "$T/dout"; fi

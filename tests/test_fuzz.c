@@ -7,8 +7,8 @@
  * duplicated chunks, truncation, long runs. Every mutated file must give success or a clean error:
  * return 0 or -1, and on -1 a non-empty one-line message that names the file. A crash, a hang or a
  * sanitizer report (make _test SAN=1) ends the program, which run_all.sh counts as a failure.
- * Each reader stops after FUZZ_SECONDS even if it has not done its iterations (SAN builds are slow),
- * so the suite stays fast; the inputs tried are the same prefix of one fixed sequence every time. */
+ * Every reader gets all FUZZ_ITERS inputs, the same fixed sequence every time: no clock decides how many
+ * (the whole program takes about 4 s on a loaded 2-core machine). */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -28,7 +28,6 @@
 #include "sweep.h"
 
 #define FUZZ_ITERS 400
-#define FUZZ_SECONDS 1.0
 
 static char tmpdir[256];
 
@@ -141,8 +140,7 @@ static void fuzz_named(const char *name, const char *path, const char *names, Re
     rng_seed(&r, seed);
     int n = 0, ok = 0, clean = 0, bad = 0;
     char first_bad[1200] = "";
-    double t0 = now_seconds();
-    for (; n < FUZZ_ITERS && now_seconds() - t0 < FUZZ_SECONDS; n++) {
+    for (; n < FUZZ_ITERS; n++) {
         mutate(&orig, &cur, &r);
         write_bytes(path, cur.p, cur.n);
         memset(&e, 0, sizeof e);

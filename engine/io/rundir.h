@@ -45,7 +45,7 @@
  * are opened O_NOFOLLOW, checkpoint/ is handled relative to its fd (checkpoint.h), files are replaced by
  * rename (which replaces a link, never its target), and train refuses a run directory where any of the
  * names above is a link. The directory given as --out is taken as given (it may itself be a link). */
-#define RUNDIR_LINK_REFUSED "is a symbolic link; alphadecay never follows a link inside a run directory (remove it)"
+#define RUNDIR_LINK_REFUSED "is a symbolic link; alphadecay never follows a link among the files it writes (remove it)"
 /* -1 naming the first of the names above that is a symbolic link in run_dir; 0 when none is (or run_dir
  * does not exist yet). */
 int rundir_check_links(const char *run_dir, Err *e);

@@ -2,6 +2,7 @@
  * shape, and the widen-to-fp32 fallback for CPUs where oneDNN has no bf16 matmul. */
 #include "matmul_bf16.h"
 
+#include "bf16_vec.h"
 #include "kernels.h"
 #include "prof.h"
 #include "common.h"
@@ -10,27 +11,38 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* Conversions longer than this are split over the OpenMP team. */
+/* Conversions longer than this are split over the OpenMP team, in chunks of CONV_CHUNK values (a multiple of 16). */
 #define CONV_PAR 65536
+#define CONV_CHUNK ((size_t)16384)
+
+#define CONV_CHUNKS(n) ((long)(((n) + CONV_CHUNK - 1) / CONV_CHUNK))
+#define CONV_LEN(n, c) ((n) - (size_t)(c) * CONV_CHUNK < CONV_CHUNK ? (n) - (size_t)(c) * CONV_CHUNK : CONV_CHUNK)
 
 void bf16_round_vec(bf16_t *dst, const float *src, size_t n) {
     Phase o = prof_push(PH_CONVERT);
 #pragma omp parallel for schedule(static) if (n > CONV_PAR)
-    for (size_t i = 0; i < n; i++) dst[i] = bf16_round(src[i]);
+    for (long c = 0; c < CONV_CHUNKS(n); c++) bf16_round_row(dst + c * CONV_CHUNK, src + c * CONV_CHUNK, CONV_LEN(n, c));
     prof_pop(o);
 }
 
 void bf16_widen_vec(float *dst, const bf16_t *src, size_t n) {
     Phase o = prof_push(PH_CONVERT);
 #pragma omp parallel for schedule(static) if (n > CONV_PAR)
-    for (size_t i = 0; i < n; i++) dst[i] = bf16_widen(src[i]);
+    for (long c = 0; c < CONV_CHUNKS(n); c++) bf16_widen_row(dst + c * CONV_CHUNK, src + c * CONV_CHUNK, CONV_LEN(n, c));
     prof_pop(o);
 }
 
 void bf16_quantize_vec(float *x, size_t n) {
     Phase o = prof_push(PH_CONVERT);
 #pragma omp parallel for schedule(static) if (n > CONV_PAR)
-    for (size_t i = 0; i < n; i++) x[i] = bf16_quantize(x[i]);
+    for (long c = 0; c < CONV_CHUNKS(n); c++) bf16_quantize_row(x + c * CONV_CHUNK, CONV_LEN(n, c));
+    prof_pop(o);
+}
+
+void bf16_keep_vec(bf16_t *h, float *f, size_t n) {
+    Phase o = prof_push(PH_CONVERT);
+#pragma omp parallel for schedule(static) if (n > CONV_PAR)
+    for (long c = 0; c < CONV_CHUNKS(n); c++) bf16_keep_row(h + c * CONV_CHUNK, f + c * CONV_CHUNK, CONV_LEN(n, c));
     prof_pop(o);
 }
 
@@ -221,8 +233,7 @@ static float *widen_operand(float **buf, size_t *cap, const bf16_t *X, int ld, i
     float *out = *buf;
     Phase o = prof_push(PH_CONVERT);
 #pragma omp parallel for schedule(static) if (need > CONV_PAR)
-    for (int i = 0; i < r; i++)
-        for (int j = 0; j < c; j++) out[(size_t)i * c + j] = bf16_widen(X[(size_t)i * ld + j]);
+    for (int i = 0; i < r; i++) bf16_widen_row(out + (size_t)i * c, X + (size_t)i * ld, (size_t)c);
     prof_pop(o);
     return out;
 }

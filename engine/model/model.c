@@ -21,6 +21,7 @@
  * accumulates into its bf16 gradients through norm_w and grad_acc / grad_store. */
 #include "model.h"
 
+#include "bf16_vec.h"
 #include "kernels.h"
 #include "prof.h"
 
@@ -688,7 +689,7 @@ static void embedding_forward_bf16(float *out, const int *tokens, const bf16_t *
     for (int n = 0; n < N; n++) {
         const bf16_t *row = wte + (size_t)tokens[n] * C;
         float *o = out + (size_t)n * C;
-        for (int j = 0; j < C; j++) o[j] = bf16_widen(row[j]);
+        bf16_widen_row(o, row, (size_t)C);
     }
 }
 
@@ -702,14 +703,7 @@ static void norm_bwd(const Model *m, float *dx, const float *dout, const float *
 /* bf16 modes: the working buffer f (n values) rounded into the layer's saved bf16 copy h, and f set to the
  * rounded values, so the rest of the forward pass computes with what the backward pass will read. */
 static void keep(const Model *m, bf16_t *h, float *f, size_t n) {
-    if (m->prec == PREC_FP32) return;
-    Phase o = prof_push(PH_CONVERT);
-#pragma omp parallel for schedule(static) if (n > 65536)
-    for (size_t i = 0; i < n; i++) {
-        h[i] = bf16_round(f[i]);
-        f[i] = bf16_widen(h[i]);
-    }
-    prof_pop(o);
+    if (m->prec != PREC_FP32) bf16_keep_vec(h, f, n);
 }
 
 /* bf16 modes: the layer's saved bf16 copy widened back into the working buffer, before its backward. */

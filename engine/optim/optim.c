@@ -1,6 +1,7 @@
 /* optim.c - see optim.h. */
 #include "optim.h"
 
+#include "bf16_vec.h"
 #include "prof.h"
 
 #include <math.h>
@@ -31,8 +32,8 @@ void grad_clip(Model *m, double max_norm, double norm) {
     if (max_norm <= 0 || norm <= max_norm) return;
     float scale = (float)(max_norm / (norm + 1e-6));
     if (m->hg) { /* bf16_pure: the scaled gradient rounded, as PyTorch's mul_ on a bf16 tensor */
-#pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < m->n_params; i++) m->hg[i] = bf16_round(bf16_widen(m->hg[i]) * scale);
+#pragma omp parallel for simd schedule(static)
+        for (size_t i = 0; i < m->n_params; i++) m->hg[i] = bf16_top(bf16q(bf16_widen(m->hg[i]) * scale));
         return;
     }
 #pragma omp parallel for schedule(static)
@@ -56,28 +57,57 @@ static void adam_tensor(float *w, float *g, float *mo, float *ve, size_t n, Opti
     }
 }
 
+/* Elements per block of the bf16 update: a multiple of 16 (whole AVX-512 vectors), about 12 KB of state. */
+#define ADAM_BLOCK 1024
+
 /* bf16_pure: the same update as PyTorch's Adam computes on bf16 tensors. Each tensor operation of
  * torch.optim.Adam's step computes in fp32 and rounds its result to bf16 (q below), so we round at the same
  * points: the L2 term added to the gradient (or AdamW's decay), exp_avg.lerp_, exp_avg_sq.mul_ then
  * .addcmul_, the denominator's sqrt, division and + eps, and param.addcdiv_. An update smaller than half a
- * bf16 step of the weight (2^-9 relative) is lost, as it is in PyTorch. */
+ * bf16 step of the weight (2^-9 relative) is lost, as it is in PyTorch.
+ * Vectorised: AVX-512 where the build has it, else a branch-free loop the compiler vectorises; both round
+ * with bf16_vec.h's rule, so every CPU gives the same bits (tests/test_bf16_kernels.c). */
 static void adam_tensor_bf16(bf16_t *w, const bf16_t *g, bf16_t *mo, bf16_t *ve, size_t n, OptimizerKind kind,
                              float wd, float lr, float b1, float b2, float eps, float bc1, float bc2_sqrt) {
     float step_size = lr / bc1;
     float decoupled = 1.0f - lr * wd;
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        float grad = bf16_widen(g[i]), wi = bf16_widen(w[i]), m0 = bf16_widen(mo[i]), v0 = bf16_widen(ve[i]);
-        if (wd != 0.0f) {
-            if (kind == OPT_ADAM) grad = bf16_quantize(grad + wd * wi);
-            else wi = bf16_quantize(wi * decoupled);
+    int l2 = wd != 0.0f && kind == OPT_ADAM, dec = wd != 0.0f && kind != OPT_ADAM;
+    /* blocks of ADAM_BLOCK elements shared over the team (a multiple of 16: whole AVX-512 vectors) */
+    long nb = (long)((n + ADAM_BLOCK - 1) / ADAM_BLOCK);
+#pragma omp parallel for schedule(static) if (n > 32768)
+    for (long bi = 0; bi < nb; bi++) {
+        size_t i = (size_t)bi * ADAM_BLOCK, end = i + ADAM_BLOCK < n ? i + ADAM_BLOCK : n;
+#ifdef BF16_VEC_AVX512
+        const __m512 vwd = _mm512_set1_ps(wd), vdec = _mm512_set1_ps(decoupled), c1 = _mm512_set1_ps(1.0f - b1);
+        const __m512 vb2 = _mm512_set1_ps(b2), c2 = _mm512_set1_ps(1.0f - b2), vbc2 = _mm512_set1_ps(bc2_sqrt);
+        const __m512 veps = _mm512_set1_ps(eps), vstep = _mm512_set1_ps(step_size);
+        for (; i + 16 <= end; i += 16) {
+            __m512 grad = bf16_load16(g + i), wi = bf16_load16(w + i), m0 = bf16_load16(mo + i), v0 = bf16_load16(ve + i);
+            if (l2) grad = bf16q_512(_mm512_add_ps(grad, _mm512_mul_ps(vwd, wi)));
+            if (dec) wi = bf16q_512(_mm512_mul_ps(wi, vdec));
+            __m512 mi = bf16q_512(_mm512_add_ps(m0, _mm512_mul_ps(c1, _mm512_sub_ps(grad, m0))));
+            __m512 vi = bf16q_512(_mm512_add_ps(bf16q_512(_mm512_mul_ps(vb2, v0)), _mm512_mul_ps(_mm512_mul_ps(c2, grad), grad)));
+            __m512 den = bf16q_512(_mm512_div_ps(bf16q_512(_mm512_sqrt_ps(vi)), vbc2));
+            den = bf16q_512(_mm512_add_ps(den, veps));
+            __m512 wn = bf16q_512(_mm512_sub_ps(wi, _mm512_div_ps(_mm512_mul_ps(vstep, mi), den)));
+            bf16_store16(mo + i, mi);
+            bf16_store16(ve + i, vi);
+            bf16_store16(w + i, wn);
         }
-        float mi = bf16_quantize(m0 + (1.0f - b1) * (grad - m0));
-        float vi = bf16_quantize(bf16_quantize(b2 * v0) + (1.0f - b2) * grad * grad);
-        float denom = bf16_quantize(bf16_quantize(bf16_quantize(sqrtf(vi)) / bc2_sqrt) + eps);
-        mo[i] = bf16_round(mi);
-        ve[i] = bf16_round(vi);
-        w[i] = bf16_round(wi - step_size * mi / denom);
+#endif
+        /* the portable path (and the AVX-512 path's tail): the same operations, branch-free, vectorised */
+#pragma omp simd
+        for (size_t j = i; j < end; j++) {
+            float grad = bf16_widen(g[j]), wi = bf16_widen(w[j]), m0 = bf16_widen(mo[j]), v0 = bf16_widen(ve[j]);
+            grad = l2 ? bf16q(grad + wd * wi) : grad;
+            wi = dec ? bf16q(wi * decoupled) : wi;
+            float mi = bf16q(m0 + (1.0f - b1) * (grad - m0));
+            float vi = bf16q(bf16q(b2 * v0) + (1.0f - b2) * grad * grad);
+            float denom = bf16q(bf16q(bf16q(sqrtf(vi)) / bc2_sqrt) + eps);
+            mo[j] = bf16_top(mi);
+            ve[j] = bf16_top(vi);
+            w[j] = bf16_top(bf16q(wi - step_size * mi / denom));
+        }
     }
 }
 

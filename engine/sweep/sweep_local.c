@@ -386,7 +386,7 @@ static int detach(const char *dir, const char *log_path) {
         return 1;
     }
     setsid(); /* no controlling terminal: closing it sends no SIGHUP here */
-    int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0666), nul = open("/dev/null", O_RDONLY);
+    int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0666), nul = open("/dev/null", O_RDONLY);
     if (fd < 0) _exit(1);
     if (nul >= 0) dup2(nul, 0);
     dup2(fd, 1);
@@ -415,9 +415,13 @@ int sweep_run_local(const Sweep *s, const SweepOpts *o) {
         if (d > 0) return 0;
         g_stamp = 1;
     } else if (!o->dry_run) {
-        g_log = fopen(log_path, "a");
+        /* never through a link planted as sweep.log */
+        int lfd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0666);
+        g_log = lfd >= 0 ? fdopen(lfd, "a") : NULL;
         if (!g_log) {
-            fprintf(stderr, "alphadecay sweep: %s: cannot open: %s\n", log_path, strerror(errno));
+            fprintf(stderr, "alphadecay sweep: %s: %s%s\n", log_path, errno == ELOOP ? "" : "cannot open: ",
+                    errno == ELOOP ? RUNDIR_LINK_REFUSED : strerror(errno));
+            if (lfd >= 0) close(lfd);
             return 1;
         }
         setvbuf(g_log, NULL, _IOLBF, 0);

@@ -1,0 +1,164 @@
+/* test_bf16_kernels.c - the vectorised bf16 kernels (issue 28) against their definitions, on whichever path
+ * this build compiled (AVX-512, or the portable branch-free loops: the Makefile builds this file a second
+ * time with -mno-avx512f):
+ *  - bf16_vec.h's rounding equals bf16_round / bf16_quantize bit for bit, NaN, infinities, ties and
+ *    subnormals included;
+ *  - bf16_pure's Adam / AdamW update equals, bit for bit, the element-wise definition (each torch op
+ *    rounded to bf16, as before vectorising), on tensors whose sizes leave tails of every length; and it
+ *    is within an error bound of the update computed in double, derived from its roundings (no sums, so
+ *    no summation order enters). */
+#include "check.h"
+#include "bf16_vec.h"
+#include "model.h"
+#include "optim.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint32_t bits(float x) {
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    return u;
+}
+
+static float from_bits(uint32_t u) {
+    float x;
+    memcpy(&x, &u, 4);
+    return x;
+}
+
+static void test_rounding(void) {
+    Rng r;
+    rng_seed(&r, 4);
+    int bad = 0;
+    long n = 0;
+    enum { NV = 1 << 16 };
+    static float xs[NV];
+    for (int i = 0; i < NV; i++) {
+        uint32_t u = (uint32_t)rng_below(&r, 1ull << 32);
+        if (i % 7 == 0) u = (u & 0xFFFF0000u) | 0x8000u; /* ties */
+        if (i % 11 == 0) u &= 0x807FFFFFu;               /* subnormals */
+        xs[i] = from_bits(u);
+    }
+    xs[0] = INFINITY, xs[1] = -INFINITY, xs[2] = NAN, xs[3] = from_bits(0x7F7FFFFFu), xs[4] = from_bits(0xFFC12345u);
+    for (int i = 0; i < NV; i++, n++) bad += bits(bf16q(xs[i])) != bits(bf16_quantize(xs[i]));
+    CHECK(bad == 0, "bf16q (branch-free) == bf16_quantize, ties, subnormals, NaN, inf", "%d of %ld differ", bad, n);
+#ifdef BF16_VEC_AVX512
+    bad = 0;
+    for (int i = 0; i < NV; i += 16) {
+        float out[16];
+        bf16_t h[16], back[16];
+        _mm512_storeu_ps(out, bf16q_512(_mm512_loadu_ps(xs + i)));
+        bf16_store16(h, _mm512_loadu_ps(out));
+        for (int k = 0; k < 16; k++) back[k] = h[k];
+        float wid[16];
+        _mm512_storeu_ps(wid, bf16_load16(back));
+        for (int k = 0; k < 16; k++)
+            bad += bits(out[k]) != bits(bf16_quantize(xs[i + k])) || h[k] != bf16_round(xs[i + k]) ||
+                   bits(wid[k]) != bits(bf16_widen(h[k]));
+    }
+    CHECK(bad == 0, "AVX-512 bf16q_512 / bf16_store16 / bf16_load16 == bf16_quantize / bf16_round / bf16_widen", "%d differ", bad);
+#else
+    SKIP("AVX-512 rounding", "built without AVX-512 (the portable path is the one tested here)");
+#endif
+}
+
+/* The element-wise definition of bf16_pure's update (optim.c's before vectorising). */
+static void ref_update(bf16_t *w, const bf16_t *g, bf16_t *mo, bf16_t *ve, size_t n, OptimizerKind kind, float wd,
+                       float lr, float b1, float b2, float eps, float bc1, float bc2_sqrt) {
+    float step_size = lr / bc1, decoupled = 1.0f - lr * wd;
+    for (size_t i = 0; i < n; i++) {
+        float grad = bf16_widen(g[i]), wi = bf16_widen(w[i]), m0 = bf16_widen(mo[i]), v0 = bf16_widen(ve[i]);
+        if (wd != 0.0f) {
+            if (kind == OPT_ADAM) grad = bf16_quantize(grad + wd * wi);
+            else wi = bf16_quantize(wi * decoupled);
+        }
+        float mi = bf16_quantize(m0 + (1.0f - b1) * (grad - m0));
+        float vi = bf16_quantize(bf16_quantize(b2 * v0) + (1.0f - b2) * grad * grad);
+        float denom = bf16_quantize(bf16_quantize(bf16_quantize(sqrtf(vi)) / bc2_sqrt) + eps);
+        mo[i] = bf16_round(mi);
+        ve[i] = bf16_round(vi);
+        w[i] = bf16_round(wi - step_size * mi / denom);
+    }
+}
+
+static void test_adam(void) {
+    /* hidden 40, intermediate 100, vocab 50: tensor sizes 40, 1600, 4000, 2000 leave tails of 8, 0, 0, 0 elements
+     * after whole vectors; the norms (40) are shorter than a block */
+    ModelConfig c = {.hidden_size = 40, .intermediate_size = 100, .num_attention_heads = 4, .num_hidden_layers = 2,
+                     .vocab_size = 53, .max_position_embeddings = 16, .rms_norm_eps = 1e-6, .rope_theta = 10000,
+                     .initializer_range = 0.02};
+    const OptimizerKind kinds[2] = {OPT_ADAM, OPT_ADAMW};
+    const double lr = 3e-3, b1 = 0.9, b2 = 0.999, eps = 1e-8;
+    for (int kk = 0; kk < 2; kk++)
+        for (int t = 1; t <= 3; t += 2) {
+            Model m;
+            Err e;
+            if (model_build(&m, &c, &e) || model_set_precision(&m, PREC_BF16_PURE, &e) || model_alloc_train(&m, &e)) {
+                CHECK(0, "build", "%s", e.msg);
+                return;
+            }
+            size_t n = m.n_params;
+            Rng r;
+            rng_seed(&r, 77 + t + kk);
+            for (size_t i = 0; i < n; i++) {
+                m.hw[i] = bf16_round((float)(0.05 * rng_normal(&r)));
+                float gi = (float)(1e-2 * rng_normal(&r) * (i % 13 == 0 ? 100 : 1));
+                m.hg[i] = bf16_round(i % 97 == 0 ? 0.0f : gi);
+                m.hm[i] = t == 1 ? 0 : bf16_round((float)(1e-3 * rng_normal(&r)));
+                m.hv[i] = t == 1 ? 0 : bf16_round((float)(1e-6 * fabs(rng_normal(&r))));
+            }
+            for (int i = 0; i < m.n_tensors; i++) m.wd[i] = i % 3 == 0 ? 0.0 : 0.1 * (i % 5);
+            size_t bytes = n * sizeof(bf16_t);
+            bf16_t *w0 = malloc(bytes), *g0 = malloc(bytes), *m0 = malloc(bytes), *v0 = malloc(bytes);
+            memcpy(w0, m.hw, bytes), memcpy(g0, m.hg, bytes), memcpy(m0, m.hm, bytes), memcpy(v0, m.hv, bytes);
+            bf16_t *rw = malloc(bytes), *rm = malloc(bytes), *rv = malloc(bytes);
+            memcpy(rw, w0, bytes), memcpy(rm, m0, bytes), memcpy(rv, v0, bytes);
+            float bc1 = (float)(1.0 - pow(b1, (double)t)), bc2s = (float)sqrt(1.0 - pow(b2, (double)t));
+            for (int i = 0; i < m.n_tensors; i++) {
+                size_t o = m.tensors[i].offset;
+                ref_update(rw + o, g0 + o, rm + o, rv + o, m.tensors[i].size, kinds[kk], (float)m.wd[i], (float)lr,
+                           (float)b1, (float)b2, (float)eps, bc1, bc2s);
+            }
+            adam_update(&m, kinds[kk], lr, b1, b2, eps, t);
+            char name[160];
+            snprintf(name, sizeof name, "bf16_pure %s update %d: weights and moments equal the element-wise definition bit for bit",
+                     kinds[kk] == OPT_ADAM ? "Adam" : "AdamW", t);
+            CHECK(!memcmp(rw, m.hw, bytes) && !memcmp(rm, m.hm, bytes) && !memcmp(rv, m.hv, bytes), name,
+                  "weights %d, m %d, v %d differ", memcmp(rw, m.hw, bytes) != 0, memcmp(rm, m.hm, bytes) != 0,
+                  memcmp(rv, m.hv, bytes) != 0);
+            /* against double: u = 2^-8 per bf16 rounding (plus 2^-23 for the fp32 operation under it). gd, m, v, the
+             * denominator and the step then carry at most 1, 2, 5 and 7 roundings' relative error of their terms;
+             * the bound below doubles the first-order sum for the higher-order terms. */
+            const double u = 0x1p-8 + 0x1p-23;
+            double worst = 0;
+            for (int i = 0; i < m.n_tensors; i++) {
+                double wd = (double)(float)m.wd[i], dec = 1.0 - (double)(float)lr * wd;
+                for (size_t j = m.tensors[i].offset; j < m.tensors[i].offset + m.tensors[i].size; j++) {
+                    double w = bf16_widen(w0[j]), g = bf16_widen(g0[j]), mm = bf16_widen(m0[j]), v = bf16_widen(v0[j]);
+                    double gd = kinds[kk] == OPT_ADAM ? g + wd * w : g, wx = kinds[kk] == OPT_ADAM ? w : w * dec;
+                    double mn = b1 * mm + (1 - b1) * gd, vn = b2 * v + (1 - b2) * gd * gd;
+                    double den = sqrt(vn) / sqrt(1.0 - pow(b2, t)) + eps, s = lr / (1.0 - pow(b1, t));
+                    double wn = wx - s * mn / den;
+                    double em = 2 * u * (b1 * fabs(mm) + (1 - b1) * fabs(gd)) + u * fabs(mn);
+                    double bound = 2 * (u * fabs(wn) + u * fabs(wx) + s / den * (em + 8 * u * fabs(mn)));
+                    double err = fabs(bf16_widen(m.hw[j]) - wn);
+                    double ratio = bound > 0 ? err / bound : (err > 0 ? INFINITY : 0);
+                    if (ratio > worst) worst = ratio;
+                }
+            }
+            snprintf(name, sizeof name, "bf16_pure %s update %d within the rounding bound of the double update",
+                     kinds[kk] == OPT_ADAM ? "Adam" : "AdamW", t);
+            CHECK(worst <= 1, name, "worst error / bound %.3g", worst);
+            printf("# %s update %d: worst error / bound %.3g\n", kinds[kk] == OPT_ADAM ? "Adam" : "AdamW", t, worst);
+            free(w0), free(g0), free(m0), free(v0), free(rw), free(rm), free(rv);
+            model_free(&m);
+        }
+}
+
+int main(void) {
+    test_rounding();
+    test_adam();
+    return check_summary();
+}
