@@ -27,7 +27,7 @@ void facts_free(Facts *f) {
 static int is_p(const char *stat) { return !strncmp(stat, "p_", 2) || !strcmp(stat, "p"); }
 
 /* A statistic of a cell: 0 and *v, or 1 when it is undefined there. */
-static int cell_stat(const Cell *c, const char *stat, double *v) {
+static int cell_stat(const Table *t, const Cell *c, const char *stat, double *v) {
     int ok;
     if (!strcmp(stat, "mean")) ok = c->n > 0, *v = c->mean;
     else if (!strcmp(stat, "p")) ok = c->has_p, *v = c->p;
@@ -45,6 +45,7 @@ static int cell_stat(const Cell *c, const char *stat, double *v) {
     else if (!strcmp(stat, "paper")) ok = c->has_paper, *v = c->paper;
     else if (!strcmp(stat, "npairs")) ok = c->has_cmp, *v = c->npairs;
     else if (!strcmp(stat, "distinct")) ok = c->has_cmp && !c->repeats, *v = 1; /* a test of the Holm family */
+    else if (!strcmp(stat, "holm_m")) ok = c->has_cmp, *v = t->holm_m; /* the size of its Holm family */
     else return 1;
     return ok && isfinite(*v) ? 0 : 1;
 }
@@ -144,7 +145,7 @@ static void eval_number(const Table *t, const Fact *n, Facts *f) {
             if (!strcmp(n->stat, "from")) {
                 if (!cell->from) continue;
                 v = 0;
-            } else if (cell_stat(cell, !strcmp(n->stat, "mean_sd") ? "mean" : !strcmp(n->stat, "diff_ci") ? "diff" : n->stat, &v)) {
+            } else if (cell_stat(t, cell, !strcmp(n->stat, "mean_sd") ? "mean" : !strcmp(n->stat, "diff_ci") ? "diff" : n->stat, &v)) {
                 continue;
             }
             found++, one = cell, acc = v;
@@ -212,7 +213,7 @@ static int eval_term(const Table *t, int r, int c, const char *term, char *why, 
     size_t l = strlen(rhs);
     while (l && rhs[l - 1] == ' ') rhs[--l] = 0;
     double a, b;
-    if (cell_stat(table_cell(t, r, c), lhs, &a)) return -1;
+    if (cell_stat(t, table_cell(t, r, c), lhs, &a)) return -1;
     const char *br = strchr(rhs, '[');
     if (br && rhs[l - 1] == ']') {
         char stat[32], row[96], col[200] = "";
@@ -225,7 +226,7 @@ static int eval_term(const Table *t, int r, int c, const char *term, char *why, 
             kv_strfmt(why, cap, "\"%s\" names no %s of the table", rhs, rr < 0 ? "row" : "column");
             return -2;
         }
-        if (cell_stat(table_cell(t, rr, cc), stat, &b)) return -1;
+        if (cell_stat(t, table_cell(t, rr, cc), stat, &b)) return -1;
     } else if (kv_parse_number(rhs, &b)) {
         kv_strfmt(why, cap, "\"%s\" is neither a number nor STAT[ROW]", rhs);
         return -2;

@@ -129,7 +129,7 @@ static int do_spec(const char *spec_path, const Opts *o, int want_table, int wan
         if (!o->quiet) printf("%s/%s.png\n%s/%s.pdf\n", out_dir, s->name, out_dir, s->name);
     } else {
         if (s->rep_mode && reported_load(&rep, o->reported, &e)) goto fail;
-        if (table_build(&t, s, &rs, s->rep_mode ? &rep : NULL, &e)) goto fail;
+        if (table_build(&t, s, &rs, s->rep_mode ? &rep : NULL, &e) || family_apply(&t, o->root, &e)) goto fail;
         print_warnings(t.warn.p);
         StrBuf md = {0}, tex = {0}, csv = {0};
         table_markdown(&t, &md);

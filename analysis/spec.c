@@ -273,7 +273,7 @@ static int parse_cols(Ctx *c, yaml_node_t *n, Spec *s, const char *what) {
 static const char *const NUM_KEYS[] = {"row", "rows", "col", "cols", "stat", "agg", "digits", NULL};
 static const char *const CLAIM_KEYS[] = {"row", "rows", "col", "cols", "holds", "says", NULL};
 static const char *const STATS[] = {"mean", "mean_sd", "diff_ci", "p", "sd", "n", "min", "max", "diff", "lo", "hi", "p_t",
-                                    "p_holm", "p_w", "mde", "paper", "npairs", "distinct", "from", NULL};
+                                    "p_holm", "p_w", "mde", "paper", "npairs", "distinct", "holm_m", "from", NULL};
 
 static int label_known(const Spec *s, const char *l, int col) {
     for (int i = 0; i < (col ? s->ncols : s->nrows); i++) {
@@ -388,8 +388,12 @@ static int parse_top(Ctx *c, yaml_node_t *root, Spec *s) {
         if (check_keys(c, n, TK, "ttest") || get_str(c, n, "vs", s->ttest_vs, sizeof s->ttest_vs)) return -1;
     }
     if ((n = get(c, root, "compare"))) {
-        static const char *const CK[] = {"vs", NULL};
-        if (check_keys(c, n, CK, "compare") || get_str(c, n, "vs", s->compare_vs, sizeof s->compare_vs)) return -1;
+        static const char *const CK[] = {"vs", "family", NULL};
+        if (check_keys(c, n, CK, "compare") || get_str(c, n, "vs", s->compare_vs, sizeof s->compare_vs) ||
+            get_str(c, n, "family", s->family, sizeof s->family))
+            return -1;
+        if (get(c, n, "family") && path_name_problem(s->family))
+            return fail(c, get(c, n, "family"), "%s", "compare.family must be a plain name (no '/', quotes or control characters)");
     }
     const char *rowkey = get(c, root, "rows") ? "rows" : get(c, root, "series") ? "series" : "bars";
     if ((n = get(c, root, rowkey)) && parse_rows(c, n, s, rowkey)) return -1;

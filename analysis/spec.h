@@ -12,9 +12,11 @@
  *   metric, better (lower|higher), digits:   the value shown (see runs.h RUN_METRICS)
  *   where:     applied to every cell;   allow_differ: [keys allowed to differ within a cell]
  *   ttest: {vs: ROW_LABEL}               paired t-test p-values against that row, per column
- *   compare: {vs: ROW_LABEL}             a second table of paired comparisons against that row: mean
- *              difference with 95% interval, t-test p, Holm-adjusted p over the table's comparisons,
- *              exact Wilcoxon p, minimum detectable effect at 80% power (docs/analysis.md)
+ *   compare: {vs: ROW_LABEL, family: NAME}   a second table of paired comparisons against that row:
+ *              mean difference with 95% interval, t-test p, Holm-adjusted p, exact Wilcoxon and sign
+ *              test p, minimum detectable effect at 80% power (docs/analysis.md); Holm runs over the
+ *              table's distinct comparisons, or with family over those of every spec in the same
+ *              directory that names the same family (the claims that stand together)
  *   reported: {mode: beside|diff, table, model, optimizer, metric, ...}   paper_tables.csv keys;
  *              a cell's lookup merges the top level's, its column's, then its row's keys (row wins);
  *              std_metric / p_metric name the paper's std and p-value metrics printed beside the mean
@@ -109,6 +111,7 @@ typedef struct {
     int nallow;
     char ttest_vs[96];       /* "" = no test */
     char compare_vs[96];     /* "" = no comparison table */
+    char family[96];         /* compare.family: the Holm family's name; "" = the table alone */
     int rep_mode;            /* 0 none, 1 beside, 2 diff */
     RepSel rep;
     Sel rows[SPEC_MAX_SEL];

@@ -125,6 +125,24 @@ int stats_wilcoxon_exact(const double *a, const double *b, int n, double *w, dou
     return 0;
 }
 
+int stats_sign_exact(const double *a, const double *b, int n, int *k, double *p) {
+    int m = 0, pos = 0;
+    for (int i = 0; i < n; i++)
+        if (a[i] != b[i]) m++, pos += a[i] > b[i];
+    if (m == 0 || m > 1000) return -1;
+    /* P(K <= pos) and P(K >= pos) from the binomial coefficients C(m, j), built up in doubles (C(1000,
+     * 500) ~ 2.7e299 fits), each divided by 2^m at the end */
+    double c = 1, le = 0, ge = 0;
+    for (int j = 0; j <= m; j++) {
+        if (j <= pos) le += c;
+        if (j >= pos) ge += c;
+        c = c * (m - j) / (j + 1);
+    }
+    *k = pos;
+    *p = fmin(1.0, 2.0 * fmin(le, ge) / ldexp(1.0, m));
+    return 0;
+}
+
 /* ---- power of the paired t-test ---- */
 typedef struct {
     double df, crit, ncp;

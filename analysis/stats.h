@@ -5,6 +5,7 @@
  *   the paired mean difference with its t confidence interval;
  *   Holm-Bonferroni adjusted p-values of a family of tests;
  *   the exact Wilcoxon signed-rank test of paired samples (ties by mid-ranks, zeros dropped);
+ *   the exact sign test of paired samples (zeros dropped, binomial with p = 1/2);
  *   the minimum detectable effect of a two-sided paired t-test (noncentral t power). */
 #ifndef STATS_H
 #define STATS_H
@@ -30,6 +31,13 @@ void stats_holm(const double *p, int m, double *adj);
  * programming on doubled ranks, so ties stay exact). p = min(1, 2 min(P(W+ >= w), P(W+ <= w))).
  * Returns 0 with *w (W+) and *p, -1 when no nonzero difference is left or n' > 1000. */
 int stats_wilcoxon_exact(const double *a, const double *b, int n, double *w, double *p);
+
+/* Exact two-sided sign test of d_i = a_i - b_i: zero differences are dropped (n' remain), k of them are
+ * positive; under the null each sign is + or - with probability 1/2, so k ~ Binomial(n', 1/2) and
+ * p = min(1, 2 min(P(K <= k), P(K >= k))). It uses only the signs, so it assumes neither normality (as
+ * the t-test does) nor symmetry (as Wilcoxon does). Returns 0 with *k and *p, -1 when no nonzero
+ * difference is left or n' > 1000. */
+int stats_sign_exact(const double *a, const double *b, int n, int *k, double *p);
 
 /* Power of the two-sided level-alpha one-sample (paired) t-test with n pairs when the true mean
  * difference is `effect` standard deviations of d: P(|T'| > t_{1-alpha/2, n-1}) with T' noncentral

@@ -124,6 +124,14 @@ static void merge_rep(RepSel *dst, const RepSel *src) {
     }
 }
 
+int run_collapsed(const Run *r) {
+    if (strcmp(r->status, "completed") || isnan(r->val_loss)) return 0;
+    if (isinf(r->val_loss)) return 1;
+    const char *v = run_coord(r, "model.vocab_size");
+    double vocab = v ? atof(v) : 0;
+    return vocab > 2 && r->val_loss >= log(vocab) - log(2.0);
+}
+
 static int fill_cell(Table *t, const RunSet *rs, int ri, int ci, Err *e) {
     const Spec *s = t->spec;
     const Sel *row = &s->rows[ri], *col = &s->cols[ci];
@@ -142,11 +150,19 @@ static int fill_cell(Table *t, const RunSet *rs, int ri, int ci, Err *e) {
     c->nruns = n;
     c->vals = xcalloc((size_t)n + 1, sizeof *c->vals);
     c->seeds = xcalloc((size_t)n + 1, sizeof *c->seeds);
-    StrBuf names = {0};
+    StrBuf names = {0}, used = {0};
     sb_printf(&names, "%s", "");
+    sb_printf(&used, "%s", "");
     for (int i = 0; i < n; i++) {
         const Run *r = &rs->runs[idx[i]];
         sb_printf(&names, "%s%s", i ? ";" : "", r->name);
+        if (run_collapsed(r)) {
+            c->ncollapsed++;
+            sb_printf(&t->warn, "%s (%s, %s): run %s collapsed (final validation perplexity %.1f, vocabulary %s): "
+                      "not averaged, not tested\n", s->name, row->label, col->label, r->dir, r->val_ppl,
+                      run_coord(r, "model.vocab_size") ? run_coord(r, "model.vocab_size") : "?");
+            continue;
+        }
         if (strcmp(r->status, "completed")) {
             if (!strcmp(r->status, "failed")) c->nfailed++;
             else if (!strcmp(r->status, "diverged")) c->ndiverged++;
@@ -165,6 +181,7 @@ static int fill_cell(Table *t, const RunSet *rs, int ri, int ci, Err *e) {
         if (mrc < 0) {
             free(idx);
             sb_free(&names);
+            sb_free(&used);
             return -1;
         }
         const char *conv = run_coord(r, "eval.convention");
@@ -172,9 +189,11 @@ static int fill_cell(Table *t, const RunSet *rs, int ri, int ci, Err *e) {
         const char *seed = run_coord(r, "train.seed");
         kv_strfmt(c->seeds[c->n], sizeof c->seeds[0], "%s", seed ? seed : "?");
         c->vals[c->n++] = v;
+        sb_printf(&used, "%s%s", c->n > 1 ? ";" : "", r->dir);
     }
     free(idx);
     c->runs = names.p;
+    c->used = used.p;
     stats_mean_sd(c->vals, c->n, &c->mean, &c->sd);
     c->min = stats_min(c->vals, c->n);
     c->max = stats_max(c->vals, c->n);
@@ -197,7 +216,7 @@ static int pair_by_seed(const Cell *a, const Cell *b, double *x, double *y) {
  * its values paired by seed against the baseline's; warns once per cell when seeds are missing. A
  * cell with no better direction (a cost, the decay applied) is described, not tested: it stays out of
  * the comparisons and so out of the Holm family. */
-typedef void (*PairFn)(Cell *a, const double *x, const double *y, int m);
+typedef void (*PairFn)(Cell *a, const Cell *b, const double *x, const double *y, int m);
 static void for_each_pair(Table *t, int vs, const char *what, PairFn fn) {
     for (int ci = 0; ci < t->ncols; ci++) {
         const Cell *b = table_cell(t, vs, ci);
@@ -209,20 +228,25 @@ static void for_each_pair(Table *t, int vs, const char *what, PairFn fn) {
             if (m != a->n || m != b->n)
                 sb_printf(&t->warn, "%s (%s, %s): %s pairs %d seeds (%d vs %d completed runs)\n", t->spec->name,
                           t->spec->rows[ri].label, t->spec->cols[ci].label, what, m, a->n, b->n);
-            fn(a, x, y, m);
+            fn(a, b, x, y, m);
             free(x);
             free(y);
         }
     }
 }
 
-static void ttest_cell(Cell *a, const double *x, const double *y, int m) {
+static void ttest_cell(Cell *a, const Cell *b, const double *x, const double *y, int m) {
+    (void)b;
     double tt;
     a->has_p = stats_paired_t(x, y, m, &tt, &a->p) == 0;
 }
 
-static void compare_cell(Cell *a, const double *x, const double *y, int m) {
+static void compare_cell(Cell *a, const Cell *b, const double *x, const double *y, int m) {
     a->npairs = m;
+    StrBuf key = {0};
+    sb_printf(&key, "%s|%s|%s", a->metric, a->used, b->used);
+    free(a->key);
+    a->key = key.p;
     a->has_cmp = stats_paired_ci(x, y, m, 0.95, &a->diff, &a->diff_lo, &a->diff_hi) == 0;
     double tt, md, sd;
     if (!a->has_cmp || stats_paired_t(x, y, m, &tt, &a->p_t)) a->p_t = NAN;
@@ -232,6 +256,8 @@ static void compare_cell(Cell *a, const double *x, const double *y, int m) {
     free(d);
     a->mde = a->has_cmp ? stats_paired_mde(m, 0.05, 0.8) * sd : NAN;
     a->has_w = stats_wilcoxon_exact(x, y, m, &tt, &a->p_w) == 0;
+    int k;
+    a->has_s = stats_sign_exact(x, y, m, &k, &a->p_s) == 0;
 }
 
 /* Whether a beats b in the direction `better` (lower: < 0, higher: > 0). */
@@ -252,7 +278,7 @@ static void fill_best_of(Table *t) {
             }
             if (!src) continue;
             Cell *d = table_cell(t, ri, ci);
-            free(d->vals), free(d->seeds), free(d->runs);
+            free(d->vals), free(d->seeds), free(d->runs), free(d->used), free(d->key);
             *d = *src;
             d->vals = xcalloc((size_t)src->n + 1, sizeof *d->vals);
             d->seeds = xcalloc((size_t)src->n + 1, sizeof *d->seeds);
@@ -260,43 +286,64 @@ static void fill_best_of(Table *t) {
             memcpy(d->seeds, src->seeds, (size_t)src->n * sizeof *d->seeds);
             d->runs = xcalloc(strlen(src->runs) + 1, 1);
             memcpy(d->runs, src->runs, strlen(src->runs));
+            d->used = xcalloc(strlen(src->used) + 1, 1);
+            memcpy(d->used, src->used, strlen(src->used));
+            d->key = NULL;
             d->from = s->cols[from].label;
         }
 }
 
-/* The same runs giving the same numbers (a metric read at another step is another sample). */
-static int same_sample(const Cell *a, const Cell *b) {
-    return a->n == b->n && !strcmp(a->runs, b->runs) && !memcmp(a->vals, b->vals, (size_t)a->n * sizeof *a->vals);
+int table_family_tests(const Table *t, FamTest **out) {
+    int n = 0;
+    *out = xcalloc((size_t)(t->nrows * t->ncols) + 1, sizeof **out);
+    for (int i = 0; i < t->nrows * t->ncols; i++) {
+        const Cell *c = &t->cells[i];
+        if (!c->has_cmp || isnan(c->p_t) || !c->key) continue;
+        (*out)[n].key = xcalloc(strlen(c->key) + 1, 1);
+        memcpy((*out)[n].key, c->key, strlen(c->key));
+        (*out)[n++].p = c->p_t;
+    }
+    return n;
 }
 
-/* Holm over the table's family: every distinct comparison with a defined t-test. A comparison is its
- * two run sets (the cell's and the baseline cell's, in the same column); one that repeats an earlier
- * cell's (same runs, same values, on both sides) is the same test, counted once, and takes that
- * cell's adjusted p. Comparisons of the same
- * row against different baselines are different hypotheses and all count. */
-static void fill_holm(Table *t, int vs) {
-    int n = t->nrows * t->ncols;
-    double *p = xcalloc((size_t)n, sizeof *p), *adj = xcalloc((size_t)n, sizeof *adj);
-    int *first = xcalloc((size_t)n, sizeof *first);
-    for (int i = 0; i < n; i++) {
-        Cell *a = &t->cells[i];
-        const Cell *b = table_cell(t, vs, i % t->ncols);
-        first[i] = i;
-        for (int j = 0; j < i && a->has_cmp; j++) {
-            const Cell *c = &t->cells[j], *cb = table_cell(t, vs, j % t->ncols);
-            if (c->has_cmp && !c->repeats && same_sample(c, a) && same_sample(cb, b)) {
-                first[i] = j;
-                a->repeats = 1;
-                break;
-            }
-        }
-        p[i] = a->has_cmp && !a->repeats ? a->p_t : NAN;
+void famtests_free(FamTest *f, int n) {
+    for (int i = 0; i < n && f; i++) free(f[i].key);
+    free(f);
+}
+
+/* Holm over the distinct tests: the same comparison (same metric, same runs on both sides) in two
+ * columns (a best_of copy, a row and a baseline that both span the columns) or two tables is one
+ * hypothesis, counted once; its adjusted p is written to every cell that holds it. */
+void table_family_holm(Table *t, const FamTest *others, int nothers, const char *tables) {
+    FamTest *own;
+    int nown = table_family_tests(t, &own), cap = nown + nothers + 1, m = 0;
+    const char **keys = xcalloc((size_t)cap, sizeof *keys);
+    double *p = xcalloc((size_t)cap, sizeof *p), *adj = xcalloc((size_t)cap, sizeof *adj);
+    for (int k = 0; k < nown + nothers; k++) {
+        const FamTest *f = k < nown ? &own[k] : &others[k - nown];
+        int j = 0;
+        while (j < m && strcmp(keys[j], f->key)) j++;
+        if (j < m) continue;
+        keys[m] = f->key;
+        p[m++] = f->p;
     }
-    stats_holm(p, n, adj);
-    for (int i = 0; i < n; i++) t->cells[i].p_holm = adj[first[i]];
+    stats_holm(p, m, adj);
+    for (int i = 0; i < t->nrows * t->ncols; i++) {
+        Cell *c = &t->cells[i];
+        c->p_holm = NAN;
+        c->repeats = 0; /* the same test as an earlier cell of this table (shares its p) */
+        for (int j = 0; j < i && c->key && c->has_cmp; j++)
+            if (t->cells[j].key && t->cells[j].has_cmp && !strcmp(t->cells[j].key, c->key)) c->repeats = 1;
+        for (int j = 0; j < m && c->key && c->has_cmp && !isnan(c->p_t); j++)
+            if (!strcmp(keys[j], c->key)) c->p_holm = adj[j];
+    }
+    t->holm_m = m;
+    sb_free(&t->holm_tables);
+    sb_printf(&t->holm_tables, "%s", tables ? tables : "");
+    famtests_free(own, nown);
+    free(keys);
     free(p);
     free(adj);
-    free(first);
 }
 
 static void fill_best(Table *t) {
@@ -398,11 +445,10 @@ int table_build(Table *t, const Spec *s, const RunSet *rs, const Reported *rep, 
     fill_best_of(t);
     for (int ri = 0; ri < s->nrows; ri++) {
         if (s->ttest_vs[0] && !strcmp(s->rows[ri].label, s->ttest_vs)) for_each_pair(t, ri, "t-test", ttest_cell);
-        if (s->compare_vs[0] && !strcmp(s->rows[ri].label, s->compare_vs)) {
+        if (s->compare_vs[0] && !strcmp(s->rows[ri].label, s->compare_vs))
             for_each_pair(t, ri, "comparison", compare_cell);
-            fill_holm(t, ri);
-        }
     }
+    if (s->compare_vs[0]) table_family_holm(t, NULL, 0, NULL);
     fill_best(t);
     if (s->rep_mode) {
         if (!rep) return err_set(e, "%s: reported values requested but no paper_tables.csv loaded", s->path);
@@ -417,8 +463,11 @@ void table_free(Table *t) {
             free(t->cells[i].vals);
             free(t->cells[i].seeds);
             free(t->cells[i].runs);
+            free(t->cells[i].used);
+            free(t->cells[i].key);
         }
     free(t->cells);
     sb_free(&t->warn);
+    sb_free(&t->holm_tables);
     memset(t, 0, sizeof *t);
 }

@@ -4,10 +4,12 @@
  * keys the row lists in `any`). Before anything is averaged the cell's runs must agree on every
  * config key except the seed and bookkeeping keys (version, source, train.threads, checkpoint.*,
  * log.*) and the spec's allow_differ; two runs with the same seed in one cell are also an error.
- * Only completed runs contribute values; failed / diverged / partial / unreadable runs are counted
- * and shown. Mean and sample std over seeds (stats.h), the best mean per column at the printed
- * precision, paired t-test p-values against the ttest row (paired by train.seed), and the paper's
- * value when the spec asks for it (reported.h). */
+ * Only completed runs that did not collapse contribute values; failed / diverged / partial /
+ * unreadable and collapsed runs (run_collapsed below) are counted and shown. Mean and sample std over
+ * seeds (stats.h), the best mean per column at the printed precision, paired t-test p-values against
+ * the ttest row (paired by train.seed), and the paper's value when the spec asks for it (reported.h).
+ * Holm's adjustment runs over the table's distinct comparisons, or over a declared family of tables
+ * (spec key family; family.c gathers the other tables' comparisons). */
 #ifndef TABLE_H
 #define TABLE_H
 
@@ -23,6 +25,7 @@ typedef struct {
     char (*seeds)[32];
     double mean, sd, min, max;
     int nfailed, ndiverged, npartial, nunreadable;
+    int ncollapsed;       /* completed runs that ended at the uniform guess (run_collapsed) */
     int nna;              /* completed runs for which the metric does not apply */
     int has_p;
     double p;
@@ -42,8 +45,13 @@ typedef struct {
                              once in the Holm family, sharing its adjusted p */
     int has_w;
     double p_w;           /* exact Wilcoxon signed-rank (has_w: some difference is nonzero) */
+    int has_s;
+    double p_s;           /* exact sign test (has_s: some difference is nonzero) */
     double mde;           /* minimum detectable difference at 80% power, alpha 0.05, metric units */
     char *runs;           /* run names joined by ';' */
+    char *used;           /* directories of the runs whose values are used, joined by ';' */
+    char *key;            /* a comparison's identity in a Holm family: metric, this cell's and the
+                           * baseline's used runs; the same test in two columns or tables counts once */
     const char *metric;
     int better, digits;
 } Cell;
@@ -53,7 +61,32 @@ typedef struct {
     int nrows, ncols;
     Cell *cells;          /* row-major */
     StrBuf warn;          /* one line per problem worth telling the reader (runs named) */
+    int holm_m;           /* distinct comparisons Holm adjusted over (the table's, or its family's) */
+    StrBuf holm_tables;   /* with a family: the names of its tables that hold comparisons, ", " joined */
 } Table;
+
+/* A completed run collapsed when its final validation loss is infinite or at least ln(V) - ln 2 with V
+ * = model.vocab_size: its perplexity is at least V / 2, no better than guessing uniformly among half the
+ * vocabulary (train's own divergence check stops a run above ln(V) + 1: status "diverged"). Its numbers
+ * measure a failure, not the method's quality: it is counted and shown as collapsed, never averaged or
+ * tested, in every column. docs/analysis.md. */
+int run_collapsed(const Run *r);
+
+/* One comparison as a member of a Holm family: its key (Cell.key) and raw t-test p-value. */
+typedef struct {
+    char *key;
+    double p;
+} FamTest;
+/* The table's comparisons with a defined t-test, as family members (keys copied); returns the count. */
+int table_family_tests(const Table *t, FamTest **out);
+/* Holm over the distinct tests among the table's own and `others` (a key seen twice counts once, with
+ * its first p): sets every comparison's p_holm and holm_m; `tables` names the family's tables. */
+void table_family_holm(Table *t, const FamTest *others, int nothers, const char *tables);
+void famtests_free(FamTest *f, int n);
+/* Family resolution (family.c): when the spec declares `family: NAME`, builds every other table spec
+ * in the spec's directory with the same family (their results read under root) and applies
+ * table_family_holm. A no-op without a family. */
+int family_apply(Table *t, const char *root, Err *e);
 
 /* rep may be NULL when the spec has no `reported:`. */
 int table_build(Table *t, const Spec *s, const RunSet *rs, const Reported *rep, Err *e);

@@ -27,10 +27,10 @@ static const char *metric_words(const char *m) {
 
 /* "2 diverged, 1 failed" for runs that produced no value. */
 static void status_text(const Cell *c, StrBuf *b, int with_counts) {
-    const int counts[5] = {c->nfailed, c->ndiverged, c->npartial, c->nunreadable, c->nna};
-    static const char *const words[5] = {"failed", "diverged", "partial", "unreadable", "n/a"};
+    const int counts[6] = {c->nfailed, c->ndiverged, c->ncollapsed, c->npartial, c->nunreadable, c->nna};
+    static const char *const words[6] = {"failed", "diverged", "collapsed", "partial", "unreadable", "n/a"};
     int any = 0;
-    for (int k = 0; k < 5; k++) {
+    for (int k = 0; k < 6; k++) {
         if (!counts[k]) continue;
         if (with_counts) sb_printf(b, "%s%d %s", any ? ", " : "", counts[k], words[k]);
         else sb_printf(b, "%s%s", any ? "/" : "", words[k]);
@@ -263,6 +263,32 @@ static void best_of_note(const Table *t, int fmt, StrBuf *b) {
     }
 }
 
+/* The seed counts the cells actually use, from the data (so a caption cannot claim more), and what
+ * "collapsed" and "diverged" mean when a cell holds such runs. */
+static void seeds_note(const Table *t, int fmt, StrBuf *b) {
+    int lo = 0, hi = 0, collapsed = 0, diverged = 0;
+    for (int i = 0; i < t->nrows * t->ncols; i++) {
+        const Cell *c = &t->cells[i];
+        collapsed |= c->ncollapsed > 0;
+        diverged |= c->ndiverged > 0;
+        if (!c->n || c->from) continue;
+        if (!lo || c->n < lo) lo = c->n;
+        if (c->n > hi) hi = c->n;
+    }
+    if (hi) {
+        sb_printf(b, "Seeds used per cell: %d", lo);
+        if (hi > lo) sb_printf(b, "%s%d", fmt == FMT_TEX ? "--" : "–", hi);
+        sb_printf(b, "%s. ", hi == lo && t->nrows * t->ncols > 1 ? " in every cell with runs" : "");
+    }
+    const char *ge = fmt == FMT_TEX ? "$\\geq$" : "≥";
+    if (collapsed)
+        sb_printf(b, "collapsed: the run completed but its final validation perplexity is %s half the vocabulary "
+                     "size (the uniform guess), so it learned nothing; not averaged, not tested. ", ge);
+    if (diverged)
+        sb_printf(b, "diverged: stopped by training (non-finite loss, or validation loss above ln(vocabulary) + 1); "
+                     "not averaged, not tested. ");
+}
+
 static void notes(const Table *t, int fmt, StrBuf *b) {
     const Spec *s = t->spec;
     int any_other = 0;
@@ -273,6 +299,7 @@ static void notes(const Table *t, int fmt, StrBuf *b) {
         sb_printf(b, "%s = best per column (%s is better); ", fmt == FMT_TEX ? "bold" : "**bold**",
                   s->better < 0 ? "lower" : "higher");
     sb_printf(b, "%s = no run. ", fmt == FMT_TEX ? "--" : "–");
+    seeds_note(t, fmt, b);
     if (any_col(t, PART_P)) {
         sb_printf(b, "p: two-sided paired t-test by seed against ");
         if (fmt == FMT_TEX) tex_escape(s->ttest_vs, b);
@@ -296,9 +323,35 @@ static void pval(StrBuf *b, double p, int ok, int fmt) {
     else sb_printf(b, "%.3f", p);
 }
 
+/* Which tests put the comparison below 0.05: "t, Holm, W, S" (t-test, Holm-adjusted t, Wilcoxon,
+ * sign), or "none", where only the interval and the MDE may be cited (never "no difference"). */
+static void holds_text(const Cell *c, StrBuf *b) {
+    const int ok[4] = {c->has_cmp && c->p_t < 0.05, c->has_cmp && c->p_holm < 0.05, c->has_w && c->p_w < 0.05,
+                       c->has_s && c->p_s < 0.05};
+    static const char *const name[4] = {"t", "Holm", "W", "S"};
+    int any = 0;
+    for (int k = 0; k < 4; k++)
+        if (ok[k]) sb_printf(b, "%s%s", any++ ? ", " : "", name[k]);
+    if (!any) sb_printf(b, "none");
+}
+
+/* A cell whose runs all collapsed or diverged while the baseline has values: listed in the paired table
+ * as not tested, so a reader sees why the comparison is missing. */
+static int untested(const Table *t, int r, int c) {
+    const Cell *x = table_cell(t, r, c);
+    return !x->n && (x->ncollapsed || x->ndiverged) && x->better != BETTER_NONE;
+}
+
 /* The cells of one comparison line, separated by sep. */
 static void compare_fields(const Cell *c, int fmt, const char *sep, StrBuf *b) {
     const char *dash = fmt == FMT_TEX ? "--" : "–";
+    if (!c->n) {
+        sb_printf(b, "0%snot tested (", sep);
+        status_text(c, b, 1);
+        sb_printf(b, ")");
+        for (int k = 0; k < 6; k++) sb_printf(b, "%s%s", sep, dash);
+        return;
+    }
     sb_printf(b, "%d%s", c->npairs, sep);
     if (c->has_cmp)
         sb_printf(b, "%+.*f [%+.*f, %+.*f]%s%.*f", c->digits, c->diff, c->digits, c->diff_lo, c->digits, c->diff_hi,
@@ -310,15 +363,13 @@ static void compare_fields(const Cell *c, int fmt, const char *sep, StrBuf *b) {
     pval(b, c->p_holm, c->has_cmp, fmt);
     sb_printf(b, "%s", sep);
     pval(b, c->p_w, c->has_w, fmt);
+    sb_printf(b, "%s", sep);
+    pval(b, c->p_s, c->has_s, fmt);
+    sb_printf(b, "%s", sep);
+    holds_text(c, b);
 }
 
-/* The Holm family's size: distinct comparisons (a repeat of the same runs on both sides counts once). */
-static int compare_count(const Table *t) {
-    int k = 0;
-    for (int i = 0; i < t->nrows * t->ncols; i++) k += t->cells[i].has_cmp && !t->cells[i].repeats;
-    return k;
-}
-
+/* Comparisons that repeat an earlier cell's test on the same runs (the family's size is t->holm_m). */
 static int repeat_count(const Table *t) {
     int k = 0;
     for (int i = 0; i < t->nrows * t->ncols; i++) k += t->cells[i].has_cmp && t->cells[i].repeats;
@@ -326,7 +377,7 @@ static int repeat_count(const Table *t) {
 }
 
 static const char *const CMP_HEAD[] = {"pairs", "Δ mean [95% CI]", "MDE (80%)", "p (t)", "p (Holm)",
-                                       "p (Wilcoxon)"};
+                                       "p (Wilcoxon)", "p (sign)", "p < 0.05 under"};
 
 static void compare_note(const Table *t, int fmt, StrBuf *b) {
     int tex = fmt == FMT_TEX;
@@ -337,13 +388,25 @@ static void compare_note(const Table *t, int fmt, StrBuf *b) {
                            : ": Δ = row minus baseline with its 95% t interval; ");
     sb_printf(b, "MDE = the smallest true difference a two-sided paired t-test at 0.05 detects with 80%s power at "
                  "this n (noncentral t, observed std of the differences); p (t): paired t-test; p (Holm): "
-                 "Holm-Bonferroni over the table's %d comparison%s",
-              tex ? "\\%" : "%", compare_count(t), compare_count(t) == 1 ? "" : "s");
-    if (repeat_count(t))
-        sb_printf(b, " (distinct tests: %d more repeat%s one of them on the same runs and share%s its p)", repeat_count(t),
-                  repeat_count(t) == 1 ? "s" : "", repeat_count(t) == 1 ? "s" : "");
-    sb_printf(b, "; p (Wilcoxon): exact signed-rank test (zeros dropped, ties by mid-ranks; it cannot go below %s). "
-                 "Formulas: docs/analysis.md.",
+                 "Holm-Bonferroni over ",
+              tex ? "\\%" : "%");
+    int m = t->holm_m, rep = repeat_count(t);
+    if (t->spec->family[0] && t->holm_tables.len) {
+        sb_printf(b, "the family ");
+        if (tex) tex_escape(t->spec->family, b);
+        else sb_printf(b, "%s", t->spec->family);
+        sb_printf(b, "'s %d distinct comparison%s (tables ", m, m == 1 ? "" : "s");
+        if (tex) tex_escape(t->holm_tables.p, b);
+        else sb_printf(b, "%s", t->holm_tables.p);
+        sb_printf(b, ")");
+    } else sb_printf(b, "the table's %d comparison%s", m, m == 1 ? "" : "s");
+    if (rep)
+        sb_printf(b, " (distinct tests: %d more repeat%s one of them on the same runs and share%s its p)", rep,
+                  rep == 1 ? "s" : "", rep == 1 ? "s" : "");
+    sb_printf(b, "; p (Wilcoxon): exact signed-rank test (zeros dropped, ties by mid-ranks); p (sign): exact sign "
+                 "test (zeros dropped); neither can go below %s with n nonzero pairs; p < 0.05 under: the tests "
+                 "that reject at 0.05 (t, Holm, W = Wilcoxon, S = sign); with none, the interval and the MDE say "
+                 "what the data allow: not evidence of no difference. Formulas: docs/analysis.md.",
               tex ? "$2/2^n$" : "2/2^n");
 }
 
@@ -351,11 +414,11 @@ static void compare_markdown(const Table *t, StrBuf *b) {
     const Spec *s = t->spec;
     sb_printf(b, "\n#### Paired comparisons against %s\n\n| | |", s->compare_vs);
     for (size_t k = 0; k < sizeof CMP_HEAD / sizeof *CMP_HEAD; k++) sb_printf(b, " %s |", CMP_HEAD[k]);
-    sb_printf(b, "\n|---|---|---:|---:|---:|---:|---:|---:|\n");
+    sb_printf(b, "\n|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
     for (int r = 0; r < t->nrows; r++)
         for (int c = 0; c < t->ncols; c++) {
             const Cell *cell = table_cell(t, r, c);
-            if (!strcmp(s->rows[r].label, s->compare_vs) || !cell->n || !cell->npairs) continue;
+            if (!strcmp(s->rows[r].label, s->compare_vs) || !(cell->npairs || untested(t, r, c))) continue;
             sb_printf(b, "| %s | %s%s%s | ", s->rows[r].label, s->cols[c].group, s->cols[c].group[0] ? " " : "",
                       s->cols[c].label);
             compare_fields(cell, FMT_MD, " | ", b);
@@ -397,18 +460,18 @@ void table_markdown(const Table *t, StrBuf *b) {
 static void compare_latex(const Table *t, StrBuf *b) {
     const Spec *s = t->spec;
     static const char *const head[] = {"pairs", "$\\Delta$ mean [95\\% CI]", "MDE (80\\%)", "$p$ ($t$)",
-                                       "$p$ (Holm)", "$p$ (Wilcoxon)"};
+                                       "$p$ (Holm)", "$p$ (Wilcoxon)", "$p$ (sign)", "$p<0.05$ under"};
     sb_printf(b, "\n\n\\medskip\\normalsize Paired comparisons against ");
     tex_escape(s->compare_vs, b);
     sb_printf(b, "\n\n\\adfit{");
     tex_label(s->name, b);
-    sb_printf(b, "-compare}{%%\n\\begin{tabular}{llrrrrrr}\n\\toprule\n &");
-    for (int k = 0; k < 6; k++) sb_printf(b, " & %s", head[k]);
+    sb_printf(b, "-compare}{%%\n\\begin{tabular}{llrrrrrrrl}\n\\toprule\n &");
+    for (int k = 0; k < 8; k++) sb_printf(b, " & %s", head[k]);
     sb_printf(b, " \\\\\n\\midrule\n");
     for (int r = 0; r < t->nrows; r++)
         for (int c = 0; c < t->ncols; c++) {
             const Cell *cell = table_cell(t, r, c);
-            if (!strcmp(s->rows[r].label, s->compare_vs) || !cell->n || !cell->npairs) continue;
+            if (!strcmp(s->rows[r].label, s->compare_vs) || !(cell->npairs || untested(t, r, c))) continue;
             tex_escape(s->rows[r].label, b);
             sb_printf(b, " & ");
             if (s->cols[c].group[0]) {
@@ -583,7 +646,7 @@ void table_csv(const Table *t, StrBuf *b) {
     for (int c = 0; c < s->ncols; c++) from |= s->cols[c].nbest_of > 0;
     for (int i = 0; i < t->nrows * t->ncols; i++) extra |= t->cells[i].has_paper_sd;
     sb_printf(b, "row,group,column,metric,n_runs,n,mean,std,min,max,status,best,p_value,paper,runs%s%s%s\n",
-              extra ? ",paper_std,paper_p_value" : "", cmp ? ",pairs,diff,diff_lo,diff_hi,p_t,p_holm,p_wilcoxon,mde" : "",
+              extra ? ",paper_std,paper_p_value" : "", cmp ? ",pairs,diff,diff_lo,diff_hi,p_t,p_holm,p_wilcoxon,mde,p_sign,holds_under" : "",
               from ? ",from_column" : "");
     for (int r = 0; r < t->nrows; r++)
         for (int c = 0; c < t->ncols; c++) {
@@ -621,6 +684,14 @@ void table_csv(const Table *t, StrBuf *b) {
                 csv_num(b, cell->p_holm, cell->has_cmp);
                 csv_num(b, cell->p_w, cell->has_w);
                 csv_num(b, cell->mde, cell->has_cmp);
+                csv_num(b, cell->p_s, cell->has_s);
+                sb_printf(b, ",");
+                if (cell->npairs) {
+                    StrBuf h = {0};
+                    holds_text(cell, &h);
+                    sb_csv_field(b, h.p);
+                    sb_free(&h);
+                }
             }
             if (from) {
                 sb_printf(b, ",");

@@ -127,6 +127,20 @@ sed -e 's/  - {label: best, best_of: \[1e-5, 5e-6\]}/  - {label: cost, where: {d
 [ $rc -eq 0 ] && grep -q '^| AlphaDecay | cost |' "$T/o11/bo.md" && fail no_direction_column_not_compared "cost compared" \
     || { [ $rc -eq 0 ] && grep -q '^| AlphaDecay | 1e-5 | 2 |' "$T/o11/bo.md" && grep -q "Holm-Bonferroni over the table's 1 comparison;" "$T/o11/bo.md" \
         && ok no_direction_column_not_compared || fail no_direction_column_not_compared "rc $rc: $(grep -e '^| AlphaDecay' -e Holm "$T/o11/bo.md" 2>&1 | head -4)"; }
+# a Holm family declared by two specs in one directory (compare.family): the report of one counts the
+# other's comparisons, the same test (AlphaDecay vs Uniform at 1e-5, final ppl) once: 2 distinct tests
+mkdir -p "$T/fam"
+printf 'table: fa\nresults: res/fx\ncompare: {vs: U, family: claims}\nwhere: {decay.weight_decay: 1e-5}\nrows:\n  - {label: U, where: {decay.method: uniform}}\n  - {label: A, where: {decay.method: alphadecay}}\ncolumns:\n  - {label: final}\n' > "$T/fam/fa.yaml"
+printf 'table: fb\nresults: res/fx\ncompare: {vs: U, family: claims}\nwhere: {decay.weight_decay: 1e-5}\nrows:\n  - {label: U, where: {decay.method: uniform}}\n  - {label: A, where: {decay.method: alphadecay}}\ncolumns:\n  - {label: final}\n  - {label: best, metric: best_val_ppl}\n' > "$T/fam/fb.yaml"
+"$BIN" report table "$T/fam/fa.yaml" --root "$T" --out-dir "$T/o12" --quiet 2>"$T/fam.err"; rc=$?
+[ $rc -eq 0 ] && grep -q "Holm-Bonferroni over the family claims's 2 distinct comparisons (tables fa, fb);" "$T/o12/fa.md" \
+    && [ "$(grep -c '^A,,final,' "$T/o12/fa.csv")" = 1 ] \
+    && awk -F, '/^A,,final,/ { exit !($21 + 0 > $20 + 0) }' "$T/o12/fa.csv" \
+    && ok holm_family_across_specs || fail holm_family_across_specs "rc $rc: $(cat "$T/fam.err"; grep Holm "$T/o12/fa.md" 2>&1 | cut -c1-400)"
+sed 's/family: claims/family: "a\/b"/' "$T/fam/fa.yaml" > "$T/famslash.yaml"
+"$BIN" report table "$T/famslash.yaml" --root "$T" --out-dir "$T/o13" --quiet 2>"$T/famslash.err"; rc=$?
+[ $rc -eq 1 ] && grep -q 'famslash.yaml:3:.*compare.family must be a plain name' "$T/famslash.err" \
+    && ok holm_family_name_checked || fail holm_family_name_checked "rc $rc: $(cat "$T/famslash.err")"
 sed 's/better: lower/better: none/' "$T/bo.yaml" > "$T/bonone.yaml"
 "$BIN" report table "$T/bonone.yaml" --root "$T" --out-dir "$T/o10" >/dev/null 2>"$T/bonone.err"; rc=$?
 [ $rc -eq 1 ] && grep -q 'bonone.yaml:12:.*best_of needs better: lower or higher' "$T/bonone.err" && ok best_of_needs_direction || fail best_of_needs_direction "rc $rc: $(cat "$T/bonone.err")"

@@ -1,7 +1,8 @@
 /* test_stats.c - analysis statistics and tables against hand-computed values on synthetic run
  * directories: mean, sample std, paired t-test p-values (closed forms of the t distribution for
  * df = 1 and 2), cell selection, failed / partial / missing runs, and the refusals (mixed configs,
- * duplicate seeds, unknown metric or coordinate, truncated JSON). */
+ * duplicate seeds, unknown metric or coordinate, truncated JSON), collapsed runs kept out of means and
+ * tests, the sign test and the tests that reject, and Holm over distinct comparisons and families. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "testutil.h"
 
 static char ROOT[256];
+static int VOCAB; /* model.vocab_size written into the runs' configs; 0 = none */
 
 static void put(const char *rel, const char *text) {
     char path[512], dir[512];
@@ -34,10 +36,12 @@ static void put(const char *rel, const char *text) {
 static void run(const char *name, const char *method, const char *wd, int seed, const char *status, double ppl) {
     char rel[256], text[1024];
     snprintf(rel, sizeof rel, "res/%s/config.yaml", name);
+    char vocab[64] = "";
+    if (VOCAB) snprintf(vocab, sizeof vocab, "  vocab_size: %d\n", VOCAB);
     snprintf(text, sizeof text,
-             "# fully resolved\nversion: \"0.1.0\"\nmodel:\n  hidden_size: 64\ntrain:\n  optimizer: adam\n"
+             "# fully resolved\nversion: \"0.1.0\"\nmodel:\n  hidden_size: 64\n%strain:\n  optimizer: adam\n"
              "  betas: [0.9, 0.999]\n  seed: %d\n  threads: 1\ndecay:\n  method: %s\n  weight_decay: %s\n",
-             seed, method, wd);
+             vocab, seed, method, wd);
     put(rel, text);
     snprintf(rel, sizeof rel, "res/%s/metrics.jsonl", name);
     put(rel, "{\"step\": 1, \"tokens\": 256, \"loss\": 5.5, \"elapsed_s\": 0.5}\n"
@@ -266,8 +270,11 @@ static void test_compare(void) {
     CHECK_CLOSE(a->diff_lo, -1.25 - half, 1e-9, 0, "AWD 95% interval lower");
     CHECK_CLOSE(a->diff_hi, -1.25 + half, 1e-9, 0, "AWD 95% interval upper");
     CHECK_CLOSE(a->p_w, 2.0 / 16, 1e-15, 0, "AWD Wilcoxon: 4 negative pairs, p = 2/16");
+    CHECK(a->has_s, "AWD sign test defined", "has_s 0");
+    CHECK_CLOSE(a->p_s, 2.0 / 16, 1e-15, 0, "AWD sign test: 0 positive of 4, p = 2/16");
     /* AdaDecay - WD=0 = 0.5, -1, 0.5, -1 (paired by seed, not by listing order): mean -0.25 */
     CHECK_CLOSE(d->diff, -0.25, 1e-12, 0, "AdaDecay mean difference paired by seed");
+    CHECK_CLOSE(d->p_s, 1.0, 0, 0, "AdaDecay sign test: 2 positive of 4, p = 1");
     double lo = fmin(a->p_t, d->p_t), hi = fmax(a->p_t, d->p_t);
     const Cell *first = a->p_t < d->p_t ? a : d, *second = a->p_t < d->p_t ? d : a;
     CHECK_CLOSE(first->p_holm, fmin(1, 2 * lo), 1e-15, 0, "Holm: smaller p doubled");
@@ -275,12 +282,15 @@ static void test_compare(void) {
     CHECK_CLOSE(a->mde, stats_paired_mde(4, 0.05, 0.8) * sqrt(1.0 / 12), 1e-12, 0, "AWD MDE = e(4) x sd");
     StrBuf md = {0};
     table_markdown(&t, &md);
+    /* AWD: t p 0.0032 and Holm 0.0065 reject, Wilcoxon and sign (2/16 each) cannot with 4 pairs */
     CHECK(strstr(md.p, "#### Paired comparisons against WD=0") && strstr(md.p, "| AWD | ppl | 4 | -1.25 [") &&
-              strstr(md.p, "over the table's 2 comparisons"),
-          "Markdown comparison table", "%s", md.p);
+              strstr(md.p, " | 0.125 | 0.125 | t, Holm |") && strstr(md.p, " | 0.500 | 1.000 | none |") &&
+              strstr(md.p, "over the table's 2 comparisons;") && strstr(md.p, "Seeds used per cell: 4 in every"),
+          "Markdown comparison table: sign test and the tests that reject", "%s", md.p);
     StrBuf csv = {0};
     table_csv(&t, &csv);
-    CHECK(strstr(csv.p, ",pairs,diff,diff_lo,diff_hi,p_t,p_holm,p_wilcoxon,mde\n") && strstr(csv.p, ",4,-1.25,"),
+    CHECK(strstr(csv.p, ",pairs,diff,diff_lo,diff_hi,p_t,p_holm,p_wilcoxon,mde,p_sign,holds_under\n") &&
+              strstr(csv.p, ",4,-1.25,") && strstr(csv.p, ",0.125,\"t, Holm\"\n") && strstr(csv.p, ",1,none\n"),
           "CSV comparison columns", "%s", csv.p);
     sb_free(&md);
     sb_free(&csv);
@@ -289,6 +299,114 @@ static void test_compare(void) {
     const char *bad = "table: c\nresults: res\ncompare: {vs: Nobody}\nrows:\n  - {label: A}\ncolumns:\n  - {label: x}\n";
     CHECK(build(bad, &t, s, &rs, &e) < 0 && strstr(e.msg, "compare.vs names no row"), "compare.vs must name a row",
           "%s", e.msg);
+    free(s);
+}
+
+/* Collapsed runs (final perplexity >= vocab / 2) are counted, shown and kept out of means and tests;
+ * a comparison repeated in a best_of column counts once in Holm. Vocabulary 1000: threshold 500. */
+static void test_collapse_and_dedup(void) {
+    VOCAB = 1000;
+    const double uni[4] = {40, 41, 42, 43}, awd[4] = {39, 39.5, 600, 41.5};
+    char name[64];
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof name, "col_uni_s%d", i + 1);
+        run(name, "uniform", "0.7", i + 1, "completed", uni[i]);
+        snprintf(name, sizeof name, "col_awd_s%d", i + 1);
+        run(name, "awd", "0.7", i + 1, "completed", awd[i]);
+        snprintf(name, sizeof name, "col_uni9_s%d", i + 1);
+        run(name, "uniform", "0.9", i + 1, "completed", uni[i] + 10);
+        snprintf(name, sizeof name, "col_awd9_s%d", i + 1);
+        run(name, "awd", "0.9", i + 1, "completed", awd[i] == 600 ? 52.5 : awd[i] + 12);
+    }
+    run("col_ada_s1", "adadecay", "0.7", 1, "completed", 500.5); /* just above vocab / 2: collapsed */
+    run("col_ada_s2", "adadecay", "0.7", 2, "completed", 4000);
+    run("col_alpha_s1", "alphadecay", "0.7", 1, "completed", 499.5); /* just below: a (bad) value */
+    run("col_alpha_s2", "alphadecay", "0.7", 2, "completed", 38);
+    VOCAB = 0;
+    const char *spec = "table: k\nresults: res\ncompare: {vs: Uniform}\nrows:\n"
+                       "  - {label: Uniform, where: {decay.method: uniform}}\n  - {label: AWD, where: {decay.method: awd}}\n"
+                       "  - {label: AdaDecay, where: {decay.method: adadecay}}\n"
+                       "  - {label: AlphaDecay, where: {decay.method: alphadecay}}\ncolumns:\n"
+                       "  - {label: x, where: {decay.weight_decay: 0.7}}\n  - {label: y, where: {decay.weight_decay: 0.9}}\n"
+                       "  - {label: best, best_of: [x, y]}\n";
+    Spec *s = xcalloc(1, sizeof *s);
+    Table t;
+    RunSet rs;
+    Err e = {{0}};
+    CHECK(build(spec, &t, s, &rs, &e) == 0, "collapse table builds", "%s", e.msg);
+    if (!t.cells) return;
+    const Cell *a = table_cell(&t, 1, 0), *ada = table_cell(&t, 2, 0), *al = table_cell(&t, 3, 0);
+    CHECK(a->n == 3 && a->ncollapsed == 1 && a->nruns == 4, "AWD x: 3 used, 1 collapsed", "n %d collapsed %d", a->n,
+          a->ncollapsed);
+    CHECK_CLOSE(a->mean, 40.0, 1e-12, 0, "AWD x: mean of 39, 39.5, 41.5 without the collapsed 600");
+    CHECK_CLOSE(a->sd, sqrt(1.75), 1e-12, 0, "AWD x: sd sqrt(3.5 / 2)");
+    /* pairs seeds 1, 2, 4: 39 - 40, 39.5 - 41, 41.5 - 43 */
+    CHECK(a->npairs == 3, "AWD x: 3 pairs", "%d", a->npairs);
+    CHECK_CLOSE(a->diff, -4.0 / 3, 1e-12, 0, "AWD x: mean difference -4/3 over the 3 pairs");
+    CHECK(ada->n == 0 && ada->ncollapsed == 2 && !ada->has_cmp, "AdaDecay x: both collapsed (500.5, 4000), untested",
+          "n %d collapsed %d", ada->n, ada->ncollapsed);
+    CHECK(al->n == 2 && al->ncollapsed == 0, "AlphaDecay x: 499.5 is below vocab / 2, kept", "n %d", al->n);
+    CHECK(strstr(t.warn.p, "col_awd_s3 collapsed") != NULL, "collapsed run named in the warnings", "%s", t.warn.p);
+    /* AWD best = x (40 < 52.5), Uniform best = x (41.5 < 51.5): the same test as column x, counted once.
+     * Distinct: AWD x, AlphaDecay x, AWD y, AlphaDecay has no y runs: 3 of 4 comparisons shown */
+    const Cell *ab = table_cell(&t, 1, 2), *ay = table_cell(&t, 1, 1), *alx = table_cell(&t, 3, 0);
+    CHECK(ab->has_cmp && !strcmp(ab->from, "x"), "AWD best from x", "%s", ab->from ? ab->from : "-");
+    CHECK(t.holm_m == 3, "Holm over 3 distinct comparisons (the best_of copy counts once)", "m %d", t.holm_m);
+    double p[3] = {a->p_t, ay->p_t, alx->p_t}, adj[3];
+    stats_holm(p, 3, adj);
+    CHECK_CLOSE(a->p_holm, adj[0], 1e-15, 0, "Holm of AWD x over the 3 distinct tests");
+    CHECK_CLOSE(ab->p_holm, adj[0], 1e-15, 0, "the best_of copy gets the same adjusted p");
+    CHECK_CLOSE(ay->p_holm, adj[1], 1e-15, 0, "Holm of AWD y");
+    StrBuf md = {0};
+    table_markdown(&t, &md);
+    CHECK(strstr(md.p, "| **40.00 ± 1.32** (n=3) (+1 collapsed) |") && strstr(md.p, "| 2 collapsed |") &&
+              strstr(md.p, "| AdaDecay | x | 0 | not tested (2 collapsed) | – |") &&
+              strstr(md.p, "Seeds used per cell: 2–4.") && strstr(md.p, "collapsed: the run completed") &&
+              strstr(md.p, "the table's 3 comparisons (distinct tests: 2 more repeat one of them on the same runs and share its p)"),
+          "Markdown: collapsed runs shown, n used, seeds from the data, distinct Holm count", "%s", md.p);
+    StrBuf csv = {0};
+    table_csv(&t, &csv);
+    CHECK(strstr(csv.p, "\nAdaDecay,,x,val_ppl,2,0,,,,,2 collapsed,") != NULL, "CSV status: 2 collapsed", "%s", csv.p);
+    sb_free(&md);
+    sb_free(&csv);
+
+    /* a family across two specs in one directory: the same AWD x test in both counts once; a spec of
+     * another family stays out */
+    put("fam/f1.yaml", "table: f1\nresults: res\ncompare: {vs: Uniform, family: claims}\nrows:\n"
+                       "  - {label: Uniform, where: {decay.method: uniform}}\n  - {label: AWD, where: {decay.method: awd}}\n"
+                       "columns:\n  - {label: x, where: {decay.weight_decay: 0.7}}\n");
+    put("fam/f2.yaml", "table: f2\nresults: res\ncompare: {vs: U, family: claims}\nrows:\n"
+                       "  - {label: U, where: {decay.method: uniform}}\n  - {label: A, where: {decay.method: awd}}\n"
+                       "columns:\n  - {label: x7, where: {decay.weight_decay: 0.7}}\n  - {label: x9, where: {decay.weight_decay: 0.9}}\n");
+    put("fam/g.yaml", "table: g\nresults: res\ncompare: {vs: U, family: other}\nrows:\n"
+                      "  - {label: U, where: {decay.method: uniform}}\n  - {label: A, where: {decay.method: alphadecay}}\n"
+                      "columns:\n  - {label: x, where: {decay.weight_decay: 0.7}}\n");
+    Spec *f = xcalloc(1, sizeof *f);
+    Table ft;
+    char fp[512];
+    snprintf(fp, sizeof fp, "%s/fam/f1.yaml", ROOT);
+    CHECK(spec_load(f, fp, &e) == 0 && table_build(&ft, f, &rs, NULL, &e) == 0 && family_apply(&ft, ROOT, &e) == 0,
+          "family table builds", "%s", e.msg);
+    const Cell *fa = table_cell(&ft, 1, 0);
+    double fpv[2] = {a->p_t, ay->p_t}, fadj[2];
+    stats_holm(fpv, 2, fadj);
+    CHECK(ft.holm_m == 2 && !strcmp(ft.holm_tables.p, "f1, f2"), "family claims: 2 distinct tests from f1 and f2",
+          "m %d tables %s", ft.holm_m, ft.holm_tables.p ? ft.holm_tables.p : "-");
+    CHECK_CLOSE(fa->p_holm, fadj[0], 1e-15, 0, "family Holm of AWD x over f1's and f2's distinct tests");
+    StrBuf fmd = {0};
+    table_markdown(&ft, &fmd);
+    CHECK(strstr(fmd.p, "Holm-Bonferroni over the family claims's 2 distinct comparisons (tables f1, f2)") != NULL,
+          "family named in the note with its tables", "%s", fmd.p);
+    sb_free(&fmd);
+    table_free(&ft);
+    put("fam/bad.yaml", "table: bad\nresults: nowhere\ncompare: {vs: U, family: claims}\nrows:\n  - {label: U}\n"
+                        "columns:\n  - {label: x}\n");
+    CHECK(table_build(&ft, f, &rs, NULL, &e) == 0 && family_apply(&ft, ROOT, &e) < 0 && strstr(e.msg, "bad.yaml"),
+          "a family member that cannot be built is an error naming it", "%s", e.msg);
+    table_free(&ft);
+    free(f);
+    table_free(&t);
+    runs_free(&rs);
     free(s);
 }
 
@@ -325,6 +443,7 @@ int main(void) {
     test_table();
     test_reported();
     test_compare();
+    test_collapse_and_dedup();
     scratch_remove(ROOT);
     return check_summary();
 }

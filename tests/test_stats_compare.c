@@ -1,7 +1,8 @@
 /* test_stats_compare.c - the comparison statistics of stats.h against textbook results and hand
  * counts: Student's sleep data (paired t, its 95% interval), the Hollander-Wolfe example of the
  * signed-rank test, exact tail counts with ties against a brute-force enumeration of sign patterns,
- * Holm's adjustment on a hand-worked family, and the power / minimum detectable effect of the paired
+ * Holm's adjustment on a hand-worked family, the exact sign test against binomial tails counted by
+ * hand, and the power / minimum detectable effect of the paired
  * t-test against its limits, against Monte Carlo and against the inverse relation. */
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
@@ -98,6 +99,37 @@ static void test_holm(void) {
     CHECK(adj[0] == 1 && adj[1] == 1, "Holm: capped at 1", "%g %g", adj[0], adj[1]);
 }
 
+/* The exact sign test by hand: C(n, k) / 2^n tails. */
+static void test_sign(void) {
+    const double z[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    const double d6[6] = {1, 2, 3, 4, 5, -6}; /* 5 of 6 positive: P(K >= 5) = (6 + 1) / 64 */
+    int k;
+    double p;
+    CHECK(stats_sign_exact(d6, z, 6, &k, &p) == 0 && k == 5, "sign: 5 positive of 6", "k %d", k);
+    CHECK_CLOSE(p, 14.0 / 64, 1e-15, 0, "sign: p = 2 x 7/64 = 0.21875");
+    const double all6[6] = {-1, -2, -3, -4, -5, -6};
+    stats_sign_exact(all6, z, 6, &k, &p);
+    CHECK(k == 0, "sign: no positive", "k %d", k);
+    CHECK_CLOSE(p, 2.0 / 64, 1e-15, 0, "sign: all 6 negative, p = 2/64 (the smallest with 6 pairs)");
+    /* zeros dropped: {0, 0, +1, +2} is two positive of two, p = 2 x 1/4 */
+    const double d0[4] = {0, 0, 1, 2};
+    stats_sign_exact(d0, z, 4, &k, &p);
+    CHECK(k == 2, "sign: zeros dropped", "k %d", k);
+    CHECK_CLOSE(p, 0.5, 1e-15, 0, "sign: 2 of 2 positive, p = 1/2");
+    /* balanced signs: both tails exceed 1/2, p capped at 1 */
+    const double bal[4] = {1, -1, 2, -2};
+    stats_sign_exact(bal, z, 4, &k, &p);
+    CHECK_CLOSE(p, 1.0, 0, 0, "sign: 2 of 4 positive, p = 1");
+    /* 8 pairs, 1 negative: P(K <= 1) = (1 + 8) / 256, p = 18/256; swapping a and b gives the same p */
+    const double d8[8] = {-1, 2, 3, 4, 5, 6, 7, 8};
+    double p2;
+    stats_sign_exact(d8, z, 8, &k, &p);
+    stats_sign_exact(z, d8, 8, &k, &p2);
+    CHECK_CLOSE(p, 18.0 / 256, 1e-15, 0, "sign: 7 of 8 positive, p = 18/256");
+    CHECK(p == p2 && k == 1, "sign: symmetric in a and b", "%g %g k %d", p, p2, k);
+    CHECK(stats_sign_exact(z, z, 8, &k, &p) < 0, "sign: all differences zero, undefined", "rc");
+}
+
 static void test_power_and_mde(void) {
     CHECK_CLOSE(stats_paired_power(8, 0, 0.05), 0.05, 1e-7, 0, "power at no effect = alpha (n 8)");
     CHECK_CLOSE(stats_paired_power(3, 0, 0.10), 0.10, 1e-7, 0, "power at no effect = alpha (n 3)");
@@ -124,6 +156,7 @@ int main(void) {
     test_paired_t_and_ci();
     test_wilcoxon();
     test_holm();
+    test_sign();
     test_power_and_mde();
     return check_summary();
 }
