@@ -343,7 +343,7 @@ static const char *const TOP_KEYS[] = {"table",   "figure", "kind",     "title",
                                        "metric",  "better", "digits",   "where",    "allow_differ", "ttest", "compare",
                                        "reported", "rows",  "columns",  "series",   "bars",    "panels",
                                        "x",       "x_metric", "logx",   "logy",   "y2_metric", "layer",   "step",    "types",
-                                       "numbers", "claims", NULL};
+                                       "interval", "numbers", "claims", NULL};
 static const char *const KINDS[] = {"table", "curves", "module_wd", "esd", "wd_sweep", "bars", "alpha_steps", NULL};
 
 static int parse_top(Ctx *c, yaml_node_t *root, Spec *s) {
@@ -373,8 +373,12 @@ static int parse_top(Ctx *c, yaml_node_t *root, Spec *s) {
         get_int(c, root, "digits", &s->digits) || get_where(c, root, &s->where) ||
         get_rep(c, root, &s->rep, &s->rep_mode) || get_str(c, root, "x", s->x_key, sizeof s->x_key) ||
         get_int(c, root, "logx", &s->logx) || get_int(c, root, "logy", &s->logy) || get_int(c, root, "layer", &s->layer) ||
-        get_str(c, root, "step", s->step, sizeof s->step))
+        get_str(c, root, "step", s->step, sizeof s->step) || get_str(c, root, "interval", s->interval, sizeof s->interval))
         return -1;
+    if (s->interval[0] && strcmp(s->kind, "wd_sweep"))
+        return fail(c, get(c, root, "interval"), "interval applies to wd_sweep figures, not %s", s->kind);
+    if (s->interval[0] && strcmp(s->interval, "std") && strcmp(s->interval, "ci95"))
+        return fail(c, get(c, root, "interval"), "interval must be std or ci95, not \"%s\"", s->interval);
     if (s->x_metric[0] && strcmp(s->kind, "wd_sweep"))
         return fail(c, get(c, root, "x_metric"), "x_metric applies to wd_sweep figures, not %s", s->kind);
     if (strcmp(s->step, "final") && strcmp(s->step, "first"))

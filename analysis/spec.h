@@ -26,7 +26,7 @@
  *              paper_only: true = a column of the paper's values only (a model size we have no twin of)
  *              best_of: [LABEL, ...] = per row, the best of those earlier columns (no where)
  * Figures use rows as series / bars (key `series:` or `bars:`) and columns as panels (`panels:`),
- * plus: x (coordinate on the x axis), x_metric (wd_sweep: points at a metric's mean instead of at x),
+ * plus: x (coordinate on the x axis), x_metric (wd_sweep: points at a metric's mean instead of at x), interval (wd_sweep: std | ci95),
  * logx, logy, y2_metric, layer, step (first|final), types.
  * Tables may also declare what the report's prose cites (facts.h, docs/analysis.md):
  *   numbers:   {NAME: {row|rows, col|cols, stat, agg, digits}}     cited as \val{SPECNAME.NAME}
@@ -123,6 +123,8 @@ typedef struct {
     int logx;
     int logy;                /* wd_sweep: logarithmic metric axis */
     char x_metric[48];       /* wd_sweep: each point at this metric's cell mean (e.g. mean_wd), not at x */
+    char interval[8];        /* wd_sweep error bars: "std" (default, +- the std over seeds) | "ci95" (the mean's 95%
+                                t interval, +- t_{0.975, n-1} std / sqrt(n)) */
     char y2_metric[48];
     int layer;               /* -1: esd the middle layer, module_wd every layer; N: that layer only */
     char step[16];           /* "final" (default) | "first" */
