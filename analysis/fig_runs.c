@@ -392,7 +392,7 @@ static int wd_alpha_line(const Fig *f, const Spec *c, int r, int i, const char *
         int nr;
         long step;
         Err e2 = {{0}};
-        if (fig_run_spectra(run, "final", &recs, &nr, &step, &e2)) {
+        if (run_spectra(run, "final", &recs, &nr, &step, &e2)) {
             sb_printf(f->warn, "%s: %s\n", f->spec->name, e2.msg);
             continue;
         }
@@ -428,6 +428,14 @@ typedef struct {
 
 static int wd_off_axis(const WdAxis *ax, const char *x) { return ax->logx && atof(x) <= 0; }
 
+/* A cell's error bar: its std over seeds, or with `interval: ci95` the half-width of its mean's 95% t interval;
+ * 0 for a single run. */
+static double wd_bar(const Spec *s, const Cell *cell) {
+    if (cell->n < 2) return 0;
+    return !strcmp(s->interval, "ci95") ? stats_mean_ci_half(cell->sd, cell->n, 0.95) : cell->sd;
+}
+static const char *wd_bar_name(const Spec *s) { return !strcmp(s->interval, "ci95") ? "95% interval of the mean" : "std over seeds"; }
+
 /* Where a (series, x) cell's point sits: at x itself, or with x_metric at the cell's mean of that
  * metric (e.g. mean_wd, the decay a method applied) with its std over seeds. "" = no value. */
 typedef struct {
@@ -449,7 +457,7 @@ static int wd_positions(const Fig *f, const Spec *c, char *const *xs, int nx, Wd
         for (int i = 0; i < nx; i++) {
             const Cell *cell = table_cell(&tx, r, i);
             if (cell->n) kv_strfmt(pos[r * nx + i].x, sizeof pos->x, "%.6g", cell->mean);
-            pos[r * nx + i].sd = cell->n > 1 ? cell->sd : 0;
+            pos[r * nx + i].sd = wd_bar(s, cell);
         }
     table_free(&tx);
     free(cx);
@@ -457,9 +465,9 @@ static int wd_positions(const Fig *f, const Spec *c, char *const *xs, int nx, Wd
 }
 
 /* A reference line: the cell's value drawn at both ends of the x range ("x mean sd n" twice). */
-static void wd_ref_lines(const WdAxis *ax, const Cell *cell, StrBuf *d) {
+static void wd_ref_lines(const Spec *s, const WdAxis *ax, const Cell *cell, StrBuf *d) {
     for (int k = 0; k < 2; k++)
-        sb_printf(d, "%s %.10g %.10g %d\n", k ? ax->hi_s : ax->lo_s, cell->mean, cell->n > 1 ? cell->sd : 0, cell->n);
+        sb_printf(d, "%s %.10g %.10g %d\n", k ? ax->hi_s : ax->lo_s, cell->mean, wd_bar(s, cell), cell->n);
 }
 
 /* Series r: its data files (perplexity per x as "x mean sd n xsd", alpha per group per x; WD=0 on a log
@@ -480,8 +488,8 @@ static int wd_series(const Fig *f, const Spec *c, const Table *t, int r, const W
             continue;
         }
         int off = wd_off_axis(ax, x);
-        if (cell->n && !off) sb_printf(&d, "%s %.10g %.10g %d %.10g\n", x, cell->mean, cell->n > 1 ? cell->sd : 0, cell->n, pos[i].sd);
-        if (cell->n && off) wd_ref_lines(ax, cell, &dref), refn = cell->n;
+        if (cell->n && !off) sb_printf(&d, "%s %.10g %.10g %d %.10g\n", x, cell->mean, wd_bar(s, cell), cell->n, pos[i].sd);
+        if (cell->n && off) wd_ref_lines(s, ax, cell, &dref), refn = cell->n;
         if (cell->n) {
             *nmin = cell->n < *nmin ? cell->n : *nmin;
             *nmax = cell->n > *nmax ? cell->n : *nmax;
@@ -524,7 +532,7 @@ static int wd_series(const Fig *f, const Spec *c, const Table *t, int r, const W
         kv_strfmt(style, sizeof style, "lines lw 2 dt 2 lc rgb \"%s\"", color);
         /* one WD=0 line is the baseline of every series: no series name in front of it */
         kv_strfmt(title, sizeof title, "%s%sWD=0%s", ref_prefix ? s->rows[r].label : "", ref_prefix ? ": " : "",
-               refn > 1 ? " (band +- std)" : "");
+               refn > 1 ? (strcmp(s->interval, "ci95") ? " (band +- std)" : " (band: 95% interval)") : "");
         key_add(kl, style, title);
     }
     for (int g = 0; apoints && g < 3; g++) {
@@ -640,11 +648,11 @@ int fig_wd_sweep(Fig *f, StrBuf *body, Err *e) {
         key_add(&kr, r ? "linespoints lw 2 pt 6 dt 2 lc rgb \"black\"" : "linespoints lw 2 pt 7 lc rgb \"black\"", s->rows[r].label);
     key_add(&kr, "filledcurves fs transparent solid 0.15 noborder lc rgb \"#777777\"", "band: min-max over modules");
     if (strstr(right.p ? right.p : "", "dt 3")) key_add(&kr, "lines lw 1.5 dt 3 lc rgb \"black\"", "WD=0 (eta 0)");
-    char sub[128], nt[32];
+    char sub[160], nt[32];
     fig_n_text(nt, sizeof nt, nmin, nmax);
     if (nmax > 1 && s->x_metric[0])
-        kv_strfmt(sub, sizeof sub, "points: mean +- std over seeds of both coordinates (%s per point)", nt);
-    else if (nmax > 1) kv_strfmt(sub, sizeof sub, "points: mean +- std over seeds (%s per point)", nt);
+        kv_strfmt(sub, sizeof sub, "points: mean +- %s, both coordinates (%s per point)", wd_bar_name(s), nt);
+    else if (nmax > 1) kv_strfmt(sub, sizeof sub, "points: mean +- %s (%s per point)", wd_bar_name(s), nt);
     else kv_strfmt(sub, sizeof sub, "one run per point (%s): no error bars", nt);
     const Key *keys[2] = {&kl, &kr};
     int span[2] = {1, 1};

@@ -44,11 +44,16 @@ int stats_paired_ci(const double *a, const double *b, int n, double level, doubl
     if (n < 2 || !(level > 0 && level < 1)) return -1;
     double m, s;
     free(differences(a, b, n, &m, &s));
-    double half = gsl_cdf_tdist_Pinv(0.5 + level / 2, (double)(n - 1)) * s / sqrt((double)n);
+    double half = stats_mean_ci_half(s, n, level);
     *mean = m;
     *lo = m - half;
     *hi = m + half;
     return 0;
+}
+
+double stats_mean_ci_half(double sd, int n, double level) {
+    if (n < 2) return 0;
+    return gsl_cdf_tdist_Pinv(0.5 + level / 2, (double)(n - 1)) * sd / sqrt((double)n);
 }
 
 void stats_holm(const double *p, int m, double *adj) {

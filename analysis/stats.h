@@ -19,6 +19,9 @@ int stats_paired_t(const double *a, const double *b, int n, double *t, double *p
 /* Mean of d_i = a_i - b_i and its two-sided confidence interval at `level` (e.g. 0.95):
  * mean(d) -/+ t_{(1+level)/2, n-1} * sd(d) / sqrt(n). -1 when n < 2. A zero sd gives lo = hi = mean. */
 int stats_paired_ci(const double *a, const double *b, int n, double level, double *mean, double *lo, double *hi);
+/* Half-width of the two-sided `level` t interval of a mean of n values with sample std sd:
+ * t_{(1+level)/2, n-1} * sd / sqrt(n). 0 when n < 2. */
+double stats_mean_ci_half(double sd, int n, double level);
 
 /* Holm's step-down adjustment of m p-values: with p sorted ascending p_(1) <= ... <= p_(m),
  * adj_(i) = max_{j <= i} min(1, (m - j + 1) p_(j)); written back in the input order. NaN entries

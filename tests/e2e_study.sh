@@ -7,6 +7,7 @@
 #   data order        data.follow_train_seed: the order is data.seed + train.seed (seed 3 following = seed 3 with
 #                     data.seed 45 fixed, bit for bit; differs from seed 3 with the fixed order; seed 0 unchanged);
 #                     a stopped and resumed run equals the uninterrupted one
+#   interval          a wd_sweep spec's `interval:` is std or ci95 (anything else, or on another kind, refused)
 #   prep --brown      Brown word/TAG files become plain text (byte-level vocabulary: the shard's tokens are the
 #                     text's bytes, compared with the hand-written expectation); a file without tags is refused
 set -u
@@ -84,6 +85,17 @@ if [ $rc -eq 130 ] && cmp -s <(losses "$T/ru") <(losses "$T/rr") \
    && cmp -s "$T/ru/checkpoint/step_00000060/model.safetensors" "$T/rr/checkpoint/step_00000060/model.safetensors"; then
     ok follow_seed_resume_identical
 else fail follow_seed_resume_identical "rc=$rc ($(grep -o 'after update [0-9]*' "$T/rr.log" | head -1)): losses or weights differ"; fi
+
+# ---- spec key interval ----
+mkdir -p "$T/specs"
+printf 'figure: f\nkind: wd_sweep\nresults: %s\nx: decay.weight_decay\ninterval: ci90\nseries:\n  - {label: a, where: {}}\n' "$T" >"$T/specs/bad.yaml"
+"$BIN" report plot "$T/specs/bad.yaml" --out-dir "$T/specs" >"$T/specs/bad.log" 2>&1; rc=$?
+[ $rc -ne 0 ] && grep -q "bad.yaml:5:.*interval must be std or ci95" "$T/specs/bad.log" && ok spec_interval_checked \
+    || fail spec_interval_checked "rc=$rc $(tail -1 "$T/specs/bad.log")"
+printf 'table: t\nresults: %s\ninterval: ci95\nrows:\n  - {label: a, where: {}}\ncolumns:\n  - {label: b, where: {}}\n' "$T" >"$T/specs/badkind.yaml"
+"$BIN" report table "$T/specs/badkind.yaml" --out-dir "$T/specs" >"$T/specs/badkind.log" 2>&1; rc=$?
+[ $rc -ne 0 ] && grep -q "interval applies to wd_sweep" "$T/specs/badkind.log" && ok spec_interval_wd_sweep_only \
+    || fail spec_interval_wd_sweep_only "rc=$rc $(tail -1 "$T/specs/badkind.log")"
 
 # ---- prep --brown ----
 mkdir -p "$T/brown"

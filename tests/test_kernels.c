@@ -235,11 +235,19 @@ static void test_linear(void) {
     CHECK(r > 4, "linear_forward_bound_fails_a_dropped_term", "worst error %g of the bound", r);
     free(ones);
     (void)sc;
-    dw[0] = 2.0f;
+    /* the loss sum(dy * x w^T) is bilinear: its exact derivatives are dx = dy w and dw = dy^T x, so the
+     * backward is checked against them under the any-order bound (dw accumulates onto what is there: 2 at
+     * [0]), and against central differences of the double loss for the sign and layout */
+    float *dw0 = calloc(out * in, 4);
+    dw[0] = dw0[0] = 2.0f;
     linear_backward(dx, dw, dy, x, w, N, in, out, 0.0f);
+    double rdx = dot_ratio(dx, NULL, N, in, out, dy, out, 1, w, in, 1, NULL);
+    double rdw = dot_ratio(dw, NULL, out, in, N, dy, 1, out, x, in, 1, dw0);
+    CHECK(rdx <= 1 && rdw <= 1, "linear_backward_vs_exact", "worst dx %g dw %g of the bound", rdx, rdw);
     dw[0] -= 2.0f;
-    CHECK(fd_check(c.x, dx, N * in, N * in, lin_loss, &c, 1e-3) < 1e-4, "linear_backward_dx_fd", "bad dx");
-    CHECK(fd_check(c.w, dw, out * in, out * in, lin_loss, &c, 1e-3) < 1e-4, "linear_backward_dw_fd", "bad dw");
+    CHECK(fd_check(c.x, dx, N * in, N * in, lin_loss, &c, 1.0) < 1e-4, "linear_backward_dx_fd", "bad dx");
+    CHECK(fd_check(c.w, dw, out * in, out * in, lin_loss, &c, 1.0) < 1e-4, "linear_backward_dw_fd", "bad dw");
+    free(dw0);
     free(x), free(w), free(dy), free(y), free(dx), free(dw), free(ref), free(c.x), free(c.w), free(c.dy);
 }
 

@@ -87,6 +87,9 @@ static void test_formulas(void) {
     CHECK_CLOSE(sd, 0.2, 1e-12, 0, "sample std of 10, 10.2, 10.4 (n - 1)");
     stats_mean_sd(a, 1, &m, &sd);
     CHECK(isnan(sd), "std of one value is undefined", "got %g", sd);
+    /* the mean's 95% interval half-width: t_{0.975, 3} = 3.182446305284263 (tables), sd 2, n 4 -> 3.1824463 */
+    CHECK_CLOSE(stats_mean_ci_half(2.0, 4, 0.95), 3.182446305284263, 1e-9, 0, "mean 95% half-width, n 4, sd 2");
+    CHECK(stats_mean_ci_half(2.0, 1, 0.95) == 0, "mean interval of one value: no bar", "got %g", stats_mean_ci_half(2.0, 1, 0.95));
     /* d = -0.3, -0.2, -0.4: mean -0.3, sd 0.1, t = -0.3 / (0.1 / sqrt 3) = -3 sqrt 3;
      * df = 2: P(|T| > t) = 1 - t / sqrt(t^2 + 2) = 1 - sqrt(27 / 29) */
     CHECK(stats_paired_t(a, b, 3, &t, &p) == 0, "paired t defined for 3 pairs", "rc != 0");
