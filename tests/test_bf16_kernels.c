@@ -6,9 +6,15 @@
  *  - bf16_pure's Adam / AdamW update equals, bit for bit, the element-wise definition (each torch op
  *    rounded to bf16, as before vectorising), on tensors whose sizes leave tails of every length; and it
  *    is within an error bound of the update computed in double, derived from its roundings (no sums, so
- *    no summation order enters). */
+ *    no summation order enters);
+ *  - the fused kernels that write or read bf16 (RMSNorm, SwiGLU both ways, cross-entropy both ways, attention
+ *    both ways) equal the fp32 kernel composed with the conversion it replaced, bit for bit (the fp32 kernels
+ *    are tested against double in test_kernels.c; rounding adds at most 2^-8 relative);
+ *  - mm_bf16_acc equals mm_bf16 into the widened output followed by rounding, bit for bit, on both back ends,
+ *    and is within gamma_K sum|a b| (any summation order) plus one bf16 rounding of the double result. */
 #include "check.h"
 #include "bf16_vec.h"
+#include "kernels.h"
 #include "model.h"
 #include "optim.h"
 
@@ -157,8 +163,125 @@ static void test_adam(void) {
         }
 }
 
+static void fill(float *x, size_t n, double sd, Rng *r) {
+    for (size_t i = 0; i < n; i++) x[i] = (float)(sd * rng_normal(r));
+}
+
+static int same_h(const bf16_t *h, const float *f, size_t n) { /* h == bf16_round(f) everywhere */
+    for (size_t i = 0; i < n; i++)
+        if (h[i] != bf16_round(f[i])) return 0;
+    return 1;
+}
+
+static void test_fused(void) {
+    Rng r;
+    rng_seed(&r, 12);
+    const int N = 37, C = 40, I = 53, V = 71, B = 2, T = 19, H = 2, D = 20; /* tails after whole vectors everywhere */
+    float *x = malloc(sizeof(float) * N * 2 * I * 4), *f = malloc(sizeof(float) * N * 2 * I * 4), *w = malloc(sizeof(float) * C);
+    bf16_t *h = malloc(sizeof(bf16_t) * N * 2 * I * 4);
+    float rstd[64], rstd2[64];
+    fill(x, (size_t)N * C, 1.0, &r);
+    for (int j = 0; j < C; j++) w[j] = (float)(1 + 0.1 * rng_normal(&r));
+    rmsnorm_forward(f, rstd, x, w, N, C, 1e-6f);
+    rmsnorm_forward_bf16(h, rstd2, x, w, N, C, 1e-6f);
+    CHECK(same_h(h, f, (size_t)N * C) && !memcmp(rstd, rstd2, sizeof(float) * N), "rmsnorm_forward_bf16 == round(rmsnorm_forward)",
+          "differs");
+    /* SwiGLU forward and backward (the backward from bf16 gate/up values) */
+    float *gu = malloc(sizeof(float) * N * 2 * I), *dh = malloc(sizeof(float) * N * I), *dgu = malloc(sizeof(float) * N * 2 * I);
+    bf16_t *guh = malloc(sizeof(bf16_t) * N * 2 * I);
+    fill(gu, (size_t)N * 2 * I, 2.0, &r);
+    fill(dh, (size_t)N * I, 1.0, &r);
+    swiglu_forward(f, gu, N, I);
+    swiglu_forward_bf16(h, gu, N, I);
+    CHECK(same_h(h, f, (size_t)N * I), "swiglu_forward_bf16 == round(swiglu_forward)", "differs");
+    bf16_round_vec(guh, gu, (size_t)N * 2 * I);
+    bf16_widen_vec(gu, guh, (size_t)N * 2 * I);
+    swiglu_backward(dgu, dh, gu, N, I);
+    swiglu_backward_bf16(h, dh, guh, N, I);
+    CHECK(same_h(h, dgu, (size_t)N * 2 * I), "swiglu_backward_bf16(bf16 gu) == round(swiglu_backward(widened gu))", "differs");
+    /* cross-entropy: forward rounding the logits in place, backward writing bf16 */
+    float *lg = malloc(sizeof(float) * N * V), *lg2 = malloc(sizeof(float) * N * V), lse[64], lse2[64], ls[64], ls2[64];
+    int tg[64], nv, nv2;
+    fill(lg, (size_t)N * V, 3.0, &r);
+    for (int n = 0; n < N; n++) tg[n] = n % 5 == 0 ? -1 : (int)rng_below(&r, V);
+    memcpy(lg2, lg, sizeof(float) * N * V);
+    bf16_quantize_vec(lg, (size_t)N * V);
+    float l1 = crossentropy_forward(lse, ls, lg, tg, N, V, &nv);
+    float l2 = crossentropy_forward_bf16(lse2, ls2, lg2, tg, N, V, &nv2);
+    CHECK(l1 == l2 && nv == nv2 && !memcmp(lg, lg2, sizeof(float) * N * V) && !memcmp(lse, lse2, sizeof(float) * N),
+          "crossentropy_forward_bf16 == crossentropy_forward(quantized logits), logits rounded in place", "loss %g vs %g", l1, l2);
+    bf16_t *dl = malloc(sizeof(bf16_t) * N * V);
+    crossentropy_backward_bf16(dl, lg, lse, tg, N, V, 0.37f);
+    crossentropy_backward(lg2, lg, lse, tg, N, V, 0.37f);
+    CHECK(same_h(dl, lg2, (size_t)N * V), "crossentropy_backward_bf16 == round(crossentropy_backward)", "differs");
+    /* attention: bf16 q/k/v values as the model has them; probabilities and output rounded by the kernel, the
+     * backward from the bf16 probabilities */
+    int ld = 3 * H * D, Cq = H * D;
+    float *qkv = malloc(sizeof(float) * B * T * ld), *y = malloc(sizeof(float) * B * T * Cq), *y2 = malloc(sizeof(float) * B * T * Cq);
+    float *att = malloc(sizeof(float) * B * H * T * T), *att2 = malloc(sizeof(float) * B * H * T * T);
+    float *datt = malloc(sizeof(float) * B * H * T * T), *dy = malloc(sizeof(float) * B * T * Cq);
+    float *dq = malloc(sizeof(float) * B * T * ld), *dq2 = malloc(sizeof(float) * B * T * ld);
+    bf16_t *atth = malloc(sizeof(bf16_t) * B * H * T * T), *yh = malloc(sizeof(bf16_t) * B * T * Cq);
+    fill(qkv, (size_t)B * T * ld, 1.0, &r);
+    bf16_quantize_vec(qkv, (size_t)B * T * ld);
+    fill(dy, (size_t)B * T * Cq, 1.0, &r);
+    attention_forward(y, Cq, att, qkv, qkv + Cq, qkv + 2 * Cq, ld, B, T, H, D);
+    attention_forward_bf16(y2, Cq, yh, att2, atth, qkv, qkv + Cq, qkv + 2 * Cq, ld, B, T, H, D);
+    CHECK(!memcmp(y, y2, sizeof(float) * B * T * Cq) && same_h(yh, y, (size_t)B * T * Cq) && same_h(atth, att, (size_t)B * H * T * T),
+          "attention_forward_bf16: same output, and output and probabilities rounded", "differs");
+    bf16_quantize_vec(att, (size_t)B * H * T * T); /* what the backward reads: the saved bf16 probabilities */
+    attention_backward(dq, dq + Cq, dq + 2 * Cq, ld, datt, dy, Cq, att, qkv, qkv + Cq, qkv + 2 * Cq, ld, B, T, H, D);
+    memset(att2, 0x55, sizeof(float) * B * H * T * T); /* a working buffer: the kernel must widen into it */
+    attention_backward_bf16(dq2, dq2 + Cq, dq2 + 2 * Cq, ld, datt, dy, Cq, att2, atth, qkv, qkv + Cq, qkv + 2 * Cq, ld, B, T,
+                            H, D);
+    CHECK(!memcmp(dq, dq2, sizeof(float) * B * T * ld), "attention_backward_bf16(bf16 probabilities) == attention_backward(widened)",
+          "differs");
+    free(x), free(f), free(w), free(h), free(gu), free(dh), free(dgu), free(guh), free(lg), free(lg2), free(dl);
+    free(qkv), free(y), free(y2), free(att), free(att2), free(datt), free(dy), free(dq), free(dq2), free(atth), free(yh);
+}
+
+/* mm_bf16_acc on the current back end: bit for bit the composition, and within the bound of the double sum. */
+static void test_acc(const char *label) {
+    Rng r;
+    rng_seed(&r, 31);
+    const int M = 45, N = 38, K = 301;
+    bf16_t *A = malloc(sizeof(bf16_t) * K * M), *Bm = malloc(sizeof(bf16_t) * K * N), *C = malloc(sizeof(bf16_t) * M * N);
+    float *Cf = malloc(sizeof(float) * M * N);
+    for (int i = 0; i < K * M; i++) A[i] = bf16_round((float)rng_normal(&r));
+    for (int i = 0; i < K * N; i++) Bm[i] = bf16_round((float)rng_normal(&r));
+    for (int i = 0; i < M * N; i++) C[i] = bf16_round((float)(3 * rng_normal(&r)));
+    bf16_widen_vec(Cf, C, (size_t)M * N);
+    bf16_t *C0 = malloc(sizeof(bf16_t) * M * N);
+    memcpy(C0, C, sizeof(bf16_t) * M * N);
+    mm_bf16(1, 0, M, N, K, A, M, Bm, N, 1.0f, Cf, N); /* A stored (K, M), transposed: as the weight gradient */
+    mm_bf16_acc(1, 0, M, N, K, A, M, Bm, N, C, N);
+    char name[160];
+    snprintf(name, sizeof name, "%s: mm_bf16_acc == round(mm_bf16 into the widened output)", label);
+    CHECK(same_h(C, Cf, (size_t)M * N), name, "differs");
+    double gk = K * 0x1p-24 / (1 - K * 0x1p-24), worst = 0;
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            double s = bf16_widen(C0[i * N + j]), sa = fabs(s);
+            for (int k = 0; k < K; k++) {
+                double p = (double)bf16_widen(A[k * M + i]) * bf16_widen(Bm[k * N + j]);
+                s += p, sa += fabs(p);
+            }
+            double bound = (gk * sa + 0x1p-24 * sa) * (1 + 0x1p-8) + 0x1p-8 * fabs(s);
+            double e = fabs(bf16_widen(C[i * N + j]) - s) / bound;
+            if (e > worst) worst = e;
+        }
+    snprintf(name, sizeof name, "%s: mm_bf16_acc within gamma_K sum|ab| + one bf16 rounding of the double sum", label);
+    CHECK(worst <= 1, name, "worst error / bound %.3g", worst);
+    free(A), free(Bm), free(C), free(Cf), free(C0);
+}
+
 int main(void) {
     test_rounding();
     test_adam();
+    test_fused();
+    test_acc(mm_bf16_backend());
+    mm_bf16_release();
+    setenv("ALPHADECAY_BF16_BACKEND", "fallback", 1);
+    test_acc("fallback");
     return check_summary();
 }

@@ -5,6 +5,7 @@
  * written by exactly one thread, in an order that does not depend on the thread count. Within a row,
  * `omp simd reduction` sums are fixed by the compiled code (same binary -> same bits). */
 #include "kernels.h"
+#include "bf16_vec.h"
 #include "kernels_exp.h"
 
 #include <math.h>
@@ -56,6 +57,22 @@ void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, in
         rstd[n] = r;
 #pragma omp simd
         for (int j = 0; j < C; j++) o[j] = w[j] * (xr[j] * r);
+    }
+}
+
+/* rmsnorm_forward with the output rounded to bf16 as it is written. */
+void rmsnorm_forward_bf16(bf16_t *out, float *rstd, const float *x, const float *w, int N, int C, float eps) {
+#pragma omp parallel for schedule(static) if (PAR((long)N * C))
+    for (int n = 0; n < N; n++) {
+        const float *xr = x + (size_t)n * C;
+        bf16_t *o = out + (size_t)n * C;
+        float ss = 0.0f;
+#pragma omp simd reduction(+ : ss)
+        for (int j = 0; j < C; j++) ss += xr[j] * xr[j];
+        float r = 1.0f / sqrtf(ss / (float)C + eps);
+        rstd[n] = r;
+#pragma omp simd
+        for (int j = 0; j < C; j++) o[j] = bf16_top(bf16q(w[j] * (xr[j] * r)));
     }
 }
 
@@ -171,6 +188,17 @@ void swiglu_forward(float *h, const float *gu, int N, int I) {
     }
 }
 
+/* swiglu_forward with the output rounded to bf16 as it is written. */
+void swiglu_forward_bf16(bf16_t *h, const float *gu, int N, int I) {
+#pragma omp parallel for schedule(static) if (PAR((long)N * I))
+    for (int n = 0; n < N; n++) {
+        const float *g = gu + (size_t)n * 2 * I, *u = g + I;
+        bf16_t *o = h + (size_t)n * I;
+#pragma omp simd
+        for (int j = 0; j < I; j++) o[j] = bf16_top(bf16q(g[j] / (1.0f + exp_fast(-g[j])) * u[j]));
+    }
+}
+
 /* silu(g) = g s, s = sigmoid(g); silu'(g) = s (1 + g (1 - s)). */
 void swiglu_backward(float *dgu, const float *dh, const float *gu, int N, int I) {
 #pragma omp parallel for schedule(static) if (PAR((long)N * I))
@@ -182,6 +210,24 @@ void swiglu_backward(float *dgu, const float *dh, const float *gu, int N, int I)
             float s = 1.0f / (1.0f + exp_fast(-g[j]));
             du[j] = d[j] * g[j] * s;
             dg[j] = d[j] * u[j] * s * (1.0f + g[j] * (1.0f - s));
+        }
+    }
+}
+
+/* swiglu_backward reading the saved bf16 gate/up values (widened in registers) and writing the gradient rounded
+ * to bf16: the same operations as widening, swiglu_backward and rounding its output. */
+void swiglu_backward_bf16(bf16_t *dgu, const float *dh, const bf16_t *gu, int N, int I) {
+#pragma omp parallel for schedule(static) if (PAR((long)N * I))
+    for (int n = 0; n < N; n++) {
+        const bf16_t *g = gu + (size_t)n * 2 * I, *u = g + I;
+        const float *d = dh + (size_t)n * I;
+        bf16_t *dg = dgu + (size_t)n * 2 * I, *du = dg + I;
+#pragma omp simd
+        for (int j = 0; j < I; j++) {
+            float gj = bf16_widen(g[j]), uj = bf16_widen(u[j]);
+            float s = 1.0f / (1.0f + exp_fast(-gj));
+            du[j] = bf16_top(bf16q(d[j] * gj * s));
+            dg[j] = bf16_top(bf16q(d[j] * uj * s * (1.0f + gj * (1.0f - s))));
         }
     }
 }
@@ -198,11 +244,12 @@ static float row_lse(const float *l, int V) {
     return mx + logf(s);
 }
 
-float crossentropy_forward(float *lse, float *losses, const float *logits, const int *targets, int N, int V,
-                           int *n_valid) {
+static float ce_forward(float *lse, float *losses, float *logits, const int *targets, int N, int V, int *n_valid,
+                        int quantize) {
 #pragma omp parallel for schedule(static) if (PAR((long)N * V))
     for (int n = 0; n < N; n++) {
-        const float *l = logits + (size_t)n * V;
+        float *l = logits + (size_t)n * V;
+        if (quantize) bf16_quantize_row(l, (size_t)V); /* the row is then in cache for the sums */
         lse[n] = row_lse(l, V);
         int t = targets[n];
         losses[n] = t >= 0 ? lse[n] - l[t] : 0.0f;
@@ -216,6 +263,16 @@ float crossentropy_forward(float *lse, float *losses, const float *logits, const
         }
     if (n_valid) *n_valid = cnt;
     return cnt ? (float)(sum / cnt) : 0.0f;
+}
+
+float crossentropy_forward(float *lse, float *losses, const float *logits, const int *targets, int N, int V,
+                           int *n_valid) {
+    return ce_forward(lse, losses, (float *)logits, targets, N, V, n_valid, 0);
+}
+
+float crossentropy_forward_bf16(float *lse, float *losses, float *logits, const int *targets, int N, int V,
+                                int *n_valid) {
+    return ce_forward(lse, losses, logits, targets, N, V, n_valid, 1);
 }
 
 void crossentropy_backward(float *dlogits, const float *logits, const float *lse, const int *targets, int N,
@@ -233,5 +290,26 @@ void crossentropy_backward(float *dlogits, const float *logits, const float *lse
 #pragma omp simd
         for (int j = 0; j < V; j++) d[j] = dscale * exp_fast(l[j] - m);
         d[t] -= dscale;
+    }
+}
+
+void crossentropy_backward_bf16(bf16_t *dlogits, const float *logits, const float *lse, const int *targets, int N, int V,
+                                float dscale) {
+#pragma omp parallel for schedule(static) if (PAR((long)N * V))
+    for (int n = 0; n < N; n++) {
+        const float *l = logits + (size_t)n * V;
+        bf16_t *d = dlogits + (size_t)n * V;
+        int t = targets[n];
+        if (t < 0) {
+            memset(d, 0, (size_t)V * sizeof(bf16_t));
+            continue;
+        }
+        float m = lse[n];
+#pragma omp simd
+        for (int j = 0; j < V; j++) {
+            float g = dscale * exp_fast(l[j] - m);
+            g = j == t ? g - dscale : g; /* crossentropy_backward's d[t] -= dscale, in the same float operations */
+            d[j] = bf16_top(bf16q(g));
+        }
     }
 }

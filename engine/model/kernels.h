@@ -19,6 +19,9 @@
 #define KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+typedef uint16_t bf16_t; /* as matmul_bf16.h */
 
 /* exp for softmax / sigmoid: vectorisable, relative error < 2e-7 for x in [-87, 88]; inputs are
  * clamped to that range (exp(-inf) -> ~1e-38, not 0, which no caller distinguishes from 0). */
@@ -31,6 +34,8 @@ void embedding_backward(float *dwte, const float *dout, const int *tokens, int N
 
 /* ---- RMSNorm: out = w * x * rstd, rstd = 1/sqrt(mean(x^2) + eps) (rstd saved, N floats) ---- */
 void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int N, int C, float eps);
+/* The same with the output rounded to bf16 (bf16 modes: the product input, written once). */
+void rmsnorm_forward_bf16(bf16_t *out, float *rstd, const float *x, const float *w, int N, int C, float eps);
 /* dx += d/dx, dw += d/dw. scratch: rmsnorm_scratch_floats(N, C) floats for the deterministic dw. */
 void rmsnorm_backward(float *dx, float *dw, float *scratch, const float *dout, const float *x,
                       const float *w, const float *rstd, int N, int C);
@@ -70,10 +75,24 @@ void attention_backward(float *dq, float *dk, float *dv, int lddqkv, float *datt
                         const float *att, const float *q, const float *k, const float *v, int ldqkv,
                         int B, int T, int H, int D);
 
+/* The bf16 modes' forms: the forward also writes the probabilities to att_h and the output to y_h (leading
+ * dimension ldy) rounded to bf16 (the fp32 ones as above); the backward reads the probabilities from att_h,
+ * widening them into att (a working buffer of the same shape) pair by pair. */
+void attention_forward_bf16(float *y, int ldy, bf16_t *y_h, float *att, bf16_t *att_h, const float *q, const float *k,
+                            const float *v, int ldqkv, int B, int T, int H, int D);
+void attention_backward_bf16(float *dq, float *dk, float *dv, int lddqkv, float *datt, const float *dy, int lddy,
+                             float *att, const bf16_t *att_h, const float *q, const float *k, const float *v, int ldqkv,
+                             int B, int T, int H, int D);
+
 /* ---- SwiGLU: gu (N, 2I) holds gate in columns [0, I) and up in [I, 2I);
  * h (N, I) = silu(gate) * up. Backward overwrites dgu (N, 2I). ---- */
 void swiglu_forward(float *h, const float *gu, int N, int I);
 void swiglu_backward(float *dgu, const float *dh, const float *gu, int N, int I);
+/* bf16 modes: the forward's output rounded to bf16 as written; the backward reads the saved bf16 gate/up values
+ * and writes dgu rounded to bf16 (the gate/up product's output gradient), the same numbers as widening, the
+ * fp32 kernel and rounding. */
+void swiglu_forward_bf16(bf16_t *h, const float *gu, int N, int I);
+void swiglu_backward_bf16(bf16_t *dgu, const float *dh, const bf16_t *gu, int N, int I);
 
 /* ---- cross-entropy with ignore mask (target -1). Saves lse (N); losses (N) per-row loss (0 if
  * ignored). Returns the mean over valid rows (0 if none), *n_valid = their count. ---- */
@@ -83,5 +102,12 @@ float crossentropy_forward(float *lse, float *losses, const float *logits, const
  * logits (in-place). For the mean loss times s, dscale = s / n_valid. */
 void crossentropy_backward(float *dlogits, const float *logits, const float *lse, const int *targets, int N,
                            int V, float dscale);
+/* The bf16 forms (train.dtype bf16 / bf16_pure), the same values as rounding the fp32 kernels' outputs, in one
+ * pass: _forward_bf16 first rounds each logits row to bf16 in place (bf16_pure's logits); _backward_bf16 writes
+ * dlogits rounded to bf16 (the product input of lm_head's backward). */
+float crossentropy_forward_bf16(float *lse, float *losses, float *logits, const int *targets, int N, int V,
+                                int *n_valid);
+void crossentropy_backward_bf16(bf16_t *dlogits, const float *logits, const float *lse, const int *targets, int N, int V,
+                                float dscale);
 
 #endif

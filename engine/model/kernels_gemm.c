@@ -18,6 +18,7 @@
  * dimension = its width), so no head is ever copied out; one thread does all products of a pair, so
  * its T x T block stays in cache between the GEMMs and the softmax. */
 #include "kernels.h"
+#include "bf16_vec.h"
 #include "kernels_exp.h"
 #include "prof.h"
 
@@ -121,8 +122,10 @@ static inline size_t bh_off(int b, int h, int H, int T) { return ((size_t)b * H 
 
 static inline int blk_end(int r0, int T) { return r0 + ATT_BLOCK < T ? r0 + ATT_BLOCK : T; }
 
-void attention_forward(float *y, int ldy, float *att, const float *q, const float *k, const float *v,
-                       int ldqkv, int B, int T, int H, int D) {
+/* att_h, y_h (bf16 modes, else NULL): the probabilities and the output also written rounded to bf16, row block
+ * by row block while they are in cache (the saved probabilities; the o_proj product's input). */
+static void att_forward(float *y, int ldy, float *att, const float *q, const float *k, const float *v, int ldqkv, int B,
+                        int T, int H, int D, bf16_t *att_h, bf16_t *y_h) {
     float scale = 1.0f / sqrtf((float)D);
     int saved = blas_single_begin();
     Phase po = prof_push(PH_ATT_GLUE);
@@ -162,6 +165,9 @@ void attention_forward(float *y, int ldy, float *att, const float *q, const floa
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, D, r1, 1.0f, S + (size_t)r0 * T, T,
                         vb, ldqkv, 0.0f, yb + (size_t)r0 * ldy, ldy);
             t_mm += prof_now() - t1;
+            if (att_h) bf16_round_row(att_h + bh_off(b, h, H, T) + (size_t)r0 * T, S + (size_t)r0 * T, (size_t)(r1 - r0) * T);
+            for (int t = r0; y_h && t < r1; t++)
+                bf16_round_row(y_h + ((size_t)b * T + t) * ldy + col, yb + (size_t)t * ldy, (size_t)D);
         }
         t_all += prof_now() - t0;
     }
@@ -172,9 +178,11 @@ void attention_forward(float *y, int ldy, float *att, const float *q, const floa
 
 /* With P the probabilities and dP = dY V^T:  dS = P * (dP - rowsum(P * dP)),
  * dQ = scale dS K,  dK = scale dS^T Q,  dV = P^T dY. */
-void attention_backward(float *dq, float *dk, float *dv, int lddqkv, float *datt, const float *dy, int lddy,
-                        const float *att, const float *q, const float *k, const float *v, int ldqkv,
-                        int B, int T, int H, int D) {
+/* att_h (bf16 modes, else NULL): the saved bf16 probabilities, widened pair by pair into att (then a working
+ * buffer) just before the pair's products read them. */
+static void att_backward(float *dq, float *dk, float *dv, int lddqkv, float *datt, const float *dy, int lddy,
+                         const float *att, const float *q, const float *k, const float *v, int ldqkv, int B, int T, int H,
+                         int D, const bf16_t *att_h) {
     float scale = 1.0f / sqrtf((float)D);
     int saved = blas_single_begin();
     Phase po = prof_push(PH_ATT_GLUE);
@@ -185,6 +193,7 @@ void attention_backward(float *dq, float *dk, float *dv, int lddqkv, float *datt
         int b = bh / H, h = bh % H;
         size_t col = (size_t)h * D, off = (size_t)b * T * ldqkv + col, doff = (size_t)b * T * lddqkv + col;
         const float *P = att + bh_off(b, h, H, T), *dyb = dy + (size_t)b * T * lddy + col;
+        if (att_h) bf16_widen_row((float *)P, att_h + bh_off(b, h, H, T), (size_t)T * T);
         const float *qb = q + off, *kb = k + off, *vb = v + off;
         float *dS = datt + bh_off(b, h, H, T), *dqb = dq + doff, *dkb = dk + doff, *dvb = dv + doff;
         /* dV[c0, c1) = P[c0.., c0..c1)^T dY[c0..]: queries before c0 have exact zeros there */
@@ -229,6 +238,28 @@ void attention_backward(float *dq, float *dk, float *dv, int lddqkv, float *datt
     prof_pop(po);
     att_split(t_in, t_mm, t_all);
     blas_single_end(saved);
+}
+
+void attention_forward(float *y, int ldy, float *att, const float *q, const float *k, const float *v, int ldqkv, int B,
+                       int T, int H, int D) {
+    att_forward(y, ldy, att, q, k, v, ldqkv, B, T, H, D, NULL, NULL);
+}
+
+void attention_backward(float *dq, float *dk, float *dv, int lddqkv, float *datt, const float *dy, int lddy,
+                        const float *att, const float *q, const float *k, const float *v, int ldqkv, int B, int T, int H,
+                        int D) {
+    att_backward(dq, dk, dv, lddqkv, datt, dy, lddy, att, q, k, v, ldqkv, B, T, H, D, NULL);
+}
+
+void attention_forward_bf16(float *y, int ldy, bf16_t *y_h, float *att, bf16_t *att_h, const float *q, const float *k,
+                            const float *v, int ldqkv, int B, int T, int H, int D) {
+    att_forward(y, ldy, att, q, k, v, ldqkv, B, T, H, D, att_h, y_h);
+}
+
+void attention_backward_bf16(float *dq, float *dk, float *dv, int lddqkv, float *datt, const float *dy, int lddy,
+                             float *att, const bf16_t *att_h, const float *q, const float *k, const float *v, int ldqkv,
+                             int B, int T, int H, int D) {
+    att_backward(dq, dk, dv, lddqkv, datt, dy, lddy, att, q, k, v, ldqkv, B, T, H, D, att_h);
 }
 
 /* ---------------------------------------------------------------- exported product */

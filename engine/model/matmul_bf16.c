@@ -53,6 +53,7 @@ double bf16_sumsq(const bf16_t *x, size_t n) { return sumsq_blocked(NULL, x, n, 
 
 typedef struct {
     int dt, ta, tb, M, N, K, lda, ldb, ldc, beta; /* the key; dt is dnnl_bf16 or dnnl_f32 */
+    int dst_bf16;                                 /* the output is bf16 (rounded from the fp32 sum), not fp32 */
     dnnl_primitive_t prim;
     dnnl_memory_t src, wei, dst;
 } MmEntry;
@@ -67,8 +68,8 @@ static struct {
     int have_engine;
     MmEntry cache[MM_CACHE_MAX];
     int n_cache;
-    float *wa, *wb; /* fallback scratch (widened inputs) */
-    size_t wa_n, wb_n;
+    float *wa, *wb, *wc; /* fallback scratch (widened inputs; mm_bf16_acc's widened output) */
+    size_t wa_n, wb_n, wc_n;
 } g;
 
 static int engine_up(void) {
@@ -103,7 +104,7 @@ static int entry_create(MmEntry *k) {
     dnnl_data_type_t dt = (dnnl_data_type_t)k->dt;
     dnnl_memory_desc_t ds, dw, dd;
     if (desc(&ds, k->M, k->K, k->ta, k->lda, dt) || desc(&dw, k->K, k->N, k->tb, k->ldb, dt) ||
-        desc(&dd, k->M, k->N, 0, k->ldc, dnnl_f32))
+        desc(&dd, k->M, k->N, 0, k->ldc, k->dst_bf16 ? dnnl_bf16 : dnnl_f32))
         return -1;
     dnnl_matmul_desc_t md;
     if (dnnl_matmul_desc_init(&md, &ds, &dw, NULL, &dd) != dnnl_success) return -1;
@@ -137,7 +138,8 @@ static MmEntry *entry_get(const MmEntry *key) {
     for (int i = 0; i < g.n_cache; i++) {
         MmEntry *e = &g.cache[i];
         if (e->dt == key->dt && e->ta == key->ta && e->tb == key->tb && e->M == key->M && e->N == key->N &&
-            e->K == key->K && e->lda == key->lda && e->ldb == key->ldb && e->ldc == key->ldc && e->beta == key->beta)
+            e->K == key->K && e->lda == key->lda && e->ldb == key->ldb && e->ldc == key->ldc && e->beta == key->beta &&
+            e->dst_bf16 == key->dst_bf16)
             return e;
     }
     if (engine_up()) return NULL;
@@ -155,9 +157,9 @@ static MmEntry *entry_get(const MmEntry *key) {
 }
 
 static int run_onednn(int dt, int ta, int tb, int M, int N, int K, const void *A, int lda, const void *B, int ldb,
-                      float beta, float *C, int ldc) {
+                      float beta, void *C, int ldc, int dst_bf16) {
     MmEntry key = {.dt = dt, .ta = !!ta, .tb = !!tb, .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb, .ldc = ldc,
-                   .beta = beta != 0.0f};
+                   .beta = beta != 0.0f, .dst_bf16 = dst_bf16};
     MmEntry *e = entry_get(&key);
     if (!e) return -1;
     if (dnnl_memory_set_data_handle(e->src, (void *)A) != dnnl_success ||
@@ -256,13 +258,40 @@ void mm_bf16(int trans_a, int trans_b, int M, int N, int K, const bf16_t *A, int
         return;
     }
     decide();
-    if (g.state == 1 && run_onednn(dnnl_bf16, trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc) == 0) return;
+    if (g.state == 1 && run_onednn(dnnl_bf16, trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc, 0) == 0) return;
     run_fallback(trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc);
 }
 
 int mm_onednn_f32(int trans_a, int trans_b, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                   float beta, float *C, int ldc) {
-    return run_onednn(dnnl_f32, trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc);
+    return run_onednn(dnnl_f32, trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc, 0);
+}
+
+void mm_bf16_acc(int trans_a, int trans_b, int M, int N, int K, const bf16_t *A, int lda, const bf16_t *B, int ldb,
+                 bf16_t *C, int ldc) {
+    if (M <= 0 || N <= 0 || K <= 0) return; /* an empty sum adds nothing */
+    decide();
+    if (g.state == 1 && run_onednn(dnnl_bf16, trans_a, trans_b, M, N, K, A, lda, B, ldb, 1.0f, C, ldc, 1) == 0) return;
+    /* fallback: C widened into a compact fp32 scratch, the product added there, rounded back */
+    size_t need = (size_t)M * N;
+    if (need > g.wc_n) {
+        free(g.wc);
+        g.wc = malloc(need * sizeof(float));
+        g.wc_n = g.wc ? need : 0;
+        if (!g.wc) {
+            fprintf(stderr, "alphadecay: out of memory in the bf16 product fallback\n");
+            abort();
+        }
+    }
+    Phase o = prof_push(PH_CONVERT);
+#pragma omp parallel for schedule(static) if (need > CONV_PAR)
+    for (int i = 0; i < M; i++) bf16_widen_row(g.wc + (size_t)i * N, C + (size_t)i * ldc, (size_t)N);
+    prof_pop(o);
+    run_fallback(trans_a, trans_b, M, N, K, A, lda, B, ldb, 1.0f, g.wc, N);
+    o = prof_push(PH_CONVERT);
+#pragma omp parallel for schedule(static) if (need > CONV_PAR)
+    for (int i = 0; i < M; i++) bf16_round_row(C + (size_t)i * ldc, g.wc + (size_t)i * N, (size_t)N);
+    prof_pop(o);
 }
 
 int mm_bf16_cache_size(void) { return g.n_cache; }
@@ -277,7 +306,8 @@ void mm_bf16_release(void) {
     }
     free(g.wa);
     free(g.wb);
-    g.wa = g.wb = NULL;
-    g.wa_n = g.wb_n = 0;
+    free(g.wc);
+    g.wa = g.wb = g.wc = NULL;
+    g.wa_n = g.wb_n = g.wc_n = 0;
     g.state = 0;
 }

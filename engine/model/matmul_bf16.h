@@ -60,6 +60,12 @@ double bf16_sumsq(const bf16_t *x, size_t n);
 void mm_bf16(int trans_a, int trans_b, int M, int N, int K, const bf16_t *A, int lda, const bf16_t *B, int ldb,
              float beta, float *C, int ldc);
 
+/* C (bf16) = bf16_round(C + op(A) op(B)): the product accumulated in fp32 and added to the widened C in fp32, then
+ * rounded once, as mm_bf16 with beta 1 into a widened copy of C followed by rounding (bf16_pure's gradient
+ * accumulation), without the fp32 copy when oneDNN runs it (its sum post-op with a bf16 destination). */
+void mm_bf16_acc(int trans_a, int trans_b, int M, int N, int K, const bf16_t *A, int lda, const bf16_t *B, int ldb,
+                 bf16_t *C, int ldc);
+
 /* "oneDNN (<isa>)" or "fallback: <why>"; decides the back end if no product ran yet. */
 const char *mm_bf16_backend(void);
 /* 1 when products run on oneDNN with native bf16 instructions (AVX512-BF16 or AMX), 0 otherwise. */

@@ -14,9 +14,14 @@
  *
  * Precision (model.h): in the bf16 modes the Linear products run through mm_bf16 (matmul_bf16.h) on the
  * bf16 weight copy m->wbf, and the activations that only feed those products (ln1, ln2, atty, hmlp, lnf)
- * are saved in bf16 (a second block, ModelActs.hmem): their producers (RMSNorm, attention, SwiGLU) write
- * fp32 into the scratch xf, which is rounded into the bf16 buffer. q/k/v, the attention probabilities and
- * the gate/up values are computed in one-layer fp32 working buffers and saved in bf16 (keep / restore).
+ * are saved in bf16 (a second block, ModelActs.hmem), written rounded by their producers (the _bf16 forms of
+ * RMSNorm, attention and SwiGLU in kernels.h) rather than converted in a pass of their own. q/k/v, the
+ * attention probabilities and the gate/up values are computed in one-layer fp32 working buffers and saved in
+ * bf16: the attention kernel rounds its probabilities and widens them back pair by pair, SwiGLU's backward
+ * reads the bf16 gate/up values, q/k/v go through keep / restore. Output gradients reach the products in bf16:
+ * the loss and SwiGLU backward write them rounded (douth_ready), the others are rounded in lin_bwd; bf16_pure's
+ * weight gradients are accumulated by the product itself into the bf16 gradients (mm_bf16_acc).
+ * Every fusion computes the same numbers as the separate passes did (tests/test_bf16.c; issue 28).
  * The residual stream, the RMSNorm scales and the logits stay fp32. bf16_pure reads its bf16 weights and
  * accumulates into its bf16 gradients through norm_w and grad_acc / grad_store. */
 #include "model.h"
@@ -67,6 +72,7 @@ struct ModelActs {
     float *d_res, *d_tmp, *d_qkv, *d_gu, *d_h, *d_att, *d_norm;
     bf16_t *bhmem;       /* bf16 modes: the backward's bf16 block */
     bf16_t *douth;       /* (N, max(3C, 2I, V)) a product's output gradient rounded to bf16 */
+    int douth_ready;     /* its producer wrote the next lin_bwd's output gradient there already (fused rounding) */
     float *gacc;         /* bf16_pure: (max(VC, 3CC, 2IC)) one tensor's gradient widened to fp32, accumulated
                           * into by its backward kernel, then rounded back */
     int *inputs, *targets; /* (N) copies of the last forward's ids */
@@ -622,14 +628,6 @@ int model_set_precision(Model *m, Precision p, Err *e) {
     return 0;
 }
 
-/* Where the producer of a saved product input writes: the fp32 buffer itself, or (bf16 modes) the
- * scratch that save_input then rounds into the bf16 buffer. */
-static float *input_target(const Model *m, float *f) { return m->prec == PREC_FP32 ? f : m->acts->xf; }
-
-static void save_input(const Model *m, bf16_t *h, size_t n) {
-    if (m->prec != PREC_FP32) bf16_round_vec(h, m->acts->xf, n);
-}
-
 /* Weights and gradients are reached by their table offset (m->at), whatever their storage. */
 
 /* The bf16 weights a product reads: the copy wbf (bf16) or the weights themselves (bf16_pure). */
@@ -665,20 +663,19 @@ static void lin_fwd(const Model *m, float *out, const float *x, const bf16_t *xh
 }
 
 /* dW += dout^T x; dx = beta_dx dx + dout W (kernels.h linear_backward), W and dW at offset w; bf16 modes round
- * dout first. */
+ * dout into douth first, unless its producer wrote it there rounded (douth_ready: dout is then not read). */
 static void lin_bwd(const Model *m, float *dx, const float *dout, const float *x, const bf16_t *xh, size_t w, int N,
                     int in, int out_dim, float beta_dx) {
-    size_t n = (size_t)out_dim * in;
     if (m->prec == PREC_FP32) {
         linear_backward(dx, m->grads + w, dout, x, m->params + w, N, in, out_dim, beta_dx);
         return;
     }
     bf16_t *dh = m->acts->douth;
-    bf16_round_vec(dh, dout, (size_t)N * out_dim);
-    float *gw = grad_acc(m, w, n);
+    if (!m->acts->douth_ready) bf16_round_vec(dh, dout, (size_t)N * out_dim);
+    m->acts->douth_ready = 0;
     prof_at(PH_MM_BWDW_BF16);
-    mm_bf16(1, 0, out_dim, in, N, dh, out_dim, xh, in, 1.0f, gw, in);
-    grad_store(m, w, n);
+    if (m->prec == PREC_BF16_PURE) mm_bf16_acc(1, 0, out_dim, in, N, dh, out_dim, xh, in, m->hg + w, in);
+    else mm_bf16(1, 0, out_dim, in, N, dh, out_dim, xh, in, 1.0f, m->grads + w, in);
     prof_at(PH_MM_BWDD_BF16);
     if (dx) mm_bf16(0, 0, N, in, out_dim, dh, out_dim, wb(m, w), in, beta_dx, dx, in);
 }
@@ -691,6 +688,38 @@ static void embedding_forward_bf16(float *out, const int *tokens, const bf16_t *
         float *o = out + (size_t)n * C;
         bf16_widen_row(o, row, (size_t)C);
     }
+}
+
+/* bf16_pure's embedding gradient: as grad_acc + embedding_backward + grad_store, but only the rows of the tokens
+ * in the micro-batch are widened into the fp32 accumulator and rounded back (the others would come back
+ * unchanged): about N x C values instead of V x C. */
+static void embedding_backward_pure(const Model *m, int N) {
+    ModelActs *a = m->acts;
+    int C = m->cfg.hidden_size, V = m->cfg.vocab_size;
+    bf16_t *hg = m->hg + m->at.embed;
+    unsigned char *seen = xcalloc((size_t)V, 1);
+    int *rows = xcalloc((size_t)(N < V ? N : V), sizeof(int)), nr = 0;
+    for (int n = 0; n < N; n++)
+        if (!seen[a->inputs[n]]) seen[a->inputs[n]] = 1, rows[nr++] = a->inputs[n];
+    Phase o = prof_push(PH_CONVERT);
+#pragma omp parallel for schedule(static) if ((long)nr * C > 65536)
+    for (int r = 0; r < nr; r++) bf16_widen_row(a->gacc + (size_t)rows[r] * C, hg + (size_t)rows[r] * C, (size_t)C);
+    prof_pop(o);
+    embedding_backward(a->gacc, a->d_res, a->inputs, N, C);
+    o = prof_push(PH_CONVERT);
+#pragma omp parallel for schedule(static) if ((long)nr * C > 65536)
+    for (int r = 0; r < nr; r++) bf16_round_row(hg + (size_t)rows[r] * C, a->gacc + (size_t)rows[r] * C, (size_t)C);
+    prof_pop(o);
+    free(seen);
+    free(rows);
+}
+
+/* RMSNorm forward (kernels.h) with the norm weight at offset w: into out (fp32 mode) or, rounded as written, into
+ * out_h (bf16 modes: the product input). */
+static void norm_fwd(const Model *m, float *out, bf16_t *out_h, float *rstd, const float *x, size_t w, int N, int C,
+                     float eps) {
+    if (m->prec == PREC_FP32) rmsnorm_forward(out, rstd, x, norm_w(m, w, C), N, C, eps);
+    else rmsnorm_forward_bf16(out_h, rstd, x, norm_w(m, w, C), N, C, eps);
 }
 
 /* RMSNorm backward (kernels.h) with the norm weight and its gradient at offset w. */
@@ -746,50 +775,49 @@ float model_forward(Model *m, const int *inputs, const int *targets, int B, int 
         const LayerAt *w = &m->at.layer[l];
         LayerActs *s = &a->layer[l];
         prof_at(PH_NORM);
-        rmsnorm_forward(input_target(m, s->ln1), s->rstd1, s->res, norm_w(m, w->ln1, C), N, C, eps);
-        save_input(m, s->ln1h, NC);
+        norm_fwd(m, s->ln1, s->ln1h, s->rstd1, s->res, w->ln1, N, C, eps);
         lin_fwd(m, s->qkv, s->ln1, s->ln1h, w->qkv, N, C, 3 * C, 0.0f);
         pure_round(m, s->qkv, 3 * NC);
         prof_at(PH_ROPE);
         rope_forward(s->qkv, 3 * C, a->rope_cos, a->rope_sin, B, T, 2 * H, D); /* q and k: 2H adjacent heads */
-        pure_round(m, s->qkv, 3 * NC);
-        keep(m, s->qkvh, s->qkv, 3 * NC);
+        keep(m, s->qkvh, s->qkv, 3 * NC); /* also bf16_pure's rounding of the rotated q, k (rounding is idempotent) */
         prof_at(PH_ATT_GLUE);
-        attention_forward(input_target(m, s->atty), C, s->att, s->qkv, s->qkv + C, s->qkv + 2 * C, 3 * C, B, T, H, D);
-        save_input(m, s->attyh, NC);
-        keep(m, s->atth, s->att, (size_t)B * H * T * T); /* y above used the unrounded probabilities */
+        if (m->prec == PREC_FP32)
+            attention_forward(s->atty, C, s->att, s->qkv, s->qkv + C, s->qkv + 2 * C, 3 * C, B, T, H, D);
+        else /* the output and the probabilities saved rounded by the kernel; y used the unrounded probabilities */
+            attention_forward_bf16(a->xf, C, s->attyh, s->att, s->atth, s->qkv, s->qkv + C, s->qkv + 2 * C, 3 * C, B, T,
+                                   H, D);
         prof_at(PH_OTHER);
         vec_copy(s->res_mid, s->res, NC);
         lin_fwd(m, s->res_mid, s->atty, s->attyh, w->o, N, C, C, 1.0f); /* res_mid = res + o_proj(atty) */
         pure_round(m, s->res_mid, NC);
 
         prof_at(PH_NORM);
-        rmsnorm_forward(input_target(m, s->ln2), s->rstd2, s->res_mid, norm_w(m, w->ln2, C), N, C, eps);
-        save_input(m, s->ln2h, NC);
+        norm_fwd(m, s->ln2, s->ln2h, s->rstd2, s->res_mid, w->ln2, N, C, eps);
         lin_fwd(m, s->gu, s->ln2, s->ln2h, w->gate_up, N, C, 2 * I, 0.0f);
-        pure_round(m, s->gu, (size_t)N * 2 * I);
-        keep(m, s->guh, s->gu, (size_t)N * 2 * I);
+        keep(m, s->guh, s->gu, (size_t)N * 2 * I); /* also bf16_pure's rounding of the product output */
         prof_at(PH_SWIGLU);
-        swiglu_forward(input_target(m, s->hmlp), s->gu, N, I);
-        save_input(m, s->hmlph, (size_t)N * I);
+        if (m->prec == PREC_FP32) swiglu_forward(s->hmlp, s->gu, N, I);
+        else swiglu_forward_bf16(s->hmlph, s->gu, N, I); /* the down product's input, rounded as written */
         prof_at(PH_OTHER);
         vec_copy(s->res_out, s->res_mid, NC);
         lin_fwd(m, s->res_out, s->hmlp, s->hmlph, w->down, N, I, C, 1.0f); /* res_out = res_mid + down(h) */
         pure_round(m, s->res_out, NC);
     }
     prof_at(PH_NORM);
-    rmsnorm_forward(input_target(m, a->lnf), a->rstdf, a->res_final, norm_w(m, m->at.norm, C), N, C, eps);
-    save_input(m, a->lnfh, NC);
+    norm_fwd(m, a->lnf, a->lnfh, a->rstdf, a->res_final, m->at.norm, N, C, eps);
     lin_fwd(m, a->logits, a->lnf, a->lnfh, m->at.lm_head, N, C, V, 0.0f);
-    pure_round(m, a->logits, (size_t)N * V);
     prof_at(PH_CE);
     if (!targets) {
+        pure_round(m, a->logits, (size_t)N * V);
         a->n_valid = 0;
         prof_at(PH_OTHER);
         return 0.0f;
     }
     memcpy(a->targets, targets, (size_t)N * sizeof(int));
-    float loss = crossentropy_forward(a->lse, a->losses, a->logits, targets, N, V, &a->n_valid);
+    /* bf16_pure's logits are rounded row by row inside the loss, while the row is in cache */
+    float loss = m->prec == PREC_BF16_PURE ? crossentropy_forward_bf16(a->lse, a->losses, a->logits, targets, N, V, &a->n_valid)
+                                           : crossentropy_forward(a->lse, a->losses, a->logits, targets, N, V, &a->n_valid);
     prof_at(PH_OTHER);
     if (n_valid) *n_valid = a->n_valid;
     return loss;
@@ -814,7 +842,12 @@ void model_backward(Model *m, float scale) {
 
     float dscale = a->n_valid ? scale / (float)a->n_valid : 0.0f;
     prof_at(PH_CE);
-    crossentropy_backward(a->logits, a->logits, a->lse, a->targets, N, V, dscale); /* dlogits in place */
+    if (m->prec == PREC_FP32) {
+        crossentropy_backward(a->logits, a->logits, a->lse, a->targets, N, V, dscale); /* dlogits in place */
+    } else { /* bf16 modes: dlogits written rounded, straight into the product's bf16 input */
+        crossentropy_backward_bf16(a->douth, a->logits, a->lse, a->targets, N, V, dscale);
+        a->douth_ready = 1;
+    }
     lin_bwd(m, a->d_tmp, a->logits, a->lnf, a->lnfh, m->at.lm_head, N, C, V, 0.0f);
     prof_at(PH_OTHER);
     vec_zero(a->d_res, (size_t)N * C);
@@ -826,12 +859,15 @@ void model_backward(Model *m, float scale) {
         const LayerAt *w = &m->at.layer[l];
         const LayerActs *s = &a->layer[l];
         restore(m, s->qkv, s->qkvh, (size_t)N * 3 * C);
-        restore(m, s->att, s->atth, (size_t)B * H * T * T);
-        restore(m, s->gu, s->guh, (size_t)N * 2 * I);
         /* MLP block: d_res is the gradient of res_out and passes through the residual unchanged */
         lin_bwd(m, a->d_h, a->d_res, s->hmlp, s->hmlph, w->down, N, I, C, 0.0f);
         prof_at(PH_SWIGLU);
-        swiglu_backward(a->d_gu, a->d_h, s->gu, N, I);
+        if (m->prec == PREC_FP32) {
+            swiglu_backward(a->d_gu, a->d_h, s->gu, N, I);
+        } else { /* reads the saved bf16 gate/up, writes the gate/up product's bf16 output gradient */
+            swiglu_backward_bf16(a->douth, a->d_h, s->guh, N, I);
+            a->douth_ready = 1;
+        }
         lin_bwd(m, a->d_tmp, a->d_gu, s->ln2, s->ln2h, w->gate_up, N, C, 2 * I, 0.0f);
         prof_at(PH_NORM);
         norm_bwd(m, a->d_res, a->d_tmp, s->res_mid, w->ln2, s->rstd2, N, C);
@@ -840,8 +876,12 @@ void model_backward(Model *m, float scale) {
         /* attention block: d_tmp first holds d(atty), then d(ln1) */
         lin_bwd(m, a->d_tmp, a->d_res, s->atty, s->attyh, w->o, N, C, C, 0.0f);
         prof_at(PH_ATT_GLUE);
-        attention_backward(a->d_qkv, a->d_qkv + C, a->d_qkv + 2 * C, 3 * C, a->d_att, a->d_tmp, C, s->att, s->qkv,
-                           s->qkv + C, s->qkv + 2 * C, 3 * C, B, T, H, D);
+        if (m->prec == PREC_FP32)
+            attention_backward(a->d_qkv, a->d_qkv + C, a->d_qkv + 2 * C, 3 * C, a->d_att, a->d_tmp, C, s->att, s->qkv,
+                               s->qkv + C, s->qkv + 2 * C, 3 * C, B, T, H, D);
+        else /* the saved bf16 probabilities widened pair by pair inside the kernel */
+            attention_backward_bf16(a->d_qkv, a->d_qkv + C, a->d_qkv + 2 * C, 3 * C, a->d_att, a->d_tmp, C, s->att,
+                                    s->atth, s->qkv, s->qkv + C, s->qkv + 2 * C, 3 * C, B, T, H, D);
         prof_at(PH_ROPE);
         rope_backward(a->d_qkv, 3 * C, a->rope_cos, a->rope_sin, B, T, 2 * H, D); /* dq and dk */
         lin_bwd(m, a->d_tmp, a->d_qkv, s->ln1, s->ln1h, w->qkv, N, C, 3 * C, 0.0f);
@@ -849,10 +889,9 @@ void model_backward(Model *m, float scale) {
         norm_bwd(m, a->d_res, a->d_tmp, s->res, w->ln1, s->rstd1, N, C);
         pure_round(m, a->d_res, (size_t)N * C);
     }
-    size_t VC = (size_t)V * C;
     prof_at(PH_EMBED);
-    embedding_backward(grad_acc(m, m->at.embed, VC), a->d_res, a->inputs, N, C);
-    grad_store(m, m->at.embed, VC);
+    if (m->prec == PREC_BF16_PURE) embedding_backward_pure(m, N);
+    else embedding_backward(m->grads + m->at.embed, a->d_res, a->inputs, N, C);
     prof_at(PH_OTHER);
     a->have_targets = 0; /* logits now hold dlogits: a second backward would be wrong */
 }
