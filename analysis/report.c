@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "args.h"
+#include "facts.h"
 #include "kv.h"
 #include "report.h"
 #include "reported.h"
@@ -84,8 +85,9 @@ static void default_out_dir(const char *spec_path, const char *root, const char 
     else kv_strfmt(out, cap, "%s/report", results);
 }
 
-/* 0 done, 1 failed (message printed), 2 skipped because the results directory is absent. */
-static int do_spec(const char *spec_path, const Opts *o, int want_table, int want_fig, int skip_missing) {
+/* 0 done, 1 failed (message printed), 2 skipped because the results directory is absent. A table's
+ * numbers and claims (facts.h) are appended to *facts when given. */
+static int do_spec(const char *spec_path, const Opts *o, int want_table, int want_fig, int skip_missing, Facts *facts) {
     Err e = {{0}};
     Spec *s = xcalloc(1, sizeof *s);
     int rc = 1;
@@ -101,14 +103,20 @@ static int do_spec(const char *spec_path, const Opts *o, int want_table, int wan
     }
     char results[AD_PATH_MAX];
     path_join(results, sizeof results, o->root, o->results ? o->results : s->results);
-    if (!is_dir(results) && skip_missing) {
+    /* a table with columns of the paper's numbers is shown without runs (ours "no run"): the paper's
+     * Tables 3-5 are on file even where nothing of ours exists */
+    int paper_cols = 0;
+    for (int i = 0; i < s->ncols; i++) paper_cols |= s->cols[i].paper_only;
+    if (!is_dir(results) && skip_missing && !paper_cols) {
         fprintf(stderr, "skipped %s: no results at %s\n", spec_path, results);
         free(s);
         return 2;
     }
-    if (runs_scan(results, &rs, &e)) goto fail;
-    if (rs.warn.p) fputs(rs.warn.p, stderr);
-    if (!rs.n) fprintf(stderr, "warning: %s: no run directories under %s\n", spec_path, results);
+    if (is_dir(results) || !paper_cols) {
+        if (runs_scan(results, &rs, &e)) goto fail;
+        if (rs.warn.p) fputs(rs.warn.p, stderr);
+        if (!rs.n) fprintf(stderr, "warning: %s: no run directories under %s\n", spec_path, results);
+    }
     char out_dir[AD_PATH_MAX];
     if (o->out_dir) kv_strfmt(out_dir, sizeof out_dir, "%s", o->out_dir);
     else default_out_dir(spec_path, o->root, results, out_dir, sizeof out_dir);
@@ -132,6 +140,7 @@ static int do_spec(const char *spec_path, const Opts *o, int want_table, int wan
                   write_out(out_dir, s->name, "csv", &csv, &e);
         if (!wrc && !o->quiet) printf("%s\n", md.p);
         if (!wrc && !o->quiet && !o->out_dir) fprintf(stderr, "report: wrote %s/%s.md, .tex, .csv\n", out_dir, s->name);
+        if (!wrc && facts) facts_eval(&t, facts, &e);
         sb_free(&md);
         sb_free(&tex);
         sb_free(&csv);
@@ -171,16 +180,36 @@ static int do_all(const Opts *o) {
     closedir(d);
     qsort(names, (size_t)n, sizeof *names, cmp_str);
     int failed = 0, done = 0, skipped = 0;
+    Facts facts = {0};
+    facts_begin(&facts);
     for (int i = 0; i < n; i++) {
         char path[AD_PATH_MAX];
         kv_strfmt(path, sizeof path, "%s/%s", dir, names[i]);
-        int rc = do_spec(path, o, 1, 1, 1);
+        int rc = do_spec(path, o, 1, 1, 1, &facts);
         failed += rc == 1;
         skipped += rc == 2;
         done += rc == 0;
         free(names[i]);
     }
     fprintf(stderr, "report all: %d specs done, %d skipped (no results), %d failed\n", done, skipped, failed);
+    /* the prose's numbers and claims: written even when some fail, so the reader sees which */
+    Err e = {{0}};
+    char fdir[AD_PATH_MAX]; /* --out-dir, else the paper's (where the specs of analysis/specs write) */
+    if (o->out_dir) kv_strfmt(fdir, sizeof fdir, "%s", o->out_dir);
+    else path_join(fdir, sizeof fdir, o->root, "paper/generated");
+    if (mkdir_p(fdir, &e) || write_out(fdir, "numbers", "tex", &facts.num_tex, &e) || write_out(fdir, "numbers", "md", &facts.num_md, &e) ||
+        write_out(fdir, "claims", "tex", &facts.claim_tex, &e) || write_out(fdir, "claims", "md", &facts.claim_md, &e)) {
+        fprintf(stderr, "alphadecay report: %s\n", e.msg);
+        failed++;
+    }
+    if (facts.nfailed) {
+        fprintf(stderr, "%s", facts.failures.p);
+        fprintf(stderr, "report all: %d numbers or claims do not hold or cannot be evaluated\n", facts.nfailed);
+        failed++;
+    } else {
+        fprintf(stderr, "report all: %d numbers and %d claims, every claim holds\n", facts.nnumbers, facts.nclaims);
+    }
+    facts_free(&facts);
     return failed ? 1 : 0;
 }
 
@@ -253,23 +282,20 @@ int cmd_report(int argc, char **argv) {
         o.reported = reported;
     }
     if (!strcmp(verb, "index")) {
-        if (npos != 1) {
-            return args_usage_error("report index", "expected one RESULTS_DIR");
-        }
+        if (npos != 1) return args_usage_error(cmd, "expected one RESULTS_DIR");
         return do_index(pos[0], &o);
     }
     if (!strcmp(verb, "all")) {
-        if (npos) {
-            fprintf(stderr, "alphadecay report all: takes no positional arguments (use --specs DIR)\n");
-            return 2;
-        }
+        if (npos) return args_usage_error(cmd, "takes no positional arguments (use --specs DIR)");
         return do_all(&o);
     }
-    if (!npos) {
-        fprintf(stderr, "alphadecay report %s: expected at least one SPEC.yaml\n", verb);
-        return 2;
-    }
+    if (!npos) return args_usage_error(cmd, "expected at least one SPEC.yaml");
     int failed = 0;
-    for (int i = 0; i < npos; i++) failed |= do_spec(pos[i], &o, !strcmp(verb, "table"), !strcmp(verb, "plot"), 0) != 0;
+    Facts facts = {0};
+    facts_begin(&facts);
+    for (int i = 0; i < npos; i++) failed |= do_spec(pos[i], &o, !strcmp(verb, "table"), !strcmp(verb, "plot"), 0, &facts) != 0;
+    if (facts.nfailed) fprintf(stderr, "%s", facts.failures.p);
+    failed |= facts.nfailed > 0;
+    facts_free(&facts);
     return failed ? 1 : 0;
 }

@@ -7,6 +7,8 @@
  * id vocab_size - 1, or the SentencePiece model's EOS, 1 for T5; uint16 tokens, uint32 when the
  * vocabulary exceeds 65536) and DIR/prep.json, last, as the mark of a complete preparation. prep.json's
  * eos_id, pad_id and keep_eos_on_truncate tell train and eval how to build pad-mode rows (dataloader.h).
+ * Documents whose bytes repeat an earlier document's are dropped before the split (--keep-duplicates
+ * keeps them), so no text is in both train and val; prep.json counts them.
  * Everything is computed in memory before the first file is written; every file is written
  * atomically (tmp + rename) and a stale prep.json is removed first, so a failure never leaves a
  * partial shard under its final name nor a prep.json describing files that were not written. */
