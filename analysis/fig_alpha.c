@@ -93,7 +93,7 @@ static int ra_from_spectra(const Run *r, RunAlpha *ra, Err *e) {
         SpectrumRec *recs;
         int nr;
         long step;
-        int rc = fig_run_spectra(r, which[w], &recs, &nr, &step, e);
+        int rc = run_spectra(r, which[w], &recs, &nr, &step, e);
         if (rc) return rc;
         if (step != prev)
             for (int m = 0; m < nr; m++) ra_add(ra, step, type_index(module_type_name((ModuleType)recs[m].type)), recs[m].alpha);

@@ -392,7 +392,7 @@ static int wd_alpha_line(const Fig *f, const Spec *c, int r, int i, const char *
         int nr;
         long step;
         Err e2 = {{0}};
-        if (fig_run_spectra(run, "final", &recs, &nr, &step, &e2)) {
+        if (run_spectra(run, "final", &recs, &nr, &step, &e2)) {
             sb_printf(f->warn, "%s: %s\n", f->spec->name, e2.msg);
             continue;
         }

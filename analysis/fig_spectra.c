@@ -141,7 +141,7 @@ int fig_esd(Fig *f, StrBuf *body, Err *e) {
         }
         runs[i] = &f->rs->runs[ri];
         Err e2 = {{0}};
-        int rc = fig_run_spectra(runs[i], s->step, &recs[i], &nrec[i], &steps[i], &e2);
+        int rc = run_spectra(runs[i], s->step, &recs[i], &nrec[i], &steps[i], &e2);
         if (rc) {
             sb_printf(f->warn, "%s: series %s: %s\n", s->name, s->rows[i].label, e2.msg);
             continue;

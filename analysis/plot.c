@@ -244,29 +244,3 @@ int fig_pick_run(const Fig *f, const Sel *sel, Err *e) {
     return best;
 }
 
-int fig_run_spectra(const Run *r, const char *which, SpectrumRec **recs, int *n, long *step, Err *e) {
-    char dir[AD_PATH_MAX + 16];
-    kv_strfmt(dir, sizeof dir, "%s/spectra", r->dir);
-    DIR *d = opendir(dir);
-    if (!d) {
-        err_set(e, "%s: no spectra directory (run written before spectra were saved?)", r->dir);
-        return 1;
-    }
-    long best = -1;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        long s;
-        char tail[8];
-        if (sscanf(de->d_name, "spectra_step%ld.%7s", &s, tail) == 2 && !strcmp(tail, "bin"))
-            if (best < 0 || (!strcmp(which, "first") ? s < best : s > best)) best = s;
-    }
-    closedir(d);
-    if (best < 0) {
-        err_set(e, "%s: no spectra_step*.bin files", dir);
-        return 1;
-    }
-    char path[AD_PATH_MAX + 64];
-    kv_strfmt(path, sizeof path, "%s/spectra_step%ld.bin", dir, best);
-    *step = best;
-    return esd_read_spectra(path, step, recs, n, e);
-}

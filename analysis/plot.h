@@ -76,7 +76,4 @@ int gnuplot_has_cairo(void);
  * completed (else any) one with the smallest seed; warns when it had to choose. -1 if none. */
 int fig_pick_run(const Fig *f, const Sel *sel, Err *e);
 
-/* Spectra file of a run (esd.h format) at its first or final saved step: RUN/spectra/
- * spectra_step<S>.bin with the smallest / largest S. 1 (Err says why) when the run has none. */
-int fig_run_spectra(const Run *r, const char *which, SpectrumRec **recs, int *n, long *step, Err *e);
 #endif

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "args.h"
+#include "facts.h"
 #include "kv.h"
 #include "report.h"
 #include "reported.h"
@@ -83,8 +85,9 @@ static void default_out_dir(const char *spec_path, const char *root, const char 
     else kv_strfmt(out, cap, "%s/report", results);
 }
 
-/* 0 done, 1 failed (message printed), 2 skipped because the results directory is absent. */
-static int do_spec(const char *spec_path, const Opts *o, int want_table, int want_fig, int skip_missing) {
+/* 0 done, 1 failed (message printed), 2 skipped because the results directory is absent. A table's
+ * numbers and claims (facts.h) are appended to *facts when given. */
+static int do_spec(const char *spec_path, const Opts *o, int want_table, int want_fig, int skip_missing, Facts *facts) {
     Err e = {{0}};
     Spec *s = xcalloc(1, sizeof *s);
     int rc = 1;
@@ -100,14 +103,20 @@ static int do_spec(const char *spec_path, const Opts *o, int want_table, int wan
     }
     char results[AD_PATH_MAX];
     path_join(results, sizeof results, o->root, o->results ? o->results : s->results);
-    if (!is_dir(results) && skip_missing) {
+    /* a table with columns of the paper's numbers is shown without runs (ours "no run"): the paper's
+     * Tables 3-5 are on file even where nothing of ours exists */
+    int paper_cols = 0;
+    for (int i = 0; i < s->ncols; i++) paper_cols |= s->cols[i].paper_only;
+    if (!is_dir(results) && skip_missing && !paper_cols) {
         fprintf(stderr, "skipped %s: no results at %s\n", spec_path, results);
         free(s);
         return 2;
     }
-    if (runs_scan(results, &rs, &e)) goto fail;
-    if (rs.warn.p) fputs(rs.warn.p, stderr);
-    if (!rs.n) fprintf(stderr, "warning: %s: no run directories under %s\n", spec_path, results);
+    if (is_dir(results) || !paper_cols) {
+        if (runs_scan(results, &rs, &e)) goto fail;
+        if (rs.warn.p) fputs(rs.warn.p, stderr);
+        if (!rs.n) fprintf(stderr, "warning: %s: no run directories under %s\n", spec_path, results);
+    }
     char out_dir[AD_PATH_MAX];
     if (o->out_dir) kv_strfmt(out_dir, sizeof out_dir, "%s", o->out_dir);
     else default_out_dir(spec_path, o->root, results, out_dir, sizeof out_dir);
@@ -131,6 +140,7 @@ static int do_spec(const char *spec_path, const Opts *o, int want_table, int wan
                   write_out(out_dir, s->name, "csv", &csv, &e);
         if (!wrc && !o->quiet) printf("%s\n", md.p);
         if (!wrc && !o->quiet && !o->out_dir) fprintf(stderr, "report: wrote %s/%s.md, .tex, .csv\n", out_dir, s->name);
+        if (!wrc && facts) facts_eval(&t, facts, &e);
         sb_free(&md);
         sb_free(&tex);
         sb_free(&csv);
@@ -170,16 +180,36 @@ static int do_all(const Opts *o) {
     closedir(d);
     qsort(names, (size_t)n, sizeof *names, cmp_str);
     int failed = 0, done = 0, skipped = 0;
+    Facts facts = {0};
+    facts_begin(&facts);
     for (int i = 0; i < n; i++) {
         char path[AD_PATH_MAX];
         kv_strfmt(path, sizeof path, "%s/%s", dir, names[i]);
-        int rc = do_spec(path, o, 1, 1, 1);
+        int rc = do_spec(path, o, 1, 1, 1, &facts);
         failed += rc == 1;
         skipped += rc == 2;
         done += rc == 0;
         free(names[i]);
     }
     fprintf(stderr, "report all: %d specs done, %d skipped (no results), %d failed\n", done, skipped, failed);
+    /* the prose's numbers and claims: written even when some fail, so the reader sees which */
+    Err e = {{0}};
+    char fdir[AD_PATH_MAX]; /* --out-dir, else the paper's (where the specs of analysis/specs write) */
+    if (o->out_dir) kv_strfmt(fdir, sizeof fdir, "%s", o->out_dir);
+    else path_join(fdir, sizeof fdir, o->root, "paper/generated");
+    if (mkdir_p(fdir, &e) || write_out(fdir, "numbers", "tex", &facts.num_tex, &e) || write_out(fdir, "numbers", "md", &facts.num_md, &e) ||
+        write_out(fdir, "claims", "tex", &facts.claim_tex, &e) || write_out(fdir, "claims", "md", &facts.claim_md, &e)) {
+        fprintf(stderr, "alphadecay report: %s\n", e.msg);
+        failed++;
+    }
+    if (facts.nfailed) {
+        fprintf(stderr, "%s", facts.failures.p);
+        fprintf(stderr, "report all: %d numbers or claims do not hold or cannot be evaluated\n", facts.nfailed);
+        failed++;
+    } else {
+        fprintf(stderr, "report all: %d numbers and %d claims, every claim holds\n", facts.nnumbers, facts.nclaims);
+    }
+    facts_free(&facts);
     return failed ? 1 : 0;
 }
 
@@ -220,73 +250,52 @@ static int do_index(const char *results, const Opts *o) {
 }
 
 int cmd_report(int argc, char **argv) {
-    if (argc < 2) {
-        usage(stderr);
-        return 2;
-    }
+    if (argc < 2) return args_usage_error("report", "expected a verb: index, table, plot or all");
     const char *verb = argv[1];
     if (!strcmp(verb, "--help") || !strcmp(verb, "-h")) {
         usage(stdout);
         return 0;
     }
-    if (strcmp(verb, "index") && strcmp(verb, "table") && strcmp(verb, "plot") && strcmp(verb, "all")) {
-        fprintf(stderr, "alphadecay report: unknown verb '%s' (index, table, plot, all)\n", verb);
-        return 2;
-    }
+    if (strcmp(verb, "index") && strcmp(verb, "table") && strcmp(verb, "plot") && strcmp(verb, "all"))
+        return args_usage_error("report", "unknown verb '%s' (index, table, plot, all)", verb);
     Opts o = {".", NULL, NULL, NULL, NULL, NULL, 0};
     const char *pos[256];
-    int npos = 0;
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        const char **slot = !strcmp(a, "--root")       ? &o.root
-                            : !strcmp(a, "--out-dir")  ? &o.out_dir
-                            : !strcmp(a, "--reported") ? &o.reported
-                            : !strcmp(a, "--specs")    ? &o.specs
-                            : !strcmp(a, "--out")      ? &o.out
-                            : !strcmp(a, "--results")  ? &o.results
-                                                       : NULL;
-        if (slot) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "alphadecay report: %s needs a value\n", a);
-                return 2;
-            }
-            *slot = argv[++i];
-        } else if (!strcmp(a, "--quiet")) {
-            o.quiet = 1;
-        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "alphadecay report: unknown option '%s'\n", a);
-            return 2;
-        } else if (npos < 256) {
-            pos[npos++] = a;
-        }
-    }
+    ArgList pl = {.v = pos, .cap = 256};
+    const ArgSpec specs[] = {
+        {"--root", NULL, ARG_STR, &o.root, 0, 0},
+        {"--out-dir", NULL, ARG_STR, &o.out_dir, 0, 0},
+        {"--reported", NULL, ARG_STR, &o.reported, 0, 0},
+        {"--specs", NULL, ARG_STR, &o.specs, 0, 0},
+        {"--out", NULL, ARG_STR, &o.out, 0, 0},
+        {"--results", NULL, ARG_STR, &o.results, 0, 0},
+        {"--quiet", NULL, ARG_FLAG, &o.quiet, 0, 0},
+        {NULL, NULL, 0, NULL, 0, 0},
+    };
+    char cmd[32];
+    snprintf(cmd, sizeof cmd, "report %s", verb);
+    int u = args_parse(cmd, argc - 1, argv + 1, specs, &pl, usage);
+    if (u) return u == 1 ? 0 : 2;
+    int npos = pl.n;
     char reported[AD_PATH_MAX]; /* no --out-dir: each spec's default (default_out_dir) */
     if (!o.reported) {
         path_join(reported, sizeof reported, o.root, "analysis/reported/paper_tables.csv");
         o.reported = reported;
     }
     if (!strcmp(verb, "index")) {
-        if (npos != 1) {
-            fprintf(stderr, "alphadecay report index: expected one RESULTS_DIR\n");
-            return 2;
-        }
+        if (npos != 1) return args_usage_error(cmd, "expected one RESULTS_DIR");
         return do_index(pos[0], &o);
     }
     if (!strcmp(verb, "all")) {
-        if (npos) {
-            fprintf(stderr, "alphadecay report all: takes no positional arguments (use --specs DIR)\n");
-            return 2;
-        }
+        if (npos) return args_usage_error(cmd, "takes no positional arguments (use --specs DIR)");
         return do_all(&o);
     }
-    if (!npos) {
-        fprintf(stderr, "alphadecay report %s: expected at least one SPEC.yaml\n", verb);
-        return 2;
-    }
+    if (!npos) return args_usage_error(cmd, "expected at least one SPEC.yaml");
     int failed = 0;
-    for (int i = 0; i < npos; i++) failed |= do_spec(pos[i], &o, !strcmp(verb, "table"), !strcmp(verb, "plot"), 0) != 0;
+    Facts facts = {0};
+    facts_begin(&facts);
+    for (int i = 0; i < npos; i++) failed |= do_spec(pos[i], &o, !strcmp(verb, "table"), !strcmp(verb, "plot"), 0, &facts) != 0;
+    if (facts.nfailed) fprintf(stderr, "%s", facts.failures.p);
+    failed |= facts.nfailed > 0;
+    facts_free(&facts);
     return failed ? 1 : 0;
 }

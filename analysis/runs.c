@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "json.h"
+#include "model.h"
 
 static int is_dir(const char *p) {
     struct stat st;
@@ -275,11 +276,98 @@ static const char *task_field(const char *name, char *task, size_t cap) {
     return dot + 1;
 }
 
+int run_spectra(const Run *r, const char *which, SpectrumRec **recs, int *n, long *step, Err *e) {
+    char dir[AD_PATH_MAX + 16];
+    kv_strfmt(dir, sizeof dir, "%s/spectra", r->dir);
+    DIR *d = opendir(dir);
+    if (!d) {
+        err_set(e, "%s: no spectra directory (run written before spectra were saved?)", r->dir);
+        return 1;
+    }
+    long best = -1;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        long s;
+        char tail[8];
+        if (sscanf(de->d_name, "spectra_step%ld.%7s", &s, tail) == 2 && !strcmp(tail, "bin"))
+            if (best < 0 || (!strcmp(which, "first") ? s < best : s > best)) best = s;
+    }
+    closedir(d);
+    if (best < 0) {
+        err_set(e, "%s: no spectra_step*.bin files", dir);
+        return 1;
+    }
+    char path[AD_PATH_MAX + 64];
+    kv_strfmt(path, sizeof path, "%s/spectra_step%ld.bin", dir, best);
+    *step = best;
+    return esd_read_spectra(path, step, recs, n, e);
+}
+
+/* alpha.TYPE | alpha_first.TYPE | wd_factor.TYPE: a module type's (q k v o gate up down) mean over
+ * layers of the Hill alpha at the final (first) decay update, or of the decay it was given there
+ * divided by decay.weight_decay; from RUNDIR/decay.jsonl, so the prose can cite spectra by number. */
+static const char *const MODULE_TYPES[] = {"q", "k", "v", "o", "gate", "up", "down", NULL};
+static const char *module_field(const char *name, int *which) {
+    static const char *const pre[] = {"alpha.", "alpha_first.", "wd_factor."};
+    for (int k = 0; k < 3; k++) {
+        size_t l = strlen(pre[k]);
+        if (strncmp(name, pre[k], l)) continue;
+        for (int i = 0; MODULE_TYPES[i]; i++)
+            if (!strcmp(name + l, MODULE_TYPES[i])) return *which = k, MODULE_TYPES[i];
+    }
+    return NULL;
+}
+
 int metric_known(const char *name) {
     char task[128];
+    int which;
     for (int i = 0; RUN_METRICS[i]; i++)
         if (!strcmp(RUN_METRICS[i], name)) return 1;
-    return task_field(name, task, sizeof task) != NULL;
+    return task_field(name, task, sizeof task) != NULL || module_field(name, &which) != NULL;
+}
+
+static int module_metric(const Run *r, const char *type, int which, double *out, Err *e) {
+    if (which < 2) { /* alpha: from the spectra saved at the first and final decay update, as every method saves them */
+        SpectrumRec *sr;
+        int ns;
+        long step;
+        int rc = run_spectra(r, which ? "first" : "final", &sr, &ns, &step, e);
+        if (rc) return rc;
+        double sum = 0;
+        int cnt = 0;
+        for (int i = 0; i < ns; i++)
+            if (!strcmp(module_type_name((ModuleType)sr[i].type), type) && sr[i].alpha > 0) sum += sr[i].alpha, cnt++;
+        esd_free_spectra(sr, ns);
+        if (!cnt) return err_set(e, "%s: no %s module with a fitted alpha in its spectra", r->dir, type), 1;
+        *out = sum / cnt;
+        return 0;
+    }
+    KVList *recs;
+    int n, rc = run_decay(r, &recs, &n, e);
+    if (rc) return rc;
+    double step = NAN, s, sum = 0, v;
+    int cnt = 0;
+    for (int i = 0; i < n; i++) /* the first or the last logged step */
+        if (!kv_num(&recs[i], "step", &s) && (isnan(step) || (which == 1 ? s < step : s > step))) step = s;
+    for (int i = 0; i < n; i++) {
+        const char *t = kv_get(&recs[i], "type");
+        if (!t || strcmp(t, type) || kv_num(&recs[i], "step", &s) || s != step) continue;
+        if (kv_num(&recs[i], which == 2 ? "wd" : "alpha", &v)) {
+            jsonl_free(recs, n);
+            return err_set(e, "%s/decay.jsonl: a %s record lacks %s", r->dir, type, which == 2 ? "wd" : "alpha");
+        }
+        sum += v, cnt++;
+    }
+    jsonl_free(recs, n);
+    if (!cnt) return err_set(e, "%s/decay.jsonl: no %s module logged", r->dir, type), 1;
+    *out = sum / cnt;
+    if (which == 2) {
+        const char *wd = run_coord(r, "decay.weight_decay");
+        double eta;
+        if (!wd || kv_parse_number(wd, &eta) || eta <= 0) return err_set(e, "%s: wd_factor needs decay.weight_decay > 0", r->dir), 1;
+        *out /= eta;
+    }
+    return 0;
 }
 
 static int task_metric(const Run *r, const char *task, const char *field, double *out, Err *e) {
@@ -433,6 +521,9 @@ int run_metric(const Run *r, const char *metric, double *out, Err *e) {
     char task[128];
     const char *field = task_field(metric, task, sizeof task);
     if (field) return task_metric(r, task, field, out, e);
+    int which;
+    const char *type = module_field(metric, &which);
+    if (type) return module_metric(r, type, which, out, e);
     return err_set(e, "unknown metric \"%s\"", metric);
 }
 

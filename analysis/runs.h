@@ -13,6 +13,7 @@
 #define RUNS_H
 
 #include "common.h"
+#include "esd.h"
 #include "kv.h"
 #include "strbuf.h"
 
@@ -46,13 +47,19 @@ void run_free(Run *r);
 const char *run_coord(const Run *r, const char *key);
 
 /* Names of the per-run metrics, NULL-terminated, and whether a name is one of them (also
- * task.NAME.acc / task.NAME.acc_norm: zero-shot accuracy from RUNDIR/tasks.json, eval-tasks --out). */
+ * task.NAME.acc / task.NAME.acc_norm: zero-shot accuracy from RUNDIR/tasks.json, eval-tasks --out;
+ * alpha.TYPE / alpha_first.TYPE: a module type's mean Hill alpha in the final / first spectra file;
+ * wd_factor.TYPE: its decay at the final decay update over decay.weight_decay, from decay.jsonl). */
 extern const char *const RUN_METRICS[];
 int metric_known(const char *name);
 /* A metric of one run: 0 and *out; 1 when it does not apply to this run (no decay updates logged,
  * e.g. fit_seconds_per_call of a Uniform run; Err says why); -1 when the run's files lack what they
  * should have or are malformed (Err names the run). */
 int run_metric(const Run *r, const char *metric, double *out, Err *e);
+
+/* Spectra file of a run (esd.h format) at its first or final saved step: RUN/spectra/
+ * spectra_step<S>.bin with the smallest / largest S. 1 (Err says why) when the run has none. */
+int run_spectra(const Run *r, const char *which, SpectrumRec **recs, int *n, long *step, Err *e);
 
 /* Column `ykey` against `xkey` from RUNDIR/file (a JSON-lines file); rows lacking either or with a
  * non-number are skipped. Arrays are malloc'd. */

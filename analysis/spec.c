@@ -268,11 +268,82 @@ static int parse_cols(Ctx *c, yaml_node_t *n, Spec *s, const char *what) {
     return 0;
 }
 
+/* numbers: / claims: a mapping NAME -> {row|rows, col|cols, ...}; checked against the table's labels
+ * once rows and columns are parsed. */
+static const char *const NUM_KEYS[] = {"row", "rows", "col", "cols", "stat", "agg", "digits", NULL};
+static const char *const CLAIM_KEYS[] = {"row", "rows", "col", "cols", "holds", "says", NULL};
+static const char *const STATS[] = {"mean", "mean_sd", "diff_ci", "p", "sd", "n", "min", "max", "diff", "lo", "hi", "p_t",
+                                    "p_holm", "p_w", "mde", "paper", "npairs", "distinct", "holm_m", "from", NULL};
+
+static int label_known(const Spec *s, const char *l, int col) {
+    for (int i = 0; i < (col ? s->ncols : s->nrows); i++) {
+        const Sel *x = col ? &s->cols[i] : &s->rows[i];
+        char full[200];
+        kv_strfmt(full, sizeof full, "%s%s%s", x->group, x->group[0] ? " " : "", x->label);
+        if (!strcmp(x->label, l) || !strcmp(full, l)) return 1;
+    }
+    return 0;
+}
+
+static int get_labels(Ctx *c, yaml_node_t *m, const Spec *s, const char *one, const char *many, char (*dst)[96],
+                      int *n, int col) {
+    yaml_node_t *a = get(c, m, one), *b = get(c, m, many);
+    if (a && b) return fail(c, m, "give %s or its list, not both", one);
+    if (!a && !b) return 0;
+    if (get_list(c, a ? a : b, dst[0], sizeof dst[0], 16, n, many)) return -1;
+    if (*n == 1 && !strcmp(dst[0], "all")) *n = 0;
+    for (int i = 0; i < *n; i++)
+        if (!label_known(s, dst[i], col))
+            return fail(c, a ? a : b, col ? "\"%s\" is no column label of this table" : "\"%s\" is no row label of this table",
+                        dst[i]);
+    return 0;
+}
+
+static int parse_facts(Ctx *c, yaml_node_t *root, Spec *s, int claims) {
+    yaml_node_t *n = get(c, root, claims ? "claims" : "numbers");
+    if (!n) return 0;
+    if (s->is_figure) return fail(c, n, "%s belong to table specs", claims ? "claims" : "numbers");
+    if (n->type != YAML_MAPPING_NODE) return fail(c, n, "%s must be a mapping NAME: {...}", claims ? "claims" : "numbers");
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        int *cnt = claims ? &s->nclaims : &s->nnumbers;
+        if (*cnt == SPEC_MAX_FACTS) return fail(c, n, "%s: too many entries", claims ? "claims" : "numbers");
+        Fact *f = claims ? &s->claims[*cnt] : &s->numbers[*cnt];
+        memset(f, 0, sizeof *f);
+        f->digits = -1;
+        yaml_node_t *k = node(c, p->key), *v = node(c, p->value);
+        f->line = (int)k->start_mark.line + 1;
+        if (scalar(c, k, f->name, sizeof f->name, "a name")) return -1;
+        for (const char *q = f->name; *q; q++)
+            if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') || *q == '_'))
+                return fail(c, k, "\"%s\": names are letters, digits and _", f->name);
+        for (int i = 0; i < *cnt; i++)
+            if (!strcmp((claims ? s->claims : s->numbers)[i].name, f->name)) return fail(c, k, "\"%s\" is defined twice", f->name);
+        if (check_keys(c, v, claims ? CLAIM_KEYS : NUM_KEYS, claims ? "a claim" : "a number") ||
+            get_labels(c, v, s, "row", "rows", f->rows, &f->nrows, 0) ||
+            get_labels(c, v, s, "col", "cols", f->cols, &f->ncols, 1))
+            return -1;
+        if (claims) {
+            if (!get(c, v, "holds") || !get(c, v, "says")) return fail(c, v, "%s", "a claim needs holds: CONDITION and says: TEXT");
+            if (get_str(c, v, "holds", f->holds, sizeof f->holds) || get_str(c, v, "says", f->says, sizeof f->says)) return -1;
+        } else {
+            kv_strfmt(f->stat, sizeof f->stat, "mean");
+            if (get_str(c, v, "stat", f->stat, sizeof f->stat) || get_str(c, v, "agg", f->agg, sizeof f->agg) ||
+                get_int(c, v, "digits", &f->digits))
+                return -1;
+            if (!key_in(f->stat, STATS)) return fail(c, get(c, v, "stat"), "unknown stat \"%s\"", f->stat);
+            if (f->agg[0] && strcmp(f->agg, "min") && strcmp(f->agg, "max") && strcmp(f->agg, "span") && strcmp(f->agg, "count"))
+                return fail(c, get(c, v, "agg"), "agg must be min, max, span or count, not \"%s\"", f->agg);
+        }
+        (*cnt)++;
+    }
+    return 0;
+}
+
 static const char *const TOP_KEYS[] = {"table",   "figure", "kind",     "title",    "caption", "results",
                                        "metric",  "better", "digits",   "where",    "allow_differ", "ttest", "compare",
                                        "reported", "rows",  "columns",  "series",   "bars",    "panels",
                                        "x",       "x_metric", "logx",   "logy",   "y2_metric", "layer",   "step",    "types",
-                                       "interval", NULL};
+                                       "interval", "numbers", "claims", NULL};
 static const char *const KINDS[] = {"table", "curves", "module_wd", "esd", "wd_sweep", "bars", "alpha_steps", NULL};
 
 static int parse_top(Ctx *c, yaml_node_t *root, Spec *s) {
@@ -335,6 +406,7 @@ static int parse_top(Ctx *c, yaml_node_t *root, Spec *s) {
     if (!s->is_figure && (!s->nrows || !s->ncols)) return fail(c, root, "%s", "a table needs rows and columns");
     if (s->is_figure && strcmp(s->kind, "module_wd") && !s->nrows)
         return fail(c, root, "%s", "this figure needs series (or bars)");
+    if (parse_facts(c, root, s, 0) || parse_facts(c, root, s, 1)) return -1;
     if (s->ttest_vs[0]) {
         int found = 0;
         for (int i = 0; i < s->nrows; i++) found |= !strcmp(s->rows[i].label, s->ttest_vs);

@@ -28,6 +28,9 @@
  * Figures use rows as series / bars (key `series:` or `bars:`) and columns as panels (`panels:`),
  * plus: x (coordinate on the x axis), x_metric (wd_sweep: points at a metric's mean instead of at x), interval (wd_sweep: std | ci95),
  * logx, logy, y2_metric, layer, step (first|final), types.
+ * Tables may also declare what the report's prose cites (facts.h, docs/analysis.md):
+ *   numbers:   {NAME: {row|rows, col|cols, stat, agg, digits}}     cited as \val{SPECNAME.NAME}
+ *   claims:    {NAME: {row|rows, col|cols, holds: "diff < 0 and p_holm < 0.05", says: TEXT}}
  * Unknown keys are errors naming FILE:LINE:COL, as are unknown metrics. */
 #ifndef SPEC_H
 #define SPEC_H
@@ -39,6 +42,7 @@
 #define SPEC_MAX_SEL 48
 #define SPEC_MAX_KEYS 12
 #define BETTER_NONE 2
+#define SPEC_MAX_FACTS 48
 
 typedef struct {
     char key[96];
@@ -75,6 +79,22 @@ typedef struct {
     int line;                /* where it was defined, for messages */
 } Sel;
 
+/* A number or a claim the prose cites (spec `numbers:` / `claims:`, facts.h): a statistic of one
+ * cell, or of several cells reduced by agg (numbers) or all required to satisfy `holds` (claims). */
+typedef struct {
+    char name[64];           /* identifier; cited as SPECNAME.name */
+    char rows[16][96];       /* row labels; none = every row */
+    int nrows;
+    char cols[16][96];        /* column labels (groups: "GROUP LABEL"); none = every column */
+    int ncols;
+    char stat[16];           /* numbers: mean (default), mean_sd ("m ± s"), diff_ci ("d [lo, hi]"), sd, p (ttest), n, min, max, diff, lo, hi, p_t, p_holm, p_w, mde, paper, npairs, from */
+    char agg[8];             /* numbers over several cells: min, max, span, count (of cells with the stat); "" = one cell */
+    int digits;              /* -1: the cell's */
+    char holds[256];         /* claims: "STAT OP RHS [and ...]" */
+    char says[512];          /* claims: the sentence it backs, in words */
+    int line;
+} Fact;
+
 typedef struct {
     char path[AD_PATH_MAX];
     int is_figure;
@@ -110,6 +130,11 @@ typedef struct {
     char step[16];           /* "final" (default) | "first" */
     char types[8][16];
     int ntypes;
+    /* tables: what the report's prose cites (facts.h) */
+    Fact numbers[SPEC_MAX_FACTS];
+    int nnumbers;
+    Fact claims[SPEC_MAX_FACTS];
+    int nclaims;
 } Spec;
 
 /* Parse a spec; -1 with FILE:LINE:COL in the Err. The Spec is large: allocate it on the heap. */

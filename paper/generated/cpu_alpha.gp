@@ -6,7 +6,7 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title "CPU study: alpha per module type over training (AdamW, eta 2)\n{/*0.8 mean alpha of each module type over the layers, mean over seeds}"
+set multiplot title 'CPU study: alpha per module type over training (AdamW, eta 2)'."\n".'{/*0.8 mean alpha of each module type over the layers, mean over seeds}'
 unset key
 set xlabel "update"
 set ylabel "alpha"
@@ -14,31 +14,31 @@ set xrange [0:600]
 set yrange [1.39206:3.1398]
 set origin 0.0000,0.5050
 set size 0.3333,0.4300
-set title "WD=0\n{/*0.8 n = 6; first and final spectra only (dashed)}"
+set title 'WD=0'."\n".'{/*0.8 n = 6; first and final spectra only (dashed)}'
 plot "cpu_alpha_s0.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.15 noborder lc rgb "#4477aa" notitle, "cpu_alpha_s0.dat" using 1:2 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#4477aa" notitle, "cpu_alpha_s0.dat" using 1:($4-$5):($4+$5) with filledcurves fs transparent solid 0.15 noborder lc rgb "#ee6677" notitle, "cpu_alpha_s0.dat" using 1:4 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#ee6677" notitle, "cpu_alpha_s0.dat" using 1:($6-$7):($6+$7) with filledcurves fs transparent solid 0.15 noborder lc rgb "#228833" notitle, "cpu_alpha_s0.dat" using 1:6 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#228833" notitle, "cpu_alpha_s0.dat" using 1:($8-$9):($8+$9) with filledcurves fs transparent solid 0.15 noborder lc rgb "#ccbb44" notitle, "cpu_alpha_s0.dat" using 1:8 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#ccbb44" notitle, "cpu_alpha_s0.dat" using 1:($10-$11):($10+$11) with filledcurves fs transparent solid 0.15 noborder lc rgb "#66ccee" notitle, "cpu_alpha_s0.dat" using 1:10 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#66ccee" notitle, "cpu_alpha_s0.dat" using 1:($12-$13):($12+$13) with filledcurves fs transparent solid 0.15 noborder lc rgb "#aa3377" notitle, "cpu_alpha_s0.dat" using 1:12 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#aa3377" notitle, "cpu_alpha_s0.dat" using 1:($14-$15):($14+$15) with filledcurves fs transparent solid 0.15 noborder lc rgb "#555555" notitle, "cpu_alpha_s0.dat" using 1:14 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#555555" notitle
 set xrange [0:600]
 set yrange [1.39206:3.1398]
 set origin 0.3333,0.5050
 set size 0.3333,0.4300
-set title "Uniform\n{/*0.8 n = 6; first and final spectra only (dashed)}"
+set title 'Uniform'."\n".'{/*0.8 n = 6; first and final spectra only (dashed)}'
 plot "cpu_alpha_s1.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.15 noborder lc rgb "#4477aa" notitle, "cpu_alpha_s1.dat" using 1:2 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#4477aa" notitle, "cpu_alpha_s1.dat" using 1:($4-$5):($4+$5) with filledcurves fs transparent solid 0.15 noborder lc rgb "#ee6677" notitle, "cpu_alpha_s1.dat" using 1:4 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#ee6677" notitle, "cpu_alpha_s1.dat" using 1:($6-$7):($6+$7) with filledcurves fs transparent solid 0.15 noborder lc rgb "#228833" notitle, "cpu_alpha_s1.dat" using 1:6 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#228833" notitle, "cpu_alpha_s1.dat" using 1:($8-$9):($8+$9) with filledcurves fs transparent solid 0.15 noborder lc rgb "#ccbb44" notitle, "cpu_alpha_s1.dat" using 1:8 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#ccbb44" notitle, "cpu_alpha_s1.dat" using 1:($10-$11):($10+$11) with filledcurves fs transparent solid 0.15 noborder lc rgb "#66ccee" notitle, "cpu_alpha_s1.dat" using 1:10 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#66ccee" notitle, "cpu_alpha_s1.dat" using 1:($12-$13):($12+$13) with filledcurves fs transparent solid 0.15 noborder lc rgb "#aa3377" notitle, "cpu_alpha_s1.dat" using 1:12 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#aa3377" notitle, "cpu_alpha_s1.dat" using 1:($14-$15):($14+$15) with filledcurves fs transparent solid 0.15 noborder lc rgb "#555555" notitle, "cpu_alpha_s1.dat" using 1:14 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#555555" notitle
 set xrange [0:600]
 set yrange [1.39206:3.1398]
 set origin 0.6667,0.5050
 set size 0.3333,0.4300
-set title "AWD\n{/*0.8 n = 6; first and final spectra only (dashed)}"
+set title 'AWD'."\n".'{/*0.8 n = 6; first and final spectra only (dashed)}'
 plot "cpu_alpha_s2.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.15 noborder lc rgb "#4477aa" notitle, "cpu_alpha_s2.dat" using 1:2 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#4477aa" notitle, "cpu_alpha_s2.dat" using 1:($4-$5):($4+$5) with filledcurves fs transparent solid 0.15 noborder lc rgb "#ee6677" notitle, "cpu_alpha_s2.dat" using 1:4 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#ee6677" notitle, "cpu_alpha_s2.dat" using 1:($6-$7):($6+$7) with filledcurves fs transparent solid 0.15 noborder lc rgb "#228833" notitle, "cpu_alpha_s2.dat" using 1:6 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#228833" notitle, "cpu_alpha_s2.dat" using 1:($8-$9):($8+$9) with filledcurves fs transparent solid 0.15 noborder lc rgb "#ccbb44" notitle, "cpu_alpha_s2.dat" using 1:8 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#ccbb44" notitle, "cpu_alpha_s2.dat" using 1:($10-$11):($10+$11) with filledcurves fs transparent solid 0.15 noborder lc rgb "#66ccee" notitle, "cpu_alpha_s2.dat" using 1:10 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#66ccee" notitle, "cpu_alpha_s2.dat" using 1:($12-$13):($12+$13) with filledcurves fs transparent solid 0.15 noborder lc rgb "#aa3377" notitle, "cpu_alpha_s2.dat" using 1:12 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#aa3377" notitle, "cpu_alpha_s2.dat" using 1:($14-$15):($14+$15) with filledcurves fs transparent solid 0.15 noborder lc rgb "#555555" notitle, "cpu_alpha_s2.dat" using 1:14 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#555555" notitle
 set xrange [0:600]
 set yrange [1.39206:3.1398]
 set origin 0.0000,0.0750
 set size 0.3333,0.4300
-set title "AdaDecay\n{/*0.8 n = 6; decay.jsonl}"
+set title 'AdaDecay'."\n".'{/*0.8 n = 6; decay.jsonl}'
 plot "cpu_alpha_s3.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.15 noborder lc rgb "#4477aa" notitle, "cpu_alpha_s3.dat" using 1:2 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#4477aa" notitle, "cpu_alpha_s3.dat" using 1:($4-$5):($4+$5) with filledcurves fs transparent solid 0.15 noborder lc rgb "#ee6677" notitle, "cpu_alpha_s3.dat" using 1:4 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#ee6677" notitle, "cpu_alpha_s3.dat" using 1:($6-$7):($6+$7) with filledcurves fs transparent solid 0.15 noborder lc rgb "#228833" notitle, "cpu_alpha_s3.dat" using 1:6 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#228833" notitle, "cpu_alpha_s3.dat" using 1:($8-$9):($8+$9) with filledcurves fs transparent solid 0.15 noborder lc rgb "#ccbb44" notitle, "cpu_alpha_s3.dat" using 1:8 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#ccbb44" notitle, "cpu_alpha_s3.dat" using 1:($10-$11):($10+$11) with filledcurves fs transparent solid 0.15 noborder lc rgb "#66ccee" notitle, "cpu_alpha_s3.dat" using 1:10 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#66ccee" notitle, "cpu_alpha_s3.dat" using 1:($12-$13):($12+$13) with filledcurves fs transparent solid 0.15 noborder lc rgb "#aa3377" notitle, "cpu_alpha_s3.dat" using 1:12 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#aa3377" notitle, "cpu_alpha_s3.dat" using 1:($14-$15):($14+$15) with filledcurves fs transparent solid 0.15 noborder lc rgb "#555555" notitle, "cpu_alpha_s3.dat" using 1:14 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#555555" notitle
 set xrange [0:600]
 set yrange [1.39206:3.1398]
 set origin 0.3333,0.0750
 set size 0.3333,0.4300
-set title "AlphaDecay\n{/*0.8 n = 6; decay.jsonl}"
+set title 'AlphaDecay'."\n".'{/*0.8 n = 6; decay.jsonl}'
 plot "cpu_alpha_s4.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.15 noborder lc rgb "#4477aa" notitle, "cpu_alpha_s4.dat" using 1:2 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#4477aa" notitle, "cpu_alpha_s4.dat" using 1:($4-$5):($4+$5) with filledcurves fs transparent solid 0.15 noborder lc rgb "#ee6677" notitle, "cpu_alpha_s4.dat" using 1:4 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#ee6677" notitle, "cpu_alpha_s4.dat" using 1:($6-$7):($6+$7) with filledcurves fs transparent solid 0.15 noborder lc rgb "#228833" notitle, "cpu_alpha_s4.dat" using 1:6 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#228833" notitle, "cpu_alpha_s4.dat" using 1:($8-$9):($8+$9) with filledcurves fs transparent solid 0.15 noborder lc rgb "#ccbb44" notitle, "cpu_alpha_s4.dat" using 1:8 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#ccbb44" notitle, "cpu_alpha_s4.dat" using 1:($10-$11):($10+$11) with filledcurves fs transparent solid 0.15 noborder lc rgb "#66ccee" notitle, "cpu_alpha_s4.dat" using 1:10 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#66ccee" notitle, "cpu_alpha_s4.dat" using 1:($12-$13):($12+$13) with filledcurves fs transparent solid 0.15 noborder lc rgb "#aa3377" notitle, "cpu_alpha_s4.dat" using 1:12 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#aa3377" notitle, "cpu_alpha_s4.dat" using 1:($14-$15):($14+$15) with filledcurves fs transparent solid 0.15 noborder lc rgb "#555555" notitle, "cpu_alpha_s4.dat" using 1:14 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#555555" notitle
 set xrange [0:600]
 set yrange [1.39206:3.1398]
@@ -60,7 +60,7 @@ set origin 0,0
 set size 1,0.0750
 set margins 0,0,0,0
 set key at screen 0.5000,0.0075 center bottom horizontal maxcols 4 box opaque samplen 3 Left reverse
-plot NaN with linespoints lw 2 pt 7 ps 0.6 lc rgb "#4477aa" title "q", NaN with linespoints lw 2 pt 7 ps 0.6 lc rgb "#ee6677" title "k", NaN with linespoints lw 2 pt 7 ps 0.6 lc rgb "#228833" title "v", NaN with linespoints lw 2 pt 7 ps 0.6 lc rgb "#ccbb44" title "o", NaN with linespoints lw 2 pt 7 ps 0.6 lc rgb "#66ccee" title "gate", NaN with linespoints lw 2 pt 7 ps 0.6 lc rgb "#aa3377" title "up", NaN with linespoints lw 2 pt 7 ps 0.6 lc rgb "#555555" title "down", NaN with filledcurves fs transparent solid 0.15 noborder lc rgb "#777777" title "band: +- std over seeds"
+plot NaN with linespoints lw 2 pt 7 ps 0.6 lc rgb "#4477aa" title 'q', NaN with linespoints lw 2 pt 7 ps 0.6 lc rgb "#ee6677" title 'k', NaN with linespoints lw 2 pt 7 ps 0.6 lc rgb "#228833" title 'v', NaN with linespoints lw 2 pt 7 ps 0.6 lc rgb "#ccbb44" title 'o', NaN with linespoints lw 2 pt 7 ps 0.6 lc rgb "#66ccee" title 'gate', NaN with linespoints lw 2 pt 7 ps 0.6 lc rgb "#aa3377" title 'up', NaN with linespoints lw 2 pt 7 ps 0.6 lc rgb "#555555" title 'down', NaN with filledcurves fs transparent solid 0.15 noborder lc rgb "#777777" title 'band: +- std over seeds'
 set key default
 unset key
 set margins -1,-1,-1,-1
@@ -76,7 +76,7 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title "CPU study: alpha per module type over training (AdamW, eta 2)\n{/*0.8 mean alpha of each module type over the layers, mean over seeds}"
+set multiplot title 'CPU study: alpha per module type over training (AdamW, eta 2)'."\n".'{/*0.8 mean alpha of each module type over the layers, mean over seeds}'
 unset key
 set xlabel "update"
 set ylabel "alpha"
@@ -84,31 +84,31 @@ set xrange [0:600]
 set yrange [1.39206:3.1398]
 set origin 0.0000,0.5050
 set size 0.3333,0.4300
-set title "WD=0\n{/*0.8 n = 6; first and final spectra only (dashed)}"
+set title 'WD=0'."\n".'{/*0.8 n = 6; first and final spectra only (dashed)}'
 plot "cpu_alpha_s0.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.15 noborder lc rgb "#4477aa" notitle, "cpu_alpha_s0.dat" using 1:2 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#4477aa" notitle, "cpu_alpha_s0.dat" using 1:($4-$5):($4+$5) with filledcurves fs transparent solid 0.15 noborder lc rgb "#ee6677" notitle, "cpu_alpha_s0.dat" using 1:4 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#ee6677" notitle, "cpu_alpha_s0.dat" using 1:($6-$7):($6+$7) with filledcurves fs transparent solid 0.15 noborder lc rgb "#228833" notitle, "cpu_alpha_s0.dat" using 1:6 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#228833" notitle, "cpu_alpha_s0.dat" using 1:($8-$9):($8+$9) with filledcurves fs transparent solid 0.15 noborder lc rgb "#ccbb44" notitle, "cpu_alpha_s0.dat" using 1:8 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#ccbb44" notitle, "cpu_alpha_s0.dat" using 1:($10-$11):($10+$11) with filledcurves fs transparent solid 0.15 noborder lc rgb "#66ccee" notitle, "cpu_alpha_s0.dat" using 1:10 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#66ccee" notitle, "cpu_alpha_s0.dat" using 1:($12-$13):($12+$13) with filledcurves fs transparent solid 0.15 noborder lc rgb "#aa3377" notitle, "cpu_alpha_s0.dat" using 1:12 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#aa3377" notitle, "cpu_alpha_s0.dat" using 1:($14-$15):($14+$15) with filledcurves fs transparent solid 0.15 noborder lc rgb "#555555" notitle, "cpu_alpha_s0.dat" using 1:14 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#555555" notitle
 set xrange [0:600]
 set yrange [1.39206:3.1398]
 set origin 0.3333,0.5050
 set size 0.3333,0.4300
-set title "Uniform\n{/*0.8 n = 6; first and final spectra only (dashed)}"
+set title 'Uniform'."\n".'{/*0.8 n = 6; first and final spectra only (dashed)}'
 plot "cpu_alpha_s1.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.15 noborder lc rgb "#4477aa" notitle, "cpu_alpha_s1.dat" using 1:2 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#4477aa" notitle, "cpu_alpha_s1.dat" using 1:($4-$5):($4+$5) with filledcurves fs transparent solid 0.15 noborder lc rgb "#ee6677" notitle, "cpu_alpha_s1.dat" using 1:4 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#ee6677" notitle, "cpu_alpha_s1.dat" using 1:($6-$7):($6+$7) with filledcurves fs transparent solid 0.15 noborder lc rgb "#228833" notitle, "cpu_alpha_s1.dat" using 1:6 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#228833" notitle, "cpu_alpha_s1.dat" using 1:($8-$9):($8+$9) with filledcurves fs transparent solid 0.15 noborder lc rgb "#ccbb44" notitle, "cpu_alpha_s1.dat" using 1:8 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#ccbb44" notitle, "cpu_alpha_s1.dat" using 1:($10-$11):($10+$11) with filledcurves fs transparent solid 0.15 noborder lc rgb "#66ccee" notitle, "cpu_alpha_s1.dat" using 1:10 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#66ccee" notitle, "cpu_alpha_s1.dat" using 1:($12-$13):($12+$13) with filledcurves fs transparent solid 0.15 noborder lc rgb "#aa3377" notitle, "cpu_alpha_s1.dat" using 1:12 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#aa3377" notitle, "cpu_alpha_s1.dat" using 1:($14-$15):($14+$15) with filledcurves fs transparent solid 0.15 noborder lc rgb "#555555" notitle, "cpu_alpha_s1.dat" using 1:14 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#555555" notitle
 set xrange [0:600]
 set yrange [1.39206:3.1398]
 set origin 0.6667,0.5050
 set size 0.3333,0.4300
-set title "AWD\n{/*0.8 n = 6; first and final spectra only (dashed)}"
+set title 'AWD'."\n".'{/*0.8 n = 6; first and final spectra only (dashed)}'
 plot "cpu_alpha_s2.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.15 noborder lc rgb "#4477aa" notitle, "cpu_alpha_s2.dat" using 1:2 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#4477aa" notitle, "cpu_alpha_s2.dat" using 1:($4-$5):($4+$5) with filledcurves fs transparent solid 0.15 noborder lc rgb "#ee6677" notitle, "cpu_alpha_s2.dat" using 1:4 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#ee6677" notitle, "cpu_alpha_s2.dat" using 1:($6-$7):($6+$7) with filledcurves fs transparent solid 0.15 noborder lc rgb "#228833" notitle, "cpu_alpha_s2.dat" using 1:6 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#228833" notitle, "cpu_alpha_s2.dat" using 1:($8-$9):($8+$9) with filledcurves fs transparent solid 0.15 noborder lc rgb "#ccbb44" notitle, "cpu_alpha_s2.dat" using 1:8 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#ccbb44" notitle, "cpu_alpha_s2.dat" using 1:($10-$11):($10+$11) with filledcurves fs transparent solid 0.15 noborder lc rgb "#66ccee" notitle, "cpu_alpha_s2.dat" using 1:10 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#66ccee" notitle, "cpu_alpha_s2.dat" using 1:($12-$13):($12+$13) with filledcurves fs transparent solid 0.15 noborder lc rgb "#aa3377" notitle, "cpu_alpha_s2.dat" using 1:12 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#aa3377" notitle, "cpu_alpha_s2.dat" using 1:($14-$15):($14+$15) with filledcurves fs transparent solid 0.15 noborder lc rgb "#555555" notitle, "cpu_alpha_s2.dat" using 1:14 with linespoints lw 2 pt 7 ps 0.6 dt 2 lc rgb "#555555" notitle
 set xrange [0:600]
 set yrange [1.39206:3.1398]
 set origin 0.0000,0.0750
 set size 0.3333,0.4300
-set title "AdaDecay\n{/*0.8 n = 6; decay.jsonl}"
+set title 'AdaDecay'."\n".'{/*0.8 n = 6; decay.jsonl}'
 plot "cpu_alpha_s3.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.15 noborder lc rgb "#4477aa" notitle, "cpu_alpha_s3.dat" using 1:2 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#4477aa" notitle, "cpu_alpha_s3.dat" using 1:($4-$5):($4+$5) with filledcurves fs transparent solid 0.15 noborder lc rgb "#ee6677" notitle, "cpu_alpha_s3.dat" using 1:4 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#ee6677" notitle, "cpu_alpha_s3.dat" using 1:($6-$7):($6+$7) with filledcurves fs transparent solid 0.15 noborder lc rgb "#228833" notitle, "cpu_alpha_s3.dat" using 1:6 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#228833" notitle, "cpu_alpha_s3.dat" using 1:($8-$9):($8+$9) with filledcurves fs transparent solid 0.15 noborder lc rgb "#ccbb44" notitle, "cpu_alpha_s3.dat" using 1:8 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#ccbb44" notitle, "cpu_alpha_s3.dat" using 1:($10-$11):($10+$11) with filledcurves fs transparent solid 0.15 noborder lc rgb "#66ccee" notitle, "cpu_alpha_s3.dat" using 1:10 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#66ccee" notitle, "cpu_alpha_s3.dat" using 1:($12-$13):($12+$13) with filledcurves fs transparent solid 0.15 noborder lc rgb "#aa3377" notitle, "cpu_alpha_s3.dat" using 1:12 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#aa3377" notitle, "cpu_alpha_s3.dat" using 1:($14-$15):($14+$15) with filledcurves fs transparent solid 0.15 noborder lc rgb "#555555" notitle, "cpu_alpha_s3.dat" using 1:14 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#555555" notitle
 set xrange [0:600]
 set yrange [1.39206:3.1398]
 set origin 0.3333,0.0750
 set size 0.3333,0.4300
-set title "AlphaDecay\n{/*0.8 n = 6; decay.jsonl}"
+set title 'AlphaDecay'."\n".'{/*0.8 n = 6; decay.jsonl}'
 plot "cpu_alpha_s4.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.15 noborder lc rgb "#4477aa" notitle, "cpu_alpha_s4.dat" using 1:2 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#4477aa" notitle, "cpu_alpha_s4.dat" using 1:($4-$5):($4+$5) with filledcurves fs transparent solid 0.15 noborder lc rgb "#ee6677" notitle, "cpu_alpha_s4.dat" using 1:4 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#ee6677" notitle, "cpu_alpha_s4.dat" using 1:($6-$7):($6+$7) with filledcurves fs transparent solid 0.15 noborder lc rgb "#228833" notitle, "cpu_alpha_s4.dat" using 1:6 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#228833" notitle, "cpu_alpha_s4.dat" using 1:($8-$9):($8+$9) with filledcurves fs transparent solid 0.15 noborder lc rgb "#ccbb44" notitle, "cpu_alpha_s4.dat" using 1:8 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#ccbb44" notitle, "cpu_alpha_s4.dat" using 1:($10-$11):($10+$11) with filledcurves fs transparent solid 0.15 noborder lc rgb "#66ccee" notitle, "cpu_alpha_s4.dat" using 1:10 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#66ccee" notitle, "cpu_alpha_s4.dat" using 1:($12-$13):($12+$13) with filledcurves fs transparent solid 0.15 noborder lc rgb "#aa3377" notitle, "cpu_alpha_s4.dat" using 1:12 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#aa3377" notitle, "cpu_alpha_s4.dat" using 1:($14-$15):($14+$15) with filledcurves fs transparent solid 0.15 noborder lc rgb "#555555" notitle, "cpu_alpha_s4.dat" using 1:14 with linespoints lw 2 pt 7 ps 0.6 dt 1 lc rgb "#555555" notitle
 set xrange [0:600]
 set yrange [1.39206:3.1398]
@@ -130,7 +130,7 @@ set origin 0,0
 set size 1,0.0750
 set margins 0,0,0,0
 set key at screen 0.5000,0.0075 center bottom horizontal maxcols 4 box opaque samplen 3 Left reverse
-plot NaN with linespoints lw 2 pt 7 ps 0.6 lc rgb "#4477aa" title "q", NaN with linespoints lw 2 pt 7 ps 0.6 lc rgb "#ee6677" title "k", NaN with linespoints lw 2 pt 7 ps 0.6 lc rgb "#228833" title "v", NaN with linespoints lw 2 pt 7 ps 0.6 lc rgb "#ccbb44" title "o", NaN with linespoints lw 2 pt 7 ps 0.6 lc rgb "#66ccee" title "gate", NaN with linespoints lw 2 pt 7 ps 0.6 lc rgb "#aa3377" title "up", NaN with linespoints lw 2 pt 7 ps 0.6 lc rgb "#555555" title "down", NaN with filledcurves fs transparent solid 0.15 noborder lc rgb "#777777" title "band: +- std over seeds"
+plot NaN with linespoints lw 2 pt 7 ps 0.6 lc rgb "#4477aa" title 'q', NaN with linespoints lw 2 pt 7 ps 0.6 lc rgb "#ee6677" title 'k', NaN with linespoints lw 2 pt 7 ps 0.6 lc rgb "#228833" title 'v', NaN with linespoints lw 2 pt 7 ps 0.6 lc rgb "#ccbb44" title 'o', NaN with linespoints lw 2 pt 7 ps 0.6 lc rgb "#66ccee" title 'gate', NaN with linespoints lw 2 pt 7 ps 0.6 lc rgb "#aa3377" title 'up', NaN with linespoints lw 2 pt 7 ps 0.6 lc rgb "#555555" title 'down', NaN with filledcurves fs transparent solid 0.15 noborder lc rgb "#777777" title 'band: +- std over seeds'
 set key default
 unset key
 set margins -1,-1,-1,-1

@@ -6,13 +6,13 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title "CPU study: final validation perplexity against the decay each method applied (AdamW eta 1, 2, 4; AWD at eta 4 collapses: 4092 at an applied 31, not drawn)\n{/*0.8 points: mean +- std over seeds of both coordinates (n = 6 per point)}"
+set multiplot title 'CPU study: final validation perplexity against the decay each method applied (AdamW eta 1, 2, 4; AWD at eta 4 collapses: 4092 at an applied 31, not drawn)'."\n".'{/*0.8 points: mean +- std over seeds, both coordinates (n = 6 per point)}'
 unset key
-set xlabel "weight decay applied (mean over training)"
+set xlabel 'weight decay applied (mean over training)'
 set logscale x
 set xrange [0.78057:6.31581]
 set xtics ("1" 1, "2" 2, "3" 3, "5" 5)
-set ylabel "validation perplexity"
+set ylabel 'validation perplexity'
 set origin 0.0000,0.0679
 set size 1.0000,0.8393
 plot "cpu_compare_applied_ppl0.dat" using 1:2:5:($4 > 1 ? $3 : 0) with xyerrorbars lw 1.5 pt 7 lc rgb "#4477aa" notitle, "cpu_compare_applied_ppl0.dat" using 1:2 with lines lw 2 lc rgb "#4477aa" notitle, "cpu_compare_applied_ppl1.dat" using 1:2:5:($4 > 1 ? $3 : 0) with xyerrorbars lw 1.5 pt 7 lc rgb "#ee6677" notitle, "cpu_compare_applied_ppl1.dat" using 1:2 with lines lw 2 lc rgb "#ee6677" notitle, "cpu_compare_applied_ppl2.dat" using 1:2:5:($4 > 1 ? $3 : 0) with xyerrorbars lw 1.5 pt 7 lc rgb "#228833" notitle, "cpu_compare_applied_ppl2.dat" using 1:2 with lines lw 2 lc rgb "#228833" notitle, "cpu_compare_applied_ppl3.dat" using 1:2:5:($4 > 1 ? $3 : 0) with xyerrorbars lw 1.5 pt 7 lc rgb "#ccbb44" notitle, "cpu_compare_applied_ppl3.dat" using 1:2 with lines lw 2 lc rgb "#ccbb44" notitle
@@ -34,7 +34,7 @@ set origin 0,0
 set size 1,0.0679
 set margins 0,0,0,0
 set key at screen 0.5000,0.0107 center bottom horizontal maxcols 4 box opaque samplen 3 Left reverse
-plot NaN with linespoints lw 2 pt 7 lc rgb "#4477aa" title "Uniform", NaN with linespoints lw 2 pt 7 lc rgb "#ee6677" title "AWD", NaN with linespoints lw 2 pt 7 lc rgb "#228833" title "AdaDecay", NaN with linespoints lw 2 pt 7 lc rgb "#ccbb44" title "AlphaDecay"
+plot NaN with linespoints lw 2 pt 7 lc rgb "#4477aa" title 'Uniform', NaN with linespoints lw 2 pt 7 lc rgb "#ee6677" title 'AWD', NaN with linespoints lw 2 pt 7 lc rgb "#228833" title 'AdaDecay', NaN with linespoints lw 2 pt 7 lc rgb "#ccbb44" title 'AlphaDecay'
 set key default
 unset key
 set margins -1,-1,-1,-1
@@ -50,13 +50,13 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title "CPU study: final validation perplexity against the decay each method applied (AdamW eta 1, 2, 4; AWD at eta 4 collapses: 4092 at an applied 31, not drawn)\n{/*0.8 points: mean +- std over seeds of both coordinates (n = 6 per point)}"
+set multiplot title 'CPU study: final validation perplexity against the decay each method applied (AdamW eta 1, 2, 4; AWD at eta 4 collapses: 4092 at an applied 31, not drawn)'."\n".'{/*0.8 points: mean +- std over seeds, both coordinates (n = 6 per point)}'
 unset key
-set xlabel "weight decay applied (mean over training)"
+set xlabel 'weight decay applied (mean over training)'
 set logscale x
 set xrange [0.78057:6.31581]
 set xtics ("1" 1, "2" 2, "3" 3, "5" 5)
-set ylabel "validation perplexity"
+set ylabel 'validation perplexity'
 set origin 0.0000,0.0679
 set size 1.0000,0.8393
 plot "cpu_compare_applied_ppl0.dat" using 1:2:5:($4 > 1 ? $3 : 0) with xyerrorbars lw 1.5 pt 7 lc rgb "#4477aa" notitle, "cpu_compare_applied_ppl0.dat" using 1:2 with lines lw 2 lc rgb "#4477aa" notitle, "cpu_compare_applied_ppl1.dat" using 1:2:5:($4 > 1 ? $3 : 0) with xyerrorbars lw 1.5 pt 7 lc rgb "#ee6677" notitle, "cpu_compare_applied_ppl1.dat" using 1:2 with lines lw 2 lc rgb "#ee6677" notitle, "cpu_compare_applied_ppl2.dat" using 1:2:5:($4 > 1 ? $3 : 0) with xyerrorbars lw 1.5 pt 7 lc rgb "#228833" notitle, "cpu_compare_applied_ppl2.dat" using 1:2 with lines lw 2 lc rgb "#228833" notitle, "cpu_compare_applied_ppl3.dat" using 1:2:5:($4 > 1 ? $3 : 0) with xyerrorbars lw 1.5 pt 7 lc rgb "#ccbb44" notitle, "cpu_compare_applied_ppl3.dat" using 1:2 with lines lw 2 lc rgb "#ccbb44" notitle
@@ -78,7 +78,7 @@ set origin 0,0
 set size 1,0.0679
 set margins 0,0,0,0
 set key at screen 0.5000,0.0107 center bottom horizontal maxcols 4 box opaque samplen 3 Left reverse
-plot NaN with linespoints lw 2 pt 7 lc rgb "#4477aa" title "Uniform", NaN with linespoints lw 2 pt 7 lc rgb "#ee6677" title "AWD", NaN with linespoints lw 2 pt 7 lc rgb "#228833" title "AdaDecay", NaN with linespoints lw 2 pt 7 lc rgb "#ccbb44" title "AlphaDecay"
+plot NaN with linespoints lw 2 pt 7 lc rgb "#4477aa" title 'Uniform', NaN with linespoints lw 2 pt 7 lc rgb "#ee6677" title 'AWD', NaN with linespoints lw 2 pt 7 lc rgb "#228833" title 'AdaDecay', NaN with linespoints lw 2 pt 7 lc rgb "#ccbb44" title 'AlphaDecay'
 set key default
 unset key
 set margins -1,-1,-1,-1

@@ -6,7 +6,7 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title "CPU study: training loss and validation perplexity per method (AdamW, eta 2, mean over seeds)"
+set multiplot title 'CPU study: training loss and validation perplexity per method (AdamW, eta 2, mean over seeds)'
 unset key
 set xlabel "update"
 set ylabel "training loss"
@@ -41,7 +41,7 @@ set origin 0,0
 set size 1,0.1200
 set margins 0,0,0,0
 set key at screen 0.5000,0.0120 center bottom horizontal maxcols 4 box opaque samplen 3 Left reverse
-plot NaN with lines lw 2 lc rgb "#4477aa" title "WD=0 (mean, n = 6)", NaN with lines lw 2 lc rgb "#ee6677" title "Uniform (mean, n = 6)", NaN with lines lw 2 lc rgb "#228833" title "AWD (mean, n = 6)", NaN with lines lw 2 lc rgb "#ccbb44" title "AdaDecay (mean, n = 6)", NaN with lines lw 2 lc rgb "#66ccee" title "AlphaDecay (mean, n = 6)", NaN with filledcurves fs transparent solid 0.2 noborder lc rgb "#777777" title "band: mean +- std over seeds"
+plot NaN with lines lw 2 lc rgb "#4477aa" title 'WD=0 (mean, n = 6)', NaN with lines lw 2 lc rgb "#ee6677" title 'Uniform (mean, n = 6)', NaN with lines lw 2 lc rgb "#228833" title 'AWD (mean, n = 6)', NaN with lines lw 2 lc rgb "#ccbb44" title 'AdaDecay (mean, n = 6)', NaN with lines lw 2 lc rgb "#66ccee" title 'AlphaDecay (mean, n = 6)', NaN with filledcurves fs transparent solid 0.2 noborder lc rgb "#777777" title 'band: mean +- std over seeds'
 set key default
 unset key
 set margins -1,-1,-1,-1
@@ -57,7 +57,7 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title "CPU study: training loss and validation perplexity per method (AdamW, eta 2, mean over seeds)"
+set multiplot title 'CPU study: training loss and validation perplexity per method (AdamW, eta 2, mean over seeds)'
 unset key
 set xlabel "update"
 set ylabel "training loss"
@@ -92,7 +92,7 @@ set origin 0,0
 set size 1,0.1200
 set margins 0,0,0,0
 set key at screen 0.5000,0.0120 center bottom horizontal maxcols 4 box opaque samplen 3 Left reverse
-plot NaN with lines lw 2 lc rgb "#4477aa" title "WD=0 (mean, n = 6)", NaN with lines lw 2 lc rgb "#ee6677" title "Uniform (mean, n = 6)", NaN with lines lw 2 lc rgb "#228833" title "AWD (mean, n = 6)", NaN with lines lw 2 lc rgb "#ccbb44" title "AdaDecay (mean, n = 6)", NaN with lines lw 2 lc rgb "#66ccee" title "AlphaDecay (mean, n = 6)", NaN with filledcurves fs transparent solid 0.2 noborder lc rgb "#777777" title "band: mean +- std over seeds"
+plot NaN with lines lw 2 lc rgb "#4477aa" title 'WD=0 (mean, n = 6)', NaN with lines lw 2 lc rgb "#ee6677" title 'Uniform (mean, n = 6)', NaN with lines lw 2 lc rgb "#228833" title 'AWD (mean, n = 6)', NaN with lines lw 2 lc rgb "#ccbb44" title 'AdaDecay (mean, n = 6)', NaN with lines lw 2 lc rgb "#66ccee" title 'AlphaDecay (mean, n = 6)', NaN with filledcurves fs transparent solid 0.2 noborder lc rgb "#777777" title 'band: mean +- std over seeds'
 set key default
 unset key
 set margins -1,-1,-1,-1

@@ -6,13 +6,13 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title "CPU study: validation perplexity against uniform weight decay\n{/*0.8 points: mean +- std over seeds (n = 3 per point)}"
+set multiplot title 'CPU study: validation perplexity against uniform weight decay'."\n".'{/*0.8 points: mean +- std over seeds (n = 3 per point)}'
 unset key
-set xlabel "weight decay"
+set xlabel 'weight decay'
 set logscale x
 set xrange [5.07943e-05:15.7498]
-set xtics ("0.0001" 0.0001, "0.0003" 0.0003, "0.001" 0.001, "0.003" 0.003, "0.01" 0.01, "0.03" 0.03, "0.1" 0.1, "0.3" 0.3, "1" 1, "2" 2, "4" 4, "8" 8) rotate by -45
-set ylabel "validation perplexity"
+set xtics ('0.0001' 0.0001, '0.0003' 0.00029999999999999997, '0.001' 0.001, '0.003' 0.0030000000000000001, '0.01' 0.01, '0.03' 0.029999999999999999, '0.1' 0.10000000000000001, '0.3' 0.29999999999999999, '1' 1, '2' 2, '4' 4, '8' 8) rotate by -45
+set ylabel 'validation perplexity'
 set origin 0.0000,0.1857
 set size 0.5000,0.7214
 set logscale y
@@ -47,7 +47,7 @@ set origin 0,0
 set size 1,0.1857
 set margins 0,0,0,0
 set key at screen 0.2500,0.0107 center bottom horizontal maxcols 2 box opaque samplen 3 Left reverse
-plot NaN with linespoints lw 2 pt 7 lc rgb "#4477aa" title "AdamW", NaN with lines lw 2 dt 2 lc rgb "#4477aa" title "WD=0 (band +- std)", NaN with linespoints lw 2 pt 7 lc rgb "#ee6677" title "Adam"
+plot NaN with linespoints lw 2 pt 7 lc rgb "#4477aa" title 'AdamW', NaN with lines lw 2 dt 2 lc rgb "#4477aa" title 'WD=0 (band +- std)', NaN with linespoints lw 2 pt 7 lc rgb "#ee6677" title 'Adam'
 set key default
 unset key
 set margins -1,-1,-1,-1
@@ -72,7 +72,7 @@ set origin 0,0
 set size 1,0.1857
 set margins 0,0,0,0
 set key at screen 0.7500,0.0107 center bottom horizontal maxcols 2 box opaque samplen 3 Left reverse
-plot NaN with lines lw 2 lc rgb "#4477aa" title "att.q/k", NaN with lines lw 2 lc rgb "#ee6677" title "att.v/o", NaN with lines lw 2 lc rgb "#228833" title "mlp", NaN with linespoints lw 2 pt 7 lc rgb "black" title "AdamW", NaN with linespoints lw 2 pt 6 dt 2 lc rgb "black" title "Adam", NaN with filledcurves fs transparent solid 0.15 noborder lc rgb "#777777" title "band: min-max over modules", NaN with lines lw 1.5 dt 3 lc rgb "black" title "WD=0 (eta 0)"
+plot NaN with lines lw 2 lc rgb "#4477aa" title 'att.q/k', NaN with lines lw 2 lc rgb "#ee6677" title 'att.v/o', NaN with lines lw 2 lc rgb "#228833" title 'mlp', NaN with linespoints lw 2 pt 7 lc rgb "black" title 'AdamW', NaN with linespoints lw 2 pt 6 dt 2 lc rgb "black" title 'Adam', NaN with filledcurves fs transparent solid 0.15 noborder lc rgb "#777777" title 'band: min-max over modules', NaN with lines lw 1.5 dt 3 lc rgb "black" title 'WD=0 (eta 0)'
 set key default
 unset key
 set margins -1,-1,-1,-1
@@ -88,13 +88,13 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title "CPU study: validation perplexity against uniform weight decay\n{/*0.8 points: mean +- std over seeds (n = 3 per point)}"
+set multiplot title 'CPU study: validation perplexity against uniform weight decay'."\n".'{/*0.8 points: mean +- std over seeds (n = 3 per point)}'
 unset key
-set xlabel "weight decay"
+set xlabel 'weight decay'
 set logscale x
 set xrange [5.07943e-05:15.7498]
-set xtics ("0.0001" 0.0001, "0.0003" 0.0003, "0.001" 0.001, "0.003" 0.003, "0.01" 0.01, "0.03" 0.03, "0.1" 0.1, "0.3" 0.3, "1" 1, "2" 2, "4" 4, "8" 8) rotate by -45
-set ylabel "validation perplexity"
+set xtics ('0.0001' 0.0001, '0.0003' 0.00029999999999999997, '0.001' 0.001, '0.003' 0.0030000000000000001, '0.01' 0.01, '0.03' 0.029999999999999999, '0.1' 0.10000000000000001, '0.3' 0.29999999999999999, '1' 1, '2' 2, '4' 4, '8' 8) rotate by -45
+set ylabel 'validation perplexity'
 set origin 0.0000,0.1857
 set size 0.5000,0.7214
 set logscale y
@@ -129,7 +129,7 @@ set origin 0,0
 set size 1,0.1857
 set margins 0,0,0,0
 set key at screen 0.2500,0.0107 center bottom horizontal maxcols 2 box opaque samplen 3 Left reverse
-plot NaN with linespoints lw 2 pt 7 lc rgb "#4477aa" title "AdamW", NaN with lines lw 2 dt 2 lc rgb "#4477aa" title "WD=0 (band +- std)", NaN with linespoints lw 2 pt 7 lc rgb "#ee6677" title "Adam"
+plot NaN with linespoints lw 2 pt 7 lc rgb "#4477aa" title 'AdamW', NaN with lines lw 2 dt 2 lc rgb "#4477aa" title 'WD=0 (band +- std)', NaN with linespoints lw 2 pt 7 lc rgb "#ee6677" title 'Adam'
 set key default
 unset key
 set margins -1,-1,-1,-1
@@ -154,7 +154,7 @@ set origin 0,0
 set size 1,0.1857
 set margins 0,0,0,0
 set key at screen 0.7500,0.0107 center bottom horizontal maxcols 2 box opaque samplen 3 Left reverse
-plot NaN with lines lw 2 lc rgb "#4477aa" title "att.q/k", NaN with lines lw 2 lc rgb "#ee6677" title "att.v/o", NaN with lines lw 2 lc rgb "#228833" title "mlp", NaN with linespoints lw 2 pt 7 lc rgb "black" title "AdamW", NaN with linespoints lw 2 pt 6 dt 2 lc rgb "black" title "Adam", NaN with filledcurves fs transparent solid 0.15 noborder lc rgb "#777777" title "band: min-max over modules", NaN with lines lw 1.5 dt 3 lc rgb "black" title "WD=0 (eta 0)"
+plot NaN with lines lw 2 lc rgb "#4477aa" title 'att.q/k', NaN with lines lw 2 lc rgb "#ee6677" title 'att.v/o', NaN with lines lw 2 lc rgb "#228833" title 'mlp', NaN with linespoints lw 2 pt 7 lc rgb "black" title 'AdamW', NaN with linespoints lw 2 pt 6 dt 2 lc rgb "black" title 'Adam', NaN with filledcurves fs transparent solid 0.15 noborder lc rgb "#777777" title 'band: min-max over modules', NaN with lines lw 1.5 dt 3 lc rgb "black" title 'WD=0 (eta 0)'
 set key default
 unset key
 set margins -1,-1,-1,-1

@@ -6,7 +6,7 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set title "Figure 1b twin: module-wise weight decay (AlphaDecay, wd 1e-5; tiny h128, the twin of 135M; the paper shows 60M)\n{/*0.8 run tiny-wd=1e-05-alphadecay, update 299; dashed: the uniform decay}"
+set title 'Twin of paper Figure 1b: module-wise weight decay (AlphaDecay, wd 1e-5; tiny h128, the twin of 135M; the paper shows 60M)'."\n".'{/*0.8 run tiny-wd=1e-05-alphadecay, update 299; dashed: the uniform decay}'
 set style fill solid 0.8 border -1
 set boxwidth 0.9
 set ylabel "weight decay"
@@ -30,7 +30,7 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set title "Figure 1b twin: module-wise weight decay (AlphaDecay, wd 1e-5; tiny h128, the twin of 135M; the paper shows 60M)\n{/*0.8 run tiny-wd=1e-05-alphadecay, update 299; dashed: the uniform decay}"
+set title 'Twin of paper Figure 1b: module-wise weight decay (AlphaDecay, wd 1e-5; tiny h128, the twin of 135M; the paper shows 60M)'."\n".'{/*0.8 run tiny-wd=1e-05-alphadecay, update 299; dashed: the uniform decay}'
 set style fill solid 0.8 border -1
 set boxwidth 0.9
 set ylabel "weight decay"

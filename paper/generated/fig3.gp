@@ -6,7 +6,7 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title "Figure 3 twin: ESD per module type, wd 5e-6 (layer 2, final spectra)\n{/*0.8 alpha in each panel: Uniform / AlphaDecay}"
+set multiplot title 'Twin of paper Figure 3: ESD per module type, wd 5e-6 (layer 2, final spectra)'."\n".'{/*0.8 alpha in each panel: Uniform / AlphaDecay}'
 unset key
 set logscale xy
 set format x "10^{%L}"
@@ -17,37 +17,37 @@ set style fill transparent solid 0.35 noborder
 set origin 0.0000,0.4900
 set size 0.2500,0.4357
 set xtics 100
-set title "q\n{/*0.8 alpha 1.89 / 1.89}"
+set title 'q'."\n".'{/*0.8 alpha 1.89 / 1.89}'
 plot "fig3_q_s0.dat" using 1:2:3 with boxes lc rgb "#4477aa" notitle, "fig3_q_s0_pl.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" notitle, "fig3_q_s1.dat" using 1:2:3 with boxes lc rgb "#cc3311" notitle, "fig3_q_s1_pl.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#cc3311" notitle
 set origin 0.2500,0.4900
 set size 0.2500,0.4357
 set xtics 100
-set title "k\n{/*0.8 alpha 1.90 / 1.90}"
+set title 'k'."\n".'{/*0.8 alpha 1.90 / 1.90}'
 plot "fig3_k_s0.dat" using 1:2:3 with boxes lc rgb "#4477aa" notitle, "fig3_k_s0_pl.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" notitle, "fig3_k_s1.dat" using 1:2:3 with boxes lc rgb "#cc3311" notitle, "fig3_k_s1_pl.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#cc3311" notitle
 set origin 0.5000,0.4900
 set size 0.2500,0.4357
 set xtics 100
-set title "v\n{/*0.8 alpha 2.10 / 2.10}"
+set title 'v'."\n".'{/*0.8 alpha 2.10 / 2.10}'
 plot "fig3_v_s0.dat" using 1:2:3 with boxes lc rgb "#4477aa" notitle, "fig3_v_s0_pl.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" notitle, "fig3_v_s1.dat" using 1:2:3 with boxes lc rgb "#cc3311" notitle, "fig3_v_s1_pl.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#cc3311" notitle
 set origin 0.7500,0.4900
 set size 0.2500,0.4357
 set xtics 100
-set title "o\n{/*0.8 alpha 2.08 / 2.11}"
+set title 'o'."\n".'{/*0.8 alpha 2.08 / 2.11}'
 plot "fig3_o_s0.dat" using 1:2:3 with boxes lc rgb "#4477aa" notitle, "fig3_o_s0_pl.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" notitle, "fig3_o_s1.dat" using 1:2:3 with boxes lc rgb "#cc3311" notitle, "fig3_o_s1_pl.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#cc3311" notitle
 set origin 0.0000,0.0543
 set size 0.2500,0.4357
 set xtics autofreq
-set title "gate\n{/*0.8 alpha 2.67 / 2.66}"
+set title 'gate'."\n".'{/*0.8 alpha 2.67 / 2.66}'
 plot "fig3_gate_s0.dat" using 1:2:3 with boxes lc rgb "#4477aa" notitle, "fig3_gate_s0_pl.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" notitle, "fig3_gate_s1.dat" using 1:2:3 with boxes lc rgb "#cc3311" notitle, "fig3_gate_s1_pl.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#cc3311" notitle
 set origin 0.2500,0.0543
 set size 0.2500,0.4357
 set xtics autofreq
-set title "up\n{/*0.8 alpha 2.73 / 2.68}"
+set title 'up'."\n".'{/*0.8 alpha 2.73 / 2.68}'
 plot "fig3_up_s0.dat" using 1:2:3 with boxes lc rgb "#4477aa" notitle, "fig3_up_s0_pl.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" notitle, "fig3_up_s1.dat" using 1:2:3 with boxes lc rgb "#cc3311" notitle, "fig3_up_s1_pl.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#cc3311" notitle
 set origin 0.5000,0.0543
 set size 0.2500,0.4357
 set xtics autofreq
-set title "down\n{/*0.8 alpha 2.59 / 2.53}"
+set title 'down'."\n".'{/*0.8 alpha 2.59 / 2.53}'
 plot "fig3_down_s0.dat" using 1:2:3 with boxes lc rgb "#4477aa" notitle, "fig3_down_s0_pl.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" notitle, "fig3_down_s1.dat" using 1:2:3 with boxes lc rgb "#cc3311" notitle, "fig3_down_s1_pl.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#cc3311" notitle
 # the key: an invisible plot whose only visible part is its key
 unset title
@@ -67,7 +67,7 @@ set origin 0,0
 set size 1,0.0543
 set margins 0,0,0,0
 set key at screen 0.5000,0.0086 center bottom horizontal maxcols 4 box opaque samplen 3 Left reverse
-plot NaN with boxes fs transparent solid 0.35 noborder lc rgb "#4477aa" title "Uniform", NaN with lines lw 2 dt 1 lc rgb "#4477aa" title "Uniform: power-law fit", NaN with boxes fs transparent solid 0.35 noborder lc rgb "#cc3311" title "AlphaDecay", NaN with lines lw 2 dt 2 lc rgb "#cc3311" title "AlphaDecay: power-law fit"
+plot NaN with boxes fs transparent solid 0.35 noborder lc rgb "#4477aa" title 'Uniform', NaN with lines lw 2 dt 1 lc rgb "#4477aa" title 'Uniform: power-law fit', NaN with boxes fs transparent solid 0.35 noborder lc rgb "#cc3311" title 'AlphaDecay', NaN with lines lw 2 dt 2 lc rgb "#cc3311" title 'AlphaDecay: power-law fit'
 set key default
 unset key
 set margins -1,-1,-1,-1
@@ -83,7 +83,7 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title "Figure 3 twin: ESD per module type, wd 5e-6 (layer 2, final spectra)\n{/*0.8 alpha in each panel: Uniform / AlphaDecay}"
+set multiplot title 'Twin of paper Figure 3: ESD per module type, wd 5e-6 (layer 2, final spectra)'."\n".'{/*0.8 alpha in each panel: Uniform / AlphaDecay}'
 unset key
 set logscale xy
 set format x "10^{%L}"
@@ -94,37 +94,37 @@ set style fill transparent solid 0.35 noborder
 set origin 0.0000,0.4900
 set size 0.2500,0.4357
 set xtics 100
-set title "q\n{/*0.8 alpha 1.89 / 1.89}"
+set title 'q'."\n".'{/*0.8 alpha 1.89 / 1.89}'
 plot "fig3_q_s0.dat" using 1:2:3 with boxes lc rgb "#4477aa" notitle, "fig3_q_s0_pl.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" notitle, "fig3_q_s1.dat" using 1:2:3 with boxes lc rgb "#cc3311" notitle, "fig3_q_s1_pl.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#cc3311" notitle
 set origin 0.2500,0.4900
 set size 0.2500,0.4357
 set xtics 100
-set title "k\n{/*0.8 alpha 1.90 / 1.90}"
+set title 'k'."\n".'{/*0.8 alpha 1.90 / 1.90}'
 plot "fig3_k_s0.dat" using 1:2:3 with boxes lc rgb "#4477aa" notitle, "fig3_k_s0_pl.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" notitle, "fig3_k_s1.dat" using 1:2:3 with boxes lc rgb "#cc3311" notitle, "fig3_k_s1_pl.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#cc3311" notitle
 set origin 0.5000,0.4900
 set size 0.2500,0.4357
 set xtics 100
-set title "v\n{/*0.8 alpha 2.10 / 2.10}"
+set title 'v'."\n".'{/*0.8 alpha 2.10 / 2.10}'
 plot "fig3_v_s0.dat" using 1:2:3 with boxes lc rgb "#4477aa" notitle, "fig3_v_s0_pl.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" notitle, "fig3_v_s1.dat" using 1:2:3 with boxes lc rgb "#cc3311" notitle, "fig3_v_s1_pl.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#cc3311" notitle
 set origin 0.7500,0.4900
 set size 0.2500,0.4357
 set xtics 100
-set title "o\n{/*0.8 alpha 2.08 / 2.11}"
+set title 'o'."\n".'{/*0.8 alpha 2.08 / 2.11}'
 plot "fig3_o_s0.dat" using 1:2:3 with boxes lc rgb "#4477aa" notitle, "fig3_o_s0_pl.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" notitle, "fig3_o_s1.dat" using 1:2:3 with boxes lc rgb "#cc3311" notitle, "fig3_o_s1_pl.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#cc3311" notitle
 set origin 0.0000,0.0543
 set size 0.2500,0.4357
 set xtics autofreq
-set title "gate\n{/*0.8 alpha 2.67 / 2.66}"
+set title 'gate'."\n".'{/*0.8 alpha 2.67 / 2.66}'
 plot "fig3_gate_s0.dat" using 1:2:3 with boxes lc rgb "#4477aa" notitle, "fig3_gate_s0_pl.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" notitle, "fig3_gate_s1.dat" using 1:2:3 with boxes lc rgb "#cc3311" notitle, "fig3_gate_s1_pl.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#cc3311" notitle
 set origin 0.2500,0.0543
 set size 0.2500,0.4357
 set xtics autofreq
-set title "up\n{/*0.8 alpha 2.73 / 2.68}"
+set title 'up'."\n".'{/*0.8 alpha 2.73 / 2.68}'
 plot "fig3_up_s0.dat" using 1:2:3 with boxes lc rgb "#4477aa" notitle, "fig3_up_s0_pl.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" notitle, "fig3_up_s1.dat" using 1:2:3 with boxes lc rgb "#cc3311" notitle, "fig3_up_s1_pl.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#cc3311" notitle
 set origin 0.5000,0.0543
 set size 0.2500,0.4357
 set xtics autofreq
-set title "down\n{/*0.8 alpha 2.59 / 2.53}"
+set title 'down'."\n".'{/*0.8 alpha 2.59 / 2.53}'
 plot "fig3_down_s0.dat" using 1:2:3 with boxes lc rgb "#4477aa" notitle, "fig3_down_s0_pl.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" notitle, "fig3_down_s1.dat" using 1:2:3 with boxes lc rgb "#cc3311" notitle, "fig3_down_s1_pl.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#cc3311" notitle
 # the key: an invisible plot whose only visible part is its key
 unset title
@@ -144,7 +144,7 @@ set origin 0,0
 set size 1,0.0543
 set margins 0,0,0,0
 set key at screen 0.5000,0.0086 center bottom horizontal maxcols 4 box opaque samplen 3 Left reverse
-plot NaN with boxes fs transparent solid 0.35 noborder lc rgb "#4477aa" title "Uniform", NaN with lines lw 2 dt 1 lc rgb "#4477aa" title "Uniform: power-law fit", NaN with boxes fs transparent solid 0.35 noborder lc rgb "#cc3311" title "AlphaDecay", NaN with lines lw 2 dt 2 lc rgb "#cc3311" title "AlphaDecay: power-law fit"
+plot NaN with boxes fs transparent solid 0.35 noborder lc rgb "#4477aa" title 'Uniform', NaN with lines lw 2 dt 1 lc rgb "#4477aa" title 'Uniform: power-law fit', NaN with boxes fs transparent solid 0.35 noborder lc rgb "#cc3311" title 'AlphaDecay', NaN with lines lw 2 dt 2 lc rgb "#cc3311" title 'AlphaDecay: power-law fit'
 set key default
 unset key
 set margins -1,-1,-1,-1

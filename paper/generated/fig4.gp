@@ -6,13 +6,13 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title "Figure 4 twin: weight-decay sweep\n{/*0.8 one run per point (n = 1): no error bars}"
+set multiplot title 'Twin of paper Figure 4: weight-decay sweep'."\n".'{/*0.8 one run per point (n = 1): no error bars}'
 unset key
-set xlabel "weight decay"
+set xlabel 'weight decay'
 set logscale x
 set xrange [2.6087e-06:1.15e-05]
-set xtics ("3e-06" 3e-06, "4e-06" 4e-06, "5e-06" 5e-06, "6e-06" 6e-06, "7e-06" 7e-06, "8e-06" 8e-06, "9e-06" 9e-06, "1e-05" 1e-05) rotate by -45
-set ylabel "validation perplexity"
+set xtics ('3e-06' 3.0000000000000001e-06, '4e-06' 3.9999999999999998e-06, '5e-06' 5.0000000000000004e-06, '6e-06' 6.0000000000000002e-06, '7e-06' 6.9999999999999999e-06, '8e-06' 7.9999999999999996e-06, '9e-06' 9.0000000000000002e-06, '1e-05' 1.0000000000000001e-05) rotate by -45
+set ylabel 'validation perplexity'
 set origin 0.0000,0.1464
 set size 0.5000,0.7607
 plot "fig4_ppl0.dat" using 1:2:($4 > 1 ? $3 : NaN) with yerrorbars lw 1.5 pt 7 lc rgb "#4477aa" notitle, "fig4_ppl0.dat" using 1:2 with lines lw 2 lc rgb "#4477aa" notitle, "fig4_ppl1.dat" using 1:2:($4 > 1 ? $3 : NaN) with yerrorbars lw 1.5 pt 7 lc rgb "#ee6677" notitle, "fig4_ppl1.dat" using 1:2 with lines lw 2 lc rgb "#ee6677" notitle
@@ -38,7 +38,7 @@ set origin 0,0
 set size 1,0.1464
 set margins 0,0,0,0
 set key at screen 0.2500,0.0107 center bottom horizontal maxcols 2 box opaque samplen 3 Left reverse
-plot NaN with linespoints lw 2 pt 7 lc rgb "#4477aa" title "Uniform", NaN with linespoints lw 2 pt 7 lc rgb "#ee6677" title "AlphaDecay"
+plot NaN with linespoints lw 2 pt 7 lc rgb "#4477aa" title 'Uniform', NaN with linespoints lw 2 pt 7 lc rgb "#ee6677" title 'AlphaDecay'
 set key default
 unset key
 set margins -1,-1,-1,-1
@@ -63,7 +63,7 @@ set origin 0,0
 set size 1,0.1464
 set margins 0,0,0,0
 set key at screen 0.7500,0.0107 center bottom horizontal maxcols 2 box opaque samplen 3 Left reverse
-plot NaN with lines lw 2 lc rgb "#4477aa" title "att.q/k", NaN with lines lw 2 lc rgb "#ee6677" title "att.v/o", NaN with lines lw 2 lc rgb "#228833" title "mlp", NaN with linespoints lw 2 pt 7 lc rgb "black" title "Uniform", NaN with linespoints lw 2 pt 6 dt 2 lc rgb "black" title "AlphaDecay", NaN with filledcurves fs transparent solid 0.15 noborder lc rgb "#777777" title "band: min-max over modules"
+plot NaN with lines lw 2 lc rgb "#4477aa" title 'att.q/k', NaN with lines lw 2 lc rgb "#ee6677" title 'att.v/o', NaN with lines lw 2 lc rgb "#228833" title 'mlp', NaN with linespoints lw 2 pt 7 lc rgb "black" title 'Uniform', NaN with linespoints lw 2 pt 6 dt 2 lc rgb "black" title 'AlphaDecay', NaN with filledcurves fs transparent solid 0.15 noborder lc rgb "#777777" title 'band: min-max over modules'
 set key default
 unset key
 set margins -1,-1,-1,-1
@@ -79,13 +79,13 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title "Figure 4 twin: weight-decay sweep\n{/*0.8 one run per point (n = 1): no error bars}"
+set multiplot title 'Twin of paper Figure 4: weight-decay sweep'."\n".'{/*0.8 one run per point (n = 1): no error bars}'
 unset key
-set xlabel "weight decay"
+set xlabel 'weight decay'
 set logscale x
 set xrange [2.6087e-06:1.15e-05]
-set xtics ("3e-06" 3e-06, "4e-06" 4e-06, "5e-06" 5e-06, "6e-06" 6e-06, "7e-06" 7e-06, "8e-06" 8e-06, "9e-06" 9e-06, "1e-05" 1e-05) rotate by -45
-set ylabel "validation perplexity"
+set xtics ('3e-06' 3.0000000000000001e-06, '4e-06' 3.9999999999999998e-06, '5e-06' 5.0000000000000004e-06, '6e-06' 6.0000000000000002e-06, '7e-06' 6.9999999999999999e-06, '8e-06' 7.9999999999999996e-06, '9e-06' 9.0000000000000002e-06, '1e-05' 1.0000000000000001e-05) rotate by -45
+set ylabel 'validation perplexity'
 set origin 0.0000,0.1464
 set size 0.5000,0.7607
 plot "fig4_ppl0.dat" using 1:2:($4 > 1 ? $3 : NaN) with yerrorbars lw 1.5 pt 7 lc rgb "#4477aa" notitle, "fig4_ppl0.dat" using 1:2 with lines lw 2 lc rgb "#4477aa" notitle, "fig4_ppl1.dat" using 1:2:($4 > 1 ? $3 : NaN) with yerrorbars lw 1.5 pt 7 lc rgb "#ee6677" notitle, "fig4_ppl1.dat" using 1:2 with lines lw 2 lc rgb "#ee6677" notitle
@@ -111,7 +111,7 @@ set origin 0,0
 set size 1,0.1464
 set margins 0,0,0,0
 set key at screen 0.2500,0.0107 center bottom horizontal maxcols 2 box opaque samplen 3 Left reverse
-plot NaN with linespoints lw 2 pt 7 lc rgb "#4477aa" title "Uniform", NaN with linespoints lw 2 pt 7 lc rgb "#ee6677" title "AlphaDecay"
+plot NaN with linespoints lw 2 pt 7 lc rgb "#4477aa" title 'Uniform', NaN with linespoints lw 2 pt 7 lc rgb "#ee6677" title 'AlphaDecay'
 set key default
 unset key
 set margins -1,-1,-1,-1
@@ -136,7 +136,7 @@ set origin 0,0
 set size 1,0.1464
 set margins 0,0,0,0
 set key at screen 0.7500,0.0107 center bottom horizontal maxcols 2 box opaque samplen 3 Left reverse
-plot NaN with lines lw 2 lc rgb "#4477aa" title "att.q/k", NaN with lines lw 2 lc rgb "#ee6677" title "att.v/o", NaN with lines lw 2 lc rgb "#228833" title "mlp", NaN with linespoints lw 2 pt 7 lc rgb "black" title "Uniform", NaN with linespoints lw 2 pt 6 dt 2 lc rgb "black" title "AlphaDecay", NaN with filledcurves fs transparent solid 0.15 noborder lc rgb "#777777" title "band: min-max over modules"
+plot NaN with lines lw 2 lc rgb "#4477aa" title 'att.q/k', NaN with lines lw 2 lc rgb "#ee6677" title 'att.v/o', NaN with lines lw 2 lc rgb "#228833" title 'mlp', NaN with linespoints lw 2 pt 7 lc rgb "black" title 'Uniform', NaN with linespoints lw 2 pt 6 dt 2 lc rgb "black" title 'AlphaDecay', NaN with filledcurves fs transparent solid 0.15 noborder lc rgb "#777777" title 'band: min-max over modules'
 set key default
 unset key
 set margins -1,-1,-1,-1

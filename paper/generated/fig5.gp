@@ -6,27 +6,27 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title "Figure 5 twin: assignment functions\n{/*0.8 label above a bar: the leftmost bar's value, the others' difference to it}"
+set multiplot title 'Twin of paper Figure 5: assignment functions'."\n".'{/*0.8 label above a bar: the leftmost bar''s value, the others'' difference to it}'
 unset key
 set style fill solid 0.75 border -1
 set boxwidth 0.6
 set xtics rotate by -25 nomirror
-set ylabel "validation perplexity"
+set ylabel 'validation perplexity'
 set origin 0.0000,0.0760
 set size 0.3333,0.8200
-set title "wd 1e-5\n{/*0.8 y axis does not start at 0}"
+set title 'wd 1e-5'."\n".'{/*0.8 y axis does not start at 0}'
 set yrange [177.2425585:180.4622428]
 set xrange [-0.6:4.6]
 plot "fig5_panel0.dat" using 1:2:xtic(7) with boxes lc rgb "#4477aa" notitle, "fig5_panel0.dat" using 1:($4 > 1 ? $2 : NaN):3 with yerrorbars lc rgb "black" lw 1.5 pt 0 notitle, "fig5_panel0.dat" using 1:5:8 with labels offset 0,0.8 font ",9" notitle
 set origin 0.3333,0.0760
 set size 0.3333,0.8200
-set title "wd 5e-6\n{/*0.8 y axis does not start at 0}"
+set title 'wd 5e-6'."\n".'{/*0.8 y axis does not start at 0}'
 set yrange [178.908519:180.355398]
 set xrange [-0.6:4.6]
 plot "fig5_panel1.dat" using 1:2:xtic(7) with boxes lc rgb "#4477aa" notitle, "fig5_panel1.dat" using 1:($4 > 1 ? $2 : NaN):3 with yerrorbars lc rgb "black" lw 1.5 pt 0 notitle, "fig5_panel1.dat" using 1:5:8 with labels offset 0,0.8 font ",9" notitle
 set origin 0.6667,0.0760
 set size 0.3333,0.8200
-set title "wd 1e-6\n{/*0.8 y axis does not start at 0}"
+set title 'wd 1e-6'."\n".'{/*0.8 y axis does not start at 0}'
 set yrange [174.081771:174.3952128]
 set xrange [-0.6:4.6]
 plot "fig5_panel2.dat" using 1:2:xtic(7) with boxes lc rgb "#4477aa" notitle, "fig5_panel2.dat" using 1:($4 > 1 ? $2 : NaN):3 with yerrorbars lc rgb "black" lw 1.5 pt 0 notitle, "fig5_panel2.dat" using 1:5:8 with labels offset 0,0.8 font ",9" notitle
@@ -48,7 +48,7 @@ set origin 0,0
 set size 1,0.0760
 set margins 0,0,0,0
 set key at screen 0.5000,0.0120 center bottom horizontal maxcols 1 box opaque samplen 3 Left reverse
-plot NaN with boxes fs solid 0.75 border -1 lc rgb "#4477aa" title "validation perplexity (n = 1 per bar: no error bars)"
+plot NaN with boxes fs solid 0.75 border -1 lc rgb "#4477aa" title 'validation perplexity (n = 1 per bar: no error bars)'
 set key default
 unset key
 set margins -1,-1,-1,-1
@@ -64,27 +64,27 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title "Figure 5 twin: assignment functions\n{/*0.8 label above a bar: the leftmost bar's value, the others' difference to it}"
+set multiplot title 'Twin of paper Figure 5: assignment functions'."\n".'{/*0.8 label above a bar: the leftmost bar''s value, the others'' difference to it}'
 unset key
 set style fill solid 0.75 border -1
 set boxwidth 0.6
 set xtics rotate by -25 nomirror
-set ylabel "validation perplexity"
+set ylabel 'validation perplexity'
 set origin 0.0000,0.0760
 set size 0.3333,0.8200
-set title "wd 1e-5\n{/*0.8 y axis does not start at 0}"
+set title 'wd 1e-5'."\n".'{/*0.8 y axis does not start at 0}'
 set yrange [177.2425585:180.4622428]
 set xrange [-0.6:4.6]
 plot "fig5_panel0.dat" using 1:2:xtic(7) with boxes lc rgb "#4477aa" notitle, "fig5_panel0.dat" using 1:($4 > 1 ? $2 : NaN):3 with yerrorbars lc rgb "black" lw 1.5 pt 0 notitle, "fig5_panel0.dat" using 1:5:8 with labels offset 0,0.8 font ",9" notitle
 set origin 0.3333,0.0760
 set size 0.3333,0.8200
-set title "wd 5e-6\n{/*0.8 y axis does not start at 0}"
+set title 'wd 5e-6'."\n".'{/*0.8 y axis does not start at 0}'
 set yrange [178.908519:180.355398]
 set xrange [-0.6:4.6]
 plot "fig5_panel1.dat" using 1:2:xtic(7) with boxes lc rgb "#4477aa" notitle, "fig5_panel1.dat" using 1:($4 > 1 ? $2 : NaN):3 with yerrorbars lc rgb "black" lw 1.5 pt 0 notitle, "fig5_panel1.dat" using 1:5:8 with labels offset 0,0.8 font ",9" notitle
 set origin 0.6667,0.0760
 set size 0.3333,0.8200
-set title "wd 1e-6\n{/*0.8 y axis does not start at 0}"
+set title 'wd 1e-6'."\n".'{/*0.8 y axis does not start at 0}'
 set yrange [174.081771:174.3952128]
 set xrange [-0.6:4.6]
 plot "fig5_panel2.dat" using 1:2:xtic(7) with boxes lc rgb "#4477aa" notitle, "fig5_panel2.dat" using 1:($4 > 1 ? $2 : NaN):3 with yerrorbars lc rgb "black" lw 1.5 pt 0 notitle, "fig5_panel2.dat" using 1:5:8 with labels offset 0,0.8 font ",9" notitle
@@ -106,7 +106,7 @@ set origin 0,0
 set size 1,0.0760
 set margins 0,0,0,0
 set key at screen 0.5000,0.0120 center bottom horizontal maxcols 1 box opaque samplen 3 Left reverse
-plot NaN with boxes fs solid 0.75 border -1 lc rgb "#4477aa" title "validation perplexity (n = 1 per bar: no error bars)"
+plot NaN with boxes fs solid 0.75 border -1 lc rgb "#4477aa" title 'validation perplexity (n = 1 per bar: no error bars)'
 set key default
 unset key
 set margins -1,-1,-1,-1

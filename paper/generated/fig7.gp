@@ -6,31 +6,31 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title "Figure 7 twin: PL fitting method (seconds per decay update on the right axis)\n{/*0.8 label above a bar: the leftmost bar's value, the others' difference to it}"
+set multiplot title 'Twin of paper Figure 7: PL fitting method (seconds per decay update on the right axis)'."\n".'{/*0.8 label above a bar: the leftmost bar''s value, the others'' difference to it}'
 unset key
 set style fill solid 0.75 border -1
 set boxwidth 0.6
 set xtics rotate by -25 nomirror
-set ylabel "validation perplexity"
-set y2label "seconds per decay update"
+set ylabel 'validation perplexity'
+set y2label 'seconds per decay update'
 set y2tics
 set ytics nomirror
 set format y2 "%.3g"
 set origin 0.0000,0.0760
 set size 0.3333,0.8200
-set title "wd 1e-5\n{/*0.8 y axis does not start at 0}"
+set title 'wd 1e-5'."\n".'{/*0.8 y axis does not start at 0}'
 set yrange [178.5606575:179.557664]
 set xrange [-0.6:2.6]
 plot "fig7_panel0.dat" using 1:2:xtic(7) with boxes lc rgb "#4477aa" notitle, "fig7_panel0.dat" using 1:($4 > 1 ? $2 : NaN):3 with yerrorbars lc rgb "black" lw 1.5 pt 0 notitle, "fig7_panel0.dat" using 1:5:8 with labels offset 0,0.8 font ",9" notitle, "fig7_panel0.dat" using 1:6 axes x1y2 with linespoints pt 7 lc rgb "#ee6677" notitle
 set origin 0.3333,0.0760
 set size 0.3333,0.8200
-set title "wd 5e-6\n{/*0.8 y axis does not start at 0}"
+set title 'wd 5e-6'."\n".'{/*0.8 y axis does not start at 0}'
 set yrange [178.936354:179.8052836]
 set xrange [-0.6:2.6]
 plot "fig7_panel1.dat" using 1:2:xtic(7) with boxes lc rgb "#4477aa" notitle, "fig7_panel1.dat" using 1:($4 > 1 ? $2 : NaN):3 with yerrorbars lc rgb "black" lw 1.5 pt 0 notitle, "fig7_panel1.dat" using 1:5:8 with labels offset 0,0.8 font ",9" notitle, "fig7_panel1.dat" using 1:6 axes x1y2 with linespoints pt 7 lc rgb "#ee6677" notitle
 set origin 0.6667,0.0760
 set size 0.3333,0.8200
-set title "wd 1e-6\n{/*0.8 y axis does not start at 0}"
+set title 'wd 1e-6'."\n".'{/*0.8 y axis does not start at 0}'
 set yrange [174.258835:174.4554916]
 set xrange [-0.6:2.6]
 plot "fig7_panel2.dat" using 1:2:xtic(7) with boxes lc rgb "#4477aa" notitle, "fig7_panel2.dat" using 1:($4 > 1 ? $2 : NaN):3 with yerrorbars lc rgb "black" lw 1.5 pt 0 notitle, "fig7_panel2.dat" using 1:5:8 with labels offset 0,0.8 font ",9" notitle, "fig7_panel2.dat" using 1:6 axes x1y2 with linespoints pt 7 lc rgb "#ee6677" notitle
@@ -52,7 +52,7 @@ set origin 0,0
 set size 1,0.0760
 set margins 0,0,0,0
 set key at screen 0.5000,0.0120 center bottom horizontal maxcols 2 box opaque samplen 3 Left reverse
-plot NaN with boxes fs solid 0.75 border -1 lc rgb "#4477aa" title "validation perplexity (n = 1 per bar: no error bars)", NaN with linespoints pt 7 lc rgb "#ee6677" title "seconds per decay update"
+plot NaN with boxes fs solid 0.75 border -1 lc rgb "#4477aa" title 'validation perplexity (n = 1 per bar: no error bars)', NaN with linespoints pt 7 lc rgb "#ee6677" title 'seconds per decay update'
 set key default
 unset key
 set margins -1,-1,-1,-1
@@ -68,31 +68,31 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title "Figure 7 twin: PL fitting method (seconds per decay update on the right axis)\n{/*0.8 label above a bar: the leftmost bar's value, the others' difference to it}"
+set multiplot title 'Twin of paper Figure 7: PL fitting method (seconds per decay update on the right axis)'."\n".'{/*0.8 label above a bar: the leftmost bar''s value, the others'' difference to it}'
 unset key
 set style fill solid 0.75 border -1
 set boxwidth 0.6
 set xtics rotate by -25 nomirror
-set ylabel "validation perplexity"
-set y2label "seconds per decay update"
+set ylabel 'validation perplexity'
+set y2label 'seconds per decay update'
 set y2tics
 set ytics nomirror
 set format y2 "%.3g"
 set origin 0.0000,0.0760
 set size 0.3333,0.8200
-set title "wd 1e-5\n{/*0.8 y axis does not start at 0}"
+set title 'wd 1e-5'."\n".'{/*0.8 y axis does not start at 0}'
 set yrange [178.5606575:179.557664]
 set xrange [-0.6:2.6]
 plot "fig7_panel0.dat" using 1:2:xtic(7) with boxes lc rgb "#4477aa" notitle, "fig7_panel0.dat" using 1:($4 > 1 ? $2 : NaN):3 with yerrorbars lc rgb "black" lw 1.5 pt 0 notitle, "fig7_panel0.dat" using 1:5:8 with labels offset 0,0.8 font ",9" notitle, "fig7_panel0.dat" using 1:6 axes x1y2 with linespoints pt 7 lc rgb "#ee6677" notitle
 set origin 0.3333,0.0760
 set size 0.3333,0.8200
-set title "wd 5e-6\n{/*0.8 y axis does not start at 0}"
+set title 'wd 5e-6'."\n".'{/*0.8 y axis does not start at 0}'
 set yrange [178.936354:179.8052836]
 set xrange [-0.6:2.6]
 plot "fig7_panel1.dat" using 1:2:xtic(7) with boxes lc rgb "#4477aa" notitle, "fig7_panel1.dat" using 1:($4 > 1 ? $2 : NaN):3 with yerrorbars lc rgb "black" lw 1.5 pt 0 notitle, "fig7_panel1.dat" using 1:5:8 with labels offset 0,0.8 font ",9" notitle, "fig7_panel1.dat" using 1:6 axes x1y2 with linespoints pt 7 lc rgb "#ee6677" notitle
 set origin 0.6667,0.0760
 set size 0.3333,0.8200
-set title "wd 1e-6\n{/*0.8 y axis does not start at 0}"
+set title 'wd 1e-6'."\n".'{/*0.8 y axis does not start at 0}'
 set yrange [174.258835:174.4554916]
 set xrange [-0.6:2.6]
 plot "fig7_panel2.dat" using 1:2:xtic(7) with boxes lc rgb "#4477aa" notitle, "fig7_panel2.dat" using 1:($4 > 1 ? $2 : NaN):3 with yerrorbars lc rgb "black" lw 1.5 pt 0 notitle, "fig7_panel2.dat" using 1:5:8 with labels offset 0,0.8 font ",9" notitle, "fig7_panel2.dat" using 1:6 axes x1y2 with linespoints pt 7 lc rgb "#ee6677" notitle
@@ -114,7 +114,7 @@ set origin 0,0
 set size 1,0.0760
 set margins 0,0,0,0
 set key at screen 0.5000,0.0120 center bottom horizontal maxcols 2 box opaque samplen 3 Left reverse
-plot NaN with boxes fs solid 0.75 border -1 lc rgb "#4477aa" title "validation perplexity (n = 1 per bar: no error bars)", NaN with linespoints pt 7 lc rgb "#ee6677" title "seconds per decay update"
+plot NaN with boxes fs solid 0.75 border -1 lc rgb "#4477aa" title 'validation perplexity (n = 1 per bar: no error bars)', NaN with linespoints pt 7 lc rgb "#ee6677" title 'seconds per decay update'
 set key default
 unset key
 set margins -1,-1,-1,-1

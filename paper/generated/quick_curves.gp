@@ -6,7 +6,7 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title "Quick sweep: training loss and validation perplexity (AdamW, eta 1; WD=0 overfits)"
+set multiplot title 'Quick sweep: training loss and validation perplexity (AdamW, eta 1; WD=0 overfits)'
 unset key
 set xlabel "update"
 set ylabel "training loss"
@@ -41,7 +41,7 @@ set origin 0,0
 set size 1,0.0760
 set margins 0,0,0,0
 set key at screen 0.5000,0.0120 center bottom horizontal maxcols 5 box opaque samplen 3 Left reverse
-plot NaN with lines lw 2 lc rgb "#4477aa" title "WD=0 (n = 1)", NaN with lines lw 2 lc rgb "#ee6677" title "Uniform (n = 1)", NaN with lines lw 2 lc rgb "#228833" title "AWD (n = 1)", NaN with lines lw 2 lc rgb "#ccbb44" title "AdaDecay (n = 1)", NaN with lines lw 2 lc rgb "#66ccee" title "AlphaDecay (n = 1)"
+plot NaN with lines lw 2 lc rgb "#4477aa" title 'WD=0 (n = 1)', NaN with lines lw 2 lc rgb "#ee6677" title 'Uniform (n = 1)', NaN with lines lw 2 lc rgb "#228833" title 'AWD (n = 1)', NaN with lines lw 2 lc rgb "#ccbb44" title 'AdaDecay (n = 1)', NaN with lines lw 2 lc rgb "#66ccee" title 'AlphaDecay (n = 1)'
 set key default
 unset key
 set margins -1,-1,-1,-1
@@ -57,7 +57,7 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title "Quick sweep: training loss and validation perplexity (AdamW, eta 1; WD=0 overfits)"
+set multiplot title 'Quick sweep: training loss and validation perplexity (AdamW, eta 1; WD=0 overfits)'
 unset key
 set xlabel "update"
 set ylabel "training loss"
@@ -92,7 +92,7 @@ set origin 0,0
 set size 1,0.0760
 set margins 0,0,0,0
 set key at screen 0.5000,0.0120 center bottom horizontal maxcols 5 box opaque samplen 3 Left reverse
-plot NaN with lines lw 2 lc rgb "#4477aa" title "WD=0 (n = 1)", NaN with lines lw 2 lc rgb "#ee6677" title "Uniform (n = 1)", NaN with lines lw 2 lc rgb "#228833" title "AWD (n = 1)", NaN with lines lw 2 lc rgb "#ccbb44" title "AdaDecay (n = 1)", NaN with lines lw 2 lc rgb "#66ccee" title "AlphaDecay (n = 1)"
+plot NaN with lines lw 2 lc rgb "#4477aa" title 'WD=0 (n = 1)', NaN with lines lw 2 lc rgb "#ee6677" title 'Uniform (n = 1)', NaN with lines lw 2 lc rgb "#228833" title 'AWD (n = 1)', NaN with lines lw 2 lc rgb "#ccbb44" title 'AdaDecay (n = 1)', NaN with lines lw 2 lc rgb "#66ccee" title 'AlphaDecay (n = 1)'
 set key default
 unset key
 set margins -1,-1,-1,-1
