@@ -13,14 +13,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "figure.h"
 #include "kv.h"
 #include "report.h"
 #include "table.h"
 
 static int bad_usage(const char *verb, const char *msg) {
-    fprintf(stderr, "alphadecay report %s: %s (see alphadecay report --help)\n", verb, msg);
-    return 2;
+    char cmd[32];
+    snprintf(cmd, sizeof cmd, "report %s", verb);
+    return args_usage_error(cmd, "%s", msg);
 }
 
 static int cmp_vals(const void *a, const void *b) {
@@ -204,36 +206,43 @@ done:
     return rc;
 }
 
+static void adhoc_usage(FILE *f) {
+    fprintf(f, "usage: alphadecay report compare RESULTS_DIR --by KEY --baseline VALUE [--metric M] [--pair-by KEY]\n"
+               "                                 [--where KEY=VALUE]... [--out FILE.csv]\n"
+               "       alphadecay report curves RUN_DIR... [--metric val_ppl|loss] --out FIG.png\n"
+               "compare: the runs' metric (default val_ppl) per value of KEY against the baseline value, as a\n"
+               "       spec's compare table; curves: any runs' training loss and validation perplexity.\n"
+               "Details: docs/analysis.md, \"Comparing runs by hand\".\n");
+}
+
 int report_adhoc(int argc, char **argv) {
     const char *verb = argv[1];
     const char *by = NULL, *base = NULL, *metric = NULL, *pair_by = "train.seed", *out = NULL;
-    char *pos[SPEC_MAX_SEL + 1], *wheres[SPEC_MAX_COND];
-    int npos = 0, nwhere = 0;
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        const char **slot = !strcmp(a, "--by") ? &by : !strcmp(a, "--baseline") ? &base : !strcmp(a, "--metric") ? &metric
-                            : !strcmp(a, "--pair-by") ? &pair_by : !strcmp(a, "--out") ? &out : NULL;
-        if (slot || !strcmp(a, "--where")) {
-            if (i + 1 >= argc) return bad_usage(verb, "an option needs a value");
-            if (slot) *slot = argv[++i];
-            else if (nwhere < SPEC_MAX_COND) wheres[nwhere++] = argv[++i];
-            else return bad_usage(verb, "too many --where");
-        } else if (a[0] == '-' && a[1]) {
-            char msg[160];
-            kv_strfmt(msg, sizeof msg, "unknown option '%s'", a);
-            return bad_usage(verb, msg);
-        } else if (npos <= SPEC_MAX_SEL) {
-            pos[npos++] = argv[i];
-        }
-    }
+    const char *posv[SPEC_MAX_SEL + 1], *wherev[SPEC_MAX_COND];
+    ArgList pos = {.v = posv, .cap = SPEC_MAX_SEL + 1}, wl = {.v = wherev, .cap = SPEC_MAX_COND};
+    const ArgSpec specs[] = {
+        {"--by", NULL, ARG_STR, &by, 0, 0},
+        {"--baseline", NULL, ARG_STR, &base, 0, 0},
+        {"--metric", NULL, ARG_STR, &metric, 0, 0},
+        {"--pair-by", NULL, ARG_STR, &pair_by, 0, 0},
+        {"--out", NULL, ARG_STR, &out, 0, 0},
+        {"--where", NULL, ARG_EACH, &wl, 0, 0},
+        {NULL, NULL, 0, NULL, 0, 0},
+    };
+    char cmd[32];
+    snprintf(cmd, sizeof cmd, "report %s", verb);
+    int u = args_parse(cmd, argc - 1, argv + 1, specs, &pos, adhoc_usage);
+    if (u) return u == 1 ? 0 : 2;
+    char **p = (char **)pos.v, **wheres = (char **)wl.v;
+    int npos = pos.n, nwhere = wl.n;
     if (!strcmp(verb, "compare")) {
         if (npos != 1) return bad_usage(verb, "expected one RESULTS_DIR");
         if (!by || !base) return bad_usage(verb, "--by KEY and --baseline VALUE are required");
-        return do_compare(pos[0], by, base, metric ? metric : "val_ppl", pair_by, wheres, nwhere, out);
+        return do_compare(p[0], by, base, metric ? metric : "val_ppl", pair_by, wheres, nwhere, out);
     }
     if (!npos) return bad_usage(verb, "expected at least one RUN_DIR");
     if (npos > SPEC_MAX_SEL) return bad_usage(verb, "too many RUN_DIRs");
     if (!out) return bad_usage(verb, "--out FIG.png is required");
     if (metric && strcmp(metric, "val_ppl") && strcmp(metric, "loss")) return bad_usage(verb, "--metric is val_ppl or loss");
-    return do_curves(pos, npos, metric ? metric : "", out);
+    return do_curves(p, npos, metric ? metric : "", out);
 }

@@ -656,12 +656,45 @@ static void test_crc32c(void) {
     CHECK(whole == ~r, "crc32c_matches_bitwise_reference", "%08x vs %08x", whole, ~r);
 }
 
+/* checkpoint_prune: only steps below `below` go, oldest first, while more than keep remain; a symbolic
+ * link under checkpoint/ is an error naming it and its target is untouched. */
+static void test_prune(void) {
+    Err e = {{0}};
+    Model a;
+    if (build(&a, tiny_model_config(), 1)) return;
+    char run[512], p[1000], victim[600];
+    path_in(run, sizeof run, "prune");
+    for (long st = 1; st <= 4; st++) {
+        fill_model(&a, (uint64_t)st);
+        TrainState s = make_state(st);
+        if (checkpoint_save(run, &a, &s, 0, &e)) break;
+    }
+    int rc = checkpoint_prune(run, 1, 3, &e);
+    CHECK(rc == 0 && !dir_exists(run, "step_00000001") && !dir_exists(run, "step_00000002") &&
+              dir_exists(run, "step_00000003") && dir_exists(run, "step_00000004"),
+          "ckpt_prune_below_only", "rc %d: %s", rc, e.msg);
+    rc = checkpoint_prune(run, 1, 10, &e);
+    CHECK(rc == 0 && !dir_exists(run, "step_00000003") && dir_exists(run, "step_00000004"), "ckpt_prune_keep",
+          "rc %d: %s", rc, e.msg);
+    path_in(victim, sizeof victim, "victim");
+    mkdir(victim, 0777);
+    snprintf(p, sizeof p, "%s/keep.txt", victim);
+    write_text(p, "precious");
+    snprintf(p, sizeof p, "%s/checkpoint/step_00000002.tmp", run);
+    rc = symlink(victim, p) == 0 ? checkpoint_prune(run, 1, 10, &e) : 0;
+    snprintf(p, sizeof p, "%s/keep.txt", victim);
+    CHECK(rc == -1 && strstr(e.msg, "step_00000002.tmp: is a symbolic link") && file_exists(p), "ckpt_link_refused",
+          "rc %d: %s", rc, e.msg);
+    model_free(&a);
+}
+
 int main(void) {
     if (!scratch_dir(tmpdir, sizeof tmpdir, NULL, "test_checkpoint")) return check_summary();
     test_round_trip();
     test_foreign();
     test_config();
     test_checkpoints();
+    test_prune();
     test_crc32c();
     test_long_name();
     scratch_remove(tmpdir);

@@ -13,12 +13,14 @@
  * update amortised over the configuration's micro-steps per update (batch_size / micro_batch_size), as
  * the training loop runs it; fwd+bwd tok/s alone is reported too. */
 #include <cblas.h>
+#include <limits.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "bench_scaling.h"
 #include "cli.h"
 #include "config.h"
@@ -97,56 +99,44 @@ static void usage(FILE *f) {
             "`alphadecay bench --scaling-model --help`: the predicted multi-node table (ring all-reduce model).\n");
 }
 
-static int parse_int_arg(const char *s, int lo, int *out) {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*s == 0 || *end || v < lo || v > 1000000) return -1;
-    *out = (int)v;
-    return 0;
-}
-
+/* 0 parsed, 1 --help printed, 2 bad usage printed (args.h). */
 static int parse_args(int argc, char **argv, BenchArgs *a) {
     memset(a, 0, sizeof *a);
     a->esd_reps = 5;
     a->threads = -1;
     a->out = "bench.json";
-    for (int i = 1; i < argc; i++) {
-        const char *o = argv[i];
-        int has = i + 1 < argc;
-        if (!strcmp(o, "--quick")) a->quick = 1;
-        else if (!strcmp(o, "--keep-env")) a->keep_env = 1;
-        else if (!strcmp(o, "--config") && has) {
-            if (a->n_configs == MAX_CONFIGS) { fprintf(stderr, "alphadecay bench: at most %d --config\n", MAX_CONFIGS); return -1; }
-            a->configs[a->n_configs++] = argv[++i];
-        } else if (!strcmp(o, "--steps") && has) {
-            if (parse_int_arg(argv[++i], 0, &a->steps)) { fprintf(stderr, "alphadecay bench: --steps needs an integer >= 0\n"); return -1; }
-        } else if (!strcmp(o, "--threads") && has) {
-            if (parse_int_arg(argv[++i], 0, &a->threads)) { fprintf(stderr, "alphadecay bench: --threads needs an integer >= 0\n"); return -1; }
-        } else if (!strcmp(o, "--esd-reps") && has) {
-            if (parse_int_arg(argv[++i], 1, &a->esd_reps)) { fprintf(stderr, "alphadecay bench: --esd-reps needs a positive integer\n"); return -1; }
-        } else if (!strcmp(o, "--out") && has) a->out = argv[++i];
-        else if (!strcmp(o, "--child-train") && has) a->child = argv[++i];
-        else if (!strcmp(o, "--dtype") && has) {
-            char list[64];
-            snprintf(list, sizeof list, "%s", argv[++i]);
-            a->n_dtypes = 0;
-            for (char *t = strtok(list, ","); t; t = strtok(NULL, ",")) {
-                int k = !strcmp(t, "fp32") ? PREC_FP32 : !strcmp(t, "bf16") ? PREC_BF16 : !strcmp(t, "bf16_pure") ? PREC_BF16_PURE : -1;
-                if (k < 0 || a->n_dtypes == 3) {
-                    fprintf(stderr, "alphadecay bench: --dtype takes up to three of fp32, bf16, bf16_pure (got '%s')\n", t);
-                    return -1;
-                }
-                a->dtypes[a->n_dtypes++] = (Precision)k;
-            }
-            if (a->n_dtypes == 0) { fprintf(stderr, "alphadecay bench: --dtype needs a value\n"); return -1; }
+    const char *dtypes = NULL;
+    ArgList configs = {.v = a->configs, .cap = MAX_CONFIGS};
+    const ArgSpec specs[] = {
+        {"--quick", NULL, ARG_FLAG, &a->quick, 0, 0},
+        {"--keep-env", NULL, ARG_FLAG, &a->keep_env, 0, 0},
+        {"--config", NULL, ARG_EACH, &configs, 0, 0},
+        {"--steps", NULL, ARG_INT, &a->steps, 0, INT_MAX},
+        {"--threads", NULL, ARG_INT, &a->threads, 0, INT_MAX},
+        {"--esd-reps", NULL, ARG_INT, &a->esd_reps, 1, INT_MAX},
+        {"--out", NULL, ARG_STR, &a->out, 0, 0},
+        {"--child-train", NULL, ARG_STR, &a->child, 0, 0},
+        {"--dtype", NULL, ARG_STR, &dtypes, 0, 0},
+        {NULL, NULL, 0, NULL, 0, 0},
+    };
+    int u = args_parse("bench", argc, argv, specs, NULL, usage);
+    if (u) return u;
+    a->n_configs = configs.n;
+    if (dtypes) {
+        char list[64];
+        snprintf(list, sizeof list, "%s", dtypes);
+        for (char *t = strtok(list, ","); t; t = strtok(NULL, ",")) {
+            int k = !strcmp(t, "fp32") ? PREC_FP32 : !strcmp(t, "bf16") ? PREC_BF16 : !strcmp(t, "bf16_pure") ? PREC_BF16_PURE : -1;
+            if (k < 0 || a->n_dtypes == 3)
+                return args_usage_error("bench", "--dtype takes up to three of fp32, bf16, bf16_pure (got '%s')", t);
+            a->dtypes[a->n_dtypes++] = (Precision)k;
         }
-        else {
-            fprintf(stderr, "alphadecay bench: unknown or incomplete option '%s' (see --help)\n", o);
-            return -1;
-        }
+        if (a->n_dtypes == 0) return args_usage_error("bench", "--dtype needs a value");
     }
     if (a->n_dtypes == 0) {
-        a->dtypes[0] = PREC_FP32, a->dtypes[1] = PREC_BF16, a->dtypes[2] = PREC_BF16_PURE;
+        a->dtypes[0] = PREC_FP32;
+        a->dtypes[1] = PREC_BF16;
+        a->dtypes[2] = PREC_BF16_PURE;
         a->n_dtypes = 3;
     }
     if (a->n_configs == 0) {
@@ -719,14 +709,13 @@ static int write_json(const BenchArgs *a, const BenchResults *br) {
 }
 
 int cmd_bench(int argc, char **argv) {
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i++) { /* the two other modes parse their own arguments (and --help) */
         if (!strcmp(argv[i], "--scaling-model")) return bench_scaling_model(argc, argv);
         if (!strcmp(argv[i], "--child-dist")) return bench_dist_child(argc, argv);
     }
     BenchArgs a;
-    if (parse_args(argc, argv, &a)) return 2;
+    int u = parse_args(argc, argv, &a);
+    if (u) return u == 1 ? 0 : 2;
     if (a.child) return child_train(a.child, a.steps, a.threads, a.dtypes[0]);
     /* the environment as this command was started, before any re-exec */
     const char *was_cleared = getenv("ALPHADECAY_BENCH_ENV_CLEARED");

@@ -425,7 +425,8 @@ int checkpoint_verify(const char *dir, const char *const *only, Err *e) {
         snprintf(f, sizeof f, "%s/%s", dir, name);
         struct stat st;
         if (lstat(f, &st) != 0) rc = err_set(e, "%s: missing (COMPLETE lists it)", f);
-        else if (!S_ISREG(st.st_mode)) rc = err_set(e, "%s: not a regular file (a link or a device is never read)", f);
+        else if (S_ISLNK(st.st_mode)) rc = err_set(e, "%s: %s", f, RUNDIR_LINK_REFUSED);
+        else if (!S_ISREG(st.st_mode)) rc = err_set(e, "%s: not a regular file (a device or a directory is never read)", f);
         else if (crc32c_file(f, &crc, &size, e)) rc = -1;
         else if (size != want_size)
             rc = err_set(e, "%s: %llu bytes, COMPLETE records %llu (truncated or overwritten)", f, (unsigned long long)size, want_size);
