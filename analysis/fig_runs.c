@@ -317,7 +317,7 @@ int fig_bars(Fig *f, StrBuf *body, Err *e) {
     if (s2) {
         sb_printf(body, "\nset y2label ");
         gp_str(body, metric_label(s2->metric));
-        sb_printf(body, "\nset y2tics\nset ytics nomirror\nset format y2 \"%%.3g\"");
+        sb_printf(body, "\nset y2tics\nset ytics nomirror\nset format y2 \"%%.4g\"");
     }
     sb_printf(body, "\n");
     for (int c = 0; c < t.ncols; c++) {
