@@ -158,71 +158,45 @@ static int set_threads(int threads) {
 
 /* ---------------------------------------------------------------- sgemm peak ---- */
 
-/* Best GFLOP/s of `reps` C = A B products of n x n fp32 matrices (2 n^3 flops each). */
-static double sgemm_gflops(int n, int reps) {
+/* Best GFLOP/s of `reps` C = A B products of n x n matrices (2 n^3 flops each): fp32 (cblas_sgemm), or
+ * with bf16 set bf16 inputs with fp32 output (mm_bf16: the product the bf16 training modes use, on
+ * whichever back end matmul_bf16.h chose). The first product warms up threads and caches (and creates
+ * the bf16 primitive) and is not counted. */
+static double gemm_gflops(int n, int reps, int bf16) {
     size_t sz = (size_t)n * n;
     float *a = malloc(sz * sizeof *a), *b = malloc(sz * sizeof *b), *c = malloc(sz * sizeof *c);
+    bf16_t *ah = bf16 ? malloc(sz * sizeof *ah) : NULL, *bh = bf16 ? malloc(sz * sizeof *bh) : NULL;
     double best = 0;
-    if (a && b && c) {
+    if (a && b && c && (!bf16 || (ah && bh))) {
         Rng r;
         rng_seed(&r, 1);
         for (size_t i = 0; i < sz; i++) { a[i] = (float)rng_uniform(&r) - 0.5f; b[i] = (float)rng_uniform(&r) - 0.5f; }
+        for (size_t i = 0; bf16 && i < sz; i++) { ah[i] = bf16_round(a[i]); bh[i] = bf16_round(b[i]); }
         for (int k = 0; k <= reps; k++) {
             double t0 = now_seconds();
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+            if (bf16) mm_bf16(0, 0, n, n, n, ah, n, bh, n, 0.0f, c, n);
+            else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
             double g = 2.0 * n * n * (double)n / (now_seconds() - t0) / 1e9;
-            if (k > 0 && g > best) best = g; /* k = 0 warms up threads and caches */
+            if (k > 0 && g > best) best = g;
         }
     }
     free(a);
     free(b);
     free(c);
+    free(ah);
+    free(bh);
     return best;
 }
 
 /* Best over the sizes at the current thread setting; per_size gets each size's GFLOP/s. */
-static double sgemm_peak(int quick, double *per_size) {
+static double gemm_peak(int quick, double *per_size, int bf16) {
     static const int full[] = {1024, 2048, 3072, 4096}, small[] = {256};
     double peak = 0;
     for (int i = 0; i < (quick ? 1 : 4); i++) {
-        per_size[i] = sgemm_gflops(quick ? small[i] : full[i], quick ? 1 : 3);
+        per_size[i] = gemm_gflops(quick ? small[i] : full[i], quick ? 1 : 3, bf16);
         if (per_size[i] > peak) peak = per_size[i];
     }
-    return peak;
-}
-
-/* Best GFLOP/s of `reps` C = A B products of n x n bf16 matrices with fp32 output (mm_bf16: the product
- * the bf16 training modes use, on whichever back end matmul_bf16.h chose). */
-static double bf16_gflops(int n, int reps) {
-    size_t sz = (size_t)n * n;
-    bf16_t *a = malloc(sz * sizeof *a), *b = malloc(sz * sizeof *b);
-    float *c = malloc(sz * sizeof *c);
-    double best = 0;
-    if (a && b && c) {
-        Rng r;
-        rng_seed(&r, 1);
-        for (size_t i = 0; i < sz; i++) { a[i] = bf16_round((float)rng_uniform(&r) - 0.5f); b[i] = bf16_round((float)rng_uniform(&r) - 0.5f); }
-        for (int k = 0; k <= reps; k++) {
-            double t0 = now_seconds();
-            mm_bf16(0, 0, n, n, n, a, n, b, n, 0.0f, c, n);
-            double g = 2.0 * n * n * (double)n / (now_seconds() - t0) / 1e9;
-            if (k > 0 && g > best) best = g; /* k = 0 creates the primitive and warms up */
-        }
-    }
-    free(a);
-    free(b);
-    free(c);
-    return best;
-}
-
-static double bf16_peak(int quick, double *per_size) {
-    static const int full[] = {1024, 2048, 3072, 4096}, small[] = {256};
-    double peak = 0;
-    for (int i = 0; i < (quick ? 1 : 4); i++) {
-        per_size[i] = bf16_gflops(quick ? small[i] : full[i], quick ? 1 : 3);
-        if (per_size[i] > peak) peak = per_size[i];
-    }
-    mm_bf16_release(); /* the square-size primitives and scratch are not needed again */
+    if (bf16) mm_bf16_release(); /* the square-size primitives and scratch are not needed again */
     return peak;
 }
 
@@ -455,7 +429,7 @@ static void probe_first(Probe *p, const BenchResults *br, const double *per, dou
 static void bench_bf16_peak(const BenchArgs *a, BenchResults *br) {
     for (int d = 0; d < a->n_dtypes; d++) br->want_bf16 |= a->dtypes[d] != PREC_FP32;
     if (!br->want_bf16) return;
-    br->peak16 = bf16_peak(a->quick, br->per16);
+    br->peak16 = gemm_peak(a->quick, br->per16, 1);
     probe_first(&br->probe[1][br->threads < 65 ? br->threads : 64], br, br->per16, br->peak16);
     br->backend = mm_bf16_backend();
     br->native = mm_bf16_native();
@@ -474,11 +448,11 @@ static void probe_peak(int kind, int t, const BenchArgs *a, BenchResults *br) {
     double per[4], g;
     set_threads(t);
     if (p->n == 0) { /* a sweep; its best size is probed from now on */
-        g = kind ? bf16_peak(a->quick, per) : sgemm_peak(a->quick, per);
+        g = gemm_peak(a->quick, per, kind);
         for (int i = 0; i < br->n_sizes; i++)
             if (per[i] == g) p->size = br->sizes[i];
     } else {
-        g = kind ? bf16_gflops(p->size, a->quick ? 1 : 3) : sgemm_gflops(p->size, a->quick ? 1 : 3);
+        g = gemm_gflops(p->size, a->quick ? 1 : 3, kind);
         if (kind) mm_bf16_release();
     }
     set_threads(br->threads);
@@ -779,7 +753,7 @@ int cmd_bench(int argc, char **argv) {
     static const int sizes_full[] = {1024, 2048, 3072, 4096}, sizes_quick[] = {256};
     br.sizes = a.quick ? sizes_quick : sizes_full;
     br.n_sizes = a.quick ? 1 : 4;
-    br.peak = sgemm_peak(a.quick, br.per_size);
+    br.peak = gemm_peak(a.quick, br.per_size, 0);
     for (int i = 0; i < br.n_sizes; i++)
         fprintf(stderr, "bench: sgemm %d: %.1f GFLOP/s (%d threads)\n", br.sizes[i], br.per_size[i], br.threads);
     probe_first(&br.probe[0][br.threads < 65 ? br.threads : 64], &br, br.per_size, br.peak);
