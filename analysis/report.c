@@ -15,9 +15,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "args.h"
 #include "facts.h"
 #include "kv.h"
+#include "figure.h"
 #include "report.h"
+#include "report_index.h"
 #include "reported.h"
 #include "table.h"
 
@@ -31,13 +34,21 @@ static void usage(FILE *f) {
             "usage: alphadecay report index RESULTS_DIR [--out FILE]\n"
             "       alphadecay report table SPEC.yaml... [--root DIR] [--out-dir DIR] [--reported CSV] [--results DIR] [--quiet]\n"
             "       alphadecay report plot SPEC.yaml... [--root DIR] [--out-dir DIR] [--results DIR]\n"
-            "       alphadecay report all [--specs DIR] [--root DIR] [--out-dir DIR] [--reported CSV] [--quiet]\n\n"
+            "       alphadecay report all [--specs DIR] [--root DIR] [--out-dir DIR] [--reported CSV] [--quiet]\n"
+            "       alphadecay report compare RESULTS_DIR --by KEY --baseline VALUE [--metric M] [--pair-by KEY]\n"
+            "                                 [--where KEY=VALUE]... [--out FILE.csv]\n"
+            "       alphadecay report curves RUN_DIR... [--metric val_ppl|loss] --out FIG.png\n\n"
             "index: scan a results tree, one CSV row per run (grid coordinates, status, final val loss/ppl,\n"
             "       steps, tokens, wall seconds); partial, failed and unreadable runs are listed as such.\n"
             "table: a table spec -> OUT_DIR/NAME.md, NAME.tex (booktabs), NAME.csv; Markdown also on stdout.\n"
             "plot:  a figure spec -> OUT_DIR/NAME.png and NAME.pdf through gnuplot (NAME.gp kept).\n"
             "all:   every *.yaml in --specs (default ROOT/analysis/specs); specs whose results directory\n"
-            "       does not exist are skipped with a message.\n"
+            "       does not exist are skipped with a message; writes the prose's numbers.tex/.md and\n"
+            "       claims.tex/.md and exits 1 when a spec's claim does not hold (docs/analysis.md).\n"
+            "compare: the runs' metric (default val_ppl) per value of KEY against the baseline value, as a\n"
+            "       spec's compare table: mean +- std (n), paired difference with 95%% interval, t / Holm /\n"
+            "       Wilcoxon / sign p, MDE; pairs by train.seed unless --pair-by; --out writes the CSV.\n"
+            "curves: training loss and validation perplexity (or one, --metric) of any runs, one series each.\n"
             "Spec `results:` paths are relative to --root (default .). --out-dir defaults to ROOT/paper/generated\n"
             "for the paper's specs (those in ROOT/analysis/specs/) and to RESULTS/report/ for any other spec\n"
             "(RESULTS: the runs it reads, --results or its results:), so your own specs stay out of the paper;\n"
@@ -249,72 +260,47 @@ static int do_index(const char *results, const Opts *o) {
 }
 
 int cmd_report(int argc, char **argv) {
-    if (argc < 2) {
-        usage(stderr);
-        return 2;
-    }
+    if (argc < 2) return args_usage_error("report", "expected a verb: index, table, plot or all");
     const char *verb = argv[1];
     if (!strcmp(verb, "--help") || !strcmp(verb, "-h")) {
         usage(stdout);
         return 0;
     }
-    if (strcmp(verb, "index") && strcmp(verb, "table") && strcmp(verb, "plot") && strcmp(verb, "all")) {
-        fprintf(stderr, "alphadecay report: unknown verb '%s' (index, table, plot, all)\n", verb);
-        return 2;
-    }
+    if (!strcmp(verb, "compare") || !strcmp(verb, "curves")) return report_adhoc(argc, argv);
+    if (strcmp(verb, "index") && strcmp(verb, "table") && strcmp(verb, "plot") && strcmp(verb, "all"))
+        return args_usage_error("report", "unknown verb '%s' (index, table, plot, all, compare, curves)", verb);
     Opts o = {".", NULL, NULL, NULL, NULL, NULL, 0};
     const char *pos[256];
-    int npos = 0;
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        const char **slot = !strcmp(a, "--root")       ? &o.root
-                            : !strcmp(a, "--out-dir")  ? &o.out_dir
-                            : !strcmp(a, "--reported") ? &o.reported
-                            : !strcmp(a, "--specs")    ? &o.specs
-                            : !strcmp(a, "--out")      ? &o.out
-                            : !strcmp(a, "--results")  ? &o.results
-                                                       : NULL;
-        if (slot) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "alphadecay report: %s needs a value\n", a);
-                return 2;
-            }
-            *slot = argv[++i];
-        } else if (!strcmp(a, "--quiet")) {
-            o.quiet = 1;
-        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "alphadecay report: unknown option '%s'\n", a);
-            return 2;
-        } else if (npos < 256) {
-            pos[npos++] = a;
-        }
-    }
+    ArgList pl = {.v = pos, .cap = 256};
+    const ArgSpec specs[] = {
+        {"--root", NULL, ARG_STR, &o.root, 0, 0},
+        {"--out-dir", NULL, ARG_STR, &o.out_dir, 0, 0},
+        {"--reported", NULL, ARG_STR, &o.reported, 0, 0},
+        {"--specs", NULL, ARG_STR, &o.specs, 0, 0},
+        {"--out", NULL, ARG_STR, &o.out, 0, 0},
+        {"--results", NULL, ARG_STR, &o.results, 0, 0},
+        {"--quiet", NULL, ARG_FLAG, &o.quiet, 0, 0},
+        {NULL, NULL, 0, NULL, 0, 0},
+    };
+    char cmd[32];
+    snprintf(cmd, sizeof cmd, "report %s", verb);
+    int u = args_parse(cmd, argc - 1, argv + 1, specs, &pl, usage);
+    if (u) return u == 1 ? 0 : 2;
+    int npos = pl.n;
     char reported[AD_PATH_MAX]; /* no --out-dir: each spec's default (default_out_dir) */
     if (!o.reported) {
         path_join(reported, sizeof reported, o.root, "analysis/reported/paper_tables.csv");
         o.reported = reported;
     }
     if (!strcmp(verb, "index")) {
-        if (npos != 1) {
-            fprintf(stderr, "alphadecay report index: expected one RESULTS_DIR\n");
-            return 2;
-        }
+        if (npos != 1) return args_usage_error(cmd, "expected one RESULTS_DIR");
         return do_index(pos[0], &o);
     }
     if (!strcmp(verb, "all")) {
-        if (npos) {
-            fprintf(stderr, "alphadecay report all: takes no positional arguments (use --specs DIR)\n");
-            return 2;
-        }
+        if (npos) return args_usage_error(cmd, "takes no positional arguments (use --specs DIR)");
         return do_all(&o);
     }
-    if (!npos) {
-        fprintf(stderr, "alphadecay report %s: expected at least one SPEC.yaml\n", verb);
-        return 2;
-    }
+    if (!npos) return args_usage_error(cmd, "expected at least one SPEC.yaml");
     int failed = 0;
     Facts facts = {0};
     facts_begin(&facts);

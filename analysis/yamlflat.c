@@ -70,17 +70,7 @@ int kv_yaml_load(const char *path, yaml_document_t *doc, Err *e) {
     char *text;
     size_t len;
     if (read_file(path, &text, &len, e)) return -1;
-    if (yaml_check_bounds(text, len, path, e)) {
-        free(text);
-        return -1;
-    }
-    yaml_parser_t parser;
-    yaml_parser_initialize(&parser);
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    int rc = 0;
-    if (!yaml_parser_load(&parser, doc))
-        rc = yamlerr_parser(e, path, &parser);
-    yaml_parser_delete(&parser);
+    int rc = yamlerr_load(path, text, len, doc, e);
     free(text);
     return rc;
 }

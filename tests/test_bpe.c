@@ -534,6 +534,30 @@ static void test_files(void) {
     corpus_free(&c);
 }
 
+/* exact duplicates: later repeats dropped, first occurrences kept in order and packed; a prefix or
+ * an extension of a document is not its duplicate */
+static void test_dedup(void) {
+    Err e;
+    Corpus c = {0};
+    const char *docs[] = {"ab", "b", "ab", "a", "b", "abc", "ab", "a"};
+    for (size_t i = 0; i < sizeof docs / sizeof *docs; i++) corpus_add_doc(&c, docs[i], strlen(docs[i]), &e);
+    size_t dropped = 9, groups = 9;
+    int rc = corpus_dedup(&c, &dropped, &groups, &e);
+    int kept = rc == 0 && c.n_docs == 4 && c.len == 7 && !memcmp(c.buf, "abbaabc", 7) && c.off[0] == 0 && c.off[1] == 2 &&
+               c.off[2] == 3 && c.off[3] == 4 && c.off[4] == 7;
+    CHECK(kept && dropped == 4 && groups == 3, "dedup_keeps_first_in_order", "rc %d, %zu docs, %zu bytes, dropped %zu, groups %zu",
+          rc, c.n_docs, c.len, dropped, groups);
+    rc = corpus_dedup(&c, &dropped, &groups, &e);
+    CHECK(rc == 0 && c.n_docs == 4 && dropped == 0 && groups == 0, "dedup_idempotent", "dropped %zu", dropped);
+    corpus_free(&c);
+    Corpus d = {0};
+    for (int i = 0; i < 1000; i++) corpus_add_doc(&d, "same", 4, &e);
+    rc = corpus_dedup(&d, &dropped, &groups, &e);
+    CHECK(rc == 0 && d.n_docs == 1 && d.len == 4 && dropped == 999 && groups == 1, "dedup_all_equal", "%zu docs, groups %zu",
+          d.n_docs, groups);
+    corpus_free(&d);
+}
+
 /* ------------------------------------------------------------------ split */
 
 static void test_doc_split(void) {
@@ -701,6 +725,7 @@ int main(void) {
     test_roundtrip_and_file();
     test_json();
     test_files();
+    test_dedup();
     test_doc_split();
     test_prep();
     scratch_remove(tmpdir);

@@ -13,12 +13,14 @@
  * update amortised over the configuration's micro-steps per update (batch_size / micro_batch_size), as
  * the training loop runs it; fwd+bwd tok/s alone is reported too. */
 #include <cblas.h>
+#include <limits.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "bench_scaling.h"
 #include "cli.h"
 #include "config.h"
@@ -97,56 +99,44 @@ static void usage(FILE *f) {
             "`alphadecay bench --scaling-model --help`: the predicted multi-node table (ring all-reduce model).\n");
 }
 
-static int parse_int_arg(const char *s, int lo, int *out) {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*s == 0 || *end || v < lo || v > 1000000) return -1;
-    *out = (int)v;
-    return 0;
-}
-
+/* 0 parsed, 1 --help printed, 2 bad usage printed (args.h). */
 static int parse_args(int argc, char **argv, BenchArgs *a) {
     memset(a, 0, sizeof *a);
     a->esd_reps = 5;
     a->threads = -1;
     a->out = "bench.json";
-    for (int i = 1; i < argc; i++) {
-        const char *o = argv[i];
-        int has = i + 1 < argc;
-        if (!strcmp(o, "--quick")) a->quick = 1;
-        else if (!strcmp(o, "--keep-env")) a->keep_env = 1;
-        else if (!strcmp(o, "--config") && has) {
-            if (a->n_configs == MAX_CONFIGS) { fprintf(stderr, "alphadecay bench: at most %d --config\n", MAX_CONFIGS); return -1; }
-            a->configs[a->n_configs++] = argv[++i];
-        } else if (!strcmp(o, "--steps") && has) {
-            if (parse_int_arg(argv[++i], 0, &a->steps)) { fprintf(stderr, "alphadecay bench: --steps needs an integer >= 0\n"); return -1; }
-        } else if (!strcmp(o, "--threads") && has) {
-            if (parse_int_arg(argv[++i], 0, &a->threads)) { fprintf(stderr, "alphadecay bench: --threads needs an integer >= 0\n"); return -1; }
-        } else if (!strcmp(o, "--esd-reps") && has) {
-            if (parse_int_arg(argv[++i], 1, &a->esd_reps)) { fprintf(stderr, "alphadecay bench: --esd-reps needs a positive integer\n"); return -1; }
-        } else if (!strcmp(o, "--out") && has) a->out = argv[++i];
-        else if (!strcmp(o, "--child-train") && has) a->child = argv[++i];
-        else if (!strcmp(o, "--dtype") && has) {
-            char list[64];
-            snprintf(list, sizeof list, "%s", argv[++i]);
-            a->n_dtypes = 0;
-            for (char *t = strtok(list, ","); t; t = strtok(NULL, ",")) {
-                int k = !strcmp(t, "fp32") ? PREC_FP32 : !strcmp(t, "bf16") ? PREC_BF16 : !strcmp(t, "bf16_pure") ? PREC_BF16_PURE : -1;
-                if (k < 0 || a->n_dtypes == 3) {
-                    fprintf(stderr, "alphadecay bench: --dtype takes up to three of fp32, bf16, bf16_pure (got '%s')\n", t);
-                    return -1;
-                }
-                a->dtypes[a->n_dtypes++] = (Precision)k;
-            }
-            if (a->n_dtypes == 0) { fprintf(stderr, "alphadecay bench: --dtype needs a value\n"); return -1; }
+    const char *dtypes = NULL;
+    ArgList configs = {.v = a->configs, .cap = MAX_CONFIGS};
+    const ArgSpec specs[] = {
+        {"--quick", NULL, ARG_FLAG, &a->quick, 0, 0},
+        {"--keep-env", NULL, ARG_FLAG, &a->keep_env, 0, 0},
+        {"--config", NULL, ARG_EACH, &configs, 0, 0},
+        {"--steps", NULL, ARG_INT, &a->steps, 0, INT_MAX},
+        {"--threads", NULL, ARG_INT, &a->threads, 0, INT_MAX},
+        {"--esd-reps", NULL, ARG_INT, &a->esd_reps, 1, INT_MAX},
+        {"--out", NULL, ARG_STR, &a->out, 0, 0},
+        {"--child-train", NULL, ARG_STR, &a->child, 0, 0},
+        {"--dtype", NULL, ARG_STR, &dtypes, 0, 0},
+        {NULL, NULL, 0, NULL, 0, 0},
+    };
+    int u = args_parse("bench", argc, argv, specs, NULL, usage);
+    if (u) return u;
+    a->n_configs = configs.n;
+    if (dtypes) {
+        char list[64];
+        snprintf(list, sizeof list, "%s", dtypes);
+        for (char *t = strtok(list, ","); t; t = strtok(NULL, ",")) {
+            int k = !strcmp(t, "fp32") ? PREC_FP32 : !strcmp(t, "bf16") ? PREC_BF16 : !strcmp(t, "bf16_pure") ? PREC_BF16_PURE : -1;
+            if (k < 0 || a->n_dtypes == 3)
+                return args_usage_error("bench", "--dtype takes up to three of fp32, bf16, bf16_pure (got '%s')", t);
+            a->dtypes[a->n_dtypes++] = (Precision)k;
         }
-        else {
-            fprintf(stderr, "alphadecay bench: unknown or incomplete option '%s' (see --help)\n", o);
-            return -1;
-        }
+        if (a->n_dtypes == 0) return args_usage_error("bench", "--dtype needs a value");
     }
     if (a->n_dtypes == 0) {
-        a->dtypes[0] = PREC_FP32, a->dtypes[1] = PREC_BF16, a->dtypes[2] = PREC_BF16_PURE;
+        a->dtypes[0] = PREC_FP32;
+        a->dtypes[1] = PREC_BF16;
+        a->dtypes[2] = PREC_BF16_PURE;
         a->n_dtypes = 3;
     }
     if (a->n_configs == 0) {
@@ -166,71 +156,45 @@ static int set_threads(int threads) {
 
 /* ---------------------------------------------------------------- sgemm peak ---- */
 
-/* Best GFLOP/s of `reps` C = A B products of n x n fp32 matrices (2 n^3 flops each). */
-static double sgemm_gflops(int n, int reps) {
+/* Best GFLOP/s of `reps` C = A B products of n x n matrices (2 n^3 flops each): fp32 (cblas_sgemm), or
+ * with bf16 set bf16 inputs with fp32 output (mm_bf16: the product the bf16 training modes use, on
+ * whichever back end matmul_bf16.h chose). The first product warms up threads and caches (and creates
+ * the bf16 primitive) and is not counted. */
+static double gemm_gflops(int n, int reps, int bf16) {
     size_t sz = (size_t)n * n;
     float *a = malloc(sz * sizeof *a), *b = malloc(sz * sizeof *b), *c = malloc(sz * sizeof *c);
+    bf16_t *ah = bf16 ? malloc(sz * sizeof *ah) : NULL, *bh = bf16 ? malloc(sz * sizeof *bh) : NULL;
     double best = 0;
-    if (a && b && c) {
+    if (a && b && c && (!bf16 || (ah && bh))) {
         Rng r;
         rng_seed(&r, 1);
         for (size_t i = 0; i < sz; i++) { a[i] = (float)rng_uniform(&r) - 0.5f; b[i] = (float)rng_uniform(&r) - 0.5f; }
+        for (size_t i = 0; bf16 && i < sz; i++) { ah[i] = bf16_round(a[i]); bh[i] = bf16_round(b[i]); }
         for (int k = 0; k <= reps; k++) {
             double t0 = now_seconds();
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+            if (bf16) mm_bf16(0, 0, n, n, n, ah, n, bh, n, 0.0f, c, n);
+            else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
             double g = 2.0 * n * n * (double)n / (now_seconds() - t0) / 1e9;
-            if (k > 0 && g > best) best = g; /* k = 0 warms up threads and caches */
+            if (k > 0 && g > best) best = g;
         }
     }
     free(a);
     free(b);
     free(c);
+    free(ah);
+    free(bh);
     return best;
 }
 
 /* Best over the sizes at the current thread setting; per_size gets each size's GFLOP/s. */
-static double sgemm_peak(int quick, double *per_size) {
+static double gemm_peak(int quick, double *per_size, int bf16) {
     static const int full[] = {1024, 2048, 3072, 4096}, small[] = {256};
     double peak = 0;
     for (int i = 0; i < (quick ? 1 : 4); i++) {
-        per_size[i] = sgemm_gflops(quick ? small[i] : full[i], quick ? 1 : 3);
+        per_size[i] = gemm_gflops(quick ? small[i] : full[i], quick ? 1 : 3, bf16);
         if (per_size[i] > peak) peak = per_size[i];
     }
-    return peak;
-}
-
-/* Best GFLOP/s of `reps` C = A B products of n x n bf16 matrices with fp32 output (mm_bf16: the product
- * the bf16 training modes use, on whichever back end matmul_bf16.h chose). */
-static double bf16_gflops(int n, int reps) {
-    size_t sz = (size_t)n * n;
-    bf16_t *a = malloc(sz * sizeof *a), *b = malloc(sz * sizeof *b);
-    float *c = malloc(sz * sizeof *c);
-    double best = 0;
-    if (a && b && c) {
-        Rng r;
-        rng_seed(&r, 1);
-        for (size_t i = 0; i < sz; i++) { a[i] = bf16_round((float)rng_uniform(&r) - 0.5f); b[i] = bf16_round((float)rng_uniform(&r) - 0.5f); }
-        for (int k = 0; k <= reps; k++) {
-            double t0 = now_seconds();
-            mm_bf16(0, 0, n, n, n, a, n, b, n, 0.0f, c, n);
-            double g = 2.0 * n * n * (double)n / (now_seconds() - t0) / 1e9;
-            if (k > 0 && g > best) best = g; /* k = 0 creates the primitive and warms up */
-        }
-    }
-    free(a);
-    free(b);
-    free(c);
-    return best;
-}
-
-static double bf16_peak(int quick, double *per_size) {
-    static const int full[] = {1024, 2048, 3072, 4096}, small[] = {256};
-    double peak = 0;
-    for (int i = 0; i < (quick ? 1 : 4); i++) {
-        per_size[i] = bf16_gflops(quick ? small[i] : full[i], quick ? 1 : 3);
-        if (per_size[i] > peak) peak = per_size[i];
-    }
-    mm_bf16_release(); /* the square-size primitives and scratch are not needed again */
+    if (bf16) mm_bf16_release(); /* the square-size primitives and scratch are not needed again */
     return peak;
 }
 
@@ -443,7 +407,7 @@ static void probe_first(Probe *p, const BenchResults *br, const double *per, dou
 static void bench_bf16_peak(const BenchArgs *a, BenchResults *br) {
     for (int d = 0; d < a->n_dtypes; d++) br->want_bf16 |= a->dtypes[d] != PREC_FP32;
     if (!br->want_bf16) return;
-    br->peak16 = bf16_peak(a->quick, br->per16);
+    br->peak16 = gemm_peak(a->quick, br->per16, 1);
     probe_first(&br->probe[1][br->threads < 65 ? br->threads : 64], br, br->per16, br->peak16);
     br->backend = mm_bf16_backend();
     br->native = mm_bf16_native();
@@ -462,11 +426,11 @@ static void probe_peak(int kind, int t, const BenchArgs *a, BenchResults *br) {
     double per[4], g;
     set_threads(t);
     if (p->n == 0) { /* a sweep; its best size is probed from now on */
-        g = kind ? bf16_peak(a->quick, per) : sgemm_peak(a->quick, per);
+        g = gemm_peak(a->quick, per, kind);
         for (int i = 0; i < br->n_sizes; i++)
             if (per[i] == g) p->size = br->sizes[i];
     } else {
-        g = kind ? bf16_gflops(p->size, a->quick ? 1 : 3) : sgemm_gflops(p->size, a->quick ? 1 : 3);
+        g = gemm_gflops(p->size, a->quick ? 1 : 3, kind);
         if (kind) mm_bf16_release();
     }
     set_threads(br->threads);
@@ -719,14 +683,13 @@ static int write_json(const BenchArgs *a, const BenchResults *br) {
 }
 
 int cmd_bench(int argc, char **argv) {
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i++) { /* the two other modes parse their own arguments (and --help) */
         if (!strcmp(argv[i], "--scaling-model")) return bench_scaling_model(argc, argv);
         if (!strcmp(argv[i], "--child-dist")) return bench_dist_child(argc, argv);
     }
     BenchArgs a;
-    if (parse_args(argc, argv, &a)) return 2;
+    int u = parse_args(argc, argv, &a);
+    if (u) return u == 1 ? 0 : 2;
     if (a.child) return child_train(a.child, a.steps, a.threads, a.dtypes[0]);
     /* the environment as this command was started, before any re-exec */
     const char *was_cleared = getenv("ALPHADECAY_BENCH_ENV_CLEARED");
@@ -745,7 +708,7 @@ int cmd_bench(int argc, char **argv) {
     static const int sizes_full[] = {1024, 2048, 3072, 4096}, sizes_quick[] = {256};
     br.sizes = a.quick ? sizes_quick : sizes_full;
     br.n_sizes = a.quick ? 1 : 4;
-    br.peak = sgemm_peak(a.quick, br.per_size);
+    br.peak = gemm_peak(a.quick, br.per_size, 0);
     for (int i = 0; i < br.n_sizes; i++)
         fprintf(stderr, "bench: sgemm %d: %.1f GFLOP/s (%d threads)\n", br.sizes[i], br.per_size[i], br.threads);
     probe_first(&br.probe[0][br.threads < 65 ? br.threads : 64], &br, br.per_size, br.peak);

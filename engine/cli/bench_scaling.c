@@ -18,12 +18,14 @@
  * Parallel efficiency = t(1) / (N t(N)). */
 #include "bench_scaling.h"
 
+#include <float.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "config.h"
 #include "dist.h"
 #include "json.h"
@@ -320,25 +322,21 @@ static void model_usage(FILE *f) {
 
 int bench_scaling_model(int argc, char **argv) {
     const char *cfgs[8], *out = NULL;
-    int n_cfg = 0;
     double node_tok_s = 0, adam_s = 0, lat_us = 20;
-    for (int i = 1; i < argc; i++) {
-        const char *o = argv[i];
-        int has = i + 1 < argc;
-        char *end = NULL;
-        if (!strcmp(o, "--scaling-model")) continue;
-        if (!strcmp(o, "--help") || !strcmp(o, "-h")) { model_usage(stdout); return 0; }
-        if (!strcmp(o, "--config") && has && n_cfg < 8) cfgs[n_cfg++] = argv[++i];
-        else if (!strcmp(o, "--out") && has) out = argv[++i];
-        else if (!strcmp(o, "--node-tok-s") && has) node_tok_s = strtod(argv[++i], &end);
-        else if (!strcmp(o, "--adam-s") && has) adam_s = strtod(argv[++i], &end);
-        else if (!strcmp(o, "--latency-us") && has) lat_us = strtod(argv[++i], &end);
-        else { fprintf(stderr, "alphadecay bench --scaling-model: unknown or incomplete option '%s'\n", o); return 2; }
-        if (end && (*end || !(node_tok_s >= 0) || !(adam_s >= 0) || !(lat_us >= 0))) {
-            fprintf(stderr, "alphadecay bench --scaling-model: %s needs a non-negative number\n", o);
-            return 2;
-        }
-    }
+    int model_flag = 0;
+    ArgList cfg_list = {.v = cfgs, .cap = 8};
+    const ArgSpec specs[] = {
+        {"--scaling-model", NULL, ARG_FLAG, &model_flag, 0, 0},
+        {"--config", NULL, ARG_EACH, &cfg_list, 0, 0},
+        {"--out", NULL, ARG_STR, &out, 0, 0},
+        {"--node-tok-s", NULL, ARG_DOUBLE, &node_tok_s, 0, DBL_MAX},
+        {"--adam-s", NULL, ARG_DOUBLE, &adam_s, 0, DBL_MAX},
+        {"--latency-us", NULL, ARG_DOUBLE, &lat_us, 0, DBL_MAX},
+        {NULL, NULL, 0, NULL, 0, 0},
+    };
+    int u = args_parse("bench --scaling-model", argc, argv, specs, NULL, model_usage);
+    if (u) return u == 1 ? 0 : 2;
+    int n_cfg = cfg_list.n;
     if (n_cfg == 0) {
         cfgs[n_cfg++] = "experiments/llama_60m.yaml";
         cfgs[n_cfg++] = "experiments/llama_135m.yaml";

@@ -8,10 +8,12 @@
  * NaN/Inf weight (naming the tensor). Prints a per-module table (or --format json|csv) and a per-type
  * summary (count, mean/min/max alpha over successful fits). --save-spectra DIR writes
  * DIR/spectra.bin (esd.h format, step -1). */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "cli.h"
 #include "esd.h"
 #include "json.h"
@@ -165,13 +167,6 @@ static int parse_fit(const char *s, PlFit *f) {
     return 0;
 }
 
-static int bad_usage(const char *fmt, const char *arg) {
-    fprintf(stderr, "alphadecay esd: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, " (see alphadecay esd --help)\n");
-    return 2;
-}
-
 typedef struct {
     const char *path, *fit_name, *format, *save_dir;
     PlFitOpts fit;
@@ -184,43 +179,29 @@ static int parse_args(int argc, char **argv, EsdArgs *a) {
     plfit_defaults(&a->fit);
     a->fit_name = "median";
     a->format = "table";
-    for (int i = 1; i < argc; i++) {
-        const char *s = argv[i];
-        int has = i + 1 < argc;
-        if (!strcmp(s, "--help") || !strcmp(s, "-h")) { usage(stdout); return 1; }
-        if (s[0] == '-' && s[1] == '-' && !has) return bad_usage("%s needs a value", s);
-        if (!strcmp(s, "--fit")) {
-            a->fit_name = argv[++i];
-            if (parse_fit(a->fit_name, &a->fit.method)) return bad_usage("unknown --fit '%s'", a->fit_name);
-        } else if (!strcmp(s, "--format")) {
-            a->format = argv[++i];
-            if (strcmp(a->format, "table") && strcmp(a->format, "json") && strcmp(a->format, "csv"))
-                return bad_usage("unknown --format '%s' (table, json, csv)", a->format);
-        } else if (!strcmp(s, "--save-spectra")) {
-            a->save_dir = argv[++i];
-        } else if (!strcmp(s, "--xmin-pos")) {
-            char *end;
-            a->fit.xmin_pos = strtod(argv[++i], &end);
-            if (*end || !(a->fit.xmin_pos > 1)) return bad_usage("--xmin-pos must be a number > 1, got '%s'", argv[i]);
-        } else if (!strcmp(s, "--threads")) {
-            char *end;
-            a->threads = (int)strtol(argv[++i], &end, 10);
-            if (*end || a->threads < 0) return bad_usage("--threads must be a count >= 0, got '%s'", argv[i]);
-        } else if (!strcmp(s, "--solver")) {
-            const char *v = argv[++i];
-            if (!strcmp(v, "gram")) a->solver = ESD_GRAM;
-            else if (!strcmp(v, "svd")) a->solver = ESD_SVD;
-            else if (!strcmp(v, "gram-f32")) a->solver = ESD_GRAM_F32;
-            else return bad_usage("unknown --solver '%s' (gram, svd, gram-f32)", v);
-        } else if (s[0] == '-') {
-            return bad_usage("unknown option '%s'", s);
-        } else if (!a->path) {
-            a->path = s;
-        } else {
-            return bad_usage("unexpected argument '%s'", s);
-        }
-    }
-    if (!a->path) return bad_usage("%s", "missing PATH");
+    const char *solver = "gram", *paths[1];
+    ArgList pos = {.v = paths, .cap = 1};
+    const ArgSpec specs[] = {
+        {"--fit", NULL, ARG_STR, &a->fit_name, 0, 0},
+        {"--format", NULL, ARG_STR, &a->format, 0, 0},
+        {"--save-spectra", NULL, ARG_STR, &a->save_dir, 0, 0},
+        {"--xmin-pos", NULL, ARG_DOUBLE, &a->fit.xmin_pos, 0, 0},
+        {"--threads", NULL, ARG_INT, &a->threads, 0, INT_MAX},
+        {"--solver", NULL, ARG_STR, &solver, 0, 0},
+        {NULL, NULL, 0, NULL, 0, 0},
+    };
+    int u = args_parse("esd", argc, argv, specs, &pos, usage);
+    if (u) return u;
+    if (parse_fit(a->fit_name, &a->fit.method)) return args_usage_error("esd", "unknown --fit '%s'", a->fit_name);
+    if (strcmp(a->format, "table") && strcmp(a->format, "json") && strcmp(a->format, "csv"))
+        return args_usage_error("esd", "unknown --format '%s' (table, json, csv)", a->format);
+    if (!(a->fit.xmin_pos > 1)) return args_usage_error("esd", "--xmin-pos must be a number > 1, got '%g'", a->fit.xmin_pos);
+    if (!strcmp(solver, "gram")) a->solver = ESD_GRAM;
+    else if (!strcmp(solver, "svd")) a->solver = ESD_SVD;
+    else if (!strcmp(solver, "gram-f32")) a->solver = ESD_GRAM_F32;
+    else return args_usage_error("esd", "unknown --solver '%s' (gram, svd, gram-f32)", solver);
+    if (!pos.n) return args_usage_error("esd", "missing PATH");
+    a->path = paths[0];
     return 0;
 }
 

@@ -3,7 +3,8 @@
  * Inputs (corpus_expand resolves each command-line PATH into files, in order):
  *   - a file: taken as is;
  *   - a directory: walked recursively in byte-wise sorted name order, taking files named *.txt,
- *     *.jsonl, *.json and their *.gz forms, skipping names that start with '.';
+ *     *.jsonl, *.json and their *.gz forms (corpus_expand_walk: the caller's extensions, or every
+ *     file), skipping names that start with '.';
  *   - a glob pattern (when no such path exists): its matches in sorted order; no match is an error.
  * File kinds by name (an optional ".gz" is stripped first and means gzip, read with zlib):
  *   - *.jsonl / *.json: one JSON object per line; its "text" string is the document (other fields are

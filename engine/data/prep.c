@@ -7,14 +7,16 @@
  * id vocab_size - 1, or the SentencePiece model's EOS, 1 for T5; uint16 tokens, uint32 when the
  * vocabulary exceeds 65536) and DIR/prep.json, last, as the mark of a complete preparation. prep.json's
  * eos_id, pad_id and keep_eos_on_truncate tell train and eval how to build pad-mode rows (dataloader.h).
+ * Documents whose bytes repeat an earlier document's are dropped before the split (--keep-duplicates
+ * keeps them), so no text is in both train and val; prep.json counts them.
  * Everything is computed in memory before the first file is written; every file is written
  * atomically (tmp + rename) and a stale prep.json is removed first, so a failure never leaves a
  * partial shard under its final name nor a prep.json describing files that were not written. */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "bpe.h"
 #include "brown.h"
 #include "corpus.h"
@@ -70,95 +72,61 @@ static void usage(FILE *f) {
             DEFAULT_VOCAB, DEFAULT_VAL_FRACTION, DEFAULT_SEED);
 }
 
-static int parse_long(const char *s, long lo, long hi, long *out) {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
-
 /* 0 ok, 2 bad usage (message printed), -1 --help shown. */
 static int parse_args(int argc, char **argv, PrepArgs *a) {
-    static const struct option opts[] = {
-        {"input", required_argument, 0, 'i'},      {"out", required_argument, 0, 'o'},
-        {"vocab-size", required_argument, 0, 'v'}, {"val-fraction", required_argument, 0, 'f'},
-        {"tokenizer", required_argument, 0, 't'},  {"seed", required_argument, 0, 's'},
-        {"skip-bad-lines", no_argument, 0, 'b'},   {"quiet", no_argument, 0, 'q'},
-        {"ext", required_argument, 0, 'x'},        {"keep-duplicates", no_argument, 0, 'k'},
-        {"help", no_argument, 0, 'h'},             {"brown", no_argument, 0, 'B'},
-        {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
     a->val_fraction = DEFAULT_VAL_FRACTION;
     a->seed = DEFAULT_SEED;
-    Err e;
-    optind = 1;
-    opterr = 0;
-    int c;
-    long v;
+    const char *inputs[argc > 0 ? argc : 1], *vocab = NULL, *fraction = NULL, *seed = NULL, *exts = NULL;
+    ArgList in = {.v = inputs, .cap = argc > 0 ? argc : 1};
+    const ArgSpec specs[] = {
+        {"--input", NULL, ARG_LIST, &in, 0, 0}, /* every following argument up to the next option */
+        {"--out", NULL, ARG_STR, &a->out, 0, 0},
+        {"--vocab-size", NULL, ARG_STR, &vocab, 0, 0},
+        {"--val-fraction", NULL, ARG_STR, &fraction, 0, 0},
+        {"--tokenizer", NULL, ARG_STR, &a->tokenizer, 0, 0},
+        {"--seed", NULL, ARG_STR, &seed, 0, 0},
+        {"--skip-bad-lines", NULL, ARG_FLAG, &a->skip_bad, 0, 0},
+        {"--quiet", NULL, ARG_FLAG, &a->quiet, 0, 0},
+        {"--ext", NULL, ARG_STR, &exts, 0, 0},
+        {"--keep-duplicates", NULL, ARG_FLAG, &a->keep_duplicates, 0, 0},
+        {"--brown", NULL, ARG_FLAG, &a->brown, 0, 0},
+        {NULL, NULL, 0, NULL, 0, 0},
+    };
+    int u = args_parse("prep", argc, argv, specs, NULL, usage);
+    if (u) return u == 1 ? -1 : 2;
     char *end;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'i': /* --input takes every following argument up to the next option */
-            if (pathlist_add(&a->inputs, optarg, &e) != 0) goto oom;
-            while (optind < argc && argv[optind][0] != '-')
-                if (pathlist_add(&a->inputs, argv[optind++], &e) != 0) goto oom;
-            break;
-        case 'o': a->out = optarg; break;
-        case 'v':
-            if (parse_long(optarg, 257, 1L << 24, &v) != 0) {
-                fprintf(stderr, "alphadecay prep: --vocab-size '%s' must be an integer in [257, %ld] "
-                                "(256 byte tokens + merges + end-of-text)\n", optarg, 1L << 24);
-                return 2;
-            }
-            a->vocab_size = (int)v;
-            break;
-        case 'f':
-            a->val_fraction = strtod(optarg, &end);
-            if (!*optarg || *end || !(a->val_fraction >= 0 && a->val_fraction < 1)) {
-                fprintf(stderr, "alphadecay prep: --val-fraction '%s' must be a number in [0, 1)\n", optarg);
-                return 2;
-            }
-            break;
-        case 't': a->tokenizer = optarg; break;
-        case 's':
-            a->seed = strtoull(optarg, &end, 10);
-            if (!*optarg || *end || optarg[0] == '-') {
-                fprintf(stderr, "alphadecay prep: --seed '%s' must be a non-negative integer\n", optarg);
-                return 2;
-            }
-            break;
-        case 'b': a->skip_bad = 1; break;
-        case 'x':
-            if (!*optarg || strspn(optarg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.,*") != strlen(optarg) ||
-                (strchr(optarg, '*') && strcmp(optarg, "*"))) {
-                fprintf(stderr, "alphadecay prep: --ext '%s': expected extensions like md,txt (no dots needed) or '*' "
-                                "for every file\n", optarg);
-                return 2;
-            }
-            a->exts = optarg[0] == '.' ? optarg + 1 : optarg;
-            break;
-        case 'k': a->keep_duplicates = 1; break;
-        case 'q': a->quiet = 1; break;
-        case 'B': a->brown = 1; break;
-        case 'h': usage(stdout); return -1;
-        default:
-            fprintf(stderr, "alphadecay prep: unknown option or missing value: '%s' (see --help)\n", argv[optind - 1]);
+    if (vocab) {
+        long v = strtol(vocab, &end, 10);
+        if (!*vocab || *end || v < 257 || v > (1L << 24))
+            return args_usage_error("prep", "--vocab-size '%s' must be an integer in [257, %ld] (256 byte tokens + "
+                                            "merges + end-of-text)", vocab, 1L << 24);
+        a->vocab_size = (int)v;
+    }
+    if (fraction) {
+        a->val_fraction = strtod(fraction, &end);
+        if (!*fraction || *end || !(a->val_fraction >= 0 && a->val_fraction < 1))
+            return args_usage_error("prep", "--val-fraction '%s' must be a number in [0, 1)", fraction);
+    }
+    if (seed) {
+        a->seed = strtoull(seed, &end, 10);
+        if (!*seed || *end || seed[0] == '-') return args_usage_error("prep", "--seed '%s' must be a non-negative integer", seed);
+    }
+    if (exts) {
+        if (!*exts || strspn(exts, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.,*") != strlen(exts) ||
+            (strchr(exts, '*') && strcmp(exts, "*")))
+            return args_usage_error("prep", "--ext '%s': expected extensions like md,txt (no dots needed) or '*' for "
+                                            "every file", exts);
+        a->exts = exts[0] == '.' ? exts + 1 : exts;
+    }
+    if (!in.n || !a->out) return args_usage_error("prep", "--input and --out are required");
+    Err e;
+    for (int i = 0; i < in.n; i++)
+        if (pathlist_add(&a->inputs, inputs[i], &e) != 0) {
+            fprintf(stderr, "alphadecay prep: %s\n", e.msg);
             return 2;
         }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "alphadecay prep: unexpected argument '%s' (inputs follow --input)\n", argv[optind]);
-        return 2;
-    }
-    if (!a->inputs.n || !a->out) {
-        fprintf(stderr, "alphadecay prep: --input and --out are required (see --help)\n");
-        return 2;
-    }
     return 0;
-oom:
-    fprintf(stderr, "alphadecay prep: %s\n", e.msg);
-    return 2;
 }
 
 /* ---- progress: one stderr line at most every second */

@@ -458,7 +458,7 @@ int config_load(Config *c, const char *path, Err *e) {
     char *text;
     size_t len;
     if (read_file(path, &text, &len, e)) return -1;
-    if (yaml_check_bounds(text, len, path, e)) {
+    if (yamlerr_check_bounds(text, len, path, e)) {
         free(text);
         return -1;
     }
@@ -512,7 +512,7 @@ int config_set(Config *c, const char *assignment, Err *e) {
     }
     char where[300];
     snprintf(where, sizeof where, "--set %.280s", assignment);
-    if (yaml_check_bounds(value, strlen(value), where, e)) return -1;
+    if (yamlerr_check_bounds(value, strlen(value), where, e)) return -1;
     yaml_parser_t p;
     yaml_document_t d;
     if (!yaml_parser_initialize(&p)) return err_set(e, "--set %s: cannot initialise the YAML parser", assignment);

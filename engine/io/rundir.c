@@ -140,13 +140,8 @@ static int is_tmp_name(const char *name) {
 
 /* unlinkat every temp file in dir (relative to the open directory dfd); a link is removed as a link. */
 static int clean_dir(int dfd, const char *where, Err *e) {
-    int dup_fd = dup(dfd);
-    DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
-    if (!d) {
-        if (dup_fd >= 0) close(dup_fd);
-        return err_set(e, "%s: cannot list: %s", where, strerror(errno));
-    }
-    rewinddir(d); /* the dup shares the offset of any earlier listing */
+    DIR *d = dir_listing(dfd, where, e);
+    if (!d) return -1;
     struct dirent *de;
     struct stat st;
     int rc = 0;

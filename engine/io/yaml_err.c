@@ -72,7 +72,7 @@ static int add_node(Bounds *b, const yaml_event_t *ev, size_t size, const char *
     return 0;
 }
 
-int yaml_check_bounds(const char *text, size_t len, const char *file, Err *e) {
+int yamlerr_check_bounds(const char *text, size_t len, const char *file, Err *e) {
     yaml_parser_t p;
     if (!yaml_parser_initialize(&p)) return err_set(e, "%s: cannot initialise the YAML parser", file);
     yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
@@ -119,6 +119,16 @@ int yaml_check_bounds(const char *text, size_t len, const char *file, Err *e) {
     for (int i = 0; i < b->depth; i++) free(b->anchor[i]);
     drop_anchors(b);
     free(b);
+    yaml_parser_delete(&p);
+    return rc;
+}
+
+int yamlerr_load(const char *file, const char *text, size_t len, yaml_document_t *doc, Err *e) {
+    if (yamlerr_check_bounds(text, len, file, e)) return -1;
+    yaml_parser_t p;
+    if (!yaml_parser_initialize(&p)) return err_set(e, "%s: cannot initialise the YAML parser", file);
+    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+    int rc = yaml_parser_load(&p, doc) ? 0 : yamlerr_parser(e, file, &p);
     yaml_parser_delete(&p);
     return rc;
 }

@@ -24,6 +24,9 @@ int yamlerr_parser(Err *e, const char *file, const yaml_parser_t *p);
 #define YAML_MAX_ALIASES 1000L
 #define YAML_MAX_ANCHORS 1000L
 #define YAML_MAX_NODES 1000000L /* nodes of a document with every alias expanded */
-int yaml_check_bounds(const char *text, size_t len, const char *file, Err *e);
+int yamlerr_check_bounds(const char *text, size_t len, const char *file, Err *e);
+/* The one document of text (named file in messages) into *doc (the caller deletes it): the bounds
+ * above, then libyaml's loader; -1 with "FILE:LINE:COLUMN: ..." on a failure. */
+int yamlerr_load(const char *file, const char *text, size_t len, yaml_document_t *doc, Err *e);
 
 #endif

@@ -1,9 +1,11 @@
 /* eval.c - evaluate() and `alphadecay eval --checkpoint DIR --data SHARD`: pack-mode validation loss
  * of a checkpoint (the llm.c row convention), printed as one JSON line. */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "evaluate.h"
 #include "model_open.h"
 #include "run.h"
@@ -88,28 +90,25 @@ static void usage(FILE *f) {
 }
 
 int cmd_eval(int argc, char **argv) {
-    const char *ckpt = NULL, *data = NULL;
+    const char *ckpt = NULL, *data = NULL, *convention = "token";
     int T = 256, B = 8;
     long tokens = 10000000;
     EvalConvention conv = EVAL_TOKEN;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
-        if (i + 1 >= argc) { fprintf(stderr, "alphadecay eval: %s needs a value\n", argv[i]); return 2; }
-        if (!strcmp(argv[i], "--checkpoint")) ckpt = argv[++i];
-        else if (!strcmp(argv[i], "--data")) data = argv[++i];
-        else if (!strcmp(argv[i], "--seq-len")) T = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--batch")) B = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--tokens")) tokens = atol(argv[++i]);
-        else if (!strcmp(argv[i], "--convention")) {
-            const char *v = argv[++i];
-            if (!strcmp(v, "token")) conv = EVAL_TOKEN;
-            else if (!strcmp(v, "authors")) conv = EVAL_AUTHORS;
-            else { fprintf(stderr, "alphadecay eval: --convention must be token or authors (got '%s')\n", v); return 2; }
-        }
-        else { fprintf(stderr, "alphadecay eval: unknown option %s\n", argv[i]); return 2; }
-    }
-    if (!ckpt || !data) { fprintf(stderr, "alphadecay eval: --checkpoint and --data are required\n"); return 2; }
-    if (T < 1 || B < 1 || tokens < 1) { fprintf(stderr, "alphadecay eval: --seq-len, --batch, --tokens must be positive\n"); return 2; }
+    const ArgSpec specs[] = {
+        {"--checkpoint", NULL, ARG_STR, &ckpt, 0, 0},
+        {"--data", NULL, ARG_STR, &data, 0, 0},
+        {"--seq-len", NULL, ARG_INT, &T, 1, INT_MAX},
+        {"--batch", NULL, ARG_INT, &B, 1, INT_MAX},
+        {"--tokens", NULL, ARG_LONG, &tokens, 1, LONG_MAX},
+        {"--convention", NULL, ARG_STR, &convention, 0, 0},
+        {NULL, NULL, 0, NULL, 0, 0},
+    };
+    int u = args_parse("eval", argc, argv, specs, NULL, usage);
+    if (u) return u == 1 ? 0 : 2;
+    if (!strcmp(convention, "token")) conv = EVAL_TOKEN;
+    else if (!strcmp(convention, "authors")) conv = EVAL_AUTHORS;
+    else return args_usage_error("eval", "--convention must be token or authors (got '%s')", convention);
+    if (!ckpt || !data) return args_usage_error("eval", "--checkpoint and --data are required");
     Err e;
     ModelFiles mf;
     ModelConfig mc;

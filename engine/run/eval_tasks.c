@@ -16,10 +16,12 @@
  *   acc_norm = the same with loglik_i / (characters of choice i) (the choice without delimiter; the
  *              shared continuation in the second form), lm-eval's length normalisation
  * with stderr sqrt(p (1 - p) / (n - 1)). Ties go to the first choice (numpy's argmax). */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "json.h"
 #include "model.h"
 #include "model_open.h"
@@ -203,7 +205,7 @@ static void usage(FILE *f) {
 
 typedef struct {
     const char *ckpt, *tok, *out, *details;
-    const char *tasks[64];
+    const char *tasks[64]; /* at most 64 task files */
     int ntasks, T, B;
 } Args;
 
@@ -211,37 +213,22 @@ static int parse(int argc, char **argv, Args *a) {
     memset(a, 0, sizeof *a);
     a->T = 256;
     a->B = 8;
-    for (int i = 1; i < argc; i++) {
-        const char *o = argv[i];
-        if (!strcmp(o, "--help") || !strcmp(o, "-h")) { usage(stdout); return 1; }
-        if (i + 1 >= argc || argv[i + 1][0] == '-') {
-            fprintf(stderr, "alphadecay eval-tasks: %s needs a value\n", o);
-            return 2;
-        }
-        if (!strcmp(o, "--checkpoint")) a->ckpt = argv[++i];
-        else if (!strcmp(o, "--tokenizer")) a->tok = argv[++i];
-        else if (!strcmp(o, "--out")) a->out = argv[++i];
-        else if (!strcmp(o, "--details")) a->details = argv[++i];
-        else if (!strcmp(o, "--seq-len")) a->T = atoi(argv[++i]);
-        else if (!strcmp(o, "--batch")) a->B = atoi(argv[++i]);
-        else if (!strcmp(o, "--task")) {
-            while (i + 1 < argc && argv[i + 1][0] != '-') {
-                if (a->ntasks == 64) { fprintf(stderr, "alphadecay eval-tasks: at most 64 task files\n"); return 2; }
-                a->tasks[a->ntasks++] = argv[++i];
-            }
-        } else {
-            fprintf(stderr, "alphadecay eval-tasks: unknown option %s\n", o);
-            return 2;
-        }
-    }
-    if (!a->ckpt || !a->tok || !a->ntasks) {
-        fprintf(stderr, "alphadecay eval-tasks: --checkpoint, --tokenizer and --task are required (see --help)\n");
-        return 2;
-    }
-    if (a->T < 1 || a->B < 1) {
-        fprintf(stderr, "alphadecay eval-tasks: --seq-len and --batch must be positive\n");
-        return 2;
-    }
+    ArgList tasks = {.v = a->tasks, .cap = 64};
+    const ArgSpec specs[] = {
+        {"--checkpoint", NULL, ARG_STR, &a->ckpt, 0, 0},
+        {"--tokenizer", NULL, ARG_STR, &a->tok, 0, 0},
+        {"--out", NULL, ARG_STR, &a->out, 0, 0},
+        {"--details", NULL, ARG_STR, &a->details, 0, 0},
+        {"--seq-len", NULL, ARG_INT, &a->T, 1, INT_MAX},
+        {"--batch", NULL, ARG_INT, &a->B, 1, INT_MAX},
+        {"--task", NULL, ARG_LIST, &tasks, 0, 0},
+        {NULL, NULL, 0, NULL, 0, 0},
+    };
+    int u = args_parse("eval-tasks", argc, argv, specs, NULL, usage);
+    if (u) return u;
+    a->ntasks = tasks.n;
+    if (!a->ckpt || !a->tok || !a->ntasks)
+        return args_usage_error("eval-tasks", "--checkpoint, --tokenizer and --task are required");
     return 0;
 }
 

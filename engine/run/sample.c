@@ -9,10 +9,13 @@
  * from softmax(logits / temperature) with the seeded RNG; temperature 0 is greedy. The prompt and
  * the generated text go to stdout as they are produced; a generated end-of-text token prints as
  * "<|endoftext|>" on its own line. */
+#include <float.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "bpe.h"
 #include "model.h"
 #include "model_open.h"
@@ -63,32 +66,22 @@ int cmd_sample(int argc, char **argv) {
     long n_new = 100;
     double temp = 0.8;
     uint64_t seed = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
-        if (i + 1 >= argc || strncmp(argv[i], "--", 2) != 0) {
-            fprintf(stderr, "alphadecay sample: %s %s\n", argv[i], strncmp(argv[i], "--", 2) ? "is not an option" : "needs a value");
-            return 2;
-        }
-        const char *v = argv[++i];
-        char *end = NULL;
-        if (!strcmp(argv[i - 1], "--checkpoint")) ckpt = v;
-        else if (!strcmp(argv[i - 1], "--tokenizer")) tok = v;
-        else if (!strcmp(argv[i - 1], "--prompt")) prompt = v;
-        else if (!strcmp(argv[i - 1], "--tokens")) {
-            n_new = strtol(v, &end, 10);
-            if (*end || !*v || n_new < 0) { fprintf(stderr, "alphadecay sample: --tokens '%s' must be >= 0\n", v); return 2; }
-        } else if (!strcmp(argv[i - 1], "--temperature")) {
-            temp = strtod(v, &end);
-            if (*end || !*v || !(temp >= 0) || isinf(temp)) {
-                fprintf(stderr, "alphadecay sample: --temperature '%s' must be a number >= 0\n", v);
-                return 2;
-            }
-        } else if (!strcmp(argv[i - 1], "--seed")) {
-            seed = strtoull(v, &end, 10);
-            if (*end || !*v || v[0] == '-') { fprintf(stderr, "alphadecay sample: --seed '%s' must be >= 0\n", v); return 2; }
-        } else { fprintf(stderr, "alphadecay sample: unknown option %s (see --help)\n", argv[i - 1]); return 2; }
-    }
-    if (!ckpt || !tok) { fprintf(stderr, "alphadecay sample: --checkpoint and --tokenizer are required\n"); return 2; }
+    const char *seed_s = "0";
+    const ArgSpec specs[] = {
+        {"--checkpoint", NULL, ARG_STR, &ckpt, 0, 0},
+        {"--tokenizer", NULL, ARG_STR, &tok, 0, 0},
+        {"--prompt", NULL, ARG_STR, &prompt, 0, 0},
+        {"--tokens", NULL, ARG_LONG, &n_new, 0, LONG_MAX},
+        {"--temperature", NULL, ARG_DOUBLE, &temp, 0, DBL_MAX},
+        {"--seed", NULL, ARG_STR, &seed_s, 0, 0},
+        {NULL, NULL, 0, NULL, 0, 0},
+    };
+    int u = args_parse("sample", argc, argv, specs, NULL, usage);
+    if (u) return u == 1 ? 0 : 2;
+    char *end = NULL;
+    seed = strtoull(seed_s, &end, 10);
+    if (*end || !*seed_s || seed_s[0] == '-') return args_usage_error("sample", "--seed '%s' must be an integer >= 0", seed_s);
+    if (!ckpt || !tok) return args_usage_error("sample", "--checkpoint and --tokenizer are required");
 
     Err e;
     Bpe b = {0};

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "checkpoint.h"
 #include "config.h"
 #include "dataloader.h"
@@ -89,27 +90,32 @@ static void usage(FILE *f) {
 
 /* ---- set-up ---- */
 
-static int parse_args(Run *r, int argc, char **argv, Err *e, int *usage_error) {
+/* Reads the arguments (returns args.h's 1 for --help, 2 for bad usage, printed by rank 0 only), then the
+ * config: -1 with e set when that fails. */
+static int parse_args(Run *r, int argc, char **argv, Err *e) {
     const char *cfg_path = NULL, *out = NULL, *sets[argc > 0 ? argc : 1]; /* the --set values, in order */
-    int n_sets = 0;
-    *usage_error = 1;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--set") || !strcmp(argv[i], "--out") || !strcmp(argv[i], "--stop-after")) {
-            if (i + 1 >= argc) return err_set(e, "%s needs a value", argv[i]);
-            if (!strcmp(argv[i], "--out")) out = argv[++i];
-            else if (!strcmp(argv[i], "--stop-after")) {
-                char *end;
-                r->stop_after = strtol(argv[++i], &end, 10);
-                if (*end || end == argv[i] || r->stop_after < 1)
-                    return err_set(e, "--stop-after needs an update number >= 1, not '%s'", argv[i]);
-            } else sets[n_sets++] = argv[++i]; /* applied after loading the file */
-        } else if (argv[i][0] == '-') return err_set(e, "unknown option %s", argv[i]);
-        else if (cfg_path) return err_set(e, "more than one config file (%s, %s)", cfg_path, argv[i]);
-        else cfg_path = argv[i];
+    const char *cmd = r->rank == 0 ? "train" : NULL, *stop_after = NULL;
+    ArgList set_list = {.v = sets, .cap = argc > 0 ? argc : 1}, pos = {.v = &cfg_path, .cap = 1};
+    const ArgSpec specs[] = {
+        {"--set", NULL, ARG_EACH, &set_list, 0, 0}, /* applied after loading the file */
+        {"--out", NULL, ARG_STR, &out, 0, 0},
+        {"--stop-after", NULL, ARG_STR, &stop_after, 0, 0},
+        {NULL, NULL, 0, NULL, 0, 0},
+    };
+    int u = args_parse(cmd, argc, argv, specs, &pos, usage);
+    if (u) return u;
+    if (!cfg_path) return args_usage_error(cmd, "missing CONFIG.yaml");
+    if (stop_after) {
+        char *end;
+        r->stop_after = strtol(stop_after, &end, 10);
+        if (*end || end == stop_after || r->stop_after < 1)
+            return args_usage_error(cmd, "--stop-after needs an update number >= 1, not '%s'", stop_after);
     }
-    if (!cfg_path) return err_set(e, "missing CONFIG.yaml");
-    if (out && rundir_check_path(out, e)) return -1; /* whole or refused: never cut short */
-    *usage_error = 0;
+    if (out && rundir_check_path(out, e)) { /* whole or refused: never cut short */
+        if (cmd) fprintf(stderr, "alphadecay train: %s\n", e->msg);
+        return 2;
+    }
+    int n_sets = set_list.n;
     if (config_load_overrides(&r->cfg, cfg_path, sets, n_sets, NULL, e)) return -1;
     if (r->cfg.train.init[0] && model_open_find(r->cfg.train.init, &r->init, &r->cfg.model, e))
         return -1; /* the checkpoint's shape wins */
@@ -602,14 +608,14 @@ static void cleanup_all(Run *r) {
 }
 
 int cmd_train(int argc, char **argv) {
-    for (int i = 1; i < argc; i++)
+    for (int i = 1; i < argc; i++) /* before MPI starts */
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
     Run *r = xcalloc(1, sizeof(Run));
     r->last_val_loss = r->last_val_ppl = r->last_test_loss = r->last_test_ppl = NAN;
     r->lock_fd = -1;
     r->resumed_step = -1;
     Err e;
-    int usage_error = 0, rc = 1, started = 0, quiet = 0;
+    int rc = 1, started = 0, quiet = 0;
     char msg[256];
     r->ranks = dist_init(&argc, &argv, msg, sizeof msg); /* 1 without an MPI launcher: MPI untouched */
     if (r->ranks < 0) {
@@ -618,12 +624,12 @@ int cmd_train(int argc, char **argv) {
         dist_abort(1);
     }
     r->rank = dist_rank();
-    /* parse_args clears usage_error once the arguments themselves are read: what fails after is not usage */
-    if (parse_args(r, argc, argv, &e, &usage_error) || check_ranks(r, &e)) {
-        if (r->rank == 0) fprintf(stderr, "alphadecay train: %s\n", e.msg);
+    int u = parse_args(r, argc, argv, &e);
+    if (u || check_ranks(r, &e)) {
+        if (u != 2 && r->rank == 0) fprintf(stderr, "alphadecay train: %s\n", e.msg);
         free(r);
         dist_finalize();
-        return usage_error ? 2 : 1;
+        return u == 2 ? 2 : 1;
     }
     /* one writer per run directory (rank 0), from before the first read of it to exit */
     int locked = 1;

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "json.h"
 
 #include "sweep.h"
@@ -44,19 +45,6 @@ static void usage(FILE *f) {
             "  AD_TRAIN_CMD=PROG replaces `alphadecay train` (same arguments; for tests).\n"
             "  Exit status: 0 all runs completed (or diverged), 1 a run failed or is unfinished / bad sweep\n"
             "  file, 2 bad usage, 130 interrupted.\n");
-}
-
-static int bad(const char *msg, const char *arg) {
-    fprintf(stderr, "alphadecay sweep: %s%s%s (try --help)\n", msg, arg ? ": " : "", arg ? arg : "");
-    return 2;
-}
-
-static int parse_int(const char *s, int lo, int *out) {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > 1000000) return -1;
-    *out = (int)v;
-    return 0;
 }
 
 static int cmd_list(const Sweep *s, int verbose, const char *results) {
@@ -160,17 +148,6 @@ static int cmd_status(const Sweep *s, const char *results) {
     return 0;
 }
 
-/* The words after -m / --set / --extra: every following KEY=VALUE argument (not starting with '-'). */
-static int take_kvs(int argc, char **argv, int *i, const char **dst, int *n, int *group, int g) {
-    int start = *n;
-    while (*i + 1 < argc && argv[*i + 1][0] != '-' && strchr(argv[*i + 1], '=')) {
-        if (*n == SWEEP_MAX_KV) return -1;
-        if (group) group[*n] = g;
-        dst[(*n)++] = argv[++*i];
-    }
-    return *n > start ? 0 : -1;
-}
-
 /* Multirun: the command line's sweep file, loaded as RESULTS/<name>/sweep.yaml (written by `run`). */
 static int load_multirun(Sweep *s, const Multirun *m, const SweepOpts *o, int write, Err *e) {
     StrBuf y = {0};
@@ -205,67 +182,73 @@ static int load_multirun(Sweep *s, const Multirun *m, const SweepOpts *o, int wr
     return rc;
 }
 
+/* Every value of -m / --set / --extra is KEY=VALUE. */
+static int all_pairs(const char *cmd, const char *opt, const ArgList *l) {
+    for (int i = 0; i < l->n; i++)
+        if (!strchr(l->v[i], '=')) return args_usage_error(cmd, "%s needs KEY=VALUE arguments, got '%s'", opt, l->v[i]);
+    return 0;
+}
+
 int cmd_sweep(int argc, char **argv) {
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             return 0;
         }
-    if (argc < 3) return bad("expected an action (list, status, run) and a sweep file (or --base EXP -m KEY=V1,V2)", NULL);
+    if (argc < 3)
+        return args_usage_error("sweep", "expected an action (list, status, run) and a sweep file (or --base EXP -m KEY=V1,V2)");
     const char *action = argv[1], *file = NULL, *backend = "local", *run_name = NULL;
     if (strcmp(action, "list") && strcmp(action, "status") && strcmp(action, "run") && strcmp(action, "exec"))
-        return bad("unknown action", action);
+        return args_usage_error("sweep", "unknown action '%s' (list, status, run)", action);
+    char cmd[32];
+    snprintf(cmd, sizeof cmd, "sweep %s", action);
     SweepOpts o = {.jobs = 1, .results = "results"};
     Multirun m = {0};
-    int verbose = 0, threads = 0, n_groups = 0;
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        int has = i + 1 < argc;
-        if (!strcmp(a, "-v")) verbose = 1;
-        else if (!strcmp(a, "--dry-run")) o.dry_run = 1;
-        else if (!strcmp(a, "--retry-failed")) o.retry_failed = 1;
-        else if (!strcmp(a, "--no-wait")) o.no_wait = 1;
-        else if (!strcmp(a, "--detach")) o.detach = 1;
-        else if (!strcmp(a, "-j") || !strcmp(a, "--jobs")) {
-            if (!has || parse_int(argv[++i], 1, &o.jobs)) return bad("-j needs a positive integer", has ? argv[i] : NULL);
-        } else if (!strncmp(a, "-j", 2) && a[2]) {
-            if (parse_int(a + 2, 1, &o.jobs)) return bad("-j needs a positive integer", a);
-        } else if (!strcmp(a, "--max-parallel")) {
-            if (!has || parse_int(argv[++i], 1, &o.max_parallel)) return bad("--max-parallel needs a positive integer", NULL);
-        } else if (!strcmp(a, "--cpus-per-task")) {
-            if (!has || parse_int(argv[++i], 1, &o.cpus_per_task)) return bad("--cpus-per-task needs a positive integer", NULL);
-        } else if (!strcmp(a, "--threads")) {
-            if (!has || parse_int(argv[++i], 0, &threads)) return bad("--threads needs a non-negative integer", NULL);
-        } else if (!strcmp(a, "-m") || !strcmp(a, "--multirun")) {
-            if (take_kvs(argc, argv, &i, m.m, &m.n_m, NULL, 0)) return bad("-m needs KEY=V1,V2 arguments", NULL);
-        } else if (!strcmp(a, "--set")) {
-            if (take_kvs(argc, argv, &i, m.set, &m.n_set, NULL, 0)) return bad("--set needs KEY=VALUE arguments", NULL);
-        } else if (!strcmp(a, "--extra")) {
-            if (take_kvs(argc, argv, &i, m.extra, &m.n_extra, m.extra_group, n_groups++))
-                return bad("--extra needs KEY=VALUE arguments (one extra point)", NULL);
-        } else if (!strcmp(a, "--base") && has) m.base = argv[++i];
-        else if (!strcmp(a, "--name") && has) m.name = argv[++i];
-        else if (!strcmp(a, "--seeds") && has) m.seeds = argv[++i];
-        else if (!strcmp(a, "--backend") && has) backend = argv[++i];
-        else if (!strcmp(a, "--partition") && has) o.partition = argv[++i];
-        else if (!strcmp(a, "--time") && has) o.time = argv[++i];
-        else if (!strcmp(a, "--results") && has) o.results = argv[++i];
-        else if (!strcmp(a, "--run") && has) run_name = argv[++i];
-        else if (a[0] != '-' && !file) file = a;
-        else return bad("unknown or incomplete option", a);
-    }
+    int verbose = 0, threads = 0;
+    ArgList pos = {.v = &file, .cap = 1}, ms = {.v = m.m, .cap = SWEEP_MAX_KV}, sets = {.v = m.set, .cap = SWEEP_MAX_KV};
+    ArgList extras = {.v = m.extra, .cap = SWEEP_MAX_KV, .occ = m.extra_group};
+    const ArgSpec specs[] = {
+        {"--verbose", "-v", ARG_FLAG, &verbose, 0, 0},
+        {"--dry-run", NULL, ARG_FLAG, &o.dry_run, 0, 0},
+        {"--retry-failed", NULL, ARG_FLAG, &o.retry_failed, 0, 0},
+        {"--no-wait", NULL, ARG_FLAG, &o.no_wait, 0, 0},
+        {"--detach", NULL, ARG_FLAG, &o.detach, 0, 0},
+        {"--jobs", "-j", ARG_INT, &o.jobs, 1, 1000000},
+        {"--max-parallel", NULL, ARG_INT, &o.max_parallel, 1, 1000000},
+        {"--cpus-per-task", NULL, ARG_INT, &o.cpus_per_task, 1, 1000000},
+        {"--threads", NULL, ARG_INT, &threads, 0, 1000000},
+        {"--multirun", "-m", ARG_LIST, &ms, 0, 0},
+        {"--set", NULL, ARG_LIST, &sets, 0, 0},
+        {"--extra", NULL, ARG_LIST, &extras, 0, 0},
+        {"--base", NULL, ARG_STR, &m.base, 0, 0},
+        {"--name", NULL, ARG_STR, &m.name, 0, 0},
+        {"--seeds", NULL, ARG_STR, &m.seeds, 0, 0},
+        {"--backend", NULL, ARG_STR, &backend, 0, 0},
+        {"--partition", NULL, ARG_STR, &o.partition, 0, 0},
+        {"--time", NULL, ARG_STR, &o.time, 0, 0},
+        {"--results", NULL, ARG_STR, &o.results, 0, 0},
+        {"--run", NULL, ARG_STR, &run_name, 0, 0},
+        {NULL, NULL, 0, NULL, 0, 0},
+    };
+    int u = args_parse(cmd, argc - 1, argv + 1, specs, &pos, usage);
+    if (u) return u == 1 ? 0 : 2;
+    if (all_pairs(cmd, "-m", &ms) || all_pairs(cmd, "--set", &sets) || all_pairs(cmd, "--extra", &extras)) return 2;
+    m.n_m = ms.n;
+    m.n_set = sets.n;
+    m.n_extra = extras.n;
     int multi = m.base || m.n_m || m.n_set || m.n_extra || m.seeds || m.name;
-    if (multi && file) return bad("give a sweep file or --base ... -m ..., not both", file);
-    if (!multi && !file) return bad("expected a sweep file (or --base EXP -m KEY=V1,V2)", NULL);
-    if (multi && !strcmp(action, "exec")) return bad("exec takes the sweep file multirun wrote", NULL);
-    if (strcmp(backend, "local") && strcmp(backend, "slurm")) return bad("--backend must be local or slurm", backend);
-    if (!strcmp(action, "exec") && !run_name) return bad("exec needs --run NAME", NULL);
+    if (multi && file) return args_usage_error(cmd, "give a sweep file or --base ... -m ..., not both (got %s)", file);
+    if (!multi && !file) return args_usage_error(cmd, "expected a sweep file (or --base EXP -m KEY=V1,V2)");
+    if (multi && !strcmp(action, "exec")) return args_usage_error(cmd, "exec takes the sweep file multirun wrote");
+    if (strcmp(backend, "local") && strcmp(backend, "slurm"))
+        return args_usage_error(cmd, "--backend must be local or slurm, got '%s'", backend);
+    if (!strcmp(action, "exec") && !run_name) return args_usage_error(cmd, "exec needs --run NAME");
 
     Sweep s;
     Err e;
     if (multi) {
         int rc = load_multirun(&s, &m, &o, !strcmp(action, "run") && !o.dry_run, &e);
-        if (rc == 2) return bad(e.msg, NULL);
+        if (rc == 2) return args_usage_error(cmd, "%s", e.msg);
         if (rc) {
             fprintf(stderr, "alphadecay sweep: %s\n", e.msg);
             return 1;

@@ -785,16 +785,8 @@ int sweep_load(Sweep *s, const char *path, Err *e) {
 
 int sweep_load_text(Sweep *s, const char *path, const char *text, size_t len, Err *e) {
     memset(s, 0, sizeof *s);
-    if (yaml_check_bounds(text, len, path, e)) return -1;
-    yaml_parser_t yp;
     yaml_document_t doc;
-    yaml_parser_initialize(&yp);
-    yaml_parser_set_input_string(&yp, (const unsigned char *)text, len);
-    if (!yaml_parser_load(&yp, &doc)) {
-        yamlerr_parser(e, path, &yp);
-        yaml_parser_delete(&yp);
-        return -1;
-    }
+    if (yamlerr_load(path, text, len, &doc, e)) return -1;
     P p = {path, &doc, e};
     Spec *sp = xcalloc(1, sizeof(Spec));
     PointList pts = {0};
@@ -835,7 +827,6 @@ int sweep_load_text(Sweep *s, const char *path, const char *text, size_t len, Er
     spec_free(sp);
     free(sp);
     yaml_document_delete(&doc);
-    yaml_parser_delete(&yp);
     if (rc) sweep_free(s);
     return rc;
 }

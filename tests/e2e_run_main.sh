@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# e2e_run_main.sh - what `make run` prints beside its one-seed quick sweep (scripts/run_main.sh
+# --study-only, no training): the study's multi-seed comparison, built from the committed runs with its
+# paired statistics, and the name of the study's main figure, which must exist. A spec or figure that
+# does not exist (the lead switching to a Study 2 table that is not committed yet) is an error naming it.
+set -u
+. "$(dirname "$0")/lib.sh"; e2e_setup run_main fresh
+cd "$(dirname "$0")/.."
+
+RUN_MAIN_OUT="$T/out" bash scripts/run_main.sh --study-only >"$T/stdout" 2>"$T/stderr"; rc=$?
+fig=$(sed -n "s/^the study's main figure: \([^ ]*\) .*/\1/p" "$T/stdout")
+if [ $rc -eq 0 ] && grep -q '^#### Paired comparisons against Uniform' "$T/stdout" && grep -q '| p (sign) |' "$T/stdout" \
+   && grep -q 'Seeds used per cell: 6' "$T/stdout" && [ -s "$T/out/study/cpu_compare.csv" ] && [ -n "$fig" ] && [ -s "$fig" ]; then
+    ok study_table_and_figure_printed
+else fail study_table_and_figure_printed "rc $rc fig [$fig]: $(head -c 600 "$T/stderr"; tail -3 "$T/stdout")"; fi
+
+STUDY_SPEC=analysis/specs/nope.yaml RUN_MAIN_OUT="$T/o2" bash scripts/run_main.sh --study-only >/dev/null 2>"$T/e2"; rc=$?
+[ $rc -eq 1 ] && grep -q 'STUDY_SPEC analysis/specs/nope.yaml: no such spec' "$T/e2" && ok missing_study_spec_refused \
+    || fail missing_study_spec_refused "rc $rc: $(cat "$T/e2")"
+STUDY_FIGURE=paper/generated/nope.png RUN_MAIN_OUT="$T/o3" bash scripts/run_main.sh --study-only >/dev/null 2>"$T/e3"; rc=$?
+[ $rc -eq 1 ] && grep -q 'STUDY_FIGURE paper/generated/nope.png: no such figure' "$T/e3" && ok missing_study_figure_refused \
+    || fail missing_study_figure_refused "rc $rc: $(cat "$T/e3")"
+STUDY_SPEC=analysis/specs/cpu_curves.yaml RUN_MAIN_OUT="$T/o4" bash scripts/run_main.sh --study-only >/dev/null 2>"$T/e4"; rc=$?
+[ $rc -eq 1 ] && grep -q 'cpu_curves.yaml is not a table spec' "$T/e4" && ok figure_spec_as_study_table_refused \
+    || fail figure_spec_as_study_table_refused "rc $rc: $(cat "$T/e4")"
+
+exit $FAILED
