@@ -70,6 +70,8 @@ typedef struct {
     double peak_used; /* GFLOP/s the fraction is taken against: sgemm (fp32) or bf16 matmul peak */
     int capped;       /* the fraction came out above 1 against every probe and was capped at 1 */
     double us[PH_N];  /* per-phase breakdown: microseconds per token of one update (Adam amortised) */
+    int n_shapes;     /* bf16 rows: the product shapes, the path each took, GFLOP/s over the timed steps */
+    struct { int M, N, K, ta, tb, acc, path; double gflops; } shape[32];
     int ok;
     char err[512];
 } TrainResult;
@@ -227,7 +229,7 @@ static int child_train(const char *cfg_path, int steps, int threads, Precision p
     if (steps <= 0) steps = m.n_params > 10000000 ? 3 : 20;
     double fb = 0, adam = 0;
     for (int s = 0; s <= steps; s++) {
-        if (s == 1) prof_enable(1); /* the timed steps, after the warm-up */
+        if (s == 1) prof_enable(1), mm_bf16_shapes_reset(); /* the timed steps, after the warm-up */
         for (int i = 0; i < B * T; i++) {
             in[i] = (int)rng_below(&r, (uint64_t)c.model.vocab_size);
             tg[i] = (int)rng_below(&r, (uint64_t)c.model.vocab_size);
@@ -257,7 +259,14 @@ static int child_train(const char *cfg_path, int steps, int threads, Precision p
            tokens / (fb + adam / accum), tokens / fb, peak_rss_mb(), model_estimate_bytes_prec(&c.model, B, T, 1, prec) / 1048576.0);
     printf("\"phases_us_per_token\": {");
     for (int p = 0; p < PH_N; p++) printf("%s\"%s\": %.6g", p ? ", " : "", prof_name((Phase)p), us[p]);
-    printf("}}\n");
+    const MmShape *sh;
+    int ns = prec == PREC_FP32 ? 0 : mm_bf16_shapes(&sh);
+    printf("}, \"shapes\": [");
+    for (int i = 0; i < ns && i < 32; i++)
+        printf("%s{\"M\": %d, \"N\": %d, \"K\": %d, \"ta\": %d, \"tb\": %d, \"acc\": %d, \"path\": %d, \"gflops\": %.2f}",
+               i ? ", " : "", sh[i].M, sh[i].N, sh[i].K, sh[i].ta, sh[i].tb, sh[i].acc, sh[i].path,
+               sh[i].seconds > 0 ? 2.0 * sh[i].M * sh[i].N * sh[i].K * sh[i].calls / sh[i].seconds / 1e9 : 0);
+    printf("]}\n");
     free(in);
     free(tg);
     model_free(&m);
@@ -324,6 +333,19 @@ static void run_child(const char *cfg, Precision prec, const BenchArgs *a, Train
                   !json_num(j, "est_mb", &res->est_mb);
         const Json *ph = json_get(j, "phases_us_per_token");
         for (int p = 0; p < PH_N && res->ok; p++) res->ok = !json_num(ph, prof_name((Phase)p), &res->us[p]);
+        const Json *sh = json_get(j, "shapes");
+        for (int i = 0; i < json_len(sh) && i < 32; i++) {
+            const Json *x = json_at(sh, i);
+            double f[8];
+            static const char *k[8] = {"M", "N", "K", "ta", "tb", "acc", "path", "gflops"};
+            int bad = 0;
+            for (int q = 0; q < 8; q++) bad |= json_num(x, k[q], &f[q]);
+            if (bad) break;
+            res->shape[i].M = (int)f[0], res->shape[i].N = (int)f[1], res->shape[i].K = (int)f[2];
+            res->shape[i].ta = (int)f[3], res->shape[i].tb = (int)f[4], res->shape[i].acc = (int)f[5];
+            res->shape[i].path = (int)f[6], res->shape[i].gflops = f[7];
+            res->n_shapes = i + 1;
+        }
         if (!res->ok) snprintf(res->err, sizeof res->err, "child result incomplete");
     }
     json_free(j);
@@ -562,6 +584,22 @@ static void print_breakdown(const BenchResults *br) {
     }
 }
 
+/* bf16 rows: which path each product shape took (bench.json lists every shape with its GFLOP/s). */
+static void print_shapes(const BenchResults *br) {
+    for (int i = 0; i < br->n_res; i++) {
+        const TrainResult *r = &br->res[i];
+        if (!r->ok || r->prec == PREC_FP32 || r->n_shapes == 0) continue;
+        int on = 0, lo = 0;
+        for (int k = 0; k < r->n_shapes; k++) {
+            on += r->shape[k].path == 1;
+            if (r->shape[k].gflops < r->shape[lo].gflops) lo = k;
+        }
+        printf("%s %s: %d product shapes, %d on oneDNN, %d on the fallback; slowest %d x %d x %d%s%s at %.0f GFLOP/s\n", r->name,
+               precision_name(r->prec), r->n_shapes, on, r->n_shapes - on, r->shape[lo].M, r->shape[lo].N, r->shape[lo].K,
+               r->shape[lo].ta ? " (A^T)" : "", r->shape[lo].tb ? " (B^T)" : "", r->shape[lo].gflops);
+    }
+}
+
 static void print_table(const BenchArgs *a, const BenchResults *br) {
     printf("OpenBLAS: %s | kernel: %s | threads: %d | sgemm peak: %.1f GFLOP/s\n", br->ocfg, br->core, br->threads, br->peak);
     if (br->want_bf16)
@@ -578,6 +616,7 @@ static void print_table(const BenchArgs *a, const BenchResults *br) {
     }
     print_probes(br);
     print_breakdown(br);
+    print_shapes(br);
     printf("%% peak: of the sgemm peak (fp32 rows) or of the bf16 matmul peak (bf16 rows). B/param: weights, gradients,\n"
            "Adam moments and (bf16) the bf16 weight copy, by the engine's memory accounting (bf16_pure stores all four in\n"
            "bf16); act MB: the saved activations by the same accounting; peak MB: the process's peak RSS; est MB: the\n"
@@ -650,7 +689,13 @@ static int write_json(const BenchArgs *a, const BenchResults *br) {
         for (int p = 0; p < PH_N; p++)
             sb_printf(&b, "%s\"%s\": {\"us_per_token\": %.3f, \"share\": %.4f}", p ? ", " : "", prof_name((Phase)p), r->us[p],
                       r->us[p] * r->tok_s / 1e6);
-        sb_printf(&b, "}}");
+        sb_printf(&b, "}, \"shapes\": [");
+        for (int k = 0; k < r->n_shapes; k++)
+            sb_printf(&b, "%s{\"M\": %d, \"N\": %d, \"K\": %d, \"trans_a\": %d, \"trans_b\": %d, \"bf16_output\": %d, "
+                          "\"path\": \"%s\", \"gflops\": %.2f}",
+                      k ? ", " : "", r->shape[k].M, r->shape[k].N, r->shape[k].K, r->shape[k].ta, r->shape[k].tb, r->shape[k].acc,
+                      r->shape[k].path == 1 ? "oneDNN" : "fallback", r->shape[k].gflops);
+        sb_printf(&b, "]}");
     }
     sb_printf(&b, "\n  ],\n  \"esd\": [");
     for (int k = 0; k < 2 && !a->quick; k++) {
