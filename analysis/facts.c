@@ -103,7 +103,7 @@ static void format_value(double v, const char *stat, int digits, int tex, StrBuf
         else sb_printf(b, "%.0fe%03d", m, ex);
     } else {
         if (is_p(stat)) digits = 3;
-        else if (!strcmp(stat, "n") || !strcmp(stat, "npairs")) digits = 0;
+        else if (!strcmp(stat, "n") || !strcmp(stat, "npairs") || !strcmp(stat, "holm_m")) digits = 0;
         snprintf(num, sizeof num, "%.*f", digits, v);
         if (!strcmp(num, "-0") || !strncmp(num, "-0.", 3)) {
             int zero = 1; /* -0.0 prints as 0.0 */

@@ -65,11 +65,23 @@ static int mean_curve(const Fig *f, const int *idx, int n, const char *file, con
 }
 
 /* The clauses of one curve: its +- std band when several runs make it, then its mean line. */
-static void curve_clauses(StrBuf *p, const char *rel, const char *color, int nruns) {
+/* Series i's line: its colour, and a dash pattern and point marker of its own, so curves that lie on
+ * top of each other stay apart in print and in grey; the validation curve marks every evaluation. */
+static void curve_style(char *dst, size_t cap, const char *color, int i, int points) {
+    kv_strfmt(dst, cap, "%s lw 2 dt %d%s lc rgb \"%s\"", points ? "linespoints" : "lines", i % 5 + 1, "", color);
+    if (points) {
+        size_t l = strlen(dst);
+        kv_strfmt(dst + l, cap - l, " pt %d ps 0.9", (int[]){7, 5, 9, 13, 11, 4, 6, 8}[i % 8]);
+    }
+}
+
+static void curve_clauses(StrBuf *p, const char *rel, const char *color, int nruns, int i, int side) {
+    char style[128];
     if (nruns > 1)
         sb_printf(p, "%s\"%s\" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb \"%s\" notitle",
                   p->len ? ", " : "plot ", rel, color);
-    sb_printf(p, "%s\"%s\" using 1:2 with lines lw 2 lc rgb \"%s\" notitle", p->len ? ", " : "plot ", rel, color);
+    curve_style(style, sizeof style, color, i, side);
+    sb_printf(p, "%s\"%s\" using 1:2 with %s notitle", p->len ? ", " : "plot ", rel, style);
 }
 
 int fig_curves(Fig *f, StrBuf *body, Err *e) {
@@ -101,16 +113,16 @@ int fig_curves(Fig *f, StrBuf *body, Err *e) {
             }
             sb_free(&d);
             if (!pts) continue;
-            curve_clauses(&plot[side], rel, color, used);
+            curve_clauses(&plot[side], rel, color, used, i, side);
             drawn = 1;
         }
         free(idx);
         if (!drawn) continue;
-        char style[64], title[160], nt[32];
+        char style[128], title[160], nt[32];
         fig_n_text(nt, sizeof nt, used, used);
         if (used > 1) kv_strfmt(title, sizeof title, "%s (mean, %s)", s->rows[i].label, nt);
         else kv_strfmt(title, sizeof title, "%s (%s)", s->rows[i].label, nt);
-        kv_strfmt(style, sizeof style, "lines lw 2 lc rgb \"%s\"", color);
+        curve_style(style, sizeof style, color, i, 1);
         key_add(&key, style, title);
         nmin = used < nmin ? used : nmin;
         nmax = used > nmax ? used : nmax;
@@ -120,27 +132,34 @@ int fig_curves(Fig *f, StrBuf *body, Err *e) {
         return err_set(e, "%s: no curve data in any run", s->path);
     }
     if (nmax > 1) key_add(&key, "filledcurves fs transparent solid 0.2 noborder lc rgb \"#777777\"", "band: mean +- std over seeds");
+    /* curves_panel (report curves --metric): one of the two panels alone */
+    int show[2] = {s->curves_panel != 2, s->curves_panel != 1}, np = show[0] + show[1], pi = 0;
     const Key *keys[1] = {&key};
-    int span[1] = {2};
+    int span[1] = {np};
     Grid g;
-    gp_grid_begin(f, body, s->title[0] ? s->title : s->name, NULL, 1, 2, keys, span, 1, &g);
+    gp_grid_begin(f, body, s->title[0] ? s->title : s->name, NULL, 1, np, keys, span, 1, &g);
     sb_printf(body, "set xlabel \"update\"\nset ylabel \"training loss\"\n");
-    gp_grid_panel(body, &g, 0);
-    if (plot[0].len) sb_printf(body, "%s\n", plot[0].p);
-    else gp_empty_panel(body, "no training logs");
-    sb_printf(body, "set ylabel \"validation perplexity\"\n");
-    gp_grid_panel(body, &g, 1);
-    /* a log axis only when the curves span a wide range (an overfitting run's climb); its range
-     * is the data's, since gnuplot would widen a log axis to whole decades */
-    if (plot[1].len && lo[1] > 0 && hi[1] / lo[1] > 3)
-    {
-        sb_printf(body, "set logscale y\nset yrange [%.6g:%.6g]\n", lo[1] / 1.08, hi[1] * 1.08);
-        gp_log_tics(body, "y", lo[1] / 1.08, hi[1] * 1.08);
-        sb_printf(body, "%s\nunset logscale y\nset yrange [*:*]\nset ytics auto\n", plot[1].p);
+    if (show[0]) {
+        gp_grid_panel(body, &g, pi++);
+        if (plot[0].len) sb_printf(body, "%s\n", plot[0].p);
+        else gp_empty_panel(body, "no training logs");
     }
-    else if (plot[1].len) sb_printf(body, "%s\n", plot[1].p);
-    else gp_empty_panel(body, "no evaluations");
-    gp_grid_key(body, &g, &key, 0, 2);
+    if (show[1]) {
+        sb_printf(body, "set ylabel \"validation perplexity\"\n");
+        gp_grid_panel(body, &g, pi++);
+        /* a log axis only when the curves span a wide range (an overfitting run's climb); its range
+         * is the data's, since gnuplot would widen a log axis to whole decades */
+        if (plot[1].len && lo[1] > 0 && hi[1] / lo[1] > 3) {
+            sb_printf(body, "set logscale y\nset yrange [%.6g:%.6g]\n", lo[1] / 1.08, hi[1] * 1.08);
+            gp_log_tics(body, "y", lo[1] / 1.08, hi[1] * 1.08);
+            sb_printf(body, "%s\nunset logscale y\nset yrange [*:*]\nset ytics auto\n", plot[1].p);
+        } else if (plot[1].len) {
+            sb_printf(body, "%s\n", plot[1].p);
+        } else {
+            gp_empty_panel(body, "no evaluations");
+        }
+    }
+    gp_grid_key(body, &g, &key, 0, np);
     sb_free(&plot[0]);
     sb_free(&plot[1]);
     key_free(&key);
@@ -298,7 +317,7 @@ int fig_bars(Fig *f, StrBuf *body, Err *e) {
     if (s2) {
         sb_printf(body, "\nset y2label ");
         gp_str(body, metric_label(s2->metric));
-        sb_printf(body, "\nset y2tics\nset ytics nomirror\nset format y2 \"%%.3g\"");
+        sb_printf(body, "\nset y2tics\nset ytics nomirror\nset format y2 \"%%.4g\"");
     }
     sb_printf(body, "\n");
     for (int c = 0; c < t.ncols; c++) {

@@ -1,4 +1,4 @@
-/* figure.c - figure_make (report.h): a figure spec's kind chooses the function that writes its plot
+/* figure.c - figure_make (figure.h): a figure spec's kind chooses the function that writes its plot
  * body (figure.h), plot.c renders it. */
 #include "figure.h"
 

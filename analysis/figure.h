@@ -1,4 +1,4 @@
-/* figure.h - the figure kinds figure_make (figure.c) dispatches to, one per spec `kind`: each writes
+/* figure.h - figure_make, and the figure kinds it (figure.c) dispatches to, one per spec `kind`: each writes
  * the plot body of its figure and its data files through plot.h.
  *   fig_runs.c:    curves, bars, wd_sweep
  *   fig_spectra.c: module_wd, esd
@@ -7,6 +7,11 @@
 #define FIGURE_H
 
 #include "plot.h"
+
+/* Writes OUT_DIR/NAME.gp, NAME.dat files, NAME.png and NAME.pdf for a figure spec (figure.c picks the
+ * kind's function). *warn gets visible warnings (gnuplot missing, runs absent, spectra absent). -1 on a
+ * real error (bad spec, mixed runs). */
+int figure_make(const Spec *s, const RunSet *rs, const char *out_dir, StrBuf *warn, Err *e);
 
 int fig_curves(Fig *f, StrBuf *body, Err *e);
 int fig_bars(Fig *f, StrBuf *body, Err *e);

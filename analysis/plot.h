@@ -9,7 +9,8 @@
 
 #include "esd.h"
 #include "json.h"
-#include "report.h"
+#include "runs.h"
+#include "spec.h"
 #include "table.h"
 
 typedef struct {

@@ -18,7 +18,9 @@
 #include "args.h"
 #include "facts.h"
 #include "kv.h"
+#include "figure.h"
 #include "report.h"
+#include "report_index.h"
 #include "reported.h"
 #include "table.h"
 
@@ -32,13 +34,21 @@ static void usage(FILE *f) {
             "usage: alphadecay report index RESULTS_DIR [--out FILE]\n"
             "       alphadecay report table SPEC.yaml... [--root DIR] [--out-dir DIR] [--reported CSV] [--results DIR] [--quiet]\n"
             "       alphadecay report plot SPEC.yaml... [--root DIR] [--out-dir DIR] [--results DIR]\n"
-            "       alphadecay report all [--specs DIR] [--root DIR] [--out-dir DIR] [--reported CSV] [--quiet]\n\n"
+            "       alphadecay report all [--specs DIR] [--root DIR] [--out-dir DIR] [--reported CSV] [--quiet]\n"
+            "       alphadecay report compare RESULTS_DIR --by KEY --baseline VALUE [--metric M] [--pair-by KEY]\n"
+            "                                 [--where KEY=VALUE]... [--out FILE.csv]\n"
+            "       alphadecay report curves RUN_DIR... [--metric val_ppl|loss] --out FIG.png\n\n"
             "index: scan a results tree, one CSV row per run (grid coordinates, status, final val loss/ppl,\n"
             "       steps, tokens, wall seconds); partial, failed and unreadable runs are listed as such.\n"
             "table: a table spec -> OUT_DIR/NAME.md, NAME.tex (booktabs), NAME.csv; Markdown also on stdout.\n"
             "plot:  a figure spec -> OUT_DIR/NAME.png and NAME.pdf through gnuplot (NAME.gp kept).\n"
             "all:   every *.yaml in --specs (default ROOT/analysis/specs); specs whose results directory\n"
-            "       does not exist are skipped with a message.\n"
+            "       does not exist are skipped with a message; writes the prose's numbers.tex/.md and\n"
+            "       claims.tex/.md and exits 1 when a spec's claim does not hold (docs/analysis.md).\n"
+            "compare: the runs' metric (default val_ppl) per value of KEY against the baseline value, as a\n"
+            "       spec's compare table: mean +- std (n), paired difference with 95%% interval, t / Holm /\n"
+            "       Wilcoxon / sign p, MDE; pairs by train.seed unless --pair-by; --out writes the CSV.\n"
+            "curves: training loss and validation perplexity (or one, --metric) of any runs, one series each.\n"
             "Spec `results:` paths are relative to --root (default .). --out-dir defaults to ROOT/paper/generated\n"
             "for the paper's specs (those in ROOT/analysis/specs/) and to RESULTS/report/ for any other spec\n"
             "(RESULTS: the runs it reads, --results or its results:), so your own specs stay out of the paper;\n"
@@ -250,14 +260,15 @@ static int do_index(const char *results, const Opts *o) {
 }
 
 int cmd_report(int argc, char **argv) {
-    if (argc < 2) return args_usage_error("report", "expected a verb: index, table, plot or all");
+    if (argc < 2) return args_usage_error("report", "expected a verb: index, table, plot, all, compare or curves");
     const char *verb = argv[1];
     if (!strcmp(verb, "--help") || !strcmp(verb, "-h")) {
         usage(stdout);
         return 0;
     }
+    if (!strcmp(verb, "compare") || !strcmp(verb, "curves")) return report_adhoc(argc, argv);
     if (strcmp(verb, "index") && strcmp(verb, "table") && strcmp(verb, "plot") && strcmp(verb, "all"))
-        return args_usage_error("report", "unknown verb '%s' (index, table, plot, all)", verb);
+        return args_usage_error("report", "unknown verb '%s' (index, table, plot, all, compare, curves)", verb);
     Opts o = {".", NULL, NULL, NULL, NULL, NULL, 0};
     const char *pos[256];
     ArgList pl = {.v = pos, .cap = 256};

@@ -1,24 +1,14 @@
-/* report.h - the pieces of `alphadecay report` that other analysis files share.
- *   index_csv:   one CSV row per run of a RunSet (report_index.c)
- *   figure_make: render one figure spec with gnuplot (figure.c) */
+/* report.h - `alphadecay report`, the command over the analysis library (engine/cli/main.c's table
+ * reaches it here). Its pieces have their own headers: index_csv (report_index.h), figure_make
+ * (figure.h), tables (table.h), the prose's numbers and claims (facts.h). */
 #ifndef REPORT_H
 #define REPORT_H
 
-#include "json.h"
-#include "runs.h"
-#include "spec.h"
-
-/* Columns: dir (relative to root), sweep, name, status, the fixed coordinates, then every other
- * config key whose value differs between runs, then final_val_loss, final_val_ppl, steps, tokens,
- * wall_seconds, peak_rss_mb, problem. */
-void index_csv(const RunSet *rs, const char *root, StrBuf *b);
-
-/* Writes OUT_DIR/NAME.gp, NAME.dat files, NAME.png and NAME.pdf. *warn gets visible warnings
- * (gnuplot missing, runs absent, spectra absent). -1 on a real error (bad spec, mixed runs). */
-int figure_make(const Spec *s, const RunSet *rs, const char *out_dir, StrBuf *warn, Err *e);
-
-/* `alphadecay report index | table | plot ...` (report.c): the command layer's entry point
- * (engine/cli/main.c); argv[0] is "report", the return value the exit status (0, 1, 2 bad usage). */
+/* `alphadecay report index | table | plot | all | compare | curves ...` (report.c): argv[0] is "report",
+ * the return value the exit status (0, 1, 2 bad usage). */
 int cmd_report(int argc, char **argv);
+
+/* `report compare` and `report curves` (report_adhoc.c), with argv as cmd_report got it. */
+int report_adhoc(int argc, char **argv);
 
 #endif

@@ -4,7 +4,8 @@
 #include <string.h>
 
 #include "kv.h"
-#include "report.h"
+#include "report_index.h"
+#include "json.h"
 
 static const char *const FIXED[] = {
     "model.hidden_size", "model.num_hidden_layers", "train.optimizer", "train.steps",  "decay.method",

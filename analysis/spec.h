@@ -130,6 +130,8 @@ typedef struct {
     char step[16];           /* "final" (default) | "first" */
     char types[8][16];
     int ntypes;
+    char pair_by[96];        /* the key comparisons pair runs by; "" = train.seed (report compare --pair-by) */
+    int curves_panel;        /* curves: 0 both panels, 1 training loss only, 2 validation perplexity only */
     /* tables: what the report's prose cites (facts.h) */
     Fact numbers[SPEC_MAX_FACTS];
     int nnumbers;

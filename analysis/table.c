@@ -186,7 +186,7 @@ static int fill_cell(Table *t, const RunSet *rs, int ri, int ci, Err *e) {
         }
         const char *conv = run_coord(r, "eval.convention");
         c->conv |= conv && !strcmp(conv, "authors") ? 2 : 1; /* runs from before the key used the token mean */
-        const char *seed = run_coord(r, "train.seed");
+        const char *seed = run_coord(r, s->pair_by[0] ? s->pair_by : "train.seed"); /* what pairs runs */
         kv_strfmt(c->seeds[c->n], sizeof c->seeds[0], "%s", seed ? seed : "?");
         c->vals[c->n++] = v;
         sb_printf(&used, "%s%s", c->n > 1 ? ";" : "", r->dir);

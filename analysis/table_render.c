@@ -22,6 +22,9 @@ static const char *metric_words(const char *m) {
     if (!strcmp(m, "wall_seconds")) return "wall-clock seconds";
     if (!strcmp(m, "fit_seconds_per_call")) return "seconds per decay update (ESD + fit of every module)";
     if (!strncmp(m, "task.", 5)) return "zero-shot multiple-choice accuracy (alphadecay eval-tasks)";
+    if (!strncmp(m, "alpha.", 6)) return "a module type's Hill alpha after training (mean over layers)";
+    if (!strncmp(m, "alpha_first.", 12)) return "a module type's Hill alpha at initialisation (mean over layers)";
+    if (!strncmp(m, "wd_factor.", 10)) return "a module type's decay at the last decay update / eta (mean over layers)";
     return m;
 }
 
@@ -291,7 +294,12 @@ static void seeds_note(const Table *t, int fmt, StrBuf *b) {
 
 static void notes(const Table *t, int fmt, StrBuf *b) {
     const Spec *s = t->spec;
-    int any_other = 0;
+    int any_other = 0, all_paper = 1;
+    for (int i = 0; i < s->ncols; i++) all_paper &= s->cols[i].paper_only;
+    if (all_paper) { /* nothing of ours: say only what the numbers are */
+        sb_printf(b, "Values: the numbers printed in the paper (its models, data and scale), not reproduced here.");
+        return;
+    }
     for (int i = 0; i < s->ncols; i++) any_other |= s->cols[i].metric[0] && strcmp(s->cols[i].metric, s->metric);
     sb_printf(b, "Values: %s%s; mean%s sample std over seeds, n shown when n > 1; ", metric_words(s->metric),
               any_other ? " (other columns as labelled)" : "", fmt == FMT_TEX ? " $\\pm$" : " ±");

@@ -301,4 +301,37 @@ if command -v gnuplot >/dev/null 2>&1; then
 else
     echo "skipped figures_from_real_runs: gnuplot not installed"
 fi
+# report compare / report curves: the spec machinery without a spec (report_adhoc.c)
+"$BIN" report compare "$T/res/fx" --by decay.method --baseline uniform --where decay.weight_decay=1e-05 --out "$T/cmp.csv" \
+    >"$T/cmp.md" 2>"$T/cmp.err"; rc=$?
+# alphadecay (34.5, 34.9) against uniform (35.1, 35.3) paired by seed: d = -0.6, -0.4; mean -0.5, sd 0.1414,
+# t(0.975, 1) = 12.706: interval -0.5 -/+ 1.2706
+[ $rc -eq 0 ] && grep -q '^| alphadecay | \*\*34.70 ± 0.28\*\* (n=2) |$' "$T/cmp.md" && grep -q '^| uniform | 35.20 ± 0.14 (n=2) |$' "$T/cmp.md" \
+    && grep -q '^| alphadecay | val_ppl | 2 | -0.50 \[-1.77, +0.77\] |' "$T/cmp.md" && ok compare_console_stats \
+    || fail compare_console_stats "rc $rc: $(grep '^| alpha' "$T/cmp.md" | tr '\n' ' ') $(cat "$T/cmp.err")"
+grep -q '^alphadecay,,val_ppl,val_ppl,2,2,34.7,' "$T/cmp.csv" && grep -q ',2,-0.5,-1.770' "$T/cmp.csv" && ok compare_csv || fail compare_csv "$(cat "$T/cmp.csv")"
+# the same numbers as a spec with compare: (no second statistics code)
+printf 'table: same\nresults: res/fx\nwhere: {decay.weight_decay: 1e-05}\ncompare: {vs: uniform}\nrows:\n  - {label: alphadecay, where: {decay.method: alphadecay}}\n  - {label: uniform, where: {decay.method: uniform}}\ncolumns:\n  - {label: val_ppl}\n' > "$T/same.yaml"
+"$BIN" report table "$T/same.yaml" --root "$T" --out-dir "$T/same" --quiet 2>/dev/null
+[ "$(grep '^alphadecay' "$T/same/same.csv" | cut -d, -f16-)" = "$(grep '^alphadecay' "$T/cmp.csv" | cut -d, -f16-)" ] && ok compare_equals_spec_table \
+    || fail compare_equals_spec_table "$(grep '^alphadecay' "$T/same/same.csv") vs $(grep '^alphadecay' "$T/cmp.csv")"
+"$BIN" report compare "$T/res/fx" --by decay.method >/dev/null 2>"$T/cmp2.err"; rc=$?
+[ $rc -eq 2 ] && grep -q 'baseline VALUE are required' "$T/cmp2.err" && ok compare_bad_usage || fail compare_bad_usage "rc $rc: $(cat "$T/cmp2.err")"
+"$BIN" report compare "$T/res/fx" --by decay.method --baseline adamw >/dev/null 2>"$T/cmp3.err"; rc=$?
+[ $rc -eq 1 ] && grep -q 'no run under .* has decay.method = adamw (values: alphadecay awd none uniform)' "$T/cmp3.err" && ok compare_unknown_baseline \
+    || fail compare_unknown_baseline "rc $rc: $(cat "$T/cmp3.err")"
+"$BIN" report compare "$T/res/fx" --by decay.method --baseline uniform >/dev/null 2>"$T/cmp4.err"; rc=$?
+[ $rc -eq 1 ] && grep -q 'differ in decay.weight_decay' "$T/cmp4.err" && grep -q 'narrow the runs with --where' "$T/cmp4.err" && ok compare_refuses_mixed_cells || fail compare_refuses_mixed_cells "rc $rc: $(cat "$T/cmp4.err")"
+"$BIN" report curves "$T/res/fx/uni_1e-5_s1" --out "$T/curves/c.svg" >/dev/null 2>"$T/cur.err"; rc=$?
+[ $rc -eq 2 ] && ok curves_bad_usage || fail curves_bad_usage "rc $rc: $(cat "$T/cur.err")"
+if command -v gnuplot >/dev/null 2>&1 && gnuplot -e 'set terminal' 2>&1 | grep -q pngcairo; then
+    "$BIN" report curves "$T/res/fx/uni_1e-5_s1" "$T/res/fx/alpha_1e-5_s1" --out "$T/curves/c.png" >/dev/null 2>"$T/cur.err"; rc=$?
+    [ $rc -eq 0 ] && [ -s "$T/curves/c.png" ] && grep -q 'set ylabel "validation perplexity"' "$T/curves/c.gp" && grep -q 'alpha.*1e-5.*s1 (n = 1)' "$T/curves/c.gp" \
+        && ok curves_any_runs || fail curves_any_runs "rc $rc: $(cat "$T/cur.err")"
+    "$BIN" report curves "$T/res/fx/uni_1e-5_s1" --metric loss --out "$T/curves/l.png" >/dev/null 2>"$T/cur.err"; rc=$?
+    [ $rc -eq 0 ] && grep -q 'training loss' "$T/curves/l.gp" && ! grep -q 'validation perplexity' "$T/curves/l.gp" && ok curves_metric_one_panel \
+        || fail curves_metric_one_panel "rc $rc: $(cat "$T/cur.err")"
+else
+    echo "skipped curves_any_runs: gnuplot with cairo not installed"
+fi
 exit $FAILED

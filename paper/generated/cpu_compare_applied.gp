@@ -6,7 +6,7 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title 'CPU study: final validation perplexity against the decay each method applied (AdamW eta 1, 2, 4; AWD at eta 4 collapses: 4092 at an applied 31, not drawn)'."\n".'{/*0.8 points: mean +- std over seeds, both coordinates (n = 6 per point)}'
+set multiplot title 'CPU study: final validation perplexity against the decay each method applied (AdamW eta 1, 2, 4; AWD at eta 4 collapses to uniform guessing and is not drawn)'."\n".'{/*0.8 points: mean +- std over seeds, both coordinates (n = 6 per point)}'
 unset key
 set xlabel 'weight decay applied (mean over training)'
 set logscale x
@@ -50,7 +50,7 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title 'CPU study: final validation perplexity against the decay each method applied (AdamW eta 1, 2, 4; AWD at eta 4 collapses: 4092 at an applied 31, not drawn)'."\n".'{/*0.8 points: mean +- std over seeds, both coordinates (n = 6 per point)}'
+set multiplot title 'CPU study: final validation perplexity against the decay each method applied (AdamW eta 1, 2, 4; AWD at eta 4 collapses to uniform guessing and is not drawn)'."\n".'{/*0.8 points: mean +- std over seeds, both coordinates (n = 6 per point)}'
 unset key
 set xlabel 'weight decay applied (mean over training)'
 set logscale x

@@ -15,7 +15,7 @@ set ylabel 'validation perplexity'
 set y2label 'seconds per decay update'
 set y2tics
 set ytics nomirror
-set format y2 "%.3g"
+set format y2 "%.4g"
 set origin 0.0000,0.0760
 set size 0.3333,0.8200
 set title 'wd 1e-5'."\n".'{/*0.8 y axis does not start at 0}'
@@ -77,7 +77,7 @@ set ylabel 'validation perplexity'
 set y2label 'seconds per decay update'
 set y2tics
 set ytics nomirror
-set format y2 "%.3g"
+set format y2 "%.4g"
 set origin 0.0000,0.0760
 set size 0.3333,0.8200
 set title 'wd 1e-5'."\n".'{/*0.8 y axis does not start at 0}'

@@ -6,16 +6,16 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title 'Twin of paper Figure 8: decay update interval (total hours on the right axis)'."\n".'{/*0.8 label above a bar: the leftmost bar''s value, the others'' difference to it}'
+set multiplot title 'Twin of paper Figure 8: decay update interval (seconds per run on the right axis)'."\n".'{/*0.8 label above a bar: the leftmost bar''s value, the others'' difference to it}'
 unset key
 set style fill solid 0.75 border -1
 set boxwidth 0.6
 set xtics rotate by -25 nomirror
 set ylabel 'validation perplexity'
-set y2label 'total hours'
+set y2label 'total seconds'
 set y2tics
 set ytics nomirror
-set format y2 "%.3g"
+set format y2 "%.4g"
 set origin 0.0000,0.0760
 set size 0.3333,0.8200
 set title 'wd 1e-5'."\n".'{/*0.8 y axis does not start at 0}'
@@ -52,7 +52,7 @@ set origin 0,0
 set size 1,0.0760
 set margins 0,0,0,0
 set key at screen 0.5000,0.0120 center bottom horizontal maxcols 2 box opaque samplen 3 Left reverse
-plot NaN with boxes fs solid 0.75 border -1 lc rgb "#4477aa" title 'validation perplexity (n = 1 per bar: no error bars)', NaN with linespoints pt 7 lc rgb "#ee6677" title 'total hours'
+plot NaN with boxes fs solid 0.75 border -1 lc rgb "#4477aa" title 'validation perplexity (n = 1 per bar: no error bars)', NaN with linespoints pt 7 lc rgb "#ee6677" title 'total seconds'
 set key default
 unset key
 set margins -1,-1,-1,-1
@@ -68,16 +68,16 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title 'Twin of paper Figure 8: decay update interval (total hours on the right axis)'."\n".'{/*0.8 label above a bar: the leftmost bar''s value, the others'' difference to it}'
+set multiplot title 'Twin of paper Figure 8: decay update interval (seconds per run on the right axis)'."\n".'{/*0.8 label above a bar: the leftmost bar''s value, the others'' difference to it}'
 unset key
 set style fill solid 0.75 border -1
 set boxwidth 0.6
 set xtics rotate by -25 nomirror
 set ylabel 'validation perplexity'
-set y2label 'total hours'
+set y2label 'total seconds'
 set y2tics
 set ytics nomirror
-set format y2 "%.3g"
+set format y2 "%.4g"
 set origin 0.0000,0.0760
 set size 0.3333,0.8200
 set title 'wd 1e-5'."\n".'{/*0.8 y axis does not start at 0}'
@@ -114,7 +114,7 @@ set origin 0,0
 set size 1,0.0760
 set margins 0,0,0,0
 set key at screen 0.5000,0.0120 center bottom horizontal maxcols 2 box opaque samplen 3 Left reverse
-plot NaN with boxes fs solid 0.75 border -1 lc rgb "#4477aa" title 'validation perplexity (n = 1 per bar: no error bars)', NaN with linespoints pt 7 lc rgb "#ee6677" title 'total hours'
+plot NaN with boxes fs solid 0.75 border -1 lc rgb "#4477aa" title 'validation perplexity (n = 1 per bar: no error bars)', NaN with linespoints pt 7 lc rgb "#ee6677" title 'total seconds'
 set key default
 unset key
 set margins -1,-1,-1,-1

@@ -12,14 +12,14 @@ set xlabel "update"
 set ylabel "training loss"
 set origin 0.0000,0.0760
 set size 0.5000,0.8640
-plot "quick_curves_train0.dat" using 1:2 with lines lw 2 lc rgb "#4477aa" notitle, "quick_curves_train1.dat" using 1:2 with lines lw 2 lc rgb "#ee6677" notitle, "quick_curves_train2.dat" using 1:2 with lines lw 2 lc rgb "#228833" notitle, "quick_curves_train3.dat" using 1:2 with lines lw 2 lc rgb "#ccbb44" notitle, "quick_curves_train4.dat" using 1:2 with lines lw 2 lc rgb "#66ccee" notitle
+plot "quick_curves_train0.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" notitle, "quick_curves_train1.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#ee6677" notitle, "quick_curves_train2.dat" using 1:2 with lines lw 2 dt 3 lc rgb "#228833" notitle, "quick_curves_train3.dat" using 1:2 with lines lw 2 dt 4 lc rgb "#ccbb44" notitle, "quick_curves_train4.dat" using 1:2 with lines lw 2 dt 5 lc rgb "#66ccee" notitle
 set ylabel "validation perplexity"
 set origin 0.5000,0.0760
 set size 0.5000,0.8640
 set logscale y
 set yrange [159.747:765.972]
 set ytics ("200" 200, "300" 300, "500" 500)
-plot "quick_curves_val0.dat" using 1:2 with lines lw 2 lc rgb "#4477aa" notitle, "quick_curves_val1.dat" using 1:2 with lines lw 2 lc rgb "#ee6677" notitle, "quick_curves_val2.dat" using 1:2 with lines lw 2 lc rgb "#228833" notitle, "quick_curves_val3.dat" using 1:2 with lines lw 2 lc rgb "#ccbb44" notitle, "quick_curves_val4.dat" using 1:2 with lines lw 2 lc rgb "#66ccee" notitle
+plot "quick_curves_val0.dat" using 1:2 with linespoints lw 2 dt 1 lc rgb "#4477aa" pt 7 ps 0.9 notitle, "quick_curves_val1.dat" using 1:2 with linespoints lw 2 dt 2 lc rgb "#ee6677" pt 5 ps 0.9 notitle, "quick_curves_val2.dat" using 1:2 with linespoints lw 2 dt 3 lc rgb "#228833" pt 9 ps 0.9 notitle, "quick_curves_val3.dat" using 1:2 with linespoints lw 2 dt 4 lc rgb "#ccbb44" pt 13 ps 0.9 notitle, "quick_curves_val4.dat" using 1:2 with linespoints lw 2 dt 5 lc rgb "#66ccee" pt 11 ps 0.9 notitle
 unset logscale y
 set yrange [*:*]
 set ytics auto
@@ -41,7 +41,7 @@ set origin 0,0
 set size 1,0.0760
 set margins 0,0,0,0
 set key at screen 0.5000,0.0120 center bottom horizontal maxcols 5 box opaque samplen 3 Left reverse
-plot NaN with lines lw 2 lc rgb "#4477aa" title 'WD=0 (n = 1)', NaN with lines lw 2 lc rgb "#ee6677" title 'Uniform (n = 1)', NaN with lines lw 2 lc rgb "#228833" title 'AWD (n = 1)', NaN with lines lw 2 lc rgb "#ccbb44" title 'AdaDecay (n = 1)', NaN with lines lw 2 lc rgb "#66ccee" title 'AlphaDecay (n = 1)'
+plot NaN with linespoints lw 2 dt 1 lc rgb "#4477aa" pt 7 ps 0.9 title 'WD=0 (n = 1)', NaN with linespoints lw 2 dt 2 lc rgb "#ee6677" pt 5 ps 0.9 title 'Uniform (n = 1)', NaN with linespoints lw 2 dt 3 lc rgb "#228833" pt 9 ps 0.9 title 'AWD (n = 1)', NaN with linespoints lw 2 dt 4 lc rgb "#ccbb44" pt 13 ps 0.9 title 'AdaDecay (n = 1)', NaN with linespoints lw 2 dt 5 lc rgb "#66ccee" pt 11 ps 0.9 title 'AlphaDecay (n = 1)'
 set key default
 unset key
 set margins -1,-1,-1,-1
@@ -63,14 +63,14 @@ set xlabel "update"
 set ylabel "training loss"
 set origin 0.0000,0.0760
 set size 0.5000,0.8640
-plot "quick_curves_train0.dat" using 1:2 with lines lw 2 lc rgb "#4477aa" notitle, "quick_curves_train1.dat" using 1:2 with lines lw 2 lc rgb "#ee6677" notitle, "quick_curves_train2.dat" using 1:2 with lines lw 2 lc rgb "#228833" notitle, "quick_curves_train3.dat" using 1:2 with lines lw 2 lc rgb "#ccbb44" notitle, "quick_curves_train4.dat" using 1:2 with lines lw 2 lc rgb "#66ccee" notitle
+plot "quick_curves_train0.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" notitle, "quick_curves_train1.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#ee6677" notitle, "quick_curves_train2.dat" using 1:2 with lines lw 2 dt 3 lc rgb "#228833" notitle, "quick_curves_train3.dat" using 1:2 with lines lw 2 dt 4 lc rgb "#ccbb44" notitle, "quick_curves_train4.dat" using 1:2 with lines lw 2 dt 5 lc rgb "#66ccee" notitle
 set ylabel "validation perplexity"
 set origin 0.5000,0.0760
 set size 0.5000,0.8640
 set logscale y
 set yrange [159.747:765.972]
 set ytics ("200" 200, "300" 300, "500" 500)
-plot "quick_curves_val0.dat" using 1:2 with lines lw 2 lc rgb "#4477aa" notitle, "quick_curves_val1.dat" using 1:2 with lines lw 2 lc rgb "#ee6677" notitle, "quick_curves_val2.dat" using 1:2 with lines lw 2 lc rgb "#228833" notitle, "quick_curves_val3.dat" using 1:2 with lines lw 2 lc rgb "#ccbb44" notitle, "quick_curves_val4.dat" using 1:2 with lines lw 2 lc rgb "#66ccee" notitle
+plot "quick_curves_val0.dat" using 1:2 with linespoints lw 2 dt 1 lc rgb "#4477aa" pt 7 ps 0.9 notitle, "quick_curves_val1.dat" using 1:2 with linespoints lw 2 dt 2 lc rgb "#ee6677" pt 5 ps 0.9 notitle, "quick_curves_val2.dat" using 1:2 with linespoints lw 2 dt 3 lc rgb "#228833" pt 9 ps 0.9 notitle, "quick_curves_val3.dat" using 1:2 with linespoints lw 2 dt 4 lc rgb "#ccbb44" pt 13 ps 0.9 notitle, "quick_curves_val4.dat" using 1:2 with linespoints lw 2 dt 5 lc rgb "#66ccee" pt 11 ps 0.9 notitle
 unset logscale y
 set yrange [*:*]
 set ytics auto
@@ -92,7 +92,7 @@ set origin 0,0
 set size 1,0.0760
 set margins 0,0,0,0
 set key at screen 0.5000,0.0120 center bottom horizontal maxcols 5 box opaque samplen 3 Left reverse
-plot NaN with lines lw 2 lc rgb "#4477aa" title 'WD=0 (n = 1)', NaN with lines lw 2 lc rgb "#ee6677" title 'Uniform (n = 1)', NaN with lines lw 2 lc rgb "#228833" title 'AWD (n = 1)', NaN with lines lw 2 lc rgb "#ccbb44" title 'AdaDecay (n = 1)', NaN with lines lw 2 lc rgb "#66ccee" title 'AlphaDecay (n = 1)'
+plot NaN with linespoints lw 2 dt 1 lc rgb "#4477aa" pt 7 ps 0.9 title 'WD=0 (n = 1)', NaN with linespoints lw 2 dt 2 lc rgb "#ee6677" pt 5 ps 0.9 title 'Uniform (n = 1)', NaN with linespoints lw 2 dt 3 lc rgb "#228833" pt 9 ps 0.9 title 'AWD (n = 1)', NaN with linespoints lw 2 dt 4 lc rgb "#ccbb44" pt 13 ps 0.9 title 'AdaDecay (n = 1)', NaN with linespoints lw 2 dt 5 lc rgb "#66ccee" pt 11 ps 0.9 title 'AlphaDecay (n = 1)'
 set key default
 unset key
 set margins -1,-1,-1,-1
