@@ -52,12 +52,16 @@ for r in rows:
     assert 0 < r["fraction_of_peak"] <= 1, "%s: fraction of peak %g" % (r["dtype"], r["fraction_of_peak"])
     if r["dtype"] == "fp32":
         assert ph["convert"]["us_per_token"] == 0 and ph["mm_fwd_bf16"]["us_per_token"] == 0, "fp32 row converts"
+    else: # every product shape of a bf16 row, with the path it took
+        sh = r["shapes"]
+        assert len(sh) >= 15 and all(x["path"] in ("oneDNN", "fallback") and x["M"] > 0 for x in sh), "shapes %s" % sh[:2]
 probes = d["peak_probes"]
 assert {p["product"] for p in probes} == {"sgemm", "bf16"}, "probes %s" % probes
 for p in probes:
     assert p["probes"] >= 2 and 0 <= p["spread"] < 1 and p["worst_gflops"] <= p["best_gflops"], "probe %s" % p
 PY
     grep -q '^where the time goes' "$AD_TMP/bench.out" && grep -q 'peak at 1 thread: best .* probes' "$AD_TMP/bench.out" &&
+        grep -q '^tiny_test bf16_pure: 15 product shapes' "$AD_TMP/bench.out" &&
         ok bench_breakdown_table || bad bench_breakdown_table "no breakdown table or probe line in the output"
 else
     echo "skipped bench_phases_and_peak: no python3"

@@ -231,11 +231,33 @@ static void test_fused(void) {
           "attention_forward_bf16: same output, and output and probabilities rounded", "differs");
     bf16_quantize_vec(att, (size_t)B * H * T * T); /* what the backward reads: the saved bf16 probabilities */
     attention_backward(dq, dq + Cq, dq + 2 * Cq, ld, datt, dy, Cq, att, qkv, qkv + Cq, qkv + 2 * Cq, ld, B, T, H, D);
-    memset(att2, 0x55, sizeof(float) * B * H * T * T); /* a working buffer: the kernel must widen into it */
-    attention_backward_bf16(dq2, dq2 + Cq, dq2 + 2 * Cq, ld, datt, dy, Cq, att2, atth, qkv, qkv + Cq, qkv + 2 * Cq, ld, B, T,
-                            H, D);
+    memset(att2, 0x55, sizeof(float) * B * H * T * T); /* working buffers: the kernel must widen into them */
+    bf16_t *qkvh = malloc(sizeof(bf16_t) * B * T * ld);
+    float *qkvw = malloc(sizeof(float) * B * T * ld);
+    bf16_round_vec(qkvh, qkv, (size_t)B * T * ld);
+    memset(qkvw, 0x55, sizeof(float) * B * T * ld);
+    attention_backward_bf16(dq2, dq2 + Cq, dq2 + 2 * Cq, ld, datt, dy, Cq, att2, atth, qkvw, qkvw + Cq, qkvw + 2 * Cq, qkvh,
+                            ld, B, T, H, D);
+    free(qkvh), free(qkvw);
     CHECK(!memcmp(dq, dq2, sizeof(float) * B * T * ld), "attention_backward_bf16(bf16 probabilities) == attention_backward(widened)",
           "differs");
+    /* RoPE + rounding + keep in one pass, with and without rounding the input first */
+    for (int quant = 0; quant < 2; quant++) {
+        float *cs = malloc(sizeof(float) * T * D / 2), *sn = malloc(sizeof(float) * T * D / 2);
+        rope_tables(cs, sn, T, D, 10000.0);
+        float *r1 = malloc(sizeof(float) * B * T * ld), *r2 = malloc(sizeof(float) * B * T * ld);
+        bf16_t *rh = malloc(sizeof(bf16_t) * B * T * ld), *rh1 = malloc(sizeof(bf16_t) * B * T * ld);
+        fill(r1, (size_t)B * T * ld, 1.0, &r);
+        memcpy(r2, r1, sizeof(float) * B * T * ld);
+        if (quant) bf16_quantize_vec(r1, (size_t)B * T * ld);
+        rope_forward(r1, ld, cs, sn, B, T, 2 * H, D);
+        bf16_keep_vec(rh1, r1, (size_t)B * T * ld);
+        rope_forward_bf16(r2, rh, ld, cs, sn, B, T, 2 * H, H, D, quant);
+        char name[100];
+        snprintf(name, sizeof name, "rope_forward_bf16 (quant_in %d) == [quantize,] rope_forward, keep", quant);
+        CHECK(!memcmp(r1, r2, sizeof(float) * B * T * ld) && !memcmp(rh, rh1, sizeof(bf16_t) * B * T * ld), name, "differs");
+        free(cs), free(sn), free(r1), free(r2), free(rh), free(rh1);
+    }
     free(x), free(f), free(w), free(h), free(gu), free(dh), free(dgu), free(guh), free(lg), free(lg2), free(dl);
     free(qkv), free(y), free(y2), free(att), free(att2), free(datt), free(dy), free(dq), free(dq2), free(atth), free(yh);
 }

@@ -127,6 +127,18 @@ int mkdir_p(const char *path, Err *e) {
     return 0;
 }
 
+DIR *dir_listing(int dfd, const char *where, Err *e) {
+    int fd = dup(dfd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        err_set(e, "%s: cannot list: %s", where, strerror(errno));
+        if (fd >= 0) close(fd);
+        return NULL;
+    }
+    rewinddir(d); /* the dup shares the offset of any earlier listing */
+    return d;
+}
+
 int file_exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0;

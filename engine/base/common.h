@@ -13,6 +13,7 @@
 #ifndef COMMON_H
 #define COMMON_H
 
+#include <dirent.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -57,6 +58,9 @@ double machine_memory_mb(void);/* MemTotal, MiB */
 /* ---- files ---- */
 int mkdir_p(const char *path, Err *e);
 int file_exists(const char *path);
+/* A listing of the directory open as dfd, from its first entry, that leaves dfd itself open (readdir
+ * over a dup of it): NULL with "WHERE: cannot list: REASON" in e. closedir() it when done. */
+DIR *dir_listing(int dfd, const char *where, Err *e);
 /* The one rule for every name that becomes a file or directory name (sweep, run, table and figure
  * names, also when derived from a file name): 1-255 bytes, no '/' or '\\', no leading '.' (so
  * neither "." nor ".." nor hidden files), no control character (bytes < 0x20 and 0x7f), no quote

@@ -70,6 +70,8 @@ typedef struct {
     double peak_used; /* GFLOP/s the fraction is taken against: sgemm (fp32) or bf16 matmul peak */
     int capped;       /* the fraction came out above 1 against every probe and was capped at 1 */
     double us[PH_N];  /* per-phase breakdown: microseconds per token of one update (Adam amortised) */
+    int n_shapes;     /* bf16 rows: the product shapes, the path each took, GFLOP/s over the timed steps */
+    struct { int M, N, K, ta, tb, acc, path; double gflops; } shape[32];
     int ok;
     char err[512];
 } TrainResult;
@@ -156,71 +158,45 @@ static int set_threads(int threads) {
 
 /* ---------------------------------------------------------------- sgemm peak ---- */
 
-/* Best GFLOP/s of `reps` C = A B products of n x n fp32 matrices (2 n^3 flops each). */
-static double sgemm_gflops(int n, int reps) {
+/* Best GFLOP/s of `reps` C = A B products of n x n matrices (2 n^3 flops each): fp32 (cblas_sgemm), or
+ * with bf16 set bf16 inputs with fp32 output (mm_bf16: the product the bf16 training modes use, on
+ * whichever back end matmul_bf16.h chose). The first product warms up threads and caches (and creates
+ * the bf16 primitive) and is not counted. */
+static double gemm_gflops(int n, int reps, int bf16) {
     size_t sz = (size_t)n * n;
     float *a = malloc(sz * sizeof *a), *b = malloc(sz * sizeof *b), *c = malloc(sz * sizeof *c);
+    bf16_t *ah = bf16 ? malloc(sz * sizeof *ah) : NULL, *bh = bf16 ? malloc(sz * sizeof *bh) : NULL;
     double best = 0;
-    if (a && b && c) {
+    if (a && b && c && (!bf16 || (ah && bh))) {
         Rng r;
         rng_seed(&r, 1);
         for (size_t i = 0; i < sz; i++) { a[i] = (float)rng_uniform(&r) - 0.5f; b[i] = (float)rng_uniform(&r) - 0.5f; }
+        for (size_t i = 0; bf16 && i < sz; i++) { ah[i] = bf16_round(a[i]); bh[i] = bf16_round(b[i]); }
         for (int k = 0; k <= reps; k++) {
             double t0 = now_seconds();
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+            if (bf16) mm_bf16(0, 0, n, n, n, ah, n, bh, n, 0.0f, c, n);
+            else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
             double g = 2.0 * n * n * (double)n / (now_seconds() - t0) / 1e9;
-            if (k > 0 && g > best) best = g; /* k = 0 warms up threads and caches */
+            if (k > 0 && g > best) best = g;
         }
     }
     free(a);
     free(b);
     free(c);
+    free(ah);
+    free(bh);
     return best;
 }
 
 /* Best over the sizes at the current thread setting; per_size gets each size's GFLOP/s. */
-static double sgemm_peak(int quick, double *per_size) {
+static double gemm_peak(int quick, double *per_size, int bf16) {
     static const int full[] = {1024, 2048, 3072, 4096}, small[] = {256};
     double peak = 0;
     for (int i = 0; i < (quick ? 1 : 4); i++) {
-        per_size[i] = sgemm_gflops(quick ? small[i] : full[i], quick ? 1 : 3);
+        per_size[i] = gemm_gflops(quick ? small[i] : full[i], quick ? 1 : 3, bf16);
         if (per_size[i] > peak) peak = per_size[i];
     }
-    return peak;
-}
-
-/* Best GFLOP/s of `reps` C = A B products of n x n bf16 matrices with fp32 output (mm_bf16: the product
- * the bf16 training modes use, on whichever back end matmul_bf16.h chose). */
-static double bf16_gflops(int n, int reps) {
-    size_t sz = (size_t)n * n;
-    bf16_t *a = malloc(sz * sizeof *a), *b = malloc(sz * sizeof *b);
-    float *c = malloc(sz * sizeof *c);
-    double best = 0;
-    if (a && b && c) {
-        Rng r;
-        rng_seed(&r, 1);
-        for (size_t i = 0; i < sz; i++) { a[i] = bf16_round((float)rng_uniform(&r) - 0.5f); b[i] = bf16_round((float)rng_uniform(&r) - 0.5f); }
-        for (int k = 0; k <= reps; k++) {
-            double t0 = now_seconds();
-            mm_bf16(0, 0, n, n, n, a, n, b, n, 0.0f, c, n);
-            double g = 2.0 * n * n * (double)n / (now_seconds() - t0) / 1e9;
-            if (k > 0 && g > best) best = g; /* k = 0 creates the primitive and warms up */
-        }
-    }
-    free(a);
-    free(b);
-    free(c);
-    return best;
-}
-
-static double bf16_peak(int quick, double *per_size) {
-    static const int full[] = {1024, 2048, 3072, 4096}, small[] = {256};
-    double peak = 0;
-    for (int i = 0; i < (quick ? 1 : 4); i++) {
-        per_size[i] = bf16_gflops(quick ? small[i] : full[i], quick ? 1 : 3);
-        if (per_size[i] > peak) peak = per_size[i];
-    }
-    mm_bf16_release(); /* the square-size primitives and scratch are not needed again */
+    if (bf16) mm_bf16_release(); /* the square-size primitives and scratch are not needed again */
     return peak;
 }
 
@@ -253,7 +229,7 @@ static int child_train(const char *cfg_path, int steps, int threads, Precision p
     if (steps <= 0) steps = m.n_params > 10000000 ? 3 : 20;
     double fb = 0, adam = 0;
     for (int s = 0; s <= steps; s++) {
-        if (s == 1) prof_enable(1); /* the timed steps, after the warm-up */
+        if (s == 1) prof_enable(1), mm_bf16_shapes_reset(); /* the timed steps, after the warm-up */
         for (int i = 0; i < B * T; i++) {
             in[i] = (int)rng_below(&r, (uint64_t)c.model.vocab_size);
             tg[i] = (int)rng_below(&r, (uint64_t)c.model.vocab_size);
@@ -283,7 +259,14 @@ static int child_train(const char *cfg_path, int steps, int threads, Precision p
            tokens / (fb + adam / accum), tokens / fb, peak_rss_mb(), model_estimate_bytes_prec(&c.model, B, T, 1, prec) / 1048576.0);
     printf("\"phases_us_per_token\": {");
     for (int p = 0; p < PH_N; p++) printf("%s\"%s\": %.6g", p ? ", " : "", prof_name((Phase)p), us[p]);
-    printf("}}\n");
+    const MmShape *sh;
+    int ns = prec == PREC_FP32 ? 0 : mm_bf16_shapes(&sh);
+    printf("}, \"shapes\": [");
+    for (int i = 0; i < ns && i < 32; i++)
+        printf("%s{\"M\": %d, \"N\": %d, \"K\": %d, \"ta\": %d, \"tb\": %d, \"acc\": %d, \"path\": %d, \"gflops\": %.2f}",
+               i ? ", " : "", sh[i].M, sh[i].N, sh[i].K, sh[i].ta, sh[i].tb, sh[i].acc, sh[i].path,
+               sh[i].seconds > 0 ? 2.0 * sh[i].M * sh[i].N * sh[i].K * sh[i].calls / sh[i].seconds / 1e9 : 0);
+    printf("]}\n");
     free(in);
     free(tg);
     model_free(&m);
@@ -350,6 +333,19 @@ static void run_child(const char *cfg, Precision prec, const BenchArgs *a, Train
                   !json_num(j, "est_mb", &res->est_mb);
         const Json *ph = json_get(j, "phases_us_per_token");
         for (int p = 0; p < PH_N && res->ok; p++) res->ok = !json_num(ph, prof_name((Phase)p), &res->us[p]);
+        const Json *sh = json_get(j, "shapes");
+        for (int i = 0; i < json_len(sh) && i < 32; i++) {
+            const Json *x = json_at(sh, i);
+            double f[8];
+            static const char *k[8] = {"M", "N", "K", "ta", "tb", "acc", "path", "gflops"};
+            int bad = 0;
+            for (int q = 0; q < 8; q++) bad |= json_num(x, k[q], &f[q]);
+            if (bad) break;
+            res->shape[i].M = (int)f[0], res->shape[i].N = (int)f[1], res->shape[i].K = (int)f[2];
+            res->shape[i].ta = (int)f[3], res->shape[i].tb = (int)f[4], res->shape[i].acc = (int)f[5];
+            res->shape[i].path = (int)f[6], res->shape[i].gflops = f[7];
+            res->n_shapes = i + 1;
+        }
         if (!res->ok) snprintf(res->err, sizeof res->err, "child result incomplete");
     }
     json_free(j);
@@ -433,7 +429,7 @@ static void probe_first(Probe *p, const BenchResults *br, const double *per, dou
 static void bench_bf16_peak(const BenchArgs *a, BenchResults *br) {
     for (int d = 0; d < a->n_dtypes; d++) br->want_bf16 |= a->dtypes[d] != PREC_FP32;
     if (!br->want_bf16) return;
-    br->peak16 = bf16_peak(a->quick, br->per16);
+    br->peak16 = gemm_peak(a->quick, br->per16, 1);
     probe_first(&br->probe[1][br->threads < 65 ? br->threads : 64], br, br->per16, br->peak16);
     br->backend = mm_bf16_backend();
     br->native = mm_bf16_native();
@@ -452,11 +448,11 @@ static void probe_peak(int kind, int t, const BenchArgs *a, BenchResults *br) {
     double per[4], g;
     set_threads(t);
     if (p->n == 0) { /* a sweep; its best size is probed from now on */
-        g = kind ? bf16_peak(a->quick, per) : sgemm_peak(a->quick, per);
+        g = gemm_peak(a->quick, per, kind);
         for (int i = 0; i < br->n_sizes; i++)
             if (per[i] == g) p->size = br->sizes[i];
     } else {
-        g = kind ? bf16_gflops(p->size, a->quick ? 1 : 3) : sgemm_gflops(p->size, a->quick ? 1 : 3);
+        g = gemm_gflops(p->size, a->quick ? 1 : 3, kind);
         if (kind) mm_bf16_release();
     }
     set_threads(br->threads);
@@ -588,6 +584,22 @@ static void print_breakdown(const BenchResults *br) {
     }
 }
 
+/* bf16 rows: which path each product shape took (bench.json lists every shape with its GFLOP/s). */
+static void print_shapes(const BenchResults *br) {
+    for (int i = 0; i < br->n_res; i++) {
+        const TrainResult *r = &br->res[i];
+        if (!r->ok || r->prec == PREC_FP32 || r->n_shapes == 0) continue;
+        int on = 0, lo = 0;
+        for (int k = 0; k < r->n_shapes; k++) {
+            on += r->shape[k].path == 1;
+            if (r->shape[k].gflops < r->shape[lo].gflops) lo = k;
+        }
+        printf("%s %s: %d product shapes, %d on oneDNN, %d on the fallback; slowest %d x %d x %d%s%s at %.0f GFLOP/s\n", r->name,
+               precision_name(r->prec), r->n_shapes, on, r->n_shapes - on, r->shape[lo].M, r->shape[lo].N, r->shape[lo].K,
+               r->shape[lo].ta ? " (A^T)" : "", r->shape[lo].tb ? " (B^T)" : "", r->shape[lo].gflops);
+    }
+}
+
 static void print_table(const BenchArgs *a, const BenchResults *br) {
     printf("OpenBLAS: %s | kernel: %s | threads: %d | sgemm peak: %.1f GFLOP/s\n", br->ocfg, br->core, br->threads, br->peak);
     if (br->want_bf16)
@@ -604,6 +616,7 @@ static void print_table(const BenchArgs *a, const BenchResults *br) {
     }
     print_probes(br);
     print_breakdown(br);
+    print_shapes(br);
     printf("%% peak: of the sgemm peak (fp32 rows) or of the bf16 matmul peak (bf16 rows). B/param: weights, gradients,\n"
            "Adam moments and (bf16) the bf16 weight copy, by the engine's memory accounting (bf16_pure stores all four in\n"
            "bf16); act MB: the saved activations by the same accounting; peak MB: the process's peak RSS; est MB: the\n"
@@ -676,7 +689,13 @@ static int write_json(const BenchArgs *a, const BenchResults *br) {
         for (int p = 0; p < PH_N; p++)
             sb_printf(&b, "%s\"%s\": {\"us_per_token\": %.3f, \"share\": %.4f}", p ? ", " : "", prof_name((Phase)p), r->us[p],
                       r->us[p] * r->tok_s / 1e6);
-        sb_printf(&b, "}}");
+        sb_printf(&b, "}, \"shapes\": [");
+        for (int k = 0; k < r->n_shapes; k++)
+            sb_printf(&b, "%s{\"M\": %d, \"N\": %d, \"K\": %d, \"trans_a\": %d, \"trans_b\": %d, \"bf16_output\": %d, "
+                          "\"path\": \"%s\", \"gflops\": %.2f}",
+                      k ? ", " : "", r->shape[k].M, r->shape[k].N, r->shape[k].K, r->shape[k].ta, r->shape[k].tb, r->shape[k].acc,
+                      r->shape[k].path == 1 ? "oneDNN" : "fallback", r->shape[k].gflops);
+        sb_printf(&b, "]}");
     }
     sb_printf(&b, "\n  ],\n  \"esd\": [");
     for (int k = 0; k < 2 && !a->quick; k++) {
@@ -734,7 +753,7 @@ int cmd_bench(int argc, char **argv) {
     static const int sizes_full[] = {1024, 2048, 3072, 4096}, sizes_quick[] = {256};
     br.sizes = a.quick ? sizes_quick : sizes_full;
     br.n_sizes = a.quick ? 1 : 4;
-    br.peak = sgemm_peak(a.quick, br.per_size);
+    br.peak = gemm_peak(a.quick, br.per_size, 0);
     for (int i = 0; i < br.n_sizes; i++)
         fprintf(stderr, "bench: sgemm %d: %.1f GFLOP/s (%d threads)\n", br.sizes[i], br.per_size[i], br.threads);
     probe_first(&br.probe[0][br.threads < 65 ? br.threads : 64], &br, br.per_size, br.peak);

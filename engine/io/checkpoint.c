@@ -234,13 +234,8 @@ static int cmp_long(const void *a, const void *b) {
 /* A re-save killed between its two renames leaves step_N.old (complete) and no step_N: put it back. When
  * step_N is there the re-save finished and .old is a leftover. */
 static int recover_old(int ckfd, const char *ckdir, Err *e) {
-    int dfd = dup(ckfd);
-    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
-    if (!d) {
-        if (dfd >= 0) close(dfd);
-        return err_set(e, "%s: cannot list: %s", ckdir, strerror(errno));
-    }
-    rewinddir(d); /* the dup shares the offset of the last listing */
+    DIR *d = dir_listing(ckfd, ckdir, e);
+    if (!d) return -1;
     struct dirent *de;
     char fin[64];
     int rc = 0;
@@ -266,13 +261,8 @@ static int list_complete(int ckfd, const char *ckdir, long **steps, int *n, Err 
     *steps = NULL;
     *n = 0;
     if (recover_old(ckfd, ckdir, e)) return -1;
-    int dfd = dup(ckfd);
-    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
-    if (!d) {
-        if (dfd >= 0) close(dfd);
-        return err_set(e, "%s: cannot list: %s", ckdir, strerror(errno));
-    }
-    rewinddir(d); /* the dup shares the offset of the last listing */
+    DIR *d = dir_listing(ckfd, ckdir, e);
+    if (!d) return -1;
     int cap = 0, rc = 0;
     struct dirent *de;
     while (!rc && (de = readdir(d))) {

@@ -104,7 +104,7 @@ int rundir_check_path(const char *run_dir, Err *e) {
     if (n == 0) return err_set(e, "the run directory path is empty");
     if (n > RUNDIR_PATH_MAX)
         return err_set(e, "%.60s...: the run directory path is %zu bytes, over the limit of %d (its files add up to 200 "
-                          "bytes within the %d-byte path limit); use a shorter --out", run_dir, n, RUNDIR_PATH_MAX, AD_PATH_MAX);
+                          "bytes within the %d-byte path limit); use a shorter --out (train) or --results (sweep)", run_dir, n, RUNDIR_PATH_MAX, AD_PATH_MAX);
     return 0;
 }
 
@@ -140,13 +140,8 @@ static int is_tmp_name(const char *name) {
 
 /* unlinkat every temp file in dir (relative to the open directory dfd); a link is removed as a link. */
 static int clean_dir(int dfd, const char *where, Err *e) {
-    int dup_fd = dup(dfd);
-    DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
-    if (!d) {
-        if (dup_fd >= 0) close(dup_fd);
-        return err_set(e, "%s: cannot list: %s", where, strerror(errno));
-    }
-    rewinddir(d); /* the dup shares the offset of any earlier listing */
+    DIR *d = dir_listing(dfd, where, e);
+    if (!d) return -1;
     struct dirent *de;
     struct stat st;
     int rc = 0;

@@ -339,24 +339,18 @@ void safetensors_free(StFile *f) {
 /* BF16 tensors are written through this many elements of rounding at a time. */
 #define ST_BF16_CHUNK 8192
 
-static int write_bf16(FILE *f, const float *x, size_t n) {
-    bf16_t chunk[ST_BF16_CHUNK];
+/* n values in the other type, a chunk at a time: fp32 xf as BF16 (rounded to nearest even), or bf16 xh
+ * as F32 (widened exactly). */
+static int write_converted(FILE *f, const float *xf, const bf16_t *xh, size_t n) {
+    bf16_t h[ST_BF16_CHUNK];
+    float w[ST_BF16_CHUNK];
     for (size_t done = 0; done < n;) {
         size_t k = n - done < ST_BF16_CHUNK ? n - done : ST_BF16_CHUNK;
-        for (size_t i = 0; i < k; i++) chunk[i] = bf16_round(x[done + i]);
-        if (fwrite(chunk, sizeof(bf16_t), k, f) != k) return 0;
-        done += k;
-    }
-    return 1;
-}
-
-/* A bf16 buffer as F32 (widened exactly), in chunks. */
-static int write_widened(FILE *f, const bf16_t *x, size_t n) {
-    float chunk[ST_BF16_CHUNK];
-    for (size_t done = 0; done < n;) {
-        size_t k = n - done < ST_BF16_CHUNK ? n - done : ST_BF16_CHUNK;
-        for (size_t i = 0; i < k; i++) chunk[i] = bf16_widen(x[done + i]);
-        if (fwrite(chunk, sizeof(float), k, f) != k) return 0;
+        for (size_t i = 0; i < k; i++) {
+            if (xf) h[i] = bf16_round(xf[done + i]);
+            else w[i] = bf16_widen(xh[done + i]);
+        }
+        if ((xf ? fwrite(h, sizeof *h, k, f) : fwrite(w, sizeof *w, k, f)) != k) return 0;
         done += k;
     }
     return 1;
@@ -364,8 +358,8 @@ static int write_widened(FILE *f, const bf16_t *x, size_t n) {
 
 /* One tensor (n values at offset o of buffer b) as BF16 or F32, from fp32 or bf16 storage. */
 static int write_tensor(FILE *f, const TableBuf *b, size_t o, size_t n, int bf16) {
-    if (b->f) return bf16 ? write_bf16(f, b->f + o, n) : fwrite(b->f + o, sizeof(float), n, f) == n;
-    return bf16 ? fwrite(b->h + o, sizeof(bf16_t), n, f) == n : write_widened(f, b->h + o, n);
+    if (b->f) return bf16 ? write_converted(f, b->f + o, NULL, n) : fwrite(b->f + o, sizeof(float), n, f) == n;
+    return bf16 ? fwrite(b->h + o, sizeof(bf16_t), n, f) == n : write_converted(f, NULL, b->h + o, n);
 }
 
 /* The tables of nbuf buffers; bf16 != 0 writes every tensor as BF16 (rounded to nearest even), else F32. */

@@ -168,6 +168,33 @@ static void rope_apply(float *x, int ld, const float *cos_t, const float *sin_t,
     }
 }
 
+/* The bf16 modes' q/k/v step after the fused product, in one pass: each row's H rotated heads (q, k) and Hk kept
+ * heads after them (v); inputs first rounded to bf16 when quant_in (bf16_pure's product output), outputs rounded
+ * to bf16 into x and xh (keep): the same operations as bf16_quantize_vec, rope_forward and keep in turn. */
+void rope_forward_bf16(float *x, bf16_t *xh, int ld, const float *cos_t, const float *sin_t, int B, int T, int H, int Hk,
+                       int D, int quant_in) {
+    int half = D / 2;
+#pragma omp parallel for schedule(static) if (PAR((long)B * T * (H + Hk) * D))
+    for (int row = 0; row < B * T; row++) {
+        int t = row % T;
+        const float *cs = cos_t + (size_t)t * half, *sn = sin_t + (size_t)t * half;
+        float *xr = x + (size_t)row * ld;
+        bf16_t *hr = xh + (size_t)row * ld;
+        for (int h = 0; h < H; h++) {
+            float *a = xr + (size_t)h * D, *b = a + half;
+            bf16_t *ah = hr + (size_t)h * D, *bh = ah + half;
+#pragma omp simd
+            for (int i = 0; i < half; i++) {
+                float x1 = quant_in ? bf16q(a[i]) : a[i], x2 = quant_in ? bf16q(b[i]) : b[i], s = 1.0f * sn[i];
+                float y1 = bf16q(x1 * cs[i] - x2 * s), y2 = bf16q(x2 * cs[i] + x1 * s);
+                a[i] = y1, b[i] = y2;
+                ah[i] = bf16_top(y1), bh[i] = bf16_top(y2);
+            }
+        }
+        bf16_keep_row(hr + (size_t)H * D, xr + (size_t)H * D, (size_t)Hk * D);
+    }
+}
+
 void rope_forward(float *x, int ld, const float *cos_t, const float *sin_t, int B, int T, int H, int D) {
     rope_apply(x, ld, cos_t, sin_t, B, T, H, D, 1.0f);
 }

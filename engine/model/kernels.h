@@ -62,6 +62,10 @@ void vec_zero(float *dst, size_t n);
  *   x'[i] = x[i] cos - x[i+D/2] sin,  x'[i+D/2] = x[i+D/2] cos + x[i] sin  (i < D/2). ---- */
 void rope_tables(float *cos_t, float *sin_t, int T, int D, double theta);
 void rope_forward(float *x, int ld, const float *cos_t, const float *sin_t, int B, int T, int H, int D);
+/* bf16 modes: rope_forward on the first H heads of each row, then every value of those and of the Hk heads after
+ * them rounded to bf16 into x and xh (same leading dimension); quant_in rounds the inputs first. */
+void rope_forward_bf16(float *x, bf16_t *xh, int ld, const float *cos_t, const float *sin_t, int B, int T, int H, int Hk,
+                       int D, int quant_in);
 /* in place: dx = R^T dx */
 void rope_backward(float *dx, int ld, const float *cos_t, const float *sin_t, int B, int T, int H, int D);
 
@@ -76,12 +80,13 @@ void attention_backward(float *dq, float *dk, float *dv, int lddqkv, float *datt
                         int B, int T, int H, int D);
 
 /* The bf16 modes' forms: the forward also writes the probabilities to att_h and the output to y_h (leading
- * dimension ldy) rounded to bf16 (the fp32 ones as above); the backward reads the probabilities from att_h,
- * widening them into att (a working buffer of the same shape) pair by pair. */
+ * dimension ldy) rounded to bf16 (the fp32 ones as above); the backward reads the probabilities from att_h and
+ * q, k, v from qkv_h (bf16, q at 0, k at H*D, v at 2*H*D, leading dimension ldqkv), widening them pair by pair
+ * into att and q, k, v (working buffers of the same shapes). */
 void attention_forward_bf16(float *y, int ldy, bf16_t *y_h, float *att, bf16_t *att_h, const float *q, const float *k,
                             const float *v, int ldqkv, int B, int T, int H, int D);
 void attention_backward_bf16(float *dq, float *dk, float *dv, int lddqkv, float *datt, const float *dy, int lddy,
-                             float *att, const bf16_t *att_h, const float *q, const float *k, const float *v, int ldqkv,
+                             float *att, const bf16_t *att_h, float *q, float *k, float *v, const bf16_t *qkv_h, int ldqkv,
                              int B, int T, int H, int D);
 
 /* ---- SwiGLU: gu (N, 2I) holds gate in columns [0, I) and up in [I, 2I);

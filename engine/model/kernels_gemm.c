@@ -182,7 +182,7 @@ static void att_forward(float *y, int ldy, float *att, const float *q, const flo
  * buffer) just before the pair's products read them. */
 static void att_backward(float *dq, float *dk, float *dv, int lddqkv, float *datt, const float *dy, int lddy,
                          const float *att, const float *q, const float *k, const float *v, int ldqkv, int B, int T, int H,
-                         int D, const bf16_t *att_h) {
+                         int D, const bf16_t *att_h, const bf16_t *qkv_h) {
     float scale = 1.0f / sqrtf((float)D);
     int saved = blas_single_begin();
     Phase po = prof_push(PH_ATT_GLUE);
@@ -194,6 +194,10 @@ static void att_backward(float *dq, float *dk, float *dv, int lddqkv, float *dat
         size_t col = (size_t)h * D, off = (size_t)b * T * ldqkv + col, doff = (size_t)b * T * lddqkv + col;
         const float *P = att + bh_off(b, h, H, T), *dyb = dy + (size_t)b * T * lddy + col;
         if (att_h) bf16_widen_row((float *)P, att_h + bh_off(b, h, H, T), (size_t)T * T);
+        for (int t = 0; qkv_h && t < T; t++) /* this pair's q, k, v columns, from the bf16 copy (q at 0, k C, v 2C) */
+            for (int w = 0; w < 3; w++)
+                bf16_widen_row((float *)q + off + (size_t)t * ldqkv + (size_t)w * H * D,
+                               qkv_h + off + (size_t)t * ldqkv + (size_t)w * H * D, (size_t)D);
         const float *qb = q + off, *kb = k + off, *vb = v + off;
         float *dS = datt + bh_off(b, h, H, T), *dqb = dq + doff, *dkb = dk + doff, *dvb = dv + doff;
         /* dV[c0, c1) = P[c0.., c0..c1)^T dY[c0..]: queries before c0 have exact zeros there */
@@ -248,7 +252,7 @@ void attention_forward(float *y, int ldy, float *att, const float *q, const floa
 void attention_backward(float *dq, float *dk, float *dv, int lddqkv, float *datt, const float *dy, int lddy,
                         const float *att, const float *q, const float *k, const float *v, int ldqkv, int B, int T, int H,
                         int D) {
-    att_backward(dq, dk, dv, lddqkv, datt, dy, lddy, att, q, k, v, ldqkv, B, T, H, D, NULL);
+    att_backward(dq, dk, dv, lddqkv, datt, dy, lddy, att, q, k, v, ldqkv, B, T, H, D, NULL, NULL);
 }
 
 void attention_forward_bf16(float *y, int ldy, bf16_t *y_h, float *att, bf16_t *att_h, const float *q, const float *k,
@@ -257,9 +261,11 @@ void attention_forward_bf16(float *y, int ldy, bf16_t *y_h, float *att, bf16_t *
 }
 
 void attention_backward_bf16(float *dq, float *dk, float *dv, int lddqkv, float *datt, const float *dy, int lddy,
-                             float *att, const bf16_t *att_h, const float *q, const float *k, const float *v, int ldqkv,
+                             float *att, const bf16_t *att_h, float *q, float *k, float *v, const bf16_t *qkv_h, int ldqkv,
                              int B, int T, int H, int D) {
-    att_backward(dq, dk, dv, lddqkv, datt, dy, lddy, att, q, k, v, ldqkv, B, T, H, D, att_h);
+    (void)k, (void)v; /* at q + H*D and q + 2*H*D: the pair's columns are widened through q */
+    att_backward(dq, dk, dv, lddqkv, datt, dy, lddy, att, q, q + (size_t)H * D, q + 2 * (size_t)H * D, ldqkv, B, T, H, D,
+                 att_h, qkv_h);
 }
 
 /* ---------------------------------------------------------------- exported product */

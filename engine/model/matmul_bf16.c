@@ -217,6 +217,37 @@ int mm_bf16_native(void) {
     return g.state == 1 && (isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx);
 }
 
+/* ---------------------------------------------------------------- per-shape record */
+
+/* Which path each product shape took, how often, and (with prof.h's timers on) its time: bench reports it. */
+#define MM_SHAPES_MAX 128
+static MmShape shapes[MM_SHAPES_MAX];
+static int n_shapes;
+
+static MmShape *shape_rec(int ta, int tb, int M, int N, int K, int acc) {
+    for (int i = 0; i < n_shapes; i++) {
+        MmShape *r = &shapes[i];
+        if (r->ta == ta && r->tb == tb && r->M == M && r->N == N && r->K == K && r->acc == acc) return r;
+    }
+    if (n_shapes == MM_SHAPES_MAX) return NULL;
+    shapes[n_shapes] = (MmShape){.ta = ta, .tb = tb, .M = M, .N = N, .K = K, .acc = acc};
+    return &shapes[n_shapes++];
+}
+
+static void shape_note(MmShape *r, int onednn, double t0) {
+    if (!r) return;
+    r->calls++;
+    r->path = onednn ? 1 : 2;
+    if (prof_on) r->seconds += prof_now() - t0;
+}
+
+int mm_bf16_shapes(const MmShape **out) {
+    *out = shapes;
+    return n_shapes;
+}
+
+void mm_bf16_shapes_reset(void) { n_shapes = 0; }
+
 /* ---------------------------------------------------------------- fallback */
 
 /* op(X) (rows x cols of the product) widened into a compact buffer, stored as X is (transposed or not). */
@@ -258,8 +289,14 @@ void mm_bf16(int trans_a, int trans_b, int M, int N, int K, const bf16_t *A, int
         return;
     }
     decide();
-    if (g.state == 1 && run_onednn(dnnl_bf16, trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc, 0) == 0) return;
+    MmShape *rec = shape_rec(!!trans_a, !!trans_b, M, N, K, 0);
+    double t0 = prof_now();
+    if (g.state == 1 && run_onednn(dnnl_bf16, trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc, 0) == 0) {
+        shape_note(rec, 1, t0);
+        return;
+    }
     run_fallback(trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc);
+    shape_note(rec, 0, t0);
 }
 
 int mm_onednn_f32(int trans_a, int trans_b, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
@@ -271,7 +308,12 @@ void mm_bf16_acc(int trans_a, int trans_b, int M, int N, int K, const bf16_t *A,
                  bf16_t *C, int ldc) {
     if (M <= 0 || N <= 0 || K <= 0) return; /* an empty sum adds nothing */
     decide();
-    if (g.state == 1 && run_onednn(dnnl_bf16, trans_a, trans_b, M, N, K, A, lda, B, ldb, 1.0f, C, ldc, 1) == 0) return;
+    MmShape *rec = shape_rec(!!trans_a, !!trans_b, M, N, K, 1);
+    double t0 = prof_now();
+    if (g.state == 1 && run_onednn(dnnl_bf16, trans_a, trans_b, M, N, K, A, lda, B, ldb, 1.0f, C, ldc, 1) == 0) {
+        shape_note(rec, 1, t0);
+        return;
+    }
     /* fallback: C widened into a compact fp32 scratch, the product added there, rounded back */
     size_t need = (size_t)M * N;
     if (need > g.wc_n) {
@@ -292,6 +334,7 @@ void mm_bf16_acc(int trans_a, int trans_b, int M, int N, int K, const bf16_t *A,
 #pragma omp parallel for schedule(static) if (need > CONV_PAR)
     for (int i = 0; i < M; i++) bf16_round_row(C + (size_t)i * ldc, g.wc + (size_t)i * N, (size_t)N);
     prof_pop(o);
+    shape_note(rec, 0, t0);
 }
 
 int mm_bf16_cache_size(void) { return g.n_cache; }

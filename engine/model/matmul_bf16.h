@@ -76,6 +76,20 @@ int mm_bf16_native(void);
  * refused. */
 int mm_onednn_f32(int trans_a, int trans_b, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                   float beta, float *C, int ldc);
+/* Per product shape: the path it took (1 oneDNN, 2 the fallback), calls, and seconds when prof.h's timers were
+ * on. The back end is chosen once for every shape: measured on an AVX512-BF16 CPU (Zen 5, one thread), oneDNN
+ * ran every Linear shape of tiny.yaml and tiny_test.yaml (down to 256 x 64 x 64) 1.3-2.9x faster than
+ * widening + sgemm, except tiny_test's lm_head forward (a tie), so no shape is sent to the fallback
+ * (docs/performance.md). */
+typedef struct {
+    int ta, tb, M, N, K, acc; /* acc: mm_bf16_acc (bf16 output) */
+    int path;
+    long calls;
+    double seconds;
+} MmShape;
+int mm_bf16_shapes(const MmShape **out); /* returns the count */
+void mm_bf16_shapes_reset(void);
+
 /* Primitives created so far (each distinct shape once). */
 int mm_bf16_cache_size(void);
 /* Frees the cached primitives and scratch (the next product recreates what it needs). */

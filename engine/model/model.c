@@ -18,7 +18,8 @@
  * RMSNorm, attention and SwiGLU in kernels.h) rather than converted in a pass of their own. q/k/v, the
  * attention probabilities and the gate/up values are computed in one-layer fp32 working buffers and saved in
  * bf16: the attention kernel rounds its probabilities and widens them back pair by pair, SwiGLU's backward
- * reads the bf16 gate/up values, q/k/v go through keep / restore. Output gradients reach the products in bf16:
+ * reads the bf16 gate/up values, q/k/v are rounded and kept by the RoPE pass and widened back by the attention
+ * backward pair by pair. Output gradients reach the products in bf16:
  * the loss and SwiGLU backward write them rounded (douth_ready), the others are rounded in lin_bwd; bf16_pure's
  * weight gradients are accumulated by the product itself into the bf16 gradients (mm_bf16_acc).
  * Every fusion computes the same numbers as the separate passes did (tests/test_bf16.c; issue 28).
@@ -735,11 +736,6 @@ static void keep(const Model *m, bf16_t *h, float *f, size_t n) {
     if (m->prec != PREC_FP32) bf16_keep_vec(h, f, n);
 }
 
-/* bf16 modes: the layer's saved bf16 copy widened back into the working buffer, before its backward. */
-static void restore(const Model *m, float *f, const bf16_t *h, size_t n) {
-    if (m->prec != PREC_FP32) bf16_widen_vec(f, h, n);
-}
-
 /* bf16_pure: a tensor PyTorch's bf16 model holds in bf16, rounded where it is produced. */
 static void pure_round(const Model *m, float *x, size_t n) {
     if (m->prec == PREC_BF16_PURE) bf16_quantize_vec(x, n);
@@ -777,10 +773,11 @@ float model_forward(Model *m, const int *inputs, const int *targets, int B, int 
         prof_at(PH_NORM);
         norm_fwd(m, s->ln1, s->ln1h, s->rstd1, s->res, w->ln1, N, C, eps);
         lin_fwd(m, s->qkv, s->ln1, s->ln1h, w->qkv, N, C, 3 * C, 0.0f);
-        pure_round(m, s->qkv, 3 * NC);
         prof_at(PH_ROPE);
-        rope_forward(s->qkv, 3 * C, a->rope_cos, a->rope_sin, B, T, 2 * H, D); /* q and k: 2H adjacent heads */
-        keep(m, s->qkvh, s->qkv, 3 * NC); /* also bf16_pure's rounding of the rotated q, k (rounding is idempotent) */
+        if (m->prec == PREC_FP32) /* q and k: 2H adjacent heads */
+            rope_forward(s->qkv, 3 * C, a->rope_cos, a->rope_sin, B, T, 2 * H, D);
+        else /* one pass: bf16_pure's rounding of the product output, the rotation, and the saved bf16 copy (keep) */
+            rope_forward_bf16(s->qkv, s->qkvh, 3 * C, a->rope_cos, a->rope_sin, B, T, 2 * H, H, D, m->prec == PREC_BF16_PURE);
         prof_at(PH_ATT_GLUE);
         if (m->prec == PREC_FP32)
             attention_forward(s->atty, C, s->att, s->qkv, s->qkv + C, s->qkv + 2 * C, 3 * C, B, T, H, D);
@@ -858,7 +855,6 @@ void model_backward(Model *m, float scale) {
     for (int l = L - 1; l >= 0; l--) {
         const LayerAt *w = &m->at.layer[l];
         const LayerActs *s = &a->layer[l];
-        restore(m, s->qkv, s->qkvh, (size_t)N * 3 * C);
         /* MLP block: d_res is the gradient of res_out and passes through the residual unchanged */
         lin_bwd(m, a->d_h, a->d_res, s->hmlp, s->hmlph, w->down, N, I, C, 0.0f);
         prof_at(PH_SWIGLU);
@@ -881,7 +877,7 @@ void model_backward(Model *m, float scale) {
                                s->qkv + C, s->qkv + 2 * C, 3 * C, B, T, H, D);
         else /* the saved bf16 probabilities widened pair by pair inside the kernel */
             attention_backward_bf16(a->d_qkv, a->d_qkv + C, a->d_qkv + 2 * C, 3 * C, a->d_att, a->d_tmp, C, s->att,
-                                    s->atth, s->qkv, s->qkv + C, s->qkv + 2 * C, 3 * C, B, T, H, D);
+                                    s->atth, s->qkv, s->qkv + C, s->qkv + 2 * C, s->qkvh, 3 * C, B, T, H, D);
         prof_at(PH_ROPE);
         rope_backward(a->d_qkv, 3 * C, a->rope_cos, a->rope_sin, B, T, 2 * H, D); /* dq and dk */
         lin_bwd(m, a->d_tmp, a->d_qkv, s->ln1, s->ln1h, w->qkv, N, C, 3 * C, 0.0f);
