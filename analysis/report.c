@@ -260,7 +260,7 @@ static int do_index(const char *results, const Opts *o) {
 }
 
 int cmd_report(int argc, char **argv) {
-    if (argc < 2) return args_usage_error("report", "expected a verb: index, table, plot or all");
+    if (argc < 2) return args_usage_error("report", "expected a verb: index, table, plot, all, compare or curves");
     const char *verb = argv[1];
     if (!strcmp(verb, "--help") || !strcmp(verb, "-h")) {
         usage(stdout);

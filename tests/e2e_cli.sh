@@ -50,6 +50,8 @@ CASES=(
     "report table|report table s.yaml|--out-dir|--root|0"
     "report plot|report plot s.yaml|--out-dir|--root|0"
     "report all|report all|--results|--specs|0"
+    "report compare|report compare r|--by|--metric|0"
+    "report curves|report curves r|--by|--out|0"
     "bench|bench|--out|--steps x|0"
     "bench --scaling-model|bench --scaling-model|--out|--latency-us -1|0"
 )

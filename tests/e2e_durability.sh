@@ -234,6 +234,10 @@ long="$T/long"; for k in 1 2 3 4 5; do long="$long/$(printf "$k%.0s" $(seq 1 190
 if [ $rc -eq 2 ] && [ ! -e "$T/long" ] && grep -q "the run directory path is [0-9]* bytes, over the limit of" "$T/long.out"; then
     ok out_path_over_limit_refused
 else fail out_path_over_limit_refused "rc $rc, $(ls "$T/long" 2>&1 | head -c 100): $(tail -1 "$T/long.out" | head -c 300)"; fi
+"$BIN" sweep run "$T/sw.yaml" --results "$long" >"$T/long2.out" 2>&1; rc=$?
+if [ $rc -ne 0 ] && [ ! -e "$T/long" ] && grep -q "the run directory path is [0-9]* bytes, over the limit of" "$T/long2.out"; then
+    ok sweep_results_path_over_limit_refused
+else fail sweep_results_path_over_limit_refused "rc $rc, $(ls "$T/long" 2>&1 | head -c 100): $(tail -1 "$T/long2.out" | head -c 300)"; fi
 
 # ---- smaller: esd --format csv quotes as RFC 4180 (a module name with a comma and a quote) ----
 if command -v python3 >/dev/null; then

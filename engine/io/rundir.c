@@ -104,7 +104,7 @@ int rundir_check_path(const char *run_dir, Err *e) {
     if (n == 0) return err_set(e, "the run directory path is empty");
     if (n > RUNDIR_PATH_MAX)
         return err_set(e, "%.60s...: the run directory path is %zu bytes, over the limit of %d (its files add up to 200 "
-                          "bytes within the %d-byte path limit); use a shorter --out", run_dir, n, RUNDIR_PATH_MAX, AD_PATH_MAX);
+                          "bytes within the %d-byte path limit); use a shorter --out (train) or --results (sweep)", run_dir, n, RUNDIR_PATH_MAX, AD_PATH_MAX);
     return 0;
 }
 

@@ -126,6 +126,12 @@ void sweep_dir(const Sweep *s, const char *results_root, char *out, size_t n) {
 
 int sweep_check_results(const Sweep *s, const char *dir, int create, Err *e) {
     char path[AD_PATH_MAX + 32], fp[32];
+    /* every run directory's path fits (train would refuse it), before anything is created */
+    for (int i = 0; i < s->n_runs; i++) {
+        char rd[AD_PATH_MAX + 300];
+        snprintf(rd, sizeof rd, "%s/%s", dir, s->runs[i].name);
+        if (rundir_check_path(rd, e)) return -1;
+    }
     snprintf(path, sizeof path, "%s/sweep.json", dir);
     snprintf(fp, sizeof fp, "%016llx", (unsigned long long)s->fingerprint);
     if (file_exists(path)) {
