@@ -184,15 +184,10 @@ static Spec *spec_variant(const Spec *s, const char *metric) {
     return c;
 }
 
+/* A metric's axis and key label: its label in the one metric table (runs.h METRICS). */
 static const char *metric_label(const char *m) {
-    if (!strcmp(m, "val_ppl")) return "validation perplexity";
-    if (!strcmp(m, "val_loss")) return "validation loss";
-    if (!strcmp(m, "test_ppl")) return "final test perplexity";
-    if (!strcmp(m, "fit_seconds_per_call")) return "seconds per decay update";
-    if (!strcmp(m, "wall_hours")) return "total hours";
-    if (!strcmp(m, "wall_seconds")) return "total seconds";
-    if (!strcmp(m, "mean_wd")) return "weight decay applied (mean over training)";
-    return m;
+    const MetricInfo *mi = metric_info(m);
+    return mi ? mi->label : m;
 }
 
 /* One panel's data file: "row mean sd n label_y y2 xtic label" per bar (sd 0 for a single run; the

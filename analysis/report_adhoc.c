@@ -61,7 +61,8 @@ static int do_compare(const char *dir, const char *by, const char *base, const c
         s->nallow = 1;
     }
     kv_strfmt(s->title, sizeof s->title, "%s by %s against %s = %s (%s)", metric, by, by, base, dir);
-    s->better = strstr(metric, "acc") || !strcmp(metric, "tok_per_s") ? 1 : -1;
+    const MetricInfo *mi = metric_info(metric); /* its better direction from the one metric table */
+    s->better = mi && mi->better > 0 ? 1 : -1; /* (every metric is compared here, so no "none") */
     s->digits = strstr(metric, "loss") || strstr(metric, "alpha") ? 3 : 2;
     s->layer = -1;
     int rc = 1;

@@ -62,7 +62,10 @@ void index_csv(const RunSet *rs, const char *root, StrBuf *b) {
     sb_printf(b, "dir,sweep,name,status");
     for (int i = 0; FIXED[i]; i++) sb_printf(b, ",%s", FIXED[i]);
     for (int i = 0; i < nv; i++) sb_printf(b, ",%s", vary[i]);
-    sb_printf(b, ",final_val_loss,final_val_ppl,steps,tokens,wall_seconds,peak_rss_mb,problem\n");
+    /* the metric columns: those the metric table (runs.h METRICS) gives an index column, in its order */
+    for (int k = 0; METRICS[k].name; k++)
+        if (METRICS[k].index_col) sb_printf(b, ",%s", METRICS[k].index_col);
+    sb_printf(b, ",problem\n");
     for (int i = 0; i < rs->n; i++) {
         const Run *r = &rs->runs[i];
         const char *d = r->dir;
@@ -73,12 +76,12 @@ void index_csv(const RunSet *rs, const char *root, StrBuf *b) {
         field(b, r->status, 0);
         for (int k = 0; FIXED[k]; k++) field(b, kv_get(&r->cfg, FIXED[k]) ? kv_get(&r->cfg, FIXED[k]) : "", 0);
         for (int k = 0; k < nv; k++) field(b, kv_get(&r->cfg, vary[k]) ? kv_get(&r->cfg, vary[k]) : "", 0);
-        num(b, r->val_loss);
-        num(b, r->val_ppl);
-        num(b, r->steps);
-        num(b, r->tokens);
-        num(b, r->wall_seconds);
-        num(b, r->peak_rss_mb);
+        for (int k = 0; METRICS[k].name; k++) {
+            double v;
+            Err e = {{0}};
+            if (!METRICS[k].index_col) continue;
+            num(b, run_metric(r, METRICS[k].name, &v, &e) ? NAN : v);
+        }
         field(b, r->problem, 0);
         sb_printf(b, "\n");
     }

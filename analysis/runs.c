@@ -261,10 +261,30 @@ const char *run_coord(const Run *r, const char *key) {
     return kv_get(&r->cfg, key);
 }
 
-const char *const RUN_METRICS[] = {
-    "val_ppl",     "val_loss",    "best_val_ppl", "train_loss", "wall_seconds", "wall_hours",
-    "steps",       "tokens",      "peak_rss_mb",  "tok_per_s",  "fit_seconds_per_call", "decay_calls",
-    "mean_wd",     "test_ppl",    "test_ppl_at_best", "best_val_step", NULL,
+/* The one list of metrics (runs.h MetricInfo): tables, figures, the index, specs and report compare
+ * all read it. Families with a variable part (task.*, alpha.*, ...) are entries ending in ".*". */
+const MetricInfo METRICS[] = {
+    {"val_loss", "validation loss", "nats", -1, "final_val_loss"}, /* index columns in this order */
+    {"val_ppl", "validation perplexity", "", -1, "final_val_ppl"},
+    {"best_val_ppl", "best validation perplexity", "", -1, NULL},
+    {"train_loss", "training loss (last update)", "nats", -1, NULL},
+    {"steps", "updates", "", 0, "steps"},
+    {"tokens", "training tokens", "", 0, "tokens"},
+    {"wall_seconds", "wall-clock seconds", "s", 0, "wall_seconds"},
+    {"wall_hours", "wall-clock hours", "h", 0, NULL},
+    {"peak_rss_mb", "peak memory", "MB", 0, "peak_rss_mb"},
+    {"tok_per_s", "training throughput", "tokens/s", 1, NULL},
+    {"fit_seconds_per_call", "seconds per decay update (ESD + fit of every module)", "s", 0, NULL},
+    {"decay_calls", "decay updates", "", 0, NULL},
+    {"mean_wd", "weight decay applied (mean over training)", "", 0, NULL},
+    {"test_ppl", "final test perplexity (held-out test set)", "", -1, NULL},
+    {"test_ppl_at_best", "test perplexity at the update of the lowest selection-set perplexity", "", -1, NULL},
+    {"best_val_step", "update of the lowest selection-set perplexity", "", 0, NULL},
+    {"task.*", "zero-shot multiple-choice accuracy (alphadecay eval-tasks)", "", 1, NULL},
+    {"alpha.*", "a module type's Hill alpha after training (mean over layers)", "", 0, NULL},
+    {"alpha_first.*", "a module type's Hill alpha at initialisation (mean over layers)", "", 0, NULL},
+    {"wd_factor.*", "a module type's decay at the last decay update / eta (mean over layers)", "", 0, NULL},
+    {NULL, NULL, NULL, 0, NULL},
 };
 
 /* task.NAME.acc | task.NAME.acc_norm: from RUNDIR/tasks.json (`alphadecay eval-tasks --out`). */
@@ -318,13 +338,20 @@ static const char *module_field(const char *name, int *which) {
     return NULL;
 }
 
-int metric_known(const char *name) {
+const MetricInfo *metric_info(const char *name) {
     char task[128];
     int which;
-    for (int i = 0; RUN_METRICS[i]; i++)
-        if (!strcmp(RUN_METRICS[i], name)) return 1;
-    return task_field(name, task, sizeof task) != NULL || module_field(name, &which) != NULL;
+    const char *family = task_field(name, task, sizeof task)      ? "task.*"
+                         : !module_field(name, &which)            ? NULL
+                         : which == 0                              ? "alpha.*"
+                         : which == 1                              ? "alpha_first.*"
+                                                                   : "wd_factor.*";
+    for (int i = 0; METRICS[i].name; i++)
+        if (!strcmp(METRICS[i].name, family ? family : name) && (family || !strchr(METRICS[i].name, '*'))) return &METRICS[i];
+    return NULL;
 }
+
+int metric_known(const char *name) { return metric_info(name) != NULL; }
 
 static int module_metric(const Run *r, const char *type, int which, double *out, Err *e) {
     if (which < 2) { /* alpha: from the spectra saved at the first and final decay update, as every method saves them */

@@ -46,11 +46,21 @@ void run_free(Run *r);
 /* A coordinate: config key or run.name / run.sweep / run.status; NULL when absent. */
 const char *run_coord(const Run *r, const char *key);
 
-/* Names of the per-run metrics, NULL-terminated, and whether a name is one of them (also
- * task.NAME.acc / task.NAME.acc_norm: zero-shot accuracy from RUNDIR/tasks.json, eval-tasks --out;
- * alpha.TYPE / alpha_first.TYPE: a module type's mean Hill alpha in the final / first spectra file;
- * wd_factor.TYPE: its decay at the final decay update over decay.weight_decay, from decay.jsonl). */
-extern const char *const RUN_METRICS[];
+/* The per-run metrics, in one table that tables, figures, the index and specs read: name, label (the
+ * words tables and figures print), unit, better (-1 lower, +1 higher, 0 neither: report compare's
+ * default), index_col (its column in `report index`, NULL = not there). Families end in ".*":
+ * task.NAME.acc / task.NAME.acc_norm (zero-shot accuracy from RUNDIR/tasks.json, eval-tasks --out);
+ * alpha.TYPE / alpha_first.TYPE (a module type's mean Hill alpha in the final / first spectra file);
+ * wd_factor.TYPE (its decay at the final decay update over decay.weight_decay, from decay.jsonl).
+ * NULL-terminated. */
+typedef struct {
+    const char *name, *label, *unit;
+    int better;
+    const char *index_col;
+} MetricInfo;
+extern const MetricInfo METRICS[];
+/* The entry of a metric name (a family's entry for task.arc_easy.acc), or NULL when unknown. */
+const MetricInfo *metric_info(const char *name);
 int metric_known(const char *name);
 /* A metric of one run: 0 and *out; 1 when it does not apply to this run (no decay updates logged,
  * e.g. fit_seconds_per_call of a Uniform run; Err says why); -1 when the run's files lack what they

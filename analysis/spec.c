@@ -95,7 +95,7 @@ static int get_metric(Ctx *c, yaml_node_t *map, const char *key, char *dst, size
     if (!metric_known(dst)) {
         StrBuf msg = {0};
         sb_printf(&msg, "unknown metric \"%s\" (known: ", dst);
-        for (int i = 0; RUN_METRICS[i]; i++) sb_printf(&msg, "%s%s", i ? ", " : "", RUN_METRICS[i]);
+        for (int i = 0; METRICS[i].name; i++) sb_printf(&msg, "%s%s", i ? ", " : "", METRICS[i].name);
         sb_printf(&msg, ")");
         int rc = fail(c, n, "%s", sb_str(&msg));
         sb_free(&msg);

@@ -9,7 +9,7 @@
  *   kind:      table (default for `table:`) | curves | module_wd | esd | wd_sweep | bars | alpha_steps
  *   title, caption:  text
  *   results:   directory scanned for run directories (relative to the report's --root)
- *   metric, better (lower|higher), digits:   the value shown (see runs.h RUN_METRICS)
+ *   metric, better (lower|higher), digits:   the value shown (see runs.h METRICS)
  *   where:     applied to every cell;   allow_differ: [keys allowed to differ within a cell]
  *   ttest: {vs: ROW_LABEL}               paired t-test p-values against that row, per column
  *   compare: {vs: ROW_LABEL, family: NAME}   a second table of paired comparisons against that row:

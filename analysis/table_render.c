@@ -11,21 +11,10 @@
 
 enum { FMT_MD, FMT_TEX };
 
+/* The words a table's notes use for a metric: its label in the one metric table (runs.h METRICS). */
 static const char *metric_words(const char *m) {
-    if (!strcmp(m, "val_ppl")) return "validation perplexity";
-    if (!strcmp(m, "val_loss")) return "validation loss";
-    if (!strcmp(m, "best_val_ppl")) return "best validation perplexity";
-    if (!strcmp(m, "test_ppl")) return "final test perplexity (held-out test set)";
-    if (!strcmp(m, "test_ppl_at_best")) return "test perplexity at the update of the lowest selection-set perplexity";
-    if (!strcmp(m, "wall_hours")) return "wall-clock hours";
-    if (!strcmp(m, "mean_wd")) return "weight decay applied, mean over training (size-weighted over tensors)";
-    if (!strcmp(m, "wall_seconds")) return "wall-clock seconds";
-    if (!strcmp(m, "fit_seconds_per_call")) return "seconds per decay update (ESD + fit of every module)";
-    if (!strncmp(m, "task.", 5)) return "zero-shot multiple-choice accuracy (alphadecay eval-tasks)";
-    if (!strncmp(m, "alpha.", 6)) return "a module type's Hill alpha after training (mean over layers)";
-    if (!strncmp(m, "alpha_first.", 12)) return "a module type's Hill alpha at initialisation (mean over layers)";
-    if (!strncmp(m, "wd_factor.", 10)) return "a module type's decay at the last decay update / eta (mean over layers)";
-    return m;
+    const MetricInfo *mi = metric_info(m);
+    return mi ? mi->label : m;
 }
 
 /* "2 diverged, 1 failed" for runs that produced no value. */

@@ -12,7 +12,7 @@ set style fill solid 0.75 border -1
 set boxwidth 0.6
 set xtics rotate by -25 nomirror
 set ylabel 'validation perplexity'
-set y2label 'total seconds'
+set y2label 'wall-clock seconds'
 set y2tics
 set ytics nomirror
 set format y2 "%.4g"
@@ -52,7 +52,7 @@ set origin 0,0
 set size 1,0.0760
 set margins 0,0,0,0
 set key at screen 0.5000,0.0120 center bottom horizontal maxcols 2 box opaque samplen 3 Left reverse
-plot NaN with boxes fs solid 0.75 border -1 lc rgb "#4477aa" title 'validation perplexity (n = 1 per bar: no error bars)', NaN with linespoints pt 7 lc rgb "#ee6677" title 'total seconds'
+plot NaN with boxes fs solid 0.75 border -1 lc rgb "#4477aa" title 'validation perplexity (n = 1 per bar: no error bars)', NaN with linespoints pt 7 lc rgb "#ee6677" title 'wall-clock seconds'
 set key default
 unset key
 set margins -1,-1,-1,-1
@@ -74,7 +74,7 @@ set style fill solid 0.75 border -1
 set boxwidth 0.6
 set xtics rotate by -25 nomirror
 set ylabel 'validation perplexity'
-set y2label 'total seconds'
+set y2label 'wall-clock seconds'
 set y2tics
 set ytics nomirror
 set format y2 "%.4g"
@@ -114,7 +114,7 @@ set origin 0,0
 set size 1,0.0760
 set margins 0,0,0,0
 set key at screen 0.5000,0.0120 center bottom horizontal maxcols 2 box opaque samplen 3 Left reverse
-plot NaN with boxes fs solid 0.75 border -1 lc rgb "#4477aa" title 'validation perplexity (n = 1 per bar: no error bars)', NaN with linespoints pt 7 lc rgb "#ee6677" title 'total seconds'
+plot NaN with boxes fs solid 0.75 border -1 lc rgb "#4477aa" title 'validation perplexity (n = 1 per bar: no error bars)', NaN with linespoints pt 7 lc rgb "#ee6677" title 'wall-clock seconds'
 set key default
 unset key
 set margins -1,-1,-1,-1
