@@ -3,6 +3,7 @@
 # --study-only, no training): the study's multi-seed comparison, built from the committed runs with its
 # paired statistics, and the name of the study's main figure, which must exist. A spec or figure that
 # does not exist (the lead switching to a Study 2 table that is not committed yet) is an error naming it.
+# The quick sweep runs at the eta the study compares (the comparison's eta-2 column, seed 0).
 set -u
 . "$(dirname "$0")/lib.sh"; e2e_setup run_main fresh
 cd "$(dirname "$0")/.."
@@ -24,4 +25,8 @@ STUDY_SPEC=analysis/specs/cpu_curves.yaml RUN_MAIN_OUT="$T/o4" bash scripts/run_
 [ $rc -eq 1 ] && grep -q 'cpu_curves.yaml is not a table spec' "$T/e4" && ok figure_spec_as_study_table_refused \
     || fail figure_spec_as_study_table_refused "rc $rc: $(cat "$T/e4")"
 
+# the quick sweep's decayed runs use the eta of the comparison's column the study ranks by (eta 2)
+qeta=$(sed -n 's/.*else: {decay.weight_decay: \([0-9.e-]*\)}.*/\1/p' sweeps/quick.yaml)
+grep -q "weight_decay: \[$qeta, 0\]" analysis/specs/quick.yaml && grep -q "{label: \"eta $qeta\"" analysis/specs/cpu_compare.yaml \
+    && [ "$qeta" = 2 ] && ok quick_sweep_at_the_study_eta || fail quick_sweep_at_the_study_eta "quick eta [$qeta]"
 exit $FAILED

@@ -6,7 +6,7 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title 'Quick sweep: training loss and validation perplexity (AdamW, eta 1; WD=0 overfits)'
+set multiplot title 'Quick sweep: training loss and validation perplexity (AdamW, eta 2; WD=0 overfits)'
 unset key
 set xlabel "update"
 set ylabel "training loss"
@@ -17,7 +17,7 @@ set ylabel "validation perplexity"
 set origin 0.5000,0.0760
 set size 0.5000,0.8640
 set logscale y
-set yrange [149.55:759.538]
+set yrange [159.747:765.972]
 set ytics ("200" 200, "300" 300, "500" 500)
 plot "quick_curves_val0.dat" using 1:2 with linespoints lw 2 dt 1 lc rgb "#4477aa" pt 7 ps 0.9 notitle, "quick_curves_val1.dat" using 1:2 with linespoints lw 2 dt 2 lc rgb "#ee6677" pt 5 ps 0.9 notitle, "quick_curves_val2.dat" using 1:2 with linespoints lw 2 dt 3 lc rgb "#228833" pt 9 ps 0.9 notitle, "quick_curves_val3.dat" using 1:2 with linespoints lw 2 dt 4 lc rgb "#ccbb44" pt 13 ps 0.9 notitle, "quick_curves_val4.dat" using 1:2 with linespoints lw 2 dt 5 lc rgb "#66ccee" pt 11 ps 0.9 notitle
 unset logscale y
@@ -57,7 +57,7 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title 'Quick sweep: training loss and validation perplexity (AdamW, eta 1; WD=0 overfits)'
+set multiplot title 'Quick sweep: training loss and validation perplexity (AdamW, eta 2; WD=0 overfits)'
 unset key
 set xlabel "update"
 set ylabel "training loss"
@@ -68,7 +68,7 @@ set ylabel "validation perplexity"
 set origin 0.5000,0.0760
 set size 0.5000,0.8640
 set logscale y
-set yrange [149.55:759.538]
+set yrange [159.747:765.972]
 set ytics ("200" 200, "300" 300, "500" 500)
 plot "quick_curves_val0.dat" using 1:2 with linespoints lw 2 dt 1 lc rgb "#4477aa" pt 7 ps 0.9 notitle, "quick_curves_val1.dat" using 1:2 with linespoints lw 2 dt 2 lc rgb "#ee6677" pt 5 ps 0.9 notitle, "quick_curves_val2.dat" using 1:2 with linespoints lw 2 dt 3 lc rgb "#228833" pt 9 ps 0.9 notitle, "quick_curves_val3.dat" using 1:2 with linespoints lw 2 dt 4 lc rgb "#ccbb44" pt 13 ps 0.9 notitle, "quick_curves_val4.dat" using 1:2 with linespoints lw 2 dt 5 lc rgb "#66ccee" pt 11 ps 0.9 notitle
 unset logscale y
