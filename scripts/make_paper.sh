@@ -10,7 +10,11 @@
 set -u
 cd "$(dirname "$0")/.."
 BIN=${AD_BIN:-bin/alphadecay}
-OUT=paper/generated
+# AD_PAPER: the report's directory (a copy of paper/ in tests/e2e_paper.sh); AD_README: the README
+# whose results section is regenerated ("-": none, so a test never rewrites the repository's README).
+PAPER=${AD_PAPER:-paper}
+README=${AD_README:-README.md}
+OUT=$PAPER/generated
 mkdir -p "$OUT"
 rc=0
 
@@ -72,8 +76,8 @@ rm -f "$OUT/setup_numbers.tex" "$OUT/setup_numbers.md"
 
 # The prose cites every number and claim by name (docs/analysis.md): check it, and regenerate the
 # README's results section from its template (Markdown has no macros).
-perl scripts/prose.pl check "$OUT" paper/findings.tex paper/main.tex paper/readme_results.md || rc=1
-perl scripts/prose.pl splice "$OUT" paper/readme_results.md README.md || rc=1
+perl scripts/prose.pl check "$OUT" "$PAPER/findings.tex" "$PAPER/main.tex" "$PAPER/readme_results.md" || rc=1
+[ "$README" = - ] || perl scripts/prose.pl splice "$OUT" "$PAPER/readme_results.md" "$README" || rc=1
 
 # the machine this script runs on (the runs' own machine is in their logs; usually the same)
 {
@@ -83,9 +87,9 @@ perl scripts/prose.pl splice "$OUT" paper/readme_results.md README.md || rc=1
 } > "$OUT/machine.tex"
 
 if command -v latexmk >/dev/null 2>&1 && command -v pdflatex >/dev/null 2>&1; then
-    (cd paper && latexmk -pdf -interaction=nonstopmode -halt-on-error main.tex >/dev/null 2>&1) \
-        && echo "make paper: wrote paper/main.pdf" \
-        || { echo "make paper: latexmk failed; see paper/main.log"; rc=1; }
+    (cd "$PAPER" && latexmk -pdf -interaction=nonstopmode -halt-on-error main.tex >/dev/null 2>&1) \
+        && echo "make paper: wrote $PAPER/main.pdf" \
+        || { echo "make paper: latexmk failed; see $PAPER/main.log"; rc=1; }
 else
     echo "make paper: TeX is not installed, so paper/main.pdf was not built. Tables and figures are in $OUT/."
     echo "  Install: sudo make deps (latexmk texlive-latex-base texlive-latex-recommended lmodern)"
