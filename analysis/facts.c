@@ -41,6 +41,8 @@ static int cell_stat(const Table *t, const Cell *c, const char *stat, double *v)
     else if (!strcmp(stat, "p_t")) ok = c->has_cmp, *v = c->p_t;
     else if (!strcmp(stat, "p_holm")) ok = c->has_cmp, *v = c->p_holm;
     else if (!strcmp(stat, "p_w")) ok = c->has_w, *v = c->p_w;
+    else if (!strcmp(stat, "p_s")) ok = c->has_s, *v = c->p_s; /* exact sign test */
+    else if (!strcmp(stat, "collapsed")) ok = 1, *v = c->ncollapsed; /* runs left out as collapsed */
     else if (!strcmp(stat, "mde")) ok = c->has_cmp, *v = c->mde;
     else if (!strcmp(stat, "paper")) ok = c->has_paper, *v = c->paper;
     else if (!strcmp(stat, "npairs")) ok = c->has_cmp, *v = c->npairs;
@@ -103,7 +105,8 @@ static void format_value(double v, const char *stat, int digits, int tex, StrBuf
         else sb_printf(b, "%.0fe%03d", m, ex);
     } else {
         if (is_p(stat)) digits = 3;
-        else if (!strcmp(stat, "n") || !strcmp(stat, "npairs") || !strcmp(stat, "holm_m")) digits = 0;
+        else if (!strcmp(stat, "n") || !strcmp(stat, "npairs") || !strcmp(stat, "holm_m") || !strcmp(stat, "collapsed"))
+            digits = 0;
         snprintf(num, sizeof num, "%.*f", digits, v);
         if (!strcmp(num, "-0") || !strncmp(num, "-0.", 3)) {
             int zero = 1; /* -0.0 prints as 0.0 */

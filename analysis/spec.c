@@ -273,7 +273,7 @@ static int parse_cols(Ctx *c, yaml_node_t *n, Spec *s, const char *what) {
 static const char *const NUM_KEYS[] = {"row", "rows", "col", "cols", "stat", "agg", "digits", NULL};
 static const char *const CLAIM_KEYS[] = {"row", "rows", "col", "cols", "holds", "says", NULL};
 static const char *const STATS[] = {"mean", "mean_sd", "diff_ci", "p", "sd", "n", "min", "max", "diff", "lo", "hi", "p_t",
-                                    "p_holm", "p_w", "mde", "paper", "npairs", "distinct", "holm_m", "from", NULL};
+                                    "p_holm", "p_w", "p_s", "collapsed", "mde", "paper", "npairs", "distinct", "holm_m", "from", NULL};
 
 static int label_known(const Spec *s, const char *l, int col) {
     for (int i = 0; i < (col ? s->ncols : s->nrows); i++) {
