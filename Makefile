@@ -106,7 +106,7 @@ _paper: $(BIN)
 deps:
 	@bash scripts/deps.sh
 
-# The sources against .clang-format (Debian's clang-format): names every file that differs, exit 1.
+# tests/e2e_format.sh runs it in `make test`.
 # Not part of `make test`.
 FMT_SRC := $(SRC) $(HDR) $(CXX_SRC) $(wildcard tests/*.c tests/*.h)
 format-check:

@@ -23,7 +23,7 @@ typedef struct {
                                    numbers.md: | `SPEC.NAME` | value | source | */
     StrBuf claim_tex, claim_md; /* claims.tex: \adclaim{SPEC.NAME}{holds|FAILS}{says}; claims.md: one row each */
     int nnumbers, nclaims, nfailed;
-    StrBuf failures;            /* one line per failed claim or number that could not be evaluated */
+    StrBuf failures; /* one line per failed claim or number that could not be evaluated */
 } Facts;
 
 /* Evaluates every number and claim of t's spec into f (appends). -1 only on an internal error. */

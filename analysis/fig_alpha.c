@@ -96,7 +96,8 @@ static int ra_from_spectra(const Run *r, RunAlpha *ra, Err *e) {
         int rc = run_spectra(r, which[w], &recs, &nr, &step, e);
         if (rc) return rc;
         if (step != prev)
-            for (int m = 0; m < nr; m++) ra_add(ra, step, type_index(module_type_name((ModuleType)recs[m].type)), recs[m].alpha);
+            for (int m = 0; m < nr; m++)
+                ra_add(ra, step, type_index(module_type_name((ModuleType)recs[m].type)), recs[m].alpha);
         prev = step;
         esd_free_spectra(recs, nr);
     }
@@ -189,7 +190,9 @@ int fig_alpha_steps(Fig *f, StrBuf *body, Err *e) {
         sb_free(&d);
         nmax = used > nmax ? used : nmax;
         if (!used) kv_strfmt(sub, sizeof sub, "no completed run with alphas");
-        else kv_strfmt(sub, sizeof sub, "n = %d%s", used, spectra ? "; first and final spectra only (dashed)" : "; decay.jsonl");
+        else
+            kv_strfmt(sub, sizeof sub, "n = %d%s", used,
+                      spectra ? "; first and final spectra only (dashed)" : "; decay.jsonl");
         sb_printf(&pan[i], "set title ");
         gp_title(&pan[i], s->rows[i].label, sub);
         sb_printf(&pan[i], "\n");
@@ -202,8 +205,9 @@ int fig_alpha_steps(Fig *f, StrBuf *body, Err *e) {
         for (int t = 0; t < AT_TYPES; t++) {
             const char *c = FIG_COLORS[t];
             if (used > 1)
-                sb_printf(&pan[i], "%s\"%s\" using 1:($%d-$%d):($%d+$%d) with filledcurves fs transparent solid 0.15 noborder "
-                                   "lc rgb \"%s\" notitle",
+                sb_printf(&pan[i],
+                          "%s\"%s\" using 1:($%d-$%d):($%d+$%d) with filledcurves fs transparent solid 0.15 noborder "
+                          "lc rgb \"%s\" notitle",
                           t ? ", " : "plot ", rel, 2 + 2 * t, 3 + 2 * t, 2 + 2 * t, 3 + 2 * t, c);
             /* two saved spectra joined by a dashed line: nothing was measured in between */
             sb_printf(&pan[i], "%s\"%s\" using 1:%d with linespoints lw 2 pt 7 ps 0.6 dt %d lc rgb \"%s\" notitle",
@@ -211,7 +215,8 @@ int fig_alpha_steps(Fig *f, StrBuf *body, Err *e) {
         }
         sb_printf(&pan[i], "\n");
     }
-    if (!rc && !any) rc = err_set(e, "%s: no completed run of any series has alphas (decay.jsonl or spectra files)", s->path);
+    if (!rc && !any)
+        rc = err_set(e, "%s: no completed run of any series has alphas (decay.jsonl or spectra files)", s->path);
     if (rc) {
         for (int i = 0; i < ns; i++) sb_free(&pan[i]);
         free(pan);
@@ -223,12 +228,13 @@ int fig_alpha_steps(Fig *f, StrBuf *body, Err *e) {
         kv_strfmt(style, sizeof style, "linespoints lw 2 pt 7 ps 0.6 lc rgb \"%s\"", FIG_COLORS[t]);
         key_add(&key, style, AT_NAMES[t]);
     }
-    if (nmax > 1) key_add(&key, "filledcurves fs transparent solid 0.15 noborder lc rgb \"#777777\"", "band: +- std over seeds");
+    if (nmax > 1)
+        key_add(&key, "filledcurves fs transparent solid 0.15 noborder lc rgb \"#777777\"", "band: +- std over seeds");
     const Key *keys[1] = {&key};
     int span[1] = {cols};
     Grid g;
-    gp_grid_begin(f, body, s->title[0] ? s->title : s->name, "mean alpha of each module type over the layers, mean over seeds", rows,
-                  cols, keys, span, 1, &g);
+    gp_grid_begin(f, body, s->title[0] ? s->title : s->name,
+                  "mean alpha of each module type over the layers, mean over seeds", rows, cols, keys, span, 1, &g);
     /* one x and y range for every panel, so the methods compare at a glance */
     double pad = hi > lo ? 0.05 * (hi - lo) : 0.1;
     sb_printf(body, "set xlabel \"update\"\nset ylabel \"alpha\"\nset xrange [0:%.6g]\nset yrange [%.6g:%.6g]\n",

@@ -6,9 +6,9 @@
 #include <string.h>
 
 #include "figure.h" /* this file's kinds */
-#include "plot.h"
-#include "model.h"
 #include "kv.h"
+#include "model.h"
+#include "plot.h"
 #include "rundir.h"
 #include "stats.h"
 
@@ -16,8 +16,8 @@
 
 /* Mean and sample std of `key` over the given runs at the steps every one of them logged: lines
  * "step mean std" into out (std 0 for one run). *used = runs read; [*lo, *hi] the band's range. */
-static int mean_curve(const Fig *f, const int *idx, int n, const char *file, const char *key, StrBuf *out,
-                      int *points, int *used_out, double *lo, double *hi, Err *e) {
+static int mean_curve(const Fig *f, const int *idx, int n, const char *file, const char *key, StrBuf *out, int *points,
+                      int *used_out, double *lo, double *hi, Err *e) {
     double **xs = xcalloc((size_t)n, sizeof *xs), **ys = xcalloc((size_t)n, sizeof *ys);
     double *v = xcalloc((size_t)n, sizeof *v);
     int *ns = xcalloc((size_t)n, sizeof *ns), *pos = xcalloc((size_t)n, sizeof *pos), used = 0, rc = 0;
@@ -78,7 +78,9 @@ static void curve_style(char *dst, size_t cap, const char *color, int i, int poi
 static void curve_clauses(StrBuf *p, const char *rel, const char *color, int nruns, int i, int side) {
     char style[128];
     if (nruns > 1)
-        sb_printf(p, "%s\"%s\" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb \"%s\" notitle",
+        sb_printf(p,
+                  "%s\"%s\" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb \"%s\" "
+                  "notitle",
                   p->len ? ", " : "plot ", rel, color);
     curve_style(style, sizeof style, color, i, side);
     sb_printf(p, "%s\"%s\" using 1:2 with %s notitle", p->len ? ", " : "plot ", rel, style);
@@ -102,8 +104,8 @@ int fig_curves(Fig *f, StrBuf *body, Err *e) {
         for (int side = 0; side < 2; side++) {
             StrBuf d = {0};
             int pts;
-            mean_curve(f, idx, n, side ? RUNDIR_EVAL : RUNDIR_METRICS, side ? "ppl" : "loss", &d, &pts, &used, &lo[side],
-                       &hi[side], e);
+            mean_curve(f, idx, n, side ? RUNDIR_EVAL : RUNDIR_METRICS, side ? "ppl" : "loss", &d, &pts, &used,
+                       &lo[side], &hi[side], e);
             char suffix[32], rel[AD_PATH_MAX];
             snprintf(suffix, sizeof suffix, "%s%d", side ? "val" : "train", i);
             if (pts && fig_data(f, suffix, &d, rel, sizeof rel, e)) {
@@ -131,7 +133,9 @@ int fig_curves(Fig *f, StrBuf *body, Err *e) {
         key_free(&key);
         return err_set(e, "%s: no curve data in any run", s->path);
     }
-    if (nmax > 1) key_add(&key, "filledcurves fs transparent solid 0.2 noborder lc rgb \"#777777\"", "band: mean +- std over seeds");
+    if (nmax > 1)
+        key_add(&key, "filledcurves fs transparent solid 0.2 noborder lc rgb \"#777777\"",
+                "band: mean +- std over seeds");
     /* curves_panel (report curves --metric): one of the two panels alone */
     int show[2] = {s->curves_panel != 2, s->curves_panel != 1}, np = show[0] + show[1], pi = 0;
     const Key *keys[1] = {&key};
@@ -219,8 +223,8 @@ static int bars_panel_data(const Fig *f, const Table *t, const Table *t2, int c,
         else kv_strfmt(lab, sizeof lab, "%+.*f", dg, cell->mean - base);
         double y2 = t2 && table_cell(t2, r, c)->n ? table_cell(t2, r, c)->mean : NAN;
         double ylab = cell->n ? cell->mean + (cell->n > 1 ? cell->sd : 0) : (isfinite(*lo) ? *lo : 0);
-        sb_printf(&d, "%d %.10g %.10g %d %.10g %.10g ", r, cell->n ? cell->mean : NAN, cell->n > 1 ? cell->sd : 0, cell->n,
-                  ylab, y2);
+        sb_printf(&d, "%d %.10g %.10g %d %.10g %.10g ", r, cell->n ? cell->mean : NAN, cell->n > 1 ? cell->sd : 0,
+                  cell->n, ylab, y2);
         gp_dat_str(&d, s->rows[r].label);
         sb_printf(&d, " ");
         gp_dat_str(&d, lab);
@@ -283,16 +287,20 @@ int fig_bars(Fig *f, StrBuf *body, Err *e) {
             continue;
         }
         sb_printf(panel, "set xrange [-0.6:%d.6]\n", t.nrows - 1);
-        sb_printf(panel, "plot \"%s\" using 1:2:xtic(7) with boxes lc rgb \"%s\" notitle, "
-                         "\"%s\" using 1:($4 > 1 ? $2 : NaN):3 with yerrorbars lc rgb \"black\" lw 1.5 pt 0 notitle, "
-                         "\"%s\" using 1:5:8 with labels offset 0,0.8 font \",9\" notitle",
+        sb_printf(panel,
+                  "plot \"%s\" using 1:2:xtic(7) with boxes lc rgb \"%s\" notitle, "
+                  "\"%s\" using 1:($4 > 1 ? $2 : NaN):3 with yerrorbars lc rgb \"black\" lw 1.5 pt 0 notitle, "
+                  "\"%s\" using 1:5:8 with labels offset 0,0.8 font \",9\" notitle",
                   rel, FIG_COLORS[0], rel, rel);
-        if (py2) sb_printf(panel, ", \"%s\" using 1:6 axes x1y2 with linespoints pt 7 lc rgb \"%s\" notitle", rel, FIG_COLORS[1]);
+        if (py2)
+            sb_printf(panel, ", \"%s\" using 1:6 axes x1y2 with linespoints pt 7 lc rgb \"%s\" notitle", rel,
+                      FIG_COLORS[1]);
         sb_printf(panel, "\n");
     }
     char title[256], nt[32];
     fig_n_text(nt, sizeof nt, nmax ? nmin : 0, nmax);
-    if (nmax > 1) kv_strfmt(title, sizeof title, "%s: mean +- std over seeds (%s per bar)", metric_label(sm->metric), nt);
+    if (nmax > 1)
+        kv_strfmt(title, sizeof title, "%s: mean +- std over seeds (%s per bar)", metric_label(sm->metric), nt);
     else kv_strfmt(title, sizeof title, "%s (%s per bar: no error bars)", metric_label(sm->metric), nt);
     char style[96];
     kv_strfmt(style, sizeof style, "boxes fs solid 0.75 border -1 lc rgb \"%s\"", FIG_COLORS[0]);
@@ -304,8 +312,9 @@ int fig_bars(Fig *f, StrBuf *body, Err *e) {
     const Key *keys[1] = {&key};
     int span[1] = {t.ncols};
     Grid g;
-    gp_grid_begin(f, body, s->title[0] ? s->title : s->name, "label above a bar: the leftmost bar's value, the others' difference to it",
-                  1, t.ncols, keys, span, 1, &g);
+    gp_grid_begin(f, body, s->title[0] ? s->title : s->name,
+                  "label above a bar: the leftmost bar's value, the others' difference to it", 1, t.ncols, keys, span,
+                  1, &g);
     sb_printf(body, "set style fill solid 0.75 border -1\nset boxwidth 0.6\nset xtics rotate by -25 nomirror\n");
     sb_printf(body, "set ylabel ");
     gp_str(body, metric_label(sm->metric));
@@ -436,7 +445,7 @@ static int wd_alpha_line(const Fig *f, const Spec *c, int r, int i, const char *
  * sit on it (WD=0), which are drawn as horizontal reference lines across the range instead. */
 typedef struct {
     int logx;
-    double xlo, xhi;       /* the plotted range (padded) */
+    double xlo, xhi; /* the plotted range (padded) */
     char lo_s[32], hi_s[32];
 } WdAxis;
 
@@ -448,7 +457,9 @@ static double wd_bar(const Spec *s, const Cell *cell) {
     if (cell->n < 2) return 0;
     return !strcmp(s->interval, "ci95") ? stats_mean_ci_half(cell->sd, cell->n, 0.95) : cell->sd;
 }
-static const char *wd_bar_name(const Spec *s) { return !strcmp(s->interval, "ci95") ? "95% interval of the mean" : "std over seeds"; }
+static const char *wd_bar_name(const Spec *s) {
+    return !strcmp(s->interval, "ci95") ? "95% interval of the mean" : "std over seeds";
+}
 
 /* Where a (series, x) cell's point sits: at x itself, or with x_metric at the cell's mean of that
  * metric (e.g. mean_wd, the decay a method applied) with its std over seeds. "" = no value. */
@@ -497,12 +508,13 @@ static int wd_series(const Fig *f, const Spec *c, const Table *t, int r, const W
         const Cell *cell = table_cell(t, r, i);
         const char *x = pos[i].x;
         if (cell->n && !x[0]) {
-            sb_printf(f->warn, "%s: series %s: no %s for its point at %s: not drawn\n", s->name, s->rows[r].label, s->x_metric,
-                      c->cols[i].label);
+            sb_printf(f->warn, "%s: series %s: no %s for its point at %s: not drawn\n", s->name, s->rows[r].label,
+                      s->x_metric, c->cols[i].label);
             continue;
         }
         int off = wd_off_axis(ax, x);
-        if (cell->n && !off) sb_printf(&d, "%s %.10g %.10g %d %.10g\n", x, cell->mean, wd_bar(s, cell), cell->n, pos[i].sd);
+        if (cell->n && !off)
+            sb_printf(&d, "%s %.10g %.10g %d %.10g\n", x, cell->mean, wd_bar(s, cell), cell->n, pos[i].sd);
         if (cell->n && off) wd_ref_lines(s, ax, cell, &dref), refn = cell->n;
         if (cell->n) {
             *nmin = cell->n < *nmin ? cell->n : *nmin;
@@ -530,35 +542,38 @@ static int wd_series(const Fig *f, const Spec *c, const Table *t, int r, const W
     char style[96], title[200];
     if (rel[0]) {
         /* with x_metric the point's x is a mean over seeds too: its std as a horizontal bar */
-        sb_printf(left, "%s\"%s\" using 1:2:%s lw 1.5 pt 7 lc rgb \"%s\" notitle, "
-                        "\"%s\" using 1:2 with lines lw 2 lc rgb \"%s\" notitle",
+        sb_printf(left,
+                  "%s\"%s\" using 1:2:%s lw 1.5 pt 7 lc rgb \"%s\" notitle, "
+                  "\"%s\" using 1:2 with lines lw 2 lc rgb \"%s\" notitle",
                   left->len ? ", " : "plot ", rel,
-                  s->x_metric[0] ? "5:($4 > 1 ? $3 : 0) with xyerrorbars" : "($4 > 1 ? $3 : NaN) with yerrorbars", color, rel,
-                  color);
+                  s->x_metric[0] ? "5:($4 > 1 ? $3 : 0) with xyerrorbars" : "($4 > 1 ? $3 : NaN) with yerrorbars",
+                  color, rel, color);
         kv_strfmt(style, sizeof style, "linespoints lw 2 pt 7 lc rgb \"%s\"", color);
         key_add(kl, style, s->rows[r].label);
     }
     if (relr[0]) {
         /* WD=0 has no place on a log axis: its mean as a dashed line across, its std as a band */
-        sb_printf(left, "%s\"%s\" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.15 noborder lc rgb \"%s\" "
-                        "notitle, \"%s\" using 1:2 with lines lw 2 dt 2 lc rgb \"%s\" notitle",
+        sb_printf(left,
+                  "%s\"%s\" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.15 noborder lc rgb \"%s\" "
+                  "notitle, \"%s\" using 1:2 with lines lw 2 dt 2 lc rgb \"%s\" notitle",
                   left->len ? ", " : "plot ", relr, color, relr, color);
         kv_strfmt(style, sizeof style, "lines lw 2 dt 2 lc rgb \"%s\"", color);
         /* one WD=0 line is the baseline of every series: no series name in front of it */
         kv_strfmt(title, sizeof title, "%s%sWD=0%s", ref_prefix ? s->rows[r].label : "", ref_prefix ? ": " : "",
-               refn > 1 ? (strcmp(s->interval, "ci95") ? " (band +- std)" : " (band: 95% interval)") : "");
+                  refn > 1 ? (strcmp(s->interval, "ci95") ? " (band +- std)" : " (band: 95% interval)") : "");
         key_add(kl, style, title);
     }
     for (int g = 0; apoints && g < 3; g++) {
         const char *gc = FIG_COLORS[g];
-        sb_printf(right, "%s\"%s\" using 1:%d:%d with filledcurves fs transparent solid 0.15 noborder lc rgb \"%s\" notitle, ",
+        sb_printf(right,
+                  "%s\"%s\" using 1:%d:%d with filledcurves fs transparent solid 0.15 noborder lc rgb \"%s\" notitle, ",
                   right->len ? ", " : "plot ", rela, 3 + 3 * g, 4 + 3 * g, gc);
         sb_printf(right, "\"%s\" using 1:%d with linespoints lw 2 pt %d dt %d lc rgb \"%s\" notitle", rela, 2 + 3 * g,
                   r ? 6 : 7, r ? 2 : 1, gc);
     }
     for (int g = 0; arpoints && g < 3; g++)
-        sb_printf(right, "%s\"%s\" using 1:%d with lines lw 1.5 dt 3 lc rgb \"%s\" notitle", right->len ? ", " : "plot ", relar,
-                  2 + 3 * g, FIG_COLORS[g]);
+        sb_printf(right, "%s\"%s\" using 1:%d with lines lw 1.5 dt 3 lc rgb \"%s\" notitle",
+                  right->len ? ", " : "plot ", relar, 2 + 3 * g, FIG_COLORS[g]);
     return 0;
 }
 
@@ -578,8 +593,7 @@ static void wd_axis(const Spec *s, char *const *xs, int nx, const WdPos *pos, in
         /* 6% of the decades spanned on each side (at least 15%), so end points clear the frame */
         double m = fmax(1.15, pow(ax->xhi / ax->xlo, 0.06));
         ax->xlo /= m, ax->xhi *= m;
-    }
-    else {
+    } else {
         double pad = ax->xhi > ax->xlo ? 0.05 * (ax->xhi - ax->xlo) : 0.5;
         ax->xlo -= pad, ax->xhi += pad;
     }
@@ -612,7 +626,8 @@ static void wd_logy(StrBuf *b, int on) {
         sb_printf(b, "unset logscale y\nset offsets 0, 0, 0, 0\nset autoscale y\nset ytics autofreq\n");
         return;
     }
-    sb_printf(b, "set logscale y\nset autoscale yfix\nset offsets 0, 0, graph 0.06, graph 0.06\nset format y \"%%g\"\nset ytics (");
+    sb_printf(b, "set logscale y\nset autoscale yfix\nset offsets 0, 0, graph 0.06, graph 0.06\nset format y "
+                 "\"%%g\"\nset ytics (");
     for (int k = -3, n = 0; k <= 7; k++)
         for (int m = 0; m < 4; m++) sb_printf(b, "%s%g", n++ ? ", " : "", (double[]){1, 2, 3, 5}[m] * pow(10, k));
     sb_printf(b, ")\n");
@@ -647,7 +662,8 @@ int fig_wd_sweep(Fig *f, StrBuf *body, Err *e) {
     /* the alpha panel tells series apart by point and dash style: two at most */
     int alpha_panel = t.nrows <= 2;
     for (int r = 0; r < t.nrows; r++)
-        if (wd_series(f, c, &t, r, pos + r * nx, nx, &ax, nref > 1, &left, alpha_panel ? &right : NULL, &kl, &nmin, &nmax, e))
+        if (wd_series(f, c, &t, r, pos + r * nx, nx, &ax, nref > 1, &left, alpha_panel ? &right : NULL, &kl, &nmin,
+                      &nmax, e))
             goto done;
     if (!left.len) {
         err_set(e, "%s: no completed runs to plot", s->path);
@@ -659,7 +675,8 @@ int fig_wd_sweep(Fig *f, StrBuf *body, Err *e) {
         key_add(&kr, style, GROUP_NAMES[g]);
     }
     for (int r = 0; r < t.nrows && r < 2; r++)
-        key_add(&kr, r ? "linespoints lw 2 pt 6 dt 2 lc rgb \"black\"" : "linespoints lw 2 pt 7 lc rgb \"black\"", s->rows[r].label);
+        key_add(&kr, r ? "linespoints lw 2 pt 6 dt 2 lc rgb \"black\"" : "linespoints lw 2 pt 7 lc rgb \"black\"",
+                s->rows[r].label);
     key_add(&kr, "filledcurves fs transparent solid 0.15 noborder lc rgb \"#777777\"", "band: min-max over modules");
     if (strstr(right.p ? right.p : "", "dt 3")) key_add(&kr, "lines lw 1.5 dt 3 lc rgb \"black\"", "WD=0 (eta 0)");
     char sub[160], nt[32];
@@ -671,7 +688,8 @@ int fig_wd_sweep(Fig *f, StrBuf *body, Err *e) {
     const Key *keys[2] = {&kl, &kr};
     int span[2] = {1, 1};
     Grid g;
-    gp_grid_begin(f, body, s->title[0] ? s->title : s->name, sub, 1, alpha_panel ? 2 : 1, keys, span, alpha_panel ? 2 : 1, &g);
+    gp_grid_begin(f, body, s->title[0] ? s->title : s->name, sub, 1, alpha_panel ? 2 : 1, keys, span,
+                  alpha_panel ? 2 : 1, &g);
     sb_printf(body, "%sset ylabel ", axis.p);
     gp_str(body, metric_label(c->metric));
     sb_printf(body, "\n");

@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "figure.h" /* this file's kinds */
-#include "plot.h"
-#include "model.h"
 #include "kv.h"
+#include "model.h"
+#include "plot.h"
 
 static const char *const DEFAULT_TYPES[7] = {"q", "k", "v", "o", "gate", "up", "down"};
 
@@ -31,9 +31,10 @@ int fig_module_wd(Fig *f, StrBuf *body, Err *e) {
     const Run *r = &f->rs->runs[ri];
     KVList *recs;
     int n, rc = run_decay(r, &recs, &n, e);
-    if (rc) return rc > 0 ? err_set(e, "%s: %s has no decay.jsonl (method %s)", s->path, r->dir,
-                                    run_coord(r, "decay.method") ? run_coord(r, "decay.method") : "?")
-                          : -1;
+    if (rc)
+        return rc > 0 ? err_set(e, "%s: %s has no decay.jsonl (method %s)", s->path, r->dir,
+                                run_coord(r, "decay.method") ? run_coord(r, "decay.method") : "?")
+                      : -1;
     double step = NAN;
     for (int i = 0; i < n; i++) {
         double v;
@@ -77,20 +78,24 @@ int fig_module_wd(Fig *f, StrBuf *body, Err *e) {
     char sub[512];
     kv_strfmt(sub, sizeof sub, "run %s, update %.0f; dashed: the uniform decay", r->name, step);
     gp_title(body, s->title[0] ? s->title : s->name, sub);
-    sb_printf(body, "\nset style fill solid 0.8 border -1\nset boxwidth 0.9\nset ylabel \"weight decay\"\n"
-                    "set y2label \"alpha\"\nset y2tics\nset ytics nomirror\nset format y \"%%.1e\"\n"
-                    "set key outside right\nset xrange [-1:%d]\nset xtics (",
+    sb_printf(body,
+              "\nset style fill solid 0.8 border -1\nset boxwidth 0.9\nset ylabel \"weight decay\"\n"
+              "set y2label \"alpha\"\nset y2tics\nset ytics nomirror\nset format y \"%%.1e\"\n"
+              "set key outside right\nset xrange [-1:%d]\nset xtics (",
               nl * (nt + 1) - 1);
     for (int l = 0; l < nl; l++)
-        sb_printf(body, "%s\"layer %d\" %.1f", l ? ", " : "", s->layer >= 0 ? s->layer : l, l * (nt + 1) + (nt - 1) / 2.0);
+        sb_printf(body, "%s\"layer %d\" %.1f", l ? ", " : "", s->layer >= 0 ? s->layer : l,
+                  l * (nt + 1) + (nt - 1) / 2.0);
     sb_printf(body, ")\n");
     /* headroom above the tallest bar and the highest alpha, so neither touches the frame */
     if (wmax > 0) sb_printf(body, "set yrange [0:%.6g]\n", fmax(wmax, eta) * 1.08);
     else sb_printf(body, "set yrange [0:*]\n");
     double apad = 0.08 * fmax(amax - amin, 0.1);
     if (isfinite(amin)) sb_printf(body, "set y2range [%.6g:%.6g]\n", amin - apad, amax + apad);
-    sb_printf(body, "set arrow 1 from graph 0, first %.10g to graph 1, first %.10g nohead dt 2 lw 2 lc rgb \"black\"\n", eta, eta);
-    static const char *const colors[8] = {"#4477aa", "#66ccee", "#228833", "#ccbb44", "#ee6677", "#aa3377", "#bbbbbb", "#000000"};
+    sb_printf(body, "set arrow 1 from graph 0, first %.10g to graph 1, first %.10g nohead dt 2 lw 2 lc rgb \"black\"\n",
+              eta, eta);
+    static const char *const colors[8] = {"#4477aa", "#66ccee", "#228833", "#ccbb44",
+                                          "#ee6677", "#aa3377", "#bbbbbb", "#000000"};
     int plotted = 0;
     StrBuf pts = {0};
     for (int k = 0; k < nt; k++) {
@@ -102,10 +107,10 @@ int fig_module_wd(Fig *f, StrBuf *body, Err *e) {
             sb_free(&pts);
             return -1;
         }
-        sb_printf(body, "%s\"%s\" using 1:2 with boxes lc rgb \"%s\" title \"%s wd\"", plotted ? ", " : "plot ", rel, colors[k],
-                  types[k]);
-        sb_printf(&pts, "%s\"%s\" using 1:3 axes x1y2 with points pt 7 ps 1.2 lc rgb \"black\" %s", pts.len ? ", " : "", rel,
-                  pts.len ? "notitle" : "title \"alpha (right axis)\"");
+        sb_printf(body, "%s\"%s\" using 1:2 with boxes lc rgb \"%s\" title \"%s wd\"", plotted ? ", " : "plot ", rel,
+                  colors[k], types[k]);
+        sb_printf(&pts, "%s\"%s\" using 1:3 axes x1y2 with points pt 7 ps 1.2 lc rgb \"black\" %s", pts.len ? ", " : "",
+                  rel, pts.len ? "notitle" : "title \"alpha (right axis)\"");
         plotted++;
     }
     /* the alpha points after every bar: drawn on top, and last in the key */
@@ -177,8 +182,10 @@ int fig_esd(Fig *f, StrBuf *body, Err *e) {
     kv_strfmt(title, sizeof title, "%s (layer %d, %s spectra)", s->title[0] ? s->title : s->name, layer, s->step);
     gp_grid_begin(f, body, title, sb_str(&sub), 2, (nt + 1) / 2, keys, span, 1, &g);
     sb_free(&sub);
-    sb_printf(body, "set logscale xy\nset format x \"10^{%%L}\"\nset format y \"10^{%%L}\"\nset xlabel \"eigenvalue of W^TW\"\n"
-                    "set ylabel \"density\"\nset style fill transparent solid 0.35 noborder\n");
+    sb_printf(
+        body,
+        "set logscale xy\nset format x \"10^{%%L}\"\nset format y \"10^{%%L}\"\nset xlabel \"eigenvalue of W^TW\"\n"
+        "set ylabel \"density\"\nset style fill transparent solid 0.35 noborder\n");
     int rc = 0;
     for (int k = 0; k < nt && !rc; k++) {
         /* common log-spaced bins over both series so the histograms compare */
@@ -235,9 +242,11 @@ int fig_esd(Fig *f, StrBuf *body, Err *e) {
             snprintf(suffix, sizeof suffix, "%s_s%d_pl", types[k], i);
             if (!rc && pl.len) rc = fig_data(f, suffix, &pl, relp, sizeof relp, e);
             if (!rc) {
-                sb_printf(&plot, "%s\"%s\" using 1:2:3 with boxes lc rgb \"%s\" notitle", plot.len ? ", " : "plot ", rel,
-                          colors[i]);
-                if (pl.len) sb_printf(&plot, ", \"%s\" using 1:2 with lines lw 2 dt %d lc rgb \"%s\" notitle", relp, i + 1, colors[i]);
+                sb_printf(&plot, "%s\"%s\" using 1:2:3 with boxes lc rgb \"%s\" notitle", plot.len ? ", " : "plot ",
+                          rel, colors[i]);
+                if (pl.len)
+                    sb_printf(&plot, ", \"%s\" using 1:2 with lines lw 2 dt %d lc rgb \"%s\" notitle", relp, i + 1,
+                              colors[i]);
                 if (a > 1) sb_printf(&alphas, "%s%.2f", alphas.len ? " / " : "alpha ", a);
                 else sb_printf(&alphas, "%sno fit", alphas.len ? " / " : "alpha ");
             }

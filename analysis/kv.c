@@ -5,9 +5,9 @@
 #include "json.h"
 
 #include <ctype.h>
-#include <stdarg.h>
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -74,8 +74,14 @@ int kv_parse_number(const char *s, double *out) {
     /* the spellings Python's json and C's printf use for non-finite values */
     const char *p = (*s == '-' || *s == '+') ? s + 1 : s;
     double sign = (*s == '-') ? -1.0 : 1.0;
-    if (!strcasecmp(p, "nan")) { *out = NAN; return 0; }
-    if (!strcasecmp(p, "inf") || !strcasecmp(p, "infinity")) { *out = sign * INFINITY; return 0; }
+    if (!strcasecmp(p, "nan")) {
+        *out = NAN;
+        return 0;
+    }
+    if (!strcasecmp(p, "inf") || !strcasecmp(p, "infinity")) {
+        *out = sign * INFINITY;
+        return 0;
+    }
     if (!isdigit((unsigned char)*p) && *p != '.') return -1; /* strtod would take "0x", "  ", ... */
     char *end;
     errno = 0;
@@ -110,16 +116,16 @@ int flatjson_parse(const char *text, KVList *out, const char *where, Err *e) {
     for (int i = 0; i < j->n; i++) {
         const Json *m = &j->kids[i];
         switch (m->type) {
-        case JSON_NUM:
-        case JSON_STR: kv_set(out, m->key, m->str); break;
-        case JSON_BOOL: kv_set(out, m->key, m->boolean ? "true" : "false"); break;
-        case JSON_NULL: kv_set(out, m->key, "null"); break;
-        default:
-            err_set(e, "%s: key \"%s\" holds a nested %s; a flat object was expected", where, m->key,
-                    json_type_name(m->type));
-            kv_free(out);
-            json_free(j);
-            return -1;
+            case JSON_NUM:
+            case JSON_STR: kv_set(out, m->key, m->str); break;
+            case JSON_BOOL: kv_set(out, m->key, m->boolean ? "true" : "false"); break;
+            case JSON_NULL: kv_set(out, m->key, "null"); break;
+            default:
+                err_set(e, "%s: key \"%s\" holds a nested %s; a flat object was expected", where, m->key,
+                        json_type_name(m->type));
+                kv_free(out);
+                json_free(j);
+                return -1;
         }
     }
     json_free(j);
@@ -151,7 +157,11 @@ int jsonl_read(const char *path, KVList **out, int *n, Err *e) {
             }
             char where[AD_PATH_MAX + 32];
             snprintf(where, sizeof where, "%s:%d", path, lineno);
-            if (flatjson_parse(line, &recs[cnt], where, e)) { jsonl_free(recs, cnt); free(buf); return -1; }
+            if (flatjson_parse(line, &recs[cnt], where, e)) {
+                jsonl_free(recs, cnt);
+                free(buf);
+                return -1;
+            }
             cnt++;
         }
         line = nl ? nl + 1 : NULL;

@@ -25,8 +25,8 @@ typedef struct {
 
 void kv_init(KVList *l);
 void kv_free(KVList *l);
-void kv_set(KVList *l, const char *key, const char *val);     /* replaces an existing key */
-const char *kv_get(const KVList *l, const char *key);          /* NULL when absent */
+void kv_set(KVList *l, const char *key, const char *val); /* replaces an existing key */
+const char *kv_get(const KVList *l, const char *key);     /* NULL when absent */
 /* Numeric value of key: 0 and *out set when present and a number (nan/inf accepted), else -1. */
 int kv_num(const KVList *l, const char *key, double *out);
 

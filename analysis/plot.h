@@ -57,8 +57,8 @@ typedef struct {
 } Grid;
 /* Start the multiplot: title (and a smaller subtitle line), and a key strip tall enough for the
  * keys given (each laid out over `span` columns of panels; NULL keys are skipped). */
-void gp_grid_begin(const Fig *f, StrBuf *b, const char *title, const char *sub, int rows, int cols, const Key *const *keys,
-                   const int *span, int nkeys, Grid *g);
+void gp_grid_begin(const Fig *f, StrBuf *b, const char *title, const char *sub, int rows, int cols,
+                   const Key *const *keys, const int *span, int nkeys, Grid *g);
 /* Place the next plot in panel i (row-major). */
 void gp_grid_panel(StrBuf *b, const Grid *g, int i);
 /* Draw key k in the strip, centred under panel columns [c0, c1). Leaves the plot state reset for

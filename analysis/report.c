@@ -17,8 +17,8 @@
 
 #include "args.h"
 #include "facts.h"
-#include "kv.h"
 #include "figure.h"
+#include "kv.h"
 #include "report.h"
 #include "report_index.h"
 #include "reported.h"
@@ -30,30 +30,31 @@ typedef struct {
 } Opts;
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "usage: alphadecay report index RESULTS_DIR [--out FILE]\n"
-            "       alphadecay report table SPEC.yaml... [--root DIR] [--out-dir DIR] [--reported CSV] [--results DIR] [--quiet]\n"
-            "       alphadecay report plot SPEC.yaml... [--root DIR] [--out-dir DIR] [--results DIR]\n"
-            "       alphadecay report all [--specs DIR] [--root DIR] [--out-dir DIR] [--reported CSV] [--quiet]\n"
-            "       alphadecay report compare RESULTS_DIR --by KEY --baseline VALUE [--metric M] [--pair-by KEY]\n"
-            "                                 [--where KEY=VALUE]... [--out FILE.csv]\n"
-            "       alphadecay report curves RUN_DIR... [--metric val_ppl|loss] --out FIG.png\n\n"
-            "index: scan a results tree, one CSV row per run (grid coordinates, status, final val loss/ppl,\n"
-            "       steps, tokens, wall seconds); partial, failed and unreadable runs are listed as such.\n"
-            "table: a table spec -> OUT_DIR/NAME.md, NAME.tex (booktabs), NAME.csv; Markdown also on stdout.\n"
-            "plot:  a figure spec -> OUT_DIR/NAME.png and NAME.pdf through gnuplot (NAME.gp kept).\n"
-            "all:   every *.yaml in --specs (default ROOT/analysis/specs); specs whose results directory\n"
-            "       does not exist are skipped with a message; writes the prose's numbers.tex/.md and\n"
-            "       claims.tex/.md and exits 1 when a spec's claim does not hold (docs/analysis.md).\n"
-            "compare: the runs' metric (default val_ppl) per value of KEY against the baseline value, as a\n"
-            "       spec's compare table: mean +- std (n), paired difference with 95%% interval, t / Holm /\n"
-            "       Wilcoxon / sign p, MDE; pairs by train.seed unless --pair-by; --out writes the CSV.\n"
-            "curves: training loss and validation perplexity (or one, --metric) of any runs, one series each.\n"
-            "Spec `results:` paths are relative to --root (default .). --out-dir defaults to ROOT/paper/generated\n"
-            "for the paper's specs (those in ROOT/analysis/specs/) and to RESULTS/report/ for any other spec\n"
-            "(RESULTS: the runs it reads, --results or its results:), so your own specs stay out of the paper;\n"
-            "--reported defaults to ROOT/analysis/reported/paper_tables.csv. --results DIR reads the runs from\n"
-            "DIR instead of the spec's results: (e.g. make run's fresh results/quick). Spec format: analysis/spec.h.\n");
+    fprintf(
+        f, "usage: alphadecay report index RESULTS_DIR [--out FILE]\n"
+           "       alphadecay report table SPEC.yaml... [--root DIR] [--out-dir DIR] [--reported CSV] [--results DIR] "
+           "[--quiet]\n"
+           "       alphadecay report plot SPEC.yaml... [--root DIR] [--out-dir DIR] [--results DIR]\n"
+           "       alphadecay report all [--specs DIR] [--root DIR] [--out-dir DIR] [--reported CSV] [--quiet]\n"
+           "       alphadecay report compare RESULTS_DIR --by KEY --baseline VALUE [--metric M] [--pair-by KEY]\n"
+           "                                 [--where KEY=VALUE]... [--out FILE.csv]\n"
+           "       alphadecay report curves RUN_DIR... [--metric val_ppl|loss] --out FIG.png\n\n"
+           "index: scan a results tree, one CSV row per run (grid coordinates, status, final val loss/ppl,\n"
+           "       steps, tokens, wall seconds); partial, failed and unreadable runs are listed as such.\n"
+           "table: a table spec -> OUT_DIR/NAME.md, NAME.tex (booktabs), NAME.csv; Markdown also on stdout.\n"
+           "plot:  a figure spec -> OUT_DIR/NAME.png and NAME.pdf through gnuplot (NAME.gp kept).\n"
+           "all:   every *.yaml in --specs (default ROOT/analysis/specs); specs whose results directory\n"
+           "       does not exist are skipped with a message; writes the prose's numbers.tex/.md and\n"
+           "       claims.tex/.md and exits 1 when a spec's claim does not hold (docs/analysis.md).\n"
+           "compare: the runs' metric (default val_ppl) per value of KEY against the baseline value, as a\n"
+           "       spec's compare table: mean +- std (n), paired difference with 95%% interval, t / Holm /\n"
+           "       Wilcoxon / sign p, MDE; pairs by train.seed unless --pair-by; --out writes the CSV.\n"
+           "curves: training loss and validation perplexity (or one, --metric) of any runs, one series each.\n"
+           "Spec `results:` paths are relative to --root (default .). --out-dir defaults to ROOT/paper/generated\n"
+           "for the paper's specs (those in ROOT/analysis/specs/) and to RESULTS/report/ for any other spec\n"
+           "(RESULTS: the runs it reads, --results or its results:), so your own specs stay out of the paper;\n"
+           "--reported defaults to ROOT/analysis/reported/paper_tables.csv. --results DIR reads the runs from\n"
+           "DIR instead of the spec's results: (e.g. make run's fresh results/quick). Spec format: analysis/spec.h.\n");
 }
 
 static void path_join(char *dst, size_t cap, const char *root, const char *p) {
@@ -207,8 +208,9 @@ static int do_all(const Opts *o) {
     char fdir[AD_PATH_MAX]; /* --out-dir, else the paper's (where the specs of analysis/specs write) */
     if (o->out_dir) kv_strfmt(fdir, sizeof fdir, "%s", o->out_dir);
     else path_join(fdir, sizeof fdir, o->root, "paper/generated");
-    if (mkdir_p(fdir, &e) || write_out(fdir, "numbers", "tex", &facts.num_tex, &e) || write_out(fdir, "numbers", "md", &facts.num_md, &e) ||
-        write_out(fdir, "claims", "tex", &facts.claim_tex, &e) || write_out(fdir, "claims", "md", &facts.claim_md, &e)) {
+    if (mkdir_p(fdir, &e) || write_out(fdir, "numbers", "tex", &facts.num_tex, &e) ||
+        write_out(fdir, "numbers", "md", &facts.num_md, &e) || write_out(fdir, "claims", "tex", &facts.claim_tex, &e) ||
+        write_out(fdir, "claims", "md", &facts.claim_md, &e)) {
         fprintf(stderr, "alphadecay report: %s\n", e.msg);
         failed++;
     }
@@ -240,8 +242,8 @@ static int do_index(const char *results, const Opts *o) {
     int bad = 0;
     for (int i = 0; i < rs.n; i++)
         if (strcmp(rs.runs[i].status, "completed")) {
-            fprintf(stderr, "warning: %s: %s%s%s\n", rs.runs[i].dir, rs.runs[i].status, rs.runs[i].problem[0] ? ": " : "",
-                    rs.runs[i].problem);
+            fprintf(stderr, "warning: %s: %s%s%s\n", rs.runs[i].dir, rs.runs[i].status,
+                    rs.runs[i].problem[0] ? ": " : "", rs.runs[i].problem);
             bad++;
         }
     int rc = 0;
@@ -273,14 +275,10 @@ int cmd_report(int argc, char **argv) {
     const char *pos[256];
     ArgList pl = {.v = pos, .cap = 256};
     const ArgSpec specs[] = {
-        {"--root", NULL, ARG_STR, &o.root, 0, 0},
-        {"--out-dir", NULL, ARG_STR, &o.out_dir, 0, 0},
-        {"--reported", NULL, ARG_STR, &o.reported, 0, 0},
-        {"--specs", NULL, ARG_STR, &o.specs, 0, 0},
-        {"--out", NULL, ARG_STR, &o.out, 0, 0},
-        {"--results", NULL, ARG_STR, &o.results, 0, 0},
-        {"--quiet", NULL, ARG_FLAG, &o.quiet, 0, 0},
-        {NULL, NULL, 0, NULL, 0, 0},
+        {"--root", NULL, ARG_STR, &o.root, 0, 0},         {"--out-dir", NULL, ARG_STR, &o.out_dir, 0, 0},
+        {"--reported", NULL, ARG_STR, &o.reported, 0, 0}, {"--specs", NULL, ARG_STR, &o.specs, 0, 0},
+        {"--out", NULL, ARG_STR, &o.out, 0, 0},           {"--results", NULL, ARG_STR, &o.results, 0, 0},
+        {"--quiet", NULL, ARG_FLAG, &o.quiet, 0, 0},      {NULL, NULL, 0, NULL, 0, 0},
     };
     char cmd[32];
     snprintf(cmd, sizeof cmd, "report %s", verb);
@@ -304,7 +302,8 @@ int cmd_report(int argc, char **argv) {
     int failed = 0;
     Facts facts = {0};
     facts_begin(&facts);
-    for (int i = 0; i < npos; i++) failed |= do_spec(pos[i], &o, !strcmp(verb, "table"), !strcmp(verb, "plot"), 0, &facts) != 0;
+    for (int i = 0; i < npos; i++)
+        failed |= do_spec(pos[i], &o, !strcmp(verb, "table"), !strcmp(verb, "plot"), 0, &facts) != 0;
     if (facts.nfailed) fprintf(stderr, "%s", facts.failures.p);
     failed |= facts.nfailed > 0;
     facts_free(&facts);

@@ -62,7 +62,7 @@ static int do_compare(const char *dir, const char *by, const char *base, const c
     }
     kv_strfmt(s->title, sizeof s->title, "%s by %s against %s = %s (%s)", metric, by, by, base, dir);
     const MetricInfo *mi = metric_info(metric); /* its better direction from the one metric table */
-    s->better = mi && mi->better > 0 ? 1 : -1; /* (every metric is compared here, so no "none") */
+    s->better = mi && mi->better > 0 ? 1 : -1;  /* (every metric is compared here, so no "none") */
     s->digits = strstr(metric, "loss") || strstr(metric, "alpha") ? 3 : 2;
     s->layer = -1;
     int rc = 1;
@@ -93,7 +93,8 @@ static int do_compare(const char *dir, const char *by, const char *base, const c
         for (int k = 0; k < nv && !seen; k++) seen = kv_value_equal(vals[k], v);
         if (seen) continue;
         if (nv == SPEC_MAX_SEL) {
-            fprintf(stderr, "alphadecay report compare: %s takes more than %d values under %s\n", by, SPEC_MAX_SEL, dir);
+            fprintf(stderr, "alphadecay report compare: %s takes more than %d values under %s\n", by, SPEC_MAX_SEL,
+                    dir);
             goto done;
         }
         vals[nv++] = v;
@@ -183,7 +184,10 @@ static int do_curves(char **dirs, int ndirs, const char *metric, const char *out
     kv_strfmt(s->path, sizeof s->path, "report curves");
     kv_strfmt(s->name, sizeof s->name, "%s", name);
     kv_strfmt(s->kind, sizeof s->kind, "curves");
-    kv_strfmt(s->title, sizeof s->title, "%s", !strcmp(metric, "loss") ? "training loss" : !strcmp(metric, "val_ppl") ? "validation perplexity" : "training loss and validation perplexity");
+    kv_strfmt(s->title, sizeof s->title, "%s",
+              !strcmp(metric, "loss")      ? "training loss"
+              : !strcmp(metric, "val_ppl") ? "validation perplexity"
+                                           : "training loss and validation perplexity");
     kv_strfmt(s->metric, sizeof s->metric, "val_ppl");
     s->curves_panel = !strcmp(metric, "loss") ? 1 : !strcmp(metric, "val_ppl") ? 2 : 0;
     s->is_figure = 1;
@@ -244,6 +248,7 @@ int report_adhoc(int argc, char **argv) {
     if (!npos) return bad_usage(verb, "expected at least one RUN_DIR");
     if (npos > SPEC_MAX_SEL) return bad_usage(verb, "too many RUN_DIRs");
     if (!out) return bad_usage(verb, "--out FIG.png is required");
-    if (metric && strcmp(metric, "val_ppl") && strcmp(metric, "loss")) return bad_usage(verb, "--metric is val_ppl or loss");
+    if (metric && strcmp(metric, "val_ppl") && strcmp(metric, "loss"))
+        return bad_usage(verb, "--metric is val_ppl or loss");
     return do_curves(p, npos, metric ? metric : "", out);
 }

@@ -3,14 +3,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "kv.h"
 #include "report_index.h"
-#include "json.h"
 
 static const char *const FIXED[] = {
-    "model.hidden_size", "model.num_hidden_layers", "train.optimizer", "train.steps",  "decay.method",
-    "decay.weight_decay", "decay.s1",              "decay.s2",         "decay.assign", "decay.metric",
-    "decay.pl_fit",       "decay.update_every",    "train.seed",       NULL,
+    "model.hidden_size", "model.num_hidden_layers",
+    "train.optimizer",   "train.steps",
+    "decay.method",      "decay.weight_decay",
+    "decay.s1",          "decay.s2",
+    "decay.assign",      "decay.metric",
+    "decay.pl_fit",      "decay.update_every",
+    "train.seed",        NULL,
 };
 
 static int is_fixed(const char *k) {

@@ -7,7 +7,8 @@
 
 #include "kv.h"
 
-static const char *const COLS[REP_NCOLS] = {"table", "model", "optimizer", "weight_decay", "method", "variant", "metric"};
+static const char *const COLS[REP_NCOLS] = {"table",  "model",   "optimizer", "weight_decay",
+                                            "method", "variant", "metric"};
 
 static int col_index(const char *name) {
     for (int i = 0; i < REP_NCOLS; i++)
@@ -32,7 +33,10 @@ int reported_load(Reported *r, const char *path, Err *e) {
             if (strcmp(line, "table,model,optimizer,weight_decay,method,variant,metric,value")) {
                 free(buf);
                 reported_free(r);
-                return err_set(e, "%s:1: unexpected header (expected table,model,optimizer,weight_decay,method,variant,metric,value)", path);
+                return err_set(
+                    e,
+                    "%s:1: unexpected header (expected table,model,optimizer,weight_decay,method,variant,metric,value)",
+                    path);
             }
         } else if (ll) {
             if (r->n == cap) {
@@ -90,9 +94,7 @@ int reported_lookup(const Reported *r, const RepSel *sel, double *out, Err *e) {
     int found = -1;
     for (int i = 0; i < r->n; i++) {
         int ok = 1;
-        for (int k = 0; k < sel->n && ok; k++) {
-            ok = field_match(idx[k], r->rows[i].f[idx[k]], sel->val[k]);
-        }
+        for (int k = 0; k < sel->n && ok; k++) { ok = field_match(idx[k], r->rows[i].f[idx[k]], sel->val[k]); }
         if (!ok) continue;
         if (found >= 0) {
             StrBuf sel_text = {0};

@@ -39,7 +39,10 @@ static int last_record(const char *path, KVList *last, Err *e) {
     KVList *recs;
     int n;
     if (jsonl_read(path, &recs, &n, e)) return -1;
-    if (n == 0) { jsonl_free(recs, n); return 1; }
+    if (n == 0) {
+        jsonl_free(recs, n);
+        return 1;
+    }
     *last = recs[n - 1];
     kv_init(&recs[n - 1]);
     jsonl_free(recs, n);
@@ -219,8 +222,10 @@ static int scan_dir(const char *dir, RunSet *rs, Seen *seen, int depth, Err *e) 
             kv_strfmt(shown, sizeof shown, "%s", names[i]);
             for (char *c = shown; *c; c++)
                 if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?'; /* one line per warning */
-            if (bad) sb_printf(&rs->warn, "warning: skipping %.300s/%s: the name %s (the run-name rule)\n", dir, shown, bad);
-            else if (k >= (int)sizeof path) sb_printf(&rs->warn, "warning: skipping %.300s/%s: path too long\n", dir, shown);
+            if (bad)
+                sb_printf(&rs->warn, "warning: skipping %.300s/%s: the name %s (the run-name rule)\n", dir, shown, bad);
+            else if (k >= (int)sizeof path)
+                sb_printf(&rs->warn, "warning: skipping %.300s/%s: path too long\n", dir, shown);
             else rc = scan_dir(path, rs, seen, depth + 1, e);
         }
         free(names[i]);
@@ -341,13 +346,14 @@ static const char *module_field(const char *name, int *which) {
 const MetricInfo *metric_info(const char *name) {
     char task[128];
     int which;
-    const char *family = task_field(name, task, sizeof task)      ? "task.*"
-                         : !module_field(name, &which)            ? NULL
-                         : which == 0                              ? "alpha.*"
-                         : which == 1                              ? "alpha_first.*"
-                                                                   : "wd_factor.*";
+    const char *family = task_field(name, task, sizeof task) ? "task.*"
+                         : !module_field(name, &which)       ? NULL
+                         : which == 0                        ? "alpha.*"
+                         : which == 1                        ? "alpha_first.*"
+                                                             : "wd_factor.*";
     for (int i = 0; METRICS[i].name; i++)
-        if (!strcmp(METRICS[i].name, family ? family : name) && (family || !strchr(METRICS[i].name, '*'))) return &METRICS[i];
+        if (!strcmp(METRICS[i].name, family ? family : name) && (family || !strchr(METRICS[i].name, '*')))
+            return &METRICS[i];
     return NULL;
 }
 
@@ -391,7 +397,8 @@ static int module_metric(const Run *r, const char *type, int which, double *out,
     if (which == 2) {
         const char *wd = run_coord(r, "decay.weight_decay");
         double eta;
-        if (!wd || kv_parse_number(wd, &eta) || eta <= 0) return err_set(e, "%s: wd_factor needs decay.weight_decay > 0", r->dir), 1;
+        if (!wd || kv_parse_number(wd, &eta) || eta <= 0)
+            return err_set(e, "%s: wd_factor needs decay.weight_decay > 0", r->dir), 1;
         *out /= eta;
     }
     return 0;
@@ -457,8 +464,8 @@ static int decay_timing(const Run *r, double *per_call, double *calls, Err *e) {
     return 0;
 }
 
-static int series_extreme(const Run *r, const char *file, const char *key, int want_min, int want_last,
-                          double *out, Err *e) {
+static int series_extreme(const Run *r, const char *file, const char *key, int want_min, int want_last, double *out,
+                          Err *e) {
     double *x, *y;
     int n;
     if (run_series(r, file, "step", key, &x, &y, &n, e)) return -1;
@@ -514,7 +521,10 @@ static int test_metric(const Run *r, const char *metric, double *out, Err *e) {
         if (k < 0) rc = err_set(e, "%s/%s: no test_ppl at step %g", r->dir, RUNDIR_EVAL, x[best]);
         else *out = ty[k];
     }
-    free(x); free(y); free(tx); free(ty);
+    free(x);
+    free(y);
+    free(tx);
+    free(ty);
     return rc;
 }
 
@@ -554,8 +564,8 @@ int run_metric(const Run *r, const char *metric, double *out, Err *e) {
     return err_set(e, "unknown metric \"%s\"", metric);
 }
 
-int run_series(const Run *r, const char *file, const char *xkey, const char *ykey, double **x, double **y,
-               int *n, Err *e) {
+int run_series(const Run *r, const char *file, const char *xkey, const char *ykey, double **x, double **y, int *n,
+               Err *e) {
     char path[AD_PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/%s", r->dir, file);
     *x = *y = NULL;

@@ -21,11 +21,11 @@ typedef struct {
     char dir[AD_PATH_MAX];
     char name[256];
     char sweep[256];
-    KVList cfg;             /* config.yaml, flattened */
+    KVList cfg; /* config.yaml, flattened */
     char status[16];
-    double val_loss, val_ppl; /* final evaluation; NAN when none */
+    double val_loss, val_ppl;                                   /* final evaluation; NAN when none */
     double steps, tokens, wall_seconds, peak_rss_mb, tok_per_s; /* NAN when unknown */
-    char problem[1024];     /* "" when the run read cleanly */
+    char problem[1024];                                         /* "" when the run read cleanly */
 } Run;
 
 typedef struct {
@@ -73,8 +73,8 @@ int run_spectra(const Run *r, const char *which, SpectrumRec **recs, int *n, lon
 
 /* Column `ykey` against `xkey` from RUNDIR/file (a JSON-lines file); rows lacking either or with a
  * non-number are skipped. Arrays are malloc'd. */
-int run_series(const Run *r, const char *file, const char *xkey, const char *ykey, double **x, double **y,
-               int *n, Err *e);
+int run_series(const Run *r, const char *file, const char *xkey, const char *ykey, double **x, double **y, int *n,
+               Err *e);
 /* The records of RUNDIR/decay.jsonl: 0, or 1 when the file does not exist, -1 when malformed. */
 int run_decay(const Run *r, KVList **recs, int *n, Err *e);
 

@@ -71,7 +71,8 @@ static int get_int(Ctx *c, yaml_node_t *map, const char *key, int *dst) {
     if (!n) return 0;
     char b[32];
     double v;
-    if (scalar(c, n, b, sizeof b, key) || kv_parse_number(b, &v) || v != (int)v) return fail(c, n, "%s must be an integer", key);
+    if (scalar(c, n, b, sizeof b, key) || kv_parse_number(b, &v) || v != (int)v)
+        return fail(c, n, "%s must be an integer", key);
     *dst = (int)v;
     return 0;
 }
@@ -125,15 +126,16 @@ static int get_where(Ctx *c, yaml_node_t *map, Where *w) {
         if (w->n == SPEC_MAX_COND) return fail(c, n, "%s: too many conditions", "where");
         Cond *cd = &w->c[w->n];
         if (scalar(c, node(c, p->key), cd->key, sizeof cd->key, "where key")) return -1;
-        if (get_list(c, node(c, p->value), cd->vals[0], sizeof cd->vals[0], SPEC_MAX_VALS, &cd->nvals, cd->key)) return -1;
+        if (get_list(c, node(c, p->value), cd->vals[0], sizeof cd->vals[0], SPEC_MAX_VALS, &cd->nvals, cd->key))
+            return -1;
         w->n++;
     }
     return 0;
 }
 
-static const char *const REP_KEYS[] = {"mode", "table", "model", "optimizer", "weight_decay", "method", "variant",
-                                       "std_metric", "p_metric",
-                                       "metric", NULL};
+static const char *const REP_KEYS[] = {"mode",         "table",  "model",   "optimizer",
+                                       "weight_decay", "method", "variant", "std_metric",
+                                       "p_metric",     "metric", NULL};
 
 static int get_rep(Ctx *c, yaml_node_t *map, RepSel *r, int *mode) {
     yaml_node_t *n = get(c, map, "reported");
@@ -164,7 +166,8 @@ static int get_rep(Ctx *c, yaml_node_t *map, RepSel *r, int *mode) {
 }
 
 static const char *const ROW_KEYS[] = {"label", "where", "any", "reported", NULL};
-static const char *const COL_KEYS[] = {"label", "where", "reported", "metric", "better", "digits", "paper_only", "best_of", NULL};
+static const char *const COL_KEYS[] = {"label",  "where",      "reported", "metric", "better",
+                                       "digits", "paper_only", "best_of",  NULL};
 static const char *const GROUP_KEYS[] = {"group", "where", "reported", "paper_only", "columns", NULL};
 
 static int get_bool(Ctx *c, yaml_node_t *map, const char *key, int *dst) {
@@ -184,8 +187,7 @@ static int parse_sel(Ctx *c, yaml_node_t *n, Sel *s, int is_col, const char *wha
     s->line = (int)n->start_mark.line + 1;
     if (check_keys(c, n, is_col ? COL_KEYS : ROW_KEYS, what)) return -1;
     if (!get(c, n, "label")) return fail(c, n, "%s needs a label", what);
-    if (get_str(c, n, "label", s->label, sizeof s->label) || get_where(c, n, &s->where) ||
-        get_rep(c, n, &s->rep, NULL))
+    if (get_str(c, n, "label", s->label, sizeof s->label) || get_where(c, n, &s->where) || get_rep(c, n, &s->rep, NULL))
         return -1;
     if (!is_col) {
         yaml_node_t *a = get(c, n, "any");
@@ -206,8 +208,10 @@ static int parse_best_of(Ctx *c, yaml_node_t *n, Spec *s, int ci) {
     char labels[SPEC_MAX_SEL][96];
     if (get_list(c, b, labels[0], sizeof labels[0], SPEC_MAX_SEL, &col->nbest_of, "best_of")) return -1;
     if (col->nbest_of < 2) return fail(c, b, "%s", "best_of needs at least two columns to choose from");
-    if ((col->better ? col->better : s->better) == BETTER_NONE) return fail(c, b, "%s", "best_of needs better: lower or higher");
-    if (col->where.n || col->paper_only) return fail(c, n, "%s", "a best_of column takes its runs from the columns it names: no where or paper_only");
+    if ((col->better ? col->better : s->better) == BETTER_NONE)
+        return fail(c, b, "%s", "best_of needs better: lower or higher");
+    if (col->where.n || col->paper_only)
+        return fail(c, n, "%s", "a best_of column takes its runs from the columns it names: no where or paper_only");
     for (int k = 0; k < col->nbest_of; k++) {
         int j = 0;
         while (j < ci && strcmp(s->cols[j].label, labels[k])) j++;
@@ -272,8 +276,9 @@ static int parse_cols(Ctx *c, yaml_node_t *n, Spec *s, const char *what) {
  * once rows and columns are parsed. */
 static const char *const NUM_KEYS[] = {"row", "rows", "col", "cols", "stat", "agg", "digits", NULL};
 static const char *const CLAIM_KEYS[] = {"row", "rows", "col", "cols", "holds", "says", NULL};
-static const char *const STATS[] = {"mean", "mean_sd", "diff_ci", "p", "sd", "n", "min", "max", "diff", "lo", "hi", "p_t",
-                                    "p_holm", "p_w", "p_s", "collapsed", "mde", "paper", "npairs", "distinct", "holm_m", "from", NULL};
+static const char *const STATS[] = {"mean", "mean_sd", "diff_ci", "p",        "sd",     "n",    "min", "max",
+                                    "diff", "lo",      "hi",      "p_t",      "p_holm", "p_w",  "p_s", "collapsed",
+                                    "mde",  "paper",   "npairs",  "distinct", "holm_m", "from", NULL};
 
 static int label_known(const Spec *s, const char *l, int col) {
     for (int i = 0; i < (col ? s->ncols : s->nrows); i++) {
@@ -285,8 +290,8 @@ static int label_known(const Spec *s, const char *l, int col) {
     return 0;
 }
 
-static int get_labels(Ctx *c, yaml_node_t *m, const Spec *s, const char *one, const char *many, char (*dst)[96],
-                      int *n, int col) {
+static int get_labels(Ctx *c, yaml_node_t *m, const Spec *s, const char *one, const char *many, char (*dst)[96], int *n,
+                      int col) {
     yaml_node_t *a = get(c, m, one), *b = get(c, m, many);
     if (a && b) return fail(c, m, "give %s or its list, not both", one);
     if (!a && !b) return 0;
@@ -294,7 +299,8 @@ static int get_labels(Ctx *c, yaml_node_t *m, const Spec *s, const char *one, co
     if (*n == 1 && !strcmp(dst[0], "all")) *n = 0;
     for (int i = 0; i < *n; i++)
         if (!label_known(s, dst[i], col))
-            return fail(c, a ? a : b, col ? "\"%s\" is no column label of this table" : "\"%s\" is no row label of this table",
+            return fail(c, a ? a : b,
+                        col ? "\"%s\" is no column label of this table" : "\"%s\" is no row label of this table",
                         dst[i]);
     return 0;
 }
@@ -303,7 +309,8 @@ static int parse_facts(Ctx *c, yaml_node_t *root, Spec *s, int claims) {
     yaml_node_t *n = get(c, root, claims ? "claims" : "numbers");
     if (!n) return 0;
     if (s->is_figure) return fail(c, n, "%s belong to table specs", claims ? "claims" : "numbers");
-    if (n->type != YAML_MAPPING_NODE) return fail(c, n, "%s must be a mapping NAME: {...}", claims ? "claims" : "numbers");
+    if (n->type != YAML_MAPPING_NODE)
+        return fail(c, n, "%s must be a mapping NAME: {...}", claims ? "claims" : "numbers");
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
         int *cnt = claims ? &s->nclaims : &s->nnumbers;
         if (*cnt == SPEC_MAX_FACTS) return fail(c, n, "%s: too many entries", claims ? "claims" : "numbers");
@@ -317,21 +324,25 @@ static int parse_facts(Ctx *c, yaml_node_t *root, Spec *s, int claims) {
             if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') || *q == '_'))
                 return fail(c, k, "\"%s\": names are letters, digits and _", f->name);
         for (int i = 0; i < *cnt; i++)
-            if (!strcmp((claims ? s->claims : s->numbers)[i].name, f->name)) return fail(c, k, "\"%s\" is defined twice", f->name);
+            if (!strcmp((claims ? s->claims : s->numbers)[i].name, f->name))
+                return fail(c, k, "\"%s\" is defined twice", f->name);
         if (check_keys(c, v, claims ? CLAIM_KEYS : NUM_KEYS, claims ? "a claim" : "a number") ||
             get_labels(c, v, s, "row", "rows", f->rows, &f->nrows, 0) ||
             get_labels(c, v, s, "col", "cols", f->cols, &f->ncols, 1))
             return -1;
         if (claims) {
-            if (!get(c, v, "holds") || !get(c, v, "says")) return fail(c, v, "%s", "a claim needs holds: CONDITION and says: TEXT");
-            if (get_str(c, v, "holds", f->holds, sizeof f->holds) || get_str(c, v, "says", f->says, sizeof f->says)) return -1;
+            if (!get(c, v, "holds") || !get(c, v, "says"))
+                return fail(c, v, "%s", "a claim needs holds: CONDITION and says: TEXT");
+            if (get_str(c, v, "holds", f->holds, sizeof f->holds) || get_str(c, v, "says", f->says, sizeof f->says))
+                return -1;
         } else {
             kv_strfmt(f->stat, sizeof f->stat, "mean");
             if (get_str(c, v, "stat", f->stat, sizeof f->stat) || get_str(c, v, "agg", f->agg, sizeof f->agg) ||
                 get_int(c, v, "digits", &f->digits))
                 return -1;
             if (!key_in(f->stat, STATS)) return fail(c, get(c, v, "stat"), "unknown stat \"%s\"", f->stat);
-            if (f->agg[0] && strcmp(f->agg, "min") && strcmp(f->agg, "max") && strcmp(f->agg, "span") && strcmp(f->agg, "count"))
+            if (f->agg[0] && strcmp(f->agg, "min") && strcmp(f->agg, "max") && strcmp(f->agg, "span") &&
+                strcmp(f->agg, "count"))
                 return fail(c, get(c, v, "agg"), "agg must be min, max, span or count, not \"%s\"", f->agg);
         }
         (*cnt)++;
@@ -339,11 +350,11 @@ static int parse_facts(Ctx *c, yaml_node_t *root, Spec *s, int claims) {
     return 0;
 }
 
-static const char *const TOP_KEYS[] = {"table",   "figure", "kind",     "title",    "caption", "results",
-                                       "metric",  "better", "digits",   "where",    "allow_differ", "ttest", "compare",
-                                       "reported", "rows",  "columns",  "series",   "bars",    "panels",
-                                       "x",       "x_metric", "logx",   "logy",   "y2_metric", "layer",   "step",    "types",
-                                       "interval", "numbers", "claims", NULL};
+static const char *const TOP_KEYS[] = {
+    "table",  "figure", "kind",         "title",    "caption",  "results",  "metric", "better",
+    "digits", "where",  "allow_differ", "ttest",    "compare",  "reported", "rows",   "columns",
+    "series", "bars",   "panels",       "x",        "x_metric", "logx",     "logy",   "y2_metric",
+    "layer",  "step",   "types",        "interval", "numbers",  "claims",   NULL};
 static const char *const KINDS[] = {"table", "curves", "module_wd", "esd", "wd_sweep", "bars", "alpha_steps", NULL};
 
 static int parse_top(Ctx *c, yaml_node_t *root, Spec *s) {
@@ -356,24 +367,28 @@ static int parse_top(Ctx *c, yaml_node_t *root, Spec *s) {
     if (bad) {
         char why[128];
         kv_strfmt(why, sizeof why, "%s", bad);
-        return fail(c, t ? t : f, "the name %s (it names output files: no '/', no leading '.', no quotes, no control characters)", why);
+        return fail(c, t ? t : f,
+                    "the name %s (it names output files: no '/', no leading '.', no quotes, no control characters)",
+                    why);
     }
     kv_strfmt(s->kind, sizeof s->kind, "%s", t ? "table" : "curves");
     if (get_str(c, root, "kind", s->kind, sizeof s->kind)) return -1;
     if (!key_in(s->kind, KINDS)) return fail(c, get(c, root, "kind"), "unknown kind \"%s\"", s->kind);
     if (!s->is_figure && strcmp(s->kind, "table")) return fail(c, root, "a table spec has kind table, not %s", s->kind);
-    if (s->is_figure && !strcmp(s->kind, "table")) return fail(c, root, "a figure spec needs a figure kind, not %s", s->kind);
+    if (s->is_figure && !strcmp(s->kind, "table"))
+        return fail(c, root, "a figure spec needs a figure kind, not %s", s->kind);
     if (!get(c, root, "results")) return fail(c, root, "%s", "missing results: DIRECTORY");
     if (get_str(c, root, "title", s->title, sizeof s->title) ||
         get_str(c, root, "caption", s->caption, sizeof s->caption) ||
         get_str(c, root, "results", s->results, sizeof s->results) ||
         get_metric(c, root, "metric", s->metric, sizeof s->metric) ||
         get_metric(c, root, "y2_metric", s->y2_metric, sizeof s->y2_metric) || get_better(c, root, &s->better) ||
-        get_metric(c, root, "x_metric", s->x_metric, sizeof s->x_metric) ||
-        get_int(c, root, "digits", &s->digits) || get_where(c, root, &s->where) ||
-        get_rep(c, root, &s->rep, &s->rep_mode) || get_str(c, root, "x", s->x_key, sizeof s->x_key) ||
-        get_int(c, root, "logx", &s->logx) || get_int(c, root, "logy", &s->logy) || get_int(c, root, "layer", &s->layer) ||
-        get_str(c, root, "step", s->step, sizeof s->step) || get_str(c, root, "interval", s->interval, sizeof s->interval))
+        get_metric(c, root, "x_metric", s->x_metric, sizeof s->x_metric) || get_int(c, root, "digits", &s->digits) ||
+        get_where(c, root, &s->where) || get_rep(c, root, &s->rep, &s->rep_mode) ||
+        get_str(c, root, "x", s->x_key, sizeof s->x_key) || get_int(c, root, "logx", &s->logx) ||
+        get_int(c, root, "logy", &s->logy) || get_int(c, root, "layer", &s->layer) ||
+        get_str(c, root, "step", s->step, sizeof s->step) ||
+        get_str(c, root, "interval", s->interval, sizeof s->interval))
         return -1;
     if (s->interval[0] && strcmp(s->kind, "wd_sweep"))
         return fail(c, get(c, root, "interval"), "interval applies to wd_sweep figures, not %s", s->kind);
@@ -384,9 +399,11 @@ static int parse_top(Ctx *c, yaml_node_t *root, Spec *s) {
     if (strcmp(s->step, "final") && strcmp(s->step, "first"))
         return fail(c, get(c, root, "step"), "step must be first or final, not \"%s\"", s->step);
     yaml_node_t *n;
-    if ((n = get(c, root, "allow_differ")) && get_list(c, n, s->allow_differ[0], sizeof s->allow_differ[0], 16, &s->nallow, "allow_differ"))
+    if ((n = get(c, root, "allow_differ")) &&
+        get_list(c, n, s->allow_differ[0], sizeof s->allow_differ[0], 16, &s->nallow, "allow_differ"))
         return -1;
-    if ((n = get(c, root, "types")) && get_list(c, n, s->types[0], sizeof s->types[0], 8, &s->ntypes, "types")) return -1;
+    if ((n = get(c, root, "types")) && get_list(c, n, s->types[0], sizeof s->types[0], 8, &s->ntypes, "types"))
+        return -1;
     if ((n = get(c, root, "ttest"))) {
         static const char *const TK[] = {"vs", NULL};
         if (check_keys(c, n, TK, "ttest") || get_str(c, n, "vs", s->ttest_vs, sizeof s->ttest_vs)) return -1;
@@ -397,7 +414,8 @@ static int parse_top(Ctx *c, yaml_node_t *root, Spec *s) {
             get_str(c, n, "family", s->family, sizeof s->family))
             return -1;
         if (get(c, n, "family") && path_name_problem(s->family))
-            return fail(c, get(c, n, "family"), "%s", "compare.family must be a plain name (no '/', quotes or control characters)");
+            return fail(c, get(c, n, "family"), "%s",
+                        "compare.family must be a plain name (no '/', quotes or control characters)");
     }
     const char *rowkey = get(c, root, "rows") ? "rows" : get(c, root, "series") ? "series" : "bars";
     if ((n = get(c, root, rowkey)) && parse_rows(c, n, s, rowkey)) return -1;

@@ -65,33 +65,34 @@ typedef struct {
 /* A row, a column, a series, a bar or a panel. */
 typedef struct {
     char label[96];
-    char group[96];          /* columns: the group's label, "" when ungrouped */
+    char group[96]; /* columns: the group's label, "" when ungrouped */
     Where where;
-    char any[4][96];         /* rows: column keys this row ignores (WD=0 spans every wd column) */
+    char any[4][96]; /* rows: column keys this row ignores (WD=0 spans every wd column) */
     int nany;
     RepSel rep;
-    char metric[48];         /* columns: "" = the table's */
-    int better;              /* columns: 0 = the table's, -1 lower, +1 higher */
-    int digits;              /* columns: -1 = the table's */
-    int paper_only;          /* columns: no run of ours; only the paper's value is shown */
+    char metric[48];           /* columns: "" = the table's */
+    int better;                /* columns: 0 = the table's, -1 lower, +1 higher */
+    int digits;                /* columns: -1 = the table's */
+    int paper_only;            /* columns: no run of ours; only the paper's value is shown */
     int best_of[SPEC_MAX_SEL]; /* columns: each row's best of these earlier columns (indices) */
     int nbest_of;
-    int line;                /* where it was defined, for messages */
+    int line; /* where it was defined, for messages */
 } Sel;
 
 /* A number or a claim the prose cites (spec `numbers:` / `claims:`, facts.h): a statistic of one
  * cell, or of several cells reduced by agg (numbers) or all required to satisfy `holds` (claims). */
 typedef struct {
-    char name[64];           /* identifier; cited as SPECNAME.name */
-    char rows[16][96];       /* row labels; none = every row */
+    char name[64];     /* identifier; cited as SPECNAME.name */
+    char rows[16][96]; /* row labels; none = every row */
     int nrows;
-    char cols[16][96];        /* column labels (groups: "GROUP LABEL"); none = every column */
+    char cols[16][96]; /* column labels (groups: "GROUP LABEL"); none = every column */
     int ncols;
-    char stat[16];           /* numbers: mean (default), mean_sd ("m ± s"), diff_ci ("d [lo, hi]"), sd, p (ttest), n, min, max, diff, lo, hi, p_t, p_holm, p_w, mde, paper, npairs, from */
-    char agg[8];             /* numbers over several cells: min, max, span, count (of cells with the stat); "" = one cell */
-    int digits;              /* -1: the cell's */
-    char holds[256];         /* claims: "STAT OP RHS [and ...]" */
-    char says[512];          /* claims: the sentence it backs, in words */
+    char stat
+        [16]; /* numbers: mean (default), mean_sd ("m ± s"), diff_ci ("d [lo, hi]"), sd, p (ttest), n, min, max, diff, lo, hi, p_t, p_holm, p_w, mde, paper, npairs, from */
+    char agg[8];     /* numbers over several cells: min, max, span, count (of cells with the stat); "" = one cell */
+    int digits;      /* -1: the cell's */
+    char holds[256]; /* claims: "STAT OP RHS [and ...]" */
+    char says[512];  /* claims: the sentence it backs, in words */
     int line;
 } Fact;
 
@@ -104,15 +105,15 @@ typedef struct {
     char caption[1024];
     char results[AD_PATH_MAX];
     char metric[48];
-    int better;              /* -1 lower (default), +1 higher, BETTER_NONE (no best: e.g. the decay applied) */
-    int digits;              /* 2 */
+    int better; /* -1 lower (default), +1 higher, BETTER_NONE (no best: e.g. the decay applied) */
+    int digits; /* 2 */
     Where where;
     char allow_differ[16][96];
     int nallow;
-    char ttest_vs[96];       /* "" = no test */
-    char compare_vs[96];     /* "" = no comparison table */
-    char family[96];         /* compare.family: the Holm family's name; "" = the table alone */
-    int rep_mode;            /* 0 none, 1 beside, 2 diff */
+    char ttest_vs[96];   /* "" = no test */
+    char compare_vs[96]; /* "" = no comparison table */
+    char family[96];     /* compare.family: the Holm family's name; "" = the table alone */
+    int rep_mode;        /* 0 none, 1 beside, 2 diff */
     RepSel rep;
     Sel rows[SPEC_MAX_SEL];
     int nrows;
@@ -121,17 +122,17 @@ typedef struct {
     /* figures */
     char x_key[96];
     int logx;
-    int logy;                /* wd_sweep: logarithmic metric axis */
-    char x_metric[48];       /* wd_sweep: each point at this metric's cell mean (e.g. mean_wd), not at x */
-    char interval[8];        /* wd_sweep error bars: "std" (default, +- the std over seeds) | "ci95" (the mean's 95%
+    int logy;          /* wd_sweep: logarithmic metric axis */
+    char x_metric[48]; /* wd_sweep: each point at this metric's cell mean (e.g. mean_wd), not at x */
+    char interval[8];  /* wd_sweep error bars: "std" (default, +- the std over seeds) | "ci95" (the mean's 95%
                                 t interval, +- t_{0.975, n-1} std / sqrt(n)) */
     char y2_metric[48];
-    int layer;               /* -1: esd the middle layer, module_wd every layer; N: that layer only */
-    char step[16];           /* "final" (default) | "first" */
+    int layer;     /* -1: esd the middle layer, module_wd every layer; N: that layer only */
+    char step[16]; /* "final" (default) | "first" */
     char types[8][16];
     int ntypes;
-    char pair_by[96];        /* the key comparisons pair runs by; "" = train.seed (report compare --pair-by) */
-    int curves_panel;        /* curves: 0 both panels, 1 training loss only, 2 validation perplexity only */
+    char pair_by[96]; /* the key comparisons pair runs by; "" = train.seed (report compare --pair-by) */
+    int curves_panel; /* curves: 0 both panels, 1 training loss only, 2 validation perplexity only */
     /* tables: what the report's prose cites (facts.h) */
     Fact numbers[SPEC_MAX_FACTS];
     int nnumbers;

@@ -59,8 +59,8 @@ static int same_experiment(const Spec *s, const Run *a, const Run *b, const char
     }
     const char *sa = run_coord(a, "train.seed"), *sb = run_coord(b, "train.seed");
     if (sa && sb && kv_value_equal(sa, sb))
-        return err_set(e, "%s: %s: runs %s and %s have the same seed %s (the same run twice?)", s->path, cell,
-                       a->dir, b->dir, sa);
+        return err_set(e, "%s: %s: runs %s and %s have the same seed %s (the same run twice?)", s->path, cell, a->dir,
+                       b->dir, sa);
     return 0;
 }
 
@@ -79,7 +79,7 @@ int select_runs(const Spec *s, const RunSet *rs, const Sel *row, const Sel *col,
     }
     char cell[256];
     kv_strfmt(cell, sizeof cell, "cell (%s%s%s%s%s)", row ? row->label : "", row && col ? ", " : "",
-           col ? col->group : "", col && col->group[0] ? " " : "", col ? col->label : "");
+              col ? col->group : "", col && col->group[0] ? " " : "", col ? col->label : "");
     for (int i = 1; i < *n; i++)
         for (int j = 0; j < i; j++)
             if (same_experiment(s, &rs->runs[(*idx)[j]], &rs->runs[(*idx)[i]], cell, e)) {
@@ -158,8 +158,10 @@ static int fill_cell(Table *t, const RunSet *rs, int ri, int ci, Err *e) {
         sb_printf(&names, "%s%s", i ? ";" : "", r->name);
         if (run_collapsed(r)) {
             c->ncollapsed++;
-            sb_printf(&t->warn, "%s (%s, %s): run %s collapsed (final validation perplexity %.1f, vocabulary %s): "
-                      "not averaged, not tested\n", s->name, row->label, col->label, r->dir, r->val_ppl,
+            sb_printf(&t->warn,
+                      "%s (%s, %s): run %s collapsed (final validation perplexity %.1f, vocabulary %s): "
+                      "not averaged, not tested\n",
+                      s->name, row->label, col->label, r->dir, r->val_ppl,
                       run_coord(r, "model.vocab_size") ? run_coord(r, "model.vocab_size") : "?");
             continue;
         }
@@ -168,8 +170,8 @@ static int fill_cell(Table *t, const RunSet *rs, int ri, int ci, Err *e) {
             else if (!strcmp(r->status, "diverged")) c->ndiverged++;
             else if (!strcmp(r->status, "partial")) c->npartial++;
             else c->nunreadable++;
-            sb_printf(&t->warn, "%s (%s, %s): run %s is %s%s%s\n", s->name, row->label, col->label, r->dir,
-                      r->status, r->problem[0] ? ": " : "", r->problem);
+            sb_printf(&t->warn, "%s (%s, %s): run %s is %s%s%s\n", s->name, row->label, col->label, r->dir, r->status,
+                      r->problem[0] ? ": " : "", r->problem);
             continue;
         }
         double v;
@@ -273,8 +275,7 @@ static void fill_best_of(Table *t) {
             int from = -1;
             for (int k = 0; k < s->cols[ci].nbest_of; k++) {
                 const Cell *c = table_cell(t, ri, s->cols[ci].best_of[k]);
-                if (c->n && (!src || beats(c->better, c->mean, src->mean)))
-                    src = c, from = s->cols[ci].best_of[k];
+                if (c->n && (!src || beats(c->better, c->mean, src->mean))) src = c, from = s->cols[ci].best_of[k];
             }
             if (!src) continue;
             Cell *d = table_cell(t, ri, ci);

@@ -19,38 +19,38 @@
 #include "spec.h"
 
 typedef struct {
-    int nruns;            /* runs selected, any status */
-    int n;                /* completed runs with a value */
-    double *vals;         /* n values and their seeds (train.seed text) */
+    int nruns;    /* runs selected, any status */
+    int n;        /* completed runs with a value */
+    double *vals; /* n values and their seeds (train.seed text) */
     char (*seeds)[32];
     double mean, sd, min, max;
     int nfailed, ndiverged, npartial, nunreadable;
-    int ncollapsed;       /* completed runs that ended at the uniform guess (run_collapsed) */
-    int nna;              /* completed runs for which the metric does not apply */
+    int ncollapsed; /* completed runs that ended at the uniform guess (run_collapsed) */
+    int nna;        /* completed runs for which the metric does not apply */
     int has_p;
     double p;
     int has_paper;
     double paper;
     int has_paper_sd, has_paper_p; /* the paper's std and p-value beside its mean (reported std_metric, p_metric) */
     double paper_sd, paper_p;
-    int conv;             /* eval.convention of the cell's runs: bit 1 token (or unset), bit 2 authors */
+    int conv; /* eval.convention of the cell's runs: bit 1 token (or unset), bit 2 authors */
     int best;
-    const char *from;     /* best_of columns: the label of the column this row's value comes from */
+    const char *from; /* best_of columns: the label of the column this row's value comes from */
     /* compare: this row against the spec's compare.vs row over the seeds both have (docs/analysis.md) */
-    int has_cmp, npairs;  /* has_cmp: >= 2 pairs */
+    int has_cmp, npairs;           /* has_cmp: >= 2 pairs */
     double diff, diff_lo, diff_hi; /* mean of (this - baseline) and its 95% t interval */
-    double p_t, p_holm;   /* paired t-test; Holm-adjusted over the table's distinct comparisons */
-    int repeats;          /* 1: the same runs on both sides as an earlier cell's comparison (WD=0's runs
+    double p_t, p_holm;            /* paired t-test; Holm-adjusted over the table's distinct comparisons */
+    int repeats;                   /* 1: the same runs on both sides as an earlier cell's comparison (WD=0's runs
                              against one baseline in several columns, a best_of copy): one test, counted
                              once in the Holm family, sharing its adjusted p */
     int has_w;
-    double p_w;           /* exact Wilcoxon signed-rank (has_w: some difference is nonzero) */
+    double p_w; /* exact Wilcoxon signed-rank (has_w: some difference is nonzero) */
     int has_s;
-    double p_s;           /* exact sign test (has_s: some difference is nonzero) */
-    double mde;           /* minimum detectable difference at 80% power, alpha 0.05, metric units */
-    char *runs;           /* run names joined by ';' */
-    char *used;           /* directories of the runs whose values are used, joined by ';' */
-    char *key;            /* a comparison's identity in a Holm family: metric, this cell's and the
+    double p_s; /* exact sign test (has_s: some difference is nonzero) */
+    double mde; /* minimum detectable difference at 80% power, alpha 0.05, metric units */
+    char *runs; /* run names joined by ';' */
+    char *used; /* directories of the runs whose values are used, joined by ';' */
+    char *key;  /* a comparison's identity in a Holm family: metric, this cell's and the
                            * baseline's used runs; the same test in two columns or tables counts once */
     const char *metric;
     int better, digits;
@@ -59,10 +59,10 @@ typedef struct {
 typedef struct {
     const Spec *spec;
     int nrows, ncols;
-    Cell *cells;          /* row-major */
-    StrBuf warn;          /* one line per problem worth telling the reader (runs named) */
-    int holm_m;           /* distinct comparisons Holm adjusted over (the table's, or its family's) */
-    StrBuf holm_tables;   /* with a family: the names of its tables that hold comparisons, ", " joined */
+    Cell *cells;        /* row-major */
+    StrBuf warn;        /* one line per problem worth telling the reader (runs named) */
+    int holm_m;         /* distinct comparisons Holm adjusted over (the table's, or its family's) */
+    StrBuf holm_tables; /* with a family: the names of its tables that hold comparisons, ", " joined */
 } Table;
 
 /* A completed run collapsed when its final validation loss is infinite or at least ln(V) - ln 2 with V

@@ -134,19 +134,18 @@ static int any_col(const Table *t, int part) {
 }
 static const char *part_head(const Table *t, int part, int fmt) {
     switch (part) {
-    case PART_P: return fmt == FMT_TEX ? "$p$" : "p";
-    case PART_PAPER:
-        return t->spec->rep_mode == 1 ? "paper" : fmt == FMT_TEX ? "$\\Delta$ paper" : "Δ paper";
-    case PART_PAPER_P: return fmt == FMT_TEX ? "paper $p$" : "paper p";
-    default: return "";
+        case PART_P: return fmt == FMT_TEX ? "$p$" : "p";
+        case PART_PAPER: return t->spec->rep_mode == 1 ? "paper" : fmt == FMT_TEX ? "$\\Delta$ paper" : "Δ paper";
+        case PART_PAPER_P: return fmt == FMT_TEX ? "paper $p$" : "paper p";
+        default: return "";
     }
 }
 static void part_text(const Table *t, const Cell *c, int part, int fmt, StrBuf *b) {
     switch (part) {
-    case PART_OURS: cell_text(c, fmt, b); break;
-    case PART_P: p_text(c, fmt, b); break;
-    case PART_PAPER: paper_text(t, c, fmt, b); break;
-    default: paper_p_text(c, fmt, b);
+        case PART_OURS: cell_text(c, fmt, b); break;
+        case PART_P: p_text(c, fmt, b); break;
+        case PART_PAPER: paper_text(t, c, fmt, b); break;
+        default: paper_p_text(c, fmt, b);
     }
 }
 
@@ -166,11 +165,17 @@ static void row_cells(const Table *t, int r, int c0, int c1, int fmt, const char
 static void tex_escape(const char *s, StrBuf *b) {
     for (; *s; s++) {
         switch (*s) {
-        case '_': case '%': case '&': case '#': case '$': case '{': case '}': sb_printf(b, "\\%c", *s); break;
-        case '~': sb_printf(b, "%s", "\\textasciitilde{}"); break;
-        case '^': sb_printf(b, "%s", "\\textasciicircum{}"); break;
-        case '\\': sb_printf(b, "%s", "\\textbackslash{}"); break;
-        default: sb_printf(b, "%c", *s);
+            case '_':
+            case '%':
+            case '&':
+            case '#':
+            case '$':
+            case '{':
+            case '}': sb_printf(b, "\\%c", *s); break;
+            case '~': sb_printf(b, "%s", "\\textasciitilde{}"); break;
+            case '^': sb_printf(b, "%s", "\\textasciicircum{}"); break;
+            case '\\': sb_printf(b, "%s", "\\textbackslash{}"); break;
+            default: sb_printf(b, "%c", *s);
         }
     }
 }
@@ -220,7 +225,10 @@ static void convention_note(const Table *t, int fmt, StrBuf *b) {
             int v = col_conv(t, c);
             if (!v) continue;
             sb_printf(&w, "%s %s%s%s %s", k++ ? ";" : "", t->spec->cols[c].group, t->spec->cols[c].group[0] ? " " : "",
-                      t->spec->cols[c].label, v == 1 ? "token" : v == 2 ? "authors" : "mixed");
+                      t->spec->cols[c].label,
+                      v == 1   ? "token"
+                      : v == 2 ? "authors"
+                               : "mixed");
         }
     }
     if (any_col(t, PART_PAPER))
@@ -274,8 +282,10 @@ static void seeds_note(const Table *t, int fmt, StrBuf *b) {
     }
     const char *ge = fmt == FMT_TEX ? "$\\geq$" : "≥";
     if (collapsed)
-        sb_printf(b, "collapsed: the run completed but its final validation perplexity is %s half the vocabulary "
-                     "size (the uniform guess), so it learned nothing; not averaged, not tested. ", ge);
+        sb_printf(b,
+                  "collapsed: the run completed but its final validation perplexity is %s half the vocabulary "
+                  "size (the uniform guess), so it learned nothing; not averaged, not tested. ",
+                  ge);
     if (diverged)
         sb_printf(b, "diverged: stopped by training (non-finite loss, or validation loss above ln(vocabulary) + 1); "
                      "not averaged, not tested. ");
@@ -304,10 +314,12 @@ static void notes(const Table *t, int fmt, StrBuf *b) {
         sb_printf(b, ". ");
     }
     if (any_col(t, PART_PAPER))
-        sb_printf(b, "%s", s->rep_mode == 1 ? "paper: the value printed in the paper (its scale, not ours). "
-                                            : "Δ paper: ours minus the paper's value. ");
+        sb_printf(b, "%s",
+                  s->rep_mode == 1 ? "paper: the value printed in the paper (its scale, not ours). "
+                                   : "Δ paper: ours minus the paper's value. ");
     if (any_col(t, PART_PAPER_P)) sb_printf(b, "paper p: the paper's paired t-test p-value. ");
-    if (any_col(t, PART_OURS)) sb_printf(b, "(paper) columns: the paper's values where we have no run of that model size. ");
+    if (any_col(t, PART_OURS))
+        sb_printf(b, "(paper) columns: the paper's values where we have no run of that model size. ");
     best_of_note(t, fmt, b);
     convention_note(t, fmt, b);
     if (b->len && b->p[b->len - 1] == ' ') b->p[--b->len] = 0; /* no trailing blank in committed files */
@@ -373,19 +385,21 @@ static int repeat_count(const Table *t) {
     return k;
 }
 
-static const char *const CMP_HEAD[] = {"pairs", "Δ mean [95% CI]", "MDE (80%)", "p (t)", "p (Holm)",
-                                       "p (Wilcoxon)", "p (sign)", "p < 0.05 under"};
+static const char *const CMP_HEAD[] = {"pairs",    "Δ mean [95% CI]", "MDE (80%)", "p (t)",
+                                       "p (Holm)", "p (Wilcoxon)",    "p (sign)",  "p < 0.05 under"};
 
 static void compare_note(const Table *t, int fmt, StrBuf *b) {
     int tex = fmt == FMT_TEX;
     sb_printf(b, "Paired by train%sseed against ", tex ? "\\_" : ".");
     if (tex) tex_escape(t->spec->compare_vs, b);
     else sb_printf(b, "%s", t->spec->compare_vs);
-    sb_printf(b, "%s", tex ? ": $\\Delta$ = row minus baseline with its 95\\% $t$ interval; "
-                           : ": Δ = row minus baseline with its 95% t interval; ");
-    sb_printf(b, "MDE = the smallest true difference a two-sided paired t-test at 0.05 detects with 80%s power at "
-                 "this n (noncentral t, observed std of the differences); p (t): paired t-test; p (Holm): "
-                 "Holm-Bonferroni over ",
+    sb_printf(b, "%s",
+              tex ? ": $\\Delta$ = row minus baseline with its 95\\% $t$ interval; "
+                  : ": Δ = row minus baseline with its 95% t interval; ");
+    sb_printf(b,
+              "MDE = the smallest true difference a two-sided paired t-test at 0.05 detects with 80%s power at "
+              "this n (noncentral t, observed std of the differences); p (t): paired t-test; p (Holm): "
+              "Holm-Bonferroni over ",
               tex ? "\\%" : "%");
     int m = t->holm_m, rep = repeat_count(t);
     if (t->spec->family[0] && t->holm_tables.len) {
@@ -400,10 +414,11 @@ static void compare_note(const Table *t, int fmt, StrBuf *b) {
     if (rep)
         sb_printf(b, " (distinct tests: %d more repeat%s one of them on the same runs and share%s its p)", rep,
                   rep == 1 ? "s" : "", rep == 1 ? "s" : "");
-    sb_printf(b, "; p (Wilcoxon): exact signed-rank test (zeros dropped, ties by mid-ranks); p (sign): exact sign "
-                 "test (zeros dropped); neither can go below %s with n nonzero pairs; p < 0.05 under: the tests "
-                 "that reject at 0.05 (t, Holm, W = Wilcoxon, S = sign); with none, the interval and the MDE say "
-                 "what the data allow: not evidence of no difference. Formulas: docs/analysis.md.",
+    sb_printf(b,
+              "; p (Wilcoxon): exact signed-rank test (zeros dropped, ties by mid-ranks); p (sign): exact sign "
+              "test (zeros dropped); neither can go below %s with n nonzero pairs; p < 0.05 under: the tests "
+              "that reject at 0.05 (t, Holm, W = Wilcoxon, S = sign); with none, the interval and the MDE say "
+              "what the data allow: not evidence of no difference. Formulas: docs/analysis.md.",
               tex ? "$2/2^n$" : "2/2^n");
 }
 
@@ -434,8 +449,9 @@ void table_markdown(const Table *t, StrBuf *b) {
         const Sel *col = &s->cols[c];
         int parts[4], np = col_parts(t, c, parts);
         for (int k = 0; k < np; k++) {
-            if (k == 0) sb_printf(b, " %s%s%s%s |", col->group, col->group[0] ? " " : "", col->label,
-                                  col->paper_only ? " (paper)" : "");
+            if (k == 0)
+                sb_printf(b, " %s%s%s%s |", col->group, col->group[0] ? " " : "", col->label,
+                          col->paper_only ? " (paper)" : "");
             else sb_printf(b, " %s |", part_head(t, parts[k], FMT_MD));
         }
     }
@@ -456,8 +472,10 @@ void table_markdown(const Table *t, StrBuf *b) {
 
 static void compare_latex(const Table *t, StrBuf *b) {
     const Spec *s = t->spec;
-    static const char *const head[] = {"pairs", "$\\Delta$ mean [95\\% CI]", "MDE (80\\%)", "$p$ ($t$)",
-                                       "$p$ (Holm)", "$p$ (Wilcoxon)", "$p$ (sign)", "$p<0.05$ under"};
+    static const char *const head[] = {"pairs",       "$\\Delta$ mean [95\\% CI]",
+                                       "MDE (80\\%)", "$p$ ($t$)",
+                                       "$p$ (Holm)",  "$p$ (Wilcoxon)",
+                                       "$p$ (sign)",  "$p<0.05$ under"};
     sb_printf(b, "\n\n\\medskip\\normalsize Paired comparisons against ");
     tex_escape(s->compare_vs, b);
     sb_printf(b, "\n\n\\adfit{");
@@ -504,7 +522,8 @@ static double col_pts(const Table *t, int c) {
     int parts[4], np = col_parts(t, c, parts);
     double w = 0;
     for (int k = 0; k < np; k++) {
-        int mx = k ? text_chars(part_head(t, parts[k], FMT_MD)) : text_chars(t->spec->cols[c].label) + (t->spec->cols[c].paper_only ? 8 : 0);
+        int mx = k ? text_chars(part_head(t, parts[k], FMT_MD))
+                   : text_chars(t->spec->cols[c].label) + (t->spec->cols[c].paper_only ? 8 : 0);
         for (int r = 0; r < t->nrows; r++) {
             StrBuf x = {0};
             sb_printf(&x, "%s", "");
@@ -537,7 +556,8 @@ static int split_cols(const Table *t, int *cut) {
     for (int c = 0; c < t->ncols;) {
         int e = c;
         double gw = 0;
-        while (e < t->ncols && !strcmp(s->cols[e].group, s->cols[c].group) && (e == c || s->cols[c].group[0])) gw += col_pts(t, e++);
+        while (e < t->ncols && !strcmp(s->cols[e].group, s->cols[c].group) && (e == c || s->cols[c].group[0]))
+            gw += col_pts(t, e++);
         double head = s->cols[c].group[0] ? text_chars(s->cols[c].group) * TEX_CHAR_PT + TEX_COLSEP_PT : 0;
         gw = gw > head ? gw : head;
         if (used > 0 && used + gw > budget) cut[n++] = c, used = 0;
@@ -643,7 +663,8 @@ void table_csv(const Table *t, StrBuf *b) {
     for (int c = 0; c < s->ncols; c++) from |= s->cols[c].nbest_of > 0;
     for (int i = 0; i < t->nrows * t->ncols; i++) extra |= t->cells[i].has_paper_sd;
     sb_printf(b, "row,group,column,metric,n_runs,n,mean,std,min,max,status,best,p_value,paper,runs%s%s%s\n",
-              extra ? ",paper_std,paper_p_value" : "", cmp ? ",pairs,diff,diff_lo,diff_hi,p_t,p_holm,p_wilcoxon,mde,p_sign,holds_under" : "",
+              extra ? ",paper_std,paper_p_value" : "",
+              cmp ? ",pairs,diff,diff_lo,diff_hi,p_t,p_holm,p_wilcoxon,mde,p_sign,holds_under" : "",
               from ? ",from_column" : "");
     for (int r = 0; r < t->nrows; r++)
         for (int c = 0; c < t->ncols; c++) {
@@ -661,7 +682,10 @@ void table_csv(const Table *t, StrBuf *b) {
             csv_num(b, cell->min, cell->n > 0);
             csv_num(b, cell->max, cell->n > 0);
             sb_printf(b, ",%s,%d",
-                      s->cols[c].paper_only ? "paper_only" : !cell->nruns ? "missing" : st.len ? sb_str(&st) : "completed",
+                      s->cols[c].paper_only ? "paper_only"
+                      : !cell->nruns        ? "missing"
+                      : st.len              ? sb_str(&st)
+                                            : "completed",
                       cell->best);
             sb_free(&st);
             csv_num(b, cell->p, cell->has_p);

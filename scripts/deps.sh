@@ -2,7 +2,8 @@
 # Installs the Debian packages the harness needs, when they are missing and we are root.
 set -e
 PKGS="build-essential libopenblas-dev liblapacke-dev libyaml-dev libgsl-dev zlib1g-dev gnuplot-nox pkg-config
-      libdnnl-dev libopenmpi-dev openmpi-bin libsentencepiece-dev sentencepiece libjansson-dev strace"
+      libdnnl-dev libopenmpi-dev openmpi-bin libsentencepiece-dev sentencepiece libjansson-dev strace
+      clang-format"
 # The report's PDF (make paper, tests/e2e_paper.sh): the smallest set that builds paper/main.tex (found
 # with latexmk -recorder: every file it reads is in these or their dependencies). Installed without
 # recommended packages (latexmk's would bring a PDF viewer and X).

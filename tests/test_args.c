@@ -81,7 +81,8 @@ int main(void) {
     rc = parse("--list a=1 b=2 --out o -l c=3 p", &o, err, sizeof err);
     CHECK(rc == 0 && o.list.n == 4 && !strcmp(o.lv[3], "p") && o.occ[0] == 0 && o.occ[1] == 0 && o.occ[2] == 1 &&
               o.list.n_occ == 2 && o.pos.n == 0,
-          "list_stops_at_option_and_keeps_groups", "rc %d n %d occ %d %d %d", rc, o.list.n, o.occ[0], o.occ[1], o.occ[2]);
+          "list_stops_at_option_and_keeps_groups", "rc %d n %d occ %d %d %d", rc, o.list.n, o.occ[0], o.occ[1],
+          o.occ[2]);
     rc = parse("--list=a=1 p", &o, err, sizeof err);
     CHECK(rc == 0 && o.list.n == 1 && !strcmp(o.lv[0], "a=1") && o.pos.n == 1, "list_with_equals_takes_one",
           "rc %d n %d", rc, o.list.n);

@@ -22,12 +22,12 @@
  * bf16 before an fp32 product. */
 #include "check.h"
 #include "checkpoint.h"
-#include "testutil.h"
 #include "common.h"
 #include "config.h"
 #include "matmul_bf16.h"
 #include "model.h"
 #include "optim.h"
+#include "testutil.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -49,7 +49,11 @@ static bf16_t ref_round(float x) {
 }
 
 static void test_rounding(void) {
-    struct { float x; bf16_t want; const char *what; } cases[] = {
+    struct {
+        float x;
+        bf16_t want;
+        const char *what;
+    } cases[] = {
         {1.0f, 0x3F80, "1"},
         {1.0f + 0x1p-8f, 0x3F80, "1 + 2^-8 (tie) rounds to even 1"},
         {1.0f + 3 * 0x1p-8f, 0x3F82, "1 + 3 2^-8 (tie) rounds to even 1 + 2^-6"},
@@ -64,7 +68,8 @@ static void test_rounding(void) {
     char name[160];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         snprintf(name, sizeof name, "bf16 round: %s", cases[i].what);
-        CHECK(bf16_round(cases[i].x) == cases[i].want, name, "got 0x%04X, want 0x%04X", bf16_round(cases[i].x), cases[i].want);
+        CHECK(bf16_round(cases[i].x) == cases[i].want, name, "got 0x%04X, want 0x%04X", bf16_round(cases[i].x),
+              cases[i].want);
     }
     /* random floats of every magnitude against the double reference */
     Rng r;
@@ -79,7 +84,8 @@ static void test_rounding(void) {
         memcpy(&x, &u, 4);
         if (bf16_round(x) != ref_round(x) && !bad++) first = u;
     }
-    CHECK(bad == 0, "bf16 round: 200000 random floats match the nearest-even reference", "%d differ, first 0x%08X", bad, first);
+    CHECK(bad == 0, "bf16 round: 200000 random floats match the nearest-even reference", "%d differ, first 0x%08X", bad,
+          first);
     float v[5] = {1.0f + 0x1p-8f, 1.0f + 3 * 0x1p-8f, -7.0f, 1e-3f, 3.0e38f}, w[5];
     bf16_t h[5];
     memcpy(w, v, sizeof v);
@@ -92,7 +98,11 @@ static void test_rounding(void) {
 
 /* ---- products ---- */
 
-typedef struct { int M, N, K, ta, tb, pad; float beta; int kind; } Case; /* kind 0 normal, 1 positive, 2 integers */
+typedef struct {
+    int M, N, K, ta, tb, pad;
+    float beta;
+    int kind;
+} Case; /* kind 0 normal, 1 positive, 2 integers */
 
 static float draw(Rng *r, int kind) {
     if (kind == 1) return (float)rng_uniform(r);
@@ -178,10 +188,10 @@ static double run_case(const Case *c, int f32, int wrong, double *max_err_out) {
 }
 
 static const Case CASES[] = {
-    {1, 1, 1, 0, 0, 0, 0, 0},      {7, 13, 5, 0, 1, 0, 0, 0},      {33, 17, 129, 0, 1, 3, 0, 0},
-    {33, 17, 129, 1, 0, 1, 1, 0},  {64, 96, 257, 0, 0, 0, 1, 0},   {65, 31, 200, 1, 1, 2, 0, 0},
+    {1, 1, 1, 0, 0, 0, 0, 0},       {7, 13, 5, 0, 1, 0, 0, 0},      {33, 17, 129, 0, 1, 3, 0, 0},
+    {33, 17, 129, 1, 0, 1, 1, 0},   {64, 96, 257, 0, 0, 0, 1, 0},   {65, 31, 200, 1, 1, 2, 0, 0},
     {128, 192, 512, 0, 1, 0, 0, 0}, {256, 64, 1000, 1, 0, 0, 0, 0}, {31, 47, 1000, 0, 1, 5, 0, 1},
-    {48, 40, 333, 1, 1, 0, 1, 1},  {19, 23, 77, 0, 1, 4, 0, 2},    {40, 24, 300, 1, 0, 0, 1, 2},
+    {48, 40, 333, 1, 1, 0, 1, 1},   {19, 23, 77, 0, 1, 4, 0, 2},    {40, 24, 300, 1, 0, 0, 1, 2},
 };
 
 /* A wrong computation must fail the bound, and not by a hair: its exact error is at least its measured
@@ -219,7 +229,9 @@ static void test_products(const char *label) {
         if (w > most) most = w;
         snprintf(name, sizeof name, "%s: %dx%dx%d %s%s ld+%d beta %g %s within bound", label, c->M, c->N, c->K,
                  c->ta ? "A^T" : "A", c->tb ? "B^T" : "B", c->pad, c->beta,
-                 c->kind == 2 ? "integers exact" : c->kind == 1 ? "positive" : "normal");
+                 c->kind == 2   ? "integers exact"
+                 : c->kind == 1 ? "positive"
+                                : "normal");
         CHECK(w <= 1.0, name, "worst error / bound %.3g (max abs error %.3g)", w, max_err);
     }
     printf("# %s: worst error / bound over the cases %.3g\n", label, most);
@@ -240,7 +252,10 @@ static void test_onednn_f32(void) {
     for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
         const Case *c = &CASES[i];
         double w = run_case(c, 1, RIGHT, NULL);
-        if (w < 0) { refused = 1; break; }
+        if (w < 0) {
+            refused = 1;
+            break;
+        }
         if (w > most) most = w;
         snprintf(name, sizeof name, "oneDNN f32 path: %dx%dx%d ta %d tb %d ld+%d beta %g matches double", c->M, c->N,
                  c->K, c->ta, c->tb, c->pad, c->beta);
@@ -254,17 +269,23 @@ static void test_onednn_f32(void) {
     int n0 = mm_bf16_cache_size();
     float A[6] = {1, 2, 3, 4, 5, 6}, B[6] = {1, 0, 0, 1, 1, 1}, C[4];
     for (int k = 0; k < 3; k++) mm_onednn_f32(0, 0, 2, 2, 3, A, 3, B, 2, 0, C, 2);
-    CHECK(mm_bf16_cache_size() == n0 + 1, "primitive cache: one primitive per shape, reused", "cache grew from %d to %d",
-          n0, mm_bf16_cache_size());
-    CHECK(C[0] == 4 && C[1] == 5 && C[2] == 10 && C[3] == 11, "oneDNN f32 path: 2x3 by 3x2 by hand",
-          "got %g %g %g %g", C[0], C[1], C[2], C[3]);
+    CHECK(mm_bf16_cache_size() == n0 + 1, "primitive cache: one primitive per shape, reused",
+          "cache grew from %d to %d", n0, mm_bf16_cache_size());
+    CHECK(C[0] == 4 && C[1] == 5 && C[2] == 10 && C[3] == 11, "oneDNN f32 path: 2x3 by 3x2 by hand", "got %g %g %g %g",
+          C[0], C[1], C[2], C[3]);
 }
 
 /* ---- the whole model in bf16 against fp32 ---- */
 
 static ModelConfig small_config(void) {
-    ModelConfig c = {.hidden_size = 64, .intermediate_size = 172, .num_attention_heads = 4, .num_hidden_layers = 2,
-                     .vocab_size = 97, .max_position_embeddings = 32, .rms_norm_eps = 1e-6, .rope_theta = 10000,
+    ModelConfig c = {.hidden_size = 64,
+                     .intermediate_size = 172,
+                     .num_attention_heads = 4,
+                     .num_hidden_layers = 2,
+                     .vocab_size = 97,
+                     .max_position_embeddings = 32,
+                     .rms_norm_eps = 1e-6,
+                     .rope_theta = 10000,
                      .initializer_range = 0.02};
     return c;
 }
@@ -362,7 +383,8 @@ static void test_model_gradients(void) {
         CHECK(worst <= tol[k], name, "worst %.4g at %s", worst, worst_name);
         printf("# %s: gradient relative difference to fp32 from %.3g to %.3g (%s)\n", precision_name(precs[k]), least,
                worst, worst_name);
-        snprintf(name, sizeof name, "%s gradients do differ from fp32's (the products ran in bf16)", precision_name(precs[k]));
+        snprintf(name, sizeof name, "%s gradients do differ from fp32's (the products ran in bf16)",
+                 precision_name(precs[k]));
         CHECK(least > 0x1p-16, name, "smallest relative difference %.3g", least);
         free(hg);
         if (precs[k] == PREC_BF16_PURE)
@@ -396,7 +418,8 @@ static void test_updates(void) {
         free(mw);
         float lm = model_forward(&m, in, tg, B, T, NULL), lf = model_forward(&f, in, tg, B, T, NULL);
         char name[160];
-        snprintf(name, sizeof name, "%s forward uses the updated weights (loss within 2^-8 of fp32 on them)", precision_name(p));
+        snprintf(name, sizeof name, "%s forward uses the updated weights (loss within 2^-8 of fp32 on them)",
+                 precision_name(p));
         CHECK(fabs(lm - lf) <= 0x1p-8 * fabs(lf), name, "bf16 %.6f fp32 %.6f", lm, lf);
         if (p == PREC_BF16_PURE)
             CHECK(pure_storage(&m), "bf16_pure weights and both moments stay bf16 numbers (bf16 storage only)",
@@ -434,10 +457,11 @@ static void test_memory(void) {
         model_estimate_mem(&c, 4, 32, 1, p, &mm[k]);
         char nm[160];
         double per = (double)mm[k].state / m.n_params;
-        snprintf(nm, sizeof nm, "%s state by the accounting: %g bytes per parameter (budget %s %g)", precision_name(p), per,
-                 p == PREC_FP32 ? ">=" : "<=", most[k]);
+        snprintf(nm, sizeof nm, "%s state by the accounting: %g bytes per parameter (budget %s %g)", precision_name(p),
+                 per, p == PREC_FP32 ? ">=" : "<=", most[k]);
         CHECK(p == PREC_FP32 ? per >= most[k] : per <= most[k], nm, "%.3f bytes per parameter", per);
-        snprintf(nm, sizeof nm, "%s allocation: state within 1%% of the accounting, total within 10%%", precision_name(p));
+        snprintf(nm, sizeof nm, "%s allocation: state within 1%% of the accounting, total within 10%%",
+                 precision_name(p));
         if (used < m.n_params * model_state_bytes_per_param(p, 0)) /* ASan's allocator: mallinfo2 sees nothing */
             SKIP(nm, "this allocator does not report its usage through mallinfo2");
         else
@@ -445,8 +469,9 @@ static void test_memory(void) {
                       fabs((double)used - (double)model_mem_total(&mm[k])) < 0.1 * used,
                   nm, "state allocated %zu, accounted %zu; total allocated %zu, accounted %zu", state,
                   mm[k].state + mm[k].other, used, model_mem_total(&mm[k]));
-        printf("# %s: %.2f bytes/parameter of state (allocated: %.2f), saved activations %zu bytes (%zu of them bf16)\n",
-               precision_name(p), per, (double)state / m.n_params, mm[k].acts, mm[k].acts_h);
+        printf(
+            "# %s: %.2f bytes/parameter of state (allocated: %.2f), saved activations %zu bytes (%zu of them bf16)\n",
+            precision_name(p), per, (double)state / m.n_params, mm[k].acts, mm[k].acts_h);
         model_free(&m);
     }
     CHECK(mm[1].acts < mm[0].acts, "bf16 activations take less memory than fp32's", "bf16 %zu fp32 %zu", mm[1].acts,
@@ -485,8 +510,9 @@ static void test_memory(void) {
         return;
     }
     ModelMem big;
-    double gib = model_estimate_mem(&cfg.model, 4, cfg.data.seq_len, 1, PREC_BF16_PURE, &big) ? -1
-                                                                                               : model_mem_total(&big) / 1073741824.0;
+    double gib = model_estimate_mem(&cfg.model, 4, cfg.data.seq_len, 1, PREC_BF16_PURE, &big)
+                     ? -1
+                     : model_mem_total(&big) / 1073741824.0;
     CHECK(gib > 0 && gib <= 24.0, "1B bf16_pure at micro-batch 4 fits in 24 GiB (memory accounting)", "%.2f GiB", gib);
     printf("# 1B bf16_pure micro-batch 4 x %d: %.2f GiB (state %.2f, activations %.2f, backward scratch %.2f)\n",
            cfg.data.seq_len, gib, big.state / 1073741824.0, big.acts / 1073741824.0, big.scratch / 1073741824.0);
@@ -514,9 +540,11 @@ static void test_pure_checkpoint(void) {
         memset(b.hw, 0, n);
         memset(b.hm, 0, n);
         memset(b.hv, 0, n);
-        int rc = checkpoint_save_dtype(dir, &a, &st, 0, bf16, &e) || checkpoint_load_latest(dir, &b, &got, &warn, &e) != 1;
+        int rc =
+            checkpoint_save_dtype(dir, &a, &st, 0, bf16, &e) || checkpoint_load_latest(dir, &b, &got, &warn, &e) != 1;
         char name[128];
-        snprintf(name, sizeof name, "bf16_pure checkpoint (%s weights) reloads its bf16 weights and moments bit for bit",
+        snprintf(name, sizeof name,
+                 "bf16_pure checkpoint (%s weights) reloads its bf16 weights and moments bit for bit",
                  bf16 ? "BF16" : "F32");
         CHECK(!rc && got.step == st.step && !memcmp(a.hw, b.hw, n) && !memcmp(a.hm, b.hm, n) && !memcmp(a.hv, b.hv, n),
               name, "%s", rc ? e.msg : "values differ");

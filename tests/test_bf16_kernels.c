@@ -12,8 +12,8 @@
  *    are tested against double in test_kernels.c; rounding adds at most 2^-8 relative);
  *  - mm_bf16_acc equals mm_bf16 into the widened output followed by rounding, bit for bit, on both back ends,
  *    and is within gamma_K sum|a b| (any summation order) plus one bf16 rounding of the double result. */
-#include "check.h"
 #include "bf16_vec.h"
+#include "check.h"
 #include "kernels.h"
 #include "model.h"
 #include "optim.h"
@@ -64,7 +64,8 @@ static void test_rounding(void) {
             bad += bits(out[k]) != bits(bf16_quantize(xs[i + k])) || h[k] != bf16_round(xs[i + k]) ||
                    bits(wid[k]) != bits(bf16_widen(h[k]));
     }
-    CHECK(bad == 0, "AVX-512 bf16q_512 / bf16_store16 / bf16_load16 == bf16_quantize / bf16_round / bf16_widen", "%d differ", bad);
+    CHECK(bad == 0, "AVX-512 bf16q_512 / bf16_store16 / bf16_load16 == bf16_quantize / bf16_round / bf16_widen",
+          "%d differ", bad);
 #else
     SKIP("AVX-512 rounding", "built without AVX-512 (the portable path is the one tested here)");
 #endif
@@ -92,8 +93,14 @@ static void ref_update(bf16_t *w, const bf16_t *g, bf16_t *mo, bf16_t *ve, size_
 static void test_adam(void) {
     /* hidden 40, intermediate 100, vocab 50: tensor sizes 40, 1600, 4000, 2000 leave tails of 8, 0, 0, 0 elements
      * after whole vectors; the norms (40) are shorter than a block */
-    ModelConfig c = {.hidden_size = 40, .intermediate_size = 100, .num_attention_heads = 4, .num_hidden_layers = 2,
-                     .vocab_size = 53, .max_position_embeddings = 16, .rms_norm_eps = 1e-6, .rope_theta = 10000,
+    ModelConfig c = {.hidden_size = 40,
+                     .intermediate_size = 100,
+                     .num_attention_heads = 4,
+                     .num_hidden_layers = 2,
+                     .vocab_size = 53,
+                     .max_position_embeddings = 16,
+                     .rms_norm_eps = 1e-6,
+                     .rope_theta = 10000,
                      .initializer_range = 0.02};
     const OptimizerKind kinds[2] = {OPT_ADAM, OPT_ADAMW};
     const double lr = 3e-3, b1 = 0.9, b2 = 0.999, eps = 1e-8;
@@ -129,7 +136,8 @@ static void test_adam(void) {
             }
             adam_update(&m, kinds[kk], lr, b1, b2, eps, t);
             char name[160];
-            snprintf(name, sizeof name, "bf16_pure %s update %d: weights and moments equal the element-wise definition bit for bit",
+            snprintf(name, sizeof name,
+                     "bf16_pure %s update %d: weights and moments equal the element-wise definition bit for bit",
                      kinds[kk] == OPT_ADAM ? "Adam" : "AdamW", t);
             CHECK(!memcmp(rw, m.hw, bytes) && !memcmp(rm, m.hm, bytes) && !memcmp(rv, m.hv, bytes), name,
                   "weights %d, m %d, v %d differ", memcmp(rw, m.hw, bytes) != 0, memcmp(rm, m.hm, bytes) != 0,
@@ -177,17 +185,19 @@ static void test_fused(void) {
     Rng r;
     rng_seed(&r, 12);
     const int N = 37, C = 40, I = 53, V = 71, B = 2, T = 19, H = 2, D = 20; /* tails after whole vectors everywhere */
-    float *x = malloc(sizeof(float) * N * 2 * I * 4), *f = malloc(sizeof(float) * N * 2 * I * 4), *w = malloc(sizeof(float) * C);
+    float *x = malloc(sizeof(float) * N * 2 * I * 4), *f = malloc(sizeof(float) * N * 2 * I * 4),
+          *w = malloc(sizeof(float) * C);
     bf16_t *h = malloc(sizeof(bf16_t) * N * 2 * I * 4);
     float rstd[64], rstd2[64];
     fill(x, (size_t)N * C, 1.0, &r);
     for (int j = 0; j < C; j++) w[j] = (float)(1 + 0.1 * rng_normal(&r));
     rmsnorm_forward(f, rstd, x, w, N, C, 1e-6f);
     rmsnorm_forward_bf16(h, rstd2, x, w, N, C, 1e-6f);
-    CHECK(same_h(h, f, (size_t)N * C) && !memcmp(rstd, rstd2, sizeof(float) * N), "rmsnorm_forward_bf16 == round(rmsnorm_forward)",
-          "differs");
+    CHECK(same_h(h, f, (size_t)N * C) && !memcmp(rstd, rstd2, sizeof(float) * N),
+          "rmsnorm_forward_bf16 == round(rmsnorm_forward)", "differs");
     /* SwiGLU forward and backward (the backward from bf16 gate/up values) */
-    float *gu = malloc(sizeof(float) * N * 2 * I), *dh = malloc(sizeof(float) * N * I), *dgu = malloc(sizeof(float) * N * 2 * I);
+    float *gu = malloc(sizeof(float) * N * 2 * I), *dh = malloc(sizeof(float) * N * I),
+          *dgu = malloc(sizeof(float) * N * 2 * I);
     bf16_t *guh = malloc(sizeof(bf16_t) * N * 2 * I);
     fill(gu, (size_t)N * 2 * I, 2.0, &r);
     fill(dh, (size_t)N * I, 1.0, &r);
@@ -198,7 +208,8 @@ static void test_fused(void) {
     bf16_widen_vec(gu, guh, (size_t)N * 2 * I);
     swiglu_backward(dgu, dh, gu, N, I);
     swiglu_backward_bf16(h, dh, guh, N, I);
-    CHECK(same_h(h, dgu, (size_t)N * 2 * I), "swiglu_backward_bf16(bf16 gu) == round(swiglu_backward(widened gu))", "differs");
+    CHECK(same_h(h, dgu, (size_t)N * 2 * I), "swiglu_backward_bf16(bf16 gu) == round(swiglu_backward(widened gu))",
+          "differs");
     /* cross-entropy: forward rounding the logits in place, backward writing bf16 */
     float *lg = malloc(sizeof(float) * N * V), *lg2 = malloc(sizeof(float) * N * V), lse[64], lse2[64], ls[64], ls2[64];
     int tg[64], nv, nv2;
@@ -209,7 +220,8 @@ static void test_fused(void) {
     float l1 = crossentropy_forward(lse, ls, lg, tg, N, V, &nv);
     float l2 = crossentropy_forward_bf16(lse2, ls2, lg2, tg, N, V, &nv2);
     CHECK(l1 == l2 && nv == nv2 && !memcmp(lg, lg2, sizeof(float) * N * V) && !memcmp(lse, lse2, sizeof(float) * N),
-          "crossentropy_forward_bf16 == crossentropy_forward(quantized logits), logits rounded in place", "loss %g vs %g", l1, l2);
+          "crossentropy_forward_bf16 == crossentropy_forward(quantized logits), logits rounded in place",
+          "loss %g vs %g", l1, l2);
     bf16_t *dl = malloc(sizeof(bf16_t) * N * V);
     crossentropy_backward_bf16(dl, lg, lse, tg, N, V, 0.37f);
     crossentropy_backward(lg2, lg, lse, tg, N, V, 0.37f);
@@ -217,7 +229,8 @@ static void test_fused(void) {
     /* attention: bf16 q/k/v values as the model has them; probabilities and output rounded by the kernel, the
      * backward from the bf16 probabilities */
     int ld = 3 * H * D, Cq = H * D;
-    float *qkv = malloc(sizeof(float) * B * T * ld), *y = malloc(sizeof(float) * B * T * Cq), *y2 = malloc(sizeof(float) * B * T * Cq);
+    float *qkv = malloc(sizeof(float) * B * T * ld), *y = malloc(sizeof(float) * B * T * Cq),
+          *y2 = malloc(sizeof(float) * B * T * Cq);
     float *att = malloc(sizeof(float) * B * H * T * T), *att2 = malloc(sizeof(float) * B * H * T * T);
     float *datt = malloc(sizeof(float) * B * H * T * T), *dy = malloc(sizeof(float) * B * T * Cq);
     float *dq = malloc(sizeof(float) * B * T * ld), *dq2 = malloc(sizeof(float) * B * T * ld);
@@ -227,7 +240,8 @@ static void test_fused(void) {
     fill(dy, (size_t)B * T * Cq, 1.0, &r);
     attention_forward(y, Cq, att, qkv, qkv + Cq, qkv + 2 * Cq, ld, B, T, H, D);
     attention_forward_bf16(y2, Cq, yh, att2, atth, qkv, qkv + Cq, qkv + 2 * Cq, ld, B, T, H, D);
-    CHECK(!memcmp(y, y2, sizeof(float) * B * T * Cq) && same_h(yh, y, (size_t)B * T * Cq) && same_h(atth, att, (size_t)B * H * T * T),
+    CHECK(!memcmp(y, y2, sizeof(float) * B * T * Cq) && same_h(yh, y, (size_t)B * T * Cq) &&
+              same_h(atth, att, (size_t)B * H * T * T),
           "attention_forward_bf16: same output, and output and probabilities rounded", "differs");
     bf16_quantize_vec(att, (size_t)B * H * T * T); /* what the backward reads: the saved bf16 probabilities */
     attention_backward(dq, dq + Cq, dq + 2 * Cq, ld, datt, dy, Cq, att, qkv, qkv + Cq, qkv + 2 * Cq, ld, B, T, H, D);
@@ -236,11 +250,11 @@ static void test_fused(void) {
     float *qkvw = malloc(sizeof(float) * B * T * ld);
     bf16_round_vec(qkvh, qkv, (size_t)B * T * ld);
     memset(qkvw, 0x55, sizeof(float) * B * T * ld);
-    attention_backward_bf16(dq2, dq2 + Cq, dq2 + 2 * Cq, ld, datt, dy, Cq, att2, atth, qkvw, qkvw + Cq, qkvw + 2 * Cq, qkvh,
-                            ld, B, T, H, D);
+    attention_backward_bf16(dq2, dq2 + Cq, dq2 + 2 * Cq, ld, datt, dy, Cq, att2, atth, qkvw, qkvw + Cq, qkvw + 2 * Cq,
+                            qkvh, ld, B, T, H, D);
     free(qkvh), free(qkvw);
-    CHECK(!memcmp(dq, dq2, sizeof(float) * B * T * ld), "attention_backward_bf16(bf16 probabilities) == attention_backward(widened)",
-          "differs");
+    CHECK(!memcmp(dq, dq2, sizeof(float) * B * T * ld),
+          "attention_backward_bf16(bf16 probabilities) == attention_backward(widened)", "differs");
     /* RoPE + rounding + keep in one pass, with and without rounding the input first */
     for (int quant = 0; quant < 2; quant++) {
         float *cs = malloc(sizeof(float) * T * D / 2), *sn = malloc(sizeof(float) * T * D / 2);
@@ -255,11 +269,13 @@ static void test_fused(void) {
         rope_forward_bf16(r2, rh, ld, cs, sn, B, T, 2 * H, H, D, quant);
         char name[100];
         snprintf(name, sizeof name, "rope_forward_bf16 (quant_in %d) == [quantize,] rope_forward, keep", quant);
-        CHECK(!memcmp(r1, r2, sizeof(float) * B * T * ld) && !memcmp(rh, rh1, sizeof(bf16_t) * B * T * ld), name, "differs");
+        CHECK(!memcmp(r1, r2, sizeof(float) * B * T * ld) && !memcmp(rh, rh1, sizeof(bf16_t) * B * T * ld), name,
+              "differs");
         free(cs), free(sn), free(r1), free(r2), free(rh), free(rh1);
     }
     free(x), free(f), free(w), free(h), free(gu), free(dh), free(dgu), free(guh), free(lg), free(lg2), free(dl);
-    free(qkv), free(y), free(y2), free(att), free(att2), free(datt), free(dy), free(dq), free(dq2), free(atth), free(yh);
+    free(qkv), free(y), free(y2), free(att), free(att2), free(datt), free(dy), free(dq), free(dq2), free(atth),
+        free(yh);
 }
 
 /* mm_bf16_acc on the current back end: bit for bit the composition, and within the bound of the double sum. */
@@ -267,7 +283,8 @@ static void test_acc(const char *label) {
     Rng r;
     rng_seed(&r, 31);
     const int M = 45, N = 38, K = 301;
-    bf16_t *A = malloc(sizeof(bf16_t) * K * M), *Bm = malloc(sizeof(bf16_t) * K * N), *C = malloc(sizeof(bf16_t) * M * N);
+    bf16_t *A = malloc(sizeof(bf16_t) * K * M), *Bm = malloc(sizeof(bf16_t) * K * N),
+           *C = malloc(sizeof(bf16_t) * M * N);
     float *Cf = malloc(sizeof(float) * M * N);
     for (int i = 0; i < K * M; i++) A[i] = bf16_round((float)rng_normal(&r));
     for (int i = 0; i < K * N; i++) Bm[i] = bf16_round((float)rng_normal(&r));

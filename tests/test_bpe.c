@@ -12,11 +12,11 @@
 
 #include "bpe.h"
 #include "check.h"
-#include "testutil.h"
-#include "prep.h"
 #include "corpus.h"
 #include "dataloader.h"
+#include "prep.h"
 #include "shard.h"
+#include "testutil.h"
 
 static char tmpdir[256];
 
@@ -49,11 +49,11 @@ static void write_gz(const char *name, const char *s, size_t n) {
 /* Generated English-like text: words built from 1-3 syllables plus a few fixed tokens (digits, UTF-8,
  * punctuation), drawn with a skewed distribution so that pair counts are uneven. */
 static char *gen_text(uint64_t seed, size_t n_words, size_t *len) {
-    static const char *const syl[] = {"the", "of", "an", "to", "in", "re", "con", "pro", "ment", "tion", "er",
-                                      "ing", "al", "ex", "st", "ab", "ov", "gr", "ity", "ous", "pl", "qu", "ch",
-                                      "sh", "br", "ight", "un", "is", "ed", "or", "ca", "fe", "lo", "mi", "ny"};
-    static const char *const extra[] = {"1790", "42", "caf\xc3\xa9", "na\xc3\xafve", "--", "\"quoted\"", "it's",
-                                        "(year)", "U.S."};
+    static const char *const syl[] = {"the", "of",   "an", "to", "in", "re", "con", "pro", "ment", "tion", "er", "ing",
+                                      "al",  "ex",   "st", "ab", "ov", "gr", "ity", "ous", "pl",   "qu",   "ch", "sh",
+                                      "br",  "ight", "un", "is", "ed", "or", "ca",  "fe",  "lo",   "mi",   "ny"};
+    static const char *const extra[] = {"1790",       "42",   "caf\xc3\xa9", "na\xc3\xafve", "--",
+                                        "\"quoted\"", "it's", "(year)",      "U.S."};
     const size_t ns = sizeof syl / sizeof syl[0], ne = sizeof extra / sizeof extra[0];
     Rng r;
     rng_seed(&r, seed);
@@ -106,8 +106,8 @@ static void test_split_chunks(void) {
     memset(longw, 'q', 100);
     longw[100] = 0;
     size_t j = bpe_next_chunk((const uint8_t *)longw, 100, 0);
-    CHECK(j == BPE_MAX_CHUNK && bpe_next_chunk((const uint8_t *)longw, 100, j) == 100, "chunk_max_length",
-          "cut at %zu", j);
+    CHECK(j == BPE_MAX_CHUNK && bpe_next_chunk((const uint8_t *)longw, 100, j) == 100, "chunk_max_length", "cut at %zu",
+          j);
     const char *e[] = {" "};
     CHECK(chunks_are(" ", e, 1), "chunk_single_space", "wrong chunks");
 }
@@ -143,8 +143,8 @@ static void test_hand_merges(void) {
     bpe_free(&b);
 
     rc = bpe_train(&b, docs, lens, 1, 261, NULL, NULL, &e);
-    CHECK(rc != 0 && strstr(e.msg, "supplies only 3") && strstr(e.msg, "260"), "hand_vocab_too_large",
-          "rc %d: %s", rc, e.msg);
+    CHECK(rc != 0 && strstr(e.msg, "supplies only 3") && strstr(e.msg, "260"), "hand_vocab_too_large", "rc %d: %s", rc,
+          e.msg);
     if (!rc) bpe_free(&b);
     rc = bpe_train(&b, docs, lens, 1, 256, NULL, NULL, &e);
     CHECK(rc != 0 && strstr(e.msg, "257"), "vocab_below_257", "rc %d: %s", rc, e.msg);
@@ -200,8 +200,10 @@ static int ref_train(const uint8_t *text, size_t len, int n_merges, uint32_t *me
         for (size_t q = 0; q < n; q++) {
             size_t m = 0;
             for (size_t k = 0; k < seqs[q].n; k++) {
-                if (k + 1 < seqs[q].n && seqs[q].s[k] == a && seqs[q].s[k + 1] == b) { seqs[q].s[m++] = c; k++; }
-                else seqs[q].s[m++] = seqs[q].s[k];
+                if (k + 1 < seqs[q].n && seqs[q].s[k] == a && seqs[q].s[k + 1] == b) {
+                    seqs[q].s[m++] = c;
+                    k++;
+                } else seqs[q].s[m++] = seqs[q].s[k];
             }
             seqs[q].n = m;
         }
@@ -278,7 +280,10 @@ static void test_roundtrip_and_file(void) {
     Err e;
     int rc = bpe_train(&b, docs, &len, 1, 700, NULL, NULL, &e);
     CHECK(rc == 0, "train_700_ok", "%s", e.msg);
-    if (rc) { free(text); return; }
+    if (rc) {
+        free(text);
+        return;
+    }
     char *other = gen_text(12, 5000, &len);
     CHECK(roundtrip(&b, (const uint8_t *)other, len), "roundtrip_generated_text", "mismatch");
     Rng r;
@@ -287,7 +292,7 @@ static void test_roundtrip_and_file(void) {
     for (int i = 0; i < 100000; i++) rnd[i] = (uint8_t)rng_below(&r, 256);
     CHECK(roundtrip(&b, rnd, 100000), "roundtrip_random_bytes", "mismatch");
     /* random bytes drawn from the text's own alphabet plus spaces exercise many merges */
-    for (int i = 0; i < 100000; i++) rnd[i] = (uint8_t)" theofandUS\n\xc3\xa9"[rng_below(&r, 15)];
+    for (int i = 0; i < 100000; i++) rnd[i] = (uint8_t) " theofandUS\n\xc3\xa9"[rng_below(&r, 15)];
     CHECK(roundtrip(&b, rnd, 100000), "roundtrip_random_alphabet", "mismatch");
     static const char bad_utf8[] = "\xff\xfe the \xc3 caf\xc3\xa9\x80\x80 \xed\xa0\x80 \x00 end \xc3";
     CHECK(roundtrip(&b, (const uint8_t *)bad_utf8, sizeof bad_utf8 - 1), "roundtrip_invalid_utf8_and_nul", "mismatch");
@@ -295,8 +300,8 @@ static void test_roundtrip_and_file(void) {
     uint32_t oob = 700;
     uint8_t *dummy;
     size_t dl;
-    CHECK(bpe_decode(&b, &oob, 1, &dummy, &dl, &e) != 0 && strstr(e.msg, "700"), "decode_rejects_out_of_range",
-          "%s", e.msg);
+    CHECK(bpe_decode(&b, &oob, 1, &dummy, &dl, &e) != 0 && strstr(e.msg, "700"), "decode_rejects_out_of_range", "%s",
+          e.msg);
 
     /* file round trip */
     char p[AD_PATH_MAX];
@@ -333,7 +338,7 @@ static void test_roundtrip_and_file(void) {
         {"bad_eot", "inconsistent", 20, 3, 0},
         {"bad_split_rule", "pre-split", 24, 9, 0},
         {"bad_future_merge", "not yet defined", BPE_HEADER_BYTES, 300, 0}, /* merge 0 may only use bytes */
-        {"bad_duplicate_merge", "repeats", BPE_HEADER_BYTES + 8, 0, 0},  /* set below */
+        {"bad_duplicate_merge", "repeats", BPE_HEADER_BYTES + 8, 0, 0},    /* set below */
         {"truncated", "truncated", 0, 0, 1},
         {"empty", "not a tokenizer", 0, 0, 2},
     };
@@ -401,18 +406,25 @@ static void test_json(void) {
     CHECK(json_bad("{\"id\": 1}", "no \"text\""), "json_missing_text", "%s", "rejected wrongly or accepted");
     CHECK(json_bad("{\"text\": \"abc", "unterminated"), "json_unterminated", "%s", "rejected wrongly or accepted");
     CHECK(json_bad("[1, 2]", "object expected"), "json_not_object", "%s", "rejected wrongly or accepted");
-    CHECK(json_bad("{\"text\": \"\\ud800\"}", "surrogate"), "json_lone_high_surrogate", "%s", "rejected wrongly or accepted");
-    CHECK(json_bad("{\"text\": \"\\ud800\\u0041\"}", "surrogate"), "json_bad_low_surrogate", "%s", "rejected wrongly or accepted");
-    CHECK(json_bad("{\"text\": \"\\udc00\"}", "surrogate"), "json_lone_low_surrogate", "%s", "rejected wrongly or accepted");
+    CHECK(json_bad("{\"text\": \"\\ud800\"}", "surrogate"), "json_lone_high_surrogate", "%s",
+          "rejected wrongly or accepted");
+    CHECK(json_bad("{\"text\": \"\\ud800\\u0041\"}", "surrogate"), "json_bad_low_surrogate", "%s",
+          "rejected wrongly or accepted");
+    CHECK(json_bad("{\"text\": \"\\udc00\"}", "surrogate"), "json_lone_low_surrogate", "%s",
+          "rejected wrongly or accepted");
     CHECK(json_bad("{\"text\": \"\\u12g4\"}", "hex"), "json_bad_hex", "%s", "rejected wrongly or accepted");
     CHECK(json_bad("{\"text\": \"\\q\"}", "invalid escape"), "json_bad_escape", "%s", "rejected wrongly or accepted");
-    CHECK(json_bad("{\"text\": \"a\"} x", "after the JSON object"), "json_trailing_garbage", "%s", "rejected wrongly or accepted");
-    CHECK(json_bad("{\"a\": tru, \"text\": \"a\"}", "invalid value"), "json_bad_literal", "%s", "rejected wrongly or accepted");
-    CHECK(json_bad("{\"a\": 01, \"text\": \"a\"}", "expected"), "json_leading_zero", "%s", "rejected wrongly or accepted");
+    CHECK(json_bad("{\"text\": \"a\"} x", "after the JSON object"), "json_trailing_garbage", "%s",
+          "rejected wrongly or accepted");
+    CHECK(json_bad("{\"a\": tru, \"text\": \"a\"}", "invalid value"), "json_bad_literal", "%s",
+          "rejected wrongly or accepted");
+    CHECK(json_bad("{\"a\": 01, \"text\": \"a\"}", "expected"), "json_leading_zero", "%s",
+          "rejected wrongly or accepted");
     CHECK(json_bad("{\"a\": 1,}", "key"), "json_trailing_comma", "%s", "rejected wrongly or accepted");
     CHECK(json_bad("{\"text\": \"a\tb\"}", "control"), "json_raw_control_char", "%s", "rejected wrongly or accepted");
     CHECK(json_bad("{\"text\" \"a\"}", "':'"), "json_missing_colon", "%s", "rejected wrongly or accepted");
-    CHECK(json_bad("{\"text\": \"a\", \"b\": [1, 2}", "column 25"), "json_error_column", "%s", "rejected wrongly or accepted");
+    CHECK(json_bad("{\"text\": \"a\", \"b\": [1, 2}", "column 25"), "json_error_column", "%s",
+          "rejected wrongly or accepted");
 }
 
 /* ------------------------------------------------------------------ files, gzip, directories */
@@ -543,18 +555,18 @@ static void test_dedup(void) {
     for (size_t i = 0; i < sizeof docs / sizeof *docs; i++) corpus_add_doc(&c, docs[i], strlen(docs[i]), &e);
     size_t dropped = 9, groups = 9;
     int rc = corpus_dedup(&c, &dropped, &groups, &e);
-    int kept = rc == 0 && c.n_docs == 4 && c.len == 7 && !memcmp(c.buf, "abbaabc", 7) && c.off[0] == 0 && c.off[1] == 2 &&
-               c.off[2] == 3 && c.off[3] == 4 && c.off[4] == 7;
-    CHECK(kept && dropped == 4 && groups == 3, "dedup_keeps_first_in_order", "rc %d, %zu docs, %zu bytes, dropped %zu, groups %zu",
-          rc, c.n_docs, c.len, dropped, groups);
+    int kept = rc == 0 && c.n_docs == 4 && c.len == 7 && !memcmp(c.buf, "abbaabc", 7) && c.off[0] == 0 &&
+               c.off[1] == 2 && c.off[2] == 3 && c.off[3] == 4 && c.off[4] == 7;
+    CHECK(kept && dropped == 4 && groups == 3, "dedup_keeps_first_in_order",
+          "rc %d, %zu docs, %zu bytes, dropped %zu, groups %zu", rc, c.n_docs, c.len, dropped, groups);
     rc = corpus_dedup(&c, &dropped, &groups, &e);
     CHECK(rc == 0 && c.n_docs == 4 && dropped == 0 && groups == 0, "dedup_idempotent", "dropped %zu", dropped);
     corpus_free(&c);
     Corpus d = {0};
     for (int i = 0; i < 1000; i++) corpus_add_doc(&d, "same", 4, &e);
     rc = corpus_dedup(&d, &dropped, &groups, &e);
-    CHECK(rc == 0 && d.n_docs == 1 && d.len == 4 && dropped == 999 && groups == 1, "dedup_all_equal", "%zu docs, groups %zu",
-          d.n_docs, groups);
+    CHECK(rc == 0 && d.n_docs == 1 && d.len == 4 && dropped == 999 && groups == 1, "dedup_all_equal",
+          "%zu docs, groups %zu", d.n_docs, groups);
     corpus_free(&d);
 }
 
@@ -576,7 +588,10 @@ static void test_doc_split(void) {
     CHECK(diff > 0, "split_seed_matters", "seeds 42 and 43 gave the same split");
     size_t first = n, last = 0;
     for (size_t i = 0; i < n; i++)
-        if (a[i]) { if (i < first) first = i; last = i; }
+        if (a[i]) {
+            if (i < first) first = i;
+            last = i;
+        }
     CHECK(last - first > n / 2, "split_spread", "validation docs all within [%zu, %zu]", first, last);
     rc = corpus_split(3, 0.01, 1, a, &nv1, &e);
     CHECK(rc == 0 && nv1 == 1, "split_at_least_one", "rc %d nv %zu", rc, nv1);

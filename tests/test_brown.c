@@ -5,8 +5,8 @@
  * leaves earlier documents alone. */
 #include <string.h>
 
-#include "check.h"
 #include "brown.h"
+#include "check.h"
 
 static void expect(const char *name, const char *in, const char *want) {
     StrBuf b = {0};
@@ -18,14 +18,11 @@ static void expect(const char *name, const char *in, const char *want) {
 
 static void test_text(void) {
     /* the layout of the package's files: two blank lines, a tab, a sentence per line */
-    expect("brown_sentence_quotes_punct",
-           "\n\n\tThe/at jury/nn said/vbd ``/`` yes/rb ''/'' ,/, and/cc left/vbd ./.\n",
+    expect("brown_sentence_quotes_punct", "\n\n\tThe/at jury/nn said/vbd ``/`` yes/rb ''/'' ,/, and/cc left/vbd ./.\n",
            "The jury said \"yes\", and left.");
-    expect("brown_paragraph_sentences_joined",
-           "\tThe/at jury/nn left/vbd ./.\nIt/pps was/bedz (/( hot/jj )/) ./.\n",
+    expect("brown_paragraph_sentences_joined", "\tThe/at jury/nn left/vbd ./.\nIt/pps was/bedz (/( hot/jj )/) ./.\n",
            "The jury left. It was (hot).");
-    expect("brown_paragraphs_blank_line",
-           "\tA/at ./.\n\n\n\tHe/pps said/vbd '/' no/rb '/' --/-- fine/jj ?/.\n",
+    expect("brown_paragraphs_blank_line", "\tA/at ./.\n\n\n\tHe/pps said/vbd '/' no/rb '/' --/-- fine/jj ?/.\n",
            "A.\n\nHe said 'no' -- fine?");
     /* the tag is what follows the LAST '/': a word may hold one; hyphenated tags and $ are tags like any */
     expect("brown_last_slash", "\t1/2/cd cup/nn ;/. Atlanta's/np$ term-end/nn-hl \n", "1/2 cup; Atlanta's term-end");

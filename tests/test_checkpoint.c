@@ -12,12 +12,12 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "testutil.h"
 #include "checkpoint.h"
 #include "crc32c.h"
 #include "hf_config.h"
 #include "json.h"
 #include "safetensors.h"
+#include "testutil.h"
 
 static char tmpdir[256];
 
@@ -31,8 +31,14 @@ static void fill_bits(float *x, size_t n, Rng *r) {
 
 static int build(Model *m, ModelConfig c, int train) {
     Err e;
-    if (model_build(m, &c, &e)) { CHECK(0, "model_build", "%s", e.msg); return -1; }
-    if (train && model_alloc_train(m, &e)) { CHECK(0, "model_alloc_train", "%s", e.msg); return -1; }
+    if (model_build(m, &c, &e)) {
+        CHECK(0, "model_build", "%s", e.msg);
+        return -1;
+    }
+    if (train && model_alloc_train(m, &e)) {
+        CHECK(0, "model_alloc_train", "%s", e.msg);
+        return -1;
+    }
     return 0;
 }
 
@@ -72,7 +78,8 @@ static void test_round_trip(void) {
     int rc = safetensors_save_model(path, &a, &e);
     CHECK(rc == 0, "st_save", "%s", e.msg);
     rc = safetensors_load_model(path, &b, &e);
-    CHECK(rc == 0 && memcmp(a.params, b.params, a.n_params * 4) == 0, "st_round_trip_bit_exact", "%s", rc ? e.msg : "bits differ");
+    CHECK(rc == 0 && memcmp(a.params, b.params, a.n_params * 4) == 0, "st_round_trip_bit_exact", "%s",
+          rc ? e.msg : "bits differ");
 
     uint64_t hlen = 0;
     Json *h = read_header(path, &hlen);
@@ -95,7 +102,8 @@ static void test_round_trip(void) {
     size_t rawlen;
     int ok = o1 - o0 == 8 * 12 * 4 && read_file(path, &raw, &rawlen, &e) == 0;
     if (ok) {
-        ok = memcmp(raw + 8 + hlen + o0, a.params + a.tensors[ti].offset, 8 * 12 * 4) == 0 && rawlen == 8 + hlen + a.n_params * 4;
+        ok = memcmp(raw + 8 + hlen + o0, a.params + a.tensors[ti].offset, 8 * 12 * 4) == 0 &&
+             rawlen == 8 + hlen + a.n_params * 4;
         free(raw);
     }
     CHECK(ok, "st_data_offsets_point_at_tensor", "offsets [%lld, %lld]", (long long)o0, (long long)o1);
@@ -143,7 +151,8 @@ static void test_round_trip(void) {
     cc.num_hidden_layers = 3;
     if (build(&c, cc, 0) == 0) {
         rc = safetensors_load_model(path, &c, &e);
-        CHECK(rc == -1 && strstr(e.msg, path) && strstr(e.msg, "model.layers.2.input_layernorm.weight") && strstr(e.msg, "missing"),
+        CHECK(rc == -1 && strstr(e.msg, path) && strstr(e.msg, "model.layers.2.input_layernorm.weight") &&
+                  strstr(e.msg, "missing"),
               "st_missing_tensor_rejected", "rc %d: %s", rc, e.msg);
         model_free(&c);
     }
@@ -172,7 +181,8 @@ static void put_u16(Bytes *b, uint16_t v) {
 static void put_f32(Bytes *b, float f) {
     uint32_t v;
     memcpy(&v, &f, 4);
-    unsigned char x[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16), (unsigned char)(v >> 24)};
+    unsigned char x[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 24)};
     put(b, x, 4);
 }
 
@@ -185,14 +195,14 @@ static float foreign_value(int t, size_t i) { return (float)((int)((t * 31 + i *
 static const uint16_t F16_BITS[8] = {0x3C00, 0xC000, 0x3800, 0x7BFF, 0x0001, 0x0200, 0x8000, 0x3555};
 static float f16_expected(int i) {
     switch (i) {
-    case 0: return 1.0f;
-    case 1: return -2.0f;
-    case 2: return 0.5f;
-    case 3: return 65504.0f;
-    case 4: return 0x1p-24f;
-    case 5: return 0x1p-15f;
-    case 6: return -0.0f;
-    default: return (1.0f + 341.0f / 1024.0f) * 0.25f; /* exponent 0b01101 = 13 -> 2^(13-15) */
+        case 0: return 1.0f;
+        case 1: return -2.0f;
+        case 2: return 0.5f;
+        case 3: return 65504.0f;
+        case 4: return 0x1p-24f;
+        case 5: return 0x1p-15f;
+        case 6: return -0.0f;
+        default: return (1.0f + 341.0f / 1024.0f) * 0.25f; /* exponent 0b01101 = 13 -> 2^(13-15) */
     }
 }
 
@@ -241,8 +251,9 @@ static void write_foreign(const char *path, const Model *m, const char *omit, in
             }
         }
         size_t end = data.len + (corrupt_offsets && t == 3 ? 4 : 0);
-        hl += (size_t)snprintf(hdr + hl, sizeof hdr - hl, ", \"%s\": {\"data_offsets\": [%zu, %zu], \"shape\": %s, \"dtype\": \"%s\"}",
-                               name, begin, end, shape, dtype);
+        hl += (size_t)snprintf(hdr + hl, sizeof hdr - hl,
+                               ", \"%s\": {\"data_offsets\": [%zu, %zu], \"shape\": %s, \"dtype\": \"%s\"}", name,
+                               begin, end, shape, dtype);
     }
     hl += (size_t)snprintf(hdr + hl, sizeof hdr - hl, "}");
     FILE *f = fopen(path, "wb");
@@ -300,15 +311,22 @@ static void test_foreign(void) {
           "rc %d: %s", rc, e.msg);
     write_foreign(path, &m, NULL, 1);
     rc = safetensors_load_model(path, &m, &e);
-    CHECK(rc == -1 && strstr(e.msg, path) && strstr(e.msg, m.tensors[3].name), "st_foreign_bad_offsets", "rc %d: %s", rc, e.msg);
+    CHECK(rc == -1 && strstr(e.msg, path) && strstr(e.msg, m.tensors[3].name), "st_foreign_bad_offsets", "rc %d: %s",
+          rc, e.msg);
 
     /* malformed headers */
-    struct { const char *bytes; size_t n; const char *want; const char *name; } bad[] = {
+    struct {
+        const char *bytes;
+        size_t n;
+        const char *want;
+        const char *name;
+    } bad[] = {
         {"\x05\0\0\0\0\0\0\0{\"a\"", 13, "safetensors header: byte", "st_bad_header_json"},
         {"\xff\xff\0\0\0\0\0\0{}", 10, "invalid safetensors header length", "st_bad_header_length"},
         {"\x02\0\0", 3, "too short", "st_bad_too_short"},
         {"\x02\0\0\0\0\0\0\0[]", 10, "not a JSON object", "st_bad_header_not_object"},
-        {"\x29\0\0\0\0\0\0\0{\"x\":{\"dtype\":\"F32\",\"shape\":[2]}}        ", 49, "'x'", "st_bad_entry_missing_offsets"},
+        {"\x29\0\0\0\0\0\0\0{\"x\":{\"dtype\":\"F32\",\"shape\":[2]}}        ", 49, "'x'",
+         "st_bad_entry_missing_offsets"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         FILE *fp = fopen(path, "wb");
@@ -346,26 +364,36 @@ static void test_config(void) {
     double kv = 0;
     CHECK(rc == 0 && mt && !strcmp(mt, "llama") && act && !strcmp(act, "silu") && dt && !strcmp(dt, "float32") &&
               json_len(arch) == 1 && !strcmp(json_at(arch, 0)->str, "LlamaForCausalLM") &&
-              json_bool(j, "tie_word_embeddings", &tie) == 0 && !tie && json_num(j, "num_key_value_heads", &kv) == 0 && kv == 2,
+              json_bool(j, "tie_word_embeddings", &tie) == 0 && !tie && json_num(j, "num_key_value_heads", &kv) == 0 &&
+              kv == 2,
           "hf_config_llama_keys", "config.json lacks a LlamaConfig key");
     json_free(j);
 
     /* written by transformers (hand copy of LlamaConfig.save_pretrained output) */
     rc = hf_config_read("tests/fixtures/hf_llama_config.json", &r, &e);
     ModelConfig want = tiny_model_config();
-    CHECK(rc == 0 && !memcmp(&r, &want, sizeof r), "hf_config_read_transformers_fixture", "%s", rc ? e.msg : "fields differ");
+    CHECK(rc == 0 && !memcmp(&r, &want, sizeof r), "hf_config_read_transformers_fixture", "%s",
+          rc ? e.msg : "fields differ");
 
-    struct { const char *text; const char *want; const char *name; } bad[] = {
+    struct {
+        const char *text;
+        const char *want;
+        const char *name;
+    } bad[] = {
         {"{\"hidden_size\": 8, \"intermediate_size\": 12, \"num_attention_heads\": 2, \"num_key_value_heads\": 1,"
-         " \"num_hidden_layers\": 2, \"vocab_size\": 16}", "num_key_value_heads 1", "hf_config_rejects_gqa"},
+         " \"num_hidden_layers\": 2, \"vocab_size\": 16}",
+         "num_key_value_heads 1", "hf_config_rejects_gqa"},
         {"{\"hidden_size\": 8, \"intermediate_size\": 12, \"num_attention_heads\": 2, \"num_hidden_layers\": 2,"
-         " \"vocab_size\": 16, \"tie_word_embeddings\": true}", "tie_word_embeddings", "hf_config_rejects_tied"},
+         " \"vocab_size\": 16, \"tie_word_embeddings\": true}",
+         "tie_word_embeddings", "hf_config_rejects_tied"},
         {"{\"intermediate_size\": 12, \"num_attention_heads\": 2, \"num_hidden_layers\": 2, \"vocab_size\": 16}",
          "missing key \"hidden_size\"", "hf_config_rejects_missing_key"},
-        {"{\"hidden_size\": 8.5, \"intermediate_size\": 12, \"num_attention_heads\": 2, \"num_hidden_layers\": 2, \"vocab_size\": 16}",
+        {"{\"hidden_size\": 8.5, \"intermediate_size\": 12, \"num_attention_heads\": 2, \"num_hidden_layers\": 2, "
+         "\"vocab_size\": 16}",
          "\"hidden_size\" must be a positive integer", "hf_config_rejects_fractional_size"},
         {"{\"model_type\": \"mistral\", \"hidden_size\": 8}", "model_type \"mistral\"", "hf_config_rejects_model_type"},
-        {"{\"hidden_size\": 8, \"intermediate_size\": 12, \"num_attention_heads\": 3, \"num_hidden_layers\": 2, \"vocab_size\": 16}",
+        {"{\"hidden_size\": 8, \"intermediate_size\": 12, \"num_attention_heads\": 3, \"num_hidden_layers\": 2, "
+         "\"vocab_size\": 16}",
          "does not divide", "hf_config_rejects_heads_not_dividing"},
         {"{\"hidden_size\": 8,}", "byte 18", "hf_config_rejects_bad_json"},
     };
@@ -402,7 +430,8 @@ static TrainState make_state(long step) {
 static int same_state(const TrainState *a, const TrainState *b) {
     return a->step == b->step && a->tokens == b->tokens && !memcmp(&a->elapsed_s, &b->elapsed_s, 8) &&
            a->data_epoch == b->data_epoch && a->data_pos == b->data_pos &&
-           !memcmp(&a->decay.awd_lambda, &b->decay.awd_lambda, 8) && a->decay.last_update_step == b->decay.last_update_step;
+           !memcmp(&a->decay.awd_lambda, &b->decay.awd_lambda, 8) &&
+           a->decay.last_update_step == b->decay.last_update_step;
 }
 
 static int same_model(const Model *a, const Model *b) {
@@ -502,7 +531,8 @@ static void test_checkpoints(void) {
     snprintf(p, sizeof p, "%s/COMPLETE", inc);
     write_text(p, "step 13\n");
     rc = checkpoint_load_latest(run, &b, &got, NULL, &e);
-    CHECK(rc == 1 && got.step == 9 && same_model(&a, &b), "ckpt_incomplete_ignored", "rc %d step %ld %s", rc, got.step, e.msg);
+    CHECK(rc == 1 && got.step == 9 && same_model(&a, &b), "ckpt_incomplete_ignored", "rc %d step %ld %s", rc, got.step,
+          e.msg);
     CHECK(!dir_exists(run, "step_00000012") && !dir_exists(run, "step_00000013.tmp"), "ckpt_incomplete_cleaned_up",
           "leftover directories remain");
 
@@ -568,7 +598,8 @@ static void test_checkpoints(void) {
     snprintf(p, sizeof p, "%s/checkpoint/step_00000009/state.json", run);
     write_text(p, "{\"format\": \"alphadecay-train-state\", \"step\": 9,");
     rc = checkpoint_load_latest(run, &b, &got, NULL, &e);
-    CHECK(rc == -1 && strstr(e.msg, p) && strstr(e.msg, "unterminated object"), "ckpt_bad_state_json_rejected", "rc %d: %s", rc, e.msg);
+    CHECK(rc == -1 && strstr(e.msg, p) && strstr(e.msg, "unterminated object"), "ckpt_bad_state_json_rejected",
+          "rc %d: %s", rc, e.msg);
 
     /* a model of another shape refuses the (good) step 8 checkpoint, naming config.json */
     snprintf(p, sizeof p, "%s/checkpoint/step_00000009", run);
@@ -584,8 +615,8 @@ static void test_checkpoints(void) {
         model_free(&c);
     }
     rc = checkpoint_load_latest(run, &b, &got, NULL, &e);
-    CHECK(rc == 1 && got.step == 8 && !dir_exists(run, "step_00000009"), "ckpt_falls_back_after_incomplete", "rc %d step %ld: %s",
-          rc, got.step, e.msg);
+    CHECK(rc == 1 && got.step == 8 && !dir_exists(run, "step_00000009"), "ckpt_falls_back_after_incomplete",
+          "rc %d step %ld: %s", rc, got.step, e.msg);
     /* keep 1 and a re-save of the same step killed between its two renames (step_N moved to .old, the
      * new one not yet in place): the old copy is put back, never deleted with the leftovers */
     char run2[512];
@@ -634,8 +665,8 @@ static void test_long_name(void) {
     StFile st;
     Err e = {{0}};
     int rc = safetensors_read_all(path, &st, &e);
-    CHECK(rc == 0 && st.n == 1 && !strcmp(st.t[0].name, name) && st.t[0].data[3] == 4, "st_read_all_long_name", "rc %d: %s", rc,
-          e.msg);
+    CHECK(rc == 0 && st.n == 1 && !strcmp(st.t[0].name, name) && st.t[0].data[3] == 4, "st_read_all_long_name",
+          "rc %d: %s", rc, e.msg);
     if (rc == 0) safetensors_free(&st);
 }
 
@@ -645,7 +676,8 @@ static void test_crc32c(void) {
     CHECK(c == 0xE3069283u, "crc32c_check_value", "got %08x", c);
     unsigned char buf[1000];
     for (int i = 0; i < 1000; i++) buf[i] = (unsigned char)(i * 131 + 7);
-    uint32_t whole = crc32c_update(0, buf, 1000), parts = crc32c_update(crc32c_update(crc32c_update(0, buf, 3), buf + 3, 500), buf + 503, 497);
+    uint32_t whole = crc32c_update(0, buf, 1000),
+             parts = crc32c_update(crc32c_update(crc32c_update(0, buf, 3), buf + 3, 500), buf + 503, 497);
     CHECK(whole == parts, "crc32c_incremental", "%08x vs %08x", whole, parts);
     /* a bitwise reference (no table, no instruction) */
     uint32_t r = 0xFFFFFFFFu;

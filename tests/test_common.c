@@ -5,9 +5,9 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "testutil.h"
 #include "common.h"
 #include "shard.h"
+#include "testutil.h"
 
 static void test_rng(void) {
     Rng a, b;
@@ -58,7 +58,8 @@ static void test_shard(const char *dir) {
     snprintf(path, sizeof path, "%s/bad.bin", dir);
     char junk[2048] = "not a shard";
     write_file_atomic(path, junk, sizeof junk, &e);
-    CHECK(shard_read(&s, path, &e) != 0 && strstr(e.msg, "bad shard header"), "shard_bad_magic_rejected", "got: %s", e.msg);
+    CHECK(shard_read(&s, path, &e) != 0 && strstr(e.msg, "bad shard header"), "shard_bad_magic_rejected", "got: %s",
+          e.msg);
     CHECK(shard_read(&s, "/nonexistent/x.bin", &e) != 0, "shard_missing_rejected", "opened a missing file");
 }
 
@@ -72,7 +73,10 @@ static void test_atomic_concurrent(const char *dir) {
     memset(b, 'b', sizeof b);
     const int rounds = 300;
     pid_t child = fork();
-    if (child < 0) { SKIP("atomic_write_concurrent", "fork failed"); return; }
+    if (child < 0) {
+        SKIP("atomic_write_concurrent", "fork failed");
+        return;
+    }
     if (child == 0) {
         Err e;
         int bad = 0;
@@ -85,8 +89,7 @@ static void test_atomic_concurrent(const char *dir) {
         bad += write_file_atomic(path, a, sizeof a, &e) != 0;
         char *t = NULL;
         size_t n = 0;
-        if (read_file(path, &t, &n, &e) == 0)
-            torn += n != sizeof a || (memcmp(t, a, n) && memcmp(t, b, n));
+        if (read_file(path, &t, &n, &e) == 0) torn += n != sizeof a || (memcmp(t, a, n) && memcmp(t, b, n));
         free(t);
     }
     int st = 0;

@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "testutil.h"
 #include "config.h"
+#include "testutil.h"
 
 static char dir[256];
 
@@ -113,8 +113,9 @@ static void check_full(const Config *c, const char *tag) {
 #define NM(s) (snprintf(n, sizeof n, "%s_%s", tag, s), n)
     CHECK(!strcmp(c->name, "full test"), NM("name"), "name '%s'", c->name);
     CHECK(c->model.hidden_size == 128 && c->model.intermediate_size == 344 && c->model.num_attention_heads == 4 &&
-              c->model.num_hidden_layers == 3 && c->model.vocab_size == 4096 && c->model.max_position_embeddings == 512 &&
-              c->model.rms_norm_eps == 1e-5 && c->model.rope_theta == 500000 && c->model.initializer_range == 0.01,
+              c->model.num_hidden_layers == 3 && c->model.vocab_size == 4096 &&
+              c->model.max_position_embeddings == 512 && c->model.rms_norm_eps == 1e-5 &&
+              c->model.rope_theta == 500000 && c->model.initializer_range == 0.01,
           NM("model"), "model section");
     CHECK(!strcmp(c->data.train, "data/x/train.bin") && !strcmp(c->data.val, "data/x/val.bin") &&
               c->data.seq_len == 128 && c->data.mode == DATA_PAD && c->data.shuffle == 0,
@@ -195,7 +196,8 @@ static void test_full_and_roundtrip(void) {
 
 static void test_errors(void) {
     expect_error("err_yaml_syntax", "model:\n  hidden_size: [1, 2\n", "bad.yaml:3:1:", "syntax");
-    expect_error("err_unknown_section", "model:\n  hidden_size: 64\nmodle:\n  x: 1\n", "bad.yaml:3:1:", "unknown section");
+    expect_error("err_unknown_section", "model:\n  hidden_size: 64\nmodle:\n  x: 1\n",
+                 "bad.yaml:3:1:", "unknown section");
     expect_error("err_unknown_key", "train:\n  lr: 1e-3\n  learning_rate: 2\n", "bad.yaml:3:3:", "train.learning_rate");
     expect_error("err_string_for_number", "train:\n  lr: fast\n", "bad.yaml:2:7:", "expected a number");
     expect_error("err_quoted_number", "train:\n  lr: \"1e-3\"\n", "bad.yaml:2:7:", "expected a number");
@@ -211,8 +213,10 @@ static void test_errors(void) {
     expect_error("err_negative_s2", "decay:\n  s2: -1\n", "bad.yaml:2:7:", "out of range");
     expect_error("err_negative_awd_scale", "decay:\n  awd_scale: -100\n", "bad.yaml:2:14:", "out of range");
     expect_error("err_xmin_pos_1", "decay:\n  xmin_pos: 1\n", "bad.yaml:2:13:", "must be > 1");
-    expect_error("err_unknown_method", "decay:\n  method: alphadeacy\n", "bad.yaml:2:11:", "none|uniform|awd|adadecay|alphadecay");
-    expect_error("err_unknown_pl_fit", "decay:\n  pl_fit: hill\n", "bad.yaml:2:11:", "median|goodness-of-fit|fix-finger");
+    expect_error("err_unknown_method", "decay:\n  method: alphadeacy\n",
+                 "bad.yaml:2:11:", "none|uniform|awd|adadecay|alphadecay");
+    expect_error("err_unknown_pl_fit", "decay:\n  pl_fit: hill\n",
+                 "bad.yaml:2:11:", "median|goodness-of-fit|fix-finger");
     expect_error("err_unknown_assign", "decay:\n  assign: cubic\n", "bad.yaml:2:11:", "unknown value 'cubic'");
     expect_error("err_unknown_metric", "decay:\n  metric: alhpa\n", "bad.yaml:2:11:", "unknown value");
     expect_error("err_unknown_optimizer", "train:\n  optimizer: sgd\n", "bad.yaml:2:14:", "adam|adamw");
@@ -251,7 +255,8 @@ static void test_set(void) {
     Config c;
     config_defaults(&c);
     Err e = {{0}};
-    CHECK(config_set(&c, "decay.weight_decay=5e-6", &e) == 0 && c.decay.weight_decay == 5e-6, "set_double", "%s", e.msg);
+    CHECK(config_set(&c, "decay.weight_decay=5e-6", &e) == 0 && c.decay.weight_decay == 5e-6, "set_double", "%s",
+          e.msg);
     CHECK(config_set(&c, "decay.method=alphadecay", &e) == 0 && c.decay.method == DECAY_ALPHADECAY, "set_enum", "%s",
           e.msg);
     CHECK(config_set(&c, "train.betas=[0.8, 0.99]", &e) == 0 && c.train.beta1 == 0.8 && c.train.beta2 == 0.99,
@@ -319,11 +324,15 @@ static void test_validate_resolve(void) {
     expect_invalid("invalid_warmup", "train.steps=10 train.warmup_steps=20", "warmup");
     expect_invalid("invalid_no_train", "data.train=", "data.train");
     /* the same ranges as the key table, for a Config set in code (the decay module checks none of them) */
-    struct { const char *name; double *field; double bad; const char *want; } ranges[] = {
-        {"invalid_code_negative_wd", &c.decay.weight_decay, -1e-5, "non-negative"},
-        {"invalid_code_negative_s1", &c.decay.s1, -0.1, "non-negative"},
-        {"invalid_code_negative_awd_scale", &c.decay.awd_scale, -1, "non-negative"},
-        {"invalid_code_xmin_pos_1", &c.decay.xmin_pos, 1, "xmin_pos must be > 1"}};
+    struct {
+        const char *name;
+        double *field;
+        double bad;
+        const char *want;
+    } ranges[] = {{"invalid_code_negative_wd", &c.decay.weight_decay, -1e-5, "non-negative"},
+                  {"invalid_code_negative_s1", &c.decay.s1, -0.1, "non-negative"},
+                  {"invalid_code_negative_awd_scale", &c.decay.awd_scale, -1, "non-negative"},
+                  {"invalid_code_xmin_pos_1", &c.decay.xmin_pos, 1, "xmin_pos must be > 1"}};
     for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
         config_defaults(&c);
         strcpy(c.data.train, "t.bin");
@@ -337,8 +346,12 @@ static void test_validate_resolve(void) {
     CHECK(config_validate(&c, &e) == -1 && strstr(e.msg, "update_every"), "invalid_code_update_every_0", "%s", e.msg);
 
     /* s2 as docs/method.md "s1 and s2" states */
-    struct { const char *opt; double wd; double s2; } cases[] = {
-        {"adam", 1e-5, 3}, {"adam", 5e-6, 5}, {"adam", 1e-6, 5}, {"adamw", 0.1, 5}, {"adamw", 0.01, 5}, {"adam", 2e-5, 3}};
+    struct {
+        const char *opt;
+        double wd;
+        double s2;
+    } cases[] = {{"adam", 1e-5, 3}, {"adam", 5e-6, 5},  {"adam", 1e-6, 5},
+                 {"adamw", 0.1, 5}, {"adamw", 0.01, 5}, {"adam", 2e-5, 3}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         config_defaults(&c);
         char a[64];
@@ -407,7 +420,7 @@ static void test_cross_field_lines(void) {
 /* The committed experiment files load and validate (run from the repo root by make test). */
 static void test_experiment_files(void) {
     const char *files[] = {"experiments/llama_60m.yaml", "experiments/llama_135m.yaml", "experiments/llama_350m.yaml",
-                           "experiments/llama_1b.yaml", "experiments/tiny.yaml", "experiments/tiny_test.yaml"};
+                           "experiments/llama_1b.yaml",  "experiments/tiny.yaml",       "experiments/tiny_test.yaml"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char nm[96];
         snprintf(nm, sizeof nm, "experiment_%s", strrchr(files[i], '/') + 1);

@@ -5,9 +5,9 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "testutil.h"
 #include "dataloader.h"
 #include "evaluate.h"
+#include "testutil.h"
 
 static char dir[256];
 
@@ -79,8 +79,7 @@ static void test_pad(void) {
     write_shard("pad.bin", tok, sizeof tok / 4, path);
     DataLoader dl;
     Err e;
-    CHECK(loader_open(&dl, path, DATA_PAD, 5, 10, 0, 0, &e) == 0 && dl.n_rows == 3, "pad_three_documents", "%s",
-          e.msg);
+    CHECK(loader_open(&dl, path, DATA_PAD, 5, 10, 0, 0, &e) == 0 && dl.n_rows == 3, "pad_three_documents", "%s", e.msg);
     int in[15], tg[15];
     int valid = loader_next(&dl, in, tg, 3);
     int want_in[15] = {1, 2, 3, 9, 9, /**/ 4, 9, 9, 9, 9, /**/ 5, 6, 7, 8, 1};
@@ -107,8 +106,8 @@ static void test_pad_t5_ids(void) {
     CHECK(prep_read_ids(path, &ids, &e) == 0 && ids.eos == 1 && ids.pad == 0 && ids.keep_eos == 1, "prep_ids_read",
           "eos %d pad %d keep %d", ids.eos, ids.pad, ids.keep_eos);
     DataLoader dl;
-    CHECK(loader_open_ids(&dl, path, DATA_PAD, 5, 10, 0, 0, ids, &e) == 0 && dl.n_rows == 3, "t5_three_documents",
-          "%s", e.msg);
+    CHECK(loader_open_ids(&dl, path, DATA_PAD, 5, 10, 0, 0, ids, &e) == 0 && dl.n_rows == 3, "t5_three_documents", "%s",
+          e.msg);
     int in[15], tg[15];
     int valid = loader_next(&dl, in, tg, 3);
     int want_in[15] = {5, 6, 1, 0, 0, /**/ 7, 1, 0, 0, 0, /**/ 2, 3, 4, 5, 1};
@@ -151,10 +150,13 @@ static void test_shuffle(void) {
     loader_next(&a, ra, rt, 10); /* epoch 1 starts */
     DataLoader c;
     loader_open(&c, path, DATA_PACK, 4, 64, 1, 7, &e);
-    c.epoch = 1; c.pos = 0;
+    c.epoch = 1;
+    c.pos = 0;
     loader_next(&c, sa, st, 10);
     CHECK(!memcmp(ra, sa, sizeof ra) && !memcmp(rt, st, sizeof rt), "resume_from_epoch_pos", "resumed rows differ");
-    loader_close(&a); loader_close(&b); loader_close(&c);
+    loader_close(&a);
+    loader_close(&b);
+    loader_close(&c);
 }
 
 /* data.train_tokens: only rows inside the first N tokens, in both modes, and every epoch stays inside. */
@@ -191,10 +193,11 @@ static void test_bad(void) {
     DataLoader dl;
     Err e;
     CHECK(loader_open(&dl, path, DATA_PACK, 4, 64, 0, 0, &e) != 0 && strstr(e.msg, "oov.bin") &&
-              strstr(e.msg, "vocabulary"), "out_of_vocab_rejected", "got: %s", e.msg);
+              strstr(e.msg, "vocabulary"),
+          "out_of_vocab_rejected", "got: %s", e.msg);
     write_shard("short.bin", tok, 3, path);
-    CHECK(loader_open(&dl, path, DATA_PACK, 4, 128, 0, 0, &e) != 0 && strstr(e.msg, "too few"),
-          "too_short_rejected", "got: %s", e.msg);
+    CHECK(loader_open(&dl, path, DATA_PACK, 4, 128, 0, 0, &e) != 0 && strstr(e.msg, "too few"), "too_short_rejected",
+          "got: %s", e.msg);
 }
 
 int main(void) {

@@ -10,9 +10,9 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "testutil.h"
 #include "decay.h"
 #include "optim.h"
+#include "testutil.h"
 
 /* ---- a hand-built model: embed, per layer {norm, q, k, up (N = 32 < 50)}, final norm, lm_head ---- */
 
@@ -93,8 +93,8 @@ static void test_assign(void) {
     Err e;
     double v[3] = {2, 3, 4};
     decay_assign(ASSIGN_LINEAR, v, NULL, NULL, 3, eta, 0.5, 1.5, wd, &e);
-    CHECK(fabs(wd[0] - 0.5e-5) < 1e-18 && fabs(wd[1] - 1e-5) < 1e-18 && fabs(wd[2] - 1.5e-5) < 1e-18,
-          "assign_linear", "%g %g %g", wd[0], wd[1], wd[2]);
+    CHECK(fabs(wd[0] - 0.5e-5) < 1e-18 && fabs(wd[1] - 1e-5) < 1e-18 && fabs(wd[2] - 1.5e-5) < 1e-18, "assign_linear",
+          "%g %g %g", wd[0], wd[1], wd[2]);
     double eq[2] = {2.2, 2.2};
     decay_assign(ASSIGN_LINEAR, eq, NULL, NULL, 2, eta, 0.5, 3, wd, &e);
     CHECK(wd[0] == 3 * eta && wd[1] == 3 * eta, "assign_linear_equal_metrics_get_s2", "%g %g", wd[0], wd[1]);
@@ -344,7 +344,8 @@ static void test_adadecay(void) {
     for (int t = 1; t < 5; t++) same_ratio &= fabs(m.wd[idx[t]] / before[t] - f) <= 1e-14 * f;
     CHECK(same_ratio && f != 1.0, "adadecay_mean_preserving_one_factor", "factor %g", f);
     CHECK_CLOSE(decay_wd_mean(&m), 1e-5, 0, 1e-14, "adadecay_mean_preserving_wd_mean_is_eta");
-    CHECK(m.wd[q0] == 1e-5 && m.wd[0] == 1e-5, "adadecay_mean_preserving_untuned_eta", "q0 %g embed %g", m.wd[q0], m.wd[0]);
+    CHECK(m.wd[q0] == 1e-5 && m.wd[0] == 1e-5, "adadecay_mean_preserving_untuned_eta", "q0 %g embed %g", m.wd[q0],
+          m.wd[0]);
     decay_free(&st);
     unbuild(&m);
 }
@@ -367,8 +368,7 @@ static void test_refit_step0(void) {
     m.grads[m.tensors[u0].offset] = 3.0f;
     int rc = decay_before_update(&st, &m, 0, norm_of(&m), &e);
     double z = 1 / (1 + 1e-8), lo = 1e-5 * 2 / (1 + exp(4 * z)), hi = 1e-5 * 2 / (1 + exp(-4 * z));
-    CHECK(rc == 0 && fabs(m.wd[k0] - lo) <= 1e-12 * lo && fabs(m.wd[u0] - hi) <= 1e-12 * hi &&
-              st.last_update_step == 0,
+    CHECK(rc == 0 && fabs(m.wd[k0] - lo) <= 1e-12 * lo && fabs(m.wd[u0] - hi) <= 1e-12 * hi && st.last_update_step == 0,
           "update_every_1_refits_at_step0", "rc %d wd k %g (want %g) up %g (want %g) last %ld", rc, m.wd[k0], lo,
           m.wd[u0], hi, st.last_update_step);
     decay_free(&st);
@@ -427,7 +427,8 @@ static void test_save_restore(void) {
         CHECK(rc == 0 && same && a.last_update_step == (methods[k] == DECAY_AWD ? -1 : 5), nm,
               "rc %d (%s) same %d last %ld", rc, e.msg, same, a.last_update_step);
         if (methods[k] == DECAY_AWD)
-            CHECK(cold_differs, "save_restore_awd_needs_the_state", "a resume without decay_restore continued the same");
+            CHECK(cold_differs, "save_restore_awd_needs_the_state",
+                  "a resume without decay_restore continued the same");
         free(wd_a);
         decay_free(&a);
         decay_free(&b);
@@ -486,8 +487,10 @@ static void test_awd_norm_bits(void) {
             lam_ref = 0.1 * lam_ref + 0.9 * lam_t;
             same &= !memcmp(&lam_ref, &st.awd_lambda, sizeof(double)) && !memcmp(&lam_ref, &m.wd[1], sizeof(double));
         }
-        CHECK(rc == 0 && same && (c.train.grad_clip == 0 || clipped), k ? "awd_bits_as_before_clipped" : "awd_bits_as_before_unclipped",
-              "rc %d (%s): lambda %.17g, the previous formula %.17g, clipped %d", rc, e.msg, st.awd_lambda, lam_ref, clipped);
+        CHECK(rc == 0 && same && (c.train.grad_clip == 0 || clipped),
+              k ? "awd_bits_as_before_clipped" : "awd_bits_as_before_unclipped",
+              "rc %d (%s): lambda %.17g, the previous formula %.17g, clipped %d", rc, e.msg, st.awd_lambda, lam_ref,
+              clipped);
         decay_free(&st);
         unbuild(&m);
     }

@@ -52,7 +52,8 @@ static void test_assign(void) {
             if (o[i] < 0 || o[i] >= size) good = 0;
             else load[o[i]] += cost[i];
         }
-        for (int k = 0; k < size; k++) if (load[k] > mx) mx = load[k];
+        for (int k = 0; k < size; k++)
+            if (load[k] > mx) mx = load[k];
         double lower = total / size > big ? total / size : big;
         if (mx > 4.0 / 3.0 * lower + 1e-9 * total) good = 0;
     }
@@ -92,10 +93,17 @@ static void test_single_process(void) {
 static void test_adam_slices(void) {
     Model a, b;
     Err e;
-    ModelConfig mc = {.hidden_size = 16, .intermediate_size = 24, .num_attention_heads = 2, .num_hidden_layers = 1,
-                      .vocab_size = 37, .max_position_embeddings = 16, .rms_norm_eps = 1e-6, .rope_theta = 1e4,
+    ModelConfig mc = {.hidden_size = 16,
+                      .intermediate_size = 24,
+                      .num_attention_heads = 2,
+                      .num_hidden_layers = 1,
+                      .vocab_size = 37,
+                      .max_position_embeddings = 16,
+                      .rms_norm_eps = 1e-6,
+                      .rope_theta = 1e4,
                       .initializer_range = 0.02};
-    if (model_build(&a, &mc, &e) || model_build(&b, &mc, &e) || model_alloc_train(&a, &e) || model_alloc_train(&b, &e)) {
+    if (model_build(&a, &mc, &e) || model_build(&b, &mc, &e) || model_alloc_train(&a, &e) ||
+        model_alloc_train(&b, &e)) {
         CHECK(0, "adam_slices_equal_full", "%s", e.msg);
         return;
     }
@@ -112,7 +120,8 @@ static void test_adam_slices(void) {
             for (int rk = 0; rk < 3; rk++) { /* three uneven shards */
                 size_t lo, hi;
                 dist_range(b.n_params, rk, 3, &lo, &hi);
-                adam_update_slice(&b, (OptimizerKind)kind, 1e-2, 0.9, 0.999, 1e-8, t, lo, hi, b.adam_m + lo, b.adam_v + lo);
+                adam_update_slice(&b, (OptimizerKind)kind, 1e-2, 0.9, 0.999, 1e-8, t, lo, hi, b.adam_m + lo,
+                                  b.adam_v + lo);
             }
             ok &= !memcmp(a.params, b.params, a.n_params * sizeof(float)) &&
                   !memcmp(a.adam_m, b.adam_m, a.n_params * sizeof(float)) &&

@@ -136,9 +136,9 @@ static void test_structured_vs_svd(void) {
         for (int i = 0; i < R; i++)
             for (int j = 0; j < C; j++) {
                 double g = rng_normal(&rng);
-                if (kind == 0) w[i * C + j] = (i / 40 == j / 24) ? (float)g : 0.0f;       /* 4 blocks */
-                if (kind == 1) w[i * C + j] = j < 30 ? (float)g : w[i * C + j - 30];   /* rank 30 */
-                if (kind == 2) w[i * C + j] = i == j ? 0.5f : 0.0f;                   /* all equal */
+                if (kind == 0) w[i * C + j] = (i / 40 == j / 24) ? (float)g : 0.0f;      /* 4 blocks */
+                if (kind == 1) w[i * C + j] = j < 30 ? (float)g : w[i * C + j - 30];     /* rank 30 */
+                if (kind == 2) w[i * C + j] = i == j ? 0.5f : 0.0f;                      /* all equal */
                 if (kind == 3) w[i * C + j] = (float)(g * pow(10.0, 3.0 * j / C - 1.5)); /* graded */
             }
         double a[C], b[C];
@@ -271,9 +271,13 @@ static void test_nan_and_parallel(void) {
     int r1 = esd_many(s, 3, ESD_GRAM, &o, 1, &e), r2 = esd_many(p, 3, ESD_GRAM, &o, 2, &e);
     int same = r1 == 0 && r2 == 0;
     for (int i = 0; same && i < 3; i++)
-        same = s[i].fit.alpha == p[i].fit.alpha && s[i].N == p[i].N && !memcmp(s[i].lam, p[i].lam, sizeof(double) * s[i].N);
+        same = s[i].fit.alpha == p[i].fit.alpha && s[i].N == p[i].N &&
+               !memcmp(s[i].lam, p[i].lam, sizeof(double) * s[i].N);
     CHECK(same, "parallel_equals_serial", "rc %d %d", r1, r2);
-    for (int i = 0; i < 3; i++) { esd_job_clear(&s[i]); esd_job_clear(&p[i]); }
+    for (int i = 0; i < 3; i++) {
+        esd_job_clear(&s[i]);
+        esd_job_clear(&p[i]);
+    }
 
     b[17] = NAN;
     p[0] = (EsdJob){.name = "good", .w = a, .rows = 80, .cols = 60};

@@ -16,7 +16,6 @@
 
 #include "bpe.h"
 #include "check.h"
-#include "testutil.h"
 #include "checkpoint.h"
 #include "config.h"
 #include "dataloader.h"
@@ -26,6 +25,7 @@
 #include "shard.h"
 #include "spec.h"
 #include "sweep.h"
+#include "testutil.h"
 
 #define FUZZ_ITERS 400
 
@@ -67,8 +67,8 @@ static int read_bytes(const char *path, Buf *b) {
 
 /* One to four mutations of src into dst. */
 static void mutate(const Buf *src, Buf *dst, Rng *r) {
-    static const unsigned char interesting[] = {0, 0xff, 0x7f, 0x80, '"', '\\', '{', '}', '[', ']', ':', ',', '\n',
-                                                '-', '0', '9', 'e', '.', ' ', '#', '\'', '&', '*', '!', '|', 0xc3};
+    static const unsigned char interesting[] = {0,   0xff, 0x7f, 0x80, '"', '\\', '{', '}',  '[', ']', ':', ',', '\n',
+                                                '-', '0',  '9',  'e',  '.', ' ',  '#', '\'', '&', '*', '!', '|', 0xc3};
     buf_reserve(dst, src->n + 1);
     memcpy(dst->p, src->p, src->n);
     dst->n = src->n;
@@ -76,52 +76,51 @@ static void mutate(const Buf *src, Buf *dst, Rng *r) {
     for (int o = 0; o < ops; o++) {
         size_t n = dst->n, at = n ? (size_t)rng_below(r, n) : 0;
         switch (rng_below(r, 8)) {
-        case 0: /* flip a bit */
-            if (n) dst->p[at] ^= (unsigned char)(1u << rng_below(r, 8));
-            break;
-        case 1: /* an interesting byte */
-            if (n) dst->p[at] = interesting[rng_below(r, sizeof interesting)];
-            break;
-        case 2: { /* insert 1-8 random or interesting bytes */
-            size_t k = 1 + (size_t)rng_below(r, 8);
-            buf_reserve(dst, n + k);
-            memmove(dst->p + at + k, dst->p + at, n - at);
-            for (size_t i = 0; i < k; i++)
-                dst->p[at + i] = rng_below(r, 2) ? (unsigned char)rng_u64(r) : interesting[rng_below(r, sizeof interesting)];
-            dst->n += k;
-            break;
-        }
-        case 3: { /* delete a range */
-            size_t k = n ? 1 + (size_t)rng_below(r, n - at < 64 ? n - at : 64) : 0;
-            memmove(dst->p + at, dst->p + at + k, n - at - k);
-            dst->n -= k;
-            break;
-        }
-        case 4: { /* duplicate a chunk in place */
-            size_t k = n ? 1 + (size_t)rng_below(r, n - at < 128 ? n - at : 128) : 0;
-            buf_reserve(dst, n + k);
-            memmove(dst->p + at + k, dst->p + at, n - at);
-            dst->n += k;
-            break;
-        }
-        case 5: /* truncate */
-            dst->n = at;
-            break;
-        case 6: /* overwrite 8 bytes with a large or negative little-endian number */
-            if (n >= 8 && at + 8 <= n) {
-                uint64_t v = rng_below(r, 2) ? ~(uint64_t)0 >> rng_below(r, 64) : (uint64_t)1 << rng_below(r, 64);
-                memcpy(dst->p + at, &v, 8);
+            case 0: /* flip a bit */
+                if (n) dst->p[at] ^= (unsigned char)(1u << rng_below(r, 8));
+                break;
+            case 1: /* an interesting byte */
+                if (n) dst->p[at] = interesting[rng_below(r, sizeof interesting)];
+                break;
+            case 2: { /* insert 1-8 random or interesting bytes */
+                size_t k = 1 + (size_t)rng_below(r, 8);
+                buf_reserve(dst, n + k);
+                memmove(dst->p + at + k, dst->p + at, n - at);
+                for (size_t i = 0; i < k; i++)
+                    dst->p[at + i] =
+                        rng_below(r, 2) ? (unsigned char)rng_u64(r) : interesting[rng_below(r, sizeof interesting)];
+                dst->n += k;
+                break;
             }
-            break;
-        default: { /* a long run of one byte (deep nesting, long names, huge numbers) */
-            size_t k = 64 + (size_t)rng_below(r, 4096);
-            unsigned char c = interesting[rng_below(r, sizeof interesting)];
-            buf_reserve(dst, n + k);
-            memmove(dst->p + at + k, dst->p + at, n - at);
-            memset(dst->p + at, c, k);
-            dst->n += k;
-            break;
-        }
+            case 3: { /* delete a range */
+                size_t k = n ? 1 + (size_t)rng_below(r, n - at < 64 ? n - at : 64) : 0;
+                memmove(dst->p + at, dst->p + at + k, n - at - k);
+                dst->n -= k;
+                break;
+            }
+            case 4: { /* duplicate a chunk in place */
+                size_t k = n ? 1 + (size_t)rng_below(r, n - at < 128 ? n - at : 128) : 0;
+                buf_reserve(dst, n + k);
+                memmove(dst->p + at + k, dst->p + at, n - at);
+                dst->n += k;
+                break;
+            }
+            case 5: /* truncate */ dst->n = at; break;
+            case 6: /* overwrite 8 bytes with a large or negative little-endian number */
+                if (n >= 8 && at + 8 <= n) {
+                    uint64_t v = rng_below(r, 2) ? ~(uint64_t)0 >> rng_below(r, 64) : (uint64_t)1 << rng_below(r, 64);
+                    memcpy(dst->p + at, &v, 8);
+                }
+                break;
+            default: { /* a long run of one byte (deep nesting, long names, huge numbers) */
+                size_t k = 64 + (size_t)rng_below(r, 4096);
+                unsigned char c = interesting[rng_below(r, sizeof interesting)];
+                buf_reserve(dst, n + k);
+                memmove(dst->p + at + k, dst->p + at, n - at);
+                memset(dst->p + at, c, k);
+                dst->n += k;
+                break;
+            }
         }
     }
 }
@@ -132,7 +131,10 @@ typedef int (*Reader)(const char *path, Err *e);
  * must contain `names` (the path itself, or the directory for readers of several files). */
 static void fuzz_named(const char *name, const char *path, const char *names, Reader rd, uint64_t seed) {
     Buf orig = {0}, cur = {0};
-    if (read_bytes(path, &orig)) { CHECK(0, name, "cannot read the seed file %s", path); return; }
+    if (read_bytes(path, &orig)) {
+        CHECK(0, name, "cannot read the seed file %s", path);
+        return;
+    }
     Err e = {{0}};
     int rc0 = rd(path, &e);
     CHECK(rc0 == 0, name, "the unmutated seed file fails: %s", e.msg); /* the seed itself must be valid */
@@ -156,14 +158,16 @@ static void fuzz_named(const char *name, const char *path, const char *names, Re
     int rc1 = rd(path, &e); /* the reader left nothing behind that breaks a good input (a deleted checkpoint) */
     char label[128];
     snprintf(label, sizeof label, "fuzz_%s", name);
-    CHECK(bad == 0 && n > 0 && rc1 == 0, label, "%d of %d inputs gave no clean error; first: %s; seed afterwards: %s", bad, n,
-          first_bad, rc1 ? e.msg : "ok");
+    CHECK(bad == 0 && n > 0 && rc1 == 0, label, "%d of %d inputs gave no clean error; first: %s; seed afterwards: %s",
+          bad, n, first_bad, rc1 ? e.msg : "ok");
     printf("    %s: %d inputs, %d accepted, %d clean errors\n", name, n, ok, clean);
     free(orig.p);
     free(cur.p);
 }
 
-static void fuzz(const char *name, const char *path, Reader rd, uint64_t seed) { fuzz_named(name, path, path, rd, seed); }
+static void fuzz(const char *name, const char *path, Reader rd, uint64_t seed) {
+    fuzz_named(name, path, path, rd, seed);
+}
 
 /* ---- readers: each returns 0 / -1 like the library ---- */
 
@@ -272,7 +276,9 @@ static void fuzz_text(const char *name, const char *file, const char *text, Read
 int main(void) {
     /* thousands of small files written and read: tmpfs when there is one */
     struct stat sb;
-    const char *base = stat("/dev/shm", &sb) == 0 && access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("AD_TMP") ? getenv("AD_TMP") : "/tmp";
+    const char *base = stat("/dev/shm", &sb) == 0 && access("/dev/shm", W_OK) == 0 ? "/dev/shm"
+                       : getenv("AD_TMP")                                          ? getenv("AD_TMP")
+                                                                                   : "/tmp";
     if (!scratch_dir(tmpdir, sizeof tmpdir, base, "test_fuzz")) return check_summary();
     Err e;
     char p[600], q[1400];
@@ -296,15 +302,20 @@ int main(void) {
     if (shard_write(p, toks, 300, 0, &e) == 0) fuzz("shard", p, rd_shard, 12);
 
     /* BPE tokenizer trained on a little text */
-    static const char *docs_text[] = {"the cat sat on the mat. the cat ate the rat.", "a dog and a cat, the dog and the cat!",
+    static const char *docs_text[] = {"the cat sat on the mat. the cat ate the rat.",
+                                      "a dog and a cat, the dog and the cat!",
                                       "the quick brown fox jumps over the lazy dog 123 123"};
     const uint8_t *docs[3];
     size_t lens[3];
-    for (int i = 0; i < 3; i++) { docs[i] = (const uint8_t *)docs_text[i]; lens[i] = strlen(docs_text[i]); }
+    for (int i = 0; i < 3; i++) {
+        docs[i] = (const uint8_t *)docs_text[i];
+        lens[i] = strlen(docs_text[i]);
+    }
     Bpe b;
     memset(&b, 0, sizeof b);
     path_in(p, sizeof p, "tokenizer.bin");
-    if (bpe_train(&b, docs, lens, 3, 270, NULL, NULL, &e) == 0 && bpe_save(&b, p, &e) == 0) fuzz("tokenizer", p, rd_bpe, 13);
+    if (bpe_train(&b, docs, lens, 3, 270, NULL, NULL, &e) == 0 && bpe_save(&b, p, &e) == 0)
+        fuzz("tokenizer", p, rd_bpe, 13);
     else CHECK(0, "setup_tokenizer", "%s", e.msg);
     bpe_free(&b);
 
@@ -336,7 +347,8 @@ int main(void) {
     char shard[600];
     path_in(shard, sizeof shard, "train.bin");
     snprintf(q, sizeof q,
-             "model: {hidden_size: 32, intermediate_size: 88, num_attention_heads: 2, num_hidden_layers: 2, vocab_size: 300}\n"
+             "model: {hidden_size: 32, intermediate_size: 88, num_attention_heads: 2, num_hidden_layers: 2, "
+             "vocab_size: 300}\n"
              "data: {train: %s, seq_len: 32, mode: pack}\n"
              "train:\n  lr: 0.005\n  batch_size: 8\n  steps: 40\n  warmup_steps: 4\n  seed: 5\n"
              "decay:\n  method: alphadecay\n  weight_decay: 1.0e-5\n  exclude: [lm_head]\n"
@@ -356,11 +368,12 @@ int main(void) {
     fuzz_text("sweep_yaml", "grid.yaml", q, rd_sweep, 19);
 
     /* analysis spec */
-    fuzz_text("spec_yaml", "table.yaml",
-              "table: fz\ntitle: \"Fuzz\"\nresults: res/fx\nmetric: val_ppl\nbetter: lower\nttest: {vs: B}\n"
-              "rows:\n  - {label: A, where: {decay.method: uniform}}\n  - {label: B, where: {decay.method: alphadecay}}\n"
-              "columns:\n  - {label: 1e-5, where: {decay.weight_decay: 1e-5}}\n  - {label: all}\n",
-              rd_spec, 20);
+    fuzz_text(
+        "spec_yaml", "table.yaml",
+        "table: fz\ntitle: \"Fuzz\"\nresults: res/fx\nmetric: val_ppl\nbetter: lower\nttest: {vs: B}\n"
+        "rows:\n  - {label: A, where: {decay.method: uniform}}\n  - {label: B, where: {decay.method: alphadecay}}\n"
+        "columns:\n  - {label: 1e-5, where: {decay.weight_decay: 1e-5}}\n  - {label: all}\n",
+        rd_spec, 20);
 
     /* a results JSONL (metrics / eval lines) */
     fuzz_text("results_jsonl", "metrics.jsonl",

@@ -115,8 +115,9 @@ static void test_forward_backward(Model *m, const Batch *b, const char *golden_p
     const char *prefix[1] = {"grad."};
     Err e = {{0}};
     if (safetensors_load_table(golden_path, m, 1, &want, prefix, &e)) CHECK(0, "golden_grads_load", "%s", e.msg);
-    else printf("# gradients: worst per-tensor max |diff| / max |grad| %.3g (limit 1e-5)\n",
-                compare_tensors(m, m->grads, want, 1e-5, 1, "grad"));
+    else
+        printf("# gradients: worst per-tensor max |diff| / max |grad| %.3g (limit 1e-5)\n",
+               compare_tensors(m, m->grads, want, 1e-5, 1, "grad"));
     free(want);
 }
 
@@ -141,8 +142,9 @@ static void test_optimizer(Model *m, const Batch *b, const float *w0, OptimizerK
     const char *prefix[1] = {prefix_s};
     Err e = {{0}};
     if (safetensors_load_table(golden_path, m, 1, &want, prefix, &e)) CHECK(0, "golden_optimizer_load", "%s", e.msg);
-    else printf("# %s weights: worst max |diff| %.3g x lr (limit 1e-3 x lr)\n", nm,
-                compare_tensors(m, m->params, want, 1e-3 * hp[0], 0, nm) / hp[0]);
+    else
+        printf("# %s weights: worst max |diff| %.3g x lr (limit 1e-3 x lr)\n", nm,
+               compare_tensors(m, m->params, want, 1e-3 * hp[0], 0, nm) / hp[0]);
     free(want);
 }
 

@@ -54,10 +54,10 @@ static double worst_error(const float *w, int rows, int cols, const double *G) {
 
 static void test_shapes(void) {
     /* N around the 8 / 24 tile sizes, K around the 128 slab depth, both orientations */
-    static const int shapes[][2] = {{1, 1},     {1, 5},     {5, 1},     {7, 3},     {3, 7},     {8, 8},
-                                    {9, 9},     {24, 24},   {25, 23},   {23, 25},   {100, 8},   {8, 100},
-                                    {129, 37},  {37, 129},  {128, 47},  {47, 128},  {257, 49},  {49, 257},
-                                    {200, 130}, {130, 200}, {300, 48},  {48, 300},  {127, 127}, {136, 136}};
+    static const int shapes[][2] = {{1, 1},     {1, 5},     {5, 1},    {7, 3},    {3, 7},     {8, 8},
+                                    {9, 9},     {24, 24},   {25, 23},  {23, 25},  {100, 8},   {8, 100},
+                                    {129, 37},  {37, 129},  {128, 47}, {47, 128}, {257, 49},  {49, 257},
+                                    {200, 130}, {130, 200}, {300, 48}, {48, 300}, {127, 127}, {136, 136}};
     Rng r;
     rng_seed(&r, 11);
     double worst_real = 0;
@@ -73,7 +73,8 @@ static void test_shapes(void) {
         double err = worst_error(w, rows, cols, G);
         char name[96];
         snprintf(name, sizeof name, "gram %dx%d: lower triangle matches a double loop (rel err %.1e)", rows, cols, err);
-        CHECK(rc == 0 && err <= 2 * gamma_d(rows < cols ? cols : rows), name, "rc %d, worst relative error %g", rc, err);
+        CHECK(rc == 0 && err <= 2 * gamma_d(rows < cols ? cols : rows), name, "rc %d, worst relative error %g", rc,
+              err);
         if (err > worst_real) worst_real = err;
         free(G);
         /* small integers: every sum exact, so G must equal the loop exactly */
@@ -144,9 +145,11 @@ static void test_syr2k(void) {
                 for (int i = j; i < m; i++) {
                     double ref = C0[i + (size_t)j * ldc], mag = fabs(ref);
                     for (int q = 0; q < k; q++) {
-                        double p = V[i + (size_t)q * ldv] * W[j + (size_t)q * ldw] + W[i + (size_t)q * ldw] * V[j + (size_t)q * ldv];
+                        double p = V[i + (size_t)q * ldv] * W[j + (size_t)q * ldw] +
+                                   W[i + (size_t)q * ldw] * V[j + (size_t)q * ldv];
                         ref -= p;
-                        mag += fabs(V[i + (size_t)q * ldv] * W[j + (size_t)q * ldw]) + fabs(W[i + (size_t)q * ldw] * V[j + (size_t)q * ldv]);
+                        mag += fabs(V[i + (size_t)q * ldv] * W[j + (size_t)q * ldw]) +
+                               fabs(W[i + (size_t)q * ldw] * V[j + (size_t)q * ldv]);
                     }
                     double err = fabs(C[i + (size_t)j * ldc] - ref) / mag;
                     if (!(err <= worst)) worst = isnan(err) ? INFINITY : err;

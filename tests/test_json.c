@@ -19,20 +19,21 @@ static Json *parse(const char *s, Err *e) {
 static void test_valid(void) {
     Err e = {{0}};
     Json *j = parse(" {\"a\": 1.5, \"b\": [true, false, null, -0.25e2, 0, 12345678901234567890],"
-                    " \"c\": {\"d\": \"x\\ty\"}, \"e\": [], \"f\": {}} \n", &e);
+                    " \"c\": {\"d\": \"x\\ty\"}, \"e\": [], \"f\": {}} \n",
+                    &e);
     CHECK(j != NULL, "json_parse_valid", "%s", e.msg);
     if (!j) return;
     double a = 0;
     CHECK(json_num(j, "a", &a) == 0 && a == 1.5, "json_num", "a = %g", a);
     const Json *b = json_get(j, "b");
     CHECK(json_len(b) == 6, "json_array_len", "len %d", json_len(b));
-    CHECK(json_at(b, 0)->type == JSON_BOOL && json_at(b, 0)->boolean == 1 && json_at(b, 1)->boolean == 0,
-          "json_bools", "wrong booleans");
+    CHECK(json_at(b, 0)->type == JSON_BOOL && json_at(b, 0)->boolean == 1 && json_at(b, 1)->boolean == 0, "json_bools",
+          "wrong booleans");
     CHECK(json_at(b, 2)->type == JSON_NULL, "json_null", "type %s", json_type_name(json_at(b, 2)->type));
     CHECK(json_at(b, 3)->num == -25.0, "json_exponent", "got %g", json_at(b, 3)->num);
     uint64_t u = 0;
-    CHECK(json_u64(json_at(b, 5), &u) == 0 && u == 12345678901234567890ULL, "json_u64_exact_beyond_2^53",
-          "got %llu", (unsigned long long)u);
+    CHECK(json_u64(json_at(b, 5), &u) == 0 && u == 12345678901234567890ULL, "json_u64_exact_beyond_2^53", "got %llu",
+          (unsigned long long)u);
     int64_t i = 0;
     CHECK(json_i64(json_at(b, 5), &i) == -1, "json_i64_overflow_rejected", "accepted %lld", (long long)i);
     CHECK(json_i64(json_at(b, 3), &i) == -1, "json_i64_rejects_fraction_exponent", "accepted");
@@ -59,13 +60,18 @@ static void test_valid(void) {
     CHECK(j && j->num == 0 && signbit(j->num), "json_negative_zero", "bad");
     json_free(j);
     j = parse("{\"n\": \"-9223372036854775808\"}", &e);
-    CHECK(j && json_i64(json_get(j, "n"), &i) == 0 && i == INT64_MIN, "json_i64_min_from_string", "got %lld", (long long)i);
+    CHECK(j && json_i64(json_get(j, "n"), &i) == 0 && i == INT64_MIN, "json_i64_min_from_string", "got %lld",
+          (long long)i);
     json_free(j);
 }
 
 /* Each malformed document must fail, and the error must name the byte offset where it went wrong. */
 static void test_malformed(void) {
-    struct { const char *text; size_t offset; const char *name; } cases[] = {
+    struct {
+        const char *text;
+        size_t offset;
+        const char *name;
+    } cases[] = {
         {"", 0, "json_bad_empty"},
         {"{\"a\":1,}", 7, "json_bad_trailing_comma_object"},
         {"[1,2,]", 5, "json_bad_trailing_comma_array"},
@@ -111,8 +117,8 @@ static void test_malformed(void) {
     size_t n = 100000;
     char *deep = malloc(n);
     memset(deep, '[', n);
-    CHECK(json_parse(deep, n, "deep.json", &j, &e) == -1 && strstr(e.msg, "nesting too deep"),
-          "json_bad_deep_nesting", "%s", e.msg);
+    CHECK(json_parse(deep, n, "deep.json", &j, &e) == -1 && strstr(e.msg, "nesting too deep"), "json_bad_deep_nesting",
+          "%s", e.msg);
     free(deep);
     /* a buffer that is not NUL-terminated is read only up to len */
     char nonul[3] = {'[', '1', ']'};
@@ -185,7 +191,10 @@ static double parse_time(int n_obj, int n_keys) {
         int rc = json_parse(t, len, "wide.json", &j, &e);
         double dt = seconds() - t0;
         json_free(j);
-        if (rc) { best = -1; break; }
+        if (rc) {
+            best = -1;
+            break;
+        }
         if (dt < best) best = dt;
     }
     free(t);
@@ -226,8 +235,8 @@ static void test_wide_object(void) {
     double one = parse_time(1, 200000);
     struct itimerval off = {{0, 0}, {0, 0}};
     setitimer(ITIMER_VIRTUAL, &off, NULL);
-    CHECK(one > 0 && one <= limit, "json_duplicate_check_linear", "100 x 2k keys %.4f s, 1 x 200k keys %.4f s",
-          split, one);
+    CHECK(one > 0 && one <= limit, "json_duplicate_check_linear", "100 x 2k keys %.4f s, 1 x 200k keys %.4f s", split,
+          one);
 }
 
 int main(void) {

@@ -58,7 +58,8 @@ static double dot_ratio(const float *got, const float *other, int M, int N, int 
                 double p = (double)A[(size_t)m * sam + (size_t)k * sak] * B[(size_t)k * sbk + (size_t)n * sbn];
                 ex += p, S += fabs(p);
             }
-            double d = other ? fabs((double)got[(size_t)m * N + n] - other[(size_t)m * N + n]) : fabs(got[(size_t)m * N + n] - ex);
+            double d = other ? fabs((double)got[(size_t)m * N + n] - other[(size_t)m * N + n])
+                             : fabs(got[(size_t)m * N + n] - ex);
             double bound = other ? 2 * g * S : (g + gamma_n(K + 1, 0x1p-53)) * S;
             double r = bound > 0 ? d / bound : (d > 0 ? INFINITY : 0);
             if (!(r <= worst)) worst = isnan(r) ? INFINITY : r;
@@ -157,7 +158,8 @@ static void test_rmsnorm(void) {
     double *ref = malloc((size_t)N * C * 8), sc;
     rms_ref(&c, ref);
     rmsnorm_forward(out, rstd, x, w, N, C, 1e-6f);
-    CHECK(maxdiff(out, ref, N * C, &sc) < 2e-6 * sc, "rmsnorm_forward_vs_double", "diff %g", maxdiff(out, ref, N * C, NULL));
+    CHECK(maxdiff(out, ref, N * C, &sc) < 2e-6 * sc, "rmsnorm_forward_vs_double", "diff %g",
+          maxdiff(out, ref, N * C, NULL));
     rmsnorm_backward(dx, dw, scratch, dy, x, w, rstd, N, C);
     for (int i = 0; i < N * C; i++) dx[i] -= 0.25f;
     dw[0] -= 1.0f;
@@ -293,8 +295,8 @@ static void linear_slab_case(int N, int in, int out, const char *tag) {
 }
 
 static void test_linear_slabs(void) {
-    linear_slab_case(600, 96, 200, "rows");  /* every product taller than wide: row slabs */
-    linear_slab_case(300, 64, 700, "cols");  /* forward wider than tall: column slabs */
+    linear_slab_case(600, 96, 200, "rows"); /* every product taller than wide: row slabs */
+    linear_slab_case(300, 64, 700, "cols"); /* forward wider than tall: column slabs */
 }
 
 /* ---------------------------------------------------------------- RoPE */
@@ -464,8 +466,7 @@ static void attention_case(int B, int T, int H, int D, const char *tag) {
     snprintf(nm, sizeof nm, "attention_probs_causal_%s", tag);
     CHECK(causal, nm, "nonzero probability above the diagonal");
     for (size_t i = 0; i < nq; i++) dqkv[i] = NAN; /* backward must overwrite every q, k, v entry */
-    attention_backward(dqkv, dqkv + C, dqkv + 2 * C, ld, datt, dy, C, att, qkv, qkv + C, qkv + 2 * C, ld, B, T,
-                       H, D);
+    attention_backward(dqkv, dqkv + C, dqkv + 2 * C, ld, datt, dy, C, att, qkv, qkv + C, qkv + 2 * C, ld, B, T, H, D);
     /* gradients of q, k, v live interleaved in dqkv; fd_check perturbs qd at the same index */
     double w = fd_check(qd, dqkv, nq, 120, att_loss, &c, 1e-2);
     snprintf(nm, sizeof nm, "attention_backward_fd_%s", tag);
@@ -484,8 +485,8 @@ static void test_attention_threads(void) {
         omp_set_num_threads(k == 0 ? 1 : (nt > 1 ? nt : 2));
         y[k] = malloc(ny * 4), att[k] = malloc(na * 4), dqkv[k] = malloc(nq * 4);
         attention_forward(y[k], C, att[k], qkv, qkv + C, qkv + 2 * C, ld, B, T, H, D);
-        attention_backward(dqkv[k], dqkv[k] + C, dqkv[k] + 2 * C, ld, datt, dy, C, att[k], qkv, qkv + C,
-                           qkv + 2 * C, ld, B, T, H, D);
+        attention_backward(dqkv[k], dqkv[k] + C, dqkv[k] + 2 * C, ld, datt, dy, C, att[k], qkv, qkv + C, qkv + 2 * C,
+                           ld, B, T, H, D);
     }
     omp_set_num_threads(nt);
     CHECK(!memcmp(y[0], y[1], ny * 4) && !memcmp(att[0], att[1], na * 4) && !memcmp(dqkv[0], dqkv[1], nq * 4),
@@ -496,7 +497,7 @@ static void test_attention_threads(void) {
 
 static void test_attention(void) {
     attention_case(2, 5, 2, 4, "small");
-    attention_case(1, 150, 2, 4, "blocked"); /* T > the kernel's row block: exercises the causal blocking */
+    attention_case(1, 150, 2, 4, "blocked");   /* T > the kernel's row block: exercises the causal blocking */
     attention_case(2, 150, 2, 16, "parallel"); /* pairs shared by the OpenMP team, blocked */
     test_attention_threads();
 }
@@ -593,8 +594,7 @@ static void test_crossentropy(void) {
     for (int j = 0; j < V; j++) z &= d[1 * V + j] == 0.0f && d[4 * V + j] == 0.0f;
     CHECK(z, "ce_ignored_rows_zero_grad", "nonzero gradient on an ignored row");
     int none[5] = {-1, -1, -1, -1, -1};
-    CHECK(crossentropy_forward(lse, losses, lg, none, N, V, &nv) == 0.0f && nv == 0, "ce_no_valid_zero",
-          "nonzero");
+    CHECK(crossentropy_forward(lse, losses, lg, none, N, V, &nv) == 0.0f && nv == 0, "ce_no_valid_zero", "nonzero");
     free(lg), free(lse), free(losses), free(d), free(c.logits);
 }
 

@@ -7,8 +7,8 @@
  *  - init statistics; the module table (names, order, offsets, shapes); the views over params and
  *    grads, and their refusal of a broken table; memory estimate. */
 #include "check.h"
-#include "testutil.h"
 #include "model.h"
+#include "testutil.h"
 
 #include <omp.h>
 #include <stdlib.h>
@@ -134,9 +134,15 @@ static double ref_forward(const Ref *r, const int *in, const int *tg, int B, int
 /* ---------------------------------------------------------------- helpers */
 
 static ModelConfig tiny_config(void) {
-    ModelConfig c = {.hidden_size = 16, .intermediate_size = 24, .num_attention_heads = 2,
-                     .num_hidden_layers = 2, .vocab_size = 32, .max_position_embeddings = 16,
-                     .rms_norm_eps = 1e-6, .rope_theta = 10000, .initializer_range = 0.02};
+    ModelConfig c = {.hidden_size = 16,
+                     .intermediate_size = 24,
+                     .num_attention_heads = 2,
+                     .num_hidden_layers = 2,
+                     .vocab_size = 32,
+                     .max_position_embeddings = 16,
+                     .rms_norm_eps = 1e-6,
+                     .rope_theta = 10000,
+                     .initializer_range = 0.02};
     return c;
 }
 
@@ -180,12 +186,16 @@ static void test_table(void) {
     CHECK(model_build(&m, &c, &e) == 0, "table_build", "%s", e.msg);
     /* embedding, 2 layers of {2 norms, q, k, v, o, gate, up, down}, final norm, lm_head */
     CHECK(m.n_tensors == 21, "table_count", "%d tensors", m.n_tensors);
-    static const char *expect[] = {
-        "model.embed_tokens.weight", "model.layers.0.input_layernorm.weight",
-        "model.layers.0.self_attn.q_proj.weight", "model.layers.0.self_attn.k_proj.weight",
-        "model.layers.0.self_attn.v_proj.weight", "model.layers.0.self_attn.o_proj.weight",
-        "model.layers.0.post_attention_layernorm.weight", "model.layers.0.mlp.gate_proj.weight",
-        "model.layers.0.mlp.up_proj.weight", "model.layers.0.mlp.down_proj.weight"};
+    static const char *expect[] = {"model.embed_tokens.weight",
+                                   "model.layers.0.input_layernorm.weight",
+                                   "model.layers.0.self_attn.q_proj.weight",
+                                   "model.layers.0.self_attn.k_proj.weight",
+                                   "model.layers.0.self_attn.v_proj.weight",
+                                   "model.layers.0.self_attn.o_proj.weight",
+                                   "model.layers.0.post_attention_layernorm.weight",
+                                   "model.layers.0.mlp.gate_proj.weight",
+                                   "model.layers.0.mlp.up_proj.weight",
+                                   "model.layers.0.mlp.down_proj.weight"};
     int ok = 1;
     for (int i = 0; i < 10; i++) ok &= strcmp(m.tensors[i].name, expect[i]) == 0;
     CHECK(ok, "table_hf_order", "first names differ from the HF state_dict order");
@@ -235,7 +245,10 @@ static void test_views(void) {
         CHECK(0, "views_build", "%s", e.msg);
         return;
     }
-    struct { const char *name; float *w, *g; } want[] = {
+    struct {
+        const char *name;
+        float *w, *g;
+    } want[] = {
         {"model.embed_tokens.weight", m.w.embed, m.g.embed},
         {"model.layers.0.input_layernorm.weight", m.w.layer[0].ln1, m.g.layer[0].ln1},
         {"model.layers.1.self_attn.q_proj.weight", m.w.layer[1].qkv, m.g.layer[1].qkv},
@@ -383,8 +396,8 @@ static void test_mask(void) {
     memcpy(tg2, tg, sizeof tg);
     for (int i = 0; i < 4; i++) tg2[masked[i]] = -1; /* same mask; */
     float loss2 = one_pass(&m, in, tg2, B, T);
-    CHECK(loss2 == loss && memcmp(g1, m.grads, m.n_params * sizeof(float)) == 0, "mask_repeatable",
-          "loss %g vs %g", loss2, loss);
+    CHECK(loss2 == loss && memcmp(g1, m.grads, m.n_params * sizeof(float)) == 0, "mask_repeatable", "loss %g vs %g",
+          loss2, loss);
     /* no valid targets: loss 0, zero gradients */
     for (int i = 0; i < N; i++) one[i] = -1;
     model_zero_grad(&m);
@@ -434,8 +447,8 @@ static void test_determinism_and_causality(void) {
             else late = fmax(late, d);
             other = fmax(other, fabs(after[t * V + j] - before[t * V + j]));
         }
-    CHECK(early <= 1e-6 && late > 1e-4 && other <= 1e-6, "causal", "earlier %g, later %g, other row %g", early,
-          late, other);
+    CHECK(early <= 1e-6 && late > 1e-4 && other <= 1e-6, "causal", "earlier %g, later %g, other row %g", early, late,
+          other);
 
     /* a smaller forward shape than allocated gives the same result as a matching allocation */
     Model m2;

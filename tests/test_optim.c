@@ -12,17 +12,30 @@
 static void tiny_model(Model *m, TensorInfo *ti, float *p, float *g, float *mo, float *v, double *wd) {
     memset(m, 0, sizeof *m);
     memset(ti, 0, 2 * sizeof *ti);
-    ti[0].rows = 1; ti[0].cols = 2; ti[0].offset = 0; ti[0].size = 2;
-    ti[1].rows = 1; ti[1].cols = 1; ti[1].offset = 2; ti[1].size = 1;
-    m->tensors = ti; m->n_tensors = 2; m->n_params = 3;
-    m->params = p; m->grads = g; m->adam_m = mo; m->adam_v = v; m->wd = wd;
+    ti[0].rows = 1;
+    ti[0].cols = 2;
+    ti[0].offset = 0;
+    ti[0].size = 2;
+    ti[1].rows = 1;
+    ti[1].cols = 1;
+    ti[1].offset = 2;
+    ti[1].size = 1;
+    m->tensors = ti;
+    m->n_tensors = 2;
+    m->n_params = 3;
+    m->params = p;
+    m->grads = g;
+    m->adam_m = mo;
+    m->adam_v = v;
+    m->wd = wd;
     memset(mo, 0, 3 * sizeof(float));
     memset(v, 0, 3 * sizeof(float));
 }
 
 static void test_adam(OptimizerKind kind) {
     const char *nm = kind == OPT_ADAM ? "adam" : "adamw";
-    Model m; TensorInfo ti[2];
+    Model m;
+    TensorInfo ti[2];
     float p[3] = {1.0f, -2.0f, 0.5f}, g[3], mo[3], v[3];
     double wd[2] = {0.1, 0.0};
     tiny_model(&m, ti, p, g, mo, v, wd);
@@ -60,7 +73,8 @@ static void test_adam(OptimizerKind kind) {
 static void test_decay_kinds_differ(void) {
     /* With zero gradients, AdamW shrinks w by exactly (1 - lr*wd) before a zero Adam step, while
      * Adam's coupled decay becomes the gradient and moves w by ~lr. */
-    Model m; TensorInfo ti[2];
+    Model m;
+    TensorInfo ti[2];
     float p[3] = {1, 1, 1}, g[3] = {0, 0, 0}, mo[3], v[3];
     double wd[2] = {0.5, 0.0};
     tiny_model(&m, ti, p, g, mo, v, wd);
@@ -89,12 +103,18 @@ static void test_schedule(void) {
 
 static void test_norm_clip(void) {
     size_t n = 300000;
-    Model m; memset(&m, 0, sizeof m);
+    Model m;
+    memset(&m, 0, sizeof m);
     TensorInfo ti = {.rows = 1, .cols = (int)n, .offset = 0, .size = n};
-    m.tensors = &ti; m.n_tensors = 1; m.n_params = n;
+    m.tensors = &ti;
+    m.n_tensors = 1;
+    m.n_params = n;
     m.grads = malloc(n * sizeof(float));
     double ref = 0;
-    for (size_t i = 0; i < n; i++) { m.grads[i] = (float)((int)(i % 7) - 3) * 0.01f; ref += (double)m.grads[i] * m.grads[i]; }
+    for (size_t i = 0; i < n; i++) {
+        m.grads[i] = (float)((int)(i % 7) - 3) * 0.01f;
+        ref += (double)m.grads[i] * m.grads[i];
+    }
     /* the chunked sum must not depend on how many threads share the chunks (n spans 5 of them) */
     int nt = omp_get_max_threads();
     double a = grad_global_norm(&m);

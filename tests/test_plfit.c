@@ -69,8 +69,7 @@ static void test_filter_zeros(void) {
     /* Nothing above the threshold: the code keeps all values; the median xmin lam[2] is 0 -> failed. */
     double z[4] = {0, 0, 0, 1e-6};
     int rc = plfit(z, 4, &o, &r);
-    CHECK(rc == -1 && r.status == PL_FAILED && r.alpha == -1, "filter_all_zero_fails", "rc %d alpha %g",
-          rc, r.alpha);
+    CHECK(rc == -1 && r.status == PL_FAILED && r.alpha == -1, "filter_all_zero_fails", "rc %d alpha %g", rc, r.alpha);
 }
 
 static void pareto_quantiles(double *x, int n, double alpha) {
@@ -123,8 +122,8 @@ static void test_pareto_random(void) {
             double a = plfit_hill(x, n, xmin, n);
             char name[64];
             snprintf(name, sizeof name, "pareto_random_a%.1f_n%d", alpha, n);
-            CHECK(fabs(a - alpha) <= 4 * (alpha - 1) / sqrt(n), name, "alpha %g vs %g (tol %g)", a,
-                  alpha, 4 * (alpha - 1) / sqrt(n));
+            CHECK(fabs(a - alpha) <= 4 * (alpha - 1) / sqrt(n), name, "alpha %g vs %g (tol %g)", a, alpha,
+                  4 * (alpha - 1) / sqrt(n));
             free(x);
         }
     gsl_rng_free(g);
@@ -152,8 +151,7 @@ static void test_fast_equals_naive(void) {
         } else {
             N = c == 4 ? 400 : 333;
             lam = malloc(sizeof(double) * N);
-            for (int i = 0; i < N; i++)
-                lam[i] = c == 4 ? gsl_ran_pareto(g, 1.2, 0.01) : gsl_ran_lognormal(g, 0, 1.5);
+            for (int i = 0; i < N; i++) lam[i] = c == 4 ? gsl_ran_pareto(g, 1.2, 0.01) : gsl_ran_lognormal(g, 0, 1.5);
             qsort(lam, N, sizeof(double), cmp);
         }
         for (int m = 0; m < 3; m++) {
@@ -171,8 +169,7 @@ static void test_fast_equals_naive(void) {
         }
         free(lam);
     }
-    CHECK(agree == total, "gof_fast_equals_naive", "%d of %d agree, worst alpha diff %g", agree, total,
-          worst);
+    CHECK(agree == total, "gof_fast_equals_naive", "%d of %d agree, worst alpha diff %g", agree, total, worst);
     gsl_rng_free(g);
 }
 
@@ -182,7 +179,7 @@ static void test_fast_equals_naive(void) {
 static void test_fix_finger_window(void) {
     int N = 300;
     double lam[300];
-    for (int i = 0; i < 100; i++) lam[i] = 1.0 + i * 0.5;       /* 1 .. 50.5, spread out */
+    for (int i = 0; i < 100; i++) lam[i] = 1.0 + i * 0.5;              /* 1 .. 50.5, spread out */
     for (int i = 100; i < 250; i++) lam[i] = 100.0 + (i - 100) * 0.01; /* a pile at 100 .. 101.5 */
     for (int i = 250; i < 300; i++) lam[i] = 200.0 * pow(1.1, i - 250);
     PlFitOpts o;
@@ -191,10 +188,8 @@ static void test_fix_finger_window(void) {
     plfit(lam, N, &o, &q);
     o.fix_finger_corrected = 1;
     plfit(lam, N, &o, &c);
-    CHECK(c.status == PL_OK && c.xmin >= 95.0 && c.xmin <= 150.0, "fix_finger_corrected_window",
-          "xmin %g", c.xmin);
-    CHECK(q.status == PL_OK && q.xmin >= 2.0 && q.xmin <= 150.0, "fix_finger_quirk_window", "xmin %g",
-          q.xmin);
+    CHECK(c.status == PL_OK && c.xmin >= 95.0 && c.xmin <= 150.0, "fix_finger_corrected_window", "xmin %g", c.xmin);
+    CHECK(q.status == PL_OK && q.xmin >= 2.0 && q.xmin <= 150.0, "fix_finger_quirk_window", "xmin %g", q.xmin);
     /* The quirk scans a superset of candidates, so its D can only be smaller or equal. */
     CHECK(q.D <= c.D, "fix_finger_quirk_superset", "quirk D %g corrected D %g", q.D, c.D);
 }
@@ -204,8 +199,7 @@ static void test_failures(void) {
     PlFitResult r;
     opts(&o, FIT_MEDIAN);
     double one[1] = {2.0};
-    CHECK(plfit(one, 1, &o, &r) == -1 && r.alpha == -1 && r.status == PL_FAILED, "fail_N1", "alpha %g",
-          r.alpha);
+    CHECK(plfit(one, 1, &o, &r) == -1 && r.alpha == -1 && r.status == PL_FAILED, "fail_N1", "alpha %g", r.alpha);
     double eq[6] = {3, 3, 3, 3, 3, 3};
     for (int m = 0; m < 3; m++) {
         opts(&o, (PlFit)m);

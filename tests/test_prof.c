@@ -14,8 +14,14 @@
 #include <string.h>
 
 static ModelConfig cfg(void) {
-    ModelConfig c = {.hidden_size = 64, .intermediate_size = 172, .num_attention_heads = 4, .num_hidden_layers = 2,
-                     .vocab_size = 96, .max_position_embeddings = 64, .rms_norm_eps = 1e-6, .rope_theta = 10000,
+    ModelConfig c = {.hidden_size = 64,
+                     .intermediate_size = 172,
+                     .num_attention_heads = 4,
+                     .num_hidden_layers = 2,
+                     .vocab_size = 96,
+                     .max_position_embeddings = 64,
+                     .rms_norm_eps = 1e-6,
+                     .rope_theta = 10000,
                      .initializer_range = 0.02};
     return c;
 }
@@ -74,7 +80,8 @@ int main(void) {
         double l1 = step(precs[k], 1, &s1, &n1);
         double on[PH_N];
         memcpy(on, prof_sec, sizeof on);
-        snprintf(name, sizeof name, "%s: timers on give the same loss, weights, gradients and moments, bit for bit", pn);
+        snprintf(name, sizeof name, "%s: timers on give the same loss, weights, gradients and moments, bit for bit",
+                 pn);
         CHECK(l0 == l1 && n0 == n1 && !memcmp(s0, s1, n0), name, "loss %.9g vs %.9g", l0, l1);
         free(s0);
         free(s1);
@@ -83,7 +90,8 @@ int main(void) {
         snprintf(name, sizeof name, "%s: timers off charge nothing", pn);
         CHECK(zero, name, "a phase was charged with the timers off");
         int f32 = precs[k] == PREC_FP32;
-        snprintf(name, sizeof name, "%s: products charged to the %s phases, none to the other precision's", pn, f32 ? "fp32" : "bf16");
+        snprintf(name, sizeof name, "%s: products charged to the %s phases, none to the other precision's", pn,
+                 f32 ? "fp32" : "bf16");
         int mine = f32 ? PH_MM_FWD_F32 : PH_MM_FWD_BF16, other = f32 ? PH_MM_FWD_BF16 : PH_MM_FWD_F32;
         CHECK(on[mine] > 0 && on[mine + 1] > 0 && on[mine + 2] > 0 && on[other] == 0 && on[other + 1] == 0 &&
                   on[other + 2] == 0,
@@ -91,11 +99,12 @@ int main(void) {
               on[other], on[other + 1], on[other + 2]);
         snprintf(name, sizeof name, "%s: conversions charged %s", pn, f32 ? "never" : "(bf16 rounding and widening)");
         CHECK(f32 ? on[PH_CONVERT] == 0 : on[PH_CONVERT] > 0, name, "convert %g", on[PH_CONVERT]);
-        snprintf(name, sizeof name, "%s: attention, norm, rope, swiglu, cross-entropy, embedding and Adam are charged", pn);
+        snprintf(name, sizeof name, "%s: attention, norm, rope, swiglu, cross-entropy, embedding and Adam are charged",
+                 pn);
         CHECK(on[PH_ATT_MM] > 0 && on[PH_ATT_GLUE] > 0 && on[PH_NORM] > 0 && on[PH_ROPE] > 0 && on[PH_SWIGLU] > 0 &&
                   on[PH_CE] > 0 && on[PH_EMBED] > 0 && on[PH_ADAM] > 0,
-              name, "att %g/%g norm %g rope %g swiglu %g ce %g embed %g adam %g", on[PH_ATT_MM], on[PH_ATT_GLUE], on[PH_NORM],
-              on[PH_ROPE], on[PH_SWIGLU], on[PH_CE], on[PH_EMBED], on[PH_ADAM]);
+              name, "att %g/%g norm %g rope %g swiglu %g ce %g embed %g adam %g", on[PH_ATT_MM], on[PH_ATT_GLUE],
+              on[PH_NORM], on[PH_ROPE], on[PH_SWIGLU], on[PH_CE], on[PH_EMBED], on[PH_ADAM]);
     }
     return check_summary();
 }

@@ -55,20 +55,19 @@ static void run(const char *name, const char *method, const char *wd, int seed, 
     put(rel, text);
 }
 
-static const char *SPEC =
-    "table: t\n"
-    "results: res\n"
-    "metric: val_ppl\n"
-    "ttest: {vs: AlphaDecay}\n"
-    "rows:\n"
-    "  - {label: WD=0, where: {decay.method: none}, any: [decay.weight_decay]}\n"
-    "  - {label: Uniform, where: {decay.method: uniform}}\n"
-    "  - {label: AlphaDecay, where: {decay.method: alphadecay}}\n"
-    "columns:\n"
-    "  - {label: 1e-5, where: {decay.weight_decay: 1e-5}}\n"
-    "  - {label: 5e-6, where: {decay.weight_decay: 5.0e-06}}\n"
-    "  - {label: 1e-6, where: {decay.weight_decay: [1e-6, 2e-6]}}\n"
-    "  - {label: hours, where: {decay.weight_decay: 1e-5}, metric: wall_hours}\n";
+static const char *SPEC = "table: t\n"
+                          "results: res\n"
+                          "metric: val_ppl\n"
+                          "ttest: {vs: AlphaDecay}\n"
+                          "rows:\n"
+                          "  - {label: WD=0, where: {decay.method: none}, any: [decay.weight_decay]}\n"
+                          "  - {label: Uniform, where: {decay.method: uniform}}\n"
+                          "  - {label: AlphaDecay, where: {decay.method: alphadecay}}\n"
+                          "columns:\n"
+                          "  - {label: 1e-5, where: {decay.weight_decay: 1e-5}}\n"
+                          "  - {label: 5e-6, where: {decay.weight_decay: 5.0e-06}}\n"
+                          "  - {label: 1e-6, where: {decay.weight_decay: [1e-6, 2e-6]}}\n"
+                          "  - {label: hours, where: {decay.weight_decay: 1e-5}, metric: wall_hours}\n";
 
 static int build(const char *spec_text, Table *t, Spec *s, RunSet *rs, Err *e) {
     put("spec.yaml", spec_text);
@@ -89,7 +88,8 @@ static void test_formulas(void) {
     CHECK(isnan(sd), "std of one value is undefined", "got %g", sd);
     /* the mean's 95% interval half-width: t_{0.975, 3} = 3.182446305284263 (tables), sd 2, n 4 -> 3.1824463 */
     CHECK_CLOSE(stats_mean_ci_half(2.0, 4, 0.95), 3.182446305284263, 1e-9, 0, "mean 95% half-width, n 4, sd 2");
-    CHECK(stats_mean_ci_half(2.0, 1, 0.95) == 0, "mean interval of one value: no bar", "got %g", stats_mean_ci_half(2.0, 1, 0.95));
+    CHECK(stats_mean_ci_half(2.0, 1, 0.95) == 0, "mean interval of one value: no bar", "got %g",
+          stats_mean_ci_half(2.0, 1, 0.95));
     /* d = -0.3, -0.2, -0.4: mean -0.3, sd 0.1, t = -0.3 / (0.1 / sqrt 3) = -3 sqrt 3;
      * df = 2: P(|T| > t) = 1 - t / sqrt(t^2 + 2) = 1 - sqrt(27 / 29) */
     CHECK(stats_paired_t(a, b, 3, &t, &p) == 0, "paired t defined for 3 pairs", "rc != 0");
@@ -127,8 +127,8 @@ static void test_values_and_json(void) {
     snprintf(p, sizeof p, "%s/trunc.jsonl", ROOT);
     KVList *recs;
     int n;
-    CHECK(jsonl_read(p, &recs, &n, &e) < 0 && strstr(e.msg, "trunc.jsonl:2"), "truncated JSONL line named FILE:2",
-          "%s", e.msg);
+    CHECK(jsonl_read(p, &recs, &n, &e) < 0 && strstr(e.msg, "trunc.jsonl:2"), "truncated JSONL line named FILE:2", "%s",
+          e.msg);
 }
 
 static void test_runs(void) {
@@ -166,8 +166,8 @@ static void test_runs(void) {
             seen++;
         }
         if (!strcmp(r->name, "uni_1e-5_s2")) {
-            CHECK(!strcmp(run_coord(r, "decay.weight_decay"), "1e-05") && !strcmp(run_coord(r, "train.betas"), "[0.9, 0.999]") &&
-                      !strcmp(run_coord(r, "run.sweep"), "res"),
+            CHECK(!strcmp(run_coord(r, "decay.weight_decay"), "1e-05") &&
+                      !strcmp(run_coord(r, "train.betas"), "[0.9, 0.999]") && !strcmp(run_coord(r, "run.sweep"), "res"),
                   "config coordinates flattened", "wd %s", run_coord(r, "decay.weight_decay"));
             double h;
             CHECK(run_metric(r, "wall_hours", &h, &e) == 0 && h == 2.0, "wall_hours = 7200 s / 3600", "%g", h);
@@ -193,14 +193,14 @@ static void test_table(void) {
     CHECK(u->has_p, "Uniform 1e-5 has a p-value", "no p");
     CHECK_CLOSE(u->p, 1 - 2 * atan(5.0) / M_PI, 1e-9, 0, "Uniform vs AlphaDecay p (df 1, t = 5)");
     CHECK(a->best && !u->best, "lowest mean is bold", "best %d %d", a->best, u->best);
-    CHECK(z->n == 1 && z->mean == 40.0 && table_cell(&t, 0, 2)->n == 1, "WD=0 spans every wd column (any:)",
-          "n %d", z->n);
+    CHECK(z->n == 1 && z->mean == 40.0 && table_cell(&t, 0, 2)->n == 1, "WD=0 spans every wd column (any:)", "n %d",
+          z->n);
     CHECK(!z->has_p, "no p-value from a single pair", "p %g", z->p);
     Cell *a5 = table_cell(&t, 2, 1), *u5 = table_cell(&t, 1, 1), *u6 = table_cell(&t, 1, 2);
     CHECK(a5->nruns == 2 && a5->n == 1 && a5->nfailed == 1 && a5->mean == 34.8, "failed run counted, not averaged",
           "nruns %d n %d failed %d", a5->nruns, a5->n, a5->nfailed);
-    CHECK(u5->nruns == 1 && u5->n == 0 && u5->npartial == 1, "partial run shown as partial", "n %d partial %d",
-          u5->n, u5->npartial);
+    CHECK(u5->nruns == 1 && u5->n == 0 && u5->npartial == 1, "partial run shown as partial", "n %d partial %d", u5->n,
+          u5->npartial);
     CHECK(u6->nruns == 0, "missing cell has no runs", "%d", u6->nruns);
     CHECK(t.warn.p && strstr(t.warn.p, "alpha_5e-6_s1") && strstr(t.warn.p, "failed"), "failed run named in warnings",
           "%s", t.warn.p ? t.warn.p : "");
@@ -224,12 +224,14 @@ static void test_table(void) {
     table_free(&t);
     runs_free(&rs);
 
-    const char *typo = "table: m\nresults: res\nrows:\n  - {label: U, where: {decay.methd: uniform}}\ncolumns:\n  - {label: all}\n";
+    const char *typo =
+        "table: m\nresults: res\nrows:\n  - {label: U, where: {decay.methd: uniform}}\ncolumns:\n  - {label: all}\n";
     CHECK(build(typo, &t, s, &rs, &e) < 0 && strstr(e.msg, "decay.methd"), "unknown coordinate refused", "%s", e.msg);
     table_free(&t);
     runs_free(&rs);
 
-    const char *badmetric = "table: m\nresults: res\nmetric: val_pppl\nrows:\n  - {label: U}\ncolumns:\n  - {label: a}\n";
+    const char *badmetric =
+        "table: m\nresults: res\nmetric: val_pppl\nrows:\n  - {label: U}\ncolumns:\n  - {label: a}\n";
     CHECK(build(badmetric, &t, s, &rs, &e) < 0 && strstr(e.msg, "spec.yaml:3:9") && strstr(e.msg, "unknown metric"),
           "unknown metric refused with line:column", "%s", e.msg);
     const char *badkey = "table: m\nresults: res\nrows:\n  - {label: U, wher: {a: 1}}\ncolumns:\n  - {label: a}\n";
@@ -238,7 +240,8 @@ static void test_table(void) {
 
     /* the same run copied: the same seed twice in one cell */
     run("uni_1e-5_s1_copy", "uniform", "1e-05", 1, "completed", 35.1);
-    CHECK(build(SPEC, &t, s, &rs, &e) < 0 && strstr(e.msg, "same seed"), "duplicate seed in a cell refused", "%s", e.msg);
+    CHECK(build(SPEC, &t, s, &rs, &e) < 0 && strstr(e.msg, "same seed"), "duplicate seed in a cell refused", "%s",
+          e.msg);
     table_free(&t);
     runs_free(&rs);
     free(s);
@@ -299,7 +302,8 @@ static void test_compare(void) {
     sb_free(&csv);
     table_free(&t);
     runs_free(&rs);
-    const char *bad = "table: c\nresults: res\ncompare: {vs: Nobody}\nrows:\n  - {label: A}\ncolumns:\n  - {label: x}\n";
+    const char *bad =
+        "table: c\nresults: res\ncompare: {vs: Nobody}\nrows:\n  - {label: A}\ncolumns:\n  - {label: x}\n";
     CHECK(build(bad, &t, s, &rs, &e) < 0 && strstr(e.msg, "compare.vs names no row"), "compare.vs must name a row",
           "%s", e.msg);
     free(s);
@@ -326,12 +330,13 @@ static void test_collapse_and_dedup(void) {
     run("col_alpha_s1", "alphadecay", "0.7", 1, "completed", 499.5); /* just below: a (bad) value */
     run("col_alpha_s2", "alphadecay", "0.7", 2, "completed", 38);
     VOCAB = 0;
-    const char *spec = "table: k\nresults: res\ncompare: {vs: Uniform}\nrows:\n"
-                       "  - {label: Uniform, where: {decay.method: uniform}}\n  - {label: AWD, where: {decay.method: awd}}\n"
-                       "  - {label: AdaDecay, where: {decay.method: adadecay}}\n"
-                       "  - {label: AlphaDecay, where: {decay.method: alphadecay}}\ncolumns:\n"
-                       "  - {label: x, where: {decay.weight_decay: 0.7}}\n  - {label: y, where: {decay.weight_decay: 0.9}}\n"
-                       "  - {label: best, best_of: [x, y]}\n";
+    const char *spec =
+        "table: k\nresults: res\ncompare: {vs: Uniform}\nrows:\n"
+        "  - {label: Uniform, where: {decay.method: uniform}}\n  - {label: AWD, where: {decay.method: awd}}\n"
+        "  - {label: AdaDecay, where: {decay.method: adadecay}}\n"
+        "  - {label: AlphaDecay, where: {decay.method: alphadecay}}\ncolumns:\n"
+        "  - {label: x, where: {decay.weight_decay: 0.7}}\n  - {label: y, where: {decay.weight_decay: 0.9}}\n"
+        "  - {label: best, best_of: [x, y]}\n";
     Spec *s = xcalloc(1, sizeof *s);
     Table t;
     RunSet rs;
@@ -365,7 +370,8 @@ static void test_collapse_and_dedup(void) {
     CHECK(strstr(md.p, "| **40.00 ± 1.32** (n=3) (+1 collapsed) |") && strstr(md.p, "| 2 collapsed |") &&
               strstr(md.p, "| AdaDecay | x | 0 | not tested (2 collapsed) | – |") &&
               strstr(md.p, "Seeds used per cell: 2–4.") && strstr(md.p, "collapsed: the run completed") &&
-              strstr(md.p, "the table's 3 comparisons (distinct tests: 2 more repeat one of them on the same runs and share its p)"),
+              strstr(md.p, "the table's 3 comparisons (distinct tests: 2 more repeat one of them on the same runs and "
+                           "share its p)"),
           "Markdown: collapsed runs shown, n used, seeds from the data, distinct Holm count", "%s", md.p);
     StrBuf csv = {0};
     table_csv(&t, &csv);
@@ -375,15 +381,18 @@ static void test_collapse_and_dedup(void) {
 
     /* a family across two specs in one directory: the same AWD x test in both counts once; a spec of
      * another family stays out */
-    put("fam/f1.yaml", "table: f1\nresults: res\ncompare: {vs: Uniform, family: claims}\nrows:\n"
-                       "  - {label: Uniform, where: {decay.method: uniform}}\n  - {label: AWD, where: {decay.method: awd}}\n"
-                       "columns:\n  - {label: x, where: {decay.weight_decay: 0.7}}\n");
+    put("fam/f1.yaml",
+        "table: f1\nresults: res\ncompare: {vs: Uniform, family: claims}\nrows:\n"
+        "  - {label: Uniform, where: {decay.method: uniform}}\n  - {label: AWD, where: {decay.method: awd}}\n"
+        "columns:\n  - {label: x, where: {decay.weight_decay: 0.7}}\n");
     put("fam/f2.yaml", "table: f2\nresults: res\ncompare: {vs: U, family: claims}\nrows:\n"
                        "  - {label: U, where: {decay.method: uniform}}\n  - {label: A, where: {decay.method: awd}}\n"
-                       "columns:\n  - {label: x7, where: {decay.weight_decay: 0.7}}\n  - {label: x9, where: {decay.weight_decay: 0.9}}\n");
-    put("fam/g.yaml", "table: g\nresults: res\ncompare: {vs: U, family: other}\nrows:\n"
-                      "  - {label: U, where: {decay.method: uniform}}\n  - {label: A, where: {decay.method: alphadecay}}\n"
-                      "columns:\n  - {label: x, where: {decay.weight_decay: 0.7}}\n");
+                       "columns:\n  - {label: x7, where: {decay.weight_decay: 0.7}}\n  - {label: x9, where: "
+                       "{decay.weight_decay: 0.9}}\n");
+    put("fam/g.yaml",
+        "table: g\nresults: res\ncompare: {vs: U, family: other}\nrows:\n"
+        "  - {label: U, where: {decay.method: uniform}}\n  - {label: A, where: {decay.method: alphadecay}}\n"
+        "columns:\n  - {label: x, where: {decay.weight_decay: 0.7}}\n");
     Spec *f = xcalloc(1, sizeof *f);
     Table ft;
     char fp[512];
@@ -421,20 +430,22 @@ static void test_reported(void) {
         return;
     }
     RepSel q = {.n = 6};
-    const char *kv[6][2] = {{"table", "table2"}, {"model", "60M"},          {"optimizer", "adam"},
+    const char *kv[6][2] = {{"table", "table2"},       {"model", "60M"},      {"optimizer", "adam"},
                             {"weight_decay", "1e-05"}, {"method", "uniform"}, {"metric", "val_ppl"}};
     for (int i = 0; i < 6; i++) {
         strcpy(q.key[i], kv[i][0]);
         strcpy(q.val[i], kv[i][1]);
     }
     double v = 0;
-    CHECK(reported_lookup(&r, &q, &v, &e) == 0 && v == 32.39, "paper Table 2, 60M, 1e-5, Uniform = 32.39", "%g %s", v, e.msg);
+    CHECK(reported_lookup(&r, &q, &v, &e) == 0 && v == 32.39, "paper Table 2, 60M, 1e-5, Uniform = 32.39", "%g %s", v,
+          e.msg);
     RepSel amb = {.n = 2};
     strcpy(amb.key[0], "table");
     strcpy(amb.val[0], "table10");
     strcpy(amb.key[1], "model");
     strcpy(amb.val[1], "60M");
-    CHECK(reported_lookup(&r, &amb, &v, &e) < 0 && strstr(e.msg, "several"), "ambiguous paper lookup refused", "%s", e.msg);
+    CHECK(reported_lookup(&r, &amb, &v, &e) < 0 && strstr(e.msg, "several"), "ambiguous paper lookup refused", "%s",
+          e.msg);
     reported_free(&r);
 }
 

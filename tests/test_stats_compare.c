@@ -67,8 +67,7 @@ static void test_wilcoxon(void) {
     /* sleep: one zero difference dropped, the other nine all negative (two tied): W+ = 0 and only the
      * all-negative pattern reaches it, p = 2 / 2^9 */
     CHECK(stats_wilcoxon_exact(SLEEP1, SLEEP2, 10, &w, &p) == 0, "sleep: test defined", "rc");
-    CHECK(w == 0 && fabs(p - 2.0 / 512) < 1e-15, "sleep: zero dropped, ties kept exact: p = 2/512",
-          "W+ %g p %g", w, p);
+    CHECK(w == 0 && fabs(p - 2.0 / 512) < 1e-15, "sleep: zero dropped, ties kept exact: p = 2/512", "W+ %g p %g", w, p);
     /* ties and mixed signs against brute force */
     const double z[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     const double d1[8] = {1, 1, -2, 3, 3, 3, -0.5, 2};
@@ -91,8 +90,8 @@ static void test_holm(void) {
     const double p[5] = {0.01, 0.04, NAN, 0.03, 0.005};
     double adj[5];
     stats_holm(p, 5, adj);
-    CHECK(fabs(adj[0] - 0.03) < 1e-15 && fabs(adj[1] - 0.06) < 1e-15 && isnan(adj[2]) &&
-              fabs(adj[3] - 0.06) < 1e-15 && fabs(adj[4] - 0.02) < 1e-15,
+    CHECK(fabs(adj[0] - 0.03) < 1e-15 && fabs(adj[1] - 0.06) < 1e-15 && isnan(adj[2]) && fabs(adj[3] - 0.06) < 1e-15 &&
+              fabs(adj[4] - 0.02) < 1e-15,
           "Holm: hand-worked family (NaN skipped, m = 4)", "%g %g %g %g %g", adj[0], adj[1], adj[2], adj[3], adj[4]);
     const double big[2] = {0.6, 0.7};
     stats_holm(big, 2, adj);
@@ -148,7 +147,8 @@ static void test_power_and_mde(void) {
     CHECK_CLOSE(stats_paired_power(n, 1.2, 0.05), (double)rej / sims, 0.008, 0, "power (n 5, 1.2 sd) = Monte Carlo");
     double e = stats_paired_mde(n, 0.05, 0.8);
     CHECK_CLOSE(stats_paired_power(n, e, 0.05), 0.8, 1e-7, 0, "power at the MDE = 0.8");
-    CHECK(stats_paired_mde(10, 0.05, 0.8) < e, "more pairs, smaller MDE", "%g vs %g", stats_paired_mde(10, 0.05, 0.8), e);
+    CHECK(stats_paired_mde(10, 0.05, 0.8) < e, "more pairs, smaller MDE", "%g vs %g", stats_paired_mde(10, 0.05, 0.8),
+          e);
     CHECK(isnan(stats_paired_mde(1, 0.05, 0.8)), "MDE undefined for one pair", "not NaN");
 }
 

@@ -27,8 +27,8 @@ static void test_growth(void) {
     StrBuf b = {0};
     for (size_t i = 0; i < n / 2; i++) sb_putc(&b, ref[i]);
     for (size_t i = n / 2; i < n; i += 1000) sb_append(&b, ref + i, 1000);
-    CHECK(b.len == n && b.cap > n && !strcmp(sb_str(&b), ref) && !sb_failed(&b), "long_text_grows",
-          "len %zu cap %zu", b.len, b.cap);
+    CHECK(b.len == n && b.cap > n && !strcmp(sb_str(&b), ref) && !sb_failed(&b), "long_text_grows", "len %zu cap %zu",
+          b.len, b.cap);
     sb_free(&b);
     free(ref);
 }
@@ -45,8 +45,8 @@ static void test_format(void) {
         sb_printf(&b, "[%05d:%g:%s]", i, i / 7.0, i % 2 ? "odd" : "even");
         k += (size_t)snprintf(ref + k, sizeof ref - k, "[%05d:%g:%s]", i, i / 7.0, i % 2 ? "odd" : "even");
     }
-    CHECK(k < sizeof ref - 1 && b.len == k && !strcmp(sb_str(&b), ref), "printf_appends_match_snprintf", "len %zu vs %zu",
-          b.len, k);
+    CHECK(k < sizeof ref - 1 && b.len == k && !strcmp(sb_str(&b), ref), "printf_appends_match_snprintf",
+          "len %zu vs %zu", b.len, k);
     /* a format longer than the first allocation in one call */
     StrBuf c = {0};
     sb_printf(&c, "%s|%0999d|", "head", 7);

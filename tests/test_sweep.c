@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "testutil.h"
 #include "sweep.h"
+#include "testutil.h"
 
 static char dir[256];
 
@@ -62,8 +62,7 @@ static int load_ok(Sweep *s, const char *name, const char *text, const char *tes
 static void expect_names(const Sweep *s, const char *const *names, int n, const char *test) {
     int ok = s->n_runs == n;
     for (int i = 0; ok && i < n; i++) ok = !strcmp(s->runs[i].name, names[i]);
-    CHECK(ok, test, "got %d runs, first mismatch: '%s'", s->n_runs,
-          s->n_runs ? s->runs[0].name : "(none)");
+    CHECK(ok, test, "got %d runs, first mismatch: '%s'", s->n_runs, s->n_runs ? s->runs[0].name : "(none)");
     if (!ok)
         for (int i = 0; i < s->n_runs; i++) printf("    run %d: %s\n", i, s->runs[i].name);
 }
@@ -78,7 +77,7 @@ static void test_product(void) {
                 "  decay.weight_decay: [1e-5, 0.000005, 1.0e-6]\n",
                 "product_load"))
         return;
-    const char *want[] = {"uniform-wd=1e-05", "uniform-wd=5e-06", "uniform-wd=1e-06",
+    const char *want[] = {"uniform-wd=1e-05",    "uniform-wd=5e-06",    "uniform-wd=1e-06",
                           "alphadecay-wd=1e-05", "alphadecay-wd=5e-06", "alphadecay-wd=1e-06"};
     expect_names(&s, want, 6, "product_names_in_order");
     CHECK(!strcmp(s.name, "p"), "sweep_name_from_file", "name '%s'", s.name);
@@ -86,18 +85,21 @@ static void test_product(void) {
               !strcmp(val(&s.runs[4], "decay.weight_decay"), "5e-06"),
           "product_values_canonical", "run 4 kv");
     CHECK(s.runs[0].steps == 40, "resolved_steps", "steps %ld", s.runs[0].steps);
-    CHECK(!strcmp(s.runs[4].label, "decay.method=alphadecay decay.weight_decay=5e-06"), "label_own_pairs",
-          "'%s'", s.runs[4].label);
+    CHECK(!strcmp(s.runs[4].label, "decay.method=alphadecay decay.weight_decay=5e-06"), "label_own_pairs", "'%s'",
+          s.runs[4].label);
     uint64_t fp = s.fingerprint;
     sweep_free(&s);
     /* same file again: same names, same fingerprint */
     load(&s, "p.yaml",
-         "base: @EXP@\ngrid:\n  decay.method: [uniform, alphadecay]\n  decay.weight_decay: [1e-5, 0.000005, 1.0e-6]\n", &e);
+         "base: @EXP@\ngrid:\n  decay.method: [uniform, alphadecay]\n  decay.weight_decay: [1e-5, 0.000005, 1.0e-6]\n",
+         &e);
     CHECK(s.fingerprint == fp && !strcmp(s.runs[5].name, "alphadecay-wd=1e-06"), "names_stable", "differs");
     sweep_free(&s);
     /* one more value: a different grid, but the existing points keep their names */
     load(&s, "p.yaml",
-         "base: @EXP@\ngrid:\n  decay.method: [uniform, alphadecay, awd]\n  decay.weight_decay: [1e-5, 0.000005, 1.0e-6]\n", &e);
+         "base: @EXP@\ngrid:\n  decay.method: [uniform, alphadecay, awd]\n  decay.weight_decay: [1e-5, 0.000005, "
+         "1.0e-6]\n",
+         &e);
     CHECK(s.n_runs == 9 && s.fingerprint != fp && !strcmp(s.runs[4].name, "alphadecay-wd=5e-06"),
           "grid_change_changes_fingerprint_not_names", "n %d", s.n_runs);
     sweep_free(&s);
@@ -126,9 +128,14 @@ static void test_full_features(void) {
                 "seeds: [0, 1]\n",
                 "features_load"))
         return;
-    const char *want[] = {"wd=1e-05-uniform-seed=0",    "wd=1e-05-uniform-seed=1",    "wd=1e-05-alphadecay-seed=0",
-                          "wd=1e-05-alphadecay-seed=1", "wd=5e-06-alphadecay-seed=0", "wd=5e-06-alphadecay-seed=1",
-                          "none-seed=0",                "none-seed=1"};
+    const char *want[] = {"wd=1e-05-uniform-seed=0",
+                          "wd=1e-05-uniform-seed=1",
+                          "wd=1e-05-alphadecay-seed=0",
+                          "wd=1e-05-alphadecay-seed=1",
+                          "wd=5e-06-alphadecay-seed=0",
+                          "wd=5e-06-alphadecay-seed=1",
+                          "none-seed=0",
+                          "none-seed=1"};
     expect_names(&s, want, 8, "features_names");
     /* hand-listed overrides: s2 by weight decay, update_every for uniform/none, steps everywhere */
     const char *s2[] = {"3", "3", "3", "3", "5", "5", "5", "5"};
@@ -149,9 +156,10 @@ static void test_full_features(void) {
     sweep_free(&s);
 
     /* when does not override a key the point gives itself */
-    int rc = load(&s, "w.yaml",
-                  "base: @EXP@\ngrid:\n  decay.s2: [4, 6]\nwhen:\n  - if: {decay.s2: 4}\n    set: {decay.s2: 9, decay.s1: 0.5}\n",
-                  &e);
+    int rc = load(
+        &s, "w.yaml",
+        "base: @EXP@\ngrid:\n  decay.s2: [4, 6]\nwhen:\n  - if: {decay.s2: 4}\n    set: {decay.s2: 9, decay.s1: 0.5}\n",
+        &e);
     CHECK(rc == 0 && !strcmp(val(&s.runs[0], "decay.s2"), "4") && !strcmp(val(&s.runs[0], "decay.s1"), "0.5") &&
               !val(&s.runs[1], "decay.s1"),
           "when_keeps_own_keys", "%s", rc ? e.msg : "wrong values");
@@ -202,34 +210,38 @@ static void expect_err(const char *test, const char *text, const char *want1, co
 
 static void test_errors(void) {
     expect_err("err_yaml_syntax", "base: @EXP@\ngrid:\n  decay.method: [uniform\n", "bad.yaml:4:1:", "syntax");
-    expect_err("err_unknown_top_key", "base: @EXP@\ngird:\n  decay.method: [uniform]\n", "bad.yaml:2:1:", "unknown key 'gird'");
-    expect_err("err_unknown_axis_key", "base: @EXP@\ngrid:\n  decay.methd: [uniform]\n", "bad.yaml:3:3:", "unknown key 'decay.methd'");
+    expect_err("err_unknown_top_key", "base: @EXP@\ngird:\n  decay.method: [uniform]\n",
+               "bad.yaml:2:1:", "unknown key 'gird'");
+    expect_err("err_unknown_axis_key", "base: @EXP@\ngrid:\n  decay.methd: [uniform]\n",
+               "bad.yaml:3:3:", "unknown key 'decay.methd'");
     expect_err("err_unknown_set_key", "base: @EXP@\nset: {train.lrr: 1}\n", "bad.yaml:2:7:", "unknown key");
     expect_err("err_empty_axis", "base: @EXP@\ngrid:\n  decay.method: []\n", "bad.yaml:3:17:", "no values");
-    expect_err("err_unknown_experiment", "base: @EXP@\ngrid:\n  experiment: [@EXP@, nowhere/x.yaml]\n", "bad.yaml:3:",
-               "unknown experiment file 'nowhere/x.yaml'");
+    expect_err("err_unknown_experiment", "base: @EXP@\ngrid:\n  experiment: [@EXP@, nowhere/x.yaml]\n",
+               "bad.yaml:3:", "unknown experiment file 'nowhere/x.yaml'");
     expect_err("err_unknown_base", "base: nowhere.yaml\n", "bad.yaml:1:7:", "unknown experiment file");
     expect_err("err_no_experiment", "grid:\n  decay.method: [uniform]\n", "bad.yaml:1:", "no experiment file");
-    expect_err("err_duplicate_extra", "base: @EXP@\ngrid:\n  decay.method: [uniform, none]\nextra:\n  - {decay.method: none}\n",
+    expect_err("err_duplicate_extra",
+               "base: @EXP@\ngrid:\n  decay.method: [uniform, none]\nextra:\n  - {decay.method: none}\n",
                "bad.yaml:5:", "duplicate point");
-    expect_err("err_duplicate_values", "base: @EXP@\ngrid:\n  decay.weight_decay: [1e-5, 0.00001]\n", "bad.yaml:",
-               "duplicate point");
-    expect_err("err_bad_value", "base: @EXP@\ngrid:\n  decay.weight_decay: [1e-5, abc]\n", "bad.yaml:3:30:",
-               "decay.weight_decay: expected a number");
-    expect_err("err_bad_enum", "base: @EXP@\ngrid:\n  decay.method: [uniform, alphadeacy]\n", "bad.yaml:3:27:",
-               "unknown value 'alphadeacy'");
-    expect_err("err_invalid_run", "base: @EXP@\ngrid:\n  train.micro_batch_size: [4, 5]\n", "bad.yaml:",
-               "multiple of");
+    expect_err("err_duplicate_values", "base: @EXP@\ngrid:\n  decay.weight_decay: [1e-5, 0.00001]\n",
+               "bad.yaml:", "duplicate point");
+    expect_err("err_bad_value", "base: @EXP@\ngrid:\n  decay.weight_decay: [1e-5, abc]\n",
+               "bad.yaml:3:30:", "decay.weight_decay: expected a number");
+    expect_err("err_bad_enum", "base: @EXP@\ngrid:\n  decay.method: [uniform, alphadeacy]\n",
+               "bad.yaml:3:27:", "unknown value 'alphadeacy'");
+    expect_err("err_invalid_run", "base: @EXP@\ngrid:\n  train.micro_batch_size: [4, 5]\n", "bad.yaml:", "multiple of");
     expect_err("err_seeds_not_int", "base: @EXP@\nseeds: [1, x]\n", "bad.yaml:2:12:", "non-negative integer");
     expect_err("err_seeds_empty", "base: @EXP@\nseeds: []\n", "bad.yaml:2:8:", "no values");
-    expect_err("err_when_unknown", "base: @EXP@\nwhen:\n  - if: {decay.wd: 1}\n    set: {decay.s2: 3}\n", "bad.yaml:3:10:",
-               "unknown key");
+    expect_err("err_when_unknown", "base: @EXP@\nwhen:\n  - if: {decay.wd: 1}\n    set: {decay.s2: 3}\n",
+               "bad.yaml:3:10:", "unknown key");
     expect_err("err_when_no_set", "base: @EXP@\nwhen:\n  - if: {decay.s2: 1}\n", "bad.yaml:3:5:", "needs if and set");
     expect_err("err_all_excluded", "base: @EXP@\ngrid:\n  decay.method: [none]\nexclude:\n  - {decay.method: none}\n",
                "bad.yaml", "no points");
-    expect_err("err_axis_not_list", "base: @EXP@\ngrid:\n  decay.method: uniform\n", "bad.yaml:3:17:", "list of values");
+    expect_err("err_axis_not_list", "base: @EXP@\ngrid:\n  decay.method: uniform\n",
+               "bad.yaml:3:17:", "list of values");
     expect_err("err_bad_name", "name: a/b\nbase: @EXP@\n", "bad.yaml:1:7:", "name");
-    expect_err("err_seed_axis_and_seeds", "base: @EXP@\ngrid:\n  train.seed: [1]\nseeds: [2]\n", "bad.yaml", "train.seed");
+    expect_err("err_seed_axis_and_seeds", "base: @EXP@\ngrid:\n  train.seed: [1]\nseeds: [2]\n", "bad.yaml",
+               "train.seed");
 }
 
 static void test_results_guard(void) {
@@ -249,8 +261,9 @@ static void test_results_guard(void) {
     char **v = sweep_run_argv(&a.runs[1], "R/none", 3);
     int n = 0;
     while (v[n]) n++;
-    CHECK(n == 8 && !strcmp(v[0], "/bin/true") && !strcmp(v[1], a.runs[1].experiment) && !strcmp(v[3], "decay.method=none") &&
-              !strcmp(v[5], "train.threads=3") && !strcmp(v[6], "--out") && !strcmp(v[7], "R/none"),
+    CHECK(n == 8 && !strcmp(v[0], "/bin/true") && !strcmp(v[1], a.runs[1].experiment) &&
+              !strcmp(v[3], "decay.method=none") && !strcmp(v[5], "train.threads=3") && !strcmp(v[6], "--out") &&
+              !strcmp(v[7], "R/none"),
           "run_argv", "n %d", n);
     sweep_argv_free(v);
     sweep_free(&a);
@@ -289,7 +302,8 @@ static void test_long_label(void) {
     char text[2048], path[240];
     memset(path, 'p', 230);
     path[230] = 0; /* three values of 230 characters, each under its field's limit: a 700-character label */
-    snprintf(text, sizeof text, "base: @EXP@\ngrid:\n  train.init: [%s]\n  data.val: [%s]\n  data.train: [%s]\n", path, path, path);
+    snprintf(text, sizeof text, "base: @EXP@\ngrid:\n  train.init: [%s]\n  data.val: [%s]\n  data.train: [%s]\n", path,
+             path, path);
     Sweep s;
     if (load_ok(&s, "l.yaml", text, "long_label_load")) return;
     size_t n = strlen(s.runs[0].label);
@@ -305,8 +319,10 @@ int main(void) {
     snprintf(sub, sizeof sub, "%s/results", dir);
     Err e;
     mkdir_p(sub, &e);
-    put("exp.yaml", "data: {train: t.bin, seq_len: 64}\ntrain: {batch_size: 12, micro_batch_size: 4, steps: 40, warmup_steps: 4}\n");
-    put("exp2.yaml", "data: {train: t.bin, seq_len: 64}\ntrain: {batch_size: 12, micro_batch_size: 4, steps: 12, warmup_steps: 2}\n");
+    put("exp.yaml", "data: {train: t.bin, seq_len: 64}\ntrain: {batch_size: 12, micro_batch_size: 4, steps: 40, "
+                    "warmup_steps: 4}\n");
+    put("exp2.yaml", "data: {train: t.bin, seq_len: 64}\ntrain: {batch_size: 12, micro_batch_size: 4, steps: 12, "
+                     "warmup_steps: 2}\n");
     test_product();
     test_long_label();
     test_full_features();

@@ -70,8 +70,8 @@ static void test_symv(void) {
                 free(x);
                 free(y);
             }
-    CHECK(finite && worst <= 2 * gamma_d(201), "symv_lower_vs_full_loop", "finite %d, worst error %g of sum |a x|", finite,
-          worst);
+    CHECK(finite && worst <= 2 * gamma_d(201), "symv_lower_vs_full_loop", "finite %d, worst error %g of sum |a x|",
+          finite, worst);
 }
 
 static void test_reduce(void) {
@@ -98,12 +98,21 @@ static void test_reduce(void) {
         ok &= LAPACKE_dsyev(LAPACK_COL_MAJOR, 'N', 'L', n, B, n, ev) == 0;
         ok &= LAPACKE_dsterf(n, d, e) == 0;
         for (int i = 0; i < n; i++) worst_eig = fmax(worst_eig, fabs(d[i] - ev[i]) / scale);
-        free(A); free(F); free(B); free(d); free(e); free(tau); free(work); free(d2); free(e2); free(ev);
+        free(A);
+        free(F);
+        free(B);
+        free(d);
+        free(e);
+        free(tau);
+        free(work);
+        free(d2);
+        free(e2);
+        free(ev);
     }
     CHECK(ok && worst_de <= 10, "reduce_lower_vs_dsytrd", "ok %d, worst |d|,|e| difference %g of the bound", ok,
           worst_de);
-    CHECK(ok && worst_eig <= 1, "reduce_lower_eigenvalues_vs_dsyev", "ok %d, worst difference %g of the bound",
-          ok, worst_eig);
+    CHECK(ok && worst_eig <= 1, "reduce_lower_eigenvalues_vs_dsyev", "ok %d, worst difference %g of the bound", ok,
+          worst_eig);
     printf("# tridiagonal reduction vs dsytrd / dsyev: worst difference %.2g / %.2g of the bound 2 n^2 u ||A||\n",
            worst_de, worst_eig);
 }
@@ -124,12 +133,30 @@ static void test_eigs_vs_dsterf(void) {
         for (int i = 0; i < ns[t]; i++) {
             double u = rng_normal(&r), v = rng_normal(&r);
             switch (t) {
-            case 3: d[t][i] = 5 + u; e[t][i] = v; break;                               /* random */
-            case 4: d[t][i] = pow(10.0, -6.0 * i / ns[t]); e[t][i] = 0.3 * d[t][i] * v; break; /* graded down */
-            case 5: d[t][i] = pow(10.0, 6.0 * i / ns[t] - 6); e[t][i] = (i % 17 == 5 || i % 29 == 0) ? 0 : 1e-3 * v; break;
-            case 6: d[t][i] = 2.0; e[t][i] = (i % 3 == 2) ? 0 : 1e-20 * v; break;     /* constant, 2x2 blocks */
-            case 7: d[t][i] = u; e[t][i] = (i % 2) ? 0 : v; break;                      /* 2 x 2 blocks, indefinite */
-            default: d[t][i] = 1 + u; e[t][i] = 0.5 * v; break;
+                case 3:
+                    d[t][i] = 5 + u;
+                    e[t][i] = v;
+                    break; /* random */
+                case 4:
+                    d[t][i] = pow(10.0, -6.0 * i / ns[t]);
+                    e[t][i] = 0.3 * d[t][i] * v;
+                    break; /* graded down */
+                case 5:
+                    d[t][i] = pow(10.0, 6.0 * i / ns[t] - 6);
+                    e[t][i] = (i % 17 == 5 || i % 29 == 0) ? 0 : 1e-3 * v;
+                    break;
+                case 6:
+                    d[t][i] = 2.0;
+                    e[t][i] = (i % 3 == 2) ? 0 : 1e-20 * v;
+                    break; /* constant, 2x2 blocks */
+                case 7:
+                    d[t][i] = u;
+                    e[t][i] = (i % 2) ? 0 : v;
+                    break; /* 2 x 2 blocks, indefinite */
+                default:
+                    d[t][i] = 1 + u;
+                    e[t][i] = 0.5 * v;
+                    break;
             }
         }
     int ref_ok = 1;

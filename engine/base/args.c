@@ -46,25 +46,26 @@ static int set_value(const char *cmd, const ArgSpec *s, const char *v) {
     char *end;
     int ranged = s->lo != 0 || s->hi != 0;
     switch (s->kind) {
-    case ARG_STR: *(const char **)s->out = v; return 0;
-    case ARG_INT:
-    case ARG_LONG: {
-        errno = 0;
-        long x = strtol(v, &end, 10);
-        if (!*v || *end || errno || (ranged && (x < s->lo || x > s->hi)) ||
-            (s->kind == ARG_INT && (x < -2147483647L - 1 || x > 2147483647L)))
-            return range_error(cmd, s, v, "an integer");
-        if (s->kind == ARG_INT) *(int *)s->out = (int)x;
-        else *(long *)s->out = x;
-        return 0;
-    }
-    case ARG_DOUBLE: {
-        double x = strtod(v, &end);
-        if (!*v || *end || !isfinite(x) || (ranged && !(x >= s->lo && x <= s->hi))) return range_error(cmd, s, v, "a number");
-        *(double *)s->out = x;
-        return 0;
-    }
-    default: return 0;
+        case ARG_STR: *(const char **)s->out = v; return 0;
+        case ARG_INT:
+        case ARG_LONG: {
+            errno = 0;
+            long x = strtol(v, &end, 10);
+            if (!*v || *end || errno || (ranged && (x < s->lo || x > s->hi)) ||
+                (s->kind == ARG_INT && (x < -2147483647L - 1 || x > 2147483647L)))
+                return range_error(cmd, s, v, "an integer");
+            if (s->kind == ARG_INT) *(int *)s->out = (int)x;
+            else *(long *)s->out = x;
+            return 0;
+        }
+        case ARG_DOUBLE: {
+            double x = strtod(v, &end);
+            if (!*v || *end || !isfinite(x) || (ranged && !(x >= s->lo && x <= s->hi)))
+                return range_error(cmd, s, v, "a number");
+            *(double *)s->out = x;
+            return 0;
+        }
+        default: return 0;
     }
 }
 
@@ -89,7 +90,8 @@ int args_parse(const char *cmd, int argc, char **argv, const ArgSpec *specs, Arg
         size_t len = eq ? (size_t)(eq - a) : strlen(a);
         const ArgSpec *s = specs;
         for (; s->name; s++)
-            if ((strlen(s->name) == len && !strncmp(s->name, a, len)) || (s->alias && !eq && !strcmp(s->alias, a))) break;
+            if ((strlen(s->name) == len && !strncmp(s->name, a, len)) || (s->alias && !eq && !strcmp(s->alias, a)))
+                break;
         if (!s->name && a[1] != '-' && a[2]) /* -j4: a short alias with its value glued on */
             for (s = specs; s->name; s++)
                 if (s->alias && strlen(s->alias) == 2 && !strncmp(s->alias, a, 2) && s->kind != ARG_FLAG) {

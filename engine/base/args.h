@@ -32,9 +32,9 @@ typedef struct {
     const char *name;  /* "--seq-len" */
     const char *alias; /* "-j", or NULL */
     ArgKind kind;
-    void *out;         /* FLAG: int (set to 1); STR: const char *; INT: int; LONG: long; DOUBLE: double;
+    void *out;     /* FLAG: int (set to 1); STR: const char *; INT: int; LONG: long; DOUBLE: double;
                           LIST (one or more values an occurrence), EACH (one value an occurrence): ArgList */
-    double lo, hi;     /* INT, LONG, DOUBLE: the allowed range, inclusive; lo = hi = 0: any finite value */
+    double lo, hi; /* INT, LONG, DOUBLE: the allowed range, inclusive; lo = hi = 0: any finite value */
 } ArgSpec;
 
 /* 0 parsed, 1 --help printed, 2 bad usage printed. Positional arguments go to pos (may be NULL when

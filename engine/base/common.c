@@ -84,7 +84,8 @@ double sumsq_blocked(const float *f, const uint16_t *h, size_t n, size_t block) 
     double *part = malloc(n_blocks * sizeof(double));
     if (!part) return NAN;
 #pragma omp parallel for schedule(static)
-    for (size_t c = 0; c < n_blocks; c++) part[c] = block_sumsq(f, h, c * block, c * block + block < n ? c * block + block : n);
+    for (size_t c = 0; c < n_blocks; c++)
+        part[c] = block_sumsq(f, h, c * block, c * block + block < n ? c * block + block : n);
     double total = 0.0;
     for (size_t c = 0; c < n_blocks; c++) total += part[c];
     free(part);
@@ -106,7 +107,10 @@ static double proc_kb(const char *file, const char *key) {
     double v = 0;
     size_t kl = strlen(key);
     while (fgets(line, sizeof line, f))
-        if (strncmp(line, key, kl) == 0) { v = atof(line + kl); break; }
+        if (strncmp(line, key, kl) == 0) {
+            v = atof(line + kl);
+            break;
+        }
     fclose(f);
     return v;
 }
@@ -120,10 +124,12 @@ int mkdir_p(const char *path, Err *e) {
     for (char *p = buf + 1; *p; p++) {
         if (*p != '/') continue;
         *p = 0;
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return err_set(e, "%s: cannot create directory: %s", buf, strerror(errno));
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return err_set(e, "%s: cannot create directory: %s", buf, strerror(errno));
         *p = '/';
     }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST) return err_set(e, "%s: cannot create directory: %s", buf, strerror(errno));
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+        return err_set(e, "%s: cannot create directory: %s", buf, strerror(errno));
     return 0;
 }
 
@@ -162,7 +168,10 @@ int run_argv(char *const argv[], const char *cwd, const char *out_path, char *ou
     if (!out_path && pipe(fds) != 0) return err_set(e, "%s: cannot create a pipe: %s", argv[0], strerror(errno));
     pid_t pid = fork();
     if (pid < 0) {
-        if (fds[0] >= 0) { close(fds[0]); close(fds[1]); }
+        if (fds[0] >= 0) {
+            close(fds[0]);
+            close(fds[1]);
+        }
         return err_set(e, "%s: cannot fork: %s", argv[0], strerror(errno));
     }
     if (pid == 0) { /* child: only async-signal-safe calls until exec */
@@ -296,7 +305,11 @@ int read_file(const char *path, char **out, size_t *len, Err *e) {
         n += r;
         if (cap - n - 1 == 0) {
             char *nb = realloc(buf, cap * 2);
-            if (!nb) { free(buf); buf = NULL; break; }
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
             buf = nb;
             cap *= 2;
         }
@@ -304,7 +317,10 @@ int read_file(const char *path, char **out, size_t *len, Err *e) {
     int bad = ferror(f);
     fclose(f);
     if (!buf) return err_set(e, "%s: out of memory reading file", path);
-    if (bad) { free(buf); return err_set(e, "%s: read error", path); }
+    if (bad) {
+        free(buf);
+        return err_set(e, "%s: read error", path);
+    }
     buf[n] = 0;
     *out = buf;
     if (len) *len = n;

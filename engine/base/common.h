@@ -51,9 +51,9 @@ uint64_t rng_below(Rng *r, uint64_t n); /* uniform integer in [0, n) without mod
 double sumsq_blocked(const float *f, const uint16_t *h, size_t n, size_t block);
 double sumsq_f32(const float *x, size_t n); /* sumsq_blocked(x, NULL, n, SUMSQ_BLOCK) */
 
-double now_seconds(void);      /* monotonic clock */
-double peak_rss_mb(void);      /* VmHWM of this process, MiB */
-double machine_memory_mb(void);/* MemTotal, MiB */
+double now_seconds(void);       /* monotonic clock */
+double peak_rss_mb(void);       /* VmHWM of this process, MiB */
+double machine_memory_mb(void); /* MemTotal, MiB */
 
 /* ---- files ---- */
 int mkdir_p(const char *path, Err *e);

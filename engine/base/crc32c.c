@@ -56,7 +56,10 @@ int crc32c_file(const char *path, uint32_t *crc, uint64_t *size, Err *e) {
     if (!f) return err_set(e, "%s: cannot open: %s", path, strerror(errno));
     size_t cap = 1u << 20, k;
     unsigned char *buf = malloc(cap);
-    if (!buf) { fclose(f); return err_set(e, "%s: out of memory", path); }
+    if (!buf) {
+        fclose(f);
+        return err_set(e, "%s: out of memory", path);
+    }
     uint32_t c = 0;
     uint64_t total = 0;
     while ((k = fread(buf, 1, cap, f)) > 0) {

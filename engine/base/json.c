@@ -19,8 +19,10 @@ typedef struct {
 static int fail(Parser *p, const char *what) {
     size_t line = 1, col = 1;
     for (size_t i = 0; i < p->pos && i < p->len; i++) {
-        if (p->s[i] == '\n') { line++; col = 1; }
-        else col++;
+        if (p->s[i] == '\n') {
+            line++;
+            col = 1;
+        } else col++;
     }
     return err_set(p->e, "%s: byte %zu (line %zu, column %zu): %s", p->name, p->pos, line, col, what);
 }
@@ -98,7 +100,10 @@ static int hex4(Parser *p, unsigned *v) {
 }
 
 static size_t put_utf8(char *dst, unsigned cp) {
-    if (cp < 0x80) { dst[0] = (char)cp; return 1; }
+    if (cp < 0x80) {
+        dst[0] = (char)cp;
+        return 1;
+    }
     if (cp < 0x800) {
         dst[0] = (char)(0xC0 | (cp >> 6));
         dst[1] = (char)(0x80 | (cp & 0x3F));
@@ -124,10 +129,19 @@ static size_t utf8_seq(const unsigned char *s, size_t avail) {
     size_t n;
     unsigned cp, min;
     if (c < 0x80) return 1;
-    if ((c & 0xE0) == 0xC0) { n = 2; cp = c & 0x1F; min = 0x80; }
-    else if ((c & 0xF0) == 0xE0) { n = 3; cp = c & 0x0F; min = 0x800; }
-    else if ((c & 0xF8) == 0xF0) { n = 4; cp = c & 0x07; min = 0x10000; }
-    else return 0;
+    if ((c & 0xE0) == 0xC0) {
+        n = 2;
+        cp = c & 0x1F;
+        min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+        n = 3;
+        cp = c & 0x0F;
+        min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+        n = 4;
+        cp = c & 0x07;
+        min = 0x10000;
+    } else return 0;
     if (avail < n) return 0;
     for (size_t i = 1; i < n; i++) {
         if ((s[i] & 0xC0) != 0x80) return 0;
@@ -149,48 +163,74 @@ static int parse_string_raw(Parser *p, char **out, size_t *out_len) {
     size_t n = 0;
     for (;;) {
         int c = peek(p);
-        if (c < 0) { free(buf); return fail(p, "unterminated string"); }
-        if (c == '"') { p->pos++; break; }
-        if (c < 0x20) { free(buf); return fail(p, "control character in string"); }
+        if (c < 0) {
+            free(buf);
+            return fail(p, "unterminated string");
+        }
+        if (c == '"') {
+            p->pos++;
+            break;
+        }
+        if (c < 0x20) {
+            free(buf);
+            return fail(p, "control character in string");
+        }
         if (c == '\\') {
             p->pos++;
             int esc = peek(p);
             p->pos++;
             unsigned cp;
             switch (esc) {
-            case '"': buf[n++] = '"'; break;
-            case '\\': buf[n++] = '\\'; break;
-            case '/': buf[n++] = '/'; break;
-            case 'b': buf[n++] = '\b'; break;
-            case 'f': buf[n++] = '\f'; break;
-            case 'n': buf[n++] = '\n'; break;
-            case 'r': buf[n++] = '\r'; break;
-            case 't': buf[n++] = '\t'; break;
-            case 'u':
-                if (hex4(p, &cp)) { free(buf); return -1; }
-                if (cp >= 0xDC00 && cp <= 0xDFFF) { p->pos -= 6; free(buf); return fail(p, "lone low surrogate in \\u escape"); }
-                if (cp >= 0xD800 && cp <= 0xDBFF) {
-                    unsigned lo;
-                    if (p->len - p->pos < 2 || p->s[p->pos] != '\\' || p->s[p->pos + 1] != 'u') {
+                case '"': buf[n++] = '"'; break;
+                case '\\': buf[n++] = '\\'; break;
+                case '/': buf[n++] = '/'; break;
+                case 'b': buf[n++] = '\b'; break;
+                case 'f': buf[n++] = '\f'; break;
+                case 'n': buf[n++] = '\n'; break;
+                case 'r': buf[n++] = '\r'; break;
+                case 't': buf[n++] = '\t'; break;
+                case 'u':
+                    if (hex4(p, &cp)) {
                         free(buf);
-                        return fail(p, "high surrogate not followed by a low surrogate");
+                        return -1;
                     }
-                    p->pos += 2;
-                    if (hex4(p, &lo)) { free(buf); return -1; }
-                    if (lo < 0xDC00 || lo > 0xDFFF) { p->pos -= 6; free(buf); return fail(p, "high surrogate not followed by a low surrogate"); }
-                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                }
-                n += put_utf8(buf + n, cp);
-                break;
-            default:
-                p->pos--;
-                free(buf);
-                return fail(p, "invalid escape in string");
+                    if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                        p->pos -= 6;
+                        free(buf);
+                        return fail(p, "lone low surrogate in \\u escape");
+                    }
+                    if (cp >= 0xD800 && cp <= 0xDBFF) {
+                        unsigned lo;
+                        if (p->len - p->pos < 2 || p->s[p->pos] != '\\' || p->s[p->pos + 1] != 'u') {
+                            free(buf);
+                            return fail(p, "high surrogate not followed by a low surrogate");
+                        }
+                        p->pos += 2;
+                        if (hex4(p, &lo)) {
+                            free(buf);
+                            return -1;
+                        }
+                        if (lo < 0xDC00 || lo > 0xDFFF) {
+                            p->pos -= 6;
+                            free(buf);
+                            return fail(p, "high surrogate not followed by a low surrogate");
+                        }
+                        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    }
+                    n += put_utf8(buf + n, cp);
+                    break;
+                default:
+                    p->pos--;
+                    free(buf);
+                    return fail(p, "invalid escape in string");
             }
             continue;
         }
         size_t k = utf8_seq((const unsigned char *)p->s + p->pos, p->len - p->pos);
-        if (k == 0) { free(buf); return fail(p, "invalid UTF-8 in string"); }
+        if (k == 0) {
+            free(buf);
+            return fail(p, "invalid UTF-8 in string");
+        }
         memcpy(buf + n, p->s + p->pos, k);
         n += k;
         p->pos += k;
@@ -218,7 +258,10 @@ static int parse_array(Parser *p, Json *out) {
     out->type = JSON_ARR;
     p->pos++;
     skip_ws(p);
-    if (peek(p) == ']') { p->pos++; return 0; }
+    if (peek(p) == ']') {
+        p->pos++;
+        return 0;
+    }
     int cap = 0;
     for (;;) {
         skip_ws(p);
@@ -226,8 +269,14 @@ static int parse_array(Parser *p, Json *out) {
         if (parse_value(p, &out->kids[out->n - 1])) return -1;
         skip_ws(p);
         int c = peek(p);
-        if (c == ',') { p->pos++; continue; }
-        if (c == ']') { p->pos++; return 0; }
+        if (c == ',') {
+            p->pos++;
+            continue;
+        }
+        if (c == ']') {
+            p->pos++;
+            return 0;
+        }
         return fail(p, c < 0 ? "unterminated array" : "expected ',' or ']' in array");
     }
 }
@@ -293,8 +342,14 @@ static int parse_members(Parser *p, Json *out, KeySet *ks) {
         if (parse_value(p, kid)) return -1;
         skip_ws(p);
         int c = peek(p);
-        if (c == ',') { p->pos++; continue; }
-        if (c == '}') { p->pos++; return 0; }
+        if (c == ',') {
+            p->pos++;
+            continue;
+        }
+        if (c == '}') {
+            p->pos++;
+            return 0;
+        }
         return fail(p, c < 0 ? "unterminated object" : "expected ',' or '}' in object");
     }
 }
@@ -303,7 +358,10 @@ static int parse_object(Parser *p, Json *out) {
     out->type = JSON_OBJ;
     p->pos++;
     skip_ws(p);
-    if (peek(p) == '}') { p->pos++; return 0; }
+    if (peek(p) == '}') {
+        p->pos++;
+        return 0;
+    }
     KeySet ks = {0};
     int rc = parse_members(p, out, &ks);
     free(ks.slot);
@@ -314,15 +372,28 @@ static int parse_value(Parser *p, Json *out) {
     if (++p->depth > JSON_MAX_DEPTH) return fail(p, "nesting too deep");
     int rc;
     switch (peek(p)) {
-    case '{': rc = parse_object(p, out); break;
-    case '[': rc = parse_array(p, out); break;
-    case '"': out->type = JSON_STR; rc = parse_string_raw(p, &out->str, &out->len); break;
-    case 't': out->type = JSON_BOOL; out->boolean = 1; rc = literal(p, "true"); break;
-    case 'f': out->type = JSON_BOOL; out->boolean = 0; rc = literal(p, "false"); break;
-    case 'n': out->type = JSON_NULL; rc = literal(p, "null"); break;
-    case -1: rc = fail(p, "unexpected end of input"); break;
-    default:
-        rc = (peek(p) == '-' || is_digit(peek(p))) ? parse_number(p, out) : fail(p, "unexpected character");
+        case '{': rc = parse_object(p, out); break;
+        case '[': rc = parse_array(p, out); break;
+        case '"':
+            out->type = JSON_STR;
+            rc = parse_string_raw(p, &out->str, &out->len);
+            break;
+        case 't':
+            out->type = JSON_BOOL;
+            out->boolean = 1;
+            rc = literal(p, "true");
+            break;
+        case 'f':
+            out->type = JSON_BOOL;
+            out->boolean = 0;
+            rc = literal(p, "false");
+            break;
+        case 'n':
+            out->type = JSON_NULL;
+            rc = literal(p, "null");
+            break;
+        case -1: rc = fail(p, "unexpected end of input"); break;
+        default: rc = (peek(p) == '-' || is_digit(peek(p))) ? parse_number(p, out) : fail(p, "unexpected character");
     }
     p->depth--;
     return rc;
@@ -351,7 +422,10 @@ int json_parse(const char *text, size_t len, const char *name, Json **out, Err *
         skip_ws(&p);
         if (p.pos != p.len) rc = fail(&p, "unexpected data after the JSON value");
     }
-    if (rc) { json_free(root); return -1; }
+    if (rc) {
+        json_free(root);
+        return -1;
+    }
     *out = root;
     return 0;
 }
@@ -408,7 +482,10 @@ const char *json_str(const Json *obj, const char *key) {
 /* Digits-only text (optionally with one leading '-') to a magnitude; -1 on anything else/overflow. */
 static int parse_int_text(const char *s, int *neg, uint64_t *mag) {
     *neg = 0;
-    if (*s == '-') { *neg = 1; s++; }
+    if (*s == '-') {
+        *neg = 1;
+        s++;
+    }
     if (!is_digit((unsigned char)*s)) return -1;
     uint64_t v = 0;
     for (; *s; s++) {
@@ -444,7 +521,10 @@ int json_u64(const Json *v, uint64_t *out) {
 /* ---- writing ---- */
 
 char *json_fmt_double(char buf[32], double x) {
-    if (!isfinite(x)) { strcpy(buf, "null"); return buf; }
+    if (!isfinite(x)) {
+        strcpy(buf, "null");
+        return buf;
+    }
     /* The shortest of %.15g..%.17g that reads back exactly; %.17g always does. */
     for (int prec = 15; prec <= 17; prec++) {
         snprintf(buf, 32, "%.*g", prec, x);
@@ -455,16 +535,19 @@ char *json_fmt_double(char buf[32], double x) {
 
 static const char *escape_of(unsigned char c, char tmp[8]) {
     switch (c) {
-    case '"': return "\\\"";
-    case '\\': return "\\\\";
-    case '\b': return "\\b";
-    case '\f': return "\\f";
-    case '\n': return "\\n";
-    case '\r': return "\\r";
-    case '\t': return "\\t";
-    default:
-        if (c < 0x20) { snprintf(tmp, 8, "\\u%04x", c); return tmp; }
-        return NULL;
+        case '"': return "\\\"";
+        case '\\': return "\\\\";
+        case '\b': return "\\b";
+        case '\f': return "\\f";
+        case '\n': return "\\n";
+        case '\r': return "\\r";
+        case '\t': return "\\t";
+        default:
+            if (c < 0x20) {
+                snprintf(tmp, 8, "\\u%04x", c);
+                return tmp;
+            }
+            return NULL;
     }
 }
 

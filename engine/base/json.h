@@ -36,13 +36,13 @@ typedef enum { JSON_NULL, JSON_BOOL, JSON_NUM, JSON_STR, JSON_ARR, JSON_OBJ } Js
 
 typedef struct Json {
     JsonType type;
-    char *key;          /* member name when this node is an object member, else NULL */
-    char *str;          /* JSON_STR: decoded UTF-8 (NUL-terminated; may contain \0, see len);
+    char *key;         /* member name when this node is an object member, else NULL */
+    char *str;         /* JSON_STR: decoded UTF-8 (NUL-terminated; may contain \0, see len);
                            JSON_NUM: the number's source text */
-    size_t len;         /* byte length of str */
-    double num;         /* JSON_NUM */
-    int boolean;        /* JSON_BOOL */
-    struct Json *kids;  /* JSON_ARR items / JSON_OBJ members, n of them */
+    size_t len;        /* byte length of str */
+    double num;        /* JSON_NUM */
+    int boolean;       /* JSON_BOOL */
+    struct Json *kids; /* JSON_ARR items / JSON_OBJ members, n of them */
     int n;
 } Json;
 

@@ -29,8 +29,8 @@ void sb_printf(StrBuf *b, const char *fmt, ...) __attribute__((format(printf, 2,
 void sb_vprintf(StrBuf *b, const char *fmt, va_list ap);
 void sb_append(StrBuf *b, const char *s, size_t n); /* n bytes of s (may contain NUL) */
 void sb_putc(StrBuf *b, char c);
-void sb_reserve(StrBuf *b, size_t extra);           /* room for extra more bytes (and the NUL) */
-const char *sb_str(const StrBuf *b);                /* the text; "" before the first append */
+void sb_reserve(StrBuf *b, size_t extra); /* room for extra more bytes (and the NUL) */
+const char *sb_str(const StrBuf *b);      /* the text; "" before the first append */
 int sb_failed(const StrBuf *b);
 /* The whole text into dst[0..cap): 0, or -1 (dst "") when it does not fit or an append failed. */
 int sb_copy(const StrBuf *b, char *dst, size_t cap);

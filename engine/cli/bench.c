@@ -36,13 +36,13 @@
 typedef struct {
     const char *configs[MAX_CONFIGS];
     int n_configs;
-    int steps;        /* timed micro-steps per configuration; 0 = by size */
-    int threads;      /* -1 = each configuration's train.threads; 0 = all cores */
+    int steps;   /* timed micro-steps per configuration; 0 = by size */
+    int threads; /* -1 = each configuration's train.threads; 0 = all cores */
     int esd_reps;
-    int quick;        /* small sgemm sizes, no ESD, one timed step: for tests */
+    int quick; /* small sgemm sizes, no ESD, one timed step: for tests */
     int keep_env;
     const char *out;
-    const char *child; /* --child-train CONFIG */
+    const char *child;   /* --child-train CONFIG */
     Precision dtypes[3]; /* --dtype: the precisions measured per configuration */
     int n_dtypes;
 } BenchArgs;
@@ -71,7 +71,10 @@ typedef struct {
     int capped;       /* the fraction came out above 1 against every probe and was capped at 1 */
     double us[PH_N];  /* per-phase breakdown: microseconds per token of one update (Adam amortised) */
     int n_shapes;     /* bf16 rows: the product shapes, the path each took, GFLOP/s over the timed steps */
-    struct { int M, N, K, ta, tb, acc, path; double gflops; } shape[32];
+    struct {
+        int M, N, K, ta, tb, acc, path;
+        double gflops;
+    } shape[32];
     int ok;
     char err[512];
 } TrainResult;
@@ -128,7 +131,10 @@ static int parse_args(int argc, char **argv, BenchArgs *a) {
         char list[64];
         snprintf(list, sizeof list, "%s", dtypes);
         for (char *t = strtok(list, ","); t; t = strtok(NULL, ",")) {
-            int k = !strcmp(t, "fp32") ? PREC_FP32 : !strcmp(t, "bf16") ? PREC_BF16 : !strcmp(t, "bf16_pure") ? PREC_BF16_PURE : -1;
+            int k = !strcmp(t, "fp32")        ? PREC_FP32
+                    : !strcmp(t, "bf16")      ? PREC_BF16
+                    : !strcmp(t, "bf16_pure") ? PREC_BF16_PURE
+                                              : -1;
             if (k < 0 || a->n_dtypes == 3)
                 return args_usage_error("bench", "--dtype takes up to three of fp32, bf16, bf16_pure (got '%s')", t);
             a->dtypes[a->n_dtypes++] = (Precision)k;
@@ -170,8 +176,14 @@ static double gemm_gflops(int n, int reps, int bf16) {
     if (a && b && c && (!bf16 || (ah && bh))) {
         Rng r;
         rng_seed(&r, 1);
-        for (size_t i = 0; i < sz; i++) { a[i] = (float)rng_uniform(&r) - 0.5f; b[i] = (float)rng_uniform(&r) - 0.5f; }
-        for (size_t i = 0; bf16 && i < sz; i++) { ah[i] = bf16_round(a[i]); bh[i] = bf16_round(b[i]); }
+        for (size_t i = 0; i < sz; i++) {
+            a[i] = (float)rng_uniform(&r) - 0.5f;
+            b[i] = (float)rng_uniform(&r) - 0.5f;
+        }
+        for (size_t i = 0; bf16 && i < sz; i++) {
+            ah[i] = bf16_round(a[i]);
+            bh[i] = bf16_round(b[i]);
+        }
         for (int k = 0; k <= reps; k++) {
             double t0 = now_seconds();
             if (bf16) mm_bf16(0, 0, n, n, n, ah, n, bh, n, 0.0f, c, n);
@@ -253,19 +265,22 @@ static int child_train(const char *cfg_path, int steps, int threads, Precision p
     ModelMem mm; /* the engine's accounting, which test_bf16 checks against the allocator's */
     model_estimate_mem(&c.model, B, T, 1, prec, &mm);
     double state = (double)mm.state / m.n_params;
-    printf("{\"dtype\": %d, \"state_bpp\": %.2f, \"act_mb\": %.1f, \"threads\": %d, \"n_params\": %zu, \"B\": %d, \"T\": %d, \"accum\": %d, \"flops_per_token\": %.6g, \"fb_s\": %.6g, "
+    printf("{\"dtype\": %d, \"state_bpp\": %.2f, \"act_mb\": %.1f, \"threads\": %d, \"n_params\": %zu, \"B\": %d, "
+           "\"T\": %d, \"accum\": %d, \"flops_per_token\": %.6g, \"fb_s\": %.6g, "
            "\"adam_s\": %.6g, \"tok_s\": %.6g, \"tok_s_fb\": %.6g, \"peak_mb\": %.1f, \"est_mb\": %.1f, ",
-           (int)prec, state, mm.acts / 1048576.0, nthreads, m.n_params, B, T, accum, model_flops_per_token(&m, T), fb, adam,
-           tokens / (fb + adam / accum), tokens / fb, peak_rss_mb(), model_estimate_bytes_prec(&c.model, B, T, 1, prec) / 1048576.0);
+           (int)prec, state, mm.acts / 1048576.0, nthreads, m.n_params, B, T, accum, model_flops_per_token(&m, T), fb,
+           adam, tokens / (fb + adam / accum), tokens / fb, peak_rss_mb(),
+           model_estimate_bytes_prec(&c.model, B, T, 1, prec) / 1048576.0);
     printf("\"phases_us_per_token\": {");
     for (int p = 0; p < PH_N; p++) printf("%s\"%s\": %.6g", p ? ", " : "", prof_name((Phase)p), us[p]);
     const MmShape *sh;
     int ns = prec == PREC_FP32 ? 0 : mm_bf16_shapes(&sh);
     printf("}, \"shapes\": [");
     for (int i = 0; i < ns && i < 32; i++)
-        printf("%s{\"M\": %d, \"N\": %d, \"K\": %d, \"ta\": %d, \"tb\": %d, \"acc\": %d, \"path\": %d, \"gflops\": %.2f}",
-               i ? ", " : "", sh[i].M, sh[i].N, sh[i].K, sh[i].ta, sh[i].tb, sh[i].acc, sh[i].path,
-               sh[i].seconds > 0 ? 2.0 * sh[i].M * sh[i].N * sh[i].K * sh[i].calls / sh[i].seconds / 1e9 : 0);
+        printf(
+            "%s{\"M\": %d, \"N\": %d, \"K\": %d, \"ta\": %d, \"tb\": %d, \"acc\": %d, \"path\": %d, \"gflops\": %.2f}",
+            i ? ", " : "", sh[i].M, sh[i].N, sh[i].K, sh[i].ta, sh[i].tb, sh[i].acc, sh[i].path,
+            sh[i].seconds > 0 ? 2.0 * sh[i].M * sh[i].N * sh[i].K * sh[i].calls / sh[i].seconds / 1e9 : 0);
     printf("]}\n");
     free(in);
     free(tg);
@@ -284,18 +299,27 @@ static void run_child(const char *cfg, Precision prec, const BenchArgs *a, Train
     char *dot = strrchr(res->name, '.');
     if (dot) *dot = 0;
     int fd[2];
-    if (pipe(fd) != 0) { snprintf(res->err, sizeof res->err, "pipe failed"); return; }
+    if (pipe(fd) != 0) {
+        snprintf(res->err, sizeof res->err, "pipe failed");
+        return;
+    }
     char steps[16], threads[16], dtype[16];
     snprintf(dtype, sizeof dtype, "%s", precision_name(prec));
     snprintf(steps, sizeof steps, "%d", a->quick ? 1 : a->steps);
     snprintf(threads, sizeof threads, "%d", a->threads);
     pid_t pid = fork();
-    if (pid < 0) { close(fd[0]); close(fd[1]); snprintf(res->err, sizeof res->err, "fork failed"); return; }
+    if (pid < 0) {
+        close(fd[0]);
+        close(fd[1]);
+        snprintf(res->err, sizeof res->err, "fork failed");
+        return;
+    }
     if (pid == 0) {
         dup2(fd[1], STDOUT_FILENO);
         close(fd[0]);
         close(fd[1]);
-        char *argv[] = {"alphadecay", "bench", "--child-train", (char *)cfg, "--dtype", dtype, "--steps", steps, "--threads", threads, NULL};
+        char *argv[] = {"alphadecay", "bench", "--child-train", (char *)cfg, "--dtype", dtype,
+                        "--steps",    steps,   "--threads",     threads,     NULL};
         if (a->threads < 0) argv[8] = NULL; /* the configuration's own train.threads */
         execv("/proc/self/exe", argv);
         _exit(127);
@@ -312,7 +336,8 @@ static void run_child(const char *cfg, Precision prec, const BenchArgs *a, Train
     Json *j = NULL;
     Err e;
     if (json_parse(buf, n, cfg, &j, &e)) {
-        snprintf(res->err, sizeof res->err, "child exited with status %d and no result", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        snprintf(res->err, sizeof res->err, "child exited with status %d and no result",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
         return;
     }
     const char *msg = json_str(j, "error");
@@ -358,11 +383,19 @@ static int tuned_shapes(int C, int inter, int L, int *rows, int *cols) {
     for (int l = 0; l < L; l++) {
         for (int k = 0; k < 4; k++) {
             if (l == 0 && k == 0) continue;
-            rows[n] = C; cols[n] = C; n++;
+            rows[n] = C;
+            cols[n] = C;
+            n++;
         }
-        rows[n] = inter; cols[n] = C; n++; /* gate */
-        rows[n] = inter; cols[n] = C; n++; /* up */
-        rows[n] = C; cols[n] = inter; n++; /* down */
+        rows[n] = inter;
+        cols[n] = C;
+        n++; /* gate */
+        rows[n] = inter;
+        cols[n] = C;
+        n++; /* up */
+        rows[n] = C;
+        cols[n] = inter;
+        n++; /* down */
     }
     return n;
 }
@@ -400,17 +433,17 @@ typedef struct {
 
 /* Everything one bench run measures. */
 typedef struct {
-    const char *ocfg, *core;  /* OpenBLAS build and kernel */
+    const char *ocfg, *core; /* OpenBLAS build and kernel */
     int threads, env_cleared;
-    const int *sizes;         /* sgemm sizes, n_sizes of them */
+    const int *sizes; /* sgemm sizes, n_sizes of them */
     int n_sizes;
     double per_size[4], peak;
-    Probe probe[2][65];       /* peak probes: [0] sgemm, [1] bf16 matmul, per thread count */
-    int want_bf16;            /* a bf16 mode is measured: the bf16 matmul peak too */
-    const char *backend;      /* mm_bf16_backend() */
-    int native;               /* mm_bf16_native() */
-    double per16[4], peak16;  /* bf16 matmul peak: per size, best */
-    TrainResult res[MAX_CONFIGS * 3];       /* configuration i, dtype d at i * n_dtypes + d */
+    Probe probe[2][65];               /* peak probes: [0] sgemm, [1] bf16 matmul, per thread count */
+    int want_bf16;                    /* a bf16 mode is measured: the bf16 matmul peak too */
+    const char *backend;              /* mm_bf16_backend() */
+    int native;                       /* mm_bf16_native() */
+    double per16[4], peak16;          /* bf16 matmul peak: per size, best */
+    TrainResult res[MAX_CONFIGS * 3]; /* configuration i, dtype d at i * n_dtypes + d */
     int n_res;
     EsdResult esd[2];
     ScalingRow scaling[SCALING_ROWS]; /* data-parallel runs of the first configuration (bench_scaling.h) */
@@ -436,7 +469,8 @@ static void bench_bf16_peak(const BenchArgs *a, BenchResults *br) {
     for (int i = 0; i < br->n_sizes; i++)
         fprintf(stderr, "bench: bf16 matmul %d: %.1f GFLOP/s (%d threads)\n", br->sizes[i], br->per16[i], br->threads);
     fprintf(stderr, "bench: bf16 products: %s%s\n", br->backend,
-            br->native ? "" : " -- no native bf16 instructions (AVX512-BF16/AMX): bf16 rows are not faster than fp32 here");
+            br->native ? ""
+                       : " -- no native bf16 instructions (AVX512-BF16/AMX): bf16 rows are not faster than fp32 here");
 }
 
 /* The peak a row's fraction is taken against, robust to a shared machine: probes of the product's peak
@@ -459,8 +493,8 @@ static void probe_peak(int kind, int t, const BenchArgs *a, BenchResults *br) {
     p->best = p->n == 0 || g > p->best ? g : p->best;
     p->worst = p->n == 0 || g < p->worst ? g : p->worst;
     p->n++;
-    fprintf(stderr, "bench: %s peak probe %d at %d threads: %.1f GFLOP/s (best so far %.1f)\n", kind ? "bf16 matmul" : "sgemm",
-            p->n, t, g, p->best);
+    fprintf(stderr, "bench: %s peak probe %d at %d threads: %.1f GFLOP/s (best so far %.1f)\n",
+            kind ? "bf16 matmul" : "sgemm", p->n, t, g, p->best);
 }
 
 /* Training: one child per configuration and dtype, each followed by a peak probe of its product's kind at its
@@ -473,7 +507,10 @@ static void bench_training(const BenchArgs *a, BenchResults *br) {
             TrainResult *r = &br->res[br->n_res++];
             fprintf(stderr, "bench: training %s (%s) ...\n", a->configs[i], precision_name(a->dtypes[d]));
             run_child(a->configs[i], a->dtypes[d], a, r);
-            if (!r->ok) { fprintf(stderr, "bench: %s: %s\n", a->configs[i], r->err); continue; }
+            if (!r->ok) {
+                fprintf(stderr, "bench: %s: %s\n", a->configs[i], r->err);
+                continue;
+            }
             int t = r->threads > 0 && r->threads < 65 ? r->threads : br->threads;
             probe_peak(r->prec != PREC_FP32, t, a, br);
         }
@@ -504,8 +541,8 @@ static void bench_esd(const BenchArgs *a, BenchResults *br) {
         x->n = tuned_shapes(x->C, x->inter, x->L, rows, cols);
         x->s = esd_bench_pass(rows, cols, x->n, ESD_GRAM, br->threads, a->esd_reps, &x->med);
         x->s32 = esd_bench_pass(rows, cols, x->n, ESD_GRAM_F32, br->threads, a->esd_reps, &x->med32);
-        fprintf(stderr, "bench: ESD pass %s (%d modules): gram (double, default) %.3f s, gram-f32 %.3f s\n", x->name, x->n,
-                x->s, x->s32);
+        fprintf(stderr, "bench: ESD pass %s (%d modules): gram (double, default) %.3f s, gram-f32 %.3f s\n", x->name,
+                x->n, x->s, x->s32);
         free(rows);
         free(cols);
     }
@@ -540,8 +577,8 @@ static void print_probes(const BenchResults *br) {
             const Probe *p = &br->probe[k][t];
             if (p->n == 0) continue;
             printf("%s peak at %d thread%s: best %.1f GFLOP/s of %d probe%s (size %d), worst %.1f: spread %.0f%%\n",
-                   k ? "bf16 matmul" : "sgemm", t, t == 1 ? "" : "s", p->best, p->n, p->n == 1 ? "" : "s", p->size, p->worst,
-                   100 * (p->best - p->worst) / p->best);
+                   k ? "bf16 matmul" : "sgemm", t, t == 1 ? "" : "s", p->best, p->n, p->n == 1 ? "" : "s", p->size,
+                   p->worst, 100 * (p->best - p->worst) / p->best);
         }
     for (int i = 0; i < br->n_res; i++)
         if (br->res[i].capped)
@@ -560,14 +597,27 @@ static double outside_products(const TrainResult *r) {
 /* Where an update's time goes, per row: microseconds per token (Adam amortised over the micro-steps of an
  * update), and each phase's share. */
 static void print_breakdown(const BenchResults *br) {
-    static const struct { const char *head; int a, b; } col[] = {
-        {"fwd", PH_MM_FWD_F32, PH_MM_FWD_BF16}, {"bwd-d", PH_MM_BWDD_F32, PH_MM_BWDD_BF16},
-        {"bwd-w", PH_MM_BWDW_F32, PH_MM_BWDW_BF16}, {"att-mm", PH_ATT_MM, -1}, {"softmax", PH_ATT_GLUE, -1},
-        {"convert", PH_CONVERT, -1}, {"norm", PH_NORM, -1}, {"rope", PH_ROPE, -1}, {"swiglu", PH_SWIGLU, -1},
-        {"CE", PH_CE, -1}, {"embed", PH_EMBED, -1}, {"adam", PH_ADAM, -1}, {"other", PH_OTHER, -1}};
+    static const struct {
+        const char *head;
+        int a, b;
+    } col[] = {{"fwd", PH_MM_FWD_F32, PH_MM_FWD_BF16},
+               {"bwd-d", PH_MM_BWDD_F32, PH_MM_BWDD_BF16},
+               {"bwd-w", PH_MM_BWDW_F32, PH_MM_BWDW_BF16},
+               {"att-mm", PH_ATT_MM, -1},
+               {"softmax", PH_ATT_GLUE, -1},
+               {"convert", PH_CONVERT, -1},
+               {"norm", PH_NORM, -1},
+               {"rope", PH_ROPE, -1},
+               {"swiglu", PH_SWIGLU, -1},
+               {"CE", PH_CE, -1},
+               {"embed", PH_EMBED, -1},
+               {"adam", PH_ADAM, -1},
+               {"other", PH_OTHER, -1}};
     int nc = (int)(sizeof col / sizeof col[0]);
-    printf("\nwhere the time goes, us per token of an update (share): products fwd / bwd-data / bwd-weights in the row's\n"
-           "dtype, attention's products (fp32) and softmax, fp32<->bf16 conversions, element-wise kernels, Adam (amortised)\n");
+    printf(
+        "\nwhere the time goes, us per token of an update (share): products fwd / bwd-data / bwd-weights in the row's\n"
+        "dtype, attention's products (fp32) and softmax, fp32<->bf16 conversions, element-wise kernels, Adam "
+        "(amortised)\n");
     printf("%-14s %-9s", "config", "dtype");
     for (int c = 0; c < nc; c++) printf(" %8s", col[c].head);
     printf(" %8s %13s\n", "total", "non-product");
@@ -579,7 +629,8 @@ static void print_breakdown(const BenchResults *br) {
         for (int c = 0; c < nc; c++) printf(" %8.1f", r->us[col[c].a] + (col[c].b >= 0 ? r->us[col[c].b] : 0));
         printf(" %8.1f %8.1f\n", tot, outside_products(r));
         printf("%-14s %-9s", "", "");
-        for (int c = 0; c < nc; c++) printf(" %7.1f%%", 100 * (r->us[col[c].a] + (col[c].b >= 0 ? r->us[col[c].b] : 0)) / tot);
+        for (int c = 0; c < nc; c++)
+            printf(" %7.1f%%", 100 * (r->us[col[c].a] + (col[c].b >= 0 ? r->us[col[c].b] : 0)) / tot);
         printf(" %8s %7.1f%%\n", "", 100 * outside_products(r) / tot);
     }
 }
@@ -594,43 +645,54 @@ static void print_shapes(const BenchResults *br) {
             on += r->shape[k].path == 1;
             if (r->shape[k].gflops < r->shape[lo].gflops) lo = k;
         }
-        printf("%s %s: %d product shapes, %d on oneDNN, %d on the fallback; slowest %d x %d x %d%s%s at %.0f GFLOP/s\n", r->name,
-               precision_name(r->prec), r->n_shapes, on, r->n_shapes - on, r->shape[lo].M, r->shape[lo].N, r->shape[lo].K,
-               r->shape[lo].ta ? " (A^T)" : "", r->shape[lo].tb ? " (B^T)" : "", r->shape[lo].gflops);
+        printf("%s %s: %d product shapes, %d on oneDNN, %d on the fallback; slowest %d x %d x %d%s%s at %.0f GFLOP/s\n",
+               r->name, precision_name(r->prec), r->n_shapes, on, r->n_shapes - on, r->shape[lo].M, r->shape[lo].N,
+               r->shape[lo].K, r->shape[lo].ta ? " (A^T)" : "", r->shape[lo].tb ? " (B^T)" : "", r->shape[lo].gflops);
     }
 }
 
 static void print_table(const BenchArgs *a, const BenchResults *br) {
-    printf("OpenBLAS: %s | kernel: %s | threads: %d | sgemm peak: %.1f GFLOP/s\n", br->ocfg, br->core, br->threads, br->peak);
+    printf("OpenBLAS: %s | kernel: %s | threads: %d | sgemm peak: %.1f GFLOP/s\n", br->ocfg, br->core, br->threads,
+           br->peak);
     if (br->want_bf16)
         printf("bf16 matmul peak: %.1f GFLOP/s | %s%s\n", br->peak16, br->backend,
                br->native ? "" : " | no native bf16 instructions: bf16 rows are not faster than fp32 here");
-    printf("%-14s %-9s %10s %5s %5s %6s %3s %11s %10s %10s %8s %7s %8s %9s %9s\n", "config", "dtype", "params", "B", "T",
-           "accum", "thr", "MFLOP/tok", "tok/s", "fb tok/s", "% peak", "B/param", "act MB", "peak MB", "est MB");
+    printf("%-14s %-9s %10s %5s %5s %6s %3s %11s %10s %10s %8s %7s %8s %9s %9s\n", "config", "dtype", "params", "B",
+           "T", "accum", "thr", "MFLOP/tok", "tok/s", "fb tok/s", "% peak", "B/param", "act MB", "peak MB", "est MB");
     for (int i = 0; i < br->n_res; i++) {
         const TrainResult *r = &br->res[i];
-        if (!r->ok) { printf("%-14s %-9s failed: %s\n", r->name, precision_name(r->prec), r->err); continue; }
+        if (!r->ok) {
+            printf("%-14s %-9s failed: %s\n", r->name, precision_name(r->prec), r->err);
+            continue;
+        }
         printf("%-14s %-9s %10zu %5d %5d %6d %3d %11.1f %10.1f %10.1f %7.1f%% %7.1f %8.1f %9.0f %9.0f\n", r->name,
-               precision_name(r->prec), r->n_params, r->B, r->T, r->accum, r->threads, r->flops_per_token / 1e6, r->tok_s,
-               r->tok_s_fb, 100 * r->frac, r->state_bpp, r->act_mb, r->peak_mb, r->est_mb);
+               precision_name(r->prec), r->n_params, r->B, r->T, r->accum, r->threads, r->flops_per_token / 1e6,
+               r->tok_s, r->tok_s_fb, 100 * r->frac, r->state_bpp, r->act_mb, r->peak_mb, r->est_mb);
     }
     print_probes(br);
     print_breakdown(br);
     print_shapes(br);
-    printf("%% peak: of the sgemm peak (fp32 rows) or of the bf16 matmul peak (bf16 rows). B/param: weights, gradients,\n"
-           "Adam moments and (bf16) the bf16 weight copy, by the engine's memory accounting (bf16_pure stores all four in\n"
-           "bf16); act MB: the saved activations by the same accounting; peak MB: the process's peak RSS; est MB: the\n"
-           "accounting's total (state, activations, backward scratch)\n");
+    printf(
+        "%% peak: of the sgemm peak (fp32 rows) or of the bf16 matmul peak (bf16 rows). B/param: weights, gradients,\n"
+        "Adam moments and (bf16) the bf16 weight copy, by the engine's memory accounting (bf16_pure stores all four "
+        "in\n"
+        "bf16); act MB: the saved activations by the same accounting; peak MB: the process's peak RSS; est MB: the\n"
+        "accounting's total (state, activations, backward scratch)\n");
     for (int d = 0; d < 3; d++) {
         const MemCheck *x = &br->mem[d];
-        if (!x->ok) { printf("memory %s: %s could not be read\n", precision_name(x->prec), MEM_CONFIG); continue; }
+        if (!x->ok) {
+            printf("memory %s: %s could not be read\n", precision_name(x->prec), MEM_CONFIG);
+            continue;
+        }
         printf("memory %-9s %s (%.0fM params) micro-batch %d x %d: %.1f GiB = state %.1f (%.0f B/param) + activations "
-               "%.1f + scratch %.1f: %s %.0f GiB\n", precision_name(x->prec), MEM_CONFIG, x->n_params / 1e6, MEM_MICRO_BATCH,
-               x->T, x->total_gib, x->state_gib, x->state_bpp, x->acts_gib, x->scratch_gib,
+               "%.1f + scratch %.1f: %s %.0f GiB\n",
+               precision_name(x->prec), MEM_CONFIG, x->n_params / 1e6, MEM_MICRO_BATCH, x->T, x->total_gib,
+               x->state_gib, x->state_bpp, x->acts_gib, x->scratch_gib,
                x->total_gib <= MEM_BUDGET_GIB ? "fits in" : "exceeds", MEM_BUDGET_GIB);
     }
     for (int k = 0; k < 2 && !a->quick; k++)
-        printf("ESD pass %-5s %3d modules: %.3f s best, %.3f s median of %d (gram, double, default) | %.3f s best (gram-f32)\n",
+        printf("ESD pass %-5s %3d modules: %.3f s best, %.3f s median of %d (gram, double, default) | %.3f s best "
+               "(gram-f32)\n",
                br->esd[k].name, br->esd[k].n, br->esd[k].s, br->esd[k].med, a->esd_reps, br->esd[k].s32);
     bench_scaling_print(a->configs[0], br->scaling);
 }
@@ -657,12 +719,15 @@ static int write_json(const BenchArgs *a, const BenchResults *br) {
         for (int t = 0; t < 65; t++) {
             const Probe *p = &br->probe[k][t];
             if (p->n == 0) continue;
-            sb_printf(&b, "%s{\"product\": \"%s\", \"threads\": %d, \"probes\": %d, \"size\": %d, \"best_gflops\": %.2f, "
-                          "\"worst_gflops\": %.2f, \"spread\": %.4f}", first ? "" : ", ", k ? "bf16" : "sgemm", t, p->n, p->size,
-                      p->best, p->worst, (p->best - p->worst) / p->best);
+            sb_printf(&b,
+                      "%s{\"product\": \"%s\", \"threads\": %d, \"probes\": %d, \"size\": %d, \"best_gflops\": %.2f, "
+                      "\"worst_gflops\": %.2f, \"spread\": %.4f}",
+                      first ? "" : ", ", k ? "bf16" : "sgemm", t, p->n, p->size, p->best, p->worst,
+                      (p->best - p->worst) / p->best);
             first = 0;
         }
-    sb_printf(&b, "],\n  \"flops_note\": \"6 x (Linear + lm_head params) + 6*2*L*T*hidden; full T x T attention counted although half is masked\",\n");
+    sb_printf(&b, "],\n  \"flops_note\": \"6 x (Linear + lm_head params) + 6*2*L*T*hidden; full T x T attention "
+                  "counted although half is masked\",\n");
     sb_printf(&b, "  \"training\": [");
     for (int i = 0; i < br->n_res; i++) {
         const TrainResult *r = &br->res[i];
@@ -677,32 +742,39 @@ static int write_json(const BenchArgs *a, const BenchResults *br) {
         }
         sb_printf(&b, ", \"name\": ");
         sb_json_str(&b, r->name);
-        sb_printf(&b, ", \"threads\": %d, \"peak_gflops_at_threads\": %.2f, \"state_bytes_per_param\": %.2f, "
-                      "\"activations_mb\": %.1f", r->threads, r->peak_used, r->state_bpp, r->act_mb);
-        sb_printf(&b, ", \"n_params\": %zu, \"micro_batch\": %d, \"seq_len\": %d, \"accum\": %d, \"flops_per_token\": %.6g, "
-                      "\"fwd_bwd_s\": %.6g, \"adam_s\": %.6g, \"tok_s\": %.2f, \"tok_s_fwd_bwd\": %.2f, \"fraction_of_peak\": %.4f, "
-                      "\"peak_rss_mb\": %.1f, \"estimated_mb\": %.1f",
-                  r->n_params, r->B, r->T, r->accum, r->flops_per_token, r->fb_s, r->adam_s, r->tok_s, r->tok_s_fb, r->frac,
-                  r->peak_mb, r->est_mb);
-        sb_printf(&b, ", \"fraction_capped\": %s, \"non_product_us_per_token\": %.3f, \"phases\": {", r->capped ? "true" : "false",
-                  outside_products(r));
+        sb_printf(&b,
+                  ", \"threads\": %d, \"peak_gflops_at_threads\": %.2f, \"state_bytes_per_param\": %.2f, "
+                  "\"activations_mb\": %.1f",
+                  r->threads, r->peak_used, r->state_bpp, r->act_mb);
+        sb_printf(
+            &b,
+            ", \"n_params\": %zu, \"micro_batch\": %d, \"seq_len\": %d, \"accum\": %d, \"flops_per_token\": %.6g, "
+            "\"fwd_bwd_s\": %.6g, \"adam_s\": %.6g, \"tok_s\": %.2f, \"tok_s_fwd_bwd\": %.2f, \"fraction_of_peak\": "
+            "%.4f, "
+            "\"peak_rss_mb\": %.1f, \"estimated_mb\": %.1f",
+            r->n_params, r->B, r->T, r->accum, r->flops_per_token, r->fb_s, r->adam_s, r->tok_s, r->tok_s_fb, r->frac,
+            r->peak_mb, r->est_mb);
+        sb_printf(&b, ", \"fraction_capped\": %s, \"non_product_us_per_token\": %.3f, \"phases\": {",
+                  r->capped ? "true" : "false", outside_products(r));
         for (int p = 0; p < PH_N; p++)
-            sb_printf(&b, "%s\"%s\": {\"us_per_token\": %.3f, \"share\": %.4f}", p ? ", " : "", prof_name((Phase)p), r->us[p],
-                      r->us[p] * r->tok_s / 1e6);
+            sb_printf(&b, "%s\"%s\": {\"us_per_token\": %.3f, \"share\": %.4f}", p ? ", " : "", prof_name((Phase)p),
+                      r->us[p], r->us[p] * r->tok_s / 1e6);
         sb_printf(&b, "}, \"shapes\": [");
         for (int k = 0; k < r->n_shapes; k++)
-            sb_printf(&b, "%s{\"M\": %d, \"N\": %d, \"K\": %d, \"trans_a\": %d, \"trans_b\": %d, \"bf16_output\": %d, "
-                          "\"path\": \"%s\", \"gflops\": %.2f}",
-                      k ? ", " : "", r->shape[k].M, r->shape[k].N, r->shape[k].K, r->shape[k].ta, r->shape[k].tb, r->shape[k].acc,
-                      r->shape[k].path == 1 ? "oneDNN" : "fallback", r->shape[k].gflops);
+            sb_printf(&b,
+                      "%s{\"M\": %d, \"N\": %d, \"K\": %d, \"trans_a\": %d, \"trans_b\": %d, \"bf16_output\": %d, "
+                      "\"path\": \"%s\", \"gflops\": %.2f}",
+                      k ? ", " : "", r->shape[k].M, r->shape[k].N, r->shape[k].K, r->shape[k].ta, r->shape[k].tb,
+                      r->shape[k].acc, r->shape[k].path == 1 ? "oneDNN" : "fallback", r->shape[k].gflops);
         sb_printf(&b, "]}");
     }
     sb_printf(&b, "\n  ],\n  \"esd\": [");
     for (int k = 0; k < 2 && !a->quick; k++) {
         const EsdResult *x = &br->esd[k];
-        sb_printf(&b, "%s{\"shape\": \"%s\", \"modules\": %d, \"solver\": \"gram\", \"seconds_per_pass\": %.4f, "
-                      "\"seconds_per_pass_median\": %.4f, \"passes\": %d, \"seconds_per_pass_gram_f32\": %.4f, "
-                      "\"seconds_per_pass_gram_f32_median\": %.4f}",
+        sb_printf(&b,
+                  "%s{\"shape\": \"%s\", \"modules\": %d, \"solver\": \"gram\", \"seconds_per_pass\": %.4f, "
+                  "\"seconds_per_pass_median\": %.4f, \"passes\": %d, \"seconds_per_pass_gram_f32\": %.4f, "
+                  "\"seconds_per_pass_gram_f32_median\": %.4f}",
                   k ? ", " : "", x->name, x->n, x->s, x->med, a->esd_reps, x->s32, x->med32);
     }
     sb_printf(&b, "],\n  \"memory_1b\": {\"config\": \"%s\", \"micro_batch\": %d, \"budget_gib\": %.0f, \"dtypes\": [",
@@ -710,10 +782,11 @@ static int write_json(const BenchArgs *a, const BenchResults *br) {
     for (int d = 0, first = 1; d < 3; d++) {
         const MemCheck *x = &br->mem[d];
         if (!x->ok) continue;
-        sb_printf(&b, "%s{\"dtype\": \"%s\", \"seq_len\": %d, \"state_bytes_per_param\": %.1f, \"state_gib\": %.3f, "
-                      "\"activations_gib\": %.3f, \"scratch_gib\": %.3f, \"total_gib\": %.3f, \"fits\": %s}",
-                  first ? "" : ", ", precision_name(x->prec), x->T, x->state_bpp, x->state_gib, x->acts_gib, x->scratch_gib,
-                  x->total_gib, x->total_gib <= MEM_BUDGET_GIB ? "true" : "false");
+        sb_printf(&b,
+                  "%s{\"dtype\": \"%s\", \"seq_len\": %d, \"state_bytes_per_param\": %.1f, \"state_gib\": %.3f, "
+                  "\"activations_gib\": %.3f, \"scratch_gib\": %.3f, \"total_gib\": %.3f, \"fits\": %s}",
+                  first ? "" : ", ", precision_name(x->prec), x->T, x->state_bpp, x->state_gib, x->acts_gib,
+                  x->scratch_gib, x->total_gib, x->total_gib <= MEM_BUDGET_GIB ? "true" : "false");
         first = 0;
     }
     sb_printf(&b, "]},\n  \"scaling\": ");
@@ -722,7 +795,10 @@ static int write_json(const BenchArgs *a, const BenchResults *br) {
     Err e;
     int rc = write_file_atomic(a->out, b.p, b.len, &e);
     sb_free(&b);
-    if (rc) { fprintf(stderr, "alphadecay bench: %s\n", e.msg); return -1; }
+    if (rc) {
+        fprintf(stderr, "alphadecay bench: %s\n", e.msg);
+        return -1;
+    }
     fprintf(stderr, "bench: wrote %s\n", a->out);
     return 0;
 }
@@ -762,7 +838,8 @@ int cmd_bench(int argc, char **argv) {
     bench_training(&a, &br);
     bench_esd(&a, &br);
     bench_memory(&br);
-    fprintf(stderr, "bench: scaling %s: 1 rank x 2 threads, 1 x 1, 2 ranks x 1 thread (replicated, zero) ...\n", a.configs[0]);
+    fprintf(stderr, "bench: scaling %s: 1 rank x 2 threads, 1 x 1, 2 ranks x 1 thread (replicated, zero) ...\n",
+            a.configs[0]);
     bench_scaling_measure(a.configs[0], a.quick, br.scaling);
     print_table(&a, &br);
     if (write_json(&a, &br)) return 1;

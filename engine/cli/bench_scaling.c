@@ -50,16 +50,23 @@ int bench_dist_child(int argc, char **argv) {
     Config c;
     Model m = {0};
     int ranks = dist_init(&argc, &argv, msg, sizeof msg);
-    if (ranks < 0) { printf("{\"error\": \"%s\"}\n", msg); return 1; }
+    if (ranks < 0) {
+        printf("{\"error\": \"%s\"}\n", msg);
+        return 1;
+    }
     int me = dist_rank();
     if (!cfg_path || micro < ranks || micro % ranks || reps < 1) {
         if (me == 0) printf("{\"error\": \"bad --child-dist arguments\"}\n");
         dist_finalize();
         return 1;
     }
-    if (config_load_resolved(&c, cfg_path, NULL, 0, NULL, &e) || model_build(&m, &c.model, &e) || model_alloc_train(&m, &e) ||
-        model_alloc_acts(&m, c.train.micro_batch_size, c.data.seq_len, &e)) {
-        if (me == 0) { printf("{\"error\": "); json_write_str(stdout, e.msg); printf("}\n"); }
+    if (config_load_resolved(&c, cfg_path, NULL, 0, NULL, &e) || model_build(&m, &c.model, &e) ||
+        model_alloc_train(&m, &e) || model_alloc_acts(&m, c.train.micro_batch_size, c.data.seq_len, &e)) {
+        if (me == 0) {
+            printf("{\"error\": ");
+            json_write_str(stdout, e.msg);
+            printf("}\n");
+        }
         model_free(&m);
         dist_finalize();
         return 1;
@@ -112,7 +119,8 @@ int bench_dist_child(int argc, char **argv) {
     double *peaks = xcalloc((size_t)ranks, sizeof *peaks), peak = 0;
     peaks[me] = peak_rss_mb();
     dist_sum_doubles(peaks, (size_t)ranks);
-    for (int k = 0; k < ranks; k++) if (peaks[k] > peak) peak = peaks[k];
+    for (int k = 0; k < ranks; k++)
+        if (peaks[k] > peak) peak = peaks[k];
     if (me == 0)
         printf("{\"ranks\": %d, \"threads\": %d, \"zero\": %d, \"micro\": %d, \"tok_s\": %.6g, \"update_s\": %.6g, "
                "\"comm_s\": %.6g, \"fb_s\": %.6g, \"adam_s\": %.6g, \"peak_mb\": %.1f, \"grad_mb\": %.2f}\n",
@@ -122,7 +130,10 @@ int bench_dist_child(int argc, char **argv) {
     free(peaks);
     free(in);
     free(tg);
-    if (mo != m.adam_m) { free(mo); free(ve); }
+    if (mo != m.adam_m) {
+        free(mo);
+        free(ve);
+    }
     model_free(&m);
     dist_finalize();
     return 0;
@@ -137,7 +148,10 @@ static void run_one(const char *cfg, int ranks, int threads, int zero, int micro
     row->zero = zero;
     row->micro = micro;
     char self[AD_PATH_MAX], micro_s[16], threads_s[16];
-    if (self_exe_path(self, sizeof self) <= 0) { snprintf(row->err, sizeof row->err, "cannot find this binary"); return; }
+    if (self_exe_path(self, sizeof self) <= 0) {
+        snprintf(row->err, sizeof row->err, "cannot find this binary");
+        return;
+    }
     snprintf(micro_s, sizeof micro_s, "%d", micro);
     snprintf(threads_s, sizeof threads_s, "%d", threads);
     /* an argument vector, never a shell string: the config path may hold any character */
@@ -145,7 +159,10 @@ static void run_one(const char *cfg, int ranks, int threads, int zero, int micro
     int a = 0;
     if (ranks > 1) {
         char *probe[] = {"mpirun", "--version", NULL};
-        if (run_argv(probe, NULL, NULL, NULL, 0, NULL) != 0) { snprintf(row->err, sizeof row->err, "mpirun not found"); return; }
+        if (run_argv(probe, NULL, NULL, NULL, 0, NULL) != 0) {
+            snprintf(row->err, sizeof row->err, "mpirun not found");
+            return;
+        }
         /* Open MPI refuses root unless told; a waiting rank yields its core to the other */
         argv[a++] = "mpirun";
         argv[a++] = "--oversubscribe";
@@ -162,7 +179,10 @@ static void run_one(const char *cfg, int ranks, int threads, int zero, int micro
     argv[a] = NULL;
     size_t cap = 1 << 20;
     char *out = malloc(cap), last[4096] = "";
-    if (!out) { snprintf(row->err, sizeof row->err, "out of memory"); return; }
+    if (!out) {
+        snprintf(row->err, sizeof row->err, "out of memory");
+        return;
+    }
     int st = run_argv(argv, NULL, NULL, out, cap, NULL);
     for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n"))
         if (line[0] == '{') snprintf(last, sizeof last, "%s", line);
@@ -170,7 +190,8 @@ static void run_one(const char *cfg, int ranks, int threads, int zero, int micro
     Json *j = NULL;
     Err e;
     if (!last[0] || json_parse(last, strlen(last), "child", &j, &e)) {
-        snprintf(row->err, sizeof row->err, "no result (status %d) from the %s measurement child", st, ranks > 1 ? "mpirun" : "bench");
+        snprintf(row->err, sizeof row->err, "no result (status %d) from the %s measurement child", st,
+                 ranks > 1 ? "mpirun" : "bench");
         return;
     }
     const char *msg = json_str(j, "error");
@@ -214,14 +235,18 @@ void bench_scaling_print(const char *cfg, const ScalingRow rows[SCALING_ROWS]) {
         const ScalingRow *r = &rows[i];
         char label[64];
         snprintf(label, sizeof label, "%d x %d%s", r->ranks, r->threads, r->zero ? " (zero)" : "");
-        if (!r->ok) { printf("  %-22s skipped: %s\n", label, r->err); continue; }
+        if (!r->ok) {
+            printf("  %-22s skipped: %s\n", label, r->err);
+            continue;
+        }
         printf("  %-22s %10.1f %10.3f %9.4f %11.1f%% %13.2f%% %10.0f\n", label, r->tok_s, r->update_s, r->comm_s,
                100 * r->comm_s / r->update_s, 100 * projected_share(r, accum), r->peak_mb);
     }
     if (rows[0].ok && rows[2].ok)
         printf("  2 ranks x 1 thread / 1 rank x 2 threads: %.2f\n", rows[2].tok_s / rows[0].tok_s);
     if (rows[1].ok && rows[2].ok)
-        printf("  parallel efficiency, 2 ranks x 1 thread / (2 x 1 rank x 1 thread): %.2f\n", rows[2].tok_s / (2 * rows[1].tok_s));
+        printf("  parallel efficiency, 2 ranks x 1 thread / (2 x 1 rank x 1 thread): %.2f\n",
+               rows[2].tok_s / (2 * rows[1].tok_s));
 }
 
 void bench_scaling_json(StrBuf *b, const char *cfg, const ScalingRow rows[SCALING_ROWS]) {
@@ -231,18 +256,20 @@ void bench_scaling_json(StrBuf *b, const char *cfg, const ScalingRow rows[SCALIN
     sb_printf(b, ", \"recipe_accum\": %d, \"rows\": [", accum);
     for (int i = 0; i < SCALING_ROWS; i++) {
         const ScalingRow *r = &rows[i];
-        sb_printf(b, "%s{\"ranks\": %d, \"threads\": %d, \"zero\": %s, \"micro\": %d", i ? ", " : "", r->ranks, r->threads,
-                  r->zero ? "true" : "false", r->micro);
+        sb_printf(b, "%s{\"ranks\": %d, \"threads\": %d, \"zero\": %s, \"micro\": %d", i ? ", " : "", r->ranks,
+                  r->threads, r->zero ? "true" : "false", r->micro);
         if (!r->ok) {
             sb_printf(b, ", \"error\": ");
             sb_json_str(b, r->err);
             sb_printf(b, "}");
             continue;
         }
-        sb_printf(b, ", \"tok_s\": %.2f, \"update_s\": %.5f, \"comm_s\": %.5f, \"comm_share\": %.4f, "
-                     "\"comm_share_at_recipe\": %.5f, \"fwd_bwd_s\": %.5f, \"adam_s\": %.5f, \"peak_rss_mb_per_rank\": %.1f}",
-                  r->tok_s, r->update_s, r->comm_s, r->comm_s / r->update_s, projected_share(r, accum), r->fb_s,
-                  r->adam_s, r->peak_mb);
+        sb_printf(
+            b,
+            ", \"tok_s\": %.2f, \"update_s\": %.5f, \"comm_s\": %.5f, \"comm_share\": %.4f, "
+            "\"comm_share_at_recipe\": %.5f, \"fwd_bwd_s\": %.5f, \"adam_s\": %.5f, \"peak_rss_mb_per_rank\": %.1f}",
+            r->tok_s, r->update_s, r->comm_s, r->comm_s / r->update_s, projected_share(r, accum), r->fb_s, r->adam_s,
+            r->peak_mb);
     }
     sb_printf(b, "]");
     if (rows[1].ok && rows[2].ok) sb_printf(b, ", \"parallel_efficiency\": %.4f", rows[2].tok_s / (2 * rows[1].tok_s));
@@ -260,7 +287,8 @@ typedef struct {
 static int model_case(const char *path, ModelCase *mc, Err *e) {
     Config c;
     Model m = {0};
-    if (config_load_resolved(&c, path, NULL, 0, NULL, e) || model_build(&m, &c.model, e)) return -1; /* params untouched: no memory */
+    if (config_load_resolved(&c, path, NULL, 0, NULL, e) || model_build(&m, &c.model, e))
+        return -1; /* params untouched: no memory */
     mc->path = path;
     const char *base = strrchr(path, '/');
     snprintf(mc->name, sizeof mc->name, "%s", base ? base + 1 : path);
@@ -346,20 +374,28 @@ int bench_scaling_model(int argc, char **argv) {
     Err e;
     ModelCase mc[8];
     for (int k = 0; k < n_cfg; k++)
-        if (model_case(cfgs[k], &mc[k], &e)) { fprintf(stderr, "alphadecay bench: %s\n", e.msg); return 1; }
+        if (model_case(cfgs[k], &mc[k], &e)) {
+            fprintf(stderr, "alphadecay bench: %s\n", e.msg);
+            return 1;
+        }
     const char *how = "given";
     if (node_tok_s <= 0) {
         how = "measured on this machine";
         fprintf(stderr, "bench: measuring %s forward+backward and Adam on this node ...\n", cfgs[0]);
-        if (measure_node(cfgs[0], &node_tok_s, &adam_s, &e)) { fprintf(stderr, "alphadecay bench: %s\n", e.msg); return 1; }
+        if (measure_node(cfgs[0], &node_tok_s, &adam_s, &e)) {
+            fprintf(stderr, "alphadecay bench: %s\n", e.msg);
+            return 1;
+        }
     }
     static const double gbps[3] = {10, 25, 100};
     static const int nodes[6] = {2, 4, 8, 16, 32, 64};
     StrBuf b = {0};
-    sb_printf(&b, "Ring all-reduce model: %s forward+backward %.0f tok/s on one node (%s), Adam %.3f s per update, "
-                  "latency %g us; other sizes scaled by FLOPs per token and parameters.\n\n",
+    sb_printf(&b,
+              "Ring all-reduce model: %s forward+backward %.0f tok/s on one node (%s), Adam %.3f s per update, "
+              "latency %g us; other sizes scaled by FLOPs per token and parameters.\n\n",
               mc[0].name, node_tok_s, how, adam_s, lat_us);
-    sb_printf(&b, "| config | nodes | 10 Gb/s tok/s | eff. | days | 25 Gb/s tok/s | eff. | days | 100 Gb/s tok/s | eff. | days |\n");
+    sb_printf(&b, "| config | nodes | 10 Gb/s tok/s | eff. | days | 25 Gb/s tok/s | eff. | days | 100 Gb/s tok/s | "
+                  "eff. | days |\n");
     sb_printf(&b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (int k = 0; k < n_cfg; k++) {
         const ModelCase *c = &mc[k];
@@ -374,20 +410,24 @@ int bench_scaling_model(int argc, char **argv) {
             for (int g = 0; g < 3; g++) {
                 double comm = 2.0 * (N - 1) / N * bytes / (gbps[g] * 1e9 / 8.0) + 2.0 * (N - 1) * lat_us * 1e-6;
                 double tN = fb1 / N + ad + comm, tok = c->tokens_per_update / tN;
-                sb_printf(&b, " | %.0f | %.2f | %.1f", tok, t1 / (N * tN), c->steps * c->tokens_per_update / tok / 86400.0);
+                sb_printf(&b, " | %.0f | %.2f | %.1f", tok, t1 / (N * tN),
+                          c->steps * c->tokens_per_update / tok / 86400.0);
             }
             sb_printf(&b, " |\n");
         }
     }
     fputs(b.p, stdout);
     int rc = 0;
-    if (out && write_file_atomic(out, b.p, b.len, &e)) { fprintf(stderr, "alphadecay bench: %s\n", e.msg); rc = 1; }
+    if (out && write_file_atomic(out, b.p, b.len, &e)) {
+        fprintf(stderr, "alphadecay bench: %s\n", e.msg);
+        rc = 1;
+    }
     sb_free(&b);
     return rc;
 }
 
-void bench_time_step(Model *m, const int *in, const int *tg, int B, int T, OptimizerKind opt, long step,
-                     double *fb, double *adam) {
+void bench_time_step(Model *m, const int *in, const int *tg, int B, int T, OptimizerKind opt, long step, double *fb,
+                     double *adam) {
     double t0 = now_seconds();
     model_zero_grad(m);
     model_forward(m, in, tg, B, T, NULL);

@@ -7,8 +7,8 @@
 #define BENCH_SCALING_H
 
 #include "common.h"
-#include "json.h"
 #include "config.h"
+#include "json.h"
 #include "model.h"
 
 typedef struct {
@@ -17,7 +17,8 @@ typedef struct {
     char err[256];
 } ScalingRow;
 
-#define SCALING_ROWS 4 /* 1 rank x 2 threads; 1 x 1 (for the efficiency); 2 ranks x 1 thread; the same with train.zero */
+#define SCALING_ROWS                                                                                                   \
+    4 /* 1 rank x 2 threads; 1 x 1 (for the efficiency); 2 ranks x 1 thread; the same with train.zero */
 
 /* Runs the four measurements of cfg in child processes (`mpirun -np 2 ... bench --child-dist` for
  * the 2-rank ones); a row whose launcher is missing or fails has ok = 0 and err set. */
@@ -34,7 +35,7 @@ int bench_scaling_model(int argc, char **argv);
 /* One timed training micro-step of m on (in, tg): zero the gradients, forward + backward, then an
  * Adam update at step `step`; adds the seconds of each part to *fb and *adam. Shared by the training
  * rows (bench.c) and the scaling rows so both time the same thing. */
-void bench_time_step(Model *m, const int *in, const int *tg, int B, int T, OptimizerKind opt, long step,
-                     double *fb, double *adam);
+void bench_time_step(Model *m, const int *in, const int *tg, int B, int T, OptimizerKind opt, long step, double *fb,
+                     double *adam);
 
 #endif

@@ -21,36 +21,35 @@
 #include "safetensors.h"
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "usage: alphadecay esd PATH [--fit median|goodness-of-fit|fix-finger] [--format table|json|csv]\n"
-            "                       [--save-spectra DIR] [--xmin-pos X] [--threads N] [--solver gram|svd|gram-f32]\n"
-            "  PATH            a run directory (its newest complete checkpoint), a checkpoint/step_N directory\n"
-            "                  (with model.safetensors) or a .safetensors file (ours or a Hugging Face LLaMA,\n"
-            "                  F32/F16/BF16)\n"
-            "  --fit           power-law fit of each module's ESD (default median; docs/method.md)\n"
-            "  --format        table (default), json (one document) or csv (one row per module)\n"
-            "  --save-spectra  write the sorted eigenvalues of every module to DIR/spectra.bin\n"
-            "  --xmin-pos      median fit threshold index floor(N / X) (default 2, must be > 1)\n"
-            "  --threads       modules analysed at once (default: all cores)\n"
-            "  --solver        gram (W^T W in double, default), svd (dgesdd, a cross-check), gram-f32 (single precision)\n"
-            "Modules: self_attn.{q,k,v,o}_proj, mlp.{gate,up,down}_proj, lm_head (HF names).\n");
+    fprintf(
+        f,
+        "usage: alphadecay esd PATH [--fit median|goodness-of-fit|fix-finger] [--format table|json|csv]\n"
+        "                       [--save-spectra DIR] [--xmin-pos X] [--threads N] [--solver gram|svd|gram-f32]\n"
+        "  PATH            a run directory (its newest complete checkpoint), a checkpoint/step_N directory\n"
+        "                  (with model.safetensors) or a .safetensors file (ours or a Hugging Face LLaMA,\n"
+        "                  F32/F16/BF16)\n"
+        "  --fit           power-law fit of each module's ESD (default median; docs/method.md)\n"
+        "  --format        table (default), json (one document) or csv (one row per module)\n"
+        "  --save-spectra  write the sorted eigenvalues of every module to DIR/spectra.bin\n"
+        "  --xmin-pos      median fit threshold index floor(N / X) (default 2, must be > 1)\n"
+        "  --threads       modules analysed at once (default: all cores)\n"
+        "  --solver        gram (W^T W in double, default), svd (dgesdd, a cross-check), gram-f32 (single precision)\n"
+        "Modules: self_attn.{q,k,v,o}_proj, mlp.{gate,up,down}_proj, lm_head (HF names).\n");
 }
 
 static const char *TYPES[8] = {"q", "k", "v", "o", "gate", "up", "down", "lm_head"};
 
 /* Module type index into TYPES from an HF tensor name, -1 if not a Linear weight we analyse. */
 static int type_of(const char *name, int *layer) {
-    static const char *suffix[8] = {"self_attn.q_proj.weight", "self_attn.k_proj.weight",
-                                    "self_attn.v_proj.weight", "self_attn.o_proj.weight",
-                                    "mlp.gate_proj.weight",    "mlp.up_proj.weight",
+    static const char *suffix[8] = {"self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight",
+                                    "self_attn.o_proj.weight", "mlp.gate_proj.weight",    "mlp.up_proj.weight",
                                     "mlp.down_proj.weight",    "lm_head.weight"};
     size_t ln = strlen(name);
     const char *l = strstr(name, "layers.");
     *layer = l ? atoi(l + 7) : -1;
     for (int t = 0; t < 8; t++) {
         size_t ls = strlen(suffix[t]);
-        if (ln >= ls && !strcmp(name + ln - ls, suffix[t]) && (ln == ls || name[ln - ls - 1] == '.'))
-            return t;
+        if (ln >= ls && !strcmp(name + ln - ls, suffix[t]) && (ln == ls || name[ln - ls - 1] == '.')) return t;
     }
     return -1;
 }
@@ -61,8 +60,8 @@ static void print_num(double v) {
 }
 
 static void print_table(const EsdJob *j, const int *type, const int *layer, int n) {
-    printf("%-44s %5s %-7s %6s %6s %8s %8s %10s %6s %11s %8s %8s\n", "module", "layer", "type", "rows",
-           "cols", "alpha", "D", "xmin", "n_tail", "spec_norm", "s_rank", "entropy");
+    printf("%-44s %5s %-7s %6s %6s %8s %8s %10s %6s %11s %8s %8s\n", "module", "layer", "type", "rows", "cols", "alpha",
+           "D", "xmin", "n_tail", "spec_norm", "s_rank", "entropy");
     for (int i = 0; i < n; i++)
         printf("%-44s %5d %-7s %6d %6d %8.4f %8.5f %10.4g %6d %11.5g %8.3f %8.5f\n", j[i].name, layer[i],
                TYPES[type[i]], j[i].rows, j[i].cols, j[i].fit.alpha, j[i].fit.D, j[i].fit.xmin, j[i].fit.n_tail,
@@ -89,15 +88,15 @@ static void print_csv(const EsdJob *j, const int *type, const int *layer, int n)
            "stable_rank,alpha_weighted,alphahat,entropy,seconds\n");
     for (int i = 0; i < n; i++) {
         csv_field(j[i].name);
-        printf(",%d,%s,%d,%d,%d,%.9g,%.9g,%.9g,%d,%.9g,%s,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.6f\n",
-               layer[i], TYPES[type[i]], j[i].rows, j[i].cols, j[i].N, j[i].fit.alpha, j[i].fit.D, j[i].fit.xmin,
-               j[i].fit.n_tail, j[i].fit.sigma, j[i].fit.status == PL_OK ? "ok" : "failed", j[i].spectral_norm,
-               j[i].fnorm, j[i].stable_rank, j[i].alpha_weighted, j[i].alphahat, j[i].entropy, j[i].seconds);
+        printf(",%d,%s,%d,%d,%d,%.9g,%.9g,%.9g,%d,%.9g,%s,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.6f\n", layer[i],
+               TYPES[type[i]], j[i].rows, j[i].cols, j[i].N, j[i].fit.alpha, j[i].fit.D, j[i].fit.xmin, j[i].fit.n_tail,
+               j[i].fit.sigma, j[i].fit.status == PL_OK ? "ok" : "failed", j[i].spectral_norm, j[i].fnorm,
+               j[i].stable_rank, j[i].alpha_weighted, j[i].alphahat, j[i].entropy, j[i].seconds);
     }
 }
 
-static void print_json(const char *path, const char *fit, const EsdJob *j, const int *type, const int *layer,
-                       int n, double secs) {
+static void print_json(const char *path, const char *fit, const EsdJob *j, const int *type, const int *layer, int n,
+                       double secs) {
     /* Names come from the file (a path, tensor names): written through the JSON string escaper. */
     printf("{\"path\": ");
     json_write_str(stdout, path);
@@ -107,10 +106,10 @@ static void print_json(const char *path, const char *fit, const EsdJob *j, const
         json_write_str(stdout, j[i].name);
         printf(", \"layer\": %d, \"type\": \"%s\", \"rows\": %d, \"cols\": %d, ", layer[i], TYPES[type[i]], j[i].rows,
                j[i].cols);
-        double v[10] = {j[i].fit.alpha, j[i].fit.D, j[i].fit.xmin, j[i].fit.sigma, j[i].spectral_norm,
-                        j[i].fnorm, j[i].stable_rank, j[i].alpha_weighted, j[i].alphahat, j[i].entropy};
-        static const char *k[10] = {"alpha", "D", "xmin", "sigma", "spectral_norm", "fnorm", "stable_rank",
-                                    "alpha_weighted", "alphahat", "entropy"};
+        double v[10] = {j[i].fit.alpha, j[i].fit.D,       j[i].fit.xmin,       j[i].fit.sigma, j[i].spectral_norm,
+                        j[i].fnorm,     j[i].stable_rank, j[i].alpha_weighted, j[i].alphahat,  j[i].entropy};
+        static const char *k[10] = {"alpha", "D",           "xmin",           "sigma",    "spectral_norm",
+                                    "fnorm", "stable_rank", "alpha_weighted", "alphahat", "entropy"};
         for (int q = 0; q < 10; q++) {
             printf("\"%s\": ", k[q]);
             print_num(v[q]);
@@ -132,8 +131,8 @@ static void print_json(const char *path, const char *fit, const EsdJob *j, const
                 c++;
             }
         if (!c) continue;
-        printf("%s\"%s\": {\"n\": %d, \"mean\": %.9g, \"min\": %.9g, \"max\": %.9g}", first ? "" : ", ", TYPES[t],
-               c, s / c, mn, mx);
+        printf("%s\"%s\": {\"n\": %d, \"mean\": %.9g, \"min\": %.9g, \"max\": %.9g}", first ? "" : ", ", TYPES[t], c,
+               s / c, mn, mx);
         first = 0;
     }
     printf("}}\n");
@@ -146,7 +145,10 @@ static void print_summary(const EsdJob *j, const int *type, int n) {
         double s = 0, mn = 0, mx = 0;
         for (int i = 0; i < n; i++) {
             if (type[i] != t) continue;
-            if (j[i].fit.status != PL_OK) { bad++; continue; }
+            if (j[i].fit.status != PL_OK) {
+                bad++;
+                continue;
+            }
             double a = j[i].fit.alpha;
             if (!c || a < mn) mn = a;
             if (!c || a > mx) mx = a;
@@ -195,7 +197,8 @@ static int parse_args(int argc, char **argv, EsdArgs *a) {
     if (parse_fit(a->fit_name, &a->fit.method)) return args_usage_error("esd", "unknown --fit '%s'", a->fit_name);
     if (strcmp(a->format, "table") && strcmp(a->format, "json") && strcmp(a->format, "csv"))
         return args_usage_error("esd", "unknown --format '%s' (table, json, csv)", a->format);
-    if (!(a->fit.xmin_pos > 1)) return args_usage_error("esd", "--xmin-pos must be a number > 1, got '%g'", a->fit.xmin_pos);
+    if (!(a->fit.xmin_pos > 1))
+        return args_usage_error("esd", "--xmin-pos must be a number > 1, got '%g'", a->fit.xmin_pos);
     if (!strcmp(solver, "gram")) a->solver = ESD_GRAM;
     else if (!strcmp(solver, "svd")) a->solver = ESD_SVD;
     else if (!strcmp(solver, "gram-f32")) a->solver = ESD_GRAM_F32;
@@ -213,10 +216,11 @@ static int save_spectra(const char *dir, const StFile *f, const EsdJob *j, const
     for (int i = 0; i < n; i++) {
         /* record type: model.h's ModuleType of the module (MT_Q.. MT_DOWN, MT_LM_HEAD) */
         static const int mt[8] = {MT_Q, MT_K, MT_V, MT_O, MT_GATE, MT_UP, MT_DOWN, MT_LM_HEAD};
-        r[i] = (SpectrumRec){j[i].name, layer[i], mt[type[i]], j[i].rows, j[i].cols, j[i].fit.alpha,
-                             j[i].fit.xmin, j[i].N, j[i].lam};
+        r[i] = (SpectrumRec){j[i].name,      layer[i],      mt[type[i]], j[i].rows, j[i].cols,
+                             j[i].fit.alpha, j[i].fit.xmin, j[i].N,      j[i].lam};
     }
-    (void)f; (void)idx;
+    (void)f;
+    (void)idx;
     char path[AD_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/spectra.bin", dir);
     int rc = esd_write_spectra(path, -1, r, n, e);
@@ -242,14 +246,20 @@ int cmd_esd(int argc, char **argv) {
     int *idx = calloc((size_t)(f.n ? f.n : 1), sizeof *idx);
     char **names = calloc((size_t)(f.n ? f.n : 1), sizeof *names); /* module names: tensor names without ".weight" */
     int n = 0, rc = 1;
-    if (!jobs || !type || !layer || !idx || !names) { fprintf(stderr, "alphadecay esd: out of memory\n"); goto done; }
+    if (!jobs || !type || !layer || !idx || !names) {
+        fprintf(stderr, "alphadecay esd: out of memory\n");
+        goto done;
+    }
     for (int i = 0; i < f.n; i++) {
         const StTensor *t = &f.t[i];
         int l, ty = type_of(t->name, &l);
         if (ty < 0 || t->ndim != 2) continue;
         size_t ln = strlen(t->name);
         names[n] = strndup(t->name, ln > 7 ? ln - 7 : ln); /* drop ".weight" */
-        if (!names[n]) { fprintf(stderr, "alphadecay esd: out of memory\n"); goto done; }
+        if (!names[n]) {
+            fprintf(stderr, "alphadecay esd: out of memory\n");
+            goto done;
+        }
         jobs[n] = (EsdJob){.name = names[n], .w = t->data, .rows = (int)t->shape[0], .cols = (int)t->shape[1]};
         type[n] = ty;
         layer[n] = l;

@@ -90,7 +90,11 @@ static int32_t u64map_get(const U64Map *m, uint64_t k) {
 static int u64map_put(U64Map *m, uint64_t k, int32_t v) {
     if (2 * (m->n + 1) > m->cap) { /* keep load <= 1/2 so probes stay short */
         U64Map nm;
-        if (u64map_init(&nm, m->cap) != 0) { free(nm.keys); free(nm.vals); return -1; }
+        if (u64map_init(&nm, m->cap) != 0) {
+            free(nm.keys);
+            free(nm.vals);
+            return -1;
+        }
         for (size_t i = 0; i < m->cap; i++)
             if (m->keys[i] != EMPTY_KEY) {
                 int f;
@@ -106,7 +110,10 @@ static int u64map_put(U64Map *m, uint64_t k, int32_t v) {
     int found;
     int32_t *s = u64map_slot(m, k, &found);
     *s = v;
-    if (!found) { m->keys[s - m->vals] = k; m->n++; }
+    if (!found) {
+        m->keys[s - m->vals] = k;
+        m->n++;
+    }
     return 0;
 }
 
@@ -118,7 +125,7 @@ static void u64map_free(U64Map *m) {
 
 /* ---- byte-string -> u64 map with entries in insertion order (so iteration is deterministic) */
 typedef struct {
-    uint64_t off;   /* key bytes at arena[off .. off+len) */
+    uint64_t off; /* key bytes at arena[off .. off+len) */
     uint32_t len;
     uint64_t hash;
     uint64_t val;
@@ -237,7 +244,10 @@ static int bpe_finish(Bpe *b, const char *name, Err *e) {
     b->tok_off = malloc(((size_t)V + 1) * sizeof *b->tok_off);
     size_t total = 256;
     uint32_t *len = calloc((size_t)V, sizeof *len);
-    if (!b->tok_off || !len) { free(len); return err_set(e, "%s: out of memory", name); }
+    if (!b->tok_off || !len) {
+        free(len);
+        return err_set(e, "%s: out of memory", name);
+    }
     for (int t = 0; t < 256; t++) len[t] = 1;
     for (int i = 0; i < nm; i++) {
         uint32_t l = b->merges[2 * i], r = b->merges[2 * i + 1];
@@ -248,10 +258,16 @@ static int bpe_finish(Bpe *b, const char *name, Err *e) {
         }
         len[256 + i] = len[l] + len[r];
         total += len[256 + i];
-        if (total > ((size_t)1 << 34)) { free(len); return err_set(e, "%s: token strings too long", name); }
+        if (total > ((size_t)1 << 34)) {
+            free(len);
+            return err_set(e, "%s: token strings too long", name);
+        }
     }
     b->tok_bytes = malloc(total ? total : 1);
-    if (!b->tok_bytes) { free(len); return err_set(e, "%s: out of memory", name); }
+    if (!b->tok_bytes) {
+        free(len);
+        return err_set(e, "%s: out of memory", name);
+    }
     size_t off = 0;
     for (int t = 0; t < V; t++) {
         b->tok_off[t] = (uint32_t)off;
@@ -267,7 +283,10 @@ static int bpe_finish(Bpe *b, const char *name, Err *e) {
     free(len);
     if (off > UINT32_MAX) return err_set(e, "%s: token strings too long", name);
     U64Map rm;
-    if (u64map_init(&rm, (size_t)nm + 1) != 0) { u64map_free(&rm); return err_set(e, "%s: out of memory", name); }
+    if (u64map_init(&rm, (size_t)nm + 1) != 0) {
+        u64map_free(&rm);
+        return err_set(e, "%s: out of memory", name);
+    }
     for (int i = 0; i < nm; i++) {
         uint64_t k = pair_key(b->merges[2 * i], b->merges[2 * i + 1]);
         if (u64map_get(&rm, k) >= 0) {
@@ -275,7 +294,10 @@ static int bpe_finish(Bpe *b, const char *name, Err *e) {
             return err_set(e, "%s: merge %d (%u, %u) repeats an earlier merge", name, i, b->merges[2 * i],
                            b->merges[2 * i + 1]);
         }
-        if (u64map_put(&rm, k, i) != 0) { u64map_free(&rm); return err_set(e, "%s: out of memory", name); }
+        if (u64map_put(&rm, k, i) != 0) {
+            u64map_free(&rm);
+            return err_set(e, "%s: out of memory", name);
+        }
     }
     b->rank_keys = rm.keys;
     b->rank_vals = rm.vals;
@@ -296,9 +318,9 @@ typedef struct {
 typedef struct {
     uint32_t a, b;
     int64_t count;
-    int64_t old;         /* count before the current merge (valid when touch == current stamp) */
+    int64_t old; /* count before the current merge (valid when touch == current stamp) */
     uint32_t touch;
-    uint32_t *where;     /* words that may contain the pair (stale and repeated entries allowed) */
+    uint32_t *where; /* words that may contain the pair (stale and repeated entries allowed) */
     uint32_t nwhere, capwhere;
 } Pair;
 
@@ -424,8 +446,10 @@ static int apply_merge(Trainer *t, uint32_t pix, uint32_t c) {
         for (uint32_t i = 0; i + 1 < n && rc == 0; i++) rc = pair_add(t, s[i], s[i + 1], -w->count, UINT32_MAX);
         uint32_t m = 0;
         for (uint32_t i = 0; i < n; i++) {
-            if (i + 1 < n && s[i] == a && s[i + 1] == b) { s[m++] = c; i++; }
-            else s[m++] = s[i];
+            if (i + 1 < n && s[i] == a && s[i + 1] == b) {
+                s[m++] = c;
+                i++;
+            } else s[m++] = s[i];
         }
         w->len = m;
         for (uint32_t i = 0; i + 1 < m && rc == 0; i++)
@@ -448,7 +472,10 @@ static int count_chunks(Trainer *t, const uint8_t *const *docs, const size_t *le
         for (size_t i = 0; i < lens[d];) {
             size_t j = bpe_next_chunk(s, lens[d], i);
             long ix = bm_find_or_add(&bm, s + i, (uint32_t)(j - i), 1, NULL);
-            if (ix < 0) { bm_free(&bm); return err_set(e, "BPE training: out of memory counting chunks"); }
+            if (ix < 0) {
+                bm_free(&bm);
+                return err_set(e, "BPE training: out of memory counting chunks");
+            }
             bm.ent[ix].val++;
             i = j;
         }
@@ -456,7 +483,10 @@ static int count_chunks(Trainer *t, const uint8_t *const *docs, const size_t *le
     t->n_words = bm.n;
     t->words = malloc((bm.n ? bm.n : 1) * sizeof *t->words);
     t->syms = malloc((bm.an ? bm.an : 1) * sizeof *t->syms);
-    if (!t->words || !t->syms) { bm_free(&bm); return err_set(e, "BPE training: out of memory"); }
+    if (!t->words || !t->syms) {
+        bm_free(&bm);
+        return err_set(e, "BPE training: out of memory");
+    }
     for (size_t i = 0; i < bm.an; i++) t->syms[i] = bm.arena[i];
     for (size_t w = 0; w < bm.n; w++)
         t->words[w] = (Word){(uint32_t)bm.ent[w].off, bm.ent[w].len, (int64_t)bm.ent[w].val, 0};
@@ -470,7 +500,8 @@ int bpe_train(Bpe *b, const uint8_t *const *docs, const size_t *lens, size_t n_d
     if (vocab_size < 257) return err_set(e, "vocab size %d is below 257 (256 bytes + end-of-text)", vocab_size);
     size_t total = 0;
     for (size_t d = 0; d < n_docs; d++) total += lens[d];
-    if (total >= UINT32_MAX) return err_set(e, "BPE training text of %zu bytes exceeds 4 GiB; train on a subset", total);
+    if (total >= UINT32_MAX)
+        return err_set(e, "BPE training text of %zu bytes exceeds 4 GiB; train on a subset", total);
     int want = vocab_size - 257;
     Trainer t = {0};
     uint32_t *merges = malloc(2 * (size_t)(want ? want : 1) * sizeof *merges);
@@ -479,7 +510,11 @@ int bpe_train(Bpe *b, const uint8_t *const *docs, const size_t *lens, size_t n_d
         trainer_free(&t);
         return err_set(e, "BPE training: out of memory");
     }
-    if (count_chunks(&t, docs, lens, n_docs, e) != 0) { free(merges); trainer_free(&t); return -1; }
+    if (count_chunks(&t, docs, lens, n_docs, e) != 0) {
+        free(merges);
+        trainer_free(&t);
+        return -1;
+    }
     int rc = 0;
     for (size_t w = 0; w < t.n_words && rc == 0; w++) {
         const uint32_t *s = t.syms + t.words[w].start;
@@ -503,7 +538,10 @@ int bpe_train(Bpe *b, const uint8_t *const *docs, const size_t *lens, size_t n_d
         if (progress && (done % 256 == 0 || done == want)) progress(ctx, done, want);
     }
     trainer_free(&t);
-    if (rc != 0) { free(merges); return err_set(e, "BPE training: out of memory"); }
+    if (rc != 0) {
+        free(merges);
+        return err_set(e, "BPE training: out of memory");
+    }
     if (done < want) {
         free(merges);
         return err_set(e,
@@ -515,7 +553,10 @@ int bpe_train(Bpe *b, const uint8_t *const *docs, const size_t *lens, size_t n_d
     b->n_merges = want;
     b->vocab_size = vocab_size;
     b->eot = vocab_size - 1;
-    if (bpe_finish(b, "tokenizer", e) != 0) { bpe_free(b); return -1; }
+    if (bpe_finish(b, "tokenizer", e) != 0) {
+        bpe_free(b);
+        return -1;
+    }
     return 0;
 }
 
@@ -543,13 +584,14 @@ static uint32_t encode_chunk(const Bpe *b, const uint8_t *s, uint32_t n, uint32_
         if (best < 0) return n;
         uint32_t l = b->merges[2 * best], r = b->merges[2 * best + 1], m = 0;
         for (uint32_t i = 0; i < n; i++) {
-            if (i + 1 < n && sym[i] == l && sym[i + 1] == r) { sym[m++] = 256u + (uint32_t)best; i++; }
-            else sym[m++] = sym[i];
+            if (i + 1 < n && sym[i] == l && sym[i + 1] == r) {
+                sym[m++] = 256u + (uint32_t)best;
+                i++;
+            } else sym[m++] = sym[i];
         }
         n = m;
     }
 }
-
 
 int bpe_encode(Bpe *b, const uint8_t *s, size_t n, TokVec *out, Err *e) {
     BpeCache *c = b->cache;
@@ -564,7 +606,10 @@ int bpe_encode(Bpe *b, const uint8_t *s, size_t n, TokVec *out, Err *e) {
             continue;
         }
         int added;
-        if (bm->n >= CACHE_MAX_ENTRIES) { bm_free(bm); c->n = 0; }
+        if (bm->n >= CACHE_MAX_ENTRIES) {
+            bm_free(bm);
+            c->n = 0;
+        }
         long ix = bm_find_or_add(bm, s + i, len, 1, &added);
         if (ix < 0) return err_set(e, "tokenizer: out of memory in the chunk cache");
         if (added) {
@@ -584,7 +629,10 @@ int bpe_encode(Bpe *b, const uint8_t *s, size_t n, TokVec *out, Err *e) {
 }
 
 const uint8_t *bpe_token_bytes(const Bpe *b, uint32_t id, size_t *len) {
-    if (id >= (uint32_t)b->vocab_size) { *len = 0; return NULL; }
+    if (id >= (uint32_t)b->vocab_size) {
+        *len = 0;
+        return NULL;
+    }
     *len = b->tok_off[id + 1] - b->tok_off[id];
     return b->tok_bytes + b->tok_off[id];
 }
@@ -653,8 +701,7 @@ int bpe_load(Bpe *b, const char *path, Err *e) {
         err_set(e, "%s: pre-split rule %u is unknown (expected %d)", path, get_u32(p + 24), BPE_SPLIT_RULE);
     else {
         uint32_t V = get_u32(p + 12), nm = get_u32(p + 16), eot = get_u32(p + 20);
-        if (V < 257 || V > (1u << 24))
-            err_set(e, "%s: vocab size %u out of range [257, %u]", path, V, 1u << 24);
+        if (V < 257 || V > (1u << 24)) err_set(e, "%s: vocab size %u out of range [257, %u]", path, V, 1u << 24);
         else if (nm != V - 257 || eot != V - 1)
             err_set(e, "%s: header inconsistent: vocab %u needs %u merges and end-of-text id %u, file says %u and %u",
                     path, V, V - 257, V - 1, nm, eot);

@@ -47,15 +47,15 @@ typedef struct BpeCache BpeCache;
 typedef struct {
     int vocab_size;
     int n_merges;
-    int eot;              /* vocab_size - 1 */
-    uint32_t *merges;     /* 2 * n_merges: left, right of merge i */
+    int eot;          /* vocab_size - 1 */
+    uint32_t *merges; /* 2 * n_merges: left, right of merge i */
     /* derived by bpe_finish (load and train call it) */
-    uint32_t *tok_off;    /* vocab_size + 1 offsets into tok_bytes; the eot token is empty */
+    uint32_t *tok_off; /* vocab_size + 1 offsets into tok_bytes; the eot token is empty */
     uint8_t *tok_bytes;
-    uint64_t *rank_keys;  /* open-addressing map (left, right) -> merge index */
+    uint64_t *rank_keys; /* open-addressing map (left, right) -> merge index */
     int32_t *rank_vals;
     size_t rank_cap;
-    BpeCache *cache;      /* chunk -> token ids */
+    BpeCache *cache; /* chunk -> token ids */
 } Bpe;
 
 typedef struct {

@@ -10,8 +10,16 @@ typedef enum { SP_NORMAL, SP_NO_BEFORE, SP_NO_AFTER } Spacing;
 static Spacing classify(const char *w, size_t n, const char **text, size_t *tn, int *squote) {
     *text = w;
     *tn = n;
-    if (n == 2 && !memcmp(w, "``", 2)) { *text = "\""; *tn = 1; return SP_NO_AFTER; }
-    if (n == 2 && !memcmp(w, "''", 2)) { *text = "\""; *tn = 1; return SP_NO_BEFORE; }
+    if (n == 2 && !memcmp(w, "``", 2)) {
+        *text = "\"";
+        *tn = 1;
+        return SP_NO_AFTER;
+    }
+    if (n == 2 && !memcmp(w, "''", 2)) {
+        *text = "\"";
+        *tn = 1;
+        return SP_NO_BEFORE;
+    }
     if (n == 1 && w[0] == '\'') {
         *squote = !*squote;
         return *squote ? SP_NO_AFTER : SP_NO_BEFORE;

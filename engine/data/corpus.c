@@ -109,7 +109,10 @@ static int expand_one(const char *in, PathList *out, const Walk *wk, Err *e) {
     glob_t g;
     int r = glob(in, 0, NULL, &g); /* glob sorts its matches */
     if (r == GLOB_NOMATCH) return err_set(e, "%s: no file matches this pattern", in);
-    if (r != 0) { globfree(&g); return err_set(e, "%s: cannot expand pattern", in); }
+    if (r != 0) {
+        globfree(&g);
+        return err_set(e, "%s: cannot expand pattern", in);
+    }
     int rc = 0;
     for (size_t i = 0; i < g.gl_pathc && rc == 0; i++) {
         if (stat(g.gl_pathv[i], &st) == 0 && S_ISDIR(st.st_mode)) rc = walk_dir(g.gl_pathv[i], out, 0, wk, e);
@@ -154,7 +157,10 @@ static int close_doc(Corpus *c, Err *e) {
         c->off = no;
         c->cap_off = nc;
     }
-    if (c->len == c->off[c->n_docs]) { c->n_empty++; return 0; }
+    if (c->len == c->off[c->n_docs]) {
+        c->n_empty++;
+        return 0;
+    }
     c->off[++c->n_docs] = c->len;
     return 0;
 }
@@ -186,11 +192,11 @@ void corpus_free(Corpus *c) {
 
 typedef struct {
     const char *s, *p, *end;
-    Corpus *c;      /* decoded "text" goes to c->buf from c->len on */
+    Corpus *c; /* decoded "text" goes to c->buf from c->len on */
     int have_text;
     size_t text_len;
     Err *e;
-    int multiline;  /* a whole-file array: errors name the line */
+    int multiline; /* a whole-file array: errors name the line */
 } Scan;
 
 /* "column C: what"; for a whole-file array, "L: column C: what" so that "FILE:" in front reads as FILE:L. */
@@ -198,7 +204,10 @@ static int scan_err(Scan *sc, const char *what) {
     const char *ls = sc->s;
     size_t line = 1;
     for (const char *q = sc->s; q < sc->p && q < sc->end; q++)
-        if (*q == '\n') { line++; ls = q + 1; }
+        if (*q == '\n') {
+            line++;
+            ls = q + 1;
+        }
     if (!sc->multiline) return err_set(sc->e, "column %zu: %s", (size_t)(sc->p - ls) + 1, what);
     return err_set(sc->e, "%zu: column %zu: %s", line, (size_t)(sc->p - ls) + 1, what);
 }
@@ -212,8 +221,10 @@ static int hex4(Scan *sc, unsigned *v) {
     *v = 0;
     for (int i = 0; i < 4; i++) {
         char ch = sc->p[i];
-        int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
-              : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+        int d = ch >= '0' && ch <= '9'   ? ch - '0'
+                : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+                : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                         : -1;
         if (d < 0) return scan_err(sc, "\\u needs four hex digits");
         *v = *v * 16 + (unsigned)d;
     }
@@ -231,12 +242,16 @@ static int put(Scan *sc, int out, unsigned char x) {
 
 static int put_utf8(Scan *sc, int out, unsigned cp) {
     if (cp < 0x80) return put(sc, out, (unsigned char)cp);
-    if (cp < 0x800) return put(sc, out, (unsigned char)(0xC0 | cp >> 6)) || put(sc, out, (unsigned char)(0x80 | (cp & 0x3F)));
+    if (cp < 0x800)
+        return put(sc, out, (unsigned char)(0xC0 | cp >> 6)) || put(sc, out, (unsigned char)(0x80 | (cp & 0x3F)));
     if (cp < 0x10000)
-        return put(sc, out, (unsigned char)(0xE0 | cp >> 12)) || put(sc, out, (unsigned char)(0x80 | ((cp >> 6) & 0x3F))) ||
+        return put(sc, out, (unsigned char)(0xE0 | cp >> 12)) ||
+               put(sc, out, (unsigned char)(0x80 | ((cp >> 6) & 0x3F))) ||
                put(sc, out, (unsigned char)(0x80 | (cp & 0x3F)));
-    return put(sc, out, (unsigned char)(0xF0 | cp >> 18)) || put(sc, out, (unsigned char)(0x80 | ((cp >> 12) & 0x3F))) ||
-           put(sc, out, (unsigned char)(0x80 | ((cp >> 6) & 0x3F))) || put(sc, out, (unsigned char)(0x80 | (cp & 0x3F)));
+    return put(sc, out, (unsigned char)(0xF0 | cp >> 18)) ||
+           put(sc, out, (unsigned char)(0x80 | ((cp >> 12) & 0x3F))) ||
+           put(sc, out, (unsigned char)(0x80 | ((cp >> 6) & 0x3F))) ||
+           put(sc, out, (unsigned char)(0x80 | (cp & 0x3F)));
 }
 
 /* A string at sc->p (which is '"'); decoded into the corpus buffer when out, else only checked.
@@ -258,31 +273,31 @@ static int scan_string(Scan *sc, int out, int *is_text) {
         char esc = *sc->p++;
         int rc;
         switch (esc) {
-        case '"': rc = put(sc, out, '"'); break;
-        case '\\': rc = put(sc, out, '\\'); break;
-        case '/': rc = put(sc, out, '/'); break;
-        case 'b': rc = put(sc, out, '\b'); break;
-        case 'f': rc = put(sc, out, '\f'); break;
-        case 'n': rc = put(sc, out, '\n'); break;
-        case 'r': rc = put(sc, out, '\r'); break;
-        case 't': rc = put(sc, out, '\t'); break;
-        case 'u': {
-            unsigned cp, lo;
-            if (hex4(sc, &cp)) return -1;
-            if (cp >= 0xDC00 && cp <= 0xDFFF) return scan_err(sc, "lone low surrogate in \\u escape");
-            if (cp >= 0xD800 && cp <= 0xDBFF) {
-                if (sc->end - sc->p < 2 || sc->p[0] != '\\' || sc->p[1] != 'u')
-                    return scan_err(sc, "high surrogate \\u escape not followed by a low surrogate");
-                sc->p += 2;
-                if (hex4(sc, &lo)) return -1;
-                if (lo < 0xDC00 || lo > 0xDFFF)
-                    return scan_err(sc, "high surrogate \\u escape not followed by a low surrogate");
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            case '"': rc = put(sc, out, '"'); break;
+            case '\\': rc = put(sc, out, '\\'); break;
+            case '/': rc = put(sc, out, '/'); break;
+            case 'b': rc = put(sc, out, '\b'); break;
+            case 'f': rc = put(sc, out, '\f'); break;
+            case 'n': rc = put(sc, out, '\n'); break;
+            case 'r': rc = put(sc, out, '\r'); break;
+            case 't': rc = put(sc, out, '\t'); break;
+            case 'u': {
+                unsigned cp, lo;
+                if (hex4(sc, &cp)) return -1;
+                if (cp >= 0xDC00 && cp <= 0xDFFF) return scan_err(sc, "lone low surrogate in \\u escape");
+                if (cp >= 0xD800 && cp <= 0xDBFF) {
+                    if (sc->end - sc->p < 2 || sc->p[0] != '\\' || sc->p[1] != 'u')
+                        return scan_err(sc, "high surrogate \\u escape not followed by a low surrogate");
+                    sc->p += 2;
+                    if (hex4(sc, &lo)) return -1;
+                    if (lo < 0xDC00 || lo > 0xDFFF)
+                        return scan_err(sc, "high surrogate \\u escape not followed by a low surrogate");
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                }
+                rc = put_utf8(sc, out, cp);
+                break;
             }
-            rc = put_utf8(sc, out, cp);
-            break;
-        }
-        default: sc->p--; return scan_err(sc, "invalid escape in a string");
+            default: sc->p--; return scan_err(sc, "invalid escape in a string");
         }
         if (rc) return -1;
     }
@@ -298,16 +313,23 @@ static int scan_number(Scan *sc) {
     if (p < sc->end && *p == '-') p++;
     if (p >= sc->end || *p < '0' || *p > '9') return scan_err(sc, "invalid value");
     if (*p == '0') p++;
-    else while (p < sc->end && *p >= '0' && *p <= '9') p++;
+    else
+        while (p < sc->end && *p >= '0' && *p <= '9') p++;
     if (p < sc->end && *p == '.') {
         p++;
-        if (p >= sc->end || *p < '0' || *p > '9') { sc->p = p; return scan_err(sc, "digit expected after '.'"); }
+        if (p >= sc->end || *p < '0' || *p > '9') {
+            sc->p = p;
+            return scan_err(sc, "digit expected after '.'");
+        }
         while (p < sc->end && *p >= '0' && *p <= '9') p++;
     }
     if (p < sc->end && (*p == 'e' || *p == 'E')) {
         p++;
         if (p < sc->end && (*p == '+' || *p == '-')) p++;
-        if (p >= sc->end || *p < '0' || *p > '9') { sc->p = p; return scan_err(sc, "digit expected in exponent"); }
+        if (p >= sc->end || *p < '0' || *p > '9') {
+            sc->p = p;
+            return scan_err(sc, "digit expected in exponent");
+        }
         while (p < sc->end && *p >= '0' && *p <= '9') p++;
     }
     sc->p = p;
@@ -318,7 +340,10 @@ static int scan_number(Scan *sc) {
 static int scan_object(Scan *sc, int depth) {
     sc->p++;
     skip_ws(sc);
-    if (sc->p < sc->end && *sc->p == '}') { sc->p++; return 0; }
+    if (sc->p < sc->end && *sc->p == '}') {
+        sc->p++;
+        return 0;
+    }
     for (;;) {
         skip_ws(sc);
         if (sc->p >= sc->end || *sc->p != '"') return scan_err(sc, "object key (a string) expected");
@@ -334,8 +359,14 @@ static int scan_object(Scan *sc, int depth) {
             sc->have_text = 1; /* a repeated "text" overwrites: the last one wins */
         } else if (scan_value(sc, depth + 1, 0)) return -1;
         skip_ws(sc);
-        if (sc->p < sc->end && *sc->p == ',') { sc->p++; continue; }
-        if (sc->p < sc->end && *sc->p == '}') { sc->p++; return 0; }
+        if (sc->p < sc->end && *sc->p == ',') {
+            sc->p++;
+            continue;
+        }
+        if (sc->p < sc->end && *sc->p == '}') {
+            sc->p++;
+            return 0;
+        }
         return scan_err(sc, "',' or '}' expected in an object");
     }
 }
@@ -345,28 +376,42 @@ static int scan_value(Scan *sc, int depth, int out) {
     skip_ws(sc);
     if (sc->p >= sc->end) return scan_err(sc, "value expected");
     switch (*sc->p) {
-    case '"': return scan_string(sc, out, NULL);
-    case '{': return scan_object(sc, depth);
-    case '[':
-        sc->p++;
-        skip_ws(sc);
-        if (sc->p < sc->end && *sc->p == ']') { sc->p++; return 0; }
-        for (;;) {
-            if (scan_value(sc, depth + 1, 0)) return -1;
+        case '"': return scan_string(sc, out, NULL);
+        case '{': return scan_object(sc, depth);
+        case '[':
+            sc->p++;
             skip_ws(sc);
-            if (sc->p < sc->end && *sc->p == ',') { sc->p++; continue; }
-            if (sc->p < sc->end && *sc->p == ']') { sc->p++; return 0; }
-            return scan_err(sc, "',' or ']' expected in an array");
+            if (sc->p < sc->end && *sc->p == ']') {
+                sc->p++;
+                return 0;
+            }
+            for (;;) {
+                if (scan_value(sc, depth + 1, 0)) return -1;
+                skip_ws(sc);
+                if (sc->p < sc->end && *sc->p == ',') {
+                    sc->p++;
+                    continue;
+                }
+                if (sc->p < sc->end && *sc->p == ']') {
+                    sc->p++;
+                    return 0;
+                }
+                return scan_err(sc, "',' or ']' expected in an array");
+            }
+        case 't':
+        case 'f':
+        case 'n': {
+            static const char *const lit[] = {"true", "false", "null"};
+            for (int i = 0; i < 3; i++) {
+                size_t l = strlen(lit[i]);
+                if ((size_t)(sc->end - sc->p) >= l && memcmp(sc->p, lit[i], l) == 0) {
+                    sc->p += l;
+                    return 0;
+                }
+            }
+            return scan_err(sc, "invalid value");
         }
-    case 't': case 'f': case 'n': {
-        static const char *const lit[] = {"true", "false", "null"};
-        for (int i = 0; i < 3; i++) {
-            size_t l = strlen(lit[i]);
-            if ((size_t)(sc->end - sc->p) >= l && memcmp(sc->p, lit[i], l) == 0) { sc->p += l; return 0; }
-        }
-        return scan_err(sc, "invalid value");
-    }
-    default: return scan_number(sc);
+        default: return scan_number(sc);
     }
 }
 
@@ -395,11 +440,16 @@ static int add_json_array(Corpus *c, const char *data, size_t n, const char *pat
     else
         for (;;) {
             skip_ws(&sc);
-            if (sc.p >= sc.end) { rc = scan_err(&sc, "unterminated array"); break; }
+            if (sc.p >= sc.end) {
+                rc = scan_err(&sc, "unterminated array");
+                break;
+            }
             const char *elem = sc.p;
             sc.have_text = 0;
-            if (*sc.p == '"') { rc = scan_string(&sc, 1, NULL); sc.have_text = rc == 0; }
-            else if (*sc.p == '{') rc = scan_object(&sc, 0);
+            if (*sc.p == '"') {
+                rc = scan_string(&sc, 1, NULL);
+                sc.have_text = rc == 0;
+            } else if (*sc.p == '{') rc = scan_object(&sc, 0);
             else rc = scan_value(&sc, 1, 0);
             if (rc) break;
             if (sc.have_text) {
@@ -410,12 +460,21 @@ static int add_json_array(Corpus *c, const char *data, size_t n, const char *pat
                 sc.p = elem;
                 scan_err(&sc, *elem == '{' ? "no \"text\" field" : "array element is not a string or an object");
                 sc.p = after;
-                if (!skip_bad) { rc = -1; break; }
+                if (!skip_bad) {
+                    rc = -1;
+                    break;
+                }
                 c->n_bad_lines++;
             }
             skip_ws(&sc);
-            if (sc.p < sc.end && *sc.p == ',') { sc.p++; continue; }
-            if (sc.p < sc.end && *sc.p == ']') { sc.p++; break; }
+            if (sc.p < sc.end && *sc.p == ',') {
+                sc.p++;
+                continue;
+            }
+            if (sc.p < sc.end && *sc.p == ']') {
+                sc.p++;
+                break;
+            }
             rc = scan_err(&sc, "',' or ']' expected in an array");
             break;
         }
@@ -441,7 +500,11 @@ static int read_input(const char *path, int gz, char **out, size_t *len, Err *e)
     while (buf) {
         if (cap - n < (1 << 16) + 1) {
             char *nb = realloc(buf, cap * 2);
-            if (!nb) { free(buf); buf = NULL; break; }
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
             buf = nb;
             cap *= 2;
         }
@@ -457,11 +520,16 @@ static int read_input(const char *path, int gz, char **out, size_t *len, Err *e)
     int direct = gzdirect(f);
     int cr = gzclose_r(f);
     if (!buf) return err_set(e, "%s: out of memory decompressing", path);
-    if (direct) { free(buf); return err_set(e, "%s: not a gzip file (bad magic bytes)", path); }
+    if (direct) {
+        free(buf);
+        return err_set(e, "%s: not a gzip file (bad magic bytes)", path);
+    }
     if (r < 0 || errnum != Z_OK || cr != Z_OK) {
         free(buf);
         return err_set(e, "%s: corrupt gzip data: %s", path,
-                       why[0] ? why : cr == Z_BUF_ERROR ? "unexpected end of file (truncated?)" : "read error");
+                       why[0]              ? why
+                       : cr == Z_BUF_ERROR ? "unexpected end of file (truncated?)"
+                                           : "read error");
     }
     buf[n] = 0;
     *out = buf;

@@ -22,9 +22,9 @@
 #include "common.h"
 
 typedef struct {
-    char *buf;          /* every document's bytes back to back */
+    char *buf; /* every document's bytes back to back */
     size_t len, cap;
-    size_t *off;        /* document i is buf[off[i] .. off[i+1]); n_docs + 1 entries */
+    size_t *off; /* document i is buf[off[i] .. off[i+1]); n_docs + 1 entries */
     size_t n_docs, cap_off;
     size_t n_files;     /* files read */
     size_t n_bad_lines; /* JSON lines skipped (skip_bad) */

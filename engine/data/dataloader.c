@@ -33,8 +33,8 @@ int loader_open(DataLoader *dl, const char *path, DataMode mode, int T, int voca
     return loader_open_ids(dl, path, mode, T, vocab_size, shuffle, seed, ids, e);
 }
 
-int loader_open_ids(DataLoader *dl, const char *path, DataMode mode, int T, int vocab_size, int shuffle,
-                    uint64_t seed, TokenIds ids, Err *e) {
+int loader_open_ids(DataLoader *dl, const char *path, DataMode mode, int T, int vocab_size, int shuffle, uint64_t seed,
+                    TokenIds ids, Err *e) {
     memset(dl, 0, sizeof *dl);
     if (ids.eos < 0 || ids.eos >= vocab_size || ids.pad < 0 || ids.pad >= vocab_size)
         return err_set(e, "%s: EOS id %d / pad id %d outside the model's vocabulary of %d", path, ids.eos, ids.pad,
@@ -76,7 +76,10 @@ int loader_open_ids(DataLoader *dl, const char *path, DataMode mode, int T, int 
         }
     }
     dl->perm = malloc(dl->n_rows * sizeof(size_t));
-    if (!dl->perm) { loader_close(dl); return err_set(e, "%s: out of memory", path); }
+    if (!dl->perm) {
+        loader_close(dl);
+        return err_set(e, "%s: out of memory", path);
+    }
     dl->perm_epoch = UINT64_MAX;
     return 0;
 }

@@ -22,16 +22,16 @@ typedef struct {
     Shard shard;
     DataMode mode;
     int T;
-    int eot;            /* end-of-text (EOS) token id: ends every document */
-    int pad;            /* pad mode: fills a row after its document (ignored by the loss) */
-    int keep_eos;       /* pad mode: a truncated document still ends with EOS (T5 tokenizer convention) */
+    int eot;      /* end-of-text (EOS) token id: ends every document */
+    int pad;      /* pad mode: fills a row after its document (ignored by the loss) */
+    int keep_eos; /* pad mode: a truncated document still ends with EOS (T5 tokenizer convention) */
     int shuffle;
     uint64_t seed;
-    size_t n_rows;      /* windows (pack) or documents (pad) */
-    size_t *doc_start;  /* pad mode: start offset of each document, n_rows + 1 entries */
-    size_t *perm;       /* current epoch's order */
-    uint64_t epoch, pos;/* state: next row is perm[pos] of epoch `epoch` */
-    uint64_t perm_epoch;/* epoch perm was built for */
+    size_t n_rows;       /* windows (pack) or documents (pad) */
+    size_t *doc_start;   /* pad mode: start offset of each document, n_rows + 1 entries */
+    size_t *perm;        /* current epoch's order */
+    uint64_t epoch, pos; /* state: next row is perm[pos] of epoch `epoch` */
+    uint64_t perm_epoch; /* epoch perm was built for */
 } DataLoader;
 
 /* Opens the shard, checks every token id < vocab_size, indexes rows. EOS and pad are both
@@ -44,8 +44,8 @@ typedef struct {
     int eos, pad, keep_eos;
     int vocab; /* prep.json's vocab_size, 0 when not recorded (filled by prep_read_ids) */
 } TokenIds;
-int loader_open_ids(DataLoader *dl, const char *path, DataMode mode, int T, int vocab_size, int shuffle,
-                    uint64_t seed, TokenIds ids, Err *e);
+int loader_open_ids(DataLoader *dl, const char *path, DataMode mode, int T, int vocab_size, int shuffle, uint64_t seed,
+                    TokenIds ids, Err *e);
 /* Reads eos_id / pad_id / keep_eos_on_truncate of the prep.json in the shard's directory into *ids; leaves them
  * unchanged (returns 1) when there is no prep.json or it predates these keys; -1 on a bad file. Its
  * vocab_size (the vocabulary the shard was encoded with) goes to ids->vocab whenever present. */

@@ -26,17 +26,17 @@
 #include "tokenizer.h"
 
 typedef struct {
-    PathList inputs;        /* as given */
+    PathList inputs; /* as given */
     const char *out;
-    int vocab_size;         /* 0 = default (or the tokenizer file's) */
+    int vocab_size; /* 0 = default (or the tokenizer file's) */
     double val_fraction;
     const char *tokenizer;
     uint64_t seed;
     int skip_bad;
     int quiet;
-    const char *exts;       /* --ext: the directory walk's extensions ("md,txt", "*" = all); NULL = default */
-    int keep_duplicates;    /* --keep-duplicates: no exact-duplicate removal */
-    int brown;              /* --brown: every input file is Brown word/TAG text (brown.h) */
+    const char *exts;    /* --ext: the directory walk's extensions ("md,txt", "*" = all); NULL = default */
+    int keep_duplicates; /* --keep-duplicates: no exact-duplicate removal */
+    int brown;           /* --brown: every input file is Brown word/TAG text (brown.h) */
 } PrepArgs;
 
 #define DEFAULT_VOCAB 8192
@@ -99,8 +99,10 @@ static int parse_args(int argc, char **argv, PrepArgs *a) {
     if (vocab) {
         long v = strtol(vocab, &end, 10);
         if (!*vocab || *end || v < 257 || v > (1L << 24))
-            return args_usage_error("prep", "--vocab-size '%s' must be an integer in [257, %ld] (256 byte tokens + "
-                                            "merges + end-of-text)", vocab, 1L << 24);
+            return args_usage_error("prep",
+                                    "--vocab-size '%s' must be an integer in [257, %ld] (256 byte tokens + "
+                                    "merges + end-of-text)",
+                                    vocab, 1L << 24);
         a->vocab_size = (int)v;
     }
     if (fraction) {
@@ -110,13 +112,17 @@ static int parse_args(int argc, char **argv, PrepArgs *a) {
     }
     if (seed) {
         a->seed = strtoull(seed, &end, 10);
-        if (!*seed || *end || seed[0] == '-') return args_usage_error("prep", "--seed '%s' must be a non-negative integer", seed);
+        if (!*seed || *end || seed[0] == '-')
+            return args_usage_error("prep", "--seed '%s' must be a non-negative integer", seed);
     }
     if (exts) {
-        if (!*exts || strspn(exts, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.,*") != strlen(exts) ||
+        if (!*exts ||
+            strspn(exts, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.,*") != strlen(exts) ||
             (strchr(exts, '*') && strcmp(exts, "*")))
-            return args_usage_error("prep", "--ext '%s': expected extensions like md,txt (no dots needed) or '*' for "
-                                            "every file", exts);
+            return args_usage_error("prep",
+                                    "--ext '%s': expected extensions like md,txt (no dots needed) or '*' for "
+                                    "every file",
+                                    exts);
         a->exts = exts[0] == '.' ? exts + 1 : exts;
     }
     if (!in.n || !a->out) return args_usage_error("prep", "--input and --out are required");
@@ -198,11 +204,12 @@ static int prep_read(Prep *p, Err *e) {
     CorpusWalk w;
     if (corpus_expand_walk(a->inputs.v, (int)a->inputs.n, a->exts, &p->files, &w, e) != 0) return -1;
     if (!p->files.n && w.n_skipped)
-        return err_set(e, "no input files found under the given paths: directories are walked for files named %s%s "
-                          "only, and %zu other file%s %s skipped (e.g. %s); --ext md,txt names the extensions to take, "
-                          "--ext '*' takes every file",
-                       a->exts ? "by --ext " : "", a->exts ? a->exts : CORPUS_EXTS, w.n_skipped, w.n_skipped == 1 ? "" : "s",
-                       w.n_skipped == 1 ? "was" : "were", w.first_skipped);
+        return err_set(e,
+                       "no input files found under the given paths: directories are walked for files named %s%s "
+                       "only, and %zu other file%s %s skipped (e.g. %s); --ext md,txt names the extensions to take, "
+                       "--ext '*' takes every file",
+                       a->exts ? "by --ext " : "", a->exts ? a->exts : CORPUS_EXTS, w.n_skipped,
+                       w.n_skipped == 1 ? "" : "s", w.n_skipped == 1 ? "was" : "were", w.first_skipped);
     if (!p->files.n)
         return err_set(e, "no input files found under the given paths (directories are walked for files named %s%s)",
                        a->exts ? "by --ext " : "", a->exts ? a->exts : CORPUS_EXTS);
@@ -223,8 +230,9 @@ static int prep_read(Prep *p, Err *e) {
     /* exact duplicates (licence texts, boilerplate) would otherwise land in train and val alike */
     if (!a->keep_duplicates && corpus_dedup(&p->c, &p->n_dup, &p->n_dup_groups, e) != 0) return -1;
     if (p->n_dup && !a->quiet)
-        fprintf(stderr, "prep: dropped %zu exact-duplicate document%s (%zu distinct text%s occurred more than once; "
-                        "--keep-duplicates keeps them)\n",
+        fprintf(stderr,
+                "prep: dropped %zu exact-duplicate document%s (%zu distinct text%s occurred more than once; "
+                "--keep-duplicates keeps them)\n",
                 p->n_dup, p->n_dup == 1 ? "" : "s", p->n_dup_groups, p->n_dup_groups == 1 ? "" : "s");
     p->t_read = now_seconds() - p->t0;
     if (!a->quiet)
@@ -247,7 +255,11 @@ static int prep_tokenizer(Prep *p, Err *e) {
     size_t n_tr = c->n_docs - p->n_val, k = 0;
     const uint8_t **docs = malloc(n_tr * sizeof *docs);
     size_t *lens = malloc(n_tr * sizeof *lens);
-    if (!docs || !lens) { free(docs); free(lens); return err_set(e, "out of memory"); }
+    if (!docs || !lens) {
+        free(docs);
+        free(lens);
+        return err_set(e, "out of memory");
+    }
     for (size_t d = 0; d < c->n_docs; d++)
         if (!p->is_val[d]) {
             docs[k] = (const uint8_t *)c->buf + c->off[d];
@@ -271,12 +283,19 @@ static int prep_json(const Prep *p, int wide, double total, char **json, size_t 
     FILE *f = open_memstream(json, json_len);
     if (!f) return err_set(e, "out of memory");
     fprintf(f, "{\n  \"version\": \"%s\",\n  \"inputs\": [", AD_VERSION);
-    for (size_t i = 0; i < a->inputs.n; i++) { fputs(i ? ", " : "", f); json_write_str(f, a->inputs.v[i]); }
+    for (size_t i = 0; i < a->inputs.n; i++) {
+        fputs(i ? ", " : "", f);
+        json_write_str(f, a->inputs.v[i]);
+    }
     fprintf(f, "],\n  \"files\": [");
-    for (size_t i = 0; i < p->files.n; i++) { fputs(i ? ",\n    " : "\n    ", f); json_write_str(f, p->files.v[i]); }
+    for (size_t i = 0; i < p->files.n; i++) {
+        fputs(i ? ",\n    " : "\n    ", f);
+        json_write_str(f, p->files.v[i]);
+    }
     fprintf(f, "],\n  \"n_files\": %zu,\n  \"bytes_read\": %zu,\n", p->files.n, p->c.bytes_in);
-    fprintf(f, "  \"documents\": {\"train\": %zu, \"val\": %zu, \"empty_dropped\": %zu, \"bad_lines_skipped\": %zu, "
-               "\"duplicates_dropped\": %zu, \"duplicate_groups\": %zu, \"deduplicated\": %s},\n",
+    fprintf(f,
+            "  \"documents\": {\"train\": %zu, \"val\": %zu, \"empty_dropped\": %zu, \"bad_lines_skipped\": %zu, "
+            "\"duplicates_dropped\": %zu, \"duplicate_groups\": %zu, \"deduplicated\": %s},\n",
             tr->docs, va->docs, p->c.n_empty, p->c.n_bad_lines, p->n_dup, p->n_dup_groups,
             a->keep_duplicates ? "false" : "true");
     fprintf(f, "  \"bytes\": {\"train\": %zu, \"val\": %zu},\n", tr->bytes, va->bytes);
@@ -293,8 +312,9 @@ static int prep_json(const Prep *p, int wide, double total, char **json, size_t 
     fprintf(f, "},\n  \"val_fraction\": %.6g,\n  \"seed\": %llu,\n", a->val_fraction, (unsigned long long)a->seed);
     fprintf(f, "  \"seconds\": {\"read\": %.3f, \"tokenizer\": %.3f, \"encode\": %.3f, \"total\": %.3f},\n", p->t_read,
             p->t_bpe, p->t_enc, total);
-    fprintf(f, "  \"throughput\": {\"bpe_train_bytes_per_s\": %.0f, \"encode_bytes_per_s\": %.0f, "
-               "\"encode_tokens_per_s\": %.0f}\n}\n",
+    fprintf(f,
+            "  \"throughput\": {\"bpe_train_bytes_per_s\": %.0f, \"encode_bytes_per_s\": %.0f, "
+            "\"encode_tokens_per_s\": %.0f}\n}\n",
             p->trained && p->t_bpe > 0 ? tr->bytes / p->t_bpe : 0.0,
             p->t_enc > 0 ? (tr->bytes + va->bytes) / p->t_enc : 0.0,
             p->t_enc > 0 ? (tr->toks.n + va->toks.n) / p->t_enc : 0.0);
@@ -318,7 +338,8 @@ static int prep_write(const Prep *p, Err *e) {
         free(model);
         if (rc) return -1;
     } else if (join(path, a->out, "tokenizer.bin", e) != 0 || bpe_save(&p->tk.bpe, path, e) != 0) return -1;
-    if (join(path, a->out, "train.bin", e) != 0 || shard_write(path, p->tr.toks.v, p->tr.toks.n, wide, e) != 0) return -1;
+    if (join(path, a->out, "train.bin", e) != 0 || shard_write(path, p->tr.toks.v, p->tr.toks.n, wide, e) != 0)
+        return -1;
     if (join(path, a->out, "val.bin", e) != 0 || shard_write(path, p->va.toks.v, p->va.toks.n, wide, e) != 0) return -1;
 
     double total = now_seconds() - p->t0;
@@ -330,8 +351,9 @@ static int prep_write(const Prep *p, Err *e) {
     if (rc) return -1;
     if (!a->quiet) {
         const Split *tr = &p->tr, *va = &p->va;
-        fprintf(stderr, "prep: vocab %d; train %zu docs %zu tokens, val %zu docs %zu tokens (%.2f bytes/token); "
-                        "tokenizer %.1fs, encode %.1fs, total %.1fs -> %s\n",
+        fprintf(stderr,
+                "prep: vocab %d; train %zu docs %zu tokens, val %zu docs %zu tokens (%.2f bytes/token); "
+                "tokenizer %.1fs, encode %.1fs, total %.1fs -> %s\n",
                 p->tk.vocab_size, tr->docs, tr->toks.n, va->docs, va->toks.n,
                 (double)(tr->bytes + va->bytes) / (double)(tr->toks.n + va->toks.n - tr->docs - va->docs + 1e-9),
                 p->t_bpe, p->t_enc, total, a->out);
@@ -347,7 +369,10 @@ static int run(const PrepArgs *a, Err *e) {
     int rc = -1;
     if (prep_read(&p, e) != 0) goto done;
     p.is_val = malloc(p.c.n_docs);
-    if (!p.is_val) { err_set(e, "out of memory"); goto done; }
+    if (!p.is_val) {
+        err_set(e, "out of memory");
+        goto done;
+    }
     if (corpus_split(p.c.n_docs, a->val_fraction, a->seed, p.is_val, &p.n_val, e) != 0) goto done;
 
     double t1 = now_seconds();

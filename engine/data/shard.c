@@ -23,10 +23,13 @@ int shard_read(Shard *s, const char *path, Err *e) {
     else if (hdr[0] == SHARD_MAGIC32 && hdr[1] == 7) wide = 1;
     else {
         fclose(f);
-        return err_set(e, "%s: bad shard header (magic %d, version %d; expected %d/1 or %d/7)", path, hdr[0],
-                       hdr[1], SHARD_MAGIC16, SHARD_MAGIC32);
+        return err_set(e, "%s: bad shard header (magic %d, version %d; expected %d/1 or %d/7)", path, hdr[0], hdr[1],
+                       SHARD_MAGIC16, SHARD_MAGIC32);
     }
-    if (hdr[2] < 0) { fclose(f); return err_set(e, "%s: negative token count in header", path); }
+    if (hdr[2] < 0) {
+        fclose(f);
+        return err_set(e, "%s: negative token count in header", path);
+    }
     size_t n = (size_t)(uint32_t)hdr[2], width = wide ? 4 : 2;
     struct stat st;
     if (fstat(fileno(f), &st) != 0 || (size_t)st.st_size != HEADER_INTS * 4 + n * width) {
@@ -35,7 +38,10 @@ int shard_read(Shard *s, const char *path, Err *e) {
                        (long long)st.st_size, n, width);
     }
     s->tokens = malloc((n ? n : 1) * sizeof(uint32_t));
-    if (!s->tokens) { fclose(f); return err_set(e, "%s: out of memory for %zu tokens", path, n); }
+    if (!s->tokens) {
+        fclose(f);
+        return err_set(e, "%s: out of memory for %zu tokens", path, n);
+    }
     size_t got;
     if (wide) got = fread(s->tokens, 4, n, f);
     else {
@@ -45,7 +51,10 @@ int shard_read(Shard *s, const char *path, Err *e) {
         free(tmp);
     }
     fclose(f);
-    if (got != n) { shard_free(s); return err_set(e, "%s: short read", path); }
+    if (got != n) {
+        shard_free(s);
+        return err_set(e, "%s: short read", path);
+    }
     s->n_tokens = n;
     s->wide = wide;
     return 0;
@@ -67,9 +76,15 @@ int shard_write(const char *path, const uint32_t *tokens, size_t n, int wide, Er
     hdr[1] = wide ? 7 : 1;
     hdr[2] = (int32_t)n;
     for (size_t i = 0; i < n; i++) {
-        if (!wide && tokens[i] > 65535) { free(buf); return err_set(e, "%s: token %u does not fit uint16", path, tokens[i]); }
+        if (!wide && tokens[i] > 65535) {
+            free(buf);
+            return err_set(e, "%s: token %u does not fit uint16", path, tokens[i]);
+        }
         if (wide) memcpy(buf + HEADER_INTS * 4 + i * 4, &tokens[i], 4);
-        else { uint16_t t = (uint16_t)tokens[i]; memcpy(buf + HEADER_INTS * 4 + i * 2, &t, 2); }
+        else {
+            uint16_t t = (uint16_t)tokens[i];
+            memcpy(buf + HEADER_INTS * 4 + i * 2, &t, 2);
+        }
     }
     int rc = write_file_atomic(path, buf, bytes, e);
     free(buf);

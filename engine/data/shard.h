@@ -13,7 +13,7 @@ typedef struct {
     char path[AD_PATH_MAX];
     uint32_t *tokens; /* widened to uint32 in memory */
     size_t n_tokens;
-    int wide;         /* file used uint32 tokens */
+    int wide; /* file used uint32 tokens */
 } Shard;
 
 int shard_read(Shard *s, const char *path, Err *e);

@@ -14,10 +14,10 @@
 
 typedef struct {
     int is_spm;
-    Bpe bpe;            /* !is_spm */
-    SpmModel *spm;      /* is_spm */
+    Bpe bpe;       /* !is_spm */
+    SpmModel *spm; /* is_spm */
     int vocab_size, eos, pad;
-    char path[AD_PATH_MAX];  /* the file, without the "spm:" prefix */
+    char path[AD_PATH_MAX]; /* the file, without the "spm:" prefix */
 } Tokenizer;
 
 /* spec: "spm:PATH" or the path of a tokenizer.bin. */

@@ -42,11 +42,10 @@ static void plfit_opts_from_config(PlFitOpts *o, const Config *c) {
     o->zero_thresh = c->decay.zero_thresh;
 }
 
-
 typedef struct {
-    int *cand;      /* tensor indices of the candidates */
+    int *cand; /* tensor indices of the candidates */
     int n_cand;
-    EsdJob *jobs;   /* one per candidate */
+    EsdJob *jobs; /* one per candidate */
     PlFitOpts fit;
 } DecayPriv;
 
@@ -71,7 +70,10 @@ static void assign_sigmoid(const double *v, const int *layer, int n, double eta,
         double mean = 0, var = 0;
         int cnt = 0;
         for (int j = 0; j < n; j++)
-            if (layer[j] == layer[i]) { mean += v[j]; cnt++; }
+            if (layer[j] == layer[i]) {
+                mean += v[j];
+                cnt++;
+            }
         mean /= cnt;
         for (int j = 0; j < n; j++)
             if (layer[j] == layer[i]) var += (v[j] - mean) * (v[j] - mean);
@@ -80,8 +82,8 @@ static void assign_sigmoid(const double *v, const int *layer, int n, double eta,
     }
 }
 
-int decay_assign(DecayAssign how, const double *v, const int *layer, const char *const *names, int n,
-                 double eta, double s1, double s2, double *wd, Err *e) {
+int decay_assign(DecayAssign how, const double *v, const int *layer, const char *const *names, int n, double eta,
+                 double s1, double s2, double *wd, Err *e) {
     if (n <= 0) return 0;
     if (how == ASSIGN_LINEAR) {
         double lo = v[0], hi = v[0];
@@ -108,10 +110,13 @@ int decay_assign(DecayAssign how, const double *v, const int *layer, const char 
     }
     for (int i = 0; i < n; i++)
         if (!isfinite(wd[i]) || wd[i] < 0)
-            return err_set(e, "decay: the %s assignment gives weight decay %g for %s (metric %g); "
-                              "use another assign or metric",
-                           how == ASSIGN_LINEAR ? "linear" : how == ASSIGN_SQRT ? "sqrt"
-                                                           : how == ASSIGN_LOG2 ? "log2" : "sigmoid",
+            return err_set(e,
+                           "decay: the %s assignment gives weight decay %g for %s (metric %g); "
+                           "use another assign or metric",
+                           how == ASSIGN_LINEAR ? "linear"
+                           : how == ASSIGN_SQRT ? "sqrt"
+                           : how == ASSIGN_LOG2 ? "log2"
+                                                : "sigmoid",
                            wd[i], names ? names[i] : "a module", v[i]);
     return 0;
 }
@@ -124,8 +129,9 @@ int decay_mean_preserve(double *wd, const double *size, int n, double eta, Err *
     }
     if (n <= 0 || eta == 0) return 0;
     if (!(sw > 0) || !isfinite(sw))
-        return err_set(e, "decay: mean_preserving: the assigned decays sum to %g, which cannot be rescaled to a mean of %g",
-                       sw, eta);
+        return err_set(
+            e, "decay: mean_preserving: the assigned decays sum to %g, which cannot be rescaled to a mean of %g", sw,
+            eta);
     double f = eta * s / sw;
     for (int i = 0; i < n; i++) wd[i] *= f;
     return 0;
@@ -198,7 +204,11 @@ static int esd_many_sharded(EsdJob *jobs, int n, const PlFitOpts *fit, int threa
         got.w = jobs[k].w;
         got.grad = jobs[k].grad;
         got.lam = malloc((size_t)(got.N > 0 ? got.N : 1) * sizeof(double));
-        if (!got.lam) { failed = me; snprintf(my_err.msg, sizeof my_err.msg, "decay: out of memory"); break; }
+        if (!got.lam) {
+            failed = me;
+            snprintf(my_err.msg, sizeof my_err.msg, "decay: out of memory");
+            break;
+        }
         memcpy(got.lam, q + sizeof(EsdJob), (size_t)got.N * sizeof(double));
         esd_job_clear(&jobs[k]);
         jobs[k] = got;
@@ -230,8 +240,10 @@ static int esd_pass_bf16(DecayState *st, Model *m, int use_grads, Err *e) {
         for (k1 = k0; k1 < p->n_cand && used + m->tensors[p->cand[k1]].size <= cap; k1++) {
             const TensorInfo *t = &m->tensors[p->cand[k1]];
             esd_job_clear(&p->jobs[k1]);
-            p->jobs[k1] = (EsdJob){.name = t->name, .w = model_weight_f32(m, p->cand[k1], wbuf + used),
-                                   .rows = t->rows, .cols = t->cols,
+            p->jobs[k1] = (EsdJob){.name = t->name,
+                                   .w = model_weight_f32(m, p->cand[k1], wbuf + used),
+                                   .rows = t->rows,
+                                   .cols = t->cols,
                                    .grad = grads ? model_grad_f32(m, p->cand[k1], gbuf + used) : NULL};
             used += t->size;
         }
@@ -250,7 +262,10 @@ static int esd_pass(DecayState *st, Model *m, int use_grads, Err *e) {
     for (int k = 0; k < p->n_cand; k++) {
         const TensorInfo *t = &m->tensors[p->cand[k]];
         esd_job_clear(&p->jobs[k]);
-        p->jobs[k] = (EsdJob){.name = t->name, .w = m->params + t->offset, .rows = t->rows, .cols = t->cols,
+        p->jobs[k] = (EsdJob){.name = t->name,
+                              .w = m->params + t->offset,
+                              .rows = t->rows,
+                              .cols = t->cols,
                               .grad = use_grads && m->grads ? m->grads + t->offset : NULL};
     }
     if (dist_size() == 1) return esd_many(p->jobs, p->n_cand, ESD_GRAM, &p->fit, st->cfg->train.threads, e);
@@ -265,10 +280,10 @@ static int passes_filter(const DecayState *st, const EsdJob *j) {
 
 static double metric_of(DecayMetric mt, const EsdJob *j) {
     switch (mt) {
-    case METRIC_GRADNORM: return j->gradnorm;
-    case METRIC_FNORM: return j->fnorm;
-    case METRIC_SPECTRAL_NORM: return j->spectral_norm;
-    default: return j->fit.status == PL_OK ? j->fit.alpha : NAN;
+        case METRIC_GRADNORM: return j->gradnorm;
+        case METRIC_FNORM: return j->fnorm;
+        case METRIC_SPECTRAL_NORM: return j->spectral_norm;
+        default: return j->fit.status == PL_OK ? j->fit.alpha : NAN;
     }
 }
 
@@ -303,16 +318,20 @@ static int save_spectra(DecayState *st, Model *m, long step, Err *e) {
     DecayPriv *p = st->priv;
     if (!st->spectra_dir[0] || dist_rank() != 0) return 0; /* rank 0 writes for the whole job */
     SpectrumRec *r = calloc((size_t)(p->n_cand ? p->n_cand : 1), sizeof *r);
-    char (*names)[96] = calloc((size_t)(p->n_cand ? p->n_cand : 1), sizeof *names);
-    if (!r || !names) { free(r); free(names); return err_set(e, "decay: out of memory"); }
+    char(*names)[96] = calloc((size_t)(p->n_cand ? p->n_cand : 1), sizeof *names);
+    if (!r || !names) {
+        free(r);
+        free(names);
+        return err_set(e, "decay: out of memory");
+    }
     int n = 0;
     for (int k = 0; k < p->n_cand; k++) {
         const EsdJob *j = &p->jobs[k];
         if (!passes_filter(st, j) || !j->lam) continue;
         const TensorInfo *t = &m->tensors[p->cand[k]];
         module_name(t, names[n], sizeof names[n]);
-        r[n] = (SpectrumRec){names[n], t->layer, (int)t->type, t->rows, t->cols, j->fit.alpha, j->fit.xmin,
-                             j->N, j->lam};
+        r[n] =
+            (SpectrumRec){names[n], t->layer, (int)t->type, t->rows, t->cols, j->fit.alpha, j->fit.xmin, j->N, j->lam};
         n++;
     }
     char path[AD_PATH_MAX + 64];
@@ -334,7 +353,11 @@ static int modulewise_update(DecayState *st, Model *m, long step, int use_grads,
     int *layer = malloc(sizeof(int) * nc), *which = malloc(sizeof(int) * nc);
     const char **names = malloc(sizeof(char *) * nc);
     if (!v || !wd || !layer || !which || !names) {
-        free(v); free(wd); free(layer); free(which); free(names);
+        free(v);
+        free(wd);
+        free(layer);
+        free(which);
+        free(names);
         return err_set(e, "decay: out of memory");
     }
     DecayMetric mt = eff_metric(c);
@@ -365,14 +388,17 @@ static int modulewise_update(DecayState *st, Model *m, long step, int use_grads,
                 rc = log_line(st->log, step, &m->tensors[p->cand[k]], &p->jobs[k], m->wd[p->cand[k]], secs, e);
         st->last_update_step = step;
     }
-    free(v); free(wd); free(layer); free(which); free(names);
+    free(v);
+    free(wd);
+    free(layer);
+    free(which);
+    free(names);
     return rc;
 }
 
 /* ---- the hook ---- */
 
-int decay_init(DecayState *st, const Config *cfg, Model *m, RunLog *log, const char *spectra_dir, int fresh,
-               Err *e) {
+int decay_init(DecayState *st, const Config *cfg, Model *m, RunLog *log, const char *spectra_dir, int fresh, Err *e) {
     memset(st, 0, sizeof *st);
     st->cfg = cfg;
     st->log = log;
@@ -391,8 +417,7 @@ int decay_init(DecayState *st, const Config *cfg, Model *m, RunLog *log, const c
         const TensorInfo *t = &m->tensors[i];
         char name[96];
         module_name(t, name, sizeof name);
-        if ((t->kind == KIND_LINEAR || t->kind == KIND_LM_HEAD) && !is_excluded(cfg, name))
-            p->cand[p->n_cand++] = i;
+        if ((t->kind == KIND_LINEAR || t->kind == KIND_LM_HEAD) && !is_excluded(cfg, name)) p->cand[p->n_cand++] = i;
     }
     /* A name in decay.exclude that matches no module is a typo that would silently tune the module. */
     for (int x = 0; x < cfg->decay.n_exclude; x++) {
@@ -400,22 +425,25 @@ int decay_init(DecayState *st, const Config *cfg, Model *m, RunLog *log, const c
         for (int i = 0; i < m->n_tensors && !found; i++) {
             char name[96];
             module_name(&m->tensors[i], name, sizeof name);
-            found = (m->tensors[i].kind == KIND_LINEAR || m->tensors[i].kind == KIND_LM_HEAD) && !strcmp(name, cfg->decay.exclude[x]);
+            found = (m->tensors[i].kind == KIND_LINEAR || m->tensors[i].kind == KIND_LM_HEAD) &&
+                    !strcmp(name, cfg->decay.exclude[x]);
         }
         if (!found)
-            return err_set(e, "%s: decay.exclude: no module named '%s' in this model (names look like "
-                              "model.layers.0.self_attn.q_proj, model.layers.%d.mlp.down_proj, lm_head)",
-                           cfg->source[0] ? cfg->source : "config", cfg->decay.exclude[x], m->cfg.num_hidden_layers - 1);
+            return err_set(e,
+                           "%s: decay.exclude: no module named '%s' in this model (names look like "
+                           "model.layers.0.self_attn.q_proj, model.layers.%d.mlp.down_proj, lm_head)",
+                           cfg->source[0] ? cfg->source : "config", cfg->decay.exclude[x],
+                           m->cfg.num_hidden_layers - 1);
     }
     if (!fresh) return 0; /* resume: m->wd comes from the checkpoint, the state from decay_restore */
     double eta = cfg->decay.weight_decay;
     switch (cfg->decay.method) {
-    case DECAY_NONE: set_all(m, 0.0); break;
-    case DECAY_AWD: set_all(m, 0.0); break; /* lam_bar starts at 0; the first update sets it */
-    case DECAY_UNIFORM: set_all(m, eta); break;
-    default:
-        /* step-0 assignment on the initial weights; no gradient exists yet (gradnorm = 10) */
-        if (modulewise_update(st, m, 0, 0, e)) return -1;
+        case DECAY_NONE: set_all(m, 0.0); break;
+        case DECAY_AWD: set_all(m, 0.0); break; /* lam_bar starts at 0; the first update sets it */
+        case DECAY_UNIFORM: set_all(m, eta); break;
+        default:
+            /* step-0 assignment on the initial weights; no gradient exists yet (gradnorm = 10) */
+            if (modulewise_update(st, m, 0, 0, e)) return -1;
     }
     if (!method_is_modulewise(cfg->decay.method) && st->spectra_dir[0] && esd_pass(st, m, 0, e)) return -1;
     return save_spectra(st, m, 0, e);
@@ -427,24 +455,25 @@ int decay_before_update(DecayState *st, Model *m, long step, double grad_norm, E
     const Config *c = st->cfg;
     if (!c || !st->priv) return err_set(e, "decay: decay_init was not called");
     switch (c->decay.method) {
-    case DECAY_NONE: set_all(m, 0.0); return 0;
-    case DECAY_UNIFORM: set_all(m, c->decay.weight_decay); return 0;
-    case DECAY_AWD: {
-        /* ||w|| in index order, as the loop's ||g|| (the order AWD's published numbers were computed in) */
-        double wnorm = sqrt(sumsq_blocked(m->params, m->hw, m->n_params, 0));
-        st->awd_lambda = decay_awd_step(st->awd_lambda, c->decay.weight_decay, c->decay.awd_scale, grad_norm, wnorm);
-        if (!isfinite(st->awd_lambda))
-            return err_set(e, "decay: AWD lambda is not finite at update %ld (gradient norm %g, weights %g)", step,
-                           grad_norm, wnorm);
-        set_all(m, st->awd_lambda);
-        return 0;
-    }
-    default:
-        /* refit whenever (step + 1) % update_every == 0, step 0 included when update_every is 1: the
+        case DECAY_NONE: set_all(m, 0.0); return 0;
+        case DECAY_UNIFORM: set_all(m, c->decay.weight_decay); return 0;
+        case DECAY_AWD: {
+            /* ||w|| in index order, as the loop's ||g|| (the order AWD's published numbers were computed in) */
+            double wnorm = sqrt(sumsq_blocked(m->params, m->hw, m->n_params, 0));
+            st->awd_lambda =
+                decay_awd_step(st->awd_lambda, c->decay.weight_decay, c->decay.awd_scale, grad_norm, wnorm);
+            if (!isfinite(st->awd_lambda))
+                return err_set(e, "decay: AWD lambda is not finite at update %ld (gradient norm %g, weights %g)", step,
+                               grad_norm, wnorm);
+            set_all(m, st->awd_lambda);
+            return 0;
+        }
+        default:
+            /* refit whenever (step + 1) % update_every == 0, step 0 included when update_every is 1: the
          * authors' code refits there although the init assignment saw the same weights (with gradients
          * now, which AdaDecay and the gradnorm metric use) */
-        if ((step + 1) % c->decay.update_every != 0) return 0;
-        return modulewise_update(st, m, step, 1, e);
+            if ((step + 1) % c->decay.update_every != 0) return 0;
+            return modulewise_update(st, m, step, 1, e);
     }
 }
 

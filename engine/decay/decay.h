@@ -15,12 +15,12 @@
 
 typedef struct {
     const Config *cfg;
-    RunLog *log;            /* decay.jsonl, or NULL: one JSON line per tuned module per decay update;
+    RunLog *log;                   /* decay.jsonl, or NULL: one JSON line per tuned module per decay update;
                                a failed write makes the update fail */
     char spectra_dir[AD_PATH_MAX]; /* where full spectra of the first / final update go; "" = don't save */
     /* state that a checkpoint saves and restores (with m->wd): decay_save / decay_restore */
-    double awd_lambda;      /* AWD's lam_bar, starts at 0 */
-    long last_update_step;  /* step of the last spectral/adadecay update, -1 = none yet */
+    double awd_lambda;     /* AWD's lam_bar, starts at 0 */
+    long last_update_step; /* step of the last spectral/adadecay update, -1 = none yet */
     /* private scratch owned by decay.c */
     void *priv;
 } DecayState;
@@ -28,8 +28,7 @@ typedef struct {
 /* cfg must have passed config_validate (config.h): the decay module checks no config value again
  * (s1 <= s2, update_every >= 1, xmin_pos > 1, known enum values are its preconditions). What it does
  * check is the config against the model: every decay.exclude name must be a Linear module of it. */
-int decay_init(DecayState *st, const Config *cfg, Model *m, RunLog *log, const char *spectra_dir,
-               int fresh, Err *e);
+int decay_init(DecayState *st, const Config *cfg, Model *m, RunLog *log, const char *spectra_dir, int fresh, Err *e);
 /* What a checkpoint must hold of st (with m->wd, which the checkpoint keeps per tensor), and its return
  * after decay_init(..., fresh = 0, ...) on resume: the next update is then the one the saved run would
  * have applied, bit for bit. */
@@ -52,8 +51,8 @@ double decay_wd_mean(const Model *m);
  * layer[] groups modules for ASSIGN_SIGMOID (per-layer z-score); names[] (may be NULL) only label
  * errors. Returns -1 (naming the module) if a decay would be negative or not finite (e.g. log2 of a
  * metric below 1), so a run never trains with a silent NaN decay. */
-int decay_assign(DecayAssign how, const double *v, const int *layer, const char *const *names, int n,
-                 double eta, double s1, double s2, double *wd, Err *e);
+int decay_assign(DecayAssign how, const double *v, const int *layer, const char *const *names, int n, double eta,
+                 double s1, double s2, double *wd, Err *e);
 /* decay.mean_preserving: scales wd[0..n-1] by one factor so that sum(wd * size) / sum(size) = eta (the ratios
  * between modules are kept). -1 when the decays sum to zero or are not finite (nothing to rescale); eta 0 or
  * n 0 changes nothing. */

@@ -43,8 +43,10 @@ int dist_init(int *argc, char ***argv, char *msg, size_t msg_len) {
     MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
     MPI_Comm_size(MPI_COMM_WORLD, &g_size);
     if (g_size != want) {
-        snprintf(msg, msg_len, "the launcher announced %d processes but MPI sees %d (a launcher/MPI mismatch: "
-                               "with srun try --mpi=pmix)", want, g_size);
+        snprintf(msg, msg_len,
+                 "the launcher announced %d processes but MPI sees %d (a launcher/MPI mismatch: "
+                 "with srun try --mpi=pmix)",
+                 want, g_size);
         return -1;
     }
     return g_size;
@@ -162,7 +164,10 @@ void dist_assign_balanced(const double *cost, int n, int size, int *owner) {
     /* insertion sort, descending cost, stable: n is a few hundred modules at most */
     for (int i = 1; i < n; i++) {
         int v = order[i], j = i - 1;
-        while (j >= 0 && cost[order[j]] < cost[v]) { order[j + 1] = order[j]; j--; }
+        while (j >= 0 && cost[order[j]] < cost[v]) {
+            order[j + 1] = order[j];
+            j--;
+        }
         order[j + 1] = v;
     }
     for (int k = 0; k < n; k++) {

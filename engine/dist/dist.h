@@ -23,7 +23,7 @@ int dist_init(int *argc, char ***argv, char *msg, size_t msg_len);
 void dist_finalize(void);
 int dist_rank(void);
 int dist_size(void);
-int dist_active(void);       /* 1 when MPI was initialised (two or more ranks) */
+int dist_active(void); /* 1 when MPI was initialised (two or more ranks) */
 /* Ranks of this job on this node (OMPI_COMM_WORLD_LOCAL_SIZE / SLURM_NTASKS_PER_NODE), 1 when unknown. */
 int dist_local_size(void);
 /* Ends every rank of the job with `code` (exit(code) without MPI). */

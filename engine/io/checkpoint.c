@@ -41,7 +41,10 @@ static void sb_exact_double(StrBuf *b, double x) {
 
 static int get_exact_double(const Json *v, double *out) {
     if (!v) return -1;
-    if (v->type == JSON_NUM) { *out = v->num; return 0; }
+    if (v->type == JSON_NUM) {
+        *out = v->num;
+        return 0;
+    }
     if (v->type != JSON_STR) return -1;
     if (!strcmp(v->str, "nan")) *out = NAN;
     else if (!strcmp(v->str, "inf")) *out = INFINITY;
@@ -55,7 +58,8 @@ static int state_write(const char *path, const Model *m, const TrainState *s, Er
     sb_printf(&b, "{\n  \"format\": \"alphadecay-train-state\",\n  \"version\": \"%s\",\n", AD_VERSION);
     sb_printf(&b, "  \"step\": %ld,\n  \"tokens\": %ld,\n  \"elapsed_s\": ", s->step, s->tokens);
     sb_exact_double(&b, s->elapsed_s);
-    sb_printf(&b, ",\n  \"data_epoch\": \"%" PRIu64 "\",\n  \"data_pos\": \"%" PRIu64 "\",\n", s->data_epoch, s->data_pos);
+    sb_printf(&b, ",\n  \"data_epoch\": \"%" PRIu64 "\",\n  \"data_pos\": \"%" PRIu64 "\",\n", s->data_epoch,
+              s->data_pos);
     sb_printf(&b, "  \"awd_lambda\": ");
     sb_exact_double(&b, s->decay.awd_lambda);
     sb_printf(&b, ",\n  \"decay_last_update\": %ld,\n  \"wd\": {", s->decay.last_update_step);
@@ -79,7 +83,8 @@ static int state_long(const Json *j, const char *path, const char *key, long *ou
 }
 
 static int state_u64(const Json *v, const char *path, const char *key, uint64_t *out, Err *e) {
-    if (!v || v->type != JSON_STR || json_u64(v, out)) return err_set(e, "%s: \"%s\" missing or not a decimal uint64 string", path, key);
+    if (!v || v->type != JSON_STR || json_u64(v, out))
+        return err_set(e, "%s: \"%s\" missing or not a decimal uint64 string", path, key);
     return 0;
 }
 
@@ -90,23 +95,41 @@ static int state_read(const char *path, Model *m, TrainState *out, Err *e) {
     int rc = -1;
     const Json *wd = json_get(j, "wd");
     const char *fmt = json_str(j, "format");
-    if (!fmt || strcmp(fmt, "alphadecay-train-state")) { err_set(e, "%s: not an alphadecay training state (\"format\")", path); goto done; }
+    if (!fmt || strcmp(fmt, "alphadecay-train-state")) {
+        err_set(e, "%s: not an alphadecay training state (\"format\")", path);
+        goto done;
+    }
     if (state_long(j, path, "step", &s.step, e) || state_long(j, path, "tokens", &s.tokens, e) ||
         state_long(j, path, "decay_last_update", &s.decay.last_update_step, e) ||
         state_u64(json_get(j, "data_epoch"), path, "data_epoch", &s.data_epoch, e) ||
         state_u64(json_get(j, "data_pos"), path, "data_pos", &s.data_pos, e))
         goto done;
-    if (get_exact_double(json_get(j, "elapsed_s"), &s.elapsed_s)) { err_set(e, "%s: \"elapsed_s\" missing or not a number", path); goto done; }
-    if (get_exact_double(json_get(j, "awd_lambda"), &s.decay.awd_lambda)) { err_set(e, "%s: \"awd_lambda\" missing or not a number", path); goto done; }
-    if (!wd || wd->type != JSON_OBJ) { err_set(e, "%s: \"wd\" must be an object of per-tensor weight decays", path); goto done; }
+    if (get_exact_double(json_get(j, "elapsed_s"), &s.elapsed_s)) {
+        err_set(e, "%s: \"elapsed_s\" missing or not a number", path);
+        goto done;
+    }
+    if (get_exact_double(json_get(j, "awd_lambda"), &s.decay.awd_lambda)) {
+        err_set(e, "%s: \"awd_lambda\" missing or not a number", path);
+        goto done;
+    }
+    if (!wd || wd->type != JSON_OBJ) {
+        err_set(e, "%s: \"wd\" must be an object of per-tensor weight decays", path);
+        goto done;
+    }
     if (json_len(wd) != m->n_tensors) {
         err_set(e, "%s: \"wd\" has %d tensors, the model has %d", path, json_len(wd), m->n_tensors);
         goto done;
     }
     for (int i = 0; i < m->n_tensors; i++) {
         const Json *v = json_get(wd, m->tensors[i].name);
-        if (!v) { err_set(e, "%s: \"wd\" has no entry for tensor '%s'", path, m->tensors[i].name); goto done; }
-        if (get_exact_double(v, &m->wd[i])) { err_set(e, "%s: \"wd\" entry for '%s' is not a number", path, m->tensors[i].name); goto done; }
+        if (!v) {
+            err_set(e, "%s: \"wd\" has no entry for tensor '%s'", path, m->tensors[i].name);
+            goto done;
+        }
+        if (get_exact_double(v, &m->wd[i])) {
+            err_set(e, "%s: \"wd\" entry for '%s' is not a number", path, m->tensors[i].name);
+            goto done;
+        }
     }
     *out = s;
     rc = 0;
@@ -149,7 +172,8 @@ static int open_ckdir(const char *run_dir, int create, Err *e) {
 }
 
 static int sync_fd(int fd, const char *what, Err *e) {
-    if (fsync(fd) != 0 && errno != EINVAL && errno != EROFS) return err_set(e, "%s: cannot sync the directory: %s", what, strerror(errno));
+    if (fsync(fd) != 0 && errno != EINVAL && errno != EROFS)
+        return err_set(e, "%s: cannot sync the directory: %s", what, strerror(errno));
     return 0;
 }
 
@@ -173,14 +197,20 @@ static int remove_entry(int ckfd, const char *ckdir, const char *name, Err *e) {
     int fd = openat(ckfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return errno == ENOENT ? 0 : err_set(e, "%s: cannot open: %s", where, strerror(errno));
     if (unlinkat(fd, "COMPLETE", 0) == 0) {
-        if (sync_fd(fd, where, e)) { close(fd); return -1; }
+        if (sync_fd(fd, where, e)) {
+            close(fd);
+            return -1;
+        }
     } else if (errno != ENOENT) {
         int err = errno;
         close(fd);
         return err_set(e, "%s/COMPLETE: cannot remove: %s", where, strerror(err));
     }
     DIR *d = fdopendir(fd);
-    if (!d) { close(fd); return err_set(e, "%s: cannot list: %s", where, strerror(errno)); }
+    if (!d) {
+        close(fd);
+        return err_set(e, "%s: cannot list: %s", where, strerror(errno));
+    }
     struct dirent *de;
     int rc = 0;
     while (!rc && (de = readdir(d))) {
@@ -243,9 +273,10 @@ static int recover_old(int ckfd, const char *ckdir, Err *e) {
         long step;
         if (!parse_step_name(de->d_name, ".old", &step)) continue;
         snprintf(fin, sizeof fin, "step_%08ld", step);
-        int old_ok = has_complete(ckfd, ckdir, de->d_name, e), fin_ok = old_ok < 0 ? 0 : has_complete(ckfd, ckdir, fin, e);
+        int old_ok = has_complete(ckfd, ckdir, de->d_name, e),
+            fin_ok = old_ok < 0 ? 0 : has_complete(ckfd, ckdir, fin, e);
         if (old_ok < 0 || fin_ok < 0) rc = -1;
-        else if (old_ok && !fin_ok) { /* else the .old is a leftover, removed with the others */
+        else if (old_ok && !fin_ok) {                       /* else the .old is a leftover, removed with the others */
             if (remove_entry(ckfd, ckdir, fin, e)) rc = -1; /* an incomplete step_N, if any */
             else if (renameat(ckfd, de->d_name, ckfd, fin) != 0)
                 rc = err_set(e, "%s/%s: cannot rename back: %s", ckdir, de->d_name, strerror(errno));
@@ -280,7 +311,10 @@ static int list_complete(int ckfd, const char *ckdir, long **steps, int *n, Err 
         if (*n == cap) {
             cap = cap ? 2 * cap : 16;
             long *ns = realloc(*steps, (size_t)cap * sizeof *ns);
-            if (!ns) { rc = err_set(e, "%s: out of memory listing checkpoints", ckdir); break; }
+            if (!ns) {
+                rc = err_set(e, "%s: out of memory listing checkpoints", ckdir);
+                break;
+            }
             *steps = ns;
         }
         (*steps)[(*n)++] = step;
@@ -332,7 +366,10 @@ int checkpoint_newest(const char *ckdir, char *out, size_t n, Err *e) {
     while ((de = readdir(d))) {
         if (!parse_step_name(de->d_name, "", &step) || step <= best || strlen(de->d_name) >= sizeof name) continue;
         snprintf(marker, sizeof marker, "%s/%s/COMPLETE", ckdir, de->d_name);
-        if (file_exists(marker)) { best = step; snprintf(name, sizeof name, "%s", de->d_name); }
+        if (file_exists(marker)) {
+            best = step;
+            snprintf(name, sizeof name, "%s", de->d_name);
+        }
     }
     closedir(d);
     if (best < 0) return 0;
@@ -362,7 +399,8 @@ static int write_checkpoint_files(const char *dir, const Model *m, const TrainSt
     if (path_join(p, sizeof p, dir, "model.safetensors", e) ||
         (bf16 ? safetensors_save_model_bf16(p, m, e) : safetensors_save_model(p, m, e)))
         return -1;
-    if (path_join(p, sizeof p, dir, "config.json", e) || hf_config_write_dtype(p, &m->cfg, bf16 ? "bfloat16" : "float32", e))
+    if (path_join(p, sizeof p, dir, "config.json", e) ||
+        hf_config_write_dtype(p, &m->cfg, bf16 ? "bfloat16" : "float32", e))
         return -1;
     TableBuf bufs[3] = {model_moment1_buf(m), model_moment2_buf(m), model_weights_buf(m)};
     const char *prefixes[3] = {"m.", "v.", "master."};
@@ -377,7 +415,10 @@ static int write_checkpoint_files(const char *dir, const Model *m, const TrainSt
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         uint32_t crc;
         uint64_t size;
-        if (path_join(p, sizeof p, dir, files[i], e) || crc32c_file(p, &crc, &size, e)) { sb_free(&mk); return -1; }
+        if (path_join(p, sizeof p, dir, files[i], e) || crc32c_file(p, &crc, &size, e)) {
+            sb_free(&mk);
+            return -1;
+        }
         sb_printf(&mk, "%s %llu crc32c=%08x\n", files[i], (unsigned long long)size, crc);
     }
     int rc = path_join(p, sizeof p, dir, "COMPLETE", e) || write_file_atomic(p, mk.p, mk.len, e) ? -1 : 0;
@@ -416,10 +457,12 @@ int checkpoint_verify(const char *dir, const char *const *only, Err *e) {
         struct stat st;
         if (lstat(f, &st) != 0) rc = err_set(e, "%s: missing (COMPLETE lists it)", f);
         else if (S_ISLNK(st.st_mode)) rc = err_set(e, "%s: %s", f, RUNDIR_LINK_REFUSED);
-        else if (!S_ISREG(st.st_mode)) rc = err_set(e, "%s: not a regular file (a device or a directory is never read)", f);
+        else if (!S_ISREG(st.st_mode))
+            rc = err_set(e, "%s: not a regular file (a device or a directory is never read)", f);
         else if (crc32c_file(f, &crc, &size, e)) rc = -1;
         else if (size != want_size)
-            rc = err_set(e, "%s: %llu bytes, COMPLETE records %llu (truncated or overwritten)", f, (unsigned long long)size, want_size);
+            rc = err_set(e, "%s: %llu bytes, COMPLETE records %llu (truncated or overwritten)", f,
+                         (unsigned long long)size, want_size);
         else if (crc != want_crc)
             rc = err_set(e, "%s: CRC-32C %08x, COMPLETE records %08x (the file is corrupt)", f, crc, want_crc);
         else verified = 1;
@@ -437,7 +480,8 @@ int checkpoint_save_dtype(const char *run_dir, const Model *m, const TrainState 
         return err_set(e, "%s: checkpoint needs the optimizer moments (model_alloc_train)", run_dir);
     if (s->step < 0) return err_set(e, "%s: checkpoint step %ld is negative", run_dir, s->step);
     char ckdir[AD_PATH_MAX], tmpdir[AD_PATH_MAX + 64], fin[64], tmp[64], old[64];
-    if (snprintf(ckdir, sizeof ckdir, "%s/checkpoint", run_dir) >= (int)sizeof ckdir) return err_set(e, "%s: path too long", run_dir);
+    if (snprintf(ckdir, sizeof ckdir, "%s/checkpoint", run_dir) >= (int)sizeof ckdir)
+        return err_set(e, "%s: path too long", run_dir);
     int ckfd = open_ckdir(run_dir, 1, e);
     if (ckfd < 0) return -1;
     snprintf(fin, sizeof fin, "step_%08ld", s->step);
@@ -447,7 +491,10 @@ int checkpoint_save_dtype(const char *run_dir, const Model *m, const TrainState 
     int rc = -1, had_old = 0;
     struct stat st;
     if (remove_entry(ckfd, ckdir, tmp, e)) goto done; /* leftover of a killed save */
-    if (mkdirat(ckfd, tmp, 0777) != 0) { err_set(e, "%s: cannot create directory: %s", tmpdir, strerror(errno)); goto done; }
+    if (mkdirat(ckfd, tmp, 0777) != 0) {
+        err_set(e, "%s: cannot create directory: %s", tmpdir, strerror(errno));
+        goto done;
+    }
     if (write_checkpoint_files(tmpdir, m, s, bf16, e)) {
         Err ignored;
         remove_entry(ckfd, ckdir, tmp, &ignored);
@@ -456,7 +503,10 @@ int checkpoint_save_dtype(const char *run_dir, const Model *m, const TrainState 
     /* Same step saved again (e.g. a signal right after a periodic save): move the old one aside first,
      * since rename() does not replace a non-empty directory. */
     if (fstatat(ckfd, fin, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-        if (S_ISLNK(st.st_mode)) { link_error(ckdir, fin, e); goto done; }
+        if (S_ISLNK(st.st_mode)) {
+            link_error(ckdir, fin, e);
+            goto done;
+        }
         if (remove_entry(ckfd, ckdir, old, e)) goto done;
         if (renameat(ckfd, fin, ckfd, old) != 0) {
             Err ignored;
@@ -484,7 +534,7 @@ done:
 }
 
 static int check_config(const char *path, const ModelConfig *got, const ModelConfig *want, Err *e) {
-#define SAME_INT(f) \
+#define SAME_INT(f)                                                                                                    \
     if (got->f != want->f) return err_set(e, "%s: " #f " %d does not match the model's %d", path, got->f, want->f)
     SAME_INT(hidden_size);
     SAME_INT(intermediate_size);
@@ -493,7 +543,8 @@ static int check_config(const char *path, const ModelConfig *got, const ModelCon
     SAME_INT(vocab_size);
 #undef SAME_INT
     if (got->rms_norm_eps != want->rms_norm_eps)
-        return err_set(e, "%s: rms_norm_eps %g does not match the model's %g", path, got->rms_norm_eps, want->rms_norm_eps);
+        return err_set(e, "%s: rms_norm_eps %g does not match the model's %g", path, got->rms_norm_eps,
+                       want->rms_norm_eps);
     if (got->rope_theta != want->rope_theta)
         return err_set(e, "%s: rope_theta %g does not match the model's %g", path, got->rope_theta, want->rope_theta);
     return 0;
@@ -508,10 +559,12 @@ int checkpoint_verify_model(const char *dir, Err *e) {
 static int load_one(const char *dir, long step, Model *m, TrainState *s, Err *e) {
     char p[AD_PATH_MAX + 128];
     ModelConfig c;
-    if (path_join(p, sizeof p, dir, "config.json", e) || hf_config_read(p, &c, e) || check_config(p, &c, &m->cfg, e)) return -1;
+    if (path_join(p, sizeof p, dir, "config.json", e) || hf_config_read(p, &c, e) || check_config(p, &c, &m->cfg, e))
+        return -1;
     TrainState st;
     if (path_join(p, sizeof p, dir, "state.json", e) || state_read(p, m, &st, e)) return -1;
-    if (st.step != step) return err_set(e, "%s: step %ld does not match the directory name (step %ld)", p, st.step, step);
+    if (st.step != step)
+        return err_set(e, "%s: step %ld does not match the directory name (step %ld)", p, st.step, step);
     if (path_join(p, sizeof p, dir, "model.safetensors", e) || safetensors_load_model(p, m, e)) return -1;
     TableBuf bufs[3] = {model_moment1_buf(m), model_moment2_buf(m), model_weights_buf(m)};
     const char *prefixes[3] = {"m.", "v.", "master."};
@@ -528,7 +581,8 @@ static int load_one(const char *dir, long step, Model *m, TrainState *s, Err *e)
 int checkpoint_load_latest(const char *run_dir, Model *m, TrainState *s, Err *warn, Err *e) {
     char ckdir[AD_PATH_MAX], dir[AD_PATH_MAX + 64];
     if (warn) warn->msg[0] = 0;
-    if (snprintf(ckdir, sizeof ckdir, "%s/checkpoint", run_dir) >= (int)sizeof ckdir) return err_set(e, "%s: path too long", run_dir);
+    if (snprintf(ckdir, sizeof ckdir, "%s/checkpoint", run_dir) >= (int)sizeof ckdir)
+        return err_set(e, "%s: path too long", run_dir);
     long *steps;
     int n;
     int ckfd = open_ckdir(run_dir, 0, e);
@@ -537,7 +591,10 @@ int checkpoint_load_latest(const char *run_dir, Model *m, TrainState *s, Err *wa
     int listed = list_complete(ckfd, ckdir, &steps, &n, e);
     close(ckfd);
     if (listed) return -1;
-    if (n == 0) { free(steps); return 0; }
+    if (n == 0) {
+        free(steps);
+        return 0;
+    }
     if (!(m->adam_m || m->hm) || !(m->adam_v || m->hv)) {
         free(steps);
         return err_set(e, "%s: loading a checkpoint needs the optimizer moments (model_alloc_train)", run_dir);
@@ -546,7 +603,7 @@ int checkpoint_load_latest(const char *run_dir, Model *m, TrainState *s, Err *wa
      * verified one that does not load (another model shape) is an error, not a reason to go back. */
     Err bad = {{0}}, first_bad = {{0}};
     StrBuf skipped = {0}; /* the warning: every damaged checkpoint passed over */
-    int rc = 2; /* 2: every checkpoint is damaged */
+    int rc = 2;           /* 2: every checkpoint is damaged */
     for (int i = n - 1; i >= 0; i--) {
         step_dir(dir, sizeof dir, ckdir, steps[i], "");
         if (checkpoint_verify(dir, NULL, &bad) < 0) {

@@ -26,12 +26,12 @@ typedef struct {
 } DecayCkpt;
 
 typedef struct {
-    long step;            /* updates completed */
-    long tokens;          /* training tokens consumed (non-pad targets) */
-    double elapsed_s;     /* wall seconds of training before this checkpoint */
-    uint64_t data_epoch;  /* data loader position */
+    long step;           /* updates completed */
+    long tokens;         /* training tokens consumed (non-pad targets) */
+    double elapsed_s;    /* wall seconds of training before this checkpoint */
+    uint64_t data_epoch; /* data loader position */
     uint64_t data_pos;
-    DecayCkpt decay;      /* decay state */
+    DecayCkpt decay; /* decay state */
 } TrainState;
 
 int checkpoint_save(const char *run_dir, const Model *m, const TrainState *s, int keep, Err *e);

@@ -30,8 +30,8 @@ static const char *const METRIC_NAMES[] = {"alpha", "gradnorm", "fnorm", "spectr
 static const char *const ASSIGN_NAMES[] = {"linear", "sqrt", "log2", "sigmoid", NULL};
 static const char *const FIT_NAMES[] = {"median", "goodness-of-fit", "fix-finger", NULL};
 static const char *const EVAL_CONV_NAMES[] = {"token", "authors", NULL};
-static const char *const DTYPE_NAMES[] = {"fp32", "bf16", "bf16_pure", NULL};   /* Precision */
-static const char *const CKPT_DTYPE_NAMES[] = {"f32", "bf16", NULL};           /* checkpoint.bf16 */
+static const char *const DTYPE_NAMES[] = {"fp32", "bf16", "bf16_pure", NULL}; /* Precision */
+static const char *const CKPT_DTYPE_NAMES[] = {"f32", "bf16", NULL};          /* checkpoint.bf16 */
 
 /* names[v] of a NULL-terminated list, "?" past its end: a new enum value needs only its name in the list */
 static const char *enum_name(const char *const *names, int v) {
@@ -60,7 +60,8 @@ typedef struct {
 /* A row by type: the section and key, which are also the Config member's names, then what the type
  * needs: an inclusive range [lo, hi] for numbers (REAL_KEY_GT: lo < value <= hi), the value names of
  * an enum. The three keys stored under another name or parsed by hand are written out in full. */
-#define KEY_ROW(sec, key, type, size, lo, hi, lo_open, names) {#sec, #key, type, OFF(sec.key), size, lo, hi, lo_open, names}
+#define KEY_ROW(sec, key, type, size, lo, hi, lo_open, names)                                                          \
+    { #sec, #key, type, OFF(sec.key), size, lo, hi, lo_open, names }
 #define INT_KEY(sec, key, lo, hi) KEY_ROW(sec, key, K_INT, 0, lo, hi, 0, NULL)
 #define LONG_KEY(sec, key, lo, hi) KEY_ROW(sec, key, K_LONG, 0, lo, hi, 0, NULL)
 #define U64_KEY(sec, key) KEY_ROW(sec, key, K_U64, 0, 0, 0, 0, NULL)
@@ -161,9 +162,15 @@ int config_key_exists(const char *dotted) {
 /* ---- defaults ---- */
 void config_defaults(Config *c) {
     memset(c, 0, sizeof *c);
-    c->model = (ModelConfig){.hidden_size = 64, .intermediate_size = 172, .num_attention_heads = 4,
-                             .num_hidden_layers = 2, .vocab_size = 512, .max_position_embeddings = 1024,
-                             .rms_norm_eps = 1e-6, .rope_theta = 10000.0, .initializer_range = 0.02};
+    c->model = (ModelConfig){.hidden_size = 64,
+                             .intermediate_size = 172,
+                             .num_attention_heads = 4,
+                             .num_hidden_layers = 2,
+                             .vocab_size = 512,
+                             .max_position_embeddings = 1024,
+                             .rms_norm_eps = 1e-6,
+                             .rope_theta = 10000.0,
+                             .initializer_range = 0.02};
     c->layer.dir = c->layer.train = c->layer.val = c->layer.vocab = -1;
     c->data.seq_len = 256;
     c->data.mode = DATA_PACK;
@@ -348,7 +355,8 @@ static int set_betas(Config *c, const KeyDef *k, const Ctx *x, yaml_document_t *
         if (!it || parse_real(it, &b[i]) != 0)
             return node_err(x, it ? it : n, e, "train.betas: expected a number, got %s",
                             it && it->type == YAML_SCALAR_NODE ? sval(it) : "a collection");
-        if (b[i] < 0 || b[i] >= 1) return node_err(x, it, e, "train.betas: %s out of range (must be in [0, 1))", sval(it));
+        if (b[i] < 0 || b[i] >= 1)
+            return node_err(x, it, e, "train.betas: %s out of range (must be in [0, 1))", sval(it));
     }
     (void)k;
     c->train.beta1 = b[0];
@@ -377,19 +385,27 @@ static int set_exclude(Config *c, const Ctx *x, yaml_document_t *d, const yaml_n
 
 /* Record the layer of the keys data.dir stands for (Config.layer). */
 static void note_layer(Config *c, const KeyDef *k) {
-    int *at = !strcmp(k->section, "data") ? (!strcmp(k->key, "dir") ? &c->layer.dir : !strcmp(k->key, "train") ? &c->layer.train
-                                                     : !strcmp(k->key, "val")  ? &c->layer.val : NULL)
-              : !strcmp(k->section, "model") && !strcmp(k->key, "vocab_size") ? &c->layer.vocab : NULL;
+    int *at = !strcmp(k->section, "data")                                     ? (!strcmp(k->key, "dir")     ? &c->layer.dir
+                                                                                 : !strcmp(k->key, "train") ? &c->layer.train
+                                                                                 : !strcmp(k->key, "val")   ? &c->layer.val
+                                                                                                            : NULL)
+              : !strcmp(k->section, "model") && !strcmp(k->key, "vocab_size") ? &c->layer.vocab
+                                                                              : NULL;
     if (at) *at = c->layer.n;
 }
 
 static int set_key(Config *c, const KeyDef *k, const Ctx *x, yaml_document_t *d, const yaml_node_t *n, Err *e) {
     note_layer(c, k);
     switch (k->type) {
-    case K_INT: case K_LONG: case K_U64: case K_DOUBLE: return set_number(c, k, x, n, e);
-    case K_BOOL: case K_STR: case K_ENUM: return set_scalar_key(c, k, x, n, e);
-    case K_BETAS: return set_betas(c, k, x, d, n, e);
-    case K_EXCLUDE: return set_exclude(c, x, d, n, e);
+        case K_INT:
+        case K_LONG:
+        case K_U64:
+        case K_DOUBLE: return set_number(c, k, x, n, e);
+        case K_BOOL:
+        case K_STR:
+        case K_ENUM: return set_scalar_key(c, k, x, n, e);
+        case K_BETAS: return set_betas(c, k, x, d, n, e);
+        case K_EXCLUDE: return set_exclude(c, x, d, n, e);
     }
     return node_err(x, n, e, "internal: bad key type");
 }
@@ -442,7 +458,8 @@ static int load_root(Config *c, const Ctx *x, yaml_document_t *d, Err *e) {
             continue;
         }
         if (!is_section(s))
-            return node_err(x, kn, e, "unknown section '%s' (expected model, data, train, decay, eval, checkpoint, log)", s);
+            return node_err(x, kn, e,
+                            "unknown section '%s' (expected model, data, train, decay, eval, checkpoint, log)", s);
         if (load_section(c, x, d, s, vn, e)) return -1;
     }
     return 0;
@@ -612,11 +629,11 @@ int config_validate(const Config *c, Err *e) {
     int micro = c->train.micro_batch_size ? c->train.micro_batch_size : c->train.batch_size;
     if (micro > c->train.batch_size || c->train.batch_size % micro)
         return cross_err(c, AT("train.micro_batch_size", "train.batch_size"), e,
-                         "train.batch_size (%d) must be a multiple of train.micro_batch_size (%d)",
-                         c->train.batch_size, micro);
+                         "train.batch_size (%d) must be a multiple of train.micro_batch_size (%d)", c->train.batch_size,
+                         micro);
     if (c->train.warmup_steps > c->train.steps)
-        return cross_err(c, AT("train.warmup_steps", "train.steps"), e, "train.warmup_steps (%ld) exceeds train.steps (%ld)",
-                         c->train.warmup_steps, c->train.steps);
+        return cross_err(c, AT("train.warmup_steps", "train.steps"), e,
+                         "train.warmup_steps (%ld) exceeds train.steps (%ld)", c->train.warmup_steps, c->train.steps);
     /* ranges the key table enforces on every parsed value; repeated for a Config set in code */
     if (!(c->decay.weight_decay >= 0) || !(c->decay.s1 >= 0) || !(c->decay.s2 >= 0) || !(c->decay.awd_scale >= 0))
         return cross_err(c, AT("decay.weight_decay", "decay.s1", "decay.s2", "decay.awd_scale"), e,
@@ -638,7 +655,8 @@ int config_validate(const Config *c, Err *e) {
                          "decay.mean_preserving applies to the module-wise methods (adadecay, alphadecay) only: %s "
                          "gives every tensor the same decay",
                          decay_method_name(c->decay.method));
-    if (!c->data.train[0]) return cross_err(c, AT("data.train"), e, "data.train is not set (path of the training shard)");
+    if (!c->data.train[0])
+        return cross_err(c, AT("data.train"), e, "data.train is not set (path of the training shard)");
     if (m->vocab_size < 2) return cross_err(c, AT("model.vocab_size"), e, "model.vocab_size must be at least 2");
     return 0;
 }
@@ -683,7 +701,8 @@ static int resolve_data_dir(Config *c, Err *e) {
         char val[AD_PATH_MAX + 16];
         snprintf(val, sizeof val, "%s/val.bin", d);
         if (strlen(val) >= sizeof c->data.val) return err_set(e, "data.dir %s: path too long", d);
-        memcpy(c->data.val, file_exists(val) ? val : "", file_exists(val) ? strlen(val) + 1 : 1); /* no val shard: no evaluation */
+        memcpy(c->data.val, file_exists(val) ? val : "",
+               file_exists(val) ? strlen(val) + 1 : 1); /* no val shard: no evaluation */
     }
     if (c->layer.vocab < L) {
         TokenIds ids = {0};
@@ -735,28 +754,28 @@ static void write_key(StrBuf *b, const Config *c, const KeyDef *k) {
     if (!strcmp(k->section, "data") && !strcmp(k->key, "dir") && !c->data.dir[0]) return;
     sb_printf(b, "  %s: ", k->key);
     switch (k->type) {
-    case K_INT: sb_printf(b, "%d", *(const int *)base); break;
-    case K_LONG: sb_printf(b, "%ld", *(const long *)base); break;
-    case K_U64: sb_printf(b, "%llu", (unsigned long long)*(const uint64_t *)base); break;
-    case K_DOUBLE: sb_double(b, *(const double *)base); break;
-    case K_BOOL: sb_printf(b, "%s", *(const int *)base ? "true" : "false"); break;
-    case K_STR: sb_quoted(b, base); break;
-    case K_ENUM: sb_printf(b, "%s", k->names[*(const int *)base]); break;
-    case K_BETAS:
-        sb_printf(b, "[");
-        sb_double(b, c->train.beta1);
-        sb_printf(b, ", ");
-        sb_double(b, c->train.beta2);
-        sb_printf(b, "]");
-        break;
-    case K_EXCLUDE:
-        sb_printf(b, "[");
-        for (int i = 0; i < c->decay.n_exclude; i++) {
-            if (i) sb_printf(b, ", ");
-            sb_quoted(b, c->decay.exclude[i]);
-        }
-        sb_printf(b, "]");
-        break;
+        case K_INT: sb_printf(b, "%d", *(const int *)base); break;
+        case K_LONG: sb_printf(b, "%ld", *(const long *)base); break;
+        case K_U64: sb_printf(b, "%llu", (unsigned long long)*(const uint64_t *)base); break;
+        case K_DOUBLE: sb_double(b, *(const double *)base); break;
+        case K_BOOL: sb_printf(b, "%s", *(const int *)base ? "true" : "false"); break;
+        case K_STR: sb_quoted(b, base); break;
+        case K_ENUM: sb_printf(b, "%s", k->names[*(const int *)base]); break;
+        case K_BETAS:
+            sb_printf(b, "[");
+            sb_double(b, c->train.beta1);
+            sb_printf(b, ", ");
+            sb_double(b, c->train.beta2);
+            sb_printf(b, "]");
+            break;
+        case K_EXCLUDE:
+            sb_printf(b, "[");
+            for (int i = 0; i < c->decay.n_exclude; i++) {
+                if (i) sb_printf(b, ", ");
+                sb_quoted(b, c->decay.exclude[i]);
+            }
+            sb_printf(b, "]");
+            break;
     }
     sb_printf(b, "\n");
 }

@@ -6,9 +6,9 @@
 #define CONFIG_H
 
 #include "common.h"
+#include "dataloader.h"
 #include "model.h"
 #include "plfit.h"
-#include "dataloader.h"
 
 #define MAX_EXCLUDE 64
 
@@ -22,83 +22,83 @@ typedef enum { ASSIGN_LINEAR, ASSIGN_SQRT, ASSIGN_LOG2, ASSIGN_SIGMOID } DecayAs
 typedef enum { EVAL_TOKEN, EVAL_AUTHORS } EvalConvention;
 
 typedef struct {
-    ModelConfig model;            /* model: defaults = tiny (hidden 64, inter 172, 4 heads, 2 layers, vocab 512) */
+    ModelConfig model; /* model: defaults = tiny (hidden 64, inter 172, 4 heads, 2 layers, vocab 512) */
 
     struct {
-        char dir[AD_PATH_MAX];    /* "" (default); a directory `alphadecay prep` made: train, val and
+        char dir[AD_PATH_MAX];   /* "" (default); a directory `alphadecay prep` made: train, val and
                                      model.vocab_size come from it (config_finish) unless a later layer
                                      gives them (see layer below) */
-        char train[AD_PATH_MAX];  /* train shard path (relative paths are relative to the cwd) */
-        char val[AD_PATH_MAX];    /* val shard path; "" = no evaluation */
-        int seq_len;              /* tokens per row, default 256 */
-        DataMode mode;            /* pack (default) | pad */
-        int shuffle;              /* 1 (default) */
-        long train_tokens;        /* train on the shard's first N tokens only (a data-constrained subset seen
+        char train[AD_PATH_MAX]; /* train shard path (relative paths are relative to the cwd) */
+        char val[AD_PATH_MAX];   /* val shard path; "" = no evaluation */
+        int seq_len;             /* tokens per row, default 256 */
+        DataMode mode;           /* pack (default) | pad */
+        int shuffle;             /* 1 (default) */
+        long train_tokens;       /* train on the shard's first N tokens only (a data-constrained subset seen
                                      for many epochs); 0 (default) = the whole shard */
-        uint64_t seed;            /* 42: seeds the training shuffle only (the authors shuffle with a fixed 42;
+        uint64_t seed;           /* 42: seeds the training shuffle only (the authors shuffle with a fixed 42;
                                      train.seed does not touch the data order unless follow_train_seed) */
-        int follow_train_seed;    /* 0 (default); 1 = the shuffle seed is data.seed + train.seed, so seeds vary the
+        int follow_train_seed;   /* 0 (default); 1 = the shuffle seed is data.seed + train.seed, so seeds vary the
                                      data order too (train.seed 0 keeps data.seed's order) */
     } data;
 
     struct {
-        OptimizerKind optimizer;  /* adam (default, coupled L2) | adamw (decoupled) */
-        double lr;                /* 1e-3 */
-        double beta1, beta2;      /* 0.9, 0.999  (YAML: betas: [b1, b2]) */
-        double eps;               /* 1e-8 */
-        int batch_size;           /* sequences per update, 512 */
-        int micro_batch_size;     /* sequences per micro-step, must divide batch_size; 0 (default) = batch_size,
+        OptimizerKind optimizer; /* adam (default, coupled L2) | adamw (decoupled) */
+        double lr;               /* 1e-3 */
+        double beta1, beta2;     /* 0.9, 0.999  (YAML: betas: [b1, b2]) */
+        double eps;              /* 1e-8 */
+        int batch_size;          /* sequences per update, 512 */
+        int micro_batch_size;    /* sequences per micro-step, must divide batch_size; 0 (default) = batch_size,
                                      filled in by config_resolve */
-        long steps;               /* updates, 10000 */
-        long warmup_steps;        /* updates, 1000 */
-        ScheduleKind schedule;    /* cosine */
-        double min_lr_ratio;      /* 0.1 */
-        double grad_clip;         /* 0 = off (the authors' code never clips) */
-        uint64_t seed;            /* 0: the model initialisation only (data order: data.seed) */
-        int threads;              /* 0 = all cores (under an MPI launcher: the cores divided by the ranks per node) */
-        int zero;                 /* 0 (default); 1 = data-parallel runs shard the Adam moments across ranks */
-        char init[AD_PATH_MAX];   /* checkpoint dir (model.safetensors + config.json) to start from, "" = random */
-        Precision dtype;          /* fp32 (default) | bf16 (mixed precision) | bf16_pure (model.h) */
+        long steps;              /* updates, 10000 */
+        long warmup_steps;       /* updates, 1000 */
+        ScheduleKind schedule;   /* cosine */
+        double min_lr_ratio;     /* 0.1 */
+        double grad_clip;        /* 0 = off (the authors' code never clips) */
+        uint64_t seed;           /* 0: the model initialisation only (data order: data.seed) */
+        int threads;             /* 0 = all cores (under an MPI launcher: the cores divided by the ranks per node) */
+        int zero;                /* 0 (default); 1 = data-parallel runs shard the Adam moments across ranks */
+        char init[AD_PATH_MAX];  /* checkpoint dir (model.safetensors + config.json) to start from, "" = random */
+        Precision dtype;         /* fp32 (default) | bf16 (mixed precision) | bf16_pure (model.h) */
     } train;
 
     struct {
-        DecayMethod method;       /* uniform */
-        double weight_decay;      /* eta, 0 */
-        int update_every;         /* 500 */
-        double s1, s2;            /* 0.6666, 3 (s2 default 3 when eta >= 1e-5 for adam, else 5) */
-        int s2_set;               /* 1 when the file or --set gave s2 explicitly */
-        DecayMetric metric;       /* alpha */
-        DecayAssign assign;       /* linear */
-        PlFit pl_fit;             /* median */
-        double xmin_pos;          /* 2 */
-        double eigs_thresh;       /* 50: modules with fewer eigenvalues are not tuned */
-        int filter_zeros;         /* 0: drop eigenvalues <= zero_thresh before fitting when 1 */
-        double zero_thresh;       /* 1e-5 */
-        int paper_form;           /* 0: code's median Hill; 1: paper's k = N/2 form */
-        int fix_finger_corrected; /* 0: code's log10 quirk; 1: corrected 0.95*xmin2 bound */
+        DecayMethod method;            /* uniform */
+        double weight_decay;           /* eta, 0 */
+        int update_every;              /* 500 */
+        double s1, s2;                 /* 0.6666, 3 (s2 default 3 when eta >= 1e-5 for adam, else 5) */
+        int s2_set;                    /* 1 when the file or --set gave s2 explicitly */
+        DecayMetric metric;            /* alpha */
+        DecayAssign assign;            /* linear */
+        PlFit pl_fit;                  /* median */
+        double xmin_pos;               /* 2 */
+        double eigs_thresh;            /* 50: modules with fewer eigenvalues are not tuned */
+        int filter_zeros;              /* 0: drop eigenvalues <= zero_thresh before fitting when 1 */
+        double zero_thresh;            /* 1e-5 */
+        int paper_form;                /* 0: code's median Hill; 1: paper's k = N/2 form */
+        int fix_finger_corrected;      /* 0: code's log10 quirk; 1: corrected 0.95*xmin2 bound */
         char exclude[MAX_EXCLUDE][96]; /* HF module names (without ".weight") not tuned */
-        int n_exclude;            /* default 2: model.layers.0.self_attn.q_proj, lm_head */
-        double awd_scale;         /* 100 */
-        int mean_preserving;      /* 0 (default); 1 = AdaDecay / AlphaDecay rescale the tuned modules' decays at
+        int n_exclude;                 /* default 2: model.layers.0.self_attn.q_proj, lm_head */
+        double awd_scale;              /* 100 */
+        int mean_preserving;           /* 0 (default); 1 = AdaDecay / AlphaDecay rescale the tuned modules' decays at
                                      every assignment so that their size-weighted mean is eta (docs/method.md) */
     } decay;
 
     struct {
-        long every;               /* updates between evaluations, 1000; 0 = only at the end */
-        long tokens;              /* target tokens per evaluation, 10,000,000: the SELECTION set (first rows) */
-        long test_tokens;         /* 0 (default) = none; N = also evaluate a disjoint TEST set at every evaluation:
+        long every;                /* updates between evaluations, 1000; 0 = only at the end */
+        long tokens;               /* target tokens per evaluation, 10,000,000: the SELECTION set (first rows) */
+        long test_tokens;          /* 0 (default) = none; N = also evaluate a disjoint TEST set at every evaluation:
                                      the first N target tokens of the rows after the selection set's */
-        EvalConvention convention;/* token (default) | authors (see evaluate.h) */
+        EvalConvention convention; /* token (default) | authors (see evaluate.h) */
     } eval;
 
     struct {
-        long every;               /* updates between checkpoints, 1000; 0 = only at the end */
-        int keep;                 /* complete checkpoints kept, 2 */
-        int bf16;                 /* YAML dtype: f32 (default, 0) | bf16 (1): model.safetensors tensor type */
+        long every; /* updates between checkpoints, 1000; 0 = only at the end */
+        int keep;   /* complete checkpoints kept, 2 */
+        int bf16;   /* YAML dtype: f32 (default, 0) | bf16 (1): model.safetensors tensor type */
     } checkpoint;
 
     struct {
-        long every;               /* updates between metrics.jsonl lines, 1 */
+        long every; /* updates between metrics.jsonl lines, 1 */
     } log;
 
     /* Which layer last set the keys data.dir stands for: the file is layer 0, the i-th config_set
@@ -107,8 +107,8 @@ typedef struct {
     struct {
         int n, dir, train, val, vocab;
     } layer;
-    char source[AD_PATH_MAX];     /* the YAML file it came from */
-    char name[128];               /* optional top-level `name:` (experiment name), "" by default */
+    char source[AD_PATH_MAX]; /* the YAML file it came from */
+    char name[128];           /* optional top-level `name:` (experiment name), "" by default */
 } Config;
 
 void config_defaults(Config *c);

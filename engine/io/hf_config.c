@@ -42,7 +42,9 @@ int hf_config_write_dtype(const char *path, const ModelConfig *c, const char *to
     return rc;
 }
 
-int hf_config_write(const char *path, const ModelConfig *c, Err *e) { return hf_config_write_dtype(path, c, "float32", e); }
+int hf_config_write(const char *path, const ModelConfig *c, Err *e) {
+    return hf_config_write_dtype(path, c, "float32", e);
+}
 
 /* A required positive integer key. */
 static int cfg_int(const Json *j, const char *path, const char *key, int *out, Err *e) {
@@ -59,7 +61,8 @@ static int cfg_int(const Json *j, const char *path, const char *key, int *out, E
 static int cfg_num(const Json *j, const char *path, const char *key, double *out, Err *e) {
     const Json *v = json_get(j, key);
     if (!v) return 0;
-    if (v->type != JSON_NUM || !(v->num > 0) || !isfinite(v->num)) return err_set(e, "%s: \"%s\" must be a positive number", path, key);
+    if (v->type != JSON_NUM || !(v->num > 0) || !isfinite(v->num))
+        return err_set(e, "%s: \"%s\" must be a positive number", path, key);
     *out = v->num;
     return 0;
 }
@@ -101,23 +104,32 @@ int hf_config_read(const char *path, ModelConfig *c, Err *e) {
     r.rope_theta = 10000.0;
     r.initializer_range = 0.02;
     int rc = -1, kv = 0;
-    if (j->type != JSON_OBJ) { err_set(e, "%s: not a JSON object", path); goto done; }
-    if (cfg_check(j, path, e)) goto done;
-    if (cfg_int(j, path, "hidden_size", &r.hidden_size, e) || cfg_int(j, path, "intermediate_size", &r.intermediate_size, e) ||
-        cfg_int(j, path, "num_attention_heads", &r.num_attention_heads, e) ||
-        cfg_int(j, path, "num_hidden_layers", &r.num_hidden_layers, e) || cfg_int(j, path, "vocab_size", &r.vocab_size, e))
+    if (j->type != JSON_OBJ) {
+        err_set(e, "%s: not a JSON object", path);
         goto done;
-    if (json_get(j, "max_position_embeddings") && cfg_int(j, path, "max_position_embeddings", &r.max_position_embeddings, e)) goto done;
+    }
+    if (cfg_check(j, path, e)) goto done;
+    if (cfg_int(j, path, "hidden_size", &r.hidden_size, e) ||
+        cfg_int(j, path, "intermediate_size", &r.intermediate_size, e) ||
+        cfg_int(j, path, "num_attention_heads", &r.num_attention_heads, e) ||
+        cfg_int(j, path, "num_hidden_layers", &r.num_hidden_layers, e) ||
+        cfg_int(j, path, "vocab_size", &r.vocab_size, e))
+        goto done;
+    if (json_get(j, "max_position_embeddings") &&
+        cfg_int(j, path, "max_position_embeddings", &r.max_position_embeddings, e))
+        goto done;
     if (json_get(j, "num_key_value_heads")) {
         if (cfg_int(j, path, "num_key_value_heads", &kv, e)) goto done;
         if (kv != r.num_attention_heads) {
-            err_set(e, "%s: num_key_value_heads %d != num_attention_heads %d (grouped-query attention is not supported)", path,
-                    kv, r.num_attention_heads);
+            err_set(e,
+                    "%s: num_key_value_heads %d != num_attention_heads %d (grouped-query attention is not supported)",
+                    path, kv, r.num_attention_heads);
             goto done;
         }
     }
     if (r.hidden_size % r.num_attention_heads) {
-        err_set(e, "%s: num_attention_heads %d does not divide hidden_size %d", path, r.num_attention_heads, r.hidden_size);
+        err_set(e, "%s: num_attention_heads %d does not divide hidden_size %d", path, r.num_attention_heads,
+                r.hidden_size);
         goto done;
     }
     if (json_get(j, "head_dim")) {
@@ -125,7 +137,8 @@ int hf_config_read(const char *path, ModelConfig *c, Err *e) {
         if (json_get(j, "head_dim")->type != JSON_NULL) {
             if (cfg_int(j, path, "head_dim", &hd, e)) goto done;
             if (hd != r.hidden_size / r.num_attention_heads) {
-                err_set(e, "%s: head_dim %d != hidden_size / num_attention_heads = %d", path, hd, r.hidden_size / r.num_attention_heads);
+                err_set(e, "%s: head_dim %d != hidden_size / num_attention_heads = %d", path, hd,
+                        r.hidden_size / r.num_attention_heads);
                 goto done;
             }
         }

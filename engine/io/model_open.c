@@ -16,7 +16,8 @@ static int is_dir(const char *p) {
 }
 
 static int set_dir(ModelFiles *f, const char *dir, const char *path, Err *e) {
-    if ((size_t)snprintf(f->dir, sizeof f->dir, "%s", dir) >= sizeof f->dir) return err_set(e, "%s: path too long", path);
+    if ((size_t)snprintf(f->dir, sizeof f->dir, "%s", dir) >= sizeof f->dir)
+        return err_set(e, "%s: path too long", path);
     snprintf(f->weights, sizeof f->weights, "%s/model.safetensors", f->dir);
     return 0;
 }
@@ -24,8 +25,7 @@ static int set_dir(ModelFiles *f, const char *dir, const char *path, Err *e) {
 /* The directory (or file) PATH names: f->dir and f->weights. */
 static int locate(const char *path, ModelFiles *f, Err *e) {
     struct stat sb;
-    if (stat(path, &sb) != 0)
-        return err_set(e, "%s: %s (expected %s)", path, strerror(errno), FORMS);
+    if (stat(path, &sb) != 0) return err_set(e, "%s: %s (expected %s)", path, strerror(errno), FORMS);
     if (!S_ISDIR(sb.st_mode)) { /* a file: the weights themselves, config.json beside them */
         if (!S_ISREG(sb.st_mode)) return err_set(e, "%s: not a regular file or a directory (expected %s)", path, FORMS);
         if ((size_t)snprintf(f->weights, sizeof f->weights, "%s", path) >= sizeof f->weights)

@@ -103,19 +103,22 @@ int rundir_check_path(const char *run_dir, Err *e) {
     size_t n = strlen(run_dir);
     if (n == 0) return err_set(e, "the run directory path is empty");
     if (n > RUNDIR_PATH_MAX)
-        return err_set(e, "%.60s...: the run directory path is %zu bytes, over the limit of %d (its files add up to 200 "
-                          "bytes within the %d-byte path limit); use a shorter --out (train) or --results (sweep)", run_dir, n, RUNDIR_PATH_MAX, AD_PATH_MAX);
+        return err_set(e,
+                       "%.60s...: the run directory path is %zu bytes, over the limit of %d (its files add up to 200 "
+                       "bytes within the %d-byte path limit); use a shorter --out (train) or --results (sweep)",
+                       run_dir, n, RUNDIR_PATH_MAX, AD_PATH_MAX);
     return 0;
 }
 
 /* ---- links and leftovers ---- */
 
 int rundir_check_links(const char *run_dir, Err *e) {
-    static const char *const names[] = {RUNDIR_CONFIG, RUNDIR_METRICS, RUNDIR_EVAL, RUNDIR_DECAY,
-                                        RUNDIR_SUMMARY, RUNDIR_SUMMARY_FAILED, RUNDIR_SPECTRA, RUNDIR_CHECKPOINTS,
-                                        RUNDIR_LOCK, RUNDIR_FAILED_MARKER, RUNDIR_TRAIN_LOG};
+    static const char *const names[] = {RUNDIR_CONFIG,  RUNDIR_METRICS,        RUNDIR_EVAL,     RUNDIR_DECAY,
+                                        RUNDIR_SUMMARY, RUNDIR_SUMMARY_FAILED, RUNDIR_SPECTRA,  RUNDIR_CHECKPOINTS,
+                                        RUNDIR_LOCK,    RUNDIR_FAILED_MARKER,  RUNDIR_TRAIN_LOG};
     int dfd = open(run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0) return errno == ENOENT ? 0 : err_set(e, "%s: cannot open the run directory: %s", run_dir, strerror(errno));
+    if (dfd < 0)
+        return errno == ENOENT ? 0 : err_set(e, "%s: cannot open the run directory: %s", run_dir, strerror(errno));
     int rc = 0;
     struct stat st;
     for (size_t i = 0; i < sizeof names / sizeof names[0] && !rc; i++)
@@ -157,7 +160,8 @@ static int clean_dir(int dfd, const char *where, Err *e) {
 
 int rundir_clean_tmp(const char *run_dir, Err *e) {
     int dfd = open(run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0) return errno == ENOENT ? 0 : err_set(e, "%s: cannot open the run directory: %s", run_dir, strerror(errno));
+    if (dfd < 0)
+        return errno == ENOENT ? 0 : err_set(e, "%s: cannot open the run directory: %s", run_dir, strerror(errno));
     int rc = clean_dir(dfd, run_dir, e);
     int sfd = rc ? -1 : openat(dfd, RUNDIR_SPECTRA, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
     if (sfd >= 0) {
@@ -208,7 +212,8 @@ int runlog_open(RunLog *l, const char *run_dir, const char *name, long keep_max_
     if (fd < 0 || !(l->f = fdopen(fd, "a"))) {
         int err = errno;
         if (fd >= 0) close(fd);
-        return err_set(e, "%s: cannot open for appending: %s", l->path, err == ELOOP ? RUNDIR_LINK_REFUSED : strerror(err));
+        return err_set(e, "%s: cannot open for appending: %s", l->path,
+                       err == ELOOP ? RUNDIR_LINK_REFUSED : strerror(err));
     }
     return 0;
 }
@@ -309,7 +314,10 @@ const char *rundir_status_name(RundirStatus s) {
 
 RundirStatus rundir_status(const char *run_dir, Json **summary, char *why, size_t n) {
     char path[AD_PATH_MAX + 32], scratch[8];
-    if (!why) { why = scratch; n = sizeof scratch; }
+    if (!why) {
+        why = scratch;
+        n = sizeof scratch;
+    }
     why[0] = 0;
     if (summary) *summary = NULL;
     rundir_path(path, sizeof path, run_dir, RUNDIR_SUMMARY);
@@ -352,7 +360,10 @@ Json *rundir_last_record(const char *run_dir, const char *name) {
     /* the last 64 KiB hold the last line of every log we write */
     char *buf = malloc(1 << 16);
     long start = 0;
-    if (!buf) { fclose(f); return NULL; }
+    if (!buf) {
+        fclose(f);
+        return NULL;
+    }
     if (fseek(f, 0, SEEK_END) == 0) {
         long sz = ftell(f);
         start = sz > (1 << 16) - 1 ? sz - (1 << 16) + 1 : 0;

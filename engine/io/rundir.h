@@ -87,11 +87,11 @@ int runlog_append(RunLog *l, const StrBuf *rec, Err *e);
 int runlog_close(RunLog *l, Err *e);
 
 /* ---- records: {"key": value, ...} built in a StrBuf ---- */
-void rec_begin(StrBuf *b);                                    /* clears b, writes "{" */
+void rec_begin(StrBuf *b);                                           /* clears b, writes "{" */
 void rec_num(StrBuf *b, const char *key, const char *fmt, double v); /* printf fmt; null if not finite */
 void rec_int(StrBuf *b, const char *key, long long v);
-void rec_str(StrBuf *b, const char *key, const char *v);      /* escaped; null if v is NULL */
-void rec_end(StrBuf *b);                                      /* "}" */
+void rec_str(StrBuf *b, const char *key, const char *v); /* escaped; null if v is NULL */
+void rec_end(StrBuf *b);                                 /* "}" */
 
 /* ---- summary ---- */
 typedef struct {
@@ -104,8 +104,8 @@ typedef struct {
     const char *method;
     double weight_decay;
     uint64_t seed;
-    const char *message;      /* failure reason or NULL */
-    const char *dtype;        /* train.dtype: NULL = "float32" (fp32), else "bf16" / "bf16_pure" */
+    const char *message; /* failure reason or NULL */
+    const char *dtype;   /* train.dtype: NULL = "float32" (fp32), else "bf16" / "bf16_pure" */
 } RunSummary;
 
 int rundir_write_summary(const char *run_dir, const RunSummary *s, Err *e);
@@ -115,9 +115,9 @@ int rundir_write_summary(const char *run_dir, const RunSummary *s, Err *e);
 typedef enum {
     RUNDIR_NO_SUMMARY,
     RUNDIR_COMPLETED,
-    RUNDIR_FAILED,      /* summary says failed, or the launcher's failed marker exists */
+    RUNDIR_FAILED, /* summary says failed, or the launcher's failed marker exists */
     RUNDIR_DIVERGED,
-    RUNDIR_UNREADABLE,  /* summary.json exists but is not JSON or has no known status */
+    RUNDIR_UNREADABLE, /* summary.json exists but is not JSON or has no known status */
 } RundirStatus;
 const char *rundir_status_name(RundirStatus s); /* "none", "completed", "failed", "diverged", "unreadable" */
 /* Reads summary.json (strict JSON) and the failed marker. *summary (if non-NULL) receives the parsed

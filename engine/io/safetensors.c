@@ -27,7 +27,7 @@
 typedef enum { DT_OTHER, DT_F32, DT_F16, DT_BF16 } DType;
 
 typedef struct {
-    const char *name;   /* points into the parsed header */
+    const char *name; /* points into the parsed header */
     const char *dtype_name;
     DType dtype;
     int ndim;
@@ -47,9 +47,12 @@ typedef struct {
 /* ---- dtypes ---- */
 
 static size_t dtype_size(const char *d) {
-    static const struct { const char *name; size_t size; } tab[] = {
-        {"F64", 8}, {"F32", 4}, {"F16", 2}, {"BF16", 2}, {"I64", 8}, {"I32", 4}, {"I16", 2}, {"I8", 1},
-        {"U64", 8}, {"U32", 4}, {"U16", 2}, {"U8", 1}, {"BOOL", 1}, {"F8_E4M3", 1}, {"F8_E5M2", 1},
+    static const struct {
+        const char *name;
+        size_t size;
+    } tab[] = {
+        {"F64", 8}, {"F32", 4}, {"F16", 2}, {"BF16", 2}, {"I64", 8},  {"I32", 4},     {"I16", 2},     {"I8", 1},
+        {"U64", 8}, {"U32", 4}, {"U16", 2}, {"U8", 1},   {"BOOL", 1}, {"F8_E4M3", 1}, {"F8_E5M2", 1},
     };
     for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
         if (!strcmp(d, tab[i].name)) return tab[i].size;
@@ -74,7 +77,10 @@ static float f16_to_f32(uint16_t h) {
     } else {
         /* subnormal half: value = man * 2^-24; normalise into a float */
         int e = -1;
-        do { man <<= 1; e++; } while (!(man & 0x400));
+        do {
+            man <<= 1;
+            e++;
+        } while (!(man & 0x400));
         bits = sign | ((uint32_t)(112 - e) << 23) | ((man & 0x3FF) << 13);
     }
     float f;
@@ -98,11 +104,15 @@ static int entry_from_json(StReader *r, const Json *v, StEntry *t, uint64_t data
     const Json *shape = json_get(v, "shape"), *offs = json_get(v, "data_offsets");
     if (v->type != JSON_OBJ || !t->dtype_name || !shape || shape->type != JSON_ARR || json_len(offs) != 2 ||
         offs->type != JSON_ARR)
-        return err_set(e, "%s: tensor '%s': header entry needs dtype, shape and data_offsets [begin, end]", path, t->name);
-    t->dtype = !strcmp(t->dtype_name, "F32") ? DT_F32 : !strcmp(t->dtype_name, "F16") ? DT_F16
-             : !strcmp(t->dtype_name, "BF16") ? DT_BF16 : DT_OTHER;
+        return err_set(e, "%s: tensor '%s': header entry needs dtype, shape and data_offsets [begin, end]", path,
+                       t->name);
+    t->dtype = !strcmp(t->dtype_name, "F32")    ? DT_F32
+               : !strcmp(t->dtype_name, "F16")  ? DT_F16
+               : !strcmp(t->dtype_name, "BF16") ? DT_BF16
+                                                : DT_OTHER;
     t->ndim = json_len(shape);
-    if (t->ndim > ST_MAX_DIMS) return err_set(e, "%s: tensor '%s': %d dimensions, at most %d supported", path, t->name, t->ndim, ST_MAX_DIMS);
+    if (t->ndim > ST_MAX_DIMS)
+        return err_set(e, "%s: tensor '%s': %d dimensions, at most %d supported", path, t->name, t->ndim, ST_MAX_DIMS);
     uint64_t nelem = 1;
     for (int d = 0; d < t->ndim; d++) {
         int64_t s;
@@ -132,10 +142,16 @@ static int st_open(StReader *r, const char *path, Err *e) {
     r->f = fopen(path, "rb");
     if (!r->f) return err_set(e, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fileno(r->f), &st) != 0) { st_close(r); return err_set(e, "%s: cannot stat", path); }
+    if (fstat(fileno(r->f), &st) != 0) {
+        st_close(r);
+        return err_set(e, "%s: cannot stat", path);
+    }
     uint64_t fsize = (uint64_t)st.st_size;
     unsigned char lenb[8];
-    if (fsize < 8 || fread(lenb, 1, 8, r->f) != 8) { st_close(r); return err_set(e, "%s: too short for a safetensors file", path); }
+    if (fsize < 8 || fread(lenb, 1, 8, r->f) != 8) {
+        st_close(r);
+        return err_set(e, "%s: too short for a safetensors file", path);
+    }
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | lenb[i];
     if (hlen < 2 || hlen > ST_MAX_HEADER || hlen > fsize - 8) {
@@ -144,21 +160,40 @@ static int st_open(StReader *r, const char *path, Err *e) {
                        (unsigned long long)hlen, (unsigned long long)fsize);
     }
     char *text = malloc(hlen);
-    if (!text) { st_close(r); return err_set(e, "%s: out of memory", path); }
-    if (fread(text, 1, hlen, r->f) != hlen) { free(text); st_close(r); return err_set(e, "%s: cannot read header", path); }
+    if (!text) {
+        st_close(r);
+        return err_set(e, "%s: out of memory", path);
+    }
+    if (fread(text, 1, hlen, r->f) != hlen) {
+        free(text);
+        st_close(r);
+        return err_set(e, "%s: cannot read header", path);
+    }
     char label[AD_PATH_MAX + 32];
     snprintf(label, sizeof label, "%s: safetensors header", path);
     int rc = json_parse(text, hlen, label, &r->header, e);
     free(text);
-    if (rc) { st_close(r); return -1; }
-    if (r->header->type != JSON_OBJ) { st_close(r); return err_set(e, "%s: safetensors header is not a JSON object", path); }
+    if (rc) {
+        st_close(r);
+        return -1;
+    }
+    if (r->header->type != JSON_OBJ) {
+        st_close(r);
+        return err_set(e, "%s: safetensors header is not a JSON object", path);
+    }
     r->data_start = 8 + hlen;
     r->ents = calloc((size_t)r->header->n + 1, sizeof *r->ents);
-    if (!r->ents) { st_close(r); return err_set(e, "%s: out of memory", path); }
+    if (!r->ents) {
+        st_close(r);
+        return err_set(e, "%s: out of memory", path);
+    }
     for (int i = 0; i < r->header->n; i++) {
         const Json *v = &r->header->kids[i];
         if (!strcmp(v->key, "__metadata__")) continue;
-        if (entry_from_json(r, v, &r->ents[r->n], fsize - r->data_start, e)) { st_close(r); return -1; }
+        if (entry_from_json(r, v, &r->ents[r->n], fsize - r->data_start, e)) {
+            st_close(r);
+            return -1;
+        }
         r->n++;
     }
     return 0;
@@ -172,7 +207,8 @@ static const StEntry *st_find(const StReader *r, const char *name) {
 
 /* Read tensor t as floats into dst (which holds every element). */
 static int st_read_floats(StReader *r, const StEntry *t, float *dst, Err *e) {
-    if (t->dtype == DT_OTHER) return err_set(e, "%s: tensor '%s' has dtype %s, expected F32, F16 or BF16", r->path, t->name, t->dtype_name);
+    if (t->dtype == DT_OTHER)
+        return err_set(e, "%s: tensor '%s' has dtype %s, expected F32, F16 or BF16", r->path, t->name, t->dtype_name);
     if (fseeko(r->f, (off_t)(r->data_start + t->begin), SEEK_SET) != 0)
         return err_set(e, "%s: tensor '%s': seek failed", r->path, t->name);
     size_t bytes = (size_t)(t->end - t->begin);
@@ -186,7 +222,8 @@ static int st_read_floats(StReader *r, const StEntry *t, float *dst, Err *e) {
     while (done < n) {
         size_t k = n - done < 4096 ? n - done : 4096;
         if (fread(chunk, 2, k, r->f) != k) return err_set(e, "%s: tensor '%s': short read", r->path, t->name);
-        for (size_t i = 0; i < k; i++) dst[done + i] = t->dtype == DT_BF16 ? bf16_to_f32(chunk[i]) : f16_to_f32(chunk[i]);
+        for (size_t i = 0; i < k; i++)
+            dst[done + i] = t->dtype == DT_BF16 ? bf16_to_f32(chunk[i]) : f16_to_f32(chunk[i]);
         done += k;
     }
     return 0;
@@ -194,7 +231,10 @@ static int st_read_floats(StReader *r, const StEntry *t, float *dst, Err *e) {
 
 /* PyTorch shape of a table tensor: norms are 1-D [hidden], everything else (rows, cols). */
 static int table_shape(const TensorInfo *t, long shape[2]) {
-    if (t->kind == KIND_NORM) { shape[0] = t->cols; return 1; }
+    if (t->kind == KIND_NORM) {
+        shape[0] = t->cols;
+        return 1;
+    }
     shape[0] = t->rows;
     shape[1] = t->cols;
     return 2;
@@ -229,14 +269,18 @@ int safetensors_load_bufs(const char *path, const Model *m, int nbuf, const Tabl
             char name[256];
             snprintf(name, sizeof name, "%s%s", prefixes[b], ti->name);
             const StEntry *t = st_find(&r, name);
-            if (!t) { rc = err_set(e, "%s: tensor '%s' is missing", path, name); break; }
+            if (!t) {
+                rc = err_set(e, "%s: tensor '%s' is missing", path, name);
+                break;
+            }
             long want[2];
             int wd = table_shape(ti, want);
             if (t->ndim != wd || memcmp(t->shape, want, (size_t)wd * sizeof(long)) != 0) {
                 StrBuf got_s = {0}, want_s = {0};
                 sb_shape(&got_s, t->ndim, t->shape);
                 sb_shape(&want_s, wd, want);
-                rc = err_set(e, "%s: tensor '%s' has shape %s, expected %s", path, name, sb_str(&got_s), sb_str(&want_s));
+                rc = err_set(e, "%s: tensor '%s' has shape %s, expected %s", path, name, sb_str(&got_s),
+                             sb_str(&want_s));
                 sb_free(&got_s);
                 sb_free(&want_s);
                 break;
@@ -251,7 +295,8 @@ int safetensors_load_bufs(const char *path, const Model *m, int nbuf, const Tabl
     return rc ? -1 : 0;
 }
 
-int safetensors_load_table(const char *path, const Model *m, int nbuf, float *const *bufs, const char *const *prefixes, Err *e) {
+int safetensors_load_table(const char *path, const Model *m, int nbuf, float *const *bufs, const char *const *prefixes,
+                           Err *e) {
     TableBuf tb[8];
     if (nbuf > 8) return err_set(e, "%s: at most 8 buffers per file", path);
     for (int b = 0; b < nbuf; b++) tb[b] = (TableBuf){bufs[b], NULL};
@@ -269,8 +314,9 @@ static int check_no_extra_weights(const StReader *r, const Model *m, Err *e) {
         int known = 0;
         for (int i = 0; i < m->n_tensors && !known; i++) known = !strcmp(m->tensors[i].name, nm);
         if (!known)
-            return err_set(e, "%s: tensor '%s' has no place in the model config.json describes (%d layers): config.json "
-                              "and the weights disagree",
+            return err_set(e,
+                           "%s: tensor '%s' has no place in the model config.json describes (%d layers): config.json "
+                           "and the weights disagree",
                            r->path, nm, m->cfg.num_hidden_layers);
     }
     return 0;
@@ -301,7 +347,10 @@ int safetensors_read_all(const char *path, StFile *f, Err *e) {
     StReader r;
     if (st_open(&r, path, e)) return -1;
     f->t = calloc((size_t)r.n + 1, sizeof *f->t);
-    if (!f->t) { st_close(&r); return err_set(e, "%s: out of memory", path); }
+    if (!f->t) {
+        st_close(&r);
+        return err_set(e, "%s: out of memory", path);
+    }
     for (int i = 0; i < r.n; i++) {
         const StEntry *t = &r.ents[i];
         /* Only floating tensors of up to 4 dimensions are weights a tool can analyse. */
@@ -310,14 +359,31 @@ int safetensors_read_all(const char *path, StFile *f, Err *e) {
         /* The name is copied out of the header before anything can free it (an error message that
          * quoted the header's own string after st_close was a use-after-free). */
         o->name = strdup(t->name);
-        if (!o->name) { err_set(e, "%s: out of memory", path); st_close(&r); safetensors_free(f); return -1; }
+        if (!o->name) {
+            err_set(e, "%s: out of memory", path);
+            st_close(&r);
+            safetensors_free(f);
+            return -1;
+        }
         f->n++;
         o->ndim = t->ndim;
         size_t nelem = 1;
-        for (int d = 0; d < t->ndim; d++) { o->shape[d] = t->shape[d]; nelem *= (size_t)t->shape[d]; }
+        for (int d = 0; d < t->ndim; d++) {
+            o->shape[d] = t->shape[d];
+            nelem *= (size_t)t->shape[d];
+        }
         o->data = malloc((nelem ? nelem : 1) * sizeof(float));
-        if (!o->data) { err_set(e, "%s: out of memory for tensor '%s'", path, o->name); st_close(&r); safetensors_free(f); return -1; }
-        if (st_read_floats(&r, t, o->data, e)) { st_close(&r); safetensors_free(f); return -1; }
+        if (!o->data) {
+            err_set(e, "%s: out of memory for tensor '%s'", path, o->name);
+            st_close(&r);
+            safetensors_free(f);
+            return -1;
+        }
+        if (st_read_floats(&r, t, o->data, e)) {
+            st_close(&r);
+            safetensors_free(f);
+            return -1;
+        }
     }
     st_close(&r);
     return 0;
@@ -390,7 +456,10 @@ int safetensors_save_bufs(const char *path, const Model *m, int nbuf, const Tabl
     while (h.len % 8) sb_printf(&h, " "); /* data starts 8-byte aligned */
 
     AtomicFile a;
-    if (atomic_begin(&a, path, e)) { sb_free(&h); return -1; }
+    if (atomic_begin(&a, path, e)) {
+        sb_free(&h);
+        return -1;
+    }
     FILE *f = a.f;
     unsigned char lenb[8];
     for (int i = 0; i < 8; i++) lenb[i] = (unsigned char)((uint64_t)h.len >> (8 * i));
@@ -409,7 +478,8 @@ int safetensors_save_bufs(const char *path, const Model *m, int nbuf, const Tabl
     return atomic_commit(&a, e); /* flush, fsync, close, rename, directory sync: each checked */
 }
 
-int safetensors_save_table(const char *path, const Model *m, int nbuf, const float *const *bufs, const char *const *prefixes, Err *e) {
+int safetensors_save_table(const char *path, const Model *m, int nbuf, const float *const *bufs,
+                           const char *const *prefixes, Err *e) {
     TableBuf tb[8];
     if (nbuf > 8) return err_set(e, "%s: at most 8 buffers per file", path);
     for (int b = 0; b < nbuf; b++) tb[b] = (TableBuf){(float *)bufs[b], NULL}; /* only read */

@@ -21,8 +21,8 @@ int safetensors_load_model(const char *path, Model *m, Err *e);
  * prefixed table tensor exists with the table's shape, fills the buffers, ignores other tensors. */
 int safetensors_save_table(const char *path, const Model *m, int n, const float *const *bufs,
                            const char *const *prefixes, Err *e);
-int safetensors_load_table(const char *path, const Model *m, int n, float *const *bufs,
-                           const char *const *prefixes, Err *e);
+int safetensors_load_table(const char *path, const Model *m, int n, float *const *bufs, const char *const *prefixes,
+                           Err *e);
 /* The same for buffers in fp32 or bf16 storage (bf16_pure's weights and moments): a bf16 buffer is written
  * widened to F32 (exact) or as BF16, and loads rounded to nearest even. bf16 != 0 writes BF16 tensors. */
 int safetensors_save_bufs(const char *path, const Model *m, int n, const TableBuf *bufs, const char *const *prefixes,

@@ -84,35 +84,48 @@ int yamlerr_check_bounds(const char *text, size_t len, const char *file, Err *e)
         yaml_event_t ev;
         if (!yaml_parser_parse(&p, &ev)) break; /* a syntax error: the loader reports it */
         switch (ev.type) {
-        case YAML_STREAM_END_EVENT: done = 1; break;
-        case YAML_DOCUMENT_START_EVENT: drop_anchors(b); b->depth = 0; break;
-        case YAML_SCALAR_EVENT: rc = add_node(b, &ev, 1, (const char *)ev.data.scalar.anchor); break;
-        case YAML_ALIAS_EVENT: {
-            if (++b->aliases > YAML_MAX_ALIASES) { rc = at(b, &ev, "more than %ld YAML aliases", YAML_MAX_ALIASES); break; }
-            size_t size = 1;
-            for (int i = b->n_an - 1; i >= 0; i--)
-                if (!strcmp(b->an[i].name, (const char *)ev.data.alias.anchor)) { size = b->an[i].size; break; }
-            rc = add_node(b, &ev, size, NULL);
-            break;
-        }
-        case YAML_SEQUENCE_START_EVENT:
-        case YAML_MAPPING_START_EVENT: {
-            if (b->depth == YAML_MAX_DEPTH) { rc = at(b, &ev, "YAML nested deeper than %ld levels", YAML_MAX_DEPTH); break; }
-            const yaml_char_t *a = ev.type == YAML_SEQUENCE_START_EVENT ? ev.data.sequence_start.anchor : ev.data.mapping_start.anchor;
-            b->anchor[b->depth] = a ? strdup((const char *)a) : NULL;
-            b->size[b->depth++] = 1;
-            break;
-        }
-        case YAML_SEQUENCE_END_EVENT:
-        case YAML_MAPPING_END_EVENT:
-            if (b->depth > 0) {
-                b->depth--;
-                rc = add_node(b, &ev, b->size[b->depth], b->anchor[b->depth]);
-                free(b->anchor[b->depth]);
-                b->anchor[b->depth] = NULL;
+            case YAML_STREAM_END_EVENT: done = 1; break;
+            case YAML_DOCUMENT_START_EVENT:
+                drop_anchors(b);
+                b->depth = 0;
+                break;
+            case YAML_SCALAR_EVENT: rc = add_node(b, &ev, 1, (const char *)ev.data.scalar.anchor); break;
+            case YAML_ALIAS_EVENT: {
+                if (++b->aliases > YAML_MAX_ALIASES) {
+                    rc = at(b, &ev, "more than %ld YAML aliases", YAML_MAX_ALIASES);
+                    break;
+                }
+                size_t size = 1;
+                for (int i = b->n_an - 1; i >= 0; i--)
+                    if (!strcmp(b->an[i].name, (const char *)ev.data.alias.anchor)) {
+                        size = b->an[i].size;
+                        break;
+                    }
+                rc = add_node(b, &ev, size, NULL);
+                break;
             }
-            break;
-        default: break;
+            case YAML_SEQUENCE_START_EVENT:
+            case YAML_MAPPING_START_EVENT: {
+                if (b->depth == YAML_MAX_DEPTH) {
+                    rc = at(b, &ev, "YAML nested deeper than %ld levels", YAML_MAX_DEPTH);
+                    break;
+                }
+                const yaml_char_t *a =
+                    ev.type == YAML_SEQUENCE_START_EVENT ? ev.data.sequence_start.anchor : ev.data.mapping_start.anchor;
+                b->anchor[b->depth] = a ? strdup((const char *)a) : NULL;
+                b->size[b->depth++] = 1;
+                break;
+            }
+            case YAML_SEQUENCE_END_EVENT:
+            case YAML_MAPPING_END_EVENT:
+                if (b->depth > 0) {
+                    b->depth--;
+                    rc = add_node(b, &ev, b->size[b->depth], b->anchor[b->depth]);
+                    free(b->anchor[b->depth]);
+                    b->anchor[b->depth] = NULL;
+                }
+                break;
+            default: break;
         }
         yaml_event_delete(&ev);
     }

@@ -23,8 +23,7 @@ float kn_expf(float x) { return exp_fast(x); }
 
 void embedding_forward(float *out, const int *tokens, const float *wte, int N, int C) {
 #pragma omp parallel for schedule(static) if (PAR((long)N * C))
-    for (int n = 0; n < N; n++)
-        memcpy(out + (size_t)n * C, wte + (size_t)tokens[n] * C, (size_t)C * sizeof(float));
+    for (int n = 0; n < N; n++) memcpy(out + (size_t)n * C, wte + (size_t)tokens[n] * C, (size_t)C * sizeof(float));
 }
 
 /* Rows sharing a token add into the same dwte row, so threads split the columns instead of the rows;
@@ -82,8 +81,8 @@ static int rms_chunks(int N) { return N < 32 ? (N > 0 ? N : 1) : 32; }
 size_t rmsnorm_scratch_floats(int N, int C) { return (size_t)rms_chunks(N) * (size_t)C; }
 
 /* xhat = x * rstd, g = dout * w:  dx = rstd * (g - xhat * mean(g * xhat)),  dw = sum_rows dout * xhat. */
-void rmsnorm_backward(float *dx, float *dw, float *scratch, const float *dout, const float *x,
-                      const float *w, const float *rstd, int N, int C) {
+void rmsnorm_backward(float *dx, float *dw, float *scratch, const float *dout, const float *x, const float *w,
+                      const float *rstd, int N, int C) {
     int nch = rms_chunks(N);
 #pragma omp parallel for schedule(static) if (PAR((long)N * C))
     for (int c = 0; c < nch; c++) {
@@ -171,8 +170,8 @@ static void rope_apply(float *x, int ld, const float *cos_t, const float *sin_t,
 /* The bf16 modes' q/k/v step after the fused product, in one pass: each row's H rotated heads (q, k) and Hk kept
  * heads after them (v); inputs first rounded to bf16 when quant_in (bf16_pure's product output), outputs rounded
  * to bf16 into x and xh (keep): the same operations as bf16_quantize_vec, rope_forward and keep in turn. */
-void rope_forward_bf16(float *x, bf16_t *xh, int ld, const float *cos_t, const float *sin_t, int B, int T, int H, int Hk,
-                       int D, int quant_in) {
+void rope_forward_bf16(float *x, bf16_t *xh, int ld, const float *cos_t, const float *sin_t, int B, int T, int H,
+                       int Hk, int D, int quant_in) {
     int half = D / 2;
 #pragma omp parallel for schedule(static) if (PAR((long)B * T * (H + Hk) * D))
     for (int row = 0; row < B * T; row++) {
@@ -302,8 +301,8 @@ float crossentropy_forward_bf16(float *lse, float *losses, float *logits, const 
     return ce_forward(lse, losses, logits, targets, N, V, n_valid, 1);
 }
 
-void crossentropy_backward(float *dlogits, const float *logits, const float *lse, const int *targets, int N,
-                           int V, float dscale) {
+void crossentropy_backward(float *dlogits, const float *logits, const float *lse, const int *targets, int N, int V,
+                           float dscale) {
 #pragma omp parallel for schedule(static) if (PAR((long)N * V))
     for (int n = 0; n < N; n++) {
         const float *l = logits + (size_t)n * V;
@@ -320,8 +319,8 @@ void crossentropy_backward(float *dlogits, const float *logits, const float *lse
     }
 }
 
-void crossentropy_backward_bf16(bf16_t *dlogits, const float *logits, const float *lse, const int *targets, int N, int V,
-                                float dscale) {
+void crossentropy_backward_bf16(bf16_t *dlogits, const float *logits, const float *lse, const int *targets, int N,
+                                int V, float dscale) {
 #pragma omp parallel for schedule(static) if (PAR((long)N * V))
     for (int n = 0; n < N; n++) {
         const float *l = logits + (size_t)n * V;

@@ -37,16 +37,16 @@ void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, in
 /* The same with the output rounded to bf16 (bf16 modes: the product input, written once). */
 void rmsnorm_forward_bf16(bf16_t *out, float *rstd, const float *x, const float *w, int N, int C, float eps);
 /* dx += d/dx, dw += d/dw. scratch: rmsnorm_scratch_floats(N, C) floats for the deterministic dw. */
-void rmsnorm_backward(float *dx, float *dw, float *scratch, const float *dout, const float *x,
-                      const float *w, const float *rstd, int N, int C);
+void rmsnorm_backward(float *dx, float *dw, float *scratch, const float *dout, const float *x, const float *w,
+                      const float *rstd, int N, int C);
 size_t rmsnorm_scratch_floats(int N, int C);
 
 /* ---- linear (cblas_sgemm): out = beta * out + x W^T, x (N, in), W (out_dim, in), out (N, out_dim).
  * beta = 1 fuses a residual add: out already holds the residual stream. ---- */
 void linear_forward(float *out, const float *x, const float *w, int N, int in, int out_dim, float beta);
 /* dw += dout^T x; dx = beta_dx * dx + dout W (dx may be NULL to skip). */
-void linear_backward(float *dx, float *dw, const float *dout, const float *x, const float *w, int N,
-                     int in, int out_dim, float beta_dx);
+void linear_backward(float *dx, float *dw, const float *dout, const float *x, const float *w, int N, int in,
+                     int out_dim, float beta_dx);
 
 /* C (M x N, ldc) = alpha op(A) op(B) + beta C, row-major, op = transpose when the flag is set: the
  * slab-threaded OpenBLAS product the linear kernels use (for the bf16 fallback, matmul_bf16.h). */
@@ -64,20 +64,20 @@ void rope_tables(float *cos_t, float *sin_t, int T, int D, double theta);
 void rope_forward(float *x, int ld, const float *cos_t, const float *sin_t, int B, int T, int H, int D);
 /* bf16 modes: rope_forward on the first H heads of each row, then every value of those and of the Hk heads after
  * them rounded to bf16 into x and xh (same leading dimension); quant_in rounds the inputs first. */
-void rope_forward_bf16(float *x, bf16_t *xh, int ld, const float *cos_t, const float *sin_t, int B, int T, int H, int Hk,
-                       int D, int quant_in);
+void rope_forward_bf16(float *x, bf16_t *xh, int ld, const float *cos_t, const float *sin_t, int B, int T, int H,
+                       int Hk, int D, int quant_in);
 /* in place: dx = R^T dx */
 void rope_backward(float *dx, int ld, const float *cos_t, const float *sin_t, int B, int T, int H, int D);
 
 /* ---- causal multi-head attention, scale 1/sqrt(D).
  * q, k, v: rows with leading dimension ldqkv (head h at column h*D); y: rows with leading dim ldy.
  * att: (B, H, T, T) softmax probabilities, saved for backward (entries above the diagonal are 0). ---- */
-void attention_forward(float *y, int ldy, float *att, const float *q, const float *k, const float *v,
-                       int ldqkv, int B, int T, int H, int D);
+void attention_forward(float *y, int ldy, float *att, const float *q, const float *k, const float *v, int ldqkv, int B,
+                       int T, int H, int D);
 /* Overwrites dq, dk, dv (leading dim lddqkv). datt: (B, H, T, T) scratch. */
 void attention_backward(float *dq, float *dk, float *dv, int lddqkv, float *datt, const float *dy, int lddy,
-                        const float *att, const float *q, const float *k, const float *v, int ldqkv,
-                        int B, int T, int H, int D);
+                        const float *att, const float *q, const float *k, const float *v, int ldqkv, int B, int T,
+                        int H, int D);
 
 /* The bf16 modes' forms: the forward also writes the probabilities to att_h and the output to y_h (leading
  * dimension ldy) rounded to bf16 (the fp32 ones as above); the backward reads the probabilities from att_h and
@@ -86,8 +86,8 @@ void attention_backward(float *dq, float *dk, float *dv, int lddqkv, float *datt
 void attention_forward_bf16(float *y, int ldy, bf16_t *y_h, float *att, bf16_t *att_h, const float *q, const float *k,
                             const float *v, int ldqkv, int B, int T, int H, int D);
 void attention_backward_bf16(float *dq, float *dk, float *dv, int lddqkv, float *datt, const float *dy, int lddy,
-                             float *att, const bf16_t *att_h, float *q, float *k, float *v, const bf16_t *qkv_h, int ldqkv,
-                             int B, int T, int H, int D);
+                             float *att, const bf16_t *att_h, float *q, float *k, float *v, const bf16_t *qkv_h,
+                             int ldqkv, int B, int T, int H, int D);
 
 /* ---- SwiGLU: gu (N, 2I) holds gate in columns [0, I) and up in [I, 2I);
  * h (N, I) = silu(gate) * up. Backward overwrites dgu (N, 2I). ---- */
@@ -105,14 +105,14 @@ float crossentropy_forward(float *lse, float *losses, const float *logits, const
                            int *n_valid);
 /* Writes dlogits = dscale * (softmax - onehot) for valid rows, 0 for ignored ones. dlogits may alias
  * logits (in-place). For the mean loss times s, dscale = s / n_valid. */
-void crossentropy_backward(float *dlogits, const float *logits, const float *lse, const int *targets, int N,
-                           int V, float dscale);
+void crossentropy_backward(float *dlogits, const float *logits, const float *lse, const int *targets, int N, int V,
+                           float dscale);
 /* The bf16 forms (train.dtype bf16 / bf16_pure), the same values as rounding the fp32 kernels' outputs, in one
  * pass: _forward_bf16 first rounds each logits row to bf16 in place (bf16_pure's logits); _backward_bf16 writes
  * dlogits rounded to bf16 (the product input of lm_head's backward). */
 float crossentropy_forward_bf16(float *lse, float *losses, float *logits, const int *targets, int N, int V,
                                 int *n_valid);
-void crossentropy_backward_bf16(bf16_t *dlogits, const float *logits, const float *lse, const int *targets, int N, int V,
-                                float dscale);
+void crossentropy_backward_bf16(bf16_t *dlogits, const float *logits, const float *lse, const int *targets, int N,
+                                int V, float dscale);
 
 #endif

@@ -17,7 +17,7 @@ static inline float exp_fast(float xin) {
     int is_nan = x != x;
     x = is_nan ? 0.0f : x;
     float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round to nearest integer */
-    float r = x - n * 0.693145751953125f;                              /* ln2 split hi + lo */
+    float r = x - n * 0.693145751953125f;                             /* ln2 split hi + lo */
     r = r - n * 1.428606820309417232e-6f;
     float p = 1.0f / 5040.0f;
     p = p * r + 1.0f / 720.0f;
@@ -27,7 +27,10 @@ static inline float exp_fast(float xin) {
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    union { int32_t i; float f; } s;
+    union {
+        int32_t i;
+        float f;
+    } s;
     s.i = ((int32_t)n + 127) << 23;
     return is_nan ? xin : p * s.f;
 }

@@ -17,8 +17,8 @@
  * Attention works per (batch, head) directly on column slices of the fused qkv buffer (leading
  * dimension = its width), so no head is ever copied out; one thread does all products of a pair, so
  * its T x T block stays in cache between the GEMMs and the softmax. */
-#include "kernels.h"
 #include "bf16_vec.h"
+#include "kernels.h"
 #include "kernels_exp.h"
 #include "prof.h"
 
@@ -57,8 +57,8 @@ static int slab_edge(int n, int part, int parts) {
 /* C (M x N, row-major, ldc) = alpha op(A) op(B) + beta C, cut into as many slabs as OpenBLAS has
  * threads: rows of C when N <= M (each slab packs all of B, the smaller operand), else columns (each
  * packs all of A). Must be called outside any OpenMP parallel region. */
-static void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha, const float *A,
-                 int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+static void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha, const float *A, int lda,
+                 const float *B, int ldb, float beta, float *C, int ldc) {
     int saved = blas_single_begin();
     int parts = saved;
     int split_rows = N <= M, len = split_rows ? M : N;
@@ -74,8 +74,8 @@ static void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, fl
             if (s1 <= s0) continue;
             if (split_rows) {
                 const float *Ap = ta == CblasNoTrans ? A + (size_t)s0 * lda : A + s0;
-                cblas_sgemm(CblasRowMajor, ta, tb, s1 - s0, N, K, alpha, Ap, lda, B, ldb, beta,
-                            C + (size_t)s0 * ldc, ldc);
+                cblas_sgemm(CblasRowMajor, ta, tb, s1 - s0, N, K, alpha, Ap, lda, B, ldb, beta, C + (size_t)s0 * ldc,
+                            ldc);
             } else {
                 const float *Bp = tb == CblasNoTrans ? B + s0 : B + (size_t)s0 * ldb;
                 cblas_sgemm(CblasRowMajor, ta, tb, M, s1 - s0, K, alpha, A, lda, Bp, ldb, beta, C + s0, ldc);
@@ -91,8 +91,8 @@ void linear_forward(float *out, const float *x, const float *w, int N, int in, i
     gemm(CblasNoTrans, CblasTrans, N, out_dim, in, 1.0f, x, in, w, in, beta, out, out_dim);
 }
 
-void linear_backward(float *dx, float *dw, const float *dout, const float *x, const float *w, int N,
-                     int in, int out_dim, float beta_dx) {
+void linear_backward(float *dx, float *dw, const float *dout, const float *x, const float *w, int N, int in,
+                     int out_dim, float beta_dx) {
     /* dW (out, in) += dout^T (out, N) x (N, in) */
     Phase o = prof_push(PH_MM_BWDW_F32);
     gemm(CblasTrans, CblasNoTrans, out_dim, in, N, 1.0f, dout, out_dim, x, in, 1.0f, dw, in);
@@ -142,8 +142,8 @@ static void att_forward(float *y, int ldy, float *att, const float *q, const flo
             int r1 = blk_end(r0, T);
             /* scores S = scale Q K^T for the row block, keys [0, r1) */
             t1 = prof_now();
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r1, D, scale, qb + (size_t)r0 * ldqkv,
-                        ldqkv, kb, ldqkv, 0.0f, S + (size_t)r0 * T, T);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r1, D, scale, qb + (size_t)r0 * ldqkv, ldqkv,
+                        kb, ldqkv, 0.0f, S + (size_t)r0 * T, T);
             t_mm += prof_now() - t1;
             /* causal softmax per row; entries above the diagonal become exact zeros */
             for (int t = r0; t < r1; t++) {
@@ -162,10 +162,11 @@ static void att_forward(float *y, int ldy, float *att, const float *q, const flo
             }
             /* Y = P V for the row block */
             t1 = prof_now();
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, D, r1, 1.0f, S + (size_t)r0 * T, T,
-                        vb, ldqkv, 0.0f, yb + (size_t)r0 * ldy, ldy);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, D, r1, 1.0f, S + (size_t)r0 * T, T, vb,
+                        ldqkv, 0.0f, yb + (size_t)r0 * ldy, ldy);
             t_mm += prof_now() - t1;
-            if (att_h) bf16_round_row(att_h + bh_off(b, h, H, T) + (size_t)r0 * T, S + (size_t)r0 * T, (size_t)(r1 - r0) * T);
+            if (att_h)
+                bf16_round_row(att_h + bh_off(b, h, H, T) + (size_t)r0 * T, S + (size_t)r0 * T, (size_t)(r1 - r0) * T);
             for (int t = r0; y_h && t < r1; t++)
                 bf16_round_row(y_h + ((size_t)b * T + t) * ldy + col, yb + (size_t)t * ldy, (size_t)D);
         }
@@ -181,8 +182,8 @@ static void att_forward(float *y, int ldy, float *att, const float *q, const flo
 /* att_h (bf16 modes, else NULL): the saved bf16 probabilities, widened pair by pair into att (then a working
  * buffer) just before the pair's products read them. */
 static void att_backward(float *dq, float *dk, float *dv, int lddqkv, float *datt, const float *dy, int lddy,
-                         const float *att, const float *q, const float *k, const float *v, int ldqkv, int B, int T, int H,
-                         int D, const bf16_t *att_h, const bf16_t *qkv_h) {
+                         const float *att, const float *q, const float *k, const float *v, int ldqkv, int B, int T,
+                         int H, int D, const bf16_t *att_h, const bf16_t *qkv_h) {
     float scale = 1.0f / sqrtf((float)D);
     int saved = blas_single_begin();
     Phase po = prof_push(PH_ATT_GLUE);
@@ -210,8 +211,8 @@ static void att_backward(float *dq, float *dk, float *dv, int lddqkv, float *dat
             int r1 = blk_end(r0, T);
             /* dP = dY V^T for the row block, keys [0, r1) */
             t1 = prof_now();
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r1, D, 1.0f, dyb + (size_t)r0 * lddy,
-                        lddy, vb, ldqkv, 0.0f, dS + (size_t)r0 * T, T);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r1, D, 1.0f, dyb + (size_t)r0 * lddy, lddy,
+                        vb, ldqkv, 0.0f, dS + (size_t)r0 * T, T);
             t_mm += prof_now() - t1;
             /* softmax backward; zeros above the diagonal up to the block end (all the products read) */
             for (int t = r0; t < r1; t++) {
@@ -226,8 +227,8 @@ static void att_backward(float *dq, float *dk, float *dv, int lddqkv, float *dat
             }
             /* dQ rows [r0, r1) need keys [0, r1) only */
             t1 = prof_now();
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, D, r1, scale, dS + (size_t)r0 * T, T,
-                        kb, ldqkv, 0.0f, dqb + (size_t)r0 * lddqkv, lddqkv);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, D, r1, scale, dS + (size_t)r0 * T, T, kb,
+                        ldqkv, 0.0f, dqb + (size_t)r0 * lddqkv, lddqkv);
             t_mm += prof_now() - t1;
         }
         t1 = prof_now();
@@ -250,8 +251,8 @@ void attention_forward(float *y, int ldy, float *att, const float *q, const floa
 }
 
 void attention_backward(float *dq, float *dk, float *dv, int lddqkv, float *datt, const float *dy, int lddy,
-                        const float *att, const float *q, const float *k, const float *v, int ldqkv, int B, int T, int H,
-                        int D) {
+                        const float *att, const float *q, const float *k, const float *v, int ldqkv, int B, int T,
+                        int H, int D) {
     att_backward(dq, dk, dv, lddqkv, datt, dy, lddy, att, q, k, v, ldqkv, B, T, H, D, NULL, NULL);
 }
 
@@ -261,11 +262,11 @@ void attention_forward_bf16(float *y, int ldy, bf16_t *y_h, float *att, bf16_t *
 }
 
 void attention_backward_bf16(float *dq, float *dk, float *dv, int lddqkv, float *datt, const float *dy, int lddy,
-                             float *att, const bf16_t *att_h, float *q, float *k, float *v, const bf16_t *qkv_h, int ldqkv,
-                             int B, int T, int H, int D) {
+                             float *att, const bf16_t *att_h, float *q, float *k, float *v, const bf16_t *qkv_h,
+                             int ldqkv, int B, int T, int H, int D) {
     (void)k, (void)v; /* at q + H*D and q + 2*H*D: the pair's columns are widened through q */
-    att_backward(dq, dk, dv, lddqkv, datt, dy, lddy, att, q, q + (size_t)H * D, q + 2 * (size_t)H * D, ldqkv, B, T, H, D,
-                 att_h, qkv_h);
+    att_backward(dq, dk, dv, lddqkv, datt, dy, lddy, att, q, q + (size_t)H * D, q + 2 * (size_t)H * D, ldqkv, B, T, H,
+                 D, att_h, qkv_h);
 }
 
 /* ---------------------------------------------------------------- exported product */

@@ -3,9 +3,9 @@
 #include "matmul_bf16.h"
 
 #include "bf16_vec.h"
+#include "common.h"
 #include "kernels.h"
 #include "prof.h"
-#include "common.h"
 
 #include <dnnl.h>
 #include <stdio.h>
@@ -16,19 +16,21 @@
 #define CONV_CHUNK ((size_t)16384)
 
 #define CONV_CHUNKS(n) ((long)(((n) + CONV_CHUNK - 1) / CONV_CHUNK))
-#define CONV_LEN(n, c) ((n) - (size_t)(c) * CONV_CHUNK < CONV_CHUNK ? (n) - (size_t)(c) * CONV_CHUNK : CONV_CHUNK)
+#define CONV_LEN(n, c) ((n) - (size_t)(c)*CONV_CHUNK < CONV_CHUNK ? (n) - (size_t)(c)*CONV_CHUNK : CONV_CHUNK)
 
 void bf16_round_vec(bf16_t *dst, const float *src, size_t n) {
     Phase o = prof_push(PH_CONVERT);
 #pragma omp parallel for schedule(static) if (n > CONV_PAR)
-    for (long c = 0; c < CONV_CHUNKS(n); c++) bf16_round_row(dst + c * CONV_CHUNK, src + c * CONV_CHUNK, CONV_LEN(n, c));
+    for (long c = 0; c < CONV_CHUNKS(n); c++)
+        bf16_round_row(dst + c * CONV_CHUNK, src + c * CONV_CHUNK, CONV_LEN(n, c));
     prof_pop(o);
 }
 
 void bf16_widen_vec(float *dst, const bf16_t *src, size_t n) {
     Phase o = prof_push(PH_CONVERT);
 #pragma omp parallel for schedule(static) if (n > CONV_PAR)
-    for (long c = 0; c < CONV_CHUNKS(n); c++) bf16_widen_row(dst + c * CONV_CHUNK, src + c * CONV_CHUNK, CONV_LEN(n, c));
+    for (long c = 0; c < CONV_CHUNKS(n); c++)
+        bf16_widen_row(dst + c * CONV_CHUNK, src + c * CONV_CHUNK, CONV_LEN(n, c));
     prof_pop(o);
 }
 
@@ -158,8 +160,17 @@ static MmEntry *entry_get(const MmEntry *key) {
 
 static int run_onednn(int dt, int ta, int tb, int M, int N, int K, const void *A, int lda, const void *B, int ldb,
                       float beta, void *C, int ldc, int dst_bf16) {
-    MmEntry key = {.dt = dt, .ta = !!ta, .tb = !!tb, .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb, .ldc = ldc,
-                   .beta = beta != 0.0f, .dst_bf16 = dst_bf16};
+    MmEntry key = {.dt = dt,
+                   .ta = !!ta,
+                   .tb = !!tb,
+                   .M = M,
+                   .N = N,
+                   .K = K,
+                   .lda = lda,
+                   .ldb = ldb,
+                   .ldc = ldc,
+                   .beta = beta != 0.0f,
+                   .dst_bf16 = dst_bf16};
     MmEntry *e = entry_get(&key);
     if (!e) return -1;
     if (dnnl_memory_set_data_handle(e->src, (void *)A) != dnnl_success ||
@@ -173,13 +184,13 @@ static int run_onednn(int dt, int ta, int tb, int M, int N, int K, const void *A
 
 static const char *isa_name(dnnl_cpu_isa_t isa) {
     switch (isa) {
-    case dnnl_cpu_isa_avx512_core_amx: return "AMX";
-    case dnnl_cpu_isa_avx512_core_bf16: return "AVX512-BF16";
-    case dnnl_cpu_isa_avx512_core_vnni: return "AVX512-VNNI, bf16 emulated";
-    case dnnl_cpu_isa_avx512_core: return "AVX512, bf16 emulated";
-    case dnnl_cpu_isa_avx2_vnni: return "AVX2-VNNI";
-    case dnnl_cpu_isa_avx2: return "AVX2";
-    default: return "older than AVX2";
+        case dnnl_cpu_isa_avx512_core_amx: return "AMX";
+        case dnnl_cpu_isa_avx512_core_bf16: return "AVX512-BF16";
+        case dnnl_cpu_isa_avx512_core_vnni: return "AVX512-VNNI, bf16 emulated";
+        case dnnl_cpu_isa_avx512_core: return "AVX512, bf16 emulated";
+        case dnnl_cpu_isa_avx2_vnni: return "AVX2-VNNI";
+        case dnnl_cpu_isa_avx2: return "AVX2";
+        default: return "older than AVX2";
     }
 }
 

@@ -50,7 +50,7 @@ static inline float bf16_quantize(float x) { return bf16_widen(bf16_round(x)); }
 /* Vector forms, split over the OpenMP team when long (call outside parallel regions). */
 void bf16_round_vec(bf16_t *dst, const float *src, size_t n);
 void bf16_widen_vec(float *dst, const bf16_t *src, size_t n);
-void bf16_quantize_vec(float *x, size_t n); /* in place */
+void bf16_quantize_vec(float *x, size_t n);        /* in place */
 void bf16_keep_vec(bf16_t *h, float *f, size_t n); /* h = bf16_round(f), and f = those values widened */
 /* sum of x[i]^2 over the widened values, in double, in fixed chunks combined in a fixed order (sumsq_f32's
  * scheme): the same sum as sumsq_f32 of the widened vector, for any thread count. */

@@ -38,43 +38,43 @@
 /* One layer's activations saved by the forward pass: pointers into ModelActs.mem, each of the
  * micro-batch capacity (N = B*T rows). */
 typedef struct {
-    float *res;          /* (N, C) residual stream entering the layer */
-    float *res_mid;      /* (N, C) after the attention block */
-    float *res_out;      /* (N, C) leaving the layer: the next layer's res, or ModelActs.res_final */
-    float *ln1, *ln2;    /* (N, C) normed inputs of attention and MLP */
+    float *res;                          /* (N, C) residual stream entering the layer */
+    float *res_mid;                      /* (N, C) after the attention block */
+    float *res_out;                      /* (N, C) leaving the layer: the next layer's res, or ModelActs.res_final */
+    float *ln1, *ln2;                    /* (N, C) normed inputs of attention and MLP */
     bf16_t *ln1h, *ln2h, *attyh, *hmlph; /* bf16 modes: these four in bf16 (the fp32 ones are then NULL) */
-    float *rstd1, *rstd2;/* (N) */
-    float *qkv;          /* (N, 3C) q, k after RoPE; v */
-    float *att;          /* (B, H, T, T) softmax probabilities */
-    float *atty;         /* (N, C) attention output before o_proj */
-    float *gu;           /* (N, 2I) gate, up pre-activations */
+    float *rstd1, *rstd2;                /* (N) */
+    float *qkv;                          /* (N, 3C) q, k after RoPE; v */
+    float *att;                          /* (B, H, T, T) softmax probabilities */
+    float *atty;                         /* (N, C) attention output before o_proj */
+    float *gu;                           /* (N, 2I) gate, up pre-activations */
     bf16_t *qkvh, *atth, *guh; /* bf16 modes: qkv, att, gu saved in bf16; the fp32 pointers above then all point
                                 * to ModelActs' one-layer working buffers (keep / restore) */
-    float *hmlp;         /* (N, I) silu(gate) * up */
+    float *hmlp;               /* (N, I) silu(gate) * up */
 } LayerActs;
 
 struct ModelActs {
-    int B, T;            /* capacity */
-    Precision prec;      /* what the blocks were carved for */
-    float *mem;          /* one block holding every float buffer below (carve_forward) */
-    bf16_t *hmem;        /* bf16 modes: the block of the bf16 buffers (ln1h ... lnfh, douth: carve_*) */
-    LayerActs *layer;    /* num_hidden_layers */
-    float *res_final;    /* (N, C) residual stream entering the final norm */
-    float *lnf, *rstdf;  /* (N, C), (N) */
-    bf16_t *lnfh;        /* bf16 modes: lnf in bf16 */
-    float *xf;           /* bf16 modes: (N, max(C, I)) a product input in fp32 before it is rounded */
-    float *wvec;         /* bf16_pure: (C) a norm weight widened to fp32 for its kernel */
-    float *logits;       /* (N, V); dlogits after backward */
-    float *lse, *losses; /* (N) */
+    int B, T;                   /* capacity */
+    Precision prec;             /* what the blocks were carved for */
+    float *mem;                 /* one block holding every float buffer below (carve_forward) */
+    bf16_t *hmem;               /* bf16 modes: the block of the bf16 buffers (ln1h ... lnfh, douth: carve_*) */
+    LayerActs *layer;           /* num_hidden_layers */
+    float *res_final;           /* (N, C) residual stream entering the final norm */
+    float *lnf, *rstdf;         /* (N, C), (N) */
+    bf16_t *lnfh;               /* bf16 modes: lnf in bf16 */
+    float *xf;                  /* bf16 modes: (N, max(C, I)) a product input in fp32 before it is rounded */
+    float *wvec;                /* bf16_pure: (C) a norm weight widened to fp32 for its kernel */
+    float *logits;              /* (N, V); dlogits after backward */
+    float *lse, *losses;        /* (N) */
     float *rope_cos, *rope_sin; /* (T, D/2) */
     /* backward scratch (carve_backward), allocated with the activations when grads exist, else on
      * the first backward */
     float *bmem;
     float *d_res, *d_tmp, *d_qkv, *d_gu, *d_h, *d_att, *d_norm;
-    bf16_t *bhmem;       /* bf16 modes: the backward's bf16 block */
-    bf16_t *douth;       /* (N, max(3C, 2I, V)) a product's output gradient rounded to bf16 */
-    int douth_ready;     /* its producer wrote the next lin_bwd's output gradient there already (fused rounding) */
-    float *gacc;         /* bf16_pure: (max(VC, 3CC, 2IC)) one tensor's gradient widened to fp32, accumulated
+    bf16_t *bhmem;         /* bf16 modes: the backward's bf16 block */
+    bf16_t *douth;         /* (N, max(3C, 2I, V)) a product's output gradient rounded to bf16 */
+    int douth_ready;       /* its producer wrote the next lin_bwd's output gradient there already (fused rounding) */
+    float *gacc;           /* bf16_pure: (max(VC, 3CC, 2IC)) one tensor's gradient widened to fp32, accumulated
                           * into by its backward kernel, then rounded back */
     int *inputs, *targets; /* (N) copies of the last forward's ids */
     int fwd_B, fwd_T, have_targets, n_valid;
@@ -83,8 +83,8 @@ struct ModelActs {
 /* ---------------------------------------------------------------- table */
 
 const char *module_type_name(ModuleType t) {
-    static const char *names[] = {"embed", "attn_norm", "q", "k", "v", "o", "mlp_norm",
-                                  "gate", "up", "down", "norm", "lm_head"};
+    static const char *names[] = {"embed",    "attn_norm", "q",  "k",    "v",    "o",
+                                  "mlp_norm", "gate",      "up", "down", "norm", "lm_head"};
     return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "?";
 }
 
@@ -125,18 +125,18 @@ static const struct {
  * Hugging Face directory (eval, sample, esd, train.init), which config.c never sees, and every size below
  * sizes a buffer or an index (a zero head count or an odd head dimension would write out of bounds). */
 static int check_config(const ModelConfig *c, Err *e) {
-    if (c->hidden_size <= 0 || c->intermediate_size <= 0 || c->num_attention_heads <= 0 ||
-        c->num_hidden_layers <= 0 || c->vocab_size <= 0 || c->max_position_embeddings <= 0)
-        return err_set(e, "model config: sizes must be positive (hidden %d, intermediate %d, heads %d, "
-                          "layers %d, vocab %d, max positions %d)",
+    if (c->hidden_size <= 0 || c->intermediate_size <= 0 || c->num_attention_heads <= 0 || c->num_hidden_layers <= 0 ||
+        c->vocab_size <= 0 || c->max_position_embeddings <= 0)
+        return err_set(e,
+                       "model config: sizes must be positive (hidden %d, intermediate %d, heads %d, "
+                       "layers %d, vocab %d, max positions %d)",
                        c->hidden_size, c->intermediate_size, c->num_attention_heads, c->num_hidden_layers,
                        c->vocab_size, c->max_position_embeddings);
     if (c->hidden_size % c->num_attention_heads)
-        return err_set(e, "model config: num_attention_heads %d does not divide hidden_size %d",
-                       c->num_attention_heads, c->hidden_size);
+        return err_set(e, "model config: num_attention_heads %d does not divide hidden_size %d", c->num_attention_heads,
+                       c->hidden_size);
     if ((c->hidden_size / c->num_attention_heads) % 2)
-        return err_set(e, "model config: head dim %d must be even for RoPE",
-                       c->hidden_size / c->num_attention_heads);
+        return err_set(e, "model config: head dim %d must be even for RoPE", c->hidden_size / c->num_attention_heads);
     if (!(c->rms_norm_eps > 0) || !(c->rope_theta > 0) || !(c->initializer_range >= 0))
         return err_set(e, "model config: rms_norm_eps and rope_theta must be > 0, initializer_range >= 0");
     if (c->hidden_size > 1 << 20 || c->intermediate_size > 1 << 20 || c->vocab_size > 1 << 24 ||
@@ -161,8 +161,8 @@ static int build_table(Model *m, const ModelConfig *c, Err *e) {
     for (int l = 0; l < L; l++)
         for (int i = 0; i < N_LAYER_TENSORS; i++) {
             snprintf(nm, sizeof nm, "model.layers.%d.%s.weight", l, LAYER_TENSORS[i].name);
-            model_add_tensor(m, nm, dim(c, LAYER_TENSORS[i].rows), dim(c, LAYER_TENSORS[i].cols),
-                             LAYER_TENSORS[i].kind, l, LAYER_TENSORS[i].type);
+            model_add_tensor(m, nm, dim(c, LAYER_TENSORS[i].rows), dim(c, LAYER_TENSORS[i].cols), LAYER_TENSORS[i].kind,
+                             l, LAYER_TENSORS[i].type);
         }
     model_add_tensor(m, "model.norm.weight", 1, C, KIND_NORM, -1, MT_FINAL_NORM);
     model_add_tensor(m, "lm_head.weight", V, C, KIND_LM_HEAD, -1, MT_LM_HEAD);
@@ -228,7 +228,8 @@ int model_offsets(const Model *m, ModelAt *at, Err *e) {
     for (int l = 0; l < L && !rc; l++) {
         const LayerSlots *s = &slots[l];
         for (int k = MT_ATTN_NORM; k <= MT_DOWN && !rc; k++)
-            if (s->at[k] < 0) rc = err_set(e, "model: layer %d lacks its %s tensor", l, module_type_name((ModuleType)k));
+            if (s->at[k] < 0)
+                rc = err_set(e, "model: layer %d lacks its %s tensor", l, module_type_name((ModuleType)k));
         if (!rc && !(adjacent(m, s, MT_Q, MT_K) && adjacent(m, s, MT_K, MT_V) && adjacent(m, s, MT_GATE, MT_UP)))
             rc = err_set(e, "model: layer %d's q, k, v or gate, up are not adjacent in the table", l);
     }
@@ -262,7 +263,8 @@ int model_view(const Model *m, float *base, ModelView *v, Err *e) {
     v->layer = xcalloc((size_t)L, sizeof(LayerView));
     for (int l = 0; l < L; l++) {
         const LayerAt *a = &at.layer[l];
-        v->layer[l] = (LayerView){base + a->ln1, base + a->qkv, base + a->o, base + a->ln2, base + a->gate_up, base + a->down};
+        v->layer[l] =
+            (LayerView){base + a->ln1, base + a->qkv, base + a->o, base + a->ln2, base + a->gate_up, base + a->down};
     }
     model_offsets_free(&at);
     return 0;
@@ -373,7 +375,9 @@ int model_alloc_train(Model *m, Err *e) {
     if (m->prec == PREC_BF16_PURE) { /* one block: gradients, first moments, second moments */
         free(m->hg);
         m->hg = calloc(3 * m->n_params, sizeof(bf16_t));
-        if (!m->hg) return err_set(e, "model: cannot allocate %.1f MB for bf16 gradients and Adam moments", m->n_params * 6.0 / 1e6);
+        if (!m->hg)
+            return err_set(e, "model: cannot allocate %.1f MB for bf16 gradients and Adam moments",
+                           m->n_params * 6.0 / 1e6);
         m->hm = m->hg + m->n_params;
         m->hv = m->hm + m->n_params;
         return 0;
@@ -389,8 +393,7 @@ int model_alloc_train(Model *m, Err *e) {
         free(m->adam_m);
         free(m->adam_v);
         m->grads = m->adam_m = m->adam_v = NULL;
-        return err_set(e, "model: cannot allocate %.1f MB for gradients and Adam moments",
-                       m->n_params * 12.0 / 1e6);
+        return err_set(e, "model: cannot allocate %.1f MB for gradients and Adam moments", m->n_params * 12.0 / 1e6);
     }
     model_view_free(&m->g);
     return model_view(m, m->grads, &m->g, e);
@@ -558,7 +561,7 @@ int model_alloc_acts(Model *m, int B, int T, Err *e) {
 }
 
 size_t model_state_bytes_per_param(Precision prec, int training) {
-    if (prec == PREC_BF16_PURE) return (training ? 4 : 1) * sizeof(bf16_t); /* hw (+ hg, hm, hv) */
+    if (prec == PREC_BF16_PURE) return (training ? 4 : 1) * sizeof(bf16_t);               /* hw (+ hg, hm, hv) */
     return (training ? 4 : 1) * sizeof(float) + (prec == PREC_BF16 ? sizeof(bf16_t) : 0); /* + wbf */
 }
 
@@ -596,14 +599,13 @@ size_t model_estimate_bytes(const ModelConfig *c, int B, int T, int training) {
 
 /* ---------------------------------------------------------------- precision */
 
-const char *precision_name(Precision p) {
-    return p == PREC_BF16 ? "bf16" : p == PREC_BF16_PURE ? "bf16_pure" : "fp32";
-}
+const char *precision_name(Precision p) { return p == PREC_BF16 ? "bf16" : p == PREC_BF16_PURE ? "bf16_pure" : "fp32"; }
 
 int model_set_precision(Model *m, Precision p, Err *e) {
     if (m->prec == PREC_BF16_PURE) {
         if (p == PREC_BF16_PURE) return 0;
-        return err_set(e, "model: a bf16_pure model holds bf16 weights only; it cannot switch to %s", precision_name(p));
+        return err_set(e, "model: a bf16_pure model holds bf16 weights only; it cannot switch to %s",
+                       precision_name(p));
     }
     free(m->wbf);
     m->wbf = NULL;
@@ -656,8 +658,8 @@ static void grad_store(const Model *m, size_t g, size_t n) {
 
 /* out = beta * out + x W^T (kernels.h linear_forward), W at offset w; the input is x (fp32 mode) or xh (bf16
  * modes). */
-static void lin_fwd(const Model *m, float *out, const float *x, const bf16_t *xh, size_t w, int N, int in,
-                    int out_dim, float beta) {
+static void lin_fwd(const Model *m, float *out, const float *x, const bf16_t *xh, size_t w, int N, int in, int out_dim,
+                    float beta) {
     prof_at(m->prec == PREC_FP32 ? PH_MM_FWD_F32 : PH_MM_FWD_BF16);
     if (m->prec == PREC_FP32) linear_forward(out, x, m->params + w, N, in, out_dim, beta);
     else mm_bf16(0, 1, N, out_dim, in, xh, in, wb(m, w), in, beta, out, out_dim);
@@ -777,7 +779,8 @@ float model_forward(Model *m, const int *inputs, const int *targets, int B, int 
         if (m->prec == PREC_FP32) /* q and k: 2H adjacent heads */
             rope_forward(s->qkv, 3 * C, a->rope_cos, a->rope_sin, B, T, 2 * H, D);
         else /* one pass: bf16_pure's rounding of the product output, the rotation, and the saved bf16 copy (keep) */
-            rope_forward_bf16(s->qkv, s->qkvh, 3 * C, a->rope_cos, a->rope_sin, B, T, 2 * H, H, D, m->prec == PREC_BF16_PURE);
+            rope_forward_bf16(s->qkv, s->qkvh, 3 * C, a->rope_cos, a->rope_sin, B, T, 2 * H, H, D,
+                              m->prec == PREC_BF16_PURE);
         prof_at(PH_ATT_GLUE);
         if (m->prec == PREC_FP32)
             attention_forward(s->atty, C, s->att, s->qkv, s->qkv + C, s->qkv + 2 * C, 3 * C, B, T, H, D);
@@ -813,8 +816,9 @@ float model_forward(Model *m, const int *inputs, const int *targets, int B, int 
     }
     memcpy(a->targets, targets, (size_t)N * sizeof(int));
     /* bf16_pure's logits are rounded row by row inside the loss, while the row is in cache */
-    float loss = m->prec == PREC_BF16_PURE ? crossentropy_forward_bf16(a->lse, a->losses, a->logits, targets, N, V, &a->n_valid)
-                                           : crossentropy_forward(a->lse, a->losses, a->logits, targets, N, V, &a->n_valid);
+    float loss = m->prec == PREC_BF16_PURE
+                     ? crossentropy_forward_bf16(a->lse, a->losses, a->logits, targets, N, V, &a->n_valid)
+                     : crossentropy_forward(a->lse, a->losses, a->logits, targets, N, V, &a->n_valid);
     prof_at(PH_OTHER);
     if (n_valid) *n_valid = a->n_valid;
     return loss;

@@ -49,17 +49,27 @@ typedef enum { KIND_EMBEDDING, KIND_NORM, KIND_LINEAR, KIND_LM_HEAD } TensorKind
 
 /* Module type, as decay.jsonl spells it (module_type_name). */
 typedef enum {
-    MT_EMBED, MT_ATTN_NORM, MT_Q, MT_K, MT_V, MT_O, MT_MLP_NORM, MT_GATE, MT_UP, MT_DOWN,
-    MT_FINAL_NORM, MT_LM_HEAD
+    MT_EMBED,
+    MT_ATTN_NORM,
+    MT_Q,
+    MT_K,
+    MT_V,
+    MT_O,
+    MT_MLP_NORM,
+    MT_GATE,
+    MT_UP,
+    MT_DOWN,
+    MT_FINAL_NORM,
+    MT_LM_HEAD
 } ModuleType;
 
 typedef struct {
-    char name[96];     /* Hugging Face tensor name, e.g. "model.layers.3.mlp.up_proj.weight" */
-    int rows, cols;    /* PyTorch shape (out, in); a 1-D norm weight has rows = 1 */
-    size_t offset;     /* in floats, into params / grads / adam_m / adam_v */
-    size_t size;       /* rows * cols */
+    char name[96];  /* Hugging Face tensor name, e.g. "model.layers.3.mlp.up_proj.weight" */
+    int rows, cols; /* PyTorch shape (out, in); a 1-D norm weight has rows = 1 */
+    size_t offset;  /* in floats, into params / grads / adam_m / adam_v */
+    size_t size;    /* rows * cols */
     TensorKind kind;
-    int layer;         /* transformer layer, -1 for embedding, final norm, lm_head */
+    int layer; /* transformer layer, -1 for embedding, final norm, lm_head */
     ModuleType type;
 } TensorInfo;
 
@@ -104,21 +114,21 @@ typedef struct {
     TensorInfo *tensors;
     int n_tensors;
     size_t n_params;
-    float *params;   /* n_params (NULL in bf16_pure) */
-    float *grads;    /* n_params, NULL until model_alloc_train (and in bf16_pure) */
-    float *adam_m;   /* n_params, NULL until model_alloc_train (and in bf16_pure) */
-    float *adam_v;   /* n_params, NULL until model_alloc_train (and in bf16_pure) */
-    bf16_t *hw;      /* bf16_pure: the weights, n_params bf16 (model_set_precision) */
+    float *params;        /* n_params (NULL in bf16_pure) */
+    float *grads;         /* n_params, NULL until model_alloc_train (and in bf16_pure) */
+    float *adam_m;        /* n_params, NULL until model_alloc_train (and in bf16_pure) */
+    float *adam_v;        /* n_params, NULL until model_alloc_train (and in bf16_pure) */
+    bf16_t *hw;           /* bf16_pure: the weights, n_params bf16 (model_set_precision) */
     bf16_t *hg, *hm, *hv; /* bf16_pure: gradients, Adam moments: one block of 3 * n_params (model_alloc_train) */
-    double *wd;      /* per tensor weight decay, n_tensors, set by the decay method */
-    ModelAt at;      /* tensor offsets (model_build) */
-    ModelView w;     /* views of params (model_build; empty in bf16_pure) */
-    ModelView g;     /* views of grads (model_alloc_train; empty in bf16_pure) */
-    ModelActs *acts; /* NULL until model_alloc_acts */
-    int B, T;        /* micro-batch shape the activations were allocated for */
-    Precision prec;  /* PREC_FP32 unless model_set_precision */
-    bf16_t *wbf;     /* bf16 modes: params rounded to bf16 (same offsets), refreshed when wbf_stale */
-    int wbf_stale;   /* set by whatever changes params (updates, loads, init); cleared by the next forward */
+    double *wd;           /* per tensor weight decay, n_tensors, set by the decay method */
+    ModelAt at;           /* tensor offsets (model_build) */
+    ModelView w;          /* views of params (model_build; empty in bf16_pure) */
+    ModelView g;          /* views of grads (model_alloc_train; empty in bf16_pure) */
+    ModelActs *acts;      /* NULL until model_alloc_acts */
+    int B, T;             /* micro-batch shape the activations were allocated for */
+    Precision prec;       /* PREC_FP32 unless model_set_precision */
+    bf16_t *wbf;          /* bf16 modes: params rounded to bf16 (same offsets), refreshed when wbf_stale */
+    int wbf_stale;        /* set by whatever changes params (updates, loads, init); cleared by the next forward */
 } Model;
 
 /* One buffer laid out by the table, in fp32 (f) or bf16 (h) storage: exactly one is non-NULL. Checkpoints
@@ -131,7 +141,8 @@ static inline TableBuf model_weights_buf(const Model *m) { return (TableBuf){m->
 static inline TableBuf model_moment1_buf(const Model *m) { return (TableBuf){m->adam_m, m->hm}; }
 static inline TableBuf model_moment2_buf(const Model *m) { return (TableBuf){m->adam_v, m->hv}; }
 
-const char *module_type_name(ModuleType t); /* "embed","attn_norm","q","k","v","o","mlp_norm","gate","up","down","norm","lm_head" */
+const char *
+module_type_name(ModuleType t); /* "embed","attn_norm","q","k","v","o","mlp_norm","gate","up","down","norm","lm_head" */
 
 /* Check the config (heads divide hidden, positive sizes, ...) and build the table; allocates params
  * and wd only. */

@@ -10,10 +10,22 @@ double prof_sec[PH_N];
 static Phase cur = PH_OTHER;
 static double t_last;
 
-static const char *names[PH_N] = {
-    "mm_fwd_fp32", "mm_bwd_data_fp32", "mm_bwd_weights_fp32", "mm_fwd_bf16", "mm_bwd_data_bf16", "mm_bwd_weights_bf16",
-    "attention_products", "attention_softmax", "convert", "rmsnorm", "rope", "swiglu", "cross_entropy", "embedding",
-    "optimizer", "other"};
+static const char *names[PH_N] = {"mm_fwd_fp32",
+                                  "mm_bwd_data_fp32",
+                                  "mm_bwd_weights_fp32",
+                                  "mm_fwd_bf16",
+                                  "mm_bwd_data_bf16",
+                                  "mm_bwd_weights_bf16",
+                                  "attention_products",
+                                  "attention_softmax",
+                                  "convert",
+                                  "rmsnorm",
+                                  "rope",
+                                  "swiglu",
+                                  "cross_entropy",
+                                  "embedding",
+                                  "optimizer",
+                                  "other"};
 
 const char *prof_name(Phase p) { return p >= 0 && p < PH_N ? names[p] : "?"; }
 

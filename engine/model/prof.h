@@ -15,22 +15,22 @@
 #define PROF_H
 
 typedef enum {
-    PH_MM_FWD_F32,   /* fp32 Linear / lm_head products (sgemm): forward */
-    PH_MM_BWDD_F32,  /*   backward, input gradient dx = dout W */
-    PH_MM_BWDW_F32,  /*   backward, weight gradient dW += dout^T x */
-    PH_MM_FWD_BF16,  /* the same with bf16 inputs (mm_bf16) */
+    PH_MM_FWD_F32,  /* fp32 Linear / lm_head products (sgemm): forward */
+    PH_MM_BWDD_F32, /*   backward, input gradient dx = dout W */
+    PH_MM_BWDW_F32, /*   backward, weight gradient dW += dout^T x */
+    PH_MM_FWD_BF16, /* the same with bf16 inputs (mm_bf16) */
     PH_MM_BWDD_BF16,
     PH_MM_BWDW_BF16,
-    PH_ATT_MM,       /* attention's products (scores, P V and their gradients; fp32) */
-    PH_ATT_GLUE,     /* attention's softmax, its backward, masking */
-    PH_CONVERT,      /* fp32 <-> bf16 conversions (rounding, widening) */
-    PH_NORM,         /* RMSNorm forward and backward */
+    PH_ATT_MM,   /* attention's products (scores, P V and their gradients; fp32) */
+    PH_ATT_GLUE, /* attention's softmax, its backward, masking */
+    PH_CONVERT,  /* fp32 <-> bf16 conversions (rounding, widening) */
+    PH_NORM,     /* RMSNorm forward and backward */
     PH_ROPE,
-    PH_SWIGLU,       /* SiLU(gate) * up, forward and backward */
-    PH_CE,           /* cross-entropy forward and backward */
-    PH_EMBED,        /* embedding lookup and its gradient */
-    PH_ADAM,         /* the optimizer update */
-    PH_OTHER,        /* everything else (residual copies, zeroing gradients, ...) */
+    PH_SWIGLU, /* SiLU(gate) * up, forward and backward */
+    PH_CE,     /* cross-entropy forward and backward */
+    PH_EMBED,  /* embedding lookup and its gradient */
+    PH_ADAM,   /* the optimizer update */
+    PH_OTHER,  /* everything else (residual copies, zeroing gradients, ...) */
     PH_N
 } Phase;
 

@@ -67,8 +67,8 @@ static void adam_tensor(float *w, float *g, float *mo, float *ve, size_t n, Opti
  * bf16 step of the weight (2^-9 relative) is lost, as it is in PyTorch.
  * Vectorised: AVX-512 where the build has it, else a branch-free loop the compiler vectorises; both round
  * with bf16_vec.h's rule, so every CPU gives the same bits (tests/test_bf16_kernels.c). */
-static void adam_tensor_bf16(bf16_t *w, const bf16_t *g, bf16_t *mo, bf16_t *ve, size_t n, OptimizerKind kind,
-                             float wd, float lr, float b1, float b2, float eps, float bc1, float bc2_sqrt) {
+static void adam_tensor_bf16(bf16_t *w, const bf16_t *g, bf16_t *mo, bf16_t *ve, size_t n, OptimizerKind kind, float wd,
+                             float lr, float b1, float b2, float eps, float bc1, float bc2_sqrt) {
     float step_size = lr / bc1;
     float decoupled = 1.0f - lr * wd;
     int l2 = wd != 0.0f && kind == OPT_ADAM, dec = wd != 0.0f && kind != OPT_ADAM;
@@ -82,11 +82,13 @@ static void adam_tensor_bf16(bf16_t *w, const bf16_t *g, bf16_t *mo, bf16_t *ve,
         const __m512 vb2 = _mm512_set1_ps(b2), c2 = _mm512_set1_ps(1.0f - b2), vbc2 = _mm512_set1_ps(bc2_sqrt);
         const __m512 veps = _mm512_set1_ps(eps), vstep = _mm512_set1_ps(step_size);
         for (; i + 16 <= end; i += 16) {
-            __m512 grad = bf16_load16(g + i), wi = bf16_load16(w + i), m0 = bf16_load16(mo + i), v0 = bf16_load16(ve + i);
+            __m512 grad = bf16_load16(g + i), wi = bf16_load16(w + i), m0 = bf16_load16(mo + i),
+                   v0 = bf16_load16(ve + i);
             if (l2) grad = bf16q_512(_mm512_add_ps(grad, _mm512_mul_ps(vwd, wi)));
             if (dec) wi = bf16q_512(_mm512_mul_ps(wi, vdec));
             __m512 mi = bf16q_512(_mm512_add_ps(m0, _mm512_mul_ps(c1, _mm512_sub_ps(grad, m0))));
-            __m512 vi = bf16q_512(_mm512_add_ps(bf16q_512(_mm512_mul_ps(vb2, v0)), _mm512_mul_ps(_mm512_mul_ps(c2, grad), grad)));
+            __m512 vi = bf16q_512(
+                _mm512_add_ps(bf16q_512(_mm512_mul_ps(vb2, v0)), _mm512_mul_ps(_mm512_mul_ps(c2, grad), grad)));
             __m512 den = bf16q_512(_mm512_div_ps(bf16q_512(_mm512_sqrt_ps(vi)), vbc2));
             den = bf16q_512(_mm512_add_ps(den, veps));
             __m512 wn = bf16q_512(_mm512_sub_ps(wi, _mm512_div_ps(_mm512_mul_ps(vstep, mi), den)));

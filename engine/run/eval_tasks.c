@@ -29,9 +29,9 @@
 #include "tokenizer.h"
 
 typedef struct {
-    int *ids;         /* context + continuation tokens, the last T + 1 */
-    int len, n_cont;  /* tokens, of which the last n_cont are scored */
-    double chars;     /* characters of the normalising text */
+    int *ids;        /* context + continuation tokens, the last T + 1 */
+    int len, n_cont; /* tokens, of which the last n_cont are scored */
+    double chars;    /* characters of the normalising text */
     double loglik;
 } Pair;
 
@@ -47,8 +47,8 @@ static double utf8_chars(const char *s, size_t n) {
     return c;
 }
 
-static int make_pair(Tokenizer *tk, const char *ctx, size_t nctx, const char *delim, const char *cont,
-                     size_t ncont, double chars, int T, Pair *out, Err *e) {
+static int make_pair(Tokenizer *tk, const char *ctx, size_t nctx, const char *delim, const char *cont, size_t ncont,
+                     double chars, int T, Pair *out, Err *e) {
     size_t sp = nctx; /* the context without its trailing whitespace (which joins the continuation) */
     while (sp > 0 && (ctx[sp - 1] == ' ' || ctx[sp - 1] == '\t' || ctx[sp - 1] == '\n' || ctx[sp - 1] == '\r')) sp--;
     size_t nd = strlen(delim), nw = nctx + nd + ncont;
@@ -70,13 +70,22 @@ static int make_pair(Tokenizer *tk, const char *ctx, size_t nctx, const char *de
         tokvec_free(&c);
     }
     free(whole);
-    if (rc) { tokvec_free(&all); return -1; }
+    if (rc) {
+        tokvec_free(&all);
+        return -1;
+    }
     int n_cont = all.n > nctx_tok ? (int)(all.n - nctx_tok) : 0;
-    if (n_cont < 1) { tokvec_free(&all); return err_set(e, "a choice has no tokens of its own"); }
+    if (n_cont < 1) {
+        tokvec_free(&all);
+        return err_set(e, "a choice has no tokens of its own");
+    }
     size_t keep = all.n > (size_t)T + 1 ? (size_t)T + 1 : all.n;
     if ((size_t)n_cont >= keep) n_cont = (int)keep - 1; /* the first kept token only conditions */
     out->ids = malloc(keep * sizeof(int));
-    if (!out->ids) { tokvec_free(&all); return err_set(e, "out of memory"); }
+    if (!out->ids) {
+        tokvec_free(&all);
+        return err_set(e, "out of memory");
+    }
     for (size_t i = 0; i < keep; i++) out->ids[i] = (int)all.v[all.n - keep + i];
     out->len = (int)keep;
     out->n_cont = n_cont;
@@ -96,10 +105,13 @@ static int parse_question(Tokenizer *tk, const Json *j, int T, Question *q, Err 
     int form = choices ? 1 : contexts ? 2 : 0;
     const Json *list = form == 1 ? choices : contexts;
     if (!form || (form == 1 && (!ctx || ctx->type != JSON_STR)) || (form == 2 && (!cont || cont->type != JSON_STR)))
-        return err_set(e, "expected {\"context\", \"choices\", \"gold\"} or {\"contexts\", \"continuation\", \"gold\"}");
-    if (list->type != JSON_ARR || json_len(list) < 2) return err_set(e, "\"%s\" must be a list of at least 2 strings", form == 1 ? "choices" : "contexts");
+        return err_set(e,
+                       "expected {\"context\", \"choices\", \"gold\"} or {\"contexts\", \"continuation\", \"gold\"}");
+    if (list->type != JSON_ARR || json_len(list) < 2)
+        return err_set(e, "\"%s\" must be a list of at least 2 strings", form == 1 ? "choices" : "contexts");
     q->n = json_len(list);
-    if (gold < 0 || gold >= q->n) return err_set(e, "\"gold\" %lld is not an index into %d choices", (long long)gold, q->n);
+    if (gold < 0 || gold >= q->n)
+        return err_set(e, "\"gold\" %lld is not an index into %d choices", (long long)gold, q->n);
     q->gold = (int)gold;
     q->p = calloc((size_t)q->n, sizeof *q->p);
     if (!q->p) return err_set(e, "out of memory");
@@ -138,7 +150,10 @@ static int read_task(Tokenizer *tk, const char *path, int T, Question **out, int
             if (n == cap) {
                 cap *= 2;
                 Question *p = realloc(qs, (size_t)cap * sizeof *qs);
-                if (!p) { rc = err_set(e, "out of memory"); break; }
+                if (!p) {
+                    rc = err_set(e, "out of memory");
+                    break;
+                }
                 qs = p;
             }
             memset(&qs[n], 0, sizeof qs[n]);
@@ -158,7 +173,10 @@ static int read_task(Tokenizer *tk, const char *path, int T, Question **out, int
     }
     free(text);
     if (!rc && n == 0) rc = err_set(e, "%s: no questions", path);
-    if (rc) { free_questions(qs, n); return -1; }
+    if (rc) {
+        free_questions(qs, n);
+        return -1;
+    }
     *out = qs;
     *nq = n;
     return 0;
@@ -187,20 +205,20 @@ static void score_batch(Model *m, Pair **pairs, int nb, int T, int *in) {
 }
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "usage: alphadecay eval-tasks --checkpoint PATH --tokenizer T --task FILE.jsonl... [--out FILE.json]\n"
-            "                            [--details FILE.jsonl] [--seq-len T] [--batch B]\n"
-            "  Zero-shot multiple-choice accuracy of a model, scored as lm-eval-harness scores its\n"
-            "  multiple-choice tasks: each choice's summed log-likelihood given the context; acc = the gold\n"
-            "  choice scores highest, acc_norm = the same after dividing by the choice's length in characters.\n"
-            "  --checkpoint: a run directory (its newest complete checkpoint), a checkpoint/step_N directory or a\n"
-            "  .safetensors file. --tokenizer: the run's tokenizer.bin (its size must be the model's vocabulary),\n"
-            "  or spm:PATH for a SentencePiece model (T5's spiece.model).\n"
-            "  Task files: one JSON object per line, {\"context\", \"choices\", \"gold\"} or {\"contexts\",\n"
-            "  \"continuation\", \"gold\"} (docs/formats.md); the task's name is the file name without .jsonl.\n"
-            "  Prints (or writes to --out) {\"checkpoint\", \"tokenizer\", \"seq_len\", \"tasks\": {NAME: {n, acc,\n"
-            "  acc_stderr, acc_norm, acc_norm_stderr}}}; --details writes one line per question (log-likelihoods,\n"
-            "  tokens and characters per choice, predictions). Defaults: T 256 (at most the model's positions), B 8.\n");
+    fprintf(
+        f, "usage: alphadecay eval-tasks --checkpoint PATH --tokenizer T --task FILE.jsonl... [--out FILE.json]\n"
+           "                            [--details FILE.jsonl] [--seq-len T] [--batch B]\n"
+           "  Zero-shot multiple-choice accuracy of a model, scored as lm-eval-harness scores its\n"
+           "  multiple-choice tasks: each choice's summed log-likelihood given the context; acc = the gold\n"
+           "  choice scores highest, acc_norm = the same after dividing by the choice's length in characters.\n"
+           "  --checkpoint: a run directory (its newest complete checkpoint), a checkpoint/step_N directory or a\n"
+           "  .safetensors file. --tokenizer: the run's tokenizer.bin (its size must be the model's vocabulary),\n"
+           "  or spm:PATH for a SentencePiece model (T5's spiece.model).\n"
+           "  Task files: one JSON object per line, {\"context\", \"choices\", \"gold\"} or {\"contexts\",\n"
+           "  \"continuation\", \"gold\"} (docs/formats.md); the task's name is the file name without .jsonl.\n"
+           "  Prints (or writes to --out) {\"checkpoint\", \"tokenizer\", \"seq_len\", \"tasks\": {NAME: {n, acc,\n"
+           "  acc_stderr, acc_norm, acc_norm_stderr}}}; --details writes one line per question (log-likelihoods,\n"
+           "  tokens and characters per choice, predictions). Defaults: T 256 (at most the model's positions), B 8.\n");
 }
 
 typedef struct {
@@ -215,14 +233,10 @@ static int parse(int argc, char **argv, Args *a) {
     a->B = 8;
     ArgList tasks = {.v = a->tasks, .cap = 64};
     const ArgSpec specs[] = {
-        {"--checkpoint", NULL, ARG_STR, &a->ckpt, 0, 0},
-        {"--tokenizer", NULL, ARG_STR, &a->tok, 0, 0},
-        {"--out", NULL, ARG_STR, &a->out, 0, 0},
-        {"--details", NULL, ARG_STR, &a->details, 0, 0},
-        {"--seq-len", NULL, ARG_INT, &a->T, 1, INT_MAX},
-        {"--batch", NULL, ARG_INT, &a->B, 1, INT_MAX},
-        {"--task", NULL, ARG_LIST, &tasks, 0, 0},
-        {NULL, NULL, 0, NULL, 0, 0},
+        {"--checkpoint", NULL, ARG_STR, &a->ckpt, 0, 0}, {"--tokenizer", NULL, ARG_STR, &a->tok, 0, 0},
+        {"--out", NULL, ARG_STR, &a->out, 0, 0},         {"--details", NULL, ARG_STR, &a->details, 0, 0},
+        {"--seq-len", NULL, ARG_INT, &a->T, 1, INT_MAX}, {"--batch", NULL, ARG_INT, &a->B, 1, INT_MAX},
+        {"--task", NULL, ARG_LIST, &tasks, 0, 0},        {NULL, NULL, 0, NULL, 0, 0},
     };
     int u = args_parse("eval-tasks", argc, argv, specs, NULL, usage);
     if (u) return u;
@@ -241,8 +255,7 @@ static void task_name(const char *path, char *out, size_t cap) {
 }
 
 /* Scores one task; appends its summary to res and its questions to details. */
-static int run_task(Model *m, Tokenizer *tk, const Args *a, const char *path, int *in, StrBuf *res, FILE *det,
-                    Err *e) {
+static int run_task(Model *m, Tokenizer *tk, const Args *a, const char *path, int *in, StrBuf *res, FILE *det, Err *e) {
     Question *qs;
     int nq;
     if (read_task(tk, path, a->T, &qs, &nq, e)) return -1;
@@ -251,15 +264,20 @@ static int run_task(Model *m, Tokenizer *tk, const Args *a, const char *path, in
             for (int t = 0; t < qs[v].p[k].len; t++)
                 if (qs[v].p[k].ids[t] >= m->cfg.vocab_size) {
                     free_questions(qs, nq);
-                    return err_set(e, "%s: question %d: token %d is outside the model's vocabulary of %d (wrong "
-                                      "tokenizer?)", path, v + 1, qs[v].p[k].ids[t], m->cfg.vocab_size);
+                    return err_set(e,
+                                   "%s: question %d: token %d is outside the model's vocabulary of %d (wrong "
+                                   "tokenizer?)",
+                                   path, v + 1, qs[v].p[k].ids[t], m->cfg.vocab_size);
                 }
     Pair **batch = malloc((size_t)a->B * sizeof *batch);
     int nb = 0;
     for (int v = 0; v < nq; v++)
         for (int k = 0; k < qs[v].n; k++) {
             batch[nb++] = &qs[v].p[k];
-            if (nb == a->B) { score_batch(m, batch, nb, a->T, in); nb = 0; }
+            if (nb == a->B) {
+                score_batch(m, batch, nb, a->T, in);
+                nb = 0;
+            }
         }
     if (nb) score_batch(m, batch, nb, a->T, in);
     free(batch);
@@ -278,8 +296,8 @@ static int run_task(Model *m, Tokenizer *tk, const Args *a, const char *path, in
         if (det) {
             fprintf(det, "{\"task\": ");
             json_write_str(det, name);
-            fprintf(det, ", \"index\": %d, \"gold\": %d, \"pred\": %d, \"pred_norm\": %d, \"loglik\": [", v, q->gold, best,
-                    bestn);
+            fprintf(det, ", \"index\": %d, \"gold\": %d, \"pred\": %d, \"pred_norm\": %d, \"loglik\": [", v, q->gold,
+                    best, bestn);
             for (int k = 0; k < q->n; k++) fprintf(det, "%s%.17g", k ? ", " : "", q->p[k].loglik);
             fprintf(det, "], \"tokens\": [");
             for (int k = 0; k < q->n; k++) fprintf(det, "%s%d", k ? ", " : "", q->p[k].n_cont);
@@ -290,7 +308,8 @@ static int run_task(Model *m, Tokenizer *tk, const Args *a, const char *path, in
     }
     acc /= nq;
     accn /= nq;
-    double se = nq > 1 ? sqrt(acc * (1 - acc) / (nq - 1)) : NAN, sen = nq > 1 ? sqrt(accn * (1 - accn) / (nq - 1)) : NAN;
+    double se = nq > 1 ? sqrt(acc * (1 - acc) / (nq - 1)) : NAN,
+           sen = nq > 1 ? sqrt(accn * (1 - accn) / (nq - 1)) : NAN;
     sb_printf(res, "%s\n    ", res->len > 0 && res->p[res->len - 1] != '{' ? "," : "");
     sb_json_str(res, name);
     sb_printf(res, ": {\"file\": ");
@@ -346,7 +365,11 @@ int cmd_eval_tasks(int argc, char **argv) {
     for (int i = 0; i < a.ntasks; i++)
         if (run_task(&m, &tk, &a, a.tasks[i], in, &res, det, &e)) goto done;
     sb_printf(&res, "\n}}\n");
-    if (det && fclose(det)) { det = NULL; err_set(&e, "%s: write failed", a.details); goto done; }
+    if (det && fclose(det)) {
+        det = NULL;
+        err_set(&e, "%s: write failed", a.details);
+        goto done;
+    }
     det = NULL;
     if (a.out) {
         if (write_file_atomic(a.out, res.p, res.len, &e)) goto done;

@@ -22,17 +22,16 @@
 #include "run.h"
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "usage: alphadecay sample --checkpoint PATH --tokenizer FILE [--prompt TEXT] [--tokens N]\n"
-            "                         [--temperature T] [--seed S]\n\n"
-            "Generates text from a trained model.\n"
-            "  --checkpoint PATH   a run directory (its newest complete checkpoint is used), a checkpoint/step_N\n"
-            "                      directory (config.json + model.safetensors) or a .safetensors file\n"
-            "  --tokenizer FILE    the tokenizer.bin the training shards were made with\n"
-            "  --prompt TEXT       text to continue (default: none, start a new document)\n"
-            "  --tokens N          tokens to generate (default 100)\n"
-            "  --temperature T     softmax temperature, 0 = greedy (default 0.8)\n"
-            "  --seed S            sampling seed (default 0)\n");
+    fprintf(f, "usage: alphadecay sample --checkpoint PATH --tokenizer FILE [--prompt TEXT] [--tokens N]\n"
+               "                         [--temperature T] [--seed S]\n\n"
+               "Generates text from a trained model.\n"
+               "  --checkpoint PATH   a run directory (its newest complete checkpoint is used), a checkpoint/step_N\n"
+               "                      directory (config.json + model.safetensors) or a .safetensors file\n"
+               "  --tokenizer FILE    the tokenizer.bin the training shards were made with\n"
+               "  --prompt TEXT       text to continue (default: none, start a new document)\n"
+               "  --tokens N          tokens to generate (default 100)\n"
+               "  --temperature T     softmax temperature, 0 = greedy (default 0.8)\n"
+               "  --seed S            sampling seed (default 0)\n");
 }
 
 /* Index drawn from softmax(logits / temp), or the argmax when temp == 0. */
@@ -80,7 +79,8 @@ int cmd_sample(int argc, char **argv) {
     if (u) return u == 1 ? 0 : 2;
     char *end = NULL;
     seed = strtoull(seed_s, &end, 10);
-    if (*end || !*seed_s || seed_s[0] == '-') return args_usage_error("sample", "--seed '%s' must be an integer >= 0", seed_s);
+    if (*end || !*seed_s || seed_s[0] == '-')
+        return args_usage_error("sample", "--seed '%s' must be an integer >= 0", seed_s);
     if (!ckpt || !tok) return args_usage_error("sample", "--checkpoint and --tokenizer are required");
 
     Err e;
@@ -94,8 +94,8 @@ int cmd_sample(int argc, char **argv) {
     const char *dir = mf.dir;
     if (bpe_load(&b, tok, &e) != 0 || model_open_find(ckpt, &mf, &mc, &e) != 0) goto fail;
     if (mc.vocab_size != b.vocab_size) {
-        err_set(&e, "%s has vocab size %d but the model in %s has %d: use the tokenizer the shards were made with",
-                tok, b.vocab_size, dir, mc.vocab_size);
+        err_set(&e, "%s has vocab size %d but the model in %s has %d: use the tokenizer the shards were made with", tok,
+                b.vocab_size, dir, mc.vocab_size);
         goto fail;
     }
     if (model_open_load(&mf, &mc, &m, &e) != 0) goto fail;
@@ -108,7 +108,10 @@ int cmd_sample(int argc, char **argv) {
     int V = mc.vocab_size;
     inputs = malloc((size_t)Talloc * sizeof *inputs);
     prob = malloc((size_t)V * sizeof *prob);
-    if (!inputs || !prob) { err_set(&e, "out of memory"); goto fail; }
+    if (!inputs || !prob) {
+        err_set(&e, "out of memory");
+        goto fail;
+    }
     fputs(prompt, stdout);
     fflush(stdout);
     Rng r;
@@ -118,7 +121,10 @@ int cmd_sample(int argc, char **argv) {
         for (size_t t = 0; t < T; t++) inputs[t] = (int)ctx.v[start + t];
         model_forward(&m, inputs, NULL, 1, (int)T, NULL);
         const float *lg = model_logits(&m) + (T - 1) * (size_t)V;
-        if (!isfinite(lg[0])) { err_set(&e, "%s: the model produced non-finite logits", dir); goto fail; }
+        if (!isfinite(lg[0])) {
+            err_set(&e, "%s: the model produced non-finite logits", dir);
+            goto fail;
+        }
         int id = sample_token(lg, V, temp, &r, prob);
         if (tokvec_push(&ctx, (uint32_t)id, &e) != 0) goto fail;
         emit(&b, (uint32_t)id);

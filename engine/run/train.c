@@ -55,25 +55,25 @@ typedef struct {
     Config cfg;
     char run_dir[AD_PATH_MAX];
     Model model;
-    ModelFiles init;       /* train.init's files (model_open.h), found and verified before the config resolves */
+    ModelFiles init; /* train.init's files (model_open.h), found and verified before the config resolves */
     DataLoader train, val;
     int have_val;
     DecayState decay;
     TrainState st;
     RunLog metrics, evals, decay_log; /* open on rank 0 only */
-    int lock_fd;           /* rank 0: rundir_lock's fd, held until exit; else -1 */
-    long resumed_step;     /* step of the checkpoint resumed from, -1 on a fresh start */
+    int lock_fd;                      /* rank 0: rundir_lock's fd, held until exit; else -1 */
+    long resumed_step;                /* step of the checkpoint resumed from, -1 on a fresh start */
     int *inputs, *targets;
-    double start_time;     /* now_seconds() when this process started training */
+    double start_time; /* now_seconds() when this process started training */
     double last_val_loss, last_val_ppl;
-    size_t test_row;       /* eval.test_tokens: the test set's first row of the val shard (after the selection set) */
+    size_t test_row; /* eval.test_tokens: the test set's first row of the val shard (after the selection set) */
     double last_test_loss, last_test_ppl;
-    char diverged[160];    /* why the run diverged, "" while it has not (the same on every rank) */
+    char diverged[160]; /* why the run diverged, "" while it has not (the same on every rank) */
     /* data parallel (dist.h): rank of ranks; 1 rank without an MPI launcher */
     int rank, ranks;
-    int stop;                /* the job's stop request of this update (a signal on any rank) */
-    long stop_after;         /* --stop-after N: stop as if signalled once update N is done; 0 = never */
-    float *zero_m, *zero_v;  /* train.zero: Adam moments of this rank's slice [zero_lo, zero_hi) only */
+    int stop;               /* the job's stop request of this update (a signal on any rank) */
+    long stop_after;        /* --stop-after N: stop as if signalled once update N is done; 0 = never */
+    float *zero_m, *zero_v; /* train.zero: Adam moments of this rank's slice [zero_lo, zero_hi) only */
     size_t zero_lo, zero_hi;
 } Run;
 
@@ -146,8 +146,10 @@ static int check_memory(const Config *c, Err *e) {
     if (dist_rank() == 0)
         fprintf(stderr, "train: estimated peak memory %.0f MiB per rank (machine has %.0f MiB)\n", need, have);
     if (have > 0 && need > 0.95 * have)
-        return err_set(e, "estimated peak memory %.0f MiB exceeds this machine's %.0f MiB; lower "
-                          "train.micro_batch_size or the model size", need, have);
+        return err_set(e,
+                       "estimated peak memory %.0f MiB exceeds this machine's %.0f MiB; lower "
+                       "train.micro_batch_size or the model size",
+                       need, have);
     return 0;
 }
 
@@ -192,14 +194,15 @@ static int open_data(Run *r, Err *e) {
     /* The ids of a shard depend on its vocabulary (our end-of-text is vocab_size - 1): another model
      * vocabulary would train with the wrong end and pad ids. */
     if (ids.vocab && ids.vocab != c->model.vocab_size)
-        return err_set(e, "%s: model.vocab_size is %d but %s was prepared with a vocabulary of %d (prep.json): set "
-                          "model.vocab_size: %d",
+        return err_set(e,
+                       "%s: model.vocab_size is %d but %s was prepared with a vocabulary of %d (prep.json): set "
+                       "model.vocab_size: %d",
                        c->source[0] ? c->source : "config", c->model.vocab_size, c->data.train, ids.vocab, ids.vocab);
     if (got == 0) fprintf(stderr, "train: EOS id %d, pad id %d (prep.json)\n", ids.eos, ids.pad);
     /* data.follow_train_seed: each train.seed draws its own data order (seed 0 keeps data.seed's) */
     uint64_t order_seed = c->data.seed + (c->data.follow_train_seed ? c->train.seed : 0);
-    if (loader_open_ids(&r->train, c->data.train, c->data.mode, c->data.seq_len, c->model.vocab_size,
-                        c->data.shuffle, order_seed, ids, e))
+    if (loader_open_ids(&r->train, c->data.train, c->data.mode, c->data.seq_len, c->model.vocab_size, c->data.shuffle,
+                        order_seed, ids, e))
         return -1;
     if (c->data.train_tokens > 0 && loader_limit(&r->train, (size_t)c->data.train_tokens, e)) return -1;
     r->have_val = c->data.val[0] != 0;
@@ -209,8 +212,9 @@ static int open_data(Run *r, Err *e) {
     if (r->have_val && c->eval.test_tokens > 0) {
         r->test_row = evaluate_rows_used(&r->val, c->train.micro_batch_size, c->eval.tokens, c->eval.convention);
         if (r->test_row >= r->val.n_rows)
-            return err_set(e, "%s: eval.test_tokens: the selection set (eval.tokens %ld) uses all %zu rows of %s, leaving "
-                              "none for the test set: lower eval.tokens",
+            return err_set(e,
+                           "%s: eval.test_tokens: the selection set (eval.tokens %ld) uses all %zu rows of %s, leaving "
+                           "none for the test set: lower eval.tokens",
                            c->source[0] ? c->source : "config", c->eval.tokens, r->val.n_rows, c->data.val);
     }
     return 0;
@@ -424,7 +428,8 @@ static int save_checkpoint(Run *r, Err *e) {
     r->st.elapsed_s += now_seconds() - r->start_time;
     r->start_time = now_seconds();
     int bf16 = r->cfg.checkpoint.bf16;
-    if (!r->zero_m) return r->rank == 0 ? checkpoint_save_dtype(r->run_dir, &r->model, &r->st, r->cfg.checkpoint.keep, bf16, e) : 0;
+    if (!r->zero_m)
+        return r->rank == 0 ? checkpoint_save_dtype(r->run_dir, &r->model, &r->st, r->cfg.checkpoint.keep, bf16, e) : 0;
     /* train.zero: rank 0 gathers the full moments for the checkpoint (the same file as without zero) */
     Model *m = &r->model;
     size_t n = r->rank == 0 ? m->n_params : 0;
@@ -497,10 +502,12 @@ static int train_loop(Run *r, Err *e) {
             if (save_checkpoint(r, e)) return -1;
             if (stop) {
                 if (r->rank == 0 && (g_stop || (r->ranks > 1 && r->stop)))
-                    fprintf(stderr, "\ntrain: stopped by signal %d after update %ld; checkpoint written, rerun to resume\n",
+                    fprintf(stderr,
+                            "\ntrain: stopped by signal %d after update %ld; checkpoint written, rerun to resume\n",
                             g_stop ? (int)g_stop : SIGTERM, r->st.step);
                 else if (r->rank == 0)
-                    fprintf(stderr, "\ntrain: stopped by --stop-after after update %ld; checkpoint written, rerun to resume\n",
+                    fprintf(stderr,
+                            "\ntrain: stopped by --stop-after after update %ld; checkpoint written, rerun to resume\n",
                             r->st.step);
                 return 130;
             }
@@ -588,14 +595,17 @@ static int held_for_us(const char *run_dir) {
 static int check_ranks(const Run *r, Err *e) {
     int micro = r->cfg.train.batch_size / r->cfg.train.micro_batch_size;
     if (micro % r->ranks)
-        return err_set(e, "train.batch_size / train.micro_batch_size = %d micro-batches per update cannot be "
-                          "divided among %d ranks: use a rank count that divides %d, or another micro_batch_size",
+        return err_set(e,
+                       "train.batch_size / train.micro_batch_size = %d micro-batches per update cannot be "
+                       "divided among %d ranks: use a rank count that divides %d, or another micro_batch_size",
                        micro, r->ranks, micro);
     /* its gradients and moments are bf16 arrays, which the all-reduce and the train.zero shards (fp32) do not
      * carry */
     if (r->ranks > 1 && r->cfg.train.dtype == PREC_BF16_PURE)
-        return err_set(e, "train.dtype bf16_pure trains in one process (its weights, gradients and moments are bf16 "
-                          "arrays the MPI exchange does not carry): use bf16 or fp32 with %d ranks", r->ranks);
+        return err_set(e,
+                       "train.dtype bf16_pure trains in one process (its weights, gradients and moments are bf16 "
+                       "arrays the MPI exchange does not carry): use bf16 or fp32 with %d ranks",
+                       r->ranks);
     return 0;
 }
 
@@ -609,7 +619,10 @@ static void cleanup_all(Run *r) {
 
 int cmd_train(int argc, char **argv) {
     for (int i = 1; i < argc; i++) /* before MPI starts */
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        }
     Run *r = xcalloc(1, sizeof(Run));
     r->last_val_loss = r->last_val_ppl = r->last_test_loss = r->last_test_ppl = NAN;
     r->lock_fd = -1;

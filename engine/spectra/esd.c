@@ -14,15 +14,16 @@
 static int check_finite(const float *w, size_t n, const char *name, Err *e) {
     for (size_t i = 0; i < n; i++)
         if (!isfinite(w[i]))
-            return err_set(e, "esd: tensor %s has a non-finite value (%g) at flat index %zu",
-                           name ? name : "?", (double)w[i], i);
+            return err_set(e, "esd: tensor %s has a non-finite value (%g) at flat index %zu", name ? name : "?",
+                           (double)w[i], i);
     return 0;
 }
 
 /* Per-thread scratch, grown on demand and reused across modules: no allocation, page faults or
  * LAPACKE transposes per module. */
 typedef struct {
-    double *pack, *G, *work, *off[TRD_GROUP]; /* pack: gram_lower's; off: tridiagonal off-diagonals (+ fallback copies) */
+    double *pack, *G, *work,
+        *off[TRD_GROUP]; /* pack: gram_lower's; off: tridiagonal off-diagonals (+ fallback copies) */
     float *Gf, *workf;
     int *iwork;
     size_t cappack, capG, capwork, capoff[TRD_GROUP], capGf, capworkf, capiwork; /* bytes */
@@ -75,8 +76,8 @@ static int syevd_work(EsdScratch *s, int N, int single, lapack_int *lwork, lapac
  * all-zero matrix) go to dsyevd itself: *done = 1, lam holds the eigenvalues. G is column-major and
  * only its lower triangle is used. gram_lower flags a non-finite weight while it packs; check_finite
  * then names it. */
-static int gram_tridiag(EsdScratch *s, const float *w, int rows, int cols, const char *name, double *lam,
-                        double *off, int *done, Err *e) {
+static int gram_tridiag(EsdScratch *s, const float *w, int rows, int cols, const char *name, double *lam, double *off,
+                        int *done, Err *e) {
     int N = rows < cols ? rows : cols;
     *done = 0;
     if (grow((void **)&s->pack, &s->cappack, sizeof(double) * gram_pack_doubles(rows, cols)) ||
@@ -128,8 +129,7 @@ static int gram_eigs(int cnt, const int *n, double *const *d, double *const *e, 
 }
 
 /* The default solver for one module: stages 1 and 2. */
-static int eigs_gram(EsdScratch *s, const float *w, int rows, int cols, const char *name, double *lam,
-                     Err *e) {
+static int eigs_gram(EsdScratch *s, const float *w, int rows, int cols, const char *name, double *lam, Err *e) {
     int N = rows < cols ? rows : cols, done = 0, info[1];
     if (grow((void **)&s->off[0], &s->capoff[0], sizeof(double) * 3 * (size_t)N))
         return err_set(e, "esd: out of memory for %s", name);
@@ -139,8 +139,7 @@ static int eigs_gram(EsdScratch *s, const float *w, int rows, int cols, const ch
     return 0;
 }
 
-static int eigs_gram_f32(EsdScratch *s, const float *w, int rows, int cols, const char *name, double *lam,
-                         Err *e) {
+static int eigs_gram_f32(EsdScratch *s, const float *w, int rows, int cols, const char *name, double *lam, Err *e) {
     int N = rows < cols ? rows : cols;
     lapack_int lwork = 0, liwork = 0;
     /* the float eigenvalues go to the front of the (otherwise unused) double Gram buffer */
@@ -148,10 +147,8 @@ static int eigs_gram_f32(EsdScratch *s, const float *w, int rows, int cols, cons
         grow((void **)&s->G, &s->capG, sizeof(float) * (size_t)N) || syevd_work(s, N, 1, &lwork, &liwork))
         return err_set(e, "esd: out of memory for %s", name);
     float *G = s->Gf, *ev = (float *)s->G;
-    if (cols <= rows)
-        cblas_ssyrk(CblasColMajor, CblasLower, CblasNoTrans, cols, rows, 1.0f, w, cols, 0.0f, G, N);
-    else
-        cblas_ssyrk(CblasColMajor, CblasLower, CblasTrans, rows, cols, 1.0f, w, cols, 0.0f, G, N);
+    if (cols <= rows) cblas_ssyrk(CblasColMajor, CblasLower, CblasNoTrans, cols, rows, 1.0f, w, cols, 0.0f, G, N);
+    else cblas_ssyrk(CblasColMajor, CblasLower, CblasTrans, rows, cols, 1.0f, w, cols, 0.0f, G, N);
     lapack_int n = N, info = 0;
     LAPACK_ssyevd("N", "L", &n, G, &n, ev, s->workf, &lwork, s->iwork, &liwork, &info);
     if (info != 0) return err_set(e, "esd: ssyevd failed for %s (info %d)", name, (int)info);
@@ -164,11 +161,14 @@ static int eigs_svd(const float *w, int rows, int cols, const char *name, double
     int N = rows < cols ? rows : cols;
     size_t sz = (size_t)rows * cols;
     double *W = malloc(sizeof(double) * sz), *s = malloc(sizeof(double) * (size_t)N);
-    if (!W || !s) { free(W); free(s); return err_set(e, "esd: out of memory for %s", name); }
+    if (!W || !s) {
+        free(W);
+        free(s);
+        return err_set(e, "esd: out of memory for %s", name);
+    }
     for (size_t i = 0; i < sz; i++) W[i] = w[i];
     double dummy = 0;
-    lapack_int info = LAPACKE_dgesdd(LAPACK_ROW_MAJOR, 'N', rows, cols, W, cols, s, &dummy, cols,
-                                     &dummy, cols);
+    lapack_int info = LAPACKE_dgesdd(LAPACK_ROW_MAJOR, 'N', rows, cols, W, cols, s, &dummy, cols, &dummy, cols);
     free(W);
     if (info == 0)
         for (int i = 0; i < N; i++) lam[i] = s[N - 1 - i] * s[N - 1 - i];
@@ -185,13 +185,16 @@ static int cmp_double(const void *a, const void *b) {
 /* LAPACK returns ascending order already; check it (O(N)) and sort only if it ever is not. */
 static void eigs_finish(double *lam, int N) {
     for (int i = 1; i < N; i++)
-        if (lam[i] < lam[i - 1]) { qsort(lam, (size_t)N, sizeof(double), cmp_double); break; }
+        if (lam[i] < lam[i - 1]) {
+            qsort(lam, (size_t)N, sizeof(double), cmp_double);
+            break;
+        }
     for (int i = 0; i < N; i++)
         if (lam[i] < 0) lam[i] = 0; /* round-off below zero on rank-deficient matrices */
 }
 
-static int eigs_with(EsdScratch *sc, const float *w, int rows, int cols, EsdSolver s, const char *name,
-                     double *lam, Err *e) {
+static int eigs_with(EsdScratch *sc, const float *w, int rows, int cols, EsdSolver s, const char *name, double *lam,
+                     Err *e) {
     if (!w || rows < 1 || cols < 1) return err_set(e, "esd: tensor %s has an empty shape", name);
     /* (the default solver checks for non-finite values while converting W to double) */
     if (s != ESD_GRAM && check_finite(w, (size_t)rows * cols, name, e)) return -1;
@@ -299,8 +302,8 @@ static void jobs_finish(EsdScratch *sc, EsdJob *jobs, Pending *pd, const PlFitOp
     for (int k = 0; k < pd->cnt; k++) {
         EsdJob *j = &jobs[pd->idx[k]];
         if (info[k]) {
-            rc[pd->idx[k]] = err_set(&errs[pd->idx[k]], "esd: tridiagonal eigenvalues failed for %s (info %d)",
-                                     j->name, info[k]);
+            rc[pd->idx[k]] =
+                err_set(&errs[pd->idx[k]], "esd: tridiagonal eigenvalues failed for %s (info %d)", j->name, info[k]);
             continue;
         }
         double t1 = now_seconds();
@@ -331,7 +334,10 @@ int esd_many(EsdJob *jobs, int n, EsdSolver s, const PlFitOpts *fit, int threads
     JobOrder *order = calloc((size_t)n, sizeof *order);
     EsdScratch *sc = calloc((size_t)threads, sizeof *sc);
     if (!errs || !rc || !order || !sc) {
-        free(errs); free(rc); free(order); free(sc);
+        free(errs);
+        free(rc);
+        free(order);
+        free(sc);
         return err_set(e, "esd: out of memory");
     }
     /* Largest modules first (Gram rows*N^2 plus tridiagonalisation ~N^3): the dynamic schedule then
@@ -417,10 +423,12 @@ int esd_write_spectra(const char *path, long step, const SpectrumRec *recs, int 
         double fit[2] = {r->alpha, r->xmin};
         uint32_t N = (uint32_t)r->N;
         bad |= buf_put(&b, &l16, 2) | buf_put(&b, r->name, l16) | buf_put(&b, ints, sizeof ints) |
-               buf_put(&b, fit, sizeof fit) | buf_put(&b, &N, 4) |
-               buf_put(&b, r->lam, sizeof(double) * N);
+               buf_put(&b, fit, sizeof fit) | buf_put(&b, &N, 4) | buf_put(&b, r->lam, sizeof(double) * N);
     }
-    if (bad) { free(b.p); return err_set(e, "%s: out of memory building the spectra file", path); }
+    if (bad) {
+        free(b.p);
+        return err_set(e, "%s: out of memory building the spectra file", path);
+    }
     int rc = write_file_atomic(path, b.p, b.len, e);
     free(b.p);
     return rc;
@@ -463,7 +471,10 @@ int esd_read_spectra(const char *path, long *step, SpectrumRec **out, int *n_out
         return err_set(e, "%s: not a spectra file (bad magic or header)", path);
     }
     SpectrumRec *recs = calloc(n ? n : 1, sizeof *recs);
-    if (!recs) { free(data); return err_set(e, "%s: out of memory", path); }
+    if (!recs) {
+        free(data);
+        return err_set(e, "%s: out of memory", path);
+    }
     for (uint32_t i = 0; i < n; i++) {
         uint16_t nl;
         int32_t ints[4];
@@ -474,8 +485,8 @@ int esd_read_spectra(const char *path, long *step, SpectrumRec **out, int *n_out
         int bad = rd(&r, &nl, 2);
         if (!bad) {
             name = calloc((size_t)nl + 1, 1);
-            bad = !name || rd(&r, name, nl) || rd(&r, ints, sizeof ints) || rd(&r, fit, sizeof fit) ||
-                  rd(&r, &N, 4) || (size_t)N > (r.len - r.pos) / sizeof(double);
+            bad = !name || rd(&r, name, nl) || rd(&r, ints, sizeof ints) || rd(&r, fit, sizeof fit) || rd(&r, &N, 4) ||
+                  (size_t)N > (r.len - r.pos) / sizeof(double);
         }
         if (!bad) {
             lam = malloc(sizeof(double) * (N ? N : 1));
@@ -499,8 +510,7 @@ int esd_read_spectra(const char *path, long *step, SpectrumRec **out, int *n_out
 
 /* ---- benchmark hook ---- */
 
-double esd_bench_pass(const int *rows, const int *cols, int count, EsdSolver s, int threads, int reps,
-                      double *median) {
+double esd_bench_pass(const int *rows, const int *cols, int count, EsdSolver s, int threads, int reps, double *median) {
     float **w = calloc((size_t)count, sizeof *w);
     EsdJob *jobs = calloc((size_t)count, sizeof *jobs);
     double best = -1, *times = calloc((size_t)(reps > 0 ? reps : 1), sizeof *times);
@@ -510,7 +520,10 @@ double esd_bench_pass(const int *rows, const int *cols, int count, EsdSolver s, 
     for (int i = 0; ok && i < count; i++) {
         size_t sz = (size_t)rows[i] * cols[i];
         w[i] = malloc(sizeof(float) * sz);
-        if (!w[i]) { ok = 0; break; }
+        if (!w[i]) {
+            ok = 0;
+            break;
+        }
         for (size_t k = 0; k < sz; k++) w[i][k] = (float)(0.02 * rng_normal(&rng));
     }
     PlFitOpts fit;

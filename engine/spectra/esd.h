@@ -84,7 +84,6 @@ void esd_free_spectra(SpectrumRec *recs, int n);
 /* Benchmark hook: one full pass (random N(0, 0.02) matrices of the given shapes, eigenvalues + median
  * fit + metrics) `reps` times; returns the best wall seconds of one pass, or -1 on error, and the
  * median in *median (may be NULL). */
-double esd_bench_pass(const int *rows, const int *cols, int count, EsdSolver s, int threads, int reps,
-                      double *median);
+double esd_bench_pass(const int *rows, const int *cols, int count, EsdSolver s, int threads, int reps, double *median);
 
 #endif

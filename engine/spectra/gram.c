@@ -42,8 +42,8 @@ static __mmask8 lanes(int v) { return v >= 8 ? (__mmask8)0xff : v <= 0 ? (__mmas
  * a^T b: a is a packed panel (GR_MR per k) read for k1 + k2 steps; b points at GR_NR entries of a packed
  * panel (stride GR_MR per k), taken from b1 for the first k1 steps and from b2 for the next k2 (the
  * rank-2k update pairs each half of a with the other half of b). */
-static void kernel(const double *a, const double *b1, int k1, const double *b2, int k2, double *c, int ldc,
-                   int m, int n, int mode) {
+static void kernel(const double *a, const double *b1, int k1, const double *b2, int k2, double *c, int ldc, int m,
+                   int n, int mode) {
     __m512d c0[GR_NR], c1[GR_NR], c2[GR_NR];
     for (int j = 0; j < GR_NR; j++) c0[j] = c1[j] = c2[j] = _mm512_setzero_pd();
     for (int h = 0; h < 2; h++) {
@@ -74,8 +74,8 @@ static void kernel(const double *a, const double *b1, int k1, const double *b2, 
     }
 }
 #else
-static void kernel(const double *a, const double *b1, int k1, const double *b2, int k2, double *c, int ldc,
-                   int m, int n, int mode) {
+static void kernel(const double *a, const double *b1, int k1, const double *b2, int k2, double *c, int ldc, int m,
+                   int n, int mode) {
     double t[GR_NR][GR_MR] = {{0}};
     for (int h = 0; h < 2; h++) {
         const double *b = h ? b2 : b1;
@@ -158,7 +158,8 @@ static double pack_wide(const float *w, int N, int ld, int k0, int kc, int np, d
             double *d = dst + (size_t)p * GR_MR * kc + t0;
 #ifdef GRAM_AVX512
             if (i0 + 8 <= N)
-                for (; k + 8 <= kc; k += 8) nf = transpose8(w + (size_t)i0 * ld + k0 + k, ld, d + (size_t)k * GR_MR, nf);
+                for (; k + 8 <= kc; k += 8)
+                    nf = transpose8(w + (size_t)i0 * ld + k0 + k, ld, d + (size_t)k * GR_MR, nf);
 #endif
             for (; k < kc; k++)
                 for (int t = 0; t < 8; t++) {

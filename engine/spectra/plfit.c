@@ -84,7 +84,11 @@ static void fix_finger_window(const double *lam, int N, const PlFitOpts *o, doub
             if (v < mn) mn = v;
             if (v > mx) mx = v;
         }
-    if (!isfinite(mn)) { *lo = INFINITY; *hi = -INFINITY; return; } /* no positive eigenvalue */
+    if (!isfinite(mn)) {
+        *lo = INFINITY;
+        *hi = -INFINITY;
+        return;
+    } /* no positive eigenvalue */
     int bins = o->bins > 0 ? o->bins : 100;
     int *count = calloc((size_t)bins, sizeof *count);
     int best = 0;
@@ -113,7 +117,11 @@ static int fit_scan(const double *lam, int N, const PlFitOpts *o, PlFitResult *r
     double lo = -INFINITY, hi = INFINITY;
     if (o->method == FIT_FIX_FINGER) fix_finger_window(lam, N, o, &lo, &hi);
     double *L = malloc(sizeof(double) * (size_t)N), *S = malloc(sizeof(double) * (size_t)(N + 1));
-    if (!L || !S) { free(L); free(S); return fail(r); }
+    if (!L || !S) {
+        free(L);
+        free(S);
+        return fail(r);
+    }
     for (int j = 0; j < N; j++) L[j] = lam[j] > 0 ? log(lam[j]) : -INFINITY;
     S[N] = 0;
     for (int j = N - 1; j >= 0; j--) S[j] = S[j + 1] + L[j];
@@ -122,7 +130,7 @@ static int fit_scan(const double *lam, int N, const PlFitOpts *o, PlFitResult *r
     for (int i = 0; i < N - 1; i++) {
         if (lam[i] < lo) continue;
         if (lam[i] > hi) break;
-        if (!(lam[i] > 0)) continue; /* D = 1: never below the best */
+        if (!(lam[i] > 0)) continue;       /* D = 1: never below the best */
         if (!(lam[N - 1] > lam[i])) break; /* flat tail from here on: zero denominator, D = 1 */
         int n = N - i;
         double a;
@@ -142,7 +150,11 @@ static int fit_scan(const double *lam, int N, const PlFitOpts *o, PlFitResult *r
         } else {
             D = plfit_ks(lam + i, n, lam[i], a);
         }
-        if (D < bestD) { bestD = D; bestA = a; besti = i; }
+        if (D < bestD) {
+            bestD = D;
+            bestA = a;
+            besti = i;
+        }
     }
     free(L);
     free(S);
@@ -151,8 +163,8 @@ static int fit_scan(const double *lam, int N, const PlFitOpts *o, PlFitResult *r
 }
 
 static int opts_bad(const PlFitOpts *o) {
-    return !(o->xmin_pos > 1.0) || (o->method != FIT_MEDIAN && o->method != FIT_GOODNESS &&
-                                    o->method != FIT_FIX_FINGER);
+    return !(o->xmin_pos > 1.0) ||
+           (o->method != FIT_MEDIAN && o->method != FIT_GOODNESS && o->method != FIT_FIX_FINGER);
 }
 
 int plfit(const double *lam, int N, const PlFitOpts *o, PlFitResult *r) {

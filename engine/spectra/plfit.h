@@ -25,7 +25,6 @@
 #ifndef PLFIT_H
 #define PLFIT_H
 
-
 typedef enum { FIT_MEDIAN, FIT_GOODNESS, FIT_FIX_FINGER } PlFit;
 typedef enum { PL_OK = 0, PL_FAILED = 1 } PlStatus;
 

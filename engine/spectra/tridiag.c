@@ -20,12 +20,15 @@
 
 /* LAPACK auxiliary that lapack.h does not declare (reference signature; gfortran's hidden string length
  * last, as lapack.h does for the drivers). */
+/* An #ifdef inside the parameter list has no stable clang-format layout. */
+// clang-format off
 void LAPACK_GLOBAL(dsytd2, DSYTD2)(const char *uplo, const lapack_int *n, double *a, const lapack_int *lda,
                                    double *d, double *e, double *tau, lapack_int *info
 #ifdef LAPACK_FORTRAN_STRLEN_END
                                    , size_t uplo_len
 #endif
 );
+// clang-format on
 #ifdef LAPACK_FORTRAN_STRLEN_END
 #define TRD_STRLEN , (size_t)1
 #else
@@ -43,6 +46,8 @@ void LAPACK_GLOBAL(dsytd2, DSYTD2)(const char *uplo, const lapack_int *n, double
 /* rows r..r+7 (mask mk) of the 8 columns at a0: y[r..] += A x[j..j+7], t_k += A[., k] x[r..]. The
  * accumulators are eight named variables, not an array: with an array GCC stored all eight to the
  * stack on every iteration (measured 12-20% slower). */
+/* The macro rows of the unrolled kernel keep their hand layout. */
+// clang-format off
 #define SYMV_Y(acc, k) acc = _mm512_fmadd_pd(a##k##_, xc##k, acc);
 #define SYMV_T(k) t##k = _mm512_fmadd_pd(a##k##_, xv_, t##k);
 #define SYMV_CHUNK(LOAD_A, mk)                                                                         \
@@ -63,20 +68,21 @@ static void symv_block8(int m, int j, const double *A, int lda, const double *x,
 #define SYMV_INIT(k) __m512d xc##k = _mm512_set1_pd(k < nb ? x[j + k] : 0.0), t##k = _mm512_setzero_pd();
     SYMV_INIT(0) SYMV_INIT(1) SYMV_INIT(2) SYMV_INIT(3) SYMV_INIT(4) SYMV_INIT(5) SYMV_INIT(6) SYMV_INIT(7)
 #undef SYMV_INIT
-    for (int k = 0; k < nb; k++) y[j + k] += a0[(size_t)k * lda + j + k] * x[j + k]; /* the diagonal */
+        // clang-format on
+        for (int k = 0; k < nb; k++) y[j + k] += a0[(size_t)k * lda + j + k] * x[j + k]; /* the diagonal */
     /* the diagonal block: column k takes the rows below its diagonal only */
     int r = j;
     __mmask8 mk = (__mmask8)((1u << nb) - 1), mc[8];
     for (int k = 0; k < 8; k++) mc[k] = (__mmask8)(k < nb ? (0xffu << (k + 1)) & mk : 0);
-#define LOAD_DIAG(k) _mm512_maskz_loadu_pd(mc[k], a0 + (size_t)(k) * lda + r)
+#define LOAD_DIAG(k) _mm512_maskz_loadu_pd(mc[k], a0 + (size_t)(k)*lda + r)
     SYMV_CHUNK(LOAD_DIAG, mk);
     /* full chunks below it, then a masked tail */
-#define LOAD_FULL(k) _mm512_loadu_pd(a0 + (size_t)(k) * lda + r)
+#define LOAD_FULL(k) _mm512_loadu_pd(a0 + (size_t)(k)*lda + r)
 #pragma GCC unroll 2
     for (r = j + 8; r + 8 <= m; r += 8) SYMV_CHUNK(LOAD_FULL, (__mmask8)0xff);
     if (r < m) {
         mk = (__mmask8)((1u << (m - r)) - 1);
-#define LOAD_TAIL(k) _mm512_maskz_loadu_pd(mk, a0 + (size_t)(k) * lda + r)
+#define LOAD_TAIL(k) _mm512_maskz_loadu_pd(mk, a0 + (size_t)(k)*lda + r)
         SYMV_CHUNK(LOAD_TAIL, mk);
     }
 #undef LOAD_DIAG
@@ -270,37 +276,37 @@ static void sterf_sweep(Sterf *t, int m, int dir) {
 }
 
 /* One inner step of a sweep on local copies of its state (dsterf loops 80 and 130). */
-#define PWK_STEP(pe, pdr, pdw, dir, p, c, s, g, sg)                                                       \
-    do {                                                                                              \
-        double bb_ = *(pe), r_ = (p) + bb_, oc_ = (c), og_ = (g), al_ = *(pdr);                         \
-        (pe)[-(dir)] = (s) * r_;                                                                      \
-        (c) = (p) / r_;                                                                               \
-        (s) = bb_ / r_;                                                                               \
-        (g) = (c) * (al_ - (sg)) - (s) * og_;                                                         \
-        *(pdw) = og_ + (al_ - (g));                                                                   \
-        (p) = (c) != 0 ? ((g) * (g)) / (c) : oc_ * bb_;                                               \
-        (pe) += (dir);                                                                                \
-        (pdr) += (dir);                                                                               \
-        (pdw) += (dir);                                                                               \
+#define PWK_STEP(pe, pdr, pdw, dir, p, c, s, g, sg)                                                                    \
+    do {                                                                                                               \
+        double bb_ = *(pe), r_ = (p) + bb_, oc_ = (c), og_ = (g), al_ = *(pdr);                                        \
+        (pe)[-(dir)] = (s)*r_;                                                                                         \
+        (c) = (p) / r_;                                                                                                \
+        (s) = bb_ / r_;                                                                                                \
+        (g) = (c) * (al_ - (sg)) - (s)*og_;                                                                            \
+        *(pdw) = og_ + (al_ - (g));                                                                                    \
+        (p) = (c) != 0 ? ((g) * (g)) / (c) : oc_ * bb_;                                                                \
+        (pe) += (dir);                                                                                                 \
+        (pdr) += (dir);                                                                                                \
+        (pdw) += (dir);                                                                                                \
     } while (0)
 
 /* One sweep stretch of k steps for each of N matrices, their steps interleaved: N independent chains
  * of dependent divisions in flight. (Fully unrolled over j, so the states live in registers.) */
-#define STERF_RUN_N(NAME, N)                                                                          \
-    static void NAME(Sterf **t, int k) {                                                              \
-        double *pe[N], *pdr[N], *pdw[N], p[N], c[N], s[N], g[N], sg[N];                               \
-        int dir[N];                                                                                   \
-        _Pragma("GCC unroll 4") for (int j = 0; j < N; j++) {                                         \
-            pe[j] = t[j]->pe, pdr[j] = t[j]->pdr, pdw[j] = t[j]->pdw, p[j] = t[j]->p, c[j] = t[j]->c;   \
-            s[j] = t[j]->s, g[j] = t[j]->gamma, sg[j] = t[j]->sigma, dir[j] = t[j]->dir;               \
-        }                                                                                             \
-        for (int q = 0; q < k; q++)                                                                   \
-            _Pragma("GCC unroll 4") for (int j = 0; j < N; j++)                                       \
-                PWK_STEP(pe[j], pdr[j], pdw[j], dir[j], p[j], c[j], s[j], g[j], sg[j]);               \
-        _Pragma("GCC unroll 4") for (int j = 0; j < N; j++) {                                         \
-            t[j]->pe = pe[j], t[j]->pdr = pdr[j], t[j]->pdw = pdw[j], t[j]->p = p[j], t[j]->c = c[j];   \
-            t[j]->s = s[j], t[j]->gamma = g[j], t[j]->len -= k;                                       \
-        }                                                                                             \
+#define STERF_RUN_N(NAME, N)                                                                                           \
+    static void NAME(Sterf **t, int k) {                                                                               \
+        double *pe[N], *pdr[N], *pdw[N], p[N], c[N], s[N], g[N], sg[N];                                                \
+        int dir[N];                                                                                                    \
+        _Pragma("GCC unroll 4") for (int j = 0; j < N; j++) {                                                          \
+            pe[j] = t[j]->pe, pdr[j] = t[j]->pdr, pdw[j] = t[j]->pdw, p[j] = t[j]->p, c[j] = t[j]->c;                  \
+            s[j] = t[j]->s, g[j] = t[j]->gamma, sg[j] = t[j]->sigma, dir[j] = t[j]->dir;                               \
+        }                                                                                                              \
+        for (int q = 0; q < k; q++)                                                                                    \
+            _Pragma("GCC unroll 4") for (int j = 0; j < N; j++)                                                        \
+                PWK_STEP(pe[j], pdr[j], pdw[j], dir[j], p[j], c[j], s[j], g[j], sg[j]);                                \
+        _Pragma("GCC unroll 4") for (int j = 0; j < N; j++) {                                                          \
+            t[j]->pe = pe[j], t[j]->pdr = pdr[j], t[j]->pdw = pdw[j], t[j]->p = p[j], t[j]->c = c[j];                  \
+            t[j]->s = s[j], t[j]->gamma = g[j], t[j]->len -= k;                                                        \
+        }                                                                                                              \
     }
 STERF_RUN_N(sterf_run1, 1)
 STERF_RUN_N(sterf_run2, 2)
@@ -322,99 +328,96 @@ static int sterf_next(Sterf *t) {
     for (;;) {
         int m, l = t->l, lend = t->lend;
         switch (t->state) {
-        case ST_BLOCK: {
-            int n = t->n, l1 = t->l1;
-            if (l1 > n - 1) {
-                LAPACK_dlasrt("I", &(lapack_int){n}, d, &(lapack_int){0});
-                t->state = ST_DONE;
-                return 0;
+            case ST_BLOCK: {
+                int n = t->n, l1 = t->l1;
+                if (l1 > n - 1) {
+                    LAPACK_dlasrt("I", &(lapack_int){n}, d, &(lapack_int){0});
+                    t->state = ST_DONE;
+                    return 0;
+                }
+                if (l1 > 0) e[l1 - 1] = 0;
+                for (m = l1; m < n - 1; m++)
+                    if (fabs(e[m]) <= (sqrt(fabs(d[m])) * sqrt(fabs(d[m + 1]))) * t->eps) {
+                        e[m] = 0;
+                        break;
+                    }
+                t->l = t->lsv = l1;
+                t->lend = m;
+                t->l1 = m + 1;
+                if (m == l1) break;
+                double anorm = 0;
+                for (int i = l1; i <= m; i++) {
+                    double a = fabs(d[i]);
+                    if (anorm < a || isnan(a)) anorm = a;
+                }
+                for (int i = l1; i < m; i++) {
+                    double a = fabs(e[i]);
+                    if (anorm < a || isnan(a)) anorm = a;
+                }
+                if (anorm == 0) break;
+                if (!(anorm <= t->ssfmax && anorm >= t->ssfmin)) return t->state = ST_FALLBACK, -1;
+                for (int i = l1; i < m; i++) e[i] = e[i] * e[i];
+                if (fabs(d[m]) < fabs(d[l1])) {
+                    t->lend = l1;
+                    t->l = m;
+                }
+                t->state = t->lend >= t->l ? ST_QL : ST_QR;
+                break;
             }
-            if (l1 > 0) e[l1 - 1] = 0;
-            for (m = l1; m < n - 1; m++)
-                if (fabs(e[m]) <= (sqrt(fabs(d[m])) * sqrt(fabs(d[m + 1]))) * t->eps) {
-                    e[m] = 0;
+            case ST_QL:
+                for (m = l; m < lend; m++)
+                    if (fabs(e[m]) <= t->eps2 * fabs(d[m] * d[m + 1])) break;
+                if (m < lend) e[m] = 0;
+                if (m == l) { /* eigenvalue found */
+                    t->l = ++l;
+                    if (l > lend) t->state = ST_BLOCK;
                     break;
                 }
-            t->l = t->lsv = l1;
-            t->lend = m;
-            t->l1 = m + 1;
-            if (m == l1) break;
-            double anorm = 0;
-            for (int i = l1; i <= m; i++) {
-                double a = fabs(d[i]);
-                if (anorm < a || isnan(a)) anorm = a;
-            }
-            for (int i = l1; i < m; i++) {
-                double a = fabs(e[i]);
-                if (anorm < a || isnan(a)) anorm = a;
-            }
-            if (anorm == 0) break;
-            if (!(anorm <= t->ssfmax && anorm >= t->ssfmin)) return t->state = ST_FALLBACK, -1;
-            for (int i = l1; i < m; i++) e[i] = e[i] * e[i];
-            if (fabs(d[m]) < fabs(d[l1])) {
-                t->lend = l1;
-                t->l = m;
-            }
-            t->state = t->lend >= t->l ? ST_QL : ST_QR;
-            break;
-        }
-        case ST_QL:
-            for (m = l; m < lend; m++)
-                if (fabs(e[m]) <= t->eps2 * fabs(d[m] * d[m + 1])) break;
-            if (m < lend) e[m] = 0;
-            if (m == l) { /* eigenvalue found */
-                t->l = ++l;
-                if (l > lend) t->state = ST_BLOCK;
-                break;
-            }
-            if (m == l + 1) {
-                double rte = sqrt(e[l]), rt1, rt2;
-                LAPACK_GLOBAL(dlae2, DLAE2)(&d[l], &rte, &d[l + 1], &rt1, &rt2);
-                d[l] = rt1;
-                d[l + 1] = rt2;
-                e[l] = 0;
-                t->l = l += 2;
-                if (l > lend) t->state = ST_BLOCK;
-                break;
-            }
-            if (t->jtot == t->nmaxit) return t->state = ST_FALLBACK, -1;
-            t->jtot++;
-            sterf_sweep(t, m, -1);
-            return 1;
-        case ST_QR:
-            for (m = l; m > lend; m--)
-                if (fabs(e[m - 1]) <= t->eps2 * fabs(d[m] * d[m - 1])) break;
-            if (m > lend) e[m - 1] = 0;
-            if (m == l) {
-                t->l = --l;
-                if (l < lend) t->state = ST_BLOCK;
-                break;
-            }
-            if (m == l - 1) {
-                double rte = sqrt(e[l - 1]), rt1, rt2;
-                LAPACK_GLOBAL(dlae2, DLAE2)(&d[l], &rte, &d[l - 1], &rt1, &rt2);
-                d[l] = rt1;
-                d[l - 1] = rt2;
-                e[l - 1] = 0;
-                t->l = l -= 2;
-                if (l < lend) t->state = ST_BLOCK;
-                break;
-            }
-            if (t->jtot == t->nmaxit) return t->state = ST_FALLBACK, -1;
-            t->jtot++;
-            sterf_sweep(t, m, 1);
-            return 1;
-        case ST_DONE:
-            return 0;
-        default:
-            return -1;
+                if (m == l + 1) {
+                    double rte = sqrt(e[l]), rt1, rt2;
+                    LAPACK_GLOBAL(dlae2, DLAE2)(&d[l], &rte, &d[l + 1], &rt1, &rt2);
+                    d[l] = rt1;
+                    d[l + 1] = rt2;
+                    e[l] = 0;
+                    t->l = l += 2;
+                    if (l > lend) t->state = ST_BLOCK;
+                    break;
+                }
+                if (t->jtot == t->nmaxit) return t->state = ST_FALLBACK, -1;
+                t->jtot++;
+                sterf_sweep(t, m, -1);
+                return 1;
+            case ST_QR:
+                for (m = l; m > lend; m--)
+                    if (fabs(e[m - 1]) <= t->eps2 * fabs(d[m] * d[m - 1])) break;
+                if (m > lend) e[m - 1] = 0;
+                if (m == l) {
+                    t->l = --l;
+                    if (l < lend) t->state = ST_BLOCK;
+                    break;
+                }
+                if (m == l - 1) {
+                    double rte = sqrt(e[l - 1]), rt1, rt2;
+                    LAPACK_GLOBAL(dlae2, DLAE2)(&d[l], &rte, &d[l - 1], &rt1, &rt2);
+                    d[l] = rt1;
+                    d[l - 1] = rt2;
+                    e[l - 1] = 0;
+                    t->l = l -= 2;
+                    if (l < lend) t->state = ST_BLOCK;
+                    break;
+                }
+                if (t->jtot == t->nmaxit) return t->state = ST_FALLBACK, -1;
+                t->jtot++;
+                sterf_sweep(t, m, 1);
+                return 1;
+            case ST_DONE: return 0;
+            default: return -1;
         }
     }
 }
 
 int trd_eigs(int cnt, const int *n, double *const *d, double *const *e, int *rc) {
-    static void (*const run[TRD_GROUP + 1])(Sterf **, int) = {NULL, sterf_run1, sterf_run2, sterf_run3,
-                                                              sterf_run4};
+    static void (*const run[TRD_GROUP + 1])(Sterf **, int) = {NULL, sterf_run1, sterf_run2, sterf_run3, sterf_run4};
     Sterf t[TRD_GROUP];
     int act[TRD_GROUP];
     if (cnt < 1 || cnt > TRD_GROUP) return -1;

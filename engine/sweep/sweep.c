@@ -15,36 +15,36 @@
 #include "sweep.h"
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "usage: alphadecay sweep list   SWEEP.yaml [-v] [--results DIR]\n"
-            "       alphadecay sweep status SWEEP.yaml [--results DIR]\n"
-            "  multirun: in place of SWEEP.yaml, --base EXP.yaml -m KEY=V1,V2 ... [--set KEY=V ...]\n"
-            "            [--extra KEY=V ...]... [--seeds A-B|A,B,C] [--name NAME]\n"
-            "       alphadecay sweep run    SWEEP.yaml [-j N] [--dry-run] [--retry-failed] [--results DIR] [--detach]\n"
-            "                               [--backend local|slurm] [--partition P] [--max-parallel K] [--time T]\n"
-            "                               [--cpus-per-task C] [--no-wait]\n"
-            "  Expands a grid of runs (schema: sweeps/README.md) into results/<sweep name>/<run name>/.\n"
-            "  list        the runs, their directories and the keys that differ between them (-v: full commands)\n"
-            "  status      one line per run: state, step/total (an interrupted run's newest checkpoint), last loss,\n"
-            "              val ppl, training time; then totals, and an ETA from the completed runs' seconds per update\n"
-            "  run         run pending runs as child `alphadecay train` processes, N at a time (cores split\n"
-            "              between them); completed runs are skipped, interrupted ones resume from their last\n"
-            "              checkpoint, failed ones rerun only with --retry-failed. --dry-run shows what would run.\n"
-            "              Everything it prints also goes to RESULTS/<sweep>/sweep.log. Ctrl-C (SIGINT/SIGTERM): every\n"
-            "              running train checkpoints and exits, nothing new starts, the summary counts the runs as\n"
-            "              status does; the same command again resumes. --detach: keeps running after the terminal\n"
-            "              closes (output to sweep.log only; stop it with kill -INT PID).\n"
-            "  --backend slurm  submits one sbatch job array (one task per pending run, throttled to K at once\n"
-            "              with --max-parallel) and follows it with squeue and the run directories.\n"
-            "  multirun    builds the sweep file from the command line (Hydra's -m): each -m key with comma-separated\n"
-            "              values is a grid axis (the first varies slowest), a single value and --set fix a key for\n"
-            "              every run, each --extra adds one point outside the grid (e.g. --extra decay.method=none),\n"
-            "              --seeds runs every point once per seed. The name defaults to multirun-<base>-<hash of\n"
-            "              the grid>, so the same command names the same sweep; run writes the file to\n"
-            "              RESULTS/<name>/sweep.yaml, which reruns, resumes or cites it.\n"
-            "  AD_TRAIN_CMD=PROG replaces `alphadecay train` (same arguments; for tests).\n"
-            "  Exit status: 0 all runs completed (or diverged), 1 a run failed or is unfinished / bad sweep\n"
-            "  file, 2 bad usage, 130 interrupted.\n");
+    fprintf(
+        f, "usage: alphadecay sweep list   SWEEP.yaml [-v] [--results DIR]\n"
+           "       alphadecay sweep status SWEEP.yaml [--results DIR]\n"
+           "  multirun: in place of SWEEP.yaml, --base EXP.yaml -m KEY=V1,V2 ... [--set KEY=V ...]\n"
+           "            [--extra KEY=V ...]... [--seeds A-B|A,B,C] [--name NAME]\n"
+           "       alphadecay sweep run    SWEEP.yaml [-j N] [--dry-run] [--retry-failed] [--results DIR] [--detach]\n"
+           "                               [--backend local|slurm] [--partition P] [--max-parallel K] [--time T]\n"
+           "                               [--cpus-per-task C] [--no-wait]\n"
+           "  Expands a grid of runs (schema: sweeps/README.md) into results/<sweep name>/<run name>/.\n"
+           "  list        the runs, their directories and the keys that differ between them (-v: full commands)\n"
+           "  status      one line per run: state, step/total (an interrupted run's newest checkpoint), last loss,\n"
+           "              val ppl, training time; then totals, and an ETA from the completed runs' seconds per update\n"
+           "  run         run pending runs as child `alphadecay train` processes, N at a time (cores split\n"
+           "              between them); completed runs are skipped, interrupted ones resume from their last\n"
+           "              checkpoint, failed ones rerun only with --retry-failed. --dry-run shows what would run.\n"
+           "              Everything it prints also goes to RESULTS/<sweep>/sweep.log. Ctrl-C (SIGINT/SIGTERM): every\n"
+           "              running train checkpoints and exits, nothing new starts, the summary counts the runs as\n"
+           "              status does; the same command again resumes. --detach: keeps running after the terminal\n"
+           "              closes (output to sweep.log only; stop it with kill -INT PID).\n"
+           "  --backend slurm  submits one sbatch job array (one task per pending run, throttled to K at once\n"
+           "              with --max-parallel) and follows it with squeue and the run directories.\n"
+           "  multirun    builds the sweep file from the command line (Hydra's -m): each -m key with comma-separated\n"
+           "              values is a grid axis (the first varies slowest), a single value and --set fix a key for\n"
+           "              every run, each --extra adds one point outside the grid (e.g. --extra decay.method=none),\n"
+           "              --seeds runs every point once per seed. The name defaults to multirun-<base>-<hash of\n"
+           "              the grid>, so the same command names the same sweep; run writes the file to\n"
+           "              RESULTS/<name>/sweep.yaml, which reruns, resumes or cites it.\n"
+           "  AD_TRAIN_CMD=PROG replaces `alphadecay train` (same arguments; for tests).\n"
+           "  Exit status: 0 all runs completed (or diverged), 1 a run failed or is unfinished / bad sweep\n"
+           "  file, 2 bad usage, 130 interrupted.\n");
 }
 
 static int cmd_list(const Sweep *s, int verbose, const char *results) {
@@ -143,8 +143,7 @@ static int cmd_status(const Sweep *s, const char *results) {
         fmt_dur(per * (double)c.left_steps / jobs, a, sizeof a);
         printf("eta: %s for %ld updates left at %.3g s per update (completed runs' mean) and -j %d\n", a, c.left_steps,
                per, jobs);
-    } else
-        printf("eta: unknown until a run completes (%ld updates left)\n", c.left_steps);
+    } else printf("eta: unknown until a run completes (%ld updates left)\n", c.left_steps);
     return 0;
 }
 
@@ -170,13 +169,16 @@ static int load_multirun(Sweep *s, const Multirun *m, const SweepOpts *o, int wr
     }
     if (write) {
         StrBuf f = {0};
-        sb_printf(&f, "# written by `alphadecay sweep run` from its command line (multirun); run it again with\n"
-                      "#   alphadecay sweep run %s\n%s", path, y.p);
+        sb_printf(&f,
+                  "# written by `alphadecay sweep run` from its command line (multirun); run it again with\n"
+                  "#   alphadecay sweep run %s\n%s",
+                  path, y.p);
         rc = sweep_check_results(s, dir, 1, e) || write_file_atomic(path, f.p, f.len, e) ? 1 : 0;
         sb_free(&f);
         if (rc) sweep_free(s);
-        else printf("multirun: %d runs as sweep %s; its sweep file: %s (rerun, resume or cite it)\n", s->n_runs, s->name,
-                    path);
+        else
+            printf("multirun: %d runs as sweep %s; its sweep file: %s (rerun, resume or cite it)\n", s->n_runs, s->name,
+                   path);
     }
     sb_free(&y);
     return rc;
@@ -196,7 +198,8 @@ int cmd_sweep(int argc, char **argv) {
             return 0;
         }
     if (argc < 3)
-        return args_usage_error("sweep", "expected an action (list, status, run) and a sweep file (or --base EXP -m KEY=V1,V2)");
+        return args_usage_error("sweep",
+                                "expected an action (list, status, run) and a sweep file (or --base EXP -m KEY=V1,V2)");
     const char *action = argv[1], *file = NULL, *backend = "local", *run_name = NULL;
     if (strcmp(action, "list") && strcmp(action, "status") && strcmp(action, "run") && strcmp(action, "exec"))
         return args_usage_error("sweep", "unknown action '%s' (list, status, run)", action);
@@ -205,7 +208,8 @@ int cmd_sweep(int argc, char **argv) {
     SweepOpts o = {.jobs = 1, .results = "results"};
     Multirun m = {0};
     int verbose = 0, threads = 0;
-    ArgList pos = {.v = &file, .cap = 1}, ms = {.v = m.m, .cap = SWEEP_MAX_KV}, sets = {.v = m.set, .cap = SWEEP_MAX_KV};
+    ArgList pos = {.v = &file, .cap = 1}, ms = {.v = m.m, .cap = SWEEP_MAX_KV},
+            sets = {.v = m.set, .cap = SWEEP_MAX_KV};
     ArgList extras = {.v = m.extra, .cap = SWEEP_MAX_KV, .occ = m.extra_group};
     const ArgSpec specs[] = {
         {"--verbose", "-v", ARG_FLAG, &verbose, 0, 0},

@@ -57,33 +57,33 @@
 #define SWEEP_VAL_MAX 256
 
 typedef struct {
-    char key[96];            /* section.key (never "experiment": that is SweepRun.experiment) */
+    char key[96];              /* section.key (never "experiment": that is SweepRun.experiment) */
     char value[SWEEP_VAL_MAX]; /* canonical text handed to --set key=value */
-    int line, col;           /* 1-based position in the sweep file of the value, 0 if none */
+    int line, col;             /* 1-based position in the sweep file of the value, 0 if none */
 } SweepKV;
 
 typedef struct {
-    char name[256];              /* run directory name */
-    char experiment[AD_PATH_MAX];/* experiment file */
-    SweepKV kv[SWEEP_MAX_KV];    /* --set overrides in application order */
+    char name[256];               /* run directory name */
+    char experiment[AD_PATH_MAX]; /* experiment file */
+    SweepKV kv[SWEEP_MAX_KV];     /* --set overrides in application order */
     int n_kv;
-    char label[512];             /* "key=value ..." of the point's own pairs, for list output */
-    long steps;                  /* resolved train.steps (for status) */
-    int line;                    /* line of the grid / extra entry the point came from */
+    char label[512]; /* "key=value ..." of the point's own pairs, for list output */
+    long steps;      /* resolved train.steps (for status) */
+    int line;        /* line of the grid / extra entry the point came from */
 } SweepRun;
 
 typedef struct {
-    char name[128];              /* sweep name */
-    char file[AD_PATH_MAX];      /* the sweep file */
+    char name[128];         /* sweep name */
+    char file[AD_PATH_MAX]; /* the sweep file */
     SweepRun *runs;
     int n_runs;
     uint64_t fingerprint;
     /* slurm: mapping of the file: resources of each run's job (not part of the fingerprint: a run may
      * resume with other resources). ntasks > 1 runs train as one MPI job step `srun --mpi=MPI train ...` */
-    int slurm_ntasks;            /* 0 = one task */
-    int slurm_nodes;             /* 0 = Slurm's choice */
-    int slurm_cpus_per_task;     /* 0 = --cpus-per-task of the command line, else the cluster default */
-    char slurm_mpi[32];          /* srun --mpi= plugin, default "pmix" */
+    int slurm_ntasks;        /* 0 = one task */
+    int slurm_nodes;         /* 0 = Slurm's choice */
+    int slurm_cpus_per_task; /* 0 = --cpus-per-task of the command line, else the cluster default */
+    char slurm_mpi[32];      /* srun --mpi= plugin, default "pmix" */
 } Sweep;
 
 /* Parse, expand and check a sweep file. Errors: "FILE:LINE:COL: message". */
@@ -99,9 +99,9 @@ int sweep_load_text(Sweep *s, const char *path, const char *text, size_t len, Er
  * the launcher loads, runs and records it like one and writes it to RESULTS/<name>/sweep.yaml. */
 typedef struct {
     const char *base, *name, *seeds;
-    const char *m[SWEEP_MAX_KV];     /* -m KEY=V[,V...] */
+    const char *m[SWEEP_MAX_KV]; /* -m KEY=V[,V...] */
     int n_m;
-    const char *set[SWEEP_MAX_KV];   /* --set KEY=V */
+    const char *set[SWEEP_MAX_KV]; /* --set KEY=V */
     int n_set;
     const char *extra[SWEEP_MAX_KV]; /* --extra KEY=V: the pairs of all extra points in order */
     int extra_group[SWEEP_MAX_KV];   /* the extra point each pair belongs to (0, 1, ...) */
@@ -117,12 +117,12 @@ const char *run_state_name(RunState s); /* pending, interrupted, running, comple
 
 typedef struct {
     RunState state;
-    long step;          /* last logged step, -1 if none */
-    double loss;        /* last logged training loss, NAN if none */
-    double val_ppl;     /* final (summary) or last evaluated ppl, NAN if none */
-    long pid;           /* lock holder's pid when running, else 0 */
-    long ckpt_step;     /* step of the newest complete checkpoint (where a resume starts), -1 if none */
-    double seconds;     /* wall seconds of training so far (summary, else the last metrics record), NAN */
+    long step;      /* last logged step, -1 if none */
+    double loss;    /* last logged training loss, NAN if none */
+    double val_ppl; /* final (summary) or last evaluated ppl, NAN if none */
+    long pid;       /* lock holder's pid when running, else 0 */
+    long ckpt_step; /* step of the newest complete checkpoint (where a resume starts), -1 if none */
+    double seconds; /* wall seconds of training so far (summary, else the last metrics record), NAN */
 } RunStatus;
 
 /* The state of one run directory (never fails: unreadable files count as absent). */
@@ -158,11 +158,11 @@ void sweep_argv_free(char **argv);
 
 /* ---- executors ---- */
 typedef struct {
-    int jobs;              /* -j N: runs at once */
+    int jobs; /* -j N: runs at once */
     int dry_run;
     int retry_failed;
-    const char *results;   /* results root, default "results" */
-    int detach;            /* local: leave the terminal (setsid), write to RESULTS/<sweep>/sweep.log only */
+    const char *results; /* results root, default "results" */
+    int detach;          /* local: leave the terminal (setsid), write to RESULTS/<sweep>/sweep.log only */
     /* slurm */
     const char *partition; /* NULL = cluster default */
     int max_parallel;      /* %K throttle, 0 = none */

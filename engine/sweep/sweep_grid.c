@@ -19,8 +19,8 @@
 
 #define MAX_AXES 32
 #define MAX_VALUES 256
-#define MAX_COND 8   /* keys in one when.if */
-#define MAX_ALT 16   /* alternatives of one when.if key */
+#define MAX_COND 8 /* keys in one when.if */
+#define MAX_ALT 16 /* alternatives of one when.if key */
 
 /* A set of key=value pairs (an axis value, an exclude entry, an extra point, a when branch...). */
 typedef struct {
@@ -38,7 +38,7 @@ typedef struct {
 } Axis;
 
 typedef struct {
-    Pairs cond;  /* the keys; a list value ("any of") is spread into alts */
+    Pairs cond; /* the keys; a list value ("any of") is spread into alts */
     char alts[MAX_COND][MAX_ALT][SWEEP_VAL_MAX];
     int n_alts[MAX_COND];
     Pairs then, otherwise;
@@ -212,12 +212,15 @@ static int parse_axis(P *p, Axis *a, const yaml_node_t *kn, const yaml_node_t *v
     a->n = n;
     int bundle = node(p, vn->data.sequence.items.start[0])->type == YAML_MAPPING_NODE;
     if (!bundle && strcmp(label, "experiment") && (!config_key_exists(label) || !strcmp(label, "name")))
-        return perr(p, kn, "unknown key '%s' (an axis is a section.key, experiment, or a label whose values "
-                           "are mappings)", label);
+        return perr(p, kn,
+                    "unknown key '%s' (an axis is a section.key, experiment, or a label whose values "
+                    "are mappings)",
+                    label);
     for (int i = 0; i < n; i++) {
         yaml_node_t *v = node(p, vn->data.sequence.items.start[i]);
         if (bundle) {
-            if (v->type != YAML_MAPPING_NODE) return perr(p, v, "grid.%s: every value of a bundle axis must be a mapping", label);
+            if (v->type != YAML_MAPPING_NODE)
+                return perr(p, v, "grid.%s: every value of a bundle axis must be a mapping", label);
             if (pairs_from_mapping(p, &a->vals[i], v, label)) return -1;
             if (a->vals[i].n == 0 && !a->vals[i].experiment[0]) return perr(p, v, "grid.%s: empty mapping", label);
         } else {
@@ -514,7 +517,7 @@ typedef struct {
     char seeds[MAX_VALUES][32];
     int n_seeds, seeds_line;
     int seed_lines[MAX_VALUES], seed_cols[MAX_VALUES];
-    long max_runs; /* cap on the number of runs (max_runs:, default SWEEP_MAX_RUNS) */
+    long max_runs;                             /* cap on the number of runs (max_runs:, default SWEEP_MAX_RUNS) */
     int slurm_ntasks, slurm_nodes, slurm_cpus; /* slurm: {ntasks, nodes, cpus_per_task}, 0 = unset */
     char slurm_mpi[32];
 } Spec;
@@ -528,18 +531,22 @@ static void spec_free(Spec *sp) {
 
 /* slurm: {ntasks: N, nodes: M, cpus_per_task: C, mpi: PLUGIN}: each run's Slurm job. */
 static int parse_slurm(P *p, yaml_node_t *v, Spec *sp) {
-    if (v->type != YAML_MAPPING_NODE) return perr(p, v, "slurm: expected a mapping of ntasks, nodes, cpus_per_task, mpi");
+    if (v->type != YAML_MAPPING_NODE)
+        return perr(p, v, "slurm: expected a mapping of ntasks, nodes, cpus_per_task, mpi");
     for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top; q++) {
         yaml_node_t *k = node(p, q->key), *x = node(p, q->value);
         const char *ks = k->type == YAML_SCALAR_NODE ? sv(k) : "", *t = x->type == YAML_SCALAR_NODE ? sv(x) : "";
         if (!strcmp(ks, "mpi")) {
-            if (!*t || strlen(t) >= sizeof sp->slurm_mpi || strspn(t, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(t))
+            if (!*t || strlen(t) >= sizeof sp->slurm_mpi ||
+                strspn(t, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(t))
                 return perr(p, x, "slurm.mpi: expected a plugin name such as pmix, pmi2 or none");
             snprintf(sp->slurm_mpi, sizeof sp->slurm_mpi, "%s", t);
             continue;
         }
-        int *dst = !strcmp(ks, "ntasks") ? &sp->slurm_ntasks : !strcmp(ks, "nodes") ? &sp->slurm_nodes
-                 : !strcmp(ks, "cpus_per_task") ? &sp->slurm_cpus : NULL;
+        int *dst = !strcmp(ks, "ntasks")          ? &sp->slurm_ntasks
+                   : !strcmp(ks, "nodes")         ? &sp->slurm_nodes
+                   : !strcmp(ks, "cpus_per_task") ? &sp->slurm_cpus
+                                                  : NULL;
         if (!dst) return perr(p, k, "slurm: unknown key '%s' (expected ntasks, nodes, cpus_per_task, mpi)", ks);
         char *end;
         long n = strtol(t, &end, 10);
@@ -564,7 +571,9 @@ static int parse_spec(P *p, Spec *sp) {
             int lossy = 0;
             sp->name[0] = 0;
             name_append(sp->name, sizeof sp->name, sv(v), &lossy);
-            if (lossy || path_name_problem(sp->name)) return perr(p, v, "name: use only letters, digits and ._+-=, not starting with '.' (it names a directory)");
+            if (lossy || path_name_problem(sp->name))
+                return perr(p, v,
+                            "name: use only letters, digits and ._+-=, not starting with '.' (it names a directory)");
         } else if (!strcmp(ks, "base")) {
             if (v->type != YAML_SCALAR_NODE || !*sv(v)) return perr(p, v, "base: expected an experiment file path");
             snprintf(sp->base, sizeof sp->base, "%s", sv(v));
@@ -617,7 +626,9 @@ static int parse_spec(P *p, Spec *sp) {
         } else if (!strcmp(ks, "slurm")) {
             if (parse_slurm(p, v, sp)) return -1;
         } else {
-            return perr(p, k, "unknown key '%s' (expected name, base, set, grid, exclude, extra, when, seeds, max_runs, slurm)", ks);
+            return perr(
+                p, k, "unknown key '%s' (expected name, base, set, grid, exclude, extra, when, seeds, max_runs, slurm)",
+                ks);
         }
     }
     return 0;
@@ -632,8 +643,9 @@ static int expand_points(P *p, Spec *sp, PointList *pts) {
     n_points = (n_points + sp->n_extra) * (sp->n_seeds ? sp->n_seeds : 1);
     long cap = sp->max_runs > 0 ? sp->max_runs : SWEEP_MAX_RUNS;
     if (n_points > (double)cap)
-        return err_set(p->e, "%s: the grid has %.0f points (before exclude), more than max_runs %ld; set max_runs: N in the "
-                             "sweep file to allow more",
+        return err_set(p->e,
+                       "%s: the grid has %.0f points (before exclude), more than max_runs %ld; set max_runs: N in the "
+                       "sweep file to allow more",
                        p->file, n_points, cap);
     PointList base = {0};
     if (sp->n_axes > 0 || sp->n_extra == 0) {
@@ -747,8 +759,9 @@ static int name_runs(P *p, Sweep *s, const PointList *pts) {
     for (int i = 0; i < s->n_runs && !rc; i++)
         for (int j = 0; j < i && !rc; j++)
             if (ident[i] == ident[j])
-                rc = err_set(p->e, "%s:%d: duplicate point %s (the same run as the point from line %d)", p->file,
-                             s->runs[i].line, s->runs[i].label[0] ? s->runs[i].label : s->runs[i].name, s->runs[j].line);
+                rc =
+                    err_set(p->e, "%s:%d: duplicate point %s (the same run as the point from line %d)", p->file,
+                            s->runs[i].line, s->runs[i].label[0] ? s->runs[i].label : s->runs[i].name, s->runs[j].line);
     /* collisions after sanitising: append the point's hash to every colliding (or lossy) name */
     for (int i = 0; i < s->n_runs && !rc; i++)
         for (int j = 0; j < s->n_runs; j++)
@@ -761,12 +774,14 @@ static int name_runs(P *p, Sweep *s, const PointList *pts) {
     for (int i = 0; i < s->n_runs && !rc; i++)
         for (int j = 0; j < i && !rc; j++)
             if (!strcmp(s->runs[i].name, s->runs[j].name))
-                rc = err_set(p->e, "%s:%d: two points map to the run name %s", p->file, s->runs[i].line, s->runs[i].name);
+                rc = err_set(p->e, "%s:%d: two points map to the run name %s", p->file, s->runs[i].line,
+                             s->runs[i].name);
     /* A name from an experiment file such as `..yaml` would name a directory outside the sweep's. */
     for (int i = 0; i < s->n_runs && !rc; i++) {
         const char *bad = path_name_problem(s->runs[i].name);
-        if (bad) rc = err_set(p->e, "%s:%d: run name \"%s\" (from experiment %s) %s: rename the experiment file", p->file,
-                              s->runs[i].line, s->runs[i].name, s->runs[i].experiment, bad);
+        if (bad)
+            rc = err_set(p->e, "%s:%d: run name \"%s\" (from experiment %s) %s: rename the experiment file", p->file,
+                         s->runs[i].line, s->runs[i].name, s->runs[i].experiment, bad);
     }
     free(lossy);
     free(ident);
@@ -797,7 +812,11 @@ int sweep_load_text(Sweep *s, const char *path, const char *text, size_t len, Er
         int lossy = 0;
         name_append(sp->name, sizeof sp->name, b, &lossy);
         const char *bad = path_name_problem(sp->name);
-        if (bad) rc = err_set(e, "%s: the sweep name \"%s\" taken from the file name %s (it names the results directory): add name: to the file", path, sp->name, bad);
+        if (bad)
+            rc = err_set(e,
+                         "%s: the sweep name \"%s\" taken from the file name %s (it names the results directory): add "
+                         "name: to the file",
+                         path, sp->name, bad);
     }
     if (!rc) rc = expand_points(&p, sp, &pts);
     if (!rc) {

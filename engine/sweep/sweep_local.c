@@ -161,7 +161,7 @@ static RunState finish(const SweepRun *r, const char *run_dir, int wstatus, int 
             say(stdout, "done     %-40s completed in %.1f s, val ppl %.4g\n", r->name, secs, st.val_ppl);
         else {
             say(stderr, "%s %-40s %s (exit %d); log: %s/train.log\n", st.state == RS_FAILED ? "FAILED  " : "DIVERGED",
-                    r->name, run_state_name(st.state), code, run_dir);
+                r->name, run_state_name(st.state), code, run_dir);
             if (st.state == RS_FAILED) print_log_tail(run_dir);
         }
         return st.state;
@@ -169,15 +169,14 @@ static RunState finish(const SweepRun *r, const char *run_dir, int wstatus, int 
     if (code == 130 || ((sig == SIGINT || sig == SIGTERM) && stopping) || (stopping && code != 0)) {
         if (st.ckpt_step >= 0)
             say(stdout, "stopped  %-40s interrupted; resumes from its checkpoint at step %ld\n", r->name, st.ckpt_step);
-        else
-            say(stdout, "stopped  %-40s interrupted before its first checkpoint (restarts from step 0)\n", r->name);
+        else say(stdout, "stopped  %-40s interrupted before its first checkpoint (restarts from step 0)\n", r->name);
         return RS_INTERRUPTED;
     }
     if (code == 0) { /* exited 0 without a summary: not a finished run */
         say(stderr, "FAILED   %-40s train exited 0 without summary.json\n", r->name);
     } else {
         say(stderr, "FAILED   %-40s %s %d; log: %s/train.log\n", r->name, sig ? "killed by signal" : "exit status",
-                sig ? sig : code, run_dir);
+            sig ? sig : code, run_dir);
         print_log_tail(run_dir);
     }
     /* the marker is written under the run's lock; if another process holds it by now, that one
@@ -229,8 +228,8 @@ typedef struct {
     const SweepOpts *o;
     char dir[AD_PATH_MAX];
     int jobs, threads;
-    Todo *todo;   /* one per run */
-    Child *kids;  /* one slot per job; pid 0 = free */
+    Todo *todo;  /* one per run */
+    Child *kids; /* one slot per job; pid 0 = free */
     Tally t;
     int n_todo, n_wait, prev_failed;
     int active, next, started, said;
@@ -254,12 +253,16 @@ static void local_plan(Local *L) {
         L->n_todo += L->todo[i] == TODO_RUN;
         L->n_wait += L->todo[i] == TODO_ELSEWHERE;
         if (L->o->dry_run)
-            say(stdout, "%-10s %-44s %s\n", run ? (st.state == RS_INTERRUPTED ? "resume" : st.state == RS_FAILED ? "retry" : "run")
-                                           : run_state_name(st.state),
-                   s->runs[i].name, s->runs[i].label);
+            say(stdout, "%-10s %-44s %s\n",
+                run ? (st.state == RS_INTERRUPTED ? "resume"
+                       : st.state == RS_FAILED    ? "retry"
+                                                  : "run")
+                    : run_state_name(st.state),
+                s->runs[i].name, s->runs[i].label);
     }
     say(stdout, "sweep %s: %d runs in %s: %d to run, %d already final, %d running elsewhere; -j %d, %d thread%s each\n",
-           s->name, s->n_runs, L->dir, L->n_todo, L->t.skipped, L->n_wait, L->jobs, L->threads, L->threads == 1 ? "" : "s");
+        s->name, s->n_runs, L->dir, L->n_todo, L->t.skipped, L->n_wait, L->jobs, L->threads,
+        L->threads == 1 ? "" : "s");
 }
 
 /* Launch: start runs in grid order while job slots are free (and no stop was asked for). */
@@ -367,7 +370,8 @@ static void write_launcher_json(const char *dir, int jobs) {
     char path[AD_PATH_MAX + 32], b[160];
     Err e;
     snprintf(path, sizeof path, "%s/launcher.json", dir);
-    int n = snprintf(b, sizeof b, "{\"pid\": %ld, \"jobs\": %d, \"started\": %ld}\n", (long)getpid(), jobs, (long)time(NULL));
+    int n = snprintf(b, sizeof b, "{\"pid\": %ld, \"jobs\": %d, \"started\": %ld}\n", (long)getpid(), jobs,
+                     (long)time(NULL));
     if (write_file_atomic(path, b, (size_t)n, &e)) say(stderr, "sweep: %s\n", e.msg);
 }
 
@@ -419,8 +423,8 @@ int sweep_run_local(const Sweep *s, const SweepOpts *o) {
         int lfd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0666);
         g_log = lfd >= 0 ? fdopen(lfd, "a") : NULL;
         if (!g_log) {
-            fprintf(stderr, "alphadecay sweep: %s: %s%s\n", log_path, errno == ELOOP ? "" : "cannot open: ",
-                    errno == ELOOP ? RUNDIR_LINK_REFUSED : strerror(errno));
+            fprintf(stderr, "alphadecay sweep: %s: %s%s\n", log_path,
+                    errno == ELOOP ? "" : "cannot open: ", errno == ELOOP ? RUNDIR_LINK_REFUSED : strerror(errno));
             if (lfd >= 0) close(lfd);
             return 1;
         }
@@ -451,8 +455,10 @@ int sweep_run_local(const Sweep *s, const SweepOpts *o) {
     for (;;) {
         local_launch(&L);
         if (g_stop && !forwarded) {
-            say(stderr, "sweep: stopping (signal %d): asking %d running train process%s to checkpoint and exit; "
-                        "nothing new starts\n", (int)g_stop, L.active, L.active == 1 ? "" : "es");
+            say(stderr,
+                "sweep: stopping (signal %d): asking %d running train process%s to checkpoint and exit; "
+                "nothing new starts\n",
+                (int)g_stop, L.active, L.active == 1 ? "" : "es");
             for (int k = 0; k < L.jobs; k++)
                 if (L.kids[k].pid) kill(L.kids[k].pid, SIGINT);
             forwarded = 1;
@@ -470,14 +476,17 @@ int sweep_run_local(const Sweep *s, const SweepOpts *o) {
     SweepCount c;
     sweep_count(s, L.dir, &c);
     int *n = c.count;
-    say(stdout, "sweep %s: %d completed, %d failed, %d diverged, %d interrupted, %d pending, %d running elsewhere "
-                "(of %d); this invocation started %d, %d skipped (already final%s)%s in %.1f s\n",
+    say(stdout,
+        "sweep %s: %d completed, %d failed, %d diverged, %d interrupted, %d pending, %d running elsewhere "
+        "(of %d); this invocation started %d, %d skipped (already final%s)%s in %.1f s\n",
         s->name, n[RS_COMPLETED], n[RS_FAILED], n[RS_DIVERGED], n[RS_INTERRUPTED], n[RS_PENDING], n[RS_RUNNING],
         s->n_runs, L.started, L.t.skipped, L.prev_failed ? ", failed ones need --retry-failed" : "",
         g_stop ? " - stopped" : "", now_seconds() - t0);
     if (n[RS_INTERRUPTED] + n[RS_PENDING] > 0)
-        say(stdout, "sweep %s: to resume, run the same command again (interrupted runs continue from their newest "
-                    "checkpoint); log: %s\n", s->name, log_path);
+        say(stdout,
+            "sweep %s: to resume, run the same command again (interrupted runs continue from their newest "
+            "checkpoint); log: %s\n",
+            s->name, log_path);
     free(L.kids);
     free(L.todo);
     if (g_log) fclose(g_log);

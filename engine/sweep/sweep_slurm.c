@@ -55,8 +55,10 @@ static int active_tasks(const char *job) {
     if (rc != 0) return rc < 0 ? -1 : 0; /* "Invalid job id": purged, i.e. finished long ago */
     int n = 0;
     for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n"))
-        if (strstr("PENDING RUNNING CONFIGURING COMPLETING SUSPENDED REQUEUED REQUEUE_HOLD RESIZING SIGNALING STAGE_OUT",
-                   line) && *line)
+        if (strstr(
+                "PENDING RUNNING CONFIGURING COMPLETING SUSPENDED REQUEUED REQUEUE_HOLD RESIZING SIGNALING STAGE_OUT",
+                line) &&
+            *line)
             n++;
     return n;
 }
@@ -90,8 +92,10 @@ static int previous_submissions(const Sweep *s, const SweepOpts *o, const char *
         }
         if (!o->dry_run && active_tasks(id) > 0) {
             fclose(jf);
-            fprintf(stderr, "alphadecay sweep: %s: Slurm job %s of this sweep is still active; wait for it or "
-                            "scancel %s\n", s->file, id, id);
+            fprintf(stderr,
+                    "alphadecay sweep: %s: Slurm job %s of this sweep is still active; wait for it or "
+                    "scancel %s\n",
+                    s->file, id, id);
             return -1;
         }
     }
@@ -125,9 +129,10 @@ static int write_script(const Sweep *s, const SweepOpts *o, const char *script, 
     shq(q1, sizeof q1, self);
     shq(q2, sizeof q2, file_abs);
     shq(q3, sizeof q3, res_abs);
-    sb_printf(&f, ")\nexec %s sweep exec %s --run \"${RUNS[$SLURM_ARRAY_TASK_ID]}\" --results %s --threads "
-               "\"${SLURM_CPUS_PER_TASK:-1}\"%s\n",
-            q1, q2, q3, o->retry_failed ? " --retry-failed" : "");
+    sb_printf(&f,
+              ")\nexec %s sweep exec %s --run \"${RUNS[$SLURM_ARRAY_TASK_ID]}\" --results %s --threads "
+              "\"${SLURM_CPUS_PER_TASK:-1}\"%s\n",
+              q1, q2, q3, o->retry_failed ? " --retry-failed" : "");
     /* whole or absent, every write checked (a full disk must not give sbatch an empty script) */
     Err e;
     int rc = write_file_atomic(script, f.p, f.len, &e);
@@ -202,8 +207,10 @@ static int record_job(const char *jobs_path, const char *job) {
         if (close(fd) != 0 && !err) err = errno;
     }
     if (!err) return 0;
-    fprintf(stderr, "alphadecay sweep: %s: cannot record submitted Slurm job %s: %s; add the line '%s' to it by hand "
-                    "(or scancel %s) before the next sweep run\n", jobs_path, job, strerror(err), job, job);
+    fprintf(stderr,
+            "alphadecay sweep: %s: cannot record submitted Slurm job %s: %s; add the line '%s' to it by hand "
+            "(or scancel %s) before the next sweep run\n",
+            jobs_path, job, strerror(err), job, job);
     return -1;
 }
 
@@ -213,7 +220,8 @@ static int submit_and_track(const Sweep *s, const SweepOpts *o, const char *dir,
     char self[AD_PATH_MAX], file_abs[AD_PATH_MAX], res_abs[AD_PATH_MAX], sdir_abs[AD_PATH_MAX + 16], cwd[AD_PATH_MAX];
     Err e;
     long k = self_exe_path(self, sizeof self);
-    if (k <= 0 || abs_path(s->file, file_abs, sizeof file_abs) || abs_path(o->results ? o->results : "results", res_abs, sizeof res_abs) ||
+    if (k <= 0 || abs_path(s->file, file_abs, sizeof file_abs) ||
+        abs_path(o->results ? o->results : "results", res_abs, sizeof res_abs) ||
         abs_path(sdir, sdir_abs, sizeof sdir_abs) || !getcwd(cwd, sizeof cwd)) {
         fprintf(stderr, "alphadecay sweep: cannot resolve absolute paths\n");
         return 1;
@@ -221,12 +229,15 @@ static int submit_and_track(const Sweep *s, const SweepOpts *o, const char *dir,
     /* --chdir and --output go into #SBATCH lines unquoted: a newline would start another directive */
     for (const char *q = cwd; *q; q++)
         if ((unsigned char)*q < 0x20 || *q == 0x7f) {
-            fprintf(stderr, "alphadecay sweep: the current directory holds a control character; Slurm cannot be given it\n");
+            fprintf(stderr,
+                    "alphadecay sweep: the current directory holds a control character; Slurm cannot be given it\n");
             return 1;
         }
     for (const char *q = sdir_abs; *q; q++)
         if ((unsigned char)*q < 0x20 || *q == 0x7f) {
-            fprintf(stderr, "alphadecay sweep: %s: the results path holds a control character; Slurm cannot be given it\n", sdir);
+            fprintf(stderr,
+                    "alphadecay sweep: %s: the results path holds a control character; Slurm cannot be given it\n",
+                    sdir);
             return 1;
         }
     if (mkdir_p(sdir, &e)) {
@@ -254,7 +265,8 @@ int sweep_run_slurm(const Sweep *s, const SweepOpts *o) {
         return 1;
     }
     if ((o->partition && !sbatch_value_ok(o->partition)) || (o->time && !sbatch_value_ok(o->time))) {
-        fprintf(stderr, "alphadecay sweep: --%s '%s': use only letters, digits and ._,:+- (it becomes an #SBATCH line)\n",
+        fprintf(stderr,
+                "alphadecay sweep: --%s '%s': use only letters, digits and ._,:+- (it becomes an #SBATCH line)\n",
                 o->partition && !sbatch_value_ok(o->partition) ? "partition" : "time",
                 o->partition && !sbatch_value_ok(o->partition) ? o->partition : o->time);
         return 1;
@@ -273,8 +285,7 @@ int sweep_run_slurm(const Sweep *s, const SweepOpts *o) {
         run_status(rd, &st);
         if (st.state == RS_PENDING || st.state == RS_INTERRUPTED || (st.state == RS_FAILED && o->retry_failed))
             pend[n++] = i;
-        else
-            skipped++;
+        else skipped++;
     }
     printf("sweep %s: %d runs, %d to submit, %d skipped (final or running)\n", s->name, s->n_runs, n, skipped);
     int rc = 0;

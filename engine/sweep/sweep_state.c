@@ -87,10 +87,10 @@ void run_status_files(const char *run_dir, RunStatus *st) {
 
     Json *s = NULL;
     switch (rundir_status(run_dir, &s, NULL, 0)) {
-    case RUNDIR_NO_SUMMARY: st->state = started ? RS_INTERRUPTED : RS_PENDING; return;
-    case RUNDIR_COMPLETED: st->state = RS_COMPLETED; break;
-    case RUNDIR_DIVERGED: st->state = RS_DIVERGED; break;
-    default: st->state = RS_FAILED; break; /* failed, or a summary nobody can read */
+        case RUNDIR_NO_SUMMARY: st->state = started ? RS_INTERRUPTED : RS_PENDING; return;
+        case RUNDIR_COMPLETED: st->state = RS_COMPLETED; break;
+        case RUNDIR_DIVERGED: st->state = RS_DIVERGED; break;
+        default: st->state = RS_FAILED; break; /* failed, or a summary nobody can read */
     }
     double ppl = num_or_nan(s, "final_val_ppl"), steps = num_or_nan(s, "steps"), wall = num_or_nan(s, "wall_seconds");
     if (!isnan(ppl)) st->val_ppl = ppl;
@@ -143,8 +143,9 @@ int sweep_check_results(const Sweep *s, const char *dir, int create, Err *e) {
         if (json_str(j, "file")) snprintf(oldfile, sizeof oldfile, "%s", json_str(j, "file"));
         json_free(j);
         if (!same)
-            return err_set(e, "%s: %s holds runs of a different grid named '%s' (from %s, fingerprint %s; this "
-                              "grid is %s): give the sweep another name or use --results DIR",
+            return err_set(e,
+                           "%s: %s holds runs of a different grid named '%s' (from %s, fingerprint %s; this "
+                           "grid is %s): give the sweep another name or use --results DIR",
                            s->file, dir, s->name, oldfile, old, fp);
         return 0;
     }
