@@ -106,8 +106,8 @@ _paper: $(BIN)
 deps:
 	@bash scripts/deps.sh
 
+# The sources against .clang-format (Debian's clang-format): names every file that differs, exit 1.
 # tests/e2e_format.sh runs it in `make test`.
-# Not part of `make test`.
 FMT_SRC := $(SRC) $(HDR) $(CXX_SRC) $(wildcard tests/*.c tests/*.h)
 format-check:
 	@command -v clang-format >/dev/null || { echo "format-check: clang-format is not installed (Debian package clang-format)"; exit 1; }
