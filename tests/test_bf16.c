@@ -277,18 +277,7 @@ static void test_onednn_f32(void) {
 
 /* ---- the whole model in bf16 against fp32 ---- */
 
-static ModelConfig small_config(void) {
-    ModelConfig c = {.hidden_size = 64,
-                     .intermediate_size = 172,
-                     .num_attention_heads = 4,
-                     .num_hidden_layers = 2,
-                     .vocab_size = 97,
-                     .max_position_embeddings = 32,
-                     .rms_norm_eps = 1e-6,
-                     .rope_theta = 10000,
-                     .initializer_range = 0.02};
-    return c;
-}
+static ModelConfig small_config(void) { return test_model_config(64, 172, 4, 2, 97, 32); }
 
 static int build_prec(Model *m, Precision p, int B, int T) {
     Err e = {{0}};

@@ -17,6 +17,7 @@
 #include "kernels.h"
 #include "model.h"
 #include "optim.h"
+#include "testutil.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -93,15 +94,7 @@ static void ref_update(bf16_t *w, const bf16_t *g, bf16_t *mo, bf16_t *ve, size_
 static void test_adam(void) {
     /* hidden 40, intermediate 100, vocab 50: tensor sizes 40, 1600, 4000, 2000 leave tails of 8, 0, 0, 0 elements
      * after whole vectors; the norms (40) are shorter than a block */
-    ModelConfig c = {.hidden_size = 40,
-                     .intermediate_size = 100,
-                     .num_attention_heads = 4,
-                     .num_hidden_layers = 2,
-                     .vocab_size = 53,
-                     .max_position_embeddings = 16,
-                     .rms_norm_eps = 1e-6,
-                     .rope_theta = 10000,
-                     .initializer_range = 0.02};
+    ModelConfig c = test_model_config(40, 100, 4, 2, 53, 16);
     const OptimizerKind kinds[2] = {OPT_ADAM, OPT_ADAMW};
     const double lr = 3e-3, b1 = 0.9, b2 = 0.999, eps = 1e-8;
     for (int kk = 0; kk < 2; kk++)

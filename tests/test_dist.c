@@ -9,6 +9,7 @@
 #include "check.h"
 #include "dist.h"
 #include "optim.h"
+#include "testutil.h"
 
 static void test_range(void) {
     int good = 1;
@@ -93,15 +94,7 @@ static void test_single_process(void) {
 static void test_adam_slices(void) {
     Model a, b;
     Err e;
-    ModelConfig mc = {.hidden_size = 16,
-                      .intermediate_size = 24,
-                      .num_attention_heads = 2,
-                      .num_hidden_layers = 1,
-                      .vocab_size = 37,
-                      .max_position_embeddings = 16,
-                      .rms_norm_eps = 1e-6,
-                      .rope_theta = 1e4,
-                      .initializer_range = 0.02};
+    ModelConfig mc = test_model_config(16, 24, 2, 1, 37, 16);
     if (model_build(&a, &mc, &e) || model_build(&b, &mc, &e) || model_alloc_train(&a, &e) ||
         model_alloc_train(&b, &e)) {
         CHECK(0, "adam_slices_equal_full", "%s", e.msg);

@@ -133,18 +133,7 @@ static double ref_forward(const Ref *r, const int *in, const int *tg, int B, int
 
 /* ---------------------------------------------------------------- helpers */
 
-static ModelConfig tiny_config(void) {
-    ModelConfig c = {.hidden_size = 16,
-                     .intermediate_size = 24,
-                     .num_attention_heads = 2,
-                     .num_hidden_layers = 2,
-                     .vocab_size = 32,
-                     .max_position_embeddings = 16,
-                     .rms_norm_eps = 1e-6,
-                     .rope_theta = 10000,
-                     .initializer_range = 0.02};
-    return c;
-}
+static ModelConfig tiny_config(void) { return test_model_config(16, 24, 2, 2, 32, 16); }
 
 static int build(Model *m, ModelConfig c, uint64_t seed, int B, int T) {
     Err e = {{0}};

@@ -9,22 +9,12 @@
 #include "model.h"
 #include "optim.h"
 #include "prof.h"
+#include "testutil.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static ModelConfig cfg(void) {
-    ModelConfig c = {.hidden_size = 64,
-                     .intermediate_size = 172,
-                     .num_attention_heads = 4,
-                     .num_hidden_layers = 2,
-                     .vocab_size = 96,
-                     .max_position_embeddings = 64,
-                     .rms_norm_eps = 1e-6,
-                     .rope_theta = 10000,
-                     .initializer_range = 0.02};
-    return c;
-}
+static ModelConfig cfg(void) { return test_model_config(64, 172, 4, 2, 96, 64); }
 
 /* One update (two micro-steps and Adam) on a fresh model; the loss, and every state buffer's bytes appended to
  * *state (malloc'd, *len bytes). */

@@ -35,19 +35,22 @@ static inline size_t heap_bytes(void) {
     return mi.uordblks + mi.hblkhd;
 }
 
-/* Two layers of width 8: every tensor kind, files of a few kilobytes. */
-static inline ModelConfig tiny_model_config(void) {
-    ModelConfig c = {0};
-    c.hidden_size = 8;
-    c.intermediate_size = 12;
-    c.num_attention_heads = 2;
-    c.num_hidden_layers = 2;
-    c.vocab_size = 16;
-    c.max_position_embeddings = 32;
-    c.rms_norm_eps = 1e-6;
-    c.rope_theta = 10000.0;
-    c.initializer_range = 0.02;
+/* A Llama configuration of the given shape with the usual constants (eps 1e-6, RoPE theta 10000,
+ * init std 0.02): what the unit tests build their small models from. */
+static inline ModelConfig test_model_config(int hidden, int inter, int heads, int layers, int vocab, int max_pos) {
+    ModelConfig c = {.hidden_size = hidden,
+                     .intermediate_size = inter,
+                     .num_attention_heads = heads,
+                     .num_hidden_layers = layers,
+                     .vocab_size = vocab,
+                     .max_position_embeddings = max_pos,
+                     .rms_norm_eps = 1e-6,
+                     .rope_theta = 10000.0,
+                     .initializer_range = 0.02};
     return c;
 }
+
+/* Two layers of width 8: every tensor kind, files of a few kilobytes. */
+static inline ModelConfig tiny_model_config(void) { return test_model_config(8, 12, 2, 2, 16, 32); }
 
 #endif
