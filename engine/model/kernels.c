@@ -44,15 +44,20 @@ void embedding_backward(float *dwte, const float *dout, const int *tokens, int N
 
 /* ---------------------------------------------------------------- RMSNorm */
 
+/* 1 / sqrt(mean(x^2) + eps) of one row: the scale both RMSNorm forwards apply. */
+static inline float rms_rstd(const float *xr, int C, float eps) {
+    float ss = 0.0f;
+#pragma omp simd reduction(+ : ss)
+    for (int j = 0; j < C; j++) ss += xr[j] * xr[j];
+    return 1.0f / sqrtf(ss / (float)C + eps);
+}
+
 void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int N, int C, float eps) {
 #pragma omp parallel for schedule(static) if (PAR((long)N * C))
     for (int n = 0; n < N; n++) {
         const float *xr = x + (size_t)n * C;
         float *o = out + (size_t)n * C;
-        float ss = 0.0f;
-#pragma omp simd reduction(+ : ss)
-        for (int j = 0; j < C; j++) ss += xr[j] * xr[j];
-        float r = 1.0f / sqrtf(ss / (float)C + eps);
+        float r = rms_rstd(xr, C, eps);
         rstd[n] = r;
 #pragma omp simd
         for (int j = 0; j < C; j++) o[j] = w[j] * (xr[j] * r);
@@ -65,10 +70,7 @@ void rmsnorm_forward_bf16(bf16_t *out, float *rstd, const float *x, const float 
     for (int n = 0; n < N; n++) {
         const float *xr = x + (size_t)n * C;
         bf16_t *o = out + (size_t)n * C;
-        float ss = 0.0f;
-#pragma omp simd reduction(+ : ss)
-        for (int j = 0; j < C; j++) ss += xr[j] * xr[j];
-        float r = 1.0f / sqrtf(ss / (float)C + eps);
+        float r = rms_rstd(xr, C, eps);
         rstd[n] = r;
 #pragma omp simd
         for (int j = 0; j < C; j++) o[j] = bf16_top(bf16q(w[j] * (xr[j] * r)));
