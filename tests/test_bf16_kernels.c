@@ -174,6 +174,10 @@ static int same_h(const bf16_t *h, const float *f, size_t n) { /* h == bf16_roun
     return 1;
 }
 
+static int same_bits(const float *a, const float *b, size_t n) { /* equal as bits (NaN == the same NaN) */
+    return !memcmp(a, b, n * sizeof(float));
+}
+
 static void test_fused(void) {
     Rng r;
     rng_seed(&r, 12);
@@ -203,22 +207,36 @@ static void test_fused(void) {
     swiglu_backward_bf16(h, dh, guh, N, I);
     CHECK(same_h(h, dgu, (size_t)N * 2 * I), "swiglu_backward_bf16(bf16 gu) == round(swiglu_backward(widened gu))",
           "differs");
-    /* cross-entropy: forward rounding the logits in place, backward writing bf16 */
-    float *lg = malloc(sizeof(float) * N * V), *lg2 = malloc(sizeof(float) * N * V), lse[64], lse2[64], ls[64], ls2[64];
+    /* cross-entropy: the forward reading the logits rounded (not writing them), the backward writing bf16 from
+     * logits read as they are (bf16) or rounded (bf16_pure) */
+    float *lg = malloc(sizeof(float) * N * V), *lg2 = malloc(sizeof(float) * N * V),
+          *lg3 = malloc(sizeof(float) * N * V);
+    float lse[64], lse2[64], ls[64], ls2[64];
     int tg[64], nv, nv2;
     fill(lg, (size_t)N * V, 3.0, &r);
+    lg[5] = NAN, lg[V + 7] = INFINITY, lg[2 * V + 1] = 0x1.00808p0f; /* a NaN, an inf, a tie rounding to even */
     for (int n = 0; n < N; n++) tg[n] = n % 5 == 0 ? -1 : (int)rng_below(&r, V);
+    tg[1] = 7, tg[2] = 1;
     memcpy(lg2, lg, sizeof(float) * N * V);
+    memcpy(lg3, lg, sizeof(float) * N * V);
     bf16_quantize_vec(lg, (size_t)N * V);
     float l1 = crossentropy_forward(lse, ls, lg, tg, N, V, &nv);
     float l2 = crossentropy_forward_bf16(lse2, ls2, lg2, tg, N, V, &nv2);
-    CHECK(l1 == l2 && nv == nv2 && !memcmp(lg, lg2, sizeof(float) * N * V) && !memcmp(lse, lse2, sizeof(float) * N),
-          "crossentropy_forward_bf16 == crossentropy_forward(quantized logits), logits rounded in place",
+    CHECK(same_bits(&l1, &l2, 1) && nv == nv2 && !memcmp(lg2, lg3, sizeof(float) * N * V) && same_bits(lse, lse2, N) &&
+              same_bits(ls, ls2, N),
+          "crossentropy_forward_bf16 == crossentropy_forward(quantized logits), logits left as they were",
           "loss %g vs %g", l1, l2);
     bf16_t *dl = malloc(sizeof(bf16_t) * N * V);
-    crossentropy_backward_bf16(dl, lg, lse, tg, N, V, 0.37f);
-    crossentropy_backward(lg2, lg, lse, tg, N, V, 0.37f);
-    CHECK(same_h(dl, lg2, (size_t)N * V), "crossentropy_backward_bf16 == round(crossentropy_backward)", "differs");
+    for (int quant = 0; quant < 2; quant++) {
+        float *ref = malloc(sizeof(float) * N * V);
+        crossentropy_backward_bf16(dl, lg3, lse, tg, N, V, 0.37f, quant);
+        crossentropy_backward(ref, quant ? lg : lg3, lse, tg, N, V, 0.37f);
+        char name[120];
+        snprintf(name, sizeof name, "crossentropy_backward_bf16 (quant_in %d) == round(crossentropy_backward(%s))",
+                 quant, quant ? "quantized logits" : "logits");
+        CHECK(same_h(dl, ref, (size_t)N * V) && !memcmp(lg2, lg3, sizeof(float) * N * V), name, "differs");
+        free(ref);
+    }
     /* attention: bf16 q/k/v values as the model has them; probabilities and output rounded by the kernel, the
      * backward from the bf16 probabilities */
     int ld = 3 * H * D, Cq = H * D;
@@ -266,7 +284,8 @@ static void test_fused(void) {
               "differs");
         free(cs), free(sn), free(r1), free(r2), free(rh), free(rh1);
     }
-    free(x), free(f), free(w), free(h), free(gu), free(dh), free(dgu), free(guh), free(lg), free(lg2), free(dl);
+    free(x), free(f), free(w), free(h), free(gu), free(dh), free(dgu), free(guh), free(lg), free(lg2), free(lg3),
+        free(dl);
     free(qkv), free(y), free(y2), free(att), free(att2), free(datt), free(dy), free(dq), free(dq2), free(atth),
         free(yh);
 }

@@ -262,25 +262,29 @@ void swiglu_backward_bf16(bf16_t *dgu, const float *dh, const bf16_t *gu, int N,
 
 /* ---------------------------------------------------------------- cross-entropy */
 
-static float row_lse(const float *l, int V) {
-    float mx = l[0];
+/* log-sum-exp of one row of logits, read as they are or (quant) rounded to bf16 as they are read. Inlined with a
+ * constant quant, so each caller's loops stay vectorised. */
+static inline float row_lse(const float *l, int V, int quant) {
+    float mx = quant ? bf16q(l[0]) : l[0];
 #pragma omp simd reduction(max : mx)
-    for (int j = 0; j < V; j++) mx = l[j] > mx ? l[j] : mx;
+    for (int j = 0; j < V; j++) {
+        float v = quant ? bf16q(l[j]) : l[j];
+        mx = v > mx ? v : mx;
+    }
     float s = 0.0f;
 #pragma omp simd reduction(+ : s)
-    for (int j = 0; j < V; j++) s += exp_fast(l[j] - mx);
+    for (int j = 0; j < V; j++) s += exp_fast((quant ? bf16q(l[j]) : l[j]) - mx);
     return mx + logf(s);
 }
 
-static float ce_forward(float *lse, float *losses, float *logits, const int *targets, int N, int V, int *n_valid,
-                        int quantize) {
+static inline float ce_forward(float *lse, float *losses, const float *logits, const int *targets, int N, int V,
+                               int *n_valid, int quant) {
 #pragma omp parallel for schedule(static) if (PAR((long)N * V))
     for (int n = 0; n < N; n++) {
-        float *l = logits + (size_t)n * V;
-        if (quantize) bf16_quantize_row(l, (size_t)V); /* the row is then in cache for the sums */
-        lse[n] = row_lse(l, V);
+        const float *l = logits + (size_t)n * V;
+        lse[n] = row_lse(l, V, quant);
         int t = targets[n];
-        losses[n] = t >= 0 ? lse[n] - l[t] : 0.0f;
+        losses[n] = t >= 0 ? lse[n] - (quant ? bf16q(l[t]) : l[t]) : 0.0f;
     }
     double sum = 0.0; /* fixed order, in double: the loss is bit-identical for any thread count */
     int cnt = 0;
@@ -295,10 +299,12 @@ static float ce_forward(float *lse, float *losses, float *logits, const int *tar
 
 float crossentropy_forward(float *lse, float *losses, const float *logits, const int *targets, int N, int V,
                            int *n_valid) {
-    return ce_forward(lse, losses, (float *)logits, targets, N, V, n_valid, 0);
+    return ce_forward(lse, losses, logits, targets, N, V, n_valid, 0);
 }
 
-float crossentropy_forward_bf16(float *lse, float *losses, float *logits, const int *targets, int N, int V,
+/* The logits are read rounded rather than rounded in place: writing the rounded (N, V) logits back cost a pass of
+ * stores over the largest tensor (model.c rounds them only when someone asks for them, model_logits). */
+float crossentropy_forward_bf16(float *lse, float *losses, const float *logits, const int *targets, int N, int V,
                                 int *n_valid) {
     return ce_forward(lse, losses, logits, targets, N, V, n_valid, 1);
 }
@@ -321,8 +327,8 @@ void crossentropy_backward(float *dlogits, const float *logits, const float *lse
     }
 }
 
-void crossentropy_backward_bf16(bf16_t *dlogits, const float *logits, const float *lse, const int *targets, int N,
-                                int V, float dscale) {
+static inline void ce_backward_bf16(bf16_t *dlogits, const float *logits, const float *lse, const int *targets, int N,
+                                    int V, float dscale, int quant) {
 #pragma omp parallel for schedule(static) if (PAR((long)N * V))
     for (int n = 0; n < N; n++) {
         const float *l = logits + (size_t)n * V;
@@ -334,10 +340,14 @@ void crossentropy_backward_bf16(bf16_t *dlogits, const float *logits, const floa
         }
         float m = lse[n];
 #pragma omp simd
-        for (int j = 0; j < V; j++) {
-            float g = dscale * exp_fast(l[j] - m);
-            g = j == t ? g - dscale : g; /* crossentropy_backward's d[t] -= dscale, in the same float operations */
-            d[j] = bf16_top(bf16q(g));
-        }
+        for (int j = 0; j < V; j++) d[j] = bf16_top(bf16q(dscale * exp_fast((quant ? bf16q(l[j]) : l[j]) - m)));
+        /* crossentropy_backward's d[t] -= dscale, on the same float value computed again */
+        d[t] = bf16_top(bf16q(dscale * exp_fast((quant ? bf16q(l[t]) : l[t]) - m) - dscale));
     }
+}
+
+void crossentropy_backward_bf16(bf16_t *dlogits, const float *logits, const float *lse, const int *targets, int N,
+                                int V, float dscale, int quant_in) {
+    if (quant_in) ce_backward_bf16(dlogits, logits, lse, targets, N, V, dscale, 1);
+    else ce_backward_bf16(dlogits, logits, lse, targets, N, V, dscale, 0);
 }

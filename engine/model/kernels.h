@@ -107,12 +107,13 @@ float crossentropy_forward(float *lse, float *losses, const float *logits, const
  * logits (in-place). For the mean loss times s, dscale = s / n_valid. */
 void crossentropy_backward(float *dlogits, const float *logits, const float *lse, const int *targets, int N, int V,
                            float dscale);
-/* The bf16 forms (train.dtype bf16 / bf16_pure), the same values as rounding the fp32 kernels' outputs, in one
- * pass: _forward_bf16 first rounds each logits row to bf16 in place (bf16_pure's logits); _backward_bf16 writes
- * dlogits rounded to bf16 (the product input of lm_head's backward). */
-float crossentropy_forward_bf16(float *lse, float *losses, float *logits, const int *targets, int N, int V,
+/* The bf16 forms (train.dtype bf16 / bf16_pure), the same values as rounding the fp32 kernels' inputs or outputs, in
+ * one pass: _forward_bf16 computes the loss of the logits rounded to bf16 (bf16_pure's logits) without writing them
+ * back; _backward_bf16 writes dlogits rounded to bf16 (the product input of lm_head's backward), from the logits as
+ * they are or, with quant_in, rounded to bf16 as they are read. */
+float crossentropy_forward_bf16(float *lse, float *losses, const float *logits, const int *targets, int N, int V,
                                 int *n_valid);
 void crossentropy_backward_bf16(bf16_t *dlogits, const float *logits, const float *lse, const int *targets, int N,
-                                int V, float dscale);
+                                int V, float dscale, int quant_in);
 
 #endif

@@ -64,7 +64,9 @@ struct ModelActs {
     bf16_t *lnfh;               /* bf16 modes: lnf in bf16 */
     float *xf;                  /* bf16 modes: (N, max(C, I)) a product input in fp32 before it is rounded */
     float *wvec;                /* bf16_pure: (C) a norm weight widened to fp32 for its kernel */
-    float *logits;              /* (N, V); dlogits after backward */
+    float *logits;              /* (N, V); dlogits after backward (fp32 mode) */
+    int logits_raw;             /* bf16_pure: logits not rounded to bf16 yet (the loss reads them rounded;
+                                 * model_logits rounds them in place when asked) */
     float *lse, *losses;        /* (N) */
     float *rope_cos, *rope_sin; /* (T, D/2) */
     /* backward scratch (carve_backward), allocated with the activations when grads exist, else on
@@ -808,14 +810,14 @@ float model_forward(Model *m, const int *inputs, const int *targets, int B, int 
     norm_fwd(m, a->lnf, a->lnfh, a->rstdf, a->res_final, m->at.norm, N, C, eps);
     lin_fwd(m, a->logits, a->lnf, a->lnfh, m->at.lm_head, N, C, V, 0.0f);
     prof_at(PH_CE);
+    a->logits_raw = m->prec == PREC_BF16_PURE; /* rounded by the loss as it reads them, or by model_logits */
     if (!targets) {
-        pure_round(m, a->logits, (size_t)N * V);
         a->n_valid = 0;
         prof_at(PH_OTHER);
         return 0.0f;
     }
     memcpy(a->targets, targets, (size_t)N * sizeof(int));
-    /* bf16_pure's logits are rounded row by row inside the loss, while the row is in cache */
+    /* bf16_pure's logits are rounded by the loss as it reads them */
     float loss = m->prec == PREC_BF16_PURE
                      ? crossentropy_forward_bf16(a->lse, a->losses, a->logits, targets, N, V, &a->n_valid)
                      : crossentropy_forward(a->lse, a->losses, a->logits, targets, N, V, &a->n_valid);
@@ -824,7 +826,15 @@ float model_forward(Model *m, const int *inputs, const int *targets, int B, int 
     return loss;
 }
 
-float *model_logits(Model *m) { return m->acts ? m->acts->logits : NULL; }
+float *model_logits(Model *m) {
+    ModelActs *a = m->acts;
+    if (!a) return NULL;
+    if (a->logits_raw) { /* bf16_pure's logits, rounded to bf16 once someone reads them */
+        bf16_quantize_vec(a->logits, (size_t)a->fwd_B * a->fwd_T * m->cfg.vocab_size);
+        a->logits_raw = 0;
+    }
+    return a->logits;
+}
 
 void model_zero_grad(Model *m) {
     if (m->grads) vec_zero(m->grads, m->n_params);
@@ -846,7 +856,7 @@ void model_backward(Model *m, float scale) {
     if (m->prec == PREC_FP32) {
         crossentropy_backward(a->logits, a->logits, a->lse, a->targets, N, V, dscale); /* dlogits in place */
     } else { /* bf16 modes: dlogits written rounded, straight into the product's bf16 input */
-        crossentropy_backward_bf16(a->douth, a->logits, a->lse, a->targets, N, V, dscale);
+        crossentropy_backward_bf16(a->douth, a->logits, a->lse, a->targets, N, V, dscale, a->logits_raw);
         a->douth_ready = 1;
     }
     lin_bwd(m, a->d_tmp, a->logits, a->lnf, a->lnfh, m->at.lm_head, N, C, V, 0.0f);
