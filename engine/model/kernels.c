@@ -216,14 +216,21 @@ void swiglu_forward(float *h, const float *gu, int N, int I) {
     }
 }
 
-/* swiglu_forward with the output rounded to bf16 as it is written. */
-void swiglu_forward_bf16(bf16_t *h, const float *gu, int N, int I) {
+/* The bf16 modes' step after the gate/up product, in one pass: gate and up rounded to bf16 and saved (gu_h), and
+ * swiglu_forward of the rounded values rounded to bf16 as it is written: the same operations as keep (model.c) and
+ * swiglu_forward in turn, without writing the rounded fp32 values back. */
+void swiglu_forward_bf16(bf16_t *h, bf16_t *gu_h, const float *gu, int N, int I) {
 #pragma omp parallel for schedule(static) if (PAR((long)N * I))
     for (int n = 0; n < N; n++) {
         const float *g = gu + (size_t)n * 2 * I, *u = g + I;
+        bf16_t *gh = gu_h + (size_t)n * 2 * I, *uh = gh + I;
         bf16_t *o = h + (size_t)n * I;
 #pragma omp simd
-        for (int j = 0; j < I; j++) o[j] = bf16_top(bf16q(g[j] / (1.0f + exp_fast(-g[j])) * u[j]));
+        for (int j = 0; j < I; j++) {
+            float gj = bf16q(g[j]), uj = bf16q(u[j]);
+            gh[j] = bf16_top(gj), uh[j] = bf16_top(uj);
+            o[j] = bf16_top(bf16q(gj / (1.0f + exp_fast(-gj)) * uj));
+        }
     }
 }
 

@@ -93,10 +93,11 @@ void attention_backward_bf16(float *dq, float *dk, float *dv, int lddqkv, float 
  * h (N, I) = silu(gate) * up. Backward overwrites dgu (N, 2I). ---- */
 void swiglu_forward(float *h, const float *gu, int N, int I);
 void swiglu_backward(float *dgu, const float *dh, const float *gu, int N, int I);
-/* bf16 modes: the forward's output rounded to bf16 as written; the backward reads the saved bf16 gate/up values
- * and writes dgu rounded to bf16 (the gate/up product's output gradient), the same numbers as widening, the
- * fp32 kernel and rounding. */
-void swiglu_forward_bf16(bf16_t *h, const float *gu, int N, int I);
+/* bf16 modes: the forward rounds gate/up to bf16, saves them in gu_h and writes h of the rounded values rounded to
+ * bf16 (the same numbers as rounding gu, the fp32 kernel and rounding h; gu is not written); the backward reads the
+ * saved bf16 gate/up values and writes dgu rounded to bf16 (the gate/up product's output gradient), the same
+ * numbers as widening, the fp32 kernel and rounding. */
+void swiglu_forward_bf16(bf16_t *h, bf16_t *gu_h, const float *gu, int N, int I);
 void swiglu_backward_bf16(bf16_t *dgu, const float *dh, const bf16_t *gu, int N, int I);
 
 /* ---- cross-entropy with ignore mask (target -1). Saves lse (N); losses (N) per-row loss (0 if

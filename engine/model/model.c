@@ -734,12 +734,6 @@ static void norm_bwd(const Model *m, float *dx, const float *dout, const float *
     grad_store(m, w, (size_t)C);
 }
 
-/* bf16 modes: the working buffer f (n values) rounded into the layer's saved bf16 copy h, and f set to the
- * rounded values, so the rest of the forward pass computes with what the backward pass will read. */
-static void keep(const Model *m, bf16_t *h, float *f, size_t n) {
-    if (m->prec != PREC_FP32) bf16_keep_vec(h, f, n);
-}
-
 /* bf16_pure: a tensor PyTorch's bf16 model holds in bf16, rounded where it is produced. */
 static void pure_round(const Model *m, float *x, size_t n) {
     if (m->prec == PREC_BF16_PURE) bf16_quantize_vec(x, n);
@@ -797,10 +791,10 @@ float model_forward(Model *m, const int *inputs, const int *targets, int B, int 
         prof_at(PH_NORM);
         norm_fwd(m, s->ln2, s->ln2h, s->rstd2, s->res_mid, w->ln2, N, C, eps);
         lin_fwd(m, s->gu, s->ln2, s->ln2h, w->gate_up, N, C, 2 * I, 0.0f);
-        keep(m, s->guh, s->gu, (size_t)N * 2 * I); /* also bf16_pure's rounding of the product output */
         prof_at(PH_SWIGLU);
         if (m->prec == PREC_FP32) swiglu_forward(s->hmlp, s->gu, N, I);
-        else swiglu_forward_bf16(s->hmlph, s->gu, N, I); /* the down product's input, rounded as written */
+        else /* one pass: gate/up rounded (bf16_pure's product output) and saved, the down product's input rounded */
+            swiglu_forward_bf16(s->hmlph, s->guh, s->gu, N, I);
         prof_at(PH_OTHER);
         vec_copy(s->res_out, s->res_mid, NC);
         lin_fwd(m, s->res_out, s->hmlp, s->hmlph, w->down, N, I, C, 1.0f); /* res_out = res_mid + down(h) */
