@@ -188,10 +188,49 @@ static void test_fused(void) {
     float rstd[64], rstd2[64];
     fill(x, (size_t)N * C, 1.0, &r);
     for (int j = 0; j < C; j++) w[j] = (float)(1 + 0.1 * rng_normal(&r));
-    rmsnorm_forward(f, rstd, x, w, N, C, 1e-6f);
-    rmsnorm_forward_bf16(h, rstd2, x, w, N, C, 1e-6f);
-    CHECK(same_h(h, f, (size_t)N * C) && !memcmp(rstd, rstd2, sizeof(float) * N),
-          "rmsnorm_forward_bf16 == round(rmsnorm_forward)", "differs");
+    /* RMSNorm forward, the input first rounded in place or not (bf16_pure's residual stream) */
+    for (int quant = 0; quant < 2; quant++) {
+        float *x2 = malloc(sizeof(float) * N * C), *x1 = malloc(sizeof(float) * N * C);
+        fill(x2, (size_t)N * C, 1.0, &r);
+        x2[3] = 0x1.00808p0f, x2[C + 2] = -0x1.01808p-3f; /* ties rounding to even, down and up */
+        memcpy(x1, x2, sizeof(float) * N * C);
+        if (quant) bf16_quantize_vec(x1, (size_t)N * C);
+        rmsnorm_forward(f, rstd, x1, w, N, C, 1e-6f);
+        rmsnorm_forward_bf16(h, rstd2, x2, w, N, C, 1e-6f, quant);
+        char name[100];
+        snprintf(name, sizeof name, "rmsnorm_forward_bf16 (quant_in %d) == round(rmsnorm_forward([quantized] x))",
+                 quant);
+        CHECK(same_h(h, f, (size_t)N * C) && same_bits(rstd, rstd2, N) && same_bits(x1, x2, (size_t)N * C), name,
+              "differs");
+        free(x1), free(x2);
+    }
+    /* RMSNorm backward, dx (accumulated into) then rounded in place and/or into a bf16 copy */
+    for (int mode = 0; mode < 4; mode++) {
+        int quant = mode & 1, to_h = mode >> 1;
+        size_t nc = (size_t)N * C;
+        float *dy = malloc(sizeof(float) * nc), *dx1 = malloc(sizeof(float) * nc), *dx2 = malloc(sizeof(float) * nc);
+        float *dw1 = calloc(C, sizeof(float)), *dw2 = calloc(C, sizeof(float));
+        float *sc = malloc(sizeof(float) * rmsnorm_scratch_floats(N, C));
+        bf16_t *dh = malloc(sizeof(bf16_t) * nc), *dh1 = malloc(sizeof(bf16_t) * nc);
+        fill(dy, nc, 1.0, &r);
+        fill(dx1, nc, 0.5, &r);
+        memcpy(dx2, dx1, sizeof(float) * nc);
+        rmsnorm_forward(f, rstd, x, w, N, C, 1e-6f);
+        rmsnorm_backward(dx1, dw1, sc, dy, x, w, rstd, N, C);
+        if (quant) bf16_quantize_vec(dx1, nc);
+        if (to_h) bf16_round_vec(dh1, dx1, nc);
+        rmsnorm_backward_bf16(dx2, to_h ? dh : NULL, quant, dw2, sc, dy, x, w, rstd, N, C);
+        char name[120];
+        snprintf(name, sizeof name, "rmsnorm_backward_bf16 (quant %d, bf16 copy %d) == rmsnorm_backward, %s", quant,
+                 to_h,
+                 quant && to_h ? "quantize, round"
+                 : quant       ? "quantize"
+                 : to_h        ? "round"
+                               : "nothing");
+        CHECK(same_bits(dx1, dx2, nc) && same_bits(dw1, dw2, C) && (!to_h || !memcmp(dh, dh1, sizeof(bf16_t) * nc)),
+              name, "differs");
+        free(dy), free(dx1), free(dx2), free(dw1), free(dw2), free(sc), free(dh), free(dh1);
+    }
     /* SwiGLU forward and backward (the backward from bf16 gate/up values) */
     float *gu = malloc(sizeof(float) * N * 2 * I), *dh = malloc(sizeof(float) * N * I),
           *dgu = malloc(sizeof(float) * N * 2 * I);

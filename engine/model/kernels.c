@@ -64,12 +64,14 @@ void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, in
     }
 }
 
-/* rmsnorm_forward with the output rounded to bf16 as it is written. */
-void rmsnorm_forward_bf16(bf16_t *out, float *rstd, const float *x, const float *w, int N, int C, float eps) {
+/* rmsnorm_forward with the output rounded to bf16 as it is written; quant_in first rounds each row of x to bf16 in
+ * place (bf16_pure's residual stream) while it is in cache. */
+void rmsnorm_forward_bf16(bf16_t *out, float *rstd, float *x, const float *w, int N, int C, float eps, int quant_in) {
 #pragma omp parallel for schedule(static) if (PAR((long)N * C))
     for (int n = 0; n < N; n++) {
-        const float *xr = x + (size_t)n * C;
+        float *xr = x + (size_t)n * C;
         bf16_t *o = out + (size_t)n * C;
+        if (quant_in) bf16_quantize_row(xr, (size_t)C);
         float r = rms_rstd(xr, C, eps);
         rstd[n] = r;
 #pragma omp simd
@@ -82,9 +84,10 @@ static int rms_chunks(int N) { return N < 32 ? (N > 0 ? N : 1) : 32; }
 
 size_t rmsnorm_scratch_floats(int N, int C) { return (size_t)rms_chunks(N) * (size_t)C; }
 
-/* xhat = x * rstd, g = dout * w:  dx = rstd * (g - xhat * mean(g * xhat)),  dw = sum_rows dout * xhat. */
-void rmsnorm_backward(float *dx, float *dw, float *scratch, const float *dout, const float *x, const float *w,
-                      const float *rstd, int N, int C) {
+/* xhat = x * rstd, g = dout * w:  dx = rstd * (g - xhat * mean(g * xhat)),  dw = sum_rows dout * xhat.
+ * dx_h, quant (rmsnorm_backward_bf16): each finished row of dx rounded to bf16 while it is in cache. */
+static inline void rms_backward(float *dx, bf16_t *dx_h, int quant, float *dw, float *scratch, const float *dout,
+                                const float *x, const float *w, const float *rstd, int N, int C) {
     int nch = rms_chunks(N);
 #pragma omp parallel for schedule(static) if (PAR((long)N * C))
     for (int c = 0; c < nch; c++) {
@@ -103,6 +106,9 @@ void rmsnorm_backward(float *dx, float *dw, float *scratch, const float *dout, c
                 d[j] += r * (g[j] * w[j] - xr[j] * m);
                 part[j] += g[j] * xr[j] * r;
             }
+            if (dx_h && quant) bf16_keep_row(dx_h + (size_t)n * C, d, (size_t)C);
+            else if (dx_h) bf16_round_row(dx_h + (size_t)n * C, d, (size_t)C);
+            else if (quant) bf16_quantize_row(d, (size_t)C);
         }
     }
 #pragma omp parallel for schedule(static) if (PAR((long)C * nch))
@@ -111,6 +117,16 @@ void rmsnorm_backward(float *dx, float *dw, float *scratch, const float *dout, c
         for (int c = 0; c < nch; c++) s += scratch[(size_t)c * C + j];
         dw[j] += s;
     }
+}
+
+void rmsnorm_backward(float *dx, float *dw, float *scratch, const float *dout, const float *x, const float *w,
+                      const float *rstd, int N, int C) {
+    rms_backward(dx, NULL, 0, dw, scratch, dout, x, w, rstd, N, C);
+}
+
+void rmsnorm_backward_bf16(float *dx, bf16_t *dx_h, int quant, float *dw, float *scratch, const float *dout,
+                           const float *x, const float *w, const float *rstd, int N, int C) {
+    rms_backward(dx, dx_h, quant, dw, scratch, dout, x, w, rstd, N, C);
 }
 
 /* ---------------------------------------------------------------- residual */

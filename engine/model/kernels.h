@@ -34,11 +34,16 @@ void embedding_backward(float *dwte, const float *dout, const int *tokens, int N
 
 /* ---- RMSNorm: out = w * x * rstd, rstd = 1/sqrt(mean(x^2) + eps) (rstd saved, N floats) ---- */
 void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int N, int C, float eps);
-/* The same with the output rounded to bf16 (bf16 modes: the product input, written once). */
-void rmsnorm_forward_bf16(bf16_t *out, float *rstd, const float *x, const float *w, int N, int C, float eps);
+/* The same with the output rounded to bf16 (bf16 modes: the product input, written once); quant_in first rounds x
+ * to bf16 in place (bf16_pure's residual stream), row by row. */
+void rmsnorm_forward_bf16(bf16_t *out, float *rstd, float *x, const float *w, int N, int C, float eps, int quant_in);
 /* dx += d/dx, dw += d/dw. scratch: rmsnorm_scratch_floats(N, C) floats for the deterministic dw. */
 void rmsnorm_backward(float *dx, float *dw, float *scratch, const float *dout, const float *x, const float *w,
                       const float *rstd, int N, int C);
+/* The same, then each row of dx (once complete) rounded: quant rounds dx to bf16 in place (bf16_pure's residual
+ * gradient), dx_h (if not NULL) receives it rounded to bf16 (the next product's output gradient). */
+void rmsnorm_backward_bf16(float *dx, bf16_t *dx_h, int quant, float *dw, float *scratch, const float *dout,
+                           const float *x, const float *w, const float *rstd, int N, int C);
 size_t rmsnorm_scratch_floats(int N, int C);
 
 /* ---- linear (cblas_sgemm): out = beta * out + x W^T, x (N, in), W (out_dim, in), out (N, out_dim).

@@ -720,23 +720,28 @@ static void embedding_backward_pure(const Model *m, int N) {
 }
 
 /* RMSNorm forward (kernels.h) with the norm weight at offset w: into out (fp32 mode) or, rounded as written, into
- * out_h (bf16 modes: the product input). */
-static void norm_fwd(const Model *m, float *out, bf16_t *out_h, float *rstd, const float *x, size_t w, int N, int C,
-                     float eps) {
+ * out_h (bf16 modes: the product input). res_in: x is a residual stream that a product just wrote, which bf16_pure
+ * rounds to bf16 (as PyTorch's bf16 model holds it) in place, row by row inside the norm. */
+static void norm_fwd(const Model *m, float *out, bf16_t *out_h, float *rstd, float *x, size_t w, int N, int C,
+                     float eps, int res_in) {
     if (m->prec == PREC_FP32) rmsnorm_forward(out, rstd, x, norm_w(m, w, C), N, C, eps);
-    else rmsnorm_forward_bf16(out_h, rstd, x, norm_w(m, w, C), N, C, eps);
+    else rmsnorm_forward_bf16(out_h, rstd, x, norm_w(m, w, C), N, C, eps, res_in && m->prec == PREC_BF16_PURE);
 }
 
-/* RMSNorm backward (kernels.h) with the norm weight and its gradient at offset w. */
+/* RMSNorm backward (kernels.h) with the norm weight and its gradient at offset w; dx is the residual gradient
+ * d_res, which bf16_pure rounds to bf16 in place. to_product: the next lin_bwd's output gradient is dx, written
+ * rounded into douth by the kernel (douth_ready) instead of in a pass of its own. */
 static void norm_bwd(const Model *m, float *dx, const float *dout, const float *x, size_t w, const float *rstd, int N,
-                     int C) {
-    rmsnorm_backward(dx, grad_acc(m, w, (size_t)C), m->acts->d_norm, dout, x, norm_w(m, w, C), rstd, N, C);
+                     int C, int to_product) {
+    ModelActs *a = m->acts;
+    if (m->prec == PREC_FP32) {
+        rmsnorm_backward(dx, grad_acc(m, w, (size_t)C), a->d_norm, dout, x, norm_w(m, w, C), rstd, N, C);
+    } else {
+        rmsnorm_backward_bf16(dx, to_product ? a->douth : NULL, m->prec == PREC_BF16_PURE, grad_acc(m, w, (size_t)C),
+                              a->d_norm, dout, x, norm_w(m, w, C), rstd, N, C);
+        a->douth_ready = to_product;
+    }
     grad_store(m, w, (size_t)C);
-}
-
-/* bf16_pure: a tensor PyTorch's bf16 model holds in bf16, rounded where it is produced. */
-static void pure_round(const Model *m, float *x, size_t n) {
-    if (m->prec == PREC_BF16_PURE) bf16_quantize_vec(x, n);
 }
 
 /* ---------------------------------------------------------------- forward */
@@ -769,7 +774,7 @@ float model_forward(Model *m, const int *inputs, const int *targets, int B, int 
         const LayerAt *w = &m->at.layer[l];
         LayerActs *s = &a->layer[l];
         prof_at(PH_NORM);
-        norm_fwd(m, s->ln1, s->ln1h, s->rstd1, s->res, w->ln1, N, C, eps);
+        norm_fwd(m, s->ln1, s->ln1h, s->rstd1, s->res, w->ln1, N, C, eps, l > 0); /* l > 0: the down product's */
         lin_fwd(m, s->qkv, s->ln1, s->ln1h, w->qkv, N, C, 3 * C, 0.0f);
         prof_at(PH_ROPE);
         if (m->prec == PREC_FP32) /* q and k: 2H adjacent heads */
@@ -786,10 +791,9 @@ float model_forward(Model *m, const int *inputs, const int *targets, int B, int 
         prof_at(PH_OTHER);
         vec_copy(s->res_mid, s->res, NC);
         lin_fwd(m, s->res_mid, s->atty, s->attyh, w->o, N, C, C, 1.0f); /* res_mid = res + o_proj(atty) */
-        pure_round(m, s->res_mid, NC);
 
         prof_at(PH_NORM);
-        norm_fwd(m, s->ln2, s->ln2h, s->rstd2, s->res_mid, w->ln2, N, C, eps);
+        norm_fwd(m, s->ln2, s->ln2h, s->rstd2, s->res_mid, w->ln2, N, C, eps, 1);
         lin_fwd(m, s->gu, s->ln2, s->ln2h, w->gate_up, N, C, 2 * I, 0.0f);
         prof_at(PH_SWIGLU);
         if (m->prec == PREC_FP32) swiglu_forward(s->hmlp, s->gu, N, I);
@@ -798,10 +802,9 @@ float model_forward(Model *m, const int *inputs, const int *targets, int B, int 
         prof_at(PH_OTHER);
         vec_copy(s->res_out, s->res_mid, NC);
         lin_fwd(m, s->res_out, s->hmlp, s->hmlph, w->down, N, I, C, 1.0f); /* res_out = res_mid + down(h) */
-        pure_round(m, s->res_out, NC);
     }
     prof_at(PH_NORM);
-    norm_fwd(m, a->lnf, a->lnfh, a->rstdf, a->res_final, m->at.norm, N, C, eps);
+    norm_fwd(m, a->lnf, a->lnfh, a->rstdf, a->res_final, m->at.norm, N, C, eps, 1);
     lin_fwd(m, a->logits, a->lnf, a->lnfh, m->at.lm_head, N, C, V, 0.0f);
     prof_at(PH_CE);
     a->logits_raw = m->prec == PREC_BF16_PURE; /* rounded by the loss as it reads them, or by model_logits */
@@ -857,8 +860,7 @@ void model_backward(Model *m, float scale) {
     prof_at(PH_OTHER);
     vec_zero(a->d_res, (size_t)N * C);
     prof_at(PH_NORM);
-    norm_bwd(m, a->d_res, a->d_tmp, a->res_final, m->at.norm, a->rstdf, N, C);
-    pure_round(m, a->d_res, (size_t)N * C);
+    norm_bwd(m, a->d_res, a->d_tmp, a->res_final, m->at.norm, a->rstdf, N, C, 1);
 
     for (int l = L - 1; l >= 0; l--) {
         const LayerAt *w = &m->at.layer[l];
@@ -874,8 +876,7 @@ void model_backward(Model *m, float scale) {
         }
         lin_bwd(m, a->d_tmp, a->d_gu, s->ln2, s->ln2h, w->gate_up, N, C, 2 * I, 0.0f);
         prof_at(PH_NORM);
-        norm_bwd(m, a->d_res, a->d_tmp, s->res_mid, w->ln2, s->rstd2, N, C);
-        pure_round(m, a->d_res, (size_t)N * C);
+        norm_bwd(m, a->d_res, a->d_tmp, s->res_mid, w->ln2, s->rstd2, N, C, 1);
 
         /* attention block: d_tmp first holds d(atty), then d(ln1) */
         lin_bwd(m, a->d_tmp, a->d_res, s->atty, s->attyh, w->o, N, C, C, 0.0f);
@@ -890,8 +891,7 @@ void model_backward(Model *m, float scale) {
         rope_backward(a->d_qkv, 3 * C, a->rope_cos, a->rope_sin, B, T, 2 * H, D); /* dq and dk */
         lin_bwd(m, a->d_tmp, a->d_qkv, s->ln1, s->ln1h, w->qkv, N, C, 3 * C, 0.0f);
         prof_at(PH_NORM);
-        norm_bwd(m, a->d_res, a->d_tmp, s->res, w->ln1, s->rstd1, N, C);
-        pure_round(m, a->d_res, (size_t)N * C);
+        norm_bwd(m, a->d_res, a->d_tmp, s->res, w->ln1, s->rstd1, N, C, l > 0); /* l > 0: the down product's */
     }
     prof_at(PH_EMBED);
     if (m->prec == PREC_BF16_PURE) embedding_backward_pure(m, N);
