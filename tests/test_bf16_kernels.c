@@ -329,6 +329,24 @@ static void test_fused(void) {
               "differs");
         free(cs), free(sn), free(r1), free(r2), free(rh), free(rh1);
     }
+    /* RoPE backward + rounding of dq, dk, dv in one pass */
+    {
+        float *cs = malloc(sizeof(float) * T * D / 2), *sn = malloc(sizeof(float) * T * D / 2);
+        rope_tables(cs, sn, T, D, 10000.0);
+        size_t n = (size_t)B * T * ld;
+        float *d1 = malloc(sizeof(float) * n), *d2 = malloc(sizeof(float) * n);
+        bf16_t *dh = malloc(sizeof(bf16_t) * n), *dh1 = malloc(sizeof(bf16_t) * n);
+        fill(d1, n, 1.0, &r);
+        d1[1] = NAN, d1[2 * D + 3] = 0x1.00808p0f, d1[ld - 1] = 0x1.01808p0f; /* a NaN; ties in dq and dv */
+        memcpy(d2, d1, sizeof(float) * n);
+        rope_backward(d1, ld, cs, sn, B, T, 2 * H, D);
+        bf16_round_vec(dh1, d1, n);
+        memcpy(d1, d2, sizeof(float) * n);
+        rope_backward_bf16(dh, d2, ld, cs, sn, B, T, 2 * H, H, D);
+        CHECK(!memcmp(dh, dh1, sizeof(bf16_t) * n) && same_bits(d1, d2, n),
+              "rope_backward_bf16 == round(rope_backward), dx left as it was", "differs");
+        free(cs), free(sn), free(d1), free(d2), free(dh), free(dh1);
+    }
     free(x), free(f), free(w), free(h), free(gu), free(dh), free(dgu), free(guh), free(lg), free(lg2), free(lg3),
         free(dl);
     free(qkv), free(y), free(y2), free(att), free(att2), free(datt), free(dy), free(dq), free(dq2), free(atth),

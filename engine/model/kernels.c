@@ -220,6 +220,33 @@ void rope_backward(float *dx, int ld, const float *cos_t, const float *sin_t, in
     rope_apply(dx, ld, cos_t, sin_t, B, T, H, D, -1.0f);
 }
 
+/* The bf16 modes' dq/dk/dv step before the qkv product's backward, in one pass: rope_backward's rotation of each
+ * row's H heads (dq, dk) and the Hk heads after them (dv), all written rounded to bf16 into dxh (dx is not
+ * written): the same operations as rope_backward and rounding the whole rows in turn. */
+void rope_backward_bf16(bf16_t *dxh, const float *dx, int ld, const float *cos_t, const float *sin_t, int B, int T,
+                        int H, int Hk, int D) {
+    int half = D / 2;
+    const float sign = -1.0f; /* rope_apply's backward */
+#pragma omp parallel for schedule(static) if (PAR((long)B * T * (H + Hk) * D))
+    for (int row = 0; row < B * T; row++) {
+        int t = row % T;
+        const float *cs = cos_t + (size_t)t * half, *sn = sin_t + (size_t)t * half;
+        const float *xr = dx + (size_t)row * ld;
+        bf16_t *hr = dxh + (size_t)row * ld;
+        for (int h = 0; h < H; h++) {
+            const float *a = xr + (size_t)h * D, *b = a + half;
+            bf16_t *ah = hr + (size_t)h * D, *bh = ah + half;
+#pragma omp simd
+            for (int i = 0; i < half; i++) {
+                float x1 = a[i], x2 = b[i], s = sign * sn[i];
+                ah[i] = bf16_top(bf16q(x1 * cs[i] - x2 * s));
+                bh[i] = bf16_top(bf16q(x2 * cs[i] + x1 * s));
+            }
+        }
+        bf16_round_row(hr + (size_t)H * D, xr + (size_t)H * D, (size_t)Hk * D);
+    }
+}
+
 /* ---------------------------------------------------------------- SwiGLU */
 
 void swiglu_forward(float *h, const float *gu, int N, int I) {

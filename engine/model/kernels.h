@@ -73,6 +73,10 @@ void rope_forward_bf16(float *x, bf16_t *xh, int ld, const float *cos_t, const f
                        int Hk, int D, int quant_in);
 /* in place: dx = R^T dx */
 void rope_backward(float *dx, int ld, const float *cos_t, const float *sin_t, int B, int T, int H, int D);
+/* bf16 modes: rope_backward of the first H heads of each row, those and the Hk heads after them written rounded to
+ * bf16 into dxh (same leading dimension; dx is left as it was). */
+void rope_backward_bf16(bf16_t *dxh, const float *dx, int ld, const float *cos_t, const float *sin_t, int B, int T,
+                        int H, int Hk, int D);
 
 /* ---- causal multi-head attention, scale 1/sqrt(D).
  * q, k, v: rows with leading dimension ldqkv (head h at column h*D); y: rows with leading dim ldy.

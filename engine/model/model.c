@@ -888,7 +888,12 @@ void model_backward(Model *m, float scale) {
             attention_backward_bf16(a->d_qkv, a->d_qkv + C, a->d_qkv + 2 * C, 3 * C, a->d_att, a->d_tmp, C, s->att,
                                     s->atth, s->qkv, s->qkv + C, s->qkv + 2 * C, s->qkvh, 3 * C, B, T, H, D);
         prof_at(PH_ROPE);
-        rope_backward(a->d_qkv, 3 * C, a->rope_cos, a->rope_sin, B, T, 2 * H, D); /* dq and dk */
+        if (m->prec == PREC_FP32) {
+            rope_backward(a->d_qkv, 3 * C, a->rope_cos, a->rope_sin, B, T, 2 * H, D); /* dq and dk */
+        } else { /* one pass: dq, dk rotated and all of dq, dk, dv rounded into the qkv product's output gradient */
+            rope_backward_bf16(a->douth, a->d_qkv, 3 * C, a->rope_cos, a->rope_sin, B, T, 2 * H, H, D);
+            a->douth_ready = 1;
+        }
         lin_bwd(m, a->d_tmp, a->d_qkv, s->ln1, s->ln1h, w->qkv, N, C, 3 * C, 0.0f);
         prof_at(PH_NORM);
         norm_bwd(m, a->d_res, a->d_tmp, s->res, w->ln1, s->rstd1, N, C, l > 0); /* l > 0: the down product's */
