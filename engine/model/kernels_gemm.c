@@ -123,54 +123,63 @@ static inline size_t bh_off(int b, int h, int H, int T) { return ((size_t)b * H 
 static inline int blk_end(int r0, int T) { return r0 + ATT_BLOCK < T ? r0 + ATT_BLOCK : T; }
 
 /* att_h, y_h (bf16 modes, else NULL): the probabilities and the output also written rounded to bf16, row block
- * by row block while they are in cache (the saved probabilities; the o_proj product's input). */
+ * by row block while they are in cache (the saved probabilities; the o_proj product's input). att is then only a
+ * working buffer: each thread computes all its pairs' probabilities in the slot of its first pair, which stays in
+ * cache from one pair to the next (writing each pair's T x T block to its own slot went to memory: B H T T floats
+ * a layer), with the same operations. */
 static void att_forward(float *y, int ldy, float *att, const float *q, const float *k, const float *v, int ldqkv, int B,
                         int T, int H, int D, bf16_t *att_h, bf16_t *y_h) {
     float scale = 1.0f / sqrtf((float)D);
     int saved = blas_single_begin();
     Phase po = prof_push(PH_ATT_GLUE);
     double t_in = prof_now(), t_mm = 0, t_all = 0;
-#pragma omp parallel for schedule(static) if (ATT_PAR(B, H, T, D)) reduction(+ : t_mm, t_all)
-    for (int bh = 0; bh < B * H; bh++) {
-        double t0 = prof_now(), t1;
-        int b = bh / H, h = bh % H;
-        size_t col = (size_t)h * D;
-        const float *qb = q + (size_t)b * T * ldqkv + col, *kb = k + (size_t)b * T * ldqkv + col;
-        const float *vb = v + (size_t)b * T * ldqkv + col;
-        float *S = att + bh_off(b, h, H, T), *yb = y + (size_t)b * T * ldy + col;
-        for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
-            int r1 = blk_end(r0, T);
-            /* scores S = scale Q K^T for the row block, keys [0, r1) */
-            t1 = prof_now();
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r1, D, scale, qb + (size_t)r0 * ldqkv, ldqkv,
-                        kb, ldqkv, 0.0f, S + (size_t)r0 * T, T);
-            t_mm += prof_now() - t1;
-            /* causal softmax per row; entries above the diagonal become exact zeros */
-            for (int t = r0; t < r1; t++) {
-                float *p = S + (size_t)t * T;
-                float mx = p[0], s = 0.0f;
+#pragma omp parallel if (ATT_PAR(B, H, T, D)) reduction(+ : t_mm, t_all)
+    {
+        float *slot = NULL; /* bf16 modes: this thread's working block */
+#pragma omp for schedule(static)
+        for (int bh = 0; bh < B * H; bh++) {
+            double t0 = prof_now(), t1;
+            int b = bh / H, h = bh % H;
+            size_t col = (size_t)h * D;
+            const float *qb = q + (size_t)b * T * ldqkv + col, *kb = k + (size_t)b * T * ldqkv + col;
+            const float *vb = v + (size_t)b * T * ldqkv + col;
+            if (!att_h || !slot) slot = att + bh_off(b, h, H, T);
+            float *S = slot, *yb = y + (size_t)b * T * ldy + col;
+            for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
+                int r1 = blk_end(r0, T);
+                /* scores S = scale Q K^T for the row block, keys [0, r1) */
+                t1 = prof_now();
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r1, D, scale, qb + (size_t)r0 * ldqkv,
+                            ldqkv, kb, ldqkv, 0.0f, S + (size_t)r0 * T, T);
+                t_mm += prof_now() - t1;
+                /* causal softmax per row; entries above the diagonal become exact zeros */
+                for (int t = r0; t < r1; t++) {
+                    float *p = S + (size_t)t * T;
+                    float mx = p[0], s = 0.0f;
 #pragma omp simd reduction(max : mx)
-                for (int j = 0; j <= t; j++) mx = p[j] > mx ? p[j] : mx;
+                    for (int j = 0; j <= t; j++) mx = p[j] > mx ? p[j] : mx;
 #pragma omp simd
-                for (int j = 0; j <= t; j++) p[j] = exp_fast(p[j] - mx);
+                    for (int j = 0; j <= t; j++) p[j] = exp_fast(p[j] - mx);
 #pragma omp simd reduction(+ : s)
-                for (int j = 0; j <= t; j++) s += p[j];
-                float inv = 1.0f / s;
+                    for (int j = 0; j <= t; j++) s += p[j];
+                    float inv = 1.0f / s;
 #pragma omp simd
-                for (int j = 0; j <= t; j++) p[j] *= inv;
-                memset(p + t + 1, 0, (size_t)(T - t - 1) * sizeof(float));
+                    for (int j = 0; j <= t; j++) p[j] *= inv;
+                    memset(p + t + 1, 0, (size_t)(T - t - 1) * sizeof(float));
+                }
+                /* Y = P V for the row block */
+                t1 = prof_now();
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, D, r1, 1.0f, S + (size_t)r0 * T, T, vb,
+                            ldqkv, 0.0f, yb + (size_t)r0 * ldy, ldy);
+                t_mm += prof_now() - t1;
+                if (att_h)
+                    bf16_round_row(att_h + bh_off(b, h, H, T) + (size_t)r0 * T, S + (size_t)r0 * T,
+                                   (size_t)(r1 - r0) * T);
+                for (int t = r0; y_h && t < r1; t++)
+                    bf16_round_row(y_h + ((size_t)b * T + t) * ldy + col, yb + (size_t)t * ldy, (size_t)D);
             }
-            /* Y = P V for the row block */
-            t1 = prof_now();
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, D, r1, 1.0f, S + (size_t)r0 * T, T, vb,
-                        ldqkv, 0.0f, yb + (size_t)r0 * ldy, ldy);
-            t_mm += prof_now() - t1;
-            if (att_h)
-                bf16_round_row(att_h + bh_off(b, h, H, T) + (size_t)r0 * T, S + (size_t)r0 * T, (size_t)(r1 - r0) * T);
-            for (int t = r0; y_h && t < r1; t++)
-                bf16_round_row(y_h + ((size_t)b * T + t) * ldy + col, yb + (size_t)t * ldy, (size_t)D);
+            t_all += prof_now() - t0;
         }
-        t_all += prof_now() - t0;
     }
     prof_pop(po);
     att_split(t_in, t_mm, t_all);
@@ -180,7 +189,8 @@ static void att_forward(float *y, int ldy, float *att, const float *q, const flo
 /* With P the probabilities and dP = dY V^T:  dS = P * (dP - rowsum(P * dP)),
  * dQ = scale dS K,  dK = scale dS^T Q,  dV = P^T dY. */
 /* att_h (bf16 modes, else NULL): the saved bf16 probabilities, widened pair by pair into att (then a working
- * buffer) just before the pair's products read them. */
+ * buffer: each thread widens all its pairs into the slot of its first pair, which stays in cache, as att_forward)
+ * just before the pair's products read them. */
 static void att_backward(float *dq, float *dk, float *dv, int lddqkv, float *datt, const float *dy, int lddy,
                          const float *att, const float *q, const float *k, const float *v, int ldqkv, int B, int T,
                          int H, int D, const bf16_t *att_h, const bf16_t *qkv_h) {
@@ -188,57 +198,63 @@ static void att_backward(float *dq, float *dk, float *dv, int lddqkv, float *dat
     int saved = blas_single_begin();
     Phase po = prof_push(PH_ATT_GLUE);
     double t_in = prof_now(), t_mm = 0, t_all = 0;
-#pragma omp parallel for schedule(static) if (ATT_PAR(B, H, T, D)) reduction(+ : t_mm, t_all)
-    for (int bh = 0; bh < B * H; bh++) {
-        double t0 = prof_now(), t1 = t0;
-        int b = bh / H, h = bh % H;
-        size_t col = (size_t)h * D, off = (size_t)b * T * ldqkv + col, doff = (size_t)b * T * lddqkv + col;
-        const float *P = att + bh_off(b, h, H, T), *dyb = dy + (size_t)b * T * lddy + col;
-        if (att_h) bf16_widen_row((float *)P, att_h + bh_off(b, h, H, T), (size_t)T * T);
-        for (int t = 0; qkv_h && t < T; t++) /* this pair's q, k, v columns, from the bf16 copy (q at 0, k C, v 2C) */
-            for (int w = 0; w < 3; w++)
-                bf16_widen_row((float *)q + off + (size_t)t * ldqkv + (size_t)w * H * D,
-                               qkv_h + off + (size_t)t * ldqkv + (size_t)w * H * D, (size_t)D);
-        const float *qb = q + off, *kb = k + off, *vb = v + off;
-        float *dS = datt + bh_off(b, h, H, T), *dqb = dq + doff, *dkb = dk + doff, *dvb = dv + doff;
-        /* dV[c0, c1) = P[c0.., c0..c1)^T dY[c0..]: queries before c0 have exact zeros there */
-        for (int c0 = 0; c0 < T; c0 += ATT_BLOCK)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blk_end(c0, T) - c0, D, T - c0, 1.0f,
-                        P + (size_t)c0 * T + c0, T, dyb + (size_t)c0 * lddy, lddy, 0.0f, dvb + (size_t)c0 * lddqkv,
-                        lddqkv);
-        t_mm += prof_now() - t1;
-        for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
-            int r1 = blk_end(r0, T);
-            /* dP = dY V^T for the row block, keys [0, r1) */
-            t1 = prof_now();
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r1, D, 1.0f, dyb + (size_t)r0 * lddy, lddy,
-                        vb, ldqkv, 0.0f, dS + (size_t)r0 * T, T);
+#pragma omp parallel if (ATT_PAR(B, H, T, D)) reduction(+ : t_mm, t_all)
+    {
+        const float *slot = NULL; /* bf16 modes: this thread's working block */
+#pragma omp for schedule(static)
+        for (int bh = 0; bh < B * H; bh++) {
+            double t0 = prof_now(), t1 = t0;
+            int b = bh / H, h = bh % H;
+            size_t col = (size_t)h * D, off = (size_t)b * T * ldqkv + col, doff = (size_t)b * T * lddqkv + col;
+            if (!att_h || !slot) slot = att + bh_off(b, h, H, T);
+            const float *P = slot, *dyb = dy + (size_t)b * T * lddy + col;
+            if (att_h) bf16_widen_row((float *)P, att_h + bh_off(b, h, H, T), (size_t)T * T);
+            for (int t = 0; qkv_h && t < T;
+                 t++) /* this pair's q, k, v columns, from the bf16 copy (q at 0, k C, v 2C) */
+                for (int w = 0; w < 3; w++)
+                    bf16_widen_row((float *)q + off + (size_t)t * ldqkv + (size_t)w * H * D,
+                                   qkv_h + off + (size_t)t * ldqkv + (size_t)w * H * D, (size_t)D);
+            const float *qb = q + off, *kb = k + off, *vb = v + off;
+            float *dS = datt + bh_off(b, h, H, T), *dqb = dq + doff, *dkb = dk + doff, *dvb = dv + doff;
+            /* dV[c0, c1) = P[c0.., c0..c1)^T dY[c0..]: queries before c0 have exact zeros there */
+            for (int c0 = 0; c0 < T; c0 += ATT_BLOCK)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blk_end(c0, T) - c0, D, T - c0, 1.0f,
+                            P + (size_t)c0 * T + c0, T, dyb + (size_t)c0 * lddy, lddy, 0.0f, dvb + (size_t)c0 * lddqkv,
+                            lddqkv);
             t_mm += prof_now() - t1;
-            /* softmax backward; zeros above the diagonal up to the block end (all the products read) */
-            for (int t = r0; t < r1; t++) {
-                const float *p = P + (size_t)t * T;
-                float *d = dS + (size_t)t * T;
-                float dot = 0.0f;
+            for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
+                int r1 = blk_end(r0, T);
+                /* dP = dY V^T for the row block, keys [0, r1) */
+                t1 = prof_now();
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r1, D, 1.0f, dyb + (size_t)r0 * lddy,
+                            lddy, vb, ldqkv, 0.0f, dS + (size_t)r0 * T, T);
+                t_mm += prof_now() - t1;
+                /* softmax backward; zeros above the diagonal up to the block end (all the products read) */
+                for (int t = r0; t < r1; t++) {
+                    const float *p = P + (size_t)t * T;
+                    float *d = dS + (size_t)t * T;
+                    float dot = 0.0f;
 #pragma omp simd reduction(+ : dot)
-                for (int j = 0; j <= t; j++) dot += p[j] * d[j];
+                    for (int j = 0; j <= t; j++) dot += p[j] * d[j];
 #pragma omp simd
-                for (int j = 0; j <= t; j++) d[j] = p[j] * (d[j] - dot);
-                memset(d + t + 1, 0, (size_t)(r1 - t - 1) * sizeof(float));
+                    for (int j = 0; j <= t; j++) d[j] = p[j] * (d[j] - dot);
+                    memset(d + t + 1, 0, (size_t)(r1 - t - 1) * sizeof(float));
+                }
+                /* dQ rows [r0, r1) need keys [0, r1) only */
+                t1 = prof_now();
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, D, r1, scale, dS + (size_t)r0 * T, T,
+                            kb, ldqkv, 0.0f, dqb + (size_t)r0 * lddqkv, lddqkv);
+                t_mm += prof_now() - t1;
             }
-            /* dQ rows [r0, r1) need keys [0, r1) only */
             t1 = prof_now();
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, D, r1, scale, dS + (size_t)r0 * T, T, kb,
-                        ldqkv, 0.0f, dqb + (size_t)r0 * lddqkv, lddqkv);
+            /* dK[c0, c1) = scale dS[c0.., c0..c1)^T Q[c0..] */
+            for (int c0 = 0; c0 < T; c0 += ATT_BLOCK)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blk_end(c0, T) - c0, D, T - c0, scale,
+                            dS + (size_t)c0 * T + c0, T, qb + (size_t)c0 * ldqkv, ldqkv, 0.0f,
+                            dkb + (size_t)c0 * lddqkv, lddqkv);
             t_mm += prof_now() - t1;
+            t_all += prof_now() - t0;
         }
-        t1 = prof_now();
-        /* dK[c0, c1) = scale dS[c0.., c0..c1)^T Q[c0..] */
-        for (int c0 = 0; c0 < T; c0 += ATT_BLOCK)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blk_end(c0, T) - c0, D, T - c0, scale,
-                        dS + (size_t)c0 * T + c0, T, qb + (size_t)c0 * ldqkv, ldqkv, 0.0f, dkb + (size_t)c0 * lddqkv,
-                        lddqkv);
-        t_mm += prof_now() - t1;
-        t_all += prof_now() - t0;
     }
     prof_pop(po);
     att_split(t_in, t_mm, t_all);
