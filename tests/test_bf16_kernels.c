@@ -259,7 +259,10 @@ static void test_fused(void) {
     float lse[64], lse2[64], ls[64], ls2[64];
     int tg[64], nv, nv2;
     fill(lg, (size_t)N * V, 3.0, &r);
-    lg[5] = NAN, lg[V + 7] = INFINITY, lg[2 * V + 1] = 0x1.00808p0f; /* a NaN, an inf, a tie rounding to even */
+    lg[5] = NAN, lg[V + 7] = INFINITY, lg[2 * V + 1] = 0x1.00808p0f;        /* a NaN, an inf, a tie rounding to even */
+    lg[3 * V] = NAN;                                                        /* a NaN where the maximum starts */
+    for (int j = 0; j < V; j++) lg[4 * V + j] = j % 3 ? -0x1p-140f : -0.0f; /* maximum 0 after rounding, -0 before */
+    lg[6 * V + 9] = 0x1.00008p3f, lg[6 * V + 10] = 0x1.0001p3f; /* two raw maxima rounding to the same value */
     for (int n = 0; n < N; n++) tg[n] = n % 5 == 0 ? -1 : (int)rng_below(&r, V);
     tg[1] = 7, tg[2] = 1;
     memcpy(lg2, lg, sizeof(float) * N * V);

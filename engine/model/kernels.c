@@ -312,15 +312,15 @@ void swiglu_backward_bf16(bf16_t *dgu, const float *dh, const bf16_t *gu, int N,
 
 /* ---------------------------------------------------------------- cross-entropy */
 
-/* log-sum-exp of one row of logits, read as they are or (quant) rounded to bf16 as they are read. Inlined with a
+/* log-sum-exp of one row of logits, read as they are or (quant) rounded to bf16 as they are read. The maximum is
+ * taken before rounding: rounding is monotonic, so the rounded maximum is the maximum of the rounded values (a NaN
+ * comes out as bf16q's NaN either way, and the sign of a zero maximum changes no difference l - mx). Inlined with a
  * constant quant, so each caller's loops stay vectorised. */
 static inline float row_lse(const float *l, int V, int quant) {
-    float mx = quant ? bf16q(l[0]) : l[0];
+    float mx = l[0];
 #pragma omp simd reduction(max : mx)
-    for (int j = 0; j < V; j++) {
-        float v = quant ? bf16q(l[j]) : l[j];
-        mx = v > mx ? v : mx;
-    }
+    for (int j = 0; j < V; j++) mx = l[j] > mx ? l[j] : mx;
+    if (quant) mx = bf16q(mx);
     float s = 0.0f;
 #pragma omp simd reduction(+ : s)
     for (int j = 0; j < V; j++) s += exp_fast((quant ? bf16q(l[j]) : l[j]) - mx);
