@@ -1,6 +1,6 @@
 /* testutil.h - what several C unit tests share: a scratch directory of their own (made at the start
- * of main, removed at its end) and the tiny model configuration the checkpoint and fuzz tests write
- * their files for. Static inline, so a test that uses only part of it compiles without warnings. */
+ * of main, removed at its end), the tiny model configuration the checkpoint and fuzz tests write
+ * their files for, and the bad-input cases (BadInput) the config and sweep error tables list. Static inline, so a test that uses only part of it compiles without warnings. */
 #ifndef TESTUTIL_H
 #define TESTUTIL_H
 
