@@ -532,6 +532,15 @@ static void compare_latex(const Table *t, StrBuf *b) {
                                        "MDE (80\\%)", "$p$ ($t$)",
                                        "$p$ (Holm)",  "$p$ (Wilcoxon)",
                                        "$p$ (sign)",  "$p<0.05$ under"};
+    /* with compare.at two more columns: the headings in two lines keep the table at a legible size */
+    static const char *const head2[] = {"pairs",
+                                        "\\shortstack[r]{$\\Delta$ mean\\\\{}[95\\% CI]}",
+                                        "\\shortstack[r]{MDE\\\\(80\\%)}",
+                                        "\\shortstack[r]{$p$\\\\($t$)}",
+                                        "\\shortstack[r]{$p$\\\\(Holm)}",
+                                        "\\shortstack[r]{$p$\\\\(Wilcoxon)}",
+                                        "\\shortstack[r]{$p$\\\\(sign)}",
+                                        "\\shortstack[l]{$p<0.05$\\\\under}"};
     int interp = s->compare_at[0] != 0;
     sb_printf(b, "\n\n\\medskip\\normalsize Paired comparisons against ");
     tex_escape(s->compare_vs, b);
@@ -546,13 +555,13 @@ static void compare_latex(const Table *t, StrBuf *b) {
     tex_label(s->name, b);
     sb_printf(b, "-compare}{%%\n\\begin{tabular}{llr%srrrrrrl}\n\\toprule\n &", interp ? "rr" : "");
     for (int k = 0; k < 8; k++) {
-        sb_printf(b, " & %s", head[k]);
+        sb_printf(b, " & %s", interp ? head2[k] : head[k]);
         if (!k && interp) {
             sb_printf(b, " & ");
             tex_escape(s->compare_at, b);
-            sb_printf(b, " & ");
+            sb_printf(b, " & \\shortstack[r]{");
             tex_escape(s->compare_vs, b);
-            sb_printf(b, " there");
+            sb_printf(b, "\\\\there}");
         }
     }
     sb_printf(b, " \\\\\n\\midrule\n");

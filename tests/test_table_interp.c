@@ -156,7 +156,8 @@ static void test_hand_values(void) {
           "Markdown: the matched comparison's line", "%s", md.p);
     StrBuf tex = {0};
     table_latex(&t, &tex);
-    CHECK(strstr(tex.p, "\\begin{tabular}{llrrrrrrrrrl}") && strstr(tex.p, "mean\\_wd & Uniform there"),
+    CHECK(strstr(tex.p, "\\begin{tabular}{llrrrrrrrrrl}") &&
+              strstr(tex.p, "mean\\_wd & \\shortstack[r]{Uniform\\\\there}"),
           "LaTeX: two more columns", "%s", tex.p);
     StrBuf csv = {0};
     table_csv(&t, &csv);
