@@ -7,6 +7,7 @@
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
 #include "common.h"
@@ -48,6 +49,18 @@ static inline ModelConfig test_model_config(int hidden, int inter, int heads, in
                      .rope_theta = 10000.0,
                      .initializer_range = 0.02};
     return c;
+}
+
+/* A bad input file's text and the one-line error its load must give: where (the location, such as
+ * "bad.yaml:3:1:") and, unless NULL, what (a word of the message). The error tests list these as tables. */
+typedef struct {
+    const char *name, *text, *where, *what;
+} BadInput;
+
+/* The check of a BadInput's load: it failed (rc -1) with a message holding where and what. */
+static inline void check_bad_input(const BadInput *b, int rc, const char *msg) {
+    CHECK(rc == -1 && strstr(msg, b->where) && (!b->what || strstr(msg, b->what)), b->name,
+          "rc %d, message '%s', wanted '%s'", rc, msg, b->where);
 }
 
 /* Two layers of width 8: every tensor kind, files of a few kilobytes. */
