@@ -79,6 +79,20 @@ static int build(const char *spec_text, Table *t, Spec *s, RunSet *rs, Err *e) {
     return table_build(t, s, rs, NULL, e);
 }
 
+/* build, checked as the test named test: 1 when the table is there to inspect. */
+static int build_ok(const char *spec_text, Table *t, Spec *s, RunSet *rs, const char *test) {
+    Err e = {{0}};
+    int rc = build(spec_text, t, s, rs, &e);
+    CHECK(rc == 0, test, "%s", e.msg);
+    return rc == 0 && t->cells;
+}
+
+/* Undoes build (the spec stays the caller's). */
+static void unbuild(Table *t, RunSet *rs) {
+    table_free(t);
+    runs_free(rs);
+}
+
 static void test_formulas(void) {
     double a[3] = {10.0, 10.2, 10.4}, b[3] = {10.3, 10.4, 10.8}, m, sd, t, p;
     stats_mean_sd(a, 3, &m, &sd);
@@ -183,8 +197,7 @@ static void test_table(void) {
     Table t;
     RunSet rs;
     Err e = {{0}};
-    CHECK(build(SPEC, &t, s, &rs, &e) == 0, "table builds from synthetic runs", "%s", e.msg);
-    if (!t.cells) return;
+    if (!build_ok(SPEC, &t, s, &rs, "table builds from synthetic runs")) return;
     Cell *u = table_cell(&t, 1, 0), *a = table_cell(&t, 2, 0), *z = table_cell(&t, 0, 0);
     CHECK(u->n == 2 && a->n == 2, "two seeds per cell at 1e-5", "%d %d", u->n, a->n);
     CHECK_CLOSE(u->mean, 35.2, 1e-9, 0, "Uniform 1e-5 mean");
@@ -213,22 +226,19 @@ static void test_table(void) {
           "Markdown row: mean ± std (n), p, partial, missing", "%s", md.p);
     CHECK(strstr(md.p, "**34.80** (+1 failed)") != NULL, "Markdown: failed run noted beside the value", "%s", md.p);
     sb_free(&md);
-    table_free(&t);
-    runs_free(&rs);
+    unbuild(&t, &rs);
 
     /* one column without a wd condition mixes 1e-5 and 5e-6 runs: refused, runs named */
     const char *mixed = "table: m\nresults: res\nrows:\n  - {label: U, where: {decay.method: alphadecay}}\n"
                         "columns:\n  - {label: all}\n";
     CHECK(build(mixed, &t, s, &rs, &e) < 0 && strstr(e.msg, "differ in decay.weight_decay") && strstr(e.msg, "alpha_"),
           "runs of different configs in one cell refused", "%s", e.msg);
-    table_free(&t);
-    runs_free(&rs);
+    unbuild(&t, &rs);
 
     const char *typo =
         "table: m\nresults: res\nrows:\n  - {label: U, where: {decay.methd: uniform}}\ncolumns:\n  - {label: all}\n";
     CHECK(build(typo, &t, s, &rs, &e) < 0 && strstr(e.msg, "decay.methd"), "unknown coordinate refused", "%s", e.msg);
-    table_free(&t);
-    runs_free(&rs);
+    unbuild(&t, &rs);
 
     const char *badmetric =
         "table: m\nresults: res\nmetric: val_pppl\nrows:\n  - {label: U}\ncolumns:\n  - {label: a}\n";
@@ -242,8 +252,7 @@ static void test_table(void) {
     run("uni_1e-5_s1_copy", "uniform", "1e-05", 1, "completed", 35.1);
     CHECK(build(SPEC, &t, s, &rs, &e) < 0 && strstr(e.msg, "same seed"), "duplicate seed in a cell refused", "%s",
           e.msg);
-    table_free(&t);
-    runs_free(&rs);
+    unbuild(&t, &rs);
     free(s);
 }
 
@@ -266,8 +275,7 @@ static void test_compare(void) {
     Table t;
     RunSet rs;
     Err e = {{0}};
-    CHECK(build(spec, &t, s, &rs, &e) == 0, "compare table builds", "%s", e.msg);
-    if (!t.cells) return;
+    if (!build_ok(spec, &t, s, &rs, "compare table builds")) return;
     const Cell *a = table_cell(&t, 1, 0), *d = table_cell(&t, 2, 0), *b = table_cell(&t, 0, 0);
     /* AWD - WD=0 = -1, -1.5, -1, -1.5: mean -1.25, sd sqrt(1/12), t_{0.975,3} = 3.182446 */
     double half = 3.182446305284263 * sqrt(1.0 / 12) / 2;
@@ -300,8 +308,7 @@ static void test_compare(void) {
           "CSV comparison columns", "%s", csv.p);
     sb_free(&md);
     sb_free(&csv);
-    table_free(&t);
-    runs_free(&rs);
+    unbuild(&t, &rs);
     const char *bad =
         "table: c\nresults: res\ncompare: {vs: Nobody}\nrows:\n  - {label: A}\ncolumns:\n  - {label: x}\n";
     CHECK(build(bad, &t, s, &rs, &e) < 0 && strstr(e.msg, "compare.vs names no row"), "compare.vs must name a row",
@@ -341,8 +348,7 @@ static void test_collapse_and_dedup(void) {
     Table t;
     RunSet rs;
     Err e = {{0}};
-    CHECK(build(spec, &t, s, &rs, &e) == 0, "collapse table builds", "%s", e.msg);
-    if (!t.cells) return;
+    if (!build_ok(spec, &t, s, &rs, "collapse table builds")) return;
     const Cell *a = table_cell(&t, 1, 0), *ada = table_cell(&t, 2, 0), *al = table_cell(&t, 3, 0);
     CHECK(a->n == 3 && a->ncollapsed == 1 && a->nruns == 4, "AWD x: 3 used, 1 collapsed", "n %d collapsed %d", a->n,
           a->ncollapsed);
@@ -417,8 +423,7 @@ static void test_collapse_and_dedup(void) {
           "a family member that cannot be built is an error naming it", "%s", e.msg);
     table_free(&ft);
     free(f);
-    table_free(&t);
-    runs_free(&rs);
+    unbuild(&t, &rs);
     free(s);
 }
 
