@@ -29,6 +29,21 @@ static inline void scratch_remove(const char *dir) {
     if (run_argv(argv, NULL, NULL, NULL, 0, NULL) != 0) printf("note: could not remove %s\n", dir);
 }
 
+/* Writes text to the file rel under root, making the directories on its way (a run directory's files). A
+ * file that cannot be written is left missing: the checks that read it then fail. */
+static inline void put_under(const char *root, const char *rel, const char *text) {
+    char path[1024], dir[1024];
+    snprintf(path, sizeof path, "%s/%s", root, rel);
+    snprintf(dir, sizeof dir, "%s", path);
+    *strrchr(dir, '/') = 0;
+    Err e;
+    mkdir_p(dir, &e);
+    FILE *f = fopen(path, "w");
+    if (!f) return;
+    fputs(text, f);
+    fclose(f);
+}
+
 /* Bytes the C heap has handed out (glibc's mallinfo2): allocations are measured as the difference
  * around them. ASan's allocator is not seen, so a test skips when the difference is implausibly small. */
 static inline size_t heap_bytes(void) {
