@@ -49,6 +49,11 @@ static int cell_stat(const Table *t, const Cell *c, const char *stat, double *v)
     else if (!strcmp(stat, "npairs")) ok = c->has_cmp, *v = c->npairs;
     else if (!strcmp(stat, "distinct")) ok = c->has_cmp && !c->repeats, *v = 1; /* a test of the Holm family */
     else if (!strcmp(stat, "holm_m")) ok = c->has_cmp, *v = t->holm_m;          /* the size of its Holm family */
+    /* compare.at (matched strength): the mean position of the paired runs, the baseline interpolated there (both
+     * from one pair on), the runs left unpaired (outside the grid or unbracketed) */
+    else if (!strcmp(stat, "at")) ok = c->at && c->npairs, *v = c->at_mean;
+    else if (!strcmp(stat, "base")) ok = c->at && c->npairs, *v = c->base_mean;
+    else if (!strcmp(stat, "unpaired")) ok = c->at != NULL, *v = c->nout + c->nmiss;
     else return 1;
     return ok && isfinite(*v) ? 0 : 1;
 }
@@ -106,7 +111,8 @@ static void format_value(double v, const char *stat, int digits, int tex, StrBuf
         else sb_printf(b, "%.0fe%03d", m, ex);
     } else {
         if (is_p(stat)) digits = 3;
-        else if (!strcmp(stat, "n") || !strcmp(stat, "npairs") || !strcmp(stat, "holm_m") || !strcmp(stat, "collapsed"))
+        else if (!strcmp(stat, "n") || !strcmp(stat, "npairs") || !strcmp(stat, "holm_m") ||
+                 !strcmp(stat, "collapsed") || !strcmp(stat, "unpaired"))
             digits = 0;
         snprintf(num, sizeof num, "%.*f", digits, v);
         if (!strcmp(num, "-0") || !strncmp(num, "-0.", 3)) {

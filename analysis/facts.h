@@ -10,7 +10,8 @@
  * Condition grammar: TERM [and TERM]...;  TERM = STAT OP RHS;  OP = < <= > >=;
  * RHS = a number | STAT[ROW] | STAT[ROW|COLUMN] | STAT[|COLUMN]  (this cell's own row or column when
  * none is named). Conjunctions may be joined by "or".
- * STAT: mean sd n min max p (ttest) diff lo hi p_t p_holm p_w mde paper npairs. A cell for which a statistic is
+ * STAT: mean sd n min max p (ttest) diff lo hi p_t p_holm p_w mde paper npairs; with compare.at also at (the
+ * mean position of the paired runs), base (the baseline interpolated there) and unpaired. A cell for which a statistic is
  * undefined (the baseline's diff, a cell without runs) is skipped; a claim no cell could test fails. */
 #ifndef FACTS_H
 #define FACTS_H

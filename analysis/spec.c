@@ -276,9 +276,10 @@ static int parse_cols(Ctx *c, yaml_node_t *n, Spec *s, const char *what) {
  * once rows and columns are parsed. */
 static const char *const NUM_KEYS[] = {"row", "rows", "col", "cols", "stat", "agg", "digits", NULL};
 static const char *const CLAIM_KEYS[] = {"row", "rows", "col", "cols", "holds", "says", NULL};
-static const char *const STATS[] = {"mean", "mean_sd", "diff_ci", "p",        "sd",     "n",    "min", "max",
-                                    "diff", "lo",      "hi",      "p_t",      "p_holm", "p_w",  "p_s", "collapsed",
-                                    "mde",  "paper",   "npairs",  "distinct", "holm_m", "from", NULL};
+static const char *const STATS[] = {"mean", "mean_sd",   "diff_ci", "p",        "sd",     "n",        "min",
+                                    "max",  "diff",      "lo",      "hi",       "p_t",    "p_holm",   "p_w",
+                                    "p_s",  "collapsed", "mde",     "paper",    "npairs", "distinct", "holm_m",
+                                    "from", "base",      "at",      "unpaired", NULL};
 
 static int label_known(const Spec *s, const char *l, int col) {
     for (int i = 0; i < (col ? s->ncols : s->nrows); i++) {
@@ -409,10 +410,18 @@ static int parse_top(Ctx *c, yaml_node_t *root, Spec *s) {
         if (check_keys(c, n, TK, "ttest") || get_str(c, n, "vs", s->ttest_vs, sizeof s->ttest_vs)) return -1;
     }
     if ((n = get(c, root, "compare"))) {
-        static const char *const CK[] = {"vs", "family", NULL};
+        static const char *const CK[] = {"vs", "family", "at", "along", NULL};
         if (check_keys(c, n, CK, "compare") || get_str(c, n, "vs", s->compare_vs, sizeof s->compare_vs) ||
-            get_str(c, n, "family", s->family, sizeof s->family))
+            get_str(c, n, "family", s->family, sizeof s->family) ||
+            get_metric(c, n, "at", s->compare_at, sizeof s->compare_at) ||
+            get_str(c, n, "along", s->compare_along, sizeof s->compare_along))
             return -1;
+        if (!get(c, n, "vs")) return fail(c, n, "%s", "compare needs vs: ROW_LABEL");
+        /* the position (at) and the axis it is read on (along) only make sense together */
+        if (!!s->compare_at[0] != !!s->compare_along[0])
+            return fail(c, n, "%s",
+                        "compare.at and compare.along go together (at: the metric that places each run, e.g. "
+                        "mean_wd; along: the baseline's grid key, e.g. decay.weight_decay)");
         if (get(c, n, "family") && path_name_problem(s->family))
             return fail(c, get(c, n, "family"), "%s",
                         "compare.family must be a plain name (no '/', quotes or control characters)");

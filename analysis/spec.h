@@ -17,6 +17,12 @@
  *              test p, minimum detectable effect at 80% power (docs/analysis.md); Holm runs over the
  *              table's distinct comparisons, or with family over those of every spec in the same
  *              directory that names the same family (the claims that stand together)
+ *   compare: {vs: ROW_LABEL, at: METRIC, along: KEY}   the same comparisons against the baseline row
+ *              INTERPOLATED at each compared run's value of METRIC (e.g. mean_wd, the decay applied):
+ *              the baseline's runs of the same seed at the two values of KEY (e.g. decay.weight_decay)
+ *              that bracket it, linearly in KEY; every baseline run must have METRIC equal to its KEY
+ *              (Uniform applies its eta). A run outside the baseline's grid, or whose seed lacks a
+ *              bracketing run, is not paired (counted and named). docs/analysis.md, "Matched strength"
  *   reported: {mode: beside|diff, table, model, optimizer, metric, ...}   paper_tables.csv keys;
  *              a cell's lookup merges the top level's, its column's, then its row's keys (row wins);
  *              std_metric / p_metric name the paper's std and p-value metrics printed beside the mean
@@ -88,7 +94,7 @@ typedef struct {
     char cols[16][96]; /* column labels (groups: "GROUP LABEL"); none = every column */
     int ncols;
     char stat
-        [16]; /* numbers: mean (default), mean_sd ("m ± s"), diff_ci ("d [lo, hi]"), sd, p (ttest), n, min, max, diff, lo, hi, p_t, p_holm, p_w, mde, paper, npairs, from */
+        [16]; /* numbers: mean (default), mean_sd ("m ± s"), diff_ci ("d [lo, hi]"), sd, p (ttest), n, min, max, diff, lo, hi, p_t, p_holm, p_w, mde, paper, npairs, from; with compare.at: at, base, unpaired */
     char agg[8];     /* numbers over several cells: min, max, span, count (of cells with the stat); "" = one cell */
     int digits;      /* -1: the cell's */
     char holds[256]; /* claims: "STAT OP RHS [and ...]" */
@@ -110,10 +116,13 @@ typedef struct {
     Where where;
     char allow_differ[16][96];
     int nallow;
-    char ttest_vs[96];   /* "" = no test */
-    char compare_vs[96]; /* "" = no comparison table */
-    char family[96];     /* compare.family: the Holm family's name; "" = the table alone */
-    int rep_mode;        /* 0 none, 1 beside, 2 diff */
+    char ttest_vs[96];      /* "" = no test */
+    char compare_vs[96];    /* "" = no comparison table */
+    char family[96];        /* compare.family: the Holm family's name; "" = the table alone */
+    char compare_at[48];    /* compare.at: the metric placing each compared run on the baseline's grid; "" = paired
+                                at the same cell (the default) */
+    char compare_along[96]; /* compare.along: the config key the baseline is interpolated along */
+    int rep_mode;           /* 0 none, 1 beside, 2 diff */
     RepSel rep;
     Sel rows[SPEC_MAX_SEL];
     int nrows;

@@ -132,6 +132,16 @@ int run_collapsed(const Run *r) {
     return vocab > 2 && r->val_loss >= log(vocab) - log(2.0);
 }
 
+/* A run's position for compare.at (the decay it applied): its value of the spec's compare.at metric. */
+static int run_position(const Table *t, const Run *r, double *out, Err *e) {
+    const Spec *s = t->spec;
+    Err me = {{0}};
+    int rc = run_metric(r, s->compare_at, out, &me);
+    if (rc == 0 && isfinite(*out)) return 0;
+    return err_set(e, "%s: compare.at: run %s has no %s (%s): it cannot be placed on %s's grid", s->path, r->dir,
+                   s->compare_at, me.msg[0] ? me.msg : "not finite", s->compare_vs);
+}
+
 static int fill_cell(Table *t, const RunSet *rs, int ri, int ci, Err *e) {
     const Spec *s = t->spec;
     const Sel *row = &s->rows[ri], *col = &s->cols[ci];
@@ -150,6 +160,10 @@ static int fill_cell(Table *t, const RunSet *rs, int ri, int ci, Err *e) {
     c->nruns = n;
     c->vals = xcalloc((size_t)n + 1, sizeof *c->vals);
     c->seeds = xcalloc((size_t)n + 1, sizeof *c->seeds);
+    /* compare.at: the compared rows' runs are placed on the baseline's grid (the baseline's own runs
+     * are checked where its curve is built) */
+    if (s->compare_at[0] && strcmp(row->label, s->compare_vs) && c->better != BETTER_NONE)
+        c->at = xcalloc((size_t)n + 1, sizeof *c->at);
     StrBuf names = {0}, used = {0};
     sb_printf(&names, "%s", "");
     sb_printf(&used, "%s", "");
@@ -181,6 +195,12 @@ static int fill_cell(Table *t, const RunSet *rs, int ri, int ci, Err *e) {
             continue;
         }
         if (mrc < 0) {
+            free(idx);
+            sb_free(&names);
+            sb_free(&used);
+            return -1;
+        }
+        if (c->at && run_position(t, r, &c->at[c->n], e)) {
             free(idx);
             sb_free(&names);
             sb_free(&used);
@@ -243,10 +263,11 @@ static void ttest_cell(Cell *a, const Cell *b, const double *x, const double *y,
     a->has_p = stats_paired_t(x, y, m, &tt, &a->p) == 0;
 }
 
-static void compare_cell(Cell *a, const Cell *b, const double *x, const double *y, int m) {
+/* The statistics of the m pairs (x_i, y_i) of cell a against a baseline whose runs are base_used. */
+static void paired_stats(Cell *a, const char *base_used, const double *x, const double *y, int m) {
     a->npairs = m;
     StrBuf key = {0};
-    sb_printf(&key, "%s|%s|%s", a->metric, a->used, b->used);
+    sb_printf(&key, "%s|%s|%s", a->metric, a->used, base_used);
     free(a->key);
     a->key = key.p;
     a->has_cmp = stats_paired_ci(x, y, m, 0.95, &a->diff, &a->diff_lo, &a->diff_hi) == 0;
@@ -260,6 +281,170 @@ static void compare_cell(Cell *a, const Cell *b, const double *x, const double *
     a->has_w = stats_wilcoxon_exact(x, y, m, &tt, &a->p_w) == 0;
     int k;
     a->has_s = stats_sign_exact(x, y, m, &k, &a->p_s) == 0;
+}
+
+static void compare_cell(Cell *a, const Cell *b, const double *x, const double *y, int m) {
+    paired_stats(a, b->used, x, y, m);
+}
+
+/* ---- compare.at: the baseline interpolated at each compared run's position ---- */
+
+/* A counted run of the baseline's curve: its grid value (compare.along), metric value, seed and directory. */
+typedef struct {
+    double x, y;
+    const char *seed, *dir;
+} CurvePt;
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void drop_along(Where *w, const char *along) {
+    int k = 0;
+    for (int i = 0; i < w->n; i++)
+        if (strcmp(w->c[i].key, along)) w->c[k++] = w->c[i];
+    w->n = k;
+}
+
+/* The baseline row's runs in column ci along the grid: the spec's, the row's and the column's selection
+ * without their conditions on compare.along, the runs agreeing on every other key. *grid gets the
+ * distinct grid values of all of them (any status: a failed run still marks a grid point its seed then
+ * lacks), *pts the counted runs (completed, not collapsed, with a value), each checked to apply what
+ * its grid value says (its compare.at metric equals it), so interpolating in the grid key is
+ * interpolating at equal applied decay. */
+static int baseline_curve(Table *t, const RunSet *rs, int vs, int ci, double **grid, int *ngrid, CurvePt **pts,
+                          int *npts, Err *e) {
+    const Spec *s = t->spec;
+    Spec *tmp = xcalloc(1, sizeof *tmp);
+    *tmp = *s;
+    drop_along(&tmp->where, s->compare_along);
+    if (tmp->nallow < 16)
+        kv_strfmt(tmp->allow_differ[tmp->nallow++], sizeof tmp->allow_differ[0], "%s", s->compare_along);
+    Sel row = s->rows[vs], col = s->cols[ci];
+    drop_along(&row.where, s->compare_along);
+    drop_along(&col.where, s->compare_along);
+    int *idx, n, rc = 0;
+    *grid = NULL, *pts = NULL, *ngrid = *npts = 0;
+    if (select_runs(tmp, rs, &row, &col, &idx, &n, e)) {
+        free(tmp);
+        return -1;
+    }
+    *grid = xcalloc((size_t)n + 1, sizeof **grid);
+    *pts = xcalloc((size_t)n + 1, sizeof **pts);
+    const char *metric = table_cell(t, vs, ci)->metric;
+    for (int i = 0; i < n && !rc; i++) {
+        const Run *r = &rs->runs[idx[i]];
+        const char *xs = run_coord(r, s->compare_along);
+        double x, y, at;
+        if (!xs || kv_parse_number(xs, &x)) {
+            rc = err_set(e, "%s: compare.along: baseline run %s has %s %s, not a number", s->path, r->dir,
+                         s->compare_along, xs ? xs : "absent");
+            break;
+        }
+        int k = 0;
+        while (k < *ngrid && (*grid)[k] != x) k++;
+        if (k == *ngrid) (*grid)[(*ngrid)++] = x;
+        if (strcmp(r->status, "completed") || run_collapsed(r)) continue; /* a missing point for its seed */
+        int mrc = run_metric(r, metric, &y, e);
+        if (mrc > 0) continue;
+        if (mrc < 0 || run_position(t, r, &at, e)) {
+            rc = -1;
+            break;
+        }
+        if (fabs(at - x) > 1e-6 * fmax(1.0, fabs(x))) {
+            rc = err_set(e,
+                         "%s: compare.at: baseline run %s has %s %.6g but %s %.6g: only a baseline that applies "
+                         "its grid value can be interpolated at equal %s",
+                         s->path, r->dir, s->compare_at, at, s->compare_along, x, s->compare_at);
+            break;
+        }
+        const char *seed = run_coord(r, s->pair_by[0] ? s->pair_by : "train.seed");
+        (*pts)[(*npts)++] = (CurvePt){x, y, seed ? seed : "?", r->dir};
+    }
+    free(idx);
+    free(tmp);
+    if (rc) {
+        free(*grid), free(*pts);
+        *grid = NULL, *pts = NULL;
+        return -1;
+    }
+    qsort(*grid, (size_t)*ngrid, sizeof **grid, cmp_double);
+    return 0;
+}
+
+static const CurvePt *curve_at(const CurvePt *pts, int n, const char *seed, double x) {
+    for (int i = 0; i < n; i++)
+        if (pts[i].x == x && !strcmp(pts[i].seed, seed)) return &pts[i];
+    return NULL;
+}
+
+/* Every compared cell against the baseline row vs interpolated at its runs' positions: for the run of
+ * seed s at position d, the grid values g_lo <= d <= g_hi next to it and seed s's baseline values y_lo,
+ * y_hi there give y = y_lo + (d - g_lo) / (g_hi - g_lo) (y_hi - y_lo) (y_lo when d is a grid value);
+ * the pair is (the run's value, y). */
+static int interp_compare(Table *t, const RunSet *rs, int vs, Err *e) {
+    const Spec *s = t->spec;
+    for (int ci = 0; ci < t->ncols; ci++) {
+        if (s->cols[ci].paper_only || s->cols[ci].nbest_of) continue;
+        int any = 0;
+        for (int ri = 0; ri < t->nrows; ri++) any |= ri != vs && table_cell(t, ri, ci)->at && table_cell(t, ri, ci)->n;
+        if (!any) continue;
+        double *grid;
+        CurvePt *pts;
+        int ng, np;
+        if (baseline_curve(t, rs, vs, ci, &grid, &ng, &pts, &np, e)) return -1;
+        for (int ri = 0; ri < t->nrows; ri++) {
+            Cell *a = table_cell(t, ri, ci);
+            if (ri == vs || !a->at || !a->n) continue;
+            double *x = xcalloc((size_t)a->n, sizeof *x), *y = xcalloc((size_t)a->n, sizeof *y), sd = 0, sy = 0;
+            StrBuf used = {0};
+            sb_printf(&used, "%s@%s/%s:", s->compare_vs, s->compare_at, s->compare_along);
+            int m = 0;
+            for (int i = 0; i < a->n; i++) {
+                double d = a->at[i];
+                const char *where = s->rows[ri].label, *cl = s->cols[ci].label;
+                if (!ng || d < grid[0] || d > grid[ng - 1]) {
+                    a->nout++;
+                    sb_printf(&t->warn, "%s (%s, %s): seed %s's run has %s %.4g, outside %s's grid", s->name, where, cl,
+                              a->seeds[i], s->compare_at, d, s->compare_vs);
+                    if (ng) sb_printf(&t->warn, " [%g, %g] of %s", grid[0], grid[ng - 1], s->compare_along);
+                    sb_printf(&t->warn, ": not paired\n");
+                    continue;
+                }
+                int k = 0;
+                while (k + 1 < ng && grid[k + 1] <= d) k++;
+                double glo = grid[k], ghi = glo == d ? glo : grid[k + 1];
+                const CurvePt *lo = curve_at(pts, np, a->seeds[i], glo), *hi = curve_at(pts, np, a->seeds[i], ghi);
+                if (!lo || !hi) {
+                    a->nmiss++;
+                    sb_printf(&t->warn,
+                              "%s (%s, %s): seed %s's run has %s %.4g, but the seed has no counted %s run at %s %g: "
+                              "not paired\n",
+                              s->name, where, cl, a->seeds[i], s->compare_at, d, s->compare_vs, s->compare_along,
+                              lo ? ghi : glo);
+                    continue;
+                }
+                x[m] = a->vals[i];
+                y[m] = ghi == glo ? lo->y : lo->y + (d - glo) / (ghi - glo) * (hi->y - lo->y);
+                sb_printf(&used, "%s%s%s%s", m ? ";" : "", lo->dir, hi != lo ? "+" : "", hi != lo ? hi->dir : "");
+                sd += d, sy += y[m];
+                m++;
+            }
+            a->at_mean = m ? sd / m : NAN;
+            a->base_mean = m ? sy / m : NAN;
+            double dd = 0;
+            for (int i = 0; i < m; i++) dd += x[i] - y[i];
+            a->diff_any = m ? dd / m : NAN;
+            paired_stats(a, used.p, x, y, m);
+            sb_free(&used);
+            free(x);
+            free(y);
+        }
+        free(grid);
+        free(pts);
+    }
+    return 0;
 }
 
 /* Whether a beats b in the direction `better` (lower: < 0, higher: > 0). */
@@ -279,8 +464,13 @@ static void fill_best_of(Table *t) {
             }
             if (!src) continue;
             Cell *d = table_cell(t, ri, ci);
-            free(d->vals), free(d->seeds), free(d->runs), free(d->used), free(d->key);
+            free(d->vals), free(d->seeds), free(d->runs), free(d->used), free(d->key), free(d->at);
             *d = *src;
+            d->at = NULL;
+            if (src->at) {
+                d->at = xcalloc((size_t)src->n + 1, sizeof *d->at);
+                memcpy(d->at, src->at, (size_t)src->n * sizeof *d->at);
+            }
             d->vals = xcalloc((size_t)src->n + 1, sizeof *d->vals);
             d->seeds = xcalloc((size_t)src->n + 1, sizeof *d->seeds);
             memcpy(d->vals, src->vals, (size_t)src->n * sizeof *d->vals);
@@ -446,8 +636,10 @@ int table_build(Table *t, const Spec *s, const RunSet *rs, const Reported *rep, 
     fill_best_of(t);
     for (int ri = 0; ri < s->nrows; ri++) {
         if (s->ttest_vs[0] && !strcmp(s->rows[ri].label, s->ttest_vs)) for_each_pair(t, ri, "t-test", ttest_cell);
-        if (s->compare_vs[0] && !strcmp(s->rows[ri].label, s->compare_vs))
-            for_each_pair(t, ri, "comparison", compare_cell);
+        if (s->compare_vs[0] && !strcmp(s->rows[ri].label, s->compare_vs)) {
+            if (!s->compare_at[0]) for_each_pair(t, ri, "comparison", compare_cell);
+            else if (interp_compare(t, rs, ri, e)) return -1;
+        }
     }
     if (s->compare_vs[0]) table_family_holm(t, NULL, 0, NULL);
     fill_best(t);
@@ -466,6 +658,7 @@ void table_free(Table *t) {
             free(t->cells[i].runs);
             free(t->cells[i].used);
             free(t->cells[i].key);
+            free(t->cells[i].at);
         }
     free(t->cells);
     sb_free(&t->warn);

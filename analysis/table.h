@@ -48,6 +48,14 @@ typedef struct {
     int has_s;
     double p_s; /* exact sign test (has_s: some difference is nonzero) */
     double mde; /* minimum detectable difference at 80% power, alpha 0.05, metric units */
+    /* compare.at (matched strength): each value's position (the spec's compare.at metric of its run,
+     * parallel to vals), and over the pairs made: the mean position, the mean of the baseline
+     * interpolated there, the mean difference (defined from one pair, unlike diff); the runs left
+     * unpaired because their position is outside the baseline's grid, or because the seed lacks a
+     * baseline run at one of the two grid values that bracket it */
+    double *at;
+    double at_mean, base_mean, diff_any;
+    int nout, nmiss;
     char *runs; /* run names joined by ';' */
     char *used; /* directories of the runs whose values are used, joined by ';' */
     char *key;  /* a comparison's identity in a Holm family: metric, this cell's and the

@@ -351,20 +351,28 @@ static int untested(const Table *t, int r, int c) {
     return !x->n && (x->ncollapsed || x->ndiverged) && x->better != BETTER_NONE;
 }
 
-/* The cells of one comparison line, separated by sep. */
-static void compare_fields(const Cell *c, int fmt, const char *sep, StrBuf *b) {
+/* The cells of one comparison line, separated by sep. interp: the table compares at compare.at, with
+ * two more fields after the pairs (the mean position, the baseline interpolated there). */
+static void compare_fields(const Cell *c, int interp, int fmt, const char *sep, StrBuf *b) {
     const char *dash = fmt == FMT_TEX ? "--" : "–";
     if (!c->n) {
         sb_printf(b, "0%snot tested (", sep);
         status_text(c, b, 1);
         sb_printf(b, ")");
-        for (int k = 0; k < 6; k++) sb_printf(b, "%s%s", sep, dash);
+        for (int k = 0; k < 6 + 2 * interp; k++) sb_printf(b, "%s%s", sep, dash);
         return;
     }
-    sb_printf(b, "%d%s", c->npairs, sep);
+    sb_printf(b, "%d", c->npairs);
+    if (c->nout) sb_printf(b, " (+%d outside the grid)", c->nout);
+    if (c->nmiss) sb_printf(b, " (+%d unbracketed)", c->nmiss);
+    sb_printf(b, "%s", sep);
+    if (interp && c->npairs) sb_printf(b, "%.3f%s%.*f%s", c->at_mean, sep, c->digits, c->base_mean, sep);
+    else if (interp) sb_printf(b, "%s%s%s%s", dash, sep, dash, sep);
     if (c->has_cmp)
         sb_printf(b, "%+.*f [%+.*f, %+.*f]%s%.*f", c->digits, c->diff, c->digits, c->diff_lo, c->digits, c->diff_hi,
                   sep, c->digits, c->mde);
+    else if (interp && c->npairs == 1) /* the one difference there is, which no test can weigh */
+        sb_printf(b, "%+.*f (n=1, no interval)%s%s", c->digits, c->diff_any, sep, dash);
     else sb_printf(b, "%s%s%s", dash, sep, dash);
     sb_printf(b, "%s", sep);
     pval(b, c->p_t, c->has_cmp, fmt);
@@ -388,11 +396,51 @@ static int repeat_count(const Table *t) {
 static const char *const CMP_HEAD[] = {"pairs",    "Δ mean [95% CI]", "MDE (80%)", "p (t)",
                                        "p (Holm)", "p (Wilcoxon)",    "p (sign)",  "p < 0.05 under"};
 
+/* text, LaTeX-escaped when tex */
+static void put_text(const char *s, int tex, StrBuf *b) {
+    if (tex) tex_escape(s, b);
+    else sb_printf(b, "%s", s);
+}
+
+/* compare.at: how the baseline was placed at each run's position, and what the extra fields mean. */
+static void interp_note(const Table *t, int tex, StrBuf *b) {
+    const Spec *s = t->spec;
+    const char *vs = s->compare_vs, *at = s->compare_at, *along = s->compare_along;
+    /* the words between the names, in order: vs, at, along appear as put_text pieces */
+    const char *parts[] = {" interpolated at each run's ",
+                           at,
+                           " (matched strength): for the run of seed s at ",
+                           at,
+                           " d, the same seed's runs of ",
+                           vs,
+                           " at the two values of ",
+                           along,
+                           " next to d (or at d), linearly in ",
+                           along,
+                           " (every ",
+                           vs,
+                           " run has ",
+                           at,
+                           " equal to its ",
+                           along,
+                           "); a run outside ",
+                           vs,
+                           "'s grid (+N outside the grid) or whose seed lacks a bracketing run (+N unbracketed) is "
+                           "not paired; ",
+                           at,
+                           ": mean d over the pairs; ",
+                           vs,
+                           " there: the mean interpolated baseline; with one pair the difference is shown without an "
+                           "interval"};
+    for (size_t k = 0; k < sizeof parts / sizeof *parts; k++) put_text(parts[k], tex, b);
+}
+
 static void compare_note(const Table *t, int fmt, StrBuf *b) {
     int tex = fmt == FMT_TEX;
     sb_printf(b, "Paired by train%sseed against ", tex ? "\\_" : ".");
     if (tex) tex_escape(t->spec->compare_vs, b);
     else sb_printf(b, "%s", t->spec->compare_vs);
+    if (t->spec->compare_at[0]) interp_note(t, tex, b);
     sb_printf(b, "%s",
               tex ? ": $\\Delta$ = row minus baseline with its 95\\% $t$ interval; "
                   : ": Δ = row minus baseline with its 95% t interval; ");
@@ -424,16 +472,24 @@ static void compare_note(const Table *t, int fmt, StrBuf *b) {
 
 static void compare_markdown(const Table *t, StrBuf *b) {
     const Spec *s = t->spec;
-    sb_printf(b, "\n#### Paired comparisons against %s\n\n| | |", s->compare_vs);
-    for (size_t k = 0; k < sizeof CMP_HEAD / sizeof *CMP_HEAD; k++) sb_printf(b, " %s |", CMP_HEAD[k]);
-    sb_printf(b, "\n|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
+    int interp = s->compare_at[0] != 0;
+    sb_printf(b, "\n#### Paired comparisons against %s", s->compare_vs);
+    if (interp) sb_printf(b, " at the same %s (interpolated along %s)", s->compare_at, s->compare_along);
+    sb_printf(b, "\n\n| | |");
+    for (size_t k = 0; k < sizeof CMP_HEAD / sizeof *CMP_HEAD; k++) {
+        sb_printf(b, " %s |", CMP_HEAD[k]);
+        if (!k && interp) sb_printf(b, " %s | %s there |", s->compare_at, s->compare_vs);
+    }
+    sb_printf(b, "\n|---|---|---:|%s---:|---:|---:|---:|---:|---:|---|\n", interp ? "---:|---:|" : "");
     for (int r = 0; r < t->nrows; r++)
         for (int c = 0; c < t->ncols; c++) {
             const Cell *cell = table_cell(t, r, c);
-            if (!strcmp(s->rows[r].label, s->compare_vs) || !(cell->npairs || untested(t, r, c))) continue;
+            if (!strcmp(s->rows[r].label, s->compare_vs) ||
+                !(cell->npairs || cell->nout || cell->nmiss || untested(t, r, c)))
+                continue;
             sb_printf(b, "| %s | %s%s%s | ", s->rows[r].label, s->cols[c].group, s->cols[c].group[0] ? " " : "",
                       s->cols[c].label);
-            compare_fields(cell, FMT_MD, " | ", b);
+            compare_fields(cell, interp, FMT_MD, " | ", b);
             sb_printf(b, " |\n");
         }
     sb_printf(b, "\n");
@@ -476,17 +532,45 @@ static void compare_latex(const Table *t, StrBuf *b) {
                                        "MDE (80\\%)", "$p$ ($t$)",
                                        "$p$ (Holm)",  "$p$ (Wilcoxon)",
                                        "$p$ (sign)",  "$p<0.05$ under"};
+    /* with compare.at two more columns: the headings in two lines keep the table at a legible size */
+    static const char *const head2[] = {"pairs",
+                                        "\\shortstack[r]{$\\Delta$ mean\\\\{}[95\\% CI]}",
+                                        "\\shortstack[r]{MDE\\\\(80\\%)}",
+                                        "\\shortstack[r]{$p$\\\\($t$)}",
+                                        "\\shortstack[r]{$p$\\\\(Holm)}",
+                                        "\\shortstack[r]{$p$\\\\(Wilcoxon)}",
+                                        "\\shortstack[r]{$p$\\\\(sign)}",
+                                        "\\shortstack[l]{$p<0.05$\\\\under}"};
+    int interp = s->compare_at[0] != 0;
     sb_printf(b, "\n\n\\medskip\\normalsize Paired comparisons against ");
     tex_escape(s->compare_vs, b);
+    if (interp) {
+        sb_printf(b, " at the same ");
+        tex_escape(s->compare_at, b);
+        sb_printf(b, " (interpolated along ");
+        tex_escape(s->compare_along, b);
+        sb_printf(b, ")");
+    }
     sb_printf(b, "\n\n\\adfit{");
     tex_label(s->name, b);
-    sb_printf(b, "-compare}{%%\n\\begin{tabular}{llrrrrrrrl}\n\\toprule\n &");
-    for (int k = 0; k < 8; k++) sb_printf(b, " & %s", head[k]);
+    sb_printf(b, "-compare}{%%\n\\begin{tabular}{llr%srrrrrrl}\n\\toprule\n &", interp ? "rr" : "");
+    for (int k = 0; k < 8; k++) {
+        sb_printf(b, " & %s", interp ? head2[k] : head[k]);
+        if (!k && interp) {
+            sb_printf(b, " & ");
+            tex_escape(s->compare_at, b);
+            sb_printf(b, " & \\shortstack[r]{");
+            tex_escape(s->compare_vs, b);
+            sb_printf(b, "\\\\there}");
+        }
+    }
     sb_printf(b, " \\\\\n\\midrule\n");
     for (int r = 0; r < t->nrows; r++)
         for (int c = 0; c < t->ncols; c++) {
             const Cell *cell = table_cell(t, r, c);
-            if (!strcmp(s->rows[r].label, s->compare_vs) || !(cell->npairs || untested(t, r, c))) continue;
+            if (!strcmp(s->rows[r].label, s->compare_vs) ||
+                !(cell->npairs || cell->nout || cell->nmiss || untested(t, r, c)))
+                continue;
             tex_escape(s->rows[r].label, b);
             sb_printf(b, " & ");
             if (s->cols[c].group[0]) {
@@ -495,7 +579,7 @@ static void compare_latex(const Table *t, StrBuf *b) {
             }
             tex_escape(s->cols[c].label, b);
             sb_printf(b, " & ");
-            compare_fields(cell, FMT_TEX, " & ", b);
+            compare_fields(cell, interp, FMT_TEX, " & ", b);
             sb_printf(b, " \\\\\n");
         }
     sb_printf(b, "\\bottomrule\n\\end{tabular}}\n\\par\\smallskip\\footnotesize ");
@@ -659,12 +743,13 @@ static void csv_num(StrBuf *b, double v, int ok) {
 
 void table_csv(const Table *t, StrBuf *b) {
     const Spec *s = t->spec;
-    int cmp = s->compare_vs[0] != 0, extra = any_col(t, PART_PAPER_P), from = 0;
+    int cmp = s->compare_vs[0] != 0, extra = any_col(t, PART_PAPER_P), from = 0, interp = s->compare_at[0] != 0;
     for (int c = 0; c < s->ncols; c++) from |= s->cols[c].nbest_of > 0;
     for (int i = 0; i < t->nrows * t->ncols; i++) extra |= t->cells[i].has_paper_sd;
-    sb_printf(b, "row,group,column,metric,n_runs,n,mean,std,min,max,status,best,p_value,paper,runs%s%s%s\n",
+    sb_printf(b, "row,group,column,metric,n_runs,n,mean,std,min,max,status,best,p_value,paper,runs%s%s%s%s\n",
               extra ? ",paper_std,paper_p_value" : "",
               cmp ? ",pairs,diff,diff_lo,diff_hi,p_t,p_holm,p_wilcoxon,mde,p_sign,holds_under" : "",
+              interp ? ",at_mean,baseline_there,diff_any,unpaired_outside,unpaired_unbracketed" : "",
               from ? ",from_column" : "");
     for (int r = 0; r < t->nrows; r++)
         for (int c = 0; c < t->ncols; c++) {
@@ -713,6 +798,12 @@ void table_csv(const Table *t, StrBuf *b) {
                     sb_csv_field(b, h.p);
                     sb_free(&h);
                 }
+            }
+            if (interp) {
+                csv_num(b, cell->at_mean, cell->at && cell->npairs);
+                csv_num(b, cell->base_mean, cell->at && cell->npairs);
+                csv_num(b, cell->diff_any, cell->at && cell->npairs);
+                sb_printf(b, ",%d,%d", cell->nout, cell->nmiss);
             }
             if (from) {
                 sb_printf(b, ",");

@@ -65,14 +65,11 @@ static int flatten(yaml_document_t *doc, yaml_node_t *node, const char *prefix, 
     }
 }
 
-int kv_yaml_load(const char *path, yaml_document_t *doc, Err *e) {
-    char *text;
-    size_t len;
-    if (read_file(path, &text, &len, e)) return -1;
-    int rc = yamlerr_load(path, text, len, doc, e);
-    free(text);
-    return rc;
+static int load_text(const char *path, const char *text, size_t len, void *doc, Err *e) {
+    return yamlerr_load(path, text, len, (yaml_document_t *)doc, e);
 }
+
+int kv_yaml_load(const char *path, yaml_document_t *doc, Err *e) { return parse_file(path, load_text, doc, e); }
 
 int kv_yaml_flatten(const char *path, KVList *out, Err *e) {
     kv_init(out);

@@ -241,15 +241,7 @@ else fail sweep_results_path_over_limit_refused "rc $rc, $(ls "$T/long" 2>&1 | h
 
 # ---- smaller: esd --format csv quotes as RFC 4180 (a module name with a comma and a quote) ----
 if command -v python3 >/dev/null; then
-    python3 - "$T/csvname.safetensors" <<'PY'
-import json, random, struct, sys
-random.seed(3)
-name = 'model.layers.0.a,"b".self_attn.q_proj.weight'
-vals = [random.gauss(0.0, 0.02) for _ in range(64 * 64)]
-blob = struct.pack('<%df' % len(vals), *vals)
-h = json.dumps({name: {"dtype": "F32", "shape": [64, 64], "data_offsets": [0, len(blob)]}}).encode()
-open(sys.argv[1], "wb").write(struct.pack('<Q', len(h)) + h + blob)
-PY
+    one_tensor_safetensors "$T/csvname.safetensors" 'model.layers.0.a,"b".self_attn.q_proj.weight'
     "$BIN" esd "$T/csvname.safetensors" --format csv --threads 1 >"$T/esd.csv" 2>"$T/esd.err"; rc=$?
     if [ $rc -eq 0 ] && python3 -c '
 import csv, sys

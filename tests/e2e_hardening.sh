@@ -10,15 +10,7 @@ have_py=1; command -v python3 >/dev/null || have_py=0
 # ---- esd: a tensor name of 200+ characters with a quote and a backslash (was a heap use-after-free;
 # --format json printed the name unescaped) ----
 if [ $have_py = 1 ]; then
-python3 - "$T/longname.safetensors" <<'PY'
-import json, random, struct, sys
-random.seed(3)
-name = "model.layers.0." + "x" * 180 + '"q\\uote".self_attn.q_proj.weight'
-vals = [random.gauss(0.0, 0.02) for _ in range(64 * 64)]
-blob = struct.pack('<%df' % len(vals), *vals)
-h = json.dumps({name: {"dtype": "F32", "shape": [64, 64], "data_offsets": [0, len(blob)]}}).encode()
-open(sys.argv[1], "wb").write(struct.pack('<Q', len(h)) + h + blob)
-PY
+    one_tensor_safetensors "$T/longname.safetensors" "model.layers.0.$(printf '%0180d' 0 | tr 0 x)"'"q\uote".self_attn.q_proj.weight'
     "$BIN" esd "$T/longname.safetensors" --format json --threads 1 >"$T/esd.json" 2>"$T/esd.err"; rc=$?
     if [ $rc -eq 0 ] && python3 -c '
 import json, sys

@@ -38,6 +38,21 @@ prep_corpus() {
         >"$T/prep.log" 2>&1 || { fail "$name" "$(tail -1 "$T/prep.log")"; exit 1; }
 }
 
+# one_tensor_safetensors FILE NAME: writes FILE, a safetensors file of one 64 x 64 fp32 tensor NAME
+# (Gaussian, std 0.02, seed 3): the input through which the esd output tests pass awkward module names.
+# Needs python3.
+one_tensor_safetensors() {
+    python3 - "$1" "$2" <<'PY'
+import json, random, struct, sys
+random.seed(3)
+name = sys.argv[2]
+vals = [random.gauss(0.0, 0.02) for _ in range(64 * 64)]
+blob = struct.pack('<%df' % len(vals), *vals)
+h = json.dumps({name: {"dtype": "F32", "shape": [64, 64], "data_offsets": [0, len(blob)]}}).encode()
+open(sys.argv[1], "wb").write(struct.pack('<Q', len(h)) + h + blob)
+PY
+}
+
 # tiny_yaml [NAME=VALUE ...]: prints an experiment on $T/data: a 2-layer LLaMA of width 32, 8 sequences
 # of 32 tokens an update (micro-batches of 4), uniform weight decay 1e-5, no evaluation or checkpoint
 # during the run. Each NAME=VALUE changes one of the defaults below; `decay` is the whole decay mapping.

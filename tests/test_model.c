@@ -166,6 +166,12 @@ static void random_tokens(int *ids, int n, int V, uint64_t seed) {
     for (int i = 0; i < n; i++) ids[i] = (int)rng_below(&r, (uint64_t)V);
 }
 
+/* A batch of n random inputs and targets: the inputs from seed, the targets from seed + 1. */
+static void random_batch(int *in, int *tg, int n, int V, uint64_t seed) {
+    random_tokens(in, n, V, seed);
+    random_tokens(tg, n, V, seed + 1);
+}
+
 /* ---------------------------------------------------------------- tests */
 
 static void test_table(void) {
@@ -287,8 +293,7 @@ static void test_gradients(void) {
     Model m;
     if (build(&m, c, 7, B, T)) return;
     int in[16], tg[16];
-    random_tokens(in, N, c.vocab_size, 1);
-    random_tokens(tg, N, c.vocab_size, 2);
+    random_batch(in, tg, N, c.vocab_size, 1);
     tg[3] = -1, tg[12] = -1; /* some ignored positions */
     Ref r = {c, m.tensors, m.n_tensors, malloc(m.n_params * sizeof(double))};
     for (size_t i = 0; i < m.n_params; i++) r.p[i] = m.params[i];
@@ -352,8 +357,7 @@ static void test_mask(void) {
     Model m;
     if (build(&m, c, 3, B, T)) return;
     int in[16], tg[16], one[16];
-    random_tokens(in, N, V, 11);
-    random_tokens(tg, N, V, 12);
+    random_batch(in, tg, N, V, 11);
     int masked[] = {0, 5, 9, 15};
     for (int i = 0; i < 4; i++) tg[masked[i]] = -1;
     /* per-position losses from single-valid-target passes, then their mean over the valid set */
@@ -405,15 +409,13 @@ static void test_mask(void) {
 }
 
 static void test_determinism_and_causality(void) {
-    ModelConfig c = tiny_config();
-    c.hidden_size = 32, c.num_attention_heads = 4, c.vocab_size = 64, c.intermediate_size = 40;
+    ModelConfig c = test_model_config(32, 40, 4, 2, 64, 16);
     c.initializer_range = 0.1;
     int B = 2, T = 8, N = B * T;
     Model m;
     if (build(&m, c, 5, B, T)) return;
     int in[16], tg[16];
-    random_tokens(in, N, c.vocab_size, 21);
-    random_tokens(tg, N, c.vocab_size, 22);
+    random_batch(in, tg, N, c.vocab_size, 21);
     float l1 = one_pass(&m, in, tg, B, T);
     float *g1 = grads_copy(&m);
     float l2 = one_pass(&m, in, tg, B, T);
@@ -454,15 +456,12 @@ static void test_determinism_and_causality(void) {
 /* A shape large enough for every elementwise kernel to use the OpenMP team: the gradients with 1 and
  * with 2 OpenMP threads (OpenBLAS unchanged) must be bit-identical, and so must two repeated passes. */
 static void test_threads(void) {
-    ModelConfig c = tiny_config();
-    c.hidden_size = 64, c.num_attention_heads = 4, c.intermediate_size = 128, c.vocab_size = 256;
-    c.max_position_embeddings = 64;
+    ModelConfig c = test_model_config(64, 128, 4, 2, 256, 64);
     int B = 8, T = 64, N = B * T;
     Model m;
     if (build(&m, c, 9, B, T)) return;
     int *in = malloc(N * sizeof(int)), *tg = malloc(N * sizeof(int));
-    random_tokens(in, N, c.vocab_size, 31);
-    random_tokens(tg, N, c.vocab_size, 32);
+    random_batch(in, tg, N, c.vocab_size, 31);
     for (int i = 0; i < N; i += 7) tg[i] = -1;
     float *g[3];
     float loss[3];
@@ -483,8 +482,7 @@ static void test_threads(void) {
 }
 
 static void test_init(void) {
-    ModelConfig c = tiny_config();
-    c.hidden_size = 128, c.intermediate_size = 344, c.num_attention_heads = 4, c.vocab_size = 1000;
+    ModelConfig c = test_model_config(128, 344, 4, 2, 1000, 16);
     Model m, m2;
     Err e = {{0}};
     if (model_build(&m, &c, &e) || model_build(&m2, &c, &e)) {
@@ -528,9 +526,7 @@ static void test_init(void) {
 /* The estimate must match what the model really allocates (glibc's own accounting, mallinfo2),
  * within 10%, for training (grads, moments, backward scratch) and for evaluation. */
 static void test_estimate(void) {
-    ModelConfig c = tiny_config();
-    c.hidden_size = 64, c.intermediate_size = 172, c.num_attention_heads = 4, c.vocab_size = 512;
-    c.max_position_embeddings = 256;
+    ModelConfig c = test_model_config(64, 172, 4, 2, 512, 256);
     for (int training = 1; training >= 0; training--) {
         Model m;
         Err e = {{0}};

@@ -15,44 +15,24 @@
 #include "../analysis/stats.h"
 #include "../analysis/table.h"
 #include "check.h"
-#include "testutil.h"
+#include "tabletest.h"
 
-static char ROOT[256];
 static int VOCAB; /* model.vocab_size written into the runs' configs; 0 = none */
-
-static void put(const char *rel, const char *text) {
-    char path[512], dir[512];
-    snprintf(path, sizeof path, "%s/%s", ROOT, rel);
-    snprintf(dir, sizeof dir, "%s", path);
-    *strrchr(dir, '/') = 0;
-    Err e;
-    mkdir_p(dir, &e);
-    FILE *f = fopen(path, "w");
-    fputs(text, f);
-    fclose(f);
-}
 
 /* A run as train writes it (only the keys analysis reads, plus a few). status NULL = no summary. */
 static void run(const char *name, const char *method, const char *wd, int seed, const char *status, double ppl) {
-    char rel[256], text[1024];
-    snprintf(rel, sizeof rel, "res/%s/config.yaml", name);
+    char dir[256], config[1024];
+    snprintf(dir, sizeof dir, "res/%s", name);
     char vocab[64] = "";
     if (VOCAB) snprintf(vocab, sizeof vocab, "  vocab_size: %d\n", VOCAB);
-    snprintf(text, sizeof text,
+    snprintf(config, sizeof config,
              "# fully resolved\nversion: \"0.1.0\"\nmodel:\n  hidden_size: 64\n%strain:\n  optimizer: adam\n"
              "  betas: [0.9, 0.999]\n  seed: %d\n  threads: 1\ndecay:\n  method: %s\n  weight_decay: %s\n",
              vocab, seed, method, wd);
-    put(rel, text);
-    snprintf(rel, sizeof rel, "res/%s/metrics.jsonl", name);
-    put(rel, "{\"step\": 1, \"tokens\": 256, \"loss\": 5.5, \"elapsed_s\": 0.5}\n"
-             "{\"step\": 2, \"tokens\": 512, \"loss\": 5.0, \"elapsed_s\": 1.0}\n");
-    if (!status) return;
-    snprintf(rel, sizeof rel, "res/%s/summary.json", name);
-    snprintf(text, sizeof text,
-             "{\"status\": \"%s\", \"final_val_loss\": %.17g, \"final_val_ppl\": %.17g, \"steps\": 2, "
-             "\"tokens\": 512, \"wall_seconds\": 7200, \"peak_rss_mb\": 12}\n",
-             status, log(ppl), ppl);
-    put(rel, text);
+    put_run(dir, config,
+            "{\"step\": 1, \"tokens\": 256, \"loss\": 5.5, \"elapsed_s\": 0.5}\n"
+            "{\"step\": 2, \"tokens\": 512, \"loss\": 5.0, \"elapsed_s\": 1.0}\n",
+            status, ppl, 7200);
 }
 
 static const char *SPEC = "table: t\n"
@@ -69,14 +49,12 @@ static const char *SPEC = "table: t\n"
                           "  - {label: 1e-6, where: {decay.weight_decay: [1e-6, 2e-6]}}\n"
                           "  - {label: hours, where: {decay.weight_decay: 1e-5}, metric: wall_hours}\n";
 
-static int build(const char *spec_text, Table *t, Spec *s, RunSet *rs, Err *e) {
-    put("spec.yaml", spec_text);
-    char sp[512], rp[512];
-    snprintf(sp, sizeof sp, "%s/spec.yaml", ROOT);
-    snprintf(rp, sizeof rp, "%s/res", ROOT);
-    if (spec_load(s, sp, e)) return -1;
-    if (runs_scan(rp, rs, e)) return -1;
-    return table_build(t, s, rs, NULL, e);
+/* build, checked as the test named test: 1 when the table is there to inspect. */
+static int build_ok(const char *spec_text, Table *t, Spec *s, RunSet *rs, const char *test) {
+    Err e = {{0}};
+    int rc = build(spec_text, t, s, rs, &e);
+    CHECK(rc == 0, test, "%s", e.msg);
+    return rc == 0 && t->cells;
 }
 
 static void test_formulas(void) {
@@ -183,8 +161,7 @@ static void test_table(void) {
     Table t;
     RunSet rs;
     Err e = {{0}};
-    CHECK(build(SPEC, &t, s, &rs, &e) == 0, "table builds from synthetic runs", "%s", e.msg);
-    if (!t.cells) return;
+    if (!build_ok(SPEC, &t, s, &rs, "table builds from synthetic runs")) return;
     Cell *u = table_cell(&t, 1, 0), *a = table_cell(&t, 2, 0), *z = table_cell(&t, 0, 0);
     CHECK(u->n == 2 && a->n == 2, "two seeds per cell at 1e-5", "%d %d", u->n, a->n);
     CHECK_CLOSE(u->mean, 35.2, 1e-9, 0, "Uniform 1e-5 mean");
@@ -213,22 +190,19 @@ static void test_table(void) {
           "Markdown row: mean ± std (n), p, partial, missing", "%s", md.p);
     CHECK(strstr(md.p, "**34.80** (+1 failed)") != NULL, "Markdown: failed run noted beside the value", "%s", md.p);
     sb_free(&md);
-    table_free(&t);
-    runs_free(&rs);
+    unbuild(&t, &rs);
 
     /* one column without a wd condition mixes 1e-5 and 5e-6 runs: refused, runs named */
     const char *mixed = "table: m\nresults: res\nrows:\n  - {label: U, where: {decay.method: alphadecay}}\n"
                         "columns:\n  - {label: all}\n";
     CHECK(build(mixed, &t, s, &rs, &e) < 0 && strstr(e.msg, "differ in decay.weight_decay") && strstr(e.msg, "alpha_"),
           "runs of different configs in one cell refused", "%s", e.msg);
-    table_free(&t);
-    runs_free(&rs);
+    unbuild(&t, &rs);
 
     const char *typo =
         "table: m\nresults: res\nrows:\n  - {label: U, where: {decay.methd: uniform}}\ncolumns:\n  - {label: all}\n";
     CHECK(build(typo, &t, s, &rs, &e) < 0 && strstr(e.msg, "decay.methd"), "unknown coordinate refused", "%s", e.msg);
-    table_free(&t);
-    runs_free(&rs);
+    unbuild(&t, &rs);
 
     const char *badmetric =
         "table: m\nresults: res\nmetric: val_pppl\nrows:\n  - {label: U}\ncolumns:\n  - {label: a}\n";
@@ -242,8 +216,7 @@ static void test_table(void) {
     run("uni_1e-5_s1_copy", "uniform", "1e-05", 1, "completed", 35.1);
     CHECK(build(SPEC, &t, s, &rs, &e) < 0 && strstr(e.msg, "same seed"), "duplicate seed in a cell refused", "%s",
           e.msg);
-    table_free(&t);
-    runs_free(&rs);
+    unbuild(&t, &rs);
     free(s);
 }
 
@@ -266,8 +239,7 @@ static void test_compare(void) {
     Table t;
     RunSet rs;
     Err e = {{0}};
-    CHECK(build(spec, &t, s, &rs, &e) == 0, "compare table builds", "%s", e.msg);
-    if (!t.cells) return;
+    if (!build_ok(spec, &t, s, &rs, "compare table builds")) return;
     const Cell *a = table_cell(&t, 1, 0), *d = table_cell(&t, 2, 0), *b = table_cell(&t, 0, 0);
     /* AWD - WD=0 = -1, -1.5, -1, -1.5: mean -1.25, sd sqrt(1/12), t_{0.975,3} = 3.182446 */
     double half = 3.182446305284263 * sqrt(1.0 / 12) / 2;
@@ -300,8 +272,7 @@ static void test_compare(void) {
           "CSV comparison columns", "%s", csv.p);
     sb_free(&md);
     sb_free(&csv);
-    table_free(&t);
-    runs_free(&rs);
+    unbuild(&t, &rs);
     const char *bad =
         "table: c\nresults: res\ncompare: {vs: Nobody}\nrows:\n  - {label: A}\ncolumns:\n  - {label: x}\n";
     CHECK(build(bad, &t, s, &rs, &e) < 0 && strstr(e.msg, "compare.vs names no row"), "compare.vs must name a row",
@@ -341,8 +312,7 @@ static void test_collapse_and_dedup(void) {
     Table t;
     RunSet rs;
     Err e = {{0}};
-    CHECK(build(spec, &t, s, &rs, &e) == 0, "collapse table builds", "%s", e.msg);
-    if (!t.cells) return;
+    if (!build_ok(spec, &t, s, &rs, "collapse table builds")) return;
     const Cell *a = table_cell(&t, 1, 0), *ada = table_cell(&t, 2, 0), *al = table_cell(&t, 3, 0);
     CHECK(a->n == 3 && a->ncollapsed == 1 && a->nruns == 4, "AWD x: 3 used, 1 collapsed", "n %d collapsed %d", a->n,
           a->ncollapsed);
@@ -417,8 +387,7 @@ static void test_collapse_and_dedup(void) {
           "a family member that cannot be built is an error naming it", "%s", e.msg);
     table_free(&ft);
     free(f);
-    table_free(&t);
-    runs_free(&rs);
+    unbuild(&t, &rs);
     free(s);
 }
 

@@ -1,12 +1,13 @@
 /* testutil.h - what several C unit tests share: a scratch directory of their own (made at the start
- * of main, removed at its end) and the tiny model configuration the checkpoint and fuzz tests write
- * their files for. Static inline, so a test that uses only part of it compiles without warnings. */
+ * of main, removed at its end), the tiny model configuration the checkpoint and fuzz tests write
+ * their files for, and the bad-input cases (BadInput) the config and sweep error tables list. Static inline, so a test that uses only part of it compiles without warnings. */
 #ifndef TESTUTIL_H
 #define TESTUTIL_H
 
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
 #include "common.h"
@@ -26,6 +27,21 @@ static inline int scratch_dir(char *dir, size_t n, const char *base, const char 
 static inline void scratch_remove(const char *dir) {
     char *argv[] = {"rm", "-rf", (char *)dir, NULL};
     if (run_argv(argv, NULL, NULL, NULL, 0, NULL) != 0) printf("note: could not remove %s\n", dir);
+}
+
+/* Writes text to the file rel under root, making the directories on its way (a run directory's files). A
+ * file that cannot be written is left missing: the checks that read it then fail. */
+static inline void put_under(const char *root, const char *rel, const char *text) {
+    char path[1024], dir[1024];
+    snprintf(path, sizeof path, "%s/%s", root, rel);
+    snprintf(dir, sizeof dir, "%s", path);
+    *strrchr(dir, '/') = 0;
+    Err e;
+    mkdir_p(dir, &e);
+    FILE *f = fopen(path, "w");
+    if (!f) return;
+    fputs(text, f);
+    fclose(f);
 }
 
 /* Bytes the C heap has handed out (glibc's mallinfo2): allocations are measured as the difference
@@ -48,6 +64,18 @@ static inline ModelConfig test_model_config(int hidden, int inter, int heads, in
                      .rope_theta = 10000.0,
                      .initializer_range = 0.02};
     return c;
+}
+
+/* A bad input file's text and the one-line error its load must give: where (the location, such as
+ * "bad.yaml:3:1:") and, unless NULL, what (a word of the message). The error tests list these as tables. */
+typedef struct {
+    const char *name, *text, *where, *what;
+} BadInput;
+
+/* The check of a BadInput's load: it failed (rc -1) with a message holding where and what. */
+static inline void check_bad_input(const BadInput *b, int rc, const char *msg) {
+    CHECK(rc == -1 && strstr(msg, b->where) && (!b->what || strstr(msg, b->what)), b->name,
+          "rc %d, message '%s', wanted '%s'", rc, msg, b->where);
 }
 
 /* Two layers of width 8: every tensor kind, files of a few kilobytes. */

@@ -295,6 +295,18 @@ int write_file_atomic(const char *path, const void *data, size_t len, Err *e) {
     return atomic_commit(&a, e);
 }
 
+int buf_double(char **buf, size_t *cap) {
+    char *nb = realloc(*buf, *cap * 2);
+    if (!nb) {
+        free(*buf);
+        *buf = NULL;
+        return -1;
+    }
+    *buf = nb;
+    *cap *= 2;
+    return 0;
+}
+
 int read_file(const char *path, char **out, size_t *len, Err *e) {
     FILE *f = fopen(path, "rb");
     if (!f) return err_set(e, "%s: cannot open: %s", path, strerror(errno));
@@ -303,16 +315,7 @@ int read_file(const char *path, char **out, size_t *len, Err *e) {
     size_t r;
     while (buf && (r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
         n += r;
-        if (cap - n - 1 == 0) {
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
+        if (cap - n - 1 == 0 && buf_double(&buf, &cap)) break;
     }
     int bad = ferror(f);
     fclose(f);
@@ -325,6 +328,15 @@ int read_file(const char *path, char **out, size_t *len, Err *e) {
     *out = buf;
     if (len) *len = n;
     return 0;
+}
+
+int parse_file(const char *path, TextParse parse, void *ctx, Err *e) {
+    char *text;
+    size_t len;
+    if (read_file(path, &text, &len, e)) return -1;
+    int rc = parse(path, text, len, ctx, e);
+    free(text);
+    return rc;
 }
 
 void *xcalloc(size_t n, size_t size) {

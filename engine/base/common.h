@@ -87,8 +87,16 @@ int fsync_dir(const char *dir, Err *e);
 /* A temp name for path unique to this process and call: "PATH.tmp.PID.N". A process killed
  * mid-write leaves such a file behind; it is never read. */
 void tmp_name(char *out, size_t n, const char *path);
+/* Doubles the malloc'd *buf (of *cap bytes) keeping its contents; on failure frees it, sets *buf to
+ * NULL and returns -1. The growth step of the loops that read a file of unknown size. */
+int buf_double(char **buf, size_t *cap);
 /* Read a whole file into a malloc'd, NUL-terminated buffer. */
 int read_file(const char *path, char **out, size_t *len, Err *e);
+/* A parser of a whole file's text (text[len] is NUL); ctx is the caller's (the object parsed into). */
+typedef int (*TextParse)(const char *path, const char *text, size_t len, void *ctx, Err *e);
+/* read_file, parse, free: what parse returns, or -1 (with e) when the file cannot be read. The one
+ * place the loaders that parse a file whole (JSON, YAML, sweep, tokenizer) read it. */
+int parse_file(const char *path, TextParse parse, void *ctx, Err *e);
 
 /* Run a program without a shell: fork, chdir(cwd) when cwd is not NULL, exec argv[0] (searched in
  * PATH) with the argument vector argv (NULL-terminated). Its stdout and stderr go to the file

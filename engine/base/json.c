@@ -37,6 +37,24 @@ static void skip_ws(Parser *p) {
 
 static int peek(Parser *p) { return p->pos < p->len ? (unsigned char)p->s[p->pos] : -1; }
 
+/* Skips white space, then consumes c if it comes next: 1 if it did, 0 if not. */
+static int eat(Parser *p, int c) {
+    skip_ws(p);
+    if (peek(p) != c) return 0;
+    p->pos++;
+    return 1;
+}
+
+/* After an array element or an object member: 1 on ',' (another follows), 0 on the closing bracket
+ * close, -1 (with the error) on anything else; both are consumed. */
+static int next_item(Parser *p, int close, const char *unterminated, const char *expected) {
+    skip_ws(p);
+    int c = peek(p);
+    if (c != ',' && c != close) return fail(p, c < 0 ? unterminated : expected);
+    p->pos++;
+    return c == ',';
+}
+
 static int parse_value(Parser *p, Json *out);
 
 static int literal(Parser *p, const char *word) {
@@ -257,27 +275,14 @@ static int push_kid(Parser *p, Json *parent, int *cap) {
 static int parse_array(Parser *p, Json *out) {
     out->type = JSON_ARR;
     p->pos++;
-    skip_ws(p);
-    if (peek(p) == ']') {
-        p->pos++;
-        return 0;
-    }
+    if (eat(p, ']')) return 0;
     int cap = 0;
     for (;;) {
         skip_ws(p);
         if (push_kid(p, out, &cap)) return -1;
         if (parse_value(p, &out->kids[out->n - 1])) return -1;
-        skip_ws(p);
-        int c = peek(p);
-        if (c == ',') {
-            p->pos++;
-            continue;
-        }
-        if (c == ']') {
-            p->pos++;
-            return 0;
-        }
-        return fail(p, c < 0 ? "unterminated array" : "expected ',' or ']' in array");
+        int more = next_item(p, ']', "unterminated array", "expected ',' or ']' in array");
+        if (more <= 0) return more;
     }
 }
 
@@ -335,33 +340,18 @@ static int parse_members(Parser *p, Json *out, KeySet *ks) {
             p->pos = key_pos;
             return fail(p, "duplicate key in object");
         }
-        skip_ws(p);
-        if (peek(p) != ':') return fail(p, "expected ':' after object key");
-        p->pos++;
+        if (!eat(p, ':')) return fail(p, "expected ':' after object key");
         skip_ws(p);
         if (parse_value(p, kid)) return -1;
-        skip_ws(p);
-        int c = peek(p);
-        if (c == ',') {
-            p->pos++;
-            continue;
-        }
-        if (c == '}') {
-            p->pos++;
-            return 0;
-        }
-        return fail(p, c < 0 ? "unterminated object" : "expected ',' or '}' in object");
+        int more = next_item(p, '}', "unterminated object", "expected ',' or '}' in object");
+        if (more <= 0) return more;
     }
 }
 
 static int parse_object(Parser *p, Json *out) {
     out->type = JSON_OBJ;
     p->pos++;
-    skip_ws(p);
-    if (peek(p) == '}') {
-        p->pos++;
-        return 0;
-    }
+    if (eat(p, '}')) return 0;
     KeySet ks = {0};
     int rc = parse_members(p, out, &ks);
     free(ks.slot);
@@ -430,14 +420,11 @@ int json_parse(const char *text, size_t len, const char *name, Json **out, Err *
     return 0;
 }
 
-int json_parse_file(const char *path, Json **out, Err *e) {
-    char *text;
-    size_t len;
-    if (read_file(path, &text, &len, e)) return -1;
-    int rc = json_parse(text, len, path, out, e);
-    free(text);
-    return rc;
+static int parse_text(const char *path, const char *text, size_t len, void *out, Err *e) {
+    return json_parse(text, len, path, (Json **)out, e);
 }
+
+int json_parse_file(const char *path, Json **out, Err *e) { return parse_file(path, parse_text, out, e); }
 
 /* ---- lookups ---- */
 

@@ -19,6 +19,7 @@
 #include "bench_scaling.h"
 
 #include <float.h>
+#include <limits.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -35,16 +36,15 @@ void openblas_set_num_threads(int num_threads);
 
 /* ---------------------------------------------------------------- one rank of a measurement ---- */
 
+static void child_usage(FILE *f) {
+    fprintf(f, "usage: alphadecay bench --child-dist CONFIG.yaml [--micro K] [--threads T] [--reps R] [--zero]\n"
+               "  (internal) one rank of a measured scaling row, started by `bench`; rank 0 prints one JSON line.\n"
+               "  Defaults: K 4 (a multiple of the ranks), T 1, R 2.\n");
+}
+
 int bench_dist_child(int argc, char **argv) {
     const char *cfg_path = NULL;
     int micro = 4, threads = 1, zero = 0, reps = 2;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--child-dist") && i + 1 < argc) cfg_path = argv[++i];
-        else if (!strcmp(argv[i], "--micro") && i + 1 < argc) micro = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--zero")) zero = 1;
-    }
     char msg[256];
     Err e;
     Config c;
@@ -55,10 +55,20 @@ int bench_dist_child(int argc, char **argv) {
         return 1;
     }
     int me = dist_rank();
-    if (!cfg_path || micro < ranks || micro % ranks || reps < 1) {
-        if (me == 0) printf("{\"error\": \"bad --child-dist arguments\"}\n");
+    /* parsed after MPI is up, so that only rank 0 reports a bad argument (as train does) */
+    const ArgSpec specs[] = {
+        {"--child-dist", NULL, ARG_STR, &cfg_path, 0, 0},
+        {"--micro", NULL, ARG_INT, &micro, 1, INT_MAX},
+        {"--threads", NULL, ARG_INT, &threads, 1, INT_MAX},
+        {"--reps", NULL, ARG_INT, &reps, 1, INT_MAX},
+        {"--zero", NULL, ARG_FLAG, &zero, 0, 0},
+        {NULL, NULL, 0, NULL, 0, 0},
+    };
+    int u = args_parse(me == 0 ? "bench --child-dist" : NULL, argc, argv, specs, NULL, child_usage);
+    if (u || !cfg_path || micro % ranks) { /* micro >= 1: micro % ranks also refuses micro < ranks */
+        if (me == 0 && u != 1) printf("{\"error\": \"bad --child-dist arguments\"}\n");
         dist_finalize();
-        return 1;
+        return u == 1 ? 0 : 1;
     }
     if (config_load_resolved(&c, cfg_path, NULL, 0, NULL, &e) || model_build(&m, &c.model, &e) ||
         model_alloc_train(&m, &e) || model_alloc_acts(&m, c.train.micro_batch_size, c.data.seq_len, &e)) {

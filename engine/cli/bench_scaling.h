@@ -26,7 +26,7 @@ void bench_scaling_measure(const char *cfg, int quick, ScalingRow rows[SCALING_R
 void bench_scaling_print(const char *cfg, const ScalingRow rows[SCALING_ROWS]);
 void bench_scaling_json(StrBuf *b, const char *cfg, const ScalingRow rows[SCALING_ROWS]);
 
-/* Hidden `bench --child-dist CFG --micro K --threads T [--zero]`: one rank of the measurement, rank 0
+/* Hidden `bench --child-dist CFG [--micro K] [--threads T] [--reps R] [--zero]` (args.h): one rank of the measurement, rank 0
  * prints one JSON line. */
 int bench_dist_child(int argc, char **argv);
 /* `bench --scaling-model [...]`: the predicted table. */

@@ -685,11 +685,9 @@ int bpe_save(const Bpe *b, const char *path, Err *e) {
     return rc;
 }
 
-int bpe_load(Bpe *b, const char *path, Err *e) {
-    memset(b, 0, sizeof *b);
-    char *raw;
-    size_t n;
-    if (read_file(path, &raw, &n, e) != 0) return -1;
+/* Parses a tokenizer file's bytes raw[0..n) into b (a TextParse). */
+static int bpe_parse(const char *path, const char *raw, size_t n, void *ctx, Err *e) {
+    Bpe *b = ctx;
     const uint8_t *p = (const uint8_t *)raw;
     int rc = -1;
     if (n < BPE_HEADER_BYTES || memcmp(p, BPE_MAGIC, 8) != 0)
@@ -720,7 +718,11 @@ int bpe_load(Bpe *b, const char *path, Err *e) {
             }
         }
     }
-    free(raw);
     if (rc != 0) bpe_free(b);
     return rc;
+}
+
+int bpe_load(Bpe *b, const char *path, Err *e) {
+    memset(b, 0, sizeof *b);
+    return parse_file(path, bpe_parse, b, e);
 }

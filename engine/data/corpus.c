@@ -216,6 +216,22 @@ static void skip_ws(Scan *sc) {
     while (sc->p < sc->end && (*sc->p == ' ' || *sc->p == '\t' || *sc->p == '\r' || *sc->p == '\n')) sc->p++;
 }
 
+/* Skips white space, then consumes c if it comes next: 1 if it did, 0 if not. */
+static int eat(Scan *sc, char c) {
+    skip_ws(sc);
+    if (sc->p >= sc->end || *sc->p != c) return 0;
+    sc->p++;
+    return 1;
+}
+
+/* After an array element or an object member: 1 on ',' (another follows), 0 on the closing bracket
+ * close, -1 (with the error what) on anything else. */
+static int next_item(Scan *sc, char close, const char *what) {
+    if (eat(sc, ',')) return 1;
+    if (eat(sc, close)) return 0;
+    return scan_err(sc, what);
+}
+
 static int hex4(Scan *sc, unsigned *v) {
     if (sc->end - sc->p < 4) return scan_err(sc, "\\u needs four hex digits");
     *v = 0;
@@ -339,35 +355,21 @@ static int scan_number(Scan *sc) {
 /* An object; at depth 0 it is the line's object, whose "text" member is decoded. */
 static int scan_object(Scan *sc, int depth) {
     sc->p++;
-    skip_ws(sc);
-    if (sc->p < sc->end && *sc->p == '}') {
-        sc->p++;
-        return 0;
-    }
+    if (eat(sc, '}')) return 0;
     for (;;) {
         skip_ws(sc);
         if (sc->p >= sc->end || *sc->p != '"') return scan_err(sc, "object key (a string) expected");
         int is_text = 0;
         if (scan_string(sc, 0, &is_text)) return -1;
-        skip_ws(sc);
-        if (sc->p >= sc->end || *sc->p != ':') return scan_err(sc, "':' expected after an object key");
-        sc->p++;
+        if (!eat(sc, ':')) return scan_err(sc, "':' expected after an object key");
         skip_ws(sc);
         if (depth == 0 && is_text) {
             if (sc->p >= sc->end || *sc->p != '"') return scan_err(sc, "\"text\" is not a string");
             if (scan_string(sc, 1, NULL)) return -1;
             sc->have_text = 1; /* a repeated "text" overwrites: the last one wins */
         } else if (scan_value(sc, depth + 1, 0)) return -1;
-        skip_ws(sc);
-        if (sc->p < sc->end && *sc->p == ',') {
-            sc->p++;
-            continue;
-        }
-        if (sc->p < sc->end && *sc->p == '}') {
-            sc->p++;
-            return 0;
-        }
-        return scan_err(sc, "',' or '}' expected in an object");
+        int more = next_item(sc, '}', "',' or '}' expected in an object");
+        if (more <= 0) return more;
     }
 }
 
@@ -380,23 +382,11 @@ static int scan_value(Scan *sc, int depth, int out) {
         case '{': return scan_object(sc, depth);
         case '[':
             sc->p++;
-            skip_ws(sc);
-            if (sc->p < sc->end && *sc->p == ']') {
-                sc->p++;
-                return 0;
-            }
+            if (eat(sc, ']')) return 0;
             for (;;) {
                 if (scan_value(sc, depth + 1, 0)) return -1;
-                skip_ws(sc);
-                if (sc->p < sc->end && *sc->p == ',') {
-                    sc->p++;
-                    continue;
-                }
-                if (sc->p < sc->end && *sc->p == ']') {
-                    sc->p++;
-                    return 0;
-                }
-                return scan_err(sc, "',' or ']' expected in an array");
+                int more = next_item(sc, ']', "',' or ']' expected in an array");
+                if (more <= 0) return more;
             }
         case 't':
         case 'f':
@@ -498,16 +488,7 @@ static int read_input(const char *path, int gz, char **out, size_t *len, Err *e)
     char *buf = malloc(cap);
     int r = 0;
     while (buf) {
-        if (cap - n < (1 << 16) + 1) {
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
+        if (cap - n < (1 << 16) + 1 && buf_double(&buf, &cap)) break;
         r = gzread(f, buf + n, 1 << 16);
         if (r <= 0) break;
         n += (size_t)r;

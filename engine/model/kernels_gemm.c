@@ -102,11 +102,28 @@ void linear_backward(float *dx, float *dw, const float *dout, const float *x, co
     prof_pop(o);
 }
 
-/* Profiling (prof.h): attention's products and softmax share one parallel loop, so each thread sums the
- * time of its products (mm) and of its whole share (all); the call's wall time, charged to the softmax
- * phase, is split in that proportion. */
-static void att_split(double t0, double mm, double all) {
-    if (all > 0) prof_move(PH_ATT_GLUE, PH_ATT_MM, (prof_now() - t0) * (mm / all));
+/* The frame of both attention kernels: OpenBLAS single-threaded (the (b, h) pairs share the OpenMP team) and
+ * the call profiled (prof.h). Products and softmax share one parallel loop, so each thread sums the time of
+ * its products (mm) and of its whole share (all); att_end splits the call's wall time, charged to the
+ * softmax phase, in that proportion. */
+typedef struct {
+    int saved; /* OpenBLAS's threads, restored at the end */
+    Phase po;
+    double t_in;
+} AttFrame;
+
+static AttFrame att_begin(void) {
+    AttFrame f;
+    f.saved = blas_single_begin();
+    f.po = prof_push(PH_ATT_GLUE);
+    f.t_in = prof_now();
+    return f;
+}
+
+static void att_end(AttFrame f, double mm, double all) {
+    prof_pop(f.po);
+    if (all > 0) prof_move(PH_ATT_GLUE, PH_ATT_MM, (prof_now() - f.t_in) * (mm / all));
+    blas_single_end(f.saved);
 }
 
 /* ---------------------------------------------------------------- attention */
@@ -130,9 +147,8 @@ static inline int blk_end(int r0, int T) { return r0 + ATT_BLOCK < T ? r0 + ATT_
 static void att_forward(float *y, int ldy, float *att, const float *q, const float *k, const float *v, int ldqkv, int B,
                         int T, int H, int D, bf16_t *att_h, bf16_t *y_h) {
     float scale = 1.0f / sqrtf((float)D);
-    int saved = blas_single_begin();
-    Phase po = prof_push(PH_ATT_GLUE);
-    double t_in = prof_now(), t_mm = 0, t_all = 0;
+    AttFrame frame = att_begin();
+    double t_mm = 0, t_all = 0;
 #pragma omp parallel if (ATT_PAR(B, H, T, D)) reduction(+ : t_mm, t_all)
     {
         float *slot = NULL; /* bf16 modes: this thread's working block */
@@ -181,9 +197,7 @@ static void att_forward(float *y, int ldy, float *att, const float *q, const flo
             t_all += prof_now() - t0;
         }
     }
-    prof_pop(po);
-    att_split(t_in, t_mm, t_all);
-    blas_single_end(saved);
+    att_end(frame, t_mm, t_all);
 }
 
 /* With P the probabilities and dP = dY V^T:  dS = P * (dP - rowsum(P * dP)),
@@ -195,9 +209,8 @@ static void att_backward(float *dq, float *dk, float *dv, int lddqkv, float *dat
                          const float *att, const float *q, const float *k, const float *v, int ldqkv, int B, int T,
                          int H, int D, const bf16_t *att_h, const bf16_t *qkv_h) {
     float scale = 1.0f / sqrtf((float)D);
-    int saved = blas_single_begin();
-    Phase po = prof_push(PH_ATT_GLUE);
-    double t_in = prof_now(), t_mm = 0, t_all = 0;
+    AttFrame frame = att_begin();
+    double t_mm = 0, t_all = 0;
 #pragma omp parallel if (ATT_PAR(B, H, T, D)) reduction(+ : t_mm, t_all)
     {
         const float *slot = NULL; /* bf16 modes: this thread's working block */
@@ -256,9 +269,7 @@ static void att_backward(float *dq, float *dk, float *dv, int lddqkv, float *dat
             t_all += prof_now() - t0;
         }
     }
-    prof_pop(po);
-    att_split(t_in, t_mm, t_all);
-    blas_single_end(saved);
+    att_end(frame, t_mm, t_all);
 }
 
 void attention_forward(float *y, int ldy, float *att, const float *q, const float *k, const float *v, int ldqkv, int B,

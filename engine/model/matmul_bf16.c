@@ -18,35 +18,29 @@
 #define CONV_CHUNKS(n) ((long)(((n) + CONV_CHUNK - 1) / CONV_CHUNK))
 #define CONV_LEN(n, c) ((n) - (size_t)(c)*CONV_CHUNK < CONV_CHUNK ? (n) - (size_t)(c)*CONV_CHUNK : CONV_CHUNK)
 
+/* The frame of the conversions below: the row operation ROW (an expression of the chunk's start off and length
+ * len) over the chunks of [0, n), split over the OpenMP team when n is large, timed as PH_CONVERT. */
+#define CONV_CHUNKED(n, ROW)                                                                                           \
+    do {                                                                                                               \
+        Phase o_ = prof_push(PH_CONVERT);                                                                              \
+        _Pragma("omp parallel for schedule(static) if (n > CONV_PAR)") for (long c = 0; c < CONV_CHUNKS(n); c++) {     \
+            size_t off = (size_t)c * CONV_CHUNK, len = CONV_LEN(n, c);                                                 \
+            ROW;                                                                                                       \
+        }                                                                                                              \
+        prof_pop(o_);                                                                                                  \
+    } while (0)
+
 void bf16_round_vec(bf16_t *dst, const float *src, size_t n) {
-    Phase o = prof_push(PH_CONVERT);
-#pragma omp parallel for schedule(static) if (n > CONV_PAR)
-    for (long c = 0; c < CONV_CHUNKS(n); c++)
-        bf16_round_row(dst + c * CONV_CHUNK, src + c * CONV_CHUNK, CONV_LEN(n, c));
-    prof_pop(o);
+    CONV_CHUNKED(n, bf16_round_row(dst + off, src + off, len));
 }
 
 void bf16_widen_vec(float *dst, const bf16_t *src, size_t n) {
-    Phase o = prof_push(PH_CONVERT);
-#pragma omp parallel for schedule(static) if (n > CONV_PAR)
-    for (long c = 0; c < CONV_CHUNKS(n); c++)
-        bf16_widen_row(dst + c * CONV_CHUNK, src + c * CONV_CHUNK, CONV_LEN(n, c));
-    prof_pop(o);
+    CONV_CHUNKED(n, bf16_widen_row(dst + off, src + off, len));
 }
 
-void bf16_quantize_vec(float *x, size_t n) {
-    Phase o = prof_push(PH_CONVERT);
-#pragma omp parallel for schedule(static) if (n > CONV_PAR)
-    for (long c = 0; c < CONV_CHUNKS(n); c++) bf16_quantize_row(x + c * CONV_CHUNK, CONV_LEN(n, c));
-    prof_pop(o);
-}
+void bf16_quantize_vec(float *x, size_t n) { CONV_CHUNKED(n, bf16_quantize_row(x + off, len)); }
 
-void bf16_keep_vec(bf16_t *h, float *f, size_t n) {
-    Phase o = prof_push(PH_CONVERT);
-#pragma omp parallel for schedule(static) if (n > CONV_PAR)
-    for (long c = 0; c < CONV_CHUNKS(n); c++) bf16_keep_row(h + c * CONV_CHUNK, f + c * CONV_CHUNK, CONV_LEN(n, c));
-    prof_pop(o);
-}
+void bf16_keep_vec(bf16_t *h, float *f, size_t n) { CONV_CHUNKED(n, bf16_keep_row(h + off, f + off, len)); }
 
 /* the one sum-of-squares helper (common.h) in sumsq_f32's blocks, so the two sums agree bit for bit */
 double bf16_sumsq(const bf16_t *x, size_t n) { return sumsq_blocked(NULL, x, n, SUMSQ_BLOCK); }

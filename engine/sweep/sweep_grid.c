@@ -788,14 +788,13 @@ static int name_runs(P *p, Sweep *s, const PointList *pts) {
     return rc;
 }
 
+static int load_text(const char *path, const char *text, size_t len, void *s, Err *e) {
+    return sweep_load_text((Sweep *)s, path, text, len, e);
+}
+
 int sweep_load(Sweep *s, const char *path, Err *e) {
     memset(s, 0, sizeof *s);
-    char *text;
-    size_t len;
-    if (read_file(path, &text, &len, e)) return -1;
-    int rc = sweep_load_text(s, path, text, len, e);
-    free(text);
-    return rc;
+    return parse_file(path, load_text, s, e);
 }
 
 int sweep_load_text(Sweep *s, const char *path, const char *text, size_t len, Err *e) {

@@ -14,7 +14,7 @@ set xtics autofreq
 set ylabel 'final test perplexity (held-out test set)'
 set origin 0.0000,0.1071
 set size 1.0000,0.8000
-plot "s2_tiny_applied_ppl0.dat" using 1:2:5:($4 > 1 ? $3 : 0) with xyerrorbars lw 1.5 pt 7 lc rgb "#4477aa" notitle, "s2_tiny_applied_ppl0.dat" using 1:2 with lines lw 2 lc rgb "#4477aa" notitle, "s2_tiny_applied_ppl1.dat" using 1:2:5:($4 > 1 ? $3 : 0) with xyerrorbars lw 1.5 pt 7 lc rgb "#ee6677" notitle, "s2_tiny_applied_ppl1.dat" using 1:2 with lines lw 2 lc rgb "#ee6677" notitle, "s2_tiny_applied_ppl2.dat" using 1:2:5:($4 > 1 ? $3 : 0) with xyerrorbars lw 1.5 pt 7 lc rgb "#228833" notitle, "s2_tiny_applied_ppl2.dat" using 1:2 with lines lw 2 lc rgb "#228833" notitle, "s2_tiny_applied_ppl3.dat" using 1:2:5:($4 > 1 ? $3 : 0) with xyerrorbars lw 1.5 pt 7 lc rgb "#ccbb44" notitle, "s2_tiny_applied_ppl3.dat" using 1:2 with lines lw 2 lc rgb "#ccbb44" notitle, "s2_tiny_applied_ppl4.dat" using 1:2:5:($4 > 1 ? $3 : 0) with xyerrorbars lw 1.5 pt 7 lc rgb "#66ccee" notitle, "s2_tiny_applied_ppl4.dat" using 1:2 with lines lw 2 lc rgb "#66ccee" notitle
+plot "s2_tiny_applied_ppl0.dat" using 1:2:5:($4 > 1 ? $3 : 0) with xyerrorbars lw 1.5 pt 7 lc rgb "#4477aa" notitle, "s2_tiny_applied_ppl0.dat" using 1:2 with lines lw 2 lc rgb "#4477aa" notitle, "s2_tiny_applied_ppl1.dat" using 1:2:5:($4 > 1 ? $3 : 0) with xyerrorbars lw 1.5 pt 7 lc rgb "#ee6677" notitle, "s2_tiny_applied_ppl1.dat" using 1:2 with lines lw 2 lc rgb "#ee6677" notitle, "s2_tiny_applied_ppl2.dat" using 1:2:5:($4 > 1 ? $3 : 0) with xyerrorbars lw 1.5 pt 7 lc rgb "#228833" notitle, "s2_tiny_applied_ppl2.dat" using 1:2 with lines lw 2 lc rgb "#228833" notitle, "s2_tiny_applied_ppl3.dat" using 1:2:5:($4 > 1 ? $3 : 0) with xyerrorbars lw 1.5 pt 7 lc rgb "#ccbb44" notitle, "s2_tiny_applied_ppl3.dat" using 1:2 with lines lw 2 lc rgb "#ccbb44" notitle, "s2_tiny_applied_ppl4.dat" using 1:2:5:($4 > 1 ? $3 : 0) with xyerrorbars lw 1.5 pt 7 lc rgb "#66ccee" notitle, "s2_tiny_applied_ppl4.dat" using 1:2 with lines lw 2 lc rgb "#66ccee" notitle, "s2_tiny_applied_ppl5.dat" using 1:2:5:($4 > 1 ? $3 : 0) with xyerrorbars lw 1.5 pt 7 lc rgb "#aa3377" notitle, "s2_tiny_applied_ppl5.dat" using 1:2 with lines lw 2 lc rgb "#aa3377" notitle
 # the key: an invisible plot whose only visible part is its key
 unset title
 unset xlabel
@@ -33,7 +33,7 @@ set origin 0,0
 set size 1,0.1071
 set margins 0,0,0,0
 set key at screen 0.5000,0.0107 center bottom horizontal maxcols 4 box opaque samplen 3 Left reverse
-plot NaN with linespoints lw 2 pt 7 lc rgb "#4477aa" title 'Uniform', NaN with linespoints lw 2 pt 7 lc rgb "#ee6677" title 'AlphaDecay', NaN with linespoints lw 2 pt 7 lc rgb "#228833" title 'AlphaDecay, mean-preserving', NaN with linespoints lw 2 pt 7 lc rgb "#ccbb44" title 'AdaDecay', NaN with linespoints lw 2 pt 7 lc rgb "#66ccee" title 'AdaDecay, mean-preserving'
+plot NaN with linespoints lw 2 pt 7 lc rgb "#4477aa" title 'Uniform', NaN with linespoints lw 2 pt 7 lc rgb "#ee6677" title 'AlphaDecay', NaN with linespoints lw 2 pt 7 lc rgb "#228833" title 'AlphaDecay, mean-preserving', NaN with linespoints lw 2 pt 7 lc rgb "#ccbb44" title 'AdaDecay', NaN with linespoints lw 2 pt 7 lc rgb "#66ccee" title 'AdaDecay, mean-preserving', NaN with linespoints lw 2 pt 7 lc rgb "#aa3377" title 'AWD'
 set key default
 unset key
 set margins -1,-1,-1,-1
@@ -57,7 +57,7 @@ set xtics autofreq
 set ylabel 'final test perplexity (held-out test set)'
 set origin 0.0000,0.1071
 set size 1.0000,0.8000
-plot "s2_tiny_applied_ppl0.dat" using 1:2:5:($4 > 1 ? $3 : 0) with xyerrorbars lw 1.5 pt 7 lc rgb "#4477aa" notitle, "s2_tiny_applied_ppl0.dat" using 1:2 with lines lw 2 lc rgb "#4477aa" notitle, "s2_tiny_applied_ppl1.dat" using 1:2:5:($4 > 1 ? $3 : 0) with xyerrorbars lw 1.5 pt 7 lc rgb "#ee6677" notitle, "s2_tiny_applied_ppl1.dat" using 1:2 with lines lw 2 lc rgb "#ee6677" notitle, "s2_tiny_applied_ppl2.dat" using 1:2:5:($4 > 1 ? $3 : 0) with xyerrorbars lw 1.5 pt 7 lc rgb "#228833" notitle, "s2_tiny_applied_ppl2.dat" using 1:2 with lines lw 2 lc rgb "#228833" notitle, "s2_tiny_applied_ppl3.dat" using 1:2:5:($4 > 1 ? $3 : 0) with xyerrorbars lw 1.5 pt 7 lc rgb "#ccbb44" notitle, "s2_tiny_applied_ppl3.dat" using 1:2 with lines lw 2 lc rgb "#ccbb44" notitle, "s2_tiny_applied_ppl4.dat" using 1:2:5:($4 > 1 ? $3 : 0) with xyerrorbars lw 1.5 pt 7 lc rgb "#66ccee" notitle, "s2_tiny_applied_ppl4.dat" using 1:2 with lines lw 2 lc rgb "#66ccee" notitle
+plot "s2_tiny_applied_ppl0.dat" using 1:2:5:($4 > 1 ? $3 : 0) with xyerrorbars lw 1.5 pt 7 lc rgb "#4477aa" notitle, "s2_tiny_applied_ppl0.dat" using 1:2 with lines lw 2 lc rgb "#4477aa" notitle, "s2_tiny_applied_ppl1.dat" using 1:2:5:($4 > 1 ? $3 : 0) with xyerrorbars lw 1.5 pt 7 lc rgb "#ee6677" notitle, "s2_tiny_applied_ppl1.dat" using 1:2 with lines lw 2 lc rgb "#ee6677" notitle, "s2_tiny_applied_ppl2.dat" using 1:2:5:($4 > 1 ? $3 : 0) with xyerrorbars lw 1.5 pt 7 lc rgb "#228833" notitle, "s2_tiny_applied_ppl2.dat" using 1:2 with lines lw 2 lc rgb "#228833" notitle, "s2_tiny_applied_ppl3.dat" using 1:2:5:($4 > 1 ? $3 : 0) with xyerrorbars lw 1.5 pt 7 lc rgb "#ccbb44" notitle, "s2_tiny_applied_ppl3.dat" using 1:2 with lines lw 2 lc rgb "#ccbb44" notitle, "s2_tiny_applied_ppl4.dat" using 1:2:5:($4 > 1 ? $3 : 0) with xyerrorbars lw 1.5 pt 7 lc rgb "#66ccee" notitle, "s2_tiny_applied_ppl4.dat" using 1:2 with lines lw 2 lc rgb "#66ccee" notitle, "s2_tiny_applied_ppl5.dat" using 1:2:5:($4 > 1 ? $3 : 0) with xyerrorbars lw 1.5 pt 7 lc rgb "#aa3377" notitle, "s2_tiny_applied_ppl5.dat" using 1:2 with lines lw 2 lc rgb "#aa3377" notitle
 # the key: an invisible plot whose only visible part is its key
 unset title
 unset xlabel
@@ -76,7 +76,7 @@ set origin 0,0
 set size 1,0.1071
 set margins 0,0,0,0
 set key at screen 0.5000,0.0107 center bottom horizontal maxcols 4 box opaque samplen 3 Left reverse
-plot NaN with linespoints lw 2 pt 7 lc rgb "#4477aa" title 'Uniform', NaN with linespoints lw 2 pt 7 lc rgb "#ee6677" title 'AlphaDecay', NaN with linespoints lw 2 pt 7 lc rgb "#228833" title 'AlphaDecay, mean-preserving', NaN with linespoints lw 2 pt 7 lc rgb "#ccbb44" title 'AdaDecay', NaN with linespoints lw 2 pt 7 lc rgb "#66ccee" title 'AdaDecay, mean-preserving'
+plot NaN with linespoints lw 2 pt 7 lc rgb "#4477aa" title 'Uniform', NaN with linespoints lw 2 pt 7 lc rgb "#ee6677" title 'AlphaDecay', NaN with linespoints lw 2 pt 7 lc rgb "#228833" title 'AlphaDecay, mean-preserving', NaN with linespoints lw 2 pt 7 lc rgb "#ccbb44" title 'AdaDecay', NaN with linespoints lw 2 pt 7 lc rgb "#66ccee" title 'AdaDecay, mean-preserving', NaN with linespoints lw 2 pt 7 lc rgb "#aa3377" title 'AWD'
 set key default
 unset key
 set margins -1,-1,-1,-1
