@@ -17,12 +17,15 @@
  * are saved in bf16 (a second block, ModelActs.hmem), written rounded by their producers (the _bf16 forms of
  * RMSNorm, attention and SwiGLU in kernels.h) rather than converted in a pass of their own. q/k/v, the
  * attention probabilities and the gate/up values are computed in one-layer fp32 working buffers and saved in
- * bf16: the attention kernel rounds its probabilities and widens them back pair by pair, SwiGLU's backward
- * reads the bf16 gate/up values, q/k/v are rounded and kept by the RoPE pass and widened back by the attention
- * backward pair by pair. Output gradients reach the products in bf16:
- * the loss and SwiGLU backward write them rounded (douth_ready), the others are rounded in lin_bwd; bf16_pure's
- * weight gradients are accumulated by the product itself into the bf16 gradients (mm_bf16_acc).
- * Every fusion computes the same numbers as the separate passes did (tests/test_bf16.c; issue 28).
+ * bf16: the attention kernel rounds its probabilities and widens them back pair by pair, SwiGLU's forward
+ * rounds and saves the gate/up values and its backward reads them, q/k/v are rounded and kept by the RoPE pass
+ * and widened back by the attention backward pair by pair. bf16_pure's roundings of the residual stream happen
+ * inside the RMSNorm that reads it (forward) or writes its gradient (backward), and its logits are rounded by the
+ * loss as it reads them. Output gradients reach the products in bf16, written rounded by their producers
+ * (douth_ready): the loss, SwiGLU's backward, RMSNorm's backward (d_res, for o_proj and down_proj) and RoPE's
+ * backward (dq, dk, dv); lin_bwd rounds any other itself. bf16_pure's weight gradients are accumulated by the
+ * product itself into the bf16 gradients (mm_bf16_acc).
+ * Every fusion computes the same numbers as the separate passes did (tests/test_bf16_kernels.c; issue 28).
  * The residual stream, the RMSNorm scales and the logits stay fp32. bf16_pure reads its bf16 weights and
  * accumulates into its bf16 gradients through norm_w and grad_acc / grad_store. */
 #include "model.h"
@@ -49,7 +52,7 @@ typedef struct {
     float *atty;                         /* (N, C) attention output before o_proj */
     float *gu;                           /* (N, 2I) gate, up pre-activations */
     bf16_t *qkvh, *atth, *guh; /* bf16 modes: qkv, att, gu saved in bf16; the fp32 pointers above then all point
-                                * to ModelActs' one-layer working buffers (keep / restore) */
+                                * to ModelActs' one-layer working buffers (take_saved) */
     float *hmlp;               /* (N, I) silu(gate) * up */
 } LayerActs;
 
@@ -430,8 +433,8 @@ static bf16_t *take_h(HCarver *k, size_t n) {
 }
 
 /* A tensor the backward pass reads that the bf16 modes save in bf16: fp32 per layer in fp32 mode; in the bf16
- * modes bf16 per layer, and *f is the one-layer fp32 working buffer `work` the kernels compute in (keep rounds it
- * into the layer's bf16 copy in the forward pass, restore widens it back before the layer's backward). */
+ * modes bf16 per layer, and *f is the one-layer fp32 working buffer `work` the kernels compute in (the kernel after
+ * the product rounds it into the layer's bf16 copy in the forward pass; the backward kernels widen or read it). */
 static void take_saved(ModelActs *a, Carver *k, HCarver *kh, size_t n, float *work, float **f, bf16_t **h) {
     if (a->prec == PREC_FP32) *f = take(k, n);
     else *h = take_h(kh, n), *f = work;
@@ -779,7 +782,7 @@ float model_forward(Model *m, const int *inputs, const int *targets, int B, int 
         prof_at(PH_ROPE);
         if (m->prec == PREC_FP32) /* q and k: 2H adjacent heads */
             rope_forward(s->qkv, 3 * C, a->rope_cos, a->rope_sin, B, T, 2 * H, D);
-        else /* one pass: bf16_pure's rounding of the product output, the rotation, and the saved bf16 copy (keep) */
+        else /* one pass: bf16_pure's rounding of the product output, the rotation, and the saved bf16 copy */
             rope_forward_bf16(s->qkv, s->qkvh, 3 * C, a->rope_cos, a->rope_sin, B, T, 2 * H, H, D,
                               m->prec == PREC_BF16_PURE);
         prof_at(PH_ATT_GLUE);
