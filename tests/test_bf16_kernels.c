@@ -7,9 +7,10 @@
  *    rounded to bf16, as before vectorising), on tensors whose sizes leave tails of every length; and it
  *    is within an error bound of the update computed in double, derived from its roundings (no sums, so
  *    no summation order enters);
- *  - the fused kernels that write or read bf16 (RMSNorm, SwiGLU both ways, cross-entropy both ways, attention
- *    both ways) equal the fp32 kernel composed with the conversion it replaced, bit for bit (the fp32 kernels
- *    are tested against double in test_kernels.c; rounding adds at most 2^-8 relative);
+ *  - the fused kernels that write or read bf16 (RMSNorm both ways, with and without rounding the residual stream
+ *    or its gradient; SwiGLU both ways; cross-entropy both ways, reading the logits rounded or not; attention
+ *    both ways; RoPE both ways) equal the fp32 kernel composed with the conversions it replaced, bit for bit
+ *    (the fp32 kernels are tested against double in test_kernels.c; rounding adds at most 2^-8 relative);
  *  - mm_bf16_acc equals mm_bf16 into the widened output followed by rounding, bit for bit, on both back ends,
  *    and is within gamma_K sum|a b| (any summation order) plus one bf16 rounding of the double result. */
 #include "bf16_vec.h"
