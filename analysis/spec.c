@@ -439,6 +439,11 @@ static int parse_top(Ctx *c, yaml_node_t *root, Spec *s) {
         for (int i = 0; i < s->nrows; i++) found |= !strcmp(s->rows[i].label, s->ttest_vs);
         if (!found) return fail(c, get(c, root, "ttest"), "ttest.vs names no row label (\"%s\")", s->ttest_vs);
     }
+    if (s->compare_at[0])
+        for (int i = 0; i < s->ncols; i++)
+            if (s->cols[i].nbest_of) /* a tuned column's baseline would need the curve of each row's own column */
+                return fail(c, get(c, root, "compare"), "compare.at does not take best_of columns (\"%s\")",
+                            s->cols[i].label);
     if (s->compare_vs[0]) {
         int found = 0;
         for (int i = 0; i < s->nrows; i++) found |= !strcmp(s->rows[i].label, s->compare_vs);
