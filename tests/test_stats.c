@@ -15,44 +15,24 @@
 #include "../analysis/stats.h"
 #include "../analysis/table.h"
 #include "check.h"
-#include "testutil.h"
+#include "tabletest.h"
 
-static char ROOT[256];
 static int VOCAB; /* model.vocab_size written into the runs' configs; 0 = none */
-
-static void put(const char *rel, const char *text) {
-    char path[512], dir[512];
-    snprintf(path, sizeof path, "%s/%s", ROOT, rel);
-    snprintf(dir, sizeof dir, "%s", path);
-    *strrchr(dir, '/') = 0;
-    Err e;
-    mkdir_p(dir, &e);
-    FILE *f = fopen(path, "w");
-    fputs(text, f);
-    fclose(f);
-}
 
 /* A run as train writes it (only the keys analysis reads, plus a few). status NULL = no summary. */
 static void run(const char *name, const char *method, const char *wd, int seed, const char *status, double ppl) {
-    char rel[256], text[1024];
-    snprintf(rel, sizeof rel, "res/%s/config.yaml", name);
+    char dir[256], config[1024];
+    snprintf(dir, sizeof dir, "res/%s", name);
     char vocab[64] = "";
     if (VOCAB) snprintf(vocab, sizeof vocab, "  vocab_size: %d\n", VOCAB);
-    snprintf(text, sizeof text,
+    snprintf(config, sizeof config,
              "# fully resolved\nversion: \"0.1.0\"\nmodel:\n  hidden_size: 64\n%strain:\n  optimizer: adam\n"
              "  betas: [0.9, 0.999]\n  seed: %d\n  threads: 1\ndecay:\n  method: %s\n  weight_decay: %s\n",
              vocab, seed, method, wd);
-    put(rel, text);
-    snprintf(rel, sizeof rel, "res/%s/metrics.jsonl", name);
-    put(rel, "{\"step\": 1, \"tokens\": 256, \"loss\": 5.5, \"elapsed_s\": 0.5}\n"
-             "{\"step\": 2, \"tokens\": 512, \"loss\": 5.0, \"elapsed_s\": 1.0}\n");
-    if (!status) return;
-    snprintf(rel, sizeof rel, "res/%s/summary.json", name);
-    snprintf(text, sizeof text,
-             "{\"status\": \"%s\", \"final_val_loss\": %.17g, \"final_val_ppl\": %.17g, \"steps\": 2, "
-             "\"tokens\": 512, \"wall_seconds\": 7200, \"peak_rss_mb\": 12}\n",
-             status, log(ppl), ppl);
-    put(rel, text);
+    put_run(dir, config,
+            "{\"step\": 1, \"tokens\": 256, \"loss\": 5.5, \"elapsed_s\": 0.5}\n"
+            "{\"step\": 2, \"tokens\": 512, \"loss\": 5.0, \"elapsed_s\": 1.0}\n",
+            status, ppl, 7200);
 }
 
 static const char *SPEC = "table: t\n"
@@ -69,28 +49,12 @@ static const char *SPEC = "table: t\n"
                           "  - {label: 1e-6, where: {decay.weight_decay: [1e-6, 2e-6]}}\n"
                           "  - {label: hours, where: {decay.weight_decay: 1e-5}, metric: wall_hours}\n";
 
-static int build(const char *spec_text, Table *t, Spec *s, RunSet *rs, Err *e) {
-    put("spec.yaml", spec_text);
-    char sp[512], rp[512];
-    snprintf(sp, sizeof sp, "%s/spec.yaml", ROOT);
-    snprintf(rp, sizeof rp, "%s/res", ROOT);
-    if (spec_load(s, sp, e)) return -1;
-    if (runs_scan(rp, rs, e)) return -1;
-    return table_build(t, s, rs, NULL, e);
-}
-
 /* build, checked as the test named test: 1 when the table is there to inspect. */
 static int build_ok(const char *spec_text, Table *t, Spec *s, RunSet *rs, const char *test) {
     Err e = {{0}};
     int rc = build(spec_text, t, s, rs, &e);
     CHECK(rc == 0, test, "%s", e.msg);
     return rc == 0 && t->cells;
-}
-
-/* Undoes build (the spec stays the caller's). */
-static void unbuild(Table *t, RunSet *rs) {
-    table_free(t);
-    runs_free(rs);
 }
 
 static void test_formulas(void) {

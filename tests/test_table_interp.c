@@ -14,72 +14,32 @@
 #include "../analysis/spec.h"
 #include "../analysis/table.h"
 #include "check.h"
-#include "testutil.h"
-
-static char ROOT[256];
-
-static void put(const char *rel, const char *text) {
-    char path[512], dir[512];
-    snprintf(path, sizeof path, "%s/%s", ROOT, rel);
-    snprintf(dir, sizeof dir, "%s", path);
-    *strrchr(dir, '/') = 0;
-    Err e;
-    mkdir_p(dir, &e);
-    FILE *f = fopen(path, "w");
-    fputs(text, f);
-    fclose(f);
-}
+#include "tabletest.h"
 
 /* A run under RES/NAME: config, two logged updates whose wd_mean values are wd1 and wd2 (NAN: no wd_mean
  * logged), and a summary with final perplexity ppl. */
 static void run(const char *res, const char *method, const char *eta, int seed, const char *status, double ppl,
                 double wd1, double wd2) {
-    char rel[256], text[1024], name[128];
+    char name[128], config[1024], metrics[512];
     snprintf(name, sizeof name, "%s/s%d-%s-%s", res, seed, method, eta);
-    snprintf(rel, sizeof rel, "%s/config.yaml", name);
-    snprintf(text, sizeof text,
+    snprintf(config, sizeof config,
              "version: \"0.1.0\"\nmodel:\n  hidden_size: 64\ntrain:\n  optimizer: adamw\n  seed: %d\n"
              "decay:\n  method: %s\n  weight_decay: %s\n",
              seed, method, eta);
-    put(rel, text);
-    snprintf(rel, sizeof rel, "%s/metrics.jsonl", name);
     if (isnan(wd1))
-        put(rel, "{\"step\": 1, \"tokens\": 256, \"loss\": 5.5}\n{\"step\": 2, \"tokens\": 512, \"loss\": 5.0}\n");
-    else {
-        snprintf(text, sizeof text,
+        snprintf(metrics, sizeof metrics, "%s",
+                 "{\"step\": 1, \"tokens\": 256, \"loss\": 5.5}\n{\"step\": 2, \"tokens\": 512, \"loss\": 5.0}\n");
+    else
+        snprintf(metrics, sizeof metrics,
                  "{\"step\": 1, \"tokens\": 256, \"loss\": 5.5, \"wd_mean\": %.17g}\n"
                  "{\"step\": 2, \"tokens\": 512, \"loss\": 5.0, \"wd_mean\": %.17g}\n",
                  wd1, wd2);
-        put(rel, text);
-    }
-    snprintf(rel, sizeof rel, "%s/summary.json", name);
-    snprintf(text, sizeof text,
-             "{\"status\": \"%s\", \"final_val_loss\": %.17g, \"final_val_ppl\": %.17g, \"steps\": 2, "
-             "\"tokens\": 512, \"wall_seconds\": 10, \"peak_rss_mb\": 12}\n",
-             status, log(ppl), ppl);
-    put(rel, text);
+    put_run(name, config, metrics, status, ppl, 10);
 }
 
 /* Uniform applies its eta at every update. */
 static void uniform(const char *res, const char *eta, int seed, const char *status, double ppl) {
     run(res, "uniform", eta, seed, status, ppl, atof(eta), atof(eta));
-}
-
-static int build(const char *spec_text, Table *t, Spec *s, RunSet *rs, Err *e) {
-    char sp[512], rp[sizeof s->results + 300];
-    put("spec.yaml", spec_text);
-    snprintf(sp, sizeof sp, "%s/spec.yaml", ROOT);
-    memset(t, 0, sizeof *t);
-    memset(rs, 0, sizeof *rs);
-    if (spec_load(s, sp, e)) return -1;
-    snprintf(rp, sizeof rp, "%s/%s", ROOT, s->results);
-    if (runs_scan(rp, rs, e)) return -1;
-    return table_build(t, s, rs, NULL, e);
-}
-
-static void done(Table *t, RunSet *rs) {
-    table_free(t);
-    runs_free(rs);
 }
 
 #define SPEC_HEAD "table: m\nresults: res\nmetric: val_ppl\ndigits: 2\n"
@@ -176,7 +136,7 @@ static void test_hand_values(void) {
     sb_free(&md);
     sb_free(&tex);
     sb_free(&csv);
-    done(&t, &rs);
+    unbuild(&t, &rs);
 
     /* one seed: one pair, no interval, the difference shown as such; the statistics that need two pairs are
      * undefined for the facts as well */
@@ -199,7 +159,7 @@ static void test_hand_values(void) {
         facts_free(&f);
         sb_free(&md);
     }
-    done(&t, &rs);
+    unbuild(&t, &rs);
     free(s);
 }
 
@@ -233,7 +193,7 @@ static void test_refusals(void) {
         snprintf(spec, sizeof spec, "%swhere: {decay.weight_decay: 2}\n%s%s", SPEC_HEAD, bad[k].compare, SPEC_ROWS);
         CHECK(build(spec, &t, s, &rs, &e) < 0 && strstr(e.msg, bad[k].msg) && strstr(e.msg, "spec.yaml:"), bad[k].what,
               "%s", e.msg);
-        done(&t, &rs);
+        unbuild(&t, &rs);
     }
 
     /* a baseline run that does not apply its grid value cannot stand for equal applied decay */
@@ -245,7 +205,7 @@ static void test_refusals(void) {
     CHECK(build(spec2, &t, s, &rs, &e) < 0 && strstr(e.msg, "spec.yaml: compare.at: baseline run") &&
               strstr(e.msg, "has mean_wd 2.5 but decay.weight_decay 3"),
           "a baseline applying other than its grid value is refused", "%s", e.msg);
-    done(&t, &rs);
+    unbuild(&t, &rs);
 
     /* a compared run without a logged wd_mean cannot be placed */
     uniform("res3", "2", 1, "completed", 10), uniform("res3", "3", 1, "completed", 20);
@@ -255,7 +215,7 @@ static void test_refusals(void) {
     CHECK(build(spec3, &t, s, &rs, &e) < 0 && strstr(e.msg, "spec.yaml: compare.at: run") &&
               strstr(e.msg, "has no mean_wd"),
           "a compared run without mean_wd is refused", "%s", e.msg);
-    done(&t, &rs);
+    unbuild(&t, &rs);
     free(s);
 }
 
@@ -282,7 +242,7 @@ static void test_all_outside(void) {
               "Markdown: the unpaired cell is listed with its count", "%s", md.p);
         sb_free(&md);
     }
-    done(&t, &rs);
+    unbuild(&t, &rs);
     free(s);
 }
 

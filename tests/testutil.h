@@ -1,6 +1,6 @@
 /* testutil.h - what several C unit tests share: a scratch directory of their own (made at the start
- * of main, removed at its end) and the tiny model configuration the checkpoint and fuzz tests write
- * their files for. Static inline, so a test that uses only part of it compiles without warnings. */
+ * of main, removed at its end), the tiny model configuration the checkpoint and fuzz tests write
+ * their files for, and the bad-input cases (BadInput) the config and sweep error tables list. Static inline, so a test that uses only part of it compiles without warnings. */
 #ifndef TESTUTIL_H
 #define TESTUTIL_H
 
@@ -27,6 +27,21 @@ static inline int scratch_dir(char *dir, size_t n, const char *base, const char 
 static inline void scratch_remove(const char *dir) {
     char *argv[] = {"rm", "-rf", (char *)dir, NULL};
     if (run_argv(argv, NULL, NULL, NULL, 0, NULL) != 0) printf("note: could not remove %s\n", dir);
+}
+
+/* Writes text to the file rel under root, making the directories on its way (a run directory's files). A
+ * file that cannot be written is left missing: the checks that read it then fail. */
+static inline void put_under(const char *root, const char *rel, const char *text) {
+    char path[1024], dir[1024];
+    snprintf(path, sizeof path, "%s/%s", root, rel);
+    snprintf(dir, sizeof dir, "%s", path);
+    *strrchr(dir, '/') = 0;
+    Err e;
+    mkdir_p(dir, &e);
+    FILE *f = fopen(path, "w");
+    if (!f) return;
+    fputs(text, f);
+    fclose(f);
 }
 
 /* Bytes the C heap has handed out (glibc's mallinfo2): allocations are measured as the difference
