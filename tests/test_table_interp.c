@@ -187,7 +187,7 @@ static void test_refusals(void) {
                   "  - {label: b, where: {decay.weight_decay: 3}}\n  - {label: best, best_of: [a, b]}\n";
     CHECK(build(tuned, &t, s, &rs, &e) < 0 && strstr(e.msg, "compare.at does not take best_of columns (\"best\")"),
           "compare.at with a best_of column is refused", "%s", e.msg);
-    done(&t, &rs);
+    unbuild(&t, &rs);
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
         char spec[1024];
         snprintf(spec, sizeof spec, "%swhere: {decay.weight_decay: 2}\n%s%s", SPEC_HEAD, bad[k].compare, SPEC_ROWS);
