@@ -52,6 +52,11 @@ static void cell_text(const Cell *c, int fmt, StrBuf *b) {
         sb_printf(b, " at ");
         if (fmt == FMT_TEX) tex_escape(c->from, b);
         else sb_printf(b, "%s", c->from);
+        if (c->chosen_by) { /* chosen on another metric than the one shown: say which */
+            sb_printf(b, " by ");
+            if (fmt == FMT_TEX) tex_escape(c->chosen_by, b);
+            else sb_printf(b, "%s", c->chosen_by);
+        }
     }
     if (c->nruns > c->n) {
         sb_printf(b, " (+");
@@ -244,7 +249,8 @@ static void convention_note(const Table *t, int fmt, StrBuf *b) {
     sb_free(&w);
 }
 
-/* A best_of column picks each row's best column on the very seeds its comparisons then use: say so. */
+/* A best_of column picks each row's best column on the very seeds its comparisons then use: say so.
+ * With select_by it picks on another metric of those runs (the selection set), not on the values shown. */
 static void best_of_note(const Table *t, int fmt, StrBuf *b) {
     const Spec *s = t->spec;
     for (int ci = 0; ci < s->ncols; ci++) {
@@ -252,14 +258,25 @@ static void best_of_note(const Table *t, int fmt, StrBuf *b) {
         if (!col->nbest_of) continue;
         if (fmt == FMT_TEX) tex_escape(col->label, b);
         else sb_printf(b, "%s", col->label);
-        sb_printf(b, ": each row at its best mean among ");
+        sb_printf(b, ": each row at its best mean ");
+        if (col->select_by[0]) {
+            if (fmt == FMT_TEX) tex_escape(col->select_by, b);
+            else sb_printf(b, "%s", col->select_by);
+            sb_printf(b, " (%s)", metric_words(col->select_by));
+        }
+        sb_printf(b, " among ");
         for (int k = 0; k < col->nbest_of; k++) {
             sb_printf(b, "%s", k ? (k == col->nbest_of - 1 ? " and " : ", ") : "");
             if (fmt == FMT_TEX) tex_escape(s->cols[col->best_of[k]].label, b);
             else sb_printf(b, "%s", s->cols[col->best_of[k]].label);
         }
-        sb_printf(b, " (named in the cell), chosen on the same seeds its comparisons use, so its differences lean "
-                     "in the row's favour. ");
+        if (col->select_by[0])
+            sb_printf(b, " (named in the cell), chosen on that metric of the same runs, not on the values shown: no "
+                         "selection on the reported data (the seeds are the same, so noise the two share still "
+                         "enters). ");
+        else
+            sb_printf(b, " (named in the cell), chosen on the same seeds its comparisons use, so its differences "
+                         "lean in the row's favour. ");
     }
 }
 
@@ -750,7 +767,7 @@ void table_csv(const Table *t, StrBuf *b) {
               extra ? ",paper_std,paper_p_value" : "",
               cmp ? ",pairs,diff,diff_lo,diff_hi,p_t,p_holm,p_wilcoxon,mde,p_sign,holds_under" : "",
               interp ? ",at_mean,baseline_there,diff_any,unpaired_outside,unpaired_unbracketed" : "",
-              from ? ",from_column" : "");
+              from ? ",from_column,chosen_by,chosen_by_mean" : "");
     for (int r = 0; r < t->nrows; r++)
         for (int c = 0; c < t->ncols; c++) {
             const Cell *cell = table_cell(t, r, c);
@@ -808,6 +825,8 @@ void table_csv(const Table *t, StrBuf *b) {
             if (from) {
                 sb_printf(b, ",");
                 sb_csv_field(b, cell->from ? cell->from : "");
+                sb_printf(b, ",%s", cell->chosen_by ? cell->chosen_by : "");
+                csv_num(b, cell->chosen_mean, cell->chosen_by != NULL);
             }
             sb_printf(b, "\n");
         }

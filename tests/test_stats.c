@@ -418,6 +418,115 @@ static void test_reported(void) {
     reported_free(&r);
 }
 
+/* A run of the select_by tests: val_ppl sel (summary.json, and the selection set's ppl in eval.jsonl),
+ * test_ppl test (the held-out set, eval.jsonl), at weight decay wd. */
+static void sel_run(const char *method, const char *wd, int seed, double sel, double test) {
+    char dir[256], config[1024], rel[300], eval[256];
+    snprintf(dir, sizeof dir, "sel/%s_%s_s%d", method, wd, seed);
+    snprintf(config, sizeof config,
+             "# fully resolved\nversion: \"0.1.0\"\nmodel:\n  hidden_size: 64\ntrain:\n  optimizer: adamw\n"
+             "  seed: %d\n  threads: 1\ndecay:\n  method: %s\n  weight_decay: %s\n",
+             seed, method, wd);
+    put_run(dir, config, "{\"step\": 2, \"tokens\": 512, \"loss\": 5.0, \"elapsed_s\": 1.0}\n", "completed", sel, 60);
+    snprintf(rel, sizeof rel, "%s/eval.jsonl", dir);
+    snprintf(eval, sizeof eval, "{\"step\": 2, \"loss\": %.17g, \"ppl\": %.17g, \"test_ppl\": %.17g}\n", log(sel), sel,
+             test);
+    put(rel, eval);
+}
+
+/* best_of with select_by: the column is chosen by another metric's mean over the same runs (eta on the
+ * selection set), the cell reports its own metric (the test set). Uniform's selection set prefers y while
+ * its test set prefers x, so the two choices differ; AlphaDecay prefers x on both. */
+static void test_select_by(void) {
+    const double ux_t[3] = {100, 101, 102}, ux_v[3] = {110, 111, 112};   /* Uniform x: test mean 101, sel 111 */
+    const double uy_t[3] = {103, 104, 105}, uy_v[3] = {105, 106, 107};   /* Uniform y: test 104, sel 106 */
+    const double ax_t[3] = {99, 100, 100.5}, ax_v[3] = {100, 101, 102};  /* AlphaDecay x: sel 101 */
+    const double ay_t[3] = {102, 102.5, 104}, ay_v[3] = {104, 105, 106}; /* AlphaDecay y: sel 105 */
+    for (int i = 0; i < 3; i++) {
+        sel_run("uniform", "1", i + 1, ux_v[i], ux_t[i]);
+        sel_run("uniform", "2", i + 1, uy_v[i], uy_t[i]);
+        sel_run("alphadecay", "1", i + 1, ax_v[i], ax_t[i]);
+        sel_run("alphadecay", "2", i + 1, ay_v[i], ay_t[i]);
+    }
+    const char *head = "table: sb\nresults: sel\nmetric: test_ppl\ncompare: {vs: U}\nrows:\n"
+                       "  - {label: U, where: {decay.method: uniform}}\n"
+                       "  - {label: A, where: {decay.method: alphadecay}}\ncolumns:\n"
+                       "  - {label: x, where: {decay.weight_decay: 1}}\n"
+                       "  - {label: y, where: {decay.weight_decay: 2}}\n";
+    char spec[1024];
+    Spec *s = xcalloc(1, sizeof *s);
+    Table t;
+    RunSet rs;
+    Err e = {{0}};
+    /* without select_by: chosen on the reported test_ppl itself, both rows at x (the column x test repeats) */
+    snprintf(spec, sizeof spec, "%s  - {label: best, best_of: [x, y]}\n", head);
+    if (!build_ok(spec, &t, s, &rs, "best_of on the reported metric builds")) return;
+    CHECK(!strcmp(table_cell(&t, 0, 2)->from, "x") && !strcmp(table_cell(&t, 1, 2)->from, "x") &&
+              !table_cell(&t, 0, 2)->chosen_by,
+          "on its own metric, both rows' best is x", "%s %s", table_cell(&t, 0, 2)->from, table_cell(&t, 1, 2)->from);
+    CHECK(t.holm_m == 2, "the best column repeats column x: 2 distinct tests", "m %d", t.holm_m);
+    unbuild(&t, &rs);
+
+    snprintf(spec, sizeof spec, "%s  - {label: best, best_of: [x, y], select_by: val_ppl}\n", head);
+    if (!build_ok(spec, &t, s, &rs, "best_of with select_by builds")) return;
+    const Cell *ub = table_cell(&t, 0, 2), *ab = table_cell(&t, 1, 2), *ax = table_cell(&t, 1, 0);
+    CHECK(!strcmp(ub->from, "y") && ub->chosen_by && !strcmp(ub->chosen_by, "val_ppl"),
+          "Uniform chosen on val_ppl: y (106 < 111), though its test_ppl is lower at x", "%s", ub->from);
+    CHECK_CLOSE(ub->mean, 104.0, 1e-12, 0, "Uniform's best reports y's test_ppl mean");
+    CHECK_CLOSE(ub->chosen_mean, 106.0, 1e-12, 0, "the selection mean it was chosen by");
+    CHECK(!strcmp(ab->from, "x"), "AlphaDecay chosen on val_ppl: x (101 < 105)", "%s", ab->from);
+    CHECK_CLOSE(ab->mean, (99 + 100 + 100.5) / 3, 1e-12, 0, "AlphaDecay's best reports x's test_ppl mean");
+    /* A at x against U at y, by seed: 99 - 103, 100 - 104, 100.5 - 105 */
+    CHECK(ab->has_cmp && ab->npairs == 3, "the tuned comparison pairs 3 seeds", "%d", ab->npairs);
+    CHECK_CLOSE(ab->diff, -12.5 / 3, 1e-12, 0, "tuned difference: A at x minus U at y");
+    CHECK(t.holm_m == 3 && !ab->repeats, "a new distinct test (A x against U y): Holm over 3", "m %d", t.holm_m);
+    CHECK(ax->has_cmp && fabs(ax->diff - ab->diff) > 1, "column x compares A x with U x, not U y", "%g", ax->diff);
+    StrBuf md = {0}, csv = {0}, tex = {0};
+    table_markdown(&t, &md);
+    table_csv(&t, &csv);
+    table_latex(&t, &tex);
+    CHECK(strstr(md.p, "(n=3) at y by val_ppl |") && strstr(md.p, "best: each row at its best mean val_ppl") &&
+              strstr(md.p, "no selection on the reported data"),
+          "Markdown: the cell names the column and the metric that chose it; the note says so", "%s", md.p);
+    CHECK(strstr(csv.p, ",from_column,chosen_by,chosen_by_mean\n") && strstr(csv.p, ",y,val_ppl,106\n") &&
+              strstr(csv.p, ",x,val_ppl,101\n"),
+          "CSV: from_column, chosen_by and its mean", "%s", csv.p);
+    CHECK(strstr(tex.p, "at y by val\\_ppl") != NULL, "LaTeX: the metric escaped", "%s", tex.p);
+    sb_free(&md);
+    sb_free(&csv);
+    sb_free(&tex);
+    unbuild(&t, &rs);
+
+    /* malformed select_by: FILE:LINE:COL of the offending node (line 11, the best_of column) */
+    static const struct {
+        const char *col, *pos, *msg;
+    } BAD[] = {
+        {"{label: best, select_by: val_ppl}", "spec.yaml:11:30", "needs best_of"},
+        {"{label: best, best_of: [x, y], select_by: bogus}", "spec.yaml:11:47", "unknown metric \"bogus\""},
+        {"{label: best, best_of: [x, y], select_by: [val_ppl]}", "spec.yaml:11:47", "select_by must be a plain value"},
+        {"{label: best, best_of: [x, y], select_by: wall_seconds}", "spec.yaml:11:47", "no better direction"},
+        {"{label: best, best_of: [x, y], select_by: test_ppl}", "spec.yaml:11:47", "the column's own metric"},
+    };
+    for (size_t k = 0; k < sizeof BAD / sizeof BAD[0]; k++) {
+        snprintf(spec, sizeof spec, "%s  - %s\n", head, BAD[k].col);
+        e.msg[0] = 0;
+        int rc = build(spec, &t, s, &rs, &e);
+        CHECK(rc < 0 && strstr(e.msg, BAD[k].pos) && strstr(e.msg, BAD[k].msg), BAD[k].col, "%s", e.msg);
+        unbuild(&t, &rs);
+    }
+    /* a run without the selection metric: refused, naming it (best_val_step needs test_ppl in eval.jsonl) */
+    put("sel/uniform_1_s1/eval.jsonl", "{\"step\": 2, \"loss\": 4.7, \"ppl\": 110}\n");
+    snprintf(spec, sizeof spec,
+             "table: sb\nresults: sel\nmetric: val_ppl\ncompare: {vs: U}\nrows:\n"
+             "  - {label: U, where: {decay.method: uniform}}\ncolumns:\n"
+             "  - {label: x, where: {decay.weight_decay: 1}}\n  - {label: y, where: {decay.weight_decay: 2}}\n"
+             "  - {label: best, best_of: [x, y], select_by: test_ppl}\n");
+    CHECK(build(spec, &t, s, &rs, &e) < 0 && strstr(e.msg, "uniform_1_s1") && strstr(e.msg, "test_ppl"),
+          "a run lacking the selection metric is refused, named", "%s", e.msg);
+    unbuild(&t, &rs);
+    free(s);
+}
+
 int main(void) {
     if (!scratch_dir(ROOT, sizeof ROOT, NULL, "test_stats")) return check_summary();
     test_formulas();
@@ -427,6 +536,7 @@ int main(void) {
     test_reported();
     test_compare();
     test_collapse_and_dedup();
+    test_select_by();
     scratch_remove(ROOT);
     return check_summary();
 }
