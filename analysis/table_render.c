@@ -258,8 +258,9 @@ static void best_of_note(const Table *t, int fmt, StrBuf *b) {
         if (!col->nbest_of) continue;
         if (fmt == FMT_TEX) tex_escape(col->label, b);
         else sb_printf(b, "%s", col->label);
-        sb_printf(b, ": each row at its best mean ");
+        sb_printf(b, ": each row at its best mean");
         if (col->select_by[0]) {
+            sb_printf(b, " ");
             if (fmt == FMT_TEX) tex_escape(col->select_by, b);
             else sb_printf(b, "%s", col->select_by);
             sb_printf(b, " (%s)", metric_words(col->select_by));
@@ -761,13 +762,14 @@ static void csv_num(StrBuf *b, double v, int ok) {
 void table_csv(const Table *t, StrBuf *b) {
     const Spec *s = t->spec;
     int cmp = s->compare_vs[0] != 0, extra = any_col(t, PART_PAPER_P), from = 0, interp = s->compare_at[0] != 0;
-    for (int c = 0; c < s->ncols; c++) from |= s->cols[c].nbest_of > 0;
+    int chosen = 0; /* the select_by fields only where a column chooses by another metric */
+    for (int c = 0; c < s->ncols; c++) from |= s->cols[c].nbest_of > 0, chosen |= s->cols[c].select_by[0] != 0;
     for (int i = 0; i < t->nrows * t->ncols; i++) extra |= t->cells[i].has_paper_sd;
-    sb_printf(b, "row,group,column,metric,n_runs,n,mean,std,min,max,status,best,p_value,paper,runs%s%s%s%s\n",
+    sb_printf(b, "row,group,column,metric,n_runs,n,mean,std,min,max,status,best,p_value,paper,runs%s%s%s%s%s\n",
               extra ? ",paper_std,paper_p_value" : "",
               cmp ? ",pairs,diff,diff_lo,diff_hi,p_t,p_holm,p_wilcoxon,mde,p_sign,holds_under" : "",
               interp ? ",at_mean,baseline_there,diff_any,unpaired_outside,unpaired_unbracketed" : "",
-              from ? ",from_column,chosen_by,chosen_by_mean" : "");
+              from ? ",from_column" : "", chosen ? ",chosen_by,chosen_by_mean" : "");
     for (int r = 0; r < t->nrows; r++)
         for (int c = 0; c < t->ncols; c++) {
             const Cell *cell = table_cell(t, r, c);
@@ -825,6 +827,8 @@ void table_csv(const Table *t, StrBuf *b) {
             if (from) {
                 sb_printf(b, ",");
                 sb_csv_field(b, cell->from ? cell->from : "");
+            }
+            if (chosen) {
                 sb_printf(b, ",%s", cell->chosen_by ? cell->chosen_by : "");
                 csv_num(b, cell->chosen_mean, cell->chosen_by != NULL);
             }
