@@ -3,6 +3,7 @@
  * byte for byte. A missing cell is "–"; a cell whose runs all failed shows their status. */
 #include <ctype.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -183,6 +184,25 @@ static void tex_escape(const char *s, StrBuf *b) {
             default: sb_printf(b, "%c", *s);
         }
     }
+}
+
+/* printf in the table's format fmt. For LaTeX only %s and %% are read: the format is TeX markup and
+ * each %s a name from the spec, escaped; so one line of text serves both formats. */
+static void __attribute__((format(printf, 3, 4))) fmt_printf(int fmt, StrBuf *b, const char *f, ...) {
+    va_list ap;
+    va_start(ap, f);
+    if (fmt != FMT_TEX) sb_vprintf(b, f, ap);
+    else
+        for (const char *p = f; *p; p++) {
+            if (p[0] == '%' && p[1] == 's') {
+                tex_escape(va_arg(ap, const char *), b);
+                p++;
+            } else {
+                sb_printf(b, "%c", *p);
+                if (p[0] == '%' && p[1] == '%') p++;
+            }
+        }
+    va_end(ap);
 }
 
 /* A \label name is read as a control-sequence name, not typeset: escapes like "\\_" there break the
@@ -488,6 +508,24 @@ static void compare_note(const Table *t, int fmt, StrBuf *b) {
               tex ? "$2/2^n$" : "2/2^n");
 }
 
+/* The comparison table's rows, one a compared cell: the baseline's own row and the cells with no pair, no
+ * unpaired run and no untested count are left out. */
+static void compare_rows(const Table *t, int fmt, StrBuf *b) {
+    const Spec *s = t->spec;
+    int tex = fmt == FMT_TEX;
+    for (int r = 0; r < t->nrows; r++)
+        for (int c = 0; c < t->ncols; c++) {
+            const Cell *cell = table_cell(t, r, c);
+            if (!strcmp(s->rows[r].label, s->compare_vs) ||
+                !(cell->npairs || cell->nout || cell->nmiss || untested(t, r, c)))
+                continue;
+            fmt_printf(fmt, b, tex ? "%s & %s%s%s & " : "| %s | %s%s%s | ", s->rows[r].label, s->cols[c].group,
+                       s->cols[c].group[0] ? " " : "", s->cols[c].label);
+            compare_fields(cell, s->compare_at[0] != 0, fmt, tex ? " & " : " | ", b);
+            sb_printf(b, "%s", tex ? " \\\\\n" : " |\n");
+        }
+}
+
 static void compare_markdown(const Table *t, StrBuf *b) {
     const Spec *s = t->spec;
     int interp = s->compare_at[0] != 0;
@@ -499,17 +537,7 @@ static void compare_markdown(const Table *t, StrBuf *b) {
         if (!k && interp) sb_printf(b, " %s | %s there |", s->compare_at, s->compare_vs);
     }
     sb_printf(b, "\n|---|---|---:|%s---:|---:|---:|---:|---:|---:|---|\n", interp ? "---:|---:|" : "");
-    for (int r = 0; r < t->nrows; r++)
-        for (int c = 0; c < t->ncols; c++) {
-            const Cell *cell = table_cell(t, r, c);
-            if (!strcmp(s->rows[r].label, s->compare_vs) ||
-                !(cell->npairs || cell->nout || cell->nmiss || untested(t, r, c)))
-                continue;
-            sb_printf(b, "| %s | %s%s%s | ", s->rows[r].label, s->cols[c].group, s->cols[c].group[0] ? " " : "",
-                      s->cols[c].label);
-            compare_fields(cell, interp, FMT_MD, " | ", b);
-            sb_printf(b, " |\n");
-        }
+    compare_rows(t, FMT_MD, b);
     sb_printf(b, "\n");
     compare_note(t, FMT_MD, b);
     sb_printf(b, "\n");
@@ -560,46 +588,17 @@ static void compare_latex(const Table *t, StrBuf *b) {
                                         "\\shortstack[r]{$p$\\\\(sign)}",
                                         "\\shortstack[l]{$p<0.05$\\\\under}"};
     int interp = s->compare_at[0] != 0;
-    sb_printf(b, "\n\n\\medskip\\normalsize Paired comparisons against ");
-    tex_escape(s->compare_vs, b);
-    if (interp) {
-        sb_printf(b, " at the same ");
-        tex_escape(s->compare_at, b);
-        sb_printf(b, " (interpolated along ");
-        tex_escape(s->compare_along, b);
-        sb_printf(b, ")");
-    }
+    fmt_printf(FMT_TEX, b, "\n\n\\medskip\\normalsize Paired comparisons against %s", s->compare_vs);
+    if (interp) fmt_printf(FMT_TEX, b, " at the same %s (interpolated along %s)", s->compare_at, s->compare_along);
     sb_printf(b, "\n\n\\adfit{");
     tex_label(s->name, b);
     sb_printf(b, "-compare}{%%\n\\begin{tabular}{llr%srrrrrrl}\n\\toprule\n &", interp ? "rr" : "");
     for (int k = 0; k < 8; k++) {
         sb_printf(b, " & %s", interp ? head2[k] : head[k]);
-        if (!k && interp) {
-            sb_printf(b, " & ");
-            tex_escape(s->compare_at, b);
-            sb_printf(b, " & \\shortstack[r]{");
-            tex_escape(s->compare_vs, b);
-            sb_printf(b, "\\\\there}");
-        }
+        if (!k && interp) fmt_printf(FMT_TEX, b, " & %s & \\shortstack[r]{%s\\\\there}", s->compare_at, s->compare_vs);
     }
     sb_printf(b, " \\\\\n\\midrule\n");
-    for (int r = 0; r < t->nrows; r++)
-        for (int c = 0; c < t->ncols; c++) {
-            const Cell *cell = table_cell(t, r, c);
-            if (!strcmp(s->rows[r].label, s->compare_vs) ||
-                !(cell->npairs || cell->nout || cell->nmiss || untested(t, r, c)))
-                continue;
-            tex_escape(s->rows[r].label, b);
-            sb_printf(b, " & ");
-            if (s->cols[c].group[0]) {
-                tex_escape(s->cols[c].group, b);
-                sb_printf(b, " ");
-            }
-            tex_escape(s->cols[c].label, b);
-            sb_printf(b, " & ");
-            compare_fields(cell, interp, FMT_TEX, " & ", b);
-            sb_printf(b, " \\\\\n");
-        }
+    compare_rows(t, FMT_TEX, b);
     sb_printf(b, "\\bottomrule\n\\end{tabular}}\n\\par\\smallskip\\footnotesize ");
     compare_note(t, FMT_TEX, b);
 }
