@@ -7,6 +7,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../analysis/runs.h"
@@ -55,6 +56,18 @@ static inline int build(const char *spec_text, Table *t, Spec *s, RunSet *rs, Er
 static inline void unbuild(Table *t, RunSet *rs) {
     table_free(t);
     runs_free(rs);
+}
+
+/* The check that the table of spec_text is refused, with an error that says want and, unless NULL, also. */
+static inline void refused(const char *spec_text, const char *want, const char *also, const char *what) {
+    Spec *s = xcalloc(1, sizeof *s);
+    Table t;
+    RunSet rs;
+    Err e = {{0}};
+    CHECK(build(spec_text, &t, s, &rs, &e) < 0 && strstr(e.msg, want) && (!also || strstr(e.msg, also)), what, "%s",
+          e.msg);
+    unbuild(&t, &rs);
+    free(s);
 }
 
 #endif
