@@ -447,7 +447,6 @@ static void test_select_by(void) {
     Spec *s = xcalloc(1, sizeof *s);
     Table t;
     RunSet rs;
-    Err e = {{0}};
     /* without select_by: chosen on the reported test_ppl itself, both rows at x (the column x test repeats) */
     snprintf(spec, sizeof spec, "%s  - {label: best, best_of: [x, y]}\n", head);
     if (!build_ok(spec, &t, s, &rs, "best_of on the reported metric builds")) return;
@@ -499,10 +498,7 @@ static void test_select_by(void) {
     };
     for (size_t k = 0; k < sizeof BAD / sizeof BAD[0]; k++) {
         snprintf(spec, sizeof spec, "%s  - %s\n", head, BAD[k].col);
-        e.msg[0] = 0;
-        int rc = build(spec, &t, s, &rs, &e);
-        CHECK(rc < 0 && strstr(e.msg, BAD[k].pos) && strstr(e.msg, BAD[k].msg), BAD[k].col, "%s", e.msg);
-        unbuild(&t, &rs);
+        refused(spec, BAD[k].pos, BAD[k].msg, BAD[k].col);
     }
     /* a run without the selection metric: refused, naming it (best_val_step needs test_ppl in eval.jsonl) */
     put("sel/uniform_1_s1/eval.jsonl", "{\"step\": 2, \"loss\": 4.7, \"ppl\": 110}\n");
@@ -511,9 +507,7 @@ static void test_select_by(void) {
              "  - {label: U, where: {decay.method: uniform}}\ncolumns:\n"
              "  - {label: x, where: {decay.weight_decay: 1}}\n  - {label: y, where: {decay.weight_decay: 2}}\n"
              "  - {label: best, best_of: [x, y], select_by: test_ppl}\n");
-    CHECK(build(spec, &t, s, &rs, &e) < 0 && strstr(e.msg, "uniform_1_s1") && strstr(e.msg, "test_ppl"),
-          "a run lacking the selection metric is refused, named", "%s", e.msg);
-    unbuild(&t, &rs);
+    refused(spec, "uniform_1_s1", "test_ppl", "a run lacking the selection metric is refused, named");
     free(s);
 }
 
