@@ -35,6 +35,15 @@ static void run(const char *name, const char *method, const char *wd, int seed, 
             status, ppl, 7200);
 }
 
+/* Completed runs NAME_s1 .. NAME_sN of method at wd: seed k + 1 with final perplexity ppl[k]. */
+static void seeds(const char *name, const char *method, const char *wd, const double *ppl, int n) {
+    char dir[64];
+    for (int k = 0; k < n; k++) {
+        snprintf(dir, sizeof dir, "%s_s%d", name, k + 1);
+        run(dir, method, wd, k + 1, "completed", ppl[k]);
+    }
+}
+
 static const char *SPEC = "table: t\n"
                           "results: res\n"
                           "metric: val_ppl\n"
@@ -215,12 +224,10 @@ static void test_table(void) {
 /* compare: paired differences, intervals, Holm and Wilcoxon wired to the right cells, by hand. */
 static void test_compare(void) {
     const double base[4] = {40, 41, 42, 43}, awd[4] = {39, 39.5, 41, 41.5}, ada[4] = {40.5, 40, 42.5, 42};
+    seeds("cmp_none", "none", "0.5", base, 4);
+    seeds("cmp_awd", "awd", "0.5", awd, 4);
     char name[64];
     for (int i = 0; i < 4; i++) {
-        snprintf(name, sizeof name, "cmp_none_s%d", i + 1);
-        run(name, "none", "0.5", i + 1, "completed", base[i]);
-        snprintf(name, sizeof name, "cmp_awd_s%d", i + 1);
-        run(name, "awd", "0.5", i + 1, "completed", awd[i]);
         snprintf(name, sizeof name, "cmp_ada_s%d", 4 - i); /* seeds listed in another order: pairing is by seed */
         run(name, "adadecay", "0.5", i + 1, "completed", ada[i]);
     }
@@ -275,17 +282,12 @@ static void test_compare(void) {
 static void test_collapse_and_dedup(void) {
     VOCAB = 1000;
     const double uni[4] = {40, 41, 42, 43}, awd[4] = {39, 39.5, 600, 41.5};
-    char name[64];
-    for (int i = 0; i < 4; i++) {
-        snprintf(name, sizeof name, "col_uni_s%d", i + 1);
-        run(name, "uniform", "0.7", i + 1, "completed", uni[i]);
-        snprintf(name, sizeof name, "col_awd_s%d", i + 1);
-        run(name, "awd", "0.7", i + 1, "completed", awd[i]);
-        snprintf(name, sizeof name, "col_uni9_s%d", i + 1);
-        run(name, "uniform", "0.9", i + 1, "completed", uni[i] + 10);
-        snprintf(name, sizeof name, "col_awd9_s%d", i + 1);
-        run(name, "awd", "0.9", i + 1, "completed", awd[i] == 600 ? 52.5 : awd[i] + 12);
-    }
+    double uni9[4], awd9[4];
+    for (int i = 0; i < 4; i++) uni9[i] = uni[i] + 10, awd9[i] = awd[i] == 600 ? 52.5 : awd[i] + 12;
+    seeds("col_uni", "uniform", "0.7", uni, 4);
+    seeds("col_awd", "awd", "0.7", awd, 4);
+    seeds("col_uni9", "uniform", "0.9", uni9, 4);
+    seeds("col_awd9", "awd", "0.9", awd9, 4);
     run("col_ada_s1", "adadecay", "0.7", 1, "completed", 500.5); /* just above vocab / 2: collapsed */
     run("col_ada_s2", "adadecay", "0.7", 2, "completed", 4000);
     run("col_alpha_s1", "alphadecay", "0.7", 1, "completed", 499.5); /* just below: a (bad) value */
