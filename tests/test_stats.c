@@ -58,14 +58,6 @@ static const char *SPEC = "table: t\n"
                           "  - {label: 1e-6, where: {decay.weight_decay: [1e-6, 2e-6]}}\n"
                           "  - {label: hours, where: {decay.weight_decay: 1e-5}, metric: wall_hours}\n";
 
-/* build, checked as the test named test: 1 when the table is there to inspect. */
-static int build_ok(const char *spec_text, Table *t, Spec *s, RunSet *rs, const char *test) {
-    Err e = {{0}};
-    int rc = build(spec_text, t, s, rs, &e);
-    CHECK(rc == 0, test, "%s", e.msg);
-    return rc == 0 && t->cells;
-}
-
 static void test_formulas(void) {
     double a[3] = {10.0, 10.2, 10.4}, b[3] = {10.3, 10.4, 10.8}, m, sd, t, p;
     stats_mean_sd(a, 3, &m, &sd);
