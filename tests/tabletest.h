@@ -1,7 +1,7 @@
 /* tabletest.h - what the analysis table tests (test_stats, test_table_interp) share: synthetic run
- * directories under the test's scratch directory ROOT, written as train writes them, and the table a
- * spec text builds over them. Static inline, so a test that uses only part of it compiles without
- * warnings. */
+ * directories under the test's scratch directory ROOT, written as train writes them, the table a spec
+ * text builds over them, and the checks that it builds (build_ok) or is refused (refused). Static
+ * inline, so a test that uses only part of it compiles without warnings. */
 #ifndef TABLETEST_H
 #define TABLETEST_H
 
@@ -50,6 +50,14 @@ static inline int build(const char *spec_text, Table *t, Spec *s, RunSet *rs, Er
     snprintf(rp, sizeof rp, "%s/%s", ROOT, s->results);
     if (runs_scan(rp, rs, e)) return -1;
     return table_build(t, s, rs, NULL, e);
+}
+
+/* build, checked as the test named test: 1 when the table is there to inspect. */
+static inline int build_ok(const char *spec_text, Table *t, Spec *s, RunSet *rs, const char *test) {
+    Err e = {{0}};
+    int rc = build(spec_text, t, s, rs, &e);
+    CHECK(rc == 0, test, "%s", e.msg);
+    return rc == 0 && t->cells;
 }
 
 /* Undoes build (the spec stays the caller's). */

@@ -35,6 +35,15 @@ static void run(const char *name, const char *method, const char *wd, int seed, 
             status, ppl, 7200);
 }
 
+/* Completed runs NAME_s1 .. NAME_sN of method at wd: seed k + 1 with final perplexity ppl[k]. */
+static void seeds(const char *name, const char *method, const char *wd, const double *ppl, int n) {
+    char dir[64];
+    for (int k = 0; k < n; k++) {
+        snprintf(dir, sizeof dir, "%s_s%d", name, k + 1);
+        run(dir, method, wd, k + 1, "completed", ppl[k]);
+    }
+}
+
 static const char *SPEC = "table: t\n"
                           "results: res\n"
                           "metric: val_ppl\n"
@@ -48,14 +57,6 @@ static const char *SPEC = "table: t\n"
                           "  - {label: 5e-6, where: {decay.weight_decay: 5.0e-06}}\n"
                           "  - {label: 1e-6, where: {decay.weight_decay: [1e-6, 2e-6]}}\n"
                           "  - {label: hours, where: {decay.weight_decay: 1e-5}, metric: wall_hours}\n";
-
-/* build, checked as the test named test: 1 when the table is there to inspect. */
-static int build_ok(const char *spec_text, Table *t, Spec *s, RunSet *rs, const char *test) {
-    Err e = {{0}};
-    int rc = build(spec_text, t, s, rs, &e);
-    CHECK(rc == 0, test, "%s", e.msg);
-    return rc == 0 && t->cells;
-}
 
 static void test_formulas(void) {
     double a[3] = {10.0, 10.2, 10.4}, b[3] = {10.3, 10.4, 10.8}, m, sd, t, p;
@@ -215,12 +216,10 @@ static void test_table(void) {
 /* compare: paired differences, intervals, Holm and Wilcoxon wired to the right cells, by hand. */
 static void test_compare(void) {
     const double base[4] = {40, 41, 42, 43}, awd[4] = {39, 39.5, 41, 41.5}, ada[4] = {40.5, 40, 42.5, 42};
+    seeds("cmp_none", "none", "0.5", base, 4);
+    seeds("cmp_awd", "awd", "0.5", awd, 4);
     char name[64];
     for (int i = 0; i < 4; i++) {
-        snprintf(name, sizeof name, "cmp_none_s%d", i + 1);
-        run(name, "none", "0.5", i + 1, "completed", base[i]);
-        snprintf(name, sizeof name, "cmp_awd_s%d", i + 1);
-        run(name, "awd", "0.5", i + 1, "completed", awd[i]);
         snprintf(name, sizeof name, "cmp_ada_s%d", 4 - i); /* seeds listed in another order: pairing is by seed */
         run(name, "adadecay", "0.5", i + 1, "completed", ada[i]);
     }
@@ -275,17 +274,12 @@ static void test_compare(void) {
 static void test_collapse_and_dedup(void) {
     VOCAB = 1000;
     const double uni[4] = {40, 41, 42, 43}, awd[4] = {39, 39.5, 600, 41.5};
-    char name[64];
-    for (int i = 0; i < 4; i++) {
-        snprintf(name, sizeof name, "col_uni_s%d", i + 1);
-        run(name, "uniform", "0.7", i + 1, "completed", uni[i]);
-        snprintf(name, sizeof name, "col_awd_s%d", i + 1);
-        run(name, "awd", "0.7", i + 1, "completed", awd[i]);
-        snprintf(name, sizeof name, "col_uni9_s%d", i + 1);
-        run(name, "uniform", "0.9", i + 1, "completed", uni[i] + 10);
-        snprintf(name, sizeof name, "col_awd9_s%d", i + 1);
-        run(name, "awd", "0.9", i + 1, "completed", awd[i] == 600 ? 52.5 : awd[i] + 12);
-    }
+    double uni9[4], awd9[4];
+    for (int i = 0; i < 4; i++) uni9[i] = uni[i] + 10, awd9[i] = awd[i] == 600 ? 52.5 : awd[i] + 12;
+    seeds("col_uni", "uniform", "0.7", uni, 4);
+    seeds("col_awd", "awd", "0.7", awd, 4);
+    seeds("col_uni9", "uniform", "0.9", uni9, 4);
+    seeds("col_awd9", "awd", "0.9", awd9, 4);
     run("col_ada_s1", "adadecay", "0.7", 1, "completed", 500.5); /* just above vocab / 2: collapsed */
     run("col_ada_s2", "adadecay", "0.7", 2, "completed", 4000);
     run("col_alpha_s1", "alphadecay", "0.7", 1, "completed", 499.5); /* just below: a (bad) value */
@@ -447,7 +441,6 @@ static void test_select_by(void) {
     Spec *s = xcalloc(1, sizeof *s);
     Table t;
     RunSet rs;
-    Err e = {{0}};
     /* without select_by: chosen on the reported test_ppl itself, both rows at x (the column x test repeats) */
     snprintf(spec, sizeof spec, "%s  - {label: best, best_of: [x, y]}\n", head);
     if (!build_ok(spec, &t, s, &rs, "best_of on the reported metric builds")) return;
@@ -499,10 +492,7 @@ static void test_select_by(void) {
     };
     for (size_t k = 0; k < sizeof BAD / sizeof BAD[0]; k++) {
         snprintf(spec, sizeof spec, "%s  - %s\n", head, BAD[k].col);
-        e.msg[0] = 0;
-        int rc = build(spec, &t, s, &rs, &e);
-        CHECK(rc < 0 && strstr(e.msg, BAD[k].pos) && strstr(e.msg, BAD[k].msg), BAD[k].col, "%s", e.msg);
-        unbuild(&t, &rs);
+        refused(spec, BAD[k].pos, BAD[k].msg, BAD[k].col);
     }
     /* a run without the selection metric: refused, naming it (best_val_step needs test_ppl in eval.jsonl) */
     put("sel/uniform_1_s1/eval.jsonl", "{\"step\": 2, \"loss\": 4.7, \"ppl\": 110}\n");
@@ -511,9 +501,7 @@ static void test_select_by(void) {
              "  - {label: U, where: {decay.method: uniform}}\ncolumns:\n"
              "  - {label: x, where: {decay.weight_decay: 1}}\n  - {label: y, where: {decay.weight_decay: 2}}\n"
              "  - {label: best, best_of: [x, y], select_by: test_ppl}\n");
-    CHECK(build(spec, &t, s, &rs, &e) < 0 && strstr(e.msg, "uniform_1_s1") && strstr(e.msg, "test_ppl"),
-          "a run lacking the selection metric is refused, named", "%s", e.msg);
-    unbuild(&t, &rs);
+    refused(spec, "uniform_1_s1", "test_ppl", "a run lacking the selection metric is refused, named");
     free(s);
 }
 
