@@ -115,7 +115,13 @@ static int do_compare(const char *dir, const char *by, const char *base, const c
         Sel *r = &s->rows[s->nrows++];
         r->digits = -1;
         kv_strfmt(r->label, sizeof r->label, "%s", vals[k]);
-        where_add(&r->where, by, vals[k]);
+        if (where_add(&r->where, by, vals[k])) {
+            fprintf(stderr,
+                    "alphadecay report compare: %s = %s: the value is too long to select by (at most %zu "
+                    "characters)\n",
+                    by, vals[k], sizeof r->where.c[0].vals[0] - 1);
+            goto done;
+        }
         if (kv_value_equal(vals[k], base)) kv_strfmt(s->compare_vs, sizeof s->compare_vs, "%s", vals[k]);
     }
     Sel *c = &s->cols[s->ncols++];
@@ -166,16 +172,23 @@ static int do_curves(char **dirs, int ndirs, const char *metric, const char *out
                     rs.runs[i].problem[0] ? rs.runs[i].problem : "no config.yaml");
             goto done;
         }
-        /* each run its own series: it alone has its directory */
-        kv_strfmt(rs.runs[i].name, sizeof rs.runs[i].name, "%s", dirs[i]);
+        /* each run its own series, selected by a name only it has: its position on the command line (not
+         * its path, which may be longer than a selection value holds) */
+        kv_strfmt(rs.runs[i].name, sizeof rs.runs[i].name, "%d", i + 1);
         Sel *r = &s->rows[s->nrows++];
         if (s->nrows > SPEC_MAX_SEL) {
             fprintf(stderr, "alphadecay report curves: at most %d runs\n", SPEC_MAX_SEL);
             goto done;
         }
         r->digits = -1;
-        kv_strfmt(r->label, sizeof r->label, "%s", dirs[i]);
-        where_add(&r->where, "run.name", dirs[i]);
+        /* the legend: the path, or its end (where the run's name is) when it does not fit */
+        size_t dl = strlen(dirs[i]);
+        if (dl < sizeof r->label) kv_strfmt(r->label, sizeof r->label, "%s", dirs[i]);
+        else kv_strfmt(r->label, sizeof r->label, "...%s", dirs[i] + dl - (sizeof r->label - 4));
+        if (where_add(&r->where, "run.name", rs.runs[i].name)) {
+            fprintf(stderr, "alphadecay report curves: %s: cannot select the run\n", dirs[i]);
+            goto done;
+        }
     }
     char outdir[AD_PATH_MAX], name[96];
     const char *slash = strrchr(out, '/');

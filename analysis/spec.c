@@ -166,8 +166,8 @@ static int get_rep(Ctx *c, yaml_node_t *map, RepSel *r, int *mode) {
 }
 
 static const char *const ROW_KEYS[] = {"label", "where", "any", "reported", NULL};
-static const char *const COL_KEYS[] = {"label",  "where",      "reported", "metric", "better",
-                                       "digits", "paper_only", "best_of",  NULL};
+static const char *const COL_KEYS[] = {"label",  "where",      "reported", "metric",    "better",
+                                       "digits", "paper_only", "best_of",  "select_by", NULL};
 static const char *const GROUP_KEYS[] = {"group", "where", "reported", "paper_only", "columns", NULL};
 
 static int get_bool(Ctx *c, yaml_node_t *map, const char *key, int *dst) {
@@ -200,11 +200,22 @@ static int parse_sel(Ctx *c, yaml_node_t *n, Sel *s, int is_col, const char *wha
                : 0;
 }
 
-/* best_of: [LABEL, ...] names earlier run columns of the same metric; resolved to their indices. */
+/* best_of: [LABEL, ...] names earlier run columns of the same metric; resolved to their indices.
+ * select_by: METRIC chooses among them by another metric of the same runs (eta chosen on the selection
+ * set's val_ppl, the test set's test_ppl reported), in that metric's own better direction. */
 static int parse_best_of(Ctx *c, yaml_node_t *n, Spec *s, int ci) {
-    yaml_node_t *b = get(c, n, "best_of");
-    if (!b) return 0;
+    yaml_node_t *b = get(c, n, "best_of"), *sb = get(c, n, "select_by");
     Sel *col = &s->cols[ci];
+    if (sb && !b) return fail(c, sb, "%s", "select_by chooses a best_of column's source: it needs best_of");
+    if (!b) return 0;
+    if (sb) {
+        if (get_metric(c, n, "select_by", col->select_by, sizeof col->select_by)) return -1;
+        const MetricInfo *mi = metric_info(col->select_by);
+        if (!mi || !mi->better)
+            return fail(c, sb, "select_by: \"%s\" has no better direction to choose by", col->select_by);
+        if (!strcmp(col->select_by, col->metric[0] ? col->metric : s->metric))
+            return fail(c, sb, "select_by: \"%s\" is the column's own metric (drop select_by)", col->select_by);
+    }
     char labels[SPEC_MAX_SEL][96];
     if (get_list(c, b, labels[0], sizeof labels[0], SPEC_MAX_SEL, &col->nbest_of, "best_of")) return -1;
     if (col->nbest_of < 2) return fail(c, b, "%s", "best_of needs at least two columns to choose from");
@@ -439,6 +450,11 @@ static int parse_top(Ctx *c, yaml_node_t *root, Spec *s) {
         for (int i = 0; i < s->nrows; i++) found |= !strcmp(s->rows[i].label, s->ttest_vs);
         if (!found) return fail(c, get(c, root, "ttest"), "ttest.vs names no row label (\"%s\")", s->ttest_vs);
     }
+    if (s->compare_at[0])
+        for (int i = 0; i < s->ncols; i++)
+            if (s->cols[i].nbest_of) /* a tuned column's baseline would need the curve of each row's own column */
+                return fail(c, get(c, root, "compare"), "compare.at does not take best_of columns (\"%s\")",
+                            s->cols[i].label);
     if (s->compare_vs[0]) {
         int found = 0;
         for (int i = 0; i < s->nrows; i++) found |= !strcmp(s->rows[i].label, s->compare_vs);

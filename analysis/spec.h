@@ -30,7 +30,8 @@
  *   columns:   [{label, where, reported, metric, better, digits, paper_only, best_of}
  *               | {group, where, reported, paper_only, columns: [...]}]     column groups (one level);
  *              paper_only: true = a column of the paper's values only (a model size we have no twin of)
- *              best_of: [LABEL, ...] = per row, the best of those earlier columns (no where)
+ *              best_of: [LABEL, ...] = per row, the best of those earlier columns (no where);
+ *              select_by: METRIC = ... the best by that metric's mean over the same runs
  * Figures use rows as series / bars (key `series:` or `bars:`) and columns as panels (`panels:`),
  * plus: x (coordinate on the x axis), x_metric (wd_sweep: points at a metric's mean instead of at x), interval (wd_sweep: std | ci95),
  * logx, logy, y2_metric, layer, step (first|final), types.
@@ -82,7 +83,9 @@ typedef struct {
     int paper_only;            /* columns: no run of ours; only the paper's value is shown */
     int best_of[SPEC_MAX_SEL]; /* columns: each row's best of these earlier columns (indices) */
     int nbest_of;
-    int line; /* where it was defined, for messages */
+    char select_by[48]; /* best_of columns: "" = choose by the column's own metric; else by this metric's mean over
+                           the same runs (chosen on the selection set, reported on the test set) */
+    int line;           /* where it was defined, for messages */
 } Sel;
 
 /* A number or a claim the prose cites (spec `numbers:` / `claims:`, facts.h): a statistic of one

@@ -160,6 +160,7 @@ static int fill_cell(Table *t, const RunSet *rs, int ri, int ci, Err *e) {
     c->nruns = n;
     c->vals = xcalloc((size_t)n + 1, sizeof *c->vals);
     c->seeds = xcalloc((size_t)n + 1, sizeof *c->seeds);
+    c->ridx = xcalloc((size_t)n + 1, sizeof *c->ridx);
     /* compare.at: the compared rows' runs are placed on the baseline's grid (the baseline's own runs
      * are checked where its curve is built) */
     if (s->compare_at[0] && strcmp(row->label, s->compare_vs) && c->better != BETTER_NONE)
@@ -210,6 +211,7 @@ static int fill_cell(Table *t, const RunSet *rs, int ri, int ci, Err *e) {
         c->conv |= conv && !strcmp(conv, "authors") ? 2 : 1; /* runs from before the key used the token mean */
         const char *seed = run_coord(r, s->pair_by[0] ? s->pair_by : "train.seed"); /* what pairs runs */
         kv_strfmt(c->seeds[c->n], sizeof c->seeds[0], "%s", seed ? seed : "?");
+        c->ridx[c->n] = idx[i];
         c->vals[c->n++] = v;
         sb_printf(&used, "%s%s", c->n > 1 ? ";" : "", r->dir);
     }
@@ -450,23 +452,51 @@ static int interp_compare(Table *t, const RunSet *rs, int vs, Err *e) {
 /* Whether a beats b in the direction `better` (lower: < 0, higher: > 0). */
 static int beats(int better, double a, double b) { return better < 0 ? a < b : a > b; }
 
+/* The mean of metric over the runs whose values cell c uses (select_by: the metric a best_of column
+ * chooses by); every one of them must have it, else the choice would rest on a subset. */
+static int select_mean(const Table *t, const RunSet *rs, int ri, int ci, const char *metric, double *out, Err *e) {
+    const Cell *c = table_cell(t, ri, ci);
+    double sum = 0;
+    for (int i = 0; i < c->n; i++) {
+        const Run *r = &rs->runs[c->ridx[i]];
+        double v;
+        int rc = run_metric(r, metric, &v, e);
+        if (rc < 0) return -1;
+        if (rc > 0 || !isfinite(v))
+            return err_set(e, "%s: cell (%s, %s): run %s has no %s to choose a best_of column by", t->spec->path,
+                           t->spec->rows[ri].label, t->spec->cols[ci].label, r->dir, metric);
+        sum += v;
+    }
+    *out = sum / c->n;
+    return 0;
+}
+
 /* A best_of cell: a copy of the row's cell with the best mean among the named columns (the first on a
- * tie), so comparisons pair it by seed like any other cell. */
-static void fill_best_of(Table *t) {
+ * tie), so comparisons pair it by seed like any other cell. With select_by the best mean is that
+ * metric's over the same runs, in its own better direction: the column is chosen on one metric (the
+ * selection set) and reports another (the test set). */
+static int fill_best_of(Table *t, const RunSet *rs, Err *e) {
     const Spec *s = t->spec;
     for (int ci = 0; ci < t->ncols; ci++)
         for (int ri = 0; ri < t->nrows && s->cols[ci].nbest_of; ri++) {
+            const char *by = s->cols[ci].select_by[0] ? s->cols[ci].select_by : NULL;
             const Cell *src = NULL;
             int from = -1;
+            double best = NAN;
             for (int k = 0; k < s->cols[ci].nbest_of; k++) {
-                const Cell *c = table_cell(t, ri, s->cols[ci].best_of[k]);
-                if (c->n && (!src || beats(c->better, c->mean, src->mean))) src = c, from = s->cols[ci].best_of[k];
+                int cj = s->cols[ci].best_of[k];
+                const Cell *c = table_cell(t, ri, cj);
+                if (!c->n) continue;
+                double m = c->mean;
+                if (by && select_mean(t, rs, ri, cj, by, &m, e)) return -1;
+                if (!src || beats(by ? metric_info(by)->better : c->better, m, best)) src = c, from = cj, best = m;
             }
             if (!src) continue;
             Cell *d = table_cell(t, ri, ci);
-            free(d->vals), free(d->seeds), free(d->runs), free(d->used), free(d->key), free(d->at);
+            free(d->vals), free(d->seeds), free(d->runs), free(d->used), free(d->key), free(d->at), free(d->ridx);
             *d = *src;
             d->at = NULL;
+            d->ridx = NULL; /* a best_of cell is never a candidate of another (spec.c refuses it) */
             if (src->at) {
                 d->at = xcalloc((size_t)src->n + 1, sizeof *d->at);
                 memcpy(d->at, src->at, (size_t)src->n * sizeof *d->at);
@@ -481,7 +511,10 @@ static void fill_best_of(Table *t) {
             memcpy(d->used, src->used, strlen(src->used));
             d->key = NULL;
             d->from = s->cols[from].label;
+            d->chosen_by = by;
+            d->chosen_mean = best;
         }
+    return 0;
 }
 
 int table_family_tests(const Table *t, FamTest **out) {
@@ -633,7 +666,7 @@ int table_build(Table *t, const Spec *s, const RunSet *rs, const Reported *rep, 
     for (int ri = 0; ri < s->nrows; ri++)
         for (int ci = 0; ci < s->ncols; ci++)
             if (fill_cell(t, rs, ri, ci, e)) return -1;
-    fill_best_of(t);
+    if (fill_best_of(t, rs, e)) return -1;
     for (int ri = 0; ri < s->nrows; ri++) {
         if (s->ttest_vs[0] && !strcmp(s->rows[ri].label, s->ttest_vs)) for_each_pair(t, ri, "t-test", ttest_cell);
         if (s->compare_vs[0] && !strcmp(s->rows[ri].label, s->compare_vs)) {
@@ -659,6 +692,7 @@ void table_free(Table *t) {
             free(t->cells[i].used);
             free(t->cells[i].key);
             free(t->cells[i].at);
+            free(t->cells[i].ridx);
         }
     free(t->cells);
     sb_free(&t->warn);

@@ -35,7 +35,10 @@ typedef struct {
     double paper_sd, paper_p;
     int conv; /* eval.convention of the cell's runs: bit 1 token (or unset), bit 2 authors */
     int best;
-    const char *from; /* best_of columns: the label of the column this row's value comes from */
+    const char *from;      /* best_of columns: the label of the column this row's value comes from */
+    const char *chosen_by; /* best_of with select_by: the metric that chose it (NULL: the cell's own) */
+    double chosen_mean;    /* ... its mean over the chosen column's runs */
+    int *ridx;             /* run columns: indices in the RunSet of the runs whose values are used */
     /* compare: this row against the spec's compare.vs row over the seeds both have (docs/analysis.md) */
     int has_cmp, npairs;           /* has_cmp: >= 2 pairs */
     double diff, diff_lo, diff_hi; /* mean of (this - baseline) and its 95% t interval */

@@ -3,6 +3,7 @@
  * byte for byte. A missing cell is "–"; a cell whose runs all failed shows their status. */
 #include <ctype.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,6 +53,11 @@ static void cell_text(const Cell *c, int fmt, StrBuf *b) {
         sb_printf(b, " at ");
         if (fmt == FMT_TEX) tex_escape(c->from, b);
         else sb_printf(b, "%s", c->from);
+        if (c->chosen_by) { /* chosen on another metric than the one shown: say which */
+            sb_printf(b, " by ");
+            if (fmt == FMT_TEX) tex_escape(c->chosen_by, b);
+            else sb_printf(b, "%s", c->chosen_by);
+        }
     }
     if (c->nruns > c->n) {
         sb_printf(b, " (+");
@@ -180,6 +186,25 @@ static void tex_escape(const char *s, StrBuf *b) {
     }
 }
 
+/* printf in the table's format fmt. For LaTeX only %s and %% are read: the format is TeX markup and
+ * each %s a name from the spec, escaped; so one line of text serves both formats. */
+static void __attribute__((format(printf, 3, 4))) fmt_printf(int fmt, StrBuf *b, const char *f, ...) {
+    va_list ap;
+    va_start(ap, f);
+    if (fmt != FMT_TEX) sb_vprintf(b, f, ap);
+    else
+        for (const char *p = f; *p; p++) {
+            if (p[0] == '%' && p[1] == 's') {
+                tex_escape(va_arg(ap, const char *), b);
+                p++;
+            } else {
+                sb_printf(b, "%c", *p);
+                if (p[0] == '%' && p[1] == '%') p++;
+            }
+        }
+    va_end(ap);
+}
+
 /* A \label name is read as a control-sequence name, not typeset: escapes like "\\_" there break the
  * build ("Missing \\endcsname"). Letters, digits, '_', '-' and '.' are safe as they are; anything else
  * becomes '-', so tab:NAME is the spec's name whenever that name is a plain identifier. */
@@ -244,7 +269,8 @@ static void convention_note(const Table *t, int fmt, StrBuf *b) {
     sb_free(&w);
 }
 
-/* A best_of column picks each row's best column on the very seeds its comparisons then use: say so. */
+/* A best_of column picks each row's best column on the very seeds its comparisons then use: say so.
+ * With select_by it picks on another metric of those runs (the selection set), not on the values shown. */
 static void best_of_note(const Table *t, int fmt, StrBuf *b) {
     const Spec *s = t->spec;
     for (int ci = 0; ci < s->ncols; ci++) {
@@ -252,14 +278,26 @@ static void best_of_note(const Table *t, int fmt, StrBuf *b) {
         if (!col->nbest_of) continue;
         if (fmt == FMT_TEX) tex_escape(col->label, b);
         else sb_printf(b, "%s", col->label);
-        sb_printf(b, ": each row at its best mean among ");
+        sb_printf(b, ": each row at its best mean");
+        if (col->select_by[0]) {
+            sb_printf(b, " ");
+            if (fmt == FMT_TEX) tex_escape(col->select_by, b);
+            else sb_printf(b, "%s", col->select_by);
+            sb_printf(b, " (%s)", metric_words(col->select_by));
+        }
+        sb_printf(b, " among ");
         for (int k = 0; k < col->nbest_of; k++) {
             sb_printf(b, "%s", k ? (k == col->nbest_of - 1 ? " and " : ", ") : "");
             if (fmt == FMT_TEX) tex_escape(s->cols[col->best_of[k]].label, b);
             else sb_printf(b, "%s", s->cols[col->best_of[k]].label);
         }
-        sb_printf(b, " (named in the cell), chosen on the same seeds its comparisons use, so its differences lean "
-                     "in the row's favour. ");
+        if (col->select_by[0])
+            sb_printf(b, " (named in the cell), chosen on that metric of the same runs, not on the values shown: no "
+                         "selection on the reported data (the seeds are the same, so noise the two share still "
+                         "enters). ");
+        else
+            sb_printf(b, " (named in the cell), chosen on the same seeds its comparisons use, so its differences "
+                         "lean in the row's favour. ");
     }
 }
 
@@ -470,6 +508,24 @@ static void compare_note(const Table *t, int fmt, StrBuf *b) {
               tex ? "$2/2^n$" : "2/2^n");
 }
 
+/* The comparison table's rows, one a compared cell: the baseline's own row and the cells with no pair, no
+ * unpaired run and no untested count are left out. */
+static void compare_rows(const Table *t, int fmt, StrBuf *b) {
+    const Spec *s = t->spec;
+    int tex = fmt == FMT_TEX;
+    for (int r = 0; r < t->nrows; r++)
+        for (int c = 0; c < t->ncols; c++) {
+            const Cell *cell = table_cell(t, r, c);
+            if (!strcmp(s->rows[r].label, s->compare_vs) ||
+                !(cell->npairs || cell->nout || cell->nmiss || untested(t, r, c)))
+                continue;
+            fmt_printf(fmt, b, tex ? "%s & %s%s%s & " : "| %s | %s%s%s | ", s->rows[r].label, s->cols[c].group,
+                       s->cols[c].group[0] ? " " : "", s->cols[c].label);
+            compare_fields(cell, s->compare_at[0] != 0, fmt, tex ? " & " : " | ", b);
+            sb_printf(b, "%s", tex ? " \\\\\n" : " |\n");
+        }
+}
+
 static void compare_markdown(const Table *t, StrBuf *b) {
     const Spec *s = t->spec;
     int interp = s->compare_at[0] != 0;
@@ -481,17 +537,7 @@ static void compare_markdown(const Table *t, StrBuf *b) {
         if (!k && interp) sb_printf(b, " %s | %s there |", s->compare_at, s->compare_vs);
     }
     sb_printf(b, "\n|---|---|---:|%s---:|---:|---:|---:|---:|---:|---|\n", interp ? "---:|---:|" : "");
-    for (int r = 0; r < t->nrows; r++)
-        for (int c = 0; c < t->ncols; c++) {
-            const Cell *cell = table_cell(t, r, c);
-            if (!strcmp(s->rows[r].label, s->compare_vs) ||
-                !(cell->npairs || cell->nout || cell->nmiss || untested(t, r, c)))
-                continue;
-            sb_printf(b, "| %s | %s%s%s | ", s->rows[r].label, s->cols[c].group, s->cols[c].group[0] ? " " : "",
-                      s->cols[c].label);
-            compare_fields(cell, interp, FMT_MD, " | ", b);
-            sb_printf(b, " |\n");
-        }
+    compare_rows(t, FMT_MD, b);
     sb_printf(b, "\n");
     compare_note(t, FMT_MD, b);
     sb_printf(b, "\n");
@@ -542,46 +588,17 @@ static void compare_latex(const Table *t, StrBuf *b) {
                                         "\\shortstack[r]{$p$\\\\(sign)}",
                                         "\\shortstack[l]{$p<0.05$\\\\under}"};
     int interp = s->compare_at[0] != 0;
-    sb_printf(b, "\n\n\\medskip\\normalsize Paired comparisons against ");
-    tex_escape(s->compare_vs, b);
-    if (interp) {
-        sb_printf(b, " at the same ");
-        tex_escape(s->compare_at, b);
-        sb_printf(b, " (interpolated along ");
-        tex_escape(s->compare_along, b);
-        sb_printf(b, ")");
-    }
+    fmt_printf(FMT_TEX, b, "\n\n\\medskip\\normalsize Paired comparisons against %s", s->compare_vs);
+    if (interp) fmt_printf(FMT_TEX, b, " at the same %s (interpolated along %s)", s->compare_at, s->compare_along);
     sb_printf(b, "\n\n\\adfit{");
     tex_label(s->name, b);
     sb_printf(b, "-compare}{%%\n\\begin{tabular}{llr%srrrrrrl}\n\\toprule\n &", interp ? "rr" : "");
     for (int k = 0; k < 8; k++) {
         sb_printf(b, " & %s", interp ? head2[k] : head[k]);
-        if (!k && interp) {
-            sb_printf(b, " & ");
-            tex_escape(s->compare_at, b);
-            sb_printf(b, " & \\shortstack[r]{");
-            tex_escape(s->compare_vs, b);
-            sb_printf(b, "\\\\there}");
-        }
+        if (!k && interp) fmt_printf(FMT_TEX, b, " & %s & \\shortstack[r]{%s\\\\there}", s->compare_at, s->compare_vs);
     }
     sb_printf(b, " \\\\\n\\midrule\n");
-    for (int r = 0; r < t->nrows; r++)
-        for (int c = 0; c < t->ncols; c++) {
-            const Cell *cell = table_cell(t, r, c);
-            if (!strcmp(s->rows[r].label, s->compare_vs) ||
-                !(cell->npairs || cell->nout || cell->nmiss || untested(t, r, c)))
-                continue;
-            tex_escape(s->rows[r].label, b);
-            sb_printf(b, " & ");
-            if (s->cols[c].group[0]) {
-                tex_escape(s->cols[c].group, b);
-                sb_printf(b, " ");
-            }
-            tex_escape(s->cols[c].label, b);
-            sb_printf(b, " & ");
-            compare_fields(cell, interp, FMT_TEX, " & ", b);
-            sb_printf(b, " \\\\\n");
-        }
+    compare_rows(t, FMT_TEX, b);
     sb_printf(b, "\\bottomrule\n\\end{tabular}}\n\\par\\smallskip\\footnotesize ");
     compare_note(t, FMT_TEX, b);
 }
@@ -744,13 +761,14 @@ static void csv_num(StrBuf *b, double v, int ok) {
 void table_csv(const Table *t, StrBuf *b) {
     const Spec *s = t->spec;
     int cmp = s->compare_vs[0] != 0, extra = any_col(t, PART_PAPER_P), from = 0, interp = s->compare_at[0] != 0;
-    for (int c = 0; c < s->ncols; c++) from |= s->cols[c].nbest_of > 0;
+    int chosen = 0; /* the select_by fields only where a column chooses by another metric */
+    for (int c = 0; c < s->ncols; c++) from |= s->cols[c].nbest_of > 0, chosen |= s->cols[c].select_by[0] != 0;
     for (int i = 0; i < t->nrows * t->ncols; i++) extra |= t->cells[i].has_paper_sd;
-    sb_printf(b, "row,group,column,metric,n_runs,n,mean,std,min,max,status,best,p_value,paper,runs%s%s%s%s\n",
+    sb_printf(b, "row,group,column,metric,n_runs,n,mean,std,min,max,status,best,p_value,paper,runs%s%s%s%s%s\n",
               extra ? ",paper_std,paper_p_value" : "",
               cmp ? ",pairs,diff,diff_lo,diff_hi,p_t,p_holm,p_wilcoxon,mde,p_sign,holds_under" : "",
               interp ? ",at_mean,baseline_there,diff_any,unpaired_outside,unpaired_unbracketed" : "",
-              from ? ",from_column" : "");
+              from ? ",from_column" : "", chosen ? ",chosen_by,chosen_by_mean" : "");
     for (int r = 0; r < t->nrows; r++)
         for (int c = 0; c < t->ncols; c++) {
             const Cell *cell = table_cell(t, r, c);
@@ -808,6 +826,10 @@ void table_csv(const Table *t, StrBuf *b) {
             if (from) {
                 sb_printf(b, ",");
                 sb_csv_field(b, cell->from ? cell->from : "");
+            }
+            if (chosen) {
+                sb_printf(b, ",%s", cell->chosen_by ? cell->chosen_by : "");
+                csv_num(b, cell->chosen_mean, cell->chosen_by != NULL);
             }
             sb_printf(b, "\n");
         }

@@ -78,7 +78,7 @@ sub check_file {
         }
         # strip what carries no results, then look for digits
         my $s = $l;
-        for my $macro (qw(val claimed given ptab pfig ref label texttt input IfFileExists gentable genfig url href eqref cite includegraphics)) {
+        for my $macro (qw(val claimed given ptab pfig ref label texttt input IfFileExists gentable genfig gentableopt genfigopt url href eqref cite includegraphics)) {
             while ((my $p = index($s, "\\$macro\{")) >= 0) {
                 my $e = close_brace($s, $p + length($macro) + 1);
                 substr($s, $p, $e - $p) = ' ';

@@ -75,7 +75,7 @@ done
 [ -z "$bad" ] && ok tables_captioned_labelled_unshrunk || fail tables_captioned_labelled_unshrunk "$bad"
 t=$(grep -lE '^title: "(Table|Figure) [0-9]' analysis/specs/*.yaml)
 [ -z "$t" ] && ok titles_name_paper_numbering || fail titles_name_paper_numbering "titles say 'Table N' for the paper's: $t"
-n=$(grep -c '\\genfig{[a-z0-9_]*}{[^}]' paper/main.tex); m=$(grep -c '\\genfig{' paper/main.tex)
+n=$(grep -cE '\\genfig(opt)?\{[a-z0-9_]*\}\{[^}]' paper/main.tex); m=$(grep -cE '\\genfig(opt)?\{' paper/main.tex)
 [ "$n" -eq "$m" ] && [ "$m" -gt 0 ] && ok figures_captioned || fail figures_captioned "$n of $m \\genfig calls have a caption"
 
 # 7. with TeX: the report builds, and no table is scaled below 7 pt

@@ -331,6 +331,15 @@ if command -v gnuplot >/dev/null 2>&1 && gnuplot -e 'set terminal' 2>&1 | grep -
     "$BIN" report curves "$T/res/fx/uni_1e-5_s1" --metric loss --out "$T/curves/l.png" >/dev/null 2>"$T/cur.err"; rc=$?
     [ $rc -eq 0 ] && grep -q 'training loss' "$T/curves/l.gp" && ! grep -q 'validation perplexity' "$T/curves/l.gp" && ok curves_metric_one_panel \
         || fail curves_metric_one_panel "rc $rc: $(cat "$T/cur.err")"
+    # run directories whose paths are longer than a selection value (47 characters) or a legend label (95):
+    # each is still its own series (the filter once built from the path was dropped, so both runs fell into
+    # one series and were refused as a mixed cell)
+    long="$T/a_results_directory_whose_path_is_long/$(printf 'nested%.0s' $(seq 1 16))"
+    mkdir -p "$long" && cp -r "$T/res/fx/uni_1e-5_s1" "$T/res/fx/alpha_1e-5_s1" "$long/"
+    "$BIN" report curves "$long/uni_1e-5_s1" "$long/alpha_1e-5_s1" --out "$T/curves/long.png" >/dev/null 2>"$T/cur.err"; rc=$?
+    [ $rc -eq 0 ] && [ -s "$T/curves/long.png" ] && grep -q "title '\.\.\..*nested/uni" "$T/curves/long.gp" \
+        && grep -q "title '\.\.\..*nested/alpha" "$T/curves/long.gp" && ok curves_long_paths \
+        || fail curves_long_paths "rc $rc: $(cat "$T/cur.err")"
 else
     echo "skipped curves_any_runs: gnuplot with cairo not installed"
 fi

@@ -1,12 +1,13 @@
 /* tabletest.h - what the analysis table tests (test_stats, test_table_interp) share: synthetic run
- * directories under the test's scratch directory ROOT, written as train writes them, and the table a
- * spec text builds over them. Static inline, so a test that uses only part of it compiles without
- * warnings. */
+ * directories under the test's scratch directory ROOT, written as train writes them, the table a spec
+ * text builds over them, and the checks that it builds (build_ok) or is refused (refused). Static
+ * inline, so a test that uses only part of it compiles without warnings. */
 #ifndef TABLETEST_H
 #define TABLETEST_H
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../analysis/runs.h"
@@ -51,10 +52,30 @@ static inline int build(const char *spec_text, Table *t, Spec *s, RunSet *rs, Er
     return table_build(t, s, rs, NULL, e);
 }
 
+/* build, checked as the test named test: 1 when the table is there to inspect. */
+static inline int build_ok(const char *spec_text, Table *t, Spec *s, RunSet *rs, const char *test) {
+    Err e = {{0}};
+    int rc = build(spec_text, t, s, rs, &e);
+    CHECK(rc == 0, test, "%s", e.msg);
+    return rc == 0 && t->cells;
+}
+
 /* Undoes build (the spec stays the caller's). */
 static inline void unbuild(Table *t, RunSet *rs) {
     table_free(t);
     runs_free(rs);
+}
+
+/* The check that the table of spec_text is refused, with an error that says want and, unless NULL, also. */
+static inline void refused(const char *spec_text, const char *want, const char *also, const char *what) {
+    Spec *s = xcalloc(1, sizeof *s);
+    Table t;
+    RunSet rs;
+    Err e = {{0}};
+    CHECK(build(spec_text, &t, s, &rs, &e) < 0 && strstr(e.msg, want) && (!also || strstr(e.msg, also)), what, "%s",
+          e.msg);
+    unbuild(&t, &rs);
+    free(s);
 }
 
 #endif

@@ -35,6 +35,15 @@ static void run(const char *name, const char *method, const char *wd, int seed, 
             status, ppl, 7200);
 }
 
+/* Completed runs NAME_s1 .. NAME_sN of method at wd: seed k + 1 with final perplexity ppl[k]. */
+static void seeds(const char *name, const char *method, const char *wd, const double *ppl, int n) {
+    char dir[64];
+    for (int k = 0; k < n; k++) {
+        snprintf(dir, sizeof dir, "%s_s%d", name, k + 1);
+        run(dir, method, wd, k + 1, "completed", ppl[k]);
+    }
+}
+
 static const char *SPEC = "table: t\n"
                           "results: res\n"
                           "metric: val_ppl\n"
@@ -48,14 +57,6 @@ static const char *SPEC = "table: t\n"
                           "  - {label: 5e-6, where: {decay.weight_decay: 5.0e-06}}\n"
                           "  - {label: 1e-6, where: {decay.weight_decay: [1e-6, 2e-6]}}\n"
                           "  - {label: hours, where: {decay.weight_decay: 1e-5}, metric: wall_hours}\n";
-
-/* build, checked as the test named test: 1 when the table is there to inspect. */
-static int build_ok(const char *spec_text, Table *t, Spec *s, RunSet *rs, const char *test) {
-    Err e = {{0}};
-    int rc = build(spec_text, t, s, rs, &e);
-    CHECK(rc == 0, test, "%s", e.msg);
-    return rc == 0 && t->cells;
-}
 
 static void test_formulas(void) {
     double a[3] = {10.0, 10.2, 10.4}, b[3] = {10.3, 10.4, 10.8}, m, sd, t, p;
@@ -160,7 +161,6 @@ static void test_table(void) {
     Spec *s = xcalloc(1, sizeof *s);
     Table t;
     RunSet rs;
-    Err e = {{0}};
     if (!build_ok(SPEC, &t, s, &rs, "table builds from synthetic runs")) return;
     Cell *u = table_cell(&t, 1, 0), *a = table_cell(&t, 2, 0), *z = table_cell(&t, 0, 0);
     CHECK(u->n == 2 && a->n == 2, "two seeds per cell at 1e-5", "%d %d", u->n, a->n);
@@ -195,40 +195,31 @@ static void test_table(void) {
     /* one column without a wd condition mixes 1e-5 and 5e-6 runs: refused, runs named */
     const char *mixed = "table: m\nresults: res\nrows:\n  - {label: U, where: {decay.method: alphadecay}}\n"
                         "columns:\n  - {label: all}\n";
-    CHECK(build(mixed, &t, s, &rs, &e) < 0 && strstr(e.msg, "differ in decay.weight_decay") && strstr(e.msg, "alpha_"),
-          "runs of different configs in one cell refused", "%s", e.msg);
-    unbuild(&t, &rs);
+    refused(mixed, "differ in decay.weight_decay", "alpha_", "runs of different configs in one cell refused");
 
     const char *typo =
         "table: m\nresults: res\nrows:\n  - {label: U, where: {decay.methd: uniform}}\ncolumns:\n  - {label: all}\n";
-    CHECK(build(typo, &t, s, &rs, &e) < 0 && strstr(e.msg, "decay.methd"), "unknown coordinate refused", "%s", e.msg);
-    unbuild(&t, &rs);
+    refused(typo, "decay.methd", NULL, "unknown coordinate refused");
 
     const char *badmetric =
         "table: m\nresults: res\nmetric: val_pppl\nrows:\n  - {label: U}\ncolumns:\n  - {label: a}\n";
-    CHECK(build(badmetric, &t, s, &rs, &e) < 0 && strstr(e.msg, "spec.yaml:3:9") && strstr(e.msg, "unknown metric"),
-          "unknown metric refused with line:column", "%s", e.msg);
+    refused(badmetric, "spec.yaml:3:9", "unknown metric", "unknown metric refused with line:column");
     const char *badkey = "table: m\nresults: res\nrows:\n  - {label: U, wher: {a: 1}}\ncolumns:\n  - {label: a}\n";
-    CHECK(build(badkey, &t, s, &rs, &e) < 0 && strstr(e.msg, "spec.yaml:4:") && strstr(e.msg, "wher"),
-          "unknown spec key refused with line", "%s", e.msg);
+    refused(badkey, "spec.yaml:4:", "wher", "unknown spec key refused with line");
 
     /* the same run copied: the same seed twice in one cell */
     run("uni_1e-5_s1_copy", "uniform", "1e-05", 1, "completed", 35.1);
-    CHECK(build(SPEC, &t, s, &rs, &e) < 0 && strstr(e.msg, "same seed"), "duplicate seed in a cell refused", "%s",
-          e.msg);
-    unbuild(&t, &rs);
+    refused(SPEC, "same seed", NULL, "duplicate seed in a cell refused");
     free(s);
 }
 
 /* compare: paired differences, intervals, Holm and Wilcoxon wired to the right cells, by hand. */
 static void test_compare(void) {
     const double base[4] = {40, 41, 42, 43}, awd[4] = {39, 39.5, 41, 41.5}, ada[4] = {40.5, 40, 42.5, 42};
+    seeds("cmp_none", "none", "0.5", base, 4);
+    seeds("cmp_awd", "awd", "0.5", awd, 4);
     char name[64];
     for (int i = 0; i < 4; i++) {
-        snprintf(name, sizeof name, "cmp_none_s%d", i + 1);
-        run(name, "none", "0.5", i + 1, "completed", base[i]);
-        snprintf(name, sizeof name, "cmp_awd_s%d", i + 1);
-        run(name, "awd", "0.5", i + 1, "completed", awd[i]);
         snprintf(name, sizeof name, "cmp_ada_s%d", 4 - i); /* seeds listed in another order: pairing is by seed */
         run(name, "adadecay", "0.5", i + 1, "completed", ada[i]);
     }
@@ -238,7 +229,6 @@ static void test_compare(void) {
     Spec *s = xcalloc(1, sizeof *s);
     Table t;
     RunSet rs;
-    Err e = {{0}};
     if (!build_ok(spec, &t, s, &rs, "compare table builds")) return;
     const Cell *a = table_cell(&t, 1, 0), *d = table_cell(&t, 2, 0), *b = table_cell(&t, 0, 0);
     /* AWD - WD=0 = -1, -1.5, -1, -1.5: mean -1.25, sd sqrt(1/12), t_{0.975,3} = 3.182446 */
@@ -275,8 +265,7 @@ static void test_compare(void) {
     unbuild(&t, &rs);
     const char *bad =
         "table: c\nresults: res\ncompare: {vs: Nobody}\nrows:\n  - {label: A}\ncolumns:\n  - {label: x}\n";
-    CHECK(build(bad, &t, s, &rs, &e) < 0 && strstr(e.msg, "compare.vs names no row"), "compare.vs must name a row",
-          "%s", e.msg);
+    refused(bad, "compare.vs names no row", NULL, "compare.vs must name a row");
     free(s);
 }
 
@@ -285,17 +274,12 @@ static void test_compare(void) {
 static void test_collapse_and_dedup(void) {
     VOCAB = 1000;
     const double uni[4] = {40, 41, 42, 43}, awd[4] = {39, 39.5, 600, 41.5};
-    char name[64];
-    for (int i = 0; i < 4; i++) {
-        snprintf(name, sizeof name, "col_uni_s%d", i + 1);
-        run(name, "uniform", "0.7", i + 1, "completed", uni[i]);
-        snprintf(name, sizeof name, "col_awd_s%d", i + 1);
-        run(name, "awd", "0.7", i + 1, "completed", awd[i]);
-        snprintf(name, sizeof name, "col_uni9_s%d", i + 1);
-        run(name, "uniform", "0.9", i + 1, "completed", uni[i] + 10);
-        snprintf(name, sizeof name, "col_awd9_s%d", i + 1);
-        run(name, "awd", "0.9", i + 1, "completed", awd[i] == 600 ? 52.5 : awd[i] + 12);
-    }
+    double uni9[4], awd9[4];
+    for (int i = 0; i < 4; i++) uni9[i] = uni[i] + 10, awd9[i] = awd[i] == 600 ? 52.5 : awd[i] + 12;
+    seeds("col_uni", "uniform", "0.7", uni, 4);
+    seeds("col_awd", "awd", "0.7", awd, 4);
+    seeds("col_uni9", "uniform", "0.9", uni9, 4);
+    seeds("col_awd9", "awd", "0.9", awd9, 4);
     run("col_ada_s1", "adadecay", "0.7", 1, "completed", 500.5); /* just above vocab / 2: collapsed */
     run("col_ada_s2", "adadecay", "0.7", 2, "completed", 4000);
     run("col_alpha_s1", "alphadecay", "0.7", 1, "completed", 499.5); /* just below: a (bad) value */
@@ -418,6 +402,109 @@ static void test_reported(void) {
     reported_free(&r);
 }
 
+/* A run of the select_by tests: val_ppl sel (summary.json, and the selection set's ppl in eval.jsonl),
+ * test_ppl test (the held-out set, eval.jsonl), at weight decay wd. */
+static void sel_run(const char *method, const char *wd, int seed, double sel, double test) {
+    char dir[256], config[1024], rel[300], eval[256];
+    snprintf(dir, sizeof dir, "sel/%s_%s_s%d", method, wd, seed);
+    snprintf(config, sizeof config,
+             "# fully resolved\nversion: \"0.1.0\"\nmodel:\n  hidden_size: 64\ntrain:\n  optimizer: adamw\n"
+             "  seed: %d\n  threads: 1\ndecay:\n  method: %s\n  weight_decay: %s\n",
+             seed, method, wd);
+    put_run(dir, config, "{\"step\": 2, \"tokens\": 512, \"loss\": 5.0, \"elapsed_s\": 1.0}\n", "completed", sel, 60);
+    snprintf(rel, sizeof rel, "%s/eval.jsonl", dir);
+    snprintf(eval, sizeof eval, "{\"step\": 2, \"loss\": %.17g, \"ppl\": %.17g, \"test_ppl\": %.17g}\n", log(sel), sel,
+             test);
+    put(rel, eval);
+}
+
+/* best_of with select_by: the column is chosen by another metric's mean over the same runs (eta on the
+ * selection set), the cell reports its own metric (the test set). Uniform's selection set prefers y while
+ * its test set prefers x, so the two choices differ; AlphaDecay prefers x on both. */
+static void test_select_by(void) {
+    const double ux_t[3] = {100, 101, 102}, ux_v[3] = {110, 111, 112};   /* Uniform x: test mean 101, sel 111 */
+    const double uy_t[3] = {103, 104, 105}, uy_v[3] = {105, 106, 107};   /* Uniform y: test 104, sel 106 */
+    const double ax_t[3] = {99, 100, 100.5}, ax_v[3] = {100, 101, 102};  /* AlphaDecay x: sel 101 */
+    const double ay_t[3] = {102, 102.5, 104}, ay_v[3] = {104, 105, 106}; /* AlphaDecay y: sel 105 */
+    for (int i = 0; i < 3; i++) {
+        sel_run("uniform", "1", i + 1, ux_v[i], ux_t[i]);
+        sel_run("uniform", "2", i + 1, uy_v[i], uy_t[i]);
+        sel_run("alphadecay", "1", i + 1, ax_v[i], ax_t[i]);
+        sel_run("alphadecay", "2", i + 1, ay_v[i], ay_t[i]);
+    }
+    const char *head = "table: sb\nresults: sel\nmetric: test_ppl\ncompare: {vs: U}\nrows:\n"
+                       "  - {label: U, where: {decay.method: uniform}}\n"
+                       "  - {label: A, where: {decay.method: alphadecay}}\ncolumns:\n"
+                       "  - {label: x, where: {decay.weight_decay: 1}}\n"
+                       "  - {label: y, where: {decay.weight_decay: 2}}\n";
+    char spec[1024];
+    Spec *s = xcalloc(1, sizeof *s);
+    Table t;
+    RunSet rs;
+    /* without select_by: chosen on the reported test_ppl itself, both rows at x (the column x test repeats) */
+    snprintf(spec, sizeof spec, "%s  - {label: best, best_of: [x, y]}\n", head);
+    if (!build_ok(spec, &t, s, &rs, "best_of on the reported metric builds")) return;
+    CHECK(!strcmp(table_cell(&t, 0, 2)->from, "x") && !strcmp(table_cell(&t, 1, 2)->from, "x") &&
+              !table_cell(&t, 0, 2)->chosen_by,
+          "on its own metric, both rows' best is x", "%s %s", table_cell(&t, 0, 2)->from, table_cell(&t, 1, 2)->from);
+    CHECK(t.holm_m == 2, "the best column repeats column x: 2 distinct tests", "m %d", t.holm_m);
+    unbuild(&t, &rs);
+
+    snprintf(spec, sizeof spec, "%s  - {label: best, best_of: [x, y], select_by: val_ppl}\n", head);
+    if (!build_ok(spec, &t, s, &rs, "best_of with select_by builds")) return;
+    const Cell *ub = table_cell(&t, 0, 2), *ab = table_cell(&t, 1, 2), *ax = table_cell(&t, 1, 0);
+    CHECK(!strcmp(ub->from, "y") && ub->chosen_by && !strcmp(ub->chosen_by, "val_ppl"),
+          "Uniform chosen on val_ppl: y (106 < 111), though its test_ppl is lower at x", "%s", ub->from);
+    CHECK_CLOSE(ub->mean, 104.0, 1e-12, 0, "Uniform's best reports y's test_ppl mean");
+    CHECK_CLOSE(ub->chosen_mean, 106.0, 1e-12, 0, "the selection mean it was chosen by");
+    CHECK(!strcmp(ab->from, "x"), "AlphaDecay chosen on val_ppl: x (101 < 105)", "%s", ab->from);
+    CHECK_CLOSE(ab->mean, (99 + 100 + 100.5) / 3, 1e-12, 0, "AlphaDecay's best reports x's test_ppl mean");
+    /* A at x against U at y, by seed: 99 - 103, 100 - 104, 100.5 - 105 */
+    CHECK(ab->has_cmp && ab->npairs == 3, "the tuned comparison pairs 3 seeds", "%d", ab->npairs);
+    CHECK_CLOSE(ab->diff, -12.5 / 3, 1e-12, 0, "tuned difference: A at x minus U at y");
+    CHECK(t.holm_m == 3 && !ab->repeats, "a new distinct test (A x against U y): Holm over 3", "m %d", t.holm_m);
+    CHECK(ax->has_cmp && fabs(ax->diff - ab->diff) > 1, "column x compares A x with U x, not U y", "%g", ax->diff);
+    StrBuf md = {0}, csv = {0}, tex = {0};
+    table_markdown(&t, &md);
+    table_csv(&t, &csv);
+    table_latex(&t, &tex);
+    CHECK(strstr(md.p, "(n=3) at y by val_ppl |") && strstr(md.p, "best: each row at its best mean val_ppl") &&
+              strstr(md.p, "no selection on the reported data"),
+          "Markdown: the cell names the column and the metric that chose it; the note says so", "%s", md.p);
+    CHECK(strstr(csv.p, ",from_column,chosen_by,chosen_by_mean\n") && strstr(csv.p, ",y,val_ppl,106\n") &&
+              strstr(csv.p, ",x,val_ppl,101\n"),
+          "CSV: from_column, chosen_by and its mean", "%s", csv.p);
+    CHECK(strstr(tex.p, "at y by val\\_ppl") != NULL, "LaTeX: the metric escaped", "%s", tex.p);
+    sb_free(&md);
+    sb_free(&csv);
+    sb_free(&tex);
+    unbuild(&t, &rs);
+
+    /* malformed select_by: FILE:LINE:COL of the offending node (line 11, the best_of column) */
+    static const struct {
+        const char *col, *pos, *msg;
+    } BAD[] = {
+        {"{label: best, select_by: val_ppl}", "spec.yaml:11:30", "needs best_of"},
+        {"{label: best, best_of: [x, y], select_by: bogus}", "spec.yaml:11:47", "unknown metric \"bogus\""},
+        {"{label: best, best_of: [x, y], select_by: [val_ppl]}", "spec.yaml:11:47", "select_by must be a plain value"},
+        {"{label: best, best_of: [x, y], select_by: wall_seconds}", "spec.yaml:11:47", "no better direction"},
+        {"{label: best, best_of: [x, y], select_by: test_ppl}", "spec.yaml:11:47", "the column's own metric"},
+    };
+    for (size_t k = 0; k < sizeof BAD / sizeof BAD[0]; k++) {
+        snprintf(spec, sizeof spec, "%s  - %s\n", head, BAD[k].col);
+        refused(spec, BAD[k].pos, BAD[k].msg, BAD[k].col);
+    }
+    /* a run without the selection metric: refused, naming it (best_val_step needs test_ppl in eval.jsonl) */
+    put("sel/uniform_1_s1/eval.jsonl", "{\"step\": 2, \"loss\": 4.7, \"ppl\": 110}\n");
+    snprintf(spec, sizeof spec,
+             "table: sb\nresults: sel\nmetric: val_ppl\ncompare: {vs: U}\nrows:\n"
+             "  - {label: U, where: {decay.method: uniform}}\ncolumns:\n"
+             "  - {label: x, where: {decay.weight_decay: 1}}\n  - {label: y, where: {decay.weight_decay: 2}}\n"
+             "  - {label: best, best_of: [x, y], select_by: test_ppl}\n");
+    refused(spec, "uniform_1_s1", "test_ppl", "a run lacking the selection metric is refused, named");
+    free(s);
+}
+
 int main(void) {
     if (!scratch_dir(ROOT, sizeof ROOT, NULL, "test_stats")) return check_summary();
     test_formulas();
@@ -427,6 +514,7 @@ int main(void) {
     test_reported();
     test_compare();
     test_collapse_and_dedup();
+    test_select_by();
     scratch_remove(ROOT);
     return check_summary();
 }

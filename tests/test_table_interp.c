@@ -46,6 +46,10 @@ static void uniform(const char *res, const char *eta, int seed, const char *stat
 #define SPEC_ROWS                                                                                                      \
     "rows:\n  - {label: Uniform, where: {decay.method: uniform}}\n"                                                    \
     "  - {label: AlphaDecay, where: {decay.method: alphadecay}}\ncolumns:\n  - {label: ppl}\n"
+/* AlphaDecay at eta 2 against Uniform at matched strength, over the runs under RES */
+#define MATCHED(RES)                                                                                                   \
+    "table: m\nresults: " RES "\nmetric: val_ppl\nwhere: {decay.weight_decay: 2}\n"                                    \
+    "compare: {vs: Uniform, at: mean_wd, along: decay.weight_decay}\n" SPEC_ROWS
 
 /* Uniform on the grid eta 2, 3, 4; AlphaDecay at eta 2 applying more. Per seed (Uniform at 2 / 3 -> AlphaDecay
  * applied d, its perplexity, Uniform interpolated at d, the difference):
@@ -83,9 +87,7 @@ static void test_hand_values(void) {
     Spec *s = xcalloc(1, sizeof *s);
     Table t;
     RunSet rs;
-    Err e = {{0}};
-    CHECK(build(spec, &t, s, &rs, &e) == 0, "matched-strength table builds", "%s", e.msg);
-    if (!t.cells) {
+    if (!build_ok(spec, &t, s, &rs, "matched-strength table builds")) {
         free(s);
         return;
     }
@@ -125,6 +127,7 @@ static void test_hand_values(void) {
               strstr(csv.p, ",1,1\n"),
           "CSV: the matched comparison's columns", "%s", csv.p);
     Facts f = {0};
+    Err e = {{0}};
     facts_begin(&f);
     facts_eval(&t, &f, &e);
     CHECK(f.nfailed == 0 && strstr(f.num_md.p, "| `m.d` | -0.83 [-1.55, -0.12] |") &&
@@ -143,8 +146,7 @@ static void test_hand_values(void) {
     const char *one = SPEC_HEAD "where: {decay.weight_decay: 2, train.seed: 1}\n"
                                 "compare: {vs: Uniform, at: mean_wd, along: decay.weight_decay}\n" SPEC_ROWS
                                 "numbers:\n  d: {row: AlphaDecay, col: ppl, stat: diff}\n";
-    CHECK(build(one, &t, s, &rs, &e) == 0, "one-seed table builds", "%s", e.msg);
-    if (t.cells) {
+    if (build_ok(one, &t, s, &rs, "one-seed table builds")) {
         a = table_cell(&t, 1, 0);
         CHECK(a->npairs == 1 && !a->has_cmp && a->diff_any == -0.5 && a->base_mean == 12.5,
               "one pair: difference -0.5 against 12.5, no test", "pairs %d diff %g base %g", a->npairs, a->diff_any,
@@ -164,10 +166,6 @@ static void test_hand_values(void) {
 }
 
 static void test_refusals(void) {
-    Spec *s = xcalloc(1, sizeof *s);
-    Table t;
-    RunSet rs;
-    Err e = {{0}};
     static const struct {
         const char *compare, *msg, *what;
     } bad[] = {
@@ -180,35 +178,31 @@ static void test_refusals(void) {
          "an unknown key in compare"},
         {"compare: {at: mean_wd, along: decay.weight_decay}\n", "compare needs vs", "compare without vs"},
     };
+    const char *tuned =
+        SPEC_HEAD "compare: {vs: Uniform, at: mean_wd, along: decay.weight_decay}\n"
+                  "rows:\n  - {label: Uniform, where: {decay.method: uniform}}\ncolumns:\n"
+                  "  - {label: a, where: {decay.weight_decay: 2}}\n"
+                  "  - {label: b, where: {decay.weight_decay: 3}}\n  - {label: best, best_of: [a, b]}\n";
+    refused(tuned, "compare.at does not take best_of columns (\"best\")", NULL,
+            "compare.at with a best_of column is refused");
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
         char spec[1024];
         snprintf(spec, sizeof spec, "%swhere: {decay.weight_decay: 2}\n%s%s", SPEC_HEAD, bad[k].compare, SPEC_ROWS);
-        CHECK(build(spec, &t, s, &rs, &e) < 0 && strstr(e.msg, bad[k].msg) && strstr(e.msg, "spec.yaml:"), bad[k].what,
-              "%s", e.msg);
-        unbuild(&t, &rs);
+        refused(spec, bad[k].msg, "spec.yaml:", bad[k].what);
     }
 
     /* a baseline run that does not apply its grid value cannot stand for equal applied decay */
     uniform("res2", "2", 1, "completed", 10);
     run("res2", "uniform", "3", 1, "completed", 20, 3.0, 2.0);
     run("res2", "alphadecay", "2", 1, "completed", 12, 2.5, 2.5);
-    const char *spec2 = "table: m\nresults: res2\nmetric: val_ppl\nwhere: {decay.weight_decay: 2}\n"
-                        "compare: {vs: Uniform, at: mean_wd, along: decay.weight_decay}\n" SPEC_ROWS;
-    CHECK(build(spec2, &t, s, &rs, &e) < 0 && strstr(e.msg, "spec.yaml: compare.at: baseline run") &&
-              strstr(e.msg, "has mean_wd 2.5 but decay.weight_decay 3"),
-          "a baseline applying other than its grid value is refused", "%s", e.msg);
-    unbuild(&t, &rs);
+    refused(MATCHED("res2"), "spec.yaml: compare.at: baseline run", "has mean_wd 2.5 but decay.weight_decay 3",
+            "a baseline applying other than its grid value is refused");
 
     /* a compared run without a logged wd_mean cannot be placed */
     uniform("res3", "2", 1, "completed", 10), uniform("res3", "3", 1, "completed", 20);
     run("res3", "alphadecay", "2", 1, "completed", 12, NAN, NAN);
-    const char *spec3 = "table: m\nresults: res3\nmetric: val_ppl\nwhere: {decay.weight_decay: 2}\n"
-                        "compare: {vs: Uniform, at: mean_wd, along: decay.weight_decay}\n" SPEC_ROWS;
-    CHECK(build(spec3, &t, s, &rs, &e) < 0 && strstr(e.msg, "spec.yaml: compare.at: run") &&
-              strstr(e.msg, "has no mean_wd"),
-          "a compared run without mean_wd is refused", "%s", e.msg);
-    unbuild(&t, &rs);
-    free(s);
+    refused(MATCHED("res3"), "spec.yaml: compare.at: run", "has no mean_wd",
+            "a compared run without mean_wd is refused");
 }
 
 /* Every compared run outside the grid: no pair, the cell still listed with its count, no test in Holm. */
@@ -217,14 +211,11 @@ static void test_all_outside(void) {
     uniform("res4", "2", 2, "completed", 11), uniform("res4", "3", 2, "completed", 21);
     run("res4", "alphadecay", "2", 1, "completed", 12, 1.5, 1.5);
     run("res4", "alphadecay", "2", 2, "completed", 12, 3.5, 3.5);
-    const char *spec = "table: m\nresults: res4\nmetric: val_ppl\nwhere: {decay.weight_decay: 2}\n"
-                       "compare: {vs: Uniform, at: mean_wd, along: decay.weight_decay}\n" SPEC_ROWS;
+    const char *spec = MATCHED("res4");
     Spec *s = xcalloc(1, sizeof *s);
     Table t;
     RunSet rs;
-    Err e = {{0}};
-    CHECK(build(spec, &t, s, &rs, &e) == 0, "all-outside table builds", "%s", e.msg);
-    if (t.cells) {
+    if (build_ok(spec, &t, s, &rs, "all-outside table builds")) {
         const Cell *a = table_cell(&t, 1, 0);
         CHECK(a->npairs == 0 && a->nout == 2 && !a->has_cmp && t.holm_m == 0, "no pair, 2 outside, nothing tested",
               "pairs %d out %d m %d", a->npairs, a->nout, t.holm_m);

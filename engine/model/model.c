@@ -280,6 +280,14 @@ void model_view_free(ModelView *v) {
     memset(v, 0, sizeof *v);
 }
 
+/* fp32 mode's training buffers (gradients, Adam's two moments): freed, their pointers NULL. */
+static void free_train_fp32(Model *m) {
+    free(m->grads);
+    free(m->adam_m);
+    free(m->adam_v);
+    m->grads = m->adam_m = m->adam_v = NULL;
+}
+
 static void free_acts(ModelActs *a) {
     if (!a) return;
     free(a->mem);
@@ -299,9 +307,7 @@ void model_free(Model *m) {
     model_offsets_free(&m->at);
     free(m->tensors);
     free(m->params);
-    free(m->grads);
-    free(m->adam_m);
-    free(m->adam_v);
+    free_train_fp32(m);
     free(m->hw);
     free(m->hg); /* the block of hg, hm, hv */
     free(m->wd);
@@ -387,17 +393,12 @@ int model_alloc_train(Model *m, Err *e) {
         m->hv = m->hm + m->n_params;
         return 0;
     }
-    free(m->grads);
-    free(m->adam_m);
-    free(m->adam_v);
+    free_train_fp32(m);
     m->grads = calloc(m->n_params, sizeof(float));
     m->adam_m = calloc(m->n_params, sizeof(float));
     m->adam_v = calloc(m->n_params, sizeof(float));
     if (!m->grads || !m->adam_m || !m->adam_v) {
-        free(m->grads);
-        free(m->adam_m);
-        free(m->adam_v);
-        m->grads = m->adam_m = m->adam_v = NULL;
+        free_train_fp32(m);
         return err_set(e, "model: cannot allocate %.1f MB for gradients and Adam moments", m->n_params * 12.0 / 1e6);
     }
     model_view_free(&m->g);
