@@ -312,18 +312,28 @@ void swiglu_backward_bf16(bf16_t *dgu, const float *dh, const bf16_t *gu, int N,
 
 /* ---------------------------------------------------------------- cross-entropy */
 
-/* log-sum-exp of one row of logits, read as they are or (quant) rounded to bf16 as they are read. The maximum is
- * taken before rounding: rounding is monotonic, so the rounded maximum is the maximum of the rounded values (a NaN
- * comes out as bf16q's NaN either way, and the sign of a zero maximum changes no difference l - mx). Inlined with a
- * constant quant, so each caller's loops stay vectorised. */
-static inline float row_lse(const float *l, int V, int quant) {
+static float row_lse(const float *l, int V) {
     float mx = l[0];
 #pragma omp simd reduction(max : mx)
     for (int j = 0; j < V; j++) mx = l[j] > mx ? l[j] : mx;
-    if (quant) mx = bf16q(mx);
     float s = 0.0f;
 #pragma omp simd reduction(+ : s)
-    for (int j = 0; j < V; j++) s += exp_fast((quant ? bf16q(l[j]) : l[j]) - mx);
+    for (int j = 0; j < V; j++) s += exp_fast(l[j] - mx);
+    return mx + logf(s);
+}
+
+/* row_lse of the row rounded to bf16 as it is read. The maximum is taken before rounding: rounding is monotonic,
+ * so the rounded maximum is the maximum of the rounded values (a NaN comes out as bf16q's NaN either way, and the
+ * sign of a zero maximum changes no difference l - mx). A function of its own rather than a flag: a flag reaches
+ * the loops inside OpenMP's outlined body as a variable, and they would round (and select) every value. */
+static float row_lse_bf16(const float *l, int V) {
+    float mx = l[0];
+#pragma omp simd reduction(max : mx)
+    for (int j = 0; j < V; j++) mx = l[j] > mx ? l[j] : mx;
+    mx = bf16q(mx);
+    float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+    for (int j = 0; j < V; j++) s += exp_fast(bf16q(l[j]) - mx);
     return mx + logf(s);
 }
 
@@ -332,7 +342,7 @@ static inline float ce_forward(float *lse, float *losses, const float *logits, c
 #pragma omp parallel for schedule(static) if (PAR((long)N * V))
     for (int n = 0; n < N; n++) {
         const float *l = logits + (size_t)n * V;
-        lse[n] = row_lse(l, V, quant);
+        lse[n] = quant ? row_lse_bf16(l, V) : row_lse(l, V);
         int t = targets[n];
         losses[n] = t >= 0 ? lse[n] - (quant ? bf16q(l[t]) : l[t]) : 0.0f;
     }
@@ -389,8 +399,13 @@ static inline void ce_backward_bf16(bf16_t *dlogits, const float *logits, const 
             continue;
         }
         float m = lse[n];
+        if (quant) { /* two loops, not a select inside one: see row_lse_bf16 */
 #pragma omp simd
-        for (int j = 0; j < V; j++) d[j] = bf16_top(bf16q(dscale * exp_fast((quant ? bf16q(l[j]) : l[j]) - m)));
+            for (int j = 0; j < V; j++) d[j] = bf16_top(bf16q(dscale * exp_fast(bf16q(l[j]) - m)));
+        } else {
+#pragma omp simd
+            for (int j = 0; j < V; j++) d[j] = bf16_top(bf16q(dscale * exp_fast(l[j] - m)));
+        }
         /* crossentropy_backward's d[t] -= dscale, on the same float value computed again */
         d[t] = bf16_top(bf16q(dscale * exp_fast((quant ? bf16q(l[t]) : l[t]) - m) - dscale));
     }
