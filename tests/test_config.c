@@ -413,6 +413,30 @@ static void test_cross_field_lines(void) {
     config_resolve(&ok);
     orc = orc || config_validate(&ok, &oe);
     CHECK(orc == 0 && ok.decay.mean_preserving == 1, "mean_preserving_alphadecay_accepted", "rc %d %s", orc, oe.msg);
+    /* decay.flat: the module-wise methods only, and not with mean_preserving */
+    static const char *const no_alloc[] = {"uniform", "awd", "none"};
+    for (int i = 0; i < 3; i++) {
+        char nm[64];
+        snprintf(t, sizeof t, "%sdecay:\n  method: %s\n  flat: true\n", d, no_alloc[i]);
+        snprintf(nm, sizeof nm, "cross_flat_%s_refused", no_alloc[i]);
+        expect_cross(nm, t, NULL, "bad.yaml:5:9:", "decay.flat applies to the module-wise methods");
+    }
+    snprintf(t, sizeof t, "%sdecay:\n  method: adadecay\n  mean_preserving: true\n", d);
+    expect_cross("cross_flat_mean_preserving_refused", t, "decay.flat=true", "bad.yaml:", "exclude each other");
+    snprintf(t, sizeof t, "%sdecay:\n  method: alphadecay\n  flat: true\n", d);
+    config_defaults(&ok);
+    orc = config_load(&ok, put("good.yaml", t), &oe);
+    config_resolve(&ok);
+    orc = orc || config_validate(&ok, &oe);
+    char *y = config_to_yaml(&ok);
+    CHECK(orc == 0 && ok.decay.flat == 1 && strstr(y, "  flat: true\n"), "flat_alphadecay_accepted_written", "rc %d %s",
+          orc, oe.msg);
+    free(y);
+    /* written only when true: a default config's config.yaml has the lines it had before the key existed */
+    config_defaults(&ok);
+    y = config_to_yaml(&ok);
+    CHECK(!strstr(y, "flat:"), "flat_false_not_written", "config.yaml names flat");
+    free(y);
     /* a key the file does not set: the message names the file alone */
     expect_cross("cross_without_line", d, "decay.s1=9", "bad.yaml: decay.s1 (9)", "must not exceed");
 }

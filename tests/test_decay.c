@@ -139,6 +139,18 @@ static void test_mean_preserve(void) {
     CHECK(rc == -1 && strstr(e.msg, "mean_preserving"), "mean_preserve_zero_refused", "rc %d %s", rc, e.msg);
 }
 
+/* decay.flat: wd {1, 2, 3} with sizes {1, 1, 2}: sum(wd x size) = 9 over a size of 4, every decay becomes 9/4 (exact
+ * in binary); no tuned module leaves nothing to do. */
+static void test_flatten(void) {
+    double wd[3] = {1, 2, 3}, size[3] = {1, 1, 2};
+    decay_flatten(wd, size, 3);
+    CHECK(wd[0] == 2.25 && wd[1] == 2.25 && wd[2] == 2.25, "flatten_size_weighted_mean", "%.17g %.17g %.17g", wd[0],
+          wd[1], wd[2]);
+    double one[1] = {7}, s1[1] = {5};
+    decay_flatten(one, s1, 0);
+    CHECK(one[0] == 7, "flatten_none_unchanged", "%g", one[0]);
+}
+
 /* ---- methods through the hook ---- */
 
 /* The test model, and a decay state of the method initialised on it (no log, no spectra directory). */
@@ -300,6 +312,69 @@ static void test_alphadecay(void) {
     unbuild(&m);
 }
 
+/* decay.flat on AlphaDecay's init assignment (random weights, step 0): the default's decays by hand (the linear map of
+ * the hand-fitted alphas), their size-weighted mean, then a flat run on the same weights gives every tuned module that
+ * mean, in the model and in decay.jsonl, and untuned tensors eta. Tolerances: the hand alphas agree to 1e-9 (as in
+ * test_alphadecay); decay.jsonl prints 9 significant digits. */
+static void test_alphadecay_flat(void) {
+    Model m;
+    build(&m);
+    Config c;
+    config(&c, DECAY_ALPHADECAY);
+    c.decay.flat = 1;
+    DecayState st;
+    memset(&st, 0, sizeof st);
+    Err e = {{0}};
+    char dir[256];
+    if (!scratch_dir(dir, sizeof dir, NULL, "test_decay_flat")) {
+        unbuild(&m);
+        return;
+    }
+    char logp[300];
+    snprintf(logp, sizeof logp, "%s/decay.jsonl", dir);
+    RunLog log = {fopen(logp, "w"), ""};
+    snprintf(log.path, sizeof log.path, "%s", logp);
+    int tuned[3] = {model_find_tensor(&m, "model.layers.1.self_attn.q_proj.weight"),
+                    model_find_tensor(&m, "model.layers.0.self_attn.k_proj.weight"),
+                    model_find_tensor(&m, "model.layers.1.self_attn.k_proj.weight")};
+    double a[3], lo = 1e9, hi = -1, sw = 0, s = 0;
+    for (int t = 0; t < 3; t++) {
+        a[t] = hand_alpha(&m, tuned[t]);
+        lo = fmin(lo, a[t]);
+        hi = fmax(hi, a[t]);
+    }
+    for (int t = 0; t < 3; t++) {
+        double def = 1e-5 * ((a[t] - lo) / (hi - lo) * (3 - 0.6666) + 0.6666);
+        sw += def * (double)m.tensors[tuned[t]].size;
+        s += (double)m.tensors[tuned[t]].size;
+    }
+    double mean = sw / s;
+    int rc = decay_init(&st, &c, &m, &log, "", 1, &e);
+    CHECK(rc == 0, "alphadecay_flat_init", "%s", e.msg);
+    int ok = 1;
+    for (int t = 0; t < 3; t++) ok &= fabs(m.wd[tuned[t]] - mean) <= 1e-9 * mean;
+    CHECK(ok && m.wd[tuned[0]] == m.wd[tuned[1]] && m.wd[tuned[1]] == m.wd[tuned[2]], "alphadecay_flat_tuned_mean",
+          "wd %.17g %.17g %.17g, want %.17g", m.wd[tuned[0]], m.wd[tuned[1]], m.wd[tuned[2]], mean);
+    int oku = 1;
+    for (int i = 0; i < m.n_tensors; i++)
+        if (i != tuned[0] && i != tuned[1] && i != tuned[2]) oku &= m.wd[i] == 1e-5;
+    CHECK(oku, "alphadecay_flat_untuned_eta", "an untuned tensor is not at eta");
+    fclose(log.f);
+    FILE *f = fopen(logp, "r");
+    char line[1024];
+    int n = 0, logged = 1;
+    while (f && fgets(line, sizeof line, f)) {
+        char *pw = strstr(line, "\"wd\": ");
+        logged &= pw && fabs(atof(pw + 6) - m.wd[tuned[0]]) <= 1e-8 * m.wd[tuned[0]];
+        n++;
+    }
+    if (f) fclose(f);
+    CHECK(n == 3 && logged, "alphadecay_flat_logged", "%d lines, logged wd %s", n, logged ? "ok" : "not the mean");
+    decay_free(&st);
+    scratch_remove(dir);
+    unbuild(&m);
+}
+
 static void test_adadecay(void) {
     Model m;
     Config c;
@@ -346,6 +421,26 @@ static void test_adadecay(void) {
     CHECK_CLOSE(decay_wd_mean(&m), 1e-5, 0, 1e-14, "adadecay_mean_preserving_wd_mean_is_eta");
     CHECK(m.wd[q0] == 1e-5 && m.wd[0] == 1e-5, "adadecay_mean_preserving_untuned_eta", "q0 %g embed %g", m.wd[q0],
           m.wd[0]);
+    /* the same update with decay.flat: every tuned module gets the size-weighted mean of the default's decays
+     * (before[], by hand with the tensor sizes: up_proj is half a k_proj), untuned tensors keep eta, and the
+     * model's wd_mean is the default's (the same strength); round-off of sums of 5 terms, 1e-14 relative */
+    c.decay.mean_preserving = 0;
+    double def_mean = 0, sw = 0, s = 0;
+    for (int t = 0; t < 5; t++) {
+        sw += before[t] * (double)m.tensors[idx[t]].size;
+        s += (double)m.tensors[idx[t]].size;
+    }
+    double hand = sw / s;
+    c.decay.flat = 1;
+    for (int t = 0; t < 5; t++) m.wd[idx[t]] = before[t]; /* the default's model, for its wd_mean */
+    def_mean = decay_wd_mean(&m);
+    decay_before_update(&st, &m, 2, norm_of(&m), &e);
+    int flat = m.tensors[idx[1]].size != m.tensors[idx[0]].size; /* the weighting matters in this model */
+    for (int t = 0; t < 5; t++) flat &= fabs(m.wd[idx[t]] - hand) <= 1e-14 * hand;
+    CHECK(flat, "adadecay_flat_size_weighted_mean", "wd %g %g %g %g %g, want %g", m.wd[idx[0]], m.wd[idx[1]],
+          m.wd[idx[2]], m.wd[idx[3]], m.wd[idx[4]], hand);
+    CHECK(m.wd[q0] == 1e-5 && m.wd[0] == 1e-5, "adadecay_flat_untuned_eta", "q0 %g embed %g", m.wd[q0], m.wd[0]);
+    CHECK_CLOSE(decay_wd_mean(&m), def_mean, 0, 1e-14, "adadecay_flat_wd_mean_is_default");
     decay_free(&st);
     unbuild(&m);
 }
@@ -501,6 +596,7 @@ static void test_awd_norm_bits(void) {
 int main(void) {
     test_assign();
     test_mean_preserve();
+    test_flatten();
     test_refit_step0();
     test_none_uniform_bad();
     test_awd();
@@ -508,5 +604,6 @@ int main(void) {
     test_awd_norm_bits();
     test_alphadecay();
     test_adadecay();
+    test_alphadecay_flat();
     return check_summary();
 }

@@ -8,6 +8,8 @@
  * Everything else (embedding, norms, excluded and filtered modules) gets eta. With decay.mean_preserving the
  * tuned modules' decays are rescaled after each assignment so that their size-weighted mean is eta: the model's
  * size-weighted mean (wd_mean) is then eta too, Uniform's strength with the method's allocation.
+ * With decay.flat every tuned module gets instead the size-weighted mean of the decays the method assigned to
+ * the tuned modules at that update: the method's strength schedule without its allocation.
  *
  *   none       wd = 0 everywhere            uniform  wd = eta everywhere
  *   awd        every update: lam_bar EMA of awd_scale * eta * ||g|| / ||w|| over all tensors; wd = lam_bar
@@ -135,6 +137,17 @@ int decay_mean_preserve(double *wd, const double *size, int n, double eta, Err *
     double f = eta * s / sw;
     for (int i = 0; i < n; i++) wd[i] *= f;
     return 0;
+}
+
+void decay_flatten(double *wd, const double *size, int n) {
+    double sw = 0, s = 0;
+    for (int i = 0; i < n; i++) {
+        sw += wd[i] * size[i];
+        s += size[i];
+    }
+    if (n <= 0 || !(s > 0)) return;
+    double mean = sw / s;
+    for (int i = 0; i < n; i++) wd[i] = mean;
 }
 
 /* ---- helpers ---- */
@@ -372,11 +385,12 @@ static int modulewise_update(DecayState *st, Model *m, long step, int use_grads,
         which[n++] = k;
     }
     int rc = decay_assign(eff_assign(c), v, layer, names, n, eta, c->decay.s1, c->decay.s2, wd, e);
-    if (rc == 0 && c->decay.mean_preserving) {
+    if (rc == 0 && (c->decay.mean_preserving || c->decay.flat)) {
         double *size = malloc(sizeof(double) * nc);
         if (!size) rc = err_set(e, "decay: out of memory");
         for (int i = 0; rc == 0 && i < n; i++) size[i] = (double)m->tensors[p->cand[which[i]]].size;
-        if (rc == 0) rc = decay_mean_preserve(wd, size, n, eta, e);
+        if (rc == 0 && c->decay.mean_preserving) rc = decay_mean_preserve(wd, size, n, eta, e);
+        if (rc == 0 && c->decay.flat) decay_flatten(wd, size, n);
         free(size);
     }
     if (rc == 0) {

@@ -57,6 +57,9 @@ int decay_assign(DecayAssign how, const double *v, const int *layer, const char 
  * between modules are kept). -1 when the decays sum to zero or are not finite (nothing to rescale); eta 0 or
  * n 0 changes nothing. */
 int decay_mean_preserve(double *wd, const double *size, int n, double eta, Err *e);
+/* decay.flat: sets every wd[0..n-1] to their size-weighted mean sum(wd * size) / sum(size), the same weighting
+ * as decay_mean_preserve (the strength is kept, the ratios between modules become 1); n 0 changes nothing. */
+void decay_flatten(double *wd, const double *size, int n);
 /* One AWD step: lam_t = awd_scale * eta * gnorm / (wnorm + 1e-8); returns 0.1 lam_bar + 0.9 lam_t. */
 double decay_awd_step(double lam_bar, double eta, double awd_scale, double gnorm, double wnorm);
 

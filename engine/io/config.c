@@ -125,6 +125,7 @@ static const KeyDef KEYS[] = {
     {"decay", "exclude", K_EXCLUDE, OFF(decay.exclude), 0, 0, 0, 0, NULL},
     REAL_KEY(decay, awd_scale, 0, BIG),
     BOOL_KEY(decay, mean_preserving),
+    BOOL_KEY(decay, flat),
 
     LONG_KEY(eval, every, 0, 1e15),
     LONG_KEY(eval, tokens, 1, 1e15),
@@ -655,6 +656,17 @@ int config_validate(const Config *c, Err *e) {
                          "decay.mean_preserving applies to the module-wise methods (adadecay, alphadecay) only: %s "
                          "gives every tensor the same decay",
                          decay_method_name(c->decay.method));
+    /* flat takes the allocation away and keeps the method's strength; AWD and Uniform have no allocation */
+    if (c->decay.flat && c->decay.method != DECAY_ADADECAY && c->decay.method != DECAY_ALPHADECAY)
+        return cross_err(c, AT("decay.flat", "decay.method"), e,
+                         "decay.flat applies to the module-wise methods (adadecay, alphadecay) only: %s "
+                         "gives every tensor the same decay",
+                         decay_method_name(c->decay.method));
+    /* mean_preserving keeps the allocation at eta's strength, flat drops it at the method's: one or the other */
+    if (c->decay.flat && c->decay.mean_preserving)
+        return cross_err(c, AT("decay.flat", "decay.mean_preserving"), e,
+                         "decay.flat and decay.mean_preserving exclude each other: flat with the mean fixed at eta "
+                         "would be uniform decay");
     if (!c->data.train[0])
         return cross_err(c, AT("data.train"), e, "data.train is not set (path of the training shard)");
     if (m->vocab_size < 2) return cross_err(c, AT("model.vocab_size"), e, "model.vocab_size must be at least 2");
@@ -752,6 +764,9 @@ static void write_key(StrBuf *b, const Config *c, const KeyDef *k) {
     const char *base = (const char *)c + k->off;
     /* only when given: a run written before data.dir existed resumes against the same lines */
     if (!strcmp(k->section, "data") && !strcmp(k->key, "dir") && !c->data.dir[0]) return;
+    /* only when true: a run written before decay.flat existed resumes against the same lines, and the seeds of a
+     * grid written on both sides of it are the same experiment to the analysis */
+    if (!strcmp(k->section, "decay") && !strcmp(k->key, "flat") && !c->decay.flat) return;
     sb_printf(b, "  %s: ", k->key);
     switch (k->type) {
         case K_INT: sb_printf(b, "%d", *(const int *)base); break;

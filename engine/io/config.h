@@ -81,6 +81,8 @@ typedef struct {
         double awd_scale;              /* 100 */
         int mean_preserving;           /* 0 (default); 1 = AdaDecay / AlphaDecay rescale the tuned modules' decays at
                                      every assignment so that their size-weighted mean is eta (docs/method.md) */
+        int flat; /* 0 (default); 1 = AdaDecay / AlphaDecay give every tuned module the size-weighted mean of the
+                     decays they assign: the method's strength schedule without its allocation (docs/method.md) */
     } decay;
 
     struct {
