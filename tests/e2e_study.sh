@@ -2,6 +2,9 @@
 # The switches of Study 2 (docs/study.md) end to end on a generated corpus:
 #   mean_preserving   AlphaDecay and AdaDecay with decay.mean_preserving: every metrics.jsonl wd_mean is eta
 #                     (the default AlphaDecay's is not); AWD with it is refused
+#   flat              AlphaDecay and AdaDecay with decay.flat: one decay per update for the tuned modules, the
+#                     default's wd_mean at step 0; a stopped and resumed flat run equals the uninterrupted one;
+#                     AWD with it is refused
 #   test set          eval.test_tokens: every eval.jsonl line and summary.json carry the test set's numbers,
 #                     which differ from the selection set's; a selection set using every row is refused
 #   data order        data.follow_train_seed: the order is data.seed + train.seed (seed 3 following = seed 3 with
@@ -38,6 +41,33 @@ off=$(wd_means "$T/default" | awk '{ d = $1 - 0.5; if (d < 0) d = -d; if (d > 1e
 ratio() { grep '"step": 0,' "$1/decay.jsonl" | grep -o '"wd": [-0-9.e+]*' | awk '{print $2}'; }
 paste <(ratio "$T/default") <(ratio "$T/mp_alphadecay") | awk 'NR == 1 { f = $2 / $1 } { r = $2 / $1 - f; if (r < 0) r = -r; if (r > 1e-8 * f) bad++ } END { exit !(NR > 2 && !bad && (f < 0.999 || f > 1.001)) }' \
     && ok mean_preserving_keeps_ratios || fail mean_preserving_keeps_ratios "the step-0 decays are not one factor times the default's"
+# ---- flat: the method's strength schedule without its allocation ----
+for m in alphadecay adadecay; do
+    run "flat_$m" --set decay.method=$m --set decay.flat=true; rc=$?
+    # every decay.jsonl update gives its tuned modules one decay (9 printed digits: equal as text)
+    spread=$(awk -F'"wd": ' '{ split($1, a, "\"step\": "); split(a[2], b, ","); split($2, w, ","); s = b[1]
+        if (!(s in v)) v[s] = w[1]; else if (v[s] != w[1]) bad++; n++ } END { print (n > 0 ? bad + 0 : -1) }' "$T/flat_$m/decay.jsonl")
+    [ $rc -eq 0 ] && [ "$spread" = 0 ] && ok "flat_one_decay_per_update_$m" \
+        || fail "flat_one_decay_per_update_$m" "rc=$rc, $spread lines off their update's decay"
+done
+# the strength is the default's: at step 0 (the same random weights) the model's wd_mean is the default's;
+# the allocation is gone where the default's step-0 decays differ
+[ "$(wd_means "$T/flat_alphadecay" | head -1)" = "$(wd_means "$T/default" | head -1)" ] \
+    && [ "$(ratio "$T/default" | sort -u | wc -l)" -gt 1 ] && ok flat_step0_strength_is_default \
+    || fail flat_step0_strength_is_default "step-0 wd_mean $(wd_means "$T/flat_alphadecay" | head -1) vs the default's $(wd_means "$T/default" | head -1)"
+# stopped after update 12 (checkpoint 10, decays last assigned at step 9) and resumed = uninterrupted
+run flat_rr --set decay.method=alphadecay --set decay.flat=true --stop-after 12; rc=$?
+"$BIN" train "$T/s.yaml" --set train.optimizer=adamw --set decay.method=alphadecay --set decay.flat=true --out "$T/flat_rr" \
+    >>"$T/flat_rr.log" 2>&1
+nofit() { sed 's/"fit_seconds": [-0-9.e+]*//' "$1/decay.jsonl"; }
+if [ $rc -eq 130 ] && cmp -s <(losses "$T/flat_alphadecay") <(losses "$T/flat_rr") \
+   && cmp -s <(nofit "$T/flat_alphadecay") <(nofit "$T/flat_rr") \
+   && cmp -s "$T/flat_alphadecay/checkpoint/step_00000030/model.safetensors" "$T/flat_rr/checkpoint/step_00000030/model.safetensors"; then
+    ok flat_resume_identical
+else fail flat_resume_identical "rc=$rc: losses, decays or weights differ"; fi
+run flat_awd --set decay.method=awd --set decay.flat=true; rc=$?
+[ $rc -ne 0 ] && grep -q "decay.flat applies to the module-wise methods" "$T/flat_awd.log" && ok flat_awd_refused \
+    || fail flat_awd_refused "rc=$rc $(tail -1 "$T/flat_awd.log")"
 run mp_awd --set decay.method=awd --set decay.mean_preserving=true; rc=$?
 [ $rc -ne 0 ] && grep -q "module-wise methods" "$T/mp_awd.log" && ok mean_preserving_awd_refused \
     || fail mean_preserving_awd_refused "rc=$rc $(tail -1 "$T/mp_awd.log")"
