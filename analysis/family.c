@@ -1,10 +1,12 @@
 /* family.c - a Holm family that spans tables (table.h, family_apply): the claims a study makes stand or
  * fall together, so their multiple-comparison correction must count all of them, not one table's.
  * A spec declares `compare: {vs: ROW, family: NAME}`; every table spec in the same directory with the
- * same family is built from its own results and its comparisons join the family. */
+ * same family is built from its own results and its comparisons join the family; a member whose results do not
+ * exist yet (a grid not run; `report all` skips its table) has no comparisons to add. */
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "kv.h"
 #include "table.h"
@@ -40,13 +42,18 @@ static char **yaml_files(const char *dir, int *n) {
 
 /* The comparisons of one other member spec, appended to *all; its name to *tables when it has any. */
 static int add_member(const Spec *o, const char *root, FamTest **all, int *nall, StrBuf *tables, Err *e) {
-    char results[AD_PATH_MAX];
-    if (o->results[0] == '/' || !strcmp(root, ".")) kv_strfmt(results, sizeof results, "%s", o->results);
-    else kv_strfmt(results, sizeof results, "%s/%s", root, o->results);
+    char dirs[SPEC_MAX_RESULTS][AD_PATH_MAX];
+    for (int k = 0; k < o->nresults; k++) {
+        if (o->results[k][0] == '/' || !strcmp(root, ".")) kv_strfmt(dirs[k], sizeof dirs[k], "%s", o->results[k]);
+        else kv_strfmt(dirs[k], sizeof dirs[k], "%s/%s", root, o->results[k]);
+        /* a member whose runs do not exist yet (a grid not run) is skipped by `report all`: it has no tests */
+        struct stat st;
+        if (stat(dirs[k], &st) || !S_ISDIR(st.st_mode)) return 0;
+    }
     RunSet rs = {0};
     Table t = {0};
     int rc = -1;
-    if (runs_scan(results, &rs, e)) goto done;
+    if (runs_scan_list((const char(*)[AD_PATH_MAX])dirs, o->nresults, &rs, e)) goto done;
     if (table_build(&t, o, &rs, NULL, e)) goto done;
     FamTest *f;
     int n = table_family_tests(&t, &f);

@@ -237,7 +237,7 @@ int fig_pick_run(const Fig *f, const Sel *sel, Err *e) {
         }
     if (best < 0) {
         free(idx);
-        err_set(e, "%s: no run under %s matches %s%s", f->spec->path, f->spec->results,
+        err_set(e, "%s: no run under %s matches %s%s", f->spec->path, f->spec->results[0],
                 sel ? "series " : "the spec's where", sel ? sel->label : "");
         return -1;
     }

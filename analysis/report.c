@@ -112,19 +112,25 @@ static int do_spec(const char *spec_path, const Opts *o, int want_table, int wan
         free(s);
         return 1;
     }
-    char results[AD_PATH_MAX];
-    path_join(results, sizeof results, o->root, o->results ? o->results : s->results);
+    /* the spec's results: directories (--results replaces them all); the first names the default output */
+    char dirs[SPEC_MAX_RESULTS][AD_PATH_MAX];
+    int ndirs = o->results ? 1 : s->nresults, missing = -1;
+    for (int k = 0; k < ndirs; k++) {
+        path_join(dirs[k], sizeof dirs[k], o->root, o->results ? o->results : s->results[k]);
+        if (missing < 0 && !is_dir(dirs[k])) missing = k;
+    }
+    const char *results = dirs[0];
     /* a table with columns of the paper's numbers is shown without runs (ours "no run"): the paper's
      * Tables 3-5 are on file even where nothing of ours exists */
     int paper_cols = 0;
     for (int i = 0; i < s->ncols; i++) paper_cols |= s->cols[i].paper_only;
-    if (!is_dir(results) && skip_missing && !paper_cols) {
-        fprintf(stderr, "skipped %s: no results at %s\n", spec_path, results);
+    if (missing >= 0 && skip_missing && !paper_cols) {
+        fprintf(stderr, "skipped %s: no results at %s\n", spec_path, dirs[missing]);
         free(s);
         return 2;
     }
-    if (is_dir(results) || !paper_cols) {
-        if (runs_scan(results, &rs, &e)) goto fail;
+    if (missing < 0 || !paper_cols) {
+        if (runs_scan_list((const char(*)[AD_PATH_MAX])dirs, ndirs, &rs, &e)) goto fail;
         if (rs.warn.p) fputs(rs.warn.p, stderr);
         if (!rs.n) fprintf(stderr, "warning: %s: no run directories under %s\n", spec_path, results);
     }

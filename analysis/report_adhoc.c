@@ -54,7 +54,8 @@ static int do_compare(const char *dir, const char *by, const char *base, const c
     kv_strfmt(s->name, sizeof s->name, "compare");
     kv_strfmt(s->kind, sizeof s->kind, "table");
     kv_strfmt(s->metric, sizeof s->metric, "%s", metric);
-    kv_strfmt(s->results, sizeof s->results, "%s", dir);
+    kv_strfmt(s->results[0], sizeof s->results[0], "%s", dir);
+    s->nresults = 1;
     kv_strfmt(s->pair_by, sizeof s->pair_by, "%s", pair_by);
     if (strcmp(pair_by, "train.seed")) { /* the pairing key differs between a cell's runs by design */
         kv_strfmt(s->allow_differ[0], sizeof s->allow_differ[0], "%s", pair_by);

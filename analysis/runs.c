@@ -252,6 +252,28 @@ int runs_scan(const char *root, RunSet *rs, Err *e) {
     return 0;
 }
 
+int runs_scan_list(const char (*dirs)[AD_PATH_MAX], int n, RunSet *rs, Err *e) {
+    memset(rs, 0, sizeof *rs);
+    for (int k = 0; k < n; k++) {
+        RunSet one;
+        if (runs_scan(dirs[k], &one, e)) {
+            runs_free(rs);
+            return -1;
+        }
+        Run *all = xcalloc((size_t)(rs->n + one.n) + 1, sizeof *all);
+        if (rs->n) memcpy(all, rs->runs, (size_t)rs->n * sizeof *all);
+        if (one.n) memcpy(all + rs->n, one.runs, (size_t)one.n * sizeof *all); /* the runs move, not copied */
+        free(rs->runs);
+        rs->runs = all;
+        rs->cap = rs->n + one.n;
+        rs->n += one.n;
+        if (one.warn.p) sb_printf(&rs->warn, "%s", one.warn.p);
+        free(one.runs);
+        sb_free(&one.warn);
+    }
+    return 0;
+}
+
 void runs_free(RunSet *rs) {
     for (int i = 0; i < rs->n; i++) run_free(&rs->runs[i]);
     free(rs->runs);

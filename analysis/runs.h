@@ -39,6 +39,9 @@ typedef struct {
  * loaded once; a subdirectory whose name breaks the run-name rule (path_name_problem) is skipped with a
  * line in rs->warn. */
 int runs_scan(const char *root, RunSet *rs, Err *e);
+/* runs_scan of each of dirs[0..n-1] (a spec's results: list), appended in that order into one set; -1 when one
+ * cannot be read. */
+int runs_scan_list(const char (*dirs)[AD_PATH_MAX], int n, RunSet *rs, Err *e);
 void runs_free(RunSet *rs);
 void run_load(Run *r, const char *dir);
 void run_free(Run *r);

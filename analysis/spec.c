@@ -392,7 +392,8 @@ static int parse_top(Ctx *c, yaml_node_t *root, Spec *s) {
     if (!get(c, root, "results")) return fail(c, root, "%s", "missing results: DIRECTORY");
     if (get_str(c, root, "title", s->title, sizeof s->title) ||
         get_str(c, root, "caption", s->caption, sizeof s->caption) ||
-        get_str(c, root, "results", s->results, sizeof s->results) ||
+        get_list(c, get(c, root, "results"), s->results[0], sizeof s->results[0], SPEC_MAX_RESULTS, &s->nresults,
+                 "results") ||
         get_metric(c, root, "metric", s->metric, sizeof s->metric) ||
         get_metric(c, root, "y2_metric", s->y2_metric, sizeof s->y2_metric) || get_better(c, root, &s->better) ||
         get_metric(c, root, "x_metric", s->x_metric, sizeof s->x_metric) || get_int(c, root, "digits", &s->digits) ||

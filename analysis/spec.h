@@ -8,7 +8,8 @@
  *   table: NAME | figure: NAME   output base name
  *   kind:      table (default for `table:`) | curves | module_wd | esd | wd_sweep | bars | alpha_steps
  *   title, caption:  text
- *   results:   directory scanned for run directories (relative to the report's --root)
+ *   results:   directory scanned for run directories (relative to the report's --root), or a list of up to
+ *              SPEC_MAX_RESULTS directories whose runs are read as one set (two grids a comparison spans)
  *   metric, better (lower|higher), digits:   the value shown (see runs.h METRICS)
  *   where:     applied to every cell;   allow_differ: [keys allowed to differ within a cell]
  *   ttest: {vs: ROW_LABEL}               paired t-test p-values against that row, per column
@@ -45,6 +46,7 @@
 #include "common.h"
 
 #define SPEC_MAX_COND 12
+#define SPEC_MAX_RESULTS 4
 #define SPEC_MAX_VALS 8
 #define SPEC_MAX_SEL 48
 #define SPEC_MAX_KEYS 12
@@ -112,7 +114,8 @@ typedef struct {
     char kind[24];
     char title[256];
     char caption[1024];
-    char results[AD_PATH_MAX];
+    char results[SPEC_MAX_RESULTS][AD_PATH_MAX]; /* results: one directory or a list, read as one set of runs */
+    int nresults;
     char metric[48];
     int better; /* -1 lower (default), +1 higher, BETTER_NONE (no best: e.g. the decay applied) */
     int digits; /* 2 */

@@ -100,7 +100,7 @@ static int check_keys_exist(const Spec *s, const RunSet *rs, const Where *w, Err
         for (int i = 0; i < rs->n && !seen; i++) seen = run_coord(&rs->runs[i], w->c[k].key) != NULL;
         if (!seen)
             return err_set(e, "%s: coordinate \"%s\" is in no run's config.yaml under %s (unknown column/key?)",
-                           s->path, w->c[k].key, s->results);
+                           s->path, w->c[k].key, s->results[0]);
     }
     return 0;
 }

@@ -141,6 +141,24 @@ sed 's/family: claims/family: "a\/b"/' "$T/fam/fa.yaml" > "$T/famslash.yaml"
 "$BIN" report table "$T/famslash.yaml" --root "$T" --out-dir "$T/o13" --quiet 2>"$T/famslash.err"; rc=$?
 [ $rc -eq 1 ] && grep -q 'famslash.yaml:3:.*compare.family must be a plain name' "$T/famslash.err" \
     && ok holm_family_name_checked || fail holm_family_name_checked "rc $rc: $(cat "$T/famslash.err")"
+# results: a list of directories read as one set of runs: Uniform's runs in one, AlphaDecay's in another give
+# the table of both in one (the same CSV, byte for byte); a listed directory that does not exist skips the spec
+# in `report all` and adds no comparisons to its Holm family
+mkdir -p "$T/res/fu" "$T/res/fa2" "$T/lst/one" "$T/lst/two" "$T/lst/fam"
+cp -r "$T/res/fx/uni_1e-5_s1" "$T/res/fx/uni_1e-5_s2" "$T/res/fu/"; cp -r "$T/res/fx/alpha_1e-5_s1" "$T/res/fx/alpha_1e-5_s2" "$T/res/fa2/"
+lst='table: fc\nresults: %s\ncompare: {vs: U}\nwhere: {decay.weight_decay: 1e-5}\nrows:\n  - {label: U, where: {decay.method: uniform}}\n  - {label: A, where: {decay.method: alphadecay}}\ncolumns:\n  - {label: final}\n'
+printf "$lst" res/fx > "$T/lst/one/fc.yaml"; printf "$lst" "[res/fu, res/fa2]" > "$T/lst/two/fc.yaml"
+"$BIN" report table "$T/lst/one/fc.yaml" --root "$T" --out-dir "$T/o14" --quiet 2>"$T/lst.err" \
+    && "$BIN" report table "$T/lst/two/fc.yaml" --root "$T" --out-dir "$T/o15" --quiet 2>>"$T/lst.err"; rc=$?
+[ $rc -eq 0 ] && grep -q '^A,,final,' "$T/o15/fc.csv" && cmp -s "$T/o14/fc.csv" "$T/o15/fc.csv" \
+    && ok results_list_one_set || fail results_list_one_set "rc $rc: $(cat "$T/lst.err"; diff "$T/o14/fc.csv" "$T/o15/fc.csv" 2>&1 | head -4)"
+sed 's/compare: {vs: U}/compare: {vs: U, family: claims}/' "$T/lst/one/fc.yaml" > "$T/lst/fam/fa.yaml"
+sed -e 's/table: fc/table: fz/' -e 's/compare: {vs: U}/compare: {vs: U, family: claims}/' -e 's/\[res\/fu, res\/fa2\]/[res\/fu, res\/absent]/' \
+    "$T/lst/two/fc.yaml" > "$T/lst/fam/fz.yaml"
+"$BIN" report all --specs "$T/lst/fam" --root "$T" --out-dir "$T/o16" --quiet >/dev/null 2>"$T/lstfam.err"; rc=$?
+[ $rc -eq 0 ] && grep -q "skipped $T/lst/fam/fz.yaml: no results at $T/res/absent" "$T/lstfam.err" && [ ! -e "$T/o16/fz.md" ] \
+    && grep -q "Holm-Bonferroni over the family claims's 1 distinct comparison (tables fc);" "$T/o16/fc.md" \
+    && ok results_list_missing_skipped || fail results_list_missing_skipped "rc $rc: $(cat "$T/lstfam.err"; grep -o 'Holm[^;]*' "$T/o16/fc.md" 2>&1)"
 sed 's/better: lower/better: none/' "$T/bo.yaml" > "$T/bonone.yaml"
 "$BIN" report table "$T/bonone.yaml" --root "$T" --out-dir "$T/o10" >/dev/null 2>"$T/bonone.err"; rc=$?
 [ $rc -eq 1 ] && grep -q 'bonone.yaml:12:.*best_of needs better: lower or higher' "$T/bonone.err" && ok best_of_needs_direction || fail best_of_needs_direction "rc $rc: $(cat "$T/bonone.err")"
