@@ -1,8 +1,8 @@
 /* family.c - a Holm family that spans tables (table.h, family_apply): the claims a study makes stand or
  * fall together, so their multiple-comparison correction must count all of them, not one table's.
  * A spec declares `compare: {vs: ROW, family: NAME}`; every table spec in the same directory with the
- * same family is built from its own results and its comparisons join the family; a member whose results do not
- * exist yet (a grid not run; `report all` skips its table) has no comparisons to add. */
+ * same family is built from its own results and its comparisons join the family; a member whose results: list
+ * names a directory that does not exist yet (a grid not run; `report all` skips its table) has none to add. */
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,9 +46,10 @@ static int add_member(const Spec *o, const char *root, FamTest **all, int *nall,
     for (int k = 0; k < o->nresults; k++) {
         if (o->results[k][0] == '/' || !strcmp(root, ".")) kv_strfmt(dirs[k], sizeof dirs[k], "%s", o->results[k]);
         else kv_strfmt(dirs[k], sizeof dirs[k], "%s/%s", root, o->results[k]);
-        /* a member whose runs do not exist yet (a grid not run) is skipped by `report all`: it has no tests */
+        /* a member reading several grids, one not run yet, is skipped by `report all`: it has no tests. One
+         * missing directory alone stays an error (a typo would silently shrink the family). */
         struct stat st;
-        if (stat(dirs[k], &st) || !S_ISDIR(st.st_mode)) return 0;
+        if (o->nresults > 1 && (stat(dirs[k], &st) || !S_ISDIR(st.st_mode))) return 0;
     }
     RunSet rs = {0};
     Table t = {0};

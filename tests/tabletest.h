@@ -41,13 +41,13 @@ static inline void put_run(const char *dir, const char *config, const char *metr
 /* The table of spec_text (written to ROOT/spec.yaml) over the runs under ROOT/RESULTS, RESULTS the spec's
  * results key; t and rs start empty, so unbuild after a failure is safe. */
 static inline int build(const char *spec_text, Table *t, Spec *s, RunSet *rs, Err *e) {
-    char sp[512], rp[sizeof s->results + 300];
+    char sp[512], rp[sizeof s->results[0] + 300];
     put("spec.yaml", spec_text);
     snprintf(sp, sizeof sp, "%s/spec.yaml", ROOT);
     memset(t, 0, sizeof *t);
     memset(rs, 0, sizeof *rs);
     if (spec_load(s, sp, e)) return -1;
-    snprintf(rp, sizeof rp, "%s/%s", ROOT, s->results);
+    snprintf(rp, sizeof rp, "%s/%s", ROOT, s->results[0]);
     if (runs_scan(rp, rs, e)) return -1;
     return table_build(t, s, rs, NULL, e);
 }
