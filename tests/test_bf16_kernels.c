@@ -9,7 +9,7 @@
  *    no summation order enters);
  *  - the fused kernels that write or read bf16 (RMSNorm both ways, with and without rounding the residual stream
  *    or its gradient; SwiGLU both ways; cross-entropy both ways, reading the logits rounded or not; attention
- *    both ways; RoPE both ways) equal the fp32 kernel composed with the conversions it replaced, bit for bit
+ *    both ways; RoPE both ways; the embedding gradient) equal the fp32 kernel composed with the conversions it replaced, bit for bit
  *    (the fp32 kernels are tested against double in test_kernels.c; rounding adds at most 2^-8 relative);
  *  - mm_bf16_acc equals mm_bf16 into the widened output followed by rounding, bit for bit, on both back ends,
  *    and is within gamma_K sum|a b| (any summation order) plus one bf16 rounding of the double result. */
@@ -393,10 +393,48 @@ static void test_acc(const char *label) {
     free(A), free(Bm), free(C), free(Cf), free(C0);
 }
 
+/* embedding_backward_bf16 (bf16_pure's embedding gradient) equals widening the whole gradient, embedding_backward
+ * and rounding it all back, bit for bit: repeated tokens (more than the vocabulary: every token's row takes several
+ * additions, in order), a gradient already holding earlier micro-steps' sums, ties, NaN and infinities. */
+static void test_embedding(void) {
+    Rng r;
+    rng_seed(&r, 21);
+    const int V = 29, C = 37, N = 53; /* N > V: repeats; C leaves a tail after whole vectors */
+    float *dout = malloc(sizeof(float) * N * C), *wide = malloc(sizeof(float) * V * C),
+          *acc = malloc(sizeof(float) * N * C);
+    bf16_t *g = malloc(sizeof(bf16_t) * V * C), *g0 = malloc(sizeof(bf16_t) * V * C);
+    int tokens[53];
+    fill(dout, (size_t)N * C, 1.0, &r);
+    dout[5] = INFINITY, dout[C + 7] = NAN, dout[2 * C + 1] = 0x1.00808p0f;         /* a tie */
+    for (int n = 0; n < N; n++) tokens[n] = (int)rng_below(&r, (uint64_t)(V - 3)); /* the last 3 rows unused */
+    for (size_t i = 0; i < (size_t)V * C; i++) g[i] = bf16_round((float)(0.5 * rng_normal(&r)));
+    memcpy(g0, g, sizeof(bf16_t) * V * C);
+    for (size_t i = 0; i < (size_t)V * C; i++) wide[i] = bf16_widen(g0[i]);
+    embedding_backward(wide, dout, tokens, N, C);
+    embedding_backward_bf16(g, acc, dout, tokens, N, C, V);
+    CHECK(same_h(g, wide, (size_t)V * C), "embedding_backward_bf16_is_composition", "rows differ");
+    CHECK(!memcmp(g + (size_t)(V - 3) * C, g0 + (size_t)(V - 3) * C, sizeof(bf16_t) * 3 * C),
+          "embedding_backward_bf16_unused_rows_untouched", "a row without tokens changed");
+    /* one token only (the compact block's first row), and no tokens at all */
+    memcpy(g, g0, sizeof(bf16_t) * V * C);
+    for (size_t i = 0; i < (size_t)V * C; i++) wide[i] = bf16_widen(g0[i]);
+    embedding_backward(wide, dout, tokens, 1, C);
+    embedding_backward_bf16(g, acc, dout, tokens, 1, C, V);
+    CHECK(same_h(g, wide, (size_t)V * C), "embedding_backward_bf16_one_token", "rows differ");
+    embedding_backward_bf16(g, acc, dout, tokens, 0, C, V);
+    CHECK(same_h(g, wide, (size_t)V * C), "embedding_backward_bf16_no_tokens", "rows changed");
+    free(dout);
+    free(wide);
+    free(acc);
+    free(g);
+    free(g0);
+}
+
 int main(void) {
     test_rounding();
     test_adam();
     test_fused();
+    test_embedding();
     test_acc(mm_bf16_backend());
     mm_bf16_release();
     setenv("ALPHADECAY_BF16_BACKEND", "fallback", 1);

@@ -31,6 +31,10 @@ float kn_expf(float x);
 void embedding_forward(float *out, const int *tokens, const float *wte, int N, int C);
 /* dwte[tokens[n]] += dout[n]; parallel over columns, rows in order (deterministic, race-free). */
 void embedding_backward(float *dwte, const float *dout, const int *tokens, int N, int C);
+/* The same into bf16 gradients (V x C): the rows of the tokens present widened into acc (at least N x C floats),
+ * one compact row per distinct token, accumulated there as embedding_backward does, rounded back; bit for bit
+ * widening all of dwte, embedding_backward and rounding it back (the other rows come back unchanged). */
+void embedding_backward_bf16(bf16_t *dwte, float *acc, const float *dout, const int *tokens, int N, int C, int V);
 
 /* ---- RMSNorm: out = w * x * rstd, rstd = 1/sqrt(mean(x^2) + eps) (rstd saved, N floats) ---- */
 void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int N, int C, float eps);

@@ -79,8 +79,9 @@ struct ModelActs {
     bf16_t *bhmem;         /* bf16 modes: the backward's bf16 block */
     bf16_t *douth;         /* (N, max(3C, 2I, V)) a product's output gradient rounded to bf16 */
     int douth_ready;       /* its producer wrote the next lin_bwd's output gradient there already (fused rounding) */
-    float *gacc;           /* bf16_pure: (max(VC, 3CC, 2IC)) one tensor's gradient widened to fp32, accumulated
-                          * into by its backward kernel, then rounded back */
+    float *gacc;           /* bf16_pure: (N x C) a norm weight's gradient (C), or the embedding gradient's rows of
+                          * the micro-batch's tokens, widened to fp32, accumulated into by the backward kernel,
+                          * then rounded back */
     int *inputs, *targets; /* (N) copies of the last forward's ids */
     int fwd_B, fwd_T, have_targets, n_valid;
 };
@@ -493,7 +494,7 @@ static void carve_backward(ModelActs *a, const ModelConfig *c, Carver *k, HCarve
     a->d_att = take(k, (size_t)a->B * H * a->T * a->T);
     a->d_norm = take(k, rmsnorm_scratch_floats((int)N, (int)C));
     if (a->prec != PREC_FP32) a->douth = take_h(kh, N * max3(3 * C, 2 * I, V));
-    if (a->prec == PREC_BF16_PURE) a->gacc = take(k, max3(V * C, 3 * C * C, 2 * I * C));
+    if (a->prec == PREC_BF16_PURE) a->gacc = take(k, N * C); /* the embedding's rows (N >= 1: a norm's C too) */
 }
 
 typedef struct {
@@ -699,30 +700,6 @@ static void embedding_forward_bf16(float *out, const int *tokens, const bf16_t *
     }
 }
 
-/* bf16_pure's embedding gradient: as grad_acc + embedding_backward + grad_store, but only the rows of the tokens
- * in the micro-batch are widened into the fp32 accumulator and rounded back (the others would come back
- * unchanged): about N x C values instead of V x C. */
-static void embedding_backward_pure(const Model *m, int N) {
-    ModelActs *a = m->acts;
-    int C = m->cfg.hidden_size, V = m->cfg.vocab_size;
-    bf16_t *hg = m->hg + m->at.embed;
-    unsigned char *seen = xcalloc((size_t)V, 1);
-    int *rows = xcalloc((size_t)(N < V ? N : V), sizeof(int)), nr = 0;
-    for (int n = 0; n < N; n++)
-        if (!seen[a->inputs[n]]) seen[a->inputs[n]] = 1, rows[nr++] = a->inputs[n];
-    Phase o = prof_push(PH_CONVERT);
-#pragma omp parallel for schedule(static) if ((long)nr * C > 65536)
-    for (int r = 0; r < nr; r++) bf16_widen_row(a->gacc + (size_t)rows[r] * C, hg + (size_t)rows[r] * C, (size_t)C);
-    prof_pop(o);
-    embedding_backward(a->gacc, a->d_res, a->inputs, N, C);
-    o = prof_push(PH_CONVERT);
-#pragma omp parallel for schedule(static) if ((long)nr * C > 65536)
-    for (int r = 0; r < nr; r++) bf16_round_row(hg + (size_t)rows[r] * C, a->gacc + (size_t)rows[r] * C, (size_t)C);
-    prof_pop(o);
-    free(seen);
-    free(rows);
-}
-
 /* RMSNorm forward (kernels.h) with the norm weight at offset w: into out (fp32 mode) or, rounded as written, into
  * out_h (bf16 modes: the product input). res_in: x is a residual stream that a product just wrote, which bf16_pure
  * rounds to bf16 (as PyTorch's bf16 model holds it) in place, row by row inside the norm. */
@@ -903,7 +880,8 @@ void model_backward(Model *m, float scale) {
         norm_bwd(m, a->d_res, a->d_tmp, s->res, w->ln1, s->rstd1, N, C, l > 0); /* l > 0: the down product's */
     }
     prof_at(PH_EMBED);
-    if (m->prec == PREC_BF16_PURE) embedding_backward_pure(m, N);
+    if (m->prec == PREC_BF16_PURE) /* only the micro-batch's rows, accumulated in the compact scratch gacc */
+        embedding_backward_bf16(m->hg + m->at.embed, a->gacc, a->d_res, a->inputs, N, C, c->vocab_size);
     else embedding_backward(m->grads + m->at.embed, a->d_res, a->inputs, N, C);
     prof_at(PH_OTHER);
     a->have_targets = 0; /* logits now hold dlogits: a second backward would be wrong */
