@@ -224,6 +224,32 @@ static int count_lines(const char *path, long step) {
     return n;
 }
 
+/* A scratch directory NAME and its decay.jsonl open for writing as a RunLog; 0 when no scratch directory can be
+ * made (scratch_dir says why). */
+static int scratch_log(char *dir, size_t ndir, const char *name, char *logp, size_t nlogp, RunLog *log) {
+    if (!scratch_dir(dir, ndir, NULL, name)) return 0;
+    snprintf(logp, nlogp, "%s/decay.jsonl", dir);
+    memset(log, 0, sizeof *log);
+    log->f = fopen(logp, "w");
+    snprintf(log->path, sizeof log->path, "%s", logp);
+    return 1;
+}
+
+/* The default AlphaDecay's step-0 decays by hand for the three modules config() tunes at step 0 (layer-1 q,
+ * layer-0/1 k): the linear map of the hand-fitted alphas onto eta * [s1, s2] (eta 1e-5, s1 0.6666, s2 3). */
+static void hand_step0_decays(Model *m, int tuned[3], double wd[3]) {
+    tuned[0] = model_find_tensor(m, "model.layers.1.self_attn.q_proj.weight");
+    tuned[1] = model_find_tensor(m, "model.layers.0.self_attn.k_proj.weight");
+    tuned[2] = model_find_tensor(m, "model.layers.1.self_attn.k_proj.weight");
+    double a[3], lo = 1e9, hi = -1;
+    for (int t = 0; t < 3; t++) {
+        a[t] = hand_alpha(m, tuned[t]);
+        lo = fmin(lo, a[t]);
+        hi = fmax(hi, a[t]);
+    }
+    for (int t = 0; t < 3; t++) wd[t] = 1e-5 * ((a[t] - lo) / (hi - lo) * (3 - 0.6666) + 0.6666);
+}
+
 static void test_alphadecay(void) {
     Model m;
     build(&m);
@@ -232,34 +258,22 @@ static void test_alphadecay(void) {
     DecayState st;
     memset(&st, 0, sizeof st);
     Err e = {{0}};
-    char dir[256];
-    if (!scratch_dir(dir, sizeof dir, NULL, "test_decay")) {
+    char dir[256], logp[300];
+    RunLog log;
+    if (!scratch_log(dir, sizeof dir, "test_decay", logp, sizeof logp, &log)) {
         unbuild(&m);
         return;
     }
-    char logp[300];
-    snprintf(logp, sizeof logp, "%s/decay.jsonl", dir);
-    RunLog log = {fopen(logp, "w"), ""};
-    snprintf(log.path, sizeof log.path, "%s", logp);
     int rc = decay_init(&st, &c, &m, &log, dir, 1, &e);
     CHECK(rc == 0, "alphadecay_init", "%s", e.msg);
     /* Tuned at step 0: layer-1 q, layer-0/1 k (64 x 64). Not tuned: layer-0 q (excluded), up_proj
      * (N = 32 < 50), lm_head (excluded), embedding, norms. */
-    int q1 = model_find_tensor(&m, "model.layers.1.self_attn.q_proj.weight");
-    int k0 = model_find_tensor(&m, "model.layers.0.self_attn.k_proj.weight");
-    int k1 = model_find_tensor(&m, "model.layers.1.self_attn.k_proj.weight");
-    int tuned[3] = {q1, k0, k1};
-    double a[3], lo = 1e9, hi = -1;
-    for (int t = 0; t < 3; t++) {
-        a[t] = hand_alpha(&m, tuned[t]);
-        lo = fmin(lo, a[t]);
-        hi = fmax(hi, a[t]);
-    }
+    int tuned[3];
+    double hand[3];
+    hand_step0_decays(&m, tuned, hand);
+    int q1 = tuned[0], k0 = tuned[1], k1 = tuned[2];
     int okt = 1;
-    for (int t = 0; t < 3; t++) {
-        double want = 1e-5 * ((a[t] - lo) / (hi - lo) * (3 - 0.6666) + 0.6666);
-        okt &= fabs(m.wd[tuned[t]] - want) <= 1e-9 * want;
-    }
+    for (int t = 0; t < 3; t++) okt &= fabs(m.wd[tuned[t]] - hand[t]) <= 1e-9 * hand[t];
     CHECK(okt, "alphadecay_tuned_linear_map", "wd %g %g %g", m.wd[q1], m.wd[k0], m.wd[k1]);
     int oku = 1;
     for (int i = 0; i < m.n_tensors; i++)
@@ -325,27 +339,17 @@ static void test_alphadecay_flat(void) {
     DecayState st;
     memset(&st, 0, sizeof st);
     Err e = {{0}};
-    char dir[256];
-    if (!scratch_dir(dir, sizeof dir, NULL, "test_decay_flat")) {
+    char dir[256], logp[300];
+    RunLog log;
+    if (!scratch_log(dir, sizeof dir, "test_decay_flat", logp, sizeof logp, &log)) {
         unbuild(&m);
         return;
     }
-    char logp[300];
-    snprintf(logp, sizeof logp, "%s/decay.jsonl", dir);
-    RunLog log = {fopen(logp, "w"), ""};
-    snprintf(log.path, sizeof log.path, "%s", logp);
-    int tuned[3] = {model_find_tensor(&m, "model.layers.1.self_attn.q_proj.weight"),
-                    model_find_tensor(&m, "model.layers.0.self_attn.k_proj.weight"),
-                    model_find_tensor(&m, "model.layers.1.self_attn.k_proj.weight")};
-    double a[3], lo = 1e9, hi = -1, sw = 0, s = 0;
+    int tuned[3];
+    double def[3], sw = 0, s = 0;
+    hand_step0_decays(&m, tuned, def);
     for (int t = 0; t < 3; t++) {
-        a[t] = hand_alpha(&m, tuned[t]);
-        lo = fmin(lo, a[t]);
-        hi = fmax(hi, a[t]);
-    }
-    for (int t = 0; t < 3; t++) {
-        double def = 1e-5 * ((a[t] - lo) / (hi - lo) * (3 - 0.6666) + 0.6666);
-        sw += def * (double)m.tensors[tuned[t]].size;
+        sw += def[t] * (double)m.tensors[tuned[t]].size;
         s += (double)m.tensors[tuned[t]].size;
     }
     double mean = sw / s;

@@ -123,12 +123,19 @@ int decay_assign(DecayAssign how, const double *v, const int *layer, const char 
     return 0;
 }
 
-int decay_mean_preserve(double *wd, const double *size, int n, double eta, Err *e) {
-    double sw = 0, s = 0;
+/* sum of wd_i * size_i and of size_i, in index order: the size-weighted mean decay both rescalings keep */
+static void size_weighted_sums(const double *wd, const double *size, int n, double *sw, double *s) {
+    *sw = 0;
+    *s = 0;
     for (int i = 0; i < n; i++) {
-        sw += wd[i] * size[i];
-        s += size[i];
+        *sw += wd[i] * size[i];
+        *s += size[i];
     }
+}
+
+int decay_mean_preserve(double *wd, const double *size, int n, double eta, Err *e) {
+    double sw, s;
+    size_weighted_sums(wd, size, n, &sw, &s);
     if (n <= 0 || eta == 0) return 0;
     if (!(sw > 0) || !isfinite(sw))
         return err_set(
@@ -140,11 +147,8 @@ int decay_mean_preserve(double *wd, const double *size, int n, double eta, Err *
 }
 
 void decay_flatten(double *wd, const double *size, int n) {
-    double sw = 0, s = 0;
-    for (int i = 0; i < n; i++) {
-        sw += wd[i] * size[i];
-        s += size[i];
-    }
+    double sw, s;
+    size_weighted_sums(wd, size, n, &sw, &s);
     if (n <= 0 || !(s > 0)) return;
     double mean = sw / s;
     for (int i = 0; i < n; i++) wd[i] = mean;
