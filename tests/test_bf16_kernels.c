@@ -363,35 +363,7 @@ static void test_fused(void) {
         CHECK(same_h(dl, ref, (size_t)N * V) && !memcmp(lg2, lg3, sizeof(float) * N * V), name, "differs");
         free(ref);
     }
-    /* attention: bf16 q/k/v values as the model has them; probabilities and output rounded by the kernel, the
-     * backward from the bf16 probabilities */
-    int ld = 3 * H * D, Cq = H * D;
-    float *qkv = malloc(sizeof(float) * B * T * ld), *y = malloc(sizeof(float) * B * T * Cq),
-          *y2 = malloc(sizeof(float) * B * T * Cq);
-    float *att = malloc(sizeof(float) * B * H * T * T), *att2 = malloc(sizeof(float) * B * H * T * T);
-    float *datt = malloc(sizeof(float) * B * H * T * T), *dy = malloc(sizeof(float) * B * T * Cq);
-    float *dq = malloc(sizeof(float) * B * T * ld), *dq2 = malloc(sizeof(float) * B * T * ld);
-    bf16_t *atth = malloc(sizeof(bf16_t) * B * H * T * T), *yh = malloc(sizeof(bf16_t) * B * T * Cq);
-    fill(qkv, (size_t)B * T * ld, 1.0, &r);
-    bf16_quantize_vec(qkv, (size_t)B * T * ld);
-    fill(dy, (size_t)B * T * Cq, 1.0, &r);
-    attention_forward(y, Cq, att, qkv, qkv + Cq, qkv + 2 * Cq, ld, B, T, H, D);
-    attention_forward_bf16(y2, Cq, yh, att2, atth, qkv, qkv + Cq, qkv + 2 * Cq, ld, B, T, H, D);
-    CHECK(!memcmp(y, y2, sizeof(float) * B * T * Cq) && same_h(yh, y, (size_t)B * T * Cq) &&
-              same_h(atth, att, (size_t)B * H * T * T),
-          "attention_forward_bf16: same output, and output and probabilities rounded", "differs");
-    bf16_quantize_vec(att, (size_t)B * H * T * T); /* what the backward reads: the saved bf16 probabilities */
-    attention_backward(dq, dq + Cq, dq + 2 * Cq, ld, datt, dy, Cq, att, qkv, qkv + Cq, qkv + 2 * Cq, ld, B, T, H, D);
-    memset(att2, 0x55, sizeof(float) * B * H * T * T); /* working buffers: the kernel must widen into them */
-    bf16_t *qkvh = malloc(sizeof(bf16_t) * B * T * ld);
-    float *qkvw = malloc(sizeof(float) * B * T * ld);
-    bf16_round_vec(qkvh, qkv, (size_t)B * T * ld);
-    memset(qkvw, 0x55, sizeof(float) * B * T * ld);
-    attention_backward_bf16(dq2, dq2 + Cq, dq2 + 2 * Cq, ld, datt, dy, Cq, att2, atth, qkvw, qkvw + Cq, qkvw + 2 * Cq,
-                            qkvh, ld, B, T, H, D);
-    free(qkvh), free(qkvw);
-    CHECK(!memcmp(dq, dq2, sizeof(float) * B * T * ld),
-          "attention_backward_bf16(bf16 probabilities) == attention_backward(widened)", "differs");
+    int ld = 3 * H * D;
     /* RoPE + rounding + keep in one pass, with and without rounding the input first */
     for (int quant = 0; quant < 2; quant++) {
         float *cs = malloc(sizeof(float) * T * D / 2), *sn = malloc(sizeof(float) * T * D / 2);
@@ -430,8 +402,223 @@ static void test_fused(void) {
     }
     free(x), free(f), free(w), free(h), free(gu), free(dh), free(dgu), free(guh), free(lg), free(lg2), free(lg3),
         free(dl);
-    free(qkv), free(y), free(y2), free(att), free(att2), free(datt), free(dy), free(dq), free(dq2), free(atth),
-        free(yh);
+}
+
+/* The double composition of attention's backward from probabilities P (B, H, T, T): dP = dY V^T,
+ * dS = P (dP - rowsum(P dP)), dQ = s dS K, dK = s dS^T Q, dV = P^T dY (ld of q/k/v and dq/dk/dv: ld, of dy: HD). */
+static void att_ref_backward(double *dq, double *dk, double *dv, const double *P, const double *q, const double *k,
+                             const double *v, const double *dy, int ld, int B, int T, int H, int D) {
+    int HD = H * D;
+    double sc = 1.0 / sqrt((double)D), *dS = malloc(sizeof(double) * T);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++) {
+            const double *Pb = P + ((size_t)b * H + h) * T * T;
+            size_t o = (size_t)b * T * ld + (size_t)h * D, oy = (size_t)b * T * HD + (size_t)h * D;
+            for (int t = 0; t < T; t++)
+                for (int d = 0; d < D; d++)
+                    dq[o + (size_t)t * ld + d] = dk[o + (size_t)t * ld + d] = dv[o + (size_t)t * ld + d] = 0;
+            for (int t = 0; t < T; t++) {
+                double dot = 0;
+                for (int j = 0; j <= t; j++) {
+                    double dp = 0;
+                    for (int d = 0; d < D; d++) dp += dy[oy + (size_t)t * HD + d] * v[o + (size_t)j * ld + d];
+                    dS[j] = dp;
+                    dot += Pb[(size_t)t * T + j] * dp;
+                }
+                for (int j = 0; j <= t; j++) {
+                    double ds = Pb[(size_t)t * T + j] * (dS[j] - dot);
+                    for (int d = 0; d < D; d++) {
+                        dq[o + (size_t)t * ld + d] += sc * ds * k[o + (size_t)j * ld + d];
+                        dk[o + (size_t)j * ld + d] += sc * ds * q[o + (size_t)t * ld + d];
+                        dv[o + (size_t)j * ld + d] += Pb[(size_t)t * T + j] * dy[oy + (size_t)t * HD + d];
+                    }
+                }
+            }
+        }
+    free(dS);
+}
+
+/* The double forward: P (B, H, T, T) and y (ld HD) of q, k, v (ld ld). */
+static void att_ref_forward(double *P, double *y, const double *q, const double *k, const double *v, int ld, int B,
+                            int T, int H, int D) {
+    int HD = H * D;
+    double sc = 1.0 / sqrt((double)D);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++) {
+            double *Pb = P + ((size_t)b * H + h) * T * T;
+            size_t o = (size_t)b * T * ld + (size_t)h * D, oy = (size_t)b * T * HD + (size_t)h * D;
+            for (int t = 0; t < T; t++) {
+                double mx = -INFINITY, sum = 0;
+                for (int j = 0; j < T; j++) {
+                    double sv = 0;
+                    for (int d = 0; d < D; d++) sv += q[o + (size_t)t * ld + d] * k[o + (size_t)j * ld + d];
+                    Pb[(size_t)t * T + j] = j <= t ? sv * sc : -INFINITY;
+                    if (j <= t && sv * sc > mx) mx = sv * sc;
+                }
+                for (int j = 0; j < T; j++) sum += Pb[(size_t)t * T + j] = j <= t ? exp(Pb[(size_t)t * T + j] - mx) : 0;
+                for (int j = 0; j < T; j++) Pb[(size_t)t * T + j] /= sum;
+                for (int d = 0; d < D; d++) {
+                    double acc = 0;
+                    for (int j = 0; j <= t; j++) acc += Pb[(size_t)t * T + j] * v[o + (size_t)j * ld + d];
+                    y[oy + (size_t)t * HD + d] = acc;
+                }
+            }
+        }
+}
+
+/* The bf16 modes' attention (bf16 products, fp32 accumulation, on whichever path this build has) against double,
+ * within bounds from an error analysis. u = 2^-8 (one bf16 rounding), g(n) = n 2^-24 / (1 - n 2^-24) (fp32
+ * accumulation of n terms, any order). Forward: a score carries ds <= s g(D) sum|q k| + 2^-24 |score|; the fp32
+ * softmax perturbs p relatively by <= 2 max ds + 2e-7 (exp) + g(T + 3) + 2^-24 max|score - max|; rounding p adds
+ * u: e_p. y then errs by <= (e_p + g(T)) sum p |v|. Backward (from the kernel's saved probabilities P, so the
+ * reference uses them too): dY rounded (u) and dP accumulated over D: e = (u + g(D)) sum |dy v|; the row dot
+ * sum P dP errs by <= sum P e + g(T) sum P |dP|; dS = P (dP - dot) by <= P (e + that + 2^-24 (|dP| + |dot|)),
+ * then rounded (u |dS|); dQ, dK err by s (sum |dS err| |k or q| + g(T) sum |dS k or q|), dV by (u + g(T)) sum
+ * P |dy|. Each bound is doubled for the higher-order terms. The double backward is itself checked against
+ * central finite differences of the double forward. NaN: a NaN in V reaches that column of y and no other. */
+static void test_attention(int B, int T, int H, int D, unsigned seed) {
+    Rng r;
+    rng_seed(&r, seed);
+    int HD = H * D, ld = 3 * HD;
+    size_t nq = (size_t)B * T * ld, ny = (size_t)B * T * HD, nP = (size_t)B * H * T * T;
+    bf16_t *qkvh = malloc(sizeof(bf16_t) * nq), *atth = malloc(sizeof(bf16_t) * nP), *yh = malloc(sizeof(bf16_t) * ny);
+    float *y = malloc(sizeof(float) * ny), *dy = malloc(sizeof(float) * ny), *dqkv = malloc(sizeof(float) * nq);
+    double *qd = malloc(sizeof(double) * nq), *Pd = malloc(sizeof(double) * nP), *Ph = malloc(sizeof(double) * nP);
+    double *yd = malloc(sizeof(double) * ny), *dyd = malloc(sizeof(double) * ny), *gd = malloc(sizeof(double) * nq);
+    for (size_t i = 0; i < nq; i++) qd[i] = bf16_widen(qkvh[i] = bf16_round((float)(1.5 * rng_normal(&r))));
+    for (size_t i = 0; i < ny; i++) dyd[i] = dy[i] = (float)rng_normal(&r);
+    attention_forward_bf16(y, HD, yh, atth, qkvh, ld, B, T, H, D);
+    att_ref_forward(Pd, yd, qd, qd + HD, qd + 2 * HD, ld, B, T, H, D);
+    const double u = 0x1p-8, e24 = 0x1p-24, sc = 1.0 / sqrt((double)D);
+#define G(n) ((n)*e24 / (1 - (n)*e24))
+    double worst_p = 0, worst_y = 0, worst_dq = 0, worst_dk = 0, worst_dv = 0;
+    int y_rounded = same_h(yh, y, ny);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++) {
+            size_t o = (size_t)b * T * ld + (size_t)h * D, oy = (size_t)b * T * HD + (size_t)h * D;
+            const double *q = qd + o, *k = q + HD, *v = q + 2 * HD, *P = Pd + ((size_t)b * H + h) * T * T;
+            const bf16_t *Ps = atth + ((size_t)b * H + h) * T * T;
+            for (int t = 0; t < T; t++) {
+                double ds = 0, mx = -INFINITY, spread = 0, *sv = malloc(sizeof(double) * (t + 1));
+                for (int j = 0; j <= t; j++) {
+                    double s = 0, sa = 0;
+                    for (int d = 0; d < D; d++)
+                        s += q[(size_t)t * ld + d] * k[(size_t)j * ld + d],
+                            sa += fabs(q[(size_t)t * ld + d] * k[(size_t)j * ld + d]);
+                    sv[j] = s * sc;
+                    double e = sc * G(D) * sa + e24 * fabs(sv[j]);
+                    ds = e > ds ? e : ds, mx = sv[j] > mx ? sv[j] : mx;
+                }
+                for (int j = 0; j <= t; j++) spread = mx - sv[j] > spread ? mx - sv[j] : spread;
+                free(sv);
+                double ep = u + 2 * ds + 2e-7 + G(T + 3) + e24 * spread;
+                for (int j = 0; j < T; j++) {
+                    double err = fabs(bf16_widen(Ps[(size_t)t * T + j]) - P[(size_t)t * T + j]);
+                    double bound = 2 * ep * P[(size_t)t * T + j];
+                    double ratio = bound > 0 ? err / bound : (err > 0 ? INFINITY : 0);
+                    worst_p = ratio > worst_p ? ratio : worst_p;
+                }
+                for (int d = 0; d < D; d++) {
+                    double pv = 0;
+                    for (int j = 0; j <= t; j++) pv += P[(size_t)t * T + j] * fabs(v[(size_t)j * ld + d]);
+                    double err = fabs(y[oy + (size_t)t * HD + d] - yd[oy + (size_t)t * HD + d]);
+                    double ratio = err / (2 * (ep + G(T)) * pv + 1e-30);
+                    worst_y = ratio > worst_y ? ratio : worst_y;
+                }
+            }
+        }
+    /* backward, from the saved probabilities */
+    for (size_t i = 0; i < nP; i++) Ph[i] = bf16_widen(atth[i]);
+    attention_backward_bf16(dqkv, dqkv + HD, dqkv + 2 * HD, ld, dy, HD, atth, qkvh, ld, B, T, H, D);
+    att_ref_backward(gd, gd + HD, gd + 2 * HD, Ph, qd, qd + HD, qd + 2 * HD, dyd, ld, B, T, H, D);
+    double *edS = malloc(sizeof(double) * T * T), *aS = malloc(sizeof(double) * T * T);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++) {
+            size_t o = (size_t)b * T * ld + (size_t)h * D, oy = (size_t)b * T * HD + (size_t)h * D;
+            const double *q = qd + o, *k = q + HD, *v = q + 2 * HD, *P = Ph + ((size_t)b * H + h) * T * T;
+            const double *g = dyd + oy;
+            for (int t = 0; t < T; t++) {
+                double dot = 0, edot = 0, *dp = malloc(sizeof(double) * (t + 1)), *e = malloc(sizeof(double) * (t + 1));
+                for (int j = 0; j <= t; j++) {
+                    double s = 0, sa = 0;
+                    for (int d = 0; d < D; d++)
+                        s += g[(size_t)t * HD + d] * v[(size_t)j * ld + d],
+                            sa += fabs(g[(size_t)t * HD + d] * v[(size_t)j * ld + d]);
+                    dp[j] = s, e[j] = (u + G(D)) * sa;
+                    dot += P[(size_t)t * T + j] * s;
+                    edot += P[(size_t)t * T + j] * (e[j] + G(T) * fabs(s));
+                }
+                for (int j = 0; j < T; j++) {
+                    double pj = P[(size_t)t * T + j];
+                    double dsv = j <= t ? pj * (dp[j] - dot) : 0;
+                    aS[(size_t)t * T + j] = fabs(dsv);
+                    edS[(size_t)t * T + j] =
+                        j <= t ? pj * (e[j] + edot + e24 * (fabs(dp[j]) + fabs(dot))) + u * fabs(dsv) : 0;
+                }
+                free(dp), free(e);
+            }
+            for (int t = 0; t < T; t++)
+                for (int d = 0; d < D; d++) {
+                    double bq = 0, bk = 0, bv = 0;
+                    for (int j = 0; j < T; j++) {
+                        bq += edS[(size_t)t * T + j] * fabs(k[(size_t)j * ld + d]) +
+                              G(T) * aS[(size_t)t * T + j] * fabs(k[(size_t)j * ld + d]);
+                        bk += edS[(size_t)j * T + t] * fabs(q[(size_t)j * ld + d]) +
+                              G(T) * aS[(size_t)j * T + t] * fabs(q[(size_t)j * ld + d]);
+                        bv += (u + G(T)) * P[(size_t)j * T + t] * fabs(g[(size_t)j * HD + d]);
+                    }
+                    size_t i = o + (size_t)t * ld + d;
+                    double rq = fabs(dqkv[i] - gd[i]) / (2 * sc * bq + 1e-30);
+                    double rk = fabs(dqkv[i + HD] - gd[i + HD]) / (2 * sc * bk + 1e-30);
+                    double rv = fabs(dqkv[i + 2 * HD] - gd[i + 2 * HD]) / (2 * bv + 1e-30);
+                    worst_dq = rq > worst_dq ? rq : worst_dq, worst_dk = rk > worst_dk ? rk : worst_dk;
+                    worst_dv = rv > worst_dv ? rv : worst_dv;
+                }
+        }
+    free(edS), free(aS);
+    char name[160];
+    snprintf(name, sizeof name, "attention bf16 (B %d T %d H %d D %d): forward within the bound of double", B, T, H, D);
+    CHECK(worst_p <= 1 && worst_y <= 1 && y_rounded, name, "probabilities %.3g, y %.3g of the bound, y_h rounded %d",
+          worst_p, worst_y, y_rounded);
+    snprintf(name, sizeof name, "attention bf16 (B %d T %d H %d D %d): dq, dk, dv within the bound of double", B, T, H,
+             D);
+    CHECK(worst_dq <= 1 && worst_dk <= 1 && worst_dv <= 1, name, "dq %.3g, dk %.3g, dv %.3g of the bound", worst_dq,
+          worst_dk, worst_dv);
+    printf("# attention T %d D %d: worst error / bound: p %.3g, y %.3g, dq %.3g, dk %.3g, dv %.3g\n", T, D, worst_p,
+           worst_y, worst_dq, worst_dk, worst_dv);
+    /* the double backward against central differences of the double forward (L = sum dy y), a few coordinates */
+    att_ref_backward(gd, gd + HD, gd + 2 * HD, Pd, qd, qd + HD, qd + 2 * HD, dyd, ld, B, T, H, D);
+    double worst_fd = 0;
+    for (int c = 0; c < 12; c++) {
+        size_t i = (size_t)rng_below(&r, (uint64_t)nq);
+        double x0 = qd[i], h = 1e-5, lp = 0, lm = 0;
+        qd[i] = x0 + h;
+        att_ref_forward(Pd, yd, qd, qd + HD, qd + 2 * HD, ld, B, T, H, D);
+        for (size_t j = 0; j < ny; j++) lp += dyd[j] * yd[j];
+        qd[i] = x0 - h;
+        att_ref_forward(Pd, yd, qd, qd + HD, qd + 2 * HD, ld, B, T, H, D);
+        for (size_t j = 0; j < ny; j++) lm += dyd[j] * yd[j];
+        qd[i] = x0;
+        double fd = (lp - lm) / (2 * h), err = fabs(fd - gd[i]) / (1e-6 * (1 + fabs(gd[i])));
+        worst_fd = err > worst_fd ? err : worst_fd;
+    }
+    snprintf(name, sizeof name, "attention (T %d D %d): the double backward == central differences (1e-6)", T, D);
+    CHECK(worst_fd <= 1, name, "worst error / tolerance %.3g", worst_fd);
+    /* a NaN in V (batch 0, head 0, key 5, column 3) reaches y's column 3 and no other column */
+    qkvh[(size_t)5 * ld + 2 * HD + 3] = 0x7FC0;
+    attention_forward_bf16(y, HD, yh, atth, qkvh, ld, B, T, H, D);
+    int nan_ok = 1;
+    for (int t = 0; t < T; t++)
+        for (int d = 0; d < HD; d++) {
+            float x = y[(size_t)t * HD + d];
+            if (d == 3 && t >= 5) nan_ok &= isnan(x);
+            if (d != 3) nan_ok &= isfinite(x);
+        }
+    snprintf(name, sizeof name, "attention bf16 (T %d D %d): a NaN in V reaches its column of y only", T, D);
+    CHECK(nan_ok, name, "wrong spread");
+#undef G
+    free(qkvh), free(atth), free(yh), free(y), free(dy), free(dqkv), free(qd), free(Pd), free(Ph), free(yd), free(dyd),
+        free(gd);
 }
 
 /* mm_bf16_acc on the current back end: bit for bit the composition, and within the bound of the double sum. */
@@ -512,6 +699,8 @@ int main(void) {
     test_adam();
     test_adam_fp32();
     test_fused();
+    test_attention(2, 67, 2, 16, 5);  /* odd T: an odd last pair; D < a register block */
+    test_attention(1, 130, 2, 64, 6); /* three row blocks, D a whole block */
     test_embedding();
     test_acc(mm_bf16_backend());
     mm_bf16_release();

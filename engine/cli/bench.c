@@ -616,7 +616,8 @@ static void print_breakdown(const BenchResults *br) {
     int nc = (int)(sizeof col / sizeof col[0]);
     printf(
         "\nwhere the time goes, us per token of an update (share): products fwd / bwd-data / bwd-weights in the row's\n"
-        "dtype, attention's products (fp32) and softmax, fp32<->bf16 conversions, element-wise kernels, Adam "
+        "dtype, attention's products (also in the row's dtype) and softmax, fp32<->bf16 conversions, element-wise "
+        "kernels, Adam "
         "(amortised)\n");
     printf("%-14s %-9s", "config", "dtype");
     for (int c = 0; c < nc; c++) printf(" %8s", col[c].head);

@@ -92,15 +92,15 @@ void attention_backward(float *dq, float *dk, float *dv, int lddqkv, float *datt
                         const float *att, const float *q, const float *k, const float *v, int ldqkv, int B, int T,
                         int H, int D);
 
-/* The bf16 modes' forms: the forward also writes the probabilities to att_h and the output to y_h (leading
- * dimension ldy) rounded to bf16 (the fp32 ones as above); the backward reads the probabilities from att_h and
- * q, k, v from qkv_h (bf16, q at 0, k at H*D, v at 2*H*D, leading dimension ldqkv), widening them pair by pair
- * into att and q, k, v (working buffers of the same shapes). */
-void attention_forward_bf16(float *y, int ldy, bf16_t *y_h, float *att, bf16_t *att_h, const float *q, const float *k,
-                            const float *v, int ldqkv, int B, int T, int H, int D);
-void attention_backward_bf16(float *dq, float *dk, float *dv, int lddqkv, float *datt, const float *dy, int lddy,
-                             float *att, const bf16_t *att_h, float *q, float *k, float *v, const bf16_t *qkv_h,
-                             int ldqkv, int B, int T, int H, int D);
+/* The bf16 modes' forms: the four products with bf16 inputs and fp32 accumulation (as PyTorch's autocast runs
+ * them in bf16; kernels_gemm.c), the softmax and its backward in fp32. q, k, v from qkv_h (bf16: q at 0, k at H*D,
+ * v at 2*H*D, leading dimension ldqkv). The forward writes the probabilities rounded to bf16 to att_h (B, H, T, T),
+ * and computes y = P V from those; y (fp32) and y_h (rounded) with leading dimension ldy. The backward reads the
+ * probabilities from att_h and rounds dy and dS to bf16 for the products; it overwrites dq, dk, dv. */
+void attention_forward_bf16(float *y, int ldy, bf16_t *y_h, bf16_t *att_h, const bf16_t *qkv_h, int ldqkv, int B, int T,
+                            int H, int D);
+void attention_backward_bf16(float *dq, float *dk, float *dv, int lddqkv, const float *dy, int lddy,
+                             const bf16_t *att_h, const bf16_t *qkv_h, int ldqkv, int B, int T, int H, int D);
 
 /* ---- SwiGLU: gu (N, 2I) holds gate in columns [0, I) and up in [I, 2I);
  * h (N, I) = silu(gate) * up. Backward overwrites dgu (N, 2I). ---- */

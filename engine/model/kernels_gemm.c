@@ -25,6 +25,8 @@
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---------------------------------------------------------------- threaded product */
@@ -139,38 +141,287 @@ static inline size_t bh_off(int b, int h, int H, int T) { return ((size_t)b * H 
 
 static inline int blk_end(int r0, int T) { return r0 + ATT_BLOCK < T ? r0 + ATT_BLOCK : T; }
 
-/* att_h, y_h (bf16 modes, else NULL): the probabilities and the output also written rounded to bf16, row block
- * by row block while they are in cache (the saved probabilities; the o_proj product's input). att is then only a
- * working buffer: each thread computes all its pairs' probabilities in the slot of its first pair, which stays in
- * cache from one pair to the next (writing each pair's T x T block to its own slot went to memory: B H T T floats
- * a layer), with the same operations. */
 static void att_forward(float *y, int ldy, float *att, const float *q, const float *k, const float *v, int ldqkv, int B,
-                        int T, int H, int D, bf16_t *att_h, bf16_t *y_h) {
+                        int T, int H, int D) {
     float scale = 1.0f / sqrtf((float)D);
+    AttFrame frame = att_begin();
+    double t_mm = 0, t_all = 0;
+#pragma omp parallel for schedule(static) if (ATT_PAR(B, H, T, D)) reduction(+ : t_mm, t_all)
+    for (int bh = 0; bh < B * H; bh++) {
+        double t0 = prof_now(), t1;
+        int b = bh / H, h = bh % H;
+        size_t col = (size_t)h * D;
+        const float *qb = q + (size_t)b * T * ldqkv + col, *kb = k + (size_t)b * T * ldqkv + col;
+        const float *vb = v + (size_t)b * T * ldqkv + col;
+        float *S = att + bh_off(b, h, H, T), *yb = y + (size_t)b * T * ldy + col;
+        for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
+            int r1 = blk_end(r0, T);
+            /* scores S = scale Q K^T for the row block, keys [0, r1) */
+            t1 = prof_now();
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r1, D, scale, qb + (size_t)r0 * ldqkv, ldqkv,
+                        kb, ldqkv, 0.0f, S + (size_t)r0 * T, T);
+            t_mm += prof_now() - t1;
+            /* causal softmax per row; entries above the diagonal become exact zeros */
+            for (int t = r0; t < r1; t++) {
+                float *p = S + (size_t)t * T;
+                float mx = p[0], s = 0.0f;
+#pragma omp simd reduction(max : mx)
+                for (int j = 0; j <= t; j++) mx = p[j] > mx ? p[j] : mx;
+#pragma omp simd
+                for (int j = 0; j <= t; j++) p[j] = exp_fast(p[j] - mx);
+#pragma omp simd reduction(+ : s)
+                for (int j = 0; j <= t; j++) s += p[j];
+                float inv = 1.0f / s;
+#pragma omp simd
+                for (int j = 0; j <= t; j++) p[j] *= inv;
+                memset(p + t + 1, 0, (size_t)(T - t - 1) * sizeof(float));
+            }
+            /* Y = P V for the row block */
+            t1 = prof_now();
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, D, r1, 1.0f, S + (size_t)r0 * T, T, vb,
+                        ldqkv, 0.0f, yb + (size_t)r0 * ldy, ldy);
+            t_mm += prof_now() - t1;
+        }
+        t_all += prof_now() - t0;
+    }
+    att_end(frame, t_mm, t_all);
+}
+
+/* With P the probabilities and dP = dY V^T:  dS = P * (dP - rowsum(P * dP)),
+ * dQ = scale dS K,  dK = scale dS^T Q,  dV = P^T dY. */
+static void att_backward(float *dq, float *dk, float *dv, int lddqkv, float *datt, const float *dy, int lddy,
+                         const float *att, const float *q, const float *k, const float *v, int ldqkv, int B, int T,
+                         int H, int D) {
+    float scale = 1.0f / sqrtf((float)D);
+    AttFrame frame = att_begin();
+    double t_mm = 0, t_all = 0;
+#pragma omp parallel for schedule(static) if (ATT_PAR(B, H, T, D)) reduction(+ : t_mm, t_all)
+    for (int bh = 0; bh < B * H; bh++) {
+        double t0 = prof_now(), t1 = t0;
+        int b = bh / H, h = bh % H;
+        size_t col = (size_t)h * D, off = (size_t)b * T * ldqkv + col, doff = (size_t)b * T * lddqkv + col;
+        const float *P = att + bh_off(b, h, H, T), *dyb = dy + (size_t)b * T * lddy + col;
+        const float *qb = q + off, *kb = k + off, *vb = v + off;
+        float *dS = datt + bh_off(b, h, H, T), *dqb = dq + doff, *dkb = dk + doff, *dvb = dv + doff;
+        /* dV[c0, c1) = P[c0.., c0..c1)^T dY[c0..]: queries before c0 have exact zeros there */
+        for (int c0 = 0; c0 < T; c0 += ATT_BLOCK)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blk_end(c0, T) - c0, D, T - c0, 1.0f,
+                        P + (size_t)c0 * T + c0, T, dyb + (size_t)c0 * lddy, lddy, 0.0f, dvb + (size_t)c0 * lddqkv,
+                        lddqkv);
+        t_mm += prof_now() - t1;
+        for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
+            int r1 = blk_end(r0, T);
+            /* dP = dY V^T for the row block, keys [0, r1) */
+            t1 = prof_now();
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r1, D, 1.0f, dyb + (size_t)r0 * lddy, lddy,
+                        vb, ldqkv, 0.0f, dS + (size_t)r0 * T, T);
+            t_mm += prof_now() - t1;
+            /* softmax backward; zeros above the diagonal up to the block end (all the products read) */
+            for (int t = r0; t < r1; t++) {
+                const float *p = P + (size_t)t * T;
+                float *d = dS + (size_t)t * T;
+                float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+                for (int j = 0; j <= t; j++) dot += p[j] * d[j];
+#pragma omp simd
+                for (int j = 0; j <= t; j++) d[j] = p[j] * (d[j] - dot);
+                memset(d + t + 1, 0, (size_t)(r1 - t - 1) * sizeof(float));
+            }
+            /* dQ rows [r0, r1) need keys [0, r1) only */
+            t1 = prof_now();
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, D, r1, scale, dS + (size_t)r0 * T, T, kb,
+                        ldqkv, 0.0f, dqb + (size_t)r0 * lddqkv, lddqkv);
+            t_mm += prof_now() - t1;
+        }
+        t1 = prof_now();
+        /* dK[c0, c1) = scale dS[c0.., c0..c1)^T Q[c0..] */
+        for (int c0 = 0; c0 < T; c0 += ATT_BLOCK)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blk_end(c0, T) - c0, D, T - c0, scale,
+                        dS + (size_t)c0 * T + c0, T, qb + (size_t)c0 * ldqkv, ldqkv, 0.0f, dkb + (size_t)c0 * lddqkv,
+                        lddqkv);
+        t_mm += prof_now() - t1;
+        t_all += prof_now() - t0;
+    }
+    att_end(frame, t_mm, t_all);
+}
+
+void attention_forward(float *y, int ldy, float *att, const float *q, const float *k, const float *v, int ldqkv, int B,
+                       int T, int H, int D) {
+    att_forward(y, ldy, att, q, k, v, ldqkv, B, T, H, D);
+}
+
+void attention_backward(float *dq, float *dk, float *dv, int lddqkv, float *datt, const float *dy, int lddy,
+                        const float *att, const float *q, const float *k, const float *v, int ldqkv, int B, int T,
+                        int H, int D) {
+    att_backward(dq, dk, dv, lddqkv, datt, dy, lddy, att, q, k, v, ldqkv, B, T, H, D);
+}
+
+/* ---------------------------------------------------------------- attention, bf16 modes
+ *
+ * The bf16 modes run attention's four kinds of product (scores Q K^T, P V; in the backward dY V^T, P^T dY, dS K,
+ * dS^T Q) with bf16 inputs and fp32 accumulation and output, as PyTorch's autocast runs these batched products
+ * in bf16 (its outputs are bf16; ours stay fp32, as the Linear products' do). The inputs are the saved bf16 q, k,
+ * v (qkv_h), the probabilities rounded to bf16 (saved as before, and now also what P V reads), and in the
+ * backward dY and dS rounded to bf16; the softmax and its backward stay fp32. Products are the engine's own
+ * (the pairs' blocks are small, 64 x T x D: oneDNN's per-call overhead would dominate and its primitives are not
+ * shareable between the threads of one parallel loop): on CPUs with AVX512-BF16 a register-blocked kernel on
+ * vdpbf16ps, elsewhere a plain loop with the same operand layout (the same inputs, fp32 accumulation; summation
+ * order and denormal handling may differ: vdpbf16ps flushes denormals to zero).
+ *
+ * Operands: A (M x K) is read in pairs along K: the bf16 pair (A[i][2p], A[i][2p+1]) at a + i*sa + p*sk (bf16
+ * units): rows of a row-major matrix (sa = lda, sk = 2) or a pair-interleaved one (pack_pairs below: sa = 2,
+ * sk = 2 * its row length), so P^T and dS^T need no transposition. B is packed (K/2 rounded up) x ldb 32-bit words,
+ * word (p, j) = (B[2p][j], B[2p+1][j]), a missing odd row 0: vdpbf16ps's layout. An odd K's last A pair is read
+ * as its first element only. */
+
+/* Columns of packed B are padded to this multiple (the kernel's register block is 4 rows x 64 columns). */
+#define PK_COLS 64
+
+static inline size_t pk_ld(int n) { return (size_t)(n + PK_COLS - 1) / PK_COLS * PK_COLS; }
+
+/* Packed operands are bf16 arrays whose element pairs are the words above: word (p, j) at 2 (p ldo + j).
+ * out word (p, j) = (x[2p][j], x[2p+1][j]) for the n rows of m of x (leading dimension ldx), p < ceil(n/2): as B
+ * of a product over the rows of x, or as A (sa = 2, sk = 2 ldo) of one over x^T. */
+static void pack_pairs(bf16_t *out, size_t ldo, const bf16_t *x, size_t ldx, int n, int m) {
+    for (int p = 0; p < (n + 1) / 2; p++) {
+        const bf16_t *r0 = x + (size_t)(2 * p) * ldx, *r1 = 2 * p + 1 < n ? r0 + ldx : NULL;
+        bf16_t *o = out + 2 * (size_t)p * ldo;
+#pragma omp simd
+        for (int j = 0; j < m; j++) o[2 * j] = r0[j], o[2 * j + 1] = r1 ? r1[j] : 0;
+    }
+}
+
+/* out word (p, j) = (x[j][2p], x[j][2p+1]): x^T as B of a product over the m (even) columns of x. */
+static void pack_words_t(bf16_t *out, size_t ldo, const bf16_t *x, size_t ldx, int n, int m) {
+    for (int j = 0; j < n; j++) {
+        const bf16_t *r = x + (size_t)j * ldx;
+        for (int p = 0; p < m / 2; p++) memcpy(out + 2 * ((size_t)p * ldo + j), r + 2 * p, 4);
+    }
+}
+
+static inline uint32_t ld32(const bf16_t *p) {
+    uint32_t u;
+    memcpy(&u, p, 4);
+    return u;
+}
+
+/* C (M x N, ldc) = alpha A B, fp32 accumulation (operands above). */
+static void mm_pk(int M, int N, int K, float alpha, const bf16_t *a, size_t sa, size_t sk, const bf16_t *bp, size_t ldb,
+                  float *C, size_t ldc) {
+    int kf = K / 2, odd = K & 1;
+#if defined(__AVX512BF16__)
+    const __m512 va = _mm512_set1_ps(alpha);
+    for (int i0 = 0; i0 < M; i0 += 4) {
+        const bf16_t *ar[4]; /* rows past M repeat row i0 (computed, not stored) */
+        for (int r = 0; r < 4; r++) ar[r] = a + (size_t)(i0 + (i0 + r < M ? r : 0)) * sa;
+        for (int j0 = 0; j0 < N; j0 += PK_COLS) {
+            __m512 acc[4][4];
+            for (int r = 0; r < 4; r++)
+                for (int v = 0; v < 4; v++) acc[r][v] = _mm512_setzero_ps();
+            const bf16_t *b = bp + 2 * (size_t)j0;
+            for (int p = 0; p <= kf; p++) {
+                if (p == kf && !odd) break;
+                __m512i bv[4];
+                for (int v = 0; v < 4; v++)
+                    bv[v] = _mm512_loadu_si512((const void *)(b + 2 * ((size_t)p * ldb + 16 * v)));
+                for (int r = 0; r < 4; r++) {
+                    uint32_t w = p < kf ? ld32(ar[r] + p * sk) : ar[r][p * sk];
+                    __m512bh av = (__m512bh)_mm512_set1_epi32((int)w);
+                    for (int v = 0; v < 4; v++) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], av, (__m512bh)bv[v]);
+                }
+            }
+            for (int r = 0; r < 4 && i0 + r < M; r++)
+                for (int v = 0; v < 4 && j0 + 16 * v < N; v++) {
+                    int n = N - j0 - 16 * v;
+                    __mmask16 mk = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
+                    _mm512_mask_storeu_ps(C + (size_t)(i0 + r) * ldc + j0 + 16 * v, mk, _mm512_mul_ps(va, acc[r][v]));
+                }
+        }
+    }
+#else
+    for (int i = 0; i < M; i++) {
+        float *c = C + (size_t)i * ldc;
+        const bf16_t *ai = a + (size_t)i * sa;
+#pragma omp simd
+        for (int j = 0; j < N; j++) c[j] = 0.0f;
+        for (int p = 0; p < kf + odd; p++) {
+            float lo = bf16_widen(ai[p * sk]), hi = p < kf ? bf16_widen(ai[p * sk + 1]) : 0.0f;
+            const bf16_t *b = bp + 2 * (size_t)p * ldb;
+#pragma omp simd
+            for (int j = 0; j < N; j++) /* vdpbf16ps's order: the odd element's product first */
+                c[j] = (c[j] + hi * bf16_widen(b[2 * j + 1])) + lo * bf16_widen(b[2 * j]);
+        }
+#pragma omp simd
+        for (int j = 0; j < N; j++) c[j] *= alpha;
+    }
+#endif
+}
+
+/* Per-thread working memory of the bf16 attention kernels (32-bit words), zeroed: the kernel reads a packed
+ * operand's padding. kt, vt: K^T and V^T packed (D/2 x ldT); kp, qp, yp: K, Q and dY pair-packed (ceil(T/2) x
+ * ldD); pp, sp: P and dS pair-packed (ceil(T/2) x ldT); S: a row block of fp32 scores or dP; dyh, dsh: dY and
+ * dS rounded to bf16 (T x D, T x T). The forward needs kt, kp (V), S. */
+typedef struct {
+    bf16_t *w, *kt, *vt, *kp, *qp, *yp, *pp, *sp;
+    float *S;
+    bf16_t *dyh, *dsh;
+} AttWork;
+
+static void att_work(AttWork *w, int T, int D, int backward) {
+    size_t ldT = pk_ld(T), ldD = pk_ld(D), T2 = (size_t)(T + 1) / 2, slack = PK_COLS;
+    size_t nt = (size_t)D / 2 * ldT + slack, np = T2 * ldD + slack, ntt = T2 * ldT + slack;
+    size_t nS = (size_t)ATT_BLOCK * T, ndy = ((size_t)T * D + 1) / 2, nds = ((size_t)T * T + 1) / 2;
+    size_t tot = nt + np + nS + (backward ? nt + 2 * np + 2 * ntt + ndy + nds : 0);
+    memset(w, 0, sizeof *w);
+    w->w = calloc(2 * tot, sizeof(bf16_t));
+    if (!w->w) {
+        fprintf(stderr, "alphadecay: out of memory in the bf16 attention kernel\n");
+        abort();
+    }
+    w->S = (float *)w->w; /* first: float-aligned */
+    bf16_t *p = w->w + 2 * nS;
+    w->kt = p, p += 2 * nt;
+    w->kp = p, p += 2 * np;
+    if (!backward) return;
+    w->vt = p, p += 2 * nt;
+    w->qp = p, p += 2 * np;
+    w->yp = p, p += 2 * np;
+    w->pp = p, p += 2 * ntt;
+    w->sp = p, p += 2 * ntt;
+    w->dyh = p, p += 2 * ndy;
+    w->dsh = p;
+}
+
+void attention_forward_bf16(float *y, int ldy, bf16_t *y_h, bf16_t *att_h, const bf16_t *qkv_h, int ldqkv, int B, int T,
+                            int H, int D) {
+    float scale = 1.0f / sqrtf((float)D);
+    size_t ldT = pk_ld(T), ldD = pk_ld(D);
     AttFrame frame = att_begin();
     double t_mm = 0, t_all = 0;
 #pragma omp parallel if (ATT_PAR(B, H, T, D)) reduction(+ : t_mm, t_all)
     {
-        float *slot = NULL; /* bf16 modes: this thread's working block */
+        AttWork w;
+        att_work(&w, T, D, 0);
 #pragma omp for schedule(static)
         for (int bh = 0; bh < B * H; bh++) {
-            double t0 = prof_now(), t1;
+            double t0 = prof_now(), t1 = t0;
             int b = bh / H, h = bh % H;
-            size_t col = (size_t)h * D;
-            const float *qb = q + (size_t)b * T * ldqkv + col, *kb = k + (size_t)b * T * ldqkv + col;
-            const float *vb = v + (size_t)b * T * ldqkv + col;
-            if (!att_h || !slot) slot = att + bh_off(b, h, H, T);
-            float *S = slot, *yb = y + (size_t)b * T * ldy + col;
+            size_t col = (size_t)h * D, HD = (size_t)H * D;
+            const bf16_t *qb = qkv_h + (size_t)b * T * ldqkv + col, *kb = qb + HD, *vb = qb + 2 * HD;
+            bf16_t *P = att_h + bh_off(b, h, H, T);
+            float *yb = y + (size_t)b * T * ldy + col, *S = w.S;
+            pack_words_t(w.kt, ldT, kb, ldqkv, T, D); /* K^T */
+            pack_pairs(w.kp, ldD, vb, ldqkv, T, D);   /* V */
+            t_mm += prof_now() - t1;
             for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
                 int r1 = blk_end(r0, T);
                 /* scores S = scale Q K^T for the row block, keys [0, r1) */
                 t1 = prof_now();
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r1, D, scale, qb + (size_t)r0 * ldqkv,
-                            ldqkv, kb, ldqkv, 0.0f, S + (size_t)r0 * T, T);
+                mm_pk(r1 - r0, r1, D, scale, qb + (size_t)r0 * ldqkv, ldqkv, 2, w.kt, ldT, S, T);
                 t_mm += prof_now() - t1;
-                /* causal softmax per row; entries above the diagonal become exact zeros */
+                /* causal softmax per row (fp32, as att_forward), rounded to bf16 into the saved probabilities */
                 for (int t = r0; t < r1; t++) {
-                    float *p = S + (size_t)t * T;
+                    float *p = S + (size_t)(t - r0) * T;
                     float mx = p[0], s = 0.0f;
 #pragma omp simd reduction(max : mx)
                     for (int j = 0; j <= t; j++) mx = p[j] > mx ? p[j] : mx;
@@ -182,118 +433,91 @@ static void att_forward(float *y, int ldy, float *att, const float *q, const flo
 #pragma omp simd
                     for (int j = 0; j <= t; j++) p[j] *= inv;
                     memset(p + t + 1, 0, (size_t)(T - t - 1) * sizeof(float));
+                    bf16_round_row(P + (size_t)t * T, p, (size_t)T);
                 }
-                /* Y = P V for the row block */
+                /* Y = P V for the row block, from the rounded probabilities */
                 t1 = prof_now();
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, D, r1, 1.0f, S + (size_t)r0 * T, T, vb,
-                            ldqkv, 0.0f, yb + (size_t)r0 * ldy, ldy);
-                t_mm += prof_now() - t1;
-                if (att_h)
-                    bf16_round_row(att_h + bh_off(b, h, H, T) + (size_t)r0 * T, S + (size_t)r0 * T,
-                                   (size_t)(r1 - r0) * T);
-                for (int t = r0; y_h && t < r1; t++)
+                mm_pk(r1 - r0, D, r1, 1.0f, P + (size_t)r0 * T, T, 2, w.kp, ldD, yb + (size_t)r0 * ldy, ldy);
+                for (int t = r0; t < r1; t++)
                     bf16_round_row(y_h + ((size_t)b * T + t) * ldy + col, yb + (size_t)t * ldy, (size_t)D);
+                t_mm += prof_now() - t1;
             }
             t_all += prof_now() - t0;
         }
+        free(w.w);
     }
     att_end(frame, t_mm, t_all);
 }
 
-/* With P the probabilities and dP = dY V^T:  dS = P * (dP - rowsum(P * dP)),
- * dQ = scale dS K,  dK = scale dS^T Q,  dV = P^T dY. */
-/* att_h (bf16 modes, else NULL): the saved bf16 probabilities, widened pair by pair into att (then a working
- * buffer: each thread widens all its pairs into the slot of its first pair, which stays in cache, as att_forward)
- * just before the pair's products read them. */
-static void att_backward(float *dq, float *dk, float *dv, int lddqkv, float *datt, const float *dy, int lddy,
-                         const float *att, const float *q, const float *k, const float *v, int ldqkv, int B, int T,
-                         int H, int D, const bf16_t *att_h, const bf16_t *qkv_h) {
+/* With P the (bf16) probabilities and dP = dY V^T:  dS = P * (dP - rowsum(P * dP)),
+ * dQ = scale dS K,  dK = scale dS^T Q,  dV = P^T dY (att_backward's algebra and blocking). */
+void attention_backward_bf16(float *dq, float *dk, float *dv, int lddqkv, const float *dy, int lddy,
+                             const bf16_t *att_h, const bf16_t *qkv_h, int ldqkv, int B, int T, int H, int D) {
     float scale = 1.0f / sqrtf((float)D);
+    size_t ldT = pk_ld(T), ldD = pk_ld(D);
     AttFrame frame = att_begin();
     double t_mm = 0, t_all = 0;
 #pragma omp parallel if (ATT_PAR(B, H, T, D)) reduction(+ : t_mm, t_all)
     {
-        const float *slot = NULL; /* bf16 modes: this thread's working block */
+        AttWork w;
+        att_work(&w, T, D, 1);
 #pragma omp for schedule(static)
         for (int bh = 0; bh < B * H; bh++) {
             double t0 = prof_now(), t1 = t0;
             int b = bh / H, h = bh % H;
-            size_t col = (size_t)h * D, off = (size_t)b * T * ldqkv + col, doff = (size_t)b * T * lddqkv + col;
-            if (!att_h || !slot) slot = att + bh_off(b, h, H, T);
-            const float *P = slot, *dyb = dy + (size_t)b * T * lddy + col;
-            if (att_h) bf16_widen_row((float *)P, att_h + bh_off(b, h, H, T), (size_t)T * T);
-            for (int t = 0; qkv_h && t < T;
-                 t++) /* this pair's q, k, v columns, from the bf16 copy (q at 0, k C, v 2C) */
-                for (int w = 0; w < 3; w++)
-                    bf16_widen_row((float *)q + off + (size_t)t * ldqkv + (size_t)w * H * D,
-                                   qkv_h + off + (size_t)t * ldqkv + (size_t)w * H * D, (size_t)D);
-            const float *qb = q + off, *kb = k + off, *vb = v + off;
-            float *dS = datt + bh_off(b, h, H, T), *dqb = dq + doff, *dkb = dk + doff, *dvb = dv + doff;
+            size_t col = (size_t)h * D, HD = (size_t)H * D, doff = (size_t)b * T * lddqkv + col;
+            const bf16_t *qb = qkv_h + (size_t)b * T * ldqkv + col, *kb = qb + HD, *vb = qb + 2 * HD;
+            const bf16_t *P = att_h + bh_off(b, h, H, T);
+            const float *dyb = dy + (size_t)b * T * lddy + col;
+            float *dqb = dq + doff, *dkb = dk + doff, *dvb = dv + doff, *S = w.S;
+            for (int t = 0; t < T; t++) bf16_round_row(w.dyh + (size_t)t * D, dyb + (size_t)t * lddy, (size_t)D);
+            pack_words_t(w.vt, ldT, vb, ldqkv, T, D); /* V^T */
+            pack_pairs(w.kp, ldD, kb, ldqkv, T, D);   /* K */
+            pack_pairs(w.qp, ldD, qb, ldqkv, T, D);   /* Q */
+            pack_pairs(w.yp, ldD, w.dyh, D, T, D);    /* dY */
+            pack_pairs(w.pp, ldT, P, T, T, T);        /* P, read as P^T */
             /* dV[c0, c1) = P[c0.., c0..c1)^T dY[c0..]: queries before c0 have exact zeros there */
             for (int c0 = 0; c0 < T; c0 += ATT_BLOCK)
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blk_end(c0, T) - c0, D, T - c0, 1.0f,
-                            P + (size_t)c0 * T + c0, T, dyb + (size_t)c0 * lddy, lddy, 0.0f, dvb + (size_t)c0 * lddqkv,
-                            lddqkv);
+                mm_pk(blk_end(c0, T) - c0, D, T - c0, 1.0f, w.pp + 2 * ((size_t)c0 / 2 * ldT + c0), 2, 2 * ldT,
+                      w.yp + 2 * ((size_t)c0 / 2 * ldD), ldD, dvb + (size_t)c0 * lddqkv, lddqkv);
             t_mm += prof_now() - t1;
             for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
                 int r1 = blk_end(r0, T);
                 /* dP = dY V^T for the row block, keys [0, r1) */
                 t1 = prof_now();
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r1, D, 1.0f, dyb + (size_t)r0 * lddy,
-                            lddy, vb, ldqkv, 0.0f, dS + (size_t)r0 * T, T);
+                mm_pk(r1 - r0, r1, D, 1.0f, w.dyh + (size_t)r0 * D, D, 2, w.vt, ldT, S, T);
                 t_mm += prof_now() - t1;
-                /* softmax backward; zeros above the diagonal up to the block end (all the products read) */
+                /* softmax backward (fp32); zeros above the diagonal up to the block end (all the products read);
+                 * dS rounded to bf16 */
                 for (int t = r0; t < r1; t++) {
-                    const float *p = P + (size_t)t * T;
-                    float *d = dS + (size_t)t * T;
+                    const bf16_t *p = P + (size_t)t * T;
+                    float *d = S + (size_t)(t - r0) * T;
                     float dot = 0.0f;
 #pragma omp simd reduction(+ : dot)
-                    for (int j = 0; j <= t; j++) dot += p[j] * d[j];
+                    for (int j = 0; j <= t; j++) dot += bf16_widen(p[j]) * d[j];
 #pragma omp simd
-                    for (int j = 0; j <= t; j++) d[j] = p[j] * (d[j] - dot);
+                    for (int j = 0; j <= t; j++) d[j] = bf16_widen(p[j]) * (d[j] - dot);
                     memset(d + t + 1, 0, (size_t)(r1 - t - 1) * sizeof(float));
+                    bf16_round_row(w.dsh + (size_t)t * T, d, (size_t)r1);
                 }
                 /* dQ rows [r0, r1) need keys [0, r1) only */
                 t1 = prof_now();
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, D, r1, scale, dS + (size_t)r0 * T, T,
-                            kb, ldqkv, 0.0f, dqb + (size_t)r0 * lddqkv, lddqkv);
+                mm_pk(r1 - r0, D, r1, scale, w.dsh + (size_t)r0 * T, T, 2, w.kp, ldD, dqb + (size_t)r0 * lddqkv,
+                      lddqkv);
                 t_mm += prof_now() - t1;
             }
             t1 = prof_now();
-            /* dK[c0, c1) = scale dS[c0.., c0..c1)^T Q[c0..] */
+            /* dK[c0, c1) = scale dS[c0.., c0..c1)^T Q[c0..] (dS row t is written up to its block's end >= c1) */
+            pack_pairs(w.sp, ldT, w.dsh, T, T, T);
             for (int c0 = 0; c0 < T; c0 += ATT_BLOCK)
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, blk_end(c0, T) - c0, D, T - c0, scale,
-                            dS + (size_t)c0 * T + c0, T, qb + (size_t)c0 * ldqkv, ldqkv, 0.0f,
-                            dkb + (size_t)c0 * lddqkv, lddqkv);
+                mm_pk(blk_end(c0, T) - c0, D, T - c0, scale, w.sp + 2 * ((size_t)c0 / 2 * ldT + c0), 2, 2 * ldT,
+                      w.qp + 2 * ((size_t)c0 / 2 * ldD), ldD, dkb + (size_t)c0 * lddqkv, lddqkv);
             t_mm += prof_now() - t1;
             t_all += prof_now() - t0;
         }
+        free(w.w);
     }
     att_end(frame, t_mm, t_all);
-}
-
-void attention_forward(float *y, int ldy, float *att, const float *q, const float *k, const float *v, int ldqkv, int B,
-                       int T, int H, int D) {
-    att_forward(y, ldy, att, q, k, v, ldqkv, B, T, H, D, NULL, NULL);
-}
-
-void attention_backward(float *dq, float *dk, float *dv, int lddqkv, float *datt, const float *dy, int lddy,
-                        const float *att, const float *q, const float *k, const float *v, int ldqkv, int B, int T,
-                        int H, int D) {
-    att_backward(dq, dk, dv, lddqkv, datt, dy, lddy, att, q, k, v, ldqkv, B, T, H, D, NULL, NULL);
-}
-
-void attention_forward_bf16(float *y, int ldy, bf16_t *y_h, float *att, bf16_t *att_h, const float *q, const float *k,
-                            const float *v, int ldqkv, int B, int T, int H, int D) {
-    att_forward(y, ldy, att, q, k, v, ldqkv, B, T, H, D, att_h, y_h);
-}
-
-void attention_backward_bf16(float *dq, float *dk, float *dv, int lddqkv, float *datt, const float *dy, int lddy,
-                             float *att, const bf16_t *att_h, float *q, float *k, float *v, const bf16_t *qkv_h,
-                             int ldqkv, int B, int T, int H, int D) {
-    (void)k, (void)v; /* at q + H*D and q + 2*H*D: the pair's columns are widened through q */
-    att_backward(dq, dk, dv, lddqkv, datt, dy, lddy, att, q, q + (size_t)H * D, q + 2 * (size_t)H * D, ldqkv, B, T, H,
-                 D, att_h, qkv_h);
 }
 
 /* ---------------------------------------------------------------- exported product */

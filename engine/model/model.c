@@ -463,8 +463,9 @@ static void carve_forward(ModelActs *a, const ModelConfig *c, Carver *k, HCarver
     for (int l = 0; l < L; l++) take_input(a, k, kh, N * C, &a->layer[l].atty, &a->layer[l].attyh);
     for (int l = 0; l < L; l++) a->layer[l].rstd1 = take(k, N);
     for (int l = 0; l < L; l++) a->layer[l].rstd2 = take(k, N);
-    int work = a->prec != PREC_FP32; /* bf16 modes: one layer's fp32 qkv, att, gu to compute in (take_saved) */
-    float *qkv_w = work ? take(k, N * 3 * C) : NULL, *att_w = work ? take(k, a->B * H * TT) : NULL;
+    int work = a->prec != PREC_FP32; /* bf16 modes: one layer's fp32 qkv and gu to compute in (take_saved); the
+                                      * attention kernel computes the probabilities in per-thread row blocks */
+    float *qkv_w = work ? take(k, N * 3 * C) : NULL, *att_w = NULL;
     float *gu_w = work ? take(k, N * 2 * I) : NULL;
     for (int l = 0; l < L; l++) take_saved(a, k, kh, N * 3 * C, qkv_w, &a->layer[l].qkv, &a->layer[l].qkvh);
     for (int l = 0; l < L; l++) take_saved(a, k, kh, a->B * H * TT, att_w, &a->layer[l].att, &a->layer[l].atth);
@@ -491,7 +492,7 @@ static void carve_backward(ModelActs *a, const ModelConfig *c, Carver *k, HCarve
     a->d_qkv = take(k, N * 3 * C);
     a->d_gu = take(k, N * 2 * I);
     a->d_h = take(k, N * I);
-    a->d_att = take(k, (size_t)a->B * H * a->T * a->T);
+    if (a->prec == PREC_FP32) a->d_att = take(k, (size_t)a->B * H * a->T * a->T); /* bf16: per-thread blocks */
     a->d_norm = take(k, rmsnorm_scratch_floats((int)N, (int)C));
     if (a->prec != PREC_FP32) a->douth = take_h(kh, N * max3(3 * C, 2 * I, V));
     if (a->prec == PREC_BF16_PURE) a->gacc = take(k, N * C); /* the embedding's rows (N >= 1: a norm's C too) */
@@ -766,9 +767,8 @@ float model_forward(Model *m, const int *inputs, const int *targets, int B, int 
         prof_at(PH_ATT_GLUE);
         if (m->prec == PREC_FP32)
             attention_forward(s->atty, C, s->att, s->qkv, s->qkv + C, s->qkv + 2 * C, 3 * C, B, T, H, D);
-        else /* the output and the probabilities saved rounded by the kernel; y used the unrounded probabilities */
-            attention_forward_bf16(a->xf, C, s->attyh, s->att, s->atth, s->qkv, s->qkv + C, s->qkv + 2 * C, 3 * C, B, T,
-                                   H, D);
+        else /* bf16 products from the saved q, k, v; the probabilities saved rounded, y = P V from them */
+            attention_forward_bf16(a->xf, C, s->attyh, s->atth, s->qkvh, 3 * C, B, T, H, D);
         prof_at(PH_OTHER);
         vec_copy(s->res_mid, s->res, NC);
         lin_fwd(m, s->res_mid, s->atty, s->attyh, w->o, N, C, C, 1.0f); /* res_mid = res + o_proj(atty) */
@@ -865,9 +865,9 @@ void model_backward(Model *m, float scale) {
         if (m->prec == PREC_FP32)
             attention_backward(a->d_qkv, a->d_qkv + C, a->d_qkv + 2 * C, 3 * C, a->d_att, a->d_tmp, C, s->att, s->qkv,
                                s->qkv + C, s->qkv + 2 * C, 3 * C, B, T, H, D);
-        else /* the saved bf16 probabilities widened pair by pair inside the kernel */
-            attention_backward_bf16(a->d_qkv, a->d_qkv + C, a->d_qkv + 2 * C, 3 * C, a->d_att, a->d_tmp, C, s->att,
-                                    s->atth, s->qkv, s->qkv + C, s->qkv + 2 * C, s->qkvh, 3 * C, B, T, H, D);
+        else /* bf16 products from the saved probabilities and q, k, v */
+            attention_backward_bf16(a->d_qkv, a->d_qkv + C, a->d_qkv + 2 * C, 3 * C, a->d_tmp, C, s->atth, s->qkvh,
+                                    3 * C, B, T, H, D);
         prof_at(PH_ROPE);
         if (m->prec == PREC_FP32) {
             rope_backward(a->d_qkv, 3 * C, a->rope_cos, a->rope_sin, B, T, 2 * H, D); /* dq and dk */

@@ -32,8 +32,9 @@ typedef struct {
  *  PREC_BF16       mixed precision: Linear and lm_head products take bf16 inputs (weights rounded from the
  *                  fp32 masters once per update into wbf; the saved activations that only feed those products,
  *                  i.e. the normed inputs, the attention output and the SwiGLU output, stored in bf16) with
- *                  fp32 accumulation and output; RMSNorm, RoPE, attention, SiLU and the loss in fp32; fp32
- *                  master weights, gradients and Adam moments.
+ *                  fp32 accumulation and output, attention's products too (bf16 q/k/v, probabilities, dY, dS);
+ *                  RMSNorm, RoPE, the softmax, SiLU and the loss in fp32; fp32 master weights, gradients and
+ *                  Adam moments.
  *  PREC_BF16_PURE  what a bf16 model in PyTorch computes: as PREC_BF16, and every tensor PyTorch would store
  *                  in bf16 is rounded to bf16 where it is produced: weights after each update, gradients after
  *                  each backward, both Adam moments, the residual stream, q/k/v, the product outputs, logits.

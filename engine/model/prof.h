@@ -21,7 +21,7 @@ typedef enum {
     PH_MM_FWD_BF16, /* the same with bf16 inputs (mm_bf16) */
     PH_MM_BWDD_BF16,
     PH_MM_BWDW_BF16,
-    PH_ATT_MM,   /* attention's products (scores, P V and their gradients; fp32) */
+    PH_ATT_MM,   /* attention's products (scores, P V and their gradients; bf16 inputs in the bf16 modes) */
     PH_ATT_GLUE, /* attention's softmax, its backward, masking */
     PH_CONVERT,  /* fp32 <-> bf16 conversions (rounding, widening) */
     PH_NORM,     /* RMSNorm forward and backward */
