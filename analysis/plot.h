@@ -19,6 +19,11 @@ typedef struct {
     const char *out_dir;
     StrBuf *warn;
     int width, height; /* pixels of the PNG; the PDF gets the same aspect at 100 px per inch */
+    /* scaling figures only (fig_scaling.c), which read each grid themselves: the spec's results: directories
+     * resolved against the report's root (rs is then empty), and the paper's numbers (NULL without reported:) */
+    const char (*dirs)[AD_PATH_MAX];
+    int ndirs;
+    const Reported *rep;
 } Fig;
 
 /* Write OUT_DIR/NAME_suffix.dat from text; the file name relative to OUT_DIR goes into rel. */
