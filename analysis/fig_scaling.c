@@ -555,8 +555,8 @@ int fig_scaling(Fig *f, StrBuf *body, Err *e) {
               metric_words(s->metric));
     gp_grid_panel(body, &g, 0);
     if (left.len) {
-        /* at least a factor 4 wide, so that one grid's point has room and its ticks */
-        double c = sqrt(xlo * xhi), w = fmax(2.0, sqrt(xhi / xlo) * 1.3);
+        /* at least a factor 4 wide, so that one grid's point has room, and its ticks */
+        double c = sqrt(xlo * xhi), w = fmax(2.0, sqrt(xhi / xlo) * 2.0); /* room for the labels left of the points */
         sc_axes(body, c / w, c * w, "non-embedding parameters (millions, log scale)", ylabel,
                 "ours: each grid's model size and corpus");
         gp_log_tics(body, "x", c / w, c * w);

@@ -11,7 +11,7 @@ unset key
 set origin 0.0000,0.1000
 set size 0.5000,0.8133
 set logscale x
-set xrange [0.39584:1.58336]
+set xrange [0.380615:1.64669]
 set autoscale y
 set offsets 0, 0, graph 0.08, graph 0.08
 set xlabel 'non-embedding parameters (millions, log scale)'
@@ -96,7 +96,7 @@ unset key
 set origin 0.0000,0.1000
 set size 0.5000,0.8133
 set logscale x
-set xrange [0.39584:1.58336]
+set xrange [0.380615:1.64669]
 set autoscale y
 set offsets 0, 0, graph 0.08, graph 0.08
 set xlabel 'non-embedding parameters (millions, log scale)'
