@@ -130,13 +130,13 @@ static void missing_list(const Missing *m, StrBuf *b) {
 static int sc_grid(Fig *f, int k, ScPt *pts, int *npts, Missing *missing, Err *e) {
     const Spec *s = f->spec;
     char grid[96];
-    base_name(f->dirs[k], grid, sizeof grid);
-    if (!is_dir(f->dirs[k])) {
+    base_name(f->grids->dirs[k], grid, sizeof grid);
+    if (!is_dir(f->grids->dirs[k])) {
         missing_add(missing, grid, "");
         return 0;
     }
     RunSet rs = {0};
-    if (runs_scan(f->dirs[k], &rs, e)) return -1;
+    if (runs_scan(f->grids->dirs[k], &rs, e)) return -1;
     if (rs.warn.p) sb_printf(f->warn, "%s", rs.warn.p);
     int vs = row_index(s, s->compare_vs), rc = 0;
     Table t[2] = {{0}, {0}};
@@ -235,7 +235,7 @@ static int paper_value(const Fig *f, int col, int row, int model, double *out, E
         for (int k = 0; k < parts[p]->n; k++) rep_set(&m, parts[p]->key[k], parts[p]->val[k]);
     rep_set(&m, "model", s->paper_models[model]);
     Err me = {{0}};
-    int rc = reported_lookup(f->rep, &m, out, &me);
+    int rc = reported_lookup(f->grids->rep, &m, out, &me);
     if (rc < 0)
         return err_set(e, "%s: paper series %s, %s at %s: %s", s->path, s->cols[col].label, s->rows[row].label,
                        s->paper_models[model], me.msg);
@@ -247,7 +247,7 @@ static int sc_paper(const Fig *f, PaperPt *pp, int *npp, Err *e) {
     int vs = row_index(s, s->compare_vs);
     *npp = 0;
     if (!s->ncols) return 0;
-    if (!f->rep) return err_set(e, "%s: paper_series need the paper's numbers (reported:)", s->path);
+    if (!f->grids->rep) return err_set(e, "%s: paper_series need the paper's numbers (reported:)", s->path);
     for (int c = 0; c < s->ncols; c++)
         for (int r = 0; r < s->nrows; r++) {
             if (r == vs) continue;
@@ -317,8 +317,9 @@ static int sc_tables(const Fig *f, const ScPt *pts, int n, const PaperPt *pp, in
             else sb_printf(&csv, ",");
         sb_printf(&csv, ",ok\n");
         char d[96];
-        if (isfinite(p->lo)) kv_strfmt(d, sizeof d, "%+.2f [%+.2f, %+.2f]", p->diff, p->lo, p->hi);
-        else if (isfinite(p->diff)) kv_strfmt(d, sizeof d, "%+.2f (one pair)", p->diff);
+        int dg = s->digits; /* the spec's digits, as every table prints a difference */
+        if (isfinite(p->lo)) kv_strfmt(d, sizeof d, "%+.*f [%+.*f, %+.*f]", dg, p->diff, dg, p->lo, dg, p->hi);
+        else if (isfinite(p->diff)) kv_strfmt(d, sizeof d, "%+.*f (one pair)", dg, p->diff);
         else kv_strfmt(d, sizeof d, "-");
         char pt[32], at[32], base[32];
         kv_strfmt(pt, sizeof pt, isfinite(p->p_t) ? "%.2g" : "-", p->p_t);
@@ -398,6 +399,60 @@ static int sc_tables(const Fig *f, const ScPt *pts, int n, const PaperPt *pp, in
     sb_free(&tex);
     sb_free(&note);
     return rc;
+}
+
+/* A name part from a label: letters, digits and _, the rest _ (numbers are cited as \val{SPEC.NAME}). */
+static void name_part(const char *s, char *dst, size_t cap) {
+    size_t i = 0;
+    for (; s[i] && i + 1 < cap; i++) {
+        char c = s[i];
+        dst[i] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ? c : '_';
+    }
+    dst[i] = 0;
+}
+
+/* The numbers the prose may cite, one set per point: SPEC.GRID_nominal and SPEC.GRID_matched (the difference with
+ * its interval, as the tables print it), SPEC.GRID_npairs, SPEC.GRID_params (millions), SPEC.GRID_applied; with
+ * several compared series the series' label follows the grid. The paper's: SPEC.paper_min and SPEC.paper_max (its
+ * differences' range). */
+static void sc_facts(const Fig *f, const ScPt *pts, int n, const PaperPt *pp, int npp) {
+    const Spec *s = f->spec;
+    Facts *fx = f->grids->facts;
+    if (!fx) return;
+    int ncompared = s->nrows - 1;
+    for (int i = 0; i < n; i++) {
+        const ScPt *p = &pts[i];
+        char g[96], r[96], base[200], name[240], src[400];
+        name_part(p->grid, g, sizeof g);
+        name_part(s->rows[p->row].label, r, sizeof r);
+        kv_strfmt(base, sizeof base, "%s%s%s", g, ncompared > 1 ? "_" : "", ncompared > 1 ? r : "");
+        kv_strfmt(name, sizeof name, "%s_%s", base, STRENGTH[p->strength]);
+        kv_strfmt(src, sizeof src, "grid %s (%s, %s), %s - %s, %s strength, mean paired difference [95%% interval]",
+                  p->grid, p->corpus, p->model, s->rows[p->row].label, s->compare_vs, STRENGTH[p->strength]);
+        if (isfinite(p->diff)) facts_add(fx, s->name, name, "diff_ci", p->diff, p->lo, p->hi, s->digits, src);
+        if (p->strength == 1 && isfinite(p->at)) {
+            kv_strfmt(name, sizeof name, "%s_applied", base);
+            kv_strfmt(src, sizeof src, "grid %s, %s: mean applied decay (mean_wd) over the matched pairs", p->grid,
+                      s->rows[p->row].label);
+            facts_add(fx, s->name, name, "mean", p->at, NAN, NAN, 2, src);
+        }
+        if (p->strength) continue;
+        kv_strfmt(name, sizeof name, "%s_npairs", base);
+        kv_strfmt(src, sizeof src, "grid %s, %s: seed pairs at nominal strength", p->grid, s->rows[p->row].label);
+        facts_add(fx, s->name, name, "n", p->npairs, NAN, NAN, 0, src);
+        if (i && !strcmp(pts[i - 1].grid, p->grid)) continue; /* one size per grid (its points are adjacent) */
+        kv_strfmt(name, sizeof name, "%s_params", g);
+        kv_strfmt(src, sizeof src, "grid %s: non-embedding parameters (millions) of %s", p->grid, p->model);
+        facts_add(fx, s->name, name, "mean", p->params / 1e6, NAN, NAN, 2, src);
+    }
+    if (!npp) return;
+    double lo = INFINITY, hi = -INFINITY;
+    for (int i = 0; i < npp; i++) lo = fmin(lo, pp[i].diff), hi = fmax(hi, pp[i].diff);
+    char src[200];
+    kv_strfmt(src, sizeof src, "the paper's differences (paper_series, %d points): smallest", npp);
+    facts_add(fx, s->name, "paper_min", "signed", lo, NAN, NAN, 2, src);
+    kv_strfmt(src, sizeof src, "the paper's differences (paper_series, %d points): largest", npp);
+    facts_add(fx, s->name, "paper_max", "signed", hi, NAN, NAN, 2, src);
 }
 
 static int cmp_params(const void *a, const void *b) {
@@ -520,7 +575,8 @@ static void sc_axes(StrBuf *b, double lo, double hi, const char *xlabel, const c
 
 int fig_scaling(Fig *f, StrBuf *body, Err *e) {
     const Spec *s = f->spec;
-    if (!f->dirs || !f->ndirs) return err_set(e, "%s: a scaling figure reads its grids itself (report plot)", s->path);
+    if (!f->grids || !f->grids->ndirs)
+        return err_set(e, "%s: a scaling figure reads its grids itself (report plot)", s->path);
     int vs = row_index(s, s->compare_vs), n = 0, npp = 0, rc = 0, nmin = 1 << 30, nmax = 0;
     ScPt *pts = xcalloc(SC_MAX_PTS, sizeof *pts);
     PaperPt *pp = xcalloc((size_t)(s->ncols * s->nrows * (s->npaper_models ? s->npaper_models : 1)) + 1, sizeof *pp);
@@ -528,9 +584,10 @@ int fig_scaling(Fig *f, StrBuf *body, Err *e) {
     StrBuf left = {0}, right = {0}, mlist = {0}, labels = {0};
     Key kl = {0}, kr = {0};
     double xlo = INFINITY, xhi = -INFINITY;
-    for (int k = 0; k < f->ndirs && !rc; k++) rc = sc_grid(f, k, pts, &n, &missing, e);
+    for (int k = 0; k < f->grids->ndirs && !rc; k++) rc = sc_grid(f, k, pts, &n, &missing, e);
     if (!rc) rc = sc_paper(f, pp, &npp, e);
     if (!rc) rc = sc_tables(f, pts, n, pp, npp, &missing, e);
+    if (!rc) sc_facts(f, pts, n, pp, npp);
     if (!rc) rc = sc_ours(f, pts, n, &left, &labels, &kl, &xlo, &xhi, &nmin, &nmax, e);
     if (!rc) rc = sc_theirs(f, pp, npp, &right, &kr, e);
     if (rc) goto done;

@@ -4,9 +4,8 @@
 
 #include <string.h>
 
-int figure_make(const Spec *s, const RunSet *rs, const char (*dirs)[AD_PATH_MAX], int ndirs, const Reported *rep,
-                const char *out_dir, StrBuf *warn, Err *e) {
-    Fig f = {s, rs, out_dir, warn, 1200, 500, dirs, ndirs, rep};
+int figure_make(const Spec *s, const RunSet *rs, const FigGrids *grids, const char *out_dir, StrBuf *warn, Err *e) {
+    Fig f = {s, rs, out_dir, warn, 1200, 500, grids};
     StrBuf body = {0};
     int rc;
     if (!strcmp(s->kind, "curves")) rc = fig_curves(&f, &body, e);

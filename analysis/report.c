@@ -145,8 +145,8 @@ static int do_spec(const char *spec_path, const Opts *o, int want_table, int wan
     if (s->is_figure) {
         StrBuf warn = {0};
         if (s->rep_mode && reported_load(&rep, o->reported, &e)) goto fail;
-        int frc = figure_make(s, &rs, scaling ? (const char(*)[AD_PATH_MAX])dirs : NULL, scaling ? ndirs : 0,
-                              s->rep_mode ? &rep : NULL, out_dir, &warn, &e);
+        FigGrids grids = {(const char(*)[AD_PATH_MAX])dirs, ndirs, s->rep_mode ? &rep : NULL, facts};
+        int frc = figure_make(s, &rs, scaling ? &grids : NULL, out_dir, &warn, &e);
         if (warn.p) print_warnings(warn.p);
         sb_free(&warn);
         if (frc) goto fail;

@@ -93,11 +93,19 @@ else fail scaling_missing_grid_noted "$(grep not_yet "$csv" "$T/out/sc.md" "$T/o
 grep -qF 'not committed yet, not plotted: not\_yet' "$T/out/sc.gp" && { ! command -v gnuplot >/dev/null || [ -s "$T/out/sc.png" ]; } \
     && ok scaling_figure_written || fail scaling_figure_written "$(ls "$T/out")"
 
-# report all skips the spec only when none of its grids exists
+# report all skips the spec only when none of its grids exists, and writes the plotted numbers for the prose
+# (numbers.md: the difference and interval as the tables print them, 2 decimals; the pairs; the size in millions)
 mkdir -p "$T/specs"; sed 's#results: .*#results: [res/none_a, res/none_b]#' "$T/sc.yaml" >"$T/specs/none.yaml"
+cp "$T/sc.yaml" "$T/specs/sc.yaml"
 "$BIN" report all --specs "$T/specs" --root "$T" --reported "$T/rep.csv" --out-dir "$T/out_all" --quiet >"$T/all.log" 2>&1; rc=$?
 [ $rc -eq 0 ] && grep -q "skipped $T/specs/none.yaml: no results at $T/res/none_a" "$T/all.log" && ok scaling_all_grids_missing_skipped \
     || fail scaling_all_grids_missing_skipped "rc $rc: $(tail -2 "$T/all.log")"
+cited=$(echo "$want" | awk '$1 == "big_beta" && $4 == "nominal" { printf "%.2f [%.2f, %.2f]", $5, $6, $7 }')
+if grep -qF "| \`sc.big_beta_nominal\` | $cited |" "$T/out_all/numbers.md" && grep -q '| `sc.big_beta_npairs` | 3 |' "$T/out_all/numbers.md" &&
+   grep -q '| `sc.small_alpha_params` | 0.10 |' "$T/out_all/numbers.md" && grep -q '| `sc.big_alpha_applied` | 2.50 |' "$T/out_all/numbers.md" &&
+   grep -q '| `sc.paper_min` | -0.83 |' "$T/out_all/numbers.md" && grep -q 'adval@sc.big_beta_matched' "$T/out_all/numbers.tex"; then
+    ok scaling_numbers_for_prose
+else fail scaling_numbers_for_prose "want [$cited]: $(grep 'sc\.' "$T/out_all/numbers.md")"; fi
 
 # a grid whose baseline and compared runs are of two sizes (each cell alike within itself, so the table accepts it)
 # is one point of which size? Refused, naming the grid and two runs
