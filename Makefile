@@ -50,6 +50,9 @@ all: $(BIN)
 # The layers (docs/architecture.md): analysis/ headers are reachable only from the command layer
 # (engine/cli/) and the tests; analysis/ finds its own headers beside its files.
 $(BUILD)/engine/cli/%.o: CFLAGS += -Ianalysis
+# The optimizer without errno from sqrtf: GCC then vectorises fp32/bf16 Adam's sqrtf (correctly rounded either
+# way: the same bits, tests/test_bf16_kernels.c); the other files keep the default.
+$(BUILD)/engine/optim/optim.o: CFLAGS += -fno-math-errno
 # Each object depends on the headers it includes (-MMD: the compiler writes them to a .d file beside it).
 $(BUILD)/%.o: %.c Makefile
 	@mkdir -p $(dir $@)

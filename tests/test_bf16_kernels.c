@@ -7,6 +7,8 @@
  *    rounded to bf16, as before vectorising), on tensors whose sizes leave tails of every length; and it
  *    is within an error bound of the update computed in double, derived from its roundings (no sums, so
  *    no summation order enters);
+ *  - fp32 and bf16 mode's Adam (optim.c, compiled with -fno-math-errno so that it vectorises) equal the element-wise
+ *    definition compiled here, bit for bit, and bf16's weight copy rounded in the update equals rounding the weights;
  *  - the fused kernels that write or read bf16 (RMSNorm both ways, with and without rounding the residual stream
  *    or its gradient; SwiGLU both ways; cross-entropy both ways, reading the logits rounded or not; attention
  *    both ways; RoPE both ways; the embedding gradient) equal the fp32 kernel composed with the conversions it replaced, bit for bit
@@ -177,6 +179,81 @@ static int same_h(const bf16_t *h, const float *f, size_t n) { /* h == bf16_roun
 
 static int same_bits(const float *a, const float *b, size_t n) { /* equal as bits (NaN == the same NaN) */
     return !memcmp(a, b, n * sizeof(float));
+}
+
+/* fp32 and bf16 mode's Adam (optim.c, vectorised with -fno-math-errno), against the element-wise definition compiled
+ * here (scalar sqrtf), bit for bit; in bf16 mode the bf16 weight copy is rounded in the update's loop, and must equal
+ * rounding the updated weights (bf16_round, ties to even, NaN -> 0x7FC0) and be marked current. Weights with zero
+ * gradient and moments stay put (the step is 0 / eps), so ties placed there reach the rounding; NaN and infinite
+ * gradients and weights go through. Sizes as test_adam (tails of every length after whole vectors). */
+static void test_adam_fp32(void) {
+    ModelConfig c = test_model_config(40, 100, 4, 2, 53, 16);
+    const double lr = 3e-3, b1 = 0.9, b2 = 0.999, eps = 1e-8;
+    for (int mode = 0; mode < 2; mode++)
+        for (int kk = 0; kk < 2; kk++) {
+            OptimizerKind kind = kk ? OPT_ADAMW : OPT_ADAM;
+            Model m;
+            Err e;
+            if (model_build(&m, &c, &e) || (mode && model_set_precision(&m, PREC_BF16, &e)) ||
+                model_alloc_train(&m, &e)) {
+                CHECK(0, "build", "%s", e.msg);
+                return;
+            }
+            size_t n = m.n_params;
+            Rng r;
+            rng_seed(&r, 91 + kk + 2 * mode);
+            for (size_t i = 0; i < n; i++) {
+                m.params[i] = (float)(0.05 * rng_normal(&r));
+                m.grads[i] = (float)(1e-2 * rng_normal(&r));
+                m.adam_m[i] = (float)(1e-3 * rng_normal(&r));
+                m.adam_v[i] = (float)(1e-6 * fabs(rng_normal(&r)));
+                if (i % 17 == 0) { /* a tie that stays one: no gradient, no moments */
+                    m.params[i] = from_bits((bits(m.params[i]) & 0xFFFF0000u) | 0x8000u | ((i / 17 % 2) << 16));
+                    m.grads[i] = m.adam_m[i] = m.adam_v[i] = 0.0f;
+                }
+            }
+            m.grads[5] = NAN, m.grads[50] = INFINITY, m.params[70] = -INFINITY, m.params[90] = NAN;
+            for (int i = 0; i < m.n_tensors; i++) m.wd[i] = i % 3 == 0 ? 0.0 : 0.1 * (i % 5);
+            for (int i = 0; i < m.n_tensors; i++) /* the ties need no decay to stay put */
+                for (size_t j = m.tensors[i].offset; m.wd[i] != 0.0 && j < m.tensors[i].offset + m.tensors[i].size; j++)
+                    if (j % 17 == 0) m.params[j] = 0.0f;
+            size_t bytes = n * sizeof(float);
+            float *rw = malloc(bytes), *rm = malloc(bytes), *rv = malloc(bytes);
+            memcpy(rw, m.params, bytes), memcpy(rm, m.adam_m, bytes), memcpy(rv, m.adam_v, bytes);
+            long t = 2;
+            float bc1 = (float)(1.0 - pow(b1, (double)t)), bc2s = (float)sqrt(1.0 - pow(b2, (double)t));
+            float fl = (float)lr, fb1 = (float)b1, fb2 = (float)b2, fe = (float)eps, step = fl / bc1;
+            for (int i = 0; i < m.n_tensors; i++) {
+                float wd = (float)m.wd[i], dec = 1.0f - fl * wd;
+                for (size_t j = m.tensors[i].offset; j < m.tensors[i].offset + m.tensors[i].size; j++) {
+                    float grad = m.grads[j];
+                    if (kind == OPT_ADAM) grad += wd * rw[j];
+                    else rw[j] *= dec;
+                    rm[j] = fb1 * rm[j] + (1.0f - fb1) * grad;
+                    rv[j] = fb2 * rv[j] + (1.0f - fb2) * grad * grad;
+                    float denom = sqrtf(rv[j]) / bc2s + fe;
+                    rw[j] -= step * rm[j] / denom;
+                }
+            }
+            adam_update(&m, kind, lr, b1, b2, eps, t);
+            char name[160];
+            snprintf(name, sizeof name,
+                     "%s %s update: weights and moments equal the element-wise definition bit for bit",
+                     mode ? "bf16" : "fp32", kind == OPT_ADAM ? "Adam" : "AdamW");
+            CHECK(same_bits(rw, m.params, n) && same_bits(rm, m.adam_m, n) && same_bits(rv, m.adam_v, n), name,
+                  "differs");
+            if (mode) {
+                int ties = 0;
+                for (size_t i = 0; i < n; i += 17) ties += (bits(m.params[i]) & 0xFFFFu) == 0x8000u;
+                snprintf(name, sizeof name, "bf16 %s: the weight copy rounded in the update == bf16_round(weights)",
+                         kind == OPT_ADAM ? "Adam" : "AdamW");
+                CHECK(same_h(m.wbf, m.params, n) && !m.wbf_stale && ties > 100 && isnan(m.params[5]) &&
+                          m.wbf[5] == 0x7FC0 && isnan(m.params[90]),
+                      name, "differs, stale %d, %d ties", m.wbf_stale, ties);
+            }
+            free(rw), free(rm), free(rv);
+            model_free(&m);
+        }
 }
 
 static void test_fused(void) {
@@ -433,6 +510,7 @@ static void test_embedding(void) {
 int main(void) {
     test_rounding();
     test_adam();
+    test_adam_fp32();
     test_fused();
     test_embedding();
     test_acc(mm_bf16_backend());

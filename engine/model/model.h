@@ -128,7 +128,8 @@ typedef struct {
     int B, T;             /* micro-batch shape the activations were allocated for */
     Precision prec;       /* PREC_FP32 unless model_set_precision */
     bf16_t *wbf;          /* bf16 modes: params rounded to bf16 (same offsets), refreshed when wbf_stale */
-    int wbf_stale;        /* set by whatever changes params (updates, loads, init); cleared by the next forward */
+    int wbf_stale;        /* set by whatever changes params (loads, init, a ZeRO slice's update); cleared by the next
+                           * forward, which rounds wbf, or by adam_update, which rounds it in its loop */
 } Model;
 
 /* One buffer laid out by the table, in fp32 (f) or bf16 (h) storage: exactly one is non-NULL. Checkpoints

@@ -40,20 +40,37 @@ void grad_clip(Model *m, double max_norm, double norm) {
     for (size_t i = 0; i < m->n_params; i++) m->grads[i] *= scale;
 }
 
-/* The update of one tensor; wd is that tensor's decay. Elementwise, so any threading is deterministic. */
-static void adam_tensor(float *w, float *g, float *mo, float *ve, size_t n, OptimizerKind kind, float wd, float lr,
-                        float b1, float b2, float eps, float bc1, float bc2_sqrt) {
+/* One element's update (fp32 and bf16 modes); returns the new weight. */
+static inline float adam_elem(float w, float grad, float *mo, float *ve, OptimizerKind kind, float wd, float decoupled,
+                              float b1, float b2, float eps, float step_size, float bc2_sqrt) {
+    if (kind == OPT_ADAM) grad += wd * w; /* coupled L2, not scaled by the schedule */
+    else w *= decoupled;                  /* AdamW: decay scaled by the scheduled lr */
+    *mo = b1 * *mo + (1.0f - b1) * grad;
+    *ve = b2 * *ve + (1.0f - b2) * grad * grad;
+    float denom = sqrtf(*ve) / bc2_sqrt + eps;
+    return w - step_size * *mo / denom;
+}
+
+/* The update of one tensor; wd is that tensor's decay. Elementwise, so any threading is deterministic. wh (bf16
+ * mode, else NULL): the bf16 copy of the weights the products read, rounded from each new weight in the same loop
+ * (the same values as bf16_round_vec over the updated weights, without a pass of its own). The loops vectorise
+ * (optim.c is compiled with -fno-math-errno, so sqrtf is the vector square root: correctly rounded either way,
+ * the same bits as the scalar one; tests/test_bf16_kernels.c). */
+static void adam_tensor(float *w, float *g, float *mo, float *ve, bf16_t *wh, size_t n, OptimizerKind kind, float wd,
+                        float lr, float b1, float b2, float eps, float bc1, float bc2_sqrt) {
     float step_size = lr / bc1;
     float decoupled = 1.0f - lr * wd;
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        float grad = g[i];
-        if (kind == OPT_ADAM) grad += wd * w[i]; /* coupled L2, not scaled by the schedule */
-        else w[i] *= decoupled;                  /* AdamW: decay scaled by the scheduled lr */
-        mo[i] = b1 * mo[i] + (1.0f - b1) * grad;
-        ve[i] = b2 * ve[i] + (1.0f - b2) * grad * grad;
-        float denom = sqrtf(ve[i]) / bc2_sqrt + eps;
-        w[i] -= step_size * mo[i] / denom;
+    if (wh) {
+#pragma omp parallel for simd schedule(static)
+        for (size_t i = 0; i < n; i++) {
+            float wn = adam_elem(w[i], g[i], mo + i, ve + i, kind, wd, decoupled, b1, b2, eps, step_size, bc2_sqrt);
+            w[i] = wn;
+            wh[i] = bf16_top(bf16q(wn));
+        }
+    } else {
+#pragma omp parallel for simd schedule(static)
+        for (size_t i = 0; i < n; i++)
+            w[i] = adam_elem(w[i], g[i], mo + i, ve + i, kind, wd, decoupled, b1, b2, eps, step_size, bc2_sqrt);
     }
 }
 
@@ -119,10 +136,29 @@ static void bias_corrections(double beta1, double beta2, long t, float *bc1, flo
     *bc2_sqrt = (float)sqrt(1.0 - pow(beta2, (double)t));
 }
 
+/* The fp32 buffers' update over [lo, hi) (moments mo, ve of that slice); wh: as adam_tensor. */
+static void adam_fp32(Model *m, OptimizerKind kind, double lr, double beta1, double beta2, double eps, long t,
+                      size_t lo, size_t hi, float *mo, float *ve, bf16_t *wh) {
+    float bc1, bc2_sqrt;
+    bias_corrections(beta1, beta2, t, &bc1, &bc2_sqrt);
+    for (int i = 0; i < m->n_tensors; i++) {
+        const TensorInfo *ti = &m->tensors[i];
+        /* the part of this tensor inside [lo, hi); each element's update is the same whatever the slice */
+        size_t a = ti->offset > lo ? ti->offset : lo, b = ti->offset + ti->size < hi ? ti->offset + ti->size : hi;
+        if (a >= b) continue;
+        adam_tensor(m->params + a, m->grads + a, mo + (a - lo), ve + (a - lo), wh ? wh + a : NULL, b - a, kind,
+                    (float)m->wd[i], (float)lr, (float)beta1, (float)beta2, (float)eps, bc1, bc2_sqrt);
+    }
+}
+
 void adam_update(Model *m, OptimizerKind kind, double lr, double beta1, double beta2, double eps, long t) {
     Phase po = prof_push(PH_ADAM);
     if (m->prec != PREC_BF16_PURE) {
-        adam_update_slice(m, kind, lr, beta1, beta2, eps, t, 0, m->n_params, m->adam_m, m->adam_v);
+        /* bf16: every weight is updated here, so the bf16 copy is rounded in the same loop and is current */
+        bf16_t *wh = m->prec == PREC_BF16 ? m->wbf : NULL;
+        adam_fp32(m, kind, lr, beta1, beta2, eps, t, 0, m->n_params, m->adam_m, m->adam_v, wh);
+        model_params_changed(m);
+        if (wh) m->wbf_stale = 0;
         prof_pop(po);
         return;
     }
@@ -139,15 +175,7 @@ void adam_update(Model *m, OptimizerKind kind, double lr, double beta1, double b
 
 void adam_update_slice(Model *m, OptimizerKind kind, double lr, double beta1, double beta2, double eps, long t,
                        size_t lo, size_t hi, float *mo, float *ve) {
-    float bc1, bc2_sqrt;
-    bias_corrections(beta1, beta2, t, &bc1, &bc2_sqrt);
-    for (int i = 0; i < m->n_tensors; i++) {
-        const TensorInfo *ti = &m->tensors[i];
-        /* the part of this tensor inside [lo, hi); each element's update is the same whatever the slice */
-        size_t a = ti->offset > lo ? ti->offset : lo, b = ti->offset + ti->size < hi ? ti->offset + ti->size : hi;
-        if (a >= b) continue;
-        adam_tensor(m->params + a, m->grads + a, mo + (a - lo), ve + (a - lo), b - a, kind, (float)m->wd[i], (float)lr,
-                    (float)beta1, (float)beta2, (float)eps, bc1, bc2_sqrt);
-    }
+    /* a slice: the other ranks' weights arrive later (all-gather), so the bf16 copy is rounded when next read */
+    adam_fp32(m, kind, lr, beta1, beta2, eps, t, lo, hi, mo, ve, NULL);
     model_params_changed(m);
 }
