@@ -219,6 +219,27 @@ static void eval_number(const Table *t, const Fact *n, Facts *f) {
     f->nnumbers++;
 }
 
+void facts_add(Facts *f, const char *spec, const char *name, const char *stat, double v, double lo, double hi,
+               int digits, const char *source) {
+    sb_printf(&f->num_tex, "\\expandafter\\def\\csname adval@%s.%s\\endcsname{", spec, name);
+    sb_printf(&f->num_md, "| `%s.%s` | ", spec, name);
+    for (int tex = 1; tex >= 0; tex--) {
+        StrBuf *o = tex ? &f->num_tex : &f->num_md;
+        int ci = !strcmp(stat, "diff_ci");
+        format_value(v, ci ? "signed" : stat, digits, tex, o);
+        if (ci && isfinite(lo)) { /* "-13.7 [-14.7, -12.7]", as the tables print a difference */
+            sb_printf(o, " [");
+            format_value(lo, "signed", digits, tex, o);
+            sb_printf(o, ", ");
+            format_value(hi, "signed", digits, tex, o);
+            sb_printf(o, "]");
+        }
+    }
+    sb_printf(&f->num_tex, "}\n");
+    sb_printf(&f->num_md, " | %s: %s |\n", spec, source);
+    f->nnumbers++;
+}
+
 /* One term "STAT OP RHS" at cell (r, c): 1 true, 0 false, -1 undefined there, -2 malformed (why). */
 static int eval_term(const Table *t, int r, int c, const char *term, char *why, size_t cap) {
     char lhs[32], op[4], rhs[256];

@@ -29,6 +29,11 @@ typedef struct {
 
 /* Evaluates every number and claim of t's spec into f (appends). -1 only on an internal error. */
 int facts_eval(const Table *t, Facts *f, Err *e);
+/* A number computed outside a table's cells (a scaling figure's points, fig_scaling.c), cited as \val{SPEC.NAME}:
+ * stat "diff_ci" prints "v [lo, hi]" (signed; lo NAN: v alone), any other stat as format_value prints it
+ * ("signed", "n", "mean"); source says where it comes from (numbers.md). */
+void facts_add(Facts *f, const char *spec, const char *name, const char *stat, double v, double lo, double hi,
+               int digits, const char *source);
 /* Headers of the four files (call once before the first facts_eval). */
 void facts_begin(Facts *f);
 void facts_free(Facts *f);

@@ -4,8 +4,8 @@
 
 #include <string.h>
 
-int figure_make(const Spec *s, const RunSet *rs, const char *out_dir, StrBuf *warn, Err *e) {
-    Fig f = {s, rs, out_dir, warn, 1200, 500};
+int figure_make(const Spec *s, const RunSet *rs, const FigGrids *grids, const char *out_dir, StrBuf *warn, Err *e) {
+    Fig f = {s, rs, out_dir, warn, 1200, 500, grids};
     StrBuf body = {0};
     int rc;
     if (!strcmp(s->kind, "curves")) rc = fig_curves(&f, &body, e);
@@ -13,6 +13,7 @@ int figure_make(const Spec *s, const RunSet *rs, const char *out_dir, StrBuf *wa
     else if (!strcmp(s->kind, "wd_sweep")) rc = fig_wd_sweep(&f, &body, e);
     else if (!strcmp(s->kind, "module_wd")) rc = fig_module_wd(&f, &body, e);
     else if (!strcmp(s->kind, "alpha_steps")) rc = fig_alpha_steps(&f, &body, e);
+    else if (!strcmp(s->kind, "scaling")) rc = fig_scaling(&f, &body, e);
     else if (!strcmp(s->kind, "esd")) {
         f.height = 700;
         rc = fig_esd(&f, &body, e);

@@ -8,17 +8,29 @@
 #define PLOT_H
 
 #include "esd.h"
+#include "facts.h"
 #include "json.h"
 #include "runs.h"
 #include "spec.h"
 #include "table.h"
+
+/* What a scaling figure (fig_scaling.c) reads besides the spec: it reads each grid itself, so the spec's
+ * results: directories resolved against the report's root (the RunSet is then empty); the paper's numbers
+ * (NULL without reported:); and where the numbers its prose may cite go (NULL: nowhere). */
+typedef struct {
+    const char (*dirs)[AD_PATH_MAX];
+    int ndirs;
+    const Reported *rep;
+    Facts *facts;
+} FigGrids;
 
 typedef struct {
     const Spec *spec;
     const RunSet *rs;
     const char *out_dir;
     StrBuf *warn;
-    int width, height; /* pixels of the PNG; the PDF gets the same aspect at 100 px per inch */
+    int width, height;     /* pixels of the PNG; the PDF gets the same aspect at 100 px per inch */
+    const FigGrids *grids; /* scaling figures only (fig_scaling.c); NULL for the others */
 } Fig;
 
 /* Write OUT_DIR/NAME_suffix.dat from text; the file name relative to OUT_DIR goes into rel. */

@@ -210,7 +210,7 @@ static int do_curves(char **dirs, int ndirs, const char *metric, const char *out
     /* runs of different configs are the point here: nothing is averaged (one run per series) */
     if (mkdir_p(outdir, &e)) goto fail;
     StrBuf warn = {0};
-    int frc = figure_make(s, &rs, outdir, &warn, &e);
+    int frc = figure_make(s, &rs, NULL, outdir, &warn, &e);
     if (warn.p && warn.p[0]) fprintf(stderr, "%s", warn.p);
     sb_free(&warn);
     if (frc) goto fail;

@@ -23,6 +23,13 @@ static int fail(Ctx *c, yaml_node_t *n, const char *fmt, const char *arg) {
     return yamlerr_node(c->e, c->path, n, "%s", msg);
 }
 
+double paper_model_params(const char *name) {
+    char *end;
+    double v = strtod(name, &end);
+    double mult = !strcmp(end, "K") ? 1e3 : !strcmp(end, "M") ? 1e6 : !strcmp(end, "B") ? 1e9 : 0;
+    return end == name || !(v > 0) ? 0 : v * mult;
+}
+
 static yaml_node_t *node(Ctx *c, int id) { return yaml_document_get_node(c->doc, id); }
 
 static int scalar(Ctx *c, yaml_node_t *n, char *dst, size_t cap, const char *what) {
@@ -363,11 +370,13 @@ static int parse_facts(Ctx *c, yaml_node_t *root, Spec *s, int claims) {
 }
 
 static const char *const TOP_KEYS[] = {
-    "table",  "figure", "kind",         "title",    "caption",  "results",  "metric", "better",
-    "digits", "where",  "allow_differ", "ttest",    "compare",  "reported", "rows",   "columns",
-    "series", "bars",   "panels",       "x",        "x_metric", "logx",     "logy",   "y2_metric",
-    "layer",  "step",   "types",        "interval", "numbers",  "claims",   NULL};
-static const char *const KINDS[] = {"table", "curves", "module_wd", "esd", "wd_sweep", "bars", "alpha_steps", NULL};
+    "table",   "figure",  "kind",         "title",        "caption", "results", "metric",
+    "better",  "digits",  "where",        "allow_differ", "ttest",   "compare", "reported",
+    "rows",    "columns", "series",       "bars",         "panels",  "x",       "x_metric",
+    "logx",    "logy",    "y2_metric",    "layer",        "step",    "types",   "interval",
+    "numbers", "claims",  "paper_models", "paper_series", NULL};
+static const char *const KINDS[] = {"table", "curves",      "module_wd", "esd", "wd_sweep",
+                                    "bars",  "alpha_steps", "scaling",   NULL};
 
 static int parse_top(Ctx *c, yaml_node_t *root, Spec *s) {
     if (check_keys(c, root, TOP_KEYS, "the spec")) return -1;
@@ -417,6 +426,18 @@ static int parse_top(Ctx *c, yaml_node_t *root, Spec *s) {
         return -1;
     if ((n = get(c, root, "types")) && get_list(c, n, s->types[0], sizeof s->types[0], 8, &s->ntypes, "types"))
         return -1;
+    if (!s->nresults) return fail(c, get(c, root, "results"), "%s", "results: names no directory (an empty list)");
+    if ((n = get(c, root, "paper_models"))) {
+        if (strcmp(s->kind, "scaling")) return fail(c, n, "paper_models applies to scaling figures, not %s", s->kind);
+        if (get_list(c, n, s->paper_models[0], sizeof s->paper_models[0], 8, &s->npaper_models, "paper_models"))
+            return -1;
+        if (!s->npaper_models)
+            return fail(c, n, "%s", "paper_models: an empty list (name the paper's models, e.g. 60M)");
+        for (int i = 0; i < s->npaper_models; i++)
+            if (paper_model_params(s->paper_models[i]) <= 0)
+                return fail(c, n, "paper_models: \"%s\" is no model size (a number with K, M or B, e.g. 60M)",
+                            s->paper_models[i]);
+    }
     if ((n = get(c, root, "ttest"))) {
         static const char *const TK[] = {"vs", NULL};
         if (check_keys(c, n, TK, "ttest") || get_str(c, n, "vs", s->ttest_vs, sizeof s->ttest_vs)) return -1;
@@ -440,8 +461,25 @@ static int parse_top(Ctx *c, yaml_node_t *root, Spec *s) {
     }
     const char *rowkey = get(c, root, "rows") ? "rows" : get(c, root, "series") ? "series" : "bars";
     if ((n = get(c, root, rowkey)) && parse_rows(c, n, s, rowkey)) return -1;
-    const char *colkey = get(c, root, "columns") ? "columns" : "panels";
+    const char *colkey = get(c, root, "columns") ? "columns" : get(c, root, "paper_series") ? "paper_series" : "panels";
     if ((n = get(c, root, colkey)) && parse_cols(c, n, s, colkey)) return -1;
+    if ((n = get(c, root, colkey)) && n->type == YAML_SEQUENCE_NODE && !s->ncols)
+        return fail(c, n, "%s: an empty list", colkey);
+    if ((n = get(c, root, rowkey)) && !s->nrows) return fail(c, n, "%s: an empty list", rowkey);
+    if (!strcmp(s->kind, "scaling")) {
+        /* the paper's series are its differences: they need the models they are read at, and reported: */
+        if (get(c, root, "panels") || get(c, root, "columns"))
+            return fail(c, get(c, root, "panels") ? get(c, root, "panels") : get(c, root, "columns"), "%s",
+                        "a scaling figure has no panels or columns (its paper panel is paper_series)");
+        if (!!s->npaper_models != !!s->ncols)
+            return fail(c, root, "%s", "paper_models and paper_series go together (the paper's models and its series)");
+        if (s->ncols && !s->rep_mode)
+            return fail(c, root, "%s", "paper_series need reported: {table: ..., metric: ...} (paper_tables.csv keys)");
+        if (!s->compare_vs[0])
+            return fail(c, root, "%s",
+                        "a scaling figure needs compare: {vs: ROW_LABEL} (the baseline of its differences)");
+    } else if (get(c, root, "paper_series"))
+        return fail(c, get(c, root, "paper_series"), "paper_series applies to scaling figures, not %s", s->kind);
     if (!s->is_figure && (!s->nrows || !s->ncols)) return fail(c, root, "%s", "a table needs rows and columns");
     if (s->is_figure && strcmp(s->kind, "module_wd") && !s->nrows)
         return fail(c, root, "%s", "this figure needs series (or bars)");

@@ -6,7 +6,7 @@
  * list of accepted values; values compare numerically when both sides are numbers (1e-5 == 1e-05).
  *
  *   table: NAME | figure: NAME   output base name
- *   kind:      table (default for `table:`) | curves | module_wd | esd | wd_sweep | bars | alpha_steps
+ *   kind:      table (default for `table:`) | curves | module_wd | esd | wd_sweep | bars | alpha_steps | scaling
  *   title, caption:  text
  *   results:   directory scanned for run directories (relative to the report's --root), or a list of up to
  *              SPEC_MAX_RESULTS directories whose runs are read as one set (two grids a comparison spans)
@@ -36,6 +36,11 @@
  * Figures use rows as series / bars (key `series:` or `bars:`) and columns as panels (`panels:`),
  * plus: x (coordinate on the x axis), x_metric (wd_sweep: points at a metric's mean instead of at x), interval (wd_sweep: std | ci95),
  * logx, logy, y2_metric, layer, step (first|final), types.
+ * scaling (fig_scaling.c): each results: directory is one grid (a model size on a corpus, both read from its runs'
+ *   config.yaml), and one that does not exist yet is skipped with a note; every series other than compare.vs is
+ *   compared with it by seed at the same cell (nominal strength) and, with compare.at / along, at matched
+ *   strength; paper_models: [60M, ...] and paper_series: [{label, reported}] (the paper's differences, series
+ *   minus compare.vs through each row's reported: selection) draw the paper's panel beside ours.
  * Tables may also declare what the report's prose cites (facts.h, docs/analysis.md):
  *   numbers:   {NAME: {row|rows, col|cols, stat, agg, digits}}     cited as \val{SPECNAME.NAME}
  *   claims:    {NAME: {row|rows, col|cols, holds: "diff < 0 and p_holm < 0.05", says: TEXT}}
@@ -46,7 +51,7 @@
 #include "common.h"
 
 #define SPEC_MAX_COND 12
-#define SPEC_MAX_RESULTS 4
+#define SPEC_MAX_RESULTS 8
 #define SPEC_MAX_VALS 8
 #define SPEC_MAX_SEL 48
 #define SPEC_MAX_KEYS 12
@@ -146,6 +151,8 @@ typedef struct {
     char step[16]; /* "final" (default) | "first" */
     char types[8][16];
     int ntypes;
+    char paper_models[8][24]; /* scaling: the paper's model names (60M, 1B: parameters by the suffix) */
+    int npaper_models;
     char pair_by[96]; /* the key comparisons pair runs by; "" = train.seed (report compare --pair-by) */
     int curves_panel; /* curves: 0 both panels, 1 training loss only, 2 validation perplexity only */
     /* tables: what the report's prose cites (facts.h) */
@@ -154,6 +161,9 @@ typedef struct {
     Fact claims[SPEC_MAX_FACTS];
     int nclaims;
 } Spec;
+
+/* A paper model name's parameter count: "60M" 6e7, "1B" 1e9 (suffix K, M or B); 0 when it is none. */
+double paper_model_params(const char *name);
 
 /* Parse a spec; -1 with FILE:LINE:COL in the Err. The Spec is large: allocate it on the heap. */
 int spec_load(Spec *s, const char *path, Err *e);

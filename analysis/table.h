@@ -108,6 +108,8 @@ static inline Cell *table_cell(const Table *t, int r, int c) { return &t->cells[
 void table_markdown(const Table *t, StrBuf *b);
 void table_latex(const Table *t, StrBuf *b);
 void table_csv(const Table *t, StrBuf *b);
+/* Text as LaTeX prints it (_ % & # $ { } ~ ^ \ escaped), appended to b: every generated .tex uses it. */
+void tex_escape(const char *s, StrBuf *b);
 
 /* Shared cell selection for figures: indices of runs matching the spec's where and the selections
  * given (either may be NULL); checks the same consistency rules as a table cell. *idx is malloc'd. */

@@ -31,8 +31,6 @@ static void status_text(const Cell *c, StrBuf *b, int with_counts) {
     }
 }
 
-static void tex_escape(const char *s, StrBuf *b);
-
 static void cell_text(const Cell *c, int fmt, StrBuf *b) {
     if (!c->nruns) {
         sb_printf(b, "%s", fmt == FMT_TEX ? "--" : "–");
@@ -168,7 +166,7 @@ static void row_cells(const Table *t, int r, int c0, int c1, int fmt, const char
     }
 }
 
-static void tex_escape(const char *s, StrBuf *b) {
+void tex_escape(const char *s, StrBuf *b) {
     for (; *s; s++) {
         switch (*s) {
             case '_':

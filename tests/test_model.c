@@ -228,6 +228,20 @@ static void test_table(void) {
     CHECK(model_build(&m, &c, &e) == 0 && model_alloc_acts(&m, 1, 17, &e) == -1, "acts_seq_too_long",
           "accepted T above max positions");
     model_free(&m);
+
+    /* the count the scaling figure plots: all 5456 above, and without the embedding and lm_head (2 V C = 1024)
+     * L (4C^2 + 3CI + 2C) + C = 4432; the tiny experiment's shape (h128, I 344, 4 layers):
+     * 4 (65536 + 132096 + 256) + 128 = 791680 */
+    size_t total = 0, non = 0;
+    CHECK(model_count_params(&c, &total, &non, &e) == 0 && total == 5456 && non == 4432, "count_params",
+          "total %zu, non-embedding %zu", total, non);
+    ModelConfig t = c;
+    t.hidden_size = 128, t.intermediate_size = 344, t.num_hidden_layers = 4, t.num_attention_heads = 4;
+    CHECK(model_count_params(&t, NULL, &non, &e) == 0 && non == 791680, "count_params_tiny", "%zu", non);
+    bad = c;
+    bad.num_attention_heads = 3;
+    CHECK(model_count_params(&bad, &total, &non, &e) == -1 && strstr(e.msg, "divide"), "count_params_bad_config", "%s",
+          e.msg);
 }
 
 /* The views name the tensors the table names, in both buffers; a table out of the LLaMA layout (a

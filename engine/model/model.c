@@ -175,6 +175,18 @@ static int build_table(Model *m, const ModelConfig *c, Err *e) {
     return 0;
 }
 
+int model_count_params(const ModelConfig *c, size_t *total, size_t *nonembedding, Err *e) {
+    Model m;
+    if (build_table(&m, c, e)) return -1;
+    size_t non = 0;
+    for (int i = 0; i < m.n_tensors; i++)
+        if (m.tensors[i].kind != KIND_EMBEDDING && m.tensors[i].kind != KIND_LM_HEAD) non += m.tensors[i].size;
+    if (total) *total = m.n_params;
+    if (nonembedding) *nonembedding = non;
+    free(m.tensors);
+    return 0;
+}
+
 double model_flops_per_token(const Model *m, int T) {
     double mm = 0;
     for (int i = 0; i < m->n_tensors; i++)

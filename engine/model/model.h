@@ -152,6 +152,10 @@ int model_build(Model *m, const ModelConfig *c, Err *e);
 void model_free(Model *m);
 /* N(0, initializer_range) for every Linear and the embedding, 1 for norm weights; deterministic. */
 void model_init_weights(Model *m, uint64_t seed);
+/* Parameters of config c counted from its tensor table (no memory allocated): all of them, and the
+ * non-embedding ones (every tensor but the token embedding and lm_head: the attention and MLP weights and
+ * the norms), the size measure of scaling plots. -1 (Err) for an invalid config. Either pointer may be NULL. */
+int model_count_params(const ModelConfig *c, size_t *total, size_t *nonembedding, Err *e);
 /* Training FLOPs per token of sequences of T tokens (docs/performance.md, "Benchmark definitions"):
  * 6 x (every Linear weight and lm_head, not the embedding lookup) + 6 x 2 x L x T x hidden (scores and
  * weighted sum, forward and backward, the full T x T product although half is masked). */
