@@ -293,9 +293,12 @@ static void pack_pairs(bf16_t *out, size_t ldo, const bf16_t *x, size_t ldx, int
 
 /* out word (p, j) = (x[j][2p], x[j][2p+1]): x^T as B of a product over the m (even) columns of x. */
 static void pack_words_t(bf16_t *out, size_t ldo, const bf16_t *x, size_t ldx, int n, int m) {
-    for (int j = 0; j < n; j++) {
-        const bf16_t *r = x + (size_t)j * ldx;
-        for (int p = 0; p < m / 2; p++) memcpy(out + 2 * ((size_t)p * ldo + j), r + 2 * p, 4);
+    /* rows of out written in order (the strided reads stay in L1: m/2 passes over the same n lines) */
+    for (int p = 0; p < m / 2; p++) {
+        bf16_t *o = out + 2 * (size_t)p * ldo;
+        const bf16_t *c = x + 2 * p;
+#pragma omp simd
+        for (int j = 0; j < n; j++) o[2 * j] = c[(size_t)j * ldx], o[2 * j + 1] = c[(size_t)j * ldx + 1];
     }
 }
 
