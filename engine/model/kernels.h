@@ -9,7 +9,8 @@
  *    function says whether it overwrites or accumulates.
  *  - Threading: one pool, OpenMP's. Elementwise kernels use `parallel for` over rows or fixed chunks;
  *    GEMM kernels call cblas_sgemm single-threaded from an OpenMP loop over output slabs (linear) or
- *    (batch, head) pairs (attention), see kernels_gemm.c. Call every kernel outside parallel regions.
+ *    (batch, head) pairs (attention; the bf16 modes' attention with the engine's own bf16 kernel on the same
+ *    pairs), see kernels_gemm.c. Call every kernel outside parallel regions.
  *  - Determinism: no float is reduced across threads in an unspecified order; products are cut by
  *    shape and OpenBLAS's thread setting, not by the OpenMP thread count. Reductions over rows
  *    (norm-weight gradients, embedding gradients, the loss) use fixed chunks combined in a fixed order,

@@ -16,7 +16,8 @@
  *
  * Attention works per (batch, head) directly on column slices of the fused qkv buffer (leading
  * dimension = its width), so no head is ever copied out; one thread does all products of a pair, so
- * its T x T block stays in cache between the GEMMs and the softmax. */
+ * its T x T block stays in cache between the GEMMs and the softmax. The bf16 modes' attention (at the end of
+ * this file) keeps that structure with its own bf16 product kernel instead of OpenBLAS. */
 #include "bf16_vec.h"
 #include "kernels.h"
 #include "kernels_exp.h"
