@@ -266,8 +266,8 @@ void attention_backward(float *dq, float *dk, float *dv, int lddqkv, float *datt
  * backward dY and dS rounded to bf16; the softmax and its backward stay fp32. Products are the engine's own
  * (the pairs' blocks are small, 64 x T x D: oneDNN's per-call overhead would dominate and its primitives are not
  * shareable between the threads of one parallel loop): on CPUs with AVX512-BF16 a register-blocked kernel on
- * vdpbf16ps, elsewhere a plain loop with the same operand layout (the same inputs, fp32 accumulation; summation
- * order and denormal handling may differ: vdpbf16ps flushes denormals to zero).
+ * vdpbf16ps, elsewhere the packed operands widened (exactly) into a per-thread buffer and one single-threaded sgemm
+ * (the same inputs, fp32 accumulation; summation order and denormal handling differ: vdpbf16ps flushes denormals).
  *
  * Operands: A (M x K) is read in pairs along K: the bf16 pair (A[i][2p], A[i][2p+1]) at a + i*sa + p*sk (bf16
  * units): rows of a row-major matrix (sa = lda, sk = 2) or a pair-interleaved one (pack_pairs below: sa = 2,
@@ -309,11 +309,13 @@ static inline uint32_t ld32(const bf16_t *p) {
     return u;
 }
 
-/* C (M x N, ldc) = alpha A B, fp32 accumulation (operands above). */
+/* C (M x N, ldc) = alpha A B, fp32 accumulation (operands above); ws: mm_pk_ws floats (the path without
+ * AVX512-BF16 widens into it). */
 static void mm_pk(int M, int N, int K, float alpha, const bf16_t *a, size_t sa, size_t sk, const bf16_t *bp, size_t ldb,
-                  float *C, size_t ldc) {
+                  float *C, size_t ldc, float *ws) {
     int kf = K / 2, odd = K & 1;
 #if defined(__AVX512BF16__)
+    (void)ws;
     const __m512 va = _mm512_set1_ps(alpha);
     for (int i0 = 0; i0 < M; i0 += 4) {
         const bf16_t *ar[4]; /* rows past M repeat row i0 (computed, not stored) */
@@ -343,21 +345,27 @@ static void mm_pk(int M, int N, int K, float alpha, const bf16_t *a, size_t sa, 
         }
     }
 #else
+    /* without AVX512-BF16: both operands widened (exactly) into ws and one sgemm, the speed of the fp32 products */
+    float *fa = ws, *fb = ws + (size_t)M * K;
     for (int i = 0; i < M; i++) {
-        float *c = C + (size_t)i * ldc;
         const bf16_t *ai = a + (size_t)i * sa;
-#pragma omp simd
-        for (int j = 0; j < N; j++) c[j] = 0.0f;
+        float *o = fa + (size_t)i * K;
         for (int p = 0; p < kf + odd; p++) {
-            float lo = bf16_widen(ai[p * sk]), hi = p < kf ? bf16_widen(ai[p * sk + 1]) : 0.0f;
-            const bf16_t *b = bp + 2 * (size_t)p * ldb;
-#pragma omp simd
-            for (int j = 0; j < N; j++) /* vdpbf16ps's order: the odd element's product first */
-                c[j] = (c[j] + hi * bf16_widen(b[2 * j + 1])) + lo * bf16_widen(b[2 * j]);
+            o[2 * p] = bf16_widen(ai[p * sk]);
+            if (p < kf) o[2 * p + 1] = bf16_widen(ai[p * sk + 1]);
         }
-#pragma omp simd
-        for (int j = 0; j < N; j++) c[j] *= alpha;
     }
+    for (int p = 0; p < kf + odd; p++) {
+        const bf16_t *b = bp + 2 * (size_t)p * ldb;
+        float *o0 = fb + (size_t)(2 * p) * N, *o1 = o0 + N;
+#pragma omp simd
+        for (int j = 0; j < N; j++) o0[j] = bf16_widen(b[2 * j]);
+        if (p < kf) {
+#pragma omp simd
+            for (int j = 0; j < N; j++) o1[j] = bf16_widen(b[2 * j + 1]);
+        }
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, alpha, fa, K, fb, N, 0.0f, C, ldc);
 #endif
 }
 
@@ -367,7 +375,7 @@ static void mm_pk(int M, int N, int K, float alpha, const bf16_t *a, size_t sa, 
  * dS rounded to bf16 (T x D, T x T). The forward needs kt, kp (V), S. */
 typedef struct {
     bf16_t *w, *kt, *vt, *kp, *qp, *yp, *pp, *sp;
-    float *S;
+    float *S, *f; /* f: mm_pk's widened operands (builds without AVX512-BF16) */
     bf16_t *dyh, *dsh;
 } AttWork;
 
@@ -376,6 +384,11 @@ static void att_work(AttWork *w, int T, int D, int backward) {
     size_t nt = (size_t)D / 2 * ldT + slack, np = T2 * ldD + slack, ntt = T2 * ldT + slack;
     size_t nS = (size_t)ATT_BLOCK * T, ndy = ((size_t)T * D + 1) / 2, nds = ((size_t)T * T + 1) / 2;
     size_t tot = nt + np + nS + (backward ? nt + 2 * np + 2 * ntt + ndy + nds : 0);
+#if !defined(__AVX512BF16__)
+    size_t mx = (size_t)(T > D ? T : D) + 1;
+    size_t nf = (size_t)ATT_BLOCK * mx + mx * (size_t)(T > D ? T : D); /* A: <= ATT_BLOCK x K, B: K x N */
+    tot += nf;
+#endif
     memset(w, 0, sizeof *w);
     w->w = calloc(2 * tot, sizeof(bf16_t));
     if (!w->w) {
@@ -384,6 +397,9 @@ static void att_work(AttWork *w, int T, int D, int backward) {
     }
     w->S = (float *)w->w; /* first: float-aligned */
     bf16_t *p = w->w + 2 * nS;
+#if !defined(__AVX512BF16__)
+    w->f = (float *)p, p += 2 * nf;
+#endif
     w->kt = p, p += 2 * nt;
     w->kp = p, p += 2 * np;
     if (!backward) return;
@@ -421,7 +437,7 @@ void attention_forward_bf16(float *y, int ldy, bf16_t *y_h, bf16_t *att_h, const
                 int r1 = blk_end(r0, T);
                 /* scores S = scale Q K^T for the row block, keys [0, r1) */
                 t1 = prof_now();
-                mm_pk(r1 - r0, r1, D, scale, qb + (size_t)r0 * ldqkv, ldqkv, 2, w.kt, ldT, S, T);
+                mm_pk(r1 - r0, r1, D, scale, qb + (size_t)r0 * ldqkv, ldqkv, 2, w.kt, ldT, S, T, w.f);
                 t_mm += prof_now() - t1;
                 /* causal softmax per row (fp32, as att_forward), rounded to bf16 into the saved probabilities */
                 for (int t = r0; t < r1; t++) {
@@ -441,7 +457,7 @@ void attention_forward_bf16(float *y, int ldy, bf16_t *y_h, bf16_t *att_h, const
                 }
                 /* Y = P V for the row block, from the rounded probabilities */
                 t1 = prof_now();
-                mm_pk(r1 - r0, D, r1, 1.0f, P + (size_t)r0 * T, T, 2, w.kp, ldD, yb + (size_t)r0 * ldy, ldy);
+                mm_pk(r1 - r0, D, r1, 1.0f, P + (size_t)r0 * T, T, 2, w.kp, ldD, yb + (size_t)r0 * ldy, ldy, w.f);
                 for (int t = r0; t < r1; t++)
                     bf16_round_row(y_h + ((size_t)b * T + t) * ldy + col, yb + (size_t)t * ldy, (size_t)D);
                 t_mm += prof_now() - t1;
@@ -483,13 +499,13 @@ void attention_backward_bf16(float *dq, float *dk, float *dv, int lddqkv, const 
             /* dV[c0, c1) = P[c0.., c0..c1)^T dY[c0..]: queries before c0 have exact zeros there */
             for (int c0 = 0; c0 < T; c0 += ATT_BLOCK)
                 mm_pk(blk_end(c0, T) - c0, D, T - c0, 1.0f, w.pp + 2 * ((size_t)c0 / 2 * ldT + c0), 2, 2 * ldT,
-                      w.yp + 2 * ((size_t)c0 / 2 * ldD), ldD, dvb + (size_t)c0 * lddqkv, lddqkv);
+                      w.yp + 2 * ((size_t)c0 / 2 * ldD), ldD, dvb + (size_t)c0 * lddqkv, lddqkv, w.f);
             t_mm += prof_now() - t1;
             for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
                 int r1 = blk_end(r0, T);
                 /* dP = dY V^T for the row block, keys [0, r1) */
                 t1 = prof_now();
-                mm_pk(r1 - r0, r1, D, 1.0f, w.dyh + (size_t)r0 * D, D, 2, w.vt, ldT, S, T);
+                mm_pk(r1 - r0, r1, D, 1.0f, w.dyh + (size_t)r0 * D, D, 2, w.vt, ldT, S, T, w.f);
                 t_mm += prof_now() - t1;
                 /* softmax backward (fp32); zeros above the diagonal up to the block end (all the products read);
                  * dS rounded to bf16 */
@@ -506,8 +522,8 @@ void attention_backward_bf16(float *dq, float *dk, float *dv, int lddqkv, const 
                 }
                 /* dQ rows [r0, r1) need keys [0, r1) only */
                 t1 = prof_now();
-                mm_pk(r1 - r0, D, r1, scale, w.dsh + (size_t)r0 * T, T, 2, w.kp, ldD, dqb + (size_t)r0 * lddqkv,
-                      lddqkv);
+                mm_pk(r1 - r0, D, r1, scale, w.dsh + (size_t)r0 * T, T, 2, w.kp, ldD, dqb + (size_t)r0 * lddqkv, lddqkv,
+                      w.f);
                 t_mm += prof_now() - t1;
             }
             t1 = prof_now();
@@ -515,7 +531,7 @@ void attention_backward_bf16(float *dq, float *dk, float *dv, int lddqkv, const 
             pack_pairs(w.sp, ldT, w.dsh, T, T, T);
             for (int c0 = 0; c0 < T; c0 += ATT_BLOCK)
                 mm_pk(blk_end(c0, T) - c0, D, T - c0, scale, w.sp + 2 * ((size_t)c0 / 2 * ldT + c0), 2, 2 * ldT,
-                      w.qp + 2 * ((size_t)c0 / 2 * ldD), ldD, dkb + (size_t)c0 * lddqkv, lddqkv);
+                      w.qp + 2 * ((size_t)c0 / 2 * ldD), ldD, dkb + (size_t)c0 * lddqkv, lddqkv, w.f);
             t_mm += prof_now() - t1;
             t_all += prof_now() - t0;
         }
