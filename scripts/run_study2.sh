@@ -2,8 +2,8 @@
 # run_study2.sh [SWEEP...] - Study 2's grids (docs/study.md, "Study 2"), one after another, each with the sweep
 # launcher (`sweep run sweeps/cpu/NAME.yaml -j 2`) under `nice -n 10`, so that other work on the machine gets the
 # CPU first. Default order: the decisive tiny grid, its flat-allocation control (s2_tiny_flat: needs a binary
-# with decay.flat), the size ladder's two regime scans (short; they decide the ladder's comparison grids), then
-# the Brown corpus grid. Rerunning skips finished runs and resumes interrupted
+# with decay.flat), the hidden-256 regime scan and the comparison grid written from it (s2_h256), the hidden-384
+# scan, then the Brown corpus grid. Rerunning skips finished runs and resumes interrupted
 # ones from their checkpoints, so the script can be stopped (kill its process group) and started again at any
 # time. AD_WAIT_PID=PID first waits for that process (a launcher already running) to end. Committing finished
 # runs to results/committed/NAME/ is done by hand (sweeps/README.md, "Study 2").
@@ -11,7 +11,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=${AD_BIN:-bin/alphadecay}
 SWEEPS=("$@")
-[ ${#SWEEPS[@]} -gt 0 ] || SWEEPS=(s2_tiny s2_tiny_flat s2_h256_scan s2_h384_scan s2_brown)
+[ ${#SWEEPS[@]} -gt 0 ] || SWEEPS=(s2_tiny s2_tiny_flat s2_h256_scan s2_h256 s2_h384_scan s2_brown)
 if [ -n "${AD_WAIT_PID:-}" ]; then
     echo "== $(date -u +%FT%TZ) waiting for process $AD_WAIT_PID"
     while kill -0 "$AD_WAIT_PID" 2>/dev/null; do sleep 60; done
