@@ -167,6 +167,64 @@ static void test_adam(void) {
         }
 }
 
+/* bf16_pure's update on any bits: the weights, gradients and moments random bf16 patterns (NaN, infinities,
+ * subnormals, negative second moments) mixed with ordinary values, on tensors of every even length from 2 to 80,
+ * five and three times that and its square (tails of every even length after whole vectors and pairs of vectors;
+ * a model's tensors are multiples of the hidden size, which RoPE makes even), and with constants that are
+ * infinite or NaN (the AVX-512 path leaves a NaN constant to the element-wise loop); bit for bit against the
+ * element-wise definition. */
+static void test_adam_any_bits(void) {
+    /* a NaN decay whose float has payload bits in its low half (0x7FFFFFFF), which rounding must not carry */
+    uint64_t nan_bits = 0x7FFFFFFFE0000000ull;
+    double nan_payload;
+    memcpy(&nan_payload, &nan_bits, 8);
+    const double lrs[4] = {3e-3, 3e-3, 3e-3, NAN}, wds[4] = {0.1, INFINITY, nan_payload, 0.1};
+    int bad = 0, runs = 0;
+    for (int h = 2; h <= 80; h += 2)
+        for (int kk = 0; kk < 2; kk++)
+            for (int c = 0; c < 4; c++) {
+                ModelConfig cfg = test_model_config(h, 3, 1, 1, 5, 8);
+                Model m;
+                Err e;
+                if (model_build(&m, &cfg, &e) || model_set_precision(&m, PREC_BF16_PURE, &e) ||
+                    model_alloc_train(&m, &e)) {
+                    CHECK(0, "build", "%s", e.msg);
+                    return;
+                }
+                size_t n = m.n_params, bytes = n * sizeof(bf16_t);
+                Rng r;
+                rng_seed(&r, (uint64_t)(1000 * h + 10 * kk + c));
+                bf16_t *arr[4] = {m.hw, m.hg, m.hm, m.hv};
+                for (int a = 0; a < 4; a++)
+                    for (size_t i = 0; i < n; i++) {
+                        double sd = a == 0 ? 0.05 : a == 1 ? 1e-2 : a == 2 ? 1e-3 : 1e-6;
+                        float x = (float)(sd * rng_normal(&r));
+                        arr[a][i] =
+                            rng_below(&r, 2) ? (bf16_t)rng_below(&r, 1u << 16) : bf16_round(a == 3 ? fabsf(x) : x);
+                    }
+                for (int i = 0; i < m.n_tensors; i++) m.wd[i] = i % 2 ? wds[c] : 0.0;
+                bf16_t *rw = malloc(bytes), *rg = malloc(bytes), *rm = malloc(bytes), *rv = malloc(bytes);
+                memcpy(rw, m.hw, bytes), memcpy(rg, m.hg, bytes), memcpy(rm, m.hm, bytes), memcpy(rv, m.hv, bytes);
+                const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
+                float bc1 = (float)(1.0 - pow(b1, 5.0)), bc2s = (float)sqrt(1.0 - pow(b2, 5.0));
+                OptimizerKind kind = kk ? OPT_ADAMW : OPT_ADAM;
+                for (int i = 0; i < m.n_tensors; i++) {
+                    size_t o = m.tensors[i].offset;
+                    ref_update(rw + o, rg + o, rm + o, rv + o, m.tensors[i].size, kind, (float)m.wd[i], (float)lrs[c],
+                               (float)b1, (float)b2, (float)eps, bc1, bc2s);
+                }
+                adam_update(&m, kind, lrs[c], b1, b2, eps, 5);
+                bad += memcmp(rw, m.hw, bytes) || memcmp(rm, m.hm, bytes) || memcmp(rv, m.hv, bytes);
+                runs++;
+                free(rw), free(rg), free(rm), free(rv);
+                model_free(&m);
+            }
+    CHECK(bad == 0,
+          "bf16_pure Adam / AdamW on any bits (NaN, inf, subnormals; inf and NaN constants; every tail length) "
+          "equals the element-wise definition bit for bit",
+          "%d of %d runs differ", bad, runs);
+}
+
 static void fill(float *x, size_t n, double sd, Rng *r) {
     for (size_t i = 0; i < n; i++) x[i] = (float)(sd * rng_normal(r));
 }
@@ -697,6 +755,7 @@ static void test_embedding(void) {
 int main(void) {
     test_rounding();
     test_adam();
+    test_adam_any_bits();
     test_adam_fp32();
     test_fused();
     test_attention(2, 67, 2, 16, 5);  /* odd T: an odd last pair; D < a register block */

@@ -74,44 +74,102 @@ static void adam_tensor(float *w, float *g, float *mo, float *ve, bf16_t *wh, si
     }
 }
 
-/* Elements per block of the bf16 update: a multiple of 16 (whole AVX-512 vectors), about 12 KB of state. */
+/* Elements per block of the bf16 update: a multiple of 32 (whole pairs of AVX-512 vectors), about 12 KB of state. */
 #define ADAM_BLOCK 1024
+
+#ifdef BF16_VEC_AVX512
+/* bf16q_512 without its NaN fix-up, for the update's intermediate roundings: the same bits except that a NaN keeps
+ * its own bits, provided its low 16 bits are zero (adding at most 0x8000 then carries nothing into the top half).
+ * Every NaN the update's arithmetic makes is such a NaN when its constants are not NaN: its operands are widened
+ * bf16 numbers, x86's default NaN is 0xFFC00000, and a NaN operand's payload is kept (quieting sets bit 22). Such a
+ * NaN makes every stored result computed from it NaN, and those are rounded with the fix-up (0x7FC0), so the
+ * stored bits are the same as with the fix-up everywhere. */
+static inline __m512 bf16q_512_keepnan(__m512 x) {
+    __m512i u = _mm512_castps_si512(x);
+    __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+    __m512i r = _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7FFF)), lsb);
+    return _mm512_castsi512_ps(_mm512_and_si512(r, _mm512_set1_epi32((int)0xFFFF0000u)));
+}
+
+typedef struct {
+    __m512 wd, dec, c1, b2, c2, bc2, eps, step;
+    int l2, decay;
+} AdamVec;
+
+/* One vector's update: gr, wi, m0, v0 widened; the new m, v and weight (bf16 numbers) in *mi, *vi, *wn. */
+static inline void adam_vec(const AdamVec *k, __m512 gr, __m512 wi, __m512 m0, __m512 v0, __m512 *mi, __m512 *vi,
+                            __m512 *wn) {
+    if (k->l2) gr = bf16q_512_keepnan(_mm512_add_ps(gr, _mm512_mul_ps(k->wd, wi)));
+    if (k->decay) wi = bf16q_512_keepnan(_mm512_mul_ps(wi, k->dec));
+    *mi = bf16q_512(_mm512_add_ps(m0, _mm512_mul_ps(k->c1, _mm512_sub_ps(gr, m0))));
+    *vi = bf16q_512(
+        _mm512_add_ps(bf16q_512_keepnan(_mm512_mul_ps(k->b2, v0)), _mm512_mul_ps(_mm512_mul_ps(k->c2, gr), gr)));
+    __m512 den = bf16q_512_keepnan(_mm512_div_ps(bf16q_512_keepnan(_mm512_sqrt_ps(*vi)), k->bc2));
+    den = bf16q_512_keepnan(_mm512_add_ps(den, k->eps));
+    *wn = bf16q_512(_mm512_sub_ps(wi, _mm512_div_ps(_mm512_mul_ps(k->step, *mi), den)));
+}
+
+/* 32 bf16 values as two vectors of exact widenings: the even-indexed ones (shifted up) and the odd-indexed ones
+ * (already in the top halves). The update is element-wise, so the lanes' order does not matter. */
+static inline void bf16_load32(const bf16_t *p, __m512 *even, __m512 *odd) {
+    __m512i x = _mm512_loadu_si512(p);
+    *even = _mm512_castsi512_ps(_mm512_slli_epi32(x, 16));
+    *odd = _mm512_castsi512_ps(_mm512_and_si512(x, _mm512_set1_epi32((int)0xFFFF0000u)));
+}
+
+/* bf16_load32's inverse for bf16 numbers (low halves zero). */
+static inline void bf16_store32(bf16_t *p, __m512 even, __m512 odd) {
+    _mm512_storeu_si512(p, _mm512_or_si512(_mm512_castps_si512(odd), _mm512_srli_epi32(_mm512_castps_si512(even), 16)));
+}
+#endif
 
 /* bf16_pure: the same update as PyTorch's Adam computes on bf16 tensors. Each tensor operation of
  * torch.optim.Adam's step computes in fp32 and rounds its result to bf16 (q below), so we round at the same
  * points: the L2 term added to the gradient (or AdamW's decay), exp_avg.lerp_, exp_avg_sq.mul_ then
  * .addcmul_, the denominator's sqrt, division and + eps, and param.addcdiv_. An update smaller than half a
  * bf16 step of the weight (2^-9 relative) is lost, as it is in PyTorch.
- * Vectorised: AVX-512 where the build has it, else a branch-free loop the compiler vectorises; both round
- * with bf16_vec.h's rule, so every CPU gives the same bits (tests/test_bf16_kernels.c). */
+ * Vectorised: AVX-512 where the build has it (32 elements a step, unless a constant is NaN), else a branch-free
+ * loop the compiler vectorises; both round with bf16_vec.h's rule, so every CPU gives the same bits
+ * (tests/test_bf16_kernels.c). */
 static void adam_tensor_bf16(bf16_t *w, const bf16_t *g, bf16_t *mo, bf16_t *ve, size_t n, OptimizerKind kind, float wd,
                              float lr, float b1, float b2, float eps, float bc1, float bc2_sqrt) {
     float step_size = lr / bc1;
     float decoupled = 1.0f - lr * wd;
     int l2 = wd != 0.0f && kind == OPT_ADAM, dec = wd != 0.0f && kind != OPT_ADAM;
-    /* blocks of ADAM_BLOCK elements shared over the team (a multiple of 16: whole AVX-512 vectors) */
+#ifdef BF16_VEC_AVX512
+    /* bf16q_512_keepnan's condition; a NaN constant leaves it all to the element-wise loop */
+    int vec = !isnan(wd) && !isnan(decoupled) && !isnan(b1) && !isnan(b2) && !isnan(bc2_sqrt) && !isnan(eps) &&
+              !isnan(step_size);
+    const AdamVec k = {_mm512_set1_ps(wd),
+                       _mm512_set1_ps(decoupled),
+                       _mm512_set1_ps(1.0f - b1),
+                       _mm512_set1_ps(b2),
+                       _mm512_set1_ps(1.0f - b2),
+                       _mm512_set1_ps(bc2_sqrt),
+                       _mm512_set1_ps(eps),
+                       _mm512_set1_ps(step_size),
+                       l2,
+                       dec};
+#endif
+    /* blocks of ADAM_BLOCK elements shared over the team */
     long nb = (long)((n + ADAM_BLOCK - 1) / ADAM_BLOCK);
 #pragma omp parallel for schedule(static) if (n > 32768)
     for (long bi = 0; bi < nb; bi++) {
         size_t i = (size_t)bi * ADAM_BLOCK, end = i + ADAM_BLOCK < n ? i + ADAM_BLOCK : n;
 #ifdef BF16_VEC_AVX512
-        const __m512 vwd = _mm512_set1_ps(wd), vdec = _mm512_set1_ps(decoupled), c1 = _mm512_set1_ps(1.0f - b1);
-        const __m512 vb2 = _mm512_set1_ps(b2), c2 = _mm512_set1_ps(1.0f - b2), vbc2 = _mm512_set1_ps(bc2_sqrt);
-        const __m512 veps = _mm512_set1_ps(eps), vstep = _mm512_set1_ps(step_size);
-        for (; i + 16 <= end; i += 16) {
-            __m512 grad = bf16_load16(g + i), wi = bf16_load16(w + i), m0 = bf16_load16(mo + i),
-                   v0 = bf16_load16(ve + i);
-            if (l2) grad = bf16q_512(_mm512_add_ps(grad, _mm512_mul_ps(vwd, wi)));
-            if (dec) wi = bf16q_512(_mm512_mul_ps(wi, vdec));
-            __m512 mi = bf16q_512(_mm512_add_ps(m0, _mm512_mul_ps(c1, _mm512_sub_ps(grad, m0))));
-            __m512 vi = bf16q_512(
-                _mm512_add_ps(bf16q_512(_mm512_mul_ps(vb2, v0)), _mm512_mul_ps(_mm512_mul_ps(c2, grad), grad)));
-            __m512 den = bf16q_512(_mm512_div_ps(bf16q_512(_mm512_sqrt_ps(vi)), vbc2));
-            den = bf16q_512(_mm512_add_ps(den, veps));
-            __m512 wn = bf16q_512(_mm512_sub_ps(wi, _mm512_div_ps(_mm512_mul_ps(vstep, mi), den)));
-            bf16_store16(mo + i, mi);
-            bf16_store16(ve + i, vi);
-            bf16_store16(w + i, wn);
+        for (; vec && i + 32 <= end; i += 32) {
+            __m512 ge, go, we, wo, me, mo_, ve_, vo, mie, mio, vie, vio, wne, wno;
+            bf16_load32(g + i, &ge, &go), bf16_load32(w + i, &we, &wo);
+            bf16_load32(mo + i, &me, &mo_), bf16_load32(ve + i, &ve_, &vo);
+            adam_vec(&k, ge, we, me, ve_, &mie, &vie, &wne);
+            adam_vec(&k, go, wo, mo_, vo, &mio, &vio, &wno);
+            bf16_store32(mo + i, mie, mio), bf16_store32(ve + i, vie, vio), bf16_store32(w + i, wne, wno);
+        }
+        for (; vec && i + 16 <= end; i += 16) {
+            __m512 mi, vi, wn;
+            adam_vec(&k, bf16_load16(g + i), bf16_load16(w + i), bf16_load16(mo + i), bf16_load16(ve + i), &mi, &vi,
+                     &wn);
+            bf16_store16(mo + i, mi), bf16_store16(ve + i, vi), bf16_store16(w + i, wn);
         }
 #endif
         /* the portable path (and the AVX-512 path's tail): the same operations, branch-free, vectorised */
