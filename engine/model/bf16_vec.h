@@ -36,13 +36,18 @@ static inline bf16_t bf16_top(float x) {
 #include <immintrin.h>
 #define BF16_VEC_AVX512 1
 
-/* The NaN test is x unordered with itself (one compare, the same lanes as |u| > 0x7F800000), and the masked and
- * writes the canonical NaN into those lanes in the same instruction (checked against the old form on all 2^32
- * inputs when it was changed; tests/test_bf16_kernels.c checks it against bf16_quantize). */
+/* u + 0x7FFF + (bit 16 of u), masked to the top half, as bf16q_bits: the odd case is a masked add (one op fewer than
+ * shifting the bit down); the NaN test is x unordered with itself (one compare, the same lanes as
+ * |u| > 0x7F800000), and the masked and writes the canonical NaN into those lanes in the same instruction. Checked
+ * against the former shift-and-compare form on all 2^32 inputs when it was changed; tests/test_bf16_kernels.c
+ * checks it against bf16_quantize. */
+static inline __m512i bf16q_512_bias(__m512i u) {
+    __m512i r = _mm512_add_epi32(u, _mm512_set1_epi32(0x7FFF));
+    return _mm512_mask_add_epi32(r, _mm512_test_epi32_mask(u, _mm512_set1_epi32(0x10000)), r, _mm512_set1_epi32(1));
+}
+
 static inline __m512 bf16q_512(__m512 x) {
-    __m512i u = _mm512_castps_si512(x);
-    __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-    __m512i r = _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7FFF)), lsb);
+    __m512i r = bf16q_512_bias(_mm512_castps_si512(x));
     __mmask16 num = _mm512_cmp_ps_mask(x, x, _CMP_ORD_Q);
     return _mm512_castsi512_ps(
         _mm512_mask_and_epi32(_mm512_set1_epi32(0x7FC00000), num, r, _mm512_set1_epi32((int)0xFFFF0000u)));

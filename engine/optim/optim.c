@@ -85,9 +85,7 @@ static void adam_tensor(float *w, float *g, float *mo, float *ve, bf16_t *wh, si
  * NaN makes every stored result computed from it NaN, and those are rounded with the fix-up (0x7FC0), so the
  * stored bits are the same as with the fix-up everywhere. */
 static inline __m512 bf16q_512_keepnan(__m512 x) {
-    __m512i u = _mm512_castps_si512(x);
-    __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-    __m512i r = _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7FFF)), lsb);
+    __m512i r = bf16q_512_bias(_mm512_castps_si512(x));
     return _mm512_castsi512_ps(_mm512_and_si512(r, _mm512_set1_epi32((int)0xFFFF0000u)));
 }
 
