@@ -142,6 +142,22 @@ static inline size_t bh_off(int b, int h, int H, int T) { return ((size_t)b * H 
 
 static inline int blk_end(int r0, int T) { return r0 + ATT_BLOCK < T ? r0 + ATT_BLOCK : T; }
 
+/* Row t of a causal softmax over T scores, in place: entries 0..t normalised (max subtracted first), entries above
+ * the diagonal exact zeros. The one row kernel of both attention forwards (fp32 and the bf16 modes). */
+static inline void softmax_causal_row(float *p, int t, int T) {
+    float mx = p[0], s = 0.0f;
+#pragma omp simd reduction(max : mx)
+    for (int j = 0; j <= t; j++) mx = p[j] > mx ? p[j] : mx;
+#pragma omp simd
+    for (int j = 0; j <= t; j++) p[j] = exp_fast(p[j] - mx);
+#pragma omp simd reduction(+ : s)
+    for (int j = 0; j <= t; j++) s += p[j];
+    float inv = 1.0f / s;
+#pragma omp simd
+    for (int j = 0; j <= t; j++) p[j] *= inv;
+    memset(p + t + 1, 0, (size_t)(T - t - 1) * sizeof(float));
+}
+
 static void att_forward(float *y, int ldy, float *att, const float *q, const float *k, const float *v, int ldqkv, int B,
                         int T, int H, int D) {
     float scale = 1.0f / sqrtf((float)D);
@@ -163,20 +179,7 @@ static void att_forward(float *y, int ldy, float *att, const float *q, const flo
                         kb, ldqkv, 0.0f, S + (size_t)r0 * T, T);
             t_mm += prof_now() - t1;
             /* causal softmax per row; entries above the diagonal become exact zeros */
-            for (int t = r0; t < r1; t++) {
-                float *p = S + (size_t)t * T;
-                float mx = p[0], s = 0.0f;
-#pragma omp simd reduction(max : mx)
-                for (int j = 0; j <= t; j++) mx = p[j] > mx ? p[j] : mx;
-#pragma omp simd
-                for (int j = 0; j <= t; j++) p[j] = exp_fast(p[j] - mx);
-#pragma omp simd reduction(+ : s)
-                for (int j = 0; j <= t; j++) s += p[j];
-                float inv = 1.0f / s;
-#pragma omp simd
-                for (int j = 0; j <= t; j++) p[j] *= inv;
-                memset(p + t + 1, 0, (size_t)(T - t - 1) * sizeof(float));
-            }
+            for (int t = r0; t < r1; t++) { softmax_causal_row(S + (size_t)t * T, t, T); }
             /* Y = P V for the row block */
             t1 = prof_now();
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, D, r1, 1.0f, S + (size_t)r0 * T, T, vb,
@@ -442,17 +445,7 @@ void attention_forward_bf16(float *y, int ldy, bf16_t *y_h, bf16_t *att_h, const
                 /* causal softmax per row (fp32, as att_forward), rounded to bf16 into the saved probabilities */
                 for (int t = r0; t < r1; t++) {
                     float *p = S + (size_t)(t - r0) * T;
-                    float mx = p[0], s = 0.0f;
-#pragma omp simd reduction(max : mx)
-                    for (int j = 0; j <= t; j++) mx = p[j] > mx ? p[j] : mx;
-#pragma omp simd
-                    for (int j = 0; j <= t; j++) p[j] = exp_fast(p[j] - mx);
-#pragma omp simd reduction(+ : s)
-                    for (int j = 0; j <= t; j++) s += p[j];
-                    float inv = 1.0f / s;
-#pragma omp simd
-                    for (int j = 0; j <= t; j++) p[j] *= inv;
-                    memset(p + t + 1, 0, (size_t)(T - t - 1) * sizeof(float));
+                    softmax_causal_row(p, t, T);
                     bf16_round_row(P + (size_t)t * T, p, (size_t)T);
                 }
                 /* Y = P V for the row block, from the rounded probabilities */
