@@ -10,9 +10,11 @@ cd "$(dirname "$0")/.."
 BIN=${AD_BIN:-bin/alphadecay}
 OUT=${RUN_MAIN_OUT:-results/quick/report}
 # The study's table and main figure: any table spec (built from its committed results) and any figure.
-# Switch these two when a newer study's table and figure are committed.
-STUDY_SPEC=${STUDY_SPEC:-analysis/specs/cpu_compare.yaml}
-STUDY_FIGURE=${STUDY_FIGURE:-paper/generated/cpu_compare_applied.png}
+# Study 2's decisive comparison, strength then allocation (each default method against Uniform at the decay
+# it actually applied; the mean-preserving forms against Uniform at the same eta; held-out test set, seeds
+# varying the data order), and its figure (test perplexity against the decay applied).
+STUDY_SPEC=${STUDY_SPEC:-analysis/specs/s2_tiny_matched.yaml analysis/specs/s2_tiny_alloc.yaml}
+STUDY_FIGURE=${STUDY_FIGURE:-paper/generated/s2_tiny_applied.png}
 
 quick() {
     [ -f data/sotu/prep.json ] || bash scripts/fetch_data.sh
@@ -29,18 +31,15 @@ quick() {
     ls "$OUT"/*.png 2>/dev/null | sed 's/^/figure:  /'
 }
 
-# The table spec's name is its output's base name; the build's warnings (runs left out as collapsed,
-# say) are kept beside it, since the table's own notes already say so.
-study() {
-    [ -f "$STUDY_SPEC" ] || { echo "run_main: STUDY_SPEC $STUDY_SPEC: no such spec" >&2; exit 1; }
-    [ -f "$STUDY_FIGURE" ] || { echo "run_main: STUDY_FIGURE $STUDY_FIGURE: no such figure" >&2; exit 1; }
-    local name out="$OUT/study"
-    name=$(sed -n 's/^table:[[:space:]]*//p' "$STUDY_SPEC" | tr -d "\"'" | head -1)
-    [ -n "$name" ] || { echo "run_main: $STUDY_SPEC is not a table spec" >&2; exit 1; }
-    mkdir -p "$out"
-    echo
-    echo "== one seed cannot rank the methods; the study's multi-seed comparison ($STUDY_SPEC, committed runs)"
-    if ! $BIN report table "$STUDY_SPEC" --out-dir "$out" --quiet 2>"$out/$name.warnings"; then
+# STUDY_SPEC: one or more table specs, space-separated, printed in order. A spec's name is its output's base
+# name; the build's warnings (runs left out as collapsed, say) are kept beside it, since the table's own
+# notes already say so.
+study_table() {
+    local spec=$1 out=$2 name
+    [ -f "$spec" ] || { echo "run_main: STUDY_SPEC $spec: no such spec" >&2; exit 1; }
+    name=$(sed -n 's/^table:[[:space:]]*//p' "$spec" | tr -d "\"'" | head -1)
+    [ -n "$name" ] || { echo "run_main: $spec is not a table spec" >&2; exit 1; }
+    if ! $BIN report table "$spec" --out-dir "$out" --quiet 2>"$out/$name.warnings"; then
         cat "$out/$name.warnings" >&2
         exit 1
     fi
@@ -48,6 +47,18 @@ study() {
     cat "$out/$name.md"
     echo
     echo "table:   $out/$name.md (also .tex, .csv; build warnings in $out/$name.warnings)"
+}
+
+study() {
+    local spec out="$OUT/study"
+    for spec in $STUDY_SPEC; do
+        [ -f "$spec" ] || { echo "run_main: STUDY_SPEC $spec: no such spec" >&2; exit 1; }
+    done
+    [ -f "$STUDY_FIGURE" ] || { echo "run_main: STUDY_FIGURE $STUDY_FIGURE: no such figure" >&2; exit 1; }
+    mkdir -p "$out"
+    echo
+    echo "== one seed cannot rank the methods; the study's multi-seed comparison ($STUDY_SPEC, committed runs)"
+    for spec in $STUDY_SPEC; do study_table "$spec" "$out"; done
     echo "the study's main figure: $STUDY_FIGURE (docs/study.md says what it shows)"
 }
 

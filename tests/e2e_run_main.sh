@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # e2e_run_main.sh - what `make run` prints beside its one-seed quick sweep (scripts/run_main.sh
 # --study-only, no training): the study's multi-seed comparison, built from the committed runs with its
-# paired statistics, and the name of the study's main figure, which must exist. A spec or figure that
+# paired statistics (strength-matched, then the allocation alone), and the name of the study's main figure, which must exist. A spec or figure that
 # does not exist (the lead switching to a Study 2 table that is not committed yet) is an error naming it.
 # The quick sweep runs at the eta the study compares (the comparison's eta-2 column, seed 0).
 set -u
@@ -10,8 +10,10 @@ cd "$(dirname "$0")/.."
 
 RUN_MAIN_OUT="$T/out" bash scripts/run_main.sh --study-only >"$T/stdout" 2>"$T/stderr"; rc=$?
 fig=$(sed -n "s/^the study's main figure: \([^ ]*\) .*/\1/p" "$T/stdout")
-if [ $rc -eq 0 ] && grep -q '^#### Paired comparisons against Uniform' "$T/stdout" && grep -q '| p (sign) |' "$T/stdout" \
-   && grep -q 'Seeds used per cell: 6' "$T/stdout" && [ -s "$T/out/study/cpu_compare.csv" ] && [ -n "$fig" ] && [ -s "$fig" ]; then
+if [ $rc -eq 0 ] && grep -q '^#### Paired comparisons against Uniform at the same mean_wd' "$T/stdout" \
+   && grep -q '| p (sign) |' "$T/stdout" && grep -q 'Seeds used per cell: [0-9]' "$T/stdout" \
+   && grep -q '^### Study 2, tiny LLaMA: the allocation alone' "$T/stdout" \
+   && [ -s "$T/out/study/s2_tiny_matched.csv" ] && [ -s "$T/out/study/s2_tiny_alloc.csv" ] && [ -n "$fig" ] && [ -s "$fig" ]; then
     ok study_table_and_figure_printed
 else fail study_table_and_figure_printed "rc $rc fig [$fig]: $(head -c 600 "$T/stderr"; tail -3 "$T/stdout")"; fi
 
@@ -25,8 +27,10 @@ STUDY_SPEC=analysis/specs/cpu_curves.yaml RUN_MAIN_OUT="$T/o4" bash scripts/run_
 [ $rc -eq 1 ] && grep -q 'cpu_curves.yaml is not a table spec' "$T/e4" && ok figure_spec_as_study_table_refused \
     || fail figure_spec_as_study_table_refused "rc $rc: $(cat "$T/e4")"
 
-# the quick sweep's decayed runs use the eta of the comparison's column the study ranks by (eta 2)
+# the quick sweep's decayed runs use the eta the study's comparison is made at (eta 2: Uniform's choice on
+# the selection set, and the eta of the module-wise methods' cells)
 qeta=$(sed -n 's/.*else: {decay.weight_decay: \([0-9.e-]*\)}.*/\1/p' sweeps/quick.yaml)
-grep -q "weight_decay: \[$qeta, 0\]" analysis/specs/quick.yaml && grep -q "{label: \"eta $qeta\"" analysis/specs/cpu_compare.yaml \
+grep -q "weight_decay: \[$qeta, 0\]" analysis/specs/quick.yaml \
+    && grep -q "^where: {decay.weight_decay: $qeta}" analysis/specs/s2_tiny_matched.yaml \
     && [ "$qeta" = 2 ] && ok quick_sweep_at_the_study_eta || fail quick_sweep_at_the_study_eta "quick eta [$qeta]"
 exit $FAILED
