@@ -43,8 +43,15 @@ PORT_SRC := engine/spectra/gram.c engine/spectra/tridiag.c engine/base/common.c
 PORT_BIN += $(BUILD)/tests/portable/test_bf16_kernels
 PORT_SRC_BF16 := $(wildcard engine/model/*.c) engine/optim/optim.c engine/base/common.c
 BIN      := $(if $(filter 1,$(SAN)),$(BUILD)/alphadecay,bin/alphadecay)
+# Build identity (engine/base/provenance.h, summary.json "build"): the source commit and the options of
+# the effective CFLAGS that choose the instruction set, written by scripts/build_info.sh into a
+# generated C file on every make, rewritten only when its text changes (a new commit relinks, an
+# ordinary rebuild stays incremental).
+ISA_FLAGS  = $(filter -m%,$(CFLAGS))
+BUILD_INFO := $(BUILD)/gen/build_info.c
+LIB_OBJ  += $(BUILD)/gen/build_info.o
 
-.PHONY: all test run data bench paper deps clean format-check _test _run _data _bench _paper
+.PHONY: all test run data bench paper deps clean format-check _test _run _data _bench _paper FORCE
 all: $(BIN)
 
 # The layers (docs/architecture.md): analysis/ headers are reachable only from the command layer
@@ -61,6 +68,12 @@ $(BUILD)/%.o: %.c Makefile
 $(BUILD)/%.o: %.cc Makefile
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD_INFO): FORCE
+	@CC="$(CC)" bash scripts/build_info.sh $@ "$(ISA_FLAGS)"
+
+$(BUILD)/gen/build_info.o: $(BUILD_INFO)
+	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/libalphadecay.a: $(LIB_OBJ)
 	@rm -f $@

@@ -298,6 +298,25 @@ int rundir_write_summary(const char *run_dir, const RunSummary *s, Err *e) {
     sb_printf(&b, "%llu", (unsigned long long)s->seed);
     rec_str(&b, "dtype", s->dtype ? s->dtype : "float32");
     rec_str(&b, "version", AD_VERSION);
+    if (s->commit) {
+        rec_key(&b, "build");
+        sb_printf(&b, "{\"commit\": ");
+        sb_json_str(&b, s->commit);
+        sb_printf(&b, ", \"flags\": ");
+        sb_json_str(&b, s->flags ? s->flags : "");
+        sb_printf(&b, "}");
+        rec_key(&b, "machine");
+        sb_printf(&b, "{\"cpu\": ");
+        sb_json_str(&b, s->cpu ? s->cpu : "unknown");
+        sb_printf(&b, ", \"isa\": ");
+        sb_json_str(&b, s->isa ? s->isa : "other");
+        sb_printf(&b, ", \"amx_bf16\": %s, \"blas\": ", s->amx_bf16 ? "true" : "false");
+        sb_json_str(&b, s->blas ? s->blas : "unknown");
+        sb_printf(&b, ", \"bf16_products\": ");
+        if (s->bf16) sb_json_str(&b, s->bf16);
+        else sb_printf(&b, "null");
+        sb_printf(&b, "}");
+    }
     if (s->message) rec_str(&b, "message", s->message);
     rec_end(&b);
     sb_printf(&b, "\n");

@@ -10,6 +10,7 @@
  *   spectra/       spectra_step<N>.bin (esd.h format)
  *   summary.json   status completed|failed|diverged, final_val_loss, final_val_ppl, steps, tokens,
  *                  wall_seconds, peak_rss_mb, tok_per_s, method, weight_decay, seed, dtype, version,
+ *                  build {commit, flags}, machine {cpu, isa, amx_bf16, blas, bf16_products} (provenance.h),
  *                  [message]; written atomically at the end only, so "completed" means finished
  *   checkpoint/    checkpoint.h
  *   .lock          flock()ed by the one process that writes the directory; its text is that pid
@@ -106,6 +107,10 @@ typedef struct {
     uint64_t seed;
     const char *message; /* failure reason or NULL */
     const char *dtype;   /* train.dtype: NULL = "float32" (fp32), else "bf16" / "bf16_pure" */
+    /* provenance (provenance.h): "build" {commit, flags} and "machine" {cpu, isa, amx_bf16, blas,
+     * bf16_products}; commit NULL writes neither (bf16 NULL: no bf16 products, written as null) */
+    const char *commit, *flags, *cpu, *isa, *blas, *bf16;
+    int amx_bf16;
 } RunSummary;
 
 int rundir_write_summary(const char *run_dir, const RunSummary *s, Err *e);

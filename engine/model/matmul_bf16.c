@@ -216,6 +216,11 @@ const char *mm_bf16_backend(void) {
     return g.why;
 }
 
+const char *mm_bf16_kind(void) {
+    decide();
+    return g.state == 1 ? "onednn" : "fallback";
+}
+
 int mm_bf16_native(void) {
     decide();
     dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();

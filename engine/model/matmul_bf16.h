@@ -68,6 +68,8 @@ void mm_bf16_acc(int trans_a, int trans_b, int M, int N, int K, const bf16_t *A,
 
 /* "oneDNN (<isa>)" or "fallback: <why>"; decides the back end if no product ran yet. */
 const char *mm_bf16_backend(void);
+/* The same in one word, as summary.json records it: "onednn" or "fallback". */
+const char *mm_bf16_kind(void);
 /* 1 when products run on oneDNN with native bf16 instructions (AVX512-BF16 or AMX), 0 otherwise. */
 int mm_bf16_native(void);
 

@@ -39,10 +39,12 @@
 #include "model.h"
 #include "model_open.h"
 #include "optim.h"
+#include "provenance.h"
 #include "run.h"
 #include "rundir.h"
 
 void openblas_set_num_threads(int num_threads);
+char *openblas_get_corename(void);
 
 /* A validation loss this many nats above uniform guessing (ln vocab_size) is divergence: a model
  * that learns anything stays below ln V, and an exploding one passes it by hundreds of nats. */
@@ -69,6 +71,7 @@ typedef struct {
     size_t test_row; /* eval.test_tokens: the test set's first row of the val shard (after the selection set) */
     double last_test_loss, last_test_ppl;
     char diverged[160]; /* why the run diverged, "" while it has not (the same on every rank) */
+    CpuId cpu;          /* the machine (rank 0's), for summary.json's provenance */
     /* data parallel (dist.h): rank of ranks; 1 rank without an MPI launcher */
     int rank, ranks;
     int stop;               /* the job's stop request of this update (a signal on any rank) */
@@ -542,7 +545,14 @@ static int finish(Run *r, const char *status, const char *message) {
                     .weight_decay = r->cfg.decay.weight_decay,
                     .seed = r->cfg.train.seed,
                     .message = message,
-                    .dtype = r->cfg.train.dtype == PREC_FP32 ? NULL : precision_name(r->cfg.train.dtype)};
+                    .dtype = r->cfg.train.dtype == PREC_FP32 ? NULL : precision_name(r->cfg.train.dtype),
+                    .commit = build_commit(),
+                    .flags = build_flags(),
+                    .cpu = r->cpu.cpu,
+                    .isa = r->cpu.isa,
+                    .amx_bf16 = r->cpu.amx_bf16,
+                    .blas = openblas_get_corename(),
+                    .bf16 = r->cfg.train.dtype == PREC_FP32 ? NULL : mm_bf16_kind()};
     if (rundir_write_summary(r->run_dir, &s, &e) == 0) return 0;
     fprintf(stderr, "alphadecay train: %s\n", e.msg);
     return -1;
@@ -665,6 +675,12 @@ int cmd_train(int argc, char **argv) {
     }
     if (all_ranks_ok(r, bad, &quiet, &e) || start_decay(r, resuming, &e)) goto fail;
     if (r->rank == 0) {
+        /* which build and machine: runs of one config agree bit for bit only within one kind */
+        cpu_identify(&r->cpu);
+        fprintf(stderr, "train: build %s (%s), cpu %s (%s%s), blas %s%s%s\n", build_commit(), build_flags(), r->cpu.cpu,
+                r->cpu.isa, r->cpu.amx_bf16 ? ", amx_bf16" : "", openblas_get_corename(),
+                r->cfg.train.dtype == PREC_FP32 ? "" : ", bf16 products ",
+                r->cfg.train.dtype == PREC_FP32 ? "" : mm_bf16_kind());
         char par[64] = "";
         if (r->ranks > 1) snprintf(par, sizeof par, " x %d ranks%s", r->ranks, r->zero_m ? " (zero)" : "");
         fprintf(stderr, "train: %s, %zu parameters, %d threads%s, %s, %s at step %ld of %ld\n", r->run_dir,
