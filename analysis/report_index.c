@@ -69,7 +69,7 @@ void index_csv(const RunSet *rs, const char *root, StrBuf *b) {
     /* the metric columns: those the metric table (runs.h METRICS) gives an index column, in its order */
     for (int k = 0; METRICS[k].name; k++)
         if (METRICS[k].index_col) sb_printf(b, ",%s", METRICS[k].index_col);
-    sb_printf(b, ",problem\n");
+    sb_printf(b, ",build_commit,cpu_isa,blas_core,problem\n");
     for (int i = 0; i < rs->n; i++) {
         const Run *r = &rs->runs[i];
         const char *d = r->dir;
@@ -86,6 +86,9 @@ void index_csv(const RunSet *rs, const char *root, StrBuf *b) {
             if (!METRICS[k].index_col) continue;
             num(b, run_metric(r, METRICS[k].name, &v, &e) ? NAN : v);
         }
+        field(b, r->commit, 0); /* provenance: empty when unrecorded */
+        field(b, r->isa, 0);
+        field(b, r->blas, 0);
         field(b, r->problem, 0);
         sb_printf(b, "\n");
     }

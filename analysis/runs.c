@@ -59,6 +59,23 @@ static double json_num_or_nan(const Json *o, const char *key) {
     return json_num(o, key, &v) == 0 ? v : NAN;
 }
 
+/* summary.json's optional obj.key (a string) into out; -1 when obj is there but is no object of strings
+ * where key is concerned, with the reason in why. */
+static int provenance_str(const Json *sum, const char *obj, const char *key, char *out, size_t cap, char *why,
+                          size_t n) {
+    const Json *o = json_get(sum, obj);
+    out[0] = 0;
+    if (!o) return 0;
+    const Json *v = json_get(o, key);
+    if (o->type != JSON_OBJ || (v && v->type != JSON_STR)) {
+        snprintf(why, n, "summary.json: %s%s%s is not %s", obj, o->type == JSON_OBJ ? "." : "",
+                 o->type == JSON_OBJ ? key : "", o->type == JSON_OBJ ? "a string" : "an object");
+        return -1;
+    }
+    if (v) kv_strfmt(out, cap, "%s", v->str);
+    return 0;
+}
+
 static void set_problem(Run *r, const char *msg) {
     if (!r->problem[0]) kv_strfmt(r->problem, sizeof r->problem, "%s", msg);
 }
@@ -101,6 +118,13 @@ void run_load(Run *r, const char *dir) {
         return;
     }
     if (sum) {
+        if (provenance_str(sum, "build", "commit", r->commit, sizeof r->commit, why, sizeof why) ||
+            provenance_str(sum, "machine", "isa", r->isa, sizeof r->isa, why, sizeof why) ||
+            provenance_str(sum, "machine", "blas", r->blas, sizeof r->blas, why, sizeof why)) {
+            json_free(sum);
+            set_unreadable(r, why);
+            return;
+        }
         snprintf(r->status, sizeof r->status, "%s", rundir_status_name(rs));
         r->val_loss = json_num_or_nan(sum, "final_val_loss");
         r->val_ppl = json_num_or_nan(sum, "final_val_ppl");

@@ -7,6 +7,9 @@
  *   failed      also when the sweep launcher left RUN/failed (train died without a summary),
  *   partial     (no summary.json yet: still running, or killed; numbers from the logs so far),
  *   unreadable  (config.yaml or summary.json missing pieces or malformed; see problem).
+ * A summary's "build" and "machine" (which build and machine made the run) are optional: runs from
+ * before them are "unrecorded" (empty commit / isa / blas); present but not objects of strings, the
+ * summary is malformed (unreadable).
  * Grid coordinates are the dotted keys of config.yaml ("decay.weight_decay"), plus "run.name"
  * (directory name), "run.sweep" (parent directory name) and "run.status". */
 #ifndef RUNS_H
@@ -26,6 +29,8 @@ typedef struct {
     double val_loss, val_ppl;                                   /* final evaluation; NAN when none */
     double steps, tokens, wall_seconds, peak_rss_mb, tok_per_s; /* NAN when unknown */
     char problem[1024];                                         /* "" when the run read cleanly */
+    /* provenance (summary.json "build" and "machine"): "" when unrecorded (runs from before them) */
+    char commit[64], isa[32], blas[64];
 } Run;
 
 typedef struct {

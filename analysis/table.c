@@ -212,6 +212,7 @@ static int fill_cell(Table *t, const RunSet *rs, int ri, int ci, Err *e) {
         const char *seed = run_coord(r, s->pair_by[0] ? s->pair_by : "train.seed"); /* what pairs runs */
         kv_strfmt(c->seeds[c->n], sizeof c->seeds[0], "%s", seed ? seed : "?");
         c->ridx[c->n] = idx[i];
+        t->counted[idx[i]] = 1;
         c->vals[c->n++] = v;
         sb_printf(&used, "%s%s", c->n > 1 ? ";" : "", r->dir);
     }
@@ -295,6 +296,7 @@ static void compare_cell(Cell *a, const Cell *b, const double *x, const double *
 typedef struct {
     double x, y;
     const char *seed, *dir;
+    int ridx; /* the run's index in the RunSet */
 } CurvePt;
 
 static int cmp_double(const void *a, const void *b) {
@@ -362,7 +364,7 @@ static int baseline_curve(Table *t, const RunSet *rs, int vs, int ci, double **g
             break;
         }
         const char *seed = run_coord(r, s->pair_by[0] ? s->pair_by : "train.seed");
-        (*pts)[(*npts)++] = (CurvePt){x, y, seed ? seed : "?", r->dir};
+        (*pts)[(*npts)++] = (CurvePt){x, y, seed ? seed : "?", r->dir, idx[i]};
     }
     free(idx);
     free(tmp);
@@ -427,6 +429,7 @@ static int interp_compare(Table *t, const RunSet *rs, int vs, Err *e) {
                               lo ? ghi : glo);
                     continue;
                 }
+                t->counted[lo->ridx] = t->counted[hi->ridx] = 1;
                 x[m] = a->vals[i];
                 y[m] = ghi == glo ? lo->y : lo->y + (d - glo) / (ghi - glo) * (hi->y - lo->y);
                 sb_printf(&used, "%s%s%s%s", m ? ";" : "", lo->dir, hi != lo ? "+" : "", hi != lo ? hi->dir : "");
@@ -647,6 +650,64 @@ static int fill_paper(Table *t, const Reported *rep, Err *e) {
     return 0;
 }
 
+/* Distinct strings and how many runs have each, most frequent first (ties by text). */
+typedef struct {
+    const char *s;
+    int n;
+} Tally;
+
+static void tally_add(Tally *t, int *n, const char *s) {
+    int k = 0;
+    while (k < *n && strcmp(t[k].s, s)) k++;
+    if (k == *n) t[(*n)++] = (Tally){s, 0};
+    t[k].n++;
+}
+
+static int cmp_tally(const void *a, const void *b) {
+    const Tally *x = a, *y = b;
+    return x->n != y->n ? y->n - x->n : strcmp(x->s, y->s);
+}
+
+/* "2 builds (a1b2c3: 40, d4e5f6: 12)" */
+static void tally_text(StrBuf *b, Tally *t, int n, const char *what) {
+    qsort(t, (size_t)n, sizeof *t, cmp_tally);
+    sb_printf(b, "%d %s%s (", n, what, n == 1 ? "" : "s");
+    for (int k = 0; k < n; k++) sb_printf(b, "%s%s: %d", k ? ", " : "", t[k].s, t[k].n);
+    sb_printf(b, ")");
+}
+
+/* The one place the provenance note is composed (docs/analysis.md): over the runs whose values the table
+ * averages or compares (t->counted: the cells' counted runs and the baseline runs matched-strength
+ * comparisons interpolate between), the build commits and CPU kinds (instruction-set classes) of
+ * summary.json, when they are more than one, or when some runs recorded them and others did not. A
+ * mix is legitimate (reruns agree to round-off across machines): it is stated, not refused. Runs that
+ * recorded nothing (all committed runs before provenance) leave the table as it was. */
+static void provenance_note(Table *t, const RunSet *rs) {
+    Tally *builds = xcalloc((size_t)rs->n + 1, sizeof *builds), *isas = xcalloc((size_t)rs->n + 1, sizeof *isas);
+    int nb = 0, ni = 0, total = 0, unrec = 0;
+    for (int i = 0; i < rs->n; i++) {
+        if (!t->counted[i]) continue;
+        const Run *r = &rs->runs[i];
+        total++;
+        if (!r->commit[0] && !r->isa[0]) {
+            unrec++;
+            continue;
+        }
+        tally_add(builds, &nb, r->commit[0] ? r->commit : "?");
+        tally_add(isas, &ni, r->isa[0] ? r->isa : "?");
+    }
+    if (nb > 1 || ni > 1 || (unrec && unrec < total)) {
+        sb_printf(&t->prov, "Runs from ");
+        tally_text(&t->prov, builds, nb, "build");
+        sb_printf(&t->prov, " and ");
+        tally_text(&t->prov, isas, ni, "CPU kind");
+        if (unrec) sb_printf(&t->prov, "; %d run%s unrecorded", unrec, unrec == 1 ? "" : "s");
+        sb_printf(&t->prov, ". ");
+    }
+    free(builds);
+    free(isas);
+}
+
 int table_build(Table *t, const Spec *s, const RunSet *rs, const Reported *rep, Err *e) {
     memset(t, 0, sizeof *t);
     t->spec = s;
@@ -654,6 +715,7 @@ int table_build(Table *t, const Spec *s, const RunSet *rs, const Reported *rep, 
     t->ncols = s->ncols;
     t->cells = xcalloc((size_t)(s->nrows * s->ncols) + 1, sizeof *t->cells);
     sb_printf(&t->warn, "%s", "");
+    t->counted = xcalloc((size_t)rs->n + 1, 1);
     if (check_keys_exist(s, rs, &s->where, e)) return -1;
     for (int i = 0; i < s->nrows; i++)
         if (check_keys_exist(s, rs, &s->rows[i].where, e)) return -1;
@@ -675,6 +737,7 @@ int table_build(Table *t, const Spec *s, const RunSet *rs, const Reported *rep, 
         }
     }
     if (s->compare_vs[0]) table_family_holm(t, NULL, 0, NULL);
+    provenance_note(t, rs);
     fill_best(t);
     if (s->rep_mode) {
         if (!rep) return err_set(e, "%s: reported values requested but no paper_tables.csv loaded", s->path);
@@ -695,6 +758,8 @@ void table_free(Table *t) {
             free(t->cells[i].ridx);
         }
     free(t->cells);
+    free(t->counted);
+    sb_free(&t->prov);
     sb_free(&t->warn);
     sb_free(&t->holm_tables);
     memset(t, 0, sizeof *t);

@@ -70,10 +70,13 @@ typedef struct {
 typedef struct {
     const Spec *spec;
     int nrows, ncols;
-    Cell *cells;        /* row-major */
-    StrBuf warn;        /* one line per problem worth telling the reader (runs named) */
-    int holm_m;         /* distinct comparisons Holm adjusted over (the table's, or its family's) */
-    StrBuf holm_tables; /* with a family: the names of its tables that hold comparisons, ", " joined */
+    Cell *cells;            /* row-major */
+    StrBuf warn;            /* one line per problem worth telling the reader (runs named) */
+    int holm_m;             /* distinct comparisons Holm adjusted over (the table's, or its family's) */
+    StrBuf holm_tables;     /* with a family: the names of its tables that hold comparisons, ", " joined */
+    unsigned char *counted; /* per run of the RunSet: 1 when the table averages or compares its value */
+    StrBuf prov;            /* the note on where the counted runs came from when they mix builds or CPU kinds
+                           (summary.json's provenance, table.c provenance_note); "" otherwise */
 } Table;
 
 /* A completed run collapsed when its final validation loss is infinite or at least ln(V) - ln 2 with V

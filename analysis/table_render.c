@@ -343,6 +343,8 @@ static void notes(const Table *t, int fmt, StrBuf *b) {
                   s->better < 0 ? "lower" : "higher");
     sb_printf(b, "%s = no run. ", fmt == FMT_TEX ? "--" : "–");
     seeds_note(t, fmt, b);
+    if (fmt == FMT_TEX) tex_escape(sb_str(&t->prov), b); /* builds and CPU kinds, when mixed (table.c) */
+    else sb_printf(b, "%s", sb_str(&t->prov));
     if (any_col(t, PART_P)) {
         sb_printf(b, "p: two-sided paired t-test by seed against ");
         if (fmt == FMT_TEX) tex_escape(s->ttest_vs, b);

@@ -59,7 +59,7 @@ YAML
 grep -q '^fx/uni_5e-6_s1,fx,uni_5e-6_s1,partial,' "$T/index.csv" && grep -q '^fx/alpha_5e-6_s1,fx,alpha_5e-6_s1,failed,' "$T/index.csv" \
     && grep -q '^fx/awd_1e-5_s1,fx,awd_1e-5_s1,unreadable,.*metrics.jsonl:5' "$T/index.csv" \
     && ok index_statuses || fail index_statuses "$(cut -d, -f1-4 "$T/index.csv" | tr '\n' ' ')"
-grep -q '^fx/uni_1e-5_s2,.*,uniform,1e-05,.*,2,3.5[0-9]*,35.3,40,10240,12.5,30,$' "$T/index.csv" && ok index_row_values \
+grep -q '^fx/uni_1e-5_s2,.*,uniform,1e-05,.*,2,3.5[0-9]*,35.3,40,10240,12.5,30,,,,$' "$T/index.csv" && ok index_row_values \
     || fail index_row_values "$(grep uni_1e-5_s2 "$T/index.csv")"
 grep -q 'warning: .*awd_1e-5_s1: unreadable' "$T/index.err" && ok index_warns_naming_run || fail index_warns_naming_run "$(cat "$T/index.err")"
 

@@ -44,7 +44,13 @@ void cpu_identify(CpuId *c) {
     char *line = NULL, *v;
     size_t cap = 0;
     int have_name = 0, have_flags = 0;
-    while ((!have_name || !have_flags) && getline(&line, &cap, f) > 0) {
+    /* the first processor's block: up to the first blank line */
+    for (int any = 0; (!have_name || !have_flags) && getline(&line, &cap, f) > 0;) {
+        if (line[strspn(line, " \t\r\n")] == 0) {
+            if (any) break;
+            continue;
+        }
+        any = 1;
         if (!have_name && (v = field_value(line, "model name")) && *v) {
             snprintf(c->cpu, sizeof c->cpu, "%s", v);
             have_name = 1;

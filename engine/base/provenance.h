@@ -7,8 +7,8 @@
  * source commit ("abc123def456", "...-dirty" when the sources differed from it, "unknown" outside a
  * git checkout) and the instruction-set options of the compile flags ("-march=native (native: znver3)").
  *
- * cpu_identify reads /proc/cpuinfo: the first "model name" and the instruction-set class from the
- * first "flags" line. AD_CPUINFO names another file in its place: for tests only (the JSON escaping of
+ * cpu_identify reads /proc/cpuinfo's first processor (up to the first blank line): its "model name"
+ * and the instruction-set class of its "flags". AD_CPUINFO names another file in its place: for tests only (the JSON escaping of
  * an awkward CPU name, the classes of machines the test does not run on). */
 #ifndef PROVENANCE_H
 #define PROVENANCE_H
