@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# e2e_provenance.sh - which build and machine made a run (docs/formats.md, "summary.json"): a tiny run's
+# e2e_provenance.sh - which build and machine made a run (docs/formats.md#summaryjson): a tiny run's
 # summary.json records the build's commit (that of this source tree, "-dirty" exactly when git shows
 # changes to the compiled sources), the CPU's instruction-set class as /proc/cpuinfo's flags give it,
 # OpenBLAS's core and, for bf16 runs only, the bf16 back end; train.log's start names them. A CPU name
