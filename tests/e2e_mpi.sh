@@ -133,6 +133,8 @@ wait $mp; rc=$?
 steps_done=$(wc -l < "$KL/metrics.jsonl" 2>/dev/null || echo 0)
 bad_ck=""
 for d in "$KL"/checkpoint/step_*; do
+    # a save cut off between COMPLETE and its rename leaves step_N.tmp/COMPLETE: a .tmp is never loaded
+    case $d in *.tmp) continue ;; esac
     [ -e "$d/COMPLETE" ] || continue
     "$BIN" eval --checkpoint "$d" --data "$T/data/val.bin" --seq-len 32 --tokens 64 >/dev/null 2>&1 || bad_ck="$bad_ck $d"
 done
