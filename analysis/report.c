@@ -25,36 +25,39 @@
 #include "table.h"
 
 typedef struct {
-    const char *root, *out_dir, *reported, *specs, *out, *results;
+    const char *root, *out_dir, *reported, *specs, *out, *results, *claims;
     int quiet;
 } Opts;
 
 static void usage(FILE *f) {
     fprintf(
-        f, "usage: alphadecay report index RESULTS_DIR [--out FILE]\n"
-           "       alphadecay report table SPEC.yaml... [--root DIR] [--out-dir DIR] [--reported CSV] [--results DIR] "
-           "[--quiet]\n"
-           "       alphadecay report plot SPEC.yaml... [--root DIR] [--out-dir DIR] [--results DIR]\n"
-           "       alphadecay report all [--specs DIR] [--root DIR] [--out-dir DIR] [--reported CSV] [--quiet]\n"
-           "       alphadecay report compare RESULTS_DIR --by KEY --baseline VALUE [--metric M] [--pair-by KEY]\n"
-           "                                 [--where KEY=VALUE]... [--out FILE.csv]\n"
-           "       alphadecay report curves RUN_DIR... [--metric val_ppl|loss] --out FIG.png\n\n"
-           "index: scan a results tree, one CSV row per run (grid coordinates, status, final val loss/ppl,\n"
-           "       steps, tokens, wall seconds); partial, failed and unreadable runs are listed as such.\n"
-           "table: a table spec -> OUT_DIR/NAME.md, NAME.tex (booktabs), NAME.csv; Markdown also on stdout.\n"
-           "plot:  a figure spec -> OUT_DIR/NAME.png and NAME.pdf through gnuplot (NAME.gp kept).\n"
-           "all:   every *.yaml in --specs (default ROOT/analysis/specs); specs whose results directory\n"
-           "       does not exist are skipped with a message; writes the prose's numbers.tex/.md and\n"
-           "       claims.tex/.md and exits 1 when a spec's claim does not hold (docs/analysis.md).\n"
-           "compare: the runs' metric (default val_ppl) per value of KEY against the baseline value, as a\n"
-           "       spec's compare table: mean +- std (n), paired difference with 95%% interval, t / Holm /\n"
-           "       Wilcoxon / sign p, MDE; pairs by train.seed unless --pair-by; --out writes the CSV.\n"
-           "curves: training loss and validation perplexity (or one, --metric) of any runs, one series each.\n"
-           "Spec `results:` paths are relative to --root (default .). --out-dir defaults to ROOT/paper/generated\n"
-           "for the paper's specs (those in ROOT/analysis/specs/) and to RESULTS/report/ for any other spec\n"
-           "(RESULTS: the runs it reads, --results or its results:), so your own specs stay out of the paper;\n"
-           "--reported defaults to ROOT/analysis/reported/paper_tables.csv. --results DIR reads the runs from\n"
-           "DIR instead of the spec's results: (e.g. make run's fresh results/quick). Spec format: analysis/spec.h.\n");
+        f,
+        "usage: alphadecay report index RESULTS_DIR [--out FILE]\n"
+        "       alphadecay report table SPEC.yaml... [--root DIR] [--out-dir DIR] [--reported CSV] [--results DIR] "
+        "[--quiet]\n"
+        "                               [--claims FILE]\n"
+        "       alphadecay report plot SPEC.yaml... [--root DIR] [--out-dir DIR] [--results DIR]\n"
+        "       alphadecay report all [--specs DIR] [--root DIR] [--out-dir DIR] [--reported CSV] [--quiet]\n"
+        "       alphadecay report compare RESULTS_DIR --by KEY --baseline VALUE [--metric M] [--pair-by KEY]\n"
+        "                                 [--where KEY=VALUE]... [--out FILE.csv]\n"
+        "       alphadecay report curves RUN_DIR... [--metric val_ppl|loss] --out FIG.png\n\n"
+        "index: scan a results tree, one CSV row per run (grid coordinates, status, final val loss/ppl,\n"
+        "       steps, tokens, wall seconds); partial, failed and unreadable runs are listed as such.\n"
+        "table: a table spec -> OUT_DIR/NAME.md, NAME.tex (booktabs), NAME.csv; Markdown also on stdout;\n"
+        "       exits 1 when a spec's claim does not hold; --claims FILE writes the specs' claims (claims.md's form).\n"
+        "plot:  a figure spec -> OUT_DIR/NAME.png and NAME.pdf through gnuplot (NAME.gp kept).\n"
+        "all:   every *.yaml in --specs (default ROOT/analysis/specs); specs whose results directory\n"
+        "       does not exist are skipped with a message; writes the prose's numbers.tex/.md and\n"
+        "       claims.tex/.md and exits 1 when a spec's claim does not hold (docs/analysis.md).\n"
+        "compare: the runs' metric (default val_ppl) per value of KEY against the baseline value, as a\n"
+        "       spec's compare table: mean +- std (n), paired difference with 95%% interval, t / Holm /\n"
+        "       Wilcoxon / sign p, MDE; pairs by train.seed unless --pair-by; --out writes the CSV.\n"
+        "curves: training loss and validation perplexity (or one, --metric) of any runs, one series each.\n"
+        "Spec `results:` paths are relative to --root (default .). --out-dir defaults to ROOT/paper/generated\n"
+        "for the paper's specs (those in ROOT/analysis/specs/) and to RESULTS/report/ for any other spec\n"
+        "(RESULTS: the runs it reads, --results or its results:), so your own specs stay out of the paper;\n"
+        "--reported defaults to ROOT/analysis/reported/paper_tables.csv. --results DIR reads the runs from\n"
+        "DIR instead of the spec's results: (e.g. make run's fresh results/quick). Spec format: analysis/spec.h.\n");
 }
 
 static void path_join(char *dst, size_t cap, const char *root, const char *p) {
@@ -283,14 +286,19 @@ int cmd_report(int argc, char **argv) {
     if (!strcmp(verb, "compare") || !strcmp(verb, "curves")) return report_adhoc(argc, argv);
     if (strcmp(verb, "index") && strcmp(verb, "table") && strcmp(verb, "plot") && strcmp(verb, "all"))
         return args_usage_error("report", "unknown verb '%s' (index, table, plot, all, compare, curves)", verb);
-    Opts o = {".", NULL, NULL, NULL, NULL, NULL, 0};
+    Opts o = {".", NULL, NULL, NULL, NULL, NULL, NULL, 0};
     const char *pos[256];
     ArgList pl = {.v = pos, .cap = 256};
     const ArgSpec specs[] = {
-        {"--root", NULL, ARG_STR, &o.root, 0, 0},         {"--out-dir", NULL, ARG_STR, &o.out_dir, 0, 0},
-        {"--reported", NULL, ARG_STR, &o.reported, 0, 0}, {"--specs", NULL, ARG_STR, &o.specs, 0, 0},
-        {"--out", NULL, ARG_STR, &o.out, 0, 0},           {"--results", NULL, ARG_STR, &o.results, 0, 0},
-        {"--quiet", NULL, ARG_FLAG, &o.quiet, 0, 0},      {NULL, NULL, 0, NULL, 0, 0},
+        {"--root", NULL, ARG_STR, &o.root, 0, 0},
+        {"--out-dir", NULL, ARG_STR, &o.out_dir, 0, 0},
+        {"--reported", NULL, ARG_STR, &o.reported, 0, 0},
+        {"--specs", NULL, ARG_STR, &o.specs, 0, 0},
+        {"--out", NULL, ARG_STR, &o.out, 0, 0},
+        {"--results", NULL, ARG_STR, &o.results, 0, 0},
+        {"--quiet", NULL, ARG_FLAG, &o.quiet, 0, 0},
+        {"--claims", NULL, ARG_STR, &o.claims, 0, 0},
+        {NULL, NULL, 0, NULL, 0, 0},
     };
     char cmd[32];
     snprintf(cmd, sizeof cmd, "report %s", verb);
@@ -311,6 +319,7 @@ int cmd_report(int argc, char **argv) {
         return do_all(&o);
     }
     if (!npos) return args_usage_error(cmd, "expected at least one SPEC.yaml");
+    if (o.claims && strcmp(verb, "table")) return args_usage_error(cmd, "--claims is for report table");
     int failed = 0;
     Facts facts = {0};
     facts_begin(&facts);
@@ -318,6 +327,12 @@ int cmd_report(int argc, char **argv) {
         failed |= do_spec(pos[i], &o, !strcmp(verb, "table"), !strcmp(verb, "plot"), 0, &facts) != 0;
     if (facts.nfailed) fprintf(stderr, "%s", facts.failures.p);
     failed |= facts.nfailed > 0;
+    /* --claims: these specs' claims as claims.md lists them (make run prints what the study's tables claim) */
+    Err e = {{0}};
+    if (o.claims && write_file_atomic(o.claims, facts.claim_md.p, facts.claim_md.len, &e)) {
+        fprintf(stderr, "alphadecay report table: %s\n", e.msg);
+        failed = 1;
+    }
     facts_free(&facts);
     return failed ? 1 : 0;
 }

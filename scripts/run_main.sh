@@ -34,31 +34,40 @@ quick() {
 # STUDY_SPEC: one or more table specs, space-separated, printed in order. A spec's name is its output's base
 # name; the build's warnings (runs left out as collapsed, say) are kept beside it, since the table's own
 # notes already say so.
-study_table() {
-    local spec=$1 out=$2 name
-    [ -f "$spec" ] || { echo "run_main: STUDY_SPEC $spec: no such spec" >&2; exit 1; }
-    name=$(sed -n 's/^table:[[:space:]]*//p' "$spec" | tr -d "\"'" | head -1)
-    [ -n "$name" ] || { echo "run_main: $spec is not a table spec" >&2; exit 1; }
-    if ! $BIN report table "$spec" --out-dir "$out" --quiet 2>"$out/$name.warnings"; then
-        cat "$out/$name.warnings" >&2
-        exit 1
-    fi
-    echo
-    cat "$out/$name.md"
-    echo
-    echo "table:   $out/$name.md (also .tex, .csv; build warnings in $out/$name.warnings)"
+spec_name() {
+    local name
+    name=$(sed -n 's/^table:[[:space:]]*//p' "$1" | tr -d "\"'" | head -1)
+    [ -n "$name" ] || { echo "run_main: $1 is not a table spec" >&2; exit 1; }
+    echo "$name"
 }
 
+# The tables, then what their claims say: each claim is evaluated on the runs by `report table`, which fails
+# when one no longer holds, so the sentences printed are the ones the data support.
 study() {
-    local spec out="$OUT/study"
+    local spec name names=() out="$OUT/study"
     for spec in $STUDY_SPEC; do
         [ -f "$spec" ] || { echo "run_main: STUDY_SPEC $spec: no such spec" >&2; exit 1; }
+        names+=("$(spec_name "$spec")")
     done
     [ -f "$STUDY_FIGURE" ] || { echo "run_main: STUDY_FIGURE $STUDY_FIGURE: no such figure" >&2; exit 1; }
     mkdir -p "$out"
     echo
     echo "== one seed cannot rank the methods; the study's multi-seed comparison ($STUDY_SPEC, committed runs)"
-    for spec in $STUDY_SPEC; do study_table "$spec" "$out"; done
+    # shellcheck disable=SC2086 # the spec list is split on purpose
+    if ! $BIN report table $STUDY_SPEC --out-dir "$out" --quiet --claims "$out/claims.md" 2>"$out/warnings"; then
+        cat "$out/warnings" >&2
+        exit 1
+    fi
+    for name in "${names[@]}"; do
+        echo
+        cat "$out/$name.md"
+        echo
+        echo "table:   $out/$name.md (also .tex, .csv)"
+    done
+    echo "build warnings: $out/warnings"
+    echo
+    echo "What these tables claim (each claim checked on the committed runs; $out/claims.md):"
+    sed -n 's/^| `[^`]*` | yes | .* | \(.*\) |$/  - \1/p' "$out/claims.md"
     echo "the study's main figure: $STUDY_FIGURE (docs/study.md says what it shows)"
 }
 

@@ -17,6 +17,20 @@ if [ $rc -eq 0 ] && grep -q '^#### Paired comparisons against Uniform at the sam
     ok study_table_and_figure_printed
 else fail study_table_and_figure_printed "rc $rc fig [$fig]: $(head -c 600 "$T/stderr"; tail -3 "$T/stdout")"; fi
 
+# what the tables claim, in words: every claim of the printed specs, each evaluated on the runs
+nclaims=$(cat analysis/specs/s2_tiny_matched.yaml analysis/specs/s2_tiny_alloc.yaml | grep -c '^    says:')
+nprinted=$(sed -n '/^What these tables claim/,/^the study/p' "$T/stdout" | grep -c '^  - ')
+[ "$nclaims" -gt 0 ] && [ "$nprinted" = "$nclaims" ] && grep -q '^  - the default AlphaDecay ends below Uniform' "$T/stdout" \
+    && ok claims_printed_in_words || fail claims_printed_in_words "$nprinted printed of $nclaims"
+# a claim the data do not support stops make run with the claim named (the same check as make paper's)
+sed 's/holds: "hi < 0 and p_holm < 0.05"/holds: "hi < -1000"/' analysis/specs/s2_tiny_alloc.yaml >"$T/bad_alloc.yaml"
+STUDY_SPEC="$T/bad_alloc.yaml" RUN_MAIN_OUT="$T/o5" bash scripts/run_main.sh --study-only >"$T/o5.out" 2>"$T/e5"; rc=$?
+[ $rc -eq 1 ] && grep -q 'adamp_below' "$T/e5" && ! grep -q '^What these tables claim' "$T/o5.out" \
+    && ok unsupported_claim_stops_run || fail unsupported_claim_stops_run "rc $rc: $(head -c 400 "$T/e5")"
+"$BIN" report plot analysis/specs/s2_tiny_applied.yaml --claims "$T/x.md" >/dev/null 2>"$T/e6"; rc=$?
+[ $rc -eq 2 ] && grep -q -- '--claims is for report table' "$T/e6" && [ ! -e "$T/x.md" ] \
+    && ok claims_option_table_only || fail claims_option_table_only "rc $rc: $(cat "$T/e6")"
+
 STUDY_SPEC=analysis/specs/nope.yaml RUN_MAIN_OUT="$T/o2" bash scripts/run_main.sh --study-only >/dev/null 2>"$T/e2"; rc=$?
 [ $rc -eq 1 ] && grep -q 'STUDY_SPEC analysis/specs/nope.yaml: no such spec' "$T/e2" && ok missing_study_spec_refused \
     || fail missing_study_spec_refused "rc $rc: $(cat "$T/e2")"
