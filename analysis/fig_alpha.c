@@ -72,7 +72,7 @@ static void ra_finish(RunAlpha *ra) {
 /* From decay.jsonl; 1 when the run logged no decay update (the method fits nothing while training). */
 static int ra_from_decay(const Run *r, RunAlpha *ra, Err *e) {
     KVList *recs;
-    int n, rc = run_decay(r, &recs, &n, e);
+    int n, rc = run_decay(r, &recs, NULL, &n, e);
     if (rc) return rc;
     for (int i = 0; i < n; i++) {
         double st, alpha = NAN;

@@ -14,14 +14,13 @@
 
 /* ---- curves ---- */
 
-/* Mean and sample std of `key` over the given runs at the steps every one of them logged: lines
- * "step mean std" into out (std 0 for one run). *used = runs read; [*lo, *hi] the band's range. */
+/* The runs' `key` from `file` (those readable), and their mean +- std band at the steps every one logged
+ * (fig_band): lines "step mean std" into out. *used = runs read; [*lo, *hi] the band's range. */
 static int mean_curve(const Fig *f, const int *idx, int n, const char *file, const char *key, StrBuf *out, int *points,
                       int *used_out, double *lo, double *hi, Err *e) {
     double **xs = xcalloc((size_t)n, sizeof *xs), **ys = xcalloc((size_t)n, sizeof *ys);
-    double *v = xcalloc((size_t)n, sizeof *v);
-    int *ns = xcalloc((size_t)n, sizeof *ns), *pos = xcalloc((size_t)n, sizeof *pos), used = 0, rc = 0;
-    for (int i = 0; i < n && !rc; i++) {
+    int *ns = xcalloc((size_t)n, sizeof *ns), used = 0;
+    for (int i = 0; i < n; i++) {
         const Run *r = &f->rs->runs[idx[i]];
         if (!strcmp(r->status, "unreadable")) continue;
         if (run_series(r, file, "step", key, &xs[used], &ys[used], &ns[used], e)) {
@@ -32,25 +31,7 @@ static int mean_curve(const Fig *f, const int *idx, int n, const char *file, con
         }
         used++;
     }
-    *points = 0;
-    for (int k = 0; used && k < ns[0]; k++) {
-        double x = xs[0][k];
-        int all = 1;
-        v[0] = ys[0][k];
-        for (int j = 1; j < used && all; j++) {
-            while (pos[j] < ns[j] && xs[j][pos[j]] < x) pos[j]++;
-            all = pos[j] < ns[j] && xs[j][pos[j]] == x;
-            if (all) v[j] = ys[j][pos[j]];
-        }
-        if (!all) continue;
-        double m, sd;
-        stats_mean_sd(v, used, &m, &sd);
-        if (used < 2) sd = 0;
-        sb_printf(out, "%.10g %.10g %.10g\n", x, m, sd);
-        *lo = fmin(*lo, m - sd);
-        *hi = fmax(*hi, m + sd);
-        (*points)++;
-    }
+    *points = fig_band(xs, ys, ns, used, out, lo, hi, NULL);
     for (int i = 0; i < used; i++) {
         free(xs[i]);
         free(ys[i]);
@@ -58,32 +39,8 @@ static int mean_curve(const Fig *f, const int *idx, int n, const char *file, con
     *used_out = used;
     free(xs);
     free(ys);
-    free(v);
     free(ns);
-    free(pos);
-    return rc;
-}
-
-/* The clauses of one curve: its +- std band when several runs make it, then its mean line. */
-/* Series i's line: its colour, and a dash pattern and point marker of its own, so curves that lie on
- * top of each other stay apart in print and in grey; the validation curve marks every evaluation. */
-static void curve_style(char *dst, size_t cap, const char *color, int i, int points) {
-    kv_strfmt(dst, cap, "%s lw 2 dt %d%s lc rgb \"%s\"", points ? "linespoints" : "lines", i % 5 + 1, "", color);
-    if (points) {
-        size_t l = strlen(dst);
-        kv_strfmt(dst + l, cap - l, " pt %d ps 0.9", (int[]){7, 5, 9, 13, 11, 4, 6, 8}[i % 8]);
-    }
-}
-
-static void curve_clauses(StrBuf *p, const char *rel, const char *color, int nruns, int i, int side) {
-    char style[128];
-    if (nruns > 1)
-        sb_printf(p,
-                  "%s\"%s\" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb \"%s\" "
-                  "notitle",
-                  p->len ? ", " : "plot ", rel, color);
-    curve_style(style, sizeof style, color, i, side);
-    sb_printf(p, "%s\"%s\" using 1:2 with %s notitle", p->len ? ", " : "plot ", rel, style);
+    return 0;
 }
 
 int fig_curves(Fig *f, StrBuf *body, Err *e) {
@@ -115,7 +72,7 @@ int fig_curves(Fig *f, StrBuf *body, Err *e) {
             }
             sb_free(&d);
             if (!pts) continue;
-            curve_clauses(&plot[side], rel, color, used, i, side);
+            fig_curve_clauses(&plot[side], rel, color, used, i, side, 2);
             drawn = 1;
         }
         free(idx);
@@ -124,7 +81,7 @@ int fig_curves(Fig *f, StrBuf *body, Err *e) {
         fig_n_text(nt, sizeof nt, used, used);
         if (used > 1) kv_strfmt(title, sizeof title, "%s (mean, %s)", s->rows[i].label, nt);
         else kv_strfmt(title, sizeof title, "%s (%s)", s->rows[i].label, nt);
-        curve_style(style, sizeof style, color, i, 1);
+        fig_curve_style(style, sizeof style, color, i, 1, 2);
         key_add(&key, style, title);
         nmin = used < nmin ? used : nmin;
         nmax = used > nmax ? used : nmax;

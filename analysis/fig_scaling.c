@@ -59,20 +59,9 @@ static void base_name(const char *path, char *dst, size_t cap) {
  * holding data.train). */
 static int run_size_corpus(const Spec *s, const Run *r, double *params, char *model, size_t mcap, char *corpus,
                            size_t ccap, Err *e) {
-    ModelConfig mc = {0};
-    static const char *const KEYS[] = {"model.hidden_size",         "model.intermediate_size",
-                                       "model.num_attention_heads", "model.num_hidden_layers",
-                                       "model.vocab_size",          "model.max_position_embeddings"};
-    int *dst[] = {&mc.hidden_size,       &mc.intermediate_size, &mc.num_attention_heads,
-                  &mc.num_hidden_layers, &mc.vocab_size,        &mc.max_position_embeddings};
-    for (int k = 0; k < 6; k++) {
-        double v;
-        if (kv_num(&r->cfg, KEYS[k], &v) || v != (int)v)
-            return err_set(e, "%s: run %s: config.yaml has no integer %s (the model size the figure plots)", s->path,
-                           r->dir, KEYS[k]);
-        *dst[k] = (int)v;
-    }
-    mc.rms_norm_eps = 1e-6, mc.rope_theta = 1e4, mc.initializer_range = 0.02; /* not part of the count */
+    ModelConfig mc;
+    Err ce = {{0}};
+    if (run_model_config(r, &mc, &ce)) return err_set(e, "%s: %s (the model size the figure plots)", s->path, ce.msg);
     size_t non;
     Err me = {{0}};
     if (model_count_params(&mc, NULL, &non, &me)) return err_set(e, "%s: run %s: %s", s->path, r->dir, me.msg);

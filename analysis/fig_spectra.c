@@ -30,7 +30,7 @@ int fig_module_wd(Fig *f, StrBuf *body, Err *e) {
     if (ri < 0) return -1;
     const Run *r = &f->rs->runs[ri];
     KVList *recs;
-    int n, rc = run_decay(r, &recs, &n, e);
+    int n, rc = run_decay(r, &recs, NULL, &n, e);
     if (rc)
         return rc > 0 ? err_set(e, "%s: %s has no decay.jsonl (method %s)", s->path, r->dir,
                                 run_coord(r, "decay.method") ? run_coord(r, "decay.method") : "?")

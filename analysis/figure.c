@@ -13,6 +13,7 @@ int figure_make(const Spec *s, const RunSet *rs, const FigGrids *grids, const ch
     else if (!strcmp(s->kind, "wd_sweep")) rc = fig_wd_sweep(&f, &body, e);
     else if (!strcmp(s->kind, "module_wd")) rc = fig_module_wd(&f, &body, e);
     else if (!strcmp(s->kind, "alpha_steps")) rc = fig_alpha_steps(&f, &body, e);
+    else if (!strcmp(s->kind, "wd_steps")) rc = fig_wd_steps(&f, &body, e);
     else if (!strcmp(s->kind, "scaling")) rc = fig_scaling(&f, &body, e);
     else if (!strcmp(s->kind, "esd")) {
         f.height = 700;

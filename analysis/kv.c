@@ -132,13 +132,16 @@ int flatjson_parse(const char *text, KVList *out, const char *where, Err *e) {
     return 0;
 }
 
-int jsonl_read(const char *path, KVList **out, int *n, Err *e) {
+int jsonl_read(const char *path, KVList **out, int *n, Err *e) { return jsonl_read_lines(path, out, NULL, n, e); }
+
+int jsonl_read_lines(const char *path, KVList **out, int **lines, int *n, Err *e) {
     char *buf;
     size_t len;
     *out = NULL;
     *n = 0;
+    if (lines) *lines = NULL;
     if (read_file(path, &buf, &len, e)) return -1;
-    int cap = 0, cnt = 0, lineno = 0;
+    int cap = 0, cnt = 0, lineno = 0, *at = NULL;
     KVList *recs = NULL;
     char *line = buf;
     while (line && *line) {
@@ -151,14 +154,19 @@ int jsonl_read(const char *path, KVList **out, int *n, Err *e) {
             if (cnt == cap) {
                 cap = cap ? cap * 2 : 64;
                 KVList *nr = xcalloc((size_t)cap, sizeof *nr);
-                if (cnt) memcpy(nr, recs, (size_t)cnt * sizeof *nr);
+                int *na = xcalloc((size_t)cap, sizeof *na);
+                if (cnt) memcpy(nr, recs, (size_t)cnt * sizeof *nr), memcpy(na, at, (size_t)cnt * sizeof *na);
                 free(recs);
+                free(at);
                 recs = nr;
+                at = na;
             }
+            at[cnt] = lineno;
             char where[AD_PATH_MAX + 32];
             snprintf(where, sizeof where, "%s:%d", path, lineno);
             if (flatjson_parse(line, &recs[cnt], where, e)) {
                 jsonl_free(recs, cnt);
+                free(at);
                 free(buf);
                 return -1;
             }
@@ -169,6 +177,8 @@ int jsonl_read(const char *path, KVList **out, int *n, Err *e) {
     free(buf);
     *out = recs;
     *n = cnt;
+    if (lines) *lines = at;
+    else free(at);
     return 0;
 }
 

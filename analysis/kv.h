@@ -46,6 +46,9 @@ int flatjson_parse(const char *text, KVList *out, const char *where, Err *e);
 /* A JSON-lines file -> array of records (malloc'd, *n entries). A truncated or malformed line is
  * an error naming FILE:LINE; blank lines are skipped. */
 int jsonl_read(const char *path, KVList **out, int *n, Err *e);
+/* jsonl_read, and when lines is not NULL the file's line number of each record (malloc'd, *n entries), so a
+ * reader that finds a record lacking what it needs can name FILE:LINE. */
+int jsonl_read_lines(const char *path, KVList **out, int **lines, int *n, Err *e);
 void jsonl_free(KVList *recs, int n);
 
 /* A YAML file of nested mappings -> dotted keys; a sequence of scalars becomes "[a, b]" and a

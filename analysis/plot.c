@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "kv.h"
+#include "stats.h"
 
 /* gnuplot is always run through an argument vector (run_argv), never a shell: figure names and
  * output directories reach it unchanged whatever characters they hold. */
@@ -139,6 +140,53 @@ void gp_log_tics(StrBuf *b, const char *axis, double lo, double hi) {
 void fig_n_text(char *dst, size_t cap, int nmin, int nmax) {
     if (nmin == nmax) kv_strfmt(dst, cap, "n = %d", nmin);
     else kv_strfmt(dst, cap, "n = %d-%d", nmin, nmax);
+}
+
+int fig_band(double *const *xs, double *const *ys, const int *ns, int nruns, StrBuf *out, double *lo, double *hi,
+             double *sum) {
+    double *v = xcalloc((size_t)(nruns ? nruns : 1), sizeof *v);
+    int *pos = xcalloc((size_t)(nruns ? nruns : 1), sizeof *pos), points = 0;
+    for (int k = 0; nruns && k < ns[0]; k++) {
+        double x = xs[0][k];
+        int all = 1;
+        v[0] = ys[0][k];
+        for (int j = 1; j < nruns && all; j++) {
+            while (pos[j] < ns[j] && xs[j][pos[j]] < x) pos[j]++;
+            all = pos[j] < ns[j] && xs[j][pos[j]] == x;
+            if (all) v[j] = ys[j][pos[j]++]; /* used: a repeated x (a step function's jump) takes the next */
+        }
+        if (!all) continue;
+        double m, sd;
+        stats_mean_sd(v, nruns, &m, &sd);
+        if (nruns < 2) sd = 0;
+        sb_printf(out, "%.10g %.10g %.10g\n", x, m, sd);
+        *lo = fmin(*lo, m - sd);
+        *hi = fmax(*hi, m + sd);
+        if (sum) *sum += m;
+        points++;
+    }
+    free(v);
+    free(pos);
+    return points;
+}
+
+void fig_curve_style(char *dst, size_t cap, const char *color, int i, int points, double lw) {
+    kv_strfmt(dst, cap, "%s lw %.3g dt %d lc rgb \"%s\"", points ? "linespoints" : "lines", lw, i % 5 + 1, color);
+    if (points) {
+        size_t l = strlen(dst);
+        kv_strfmt(dst + l, cap - l, " pt %d ps 0.9", (int[]){7, 5, 9, 13, 11, 4, 6, 8}[i % 8]);
+    }
+}
+
+void fig_curve_clauses(StrBuf *p, const char *rel, const char *color, int nruns, int i, int points, double lw) {
+    char style[128];
+    if (nruns > 1)
+        sb_printf(p,
+                  "%s\"%s\" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb \"%s\" "
+                  "notitle",
+                  p->len ? ", " : "plot ", rel, color);
+    fig_curve_style(style, sizeof style, color, i, points, lw);
+    sb_printf(p, "%s\"%s\" using 1:2 with %s notitle", p->len ? ", " : "plot ", rel, style);
 }
 
 void gp_empty_panel(StrBuf *b, const char *msg) {

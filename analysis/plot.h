@@ -16,7 +16,8 @@
 
 /* What a scaling figure (fig_scaling.c) reads besides the spec: it reads each grid itself, so the spec's
  * results: directories resolved against the report's root (the RunSet is then empty); the paper's numbers
- * (NULL without reported:); and where the numbers its prose may cite go (NULL: nowhere). */
+ * (NULL without reported:); and where the numbers its prose may cite go (NULL: nowhere). A wd_steps figure
+ * (fig_wd.c) reads only dirs, to name those not there (the RunSet holds the others' runs). */
 typedef struct {
     const char (*dirs)[AD_PATH_MAX];
     int ndirs;
@@ -30,7 +31,7 @@ typedef struct {
     const char *out_dir;
     StrBuf *warn;
     int width, height;     /* pixels of the PNG; the PDF gets the same aspect at 100 px per inch */
-    const FigGrids *grids; /* scaling figures only (fig_scaling.c); NULL for the others */
+    const FigGrids *grids; /* scaling and wd_steps figures only; NULL for the others */
 } Fig;
 
 /* Write OUT_DIR/NAME_suffix.dat from text; the file name relative to OUT_DIR goes into rel. */
@@ -79,6 +80,20 @@ void gp_grid_key(StrBuf *b, const Grid *g, const Key *k, int c0, int c1);
 /* Tick marks at 1, 2, 3, 5 x 10^k inside [lo, hi] on a log axis ("x" or "y"): gnuplot marks only
  * whole decades, which leaves a narrow log axis with one label or none. */
 void gp_log_tics(StrBuf *b, const char *axis, double lo, double hi);
+/* Mean and sample std over runs of curves (xs[j][k], ys[j][k]), k < ns[j], each in non-decreasing x, at the x
+ * every one of them has (in the first run's order; an x repeated, as at a step function's jump, matches the
+ * runs' repeats in turn): lines "x mean std" into out (std 0 for one run); [*lo, *hi] widen to the band, *sum
+ * (NULL: not wanted) adds the means written. The points written. The one band of every per-update figure
+ * (curves, wd_steps). */
+int fig_band(double *const *xs, double *const *ys, const int *ns, int nruns, StrBuf *out, double *lo, double *hi,
+             double *sum);
+/* Series i's line style: its colour, and a dash pattern (and with points a marker) of its own, so curves
+ * that lie on top of each other stay apart in print and in grey; lw its width (2 unless a curve lies under
+ * others). */
+void fig_curve_style(char *dst, size_t cap, const char *color, int i, int points, double lw);
+/* The clauses of one curve from data file rel ("x mean std" columns): its +- std band when several runs make
+ * it (nruns > 1), then its mean line; "plot " first when p is empty. */
+void fig_curve_clauses(StrBuf *p, const char *rel, const char *color, int nruns, int i, int points, double lw);
 /* "n = 3" or "n = 2-3": the number of runs behind each point or bar. */
 void fig_n_text(char *dst, size_t cap, int nmin, int nmax);
 /* Is gnuplot runnable, and does it have the cairo terminals? */

@@ -122,10 +122,11 @@ static int do_spec(const char *spec_path, const Opts *o, int want_table, int wan
         path_join(dirs[k], sizeof dirs[k], o->root, o->results ? o->results : s->results[k]);
         if (!is_dir(dirs[k])) nmissing++, missing = missing < 0 ? k : missing;
     }
-    /* a scaling figure's directories are separate grids (fig_scaling.c reads each): it notes the grids not
-     * committed yet and is skipped only when none is */
-    int scaling = !strcmp(s->kind, "scaling");
-    if (scaling && nmissing < ndirs) missing = -1;
+    /* a scaling figure's directories are separate grids (fig_scaling.c reads each), and a wd_steps figure draws
+     * the runs of the directories there (fig_wd.c): both name the directories not committed yet and are skipped
+     * only when none is */
+    int scaling = !strcmp(s->kind, "scaling"), partial = scaling || !strcmp(s->kind, "wd_steps");
+    if (partial && nmissing < ndirs) missing = -1;
     const char *results = dirs[0];
     /* a table with columns of the paper's numbers is shown without runs (ours "no run"): the paper's
      * Tables 3-5 are on file even where nothing of ours exists */
@@ -137,7 +138,11 @@ static int do_spec(const char *spec_path, const Opts *o, int want_table, int wan
         return 2;
     }
     if (!scaling && (missing < 0 || !paper_cols)) {
-        if (runs_scan_list((const char(*)[AD_PATH_MAX])dirs, ndirs, &rs, &e)) goto fail;
+        char there[SPEC_MAX_RESULTS][AD_PATH_MAX];
+        int nthere = 0;
+        for (int k = 0; k < ndirs; k++)
+            if (!partial || is_dir(dirs[k])) memcpy(there[nthere++], dirs[k], AD_PATH_MAX);
+        if (runs_scan_list((const char(*)[AD_PATH_MAX])there, nthere, &rs, &e)) goto fail;
         if (rs.warn.p) fputs(rs.warn.p, stderr);
         if (!rs.n) fprintf(stderr, "warning: %s: no run directories under %s\n", spec_path, results);
     }
@@ -149,7 +154,7 @@ static int do_spec(const char *spec_path, const Opts *o, int want_table, int wan
         StrBuf warn = {0};
         if (s->rep_mode && reported_load(&rep, o->reported, &e)) goto fail;
         FigGrids grids = {(const char(*)[AD_PATH_MAX])dirs, ndirs, s->rep_mode ? &rep : NULL, facts};
-        int frc = figure_make(s, &rs, scaling ? &grids : NULL, out_dir, &warn, &e);
+        int frc = figure_make(s, &rs, partial ? &grids : NULL, out_dir, &warn, &e);
         if (warn.p) print_warnings(warn.p);
         sb_free(&warn);
         if (frc) goto fail;

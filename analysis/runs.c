@@ -312,6 +312,23 @@ const char *run_coord(const Run *r, const char *key) {
     return kv_get(&r->cfg, key);
 }
 
+int run_model_config(const Run *r, ModelConfig *mc, Err *e) {
+    static const char *const KEYS[] = {"model.hidden_size",         "model.intermediate_size",
+                                       "model.num_attention_heads", "model.num_hidden_layers",
+                                       "model.vocab_size",          "model.max_position_embeddings"};
+    memset(mc, 0, sizeof *mc);
+    int *dst[] = {&mc->hidden_size,       &mc->intermediate_size, &mc->num_attention_heads,
+                  &mc->num_hidden_layers, &mc->vocab_size,        &mc->max_position_embeddings};
+    for (int k = 0; k < 6; k++) {
+        double v;
+        if (kv_num(&r->cfg, KEYS[k], &v) || v != (int)v)
+            return err_set(e, "run %s: config.yaml has no integer %s", r->dir, KEYS[k]);
+        *dst[k] = (int)v;
+    }
+    mc->rms_norm_eps = 1e-6, mc->rope_theta = 1e4, mc->initializer_range = 0.02;
+    return 0;
+}
+
 /* The one list of metrics (runs.h MetricInfo): tables, figures, the index, specs and report compare
  * all read it. Families with a variable part (task.*, alpha.*, ...) are entries ending in ".*". */
 const MetricInfo METRICS[] = {
@@ -422,7 +439,7 @@ static int module_metric(const Run *r, const char *type, int which, double *out,
         return 0;
     }
     KVList *recs;
-    int n, rc = run_decay(r, &recs, &n, e);
+    int n, rc = run_decay(r, &recs, NULL, &n, e);
     if (rc) return rc;
     double step = NAN, s, sum = 0, v;
     int cnt = 0;
@@ -480,7 +497,7 @@ static int have(double v, const Run *r, const char *metric, double *out, Err *e)
  * step (the largest, should they ever differ) and average over updates; *calls = updates. */
 static int decay_timing(const Run *r, double *per_call, double *calls, Err *e) {
     KVList *recs;
-    int n, rc = run_decay(r, &recs, &n, e);
+    int n, rc = run_decay(r, &recs, NULL, &n, e);
     if (rc) return rc;
     double total = 0, prev_step = NAN, step_max = 0;
     int ncall = 0;
@@ -634,14 +651,15 @@ int run_series(const Run *r, const char *file, const char *xkey, const char *yke
     return 0;
 }
 
-int run_decay(const Run *r, KVList **recs, int *n, Err *e) {
+int run_decay(const Run *r, KVList **recs, int **lines, int *n, Err *e) {
     char path[AD_PATH_MAX + 32];
     rundir_path(path, sizeof path, r->dir, RUNDIR_DECAY);
     *recs = NULL;
     *n = 0;
+    if (lines) *lines = NULL;
     if (!file_exists(path)) {
         err_set(e, "%s: missing", path);
         return 1;
     }
-    return jsonl_read(path, recs, n, e);
+    return jsonl_read_lines(path, recs, lines, n, e);
 }

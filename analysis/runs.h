@@ -18,6 +18,7 @@
 #include "common.h"
 #include "esd.h"
 #include "kv.h"
+#include "model.h"
 #include "strbuf.h"
 
 typedef struct {
@@ -53,6 +54,10 @@ void run_free(Run *r);
 
 /* A coordinate: config key or run.name / run.sweep / run.status; NULL when absent. */
 const char *run_coord(const Run *r, const char *key);
+/* The run's model shape from config.yaml's model.* (hidden, MLP, heads, layers, vocabulary, positions; the
+ * norm epsilon, RoPE base and init range, which no size depends on, at their defaults): -1 (Err naming the run
+ * and the key) when a key is absent or not an integer. */
+int run_model_config(const Run *r, ModelConfig *mc, Err *e);
 
 /* The per-run metrics, in one table that tables, figures, the index and specs read: name, label (the
  * words tables and figures print), unit, better (-1 lower, +1 higher, 0 neither: report compare's
@@ -83,7 +88,8 @@ int run_spectra(const Run *r, const char *which, SpectrumRec **recs, int *n, lon
  * non-number are skipped. Arrays are malloc'd. */
 int run_series(const Run *r, const char *file, const char *xkey, const char *ykey, double **x, double **y, int *n,
                Err *e);
-/* The records of RUNDIR/decay.jsonl: 0, or 1 when the file does not exist, -1 when malformed. */
-int run_decay(const Run *r, KVList **recs, int *n, Err *e);
+/* The records of RUNDIR/decay.jsonl: 0, or 1 when the file does not exist, -1 when malformed. lines (may be
+ * NULL): each record's line in the file (jsonl_read_lines), for messages naming FILE:LINE. */
+int run_decay(const Run *r, KVList **recs, int **lines, int *n, Err *e);
 
 #endif

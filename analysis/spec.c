@@ -375,8 +375,8 @@ static const char *const TOP_KEYS[] = {
     "rows",    "columns", "series",       "bars",         "panels",  "x",       "x_metric",
     "logx",    "logy",    "y2_metric",    "layer",        "step",    "types",   "interval",
     "numbers", "claims",  "paper_models", "paper_series", NULL};
-static const char *const KINDS[] = {"table", "curves",      "module_wd", "esd", "wd_sweep",
-                                    "bars",  "alpha_steps", "scaling",   NULL};
+static const char *const KINDS[] = {"table", "curves",      "module_wd", "esd",      "wd_sweep",
+                                    "bars",  "alpha_steps", "scaling",   "wd_steps", NULL};
 
 static int parse_top(Ctx *c, yaml_node_t *root, Spec *s) {
     if (check_keys(c, root, TOP_KEYS, "the spec")) return -1;

@@ -175,6 +175,8 @@ static int build_table(Model *m, const ModelConfig *c, Err *e) {
     return 0;
 }
 
+int model_table(Model *m, const ModelConfig *c, Err *e) { return build_table(m, c, e); }
+
 int model_count_params(const ModelConfig *c, size_t *total, size_t *nonembedding, Err *e) {
     Model m;
     if (build_table(&m, c, e)) return -1;

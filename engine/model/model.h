@@ -149,6 +149,10 @@ module_type_name(ModuleType t); /* "embed","attn_norm","q","k","v","o","mlp_norm
 /* Check the config (heads divide hidden, positive sizes, ...) and build the table; allocates params
  * and wd only. */
 int model_build(Model *m, const ModelConfig *c, Err *e);
+/* The tensor table alone (names, kinds, shapes, sizes; nothing allocated for parameters), for code that needs
+ * a config's tensors without a model (the analysis' size weights). -1 (Err) for an invalid config; model_free
+ * releases it. */
+int model_table(Model *m, const ModelConfig *c, Err *e);
 void model_free(Model *m);
 /* N(0, initializer_range) for every Linear and the embedding, 1 for norm weights; deterministic. */
 void model_init_weights(Model *m, uint64_t seed);
