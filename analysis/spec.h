@@ -6,7 +6,8 @@
  * list of accepted values; values compare numerically when both sides are numbers (1e-5 == 1e-05).
  *
  *   table: NAME | figure: NAME   output base name
- *   kind:      table (default for `table:`) | curves | module_wd | esd | wd_sweep | bars | alpha_steps | scaling
+ *   kind:      table (default for `table:`) | curves | module_wd | esd | wd_sweep | bars | alpha_steps | scaling |
+ *              wd_steps
  *   title, caption:  text
  *   results:   directory scanned for run directories (relative to the report's --root), or a list of up to
  *              SPEC_MAX_RESULTS directories whose runs are read as one set (two grids a comparison spans)
