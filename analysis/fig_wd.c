@@ -218,7 +218,7 @@ int fig_wd_steps(Fig *f, StrBuf *body, Err *e) {
         char style[128], title[200], nt[32];
         fig_n_text(nt, sizeof nt, used[i], used[i]);
         kv_strfmt(title, sizeof title, "%s (%s; mean over training %.2f)", s->rows[i].label, nt, avg[i]);
-        fig_curve_style(style, sizeof style, color, i, 0, 2);
+        fig_curve_style(style, sizeof style, color, i, 0, lw[0]); /* as drawn, so a nested line is found */
         key_add(&key, style, title);
         nmax = used[i] > nmax ? used[i] : nmax;
     }

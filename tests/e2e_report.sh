@@ -309,6 +309,29 @@ if command -v gnuplot >/dev/null 2>&1; then
         && ok alpha_steps_from_decay_log || fail alpha_steps_from_decay_log "rc $rc, q at 0: $got vs $want; $(cat "$T/alpha.err")"
     [ "$(grep -vc '^#' "$T/fig/r_alpha_s0.dat")" -eq 2 ] && grep -q 'first and final spectra only' "$T/fig/r_alpha.gp" && grep -q 'dt 2 lc rgb' "$T/fig/r_alpha.gp" \
         && ok alpha_steps_spectra_fallback || fail alpha_steps_spectra_fallback "$(cat "$T/fig/r_alpha_s0.dat")"
+    # wd_steps on the engine's own files: at each assignment the tuned matrices' value (right panel), with every
+    # other tensor at eta, gives back the wd_mean the engine logged for the next update (sizes written out: embedding
+    # and lm_head V h, per layer 4 h^2 + 3 h I + 2 h, final norm h), and the left panel is wd_mean itself
+    sed 's/^kind: alpha_steps/kind: wd_steps/; s/^figure: r_alpha/figure: r_wd/' "$T/alpha.yaml" > "$T/wd.yaml"
+    "$BIN" report plot "$T/wd.yaml" --root "$T" --out-dir "$T/fig" >/dev/null 2>"$T/wd.err"; rc=$?
+    d="$T/real/tw/alphadecay"
+    eta=$(awk '$1 == "weight_decay:" { print $2 }' "$d/config.yaml")
+    back=$(awk -v eta="$eta" -v cfg="$d/config.yaml" -v met="$d/metrics.jsonl" -v dec="$d/decay.jsonl" 'function num(line, key,   m) {
+            if (match(line, "\"" key "\": [-0-9.e+]+")) { m = substr(line, RSTART, RLENGTH); sub(/.*: /, "", m); return m + 0 } return "" }
+        function str(line, key,   m) { if (match(line, "\"" key "\": \"[^\"]*\"")) { m = substr(line, RSTART, RLENGTH); sub(/.*: "/, "", m); sub(/"$/, "", m); return m } return "" }
+        BEGIN { while ((getline l < cfg) > 0) { split(l, a, ": "); gsub(/ /, "", a[1]); c[a[1]] = a[2] + 0 }
+            h = c["hidden_size"]; I = c["intermediate_size"]; L = c["num_hidden_layers"]; V = c["vocab_size"]
+            total = 2 * V * h + L * (4 * h * h + 3 * h * I + 2 * h) + h
+            while ((getline l < met) > 0) wdm[num(l, "step")] = num(l, "wd_mean")
+            while ((getline l < dec) > 0) { t = str(l, "type"); st = num(l, "step"); ts[st] += (t ~ /^(q|k|v|o)$/) ? h * h : h * I }
+            # an assignment is the last row at its update (the row before it, at a later assignment, holds the previous)
+            while ((getline l < "'"$T/fig/r_wd_s1_tuned.dat"'") > 0) { if (l ~ /^#/) continue; split(l, a, " "); val[a[1] + 0] = a[2] }
+            for (st in ts) { n++; whole = (val[st] * ts[st] + eta * (total - ts[st])) / total; e = whole - wdm[st + 1]; if (e < 0) e = -e
+                if (!(st in val) || !(st + 1 in wdm) || e > 1e-6 * wdm[st + 1]) bad++ }
+            print n, bad + 0 }')
+    left=$(awk '!/^#/' "$T/fig/r_wd_s1_all.dat" 2>/dev/null | wc -l); logged=$(wc -l < "$d/metrics.jsonl")
+    [ $rc -eq 0 ] && [ -s "$T/fig/r_wd.png" ] && [ "${back#* }" = 0 ] && [ "${back% *}" -ge 2 ] && [ "$left" -eq "$logged" ] \
+        && ok wd_steps_gives_back_wd_mean || fail wd_steps_gives_back_wd_mean "rc $rc; assignments, mismatches: $back; rows $left of $logged: $(cat "$T/wd.err")"
     mkdir -p "$T/specs_missing"; sed 's/^results: real/results: nowhere/' "$T/alpha.yaml" > "$T/specs_missing/r_alpha.yaml"
     "$BIN" report all --specs "$T/specs_missing" --root "$T" --out-dir "$T/fig_missing" --quiet >/dev/null 2>"$T/missing.err"; rc=$?
     [ $rc -eq 0 ] && grep -q 'skipped .*r_alpha.yaml: no results' "$T/missing.err" && ok alpha_steps_missing_results_skipped \
