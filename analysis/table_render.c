@@ -401,8 +401,8 @@ static void compare_fields(const Cell *c, int interp, int fmt, const char *sep, 
         return;
     }
     sb_printf(b, "%d", c->npairs);
-    if (c->nout) sb_printf(b, " (+%d outside the grid)", c->nout);
-    if (c->nmiss) sb_printf(b, " (+%d unbracketed)", c->nmiss);
+    if (c->nout) sb_printf(b, " (+%d out)", c->nout); /* short: the cell sets the compare table's width */
+    if (c->nmiss) sb_printf(b, " (+%d unbr.)", c->nmiss);
     sb_printf(b, "%s", sep);
     if (interp && c->npairs) sb_printf(b, "%.3f%s%.*f%s", c->at_mean, sep, c->digits, c->base_mean, sep);
     else if (interp) sb_printf(b, "%s%s%s%s", dash, sep, dash, sep);
@@ -463,7 +463,7 @@ static void interp_note(const Table *t, int tex, StrBuf *b) {
                            along,
                            "); a run outside ",
                            vs,
-                           "'s grid (+N outside the grid) or whose seed lacks a bracketing run (+N unbracketed) is "
+                           "'s grid (+N out) or whose seed lacks a bracketing run (+N unbr.) is "
                            "not paired; ",
                            at,
                            ": mean d over the pairs; ",

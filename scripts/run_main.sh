@@ -10,10 +10,13 @@ cd "$(dirname "$0")/.."
 BIN=${AD_BIN:-bin/alphadecay}
 OUT=${RUN_MAIN_OUT:-results/quick/report}
 # The study's table and main figure: any table spec (built from its committed results) and any figure.
-# Study 2's decisive comparison, strength then allocation (each default method against Uniform at the decay
-# it actually applied; the mean-preserving forms against Uniform at the same eta; held-out test set, seeds
-# varying the data order), and its figure (test perplexity against the decay applied).
-STUDY_SPEC=${STUDY_SPEC:-analysis/specs/s2_tiny_matched.yaml analysis/specs/s2_tiny_alloc.yaml}
+# Study 2's decisive comparison (held-out test set, seeds varying the data order): each default method against
+# Uniform at the decay it actually applied; the mean-preserving forms (the allocation at Uniform's strength)
+# against Uniform at the same eta; each default against its flat form (the rule's strength schedule without the
+# allocation); the flat forms against Uniform at their applied decay. Its figure: test perplexity against the
+# decay applied.
+S=analysis/specs
+STUDY_SPEC=${STUDY_SPEC:-"$S/s2_tiny_matched.yaml $S/s2_tiny_alloc.yaml $S/s2_tiny_flat.yaml $S/s2_tiny_schedule.yaml"}
 STUDY_FIGURE=${STUDY_FIGURE:-paper/generated/s2_tiny_applied.png}
 
 quick() {

@@ -113,7 +113,7 @@ static void test_hand_values(void) {
     CHECK(strstr(md.p, "#### Paired comparisons against Uniform at the same mean_wd (interpolated along "
                        "decay.weight_decay)") &&
               strstr(md.p, "| pairs | mean_wd | Uniform there | Δ mean [95% CI] |") &&
-              strstr(md.p, "| AlphaDecay | ppl | 3 (+1 outside the grid) (+1 unbracketed) | 2.583 | 17.50 | -0.83 "
+              strstr(md.p, "| AlphaDecay | ppl | 3 (+1 out) (+1 unbr.) | 2.583 | 17.50 | -0.83 "
                            "[-1.55, -0.12] |"),
           "Markdown: the matched comparison's line", "%s", md.p);
     StrBuf tex = {0};
@@ -221,7 +221,7 @@ static void test_all_outside(void) {
               "pairs %d out %d m %d", a->npairs, a->nout, t.holm_m);
         StrBuf md = {0};
         table_markdown(&t, &md);
-        CHECK(strstr(md.p, "| AlphaDecay | ppl | 0 (+2 outside the grid) | – | – | – |"),
+        CHECK(strstr(md.p, "| AlphaDecay | ppl | 0 (+2 out) | – | – | – |"),
               "Markdown: the unpaired cell is listed with its count", "%s", md.p);
         sb_free(&md);
     }

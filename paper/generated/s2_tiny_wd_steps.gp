@@ -6,24 +6,24 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title 'Study 2, tiny LLaMA: weight decay applied over training at eta 2 (default, mean-preserving and flat forms; Uniform)'."\n".'{/*0.8 mean over seeds of the size-weighted decay at each update; equal constants drawn nested; no runs yet: AlphaDecay, flat; AdaDecay, flat (not committed yet: results/committed/s2\_tiny\_flat)}'
+set multiplot title 'Study 2, tiny LLaMA: weight decay applied over training at eta 2 (default, mean-preserving and flat forms; Uniform)'."\n".'{/*0.8 mean over seeds of the size-weighted decay at each update; equal constants drawn nested}'
 unset key
-set origin 0.0000,0.1464
-set size 0.5000,0.7607
+set origin 0.0000,0.1857
+set size 0.5000,0.7214
 set title 'whole model (every tensor; its mean over training is mean\_wd)'
 set xlabel "update"
 set ylabel "weight decay applied"
 set xrange [0:600]
-set yrange [1.61446:3.06576]
-plot "s2_tiny_wd_steps_s0_all.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#4477aa" notitle, "s2_tiny_wd_steps_s0_all.dat" using 1:2 with lines lw 7 dt 1 lc rgb "#4477aa" notitle, "s2_tiny_wd_steps_s1_all.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#ee6677" notitle, "s2_tiny_wd_steps_s1_all.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#ee6677" notitle, "s2_tiny_wd_steps_s2_all.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#228833" notitle, "s2_tiny_wd_steps_s2_all.dat" using 1:2 with lines lw 4.5 dt 3 lc rgb "#228833" notitle, "s2_tiny_wd_steps_s4_all.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#66ccee" notitle, "s2_tiny_wd_steps_s4_all.dat" using 1:2 with lines lw 2 dt 5 lc rgb "#66ccee" notitle, "s2_tiny_wd_steps_s5_all.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#aa3377" notitle, "s2_tiny_wd_steps_s5_all.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#aa3377" notitle
-set origin 0.5000,0.1464
-set size 0.5000,0.7607
+set yrange [1.60212:3.28375]
+plot "s2_tiny_wd_steps_s0_all.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#4477aa" notitle, "s2_tiny_wd_steps_s0_all.dat" using 1:2 with lines lw 7 dt 1 lc rgb "#4477aa" notitle, "s2_tiny_wd_steps_s1_all.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#ee6677" notitle, "s2_tiny_wd_steps_s1_all.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#ee6677" notitle, "s2_tiny_wd_steps_s2_all.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#228833" notitle, "s2_tiny_wd_steps_s2_all.dat" using 1:2 with lines lw 4.5 dt 3 lc rgb "#228833" notitle, "s2_tiny_wd_steps_s3_all.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#ccbb44" notitle, "s2_tiny_wd_steps_s3_all.dat" using 1:2 with lines lw 2 dt 4 lc rgb "#ccbb44" notitle, "s2_tiny_wd_steps_s4_all.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#66ccee" notitle, "s2_tiny_wd_steps_s4_all.dat" using 1:2 with lines lw 2 dt 5 lc rgb "#66ccee" notitle, "s2_tiny_wd_steps_s5_all.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#aa3377" notitle, "s2_tiny_wd_steps_s5_all.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#aa3377" notitle, "s2_tiny_wd_steps_s6_all.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#555555" notitle, "s2_tiny_wd_steps_s6_all.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#555555" notitle
+set origin 0.5000,0.1857
+set size 0.5000,0.7214
 set title 'tuned matrices (the modules of decay.jsonl)'
 set xlabel "update"
 set ylabel "weight decay applied"
 set xrange [0:600]
-set yrange [1.08352:4.53347]
-plot "s2_tiny_wd_steps_s0_tuned.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#4477aa" notitle, "s2_tiny_wd_steps_s0_tuned.dat" using 1:2 with lines lw 7 dt 1 lc rgb "#4477aa" notitle, "s2_tiny_wd_steps_s1_tuned.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#ee6677" notitle, "s2_tiny_wd_steps_s1_tuned.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#ee6677" notitle, "s2_tiny_wd_steps_s2_tuned.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#228833" notitle, "s2_tiny_wd_steps_s2_tuned.dat" using 1:2 with lines lw 4.5 dt 3 lc rgb "#228833" notitle, "s2_tiny_wd_steps_s4_tuned.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#66ccee" notitle, "s2_tiny_wd_steps_s4_tuned.dat" using 1:2 with lines lw 2 dt 5 lc rgb "#66ccee" notitle, "s2_tiny_wd_steps_s5_tuned.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#aa3377" notitle, "s2_tiny_wd_steps_s5_tuned.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#aa3377" notitle
+set yrange [1.05419:5.05166]
+plot "s2_tiny_wd_steps_s0_tuned.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#4477aa" notitle, "s2_tiny_wd_steps_s0_tuned.dat" using 1:2 with lines lw 7 dt 1 lc rgb "#4477aa" notitle, "s2_tiny_wd_steps_s1_tuned.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#ee6677" notitle, "s2_tiny_wd_steps_s1_tuned.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#ee6677" notitle, "s2_tiny_wd_steps_s2_tuned.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#228833" notitle, "s2_tiny_wd_steps_s2_tuned.dat" using 1:2 with lines lw 4.5 dt 3 lc rgb "#228833" notitle, "s2_tiny_wd_steps_s3_tuned.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#ccbb44" notitle, "s2_tiny_wd_steps_s3_tuned.dat" using 1:2 with lines lw 2 dt 4 lc rgb "#ccbb44" notitle, "s2_tiny_wd_steps_s4_tuned.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#66ccee" notitle, "s2_tiny_wd_steps_s4_tuned.dat" using 1:2 with lines lw 2 dt 5 lc rgb "#66ccee" notitle, "s2_tiny_wd_steps_s5_tuned.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#aa3377" notitle, "s2_tiny_wd_steps_s5_tuned.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#aa3377" notitle, "s2_tiny_wd_steps_s6_tuned.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#555555" notitle, "s2_tiny_wd_steps_s6_tuned.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#555555" notitle
 # the key: an invisible plot whose only visible part is its key
 unset title
 unset xlabel
@@ -39,10 +39,10 @@ unset object
 set xrange [0:1]
 set yrange [0:1]
 set origin 0,0
-set size 1,0.1464
+set size 1,0.1857
 set margins 0,0,0,0
 set key at screen 0.5000,0.0107 center bottom horizontal maxcols 2 box opaque samplen 3 Left reverse
-plot NaN with lines lw 7 dt 1 lc rgb "#4477aa" title 'Uniform (n = 6; mean over training 2.00)', NaN with lines lw 2 dt 2 lc rgb "#ee6677" title 'AlphaDecay (n = 6; mean over training 2.62)', NaN with lines lw 4.5 dt 3 lc rgb "#228833" title 'AlphaDecay, mean-preserving (n = 5; mean over training 2.00)', NaN with lines lw 2 dt 5 lc rgb "#66ccee" title 'AdaDecay (n = 5; mean over training 1.83)', NaN with lines lw 2 dt 1 lc rgb "#aa3377" title 'AdaDecay, mean-preserving (n = 5; mean over training 2.00)', NaN with filledcurves fs transparent solid 0.2 noborder lc rgb "#777777" title 'band: mean +- std over seeds'
+plot NaN with lines lw 7 dt 1 lc rgb "#4477aa" title 'Uniform (n = 6; mean over training 2.00)', NaN with lines lw 2 dt 2 lc rgb "#ee6677" title 'AlphaDecay (n = 6; mean over training 2.62)', NaN with lines lw 4.5 dt 3 lc rgb "#228833" title 'AlphaDecay, mean-preserving (n = 5; mean over training 2.00)', NaN with lines lw 2 dt 4 lc rgb "#ccbb44" title 'AlphaDecay, flat (n = 10; mean over training 2.97)', NaN with lines lw 2 dt 5 lc rgb "#66ccee" title 'AdaDecay (n = 5; mean over training 1.83)', NaN with lines lw 2 dt 1 lc rgb "#aa3377" title 'AdaDecay, mean-preserving (n = 5; mean over training 2.00)', NaN with lines lw 2 dt 2 lc rgb "#555555" title 'AdaDecay, flat (n = 6; mean over training 1.81)', NaN with filledcurves fs transparent solid 0.2 noborder lc rgb "#777777" title 'band: mean +- std over seeds'
 set key default
 unset key
 set margins -1,-1,-1,-1
@@ -58,24 +58,24 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title 'Study 2, tiny LLaMA: weight decay applied over training at eta 2 (default, mean-preserving and flat forms; Uniform)'."\n".'{/*0.8 mean over seeds of the size-weighted decay at each update; equal constants drawn nested; no runs yet: AlphaDecay, flat; AdaDecay, flat (not committed yet: results/committed/s2\_tiny\_flat)}'
+set multiplot title 'Study 2, tiny LLaMA: weight decay applied over training at eta 2 (default, mean-preserving and flat forms; Uniform)'."\n".'{/*0.8 mean over seeds of the size-weighted decay at each update; equal constants drawn nested}'
 unset key
-set origin 0.0000,0.1464
-set size 0.5000,0.7607
+set origin 0.0000,0.1857
+set size 0.5000,0.7214
 set title 'whole model (every tensor; its mean over training is mean\_wd)'
 set xlabel "update"
 set ylabel "weight decay applied"
 set xrange [0:600]
-set yrange [1.61446:3.06576]
-plot "s2_tiny_wd_steps_s0_all.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#4477aa" notitle, "s2_tiny_wd_steps_s0_all.dat" using 1:2 with lines lw 7 dt 1 lc rgb "#4477aa" notitle, "s2_tiny_wd_steps_s1_all.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#ee6677" notitle, "s2_tiny_wd_steps_s1_all.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#ee6677" notitle, "s2_tiny_wd_steps_s2_all.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#228833" notitle, "s2_tiny_wd_steps_s2_all.dat" using 1:2 with lines lw 4.5 dt 3 lc rgb "#228833" notitle, "s2_tiny_wd_steps_s4_all.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#66ccee" notitle, "s2_tiny_wd_steps_s4_all.dat" using 1:2 with lines lw 2 dt 5 lc rgb "#66ccee" notitle, "s2_tiny_wd_steps_s5_all.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#aa3377" notitle, "s2_tiny_wd_steps_s5_all.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#aa3377" notitle
-set origin 0.5000,0.1464
-set size 0.5000,0.7607
+set yrange [1.60212:3.28375]
+plot "s2_tiny_wd_steps_s0_all.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#4477aa" notitle, "s2_tiny_wd_steps_s0_all.dat" using 1:2 with lines lw 7 dt 1 lc rgb "#4477aa" notitle, "s2_tiny_wd_steps_s1_all.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#ee6677" notitle, "s2_tiny_wd_steps_s1_all.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#ee6677" notitle, "s2_tiny_wd_steps_s2_all.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#228833" notitle, "s2_tiny_wd_steps_s2_all.dat" using 1:2 with lines lw 4.5 dt 3 lc rgb "#228833" notitle, "s2_tiny_wd_steps_s3_all.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#ccbb44" notitle, "s2_tiny_wd_steps_s3_all.dat" using 1:2 with lines lw 2 dt 4 lc rgb "#ccbb44" notitle, "s2_tiny_wd_steps_s4_all.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#66ccee" notitle, "s2_tiny_wd_steps_s4_all.dat" using 1:2 with lines lw 2 dt 5 lc rgb "#66ccee" notitle, "s2_tiny_wd_steps_s5_all.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#aa3377" notitle, "s2_tiny_wd_steps_s5_all.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#aa3377" notitle, "s2_tiny_wd_steps_s6_all.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#555555" notitle, "s2_tiny_wd_steps_s6_all.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#555555" notitle
+set origin 0.5000,0.1857
+set size 0.5000,0.7214
 set title 'tuned matrices (the modules of decay.jsonl)'
 set xlabel "update"
 set ylabel "weight decay applied"
 set xrange [0:600]
-set yrange [1.08352:4.53347]
-plot "s2_tiny_wd_steps_s0_tuned.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#4477aa" notitle, "s2_tiny_wd_steps_s0_tuned.dat" using 1:2 with lines lw 7 dt 1 lc rgb "#4477aa" notitle, "s2_tiny_wd_steps_s1_tuned.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#ee6677" notitle, "s2_tiny_wd_steps_s1_tuned.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#ee6677" notitle, "s2_tiny_wd_steps_s2_tuned.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#228833" notitle, "s2_tiny_wd_steps_s2_tuned.dat" using 1:2 with lines lw 4.5 dt 3 lc rgb "#228833" notitle, "s2_tiny_wd_steps_s4_tuned.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#66ccee" notitle, "s2_tiny_wd_steps_s4_tuned.dat" using 1:2 with lines lw 2 dt 5 lc rgb "#66ccee" notitle, "s2_tiny_wd_steps_s5_tuned.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#aa3377" notitle, "s2_tiny_wd_steps_s5_tuned.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#aa3377" notitle
+set yrange [1.05419:5.05166]
+plot "s2_tiny_wd_steps_s0_tuned.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#4477aa" notitle, "s2_tiny_wd_steps_s0_tuned.dat" using 1:2 with lines lw 7 dt 1 lc rgb "#4477aa" notitle, "s2_tiny_wd_steps_s1_tuned.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#ee6677" notitle, "s2_tiny_wd_steps_s1_tuned.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#ee6677" notitle, "s2_tiny_wd_steps_s2_tuned.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#228833" notitle, "s2_tiny_wd_steps_s2_tuned.dat" using 1:2 with lines lw 4.5 dt 3 lc rgb "#228833" notitle, "s2_tiny_wd_steps_s3_tuned.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#ccbb44" notitle, "s2_tiny_wd_steps_s3_tuned.dat" using 1:2 with lines lw 2 dt 4 lc rgb "#ccbb44" notitle, "s2_tiny_wd_steps_s4_tuned.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#66ccee" notitle, "s2_tiny_wd_steps_s4_tuned.dat" using 1:2 with lines lw 2 dt 5 lc rgb "#66ccee" notitle, "s2_tiny_wd_steps_s5_tuned.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#aa3377" notitle, "s2_tiny_wd_steps_s5_tuned.dat" using 1:2 with lines lw 2 dt 1 lc rgb "#aa3377" notitle, "s2_tiny_wd_steps_s6_tuned.dat" using 1:($2-$3):($2+$3) with filledcurves fs transparent solid 0.2 noborder lc rgb "#555555" notitle, "s2_tiny_wd_steps_s6_tuned.dat" using 1:2 with lines lw 2 dt 2 lc rgb "#555555" notitle
 # the key: an invisible plot whose only visible part is its key
 unset title
 unset xlabel
@@ -91,10 +91,10 @@ unset object
 set xrange [0:1]
 set yrange [0:1]
 set origin 0,0
-set size 1,0.1464
+set size 1,0.1857
 set margins 0,0,0,0
 set key at screen 0.5000,0.0107 center bottom horizontal maxcols 2 box opaque samplen 3 Left reverse
-plot NaN with lines lw 7 dt 1 lc rgb "#4477aa" title 'Uniform (n = 6; mean over training 2.00)', NaN with lines lw 2 dt 2 lc rgb "#ee6677" title 'AlphaDecay (n = 6; mean over training 2.62)', NaN with lines lw 4.5 dt 3 lc rgb "#228833" title 'AlphaDecay, mean-preserving (n = 5; mean over training 2.00)', NaN with lines lw 2 dt 5 lc rgb "#66ccee" title 'AdaDecay (n = 5; mean over training 1.83)', NaN with lines lw 2 dt 1 lc rgb "#aa3377" title 'AdaDecay, mean-preserving (n = 5; mean over training 2.00)', NaN with filledcurves fs transparent solid 0.2 noborder lc rgb "#777777" title 'band: mean +- std over seeds'
+plot NaN with lines lw 7 dt 1 lc rgb "#4477aa" title 'Uniform (n = 6; mean over training 2.00)', NaN with lines lw 2 dt 2 lc rgb "#ee6677" title 'AlphaDecay (n = 6; mean over training 2.62)', NaN with lines lw 4.5 dt 3 lc rgb "#228833" title 'AlphaDecay, mean-preserving (n = 5; mean over training 2.00)', NaN with lines lw 2 dt 4 lc rgb "#ccbb44" title 'AlphaDecay, flat (n = 10; mean over training 2.97)', NaN with lines lw 2 dt 5 lc rgb "#66ccee" title 'AdaDecay (n = 5; mean over training 1.83)', NaN with lines lw 2 dt 1 lc rgb "#aa3377" title 'AdaDecay, mean-preserving (n = 5; mean over training 2.00)', NaN with lines lw 2 dt 2 lc rgb "#555555" title 'AdaDecay, flat (n = 6; mean over training 1.81)', NaN with filledcurves fs transparent solid 0.2 noborder lc rgb "#777777" title 'band: mean +- std over seeds'
 set key default
 unset key
 set margins -1,-1,-1,-1
