@@ -29,6 +29,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cblas.h> /* OpenBLAS's: also openblas_set_num_threads, openblas_get_corename */
+
 #include "args.h"
 #include "checkpoint.h"
 #include "config.h"
@@ -42,9 +44,6 @@
 #include "provenance.h"
 #include "run.h"
 #include "rundir.h"
-
-void openblas_set_num_threads(int num_threads);
-char *openblas_get_corename(void);
 
 /* A validation loss this many nats above uniform guessing (ln vocab_size) is divergence: a model
  * that learns anything stays below ln V, and an exploding one passes it by hundreds of nats. */
@@ -525,6 +524,9 @@ static int train_loop(Run *r, Err *e) {
 }
 
 /* Writes summary.json (rank 0); -1 (reported) when it cannot be written. */
+/* The bf16 products' backend ("onednn" / "fallback") of a bf16 run, NULL for fp32 (summary.json and the log). */
+static const char *bf16_kind(const Run *r) { return r->cfg.train.dtype == PREC_FP32 ? NULL : mm_bf16_kind(); }
+
 static int finish(Run *r, const char *status, const char *message) {
     Err e;
     if (r->start_time > 0) r->st.elapsed_s += now_seconds() - r->start_time;
@@ -552,7 +554,7 @@ static int finish(Run *r, const char *status, const char *message) {
                     .isa = r->cpu.isa,
                     .amx_bf16 = r->cpu.amx_bf16,
                     .blas = openblas_get_corename(),
-                    .bf16 = r->cfg.train.dtype == PREC_FP32 ? NULL : mm_bf16_kind()};
+                    .bf16 = bf16_kind(r)};
     if (rundir_write_summary(r->run_dir, &s, &e) == 0) return 0;
     fprintf(stderr, "alphadecay train: %s\n", e.msg);
     return -1;
@@ -679,8 +681,7 @@ int cmd_train(int argc, char **argv) {
         cpu_identify(&r->cpu);
         fprintf(stderr, "train: build %s (%s), cpu %s (%s%s), blas %s%s%s\n", build_commit(), build_flags(), r->cpu.cpu,
                 r->cpu.isa, r->cpu.amx_bf16 ? ", amx_bf16" : "", openblas_get_corename(),
-                r->cfg.train.dtype == PREC_FP32 ? "" : ", bf16 products ",
-                r->cfg.train.dtype == PREC_FP32 ? "" : mm_bf16_kind());
+                bf16_kind(r) ? ", bf16 products " : "", bf16_kind(r) ? bf16_kind(r) : "");
         char par[64] = "";
         if (r->ranks > 1) snprintf(par, sizeof par, " x %d ranks%s", r->ranks, r->zero_m ? " (zero)" : "");
         fprintf(stderr, "train: %s, %zu parameters, %d threads%s, %s, %s at step %ld of %ld\n", r->run_dir,
