@@ -421,6 +421,22 @@ static void test_fused(void) {
         CHECK(same_h(dl, ref, (size_t)N * V) && !memcmp(lg2, lg3, sizeof(float) * N * V), name, "differs");
         free(ref);
     }
+    /* on bf16 logits (bf16_pure's, rounded by the product): the same numbers as the _bf16 forms reading the fp32
+     * logits rounded (lg2, unrounded: NaN, inf, a tie, zero maxima of either sign, two raw maxima) */
+    {
+        bf16_t *lh = malloc(sizeof(bf16_t) * N * V), *dl2 = malloc(sizeof(bf16_t) * N * V);
+        float lse3[64], ls3[64];
+        int nv3 = -1;
+        bf16_round_vec(lh, lg2, (size_t)N * V);
+        float l3 = crossentropy_forward_h(lse3, ls3, lh, tg, N, V, &nv3);
+        CHECK(same_bits(&l3, &l2, 1) && nv3 == nv2 && same_bits(lse3, lse2, N) && same_bits(ls3, ls2, N),
+              "crossentropy_forward_h(rounded logits) == crossentropy_forward_bf16(logits)", "loss %g vs %g", l3, l2);
+        crossentropy_backward_bf16(dl, lg2, lse2, tg, N, V, 0.37f, 1);
+        crossentropy_backward_h(dl2, lh, lse2, tg, N, V, 0.37f);
+        CHECK(!memcmp(dl, dl2, sizeof(bf16_t) * N * V),
+              "crossentropy_backward_h(rounded logits) == crossentropy_backward_bf16(logits, quant_in)", "differs");
+        free(lh), free(dl2);
+    }
     int ld = 3 * H * D;
     /* RoPE + rounding + keep in one pass, with and without rounding the input first */
     for (int quant = 0; quant < 2; quant++) {
@@ -712,6 +728,20 @@ static void test_acc(const char *label) {
         }
     snprintf(name, sizeof name, "%s: mm_bf16_acc within gamma_K sum|ab| + one bf16 rounding of the double sum", label);
     CHECK(worst <= 1, name, "worst error / bound %.3g", worst);
+    /* mm_bf16_round: the same without C's old values (bf16_pure's logits), an ld wider than N left untouched */
+    const int ldc = N + 3;
+    bf16_t *Cr = malloc(sizeof(bf16_t) * M * ldc);
+    for (int i = 0; i < M * ldc; i++) Cr[i] = 0x7F81; /* a signalling NaN: padding must keep it, outputs replace it */
+    mm_bf16(1, 0, M, N, K, A, M, Bm, N, 0.0f, Cf, N);
+    mm_bf16_round(1, 0, M, N, K, A, M, Bm, N, Cr, ldc);
+    int same = 1;
+    for (int i = 0; i < M; i++) {
+        same &= same_h(Cr + (size_t)i * ldc, Cf + (size_t)i * N, (size_t)N);
+        for (int j = N; j < ldc; j++) same &= Cr[(size_t)i * ldc + j] == 0x7F81;
+    }
+    snprintf(name, sizeof name, "%s: mm_bf16_round == round(mm_bf16, beta 0), padding untouched", label);
+    CHECK(same, name, "differs");
+    free(Cr);
     free(A), free(Bm), free(C), free(Cf), free(C0);
 }
 

@@ -766,7 +766,7 @@ static int write_json(const BenchArgs *a, const BenchResults *br) {
                       "%s{\"M\": %d, \"N\": %d, \"K\": %d, \"trans_a\": %d, \"trans_b\": %d, \"bf16_output\": %d, "
                       "\"path\": \"%s\", \"gflops\": %.2f}",
                       k ? ", " : "", r->shape[k].M, r->shape[k].N, r->shape[k].K, r->shape[k].ta, r->shape[k].tb,
-                      r->shape[k].acc, r->shape[k].path == 1 ? "oneDNN" : "fallback", r->shape[k].gflops);
+                      r->shape[k].acc != 0, r->shape[k].path == 1 ? "oneDNN" : "fallback", r->shape[k].gflops);
         sb_printf(&b, "]}");
     }
     sb_printf(&b, "\n  ],\n  \"esd\": [");

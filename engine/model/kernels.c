@@ -366,6 +366,19 @@ static float row_lse_bf16(const float *l, int V) {
     return mx + logf(s);
 }
 
+/* The mean of the valid rows' losses, in a fixed order and in double: bit-identical for any thread count. */
+static float ce_mean(const float *losses, const int *targets, int N, int *n_valid) {
+    double sum = 0.0;
+    int cnt = 0;
+    for (int n = 0; n < N; n++)
+        if (targets[n] >= 0) {
+            sum += losses[n];
+            cnt++;
+        }
+    if (n_valid) *n_valid = cnt;
+    return cnt ? (float)(sum / cnt) : 0.0f;
+}
+
 static inline float ce_forward(float *lse, float *losses, const float *logits, const int *targets, int N, int V,
                                int *n_valid, int quant) {
 #pragma omp parallel for schedule(static) if (PAR((long)N * V))
@@ -375,15 +388,7 @@ static inline float ce_forward(float *lse, float *losses, const float *logits, c
         int t = targets[n];
         losses[n] = t >= 0 ? lse[n] - (quant ? bf16q(l[t]) : l[t]) : 0.0f;
     }
-    double sum = 0.0; /* fixed order, in double: the loss is bit-identical for any thread count */
-    int cnt = 0;
-    for (int n = 0; n < N; n++)
-        if (targets[n] >= 0) {
-            sum += losses[n];
-            cnt++;
-        }
-    if (n_valid) *n_valid = cnt;
-    return cnt ? (float)(sum / cnt) : 0.0f;
+    return ce_mean(losses, targets, N, n_valid);
 }
 
 float crossentropy_forward(float *lse, float *losses, const float *logits, const int *targets, int N, int V,
@@ -444,4 +449,44 @@ void crossentropy_backward_bf16(bf16_t *dlogits, const float *logits, const floa
                                 int V, float dscale, int quant_in) {
     if (quant_in) ce_backward_bf16(dlogits, logits, lse, targets, N, V, dscale, 1);
     else ce_backward_bf16(dlogits, logits, lse, targets, N, V, dscale, 0);
+}
+
+/* ---- the same on bf16 logits (bf16_pure: the lm_head product writes them rounded) */
+
+/* The row is widened into a per-thread fp32 row and summed by row_lse itself: the sum's grouping is the compiler's
+ * choice for that loop (a loop over bf16 values vectorises with other partial sums), and this keeps the loss bit
+ * for bit that of the fp32 logits these values round (the _bf16 form with quant_in). The widened row stays in
+ * cache; the logits come from memory in half the bytes and are rounded nowhere. */
+float crossentropy_forward_h(float *lse, float *losses, const bf16_t *logits, const int *targets, int N, int V,
+                             int *n_valid) {
+#pragma omp parallel if (PAR((long)N * V))
+    {
+        float *row = xcalloc((size_t)V, sizeof(float));
+#pragma omp for schedule(static)
+        for (int n = 0; n < N; n++) {
+            bf16_widen_row(row, logits + (size_t)n * V, (size_t)V);
+            lse[n] = row_lse(row, V);
+            losses[n] = targets[n] >= 0 ? lse[n] - row[targets[n]] : 0.0f;
+        }
+        free(row);
+    }
+    return ce_mean(losses, targets, N, n_valid);
+}
+
+void crossentropy_backward_h(bf16_t *dlogits, const bf16_t *logits, const float *lse, const int *targets, int N, int V,
+                             float dscale) {
+#pragma omp parallel for schedule(static) if (PAR((long)N * V))
+    for (int n = 0; n < N; n++) {
+        const bf16_t *l = logits + (size_t)n * V;
+        bf16_t *d = dlogits + (size_t)n * V;
+        int t = targets[n];
+        if (t < 0) {
+            memset(d, 0, (size_t)V * sizeof(bf16_t));
+            continue;
+        }
+        float m = lse[n];
+#pragma omp simd
+        for (int j = 0; j < V; j++) d[j] = bf16_top(bf16q(dscale * exp_fast(bf16_widen(l[j]) - m)));
+        d[t] = bf16_top(bf16q(dscale * exp_fast(bf16_widen(l[t]) - m) - dscale)); /* minus the one-hot */
+    }
 }

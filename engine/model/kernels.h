@@ -130,5 +130,11 @@ float crossentropy_forward_bf16(float *lse, float *losses, const float *logits, 
                                 int *n_valid);
 void crossentropy_backward_bf16(bf16_t *dlogits, const float *logits, const float *lse, const int *targets, int N,
                                 int V, float dscale, int quant_in);
+/* The same two on logits stored in bf16 (bf16_pure's, rounded by the lm_head product): the same numbers as the _bf16
+ * forms with quant_in on the fp32 logits they are the rounding of, reading half the bytes and rounding nothing. */
+float crossentropy_forward_h(float *lse, float *losses, const bf16_t *logits, const int *targets, int N, int V,
+                             int *n_valid);
+void crossentropy_backward_h(bf16_t *dlogits, const bf16_t *logits, const float *lse, const int *targets, int N, int V,
+                             float dscale);
 
 #endif

@@ -314,17 +314,24 @@ int mm_onednn_f32(int trans_a, int trans_b, int M, int N, int K, const float *A,
     return run_onednn(dnnl_f32, trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc, 0);
 }
 
-void mm_bf16_acc(int trans_a, int trans_b, int M, int N, int K, const bf16_t *A, int lda, const bf16_t *B, int ldb,
-                 bf16_t *C, int ldc) {
-    if (M <= 0 || N <= 0 || K <= 0) return; /* an empty sum adds nothing */
+/* C (bf16) = round(op(A) op(B) [+ widened C when acc]): mm_bf16_acc (acc 1) and mm_bf16_round (acc 0). */
+static void mm_bf16_to_bf16(int trans_a, int trans_b, int M, int N, int K, const bf16_t *A, int lda, const bf16_t *B,
+                            int ldb, bf16_t *C, int ldc, int acc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) { /* an empty sum: C + 0 is C; the rounded zero product is +0 */
+        if (!acc)
+            for (int i = 0; i < M; i++) memset(C + (size_t)i * ldc, 0, (size_t)N * sizeof(bf16_t));
+        return;
+    }
     decide();
-    MmShape *rec = shape_rec(!!trans_a, !!trans_b, M, N, K, 1);
+    MmShape *rec = shape_rec(!!trans_a, !!trans_b, M, N, K, acc ? 1 : 2);
     double t0 = prof_now();
-    if (g.state == 1 && run_onednn(dnnl_bf16, trans_a, trans_b, M, N, K, A, lda, B, ldb, 1.0f, C, ldc, 1) == 0) {
+    if (g.state == 1 &&
+        run_onednn(dnnl_bf16, trans_a, trans_b, M, N, K, A, lda, B, ldb, acc ? 1.0f : 0.0f, C, ldc, 1) == 0) {
         shape_note(rec, 1, t0);
         return;
     }
-    /* fallback: C widened into a compact fp32 scratch, the product added there, rounded back */
+    /* fallback: the product (plus C widened, when acc) in a compact fp32 scratch, rounded into C */
     size_t need = (size_t)M * N;
     if (need > g.wc_n) {
         free(g.wc);
@@ -335,16 +342,29 @@ void mm_bf16_acc(int trans_a, int trans_b, int M, int N, int K, const bf16_t *A,
             abort();
         }
     }
-    Phase o = prof_push(PH_CONVERT);
+    Phase o;
+    if (acc) {
+        o = prof_push(PH_CONVERT);
 #pragma omp parallel for schedule(static) if (need > CONV_PAR)
-    for (int i = 0; i < M; i++) bf16_widen_row(g.wc + (size_t)i * N, C + (size_t)i * ldc, (size_t)N);
-    prof_pop(o);
-    run_fallback(trans_a, trans_b, M, N, K, A, lda, B, ldb, 1.0f, g.wc, N);
+        for (int i = 0; i < M; i++) bf16_widen_row(g.wc + (size_t)i * N, C + (size_t)i * ldc, (size_t)N);
+        prof_pop(o);
+    }
+    run_fallback(trans_a, trans_b, M, N, K, A, lda, B, ldb, acc ? 1.0f : 0.0f, g.wc, N);
     o = prof_push(PH_CONVERT);
 #pragma omp parallel for schedule(static) if (need > CONV_PAR)
     for (int i = 0; i < M; i++) bf16_round_row(C + (size_t)i * ldc, g.wc + (size_t)i * N, (size_t)N);
     prof_pop(o);
     shape_note(rec, 0, t0);
+}
+
+void mm_bf16_acc(int trans_a, int trans_b, int M, int N, int K, const bf16_t *A, int lda, const bf16_t *B, int ldb,
+                 bf16_t *C, int ldc) {
+    mm_bf16_to_bf16(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, 1);
+}
+
+void mm_bf16_round(int trans_a, int trans_b, int M, int N, int K, const bf16_t *A, int lda, const bf16_t *B, int ldb,
+                   bf16_t *C, int ldc) {
+    mm_bf16_to_bf16(trans_a, trans_b, M, N, K, A, lda, B, ldb, C, ldc, 0);
 }
 
 int mm_bf16_cache_size(void) { return g.n_cache; }

@@ -66,6 +66,11 @@ void mm_bf16(int trans_a, int trans_b, int M, int N, int K, const bf16_t *A, int
 void mm_bf16_acc(int trans_a, int trans_b, int M, int N, int K, const bf16_t *A, int lda, const bf16_t *B, int ldb,
                  bf16_t *C, int ldc);
 
+/* C (bf16) = bf16_round(op(A) op(B)): mm_bf16 with beta 0 followed by rounding, without the fp32 output when oneDNN
+ * runs it (a bf16 destination). bf16_pure's logits. */
+void mm_bf16_round(int trans_a, int trans_b, int M, int N, int K, const bf16_t *A, int lda, const bf16_t *B, int ldb,
+                   bf16_t *C, int ldc);
+
 /* "oneDNN (<isa>)" or "fallback: <why>"; decides the back end if no product ran yet. */
 const char *mm_bf16_backend(void);
 /* The same in one word, as summary.json records it: "onednn" or "fallback". */
@@ -84,7 +89,7 @@ int mm_onednn_f32(int trans_a, int trans_b, int M, int N, int K, const float *A,
  * widening + sgemm, except tiny_test's lm_head forward (a tie), so no shape is sent to the fallback
  * (docs/performance.md). */
 typedef struct {
-    int ta, tb, M, N, K, acc; /* acc: mm_bf16_acc (bf16 output) */
+    int ta, tb, M, N, K, acc; /* acc: 1 mm_bf16_acc, 2 mm_bf16_round (bf16 output), 0 mm_bf16 */
     int path;
     long calls;
     double seconds;

@@ -20,13 +20,13 @@
  * bf16: the attention kernel rounds its probabilities and widens them back pair by pair, SwiGLU's forward
  * rounds and saves the gate/up values and its backward reads them, q/k/v are rounded and kept by the RoPE pass
  * and widened back by the attention backward pair by pair. bf16_pure's roundings of the residual stream happen
- * inside the RMSNorm that reads it (forward) or writes its gradient (backward), and its logits are rounded by the
- * loss as it reads them. Output gradients reach the products in bf16, written rounded by their producers
+ * inside the RMSNorm that reads it (forward) or writes its gradient (backward), and its logits are written rounded
+ * by the lm_head product itself (a bf16 destination, mm_bf16_round) and read in bf16 by the loss. Output gradients reach the products in bf16, written rounded by their producers
  * (douth_ready): the loss, SwiGLU's backward, RMSNorm's backward (d_res, for o_proj and down_proj) and RoPE's
  * backward (dq, dk, dv); lin_bwd rounds any other itself. bf16_pure's weight gradients are accumulated by the
  * product itself into the bf16 gradients (mm_bf16_acc).
  * Every fusion computes the same numbers as the separate passes did (tests/test_bf16_kernels.c; issue 28).
- * The residual stream, the RMSNorm scales and the logits stay fp32. bf16_pure reads its bf16 weights and
+ * The residual stream, the RMSNorm scales and (but for bf16_pure) the logits stay fp32. bf16_pure reads its bf16 weights and
  * accumulates into its bf16 gradients through norm_w and grad_acc / grad_store. */
 #include "model.h"
 
@@ -67,9 +67,10 @@ struct ModelActs {
     bf16_t *lnfh;               /* bf16 modes: lnf in bf16 */
     float *xf;                  /* bf16 modes: (N, max(C, I)) a product input in fp32 before it is rounded */
     float *wvec;                /* bf16_pure: (C) a norm weight widened to fp32 for its kernel */
-    float *logits;              /* (N, V); dlogits after backward (fp32 mode) */
-    int logits_raw;             /* bf16_pure: logits not rounded to bf16 yet (the loss reads them rounded;
-                                 * model_logits rounds them in place when asked) */
+    float *logits;              /* (N, V); dlogits after backward (fp32 mode). bf16_pure: allocated by the first
+                                 * model_logits, which widens logitsh into it */
+    bf16_t *logitsh;            /* bf16_pure: (N, V) the logits, rounded by the lm_head product */
+    int logits_stale;           /* bf16_pure: logits (if allocated) not yet widened from this forward's logitsh */
     float *lse, *losses;        /* (N) */
     float *rope_cos, *rope_sin; /* (T, D/2) */
     /* backward scratch (carve_backward), allocated with the activations when grads exist, else on
@@ -309,6 +310,7 @@ static void free_acts(ModelActs *a) {
     free(a->bmem);
     free(a->hmem);
     free(a->bhmem);
+    if (a->logitsh) free(a->logits); /* bf16_pure's is model_logits' own allocation, not part of mem */
     free(a->layer);
     free(a->inputs);
     free(a->targets);
@@ -488,7 +490,8 @@ static void carve_forward(ModelActs *a, const ModelConfig *c, Carver *k, HCarver
     for (int l = 0; l < L; l++) a->layer[l].res_out = l + 1 < L ? a->layer[l + 1].res : a->res_final;
     take_input(a, k, kh, N * C, &a->lnf, &a->lnfh);
     a->rstdf = take(k, N);
-    a->logits = take(k, N * V);
+    if (a->prec == PREC_BF16_PURE) a->logitsh = take_h(kh, N * V);
+    else a->logits = take(k, N * V);
     a->lse = take(k, N);
     a->losses = take(k, N);
     a->rope_cos = take(k, (size_t)a->T * D / 2);
@@ -800,18 +803,22 @@ float model_forward(Model *m, const int *inputs, const int *targets, int B, int 
     }
     prof_at(PH_NORM);
     norm_fwd(m, a->lnf, a->lnfh, a->rstdf, a->res_final, m->at.norm, N, C, eps, 1);
-    lin_fwd(m, a->logits, a->lnf, a->lnfh, m->at.lm_head, N, C, V, 0.0f);
+    if (m->prec == PREC_BF16_PURE) { /* the product rounds its own output (no fp32 logits, no pass to round them) */
+        prof_at(PH_MM_FWD_BF16);
+        mm_bf16_round(0, 1, N, V, C, a->lnfh, C, wb(m, m->at.lm_head), C, a->logitsh, V);
+        a->logits_stale = 1;
+    } else {
+        lin_fwd(m, a->logits, a->lnf, a->lnfh, m->at.lm_head, N, C, V, 0.0f);
+    }
     prof_at(PH_CE);
-    a->logits_raw = m->prec == PREC_BF16_PURE; /* rounded by the loss as it reads them, or by model_logits */
     if (!targets) {
         a->n_valid = 0;
         prof_at(PH_OTHER);
         return 0.0f;
     }
     memcpy(a->targets, targets, (size_t)N * sizeof(int));
-    /* bf16_pure's logits are rounded by the loss as it reads them */
     float loss = m->prec == PREC_BF16_PURE
-                     ? crossentropy_forward_bf16(a->lse, a->losses, a->logits, targets, N, V, &a->n_valid)
+                     ? crossentropy_forward_h(a->lse, a->losses, a->logitsh, targets, N, V, &a->n_valid)
                      : crossentropy_forward(a->lse, a->losses, a->logits, targets, N, V, &a->n_valid);
     prof_at(PH_OTHER);
     if (n_valid) *n_valid = a->n_valid;
@@ -821,9 +828,11 @@ float model_forward(Model *m, const int *inputs, const int *targets, int B, int 
 float *model_logits(Model *m) {
     ModelActs *a = m->acts;
     if (!a) return NULL;
-    if (a->logits_raw) { /* bf16_pure's logits, rounded to bf16 once someone reads them */
-        bf16_quantize_vec(a->logits, (size_t)a->fwd_B * a->fwd_T * m->cfg.vocab_size);
-        a->logits_raw = 0;
+    if (a->logitsh && a->logits_stale) { /* bf16_pure: widened into an fp32 block of its own on request */
+        size_t V = (size_t)m->cfg.vocab_size;
+        if (!a->logits) a->logits = xcalloc((size_t)a->B * a->T * V, sizeof(float));
+        bf16_widen_vec(a->logits, a->logitsh, (size_t)a->fwd_B * a->fwd_T * V);
+        a->logits_stale = 0;
     }
     return a->logits;
 }
@@ -848,7 +857,8 @@ void model_backward(Model *m, float scale) {
     if (m->prec == PREC_FP32) {
         crossentropy_backward(a->logits, a->logits, a->lse, a->targets, N, V, dscale); /* dlogits in place */
     } else { /* bf16 modes: dlogits written rounded, straight into the product's bf16 input */
-        crossentropy_backward_bf16(a->douth, a->logits, a->lse, a->targets, N, V, dscale, a->logits_raw);
+        if (m->prec == PREC_BF16_PURE) crossentropy_backward_h(a->douth, a->logitsh, a->lse, a->targets, N, V, dscale);
+        else crossentropy_backward_bf16(a->douth, a->logits, a->lse, a->targets, N, V, dscale, 0);
         a->douth_ready = 1;
     }
     lin_bwd(m, a->d_tmp, a->logits, a->lnf, a->lnfh, m->at.lm_head, N, C, V, 0.0f);
