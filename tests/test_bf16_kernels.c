@@ -10,10 +10,10 @@
  *  - fp32 and bf16 mode's Adam (optim.c, compiled with -fno-math-errno so that it vectorises) equal the element-wise
  *    definition compiled here, bit for bit, and bf16's weight copy rounded in the update equals rounding the weights;
  *  - the fused kernels that write or read bf16 (RMSNorm both ways, with and without rounding the residual stream
- *    or its gradient; SwiGLU both ways; cross-entropy both ways, reading the logits rounded or not; attention
+ *    or its gradient; SwiGLU both ways; cross-entropy both ways, on fp32 or bf16 logits; attention
  *    both ways; RoPE both ways; the embedding gradient) equal the fp32 kernel composed with the conversions it replaced, bit for bit
  *    (the fp32 kernels are tested against double in test_kernels.c; rounding adds at most 2^-8 relative);
- *  - mm_bf16_acc equals mm_bf16 into the widened output followed by rounding, bit for bit, on both back ends,
+ *  - mm_bf16_acc equals mm_bf16 into the widened output followed by rounding (mm_bf16_round: with beta 0), bit for bit, on both back ends,
  *    and is within gamma_K sum|a b| (any summation order) plus one bf16 rounding of the double result. */
 #include "bf16_vec.h"
 #include "check.h"
@@ -388,8 +388,9 @@ static void test_fused(void) {
     swiglu_backward_bf16(h, dh, guh, N, I);
     CHECK(same_h(h, dgu, (size_t)N * 2 * I), "swiglu_backward_bf16(bf16 gu) == round(swiglu_backward(widened gu))",
           "differs");
-    /* cross-entropy: the forward reading the logits rounded (not writing them), the backward writing bf16 from
-     * logits read as they are (bf16) or rounded (bf16_pure) */
+    /* cross-entropy on bf16 logits (bf16_pure's, rounded by the lm_head product) against the fp32 loss on their
+     * widened values; the bf16 backward from fp32 logits (bf16) and from bf16 ones (bf16_pure) against the fp32
+     * backward, rounded. lg2 keeps the unrounded logits, lg3 a copy that must stay as it was. */
     float *lg = malloc(sizeof(float) * N * V), *lg2 = malloc(sizeof(float) * N * V),
           *lg3 = malloc(sizeof(float) * N * V);
     float lse[64], lse2[64], ls[64], ls2[64];
@@ -403,40 +404,24 @@ static void test_fused(void) {
     tg[1] = 7, tg[2] = 1;
     memcpy(lg2, lg, sizeof(float) * N * V);
     memcpy(lg3, lg, sizeof(float) * N * V);
+    bf16_t *lh = malloc(sizeof(bf16_t) * N * V), *dl = malloc(sizeof(bf16_t) * N * V);
+    bf16_round_vec(lh, lg, (size_t)N * V);
     bf16_quantize_vec(lg, (size_t)N * V);
     float l1 = crossentropy_forward(lse, ls, lg, tg, N, V, &nv);
-    float l2 = crossentropy_forward_bf16(lse2, ls2, lg2, tg, N, V, &nv2);
-    CHECK(same_bits(&l1, &l2, 1) && nv == nv2 && !memcmp(lg2, lg3, sizeof(float) * N * V) && same_bits(lse, lse2, N) &&
-              same_bits(ls, ls2, N),
-          "crossentropy_forward_bf16 == crossentropy_forward(quantized logits), logits left as they were",
-          "loss %g vs %g", l1, l2);
-    bf16_t *dl = malloc(sizeof(bf16_t) * N * V);
-    for (int quant = 0; quant < 2; quant++) {
+    float l2 = crossentropy_forward_h(lse2, ls2, lh, tg, N, V, &nv2);
+    CHECK(same_bits(&l1, &l2, 1) && nv == nv2 && same_bits(lse, lse2, N) && same_bits(ls, ls2, N),
+          "crossentropy_forward_h(bf16 logits) == crossentropy_forward(their widened values)", "loss %g vs %g", l1, l2);
+    for (int in_h = 0; in_h < 2; in_h++) {
         float *ref = malloc(sizeof(float) * N * V);
-        crossentropy_backward_bf16(dl, lg3, lse, tg, N, V, 0.37f, quant);
-        crossentropy_backward(ref, quant ? lg : lg3, lse, tg, N, V, 0.37f);
+        crossentropy_backward_bf16(dl, in_h ? NULL : lg3, in_h ? lh : NULL, lse, tg, N, V, 0.37f);
+        crossentropy_backward(ref, in_h ? lg : lg3, lse, tg, N, V, 0.37f);
         char name[120];
-        snprintf(name, sizeof name, "crossentropy_backward_bf16 (quant_in %d) == round(crossentropy_backward(%s))",
-                 quant, quant ? "quantized logits" : "logits");
+        snprintf(name, sizeof name, "crossentropy_backward_bf16 (%s logits) == round(crossentropy_backward(%s))",
+                 in_h ? "bf16" : "fp32", in_h ? "widened bf16 logits" : "logits");
         CHECK(same_h(dl, ref, (size_t)N * V) && !memcmp(lg2, lg3, sizeof(float) * N * V), name, "differs");
         free(ref);
     }
-    /* on bf16 logits (bf16_pure's, rounded by the product): the same numbers as the _bf16 forms reading the fp32
-     * logits rounded (lg2, unrounded: NaN, inf, a tie, zero maxima of either sign, two raw maxima) */
-    {
-        bf16_t *lh = malloc(sizeof(bf16_t) * N * V), *dl2 = malloc(sizeof(bf16_t) * N * V);
-        float lse3[64], ls3[64];
-        int nv3 = -1;
-        bf16_round_vec(lh, lg2, (size_t)N * V);
-        float l3 = crossentropy_forward_h(lse3, ls3, lh, tg, N, V, &nv3);
-        CHECK(same_bits(&l3, &l2, 1) && nv3 == nv2 && same_bits(lse3, lse2, N) && same_bits(ls3, ls2, N),
-              "crossentropy_forward_h(rounded logits) == crossentropy_forward_bf16(logits)", "loss %g vs %g", l3, l2);
-        crossentropy_backward_bf16(dl, lg2, lse2, tg, N, V, 0.37f, 1);
-        crossentropy_backward_h(dl2, lh, lse2, tg, N, V, 0.37f);
-        CHECK(!memcmp(dl, dl2, sizeof(bf16_t) * N * V),
-              "crossentropy_backward_h(rounded logits) == crossentropy_backward_bf16(logits, quant_in)", "differs");
-        free(lh), free(dl2);
-    }
+    free(lh);
     int ld = 3 * H * D;
     /* RoPE + rounding + keep in one pass, with and without rounding the input first */
     for (int quant = 0; quant < 2; quant++) {

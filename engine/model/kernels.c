@@ -351,21 +351,6 @@ static float row_lse(const float *l, int V) {
     return mx + logf(s);
 }
 
-/* row_lse of the row rounded to bf16 as it is read. The maximum is taken before rounding: rounding is monotonic,
- * so the rounded maximum is the maximum of the rounded values (a NaN comes out as bf16q's NaN either way, and the
- * sign of a zero maximum changes no difference l - mx). A function of its own rather than a flag: a flag reaches
- * the loops inside OpenMP's outlined body as a variable, and they would round (and select) every value. */
-static float row_lse_bf16(const float *l, int V) {
-    float mx = l[0];
-#pragma omp simd reduction(max : mx)
-    for (int j = 0; j < V; j++) mx = l[j] > mx ? l[j] : mx;
-    mx = bf16q(mx);
-    float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-    for (int j = 0; j < V; j++) s += exp_fast(bf16q(l[j]) - mx);
-    return mx + logf(s);
-}
-
 /* The mean of the valid rows' losses, in a fixed order and in double: bit-identical for any thread count. */
 static float ce_mean(const float *losses, const int *targets, int N, int *n_valid) {
     double sum = 0.0;
@@ -379,28 +364,15 @@ static float ce_mean(const float *losses, const int *targets, int N, int *n_vali
     return cnt ? (float)(sum / cnt) : 0.0f;
 }
 
-static inline float ce_forward(float *lse, float *losses, const float *logits, const int *targets, int N, int V,
-                               int *n_valid, int quant) {
+float crossentropy_forward(float *lse, float *losses, const float *logits, const int *targets, int N, int V,
+                           int *n_valid) {
 #pragma omp parallel for schedule(static) if (PAR((long)N * V))
     for (int n = 0; n < N; n++) {
         const float *l = logits + (size_t)n * V;
-        lse[n] = quant ? row_lse_bf16(l, V) : row_lse(l, V);
-        int t = targets[n];
-        losses[n] = t >= 0 ? lse[n] - (quant ? bf16q(l[t]) : l[t]) : 0.0f;
+        lse[n] = row_lse(l, V);
+        losses[n] = targets[n] >= 0 ? lse[n] - l[targets[n]] : 0.0f;
     }
     return ce_mean(losses, targets, N, n_valid);
-}
-
-float crossentropy_forward(float *lse, float *losses, const float *logits, const int *targets, int N, int V,
-                           int *n_valid) {
-    return ce_forward(lse, losses, logits, targets, N, V, n_valid, 0);
-}
-
-/* The logits are read rounded rather than rounded in place: writing the rounded (N, V) logits back cost a pass of
- * stores over the largest tensor (model.c rounds them only when someone asks for them, model_logits). */
-float crossentropy_forward_bf16(float *lse, float *losses, const float *logits, const int *targets, int N, int V,
-                                int *n_valid) {
-    return ce_forward(lse, losses, logits, targets, N, V, n_valid, 1);
 }
 
 void crossentropy_backward(float *dlogits, const float *logits, const float *lse, const int *targets, int N, int V,
@@ -421,41 +393,35 @@ void crossentropy_backward(float *dlogits, const float *logits, const float *lse
     }
 }
 
-static inline void ce_backward_bf16(bf16_t *dlogits, const float *logits, const float *lse, const int *targets, int N,
-                                    int V, float dscale, int quant) {
+/* One row of crossentropy_backward_bf16, from fp32 logits l or (l NULL) bf16 logits lh. Two loops, not a select
+ * inside one: the vectorised loop then reads one kind. */
+static inline void ce_row_grad_bf16(bf16_t *d, const float *l, const bf16_t *lh, float m, int t, int V, float dscale) {
+    if (l) {
+#pragma omp simd
+        for (int j = 0; j < V; j++) d[j] = bf16_top(bf16q(dscale * exp_fast(l[j] - m)));
+    } else {
+#pragma omp simd
+        for (int j = 0; j < V; j++) d[j] = bf16_top(bf16q(dscale * exp_fast(bf16_widen(lh[j]) - m)));
+    }
+    /* crossentropy_backward's d[t] -= dscale, on the same float value computed again */
+    d[t] = bf16_top(bf16q(dscale * exp_fast((l ? l[t] : bf16_widen(lh[t])) - m) - dscale));
+}
+
+void crossentropy_backward_bf16(bf16_t *dlogits, const float *logits, const bf16_t *logits_h, const float *lse,
+                                const int *targets, int N, int V, float dscale) {
 #pragma omp parallel for schedule(static) if (PAR((long)N * V))
     for (int n = 0; n < N; n++) {
-        const float *l = logits + (size_t)n * V;
         bf16_t *d = dlogits + (size_t)n * V;
-        int t = targets[n];
-        if (t < 0) {
-            memset(d, 0, (size_t)V * sizeof(bf16_t));
-            continue;
-        }
-        float m = lse[n];
-        if (quant) { /* two loops, not a select inside one: see row_lse_bf16 */
-#pragma omp simd
-            for (int j = 0; j < V; j++) d[j] = bf16_top(bf16q(dscale * exp_fast(bf16q(l[j]) - m)));
-        } else {
-#pragma omp simd
-            for (int j = 0; j < V; j++) d[j] = bf16_top(bf16q(dscale * exp_fast(l[j] - m)));
-        }
-        /* crossentropy_backward's d[t] -= dscale, on the same float value computed again */
-        d[t] = bf16_top(bf16q(dscale * exp_fast((quant ? bf16q(l[t]) : l[t]) - m) - dscale));
+        if (targets[n] < 0) memset(d, 0, (size_t)V * sizeof(bf16_t));
+        else
+            ce_row_grad_bf16(d, logits ? logits + (size_t)n * V : NULL, logits ? NULL : logits_h + (size_t)n * V,
+                             lse[n], targets[n], V, dscale);
     }
 }
 
-void crossentropy_backward_bf16(bf16_t *dlogits, const float *logits, const float *lse, const int *targets, int N,
-                                int V, float dscale, int quant_in) {
-    if (quant_in) ce_backward_bf16(dlogits, logits, lse, targets, N, V, dscale, 1);
-    else ce_backward_bf16(dlogits, logits, lse, targets, N, V, dscale, 0);
-}
-
-/* ---- the same on bf16 logits (bf16_pure: the lm_head product writes them rounded) */
-
 /* The row is widened into a per-thread fp32 row and summed by row_lse itself: the sum's grouping is the compiler's
  * choice for that loop (a loop over bf16 values vectorises with other partial sums), and this keeps the loss bit
- * for bit that of the fp32 logits these values round (the _bf16 form with quant_in). The widened row stays in
+ * for bit crossentropy_forward's on the fp32 logits these values round. The widened row stays in
  * cache; the logits come from memory in half the bytes and are rounded nowhere. */
 float crossentropy_forward_h(float *lse, float *losses, const bf16_t *logits, const int *targets, int N, int V,
                              int *n_valid) {
@@ -471,22 +437,4 @@ float crossentropy_forward_h(float *lse, float *losses, const bf16_t *logits, co
         free(row);
     }
     return ce_mean(losses, targets, N, n_valid);
-}
-
-void crossentropy_backward_h(bf16_t *dlogits, const bf16_t *logits, const float *lse, const int *targets, int N, int V,
-                             float dscale) {
-#pragma omp parallel for schedule(static) if (PAR((long)N * V))
-    for (int n = 0; n < N; n++) {
-        const bf16_t *l = logits + (size_t)n * V;
-        bf16_t *d = dlogits + (size_t)n * V;
-        int t = targets[n];
-        if (t < 0) {
-            memset(d, 0, (size_t)V * sizeof(bf16_t));
-            continue;
-        }
-        float m = lse[n];
-#pragma omp simd
-        for (int j = 0; j < V; j++) d[j] = bf16_top(bf16q(dscale * exp_fast(bf16_widen(l[j]) - m)));
-        d[t] = bf16_top(bf16q(dscale * exp_fast(bf16_widen(l[t]) - m) - dscale)); /* minus the one-hot */
-    }
 }

@@ -122,19 +122,13 @@ float crossentropy_forward(float *lse, float *losses, const float *logits, const
  * logits (in-place). For the mean loss times s, dscale = s / n_valid. */
 void crossentropy_backward(float *dlogits, const float *logits, const float *lse, const int *targets, int N, int V,
                            float dscale);
-/* The bf16 forms (train.dtype bf16 / bf16_pure), the same values as rounding the fp32 kernels' inputs or outputs, in
- * one pass: _forward_bf16 computes the loss of the logits rounded to bf16 (bf16_pure's logits) without writing them
- * back; _backward_bf16 writes dlogits rounded to bf16 (the product input of lm_head's backward), from the logits as
- * they are or, with quant_in, rounded to bf16 as they are read. */
-float crossentropy_forward_bf16(float *lse, float *losses, const float *logits, const int *targets, int N, int V,
-                                int *n_valid);
-void crossentropy_backward_bf16(bf16_t *dlogits, const float *logits, const float *lse, const int *targets, int N,
-                                int V, float dscale, int quant_in);
-/* The same two on logits stored in bf16 (bf16_pure's, rounded by the lm_head product): the same numbers as the _bf16
- * forms with quant_in on the fp32 logits they are the rounding of, reading half the bytes and rounding nothing. */
+/* The bf16 modes (train.dtype bf16 / bf16_pure): the backward writes dlogits rounded to bf16 (the product input of
+ * lm_head's backward), from fp32 logits (bf16) or, with logits NULL, from bf16 ones (bf16_pure's logits_h, which its
+ * lm_head product writes rounded): the same numbers as crossentropy_backward and rounding. The forward on bf16
+ * logits: crossentropy_forward's numbers on their widened values, reading half the bytes. */
+void crossentropy_backward_bf16(bf16_t *dlogits, const float *logits, const bf16_t *logits_h, const float *lse,
+                                const int *targets, int N, int V, float dscale);
 float crossentropy_forward_h(float *lse, float *losses, const bf16_t *logits, const int *targets, int N, int V,
                              int *n_valid);
-void crossentropy_backward_h(bf16_t *dlogits, const bf16_t *logits, const float *lse, const int *targets, int N, int V,
-                             float dscale);
 
 #endif

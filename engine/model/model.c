@@ -857,8 +857,8 @@ void model_backward(Model *m, float scale) {
     if (m->prec == PREC_FP32) {
         crossentropy_backward(a->logits, a->logits, a->lse, a->targets, N, V, dscale); /* dlogits in place */
     } else { /* bf16 modes: dlogits written rounded, straight into the product's bf16 input */
-        if (m->prec == PREC_BF16_PURE) crossentropy_backward_h(a->douth, a->logitsh, a->lse, a->targets, N, V, dscale);
-        else crossentropy_backward_bf16(a->douth, a->logits, a->lse, a->targets, N, V, dscale, 0);
+        crossentropy_backward_bf16(a->douth, a->logitsh ? NULL : a->logits, a->logitsh, a->lse, a->targets, N, V,
+                                   dscale);
         a->douth_ready = 1;
     }
     lin_bwd(m, a->d_tmp, a->logits, a->lnf, a->lnfh, m->at.lm_head, N, C, V, 0.0f);
