@@ -6,7 +6,7 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title 'Study 2: AlphaDecay - Uniform against model size (final TEST perplexity; seeds varying the data order)'."\n".'{/*0.8 ours: mean difference over seed pairs with its 95% interval (n = 7 pairs per point); not committed yet, not plotted: s2\_brown, s2\_h256, s2\_h384}'
+set multiplot title 'Study 2: AlphaDecay - Uniform against model size (final TEST perplexity; seeds varying the data order)'."\n".'{/*0.8 ours: mean difference over seed pairs with its 95% interval (n = 10 pairs per point); not committed yet, not plotted: s2\_brown, s2\_h256, s2\_h384}'
 unset key
 set origin 0.0000,0.1000
 set size 0.5000,0.8133
@@ -18,7 +18,7 @@ set xlabel 'non-embedding parameters (millions, log scale)'
 set ylabel 'AlphaDecay - Uniform, final test perplexity (held-out test set)'
 set title 'ours: each grid''s model size and corpus'
 set xtics ("0.5" 0.5, "1" 1)
-set label 'h128 x 4' at 0.76123077, first -12.220729 right offset -1.8, 0 font ",9"
+set label 'h128 x 4' at 0.76123077, first -12.206937 right offset -1.8, 0 font ",9"
 plot 's2_scaling_ours0_1_nominal.dat' using 1:2:3:4 with yerrorbars pt 7 lw 1.5 lc rgb "#4477aa" notitle, 's2_scaling_ours0_1_nominal.dat' using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" notitle, 's2_scaling_ours0_1_matched.dat' using 1:2:3:4 with yerrorbars pt 4 lw 1.5 lc rgb "#4477aa" notitle, 's2_scaling_ours0_1_matched.dat' using 1:2 with lines lw 2 dt 2 lc rgb "#4477aa" notitle, 0 with lines lw 1 dt 3 lc rgb "#333333" notitle
 unset label
 set origin 0.5000,0.1000
@@ -91,7 +91,7 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title 'Study 2: AlphaDecay - Uniform against model size (final TEST perplexity; seeds varying the data order)'."\n".'{/*0.8 ours: mean difference over seed pairs with its 95% interval (n = 7 pairs per point); not committed yet, not plotted: s2\_brown, s2\_h256, s2\_h384}'
+set multiplot title 'Study 2: AlphaDecay - Uniform against model size (final TEST perplexity; seeds varying the data order)'."\n".'{/*0.8 ours: mean difference over seed pairs with its 95% interval (n = 10 pairs per point); not committed yet, not plotted: s2\_brown, s2\_h256, s2\_h384}'
 unset key
 set origin 0.0000,0.1000
 set size 0.5000,0.8133
@@ -103,7 +103,7 @@ set xlabel 'non-embedding parameters (millions, log scale)'
 set ylabel 'AlphaDecay - Uniform, final test perplexity (held-out test set)'
 set title 'ours: each grid''s model size and corpus'
 set xtics ("0.5" 0.5, "1" 1)
-set label 'h128 x 4' at 0.76123077, first -12.220729 right offset -1.8, 0 font ",9"
+set label 'h128 x 4' at 0.76123077, first -12.206937 right offset -1.8, 0 font ",9"
 plot 's2_scaling_ours0_1_nominal.dat' using 1:2:3:4 with yerrorbars pt 7 lw 1.5 lc rgb "#4477aa" notitle, 's2_scaling_ours0_1_nominal.dat' using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" notitle, 's2_scaling_ours0_1_matched.dat' using 1:2:3:4 with yerrorbars pt 4 lw 1.5 lc rgb "#4477aa" notitle, 's2_scaling_ours0_1_matched.dat' using 1:2 with lines lw 2 dt 2 lc rgb "#4477aa" notitle, 0 with lines lw 1 dt 3 lc rgb "#333333" notitle
 unset label
 set origin 0.5000,0.1000
