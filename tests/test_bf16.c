@@ -24,6 +24,7 @@
 #include "checkpoint.h"
 #include "common.h"
 #include "config.h"
+#include "kernels.h"
 #include "matmul_bf16.h"
 #include "model.h"
 #include "optim.h"
@@ -507,6 +508,30 @@ static void test_memory(void) {
            cfg.data.seq_len, gib, big.state / 1073741824.0, big.acts / 1073741824.0, big.scratch / 1073741824.0);
 }
 
+/* bf16_pure keeps its logits in bf16 only (the lm_head product writes them rounded): model_logits widens the last
+ * forward's into an fp32 block of its own. They are bf16 numbers, their fp32 loss is the forward's loss bit for bit,
+ * and after another forward they are that forward's. */
+static void test_pure_logits(void) {
+    const int B = 2, T = 16, V = small_config().vocab_size;
+    int in[2 * 16], in2[2 * 16], tg[2 * 16];
+    for (int i = 0; i < B * T; i++) in[i] = (i * 7) % V, in2[i] = (i * 11 + 3) % V, tg[i] = (i * 13 + 5) % V;
+    Model m;
+    if (build_prec(&m, PREC_BF16_PURE, B, T)) return;
+    float *lse = malloc(sizeof(float) * B * T), *ls = malloc(sizeof(float) * B * T);
+    int ok = 1;
+    for (int k = 0; k < 2; k++) {
+        float loss = model_forward(&m, k ? in2 : in, tg, B, T, NULL);
+        const float *lg = model_logits(&m);
+        for (int i = 0; i < B * T * V; i++) ok &= lg[i] == bf16_quantize(lg[i]);
+        float l2 = crossentropy_forward(lse, ls, lg, tg, B * T, V, NULL);
+        ok &= l2 == loss;
+    }
+    CHECK(ok, "bf16_pure: model_logits gives the last forward's logits, bf16 numbers whose fp32 loss is its loss",
+          "differs");
+    free(lse), free(ls);
+    model_free(&m);
+}
+
 /* bf16_pure checkpoints: its bf16 weights and moments saved (F32 widened, or BF16 with checkpoint.dtype bf16) and
  * loaded into another bf16_pure model come back bit for bit. */
 static void test_pure_checkpoint(void) {
@@ -560,6 +585,7 @@ int main(void) {
     mm_bf16_release();
     test_model_gradients();
     test_pure_checkpoint();
+    test_pure_logits();
     test_updates();
     test_memory();
     mm_bf16_release();

@@ -21,13 +21,14 @@
  * rounds and saves the gate/up values and its backward reads them, q/k/v are rounded and kept by the RoPE pass
  * and widened back by the attention backward pair by pair. bf16_pure's roundings of the residual stream happen
  * inside the RMSNorm that reads it (forward) or writes its gradient (backward), and its logits are written rounded
- * by the lm_head product itself (a bf16 destination, mm_bf16_round) and read in bf16 by the loss. Output gradients reach the products in bf16, written rounded by their producers
- * (douth_ready): the loss, SwiGLU's backward, RMSNorm's backward (d_res, for o_proj and down_proj) and RoPE's
- * backward (dq, dk, dv); lin_bwd rounds any other itself. bf16_pure's weight gradients are accumulated by the
+ * by the lm_head product itself (a bf16 destination, mm_bf16_round) and read in bf16 by the loss. Output gradients
+ * reach the products in bf16, written rounded by their producers (douth_ready): the loss, SwiGLU's backward,
+ * RMSNorm's backward (d_res, for o_proj and down_proj) and RoPE's backward (dq, dk, dv); lin_bwd rounds any other
+ * itself. bf16_pure's weight gradients are accumulated by the
  * product itself into the bf16 gradients (mm_bf16_acc).
  * Every fusion computes the same numbers as the separate passes did (tests/test_bf16_kernels.c; issue 28).
- * The residual stream, the RMSNorm scales and (but for bf16_pure) the logits stay fp32. bf16_pure reads its bf16 weights and
- * accumulates into its bf16 gradients through norm_w and grad_acc / grad_store. */
+ * The residual stream, the RMSNorm scales and (but for bf16_pure) the logits stay fp32. bf16_pure reads its bf16
+ * weights and accumulates into its bf16 gradients through norm_w and grad_acc / grad_store. */
 #include "model.h"
 
 #include "bf16_vec.h"
