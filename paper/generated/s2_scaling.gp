@@ -6,10 +6,10 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title 'Study 2: AlphaDecay - Uniform against model size (final TEST perplexity; seeds varying the data order)'."\n".'{/*0.8 ours: mean difference over seed pairs with its 95% interval (n = 10 pairs per point); not committed yet, not plotted: s2\_brown, s2\_h256, s2\_h384}'
+set multiplot title 'Study 2: AlphaDecay - Uniform against model size (final TEST perplexity; seeds varying the data order)'."\n".'{/*0.8 ours: mean difference over seed pairs with its 95% interval (n = 4-10 pairs per point); not committed yet, not plotted: s2\_h256, s2\_h384}'
 unset key
-set origin 0.0000,0.1000
-set size 0.5000,0.8133
+set origin 0.0000,0.1733
+set size 0.5000,0.7400
 set logscale x
 set xrange [0.380615:1.64669]
 set autoscale y
@@ -19,10 +19,11 @@ set ylabel 'AlphaDecay - Uniform, final test perplexity (held-out test set)'
 set title 'ours: each grid''s model size and corpus'
 set xtics ("0.5" 0.5, "1" 1)
 set label 'h128 x 4' at 0.76123077, first -12.206937 right offset -1.8, 0 font ",9"
-plot 's2_scaling_ours0_1_nominal.dat' using 1:2:3:4 with yerrorbars pt 7 lw 1.5 lc rgb "#4477aa" notitle, 's2_scaling_ours0_1_nominal.dat' using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" notitle, 's2_scaling_ours0_1_matched.dat' using 1:2:3:4 with yerrorbars pt 4 lw 1.5 lc rgb "#4477aa" notitle, 's2_scaling_ours0_1_matched.dat' using 1:2 with lines lw 2 dt 2 lc rgb "#4477aa" notitle, 0 with lines lw 1 dt 3 lc rgb "#333333" notitle
+set label 'h128 x 4' at 0.76123077, first -20.711932 right offset -1.8, 0 font ",9"
+plot 's2_scaling_ours0_1_nominal.dat' using 1:2:3:4 with yerrorbars pt 7 lw 1.5 lc rgb "#4477aa" notitle, 's2_scaling_ours0_1_nominal.dat' using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" notitle, 's2_scaling_ours0_1_matched.dat' using 1:2:3:4 with yerrorbars pt 4 lw 1.5 lc rgb "#4477aa" notitle, 's2_scaling_ours0_1_matched.dat' using 1:2 with lines lw 2 dt 2 lc rgb "#4477aa" notitle, 's2_scaling_ours1_1_nominal.dat' using 1:2:3:4 with yerrorbars pt 7 lw 1.5 lc rgb "#ee6677" notitle, 's2_scaling_ours1_1_nominal.dat' using 1:2 with lines lw 2 dt 1 lc rgb "#ee6677" notitle, 's2_scaling_ours1_1_matched.dat' using 1:2:3:4 with yerrorbars pt 4 lw 1.5 lc rgb "#ee6677" notitle, 's2_scaling_ours1_1_matched.dat' using 1:2 with lines lw 2 dt 2 lc rgb "#ee6677" notitle, 0 with lines lw 1 dt 3 lc rgb "#333333" notitle
 unset label
-set origin 0.5000,0.1000
-set size 0.5000,0.8133
+set origin 0.5000,0.1733
+set size 0.5000,0.7400
 set logscale x
 set xrange [40:1500]
 set autoscale y
@@ -47,10 +48,10 @@ unset object
 set xrange [0:1]
 set yrange [0:1]
 set origin 0,0
-set size 1,0.1000
+set size 1,0.1733
 set margins 0,0,0,0
 set key at screen 0.2500,0.0100 center bottom horizontal maxcols 1 box opaque samplen 3 Left reverse
-plot NaN with linespoints pt 7 lw 2 dt 1 lc rgb "#4477aa" title 'sotu: AlphaDecay, nominal (same setting)', NaN with linespoints pt 4 lw 2 dt 2 lc rgb "#4477aa" title 'sotu: AlphaDecay, matched (at its applied decay)'
+plot NaN with linespoints pt 7 lw 2 dt 1 lc rgb "#4477aa" title 'sotu: AlphaDecay, nominal (same setting)', NaN with linespoints pt 4 lw 2 dt 2 lc rgb "#4477aa" title 'sotu: AlphaDecay, matched (at its applied decay)', NaN with linespoints pt 7 lw 2 dt 1 lc rgb "#ee6677" title 'brown: AlphaDecay, nominal (same setting)', NaN with linespoints pt 4 lw 2 dt 2 lc rgb "#ee6677" title 'brown: AlphaDecay, matched (at its applied decay)'
 set key default
 unset key
 set margins -1,-1,-1,-1
@@ -72,7 +73,7 @@ unset object
 set xrange [0:1]
 set yrange [0:1]
 set origin 0,0
-set size 1,0.1000
+set size 1,0.1733
 set margins 0,0,0,0
 set key at screen 0.7500,0.0100 center bottom horizontal maxcols 3 box opaque samplen 3 Left reverse
 plot NaN with linespoints pt 9 lw 2 lc rgb "#66ccee" title 'paper, eta 1e-5', NaN with linespoints pt 11 lw 2 lc rgb "#aa3377" title 'paper, eta 5e-6', NaN with linespoints pt 13 lw 2 lc rgb "#555555" title 'paper, eta 1e-6'
@@ -91,10 +92,10 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title 'Study 2: AlphaDecay - Uniform against model size (final TEST perplexity; seeds varying the data order)'."\n".'{/*0.8 ours: mean difference over seed pairs with its 95% interval (n = 10 pairs per point); not committed yet, not plotted: s2\_brown, s2\_h256, s2\_h384}'
+set multiplot title 'Study 2: AlphaDecay - Uniform against model size (final TEST perplexity; seeds varying the data order)'."\n".'{/*0.8 ours: mean difference over seed pairs with its 95% interval (n = 4-10 pairs per point); not committed yet, not plotted: s2\_h256, s2\_h384}'
 unset key
-set origin 0.0000,0.1000
-set size 0.5000,0.8133
+set origin 0.0000,0.1733
+set size 0.5000,0.7400
 set logscale x
 set xrange [0.380615:1.64669]
 set autoscale y
@@ -104,10 +105,11 @@ set ylabel 'AlphaDecay - Uniform, final test perplexity (held-out test set)'
 set title 'ours: each grid''s model size and corpus'
 set xtics ("0.5" 0.5, "1" 1)
 set label 'h128 x 4' at 0.76123077, first -12.206937 right offset -1.8, 0 font ",9"
-plot 's2_scaling_ours0_1_nominal.dat' using 1:2:3:4 with yerrorbars pt 7 lw 1.5 lc rgb "#4477aa" notitle, 's2_scaling_ours0_1_nominal.dat' using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" notitle, 's2_scaling_ours0_1_matched.dat' using 1:2:3:4 with yerrorbars pt 4 lw 1.5 lc rgb "#4477aa" notitle, 's2_scaling_ours0_1_matched.dat' using 1:2 with lines lw 2 dt 2 lc rgb "#4477aa" notitle, 0 with lines lw 1 dt 3 lc rgb "#333333" notitle
+set label 'h128 x 4' at 0.76123077, first -20.711932 right offset -1.8, 0 font ",9"
+plot 's2_scaling_ours0_1_nominal.dat' using 1:2:3:4 with yerrorbars pt 7 lw 1.5 lc rgb "#4477aa" notitle, 's2_scaling_ours0_1_nominal.dat' using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" notitle, 's2_scaling_ours0_1_matched.dat' using 1:2:3:4 with yerrorbars pt 4 lw 1.5 lc rgb "#4477aa" notitle, 's2_scaling_ours0_1_matched.dat' using 1:2 with lines lw 2 dt 2 lc rgb "#4477aa" notitle, 's2_scaling_ours1_1_nominal.dat' using 1:2:3:4 with yerrorbars pt 7 lw 1.5 lc rgb "#ee6677" notitle, 's2_scaling_ours1_1_nominal.dat' using 1:2 with lines lw 2 dt 1 lc rgb "#ee6677" notitle, 's2_scaling_ours1_1_matched.dat' using 1:2:3:4 with yerrorbars pt 4 lw 1.5 lc rgb "#ee6677" notitle, 's2_scaling_ours1_1_matched.dat' using 1:2 with lines lw 2 dt 2 lc rgb "#ee6677" notitle, 0 with lines lw 1 dt 3 lc rgb "#333333" notitle
 unset label
-set origin 0.5000,0.1000
-set size 0.5000,0.8133
+set origin 0.5000,0.1733
+set size 0.5000,0.7400
 set logscale x
 set xrange [40:1500]
 set autoscale y
@@ -132,10 +134,10 @@ unset object
 set xrange [0:1]
 set yrange [0:1]
 set origin 0,0
-set size 1,0.1000
+set size 1,0.1733
 set margins 0,0,0,0
 set key at screen 0.2500,0.0100 center bottom horizontal maxcols 1 box opaque samplen 3 Left reverse
-plot NaN with linespoints pt 7 lw 2 dt 1 lc rgb "#4477aa" title 'sotu: AlphaDecay, nominal (same setting)', NaN with linespoints pt 4 lw 2 dt 2 lc rgb "#4477aa" title 'sotu: AlphaDecay, matched (at its applied decay)'
+plot NaN with linespoints pt 7 lw 2 dt 1 lc rgb "#4477aa" title 'sotu: AlphaDecay, nominal (same setting)', NaN with linespoints pt 4 lw 2 dt 2 lc rgb "#4477aa" title 'sotu: AlphaDecay, matched (at its applied decay)', NaN with linespoints pt 7 lw 2 dt 1 lc rgb "#ee6677" title 'brown: AlphaDecay, nominal (same setting)', NaN with linespoints pt 4 lw 2 dt 2 lc rgb "#ee6677" title 'brown: AlphaDecay, matched (at its applied decay)'
 set key default
 unset key
 set margins -1,-1,-1,-1
@@ -157,7 +159,7 @@ unset object
 set xrange [0:1]
 set yrange [0:1]
 set origin 0,0
-set size 1,0.1000
+set size 1,0.1733
 set margins 0,0,0,0
 set key at screen 0.7500,0.0100 center bottom horizontal maxcols 3 box opaque samplen 3 Left reverse
 plot NaN with linespoints pt 9 lw 2 lc rgb "#66ccee" title 'paper, eta 1e-5', NaN with linespoints pt 11 lw 2 lc rgb "#aa3377" title 'paper, eta 5e-6', NaN with linespoints pt 13 lw 2 lc rgb "#555555" title 'paper, eta 1e-6'
