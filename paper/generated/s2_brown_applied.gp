@@ -6,7 +6,7 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title 'Study 2, Brown corpus, tiny LLaMA: final test perplexity against the decay applied (seeds varying the data order)'."\n".'{/*0.8 points: mean +- 95% interval of the mean, both coordinates (n = 4 per point)}'
+set multiplot title 'Study 2, Brown corpus, tiny LLaMA: final test perplexity against the decay applied (seeds varying the data order)'."\n".'{/*0.8 points: mean +- 95% interval of the mean, both coordinates (n = 5 per point)}'
 unset key
 set xlabel 'weight decay applied (mean over training)'
 set xrange [0.85:4.15]
@@ -49,7 +49,7 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title 'Study 2, Brown corpus, tiny LLaMA: final test perplexity against the decay applied (seeds varying the data order)'."\n".'{/*0.8 points: mean +- 95% interval of the mean, both coordinates (n = 4 per point)}'
+set multiplot title 'Study 2, Brown corpus, tiny LLaMA: final test perplexity against the decay applied (seeds varying the data order)'."\n".'{/*0.8 points: mean +- 95% interval of the mean, both coordinates (n = 5 per point)}'
 unset key
 set xlabel 'weight decay applied (mean over training)'
 set xrange [0.85:4.15]

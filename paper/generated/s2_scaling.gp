@@ -6,7 +6,7 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title 'Study 2: AlphaDecay - Uniform against model size (final TEST perplexity; seeds varying the data order)'."\n".'{/*0.8 ours: mean difference over seed pairs with its 95% interval (n = 4-10 pairs per point); not committed yet, not plotted: s2\_h256, s2\_h384}'
+set multiplot title 'Study 2: AlphaDecay - Uniform against model size (final TEST perplexity; seeds varying the data order)'."\n".'{/*0.8 ours: mean difference over seed pairs with its 95% interval (n = 5-10 pairs per point); not committed yet, not plotted: s2\_h256, s2\_h384}'
 unset key
 set origin 0.0000,0.1733
 set size 0.5000,0.7400
@@ -19,7 +19,7 @@ set ylabel 'AlphaDecay - Uniform, final test perplexity (held-out test set)'
 set title 'ours: each grid''s model size and corpus'
 set xtics ("0.5" 0.5, "1" 1)
 set label 'h128 x 4' at 0.76123077, first -12.206937 right offset -1.8, 0 font ",9"
-set label 'h128 x 4' at 0.76123077, first -20.711932 right offset -1.8, 0 font ",9"
+set label 'h128 x 4' at 0.76123077, first -18.911152 right offset -1.8, 0 font ",9"
 plot 's2_scaling_ours0_1_nominal.dat' using 1:2:3:4 with yerrorbars pt 7 lw 1.5 lc rgb "#4477aa" notitle, 's2_scaling_ours0_1_nominal.dat' using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" notitle, 's2_scaling_ours0_1_matched.dat' using 1:2:3:4 with yerrorbars pt 4 lw 1.5 lc rgb "#4477aa" notitle, 's2_scaling_ours0_1_matched.dat' using 1:2 with lines lw 2 dt 2 lc rgb "#4477aa" notitle, 's2_scaling_ours1_1_nominal.dat' using 1:2:3:4 with yerrorbars pt 7 lw 1.5 lc rgb "#ee6677" notitle, 's2_scaling_ours1_1_nominal.dat' using 1:2 with lines lw 2 dt 1 lc rgb "#ee6677" notitle, 's2_scaling_ours1_1_matched.dat' using 1:2:3:4 with yerrorbars pt 4 lw 1.5 lc rgb "#ee6677" notitle, 's2_scaling_ours1_1_matched.dat' using 1:2 with lines lw 2 dt 2 lc rgb "#ee6677" notitle, 0 with lines lw 1 dt 3 lc rgb "#333333" notitle
 unset label
 set origin 0.5000,0.1733
@@ -92,7 +92,7 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title 'Study 2: AlphaDecay - Uniform against model size (final TEST perplexity; seeds varying the data order)'."\n".'{/*0.8 ours: mean difference over seed pairs with its 95% interval (n = 4-10 pairs per point); not committed yet, not plotted: s2\_h256, s2\_h384}'
+set multiplot title 'Study 2: AlphaDecay - Uniform against model size (final TEST perplexity; seeds varying the data order)'."\n".'{/*0.8 ours: mean difference over seed pairs with its 95% interval (n = 5-10 pairs per point); not committed yet, not plotted: s2\_h256, s2\_h384}'
 unset key
 set origin 0.0000,0.1733
 set size 0.5000,0.7400
@@ -105,7 +105,7 @@ set ylabel 'AlphaDecay - Uniform, final test perplexity (held-out test set)'
 set title 'ours: each grid''s model size and corpus'
 set xtics ("0.5" 0.5, "1" 1)
 set label 'h128 x 4' at 0.76123077, first -12.206937 right offset -1.8, 0 font ",9"
-set label 'h128 x 4' at 0.76123077, first -20.711932 right offset -1.8, 0 font ",9"
+set label 'h128 x 4' at 0.76123077, first -18.911152 right offset -1.8, 0 font ",9"
 plot 's2_scaling_ours0_1_nominal.dat' using 1:2:3:4 with yerrorbars pt 7 lw 1.5 lc rgb "#4477aa" notitle, 's2_scaling_ours0_1_nominal.dat' using 1:2 with lines lw 2 dt 1 lc rgb "#4477aa" notitle, 's2_scaling_ours0_1_matched.dat' using 1:2:3:4 with yerrorbars pt 4 lw 1.5 lc rgb "#4477aa" notitle, 's2_scaling_ours0_1_matched.dat' using 1:2 with lines lw 2 dt 2 lc rgb "#4477aa" notitle, 's2_scaling_ours1_1_nominal.dat' using 1:2:3:4 with yerrorbars pt 7 lw 1.5 lc rgb "#ee6677" notitle, 's2_scaling_ours1_1_nominal.dat' using 1:2 with lines lw 2 dt 1 lc rgb "#ee6677" notitle, 's2_scaling_ours1_1_matched.dat' using 1:2:3:4 with yerrorbars pt 4 lw 1.5 lc rgb "#ee6677" notitle, 's2_scaling_ours1_1_matched.dat' using 1:2 with lines lw 2 dt 2 lc rgb "#ee6677" notitle, 0 with lines lw 1 dt 3 lc rgb "#333333" notitle
 unset label
 set origin 0.5000,0.1733
