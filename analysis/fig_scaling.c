@@ -101,18 +101,24 @@ static int row_index(const Spec *s, const char *label) {
     return -1;
 }
 
-/* The grids without a point, and why: "s2_brown" (not committed yet), "s2_x (no runs)". */
+/* The grids without a plotted point, and why: "not committed yet" (no directory), "no runs", "no completed runs",
+ * "no seed pairs yet" (committed, but no compared run has its baseline's seed yet: a grid whose first runs are in). */
 typedef struct {
-    char name[SPEC_MAX_RESULTS][128];
+    char name[SPEC_MAX_RESULTS][96];
+    const char *why[SPEC_MAX_RESULTS];
     int n;
 } Missing;
 
+static const char NO_PAIRS[] = "no seed pairs yet"; /* the one reason whose grid has rows (without pairs) */
+
 static void missing_add(Missing *m, const char *grid, const char *why) {
-    if (m->n < SPEC_MAX_RESULTS) kv_strfmt(m->name[m->n++], sizeof m->name[0], "%s%s", grid, why);
+    if (m->n >= SPEC_MAX_RESULTS) return;
+    kv_strfmt(m->name[m->n], sizeof m->name[0], "%s", grid);
+    m->why[m->n++] = why;
 }
 
 static void missing_list(const Missing *m, StrBuf *b) {
-    for (int i = 0; i < m->n; i++) sb_printf(b, "%s%s", i ? ", " : "", m->name[i]);
+    for (int i = 0; i < m->n; i++) sb_printf(b, "%s%s (%s)", i ? ", " : "", m->name[i], m->why[i]);
 }
 
 /* One grid: its points (appended to pts), or an entry in *missing saying why it has none. */
@@ -121,7 +127,7 @@ static int sc_grid(Fig *f, int k, ScPt *pts, int *npts, Missing *missing, Err *e
     char grid[96];
     base_name(f->grids->dirs[k], grid, sizeof grid);
     if (!is_dir(f->grids->dirs[k])) {
-        missing_add(missing, grid, "");
+        missing_add(missing, grid, "not committed yet");
         return 0;
     }
     RunSet rs = {0};
@@ -131,7 +137,7 @@ static int sc_grid(Fig *f, int k, ScPt *pts, int *npts, Missing *missing, Err *e
     Table t[2] = {{0}, {0}};
     Spec *ts[2] = {NULL, NULL};
     if (!rs.n) {
-        missing_add(missing, grid, " (no runs)");
+        missing_add(missing, grid, "no runs");
         goto done;
     }
     for (int st = 0; st < (s->compare_at[0] ? 2 : 1) && !rc; st++) {
@@ -164,9 +170,10 @@ static int sc_grid(Fig *f, int k, ScPt *pts, int *npts, Missing *missing, Err *e
     }
     if (rc) goto done;
     if (!first[0]) {
-        missing_add(missing, grid, " (no completed runs)");
+        missing_add(missing, grid, "no completed runs");
         goto done;
     }
+    int first_pt = *npts, paired = 0;
     for (int r = 0; r < s->nrows; r++) {
         if (r == vs) continue;
         for (int st = 0; st < 2 && ts[st]; st++) {
@@ -189,11 +196,13 @@ static int sc_grid(Fig *f, int k, ScPt *pts, int *npts, Missing *missing, Err *e
             p->p_t = c->has_cmp ? c->p_t : NAN;
             p->at = c->at && c->npairs ? c->at_mean : NAN;
             p->base = c->at && c->npairs ? c->base_mean : NAN;
+            paired |= c->npairs > 0;
             if (c->npairs < 2)
                 sb_printf(f->warn, "%s: grid %s, %s at %s strength: %d seed pair%s with %s: no interval\n", s->name,
                           grid, s->rows[r].label, STRENGTH[st], c->npairs, c->npairs == 1 ? "" : "s", s->compare_vs);
         }
     }
+    if (*npts > first_pt && !paired) missing_add(missing, grid, NO_PAIRS);
 done:
     for (int st = 0; st < 2; st++) {
         table_free(&t[st]);
@@ -304,7 +313,7 @@ static int sc_tables(const Fig *f, const ScPt *pts, int n, const PaperPt *pp, in
         for (int k = 0; k < 6; k++) /* an undefined number is an empty field */
             if (isfinite(nums[k])) sb_printf(&csv, ",%.6g", nums[k]);
             else sb_printf(&csv, ",");
-        sb_printf(&csv, ",ok\n");
+        sb_printf(&csv, ",%s\n", p->npairs ? "ok" : "no pairs");
         char d[96];
         int dg = s->digits; /* the spec's digits, as every table prints a difference */
         if (isfinite(p->lo)) kv_strfmt(d, sizeof d, "%+.*f [%+.*f, %+.*f]", dg, p->diff, dg, p->lo, dg, p->hi);
@@ -358,20 +367,21 @@ static int sc_tables(const Fig *f, const ScPt *pts, int n, const PaperPt *pp, in
         StrBuf list = {0};
         missing_list(missing, &list);
         for (int i = 0; i < missing->n; i++) {
+            if (missing->why[i] == NO_PAIRS) continue; /* its rows are in the table above, with 0 pairs */
             sb_printf(&csv, "ours,");
             sb_csv_field(&csv, missing->name[i]);
             sb_printf(&csv, ",,,,,,,,,,,,,,skipped\n");
         }
-        sb_printf(&md, "\nNot committed yet (skipped): %s.\n", list.p);
-        sb_printf(&tex, " Not committed yet (skipped): ");
+        sb_printf(&md, "\nNot plotted: %s.\n", list.p);
+        sb_printf(&tex, " Not plotted: ");
         tex_escape(list.p, &tex);
         sb_printf(&tex, ".");
-        sb_printf(&note, "Grids not committed yet, so not plotted: ");
+        sb_printf(&note, "Grids not plotted: ");
         tex_escape(list.p, &note);
         sb_printf(&note, ".");
         sb_free(&list);
     } else {
-        sb_printf(&note, "Every grid the figure lists is committed.");
+        sb_printf(&note, "Every grid the figure lists is plotted.");
     }
     sb_printf(&tex, "\n\\end{table}\n");
     sb_printf(&note, "\n");
@@ -590,7 +600,7 @@ int fig_scaling(Fig *f, StrBuf *body, Err *e) {
     char sub[512], nt[32];
     fig_n_text(nt, sizeof nt, nmin, nmax);
     kv_strfmt(sub, sizeof sub, "ours: mean difference over seed pairs with its 95%% interval (%s pairs per point)%s%s",
-              nmax ? nt : "no pairs", mlist.len ? "; not committed yet, not plotted: " : "", mlist.len ? mlist.p : "");
+              nmax ? nt : "no pairs", mlist.len ? "; not plotted: " : "", mlist.len ? mlist.p : "");
     f->height = 600;
     const Key *keys[2] = {&kl, &kr};
     int span[2] = {1, 1};

@@ -33,6 +33,8 @@ grid small_alpha 1 64 172 2 alpha
 grid big_alpha 2 128 344 4 alpha
 grid small_beta 3 64 172 2 beta
 grid big_beta 4 128 344 4 beta
+# a grid committed before its first compared run: Uniform runs only (no seed pairs yet)
+for s in 0 1; do run uniform_only "u2_s$s" 64 172 2 alpha uniform 2 $s 100 2; done
 cat >"$T/rep.csv" <<'CSV'
 table,model,optimizer,weight_decay,method,variant,metric,value
 tab,60M,adam,1e-5,uniform,,val_ppl,32.39
@@ -44,7 +46,7 @@ cat >"$T/sc.yaml" <<'YAML'
 figure: sc
 kind: scaling
 title: "scaling test"
-results: [res/small_alpha, res/big_alpha, res/small_beta, res/big_beta, res/not_yet]
+results: [res/small_alpha, res/big_alpha, res/small_beta, res/big_beta, res/not_yet, res/uniform_only]
 metric: val_ppl
 where: {decay.weight_decay: 2}
 compare: {vs: Uniform, at: mean_wd, along: decay.weight_decay}
@@ -84,14 +86,18 @@ there=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } $c["stren
 # the paper's differences: AlphaDecay - Uniform at each named model
 paper=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } $c["source"] == "paper" { printf "%s %s %.6g;", $c["model"], $c["nonembedding_params"], $c["diff"] }' "$csv")
 [ "$paper" = "60M 60000000 -0.83;1B 1000000000 -0.23;" ] && ok scaling_paper_deltas || fail scaling_paper_deltas "[$paper]"
-# the grid not committed: skipped, named in the CSV, the Markdown, the LaTeX table and the caption's note
-if grep -q '^ours,not_yet,.*,skipped$' "$csv" && grep -q 'Not committed yet (skipped): not\\_yet\.' "$T/out/sc.tex" &&
-   grep -q 'Not committed yet (skipped): not_yet\.' "$T/out/sc.md" && grep -q 'not plotted: not\\_yet\.' "$T/out/sc_note.tex"; then
+# the grid not committed and the one without seed pairs: not plotted, each named with its reason in the Markdown, the
+# LaTeX table and the caption's note; the CSV has a skipped row for the first and its 0-pair rows for the second
+nl='not_yet (not committed yet), uniform_only (no seed pairs yet)'
+nt='not\_yet (not committed yet), uniform\_only (no seed pairs yet)'
+if grep -q '^ours,not_yet,.*,skipped$' "$csv" && ! grep -q '^ours,uniform_only,.*,skipped$' "$csv" &&
+   grep -q '^ours,uniform_only,.*,no pairs$' "$csv" && grep -qF "Not plotted: $nt." "$T/out/sc.tex" &&
+   grep -qF "Not plotted: $nl." "$T/out/sc.md" && grep -qF "Grids not plotted: $nt." "$T/out/sc_note.tex"; then
     ok scaling_missing_grid_noted
-else fail scaling_missing_grid_noted "$(grep not_yet "$csv" "$T/out/sc.md" "$T/out/sc_note.tex" 2>&1)"; fi
-# the figure itself (gnuplot with cairo, when the machine has it): its script names the missing grid
-grep -qF 'not committed yet, not plotted: not\_yet' "$T/out/sc.gp" && { ! command -v gnuplot >/dev/null || [ -s "$T/out/sc.png" ]; } \
-    && ok scaling_figure_written || fail scaling_figure_written "$(ls "$T/out")"
+else fail scaling_missing_grid_noted "$(grep -h 'not_yet\|uniform_only\|plotted' "$csv" "$T/out/sc.md" "$T/out/sc_note.tex" 2>&1)"; fi
+# the figure itself (gnuplot with cairo, when the machine has it): its script names the grids not plotted
+grep -qF "not plotted: $nt" "$T/out/sc.gp" && { ! command -v gnuplot >/dev/null || [ -s "$T/out/sc.png" ]; } \
+    && ok scaling_figure_written || fail scaling_figure_written "$(ls "$T/out"; grep -h 'plotted' "$T/out/sc.gp")"
 
 # report all skips the spec only when none of its grids exists, and writes the plotted numbers for the prose
 # (numbers.md: the difference and interval as the tables print them, 2 decimals; the pairs; the size in millions)
