@@ -102,14 +102,16 @@ static int row_index(const Spec *s, const char *label) {
 }
 
 /* The grids without a plotted point, and why: "not committed yet" (no directory), "no runs", "no completed runs",
- * "no seed pairs yet" (committed, but no compared run has its baseline's seed yet: a grid whose first runs are in). */
+ * "no seed pairs yet" (committed, but no compared run has its baseline's seed yet: a grid whose first runs are in),
+ * "one seed pair so far" (a difference without an interval: its table row shows it, the figure does not draw it). */
 typedef struct {
     char name[SPEC_MAX_RESULTS][96];
     const char *why[SPEC_MAX_RESULTS];
     int n;
 } Missing;
 
-static const char NO_PAIRS[] = "no seed pairs yet"; /* the one reason whose grid has rows (without pairs) */
+/* the reasons whose grid has rows in the table (without pairs, or with one: a difference but no interval) */
+static const char NO_PAIRS[] = "no seed pairs yet", ONE_PAIR[] = "one seed pair so far";
 
 static void missing_add(Missing *m, const char *grid, const char *why) {
     if (m->n >= SPEC_MAX_RESULTS) return;
@@ -173,7 +175,7 @@ static int sc_grid(Fig *f, int k, ScPt *pts, int *npts, Missing *missing, Err *e
         missing_add(missing, grid, "no completed runs");
         goto done;
     }
-    int first_pt = *npts, paired = 0;
+    int first_pt = *npts, maxpairs = 0;
     for (int r = 0; r < s->nrows; r++) {
         if (r == vs) continue;
         for (int st = 0; st < 2 && ts[st]; st++) {
@@ -196,13 +198,13 @@ static int sc_grid(Fig *f, int k, ScPt *pts, int *npts, Missing *missing, Err *e
             p->p_t = c->has_cmp ? c->p_t : NAN;
             p->at = c->at && c->npairs ? c->at_mean : NAN;
             p->base = c->at && c->npairs ? c->base_mean : NAN;
-            paired |= c->npairs > 0;
+            maxpairs = c->npairs > maxpairs ? c->npairs : maxpairs;
             if (c->npairs < 2)
                 sb_printf(f->warn, "%s: grid %s, %s at %s strength: %d seed pair%s with %s: no interval\n", s->name,
                           grid, s->rows[r].label, STRENGTH[st], c->npairs, c->npairs == 1 ? "" : "s", s->compare_vs);
         }
     }
-    if (*npts > first_pt && !paired) missing_add(missing, grid, NO_PAIRS);
+    if (*npts > first_pt && maxpairs < 2) missing_add(missing, grid, maxpairs ? ONE_PAIR : NO_PAIRS);
 done:
     for (int st = 0; st < 2; st++) {
         table_free(&t[st]);
@@ -313,7 +315,7 @@ static int sc_tables(const Fig *f, const ScPt *pts, int n, const PaperPt *pp, in
         for (int k = 0; k < 6; k++) /* an undefined number is an empty field */
             if (isfinite(nums[k])) sb_printf(&csv, ",%.6g", nums[k]);
             else sb_printf(&csv, ",");
-        sb_printf(&csv, ",%s\n", p->npairs ? "ok" : "no pairs");
+        sb_printf(&csv, ",%s\n", p->npairs >= 2 ? "ok" : p->npairs ? "one pair" : "no pairs");
         char d[96];
         int dg = s->digits; /* the spec's digits, as every table prints a difference */
         if (isfinite(p->lo)) kv_strfmt(d, sizeof d, "%+.*f [%+.*f, %+.*f]", dg, p->diff, dg, p->lo, dg, p->hi);
@@ -367,7 +369,7 @@ static int sc_tables(const Fig *f, const ScPt *pts, int n, const PaperPt *pp, in
         StrBuf list = {0};
         missing_list(missing, &list);
         for (int i = 0; i < missing->n; i++) {
-            if (missing->why[i] == NO_PAIRS) continue; /* its rows are in the table above, with 0 pairs */
+            if (missing->why[i] == NO_PAIRS || missing->why[i] == ONE_PAIR) continue; /* its rows are above */
             sb_printf(&csv, "ours,");
             sb_csv_field(&csv, missing->name[i]);
             sb_printf(&csv, ",,,,,,,,,,,,,,skipped\n");
@@ -483,7 +485,7 @@ static int sc_ours(const Fig *f, const ScPt *pts, int n, StrBuf *plot, StrBuf *l
                 int m = 0;
                 for (int i = 0; i < n; i++)
                     if (!strcmp(pts[i].corpus, corp[c]) && pts[i].row == r && pts[i].strength == st &&
-                        isfinite(pts[i].diff))
+                        isfinite(pts[i].diff) && pts[i].npairs >= 2) /* a point without an interval is not drawn */
                         sel[m++] = &pts[i];
                 if (!m) continue;
                 qsort(sel, (size_t)m, sizeof *sel, cmp_params);

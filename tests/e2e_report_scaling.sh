@@ -35,6 +35,9 @@ grid small_beta 3 64 172 2 beta
 grid big_beta 4 128 344 4 beta
 # a grid committed before its first compared run: Uniform runs only (no seed pairs yet)
 for s in 0 1; do run uniform_only "u2_s$s" 64 172 2 alpha uniform 2 $s 100 2; done
+# and one with a single seed pair: a difference in its table rows, no interval, so not drawn
+run one_pair u2_s0 64 172 2 alpha uniform 2 0 100 2; run one_pair u3_s0 64 172 2 alpha uniform 3 0 98 3
+run one_pair a2_s0 64 172 2 alpha alphadecay 2 0 95 2.5; run one_pair u2_s1 64 172 2 alpha uniform 2 1 101 2
 cat >"$T/rep.csv" <<'CSV'
 table,model,optimizer,weight_decay,method,variant,metric,value
 tab,60M,adam,1e-5,uniform,,val_ppl,32.39
@@ -46,7 +49,7 @@ cat >"$T/sc.yaml" <<'YAML'
 figure: sc
 kind: scaling
 title: "scaling test"
-results: [res/small_alpha, res/big_alpha, res/small_beta, res/big_beta, res/not_yet, res/uniform_only]
+results: [res/small_alpha, res/big_alpha, res/small_beta, res/big_beta, res/not_yet, res/uniform_only, res/one_pair]
 metric: val_ppl
 where: {decay.weight_decay: 2}
 compare: {vs: Uniform, at: mean_wd, along: decay.weight_decay}
@@ -87,11 +90,13 @@ there=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } $c["stren
 paper=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } $c["source"] == "paper" { printf "%s %s %.6g;", $c["model"], $c["nonembedding_params"], $c["diff"] }' "$csv")
 [ "$paper" = "60M 60000000 -0.83;1B 1000000000 -0.23;" ] && ok scaling_paper_deltas || fail scaling_paper_deltas "[$paper]"
 # the grid not committed and the one without seed pairs: not plotted, each named with its reason in the Markdown, the
-# LaTeX table and the caption's note; the CSV has a skipped row for the first and its 0-pair rows for the second
-nl='not_yet (not committed yet), uniform_only (no seed pairs yet)'
-nt='not\_yet (not committed yet), uniform\_only (no seed pairs yet)'
+# LaTeX table and the caption's note; the CSV has a skipped row for the first and the others' rows with their 0 or 1
+# pair (one_pair, matched: AlphaDecay 95 against Uniform at 2.5, halfway between 100 and 98: -4)
+nl='not_yet (not committed yet), uniform_only (no seed pairs yet), one_pair (one seed pair so far)'
+nt='not\_yet (not committed yet), uniform\_only (no seed pairs yet), one\_pair (one seed pair so far)'
 if grep -q '^ours,not_yet,.*,skipped$' "$csv" && ! grep -q '^ours,uniform_only,.*,skipped$' "$csv" &&
-   grep -q '^ours,uniform_only,.*,no pairs$' "$csv" && grep -qF "Not plotted: $nt." "$T/out/sc.tex" &&
+   grep -q '^ours,uniform_only,.*,no pairs$' "$csv" && grep -q '^ours,one_pair,.*,matched,AlphaDecay,Uniform,1,-4,.*,one pair$' "$csv" &&
+   ! grep -q '^ours,one_pair,.*,skipped$' "$csv" && grep -qF "Not plotted: $nt." "$T/out/sc.tex" &&
    grep -qF "Not plotted: $nl." "$T/out/sc.md" && grep -qF "Grids not plotted: $nt." "$T/out/sc_note.tex"; then
     ok scaling_missing_grid_noted
 else fail scaling_missing_grid_noted "$(grep -h 'not_yet\|uniform_only\|plotted' "$csv" "$T/out/sc.md" "$T/out/sc_note.tex" 2>&1)"; fi

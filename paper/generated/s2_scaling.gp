@@ -6,7 +6,7 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title 'Study 2: AlphaDecay - Uniform against model size (final TEST perplexity; seeds varying the data order)'."\n".'{/*0.8 ours: mean difference over seed pairs with its 95% interval (n = 5-10 pairs per point); not plotted: s2\_h256 (not committed yet), s2\_h384 (no seed pairs yet)}'
+set multiplot title 'Study 2: AlphaDecay - Uniform against model size (final TEST perplexity; seeds varying the data order)'."\n".'{/*0.8 ours: mean difference over seed pairs with its 95% interval (n = 5-10 pairs per point); not plotted: s2\_h256 (not committed yet), s2\_h384 (one seed pair so far)}'
 unset key
 set origin 0.0000,0.1733
 set size 0.5000,0.7400
@@ -92,7 +92,7 @@ reset session
 set encoding utf8
 set key box opaque
 set grid lc rgb "#dddddd"
-set multiplot title 'Study 2: AlphaDecay - Uniform against model size (final TEST perplexity; seeds varying the data order)'."\n".'{/*0.8 ours: mean difference over seed pairs with its 95% interval (n = 5-10 pairs per point); not plotted: s2\_h256 (not committed yet), s2\_h384 (no seed pairs yet)}'
+set multiplot title 'Study 2: AlphaDecay - Uniform against model size (final TEST perplexity; seeds varying the data order)'."\n".'{/*0.8 ours: mean difference over seed pairs with its 95% interval (n = 5-10 pairs per point); not plotted: s2\_h256 (not committed yet), s2\_h384 (one seed pair so far)}'
 unset key
 set origin 0.0000,0.1733
 set size 0.5000,0.7400
