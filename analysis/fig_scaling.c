@@ -110,8 +110,8 @@ typedef struct {
     int n;
 } Missing;
 
-/* the reasons whose grid has rows in the table (without pairs, or with one: a difference but no interval) */
-static const char NO_PAIRS[] = "no seed pairs yet", ONE_PAIR[] = "one seed pair so far";
+/* A point is drawn only with an interval: a paired mean over at least this many seed pairs. */
+#define SC_MIN_PAIRS 2
 
 static void missing_add(Missing *m, const char *grid, const char *why) {
     if (m->n >= SPEC_MAX_RESULTS) return;
@@ -199,12 +199,13 @@ static int sc_grid(Fig *f, int k, ScPt *pts, int *npts, Missing *missing, Err *e
             p->at = c->at && c->npairs ? c->at_mean : NAN;
             p->base = c->at && c->npairs ? c->base_mean : NAN;
             maxpairs = c->npairs > maxpairs ? c->npairs : maxpairs;
-            if (c->npairs < 2)
+            if (c->npairs < SC_MIN_PAIRS)
                 sb_printf(f->warn, "%s: grid %s, %s at %s strength: %d seed pair%s with %s: no interval\n", s->name,
                           grid, s->rows[r].label, STRENGTH[st], c->npairs, c->npairs == 1 ? "" : "s", s->compare_vs);
         }
     }
-    if (*npts > first_pt && maxpairs < 2) missing_add(missing, grid, maxpairs ? ONE_PAIR : NO_PAIRS);
+    if (*npts > first_pt && maxpairs < SC_MIN_PAIRS)
+        missing_add(missing, grid, maxpairs ? "one seed pair so far" : "no seed pairs yet");
 done:
     for (int st = 0; st < 2; st++) {
         table_free(&t[st]);
@@ -315,7 +316,7 @@ static int sc_tables(const Fig *f, const ScPt *pts, int n, const PaperPt *pp, in
         for (int k = 0; k < 6; k++) /* an undefined number is an empty field */
             if (isfinite(nums[k])) sb_printf(&csv, ",%.6g", nums[k]);
             else sb_printf(&csv, ",");
-        sb_printf(&csv, ",%s\n", p->npairs >= 2 ? "ok" : p->npairs ? "one pair" : "no pairs");
+        sb_printf(&csv, ",%s\n", p->npairs >= SC_MIN_PAIRS ? "ok" : p->npairs ? "one pair" : "no pairs");
         char d[96];
         int dg = s->digits; /* the spec's digits, as every table prints a difference */
         if (isfinite(p->lo)) kv_strfmt(d, sizeof d, "%+.*f [%+.*f, %+.*f]", dg, p->diff, dg, p->lo, dg, p->hi);
@@ -369,7 +370,9 @@ static int sc_tables(const Fig *f, const ScPt *pts, int n, const PaperPt *pp, in
         StrBuf list = {0};
         missing_list(missing, &list);
         for (int i = 0; i < missing->n; i++) {
-            if (missing->why[i] == NO_PAIRS || missing->why[i] == ONE_PAIR) continue; /* its rows are above */
+            int has_rows = 0; /* a grid with too few pairs has its rows above */
+            for (int k = 0; k < n && !has_rows; k++) has_rows = !strcmp(pts[k].grid, missing->name[i]);
+            if (has_rows) continue;
             sb_printf(&csv, "ours,");
             sb_csv_field(&csv, missing->name[i]);
             sb_printf(&csv, ",,,,,,,,,,,,,,skipped\n");
@@ -485,7 +488,7 @@ static int sc_ours(const Fig *f, const ScPt *pts, int n, StrBuf *plot, StrBuf *l
                 int m = 0;
                 for (int i = 0; i < n; i++)
                     if (!strcmp(pts[i].corpus, corp[c]) && pts[i].row == r && pts[i].strength == st &&
-                        isfinite(pts[i].diff) && pts[i].npairs >= 2) /* a point without an interval is not drawn */
+                        isfinite(pts[i].diff) && pts[i].npairs >= SC_MIN_PAIRS)
                         sel[m++] = &pts[i];
                 if (!m) continue;
                 qsort(sel, (size_t)m, sizeof *sel, cmp_params);

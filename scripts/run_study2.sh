@@ -5,9 +5,9 @@
 # regime scans (hidden 256 done; hidden 384, whose outcome decides the ladder's last grid and the budget), the
 # rest of the decisive tiny grid (s2_tiny: seeds 6-9 and two interrupted runs), the hidden-256 comparison grid,
 # the Brown corpus grid, then the hidden-384 comparison grid (docs/study.md, "Budget"). Always -j 2 on the 2-core
-# machine: -j 1 would give each run both cores, and at hidden 256 and up the thread count changes a run's bits. Rerunning skips finished runs and resumes interrupted
-# ones from their checkpoints, so the script can be stopped (kill its process group) and started again at any
-# time. AD_WAIT_PID=PID first waits for that process (a launcher already running) to end. Committing finished
+# machine: -j 1 would give each run both cores, and at hidden 256 and up the thread count changes a run's bits.
+# Rerunning skips finished runs and resumes interrupted ones from their checkpoints, so the script can be stopped
+# (kill its process group) and started again at any time. AD_WAIT_PID=PID first waits for that process (a launcher already running) to end. Committing finished
 # runs to results/committed/NAME/ is done by hand (sweeps/README.md, "Study 2").
 set -uo pipefail
 cd "$(dirname "$0")/.."
